@@ -1,0 +1,129 @@
+# cryptonets: plain Makefile. `make` builds the library, benchmarks and examples;
+# `make check` installs what the tests need (scripts/setup.sh) and runs them.
+# Variables: SANITIZE=1 (ASan+UBSan build in build-san/), WERROR=1, CN_NO_AVX512=1
+# (leave the AVX-512 kernels out), PREFIX, DESTDIR, OPT (optimization flags).
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+OPT     ?= -O2
+SANITIZE ?= 0
+WERROR  ?= 0
+CN_NO_AVX512 ?= 0
+
+CN_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -Wshadow \
+            -fvisibility=hidden -fno-strict-aliasing -pthread -Iinclude
+CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread
+ifeq ($(WERROR),1)
+CN_CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+LIBA    := $(BUILD)/libcryptonets.a
+CN_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CN_LDFLAGS = -fsanitize=address,undefined
+else
+BUILD   := build
+LIBA    := lib/libcryptonets.a
+CN_LDFLAGS =
+endif
+
+LIB_SRC := $(sort $(wildcard lib/*/*.c net/*.c net/*/*.c))
+ifeq ($(CN_NO_AVX512),1)
+LIB_SRC := $(filter-out %_avx512.c %_avx512ifma.c,$(LIB_SRC))
+CN_CFLAGS += -DCN_NO_AVX512
+endif
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+
+# instruction-set files get their flags; they run only where the CPU has them
+$(BUILD)/%_avx512.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw
+$(BUILD)/%_avx512ifma.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx512ifma
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+
+TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
+TEST_COMMON := $(wildcard tests/common/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/tests/main.o
+TEST_BIN := $(BUILD)/tests/run_tests
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
+
+.PHONY: all lib bench examples tests check setup install uninstall clean format
+
+all: lib bench examples
+
+lib: $(LIBA)
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(SIMD_FLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+bench: $(BENCH_BIN)
+examples: $(EXAMPLE_BIN)
+
+$(BUILD)/bench/%: bench/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
+
+# Check suites: each tests/<module>/test_*.c declares CN_SUITE(name) lines; the list
+# is generated so adding a file adds its suites.
+$(BUILD)/tests/suites.inc: $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	sed -n 's/^CN_SUITE(\([a-z0-9_]*\)).*/X(\1)/p' $(TEST_SRC) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.inc
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD)/tests -Itests $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(CHECK_CFLAGS) -Itests -Ilib $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(TEST_BIN): $(TEST_OBJ) $(LIBA)
+	$(CC) $(CN_CFLAGS) $(CFLAGS) $(TEST_OBJ) -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) \
+	    $(CHECK_LIBS) $(CN_LDLIBS)
+
+tests: $(TEST_BIN)
+
+setup:
+	@sh scripts/setup.sh
+
+# The README's test command. CK_RUN_SUITE=name runs one suite.
+check: setup
+	$(MAKE) --no-print-directory all tests
+	$(TEST_BIN)
+
+PC_FILE := $(BUILD)/cryptonets.pc
+$(PC_FILE): Makefile
+	@mkdir -p $(dir $@)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lflint -lmpfr -lgmp -lm -pthread\n' \
+	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
+
+install: $(LIBA) $(PC_FILE)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/cryptonets
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libcryptonets.a
+	install -m 644 include/cryptonets/*.h $(DESTDIR)$(PREFIX)/include/cryptonets/
+	install -m 644 $(PC_FILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/cryptonets.pc
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/cryptonets
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcryptonets.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/cryptonets.pc
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san lib/libcryptonets.a
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

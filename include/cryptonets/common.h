@@ -1,0 +1,61 @@
+/* Common definitions of libcryptonets: status codes, export and attribute macros. */
+#ifndef CRYPTONETS_COMMON_H
+#define CRYPTONETS_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CN_API __attribute__((visibility("default")))
+#define CN_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define CN_API
+#define CN_WARN_UNUSED
+#endif
+
+/* Library version. */
+#define CN_VERSION_MAJOR 0
+#define CN_VERSION_MINOR 1
+#define CN_VERSION_PATCH 0
+#define CN_VERSION_STRING "0.1.0"
+
+/* Every public function that can fail returns a cn_status; CN_OK is 0. */
+typedef enum {
+    CN_OK = 0,
+    CN_ERR_INVALID_ARG,        /* an argument is out of its documented range */
+    CN_ERR_NO_MEMORY,          /* an allocation failed or a size overflowed */
+    CN_ERR_NOT_POWER_OF_TWO,   /* ring degree n is not a power of two in range */
+    CN_ERR_NOT_PRIME,          /* a modulus is not prime */
+    CN_ERR_NOT_NTT_FRIENDLY,   /* a prime is not 1 mod 2n */
+    CN_ERR_MODULUS_TOO_LARGE,  /* a modulus is >= 2^61 */
+    CN_ERR_MODULI_NOT_DISTINCT,/* two moduli of one base are equal */
+    CN_ERR_NOT_ENOUGH_PRIMES,  /* a prime search found fewer primes than asked */
+    CN_ERR_FORM_MISMATCH,      /* coefficient form where NTT form is needed, or vice versa */
+    CN_ERR_SHAPE_MISMATCH,     /* degrees or prime counts of operands differ */
+    CN_ERR_NOT_INVERTIBLE,     /* an element has no inverse modulo the modulus */
+    CN_ERR_OUT_OF_RANGE,       /* a value does not fit the representation asked for */
+    CN_ERR_INSECURE,           /* parameters below the requested security level */
+    CN_ERR_CONTEXT_MISMATCH,   /* objects come from different parameters */
+    CN_ERR_LEVEL_MISMATCH,     /* objects are at incompatible levels */
+    CN_ERR_NOISE_EXHAUSTED,    /* a ciphertext's noise budget is used up */
+    CN_ERR_RANDOMNESS,         /* the operating system gave no randomness */
+    CN_ERR_FORMAT,             /* a serialized object is malformed */
+    CN_ERR_TRUNCATED,          /* a serialized object ends early */
+    CN_ERR_VERSION,            /* a serialized object has an unsupported version */
+    CN_ERR_IO,                 /* reading or writing a file failed */
+    CN_ERR_UNSUPPORTED,        /* the operation is not supported for these arguments */
+    CN_STATUS_COUNT_           /* number of codes; not a status */
+} cn_status;
+
+/* A static, human-readable message for a status code (never NULL). */
+CN_API const char *cn_strerror(cn_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

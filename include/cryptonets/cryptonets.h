@@ -1,0 +1,13 @@
+/* libcryptonets: private neural-network inference on BFV-encrypted data.
+ * This header includes every public module header (not the opt-in GMP header
+ * cryptonets/mpz.h). */
+#ifndef CRYPTONETS_H
+#define CRYPTONETS_H
+
+#include "cryptonets/common.h"
+#include "cryptonets/arith.h"
+#include "cryptonets/ntt.h"
+#include "cryptonets/rns.h"
+#include "cryptonets/poly.h"
+
+#endif

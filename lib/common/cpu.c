@@ -1,0 +1,31 @@
+/* Run-time CPU feature detection (cpuid via the compiler's builtins). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal/cpu.h"
+
+static unsigned features;
+
+static void detect(void)
+{
+    unsigned f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        f |= CN_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512f"))
+        f |= CN_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512ifma"))
+        f |= CN_CPU_AVX512IFMA;
+#endif
+    const char *env = getenv("CN_SIMD");
+    if (env && strcmp(env, "portable") == 0)
+        f = 0;
+    features = f;
+}
+
+unsigned cn_cpu_features(void)
+{
+    CN_ONCE(detect);
+    return features;
+}

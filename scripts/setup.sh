@@ -1,0 +1,46 @@
+#!/bin/sh
+# Installs the Debian packages cryptonets needs to build and test. Idempotent: does
+# nothing when everything is present. Uses sudo only when not root.
+set -u
+
+PACKAGES="gcc make pkg-config libgmp-dev libflint-dev check"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "setup: all build and test packages present ($PACKAGES)"
+    exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: missing packages:$missing" >&2
+    echo "setup: apt-get not found; install them with your system's package manager" >&2
+    exit 1
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "setup: missing packages:$missing, and not root and no sudo to install them" >&2
+        exit 1
+    fi
+fi
+
+echo "setup: installing Debian packages:$missing"
+if ! $SUDO apt-get update -q; then
+    echo "setup: 'apt-get update' failed (network or apt sources?)" >&2
+    exit 1
+fi
+# shellcheck disable=SC2086
+if ! DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing; then
+    echo "setup: 'apt-get install$missing' failed" >&2
+    exit 1
+fi
+echo "setup: done"

@@ -1,0 +1,174 @@
+/* Tests of lib/ntt: round trips, and negacyclic products against FLINT's nmod_poly. */
+#include <flint/nmod_poly.h>
+#include <stdlib.h>
+
+#include "common/util.h"
+#include "cryptonets/ntt.h"
+#include "ntt/ntt_internal.h"
+
+static const unsigned prime_bits[] = {30, 40, 50, 60, 61};
+#define NBITS (sizeof prime_bits / sizeof *prime_bits)
+
+static uint64_t *random_vec(cn_test_rng_t *r, size_t n, uint64_t bound)
+{
+    uint64_t *v = malloc(n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < n; i++)
+        v[i] = cn_test_rng_below(r, bound);
+    return v;
+}
+
+START_TEST(test_table_errors)
+{
+    cn_ntt_table_t t;
+    uint64_t p;
+    ck_assert_int_eq(cn_primes_ntt(&p, 1, 40, 1024, NULL, 0, 1), CN_OK);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 0, p), CN_ERR_NOT_POWER_OF_TWO);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1, p), CN_ERR_NOT_POWER_OF_TWO);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 3, p), CN_ERR_NOT_POWER_OF_TWO);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1000, p), CN_ERR_NOT_POWER_OF_TWO);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 65536, p), CN_ERR_NOT_POWER_OF_TWO);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 2048, p), CN_ERR_NOT_NTT_FRIENDLY);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1024, p + 2048), CN_ERR_NOT_PRIME);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1024, (uint64_t)1 << 62), CN_ERR_MODULUS_TOO_LARGE);
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1024, 1), CN_ERR_INVALID_ARG);
+    cn_ntt_table_clear(&t); /* zeroed on failure: clear is safe */
+    ck_assert_int_eq(cn_ntt_table_init(&t, 1024, p), CN_OK);
+    cn_ntt_table_clear(&t);
+    ck_assert_ptr_nonnull(cn_ntt_kernel_name());
+}
+END_TEST
+
+/* forward then inverse is the identity, for every n and prime size; lazy ranges hold */
+START_TEST(test_round_trip)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 10 + (uint64_t)_i);
+    unsigned logn = (unsigned)_i;
+    size_t n = (size_t)1 << logn;
+    for (size_t b = 0; b < NBITS; b++) {
+        uint64_t p;
+        cn_ntt_table_t t;
+        ck_assert_int_eq(cn_primes_ntt(&p, 1, prime_bits[b], n, NULL, 0, 1), CN_OK);
+        ck_assert_int_eq(cn_ntt_table_init(&t, n, p), CN_OK);
+        uint64_t *a = random_vec(&r, n, p), *c = malloc(n * sizeof *c);
+        for (size_t i = 0; i < n; i++)
+            c[i] = a[i];
+        cn_ntt_forward(c, &t);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_lt(c[i], p);
+        cn_ntt_inverse(c, &t);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(c[i], a[i]);
+        /* lazy: inputs anywhere in [0, 4p) (here a + 3p), outputs in the documented range */
+        for (size_t i = 0; i < n; i++)
+            c[i] = a[i] + 3 * p;
+        cn_ntt_forward_lazy(c, &t);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(c[i], 4 * p);
+            c[i] = c[i] % p + (i & 1) * p; /* inverse accepts [0, 2p) */
+        }
+        cn_ntt_inverse_lazy(c, &t);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(c[i], 2 * p);
+            ck_assert_uint_eq(c[i] % p, a[i]);
+        }
+        /* the dispatched kernel agrees with the portable one after reduction */
+        uint64_t *d = malloc(n * sizeof *d);
+        for (size_t i = 0; i < n; i++)
+            c[i] = d[i] = a[i];
+        cn_ntt_forward_lazy(c, &t);
+        cn_ntt_forward_lazy_portable(d, &t);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(c[i] % p, d[i] % p);
+        cn_ntt_inverse_lazy(c, &t);
+        cn_ntt_inverse_lazy_portable(d, &t);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(c[i] % p, d[i] % p);
+        free(d);
+        free(a);
+        free(c);
+        cn_ntt_table_clear(&t);
+    }
+}
+END_TEST
+
+/* NTT^-1(NTT(a) . NTT(b)) equals nmod_poly's a*b reduced mod X^n + 1. */
+START_TEST(test_negacyclic_product)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 100 + (uint64_t)_i);
+    unsigned logn = (unsigned)_i;
+    size_t n = (size_t)1 << logn;
+    for (size_t b = 0; b < NBITS; b++) {
+        uint64_t p;
+        cn_ntt_table_t t;
+        ck_assert_int_eq(cn_primes_ntt(&p, 1, prime_bits[b], n, NULL, 0, b & 1), CN_OK);
+        ck_assert_int_eq(cn_ntt_table_init(&t, n, p), CN_OK);
+        cn_mod_t m = t.mod;
+        uint64_t *a = random_vec(&r, n, p), *c = random_vec(&r, n, p);
+        nmod_poly_t fa, fc, fprod;
+        nmod_poly_init(fa, p);
+        nmod_poly_init(fc, p);
+        nmod_poly_init(fprod, p);
+        for (size_t i = 0; i < n; i++) {
+            nmod_poly_set_coeff_ui(fa, i, a[i]);
+            nmod_poly_set_coeff_ui(fc, i, c[i]);
+        }
+        nmod_poly_mul(fprod, fa, fc);
+        cn_ntt_forward(a, &t);
+        cn_ntt_forward(c, &t);
+        for (size_t i = 0; i < n; i++)
+            a[i] = cn_mod_mul(a[i], c[i], m);
+        cn_ntt_inverse(a, &t);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t lo = nmod_poly_get_coeff_ui(fprod, i);
+            uint64_t hi = nmod_poly_get_coeff_ui(fprod, i + n);
+            ck_assert_uint_eq(a[i], cn_mod_sub(lo, hi, m));
+        }
+        nmod_poly_clear(fa);
+        nmod_poly_clear(fc);
+        nmod_poly_clear(fprod);
+        free(a);
+        free(c);
+        cn_ntt_table_clear(&t);
+    }
+}
+END_TEST
+
+/* X * X^(n-1) = -1: a structured case that catches a wrong twist */
+START_TEST(test_monomials)
+{
+    size_t n = 4096;
+    uint64_t p;
+    cn_ntt_table_t t;
+    ck_assert_int_eq(cn_primes_ntt(&p, 1, 55, n, NULL, 0, 1), CN_OK);
+    ck_assert_int_eq(cn_ntt_table_init(&t, n, p), CN_OK);
+    uint64_t *a = calloc(n, sizeof *a), *c = calloc(n, sizeof *c);
+    a[1] = 1;
+    c[n - 1] = 1;
+    cn_ntt_forward(a, &t);
+    cn_ntt_forward(c, &t);
+    for (size_t i = 0; i < n; i++)
+        a[i] = cn_mod_mul(a[i], c[i], t.mod);
+    cn_ntt_inverse(a, &t);
+    ck_assert_uint_eq(a[0], p - 1);
+    for (size_t i = 1; i < n; i++)
+        ck_assert_uint_eq(a[i], 0);
+    free(a);
+    free(c);
+    cn_ntt_table_clear(&t);
+}
+END_TEST
+
+CN_SUITE(ntt)
+{
+    Suite *s = suite_create("ntt");
+    TCase *tc = cn_tcase("core", 600);
+    tcase_add_test(tc, test_table_errors);
+    tcase_add_loop_test(tc, test_round_trip, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
+    tcase_add_loop_test(tc, test_negacyclic_product, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
+    tcase_add_test(tc, test_monomials);
+    suite_add_tcase(s, tc);
+    return s;
+}

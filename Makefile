@@ -1,7 +1,9 @@
 # cryptonets: plain Makefile. `make` builds the library, benchmarks and examples;
 # `make check` installs what the tests need (scripts/setup.sh) and runs them.
 # Variables: SANITIZE=1 (ASan+UBSan build in build-san/), WERROR=1, CN_NO_AVX512=1
-# (leave the AVX-512 kernels out), PREFIX, DESTDIR, OPT (optimization flags).
+# (leave the AVX-512 kernels out; build in build-noavx512/), PREFIX, DESTDIR, OPT
+# (optimization flags). The default build runs on any x86-64: SIMD kernels sit in
+# files of their own and are chosen at run time from the CPU's features.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -31,6 +33,8 @@ LIB_SRC := $(sort $(wildcard lib/*/*.c net/*.c net/*/*.c))
 ifeq ($(CN_NO_AVX512),1)
 LIB_SRC := $(filter-out %_avx512.c %_avx512ifma.c,$(LIB_SRC))
 CN_CFLAGS += -DCN_NO_AVX512
+BUILD   := $(BUILD)-noavx512
+LIBA    := $(BUILD)/libcryptonets.a
 endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
@@ -50,9 +54,9 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: all lib bench examples tests check setup install uninstall clean format
+.PHONY: all lib bench bench-bin examples tests test check setup install uninstall clean format
 
-all: lib bench examples
+all: lib bench-bin examples
 
 lib: $(LIBA)
 
@@ -65,7 +69,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CN_CFLAGS) $(SIMD_FLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-bench: $(BENCH_BIN)
+bench-bin: $(BENCH_BIN)
 examples: $(EXAMPLE_BIN)
 
 $(BUILD)/bench/%: bench/%.c $(LIBA)
@@ -104,6 +108,17 @@ check: setup
 	$(MAKE) --no-print-directory all tests
 	$(TEST_BIN)
 
+# Runs the benchmark suite: a readable table on stdout, JSON kept in bench/results/.
+bench: setup
+	$(MAKE) --no-print-directory bench-bin
+	@mkdir -p bench/results
+	$(BUILD)/bench/micro --json-file bench/results/micro-$$(date -u +%Y%m%dT%H%M%SZ).json
+	@echo "bench: JSON written to bench/results/"
+
+# The test suite without running the setup step (for machines already set up).
+test: tests
+	$(TEST_BIN)
+
 PC_FILE := $(BUILD)/cryptonets.pc
 $(PC_FILE): Makefile
 	@mkdir -p $(dir $@)
@@ -124,6 +139,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san lib/libcryptonets.a
+	rm -rf build build-san build-noavx512 build-san-noavx512 lib/libcryptonets.a
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

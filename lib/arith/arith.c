@@ -103,7 +103,7 @@ cn_status cn_root_of_unity(uint64_t *root, uint64_t order, uint64_t p)
         return CN_ERR_NOT_NTT_FRIENDLY;
     /* x^((p-1)/order) has exact order `order` iff its (order/2)-th power is -1 (true
      * for half of all x). FLINT 2.9's n_primitive_root_prime is not used: it returned
-     * the quadratic residue 2 for p = 2^55 - 2^... (36028797018963841). All primitive
+     * the quadratic residue 2 for the 55-bit prime 36028797018963841. All primitive
      * roots of that order are the odd powers of one of them; we take the smallest. */
     uint64_t w = 0;
     for (uint64_t x = 2; x < p; x++) {

@@ -9,5 +9,6 @@
 #include "cryptonets/ntt.h"
 #include "cryptonets/rns.h"
 #include "cryptonets/poly.h"
+#include "cryptonets/rand.h"
 
 #endif

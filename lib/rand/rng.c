@@ -1,0 +1,120 @@
+/* The generator: ChaCha20 keystream with a 64-bit block counter, seeded from getrandom
+ * or from an explicit seed. */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cryptonets/rand.h"
+#include "../internal/mem.h"
+#include "chacha20.h"
+
+enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
+
+static uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void keyed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t domain,
+                  unsigned kind)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < 8; i++)
+        r->key[i] = load_le32(seed + 4 * i);
+    r->nonce[0] = (uint32_t)domain;
+    r->nonce[1] = (uint32_t)(domain >> 32);
+    r->pos = 64;
+    r->kind = kind;
+}
+
+/* getrandom may return fewer bytes or be interrupted; loop until done. */
+static int os_random(uint8_t *out, size_t len)
+{
+    while (len) {
+        ssize_t got = getrandom(out, len, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        out += got;
+        len -= (size_t)got;
+    }
+    return 0;
+}
+
+cn_status cn_rng_init(cn_rng_t *r)
+{
+    uint8_t seed[CN_SEED_BYTES];
+    if (os_random(seed, sizeof seed) != 0) {
+        memset(r, 0, sizeof *r);
+        return CN_ERR_RANDOMNESS;
+    }
+    keyed(r, seed, 0, KIND_OS);
+    cn_wipe(seed, sizeof seed);
+    return CN_OK;
+}
+
+void cn_rng_init_public_seed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t domain)
+{
+    keyed(r, seed, domain, KIND_PUBLIC);
+}
+
+cn_status cn_rng_init_insecure_deterministic(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES],
+                                             uint64_t ack)
+{
+    if (ack != CN_RNG_INSECURE_ACK) {
+        memset(r, 0, sizeof *r);
+        return CN_ERR_INVALID_ARG;
+    }
+    /* a domain of its own, so it never repeats a public-seed stream */
+    keyed(r, seed, 0xffffffffffffffffULL, KIND_INSECURE);
+    return CN_OK;
+}
+
+int cn_rng_is_insecure(const cn_rng_t *r)
+{
+    return r->kind == KIND_INSECURE;
+}
+
+void cn_rng_clear(cn_rng_t *r)
+{
+    cn_wipe(r, sizeof *r);
+}
+
+static void refill(cn_rng_t *r)
+{
+    cn_chacha20_block(r->buf, r->key, (uint32_t)r->counter, (uint32_t)(r->counter >> 32),
+                      r->nonce[0], r->nonce[1]);
+    r->counter++;
+    r->pos = 0;
+}
+
+void cn_rng_bytes(cn_rng_t *r, void *out, size_t len)
+{
+    uint8_t *o = out;
+    while (len) {
+        if (r->pos == 64)
+            refill(r);
+        size_t take = 64 - r->pos;
+        if (take > len)
+            take = len;
+        memcpy(o, r->buf + r->pos, take);
+        cn_wipe(r->buf + r->pos, take); /* used keystream is not kept */
+        r->pos += (unsigned)take;
+        o += take;
+        len -= take;
+    }
+}
+
+uint64_t cn_rng_u64(cn_rng_t *r)
+{
+    uint8_t b[8];
+    cn_rng_bytes(r, b, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | b[i];
+    cn_wipe(b, sizeof b);
+    return v;
+}

@@ -1,0 +1,56 @@
+/* Samplers: uniform mod q (rejection), ternary and centered binomial (branch-free). */
+#include "cryptonets/rand.h"
+#include "../internal/mem.h"
+
+void cn_sample_uniform(uint64_t *out, size_t n, uint64_t q, cn_rng_t *r)
+{
+    /* draw below the next power of two >= q and reject values >= q: acceptance > 1/2 */
+    unsigned bits = 64 - (unsigned)__builtin_clzll(q - 1);
+    uint64_t mask = bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        do
+            v = cn_rng_u64(r) & mask;
+        while (v >= q);
+        out[i] = v;
+    }
+}
+
+/* SWAR population count of a 64-bit word (no table, no branch). */
+static inline uint64_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (x * 0x0101010101010101ULL) >> 56;
+}
+
+void cn_sample_ternary(int64_t *out, size_t n, cn_rng_t *r)
+{
+    uint8_t buf[64];
+    size_t have = 0, used = 0;
+    for (size_t i = 0; i < n; ) {
+        if (used == have) {
+            cn_rng_bytes(r, buf, sizeof buf);
+            have = sizeof buf;
+            used = 0;
+        }
+        uint32_t b = buf[used++];
+        /* 255 is rejected so that 0..254 (85 * 3 values) map evenly; whether a byte is
+         * rejected does not depend on the value kept */
+        if (b == 255)
+            continue;
+        uint32_t q3 = (b * 171u) >> 9; /* floor(b / 3) for b < 256 */
+        out[i++] = (int64_t)(b - 3 * q3) - 1;
+    }
+    cn_wipe(buf, sizeof buf);
+}
+
+void cn_sample_cbd(int64_t *out, size_t n, cn_rng_t *r)
+{
+    const uint64_t mask = ((uint64_t)1 << CN_CBD_ETA) - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = cn_rng_u64(r);
+        out[i] = (int64_t)popcount64(x & mask) - (int64_t)popcount64((x >> CN_CBD_ETA) & mask);
+    }
+}

@@ -10,5 +10,6 @@
 #include "cryptonets/rns.h"
 #include "cryptonets/poly.h"
 #include "cryptonets/rand.h"
+#include "cryptonets/params.h"
 
 #endif

@@ -11,5 +11,7 @@
 #include "cryptonets/poly.h"
 #include "cryptonets/rand.h"
 #include "cryptonets/params.h"
+#include "cryptonets/bfv.h"
+#include "cryptonets/encode.h"
 
 #endif

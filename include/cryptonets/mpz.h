@@ -6,6 +6,7 @@
 
 #include <gmp.h>
 
+#include "cryptonets/encode.h"
 #include "cryptonets/poly.h"
 #include "cryptonets/rns.h"
 
@@ -33,6 +34,11 @@ CN_API CN_WARN_UNUSED cn_status cn_poly_set_mpz(cn_poly_t *a, const mpz_t *c,
  * hold n initialized mpz_t. The modulus is the product of a's k primes. */
 CN_API CN_WARN_UNUSED cn_status cn_poly_get_mpz(mpz_t *c, const cn_poly_t *a,
                                                 const cn_ring_t *r);
+
+/* v[j] = the value in (-T/2, T/2] with residues res[i][j]; v holds count initialized
+ * mpz_t. CN_ERR_OUT_OF_RANGE if a residue is >= its modulus. */
+CN_API CN_WARN_UNUSED cn_status cn_plain_crt_join_mpz(mpz_t *v, const uint64_t *const *res,
+                                                      size_t count, const cn_plain_crt_t *crt);
 
 #ifdef __cplusplus
 }

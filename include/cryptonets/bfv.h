@@ -1,0 +1,193 @@
+/* The BFV scheme in full RNS form: context, keys, encryption, decryption, evaluation.
+ *
+ * Brakerski 2012 / Fan-Vercauteren 2012 ("Somewhat practical fully homomorphic
+ * encryption", ePrint 2012/144), with the full-RNS multiplication of Halevi, Polyakov and
+ * Shoup ("An improved RNS variant of the BFV homomorphic encryption scheme", CT-RSA
+ * 2019) and key switching with one special prime and one digit per RNS prime.
+ *
+ * Roles: the client holds the secret key; the server side of the API (evaluation) takes
+ * only public objects. The secret key has a type of its own that no evaluation function
+ * accepts.
+ *
+ * Objects carry the fingerprint of the parameters they were made under, their level (the
+ * number of ciphertext primes still in use; modulus switching lowers it) and the index
+ * of their plaintext modulus; operations on mismatched objects fail with
+ * CN_ERR_CONTEXT_MISMATCH, CN_ERR_LEVEL_MISMATCH or CN_ERR_PLAIN_MODULUS.
+ *
+ * Ciphertexts are kept in coefficient form. Outputs may alias inputs. */
+#ifndef CRYPTONETS_BFV_H
+#define CRYPTONETS_BFV_H
+
+#include "cryptonets/params.h"
+#include "cryptonets/poly.h"
+#include "cryptonets/rand.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Immutable after creation; may be shared by threads. */
+typedef struct cn_bfv_context_s cn_bfv_context_t;
+
+/* Validates prm (see cn_bfv_params_validate) and builds every table for every level.
+ * CN_ERR_NO_MEMORY, or the validation's reason. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_context_create(cn_bfv_context_t **ctx,
+                                                      const cn_bfv_params_t *prm);
+CN_API void cn_bfv_context_free(cn_bfv_context_t *ctx);
+CN_API const cn_bfv_params_t *cn_bfv_context_params(const cn_bfv_context_t *ctx);
+CN_API uint64_t cn_bfv_context_fingerprint(const cn_bfv_context_t *ctx);
+/* The ring over q_1..q_L (and P, as row L, when there is one). */
+CN_API const cn_ring_t *cn_bfv_context_ring(const cn_bfv_context_t *ctx);
+
+typedef struct {
+    uint64_t fingerprint;
+    size_t t_index;    /* which plaintext modulus */
+    size_t n;
+    uint64_t *coeffs;  /* n coefficients in [0, t) */
+} cn_bfv_plaintext_t;
+
+typedef struct {
+    uint64_t fingerprint;
+    size_t size;       /* 2 or 3 polynomials */
+    size_t level;      /* number of ciphertext primes in use, 1..L */
+    size_t t_index;    /* plaintext modulus index */
+    int transparent;   /* 1 when known to encrypt with no randomness (see docs/bfv.md) */
+    int has_seed;      /* 1 when c[1] is the expansion of seed (fresh sk encryption) */
+    uint8_t seed[CN_SEED_BYTES];
+    cn_poly_t c[3];    /* coefficient form, `level` primes each */
+} cn_bfv_ciphertext_t;
+
+/* Secret key: ternary s over q_1..q_L, P in NTT form. Wiped when cleared. */
+typedef struct {
+    uint64_t fingerprint;
+    cn_poly_t s;
+} cn_bfv_secret_key_t;
+
+typedef struct {
+    uint64_t fingerprint;
+    cn_poly_t p0, p1;  /* (-(a s + e), a) mod Q, NTT form */
+} cn_bfv_public_key_t;
+
+typedef struct {
+    uint64_t fingerprint;
+    size_t ndigits;    /* L: one digit per ciphertext prime */
+    cn_poly_t *k0, *k1;/* [ndigits] over q_1..q_L, P, NTT form */
+} cn_bfv_relin_key_t;
+
+/* --- init / clear ------------------------------------------------------------- */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_plaintext_init(cn_bfv_plaintext_t *pt,
+                                                      const cn_bfv_context_t *ctx,
+                                                      size_t t_index);
+CN_API void cn_bfv_plaintext_clear(cn_bfv_plaintext_t *pt);
+/* A ciphertext of size 2 at the top level and t_index 0, encrypting nothing yet. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct,
+                                                       const cn_bfv_context_t *ctx);
+CN_API void cn_bfv_ciphertext_clear(cn_bfv_ciphertext_t *ct);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_copy(cn_bfv_ciphertext_t *out,
+                                                       const cn_bfv_ciphertext_t *in,
+                                                       const cn_bfv_context_t *ctx);
+CN_API void cn_bfv_secret_key_clear(cn_bfv_secret_key_t *sk);
+CN_API void cn_bfv_public_key_clear(cn_bfv_public_key_t *pk);
+CN_API void cn_bfv_relin_key_clear(cn_bfv_relin_key_t *rk);
+
+/* --- keys (client) ------------------------------------------------------------ */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_secret(cn_bfv_secret_key_t *sk,
+                                                     const cn_bfv_context_t *ctx,
+                                                     cn_rng_t *rng);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_public(cn_bfv_public_key_t *pk,
+                                                     const cn_bfv_secret_key_t *sk,
+                                                     const cn_bfv_context_t *ctx,
+                                                     cn_rng_t *rng);
+/* CN_ERR_UNSUPPORTED when the parameters have no special prime. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk,
+                                                    const cn_bfv_secret_key_t *sk,
+                                                    const cn_bfv_context_t *ctx,
+                                                    cn_rng_t *rng);
+
+/* --- encryption and decryption ------------------------------------------------ */
+/* ct = an encryption of pt under pk at the top level. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_encrypt(cn_bfv_ciphertext_t *ct,
+                                               const cn_bfv_plaintext_t *pt,
+                                               const cn_bfv_public_key_t *pk,
+                                               const cn_bfv_context_t *ctx, cn_rng_t *rng);
+/* ct = an encryption of pt under sk whose c1 is expanded from a fresh 32-byte seed kept
+ * in ct->seed (has_seed = 1), so it can travel as the seed alone. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct,
+                                                         const cn_bfv_plaintext_t *pt,
+                                                         const cn_bfv_secret_key_t *sk,
+                                                         const cn_bfv_context_t *ctx,
+                                                         cn_rng_t *rng);
+/* Rebuilds c1 from ct->seed (after loading a seeded ciphertext). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_expand_seed(cn_bfv_ciphertext_t *ct,
+                                                   const cn_bfv_context_t *ctx);
+/* pt = the decryption of ct (size 2 or 3). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_decrypt(cn_bfv_plaintext_t *pt,
+                                               const cn_bfv_ciphertext_t *ct,
+                                               const cn_bfv_secret_key_t *sk,
+                                               const cn_bfv_context_t *ctx);
+/* Invariant noise budget in bits (0 when exhausted): log2(Q) - log2(max |[t*(c0 + c1 s
+ * + c2 s^2)]_Q|) - 1. Decryption is correct while it is positive. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_noise_budget(int *bits, const cn_bfv_ciphertext_t *ct,
+                                                    const cn_bfv_secret_key_t *sk,
+                                                    const cn_bfv_context_t *ctx);
+/* As cn_bfv_decrypt, but CN_ERR_NOISE_EXHAUSTED when the noise budget is 0. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_decrypt_checked(cn_bfv_plaintext_t *pt,
+                                                       const cn_bfv_ciphertext_t *ct,
+                                                       const cn_bfv_secret_key_t *sk,
+                                                       const cn_bfv_context_t *ctx);
+
+/* --- evaluation (server: public objects only) --------------------------------- */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_add(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                           const cn_bfv_ciphertext_t *b,
+                                           const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_sub(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                           const cn_bfv_ciphertext_t *b,
+                                           const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_neg(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                           const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_add_plain(cn_bfv_ciphertext_t *out,
+                                                 const cn_bfv_ciphertext_t *a,
+                                                 const cn_bfv_plaintext_t *pt,
+                                                 const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_sub_plain(cn_bfv_ciphertext_t *out,
+                                                 const cn_bfv_ciphertext_t *a,
+                                                 const cn_bfv_plaintext_t *pt,
+                                                 const cn_bfv_context_t *ctx);
+/* out = a * pt (polynomial product, through the NTT). An all-zero pt gives a
+ * transparent ciphertext (see cn_bfv_rerandomize). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_mul_plain(cn_bfv_ciphertext_t *out,
+                                                 const cn_bfv_ciphertext_t *a,
+                                                 const cn_bfv_plaintext_t *pt,
+                                                 const cn_bfv_context_t *ctx);
+/* out = c * a for a signed integer c, taken mod t as its centered representative (so the
+ * noise grows by at most t/2); no NTT. c = 0 mod t gives a transparent ciphertext. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_mul_scalar(cn_bfv_ciphertext_t *out,
+                                                  const cn_bfv_ciphertext_t *a, int64_t c,
+                                                  const cn_bfv_context_t *ctx);
+/* out = a * b, size 3 (both of size 2, same level and plaintext modulus). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_mul(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                           const cn_bfv_ciphertext_t *b,
+                                           const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_square(cn_bfv_ciphertext_t *out,
+                                              const cn_bfv_ciphertext_t *a,
+                                              const cn_bfv_context_t *ctx);
+/* size 3 -> size 2 with the relinearization key. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out,
+                                                   const cn_bfv_ciphertext_t *a,
+                                                   const cn_bfv_relin_key_t *rk,
+                                                   const cn_bfv_context_t *ctx);
+/* Drops the last prime of a's level (CN_ERR_LEVEL_MISMATCH at level 1). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out,
+                                                  const cn_bfv_ciphertext_t *a,
+                                                  const cn_bfv_context_t *ctx);
+/* Adds a fresh public-key encryption of zero to ct (at ct's level), so a transparent
+ * result becomes a proper encryption; clears the transparent flag. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_rerandomize(cn_bfv_ciphertext_t *ct,
+                                                   const cn_bfv_public_key_t *pk,
+                                                   const cn_bfv_context_t *ctx, cn_rng_t *rng);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,224 @@
+/* The BFV context: validated parameters, rings and every per-level table. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal/mem.h"
+#include "bfv_internal.h"
+
+/* FNV-1a over the parameters' words: tells contexts apart; not a security device
+ * (every loaded object is validated on its own). */
+static uint64_t fingerprint(const cn_bfv_params_t *p)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t words[4 + CN_BFV_MAX_Q + CN_BFV_MAX_T];
+    size_t k = 0;
+    words[k++] = p->n;
+    words[k++] = p->nq;
+    for (size_t i = 0; i < p->nq; i++)
+        words[k++] = p->q[i];
+    words[k++] = p->p;
+    words[k++] = p->nt;
+    for (size_t i = 0; i < p->nt; i++)
+        words[k++] = p->t[i];
+    for (size_t i = 0; i < k; i++)
+        for (int b = 0; b < 8; b++) {
+            h ^= (words[i] >> (8 * b)) & 0xff;
+            h *= 0x100000001b3ULL;
+        }
+    return h;
+}
+
+static void level_clear(cn_bfv_level_t *lv, size_t nt)
+{
+    mpz_clear(lv->Q);
+    cn_exact_conv_clear(&lv->q_to_r);
+    cn_exact_conv_clear(&lv->r_to_q);
+    if (lv->mul_scale)
+        for (size_t k = 0; k < nt; k++)
+            cn_scale_clear(&lv->mul_scale[k]);
+    if (lv->dec_scale)
+        for (size_t k = 0; k < nt; k++)
+            cn_scale_clear(&lv->dec_scale[k]);
+    free(lv->mul_scale);
+    free(lv->dec_scale);
+    free(lv->delta);
+    free(lv->qlast_inv);
+    free(lv->qlast_inv_s);
+    free(lv->p_inv);
+    free(lv->p_inv_s);
+}
+
+void cn_bfv_context_free(cn_bfv_context_t *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->lvl) {
+        for (size_t l = 0; l < ctx->L; l++)
+            if (ctx->lvl[l].l)
+                level_clear(&ctx->lvl[l], ctx->nt);
+        free(ctx->lvl);
+    }
+    if (ctx->t_ntt) {
+        for (size_t k = 0; k < ctx->nt; k++)
+            cn_ntt_table_clear(&ctx->t_ntt[k]);
+        free(ctx->t_ntt);
+    }
+    free(ctx->tmod);
+    cn_ring_clear(&ctx->ring);
+    cn_ring_clear(&ctx->ring_r);
+    free(ctx);
+}
+
+static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, size_t l)
+{
+    cn_status st;
+    const uint64_t *q = ctx->prm.q;
+    const uint64_t *r = ctx->ring_r.base.q;
+    const size_t nt = ctx->nt;
+    lv->l = l;
+    mpz_init_set_ui(lv->Q, 1);
+    for (size_t i = 0; i < l; i++)
+        mpz_mul_ui(lv->Q, lv->Q, (unsigned long)q[i]);
+    lv->log2_q = 0;
+    for (size_t i = 0; i < l; i++)
+        lv->log2_q += log2((double)q[i]);
+    if ((st = cn_exact_conv_init(&lv->q_to_r, q, l, r, ctx->kr)) != CN_OK ||
+        (st = cn_exact_conv_init(&lv->r_to_q, r, ctx->kr, q, l)) != CN_OK)
+        return st;
+    lv->mul_scale = calloc(nt, sizeof *lv->mul_scale);
+    lv->dec_scale = calloc(nt, sizeof *lv->dec_scale);
+    lv->delta = cn_alloc(nt * l, sizeof(uint64_t));
+    lv->qlast_inv = cn_alloc(l, sizeof(uint64_t));
+    lv->qlast_inv_s = cn_alloc(l, sizeof(uint64_t));
+    lv->p_inv = cn_alloc(l, sizeof(uint64_t));
+    lv->p_inv_s = cn_alloc(l, sizeof(uint64_t));
+    if (!lv->mul_scale || !lv->dec_scale || !lv->delta || !lv->qlast_inv ||
+        !lv->qlast_inv_s || !lv->p_inv || !lv->p_inv_s)
+        return CN_ERR_NO_MEMORY;
+    mpz_t D;
+    mpz_init(D);
+    for (size_t k = 0; k < nt; k++) {
+        uint64_t t = ctx->prm.t[k];
+        if ((st = cn_scale_init(&lv->mul_scale[k], q, l, r, ctx->kr, t, 1)) != CN_OK ||
+            (st = cn_scale_init(&lv->dec_scale[k], q, l, &ctx->prm.t[k], 1, t, 0)) != CN_OK)
+            break;
+        mpz_fdiv_q_ui(D, lv->Q, (unsigned long)t);
+        for (size_t j = 0; j < l; j++)
+            lv->delta[k * l + j] = (uint64_t)mpz_fdiv_ui(D, (unsigned long)q[j]);
+    }
+    mpz_clear(D);
+    if (st != CN_OK)
+        return st;
+    for (size_t j = 0; j < l; j++) {
+        const cn_mod_t m = ctx->ring.base.mod[j];
+        if (j + 1 < l) {
+            if ((st = cn_mod_inv(&lv->qlast_inv[j], cn_mod_reduce_u64(q[l - 1], m), m)) != CN_OK)
+                return st;
+            lv->qlast_inv_s[j] = cn_mod_shoup(lv->qlast_inv[j], m);
+        } else {
+            lv->qlast_inv[j] = lv->qlast_inv_s[j] = 0;
+        }
+        if (ctx->has_p) {
+            if ((st = cn_mod_inv(&lv->p_inv[j], cn_mod_reduce_u64(ctx->prm.p, m), m)) != CN_OK)
+                return st;
+            lv->p_inv_s[j] = cn_mod_shoup(lv->p_inv[j], m);
+        } else {
+            lv->p_inv[j] = lv->p_inv_s[j] = 0;
+        }
+    }
+    return CN_OK;
+}
+
+/* R: the largest 60-bit primes = 1 mod 2n outside q, P, t, with
+ * log2 R >= log2 Q + log2 t_max + log2 n + 4 (so the tensor product, at most n Q^2 / 2
+ * in absolute value, and its scaled value, at most t n Q / 2, have unique centered
+ * representatives). */
+static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
+{
+    uint64_t excl[CN_BFV_MAX_Q + 1 + CN_BFV_MAX_T];
+    size_t ne = 0;
+    double need = log2((double)p->n) + 4;
+    for (size_t i = 0; i < p->nq; i++) {
+        excl[ne++] = p->q[i];
+        need += log2((double)p->q[i]);
+    }
+    if (p->p)
+        excl[ne++] = p->p;
+    double tmax = 0;
+    for (size_t k = 0; k < p->nt; k++) {
+        excl[ne++] = p->t[k];
+        if (log2((double)p->t[k]) > tmax)
+            tmax = log2((double)p->t[k]);
+    }
+    need += tmax;
+    size_t k = (size_t)ceil(need / 59.0);
+    if (k > CN_RNS_MAX_PRIMES)
+        return CN_ERR_INVALID_ARG;
+    cn_status st = cn_primes_ntt(r, k, 60, p->n, excl, ne, 1);
+    *kr = k;
+    return st;
+}
+
+cn_status cn_bfv_context_create(cn_bfv_context_t **out, const cn_bfv_params_t *prm)
+{
+    cn_status st;
+    *out = NULL;
+    if ((st = cn_bfv_params_validate(prm)) != CN_OK)
+        return st;
+    cn_bfv_context_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return CN_ERR_NO_MEMORY;
+    ctx->prm = *prm;
+    ctx->fingerprint = fingerprint(prm);
+    ctx->n = prm->n;
+    ctx->L = prm->nq;
+    ctx->nt = prm->nt;
+    ctx->has_p = prm->p != 0;
+    uint64_t primes[CN_BFV_MAX_Q + 1], r[CN_RNS_MAX_PRIMES];
+    memcpy(primes, prm->q, prm->nq * sizeof *primes);
+    if (ctx->has_p)
+        primes[prm->nq] = prm->p;
+    if ((st = cn_ring_init(&ctx->ring, ctx->n, primes, ctx->L + (size_t)ctx->has_p)) != CN_OK)
+        goto fail;
+    if ((st = choose_r(r, &ctx->kr, prm)) != CN_OK ||
+        (st = cn_ring_init(&ctx->ring_r, ctx->n, r, ctx->kr)) != CN_OK)
+        goto fail;
+    ctx->tmod = cn_alloc(ctx->nt, sizeof *ctx->tmod);
+    ctx->t_ntt = calloc(ctx->nt, sizeof *ctx->t_ntt);
+    ctx->lvl = calloc(ctx->L, sizeof *ctx->lvl);
+    if (!ctx->tmod || !ctx->t_ntt || !ctx->lvl) {
+        st = CN_ERR_NO_MEMORY;
+        goto fail;
+    }
+    for (size_t k = 0; k < ctx->nt; k++) {
+        if ((st = cn_mod_init(&ctx->tmod[k], prm->t[k])) != CN_OK)
+            goto fail;
+        if (cn_bfv_plain_batching(prm->t[k], ctx->n) &&
+            (st = cn_ntt_table_init(&ctx->t_ntt[k], ctx->n, prm->t[k])) != CN_OK)
+            goto fail;
+    }
+    for (size_t l = 1; l <= ctx->L; l++)
+        if ((st = level_init(&ctx->lvl[l - 1], ctx, l)) != CN_OK)
+            goto fail;
+    *out = ctx;
+    return CN_OK;
+fail:
+    cn_bfv_context_free(ctx);
+    return st;
+}
+
+const cn_bfv_params_t *cn_bfv_context_params(const cn_bfv_context_t *ctx)
+{
+    return &ctx->prm;
+}
+
+uint64_t cn_bfv_context_fingerprint(const cn_bfv_context_t *ctx)
+{
+    return ctx->fingerprint;
+}
+
+const cn_ring_t *cn_bfv_context_ring(const cn_bfv_context_t *ctx)
+{
+    return &ctx->ring;
+}

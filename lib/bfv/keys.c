@@ -1,0 +1,144 @@
+/* Key generation: ternary secret, public key, relinearization keys (one digit per
+ * ciphertext prime, special prime P). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal/mem.h"
+#include "bfv_internal.h"
+
+/* p (over its k rows, coefficient form) = a small polynomial drawn by `draw`. */
+static cn_status small_poly(cn_poly_t *p, const cn_ring_t *ring,
+                            void (*draw)(int64_t *, size_t, cn_rng_t *), cn_rng_t *rng)
+{
+    int64_t *v = cn_alloc(p->n, sizeof *v);
+    if (!v)
+        return CN_ERR_NO_MEMORY;
+    draw(v, p->n, rng);
+    cn_status st = cn_poly_set_int64(p, v, ring);
+    cn_wipe(v, p->n * sizeof *v);
+    free(v);
+    return st;
+}
+
+/* A small polynomial over the first k primes of the ring, in NTT form. */
+cn_status cn_bfv_small_ntt(cn_poly_t *p, const cn_ring_t *ring, size_t k,
+                           void (*draw)(int64_t *, size_t, cn_rng_t *), cn_rng_t *rng)
+{
+    cn_status st;
+    if ((st = cn_poly_init(p, ring, k)) != CN_OK)
+        return st;
+    if ((st = small_poly(p, ring, draw, rng)) != CN_OK ||
+        (st = cn_poly_to_ntt(p, ring)) != CN_OK)
+        cn_poly_clear(p);
+    return st;
+}
+
+/* Uniform rows (any form: uniform is uniform in both). */
+void cn_bfv_uniform_rows(cn_poly_t *p, const cn_ring_t *ring, cn_rng_t *rng)
+{
+    for (size_t j = 0; j < p->k; j++)
+        cn_sample_uniform(p->data + j * p->n, p->n, ring->base.q[j], rng);
+}
+
+cn_status cn_bfv_keygen_secret(cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
+                               cn_rng_t *rng)
+{
+    memset(sk, 0, sizeof *sk);
+    cn_status st = cn_bfv_small_ntt(&sk->s, &ctx->ring, ctx->ring.base.k, cn_sample_ternary,
+                                    rng);
+    if (st == CN_OK)
+        sk->fingerprint = ctx->fingerprint;
+    return st;
+}
+
+/* a view of the first k rows of p (no copy) */
+static cn_poly_t rows(const cn_poly_t *p, size_t k)
+{
+    cn_poly_t v = *p;
+    v.k = k;
+    return v;
+}
+
+cn_status cn_bfv_keygen_public(cn_bfv_public_key_t *pk, const cn_bfv_secret_key_t *sk,
+                               const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    cn_status st;
+    const cn_ring_t *ring = &ctx->ring;
+    memset(pk, 0, sizeof *pk);
+    if (sk->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    cn_poly_t e = {0}, s = rows(&sk->s, ctx->L);
+    if ((st = cn_poly_init(&pk->p1, ring, ctx->L)) != CN_OK ||
+        (st = cn_poly_init(&pk->p0, ring, ctx->L)) != CN_OK)
+        goto out;
+    cn_bfv_uniform_rows(&pk->p1, ring, rng);
+    pk->p1.form = CN_FORM_NTT;
+    if ((st = cn_bfv_small_ntt(&e, ring, ctx->L, cn_sample_cbd, rng)) != CN_OK)
+        goto out;
+    pk->p0.form = CN_FORM_NTT;
+    if ((st = cn_poly_mul_ntt(&pk->p0, &pk->p1, &s, ring)) != CN_OK ||
+        (st = cn_poly_add(&pk->p0, &pk->p0, &e, ring)) != CN_OK ||
+        (st = cn_poly_neg(&pk->p0, &pk->p0, ring)) != CN_OK)
+        goto out;
+    pk->fingerprint = ctx->fingerprint;
+out:
+    cn_poly_clear(&e);
+    if (st != CN_OK)
+        cn_bfv_public_key_clear(pk);
+    return st;
+}
+
+/* Digit i: k0 = -(a_i s) + e_i + [i == j] P s^2 on row j (q_j), -(a_i s) + e_i on the
+ * P row; k1 = a_i. Then sum_i [c]_{q_i} (k0_i + k1_i s) = P c s^2 + small (mod Q P). */
+cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
+                              const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    cn_status st = CN_OK;
+    const cn_ring_t *ring = &ctx->ring;
+    const size_t K = ring->base.k, n = ctx->n;
+    memset(rk, 0, sizeof *rk);
+    if (sk->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    if (!ctx->has_p)
+        return CN_ERR_UNSUPPORTED;
+    cn_poly_t s2 = {0}, e = {0};
+    rk->k0 = calloc(ctx->L, sizeof *rk->k0);
+    rk->k1 = calloc(ctx->L, sizeof *rk->k1);
+    if (!rk->k0 || !rk->k1) {
+        st = CN_ERR_NO_MEMORY;
+        goto out;
+    }
+    rk->ndigits = ctx->L;
+    if ((st = cn_poly_init(&s2, ring, K)) != CN_OK)
+        goto out;
+    s2.form = CN_FORM_NTT;
+    if ((st = cn_poly_mul_ntt(&s2, &sk->s, &sk->s, ring)) != CN_OK)
+        goto out;
+    for (size_t i = 0; i < ctx->L; i++) {
+        if ((st = cn_poly_init(&rk->k0[i], ring, K)) != CN_OK ||
+            (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK)
+            goto out;
+        cn_bfv_uniform_rows(&rk->k1[i], ring, rng);
+        rk->k1[i].form = CN_FORM_NTT;
+        rk->k0[i].form = CN_FORM_NTT;
+        if ((st = cn_bfv_small_ntt(&e, ring, K, cn_sample_cbd, rng)) != CN_OK)
+            goto out;
+        if ((st = cn_poly_mul_ntt(&rk->k0[i], &rk->k1[i], &sk->s, ring)) != CN_OK ||
+            (st = cn_poly_sub(&rk->k0[i], &e, &rk->k0[i], ring)) != CN_OK)
+            goto out;
+        cn_poly_clear(&e);
+        const cn_mod_t m = ring->base.mod[i];
+        uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m);
+        uint64_t *row = rk->k0[i].data + i * n;
+        const uint64_t *s2row = s2.data + i * n;
+        for (size_t c = 0; c < n; c++)
+            row[c] = cn_mod_add(row[c], cn_mod_mul(pm, s2row[c], m), m);
+    }
+    rk->fingerprint = ctx->fingerprint;
+out:
+    cn_poly_clear(&s2);
+    cn_poly_clear(&e);
+    if (st != CN_OK)
+        cn_bfv_relin_key_clear(rk);
+    return st;
+}

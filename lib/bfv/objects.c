@@ -1,0 +1,137 @@
+/* BFV object life cycle and the consistency checks shared by every operation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../internal/mem.h"
+#include "bfv_internal.h"
+
+cn_status cn_bfv_plaintext_init(cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx,
+                                size_t t_index)
+{
+    memset(pt, 0, sizeof *pt);
+    if (t_index >= ctx->nt)
+        return CN_ERR_PLAIN_MODULUS;
+    pt->coeffs = cn_calloc(ctx->n, sizeof(uint64_t));
+    if (!pt->coeffs)
+        return CN_ERR_NO_MEMORY;
+    pt->fingerprint = ctx->fingerprint;
+    pt->t_index = t_index;
+    pt->n = ctx->n;
+    return CN_OK;
+}
+
+void cn_bfv_plaintext_clear(cn_bfv_plaintext_t *pt)
+{
+    if (pt->coeffs) {
+        cn_wipe(pt->coeffs, pt->n * sizeof(uint64_t));
+        free(pt->coeffs);
+    }
+    memset(pt, 0, sizeof *pt);
+}
+
+cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
+                            const cn_bfv_context_t *ctx)
+{
+    cn_status st;
+    for (size_t i = 0; i < 3; i++) {
+        cn_poly_t *p = &out->c[i];
+        if (i < size) {
+            if (p->data && p->k == level && p->n == ctx->n)
+                continue;
+            cn_poly_clear(p);
+            if ((st = cn_poly_init(p, &ctx->ring, level)) != CN_OK)
+                return st;
+        } else {
+            cn_poly_clear(p);
+        }
+    }
+    out->size = size;
+    out->level = level;
+    out->fingerprint = ctx->fingerprint;
+    return CN_OK;
+}
+
+cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx)
+{
+    memset(ct, 0, sizeof *ct);
+    cn_status st = cn_bfv_ct_reshape(ct, 2, ctx->L, ctx);
+    if (st != CN_OK)
+        cn_bfv_ciphertext_clear(ct);
+    return st;
+}
+
+void cn_bfv_ciphertext_clear(cn_bfv_ciphertext_t *ct)
+{
+    for (size_t i = 0; i < 3; i++)
+        cn_poly_clear(&ct->c[i]);
+    memset(ct, 0, sizeof *ct);
+}
+
+cn_status cn_bfv_check_ct(const cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx)
+{
+    if (ct->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    if (ct->size < 2 || ct->size > 3 || ct->level < 1 || ct->level > ctx->L)
+        return CN_ERR_INVALID_ARG;
+    if (ct->t_index >= ctx->nt)
+        return CN_ERR_PLAIN_MODULUS;
+    for (size_t i = 0; i < ct->size; i++)
+        if (!ct->c[i].data || ct->c[i].n != ctx->n || ct->c[i].k != ct->level ||
+            ct->c[i].form != CN_FORM_COEFF)
+            return CN_ERR_SHAPE_MISMATCH;
+    return CN_OK;
+}
+
+cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
+{
+    if (pt->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    if (pt->t_index >= ctx->nt || !pt->coeffs || pt->n != ctx->n)
+        return CN_ERR_PLAIN_MODULUS;
+    return CN_OK;
+}
+
+cn_status cn_bfv_ciphertext_copy(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                                 const cn_bfv_context_t *ctx)
+{
+    cn_status st;
+    if (out == in)
+        return cn_bfv_check_ct(in, ctx);
+    if ((st = cn_bfv_check_ct(in, ctx)) != CN_OK ||
+        (st = cn_bfv_ct_reshape(out, in->size, in->level, ctx)) != CN_OK)
+        return st;
+    for (size_t i = 0; i < in->size; i++)
+        if ((st = cn_poly_copy(&out->c[i], &in->c[i])) != CN_OK)
+            return st;
+    out->t_index = in->t_index;
+    out->transparent = in->transparent;
+    out->has_seed = in->has_seed;
+    memcpy(out->seed, in->seed, sizeof out->seed);
+    return CN_OK;
+}
+
+void cn_bfv_secret_key_clear(cn_bfv_secret_key_t *sk)
+{
+    cn_poly_clear(&sk->s); /* wipes */
+    cn_wipe(sk, sizeof *sk);
+}
+
+void cn_bfv_public_key_clear(cn_bfv_public_key_t *pk)
+{
+    cn_poly_clear(&pk->p0);
+    cn_poly_clear(&pk->p1);
+    memset(pk, 0, sizeof *pk);
+}
+
+void cn_bfv_relin_key_clear(cn_bfv_relin_key_t *rk)
+{
+    for (size_t i = 0; i < rk->ndigits; i++) {
+        if (rk->k0)
+            cn_poly_clear(&rk->k0[i]);
+        if (rk->k1)
+            cn_poly_clear(&rk->k1[i]);
+    }
+    free(rk->k0);
+    free(rk->k1);
+    memset(rk, 0, sizeof *rk);
+}

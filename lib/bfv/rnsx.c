@@ -1,0 +1,233 @@
+/* Full-RNS kernels for BFV: exact base conversion (centered lift) and scale-and-round by
+ * num / Q. Halevi, Polyakov, Shoup, "An improved RNS variant of the BFV homomorphic
+ * encryption scheme", CT-RSA 2019, sections 3.2 and 4.2; the fractional parts are held
+ * as 128-bit fixed-point numbers rather than floating point. */
+#include <assert.h>
+#include <stdlib.h>
+
+#include "../internal/mem.h"
+#include "bfv_internal.h"
+
+/* most primes on either side of a conversion: k products of < 2^122 must fit 128 bits */
+#define CONV_MAX 63
+
+void cn_exact_conv_clear(cn_exact_conv_t *c)
+{
+    free(c->a);
+    free(c->b);
+    free(c->ahat_inv);
+    free(c->ahat_inv_s);
+    free(c->inv_a);
+    free(c->ahat_mod_b);
+    free(c->A_mod_b);
+    c->a = c->b = NULL;
+    c->ahat_inv = c->ahat_inv_s = c->ahat_mod_b = c->A_mod_b = NULL;
+    c->inv_a = NULL;
+}
+
+static uint64_t mpz_mod_u64(const mpz_t x, uint64_t m)
+{
+    return (uint64_t)mpz_fdiv_ui(x, (unsigned long)m);
+}
+
+cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
+                             const uint64_t *b, size_t kb)
+{
+    cn_status st = CN_OK;
+    c->ka = ka;
+    c->kb = kb;
+    if (ka == 0 || kb == 0 || ka > CONV_MAX || kb > CONV_MAX)
+        return CN_ERR_INVALID_ARG;
+    c->a = cn_alloc(ka, sizeof *c->a);
+    c->b = cn_alloc(kb, sizeof *c->b);
+    c->ahat_inv = cn_alloc(ka, sizeof(uint64_t));
+    c->ahat_inv_s = cn_alloc(ka, sizeof(uint64_t));
+    c->inv_a = cn_alloc(ka, sizeof(double));
+    c->ahat_mod_b = cn_alloc(ka * kb, sizeof(uint64_t));
+    c->A_mod_b = cn_alloc(kb, sizeof(uint64_t));
+    if (!c->a || !c->b || !c->ahat_inv || !c->ahat_inv_s || !c->inv_a || !c->ahat_mod_b ||
+        !c->A_mod_b) {
+        cn_exact_conv_clear(c);
+        return CN_ERR_NO_MEMORY;
+    }
+    mpz_t A, ahat;
+    mpz_inits(A, ahat, NULL);
+    mpz_set_ui(A, 1);
+    for (size_t i = 0; i < ka; i++)
+        mpz_mul_ui(A, A, (unsigned long)a[i]);
+    for (size_t i = 0; i < ka && st == CN_OK; i++) {
+        if ((st = cn_mod_init(&c->a[i], a[i])) != CN_OK)
+            break;
+        mpz_divexact_ui(ahat, A, (unsigned long)a[i]);
+        st = cn_mod_inv(&c->ahat_inv[i], mpz_mod_u64(ahat, a[i]), c->a[i]);
+        c->ahat_inv_s[i] = cn_mod_shoup(c->ahat_inv[i], c->a[i]);
+        c->inv_a[i] = 1.0 / (double)a[i];
+        for (size_t j = 0; j < kb; j++)
+            c->ahat_mod_b[j * ka + i] = mpz_mod_u64(ahat, b[j]);
+    }
+    for (size_t j = 0; j < kb && st == CN_OK; j++) {
+        st = cn_mod_init(&c->b[j], b[j]);
+        c->A_mod_b[j] = mpz_mod_u64(A, b[j]);
+    }
+    mpz_clears(A, ahat, NULL);
+    if (st != CN_OK)
+        cn_exact_conv_clear(c);
+    return st;
+}
+
+/* For each coefficient: y_i = [x_i (A/a_i)^-1]_{a_i}, v = round(sum y_i / a_i), then
+ * out_j = sum y_i (A/a_i) - v A mod b_j, the centered representative of x.
+ * in: ka rows in [0, a_i); out: kb rows in [0, b_j); no overlap. */
+void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
+{
+    const size_t ka = c->ka, kb = c->kb;
+    uint64_t y[CONV_MAX];
+    assert(ka <= CONV_MAX);
+    for (size_t l = 0; l < n; l++) {
+        double v = 0;
+        for (size_t i = 0; i < ka; i++) {
+            y[i] = cn_mod_mul_shoup(in[i * n + l], c->ahat_inv[i], c->ahat_inv_s[i], c->a[i].p);
+            v += (double)y[i] * c->inv_a[i];
+        }
+        uint64_t vr = (uint64_t)(v + 0.5);
+        for (size_t j = 0; j < kb; j++) {
+            const uint64_t *h = c->ahat_mod_b + j * ka;
+            cn_u128 acc = 0;
+            for (size_t i = 0; i < ka; i++)
+                acc += (cn_u128)y[i] * h[i];
+            uint64_t r = cn_mod_reduce_any_u128(acc, c->b[j]);
+            uint64_t corr = cn_mod_mul(cn_mod_reduce_u64(vr, c->b[j]), c->A_mod_b[j], c->b[j]);
+            out[j * n + l] = cn_mod_sub(r, corr, c->b[j]);
+        }
+    }
+}
+
+void cn_scale_clear(cn_scale_t *s)
+{
+    free(s->q);
+    free(s->r);
+    free(s->w);
+    free(s->ws);
+    free(s->f_hi);
+    free(s->f_lo);
+    free(s->int_mod_r);
+    free(s->rr);
+    free(s->rr_s);
+    s->q = s->r = NULL;
+    s->w = s->ws = s->f_hi = s->f_lo = s->int_mod_r = s->rr = s->rr_s = NULL;
+}
+
+cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint64_t *tgt,
+                        size_t kr, uint64_t num, int with_r)
+{
+    cn_status st = CN_OK;
+    s->kq = kq;
+    s->kr = kr;
+    s->with_r = with_r;
+    if (kq == 0 || kr == 0 || kq > CONV_MAX || kr > CONV_MAX)
+        return CN_ERR_INVALID_ARG;
+    s->q = cn_alloc(kq, sizeof *s->q);
+    s->r = cn_alloc(kr, sizeof *s->r);
+    s->w = cn_alloc(kq, sizeof(uint64_t));
+    s->ws = cn_alloc(kq, sizeof(uint64_t));
+    s->f_hi = cn_alloc(kq, sizeof(uint64_t));
+    s->f_lo = cn_alloc(kq, sizeof(uint64_t));
+    s->int_mod_r = cn_alloc(kq * kr, sizeof(uint64_t));
+    s->rr = cn_alloc(kr, sizeof(uint64_t));
+    s->rr_s = cn_alloc(kr, sizeof(uint64_t));
+    if (!s->q || !s->r || !s->w || !s->ws || !s->f_hi || !s->f_lo || !s->int_mod_r || !s->rr ||
+        !s->rr_s) {
+        cn_scale_clear(s);
+        return CN_ERR_NO_MEMORY;
+    }
+    mpz_t Q, M, N, qhat, tmp, quo, rem;
+    mpz_inits(Q, M, N, qhat, tmp, quo, rem, NULL);
+    mpz_set_ui(Q, 1);
+    for (size_t i = 0; i < kq; i++)
+        mpz_mul_ui(Q, Q, (unsigned long)q[i]);
+    mpz_set_ui(M, 1);
+    if (with_r)
+        for (size_t j = 0; j < kr; j++)
+            mpz_mul_ui(M, M, (unsigned long)tgt[j]);
+    mpz_mul_ui(N, M, (unsigned long)num); /* num * M */
+    for (size_t j = 0; j < kr && st == CN_OK; j++)
+        st = cn_mod_init(&s->r[j], tgt[j]);
+    for (size_t i = 0; i < kq && st == CN_OK; i++) {
+        if ((st = cn_mod_init(&s->q[i], q[i])) != CN_OK)
+            break;
+        const cn_mod_t qi = s->q[i];
+        mpz_divexact_ui(qhat, Q, (unsigned long)q[i]);
+        mpz_mul(tmp, qhat, M); /* (Q/q_i) * M, inverted mod q_i */
+        if ((st = cn_mod_inv(&s->w[i], mpz_mod_u64(tmp, q[i]), qi)) != CN_OK)
+            break;
+        s->ws[i] = cn_mod_shoup(s->w[i], qi);
+        mpz_fdiv_qr_ui(quo, rem, N, (unsigned long)q[i]);
+        for (size_t j = 0; j < kr; j++)
+            s->int_mod_r[j * kq + i] = mpz_mod_u64(quo, tgt[j]);
+        mpz_mul_2exp(tmp, rem, 128);
+        mpz_fdiv_q_ui(tmp, tmp, (unsigned long)q[i]); /* frac * 2^128 */
+        s->f_lo[i] = (uint64_t)mpz_getlimbn(tmp, 0);
+        s->f_hi[i] = (uint64_t)mpz_getlimbn(tmp, 1);
+    }
+    for (size_t j = 0; j < kr && st == CN_OK; j++) {
+        if (!with_r) {
+            s->rr[j] = s->rr_s[j] = 0;
+            continue;
+        }
+        uint64_t qinv;
+        if ((st = cn_mod_inv(&qinv, mpz_mod_u64(Q, tgt[j]), s->r[j])) != CN_OK)
+            break;
+        s->rr[j] = cn_mod_mul(cn_mod_reduce_u64(num, s->r[j]), qinv, s->r[j]);
+        s->rr_s[j] = cn_mod_shoup(s->rr[j], s->r[j]);
+    }
+    mpz_clears(Q, M, N, qhat, tmp, quo, rem, NULL);
+    if (st != CN_OK)
+        cn_scale_clear(s);
+    return st;
+}
+
+/* round(sum_i y_i * f_i) where f_i = (f_hi_i * 2^64 + f_lo_i) / 2^128 in [0, 1), as an
+ * integer below 2^(64 + log2 k + 61 - 64 + 1). The low halves are truncated to units of
+ * 2^-64, so the result is off only when the fraction is within k * 2^-64 of 1/2. */
+static inline cn_u128 round_frac_sum(const uint64_t *y, const uint64_t *f_hi,
+                                     const uint64_t *f_lo, size_t k)
+{
+    cn_u128 s = 0, lo = 0;
+    uint64_t carry = 0;
+    for (size_t i = 0; i < k; i++) {
+        cn_u128 ph = (cn_u128)y[i] * f_hi[i];
+        s += ph;
+        carry += s < ph;
+        lo += ((cn_u128)y[i] * f_lo[i]) >> 64;
+    }
+    s += lo;
+    carry += s < lo;
+    return ((cn_u128)carry << 64) + (uint64_t)(s >> 64) + (((uint64_t)s >> 63) & 1);
+}
+
+/* For each coefficient: y_i = [x_i w_i]_{q_i}; rho = round(sum y_i frac_i); then
+ * out_j = sum y_i int_ij + rho (+ x_j [num Q^-1]_{r_j} with R) mod r_j. */
+void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                    const cn_scale_t *s)
+{
+    const size_t kq = s->kq, kr = s->kr;
+    uint64_t y[CONV_MAX];
+    assert(kq <= CONV_MAX);
+    for (size_t l = 0; l < n; l++) {
+        for (size_t i = 0; i < kq; i++)
+            y[i] = cn_mod_mul_shoup(xq[i * n + l], s->w[i], s->ws[i], s->q[i].p);
+        cn_u128 rho = round_frac_sum(y, s->f_hi, s->f_lo, kq);
+        for (size_t j = 0; j < kr; j++) {
+            const cn_mod_t m = s->r[j];
+            const uint64_t *h = s->int_mod_r + j * kq;
+            cn_u128 acc = 0;
+            for (size_t i = 0; i < kq; i++)
+                acc += (cn_u128)y[i] * h[i];
+            uint64_t r = cn_mod_add(cn_mod_reduce_any_u128(acc, m),
+                                    cn_mod_reduce_any_u128(rho, m), m);
+            if (s->with_r)
+                r = cn_mod_add(r, cn_mod_mul_shoup(xr[j * n + l], s->rr[j], s->rr_s[j], m.p), m);
+            out[j * n + l] = r;
+        }
+    }
+}

@@ -16,7 +16,8 @@ typedef struct {
     uint64_t *ahat_inv_s;
     double *inv_a;            /* [ka] 1/a_i */
     uint64_t *ahat_mod_b;     /* [kb * ka] (A/a_i) mod b_j */
-    uint64_t *A_mod_b;        /* [kb] A mod b_j */
+    uint64_t *ahat_mod_b_s;   /* [kb * ka] Shoup constants */
+    uint64_t *vA_mod_b;       /* [kb * (ka + 1)] v A mod b_j for v = 0..ka */
 } cn_exact_conv_t;
 
 /* round(num * x / Q) over a base Q (kq primes), as an integer reduced modulo each of
@@ -31,6 +32,7 @@ typedef struct {
     uint64_t *w, *ws;         /* [kq] y_i = x_i * w_i mod q_i */
     uint64_t *f_hi, *f_lo;    /* [kq] frac(num * M / q_i) * 2^128 (M = R or 1) */
     uint64_t *int_mod_r;      /* [kr * kq] floor(num * M / q_i) mod r_j */
+    uint64_t *int_mod_r_s;    /* [kr * kq] Shoup constants */
     uint64_t *rr, *rr_s;      /* [kr] with_r: [num * Q^-1]_{r_j} */
 } cn_scale_t;
 

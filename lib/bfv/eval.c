@@ -197,16 +197,24 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     cn_bfv_ciphertext_t r = {0};
     if ((st = cn_bfv_ct_reshape(&r, a->size, l - 1, ctx)) != CN_OK)
         goto out;
+    /* c' = (c - [c]_{q_l}) / q_l with [c]_{q_l} the centered residue: round(c / q_l) */
+    const uint64_t ql = mlast.p, half = ql >> 1;
     for (size_t c = 0; c < a->size; c++) {
         const uint64_t *last = a->c[c].data + (l - 1) * n;
         for (size_t j = 0; j + 1 < l; j++) {
             const cn_mod_t m = ctx->ring.base.mod[j];
+            const uint64_t ql_m = cn_mod_reduce_u64(ql, m), p = m.p;
             const uint64_t *src = a->c[c].data + j * n;
             uint64_t *dst = r.c[c].data + j * n;
+            const int near = ql <= 2 * p; /* then last[i] mod p is one subtraction */
             for (size_t i = 0; i < n; i++) {
-                int64_t lc = cn_mod_center(last[i], mlast);
-                uint64_t d = cn_mod_sub(src[i], cn_mod_from_int64(lc, m), m);
-                dst[i] = cn_mod_mul_shoup(d, lv->qlast_inv[j], lv->qlast_inv_s[j], m.p);
+                uint64_t x = last[i];
+                uint64_t xm = near ? (x >= p ? x - p : x) : cn_mod_reduce_u64(x, m);
+                /* centered: subtract q_l when x > q_l / 2 */
+                uint64_t neg = x > half ? ql_m : 0;
+                xm = xm >= neg ? xm - neg : xm + p - neg;
+                uint64_t d = src[i] >= xm ? src[i] - xm : src[i] + p - xm;
+                dst[i] = cn_mod_mul_shoup(d, lv->qlast_inv[j], lv->qlast_inv_s[j], p);
             }
         }
     }

@@ -113,33 +113,50 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
     /* rows 0..l-1 are q_0..q_{l-1}, row l is P (row L of the ring) */
     const size_t k = l + 1;
-    uint64_t *buf = cn_alloc(3 * k * n, sizeof *buf);
-    if (!buf)
+    uint64_t *buf = cn_alloc(2 * k * n + n, sizeof *buf);
+    cn_u128 *wide = cn_alloc(2 * n, sizeof *wide);
+    if (!buf || !wide) {
+        free(buf);
+        free(wide);
         return CN_ERR_NO_MEMORY;
-    uint64_t *acc0 = buf, *acc1 = acc0 + k * n, *dig = acc1 + k * n;
-    memset(acc0, 0, 2 * k * n * sizeof *buf);
+    }
+    uint64_t *acc0 = buf, *acc1 = acc0 + k * n, *dx = acc1 + k * n;
+    cn_u128 *w0 = wide, *w1 = wide + n;
     const uint64_t *c2 = a->c[2].data;
-    for (size_t i = 0; i < l; i++) {
-        const uint64_t *d = c2 + i * n; /* the digit [c2]_{q_i}, values in [0, q_i) */
-        for (size_t j = 0; j < k; j++) {
-            size_t rj = j < l ? j : L; /* ring row */
-            const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-            const cn_mod_t m = tab->mod;
-            uint64_t *x = dig + j * n;
-            if (rj == i)
-                memcpy(x, d, n * sizeof *x);
+    /* Row by row of the output: every digit [c2]_{q_i} is brought to the row's prime,
+     * transformed (lazy, values in [0, 4p)) and multiplied by the key; the products
+     * (< 2^124) are summed in 128 bits and reduced once every 8 digits. */
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L; /* ring row */
+        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
+        const cn_mod_t m = tab->mod;
+        memset(wide, 0, 2 * n * sizeof *wide);
+        uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
+        memset(y0, 0, n * sizeof *y0);
+        memset(y1, 0, n * sizeof *y1);
+        for (size_t i = 0; i < l; i++) {
+            const uint64_t *d = c2 + i * n; /* values in [0, q_i) */
+            if (ctx->ring.base.q[i] <= 4 * m.p)
+                memcpy(dx, d, n * sizeof *dx); /* already in the NTT's input range */
             else
                 for (size_t c = 0; c < n; c++)
-                    x[c] = cn_mod_reduce_u64(d[c], m);
-            cn_ntt_forward(x, tab);
+                    dx[c] = cn_mod_reduce_u64(d[c], m);
+            cn_ntt_forward_lazy(dx, tab);
             const uint64_t *k0 = rk->k0[i].data + rj * n, *k1 = rk->k1[i].data + rj * n;
-            uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
             for (size_t c = 0; c < n; c++) {
-                y0[c] = cn_mod_add(y0[c], cn_mod_mul(x[c], k0[c], m), m);
-                y1[c] = cn_mod_add(y1[c], cn_mod_mul(x[c], k1[c], m), m);
+                w0[c] += (cn_u128)dx[c] * k0[c];
+                w1[c] += (cn_u128)dx[c] * k1[c];
+            }
+            if ((i & 7) == 7 || i + 1 == l) {
+                for (size_t c = 0; c < n; c++) {
+                    y0[c] = cn_mod_add(y0[c], cn_mod_reduce_any_u128(w0[c], m), m);
+                    y1[c] = cn_mod_add(y1[c], cn_mod_reduce_any_u128(w1[c], m), m);
+                }
+                memset(wide, 0, 2 * n * sizeof *wide);
             }
         }
     }
+    free(wide);
     const cn_mod_t mp = ctx->ring.ntt[L].mod;
     uint64_t *acc[2] = {acc0, acc1};
     for (int h = 0; h < 2; h++) {

@@ -19,9 +19,10 @@ void cn_exact_conv_clear(cn_exact_conv_t *c)
     free(c->ahat_inv_s);
     free(c->inv_a);
     free(c->ahat_mod_b);
-    free(c->A_mod_b);
+    free(c->ahat_mod_b_s);
+    free(c->vA_mod_b);
     c->a = c->b = NULL;
-    c->ahat_inv = c->ahat_inv_s = c->ahat_mod_b = c->A_mod_b = NULL;
+    c->ahat_inv = c->ahat_inv_s = c->ahat_mod_b = c->ahat_mod_b_s = c->vA_mod_b = NULL;
     c->inv_a = NULL;
 }
 
@@ -44,9 +45,10 @@ cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
     c->ahat_inv_s = cn_alloc(ka, sizeof(uint64_t));
     c->inv_a = cn_alloc(ka, sizeof(double));
     c->ahat_mod_b = cn_alloc(ka * kb, sizeof(uint64_t));
-    c->A_mod_b = cn_alloc(kb, sizeof(uint64_t));
+    c->ahat_mod_b_s = cn_alloc(ka * kb, sizeof(uint64_t));
+    c->vA_mod_b = cn_alloc(kb * (ka + 1), sizeof(uint64_t));
     if (!c->a || !c->b || !c->ahat_inv || !c->ahat_inv_s || !c->inv_a || !c->ahat_mod_b ||
-        !c->A_mod_b) {
+        !c->ahat_mod_b_s || !c->vA_mod_b) {
         cn_exact_conv_clear(c);
         return CN_ERR_NO_MEMORY;
     }
@@ -66,8 +68,13 @@ cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
             c->ahat_mod_b[j * ka + i] = mpz_mod_u64(ahat, b[j]);
     }
     for (size_t j = 0; j < kb && st == CN_OK; j++) {
-        st = cn_mod_init(&c->b[j], b[j]);
-        c->A_mod_b[j] = mpz_mod_u64(A, b[j]);
+        if ((st = cn_mod_init(&c->b[j], b[j])) != CN_OK)
+            break;
+        for (size_t i = 0; i < ka; i++)
+            c->ahat_mod_b_s[j * ka + i] = cn_mod_shoup(c->ahat_mod_b[j * ka + i], c->b[j]);
+        const uint64_t Ab = mpz_mod_u64(A, b[j]);
+        for (size_t v = 0; v <= ka; v++)
+            c->vA_mod_b[j * (ka + 1) + v] = cn_mod_mul(cn_mod_reduce_u64(v, c->b[j]), Ab, c->b[j]);
     }
     mpz_clears(A, ahat, NULL);
     if (st != CN_OK)
@@ -75,8 +82,22 @@ cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
     return st;
 }
 
-/* For each coefficient: y_i = [x_i (A/a_i)^-1]_{a_i}, v = round(sum y_i / a_i), then
- * out_j = sum y_i (A/a_i) - v A mod b_j, the centered representative of x.
+/* sum_i y_i h_i mod b, lazily: each Shoup product is in [0, 2b) and the running sum is
+ * kept in [0, 2b); the result is in [0, b). y_i any 64-bit values. */
+static inline uint64_t dot_shoup(const uint64_t *y, const uint64_t *h, const uint64_t *hs,
+                                 size_t k, uint64_t b)
+{
+    const uint64_t b2 = 2 * b;
+    uint64_t s = 0;
+    for (size_t i = 0; i < k; i++) {
+        s += cn_mod_mul_shoup_lazy(y[i], h[i], hs[i], b);
+        s = s >= b2 ? s - b2 : s;
+    }
+    return s >= b ? s - b : s;
+}
+
+/* For each coefficient: y_i = [x_i (A/a_i)^-1]_{a_i}, v = round(sum y_i / a_i) in
+ * [0, ka], then out_j = sum y_i (A/a_i) - v A mod b_j, the centered representative of x.
  * in: ka rows in [0, a_i); out: kb rows in [0, b_j); no overlap. */
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
 {
@@ -89,15 +110,13 @@ void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_c
             y[i] = cn_mod_mul_shoup(in[i * n + l], c->ahat_inv[i], c->ahat_inv_s[i], c->a[i].p);
             v += (double)y[i] * c->inv_a[i];
         }
-        uint64_t vr = (uint64_t)(v + 0.5);
+        size_t vr = (size_t)(v + 0.5);
+        vr = vr > ka ? ka : vr;
         for (size_t j = 0; j < kb; j++) {
-            const uint64_t *h = c->ahat_mod_b + j * ka;
-            cn_u128 acc = 0;
-            for (size_t i = 0; i < ka; i++)
-                acc += (cn_u128)y[i] * h[i];
-            uint64_t r = cn_mod_reduce_any_u128(acc, c->b[j]);
-            uint64_t corr = cn_mod_mul(cn_mod_reduce_u64(vr, c->b[j]), c->A_mod_b[j], c->b[j]);
-            out[j * n + l] = cn_mod_sub(r, corr, c->b[j]);
+            const uint64_t p = c->b[j].p;
+            uint64_t r = dot_shoup(y, c->ahat_mod_b + j * ka, c->ahat_mod_b_s + j * ka, ka, p);
+            uint64_t corr = c->vA_mod_b[j * (ka + 1) + vr];
+            out[j * n + l] = r >= corr ? r - corr : r + p - corr;
         }
     }
 }
@@ -111,10 +130,11 @@ void cn_scale_clear(cn_scale_t *s)
     free(s->f_hi);
     free(s->f_lo);
     free(s->int_mod_r);
+    free(s->int_mod_r_s);
     free(s->rr);
     free(s->rr_s);
     s->q = s->r = NULL;
-    s->w = s->ws = s->f_hi = s->f_lo = s->int_mod_r = s->rr = s->rr_s = NULL;
+    s->w = s->ws = s->f_hi = s->f_lo = s->int_mod_r = s->int_mod_r_s = s->rr = s->rr_s = NULL;
 }
 
 cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint64_t *tgt,
@@ -133,9 +153,10 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
     s->f_hi = cn_alloc(kq, sizeof(uint64_t));
     s->f_lo = cn_alloc(kq, sizeof(uint64_t));
     s->int_mod_r = cn_alloc(kq * kr, sizeof(uint64_t));
+    s->int_mod_r_s = cn_alloc(kq * kr, sizeof(uint64_t));
     s->rr = cn_alloc(kr, sizeof(uint64_t));
     s->rr_s = cn_alloc(kr, sizeof(uint64_t));
-    if (!s->q || !s->r || !s->w || !s->ws || !s->f_hi || !s->f_lo || !s->int_mod_r || !s->rr ||
+    if (!s->q || !s->r || !s->w || !s->ws || !s->f_hi || !s->f_lo || !s->int_mod_r || !s->int_mod_r_s || !s->rr ||
         !s->rr_s) {
         cn_scale_clear(s);
         return CN_ERR_NO_MEMORY;
@@ -162,8 +183,10 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
             break;
         s->ws[i] = cn_mod_shoup(s->w[i], qi);
         mpz_fdiv_qr_ui(quo, rem, N, (unsigned long)q[i]);
-        for (size_t j = 0; j < kr; j++)
+        for (size_t j = 0; j < kr; j++) {
             s->int_mod_r[j * kq + i] = mpz_mod_u64(quo, tgt[j]);
+            s->int_mod_r_s[j * kq + i] = cn_mod_shoup(s->int_mod_r[j * kq + i], s->r[j]);
+        }
         mpz_mul_2exp(tmp, rem, 128);
         mpz_fdiv_q_ui(tmp, tmp, (unsigned long)q[i]); /* frac * 2^128 */
         s->f_lo[i] = (uint64_t)mpz_getlimbn(tmp, 0);
@@ -217,14 +240,12 @@ void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_
         for (size_t i = 0; i < kq; i++)
             y[i] = cn_mod_mul_shoup(xq[i * n + l], s->w[i], s->ws[i], s->q[i].p);
         cn_u128 rho = round_frac_sum(y, s->f_hi, s->f_lo, kq);
+        const int small = (uint64_t)(rho >> 64) == 0;
         for (size_t j = 0; j < kr; j++) {
             const cn_mod_t m = s->r[j];
-            const uint64_t *h = s->int_mod_r + j * kq;
-            cn_u128 acc = 0;
-            for (size_t i = 0; i < kq; i++)
-                acc += (cn_u128)y[i] * h[i];
-            uint64_t r = cn_mod_add(cn_mod_reduce_any_u128(acc, m),
-                                    cn_mod_reduce_any_u128(rho, m), m);
+            uint64_t r = dot_shoup(y, s->int_mod_r + j * kq, s->int_mod_r_s + j * kq, kq, m.p);
+            uint64_t rr = small ? cn_mod_reduce_u64((uint64_t)rho, m) : cn_mod_reduce_any_u128(rho, m);
+            r = cn_mod_add(r, rr, m);
             if (s->with_r)
                 r = cn_mod_add(r, cn_mod_mul_shoup(xr[j * n + l], s->rr[j], s->rr_s[j], m.p), m);
             out[j * n + l] = r;

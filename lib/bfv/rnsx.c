@@ -98,12 +98,14 @@ static inline uint64_t dot_shoup(const uint64_t *y, const uint64_t *h, const uin
 
 /* For each coefficient: y_i = [x_i (A/a_i)^-1]_{a_i}, v = round(sum y_i / a_i) in
  * [0, ka], then out_j = sum y_i (A/a_i) - v A mod b_j, the centered representative of x.
- * in: ka rows in [0, a_i); out: kb rows in [0, b_j); no overlap. */
-void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
+ * in: ka rows in [0, a_i); out: kb rows in [0, b_j); no overlap. The body is inlined
+ * with ka a constant for the common small bases, so the compiler unrolls it. */
+static inline __attribute__((always_inline)) void
+exact_conv_k(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c,
+             const size_t ka)
 {
-    const size_t ka = c->ka, kb = c->kb;
+    const size_t kb = c->kb;
     uint64_t y[CONV_MAX];
-    assert(ka <= CONV_MAX);
     for (size_t l = 0; l < n; l++) {
         double v = 0;
         for (size_t i = 0; i < ka; i++) {
@@ -118,6 +120,22 @@ void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_c
             uint64_t corr = c->vA_mod_b[j * (ka + 1) + vr];
             out[j * n + l] = r >= corr ? r - corr : r + p - corr;
         }
+    }
+}
+
+void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
+{
+    assert(c->ka <= CONV_MAX);
+    switch (c->ka) {
+    case 1: exact_conv_k(out, in, n, c, 1); break;
+    case 2: exact_conv_k(out, in, n, c, 2); break;
+    case 3: exact_conv_k(out, in, n, c, 3); break;
+    case 4: exact_conv_k(out, in, n, c, 4); break;
+    case 5: exact_conv_k(out, in, n, c, 5); break;
+    case 6: exact_conv_k(out, in, n, c, 6); break;
+    case 7: exact_conv_k(out, in, n, c, 7); break;
+    case 8: exact_conv_k(out, in, n, c, 8); break;
+    default: exact_conv_k(out, in, n, c, c->ka); break;
     }
 }
 
@@ -229,13 +247,14 @@ static inline cn_u128 round_frac_sum(const uint64_t *y, const uint64_t *f_hi,
 }
 
 /* For each coefficient: y_i = [x_i w_i]_{q_i}; rho = round(sum y_i frac_i); then
- * out_j = sum y_i int_ij + rho (+ x_j [num Q^-1]_{r_j} with R) mod r_j. */
-void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                    const cn_scale_t *s)
+ * out_j = sum y_i int_ij + rho (+ x_j [num Q^-1]_{r_j} with R) mod r_j. Inlined with kq
+ * a constant for the common sizes. */
+static inline __attribute__((always_inline)) void
+scale_round_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+              const cn_scale_t *s, const size_t kq)
 {
-    const size_t kq = s->kq, kr = s->kr;
+    const size_t kr = s->kr;
     uint64_t y[CONV_MAX];
-    assert(kq <= CONV_MAX);
     for (size_t l = 0; l < n; l++) {
         for (size_t i = 0; i < kq; i++)
             y[i] = cn_mod_mul_shoup(xq[i * n + l], s->w[i], s->ws[i], s->q[i].p);
@@ -250,5 +269,22 @@ void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_
                 r = cn_mod_add(r, cn_mod_mul_shoup(xr[j * n + l], s->rr[j], s->rr_s[j], m.p), m);
             out[j * n + l] = r;
         }
+    }
+}
+
+void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                    const cn_scale_t *s)
+{
+    assert(s->kq <= CONV_MAX);
+    switch (s->kq) {
+    case 1: scale_round_k(out, xq, xr, n, s, 1); break;
+    case 2: scale_round_k(out, xq, xr, n, s, 2); break;
+    case 3: scale_round_k(out, xq, xr, n, s, 3); break;
+    case 4: scale_round_k(out, xq, xr, n, s, 4); break;
+    case 5: scale_round_k(out, xq, xr, n, s, 5); break;
+    case 6: scale_round_k(out, xq, xr, n, s, 6); break;
+    case 7: scale_round_k(out, xq, xr, n, s, 7); break;
+    case 8: scale_round_k(out, xq, xr, n, s, 8); break;
+    default: scale_round_k(out, xq, xr, n, s, s->kq); break;
     }
 }

@@ -18,6 +18,9 @@ typedef struct {
     uint64_t *ahat_mod_b;     /* [kb * ka] (A/a_i) mod b_j */
     uint64_t *ahat_mod_b_s;   /* [kb * ka] Shoup constants */
     uint64_t *vA_mod_b;       /* [kb * (ka + 1)] v A mod b_j for v = 0..ka */
+    int ifma;                 /* every modulus < 2^50 and the CPU has AVX-512 IFMA */
+    uint64_t *ahat_inv_s52;   /* [ka] 52-bit Shoup constants floor(w 2^52 / p) */
+    uint64_t *ahat_mod_b_s52; /* [kb * ka] */
 } cn_exact_conv_t;
 
 /* round(num * x / Q) over a base Q (kq primes), as an integer reduced modulo each of
@@ -34,6 +37,12 @@ typedef struct {
     uint64_t *int_mod_r;      /* [kr * kq] floor(num * M / q_i) mod r_j */
     uint64_t *int_mod_r_s;    /* [kr * kq] Shoup constants */
     uint64_t *rr, *rr_s;      /* [kr] with_r: [num * Q^-1]_{r_j} */
+    int ifma;                 /* every modulus < 2^50 and the CPU has AVX-512 IFMA */
+    uint64_t *ws52;           /* [kq] */
+    uint64_t *f1, *f0;        /* [kq] frac_i = (f1 2^52 + f0) 2^-104, truncated */
+    uint64_t *int_mod_r_s52;  /* [kr * kq] */
+    uint64_t *rr_s52;         /* [kr] */
+    double *inv_r;            /* [kr] 1 / r_j */
 } cn_scale_t;
 
 typedef struct {
@@ -68,7 +77,17 @@ static inline const cn_bfv_level_t *cn_bfv_level(const cn_bfv_context_t *ctx, si
     return &ctx->lvl[l - 1];
 }
 
-/* Kernels (lib/bfv/rnsx.c). in/out are rows of n words. */
+/* Kernels (lib/bfv/rnsx.c; IFMA variants in rnsx_avx512ifma.c, used when the struct's
+ * ifma flag is set and n is a multiple of 8). in/out are rows of n words. */
+void cn_exact_conv_ifma(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);
+void cn_scale_round_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                         const cn_scale_t *s);
+void cn_exact_conv_portable(uint64_t *out, const uint64_t *in, size_t n,
+                            const cn_exact_conv_t *c);
+void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                             const cn_scale_t *s);
+/* 1 when the IFMA kernels may run (CPU, build and CN_SIMD allow it). */
+int cn_bfv_ifma_available(void);
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);
 /* out (kr rows) = round(num * x / Q) mod r_j; xq: kq rows over Q; xr: kr rows over R
  * (with_r) or NULL. */

@@ -133,7 +133,9 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
 /* R: the largest 60-bit primes = 1 mod 2n outside q, P, t, with
  * log2 R >= log2 Q + log2 t_max + log2 n + 4 (so the tensor product, at most n Q^2 / 2
  * in absolute value, and its scaled value, at most t n Q / 2, have unique centered
- * representatives). */
+ * representatives). When every q_i is below 2^50 and the CPU has AVX-512 IFMA, 50-bit
+ * primes are taken instead, so that every row of the multiplication runs on the IFMA
+ * kernels: one prime more, each much cheaper. The product does not depend on R. */
 static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
 {
     uint64_t excl[CN_BFV_MAX_Q + 1 + CN_BFV_MAX_T];
@@ -152,10 +154,16 @@ static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
             tmax = log2((double)p->t[k]);
     }
     need += tmax;
-    size_t k = (size_t)ceil(need / 59.0);
+    unsigned bits = 60;
+    int small = cn_bfv_ifma_available();
+    for (size_t i = 0; i < p->nq; i++)
+        small &= p->q[i] < ((uint64_t)1 << 50);
+    if (small)
+        bits = 50;
+    size_t k = (size_t)ceil(need / (double)(bits - 1));
     if (k > CN_RNS_MAX_PRIMES)
         return CN_ERR_INVALID_ARG;
-    cn_status st = cn_primes_ntt(r, k, 60, p->n, excl, ne, 1);
+    cn_status st = cn_primes_ntt(r, k, bits, p->n, excl, ne, 1);
     *kr = k;
     return st;
 }

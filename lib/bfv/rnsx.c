@@ -4,7 +4,9 @@
  * as 128-bit fixed-point numbers rather than floating point. */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "../internal/cpu.h"
 #include "../internal/mem.h"
 #include "bfv_internal.h"
 
@@ -21,6 +23,10 @@ void cn_exact_conv_clear(cn_exact_conv_t *c)
     free(c->ahat_mod_b);
     free(c->ahat_mod_b_s);
     free(c->vA_mod_b);
+    free(c->ahat_inv_s52);
+    free(c->ahat_mod_b_s52);
+    c->ahat_inv_s52 = c->ahat_mod_b_s52 = NULL;
+    c->ifma = 0;
     c->a = c->b = NULL;
     c->ahat_inv = c->ahat_inv_s = c->ahat_mod_b = c->ahat_mod_b_s = c->vA_mod_b = NULL;
     c->inv_a = NULL;
@@ -31,10 +37,34 @@ static uint64_t mpz_mod_u64(const mpz_t x, uint64_t m)
     return (uint64_t)mpz_fdiv_ui(x, (unsigned long)m);
 }
 
+int cn_bfv_ifma_available(void)
+{
+#ifdef CN_NO_AVX512
+    return 0;
+#else
+    return (cn_cpu_features() & CN_CPU_AVX512IFMA) != 0;
+#endif
+}
+
+/* 52-bit Shoup constant floor(w 2^52 / p), w < p < 2^50 */
+static uint64_t shoup52(uint64_t w, uint64_t p)
+{
+    return (uint64_t)(((cn_u128)w << 52) / p);
+}
+
+static int all_below_2_50(const uint64_t *m, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (m[i] >> 50)
+            return 0;
+    return 1;
+}
+
 cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
                              const uint64_t *b, size_t kb)
 {
     cn_status st = CN_OK;
+    memset(c, 0, sizeof *c);
     c->ka = ka;
     c->kb = kb;
     if (ka == 0 || kb == 0 || ka > CONV_MAX || kb > CONV_MAX)
@@ -77,6 +107,21 @@ cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
             c->vA_mod_b[j * (ka + 1) + v] = cn_mod_mul(cn_mod_reduce_u64(v, c->b[j]), Ab, c->b[j]);
     }
     mpz_clears(A, ahat, NULL);
+    if (st == CN_OK && cn_bfv_ifma_available() && all_below_2_50(a, ka) &&
+        all_below_2_50(b, kb)) {
+        c->ahat_inv_s52 = cn_alloc(ka, sizeof(uint64_t));
+        c->ahat_mod_b_s52 = cn_alloc(ka * kb, sizeof(uint64_t));
+        if (!c->ahat_inv_s52 || !c->ahat_mod_b_s52) {
+            st = CN_ERR_NO_MEMORY;
+        } else {
+            for (size_t i = 0; i < ka; i++)
+                c->ahat_inv_s52[i] = shoup52(c->ahat_inv[i], a[i]);
+            for (size_t j = 0; j < kb; j++)
+                for (size_t i = 0; i < ka; i++)
+                    c->ahat_mod_b_s52[j * ka + i] = shoup52(c->ahat_mod_b[j * ka + i], b[j]);
+            c->ifma = 1;
+        }
+    }
     if (st != CN_OK)
         cn_exact_conv_clear(c);
     return st;
@@ -125,6 +170,18 @@ exact_conv_k(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t 
 
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
 {
+#ifndef CN_NO_AVX512
+    if (c->ifma && n % 8 == 0) {
+        cn_exact_conv_ifma(out, in, n, c);
+        return;
+    }
+#endif
+    cn_exact_conv_portable(out, in, n, c);
+}
+
+void cn_exact_conv_portable(uint64_t *out, const uint64_t *in, size_t n,
+                            const cn_exact_conv_t *c)
+{
     assert(c->ka <= CONV_MAX);
     switch (c->ka) {
     case 1: exact_conv_k(out, in, n, c, 1); break;
@@ -151,6 +208,15 @@ void cn_scale_clear(cn_scale_t *s)
     free(s->int_mod_r_s);
     free(s->rr);
     free(s->rr_s);
+    free(s->ws52);
+    free(s->f1);
+    free(s->f0);
+    free(s->int_mod_r_s52);
+    free(s->rr_s52);
+    free(s->inv_r);
+    s->ws52 = s->f1 = s->f0 = s->int_mod_r_s52 = s->rr_s52 = NULL;
+    s->inv_r = NULL;
+    s->ifma = 0;
     s->q = s->r = NULL;
     s->w = s->ws = s->f_hi = s->f_lo = s->int_mod_r = s->int_mod_r_s = s->rr = s->rr_s = NULL;
 }
@@ -159,6 +225,7 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
                         size_t kr, uint64_t num, int with_r)
 {
     cn_status st = CN_OK;
+    memset(s, 0, sizeof *s);
     s->kq = kq;
     s->kr = kr;
     s->with_r = with_r;
@@ -222,6 +289,33 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
         s->rr_s[j] = cn_mod_shoup(s->rr[j], s->r[j]);
     }
     mpz_clears(Q, M, N, qhat, tmp, quo, rem, NULL);
+    if (st == CN_OK && cn_bfv_ifma_available() && all_below_2_50(q, kq) &&
+        all_below_2_50(tgt, kr)) {
+        s->ws52 = cn_alloc(kq, sizeof(uint64_t));
+        s->f1 = cn_alloc(kq, sizeof(uint64_t));
+        s->f0 = cn_alloc(kq, sizeof(uint64_t));
+        s->int_mod_r_s52 = cn_alloc(kq * kr, sizeof(uint64_t));
+        s->rr_s52 = cn_alloc(kr, sizeof(uint64_t));
+        s->inv_r = cn_alloc(kr, sizeof(double));
+        if (!s->ws52 || !s->f1 || !s->f0 || !s->int_mod_r_s52 || !s->rr_s52 || !s->inv_r) {
+            st = CN_ERR_NO_MEMORY;
+        } else {
+            const uint64_t m52 = ((uint64_t)1 << 52) - 1;
+            for (size_t i = 0; i < kq; i++) {
+                s->ws52[i] = shoup52(s->w[i], q[i]);
+                /* the top 104 bits of the 128-bit fraction f_hi 2^64 + f_lo */
+                s->f1[i] = s->f_hi[i] >> 12;
+                s->f0[i] = ((s->f_hi[i] << 40) | (s->f_lo[i] >> 24)) & m52;
+                for (size_t j = 0; j < kr; j++)
+                    s->int_mod_r_s52[j * kq + i] = shoup52(s->int_mod_r[j * kq + i], tgt[j]);
+            }
+            for (size_t j = 0; j < kr; j++) {
+                s->rr_s52[j] = shoup52(s->rr[j], tgt[j]);
+                s->inv_r[j] = 1.0 / (double)tgt[j];
+            }
+            s->ifma = 1;
+        }
+    }
     if (st != CN_OK)
         cn_scale_clear(s);
     return st;
@@ -274,6 +368,18 @@ scale_round_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
 
 void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                     const cn_scale_t *s)
+{
+#ifndef CN_NO_AVX512
+    if (s->ifma && n % 8 == 0) {
+        cn_scale_round_ifma(out, xq, xr, n, s);
+        return;
+    }
+#endif
+    cn_scale_round_portable(out, xq, xr, n, s);
+}
+
+void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                             const cn_scale_t *s)
 {
     assert(s->kq <= CONV_MAX);
     switch (s->kq) {

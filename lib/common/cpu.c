@@ -15,7 +15,10 @@ static void detect(void)
         f |= CN_CPU_AVX2;
     if (__builtin_cpu_supports("avx512f"))
         f |= CN_CPU_AVX512F;
-    if (__builtin_cpu_supports("avx512ifma"))
+    /* the IFMA kernels also use the VL, DQ and BW instructions */
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512ifma"))
         f |= CN_CPU_AVX512IFMA;
 #endif
     const char *env = getenv("CN_SIMD");

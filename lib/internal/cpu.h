@@ -15,7 +15,7 @@
 enum {
     CN_CPU_AVX2 = 1u << 0,
     CN_CPU_AVX512F = 1u << 1,
-    CN_CPU_AVX512IFMA = 1u << 2,
+    CN_CPU_AVX512IFMA = 1u << 2, /* with AVX-512 F, VL, DQ and BW */
 };
 
 /* The features this CPU has and the build and environment allow. */

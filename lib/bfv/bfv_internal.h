@@ -86,6 +86,11 @@ void cn_exact_conv_portable(uint64_t *out, const uint64_t *in, size_t n,
                             const cn_exact_conv_t *c);
 void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                              const cn_scale_t *s);
+/* One row of the tensor product in NTT form: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1
+ * mod p (square: b = a), inputs in [0, p), p < 2^50, n a multiple of 8. */
+void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
+                        const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
+                        uint64_t modulus, int square);
 /* 1 when the IFMA kernels may run (CPU, build and CN_SIMD allow it). */
 int cn_bfv_ifma_available(void);
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);

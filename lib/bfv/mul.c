@@ -53,9 +53,18 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
         lift_ntt(b0, &b->c[0], ctx);
         lift_ntt(b1, &b->c[1], ctx);
     }
+#ifndef CN_NO_AVX512
+    const int ifma = cn_bfv_ifma_available() && n % 8 == 0;
+#endif
     for (size_t j = 0; j < k; j++) {
         const cn_mod_t m = ext_ntt(ctx, l, j)->mod;
         const size_t o = j * n;
+#ifndef CN_NO_AVX512
+        if (ifma && m.p < ((uint64_t)1 << 50)) {
+            cn_tensor_row_ifma(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o, n, m.p, sq);
+            continue;
+        }
+#endif
         for (size_t i = 0; i < n; i++) {
             uint64_t x0 = a0[o + i], x1 = a1[o + i], y0 = b0[o + i], y1 = b1[o + i];
             d0[o + i] = cn_mod_mul(x0, y0, m);

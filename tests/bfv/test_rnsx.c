@@ -166,12 +166,57 @@ START_TEST(test_scale_round)
 }
 END_TEST
 
+#ifndef CN_NO_AVX512
+/* the IFMA tensor row against 128-bit products, with extreme values */
+START_TEST(test_tensor_row)
+{
+    if (!cn_bfv_ifma_available())
+        return;
+    static const unsigned bits[] = {20, 36, 44, 49, 50};
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 900);
+    const size_t n = 512;
+    uint64_t *v = malloc(7 * n * sizeof *v);
+    uint64_t *a0 = v, *a1 = v + n, *b0 = v + 2 * n, *b1 = v + 3 * n;
+    uint64_t *d0 = v + 4 * n, *d1 = v + 5 * n, *d2 = v + 6 * n;
+    for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
+        uint64_t p;
+        ck_assert_int_eq(cn_primes_ntt(&p, 1, bits[b], 8, NULL, 0, 1), CN_OK);
+        for (size_t i = 0; i < 4 * n; i++) {
+            v[i] = cn_test_rng_below(&r, p);
+            if (i % 7 == 0)
+                v[i] = p - 1 - (i % 3); /* near the top */
+            if (i % 11 == 0)
+                v[i] = i % 2;
+        }
+        for (int sq = 0; sq < 2; sq++) {
+            const uint64_t *c0 = sq ? a0 : b0, *c1 = sq ? a1 : b1;
+            cn_tensor_row_ifma(d0, d1, d2, a0, a1, c0, c1, n, p, sq);
+            for (size_t i = 0; i < n; i++) {
+                unsigned __int128 e0 = (unsigned __int128)a0[i] * c0[i] % p;
+                unsigned __int128 e1 = ((unsigned __int128)a0[i] * c1[i] % p +
+                                        (unsigned __int128)a1[i] * c0[i] % p) % p;
+                unsigned __int128 e2 = (unsigned __int128)a1[i] * c1[i] % p;
+                ck_assert_uint_eq(d0[i], (uint64_t)e0);
+                ck_assert_uint_eq(d1[i], (uint64_t)e1);
+                ck_assert_uint_eq(d2[i], (uint64_t)e2);
+            }
+        }
+    }
+    free(v);
+}
+END_TEST
+#endif
+
 CN_SUITE(rnsx)
 {
     Suite *s = suite_create("rnsx");
     TCase *tc = cn_tcase("core", 120);
     tcase_add_loop_test(tc, test_exact_conv, 0, 6);
     tcase_add_loop_test(tc, test_scale_round, 0, 6);
+#ifndef CN_NO_AVX512
+    tcase_add_test(tc, test_tensor_row);
+#endif
     suite_add_tcase(s, tc);
     return s;
 }

@@ -91,6 +91,9 @@ void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *
 void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
                         const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
                         uint64_t modulus, int square);
+/* y0 = y0 + x k0, y1 = y1 + x k1 mod p; x in [0, 4p), the rest in [0, p), p < 2^50. */
+void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *x, const uint64_t *k0,
+                      const uint64_t *k1, size_t n, uint64_t modulus);
 /* 1 when the IFMA kernels may run (CPU, build and CN_SIMD allow it). */
 int cn_bfv_ifma_available(void);
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);

@@ -132,6 +132,9 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     uint64_t *acc0 = buf, *acc1 = acc0 + k * n, *dx = acc1 + k * n;
     cn_u128 *w0 = wide, *w1 = wide + n;
     const uint64_t *c2 = a->c[2].data;
+#ifndef CN_NO_AVX512
+    const int ifma = cn_bfv_ifma_available() && n % 8 == 0;
+#endif
     /* Row by row of the output: every digit [c2]_{q_i} is brought to the row's prime,
      * transformed (lazy, values in [0, 4p)) and multiplied by the key; the products
      * (< 2^124) are summed in 128 bits and reduced once every 8 digits. */
@@ -152,6 +155,12 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
                     dx[c] = cn_mod_reduce_u64(d[c], m);
             cn_ntt_forward_lazy(dx, tab);
             const uint64_t *k0 = rk->k0[i].data + rj * n, *k1 = rk->k1[i].data + rj * n;
+#ifndef CN_NO_AVX512
+            if (ifma && m.p < ((uint64_t)1 << 50)) {
+                cn_mul_acc2_ifma(y0, y1, dx, k0, k1, n, m.p);
+                continue;
+            }
+#endif
             for (size_t c = 0; c < n; c++) {
                 w0[c] += (cn_u128)dx[c] * k0[c];
                 w1[c] += (cn_u128)dx[c] * k1[c];

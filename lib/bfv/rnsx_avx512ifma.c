@@ -117,7 +117,7 @@ void cn_scale_round_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, 
     }
 }
 
-/* x y mod p in [0, p) for x, y < p < 2^50: the quotient is estimated in double precision
+/* x y mod p in [0, p) for x < 4p, y < p, p < 2^50: the quotient is estimated in double precision
  * (off by at most one), the remainder computed exactly modulo 2^52 and corrected. */
 static inline __m512i mul_mod(__m512i x, __m512i y, __m512i p, __m512d pinv)
 {
@@ -153,5 +153,21 @@ void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t
         _mm512_storeu_si512((void *)(d0 + i), mul_mod(x0, y0, p, pinv));
         _mm512_storeu_si512((void *)(d1 + i), e1);
         _mm512_storeu_si512((void *)(d2 + i), mul_mod(x1, y1, p, pinv));
+    }
+}
+
+void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *x, const uint64_t *k0,
+                      const uint64_t *k1, size_t n, uint64_t modulus)
+{
+    const __m512i p = set1(modulus);
+    const __m512d pinv = _mm512_set1_pd(1.0 / (double)modulus);
+    for (size_t i = 0; i < n; i += 8) {
+        __m512i v = _mm512_loadu_si512((const void *)(x + i));
+        __m512i s0 = _mm512_loadu_si512((const void *)(y0 + i));
+        __m512i s1 = _mm512_loadu_si512((const void *)(y1 + i));
+        s0 = add_mod(s0, mul_mod(v, _mm512_loadu_si512((const void *)(k0 + i)), p, pinv), p);
+        s1 = add_mod(s1, mul_mod(v, _mm512_loadu_si512((const void *)(k1 + i)), p, pinv), p);
+        _mm512_storeu_si512((void *)(y0 + i), s0);
+        _mm512_storeu_si512((void *)(y1 + i), s1);
     }
 }

@@ -206,6 +206,39 @@ START_TEST(test_tensor_row)
     free(v);
 }
 END_TEST
+
+/* y += x k with x anywhere in [0, 4p) (lazy NTT output), against 128-bit arithmetic */
+START_TEST(test_mul_acc)
+{
+    if (!cn_bfv_ifma_available())
+        return;
+    static const unsigned bits[] = {30, 44, 49, 50};
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 901);
+    const size_t n = 256;
+    uint64_t x[256], k0[256], k1[256], y0[256], y1[256], e0[256], e1[256];
+    for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
+        uint64_t p;
+        ck_assert_int_eq(cn_primes_ntt(&p, 1, bits[b], 8, NULL, 0, 1), CN_OK);
+        for (size_t i = 0; i < n; i++) {
+            x[i] = i % 5 == 0 ? 4 * p - 1 - i % 3 : cn_test_rng_below(&r, 4 * p);
+            k0[i] = i % 3 == 0 ? p - 1 : cn_test_rng_below(&r, p);
+            k1[i] = cn_test_rng_below(&r, p);
+            e0[i] = y0[i] = cn_test_rng_below(&r, p);
+            e1[i] = y1[i] = i % 4 == 0 ? p - 1 : cn_test_rng_below(&r, p);
+        }
+        for (int rep = 0; rep < 3; rep++) {
+            cn_mul_acc2_ifma(y0, y1, x, k0, k1, n, p);
+            for (size_t i = 0; i < n; i++) {
+                e0[i] = (uint64_t)((e0[i] + (unsigned __int128)x[i] * k0[i]) % p);
+                e1[i] = (uint64_t)((e1[i] + (unsigned __int128)x[i] * k1[i]) % p);
+                ck_assert_uint_eq(y0[i], e0[i]);
+                ck_assert_uint_eq(y1[i], e1[i]);
+            }
+        }
+    }
+}
+END_TEST
 #endif
 
 CN_SUITE(rnsx)
@@ -216,6 +249,7 @@ CN_SUITE(rnsx)
     tcase_add_loop_test(tc, test_scale_round, 0, 6);
 #ifndef CN_NO_AVX512
     tcase_add_test(tc, test_tensor_row);
+    tcase_add_test(tc, test_mul_acc);
 #endif
     suite_add_tcase(s, tc);
     return s;

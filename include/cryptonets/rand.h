@@ -31,8 +31,8 @@ typedef struct {
     uint32_t key[8];
     uint32_t nonce[2];   /* words 14, 15 of the ChaCha state */
     uint64_t counter;    /* 64-bit block counter: words 12 (low) and 13 (high) */
-    uint8_t buf[64];     /* current keystream block */
-    unsigned pos;        /* bytes of buf already used (64: empty) */
+    uint8_t buf[256];    /* current keystream: four blocks */
+    unsigned pos;        /* bytes of buf already used (256: empty) */
     unsigned kind;       /* how it was seeded (internal) */
 } cn_rng_t;
 

@@ -7,6 +7,7 @@
 #include "cryptonets/rand.h"
 #include "../internal/mem.h"
 #include "chacha20.h"
+#include "rng_internal.h"
 
 enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
 
@@ -24,7 +25,7 @@ static void keyed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t domai
         r->key[i] = load_le32(seed + 4 * i);
     r->nonce[0] = (uint32_t)domain;
     r->nonce[1] = (uint32_t)(domain >> 32);
-    r->pos = 64;
+    r->pos = sizeof r->buf;
     r->kind = kind;
 }
 
@@ -83,11 +84,10 @@ void cn_rng_clear(cn_rng_t *r)
     cn_wipe(r, sizeof *r);
 }
 
-static void refill(cn_rng_t *r)
+void cn_rng_refill(cn_rng_t *r)
 {
-    cn_chacha20_block(r->buf, r->key, (uint32_t)r->counter, (uint32_t)(r->counter >> 32),
-                      r->nonce[0], r->nonce[1]);
-    r->counter++;
+    cn_chacha20_blocks4(r->buf, r->key, r->counter, r->nonce[0], r->nonce[1]);
+    r->counter += 4;
     r->pos = 0;
 }
 
@@ -95,9 +95,9 @@ void cn_rng_bytes(cn_rng_t *r, void *out, size_t len)
 {
     uint8_t *o = out;
     while (len) {
-        if (r->pos == 64)
-            refill(r);
-        size_t take = 64 - r->pos;
+        if (r->pos == sizeof r->buf)
+            cn_rng_refill(r);
+        size_t take = sizeof r->buf - r->pos;
         if (take > len)
             take = len;
         memcpy(o, r->buf + r->pos, take);

@@ -1,16 +1,20 @@
 /* Samplers: uniform mod q (rejection), ternary and centered binomial (branch-free). */
 #include "cryptonets/rand.h"
 #include "../internal/mem.h"
+#include "rng_internal.h"
 
+/* Each candidate is the next ceil(bits / 8) keystream bytes, little-endian, masked to
+ * `bits` = the bit length of q - 1, and rejected when >= q (acceptance > 1/2). This
+ * fixes how a seed expands into a uniform polynomial (seeded ciphertexts rely on it). */
 void cn_sample_uniform(uint64_t *out, size_t n, uint64_t q, cn_rng_t *r)
 {
-    /* draw below the next power of two >= q and reject values >= q: acceptance > 1/2 */
-    unsigned bits = 64 - (unsigned)__builtin_clzll(q - 1);
+    unsigned bits = q <= 1 ? 1 : 64 - (unsigned)__builtin_clzll(q - 1);
     uint64_t mask = bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1;
+    const unsigned nb = (bits + 7) / 8;
     for (size_t i = 0; i < n; i++) {
         uint64_t v;
         do
-            v = cn_rng_u64(r) & mask;
+            v = cn_rng_take(r, nb) & mask;
         while (v >= q);
         out[i] = v;
     }
@@ -50,7 +54,7 @@ void cn_sample_cbd(int64_t *out, size_t n, cn_rng_t *r)
 {
     const uint64_t mask = ((uint64_t)1 << CN_CBD_ETA) - 1;
     for (size_t i = 0; i < n; i++) {
-        uint64_t x = cn_rng_u64(r);
+        uint64_t x = cn_rng_take(r, 6); /* 2 * 21 = 42 bits used of 48 */
         out[i] = (int64_t)popcount64(x & mask) - (int64_t)popcount64((x >> CN_CBD_ETA) & mask);
     }
 }

@@ -101,6 +101,19 @@ START_TEST(test_streams)
     ck_assert_mem_eq(x, blk, 64);
     cn_chacha20_block(blk, key, 1, 0, 5, 0);
     ck_assert_mem_eq(x + 64, blk, 64);
+    /* ten blocks through the four-block refill, across the 2^32 counter boundary */
+    {
+        uint8_t big[640], ref[640];
+        cn_rng_init_public_seed(&a, seed, 5);
+        a.counter = 0xfffffffdULL;
+        cn_rng_bytes(&a, big, 7);
+        cn_rng_bytes(&a, big + 7, sizeof big - 7);
+        for (uint64_t c = 0; c < 10; c++) {
+            uint64_t k = 0xfffffffdULL + c;
+            cn_chacha20_block(ref + 64 * c, key, (uint32_t)k, (uint32_t)(k >> 32), 5, 0);
+        }
+        ck_assert_mem_eq(big, ref, sizeof big);
+    }
     cn_rng_init_public_seed(&b, seed, 6);
     cn_rng_bytes(&b, y, 128);
     ck_assert(memcmp(x, y, 128) != 0);

@@ -35,6 +35,10 @@ typedef struct {
     uint64_t n_inv_s;
     uint64_t last_wi;  /* last inverse twiddle times n^-1 */
     uint64_t last_wis;
+    /* 52-bit Shoup constants floor(w 2^52 / p) for the AVX-512 IFMA kernels, present
+     * (non-NULL) only when p < 2^50 */
+    uint64_t *ws52, *wis52;
+    uint64_t n_inv_s52, last_wis52;
 } cn_ntt_table_t;
 
 /* Builds the table for length n and prime p. Errors: CN_ERR_NOT_POWER_OF_TWO (n not
@@ -58,8 +62,13 @@ CN_API void cn_ntt_inverse(uint64_t *a, const cn_ntt_table_t *t);
 /* Inverse transform, lazy. Input in [0, 2p), output in [0, 2p). */
 CN_API void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t);
 
-/* Name of the kernel variant in use ("portable", "avx512", ...), for reports. */
+/* Name of the best kernel variant this CPU and build allow ("portable" or
+ * "avx512ifma"), for reports. */
 CN_API const char *cn_ntt_kernel_name(void);
+
+/* Name of the kernel the transforms of table t use: "avx512ifma" when the CPU and build
+ * allow it, p < 2^50 and n >= 16; else "portable". */
+CN_API const char *cn_ntt_table_kernel_name(const cn_ntt_table_t *t);
 
 #ifdef __cplusplus
 }

@@ -14,12 +14,20 @@ static size_t bitrev(size_t x, unsigned bits)
     return r;
 }
 
+/* floor(w 2^52 / p), w < p < 2^50 */
+static uint64_t shoup52(uint64_t w, uint64_t p)
+{
+    return (uint64_t)(((cn_u128)w << 52) / p);
+}
+
 void cn_ntt_table_clear(cn_ntt_table_t *t)
 {
     free(t->w);
     free(t->ws);
     free(t->wi);
     free(t->wis);
+    free(t->ws52);
+    free(t->wis52);
     memset(t, 0, sizeof *t);
 }
 
@@ -66,6 +74,20 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
     t->n_inv_s = cn_mod_shoup(t->n_inv, m);
     t->last_wi = cn_mod_mul(t->wi[1], t->n_inv, m);
     t->last_wis = cn_mod_shoup(t->last_wi, m);
+    if (p < ((uint64_t)1 << 50)) {
+        t->ws52 = cn_alloc(n, sizeof(uint64_t));
+        t->wis52 = cn_alloc(n, sizeof(uint64_t));
+        if (!t->ws52 || !t->wis52) {
+            cn_ntt_table_clear(t);
+            return CN_ERR_NO_MEMORY;
+        }
+        for (size_t i = 0; i < n; i++) {
+            t->ws52[i] = shoup52(t->w[i], p);
+            t->wis52[i] = shoup52(t->wi[i], p);
+        }
+        t->n_inv_s52 = shoup52(t->n_inv, p);
+        t->last_wis52 = shoup52(t->last_wi, p);
+    }
     return CN_OK;
 }
 
@@ -74,11 +96,21 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
 static cn_ntt_kernel_fn fwd_kernel, inv_kernel;
 static const char *kernel_name = "portable";
 
+static int have_ifma;
+
 static void select_kernels(void)
 {
     fwd_kernel = cn_ntt_forward_lazy_portable;
     inv_kernel = cn_ntt_inverse_lazy_portable;
     kernel_name = "portable";
+#ifndef CN_NO_AVX512
+    if (cn_cpu_features() & CN_CPU_AVX512IFMA) {
+        fwd_kernel = cn_ntt_forward_lazy_ifma;
+        inv_kernel = cn_ntt_inverse_lazy_ifma;
+        kernel_name = "avx512ifma";
+        have_ifma = 1;
+    }
+#endif
 }
 
 static inline void ensure_kernels(void)
@@ -90,6 +122,17 @@ const char *cn_ntt_kernel_name(void)
 {
     ensure_kernels();
     return kernel_name;
+}
+
+int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t)
+{
+    ensure_kernels();
+    return have_ifma && t->ws52 && t->n >= 16;
+}
+
+const char *cn_ntt_table_kernel_name(const cn_ntt_table_t *t)
+{
+    return cn_ntt_table_uses_ifma(t) ? "avx512ifma" : "portable";
 }
 
 void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t)

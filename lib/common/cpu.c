@@ -13,7 +13,8 @@ static void detect(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2"))
         f |= CN_CPU_AVX2;
-    if (__builtin_cpu_supports("avx512f"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
         f |= CN_CPU_AVX512F;
     /* the IFMA kernels also use the VL, DQ and BW instructions */
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&

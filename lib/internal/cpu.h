@@ -14,7 +14,7 @@
 /* Feature bits; CN_SIMD=portable in the environment disables every SIMD path. */
 enum {
     CN_CPU_AVX2 = 1u << 0,
-    CN_CPU_AVX512F = 1u << 1,
+    CN_CPU_AVX512F = 1u << 1,    /* AVX-512 F with VL, DQ and BW */
     CN_CPU_AVX512IFMA = 1u << 2, /* with AVX-512 F, VL, DQ and BW */
 };
 

@@ -91,25 +91,18 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
     return CN_OK;
 }
 
-/* Kernel selection, done once; the variants give congruent lazy results and
+/* Kernel selection: the CPU's features are read once; each table then takes the best
+ * kernel for its prime (IFMA below 2^50, else the 64-bit AVX-512 kernel, else portable;
+ * the SIMD kernels need n >= 16). Every variant gives congruent lazy results and
  * identical reduced results. */
-static cn_ntt_kernel_fn fwd_kernel, inv_kernel;
-static const char *kernel_name = "portable";
-
-static int have_ifma;
+static int have_ifma, have_avx512;
 
 static void select_kernels(void)
 {
-    fwd_kernel = cn_ntt_forward_lazy_portable;
-    inv_kernel = cn_ntt_inverse_lazy_portable;
-    kernel_name = "portable";
 #ifndef CN_NO_AVX512
-    if (cn_cpu_features() & CN_CPU_AVX512IFMA) {
-        fwd_kernel = cn_ntt_forward_lazy_ifma;
-        inv_kernel = cn_ntt_inverse_lazy_ifma;
-        kernel_name = "avx512ifma";
-        have_ifma = 1;
-    }
+    unsigned f = cn_cpu_features();
+    have_ifma = (f & CN_CPU_AVX512IFMA) != 0;
+    have_avx512 = (f & CN_CPU_AVX512F) != 0;
 #endif
 }
 
@@ -118,27 +111,55 @@ static inline void ensure_kernels(void)
     CN_ONCE(select_kernels);
 }
 
+enum { K_PORTABLE, K_AVX512, K_IFMA };
+
+static inline int kernel_of(const cn_ntt_table_t *t)
+{
+    ensure_kernels();
+    if (t->n < 16)
+        return K_PORTABLE;
+    if (have_ifma && t->ws52)
+        return K_IFMA;
+    return have_avx512 ? K_AVX512 : K_PORTABLE;
+}
+
 const char *cn_ntt_kernel_name(void)
 {
     ensure_kernels();
-    return kernel_name;
+    return have_ifma ? "avx512ifma" : have_avx512 ? "avx512" : "portable";
 }
 
 int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t)
 {
-    ensure_kernels();
-    return have_ifma && t->ws52 && t->n >= 16;
+    return kernel_of(t) == K_IFMA;
 }
 
 const char *cn_ntt_table_kernel_name(const cn_ntt_table_t *t)
 {
-    return cn_ntt_table_uses_ifma(t) ? "avx512ifma" : "portable";
+    static const char *const names[] = {"portable", "avx512", "avx512ifma"};
+    return names[kernel_of(t)];
 }
 
 void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t)
 {
-    ensure_kernels();
-    fwd_kernel(a, t);
+    switch (kernel_of(t)) {
+#ifndef CN_NO_AVX512
+    case K_IFMA: cn_ntt_forward_lazy_ifma(a, t); break;
+    case K_AVX512: cn_ntt_forward_lazy_avx512(a, t); break;
+#endif
+    default: cn_ntt_forward_lazy_portable(a, t); break;
+    }
+}
+
+void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t)
+{
+    switch (kernel_of(t)) {
+#ifndef CN_NO_AVX512
+    case K_IFMA: cn_ntt_inverse_lazy_ifma(a, t); break;
+    case K_AVX512: cn_ntt_inverse_lazy_avx512(a, t); break;
+#endif
+    default: cn_ntt_inverse_lazy_portable(a, t); break;
+    }
 }
 
 void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)
@@ -150,12 +171,6 @@ void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)
         x = x >= p2 ? x - p2 : x;
         a[i] = x >= p ? x - p : x;
     }
-}
-
-void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t)
-{
-    ensure_kernels();
-    inv_kernel(a, t);
 }
 
 void cn_ntt_inverse(uint64_t *a, const cn_ntt_table_t *t)

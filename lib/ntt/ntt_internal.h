@@ -16,6 +16,10 @@ void cn_ntt_inverse_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);
 void cn_ntt_forward_lazy_ifma(uint64_t *a, const cn_ntt_table_t *t);
 void cn_ntt_inverse_lazy_ifma(uint64_t *a, const cn_ntt_table_t *t);
 
+/* AVX-512 F/VL/DQ/BW kernels (ntt_avx512.c) for any prime, n >= 16. */
+void cn_ntt_forward_lazy_avx512(uint64_t *a, const cn_ntt_table_t *t);
+void cn_ntt_inverse_lazy_avx512(uint64_t *a, const cn_ntt_table_t *t);
+
 /* 1 when table t runs on the IFMA kernels on this CPU. */
 int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t);
 

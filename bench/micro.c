@@ -354,8 +354,8 @@ int main(int argc, char **argv)
     if (jf)
         fprintf(jf, "[");
     if (!json)
-        printf("%-12s %6s %6s %5s %12s %12s %12s\n", "op", "n", "primes", "bits",
-               "median_us", "min_us", "max_us");
+        printf("%-12s %6s %6s %5s %12s %12s %12s  %s\n", "op", "n", "primes", "bits",
+               "median_us", "min_us", "max_us", "ntt_kernel");
     for (size_t e = 0; e < sizeof entries / sizeof *entries; e++) {
         const bench_entry *be = &entries[e];
         if (!selected(be->spec.op, nwords, words))
@@ -386,14 +386,18 @@ int main(int argc, char **argv)
         }
         qsort(t, (size_t)nrep, sizeof *t, cmp_double);
         double med = t[nrep / 2];
+        /* the NTT kernel of the row's first prime (BFV rows: the ciphertext primes') */
+        const char *kern = cn_ntt_table_kernel_name(
+            be->bfv ? &cn_bfv_context_ring(s.ctx)->ntt[0] : &s.ring.ntt[0]);
         if (jf)
             fprintf(jf, "%s\n  {\"op\": \"%s\", \"n\": %zu, \"primes\": %zu, \"bits\": %u, "
-                   "\"median_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"reps\": %d}",
+                   "\"median_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"reps\": %d, "
+                   "\"kernel\": \"%s\"}",
                    first ? "" : ",", be->spec.op, be->spec.n, be->spec.primes, be->spec.bits,
-                   med, t[0], t[nrep - 1], nrep);
+                   med, t[0], t[nrep - 1], nrep, kern);
         if (!json)
-            printf("%-12s %6zu %6zu %5u %12.2f %12.2f %12.2f\n", be->spec.op, be->spec.n,
-                   be->spec.primes, be->spec.bits, med, t[0], t[nrep - 1]);
+            printf("%-12s %6zu %6zu %5u %12.2f %12.2f %12.2f  %s\n", be->spec.op, be->spec.n,
+                   be->spec.primes, be->spec.bits, med, t[0], t[nrep - 1], kern);
         fflush(stdout);
         first = 0;
         if (be->bfv)
@@ -406,7 +410,8 @@ int main(int argc, char **argv)
     if (jf && jf != stdout)
         fclose(jf);
     if (!json)
-        printf("(NTT kernel: %s)\n", cn_ntt_kernel_name());
+        printf("(best NTT kernel on this CPU: %s; CN_SIMD=portable forces portable C)\n",
+               cn_ntt_kernel_name());
     free(t);
     free(words);
     return 0;

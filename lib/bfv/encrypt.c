@@ -59,17 +59,25 @@ static cn_status check_plain_for_encrypt(const cn_bfv_plaintext_t *pt,
     return CN_OK;
 }
 
+/* The checks shared by both encryptions (key, plaintext), then ct sized for level L. */
+static cn_status encrypt_prologue(cn_bfv_ciphertext_t *ct, const cn_bfv_plaintext_t *pt,
+                                  uint64_t key_fingerprint, const cn_bfv_context_t *ctx)
+{
+    cn_status st;
+    if (key_fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    if ((st = check_plain_for_encrypt(pt, ctx)) != CN_OK)
+        return st;
+    return cn_bfv_ct_reshape(ct, 2, ctx->L, ctx);
+}
+
 cn_status cn_bfv_encrypt(cn_bfv_ciphertext_t *ct, const cn_bfv_plaintext_t *pt,
                          const cn_bfv_public_key_t *pk, const cn_bfv_context_t *ctx,
                          cn_rng_t *rng)
 {
     cn_status st;
     const cn_ring_t *ring = &ctx->ring;
-    if (pk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if ((st = check_plain_for_encrypt(pt, ctx)) != CN_OK)
-        return st;
-    if ((st = cn_bfv_ct_reshape(ct, 2, ctx->L, ctx)) != CN_OK)
+    if ((st = encrypt_prologue(ct, pt, pk->fingerprint, ctx)) != CN_OK)
         return st;
     cn_poly_t u = {0}, e = {0};
     if ((st = cn_bfv_small_ntt(&u, ring, ctx->L, cn_sample_ternary, rng)) != CN_OK)
@@ -132,11 +140,7 @@ cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct, const cn_bfv_plainte
 {
     cn_status st;
     const cn_ring_t *ring = &ctx->ring;
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if ((st = check_plain_for_encrypt(pt, ctx)) != CN_OK)
-        return st;
-    if ((st = cn_bfv_ct_reshape(ct, 2, ctx->L, ctx)) != CN_OK)
+    if ((st = encrypt_prologue(ct, pt, sk->fingerprint, ctx)) != CN_OK)
         return st;
     cn_rng_bytes(rng, ct->seed, CN_SEED_BYTES);
     expand_c1(&ct->c[1], ct->seed, ring);

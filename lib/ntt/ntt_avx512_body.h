@@ -88,6 +88,33 @@ static inline void twiddles(__m512i *w, __m512i *ws, const uint64_t *tw, const u
 #define MERGE_A1 idx(0, 8, 1, 9, 2, 10, 3, 11)
 #define MERGE_B1 idx(4, 12, 5, 13, 6, 14, 7, 15)
 
+/* One stage of butterfly distance d in {4, 2, 1} (twiddle index base m) over the whole
+ * array, two vectors at a time: the x- and y-halves of the butterflies are gathered
+ * with two-source permutes, transformed, and scattered back. */
+static inline __attribute__((always_inline)) void
+regrouped_stage(uint64_t *a, size_t n, unsigned d, size_t m, const uint64_t *w,
+                const uint64_t *ws, __m512i p, __m512i p2, int inverse)
+{
+    const __m512i sx = d == 4 ? SPLIT_X4 : d == 2 ? SPLIT_X2 : SPLIT_X1;
+    const __m512i sy = d == 4 ? SPLIT_Y4 : d == 2 ? SPLIT_Y2 : SPLIT_Y1;
+    const __m512i ma = d == 4 ? SPLIT_X4 : d == 2 ? MERGE_A2 : MERGE_A1;
+    const __m512i mb = d == 4 ? SPLIT_Y4 : d == 2 ? MERGE_B2 : MERGE_B1;
+    for (size_t b = 0; b < n; b += 16) {
+        __m512i A = _mm512_loadu_si512((const void *)(a + b));
+        __m512i B = _mm512_loadu_si512((const void *)(a + b + 8));
+        __m512i X = _mm512_permutex2var_epi64(A, sx, B);
+        __m512i Y = _mm512_permutex2var_epi64(A, sy, B);
+        __m512i W, Ws;
+        twiddles(&W, &Ws, w, ws, m + b / (2 * d), d);
+        if (inverse)
+            inv_bf(&X, &Y, W, Ws, p, p2);
+        else
+            fwd_bf(&X, &Y, W, Ws, p, p2);
+        _mm512_storeu_si512((void *)(a + b), _mm512_permutex2var_epi64(X, ma, Y));
+        _mm512_storeu_si512((void *)(a + b + 8), _mm512_permutex2var_epi64(X, mb, Y));
+    }
+}
+
 void CN_NTT_FWD(uint64_t *a, const cn_ntt_table_t *t)
 {
     const size_t n = t->n;
@@ -111,24 +138,9 @@ void CN_NTT_FWD(uint64_t *a, const cn_ntt_table_t *t)
             }
         }
     }
-    /* distances 4, 2, 1 (m = n/8, n/4, n/2): one pass per distance over pairs of vectors */
-    for (unsigned d = 4; d >= 1; d >>= 1, m <<= 1) {
-        const __m512i sx = d == 4 ? SPLIT_X4 : d == 2 ? SPLIT_X2 : SPLIT_X1;
-        const __m512i sy = d == 4 ? SPLIT_Y4 : d == 2 ? SPLIT_Y2 : SPLIT_Y1;
-        const __m512i ma = d == 4 ? SPLIT_X4 : d == 2 ? MERGE_A2 : MERGE_A1;
-        const __m512i mb = d == 4 ? SPLIT_Y4 : d == 2 ? MERGE_B2 : MERGE_B1;
-        for (size_t b = 0; b < n; b += 16) {
-            __m512i A = _mm512_loadu_si512((const void *)(a + b));
-            __m512i B = _mm512_loadu_si512((const void *)(a + b + 8));
-            __m512i X = _mm512_permutex2var_epi64(A, sx, B);
-            __m512i Y = _mm512_permutex2var_epi64(A, sy, B);
-            __m512i W, Ws;
-            twiddles(&W, &Ws, w, ws, m + b / (2 * d), 8 / (16 / (2 * d)));
-            fwd_bf(&X, &Y, W, Ws, p, p2);
-            _mm512_storeu_si512((void *)(a + b), _mm512_permutex2var_epi64(X, ma, Y));
-            _mm512_storeu_si512((void *)(a + b + 8), _mm512_permutex2var_epi64(X, mb, Y));
-        }
-    }
+    /* distances 4, 2, 1 (m = n/8, n/4, n/2) */
+    for (unsigned d = 4; d >= 1; d >>= 1, m <<= 1)
+        regrouped_stage(a, n, d, m, w, ws, p, p2, 0);
 }
 
 void CN_NTT_INV(uint64_t *a, const cn_ntt_table_t *t)
@@ -142,23 +154,8 @@ void CN_NTT_INV(uint64_t *a, const cn_ntt_table_t *t)
     const uint64_t *w = t->wi, *ws = CN_NTT_WIS(t);
     /* distances 1, 2, 4 first (m = n/2, n/4, n/8) */
     size_t m = n >> 1;
-    for (unsigned d = 1; d <= 4; d <<= 1, m >>= 1) {
-        const __m512i sx = d == 4 ? SPLIT_X4 : d == 2 ? SPLIT_X2 : SPLIT_X1;
-        const __m512i sy = d == 4 ? SPLIT_Y4 : d == 2 ? SPLIT_Y2 : SPLIT_Y1;
-        const __m512i ma = d == 4 ? SPLIT_X4 : d == 2 ? MERGE_A2 : MERGE_A1;
-        const __m512i mb = d == 4 ? SPLIT_Y4 : d == 2 ? MERGE_B2 : MERGE_B1;
-        for (size_t b = 0; b < n; b += 16) {
-            __m512i A = _mm512_loadu_si512((const void *)(a + b));
-            __m512i B = _mm512_loadu_si512((const void *)(a + b + 8));
-            __m512i X = _mm512_permutex2var_epi64(A, sx, B);
-            __m512i Y = _mm512_permutex2var_epi64(A, sy, B);
-            __m512i W, Ws;
-            twiddles(&W, &Ws, w, ws, m + b / (2 * d), 8 / (16 / (2 * d)));
-            inv_bf(&X, &Y, W, Ws, p, p2);
-            _mm512_storeu_si512((void *)(a + b), _mm512_permutex2var_epi64(X, ma, Y));
-            _mm512_storeu_si512((void *)(a + b + 8), _mm512_permutex2var_epi64(X, mb, Y));
-        }
-    }
+    for (unsigned d = 1; d <= 4; d <<= 1, m >>= 1)
+        regrouped_stage(a, n, d, m, w, ws, p, p2, 1);
     size_t gap = 8;
     for (; m > 1; m >>= 1, gap <<= 1) {
         for (size_t i = 0; i < m; i++) {

@@ -234,30 +234,32 @@ cn_status cn_poly_mul(cn_poly_t *out, const cn_poly_t *a, const cn_poly_t *b,
     return CN_OK;
 }
 
-cn_status cn_poly_to_ntt(cn_poly_t *a, const cn_ring_t *r)
+/* In-place change of form from `from` to the other one. */
+static cn_status change_form(cn_poly_t *a, const cn_ring_t *r, cn_form from)
 {
     cn_status st = check2(a, a, r);
     if (st != CN_OK)
         return st;
-    if (a->form != CN_FORM_COEFF)
+    if (a->form != from)
         return CN_ERR_FORM_MISMATCH;
-    for (size_t i = 0; i < a->k; i++)
-        cn_ntt_forward(a->data + i * a->n, &r->ntt[i]);
-    a->form = CN_FORM_NTT;
+    for (size_t i = 0; i < a->k; i++) {
+        if (from == CN_FORM_COEFF)
+            cn_ntt_forward(a->data + i * a->n, &r->ntt[i]);
+        else
+            cn_ntt_inverse(a->data + i * a->n, &r->ntt[i]);
+    }
+    a->form = from == CN_FORM_COEFF ? CN_FORM_NTT : CN_FORM_COEFF;
     return CN_OK;
+}
+
+cn_status cn_poly_to_ntt(cn_poly_t *a, const cn_ring_t *r)
+{
+    return change_form(a, r, CN_FORM_COEFF);
 }
 
 cn_status cn_poly_from_ntt(cn_poly_t *a, const cn_ring_t *r)
 {
-    cn_status st = check2(a, a, r);
-    if (st != CN_OK)
-        return st;
-    if (a->form != CN_FORM_NTT)
-        return CN_ERR_FORM_MISMATCH;
-    for (size_t i = 0; i < a->k; i++)
-        cn_ntt_inverse(a->data + i * a->n, &r->ntt[i]);
-    a->form = CN_FORM_COEFF;
-    return CN_OK;
+    return change_form(a, r, CN_FORM_NTT);
 }
 
 cn_status cn_poly_set_int64(cn_poly_t *a, const int64_t *c, const cn_ring_t *r)

@@ -117,6 +117,15 @@ cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *
 cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
                             const cn_bfv_context_t *ctx);
 
+/* delta0 + delta1 s = d s' + small (mod Q_l), for d (l rows, coefficient form, values in
+ * [0, q_i)) and a key switching key from s' to s (lib/bfv/keyswitch.c). delta0 and
+ * delta1 receive l rows each, coefficient form. */
+cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d, size_t l,
+                           const cn_bfv_relin_key_t *key, const cn_bfv_context_t *ctx);
+/* out = a + b over l rows of the ring's primes (out may alias a or b). */
+void cn_bfv_add_rows(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t l,
+                     const cn_bfv_context_t *ctx);
+
 /* Key and encryption helpers (lib/bfv/keys.c). */
 cn_status cn_bfv_small_ntt(cn_poly_t *p, const cn_ring_t *ring, size_t k,
                            void (*draw)(int64_t *, size_t, cn_rng_t *), cn_rng_t *rng);

@@ -118,99 +118,25 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
         return CN_ERR_CONTEXT_MISMATCH;
     if (a->size == 2)
         return cn_bfv_ciphertext_copy(out, a, ctx);
-    const size_t l = a->level, n = ctx->n, L = ctx->L;
-    const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    /* rows 0..l-1 are q_0..q_{l-1}, row l is P (row L of the ring) */
-    const size_t k = l + 1;
-    uint64_t *buf = cn_alloc(2 * k * n + n, sizeof *buf);
-    cn_u128 *wide = cn_alloc(2 * n, sizeof *wide);
-    if (!buf || !wide) {
-        free(buf);
-        free(wide);
+    const size_t l = a->level, n = ctx->n;
+    uint64_t *delta = cn_alloc(2 * l * n, sizeof *delta);
+    if (!delta)
         return CN_ERR_NO_MEMORY;
-    }
-    uint64_t *acc0 = buf, *acc1 = acc0 + k * n, *dx = acc1 + k * n;
-    cn_u128 *w0 = wide, *w1 = wide + n;
-    const uint64_t *c2 = a->c[2].data;
-#ifndef CN_NO_AVX512
-    const int ifma = cn_bfv_ifma_available() && n % 8 == 0;
-#endif
-    /* Row by row of the output: every digit [c2]_{q_i} is brought to the row's prime,
-     * transformed (lazy, values in [0, 4p)) and multiplied by the key; the products
-     * (< 2^124) are summed in 128 bits and reduced once every 8 digits. */
-    for (size_t j = 0; j < k; j++) {
-        const size_t rj = j < l ? j : L; /* ring row */
-        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-        const cn_mod_t m = tab->mod;
-        memset(wide, 0, 2 * n * sizeof *wide);
-        uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
-        memset(y0, 0, n * sizeof *y0);
-        memset(y1, 0, n * sizeof *y1);
-        for (size_t i = 0; i < l; i++) {
-            const uint64_t *d = c2 + i * n; /* values in [0, q_i) */
-            if (ctx->ring.base.q[i] <= 4 * m.p)
-                memcpy(dx, d, n * sizeof *dx); /* already in the NTT's input range */
-            else
-                for (size_t c = 0; c < n; c++)
-                    dx[c] = cn_mod_reduce_u64(d[c], m);
-            cn_ntt_forward_lazy(dx, tab);
-            const uint64_t *k0 = rk->k0[i].data + rj * n, *k1 = rk->k1[i].data + rj * n;
-#ifndef CN_NO_AVX512
-            if (ifma && m.p < ((uint64_t)1 << 50)) {
-                cn_mul_acc2_ifma(y0, y1, dx, k0, k1, n, m.p);
-                continue;
-            }
-#endif
-            for (size_t c = 0; c < n; c++) {
-                w0[c] += (cn_u128)dx[c] * k0[c];
-                w1[c] += (cn_u128)dx[c] * k1[c];
-            }
-            if ((i & 7) == 7 || i + 1 == l) {
-                for (size_t c = 0; c < n; c++) {
-                    y0[c] = cn_mod_add(y0[c], cn_mod_reduce_any_u128(w0[c], m), m);
-                    y1[c] = cn_mod_add(y1[c], cn_mod_reduce_any_u128(w1[c], m), m);
-                }
-                memset(wide, 0, 2 * n * sizeof *wide);
-            }
-        }
-    }
-    free(wide);
-    const cn_mod_t mp = ctx->ring.ntt[L].mod;
-    uint64_t *acc[2] = {acc0, acc1};
-    for (int h = 0; h < 2; h++) {
-        for (size_t j = 0; j < k; j++)
-            cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
-        /* ModDown: (x - [x]_P) / P, rounding by the centered residue modulo P */
-        const uint64_t *xp = acc[h] + l * n;
-        for (size_t j = 0; j < l; j++) {
-            const cn_mod_t m = ctx->ring.base.mod[j];
-            uint64_t *x = acc[h] + j * n;
-            for (size_t c = 0; c < n; c++) {
-                uint64_t r = cn_mod_from_int64(cn_mod_center(xp[c], mp), m);
-                x[c] = cn_mod_mul_shoup(cn_mod_sub(x[c], r, m), lv->p_inv[j], lv->p_inv_s[j], m.p);
-            }
-        }
-    }
+    /* (c0, c1, c2) -> (c0, c1) + KeySwitch(c2 from s^2 to s) */
+    if ((st = cn_bfv_keyswitch(delta, delta + l * n, a->c[2].data, l, rk, ctx)) != CN_OK)
+        goto done;
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
     if (out != a && (st = cn_bfv_ct_reshape(out, 2, l, ctx)) != CN_OK)
         goto done;
-    for (int h = 0; h < 2; h++) {
-        const uint64_t *src = h == 0 ? a->c[0].data : a->c[1].data;
-        for (size_t j = 0; j < l; j++) {
-            const cn_mod_t m = ctx->ring.base.mod[j];
-            uint64_t *o = out->c[h].data + j * n;
-            const uint64_t *s = src + j * n, *x = acc[h] + j * n;
-            for (size_t c = 0; c < n; c++)
-                o[c] = cn_mod_add(s[c], x[c], m);
-        }
-    }
+    for (int h = 0; h < 2; h++)
+        cn_bfv_add_rows(out->c[h].data, a->c[h].data, delta + h * l * n, l, ctx);
     if (out == a)
         st = cn_bfv_ct_reshape(out, 2, l, ctx);
     out->t_index = t_index;
     out->transparent = tr;
     out->has_seed = 0;
 done:
-    free(buf);
+    free(delta);
     return st;
 }

@@ -74,6 +74,15 @@ typedef struct {
     cn_poly_t *k0, *k1;/* [ndigits] over q_1..q_L, P, NTT form */
 } cn_bfv_relin_key_t;
 
+/* Galois keys: key switching keys for automorphisms X -> X^g of the ring, which rotate
+ * the slots of batched plaintexts (see cryptonets/encode.h for the slot layout). */
+typedef struct {
+    uint64_t fingerprint;
+    size_t count;
+    uint64_t *elt;               /* [count] Galois elements g: odd, in [3, 2n) */
+    cn_bfv_relin_key_t *key;     /* [count] switching keys from s(X^g) to s */
+} cn_bfv_galois_keys_t;
+
 /* --- init / clear ------------------------------------------------------------- */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_plaintext_init(cn_bfv_plaintext_t *pt,
                                                       const cn_bfv_context_t *ctx,
@@ -89,6 +98,7 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_copy(cn_bfv_ciphertext_t *out,
 CN_API void cn_bfv_secret_key_clear(cn_bfv_secret_key_t *sk);
 CN_API void cn_bfv_public_key_clear(cn_bfv_public_key_t *pk);
 CN_API void cn_bfv_relin_key_clear(cn_bfv_relin_key_t *rk);
+CN_API void cn_bfv_galois_keys_clear(cn_bfv_galois_keys_t *gk);
 
 /* --- keys (client) ------------------------------------------------------------ */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_secret(cn_bfv_secret_key_t *sk,
@@ -103,6 +113,15 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk,
                                                     const cn_bfv_secret_key_t *sk,
                                                     const cn_bfv_context_t *ctx,
                                                     cn_rng_t *rng);
+/* Galois keys for the row rotations by steps[0..nsteps) (any sign; a step is taken mod
+ * n/2, and 0 needs no key) and for the column swap. steps == NULL gives the rotations by
+ * 1, 2, 4, ..., n/4, from which every rotation is composed. Needs the special prime P
+ * (CN_ERR_UNSUPPORTED without). Each key is as large as the relinearization key. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk,
+                                                     const cn_bfv_secret_key_t *sk,
+                                                     const int64_t *steps, size_t nsteps,
+                                                     const cn_bfv_context_t *ctx,
+                                                     cn_rng_t *rng);
 
 /* --- encryption and decryption ------------------------------------------------ */
 /* ct = an encryption of pt under pk at the top level. */
@@ -180,6 +199,30 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out,
 CN_API CN_WARN_UNUSED cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out,
                                                   const cn_bfv_ciphertext_t *a,
                                                   const cn_bfv_context_t *ctx);
+/* Rotations of the slots (size-2 ciphertexts; relinearize first). The n slots form two
+ * rows of n/2 (see cryptonets/encode.h). cn_bfv_rotate_rows: slot (r, c) of out = slot
+ * (r, c + steps mod n/2) of a, i.e. each row rotates left by steps (right when negative);
+ * with the exact key one key switch, else composed from the power-of-two keys (one key
+ * switch per set bit of steps mod n/2). cn_bfv_rotate_columns swaps the two rows.
+ * cn_bfv_apply_galois applies X -> X^g for a g that has a key. CN_ERR_NO_KEY when a key
+ * is missing, CN_ERR_UNSUPPORTED for size 3. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_rotate_rows(cn_bfv_ciphertext_t *out,
+                                                   const cn_bfv_ciphertext_t *a, int64_t steps,
+                                                   const cn_bfv_galois_keys_t *gk,
+                                                   const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_rotate_columns(cn_bfv_ciphertext_t *out,
+                                                      const cn_bfv_ciphertext_t *a,
+                                                      const cn_bfv_galois_keys_t *gk,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out,
+                                                    const cn_bfv_ciphertext_t *a, uint64_t g,
+                                                    const cn_bfv_galois_keys_t *gk,
+                                                    const cn_bfv_context_t *ctx);
+/* The Galois element of a row rotation by steps (3^(steps mod n/2) mod 2n), and of the
+ * column swap (2n - 1). */
+CN_API uint64_t cn_bfv_galois_elt_rows(int64_t steps, const cn_bfv_context_t *ctx);
+CN_API uint64_t cn_bfv_galois_elt_columns(const cn_bfv_context_t *ctx);
+
 /* Adds a fresh public-key encryption of zero to ct (at ct's level), so a transparent
  * result becomes a proper encryption; clears the transparent flag. */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_rerandomize(cn_bfv_ciphertext_t *ct,

@@ -49,6 +49,7 @@ typedef enum {
     CN_ERR_IO,                 /* reading or writing a file failed */
     CN_ERR_UNSUPPORTED,        /* the operation is not supported for these arguments */
     CN_ERR_PLAIN_MODULUS,      /* a plaintext modulus is invalid or too large for q */
+    CN_ERR_NO_KEY,             /* no evaluation key for the operation (e.g. a rotation) */
     CN_STATUS_COUNT_           /* number of codes; not a status */
 } cn_status;
 

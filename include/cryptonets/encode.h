@@ -2,10 +2,12 @@
  *
  * Batch encoding (t prime, t = 1 mod 2n): Z_t[X]/(X^n + 1) is isomorphic to Z_t^n by
  * the negacyclic NTT modulo t, so a vector of n integers (the slots) is the NTT image of
- * the plaintext polynomial; sums and products of plaintexts act slot by slot. Slot i is
- * the evaluation at psi^(2 bitrev(i) + 1) (the NTT's bit-reversed order); rotations are
- * not offered yet. Signed values are accepted and reduced mod t; decoding returns the
- * centered representative in (-t/2, t/2].
+ * the plaintext polynomial; sums and products of plaintexts act slot by slot. The n slots
+ * form two rows of n/2: slot s = r n/2 + c (r in {0, 1}) is the evaluation at
+ * zeta^(3^c (-1)^r mod 2n), zeta the smallest primitive 2n-th root of unity mod t, so that
+ * cn_bfv_rotate_rows rotates each row and cn_bfv_rotate_columns swaps them. Signed values
+ * are accepted and reduced mod t; decoding returns the centered representative in
+ * (-t/2, t/2].
  *
  * Plaintext CRT: a value of absolute value below T/2, T = t_1 ... t_k (distinct primes),
  * is carried as k residues, each encrypted under its own t_i with the same keys, and

@@ -70,6 +70,7 @@ struct cn_bfv_context_s {
     cn_mod_t *tmod;           /* [nt] */
     cn_ntt_table_t *t_ntt;    /* [nt] batching tables (n == 0 where t does not batch) */
     cn_bfv_level_t *lvl;      /* [L], lvl[l - 1] for level l */
+    uint32_t *slot_index;     /* [n] NTT index (mod t) of slot s, see lib/encode/batch.c */
 };
 
 static inline const cn_bfv_level_t *cn_bfv_level(const cn_bfv_context_t *ctx, size_t l)
@@ -127,6 +128,10 @@ void cn_bfv_add_rows(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t
                      const cn_bfv_context_t *ctx);
 
 /* Key and encryption helpers (lib/bfv/keys.c). */
+/* A key switching key from target (NTT form over all K rows of the ring) to sk's s. */
+cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                               const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
+                               cn_rng_t *rng);
 cn_status cn_bfv_small_ntt(cn_poly_t *p, const cn_ring_t *ring, size_t k,
                            void (*draw)(int64_t *, size_t, cn_rng_t *), cn_rng_t *rng);
 void cn_bfv_uniform_rows(cn_poly_t *p, const cn_ring_t *ring, cn_rng_t *rng);

@@ -65,6 +65,7 @@ void cn_bfv_context_free(cn_bfv_context_t *ctx)
         free(ctx->t_ntt);
     }
     free(ctx->tmod);
+    free(ctx->slot_index);
     cn_ring_clear(&ctx->ring);
     cn_ring_clear(&ctx->ring_r);
     free(ctx);
@@ -168,6 +169,31 @@ static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
     return st;
 }
 
+/* Slot (r, c), r in {0, 1}, c < n/2, index r n/2 + c, is the evaluation at zeta^e with
+ * e = 3^c (-1)^r mod 2n; the forward NTT mod t puts the evaluation at psi^(2 bitrev(j) + 1)
+ * at index j (Longa-Naehrig order), so slot s lives at j = bitrev((e - 1) / 2). */
+static cn_status slot_layout(cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n, half = n / 2;
+    const uint64_t m = 2 * (uint64_t)n;
+    unsigned logn = 0;
+    while (((size_t)1 << logn) < n)
+        logn++;
+    ctx->slot_index = cn_alloc(n, sizeof *ctx->slot_index);
+    if (!ctx->slot_index)
+        return CN_ERR_NO_MEMORY;
+    uint64_t e = 1;
+    for (size_t c = 0; c < half; c++, e = e * 3 % m) {
+        for (size_t r = 0; r < 2; r++) {
+            uint64_t x = ((r ? m - e : e) - 1) / 2, j = 0;
+            for (unsigned b = 0; b < logn; b++, x >>= 1)
+                j = (j << 1) | (x & 1);
+            ctx->slot_index[r * half + c] = (uint32_t)j;
+        }
+    }
+    return CN_OK;
+}
+
 cn_status cn_bfv_context_create(cn_bfv_context_t **out, const cn_bfv_params_t *prm)
 {
     cn_status st;
@@ -209,6 +235,8 @@ cn_status cn_bfv_context_create(cn_bfv_context_t **out, const cn_bfv_params_t *p
     for (size_t l = 1; l <= ctx->L; l++)
         if ((st = level_init(&ctx->lvl[l - 1], ctx, l)) != CN_OK)
             goto fail;
+    if ((st = slot_layout(ctx)) != CN_OK)
+        goto fail;
     *out = ctx;
     return CN_OK;
 fail:

@@ -88,10 +88,12 @@ out:
     return st;
 }
 
-/* Digit i: k0 = -(a_i s) + e_i + [i == j] P s^2 on row j (q_j), -(a_i s) + e_i on the
- * P row; k1 = a_i. Then sum_i [c]_{q_i} (k0_i + k1_i s) = P c s^2 + small (mod Q P). */
-cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
-                              const cn_bfv_context_t *ctx, cn_rng_t *rng)
+/* A key switching key from s' (NTT form over q_1..q_L, P) to s. Digit i:
+ * k0 = -(a_i s) + e_i + [i == j] P s' on row j (q_j), -(a_i s) + e_i on the P row;
+ * k1 = a_i. Then sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q P). */
+cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                               const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
+                               cn_rng_t *rng)
 {
     cn_status st = CN_OK;
     const cn_ring_t *ring = &ctx->ring;
@@ -101,7 +103,7 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
         return CN_ERR_CONTEXT_MISMATCH;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
-    cn_poly_t s2 = {0}, e = {0};
+    cn_poly_t e = {0};
     rk->k0 = calloc(ctx->L, sizeof *rk->k0);
     rk->k1 = calloc(ctx->L, sizeof *rk->k1);
     if (!rk->k0 || !rk->k1) {
@@ -109,11 +111,6 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
         goto out;
     }
     rk->ndigits = ctx->L;
-    if ((st = cn_poly_init(&s2, ring, K)) != CN_OK)
-        goto out;
-    s2.form = CN_FORM_NTT;
-    if ((st = cn_poly_mul_ntt(&s2, &sk->s, &sk->s, ring)) != CN_OK)
-        goto out;
     for (size_t i = 0; i < ctx->L; i++) {
         if ((st = cn_poly_init(&rk->k0[i], ring, K)) != CN_OK ||
             (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK)
@@ -128,17 +125,33 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
             goto out;
         cn_poly_clear(&e);
         const cn_mod_t m = ring->base.mod[i];
-        uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m);
+        const uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m), pms = cn_mod_shoup(pm, m);
         uint64_t *row = rk->k0[i].data + i * n;
-        const uint64_t *s2row = s2.data + i * n;
+        const uint64_t *trow = target->data + i * n;
         for (size_t c = 0; c < n; c++)
-            row[c] = cn_mod_add(row[c], cn_mod_mul(pm, s2row[c], m), m);
+            row[c] = cn_mod_add(row[c], cn_mod_mul_shoup(trow[c], pm, pms, m.p), m);
     }
     rk->fingerprint = ctx->fingerprint;
 out:
-    cn_poly_clear(&s2);
     cn_poly_clear(&e);
     if (st != CN_OK)
         cn_bfv_relin_key_clear(rk);
+    return st;
+}
+
+cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
+                              const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    cn_status st;
+    memset(rk, 0, sizeof *rk);
+    if (sk->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    cn_poly_t s2 = {0};
+    if ((st = cn_poly_init(&s2, &ctx->ring, ctx->ring.base.k)) != CN_OK)
+        return st;
+    s2.form = CN_FORM_NTT;
+    if ((st = cn_poly_mul_ntt(&s2, &sk->s, &sk->s, &ctx->ring)) == CN_OK)
+        st = cn_bfv_keygen_switch(rk, &s2, sk, ctx, rng);
+    cn_poly_clear(&s2); /* wiped */
     return st;
 }

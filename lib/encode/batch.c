@@ -1,4 +1,7 @@
-/* Batch and scalar encoding of BFV plaintexts. */
+/* Batch and scalar encoding of BFV plaintexts. The slots are the values of the plaintext
+ * polynomial at the primitive 2n-th roots of unity mod t, ordered as two rows of n/2 so
+ * that Galois automorphisms rotate them (slot (r, c) at zeta^(3^c (-1)^r); the
+ * permutation to the NTT's order is the context's slot_index). */
 #include <stdlib.h>
 
 #include "../bfv/bfv_internal.h"
@@ -24,7 +27,9 @@ cn_status cn_bfv_encode_batch(cn_bfv_plaintext_t *pt, const int64_t *v, size_t c
     if (count > ctx->n)
         return CN_ERR_OUT_OF_RANGE;
     for (size_t i = 0; i < ctx->n; i++)
-        pt->coeffs[i] = i < count ? cn_mod_from_int64(v[i], tab->mod) : 0;
+        pt->coeffs[i] = 0;
+    for (size_t s = 0; s < count; s++)
+        pt->coeffs[ctx->slot_index[s]] = cn_mod_from_int64(v[s], tab->mod);
     cn_ntt_inverse(pt->coeffs, tab);
     return CN_OK;
 }
@@ -36,12 +41,20 @@ cn_status cn_bfv_decode_batch_u64(uint64_t *v, const cn_bfv_plaintext_t *pt,
     cn_status st = batch_table(&tab, pt, ctx);
     if (st != CN_OK)
         return st;
+    uint64_t *u = malloc(ctx->n * sizeof *u);
+    if (!u)
+        return CN_ERR_NO_MEMORY;
     for (size_t i = 0; i < ctx->n; i++) {
-        if (pt->coeffs[i] >= tab->mod.p)
+        if (pt->coeffs[i] >= tab->mod.p) {
+            free(u);
             return CN_ERR_OUT_OF_RANGE;
-        v[i] = pt->coeffs[i];
+        }
+        u[i] = pt->coeffs[i];
     }
-    cn_ntt_forward(v, tab);
+    cn_ntt_forward(u, tab);
+    for (size_t s = 0; s < ctx->n; s++)
+        v[s] = u[ctx->slot_index[s]];
+    free(u);
     return CN_OK;
 }
 

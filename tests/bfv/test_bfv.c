@@ -561,6 +561,84 @@ START_TEST(test_encoding)
 }
 END_TEST
 
+/* slot rotations against index arithmetic on the plaintext vector */
+static void rotations_at(const cn_bfv_params_t *prm, uint64_t stream)
+{
+    fx_t f;
+    fx_init(&f, prm, stream);
+    const size_t n = prm->n, h = n / 2;
+    const int64_t t = (int64_t)prm->t[0];
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, stream);
+    int64_t *v = malloc(n * sizeof *v), *out = malloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int64_t)cn_test_rng_below(&r, (uint64_t)t) - t / 2;
+    cn_bfv_plaintext_t pt = {0}, d = {0};
+    cn_bfv_ciphertext_t c = {0}, x = {0};
+    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, f.ctx, 0), CN_OK);
+    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_encrypt(&c, &pt, &f.pk, f.ctx, &f.rng), CN_OK);
+    cn_bfv_galois_keys_t gk;
+    ck_assert_int_eq(cn_bfv_keygen_galois(&gk, &f.sk, NULL, 0, f.ctx, &f.rng), CN_OK);
+    const int64_t steps[] = {0, 1, 2, 3, 5, -1, -7, (int64_t)h / 2, (int64_t)h - 1,
+                             (int64_t)h + 3, INT64_MIN};
+    for (int lev = 0; lev < 2; lev++) {
+        for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+            ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, steps[k], &gk, f.ctx), CN_OK);
+            ck_assert_int_eq(cn_bfv_decrypt(&d, &x, &f.sk, f.ctx), CN_OK);
+            ck_assert_int_eq(cn_bfv_decode_batch(out, &d, f.ctx), CN_OK);
+            int64_t s = ((steps[k] % (int64_t)h) + (int64_t)h) % (int64_t)h;
+            for (size_t row = 0; row < 2; row++)
+                for (size_t col = 0; col < h; col++)
+                    ck_assert_msg(out[row * h + col] == v[row * h + (col + (size_t)s) % h],
+                                  "rotate %lld: slot (%zu, %zu)", (long long)steps[k], row, col);
+        }
+        /* the column swap, in place */
+        ck_assert_int_eq(cn_bfv_ciphertext_copy(&x, &c, f.ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_rotate_columns(&x, &x, &gk, f.ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_decrypt(&d, &x, &f.sk, f.ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_decode_batch(out, &d, f.ctx), CN_OK);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_int_eq(out[i], v[(i + h) % n]);
+        if (lev == 1 || c.level < 2)
+            break;
+        ck_assert_int_eq(cn_bfv_mod_switch(&c, &c, f.ctx), CN_OK); /* again one level down */
+    }
+    /* a key set with only the rotation by 3: 3 and 0 work, 1 has no key */
+    cn_bfv_galois_keys_t g3;
+    const int64_t three = 3;
+    ck_assert_int_eq(cn_bfv_keygen_galois(&g3, &f.sk, &three, 1, f.ctx, &f.rng), CN_OK);
+    ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &g3, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 0, &g3, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 1, &g3, f.ctx), CN_ERR_NO_KEY);
+    ck_assert_int_eq(cn_bfv_apply_galois(&x, &c, 4, &g3, f.ctx), CN_ERR_INVALID_ARG);
+    /* size 3 must be relinearized first */
+    ck_assert_int_eq(cn_bfv_square(&x, &c, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_rotate_rows(&x, &x, 1, &gk, f.ctx), CN_ERR_UNSUPPORTED);
+    /* keys of another context */
+    g3.fingerprint ^= 1;
+    ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &g3, f.ctx), CN_ERR_CONTEXT_MISMATCH);
+    cn_bfv_galois_keys_clear(&g3);
+    cn_bfv_galois_keys_clear(&gk);
+    cn_bfv_galois_keys_clear(&gk); /* twice is safe */
+    cn_bfv_ciphertext_clear(&c);
+    cn_bfv_ciphertext_clear(&x);
+    cn_bfv_plaintext_clear(&pt);
+    cn_bfv_plaintext_clear(&d);
+    free(v);
+    free(out);
+    fx_clear(&f);
+}
+
+START_TEST(test_rotations)
+{
+    cn_bfv_params_t p = prm_small(64, 3, 50, 1);
+    rotations_at(&p, 110);
+    p = prm_secure(4096);
+    rotations_at(&p, 111);
+}
+END_TEST
+
 START_TEST(test_plain_crt)
 {
     /* T from about 60 to about 200 bits: k primes of 20..40 bits */
@@ -644,6 +722,7 @@ CN_SUITE(bfv)
     tcase_add_test(tc, test_deterministic);
     tcase_add_test(tc, test_encoding);
     tcase_add_test(tc, test_plain_crt);
+    tcase_add_test(tc, test_rotations);
     suite_add_tcase(s, tc);
     return s;
 }

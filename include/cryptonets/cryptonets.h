@@ -13,5 +13,6 @@
 #include "cryptonets/params.h"
 #include "cryptonets/bfv.h"
 #include "cryptonets/encode.h"
+#include "cryptonets/io.h"
 
 #endif

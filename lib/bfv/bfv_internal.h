@@ -111,6 +111,10 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
                         size_t kr, uint64_t num, int with_r);
 void cn_scale_clear(cn_scale_t *s);
 
+/* The fingerprint every object of a context records (FNV-1a over n, the primes, P and
+ * the plaintext moduli). */
+uint64_t cn_bfv_params_fingerprint(const cn_bfv_params_t *p);
+
 /* Checks shared by the operations. */
 cn_status cn_bfv_check_ct(const cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx);
 cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx);

@@ -8,7 +8,7 @@
 
 /* FNV-1a over the parameters' words: tells contexts apart; not a security device
  * (every loaded object is validated on its own). */
-static uint64_t fingerprint(const cn_bfv_params_t *p)
+uint64_t cn_bfv_params_fingerprint(const cn_bfv_params_t *p)
 {
     uint64_t h = 0xcbf29ce484222325ULL;
     uint64_t words[4 + CN_BFV_MAX_Q + CN_BFV_MAX_T];
@@ -204,7 +204,7 @@ cn_status cn_bfv_context_create(cn_bfv_context_t **out, const cn_bfv_params_t *p
     if (!ctx)
         return CN_ERR_NO_MEMORY;
     ctx->prm = *prm;
-    ctx->fingerprint = fingerprint(prm);
+    ctx->fingerprint = cn_bfv_params_fingerprint(prm);
     ctx->n = prm->n;
     ctx->L = prm->nq;
     ctx->nt = prm->nt;

@@ -1,0 +1,195 @@
+/* Serialization: every public object to bytes and back, with strict validation.
+ *
+ * One binary format (docs/format.md): a fixed little-endian header (magic, version,
+ * object type, flags, count, total length, parameter fingerprint), a body written field
+ * by field with residues packed to the bit width of their prime, and a 64-bit checksum.
+ * Loading checks everything against the context it loads into and never trusts a length
+ * it has not checked: bad input gives CN_ERR_TRUNCATED, CN_ERR_FORMAT, CN_ERR_VERSION or
+ * CN_ERR_CONTEXT_MISMATCH, never a crash or a silently wrong object.
+ *
+ * For each object type X there are:
+ *   size_t    cn_io_size_X(obj, ctx)              exact bytes that save will write
+ *   cn_status cn_io_save_X(buf, cap, &written, obj, ctx)
+ *   cn_status cn_io_write_X(FILE *, obj, ctx)
+ *   cn_status cn_io_load_X(obj, buf, len, ctx)    len must be the object's exact length
+ *   cn_status cn_io_read_X(obj, FILE *, ctx)      reads exactly one object
+ * Saving into a buffer that is too small gives CN_ERR_OUT_OF_RANGE (nothing useful is
+ * written). The object a loader fills must be zero-initialized (= {0}) or hold an earlier
+ * object of its type, which is replaced (its memory reused or released); clear it as
+ * usual afterwards. On failure it is left cleared.
+ *
+ * The secret key has functions of its own (cn_io_*_secret_key) and a type code that
+ * every other loader refuses; nothing writes it by accident. */
+#ifndef CRYPTONETS_IO_H
+#define CRYPTONETS_IO_H
+
+#include <stdio.h>
+
+#include "cryptonets/bfv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CN_IO_MAGIC "CNHE"
+#define CN_IO_VERSION_MAJOR 1
+#define CN_IO_VERSION_MINOR 0
+#define CN_IO_HEADER_BYTES 32
+#define CN_IO_TRAILER_BYTES 8
+/* Most ciphertexts one batch may hold. */
+#define CN_IO_MAX_BATCH ((size_t)1 << 24)
+
+typedef enum {
+    CN_IO_PARAMS = 1,
+    CN_IO_SECRET_KEY = 2,
+    CN_IO_PUBLIC_KEY = 3,
+    CN_IO_RELIN_KEY = 4,
+    CN_IO_GALOIS_KEYS = 5,
+    CN_IO_PLAINTEXT = 6,
+    CN_IO_CIPHERTEXT = 7,
+    CN_IO_CIPHERTEXT_BATCH = 8
+} cn_io_type;
+
+/* Flags of cn_io_save_ciphertext and cn_io_save_ciphertext_batch. */
+#define CN_IO_ALLOW_TRANSPARENT 1u /* write ciphertexts known to encrypt without randomness */
+#define CN_IO_NO_SEED 2u           /* write c1 in full even where a seed would do */
+
+/* Parameters (no context needed). Loading refuses parameters that declare no security
+ * (CN_SEC_NONE_INSECURE) with CN_ERR_INSECURE unless allow_insecure is set, and runs
+ * cn_bfv_params_validate. */
+CN_API size_t cn_io_size_params(const cn_bfv_params_t *prm);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_params(uint8_t *buf, size_t cap, size_t *written,
+                                                  const cn_bfv_params_t *prm);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_params(FILE *f, const cn_bfv_params_t *prm);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_params(cn_bfv_params_t *prm, const uint8_t *buf,
+                                                  size_t len, int allow_insecure);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_params(cn_bfv_params_t *prm, FILE *f,
+                                                  int allow_insecure);
+
+/* Public key. */
+CN_API size_t cn_io_size_public_key(const cn_bfv_public_key_t *pk, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_public_key(uint8_t *buf, size_t cap, size_t *written,
+                                                      const cn_bfv_public_key_t *pk,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_public_key(FILE *f, const cn_bfv_public_key_t *pk,
+                                                       const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_public_key(cn_bfv_public_key_t *pk,
+                                                      const uint8_t *buf, size_t len,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_public_key(cn_bfv_public_key_t *pk, FILE *f,
+                                                      const cn_bfv_context_t *ctx);
+
+/* Relinearization key. */
+CN_API size_t cn_io_size_relin_key(const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_relin_key(uint8_t *buf, size_t cap, size_t *written,
+                                                     const cn_bfv_relin_key_t *rk,
+                                                     const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_relin_key(FILE *f, const cn_bfv_relin_key_t *rk,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_relin_key(cn_bfv_relin_key_t *rk, const uint8_t *buf,
+                                                     size_t len, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_relin_key(cn_bfv_relin_key_t *rk, FILE *f,
+                                                     const cn_bfv_context_t *ctx);
+
+/* Galois keys. */
+CN_API size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk,
+                                     const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_galois_keys(uint8_t *buf, size_t cap,
+                                                       size_t *written,
+                                                       const cn_bfv_galois_keys_t *gk,
+                                                       const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_galois_keys(FILE *f, const cn_bfv_galois_keys_t *gk,
+                                                        const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_galois_keys(cn_bfv_galois_keys_t *gk,
+                                                       const uint8_t *buf, size_t len,
+                                                       const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_galois_keys(cn_bfv_galois_keys_t *gk, FILE *f,
+                                                       const cn_bfv_context_t *ctx);
+
+/* Plaintext. */
+CN_API size_t cn_io_size_plaintext(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_plaintext(uint8_t *buf, size_t cap, size_t *written,
+                                                     const cn_bfv_plaintext_t *pt,
+                                                     const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_plaintext(FILE *f, const cn_bfv_plaintext_t *pt,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_plaintext(cn_bfv_plaintext_t *pt, const uint8_t *buf,
+                                                     size_t len, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_plaintext(cn_bfv_plaintext_t *pt, FILE *f,
+                                                     const cn_bfv_context_t *ctx);
+
+/* Ciphertext (size 2 or 3, any level). A fresh secret-key encryption (has_seed) is
+ * written with its 32-byte seed in place of c1 unless CN_IO_NO_SEED; the loader expands
+ * it. A transparent ciphertext is refused (CN_ERR_UNSUPPORTED) unless
+ * CN_IO_ALLOW_TRANSPARENT: it would reveal its plaintext's origin (see docs/bfv.md). */
+CN_API size_t cn_io_size_ciphertext(const cn_bfv_ciphertext_t *ct, unsigned flags,
+                                    const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_ciphertext(uint8_t *buf, size_t cap, size_t *written,
+                                                      const cn_bfv_ciphertext_t *ct,
+                                                      unsigned flags,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_ciphertext(FILE *f, const cn_bfv_ciphertext_t *ct,
+                                                       unsigned flags,
+                                                       const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_ciphertext(cn_bfv_ciphertext_t *ct,
+                                                      const uint8_t *buf, size_t len,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_ciphertext(cn_bfv_ciphertext_t *ct, FILE *f,
+                                                      const cn_bfv_context_t *ctx);
+
+/* A batch of count ciphertexts under one header (the shape of a network's input or
+ * output). Loading allocates *cts (count entries; free with cn_io_free_ciphertexts);
+ * memory grows with the ciphertexts actually read, never with a declared count. */
+CN_API size_t cn_io_size_ciphertext_batch(const cn_bfv_ciphertext_t *cts, size_t count,
+                                          unsigned flags, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_ciphertext_batch(uint8_t *buf, size_t cap,
+                                                            size_t *written,
+                                                            const cn_bfv_ciphertext_t *cts,
+                                                            size_t count, unsigned flags,
+                                                            const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_ciphertext_batch(FILE *f,
+                                                             const cn_bfv_ciphertext_t *cts,
+                                                             size_t count, unsigned flags,
+                                                             const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_ciphertext_batch(cn_bfv_ciphertext_t **cts,
+                                                            size_t *count, const uint8_t *buf,
+                                                            size_t len,
+                                                            const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_ciphertext_batch(cn_bfv_ciphertext_t **cts,
+                                                            size_t *count, FILE *f,
+                                                            const cn_bfv_context_t *ctx);
+CN_API void cn_io_free_ciphertexts(cn_bfv_ciphertext_t *cts, size_t count);
+
+/* The secret key, for its owner only: written as ternary coefficients (2 bits each).
+ * The bytes are as secret as the key; the caller is responsible for them. */
+CN_API size_t cn_io_size_secret_key(const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_save_secret_key(uint8_t *buf, size_t cap, size_t *written,
+                                                      const cn_bfv_secret_key_t *sk,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_write_secret_key(FILE *f, const cn_bfv_secret_key_t *sk,
+                                                       const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_load_secret_key(cn_bfv_secret_key_t *sk,
+                                                      const uint8_t *buf, size_t len,
+                                                      const cn_bfv_context_t *ctx);
+CN_API CN_WARN_UNUSED cn_status cn_io_read_secret_key(cn_bfv_secret_key_t *sk, FILE *f,
+                                                      const cn_bfv_context_t *ctx);
+
+/* The header of a serialized object, without checking more than its first 32 bytes (for
+ * tools that dispatch on the type). CN_ERR_TRUNCATED, CN_ERR_FORMAT (bad magic),
+ * CN_ERR_VERSION (newer major version). */
+typedef struct {
+    unsigned major, minor;
+    cn_io_type type;
+    unsigned flags;
+    uint32_t count;
+    uint64_t total_length;
+    uint64_t fingerprint;
+} cn_io_header_t;
+CN_API CN_WARN_UNUSED cn_status cn_io_peek_header(cn_io_header_t *h, const uint8_t *buf,
+                                                  size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,311 @@
+/* Byte streams with a running checksum, headers and bit packing for lib/io. */
+#include <string.h>
+
+#include "../internal/mem.h"
+#include "io_internal.h"
+
+#define H_SEED 0x243f6a8885a308d3ULL
+#define H_K1 0x9e3779b97f4a7c15ULL
+#define H_K2 0xc2b2ae3d27d4eb4fULL
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline void store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static inline uint64_t mix_word(uint64_t h, uint64_t w)
+{
+    return rotl64(h ^ (w * H_K1), 31) * H_K2;
+}
+
+void cn_hash_init(cn_hash_t *s)
+{
+    s->h = H_SEED;
+    s->word = 0;
+    s->total = 0;
+    s->nb = 0;
+}
+
+void cn_hash_update(cn_hash_t *s, const uint8_t *p, size_t n)
+{
+    s->total += n;
+    while (n && s->nb) { /* finish a partial word */
+        s->word |= (uint64_t)*p++ << (8 * s->nb);
+        n--;
+        if (++s->nb == 8) {
+            s->h = mix_word(s->h, s->word);
+            s->word = 0;
+            s->nb = 0;
+        }
+    }
+    for (; n >= 8; n -= 8, p += 8)
+        s->h = mix_word(s->h, load_le64(p));
+    for (; n; n--)
+        s->word |= (uint64_t)*p++ << (8 * s->nb++);
+}
+
+uint64_t cn_hash_final(const cn_hash_t *s)
+{
+    uint64_t h = s->nb ? mix_word(s->h, s->word) : s->h;
+    h ^= s->total;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
+void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n)
+{
+    if (w->err != CN_OK || n == 0)
+        return;
+    cn_hash_update(&w->hs, p, n);
+    if (w->f) {
+        if (fwrite(p, 1, n, w->f) != n)
+            w->err = CN_ERR_IO;
+        return;
+    }
+    if (n > w->cap - w->pos) {
+        w->err = CN_ERR_OUT_OF_RANGE;
+        return;
+    }
+    memcpy(w->buf + w->pos, p, n);
+    w->pos += n;
+}
+
+void cn_wr_u32(cn_wr_t *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    cn_wr_bytes(w, b, 4);
+}
+
+void cn_wr_u64(cn_wr_t *w, uint64_t v)
+{
+    uint8_t b[8];
+    store_le64(b, v);
+    cn_wr_bytes(w, b, 8);
+}
+
+void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits)
+{
+    uint8_t chunk[4096];
+    size_t fill = 0;
+    cn_u128 acc = 0; /* pending bits, LSB first */
+    unsigned have = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= (cn_u128)v[i] << have;
+        have += bits;
+        while (have >= 8) {
+            chunk[fill++] = (uint8_t)acc;
+            acc >>= 8;
+            have -= 8;
+            if (fill == sizeof chunk) {
+                cn_wr_bytes(w, chunk, fill);
+                fill = 0;
+            }
+        }
+    }
+    if (have)
+        chunk[fill++] = (uint8_t)acc; /* the rest of the byte is zero */
+    cn_wr_bytes(w, chunk, fill);
+}
+
+void cn_wr_header(cn_wr_t *w, cn_io_type type, unsigned flags, uint32_t count, uint64_t total,
+                  uint64_t fingerprint)
+{
+    uint8_t h[CN_IO_HEADER_BYTES] = {0};
+    memcpy(h, CN_IO_MAGIC, 4);
+    h[4] = CN_IO_VERSION_MAJOR;
+    h[6] = CN_IO_VERSION_MINOR;
+    h[8] = (uint8_t)type;
+    h[9] = (uint8_t)(type >> 8);
+    h[10] = (uint8_t)flags;
+    h[11] = (uint8_t)(flags >> 8);
+    for (int i = 0; i < 4; i++)
+        h[12 + i] = (uint8_t)(count >> (8 * i));
+    store_le64(h + 16, total);
+    store_le64(h + 24, fingerprint);
+    cn_wr_bytes(w, h, sizeof h);
+}
+
+void cn_wr_trailer(cn_wr_t *w)
+{
+    uint8_t b[8];
+    store_le64(b, cn_hash_final(&w->hs));
+    if (w->err != CN_OK)
+        return;
+    /* the checksum itself is not hashed */
+    cn_hash_t keep = w->hs;
+    cn_wr_bytes(w, b, 8);
+    w->hs = keep;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+void cn_rd_bytes(cn_rd_t *r, void *p, size_t n)
+{
+    if (r->err != CN_OK) {
+        memset(p, 0, n);
+        return;
+    }
+    if (r->limit && n > r->limit - r->consumed) {
+        /* the body runs past the length the header declares */
+        r->err = CN_ERR_FORMAT;
+        memset(p, 0, n);
+        return;
+    }
+    if (r->f) {
+        size_t got = fread(p, 1, n, r->f);
+        if (got != n) {
+            r->err = ferror(r->f) ? CN_ERR_IO : CN_ERR_TRUNCATED;
+            memset(p, 0, n);
+            return;
+        }
+    } else {
+        if (n > r->len - r->pos) {
+            r->err = CN_ERR_TRUNCATED;
+            memset(p, 0, n);
+            return;
+        }
+        memcpy(p, r->buf + r->pos, n);
+        r->pos += n;
+    }
+    r->consumed += n;
+    cn_hash_update(&r->hs, p, n);
+}
+
+uint32_t cn_rd_u32(cn_rd_t *r)
+{
+    uint8_t b[4];
+    cn_rd_bytes(r, b, 4);
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+uint64_t cn_rd_u64(cn_rd_t *r)
+{
+    uint8_t b[8];
+    cn_rd_bytes(r, b, 8);
+    return load_le64(b);
+}
+
+void cn_rd_packed(cn_rd_t *r, uint64_t *v, size_t n, unsigned bits, uint64_t bound)
+{
+    uint8_t chunk[4096];
+    size_t left = cn_io_packed_bytes(n, bits), avail = 0, at = 0;
+    const uint64_t mask = bits >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << bits) - 1;
+    cn_u128 acc = 0;
+    unsigned have = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (have < bits) {
+            if (at == avail) {
+                avail = left < sizeof chunk ? left : sizeof chunk;
+                cn_rd_bytes(r, chunk, avail);
+                left -= avail;
+                at = 0;
+                if (r->err != CN_OK) {
+                    memset(v, 0, n * sizeof *v);
+                    return;
+                }
+            }
+            acc |= (cn_u128)chunk[at++] << have;
+            have += 8;
+        }
+        v[i] = (uint64_t)acc & mask;
+        acc >>= bits;
+        have -= bits;
+        if (v[i] >= bound)
+            cn_rd_fail(r, CN_ERR_FORMAT);
+    }
+    if (acc != 0) /* padding bits must be zero: one encoding per object */
+        cn_rd_fail(r, CN_ERR_FORMAT);
+    cn_wipe(chunk, sizeof chunk);
+}
+
+static cn_status parse_header(cn_io_header_t *h, const uint8_t *b)
+{
+    if (memcmp(b, CN_IO_MAGIC, 4) != 0)
+        return CN_ERR_FORMAT;
+    h->major = (unsigned)b[4] | (unsigned)b[5] << 8;
+    h->minor = (unsigned)b[6] | (unsigned)b[7] << 8;
+    h->type = (cn_io_type)((unsigned)b[8] | (unsigned)b[9] << 8);
+    h->flags = (unsigned)b[10] | (unsigned)b[11] << 8;
+    h->count = (uint32_t)b[12] | (uint32_t)b[13] << 8 | (uint32_t)b[14] << 16 |
+               (uint32_t)b[15] << 24;
+    h->total_length = load_le64(b + 16);
+    h->fingerprint = load_le64(b + 24);
+    if (h->major > CN_IO_VERSION_MAJOR)
+        return CN_ERR_VERSION;
+    if (h->major == 0)
+        return CN_ERR_FORMAT;
+    return CN_OK;
+}
+
+cn_status cn_io_peek_header(cn_io_header_t *h, const uint8_t *buf, size_t len)
+{
+    memset(h, 0, sizeof *h);
+    if (len < CN_IO_HEADER_BYTES)
+        return CN_ERR_TRUNCATED;
+    return parse_header(h, buf);
+}
+
+void cn_rd_header(cn_rd_t *r, cn_io_header_t *h, cn_io_type type, unsigned allowed_flags,
+                  const cn_bfv_context_t *ctx)
+{
+    uint8_t b[CN_IO_HEADER_BYTES];
+    memset(h, 0, sizeof *h);
+    cn_rd_bytes(r, b, sizeof b);
+    if (r->err != CN_OK)
+        return;
+    cn_status st = parse_header(h, b);
+    if (st != CN_OK) {
+        cn_rd_fail(r, st);
+        return;
+    }
+    if (h->type != type || (h->flags & ~allowed_flags) != 0 ||
+        h->total_length < CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES) {
+        cn_rd_fail(r, CN_ERR_FORMAT);
+        return;
+    }
+    if (!r->f && h->total_length != r->len) {
+        cn_rd_fail(r, h->total_length > r->len ? CN_ERR_TRUNCATED : CN_ERR_FORMAT);
+        return;
+    }
+    if (ctx && h->fingerprint != cn_bfv_context_fingerprint(ctx)) {
+        cn_rd_fail(r, CN_ERR_CONTEXT_MISMATCH);
+        return;
+    }
+    r->limit = h->total_length - CN_IO_TRAILER_BYTES;
+}
+
+void cn_rd_trailer(cn_rd_t *r)
+{
+    if (r->err != CN_OK)
+        return;
+    if (r->consumed != r->limit) { /* the body ended before the declared length */
+        r->err = CN_ERR_FORMAT;
+        return;
+    }
+    const uint64_t want = cn_hash_final(&r->hs);
+    uint8_t b[8];
+    r->limit += CN_IO_TRAILER_BYTES;
+    cn_rd_bytes(r, b, 8);
+    if (r->err == CN_OK && load_le64(b) != want)
+        r->err = CN_ERR_FORMAT;
+}

@@ -266,36 +266,64 @@ static void run_mod_switch(bench_state *s)
     check(cn_bfv_mod_switch(&s->z, &s->x, s->ctx), "mod_switch");
 }
 
+/* Serialized sizes (cryptonets/io.h): these rows report bytes, not time. */
+static size_t size_ct(bench_state *s)
+{
+    return cn_io_size_ciphertext(&s->x, 0, s->ctx);
+}
+
+static size_t size_ct_seeded(bench_state *s)
+{
+    check(cn_bfv_encrypt_symmetric(&s->z, &s->pt, &s->sk, s->ctx, &s->rng), "encrypt_sk");
+    return cn_io_size_ciphertext(&s->z, 0, s->ctx);
+}
+
+static size_t size_pk(bench_state *s)
+{
+    return cn_io_size_public_key(&s->pk, s->ctx);
+}
+
+static size_t size_rlk(bench_state *s)
+{
+    return cn_io_size_relin_key(&s->rk, s->ctx);
+}
+
 typedef struct {
     bench_spec spec;
     void (*run)(bench_state *);
-    int bfv; /* uses the BFV setup */
+    int bfv;                        /* uses the BFV setup */
+    size_t (*size)(bench_state *); /* a size row: bytes instead of time */
 } bench_entry;
 
 static const bench_entry entries[] = {
-    {{"ntt_fwd", 4096, 1, 60}, run_ntt_fwd, 0},
-    {{"ntt_fwd", 8192, 1, 60}, run_ntt_fwd, 0},
-    {{"ntt_fwd", 8192, 1, 44}, run_ntt_fwd, 0},
-    {{"ntt_fwd", 16384, 1, 60}, run_ntt_fwd, 0},
-    {{"ntt_fwd", 16384, 1, 49}, run_ntt_fwd, 0},
-    {{"ntt_fwd", 32768, 1, 60}, run_ntt_fwd, 0},
-    {{"ntt_inv", 4096, 1, 60}, run_ntt_inv, 0},
-    {{"ntt_inv", 8192, 1, 60}, run_ntt_inv, 0},
-    {{"ntt_inv", 8192, 1, 44}, run_ntt_inv, 0},
-    {{"ntt_inv", 16384, 1, 60}, run_ntt_inv, 0},
-    {{"ntt_inv", 16384, 1, 49}, run_ntt_inv, 0},
-    {{"ntt_inv", 32768, 1, 60}, run_ntt_inv, 0},
-    {{"poly_mul", 8192, 4, 60}, run_poly_mul, 0},
-    {{"poly_mul", 8192, 4, 44}, run_poly_mul, 0},
+    {{"ntt_fwd", 4096, 1, 60}, run_ntt_fwd, 0, NULL},
+    {{"ntt_fwd", 8192, 1, 60}, run_ntt_fwd, 0, NULL},
+    {{"ntt_fwd", 8192, 1, 44}, run_ntt_fwd, 0, NULL},
+    {{"ntt_fwd", 16384, 1, 60}, run_ntt_fwd, 0, NULL},
+    {{"ntt_fwd", 16384, 1, 49}, run_ntt_fwd, 0, NULL},
+    {{"ntt_fwd", 32768, 1, 60}, run_ntt_fwd, 0, NULL},
+    {{"ntt_inv", 4096, 1, 60}, run_ntt_inv, 0, NULL},
+    {{"ntt_inv", 8192, 1, 60}, run_ntt_inv, 0, NULL},
+    {{"ntt_inv", 8192, 1, 44}, run_ntt_inv, 0, NULL},
+    {{"ntt_inv", 16384, 1, 60}, run_ntt_inv, 0, NULL},
+    {{"ntt_inv", 16384, 1, 49}, run_ntt_inv, 0, NULL},
+    {{"ntt_inv", 32768, 1, 60}, run_ntt_inv, 0, NULL},
+    {{"poly_mul", 8192, 4, 60}, run_poly_mul, 0, NULL},
+    {{"poly_mul", 8192, 4, 44}, run_poly_mul, 0, NULL},
 #define BFV_ROWS(n, k)                                                                     \
-    {{"keygen", n, k, 0}, run_keygen, 1}, {{"encrypt_pk", n, k, 0}, run_encrypt_pk, 1},     \
-        {{"encrypt_sk", n, k, 0}, run_encrypt_sk, 1}, {{"decrypt", n, k, 0}, run_decrypt, 1}, \
-        {{"add", n, k, 0}, run_add, 1}, {{"mul_scalar", n, k, 0}, run_mul_scalar, 1},       \
-        {{"mul_plain", n, k, 0}, run_mul_plain, 1}, {{"mul", n, k, 0}, run_mul, 1},         \
-        {{"square", n, k, 0}, run_square, 1}, {{"relin", n, k, 0}, run_relin, 1},           \
-        {{"mul_relin", n, k, 0}, run_mul_relin, 1}, {{"mod_switch", n, k, 0}, run_mod_switch, 1}
+    {{"keygen", n, k, 0}, run_keygen, 1, NULL}, {{"encrypt_pk", n, k, 0}, run_encrypt_pk, 1, NULL},     \
+        {{"encrypt_sk", n, k, 0}, run_encrypt_sk, 1, NULL}, {{"decrypt", n, k, 0}, run_decrypt, 1, NULL}, \
+        {{"add", n, k, 0}, run_add, 1, NULL}, {{"mul_scalar", n, k, 0}, run_mul_scalar, 1, NULL},       \
+        {{"mul_plain", n, k, 0}, run_mul_plain, 1, NULL}, {{"mul", n, k, 0}, run_mul, 1, NULL},         \
+        {{"square", n, k, 0}, run_square, 1, NULL}, {{"relin", n, k, 0}, run_relin, 1, NULL},           \
+        {{"mul_relin", n, k, 0}, run_mul_relin, 1, NULL}, {{"mod_switch", n, k, 0}, run_mod_switch, 1, NULL}
+#define SIZE_ROWS(n, k)                                                                    \
+    {{"size_ct", n, k, 0}, NULL, 1, size_ct}, {{"size_ct_seeded", n, k, 0}, NULL, 1, size_ct_seeded}, \
+        {{"size_pk", n, k, 0}, NULL, 1, size_pk}, {{"size_rlk", n, k, 0}, NULL, 1, size_rlk}
     BFV_ROWS(8192, 4),
     BFV_ROWS(16384, 8),
+    SIZE_ROWS(8192, 4),
+    SIZE_ROWS(16384, 8),
 };
 
 static int selected(const char *op, int nwords, char **words)
@@ -314,6 +342,7 @@ static void usage(void)
                     "  runs the ops whose name contains a WORD (all by default)\n"
                     "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
                     "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
+                    "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
                     "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
                     "   t of 20 bits; 'bits' is 0 there)\n");
 }
@@ -365,6 +394,19 @@ int main(int argc, char **argv)
             bfv_setup(&s, &be->spec);
         else
             setup(&s, &be->spec);
+        if (be->size) {
+            size_t bytes = be->size(&s);
+            if (jf)
+                fprintf(jf, "%s\n  {\"op\": \"%s\", \"n\": %zu, \"primes\": %zu, \"bits\": 0, "
+                            "\"bytes\": %zu}",
+                        first ? "" : ",", be->spec.op, be->spec.n, be->spec.primes, bytes);
+            if (!json)
+                printf("%-14s %6zu %6zu %5s %12zu bytes\n", be->spec.op, be->spec.n,
+                       be->spec.primes, "", bytes);
+            first = 0;
+            bfv_teardown(&s);
+            continue;
+        }
         double w0 = now_us();
         be->run(&s);
         double one = now_us() - w0;

@@ -49,6 +49,36 @@ static void rd_init(cn_rd_t *r, const uint8_t *buf, size_t len, FILE *f)
     cn_hash_init(&r->hs);
 }
 
+/* The four entry points of an object type whose functions take (object, context):
+ * save into a buffer, write to a FILE, load from a buffer, read from a FILE. */
+#define IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn)                                  \
+    cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj, \
+                                const cn_bfv_context_t *ctx)                               \
+    {                                                                                      \
+        save_spec sp;                                                                      \
+        cn_status st = spec_fn(&sp, obj, ctx);                                             \
+        return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_fn, obj, 0, ctx); \
+    }                                                                                      \
+    cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)   \
+    {                                                                                      \
+        save_spec sp;                                                                      \
+        cn_status st = spec_fn(&sp, obj, ctx);                                             \
+        return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_fn, obj, 0, ctx);    \
+    }                                                                                      \
+    cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,               \
+                                const cn_bfv_context_t *ctx)                               \
+    {                                                                                      \
+        cn_rd_t r;                                                                         \
+        rd_init(&r, buf, len, NULL);                                                       \
+        return load_fn(obj, &r, ctx);                                                      \
+    }                                                                                      \
+    cn_status cn_io_read_##name(type_t *obj, FILE *f, const cn_bfv_context_t *ctx)          \
+    {                                                                                      \
+        cn_rd_t r;                                                                         \
+        rd_init(&r, NULL, 0, f);                                                           \
+        return load_fn(obj, &r, ctx);                                                      \
+    }
+
 /* ---- polynomial rows ----------------------------------------------------------- */
 
 static size_t rows_bytes(size_t k, const cn_bfv_context_t *ctx)
@@ -218,22 +248,6 @@ static cn_status pk_spec(save_spec *sp, const cn_bfv_public_key_t *pk, const cn_
     return CN_OK;
 }
 
-cn_status cn_io_save_public_key(uint8_t *buf, size_t cap, size_t *written,
-                                const cn_bfv_public_key_t *pk, const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = pk_spec(&sp, pk, ctx);
-    return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_pk, pk, 0, ctx);
-}
-
-cn_status cn_io_write_public_key(FILE *f, const cn_bfv_public_key_t *pk,
-                                 const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = pk_spec(&sp, pk, ctx);
-    return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_pk, pk, 0, ctx);
-}
-
 static cn_status load_pk(cn_bfv_public_key_t *pk, cn_rd_t *r, const cn_bfv_context_t *ctx)
 {
     cn_io_header_t h;
@@ -252,20 +266,7 @@ static cn_status load_pk(cn_bfv_public_key_t *pk, cn_rd_t *r, const cn_bfv_conte
     return CN_OK;
 }
 
-cn_status cn_io_load_public_key(cn_bfv_public_key_t *pk, const uint8_t *buf, size_t len,
-                                const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, buf, len, NULL);
-    return load_pk(pk, &r, ctx);
-}
-
-cn_status cn_io_read_public_key(cn_bfv_public_key_t *pk, FILE *f, const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, NULL, 0, f);
-    return load_pk(pk, &r, ctx);
-}
+IO_FAMILY(public_key, cn_bfv_public_key_t, pk_spec, put_pk, load_pk)
 
 /* ---- key switching keys (relinearization, Galois) --------------------------------- */
 
@@ -345,22 +346,6 @@ static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk, const cn_b
     return CN_OK;
 }
 
-cn_status cn_io_save_relin_key(uint8_t *buf, size_t cap, size_t *written,
-                               const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = rk_spec(&sp, rk, ctx);
-    return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_rk, rk, 0, ctx);
-}
-
-cn_status cn_io_write_relin_key(FILE *f, const cn_bfv_relin_key_t *rk,
-                                const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = rk_spec(&sp, rk, ctx);
-    return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_rk, rk, 0, ctx);
-}
-
 static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_context_t *ctx)
 {
     cn_io_header_t h;
@@ -376,20 +361,7 @@ static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_contex
     return r->err;
 }
 
-cn_status cn_io_load_relin_key(cn_bfv_relin_key_t *rk, const uint8_t *buf, size_t len,
-                               const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, buf, len, NULL);
-    return load_rk(rk, &r, ctx);
-}
-
-cn_status cn_io_read_relin_key(cn_bfv_relin_key_t *rk, FILE *f, const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, NULL, 0, f);
-    return load_rk(rk, &r, ctx);
-}
+IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk)
 
 size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
 {
@@ -419,22 +391,6 @@ static cn_status gk_spec(save_spec *sp, const cn_bfv_galois_keys_t *gk,
     *sp = (save_spec){CN_IO_GALOIS_KEYS, (uint32_t)gk->count, ctx->fingerprint,
                       cn_io_size_galois_keys(gk, ctx)};
     return CN_OK;
-}
-
-cn_status cn_io_save_galois_keys(uint8_t *buf, size_t cap, size_t *written,
-                                 const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = gk_spec(&sp, gk, ctx);
-    return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_gk, gk, 0, ctx);
-}
-
-cn_status cn_io_write_galois_keys(FILE *f, const cn_bfv_galois_keys_t *gk,
-                                  const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = gk_spec(&sp, gk, ctx);
-    return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_gk, gk, 0, ctx);
 }
 
 static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_context_t *ctx)
@@ -472,20 +428,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
     return CN_OK;
 }
 
-cn_status cn_io_load_galois_keys(cn_bfv_galois_keys_t *gk, const uint8_t *buf, size_t len,
-                                 const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, buf, len, NULL);
-    return load_gk(gk, &r, ctx);
-}
-
-cn_status cn_io_read_galois_keys(cn_bfv_galois_keys_t *gk, FILE *f, const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, NULL, 0, f);
-    return load_gk(gk, &r, ctx);
-}
+IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk)
 
 /* ---- plaintext ------------------------------------------------------------------ */
 
@@ -517,21 +460,6 @@ static cn_status pt_spec(save_spec *sp, const cn_bfv_plaintext_t *pt, const cn_b
     return CN_OK;
 }
 
-cn_status cn_io_save_plaintext(uint8_t *buf, size_t cap, size_t *written,
-                               const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = pt_spec(&sp, pt, ctx);
-    return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_pt, pt, 0, ctx);
-}
-
-cn_status cn_io_write_plaintext(FILE *f, const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
-{
-    save_spec sp;
-    cn_status st = pt_spec(&sp, pt, ctx);
-    return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_pt, pt, 0, ctx);
-}
-
 static cn_status load_pt(cn_bfv_plaintext_t *pt, cn_rd_t *r, const cn_bfv_context_t *ctx)
 {
     cn_io_header_t h;
@@ -553,20 +481,7 @@ static cn_status load_pt(cn_bfv_plaintext_t *pt, cn_rd_t *r, const cn_bfv_contex
     return r->err;
 }
 
-cn_status cn_io_load_plaintext(cn_bfv_plaintext_t *pt, const uint8_t *buf, size_t len,
-                               const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, buf, len, NULL);
-    return load_pt(pt, &r, ctx);
-}
-
-cn_status cn_io_read_plaintext(cn_bfv_plaintext_t *pt, FILE *f, const cn_bfv_context_t *ctx)
-{
-    cn_rd_t r;
-    rd_init(&r, NULL, 0, f);
-    return load_pt(pt, &r, ctx);
-}
+IO_FAMILY(plaintext, cn_bfv_plaintext_t, pt_spec, put_pt, load_pt)
 
 /* ---- ciphertexts ----------------------------------------------------------------- */
 

@@ -232,6 +232,16 @@ cn_status cn_bfv_decrypt(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
     return st;
 }
 
+/* The phase c0 + c1 s carries the noise, which is derived from the secret key: its big
+ * integers are wiped before they are released. */
+static void wipe_mpz_clear(mpz_t x)
+{
+    size_t limbs = mpz_size(x);
+    if (limbs)
+        cn_wipe(mpz_limbs_modify(x, (mp_size_t)limbs), limbs * sizeof(mp_limb_t));
+    mpz_clear(x);
+}
+
 cn_status cn_bfv_noise_budget(int *bits, const cn_bfv_ciphertext_t *ct,
                               const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
 {
@@ -266,8 +276,8 @@ cn_status cn_bfv_noise_budget(int *bits, const cn_bfv_ciphertext_t *ct,
         *bits = b > 0 ? (int)b : 0;
     }
     for (size_t i = 0; i < n; i++)
-        mpz_clear(c[i]);
-    mpz_clear(mx);
+        wipe_mpz_clear(c[i]);
+    wipe_mpz_clear(mx);
 out:
     free(c);
     cn_poly_clear(&x);

@@ -18,7 +18,16 @@ CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread
 ifeq ($(WERROR),1)
 CN_CFLAGS += -Werror
 endif
-ifeq ($(SANITIZE),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer build (make fuzz): clang, ASan + UBSan, checksums not enforced (see fuzz/)
+CC      := clang
+BUILD   := build-fuzz
+LIBA    := $(BUILD)/libcryptonets.a
+CN_CFLAGS += -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer -DCN_FUZZ_IGNORE_CHECKSUM
+CN_LDFLAGS = -fsanitize=address,undefined
+else ifeq ($(SANITIZE),1)
 BUILD   := build-san
 LIBA    := $(BUILD)/libcryptonets.a
 CN_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -54,7 +63,7 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: all lib bench bench-bin examples tests test check setup install uninstall clean format
+.PHONY: fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
 
 all: lib bench-bin examples
 
@@ -103,6 +112,38 @@ tests: $(TEST_BIN)
 setup:
 	@sh scripts/setup.sh
 
+# libFuzzer targets, one per loader of lib/io (fuzz/fuzz_load.c). `make fuzz` installs
+# clang's fuzzer runtime, builds them in build-fuzz/ and runs each for FUZZ_SECONDS
+# (default 60) from a seed corpus of valid objects; a crash stops with the input saved.
+FUZZ_TARGETS := params:1 secret_key:2 public_key:3 relin_key:4 galois_keys:5 plaintext:6 \
+                ciphertext:7 ciphertext_batch:8
+FUZZ_BIN := $(foreach t,$(FUZZ_TARGETS),build-fuzz/fuzz/load_$(word 1,$(subst :, ,$(t))))
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@sh scripts/setup.sh fuzz
+	$(MAKE) --no-print-directory FUZZ=1 fuzz-bin
+	$(MAKE) --no-print-directory FUZZ=1 fuzz-run
+
+fuzz-bin: $(FUZZ_BIN)
+
+build-fuzz/fuzz/load_%: fuzz/fuzz_load.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) -fsanitize=fuzzer $(CFLAGS) \
+	    -DCN_FUZZ_TYPE=$(word 2,$(subst :, ,$(filter $*:%,$(FUZZ_TARGETS)))) \
+	    $< -o $@ $(LIBA) $(CN_LDFLAGS) -fsanitize=fuzzer $(LDFLAGS) $(CN_LDLIBS)
+
+fuzz-run: $(FUZZ_BIN)
+	@set -e; for b in $(FUZZ_BIN); do \
+	    c=build-fuzz/corpus/$$(basename $$b); mkdir -p $$c build-fuzz/artifacts; \
+	    echo "fuzz: $$b for $(FUZZ_SECONDS) s"; \
+	    CN_FUZZ_SEED_DIR=$$c $$b -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	        -timeout=10 -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/ \
+	        $$c 2>build-fuzz/$$(basename $$b).log \
+	        || { tail -40 build-fuzz/$$(basename $$b).log; exit 1; }; \
+	    grep -E 'stat::number_of_executed_units|stat::peak_rss' build-fuzz/$$(basename $$b).log; \
+	done
+
 # The README's test command. CK_RUN_SUITE=name runs one suite.
 check: setup
 	$(MAKE) --no-print-directory all tests
@@ -139,6 +180,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san build-noavx512 build-san-noavx512 lib/libcryptonets.a
+	rm -rf build build-san build-noavx512 build-san-noavx512 build-fuzz lib/libcryptonets.a
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -4,6 +4,14 @@
 set -u
 
 PACKAGES="gcc make pkg-config libgmp-dev libflint-dev check"
+# optional groups, named on the command line: `setup.sh fuzz` adds clang and its
+# libFuzzer runtime (make fuzz)
+for group in "$@"; do
+    case "$group" in
+    fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
+    *) echo "setup: unknown package group '$group'" >&2; exit 1 ;;
+    esac
+done
 
 missing=""
 for p in $PACKAGES; do

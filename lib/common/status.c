@@ -25,8 +25,8 @@ static const char *const messages[CN_STATUS_COUNT_] = {
     [CN_ERR_VERSION] = "unsupported format version",
     [CN_ERR_IO] = "input/output error",
     [CN_ERR_UNSUPPORTED] = "operation not supported for these arguments",
-    [CN_ERR_PLAIN_MODULUS] = "plaintext modulus is invalid, shares a factor with q, or is too "
-                             "large for the ciphertext modulus",
+    [CN_ERR_PLAIN_MODULUS] = ("plaintext modulus is invalid, shares a factor with q, or is too "
+                              "large for the ciphertext modulus"),
     [CN_ERR_NO_KEY] = "no evaluation key for this operation (generate the Galois key first)",
 };
 

@@ -12,9 +12,11 @@ SANITIZE ?= 0
 WERROR  ?= 0
 CN_NO_AVX512 ?= 0
 
+# OpenMP (gcc's libgomp) threads the network evaluator; OPENMP= builds without it
+OPENMP ?= -fopenmp
 CN_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -Wshadow \
-            -fvisibility=hidden -fno-strict-aliasing -pthread -Iinclude
-CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread
+            -fvisibility=hidden -fno-strict-aliasing -pthread $(OPENMP) -Iinclude
+CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
 ifeq ($(WERROR),1)
 CN_CFLAGS += -Werror
 endif
@@ -22,6 +24,8 @@ FUZZ ?= 0
 ifeq ($(FUZZ),1)
 # libFuzzer build (make fuzz): clang, ASan + UBSan, checksums not enforced (see fuzz/)
 CC      := clang
+OPENMP  :=
+CN_CFLAGS += -Wno-unknown-pragmas
 BUILD   := build-fuzz
 LIBA    := $(BUILD)/libcryptonets.a
 CN_CFLAGS += -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
@@ -163,7 +167,7 @@ test: tests
 PC_FILE := $(BUILD)/cryptonets.pc
 $(PC_FILE): Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lflint -lmpfr -lgmp -lm -pthread\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
 	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
 
 install: $(LIBA) $(PC_FILE)

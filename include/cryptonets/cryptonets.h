@@ -14,5 +14,6 @@
 #include "cryptonets/bfv.h"
 #include "cryptonets/encode.h"
 #include "cryptonets/io.h"
+#include "cryptonets/net.h"
 
 #endif

@@ -1,0 +1,208 @@
+/* The network layer: models of scaled-integer networks, the compiler that turns them
+ * into homomorphic plans, and the evaluator (client and server roles).
+ *
+ * A model (cn_model_t) is a list of layers on a (channels, height, width) input of raw
+ * integers in [input_min, input_max] (pixels, say), whose float value is raw *
+ * input_scale. Layers: conv2d, dense, square, pool (a scaled sum over a window: scale 1
+ * is a sum pool, 1/(window^2) a mean pool), flatten. Models are read and written in the
+ * format of docs/model-format.md.
+ *
+ * A plan (cn_plan_t) is the model compiled for encrypted evaluation: folded linear
+ * layers with integer weights, exact value ranges, plaintext moduli, BFV parameters and
+ * the schedule of relinearizations and modulus switches (docs/net.md). Client and server
+ * each build or load the same plan; they exchange only serialized bytes. */
+#ifndef CRYPTONETS_NET_H
+#define CRYPTONETS_NET_H
+
+#include <stdio.h>
+
+#include "cryptonets/bfv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A reason for a failure of the model and plan functions, for people (file, layer,
+ * what is wrong); empty when there was none. */
+typedef struct {
+    char msg[256];
+} cn_net_diag_t;
+
+typedef enum {
+    CN_LAYER_CONV2D = 1,
+    CN_LAYER_DENSE = 2,
+    CN_LAYER_SQUARE = 3,
+    CN_LAYER_POOL = 4,
+    CN_LAYER_FLATTEN = 5
+} cn_layer_kind;
+
+typedef struct {
+    cn_layer_kind kind;
+    size_t maps;           /* conv2d: output maps; dense: outputs */
+    size_t kh, kw;         /* conv2d, pool: window */
+    size_t stride;         /* conv2d, pool */
+    size_t pad;            /* conv2d: zeros on every side */
+    double scale;          /* pool: factor applied to each window's sum */
+    double *w;             /* conv2d: [maps][in_c][kh][kw]; dense: [maps][in_c*in_h*in_w] */
+    double *b;             /* conv2d, dense: [maps] */
+    size_t in_c, in_h, in_w;    /* shapes, set as layers are added */
+    size_t out_c, out_h, out_w;
+} cn_layer_t;
+
+typedef struct {
+    size_t in_c, in_h, in_w;
+    double input_scale;         /* float input = raw * input_scale (> 0) */
+    int64_t input_min, input_max;
+    size_t nlayers;
+    cn_layer_t *layers;
+} cn_model_t;
+
+/* Largest dimensions the model functions accept (bounds every allocation a file drives). */
+#define CN_MODEL_MAX_LAYERS 64
+#define CN_MODEL_MAX_VALUES ((size_t)1 << 20)   /* values per layer output */
+#define CN_MODEL_MAX_WEIGHTS ((size_t)1 << 26)  /* weights per layer */
+
+/* An empty model for inputs of shape (c, h, w); raw inputs in [in_min, in_max]. */
+CN_API CN_WARN_UNUSED cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w,
+                                              double input_scale, int64_t in_min,
+                                              int64_t in_max);
+CN_API void cn_model_clear(cn_model_t *m);
+/* Layers, appended; weights are copied. CN_ERR_SHAPE_MISMATCH (with a reason in diag, if
+ * given) when a layer does not fit the current shape; CN_ERR_INVALID_ARG for a NaN or
+ * infinite weight. w of a conv2d: [maps][in_c][kh][kw]; of a dense: [out][inputs]. */
+CN_API CN_WARN_UNUSED cn_status cn_model_add_conv2d(cn_model_t *m, size_t maps, size_t kh,
+                                                    size_t kw, size_t stride, size_t pad,
+                                                    const double *w, const double *b,
+                                                    cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_add_dense(cn_model_t *m, size_t out, const double *w,
+                                                   const double *b, cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_add_square(cn_model_t *m, cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size_t kw,
+                                                  size_t stride, double scale,
+                                                  cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_add_flatten(cn_model_t *m, cn_net_diag_t *diag);
+/* Number of outputs of the model (of its last layer, or inputs if none). */
+CN_API size_t cn_model_outputs(const cn_model_t *m);
+CN_API size_t cn_model_inputs(const cn_model_t *m);
+
+/* Model files (docs/model-format.md). Loading validates everything (magic, version,
+ * kinds, shapes, sizes, finite values, checksum, nothing after the end) and explains a
+ * refusal in diag: CN_ERR_FORMAT, CN_ERR_TRUNCATED, CN_ERR_VERSION, CN_ERR_SHAPE_MISMATCH,
+ * CN_ERR_INVALID_ARG, CN_ERR_IO. m must be zeroed or cleared; it stays cleared on error. */
+CN_API CN_WARN_UNUSED cn_status cn_model_save(const cn_model_t *m, const char *path,
+                                              cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_load(cn_model_t *m, const char *path,
+                                              cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_model_to_bytes(uint8_t **buf, size_t *len,
+                                                  const cn_model_t *m);
+CN_API CN_WARN_UNUSED cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf,
+                                                    size_t len, cn_net_diag_t *diag);
+/* The float network on raw inputs x[cn_model_inputs]: out[cn_model_outputs]. */
+CN_API CN_WARN_UNUSED cn_status cn_model_forward(double *out, const cn_model_t *m,
+                                                 const int64_t *x);
+
+/* --- the compiler ------------------------------------------------------------------ */
+
+/* Signed 128-bit integers: the plan's outputs (its compiler refuses anything wider). */
+typedef __int128 cn_int128;
+
+typedef struct {
+    /* Quantization: each linear layer's weights become round(w * s) with s chosen so the
+     * largest |weight| of the layer is 2^weight_bits - 1. weight_bits = 0: the compiler
+     * picks the smallest in [2, 16] for which the integer network predicts (argmax) as
+     * the float network on the calibration inputs (or, failing that, the one with the
+     * fewest differences; see cn_plan_calibration_mismatches). */
+    unsigned weight_bits;
+    const int64_t *calib;   /* ncalib inputs of cn_model_inputs raw values each */
+    size_t ncalib;
+    /* Encryption parameters; 0 means "the compiler chooses" (docs/net.md). */
+    size_t n;               /* ring degree */
+    unsigned t_bits;        /* bits of each plaintext modulus */
+    size_t nt;              /* number of plaintext moduli (with t_bits: forced) */
+    unsigned q_bits;        /* bits of each ciphertext prime */
+    size_t nq;              /* number of ciphertext primes (forced chain length) */
+    unsigned margin_bits;   /* noise budget kept in reserve at the end; 0: 10 */
+    int no_mod_switch;      /* 1: keep every prime to the end */
+    cn_security security;   /* CN_SEC_128 (0) by default */
+} cn_compile_opts_t;
+
+typedef struct cn_plan cn_plan_t;
+
+/* Compiles model m. diag explains a refusal (CN_ERR_OUT_OF_RANGE: values wider than 126
+ * bits; CN_ERR_INSECURE: no parameters meet the noise at this security; ...). */
+CN_API CN_WARN_UNUSED cn_status cn_plan_compile(cn_plan_t **plan, const cn_model_t *m,
+                                                const cn_compile_opts_t *opts,
+                                                cn_net_diag_t *diag);
+CN_API void cn_plan_free(cn_plan_t *plan);
+/* The plan in a readable form. */
+CN_API void cn_plan_print(const cn_plan_t *plan, FILE *f);
+CN_API const cn_bfv_params_t *cn_plan_params(const cn_plan_t *plan);
+CN_API size_t cn_plan_inputs(const cn_plan_t *plan);
+CN_API size_t cn_plan_outputs(const cn_plan_t *plan);
+CN_API size_t cn_plan_calibration_mismatches(const cn_plan_t *plan);
+/* Predicted noise budget (bits) left in the outputs: a lower bound the tests check. */
+CN_API double cn_plan_output_budget(const cn_plan_t *plan);
+/* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the
+ * decrypted outputs then equal the integer network's only modulo T = t_1 ... t_k. */
+CN_API int cn_plan_wraps(const cn_plan_t *plan);
+/* Plan bytes (self-contained: a client and a server load the same plan). */
+CN_API CN_WARN_UNUSED cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len,
+                                                 const cn_plan_t *plan);
+CN_API CN_WARN_UNUSED cn_status cn_plan_from_bytes(cn_plan_t **plan, const uint8_t *buf,
+                                                   size_t len, cn_net_diag_t *diag);
+
+/* The reference run: the plan on plaintext integers (no encryption). x holds count
+ * inputs of cn_plan_inputs raw values each; out count rows of cn_plan_outputs. */
+CN_API CN_WARN_UNUSED cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan,
+                                                   const int64_t *x, size_t count);
+
+/* --- client and server -------------------------------------------------------------- */
+
+typedef struct cn_client cn_client_t;
+typedef struct cn_server cn_server_t;
+
+/* The client: makes keys (fresh randomness from the OS unless rng_seed is given, which
+ * is for tests and reproducible benchmarks only and needs CN_RNG_INSECURE_ACK). */
+CN_API CN_WARN_UNUSED cn_status cn_client_create(cn_client_t **c, const cn_plan_t *plan,
+                                                 const uint8_t *rng_seed, uint64_t ack);
+CN_API void cn_client_free(cn_client_t *c);
+/* The public evaluation keys the server needs (relinearization key), as bytes. */
+CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len,
+                                                    cn_client_t *c);
+/* Encrypts count <= n inputs (count rows of cn_plan_inputs raw values, each within the
+ * model's input range; CN_ERR_OUT_OF_RANGE otherwise) into one batch of bytes. */
+CN_API CN_WARN_UNUSED cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c,
+                                                  const int64_t *x, size_t count);
+/* Decrypts the server's reply into out[count][cn_plan_outputs]. CN_ERR_NOISE_EXHAUSTED
+ * if a result cannot be trusted. */
+CN_API CN_WARN_UNUSED cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c,
+                                                  const uint8_t *buf, size_t len,
+                                                  size_t count);
+/* Smallest noise budget (bits) of the ciphertexts in a reply (secret key holder only). */
+CN_API CN_WARN_UNUSED cn_status cn_client_reply_budget(int *bits, cn_client_t *c,
+                                                       const uint8_t *buf, size_t len);
+
+/* Seconds spent in each step of the last cn_server_eval. */
+typedef struct {
+    size_t nsteps;
+    char name[32][24];
+    double seconds[32];
+} cn_server_timing_t;
+
+/* The server: the plan and the client's public evaluation keys (bytes); there is no way
+ * to give it a secret key (a secret key's bytes are refused as the wrong type). threads
+ * = 0: all cores. */
+CN_API CN_WARN_UNUSED cn_status cn_server_create(cn_server_t **s, const cn_plan_t *plan,
+                                                 const uint8_t *keys, size_t len,
+                                                 int threads);
+CN_API void cn_server_free(cn_server_t *s);
+/* Evaluates the plan on an encrypted batch; reply bytes in *out (free with free()). */
+CN_API CN_WARN_UNUSED cn_status cn_server_eval(uint8_t **out, size_t *outlen, cn_server_t *s,
+                                               const uint8_t *in, size_t len,
+                                               cn_server_timing_t *timing);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,486 @@
+/* The evaluator: client (keys, encryption, decryption, CRT decoding) and server (the plan
+ * on an encrypted batch), exchanging serialized bytes only (docs/net.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <flint/fmpz.h>
+
+#include "../lib/bfv/bfv_internal.h"
+#include "net_internal.h"
+
+struct cn_client {
+    const cn_plan_t *plan;
+    cn_bfv_context_t *ctx;
+    cn_rng_t rng;
+    cn_bfv_secret_key_t sk;
+    cn_bfv_relin_key_t rk;
+    int has_rk;
+};
+
+struct cn_server {
+    const cn_plan_t *plan;
+    cn_bfv_context_t *ctx;
+    cn_bfv_relin_key_t rk;
+    int has_rk;
+    int threads;
+};
+
+static int plan_needs_relin(const cn_plan_t *p)
+{
+    for (size_t i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == CN_OP_RELIN)
+            return 1;
+    return 0;
+}
+
+void cn_client_free(cn_client_t *c)
+{
+    if (!c)
+        return;
+    if (c->has_rk)
+        cn_bfv_relin_key_clear(&c->rk);
+    cn_bfv_secret_key_clear(&c->sk);
+    cn_rng_clear(&c->rng);
+    cn_bfv_context_free(c->ctx);
+    free(c);
+}
+
+cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
+                           uint64_t ack)
+{
+    *out = NULL;
+    cn_client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return CN_ERR_NO_MEMORY;
+    c->plan = plan;
+    cn_status st = cn_bfv_context_create(&c->ctx, &plan->prm);
+    if (st == CN_OK)
+        st = rng_seed ? cn_rng_init_insecure_deterministic(&c->rng, rng_seed, ack)
+                      : cn_rng_init(&c->rng);
+    if (st == CN_OK)
+        st = cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
+    if (st == CN_OK && plan_needs_relin(plan)) {
+        st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
+        c->has_rk = st == CN_OK;
+    }
+    if (st != CN_OK) {
+        cn_client_free(c);
+        return st;
+    }
+    *out = c;
+    return CN_OK;
+}
+
+/* The evaluation keys: a relinearization key, or an empty batch when none is needed
+ * (so the server still checks the parameters' fingerprint). */
+cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
+{
+    size_t sz = c->has_rk ? cn_io_size_relin_key(&c->rk, c->ctx)
+                          : cn_io_size_ciphertext_batch(NULL, 0, 0, c->ctx);
+    uint8_t *b = malloc(sz);
+    if (!b)
+        return CN_ERR_NO_MEMORY;
+    cn_status st = c->has_rk ? cn_io_save_relin_key(b, sz, len, &c->rk, c->ctx)
+                             : cn_io_save_ciphertext_batch(b, sz, len, NULL, 0, 0, c->ctx);
+    if (st != CN_OK) {
+        free(b);
+        return st;
+    }
+    *buf = b;
+    return CN_OK;
+}
+
+cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                            size_t count)
+{
+    const cn_plan_t *p = c->plan;
+    const size_t n = p->prm.n, nt = p->prm.nt, nin = p->nin;
+    if (count == 0 || count > n)
+        return CN_ERR_INVALID_ARG;
+    for (size_t i = 0; i < count * nin; i++)
+        if (x[i] < p->in_min || x[i] > p->in_max)
+            return CN_ERR_OUT_OF_RANGE;
+    cn_bfv_ciphertext_t *cts = calloc(nt * nin, sizeof *cts);
+    int64_t *v = malloc(count * sizeof *v);
+    cn_bfv_plaintext_t pt = {0};
+    cn_status st = (cts && v) ? CN_OK : CN_ERR_NO_MEMORY;
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        cn_bfv_plaintext_clear(&pt);
+        st = cn_bfv_plaintext_init(&pt, c->ctx, ti);
+        for (size_t i = 0; st == CN_OK && i < nin; i++) {
+            for (size_t s = 0; s < count; s++)
+                v[s] = x[s * nin + i];
+            st = cn_bfv_encode_batch(&pt, v, count, c->ctx);
+            if (st == CN_OK)
+                st = cn_bfv_encrypt_symmetric(&cts[ti * nin + i], &pt, &c->sk, c->ctx, &c->rng);
+        }
+    }
+    cn_bfv_plaintext_clear(&pt);
+    if (st == CN_OK) {
+        const size_t sz = cn_io_size_ciphertext_batch(cts, nt * nin, 0, c->ctx);
+        *buf = malloc(sz);
+        st = *buf ? cn_io_save_ciphertext_batch(*buf, sz, len, cts, nt * nin, 0, c->ctx)
+                  : CN_ERR_NO_MEMORY;
+        if (st != CN_OK) {
+            free(*buf);
+            *buf = NULL;
+        }
+    }
+    if (cts)
+        for (size_t i = 0; i < nt * nin; i++)
+            cn_bfv_ciphertext_clear(&cts[i]);
+    free(cts);
+    free(v);
+    return st;
+}
+
+/* value in (-T/2, T/2] from residues r[i] mod t[i] (fmpz CRT), as a 128-bit integer */
+static cn_status crt_join(cn_int128 *out, const uint64_t *r, const uint64_t *t, size_t k)
+{
+    fmpz_t x, mod, tmp;
+    fmpz_init(x);
+    fmpz_init(mod);
+    fmpz_init(tmp);
+    fmpz_set_ui(x, r[0] % t[0]);
+    fmpz_set_ui(mod, t[0]);
+    for (size_t i = 1; i < k; i++) {
+        fmpz_t ri, ti;
+        fmpz_init_set_ui(ri, r[i]);
+        fmpz_init_set_ui(ti, t[i]);
+        fmpz_CRT(x, x, mod, ri, ti, 0);
+        fmpz_mul(mod, mod, ti);
+        fmpz_clear(ri);
+        fmpz_clear(ti);
+    }
+    fmpz_fdiv_q_2exp(tmp, mod, 1);
+    if (fmpz_cmp(x, tmp) > 0)
+        fmpz_sub(x, x, mod);
+    cn_status st = CN_OK;
+    if (fmpz_bits(x) > 126) {
+        st = CN_ERR_OUT_OF_RANGE;
+    } else {
+        fmpz_abs(tmp, x);
+        fmpz_t hi;
+        fmpz_init(hi);
+        fmpz_fdiv_q_2exp(hi, tmp, 64);
+        fmpz_fdiv_r_2exp(tmp, tmp, 64);
+        unsigned __int128 u = ((unsigned __int128)fmpz_get_ui(hi) << 64) | fmpz_get_ui(tmp);
+        *out = fmpz_sgn(x) < 0 ? -(cn_int128)u : (cn_int128)u;
+        fmpz_clear(hi);
+    }
+    fmpz_clear(x);
+    fmpz_clear(mod);
+    fmpz_clear(tmp);
+    return st;
+}
+
+static cn_status load_reply(cn_bfv_ciphertext_t **cts, size_t *cnt, cn_client_t *c,
+                            const uint8_t *buf, size_t len)
+{
+    const cn_plan_t *p = c->plan;
+    cn_status st = cn_io_load_ciphertext_batch(cts, cnt, buf, len, c->ctx);
+    if (st != CN_OK)
+        return st;
+    if (*cnt != p->nout * p->prm.nt)
+        st = CN_ERR_SHAPE_MISMATCH;
+    for (size_t i = 0; st == CN_OK && i < *cnt; i++)
+        if ((*cts)[i].t_index != i / p->nout)
+            st = CN_ERR_SHAPE_MISMATCH;
+    if (st != CN_OK) {
+        cn_io_free_ciphertexts(*cts, *cnt);
+        *cts = NULL;
+    }
+    return st;
+}
+
+cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, size_t len,
+                            size_t count)
+{
+    const cn_plan_t *p = c->plan;
+    const size_t n = p->prm.n, nt = p->prm.nt, nout = p->nout;
+    if (count > n)
+        return CN_ERR_INVALID_ARG;
+    cn_bfv_ciphertext_t *cts;
+    size_t cnt;
+    cn_status st = load_reply(&cts, &cnt, c, buf, len);
+    if (st != CN_OK)
+        return st;
+    uint64_t *res = malloc(nt * nout * n * sizeof *res);
+    cn_bfv_plaintext_t pt = {0};
+    if (!res)
+        st = CN_ERR_NO_MEMORY;
+    for (size_t i = 0; st == CN_OK && i < cnt; i++) {
+        cn_bfv_plaintext_clear(&pt);
+        st = cn_bfv_decrypt_checked(&pt, &cts[i], &c->sk, c->ctx);
+        if (st == CN_OK)
+            st = cn_bfv_decode_batch_u64(res + i * n, &pt, c->ctx);
+    }
+    cn_bfv_plaintext_clear(&pt);
+    for (size_t s = 0; st == CN_OK && s < count; s++)
+        for (size_t j = 0; st == CN_OK && j < nout; j++) {
+            uint64_t r[CN_BFV_MAX_T];
+            for (size_t ti = 0; ti < nt; ti++)
+                r[ti] = res[(ti * nout + j) * n + s];
+            st = crt_join(&out[s * nout + j], r, p->prm.t, nt);
+        }
+    free(res);
+    cn_io_free_ciphertexts(cts, cnt);
+    return st;
+}
+
+cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, size_t len)
+{
+    cn_bfv_ciphertext_t *cts;
+    size_t cnt;
+    cn_status st = load_reply(&cts, &cnt, c, buf, len);
+    if (st != CN_OK)
+        return st;
+    *bits = 1 << 20;
+    for (size_t i = 0; st == CN_OK && i < cnt; i++) {
+        int b;
+        st = cn_bfv_noise_budget(&b, &cts[i], &c->sk, c->ctx);
+        if (st == CN_OK && b < *bits)
+            *bits = b;
+    }
+    cn_io_free_ciphertexts(cts, cnt);
+    return st;
+}
+
+/* --- server ------------------------------------------------------------------------- */
+
+void cn_server_free(cn_server_t *s)
+{
+    if (!s)
+        return;
+    if (s->has_rk)
+        cn_bfv_relin_key_clear(&s->rk);
+    cn_bfv_context_free(s->ctx);
+    free(s);
+}
+
+cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8_t *keys,
+                           size_t len, int threads)
+{
+    *out = NULL;
+    if (threads < 0)
+        return CN_ERR_INVALID_ARG;
+    cn_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return CN_ERR_NO_MEMORY;
+    s->plan = plan;
+    s->threads = threads;
+    cn_status st = cn_bfv_context_create(&s->ctx, &plan->prm);
+    if (st == CN_OK && plan_needs_relin(plan)) {
+        st = cn_io_load_relin_key(&s->rk, keys, len, s->ctx);
+        s->has_rk = st == CN_OK;
+    } else if (st == CN_OK) {
+        cn_bfv_ciphertext_t *none;
+        size_t cnt;
+        st = cn_io_load_ciphertext_batch(&none, &cnt, keys, len, s->ctx);
+        if (st == CN_OK) {
+            cn_io_free_ciphertexts(none, cnt);
+            if (cnt != 0)
+                st = CN_ERR_FORMAT;
+        }
+    }
+    if (st != CN_OK) {
+        cn_server_free(s);
+        return st;
+    }
+    *out = s;
+    return CN_OK;
+}
+
+/* threads = 0: every core OpenMP offers */
+static int nthreads(int threads)
+{
+#ifdef _OPENMP
+    return threads > 0 ? threads : omp_get_max_threads();
+#else
+    (void)threads;
+    return 1;
+#endif
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* out[0..nout) = lin(in[0..nin)) for ciphertexts of plaintext modulus ti. */
+static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                             const cn_lin_t *lin, size_t ti, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    const size_t size = in[0].size, level = in[0].level, n = ctx->n;
+    cn_status st = CN_OK;
+    for (size_t j = 0; j < lin->nout && st == CN_OK; j++) {
+        st = cn_bfv_ct_reshape(&out[j], size, level, ctx);
+        out[j].t_index = ti;
+        out[j].transparent = 0;
+        out[j].has_seed = 0;
+    }
+    const uint64_t **xr = malloc(lin->nin * sizeof *xr);
+    uint64_t **orow = malloc(lin->nout * sizeof *orow);
+    if (!xr || !orow)
+        st = CN_ERR_NO_MEMORY;
+    cn_lin_kernel_fn kern = cn_lin_kernel(NULL);
+    for (size_t c = 0; st == CN_OK && c < size; c++)
+        for (size_t r = 0; r < level; r++) {
+            for (size_t i = 0; i < lin->nin; i++)
+                xr[i] = in[i].c[c].data + r * n;
+            for (size_t j = 0; j < lin->nout; j++)
+                orow[j] = out[j].c[c].data + r * n;
+            const cn_mod_t m = ctx->ring.base.mod[r];
+            /* outputs in chunks over the threads; each output row is written by one */
+            const long nout = (long)lin->nout;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads(s->threads))
+            for (long j = 0; j < nout; j++)
+                kern(orow, xr, lin, (size_t)j, (size_t)j + 1, n, m);
+        }
+    free(xr);
+    free(orow);
+    /* biases: Delta b on the constant coefficient (a constant plaintext) */
+    cn_bfv_plaintext_t pt = {0};
+    if (st == CN_OK)
+        st = cn_bfv_plaintext_init(&pt, ctx, ti);
+    const cn_mod_t tm = ctx->tmod[ti];
+    for (size_t j = 0; st == CN_OK && j < lin->nout; j++) {
+        cn_int128 b = lin->bias[j];
+        unsigned __int128 ub = b < 0 ? -(unsigned __int128)b : (unsigned __int128)b;
+        uint64_t bm = (uint64_t)(ub % tm.p);
+        if (b < 0)
+            bm = cn_mod_neg(bm, tm);
+        if (bm == 0)
+            continue;
+        pt.coeffs[0] = bm;
+        st = cn_bfv_add_plain(&out[j], &out[j], &pt, ctx);
+    }
+    cn_bfv_plaintext_clear(&pt);
+    return st;
+}
+
+cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const uint8_t *in,
+                         size_t len, cn_server_timing_t *timing)
+{
+    const cn_plan_t *p = s->plan;
+    const cn_bfv_context_t *ctx = s->ctx;
+    const size_t nt = p->prm.nt;
+    *outbuf = NULL;
+    if (timing)
+        memset(timing, 0, sizeof *timing);
+    cn_bfv_ciphertext_t *cts;
+    size_t cnt;
+    double t0 = now_s();
+    cn_status st = cn_io_load_ciphertext_batch(&cts, &cnt, in, len, ctx);
+    if (st != CN_OK)
+        return st;
+    if (cnt != p->nin * nt)
+        st = CN_ERR_SHAPE_MISMATCH;
+    for (size_t i = 0; st == CN_OK && i < cnt; i++)
+        if (cts[i].t_index != i / p->nin || cts[i].size != 2 || cts[i].level != ctx->L)
+            st = CN_ERR_SHAPE_MISMATCH;
+    if (timing && st == CN_OK) {
+        snprintf(timing->name[0], sizeof timing->name[0], "load");
+        timing->seconds[0] = now_s() - t0;
+        timing->nsteps = 1;
+    }
+    cn_bfv_ciphertext_t *res = calloc(p->nout * nt, sizeof *res);
+    if (!res)
+        st = CN_ERR_NO_MEMORY;
+    const int threads = s->threads;
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        cn_bfv_ciphertext_t *cur = cts + ti * p->nin;
+        size_t width = p->nin;
+        int owned = 0; /* cur allocated here (else a slice of cts) */
+        for (size_t o = 0; st == CN_OK && o < p->nops; o++) {
+            const cn_op_t *op = &p->ops[o];
+            const double ts = now_s();
+            if (op->kind == CN_OP_LINEAR) {
+                cn_bfv_ciphertext_t *nx = calloc(op->lin.nout, sizeof *nx);
+                if (!nx) {
+                    st = CN_ERR_NO_MEMORY;
+                    break;
+                }
+                st = eval_linear(nx, cur, &op->lin, ti, s);
+                for (size_t i = 0; i < width; i++)
+                    cn_bfv_ciphertext_clear(&cur[i]);
+                if (owned)
+                    free(cur);
+                cur = nx;
+                owned = 1;
+                width = op->lin.nout;
+            } else {
+                const long w = (long)width;
+                cn_status sts = CN_OK;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads(threads))
+                for (long i = 0; i < w; i++) {
+                    cn_status e = CN_OK;
+                    if (op->kind == CN_OP_SQUARE) {
+                        e = cn_bfv_square(&cur[i], &cur[i], ctx);
+                    } else if (op->kind == CN_OP_RELIN) {
+                        e = cn_bfv_relinearize(&cur[i], &cur[i], &s->rk, ctx);
+                    } else {
+                        for (size_t d = 0; d < op->drop && e == CN_OK; d++)
+                            e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
+                    }
+                    if (e != CN_OK) {
+#pragma omp critical
+                        sts = e;
+                    }
+                }
+                st = sts;
+            }
+            if (timing && ti == 0 && o < 30) {
+                const char *nm = op->kind == CN_OP_LINEAR   ? "linear"
+                                 : op->kind == CN_OP_SQUARE ? "square"
+                                 : op->kind == CN_OP_RELIN  ? "relin"
+                                                            : "modswitch";
+                snprintf(timing->name[1 + o], sizeof timing->name[0], "%u:%.12s",
+                         (unsigned)(o + 1), nm);
+            }
+            if (timing && o < 30)
+                timing->seconds[1 + o] += now_s() - ts;
+        }
+        if (timing && ti == 0)
+            timing->nsteps = 1 + (p->nops < 30 ? p->nops : 30);
+        for (size_t j = 0; st == CN_OK && j < p->nout; j++) {
+            res[ti * p->nout + j] = cur[j];
+            memset(&cur[j], 0, sizeof cur[j]);
+        }
+        for (size_t i = 0; i < width; i++)
+            cn_bfv_ciphertext_clear(&cur[i]);
+        if (owned)
+            free(cur);
+    }
+    if (st == CN_OK) {
+        const double ts = now_s();
+        const size_t sz = cn_io_size_ciphertext_batch(res, p->nout * nt, CN_IO_ALLOW_TRANSPARENT, ctx);
+        *outbuf = malloc(sz);
+        st = *outbuf ? cn_io_save_ciphertext_batch(*outbuf, sz, outlen, res, p->nout * nt,
+                                                   CN_IO_ALLOW_TRANSPARENT, ctx)
+                     : CN_ERR_NO_MEMORY;
+        if (st != CN_OK) {
+            free(*outbuf);
+            *outbuf = NULL;
+        }
+        if (timing && timing->nsteps < 32) {
+            snprintf(timing->name[timing->nsteps], sizeof timing->name[0], "save");
+            timing->seconds[timing->nsteps++] = now_s() - ts;
+        }
+    }
+    if (res)
+        for (size_t i = 0; i < p->nout * nt; i++)
+            cn_bfv_ciphertext_clear(&res[i]);
+    free(res);
+    /* cts slices were cleared as consumed; clear what is left and free the array */
+    cn_io_free_ciphertexts(cts, cnt);
+    return st;
+}

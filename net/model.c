@@ -1,0 +1,728 @@
+/* Models: layers, shapes, the float network, and model files (docs/model-format.md). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_internal.h"
+
+void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
+{
+    if (!diag)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(diag->msg, sizeof diag->msg, fmt, ap);
+    va_end(ap);
+}
+
+cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w, double input_scale,
+                        int64_t in_min, int64_t in_max)
+{
+    memset(m, 0, sizeof *m);
+    if (c == 0 || h == 0 || w == 0 || c > CN_MODEL_MAX_VALUES || h > CN_MODEL_MAX_VALUES ||
+        w > CN_MODEL_MAX_VALUES || c * h > CN_MODEL_MAX_VALUES ||
+        c * h * w > CN_MODEL_MAX_VALUES)
+        return CN_ERR_SHAPE_MISMATCH;
+    if (!(input_scale > 0) || !isfinite(input_scale) || in_min > in_max ||
+        in_min < -((int64_t)1 << 40) || in_max > ((int64_t)1 << 40))
+        return CN_ERR_INVALID_ARG;
+    m->in_c = c;
+    m->in_h = h;
+    m->in_w = w;
+    m->input_scale = input_scale;
+    m->input_min = in_min;
+    m->input_max = in_max;
+    return CN_OK;
+}
+
+void cn_model_clear(cn_model_t *m)
+{
+    for (size_t i = 0; i < m->nlayers; i++) {
+        free(m->layers[i].w);
+        free(m->layers[i].b);
+    }
+    free(m->layers);
+    memset(m, 0, sizeof *m);
+}
+
+static void cur_shape(const cn_model_t *m, size_t *c, size_t *h, size_t *w)
+{
+    if (m->nlayers == 0) {
+        *c = m->in_c;
+        *h = m->in_h;
+        *w = m->in_w;
+    } else {
+        const cn_layer_t *l = &m->layers[m->nlayers - 1];
+        *c = l->out_c;
+        *h = l->out_h;
+        *w = l->out_w;
+    }
+}
+
+size_t cn_model_outputs(const cn_model_t *m)
+{
+    size_t c, h, w;
+    cur_shape(m, &c, &h, &w);
+    return c * h * w;
+}
+
+size_t cn_model_inputs(const cn_model_t *m) { return m->in_c * m->in_h * m->in_w; }
+
+static int all_finite(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+static const char *kind_name(cn_layer_kind k)
+{
+    switch (k) {
+    case CN_LAYER_CONV2D: return "conv2d";
+    case CN_LAYER_DENSE: return "dense";
+    case CN_LAYER_SQUARE: return "square";
+    case CN_LAYER_POOL: return "pool";
+    case CN_LAYER_FLATTEN: return "flatten";
+    }
+    return "?";
+}
+
+/* Appends layer l (shapes filled here; weights copied from w, b of nw, nb values). */
+static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, size_t nw,
+                        const double *b, size_t nb, cn_net_diag_t *diag)
+{
+    const size_t idx = m->nlayers + 1;
+    if (m->in_c == 0)
+        return CN_ERR_INVALID_ARG;
+    if (m->nlayers >= CN_MODEL_MAX_LAYERS) {
+        cn_diag_set(diag, "layer %zu: more than %d layers", idx, CN_MODEL_MAX_LAYERS);
+        return CN_ERR_SHAPE_MISMATCH;
+    }
+    cur_shape(m, &l.in_c, &l.in_h, &l.in_w);
+    const char *kn = kind_name(l.kind);
+    switch (l.kind) {
+    case CN_LAYER_CONV2D:
+    case CN_LAYER_POOL: {
+        if (l.kh == 0 || l.kw == 0 || l.stride == 0 || l.stride > 64 || l.kh > 64 ||
+            l.kw > 64 || l.pad > 64) {
+            cn_diag_set(diag, "layer %zu (%s): window %zux%zu, stride %zu, padding %zu out "
+                        "of range (window and stride 1..64, padding 0..64)",
+                        idx, kn, l.kh, l.kw, l.stride, l.pad);
+            return CN_ERR_SHAPE_MISMATCH;
+        }
+        const size_t ph = l.in_h + 2 * l.pad, pw = l.in_w + 2 * l.pad;
+        if (ph < l.kh || pw < l.kw) {
+            cn_diag_set(diag, "layer %zu (%s): window %zux%zu larger than the padded input "
+                        "%zux%zu", idx, kn, l.kh, l.kw, ph, pw);
+            return CN_ERR_SHAPE_MISMATCH;
+        }
+        l.out_h = (ph - l.kh) / l.stride + 1;
+        l.out_w = (pw - l.kw) / l.stride + 1;
+        if (l.kind == CN_LAYER_CONV2D) {
+            if (l.maps == 0 || l.maps > CN_MODEL_MAX_VALUES) {
+                cn_diag_set(diag, "layer %zu (conv2d): %zu maps", idx, l.maps);
+                return CN_ERR_SHAPE_MISMATCH;
+            }
+            l.out_c = l.maps;
+        } else {
+            if (!isfinite(l.scale) || l.scale == 0) {
+                cn_diag_set(diag, "layer %zu (pool): scale must be finite and nonzero", idx);
+                return CN_ERR_INVALID_ARG;
+            }
+            l.out_c = l.in_c;
+        }
+        break;
+    }
+    case CN_LAYER_DENSE:
+        if (l.maps == 0 || l.maps > CN_MODEL_MAX_VALUES) {
+            cn_diag_set(diag, "layer %zu (dense): %zu outputs", idx, l.maps);
+            return CN_ERR_SHAPE_MISMATCH;
+        }
+        l.out_c = l.maps;
+        l.out_h = l.out_w = 1;
+        break;
+    case CN_LAYER_SQUARE:
+        l.out_c = l.in_c;
+        l.out_h = l.in_h;
+        l.out_w = l.in_w;
+        break;
+    case CN_LAYER_FLATTEN:
+        l.out_c = l.in_c * l.in_h * l.in_w;
+        l.out_h = l.out_w = 1;
+        break;
+    default:
+        cn_diag_set(diag, "layer %zu: unknown kind %d", idx, (int)l.kind);
+        return CN_ERR_FORMAT;
+    }
+    if (l.out_c > CN_MODEL_MAX_VALUES || l.out_h > CN_MODEL_MAX_VALUES ||
+        l.out_c * l.out_h > CN_MODEL_MAX_VALUES ||
+        l.out_c * l.out_h * l.out_w > CN_MODEL_MAX_VALUES) {
+        cn_diag_set(diag, "layer %zu (%s): more than %zu outputs", idx, kn,
+                    CN_MODEL_MAX_VALUES);
+        return CN_ERR_SHAPE_MISMATCH;
+    }
+    if (nw > CN_MODEL_MAX_WEIGHTS) {
+        cn_diag_set(diag, "layer %zu (%s): %zu weights, more than %zu", idx, kn, nw,
+                    CN_MODEL_MAX_WEIGHTS);
+        return CN_ERR_SHAPE_MISMATCH;
+    }
+    if ((nw && !all_finite(w, nw)) || (nb && !all_finite(b, nb))) {
+        cn_diag_set(diag, "layer %zu (%s): a weight or bias is NaN or infinite", idx, kn);
+        return CN_ERR_INVALID_ARG;
+    }
+    l.w = l.b = NULL;
+    if (nw) {
+        l.w = malloc(nw * sizeof(double));
+        if (!l.w)
+            return CN_ERR_NO_MEMORY;
+        memcpy(l.w, w, nw * sizeof(double));
+    }
+    if (nb) {
+        l.b = malloc(nb * sizeof(double));
+        if (!l.b) {
+            free(l.w);
+            return CN_ERR_NO_MEMORY;
+        }
+        memcpy(l.b, b, nb * sizeof(double));
+    }
+    cn_layer_t *nl = realloc(m->layers, (m->nlayers + 1) * sizeof *nl);
+    if (!nl) {
+        free(l.w);
+        free(l.b);
+        return CN_ERR_NO_MEMORY;
+    }
+    m->layers = nl;
+    m->layers[m->nlayers++] = l;
+    return CN_OK;
+}
+
+/* Weights of a conv2d or dense layer about to be appended (shape of the current output). */
+static size_t weight_count(const cn_model_t *m, const cn_layer_t *l)
+{
+    size_t c, h, w;
+    cur_shape(m, &c, &h, &w);
+    if (l->kind == CN_LAYER_CONV2D)
+        return l->maps * c * l->kh * l->kw;
+    if (l->kind == CN_LAYER_DENSE) {
+        const size_t in = c * h * w;
+        if (l->maps > CN_MODEL_MAX_WEIGHTS / in)
+            return CN_MODEL_MAX_WEIGHTS + 1;
+        return l->maps * in;
+    }
+    return 0;
+}
+
+cn_status cn_model_add_conv2d(cn_model_t *m, size_t maps, size_t kh, size_t kw, size_t stride,
+                              size_t pad, const double *w, const double *b, cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
+                    .stride = stride, .pad = pad};
+    if (maps > 4096 || kh > 64 || kw > 64)
+        return append(m, l, NULL, 0, NULL, 0, diag); /* gives the reason */
+    return append(m, l, w, weight_count(m, &l), b, maps, diag);
+}
+
+cn_status cn_model_add_dense(cn_model_t *m, size_t out, const double *w, const double *b,
+                             cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_DENSE, .maps = out};
+    if (out == 0 || out > CN_MODEL_MAX_VALUES)
+        return append(m, l, NULL, 0, NULL, 0, diag);
+    return append(m, l, w, weight_count(m, &l), b, out, diag);
+}
+
+cn_status cn_model_add_square(cn_model_t *m, cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_SQUARE};
+    return append(m, l, NULL, 0, NULL, 0, diag);
+}
+
+cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size_t kw, size_t stride, double scale,
+                            cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_POOL, .kh = kh, .kw = kw, .stride = stride,
+                    .scale = scale};
+    return append(m, l, NULL, 0, NULL, 0, diag);
+}
+
+cn_status cn_model_add_flatten(cn_model_t *m, cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_FLATTEN};
+    return append(m, l, NULL, 0, NULL, 0, diag);
+}
+
+/* --- float forward ------------------------------------------------------------------ */
+
+cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
+{
+    size_t maxv = cn_model_inputs(m);
+    for (size_t i = 0; i < m->nlayers; i++) {
+        const cn_layer_t *l = &m->layers[i];
+        size_t v = l->out_c * l->out_h * l->out_w;
+        if (v > maxv)
+            maxv = v;
+    }
+    double *a = malloc(maxv * sizeof(double)), *b = malloc(maxv * sizeof(double));
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return CN_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < cn_model_inputs(m); i++)
+        a[i] = (double)x[i] * m->input_scale;
+    for (size_t li = 0; li < m->nlayers; li++) {
+        const cn_layer_t *l = &m->layers[li];
+        const size_t nin = l->in_c * l->in_h * l->in_w, nout = l->out_c * l->out_h * l->out_w;
+        switch (l->kind) {
+        case CN_LAYER_CONV2D:
+        case CN_LAYER_POOL:
+            for (size_t oc = 0; oc < l->out_c; oc++)
+                for (size_t oy = 0; oy < l->out_h; oy++)
+                    for (size_t ox = 0; ox < l->out_w; ox++) {
+                        double s = 0;
+                        const size_t c0 = l->kind == CN_LAYER_POOL ? oc : 0;
+                        const size_t c1 = l->kind == CN_LAYER_POOL ? oc + 1 : l->in_c;
+                        for (size_t ic = c0; ic < c1; ic++)
+                            for (size_t ky = 0; ky < l->kh; ky++)
+                                for (size_t kx = 0; kx < l->kw; kx++) {
+                                    const size_t y = oy * l->stride + ky;
+                                    const size_t xx = ox * l->stride + kx;
+                                    if (y < l->pad || xx < l->pad || y - l->pad >= l->in_h ||
+                                        xx - l->pad >= l->in_w)
+                                        continue;
+                                    const double v =
+                                        a[(ic * l->in_h + y - l->pad) * l->in_w + xx - l->pad];
+                                    const double wt =
+                                        l->kind == CN_LAYER_POOL
+                                            ? l->scale
+                                            : l->w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
+                                    s += wt * v;
+                                }
+                        if (l->kind == CN_LAYER_CONV2D)
+                            s += l->b[oc];
+                        b[(oc * l->out_h + oy) * l->out_w + ox] = s;
+                    }
+            break;
+        case CN_LAYER_DENSE:
+            for (size_t j = 0; j < nout; j++) {
+                double s = l->b[j];
+                for (size_t i = 0; i < nin; i++)
+                    s += l->w[j * nin + i] * a[i];
+                b[j] = s;
+            }
+            break;
+        case CN_LAYER_SQUARE:
+            for (size_t i = 0; i < nin; i++)
+                b[i] = a[i] * a[i];
+            break;
+        case CN_LAYER_FLATTEN:
+            memcpy(b, a, nin * sizeof(double));
+            break;
+        }
+        double *tmp = a;
+        a = b;
+        b = tmp;
+    }
+    memcpy(out, a, cn_model_outputs(m) * sizeof(double));
+    free(a);
+    free(b);
+    return CN_OK;
+}
+
+/* --- files ---------------------------------------------------------------------------- */
+
+#define MODEL_MAGIC "CNMD"
+#define MODEL_MAJOR 1
+#define MODEL_MINOR 0
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} wbuf_t;
+
+static void put(wbuf_t *b, const void *src, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 1024;
+        while (nc < b->len + n)
+            nc *= 2;
+        uint8_t *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, src, n);
+    b->len += n;
+}
+
+static void put_u32(wbuf_t *b, uint64_t v)
+{
+    uint8_t t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    put(b, t, 4);
+}
+
+static void put_u64(wbuf_t *b, uint64_t v)
+{
+    uint8_t t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (uint8_t)(v >> (8 * i));
+    put(b, t, 8);
+}
+
+static void put_f64(wbuf_t *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put_u64(b, v);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
+{
+    wbuf_t b = {0};
+    put(&b, MODEL_MAGIC, 4);
+    uint8_t ver[4] = {MODEL_MAJOR, 0, MODEL_MINOR, 0};
+    put(&b, ver, 4);
+    put_u32(&b, 0); /* flags */
+    put_u32(&b, m->in_c);
+    put_u32(&b, m->in_h);
+    put_u32(&b, m->in_w);
+    put_f64(&b, m->input_scale);
+    put_u64(&b, (uint64_t)m->input_min);
+    put_u64(&b, (uint64_t)m->input_max);
+    put_u32(&b, m->nlayers);
+    for (size_t i = 0; i < m->nlayers; i++) {
+        const cn_layer_t *l = &m->layers[i];
+        put_u32(&b, (uint32_t)l->kind);
+        size_t nw = 0, nb = 0;
+        switch (l->kind) {
+        case CN_LAYER_CONV2D:
+            put_u32(&b, l->maps);
+            put_u32(&b, l->kh);
+            put_u32(&b, l->kw);
+            put_u32(&b, l->stride);
+            put_u32(&b, l->pad);
+            nw = l->maps * l->in_c * l->kh * l->kw;
+            nb = l->maps;
+            break;
+        case CN_LAYER_DENSE:
+            put_u32(&b, l->maps);
+            nw = l->maps * l->in_c * l->in_h * l->in_w;
+            nb = l->maps;
+            break;
+        case CN_LAYER_POOL:
+            put_u32(&b, l->kh);
+            put_u32(&b, l->kw);
+            put_u32(&b, l->stride);
+            put_f64(&b, l->scale);
+            break;
+        default:
+            break;
+        }
+        for (size_t k = 0; k < nw; k++)
+            put_f64(&b, l->w[k]);
+        for (size_t k = 0; k < nb; k++)
+            put_f64(&b, l->b[k]);
+    }
+    if (!b.oom)
+        put_u64(&b, fnv1a(b.p, b.len));
+    if (b.oom) {
+        free(b.p);
+        return CN_ERR_NO_MEMORY;
+    }
+    *buf = b.p;
+    *len = b.len;
+    return CN_OK;
+}
+
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+    int short_;
+} rbuf_t;
+
+static int get(rbuf_t *r, void *dst, size_t n)
+{
+    if (r->short_ || r->len - r->pos < n) {
+        r->short_ = 1;
+        memset(dst, 0, n);
+        return 0;
+    }
+    memcpy(dst, r->p + r->pos, n);
+    r->pos += n;
+    return 1;
+}
+
+static uint64_t get_u32(rbuf_t *r)
+{
+    uint8_t t[4];
+    get(r, t, 4);
+    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
+}
+
+static uint64_t get_u64(rbuf_t *r)
+{
+    uint8_t t[8];
+    get(r, t, 8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | t[i];
+    return v;
+}
+
+static double get_f64(rbuf_t *r)
+{
+    uint64_t v = get_u64(r);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+/* Reads n doubles into a fresh array (NULL with *st set on failure). */
+static double *get_f64s(rbuf_t *r, size_t n, cn_status *st)
+{
+    if (r->len - r->pos < n * 8) { /* n is bounded by the shape checks: no overflow */
+        r->short_ = 1;
+        *st = CN_ERR_TRUNCATED;
+        return NULL;
+    }
+    double *v = malloc((n ? n : 1) * sizeof(double));
+    if (!v) {
+        *st = CN_ERR_NO_MEMORY;
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = get_f64(r);
+    return v;
+}
+
+cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_net_diag_t *diag)
+{
+    memset(m, 0, sizeof *m);
+    if (diag)
+        diag->msg[0] = 0;
+    rbuf_t r = {.p = buf, .len = len};
+    uint8_t magic[4], ver[4];
+    get(&r, magic, 4);
+    get(&r, ver, 4);
+    if (r.short_) {
+        cn_diag_set(diag, "truncated header (%zu bytes)", len);
+        return CN_ERR_TRUNCATED;
+    }
+    if (memcmp(magic, MODEL_MAGIC, 4) != 0) {
+        cn_diag_set(diag, "not a cryptonets model (bad magic)");
+        return CN_ERR_FORMAT;
+    }
+    const unsigned major = ver[0] | ver[1] << 8;
+    if (major != MODEL_MAJOR) {
+        cn_diag_set(diag, "model format version %u.%u; this library reads %d.x", major,
+                    ver[2] | ver[3] << 8, MODEL_MAJOR);
+        return major > MODEL_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
+    }
+    /* the checksum first: everything after it is then what the writer wrote */
+    if (len < 8 + 52 + 8) {
+        cn_diag_set(diag, "truncated header (%zu bytes)", len);
+        return CN_ERR_TRUNCATED;
+    }
+    uint64_t sum = 0;
+    for (int i = 7; i >= 0; i--)
+        sum = sum << 8 | buf[len - 8 + (size_t)i];
+    if (fnv1a(buf, len - 8) != sum) {
+        cn_diag_set(diag, "checksum mismatch (the file is truncated or damaged)");
+        return CN_ERR_FORMAT;
+    }
+    r.len = len - 8;
+    const uint64_t flags = get_u32(&r);
+    const uint64_t c = get_u32(&r), h = get_u32(&r), w = get_u32(&r);
+    const double scale = get_f64(&r);
+    const int64_t in_min = (int64_t)get_u64(&r), in_max = (int64_t)get_u64(&r);
+    const uint64_t nl = get_u32(&r);
+    if (flags != 0) {
+        cn_diag_set(diag, "unknown header flags 0x%llx", (unsigned long long)flags);
+        return CN_ERR_FORMAT;
+    }
+    cn_status st = cn_model_init(m, c, h, w, scale, in_min, in_max);
+    if (st != CN_OK) {
+        cn_diag_set(diag, "input: shape %llux%llux%llu, scale %g or range [%lld, %lld] "
+                    "invalid", (unsigned long long)c, (unsigned long long)h,
+                    (unsigned long long)w, scale, (long long)in_min, (long long)in_max);
+        return st;
+    }
+    if (nl > CN_MODEL_MAX_LAYERS) {
+        cn_diag_set(diag, "%llu layers, more than %d", (unsigned long long)nl,
+                    CN_MODEL_MAX_LAYERS);
+        cn_model_clear(m);
+        return CN_ERR_FORMAT;
+    }
+    for (size_t i = 0; i < nl && st == CN_OK; i++) {
+        const uint64_t kind = get_u32(&r);
+        double *wv = NULL, *bv = NULL;
+        switch (kind) {
+        case CN_LAYER_CONV2D: {
+            const size_t maps = get_u32(&r), kh = get_u32(&r), kw = get_u32(&r),
+                         stride = get_u32(&r), pad = get_u32(&r);
+            if (r.short_)
+                break;
+            cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
+                            .stride = stride, .pad = pad};
+            /* shape check before reading weights, so a forged count allocates nothing */
+            if (maps == 0 || maps > 4096 || kh == 0 || kh > 64 || kw == 0 || kw > 64) {
+                st = cn_model_add_conv2d(m, maps, kh, kw, stride, pad, NULL, NULL, diag);
+                if (st == CN_OK) /* cannot happen: the arguments are out of range */
+                    st = CN_ERR_FORMAT;
+                break;
+            }
+            const size_t nw = weight_count(m, &l);
+            if (nw > CN_MODEL_MAX_WEIGHTS) {
+                cn_diag_set(diag, "layer %zu (conv2d): too many weights", i + 1);
+                st = CN_ERR_SHAPE_MISMATCH;
+                break;
+            }
+            if (!(wv = get_f64s(&r, nw, &st)) || !(bv = get_f64s(&r, maps, &st)))
+                break;
+            st = cn_model_add_conv2d(m, maps, kh, kw, stride, pad, wv, bv, diag);
+            break;
+        }
+        case CN_LAYER_DENSE: {
+            const size_t out = get_u32(&r);
+            if (r.short_)
+                break;
+            cn_layer_t l = {.kind = CN_LAYER_DENSE, .maps = out};
+            if (out == 0 || out > CN_MODEL_MAX_VALUES) {
+                st = cn_model_add_dense(m, out, NULL, NULL, diag);
+                if (st == CN_OK)
+                    st = CN_ERR_FORMAT;
+                break;
+            }
+            const size_t nw = weight_count(m, &l);
+            if (nw > CN_MODEL_MAX_WEIGHTS) {
+                cn_diag_set(diag, "layer %zu (dense): too many weights", i + 1);
+                st = CN_ERR_SHAPE_MISMATCH;
+                break;
+            }
+            if (!(wv = get_f64s(&r, nw, &st)) || !(bv = get_f64s(&r, out, &st)))
+                break;
+            st = cn_model_add_dense(m, out, wv, bv, diag);
+            break;
+        }
+        case CN_LAYER_SQUARE: st = cn_model_add_square(m, diag); break;
+        case CN_LAYER_FLATTEN: st = cn_model_add_flatten(m, diag); break;
+        case CN_LAYER_POOL: {
+            const size_t kh = get_u32(&r), kw = get_u32(&r), stride = get_u32(&r);
+            const double s = get_f64(&r);
+            if (r.short_)
+                break;
+            st = cn_model_add_pool(m, kh, kw, stride, s, diag);
+            break;
+        }
+        default:
+            cn_diag_set(diag, "layer %zu: unknown kind %llu", i + 1, (unsigned long long)kind);
+            st = CN_ERR_FORMAT;
+        }
+        free(wv);
+        free(bv);
+        if (st == CN_OK && r.short_) {
+            cn_diag_set(diag, "layer %zu: the file ends inside the layer", i + 1);
+            st = CN_ERR_FORMAT; /* the checksum matched: the declared content is short */
+        }
+    }
+    if (st == CN_OK && r.pos != r.len) {
+        cn_diag_set(diag, "%zu bytes after the last layer", r.len - r.pos);
+        st = CN_ERR_FORMAT;
+    }
+    if (st != CN_OK)
+        cn_model_clear(m);
+    return st;
+}
+
+cn_status cn_model_save(const cn_model_t *m, const char *path, cn_net_diag_t *diag)
+{
+    uint8_t *buf;
+    size_t len;
+    cn_status st = cn_model_to_bytes(&buf, &len, m);
+    if (st != CN_OK)
+        return st;
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+        free(buf);
+        return CN_ERR_IO;
+    }
+    const int ok = fwrite(buf, 1, len, f) == len;
+    if (fclose(f) != 0 || !ok) {
+        cn_diag_set(diag, "%s: write failed", path);
+        st = CN_ERR_IO;
+    }
+    free(buf);
+    return st;
+}
+
+cn_status cn_model_load(cn_model_t *m, const char *path, cn_net_diag_t *diag)
+{
+    memset(m, 0, sizeof *m);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+        return CN_ERR_IO;
+    }
+    /* the largest valid model is bounded by the layer and weight limits */
+    const size_t maxlen = (size_t)CN_MODEL_MAX_LAYERS * (CN_MODEL_MAX_WEIGHTS + 4096) * 8;
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    cn_status st = buf ? CN_OK : CN_ERR_NO_MEMORY;
+    while (st == CN_OK) {
+        if (len == cap) {
+            if (cap >= maxlen) {
+                st = CN_ERR_FORMAT;
+                cn_diag_set(diag, "%s: larger than any valid model", path);
+                break;
+            }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                st = CN_ERR_NO_MEMORY;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                cn_diag_set(diag, "%s: read error", path);
+                st = CN_ERR_IO;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (st == CN_OK) {
+        cn_net_diag_t d = {{0}};
+        st = cn_model_from_bytes(m, buf, len, &d);
+        if (st != CN_OK)
+            cn_diag_set(diag, "%s: %s", path, d.msg);
+    }
+    free(buf);
+    return st;
+}

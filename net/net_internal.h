@@ -1,0 +1,82 @@
+/* Internal declarations of net/: the compiled plan and its pieces. */
+#ifndef CN_NET_INTERNAL_H
+#define CN_NET_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "cryptonets/cryptonets.h"
+#include "cryptonets/net.h"
+
+/* diag may be NULL. */
+void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A linear layer with integer weights, as sparse rows (CSR): out_j = bias_j + sum over
+ * k in [row[j], row[j+1]) of w[k] * in[col[k]]. Dense layers have every column. */
+typedef struct {
+    size_t nin, nout;
+    size_t *row;        /* [nout + 1] */
+    uint32_t *col;      /* [nnz] */
+    int64_t *w;         /* [nnz], |w| < 2^31 */
+    cn_int128 *bias;    /* [nout] */
+    int dense;          /* every row has every column, in order */
+    uint64_t wmax;      /* max |w| */
+} cn_lin_t;
+
+typedef enum {
+    CN_OP_LINEAR = 1,   /* lin */
+    CN_OP_SQUARE = 2,
+    CN_OP_RELIN = 3,
+    CN_OP_MODSWITCH = 4 /* drop `drop` primes */
+} cn_op_kind;
+
+typedef struct {
+    cn_op_kind kind;
+    cn_lin_t lin;
+    size_t drop;
+    size_t width;       /* number of ciphertexts after the op */
+    size_t level;       /* primes after the op */
+    size_t size;        /* ciphertext size after the op (2 or 3) */
+    double range_bits;  /* log2 of the largest |value| after the op */
+    double noise_bits;  /* estimated log2 of the invariant noise after the op (< -1 ok) */
+} cn_op_t;
+
+struct cn_plan {
+    size_t nin, nout;
+    int64_t in_min, in_max;
+    size_t nops;
+    cn_op_t *ops;
+    cn_bfv_params_t prm;
+    unsigned weight_bits;
+    size_t calib_mismatch;
+    int wraps;             /* plaintext moduli forced below the range: exact mod T only */
+    double out_bound_bits; /* log2 of the largest |output| */
+    double budget;         /* predicted final budget (bits) */
+    double cost;           /* cost model: estimated seconds per batch on one core */
+};
+
+/* Linear kernels: acc rows for one prime. out[j][0..len) = sum_k w[k] * x[col[k]][0..len)
+ * mod p, for every output j; inputs in [0, p), p < 2^61; outputs in [0, p). */
+typedef void (*cn_lin_kernel_fn)(uint64_t *const *out, const uint64_t *const *x,
+                                 const cn_lin_t *lin, size_t j0, size_t j1, size_t len,
+                                 cn_mod_t m);
+void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x,
+                           const cn_lin_t *lin, size_t j0, size_t j1, size_t len, cn_mod_t m);
+void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x,
+                         const cn_lin_t *lin, size_t j0, size_t j1, size_t len, cn_mod_t m);
+/* The kernel for this CPU (CN_SIMD=portable forces the portable one), and its name. */
+cn_lin_kernel_fn cn_lin_kernel(const char **name);
+
+/* Most terms one accumulator block may take: lo and hi parts of 31 and 30 bits times
+ * |w| <= wmax stay below 2^63 in magnitude. */
+static inline size_t cn_lin_block_terms(uint64_t wmax)
+{
+    if (wmax == 0)
+        return (size_t)1 << 30;
+    uint64_t m = (((uint64_t)1 << 32) - 1) / wmax;
+    return m > ((uint64_t)1 << 30) ? (size_t)1 << 30 : (size_t)m;
+}
+
+void cn_lin_clear(cn_lin_t *l);
+
+#endif

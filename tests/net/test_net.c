@@ -1,0 +1,379 @@
+/* Tests of net/: linear kernels against exact 128-bit sums, random small networks run
+ * encrypted against the plaintext integer network (every slot, one and several plaintext
+ * moduli, partial batches), the noise estimate against the measured budget, range
+ * soundness at extreme inputs, model files (round trip, every truncation, bit flips,
+ * forged shapes and NaN weights), and the server's refusal of secret keys. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "cryptonets/cryptonets.h"
+#include "../../net/net_internal.h"
+
+static double rnd_pm1(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-52 * 2 - 1; }
+
+/* kernels: portable and dispatched against sum w x computed exactly in 128 bits */
+START_TEST(test_kernels)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 501);
+    const unsigned bits[] = {30, 45, 50, 60};
+    const size_t len = 256, nin = 40, nout = 7;
+    for (size_t bi = 0; bi < 4; bi++) {
+        for (int big = 0; big < 2; big++) {
+            uint64_t p;
+            ck_assert_int_eq(cn_primes_ntt(&p, 1, bits[bi], 64, NULL, 0, 1), CN_OK);
+            cn_mod_t m;
+            ck_assert_int_eq(cn_mod_init(&m, p), CN_OK);
+            cn_lin_t l = {0};
+            l.nin = nin;
+            l.nout = nout;
+            l.row = calloc(nout + 1, sizeof *l.row);
+            l.col = malloc(nin * nout * sizeof *l.col);
+            l.w = malloc(nin * nout * sizeof *l.w);
+            l.bias = calloc(nout, sizeof *l.bias);
+            size_t k = 0;
+            for (size_t j = 0; j < nout; j++) {
+                l.row[j] = k;
+                for (size_t i = 0; i < nin; i++) {
+                    if (j % 2 && cn_test_rng_below(&r, 3) == 0)
+                        continue; /* sparse rows on odd outputs, empty-ish possible */
+                    /* big: |w| up to 2^31 - 1 so blocks of few terms are exercised */
+                    const uint64_t lim = big ? ((uint64_t)1 << 31) - 1 : 31;
+                    int64_t w = (int64_t)cn_test_rng_below(&r, lim + 1);
+                    if (cn_test_rng_below(&r, 2))
+                        w = -w;
+                    l.col[k] = (uint32_t)i;
+                    l.w[k++] = w;
+                    if ((uint64_t)(w < 0 ? -w : w) > l.wmax)
+                        l.wmax = (uint64_t)(w < 0 ? -w : w);
+                }
+            }
+            l.row[nout] = k;
+            uint64_t **x = malloc(nin * sizeof *x), **o1 = malloc(nout * sizeof *o1),
+                     **o2 = malloc(nout * sizeof *o2);
+            for (size_t i = 0; i < nin; i++) {
+                x[i] = malloc(len * sizeof **x);
+                for (size_t c = 0; c < len; c++)
+                    x[i][c] = c < 3 ? p - 1 : cn_test_rng_below(&r, p); /* extremes too */
+            }
+            for (size_t j = 0; j < nout; j++) {
+                o1[j] = malloc(len * sizeof **o1);
+                o2[j] = malloc(len * sizeof **o2);
+            }
+            cn_lin_apply_portable(o1, (const uint64_t *const *)x, &l, 0, nout, len, m);
+            cn_lin_kernel(NULL)(o2, (const uint64_t *const *)x, &l, 0, nout, len, m);
+            for (size_t j = 0; j < nout; j++)
+                for (size_t c = 0; c < len; c++) {
+                    cn_int128 s = 0;
+                    for (size_t kk = l.row[j]; kk < l.row[j + 1]; kk++)
+                        s += (cn_int128)l.w[kk] * (cn_int128)x[l.col[kk]][c];
+                    cn_int128 e = s % (cn_int128)p;
+                    if (e < 0)
+                        e += p;
+                    ck_assert_msg(o1[j][c] == (uint64_t)e && o2[j][c] == (uint64_t)e,
+                                  "kernel mismatch p=%llu j=%zu c=%zu",
+                                  (unsigned long long)p, j, c);
+                }
+            for (size_t i = 0; i < nin; i++)
+                free(x[i]);
+            for (size_t j = 0; j < nout; j++) {
+                free(o1[j]);
+                free(o2[j]);
+            }
+            free(x);
+            free(o1);
+            free(o2);
+            cn_lin_clear(&l);
+        }
+    }
+}
+END_TEST
+
+/* A random model: (c, h, w) input in [0, 15], conv (maybe), square, pool (maybe), dense,
+ * square, dense; weights in [-1, 1] with zeros. */
+static void random_model(cn_model_t *m, cn_test_rng_t *r, int variant)
+{
+    cn_net_diag_t d;
+    const size_t c = 1 + cn_test_rng_below(r, 2), h = 4 + cn_test_rng_below(r, 4),
+                 w = 4 + cn_test_rng_below(r, 4);
+    ck_assert_int_eq(cn_model_init(m, c, h, w, 1.0 / 15, 0, 15), CN_OK);
+    double *buf = malloc(4096 * sizeof *buf), b[64];
+    for (size_t i = 0; i < 4096; i++)
+        buf[i] = cn_test_rng_below(r, 5) == 0 ? 0 : rnd_pm1(r);
+    for (size_t i = 0; i < 64; i++)
+        b[i] = rnd_pm1(r);
+    if (variant != 1) {
+        const size_t maps = 1 + cn_test_rng_below(r, 3), k = 2 + cn_test_rng_below(r, 2);
+        ck_assert_int_eq(cn_model_add_conv2d(m, maps, k, k, 1 + cn_test_rng_below(r, 2),
+                                             cn_test_rng_below(r, 2), buf, b, &d), CN_OK);
+        ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+        if (variant == 2)
+            ck_assert_int_eq(cn_model_add_pool(m, 2, 2, 1, 0.25, &d), CN_OK);
+        ck_assert_int_eq(cn_model_add_flatten(m, &d), CN_OK);
+    }
+    const size_t h1 = 2 + cn_test_rng_below(r, 6);
+    ck_assert(cn_model_outputs(m) * h1 <= 4096);
+    ck_assert_int_eq(cn_model_add_dense(m, h1, buf, b, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, 2 + cn_test_rng_below(r, 4), buf + 100, b + 3, &d),
+                     CN_OK);
+    free(buf);
+}
+
+/* Runs plan p encrypted on count random inputs; checks every output of every slot against
+ * the integer network and the measured budget against the estimate. */
+static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
+{
+    const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
+    int64_t *x = malloc(count * nin * sizeof *x);
+    for (size_t i = 0; i < count * nin; i++)
+        x[i] = (int64_t)cn_test_rng_below(r, 16);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
+    uint8_t seed[CN_SEED_BYTES] = {9};
+    memcpy(seed + 1, &count, sizeof count);
+    cn_client_t *c;
+    cn_server_t *s;
+    uint8_t *keys, *up, *down;
+    size_t kl, ul, dl;
+    ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 2), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
+    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count), CN_OK);
+    for (size_t i = 0; i < count * nout; i++)
+        ck_assert_msg(got[i] == ref[i], "slot %zu output %zu: decrypted %lld, integer %lld",
+                      i / nout, i % nout, (long long)got[i], (long long)ref[i]);
+    int bud;
+    ck_assert_int_eq(cn_client_reply_budget(&bud, c, down, dl), CN_OK);
+    ck_assert_msg(bud >= floor(cn_plan_output_budget(p)),
+                  "measured budget %d below the estimate %.1f", bud, cn_plan_output_budget(p));
+    /* a truncated or mismatched batch is refused, not evaluated */
+    uint8_t *bad;
+    size_t bl;
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, up, ul - 1, NULL), CN_OK);
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, down, dl, NULL), CN_OK);
+    ck_assert_int_ne(cn_client_decrypt(got, c, up, ul, count), CN_OK);
+    /* inputs outside the model's range are refused */
+    x[0] = 16;
+    ck_assert_int_eq(cn_client_encrypt(&bad, &bl, c, x, count), CN_ERR_OUT_OF_RANGE);
+    free(keys);
+    free(up);
+    free(down);
+    cn_server_free(s);
+    cn_client_free(c);
+    free(x);
+    free(ref);
+    free(got);
+}
+
+START_TEST(test_random_nets)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 502 + (uint64_t)_i);
+    cn_model_t m;
+    random_model(&m, &r, _i % 3);
+    cn_compile_opts_t o = {0};
+    o.weight_bits = 3 + (unsigned)cn_test_rng_below(&r, 4);
+    o.n = 2048;
+    o.security = CN_SEC_NONE_INSECURE;
+    if (_i >= 3)
+        o.t_bits = 20; /* several plaintext moduli */
+    cn_plan_t *p;
+    cn_net_diag_t d;
+    ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
+    if (_i >= 3)
+        ck_assert_uint_ge(cn_plan_params(p)->nt, 2);
+    run_encrypted(p, 1 + cn_test_rng_below(&r, 2048), &r);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
+/* the range bound holds at inputs chosen to reach it, and the bound is reached */
+START_TEST(test_ranges)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 503);
+    cn_model_t m;
+    random_model(&m, &r, 1); /* dense, square, dense */
+    cn_compile_opts_t o = {0};
+    o.weight_bits = 6;
+    o.n = 2048;
+    o.security = CN_SEC_NONE_INSECURE;
+    cn_plan_t *p;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, NULL), CN_OK);
+    const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
+    /* first layer: each hidden unit's extreme comes from x_i = max where w > 0 */
+    const cn_lin_t *l = &p->ops[0].lin;
+    ck_assert_int_eq(p->ops[0].kind, CN_OP_LINEAR);
+    int64_t *x = calloc(nin, sizeof *x);
+    cn_int128 *out = malloc(nout * sizeof *out);
+    double reached = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        for (int sign = 0; sign < 2; sign++) {
+            memset(x, 0, nin * sizeof *x);
+            for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                x[l->col[k]] = ((l->w[k] > 0) ^ sign) ? 15 : 0;
+            ck_assert_int_eq(cn_plan_eval_plain(out, p, x, 1), CN_OK);
+            for (size_t i = 0; i < nout; i++) {
+                const double a = fabs((double)out[i]);
+                ck_assert(a <= exp2(p->out_bound_bits) * (1 + 1e-9));
+                if (a > reached)
+                    reached = a;
+            }
+        }
+    }
+    ck_assert(reached > 0);
+    free(x);
+    free(out);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
+static uint64_t fnv(const uint8_t *b, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void reseal(uint8_t *b, size_t len)
+{
+    const uint64_t h = fnv(b, len - 8);
+    for (int i = 0; i < 8; i++)
+        b[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+}
+
+START_TEST(test_model_files)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 504);
+    cn_model_t m, m2;
+    random_model(&m, &r, 2);
+    uint8_t *b, *b2;
+    size_t len, len2;
+    ck_assert_int_eq(cn_model_to_bytes(&b, &len, &m), CN_OK);
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_model_from_bytes(&m2, b, len, &d), CN_OK);
+    ck_assert_int_eq(cn_model_to_bytes(&b2, &len2, &m2), CN_OK);
+    ck_assert_uint_eq(len, len2);
+    ck_assert(memcmp(b, b2, len) == 0);
+    free(b2);
+    cn_model_clear(&m2);
+    /* every truncation and every padding is refused */
+    for (size_t cut = 0; cut < len; cut++) {
+        ck_assert_int_ne(cn_model_from_bytes(&m2, b, cut, &d), CN_OK);
+        ck_assert(d.msg[0] != 0);
+    }
+    uint8_t *pad = malloc(len + 1);
+    memcpy(pad, b, len);
+    pad[len] = 0;
+    ck_assert_int_ne(cn_model_from_bytes(&m2, pad, len + 1, &d), CN_OK);
+    free(pad);
+    /* bit flips: refused (checksum), or, resealed, refused or a valid model */
+    for (int it = 0; it < 400; it++) {
+        uint8_t *c = malloc(len);
+        memcpy(c, b, len);
+        const size_t bit = cn_test_rng_below(&r, len * 8);
+        c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        ck_assert_int_ne(cn_model_from_bytes(&m2, c, len, &d), CN_OK);
+        reseal(c, len);
+        if (cn_model_from_bytes(&m2, c, len, &d) == CN_OK) {
+            ck_assert(bit / 8 >= 28); /* header shape fields cannot change silently */
+            cn_model_clear(&m2);
+        }
+        free(c);
+    }
+    /* NaN weight, resealed: refused with the layer named */
+    uint8_t *c = malloc(len);
+    memcpy(c, b, len);
+    const double nan = NAN;
+    memcpy(c + len - 16, &nan, 8); /* the last bias */
+    reseal(c, len);
+    ck_assert_int_eq(cn_model_from_bytes(&m2, c, len, &d), CN_ERR_INVALID_ARG);
+    ck_assert(strstr(d.msg, "layer") != NULL);
+    /* newer major version */
+    memcpy(c, b, len);
+    c[4] = 2;
+    reseal(c, len);
+    ck_assert_int_eq(cn_model_from_bytes(&m2, c, len, &d), CN_ERR_VERSION);
+    /* forged layer count and a huge dense layer: refused, no allocation from the count */
+    memcpy(c, b, len);
+    c[48] = 0xff;
+    reseal(c, len);
+    ck_assert_int_ne(cn_model_from_bytes(&m2, c, len, &d), CN_OK);
+    free(c);
+    /* shapes that do not fit are refused when building too */
+    cn_model_t m3;
+    ck_assert_int_eq(cn_model_init(&m3, 1, 4, 4, 1, 0, 1), CN_OK);
+    double w[64] = {0}, bb[4] = {0};
+    ck_assert_int_eq(cn_model_add_conv2d(&m3, 1, 5, 5, 1, 0, w, bb, &d), CN_ERR_SHAPE_MISMATCH);
+    w[3] = INFINITY;
+    ck_assert_int_eq(cn_model_add_dense(&m3, 2, w, bb, &d), CN_ERR_INVALID_ARG);
+    cn_model_clear(&m3);
+    /* a file on disk, and a missing one */
+    const char *path = "build/test_model.cnm";
+    if (cn_model_save(&m, path, &d) == CN_OK) {
+        ck_assert_int_eq(cn_model_load(&m2, path, &d), CN_OK);
+        cn_model_clear(&m2);
+        remove(path);
+    }
+    ck_assert_int_eq(cn_model_load(&m2, "/nonexistent/model", &d), CN_ERR_IO);
+    ck_assert(strstr(d.msg, "/nonexistent/model") != NULL);
+    free(b);
+    cn_model_clear(&m);
+}
+END_TEST
+
+/* the server takes public keys only: secret key bytes are refused */
+START_TEST(test_server_refuses_secret_key)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 505);
+    cn_model_t m;
+    random_model(&m, &r, 0);
+    cn_compile_opts_t o = {.weight_bits = 3, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *p;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, NULL), CN_OK);
+    cn_bfv_context_t *ctx;
+    ck_assert_int_eq(cn_bfv_context_create(&ctx, cn_plan_params(p)), CN_OK);
+    cn_rng_t rng;
+    uint8_t seed[CN_SEED_BYTES] = {5};
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    cn_bfv_secret_key_t sk;
+    ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
+    const size_t sz = cn_io_size_secret_key(&sk, ctx);
+    uint8_t *b = malloc(sz);
+    size_t w;
+    ck_assert_int_eq(cn_io_save_secret_key(b, sz, &w, &sk, ctx), CN_OK);
+    cn_server_t *s;
+    ck_assert_int_ne(cn_server_create(&s, p, b, w, 1), CN_OK);
+    free(b);
+    cn_bfv_secret_key_clear(&sk);
+    cn_rng_clear(&rng);
+    cn_bfv_context_free(ctx);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
+CN_SUITE(net)
+{
+    Suite *s = suite_create("net");
+    TCase *tc = cn_tcase("core", 600);
+    tcase_add_test(tc, test_kernels);
+    tcase_add_loop_test(tc, test_random_nets, 0, 6);
+    tcase_add_test(tc, test_ranges);
+    tcase_add_test(tc, test_model_files);
+    tcase_add_test(tc, test_server_refuses_secret_key);
+    suite_add_tcase(s, tc);
+    return s;
+}

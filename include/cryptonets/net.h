@@ -145,12 +145,6 @@ CN_API double cn_plan_output_budget(const cn_plan_t *plan);
 /* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the
  * decrypted outputs then equal the integer network's only modulo T = t_1 ... t_k. */
 CN_API int cn_plan_wraps(const cn_plan_t *plan);
-/* Plan bytes (self-contained: a client and a server load the same plan). */
-CN_API CN_WARN_UNUSED cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len,
-                                                 const cn_plan_t *plan);
-CN_API CN_WARN_UNUSED cn_status cn_plan_from_bytes(cn_plan_t **plan, const uint8_t *buf,
-                                                   size_t len, cn_net_diag_t *diag);
-
 /* The reference run: the plan on plaintext integers (no encryption). x holds count
  * inputs of cn_plan_inputs raw values each; out count rows of cn_plan_outputs. */
 CN_API CN_WARN_UNUSED cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan,

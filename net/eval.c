@@ -314,6 +314,9 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* coefficients per task of the linear layers: a multiple of the kernels' block */
+#define CN_LIN_TILE 64
+
 /* out[0..nout) = lin(in[0..nin)) for ciphertexts of plaintext modulus ti. */
 static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
                              const cn_lin_t *lin, size_t ti, const cn_server_t *s)
@@ -322,7 +325,7 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     const size_t size = in[0].size, level = in[0].level, n = ctx->n;
     cn_status st = CN_OK;
     for (size_t j = 0; j < lin->nout && st == CN_OK; j++) {
-        st = cn_bfv_ct_reshape(&out[j], size, level, ctx);
+        st = cn_bfv_ct_reshape_uninit(&out[j], size, level, ctx); /* the kernel writes all */
         out[j].t_index = ti;
         out[j].transparent = 0;
         out[j].has_seed = 0;
@@ -339,11 +342,15 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
             for (size_t j = 0; j < lin->nout; j++)
                 orow[j] = out[j].c[c].data + r * n;
             const cn_mod_t m = ctx->ring.base.mod[r];
-            /* outputs in chunks over the threads; each output row is written by one */
-            const long nout = (long)lin->nout;
+            /* coefficient blocks over the threads, every output in each: a block of the
+             * inputs stays in cache while the outputs sweep it */
+            const long nblk = (long)((n + CN_LIN_TILE - 1) / CN_LIN_TILE);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads(s->threads))
-            for (long j = 0; j < nout; j++)
-                kern(orow, xr, lin, (size_t)j, (size_t)j + 1, n, m);
+            for (long b = 0; b < nblk; b++) {
+                const size_t cs = (size_t)b * CN_LIN_TILE;
+                const size_t ce = cs + CN_LIN_TILE < n ? cs + CN_LIN_TILE : n;
+                kern(orow, xr, lin, 0, lin->nout, cs, ce, m);
+            }
         }
     free(xr);
     free(orow);

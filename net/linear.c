@@ -25,16 +25,16 @@ static void fold_block(uint64_t *r, const int64_t *lo, const int64_t *hi, size_t
 }
 
 void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
-                           size_t j0, size_t j1, size_t len, cn_mod_t m)
+                           size_t j0, size_t j1, size_t cs, size_t ce, cn_mod_t m)
 {
     const size_t bt = cn_lin_block_terms(lin->wmax);
     const uint64_t two31 = cn_mod_reduce_u64((uint64_t)1 << 31, m);
     const uint64_t mask = ((uint64_t)1 << 31) - 1;
     int64_t lo[BLK], hi[BLK];
     uint64_t r[BLK];
-    for (size_t j = j0; j < j1; j++) {
-        for (size_t c0 = 0; c0 < len; c0 += BLK) {
-            const size_t bl = len - c0 < BLK ? len - c0 : BLK;
+    for (size_t c0 = cs; c0 < ce; c0 += BLK) {
+        for (size_t j = j0; j < j1; j++) {
+            const size_t bl = ce - c0 < BLK ? ce - c0 : BLK;
             memset(r, 0, sizeof r);
             for (size_t k = lin->row[j]; k < lin->row[j + 1];) {
                 const size_t kend = lin->row[j + 1] - k > bt ? k + bt : lin->row[j + 1];
@@ -56,13 +56,13 @@ void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const
 }
 
 static void lin_apply_avx512_stub(uint64_t *const *out, const uint64_t *const *x,
-                                  const cn_lin_t *lin, size_t j0, size_t j1, size_t len,
-                                  cn_mod_t m)
+                                  const cn_lin_t *lin, size_t j0, size_t j1, size_t cs,
+                                  size_t ce, cn_mod_t m)
 {
 #ifdef CN_NO_AVX512
-    cn_lin_apply_portable(out, x, lin, j0, j1, len, m);
+    cn_lin_apply_portable(out, x, lin, j0, j1, cs, ce, m);
 #else
-    cn_lin_apply_avx512(out, x, lin, j0, j1, len, m);
+    cn_lin_apply_avx512(out, x, lin, j0, j1, cs, ce, m);
 #endif
 }
 

@@ -55,15 +55,19 @@ struct cn_plan {
     double cost;           /* cost model: estimated seconds per batch on one core */
 };
 
-/* Linear kernels: acc rows for one prime. out[j][0..len) = sum_k w[k] * x[col[k]][0..len)
- * mod p, for every output j; inputs in [0, p), p < 2^61; outputs in [0, p). */
+/* Linear kernels, one prime: out[j][c] = sum_k w[k] x[col[k]][c] mod p for the outputs
+ * j in [j0, j1) and coefficients c in [c0, c1), coefficient blocks outermost so a block
+ * of every input stays in cache while all outputs sweep it; inputs in [0, p), p < 2^61
+ * (2^12 <= p); outputs in [0, p). */
 typedef void (*cn_lin_kernel_fn)(uint64_t *const *out, const uint64_t *const *x,
-                                 const cn_lin_t *lin, size_t j0, size_t j1, size_t len,
-                                 cn_mod_t m);
+                                 const cn_lin_t *lin, size_t j0, size_t j1, size_t c0,
+                                 size_t c1, cn_mod_t m);
 void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x,
-                           const cn_lin_t *lin, size_t j0, size_t j1, size_t len, cn_mod_t m);
+                           const cn_lin_t *lin, size_t j0, size_t j1, size_t c0, size_t c1,
+                           cn_mod_t m);
 void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x,
-                         const cn_lin_t *lin, size_t j0, size_t j1, size_t len, cn_mod_t m);
+                         const cn_lin_t *lin, size_t j0, size_t j1, size_t c0, size_t c1,
+                         cn_mod_t m);
 /* The kernel for this CPU (CN_SIMD=portable forces the portable one), and its name. */
 cn_lin_kernel_fn cn_lin_kernel(const char **name);
 

@@ -121,6 +121,9 @@ cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *
 /* Makes out a ciphertext of the given shape (reallocating its polys when needed). */
 cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
                             const cn_bfv_context_t *ctx);
+/* As cn_bfv_ct_reshape, new polynomials left unfilled: the caller writes every one. */
+cn_status cn_bfv_ct_reshape_uninit(cn_bfv_ciphertext_t *out, size_t size, size_t level,
+                                   const cn_bfv_context_t *ctx);
 
 /* delta0 + delta1 s = d s' + small (mod Q_l), for d (l rows, coefficient form, values in
  * [0, q_i)) and a key switching key from s' to s (lib/bfv/keyswitch.c). delta0 and

@@ -4,6 +4,7 @@
 
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "../internal/poly_alloc.h"
 
 cn_status cn_bfv_plaintext_init(cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx,
                                 size_t t_index)
@@ -29,8 +30,9 @@ void cn_bfv_plaintext_clear(cn_bfv_plaintext_t *pt)
     memset(pt, 0, sizeof *pt);
 }
 
-cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
-                            const cn_bfv_context_t *ctx)
+/* Shapes out; uninit = 1 leaves new polynomials unfilled (the caller writes them all). */
+static cn_status reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
+                         const cn_bfv_context_t *ctx, int uninit)
 {
     cn_status st;
     for (size_t i = 0; i < 3; i++) {
@@ -38,17 +40,31 @@ cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
         if (i < size) {
             if (p->data && p->k == level && p->n == ctx->n)
                 continue;
-            cn_poly_clear(p);
-            if ((st = cn_poly_init(p, &ctx->ring, level)) != CN_OK)
+            cn_poly_clear_public(p);
+            st = uninit ? cn_poly_init_uninit(p, &ctx->ring, level)
+                        : cn_poly_init(p, &ctx->ring, level);
+            if (st != CN_OK)
                 return st;
         } else {
-            cn_poly_clear(p);
+            cn_poly_clear_public(p);
         }
     }
     out->size = size;
     out->level = level;
     out->fingerprint = ctx->fingerprint;
     return CN_OK;
+}
+
+cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
+                            const cn_bfv_context_t *ctx)
+{
+    return reshape(out, size, level, ctx, 0);
+}
+
+cn_status cn_bfv_ct_reshape_uninit(cn_bfv_ciphertext_t *out, size_t size, size_t level,
+                                   const cn_bfv_context_t *ctx)
+{
+    return reshape(out, size, level, ctx, 1);
 }
 
 cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx)
@@ -60,10 +76,11 @@ cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct, const cn_bfv_context_t
     return st;
 }
 
+/* ciphertexts are public: released without wiping */
 void cn_bfv_ciphertext_clear(cn_bfv_ciphertext_t *ct)
 {
     for (size_t i = 0; i < 3; i++)
-        cn_poly_clear(&ct->c[i]);
+        cn_poly_clear_public(&ct->c[i]);
     memset(ct, 0, sizeof *ct);
 }
 

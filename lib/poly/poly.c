@@ -3,6 +3,7 @@
 
 #include "cryptonets/poly.h"
 #include "../internal/mem.h"
+#include "../internal/poly_alloc.h"
 
 void cn_ring_clear(cn_ring_t *r)
 {
@@ -52,6 +53,28 @@ cn_status cn_poly_init(cn_poly_t *a, const cn_ring_t *r, size_t k)
     a->k = k;
     a->form = CN_FORM_COEFF;
     return CN_OK;
+}
+
+cn_status cn_poly_init_uninit(cn_poly_t *a, const cn_ring_t *r, size_t k)
+{
+    memset(a, 0, sizeof *a);
+    if (k == 0 || k > r->base.k)
+        return CN_ERR_INVALID_ARG;
+    a->data = cn_alloc(k * r->n, sizeof *a->data);
+    if (!a->data)
+        return CN_ERR_NO_MEMORY;
+    a->n = r->n;
+    a->k = k;
+    a->form = CN_FORM_COEFF;
+    return CN_OK;
+}
+
+void cn_poly_clear_public(cn_poly_t *a)
+{
+    if (!a)
+        return;
+    free(a->data);
+    memset(a, 0, sizeof *a);
 }
 
 void cn_poly_clear(cn_poly_t *a)

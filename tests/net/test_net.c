@@ -62,8 +62,8 @@ START_TEST(test_kernels)
                 o1[j] = malloc(len * sizeof **o1);
                 o2[j] = malloc(len * sizeof **o2);
             }
-            cn_lin_apply_portable(o1, (const uint64_t *const *)x, &l, 0, nout, len, m);
-            cn_lin_kernel(NULL)(o2, (const uint64_t *const *)x, &l, 0, nout, len, m);
+            cn_lin_apply_portable(o1, (const uint64_t *const *)x, &l, 0, nout, 0, len, m);
+            cn_lin_kernel(NULL)(o2, (const uint64_t *const *)x, &l, 0, nout, 0, len, m);
             for (size_t j = 0; j < nout; j++)
                 for (size_t c = 0; c < len; c++) {
                     cn_int128 s = 0;

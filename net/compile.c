@@ -175,11 +175,73 @@ static cn_status flin_compose(flin_t *c, const flin_t *a, const flin_t *b)
 
 void cn_lin_clear(cn_lin_t *l)
 {
+    free(l->woff);
+    free(l->rneg);
     free(l->row);
     free(l->col);
     free(l->w);
     free(l->bias);
     memset(l, 0, sizeof *l);
+}
+
+cn_status cn_lin_partition(cn_lin_t *l)
+{
+    free(l->rneg);
+    free(l->woff);
+    l->rneg = NULL;
+    l->woff = NULL;
+    l->dense = l->row[l->nout] == l->nin * l->nout;
+    if (l->dense) {
+        l->wmax = 0;
+        for (size_t k = 0; k < l->row[l->nout]; k++) {
+            const uint64_t a = (uint64_t)(l->w[k] < 0 ? -l->w[k] : l->w[k]);
+            if (a > l->wmax)
+                l->wmax = a;
+            if (l->col[k] != k % l->nin) /* not in column order: treat as sparse */
+                l->dense = 0;
+        }
+    }
+    if (l->dense) {
+        const size_t nnz = l->row[l->nout];
+        l->woff = malloc((nnz ? nnz : 1) * sizeof *l->woff);
+        if (!l->woff)
+            return CN_ERR_NO_MEMORY;
+        for (size_t k = 0; k < nnz; k++)
+            l->woff[k] = (uint64_t)(l->w[k] + (int64_t)l->wmax);
+        return CN_OK;
+    }
+    l->rneg = malloc((l->nout ? l->nout : 1) * sizeof *l->rneg);
+    const size_t nnz = l->row[l->nout];
+    uint32_t *tc = malloc((nnz ? nnz : 1) * sizeof *tc);
+    int64_t *tw = malloc((nnz ? nnz : 1) * sizeof *tw);
+    if (!l->rneg || !tc || !tw) {
+        free(tc);
+        free(tw);
+        return CN_ERR_NO_MEMORY;
+    }
+    l->wmax = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        size_t o = l->row[j];
+        for (int neg = 0; neg < 2; neg++) {
+            if (neg)
+                l->rneg[j] = o;
+            for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                if ((l->w[k] < 0) == neg) {
+                    tc[o] = l->col[k];
+                    tw[o++] = l->w[k];
+                }
+        }
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
+            const uint64_t a = (uint64_t)(l->w[k] < 0 ? -l->w[k] : l->w[k]);
+            if (a > l->wmax)
+                l->wmax = a;
+        }
+    }
+    memcpy(l->col, tc, nnz * sizeof *tc);
+    memcpy(l->w, tw, nnz * sizeof *tw);
+    free(tc);
+    free(tw);
+    return CN_OK;
 }
 
 /* round half away from zero, documented in docs/net.md */
@@ -222,7 +284,7 @@ static cn_status quantize(cn_lin_t *l, const flin_t *f, double s, double so)
         l->bias[j] = round_i128(f->b[j] * so);
     }
     l->row[f->nout] = k;
-    return CN_OK;
+    return cn_lin_partition(l);
 }
 
 /* --- integer reference network -------------------------------------------------------- */

@@ -332,16 +332,21 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     }
     const uint64_t **xr = malloc(lin->nin * sizeof *xr);
     uint64_t **orow = malloc(lin->nout * sizeof *orow);
-    if (!xr || !orow)
+    const size_t nnz = lin->row[lin->nout];
+    uint64_t *wmod = malloc((nnz ? nnz : 1) * sizeof *wmod);
+    if (!xr || !orow || !wmod)
         st = CN_ERR_NO_MEMORY;
-    cn_lin_kernel_fn kern = cn_lin_kernel(NULL);
-    for (size_t c = 0; st == CN_OK && c < size; c++)
-        for (size_t r = 0; r < level; r++) {
+    for (size_t r = 0; st == CN_OK && r < level; r++)
+        for (size_t c = 0; c < size; c++) {
             for (size_t i = 0; i < lin->nin; i++)
                 xr[i] = in[i].c[c].data + r * n;
             for (size_t j = 0; j < lin->nout; j++)
                 orow[j] = out[j].c[c].data + r * n;
             const cn_mod_t m = ctx->ring.base.mod[r];
+            const cn_lin_kernel_fn kern = cn_lin_kernel(m.p, NULL);
+            if (c == 0)
+                for (size_t k = 0; k < nnz; k++)
+                    wmod[k] = cn_mod_from_int64(lin->w[k], m);
             /* coefficient blocks over the threads, every output in each: a block of the
              * inputs stays in cache while the outputs sweep it */
             const long nblk = (long)((n + CN_LIN_TILE - 1) / CN_LIN_TILE);
@@ -349,11 +354,12 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
             for (long b = 0; b < nblk; b++) {
                 const size_t cs = (size_t)b * CN_LIN_TILE;
                 const size_t ce = cs + CN_LIN_TILE < n ? cs + CN_LIN_TILE : n;
-                kern(orow, xr, lin, 0, lin->nout, cs, ce, m);
+                kern(orow, xr, lin, wmod, 0, lin->nout, cs, ce, m);
             }
         }
     free(xr);
     free(orow);
+    free(wmod);
     /* biases: Delta b on the constant coefficient (a constant plaintext) */
     cn_bfv_plaintext_t pt = {0};
     if (st == CN_OK)

@@ -25,8 +25,10 @@ static void fold_block(uint64_t *r, const int64_t *lo, const int64_t *hi, size_t
 }
 
 void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
-                           size_t j0, size_t j1, size_t cs, size_t ce, cn_mod_t m)
+                           const uint64_t *wmod, size_t j0, size_t j1, size_t cs, size_t ce,
+                           cn_mod_t m)
 {
+    (void)wmod;
     const size_t bt = cn_lin_block_terms(lin->wmax);
     const uint64_t two31 = cn_mod_reduce_u64((uint64_t)1 << 31, m);
     const uint64_t mask = ((uint64_t)1 << 31) - 1;
@@ -55,25 +57,30 @@ void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const
     }
 }
 
-static void lin_apply_avx512_stub(uint64_t *const *out, const uint64_t *const *x,
-                                  const cn_lin_t *lin, size_t j0, size_t j1, size_t cs,
-                                  size_t ce, cn_mod_t m)
-{
 #ifdef CN_NO_AVX512
-    cn_lin_apply_portable(out, x, lin, j0, j1, cs, ce, m);
-#else
-    cn_lin_apply_avx512(out, x, lin, j0, j1, cs, ce, m);
-#endif
-}
-
-cn_lin_kernel_fn cn_lin_kernel(const char **name)
+cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
 {
-    if (cn_cpu_features() & CN_CPU_AVX512F) {
+    (void)p;
+    if (name)
+        *name = "portable";
+    return cn_lin_apply_portable;
+}
+#else
+cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
+{
+    const unsigned f = cn_cpu_features();
+    if ((f & CN_CPU_AVX512IFMA) && p < ((uint64_t)1 << 50) && p >= ((uint64_t)1 << 20)) {
+        if (name)
+            *name = "avx512ifma";
+        return cn_lin_apply_ifma;
+    }
+    if (f & CN_CPU_AVX512F) {
         if (name)
             *name = "avx512";
-        return lin_apply_avx512_stub;
+        return cn_lin_apply_avx512;
     }
     if (name)
         *name = "portable";
     return cn_lin_apply_portable;
 }
+#endif

@@ -43,10 +43,11 @@ static inline __m512i reduce_pair(__m512i lo, __m512i hi, __m512i p, __m512d pin
 }
 
 void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
-                         size_t j0, size_t j1, size_t c0, size_t c1, cn_mod_t m)
+                         const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
+                         cn_mod_t m)
 {
     if ((c1 - c0) % BLK) {
-        cn_lin_apply_portable(out, x, lin, j0, j1, c0, c1, m);
+        cn_lin_apply_portable(out, x, lin, wmod, j0, j1, c0, c1, m);
         return;
     }
     const size_t bt = cn_lin_block_terms(lin->wmax);

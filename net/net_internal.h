@@ -19,9 +19,16 @@ typedef struct {
     uint32_t *col;      /* [nnz] */
     int64_t *w;         /* [nnz], |w| < 2^31 */
     cn_int128 *bias;    /* [nout] */
-    int dense;          /* every row has every column, in order */
+    int dense;          /* every row has every column */
     uint64_t wmax;      /* max |w| */
+    size_t *rneg;       /* [nout]: row j holds w >= 0 in [row[j], rneg[j]), w < 0 after
+                         * (sparse layers; dense layers keep their column order) */
+    uint64_t *woff;     /* dense layers: w + wmax (>= 0), row-major [nout][nin] */
 } cn_lin_t;
+
+/* Fills wmax; for a sparse layer orders each row's terms, nonnegative weights first, and
+ * fills rneg; for a dense one fills woff. */
+cn_status cn_lin_partition(cn_lin_t *l);
 
 typedef enum {
     CN_OP_LINEAR = 1,   /* lin */
@@ -57,19 +64,23 @@ struct cn_plan {
 
 /* Linear kernels, one prime: out[j][c] = sum_k w[k] x[col[k]][c] mod p for the outputs
  * j in [j0, j1) and coefficients c in [c0, c1), coefficient blocks outermost so a block
- * of every input stays in cache while all outputs sweep it; inputs in [0, p), p < 2^61
- * (2^12 <= p); outputs in [0, p). */
+ * of every input stays in cache while all outputs sweep it; inputs in [0, p),
+ * 2^12 <= p < 2^61; outputs in [0, p). wmod[k] = w[k] mod p (used by the IFMA kernel). */
 typedef void (*cn_lin_kernel_fn)(uint64_t *const *out, const uint64_t *const *x,
-                                 const cn_lin_t *lin, size_t j0, size_t j1, size_t c0,
-                                 size_t c1, cn_mod_t m);
+                                 const cn_lin_t *lin, const uint64_t *wmod, size_t j0,
+                                 size_t j1, size_t c0, size_t c1, cn_mod_t m);
 void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x,
-                           const cn_lin_t *lin, size_t j0, size_t j1, size_t c0, size_t c1,
-                           cn_mod_t m);
+                           const cn_lin_t *lin, const uint64_t *wmod, size_t j0, size_t j1,
+                           size_t c0, size_t c1, cn_mod_t m);
 void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x,
-                         const cn_lin_t *lin, size_t j0, size_t j1, size_t c0, size_t c1,
-                         cn_mod_t m);
-/* The kernel for this CPU (CN_SIMD=portable forces the portable one), and its name. */
-cn_lin_kernel_fn cn_lin_kernel(const char **name);
+                         const cn_lin_t *lin, const uint64_t *wmod, size_t j0, size_t j1,
+                         size_t c0, size_t c1, cn_mod_t m);
+void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                       const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
+                       cn_mod_t m);
+/* The kernel for this CPU and prime p (CN_SIMD=portable forces the portable one), and
+ * its name. */
+cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name);
 
 /* Most terms one accumulator block may take: lo and hi parts of 31 and 30 bits times
  * |w| <= wmax stay below 2^63 in magnitude. */

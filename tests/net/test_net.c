@@ -18,10 +18,11 @@ START_TEST(test_kernels)
 {
     cn_test_rng_t r;
     cn_test_rng_init(&r, 501);
-    const unsigned bits[] = {30, 45, 50, 60};
+    const unsigned bits[] = {30, 45, 49, 50, 60};
     const size_t len = 256, nin = 40, nout = 7;
-    for (size_t bi = 0; bi < 4; bi++) {
-        for (int big = 0; big < 2; big++) {
+    for (size_t bi = 0; bi < 5; bi++) {
+        for (int mode = 0; mode < 4; mode++) {
+            const int big = mode & 1, dense = mode >> 1; /* dense: every row complete */
             uint64_t p;
             ck_assert_int_eq(cn_primes_ntt(&p, 1, bits[bi], 64, NULL, 0, 1), CN_OK);
             cn_mod_t m;
@@ -37,7 +38,7 @@ START_TEST(test_kernels)
             for (size_t j = 0; j < nout; j++) {
                 l.row[j] = k;
                 for (size_t i = 0; i < nin; i++) {
-                    if (j % 2 && cn_test_rng_below(&r, 3) == 0)
+                    if (!dense && j % 2 && cn_test_rng_below(&r, 3) == 0)
                         continue; /* sparse rows on odd outputs, empty-ish possible */
                     /* big: |w| up to 2^31 - 1 so blocks of few terms are exercised */
                     const uint64_t lim = big ? ((uint64_t)1 << 31) - 1 : 31;
@@ -51,6 +52,8 @@ START_TEST(test_kernels)
                 }
             }
             l.row[nout] = k;
+            ck_assert_int_eq(cn_lin_partition(&l), CN_OK);
+            ck_assert_int_eq(l.dense, dense);
             uint64_t **x = malloc(nin * sizeof *x), **o1 = malloc(nout * sizeof *o1),
                      **o2 = malloc(nout * sizeof *o2);
             for (size_t i = 0; i < nin; i++) {
@@ -62,8 +65,12 @@ START_TEST(test_kernels)
                 o1[j] = malloc(len * sizeof **o1);
                 o2[j] = malloc(len * sizeof **o2);
             }
-            cn_lin_apply_portable(o1, (const uint64_t *const *)x, &l, 0, nout, 0, len, m);
-            cn_lin_kernel(NULL)(o2, (const uint64_t *const *)x, &l, 0, nout, 0, len, m);
+            uint64_t *wm = malloc((k ? k : 1) * sizeof *wm);
+            for (size_t kk = 0; kk < k; kk++)
+                wm[kk] = cn_mod_from_int64(l.w[kk], m);
+            cn_lin_apply_portable(o1, (const uint64_t *const *)x, &l, wm, 0, nout, 0, len, m);
+            cn_lin_kernel(p, NULL)(o2, (const uint64_t *const *)x, &l, wm, 0, nout, 0, len, m);
+            free(wm);
             for (size_t j = 0; j < nout; j++)
                 for (size_t c = 0; c < len; c++) {
                     cn_int128 s = 0;

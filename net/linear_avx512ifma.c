@@ -1,0 +1,256 @@
+/* AVX-512 IFMA linear kernel for primes below 2^50: with the weights taken mod p
+ * (w' in [0, p)), each product w' x < 2^100 is accumulated as its low and high 52-bit
+ * halves (vpmadd52luq / vpmadd52huq: one instruction per half, multiply and add), exact
+ * for 4096 terms per block in 64-bit lanes; then (hi 2^52 + lo) mod p. The residues are
+ * the same as the portable kernel's. IFMA for HE follows F. Boemer et al., "Intel HEXL",
+ * WAHC 2021. */
+#include <immintrin.h>
+
+#include "net_internal.h"
+
+#define BLK 64
+#define TERMS 4096 /* 4096 (2^52 - 1) < 2^64 */
+
+/* x mod p in [0, p) for unsigned x < 2^64, 2^20 <= p < 2^50: q = round(x / p) in double
+ * is off by at most one; x - q p is exact in wrapping arithmetic. */
+static inline __m512i red_u64(__m512i x, __m512i p, __m512d pinv)
+{
+    const __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(_mm512_cvtepu64_pd(x), pinv),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512i r = _mm512_sub_epi64(x, _mm512_mullo_epi64(_mm512_cvtpd_epi64(q), p));
+    const __m512i zero = _mm512_setzero_si512();
+    r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, p);
+    r = _mm512_mask_sub_epi64(r, _mm512_cmpge_epi64_mask(r, p), r, p);
+    return r;
+}
+
+/* sum over terms [k0, k1) of |w| x into the 8 accumulators, 4096 terms at a time, each
+ * block reduced and added into r (mod p) */
+static inline void sum_abs(__m512i *r, const uint64_t *const *x, const cn_lin_t *lin,
+                           size_t k0, size_t k1, size_t cb, __m512i p, __m512d pinv)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t k = k0; k < k1;) {
+        const size_t kend = k1 - k > TERMS ? k + TERMS : k1;
+        __m512i a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero,
+                a7 = zero;
+        for (; k < kend; k++) {
+            const int64_t wv = lin->w[k];
+            const __m512i w = _mm512_set1_epi64(wv < 0 ? -wv : wv);
+            const uint64_t *xp = x[lin->col[k]] + cb;
+            a0 = _mm512_madd52lo_epu64(a0, _mm512_loadu_si512((const void *)(xp + 0)), w);
+            a1 = _mm512_madd52lo_epu64(a1, _mm512_loadu_si512((const void *)(xp + 8)), w);
+            a2 = _mm512_madd52lo_epu64(a2, _mm512_loadu_si512((const void *)(xp + 16)), w);
+            a3 = _mm512_madd52lo_epu64(a3, _mm512_loadu_si512((const void *)(xp + 24)), w);
+            a4 = _mm512_madd52lo_epu64(a4, _mm512_loadu_si512((const void *)(xp + 32)), w);
+            a5 = _mm512_madd52lo_epu64(a5, _mm512_loadu_si512((const void *)(xp + 40)), w);
+            a6 = _mm512_madd52lo_epu64(a6, _mm512_loadu_si512((const void *)(xp + 48)), w);
+            a7 = _mm512_madd52lo_epu64(a7, _mm512_loadu_si512((const void *)(xp + 56)), w);
+        }
+        const __m512i a[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        for (int i = 0; i < 8; i++) {
+            __m512i t = _mm512_add_epi64(r[i], red_u64(a[i], p, pinv));
+            r[i] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+        }
+    }
+}
+
+/* out[cb..cb+64) of output j with small weights: (sum_{w >= 0} - sum_{w < 0}) mod p */
+static void small_weights(uint64_t *out, const uint64_t *const *x, const cn_lin_t *lin,
+                          size_t j, size_t cb, __m512i p, __m512d pinv)
+{
+    __m512i pos[8], neg[8];
+    for (int i = 0; i < 8; i++)
+        pos[i] = neg[i] = _mm512_setzero_si512();
+    sum_abs(pos, x, lin, lin->row[j], lin->rneg[j], cb, p, pinv);
+    sum_abs(neg, x, lin, lin->rneg[j], lin->row[j + 1], cb, p, pinv);
+    for (int i = 0; i < 8; i++) {
+        __m512i t = _mm512_sub_epi64(pos[i], neg[i]);
+        t = _mm512_mask_add_epi64(t, _mm512_cmplt_epi64_mask(t, _mm512_setzero_si512()), t, p);
+        _mm512_storeu_si512((void *)(out + 8 * (size_t)i), t);
+    }
+}
+
+/* acc[R][4] += (sum over i in [i0, i1) of woff[j + r][i] x_i) mod p: 32 coefficients (4
+ * registers) of R = 1..4 outputs that share every load of x; 4096 terms per block. The
+ * four-output case is written out so the 16 accumulators stay in registers. */
+#define DENSE_TILE 32
+static void dense_rows(__m512i acc[4][4], int R, const uint64_t *const *x, const cn_lin_t *lin,
+                       size_t j, size_t cb, __m512i p, __m512d pinv)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    const size_t nin = lin->nin;
+    const uint64_t *w0 = lin->woff + j * nin;
+    const uint64_t *w1 = R > 1 ? w0 + nin : w0, *w2 = R > 2 ? w0 + 2 * nin : w0,
+                   *w3 = R > 3 ? w0 + 3 * nin : w0;
+    for (size_t i = 0; i < nin;) {
+        const size_t iend = nin - i > TERMS ? i + TERMS : nin;
+        __m512i a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero,
+                a12 = zero, a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero,
+                a30 = zero, a31 = zero, a32 = zero, a33 = zero;
+        for (; i < iend; i++) {
+            const uint64_t *xp = x[i] + cb;
+            const __m512i x0 = _mm512_loadu_si512((const void *)(xp + 0));
+            const __m512i x1 = _mm512_loadu_si512((const void *)(xp + 8));
+            const __m512i x2 = _mm512_loadu_si512((const void *)(xp + 16));
+            const __m512i x3 = _mm512_loadu_si512((const void *)(xp + 24));
+#define CN_ROW(W, A0, A1, A2, A3)                                                          \
+    do {                                                                                   \
+        const __m512i w = _mm512_set1_epi64((int64_t)(W)[i]);                              \
+        A0 = _mm512_madd52lo_epu64(A0, x0, w);                                             \
+        A1 = _mm512_madd52lo_epu64(A1, x1, w);                                             \
+        A2 = _mm512_madd52lo_epu64(A2, x2, w);                                             \
+        A3 = _mm512_madd52lo_epu64(A3, x3, w);                                             \
+    } while (0)
+            /* rows beyond R repeat row 0 into accumulators that are discarded */
+            CN_ROW(w0, a00, a01, a02, a03);
+            CN_ROW(w1, a10, a11, a12, a13);
+            CN_ROW(w2, a20, a21, a22, a23);
+            CN_ROW(w3, a30, a31, a32, a33);
+#undef CN_ROW
+        }
+        const __m512i a[4][4] = {{a00, a01, a02, a03},
+                                 {a10, a11, a12, a13},
+                                 {a20, a21, a22, a23},
+                                 {a30, a31, a32, a33}};
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < 4; v++) {
+                __m512i t = _mm512_add_epi64(acc[r][v], red_u64(a[r][v], p, pinv));
+                acc[r][v] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+            }
+    }
+}
+
+/* Dense layers with small weights: out_j = sum_i (w_ji + B) x_i - B sum_i x_i mod p,
+ * B = wmax, so every weight is nonnegative and rows share the loads of x. */
+static void dense_offset(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                         size_t j0, size_t j1, size_t c0, size_t c1, cn_mod_t m)
+{
+    const __m512i p = _mm512_set1_epi64((int64_t)m.p);
+    const __m512d pinv = _mm512_set1_pd(1.0 / (double)m.p);
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i B = _mm512_set1_epi64((int64_t)(lin->wmax % m.p));
+    for (size_t cb = c0; cb < c1; cb += DENSE_TILE) {
+        /* sx = sum_i x_i mod p (4096 terms at a time), then B sx mod p */
+        __m512i sx[4] = {zero, zero, zero, zero};
+        for (size_t i = 0; i < lin->nin;) {
+            const size_t iend = lin->nin - i > TERMS ? i + TERMS : lin->nin;
+            __m512i s[4] = {zero, zero, zero, zero};
+            for (; i < iend; i++)
+                for (int v = 0; v < 4; v++)
+                    s[v] = _mm512_add_epi64(
+                        s[v], _mm512_loadu_si512((const void *)(x[i] + cb + 8 * (size_t)v)));
+            for (int v = 0; v < 4; v++) {
+                __m512i t = _mm512_add_epi64(sx[v], red_u64(s[v], p, pinv));
+                sx[v] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+            }
+        }
+        __m512i bsx[4];
+        for (int v = 0; v < 4; v++) /* B < 2^52 / p: the product stays below 2^52 */
+            bsx[v] = red_u64(_mm512_madd52lo_epu64(zero, sx[v], B), p, pinv);
+        for (size_t j = j0; j < j1; j += 4) {
+            const int R = j1 - j >= 4 ? 4 : (int)(j1 - j);
+            __m512i acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int v = 0; v < 4; v++)
+                    acc[r][v] = zero;
+            dense_rows(acc, R, x, lin, j, cb, p, pinv);
+            for (int r = 0; r < R; r++)
+                for (int v = 0; v < 4; v++) {
+                    __m512i t = _mm512_sub_epi64(acc[r][v], bsx[v]);
+                    t = _mm512_mask_add_epi64(t, _mm512_cmplt_epi64_mask(t, zero), t, p);
+                    _mm512_storeu_si512((void *)(out[j + (size_t)r] + cb + 8 * (size_t)v), t);
+                }
+        }
+    }
+}
+
+void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                       const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
+                       cn_mod_t m)
+{
+    if ((c1 - c0) % BLK || m.p >= ((uint64_t)1 << 50) || m.p < ((uint64_t)1 << 20)) {
+        cn_lin_apply_portable(out, x, lin, wmod, j0, j1, c0, c1, m);
+        return;
+    }
+    const __m512i p = _mm512_set1_epi64((int64_t)m.p);
+    const __m512d pinv = _mm512_set1_pd(1.0 / (double)m.p);
+    /* 2^52 mod p and its 52-bit Shoup constant, for hr 2^52 mod p */
+    const uint64_t c52 = cn_mod_reduce_u64((uint64_t)1 << 52, m);
+    const uint64_t c52s = (uint64_t)(((unsigned __int128)c52 << 52) / m.p);
+    const __m512i vc = _mm512_set1_epi64((int64_t)c52), vcs = _mm512_set1_epi64((int64_t)c52s);
+    const __m512i m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    const __m512i zero = _mm512_setzero_si512();
+    /* dense, small weights: the offset weights w + wmax are nonnegative and below 2^52 / p,
+     * so four outputs share every load */
+    if (lin->dense && lin->woff && 2 * lin->wmax < ((uint64_t)1 << 52) / m.p) {
+        dense_offset(out, x, lin, j0, j1, c0, c1, m);
+        return;
+    }
+    /* small weights: |w| (p - 1) < 2^52, so each product is its own low half; one
+     * multiply-add per 8 products, nonnegative and negative weights in two sums */
+    if (lin->rneg && lin->wmax < ((uint64_t)1 << 52) / m.p) {
+        for (size_t cb = c0; cb < c1; cb += BLK)
+            for (size_t j = j0; j < j1; j++)
+                small_weights(out[j] + cb, x, lin, j, cb, p, pinv);
+        return;
+    }
+    for (size_t cb = c0; cb < c1; cb += BLK) {
+        for (size_t j = j0; j < j1; j++) {
+            __m512i r[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = zero;
+            for (size_t k = lin->row[j]; k < lin->row[j + 1];) {
+                const size_t kend = lin->row[j + 1] - k > TERMS ? k + TERMS : lin->row[j + 1];
+                __m512i l0 = zero, l1 = zero, l2 = zero, l3 = zero, l4 = zero, l5 = zero,
+                        l6 = zero, l7 = zero;
+                __m512i h0 = zero, h1 = zero, h2 = zero, h3 = zero, h4 = zero, h5 = zero,
+                        h6 = zero, h7 = zero;
+                for (; k < kend; k++) {
+                    const __m512i w = _mm512_set1_epi64((int64_t)wmod[k]);
+                    const uint64_t *xp = x[lin->col[k]] + cb;
+#define CN_LIN_STEP(i, L, H)                                                               \
+    do {                                                                                   \
+        const __m512i v = _mm512_loadu_si512((const void *)(xp + 8 * (i)));                \
+        L = _mm512_madd52lo_epu64(L, v, w);                                                \
+        H = _mm512_madd52hi_epu64(H, v, w);                                                \
+    } while (0)
+                    CN_LIN_STEP(0, l0, h0);
+                    CN_LIN_STEP(1, l1, h1);
+                    CN_LIN_STEP(2, l2, h2);
+                    CN_LIN_STEP(3, l3, h3);
+                    CN_LIN_STEP(4, l4, h4);
+                    CN_LIN_STEP(5, l5, h5);
+                    CN_LIN_STEP(6, l6, h6);
+                    CN_LIN_STEP(7, l7, h7);
+#undef CN_LIN_STEP
+                }
+                /* r += (hr 2^52 + lr) mod p: hr c52 by 52-bit Shoup (in [0, 2p)), then adds */
+#define CN_LIN_FOLD(i, L, H)                                                               \
+    do {                                                                                   \
+        const __m512i hr = red_u64(H, p, pinv), lr = red_u64(L, p, pinv);                  \
+        const __m512i q = _mm512_madd52hi_epu64(zero, hr, vcs);                            \
+        __m512i t = _mm512_and_si512(_mm512_sub_epi64(_mm512_madd52lo_epu64(zero, hr, vc),  \
+                                                      _mm512_madd52lo_epu64(zero, q, p)),  \
+                                     m52);                                                 \
+        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                 \
+        t = _mm512_add_epi64(t, lr);                                                       \
+        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                 \
+        t = _mm512_add_epi64(t, r[i]);                                                     \
+        r[i] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);              \
+    } while (0)
+                CN_LIN_FOLD(0, l0, h0);
+                CN_LIN_FOLD(1, l1, h1);
+                CN_LIN_FOLD(2, l2, h2);
+                CN_LIN_FOLD(3, l3, h3);
+                CN_LIN_FOLD(4, l4, h4);
+                CN_LIN_FOLD(5, l5, h5);
+                CN_LIN_FOLD(6, l6, h6);
+                CN_LIN_FOLD(7, l7, h7);
+#undef CN_LIN_FOLD
+            }
+            for (int i = 0; i < 8; i++)
+                _mm512_storeu_si512((void *)(out[j] + cb + 8 * (size_t)i), r[i]);
+        }
+    }
+}

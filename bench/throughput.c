@@ -178,8 +178,10 @@ int main(int argc, char **argv)
     cn_server_timing_t tm;
     t0 = now_s();
     st = cn_client_create(&c, plan, seed, CN_RNG_INSECURE_ACK);
-    if (st == CN_OK)
+    if (st == CN_OK) {
+        cn_client_set_threads(c, threads);
         st = cn_client_eval_keys(&keys, &keys_len, c);
+    }
     const double t_keygen = now_s() - t0;
     if (st == CN_OK)
         st = cn_server_create(&s, plan, keys, keys_len, threads);

@@ -15,6 +15,7 @@
 
 struct cn_client {
     const cn_plan_t *plan;
+    int threads;
     cn_bfv_context_t *ctx;
     cn_rng_t rng;
     cn_bfv_secret_key_t sk;
@@ -29,6 +30,17 @@ struct cn_server {
     int has_rk;
     int threads;
 };
+
+/* threads = 0: every core OpenMP offers */
+static int nthreads(int threads)
+{
+#ifdef _OPENMP
+    return threads > 0 ? threads : omp_get_max_threads();
+#else
+    (void)threads;
+    return 1;
+#endif
+}
 
 static int plan_needs_relin(const cn_plan_t *p)
 {
@@ -49,6 +61,8 @@ void cn_client_free(cn_client_t *c)
     cn_bfv_context_free(c->ctx);
     free(c);
 }
+
+void cn_client_set_threads(cn_client_t *c, int threads) { c->threads = threads < 0 ? 0 : threads; }
 
 cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
                            uint64_t ack)
@@ -106,21 +120,46 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
         if (x[i] < p->in_min || x[i] > p->in_max)
             return CN_ERR_OUT_OF_RANGE;
     cn_bfv_ciphertext_t *cts = calloc(nt * nin, sizeof *cts);
-    int64_t *v = malloc(count * sizeof *v);
-    cn_bfv_plaintext_t pt = {0};
-    cn_status st = (cts && v) ? CN_OK : CN_ERR_NO_MEMORY;
-    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
-        cn_bfv_plaintext_clear(&pt);
-        st = cn_bfv_plaintext_init(&pt, c->ctx, ti);
-        for (size_t i = 0; st == CN_OK && i < nin; i++) {
+    cn_rng_t *rngs = malloc(nt * nin * sizeof *rngs);
+    cn_status st = (cts && rngs) ? CN_OK : CN_ERR_NO_MEMORY;
+    /* one generator per ciphertext, forked in order: the batch is the same for any
+     * number of threads */
+    for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
+        cn_rng_fork(&rngs[i], &c->rng);
+    const long total = (long)(nt * nin);
+#pragma omp parallel num_threads(nthreads(c->threads))
+    {
+        int64_t *v = malloc(count * sizeof *v);
+        cn_bfv_plaintext_t pt = {0};
+        size_t pt_t = (size_t)-1;
+        cn_status e = v ? CN_OK : CN_ERR_NO_MEMORY;
+#pragma omp for schedule(dynamic, 8)
+        for (long g = 0; g < total; g++) {
+            const size_t ti = (size_t)g / nin, i = (size_t)g % nin;
+            if (e == CN_OK && st == CN_OK && pt_t != ti) {
+                cn_bfv_plaintext_clear(&pt);
+                e = cn_bfv_plaintext_init(&pt, c->ctx, ti);
+                pt_t = ti;
+            }
+            if (e != CN_OK || st != CN_OK)
+                continue;
             for (size_t s = 0; s < count; s++)
                 v[s] = x[s * nin + i];
-            st = cn_bfv_encode_batch(&pt, v, count, c->ctx);
-            if (st == CN_OK)
-                st = cn_bfv_encrypt_symmetric(&cts[ti * nin + i], &pt, &c->sk, c->ctx, &c->rng);
+            e = cn_bfv_encode_batch(&pt, v, count, c->ctx);
+            if (e == CN_OK)
+                e = cn_bfv_encrypt_symmetric(&cts[g], &pt, &c->sk, c->ctx, &rngs[g]);
         }
+        if (e != CN_OK) {
+#pragma omp critical
+            st = e;
+        }
+        cn_bfv_plaintext_clear(&pt);
+        free(v);
     }
-    cn_bfv_plaintext_clear(&pt);
+    if (rngs)
+        for (size_t i = 0; i < nt * nin; i++)
+            cn_rng_clear(&rngs[i]);
+    free(rngs);
     if (st == CN_OK) {
         const size_t sz = cn_io_size_ciphertext_batch(cts, nt * nin, 0, c->ctx);
         *buf = malloc(sz);
@@ -135,7 +174,6 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
         for (size_t i = 0; i < nt * nin; i++)
             cn_bfv_ciphertext_clear(&cts[i]);
     free(cts);
-    free(v);
     return st;
 }
 
@@ -294,17 +332,6 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
     }
     *out = s;
     return CN_OK;
-}
-
-/* threads = 0: every core OpenMP offers */
-static int nthreads(int threads)
-{
-#ifdef _OPENMP
-    return threads > 0 ? threads : omp_get_max_threads();
-#else
-    (void)threads;
-    return 1;
-#endif
 }
 
 static double now_s(void)

@@ -160,6 +160,8 @@ typedef struct cn_server cn_server_t;
 CN_API CN_WARN_UNUSED cn_status cn_client_create(cn_client_t **c, const cn_plan_t *plan,
                                                  const uint8_t *rng_seed, uint64_t ack);
 CN_API void cn_client_free(cn_client_t *c);
+/* Threads for encryption (0, the default: all cores); the bytes do not depend on it. */
+CN_API void cn_client_set_threads(cn_client_t *c, int threads);
 /* The public evaluation keys the server needs (relinearization key), as bytes. */
 CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len,
                                                     cn_client_t *c);

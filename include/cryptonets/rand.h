@@ -49,6 +49,11 @@ CN_API void cn_rng_init_public_seed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTE
 CN_API CN_WARN_UNUSED cn_status cn_rng_init_insecure_deterministic(
     cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t ack);
 
+/* child = a generator keyed by 32 fresh bytes of parent (as secure as parent, and
+ * insecure if parent is), so threads can each draw from their own; deterministic for a
+ * deterministic parent. */
+CN_API void cn_rng_fork(cn_rng_t *child, cn_rng_t *parent);
+
 /* 1 if r was seeded by cn_rng_init_insecure_deterministic, else 0. */
 CN_API int cn_rng_is_insecure(const cn_rng_t *r);
 

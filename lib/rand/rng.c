@@ -74,6 +74,15 @@ cn_status cn_rng_init_insecure_deterministic(cn_rng_t *r, const uint8_t seed[CN_
     return CN_OK;
 }
 
+void cn_rng_fork(cn_rng_t *child, cn_rng_t *parent)
+{
+    uint8_t seed[CN_SEED_BYTES];
+    cn_rng_bytes(parent, seed, sizeof seed);
+    /* the parent's kind is kept: a child of an insecure generator stays marked insecure */
+    keyed(child, seed, 0xfffffffffffffffeULL, parent->kind);
+    cn_wipe(seed, sizeof seed);
+}
+
 int cn_rng_is_insecure(const cn_rng_t *r)
 {
     return r->kind == KIND_INSECURE;

@@ -340,6 +340,48 @@ START_TEST(test_model_files)
 }
 END_TEST
 
+/* encryption and evaluation give the same bytes for any thread count */
+START_TEST(test_threads_deterministic)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 506);
+    cn_model_t m;
+    random_model(&m, &r, 0);
+    cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *p;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, NULL), CN_OK);
+    const size_t nin = cn_plan_inputs(p), count = 300;
+    int64_t *x = malloc(count * nin * sizeof *x);
+    for (size_t i = 0; i < count * nin; i++)
+        x[i] = (int64_t)cn_test_rng_below(&r, 16);
+    uint8_t *up[2], *down[2], *keys[2];
+    size_t ul[2], dl[2], kl[2];
+    for (int t = 0; t < 2; t++) {
+        const uint8_t seed[CN_SEED_BYTES] = {77};
+        cn_client_t *c;
+        cn_server_t *s;
+        ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+        cn_client_set_threads(c, t + 1);
+        ck_assert_int_eq(cn_client_eval_keys(&keys[t], &kl[t], c), CN_OK);
+        ck_assert_int_eq(cn_server_create(&s, p, keys[t], kl[t], t + 1), CN_OK);
+        ck_assert_int_eq(cn_client_encrypt(&up[t], &ul[t], c, x, count), CN_OK);
+        ck_assert_int_eq(cn_server_eval(&down[t], &dl[t], s, up[t], ul[t], NULL), CN_OK);
+        cn_server_free(s);
+        cn_client_free(c);
+    }
+    ck_assert(ul[0] == ul[1] && memcmp(up[0], up[1], ul[0]) == 0);
+    ck_assert(dl[0] == dl[1] && memcmp(down[0], down[1], dl[0]) == 0);
+    for (int t = 0; t < 2; t++) {
+        free(up[t]);
+        free(down[t]);
+        free(keys[t]);
+    }
+    free(x);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* the server takes public keys only: secret key bytes are refused */
 START_TEST(test_server_refuses_secret_key)
 {
@@ -381,6 +423,7 @@ CN_SUITE(net)
     tcase_add_test(tc, test_ranges);
     tcase_add_test(tc, test_model_files);
     tcase_add_test(tc, test_server_refuses_secret_key);
+    tcase_add_test(tc, test_threads_deterministic);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -139,6 +139,40 @@ static void det_rng(cn_rng_t *r, uint64_t stream)
     ck_assert_int_eq(cn_rng_init_insecure_deterministic(r, seed, CN_RNG_INSECURE_ACK), CN_OK);
 }
 
+/* fork: children are deterministic for a deterministic parent, differ from the parent's
+ * stream and from each other, and inherit the insecure mark */
+START_TEST(test_fork)
+{
+    uint8_t seed[CN_SEED_BYTES] = {42};
+    cn_rng_t a, b, ca, cb, cc;
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&a, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&b, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    cn_rng_fork(&ca, &a);
+    cn_rng_fork(&cb, &b);
+    cn_rng_fork(&cc, &a);
+    ck_assert(cn_rng_is_insecure(&ca));
+    uint8_t x[64], y[64], z[64], w[64];
+    cn_rng_bytes(&ca, x, 64);
+    cn_rng_bytes(&cb, y, 64);
+    cn_rng_bytes(&cc, z, 64);
+    cn_rng_bytes(&a, w, 64);
+    ck_assert(memcmp(x, y, 64) == 0);
+    ck_assert(memcmp(x, z, 64) != 0);
+    ck_assert(memcmp(x, w, 64) != 0);
+    cn_rng_t os, co;
+    ck_assert_int_eq(cn_rng_init(&os), CN_OK);
+    cn_rng_fork(&co, &os);
+    ck_assert(!cn_rng_is_insecure(&co));
+    cn_rng_clear(&a);
+    cn_rng_clear(&b);
+    cn_rng_clear(&ca);
+    cn_rng_clear(&cb);
+    cn_rng_clear(&cc);
+    cn_rng_clear(&os);
+    cn_rng_clear(&co);
+}
+END_TEST
+
 START_TEST(test_ternary)
 {
     /* the division trick is exact for every byte value */
@@ -236,6 +270,7 @@ CN_SUITE(rand)
     tcase_add_test(tc, test_chacha20_block_vectors);
     tcase_add_test(tc, test_chacha20_encryption_vector);
     tcase_add_test(tc, test_streams);
+    tcase_add_test(tc, test_fork);
     tcase_add_test(tc, test_ternary);
     tcase_add_test(tc, test_cbd);
     tcase_add_test(tc, test_uniform);

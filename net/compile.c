@@ -965,7 +965,8 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                 }
                 const double budget = -v - 1;
                 double cost = (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n);
-                if (budget >= margin && cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
+                if ((budget >= margin || opts->allow_undersized) &&
+                    cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
                     free(best_ops);
                     best_ops = ops;
                     best_cost = cost;
@@ -995,7 +996,11 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         p->cost = best_cost;
         free(sk);
         sk = NULL;
-        *out = p;
+        st = cn_plan_check(p, diag); /* the compiler's own output must pass the loader's check */
+        if (st == CN_OK)
+            *out = p;
+        else
+            cn_plan_free(p);
     } else {
         free(best_ops);
         if (sk)

@@ -407,6 +407,48 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     return st;
 }
 
+/* Applies op to the width ciphertexts *cur (plaintext modulus ti); a linear op replaces
+ * *cur by a fresh array (*owned = 1) and frees the old one if owned. */
+static cn_status run_op(cn_bfv_ciphertext_t **curp, size_t *widthp, int *owned,
+                        const cn_op_t *op, size_t ti, const cn_server_t *s)
+{
+    cn_bfv_ciphertext_t *cur = *curp;
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_status st = CN_OK;
+    if (op->kind == CN_OP_LINEAR) {
+        cn_bfv_ciphertext_t *nx = calloc(op->lin.nout, sizeof *nx);
+        if (!nx)
+            return CN_ERR_NO_MEMORY;
+        st = eval_linear(nx, cur, &op->lin, ti, s);
+        for (size_t i = 0; i < *widthp; i++)
+            cn_bfv_ciphertext_clear(&cur[i]);
+        if (*owned)
+            free(cur);
+        *curp = nx;
+        *owned = 1;
+        *widthp = op->lin.nout;
+        return st;
+    }
+    const long w = (long)*widthp;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads(s->threads))
+    for (long i = 0; i < w; i++) {
+        cn_status e = CN_OK;
+        if (op->kind == CN_OP_SQUARE) {
+            e = cn_bfv_square(&cur[i], &cur[i], ctx);
+        } else if (op->kind == CN_OP_RELIN) {
+            e = cn_bfv_relinearize(&cur[i], &cur[i], &s->rk, ctx);
+        } else {
+            for (size_t d = 0; d < op->drop && e == CN_OK; d++)
+                e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
+        }
+        if (e != CN_OK) {
+#pragma omp critical
+            st = e;
+        }
+    }
+    return st;
+}
+
 cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const uint8_t *in,
                          size_t len, cn_server_timing_t *timing)
 {
@@ -435,7 +477,6 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     cn_bfv_ciphertext_t *res = calloc(p->nout * nt, sizeof *res);
     if (!res)
         st = CN_ERR_NO_MEMORY;
-    const int threads = s->threads;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         cn_bfv_ciphertext_t *cur = cts + ti * p->nin;
         size_t width = p->nin;
@@ -443,41 +484,7 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
         for (size_t o = 0; st == CN_OK && o < p->nops; o++) {
             const cn_op_t *op = &p->ops[o];
             const double ts = now_s();
-            if (op->kind == CN_OP_LINEAR) {
-                cn_bfv_ciphertext_t *nx = calloc(op->lin.nout, sizeof *nx);
-                if (!nx) {
-                    st = CN_ERR_NO_MEMORY;
-                    break;
-                }
-                st = eval_linear(nx, cur, &op->lin, ti, s);
-                for (size_t i = 0; i < width; i++)
-                    cn_bfv_ciphertext_clear(&cur[i]);
-                if (owned)
-                    free(cur);
-                cur = nx;
-                owned = 1;
-                width = op->lin.nout;
-            } else {
-                const long w = (long)width;
-                cn_status sts = CN_OK;
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nthreads(threads))
-                for (long i = 0; i < w; i++) {
-                    cn_status e = CN_OK;
-                    if (op->kind == CN_OP_SQUARE) {
-                        e = cn_bfv_square(&cur[i], &cur[i], ctx);
-                    } else if (op->kind == CN_OP_RELIN) {
-                        e = cn_bfv_relinearize(&cur[i], &cur[i], &s->rk, ctx);
-                    } else {
-                        for (size_t d = 0; d < op->drop && e == CN_OK; d++)
-                            e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
-                    }
-                    if (e != CN_OK) {
-#pragma omp critical
-                        sts = e;
-                    }
-                }
-                st = sts;
-            }
+            st = run_op(&cur, &width, &owned, op, ti, s);
             if (timing && ti == 0 && o < 30) {
                 const char *nm = op->kind == CN_OP_LINEAR   ? "linear"
                                  : op->kind == CN_OP_SQUARE ? "square"
@@ -522,5 +529,166 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     free(res);
     /* cts slices were cleared as consumed; clear what is left and free the array */
     cn_io_free_ciphertexts(cts, cnt);
+    return st;
+}
+
+/* --- check mode ---------------------------------------------------------------------- */
+
+/* b[s][j] (count rows of the op's width) = op applied to a[s][i] on integers */
+static void ref_step(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
+                     size_t count)
+{
+    if (op->kind == CN_OP_LINEAR) {
+        const cn_lin_t *l = &op->lin;
+        for (size_t s = 0; s < count; s++)
+            for (size_t j = 0; j < l->nout; j++) {
+                cn_int128 acc = l->bias[j];
+                for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                    acc += (cn_int128)l->w[k] * a[s * win + l->col[k]];
+                b[s * l->nout + j] = acc;
+            }
+    } else {
+        for (size_t i = 0; i < count * win; i++)
+            b[i] = op->kind == CN_OP_SQUARE ? a[i] * a[i] : a[i];
+    }
+}
+
+static uint64_t mod_i128(cn_int128 v, uint64_t t)
+{
+    cn_int128 r = v % (cn_int128)t;
+    return (uint64_t)(r < 0 ? r + (cn_int128)t : r);
+}
+
+cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t *x,
+                          size_t count)
+{
+    const cn_plan_t *p = c->plan;
+    const size_t n = p->prm.n, nt = p->prm.nt;
+    memset(rep, 0, sizeof *rep);
+    rep->min_budget = 1 << 20;
+    uint8_t *buf;
+    size_t len;
+    cn_status st = cn_client_encrypt(&buf, &len, c, x, count);
+    if (st != CN_OK)
+        return st;
+    cn_bfv_ciphertext_t *cts;
+    size_t cnt;
+    st = cn_io_load_ciphertext_batch(&cts, &cnt, buf, len, c->ctx);
+    free(buf);
+    if (st != CN_OK)
+        return st;
+    size_t maxw = p->nin;
+    for (size_t o = 0; o < p->nops; o++)
+        if (p->ops[o].width > maxw)
+            maxw = p->ops[o].width;
+    cn_int128 *ra = malloc(count * maxw * sizeof *ra), *rb = malloc(count * maxw * sizeof *rb);
+    cn_bfv_ciphertext_t **cur = calloc(nt, sizeof *cur);
+    int *owned = calloc(nt, sizeof *owned);
+    uint64_t *slots = malloc(n * sizeof *slots);
+    if (!ra || !rb || !cur || !owned || !slots)
+        st = CN_ERR_NO_MEMORY;
+    for (size_t i = 0; st == CN_OK && i < count * p->nin; i++)
+        ra[i] = x[i];
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
+        cur[ti] = cts + ti * p->nin;
+    /* a server over the client's own context and relinearization key */
+    cn_server_t srv = {.plan = p, .ctx = c->ctx, .threads = c->threads};
+    if (c->has_rk)
+        srv.rk = c->rk;
+    size_t width = p->nin;
+    cn_bfv_plaintext_t pt = {0};
+    for (size_t o = 0; st == CN_OK && o < p->nops && rep->op == 0; o++) {
+        const cn_op_t *op = &p->ops[o];
+        size_t wnext = width;
+        for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+            wnext = width;
+            st = run_op(&cur[ti], &wnext, &owned[ti], op, ti, &srv);
+        }
+        if (st != CN_OK)
+            break;
+        ref_step(rb, ra, width, op, count);
+        width = wnext;
+        rep->min_budget = 1 << 20;
+        for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
+            for (size_t j = 0; st == CN_OK && j < width; j++) {
+                int bud;
+                st = cn_bfv_noise_budget(&bud, &cur[ti][j], &c->sk, c->ctx);
+                if (st != CN_OK)
+                    break;
+                if (bud < rep->min_budget)
+                    rep->min_budget = bud;
+                cn_bfv_plaintext_clear(&pt);
+                st = cn_bfv_decrypt(&pt, &cur[ti][j], &c->sk, c->ctx);
+                if (st == CN_OK)
+                    st = cn_bfv_decode_batch_u64(slots, &pt, c->ctx);
+                for (size_t sl = 0; st == CN_OK && sl < count && rep->op == 0; sl++)
+                    if (slots[sl] != mod_i128(rb[sl * width + j], p->prm.t[ti])) {
+                        rep->op = o + 1;
+                        rep->reason = bud == 0 ? CN_CHECK_NOISE : CN_CHECK_OTHER;
+                        snprintf(rep->msg, sizeof rep->msg,
+                                 "op %zu, value %zu, slot %zu, modulus %zu: decrypted %llu, "
+                                 "integer network %llu; noise budget %d bits%s",
+                                 o + 1, j, sl, ti, (unsigned long long)slots[sl],
+                                 (unsigned long long)mod_i128(rb[sl * width + j], p->prm.t[ti]),
+                                 bud, bud == 0 ? ": the noise is exhausted" : "");
+                    }
+            }
+        cn_int128 *tmp = ra;
+        ra = rb;
+        rb = tmp;
+    }
+    cn_bfv_plaintext_clear(&pt);
+    /* the outputs matched mod every t_i: they are exact unless the range exceeds T */
+    if (st == CN_OK && rep->op == 0) {
+        cn_int128 *got = malloc(count * p->nout * sizeof *got);
+        uint8_t *rb_bytes = NULL;
+        size_t rlen = 0;
+        cn_bfv_ciphertext_t *res = calloc(p->nout * nt, sizeof *res);
+        if (!got || !res)
+            st = CN_ERR_NO_MEMORY;
+        for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
+            for (size_t j = 0; j < p->nout; j++)
+                res[ti * p->nout + j] = cur[ti][j];
+        if (st == CN_OK) {
+            const size_t sz = cn_io_size_ciphertext_batch(res, p->nout * nt,
+                                                          CN_IO_ALLOW_TRANSPARENT, c->ctx);
+            rb_bytes = malloc(sz);
+            st = rb_bytes ? cn_io_save_ciphertext_batch(rb_bytes, sz, &rlen, res, p->nout * nt,
+                                                        CN_IO_ALLOW_TRANSPARENT, c->ctx)
+                          : CN_ERR_NO_MEMORY;
+        }
+        if (st == CN_OK)
+            st = cn_client_decrypt(got, c, rb_bytes, rlen, count);
+        for (size_t i = 0; st == CN_OK && i < count * p->nout && rep->op == 0; i++)
+            if (got[i] != ra[i]) {
+                rep->op = p->nops;
+                rep->reason = CN_CHECK_OVERFLOW;
+                snprintf(rep->msg, sizeof rep->msg,
+                         "output %zu of slot %zu: decrypted %.6g, integer network %.6g; they "
+                         "agree mod every t_i, so the value exceeds the plaintext range T/2 "
+                         "(more or larger plaintext moduli needed)",
+                         i % p->nout, i / p->nout, (double)got[i], (double)ra[i]);
+            }
+        free(got);
+        free(rb_bytes);
+        free(res); /* the ciphertexts themselves are cleared with cur below */
+    }
+    for (size_t ti = 0; cur && ti < nt; ti++) {
+        if (!cur[ti])
+            continue;
+        const size_t w = owned[ti] ? width : p->nin;
+        for (size_t i = 0; i < w; i++)
+            cn_bfv_ciphertext_clear(&cur[ti][i]);
+        if (owned[ti])
+            free(cur[ti]);
+    }
+    cn_io_free_ciphertexts(cts, cnt);
+    free(cur);
+    free(owned);
+    free(ra);
+    free(rb);
+    free(slots);
+    if (st == CN_OK && rep->op == 0)
+        snprintf(rep->msg, sizeof rep->msg, "every op matched the integer network on every slot");
     return st;
 }

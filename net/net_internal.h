@@ -93,5 +93,7 @@ static inline size_t cn_lin_block_terms(uint64_t wmax)
 }
 
 void cn_lin_clear(cn_lin_t *l);
+/* The ops form a runnable chain (widths, sizes, levels, bounds). */
+cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag);
 
 #endif

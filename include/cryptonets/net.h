@@ -123,6 +123,8 @@ typedef struct {
     size_t nq;              /* number of ciphertext primes (forced chain length) */
     unsigned margin_bits;   /* noise budget kept in reserve at the end; 0: 10 */
     int no_mod_switch;      /* 1: keep every prime to the end */
+    int allow_undersized;   /* 1: accept parameters whose noise estimate misses the margin
+                             * (experiments and tests of the check mode only) */
     cn_security security;   /* CN_SEC_128 (0) by default */
 } cn_compile_opts_t;
 
@@ -145,6 +147,15 @@ CN_API double cn_plan_output_budget(const cn_plan_t *plan);
 /* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the
  * decrypted outputs then equal the integer network's only modulo T = t_1 ... t_k. */
 CN_API int cn_plan_wraps(const cn_plan_t *plan);
+/* Plan bytes (docs/net.md, "Plan format"): a client and a server load the same plan.
+ * Loading validates everything, including that the ops form a runnable chain; insecure
+ * parameters are refused unless allow_insecure. */
+CN_API CN_WARN_UNUSED cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len,
+                                                 const cn_plan_t *plan);
+CN_API CN_WARN_UNUSED cn_status cn_plan_from_bytes(cn_plan_t **plan, const uint8_t *buf,
+                                                   size_t len, int allow_insecure,
+                                                   cn_net_diag_t *diag);
+
 /* The reference run: the plan on plaintext integers (no encryption). x holds count
  * inputs of cn_plan_inputs raw values each; out count rows of cn_plan_outputs. */
 CN_API CN_WARN_UNUSED cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan,
@@ -177,6 +188,21 @@ CN_API CN_WARN_UNUSED cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c
 /* Smallest noise budget (bits) of the ciphertexts in a reply (secret key holder only). */
 CN_API CN_WARN_UNUSED cn_status cn_client_reply_budget(int *bits, cn_client_t *c,
                                                        const uint8_t *buf, size_t len);
+
+/* Check mode (secret key holder only): runs the plan encrypted on x (count inputs) op by
+ * op, decrypts every ciphertext after every op and compares every slot with the integer
+ * network (modulo each t_i), then the outputs exactly. The report names the first op
+ * that differs and why: its noise budget ran out (CN_CHECK_NOISE), or the outputs'
+ * range exceeds the plaintext moduli (CN_CHECK_OVERFLOW). Slow: a debugging aid. */
+typedef enum { CN_CHECK_OK = 0, CN_CHECK_NOISE = 1, CN_CHECK_OVERFLOW = 2, CN_CHECK_OTHER = 3 } cn_check_reason;
+typedef struct {
+    cn_check_reason reason;
+    size_t op;            /* first op (1-based) whose decryption differs; 0 if none */
+    int min_budget;       /* smallest noise budget (bits) measured after the last op run */
+    char msg[256];
+} cn_check_report_t;
+CN_API CN_WARN_UNUSED cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c,
+                                                const int64_t *x, size_t count);
 
 /* Seconds spent in each step of the last cn_server_eval. */
 typedef struct {

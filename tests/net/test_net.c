@@ -143,11 +143,18 @@ static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
     memcpy(seed + 1, &count, sizeof count);
     cn_client_t *c;
     cn_server_t *s;
-    uint8_t *keys, *up, *down;
-    size_t kl, ul, dl;
+    uint8_t *keys, *up, *down, *pb;
+    size_t kl, ul, dl, pl;
+    /* the server runs the plan it loaded from the client's bytes */
+    ck_assert_int_eq(cn_plan_to_bytes(&pb, &pl, p), CN_OK);
+    cn_plan_t *sp;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_plan_from_bytes(&sp, pb, pl, 0, &d), CN_ERR_INSECURE);
+    ck_assert_msg(cn_plan_from_bytes(&sp, pb, pl, 1, &d) == CN_OK, "plan: %s", d.msg);
+    free(pb);
     ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 2), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, sp, keys, kl, 2), CN_OK);
     ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
     ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL), CN_OK);
     ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count), CN_OK);
@@ -171,6 +178,7 @@ static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
     free(up);
     free(down);
     cn_server_free(s);
+    cn_plan_free(sp);
     cn_client_free(c);
     free(x);
     free(ref);
@@ -340,6 +348,96 @@ START_TEST(test_model_files)
 }
 END_TEST
 
+/* plan bytes: round trip, every truncation, bit flips (checksum), and resealed flips
+ * either refused or a plan that passes the chain check */
+START_TEST(test_plan_bytes)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 507);
+    cn_model_t m;
+    random_model(&m, &r, 2);
+    cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *p, *q;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, NULL), CN_OK);
+    uint8_t *b, *b2;
+    size_t len, len2;
+    ck_assert_int_eq(cn_plan_to_bytes(&b, &len, p), CN_OK);
+    ck_assert_int_eq(cn_plan_from_bytes(&q, b, len, 1, &d), CN_OK);
+    ck_assert_int_eq(cn_plan_to_bytes(&b2, &len2, q), CN_OK);
+    ck_assert(len == len2 && memcmp(b, b2, len) == 0);
+    free(b2);
+    cn_plan_free(q);
+    for (size_t cut = 0; cut < len; cut += 1 + cut / 64)
+        ck_assert_int_ne(cn_plan_from_bytes(&q, b, cut, 1, &d), CN_OK);
+    uint8_t *c = malloc(len);
+    for (int it = 0; it < 300; it++) {
+        memcpy(c, b, len);
+        const size_t bit = cn_test_rng_below(&r, len * 8);
+        c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        ck_assert_int_ne(cn_plan_from_bytes(&q, c, len, 1, &d), CN_OK);
+        const uint64_t h = fnv(c, len - 8);
+        for (int i = 0; i < 8; i++)
+            c[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+        if (cn_plan_from_bytes(&q, c, len, 1, &d) == CN_OK) {
+            ck_assert_int_eq(cn_plan_check(q, NULL), CN_OK);
+            cn_plan_free(q);
+        }
+    }
+    free(c);
+    free(b);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
+/* check mode: a sound plan passes; a plan with too few plaintext moduli is reported as
+ * overflow; one with too little ciphertext modulus as noise, at the op where it fails */
+START_TEST(test_check_mode)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 508);
+    cn_model_t m;
+    random_model(&m, &r, 0);
+    const size_t nin = cn_model_inputs(&m), count = 50;
+    int64_t *x = malloc(count * nin * sizeof *x);
+    for (size_t i = 0; i < count * nin; i++)
+        x[i] = (int64_t)cn_test_rng_below(&r, 16);
+    const uint8_t seed[CN_SEED_BYTES] = {88};
+    for (int mode = 0; mode < 3; mode++) {
+        cn_compile_opts_t o = {.weight_bits = 6, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+        if (mode == 1) { /* one 17-bit modulus for outputs of many more bits */
+            o.t_bits = 17;
+            o.nt = 1;
+        } else if (mode == 2) { /* two 30-bit primes: far too little for two squares */
+            o.q_bits = 30;
+            o.nq = 2;
+            o.allow_undersized = 1;
+        }
+        cn_plan_t *p;
+        cn_net_diag_t d;
+        ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
+        cn_client_t *c;
+        ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+        cn_check_report_t rep;
+        ck_assert_int_eq(cn_client_check(&rep, c, x, count), CN_OK);
+        if (mode == 0) {
+            ck_assert_msg(rep.reason == CN_CHECK_OK && rep.op == 0, "%s", rep.msg);
+        } else if (mode == 1) {
+            ck_assert_int_eq(cn_plan_wraps(p), 1);
+            ck_assert_msg(rep.reason == CN_CHECK_OVERFLOW, "%s", rep.msg);
+        } else {
+            ck_assert_msg(rep.reason == CN_CHECK_NOISE && rep.op > 0, "%s", rep.msg);
+            ck_assert(cn_plan_output_budget(p) < 10);
+        }
+        cn_client_free(c);
+        cn_plan_free(p);
+    }
+    free(x);
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* encryption and evaluation give the same bytes for any thread count */
 START_TEST(test_threads_deterministic)
 {
@@ -424,6 +522,8 @@ CN_SUITE(net)
     tcase_add_test(tc, test_model_files);
     tcase_add_test(tc, test_server_refuses_secret_key);
     tcase_add_test(tc, test_threads_deterministic);
+    tcase_add_test(tc, test_plan_bytes);
+    tcase_add_test(tc, test_check_mode);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -38,7 +38,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: throughput [--threads T] [--json] [--images N] [--weight-bits W]\n"
             "                  [--t-bits B] [--moduli K] [--n N] [--logq L] [--seed S]\n"
-            "                  [--reps R]\n"
+            "                  [--reps R] [--q-bits B] [--nq K]\n"
             "  --reps: server evaluations of the batch (median per step reported; default 3)\n"
             "  --t-bits/--moduli force the plaintext side (e.g. --t-bits 20 --moduli 1, as\n"
             "  other libraries' one-modulus runs; outputs then match mod T only), --n and\n"
@@ -50,7 +50,8 @@ int main(int argc, char **argv)
 {
     int threads = 0, json = 0, reps = 3;
     size_t images = 0, n = 0, moduli = 0;
-    unsigned wbits = 5, tbits = 0, logq = 0;
+    unsigned wbits = 5, tbits = 0, logq = 0, qbits = 0;
+    size_t nq_opt = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
             n = (size_t)atol(v);
         else if (!strcmp(a, "--logq"))
             logq = (unsigned)atoi(v);
+        else if (!strcmp(a, "--q-bits"))
+            qbits = (unsigned)atoi(v);
+        else if (!strcmp(a, "--nq"))
+            nq_opt = (size_t)atol(v);
         else if (!strcmp(a, "--reps"))
             reps = atoi(v) < 1 ? 1 : atoi(v);
         else if (!strcmp(a, "--seed"))
@@ -133,6 +138,8 @@ int main(int argc, char **argv)
     o.n = n;
     o.t_bits = tbits;
     o.nt = moduli;
+    o.q_bits = qbits;
+    o.nq = nq_opt;
     if (logq) {
         /* nq primes of qb bits and P of qb + 1 bits: the split nearest 44-bit primes */
         size_t best = 0;

@@ -7,6 +7,7 @@
 #include <flint/fmpz.h>
 #include <flint/fmpz_vec.h>
 
+#include "../lib/internal/cpu.h"
 #include "net_internal.h"
 
 /* --- float linear maps (CSR) --------------------------------------------------------- */
@@ -190,6 +191,14 @@ cn_status cn_lin_partition(cn_lin_t *l)
     free(l->woff);
     l->rneg = NULL;
     l->woff = NULL;
+    l->l1max = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        double sum = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+            sum += fabs((double)l->w[k]);
+        if (sum > l->l1max)
+            l->l1max = sum;
+    }
     l->dense = l->row[l->nout] == l->nin * l->nout;
     if (l->dense) {
         l->wmax = 0;
@@ -500,15 +509,7 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c, const cn_pla
         case CN_OP_LINEAR: {
             /* worst case: ||sum w_i v_i|| <= (sum |w_i|) max ||v_i||; the bias adds the
              * rounding of Delta b, below t^2 / (2Q) */
-            const cn_lin_t *l = &op->lin;
-            double l1max = 0;
-            for (size_t j = 0; j < l->nout; j++) {
-                double s = 0;
-                for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
-                    s += fabs((double)l->w[k]);
-                if (s > l1max)
-                    l1max = s;
-            }
+            const double l1max = op->lin.l1max;
             v = (l1max > 0 ? v + log2(l1max) : -1e9);
             v = lg_add(v, 2 * c->log_t - 1 - lq);
             break;
@@ -609,39 +610,53 @@ static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t
 }
 
 /* --- cost model ------------------------------------------------------------------------- */
-/* Seconds on one core of this project's machine (docs/benchmarks.md), per ciphertext at
- * n = 8192 and 4 primes, scaled by n log n and the number of primes: square 1.5 ms,
- * relinearization 1.0 ms (times (l+1)/5 for the digits), modulus switch 0.2 ms,
- * encryption 0.9 ms and decryption 0.5 ms (client), linear layers at 5e9 multiply-adds
- * per second. */
+/* Seconds on one core of this project's machine (measured with bench/throughput at
+ * n = 8192, docs/net.md), scaled by n and the number of primes l. "fast" means the
+ * AVX-512 IFMA kernels apply: the CPU has IFMA and every ciphertext prime is below 2^50;
+ * without them the HPS multiplication runs about six times slower. Per ciphertext:
+ * square 0.3 ms l (fast) or 1.7 ms l; relinearization 0.05 ms l (l + 1) (fast) or
+ * 0.11 ms l (l + 1); modulus switch 0.05 ms l (size / 2); encryption 0.8 ms l; loading
+ * at the server 0.17 ms l; decryption 0.1 ms l. Linear layers: per multiply-add
+ * 1 / 20e9 s and per output coefficient 4 ns with the IFMA small-weight kernels
+ * (|w| p < 2^52), else 1 / 5e9 s and 25 ns. */
+typedef struct {
+    int ifma;     /* the CPU has AVX-512 IFMA */
+    double qmax;  /* largest ciphertext prime */
+} costctx_t;
+
 static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before, double n,
-                      size_t width_before)
+                      size_t width_before, const costctx_t *cc)
 {
-    const double sc = n * log2(n) / (8192.0 * 13.0);
-    const double l = (double)level_before;
+    const double sc = n / 8192.0 * log2(n) / 13.0;
+    const double l = (double)level_before, w = (double)width_before;
+    const int fast = cc->ifma && cc->qmax < 0x1p50;
     switch (op->kind) {
-    case CN_OP_LINEAR:
-        return (double)op->lin.row[op->lin.nout] * (double)size_before * l * n / 5e9;
-    case CN_OP_SQUARE: return (double)width_before * 1.5e-3 * sc * l / 4;
-    case CN_OP_RELIN: return (double)width_before * 1.0e-3 * sc * (l / 4) * ((l + 1) / 5);
-    case CN_OP_MODSWITCH:
-        return (double)width_before * 0.2e-3 * sc * (l / 4) * ((double)size_before / 2);
+    case CN_OP_LINEAR: {
+        const int small = fast && (double)op->lin.wmax * 2 * cc->qmax < 0x1p52;
+        const double coeffs = (double)size_before * l * n;
+        return (double)op->lin.row[op->lin.nout] * coeffs / (small ? 20e9 : 5e9) +
+               (double)op->lin.nout * coeffs * (small ? 4e-9 : 25e-9);
+    }
+    case CN_OP_SQUARE: return w * sc * l * (fast ? 0.3e-3 : 1.7e-3);
+    case CN_OP_RELIN: return w * sc * l * (l + 1) * (fast ? 0.05e-3 : 0.11e-3);
+    case CN_OP_MODSWITCH: return w * sc * l * 0.05e-3 * (double)size_before / 2;
     }
     return 0;
 }
 
-static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, double n)
+static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, double n,
+                        const costctx_t *cc)
 {
-    const double sc = n * log2(n) / (8192.0 * 13.0);
-    double cost = (double)nin * 0.9e-3 * sc * (double)L / 4;
+    const double sc = n / 8192.0 * log2(n) / 13.0;
+    double cost = (double)nin * sc * (double)L * (0.8e-3 + 0.17e-3);
     size_t level = L, size = 2, width = nin;
     for (size_t i = 0; i < nops; i++) {
-        cost += op_cost(&ops[i], level, size, n, width);
+        cost += op_cost(&ops[i], level, size, n, width, cc);
         level = ops[i].level;
         size = ops[i].size;
         width = ops[i].width;
     }
-    return cost + (double)width * 0.5e-3 * sc * (double)level / 4;
+    return cost + (double)width * 0.1e-3 * sc * (double)level;
 }
 
 /* --- the compiler ------------------------------------------------------------------------- */
@@ -909,8 +924,8 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             for (unsigned qb = 30; qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;
-                if (!opts->q_bits && qb != 36 && qb != 40 && qb != 44 && qb != 50 && qb != 55 && qb != 60)
-                    continue;
+                if (!opts->q_bits && qb % 2 && qb != 43 && qb != 49)
+                    continue; /* even sizes, and the largest below 2^44 and 2^50 */
                 size_t nq_max = opts->nq;
                 if (!nq_max) {
                     nq_max = sec == CN_SEC_NONE_INSECURE ? 12
@@ -964,7 +979,12 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                     break;
                 }
                 const double budget = -v - 1;
-                double cost = (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n);
+                costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
+                                .qmax = (double)prm.q[0]};
+                for (size_t x = 1; x < nq; x++)
+                    if ((double)prm.q[x] > cc.qmax)
+                        cc.qmax = (double)prm.q[x];
+                double cost = (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n, &cc);
                 if ((budget >= margin || opts->allow_undersized) &&
                     cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
                     free(best_ops);

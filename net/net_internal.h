@@ -24,6 +24,7 @@ typedef struct {
     size_t *rneg;       /* [nout]: row j holds w >= 0 in [row[j], rneg[j]), w < 0 after
                          * (sparse layers; dense layers keep their column order) */
     uint64_t *woff;     /* dense layers: w + wmax (>= 0), row-major [nout][nin] */
+    double l1max;       /* max over rows of sum |w| (the noise estimate's factor) */
 } cn_lin_t;
 
 /* Fills wmax; for a sparse layer orders each row's terms, nonnegative weights first, and

@@ -89,8 +89,8 @@ int main(int argc, char **argv)
     }
     /* a server keeps its heap: freed ciphertexts are reused by the next layer and batch
      * instead of going back to the system and faulting in again (docs/net.md, Memory) */
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
+    mallopt(M_TRIM_THRESHOLD, -1);       /* never give the heap back */
 #ifdef _OPENMP
     if (threads <= 0)
         threads = omp_get_num_procs();
@@ -230,6 +230,9 @@ int main(int argc, char **argv)
     if (st == CN_OK)
         st = cn_client_decrypt(got, c, down, down_len, images);
     const double t_dec = now_s() - t0;
+    int budget = -1;
+    if (st == CN_OK)
+        st = cn_client_reply_budget(&budget, c, down, down_len);
     if (st != CN_OK) {
         fprintf(stderr, "throughput: %s\n", cn_strerror(st));
         return 1;
@@ -268,9 +271,10 @@ int main(int argc, char **argv)
                "\"encrypt_seconds\":%.3f,\"decrypt_seconds\":%.3f,\"predictions_per_hour\":%.0f,"
                "\"end_to_end_predictions_per_hour\":%.0f,\"peak_rss_bytes\":%.0f,"
                "\"upload_bytes\":%zu,\"download_bytes\":%zu,\"eval_key_bytes\":%zu,"
+               "\"budget_estimate\":%.1f,\"budget_measured\":%d,"
                "\"exact\":%s,\"mod_t_only\":%s}\n",
                t_server, t_compile, t_keygen, t_enc, t_dec, pph, pph_e2e, peak, up_len,
-               down_len, keys_len, exact ? "true" : "false",
+               down_len, keys_len, cn_plan_output_budget(plan), budget, exact ? "true" : "false",
                cn_plan_wraps(plan) ? "true" : "false");
     } else {
         printf("\nthroughput: %zu images, %d threads, n = %zu, log2(qP) = %.1f (medians of %d "
@@ -284,6 +288,8 @@ int main(int argc, char **argv)
         printf("  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
         printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS %.0f MiB\n", up_len,
                down_len, keys_len, peak / 1048576.0);
+        printf("  noise budget of the outputs: %d bits measured, %.1f estimated (lower bound)\n",
+               budget, cn_plan_output_budget(plan));
         printf("  decrypted outputs %s the integer network on every slot%s\n",
                exact ? "match" : "DO NOT match", cn_plan_wraps(plan) ? " (mod T)" : "");
     }

@@ -339,114 +339,55 @@ cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
 #define MODEL_MAJOR 1
 #define MODEL_MINOR 0
 
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} wbuf_t;
-
-static void put(wbuf_t *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 1024;
-        while (nc < b->len + n)
-            nc *= 2;
-        uint8_t *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void put_u32(wbuf_t *b, uint64_t v)
-{
-    uint8_t t[4];
-    for (int i = 0; i < 4; i++)
-        t[i] = (uint8_t)(v >> (8 * i));
-    put(b, t, 4);
-}
-
-static void put_u64(wbuf_t *b, uint64_t v)
-{
-    uint8_t t[8];
-    for (int i = 0; i < 8; i++)
-        t[i] = (uint8_t)(v >> (8 * i));
-    put(b, t, 8);
-}
-
-static void put_f64(wbuf_t *b, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put_u64(b, v);
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
 {
-    wbuf_t b = {0};
-    put(&b, MODEL_MAGIC, 4);
+    cn_wb_t b = {0};
+    cn_wb_put(&b, MODEL_MAGIC, 4);
     uint8_t ver[4] = {MODEL_MAJOR, 0, MODEL_MINOR, 0};
-    put(&b, ver, 4);
-    put_u32(&b, 0); /* flags */
-    put_u32(&b, m->in_c);
-    put_u32(&b, m->in_h);
-    put_u32(&b, m->in_w);
-    put_f64(&b, m->input_scale);
-    put_u64(&b, (uint64_t)m->input_min);
-    put_u64(&b, (uint64_t)m->input_max);
-    put_u32(&b, m->nlayers);
+    cn_wb_put(&b, ver, 4);
+    cn_wb_u32(&b, 0); /* flags */
+    cn_wb_u32(&b, m->in_c);
+    cn_wb_u32(&b, m->in_h);
+    cn_wb_u32(&b, m->in_w);
+    cn_wb_f64(&b, m->input_scale);
+    cn_wb_u64(&b, (uint64_t)m->input_min);
+    cn_wb_u64(&b, (uint64_t)m->input_max);
+    cn_wb_u32(&b, m->nlayers);
     for (size_t i = 0; i < m->nlayers; i++) {
         const cn_layer_t *l = &m->layers[i];
-        put_u32(&b, (uint32_t)l->kind);
+        cn_wb_u32(&b, (uint32_t)l->kind);
         size_t nw = 0, nb = 0;
         switch (l->kind) {
         case CN_LAYER_CONV2D:
-            put_u32(&b, l->maps);
-            put_u32(&b, l->kh);
-            put_u32(&b, l->kw);
-            put_u32(&b, l->stride);
-            put_u32(&b, l->pad);
+            cn_wb_u32(&b, l->maps);
+            cn_wb_u32(&b, l->kh);
+            cn_wb_u32(&b, l->kw);
+            cn_wb_u32(&b, l->stride);
+            cn_wb_u32(&b, l->pad);
             nw = l->maps * l->in_c * l->kh * l->kw;
             nb = l->maps;
             break;
         case CN_LAYER_DENSE:
-            put_u32(&b, l->maps);
+            cn_wb_u32(&b, l->maps);
             nw = l->maps * l->in_c * l->in_h * l->in_w;
             nb = l->maps;
             break;
         case CN_LAYER_POOL:
-            put_u32(&b, l->kh);
-            put_u32(&b, l->kw);
-            put_u32(&b, l->stride);
-            put_f64(&b, l->scale);
+            cn_wb_u32(&b, l->kh);
+            cn_wb_u32(&b, l->kw);
+            cn_wb_u32(&b, l->stride);
+            cn_wb_f64(&b, l->scale);
             break;
         default:
             break;
         }
         for (size_t k = 0; k < nw; k++)
-            put_f64(&b, l->w[k]);
+            cn_wb_f64(&b, l->w[k]);
         for (size_t k = 0; k < nb; k++)
-            put_f64(&b, l->b[k]);
+            cn_wb_f64(&b, l->b[k]);
     }
     if (!b.oom)
-        put_u64(&b, fnv1a(b.p, b.len));
+        cn_wb_u64(&b, cn_fnv1a(b.p, b.len));
     if (b.oom) {
         free(b.p);
         return CN_ERR_NO_MEMORY;
@@ -456,54 +397,11 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
     return CN_OK;
 }
 
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-    int short_;
-} rbuf_t;
-
-static int get(rbuf_t *r, void *dst, size_t n)
-{
-    if (r->short_ || r->len - r->pos < n) {
-        r->short_ = 1;
-        memset(dst, 0, n);
-        return 0;
-    }
-    memcpy(dst, r->p + r->pos, n);
-    r->pos += n;
-    return 1;
-}
-
-static uint64_t get_u32(rbuf_t *r)
-{
-    uint8_t t[4];
-    get(r, t, 4);
-    return (uint64_t)t[0] | (uint64_t)t[1] << 8 | (uint64_t)t[2] << 16 | (uint64_t)t[3] << 24;
-}
-
-static uint64_t get_u64(rbuf_t *r)
-{
-    uint8_t t[8];
-    get(r, t, 8);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | t[i];
-    return v;
-}
-
-static double get_f64(rbuf_t *r)
-{
-    uint64_t v = get_u64(r);
-    double d;
-    memcpy(&d, &v, 8);
-    return d;
-}
-
 /* Reads n doubles into a fresh array (NULL with *st set on failure). */
-static double *get_f64s(rbuf_t *r, size_t n, cn_status *st)
+static double *get_f64s(cn_rb_t *r, size_t n, cn_status *st)
 {
     if (r->len - r->pos < n * 8) { /* n is bounded by the shape checks: no overflow */
-        r->short_ = 1;
+        r->bad = 1;
         *st = CN_ERR_TRUNCATED;
         return NULL;
     }
@@ -513,7 +411,7 @@ static double *get_f64s(rbuf_t *r, size_t n, cn_status *st)
         return NULL;
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = get_f64(r);
+        v[i] = cn_rb_f64(r);
     return v;
 }
 
@@ -522,11 +420,11 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
     memset(m, 0, sizeof *m);
     if (diag)
         diag->msg[0] = 0;
-    rbuf_t r = {.p = buf, .len = len};
+    cn_rb_t r = {.p = buf, .len = len};
     uint8_t magic[4], ver[4];
-    get(&r, magic, 4);
-    get(&r, ver, 4);
-    if (r.short_) {
+    cn_rb_get(&r, magic, 4);
+    cn_rb_get(&r, ver, 4);
+    if (r.bad) {
         cn_diag_set(diag, "truncated header (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }
@@ -548,16 +446,16 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
     uint64_t sum = 0;
     for (int i = 7; i >= 0; i--)
         sum = sum << 8 | buf[len - 8 + (size_t)i];
-    if (fnv1a(buf, len - 8) != sum) {
+    if (cn_fnv1a(buf, len - 8) != sum) {
         cn_diag_set(diag, "checksum mismatch (the file is truncated or damaged)");
         return CN_ERR_FORMAT;
     }
     r.len = len - 8;
-    const uint64_t flags = get_u32(&r);
-    const uint64_t c = get_u32(&r), h = get_u32(&r), w = get_u32(&r);
-    const double scale = get_f64(&r);
-    const int64_t in_min = (int64_t)get_u64(&r), in_max = (int64_t)get_u64(&r);
-    const uint64_t nl = get_u32(&r);
+    const uint64_t flags = cn_rb_u32(&r);
+    const uint64_t c = cn_rb_u32(&r), h = cn_rb_u32(&r), w = cn_rb_u32(&r);
+    const double scale = cn_rb_f64(&r);
+    const int64_t in_min = (int64_t)cn_rb_u64(&r), in_max = (int64_t)cn_rb_u64(&r);
+    const uint64_t nl = cn_rb_u32(&r);
     if (flags != 0) {
         cn_diag_set(diag, "unknown header flags 0x%llx", (unsigned long long)flags);
         return CN_ERR_FORMAT;
@@ -576,13 +474,13 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         return CN_ERR_FORMAT;
     }
     for (size_t i = 0; i < nl && st == CN_OK; i++) {
-        const uint64_t kind = get_u32(&r);
+        const uint64_t kind = cn_rb_u32(&r);
         double *wv = NULL, *bv = NULL;
         switch (kind) {
         case CN_LAYER_CONV2D: {
-            const size_t maps = get_u32(&r), kh = get_u32(&r), kw = get_u32(&r),
-                         stride = get_u32(&r), pad = get_u32(&r);
-            if (r.short_)
+            const size_t maps = cn_rb_u32(&r), kh = cn_rb_u32(&r), kw = cn_rb_u32(&r),
+                         stride = cn_rb_u32(&r), pad = cn_rb_u32(&r);
+            if (r.bad)
                 break;
             cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
                             .stride = stride, .pad = pad};
@@ -605,8 +503,8 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
             break;
         }
         case CN_LAYER_DENSE: {
-            const size_t out = get_u32(&r);
-            if (r.short_)
+            const size_t out = cn_rb_u32(&r);
+            if (r.bad)
                 break;
             cn_layer_t l = {.kind = CN_LAYER_DENSE, .maps = out};
             if (out == 0 || out > CN_MODEL_MAX_VALUES) {
@@ -629,9 +527,9 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         case CN_LAYER_SQUARE: st = cn_model_add_square(m, diag); break;
         case CN_LAYER_FLATTEN: st = cn_model_add_flatten(m, diag); break;
         case CN_LAYER_POOL: {
-            const size_t kh = get_u32(&r), kw = get_u32(&r), stride = get_u32(&r);
-            const double s = get_f64(&r);
-            if (r.short_)
+            const size_t kh = cn_rb_u32(&r), kw = cn_rb_u32(&r), stride = cn_rb_u32(&r);
+            const double s = cn_rb_f64(&r);
+            if (r.bad)
                 break;
             st = cn_model_add_pool(m, kh, kw, stride, s, diag);
             break;
@@ -642,7 +540,7 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         }
         free(wv);
         free(bv);
-        if (st == CN_OK && r.short_) {
+        if (st == CN_OK && r.bad) {
             cn_diag_set(diag, "layer %zu: the file ends inside the layer", i + 1);
             st = CN_ERR_FORMAT; /* the checksum matched: the declared content is short */
         }

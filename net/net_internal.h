@@ -11,6 +11,29 @@
 void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Byte builders and readers (little-endian) of the model and plan files (bytes.c). A
+ * builder records an allocation failure in oom; a reader past its end sets bad and reads
+ * zeros. */
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    int oom;
+} cn_wb_t;
+typedef struct {
+    const uint8_t *p;
+    size_t len, pos;
+    int bad;
+} cn_rb_t;
+void cn_wb_put(cn_wb_t *b, const void *src, size_t n);
+void cn_wb_u32(cn_wb_t *b, uint64_t v);
+void cn_wb_u64(cn_wb_t *b, uint64_t v);
+void cn_wb_f64(cn_wb_t *b, double d);
+int cn_rb_get(cn_rb_t *r, void *dst, size_t n);
+uint64_t cn_rb_u32(cn_rb_t *r);
+uint64_t cn_rb_u64(cn_rb_t *r);
+double cn_rb_f64(cn_rb_t *r);
+uint64_t cn_fnv1a(const uint8_t *p, size_t n); /* 64-bit FNV-1a */
+
 /* A linear layer with integer weights, as sparse rows (CSR): out_j = bias_j + sum over
  * k in [row[j], row[j+1]) of w[k] * in[col[k]]. Dense layers have every column. */
 typedef struct {

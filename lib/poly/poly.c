@@ -41,12 +41,13 @@ cn_status cn_ring_init(cn_ring_t *r, size_t n, const uint64_t *primes, size_t k)
     return CN_OK;
 }
 
-cn_status cn_poly_init(cn_poly_t *a, const cn_ring_t *r, size_t k)
+/* k rows of the ring's degree, zero-filled or not */
+static cn_status poly_alloc(cn_poly_t *a, const cn_ring_t *r, size_t k, int zero)
 {
     memset(a, 0, sizeof *a);
     if (k == 0 || k > r->base.k)
         return CN_ERR_INVALID_ARG;
-    a->data = cn_calloc(k * r->n, sizeof *a->data);
+    a->data = zero ? cn_calloc(k * r->n, sizeof *a->data) : cn_alloc(k * r->n, sizeof *a->data);
     if (!a->data)
         return CN_ERR_NO_MEMORY;
     a->n = r->n;
@@ -55,18 +56,14 @@ cn_status cn_poly_init(cn_poly_t *a, const cn_ring_t *r, size_t k)
     return CN_OK;
 }
 
+cn_status cn_poly_init(cn_poly_t *a, const cn_ring_t *r, size_t k)
+{
+    return poly_alloc(a, r, k, 1);
+}
+
 cn_status cn_poly_init_uninit(cn_poly_t *a, const cn_ring_t *r, size_t k)
 {
-    memset(a, 0, sizeof *a);
-    if (k == 0 || k > r->base.k)
-        return CN_ERR_INVALID_ARG;
-    a->data = cn_alloc(k * r->n, sizeof *a->data);
-    if (!a->data)
-        return CN_ERR_NO_MEMORY;
-    a->n = r->n;
-    a->k = k;
-    a->form = CN_FORM_COEFF;
-    return CN_OK;
+    return poly_alloc(a, r, k, 0);
 }
 
 void cn_poly_clear_public(cn_poly_t *a)

@@ -757,7 +757,7 @@ static size_t argmax_i(const cn_int128 *v, size_t n)
 
 /* The integer skeleton at weight_bits wb. */
 static cn_status quantize_all(cn_op_t *sk, const flin_t *lins, const int *is_sq, size_t cnt,
-                              double in_scale, unsigned wb)
+                              double in_scale, unsigned wb, double *out_scale)
 {
     double S = 1.0 / in_scale; /* integer value = float value * S */
     size_t width = 0;
@@ -781,6 +781,8 @@ static cn_status quantize_all(cn_op_t *sk, const flin_t *lins, const int *is_sq,
         S *= s;
         width = sk[i].width = lins[i].nout;
     }
+    if (out_scale)
+        *out_scale = S;
     return CN_OK;
 }
 
@@ -836,7 +838,7 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
             st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
         for (unsigned b = 2; st == CN_OK && b <= 16 && opts->ncalib > 0; b++) {
-            st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, b);
+            st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, b, NULL);
             p->ops = sk;
             p->nops = cnt;
             if (st == CN_OK)
@@ -859,7 +861,7 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         wb = best_wb;
     }
     if (st == CN_OK)
-        st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, wb);
+        st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, wb, &p->out_scale);
     p->weight_bits = wb;
     for (size_t i = 0; i < cnt; i++)
         flin_clear(&lins[i]);
@@ -1046,6 +1048,7 @@ size_t cn_plan_outputs(const cn_plan_t *p) { return p->nout; }
 size_t cn_plan_calibration_mismatches(const cn_plan_t *p) { return p->calib_mismatch; }
 double cn_plan_output_budget(const cn_plan_t *p) { return p->budget; }
 int cn_plan_wraps(const cn_plan_t *p) { return p->wraps; }
+double cn_plan_output_scale(const cn_plan_t *p) { return p->out_scale; }
 
 void cn_plan_print(const cn_plan_t *p, FILE *f)
 {

@@ -82,6 +82,7 @@ struct cn_plan {
     size_t calib_mismatch;
     int wraps;             /* plaintext moduli forced below the range: exact mod T only */
     double out_bound_bits; /* log2 of the largest |output| */
+    double out_scale;      /* integer output = float output * out_scale (about) */
     double budget;         /* predicted final budget (bits) */
     double cost;           /* cost model: estimated seconds per batch on one core */
 };

@@ -36,6 +36,7 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
     cn_wb_u64(&b, p->calib_mismatch);
     cn_wb_u64(&b, (uint64_t)p->wraps);
     cn_wb_f64(&b, p->out_bound_bits);
+    cn_wb_f64(&b, p->out_scale);
     cn_wb_f64(&b, p->budget);
     cn_wb_f64(&b, p->cost);
     cn_wb_u64(&b, p->nops);
@@ -192,10 +193,12 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     p->calib_mismatch = (size_t)cn_rb_u64(&r);
     p->wraps = cn_rb_u64(&r) != 0;
     p->out_bound_bits = cn_rb_f64(&r);
+    p->out_scale = cn_rb_f64(&r);
     p->budget = cn_rb_f64(&r);
     p->cost = cn_rb_f64(&r);
     const uint64_t nops = cn_rb_u64(&r);
-    if (r.bad || nops == 0 || nops > PLAN_MAX_OPS || p->nin > CN_MODEL_MAX_VALUES ||
+    if (r.bad || nops == 0 || nops > PLAN_MAX_OPS || !(p->out_scale > 0) ||
+        !isfinite(p->out_scale) || p->nin > CN_MODEL_MAX_VALUES ||
         p->nout > CN_MODEL_MAX_VALUES) {
         cn_diag_set(diag, "plan: header fields out of range");
         free(p);

@@ -147,6 +147,9 @@ CN_API double cn_plan_output_budget(const cn_plan_t *plan);
 /* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the
  * decrypted outputs then equal the integer network's only modulo T = t_1 ... t_k. */
 CN_API int cn_plan_wraps(const cn_plan_t *plan);
+/* The scale of the integer outputs: integer output = float output * scale, up to the
+ * quantization error (to read the encrypted results as the float network's values). */
+CN_API double cn_plan_output_scale(const cn_plan_t *plan);
 /* Plan bytes (docs/net.md, "Plan format"): a client and a server load the same plan.
  * Loading validates everything, including that the ops form a runnable chain; insecure
  * parameters are refused unless allow_insecure. */

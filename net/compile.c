@@ -203,7 +203,7 @@ cn_status cn_lin_partition(cn_lin_t *l)
     if (l->dense) {
         l->wmax = 0;
         for (size_t k = 0; k < l->row[l->nout]; k++) {
-            const uint64_t a = (uint64_t)(l->w[k] < 0 ? -l->w[k] : l->w[k]);
+            const uint64_t a = l->w[k] < 0 ? 0 - (uint64_t)l->w[k] : (uint64_t)l->w[k];
             if (a > l->wmax)
                 l->wmax = a;
             if (l->col[k] != k % l->nin) /* not in column order: treat as sparse */
@@ -215,8 +215,8 @@ cn_status cn_lin_partition(cn_lin_t *l)
         l->woff = malloc((nnz ? nnz : 1) * sizeof *l->woff);
         if (!l->woff)
             return CN_ERR_NO_MEMORY;
-        for (size_t k = 0; k < nnz; k++)
-            l->woff[k] = (uint64_t)(l->w[k] + (int64_t)l->wmax);
+        for (size_t k = 0; k < nnz; k++) /* wrapping: exact for |w| <= wmax < 2^63 */
+            l->woff[k] = (uint64_t)l->w[k] + l->wmax;
         return CN_OK;
     }
     l->rneg = malloc((l->nout ? l->nout : 1) * sizeof *l->rneg);
@@ -241,7 +241,7 @@ cn_status cn_lin_partition(cn_lin_t *l)
                 }
         }
         for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
-            const uint64_t a = (uint64_t)(l->w[k] < 0 ? -l->w[k] : l->w[k]);
+            const uint64_t a = l->w[k] < 0 ? 0 - (uint64_t)l->w[k] : (uint64_t)l->w[k];
             if (a > l->wmax)
                 l->wmax = a;
         }
@@ -837,10 +837,26 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             st = CN_ERR_NO_MEMORY;
         for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
             st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
+        unsigned best_wb_set = 0;
         for (unsigned b = 2; st == CN_OK && b <= 16 && opts->ncalib > 0; b++) {
             st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, b, NULL);
             p->ops = sk;
             p->nops = cnt;
+            /* wider weights only widen the values: stop where they pass 126 bits */
+            if (st == CN_OK) {
+                fmpz_t bd;
+                double wbits;
+                fmpz_init(bd);
+                const cn_status rs = ranges(p, bd, &wbits);
+                fmpz_clear(bd);
+                if (rs == CN_ERR_OUT_OF_RANGE) {
+                    free_skeleton(sk, cnt);
+                    p->ops = NULL;
+                    p->nops = 0;
+                    break;
+                }
+                st = rs;
+            }
             if (st == CN_OK)
                 st = cn_plan_eval_plain(io, p, opts->calib, opts->ncalib);
             size_t miss = 0;
@@ -852,13 +868,14 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             if (st == CN_OK && miss < best) {
                 best = miss;
                 best_wb = b;
+                best_wb_set = 1;
             }
             if (miss == 0)
                 break;
         }
         free(fo);
         free(io);
-        wb = best_wb;
+        wb = best_wb_set ? best_wb : 2;
     }
     if (st == CN_OK)
         st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, wb, &p->out_scale);

@@ -252,9 +252,11 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
             l->row[j] = k;
             for (uint64_t c = 0; c < cnt; c++) {
                 const uint64_t col = cn_rb_u64(&r), w = cn_rb_u64(&r);
-                l->col[k] = (uint32_t)(col < l->nin ? col : l->nin); /* checked below */
-                l->w[k++] = (int64_t)w;
-                if (col >= l->nin)
+                /* columns and |w| < 2^31 checked before anything computes with them */
+                const int64_t ws = (int64_t)w;
+                l->col[k] = (uint32_t)(col < l->nin ? col : 0);
+                l->w[k++] = ws > -((int64_t)1 << 31) && ws < ((int64_t)1 << 31) ? ws : 0;
+                if (col >= l->nin || ws <= -((int64_t)1 << 31) || ws >= ((int64_t)1 << 31))
                     r.bad = 1;
             }
             const uint64_t lo = cn_rb_u64(&r), hi = cn_rb_u64(&r);

@@ -120,7 +120,7 @@ setup:
 # clang's fuzzer runtime, builds them in build-fuzz/ and runs each for FUZZ_SECONDS
 # (default 60) from a seed corpus of valid objects; a crash stops with the input saved.
 FUZZ_TARGETS := params:1 secret_key:2 public_key:3 relin_key:4 galois_keys:5 plaintext:6 \
-                ciphertext:7 ciphertext_batch:8
+                ciphertext:7 ciphertext_batch:8 model:100 plan:101
 FUZZ_BIN := $(foreach t,$(FUZZ_TARGETS),build-fuzz/fuzz/load_$(word 1,$(subst :, ,$(t))))
 FUZZ_SECONDS ?= 60
 

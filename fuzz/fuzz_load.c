@@ -1,5 +1,6 @@
-/* libFuzzer target for the lib/io loaders: one binary per object type, chosen at compile
- * time with -DCN_FUZZ_TYPE=<cn_io_type>. Built by `make fuzz` with clang
+/* libFuzzer target for the lib/io loaders and the net/ model and plan loaders: one binary
+ * per object type, chosen at compile time with -DCN_FUZZ_TYPE=<cn_io_type>, or 100
+ * (model file) and 101 (plan). Built by `make fuzz` with clang
  * (-fsanitize=fuzzer,address,undefined) against a library compiled with
  * CN_FUZZ_IGNORE_CHECKSUM, so that mutated bodies reach the checks behind the trailer.
  *
@@ -17,8 +18,12 @@
 #error "define CN_FUZZ_TYPE"
 #endif
 
+#define FUZZ_MODEL 100
+#define FUZZ_PLAN 101
+
 static cn_bfv_params_t g_prm;
 static cn_bfv_context_t *g_ctx;
+
 
 static void die(const char *what, cn_status st)
 {
@@ -32,6 +37,24 @@ static void die(const char *what, cn_status st)
         if (st_ != CN_OK)                                                                  \
             die(#call, st_);                                                               \
     } while (0)
+
+/* a small model: conv, square, pool, dense, square, dense */
+static void small_model(cn_model_t *m)
+{
+    double w[64], b[8];
+    for (int i = 0; i < 64; i++)
+        w[i] = (i % 7) / 7.0 - 0.4;
+    for (int i = 0; i < 8; i++)
+        b[i] = i / 8.0;
+    CHECK(cn_model_init(m, 1, 5, 5, 1.0 / 15, 0, 15));
+    CHECK(cn_model_add_conv2d(m, 2, 2, 2, 1, 0, w, b, NULL));
+    CHECK(cn_model_add_square(m, NULL));
+    CHECK(cn_model_add_pool(m, 2, 2, 1, 0.25, NULL));
+    CHECK(cn_model_add_flatten(m, NULL));
+    CHECK(cn_model_add_dense(m, 3, w, b, NULL));
+    CHECK(cn_model_add_square(m, NULL));
+    CHECK(cn_model_add_dense(m, 2, w, b, NULL));
+}
 
 /* A small ring (n = 64, two 50-bit primes, special prime, two plaintext moduli) keeps
  * each run fast; security is off by name, as in the tests. */
@@ -73,6 +96,26 @@ static void make_seed(const char *dir)
     case CN_IO_PLAINTEXT: CHECK(cn_io_write_plaintext(f, &pt, g_ctx)); break;
     case CN_IO_CIPHERTEXT: CHECK(cn_io_write_ciphertext(f, &ct[0], 0, g_ctx)); break;
     case CN_IO_CIPHERTEXT_BATCH: CHECK(cn_io_write_ciphertext_batch(f, ct, 2, 0, g_ctx)); break;
+    case FUZZ_MODEL:
+    case FUZZ_PLAN: {
+        cn_model_t m;
+        small_model(&m);
+        uint8_t *b;
+        size_t len;
+        if (CN_FUZZ_TYPE == FUZZ_MODEL) {
+            CHECK(cn_model_to_bytes(&b, &len, &m));
+        } else {
+            cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+            cn_plan_t *p;
+            CHECK(cn_plan_compile(&p, &m, &o, NULL));
+            CHECK(cn_plan_to_bytes(&b, &len, p));
+            cn_plan_free(p);
+        }
+        fwrite(b, 1, len, f);
+        free(b);
+        cn_model_clear(&m);
+        break;
+    }
     default: abort();
     }
     fclose(f);
@@ -167,6 +210,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         if (cn_io_load_ciphertext_batch(&cts, &count, data, len, g_ctx) == CN_OK) {
             EXPECT_SIZE(cn_io_size_ciphertext_batch(cts, count, CN_IO_ALLOW_TRANSPARENT, g_ctx));
             cn_io_free_ciphertexts(cts, count);
+        }
+        break;
+    }
+    case FUZZ_MODEL: {
+        cn_model_t m;
+        if (cn_model_from_bytes(&m, data, len, NULL) == CN_OK) {
+            /* an accepted model runs through the compiler's front end without harm */
+            uint8_t *b;
+            size_t blen;
+            if (cn_model_to_bytes(&b, &blen, &m) != CN_OK || blen != len)
+                abort();
+            free(b);
+            cn_model_clear(&m);
+        }
+        break;
+    }
+    case FUZZ_PLAN: {
+        cn_plan_t *p;
+        if (cn_plan_from_bytes(&p, data, len, 1, NULL) == CN_OK) {
+            /* an accepted plan runs on plaintext integers without harm */
+            const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
+            int64_t *x = calloc(nin, sizeof *x);
+            cn_int128 *o = calloc(nout, sizeof *o);
+            if (x && o && nin * nout < ((size_t)1 << 22))
+                (void)cn_plan_eval_plain(o, p, x, 1);
+            free(x);
+            free(o);
+            cn_plan_free(p);
         }
         break;
     }

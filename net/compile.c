@@ -459,6 +459,18 @@ static cn_status ranges(cn_plan_t *p, fmpz_t out_bound, double *worst_bits)
     return st;
 }
 
+cn_status cn_plan_ranges(cn_plan_t *p)
+{
+    fmpz_t bd;
+    double worst;
+    fmpz_init(bd);
+    const cn_status st = ranges(p, bd, &worst);
+    fmpz_clear(bd);
+    if (st == CN_OK)
+        p->out_bound_bits = p->nops ? p->ops[p->nops - 1].range_bits : 0;
+    return st;
+}
+
 /* --- noise estimate ------------------------------------------------------------------- */
 /* Invariant noise v (Fan-Vercauteren, ePrint 2012/144; the BFV of SEAL's "noise
  * budget"): (t/Q)(c0 + c1 s + c2 s^2) = m + v + tA, decryption correct while

@@ -32,7 +32,7 @@ struct cn_server {
 };
 
 /* threads = 0: every core OpenMP offers */
-static int nthreads(int threads)
+static inline int nthreads(int threads)
 {
 #ifdef _OPENMP
     return threads > 0 ? threads : omp_get_max_threads();

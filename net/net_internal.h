@@ -118,6 +118,9 @@ static inline size_t cn_lin_block_terms(uint64_t wmax)
 }
 
 void cn_lin_clear(cn_lin_t *l);
+/* Recomputes the exact ranges of every op (range_bits, out_bound_bits);
+ * CN_ERR_OUT_OF_RANGE when a value or a partial sum of the reference run reaches 2^126. */
+cn_status cn_plan_ranges(cn_plan_t *p);
 /* The ops form a runnable chain (widths, sizes, levels, bounds). */
 cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag);
 

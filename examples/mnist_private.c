@@ -48,9 +48,11 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: mnist_private [--images N] [--threads T] [--model FILE] [--data DIR]\n"
-            "                     [--json] [--calib N] [--weight-bits B] [--quiet]\n"
+            "                     [--json] [--calib N] [--weight-bits B] [--tolerance F]\n"
+            "                     [--quiet]\n"
             "  --images N: test images to classify (default: one full batch of n)\n"
-            "  --calib N: training images the compiler checks its quantization on (1000)\n");
+            "  --calib N: training images the compiler checks its quantization on (1000)\n"
+            "  --tolerance F: fraction of them whose prediction may change (0.002)\n");
     exit(2);
 }
 
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
     size_t images = 0, ncalib = 1000;
     int threads = 0, json = 0;
     unsigned wbits = 0;
+    double tolerance = 0.002;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
@@ -97,6 +100,8 @@ int main(int argc, char **argv)
             ncalib = (size_t)atol(v);
         else if (!strcmp(a, "--weight-bits"))
             wbits = (unsigned)atoi(v);
+        else if (!strcmp(a, "--tolerance"))
+            tolerance = atof(v);
         else
             usage();
     }
@@ -156,7 +161,8 @@ int main(int argc, char **argv)
 
     /* --- client: the plan, keys ------------------------------------------------------ */
     double t0 = now_s();
-    cn_compile_opts_t o = {.weight_bits = wbits, .calib = calib, .ncalib = ncalib};
+    cn_compile_opts_t o = {.weight_bits = wbits, .calib = calib, .ncalib = ncalib,
+                           .calib_tolerance = tolerance};
     cn_plan_t *plan;
     st = cn_plan_compile(&plan, &model, &o, &d);
     const double t_compile = now_s() - t0;

@@ -882,8 +882,8 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                 best_wb = b;
                 best_wb_set = 1;
             }
-            if (miss == 0)
-                break;
+            if ((double)miss <= opts->calib_tolerance * (double)opts->ncalib)
+                break; /* the smallest width within the tolerance */
         }
         free(fo);
         free(io);
@@ -1080,6 +1080,7 @@ size_t cn_plan_calibration_mismatches(const cn_plan_t *p) { return p->calib_mism
 double cn_plan_output_budget(const cn_plan_t *p) { return p->budget; }
 int cn_plan_wraps(const cn_plan_t *p) { return p->wraps; }
 double cn_plan_output_scale(const cn_plan_t *p) { return p->out_scale; }
+double cn_plan_output_bits(const cn_plan_t *p) { return p->out_bound_bits; }
 
 void cn_plan_print(const cn_plan_t *p, FILE *f)
 {

@@ -132,6 +132,9 @@ typedef struct {
     unsigned weight_bits;
     const int64_t *calib;   /* ncalib inputs of cn_model_inputs raw values each */
     size_t ncalib;
+    double calib_tolerance; /* fraction of calibration inputs whose argmax may differ from
+                             * the float network's (0: none); fewer weight bits, fewer
+                             * plaintext bits */
     /* Encryption parameters; 0 means "the compiler chooses" (docs/net.md). */
     size_t n;               /* ring degree */
     unsigned t_bits;        /* bits of each plaintext modulus */
@@ -167,6 +170,9 @@ CN_API int cn_plan_wraps(const cn_plan_t *plan);
 /* The scale of the integer outputs: integer output = float output * scale, up to the
  * quantization error (to read the encrypted results as the float network's values). */
 CN_API double cn_plan_output_scale(const cn_plan_t *plan);
+/* log2 of the largest |output| the range analysis allows (the plaintext bits needed,
+ * less the sign bit). */
+CN_API double cn_plan_output_bits(const cn_plan_t *plan);
 /* Plan bytes (docs/net.md, "Plan format"): a client and a server load the same plan.
  * Loading validates everything, including that the ops form a runnable chain; insecure
  * parameters are refused unless allow_insecure. */

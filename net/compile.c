@@ -366,7 +366,9 @@ static cn_status ranges(cn_plan_t *p, fmpz_t out_bound, double *worst_bits)
     for (size_t i = 0; i < width; i++) {
         fmpz_set_si(lo + i, p->in_min);
         fmpz_set_si(hi + i, p->in_max);
-        fmpz_set_ui(ab + i, (uint64_t)(p->in_max > -p->in_min ? p->in_max : -p->in_min));
+        const uint64_t amin = p->in_min < 0 ? 0 - (uint64_t)p->in_min : (uint64_t)p->in_min;
+        const uint64_t amax = p->in_max < 0 ? 0 - (uint64_t)p->in_max : (uint64_t)p->in_max;
+        fmpz_set_ui(ab + i, amin > amax ? amin : amax);
     }
     *worst_bits = 0;
     for (size_t o = 0; o < p->nops && st == CN_OK; o++) {

@@ -81,7 +81,8 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag)
 {
     size_t width = p->nin, size = 2, level = p->prm.nq;
-    if (p->nin == 0 || p->nin > CN_MODEL_MAX_VALUES || p->in_min > p->in_max) {
+    if (p->nin == 0 || p->nin > CN_MODEL_MAX_VALUES || p->in_min > p->in_max ||
+        p->in_min < -((int64_t)1 << 40) || p->in_max > ((int64_t)1 << 40)) {
         cn_diag_set(diag, "plan: %zu inputs or input range invalid", p->nin);
         return CN_ERR_FORMAT;
     }

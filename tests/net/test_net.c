@@ -393,6 +393,16 @@ START_TEST(test_plan_bytes)
             cn_plan_free(q);
         }
     }
+    /* forged input range (the plan fuzzer's find): INT64_MIN as the minimum, resealed */
+    memcpy(c, b, len);
+    const size_t off = 16 + cn_io_size_params(cn_plan_params(p)) + 16;
+    for (int i = 0; i < 8; i++)
+        c[off + (size_t)i] = i == 7 ? 0x80 : 0;
+    const uint64_t h2 = fnv(c, len - 8);
+    for (int i = 0; i < 8; i++)
+        c[len - 8 + (size_t)i] = (uint8_t)(h2 >> (8 * i));
+    ck_assert_int_eq(cn_plan_from_bytes(&q, c, len, 1, &d), CN_ERR_FORMAT);
+    ck_assert_msg(strstr(d.msg, "input range") != NULL, "%s", d.msg);
     free(c);
     free(b);
     cn_plan_free(p);

@@ -1,0 +1,152 @@
+/* Tests of the committed MNIST model (examples/models/cryptonets_mnist.cnm): it loads,
+ * compiles at 128-bit security as examples/mnist_private does, its quantized integer
+ * network reaches 99.0% on the 10,000 test images, and an encrypted run of 64 images on a
+ * small ring (security off, by name) equals the integer network exactly. Needs the MNIST
+ * data (scripts/fetch_mnist.sh; CI fetches it); skipped with a message without it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "cryptonets/cryptonets.h"
+#include "../../net/net_internal.h"
+
+#define MODEL_PATH "examples/models/cryptonets_mnist.cnm"
+
+typedef struct {
+    cn_model_t m;
+    cn_idx_t img, lab, train;
+    int shift;
+} mn_t;
+
+static int mn_load(mn_t *t)
+{
+    cn_net_diag_t d;
+    memset(t, 0, sizeof *t);
+    if (cn_idx_load(&t->img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK ||
+        cn_idx_load(&t->lab, "data/mnist/t10k-labels-idx1-ubyte", &d) != CN_OK ||
+        cn_idx_load(&t->train, "data/mnist/train-images-idx3-ubyte", &d) != CN_OK) {
+        fprintf(stderr, "test_mnist: skipped, no MNIST data in data/mnist "
+                "(run sh scripts/fetch_mnist.sh)\n");
+        cn_idx_clear(&t->img);
+        cn_idx_clear(&t->lab);
+        return 0;
+    }
+    ck_assert_msg(cn_model_load(&t->m, MODEL_PATH, &d) == CN_OK, "%s", d.msg);
+    ck_assert_uint_eq(cn_model_inputs(&t->m), 784);
+    ck_assert_uint_eq(cn_model_outputs(&t->m), 10);
+    int bits = 0;
+    while (((int64_t)1 << bits) - 1 < t->m.input_max)
+        bits++;
+    ck_assert_int_eq(((int64_t)1 << bits) - 1, t->m.input_max);
+    t->shift = 8 - bits;
+    return 1;
+}
+
+static void mn_clear(mn_t *t)
+{
+    cn_model_clear(&t->m);
+    cn_idx_clear(&t->img);
+    cn_idx_clear(&t->lab);
+    cn_idx_clear(&t->train);
+}
+
+/* the plan of examples/mnist_private (1000 calibration images, tolerance 0.002) */
+static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base)
+{
+    const size_t nc = 1000;
+    int64_t *calib = malloc(nc * 784 * sizeof *calib);
+    for (size_t i = 0; i < nc * 784; i++)
+        calib[i] = t->train.data[i] >> t->shift;
+    cn_compile_opts_t o = *base;
+    o.calib = calib;
+    o.ncalib = nc;
+    o.calib_tolerance = 0.002;
+    cn_plan_t *p;
+    cn_net_diag_t d;
+    ck_assert_msg(cn_plan_compile(&p, &t->m, &o, &d) == CN_OK, "compile: %s", d.msg);
+    free(calib);
+    return p;
+}
+
+START_TEST(test_mnist_model_accuracy)
+{
+    mn_t t;
+    if (!mn_load(&t))
+        return;
+    const cn_compile_opts_t o = {0}; /* 128-bit security, the compiler's choice */
+    cn_plan_t *p = mn_plan(&t, &o);
+    ck_assert_int_eq(cn_plan_params(p)->security, CN_SEC_128);
+    const size_t N = t.img.dims[0];
+    int64_t *x = malloc(N * 784 * sizeof *x);
+    cn_int128 *out = malloc(N * 10 * sizeof *out);
+    for (size_t i = 0; i < N * 784; i++)
+        x[i] = t.img.data[i] >> t.shift;
+    ck_assert_int_eq(cn_plan_eval_plain(out, p, x, N), CN_OK);
+    size_t ok = 0;
+    for (size_t s = 0; s < N; s++) {
+        size_t b = 0;
+        for (size_t k = 1; k < 10; k++)
+            if (out[s * 10 + k] > out[s * 10 + b])
+                b = k;
+        ok += b == t.lab.data[s];
+    }
+    fprintf(stderr, "test_mnist: quantized integer network %.2f%% on %zu test images "
+            "(weights of %u bits, outputs below 2^%.1f)\n", 100.0 * (double)ok / (double)N, N,
+            p->weight_bits, cn_plan_output_bits(p));
+    ck_assert_msg(ok * 1000 >= 990 * N, "accuracy %zu / %zu below 99.0%%", ok, N);
+    free(x);
+    free(out);
+    cn_plan_free(p);
+    mn_clear(&t);
+}
+END_TEST
+
+START_TEST(test_mnist_encrypted_small_ring)
+{
+    mn_t t;
+    if (!mn_load(&t))
+        return;
+    const cn_compile_opts_t o = {.n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *p = mn_plan(&t, &o);
+    const size_t count = 64;
+    int64_t *x = malloc(count * 784 * sizeof *x);
+    for (size_t i = 0; i < count * 784; i++)
+        x[i] = t.img.data[i] >> t.shift;
+    cn_int128 *ref = malloc(count * 10 * sizeof *ref), *got = malloc(count * 10 * sizeof *got);
+    ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
+    const uint8_t seed[CN_SEED_BYTES] = {64};
+    cn_client_t *c;
+    cn_server_t *s;
+    uint8_t *keys, *up, *down;
+    size_t kl, ul, dl;
+    ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 0), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
+    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count), CN_OK);
+    for (size_t i = 0; i < count * 10; i++)
+        ck_assert_msg(got[i] == ref[i], "image %zu output %zu differs", i / 10, i % 10);
+    free(keys);
+    free(up);
+    free(down);
+    cn_server_free(s);
+    cn_client_free(c);
+    free(x);
+    free(ref);
+    free(got);
+    cn_plan_free(p);
+    mn_clear(&t);
+}
+END_TEST
+
+CN_SUITE(mnist)
+{
+    Suite *s = suite_create("mnist");
+    TCase *tc = cn_tcase("core", 600);
+    tcase_add_test(tc, test_mnist_model_accuracy);
+    tcase_add_test(tc, test_mnist_encrypted_small_ring);
+    suite_add_tcase(s, tc);
+    return s;
+}

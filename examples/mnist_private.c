@@ -49,10 +49,11 @@ static void usage(void)
     fprintf(stderr,
             "usage: mnist_private [--images N] [--threads T] [--model FILE] [--data DIR]\n"
             "                     [--json] [--calib N] [--weight-bits B] [--tolerance F]\n"
-            "                     [--quiet]\n"
+            "                     [--n N] [--quiet]\n"
             "  --images N: test images to classify (default: one full batch of n)\n"
             "  --calib N: training images the compiler checks its quantization on (1000)\n"
-            "  --tolerance F: fraction of them whose prediction may change (0.002)\n");
+            "  --tolerance F: fraction of them whose prediction may change (0)\n"
+            "  --n N: force the ring degree (default: the compiler's choice)\n");
     exit(2);
 }
 
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
     size_t images = 0, ncalib = 1000;
     int threads = 0, json = 0;
     unsigned wbits = 0;
-    double tolerance = 0.002;
+    double tolerance = 0;
+    size_t ring = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
@@ -102,6 +104,8 @@ int main(int argc, char **argv)
             wbits = (unsigned)atoi(v);
         else if (!strcmp(a, "--tolerance"))
             tolerance = atof(v);
+        else if (!strcmp(a, "--n"))
+            ring = (size_t)atol(v);
         else
             usage();
     }
@@ -162,7 +166,7 @@ int main(int argc, char **argv)
     /* --- client: the plan, keys ------------------------------------------------------ */
     double t0 = now_s();
     cn_compile_opts_t o = {.weight_bits = wbits, .calib = calib, .ncalib = ncalib,
-                           .calib_tolerance = tolerance};
+                           .calib_tolerance = tolerance, .n = ring};
     cn_plan_t *plan;
     st = cn_plan_compile(&plan, &model, &o, &d);
     const double t_compile = now_s() - t0;

@@ -119,62 +119,148 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     for (size_t i = 0; i < count * nin; i++)
         if (x[i] < p->in_min || x[i] > p->in_max)
             return CN_ERR_OUT_OF_RANGE;
-    cn_bfv_ciphertext_t *cts = calloc(nt * nin, sizeof *cts);
+    /* one modulus at a time (its ciphertexts' memory is reused by the next), each
+     * written as its own batch object; the parts have equal sizes */
+    cn_bfv_ciphertext_t *cts = calloc(nin, sizeof *cts);
     cn_rng_t *rngs = malloc(nt * nin * sizeof *rngs);
     cn_status st = (cts && rngs) ? CN_OK : CN_ERR_NO_MEMORY;
-    /* one generator per ciphertext, forked in order: the batch is the same for any
+    /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
     for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
         cn_rng_fork(&rngs[i], &c->rng);
-    const long total = (long)(nt * nin);
+    uint8_t *out = NULL;
+    size_t part = 0;
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
 #pragma omp parallel num_threads(nthreads(c->threads))
-    {
-        int64_t *v = malloc(count * sizeof *v);
-        cn_bfv_plaintext_t pt = {0};
-        size_t pt_t = (size_t)-1;
-        cn_status e = v ? CN_OK : CN_ERR_NO_MEMORY;
+        {
+            int64_t *v = malloc(count * sizeof *v);
+            cn_bfv_plaintext_t pt = {0};
+            cn_status e = v ? cn_bfv_plaintext_init(&pt, c->ctx, ti) : CN_ERR_NO_MEMORY;
 #pragma omp for schedule(dynamic, 8)
-        for (long g = 0; g < total; g++) {
-            const size_t ti = (size_t)g / nin, i = (size_t)g % nin;
-            if (e == CN_OK && st == CN_OK && pt_t != ti) {
-                cn_bfv_plaintext_clear(&pt);
-                e = cn_bfv_plaintext_init(&pt, c->ctx, ti);
-                pt_t = ti;
+            for (long g = 0; g < (long)nin; g++) {
+                if (e != CN_OK || st != CN_OK)
+                    continue;
+                for (size_t s = 0; s < count; s++)
+                    v[s] = x[s * nin + (size_t)g];
+                e = cn_bfv_encode_batch(&pt, v, count, c->ctx);
+                if (e == CN_OK)
+                    e = cn_bfv_encrypt_symmetric(&cts[g], &pt, &c->sk, c->ctx,
+                                                 &rngs[ti * nin + (size_t)g]);
             }
-            if (e != CN_OK || st != CN_OK)
-                continue;
-            for (size_t s = 0; s < count; s++)
-                v[s] = x[s * nin + i];
-            e = cn_bfv_encode_batch(&pt, v, count, c->ctx);
-            if (e == CN_OK)
-                e = cn_bfv_encrypt_symmetric(&cts[g], &pt, &c->sk, c->ctx, &rngs[g]);
-        }
-        if (e != CN_OK) {
+            if (e != CN_OK) {
 #pragma omp critical
-            st = e;
+                st = e;
+            }
+            cn_bfv_plaintext_clear(&pt);
+            free(v);
         }
-        cn_bfv_plaintext_clear(&pt);
-        free(v);
+        if (st != CN_OK)
+            break;
+        if (ti == 0) {
+            part = cn_io_size_ciphertext_batch(cts, nin, 0, c->ctx);
+            out = nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
+            if (!out) {
+                st = CN_ERR_NO_MEMORY;
+                break;
+            }
+        }
+        size_t w = 0;
+        st = cn_io_save_ciphertext_batch(out + ti * part, part, &w, cts, nin, 0, c->ctx);
+        if (st == CN_OK && w != part)
+            st = CN_ERR_FORMAT; /* cannot happen: equal shapes give equal sizes */
     }
     if (rngs)
         for (size_t i = 0; i < nt * nin; i++)
             cn_rng_clear(&rngs[i]);
     free(rngs);
-    if (st == CN_OK) {
-        const size_t sz = cn_io_size_ciphertext_batch(cts, nt * nin, 0, c->ctx);
-        *buf = malloc(sz);
-        st = *buf ? cn_io_save_ciphertext_batch(*buf, sz, len, cts, nt * nin, 0, c->ctx)
-                  : CN_ERR_NO_MEMORY;
-        if (st != CN_OK) {
-            free(*buf);
-            *buf = NULL;
-        }
-    }
     if (cts)
-        for (size_t i = 0; i < nt * nin; i++)
+        for (size_t i = 0; i < nin; i++)
             cn_bfv_ciphertext_clear(&cts[i]);
     free(cts);
+    if (st != CN_OK) {
+        free(out);
+        return st;
+    }
+    *buf = out;
+    *len = nt * part;
+    return CN_OK;
+}
+
+/* The batch bytes of net/: one ciphertext-batch object per plaintext modulus, back to
+ * back. Finds part ti: *off, *plen; CN_ERR_FORMAT unless the buffer holds exactly nt
+ * such objects. */
+static cn_status find_part(size_t *off, size_t *plen, const uint8_t *buf, size_t len, size_t nt,
+                           size_t ti)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < nt; i++) {
+        cn_io_header_t h;
+        if (len - o < CN_IO_HEADER_BYTES)
+            return CN_ERR_TRUNCATED;
+        cn_status st = cn_io_peek_header(&h, buf + o, len - o);
+        if (st != CN_OK)
+            return st;
+        if (h.type != CN_IO_CIPHERTEXT_BATCH || h.total_length > len - o ||
+            h.total_length < CN_IO_HEADER_BYTES)
+            return h.total_length > len - o ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
+        if (i == ti) {
+            *off = o;
+            *plen = (size_t)h.total_length;
+        }
+        o += (size_t)h.total_length;
+    }
+    return o == len ? CN_OK : CN_ERR_FORMAT;
+}
+
+/* part ti of buf: exactly count ciphertexts of plaintext modulus ti (size and level
+ * checked by the caller where it matters) */
+static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t len, size_t nt,
+                           size_t ti, size_t count, const cn_bfv_context_t *ctx)
+{
+    size_t off = 0, plen = 0, cnt = 0;
+    *cts = NULL;
+    cn_status st = find_part(&off, &plen, buf, len, nt, ti);
+    if (st == CN_OK)
+        st = cn_io_load_ciphertext_batch(cts, &cnt, buf + off, plen, ctx);
+    if (st != CN_OK)
+        return st;
+    if (cnt != count)
+        st = CN_ERR_SHAPE_MISMATCH;
+    for (size_t i = 0; st == CN_OK && i < cnt; i++)
+        if ((*cts)[i].t_index != ti)
+            st = CN_ERR_SHAPE_MISMATCH;
+    if (st != CN_OK) {
+        cn_io_free_ciphertexts(*cts, cnt);
+        *cts = NULL;
+    }
     return st;
+}
+
+/* writes nt parts of count ciphertexts each (res[ti * count + j]) */
+static cn_status save_parts(uint8_t **buf, size_t *len, const cn_bfv_ciphertext_t *res,
+                            size_t nt, size_t count, const cn_bfv_context_t *ctx)
+{
+    size_t total = 0;
+    for (size_t ti = 0; ti < nt; ti++)
+        total += cn_io_size_ciphertext_batch(res + ti * count, count, CN_IO_ALLOW_TRANSPARENT,
+                                             ctx);
+    uint8_t *out = malloc(total ? total : 1);
+    if (!out)
+        return CN_ERR_NO_MEMORY;
+    size_t o = 0;
+    for (size_t ti = 0; ti < nt; ti++) {
+        size_t w = 0;
+        cn_status st = cn_io_save_ciphertext_batch(out + o, total - o, &w, res + ti * count,
+                                                   count, CN_IO_ALLOW_TRANSPARENT, ctx);
+        if (st != CN_OK) {
+            free(out);
+            return st;
+        }
+        o += w;
+    }
+    *buf = out;
+    *len = o;
+    return CN_OK;
 }
 
 /* value in (-T/2, T/2] from residues r[i] mod t[i] (fmpz CRT), as a 128-bit integer */
@@ -217,23 +303,35 @@ static cn_status crt_join(cn_int128 *out, const uint64_t *r, const uint64_t *t, 
     return st;
 }
 
+/* every part: nt * count ciphertexts, modulus-major */
+static cn_status load_all(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t len, size_t nt,
+                          size_t count, const cn_bfv_context_t *ctx)
+{
+    cn_bfv_ciphertext_t *all = calloc(nt * count, sizeof *all);
+    cn_status st = all ? CN_OK : CN_ERR_NO_MEMORY;
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        cn_bfv_ciphertext_t *part;
+        st = load_part(&part, buf, len, nt, ti, count, ctx);
+        if (st != CN_OK)
+            break;
+        memcpy(all + ti * count, part, count * sizeof *part); /* the records move */
+        free(part);
+    }
+    if (st != CN_OK) {
+        if (all)
+            cn_io_free_ciphertexts(all, nt * count);
+        return st;
+    }
+    *cts = all;
+    return CN_OK;
+}
+
 static cn_status load_reply(cn_bfv_ciphertext_t **cts, size_t *cnt, cn_client_t *c,
                             const uint8_t *buf, size_t len)
 {
     const cn_plan_t *p = c->plan;
-    cn_status st = cn_io_load_ciphertext_batch(cts, cnt, buf, len, c->ctx);
-    if (st != CN_OK)
-        return st;
-    if (*cnt != p->nout * p->prm.nt)
-        st = CN_ERR_SHAPE_MISMATCH;
-    for (size_t i = 0; st == CN_OK && i < *cnt; i++)
-        if ((*cts)[i].t_index != i / p->nout)
-            st = CN_ERR_SHAPE_MISMATCH;
-    if (st != CN_OK) {
-        cn_io_free_ciphertexts(*cts, *cnt);
-        *cts = NULL;
-    }
-    return st;
+    *cnt = p->prm.nt * p->nout;
+    return load_all(cts, buf, len, p->prm.nt, p->nout, c->ctx);
 }
 
 cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, size_t len,
@@ -456,34 +554,37 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     const cn_bfv_context_t *ctx = s->ctx;
     const size_t nt = p->prm.nt;
     *outbuf = NULL;
-    if (timing)
+    if (timing) {
         memset(timing, 0, sizeof *timing);
-    cn_bfv_ciphertext_t *cts;
-    size_t cnt;
-    double t0 = now_s();
-    cn_status st = cn_io_load_ciphertext_batch(&cts, &cnt, in, len, ctx);
-    if (st != CN_OK)
-        return st;
-    if (cnt != p->nin * nt)
-        st = CN_ERR_SHAPE_MISMATCH;
-    for (size_t i = 0; st == CN_OK && i < cnt; i++)
-        if (cts[i].t_index != i / p->nin || cts[i].size != 2 || cts[i].level != ctx->L)
-            st = CN_ERR_SHAPE_MISMATCH;
-    if (timing && st == CN_OK) {
         snprintf(timing->name[0], sizeof timing->name[0], "load");
-        timing->seconds[0] = now_s() - t0;
-        timing->nsteps = 1;
+        timing->nsteps = 1 + (p->nops < 30 ? p->nops : 30);
     }
-    cn_bfv_ciphertext_t *res = calloc(p->nout * nt, sizeof *res);
-    if (!res)
+    /* the whole shape first: nt parts, before any work */
+    size_t off, plen;
+    cn_status st = find_part(&off, &plen, in, len, nt, 0);
+    cn_bfv_ciphertext_t *res = st == CN_OK ? calloc(p->nout * nt, sizeof *res) : NULL;
+    if (st == CN_OK && !res)
         st = CN_ERR_NO_MEMORY;
+    /* one plaintext modulus at a time: its memory is reused by the next */
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
-        cn_bfv_ciphertext_t *cur = cts + ti * p->nin;
+        double ts = now_s();
+        cn_bfv_ciphertext_t *cur;
+        st = load_part(&cur, in, len, nt, ti, p->nin, ctx);
+        for (size_t i = 0; st == CN_OK && i < p->nin; i++)
+            if (cur[i].size != 2 || cur[i].level != ctx->L)
+                st = CN_ERR_SHAPE_MISMATCH;
+        if (timing)
+            timing->seconds[0] += now_s() - ts;
+        if (st != CN_OK) {
+            if (cur)
+                cn_io_free_ciphertexts(cur, p->nin);
+            break;
+        }
         size_t width = p->nin;
-        int owned = 0; /* cur allocated here (else a slice of cts) */
+        int owned = 1;
         for (size_t o = 0; st == CN_OK && o < p->nops; o++) {
             const cn_op_t *op = &p->ops[o];
-            const double ts = now_s();
+            ts = now_s();
             st = run_op(&cur, &width, &owned, op, ti, s);
             if (timing && ti == 0 && o < 30) {
                 const char *nm = op->kind == CN_OP_LINEAR   ? "linear"
@@ -496,39 +597,22 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
             if (timing && o < 30)
                 timing->seconds[1 + o] += now_s() - ts;
         }
-        if (timing && ti == 0)
-            timing->nsteps = 1 + (p->nops < 30 ? p->nops : 30);
         for (size_t j = 0; st == CN_OK && j < p->nout; j++) {
             res[ti * p->nout + j] = cur[j];
             memset(&cur[j], 0, sizeof cur[j]);
         }
-        for (size_t i = 0; i < width; i++)
-            cn_bfv_ciphertext_clear(&cur[i]);
-        if (owned)
-            free(cur);
+        cn_io_free_ciphertexts(cur, width);
     }
     if (st == CN_OK) {
         const double ts = now_s();
-        const size_t sz = cn_io_size_ciphertext_batch(res, p->nout * nt, CN_IO_ALLOW_TRANSPARENT, ctx);
-        *outbuf = malloc(sz);
-        st = *outbuf ? cn_io_save_ciphertext_batch(*outbuf, sz, outlen, res, p->nout * nt,
-                                                   CN_IO_ALLOW_TRANSPARENT, ctx)
-                     : CN_ERR_NO_MEMORY;
-        if (st != CN_OK) {
-            free(*outbuf);
-            *outbuf = NULL;
-        }
+        st = save_parts(outbuf, outlen, res, nt, p->nout, ctx);
         if (timing && timing->nsteps < 32) {
             snprintf(timing->name[timing->nsteps], sizeof timing->name[0], "save");
             timing->seconds[timing->nsteps++] = now_s() - ts;
         }
     }
     if (res)
-        for (size_t i = 0; i < p->nout * nt; i++)
-            cn_bfv_ciphertext_clear(&res[i]);
-    free(res);
-    /* cts slices were cleared as consumed; clear what is left and free the array */
-    cn_io_free_ciphertexts(cts, cnt);
+        cn_io_free_ciphertexts(res, p->nout * nt);
     return st;
 }
 
@@ -572,8 +656,8 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
     if (st != CN_OK)
         return st;
     cn_bfv_ciphertext_t *cts;
-    size_t cnt;
-    st = cn_io_load_ciphertext_batch(&cts, &cnt, buf, len, c->ctx);
+    const size_t cnt = nt * p->nin;
+    st = load_all(&cts, buf, len, nt, p->nin, c->ctx);
     free(buf);
     if (st != CN_OK)
         return st;
@@ -649,14 +733,8 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
         for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
             for (size_t j = 0; j < p->nout; j++)
                 res[ti * p->nout + j] = cur[ti][j];
-        if (st == CN_OK) {
-            const size_t sz = cn_io_size_ciphertext_batch(res, p->nout * nt,
-                                                          CN_IO_ALLOW_TRANSPARENT, c->ctx);
-            rb_bytes = malloc(sz);
-            st = rb_bytes ? cn_io_save_ciphertext_batch(rb_bytes, sz, &rlen, res, p->nout * nt,
-                                                        CN_IO_ALLOW_TRANSPARENT, c->ctx)
-                          : CN_ERR_NO_MEMORY;
-        }
+        if (st == CN_OK)
+            st = save_parts(&rb_bytes, &rlen, res, nt, p->nout, c->ctx);
         if (st == CN_OK)
             st = cn_client_decrypt(got, c, rb_bytes, rlen, count);
         for (size_t i = 0; st == CN_OK && i < count * p->nout && rep->op == 0; i++)

@@ -11,6 +11,7 @@
 #include <flint/fmpz.h>
 
 #include "../lib/bfv/bfv_internal.h"
+#include "../lib/io/io_internal.h"
 #include "net_internal.h"
 
 struct cn_client {
@@ -215,15 +216,24 @@ static cn_status find_part(size_t *off, size_t *plen, const uint8_t *buf, size_t
 /* part ti of buf: exactly count ciphertexts of plaintext modulus ti (size and level
  * checked by the caller where it matters) */
 static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t len, size_t nt,
-                           size_t ti, size_t count, const cn_bfv_context_t *ctx)
+                           size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads)
 {
     size_t off = 0, plen = 0, cnt = 0;
     *cts = NULL;
     cn_status st = find_part(&off, &plen, buf, len, nt, ti);
     if (st == CN_OK)
-        st = cn_io_load_ciphertext_batch(cts, &cnt, buf + off, plen, ctx);
+        st = cn_io_load_ciphertext_batch_deferred(cts, &cnt, buf + off, plen, ctx);
     if (st != CN_OK)
         return st;
+    /* the seeds' expansion (most of the loading) in parallel */
+    cn_bfv_ciphertext_t *c = *cts;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
+    for (long i = 0; i < (long)cnt; i++) {
+        if (c[i].has_seed && cn_bfv_expand_seed(&c[i], ctx) != CN_OK) {
+#pragma omp critical
+            st = CN_ERR_FORMAT;
+        }
+    }
     if (cnt != count)
         st = CN_ERR_SHAPE_MISMATCH;
     for (size_t i = 0; st == CN_OK && i < cnt; i++)
@@ -311,7 +321,7 @@ static cn_status load_all(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t 
     cn_status st = all ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         cn_bfv_ciphertext_t *part;
-        st = load_part(&part, buf, len, nt, ti, count, ctx);
+        st = load_part(&part, buf, len, nt, ti, count, ctx, 0);
         if (st != CN_OK)
             break;
         memcpy(all + ti * count, part, count * sizeof *part); /* the records move */
@@ -569,7 +579,7 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         double ts = now_s();
         cn_bfv_ciphertext_t *cur;
-        st = load_part(&cur, in, len, nt, ti, p->nin, ctx);
+        st = load_part(&cur, in, len, nt, ti, p->nin, ctx, s->threads);
         for (size_t i = 0; st == CN_OK && i < p->nin; i++)
             if (cur[i].size != 2 || cur[i].level != ctx->L)
                 st = CN_ERR_SHAPE_MISMATCH;

@@ -35,7 +35,15 @@ typedef struct {
     uint64_t limit;    /* bytes the header declares before the checksum */
     uint64_t consumed; /* bytes read so far (header included) */
     cn_status err;
+    int defer_seed;    /* leave seeded ciphertexts unexpanded (see below) */
 } cn_rd_t;
+
+/* As cn_io_load_ciphertext_batch, but a seeded record's c1 is not expanded: the caller
+ * must call cn_bfv_expand_seed on every ciphertext with has_seed before any other use
+ * (net/ does it in parallel). Internal: such ciphertexts are not yet valid. */
+cn_status cn_io_load_ciphertext_batch_deferred(cn_bfv_ciphertext_t **cts, size_t *count,
+                                               const uint8_t *buf, size_t len,
+                                               const cn_bfv_context_t *ctx);
 
 void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n);
 void cn_wr_u32(cn_wr_t *w, uint32_t v);

@@ -553,7 +553,7 @@ static void get_ct1(cn_rd_t *r, cn_bfv_ciphertext_t *ct, const cn_bfv_context_t 
     ct->t_index = ti;
     ct->transparent = (fl & CT_TRANSPARENT) != 0;
     ct->has_seed = seeded;
-    if (r->err == CN_OK && seeded && (st = cn_bfv_expand_seed(ct, ctx)) != CN_OK)
+    if (r->err == CN_OK && seeded && !r->defer_seed && (st = cn_bfv_expand_seed(ct, ctx)) != CN_OK)
         cn_rd_fail(r, st);
 }
 
@@ -734,6 +734,16 @@ cn_status cn_io_load_ciphertext_batch(cn_bfv_ciphertext_t **cts, size_t *count,
 {
     cn_rd_t r;
     rd_init(&r, buf, len, NULL);
+    return load_batch(cts, count, &r, ctx);
+}
+
+cn_status cn_io_load_ciphertext_batch_deferred(cn_bfv_ciphertext_t **cts, size_t *count,
+                                               const uint8_t *buf, size_t len,
+                                               const cn_bfv_context_t *ctx)
+{
+    cn_rd_t r;
+    rd_init(&r, buf, len, NULL);
+    r.defer_seed = 1;
     return load_batch(cts, count, &r, ctx);
 }
 

@@ -84,3 +84,18 @@ double cn_rb_f64(cn_rb_t *r)
     memcpy(&d, &v, 8);
     return d;
 }
+
+int cn_trailer_ok(const uint8_t *buf, size_t len)
+{
+    if (len < 8)
+        return 0;
+    uint64_t sum = 0;
+    for (int i = 7; i >= 0; i--)
+        sum = sum << 8 | buf[len - 8 + (size_t)i];
+#ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: let mutations reach the checks behind it */
+    (void)sum;
+    return 1;
+#else
+    return cn_fnv1a(buf, len - 8) == sum;
+#endif
+}

@@ -443,17 +443,10 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         cn_diag_set(diag, "truncated header (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }
-    uint64_t sum = 0;
-    for (int i = 7; i >= 0; i--)
-        sum = sum << 8 | buf[len - 8 + (size_t)i];
-#ifndef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: reach the checks behind it */
-    if (cn_fnv1a(buf, len - 8) != sum) {
+    if (!cn_trailer_ok(buf, len)) {
         cn_diag_set(diag, "checksum mismatch (the file is truncated or damaged)");
         return CN_ERR_FORMAT;
     }
-#else
-    (void)sum;
-#endif
     r.len = len - 8;
     const uint64_t flags = cn_rb_u32(&r);
     const uint64_t c = cn_rb_u32(&r), h = cn_rb_u32(&r), w = cn_rb_u32(&r);

@@ -33,6 +33,8 @@ uint64_t cn_rb_u32(cn_rb_t *r);
 uint64_t cn_rb_u64(cn_rb_t *r);
 double cn_rb_f64(cn_rb_t *r);
 uint64_t cn_fnv1a(const uint8_t *p, size_t n); /* 64-bit FNV-1a */
+/* 1 when the last 8 bytes of buf are the FNV-1a of the others (little-endian) */
+int cn_trailer_ok(const uint8_t *buf, size_t len);
 
 /* A linear layer with integer weights, as sparse rows (CSR): out_j = bias_j + sum over
  * k in [row[j], row[j+1]) of w[k] * in[col[k]]. Dense layers have every column. */

@@ -162,17 +162,10 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         cn_diag_set(diag, "plan format version %u; this library reads %d.x", major, PLAN_MAJOR);
         return major > PLAN_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
     }
-    uint64_t sum = 0;
-    for (int i = 7; i >= 0; i--)
-        sum = sum << 8 | buf[len - 8 + (size_t)i];
-#ifndef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: reach the checks behind it */
-    if (cn_fnv1a(buf, len - 8) != sum) {
+    if (!cn_trailer_ok(buf, len)) {
         cn_diag_set(diag, "plan: checksum mismatch (truncated or damaged)");
         return CN_ERR_FORMAT;
     }
-#else
-    (void)sum;
-#endif
     cn_rb_t r = {.p = buf, .len = len - 8, .pos = 8};
     cn_plan_t *p = calloc(1, sizeof *p);
     if (!p)

@@ -638,10 +638,18 @@ typedef struct {
     double qmax;  /* largest ciphertext prime */
 } costctx_t;
 
+/* n log n, and a measured factor 2.3 per coefficient above n = 8192 (mnist_private on this
+ * machine: the same network ran 2.3 times slower per slot at n = 16384, its polynomials
+ * no longer fitting the caches) */
+static double ring_scale(double n)
+{
+    return n / 8192.0 * log2(n) / 13.0 * (n > 8192 ? 2.3 : 1.0);
+}
+
 static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before, double n,
                       size_t width_before, const costctx_t *cc)
 {
-    const double sc = n / 8192.0 * log2(n) / 13.0;
+    const double sc = ring_scale(n);
     const double l = (double)level_before, w = (double)width_before;
     const int fast = cc->ifma && cc->qmax < 0x1p50;
     switch (op->kind) {
@@ -658,19 +666,31 @@ static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before
     return 0;
 }
 
+/* Fresh memory: the first touch of a page costs far more than the arithmetic on it on
+ * this project's virtual machines (2.9 s per GiB measured, 0.05 s to touch it again), so
+ * a batch pays for the largest amount of ciphertext memory alive at once (inputs and
+ * outputs of an op), counted at 2.5 s per GiB. */
 static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, double n,
                         const costctx_t *cc)
 {
-    const double sc = n / 8192.0 * log2(n) / 13.0;
+    const double sc = ring_scale(n);
     double cost = (double)nin * sc * (double)L * (0.8e-3 + 0.17e-3);
     size_t level = L, size = 2, width = nin;
+    double peak = 0;
     for (size_t i = 0; i < nops; i++) {
         cost += op_cost(&ops[i], level, size, n, width, cc);
+        const double in_bytes = (double)width * (double)size * (double)level * n * 8;
+        const double out_bytes = (double)ops[i].width * (double)ops[i].size *
+                                 (double)ops[i].level * n * 8;
+        const double live = ops[i].kind == CN_OP_LINEAR ? in_bytes + out_bytes
+                                                        : fmax(in_bytes, out_bytes);
+        if (live > peak)
+            peak = live;
         level = ops[i].level;
         size = ops[i].size;
         width = ops[i].width;
     }
-    return cost + (double)width * 0.1e-3 * sc * (double)level;
+    return cost + (double)width * 0.1e-3 * sc * (double)level + peak / 0x1p30 * 2.5;
 }
 
 /* --- the compiler ------------------------------------------------------------------------- */

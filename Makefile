@@ -159,6 +159,7 @@ bench: setup
 	@mkdir -p bench/results
 	$(BUILD)/bench/micro --json-file bench/results/micro-$$(date -u +%Y%m%dT%H%M%SZ).json
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --n 8192 --logq 218
+	$(BUILD)/bench/throughput --model examples/models/cryptonets_mnist.cnm --weight-bits 4
 	$(BUILD)/bench/throughput --json > bench/results/throughput-$$(date -u +%Y%m%dT%H%M%SZ).json
 	@echo "bench: JSON written to bench/results/"
 

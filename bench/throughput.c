@@ -38,7 +38,9 @@ static void usage(void)
     fprintf(stderr,
             "usage: throughput [--threads T] [--json] [--images N] [--weight-bits W]\n"
             "                  [--t-bits B] [--moduli K] [--n N] [--logq L] [--seed S]\n"
-            "                  [--reps R] [--q-bits B] [--nq K]\n"
+            "                  [--reps R] [--q-bits B] [--nq K] [--model FILE]\n"
+            "  --model: a model file (e.g. examples/models/cryptonets_mnist.cnm) instead of\n"
+            "  the random-weight CryptoNets shape; --weight-bits still applies\n"
             "  --reps: server evaluations of the batch (median per step reported; default 3)\n"
             "  --t-bits/--moduli force the plaintext side (e.g. --t-bits 20 --moduli 1, as\n"
             "  other libraries' one-modulus runs; outputs then match mod T only), --n and\n"
@@ -49,6 +51,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     int threads = 0, json = 0, reps = 3;
+    const char *model_path = NULL;
     size_t images = 0, n = 0, moduli = 0;
     unsigned wbits = 5, tbits = 0, logq = 0, qbits = 0;
     size_t nq_opt = 0;
@@ -80,6 +83,8 @@ int main(int argc, char **argv)
             qbits = (unsigned)atoi(v);
         else if (!strcmp(a, "--nq"))
             nq_opt = (size_t)atol(v);
+        else if (!strcmp(a, "--model"))
+            model_path = v;
         else if (!strcmp(a, "--reps"))
             reps = atoi(v) < 1 ? 1 : atoi(v);
         else if (!strcmp(a, "--seed"))
@@ -115,7 +120,19 @@ int main(int argc, char **argv)
         b2[i] = uniform_pm1();
     for (size_t i = 0; i < 10; i++)
         b3[i] = uniform_pm1();
-    cn_status st = cn_model_init(&m, 1, 28, 28, 1.0 / 255, 0, 255);
+    cn_status st = CN_OK;
+    if (model_path) {
+        /* a model file instead of the random-weight shape (inputs drawn in its range) */
+        st = cn_model_load(&m, model_path, &d);
+        free(w1);
+        free(w2);
+        if (st != CN_OK) {
+            fprintf(stderr, "throughput: %s\n", d.msg);
+            return 1;
+        }
+        goto compile;
+    }
+    st = cn_model_init(&m, 1, 28, 28, 1.0 / 255, 0, 255);
     if (st == CN_OK)
         st = cn_model_add_conv2d(&m, 5, 5, 5, 2, 1, w1, b1, &d);
     if (st == CN_OK)
@@ -133,6 +150,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
+compile:;
     cn_compile_opts_t o = {0};
     o.weight_bits = wbits;
     o.n = n;
@@ -172,7 +190,8 @@ int main(int argc, char **argv)
     int64_t *x = malloc(images * nin * sizeof *x);
     cn_int128 *ref = malloc(images * nout * sizeof *ref), *got = malloc(images * nout * sizeof *got);
     for (size_t i = 0; i < images * nin; i++)
-        x[i] = (int64_t)(next_u64() % 256);
+        x[i] = m.input_min +
+               (int64_t)(next_u64() % (uint64_t)(m.input_max - m.input_min + 1));
     if (!json)
         cn_plan_print(plan, stdout);
 
@@ -259,9 +278,9 @@ int main(int argc, char **argv)
     const double pph_e2e = 3600.0 * (double)images / e2e;
     double logqp = cn_bfv_params_log_qp(prm);
     if (json) {
-        printf("{\"bench\":\"throughput\",\"network\":\"cryptonets-mnist-shape\",\"images\":%zu,"
+        printf("{\"bench\":\"throughput\",\"network\":\"%s\",\"images\":%zu,"
                "\"threads\":%d,\"n\":%zu,\"log_q\":%.1f,\"plaintext_moduli\":[",
-               images, threads, prm->n, logqp);
+               model_path ? model_path : "cryptonets-shape-random", images, threads, prm->n, logqp);
         for (size_t k = 0; k < prm->nt; k++)
             printf("%s%llu", k ? "," : "", (unsigned long long)prm->t[k]);
         printf("],\"weight_bits\":%u,\"reps\":%d,\"layers\":[", wbits, reps);

@@ -789,6 +789,18 @@ static size_t argmax_i(const cn_int128 *v, size_t n)
     return b;
 }
 
+/* *miss = calibration inputs whose argmax differs between the float outputs fo and the
+ * integer network of p (whose ranges must already be checked); io is scratch. */
+static cn_status calib_misses(size_t *miss, const cn_plan_t *p, const double *fo, cn_int128 *io,
+                              const cn_compile_opts_t *opts)
+{
+    cn_status st = cn_plan_eval_plain(io, p, opts->calib, opts->ncalib);
+    *miss = 0;
+    for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
+        *miss += argmax_d(fo + s * p->nout, p->nout) != argmax_i(io + s * p->nout, p->nout);
+    return st;
+}
+
 /* The integer skeleton at weight_bits wb. */
 static cn_status quantize_all(cn_op_t *sk, const flin_t *lins, const int *is_sq, size_t cnt,
                               double in_scale, unsigned wb, double *out_scale)
@@ -862,16 +874,21 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         cn_diag_set(diag, "weight_bits %u: at most 30", wb);
         st = CN_ERR_INVALID_ARG;
     }
-    if (st == CN_OK && wb == 0) {
-        size_t best = (size_t)-1;
-        unsigned best_wb = 8;
-        double *fo = malloc((opts->ncalib ? opts->ncalib : 1) * p->nout * sizeof *fo);
-        cn_int128 *io = malloc((opts->ncalib ? opts->ncalib : 1) * p->nout * sizeof *io);
+    /* the float network's outputs on the calibration inputs, once */
+    double *fo = NULL;
+    cn_int128 *io = NULL;
+    if (st == CN_OK && opts->ncalib > 0) {
+        fo = malloc(opts->ncalib * p->nout * sizeof *fo);
+        io = malloc(opts->ncalib * p->nout * sizeof *io);
         if (!fo || !io)
             st = CN_ERR_NO_MEMORY;
         for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
             st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
-        unsigned best_wb_set = 0;
+    }
+    int searched = 0;
+    size_t best = (size_t)-1;
+    if (st == CN_OK && wb == 0) {
+        unsigned best_wb = 0;
         for (unsigned b = 2; st == CN_OK && b <= 16 && opts->ncalib > 0; b++) {
             st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, b, NULL);
             p->ops = sk;
@@ -891,25 +908,21 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                 }
                 st = rs;
             }
-            if (st == CN_OK)
-                st = cn_plan_eval_plain(io, p, opts->calib, opts->ncalib);
             size_t miss = 0;
-            for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
-                miss += argmax_d(fo + s * p->nout, p->nout) != argmax_i(io + s * p->nout, p->nout);
+            if (st == CN_OK)
+                st = calib_misses(&miss, p, fo, io, opts);
             free_skeleton(sk, cnt);
             p->ops = NULL;
             p->nops = 0;
             if (st == CN_OK && miss < best) {
                 best = miss;
                 best_wb = b;
-                best_wb_set = 1;
             }
             if ((double)miss <= opts->calib_tolerance * (double)opts->ncalib)
                 break; /* the smallest width within the tolerance */
         }
-        free(fo);
-        free(io);
-        wb = best_wb_set ? best_wb : 2;
+        searched = best_wb != 0;
+        wb = searched ? best_wb : 2;
     }
     if (st == CN_OK)
         st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, wb, &p->out_scale);
@@ -918,26 +931,6 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         flin_clear(&lins[i]);
     free(lins);
     lins = NULL;
-    /* calibration mismatches of the chosen quantization */
-    if (st == CN_OK && opts->ncalib > 0) {
-        p->ops = sk;
-        p->nops = cnt;
-        double *fo = malloc(p->nout * sizeof *fo);
-        cn_int128 *io = malloc(p->nout * sizeof *io);
-        if (!fo || !io)
-            st = CN_ERR_NO_MEMORY;
-        for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++) {
-            st = cn_model_forward(fo, m, opts->calib + s * p->nin);
-            if (st == CN_OK)
-                st = cn_plan_eval_plain(io, p, opts->calib + s * p->nin, 1);
-            if (st == CN_OK)
-                p->calib_mismatch += argmax_d(fo, p->nout) != argmax_i(io, p->nout);
-        }
-        free(fo);
-        free(io);
-        p->ops = NULL;
-        p->nops = 0;
-    }
     /* ranges */
     fmpz_t bound;
     fmpz_init(bound);
@@ -946,14 +939,24 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         p->ops = sk;
         p->nops = cnt;
         st = ranges(p, bound, &worst);
+        /* calibration mismatches of the chosen quantization: known from the search, else
+         * counted now that the ranges allow the 128-bit reference run */
+        if (st == CN_OK && opts->ncalib > 0) {
+            if (searched)
+                p->calib_mismatch = best;
+            else
+                st = calib_misses(&p->calib_mismatch, p, fo, io, opts);
+        }
         p->ops = NULL;
         p->nops = 0;
         if (st == CN_OK)
             p->out_bound_bits = sk[cnt - 1].range_bits;
-        else
+        else if (st == CN_ERR_OUT_OF_RANGE)
             cn_diag_set(diag, "values reach 2^%.1f: more than the 126 bits this version "
                         "carries (lower weight_bits or the input range)", worst);
     }
+    free(fo);
+    free(io);
     /* parameters: every candidate (n, t bits, q bits) the options allow; the cheapest
      * per input whose estimate meets the margin */
     const double margin = opts->margin_bits ? opts->margin_bits : 10;

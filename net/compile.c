@@ -298,6 +298,24 @@ static cn_status quantize(cn_lin_t *l, const flin_t *f, double s, double so)
 
 /* --- integer reference network -------------------------------------------------------- */
 
+void cn_op_eval_plain(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
+                      size_t count)
+{
+    if (op->kind == CN_OP_LINEAR) {
+        const cn_lin_t *l = &op->lin;
+        for (size_t s = 0; s < count; s++)
+            for (size_t j = 0; j < l->nout; j++) {
+                cn_int128 acc = l->bias[j];
+                for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                    acc += (cn_int128)l->w[k] * a[s * win + l->col[k]];
+                b[s * l->nout + j] = acc;
+            }
+    } else {
+        for (size_t i = 0; i < count * win; i++)
+            b[i] = op->kind == CN_OP_SQUARE ? a[i] * a[i] : a[i];
+    }
+}
+
 cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan, const int64_t *x,
                              size_t count)
 {
@@ -316,23 +334,11 @@ cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan, const int64_
         for (size_t i = 0; i < width; i++)
             a[i] = x[s * plan->nin + i];
         for (size_t o = 0; o < plan->nops; o++) {
-            const cn_op_t *op = &plan->ops[o];
-            if (op->kind == CN_OP_LINEAR) {
-                const cn_lin_t *l = &op->lin;
-                for (size_t j = 0; j < l->nout; j++) {
-                    cn_int128 acc = l->bias[j];
-                    for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
-                        acc += (cn_int128)l->w[k] * a[l->col[k]];
-                    b[j] = acc;
-                }
-                cn_int128 *t = a;
-                a = b;
-                b = t;
-                width = l->nout;
-            } else if (op->kind == CN_OP_SQUARE) {
-                for (size_t i = 0; i < width; i++)
-                    a[i] = a[i] * a[i];
-            }
+            cn_op_eval_plain(b, a, width, &plan->ops[o], 1);
+            cn_int128 *t = a;
+            a = b;
+            b = t;
+            width = plan->ops[o].width;
         }
         memcpy(out + s * plan->nout, a, plan->nout * sizeof *a);
     }

@@ -225,20 +225,22 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
         st = cn_io_load_ciphertext_batch_deferred(cts, &cnt, buf + off, plen, ctx);
     if (st != CN_OK)
         return st;
-    /* the seeds' expansion (most of the loading) in parallel */
     cn_bfv_ciphertext_t *c = *cts;
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
-    for (long i = 0; i < (long)cnt; i++) {
-        if (c[i].has_seed && cn_bfv_expand_seed(&c[i], ctx) != CN_OK) {
-#pragma omp critical
-            st = CN_ERR_FORMAT;
-        }
-    }
     if (cnt != count)
         st = CN_ERR_SHAPE_MISMATCH;
     for (size_t i = 0; st == CN_OK && i < cnt; i++)
-        if ((*cts)[i].t_index != ti)
+        if (c[i].t_index != ti)
             st = CN_ERR_SHAPE_MISMATCH;
+    /* the seeds' expansion (most of the loading) in parallel, once the shape is right */
+    if (st == CN_OK) {
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
+        for (long i = 0; i < (long)cnt; i++) {
+            if (c[i].has_seed && cn_bfv_expand_seed(&c[i], ctx) != CN_OK) {
+#pragma omp critical
+                st = CN_ERR_FORMAT;
+            }
+        }
+    }
     if (st != CN_OK) {
         cn_io_free_ciphertexts(*cts, cnt);
         *cts = NULL;
@@ -344,23 +346,17 @@ static cn_status load_reply(cn_bfv_ciphertext_t **cts, size_t *cnt, cn_client_t 
     return load_all(cts, buf, len, p->prm.nt, p->nout, c->ctx);
 }
 
-cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, size_t len,
-                            size_t count)
+/* out[count][nout] from the nt * nout reply ciphertexts (modulus-major): decryption (a
+ * result whose noise is exhausted is refused), decoding, CRT over the t_i */
+static cn_status decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_bfv_ciphertext_t *cts,
+                                 size_t count)
 {
     const cn_plan_t *p = c->plan;
     const size_t n = p->prm.n, nt = p->prm.nt, nout = p->nout;
-    if (count > n)
-        return CN_ERR_INVALID_ARG;
-    cn_bfv_ciphertext_t *cts;
-    size_t cnt;
-    cn_status st = load_reply(&cts, &cnt, c, buf, len);
-    if (st != CN_OK)
-        return st;
     uint64_t *res = malloc(nt * nout * n * sizeof *res);
     cn_bfv_plaintext_t pt = {0};
-    if (!res)
-        st = CN_ERR_NO_MEMORY;
-    for (size_t i = 0; st == CN_OK && i < cnt; i++) {
+    cn_status st = res ? CN_OK : CN_ERR_NO_MEMORY;
+    for (size_t i = 0; st == CN_OK && i < nt * nout; i++) {
         cn_bfv_plaintext_clear(&pt);
         st = cn_bfv_decrypt_checked(&pt, &cts[i], &c->sk, c->ctx);
         if (st == CN_OK)
@@ -375,6 +371,20 @@ cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, 
             st = crt_join(&out[s * nout + j], r, p->prm.t, nt);
         }
     free(res);
+    return st;
+}
+
+cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, size_t len,
+                            size_t count)
+{
+    if (count > c->plan->prm.n)
+        return CN_ERR_INVALID_ARG;
+    cn_bfv_ciphertext_t *cts;
+    size_t cnt;
+    cn_status st = load_reply(&cts, &cnt, c, buf, len);
+    if (st != CN_OK)
+        return st;
+    st = decrypt_outputs(out, c, cts, count);
     cn_io_free_ciphertexts(cts, cnt);
     return st;
 }
@@ -628,25 +638,6 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
 
 /* --- check mode ---------------------------------------------------------------------- */
 
-/* b[s][j] (count rows of the op's width) = op applied to a[s][i] on integers */
-static void ref_step(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
-                     size_t count)
-{
-    if (op->kind == CN_OP_LINEAR) {
-        const cn_lin_t *l = &op->lin;
-        for (size_t s = 0; s < count; s++)
-            for (size_t j = 0; j < l->nout; j++) {
-                cn_int128 acc = l->bias[j];
-                for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
-                    acc += (cn_int128)l->w[k] * a[s * win + l->col[k]];
-                b[s * l->nout + j] = acc;
-            }
-    } else {
-        for (size_t i = 0; i < count * win; i++)
-            b[i] = op->kind == CN_OP_SQUARE ? a[i] * a[i] : a[i];
-    }
-}
-
 static uint64_t mod_i128(cn_int128 v, uint64_t t)
 {
     cn_int128 r = v % (cn_int128)t;
@@ -700,7 +691,7 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
         }
         if (st != CN_OK)
             break;
-        ref_step(rb, ra, width, op, count);
+        cn_op_eval_plain(rb, ra, width, op, count);
         width = wnext;
         rep->min_budget = 1 << 20;
         for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
@@ -735,8 +726,6 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
     /* the outputs matched mod every t_i: they are exact unless the range exceeds T */
     if (st == CN_OK && rep->op == 0) {
         cn_int128 *got = malloc(count * p->nout * sizeof *got);
-        uint8_t *rb_bytes = NULL;
-        size_t rlen = 0;
         cn_bfv_ciphertext_t *res = calloc(p->nout * nt, sizeof *res);
         if (!got || !res)
             st = CN_ERR_NO_MEMORY;
@@ -744,9 +733,7 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
             for (size_t j = 0; j < p->nout; j++)
                 res[ti * p->nout + j] = cur[ti][j];
         if (st == CN_OK)
-            st = save_parts(&rb_bytes, &rlen, res, nt, p->nout, c->ctx);
-        if (st == CN_OK)
-            st = cn_client_decrypt(got, c, rb_bytes, rlen, count);
+            st = decrypt_outputs(got, c, res, count);
         for (size_t i = 0; st == CN_OK && i < count * p->nout && rep->op == 0; i++)
             if (got[i] != ra[i]) {
                 rep->op = p->nops;
@@ -758,7 +745,6 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
                          i % p->nout, i / p->nout, (double)got[i], (double)ra[i]);
             }
         free(got);
-        free(rb_bytes);
         free(res); /* the ciphertexts themselves are cleared with cur below */
     }
     for (size_t ti = 0; cur && ti < nt; ti++) {

@@ -120,6 +120,10 @@ static inline size_t cn_lin_block_terms(uint64_t wmax)
 }
 
 void cn_lin_clear(cn_lin_t *l);
+/* b[s][j] = op applied on integers to a[s][i] (count rows of win values; the rows of b
+ * have the op's width): one step of the reference run. */
+void cn_op_eval_plain(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
+                      size_t count);
 /* Recomputes the exact ranges of every op (range_bits, out_bound_bits);
  * CN_ERR_OUT_OF_RANGE when a value or a partial sum of the reference run reaches 2^126. */
 cn_status cn_plan_ranges(cn_plan_t *p);

@@ -42,6 +42,19 @@ void cn_wb_f64(cn_wb_t *b, double d)
     put_le(b, v, 8);
 }
 
+cn_status cn_wb_finish(cn_wb_t *b, uint8_t **buf, size_t *len)
+{
+    if (!b->oom)
+        cn_wb_u64(b, cn_fnv1a(b->p, b->len));
+    if (b->oom) {
+        free(b->p);
+        return CN_ERR_NO_MEMORY;
+    }
+    *buf = b->p;
+    *len = b->len;
+    return CN_OK;
+}
+
 uint64_t cn_fnv1a(const uint8_t *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;

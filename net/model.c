@@ -386,15 +386,7 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
         for (size_t k = 0; k < nb; k++)
             cn_wb_f64(&b, l->b[k]);
     }
-    if (!b.oom)
-        cn_wb_u64(&b, cn_fnv1a(b.p, b.len));
-    if (b.oom) {
-        free(b.p);
-        return CN_ERR_NO_MEMORY;
-    }
-    *buf = b.p;
-    *len = b.len;
-    return CN_OK;
+    return cn_wb_finish(&b, buf, len);
 }
 
 /* Reads n doubles into a fresh array (NULL with *st set on failure). */

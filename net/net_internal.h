@@ -28,6 +28,9 @@ void cn_wb_put(cn_wb_t *b, const void *src, size_t n);
 void cn_wb_u32(cn_wb_t *b, uint64_t v);
 void cn_wb_u64(cn_wb_t *b, uint64_t v);
 void cn_wb_f64(cn_wb_t *b, double d);
+/* appends the FNV-1a trailer and hands the bytes over (*buf, *len), or frees them and
+ * returns CN_ERR_NO_MEMORY if an allocation failed */
+cn_status cn_wb_finish(cn_wb_t *b, uint8_t **buf, size_t *len);
 int cn_rb_get(cn_rb_t *r, void *dst, size_t n);
 uint64_t cn_rb_u32(cn_rb_t *r);
 uint64_t cn_rb_u64(cn_rb_t *r);

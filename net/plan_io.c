@@ -65,15 +65,7 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
             cn_wb_u64(&b, (uint64_t)(u >> 64));
         }
     }
-    if (!b.oom)
-        cn_wb_u64(&b, cn_fnv1a(b.p, b.len));
-    if (b.oom) {
-        free(b.p);
-        return CN_ERR_NO_MEMORY;
-    }
-    *buf = b.p;
-    *len = b.len;
-    return CN_OK;
+    return cn_wb_finish(&b, buf, len);
 }
 
 /* Checks that the ops form a runnable chain for the parameters: widths match, sizes and

@@ -513,14 +513,13 @@ static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm, size_t ti)
     c->log_p = prm->p ? log2((double)prm->p) : 0;
 }
 
-/* Runs the noise estimate through the ops (whose levels are set); returns the final
- * log2 ||v|| and stores each op's. */
-static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c, const cn_plan_t *p)
+/* Runs the noise estimate through the ops; returns the final log2 ||v|| and stores each
+ * op's noise, level and size. */
+static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
 {
     /* fresh secret-key encryption: t e - r m with |e| <= eta (CBD) and |r m| < t^2/2 */
     double v = log2(exp2(c->log_t) * CN_CBD_ETA + exp2(2 * c->log_t - 1)) -
                c->log_q_prefix[c->L];
-    (void)p;
     size_t level = c->L, size = 2;
     for (size_t o = 0; o < nops; o++) {
         cn_op_t *op = &ops[o];
@@ -592,20 +591,18 @@ static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t
         } else if (sk[i].kind == CN_OP_LINEAR && i > 0 && !no_ms) {
             ops[n++] = (cn_op_t){.kind = CN_OP_MODSWITCH, .drop = 0};
         }
-        ops[n] = sk[i];
-        ops[n].width = sk[i].width;
-        n++;
+        ops[n++] = sk[i];
     }
     /* greedy: each switch point in order takes the most drops that keep the estimate */
     for (size_t i = 0; i < n; i++) {
         if (ops[i].kind != CN_OP_MODSWITCH)
             continue;
-        noise_run(ops, n, c, NULL);
+        noise_run(ops, n, c);
         const size_t lvl = i > 0 ? ops[i - 1].level : c->L;
         const double before = i > 0 ? ops[i - 1].noise_bits : ops[i].noise_bits;
         while (ops[i].drop + 1 < lvl) {
             ops[i].drop++;
-            const double v = noise_run(ops, n, c, NULL);
+            const double v = noise_run(ops, n, c);
             if (v > -1 - margin || ops[i].noise_bits > before + 0.5) {
                 ops[i].drop--;
                 break;
@@ -617,7 +614,7 @@ static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t
     for (size_t i = 0; i < n; i++)
         if (ops[i].kind != CN_OP_MODSWITCH || ops[i].drop > 0)
             ops[m++] = ops[i];
-    *final_v = noise_run(ops, m, c, NULL);
+    *final_v = noise_run(ops, m, c);
     size_t w = nin;
     for (size_t i = 0; i < m; i++) {
         if (ops[i].kind == CN_OP_LINEAR)
@@ -978,88 +975,91 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             continue;
         if (sec != CN_SEC_NONE_INSECURE && cn_security_max_log_q(n, sec) == 0)
             continue;
-        for (unsigned tb = 14; tb <= 60; tb++) {
+        for (unsigned tb = 14; st == CN_OK && tb <= 60; tb++) {
             if (opts->t_bits && opts->t_bits != tb)
                 continue;
             if (!opts->t_bits && tb % 2)
                 continue; /* a coarser grid is enough for the search */
-            for (unsigned qb = 30; qb <= 60; qb++) {
+            /* plaintext moduli: enough tb-bit primes for 2 B + 1 (they depend on n and tb
+             * only: found once for every ciphertext chain below) */
+            size_t nt = 0;
+            const double need = p->out_bound_bits + 1.0 + 1e-9;
+            uint64_t tp[CN_BFV_MAX_T];
+            for (size_t k = 1; k <= CN_BFV_MAX_T; k++) {
+                if (cn_primes_ntt(tp, k, tb, n, NULL, 0, 0) != CN_OK)
+                    break;
+                double lt = 0;
+                for (size_t x = 0; x < k; x++)
+                    lt += log2((double)tp[x]);
+                if (lt > need + 1) {
+                    nt = k;
+                    break;
+                }
+            }
+            int wraps = 0;
+            if (opts->nt && nt != opts->nt) {
+                /* forced: more moduli than needed, or fewer (outputs then wrap mod T, as
+                 * in other libraries' one-modulus benchmarks) */
+                wraps = nt == 0 || opts->nt < nt;
+                nt = opts->nt;
+                if (nt > CN_BFV_MAX_T || cn_primes_ntt(tp, nt, tb, n, NULL, 0, 0) != CN_OK)
+                    continue;
+            }
+            if (!nt)
+                continue;
+            for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;
                 if (!opts->q_bits && qb % 2 && qb != 43 && qb != 49)
                     continue; /* even sizes, and the largest below 2^44 and 2^50 */
                 size_t nq_max = opts->nq;
                 if (!nq_max) {
-                    nq_max = sec == CN_SEC_NONE_INSECURE ? 12
-                                                         : cn_bfv_params_max_primes(n, qb, qb + 1, sec);
+                    nq_max = sec == CN_SEC_NONE_INSECURE
+                                 ? 12
+                                 : cn_bfv_params_max_primes(n, qb, qb + 1, sec);
                     if (nq_max > CN_BFV_MAX_Q)
                         nq_max = CN_BFV_MAX_Q;
                 }
-                for (size_t nq = opts->nq ? opts->nq : 1; nq <= nq_max; nq++) {
-                /* plaintext moduli: enough tb-bit primes for 2 B + 1 */
-                size_t nt = 0;
-                double lt = 0;
-                const double need = p->out_bound_bits + 1.0 + 1e-9;
-                uint64_t tp[CN_BFV_MAX_T];
-                for (size_t k = 1; k <= CN_BFV_MAX_T; k++) {
-                    if (cn_primes_ntt(tp, k, tb, n, NULL, 0, 0) != CN_OK)
-                        break;
-                    lt = 0;
-                    for (size_t x = 0; x < k; x++)
-                        lt += log2((double)tp[x]);
-                    if (lt > need + 1) {
-                        nt = k;
+                for (size_t nq = opts->nq ? opts->nq : 1; st == CN_OK && nq <= nq_max; nq++) {
+                    cn_bfv_params_t prm;
+                    if (cn_bfv_params_default(&prm, n, nq, qb, qb + 1, nt, tb, sec) != CN_OK)
+                        continue;
+                    /* noise with the largest t (the estimate is per modulus) */
+                    size_t tmax = 0;
+                    for (size_t x = 1; x < nt; x++)
+                        if (prm.t[x] > prm.t[tmax])
+                            tmax = x;
+                    nctx_t c;
+                    nctx_init(&c, &prm, tmax);
+                    cn_op_t *ops;
+                    size_t nops;
+                    double v;
+                    if (schedule(&ops, &nops, sk, cnt, p->nin, &c, margin, opts->no_mod_switch,
+                                 &v) != CN_OK) {
+                        st = CN_ERR_NO_MEMORY;
                         break;
                     }
-                }
-                int wraps = 0;
-                if (opts->nt && nt != opts->nt) {
-                    /* forced: more moduli than needed, or fewer (outputs then wrap mod T,
-                     * as in other libraries' one-modulus benchmarks) */
-                    wraps = nt == 0 || opts->nt < nt;
-                    nt = opts->nt;
-                    if (nt > CN_BFV_MAX_T || cn_primes_ntt(tp, nt, tb, n, NULL, 0, 0) != CN_OK)
-                        continue;
-                }
-                if (!nt)
-                    continue;
-                cn_bfv_params_t prm;
-                if (cn_bfv_params_default(&prm, n, nq, qb, qb + 1, nt, tb, sec) != CN_OK)
-                    continue;
-                /* noise with the largest t (the estimate is per modulus) */
-                size_t tmax = 0;
-                for (size_t x = 1; x < nt; x++)
-                    if (prm.t[x] > prm.t[tmax])
-                        tmax = x;
-                nctx_t c;
-                nctx_init(&c, &prm, tmax);
-                cn_op_t *ops;
-                size_t nops;
-                double v;
-                if (schedule(&ops, &nops, sk, cnt, p->nin, &c, margin, opts->no_mod_switch, &v) != CN_OK) {
-                    st = CN_ERR_NO_MEMORY;
-                    break;
-                }
-                const double budget = -v - 1;
-                costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
-                                .qmax = (double)prm.q[0]};
-                for (size_t x = 1; x < nq; x++)
-                    if ((double)prm.q[x] > cc.qmax)
-                        cc.qmax = (double)prm.q[x];
-                double cost = (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n, &cc);
-                if ((budget >= margin || opts->allow_undersized) &&
-                    cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
-                    free(best_ops);
-                    best_ops = ops;
-                    best_cost = cost;
-                    best_n = n;
-                    best_v = v;
-                    p->nops = nops;
-                    p->prm = prm;
-                    p->wraps = wraps;
-                } else {
-                    free(ops);
-                }
+                    const double budget = -v - 1;
+                    costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
+                                    .qmax = (double)prm.q[0]};
+                    for (size_t x = 1; x < nq; x++)
+                        if ((double)prm.q[x] > cc.qmax)
+                            cc.qmax = (double)prm.q[x];
+                    const double cost =
+                        (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n, &cc);
+                    if ((budget >= margin || opts->allow_undersized) &&
+                        cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
+                        free(best_ops);
+                        best_ops = ops;
+                        best_cost = cost;
+                        best_n = n;
+                        best_v = v;
+                        p->nops = nops;
+                        p->prm = prm;
+                        p->wraps = wraps;
+                    } else {
+                        free(ops);
+                    }
                 }
             }
         }

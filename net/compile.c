@@ -570,12 +570,14 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
 /* --- schedule: relinearizations and modulus switches ---------------------------------- */
 
 /* Builds the full op list from the linear/square skeleton: a relinearization before
- * every square whose input has size 3, and modulus switches (greedy, docs/net.md): before
+ * every square whose input has size 3 (lazy: the linear layer between two squares runs
+ * on size-3 ciphertexts, usually fewer than the square's outputs), or right after every
+ * square when eager (the benchmark's baseline, docs/net.md), and modulus switches (greedy, docs/net.md): before
  * each square and before each linear layer that follows a square, drop as many primes
  * as keep the noise within half a bit of what it was and the final budget >= margin. */
 static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t nsk,
                           size_t nin, const nctx_t *c, double margin, int no_ms,
-                          double *final_v)
+                          int eager, double *final_v)
 {
     cn_op_t *ops = calloc(3 * nsk + 2, sizeof *ops);
     if (!ops)
@@ -592,6 +594,10 @@ static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t
             ops[n++] = (cn_op_t){.kind = CN_OP_MODSWITCH, .drop = 0};
         }
         ops[n++] = sk[i];
+        if (eager && sk[i].kind == CN_OP_SQUARE) {
+            ops[n++] = (cn_op_t){.kind = CN_OP_RELIN};
+            size = 2;
+        }
     }
     /* greedy: each switch point in order takes the most drops that keep the estimate */
     for (size_t i = 0; i < n; i++) {
@@ -1035,7 +1041,7 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                     size_t nops;
                     double v;
                     if (schedule(&ops, &nops, sk, cnt, p->nin, &c, margin, opts->no_mod_switch,
-                                 &v) != CN_OK) {
+                                 opts->eager_relin, &v) != CN_OK) {
                         st = CN_ERR_NO_MEMORY;
                         break;
                     }

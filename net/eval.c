@@ -30,6 +30,7 @@ struct cn_server {
     cn_bfv_relin_key_t rk;
     int has_rk;
     int threads;
+    cn_linear_mode linear_mode;
 };
 
 /* threads = 0: every core OpenMP offers */
@@ -452,6 +453,14 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
     return CN_OK;
 }
 
+cn_status cn_server_set_linear_mode(cn_server_t *s, cn_linear_mode mode)
+{
+    if (mode != CN_LINEAR_BLOCKED && mode != CN_LINEAR_PER_CIPHERTEXT)
+        return CN_ERR_INVALID_ARG;
+    s->linear_mode = mode;
+    return CN_OK;
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -462,9 +471,10 @@ static double now_s(void)
 /* coefficients per task of the linear layers: a multiple of the kernels' block */
 #define CN_LIN_TILE 64
 
-/* out[0..nout) = lin(in[0..nin)) for ciphertexts of plaintext modulus ti. */
-static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
-                             const cn_lin_t *lin, size_t ti, const cn_server_t *s)
+/* out[0..nout) = lin(in[0..nin)) without biases, for ciphertexts of plaintext modulus
+ * ti: the blocked kernels (docs/net.md, "Linear kernel"). */
+static cn_status eval_linear_blocked(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                                     const cn_lin_t *lin, size_t ti, const cn_server_t *s)
 {
     const cn_bfv_context_t *ctx = s->ctx;
     const size_t size = in[0].size, level = in[0].level, n = ctx->n;
@@ -505,6 +515,56 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     free(xr);
     free(orow);
     free(wmod);
+    return st;
+}
+
+/* The same linear layer one ciphertext at a time, through the public BFV API (for each
+ * output, a scalar product and an addition per term over whole ciphertexts, as an
+ * application of a general-purpose HE library writes it): the baseline of the blocked
+ * kernels in bench/throughput. The residues equal the blocked kernels' (both compute
+ * sum w x mod p exactly; |w| < t/2, so mul_scalar's centered w mod t is w). */
+static cn_status eval_linear_per_ct(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                                    const cn_lin_t *lin, size_t ti, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_status st = CN_OK;
+#pragma omp parallel num_threads(nthreads(s->threads))
+    {
+        cn_bfv_ciphertext_t tmp = {0};
+#pragma omp for schedule(dynamic, 1)
+        for (long jj = 0; jj < (long)lin->nout; jj++) {
+            const size_t j = (size_t)jj;
+            cn_status e = cn_bfv_ct_reshape(&out[j], in[0].size, in[0].level, ctx);
+            if (e == CN_OK) {
+                for (size_t c = 0; c < out[j].size; c++)
+                    cn_poly_zero(&out[j].c[c]);
+                out[j].t_index = ti;
+                out[j].has_seed = 0;
+            }
+            for (size_t k = lin->row[j]; e == CN_OK && k < lin->row[j + 1]; k++) {
+                e = cn_bfv_mul_scalar(&tmp, &in[lin->col[k]], lin->w[k], ctx);
+                if (e == CN_OK)
+                    e = cn_bfv_add(&out[j], &out[j], &tmp, ctx);
+            }
+            out[j].transparent = 0;
+            if (e != CN_OK) {
+#pragma omp critical
+                st = e;
+            }
+        }
+        cn_bfv_ciphertext_clear(&tmp);
+    }
+    return st;
+}
+
+/* out[0..nout) = lin(in[0..nin)) for ciphertexts of plaintext modulus ti. */
+static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                             const cn_lin_t *lin, size_t ti, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_status st = s->linear_mode == CN_LINEAR_PER_CIPHERTEXT
+                       ? eval_linear_per_ct(out, in, lin, ti, s)
+                       : eval_linear_blocked(out, in, lin, ti, s);
     /* biases: Delta b on the constant coefficient (a constant plaintext) */
     cn_bfv_plaintext_t pt = {0};
     if (st == CN_OK)

@@ -143,6 +143,9 @@ typedef struct {
     size_t nq;              /* number of ciphertext primes (forced chain length) */
     unsigned margin_bits;   /* noise budget kept in reserve at the end; 0: 10 */
     int no_mod_switch;      /* 1: keep every prime to the end */
+    int eager_relin;        /* 1: relinearize right after every square instead of just
+                             * before the next square (more relinearizations, smaller
+                             * linear layers; for comparisons, docs/net.md) */
     int allow_undersized;   /* 1: accept parameters whose noise estimate misses the margin
                              * (experiments and tests of the check mode only) */
     cn_security security;   /* CN_SEC_128 (0) by default */
@@ -244,6 +247,13 @@ CN_API CN_WARN_UNUSED cn_status cn_server_create(cn_server_t **s, const cn_plan_
                                                  const uint8_t *keys, size_t len,
                                                  int threads);
 CN_API void cn_server_free(cn_server_t *s);
+/* How the server evaluates linear layers. CN_LINEAR_BLOCKED (the default): tiles of
+ * coefficients of every input, all outputs of the layer per tile, lazy reduction, SIMD
+ * kernels. CN_LINEAR_PER_CIPHERTEXT: one ciphertext scalar product and addition per
+ * weight through the public BFV API (what a general-purpose HE library does): the
+ * baseline the benchmark compares against. Both give identical bytes. */
+typedef enum { CN_LINEAR_BLOCKED = 0, CN_LINEAR_PER_CIPHERTEXT = 1 } cn_linear_mode;
+CN_API CN_WARN_UNUSED cn_status cn_server_set_linear_mode(cn_server_t *s, cn_linear_mode mode);
 /* Evaluates the plan on an encrypted batch; reply bytes in *out (free with free()). */
 CN_API CN_WARN_UNUSED cn_status cn_server_eval(uint8_t **out, size_t *outlen, cn_server_t *s,
                                                const uint8_t *in, size_t len,

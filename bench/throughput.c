@@ -1,20 +1,40 @@
-/* bench/throughput: the CryptoNets-shaped network (conv 5x5 stride 2 with 5 maps on
- * 28x28 -> 845, square, dense 845 -> 100, square, dense 100 -> 10) with random weights,
- * encrypted end to end through the client/server API on one batch; prints time per step,
- * the parameters, predictions per hour, peak memory and bytes up and down, and checks the
- * decrypted outputs against the integer network on every slot. */
+/* bench/throughput: a network encrypted end to end through the client/server API (bytes
+ * only): by default the CryptoNets shape (conv 5x5 stride 2 with 5 maps on 28x28 -> 845,
+ * square, dense 845 -> 100, square, dense 100 -> 10) with random weights, or a model file.
+ * Reports time per step (median, min, max over --reps batches), the parameters,
+ * predictions per hour, peak memory and bytes up and down, and checks the decrypted
+ * outputs against the integer network on every slot.
+ *
+ * --sweep runs groups of configurations in one run, each configuration in its own
+ * process (so each has its own peak memory and heap), the configurations of a group
+ * alive together and their batches interleaved round by round (so the machine's drift
+ * hits them alike), and reports each one's time as a ratio to the group's baseline:
+ *   threads  1, 2, 4, ... up to the cores (baseline: 1 thread)
+ *   fill     1, 64, 1024 images and a full batch (baseline: full)
+ *   n        ring degree 8192 and 16384, where the compiler finds parameters (baseline: 8192)
+ *   opt      every optimization on (baseline), then each one off alone: modulus switching,
+ *            lazy relinearization (relinearize right after each square instead), blocked
+ *            linear layers (one ciphertext at a time through the BFV API instead)
+ * docs/benchmarks.md shows the output; bench/report turns the JSON into tables and plots. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <malloc.h>
 #include <math.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <unistd.h>
 
 #include "cryptonets/cryptonets.h"
+
+#define MAX_STEPS 32
+#define MAX_CONF 16
+#define MAX_REPS 64
 
 static double now_s(void)
 {
@@ -23,38 +43,722 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t next_u64(void)
+/* splitmix64: the random weights and inputs (reproducible, not secret) */
+static uint64_t next_u64(uint64_t *s)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static double uniform_pm1(void) { return (double)(next_u64() >> 11) * 0x1p-52 - 1.0; }
+static double uniform_pm1(uint64_t *s) { return (double)(next_u64(s) >> 11) * 0x1p-52 - 1.0; }
+
+/* --- configurations ------------------------------------------------------------------- */
+
+typedef struct {
+    char group[12];   /* "single", "threads", "fill", "n", "opt" */
+    char name[32];    /* e.g. "threads=1", "no modulus switching" */
+    int threads;
+    size_t images;    /* 0: a full batch */
+    size_t n;         /* 0: as the options say */
+    int no_mod_switch, eager_relin, per_ct;
+} conf_t;
+
+/* What a configuration's process reports once it is ready. */
+typedef struct {
+    int status;               /* 0 ok, else failed (msg) */
+    char msg[200];
+    size_t n, images, nt, nops;
+    double log_qp;
+    uint64_t t[8];
+    double compile_s, keygen_s;
+    size_t up_bytes, down_bytes, key_bytes;
+    double budget_est;
+    int budget_measured, exact, wraps;
+    size_t nsteps;
+    char step[MAX_STEPS][24];
+} ready_t;
+
+/* One batch: client encryption, server evaluation (per step), client decryption. */
+typedef struct {
+    int status;
+    char msg[120];
+    double enc, server, dec;
+    double steps[MAX_STEPS];
+    int exact;
+} rep_t;
+
+typedef struct {
+    conf_t conf;
+    pid_t pid;
+    int cmd_fd, res_fd;
+    ready_t ready;
+    rep_t cold;       /* the first batch of the process: page faults, not counted */
+    rep_t reps[MAX_REPS];
+    int nreps;
+    double peak_rss;
+    int failed;
+    char why[200];
+} run_t;
+
+typedef struct {
+    const char *model_path;
+    unsigned wbits, tbits, logq, qbits;
+    size_t n, moduli, nq, images;
+    int threads;
+    uint64_t seed;
+} opts_t;
+
+static int read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        const ssize_t r = read(fd, p, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        const ssize_t r = write(fd, p, len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* The CryptoNets shape with random float weights (about 1 in 8 of the dense ones zero). */
+static cn_status random_model(cn_model_t *m, uint64_t seed, cn_net_diag_t *d)
+{
+    uint64_t s = seed;
+    double *w1 = malloc(125 * sizeof *w1), *w2 = malloc(84500 * sizeof *w2), b1[5], b2[100],
+           *w3 = malloc(1000 * sizeof *w3), b3[10];
+    cn_status st = w1 && w2 && w3 ? CN_OK : CN_ERR_NO_MEMORY;
+    for (size_t i = 0; st == CN_OK && i < 125; i++)
+        w1[i] = uniform_pm1(&s);
+    for (size_t i = 0; st == CN_OK && i < 84500; i++)
+        w2[i] = next_u64(&s) % 8 ? uniform_pm1(&s) : 0;
+    for (size_t i = 0; st == CN_OK && i < 1000; i++)
+        w3[i] = uniform_pm1(&s);
+    for (size_t i = 0; i < 5; i++)
+        b1[i] = uniform_pm1(&s);
+    for (size_t i = 0; i < 100; i++)
+        b2[i] = uniform_pm1(&s);
+    for (size_t i = 0; i < 10; i++)
+        b3[i] = uniform_pm1(&s);
+    if (st == CN_OK)
+        st = cn_model_init(m, 1, 28, 28, 1.0 / 255, 0, 255);
+    if (st == CN_OK)
+        st = cn_model_add_conv2d(m, 5, 5, 5, 2, 1, w1, b1, d);
+    if (st == CN_OK)
+        st = cn_model_add_square(m, d);
+    if (st == CN_OK)
+        st = cn_model_add_dense(m, 100, w2, b2, d);
+    if (st == CN_OK)
+        st = cn_model_add_square(m, d);
+    if (st == CN_OK)
+        st = cn_model_add_dense(m, 10, w3, b3, d);
+    free(w1);
+    free(w2);
+    free(w3);
+    return st;
+}
+
+/* The compile options of configuration c. */
+static int compile_opts(cn_compile_opts_t *o, const opts_t *op, const conf_t *c, char *err,
+                        size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->weight_bits = op->wbits;
+    o->n = c->n ? c->n : op->n;
+    o->t_bits = op->tbits;
+    o->nt = op->moduli;
+    o->q_bits = op->qbits;
+    o->nq = op->nq;
+    o->no_mod_switch = c->no_mod_switch;
+    o->eager_relin = c->eager_relin;
+    if (op->logq) {
+        /* nq primes of qb bits and P of qb + 1 bits: the split nearest 44-bit primes */
+        size_t best = 0;
+        for (size_t nq = 1; nq <= 20; nq++) {
+            const unsigned qb = (op->logq - 1) / (unsigned)(nq + 1);
+            if (qb < 30 || qb > 60)
+                continue;
+            if (!best || abs((int)qb - 44) < abs((int)((op->logq - 1) / (best + 1)) - 44))
+                best = nq;
+        }
+        if (!best) {
+            snprintf(err, errlen, "--logq %u: no split into 30..60-bit primes", op->logq);
+            return -1;
+        }
+        o->nq = best;
+        o->q_bits = (op->logq - 1) / (unsigned)(best + 1);
+    }
+    return 0;
+}
+
+/* --- a configuration's process ---------------------------------------------------------- */
+
+typedef struct {
+    cn_plan_t *plan;
+    cn_client_t *c;
+    cn_server_t *s;
+    int64_t *x;
+    cn_int128 *ref, *got;
+    size_t images;
+} worker_t;
+
+/* outputs equal to the integer network's (mod T when the plan wraps) */
+static int outputs_exact(const worker_t *w)
+{
+    const cn_bfv_params_t *prm = cn_plan_params(w->plan);
+    const size_t cnt = w->images * cn_plan_outputs(w->plan);
+    for (size_t i = 0; i < cnt; i++) {
+        const cn_int128 diff = w->got[i] - w->ref[i];
+        if (!cn_plan_wraps(w->plan) && diff != 0)
+            return 0;
+        for (size_t k = 0; k < prm->nt; k++)
+            if (diff % (cn_int128)prm->t[k] != 0)
+                return 0;
+    }
+    return 1;
+}
+
+static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opts_t *op,
+                         const conf_t *cf, int print_plan)
+{
+    memset(w, 0, sizeof *w);
+    memset(r, 0, sizeof *r);
+    cn_compile_opts_t o;
+    cn_net_diag_t d = {{0}};
+    if (compile_opts(&o, op, cf, r->msg, sizeof r->msg)) {
+        r->status = 1;
+        return;
+    }
+    double t0 = now_s();
+    cn_status st = cn_plan_compile(&w->plan, m, &o, &d);
+    r->compile_s = now_s() - t0;
+    if (st != CN_OK) {
+        snprintf(r->msg, sizeof r->msg, "compile: %s: %s", cn_strerror(st), d.msg);
+        r->status = 1;
+        return;
+    }
+    if (print_plan)
+        cn_plan_print(w->plan, stdout);
+    const cn_bfv_params_t *prm = cn_plan_params(w->plan);
+    const size_t full = prm->n;
+    w->images = cf->images ? cf->images : op->images;
+    if (!w->images || w->images > full)
+        w->images = full;
+    r->n = prm->n;
+    r->images = w->images;
+    r->log_qp = cn_bfv_params_log_qp(prm);
+    r->nt = prm->nt < 8 ? prm->nt : 8;
+    for (size_t k = 0; k < r->nt; k++)
+        r->t[k] = prm->t[k];
+    r->budget_est = cn_plan_output_budget(w->plan);
+    r->wraps = cn_plan_wraps(w->plan);
+    const size_t nin = cn_plan_inputs(w->plan), nout = cn_plan_outputs(w->plan);
+    w->x = malloc(w->images * nin * sizeof *w->x);
+    w->ref = malloc(w->images * nout * sizeof *w->ref);
+    w->got = malloc(w->images * nout * sizeof *w->got);
+    if (!w->x || !w->ref || !w->got) {
+        snprintf(r->msg, sizeof r->msg, "out of memory");
+        r->status = 1;
+        return;
+    }
+    /* the same inputs for every configuration of a run */
+    uint64_t s = op->seed ^ 0x5bd1e995u;
+    for (size_t i = 0; i < w->images * nin; i++)
+        w->x[i] = m->input_min + (int64_t)(next_u64(&s) % (uint64_t)(m->input_max - m->input_min + 1));
+    const uint8_t seed[CN_SEED_BYTES] = {7};
+    uint8_t *keys = NULL;
+    t0 = now_s();
+    st = cn_client_create(&w->c, w->plan, seed, CN_RNG_INSECURE_ACK);
+    if (st == CN_OK) {
+        cn_client_set_threads(w->c, cf->threads);
+        st = cn_client_eval_keys(&keys, &r->key_bytes, w->c);
+    }
+    r->keygen_s = now_s() - t0;
+    if (st == CN_OK)
+        st = cn_server_create(&w->s, w->plan, keys, r->key_bytes, cf->threads);
+    if (st == CN_OK && cf->per_ct)
+        st = cn_server_set_linear_mode(w->s, CN_LINEAR_PER_CIPHERTEXT);
+    free(keys);
+    if (st == CN_OK)
+        st = cn_plan_eval_plain(w->ref, w->plan, w->x, w->images);
+    if (st != CN_OK) {
+        snprintf(r->msg, sizeof r->msg, "setup: %s", cn_strerror(st));
+        r->status = 1;
+    }
+}
+
+/* One batch: encrypt, evaluate, decrypt, compare; the first also fills r's sizes. */
+static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
+{
+    memset(rp, 0, sizeof *rp);
+    uint8_t *up = NULL, *down = NULL;
+    size_t ul = 0, dl = 0;
+    cn_server_timing_t tm;
+    double t0 = now_s();
+    cn_status st = cn_client_encrypt(&up, &ul, w->c, w->x, w->images);
+    rp->enc = now_s() - t0;
+    t0 = now_s();
+    if (st == CN_OK)
+        st = cn_server_eval(&down, &dl, w->s, up, ul, &tm);
+    rp->server = now_s() - t0;
+    t0 = now_s();
+    if (st == CN_OK)
+        st = cn_client_decrypt(w->got, w->c, down, dl, w->images);
+    rp->dec = now_s() - t0;
+    if (st == CN_OK && r) {
+        r->up_bytes = ul;
+        r->down_bytes = dl;
+        r->nsteps = tm.nsteps < MAX_STEPS ? tm.nsteps : MAX_STEPS;
+        for (size_t i = 0; i < r->nsteps; i++)
+            snprintf(r->step[i], sizeof r->step[i], "%s", tm.name[i]);
+        if (cn_client_reply_budget(&r->budget_measured, w->c, down, dl) != CN_OK)
+            r->budget_measured = -1;
+    }
+    if (st == CN_OK) {
+        for (size_t i = 0; i < tm.nsteps && i < MAX_STEPS; i++)
+            rp->steps[i] = tm.seconds[i];
+        rp->exact = outputs_exact(w);
+    } else {
+        rp->status = 1;
+        snprintf(rp->msg, sizeof rp->msg, "%s", cn_strerror(st));
+    }
+    free(up);
+    free(down);
+}
+
+static void worker_free(worker_t *w)
+{
+    cn_server_free(w->s);
+    cn_client_free(w->c);
+    cn_plan_free(w->plan);
+    free(w->x);
+    free(w->ref);
+    free(w->got);
+}
+
+/* The child: sets up, runs the first batch (sizes, budget) and reports ready, then runs
+ * one batch per 'r' on cmd_fd and answers on res_fd; 'q' reports its peak RSS and exits. */
+static void worker_main(int cmd_fd, int res_fd, const cn_model_t *m, const opts_t *op,
+                        const conf_t *cf)
+{
+    /* a server keeps its heap: freed ciphertexts are reused by the next layer and batch
+     * instead of going back to the system and faulting in again (docs/net.md, Memory) */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
+    mallopt(M_TRIM_THRESHOLD, -1);       /* never give the heap back */
+    worker_t w;
+    ready_t r;
+    rep_t rp;
+    worker_setup(&w, &r, m, op, cf, 0);
+    if (r.status == 0) {
+        worker_rep(&w, &rp, &r);
+        if (rp.status) {
+            r.status = 1;
+            snprintf(r.msg, sizeof r.msg, "first batch: %s", rp.msg);
+        }
+        r.exact = rp.exact;
+    }
+    if (write_full(res_fd, &r, sizeof r) || write_full(res_fd, &rp, sizeof rp))
+        _exit(1);
+    char cmd;
+    while (read_full(cmd_fd, &cmd, 1) == 0 && cmd == 'r') {
+        worker_rep(&w, &rp, NULL);
+        if (write_full(res_fd, &rp, sizeof rp))
+            _exit(1);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const double peak = (double)ru.ru_maxrss * 1024.0;
+    worker_free(&w);
+    (void)write_full(res_fd, &peak, sizeof peak);
+    _exit(0);
+}
+
+static int spawn(run_t *run, const cn_model_t *m, const opts_t *op)
+{
+    int cmd[2], res[2];
+    if (pipe(cmd) || pipe(res))
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    const pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(cmd[1]);
+        close(res[0]);
+        worker_main(cmd[0], res[1], m, op, &run->conf);
+    }
+    close(cmd[0]);
+    close(res[1]);
+    run->pid = pid;
+    run->cmd_fd = cmd[1];
+    run->res_fd = res[0];
+    return 0;
+}
+
+static void fail(run_t *run, const char *why)
+{
+    if (!run->failed)
+        snprintf(run->why, sizeof run->why, "%s", why);
+    run->failed = 1;
+}
+
+static void finish(run_t *run)
+{
+    if (run->pid <= 0)
+        return;
+    if (!run->failed) {
+        const char q = 'q';
+        if (write_full(run->cmd_fd, &q, 1) || read_full(run->res_fd, &run->peak_rss,
+                                                         sizeof run->peak_rss))
+            fail(run, "the configuration's process died");
+    } else {
+        kill(run->pid, SIGKILL);
+    }
+    close(run->cmd_fd);
+    close(run->res_fd);
+    int wst;
+    waitpid(run->pid, &wst, 0);
+    run->pid = 0;
+}
+
+/* Runs the configurations of one group: all alive together, reps interleaved. The
+ * first batch of each process (reported with ready) pays for its fresh memory: it is
+ * kept apart (first_batch_seconds), not counted in the statistics. */
+static void run_group(run_t *runs, size_t nrun, int reps, const cn_model_t *m, const opts_t *op)
+{
+    for (size_t i = 0; i < nrun; i++) {
+        if (spawn(&runs[i], m, op)) {
+            fail(&runs[i], "fork failed");
+            continue;
+        }
+        rep_t rp;
+        if (read_full(runs[i].res_fd, &runs[i].ready, sizeof runs[i].ready) ||
+            read_full(runs[i].res_fd, &rp, sizeof rp)) {
+            fail(&runs[i], "the configuration's process died while setting up");
+            finish(&runs[i]);
+            continue;
+        }
+        if (runs[i].ready.status) {
+            fail(&runs[i], runs[i].ready.msg);
+            finish(&runs[i]);
+            continue;
+        }
+        runs[i].cold = rp;
+        fprintf(stderr, "throughput: [%s] %s: n = %zu, %zu images, first batch (not counted): "
+                "server %.3f s\n", runs[i].conf.group, runs[i].conf.name, runs[i].ready.n,
+                runs[i].ready.images, rp.server);
+    }
+    for (int rep = 0; rep < reps; rep++)
+        for (size_t i = 0; i < nrun; i++) {
+            run_t *r = &runs[i];
+            if (r->failed)
+                continue;
+            const char c = 'r';
+            rep_t rp;
+            if (write_full(r->cmd_fd, &c, 1) || read_full(r->res_fd, &rp, sizeof rp)) {
+                fail(r, "the configuration's process died");
+                continue;
+            }
+            if (rp.status) {
+                fail(r, rp.msg);
+                continue;
+            }
+            r->reps[r->nreps++] = rp;
+            fprintf(stderr, "throughput: [%s] %s: batch %d/%d: server %.3f s\n", r->conf.group,
+                    r->conf.name, rep + 1, reps, rp.server);
+        }
+    for (size_t i = 0; i < nrun; i++)
+        finish(&runs[i]);
+}
+
+/* --- statistics and output ----------------------------------------------------------- */
+
+typedef struct {
+    double med, min, max;
+} stat_t;
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* field at byte offset off of each rep (a double) */
+static stat_t stat_of(const run_t *r, size_t off)
+{
+    double v[MAX_REPS];
+    for (int i = 0; i < r->nreps; i++)
+        v[i] = *(const double *)((const char *)&r->reps[i] + off);
+    stat_t s = {0, 0, 0};
+    if (!r->nreps)
+        return s;
+    qsort(v, (size_t)r->nreps, sizeof *v, cmp_double);
+    const int k = r->nreps;
+    s.med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+    s.min = v[0];
+    s.max = v[k - 1];
+    return s;
+}
+
+static stat_t stat_e2e(const run_t *r)
+{
+    run_t tmp;
+    tmp.nreps = r->nreps;
+    for (int i = 0; i < r->nreps; i++)
+        tmp.reps[i].server = r->reps[i].enc + r->reps[i].server + r->reps[i].dec;
+    return stat_of(&tmp, offsetof(rep_t, server));
+}
+
+static int run_exact(const run_t *r)
+{
+    int ok = r->ready.exact && r->cold.exact;
+    for (int i = 0; i < r->nreps; i++)
+        ok &= r->reps[i].exact;
+    return ok;
+}
+
+static void json_stat(FILE *f, const char *key, stat_t s)
+{
+    fprintf(f, "\"%s\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f,\"spread_pct\":%.1f}", key,
+            s.med, s.min, s.max, s.med > 0 ? 100.0 * (s.max - s.min) / s.med : 0);
+}
+
+/* The machine: CPU model and the SIMD flags the kernels care about, from /proc/cpuinfo. */
+static void machine(char *model, size_t mlen, char *flags, size_t flen)
+{
+    snprintf(model, mlen, "unknown");
+    flags[0] = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[8192];
+    int got_model = 0, got_flags = 0;
+    while (fgets(line, sizeof line, f) && !(got_model && got_flags)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        v[strcspn(v, "\n")] = 0;
+        if (!got_model && !strncmp(line, "model name", 10)) {
+            snprintf(model, mlen, "%s", v);
+            got_model = 1;
+        } else if (!got_flags && !strncmp(line, "flags", 5)) {
+            static const char *want[] = {"avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl",
+                                         "avx512ifma", "avx512vbmi", "bmi2", "adx"};
+            for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+                char pat[32];
+                snprintf(pat, sizeof pat, " %s ", want[i]);
+                char padded[8200];
+                snprintf(padded, sizeof padded, " %s ", v);
+                if (strstr(padded, pat) && strlen(flags) + strlen(want[i]) + 2 < flen) {
+                    strcat(flags, flags[0] ? " " : "");
+                    strcat(flags, want[i]);
+                }
+            }
+            got_flags = 1;
+        }
+    }
+    fclose(f);
+}
+
+/* index of the group's baseline among runs[a..b) */
+static size_t baseline_of(const run_t *runs, size_t a, size_t b)
+{
+    for (size_t i = a; i < b; i++)
+        if (strstr(runs[i].conf.name, "baseline") || !strcmp(runs[i].conf.name, "threads=1") ||
+            !strcmp(runs[i].conf.name, "fill=full") || !strcmp(runs[i].conf.name, "n=8192"))
+            return i;
+    return a;
+}
+
+static void write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op, int reps,
+                       const char *network, int cores)
+{
+    char model[256], flags[256], date[32];
+    machine(model, sizeof model, flags, sizeof flags);
+    const time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fprintf(f, "{\"bench\":\"throughput\",\"format\":2,\"date\":\"%s\",\"network\":\"%s\","
+               "\"weight_bits\":%u,\"reps\":%d,\"machine\":{\"cpu\":\"%s\",\"cores\":%d,"
+               "\"flags\":\"%s\",\"ntt_kernel\":\"%s\"},\"runs\":[",
+            date, network, op->wbits, reps, model, cores, flags, cn_ntt_kernel_name());
+    for (size_t i = 0; i < nrun; i++) {
+        const run_t *r = &runs[i];
+        size_t a = i, b = i;
+        while (a > 0 && !strcmp(runs[a - 1].conf.group, r->conf.group))
+            a--;
+        while (b < nrun && !strcmp(runs[b].conf.group, r->conf.group))
+            b++;
+        const run_t *base = &runs[baseline_of(runs, a, b)];
+        fprintf(f, "%s\n {\"group\":\"%s\",\"name\":\"%s\",\"threads\":%d,\"mod_switch\":%s,"
+                   "\"lazy_relin\":%s,\"linear\":\"%s\"",
+                i ? "," : "", r->conf.group, r->conf.name, r->conf.threads,
+                r->conf.no_mod_switch ? "false" : "true", r->conf.eager_relin ? "false" : "true",
+                r->conf.per_ct ? "per_ciphertext" : "blocked");
+        if (r->failed) {
+            fprintf(f, ",\"error\":\"");
+            for (const char *p = r->why; *p; p++)
+                fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p >= ' ' ? *p : ' ');
+            fprintf(f, "\"}");
+            continue;
+        }
+        const ready_t *rd = &r->ready;
+        fprintf(f, ",\"images\":%zu,\"n\":%zu,\"log_q\":%.1f,\"plaintext_moduli\":[", rd->images,
+                rd->n, rd->log_qp);
+        for (size_t k = 0; k < rd->nt; k++)
+            fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)rd->t[k]);
+        fprintf(f, "],\"batches\":%d,\"layers\":[", r->nreps);
+        for (size_t s = 0; s < rd->nsteps; s++) {
+            fprintf(f, "%s{\"name\":\"%s\",", s ? "," : "", rd->step[s]);
+            const stat_t st = stat_of(r, offsetof(rep_t, steps) + s * sizeof(double));
+            fprintf(f, "\"median\":%.4f,\"min\":%.4f,\"max\":%.4f}", st.med, st.min, st.max);
+        }
+        fprintf(f, "],");
+        const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
+        json_stat(f, "server_seconds", srv);
+        fprintf(f, ",");
+        json_stat(f, "encrypt_seconds", stat_of(r, offsetof(rep_t, enc)));
+        fprintf(f, ",");
+        json_stat(f, "decrypt_seconds", stat_of(r, offsetof(rep_t, dec)));
+        fprintf(f, ",");
+        json_stat(f, "end_to_end_seconds", e2e);
+        const double img = (double)rd->images;
+        fprintf(f, ",\"first_batch_server_seconds\":%.4f", r->cold.server);
+        fprintf(f, ",\"predictions_per_hour\":%.0f,\"end_to_end_predictions_per_hour\":%.0f,",
+                3600 * img / srv.med, 3600 * img / e2e.med);
+        if (!base->failed && base->nreps) {
+            const stat_t bs = stat_of(base, offsetof(rep_t, server));
+            fprintf(f, "\"baseline\":\"%s\",\"server_time_ratio\":%.3f,", base->conf.name,
+                    srv.med / bs.med);
+        }
+        fprintf(f, "\"compile_seconds\":%.3f,\"keygen_seconds\":%.3f,\"peak_rss_bytes\":%.0f,"
+                   "\"upload_bytes\":%zu,\"download_bytes\":%zu,\"eval_key_bytes\":%zu,"
+                   "\"budget_estimate\":%.1f,\"budget_measured\":%d,\"exact\":%s,"
+                   "\"mod_t_only\":%s}",
+                rd->compile_s, rd->keygen_s, r->peak_rss, rd->up_bytes, rd->down_bytes,
+                rd->key_bytes, rd->budget_est, rd->budget_measured,
+                run_exact(r) ? "true" : "false", rd->wraps ? "true" : "false");
+    }
+    fprintf(f, "\n]}\n");
+}
+
+static void print_steps(const run_t *r)
+{
+    const ready_t *rd = &r->ready;
+    printf("\n%s, %s: %zu images, %d threads, n = %zu, log2(qP) = %.1f, %zu plaintext "
+           "moduli (median, min, max of %d batches)\n",
+           r->conf.group, r->conf.name, rd->images, r->conf.threads, rd->n, rd->log_qp, rd->nt,
+           r->nreps);
+    printf("  %-14s %9s %9s %9s\n", "step", "median s", "min", "max");
+    for (size_t s = 0; s < rd->nsteps; s++) {
+        const stat_t st = stat_of(r, offsetof(rep_t, steps) + s * sizeof(double));
+        printf("  %-14s %9.3f %9.3f %9.3f\n", rd->step[s], st.med, st.min, st.max);
+    }
+    const stat_t srv = stat_of(r, offsetof(rep_t, server));
+    printf("  %-14s %9.3f %9.3f %9.3f\n", "server total", srv.med, srv.min, srv.max);
+    printf("  (the process's first batch, not counted: server %.3f s)\n", r->cold.server);
+    const stat_t enc = stat_of(r, offsetof(rep_t, enc)), dec = stat_of(r, offsetof(rep_t, dec));
+    printf("  client: keygen %.3f s, encrypt %.3f s, decrypt %.3f s\n", rd->keygen_s, enc.med,
+           dec.med);
+    printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS %.0f MiB\n", rd->up_bytes,
+           rd->down_bytes, rd->key_bytes, r->peak_rss / 1048576.0);
+    printf("  noise budget of the outputs: %d bits measured, %.1f estimated (lower bound)\n",
+           rd->budget_measured, rd->budget_est);
+    printf("  decrypted outputs %s the integer network on every slot%s\n",
+           run_exact(r) ? "match" : "DO NOT match", rd->wraps ? " (mod T)" : "");
+}
+
+static void print_table(const run_t *runs, size_t nrun)
+{
+    printf("\n%-8s %-28s %6s %7s %9s %9s %6s %11s %11s %8s %8s %8s\n", "group", "configuration",
+           "n", "images", "server s", "spread", "ratio", "server/h", "e2e/h", "peak MiB",
+           "up MB", "down MB");
+    for (size_t i = 0; i < nrun; i++) {
+        const run_t *r = &runs[i];
+        if (r->failed) {
+            printf("%-8s %-28s  not run: %s\n", r->conf.group, r->conf.name, r->why);
+            continue;
+        }
+        size_t a = i, b = i;
+        while (a > 0 && !strcmp(runs[a - 1].conf.group, r->conf.group))
+            a--;
+        while (b < nrun && !strcmp(runs[b].conf.group, r->conf.group))
+            b++;
+        const run_t *base = &runs[baseline_of(runs, a, b)];
+        const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
+        const double ratio = base->failed ? 0 : srv.med / stat_of(base, offsetof(rep_t, server)).med;
+        const double img = (double)r->ready.images;
+        printf("%-8s %-28s %6zu %7zu %9.3f %8.1f%% %6.2f %11.0f %11.0f %8.0f %8.1f %8.1f%s\n",
+               r->conf.group, r->conf.name, r->ready.n, r->ready.images, srv.med,
+               100.0 * (srv.max - srv.min) / srv.med, ratio, 3600 * img / srv.med,
+               3600 * img / e2e.med, r->peak_rss / 1048576.0, (double)r->ready.up_bytes / 1e6,
+               (double)r->ready.down_bytes / 1e6, run_exact(r) ? "" : "  WRONG OUTPUTS");
+    }
+    printf("(ratio: server time over the group's baseline: threads=1, fill=full, n=8192, "
+           "baseline; spread: (max - min) / median)\n");
+}
+
+/* --- main ---------------------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: throughput [--threads T] [--json] [--images N] [--weight-bits W]\n"
-            "                  [--t-bits B] [--moduli K] [--n N] [--logq L] [--seed S]\n"
-            "                  [--reps R] [--q-bits B] [--nq K] [--model FILE]\n"
+            "usage: throughput [--model FILE] [--threads T] [--images N] [--reps R]\n"
+            "                  [--weight-bits W] [--t-bits B] [--moduli K] [--n N] [--logq L]\n"
+            "                  [--q-bits B] [--nq K] [--seed S] [--sweep LIST]\n"
+            "                  [--json | --json-file F]\n"
             "  --model: a model file (e.g. examples/models/cryptonets_mnist.cnm) instead of\n"
-            "  the random-weight CryptoNets shape; --weight-bits still applies\n"
-            "  --reps: server evaluations of the batch (median per step reported; default 3)\n"
+            "  the random-weight CryptoNets shape; --weight-bits still applies (default 5)\n"
+            "  --reps: batches per configuration (median, min and max reported; default 3)\n"
+            "  --images: images in the batch (default: a full batch of n)\n"
             "  --t-bits/--moduli force the plaintext side (e.g. --t-bits 20 --moduli 1, as\n"
             "  other libraries' one-modulus runs; outputs then match mod T only), --n and\n"
-            "  --logq the ring and the ciphertext modulus (log2 of q times P).\n");
+            "  --logq the ring and the ciphertext modulus (log2 of q times P)\n"
+            "  --sweep: comma-separated groups of threads, fill, n, opt (or all), each run\n"
+            "  in one process per configuration with interleaved batches and reported as\n"
+            "  ratios to the group's baseline\n"
+            "  --json: JSON on stdout instead of tables; --json-file F: tables on stdout and\n"
+            "  JSON in F\n");
     exit(2);
+}
+
+static size_t add_conf(conf_t *c, size_t k, const char *group, const char *name, int threads)
+{
+    if (k >= MAX_CONF)
+        return k;
+    memset(&c[k], 0, sizeof c[k]);
+    snprintf(c[k].group, sizeof c[k].group, "%s", group);
+    snprintf(c[k].name, sizeof c[k].name, "%s", name);
+    c[k].threads = threads;
+    return k + 1;
 }
 
 int main(int argc, char **argv)
 {
-    int threads = 0, json = 0, reps = 3;
-    const char *model_path = NULL;
-    size_t images = 0, n = 0, moduli = 0;
-    unsigned wbits = 5, tbits = 0, logq = 0, qbits = 0;
-    size_t nq_opt = 0;
+    opts_t op = {.wbits = 5, .seed = 0x9e3779b97f4a7c15ull};
+    int json = 0, reps = 3;
+    const char *json_file = NULL, *sweep = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -65,262 +769,162 @@ int main(int argc, char **argv)
         if (!v)
             usage();
         i++;
-        if (!strcmp(a, "--threads"))
-            threads = atoi(v);
+        char *end;
+        const long long num = strtoll(v, &end, 0);
+        const int isnum = *end == 0 && num >= 0;
+        if (!strcmp(a, "--model"))
+            op.model_path = v;
+        else if (!strcmp(a, "--json-file"))
+            json_file = v;
+        else if (!strcmp(a, "--sweep"))
+            sweep = v;
+        else if (!isnum)
+            usage();
+        else if (!strcmp(a, "--threads"))
+            op.threads = (int)num;
         else if (!strcmp(a, "--images"))
-            images = (size_t)atol(v);
+            op.images = (size_t)num;
         else if (!strcmp(a, "--weight-bits"))
-            wbits = (unsigned)atoi(v);
+            op.wbits = (unsigned)num;
         else if (!strcmp(a, "--t-bits"))
-            tbits = (unsigned)atoi(v);
+            op.tbits = (unsigned)num;
         else if (!strcmp(a, "--moduli"))
-            moduli = (size_t)atol(v);
+            op.moduli = (size_t)num;
         else if (!strcmp(a, "--n"))
-            n = (size_t)atol(v);
+            op.n = (size_t)num;
         else if (!strcmp(a, "--logq"))
-            logq = (unsigned)atoi(v);
+            op.logq = (unsigned)num;
         else if (!strcmp(a, "--q-bits"))
-            qbits = (unsigned)atoi(v);
+            op.qbits = (unsigned)num;
         else if (!strcmp(a, "--nq"))
-            nq_opt = (size_t)atol(v);
-        else if (!strcmp(a, "--model"))
-            model_path = v;
+            op.nq = (size_t)num;
         else if (!strcmp(a, "--reps"))
-            reps = atoi(v) < 1 ? 1 : atoi(v);
+            reps = num < 1 ? 1 : num > MAX_REPS ? MAX_REPS : (int)num;
         else if (!strcmp(a, "--seed"))
-            rng_state = strtoull(v, NULL, 0);
+            op.seed = (uint64_t)strtoull(v, NULL, 0);
         else
             usage();
     }
-    /* a server keeps its heap: freed ciphertexts are reused by the next layer and batch
-     * instead of going back to the system and faulting in again (docs/net.md, Memory) */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
-    mallopt(M_TRIM_THRESHOLD, -1);       /* never give the heap back */
-#ifdef _OPENMP
-    if (threads <= 0)
-        threads = omp_get_num_procs();
-#else
-    threads = 1;
-#endif
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const int cores = ncpu > 0 ? (int)ncpu : 1;
+    const int threads = op.threads > 0 ? op.threads : cores;
 
-    /* the model: random float weights (about 1 in 8 zero) */
+    /* the model, built once here (no threads are started before the fork) */
     cn_model_t m;
     cn_net_diag_t d = {{0}};
-    double *w1 = malloc(5 * 25 * sizeof *w1), b1[5], *w2 = malloc(100 * 845 * sizeof *w2),
-           b2[100], w3[1000], b3[10];
-    for (size_t i = 0; i < 125; i++)
-        w1[i] = uniform_pm1();
-    for (size_t i = 0; i < 84500; i++)
-        w2[i] = next_u64() % 8 ? uniform_pm1() : 0;
-    for (size_t i = 0; i < 1000; i++)
-        w3[i] = uniform_pm1();
-    for (size_t i = 0; i < 5; i++)
-        b1[i] = uniform_pm1();
-    for (size_t i = 0; i < 100; i++)
-        b2[i] = uniform_pm1();
-    for (size_t i = 0; i < 10; i++)
-        b3[i] = uniform_pm1();
-    cn_status st = CN_OK;
-    if (model_path) {
-        /* a model file instead of the random-weight shape (inputs drawn in its range) */
-        st = cn_model_load(&m, model_path, &d);
-        free(w1);
-        free(w2);
-        if (st != CN_OK) {
-            fprintf(stderr, "throughput: %s\n", d.msg);
-            return 1;
-        }
-        goto compile;
-    }
-    st = cn_model_init(&m, 1, 28, 28, 1.0 / 255, 0, 255);
-    if (st == CN_OK)
-        st = cn_model_add_conv2d(&m, 5, 5, 5, 2, 1, w1, b1, &d);
-    if (st == CN_OK)
-        st = cn_model_add_square(&m, &d);
-    if (st == CN_OK)
-        st = cn_model_add_dense(&m, 100, w2, b2, &d);
-    if (st == CN_OK)
-        st = cn_model_add_square(&m, &d);
-    if (st == CN_OK)
-        st = cn_model_add_dense(&m, 10, w3, b3, &d);
-    free(w1);
-    free(w2);
+    cn_status st = op.model_path ? cn_model_load(&m, op.model_path, &d)
+                                 : random_model(&m, op.seed, &d);
     if (st != CN_OK) {
         fprintf(stderr, "throughput: model: %s: %s\n", cn_strerror(st), d.msg);
         return 1;
     }
 
-compile:;
-    cn_compile_opts_t o = {0};
-    o.weight_bits = wbits;
-    o.n = n;
-    o.t_bits = tbits;
-    o.nt = moduli;
-    o.q_bits = qbits;
-    o.nq = nq_opt;
-    if (logq) {
-        /* nq primes of qb bits and P of qb + 1 bits: the split nearest 44-bit primes */
-        size_t best = 0;
-        for (size_t nq = 1; nq <= 20; nq++) {
-            const unsigned qb = (logq - 1) / (unsigned)(nq + 1);
-            if (qb < 30 || qb > 60)
-                continue;
-            if (!best || abs((int)qb - 44) < abs((int)((logq - 1) / (best + 1)) - 44))
-                best = nq;
-        }
-        if (!best) {
-            fprintf(stderr, "throughput: --logq %u: no split into 30..60-bit primes\n", logq);
-            return 2;
-        }
-        o.nq = best;
-        o.q_bits = (logq - 1) / (unsigned)(best + 1);
-    }
-    cn_plan_t *plan;
-    double t0 = now_s();
-    st = cn_plan_compile(&plan, &m, &o, &d);
-    const double t_compile = now_s() - t0;
-    if (st != CN_OK) {
-        fprintf(stderr, "throughput: compile: %s: %s\n", cn_strerror(st), d.msg);
-        return 1;
-    }
-    const cn_bfv_params_t *prm = cn_plan_params(plan);
-    if (!images || images > prm->n)
-        images = prm->n;
-    const size_t nin = cn_plan_inputs(plan), nout = cn_plan_outputs(plan);
-    int64_t *x = malloc(images * nin * sizeof *x);
-    cn_int128 *ref = malloc(images * nout * sizeof *ref), *got = malloc(images * nout * sizeof *got);
-    for (size_t i = 0; i < images * nin; i++)
-        x[i] = m.input_min +
-               (int64_t)(next_u64() % (uint64_t)(m.input_max - m.input_min + 1));
-    if (!json)
-        cn_plan_print(plan, stdout);
-
-    /* client keys, server, encrypt, evaluate, decrypt */
-    uint8_t seed[CN_SEED_BYTES] = {7};
-    cn_client_t *c;
-    cn_server_t *s;
-    uint8_t *keys, *up, *down;
-    size_t keys_len, up_len, down_len;
-    cn_server_timing_t tm;
-    t0 = now_s();
-    st = cn_client_create(&c, plan, seed, CN_RNG_INSECURE_ACK);
-    if (st == CN_OK) {
-        cn_client_set_threads(c, threads);
-        st = cn_client_eval_keys(&keys, &keys_len, c);
-    }
-    const double t_keygen = now_s() - t0;
-    if (st == CN_OK)
-        st = cn_server_create(&s, plan, keys, keys_len, threads);
-    t0 = now_s();
-    if (st == CN_OK)
-        st = cn_client_encrypt(&up, &up_len, c, x, images);
-    const double t_enc = now_s() - t0;
-    /* reps evaluations of the same batch; medians per step and in total */
-    double *runs = calloc((size_t)reps * 33, sizeof *runs);
-    for (int rep = 0; st == CN_OK && rep < reps; rep++) {
-        if (rep > 0)
-            free(down);
-        t0 = now_s();
-        st = cn_server_eval(&down, &down_len, s, up, up_len, &tm);
-        runs[(size_t)rep * 33 + 32] = now_s() - t0;
-        for (size_t i = 0; i < tm.nsteps && i < 32; i++)
-            runs[(size_t)rep * 33 + i] = tm.seconds[i];
-    }
-    for (size_t i = 0; st == CN_OK && i <= 32; i++) {
-        double v[64];
-        int k = reps < 64 ? reps : 64;
-        for (int r = 0; r < k; r++)
-            v[r] = runs[(size_t)r * 33 + i];
-        for (int a = 1; a < k; a++)
-            for (int b = a; b > 0 && v[b - 1] > v[b]; b--) {
-                double tmp = v[b];
-                v[b] = v[b - 1];
-                v[b - 1] = tmp;
-            }
-        const double med = k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
-        if (i < 32)
-            tm.seconds[i] = med;
-        else
-            runs[0] = med;
-    }
-    const double t_server = runs[0];
-    free(runs);
-    t0 = now_s();
-    if (st == CN_OK)
-        st = cn_client_decrypt(got, c, down, down_len, images);
-    const double t_dec = now_s() - t0;
-    int budget = -1;
-    if (st == CN_OK)
-        st = cn_client_reply_budget(&budget, c, down, down_len);
-    if (st != CN_OK) {
-        fprintf(stderr, "throughput: %s\n", cn_strerror(st));
-        return 1;
-    }
-    if ((st = cn_plan_eval_plain(ref, plan, x, images)) != CN_OK)
-        return 1;
-    /* exact: equal, or equal mod T when the plaintext side was forced below the range */
-    int exact = 1;
-    for (size_t i = 0; i < images * nout; i++) {
-        cn_int128 diff = got[i] - ref[i];
-        if (cn_plan_wraps(plan)) {
-            for (size_t k = 0; k < prm->nt; k++)
-                if (diff % (cn_int128)prm->t[k] != 0)
-                    exact = 0;
-        } else if (diff != 0) {
-            exact = 0;
-        }
-    }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    const double peak = (double)ru.ru_maxrss * 1024.0;
-    const double e2e = t_enc + t_server + t_dec;
-    const double pph = 3600.0 * (double)images / t_server;
-    const double pph_e2e = 3600.0 * (double)images / e2e;
-    double logqp = cn_bfv_params_log_qp(prm);
-    if (json) {
-        printf("{\"bench\":\"throughput\",\"network\":\"%s\",\"images\":%zu,"
-               "\"threads\":%d,\"n\":%zu,\"log_q\":%.1f,\"plaintext_moduli\":[",
-               model_path ? model_path : "cryptonets-shape-random", images, threads, prm->n, logqp);
-        for (size_t k = 0; k < prm->nt; k++)
-            printf("%s%llu", k ? "," : "", (unsigned long long)prm->t[k]);
-        printf("],\"weight_bits\":%u,\"reps\":%d,\"layers\":[", wbits, reps);
-        for (size_t i = 0; i < tm.nsteps; i++)
-            printf("%s{\"name\":\"%s\",\"seconds\":%.4f}", i ? "," : "", tm.name[i], tm.seconds[i]);
-        printf("],\"total_seconds\":%.4f,\"compile_seconds\":%.3f,\"keygen_seconds\":%.3f,"
-               "\"encrypt_seconds\":%.3f,\"decrypt_seconds\":%.3f,\"predictions_per_hour\":%.0f,"
-               "\"end_to_end_predictions_per_hour\":%.0f,\"peak_rss_bytes\":%.0f,"
-               "\"upload_bytes\":%zu,\"download_bytes\":%zu,\"eval_key_bytes\":%zu,"
-               "\"budget_estimate\":%.1f,\"budget_measured\":%d,"
-               "\"exact\":%s,\"mod_t_only\":%s}\n",
-               t_server, t_compile, t_keygen, t_enc, t_dec, pph, pph_e2e, peak, up_len,
-               down_len, keys_len, cn_plan_output_budget(plan), budget, exact ? "true" : "false",
-               cn_plan_wraps(plan) ? "true" : "false");
+    conf_t conf[MAX_CONF];
+    size_t nconf = 0;
+    if (!sweep) {
+        nconf = add_conf(conf, 0, "single", "as given", threads);
     } else {
-        printf("\nthroughput: %zu images, %d threads, n = %zu, log2(qP) = %.1f (medians of %d "
-               "server runs)\n", images, threads, prm->n, logqp, reps);
-        printf("  %-14s %10s\n", "step", "seconds");
-        for (size_t i = 0; i < tm.nsteps; i++)
-            printf("  %-14s %10.3f\n", tm.name[i], tm.seconds[i]);
-        printf("  %-14s %10.3f\n", "server total", t_server);
-        printf("  client: keygen %.3f s, encrypt %.3f s, decrypt %.3f s\n", t_keygen, t_enc,
-               t_dec);
-        printf("  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
-        printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS %.0f MiB\n", up_len,
-               down_len, keys_len, peak / 1048576.0);
-        printf("  noise budget of the outputs: %d bits measured, %.1f estimated (lower bound)\n",
-               budget, cn_plan_output_budget(plan));
-        printf("  decrypted outputs %s the integer network on every slot%s\n",
-               exact ? "match" : "DO NOT match", cn_plan_wraps(plan) ? " (mod T)" : "");
+        const int all = strstr(sweep, "all") != NULL;
+        int known = all;
+        char nm[32];
+        if (all || strstr(sweep, "threads")) {
+            known = 1;
+            for (int t = 1;; t = t * 2 < cores ? t * 2 : cores) {
+                snprintf(nm, sizeof nm, "threads=%d", t);
+                nconf = add_conf(conf, nconf, "threads", nm, t);
+                if (t >= cores)
+                    break;
+            }
+        }
+        if (all || strstr(sweep, "fill")) {
+            known = 1;
+            static const size_t fills[] = {1, 64, 1024, 0};
+            for (size_t i = 0; i < 4; i++) {
+                if (fills[i])
+                    snprintf(nm, sizeof nm, "fill=%zu", fills[i]);
+                else
+                    snprintf(nm, sizeof nm, "fill=full");
+                nconf = add_conf(conf, nconf, "fill", nm, threads);
+                conf[nconf - 1].images = fills[i];
+            }
+        }
+        if (all || strstr(sweep, "n")) {
+            known = 1;
+            for (size_t n = 8192; n <= 16384; n *= 2) {
+                snprintf(nm, sizeof nm, "n=%zu", n);
+                nconf = add_conf(conf, nconf, "n", nm, threads);
+                conf[nconf - 1].n = n;
+            }
+        }
+        if (all || strstr(sweep, "opt")) {
+            known = 1;
+            nconf = add_conf(conf, nconf, "opt", "baseline (all on)", threads);
+            nconf = add_conf(conf, nconf, "opt", "no modulus switching", threads);
+            conf[nconf - 1].no_mod_switch = 1;
+            nconf = add_conf(conf, nconf, "opt", "eager relinearization", threads);
+            conf[nconf - 1].eager_relin = 1;
+            nconf = add_conf(conf, nconf, "opt", "one ciphertext at a time", threads);
+            conf[nconf - 1].per_ct = 1;
+        }
+        if (!known)
+            usage();
     }
-    free(up);
-    free(down);
-    free(keys);
-    free(x);
-    free(ref);
-    free(got);
-    cn_server_free(s);
-    cn_client_free(c);
-    cn_plan_free(plan);
+
+    /* the plan of the first configuration, readable, before the runs */
+    if (!json) {
+        cn_compile_opts_t o;
+        cn_plan_t *p;
+        char err[200];
+        if (compile_opts(&o, &op, &conf[0], err, sizeof err) == 0 &&
+            cn_plan_compile(&p, &m, &o, &d) == CN_OK) {
+            cn_plan_print(p, stdout);
+            cn_plan_free(p);
+        }
+    }
+    run_t *runs = calloc(nconf, sizeof *runs);
+    if (!runs)
+        return 1;
+    for (size_t i = 0; i < nconf; i++)
+        runs[i].conf = conf[i];
+    for (size_t a = 0; a < nconf;) {
+        size_t b = a;
+        while (b < nconf && !strcmp(conf[b].group, conf[a].group))
+            b++;
+        run_group(runs + a, b - a, reps, &m, &op);
+        a = b;
+    }
+    const char *network = op.model_path ? op.model_path : "cryptonets-shape-random";
+    /* a configuration the compiler refuses (e.g. a ring too small) is reported, not an
+     * error of a sweep; wrong outputs always are */
+    int status = 0;
+    for (size_t i = 0; i < nconf; i++)
+        if (runs[i].failed ? !sweep : !run_exact(&runs[i]))
+            status = 1;
+    if (json) {
+        write_json(stdout, runs, nconf, &op, reps, network, cores);
+    } else {
+        for (size_t i = 0; i < nconf; i++)
+            if (!runs[i].failed && (!sweep || !strcmp(runs[i].conf.group, "threads")))
+                print_steps(&runs[i]);
+        print_table(runs, nconf);
+    }
+    if (json_file) {
+        FILE *f = fopen(json_file, "w");
+        if (!f) {
+            fprintf(stderr, "throughput: %s: %s\n", json_file, strerror(errno));
+            status = 1;
+        } else {
+            write_json(f, runs, nconf, &op, reps, network, cores);
+            if (fclose(f)) {
+                fprintf(stderr, "throughput: %s: write failed\n", json_file);
+                status = 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < nconf; i++)
+        if (runs[i].failed)
+            fprintf(stderr, "throughput: %s: not run: %s\n", runs[i].conf.name, runs[i].why);
+    free(runs);
     cn_model_clear(&m);
-    return exact ? 0 : 1;
+    return status;
 }

@@ -1,7 +1,8 @@
 /* bench/report: reads the JSON files of one benchmark run (bench/micro and
  * bench/throughput) and writes a summary: a table on stdout, and with --out DIR the
  * plots DIR/layers.svg (time per step), DIR/threads.svg (throughput against threads),
- * DIR/fill.svg (throughput against batch fill) and a Markdown page of the tables
+ * DIR/fill.svg (throughput against batch fill), DIR/opt.svg (each compiler optimization
+ * off, as a ratio) and a Markdown page of the tables
  * (--markdown FILE). `make bench-report` runs it on the latest run of `make bench`.
  *
  *   bench/report [--out DIR] [--markdown FILE] FILE.json ...
@@ -336,6 +337,57 @@ static int plot_group(const char *dir, const char *file, const char *group, cons
     return svg_close(f);
 }
 
+/* The optimization group: server time with one optimization off over the time with all
+ * on, a bar per configuration and network (1 = no effect). */
+static int plot_opt(const char *dir, tfile_t *tf, size_t ntf)
+{
+    const jv *bars[32];
+    const char *lab[32];
+    size_t nb = 0;
+    double rmax = 1;
+    for (size_t f = 0; f < ntf; f++) {
+        const jv *runs = jget(&tf[f].root, "runs");
+        for (size_t i = 0; runs && i < runs->n && nb < 32; i++) {
+            const jv *r = &runs->items[i];
+            if (strcmp(jstr(r, "group"), "opt") || jget(r, "error") ||
+                !(jnum(r, "server_time_ratio", 0) > 0))
+                continue;
+            bars[nb] = r;
+            lab[nb++] = tf[f].label;
+            rmax = fmax(rmax, jnum(r, "server_time_ratio", 0));
+        }
+    }
+    if (!nb)
+        return 0;
+    const int left = 400, right = 70, top = 50, bh = 22, gap = 8, w = 960;
+    const int h = top + (int)nb * (bh + gap) + 60;
+    FILE *f = svg_open(dir, "opt.svg", w, h,
+                       "Server time with one optimization off, relative to all on");
+    if (!f)
+        return -1;
+    const double xmax = nice_max(rmax * 1.05), sx = (w - left - right) / xmax;
+    for (int t = 0; t <= 10; t++) {
+        const double x = left + t * (w - left - right) / 10.0;
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n",
+                x, top - 5, x, h - 50, x, h - 35, xmax * t / 10);
+    }
+    fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\" "
+               "stroke-dasharray=\"4 3\"/>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
+               "server time / server time with every optimization (1 = no effect)</text>\n",
+            left + sx, top - 5, left + sx, h - 50, left + (w - left - right) / 2, h - 15);
+    for (size_t b = 0; b < nb; b++) {
+        const int y = top + (int)b * (bh + gap);
+        const double r = jnum(bars[b], "server_time_ratio", 0);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s: %s</text>\n"
+                   "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n"
+                   "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n",
+                left - 8, y + bh / 2 + 4, lab[b], jstr(bars[b], "name"), left, y, r * sx, bh,
+                palette[strstr(lab[b], "MNIST") ? 0 : 1], left + r * sx + 4, y + bh / 2 + 4, r);
+    }
+    return svg_close(f);
+}
+
 /* --- tables ---------------------------------------------------------------------------- */
 
 static void out(FILE *a, FILE *b, const char *fmt, ...)
@@ -374,13 +426,13 @@ static void table_throughput(FILE *md, const tfile_t *t)
         (int)jnum(root, "reps", 0), jstr(root, "date"), (int)jnum(root, "weight_bits", 0));
     out(stdout, md, "| group | configuration | n | log2 qP | t moduli | images | server s "
                     "(min-max) | ratio | encrypt s | e2e s | server pred/h | e2e pred/h | "
-                    "peak MiB | up MB | down MB | budget | exact |\n");
+                    "server MiB | client MiB | up MB | down MB | budget | exact |\n");
     out(stdout, md, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-                    "--- | --- | --- | --- | --- |\n");
+                    "--- | --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; runs && i < runs->n; i++) {
         const jv *r = &runs->items[i];
         if (jget(r, "error")) {
-            out(stdout, md, "| %s | %s | not run: %s |||||||||||||||\n", jstr(r, "group"),
+            out(stdout, md, "| %s | %s | not run: %s ||||||||||||||||\n", jstr(r, "group"),
                 jstr(r, "name"), jstr(r, "error"));
             continue;
         }
@@ -389,13 +441,14 @@ static void table_throughput(FILE *md, const tfile_t *t)
         commas(b, sizeof b, jnum(r, "end_to_end_predictions_per_hour", 0));
         const jv *tm = jget(r, "plaintext_moduli");
         out(stdout, md, "| %s | %s | %.0f | %.1f | %zu | %.0f | %.3f (%.3f-%.3f) | %.2f | %.3f | "
-                        "%.3f | %s | %s | %.0f | %.1f | %.1f | %.0f / %.1f | %s |\n",
+                        "%.3f | %s | %s | %.0f | %.0f | %.1f | %.1f | %.0f / %.1f | %s |\n",
             jstr(r, "group"), jstr(r, "name"), jnum(r, "n", 0), jnum(r, "log_q", 0),
             tm ? tm->n : 0, jnum(r, "images", 0), jstat(r, "server_seconds", "median"),
             jstat(r, "server_seconds", "min"), jstat(r, "server_seconds", "max"),
             jnum(r, "server_time_ratio", NAN), jstat(r, "encrypt_seconds", "median"),
             jstat(r, "end_to_end_seconds", "median"), a, b,
-            jnum(r, "peak_rss_bytes", 0) / 1048576.0, jnum(r, "upload_bytes", 0) / 1e6,
+            jnum(r, "peak_rss_bytes", 0) / 1048576.0,
+            jnum(r, "client_peak_rss_bytes", 0) / 1048576.0, jnum(r, "upload_bytes", 0) / 1e6,
             jnum(r, "download_bytes", 0) / 1e6, jnum(r, "budget_measured", 0),
             jnum(r, "budget_estimate", 0), jnum(r, "exact", 0) ? "yes" : "NO");
     }
@@ -519,7 +572,8 @@ int main(int argc, char **argv)
             jstr(mach, "ntt_kernel"));
     if (md && dir && ntf)
         fprintf(md, "\n![time per step](img/layers.svg)\n\n![throughput against threads]"
-                    "(img/threads.svg)\n\n![throughput against batch fill](img/fill.svg)\n");
+                    "(img/threads.svg)\n\n![throughput against batch fill](img/fill.svg)\n\n"
+                    "![optimizations off](img/opt.svg)\n");
     for (size_t i = 0; i < ntf; i++)
         table_throughput(md, &tf[i]);
     if (micro_file)
@@ -533,7 +587,8 @@ int main(int argc, char **argv)
             plot_group(dir, "threads.svg", "threads", "threads", 0,
                        "Throughput against threads (one full batch)", "threads", tf, ntf) ||
             plot_group(dir, "fill.svg", "fill", "images", 1,
-                       "Throughput against batch fill", "images in the batch", tf, ntf))
+                       "Throughput against batch fill", "images in the batch", tf, ntf) ||
+            plot_opt(dir, tf, ntf))
             rc = 1;
     }
     for (size_t i = 0; i < ntf; i++)

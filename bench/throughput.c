@@ -5,10 +5,11 @@
  * predictions per hour, peak memory and bytes up and down, and checks the decrypted
  * outputs against the integer network on every slot.
  *
- * --sweep runs groups of configurations in one run, each configuration in its own
- * process (so each has its own peak memory and heap), the configurations of a group
- * alive together and their batches interleaved round by round (so the machine's drift
- * hits them alike), and reports each one's time as a ratio to the group's baseline:
+ * Each configuration runs as a client process and a server process that exchange only
+ * bytes (plan, evaluation keys, batches, replies), each with its own heap and peak memory.
+ * --sweep runs groups of configurations in one run, the configurations of a group alive
+ * together and their batches interleaved round by round (so the machine's drift hits
+ * them alike), and reports each one's time as a ratio to the group's baseline:
  *   threads  1, 2, 4, ... up to the cores (baseline: 1 thread)
  *   fill     1, 64, 1024 images and a full batch (baseline: full)
  *   n        ring degree 8192 and 16384, where the compiler finds parameters (baseline: 8192)
@@ -96,7 +97,8 @@ typedef struct {
     rep_t cold;       /* the first batch of the process: page faults, not counted */
     rep_t reps[MAX_REPS];
     int nreps;
-    double peak_rss;
+    double peak_rss;        /* the server process's */
+    double client_peak_rss; /* the client process's */
     int failed;
     char why[200];
 } run_t;
@@ -209,15 +211,114 @@ static int compile_opts(cn_compile_opts_t *o, const opts_t *op, const conf_t *c,
     return 0;
 }
 
-/* --- a configuration's process ---------------------------------------------------------- */
+/* --- a configuration's processes ------------------------------------------------------ */
+
+/* Each configuration runs as two processes that share nothing but bytes, as a real
+ * deployment: the client (keys, encryption, decryption, checks; it talks to the parent)
+ * and the server (plan bytes, evaluation keys, batches). Each has its own heap and peak
+ * memory; the server's time is measured inside the server process. */
+
+static void heap_keep(void)
+{
+    /* a server keeps its heap: freed ciphertexts are reused by the next layer and batch
+     * instead of going back to the system and faulting in again (docs/net.md, Memory) */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
+    mallopt(M_TRIM_THRESHOLD, -1);       /* never give the heap back */
+}
+
+static double peak_rss(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss * 1024.0;
+}
+
+/* a message: a tag byte, a 64-bit length and the bytes */
+static int send_msg(int fd, char tag, const void *b, uint64_t len)
+{
+    return write_full(fd, &tag, 1) || write_full(fd, &len, sizeof len) ||
+           (len && write_full(fd, b, (size_t)len));
+}
+
+/* reads a message into *buf (grown as needed, kept between messages) */
+static int recv_msg(int fd, char *tag, uint8_t **buf, size_t *cap, uint64_t *len)
+{
+    if (read_full(fd, tag, 1) || read_full(fd, len, sizeof *len))
+        return -1;
+    if (*len > *cap) {
+        uint8_t *nb = realloc(*buf, (size_t)*len);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = (size_t)*len;
+    }
+    return *len ? read_full(fd, *buf, (size_t)*len) : 0;
+}
+
+/* What the server answers per batch. */
+typedef struct {
+    int status;
+    double seconds;
+    cn_server_timing_t tm;
+} srv_ans_t;
+
+/* The server process: loads the plan bytes (128-bit parameters only) and the evaluation
+ * keys ('k'), evaluates batches ('b': answer + reply bytes), reports its peak RSS ('q'). */
+static void server_main(int in, int out, const uint8_t *plan_bytes, size_t plan_len,
+                        const conf_t *cf)
+{
+    heap_keep();
+    cn_plan_t *plan = NULL;
+    cn_server_t *s = NULL;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint64_t len;
+    char tag;
+    while (recv_msg(in, &tag, &buf, &cap, &len) == 0) {
+        if (tag == 'k') {
+            cn_net_diag_t d;
+            int st = cn_plan_from_bytes(&plan, plan_bytes, plan_len, 0, &d);
+            if (st == CN_OK)
+                st = cn_server_create(&s, plan, buf, (size_t)len, cf->threads);
+            if (st == CN_OK && cf->per_ct)
+                st = cn_server_set_linear_mode(s, CN_LINEAR_PER_CIPHERTEXT);
+            if (write_full(out, &st, sizeof st))
+                break;
+        } else if (tag == 'b') {
+            srv_ans_t a;
+            memset(&a, 0, sizeof a);
+            uint8_t *reply = NULL;
+            size_t rl = 0;
+            const double t0 = now_s();
+            a.status = s ? cn_server_eval(&reply, &rl, s, buf, (size_t)len, &a.tm) : CN_ERR_NO_KEY;
+            a.seconds = now_s() - t0;
+            const int bad = write_full(out, &a, sizeof a) ||
+                            send_msg(out, 'r', reply, a.status == CN_OK ? rl : 0);
+            free(reply);
+            if (bad)
+                break;
+        } else {
+            const double peak = peak_rss();
+            (void)write_full(out, &peak, sizeof peak);
+            break;
+        }
+    }
+    cn_server_free(s);
+    cn_plan_free(plan);
+    free(buf);
+    _exit(0);
+}
 
 typedef struct {
     cn_plan_t *plan;
     cn_client_t *c;
-    cn_server_t *s;
+    int to_srv, from_srv;
+    pid_t srv;
     int64_t *x;
     cn_int128 *ref, *got;
     size_t images;
+    uint8_t *reply;
+    size_t reply_cap;
 } worker_t;
 
 /* outputs equal to the integer network's (mod T when the plan wraps) */
@@ -236,11 +337,14 @@ static int outputs_exact(const worker_t *w)
     return 1;
 }
 
+/* Compiles the plan and starts the server process (before any thread of this process
+ * starts: OpenMP's threads do not survive a fork). */
 static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opts_t *op,
-                         const conf_t *cf, int print_plan)
+                         const conf_t *cf)
 {
     memset(w, 0, sizeof *w);
     memset(r, 0, sizeof *r);
+    w->srv = -1;
     cn_compile_opts_t o;
     cn_net_diag_t d = {{0}};
     if (compile_opts(&o, op, cf, r->msg, sizeof r->msg)) {
@@ -255,8 +359,31 @@ static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opt
         r->status = 1;
         return;
     }
-    if (print_plan)
-        cn_plan_print(w->plan, stdout);
+    uint8_t *pb;
+    size_t pl;
+    int c2s[2], s2c[2];
+    if (cn_plan_to_bytes(&pb, &pl, w->plan) != CN_OK || pipe(c2s) || pipe(s2c)) {
+        snprintf(r->msg, sizeof r->msg, "plan bytes or pipes failed");
+        r->status = 1;
+        return;
+    }
+    w->srv = fork();
+    if (w->srv == 0) {
+        close(c2s[1]);
+        close(s2c[0]);
+        server_main(c2s[0], s2c[1], pb, pl, cf);
+    }
+    free(pb);
+    close(c2s[0]);
+    close(s2c[1]);
+    w->to_srv = c2s[1];
+    w->from_srv = s2c[0];
+    if (w->srv < 0) {
+        snprintf(r->msg, sizeof r->msg, "fork failed");
+        r->status = 1;
+        return;
+    }
+    heap_keep();
     const cn_bfv_params_t *prm = cn_plan_params(w->plan);
     const size_t full = prm->n;
     w->images = cf->images ? cf->images : op->images;
@@ -292,10 +419,12 @@ static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opt
         st = cn_client_eval_keys(&keys, &r->key_bytes, w->c);
     }
     r->keygen_s = now_s() - t0;
+    int sst = CN_OK;
+    if (st == CN_OK && (send_msg(w->to_srv, 'k', keys, r->key_bytes) ||
+                        read_full(w->from_srv, &sst, sizeof sst)))
+        sst = CN_ERR_IO;
     if (st == CN_OK)
-        st = cn_server_create(&w->s, w->plan, keys, r->key_bytes, cf->threads);
-    if (st == CN_OK && cf->per_ct)
-        st = cn_server_set_linear_mode(w->s, CN_LINEAR_PER_CIPHERTEXT);
+        st = (cn_status)sst;
     free(keys);
     if (st == CN_OK)
         st = cn_plan_eval_plain(w->ref, w->plan, w->x, w->images);
@@ -305,68 +434,83 @@ static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opt
     }
 }
 
-/* One batch: encrypt, evaluate, decrypt, compare; the first also fills r's sizes. */
+/* One batch: encrypt, evaluate (the server process), decrypt, compare; the first also
+ * fills r's sizes. */
 static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
 {
     memset(rp, 0, sizeof *rp);
-    uint8_t *up = NULL, *down = NULL;
-    size_t ul = 0, dl = 0;
-    cn_server_timing_t tm;
+    uint8_t *up = NULL;
+    size_t ul = 0;
+    uint64_t dl = 0;
+    srv_ans_t a;
+    memset(&a, 0, sizeof a);
+    char tag;
     double t0 = now_s();
     cn_status st = cn_client_encrypt(&up, &ul, w->c, w->x, w->images);
     rp->enc = now_s() - t0;
+    if (st == CN_OK && (send_msg(w->to_srv, 'b', up, ul) ||
+                        read_full(w->from_srv, &a, sizeof a) ||
+                        recv_msg(w->from_srv, &tag, &w->reply, &w->reply_cap, &dl)))
+        st = CN_ERR_IO;
+    if (st == CN_OK)
+        st = (cn_status)a.status;
+    rp->server = a.seconds;
     t0 = now_s();
     if (st == CN_OK)
-        st = cn_server_eval(&down, &dl, w->s, up, ul, &tm);
-    rp->server = now_s() - t0;
-    t0 = now_s();
-    if (st == CN_OK)
-        st = cn_client_decrypt(w->got, w->c, down, dl, w->images);
+        st = cn_client_decrypt(w->got, w->c, w->reply, (size_t)dl, w->images);
     rp->dec = now_s() - t0;
     if (st == CN_OK && r) {
         r->up_bytes = ul;
-        r->down_bytes = dl;
-        r->nsteps = tm.nsteps < MAX_STEPS ? tm.nsteps : MAX_STEPS;
+        r->down_bytes = (size_t)dl;
+        r->nsteps = a.tm.nsteps < MAX_STEPS ? a.tm.nsteps : MAX_STEPS;
         for (size_t i = 0; i < r->nsteps; i++)
-            snprintf(r->step[i], sizeof r->step[i], "%s", tm.name[i]);
-        if (cn_client_reply_budget(&r->budget_measured, w->c, down, dl) != CN_OK)
+            snprintf(r->step[i], sizeof r->step[i], "%s", a.tm.name[i]);
+        if (cn_client_reply_budget(&r->budget_measured, w->c, w->reply, (size_t)dl) != CN_OK)
             r->budget_measured = -1;
     }
     if (st == CN_OK) {
-        for (size_t i = 0; i < tm.nsteps && i < MAX_STEPS; i++)
-            rp->steps[i] = tm.seconds[i];
+        for (size_t i = 0; i < a.tm.nsteps && i < MAX_STEPS; i++)
+            rp->steps[i] = a.tm.seconds[i];
         rp->exact = outputs_exact(w);
     } else {
         rp->status = 1;
         snprintf(rp->msg, sizeof rp->msg, "%s", cn_strerror(st));
     }
     free(up);
-    free(down);
 }
 
-static void worker_free(worker_t *w)
+/* Stops the server process; its peak RSS, or -1. */
+static double worker_free(worker_t *w)
 {
-    cn_server_free(w->s);
+    double peak = -1;
+    if (w->srv > 0) {
+        if (send_msg(w->to_srv, 'q', NULL, 0) || read_full(w->from_srv, &peak, sizeof peak))
+            peak = -1;
+        close(w->to_srv);
+        close(w->from_srv);
+        int wst;
+        waitpid(w->srv, &wst, 0);
+    }
     cn_client_free(w->c);
     cn_plan_free(w->plan);
     free(w->x);
     free(w->ref);
     free(w->got);
+    free(w->reply);
+    return peak;
 }
 
-/* The child: sets up, runs the first batch (sizes, budget) and reports ready, then runs
- * one batch per 'r' on cmd_fd and answers on res_fd; 'q' reports its peak RSS and exits. */
+/* The configuration's client process: sets up (starting the server process), runs the
+ * first batch (sizes, budget) and reports ready, then runs one batch per 'r' on cmd_fd
+ * and answers on res_fd; 'q' reports the two peak RSS figures and exits. */
 static void worker_main(int cmd_fd, int res_fd, const cn_model_t *m, const opts_t *op,
                         const conf_t *cf)
 {
-    /* a server keeps its heap: freed ciphertexts are reused by the next layer and batch
-     * instead of going back to the system and faulting in again (docs/net.md, Memory) */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's largest on 64-bit */
-    mallopt(M_TRIM_THRESHOLD, -1);       /* never give the heap back */
     worker_t w;
     ready_t r;
     rep_t rp;
-    worker_setup(&w, &r, m, op, cf, 0);
+    memset(&rp, 0, sizeof rp);
+    worker_setup(&w, &r, m, op, cf);
     if (r.status == 0) {
         worker_rep(&w, &rp, &r);
         if (rp.status) {
@@ -383,11 +527,10 @@ static void worker_main(int cmd_fd, int res_fd, const cn_model_t *m, const opts_
         if (write_full(res_fd, &rp, sizeof rp))
             _exit(1);
     }
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    const double peak = (double)ru.ru_maxrss * 1024.0;
-    worker_free(&w);
-    (void)write_full(res_fd, &peak, sizeof peak);
+    double peaks[2];
+    peaks[1] = peak_rss();
+    peaks[0] = worker_free(&w);
+    (void)write_full(res_fd, peaks, sizeof peaks);
     _exit(0);
 }
 
@@ -427,9 +570,11 @@ static void finish(run_t *run)
         return;
     if (!run->failed) {
         const char q = 'q';
-        if (write_full(run->cmd_fd, &q, 1) || read_full(run->res_fd, &run->peak_rss,
-                                                         sizeof run->peak_rss))
+        double peaks[2];
+        if (write_full(run->cmd_fd, &q, 1) || read_full(run->res_fd, peaks, sizeof peaks))
             fail(run, "the configuration's process died");
+        run->peak_rss = peaks[0];
+        run->client_peak_rss = peaks[1];
     } else {
         kill(run->pid, SIGKILL);
     }
@@ -653,10 +798,11 @@ static void write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op
                     srv.med / bs.med);
         }
         fprintf(f, "\"compile_seconds\":%.3f,\"keygen_seconds\":%.3f,\"peak_rss_bytes\":%.0f,"
+                   "\"client_peak_rss_bytes\":%.0f,"
                    "\"upload_bytes\":%zu,\"download_bytes\":%zu,\"eval_key_bytes\":%zu,"
                    "\"budget_estimate\":%.1f,\"budget_measured\":%d,\"exact\":%s,"
                    "\"mod_t_only\":%s}",
-                rd->compile_s, rd->keygen_s, r->peak_rss, rd->up_bytes, rd->down_bytes,
+                rd->compile_s, rd->keygen_s, r->peak_rss, r->client_peak_rss, rd->up_bytes, rd->down_bytes,
                 rd->key_bytes, rd->budget_est, rd->budget_measured,
                 run_exact(r) ? "true" : "false", rd->wraps ? "true" : "false");
     }
@@ -681,8 +827,9 @@ static void print_steps(const run_t *r)
     const stat_t enc = stat_of(r, offsetof(rep_t, enc)), dec = stat_of(r, offsetof(rep_t, dec));
     printf("  client: keygen %.3f s, encrypt %.3f s, decrypt %.3f s\n", rd->keygen_s, enc.med,
            dec.med);
-    printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS %.0f MiB\n", rd->up_bytes,
-           rd->down_bytes, rd->key_bytes, r->peak_rss / 1048576.0);
+    printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS: server %.0f MiB, client "
+           "%.0f MiB\n", rd->up_bytes, rd->down_bytes, rd->key_bytes, r->peak_rss / 1048576.0,
+           r->client_peak_rss / 1048576.0);
     printf("  noise budget of the outputs: %d bits measured, %.1f estimated (lower bound)\n",
            rd->budget_measured, rd->budget_est);
     printf("  decrypted outputs %s the integer network on every slot%s\n",

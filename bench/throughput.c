@@ -13,7 +13,8 @@
  *   threads  1, 2, 4, ... up to the cores (baseline: 1 thread)
  *   fill     1, 64, 1024 images and a full batch (baseline: full)
  *   n        ring degree 8192 and 16384, where the compiler finds parameters (baseline: 8192)
- *   opt      every optimization on (baseline), then each one off alone: modulus switching,
+ *   opt      every optimization on (baseline), then each one off alone (at the baseline's
+ *            parameters): modulus switching,
  *            lazy relinearization (relinearize right after each square instead), blocked
  *            linear layers (one ciphertext at a time through the BFV API instead)
  * docs/benchmarks.md shows the output; bench/report turns the JSON into tables and plots. */
@@ -63,6 +64,11 @@ typedef struct {
     size_t images;    /* 0: a full batch */
     size_t n;         /* 0: as the options say */
     int no_mod_switch, eager_relin, per_ct;
+    /* parameters forced to another configuration's (the opt group: the baseline's, so
+     * an optimization turned off changes nothing else) */
+    int forced;
+    size_t f_n, f_nq, f_nt;
+    unsigned f_qbits, f_tbits;
 } conf_t;
 
 /* What a configuration's process reports once it is ready. */
@@ -207,6 +213,13 @@ static int compile_opts(cn_compile_opts_t *o, const opts_t *op, const conf_t *c,
         }
         o->nq = best;
         o->q_bits = (op->logq - 1) / (unsigned)(best + 1);
+    }
+    if (c->forced) {
+        o->n = c->f_n;
+        o->nq = c->f_nq;
+        o->q_bits = c->f_qbits;
+        o->nt = c->f_nt;
+        o->t_bits = c->f_tbits;
     }
     return 0;
 }
@@ -612,9 +625,11 @@ static void run_group(run_t *runs, size_t nrun, int reps, const cn_model_t *m, c
                 "server %.3f s\n", runs[i].conf.group, runs[i].conf.name, runs[i].ready.n,
                 runs[i].ready.images, rp.server);
     }
+    /* round robin, each round starting one configuration later (no configuration always
+     * runs right after the same one) */
     for (int rep = 0; rep < reps; rep++)
-        for (size_t i = 0; i < nrun; i++) {
-            run_t *r = &runs[i];
+        for (size_t k = 0; k < nrun; k++) {
+            run_t *r = &runs[(k + (size_t)rep) % nrun];
             if (r->failed)
                 continue;
             const char c = 'r';
@@ -1027,6 +1042,31 @@ int main(int argc, char **argv)
             cn_plan_print(p, stdout);
             cn_plan_free(p);
         }
+    }
+    /* the opt group runs at the parameters the compiler picks with every optimization on
+     * (compiled here: the compiler starts no threads, so the fork stays safe) */
+    for (size_t i = 0; i < nconf; i++) {
+        if (strcmp(conf[i].group, "opt"))
+            continue;
+        cn_compile_opts_t o;
+        cn_plan_t *p;
+        char err[200];
+        conf_t all_on = conf[i];
+        all_on.no_mod_switch = all_on.eager_relin = all_on.per_ct = 0;
+        if (compile_opts(&o, &op, &all_on, err, sizeof err) ||
+            cn_plan_compile(&p, &m, &o, &d) != CN_OK)
+            break; /* each configuration reports its own refusal */
+        const cn_bfv_params_t *prm = cn_plan_params(p);
+        for (size_t j = i; j < nconf && !strcmp(conf[j].group, "opt"); j++) {
+            conf[j].forced = 1;
+            conf[j].f_n = prm->n;
+            conf[j].f_nq = prm->nq;
+            conf[j].f_qbits = (unsigned)(64 - __builtin_clzll(prm->q[0]));
+            conf[j].f_nt = prm->nt;
+            conf[j].f_tbits = (unsigned)(64 - __builtin_clzll(prm->t[0]));
+        }
+        cn_plan_free(p);
+        break;
     }
     run_t *runs = calloc(nconf, sizeof *runs);
     if (!runs)

@@ -117,11 +117,11 @@ typedef struct {
     uint64_t seed;
 } opts_t;
 
-static int read_full(int fd, void *buf, size_t len)
+/* all len bytes through fd (reading, or writing when wr), across short transfers */
+static int io_full(int fd, uint8_t *p, size_t len, int wr)
 {
-    uint8_t *p = buf;
     while (len) {
-        const ssize_t r = read(fd, p, len);
+        const ssize_t r = wr ? write(fd, p, len) : read(fd, p, len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -131,20 +131,10 @@ static int read_full(int fd, void *buf, size_t len)
     }
     return 0;
 }
-
+static int read_full(int fd, void *buf, size_t len) { return io_full(fd, buf, len, 0); }
 static int write_full(int fd, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-    while (len) {
-        const ssize_t r = write(fd, p, len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        len -= (size_t)r;
-    }
-    return 0;
+    return io_full(fd, (uint8_t *)(uintptr_t)buf, len, 1); /* write() only reads it */
 }
 
 /* The CryptoNets shape with random float weights (about 1 in 8 of the dense ones zero). */
@@ -905,6 +895,19 @@ static void usage(void)
     exit(2);
 }
 
+/* word is one of the comma-separated items of list */
+static int has_word(const char *list, const char *word)
+{
+    const size_t l = strlen(word);
+    for (const char *p = list; *p;) {
+        const size_t k = strcspn(p, ",");
+        if (k == l && !strncmp(p, word, l))
+            return 1;
+        p += k + (p[k] == ',');
+    }
+    return 0;
+}
+
 static size_t add_conf(conf_t *c, size_t k, const char *group, const char *name, int threads)
 {
     if (k >= MAX_CONF)
@@ -967,6 +970,8 @@ int main(int argc, char **argv)
         else
             usage();
     }
+    /* a configuration's process that died makes writes to it fail (EPIPE), not kill us */
+    signal(SIGPIPE, SIG_IGN);
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const int cores = ncpu > 0 ? (int)ncpu : 1;
     const int threads = op.threads > 0 ? op.threads : cores;
@@ -986,10 +991,10 @@ int main(int argc, char **argv)
     if (!sweep) {
         nconf = add_conf(conf, 0, "single", "as given", threads);
     } else {
-        const int all = strstr(sweep, "all") != NULL;
+        const int all = has_word(sweep, "all");
         int known = all;
         char nm[32];
-        if (all || strstr(sweep, "threads")) {
+        if (all || has_word(sweep, "threads")) {
             known = 1;
             for (int t = 1;; t = t * 2 < cores ? t * 2 : cores) {
                 snprintf(nm, sizeof nm, "threads=%d", t);
@@ -998,7 +1003,7 @@ int main(int argc, char **argv)
                     break;
             }
         }
-        if (all || strstr(sweep, "fill")) {
+        if (all || has_word(sweep, "fill")) {
             known = 1;
             static const size_t fills[] = {1, 64, 1024, 0};
             for (size_t i = 0; i < 4; i++) {
@@ -1010,7 +1015,7 @@ int main(int argc, char **argv)
                 conf[nconf - 1].images = fills[i];
             }
         }
-        if (all || strstr(sweep, "n")) {
+        if (all || has_word(sweep, "n")) {
             known = 1;
             for (size_t n = 8192; n <= 16384; n *= 2) {
                 snprintf(nm, sizeof nm, "n=%zu", n);
@@ -1018,7 +1023,7 @@ int main(int argc, char **argv)
                 conf[nconf - 1].n = n;
             }
         }
-        if (all || strstr(sweep, "opt")) {
+        if (all || has_word(sweep, "opt")) {
             known = 1;
             nconf = add_conf(conf, nconf, "opt", "baseline (all on)", threads);
             nconf = add_conf(conf, nconf, "opt", "no modulus switching", threads);
@@ -1027,6 +1032,18 @@ int main(int argc, char **argv)
             conf[nconf - 1].eager_relin = 1;
             nconf = add_conf(conf, nconf, "opt", "one ciphertext at a time", threads);
             conf[nconf - 1].per_ct = 1;
+        }
+        for (const char *p = sweep; *p;) {
+            const size_t k = strcspn(p, ",");
+            static const char *words[] = {"all", "threads", "fill", "n", "opt"};
+            int ok = 0;
+            for (size_t w = 0; w < 5; w++)
+                ok |= k == strlen(words[w]) && !strncmp(p, words[w], k);
+            if (!ok) {
+                fprintf(stderr, "throughput: --sweep: unknown group '%.*s'\n", (int)k, p);
+                usage();
+            }
+            p += k + (p[k] == ',');
         }
         if (!known)
             usage();

@@ -121,22 +121,29 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     for (size_t i = 0; i < count * nin; i++)
         if (x[i] < p->in_min || x[i] > p->in_max)
             return CN_ERR_OUT_OF_RANGE;
-    /* one modulus at a time (its ciphertexts' memory is reused by the next), each
-     * written as its own batch object; the parts have equal sizes */
-    cn_bfv_ciphertext_t *cts = calloc(nin, sizeof *cts);
-    cn_rng_t *rngs = malloc(nt * nin * sizeof *rngs);
-    cn_status st = (cts && rngs) ? CN_OK : CN_ERR_NO_MEMORY;
+    /* one batch object per plaintext modulus, all of equal size: each ciphertext is
+     * written into its record as soon as it is encrypted (no batch of ciphertexts is
+     * held: a thread reuses one), then each part is sealed (header, checksum) */
+    cn_bfv_ciphertext_t tmpl = {0}; /* the records' shape: seeded, size 2, top level */
+    tmpl.size = 2;
+    tmpl.level = c->ctx->L;
+    tmpl.has_seed = 1;
+    const size_t rec = cn_io_batch_record_bytes(&tmpl, 0, c->ctx);
+    const size_t part = CN_IO_HEADER_BYTES + nin * rec + CN_IO_TRAILER_BYTES;
+    cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
+    uint8_t *out = nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
+    cn_status st = (rngs && out) ? CN_OK : CN_ERR_NO_MEMORY;
     /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
     for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
         cn_rng_fork(&rngs[i], &c->rng);
-    uint8_t *out = NULL;
-    size_t part = 0;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        uint8_t *dst = out + ti * part;
 #pragma omp parallel num_threads(nthreads(c->threads))
         {
             int64_t *v = malloc(count * sizeof *v);
             cn_bfv_plaintext_t pt = {0};
+            cn_bfv_ciphertext_t ct = {0};
             cn_status e = v ? cn_bfv_plaintext_init(&pt, c->ctx, ti) : CN_ERR_NO_MEMORY;
 #pragma omp for schedule(dynamic, 8)
             for (long g = 0; g < (long)nin; g++) {
@@ -146,39 +153,27 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                     v[s] = x[s * nin + (size_t)g];
                 e = cn_bfv_encode_batch(&pt, v, count, c->ctx);
                 if (e == CN_OK)
-                    e = cn_bfv_encrypt_symmetric(&cts[g], &pt, &c->sk, c->ctx,
+                    e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
                                                  &rngs[ti * nin + (size_t)g]);
+                if (e == CN_OK)
+                    e = cn_io_put_batch_record(dst + CN_IO_HEADER_BYTES + (size_t)g * rec, rec,
+                                               &ct, 0, c->ctx);
             }
             if (e != CN_OK) {
 #pragma omp critical
                 st = e;
             }
+            cn_bfv_ciphertext_clear(&ct);
             cn_bfv_plaintext_clear(&pt);
             free(v);
         }
-        if (st != CN_OK)
-            break;
-        if (ti == 0) {
-            part = cn_io_size_ciphertext_batch(cts, nin, 0, c->ctx);
-            out = nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
-            if (!out) {
-                st = CN_ERR_NO_MEMORY;
-                break;
-            }
-        }
-        size_t w = 0;
-        st = cn_io_save_ciphertext_batch(out + ti * part, part, &w, cts, nin, 0, c->ctx);
-        if (st == CN_OK && w != part)
-            st = CN_ERR_FORMAT; /* cannot happen: equal shapes give equal sizes */
+        if (st == CN_OK)
+            st = cn_io_seal_batch(dst, part, nin, c->ctx);
     }
     if (rngs)
         for (size_t i = 0; i < nt * nin; i++)
             cn_rng_clear(&rngs[i]);
     free(rngs);
-    if (cts)
-        for (size_t i = 0; i < nin; i++)
-            cn_bfv_ciphertext_clear(&cts[i]);
-    free(cts);
     if (st != CN_OK) {
         free(out);
         return st;
@@ -251,7 +246,7 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
 
 /* writes nt parts of count ciphertexts each (res[ti * count + j]) */
 static cn_status save_parts(uint8_t **buf, size_t *len, const cn_bfv_ciphertext_t *res,
-                            size_t nt, size_t count, const cn_bfv_context_t *ctx)
+                            size_t nt, size_t count, const cn_bfv_context_t *ctx, int threads)
 {
     size_t total = 0;
     for (size_t ti = 0; ti < nt; ti++)
@@ -263,8 +258,10 @@ static cn_status save_parts(uint8_t **buf, size_t *len, const cn_bfv_ciphertext_
     size_t o = 0;
     for (size_t ti = 0; ti < nt; ti++) {
         size_t w = 0;
-        cn_status st = cn_io_save_ciphertext_batch(out + o, total - o, &w, res + ti * count,
-                                                   count, CN_IO_ALLOW_TRANSPARENT, ctx);
+        cn_status st = cn_io_save_ciphertext_batch_threads(out + o, total - o, &w,
+                                                           res + ti * count, count,
+                                                           CN_IO_ALLOW_TRANSPARENT, ctx,
+                                                           nthreads(threads));
         if (st != CN_OK) {
             free(out);
             return st;
@@ -685,7 +682,7 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     }
     if (st == CN_OK) {
         const double ts = now_s();
-        st = save_parts(outbuf, outlen, res, nt, p->nout, ctx);
+        st = save_parts(outbuf, outlen, res, nt, p->nout, ctx, s->threads);
         if (timing && timing->nsteps < 32) {
             snprintf(timing->name[timing->nsteps], sizeof timing->name[0], "save");
             timing->seconds[timing->nsteps++] = now_s() - ts;

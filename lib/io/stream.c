@@ -76,7 +76,8 @@ void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n)
 {
     if (w->err != CN_OK || n == 0)
         return;
-    cn_hash_update(&w->hs, p, n);
+    if (!w->nohash)
+        cn_hash_update(&w->hs, p, n);
     if (w->f) {
         if (fwrite(p, 1, n, w->f) != n)
             w->err = CN_ERR_IO;

@@ -399,6 +399,38 @@ START_TEST(test_params_plaintext_batch)
     ck_assert_int_eq(cn_io_save_ciphertext_batch(bb, lb, &w, cts, 5, 0, f.ctx), CN_OK);
     ck_assert_uint_eq(w, lb);
     hostile(bb, lb, load_batch_blob, &f, "batch", 13);
+    /* the threaded saver writes the same bytes for any thread count (mixed shapes, seeded
+     * and not), refuses a short buffer and a transparent ciphertext as the serial one */
+    uint8_t *bt = malloc(lb);
+    for (int th = 0; th <= 3; th++) {
+        memset(bt, 0xa5, lb);
+        size_t wt = 0;
+        ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, cts, 5, 0, f.ctx, th),
+                         CN_OK);
+        ck_assert_uint_eq(wt, lb);
+        ck_assert_mem_eq(bt, bb, lb);
+        ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb - 1, &wt, cts, 5, 0, f.ctx, th),
+                         CN_ERR_OUT_OF_RANGE);
+        ck_assert_uint_eq(wt, 0);
+    }
+    cn_bfv_ciphertext_t tr = {0};
+    ck_assert_int_eq(cn_bfv_mul_scalar(&tr, &cts[0], 0, f.ctx), CN_OK); /* transparent */
+    cn_bfv_ciphertext_t mix[2] = {cts[1], tr};
+    size_t wt;
+    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, mix, 2, 0, f.ctx, 2),
+                     cn_io_save_ciphertext_batch(bt, lb, &wt, mix, 2, 0, f.ctx));
+    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, mix, 2, 0, f.ctx, 2),
+                     CN_ERR_UNSUPPORTED);
+    const size_t lm2 = cn_io_size_ciphertext_batch(mix, 2, CN_IO_ALLOW_TRANSPARENT, f.ctx);
+    uint8_t *bm2 = malloc(lm2);
+    ck_assert_int_eq(cn_io_save_ciphertext_batch(bm2, lm2, &wt, mix, 2, CN_IO_ALLOW_TRANSPARENT,
+                                                 f.ctx), CN_OK);
+    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lm2, &wt, mix, 2,
+                                                         CN_IO_ALLOW_TRANSPARENT, f.ctx, 2), CN_OK);
+    ck_assert_mem_eq(bt, bm2, lm2);
+    free(bm2);
+    free(bt);
+    cn_bfv_ciphertext_clear(&tr);
     /* a forged count: the loader reads until the bytes run out, allocating only for
      * what is there, then refuses */
     bb[12] = 0xff, bb[13] = 0xff, bb[14] = 0xff, bb[15] = 0x00;

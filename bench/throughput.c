@@ -732,14 +732,22 @@ static void machine(char *model, size_t mlen, char *flags, size_t flen)
     fclose(f);
 }
 
-/* index of the group's baseline among runs[a..b) */
-static size_t baseline_of(const run_t *runs, size_t a, size_t b)
+/* the baseline of run i's group (the runs of a group are adjacent) */
+static const run_t *baseline_of(const run_t *runs, size_t nrun, size_t i)
 {
-    for (size_t i = a; i < b; i++)
-        if (strstr(runs[i].conf.name, "baseline") || !strcmp(runs[i].conf.name, "threads=1") ||
-            !strcmp(runs[i].conf.name, "fill=full") || !strcmp(runs[i].conf.name, "n=8192"))
-            return i;
-    return a;
+    const char *g = runs[i].conf.group;
+    size_t a = i, b = i;
+    while (a > 0 && !strcmp(runs[a - 1].conf.group, g))
+        a--;
+    while (b < nrun && !strcmp(runs[b].conf.group, g))
+        b++;
+    for (size_t k = a; k < b; k++) {
+        const char *nm = runs[k].conf.name;
+        if (strstr(nm, "baseline") || !strcmp(nm, "threads=1") || !strcmp(nm, "fill=full") ||
+            !strcmp(nm, "n=8192"))
+            return &runs[k];
+    }
+    return &runs[a];
 }
 
 static void write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op, int reps,
@@ -755,12 +763,7 @@ static void write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op
             date, network, op->wbits, reps, model, cores, flags, cn_ntt_kernel_name());
     for (size_t i = 0; i < nrun; i++) {
         const run_t *r = &runs[i];
-        size_t a = i, b = i;
-        while (a > 0 && !strcmp(runs[a - 1].conf.group, r->conf.group))
-            a--;
-        while (b < nrun && !strcmp(runs[b].conf.group, r->conf.group))
-            b++;
-        const run_t *base = &runs[baseline_of(runs, a, b)];
+        const run_t *base = baseline_of(runs, nrun, i);
         fprintf(f, "%s\n {\"group\":\"%s\",\"name\":\"%s\",\"threads\":%d,\"mod_switch\":%s,"
                    "\"lazy_relin\":%s,\"linear\":\"%s\"",
                 i ? "," : "", r->conf.group, r->conf.name, r->conf.threads,
@@ -852,12 +855,7 @@ static void print_table(const run_t *runs, size_t nrun)
             printf("%-8s %-28s  not run: %s\n", r->conf.group, r->conf.name, r->why);
             continue;
         }
-        size_t a = i, b = i;
-        while (a > 0 && !strcmp(runs[a - 1].conf.group, r->conf.group))
-            a--;
-        while (b < nrun && !strcmp(runs[b].conf.group, r->conf.group))
-            b++;
-        const run_t *base = &runs[baseline_of(runs, a, b)];
+        const run_t *base = baseline_of(runs, nrun, i);
         const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
         const double ratio = base->failed ? 0 : srv.med / stat_of(base, offsetof(rep_t, server)).med;
         const double img = (double)r->ready.images;

@@ -453,19 +453,15 @@ static void table_throughput(FILE *md, const tfile_t *t)
             jnum(r, "budget_estimate", 0), jnum(r, "exact", 0) ? "yes" : "NO");
     }
     /* time per step of the threads group (or the single configuration) */
-    const jv *first = NULL;
     size_t nthr = 0;
     const jv *thr[8];
     for (size_t i = 0; runs && i < runs->n && nthr < 8; i++) {
         const jv *r = &runs->items[i];
         const char *g = jstr(r, "group");
-        if ((!strcmp(g, "threads") || !strcmp(g, "single")) && !jget(r, "error")) {
+        if ((!strcmp(g, "threads") || !strcmp(g, "single")) && !jget(r, "error"))
             thr[nthr++] = r;
-            if (!first)
-                first = r;
-        }
     }
-    if (!first)
+    if (!nthr)
         return;
     out(stdout, md, "\nServer time per step (median seconds):\n\n| step |");
     for (size_t k = 0; k < nthr; k++)
@@ -475,7 +471,7 @@ static void table_throughput(FILE *md, const tfile_t *t)
     for (size_t k = 0; k < nthr; k++)
         out(stdout, md, " --- |");
     out(stdout, md, "\n");
-    const jv *ls = jget(first, "layers");
+    const jv *ls = jget(thr[0], "layers"); /* the steps' names */
     for (size_t s = 0; ls && s < ls->n; s++) {
         out(stdout, md, "| %s |", jstr(&ls->items[s], "name"));
         for (size_t k = 0; k < nthr; k++) {

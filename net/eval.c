@@ -531,10 +531,10 @@ static cn_status eval_linear_per_ct(cn_bfv_ciphertext_t *out, const cn_bfv_ciphe
 #pragma omp for schedule(dynamic, 1)
         for (long jj = 0; jj < (long)lin->nout; jj++) {
             const size_t j = (size_t)jj;
-            cn_status e = cn_bfv_ct_reshape(&out[j], in[0].size, in[0].level, ctx);
+            cn_status e = cn_bfv_ct_reshape_uninit(&out[j], in[0].size, in[0].level, ctx);
             if (e == CN_OK) {
                 for (size_t c = 0; c < out[j].size; c++)
-                    cn_poly_zero(&out[j].c[c]);
+                    cn_poly_zero(&out[j].c[c]); /* the sum starts at zero */
                 out[j].t_index = ti;
                 out[j].has_seed = 0;
             }

@@ -282,7 +282,7 @@ static void server_main(int in, int out, const uint8_t *plan_bytes, size_t plan_
             cn_net_diag_t d;
             int st = cn_plan_from_bytes(&plan, plan_bytes, plan_len, 0, &d);
             if (st == CN_OK)
-                st = cn_server_create(&s, plan, buf, (size_t)len, cf->threads);
+                st = cn_server_create(&s, plan, buf, (size_t)len, cf->threads, NULL);
             if (st == CN_OK && cf->per_ct)
                 st = cn_server_set_linear_mode(s, CN_LINEAR_PER_CIPHERTEXT);
             if (write_full(out, &st, sizeof st))
@@ -293,7 +293,7 @@ static void server_main(int in, int out, const uint8_t *plan_bytes, size_t plan_
             uint8_t *reply = NULL;
             size_t rl = 0;
             const double t0 = now_s();
-            a.status = s ? cn_server_eval(&reply, &rl, s, buf, (size_t)len, &a.tm) : CN_ERR_NO_KEY;
+            a.status = s ? cn_server_eval(&reply, &rl, s, buf, (size_t)len, &a.tm, NULL) : CN_ERR_NO_KEY;
             a.seconds = now_s() - t0;
             const int bad = write_full(out, &a, sizeof a) ||
                             send_msg(out, 'r', reply, a.status == CN_OK ? rl : 0);
@@ -449,7 +449,7 @@ static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
     memset(&a, 0, sizeof a);
     char tag;
     double t0 = now_s();
-    cn_status st = cn_client_encrypt(&up, &ul, w->c, w->x, w->images);
+    cn_status st = cn_client_encrypt(&up, &ul, w->c, w->x, w->images, NULL);
     rp->enc = now_s() - t0;
     if (st == CN_OK && (send_msg(w->to_srv, 'b', up, ul) ||
                         read_full(w->from_srv, &a, sizeof a) ||
@@ -460,7 +460,7 @@ static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
     rp->server = a.seconds;
     t0 = now_s();
     if (st == CN_OK)
-        st = cn_client_decrypt(w->got, w->c, w->reply, (size_t)dl, w->images);
+        st = cn_client_decrypt(w->got, w->c, w->reply, (size_t)dl, w->images, NULL);
     rp->dec = now_s() - t0;
     if (st == CN_OK && r) {
         r->up_bytes = ul;
@@ -468,7 +468,7 @@ static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
         r->nsteps = a.tm.nsteps < MAX_STEPS ? a.tm.nsteps : MAX_STEPS;
         for (size_t i = 0; i < r->nsteps; i++)
             snprintf(r->step[i], sizeof r->step[i], "%s", a.tm.name[i]);
-        if (cn_client_reply_budget(&r->budget_measured, w->c, w->reply, (size_t)dl) != CN_OK)
+        if (cn_client_reply_budget(&r->budget_measured, w->c, w->reply, (size_t)dl, NULL) != CN_OK)
             r->budget_measured = -1;
     }
     if (st == CN_OK) {

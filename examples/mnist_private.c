@@ -204,7 +204,7 @@ int main(int argc, char **argv)
     cn_server_t *server;
     st = cn_plan_from_bytes(&splan, plan_bytes, plan_len, 0, &d);
     if (st == CN_OK)
-        st = cn_server_create(&server, splan, keys, keys_len, threads);
+        st = cn_server_create(&server, splan, keys, keys_len, threads, NULL);
     if (st != CN_OK) {
         fprintf(stderr, "mnist_private: server: %s %s\n", cn_strerror(st), d.msg);
         return 1;
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
         uint8_t *up, *down;
         size_t ul, dl;
         t0 = now_s();
-        st = cn_client_encrypt(&up, &ul, client, x, count);
+        st = cn_client_encrypt(&up, &ul, client, x, count, NULL);
         t_enc += now_s() - t0;
         if (st != CN_OK)
             break;
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
         progress(stage, 1, 3);
         cn_server_timing_t tm;
         t0 = now_s();
-        st = cn_server_eval(&down, &dl, server, up, ul, &tm);
+        st = cn_server_eval(&down, &dl, server, up, ul, &tm, NULL);
         t_srv += now_s() - t0;
         free(up);
         if (st != CN_OK)
@@ -250,7 +250,7 @@ int main(int argc, char **argv)
         snprintf(stage, sizeof stage, "batch %zu/%zu: decrypt", b + 1, nbatch);
         progress(stage, 2, 3);
         t0 = now_s();
-        st = cn_client_decrypt(got, client, down, dl, count);
+        st = cn_client_decrypt(got, client, down, dl, count, NULL);
         t_dec += now_s() - t0;
         free(down);
         if (st != CN_OK)

@@ -349,11 +349,35 @@ cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan, const int64_
 
 /* --- range analysis (exact, big integers) ---------------------------------------------- */
 
-/* Propagates the intervals [lo, hi] of every value through the ops; sets range_bits of
- * each op and returns in *bits the log2 of the largest |value| anywhere, in *out_bits
- * that of the outputs (*out_bound = the largest |output| as fmpz). Also checks the
- * partial sums of the 128-bit reference (sum of |w| |x| + |b|) stay below 2^126. */
-static cn_status ranges(cn_plan_t *p, fmpz_t out_bound, double *worst_bits)
+static const char *op_name(const cn_op_t *op)
+{
+    switch (op->kind) {
+    case CN_OP_LINEAR: return op->lin.dense ? "dense" : "sparse";
+    case CN_OP_SQUARE: return "square";
+    case CN_OP_RELIN: return "relin";
+    case CN_OP_MODSWITCH: return "modswitch";
+    }
+    return "?";
+}
+
+static double fmpz_log2(const fmpz_t x) { return fmpz_is_zero(x) ? 0 : fmpz_dlog(x) / log(2.0); }
+
+static void fmpz_set_i128(fmpz_t x, cn_int128 v)
+{
+    const unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    fmpz_set_ui(x, (uint64_t)(u >> 64));
+    fmpz_mul_2exp(x, x, 64);
+    fmpz_add_ui(x, x, (uint64_t)u);
+    if (v < 0)
+        fmpz_neg(x, x);
+}
+
+/* Exact interval analysis (big integers): propagates [lo, hi] of every value through
+ * the ops and sets each op's range_bits (log2 of its largest |value|) and the plan's
+ * out_bound_bits. The 128-bit reference run must stay exact: CN_ERR_OUT_OF_RANGE, with
+ * the op and the quantity in diag, when a value, or a partial sum of a linear layer
+ * (|bias| + sum |w| max|x|, whatever the order of the terms), reaches 2^126. */
+static cn_status ranges(cn_plan_t *p, cn_net_diag_t *diag)
 {
     size_t maxw = p->nin;
     for (size_t i = 0; i < p->nops; i++)
@@ -361,9 +385,12 @@ static cn_status ranges(cn_plan_t *p, fmpz_t out_bound, double *worst_bits)
             maxw = p->ops[i].width;
     fmpz *lo = _fmpz_vec_init(maxw), *hi = _fmpz_vec_init(maxw);
     fmpz *nlo = _fmpz_vec_init(maxw), *nhi = _fmpz_vec_init(maxw);
-    fmpz *ab = _fmpz_vec_init(maxw), *nab = _fmpz_vec_init(maxw);
-    fmpz_t t, lim;
+    fmpz *mag = _fmpz_vec_init(maxw); /* max(|lo|, |hi|) of the op's inputs */
+    fmpz_t t, psum, vmax, pmax, lim;
     fmpz_init(t);
+    fmpz_init(psum);
+    fmpz_init(vmax);
+    fmpz_init(pmax);
     fmpz_init(lim);
     fmpz_one(lim);
     fmpz_mul_2exp(lim, lim, 126);
@@ -372,112 +399,93 @@ static cn_status ranges(cn_plan_t *p, fmpz_t out_bound, double *worst_bits)
     for (size_t i = 0; i < width; i++) {
         fmpz_set_si(lo + i, p->in_min);
         fmpz_set_si(hi + i, p->in_max);
-        const uint64_t amin = p->in_min < 0 ? 0 - (uint64_t)p->in_min : (uint64_t)p->in_min;
-        const uint64_t amax = p->in_max < 0 ? 0 - (uint64_t)p->in_max : (uint64_t)p->in_max;
-        fmpz_set_ui(ab + i, amin > amax ? amin : amax);
     }
-    *worst_bits = 0;
+    fmpz_zero(vmax);
+    for (size_t i = 0; i < width; i++)
+        if (fmpz_cmpabs(lo + i, vmax) > 0 || fmpz_cmpabs(hi + i, vmax) > 0)
+            fmpz_abs(vmax, fmpz_cmpabs(lo + i, hi + i) > 0 ? lo + i : hi + i);
+    double in_bits = fmpz_log2(vmax);
     for (size_t o = 0; o < p->nops && st == CN_OK; o++) {
         cn_op_t *op = &p->ops[o];
+        for (size_t i = 0; i < width; i++)
+            fmpz_abs(mag + i, fmpz_cmpabs(lo + i, hi + i) > 0 ? lo + i : hi + i);
+        fmpz_zero(pmax);
         if (op->kind == CN_OP_LINEAR) {
             const cn_lin_t *l = &op->lin;
             for (size_t j = 0; j < l->nout; j++) {
-                fmpz_set_si(nlo + j, 0);
-                fmpz_set_si(nhi + j, 0);
-                fmpz_zero(nab + j);
-                /* the bias as two 64-bit halves */
-                cn_int128 bb = l->bias[j];
-                const int neg = bb < 0;
-                unsigned __int128 ub = neg ? -(unsigned __int128)bb : (unsigned __int128)bb;
-                fmpz_set_ui(t, (uint64_t)(ub >> 64));
-                fmpz_mul_2exp(t, t, 64);
-                fmpz_add_ui(t, t, (uint64_t)ub);
-                fmpz_add(nab + j, nab + j, t);
-                if (neg)
-                    fmpz_neg(t, t);
+                fmpz_set_i128(t, l->bias[j]);
                 fmpz_set(nlo + j, t);
                 fmpz_set(nhi + j, t);
+                fmpz_abs(psum, t);
                 for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
                     const int64_t w = l->w[k];
                     const uint32_t i = l->col[k];
                     if (w > 0) {
                         fmpz_addmul_ui(nlo + j, lo + i, (uint64_t)w);
                         fmpz_addmul_ui(nhi + j, hi + i, (uint64_t)w);
-                        fmpz_addmul_ui(nab + j, ab + i, (uint64_t)w);
+                        fmpz_addmul_ui(psum, mag + i, (uint64_t)w);
                     } else if (w < 0) {
                         fmpz_submul_ui(nlo + j, hi + i, (uint64_t)-w);
                         fmpz_submul_ui(nhi + j, lo + i, (uint64_t)-w);
-                        fmpz_addmul_ui(nab + j, ab + i, (uint64_t)-w);
+                        fmpz_addmul_ui(psum, mag + i, (uint64_t)-w);
                     }
                 }
+                if (fmpz_cmp(psum, pmax) > 0)
+                    fmpz_set(pmax, psum);
             }
             width = l->nout;
         } else if (op->kind == CN_OP_SQUARE) {
             for (size_t i = 0; i < width; i++) {
-                if (fmpz_sgn(lo + i) >= 0) {
+                fmpz_mul(nhi + i, mag + i, mag + i);
+                if (fmpz_sgn(lo + i) > 0)
                     fmpz_mul(nlo + i, lo + i, lo + i);
-                    fmpz_mul(nhi + i, hi + i, hi + i);
-                } else if (fmpz_sgn(hi + i) <= 0) {
+                else if (fmpz_sgn(hi + i) < 0)
                     fmpz_mul(nlo + i, hi + i, hi + i);
-                    fmpz_mul(nhi + i, lo + i, lo + i);
-                } else {
+                else
                     fmpz_zero(nlo + i);
-                    fmpz_mul(nhi + i, lo + i, lo + i);
-                    fmpz_mul(t, hi + i, hi + i);
-                    if (fmpz_cmp(t, nhi + i) > 0)
-                        fmpz_set(nhi + i, t);
-                }
-                fmpz_mul(nab + i, ab + i, ab + i);
             }
         } else {
             for (size_t i = 0; i < width; i++) {
                 fmpz_set(nlo + i, lo + i);
                 fmpz_set(nhi + i, hi + i);
-                fmpz_set(nab + i, ab + i);
             }
         }
-        /* the largest |value| of this op, and the 128-bit safety of the reference */
-        fmpz_zero(out_bound);
+        fmpz_zero(vmax);
         for (size_t i = 0; i < width; i++) {
-            fmpz_abs(t, nlo + i);
-            if (fmpz_cmp(t, out_bound) > 0)
-                fmpz_set(out_bound, t);
-            fmpz_abs(t, nhi + i);
-            if (fmpz_cmp(t, out_bound) > 0)
-                fmpz_set(out_bound, t);
-            if (fmpz_cmp(nab + i, lim) >= 0)
-                st = CN_ERR_OUT_OF_RANGE;
+            if (fmpz_cmpabs(nlo + i, vmax) > 0)
+                fmpz_abs(vmax, nlo + i);
+            if (fmpz_cmpabs(nhi + i, vmax) > 0)
+                fmpz_abs(vmax, nhi + i);
         }
-        op->range_bits = fmpz_is_zero(out_bound) ? 0 : fmpz_dlog(out_bound) / log(2.0);
-        if (op->range_bits > *worst_bits)
-            *worst_bits = op->range_bits;
+        op->range_bits = fmpz_log2(vmax);
+        if (fmpz_cmp(vmax, lim) >= 0 || fmpz_cmp(pmax, lim) >= 0) {
+            const int sums = fmpz_cmp(pmax, vmax) > 0;
+            cn_diag_set(diag, "op %zu (%s): %s reach 2^%.1f, more than the 126 bits the "
+                        "integer reference carries (lower the weight bits or the input range)",
+                        o + 1, op_name(op), sums ? "partial sums of its outputs" : "values",
+                        fmpz_log2(sums ? pmax : vmax));
+            st = CN_ERR_OUT_OF_RANGE;
+        }
         fmpz *sw;
         sw = lo, lo = nlo, nlo = sw;
         sw = hi, hi = nhi, nhi = sw;
-        sw = ab, ab = nab, nab = sw;
     }
+    if (st == CN_OK)
+        p->out_bound_bits = p->nops ? p->ops[p->nops - 1].range_bits : in_bits;
     _fmpz_vec_clear(lo, maxw);
     _fmpz_vec_clear(hi, maxw);
     _fmpz_vec_clear(nlo, maxw);
     _fmpz_vec_clear(nhi, maxw);
-    _fmpz_vec_clear(ab, maxw);
-    _fmpz_vec_clear(nab, maxw);
+    _fmpz_vec_clear(mag, maxw);
     fmpz_clear(t);
+    fmpz_clear(psum);
+    fmpz_clear(vmax);
+    fmpz_clear(pmax);
     fmpz_clear(lim);
     return st;
 }
 
-cn_status cn_plan_ranges(cn_plan_t *p)
-{
-    fmpz_t bd;
-    double worst;
-    fmpz_init(bd);
-    const cn_status st = ranges(p, bd, &worst);
-    fmpz_clear(bd);
-    if (st == CN_OK)
-        p->out_bound_bits = p->nops ? p->ops[p->nops - 1].range_bits : 0;
-    return st;
-}
+cn_status cn_plan_ranges(cn_plan_t *p, cn_net_diag_t *diag) { return ranges(p, diag); }
 
 /* --- noise estimate ------------------------------------------------------------------- */
 /* Invariant noise v (Fan-Vercauteren, ePrint 2012/144; the BFV of SEAL's "noise
@@ -497,10 +505,15 @@ typedef struct {
     size_t L;
 } nctx_t;
 
-static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm, size_t ti)
+/* The estimate is per plaintext modulus; it grows with t, so the largest t bounds all. */
+static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm)
 {
+    size_t tmax = 0;
+    for (size_t x = 1; x < prm->nt; x++)
+        if (prm->t[x] > prm->t[tmax])
+            tmax = x;
     c->log_n = log2((double)prm->n);
-    c->log_t = log2((double)prm->t[ti]);
+    c->log_t = log2((double)prm->t[tmax]);
     c->L = prm->nq;
     c->log_q_prefix[0] = 0;
     c->log_qmax = 0;
@@ -576,9 +589,12 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
  * each square and before each linear layer that follows a square, drop as many primes
  * as keep the noise within half a bit of what it was and the final budget >= margin. */
 static cn_status schedule(cn_op_t **out, size_t *nout, const cn_op_t *sk, size_t nsk,
-                          size_t nin, const nctx_t *c, double margin, int no_ms,
+                          size_t nin, const cn_bfv_params_t *prm, double margin, int no_ms,
                           int eager, double *final_v)
 {
+    nctx_t cx;
+    nctx_init(&cx, prm);
+    const nctx_t *c = &cx;
     cn_op_t *ops = calloc(3 * nsk + 2, sizeof *ops);
     if (!ops)
         return CN_ERR_NO_MEMORY;
@@ -702,6 +718,32 @@ static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, d
     return cost + (double)width * 0.1e-3 * sc * (double)level + peak / 0x1p30 * 2.5;
 }
 
+double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)
+{
+    costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
+                    .qmax = (double)prm->q[0]};
+    for (size_t x = 1; x < prm->nq; x++)
+        if ((double)prm->q[x] > cc.qmax)
+            cc.qmax = (double)prm->q[x];
+    return plan_cost(ops, nops, nin, prm->nq, (double)prm->n, &cc);
+}
+
+double cn_plan_noise(cn_op_t *ops, size_t nops, const cn_bfv_params_t *prm)
+{
+    nctx_t c;
+    nctx_init(&c, prm);
+    return noise_run(ops, nops, &c);
+}
+
+int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits)
+{
+    double lt = 0;
+    for (size_t x = 0; x < k; x++)
+        lt += log2((double)t[x]);
+    /* T > 2 B + 1 with a bit to spare: decoding in (-T/2, T/2] is exact */
+    return lt > out_bits + 2 + 1e-9;
+}
+
 /* --- the compiler ------------------------------------------------------------------------- */
 
 void cn_plan_free(cn_plan_t *p)
@@ -715,68 +757,121 @@ void cn_plan_free(cn_plan_t *p)
     free(p);
 }
 
-/* Folds the model into a skeleton of float linear maps and squares. */
-static cn_status fold(flin_t *lins, int *is_sq, size_t *count, const cn_model_t *m)
+/* The model folded into a skeleton of float linear maps and squares (docs/net.md, "The
+ * compiler", stage 1); first[i]..last[i] are the model layers (1-based) that item i
+ * came from, for messages. */
+typedef struct {
+    size_t cnt;
+    flin_t *lin;  /* [cnt]: the map of a linear item (empty for a square) */
+    int *is_sq;   /* [cnt] */
+    size_t *first, *last;
+} folded_t;
+
+static void folded_clear(folded_t *f)
 {
-    size_t n = 0;
+    for (size_t i = 0; f->lin && i < f->cnt; i++)
+        flin_clear(&f->lin[i]);
+    free(f->lin);
+    free(f->is_sq);
+    free(f->first);
+    free(f->last);
+    memset(f, 0, sizeof *f);
+}
+
+static void folded_push(folded_t *f, flin_t *lin, int is_sq, size_t first, size_t last)
+{
+    if (lin)
+        f->lin[f->cnt] = *lin;
+    else
+        memset(&f->lin[f->cnt], 0, sizeof f->lin[f->cnt]);
+    f->is_sq[f->cnt] = is_sq;
+    f->first[f->cnt] = first;
+    f->last[f->cnt++] = last;
+}
+
+static int flin_finite(const flin_t *f)
+{
+    for (size_t k = 0; k < f->row[f->nout]; k++)
+        if (!isfinite(f->w[k]))
+            return 0;
+    for (size_t j = 0; j < f->nout; j++)
+        if (!isfinite(f->b[j]))
+            return 0;
+    return 1;
+}
+
+/* Folds model m: flatten layers vanish, a pool is always folded into the next linear
+ * layer (one quantization, one layer fewer, as CryptoNets did), and any two adjacent
+ * linear layers whose product costs no more than the two apart are composed. */
+static cn_status fold(folded_t *out, const cn_model_t *m, cn_net_diag_t *diag)
+{
+    folded_t f = {0};
+    f.lin = calloc(m->nlayers, sizeof *f.lin);
+    f.is_sq = calloc(m->nlayers, sizeof *f.is_sq);
+    f.first = calloc(m->nlayers, sizeof *f.first);
+    f.last = calloc(m->nlayers, sizeof *f.last);
+    cn_status st = f.lin && f.is_sq && f.first && f.last ? CN_OK : CN_ERR_NO_MEMORY;
     flin_t pend = {0};
     int have = 0, pend_pool = 0;
-    cn_status st = CN_OK;
+    size_t pend_first = 0;
     for (size_t i = 0; i < m->nlayers && st == CN_OK; i++) {
         const cn_layer_t *l = &m->layers[i];
         if (l->kind == CN_LAYER_FLATTEN)
             continue;
         if (l->kind == CN_LAYER_SQUARE) {
-            if (have) {
-                lins[n] = pend;
-                is_sq[n++] = 0;
-                have = 0;
-            }
-            memset(&lins[n], 0, sizeof lins[n]);
-            is_sq[n++] = 1;
+            if (have)
+                folded_push(&f, &pend, 0, pend_first, i);
+            have = 0;
+            folded_push(&f, NULL, 1, i + 1, i + 1);
             continue;
         }
-        flin_t f;
-        st = l->kind == CN_LAYER_DENSE ? flin_dense(&f, l) : flin_window(&f, l);
+        flin_t fl;
+        st = l->kind == CN_LAYER_DENSE ? flin_dense(&fl, l) : flin_window(&fl, l);
         if (st != CN_OK)
             break;
         if (!have) {
-            pend = f;
+            pend = fl;
             have = 1;
             pend_pool = l->kind == CN_LAYER_POOL;
+            pend_first = i + 1;
             continue;
         }
         flin_t c;
-        st = flin_compose(&c, &f, &pend);
+        st = flin_compose(&c, &fl, &pend);
         if (st != CN_OK) {
-            flin_clear(&f);
+            flin_clear(&fl);
             break;
         }
-        /* fold a pool into the next linear layer (one quantization, one layer fewer, as
-         * CryptoNets did), and any two linear layers whose product costs no more than
-         * the two apart */
-        if (pend_pool || c.row[c.nout] <= f.row[f.nout] + pend.row[pend.nout]) {
-            flin_clear(&f);
+        if (pend_pool || c.row[c.nout] <= fl.row[fl.nout] + pend.row[pend.nout]) {
+            flin_clear(&fl);
             flin_clear(&pend);
             pend = c;
-            pend_pool = l->kind == CN_LAYER_POOL;
         } else {
             flin_clear(&c);
-            lins[n] = pend;
-            is_sq[n++] = 0;
-            pend = f;
-            pend_pool = l->kind == CN_LAYER_POOL;
+            folded_push(&f, &pend, 0, pend_first, i);
+            pend = fl;
+            pend_first = i + 1;
         }
+        pend_pool = l->kind == CN_LAYER_POOL;
     }
-    if (have) {
-        if (st == CN_OK) {
-            lins[n] = pend;
-            is_sq[n++] = 0;
-        } else {
-            flin_clear(&pend);
+    if (have && st == CN_OK)
+        folded_push(&f, &pend, 0, pend_first, m->nlayers);
+    else if (have)
+        flin_clear(&pend);
+    for (size_t i = 0; st == CN_OK && i < f.cnt; i++)
+        if (!f.is_sq[i] && !flin_finite(&f.lin[i])) {
+            cn_diag_set(diag, "model layers %zu-%zu fold into one linear map whose weights or "
+                        "biases exceed the range of a double", f.first[i], f.last[i]);
+            st = CN_ERR_OUT_OF_RANGE;
         }
+    if (st == CN_OK && f.cnt == 0) {
+        cn_diag_set(diag, "the model computes nothing (only flatten layers): no linear, pool "
+                    "or square layer to evaluate");
+        st = CN_ERR_INVALID_ARG;
     }
-    *count = n;
+    if (st != CN_OK)
+        folded_clear(&f);
+    *out = f;
     return st;
 }
 
@@ -810,37 +905,6 @@ static cn_status calib_misses(size_t *miss, const cn_plan_t *p, const double *fo
     return st;
 }
 
-/* The integer skeleton at weight_bits wb. */
-static cn_status quantize_all(cn_op_t *sk, const flin_t *lins, const int *is_sq, size_t cnt,
-                              double in_scale, unsigned wb, double *out_scale)
-{
-    double S = 1.0 / in_scale; /* integer value = float value * S */
-    size_t width = 0;
-    for (size_t i = 0; i < cnt; i++) {
-        memset(&sk[i], 0, sizeof sk[i]);
-        if (is_sq[i]) {
-            sk[i].kind = CN_OP_SQUARE;
-            S = S * S;
-            sk[i].width = width;
-            continue;
-        }
-        double mx = 0;
-        for (size_t k = 0; k < lins[i].row[lins[i].nout]; k++)
-            if (fabs(lins[i].w[k]) > mx)
-                mx = fabs(lins[i].w[k]);
-        const double s = mx > 0 ? (exp2(wb) - 1) / mx : 1;
-        sk[i].kind = CN_OP_LINEAR;
-        cn_status st = quantize(&sk[i].lin, &lins[i], s, s * S);
-        if (st != CN_OK)
-            return st;
-        S *= s;
-        width = sk[i].width = lins[i].nout;
-    }
-    if (out_scale)
-        *out_scale = S;
-    return CN_OK;
-}
-
 static void free_skeleton(cn_op_t *sk, size_t cnt)
 {
     for (size_t i = 0; i < cnt; i++)
@@ -848,126 +912,147 @@ static void free_skeleton(cn_op_t *sk, size_t cnt)
             cn_lin_clear(&sk[i].lin);
 }
 
-cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile_opts_t *opts,
-                          cn_net_diag_t *diag)
+/* A scale is usable when it is a positive normal double. */
+static int scale_ok(double s) { return isnormal(s) && s > 0; }
+
+/* The integer skeleton (stage 2, quantization) at weight_bits wb: the integer value of
+ * every quantity is its float value times a scale S, 1 / input_scale at the input,
+ * squared by a square and multiplied by s at a linear layer, where s makes the largest
+ * |weight| 2^wb - 1 (or, for a layer with no nonzero weight, the largest |bias|: its
+ * outputs get the same precision). Every scale and scaled bias is checked before it is
+ * converted: CN_ERR_OUT_OF_RANGE names the layers and the cause. sk has f->cnt items;
+ * on error the ones made are freed. */
+static cn_status quantize_all(cn_op_t *sk, const folded_t *f, double in_scale, unsigned wb,
+                              double *out_scale, cn_net_diag_t *diag)
 {
-    static const cn_compile_opts_t defaults = {0};
-    if (!opts)
-        opts = &defaults;
-    if (diag)
-        diag->msg[0] = 0;
-    *out = NULL;
-    if (m->nlayers == 0) {
-        cn_diag_set(diag, "the model has no layers");
-        return CN_ERR_INVALID_ARG;
+    const double top = exp2(wb) - 1;
+    double S = 1.0 / in_scale;
+    size_t width = 0;
+    cn_status st = CN_OK;
+    memset(sk, 0, f->cnt * sizeof *sk);
+    if (!scale_ok(S)) {
+        cn_diag_set(diag, "input scale %g: its inverse %g is not a usable scale", in_scale, S);
+        return CN_ERR_OUT_OF_RANGE;
     }
-    flin_t *lins = calloc(m->nlayers, sizeof *lins);
-    int *is_sq = calloc(m->nlayers, sizeof *is_sq);
-    cn_op_t *sk = calloc(m->nlayers, sizeof *sk);
-    cn_plan_t *p = calloc(1, sizeof *p);
-    size_t cnt = 0;
-    cn_status st = (lins && is_sq && sk && p) ? fold(lins, is_sq, &cnt, m) : CN_ERR_NO_MEMORY;
-    if (st == CN_OK && cnt > 16) {
-        cn_diag_set(diag, "more than 16 layers after folding");
-        st = CN_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < f->cnt && st == CN_OK; i++) {
+        if (f->is_sq[i]) {
+            sk[i].kind = CN_OP_SQUARE;
+            sk[i].width = width;
+            if (!scale_ok(S * S)) {
+                cn_diag_set(diag, "model layer %zu (square): the integer scale %g squared "
+                            "is out of the range of a double (input scale %g); rescale the "
+                            "inputs or the weights", f->first[i], S, in_scale);
+                st = CN_ERR_OUT_OF_RANGE;
+            }
+            S = S * S;
+            continue;
+        }
+        const flin_t *fl = &f->lin[i];
+        double mx = 0, bmx = 0;
+        for (size_t k = 0; k < fl->row[fl->nout]; k++)
+            mx = fmax(mx, fabs(fl->w[k]));
+        for (size_t j = 0; j < fl->nout; j++)
+            bmx = fmax(bmx, fabs(fl->b[j]));
+        const double s = mx > 0 ? top / mx : bmx > 0 ? top / (bmx * S) : 1;
+        const double so = s * S;
+        if (!scale_ok(s) || !scale_ok(so)) {
+            cn_diag_set(diag, "model layers %zu-%zu: no usable integer scale (largest |weight| "
+                        "%g, largest |bias| %g, incoming scale %g, input scale %g): the "
+                        "weights are too small or the scales too extreme for %u-bit weights",
+                        f->first[i], f->last[i], mx, bmx, S, in_scale, wb);
+            st = CN_ERR_OUT_OF_RANGE;
+            break;
+        }
+        if (bmx * so >= 0x1p126) {
+            cn_diag_set(diag, "model layers %zu-%zu: biases scaled to integers reach 2^%.1f, "
+                        "more than the 126 bits carried (largest |bias| %g, largest |weight| "
+                        "%g, output scale %g, input scale %g): the weights are tiny next to "
+                        "the biases or the input scale is extreme; rescale the layer",
+                        f->first[i], f->last[i], log2(bmx * so), bmx, mx, so, in_scale);
+            st = CN_ERR_OUT_OF_RANGE;
+            break;
+        }
+        sk[i].kind = CN_OP_LINEAR;
+        st = quantize(&sk[i].lin, fl, s, so);
+        S = so;
+        width = sk[i].width = fl->nout;
     }
-    if (st == CN_OK) {
-        p->nin = cn_model_inputs(m);
-        p->nout = cn_model_outputs(m);
-        p->in_min = m->input_min;
-        p->in_max = m->input_max;
+    if (st != CN_OK) {
+        free_skeleton(sk, f->cnt);
+        return st;
     }
-    /* quantization: fixed, or the smallest weight_bits that predicts as the float net */
-    unsigned wb = opts->weight_bits;
-    if (st == CN_OK && wb > 30) {
-        cn_diag_set(diag, "weight_bits %u: at most 30", wb);
-        st = CN_ERR_INVALID_ARG;
-    }
+    if (out_scale)
+        *out_scale = S;
+    return CN_OK;
+}
+
+/* Stage 2's search: the smallest weight width in [2, 16] for which the integer network
+ * predicts (argmax) as the float network on the calibration inputs within the tolerance,
+ * or the one with the fewest differences (*miss). Stops where the values pass 126 bits. */
+static cn_status search_weight_bits(unsigned *wb, size_t *miss, cn_plan_t *p,
+                                    const folded_t *f, const cn_model_t *m,
+                                    const cn_compile_opts_t *opts, cn_net_diag_t *diag)
+{
+    double *fo = malloc(opts->ncalib * p->nout * sizeof *fo);
+    cn_int128 *io = malloc(opts->ncalib * p->nout * sizeof *io);
+    cn_op_t *sk = calloc(f->cnt, sizeof *sk);
+    cn_status st = fo && io && sk ? CN_OK : CN_ERR_NO_MEMORY;
     /* the float network's outputs on the calibration inputs, once */
-    double *fo = NULL;
-    cn_int128 *io = NULL;
-    if (st == CN_OK && opts->ncalib > 0) {
-        fo = malloc(opts->ncalib * p->nout * sizeof *fo);
-        io = malloc(opts->ncalib * p->nout * sizeof *io);
-        if (!fo || !io)
-            st = CN_ERR_NO_MEMORY;
-        for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
-            st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
-    }
-    int searched = 0;
+    for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
+        st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
     size_t best = (size_t)-1;
-    if (st == CN_OK && wb == 0) {
-        unsigned best_wb = 0;
-        for (unsigned b = 2; st == CN_OK && b <= 16 && opts->ncalib > 0; b++) {
-            st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, b, NULL);
-            p->ops = sk;
-            p->nops = cnt;
-            /* wider weights only widen the values: stop where they pass 126 bits */
-            if (st == CN_OK) {
-                fmpz_t bd;
-                double wbits;
-                fmpz_init(bd);
-                const cn_status rs = ranges(p, bd, &wbits);
-                fmpz_clear(bd);
-                if (rs == CN_ERR_OUT_OF_RANGE) {
-                    free_skeleton(sk, cnt);
-                    p->ops = NULL;
-                    p->nops = 0;
-                    break;
-                }
-                st = rs;
-            }
-            size_t miss = 0;
-            if (st == CN_OK)
-                st = calib_misses(&miss, p, fo, io, opts);
-            free_skeleton(sk, cnt);
-            p->ops = NULL;
-            p->nops = 0;
-            if (st == CN_OK && miss < best) {
-                best = miss;
-                best_wb = b;
-            }
-            if ((double)miss <= opts->calib_tolerance * (double)opts->ncalib)
-                break; /* the smallest width within the tolerance */
-        }
-        searched = best_wb != 0;
-        wb = searched ? best_wb : 2;
-    }
-    if (st == CN_OK)
-        st = quantize_all(sk, lins, is_sq, cnt, m->input_scale, wb, &p->out_scale);
-    p->weight_bits = wb;
-    for (size_t i = 0; i < cnt; i++)
-        flin_clear(&lins[i]);
-    free(lins);
-    lins = NULL;
-    /* ranges */
-    fmpz_t bound;
-    fmpz_init(bound);
-    double worst = 0;
-    if (st == CN_OK) {
+    unsigned best_wb = 0;
+    for (unsigned b = 2; st == CN_OK && b <= 16; b++) {
+        st = quantize_all(sk, f, m->input_scale, b, NULL, diag);
+        if (st != CN_OK)
+            break;
         p->ops = sk;
-        p->nops = cnt;
-        st = ranges(p, bound, &worst);
-        /* calibration mismatches of the chosen quantization: known from the search, else
-         * counted now that the ranges allow the 128-bit reference run */
-        if (st == CN_OK && opts->ncalib > 0) {
-            if (searched)
-                p->calib_mismatch = best;
-            else
-                st = calib_misses(&p->calib_mismatch, p, fo, io, opts);
-        }
+        p->nops = f->cnt;
+        size_t mb = 0;
+        const cn_status rs = ranges(p, NULL);
+        if (rs == CN_OK)
+            st = calib_misses(&mb, p, fo, io, opts);
+        free_skeleton(sk, f->cnt);
         p->ops = NULL;
         p->nops = 0;
-        if (st == CN_OK)
-            p->out_bound_bits = sk[cnt - 1].range_bits;
-        else if (st == CN_ERR_OUT_OF_RANGE)
-            cn_diag_set(diag, "values reach 2^%.1f: more than the 126 bits this version "
-                        "carries (lower weight_bits or the input range)", worst);
+        if (rs == CN_ERR_OUT_OF_RANGE)
+            break; /* wider weights only widen the values */
+        if (st == CN_OK && mb < best) {
+            best = mb;
+            best_wb = b;
+        }
+        if ((double)mb <= opts->calib_tolerance * (double)opts->ncalib)
+            break; /* the smallest width within the tolerance */
     }
     free(fo);
     free(io);
-    /* parameters: every candidate (n, t bits, q bits) the options allow; the cheapest
-     * per input whose estimate meets the margin */
+    free(sk);
+    if (st == CN_OK && best_wb == 0) {
+        cn_diag_set(diag, "no weight width from 2 bits keeps the values within 126 bits");
+        st = CN_ERR_OUT_OF_RANGE;
+    }
+    *wb = best_wb;
+    *miss = best;
+    return st;
+}
+
+/* What the parameter search saw, to explain a failure. */
+typedef struct {
+    size_t secure;      /* candidates (n, t bits, q bits, chain) that passed security */
+    size_t noise_tried; /* candidates whose noise was estimated */
+    size_t too_long;    /* schedules with more than CN_PLAN_MAX_OPS ops */
+    double best_budget; /* largest budget estimated (bits) */
+    size_t best_n, best_nq;
+    double best_logq;
+} search_log_t;
+
+/* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
+ * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
+ * (stage 4) leave the margin. sk (cnt items) is the quantized skeleton. On success the
+ * plan gets the ops (owning shallow copies of sk's layers), parameters and estimates. */
+static cn_status search_params(cn_plan_t *p, const cn_op_t *sk, size_t cnt,
+                               const cn_compile_opts_t *opts, search_log_t *lg)
+{
     const double margin = opts->margin_bits ? opts->margin_bits : 10;
     const cn_security sec = opts->security;
     double best_cost = INFINITY;
@@ -975,10 +1060,12 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
     size_t best_n = 0;
     double best_v = 0;
     static const size_t ns[] = {2048, 4096, 8192, 16384, 32768};
-    for (size_t ni = 0; st == CN_OK && ni < sizeof ns / sizeof ns[0]; ni++) {
-        const size_t n = ns[ni];
-        if (opts->n && opts->n != n)
-            continue;
+    const size_t *nlist = opts->n ? &opts->n : ns;
+    const size_t nn = opts->n ? 1 : sizeof ns / sizeof ns[0];
+    cn_status st = CN_OK;
+    lg->best_budget = -INFINITY;
+    for (size_t ni = 0; st == CN_OK && ni < nn; ni++) {
+        const size_t n = nlist[ni];
         if (sec != CN_SEC_NONE_INSECURE && cn_security_max_log_q(n, sec) == 0)
             continue;
         for (unsigned tb = 14; st == CN_OK && tb <= 60; tb++) {
@@ -989,15 +1076,11 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             /* plaintext moduli: enough tb-bit primes for 2 B + 1 (they depend on n and tb
              * only: found once for every ciphertext chain below) */
             size_t nt = 0;
-            const double need = p->out_bound_bits + 1.0 + 1e-9;
             uint64_t tp[CN_BFV_MAX_T];
             for (size_t k = 1; k <= CN_BFV_MAX_T; k++) {
                 if (cn_primes_ntt(tp, k, tb, n, NULL, 0, 0) != CN_OK)
                     break;
-                double lt = 0;
-                for (size_t x = 0; x < k; x++)
-                    lt += log2((double)tp[x]);
-                if (lt > need + 1) {
+                if (cn_plan_moduli_fit(tp, k, p->out_bound_bits)) {
                     nt = k;
                     break;
                 }
@@ -1030,31 +1113,30 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                     cn_bfv_params_t prm;
                     if (cn_bfv_params_default(&prm, n, nq, qb, qb + 1, nt, tb, sec) != CN_OK)
                         continue;
-                    /* noise with the largest t (the estimate is per modulus) */
-                    size_t tmax = 0;
-                    for (size_t x = 1; x < nt; x++)
-                        if (prm.t[x] > prm.t[tmax])
-                            tmax = x;
-                    nctx_t c;
-                    nctx_init(&c, &prm, tmax);
+                    lg->secure++;
                     cn_op_t *ops;
                     size_t nops;
                     double v;
-                    if (schedule(&ops, &nops, sk, cnt, p->nin, &c, margin, opts->no_mod_switch,
-                                 opts->eager_relin, &v) != CN_OK) {
+                    if (schedule(&ops, &nops, sk, cnt, p->nin, &prm, margin,
+                                 opts->no_mod_switch, opts->eager_relin, &v) != CN_OK) {
                         st = CN_ERR_NO_MEMORY;
                         break;
                     }
                     const double budget = -v - 1;
-                    costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
-                                    .qmax = (double)prm.q[0]};
-                    for (size_t x = 1; x < nq; x++)
-                        if ((double)prm.q[x] > cc.qmax)
-                            cc.qmax = (double)prm.q[x];
-                    const double cost =
-                        (double)nt * plan_cost(ops, nops, p->nin, nq, (double)n, &cc);
-                    if ((budget >= margin || opts->allow_undersized) &&
-                        cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
+                    lg->noise_tried++;
+                    if (budget > lg->best_budget) {
+                        lg->best_budget = budget;
+                        lg->best_n = n;
+                        lg->best_nq = nq;
+                        lg->best_logq = cn_bfv_params_log_qp(&prm);
+                    }
+                    const double cost = (double)nt * cn_plan_cost(ops, nops, p->nin, &prm);
+                    if (nops > CN_PLAN_MAX_OPS) {
+                        lg->too_long++;
+                        free(ops);
+                    } else if ((budget >= margin || opts->allow_undersized) &&
+                               cost / (double)n <
+                                   best_cost / (double)(best_n ? best_n : 1)) {
                         free(best_ops);
                         best_ops = ops;
                         best_cost = cost;
@@ -1070,41 +1152,184 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
             }
         }
     }
-    fmpz_clear(bound);
-    if (st == CN_OK && !best_ops) {
-        cn_diag_set(diag, "no parameters carry this network (outputs of 2^%.1f) at the "
-                    "requested security with a %.0f-bit margin; lower weight_bits or relax "
-                    "the options", p->out_bound_bits, margin);
-        st = CN_ERR_INSECURE;
+    if (st != CN_OK || !best_ops) {
+        free(best_ops);
+        return st;
+    }
+    p->ops = best_ops;
+    p->budget = -best_v - 1;
+    p->cost = best_cost;
+    return CN_OK;
+}
+
+/* Explains why search_params found nothing. */
+static cn_status search_failure(const search_log_t *lg, const cn_plan_t *p,
+                                const cn_compile_opts_t *opts, cn_net_diag_t *diag)
+{
+    const double margin = opts->margin_bits ? opts->margin_bits : 10;
+    const char *sec = opts->security == CN_SEC_NONE_INSECURE ? "no"
+                      : opts->security == CN_SEC_192         ? "192-bit"
+                      : opts->security == CN_SEC_256         ? "256-bit"
+                                                             : "128-bit";
+    if (lg->too_long && lg->too_long == lg->noise_tried) {
+        cn_diag_set(diag, "the network needs more than %d ops after scheduling (squares, "
+                    "relinearizations and modulus switches included): too deep for a plan",
+                    CN_PLAN_MAX_OPS);
+        return CN_ERR_UNSUPPORTED;
+    }
+    if (lg->noise_tried > 0) {
+        cn_diag_set(diag, "no parameters leave the %.0f-bit noise budget margin: the best "
+                    "candidate (n = %zu, %zu ciphertext primes, log2 qP = %.0f, %s security) "
+                    "leaves an estimated %.1f bits of noise budget for outputs of 2^%.1f; "
+                    "allow more primes or a larger n, or lower the weight bits",
+                    margin, lg->best_n, lg->best_nq, lg->best_logq, sec, lg->best_budget,
+                    p->out_bound_bits);
+        return CN_ERR_NOISE_EXHAUSTED;
+    }
+    if (opts->security != CN_SEC_NONE_INSECURE && lg->secure == 0) {
+        cn_diag_set(diag, "no ring degree%s and prime sizes the options allow meet %s "
+                    "security (HomomorphicEncryption.org table); allow a larger n",
+                    opts->n ? " (n forced)" : "", sec);
+        return CN_ERR_INSECURE;
+    }
+    cn_diag_set(diag, "no parameters exist for the forced options (n %zu, t bits %u, %zu "
+                "plaintext moduli, q bits %u, %zu primes): not enough NTT-friendly primes of "
+                "these sizes for this n, or a plaintext modulus too large for the ciphertext "
+                "modulus", opts->n, opts->t_bits, opts->nt, opts->q_bits, opts->nq);
+    return CN_ERR_NOT_ENOUGH_PRIMES;
+}
+
+/* Checks the options a caller can get wrong (each named in diag). */
+static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
+{
+    if (o->weight_bits > 30) {
+        cn_diag_set(diag, "weight_bits %u: at most 30", o->weight_bits);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->n && (o->n < CN_BFV_MIN_N || o->n > CN_BFV_MAX_N || (o->n & (o->n - 1)))) {
+        cn_diag_set(diag, "n = %zu: the ring degree must be a power of two in [%d, %d]",
+                    o->n, CN_BFV_MIN_N, CN_BFV_MAX_N);
+        return CN_ERR_NOT_POWER_OF_TWO;
+    }
+    if ((o->t_bits && (o->t_bits < 14 || o->t_bits > 60)) ||
+        (o->q_bits && (o->q_bits < 30 || o->q_bits > 60))) {
+        cn_diag_set(diag, "t_bits %u or q_bits %u out of range (t: 14..60, q: 30..60)",
+                    o->t_bits, o->q_bits);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->nt > CN_BFV_MAX_T || o->nq > CN_BFV_MAX_Q) {
+        cn_diag_set(diag, "%zu plaintext moduli or %zu ciphertext primes: at most %d and %d",
+                    o->nt, o->nq, CN_BFV_MAX_T, CN_BFV_MAX_Q);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->ncalib && !o->calib) {
+        cn_diag_set(diag, "ncalib %zu with no calibration inputs", o->ncalib);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (!(o->calib_tolerance >= 0 && o->calib_tolerance <= 1)) {
+        cn_diag_set(diag, "calib_tolerance %g: must be in [0, 1]", o->calib_tolerance);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->security != CN_SEC_128 && o->security != CN_SEC_192 &&
+        o->security != CN_SEC_256 && o->security != CN_SEC_NONE_INSECURE) {
+        cn_diag_set(diag, "unknown security level %d", (int)o->security);
+        return CN_ERR_INVALID_ARG;
+    }
+    return CN_OK;
+}
+
+/* The compiler (docs/net.md, "The compiler"): fold, quantize (with the weight-width
+ * search), exact ranges, then the parameter search, which runs the noise estimate and
+ * the schedule for every candidate and keeps the cheapest. */
+cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile_opts_t *opts,
+                          cn_net_diag_t *diag)
+{
+    static const cn_compile_opts_t defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    if (diag)
+        diag->msg[0] = 0;
+    *out = NULL;
+    if (!m || m->in_c == 0 || m->in_h == 0 || m->in_w == 0 || (m->nlayers && !m->layers)) {
+        cn_diag_set(diag, "model: not initialised");
+        return CN_ERR_INVALID_ARG;
+    }
+    if (m->nlayers == 0) {
+        cn_diag_set(diag, "the model has no layers");
+        return CN_ERR_INVALID_ARG;
+    }
+    cn_status st = check_opts(opts, diag);
+    if (st != CN_OK)
+        return st;
+    folded_t f = {0};
+    cn_plan_t *p = calloc(1, sizeof *p);
+    cn_op_t *sk = NULL;
+    if (!p)
+        return CN_ERR_NO_MEMORY;
+    p->nin = cn_model_inputs(m);
+    p->nout = cn_model_outputs(m);
+    p->in_min = m->input_min;
+    p->in_max = m->input_max;
+    st = fold(&f, m, diag);
+    if (st == CN_OK && !(sk = calloc(f.cnt, sizeof *sk)))
+        st = CN_ERR_NO_MEMORY;
+    /* quantization: fixed, or the smallest weight_bits that predicts as the float net */
+    unsigned wb = opts->weight_bits;
+    size_t miss = 0;
+    const int search = st == CN_OK && wb == 0 && opts->ncalib > 0;
+    if (search)
+        st = search_weight_bits(&wb, &miss, p, &f, m, opts, diag);
+    else if (wb == 0)
+        wb = 2;
+    p->weight_bits = wb;
+    if (st == CN_OK)
+        st = quantize_all(sk, &f, m->input_scale, wb, &p->out_scale, diag);
+    const size_t cnt = f.cnt;
+    folded_clear(&f);
+    /* exact ranges of the skeleton, then the calibration count at the chosen width */
+    if (st == CN_OK) {
+        p->ops = sk;
+        p->nops = cnt;
+        st = ranges(p, diag);
+        if (st == CN_OK && opts->ncalib > 0 && search)
+            p->calib_mismatch = miss;
+        else if (st == CN_OK && opts->ncalib > 0) {
+            double *fo = malloc(opts->ncalib * p->nout * sizeof *fo);
+            cn_int128 *io = malloc(opts->ncalib * p->nout * sizeof *io);
+            st = fo && io ? CN_OK : CN_ERR_NO_MEMORY;
+            for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
+                st = cn_model_forward(fo + s * p->nout, m, opts->calib + s * p->nin);
+            if (st == CN_OK)
+                st = calib_misses(&p->calib_mismatch, p, fo, io, opts);
+            free(fo);
+            free(io);
+        }
+        p->ops = NULL;
+        p->nops = 0;
+    }
+    search_log_t lg = {0};
+    if (st == CN_OK) {
+        st = search_params(p, sk, cnt, opts, &lg);
+        if (st == CN_OK && !p->ops)
+            st = search_failure(&lg, p, opts, diag);
     }
     if (st == CN_OK) {
-        /* the ops own the linear layers now; the skeleton's copies are shallow */
-        p->ops = best_ops;
-        p->budget = -best_v - 1;
-        p->cost = best_cost;
-        free(sk);
+        free(sk); /* the plan's ops own the linear layers now */
         sk = NULL;
         st = cn_plan_check(p, diag); /* the compiler's own output must pass the loader's check */
         if (st == CN_OK)
-            st = cn_plan_ranges(p); /* every op's range, inserted ops included */
-        if (st == CN_OK)
+            st = ranges(p, diag); /* every op's range, inserted ops included */
+        if (st == CN_OK) {
             *out = p;
-        else
-            cn_plan_free(p);
-    } else {
-        free(best_ops);
-        if (sk)
-            free_skeleton(sk, cnt);
-        free(sk);
-        sk = NULL;
-        free(p);
+            return CN_OK;
+        }
+        cn_plan_free(p);
+        return st;
     }
-    if (lins)
-        for (size_t i = 0; i < cnt; i++)
-            flin_clear(&lins[i]);
-    free(lins);
-    free(is_sq);
+    if (sk)
+        free_skeleton(sk, cnt);
     free(sk);
+    free(p);
     return st;
 }
 

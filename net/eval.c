@@ -112,15 +112,23 @@ cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
 }
 
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
-                            size_t count)
+                            size_t count, cn_net_diag_t *diag)
 {
     const cn_plan_t *p = c->plan;
     const size_t n = p->prm.n, nt = p->prm.nt, nin = p->nin;
-    if (count == 0 || count > n)
+    if (diag)
+        diag->msg[0] = 0;
+    if (count == 0 || count > n) {
+        cn_diag_set(diag, "count %zu: a batch holds 1 to n = %zu inputs", count, n);
         return CN_ERR_INVALID_ARG;
+    }
     for (size_t i = 0; i < count * nin; i++)
-        if (x[i] < p->in_min || x[i] > p->in_max)
+        if (x[i] < p->in_min || x[i] > p->in_max) {
+            cn_diag_set(diag, "input %zu, value %zu: %lld is outside the model's input range "
+                        "[%lld, %lld]", i / nin, i % nin, (long long)x[i],
+                        (long long)p->in_min, (long long)p->in_max);
             return CN_ERR_OUT_OF_RANGE;
+        }
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
      * written into its record as soon as it is encrypted (no batch of ciphertexts is
      * held: a thread reuses one), then each part is sealed (header, checksum) */
@@ -187,46 +195,75 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
  * back. Finds part ti: *off, *plen; CN_ERR_FORMAT unless the buffer holds exactly nt
  * such objects. */
 static cn_status find_part(size_t *off, size_t *plen, const uint8_t *buf, size_t len, size_t nt,
-                           size_t ti)
+                           size_t ti, cn_net_diag_t *diag)
 {
     size_t o = 0;
     for (size_t i = 0; i < nt; i++) {
         cn_io_header_t h;
-        if (len - o < CN_IO_HEADER_BYTES)
+        if (len - o < CN_IO_HEADER_BYTES) {
+            cn_diag_set(diag, "batch: %zu bytes hold %zu of the %zu parts (one per plaintext "
+                        "modulus) the plan needs", len, i, nt);
             return CN_ERR_TRUNCATED;
+        }
         cn_status st = cn_io_peek_header(&h, buf + o, len - o);
-        if (st != CN_OK)
+        if (st != CN_OK) {
+            cn_diag_set(diag, "batch part %zu of %zu (byte %zu): %s", i + 1, nt, o,
+                        cn_strerror(st));
             return st;
-        if (h.type != CN_IO_CIPHERTEXT_BATCH || h.total_length > len - o ||
-            h.total_length < CN_IO_HEADER_BYTES)
+        }
+        if (h.type != CN_IO_CIPHERTEXT_BATCH) {
+            cn_diag_set(diag, "batch part %zu of %zu: an object of type %u, not a ciphertext "
+                        "batch", i + 1, nt, (unsigned)h.type);
+            return CN_ERR_FORMAT;
+        }
+        if (h.total_length > len - o || h.total_length < CN_IO_HEADER_BYTES) {
+            cn_diag_set(diag, "batch part %zu of %zu: declares %llu bytes, %zu remain", i + 1,
+                        nt, (unsigned long long)h.total_length, len - o);
             return h.total_length > len - o ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
+        }
         if (i == ti) {
             *off = o;
             *plen = (size_t)h.total_length;
         }
         o += (size_t)h.total_length;
     }
-    return o == len ? CN_OK : CN_ERR_FORMAT;
+    if (o != len) {
+        cn_diag_set(diag, "batch: %zu bytes after the %zu parts the plan has (one per "
+                    "plaintext modulus)", len - o, nt);
+        return CN_ERR_FORMAT;
+    }
+    return CN_OK;
 }
 
 /* part ti of buf: exactly count ciphertexts of plaintext modulus ti (size and level
  * checked by the caller where it matters) */
 static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t len, size_t nt,
-                           size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads)
+                           size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads,
+                           cn_net_diag_t *diag)
 {
     size_t off = 0, plen = 0, cnt = 0;
     *cts = NULL;
-    cn_status st = find_part(&off, &plen, buf, len, nt, ti);
-    if (st == CN_OK)
-        st = cn_io_load_ciphertext_batch_deferred(cts, &cnt, buf + off, plen, ctx);
+    cn_status st = find_part(&off, &plen, buf, len, nt, ti, diag);
     if (st != CN_OK)
         return st;
+    st = cn_io_load_ciphertext_batch_deferred(cts, &cnt, buf + off, plen, ctx);
+    if (st != CN_OK) {
+        cn_diag_set(diag, "batch part %zu of %zu: %s", ti + 1, nt, cn_strerror(st));
+        return st;
+    }
     cn_bfv_ciphertext_t *c = *cts;
-    if (cnt != count)
+    if (cnt != count) {
+        cn_diag_set(diag, "batch part %zu of %zu holds %zu ciphertexts; the plan expects %zu",
+                    ti + 1, nt, cnt, count);
         st = CN_ERR_SHAPE_MISMATCH;
+    }
     for (size_t i = 0; st == CN_OK && i < cnt; i++)
-        if (c[i].t_index != ti)
+        if (c[i].t_index != ti) {
+            cn_diag_set(diag, "batch part %zu of %zu: ciphertext %zu is for plaintext modulus "
+                        "%u, not %zu (parts out of order?)", ti + 1, nt, i + 1,
+                        (unsigned)c[i].t_index + 1, ti + 1);
             st = CN_ERR_SHAPE_MISMATCH;
+        }
     /* the seeds' expansion (most of the loading) in parallel, once the shape is right */
     if (st == CN_OK) {
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
@@ -315,13 +352,13 @@ static cn_status crt_join(cn_int128 *out, const uint64_t *r, const uint64_t *t, 
 
 /* every part: nt * count ciphertexts, modulus-major */
 static cn_status load_all(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t len, size_t nt,
-                          size_t count, const cn_bfv_context_t *ctx)
+                          size_t count, const cn_bfv_context_t *ctx, cn_net_diag_t *diag)
 {
     cn_bfv_ciphertext_t *all = calloc(nt * count, sizeof *all);
     cn_status st = all ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         cn_bfv_ciphertext_t *part;
-        st = load_part(&part, buf, len, nt, ti, count, ctx, 0);
+        st = load_part(&part, buf, len, nt, ti, count, ctx, 0, diag);
         if (st != CN_OK)
             break;
         memcpy(all + ti * count, part, count * sizeof *part); /* the records move */
@@ -337,11 +374,11 @@ static cn_status load_all(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t 
 }
 
 static cn_status load_reply(cn_bfv_ciphertext_t **cts, size_t *cnt, cn_client_t *c,
-                            const uint8_t *buf, size_t len)
+                            const uint8_t *buf, size_t len, cn_net_diag_t *diag)
 {
     const cn_plan_t *p = c->plan;
     *cnt = p->prm.nt * p->nout;
-    return load_all(cts, buf, len, p->prm.nt, p->nout, c->ctx);
+    return load_all(cts, buf, len, p->prm.nt, p->nout, c->ctx, diag);
 }
 
 /* out[count][nout] from the nt * nout reply ciphertexts (modulus-major): decryption (a
@@ -373,25 +410,38 @@ static cn_status decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_bfv_ci
 }
 
 cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, size_t len,
-                            size_t count)
+                            size_t count, cn_net_diag_t *diag)
 {
-    if (count > c->plan->prm.n)
+    if (diag)
+        diag->msg[0] = 0;
+    if (count > c->plan->prm.n) {
+        cn_diag_set(diag, "count %zu: a reply holds at most n = %zu results", count,
+                    c->plan->prm.n);
         return CN_ERR_INVALID_ARG;
+    }
     cn_bfv_ciphertext_t *cts;
     size_t cnt;
-    cn_status st = load_reply(&cts, &cnt, c, buf, len);
+    cn_status st = load_reply(&cts, &cnt, c, buf, len, diag);
     if (st != CN_OK)
         return st;
     st = decrypt_outputs(out, c, cts, count);
+    if (st == CN_ERR_NOISE_EXHAUSTED)
+        cn_diag_set(diag, "reply: a result's noise budget is exhausted (wrong key, another "
+                    "plan, or a damaged reply): its decryption cannot be trusted");
+    else if (st != CN_OK)
+        cn_diag_set(diag, "reply: %s", cn_strerror(st));
     cn_io_free_ciphertexts(cts, cnt);
     return st;
 }
 
-cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, size_t len)
+cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, size_t len,
+                                 cn_net_diag_t *diag)
 {
+    if (diag)
+        diag->msg[0] = 0;
     cn_bfv_ciphertext_t *cts;
     size_t cnt;
-    cn_status st = load_reply(&cts, &cnt, c, buf, len);
+    cn_status st = load_reply(&cts, &cnt, c, buf, len, diag);
     if (st != CN_OK)
         return st;
     *bits = 1 << 20;
@@ -417,19 +467,54 @@ void cn_server_free(cn_server_t *s)
     free(s);
 }
 
+static const char *io_type_name(unsigned type)
+{
+    static const char *const names[] = {"?", "parameters", "secret key", "public key",
+                                        "relinearization key", "Galois keys", "plaintext",
+                                        "ciphertext", "ciphertext batch"};
+    return type < sizeof names / sizeof names[0] ? names[type] : "unknown object";
+}
+
+/* Says why the evaluation-key bytes were refused (st): what they are, what was expected. */
+static void keys_diag(cn_net_diag_t *diag, cn_status st, const uint8_t *keys, size_t len,
+                      int needs_rk)
+{
+    const char *want = needs_rk ? "a relinearization key"
+                                : "an empty ciphertext batch (this plan needs no "
+                                  "relinearization key)";
+    cn_io_header_t h;
+    if (cn_io_peek_header(&h, keys, len) == CN_OK &&
+        h.type != (needs_rk ? CN_IO_RELIN_KEY : CN_IO_CIPHERTEXT_BATCH)) {
+        cn_diag_set(diag, "evaluation keys: the bytes are a %s; the server takes %s%s",
+                    io_type_name(h.type), want,
+                    h.type == CN_IO_SECRET_KEY ? ", never a secret key" : "");
+    } else if (st == CN_ERR_CONTEXT_MISMATCH) {
+        cn_diag_set(diag, "evaluation keys: made for other encryption parameters than the "
+                    "plan's (keys of another plan?)");
+    } else {
+        cn_diag_set(diag, "evaluation keys (%zu bytes, %s expected): %s", len, want,
+                    cn_strerror(st));
+    }
+}
+
 cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8_t *keys,
-                           size_t len, int threads)
+                           size_t len, int threads, cn_net_diag_t *diag)
 {
     *out = NULL;
-    if (threads < 0)
+    if (diag)
+        diag->msg[0] = 0;
+    if (threads < 0) {
+        cn_diag_set(diag, "threads %d: must be >= 0 (0: every core)", threads);
         return CN_ERR_INVALID_ARG;
+    }
     cn_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return CN_ERR_NO_MEMORY;
     s->plan = plan;
     s->threads = threads;
+    const int needs_rk = plan_needs_relin(plan);
     cn_status st = cn_bfv_context_create(&s->ctx, &plan->prm);
-    if (st == CN_OK && plan_needs_relin(plan)) {
+    if (st == CN_OK && needs_rk) {
         st = cn_io_load_relin_key(&s->rk, keys, len, s->ctx);
         s->has_rk = st == CN_OK;
     } else if (st == CN_OK) {
@@ -443,6 +528,7 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
         }
     }
     if (st != CN_OK) {
+        keys_diag(diag, st, keys, len, needs_rk);
         cn_server_free(s);
         return st;
     }
@@ -625,8 +711,10 @@ static cn_status run_op(cn_bfv_ciphertext_t **curp, size_t *widthp, int *owned,
 }
 
 cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const uint8_t *in,
-                         size_t len, cn_server_timing_t *timing)
+                         size_t len, cn_server_timing_t *timing, cn_net_diag_t *diag)
 {
+    if (diag)
+        diag->msg[0] = 0;
     const cn_plan_t *p = s->plan;
     const cn_bfv_context_t *ctx = s->ctx;
     const size_t nt = p->prm.nt;
@@ -634,11 +722,11 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     if (timing) {
         memset(timing, 0, sizeof *timing);
         snprintf(timing->name[0], sizeof timing->name[0], "load");
-        timing->nsteps = 1 + (p->nops < 30 ? p->nops : 30);
+        timing->nsteps = 1 + p->nops; /* at most CN_PLAN_MAX_OPS: the loader's limit */
     }
     /* the whole shape first: nt parts, before any work */
     size_t off, plen;
-    cn_status st = find_part(&off, &plen, in, len, nt, 0);
+    cn_status st = find_part(&off, &plen, in, len, nt, 0, diag);
     cn_bfv_ciphertext_t *res = st == CN_OK ? calloc(p->nout * nt, sizeof *res) : NULL;
     if (st == CN_OK && !res)
         st = CN_ERR_NO_MEMORY;
@@ -646,10 +734,14 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         double ts = now_s();
         cn_bfv_ciphertext_t *cur;
-        st = load_part(&cur, in, len, nt, ti, p->nin, ctx, s->threads);
+        st = load_part(&cur, in, len, nt, ti, p->nin, ctx, s->threads, diag);
         for (size_t i = 0; st == CN_OK && i < p->nin; i++)
-            if (cur[i].size != 2 || cur[i].level != ctx->L)
+            if (cur[i].size != 2 || cur[i].level != ctx->L) {
+                cn_diag_set(diag, "batch part %zu, ciphertext %zu: size %u at level %u; the "
+                            "server takes fresh ciphertexts (size 2, all %zu primes)", ti + 1,
+                            i + 1, (unsigned)cur[i].size, (unsigned)cur[i].level, ctx->L);
                 st = CN_ERR_SHAPE_MISMATCH;
+            }
         if (timing)
             timing->seconds[0] += now_s() - ts;
         if (st != CN_OK) {
@@ -663,7 +755,10 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
             const cn_op_t *op = &p->ops[o];
             ts = now_s();
             st = run_op(&cur, &width, &owned, op, ti, s);
-            if (timing && ti == 0 && o < 30) {
+            if (st != CN_OK)
+                cn_diag_set(diag, "op %zu (plaintext modulus %zu): %s", o + 1, ti + 1,
+                            cn_strerror(st));
+            if (timing && ti == 0) {
                 const char *nm = op->kind == CN_OP_LINEAR   ? "linear"
                                  : op->kind == CN_OP_SQUARE ? "square"
                                  : op->kind == CN_OP_RELIN  ? "relin"
@@ -671,7 +766,7 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
                 snprintf(timing->name[1 + o], sizeof timing->name[0], "%u:%.12s",
                          (unsigned)(o + 1), nm);
             }
-            if (timing && o < 30)
+            if (timing)
                 timing->seconds[1 + o] += now_s() - ts;
         }
         for (size_t j = 0; st == CN_OK && j < p->nout; j++) {
@@ -683,7 +778,9 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     if (st == CN_OK) {
         const double ts = now_s();
         st = save_parts(outbuf, outlen, res, nt, p->nout, ctx, s->threads);
-        if (timing && timing->nsteps < 32) {
+        if (st != CN_OK)
+            cn_diag_set(diag, "reply: %s", cn_strerror(st));
+        if (timing) {
             snprintf(timing->name[timing->nsteps], sizeof timing->name[0], "save");
             timing->seconds[timing->nsteps++] = now_s() - ts;
         }
@@ -710,12 +807,12 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
     rep->min_budget = 1 << 20;
     uint8_t *buf;
     size_t len;
-    cn_status st = cn_client_encrypt(&buf, &len, c, x, count);
+    cn_status st = cn_client_encrypt(&buf, &len, c, x, count, NULL);
     if (st != CN_OK)
         return st;
     cn_bfv_ciphertext_t *cts;
     const size_t cnt = nt * p->nin;
-    st = load_all(&cts, buf, len, nt, p->nin, c->ctx);
+    st = load_all(&cts, buf, len, nt, p->nin, c->ctx, NULL);
     free(buf);
     if (st != CN_OK)
         return st;

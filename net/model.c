@@ -21,6 +21,8 @@ void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
 cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w, double input_scale,
                         int64_t in_min, int64_t in_max)
 {
+    if (!m)
+        return CN_ERR_INVALID_ARG;
     memset(m, 0, sizeof *m);
     if (c == 0 || h == 0 || w == 0 || c > CN_MODEL_MAX_VALUES || h > CN_MODEL_MAX_VALUES ||
         w > CN_MODEL_MAX_VALUES || c * h > CN_MODEL_MAX_VALUES ||
@@ -40,6 +42,8 @@ cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w, double inpu
 
 void cn_model_clear(cn_model_t *m)
 {
+    if (!m)
+        return;
     for (size_t i = 0; i < m->nlayers; i++) {
         free(m->layers[i].w);
         free(m->layers[i].b);
@@ -64,12 +68,14 @@ static void cur_shape(const cn_model_t *m, size_t *c, size_t *h, size_t *w)
 
 size_t cn_model_outputs(const cn_model_t *m)
 {
+    if (!m)
+        return 0;
     size_t c, h, w;
     cur_shape(m, &c, &h, &w);
     return c * h * w;
 }
 
-size_t cn_model_inputs(const cn_model_t *m) { return m->in_c * m->in_h * m->in_w; }
+size_t cn_model_inputs(const cn_model_t *m) { return m ? m->in_c * m->in_h * m->in_w : 0; }
 
 static int all_finite(const double *v, size_t n)
 {
@@ -91,27 +97,48 @@ static const char *kind_name(cn_layer_kind k)
     return "?";
 }
 
-/* Appends layer l (shapes filled here; weights copied from w, b of nw, nb values). */
-static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, size_t nw,
-                        const double *b, size_t nb, cn_net_diag_t *diag)
+/* CN_OK when m is a model made by cn_model_init or a loader (and not cleared since). */
+static cn_status model_ready(const cn_model_t *m, cn_net_diag_t *diag)
 {
-    const size_t idx = m->nlayers + 1;
-    if (m->in_c == 0)
+    if (!m) {
+        cn_diag_set(diag, "model: NULL");
         return CN_ERR_INVALID_ARG;
+    }
+    if (m->in_c == 0 || m->in_h == 0 || m->in_w == 0 || m->nlayers > CN_MODEL_MAX_LAYERS ||
+        (m->nlayers > 0 && !m->layers)) {
+        cn_diag_set(diag, "model: not initialised (cn_model_init or cn_model_load first)");
+        return CN_ERR_INVALID_ARG;
+    }
+    return CN_OK;
+}
+
+/* Appends layer l: checks every argument against the current shape and the documented
+ * limits, fills the shapes, copies the weights (nw of them from w) and biases (nb from
+ * b). Nothing is appended on error, and diag says why. */
+static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, const double *b,
+                        cn_net_diag_t *diag)
+{
+    cn_status st = model_ready(m, diag);
+    if (st != CN_OK)
+        return st;
+    const size_t idx = m->nlayers + 1;
     if (m->nlayers >= CN_MODEL_MAX_LAYERS) {
         cn_diag_set(diag, "layer %zu: more than %d layers", idx, CN_MODEL_MAX_LAYERS);
         return CN_ERR_SHAPE_MISMATCH;
     }
     cur_shape(m, &l.in_c, &l.in_h, &l.in_w);
     const char *kn = kind_name(l.kind);
+    size_t nw = 0, nb = 0;
     switch (l.kind) {
     case CN_LAYER_CONV2D:
     case CN_LAYER_POOL: {
-        if (l.kh == 0 || l.kw == 0 || l.stride == 0 || l.stride > 64 || l.kh > 64 ||
-            l.kw > 64 || l.pad > 64) {
+        if (l.kh == 0 || l.kw == 0 || l.stride == 0 || l.stride > CN_MODEL_MAX_WINDOW ||
+            l.kh > CN_MODEL_MAX_WINDOW || l.kw > CN_MODEL_MAX_WINDOW ||
+            l.pad > CN_MODEL_MAX_WINDOW) {
             cn_diag_set(diag, "layer %zu (%s): window %zux%zu, stride %zu, padding %zu out "
-                        "of range (window and stride 1..64, padding 0..64)",
-                        idx, kn, l.kh, l.kw, l.stride, l.pad);
+                        "of range (window and stride 1..%d, padding 0..%d)",
+                        idx, kn, l.kh, l.kw, l.stride, l.pad, CN_MODEL_MAX_WINDOW,
+                        CN_MODEL_MAX_WINDOW);
             return CN_ERR_SHAPE_MISMATCH;
         }
         const size_t ph = l.in_h + 2 * l.pad, pw = l.in_w + 2 * l.pad;
@@ -123,28 +150,38 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, size_t nw,
         l.out_h = (ph - l.kh) / l.stride + 1;
         l.out_w = (pw - l.kw) / l.stride + 1;
         if (l.kind == CN_LAYER_CONV2D) {
-            if (l.maps == 0 || l.maps > CN_MODEL_MAX_VALUES) {
-                cn_diag_set(diag, "layer %zu (conv2d): %zu maps", idx, l.maps);
+            if (l.maps == 0 || l.maps > CN_MODEL_MAX_MAPS) {
+                cn_diag_set(diag, "layer %zu (conv2d): %zu maps (1..%d)", idx, l.maps,
+                            CN_MODEL_MAX_MAPS);
                 return CN_ERR_SHAPE_MISMATCH;
             }
             l.out_c = l.maps;
+            /* each factor is at most 2^20 or 64: no overflow in 64 bits */
+            nw = l.maps * l.in_c * l.kh * l.kw;
+            nb = l.maps;
         } else {
             if (!isfinite(l.scale) || l.scale == 0) {
-                cn_diag_set(diag, "layer %zu (pool): scale must be finite and nonzero", idx);
+                cn_diag_set(diag, "layer %zu (pool): scale %g must be finite and nonzero",
+                            idx, l.scale);
                 return CN_ERR_INVALID_ARG;
             }
             l.out_c = l.in_c;
         }
         break;
     }
-    case CN_LAYER_DENSE:
+    case CN_LAYER_DENSE: {
         if (l.maps == 0 || l.maps > CN_MODEL_MAX_VALUES) {
-            cn_diag_set(diag, "layer %zu (dense): %zu outputs", idx, l.maps);
+            cn_diag_set(diag, "layer %zu (dense): %zu outputs (1..%zu)", idx, l.maps,
+                        CN_MODEL_MAX_VALUES);
             return CN_ERR_SHAPE_MISMATCH;
         }
         l.out_c = l.maps;
         l.out_h = l.out_w = 1;
+        const size_t in = l.in_c * l.in_h * l.in_w; /* >= 1, <= 2^20 */
+        nw = l.maps > CN_MODEL_MAX_WEIGHTS / in ? CN_MODEL_MAX_WEIGHTS + 1 : l.maps * in;
+        nb = l.maps;
         break;
+    }
     case CN_LAYER_SQUARE:
         l.out_c = l.in_c;
         l.out_h = l.in_h;
@@ -169,6 +206,11 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, size_t nw,
         cn_diag_set(diag, "layer %zu (%s): %zu weights, more than %zu", idx, kn, nw,
                     CN_MODEL_MAX_WEIGHTS);
         return CN_ERR_SHAPE_MISMATCH;
+    }
+    if ((nw && !w) || (nb && !b)) {
+        cn_diag_set(diag, "layer %zu (%s): %s array is NULL (%zu values expected)", idx, kn,
+                    nw && !w ? "the weight" : "the bias", nw && !w ? nw : nb);
+        return CN_ERR_INVALID_ARG;
     }
     if ((nw && !all_finite(w, nw)) || (nb && !all_finite(b, nb))) {
         cn_diag_set(diag, "layer %zu (%s): a weight or bias is NaN or infinite", idx, kn);
@@ -200,19 +242,23 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, size_t nw,
     return CN_OK;
 }
 
-/* Weights of a conv2d or dense layer about to be appended (shape of the current output). */
+/* Weights of a conv2d or dense layer about to be appended to m (which must be ready), or
+ * more than CN_MODEL_MAX_WEIGHTS when the arguments are out of range: lets a loader
+ * check a count before it reads (and allocates) the weights. */
 static size_t weight_count(const cn_model_t *m, const cn_layer_t *l)
 {
     size_t c, h, w;
     cur_shape(m, &c, &h, &w);
-    if (l->kind == CN_LAYER_CONV2D)
-        return l->maps * c * l->kh * l->kw;
-    if (l->kind == CN_LAYER_DENSE) {
-        const size_t in = c * h * w;
-        if (l->maps > CN_MODEL_MAX_WEIGHTS / in)
+    const size_t in = c * h * w;
+    if (l->kind == CN_LAYER_CONV2D) {
+        if (l->maps > CN_MODEL_MAX_MAPS || l->kh > CN_MODEL_MAX_WINDOW ||
+            l->kw > CN_MODEL_MAX_WINDOW)
             return CN_MODEL_MAX_WEIGHTS + 1;
-        return l->maps * in;
+        return l->maps * c * l->kh * l->kw;
     }
+    if (l->kind == CN_LAYER_DENSE)
+        return in == 0 || l->maps > CN_MODEL_MAX_WEIGHTS / in ? CN_MODEL_MAX_WEIGHTS + 1
+                                                             : l->maps * in;
     return 0;
 }
 
@@ -221,24 +267,20 @@ cn_status cn_model_add_conv2d(cn_model_t *m, size_t maps, size_t kh, size_t kw, 
 {
     cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
                     .stride = stride, .pad = pad};
-    if (maps > 4096 || kh > 64 || kw > 64)
-        return append(m, l, NULL, 0, NULL, 0, diag); /* gives the reason */
-    return append(m, l, w, weight_count(m, &l), b, maps, diag);
+    return append(m, l, w, b, diag);
 }
 
 cn_status cn_model_add_dense(cn_model_t *m, size_t out, const double *w, const double *b,
                              cn_net_diag_t *diag)
 {
     cn_layer_t l = {.kind = CN_LAYER_DENSE, .maps = out};
-    if (out == 0 || out > CN_MODEL_MAX_VALUES)
-        return append(m, l, NULL, 0, NULL, 0, diag);
-    return append(m, l, w, weight_count(m, &l), b, out, diag);
+    return append(m, l, w, b, diag);
 }
 
 cn_status cn_model_add_square(cn_model_t *m, cn_net_diag_t *diag)
 {
     cn_layer_t l = {.kind = CN_LAYER_SQUARE};
-    return append(m, l, NULL, 0, NULL, 0, diag);
+    return append(m, l, NULL, NULL, diag);
 }
 
 cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size_t kw, size_t stride, double scale,
@@ -246,19 +288,21 @@ cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size_t kw, size_t stride, 
 {
     cn_layer_t l = {.kind = CN_LAYER_POOL, .kh = kh, .kw = kw, .stride = stride,
                     .scale = scale};
-    return append(m, l, NULL, 0, NULL, 0, diag);
+    return append(m, l, NULL, NULL, diag);
 }
 
 cn_status cn_model_add_flatten(cn_model_t *m, cn_net_diag_t *diag)
 {
     cn_layer_t l = {.kind = CN_LAYER_FLATTEN};
-    return append(m, l, NULL, 0, NULL, 0, diag);
+    return append(m, l, NULL, NULL, diag);
 }
 
 /* --- float forward ------------------------------------------------------------------ */
 
 cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
 {
+    if (model_ready(m, NULL) != CN_OK || !out || !x)
+        return CN_ERR_INVALID_ARG;
     size_t maxv = cn_model_inputs(m);
     for (size_t i = 0; i < m->nlayers; i++) {
         const cn_layer_t *l = &m->layers[i];
@@ -341,6 +385,8 @@ cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
 
 cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
 {
+    if (model_ready(m, NULL) != CN_OK)
+        return CN_ERR_INVALID_ARG;
     cn_wb_t b = {0};
     cn_wb_put(&b, MODEL_MAGIC, 4);
     uint8_t ver[4] = {MODEL_MAJOR, 0, MODEL_MINOR, 0};
@@ -389,22 +435,29 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
     return cn_wb_finish(&b, buf, len);
 }
 
-/* Reads n doubles into a fresh array (NULL with *st set on failure). */
-static double *get_f64s(cn_rb_t *r, size_t n, cn_status *st)
+/* Reads the weights and biases of conv2d or dense layer l (its header fields read) and
+ * appends it: the counts are checked against the shape before anything is allocated, so
+ * a forged count costs nothing. */
+static cn_status read_linear(cn_model_t *m, cn_rb_t *r, cn_layer_t l, cn_net_diag_t *diag)
 {
-    if (r->len - r->pos < n * 8) { /* n is bounded by the shape checks: no overflow */
+    const size_t idx = m->nlayers + 1, nw = weight_count(m, &l), nb = l.maps;
+    if (nw > CN_MODEL_MAX_WEIGHTS || nb == 0)
+        return append(m, l, NULL, NULL, diag); /* refused: names the argument */
+    if ((r->len - r->pos) / 8 < nw + nb) { /* nw + nb < 2^27: no overflow */
+        cn_diag_set(diag, "layer %zu (%s): %zu weights and %zu biases declared, the file "
+                    "holds %zu bytes after the layer header", idx, kind_name(l.kind), nw, nb,
+                    r->len - r->pos);
         r->bad = 1;
-        *st = CN_ERR_TRUNCATED;
-        return NULL;
+        return CN_ERR_TRUNCATED;
     }
-    double *v = malloc((n ? n : 1) * sizeof(double));
-    if (!v) {
-        *st = CN_ERR_NO_MEMORY;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
+    double *v = malloc((nw + nb) * sizeof *v);
+    if (!v)
+        return CN_ERR_NO_MEMORY;
+    for (size_t i = 0; i < nw + nb; i++)
         v[i] = cn_rb_f64(r);
-    return v;
+    const cn_status st = append(m, l, v, v + nw, diag);
+    free(v);
+    return st;
 }
 
 cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_net_diag_t *diag)
@@ -464,53 +517,23 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
     }
     for (size_t i = 0; i < nl && st == CN_OK; i++) {
         const uint64_t kind = cn_rb_u32(&r);
-        double *wv = NULL, *bv = NULL;
         switch (kind) {
         case CN_LAYER_CONV2D: {
-            const size_t maps = cn_rb_u32(&r), kh = cn_rb_u32(&r), kw = cn_rb_u32(&r),
-                         stride = cn_rb_u32(&r), pad = cn_rb_u32(&r);
-            if (r.bad)
-                break;
-            cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
-                            .stride = stride, .pad = pad};
-            /* shape check before reading weights, so a forged count allocates nothing */
-            if (maps == 0 || maps > 4096 || kh == 0 || kh > 64 || kw == 0 || kw > 64) {
-                st = cn_model_add_conv2d(m, maps, kh, kw, stride, pad, NULL, NULL, diag);
-                if (st == CN_OK) /* cannot happen: the arguments are out of range */
-                    st = CN_ERR_FORMAT;
-                break;
-            }
-            const size_t nw = weight_count(m, &l);
-            if (nw > CN_MODEL_MAX_WEIGHTS) {
-                cn_diag_set(diag, "layer %zu (conv2d): too many weights", i + 1);
-                st = CN_ERR_SHAPE_MISMATCH;
-                break;
-            }
-            if (!(wv = get_f64s(&r, nw, &st)) || !(bv = get_f64s(&r, maps, &st)))
-                break;
-            st = cn_model_add_conv2d(m, maps, kh, kw, stride, pad, wv, bv, diag);
+            cn_layer_t l = {.kind = CN_LAYER_CONV2D};
+            l.maps = cn_rb_u32(&r);
+            l.kh = cn_rb_u32(&r);
+            l.kw = cn_rb_u32(&r);
+            l.stride = cn_rb_u32(&r);
+            l.pad = cn_rb_u32(&r);
+            if (!r.bad)
+                st = read_linear(m, &r, l, diag);
             break;
         }
         case CN_LAYER_DENSE: {
-            const size_t out = cn_rb_u32(&r);
-            if (r.bad)
-                break;
-            cn_layer_t l = {.kind = CN_LAYER_DENSE, .maps = out};
-            if (out == 0 || out > CN_MODEL_MAX_VALUES) {
-                st = cn_model_add_dense(m, out, NULL, NULL, diag);
-                if (st == CN_OK)
-                    st = CN_ERR_FORMAT;
-                break;
-            }
-            const size_t nw = weight_count(m, &l);
-            if (nw > CN_MODEL_MAX_WEIGHTS) {
-                cn_diag_set(diag, "layer %zu (dense): too many weights", i + 1);
-                st = CN_ERR_SHAPE_MISMATCH;
-                break;
-            }
-            if (!(wv = get_f64s(&r, nw, &st)) || !(bv = get_f64s(&r, out, &st)))
-                break;
-            st = cn_model_add_dense(m, out, wv, bv, diag);
+            cn_layer_t l = {.kind = CN_LAYER_DENSE};
+            l.maps = cn_rb_u32(&r);
+            if (!r.bad)
+                st = read_linear(m, &r, l, diag);
             break;
         }
         case CN_LAYER_SQUARE: st = cn_model_add_square(m, diag); break;
@@ -527,8 +550,6 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
             cn_diag_set(diag, "layer %zu: unknown kind %llu", i + 1, (unsigned long long)kind);
             st = CN_ERR_FORMAT;
         }
-        free(wv);
-        free(bv);
         if (st == CN_OK && r.bad) {
             cn_diag_set(diag, "layer %zu: the file ends inside the layer", i + 1);
             st = CN_ERR_FORMAT; /* the checksum matched: the declared content is short */
@@ -538,8 +559,11 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         cn_diag_set(diag, "%zu bytes after the last layer", r.len - r.pos);
         st = CN_ERR_FORMAT;
     }
-    if (st != CN_OK)
+    if (st != CN_OK) {
+        if (diag && !diag->msg[0]) /* every refusal says why */
+            cn_diag_set(diag, "layer %zu: %s", m->nlayers + 1, cn_strerror(st));
         cn_model_clear(m);
+    }
     return st;
 }
 

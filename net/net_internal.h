@@ -128,8 +128,17 @@ void cn_lin_clear(cn_lin_t *l);
 void cn_op_eval_plain(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
                       size_t count);
 /* Recomputes the exact ranges of every op (range_bits, out_bound_bits);
- * CN_ERR_OUT_OF_RANGE when a value or a partial sum of the reference run reaches 2^126. */
-cn_status cn_plan_ranges(cn_plan_t *p);
+ * CN_ERR_OUT_OF_RANGE, with the op and the value in diag, when a value or a partial sum
+ * of the reference run reaches 2^126. */
+cn_status cn_plan_ranges(cn_plan_t *p, cn_net_diag_t *diag);
+/* The noise estimate (docs/net.md): runs it through the ops, storing each op's
+ * noise_bits, level and size; returns the final log2 of the invariant noise. */
+double cn_plan_noise(cn_op_t *ops, size_t nops, const cn_bfv_params_t *prm);
+/* The cost model: estimated seconds per batch on one core for one plaintext modulus. */
+double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
+/* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
+ * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */
+int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits);
 /* The ops form a runnable chain (widths, sizes, levels, bounds). */
 cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag);
 

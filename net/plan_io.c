@@ -9,7 +9,6 @@
 #define PLAN_MAGIC "CNPL"
 #define PLAN_MAJOR 1
 #define PLAN_MINOR 0
-#define PLAN_MAX_OPS 64
 
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
@@ -187,7 +186,7 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     p->budget = cn_rb_f64(&r);
     p->cost = cn_rb_f64(&r);
     const uint64_t nops = cn_rb_u64(&r);
-    if (r.bad || nops == 0 || nops > PLAN_MAX_OPS || !(p->out_scale > 0) ||
+    if (r.bad || nops == 0 || nops > CN_PLAN_MAX_OPS || !(p->out_scale > 0) ||
         !isfinite(p->out_scale) || p->nin > CN_MODEL_MAX_VALUES ||
         p->nout > CN_MODEL_MAX_VALUES) {
         cn_diag_set(diag, "plan: header fields out of range");
@@ -262,9 +261,29 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     }
     if (st == CN_OK)
         st = cn_plan_check(p, diag);
-    /* the ranges are recomputed, not trusted: the reference run relies on them */
-    if (st == CN_OK && (st = cn_plan_ranges(p)) != CN_OK)
-        cn_diag_set(diag, "plan: values exceed 126 bits");
+    /* what the loader can recompute is recomputed, not trusted: the ranges (the reference
+     * run relies on them), whether the plaintext moduli carry the outputs, and the noise
+     * estimate */
+    if (st == CN_OK)
+        st = cn_plan_ranges(p, diag);
+    if (st == CN_OK && !p->wraps && !cn_plan_moduli_fit(p->prm.t, p->prm.nt, p->out_bound_bits)) {
+        double lt = 0;
+        for (size_t i = 0; i < p->prm.nt; i++)
+            lt += log2((double)p->prm.t[i]);
+        cn_diag_set(diag, "plan: outputs reach 2^%.1f but the plaintext moduli carry 2^%.1f "
+                    "(the plan does not declare that its outputs wrap)", p->out_bound_bits,
+                    lt - 1);
+        st = CN_ERR_OUT_OF_RANGE;
+    }
+    if (st == CN_OK) {
+        const double stated = p->budget;
+        p->budget = -cn_plan_noise(p->ops, p->nops, &p->prm) - 1;
+        if (p->budget < 0 && !allow_insecure) {
+            cn_diag_set(diag, "plan: its noise estimate leaves %.1f bits of noise budget (the "
+                        "plan states %.1f): its outputs would not decrypt", p->budget, stated);
+            st = CN_ERR_NOISE_EXHAUSTED;
+        }
+    }
     if (st != CN_OK) {
         if (diag && !diag->msg[0])
             cn_diag_set(diag, "plan: %s", cn_strerror(st));

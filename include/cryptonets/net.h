@@ -61,6 +61,8 @@ typedef struct {
 #define CN_MODEL_MAX_LAYERS 64
 #define CN_MODEL_MAX_VALUES ((size_t)1 << 20)   /* values per layer output */
 #define CN_MODEL_MAX_WEIGHTS ((size_t)1 << 26)  /* weights per layer */
+#define CN_MODEL_MAX_MAPS 4096                  /* conv2d output maps */
+#define CN_MODEL_MAX_WINDOW 64                  /* conv2d/pool window side, stride, padding */
 
 /* An empty model for inputs of shape (c, h, w); raw inputs in [in_min, in_max]. */
 CN_API CN_WARN_UNUSED cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w,
@@ -153,6 +155,10 @@ typedef struct {
 
 typedef struct cn_plan cn_plan_t;
 
+/* Most ops in a plan (linear layers, squares, relinearizations and modulus switches
+ * after scheduling; docs/net.md). */
+#define CN_PLAN_MAX_OPS 64
+
 /* Compiles model m. diag explains a refusal (CN_ERR_OUT_OF_RANGE: values wider than 126
  * bits; CN_ERR_INSECURE: no parameters meet the noise at this security; ...). */
 CN_API CN_WARN_UNUSED cn_status cn_plan_compile(cn_plan_t **plan, const cn_model_t *m,
@@ -177,8 +183,12 @@ CN_API double cn_plan_output_scale(const cn_plan_t *plan);
  * less the sign bit). */
 CN_API double cn_plan_output_bits(const cn_plan_t *plan);
 /* Plan bytes (docs/net.md, "Plan format"): a client and a server load the same plan.
- * Loading validates everything, including that the ops form a runnable chain; insecure
- * parameters are refused unless allow_insecure. */
+ * Loading validates everything: that the ops form a runnable chain; the ranges, which
+ * are recomputed (CN_ERR_OUT_OF_RANGE past 126 bits, or when the outputs exceed what
+ * the plaintext moduli carry and the plan does not declare wrapping); the noise
+ * estimate, recomputed (CN_ERR_NOISE_EXHAUSTED when it leaves no budget). Insecure
+ * parameters and plans without budget (tests of the check mode) are refused unless
+ * allow_insecure. diag says why. */
 CN_API CN_WARN_UNUSED cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len,
                                                  const cn_plan_t *plan);
 CN_API CN_WARN_UNUSED cn_status cn_plan_from_bytes(cn_plan_t **plan, const uint8_t *buf,
@@ -206,17 +216,22 @@ CN_API void cn_client_set_threads(cn_client_t *c, int threads);
 CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len,
                                                     cn_client_t *c);
 /* Encrypts count <= n inputs (count rows of cn_plan_inputs raw values, each within the
- * model's input range; CN_ERR_OUT_OF_RANGE otherwise) into one batch of bytes. */
+ * model's input range; CN_ERR_OUT_OF_RANGE otherwise) into one batch of bytes. diag (may
+ * be NULL) names a refused input. */
 CN_API CN_WARN_UNUSED cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c,
-                                                  const int64_t *x, size_t count);
+                                                  const int64_t *x, size_t count,
+                                                  cn_net_diag_t *diag);
 /* Decrypts the server's reply into out[count][cn_plan_outputs]. CN_ERR_NOISE_EXHAUSTED
- * if a result cannot be trusted. */
+ * if a result cannot be trusted; CN_ERR_FORMAT, CN_ERR_TRUNCATED, CN_ERR_SHAPE_MISMATCH
+ * or CN_ERR_CONTEXT_MISMATCH for bytes that are not a reply of this plan and key, with
+ * the reason in diag (may be NULL). */
 CN_API CN_WARN_UNUSED cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c,
                                                   const uint8_t *buf, size_t len,
-                                                  size_t count);
+                                                  size_t count, cn_net_diag_t *diag);
 /* Smallest noise budget (bits) of the ciphertexts in a reply (secret key holder only). */
 CN_API CN_WARN_UNUSED cn_status cn_client_reply_budget(int *bits, cn_client_t *c,
-                                                       const uint8_t *buf, size_t len);
+                                                       const uint8_t *buf, size_t len,
+                                                       cn_net_diag_t *diag);
 
 /* Check mode (secret key holder only): runs the plan encrypted on x (count inputs) op by
  * op, decrypts every ciphertext after every op and compares every slot with the integer
@@ -233,19 +248,21 @@ typedef struct {
 CN_API CN_WARN_UNUSED cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c,
                                                 const int64_t *x, size_t count);
 
-/* Seconds spent in each step of the last cn_server_eval. */
+/* Seconds spent in each step of the last cn_server_eval: "load", one per op of the plan
+ * ("1:linear", "2:square", ...; summed over the plaintext moduli), then "save". */
 typedef struct {
     size_t nsteps;
-    char name[32][24];
-    double seconds[32];
+    char name[CN_PLAN_MAX_OPS + 2][24];
+    double seconds[CN_PLAN_MAX_OPS + 2];
 } cn_server_timing_t;
 
 /* The server: the plan and the client's public evaluation keys (bytes); there is no way
  * to give it a secret key (a secret key's bytes are refused as the wrong type). threads
- * = 0: all cores. */
+ * = 0: all cores. diag (may be NULL) says why key bytes were refused: what they are and
+ * what the plan needs. */
 CN_API CN_WARN_UNUSED cn_status cn_server_create(cn_server_t **s, const cn_plan_t *plan,
                                                  const uint8_t *keys, size_t len,
-                                                 int threads);
+                                                 int threads, cn_net_diag_t *diag);
 CN_API void cn_server_free(cn_server_t *s);
 /* How the server evaluates linear layers. CN_LINEAR_BLOCKED (the default): tiles of
  * coefficients of every input, all outputs of the layer per tile, lazy reduction, SIMD
@@ -254,10 +271,16 @@ CN_API void cn_server_free(cn_server_t *s);
  * baseline the benchmark compares against. Both give identical bytes. */
 typedef enum { CN_LINEAR_BLOCKED = 0, CN_LINEAR_PER_CIPHERTEXT = 1 } cn_linear_mode;
 CN_API CN_WARN_UNUSED cn_status cn_server_set_linear_mode(cn_server_t *s, cn_linear_mode mode);
-/* Evaluates the plan on an encrypted batch; reply bytes in *out (free with free()). */
+/* Evaluates the plan on an encrypted batch; reply bytes in *out (free with free()).
+ * Bytes that are not a batch for this plan and key are refused (CN_ERR_FORMAT,
+ * CN_ERR_TRUNCATED, CN_ERR_SHAPE_MISMATCH, CN_ERR_CONTEXT_MISMATCH) with the part,
+ * ciphertext and reason in diag (may be NULL). timing may be NULL. Calls on one server
+ * from several threads at once are safe (the server is not modified), each with its own
+ * diag and timing. */
 CN_API CN_WARN_UNUSED cn_status cn_server_eval(uint8_t **out, size_t *outlen, cn_server_t *s,
                                                const uint8_t *in, size_t len,
-                                               cn_server_timing_t *timing);
+                                               cn_server_timing_t *timing,
+                                               cn_net_diag_t *diag);
 
 #ifdef __cplusplus
 }

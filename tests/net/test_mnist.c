@@ -122,10 +122,10 @@ START_TEST(test_mnist_encrypted_small_ring)
     size_t kl, ul, dl;
     ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 0), CN_OK);
-    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
-    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL), CN_OK);
-    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 0, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
+    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count, NULL), CN_OK);
     for (size_t i = 0; i < count * 10; i++)
         ck_assert_msg(got[i] == ref[i], "image %zu output %zu differs", i / 10, i % 10);
     free(keys);

@@ -156,26 +156,26 @@ static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
     free(pb);
     ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, sp, keys, kl, 2), CN_OK);
-    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
-    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL), CN_OK);
-    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, sp, keys, kl, 2, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
+    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count, NULL), CN_OK);
     for (size_t i = 0; i < count * nout; i++)
         ck_assert_msg(got[i] == ref[i], "slot %zu output %zu: decrypted %lld, integer %lld",
                       i / nout, i % nout, (long long)got[i], (long long)ref[i]);
     int bud;
-    ck_assert_int_eq(cn_client_reply_budget(&bud, c, down, dl), CN_OK);
+    ck_assert_int_eq(cn_client_reply_budget(&bud, c, down, dl, NULL), CN_OK);
     ck_assert_msg(bud >= floor(cn_plan_output_budget(p)),
                   "measured budget %d below the estimate %.1f", bud, cn_plan_output_budget(p));
     /* a truncated or mismatched batch is refused, not evaluated */
     uint8_t *bad;
     size_t bl;
-    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, up, ul - 1, NULL), CN_OK);
-    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, down, dl, NULL), CN_OK);
-    ck_assert_int_ne(cn_client_decrypt(got, c, up, ul, count), CN_OK);
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, up, ul - 1, NULL, NULL), CN_OK);
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, down, dl, NULL, NULL), CN_OK);
+    ck_assert_int_ne(cn_client_decrypt(got, c, up, ul, count, NULL), CN_OK);
     /* inputs outside the model's range are refused */
     x[0] = 16;
-    ck_assert_int_eq(cn_client_encrypt(&bad, &bl, c, x, count), CN_ERR_OUT_OF_RANGE);
+    ck_assert_int_eq(cn_client_encrypt(&bad, &bl, c, x, count, NULL), CN_ERR_OUT_OF_RANGE);
     free(keys);
     free(up);
     free(down);
@@ -553,9 +553,9 @@ START_TEST(test_threads_deterministic)
         ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
         cn_client_set_threads(c, t + 1);
         ck_assert_int_eq(cn_client_eval_keys(&keys[t], &kl[t], c), CN_OK);
-        ck_assert_int_eq(cn_server_create(&s, p, keys[t], kl[t], t + 1), CN_OK);
-        ck_assert_int_eq(cn_client_encrypt(&up[t], &ul[t], c, x, count), CN_OK);
-        ck_assert_int_eq(cn_server_eval(&down[t], &dl[t], s, up[t], ul[t], NULL), CN_OK);
+        ck_assert_int_eq(cn_server_create(&s, p, keys[t], kl[t], t + 1, NULL), CN_OK);
+        ck_assert_int_eq(cn_client_encrypt(&up[t], &ul[t], c, x, count, NULL), CN_OK);
+        ck_assert_int_eq(cn_server_eval(&down[t], &dl[t], s, up[t], ul[t], NULL, NULL), CN_OK);
         cn_server_free(s);
         cn_client_free(c);
     }
@@ -613,20 +613,20 @@ START_TEST(test_baselines)
     size_t kl, ul, dl[2];
     ck_assert_int_eq(cn_client_create(&c, lazy, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, lazy, keys, kl, 2), CN_OK);
-    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count), CN_OK);
+    ck_assert_int_eq(cn_server_create(&s, lazy, keys, kl, 2, NULL), CN_OK);
+    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
     ck_assert_int_eq(cn_server_set_linear_mode(s, (cn_linear_mode)7), CN_ERR_INVALID_ARG);
     for (int mode = 0; mode < 2; mode++) {
         ck_assert_int_eq(cn_server_set_linear_mode(s, mode ? CN_LINEAR_PER_CIPHERTEXT
                                                            : CN_LINEAR_BLOCKED), CN_OK);
-        ck_assert_int_eq(cn_server_eval(&down[mode], &dl[mode], s, up, ul, NULL), CN_OK);
+        ck_assert_int_eq(cn_server_eval(&down[mode], &dl[mode], s, up, ul, NULL, NULL), CN_OK);
     }
     ck_assert(dl[0] == dl[1] && memcmp(down[0], down[1], dl[0]) == 0);
     /* and they decrypt to the integer network */
     cn_int128 *ref = malloc(count * cn_plan_outputs(lazy) * sizeof *ref);
     cn_int128 *got = malloc(count * cn_plan_outputs(lazy) * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, lazy, x, count), CN_OK);
-    ck_assert_int_eq(cn_client_decrypt(got, c, down[1], dl[1], count), CN_OK);
+    ck_assert_int_eq(cn_client_decrypt(got, c, down[1], dl[1], count, NULL), CN_OK);
     ck_assert(memcmp(ref, got, count * cn_plan_outputs(lazy) * sizeof *ref) == 0);
     free(ref);
     free(got);
@@ -665,7 +665,7 @@ START_TEST(test_server_refuses_secret_key)
     size_t w;
     ck_assert_int_eq(cn_io_save_secret_key(b, sz, &w, &sk, ctx), CN_OK);
     cn_server_t *s;
-    ck_assert_int_ne(cn_server_create(&s, p, b, w, 1), CN_OK);
+    ck_assert_int_ne(cn_server_create(&s, p, b, w, 1, NULL), CN_OK);
     free(b);
     cn_bfv_secret_key_clear(&sk);
     cn_rng_clear(&rng);

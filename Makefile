@@ -1,6 +1,6 @@
 # cryptonets: plain Makefile. `make` builds the library, benchmarks and examples;
 # `make check` installs what the tests need (scripts/setup.sh) and runs them.
-# Variables: SANITIZE=1 (ASan+UBSan build in build-san/), WERROR=1, CN_NO_AVX512=1
+# Variables: SANITIZE=1 (ASan+UBSan, float-cast-overflow included, build in build-san/), WERROR=1, CN_NO_AVX512=1
 # (leave the AVX-512 kernels out; build in build-noavx512/), PREFIX, DESTDIR, OPT
 # (optimization flags). The default build runs on any x86-64: SIMD kernels sit in
 # files of their own and are chosen at run time from the CPU's features.
@@ -28,14 +28,15 @@ OPENMP  :=
 CN_CFLAGS += -Wno-unknown-pragmas
 BUILD   := build-fuzz
 LIBA    := $(BUILD)/libcryptonets.a
-CN_CFLAGS += -fsanitize=address,undefined,fuzzer-no-link -fno-sanitize-recover=all \
-             -fno-omit-frame-pointer -DCN_FUZZ_IGNORE_CHECKSUM
-CN_LDFLAGS = -fsanitize=address,undefined
+CN_CFLAGS += -fsanitize=address,undefined,float-cast-overflow,fuzzer-no-link \
+             -fno-sanitize-recover=all -fno-omit-frame-pointer -DCN_FUZZ_IGNORE_CHECKSUM
+CN_LDFLAGS = -fsanitize=address,undefined,float-cast-overflow
 else ifeq ($(SANITIZE),1)
 BUILD   := build-san
 LIBA    := $(BUILD)/libcryptonets.a
-CN_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-CN_LDFLAGS = -fsanitize=address,undefined
+CN_CFLAGS += -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+CN_LDFLAGS = -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD   := build
 LIBA    := lib/libcryptonets.a

@@ -530,20 +530,21 @@ static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm)
  * op's noise, level and size. */
 static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
 {
-    /* fresh secret-key encryption: t e - r m with |e| <= eta (CBD) and |r m| < t^2/2 */
-    double v = log2(exp2(c->log_t) * CN_CBD_ETA + exp2(2 * c->log_t - 1)) -
-               c->log_q_prefix[c->L];
+    /* fresh secret-key encryption: (t/Q)(e + Delta m) = m + (t e - r m) / Q with Delta =
+     * floor(Q/t), r = Q mod t < t, |e| <= eta (CBD) and m in [0, t) as encoded (not
+     * centered): |t e - r m| < t eta + t^2 */
+    double v = log2(exp2(c->log_t) * CN_CBD_ETA + exp2(2 * c->log_t)) - c->log_q_prefix[c->L];
     size_t level = c->L, size = 2;
     for (size_t o = 0; o < nops; o++) {
         cn_op_t *op = &ops[o];
         const double lq = c->log_q_prefix[level];
         switch (op->kind) {
         case CN_OP_LINEAR: {
-            /* worst case: ||sum w_i v_i|| <= (sum |w_i|) max ||v_i||; the bias adds the
-             * rounding of Delta b, below t^2 / (2Q) */
+            /* worst case: ||sum w_i v_i|| <= (sum |w_i|) max ||v_i||; the bias b in [0, t)
+             * added as Delta b adds r b / Q < t^2 / Q (r = Q mod t, as at encryption) */
             const double l1max = op->lin.l1max;
             v = (l1max > 0 ? v + log2(l1max) : -1e9);
-            v = lg_add(v, 2 * c->log_t - 1 - lq);
+            v = lg_add(v, 2 * c->log_t - lq);
             break;
         }
         case CN_OP_SQUARE:

@@ -180,7 +180,8 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     p->in_max = (int64_t)cn_rb_u64(&r);
     p->weight_bits = (unsigned)cn_rb_u64(&r);
     p->calib_mismatch = (size_t)cn_rb_u64(&r);
-    p->wraps = cn_rb_u64(&r) != 0;
+    const uint64_t wraps = cn_rb_u64(&r);
+    p->wraps = wraps == 1;
     p->out_bound_bits = cn_rb_f64(&r);
     p->out_scale = cn_rb_f64(&r);
     p->budget = cn_rb_f64(&r);
@@ -188,8 +189,12 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     const uint64_t nops = cn_rb_u64(&r);
     if (r.bad || nops == 0 || nops > CN_PLAN_MAX_OPS || !(p->out_scale > 0) ||
         !isfinite(p->out_scale) || p->nin > CN_MODEL_MAX_VALUES ||
-        p->nout > CN_MODEL_MAX_VALUES) {
-        cn_diag_set(diag, "plan: header fields out of range");
+        p->nout > CN_MODEL_MAX_VALUES || wraps > 1 || p->weight_bits > 30 ||
+        !(p->cost >= 0) || !isfinite(p->cost)) {
+        cn_diag_set(diag, "plan: header fields out of range (%llu ops, %zu inputs, %zu "
+                    "outputs, output scale %g, wraps %llu, weight bits %u, cost %g)",
+                    (unsigned long long)nops, p->nin, p->nout, p->out_scale,
+                    (unsigned long long)wraps, p->weight_bits, p->cost);
         free(p);
         return CN_ERR_FORMAT;
     }
@@ -208,6 +213,12 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         op->size = (size_t)cn_rb_u64(&r);
         op->range_bits = cn_rb_f64(&r);
         op->noise_bits = cn_rb_f64(&r);
+        if (op->drop != 0 && op->kind != CN_OP_MODSWITCH) {
+            cn_diag_set(diag, "plan op %zu: a prime count to drop on an op that drops none",
+                        i + 1);
+            st = CN_ERR_FORMAT;
+            break;
+        }
         if (op->kind != CN_OP_LINEAR)
             continue;
         cn_lin_t *l = &op->lin;
@@ -215,6 +226,8 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         l->nout = (size_t)cn_rb_u64(&r);
         if (r.bad || l->nin == 0 || l->nin > CN_MODEL_MAX_VALUES || l->nout == 0 ||
             l->nout > CN_MODEL_MAX_VALUES) {
+            cn_diag_set(diag, "plan op %zu: linear layer of %zu inputs and %zu outputs (1..%zu "
+                        "each)", i + 1, l->nin, l->nout, CN_MODEL_MAX_VALUES);
             l->nout = 0;
             st = CN_ERR_FORMAT;
             break;

@@ -35,7 +35,7 @@ typedef enum {
     CN_ERR_MODULI_NOT_DISTINCT,/* two moduli of one base are equal */
     CN_ERR_NOT_ENOUGH_PRIMES,  /* a prime search found fewer primes than asked */
     CN_ERR_FORM_MISMATCH,      /* coefficient form where NTT form is needed, or vice versa */
-    CN_ERR_SHAPE_MISMATCH,     /* degrees or prime counts of operands differ */
+    CN_ERR_SHAPE_MISMATCH,     /* shapes differ: degrees, prime counts, counts, layers */
     CN_ERR_NOT_INVERTIBLE,     /* an element has no inverse modulo the modulus */
     CN_ERR_OUT_OF_RANGE,       /* a value does not fit the representation asked for */
     CN_ERR_INSECURE,           /* parameters below the requested security level */

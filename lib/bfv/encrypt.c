@@ -211,8 +211,47 @@ static cn_status check_dec(const cn_bfv_ciphertext_t *ct, const cn_bfv_secret_ke
     return cn_bfv_check_ct(ct, ctx);
 }
 
-cn_status cn_bfv_decrypt(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
-                         const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
+/* 1 when every coefficient of the invariant noise v = t x / Q - round(t x / Q) of the
+ * phase x (residues over the ciphertext's l primes) has |v| <= 1/4 - 2^-40, i.e. the noise
+ * budget is at least one bit. frac(t x / Q) = frac(sum_i z_i / q_i) with z_i = x_i (Q /
+ * q_i)^-1 t mod q_i (the CRT sum; HPS, CT-RSA 2019, section 2.3), held in long double
+ * (64-bit mantissa, error below l 2^-63): the exact big-integer budget of
+ * cn_bfv_noise_budget without its cost (n big integers). */
+static cn_status noise_below_quarter(int *ok, const cn_poly_t *x, uint64_t t,
+                                     const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n, l = x->k;
+    uint64_t w[CN_BFV_MAX_Q];
+    long double inv[CN_BFV_MAX_Q];
+    for (size_t i = 0; i < l; i++) {
+        const cn_mod_t m = ctx->ring.base.mod[i];
+        uint64_t qhat = 1;
+        for (size_t j = 0; j < l; j++)
+            if (j != i)
+                qhat = cn_mod_mul(qhat, ctx->ring.base.mod[j].p % m.p, m);
+        cn_status st = cn_mod_inv(&w[i], qhat, m);
+        if (st != CN_OK)
+            return st;
+        w[i] = cn_mod_mul(w[i], t % m.p, m);
+        inv[i] = 1.0L / (long double)m.p;
+    }
+    const long double lim = 0.25L - 0x1p-40L;
+    *ok = 1;
+    for (size_t c = 0; c < n && *ok; c++) {
+        long double f = 0;
+        for (size_t i = 0; i < l; i++)
+            f += (long double)cn_mod_mul(x->data[i * n + c], w[i], ctx->ring.base.mod[i]) *
+                 inv[i];
+        const long double v = f - roundl(f);
+        *ok = fabsl(v) <= lim;
+    }
+    return CN_OK;
+}
+
+/* Decrypts ct into pt; with check, refuses (CN_ERR_NOISE_EXHAUSTED) a ciphertext whose
+ * noise budget is below one bit, from the same phase. */
+static cn_status decrypt(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
+                         const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx, int check)
 {
     cn_status st;
     if ((st = check_dec(ct, sk, ctx)) != CN_OK)
@@ -225,11 +264,22 @@ cn_status cn_bfv_decrypt(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
     cn_poly_t x = {0};
     if ((st = cn_poly_init(&x, &ctx->ring, ct->level)) != CN_OK)
         return st;
-    if ((st = phase(&x, ct, sk, ctx)) == CN_OK)
+    int ok = 1;
+    if ((st = phase(&x, ct, sk, ctx)) == CN_OK && check)
+        st = noise_below_quarter(&ok, &x, ctx->prm.t[ct->t_index], ctx);
+    if (st == CN_OK && !ok)
+        st = CN_ERR_NOISE_EXHAUSTED;
+    if (st == CN_OK)
         cn_scale_round(pt->coeffs, x.data, NULL, ctx->n,
                        &cn_bfv_level(ctx, ct->level)->dec_scale[ct->t_index]);
-    cn_poly_clear(&x);
+    cn_poly_clear(&x); /* the phase is secret-derived: cn_poly_clear wipes it */
     return st;
+}
+
+cn_status cn_bfv_decrypt(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
+                         const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
+{
+    return decrypt(pt, ct, sk, ctx, 0);
 }
 
 /* The phase c0 + c1 s carries the noise, which is derived from the secret key: its big
@@ -287,11 +337,5 @@ out:
 cn_status cn_bfv_decrypt_checked(cn_bfv_plaintext_t *pt, const cn_bfv_ciphertext_t *ct,
                                  const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
 {
-    int bits;
-    cn_status st = cn_bfv_noise_budget(&bits, ct, sk, ctx);
-    if (st != CN_OK)
-        return st;
-    if (bits <= 0)
-        return CN_ERR_NOISE_EXHAUSTED;
-    return cn_bfv_decrypt(pt, ct, sk, ctx);
+    return decrypt(pt, ct, sk, ctx, 1);
 }

@@ -16,7 +16,7 @@ CN_NO_AVX512 ?= 0
 OPENMP ?= -fopenmp
 CN_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -Wshadow \
             -fvisibility=hidden -fno-strict-aliasing -pthread $(OPENMP) -Iinclude
-CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
+CN_LDLIBS = -lsodium -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
 ifeq ($(WERROR),1)
 CN_CFLAGS += -Werror
 endif

@@ -201,7 +201,7 @@ test: tests
 PC_FILE := $(BUILD)/cryptonets.pc
 $(PC_FILE): Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lsodium -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
 	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
 
 install: $(LIBA) $(PC_FILE)

@@ -1,8 +1,9 @@
 /* Known-answer tests of net/: the plan bytes of the committed MNIST model
  * (examples/models/cryptonets_mnist.cnm) and of a tiny hand-built model, each compiled
  * with every option that the compiler could choose forced (so nothing depends on the
- * CPU; the plan's cost estimate, which does, is zeroed before its digest); and, for the tiny model, the bytes a client makes from a fixed seed (evaluation
- * keys, an encrypted batch of fixed inputs) and those of the server's reply.
+ * CPU; the plan's cost estimate, which does, is zeroed before its digest); and, for the
+ * tiny model, the bytes a client makes from a fixed seed (evaluation keys, an encrypted
+ * batch of fixed inputs) and those of the server's reply.
  *
  * These pin bytes against regressions: the expected lengths and SHA-256 digests come
  * from the code under test itself, at commit d85e10c (main when they were written); only

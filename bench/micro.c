@@ -373,9 +373,10 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench/micro [--json] [--json-file F] [--reps R] [WORD ...]\n"
                     "  runs the ops whose name contains a WORD (all by default)\n"
-                    "  ops: ntt_fwd ntt_inv poly_mul chacha20 (n = bytes of keystream) keygen encrypt_pk encrypt_sk decrypt add\n"
+                    "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
                     "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
                     "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
+                    "       chacha20 (n = bytes of keystream from the generator)\n"
                     "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
                     "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
                     "   t of 20 bits; 'bits' is 0 there)\n");

@@ -16,7 +16,7 @@ CN_NO_AVX512 ?= 0
 OPENMP ?= -fopenmp
 CN_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -Wshadow \
             -fvisibility=hidden -fno-strict-aliasing -pthread $(OPENMP) -Iinclude
-CN_LDLIBS = -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
+CN_LDLIBS = -lsodium -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
 ifeq ($(WERROR),1)
 CN_CFLAGS += -Werror
 endif
@@ -202,7 +202,7 @@ test: tests
 PC_FILE := $(BUILD)/cryptonets.pc
 $(PC_FILE): Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lsodium -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
 	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
 
 install: $(LIBA) $(PC_FILE)

@@ -27,6 +27,8 @@ typedef struct {
     cn_ring_t ring;
     cn_poly_t a, b, c;
     uint64_t *vec;
+    uint8_t *bytes; /* keystream rows: the output buffer, of nbytes */
+    size_t nbytes;
     /* BFV */
     cn_bfv_context_t *ctx;
     cn_bfv_secret_key_t sk;
@@ -78,6 +80,15 @@ static void setup(bench_state *s, const bench_spec *b)
     uint64_t primes[CN_RNS_MAX_PRIMES];
     cn_status st;
     memset(s, 0, sizeof *s);
+    if (b->primes == 0) { /* a keystream row: n bytes from a seeded generator */
+        uint8_t seed[CN_SEED_BYTES] = {1, 2, 3};
+        if ((st = cn_rng_init_insecure_deterministic(&s->rng, seed, CN_RNG_INSECURE_ACK)) != CN_OK)
+            die("rng", st);
+        s->nbytes = b->n;
+        if (!(s->bytes = malloc(b->n)))
+            die("buffer", CN_ERR_NO_MEMORY);
+        return;
+    }
     if ((st = cn_primes_ntt(primes, b->primes, b->bits, b->n, NULL, 0, 1)) != CN_OK)
         die("prime search", st);
     if ((st = cn_ring_init(&s->ring, b->n, primes, b->primes)) != CN_OK)
@@ -93,6 +104,11 @@ static void setup(bench_state *s, const bench_spec *b)
 
 static void teardown(bench_state *s)
 {
+    if (s->bytes) {
+        free(s->bytes);
+        cn_rng_clear(&s->rng);
+        return;
+    }
     cn_poly_clear(&s->a);
     cn_poly_clear(&s->b);
     cn_poly_clear(&s->c);
@@ -109,6 +125,12 @@ static void run_ntt_fwd(bench_state *s)
 static void run_ntt_inv(bench_state *s)
 {
     cn_ntt_inverse(s->vec, &s->ring.ntt[0]);
+}
+
+/* bulk keystream of the generator (ChaCha20), n bytes per call */
+static void run_chacha20(bench_state *s)
+{
+    cn_rng_bytes(&s->rng, s->bytes, s->nbytes);
 }
 
 /* product of two coefficient-form polynomials: 2 forward NTTs, pointwise, 1 inverse
@@ -220,6 +242,15 @@ static void run_encrypt_sk(bench_state *s)
     check(cn_bfv_encrypt_symmetric(&s->z, &s->pt, &s->sk, s->ctx, &s->rng), "encrypt_sk");
 }
 
+/* seed expansion: the uniform c1 of a seeded ciphertext (every row, by rejection) rebuilt
+ * from its 32-byte seed; the first call makes the seeded ciphertext */
+static void run_seed_expand(bench_state *s)
+{
+    if (!s->z.has_seed)
+        check(cn_bfv_encrypt_symmetric(&s->z, &s->pt, &s->sk, s->ctx, &s->rng), "encrypt_sk");
+    check(cn_bfv_expand_seed(&s->z, s->ctx), "seed_expand");
+}
+
 static void run_decrypt(bench_state *s)
 {
     check(cn_bfv_decrypt(&s->pt2, &s->x, &s->sk, s->ctx), "decrypt");
@@ -310,6 +341,7 @@ static const bench_entry entries[] = {
     {{"ntt_inv", 32768, 1, 60}, run_ntt_inv, 0, NULL},
     {{"poly_mul", 8192, 4, 60}, run_poly_mul, 0, NULL},
     {{"poly_mul", 8192, 4, 44}, run_poly_mul, 0, NULL},
+    {{"chacha20", 65536, 0, 0}, run_chacha20, 0, NULL},
 #define BFV_ROWS(n, k)                                                                     \
     {{"keygen", n, k, 0}, run_keygen, 1, NULL}, {{"encrypt_pk", n, k, 0}, run_encrypt_pk, 1, NULL},     \
         {{"encrypt_sk", n, k, 0}, run_encrypt_sk, 1, NULL}, {{"decrypt", n, k, 0}, run_decrypt, 1, NULL}, \
@@ -321,6 +353,7 @@ static const bench_entry entries[] = {
     {{"size_ct", n, k, 0}, NULL, 1, size_ct}, {{"size_ct_seeded", n, k, 0}, NULL, 1, size_ct_seeded}, \
         {{"size_pk", n, k, 0}, NULL, 1, size_pk}, {{"size_rlk", n, k, 0}, NULL, 1, size_rlk}
     BFV_ROWS(8192, 4),
+    {{"seed_expand", 8192, 4, 0}, run_seed_expand, 1, NULL},
     BFV_ROWS(16384, 8),
     SIZE_ROWS(8192, 4),
     SIZE_ROWS(16384, 8),
@@ -342,6 +375,8 @@ static void usage(void)
                     "  runs the ops whose name contains a WORD (all by default)\n"
                     "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
                     "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
+                    "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
+                    "       chacha20 (n = bytes of keystream from the generator)\n"
                     "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
                     "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
                     "   t of 20 bits; 'bits' is 0 there)\n");
@@ -429,7 +464,7 @@ int main(int argc, char **argv)
         qsort(t, (size_t)nrep, sizeof *t, cmp_double);
         double med = t[nrep / 2];
         /* the NTT kernel of the row's first prime (BFV rows: the ciphertext primes') */
-        const char *kern = cn_ntt_table_kernel_name(
+        const char *kern = s.bytes ? "-" : cn_ntt_table_kernel_name(
             be->bfv ? &cn_bfv_context_ring(s.ctx)->ntt[0] : &s.ring.ntt[0]);
         if (jf)
             fprintf(jf, "%s\n  {\"op\": \"%s\", \"n\": %zu, \"primes\": %zu, \"bits\": %u, "

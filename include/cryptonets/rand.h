@@ -1,5 +1,6 @@
-/* Randomness: a ChaCha20 stream (RFC 8439) keyed from the operating system, and the
- * samplers BFV needs (uniform mod q, ternary secret, centered binomial error).
+/* Randomness: a ChaCha20 stream (RFC 8439's block function, computed by libsodium) keyed
+ * from the operating system, and the samplers BFV needs (uniform mod q, ternary secret,
+ * centered binomial error).
  *
  * cn_rng_init() seeds from getrandom(); that is the only way to get randomness for
  * secrets. Two explicit, deterministic constructions exist besides:
@@ -31,8 +32,8 @@ typedef struct {
     uint32_t key[8];
     uint32_t nonce[2];   /* words 14, 15 of the ChaCha state */
     uint64_t counter;    /* 64-bit block counter: words 12 (low) and 13 (high) */
-    uint8_t buf[256];    /* current keystream: four blocks */
-    unsigned pos;        /* bytes of buf already used (256: empty) */
+    uint8_t buf[512];    /* current keystream: eight blocks */
+    unsigned pos;        /* bytes of buf already used (512: empty) */
     unsigned kind;       /* how it was seeded (internal) */
 } cn_rng_t;
 

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <sodium.h>
+
 /* Alignment of every array the library allocates (one cache line, one zmm). */
 #define CN_ALIGN 64
 
@@ -34,12 +36,11 @@ static inline void *cn_calloc(size_t count, size_t size)
     return p;
 }
 
-/* Overwrites len bytes so the compiler cannot drop the stores (secrets). */
+/* Overwrites len bytes so the compiler cannot drop the stores (secrets): libsodium's
+ * sodium_memzero (explicit_bzero or an equivalent the optimizer cannot remove). */
 static inline void cn_wipe(void *p, size_t len)
 {
-    volatile unsigned char *v = (volatile unsigned char *)p;
-    while (len--)
-        *v++ = 0;
+    sodium_memzero(p, len);
 }
 
 #endif

@@ -1,12 +1,15 @@
-/* The generator: ChaCha20 keystream with a 64-bit block counter, seeded from getrandom
- * or from an explicit seed. */
+/* The generator: the ChaCha20 keystream (D. J. Bernstein's layout: 64-bit block counter
+ * in state words 12-13, 64-bit nonce in 14-15) computed by libsodium's
+ * crypto_stream_chacha20, keyed from getrandom or from an explicit seed. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include <sodium.h>
+
 #include "cryptonets/rand.h"
 #include "../internal/mem.h"
-#include "chacha20.h"
 #include "rng_internal.h"
 
 enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
@@ -17,9 +20,30 @@ static uint32_t load_le32(const uint8_t *p)
            (uint32_t)p[3] << 24;
 }
 
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+static void store_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+#endif
+
+/* sodium_init once per process (pthread_once: thread-safe, and cheap after the first
+ * call); it selects libsodium's fastest ChaCha20 code for this CPU (AVX2, SSSE3 or
+ * portable: the same bytes). Its result: 0 or 1 when libsodium is ready, -1 if not. */
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_status;
+static void sodium_start(void)
+{
+    sodium_status = sodium_init();
+}
+
 static void keyed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t domain,
                   unsigned kind)
 {
+    pthread_once(&sodium_once, sodium_start);
     memset(r, 0, sizeof *r);
     for (int i = 0; i < 8; i++)
         r->key[i] = load_le32(seed + 4 * i);
@@ -45,10 +69,13 @@ static int os_random(uint8_t *out, size_t len)
     return 0;
 }
 
+/* The seed comes from getrandom directly rather than libsodium's randombytes_buf, which
+ * aborts the process when the OS has no randomness to give: here that is an error code. */
 cn_status cn_rng_init(cn_rng_t *r)
 {
     uint8_t seed[CN_SEED_BYTES];
-    if (os_random(seed, sizeof seed) != 0) {
+    pthread_once(&sodium_once, sodium_start);
+    if (sodium_status < 0 || os_random(seed, sizeof seed) != 0) {
         memset(r, 0, sizeof *r);
         return CN_ERR_RANDOMNESS;
     }
@@ -93,10 +120,26 @@ void cn_rng_clear(cn_rng_t *r)
     cn_wipe(r, sizeof *r);
 }
 
+/* The next eight blocks: crypto_stream_chacha20_xor_ic over zeros from block counter
+ * r->counter (libsodium has no keystream call that takes a counter). 512 bytes let it use
+ * its eight-block AVX2 code where the CPU has it. */
 void cn_rng_refill(cn_rng_t *r)
 {
-    cn_chacha20_blocks4(r->buf, r->key, r->counter, r->nonce[0], r->nonce[1]);
-    r->counter += 4;
+    memset(r->buf, 0, sizeof r->buf);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the words' memory is already their little-endian serialization */
+    crypto_stream_chacha20_xor_ic(r->buf, r->buf, sizeof r->buf, (const uint8_t *)r->nonce,
+                                  r->counter, (const uint8_t *)r->key);
+#else
+    uint8_t key[32], nonce[8];
+    for (int i = 0; i < 8; i++)
+        store_le32(key + 4 * i, r->key[i]);
+    store_le32(nonce, r->nonce[0]);
+    store_le32(nonce + 4, r->nonce[1]);
+    crypto_stream_chacha20_xor_ic(r->buf, r->buf, sizeof r->buf, nonce, r->counter, key);
+    cn_wipe(key, sizeof key);
+#endif
+    r->counter += sizeof r->buf / 64;
     r->pos = 0;
 }
 

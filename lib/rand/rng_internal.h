@@ -6,7 +6,7 @@
 
 #include "cryptonets/rand.h"
 
-/* Fills buf with the next four keystream blocks and sets pos to 0. */
+/* Fills buf with the next eight keystream blocks and sets pos to 0. */
 void cn_rng_refill(cn_rng_t *r);
 
 /* The next nb <= 8 keystream bytes as a little-endian integer; consumed bytes are

@@ -1,6 +1,11 @@
 /* Shared test helpers. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <sodium.h>
+
+#include "io/io_internal.h"
 #include "util.h"
 
 uint64_t cn_test_seed(void)
@@ -36,4 +41,78 @@ TCase *cn_tcase(const char *name, double seconds)
     TCase *tc = tcase_create(name);
     tcase_set_timeout(tc, seconds);
     return tc;
+}
+
+void cn_test_kat_seed(uint8_t seed[CN_SEED_BYTES], uint64_t label)
+{
+    for (int i = 0; i < CN_SEED_BYTES; i++)
+        seed[i] = (uint8_t)i;
+    for (int i = 0; i < 8; i++)
+        seed[i] ^= (uint8_t)(label >> (8 * i));
+}
+
+void cn_test_kat_rng(cn_rng_t *r, uint64_t label)
+{
+    uint8_t seed[CN_SEED_BYTES];
+    cn_test_kat_seed(seed, label);
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(r, seed, CN_RNG_INSECURE_ACK), CN_OK);
+}
+
+void cn_test_sha256_hex(char out[65], const void *p, size_t len)
+{
+    unsigned char h[crypto_hash_sha256_BYTES];
+    ck_assert_int_eq(crypto_hash_sha256(h, p, len), 0);
+    for (size_t i = 0; i < sizeof h; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+int cn_test_kat_printing(void)
+{
+    const char *e = getenv("CN_KAT_PRINT");
+    return e && strcmp(e, "1") == 0;
+}
+
+void cn_test_kat(const char *name, const void *p, size_t len, size_t want_len,
+                 const char *want_sha256)
+{
+    char got[65];
+    cn_test_sha256_hex(got, p, len);
+    if (cn_test_kat_printing()) {
+        fprintf(stderr, "KAT %s: %zu %s\n", name, len, got);
+        return;
+    }
+    ck_assert_msg(len == want_len && strcmp(got, want_sha256) == 0,
+                  "KAT %s: %zu bytes, sha256 %s; pinned %zu bytes, sha256 %s (a deliberate "
+                  "change? CN_KAT_PRINT=1 prints the new values)",
+                  name, len, got, want_len, want_sha256);
+}
+
+uint64_t cn_test_fnv1a64(const void *p, size_t len)
+{
+    const uint8_t *b = p;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static void put_le64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+void cn_test_reseal_io(uint8_t *b, size_t len)
+{
+    cn_hash_t h;
+    cn_hash_init(&h);
+    cn_hash_update(&h, b, len - 8);
+    put_le64(b + len - 8, cn_hash_final(&h));
+}
+
+void cn_test_reseal_net(uint8_t *b, size_t len)
+{
+    put_le64(b + len - 8, cn_test_fnv1a64(b, len - 8));
 }

@@ -1,9 +1,13 @@
-/* Shared test helpers: the fixed seed, a seeded generator, and suite declaration. */
+/* Shared test helpers: the fixed seed, a seeded generator, suite declaration, and the
+ * pieces of known-answer tests (a fixed library generator, SHA-256 pins, resealing). */
 #ifndef CN_TEST_UTIL_H
 #define CN_TEST_UTIL_H
 
 #include <check.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "cryptonets/rand.h"
 
 /* Marks a suite constructor `Suite *name_suite(void)` for the generated list. Write it
  * alone on a line at file scope: CN_SUITE(ntt) */
@@ -18,6 +22,44 @@ void cn_test_rng_init(cn_test_rng_t *r, uint64_t stream);
 uint64_t cn_test_rng_next(cn_test_rng_t *r);
 /* Uniform in [0, bound), bound > 0. */
 uint64_t cn_test_rng_below(cn_test_rng_t *r, uint64_t bound);
+
+/* Known-answer tests (KATs) pin the exact bytes the library produces from a fixed seed,
+ * against regressions: their expected values come from the code under test (at the
+ * commit each KAT file names), which is allowed for KATs only. */
+
+/* The 32-byte seed of a KAT: bytes 0, 1, ..., 31 with the first eight xored with label
+ * (little-endian). It does not depend on CN_TEST_SEED: a KAT's bytes never vary. */
+void cn_test_kat_seed(uint8_t seed[CN_SEED_BYTES], uint64_t label);
+
+/* The library's deterministic generator (insecure mode, asked for by name with
+ * CN_RNG_INSECURE_ACK) keyed by cn_test_kat_seed(label). */
+void cn_test_kat_rng(cn_rng_t *r, uint64_t label);
+
+/* SHA-256 (FIPS 180-4, libsodium's crypto_hash_sha256: code independent of ours) of
+ * len bytes, as 64 lowercase hex digits and a NUL. */
+void cn_test_sha256_hex(char out[65], const void *p, size_t len);
+
+/* Checks that the len bytes at p are want_len long with SHA-256 want_sha256 (hex). With
+ * CN_KAT_PRINT=1 in the environment it checks nothing and prints
+ * "KAT <name>: <len> <sha256>" on stderr instead: how the values are regenerated after a
+ * deliberate change of the bytes. */
+void cn_test_kat(const char *name, const void *p, size_t len, size_t want_len,
+                 const char *want_sha256);
+
+/* 1 when CN_KAT_PRINT=1 (regeneration mode). */
+int cn_test_kat_printing(void);
+
+/* FNV-1a, 64 bits (the checksum of net/'s model and plan bytes, written from its
+ * definition: offset basis 0xcbf29ce484222325, prime 0x100000001b3). */
+uint64_t cn_test_fnv1a64(const void *p, size_t len);
+
+/* Rewrites the 8-byte checksum that ends a lib/io object (docs/format.md) after a test
+ * edited the bytes before it, so that only the check under test can refuse them. */
+void cn_test_reseal_io(uint8_t *b, size_t len);
+
+/* The same for net/ bytes (model, plan, batch), whose last 8 bytes are FNV-1a of the
+ * rest, little-endian. */
+void cn_test_reseal_net(uint8_t *b, size_t len);
 
 /* A test case with a generous time limit (seconds, scaled by CK_TIMEOUT_MULTIPLIER). */
 TCase *cn_tcase(const char *name, double seconds);

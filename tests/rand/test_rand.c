@@ -1,5 +1,6 @@
-/* Tests of lib/rand: ChaCha20 against RFC 8439's vectors (also confirmed with OpenSSL's
- * chacha20), determinism, and statistics of the samplers with bounds that can fail. */
+/* Tests of lib/rand: the generator's ChaCha20 keystream against RFC 8439's vectors (also
+ * confirmed with OpenSSL's chacha20) and against a block function written here from the
+ * RFC, determinism, and statistics of the samplers with bounds that can fail. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 
 #include "common/util.h"
 #include "cryptonets/rand.h"
-#include "rand/chacha20.h"
 
 static void unhex(uint8_t *out, const char *hex)
 {
@@ -25,30 +25,97 @@ static void key_0_to_31(uint32_t key[8])
                  (uint32_t)(4 * i + 3) << 24;
 }
 
-/* RFC 8439 section 2.3.2 and appendix A.1, test vector 1 */
+/* The oracle: the ChaCha20 block function written from RFC 8439 sections 2.1-2.3, state
+ * words 12..15 = (w12, w13, w14, w15) (RFC 8439: counter, then the 96-bit nonce; the
+ * generator: 64-bit counter in 12-13, 64-bit domain in 14-15). */
+static uint32_t rotl(uint32_t x, int n)
+{
+    return x << n | x >> (32 - n);
+}
+
+static void quarter(uint32_t *x, int a, int b, int c, int d)
+{
+    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 16);
+    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 12);
+    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 8);
+    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 7);
+}
+
+static void ref_block(uint8_t out[64], const uint32_t key[8], uint32_t w12, uint32_t w13,
+                      uint32_t w14, uint32_t w15)
+{
+    uint32_t s[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574}, x[16];
+    for (int i = 0; i < 8; i++)
+        s[4 + i] = key[i];
+    s[12] = w12;
+    s[13] = w13;
+    s[14] = w14;
+    s[15] = w15;
+    memcpy(x, s, sizeof x);
+    for (int round = 0; round < 10; round++) {
+        quarter(x, 0, 4, 8, 12);
+        quarter(x, 1, 5, 9, 13);
+        quarter(x, 2, 6, 10, 14);
+        quarter(x, 3, 7, 11, 15);
+        quarter(x, 0, 5, 10, 15);
+        quarter(x, 1, 6, 11, 12);
+        quarter(x, 2, 7, 8, 13);
+        quarter(x, 3, 4, 9, 14);
+    }
+    for (int i = 0; i < 16; i++)
+        for (int b = 0; b < 4; b++)
+            out[4 * i + b] = (uint8_t)((x[i] + s[i]) >> (8 * b));
+}
+
+static void key_bytes(uint8_t seed[CN_SEED_BYTES], const uint32_t key[8])
+{
+    for (int i = 0; i < 32; i++)
+        seed[i] = (uint8_t)(key[i / 4] >> (8 * (i % 4)));
+}
+
+/* The same block read from the library's generator: a public-seed stream keyed by the
+ * key's bytes, domain w14 | w15 << 32, its 64-bit counter set to w12 | w13 << 32. */
+static void gen_block(uint8_t out[64], const uint32_t key[8], uint32_t w12, uint32_t w13,
+                      uint32_t w14, uint32_t w15)
+{
+    uint8_t seed[CN_SEED_BYTES];
+    key_bytes(seed, key);
+    cn_rng_t r;
+    cn_rng_init_public_seed(&r, seed, (uint64_t)w15 << 32 | w14);
+    r.counter = (uint64_t)w13 << 32 | w12;
+    cn_rng_bytes(&r, out, 64);
+    cn_rng_clear(&r);
+}
+
+/* RFC 8439 section 2.3.2 and appendix A.1, test vector 1: the oracle and the generator */
 START_TEST(test_chacha20_block_vectors)
 {
-    uint8_t out[64], want[64];
+    uint8_t out[64], out2[64], want[64];
     uint32_t key[8];
     key_0_to_31(key);
-    cn_chacha20_block(out, key, 1, 0x09000000, 0x4a000000, 0);
+    ref_block(out, key, 1, 0x09000000, 0x4a000000, 0);
+    gen_block(out2, key, 1, 0x09000000, 0x4a000000, 0);
     unhex(want, "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
                 "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
     ck_assert_mem_eq(out, want, 64);
+    ck_assert_mem_eq(out2, want, 64);
     memset(key, 0, sizeof key);
-    cn_chacha20_block(out, key, 0, 0, 0, 0);
+    ref_block(out, key, 0, 0, 0, 0);
+    gen_block(out2, key, 0, 0, 0, 0);
     unhex(want, "76b8e0ada0f13d90405d6ae55386bd28bdd219b8a08ded1aa836efcc8b770dc7"
                 "da41597c5157488d7724e03fb8d84a376a43b8f41518a11cc387b669b2ee6586");
     ck_assert_mem_eq(out, want, 64);
+    ck_assert_mem_eq(out2, want, 64);
 }
 END_TEST
 
-/* RFC 8439 section 2.4.2: the "sunscreen" encryption (keystream from counter 1) */
+/* RFC 8439 section 2.4.2: the "sunscreen" encryption (keystream from counter 1), with the
+ * oracle's blocks and with one read of the generator's stream */
 START_TEST(test_chacha20_encryption_vector)
 {
     const char *pt = "Ladies and Gentlemen of the class of '99: If I could offer you only "
                      "one tip for the future, sunscreen would be it.";
-    uint8_t want[114], got[114], ks[64];
+    uint8_t want[114], got[114], ks[114], seed[CN_SEED_BYTES];
     unhex(want, "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b"
                 "f91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8"
                 "07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736"
@@ -57,11 +124,21 @@ START_TEST(test_chacha20_encryption_vector)
     uint32_t key[8];
     key_0_to_31(key);
     for (size_t off = 0; off < 114; off += 64) {
-        cn_chacha20_block(ks, key, 1 + (uint32_t)(off / 64), 0, 0x4a000000, 0);
+        uint8_t blk[64];
+        ref_block(blk, key, 1 + (uint32_t)(off / 64), 0, 0x4a000000, 0);
         for (size_t i = off; i < 114 && i < off + 64; i++)
-            got[i] = (uint8_t)pt[i] ^ ks[i - off];
+            got[i] = (uint8_t)pt[i] ^ blk[i - off];
     }
     ck_assert_mem_eq(got, want, 114);
+    cn_rng_t r;
+    key_bytes(seed, key);
+    cn_rng_init_public_seed(&r, seed, 0x4a000000);
+    r.counter = 1;
+    cn_rng_bytes(&r, ks, sizeof ks);
+    for (size_t i = 0; i < 114; i++)
+        got[i] = (uint8_t)pt[i] ^ ks[i];
+    ck_assert_mem_eq(got, want, 114);
+    cn_rng_clear(&r);
 }
 END_TEST
 
@@ -97,20 +174,20 @@ START_TEST(test_streams)
     cn_rng_bytes(&a, x, 128);
     uint32_t key[8];
     key_0_to_31(key);
-    cn_chacha20_block(blk, key, 0, 0, 5, 0);
+    ref_block(blk, key, 0, 0, 5, 0);
     ck_assert_mem_eq(x, blk, 64);
-    cn_chacha20_block(blk, key, 1, 0, 5, 0);
+    ref_block(blk, key, 1, 0, 5, 0);
     ck_assert_mem_eq(x + 64, blk, 64);
-    /* ten blocks through the four-block refill, across the 2^32 counter boundary */
+    /* twenty blocks through the eight-block refill, across the 2^32 counter boundary */
     {
-        uint8_t big[640], ref[640];
+        uint8_t big[1280], ref[1280];
         cn_rng_init_public_seed(&a, seed, 5);
         a.counter = 0xfffffffdULL;
         cn_rng_bytes(&a, big, 7);
         cn_rng_bytes(&a, big + 7, sizeof big - 7);
-        for (uint64_t c = 0; c < 10; c++) {
+        for (uint64_t c = 0; c < 20; c++) {
             uint64_t k = 0xfffffffdULL + c;
-            cn_chacha20_block(ref + 64 * c, key, (uint32_t)k, (uint32_t)(k >> 32), 5, 0);
+            ref_block(ref + 64 * c, key, (uint32_t)k, (uint32_t)(k >> 32), 5, 0);
         }
         ck_assert_mem_eq(big, ref, sizeof big);
     }

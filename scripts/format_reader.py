@@ -632,6 +632,17 @@ def check_plan_chain(plan):
     assert width == plan["outputs"]
 
 
+def eval_plan_plain(plan, x):
+    """the plan on integers: a linear op gives bias_j + sum of w x_column, a square x^2,
+    relinearization and modulus switch change nothing (docs/net.md)"""
+    for op in plan["ops"]:
+        if op["kind"] == 1:
+            x = [bias + sum(w * x[col] for col, w in terms) for terms, bias in op["rows"]]
+        elif op["kind"] == 2:
+            x = [v * v for v in x]
+    return x
+
+
 # ---- commands ----
 
 def selftest():
@@ -895,6 +906,15 @@ def check_net_dir(d):
         print("%s: plan%s: %d inputs -> %d outputs, ops %s, n = %d, %d primes, t = %s" %
               (d, tag, plan["inputs"], plan["outputs"], kinds, prm["n"], len(prm["q"]),
                prm["t"]))
+        plain = os.path.join(d, "plain%s.txt" % tag)
+        if os.path.exists(plain):
+            with open(plain) as f:
+                xs, ys = [[int(v) for v in line.split()] for line in f.read().splitlines()]
+            nin, nout = plan["inputs"], plan["outputs"]
+            for i in range(len(xs) // nin):
+                got = eval_plan_plain(plan, xs[i * nin:(i + 1) * nin])
+                assert got == ys[i * nout:(i + 1) * nout], (got, ys)
+            print("  the ops on integers give the library's reference run (%s)" % plain)
         keys = load(os.path.join(d, "evalkeys%s.bin" % tag))
         if 3 in kinds:
             parse_relin_key(keys, prm)

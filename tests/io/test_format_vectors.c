@@ -8,8 +8,10 @@
  *
  * The keystream block also equals OpenSSL 3's ChaCha20 (RFC 8439 layout, counter 0 and
  * nonce 00000000 31630000 00000000; see docs/format.md). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
@@ -223,6 +225,226 @@ START_TEST(test_ntt_formula)
 }
 END_TEST
 
+/* ---- objects for scripts/format_reader.py check ------------------------------------ */
+
+/* With CN_FORMAT_DUMP=DIR in the environment, test_dump_for_reader writes objects of the
+ * library into DIR/small (n = 64, 3 primes, 2 plaintext moduli, insecure), DIR/bench
+ * (the n = 8192 benchmark parameters) and DIR/net (two plans, their evaluation keys,
+ * client batches, reference runs), for `python3 scripts/format_reader.py check
+ * DIR/small DIR/bench DIR/net` to parse, decrypt and compare (docs/format.md,
+ * "Independent reader"). Without it the test does nothing. */
+static void put_file(const char *dir, const char *name, const void *b, size_t len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+#define DUMP(dir, name, size, save, ...)                                                    \
+    do {                                                                                    \
+        const size_t sz_ = (size);                                                          \
+        uint8_t *b_ = malloc(sz_);                                                          \
+        size_t w_ = 0;                                                                      \
+        ck_assert_ptr_nonnull(b_);                                                          \
+        ck_assert_int_eq(save(b_, sz_, &w_, __VA_ARGS__), CN_OK);                           \
+        put_file(dir, name, b_, w_);                                                        \
+        free(b_);                                                                           \
+    } while (0)
+
+static void dump_objects(const char *dir, const cn_bfv_params_t *prm, int galois)
+{
+    mkdir(dir, 0777);
+    cn_bfv_context_t *ctx;
+    ck_assert_int_eq(cn_bfv_context_create(&ctx, prm), CN_OK);
+    uint8_t seed[CN_SEED_BYTES] = {7, 7, 7};
+    cn_rng_t rng;
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    cn_bfv_secret_key_t sk = {0};
+    cn_bfv_public_key_t pk = {0};
+    cn_bfv_relin_key_t rk = {0};
+    ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
+    ck_assert_int_eq(cn_bfv_keygen_public(&pk, &sk, ctx, &rng), CN_OK);
+    ck_assert_int_eq(cn_bfv_keygen_relin(&rk, &sk, ctx, &rng), CN_OK);
+    DUMP(dir, "params.bin", cn_io_size_params(prm), cn_io_save_params, prm);
+    DUMP(dir, "sk.bin", cn_io_size_secret_key(&sk, ctx), cn_io_save_secret_key, &sk, ctx);
+    DUMP(dir, "pk.bin", cn_io_size_public_key(&pk, ctx), cn_io_save_public_key, &pk, ctx);
+    DUMP(dir, "rk.bin", cn_io_size_relin_key(&rk, ctx), cn_io_save_relin_key, &rk, ctx);
+    if (galois) {
+        cn_bfv_galois_keys_t gk = {0};
+        const int64_t steps[] = {1, -2};
+        ck_assert_int_eq(cn_bfv_keygen_galois(&gk, &sk, steps, 2, ctx, &rng), CN_OK);
+        DUMP(dir, "gk.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys, &gk, ctx);
+        cn_bfv_galois_keys_clear(&gk);
+    }
+    /* slot values in [-99, 99] under the last plaintext modulus */
+    const size_t n = prm->n, ti = prm->nt - 1;
+    int64_t *v = malloc(n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/values.txt", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%zu", ti);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (int64_t)((i * 7919 + 13) % 199) - 99;
+        fprintf(f, " %lld", (long long)v[i]);
+    }
+    fprintf(f, "\n");
+    fclose(f);
+    cn_bfv_plaintext_t pt = {0};
+    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, ctx, ti), CN_OK);
+    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, ctx), CN_OK);
+    DUMP(dir, "pt.bin", cn_io_size_plaintext(&pt, ctx), cn_io_save_plaintext, &pt, ctx);
+    cn_bfv_ciphertext_t cs = {0}, cp = {0}, sq = {0}, ms = {0}, two[2] = {{0}};
+    ck_assert_int_eq(cn_bfv_encrypt_symmetric(&cs, &pt, &sk, ctx, &rng), CN_OK);
+    DUMP(dir, "ct_seeded.bin", cn_io_size_ciphertext(&cs, 0, ctx), cn_io_save_ciphertext, &cs,
+         0, ctx);
+    DUMP(dir, "ct_unseeded.bin", cn_io_size_ciphertext(&cs, CN_IO_NO_SEED, ctx),
+         cn_io_save_ciphertext, &cs, CN_IO_NO_SEED, ctx);
+    ck_assert_int_eq(cn_bfv_encrypt(&cp, &pt, &pk, ctx, &rng), CN_OK);
+    DUMP(dir, "ct_pk.bin", cn_io_size_ciphertext(&cp, 0, ctx), cn_io_save_ciphertext, &cp, 0,
+         ctx);
+    ck_assert_int_eq(cn_bfv_square(&sq, &cp, ctx), CN_OK);
+    DUMP(dir, "ct_sq.bin", cn_io_size_ciphertext(&sq, 0, ctx), cn_io_save_ciphertext, &sq, 0,
+         ctx);
+    ck_assert_int_eq(cn_bfv_mod_switch(&ms, &cs, ctx), CN_OK);
+    DUMP(dir, "ct_ms.bin", cn_io_size_ciphertext(&ms, 0, ctx), cn_io_save_ciphertext, &ms, 0,
+         ctx);
+    ck_assert_int_eq(cn_bfv_ciphertext_copy(&two[0], &cs, ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_ciphertext_copy(&two[1], &sq, ctx), CN_OK);
+    DUMP(dir, "batch.bin", cn_io_size_ciphertext_batch(two, 2, 0, ctx),
+         cn_io_save_ciphertext_batch, two, 2, 0, ctx);
+    for (int i = 0; i < 2; i++)
+        cn_bfv_ciphertext_clear(&two[i]);
+    cn_bfv_ciphertext_clear(&cs);
+    cn_bfv_ciphertext_clear(&cp);
+    cn_bfv_ciphertext_clear(&sq);
+    cn_bfv_ciphertext_clear(&ms);
+    cn_bfv_plaintext_clear(&pt);
+    free(v);
+    cn_bfv_relin_key_clear(&rk);
+    cn_bfv_public_key_clear(&pk);
+    cn_bfv_secret_key_clear(&sk);
+    cn_rng_clear(&rng);
+    cn_bfv_context_free(ctx);
+}
+
+/* bench/micro's parameters at n = 8192: q of 44, 44, 43, 43 bits, P of 44, t of 20 */
+static void bench_params(cn_bfv_params_t *p)
+{
+    static const unsigned bits[] = {44, 44, 43, 43};
+    memset(p, 0, sizeof *p);
+    p->n = 8192;
+    p->nq = 4;
+    p->nt = 1;
+    p->security = CN_SEC_128;
+    ck_assert_int_eq(cn_primes_ntt(&p->p, 1, 44, 8192, NULL, 0, 1), CN_OK);
+    uint64_t used[5] = {p->p};
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_int_eq(cn_primes_ntt(&p->q[i], 1, bits[i], 8192, used, i + 1, 1), CN_OK);
+        used[i + 1] = p->q[i];
+    }
+    ck_assert_int_eq(cn_primes_ntt(&p->t[0], 1, 20, 8192, NULL, 0, 0), CN_OK);
+}
+
+/* Two plans of a 16-input model: dense, square, dense (no relinearization), and with
+ * one more square and dense (relinearization); their bytes, the client's evaluation
+ * keys and batch of 3 inputs, and the reference run on those inputs. */
+static void dump_plans(const char *dir)
+{
+    mkdir(dir, 0777);
+    double w1[3 * 16], b1[3], w2[2 * 3], b2[2], w3[2 * 2], b3[2];
+    for (int i = 0; i < 48; i++)
+        w1[i] = ((i * 37) % 11 - 5) / 7.0;
+    for (int i = 0; i < 3; i++)
+        b1[i] = 0.25 * i - 0.3;
+    for (int i = 0; i < 6; i++)
+        w2[i] = ((i * 5) % 7 - 3) / 3.0;
+    for (int i = 0; i < 4; i++)
+        w3[i] = (i % 3 - 1) * 0.7 + 0.1;
+    for (int i = 0; i < 2; i++) {
+        b2[i] = -0.5 + i;
+        b3[i] = 0.125 * i;
+    }
+    int64_t x[3 * 16];
+    for (int i = 0; i < 48; i++)
+        x[i] = (i * 7 + i / 16) % 16;
+    for (int deep = 0; deep < 2; deep++) {
+        const char *tag = deep ? "_relin" : "";
+        cn_model_t m;
+        ck_assert_int_eq(cn_model_init(&m, 1, 4, 4, 1.0 / 15, 0, 15), CN_OK);
+        ck_assert_int_eq(cn_model_add_flatten(&m, NULL), CN_OK);
+        ck_assert_int_eq(cn_model_add_dense(&m, 3, w1, b1, NULL), CN_OK);
+        ck_assert_int_eq(cn_model_add_square(&m, NULL), CN_OK);
+        ck_assert_int_eq(cn_model_add_dense(&m, 2, w2, b2, NULL), CN_OK);
+        if (deep) {
+            ck_assert_int_eq(cn_model_add_square(&m, NULL), CN_OK);
+            ck_assert_int_eq(cn_model_add_dense(&m, 2, w3, b3, NULL), CN_OK);
+        }
+        cn_compile_opts_t o = {0};
+        o.weight_bits = 6;
+        cn_plan_t *pl;
+        ck_assert_int_eq(cn_plan_compile(&pl, &m, &o, NULL), CN_OK);
+        uint8_t *b;
+        size_t len;
+        char name[64];
+        ck_assert_int_eq(cn_plan_to_bytes(&b, &len, pl), CN_OK);
+        snprintf(name, sizeof name, "plan%s.bin", tag);
+        put_file(dir, name, b, len);
+        free(b);
+        cn_int128 y[3 * 2];
+        ck_assert_int_eq(cn_plan_eval_plain(y, pl, x, 3), CN_OK);
+        char path[1024];
+        snprintf(path, sizeof path, "%s/plain%s.txt", dir, tag);
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        for (int i = 0; i < 48; i++)
+            fprintf(f, "%lld ", (long long)x[i]);
+        fprintf(f, "\n");
+        for (int i = 0; i < 6; i++) /* the outputs fit in 64 bits here */
+            fprintf(f, "%lld ", (long long)y[i]);
+        fprintf(f, "\n");
+        fclose(f);
+        const uint8_t rs[CN_SEED_BYTES] = {9};
+        cn_client_t *c;
+        ck_assert_int_eq(cn_client_create(&c, pl, rs, CN_RNG_INSECURE_ACK), CN_OK);
+        ck_assert_int_eq(cn_client_eval_keys(&b, &len, c), CN_OK);
+        snprintf(name, sizeof name, "evalkeys%s.bin", tag);
+        put_file(dir, name, b, len);
+        free(b);
+        ck_assert_int_eq(cn_client_encrypt(&b, &len, c, x, 3), CN_OK);
+        snprintf(name, sizeof name, "client_batch%s.bin", tag);
+        put_file(dir, name, b, len);
+        free(b);
+        cn_client_free(c);
+        cn_plan_free(pl);
+        cn_model_clear(&m);
+    }
+}
+
+START_TEST(test_dump_for_reader)
+{
+    const char *base = getenv("CN_FORMAT_DUMP");
+    if (!base || !*base)
+        return;
+    char dir[900];
+    cn_bfv_params_t prm;
+    mkdir(base, 0777);
+    ck_assert_int_eq(cn_bfv_params_default(&prm, 64, 3, 30, 31, 2, 14, CN_SEC_NONE_INSECURE),
+                     CN_OK);
+    snprintf(dir, sizeof dir, "%s/small", base);
+    dump_objects(dir, &prm, 1);
+    bench_params(&prm);
+    snprintf(dir, sizeof dir, "%s/bench", base);
+    dump_objects(dir, &prm, 0);
+    snprintf(dir, sizeof dir, "%s/net", base);
+    dump_plans(dir);
+}
+END_TEST
+
 CN_SUITE(format_vectors)
 {
     Suite *s = suite_create("format_vectors");
@@ -231,6 +453,7 @@ CN_SUITE(format_vectors)
     tcase_add_test(tc, test_seed_expansion);
     tcase_add_test(tc, test_python_objects);
     tcase_add_test(tc, test_ntt_formula);
+    tcase_add_test(tc, test_dump_for_reader);
     suite_add_tcase(s, tc);
     return s;
 }

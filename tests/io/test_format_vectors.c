@@ -415,7 +415,7 @@ static void dump_plans(const char *dir)
         snprintf(name, sizeof name, "evalkeys%s.bin", tag);
         put_file(dir, name, b, len);
         free(b);
-        ck_assert_int_eq(cn_client_encrypt(&b, &len, c, x, 3), CN_OK);
+        ck_assert_int_eq(cn_client_encrypt(&b, &len, c, x, 3, NULL), CN_OK);
         snprintf(name, sizeof name, "client_batch%s.bin", tag);
         put_file(dir, name, b, len);
         free(b);

@@ -88,14 +88,21 @@ static void fail(reader_t *r, cn_status st, const char *fmt, ...)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a real number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
     }
 }
 
@@ -104,20 +111,26 @@ typedef enum { F_NUMBER, F_INTEGER, F_STRING, F_BOOLEAN, F_OBJECT, F_ARRAY } fty
 
 static const char *ftype_name(ftype t)
 {
-    static const char *names[] = {"a number", "an integer", "a string", "a boolean",
-                                  "an object", "an array"};
+    static const char *names[] = {"a number",  "an integer", "a string",
+                                  "a boolean", "an object",  "an array"};
     return names[t];
 }
 
 static int has_type(const json_t *v, ftype t)
 {
     switch (t) {
-    case F_NUMBER: return json_is_number(v) || json_is_null(v); /* null: not finite */
-    case F_INTEGER: return json_is_integer(v);
-    case F_STRING: return json_is_string(v);
-    case F_BOOLEAN: return json_is_boolean(v);
-    case F_OBJECT: return json_is_object(v);
-    default: return json_is_array(v);
+    case F_NUMBER:
+        return json_is_number(v) || json_is_null(v); /* null: not finite */
+    case F_INTEGER:
+        return json_is_integer(v);
+    case F_STRING:
+        return json_is_string(v);
+    case F_BOOLEAN:
+        return json_is_boolean(v);
+    case F_OBJECT:
+        return json_is_object(v);
+    default:
+        return json_is_array(v);
     }
 }
 
@@ -315,8 +328,9 @@ cn_status cn_bench_results_read(cn_bench_results_t *res, const char *buf, size_t
     /* a key twice is refused: the reader could not tell which one was meant */
     res->doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     if (!res->doc) {
-        fail(&r, json_error_code(&je) == json_error_out_of_memory ? CN_ERR_NO_MEMORY
-                                                                   : CN_ERR_FORMAT,
+        fail(&r,
+             json_error_code(&je) == json_error_out_of_memory ? CN_ERR_NO_MEMORY
+                                                              : CN_ERR_FORMAT,
              "line %d, column %d: %s", je.line, je.column, je.text);
         return r.st;
     }
@@ -326,8 +340,9 @@ cn_status cn_bench_results_read(cn_bench_results_t *res, const char *buf, size_t
     else if (json_is_string(bench) && !strcmp(json_string_value(bench), "throughput"))
         read_throughput(&r, res, res->doc);
     else
-        fail(&r, CN_ERR_FORMAT, "neither bench/micro's output (an array of rows) nor "
-                                "bench/throughput's (an object with \"bench\": \"throughput\")");
+        fail(&r, CN_ERR_FORMAT,
+             "neither bench/micro's output (an array of rows) nor "
+             "bench/throughput's (an object with \"bench\": \"throughput\")");
     if (r.st)
         cn_bench_results_clear(res);
     return r.st;
@@ -348,22 +363,26 @@ cn_status cn_bench_results_load(cn_bench_results_t *res, const char *path, char 
     }
     size_t cap = (size_t)1 << 16, len = 0, got;
     char *buf = malloc(cap);
-    while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+    if (!buf)
+        fail(&r, CN_ERR_NO_MEMORY, "out of memory");
+    while (!r.st && (got = fread(buf + len, 1, cap - len, f)) > 0) {
         len += got;
         if (len < cap)
             continue;
-        char *nb = cap < MAX_FILE_BYTES ? realloc(buf, cap *= 2) : NULL;
+        if (cap >= MAX_FILE_BYTES) {
+            fail(&r, CN_ERR_FORMAT, "larger than %zu MiB", MAX_FILE_BYTES >> 20);
+            break;
+        }
+        char *nb = realloc(buf, 2 * cap);
         if (!nb) {
-            fail(&r, cap >= MAX_FILE_BYTES ? CN_ERR_FORMAT : CN_ERR_NO_MEMORY,
-                 cap >= MAX_FILE_BYTES ? "larger than 64 MiB" : "out of memory");
-            free(buf);
+            fail(&r, CN_ERR_NO_MEMORY, "out of memory");
+            break;
         }
         buf = nb;
+        cap *= 2;
     }
-    if (!buf)
-        fail(&r, CN_ERR_NO_MEMORY, "out of memory");
-    else if (ferror(f))
-        fail(&r, CN_ERR_IO, "read error");
+    if (!r.st && ferror(f))
+        fail(&r, CN_ERR_IO, "%s", strerror(errno));
     fclose(f);
     if (!r.st)
         r.st = cn_bench_results_read(res, buf, len, path, err, errlen);

@@ -17,7 +17,8 @@
  *            parameters): modulus switching,
  *            lazy relinearization (relinearize right after each square instead), blocked
  *            linear layers (one ciphertext at a time through the BFV API instead)
- * docs/benchmarks.md shows the output; bench/report turns the JSON into tables and plots. */
+ * docs/benchmarks.md shows the output; the JSON is written with jansson
+ * (bench/results_json.h), and bench/report turns it into tables and plots. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>

@@ -26,8 +26,8 @@ static json_t *throughput_doc(void)
         "group", "threads", "name", "threads=2", "threads", 2, "mod_switch", 1, "lazy_relin", 1,
         "linear", "blocked", "images", 8192, "n", 8192, "log_q", 216.0, "plaintext_moduli",
         (json_int_t)557057, (json_int_t)1032193, "batches", 3, "layers", "name", "load",
-        "median", 0.5229, "min", 0.51, "max", 0.53, "name", "2:square", "median", 1.6828,
-        "min", 1.6, "max", 1.75, "server_seconds", "median", 3.6133, "min", 3.5, "max", 3.8,
+        "median", 0.5229, "min", 0.51, "max", 0.53, "name", "2:square", "median", 1.6828, "min",
+        1.6, "max", 1.75, "server_seconds", "median", 3.6133, "min", 3.5, "max", 3.8,
         "spread_pct", 8.3, "encrypt_seconds", "median", 1.1398, "min", 1.1, "max", 1.2,
         "spread_pct", 8.8, "decrypt_seconds", "median", 0.0554, "min", 0.05, "max", 0.06,
         "spread_pct", 18.1, "end_to_end_seconds", "median", 4.8085, "min", 4.7, "max", 5.0,
@@ -44,13 +44,13 @@ static json_t *throughput_doc(void)
     ck_assert_ptr_nonnull(no_ratio);
     ck_assert_int_eq(json_object_del(no_ratio, "baseline"), 0);
     ck_assert_int_eq(json_object_del(no_ratio, "server_time_ratio"), 0);
-    json_t *doc = json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:{s:s, s:i, s:s, s:s}, "
-                            "s:[o, o, o]}",
-                            "bench", "throughput", "format", 2, "date", "2026-11-29T21:27:22Z",
-                            "network", "examples/models/cryptonets_mnist.cnm", "weight_bits", 4,
-                            "reps", 3, "machine", "cpu", "AMD EPYC", "cores", 2, "flags",
-                            "avx2 avx512f", "ntt_kernel", "avx512ifma", "runs", ok, failed,
-                            no_ratio);
+    json_t *doc =
+        json_pack("{s:s, s:i, s:s, s:s, s:i, s:i, s:{s:s, s:i, s:s, s:s}, "
+                  "s:[o, o, o]}",
+                  "bench", "throughput", "format", 2, "date", "2026-11-29T21:27:22Z", "network",
+                  "examples/models/cryptonets_mnist.cnm", "weight_bits", 4, "reps", 3,
+                  "machine", "cpu", "AMD EPYC", "cores", 2, "flags", "avx2 avx512f",
+                  "ntt_kernel", "avx512ifma", "runs", ok, failed, no_ratio);
     ck_assert_ptr_nonnull(doc);
     return doc;
 }
@@ -58,12 +58,12 @@ static json_t *throughput_doc(void)
 /* A bench/micro document: a timing row and a size row. */
 static json_t *micro_doc(void)
 {
-    json_t *doc = json_pack("[{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:i, s:s}, "
-                            "{s:s, s:i, s:i, s:i, s:I}]",
-                            "op", "ntt_fwd", "n", 4096, "primes", 1, "bits", 60, "median_us",
-                            16.186, "min_us", 16.051, "max_us", 16.277, "reps", 3, "kernel",
-                            "avx512", "op", "size_ct", "n", 16384, "primes", 8, "bits", 0,
-                            "bytes", (json_int_t)1593400);
+    json_t *doc =
+        json_pack("[{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:i, s:s}, "
+                  "{s:s, s:i, s:i, s:i, s:I}]",
+                  "op", "ntt_fwd", "n", 4096, "primes", 1, "bits", 60, "median_us", 16.186,
+                  "min_us", 16.051, "max_us", 16.277, "reps", 3, "kernel", "avx512", "op",
+                  "size_ct", "n", 16384, "primes", 8, "bits", 0, "bytes", (json_int_t)1593400);
     ck_assert_ptr_nonnull(doc);
     return doc;
 }
@@ -144,7 +144,8 @@ START_TEST(test_results_read_throughput)
     ck_assert(r->steps[0].median == 0.5229 && r->steps[0].min == 0.51 &&
               r->steps[0].max == 0.53);
     ck_assert_str_eq(r->steps[1].name, "2:square");
-    ck_assert(r->steps[1].median == 1.6828 && r->steps[1].min == 1.6 && r->steps[1].max == 1.75);
+    ck_assert(r->steps[1].median == 1.6828 && r->steps[1].min == 1.6 &&
+              r->steps[1].max == 1.75);
     ck_assert(r->server.median == 3.6133 && r->server.min == 3.5 && r->server.max == 3.8);
     ck_assert(r->encrypt.median == 1.1398 && r->encrypt.min == 1.1 && r->encrypt.max == 1.2);
     ck_assert(r->end_to_end.median == 4.8085 && r->end_to_end.min == 4.7 &&
@@ -242,11 +243,11 @@ START_TEST(test_results_write)
     ck_assert_int_eq(cn_bench_json_write(stdout, NULL), CN_ERR_NO_MEMORY);
 
     /* a micro document through the helpers, keys set in an order that is not sorted */
-    json_t *doc = json_pack("[{s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:i, s:s}]", "op", "mul",
-                            "n", 8192, "primes", 4, "bits", 0, "median_us",
-                            cn_bench_json_real(1079.123456, 3), "min_us",
-                            cn_bench_json_real(1000.0004, 3), "max_us",
-                            cn_bench_json_real(NAN, 3), "reps", 11, "kernel", "avx512ifma");
+    json_t *doc =
+        json_pack("[{s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:i, s:s}]", "op", "mul", "n", 8192,
+                  "primes", 4, "bits", 0, "median_us", cn_bench_json_real(1079.123456, 3),
+                  "min_us", cn_bench_json_real(1000.0004, 3), "max_us",
+                  cn_bench_json_real(NAN, 3), "reps", 11, "kernel", "avx512ifma");
     ck_assert_ptr_nonnull(doc);
     char path[] = "/tmp/cn_test_results_XXXXXX";
     const int fd = mkstemp(path);
@@ -281,6 +282,11 @@ START_TEST(test_results_write)
     assert_err(err, path);
     assert_err(err, strerror(ENOENT));
     ck_assert_ptr_null(res.doc);
+    /* a directory; a file without end (stopped at 64 MiB) */
+    ck_assert_int_eq(cn_bench_results_load(&res, "/tmp", err, sizeof err), CN_ERR_IO);
+    assert_err(err, strerror(EISDIR));
+    ck_assert_int_eq(cn_bench_results_load(&res, "/dev/zero", err, sizeof err), CN_ERR_FORMAT);
+    assert_err(err, "/dev/zero: larger than 64 MiB");
 }
 END_TEST
 
@@ -337,9 +343,9 @@ START_TEST(test_results_missing)
     static const struct {
         const char *at, *key;
     } micro[] = {
-        {"[0]", "op"},     {"[0]", "n"},      {"[0]", "primes"}, {"[0]", "bits"},
+        {"[0]", "op"},        {"[0]", "n"},      {"[0]", "primes"}, {"[0]", "bits"},
         {"[0]", "median_us"}, {"[0]", "min_us"}, {"[0]", "max_us"}, {"[0]", "kernel"},
-        {"[1]", "op"},     {"[1]", "n"},      {"[1]", "primes"}, {"[1]", "bits"},
+        {"[1]", "op"},        {"[1]", "n"},      {"[1]", "primes"}, {"[1]", "bits"},
     };
     char err[256], want[128];
     for (int kind = 0; kind < 2; kind++) {
@@ -391,7 +397,8 @@ START_TEST(test_results_wrong_type)
         {"", "machine", "[]", "machine: an array where an object belongs"},
         {"", "runs", "{}", "runs: an object where an array belongs"},
         {"machine", "cores", "true", "machine.cores: a boolean where an integer belongs"},
-        {"runs[0]", "threads", "2.5", "runs[0].threads: a real number where an integer belongs"},
+        {"runs[0]", "threads", "2.5",
+         "runs[0].threads: a real number where an integer belongs"},
         {"runs[0]", "images", "\"8192\"", "runs[0].images: a string where a number belongs"},
         {"runs[0]", "layers", "{}", "runs[0].layers: an object where an array belongs"},
         {"runs[0]", "plaintext_moduli", "557057",
@@ -426,7 +433,8 @@ START_TEST(test_results_wrong_type)
             json_array_append_new(at, v);
         cn_bench_results_t res;
         const cn_status st = read_doc(&res, doc, err, sizeof err);
-        ck_assert_msg(st == (strstr(cases[i].want, "format 3") ? CN_ERR_VERSION : CN_ERR_FORMAT),
+        ck_assert_msg(st ==
+                          (strstr(cases[i].want, "format 3") ? CN_ERR_VERSION : CN_ERR_FORMAT),
                       "case %zu: status %d (%s)", i, st, err);
         ck_assert_ptr_null(res.doc);
         assert_err(err, "doc.json: ");
@@ -478,7 +486,8 @@ START_TEST(test_results_not_json)
     } cases[] = {
         {"", "x.json: line 1, column 0: "},
         {"nul", "x.json: line 1, column "},
-        {"{\n  \"bench\": \"throughput\",\n  \"format\": 2,\n  oops\n}", "x.json: line 4, column "},
+        {"{\n  \"bench\": \"throughput\",\n  \"format\": 2,\n  oops\n}",
+         "x.json: line 4, column "},
         {"{\"bench\": \"throughput\", \"bench\": \"throughput\"}", "duplicate object key"},
         {"[{\"op\": \"a\"}] [", "x.json: line 1, column "},
         {"42", "x.json: line 1, column "}, /* a result file is an object or an array */

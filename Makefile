@@ -56,14 +56,20 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 $(BUILD)/%_avx512.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw
 $(BUILD)/%_avx512ifma.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx512ifma
 
-BENCH_SRC := $(wildcard bench/*.c)
+# bench/results_json.c (the result files' JSON, through jansson) is linked into every
+# bench program and the tests; it is not a program. libcryptonets.a does not use jansson.
+BENCH_JSON := bench/results_json.c
+BENCH_SRC := $(filter-out $(BENCH_JSON),$(wildcard bench/*.c))
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
-TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/tests/main.o
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/tests/main.o \
+            $(BENCH_JSON:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
@@ -86,10 +92,11 @@ $(BUILD)/%.o: %.c
 bench-bin: $(BENCH_BIN)
 examples: $(EXAMPLE_BIN)
 
-$(BUILD)/bench/report: bench/json.h
+$(BENCH_BIN): $(BENCH_JSON) bench/results_json.h
 $(BUILD)/bench/%: bench/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< $(BENCH_JSON) -o $@ $(LIBA) $(CN_LDFLAGS) \
+	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
@@ -107,11 +114,15 @@ $(BUILD)/tests/main.o: tests/main.c $(BUILD)/tests/suites.inc
 
 $(BUILD)/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) $(CHECK_CFLAGS) -Itests -Ilib $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CN_CFLAGS) $(CHECK_CFLAGS) $(JANSSON_CFLAGS) -Itests -Ilib $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/bench/results_json.o: bench/results_json.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(TEST_BIN): $(TEST_OBJ) $(LIBA)
 	$(CC) $(CN_CFLAGS) $(CFLAGS) $(TEST_OBJ) -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) \
-	    $(CHECK_LIBS) $(CN_LDLIBS)
+	    $(CHECK_LIBS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
 tests: $(TEST_BIN)
 

@@ -5,8 +5,9 @@
  * Runs every benchmark whose op name contains one of the WORDs (all when none is
  * given), each R times (default 201) after a warm-up, and reports the median and the
  * spread (min, max) in microseconds. --json prints one JSON array of records
- * {"op": ..., "n": ..., "primes": ..., "bits": ..., "median_us": ...}; --json-file F
- * writes that array to F and keeps the table on stdout. */
+ * {"op": ..., "n": ..., "primes": ..., "bits": ..., "median_us": ...} (written with jansson
+ * through bench/results_json.h) once every row has run; --json-file F writes that array
+ * to F and keeps the table on stdout. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "cryptonets/cryptonets.h"
+#include "results_json.h"
 
 typedef struct {
     const char *op;
@@ -412,11 +414,11 @@ int main(int argc, char **argv)
         }
     }
     double *t = malloc((size_t)reps * sizeof *t);
-    int first = 1;
+    /* the rows, in the order they ran; written once at the end */
+    json_t *rows = json_array();
+    int lost = 0; /* a row that could not be built or appended (out of memory) */
     if (json)
         jf = stdout;
-    if (jf)
-        fprintf(jf, "[");
     if (!json)
         printf("%-12s %6s %6s %5s %12s %12s %12s  %s\n", "op", "n", "primes", "bits",
                "median_us", "min_us", "max_us", "ntt_kernel");
@@ -431,14 +433,14 @@ int main(int argc, char **argv)
             setup(&s, &be->spec);
         if (be->size) {
             size_t bytes = be->size(&s);
-            if (jf)
-                fprintf(jf, "%s\n  {\"op\": \"%s\", \"n\": %zu, \"primes\": %zu, \"bits\": 0, "
-                            "\"bytes\": %zu}",
-                        first ? "" : ",", be->spec.op, be->spec.n, be->spec.primes, bytes);
+            json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:I}", "op", be->spec.op, "n",
+                                    (json_int_t)be->spec.n, "primes",
+                                    (json_int_t)be->spec.primes, "bits", 0, "bytes",
+                                    (json_int_t)bytes);
+            lost |= json_array_append_new(rows, row) != 0;
             if (!json)
                 printf("%-14s %6zu %6zu %5s %12zu bytes\n", be->spec.op, be->spec.n,
                        be->spec.primes, "", bytes);
-            first = 0;
             bfv_teardown(&s);
             continue;
         }
@@ -466,30 +468,35 @@ int main(int argc, char **argv)
         /* the NTT kernel of the row's first prime (BFV rows: the ciphertext primes') */
         const char *kern = s.bytes ? "-" : cn_ntt_table_kernel_name(
             be->bfv ? &cn_bfv_context_ring(s.ctx)->ntt[0] : &s.ring.ntt[0]);
-        if (jf)
-            fprintf(jf, "%s\n  {\"op\": \"%s\", \"n\": %zu, \"primes\": %zu, \"bits\": %u, "
-                   "\"median_us\": %.3f, \"min_us\": %.3f, \"max_us\": %.3f, \"reps\": %d, "
-                   "\"kernel\": \"%s\"}",
-                   first ? "" : ",", be->spec.op, be->spec.n, be->spec.primes, be->spec.bits,
-                   med, t[0], t[nrep - 1], nrep, kern);
+        json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:i, s:s}", "op",
+                                be->spec.op, "n", (json_int_t)be->spec.n, "primes",
+                                (json_int_t)be->spec.primes, "bits", (int)be->spec.bits,
+                                "median_us", cn_bench_json_real(med, 3), "min_us",
+                                cn_bench_json_real(t[0], 3), "max_us",
+                                cn_bench_json_real(t[nrep - 1], 3), "reps", nrep, "kernel", kern);
+        lost |= json_array_append_new(rows, row) != 0;
         if (!json)
             printf("%-12s %6zu %6zu %5u %12.2f %12.2f %12.2f  %s\n", be->spec.op, be->spec.n,
                    be->spec.primes, be->spec.bits, med, t[0], t[nrep - 1], kern);
         fflush(stdout);
-        first = 0;
         if (be->bfv)
             bfv_teardown(&s);
         else
             teardown(&s);
     }
-    if (jf)
-        fprintf(jf, "\n]\n");
-    if (jf && jf != stdout)
-        fclose(jf);
+    int status = 0;
+    if (jf) {
+        const int bad = lost || cn_bench_json_write(jf, rows) != CN_OK;
+        if ((jf != stdout && fclose(jf)) || bad) {
+            fprintf(stderr, "bench/micro: writing the JSON failed\n");
+            status = 1;
+        }
+    }
+    json_decref(rows);
     if (!json)
         printf("(best NTT kernel on this CPU: %s; CN_SIMD=portable forces portable C)\n",
                cn_ntt_kernel_name());
     free(t);
     free(words);
-    return 0;
+    return status;
 }

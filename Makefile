@@ -161,10 +161,12 @@ fuzz-run: $(FUZZ_BIN)
 	    grep -E 'stat::number_of_executed_units|stat::peak_rss' build-fuzz/$$(basename $$b).log; \
 	done
 
-# The README's test command. CK_RUN_SUITE=name runs one suite.
+# The README's test command. CK_RUN_SUITE=name runs one suite. Then examples/hello_private
+# (about a second): the public API end to end, exit status 1 if a decrypted output is wrong.
 check: setup data
 	$(MAKE) --no-print-directory all tests
 	$(TEST_BIN)
+	$(BUILD)/examples/hello_private
 
 # Runs the benchmark suite (docs/benchmarks.md): bench/micro, then bench/throughput on the
 # trained MNIST model and on the random-weight CryptoNets shape (one 20-bit plaintext

@@ -19,6 +19,51 @@
 
 #include "cryptonets/cryptonets.h"
 
+#define NPIX 784 /* inputs: 28 x 28 pixels */
+#define NCLS 10  /* outputs: one score per digit */
+#define MAX_STEPS (CN_PLAN_MAX_OPS + 2)
+
+/* the command line */
+typedef struct {
+    const char *model_path, *dir;
+    size_t images; /* 0: one full batch of n */
+    size_t ncalib; /* training images the compiler calibrates on */
+    size_t ring;   /* 0: the compiler's choice */
+    int threads;   /* 0: all cores */
+    int json;
+    unsigned wbits; /* 0: the compiler's choice */
+    double tolerance;
+} options_t;
+
+/* everything one run holds, client side and server side, and what it measured */
+typedef struct {
+    options_t opt;
+    /* data: test images, test labels, training images, training labels */
+    cn_idx_t data[4];
+    int shift; /* raw input = pixel >> shift */
+    size_t ntest;
+    int64_t *calib;
+    cn_model_t model;
+    /* client */
+    cn_plan_t *plan;
+    cn_client_t *client;
+    uint8_t *plan_bytes, *keys;
+    size_t plan_len, keys_len;
+    /* server: its own plan and keys, loaded from the bytes */
+    cn_plan_t *splan;
+    cn_server_t *server;
+    /* one batch: inputs, decrypted outputs, the integer network's outputs */
+    int64_t *x;
+    cn_int128 *got, *ref;
+    /* measurements */
+    size_t n, nbatch, correct, agree, mismatched_values, float_correct;
+    size_t up_bytes, down_bytes, nsteps;
+    double t_compile, t_keygen, t_enc, t_srv, t_dec;
+    double step_s[MAX_STEPS];
+    char step_name[MAX_STEPS][24];
+    cn_net_diag_t diag; /* why the last client or server call failed */
+} run_t;
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -66,20 +111,16 @@ static size_t argmax128(const cn_int128 *v, size_t n)
     return b;
 }
 
-#define MAX_STEPS 32
-
-int main(int argc, char **argv)
+/* Parses the command line (usage, exit status 2, if it is wrong); resolves threads = 0. */
+static void parse_options(options_t *o, int argc, char **argv)
 {
-    const char *model_path = "examples/models/cryptonets_mnist.cnm", *dir = "data/mnist";
-    size_t images = 0, ncalib = 1000;
-    int threads = 0, json = 0;
-    unsigned wbits = 0;
-    double tolerance = 0;
-    size_t ring = 0;
+    *o = (options_t){.model_path = "examples/models/cryptonets_mnist.cnm",
+                     .dir = "data/mnist",
+                     .ncalib = 1000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
-            json = 1;
+            o->json = 1;
             continue;
         }
         if (!strcmp(a, "--quiet")) {
@@ -91,267 +132,354 @@ int main(int argc, char **argv)
             usage();
         i++;
         if (!strcmp(a, "--images"))
-            images = (size_t)atol(v);
+            o->images = (size_t)atol(v);
         else if (!strcmp(a, "--threads"))
-            threads = atoi(v);
+            o->threads = atoi(v);
         else if (!strcmp(a, "--model"))
-            model_path = v;
+            o->model_path = v;
         else if (!strcmp(a, "--data"))
-            dir = v;
+            o->dir = v;
         else if (!strcmp(a, "--calib"))
-            ncalib = (size_t)atol(v);
+            o->ncalib = (size_t)atol(v);
         else if (!strcmp(a, "--weight-bits"))
-            wbits = (unsigned)atoi(v);
+            o->wbits = (unsigned)atoi(v);
         else if (!strcmp(a, "--tolerance"))
-            tolerance = atof(v);
+            o->tolerance = atof(v);
         else if (!strcmp(a, "--n"))
-            ring = (size_t)atol(v);
+            o->ring = (size_t)atol(v);
         else
             usage();
     }
-    /* a server keeps its heap between layers and batches (docs/net.md, Memory) */
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, -1);
 #ifdef _OPENMP
-    if (threads <= 0)
-        threads = omp_get_num_procs();
+    if (o->threads <= 0)
+        o->threads = omp_get_num_procs();
 #else
-    threads = 1;
+    o->threads = 1;
 #endif
+}
 
-    /* --- data and model ---------------------------------------------------------- */
+/* Loads the 784 -> 10 model, the four MNIST files and the calibration images; 0 or 1. */
+static int load_data_and_model(run_t *r)
+{
     cn_net_diag_t d = {{0}};
-    cn_model_t model;
-    cn_status st = cn_model_load(&model, model_path, &d);
-    if (st != CN_OK) {
+    if (cn_model_load(&r->model, r->opt.model_path, &d) != CN_OK) {
         fprintf(stderr, "mnist_private: %s\n", d.msg);
         return 1;
     }
-    const int64_t qmax = model.input_max;
+    const int64_t qmax = r->model.input_max;
     int in_bits = 0;
     while (in_bits < 8 && ((int64_t)1 << in_bits) - 1 < qmax)
         in_bits++;
-    if (model.input_min != 0 || ((int64_t)1 << in_bits) - 1 != qmax || cn_model_inputs(&model) != 784 ||
-        cn_model_outputs(&model) != 10) {
+    if (r->model.input_min != 0 || ((int64_t)1 << in_bits) - 1 != qmax ||
+        cn_model_inputs(&r->model) != NPIX || cn_model_outputs(&r->model) != NCLS) {
         fprintf(stderr, "mnist_private: %s is not a 784 -> 10 model on inputs [0, 2^b - 1]\n",
-                model_path);
+                r->opt.model_path);
         return 1;
     }
     const char *names[4] = {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
                             "train-images-idx3-ubyte", "train-labels-idx1-ubyte"};
-    cn_idx_t data[4];
     for (int i = 0; i < 4; i++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (cn_idx_load(&data[i], path, &d) != CN_OK) {
+        snprintf(path, sizeof path, "%s/%s", r->opt.dir, names[i]);
+        if (cn_idx_load(&r->data[i], path, &d) != CN_OK) {
             fprintf(stderr, "mnist_private: %s\n  (run `sh scripts/fetch_mnist.sh`)\n", d.msg);
             return 1;
         }
     }
-    if (data[0].ndims != 3 || data[0].dims[1] * data[0].dims[2] != 784 ||
-        data[1].dims[0] != data[0].dims[0] || data[2].ndims != 3 ||
-        data[2].dims[1] * data[2].dims[2] != 784) {
-        fprintf(stderr, "mnist_private: unexpected shapes in %s\n", dir);
+    const cn_idx_t *test = &r->data[0], *labels = &r->data[1], *train = &r->data[2];
+    if (test->ndims != 3 || test->dims[1] * test->dims[2] != NPIX ||
+        labels->dims[0] != test->dims[0] || train->ndims != 3 ||
+        train->dims[1] * train->dims[2] != NPIX) {
+        fprintf(stderr, "mnist_private: unexpected shapes in %s\n", r->opt.dir);
         return 1;
     }
-    const size_t ntest = data[0].dims[0];
+    r->ntest = test->dims[0];
     /* raw input = pixel >> (8 - bits), as the trainer quantized them */
-    const int shift = 8 - in_bits;
-    if (ncalib > data[2].dims[0])
-        ncalib = data[2].dims[0];
-    int64_t *calib = malloc((ncalib ? ncalib : 1) * 784 * sizeof *calib);
-    for (size_t i = 0; i < ncalib * 784; i++)
-        calib[i] = data[2].data[i] >> shift;
+    r->shift = 8 - in_bits;
+    if (r->opt.ncalib > train->dims[0])
+        r->opt.ncalib = train->dims[0];
+    r->calib = malloc((r->opt.ncalib ? r->opt.ncalib : 1) * NPIX * sizeof *r->calib);
+    if (!r->calib) {
+        fprintf(stderr, "mnist_private: %s\n", cn_strerror(CN_ERR_NO_MEMORY));
+        return 1;
+    }
+    for (size_t i = 0; i < r->opt.ncalib * NPIX; i++)
+        r->calib[i] = train->data[i] >> r->shift;
+    return 0;
+}
 
-    /* --- client: the plan, keys ------------------------------------------------------ */
-    double t0 = now_s();
-    cn_compile_opts_t o = {.weight_bits = wbits, .calib = calib, .ncalib = ncalib,
-                           .calib_tolerance = tolerance, .n = ring};
-    cn_plan_t *plan;
-    st = cn_plan_compile(&plan, &model, &o, &d);
-    const double t_compile = now_s() - t0;
+/* Client: compiles the plan (printed unless --json); n sets the default image count. */
+static int compile(run_t *r)
+{
+    cn_net_diag_t d = {{0}};
+    const double t0 = now_s();
+    const cn_compile_opts_t o = {.weight_bits = r->opt.wbits,
+                                 .calib = r->calib,
+                                 .ncalib = r->opt.ncalib,
+                                 .calib_tolerance = r->opt.tolerance,
+                                 .n = r->opt.ring};
+    const cn_status st = cn_plan_compile(&r->plan, &r->model, &o, &d);
+    r->t_compile = now_s() - t0;
     if (st != CN_OK) {
         fprintf(stderr, "mnist_private: compile: %s: %s\n", cn_strerror(st), d.msg);
         return 1;
     }
-    const cn_bfv_params_t *prm = cn_plan_params(plan);
-    const size_t n = prm->n;
-    if (images == 0)
-        images = n;
-    if (images > ntest)
-        images = ntest;
-    if (!json)
-        cn_plan_print(plan, stdout);
-    uint8_t *plan_bytes, *keys;
-    size_t plan_len, keys_len;
-    cn_client_t *client;
-    t0 = now_s();
-    st = cn_plan_to_bytes(&plan_bytes, &plan_len, plan);
+    r->n = cn_plan_params(r->plan)->n;
+    if (r->opt.images == 0)
+        r->opt.images = r->n;
+    if (r->opt.images > r->ntest)
+        r->opt.images = r->ntest;
+    if (!r->opt.json)
+        cn_plan_print(r->plan, stdout);
+    return 0;
+}
+
+/* Client: the plan's bytes, fresh keys, the public evaluation keys' bytes; 0 or 1. */
+static int client_keys(run_t *r)
+{
+    const double t0 = now_s();
+    cn_status st = cn_plan_to_bytes(&r->plan_bytes, &r->plan_len, r->plan);
     if (st == CN_OK)
-        st = cn_client_create(&client, plan, NULL, 0);
+        st = cn_client_create(&r->client, r->plan, NULL, 0);
     if (st == CN_OK) {
-        cn_client_set_threads(client, threads);
-        st = cn_client_eval_keys(&keys, &keys_len, client);
+        cn_client_set_threads(r->client, r->opt.threads);
+        st = cn_client_eval_keys(&r->keys, &r->keys_len, r->client);
     }
-    const double t_keygen = now_s() - t0;
+    r->t_keygen = now_s() - t0;
     if (st != CN_OK) {
         fprintf(stderr, "mnist_private: client: %s\n", cn_strerror(st));
         return 1;
     }
+    return 0;
+}
 
-    /* --- server: loads the plan and the keys from bytes ------------------------------ */
-    cn_plan_t *splan;
-    cn_server_t *server;
-    st = cn_plan_from_bytes(&splan, plan_bytes, plan_len, 0, &d);
+/* Server: its own plan and the client's evaluation keys, loaded from bytes; 0 or 1. */
+static int server_load(run_t *r)
+{
+    cn_net_diag_t d = {{0}};
+    cn_status st = cn_plan_from_bytes(&r->splan, r->plan_bytes, r->plan_len, 0, &d);
     if (st == CN_OK)
-        st = cn_server_create(&server, splan, keys, keys_len, threads, NULL);
+        st = cn_server_create(&r->server, r->splan, r->keys, r->keys_len, r->opt.threads, &d);
     if (st != CN_OK) {
         fprintf(stderr, "mnist_private: server: %s %s\n", cn_strerror(st), d.msg);
         return 1;
     }
+    return 0;
+}
 
-    /* --- batches ----------------------------------------------------------------------- */
-    const size_t nbatch = (images + n - 1) / n;
-    double t_enc = 0, t_srv = 0, t_dec = 0, t_ref = 0;
-    double step_s[MAX_STEPS] = {0};
-    char step_name[MAX_STEPS][24] = {{0}};
-    size_t nsteps = 0, correct = 0, agree = 0, mismatched_values = 0;
-    size_t up_bytes = 0, down_bytes = 0;
-    int64_t *x = malloc(n * 784 * sizeof *x);
-    cn_int128 *got = malloc(n * 10 * sizeof *got), *ref = malloc(n * 10 * sizeof *ref);
-    for (size_t b = 0; b < nbatch && st == CN_OK; b++) {
+/* Client: test images [first, first + count) into r->x, encrypted into batch bytes. */
+static cn_status encrypt_batch(uint8_t **up, size_t *ul, run_t *r, size_t b, size_t first,
+                               size_t count)
+{
+    char stage[64];
+    for (size_t i = 0; i < count * NPIX; i++)
+        r->x[i] = r->data[0].data[first * NPIX + i] >> r->shift;
+    snprintf(stage, sizeof stage, "batch %zu/%zu: encrypt", b + 1, r->nbatch);
+    progress(stage, 0, 3);
+    const double t0 = now_s();
+    const cn_status st = cn_client_encrypt(up, ul, r->client, r->x, count, &r->diag);
+    r->t_enc += now_s() - t0;
+    return st;
+}
+
+/* Server: evaluates one encrypted batch; adds up the time of its steps over batches. */
+static cn_status server_evaluate(uint8_t **down, size_t *dl, run_t *r, size_t b,
+                                 const uint8_t *up, size_t ul)
+{
+    char stage[64];
+    snprintf(stage, sizeof stage, "batch %zu/%zu: server", b + 1, r->nbatch);
+    progress(stage, 1, 3);
+    cn_server_timing_t tm;
+    const double t0 = now_s();
+    const cn_status st = cn_server_eval(down, dl, r->server, up, ul, &tm, &r->diag);
+    r->t_srv += now_s() - t0;
+    if (st != CN_OK)
+        return st;
+    for (size_t i = 0; i < tm.nsteps && i < MAX_STEPS; i++) {
+        r->step_s[i] += tm.seconds[i];
+        snprintf(r->step_name[i], sizeof r->step_name[i], "%s", tm.name[i]);
+    }
+    r->nsteps = tm.nsteps < MAX_STEPS ? tm.nsteps : MAX_STEPS;
+    return CN_OK;
+}
+
+/* Client: decrypts a reply; scores it against the labels and the integer network. */
+static cn_status decrypt_and_score(run_t *r, size_t b, size_t first, size_t count,
+                                   const uint8_t *down, size_t dl)
+{
+    char stage[64];
+    snprintf(stage, sizeof stage, "batch %zu/%zu: decrypt", b + 1, r->nbatch);
+    progress(stage, 2, 3);
+    const double t0 = now_s();
+    cn_status st = cn_client_decrypt(r->got, r->client, down, dl, count, &r->diag);
+    r->t_dec += now_s() - t0;
+    if (st != CN_OK)
+        return st;
+    progress(stage, 3, 3);
+    st = cn_plan_eval_plain(r->ref, r->plan, r->x, count);
+    for (size_t s = 0; st == CN_OK && s < count; s++) {
+        const cn_int128 *got = r->got + s * NCLS, *ref = r->ref + s * NCLS;
+        const size_t pg = argmax128(got, NCLS), pr = argmax128(ref, NCLS);
+        r->correct += pg == r->data[1].data[first + s];
+        int same = 1;
+        for (int k = 0; k < NCLS; k++)
+            if (got[k] != ref[k])
+                same = 0;
+        r->agree += same && pg == pr;
+        r->mismatched_values += !same;
+    }
+    return st;
+}
+
+/* Encrypts, evaluates, decrypts and scores every batch of n test images; 0 or 1. */
+static int run_batches(run_t *r)
+{
+    const size_t n = r->n, images = r->opt.images;
+    r->nbatch = (images + n - 1) / n;
+    r->x = malloc(n * NPIX * sizeof *r->x);
+    r->got = malloc(n * NCLS * sizeof *r->got);
+    r->ref = malloc(n * NCLS * sizeof *r->ref);
+    cn_status st = r->x && r->got && r->ref ? CN_OK : CN_ERR_NO_MEMORY;
+    for (size_t b = 0; b < r->nbatch && st == CN_OK; b++) {
         const size_t first = b * n, count = images - first < n ? images - first : n;
-        char stage[64];
-        for (size_t i = 0; i < count * 784; i++)
-            x[i] = data[0].data[first * 784 + i] >> shift;
-        snprintf(stage, sizeof stage, "batch %zu/%zu: encrypt", b + 1, nbatch);
-        progress(stage, 0, 3);
         uint8_t *up, *down;
         size_t ul, dl;
-        t0 = now_s();
-        st = cn_client_encrypt(&up, &ul, client, x, count, NULL);
-        t_enc += now_s() - t0;
+        st = encrypt_batch(&up, &ul, r, b, first, count);
         if (st != CN_OK)
             break;
-        snprintf(stage, sizeof stage, "batch %zu/%zu: server", b + 1, nbatch);
-        progress(stage, 1, 3);
-        cn_server_timing_t tm;
-        t0 = now_s();
-        st = cn_server_eval(&down, &dl, server, up, ul, &tm, NULL);
-        t_srv += now_s() - t0;
+        st = server_evaluate(&down, &dl, r, b, up, ul);
         free(up);
         if (st != CN_OK)
             break;
-        for (size_t i = 0; i < tm.nsteps && i < MAX_STEPS; i++) {
-            step_s[i] += tm.seconds[i];
-            snprintf(step_name[i], sizeof step_name[i], "%s", tm.name[i]);
-        }
-        nsteps = tm.nsteps < MAX_STEPS ? tm.nsteps : MAX_STEPS;
-        snprintf(stage, sizeof stage, "batch %zu/%zu: decrypt", b + 1, nbatch);
-        progress(stage, 2, 3);
-        t0 = now_s();
-        st = cn_client_decrypt(got, client, down, dl, count, NULL);
-        t_dec += now_s() - t0;
+        st = decrypt_and_score(r, b, first, count, down, dl);
         free(down);
-        if (st != CN_OK)
-            break;
-        progress(stage, 3, 3);
-        t0 = now_s();
-        st = cn_plan_eval_plain(ref, plan, x, count);
-        t_ref += now_s() - t0;
-        for (size_t s = 0; st == CN_OK && s < count; s++) {
-            const size_t pg = argmax128(got + s * 10, 10), pr = argmax128(ref + s * 10, 10);
-            correct += pg == data[1].data[first + s];
-            int same = 1;
-            for (int k = 0; k < 10; k++)
-                if (got[s * 10 + k] != ref[s * 10 + k])
-                    same = 0;
-            agree += same && pg == pr;
-            mismatched_values += !same;
-        }
         if (b == 0) {
-            up_bytes = ul;
-            down_bytes = dl;
+            r->up_bytes = ul;
+            r->down_bytes = dl;
         }
     }
     if (st != CN_OK) {
-        fprintf(stderr, "mnist_private: %s\n", cn_strerror(st));
+        fprintf(stderr, "mnist_private: %s%s%s\n", cn_strerror(st), r->diag.msg[0] ? ": " : "",
+                r->diag.msg);
         return 1;
     }
-    /* the float model on the same images, for reference */
-    size_t float_correct = 0;
-    {
-        int64_t xi[784];
-        for (size_t s = 0; s < images; s++) {
-            double fo[10];
-            for (int i = 0; i < 784; i++)
-                xi[i] = data[0].data[s * 784 + (size_t)i] >> shift;
-            if (cn_model_forward(fo, &model, xi) != CN_OK)
-                break;
-            size_t bi = 0;
-            for (int k = 1; k < 10; k++)
-                if (fo[k] > fo[bi])
-                    bi = (size_t)k;
-            float_correct += bi == data[1].data[s];
-        }
+    return 0;
+}
+
+/* The float model's accuracy on the same images, for reference. */
+static void score_float(run_t *r)
+{
+    int64_t xi[NPIX];
+    for (size_t s = 0; s < r->opt.images; s++) {
+        double fo[NCLS];
+        for (int i = 0; i < NPIX; i++)
+            xi[i] = r->data[0].data[s * NPIX + (size_t)i] >> r->shift;
+        if (cn_model_forward(fo, &r->model, xi) != CN_OK)
+            break;
+        size_t bi = 0;
+        for (int k = 1; k < NCLS; k++)
+            if (fo[k] > fo[bi])
+                bi = (size_t)k;
+        r->float_correct += bi == r->data[1].data[s];
     }
+}
+
+/* The report on stdout: one JSON line (--json) or text for people. */
+static void report(const run_t *r)
+{
+    const cn_bfv_params_t *prm = cn_plan_params(r->plan);
+    const size_t images = r->opt.images, n = r->n;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const double peak = (double)ru.ru_maxrss * 1024.0;
-    const double e2e = t_enc + t_srv + t_dec;
-    const double pph = 3600.0 * (double)images / t_srv, pph_e2e = 3600.0 * (double)images / e2e;
-    const double acc = (double)correct / (double)images;
-    const int sec_bits = prm->security == CN_SEC_192 ? 192 : prm->security == CN_SEC_256 ? 256
-                         : prm->security == CN_SEC_128 ? 128 : 0;
-    if (json) {
+    const double e2e = r->t_enc + r->t_srv + r->t_dec;
+    const double pph = 3600.0 * (double)images / r->t_srv;
+    const double pph_e2e = 3600.0 * (double)images / e2e;
+    const double acc = (double)r->correct / (double)images;
+    const int sec_bits = prm->security == CN_SEC_192   ? 192
+                         : prm->security == CN_SEC_256 ? 256
+                         : prm->security == CN_SEC_128 ? 128
+                                                       : 0;
+    if (r->opt.json) {
         printf("{\"images\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"float_accuracy\":%.6f,"
                "\"agree\":%.6f,\"value_mismatches\":%zu,\"predictions_per_hour\":%.0f,"
                "\"end_to_end_predictions_per_hour\":%.0f,\"seconds\":{\"compile\":%.3f,"
                "\"keygen\":%.3f,\"encrypt\":%.3f",
-               images, correct, acc, (double)float_correct / (double)images,
-               (double)agree / (double)images, mismatched_values, pph, pph_e2e, t_compile,
-               t_keygen, t_enc);
-        for (size_t i = 0; i < nsteps; i++)
-            printf(",\"server_%s\":%.3f", step_name[i], step_s[i]);
+               images, r->correct, acc, (double)r->float_correct / (double)images,
+               (double)r->agree / (double)images, r->mismatched_values, pph, pph_e2e,
+               r->t_compile, r->t_keygen, r->t_enc);
+        for (size_t i = 0; i < r->nsteps; i++)
+            printf(",\"server_%s\":%.3f", r->step_name[i], r->step_s[i]);
         printf(",\"server_total\":%.3f,\"decrypt\":%.3f,\"total\":%.3f},\"n\":%zu,"
                "\"log_q\":%.1f,\"plaintext_moduli\":[",
-               t_srv, t_dec, e2e, n, cn_bfv_params_log_qp(prm));
+               r->t_srv, r->t_dec, e2e, n, cn_bfv_params_log_qp(prm));
         for (size_t k = 0; k < prm->nt; k++)
             printf("%s%llu", k ? "," : "", (unsigned long long)prm->t[k]);
         printf("],\"security_bits\":%d,\"threads\":%d,\"batches\":%zu,\"upload_bytes\":%zu,"
                "\"download_bytes\":%zu,\"eval_key_bytes\":%zu,\"peak_rss_bytes\":%.0f}\n",
-               sec_bits, threads, nbatch, up_bytes, down_bytes, keys_len, peak);
-    } else {
-        printf("\nmnist_private: %zu test images in %zu batch(es) of up to %zu, %d threads\n",
-               images, nbatch, n, threads);
-        printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
-               n, cn_bfv_params_log_qp(prm), prm->nt, sec_bits);
-        printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n", 100 * acc,
-               correct, images, 100.0 * (double)float_correct / (double)images);
-        printf("  agreement with the plaintext integer network: %.2f%%%s\n",
-               100.0 * (double)agree / (double)images,
-               mismatched_values ? "  ERROR: outputs differ" : " (every output equal)");
-        printf("  seconds: compile %.2f, keygen %.2f, encrypt %.2f, server %.2f, decrypt %.2f\n",
-               t_compile, t_keygen, t_enc, t_srv, t_dec);
-        printf("  server steps:");
-        for (size_t i = 0; i < nsteps; i++)
-            printf(" %s %.2f%s", step_name[i], step_s[i], i + 1 < nsteps ? "," : "\n");
-        printf("  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
-        printf("  bytes per batch: up %zu, down %zu; evaluation keys %zu; peak RSS %.0f MiB\n",
-               up_bytes, down_bytes, keys_len, peak / 1048576.0);
+               sec_bits, r->opt.threads, r->nbatch, r->up_bytes, r->down_bytes, r->keys_len,
+               peak);
+        return;
     }
-    free(x);
-    free(got);
-    free(ref);
-    free(calib);
-    free(keys);
-    free(plan_bytes);
-    cn_server_free(server);
-    cn_plan_free(splan);
-    cn_client_free(client);
-    cn_plan_free(plan);
-    cn_model_clear(&model);
+    printf("\nmnist_private: %zu test images in %zu batch(es) of up to %zu, %d threads\n",
+           images, r->nbatch, n, r->opt.threads);
+    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n", n,
+           cn_bfv_params_log_qp(prm), prm->nt, sec_bits);
+    printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n", 100 * acc,
+           r->correct, images, 100.0 * (double)r->float_correct / (double)images);
+    printf("  agreement with the plaintext integer network: %.2f%%%s\n",
+           100.0 * (double)r->agree / (double)images,
+           r->mismatched_values ? "  ERROR: outputs differ" : " (every output equal)");
+    printf("  seconds: compile %.2f, keygen %.2f, encrypt %.2f, server %.2f, decrypt %.2f\n",
+           r->t_compile, r->t_keygen, r->t_enc, r->t_srv, r->t_dec);
+    printf("  server steps:");
+    for (size_t i = 0; i < r->nsteps; i++)
+        printf(" %s %.2f%s", r->step_name[i], r->step_s[i], i + 1 < r->nsteps ? "," : "\n");
+    printf("  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
+    printf("  bytes per batch: up %zu, down %zu; evaluation keys %zu; peak RSS %.0f MiB\n",
+           r->up_bytes, r->down_bytes, r->keys_len, peak / 1048576.0);
+}
+
+/* everything a run holds, freed (on every path) */
+static void run_clear(run_t *r)
+{
+    free(r->x);
+    free(r->got);
+    free(r->ref);
+    free(r->calib);
+    free(r->keys);
+    free(r->plan_bytes);
+    cn_server_free(r->server);
+    cn_plan_free(r->splan);
+    cn_client_free(r->client);
+    cn_plan_free(r->plan);
+    cn_model_clear(&r->model);
     for (int i = 0; i < 4; i++)
-        cn_idx_clear(&data[i]);
-    return mismatched_values ? 3 : 0;
+        cn_idx_clear(&r->data[i]);
+}
+
+/* exit status: 0, 1 on an error, 2 on a bad command line, 3 if an output differs */
+int main(int argc, char **argv)
+{
+    run_t r = {0}; /* nothing held yet */
+    parse_options(&r.opt, argc, argv);
+    /* a server keeps its heap between layers and batches (docs/net.md, Memory) */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, -1);
+    int rc = load_data_and_model(&r);
+    if (rc == 0)
+        rc = compile(&r);
+    if (rc == 0)
+        rc = client_keys(&r);
+    if (rc == 0)
+        rc = server_load(&r);
+    if (rc == 0)
+        rc = run_batches(&r);
+    if (rc == 0) {
+        score_float(&r);
+        report(&r);
+        rc = r.mismatched_values ? 3 : 0;
+    }
+    run_clear(&r);
+    return rc;
 }

@@ -122,8 +122,8 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
      * streamed into its record as soon as it is encrypted (no batch of ciphertexts is
      * held: a thread reuses one), then each part is sealed (header, checksum) */
-    const cn_io_batch_shape_t shape = {.size = 2, .level = cn_bfv_context_params(c->ctx)->nq,
-                                       .seeded = 1}; /* fresh sk encryptions */
+    const size_t L = cn_bfv_context_params(c->ctx)->nq;
+    const cn_io_batch_shape_t shape = {.size = 2, .level = L, .seeded = 1}; /* sk encryptions */
     const size_t part = cn_io_batch_writer_size(nin, &shape, c->ctx);
     cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
     uint8_t *out = part && nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
@@ -214,7 +214,8 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
     *cts = NULL;
     cn_status st = find_part(&off, &plen, buf, len, nt, ti);
     if (st == CN_OK)
-        st = cn_io_load_ciphertext_batch_flags(cts, &cnt, buf + off, plen, CN_IO_DEFER_SEED, ctx);
+        st = cn_io_load_ciphertext_batch_flags(cts, &cnt, buf + off, plen, CN_IO_DEFER_SEED,
+                                               ctx);
     if (st != CN_OK)
         return st;
     cn_bfv_ciphertext_t *c = *cts;

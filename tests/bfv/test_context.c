@@ -25,9 +25,9 @@ START_TEST(test_accessors)
     /* with and without a special prime; several plaintext moduli */
     for (int withp = 0; withp <= 1; withp++) {
         cn_bfv_params_t prm;
-        ck_assert_int_eq(cn_bfv_params_default(&prm, 64, 4, 50, withp ? 51 : 0, 3, 16,
-                                               CN_SEC_NONE_INSECURE),
-                         CN_OK);
+        ck_assert_int_eq(
+            cn_bfv_params_default(&prm, 64, 4, 50, withp ? 51 : 0, 3, 16, CN_SEC_NONE_INSECURE),
+            CN_OK);
         cn_bfv_context_t *ctx;
         ck_assert_int_eq(cn_bfv_context_create(&ctx, &prm), CN_OK);
         const size_t L = cn_bfv_context_params(ctx)->nq;
@@ -77,7 +77,8 @@ START_TEST(test_reshape)
     uint64_t s = cn_test_seed();
     memcpy(seed, &s, 8);
     cn_rng_t rng;
-    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK),
+                     CN_OK);
     cn_bfv_secret_key_t sk;
     ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
     cn_bfv_plaintext_t pt = {0};
@@ -160,7 +161,8 @@ START_TEST(test_cpu_features)
     }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+    const int avx512 = __builtin_cpu_supports("avx512f") &&
+                       __builtin_cpu_supports("avx512vl") &&
                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
     ck_assert_int_eq((f & CN_CPU_AVX2) != 0, __builtin_cpu_supports("avx2") != 0);
     ck_assert_int_eq((f & CN_CPU_AVX512F) != 0, avx512);

@@ -1,6 +1,7 @@
 /* Tests of lib/io: round trips of every object (bytes and behaviour), exact sizes, FILE
  * streams, and hostile input: every truncation, every single-bit flip, residues out of
- * range, wrong context, newer versions, forged counts and lengths, type confusion. */
+ * range, wrong context, newer versions, forged counts and lengths, type confusion; the
+ * streaming batch writer against the serial saver, and deferred seed expansion. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP

@@ -19,7 +19,11 @@
  * usual afterwards. On failure it is left cleared.
  *
  * The secret key has functions of its own (cn_io_*_secret_key) and a type code that
- * every other loader refuses; nothing writes it by accident. */
+ * every other loader refuses; nothing writes it by accident.
+ *
+ * A ciphertext batch can also be written record by record from many threads
+ * (cn_io_batch_writer_t) and loaded with its seeds' expansion left to the caller
+ * (CN_IO_DEFER_SEED); docs/io.md shows both. */
 #ifndef CRYPTONETS_IO_H
 #define CRYPTONETS_IO_H
 

@@ -89,6 +89,16 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CN_CFLAGS) $(SIMD_FLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# net/ is built on the public API alone (docs/DESIGN: include/ and net/ itself): an
+# object whose dependency list names a header under lib/ is refused and deleted
+$(BUILD)/net/%.o: net/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(SIMD_FLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@if sed 's/[: \\]/\n/g' $(@:.o=.d) | grep -q '^\(.*/\)\?lib/'; then \
+	    echo "$<: includes headers under lib/ (net/ may use include/ and net/ only):"; \
+	    sed 's/[: \\]/\n/g' $(@:.o=.d) | grep '^\(.*/\)\?lib/' | sort -u; \
+	    rm -f $@; exit 1; fi
+
 bench-bin: $(BENCH_BIN)
 examples: $(EXAMPLE_BIN)
 

@@ -7,7 +7,6 @@
 #include <flint/fmpz.h>
 #include <flint/fmpz_vec.h>
 
-#include "../lib/internal/cpu.h"
 #include "net_internal.h"
 
 /* --- float linear maps (CSR) --------------------------------------------------------- */

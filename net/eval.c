@@ -10,8 +10,6 @@
 
 #include <flint/fmpz.h>
 
-#include "../lib/bfv/bfv_internal.h"
-#include "../lib/io/io_internal.h"
 #include "net_internal.h"
 
 struct cn_client {
@@ -130,23 +128,21 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
             return CN_ERR_OUT_OF_RANGE;
         }
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
-     * written into its record as soon as it is encrypted (no batch of ciphertexts is
+     * streamed into its record as soon as it is encrypted (no batch of ciphertexts is
      * held: a thread reuses one), then each part is sealed (header, checksum) */
-    cn_bfv_ciphertext_t tmpl = {0}; /* the records' shape: seeded, size 2, top level */
-    tmpl.size = 2;
-    tmpl.level = c->ctx->L;
-    tmpl.has_seed = 1;
-    const size_t rec = cn_io_batch_record_bytes(&tmpl, 0, c->ctx);
-    const size_t part = CN_IO_HEADER_BYTES + nin * rec + CN_IO_TRAILER_BYTES;
+    const size_t L = cn_bfv_context_params(c->ctx)->nq;
+    const cn_io_batch_shape_t shape = {.size = 2, .level = L, .seeded = 1}; /* sk encryptions */
+    const size_t part = cn_io_batch_writer_size(nin, &shape, c->ctx);
     cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
-    uint8_t *out = nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
+    uint8_t *out = part && nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
     cn_status st = (rngs && out) ? CN_OK : CN_ERR_NO_MEMORY;
     /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
     for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
         cn_rng_fork(&rngs[i], &c->rng);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
-        uint8_t *dst = out + ti * part;
+        cn_io_batch_writer_t wr;
+        st = cn_io_batch_writer_init(&wr, out + ti * part, part, nin, &shape, 0, c->ctx);
 #pragma omp parallel num_threads(nthreads(c->threads))
         {
             int64_t *v = malloc(count * sizeof *v);
@@ -164,8 +160,7 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                     e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
                                                  &rngs[ti * nin + (size_t)g]);
                 if (e == CN_OK)
-                    e = cn_io_put_batch_record(dst + CN_IO_HEADER_BYTES + (size_t)g * rec, rec,
-                                               &ct, 0, c->ctx);
+                    e = cn_io_batch_writer_put(&wr, (size_t)g, &ct);
             }
             if (e != CN_OK) {
 #pragma omp critical
@@ -176,7 +171,8 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
             free(v);
         }
         if (st == CN_OK)
-            st = cn_io_seal_batch(dst, part, nin, c->ctx);
+            st = cn_io_batch_writer_final(&wr, NULL);
+        cn_io_batch_writer_clear(&wr);
     }
     if (rngs)
         for (size_t i = 0; i < nt * nin; i++)
@@ -246,7 +242,7 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
     cn_status st = find_part(&off, &plen, buf, len, nt, ti, diag);
     if (st != CN_OK)
         return st;
-    st = cn_io_load_ciphertext_batch_deferred(cts, &cnt, buf + off, plen, ctx);
+    st = cn_io_load_ciphertext_batch_flags(cts, &cnt, buf + off, plen, CN_IO_DEFER_SEED, ctx);
     if (st != CN_OK) {
         cn_diag_set(diag, "batch part %zu of %zu: %s", ti + 1, nt, cn_strerror(st));
         return st;
@@ -264,7 +260,8 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
                         (unsigned)c[i].t_index + 1, ti + 1);
             st = CN_ERR_SHAPE_MISMATCH;
         }
-    /* the seeds' expansion (most of the loading) in parallel, once the shape is right */
+    /* the seeds' expansion (most of the loading, deferred by the loader) in parallel, once
+     * the shape is right */
     if (st == CN_OK) {
 #pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
         for (long i = 0; i < (long)cnt; i++) {
@@ -281,29 +278,45 @@ static cn_status load_part(cn_bfv_ciphertext_t **cts, const uint8_t *buf, size_t
     return st;
 }
 
-/* writes nt parts of count ciphertexts each (res[ti * count + j]) */
+/* writes nt parts of count ciphertexts each (res[ti * count + j]), each part's records
+ * streamed by the threads */
 static cn_status save_parts(uint8_t **buf, size_t *len, const cn_bfv_ciphertext_t *res,
                             size_t nt, size_t count, const cn_bfv_context_t *ctx, int threads)
 {
+    const unsigned fl = CN_IO_ALLOW_TRANSPARENT;
+    cn_io_batch_shape_t shape;
     size_t total = 0;
-    for (size_t ti = 0; ti < nt; ti++)
-        total += cn_io_size_ciphertext_batch(res + ti * count, count, CN_IO_ALLOW_TRANSPARENT,
-                                             ctx);
+    for (size_t ti = 0; ti < nt; ti++) {
+        cn_io_batch_shape_of(&shape, res + ti * count, fl, ctx);
+        total += cn_io_batch_writer_size(count, &shape, ctx);
+    }
     uint8_t *out = malloc(total ? total : 1);
     if (!out)
         return CN_ERR_NO_MEMORY;
     size_t o = 0;
-    for (size_t ti = 0; ti < nt; ti++) {
-        size_t w = 0;
-        cn_status st = cn_io_save_ciphertext_batch_threads(out + o, total - o, &w,
-                                                           res + ti * count, count,
-                                                           CN_IO_ALLOW_TRANSPARENT, ctx,
-                                                           nthreads(threads));
-        if (st != CN_OK) {
-            free(out);
-            return st;
+    cn_status st = CN_OK;
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        cn_io_batch_writer_t w;
+        cn_io_batch_shape_of(&shape, res + ti * count, fl, ctx);
+        st = cn_io_batch_writer_init(&w, out + o, total - o, count, &shape, fl, ctx);
+        if (st == CN_OK) {
+#pragma omp parallel for schedule(dynamic, 8) num_threads(nthreads(threads))
+            for (long i = 0; i < (long)count; i++) {
+                const cn_status e = cn_io_batch_writer_put(&w, (size_t)i, &res[ti * count + i]);
+                if (e != CN_OK) {
+#pragma omp critical
+                    st = e;
+                }
+            }
         }
-        o += w;
+        if (st == CN_OK)
+            st = cn_io_batch_writer_final(&w, NULL);
+        o += w.total;
+        cn_io_batch_writer_clear(&w);
+    }
+    if (st != CN_OK) {
+        free(out);
+        return st;
     }
     *buf = out;
     *len = o;
@@ -560,10 +573,12 @@ static cn_status eval_linear_blocked(cn_bfv_ciphertext_t *out, const cn_bfv_ciph
                                      const cn_lin_t *lin, size_t ti, const cn_server_t *s)
 {
     const cn_bfv_context_t *ctx = s->ctx;
-    const size_t size = in[0].size, level = in[0].level, n = ctx->n;
+    const size_t size = in[0].size, level = in[0].level, n = cn_bfv_context_params(ctx)->n;
+    const cn_mod_t *qm = cn_bfv_context_level_primes(ctx, level, NULL);
     cn_status st = CN_OK;
     for (size_t j = 0; j < lin->nout && st == CN_OK; j++) {
-        st = cn_bfv_ct_reshape_uninit(&out[j], size, level, ctx); /* the kernel writes all */
+        st = cn_bfv_ciphertext_reshape(&out[j], size, level, CN_BFV_NO_ZERO_FILL,
+                                       ctx); /* the kernel writes all */
         out[j].t_index = ti;
         out[j].transparent = 0;
         out[j].has_seed = 0;
@@ -580,7 +595,7 @@ static cn_status eval_linear_blocked(cn_bfv_ciphertext_t *out, const cn_bfv_ciph
                 xr[i] = in[i].c[c].data + r * n;
             for (size_t j = 0; j < lin->nout; j++)
                 orow[j] = out[j].c[c].data + r * n;
-            const cn_mod_t m = ctx->ring.base.mod[r];
+            const cn_mod_t m = qm[r];
             const cn_lin_kernel_fn kern = cn_lin_kernel(m.p, NULL);
             if (c == 0)
                 for (size_t k = 0; k < nnz; k++)
@@ -617,10 +632,9 @@ static cn_status eval_linear_per_ct(cn_bfv_ciphertext_t *out, const cn_bfv_ciphe
 #pragma omp for schedule(dynamic, 1)
         for (long jj = 0; jj < (long)lin->nout; jj++) {
             const size_t j = (size_t)jj;
-            cn_status e = cn_bfv_ct_reshape_uninit(&out[j], in[0].size, in[0].level, ctx);
+            /* the sum starts at zero */
+            cn_status e = cn_bfv_ciphertext_reshape(&out[j], in[0].size, in[0].level, 0, ctx);
             if (e == CN_OK) {
-                for (size_t c = 0; c < out[j].size; c++)
-                    cn_poly_zero(&out[j].c[c]); /* the sum starts at zero */
                 out[j].t_index = ti;
                 out[j].has_seed = 0;
             }
@@ -652,7 +666,7 @@ static cn_status eval_linear(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     cn_bfv_plaintext_t pt = {0};
     if (st == CN_OK)
         st = cn_bfv_plaintext_init(&pt, ctx, ti);
-    const cn_mod_t tm = ctx->tmod[ti];
+    const cn_mod_t tm = cn_bfv_context_plain_moduli(ctx, NULL)[ti];
     for (size_t j = 0; st == CN_OK && j < lin->nout; j++) {
         cn_int128 b = lin->bias[j];
         unsigned __int128 ub = b < 0 ? -(unsigned __int128)b : (unsigned __int128)b;
@@ -736,10 +750,11 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
         cn_bfv_ciphertext_t *cur;
         st = load_part(&cur, in, len, nt, ti, p->nin, ctx, s->threads, diag);
         for (size_t i = 0; st == CN_OK && i < p->nin; i++)
-            if (cur[i].size != 2 || cur[i].level != ctx->L) {
+            if (cur[i].size != 2 || cur[i].level != cn_bfv_context_params(ctx)->nq) {
                 cn_diag_set(diag, "batch part %zu, ciphertext %zu: size %u at level %u; the "
                             "server takes fresh ciphertexts (size 2, all %zu primes)", ti + 1,
-                            i + 1, (unsigned)cur[i].size, (unsigned)cur[i].level, ctx->L);
+                            i + 1, (unsigned)cur[i].size, (unsigned)cur[i].level,
+                            cn_bfv_context_params(ctx)->nq);
                 st = CN_ERR_SHAPE_MISMATCH;
             }
         if (timing)

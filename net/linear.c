@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/internal/cpu.h"
 #include "net_internal.h"
 
 #define BLK 64 /* coefficients per accumulator block */

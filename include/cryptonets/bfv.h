@@ -38,6 +38,16 @@ CN_API const cn_bfv_params_t *cn_bfv_context_params(const cn_bfv_context_t *ctx)
 CN_API uint64_t cn_bfv_context_fingerprint(const cn_bfv_context_t *ctx);
 /* The ring over q_1..q_L (and P, as row L, when there is one). */
 CN_API const cn_ring_t *cn_bfv_context_ring(const cn_bfv_context_t *ctx);
+/* The modulus data (prime and Barrett constant, see cryptonets/arith.h) of the primes a
+ * ciphertext at `level` uses: q_1..q_level, in chain order; *count = level (count may be
+ * NULL). level ranges over 1..L, L = cn_bfv_context_params(ctx)->nq; outside it the
+ * result is NULL and *count 0. Row i of every polynomial of such a ciphertext holds
+ * residues in [0, q_(i+1)). The array lives as long as ctx. */
+CN_API const cn_mod_t *cn_bfv_context_level_primes(const cn_bfv_context_t *ctx, size_t level,
+                                                   size_t *count);
+/* The modulus data of the plaintext moduli t_1..t_k, in the order of t_index; *count = k
+ * (count may be NULL). Lives as long as ctx. */
+CN_API const cn_mod_t *cn_bfv_context_plain_moduli(const cn_bfv_context_t *ctx, size_t *count);
 
 typedef struct {
     uint64_t fingerprint;
@@ -92,6 +102,20 @@ CN_API void cn_bfv_plaintext_clear(cn_bfv_plaintext_t *pt);
 CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct,
                                                        const cn_bfv_context_t *ctx);
 CN_API void cn_bfv_ciphertext_clear(cn_bfv_ciphertext_t *ct);
+/* Flag of cn_bfv_ciphertext_reshape. */
+#define CN_BFV_NO_ZERO_FILL 1u
+/* Makes ct a ciphertext of `size` polynomials (2 or 3) at `level` (1..L) of ctx, keeping
+ * its memory when the shape already fits (for results written again and again). ct must
+ * be zero-initialized (= {0}) or hold a ciphertext. flags 0: every coefficient is zero,
+ * so ct is the transparent encryption of 0 (transparent = 1). CN_BFV_NO_ZERO_FILL: the
+ * coefficients are left as they are (stale or uninitialized memory), for a kernel that
+ * writes all size * level * n of them before ct is read; the caller then sets
+ * transparent (here 0). Both: has_seed = 0, t_index unchanged, coefficient form.
+ * CN_ERR_INVALID_ARG (size, level or flags out of range; ct unchanged),
+ * CN_ERR_NO_MEMORY (ct may be left without polynomials: clear it). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_reshape(cn_bfv_ciphertext_t *ct, size_t size,
+                                                          size_t level, unsigned flags,
+                                                          const cn_bfv_context_t *ctx);
 CN_API CN_WARN_UNUSED cn_status cn_bfv_ciphertext_copy(cn_bfv_ciphertext_t *out,
                                                        const cn_bfv_ciphertext_t *in,
                                                        const cn_bfv_context_t *ctx);

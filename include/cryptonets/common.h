@@ -56,6 +56,19 @@ typedef enum {
 /* A static, human-readable message for a status code (never NULL). */
 CN_API const char *cn_strerror(cn_status status);
 
+/* SIMD instruction sets, as bits of cn_cpu_features(). */
+enum {
+    CN_CPU_AVX2 = 1u << 0,
+    CN_CPU_AVX512F = 1u << 1,    /* AVX-512 F with VL, DQ and BW */
+    CN_CPU_AVX512IFMA = 1u << 2, /* AVX-512 IFMA with F, VL, DQ and BW */
+};
+
+/* The instruction sets the library's kernels may use in this process: those the CPU has
+ * (cpuid), less everything when the environment variable CN_SIMD is "portable" at the
+ * first call (the portable kernels then run everywhere). Detected once; thread-safe.
+ * A build without AVX-512 kernels (CN_NO_AVX512) does not run them whatever this says. */
+CN_API unsigned cn_cpu_features(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,7 +19,11 @@
  * usual afterwards. On failure it is left cleared.
  *
  * The secret key has functions of its own (cn_io_*_secret_key) and a type code that
- * every other loader refuses; nothing writes it by accident. */
+ * every other loader refuses; nothing writes it by accident.
+ *
+ * A ciphertext batch can also be written record by record from many threads
+ * (cn_io_batch_writer_t) and loaded with its seeds' expansion left to the caller
+ * (CN_IO_DEFER_SEED); docs/io.md shows both. */
 #ifndef CRYPTONETS_IO_H
 #define CRYPTONETS_IO_H
 
@@ -159,6 +163,101 @@ CN_API CN_WARN_UNUSED cn_status cn_io_read_ciphertext_batch(cn_bfv_ciphertext_t 
                                                             size_t *count, FILE *f,
                                                             const cn_bfv_context_t *ctx);
 CN_API void cn_io_free_ciphertexts(cn_bfv_ciphertext_t *cts, size_t count);
+
+/* Flag of cn_io_load_ciphertext_batch_flags: leave seeded records unexpanded. */
+#define CN_IO_DEFER_SEED 4u
+/* As cn_io_load_ciphertext_batch (same checks, errors and result), with flags 0 or
+ * CN_IO_DEFER_SEED. Expanding a seeded record's c1 from its seed (a fresh secret-key
+ * encryption, see cn_bfv_encrypt_symmetric) is most of the cost of loading, and the
+ * loader runs on one thread; deferred, it is left to the caller, who can spread it over
+ * threads. With CN_IO_DEFER_SEED a seeded record loads as a ciphertext with has_seed = 1
+ * whose c1 is allocated but not yet computed (its contents are unspecified); the caller
+ * must run cn_bfv_expand_seed on every such ciphertext (independent calls: any order,
+ * any threads) before passing it to any other function than cn_bfv_ciphertext_clear or
+ * cn_io_free_ciphertexts. A record saved in full (has_seed = 0) needs nothing. Expanded,
+ * the ciphertexts equal those of cn_io_load_ciphertext_batch. Other flags:
+ * CN_ERR_INVALID_ARG. */
+CN_API CN_WARN_UNUSED cn_status cn_io_load_ciphertext_batch_flags(cn_bfv_ciphertext_t **cts,
+                                                                  size_t *count,
+                                                                  const uint8_t *buf,
+                                                                  size_t len, unsigned flags,
+                                                                  const cn_bfv_context_t *ctx);
+
+/* --- streaming batch writer ------------------------------------------------------- */
+/* A ciphertext batch written into the caller's buffer one record at a time, as its
+ * ciphertexts are produced, by any number of threads (no array of ciphertexts is held,
+ * and no thread waits for another), in the init / update / final shape of libsodium's
+ * streaming APIs:
+ *     total = cn_io_batch_writer_size(count, &shape, ctx);   buf = malloc(total);
+ *     cn_io_batch_writer_init(&w, buf, total, count, &shape, flags, ctx);
+ *     cn_io_batch_writer_put(&w, i, &ct_i);      for every i in [0, count), any order
+ *     cn_io_batch_writer_final(&w, &written);    header and checksum
+ *     cn_io_batch_writer_clear(&w);
+ * Every record has one shape, hence one length: record i lies at a fixed offset and can
+ * be written before the others. The result is the batch that cn_io_save_ciphertext_batch
+ * writes for the same ciphertexts in index order, byte for byte, with flags, plus
+ * CN_IO_NO_SEED when the shape is not seeded; cn_io_load_ciphertext_batch reads it. */
+
+/* The shape of every record of a streamed batch. */
+typedef struct {
+    size_t size;  /* polynomials per ciphertext: 2 or 3 */
+    size_t level; /* ciphertext primes in use: 1..L */
+    int seeded;   /* 1: fresh cn_bfv_encrypt_symmetric results (size 2, level L, has_seed),
+                   * each written with its 32-byte seed in place of c1; 0: every
+                   * polynomial is written in full (has_seed is ignored) */
+} cn_io_batch_shape_t;
+
+/* The writer's state. The first three fields may be read after init; the rest is
+ * private. */
+typedef struct {
+    size_t count;        /* records */
+    size_t record_bytes; /* bytes of one record */
+    size_t total;        /* bytes of the batch: header, records, checksum */
+    uint8_t *buf_;
+    cn_io_batch_shape_t shape_;
+    unsigned flags_;
+    const cn_bfv_context_t *ctx_;
+    uint8_t *done_; /* [count] 1 once record i is written */
+} cn_io_batch_writer_t;
+
+/* The shape cn_io_save_ciphertext(_batch) would give ct under flags (seeded when ct
+ * has_seed, size 2 at level L, and flags lack CN_IO_NO_SEED): to stream ciphertexts like
+ * an existing one. Reads ct's size, level and has_seed only. */
+CN_API void cn_io_batch_shape_of(cn_io_batch_shape_t *shape, const cn_bfv_ciphertext_t *ct,
+                                 unsigned flags, const cn_bfv_context_t *ctx);
+/* Bytes of a streamed batch of count records of the given shape; 0 when the shape or
+ * count is invalid (see cn_io_batch_writer_init). */
+CN_API size_t cn_io_batch_writer_size(size_t count, const cn_io_batch_shape_t *shape,
+                                      const cn_bfv_context_t *ctx);
+/* Starts a batch of count (at most CN_IO_MAX_BATCH) records of the given shape in
+ * buf[0, cap), with flags 0 or CN_IO_ALLOW_TRANSPARENT (CN_IO_NO_SEED is implied by an
+ * unseeded shape, and refused with a seeded one). Writes nothing yet. The buffer must
+ * stay valid until final. CN_ERR_INVALID_ARG (count, shape or flags out of range, a
+ * seeded shape not of size 2 at level L), CN_ERR_OUT_OF_RANGE (buf NULL or cap below
+ * cn_io_batch_writer_size), CN_ERR_NO_MEMORY. On failure w needs no clear. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_init(cn_io_batch_writer_t *w, uint8_t *buf,
+                                                        size_t cap, size_t count,
+                                                        const cn_io_batch_shape_t *shape,
+                                                        unsigned flags,
+                                                        const cn_bfv_context_t *ctx);
+/* Writes ct as record i (0 <= i < count) at its offset, replacing an earlier record i.
+ * Thread-safe for distinct i: calls with different i may run at the same time (and
+ * must all return before final); two calls with the same i may not overlap.
+ * CN_ERR_INVALID_ARG (i out of range), ct's own errors as cn_io_save_ciphertext
+ * (CN_ERR_CONTEXT_MISMATCH, CN_ERR_UNSUPPORTED for a transparent ciphertext without
+ * CN_IO_ALLOW_TRANSPARENT, ...), CN_ERR_SHAPE_MISMATCH (size or level other than the
+ * shape's, or a seeded shape and ct without a seed). On failure record i is not
+ * written (an earlier record i stays). */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i,
+                                                       const cn_bfv_ciphertext_t *ct);
+/* Writes the header and the checksum, once every record is in, making buf[0, total) a
+ * complete batch; *written = total (written may be NULL). CN_ERR_INVALID_ARG while a
+ * record is missing (or w was not initialized): the header is then not written, so
+ * the buffer holds no loadable batch. May be called again after more puts. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w,
+                                                         size_t *written);
+/* Releases the writer's memory (not the buffer). Safe on a zeroed writer. */
+CN_API void cn_io_batch_writer_clear(cn_io_batch_writer_t *w);
 
 /* The secret key, for its owner only: written as ternary coefficients (2 bits each).
  * The bytes are as secret as the key; the caller is responsible for them. */

@@ -258,3 +258,19 @@ const cn_ring_t *cn_bfv_context_ring(const cn_bfv_context_t *ctx)
 {
     return &ctx->ring;
 }
+
+const cn_mod_t *cn_bfv_context_level_primes(const cn_bfv_context_t *ctx, size_t level,
+                                            size_t *count)
+{
+    const int ok = level >= 1 && level <= ctx->L;
+    if (count)
+        *count = ok ? level : 0;
+    return ok ? ctx->ring.base.mod : NULL;
+}
+
+const cn_mod_t *cn_bfv_context_plain_moduli(const cn_bfv_context_t *ctx, size_t *count)
+{
+    if (count)
+        *count = ctx->nt;
+    return ctx->tmod;
+}

@@ -67,6 +67,25 @@ cn_status cn_bfv_ct_reshape_uninit(cn_bfv_ciphertext_t *out, size_t size, size_t
     return reshape(out, size, level, ctx, 1);
 }
 
+cn_status cn_bfv_ciphertext_reshape(cn_bfv_ciphertext_t *ct, size_t size, size_t level,
+                                    unsigned flags, const cn_bfv_context_t *ctx)
+{
+    if (size < 2 || size > 3 || level < 1 || level > ctx->L || (flags & ~CN_BFV_NO_ZERO_FILL))
+        return CN_ERR_INVALID_ARG;
+    const int fill = !(flags & CN_BFV_NO_ZERO_FILL);
+    cn_status st = reshape(ct, size, level, ctx, 1);
+    if (st != CN_OK)
+        return st;
+    for (size_t i = 0; i < size; i++) {
+        if (fill)
+            cn_poly_zero(&ct->c[i]);
+        ct->c[i].form = CN_FORM_COEFF;
+    }
+    ct->transparent = fill;
+    ct->has_seed = 0;
+    return CN_OK;
+}
+
 cn_status cn_bfv_ciphertext_init(cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx)
 {
     memset(ct, 0, sizeof *ct);

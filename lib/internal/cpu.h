@@ -4,6 +4,8 @@
 
 #include <pthread.h>
 
+#include "cryptonets/common.h"
+
 /* Runs fn exactly once across threads. */
 #define CN_ONCE(fn)                                                   \
     do {                                                              \
@@ -11,14 +13,6 @@
         pthread_once(&cn_once_flag_, (fn));                           \
     } while (0)
 
-/* Feature bits; CN_SIMD=portable in the environment disables every SIMD path. */
-enum {
-    CN_CPU_AVX2 = 1u << 0,
-    CN_CPU_AVX512F = 1u << 1,    /* AVX-512 F with VL, DQ and BW */
-    CN_CPU_AVX512IFMA = 1u << 2, /* with AVX-512 F, VL, DQ and BW */
-};
-
-/* The features this CPU has and the build and environment allow. */
-unsigned cn_cpu_features(void);
+/* The feature bits and cn_cpu_features() are public (cryptonets/common.h). */
 
 #endif

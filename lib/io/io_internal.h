@@ -25,7 +25,7 @@ typedef struct {
     FILE *f;
     cn_hash_t hs;
     cn_status err; /* first error; later writes do nothing */
-    int nohash;    /* 1: the checksum is computed elsewhere (parallel batch saving) */
+    int nohash;    /* 1: the checksum is computed elsewhere (the streaming batch writer) */
 } cn_wr_t;
 
 typedef struct {
@@ -36,32 +36,8 @@ typedef struct {
     uint64_t limit;    /* bytes the header declares before the checksum */
     uint64_t consumed; /* bytes read so far (header included) */
     cn_status err;
-    int defer_seed;    /* leave seeded ciphertexts unexpanded (see below) */
+    int defer_seed;    /* leave seeded ciphertexts unexpanded (CN_IO_DEFER_SEED) */
 } cn_rd_t;
-
-/* As cn_io_load_ciphertext_batch, but a seeded record's c1 is not expanded: the caller
- * must call cn_bfv_expand_seed on every ciphertext with has_seed before any other use
- * (net/ does it in parallel). Internal: such ciphertexts are not yet valid. */
-cn_status cn_io_load_ciphertext_batch_deferred(cn_bfv_ciphertext_t **cts, size_t *count,
-                                               const uint8_t *buf, size_t len,
-                                               const cn_bfv_context_t *ctx);
-
-/* A ciphertext batch written in pieces, in parallel (net/'s client): each record (one
- * ciphertext, flags as cn_io_save_ciphertext_batch) has cn_io_batch_record_bytes; the
- * records lie back to back after CN_IO_HEADER_BYTES; cn_io_put_batch_record writes one
- * into exactly that many bytes; cn_io_seal_batch then writes the header and the trailer
- * (checksum over the records) of the batch of count records, total bytes in all. */
-size_t cn_io_batch_record_bytes(const cn_bfv_ciphertext_t *ct, unsigned flags,
-                                const cn_bfv_context_t *ctx);
-cn_status cn_io_put_batch_record(uint8_t *buf, size_t len, const cn_bfv_ciphertext_t *ct,
-                                 unsigned flags, const cn_bfv_context_t *ctx);
-cn_status cn_io_seal_batch(uint8_t *buf, size_t total, size_t count, const cn_bfv_context_t *ctx);
-/* As cn_io_save_ciphertext_batch (the same bytes), the records written by up to threads
- * OpenMP threads (0: all). */
-cn_status cn_io_save_ciphertext_batch_threads(uint8_t *buf, size_t cap, size_t *written,
-                                              const cn_bfv_ciphertext_t *cts, size_t count,
-                                              unsigned flags, const cn_bfv_context_t *ctx,
-                                              int threads);
 
 void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n);
 void cn_wr_u32(cn_wr_t *w, uint32_t v);

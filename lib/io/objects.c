@@ -1,9 +1,6 @@
 /* The bodies of the serialized objects (docs/format.md), and the typed save/load API. */
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "../internal/mem.h"
 #include "io_internal.h"
@@ -677,81 +674,109 @@ cn_status cn_io_save_ciphertext_batch(uint8_t *buf, size_t cap, size_t *written,
     return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_batch, &b, flags, ctx);
 }
 
-size_t cn_io_batch_record_bytes(const cn_bfv_ciphertext_t *ct, unsigned flags,
-                                const cn_bfv_context_t *ctx)
+/* ---- streaming batch writer ---- */
+
+static int shape_ok(const cn_io_batch_shape_t *sh, const cn_bfv_context_t *ctx)
 {
-    return ct_body(ct, flags, ctx);
+    return sh && sh->size >= 2 && sh->size <= 3 && sh->level >= 1 && sh->level <= ctx->L &&
+           (sh->seeded == 0 || (sh->seeded == 1 && sh->size == 2 && sh->level == ctx->L));
 }
 
-cn_status cn_io_put_batch_record(uint8_t *buf, size_t len, const cn_bfv_ciphertext_t *ct,
-                                 unsigned flags, const cn_bfv_context_t *ctx)
+/* bytes of one record of the shape: ct_body of a ciphertext of that shape */
+static size_t shape_record_bytes(const cn_io_batch_shape_t *sh, const cn_bfv_context_t *ctx)
 {
-    cn_status st = ct_check(ct, flags, ctx);
+    return 16 + rows_bytes(sh->level, ctx) * (sh->size - (size_t)sh->seeded) +
+           (sh->seeded ? CN_SEED_BYTES : 0);
+}
+
+void cn_io_batch_shape_of(cn_io_batch_shape_t *shape, const cn_bfv_ciphertext_t *ct,
+                          unsigned flags, const cn_bfv_context_t *ctx)
+{
+    shape->size = ct->size;
+    shape->level = ct->level;
+    shape->seeded = ct_seeded(ct, flags, ctx);
+}
+
+size_t cn_io_batch_writer_size(size_t count, const cn_io_batch_shape_t *shape,
+                               const cn_bfv_context_t *ctx)
+{
+    if (count > CN_IO_MAX_BATCH || !shape_ok(shape, ctx))
+        return 0;
+    return CN_IO_HEADER_BYTES + count * shape_record_bytes(shape, ctx) + CN_IO_TRAILER_BYTES;
+}
+
+cn_status cn_io_batch_writer_init(cn_io_batch_writer_t *w, uint8_t *buf, size_t cap,
+                                  size_t count, const cn_io_batch_shape_t *shape,
+                                  unsigned flags, const cn_bfv_context_t *ctx)
+{
+    memset(w, 0, sizeof *w);
+    if (count > CN_IO_MAX_BATCH || !shape_ok(shape, ctx) || (flags & ~CN_IO_ALLOW_TRANSPARENT))
+        return CN_ERR_INVALID_ARG;
+    const size_t total = cn_io_batch_writer_size(count, shape, ctx);
+    if (!buf || cap < total)
+        return CN_ERR_OUT_OF_RANGE;
+    uint8_t *done = calloc(count ? count : 1, 1);
+    if (!done)
+        return CN_ERR_NO_MEMORY;
+    w->count = count;
+    w->record_bytes = shape_record_bytes(shape, ctx);
+    w->total = total;
+    w->buf_ = buf;
+    w->shape_ = *shape;
+    w->flags_ = flags | (shape->seeded ? 0 : CN_IO_NO_SEED);
+    w->ctx_ = ctx;
+    w->done_ = done;
+    return CN_OK;
+}
+
+cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i, const cn_bfv_ciphertext_t *ct)
+{
+    if (!w->done_ || i >= w->count)
+        return CN_ERR_INVALID_ARG;
+    const cn_bfv_context_t *ctx = w->ctx_;
+    cn_status st = ct_check(ct, w->flags_, ctx);
     if (st != CN_OK)
         return st;
-    if (len != ct_body(ct, flags, ctx))
-        return CN_ERR_OUT_OF_RANGE;
-    cn_wr_t w = {.buf = buf, .cap = len, .nohash = 1}; /* the checksum: cn_io_seal_batch */
-    put_ct1(&w, ct, flags, ctx);
-    return w.err != CN_OK ? w.err : w.pos != len ? CN_ERR_INVALID_ARG : CN_OK;
+    if (ct->size != w->shape_.size || ct->level != w->shape_.level ||
+        ct_seeded(ct, w->flags_, ctx) != w->shape_.seeded)
+        return CN_ERR_SHAPE_MISMATCH;
+    w->done_[i] = 0; /* a failure below leaves the record unwritten */
+    /* the checksum is taken over every record at final */
+    cn_wr_t wr = {.buf = w->buf_ + CN_IO_HEADER_BYTES + i * w->record_bytes,
+                  .cap = w->record_bytes, .nohash = 1};
+    put_ct1(&wr, ct, w->flags_, ctx);
+    if (wr.err == CN_OK && wr.pos != w->record_bytes)
+        wr.err = CN_ERR_INVALID_ARG; /* shape and body disagree: a bug, reported not hidden */
+    w->done_[i] = wr.err == CN_OK;
+    return wr.err;
 }
 
-cn_status cn_io_seal_batch(uint8_t *buf, size_t total, size_t count, const cn_bfv_context_t *ctx)
+cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w, size_t *written)
 {
-    if (count > CN_IO_MAX_BATCH || total < CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES)
-        return CN_ERR_INVALID_ARG;
-    cn_wr_t w = {.buf = buf, .cap = total};
-    cn_hash_init(&w.hs);
-    cn_wr_header(&w, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)count, total, ctx->fingerprint);
-    const size_t body = total - CN_IO_HEADER_BYTES - CN_IO_TRAILER_BYTES;
-    cn_hash_update(&w.hs, buf + CN_IO_HEADER_BYTES, body);
-    w.pos += body;
-    cn_wr_trailer(&w);
-    return w.err;
-}
-
-/* As cn_io_save_ciphertext_batch, the same bytes: the records written by up to threads
- * OpenMP threads (0: all) at their offsets, then the checksum over them in one pass. */
-cn_status cn_io_save_ciphertext_batch_threads(uint8_t *buf, size_t cap, size_t *written,
-                                              const cn_bfv_ciphertext_t *cts, size_t count,
-                                              unsigned flags, const cn_bfv_context_t *ctx,
-                                              int threads)
-{
-    save_spec sp;
-    cn_status st = batch_spec(&sp, cts, count, flags, ctx);
     if (written)
         *written = 0;
-    if (st != CN_OK)
-        return st;
-    if (!buf || cap < sp.total)
-        return CN_ERR_OUT_OF_RANGE;
-    size_t *off = malloc((count + 1) * sizeof *off);
-    if (!off)
-        return CN_ERR_NO_MEMORY;
-    off[0] = CN_IO_HEADER_BYTES;
-    for (size_t i = 0; i < count; i++)
-        off[i + 1] = off[i] + ct_body(&cts[i], flags, ctx);
-#ifdef _OPENMP
-    const int nth = threads > 0 ? threads : omp_get_max_threads();
-#else
-    const int nth = 1;
-    (void)threads;
-#endif
-#pragma omp parallel for schedule(dynamic, 8) num_threads(nth)
-    for (long i = 0; i < (long)count; i++) {
-        const cn_status e = cn_io_put_batch_record(buf + off[i], off[i + 1] - off[i], &cts[i],
-                                                   flags, ctx);
-        if (e != CN_OK) {
-#pragma omp critical
-            st = e;
-        }
-    }
-    free(off);
-    if (st == CN_OK)
-        st = cn_io_seal_batch(buf, sp.total, count, ctx);
-    if (st == CN_OK && written)
-        *written = sp.total;
-    return st;
+    if (!w->done_)
+        return CN_ERR_INVALID_ARG;
+    for (size_t i = 0; i < w->count; i++)
+        if (!w->done_[i])
+            return CN_ERR_INVALID_ARG;
+    cn_wr_t wr = {.buf = w->buf_, .cap = w->total};
+    cn_hash_init(&wr.hs);
+    cn_wr_header(&wr, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)w->count, w->total,
+                 w->ctx_->fingerprint);
+    const size_t body = w->count * w->record_bytes;
+    cn_hash_update(&wr.hs, w->buf_ + CN_IO_HEADER_BYTES, body);
+    wr.pos += body;
+    cn_wr_trailer(&wr);
+    if (wr.err == CN_OK && written)
+        *written = w->total;
+    return wr.err;
+}
+
+void cn_io_batch_writer_clear(cn_io_batch_writer_t *w)
+{
+    free(w->done_);
+    memset(w, 0, sizeof *w);
 }
 
 cn_status cn_io_write_ciphertext_batch(FILE *f, const cn_bfv_ciphertext_t *cts, size_t count,
@@ -818,13 +843,18 @@ cn_status cn_io_load_ciphertext_batch(cn_bfv_ciphertext_t **cts, size_t *count,
     return load_batch(cts, count, &r, ctx);
 }
 
-cn_status cn_io_load_ciphertext_batch_deferred(cn_bfv_ciphertext_t **cts, size_t *count,
-                                               const uint8_t *buf, size_t len,
-                                               const cn_bfv_context_t *ctx)
+cn_status cn_io_load_ciphertext_batch_flags(cn_bfv_ciphertext_t **cts, size_t *count,
+                                            const uint8_t *buf, size_t len, unsigned flags,
+                                            const cn_bfv_context_t *ctx)
 {
+    if (flags & ~CN_IO_DEFER_SEED) {
+        *cts = NULL;
+        *count = 0;
+        return CN_ERR_INVALID_ARG;
+    }
     cn_rd_t r;
     rd_init(&r, buf, len, NULL);
-    r.defer_seed = 1;
+    r.defer_seed = (flags & CN_IO_DEFER_SEED) != 0;
     return load_batch(cts, count, &r, ctx);
 }
 

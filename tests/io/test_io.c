@@ -1,8 +1,12 @@
 /* Tests of lib/io: round trips of every object (bytes and behaviour), exact sizes, FILE
  * streams, and hostile input: every truncation, every single-bit flip, residues out of
- * range, wrong context, newer versions, forged counts and lengths, type confusion. */
+ * range, wrong context, newer versions, forged counts and lengths, type confusion; the
+ * streaming batch writer against the serial saver, and deferred seed expansion. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
@@ -399,38 +403,6 @@ START_TEST(test_params_plaintext_batch)
     ck_assert_int_eq(cn_io_save_ciphertext_batch(bb, lb, &w, cts, 5, 0, f.ctx), CN_OK);
     ck_assert_uint_eq(w, lb);
     hostile(bb, lb, load_batch_blob, &f, "batch", 13);
-    /* the threaded saver writes the same bytes for any thread count (mixed shapes, seeded
-     * and not), refuses a short buffer and a transparent ciphertext as the serial one */
-    uint8_t *bt = malloc(lb);
-    for (int th = 0; th <= 3; th++) {
-        memset(bt, 0xa5, lb);
-        size_t wt = 0;
-        ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, cts, 5, 0, f.ctx, th),
-                         CN_OK);
-        ck_assert_uint_eq(wt, lb);
-        ck_assert_mem_eq(bt, bb, lb);
-        ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb - 1, &wt, cts, 5, 0, f.ctx, th),
-                         CN_ERR_OUT_OF_RANGE);
-        ck_assert_uint_eq(wt, 0);
-    }
-    cn_bfv_ciphertext_t tr = {0};
-    ck_assert_int_eq(cn_bfv_mul_scalar(&tr, &cts[0], 0, f.ctx), CN_OK); /* transparent */
-    cn_bfv_ciphertext_t mix[2] = {cts[1], tr};
-    size_t wt;
-    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, mix, 2, 0, f.ctx, 2),
-                     cn_io_save_ciphertext_batch(bt, lb, &wt, mix, 2, 0, f.ctx));
-    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lb, &wt, mix, 2, 0, f.ctx, 2),
-                     CN_ERR_UNSUPPORTED);
-    const size_t lm2 = cn_io_size_ciphertext_batch(mix, 2, CN_IO_ALLOW_TRANSPARENT, f.ctx);
-    uint8_t *bm2 = malloc(lm2);
-    ck_assert_int_eq(cn_io_save_ciphertext_batch(bm2, lm2, &wt, mix, 2, CN_IO_ALLOW_TRANSPARENT,
-                                                 f.ctx), CN_OK);
-    ck_assert_int_eq(cn_io_save_ciphertext_batch_threads(bt, lm2, &wt, mix, 2,
-                                                         CN_IO_ALLOW_TRANSPARENT, f.ctx, 2), CN_OK);
-    ck_assert_mem_eq(bt, bm2, lm2);
-    free(bm2);
-    free(bt);
-    cn_bfv_ciphertext_clear(&tr);
     /* a forged count: the loader reads until the bytes run out, allocating only for
      * what is there, then refuses */
     bb[12] = 0xff, bb[13] = 0xff, bb[14] = 0xff, bb[15] = 0x00;
@@ -462,6 +434,266 @@ START_TEST(test_params_plaintext_batch)
         cn_bfv_ciphertext_clear(&cts[i]);
     free(bp), free(bm), free(bb);
     cn_bfv_plaintext_clear(&m), cn_bfv_plaintext_clear(&m2);
+    fx_clear(&f);
+}
+END_TEST
+
+
+/* count fresh ciphertexts of m: seeded (sk) or not (pk), with the given plaintext modulus
+ * index pattern (t_index i % 2) */
+static void make_cts(cn_bfv_ciphertext_t *cts, size_t count, int seeded, fx_t *f,
+                     cn_test_rng_t *r)
+{
+    for (size_t i = 0; i < count; i++) {
+        cn_bfv_plaintext_t m;
+        random_plain(&m, f, i % 2, r);
+        ck_assert_int_eq(seeded ? cn_bfv_encrypt_symmetric(&cts[i], &m, &f->sk, f->ctx, &f->rng)
+                                : cn_bfv_encrypt(&cts[i], &m, &f->pk, f->ctx, &f->rng),
+                         CN_OK);
+        cn_bfv_plaintext_clear(&m);
+    }
+}
+
+/* The streamed batch of cts (puts in reverse order over th OpenMP threads) against the
+ * serial saver cn_io_save_ciphertext_batch with save_flags: the same bytes. */
+static void expect_stream_equals_save(const cn_bfv_ciphertext_t *cts, size_t count,
+                                      const cn_io_batch_shape_t *sh, unsigned flags,
+                                      unsigned save_flags, int th, const fx_t *f)
+{
+    const size_t want_len = cn_io_size_ciphertext_batch(cts, count, save_flags, f->ctx);
+    uint8_t *want = malloc(want_len);
+    size_t w = 0;
+    ck_assert_int_eq(cn_io_save_ciphertext_batch(want, want_len, &w, cts, count, save_flags,
+                                                 f->ctx), CN_OK);
+    const size_t total = cn_io_batch_writer_size(count, sh, f->ctx);
+    ck_assert_uint_eq(total, want_len);
+    uint8_t *got = malloc(total);
+    memset(got, 0xa5, total);
+    cn_io_batch_writer_t wr;
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, got, total, count, sh, flags, f->ctx), CN_OK);
+    ck_assert_uint_eq(wr.total, total);
+    ck_assert_uint_eq(wr.count, count);
+    ck_assert_uint_eq(CN_IO_HEADER_BYTES + count * wr.record_bytes + CN_IO_TRAILER_BYTES, total);
+    int fails = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(th) reduction(+ : fails)
+    for (long i = (long)count - 1; i >= 0; i--)
+        fails += cn_io_batch_writer_put(&wr, (size_t)i, &cts[i]) != CN_OK;
+    ck_assert_int_eq(fails, 0);
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_OK);
+    ck_assert_uint_eq(w, total);
+    ck_assert_mem_eq(got, want, total);
+    cn_io_batch_writer_clear(&wr);
+    free(got);
+    free(want);
+}
+
+START_TEST(test_batch_writer)
+{
+    fx_t f, g;
+    fx_init(&f, 64, 3, CN_SEC_NONE_INSECURE, 6);
+    fx_init(&g, 64, 2, CN_SEC_NONE_INSECURE, 7);
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 6);
+    enum { N = 23 };
+    cn_bfv_ciphertext_t sd[N] = {{0}}, pk[N] = {{0}}, sq[N] = {{0}};
+    make_cts(sd, N, 1, &f, &r);
+    make_cts(pk, N, 0, &f, &r);
+    /* size 3 at level 2 */
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(cn_bfv_mod_switch(&sq[i], &pk[i], f.ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_square(&sq[i], &sq[i], f.ctx), CN_OK);
+    }
+    const cn_io_batch_shape_t seeded = {2, 3, 1}, full = {2, 3, 0}, s3 = {3, 2, 0};
+    cn_io_batch_shape_t sh;
+    cn_io_batch_shape_of(&sh, &sd[0], 0, f.ctx);
+    ck_assert(sh.size == 2 && sh.level == 3 && sh.seeded == 1);
+    cn_io_batch_shape_of(&sh, &sd[0], CN_IO_NO_SEED, f.ctx);
+    ck_assert(sh.size == 2 && sh.level == 3 && sh.seeded == 0);
+    cn_io_batch_shape_of(&sh, &sq[0], 0, f.ctx);
+    ck_assert(sh.size == 3 && sh.level == 2 && sh.seeded == 0);
+    /* the same bytes as the serial saver, for every thread count and shape (the record
+     * order of the puts is reversed, and dynamic over the threads) */
+    for (int th = 1; th <= 4; th++) {
+        expect_stream_equals_save(sd, N, &seeded, 0, 0, th, &f);
+        expect_stream_equals_save(sd, N, &full, 0, CN_IO_NO_SEED, th, &f);
+        expect_stream_equals_save(pk, N, &full, 0, 0, th, &f);
+        expect_stream_equals_save(sq, N, &s3, 0, 0, th, &f);
+        expect_stream_equals_save(sq, N, &s3, CN_IO_ALLOW_TRANSPARENT,
+                                  CN_IO_ALLOW_TRANSPARENT, th, &f);
+        expect_stream_equals_save(sd, 0, &seeded, 0, 0, th, &f); /* empty */
+        expect_stream_equals_save(sd, 1, &seeded, 0, 0, th, &f);
+    }
+    /* a transparent ciphertext needs the flag, as in the serial saver */
+    cn_bfv_ciphertext_t tr[2] = {{0}};
+    ck_assert_int_eq(cn_bfv_mul_scalar(&tr[0], &pk[0], 0, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_ciphertext_copy(&tr[1], &pk[1], f.ctx), CN_OK);
+    const size_t lt = cn_io_batch_writer_size(2, &full, f.ctx);
+    uint8_t *bt = malloc(lt);
+    cn_io_batch_writer_t wr;
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, bt, lt, 2, &full, 0, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 0, &tr[0]), CN_ERR_UNSUPPORTED);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 1, &tr[1]), CN_OK);
+    cn_io_batch_writer_clear(&wr);
+    expect_stream_equals_save(tr, 2, &full, CN_IO_ALLOW_TRANSPARENT, CN_IO_ALLOW_TRANSPARENT,
+                              2, &f);
+    free(bt);
+    /* partial writes: final refuses while a record is missing and writes no header; the
+     * missing record put, the batch is complete and loads */
+    const size_t total = cn_io_batch_writer_size(N, &seeded, f.ctx);
+    uint8_t *b = malloc(total);
+    memset(b, 0xa5, total);
+    size_t w = 1;
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, N, &seeded, 0, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_ERR_INVALID_ARG); /* none yet */
+    for (size_t i = 0; i < N; i++)
+        if (i != 5)
+            ck_assert_int_eq(cn_io_batch_writer_put(&wr, i, &sd[i]), CN_OK);
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_ERR_INVALID_ARG);
+    ck_assert_uint_eq(w, 0);
+    for (size_t i = 0; i < CN_IO_HEADER_BYTES; i++)
+        ck_assert_uint_eq(b[i], 0xa5);
+    cn_bfv_ciphertext_t *back;
+    size_t count;
+    ck_assert_int_eq(cn_io_load_ciphertext_batch(&back, &count, b, total, f.ctx), CN_ERR_FORMAT);
+    /* bad puts change nothing: index out of range, other shapes, another context */
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, N, &sd[0]), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &pk[5]), CN_ERR_SHAPE_MISMATCH);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &sq[5]), CN_ERR_SHAPE_MISMATCH);
+    cn_bfv_ciphertext_t other = {0};
+    make_cts(&other, 1, 1, &g, &r);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &other), CN_ERR_CONTEXT_MISMATCH);
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_ERR_INVALID_ARG);
+    /* a record put twice: the last one counts; a failed put keeps the earlier record */
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &sd[0]), CN_OK);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &sd[5]), CN_OK);
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &pk[5]), CN_ERR_SHAPE_MISMATCH);
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_OK);
+    ck_assert_uint_eq(w, total);
+    cn_io_batch_writer_clear(&wr);
+    cn_io_batch_writer_clear(&wr); /* twice is harmless */
+    ck_assert_int_eq(cn_io_batch_writer_final(&wr, &w), CN_ERR_INVALID_ARG); /* cleared */
+    ck_assert_int_eq(cn_io_batch_writer_put(&wr, 0, &sd[0]), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_io_load_ciphertext_batch(&back, &count, b, total, f.ctx), CN_OK);
+    ck_assert_uint_eq(count, N);
+    for (size_t i = 0; i < N; i++) {
+        cn_bfv_plaintext_t want = {0};
+        ck_assert_int_eq(cn_bfv_decrypt(&want, &sd[i], &f.sk, f.ctx), CN_OK);
+        expect_decrypts(&back[i], &want, &f.sk, &f);
+        cn_bfv_plaintext_clear(&want);
+    }
+    cn_io_free_ciphertexts(back, count);
+    /* bad shapes, counts, flags and buffers */
+    const cn_io_batch_shape_t bad[] = {
+        {1, 3, 0}, {4, 3, 0}, {2, 0, 0}, {2, 4, 0}, /* size, level */
+        {3, 3, 1}, {2, 2, 1}, {2, 3, 2},            /* seeded: size 2 at level L only */
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_uint_eq(cn_io_batch_writer_size(1, &bad[k], f.ctx), 0);
+        ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, 1, &bad[k], 0, f.ctx),
+                         CN_ERR_INVALID_ARG);
+    }
+    ck_assert_uint_eq(cn_io_batch_writer_size(CN_IO_MAX_BATCH + 1, &seeded, f.ctx), 0);
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, CN_IO_MAX_BATCH + 1, &seeded, 0,
+                                             f.ctx), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, N, &seeded, CN_IO_NO_SEED, f.ctx),
+                     CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, N, &seeded, 8, f.ctx),
+                     CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total - 1, N, &seeded, 0, f.ctx),
+                     CN_ERR_OUT_OF_RANGE);
+    ck_assert_int_eq(cn_io_batch_writer_init(&wr, NULL, total, N, &seeded, 0, f.ctx),
+                     CN_ERR_OUT_OF_RANGE);
+    cn_io_batch_writer_clear(&wr); /* on a failed init: harmless */
+    free(b);
+    cn_bfv_ciphertext_clear(&other);
+    cn_bfv_ciphertext_clear(&tr[0]), cn_bfv_ciphertext_clear(&tr[1]);
+    for (size_t i = 0; i < N; i++) {
+        cn_bfv_ciphertext_clear(&sd[i]);
+        cn_bfv_ciphertext_clear(&pk[i]);
+        cn_bfv_ciphertext_clear(&sq[i]);
+    }
+    fx_clear(&g);
+    fx_clear(&f);
+}
+END_TEST
+
+static cn_status load_batch_deferred_blob(const uint8_t *buf, size_t len, const fx_t *f)
+{
+    cn_bfv_ciphertext_t *cts;
+    size_t count;
+    cn_status st = cn_io_load_ciphertext_batch_flags(&cts, &count, buf, len, CN_IO_DEFER_SEED,
+                                                     f->ctx);
+    cn_io_free_ciphertexts(cts, count);
+    return st;
+}
+
+/* Deferred seed expansion: the seeded records load with has_seed and c1 not computed;
+ * expanded by the caller (over threads), every ciphertext equals the eager loader's, and
+ * decrypts to its plaintext. */
+START_TEST(test_deferred_load)
+{
+    fx_t f;
+    fx_init(&f, 64, 3, CN_SEC_NONE_INSECURE, 8);
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 8);
+    enum { N = 12 };
+    cn_bfv_ciphertext_t cts[N] = {{0}};
+    cn_bfv_plaintext_t m[N];
+    for (size_t i = 0; i < N; i++) {
+        random_plain(&m[i], &f, i % 2, &r);
+        ck_assert_int_eq(i % 3 ? cn_bfv_encrypt_symmetric(&cts[i], &m[i], &f.sk, f.ctx, &f.rng)
+                               : cn_bfv_encrypt(&cts[i], &m[i], &f.pk, f.ctx, &f.rng),
+                         CN_OK);
+    }
+    ck_assert_int_eq(cn_bfv_mod_switch(&cts[3], &cts[3], f.ctx), CN_OK); /* lower level */
+    const size_t len = cn_io_size_ciphertext_batch(cts, N, 0, f.ctx);
+    uint8_t *b = malloc(len);
+    ck_assert_int_eq(cn_io_save_ciphertext_batch(b, len, NULL, cts, N, 0, f.ctx), CN_OK);
+    cn_bfv_ciphertext_t *eager, *lazy;
+    size_t ne, nl;
+    ck_assert_int_eq(cn_io_load_ciphertext_batch(&eager, &ne, b, len, f.ctx), CN_OK);
+    ck_assert_int_eq(cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, 0, f.ctx), CN_OK);
+    ck_assert_uint_eq(nl, N); /* flags 0: the eager loader */
+    for (size_t i = 0; i < N; i++)
+        for (size_t c = 0; c < eager[i].size; c++)
+            ck_assert_mem_eq(lazy[i].c[c].data, eager[i].c[c].data,
+                             eager[i].level * 64 * sizeof(uint64_t));
+    cn_io_free_ciphertexts(lazy, nl);
+    ck_assert_int_eq(cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_DEFER_SEED,
+                                                       f.ctx), CN_OK);
+    ck_assert_uint_eq(nl, ne);
+    for (size_t i = 0; i < N; i++)
+        ck_assert_int_eq(lazy[i].has_seed, i % 3 != 0);
+    int fails = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(3) reduction(+ : fails)
+    for (long i = 0; i < (long)nl; i++)
+        if (lazy[i].has_seed)
+            fails += cn_bfv_expand_seed(&lazy[i], f.ctx) != CN_OK;
+    ck_assert_int_eq(fails, 0);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_uint_eq(lazy[i].size, eager[i].size);
+        ck_assert_uint_eq(lazy[i].level, eager[i].level);
+        ck_assert_uint_eq(lazy[i].t_index, eager[i].t_index);
+        ck_assert_int_eq(lazy[i].has_seed, eager[i].has_seed);
+        ck_assert_uint_eq(lazy[i].fingerprint, eager[i].fingerprint);
+        for (size_t c = 0; c < eager[i].size; c++)
+            ck_assert_mem_eq(lazy[i].c[c].data, eager[i].c[c].data,
+                             eager[i].level * 64 * sizeof(uint64_t));
+        expect_decrypts(&lazy[i], &m[i], &f.sk, &f);
+    }
+    cn_io_free_ciphertexts(lazy, nl);
+    cn_io_free_ciphertexts(eager, ne);
+    /* other flags are refused; hostile input is refused as by the eager loader */
+    ck_assert_int_eq(cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_NO_SEED,
+                                                       f.ctx), CN_ERR_INVALID_ARG);
+    ck_assert_ptr_null(lazy);
+    ck_assert_uint_eq(nl, 0);
+    hostile(b, len, load_batch_deferred_blob, &f, "deferred batch", 7);
+    free(b);
+    for (size_t i = 0; i < N; i++) {
+        cn_bfv_ciphertext_clear(&cts[i]);
+        cn_bfv_plaintext_clear(&m[i]);
+    }
     fx_clear(&f);
 }
 END_TEST
@@ -502,6 +734,8 @@ CN_SUITE(io)
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_params_plaintext_batch);
     tcase_add_test(tc, test_secure_sizes);
+    tcase_add_test(tc, test_batch_writer);
+    tcase_add_test(tc, test_deferred_load);
     suite_add_tcase(s, tc);
     return s;
 }

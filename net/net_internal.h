@@ -127,6 +127,17 @@ void cn_lin_clear(cn_lin_t *l);
  * have the op's width): one step of the reference run. */
 void cn_op_eval_plain(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
                       size_t count);
+/* The reference run of count inputs through ops (cn_plan_eval_plain on bare ops). */
+cn_status cn_ops_eval_plain(cn_int128 *out, const cn_op_t *ops, size_t nops, size_t nin,
+                            size_t nout, const int64_t *x, size_t count);
+/* "dense", "sparse", "square", "relin" or "modswitch". */
+const char *cn_op_name(const cn_op_t *op);
+/* Exact ranges of nops ops on nin inputs in [in_min, in_max] (compiler stage 3): sets
+ * every op's range_bits and *out_bits (log2 of the largest |output|); CN_ERR_OUT_OF_RANGE,
+ * with the op and the value in diag, when a value or a partial sum of the reference run
+ * reaches 2^126. */
+cn_status cn_ops_ranges(cn_op_t *ops, size_t nops, size_t nin, int64_t in_min, int64_t in_max,
+                        double *out_bits, cn_net_diag_t *diag);
 /* Recomputes the exact ranges of every op (range_bits, out_bound_bits);
  * CN_ERR_OUT_OF_RANGE, with the op and the value in diag, when a value or a partial sum
  * of the reference run reaches 2^126. */

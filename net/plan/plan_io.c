@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "../net_internal.h"
 
 #define PLAN_MAGIC "CNPL"
 #define PLAN_MAJOR 1

@@ -1,0 +1,123 @@
+/* The compiler's driver, cn_plan_compile (docs/net.md, "The compiler"): checks the
+ * options, then runs the stages of net/compiler/ in order (compiler.h lists them). */
+#include <stdlib.h>
+
+#include "compiler.h"
+
+/* Checks the options a caller can get wrong (each named in diag). */
+static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
+{
+    if (o->weight_bits > 30) {
+        cn_diag_set(diag, "weight_bits %u: at most 30", o->weight_bits);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->n && (o->n < CN_BFV_MIN_N || o->n > CN_BFV_MAX_N || (o->n & (o->n - 1)))) {
+        cn_diag_set(diag, "n = %zu: the ring degree must be a power of two in [%d, %d]",
+                    o->n, CN_BFV_MIN_N, CN_BFV_MAX_N);
+        return CN_ERR_NOT_POWER_OF_TWO;
+    }
+    if ((o->t_bits && (o->t_bits < 14 || o->t_bits > 60)) ||
+        (o->q_bits && (o->q_bits < 30 || o->q_bits > 60))) {
+        cn_diag_set(diag, "t_bits %u or q_bits %u out of range (t: 14..60, q: 30..60)",
+                    o->t_bits, o->q_bits);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->nt > CN_BFV_MAX_T || o->nq > CN_BFV_MAX_Q) {
+        cn_diag_set(diag, "%zu plaintext moduli or %zu ciphertext primes: at most %d and %d",
+                    o->nt, o->nq, CN_BFV_MAX_T, CN_BFV_MAX_Q);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->ncalib && !o->calib) {
+        cn_diag_set(diag, "ncalib %zu with no calibration inputs", o->ncalib);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (!(o->calib_tolerance >= 0 && o->calib_tolerance <= 1)) {
+        cn_diag_set(diag, "calib_tolerance %g: must be in [0, 1]", o->calib_tolerance);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->security != CN_SEC_128 && o->security != CN_SEC_192 &&
+        o->security != CN_SEC_256 && o->security != CN_SEC_NONE_INSECURE) {
+        cn_diag_set(diag, "unknown security level %d", (int)o->security);
+        return CN_ERR_INVALID_ARG;
+    }
+    return CN_OK;
+}
+
+/* The compiler (docs/net.md, "The compiler"): one call per stage. */
+cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile_opts_t *opts,
+                          cn_net_diag_t *diag)
+{
+    static const cn_compile_opts_t defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    if (diag)
+        diag->msg[0] = 0;
+    *out = NULL;
+    if (!m || m->in_c == 0 || m->in_h == 0 || m->in_w == 0 || (m->nlayers && !m->layers)) {
+        cn_diag_set(diag, "model: not initialised");
+        return CN_ERR_INVALID_ARG;
+    }
+    if (m->nlayers == 0) {
+        cn_diag_set(diag, "the model has no layers");
+        return CN_ERR_INVALID_ARG;
+    }
+    cn_status st = check_opts(opts, diag);
+    if (st != CN_OK)
+        return st;
+    cn_plan_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return CN_ERR_NO_MEMORY;
+    p->nin = cn_model_inputs(m);
+    p->nout = cn_model_outputs(m);
+    p->in_min = m->input_min;
+    p->in_max = m->input_max;
+
+    /* 1. folding */
+    cn_folded_t f = {0};
+    st = cn_fold(&f, m, diag);
+    const size_t cnt = f.cnt;
+    cn_op_t *qnet = st == CN_OK ? calloc(cnt, sizeof *qnet) : NULL;
+    if (st == CN_OK && !qnet)
+        st = CN_ERR_NO_MEMORY;
+    /* 2. quantization: weight_bits, or the smallest width that predicts as the float
+     * network on the calibration inputs */
+    unsigned wb = opts->weight_bits;
+    const int search = wb == 0 && opts->ncalib > 0;
+    if (st == CN_OK && search)
+        st = cn_search_weight_bits(&wb, &p->calib_mismatch, &f, m, opts, diag);
+    p->weight_bits = wb ? wb : 2;
+    if (st == CN_OK)
+        st = cn_quantize(qnet, &f, m->input_scale, p->weight_bits, &p->out_scale, diag);
+    cn_folded_clear(&f);
+    /* 3. exact ranges (then the calibration count at the chosen width, which the
+     * 128-bit reference run can now compute) */
+    if (st == CN_OK)
+        st = cn_ops_ranges(qnet, cnt, p->nin, p->in_min, p->in_max, &p->out_bound_bits, diag);
+    if (st == CN_OK && !search && opts->ncalib > 0)
+        st = cn_calib_mismatches(&p->calib_mismatch, qnet, cnt, m, opts);
+    /* 4-6. for every parameter candidate: noise estimate, schedule, cost */
+    cn_search_log_t lg = {0};
+    if (st == CN_OK)
+        st = cn_search_params(p, qnet, cnt, opts, &lg);
+    if (st == CN_OK && !p->ops)
+        st = cn_search_failure(&lg, p, opts, diag);
+    if (st != CN_OK) {
+        if (qnet)
+            cn_qnet_clear(qnet, cnt);
+        free(qnet);
+        free(p);
+        return st;
+    }
+    free(qnet); /* the plan's ops own the linear layers now */
+    /* the compiler's own output passes the loader's checks; the ranges of every op,
+     * inserted ones included */
+    st = cn_plan_check(p, diag);
+    if (st == CN_OK)
+        st = cn_plan_ranges(p, diag);
+    if (st != CN_OK) {
+        cn_plan_free(p);
+        return st;
+    }
+    *out = p;
+    return CN_OK;
+}

@@ -1,0 +1,162 @@
+/* Stage 6 of the compiler, the parameter search (docs/net.md, "Parameters and cost"):
+ * every ring degree, plaintext and ciphertext prime size and chain length the options
+ * and the security level allow; for each, the schedule (stage 5) and the noise estimate
+ * (stage 4); the cheapest per input by the cost model that leaves the margin wins. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "compiler.h"
+
+/* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
+ * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
+ * (stage 4) leave the margin. qnet (cnt ops) is the quantized network. On success the
+ * plan gets the ops (owning shallow copies of qnet's layers), parameters and estimates. */
+cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
+                           const cn_compile_opts_t *opts, cn_search_log_t *lg)
+{
+    const double margin = opts->margin_bits ? opts->margin_bits : 10;
+    const cn_security sec = opts->security;
+    double best_cost = INFINITY;
+    cn_op_t *best_ops = NULL;
+    size_t best_n = 0;
+    double best_v = 0;
+    static const size_t ns[] = {2048, 4096, 8192, 16384, 32768};
+    const size_t *nlist = opts->n ? &opts->n : ns;
+    const size_t nn = opts->n ? 1 : sizeof ns / sizeof ns[0];
+    cn_status st = CN_OK;
+    lg->best_budget = -INFINITY;
+    for (size_t ni = 0; st == CN_OK && ni < nn; ni++) {
+        const size_t n = nlist[ni];
+        if (sec != CN_SEC_NONE_INSECURE && cn_security_max_log_q(n, sec) == 0)
+            continue;
+        for (unsigned tb = 14; st == CN_OK && tb <= 60; tb++) {
+            if (opts->t_bits && opts->t_bits != tb)
+                continue;
+            if (!opts->t_bits && tb % 2)
+                continue; /* a coarser grid is enough for the search */
+            /* plaintext moduli: enough tb-bit primes for 2 B + 1 (they depend on n and tb
+             * only: found once for every ciphertext chain below) */
+            size_t nt = 0;
+            uint64_t tp[CN_BFV_MAX_T];
+            for (size_t k = 1; k <= CN_BFV_MAX_T; k++) {
+                if (cn_primes_ntt(tp, k, tb, n, NULL, 0, 0) != CN_OK)
+                    break;
+                if (cn_plan_moduli_fit(tp, k, p->out_bound_bits)) {
+                    nt = k;
+                    break;
+                }
+            }
+            int wraps = 0;
+            if (opts->nt && nt != opts->nt) {
+                /* forced: more moduli than needed, or fewer (outputs then wrap mod T, as
+                 * in other libraries' one-modulus benchmarks) */
+                wraps = nt == 0 || opts->nt < nt;
+                nt = opts->nt;
+                if (nt > CN_BFV_MAX_T || cn_primes_ntt(tp, nt, tb, n, NULL, 0, 0) != CN_OK)
+                    continue;
+            }
+            if (!nt)
+                continue;
+            for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
+                if (opts->q_bits && opts->q_bits != qb)
+                    continue;
+                if (!opts->q_bits && qb % 2 && qb != 43 && qb != 49)
+                    continue; /* even sizes, and the largest below 2^44 and 2^50 */
+                size_t nq_max = opts->nq;
+                if (!nq_max) {
+                    nq_max = sec == CN_SEC_NONE_INSECURE
+                                 ? 12
+                                 : cn_bfv_params_max_primes(n, qb, qb + 1, sec);
+                    if (nq_max > CN_BFV_MAX_Q)
+                        nq_max = CN_BFV_MAX_Q;
+                }
+                for (size_t nq = opts->nq ? opts->nq : 1; st == CN_OK && nq <= nq_max; nq++) {
+                    cn_bfv_params_t prm;
+                    if (cn_bfv_params_default(&prm, n, nq, qb, qb + 1, nt, tb, sec) != CN_OK)
+                        continue;
+                    lg->secure++;
+                    cn_op_t *ops;
+                    size_t nops;
+                    double v;
+                    if (cn_schedule(&ops, &nops, qnet, cnt, p->nin, &prm, margin,
+                                    opts->no_mod_switch, opts->eager_relin, &v) != CN_OK) {
+                        st = CN_ERR_NO_MEMORY;
+                        break;
+                    }
+                    const double budget = -v - 1;
+                    lg->noise_tried++;
+                    if (budget > lg->best_budget) {
+                        lg->best_budget = budget;
+                        lg->best_n = n;
+                        lg->best_nq = nq;
+                        lg->best_logq = cn_bfv_params_log_qp(&prm);
+                    }
+                    const double cost = (double)nt * cn_plan_cost(ops, nops, p->nin, &prm);
+                    if (nops > CN_PLAN_MAX_OPS) {
+                        lg->too_long++;
+                        free(ops);
+                    } else if ((budget >= margin || opts->allow_undersized) &&
+                               cost / (double)n <
+                                   best_cost / (double)(best_n ? best_n : 1)) {
+                        free(best_ops);
+                        best_ops = ops;
+                        best_cost = cost;
+                        best_n = n;
+                        best_v = v;
+                        p->nops = nops;
+                        p->prm = prm;
+                        p->wraps = wraps;
+                    } else {
+                        free(ops);
+                    }
+                }
+            }
+        }
+    }
+    if (st != CN_OK || !best_ops) {
+        free(best_ops);
+        return st;
+    }
+    p->ops = best_ops;
+    p->budget = -best_v - 1;
+    p->cost = best_cost;
+    return CN_OK;
+}
+
+/* Explains why cn_search_params found nothing. */
+cn_status cn_search_failure(const cn_search_log_t *lg, const cn_plan_t *p,
+                            const cn_compile_opts_t *opts, cn_net_diag_t *diag)
+{
+    const double margin = opts->margin_bits ? opts->margin_bits : 10;
+    const char *sec = opts->security == CN_SEC_NONE_INSECURE ? "no"
+                      : opts->security == CN_SEC_192         ? "192-bit"
+                      : opts->security == CN_SEC_256         ? "256-bit"
+                                                             : "128-bit";
+    if (lg->too_long && lg->too_long == lg->noise_tried) {
+        cn_diag_set(diag, "the network needs more than %d ops after scheduling (squares, "
+                    "relinearizations and modulus switches included): too deep for a plan",
+                    CN_PLAN_MAX_OPS);
+        return CN_ERR_UNSUPPORTED;
+    }
+    if (lg->noise_tried > 0) {
+        cn_diag_set(diag, "no parameters leave the %.0f-bit noise budget margin: the best "
+                    "candidate (n = %zu, %zu ciphertext primes, log2 qP = %.0f, %s security) "
+                    "leaves an estimated %.1f bits of noise budget for outputs of 2^%.1f; "
+                    "allow more primes or a larger n, or lower the weight bits",
+                    margin, lg->best_n, lg->best_nq, lg->best_logq, sec, lg->best_budget,
+                    p->out_bound_bits);
+        return CN_ERR_NOISE_EXHAUSTED;
+    }
+    if (opts->security != CN_SEC_NONE_INSECURE && lg->secure == 0) {
+        cn_diag_set(diag, "no ring degree%s and prime sizes the options allow meet %s "
+                    "security (HomomorphicEncryption.org table); allow a larger n",
+                    opts->n ? " (n forced)" : "", sec);
+        return CN_ERR_INSECURE;
+    }
+    cn_diag_set(diag, "no parameters exist for the forced options (n %zu, t bits %u, %zu "
+                "plaintext moduli, q bits %u, %zu primes): not enough NTT-friendly primes of "
+                "these sizes for this n, or a plaintext modulus too large for the ciphertext "
+                "modulus", opts->n, opts->t_bits, opts->nt, opts->q_bits, opts->nq);
+    return CN_ERR_NOT_ENOUGH_PRIMES;
+}
+

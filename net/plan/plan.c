@@ -1,0 +1,210 @@
+/* The compiled plan (docs/net.md): its integer linear layers, the reference run on
+ * plaintext integers, accessors, printing and freeing. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../net_internal.h"
+
+void cn_lin_clear(cn_lin_t *l)
+{
+    free(l->woff);
+    free(l->rneg);
+    free(l->row);
+    free(l->col);
+    free(l->w);
+    free(l->bias);
+    memset(l, 0, sizeof *l);
+}
+
+cn_status cn_lin_partition(cn_lin_t *l)
+{
+    free(l->rneg);
+    free(l->woff);
+    l->rneg = NULL;
+    l->woff = NULL;
+    l->l1max = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        double sum = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+            sum += fabs((double)l->w[k]);
+        if (sum > l->l1max)
+            l->l1max = sum;
+    }
+    l->dense = l->row[l->nout] == l->nin * l->nout;
+    if (l->dense) {
+        l->wmax = 0;
+        for (size_t k = 0; k < l->row[l->nout]; k++) {
+            const uint64_t a = l->w[k] < 0 ? 0 - (uint64_t)l->w[k] : (uint64_t)l->w[k];
+            if (a > l->wmax)
+                l->wmax = a;
+            if (l->col[k] != k % l->nin) /* not in column order: treat as sparse */
+                l->dense = 0;
+        }
+    }
+    if (l->dense) {
+        const size_t nnz = l->row[l->nout];
+        l->woff = malloc((nnz ? nnz : 1) * sizeof *l->woff);
+        if (!l->woff)
+            return CN_ERR_NO_MEMORY;
+        for (size_t k = 0; k < nnz; k++) /* wrapping: exact for |w| <= wmax < 2^63 */
+            l->woff[k] = (uint64_t)l->w[k] + l->wmax;
+        return CN_OK;
+    }
+    l->rneg = malloc((l->nout ? l->nout : 1) * sizeof *l->rneg);
+    const size_t nnz = l->row[l->nout];
+    uint32_t *tc = malloc((nnz ? nnz : 1) * sizeof *tc);
+    int64_t *tw = malloc((nnz ? nnz : 1) * sizeof *tw);
+    if (!l->rneg || !tc || !tw) {
+        free(tc);
+        free(tw);
+        return CN_ERR_NO_MEMORY;
+    }
+    l->wmax = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        size_t o = l->row[j];
+        for (int neg = 0; neg < 2; neg++) {
+            if (neg)
+                l->rneg[j] = o;
+            for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                if ((l->w[k] < 0) == neg) {
+                    tc[o] = l->col[k];
+                    tw[o++] = l->w[k];
+                }
+        }
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
+            const uint64_t a = l->w[k] < 0 ? 0 - (uint64_t)l->w[k] : (uint64_t)l->w[k];
+            if (a > l->wmax)
+                l->wmax = a;
+        }
+    }
+    memcpy(l->col, tc, nnz * sizeof *tc);
+    memcpy(l->w, tw, nnz * sizeof *tw);
+    free(tc);
+    free(tw);
+    return CN_OK;
+}
+
+void cn_op_eval_plain(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t *op,
+                      size_t count)
+{
+    if (op->kind == CN_OP_LINEAR) {
+        const cn_lin_t *l = &op->lin;
+        for (size_t s = 0; s < count; s++)
+            for (size_t j = 0; j < l->nout; j++) {
+                cn_int128 acc = l->bias[j];
+                for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+                    acc += (cn_int128)l->w[k] * a[s * win + l->col[k]];
+                b[s * l->nout + j] = acc;
+            }
+    } else {
+        for (size_t i = 0; i < count * win; i++)
+            b[i] = op->kind == CN_OP_SQUARE ? a[i] * a[i] : a[i];
+    }
+}
+
+cn_status cn_ops_eval_plain(cn_int128 *out, const cn_op_t *ops, size_t nops, size_t nin,
+                            size_t nout, const int64_t *x, size_t count)
+{
+    size_t maxw = nin;
+    for (size_t i = 0; i < nops; i++)
+        if (ops[i].width > maxw)
+            maxw = ops[i].width;
+    cn_int128 *a = malloc(maxw * sizeof *a), *b = malloc(maxw * sizeof *b);
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return CN_ERR_NO_MEMORY;
+    }
+    for (size_t s = 0; s < count; s++) {
+        size_t width = nin;
+        for (size_t i = 0; i < width; i++)
+            a[i] = x[s * nin + i];
+        for (size_t o = 0; o < nops; o++) {
+            cn_op_eval_plain(b, a, width, &ops[o], 1);
+            cn_int128 *t = a;
+            a = b;
+            b = t;
+            width = ops[o].width;
+        }
+        memcpy(out + s * nout, a, nout * sizeof *a);
+    }
+    free(a);
+    free(b);
+    return CN_OK;
+}
+
+cn_status cn_plan_eval_plain(cn_int128 *out, const cn_plan_t *plan, const int64_t *x,
+                             size_t count)
+{
+    return cn_ops_eval_plain(out, plan->ops, plan->nops, plan->nin, plan->nout, x, count);
+}
+
+void cn_plan_free(cn_plan_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nops; i++)
+        if (p->ops[i].kind == CN_OP_LINEAR)
+            cn_lin_clear(&p->ops[i].lin);
+    free(p->ops);
+    free(p);
+}
+
+const char *cn_op_name(const cn_op_t *op)
+{
+    switch (op->kind) {
+    case CN_OP_LINEAR: return op->lin.dense ? "dense" : "sparse";
+    case CN_OP_SQUARE: return "square";
+    case CN_OP_RELIN: return "relin";
+    case CN_OP_MODSWITCH: return "modswitch";
+    }
+    return "?";
+}
+
+
+const cn_bfv_params_t *cn_plan_params(const cn_plan_t *p) { return &p->prm; }
+size_t cn_plan_inputs(const cn_plan_t *p) { return p->nin; }
+size_t cn_plan_outputs(const cn_plan_t *p) { return p->nout; }
+size_t cn_plan_calibration_mismatches(const cn_plan_t *p) { return p->calib_mismatch; }
+double cn_plan_output_budget(const cn_plan_t *p) { return p->budget; }
+int cn_plan_wraps(const cn_plan_t *p) { return p->wraps; }
+double cn_plan_output_scale(const cn_plan_t *p) { return p->out_scale; }
+double cn_plan_output_bits(const cn_plan_t *p) { return p->out_bound_bits; }
+
+void cn_plan_print(const cn_plan_t *p, FILE *f)
+{
+    const cn_bfv_params_t *prm = &p->prm;
+    fprintf(f, "plan: %zu inputs in [%lld, %lld] -> %zu outputs (|output| < 2^%.1f), "
+            "weights of %u bits\n", p->nin, (long long)p->in_min, (long long)p->in_max,
+            p->nout, p->out_bound_bits, p->weight_bits);
+    fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu primes of", prm->n, cn_bfv_params_log_qp(prm),
+            prm->nq);
+    for (size_t i = 0; i < prm->nq; i++)
+        fprintf(f, " %.0f", log2((double)prm->q[i]));
+    fprintf(f, " bits, P of %.0f), security %s\n", log2((double)prm->p),
+            prm->security == CN_SEC_NONE_INSECURE ? "NONE (insecure)"
+            : prm->security == CN_SEC_192         ? "192"
+            : prm->security == CN_SEC_256         ? "256"
+                                                  : "128");
+    fprintf(f, "  plaintext moduli (%zu):", prm->nt);
+    for (size_t i = 0; i < prm->nt; i++)
+        fprintf(f, " %llu", (unsigned long long)prm->t[i]);
+    if (p->wraps)
+        fprintf(f, " (forced: fewer than the range needs, outputs are exact only mod T)");
+    fprintf(f, "\n  %-4s %-10s %8s %8s %6s %5s %10s %9s\n", "#", "op", "values", "nonzero",
+            "level", "size", "range_bits", "budget");
+    for (size_t i = 0; i < p->nops; i++) {
+        const cn_op_t *op = &p->ops[i];
+        const char *name = cn_op_name(op);
+        char nz[32] = "";
+        if (op->kind == CN_OP_LINEAR)
+            snprintf(nz, sizeof nz, "%zu", op->lin.row[op->lin.nout]);
+        else if (op->kind == CN_OP_MODSWITCH)
+            snprintf(nz, sizeof nz, "-%zu", op->drop);
+        fprintf(f, "  %-4zu %-10s %8zu %8s %6zu %5zu %10.1f %9.1f\n", i + 1, name, op->width, nz,
+                op->level, op->size, op->range_bits, -op->noise_bits - 1);
+    }
+    fprintf(f, "  estimated: final noise budget >= %.1f bits, %.2f s per batch of %zu on one "
+            "core (cost model)\n", p->budget, p->cost, prm->n);
+}

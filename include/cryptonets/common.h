@@ -17,6 +17,10 @@ extern "C" {
 #define CN_WARN_UNUSED
 #endif
 
+/* Signed 128-bit integers (GCC and Clang): the plaintext values of net/'s plans, whose
+ * compiler refuses anything wider than 126 bits, and their CRT decoding (encode.h). */
+__extension__ typedef __int128 cn_int128;
+
 /* Library version. */
 #define CN_VERSION_MAJOR 0
 #define CN_VERSION_MINOR 1

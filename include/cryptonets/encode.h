@@ -55,6 +55,10 @@ CN_API void cn_plain_crt_split_i64(uint64_t *const *res, const int64_t *v, size_
  * GMP version in cryptonets/mpz.h then). */
 CN_API CN_WARN_UNUSED cn_status cn_plain_crt_join_i64(int64_t *v, const uint64_t *const *res,
                                                       size_t count, const cn_plain_crt_t *crt);
+/* As cn_plain_crt_join_i64, into signed 128-bit integers: CN_ERR_OUT_OF_RANGE if a value
+ * needs more than 126 bits (so that sums of two still fit). */
+CN_API CN_WARN_UNUSED cn_status cn_plain_crt_join_i128(cn_int128 *v, const uint64_t *const *res,
+                                                       size_t count, const cn_plain_crt_t *crt);
 
 #ifdef __cplusplus
 }

@@ -122,8 +122,6 @@ CN_API void cn_idx_clear(cn_idx_t *t);
 
 /* --- the compiler ------------------------------------------------------------------ */
 
-/* Signed 128-bit integers: the plan's outputs (its compiler refuses anything wider). */
-typedef __int128 cn_int128;
 
 typedef struct {
     /* Quantization: each linear layer's weights become round(w * s) with s chosen so the

@@ -64,3 +64,34 @@ cn_status cn_plain_crt_join_i64(int64_t *v, const uint64_t *const *res, size_t c
     mpz_clear(x);
     return st;
 }
+
+cn_status cn_plain_crt_join_i128(cn_int128 *v, const uint64_t *const *res, size_t count,
+                                 const cn_plain_crt_t *crt)
+{
+    const size_t k = crt->base.k;
+    uint64_t r[CN_RNS_MAX_PRIMES];
+    cn_status st = CN_OK;
+    mpz_t x, lo;
+    mpz_init(x);
+    mpz_init(lo);
+    for (size_t j = 0; j < count && st == CN_OK; j++) {
+        for (size_t i = 0; i < k; i++)
+            r[i] = res[i][j];
+        if ((st = cn_rns_compose_mpz(x, r, 1, &crt->base)) != CN_OK)
+            break;
+        if (mpz_sizeinbase(x, 2) > 126) {
+            st = CN_ERR_OUT_OF_RANGE;
+            break;
+        }
+        /* |x| < 2^126: two 64-bit halves of |x|, then the sign */
+        const int neg = mpz_sgn(x) < 0;
+        mpz_abs(x, x);
+        mpz_fdiv_r_2exp(lo, x, 64);
+        mpz_fdiv_q_2exp(x, x, 64);
+        const unsigned __int128 u = ((unsigned __int128)mpz_get_ui(x) << 64) | mpz_get_ui(lo);
+        v[j] = neg ? -(cn_int128)u : (cn_int128)u;
+    }
+    mpz_clear(x);
+    mpz_clear(lo);
+    return st;
+}

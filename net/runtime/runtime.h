@@ -1,0 +1,83 @@
+/* What the runtime's files share (docs/net.md): the client and server objects, an owned
+ * vector of ciphertexts, the wire framing of batches, one linear layer and one server
+ * step. Files:
+ *   wire.c          batch bytes: one ciphertext-batch object per plaintext modulus
+ *   client.c        keys, encryption, decryption with CRT decoding, client state files
+ *   server.c        the op loop on an encrypted batch
+ *   linear_layer.c  a linear layer on ciphertexts (blocked kernels, or one at a time)
+ *   check.c         check mode: the server's steps, decrypted after each op */
+#ifndef CN_NET_RUNTIME_H
+#define CN_NET_RUNTIME_H
+
+#include "../net_internal.h"
+
+struct cn_client {
+    const cn_plan_t *plan;  /* borrowed: outlives the client (net.h) */
+    int threads;
+    cn_bfv_context_t *ctx;
+    cn_rng_t rng;
+    cn_bfv_secret_key_t sk;
+    cn_bfv_relin_key_t rk;
+    int has_rk;
+};
+
+struct cn_server {
+    const cn_plan_t *plan;  /* borrowed: outlives the server (net.h) */
+    cn_bfv_context_t *ctx;
+    cn_bfv_relin_key_t rk;
+    int has_rk;
+    int threads;
+    cn_linear_mode linear_mode;
+};
+
+/* An owned vector of ciphertexts (one per value of a layer, one plaintext modulus). */
+typedef struct {
+    cn_bfv_ciphertext_t *ct;
+    size_t len;
+} cn_ctvec_t;
+
+/* Clears every ciphertext and frees the vector; v is then empty. */
+void cn_ctvec_clear(cn_ctvec_t *v);
+
+/* threads = 0: every core OpenMP offers */
+int cn_nthreads(int threads);
+int cn_plan_needs_relin(const cn_plan_t *p);
+
+/* --- wire.c: batch bytes are nt ciphertext-batch objects (format.md), one per
+ * plaintext modulus in order, each of the same count ------------------------------ */
+
+/* Checks that buf holds exactly nt parts and finds part ti (*off, *plen). */
+cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_t len,
+                            size_t nt, size_t ti, cn_net_diag_t *diag);
+/* Part ti as exactly count ciphertexts of plaintext modulus ti, seeds expanded with
+ * threads threads. */
+cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
+                            size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads,
+                            cn_net_diag_t *diag);
+/* Every part: v[0..nt), count ciphertexts each. */
+cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
+                           size_t count, const cn_bfv_context_t *ctx, cn_net_diag_t *diag);
+/* Writes v[0..nt) (each of equal length) as batch bytes. */
+cn_status cn_wire_save(uint8_t **buf, size_t *len, const cn_ctvec_t *v, size_t nt,
+                       const cn_bfv_context_t *ctx, int threads);
+
+/* --- linear_layer.c --------------------------------------------------------------- */
+
+/* out[0..lin->nout) = lin(in) with biases, for ciphertexts of plaintext modulus ti, in the
+ * server's linear mode. out holds lin->nout zeroed ciphertexts. */
+cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                          const cn_lin_t *lin, size_t ti, const cn_server_t *s);
+
+/* --- server.c ---------------------------------------------------------------------- */
+
+/* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. */
+cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s);
+
+/* --- client.c ---------------------------------------------------------------------- */
+
+/* out[count][nout] from v[0..nt) (nout ciphertexts each): decryption (a result whose noise
+ * is exhausted is refused), decoding, CRT over the t_i. */
+cn_status cn_client_decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_ctvec_t *v,
+                                    size_t count);
+
+#endif

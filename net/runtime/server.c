@@ -1,0 +1,207 @@
+/* The server (docs/net.md): the plan and the client's public evaluation keys (bytes only;
+ * a secret key's bytes are refused), and the op loop on an encrypted batch, one
+ * plaintext modulus at a time. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime.h"
+
+void cn_server_free(cn_server_t *s)
+{
+    if (!s)
+        return;
+    if (s->has_rk)
+        cn_bfv_relin_key_clear(&s->rk);
+    cn_bfv_context_free(s->ctx);
+    free(s);
+}
+
+static const char *io_type_name(unsigned type)
+{
+    static const char *const names[] = {"?", "parameters", "secret key", "public key",
+                                        "relinearization key", "Galois keys", "plaintext",
+                                        "ciphertext", "ciphertext batch"};
+    return type < sizeof names / sizeof names[0] ? names[type] : "unknown object";
+}
+
+/* Says why the evaluation-key bytes were refused (st): what they are, what was expected. */
+static void keys_diag(cn_net_diag_t *diag, cn_status st, const uint8_t *keys, size_t len,
+                      int needs_rk)
+{
+    const char *want = needs_rk ? "a relinearization key"
+                                : "an empty ciphertext batch (this plan needs no "
+                                  "relinearization key)";
+    cn_io_header_t h;
+    if (cn_io_peek_header(&h, keys, len) == CN_OK &&
+        h.type != (needs_rk ? CN_IO_RELIN_KEY : CN_IO_CIPHERTEXT_BATCH)) {
+        cn_diag_set(diag, "evaluation keys: the bytes are a %s; the server takes %s%s",
+                    io_type_name(h.type), want,
+                    h.type == CN_IO_SECRET_KEY ? ", never a secret key" : "");
+    } else if (st == CN_ERR_CONTEXT_MISMATCH) {
+        cn_diag_set(diag, "evaluation keys: made for other encryption parameters than the "
+                    "plan's (keys of another plan?)");
+    } else {
+        cn_diag_set(diag, "evaluation keys (%zu bytes, %s expected): %s", len, want,
+                    cn_strerror(st));
+    }
+}
+
+cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8_t *keys,
+                           size_t len, int threads, cn_net_diag_t *diag)
+{
+    *out = NULL;
+    if (diag)
+        diag->msg[0] = 0;
+    if (threads < 0) {
+        cn_diag_set(diag, "threads %d: must be >= 0 (0: every core)", threads);
+        return CN_ERR_INVALID_ARG;
+    }
+    cn_server_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return CN_ERR_NO_MEMORY;
+    s->plan = plan;
+    s->threads = threads;
+    const int needs_rk = cn_plan_needs_relin(plan);
+    cn_status st = cn_bfv_context_create(&s->ctx, &plan->prm);
+    if (st == CN_OK && needs_rk) {
+        st = cn_io_load_relin_key(&s->rk, keys, len, s->ctx);
+        s->has_rk = st == CN_OK;
+    } else if (st == CN_OK) {
+        cn_bfv_ciphertext_t *none;
+        size_t cnt;
+        st = cn_io_load_ciphertext_batch(&none, &cnt, keys, len, s->ctx);
+        if (st == CN_OK) {
+            cn_io_free_ciphertexts(none, cnt);
+            if (cnt != 0)
+                st = CN_ERR_FORMAT;
+        }
+    }
+    if (st != CN_OK) {
+        keys_diag(diag, st, keys, len, needs_rk);
+        cn_server_free(s);
+        return st;
+    }
+    *out = s;
+    return CN_OK;
+}
+
+cn_status cn_server_set_linear_mode(cn_server_t *s, cn_linear_mode mode)
+{
+    if (mode != CN_LINEAR_BLOCKED && mode != CN_LINEAR_PER_CIPHERTEXT)
+        return CN_ERR_INVALID_ARG;
+    s->linear_mode = mode;
+    return CN_OK;
+}
+
+/* the name of an op in the timing (bench/report reads these) */
+static const char *step_name(const cn_op_t *op)
+{
+    return op->kind == CN_OP_LINEAR   ? "linear"
+           : op->kind == CN_OP_SQUARE ? "square"
+           : op->kind == CN_OP_RELIN  ? "relin"
+                                      : "modswitch";
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_status st = CN_OK;
+    if (op->kind == CN_OP_LINEAR) {
+        cn_ctvec_t nx = {calloc(op->lin.nout, sizeof *nx.ct), op->lin.nout};
+        if (!nx.ct)
+            return CN_ERR_NO_MEMORY;
+        st = cn_linear_layer(nx.ct, v->ct, &op->lin, ti, s);
+        cn_ctvec_clear(v);
+        *v = nx;
+        return st;
+    }
+    cn_bfv_ciphertext_t *cur = v->ct;
+    const long w = (long)v->len;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(cn_nthreads(s->threads))
+    for (long i = 0; i < w; i++) {
+        cn_status e = CN_OK;
+        if (op->kind == CN_OP_SQUARE) {
+            e = cn_bfv_square(&cur[i], &cur[i], ctx);
+        } else if (op->kind == CN_OP_RELIN) {
+            e = cn_bfv_relinearize(&cur[i], &cur[i], &s->rk, ctx);
+        } else {
+            for (size_t d = 0; d < op->drop && e == CN_OK; d++)
+                e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
+        }
+        if (e != CN_OK) {
+#pragma omp critical
+            st = e;
+        }
+    }
+    return st;
+}
+
+cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const uint8_t *in,
+                         size_t len, cn_server_timing_t *timing, cn_net_diag_t *diag)
+{
+    if (diag)
+        diag->msg[0] = 0;
+    const cn_plan_t *p = s->plan;
+    const cn_bfv_context_t *ctx = s->ctx;
+    const size_t nt = p->prm.nt, L = cn_bfv_context_params(ctx)->nq;
+    *outbuf = NULL;
+    if (timing) {
+        memset(timing, 0, sizeof *timing);
+        snprintf(timing->name[0], sizeof timing->name[0], "load");
+        timing->nsteps = 1 + p->nops; /* at most CN_PLAN_MAX_OPS: the loader's limit */
+    }
+    /* the whole shape first: nt parts, before any work */
+    size_t off, plen;
+    cn_status st = cn_wire_find_part(&off, &plen, in, len, nt, 0, diag);
+    cn_ctvec_t res[CN_BFV_MAX_T] = {{0}};
+    /* one plaintext modulus at a time: its memory is reused by the next */
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
+        double ts = now_s();
+        cn_ctvec_t *cur = &res[ti];
+        st = cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->threads, diag);
+        for (size_t i = 0; st == CN_OK && i < cur->len; i++)
+            if (cur->ct[i].size != 2 || cur->ct[i].level != L) {
+                cn_diag_set(diag, "batch part %zu, ciphertext %zu: size %u at level %u; the "
+                            "server takes fresh ciphertexts (size 2, all %zu primes)", ti + 1,
+                            i + 1, (unsigned)cur->ct[i].size, (unsigned)cur->ct[i].level, L);
+                st = CN_ERR_SHAPE_MISMATCH;
+            }
+        if (timing)
+            timing->seconds[0] += now_s() - ts;
+        for (size_t o = 0; st == CN_OK && o < p->nops; o++) {
+            const cn_op_t *op = &p->ops[o];
+            ts = now_s();
+            st = cn_server_step(cur, op, ti, s);
+            if (st != CN_OK)
+                cn_diag_set(diag, "op %zu (plaintext modulus %zu): %s", o + 1, ti + 1,
+                            cn_strerror(st));
+            if (timing && ti == 0)
+                snprintf(timing->name[1 + o], sizeof timing->name[0], "%u:%.12s",
+                         (unsigned)(o + 1), step_name(op));
+            if (timing)
+                timing->seconds[1 + o] += now_s() - ts;
+        }
+    }
+    if (st == CN_OK) {
+        const double ts = now_s();
+        st = cn_wire_save(outbuf, outlen, res, nt, ctx, s->threads);
+        if (st != CN_OK)
+            cn_diag_set(diag, "reply: %s", cn_strerror(st));
+        if (timing) {
+            snprintf(timing->name[timing->nsteps], sizeof timing->name[0], "save");
+            timing->seconds[timing->nsteps++] = now_s() - ts;
+        }
+    }
+    for (size_t ti = 0; ti < nt; ti++)
+        cn_ctvec_clear(&res[ti]);
+    return st;
+}

@@ -57,30 +57,43 @@ void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const
     }
 }
 
-#ifdef CN_NO_AVX512
-cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
-{
-    (void)p;
-    if (name)
-        *name = "portable";
-    return cn_lin_apply_portable;
-}
-#else
-cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
+/* The kernel choice, made once (as in the dispatch.c files of lib/): the best kernel for any prime, and
+ * the one for primes in [2^20, 2^50) (the IFMA kernel's range). */
+typedef struct {
+    cn_lin_kernel_fn fn;
+    const char *name;
+} lin_impl_t;
+
+static const lin_impl_t impl_portable = {cn_lin_apply_portable, "portable"};
+#ifdef CN_BUILD_AVX512
+static const lin_impl_t impl_avx512 = {cn_lin_apply_avx512, "avx512"};
+#endif
+#ifdef CN_BUILD_AVX512IFMA
+static const lin_impl_t impl_ifma = {cn_lin_apply_ifma, "avx512ifma"};
+#endif
+static const lin_impl_t *best = &impl_portable, *best_mid = &impl_portable;
+
+static void pick(void)
 {
     const unsigned f = cn_cpu_features();
-    if ((f & CN_CPU_AVX512IFMA) && p < ((uint64_t)1 << 50) && p >= ((uint64_t)1 << 20)) {
-        if (name)
-            *name = "avx512ifma";
-        return cn_lin_apply_ifma;
-    }
-    if (f & CN_CPU_AVX512F) {
-        if (name)
-            *name = "avx512";
-        return cn_lin_apply_avx512;
-    }
-    if (name)
-        *name = "portable";
-    return cn_lin_apply_portable;
-}
+    (void)f;
+#ifdef CN_BUILD_AVX512
+    if (f & CN_CPU_AVX512F)
+        best = &impl_avx512;
 #endif
+    best_mid = best;
+#ifdef CN_BUILD_AVX512IFMA
+    if (f & CN_CPU_AVX512IFMA)
+        best_mid = &impl_ifma;
+#endif
+}
+
+cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
+{
+    CN_ONCE(pick);
+    const lin_impl_t *k =
+        p < ((uint64_t)1 << 50) && p >= ((uint64_t)1 << 20) ? best_mid : best;
+    if (name)
+        *name = k->name;
+    return k->fn;
+}

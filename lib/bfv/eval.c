@@ -193,31 +193,13 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         return CN_ERR_LEVEL_MISMATCH;
     const size_t l = a->level, n = ctx->n;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    const cn_mod_t mlast = ctx->ring.base.mod[l - 1];
     cn_bfv_ciphertext_t r = {0};
     if ((st = cn_bfv_ct_reshape(&r, a->size, l - 1, ctx)) != CN_OK)
         goto out;
-    /* c' = (c - [c]_{q_l}) / q_l with [c]_{q_l} the centered residue: round(c / q_l) */
-    const uint64_t ql = mlast.p, half = ql >> 1;
-    for (size_t c = 0; c < a->size; c++) {
-        const uint64_t *last = a->c[c].data + (l - 1) * n;
-        for (size_t j = 0; j + 1 < l; j++) {
-            const cn_mod_t m = ctx->ring.base.mod[j];
-            const uint64_t ql_m = cn_mod_reduce_u64(ql, m), p = m.p;
-            const uint64_t *src = a->c[c].data + j * n;
-            uint64_t *dst = r.c[c].data + j * n;
-            const int near = ql <= 2 * p; /* then last[i] mod p is one subtraction */
-            for (size_t i = 0; i < n; i++) {
-                uint64_t x = last[i];
-                uint64_t xm = near ? (x >= p ? x - p : x) : cn_mod_reduce_u64(x, m);
-                /* centered: subtract q_l when x > q_l / 2 */
-                uint64_t neg = x > half ? ql_m : 0;
-                xm = xm >= neg ? xm - neg : xm + p - neg;
-                uint64_t d = src[i] >= xm ? src[i] - xm : src[i] + p - xm;
-                dst[i] = cn_mod_mul_shoup(d, lv->qlast_inv[j], lv->qlast_inv_s[j], p);
-            }
-        }
-    }
+    for (size_t c = 0; c < a->size; c++)
+        cn_rns_divround_last(r.c[c].data, a->c[c].data, a->c[c].data + (l - 1) * n, l - 1, n,
+                             ctx->ring.base.mod, ctx->ring.base.q[l - 1], lv->qlast_inv,
+                             lv->qlast_inv_s);
     finish(&r, a->t_index, a->transparent);
     cn_bfv_ciphertext_clear(out);
     *out = r;

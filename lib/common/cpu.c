@@ -22,6 +22,12 @@ static void detect(void)
         __builtin_cpu_supports("avx512ifma"))
         f |= CN_CPU_AVX512IFMA;
 #endif
+#ifndef CN_BUILD_AVX512
+    f &= ~(unsigned)(CN_CPU_AVX512F | CN_CPU_AVX512IFMA);
+#endif
+#ifndef CN_BUILD_AVX512IFMA
+    f &= ~(unsigned)CN_CPU_AVX512IFMA;
+#endif
     const char *env = getenv("CN_SIMD");
     if (env && strcmp(env, "portable") == 0)
         f = 0;

@@ -11,6 +11,16 @@
         pthread_once(&cn_once_flag_, (fn));                           \
     } while (0)
 
+/* Which instruction-set files the build holds (Makefile: CN_NO_AVX512=1 leaves out every
+ * *_avx512.c and *_avx512ifma.c file, CN_NO_AVX512IFMA=1 only the *_avx512ifma.c ones).
+ * Only the dispatch files test these. */
+#ifndef CN_NO_AVX512
+#define CN_BUILD_AVX512 1
+#ifndef CN_NO_AVX512IFMA
+#define CN_BUILD_AVX512IFMA 1
+#endif
+#endif
+
 /* Feature bits; CN_SIMD=portable in the environment disables every SIMD path. */
 enum {
     CN_CPU_AVX2 = 1u << 0,
@@ -18,7 +28,8 @@ enum {
     CN_CPU_AVX512IFMA = 1u << 2, /* with AVX-512 F, VL, DQ and BW */
 };
 
-/* The features this CPU has and the build and environment allow. */
+/* The features this CPU has and the build and environment allow: a feature whose kernel
+ * files the build leaves out is not reported. */
 unsigned cn_cpu_features(void);
 
 #endif

@@ -57,35 +57,30 @@ void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const
     }
 }
 
-/* The kernel choice, made once (as in the dispatch.c files of lib/): the best kernel for any prime, and
- * the one for primes in [2^20, 2^50) (the IFMA kernel's range). */
+/* The kernel choice, made once (as in the dispatch.c files of lib/): the best kernel for
+ * any prime, and the one for primes in [2^20, 2^50) (the IFMA kernel's range). */
 typedef struct {
     cn_lin_kernel_fn fn;
     const char *name;
 } lin_impl_t;
 
-static const lin_impl_t impl_portable = {cn_lin_apply_portable, "portable"};
+static const lin_impl_t impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_lin_apply_portable, "portable"},
 #ifdef CN_BUILD_AVX512
-static const lin_impl_t impl_avx512 = {cn_lin_apply_avx512, "avx512"};
+    [CN_ISA_AVX512] = {cn_lin_apply_avx512, "avx512"},
 #endif
 #ifdef CN_BUILD_AVX512IFMA
-static const lin_impl_t impl_ifma = {cn_lin_apply_ifma, "avx512ifma"};
+    [CN_ISA_AVX512IFMA] = {cn_lin_apply_ifma, "avx512ifma"},
 #endif
-static const lin_impl_t *best = &impl_portable, *best_mid = &impl_portable;
+};
+#define FAMILIES ((1u << CN_ISA_AVX512) | (1u << CN_ISA_AVX512IFMA))
+
+static const lin_impl_t *best = &impls[CN_ISA_PORTABLE], *best_mid = &impls[CN_ISA_PORTABLE];
 
 static void pick(void)
 {
-    const unsigned f = cn_cpu_features();
-    (void)f;
-#ifdef CN_BUILD_AVX512
-    if (f & CN_CPU_AVX512F)
-        best = &impl_avx512;
-#endif
-    best_mid = best;
-#ifdef CN_BUILD_AVX512IFMA
-    if (f & CN_CPU_AVX512IFMA)
-        best_mid = &impl_ifma;
-#endif
+    best = &impls[cn_cpu_pick(FAMILIES, 0)];
+    best_mid = &impls[cn_cpu_pick(FAMILIES, 1)];
 }
 
 cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)

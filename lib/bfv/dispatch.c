@@ -11,26 +11,25 @@ typedef struct {
     cn_mul_acc2_fn mul_acc2;
 } bfv_impl_t;
 
-static const bfv_impl_t impl_portable = {cn_tensor_row_portable, cn_mul_acc2_portable};
+static const bfv_impl_t impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_tensor_row_portable, cn_mul_acc2_portable},
 #ifdef CN_BUILD_AVX512IFMA
-static const bfv_impl_t impl_ifma = {cn_tensor_row_ifma, cn_mul_acc2_ifma};
+    [CN_ISA_AVX512IFMA] = {cn_tensor_row_ifma, cn_mul_acc2_ifma},
 #endif
+};
 
 /* the kernels for primes below 2^50 and n a multiple of 8 */
-static const bfv_impl_t *best52 = &impl_portable;
+static const bfv_impl_t *best52 = &impls[CN_ISA_PORTABLE];
 
 static void pick(void)
 {
-#ifdef CN_BUILD_AVX512IFMA
-    if (cn_cpu_features() & CN_CPU_AVX512IFMA)
-        best52 = &impl_ifma;
-#endif
+    best52 = &impls[cn_cpu_pick(1u << CN_ISA_AVX512IFMA, 1)];
 }
 
 static inline const bfv_impl_t *impl_for(uint64_t p, size_t n)
 {
     CN_ONCE(pick);
-    return p < CN_SHOUP52_BOUND && n % 8 == 0 ? best52 : &impl_portable;
+    return p < CN_SHOUP52_BOUND && n % 8 == 0 ? best52 : &impls[CN_ISA_PORTABLE];
 }
 
 cn_tensor_row_fn cn_bfv_tensor_row_kernel(uint64_t p, size_t n)
@@ -46,5 +45,5 @@ cn_mul_acc2_fn cn_bfv_mul_acc2_kernel(uint64_t p, size_t n)
 int cn_bfv_ifma_available(void)
 {
     CN_ONCE(pick);
-    return best52 != &impl_portable;
+    return best52 != &impls[CN_ISA_PORTABLE];
 }

@@ -39,3 +39,13 @@ unsigned cn_cpu_features(void)
     CN_ONCE(detect);
     return features;
 }
+
+cn_isa_t cn_cpu_pick(unsigned families, int small)
+{
+    const unsigned f = cn_cpu_features();
+    if (small && (families & (1u << CN_ISA_AVX512IFMA)) && (f & CN_CPU_AVX512IFMA))
+        return CN_ISA_AVX512IFMA;
+    if ((families & (1u << CN_ISA_AVX512)) && (f & CN_CPU_AVX512F))
+        return CN_ISA_AVX512;
+    return CN_ISA_PORTABLE;
+}

@@ -1,9 +1,9 @@
-/* The one place lib/ntt picks its kernels (as BLAKE3's blake3_dispatch.c): the CPU's
- * features are read once (lib/common/cpu.c, which honours CN_SIMD=portable and the
- * build's CN_NO_AVX512 / CN_NO_AVX512IFMA) into two implementations, one for primes
- * with 52-bit Shoup constants (p < 2^50) and one for any prime. A table then takes, for
- * n >= 16, the first of them that fits its prime; shorter transforms run portable C.
- * Every kernel gives results congruent modulo p (identical after full reduction). */
+/* The one place lib/ntt picks its kernels (as BLAKE3's blake3_dispatch.c): once, from the
+ * CPU's features (lib/common/cpu.c, which honours CN_SIMD=portable and the build's
+ * CN_NO_AVX512 / CN_NO_AVX512IFMA), one implementation for primes with 52-bit Shoup
+ * constants (p < 2^50) and one for any prime. A table then takes, for n >= 16, the one
+ * that fits its prime; shorter transforms run portable C. Every kernel gives results
+ * congruent modulo p (identical after full reduction). */
 #include "../internal/cpu.h"
 #include "ntt_internal.h"
 
@@ -12,40 +12,31 @@ typedef struct {
     const char *name;
 } ntt_impl_t;
 
-static const ntt_impl_t impl_portable = {cn_ntt_forward_lazy_portable,
-                                         cn_ntt_inverse_lazy_portable, "portable"};
+static const ntt_impl_t impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable, "portable"},
 #ifdef CN_BUILD_AVX512
-static const ntt_impl_t impl_avx512 = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512,
-                                       "avx512"};
+    [CN_ISA_AVX512] = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512, "avx512"},
 #endif
 #ifdef CN_BUILD_AVX512IFMA
-static const ntt_impl_t impl_ifma = {cn_ntt_forward_lazy_ifma, cn_ntt_inverse_lazy_ifma,
-                                     "avx512ifma"};
+    [CN_ISA_AVX512IFMA] = {cn_ntt_forward_lazy_ifma, cn_ntt_inverse_lazy_ifma, "avx512ifma"},
 #endif
+};
+#define FAMILIES ((1u << CN_ISA_AVX512) | (1u << CN_ISA_AVX512IFMA))
 
 /* best: any prime below 2^61; best52: primes below 2^50 (tables with ws52) */
-static const ntt_impl_t *best = &impl_portable, *best52 = &impl_portable;
+static const ntt_impl_t *best = &impls[CN_ISA_PORTABLE], *best52 = &impls[CN_ISA_PORTABLE];
 
 static void pick(void)
 {
-    const unsigned f = cn_cpu_features();
-    (void)f;
-#ifdef CN_BUILD_AVX512
-    if (f & CN_CPU_AVX512F)
-        best = &impl_avx512;
-#endif
-    best52 = best;
-#ifdef CN_BUILD_AVX512IFMA
-    if (f & CN_CPU_AVX512IFMA)
-        best52 = &impl_ifma;
-#endif
+    best = &impls[cn_cpu_pick(FAMILIES, 0)];
+    best52 = &impls[cn_cpu_pick(FAMILIES, 1)];
 }
 
 static inline const ntt_impl_t *impl_of(const cn_ntt_table_t *t)
 {
     CN_ONCE(pick);
     if (t->n < 16)
-        return &impl_portable;
+        return &impls[CN_ISA_PORTABLE];
     return t->ws52 ? best52 : best;
 }
 
@@ -72,10 +63,5 @@ const char *cn_ntt_table_kernel_name(const cn_ntt_table_t *t)
 
 int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t)
 {
-#ifdef CN_BUILD_AVX512IFMA
-    return impl_of(t) == &impl_ifma;
-#else
-    (void)t;
-    return 0;
-#endif
+    return impl_of(t) == &impls[CN_ISA_AVX512IFMA];
 }

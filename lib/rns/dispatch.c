@@ -9,35 +9,33 @@
 typedef struct {
     cn_exact_conv_fn exact_conv;
     cn_scale_round_fn scale_round;
-    int uses52; /* takes the 52-bit tables */
 } rns_impl_t;
 
-static const rns_impl_t impl_portable = {cn_exact_conv_portable, cn_scale_round_portable, 0};
+static const rns_impl_t impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_exact_conv_portable, cn_scale_round_portable},
 #ifdef CN_BUILD_AVX512IFMA
-static const rns_impl_t impl_ifma = {cn_exact_conv_ifma, cn_scale_round_ifma, 1};
+    [CN_ISA_AVX512IFMA] = {cn_exact_conv_ifma, cn_scale_round_ifma},
 #endif
+};
 
 /* the kernels for tables with 52-bit constants */
-static const rns_impl_t *best52 = &impl_portable;
+static const rns_impl_t *best52 = &impls[CN_ISA_PORTABLE];
 
 static void pick(void)
 {
-#ifdef CN_BUILD_AVX512IFMA
-    if (cn_cpu_features() & CN_CPU_AVX512IFMA)
-        best52 = &impl_ifma;
-#endif
+    best52 = &impls[cn_cpu_pick(1u << CN_ISA_AVX512IFMA, 1)];
 }
 
 int cn_rns_kernels52(void)
 {
     CN_ONCE(pick);
-    return best52->uses52;
+    return best52 != &impls[CN_ISA_PORTABLE];
 }
 
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c)
 {
     CN_ONCE(pick);
-    const rns_impl_t *k = c->ifma && n % 8 == 0 ? best52 : &impl_portable;
+    const rns_impl_t *k = c->ifma && n % 8 == 0 ? best52 : &impls[CN_ISA_PORTABLE];
     k->exact_conv(out, in, n, c);
 }
 
@@ -45,6 +43,6 @@ void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_
                     const cn_scale_t *s)
 {
     CN_ONCE(pick);
-    const rns_impl_t *k = s->ifma && n % 8 == 0 ? best52 : &impl_portable;
+    const rns_impl_t *k = s->ifma && n % 8 == 0 ? best52 : &impls[CN_ISA_PORTABLE];
     k->scale_round(out, xq, xr, n, s);
 }

@@ -7,6 +7,7 @@
 
 #include "cryptonets/bfv.h"
 #include "../rns/rns_internal.h"
+#include "check.h"
 #include "kernels.h"
 
 typedef struct {
@@ -46,9 +47,6 @@ static inline const cn_bfv_level_t *cn_bfv_level(const cn_bfv_context_t *ctx, si
  * the plaintext moduli). */
 uint64_t cn_bfv_params_fingerprint(const cn_bfv_params_t *p);
 
-/* Checks shared by the operations. */
-cn_status cn_bfv_check_ct(const cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx);
-cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx);
 /* Makes out a ciphertext of the given shape (reallocating its polys when needed). */
 cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
                             const cn_bfv_context_t *ctx);

@@ -6,34 +6,6 @@
 #include "../internal/mem.h"
 #include "bfv_internal.h"
 
-static cn_status check_pair(const cn_bfv_ciphertext_t *a, const cn_bfv_ciphertext_t *b,
-                            const cn_bfv_context_t *ctx)
-{
-    cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ct(b, ctx)) != CN_OK)
-        return st;
-    if (a->level != b->level)
-        return CN_ERR_LEVEL_MISMATCH;
-    if (a->t_index != b->t_index)
-        return CN_ERR_PLAIN_MODULUS;
-    return CN_OK;
-}
-
-static cn_status check_ct_pt(const cn_bfv_ciphertext_t *a, const cn_bfv_plaintext_t *pt,
-                             const cn_bfv_context_t *ctx)
-{
-    cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_pt(pt, ctx)) != CN_OK)
-        return st;
-    if (a->t_index != pt->t_index)
-        return CN_ERR_PLAIN_MODULUS;
-    const uint64_t t = ctx->prm.t[pt->t_index];
-    for (size_t i = 0; i < ctx->n; i++)
-        if (pt->coeffs[i] >= t)
-            return CN_ERR_OUT_OF_RANGE;
-    return CN_OK;
-}
-
 /* flags of a result computed from a (and b): no seed; transparency as given */
 static void finish(cn_bfv_ciphertext_t *out, size_t t_index, int transparent)
 {
@@ -46,7 +18,7 @@ static cn_status add_sub(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                          const cn_bfv_ciphertext_t *b, int sub, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_pair(a, b, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_pair(a, b, ctx)) != CN_OK)
         return st;
     const size_t size = a->size > b->size ? a->size : b->size, sa = a->size, sb = b->size;
     const size_t t_index = a->t_index;
@@ -103,7 +75,7 @@ static cn_status add_sub_plain(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext
                                const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_ct_pt(a, pt, ctx)) != CN_OK ||
+    if ((st = cn_bfv_check_ct_pt(a, pt, ctx)) != CN_OK ||
         (st = cn_bfv_ciphertext_copy(out, a, ctx)) != CN_OK)
         return st;
     cn_bfv_add_delta_m(&out->c[0], pt, sub, ctx);
@@ -148,7 +120,7 @@ cn_status cn_bfv_mul_plain(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *
                            const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_ct_pt(a, pt, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_ct_pt(a, pt, ctx)) != CN_OK)
         return st;
     const cn_ring_t *ring = &ctx->ring;
     const size_t n = ctx->n, l = a->level;

@@ -29,12 +29,8 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                         const cn_bfv_ciphertext_t *b, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ct(b, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_pair(a, b, ctx)) != CN_OK)
         return st;
-    if (a->level != b->level)
-        return CN_ERR_LEVEL_MISMATCH;
-    if (a->t_index != b->t_index)
-        return CN_ERR_PLAIN_MODULUS;
     if (a->size != 2 || b->size != 2)
         return CN_ERR_UNSUPPORTED;
     const size_t l = a->level, n = ctx->n, kr = ctx->kr, k = l + kr, t_index = a->t_index;
@@ -94,10 +90,8 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
                              const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ksk(rk, ctx)) != CN_OK)
         return st;
-    if (rk->fingerprint != ctx->fingerprint || rk->ndigits != ctx->L)
-        return CN_ERR_CONTEXT_MISMATCH;
     if (a->size == 2)
         return cn_bfv_ciphertext_copy(out, a, ctx);
     const size_t l = a->level, n = ctx->n;

@@ -1,7 +1,9 @@
 # cryptonets: plain Makefile. `make` builds the library, benchmarks and examples;
 # `make check` installs what the tests need (scripts/setup.sh) and runs them.
-# Variables: SANITIZE=1 (ASan+UBSan, float-cast-overflow included, build in build-san/), WERROR=1, CN_NO_AVX512=1
-# (leave the AVX-512 kernels out; build in build-noavx512/), PREFIX, DESTDIR, OPT
+# Variables: SANITIZE=1 (ASan+UBSan, float-cast-overflow included; build in build-san/),
+# WERROR=1, CN_NO_AVX512=1 (leave every AVX-512 kernel out; build in build-noavx512/),
+# CN_NO_AVX512IFMA=1 (leave only the AVX-512 IFMA kernels out; build in build-noifma/),
+# PREFIX, DESTDIR, OPT
 # (optimization flags). The default build runs on any x86-64: SIMD kernels sit in
 # files of their own and are chosen at run time from the CPU's features.
 
@@ -11,6 +13,7 @@ OPT     ?= -O2
 SANITIZE ?= 0
 WERROR  ?= 0
 CN_NO_AVX512 ?= 0
+CN_NO_AVX512IFMA ?= 0
 
 # OpenMP (gcc's libgomp) threads the network evaluator; OPENMP= builds without it
 OPENMP ?= -fopenmp
@@ -48,6 +51,12 @@ ifeq ($(CN_NO_AVX512),1)
 LIB_SRC := $(filter-out %_avx512.c %_avx512ifma.c,$(LIB_SRC))
 CN_CFLAGS += -DCN_NO_AVX512
 BUILD   := $(BUILD)-noavx512
+LIBA    := $(BUILD)/libcryptonets.a
+endif
+ifeq ($(CN_NO_AVX512)$(CN_NO_AVX512IFMA),01)
+LIB_SRC := $(filter-out %_avx512ifma.c,$(LIB_SRC))
+CN_CFLAGS += -DCN_NO_AVX512IFMA
+BUILD   := $(BUILD)-noifma
 LIBA    := $(BUILD)/libcryptonets.a
 endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -242,6 +251,7 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san build-noavx512 build-san-noavx512 build-fuzz lib/libcryptonets.a
+	rm -rf build build-san build-noavx512 build-san-noavx512 build-noifma build-san-noifma \
+	    build-fuzz lib/libcryptonets.a
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -69,8 +69,9 @@ enum {
 
 /* The instruction sets the library's kernels may use in this process: those the CPU has
  * (cpuid), less everything when the environment variable CN_SIMD is "portable" at the
- * first call (the portable kernels then run everywhere). Detected once; thread-safe.
- * A build without AVX-512 kernels (CN_NO_AVX512) does not run them whatever this says. */
+ * first call (the portable kernels then run everywhere), less the sets whose kernel
+ * files the build leaves out (CN_NO_AVX512, CN_NO_AVX512IFMA). Detected once;
+ * thread-safe. */
 CN_API unsigned cn_cpu_features(void);
 
 #ifdef __cplusplus

@@ -1,49 +1,14 @@
-/* Internal: the BFV context tables and the full-RNS kernels shared by lib/bfv. */
+/* Internal: the BFV context tables and the helpers shared by lib/bfv. The exact RNS
+ * conversions come from lib/rns (rns_internal.h), the kernels from kernels.h. */
 #ifndef CN_BFV_INTERNAL_H
 #define CN_BFV_INTERNAL_H
 
 #include <gmp.h>
 
 #include "cryptonets/bfv.h"
-
-/* Exact conversion of the centered representative from base A to base B (HPS, CT-RSA
- * 2019, section 3.2: the fast conversion corrected by v = round(sum y_i / a_i), computed
- * in double precision). Wrong only when x/A is within about k * 2^-52 of +-1/2. */
-typedef struct {
-    size_t ka, kb;
-    cn_mod_t *a, *b;          /* [ka], [kb] */
-    uint64_t *ahat_inv;       /* [ka] (A/a_i)^-1 mod a_i */
-    uint64_t *ahat_inv_s;
-    double *inv_a;            /* [ka] 1/a_i */
-    uint64_t *ahat_mod_b;     /* [kb * ka] (A/a_i) mod b_j */
-    uint64_t *ahat_mod_b_s;   /* [kb * ka] Shoup constants */
-    uint64_t *vA_mod_b;       /* [kb * (ka + 1)] v A mod b_j for v = 0..ka */
-    int ifma;                 /* every modulus < 2^50 and the CPU has AVX-512 IFMA */
-    uint64_t *ahat_inv_s52;   /* [ka] 52-bit Shoup constants floor(w 2^52 / p) */
-    uint64_t *ahat_mod_b_s52; /* [kb * ka] */
-} cn_exact_conv_t;
-
-/* round(num * x / Q) over a base Q (kq primes), as an integer reduced modulo each of
- * kr target moduli, where x is given by residues over Q and, when the targets are an
- * extension base R, by its residues over R too (HPS section 4.2, with the fractional
- * parts held to 128 bits instead of floating point). */
-typedef struct {
-    size_t kq, kr;
-    int with_r;               /* targets are the base R (x known over Q u R) */
-    cn_mod_t *q;              /* [kq] source moduli */
-    cn_mod_t *r;              /* [kr] target moduli */
-    uint64_t *w, *ws;         /* [kq] y_i = x_i * w_i mod q_i */
-    uint64_t *f_hi, *f_lo;    /* [kq] frac(num * M / q_i) * 2^128 (M = R or 1) */
-    uint64_t *int_mod_r;      /* [kr * kq] floor(num * M / q_i) mod r_j */
-    uint64_t *int_mod_r_s;    /* [kr * kq] Shoup constants */
-    uint64_t *rr, *rr_s;      /* [kr] with_r: [num * Q^-1]_{r_j} */
-    int ifma;                 /* every modulus < 2^50 and the CPU has AVX-512 IFMA */
-    uint64_t *ws52;           /* [kq] */
-    uint64_t *f1, *f0;        /* [kq] frac_i = (f1 2^52 + f0) 2^-104, truncated */
-    uint64_t *int_mod_r_s52;  /* [kr * kq] */
-    uint64_t *rr_s52;         /* [kr] */
-    double *inv_r;            /* [kr] 1 / r_j */
-} cn_scale_t;
+#include "../rns/rns_internal.h"
+#include "check.h"
+#include "kernels.h"
 
 typedef struct {
     size_t l;                 /* primes q_1..q_l */
@@ -78,46 +43,10 @@ static inline const cn_bfv_level_t *cn_bfv_level(const cn_bfv_context_t *ctx, si
     return &ctx->lvl[l - 1];
 }
 
-/* Kernels (lib/bfv/rnsx.c; IFMA variants in rnsx_avx512ifma.c, used when the struct's
- * ifma flag is set and n is a multiple of 8). in/out are rows of n words. */
-void cn_exact_conv_ifma(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);
-void cn_scale_round_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                         const cn_scale_t *s);
-void cn_exact_conv_portable(uint64_t *out, const uint64_t *in, size_t n,
-                            const cn_exact_conv_t *c);
-void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                             const cn_scale_t *s);
-/* One row of the tensor product in NTT form: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1
- * mod p (square: b = a), inputs in [0, p), p < 2^50, n a multiple of 8. */
-void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
-                        const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
-                        uint64_t modulus, int square);
-/* y0 = y0 + x k0, y1 = y1 + x k1 mod p; x in [0, 4p), the rest in [0, p), p < 2^50. */
-void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *x, const uint64_t *k0,
-                      const uint64_t *k1, size_t n, uint64_t modulus);
-/* 1 when the IFMA kernels may run (CPU, build and CN_SIMD allow it). */
-int cn_bfv_ifma_available(void);
-void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);
-/* out (kr rows) = round(num * x / Q) mod r_j; xq: kq rows over Q; xr: kr rows over R
- * (with_r) or NULL. */
-void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                    const cn_scale_t *s);
-
-cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
-                             const uint64_t *b, size_t kb);
-void cn_exact_conv_clear(cn_exact_conv_t *c);
-/* num * M / q_i tables: targets `tgt` (kr moduli); with_r: M = R = prod(tgt), else M = 1. */
-cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint64_t *tgt,
-                        size_t kr, uint64_t num, int with_r);
-void cn_scale_clear(cn_scale_t *s);
-
 /* The fingerprint every object of a context records (FNV-1a over n, the primes, P and
  * the plaintext moduli). */
 uint64_t cn_bfv_params_fingerprint(const cn_bfv_params_t *p);
 
-/* Checks shared by the operations. */
-cn_status cn_bfv_check_ct(const cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx);
-cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx);
 /* Makes out a ciphertext of the given shape (reallocating its polys when needed). */
 cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
                             const cn_bfv_context_t *ctx);

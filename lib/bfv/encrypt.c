@@ -46,27 +46,14 @@ static cn_status mul_coeff_by_ntt(cn_poly_t *out, const cn_poly_t *coeff, const 
     return cn_poly_from_ntt(out, ring);
 }
 
-static cn_status check_plain_for_encrypt(const cn_bfv_plaintext_t *pt,
-                                         const cn_bfv_context_t *ctx)
-{
-    cn_status st = cn_bfv_check_pt(pt, ctx);
-    if (st != CN_OK)
-        return st;
-    const uint64_t t = ctx->prm.t[pt->t_index];
-    for (size_t i = 0; i < ctx->n; i++)
-        if (pt->coeffs[i] >= t)
-            return CN_ERR_OUT_OF_RANGE;
-    return CN_OK;
-}
-
-/* The checks shared by both encryptions (key, plaintext), then ct sized for level L. */
+/* After the key's check (key_status): the message's, then ct sized for level L. */
 static cn_status encrypt_prologue(cn_bfv_ciphertext_t *ct, const cn_bfv_plaintext_t *pt,
-                                  uint64_t key_fingerprint, const cn_bfv_context_t *ctx)
+                                  cn_status key_status, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if (key_fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if ((st = check_plain_for_encrypt(pt, ctx)) != CN_OK)
+    if (key_status != CN_OK)
+        return key_status;
+    if ((st = cn_bfv_check_message(pt, ctx)) != CN_OK)
         return st;
     return cn_bfv_ct_reshape(ct, 2, ctx->L, ctx);
 }
@@ -77,7 +64,7 @@ cn_status cn_bfv_encrypt(cn_bfv_ciphertext_t *ct, const cn_bfv_plaintext_t *pt,
 {
     cn_status st;
     const cn_ring_t *ring = &ctx->ring;
-    if ((st = encrypt_prologue(ct, pt, pk->fingerprint, ctx)) != CN_OK)
+    if ((st = encrypt_prologue(ct, pt, cn_bfv_check_pk(pk, ctx), ctx)) != CN_OK)
         return st;
     cn_poly_t u = {0}, e = {0};
     if ((st = cn_bfv_small_ntt(&u, ring, ctx->L, cn_sample_ternary, rng)) != CN_OK)
@@ -140,7 +127,7 @@ cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct, const cn_bfv_plainte
 {
     cn_status st;
     const cn_ring_t *ring = &ctx->ring;
-    if ((st = encrypt_prologue(ct, pt, sk->fingerprint, ctx)) != CN_OK)
+    if ((st = encrypt_prologue(ct, pt, cn_bfv_check_sk(sk, ctx), ctx)) != CN_OK)
         return st;
     cn_rng_bytes(rng, ct->seed, CN_SEED_BYTES);
     expand_c1(&ct->c[1], ct->seed, ring);
@@ -206,9 +193,8 @@ out:
 static cn_status check_dec(const cn_bfv_ciphertext_t *ct, const cn_bfv_secret_key_t *sk,
                            const cn_bfv_context_t *ctx)
 {
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    return cn_bfv_check_ct(ct, ctx);
+    cn_status st = cn_bfv_check_sk(sk, ctx);
+    return st != CN_OK ? st : cn_bfv_check_ct(ct, ctx);
 }
 
 /* 1 when every coefficient of the invariant noise v = t x / Q - round(t x / Q) of the

@@ -6,34 +6,6 @@
 #include "../internal/mem.h"
 #include "bfv_internal.h"
 
-static cn_status check_pair(const cn_bfv_ciphertext_t *a, const cn_bfv_ciphertext_t *b,
-                            const cn_bfv_context_t *ctx)
-{
-    cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ct(b, ctx)) != CN_OK)
-        return st;
-    if (a->level != b->level)
-        return CN_ERR_LEVEL_MISMATCH;
-    if (a->t_index != b->t_index)
-        return CN_ERR_PLAIN_MODULUS;
-    return CN_OK;
-}
-
-static cn_status check_ct_pt(const cn_bfv_ciphertext_t *a, const cn_bfv_plaintext_t *pt,
-                             const cn_bfv_context_t *ctx)
-{
-    cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_pt(pt, ctx)) != CN_OK)
-        return st;
-    if (a->t_index != pt->t_index)
-        return CN_ERR_PLAIN_MODULUS;
-    const uint64_t t = ctx->prm.t[pt->t_index];
-    for (size_t i = 0; i < ctx->n; i++)
-        if (pt->coeffs[i] >= t)
-            return CN_ERR_OUT_OF_RANGE;
-    return CN_OK;
-}
-
 /* flags of a result computed from a (and b): no seed; transparency as given */
 static void finish(cn_bfv_ciphertext_t *out, size_t t_index, int transparent)
 {
@@ -46,7 +18,7 @@ static cn_status add_sub(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                          const cn_bfv_ciphertext_t *b, int sub, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_pair(a, b, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_pair(a, b, ctx)) != CN_OK)
         return st;
     const size_t size = a->size > b->size ? a->size : b->size, sa = a->size, sb = b->size;
     const size_t t_index = a->t_index;
@@ -103,7 +75,7 @@ static cn_status add_sub_plain(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext
                                const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_ct_pt(a, pt, ctx)) != CN_OK ||
+    if ((st = cn_bfv_check_ct_pt(a, pt, ctx)) != CN_OK ||
         (st = cn_bfv_ciphertext_copy(out, a, ctx)) != CN_OK)
         return st;
     cn_bfv_add_delta_m(&out->c[0], pt, sub, ctx);
@@ -148,7 +120,7 @@ cn_status cn_bfv_mul_plain(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *
                            const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = check_ct_pt(a, pt, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_ct_pt(a, pt, ctx)) != CN_OK)
         return st;
     const cn_ring_t *ring = &ctx->ring;
     const size_t n = ctx->n, l = a->level;
@@ -193,31 +165,13 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         return CN_ERR_LEVEL_MISMATCH;
     const size_t l = a->level, n = ctx->n;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    const cn_mod_t mlast = ctx->ring.base.mod[l - 1];
     cn_bfv_ciphertext_t r = {0};
     if ((st = cn_bfv_ct_reshape(&r, a->size, l - 1, ctx)) != CN_OK)
         goto out;
-    /* c' = (c - [c]_{q_l}) / q_l with [c]_{q_l} the centered residue: round(c / q_l) */
-    const uint64_t ql = mlast.p, half = ql >> 1;
-    for (size_t c = 0; c < a->size; c++) {
-        const uint64_t *last = a->c[c].data + (l - 1) * n;
-        for (size_t j = 0; j + 1 < l; j++) {
-            const cn_mod_t m = ctx->ring.base.mod[j];
-            const uint64_t ql_m = cn_mod_reduce_u64(ql, m), p = m.p;
-            const uint64_t *src = a->c[c].data + j * n;
-            uint64_t *dst = r.c[c].data + j * n;
-            const int near = ql <= 2 * p; /* then last[i] mod p is one subtraction */
-            for (size_t i = 0; i < n; i++) {
-                uint64_t x = last[i];
-                uint64_t xm = near ? (x >= p ? x - p : x) : cn_mod_reduce_u64(x, m);
-                /* centered: subtract q_l when x > q_l / 2 */
-                uint64_t neg = x > half ? ql_m : 0;
-                xm = xm >= neg ? xm - neg : xm + p - neg;
-                uint64_t d = src[i] >= xm ? src[i] - xm : src[i] + p - xm;
-                dst[i] = cn_mod_mul_shoup(d, lv->qlast_inv[j], lv->qlast_inv_s[j], p);
-            }
-        }
-    }
+    for (size_t c = 0; c < a->size; c++)
+        cn_rns_divround_last(r.c[c].data, a->c[c].data, a->c[c].data + (l - 1) * n, l - 1, n,
+                             ctx->ring.base.mod, ctx->ring.base.q[l - 1], lv->qlast_inv,
+                             lv->qlast_inv_s);
     finish(&r, a->t_index, a->transparent);
     cn_bfv_ciphertext_clear(out);
     *out = r;

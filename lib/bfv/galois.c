@@ -85,8 +85,9 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
                                cn_rng_t *rng)
 {
     memset(gk, 0, sizeof *gk);
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
+    cn_status st = cn_bfv_check_sk(sk, ctx);
+    if (st != CN_OK)
+        return st;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
     const size_t half = ctx->n / 2;
@@ -103,7 +104,6 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
         cn_bfv_galois_keys_clear(gk);
         return CN_ERR_NO_MEMORY;
     }
-    cn_status st = CN_OK;
     for (size_t i = 0; i <= nsteps && st == CN_OK; i++) {
         uint64_t g = i == nsteps ? cn_bfv_galois_elt_columns(ctx)
                                  : cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
@@ -135,10 +135,8 @@ cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_
                               const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_galois(gk, ctx)) != CN_OK)
         return st;
-    if (gk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
     if (a->size != 2)
         return CN_ERR_UNSUPPORTED;
     if (g % 2 == 0 || g >= 2 * (uint64_t)ctx->n)
@@ -148,8 +146,6 @@ cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_
     const cn_bfv_relin_key_t *key = find_key(gk, g);
     if (!key)
         return CN_ERR_NO_KEY;
-    if (key->ndigits != ctx->L)
-        return CN_ERR_CONTEXT_MISMATCH;
     const size_t l = a->level, n = ctx->n;
     /* c0(X^g), c1(X^g), then delta = KeySwitch(c1(X^g) from s(X^g) to s) */
     uint64_t *buf = cn_alloc(4 * l * n, sizeof *buf);

@@ -65,8 +65,8 @@ cn_status cn_bfv_keygen_public(cn_bfv_public_key_t *pk, const cn_bfv_secret_key_
     cn_status st;
     const cn_ring_t *ring = &ctx->ring;
     memset(pk, 0, sizeof *pk);
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
+    if ((st = cn_bfv_check_sk(sk, ctx)) != CN_OK)
+        return st;
     cn_poly_t e = {0}, s = rows(&sk->s, ctx->L);
     if ((st = cn_poly_init(&pk->p1, ring, ctx->L)) != CN_OK ||
         (st = cn_poly_init(&pk->p0, ring, ctx->L)) != CN_OK)
@@ -99,8 +99,8 @@ cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
     const cn_ring_t *ring = &ctx->ring;
     const size_t K = ring->base.k, n = ctx->n;
     memset(rk, 0, sizeof *rk);
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
+    if ((st = cn_bfv_check_sk(sk, ctx)) != CN_OK)
+        return st;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
     cn_poly_t e = {0};
@@ -144,8 +144,8 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
 {
     cn_status st;
     memset(rk, 0, sizeof *rk);
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
+    if ((st = cn_bfv_check_sk(sk, ctx)) != CN_OK)
+        return st;
     cn_poly_t s2 = {0};
     if ((st = cn_poly_init(&s2, &ctx->ring, ctx->ring.base.k)) != CN_OK)
         return st;

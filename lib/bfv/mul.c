@@ -29,12 +29,8 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                         const cn_bfv_ciphertext_t *b, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ct(b, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_pair(a, b, ctx)) != CN_OK)
         return st;
-    if (a->level != b->level)
-        return CN_ERR_LEVEL_MISMATCH;
-    if (a->t_index != b->t_index)
-        return CN_ERR_PLAIN_MODULUS;
     if (a->size != 2 || b->size != 2)
         return CN_ERR_UNSUPPORTED;
     const size_t l = a->level, n = ctx->n, kr = ctx->kr, k = l + kr, t_index = a->t_index;
@@ -53,29 +49,11 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
         lift_ntt(b0, &b->c[0], ctx);
         lift_ntt(b1, &b->c[1], ctx);
     }
-#ifndef CN_NO_AVX512
-    const int ifma = cn_bfv_ifma_available() && n % 8 == 0;
-#endif
     for (size_t j = 0; j < k; j++) {
-        const cn_mod_t m = ext_ntt(ctx, l, j)->mod;
+        const uint64_t p = ext_ntt(ctx, l, j)->mod.p;
         const size_t o = j * n;
-#ifndef CN_NO_AVX512
-        if (ifma && m.p < ((uint64_t)1 << 50)) {
-            cn_tensor_row_ifma(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o, n, m.p, sq);
-            continue;
-        }
-#endif
-        for (size_t i = 0; i < n; i++) {
-            uint64_t x0 = a0[o + i], x1 = a1[o + i], y0 = b0[o + i], y1 = b1[o + i];
-            d0[o + i] = cn_mod_mul(x0, y0, m);
-            d2[o + i] = cn_mod_mul(x1, y1, m);
-            if (sq) {
-                uint64_t c = cn_mod_mul(x0, x1, m);
-                d1[o + i] = cn_mod_add(c, c, m);
-            } else {
-                d1[o + i] = cn_mod_reduce_any_u128((cn_u128)x0 * y1 + (cn_u128)x1 * y0, m);
-            }
-        }
+        cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o, n,
+                                       p, sq);
     }
     if ((st = cn_bfv_ct_reshape(out, 3, l, ctx)) != CN_OK)
         goto done;
@@ -112,10 +90,8 @@ cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
                              const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
 {
     cn_status st;
-    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK)
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_ksk(rk, ctx)) != CN_OK)
         return st;
-    if (rk->fingerprint != ctx->fingerprint || rk->ndigits != ctx->L)
-        return CN_ERR_CONTEXT_MISMATCH;
     if (a->size == 2)
         return cn_bfv_ciphertext_copy(out, a, ctx);
     const size_t l = a->level, n = ctx->n;

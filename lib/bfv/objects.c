@@ -1,4 +1,4 @@
-/* BFV object life cycle and the consistency checks shared by every operation. */
+/* BFV object life cycle (the checks are in check.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,30 +101,6 @@ void cn_bfv_ciphertext_clear(cn_bfv_ciphertext_t *ct)
     for (size_t i = 0; i < 3; i++)
         cn_poly_clear_public(&ct->c[i]);
     memset(ct, 0, sizeof *ct);
-}
-
-cn_status cn_bfv_check_ct(const cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ctx)
-{
-    if (ct->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (ct->size < 2 || ct->size > 3 || ct->level < 1 || ct->level > ctx->L)
-        return CN_ERR_INVALID_ARG;
-    if (ct->t_index >= ctx->nt)
-        return CN_ERR_PLAIN_MODULUS;
-    for (size_t i = 0; i < ct->size; i++)
-        if (!ct->c[i].data || ct->c[i].n != ctx->n || ct->c[i].k != ct->level ||
-            ct->c[i].form != CN_FORM_COEFF)
-            return CN_ERR_SHAPE_MISMATCH;
-    return CN_OK;
-}
-
-cn_status cn_bfv_check_pt(const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
-{
-    if (pt->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (pt->t_index >= ctx->nt || !pt->coeffs || pt->n != ctx->n)
-        return CN_ERR_PLAIN_MODULUS;
-    return CN_OK;
 }
 
 cn_status cn_bfv_ciphertext_copy(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,

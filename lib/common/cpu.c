@@ -22,6 +22,12 @@ static void detect(void)
         __builtin_cpu_supports("avx512ifma"))
         f |= CN_CPU_AVX512IFMA;
 #endif
+#ifndef CN_BUILD_AVX512
+    f &= ~(unsigned)(CN_CPU_AVX512F | CN_CPU_AVX512IFMA);
+#endif
+#ifndef CN_BUILD_AVX512IFMA
+    f &= ~(unsigned)CN_CPU_AVX512IFMA;
+#endif
     const char *env = getenv("CN_SIMD");
     if (env && strcmp(env, "portable") == 0)
         f = 0;
@@ -32,4 +38,14 @@ unsigned cn_cpu_features(void)
 {
     CN_ONCE(detect);
     return features;
+}
+
+cn_isa_t cn_cpu_pick(unsigned families, int small)
+{
+    const unsigned f = cn_cpu_features();
+    if (small && (families & (1u << CN_ISA_AVX512IFMA)) && (f & CN_CPU_AVX512IFMA))
+        return CN_ISA_AVX512IFMA;
+    if ((families & (1u << CN_ISA_AVX512)) && (f & CN_CPU_AVX512F))
+        return CN_ISA_AVX512;
+    return CN_ISA_PORTABLE;
 }

@@ -1,9 +1,10 @@
-/* NTT tables and the public transform entry points (kernel chosen at run time). */
+/* NTT tables, and the fully reducing transforms on top of the lazy ones (whose kernel
+ * lib/ntt/dispatch.c picks). */
 #include <string.h>
 
 #include "cryptonets/ntt.h"
-#include "../internal/cpu.h"
 #include "../internal/mem.h"
+#include "../internal/shoup52.h"
 #include "ntt_internal.h"
 
 static size_t bitrev(size_t x, unsigned bits)
@@ -12,12 +13,6 @@ static size_t bitrev(size_t x, unsigned bits)
     for (unsigned i = 0; i < bits; i++, x >>= 1)
         r = (r << 1) | (x & 1);
     return r;
-}
-
-/* floor(w 2^52 / p), w < p < 2^50 */
-static uint64_t shoup52(uint64_t w, uint64_t p)
-{
-    return (uint64_t)(((cn_u128)w << 52) / p);
 }
 
 void cn_ntt_table_clear(cn_ntt_table_t *t)
@@ -74,7 +69,7 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
     t->n_inv_s = cn_mod_shoup(t->n_inv, m);
     t->last_wi = cn_mod_mul(t->wi[1], t->n_inv, m);
     t->last_wis = cn_mod_shoup(t->last_wi, m);
-    if (p < ((uint64_t)1 << 50)) {
+    if (p < CN_SHOUP52_BOUND) { /* 52-bit Shoup constants */
         t->ws52 = cn_alloc(n, sizeof(uint64_t));
         t->wis52 = cn_alloc(n, sizeof(uint64_t));
         if (!t->ws52 || !t->wis52) {
@@ -82,84 +77,13 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
             return CN_ERR_NO_MEMORY;
         }
         for (size_t i = 0; i < n; i++) {
-            t->ws52[i] = shoup52(t->w[i], p);
-            t->wis52[i] = shoup52(t->wi[i], p);
+            t->ws52[i] = cn_shoup52(t->w[i], p);
+            t->wis52[i] = cn_shoup52(t->wi[i], p);
         }
-        t->n_inv_s52 = shoup52(t->n_inv, p);
-        t->last_wis52 = shoup52(t->last_wi, p);
+        t->n_inv_s52 = cn_shoup52(t->n_inv, p);
+        t->last_wis52 = cn_shoup52(t->last_wi, p);
     }
     return CN_OK;
-}
-
-/* Kernel selection: the CPU's features are read once; each table then takes the best
- * kernel for its prime (IFMA below 2^50, else the 64-bit AVX-512 kernel, else portable;
- * the SIMD kernels need n >= 16). Every variant gives congruent lazy results and
- * identical reduced results. */
-static int have_ifma, have_avx512;
-
-static void select_kernels(void)
-{
-#ifndef CN_NO_AVX512
-    unsigned f = cn_cpu_features();
-    have_ifma = (f & CN_CPU_AVX512IFMA) != 0;
-    have_avx512 = (f & CN_CPU_AVX512F) != 0;
-#endif
-}
-
-static inline void ensure_kernels(void)
-{
-    CN_ONCE(select_kernels);
-}
-
-enum { K_PORTABLE, K_AVX512, K_IFMA };
-
-static inline int kernel_of(const cn_ntt_table_t *t)
-{
-    ensure_kernels();
-    if (t->n < 16)
-        return K_PORTABLE;
-    if (have_ifma && t->ws52)
-        return K_IFMA;
-    return have_avx512 ? K_AVX512 : K_PORTABLE;
-}
-
-const char *cn_ntt_kernel_name(void)
-{
-    ensure_kernels();
-    return have_ifma ? "avx512ifma" : have_avx512 ? "avx512" : "portable";
-}
-
-int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t)
-{
-    return kernel_of(t) == K_IFMA;
-}
-
-const char *cn_ntt_table_kernel_name(const cn_ntt_table_t *t)
-{
-    static const char *const names[] = {"portable", "avx512", "avx512ifma"};
-    return names[kernel_of(t)];
-}
-
-void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t)
-{
-    switch (kernel_of(t)) {
-#ifndef CN_NO_AVX512
-    case K_IFMA: cn_ntt_forward_lazy_ifma(a, t); break;
-    case K_AVX512: cn_ntt_forward_lazy_avx512(a, t); break;
-#endif
-    default: cn_ntt_forward_lazy_portable(a, t); break;
-    }
-}
-
-void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t)
-{
-    switch (kernel_of(t)) {
-#ifndef CN_NO_AVX512
-    case K_IFMA: cn_ntt_inverse_lazy_ifma(a, t); break;
-    case K_AVX512: cn_ntt_inverse_lazy_avx512(a, t); break;
-#endif
-    default: cn_ntt_inverse_lazy_portable(a, t); break;
-    }
 }
 
 void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)

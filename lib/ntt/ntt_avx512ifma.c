@@ -5,18 +5,13 @@
  * IFMA for HE transforms follows F. Boemer et al., "Intel HEXL: Accelerating Homomorphic
  * Encryption with Intel AVX512-IFMA52", WAHC 2021. The butterfly loops are shared with
  * the 64-bit AVX-512 kernels (ntt_avx512_body.h). */
-#include <immintrin.h>
-
+#include "../internal/ifma52.h"
 #include "ntt_internal.h"
 
 /* x w mod p in [0, 2p) for x < 2^52, w < p < 2^50, ws = floor(w 2^52 / p) */
 static inline __m512i mul_lazy(__m512i x, __m512i w, __m512i ws, __m512i p)
 {
-    const __m512i z = _mm512_setzero_si512();
-    __m512i q = _mm512_madd52hi_epu64(z, x, ws);
-    __m512i a = _mm512_madd52lo_epu64(z, x, w);
-    __m512i b = _mm512_madd52lo_epu64(z, q, p);
-    return _mm512_and_si512(_mm512_sub_epi64(a, b), _mm512_set1_epi64((1LL << 52) - 1));
+    return cn_v52_mul_lazy(x, w, ws, p);
 }
 
 #define CN_NTT_FWD cn_ntt_forward_lazy_ifma

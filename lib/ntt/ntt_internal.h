@@ -1,12 +1,14 @@
-/* Internal: NTT kernel variants share these signatures and are picked at run time. */
+/* Internal: the NTT kernels. Every variant has the signature cn_ntt_kernel_fn and the
+ * contract of its portable twin; lib/ntt/dispatch.c picks among them once at run time. */
 #ifndef CN_NTT_INTERNAL_H
 #define CN_NTT_INTERNAL_H
 
 #include "cryptonets/ntt.h"
 
-/* Forward, lazy: in [0, 4p), out [0, 4p). */
+/* One lazy transform in place. */
 typedef void (*cn_ntt_kernel_fn)(uint64_t *a, const cn_ntt_table_t *t);
 
+/* Forward, lazy: in [0, 4p), out [0, 4p). */
 void cn_ntt_forward_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);
 /* Inverse, lazy: in [0, 2p), out [0, 2p). */
 void cn_ntt_inverse_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);

@@ -86,7 +86,7 @@ START_TEST(test_exact_conv)
         ck_assert_msg(all || (edge && other), "cfg %zu value %zu", c, l);
     }
     mpz_clear(alt);
-#ifndef CN_NO_AVX512
+#if !defined(CN_NO_AVX512) && !defined(CN_NO_AVX512IFMA)
     if (cv.ifma) {
         cn_exact_conv_ifma(o2, in, n, &cv);
         for (size_t i = 0; i < kb * n; i++)
@@ -153,7 +153,7 @@ START_TEST(test_scale_round)
     cn_scale_round_portable(o1, xq, with_r ? xr : NULL, n, &sc);
     for (size_t i = 0; i < kr * n; i++)
         ck_assert_msg(o1[i] == want[i], "cfg %zu index %zu", c, i);
-#ifndef CN_NO_AVX512
+#if !defined(CN_NO_AVX512) && !defined(CN_NO_AVX512IFMA)
     if (sc.ifma) {
         cn_scale_round_ifma(o2, xq, with_r ? xr : NULL, n, &sc);
         for (size_t i = 0; i < kr * n; i++)
@@ -166,7 +166,7 @@ START_TEST(test_scale_round)
 }
 END_TEST
 
-#ifndef CN_NO_AVX512
+#if !defined(CN_NO_AVX512) && !defined(CN_NO_AVX512IFMA)
 /* the IFMA tensor row against 128-bit products, with extreme values */
 START_TEST(test_tensor_row)
 {
@@ -227,8 +227,9 @@ START_TEST(test_mul_acc)
             e0[i] = y0[i] = cn_test_rng_below(&r, p);
             e1[i] = y1[i] = i % 4 == 0 ? p - 1 : cn_test_rng_below(&r, p);
         }
+        const uint64_t *xs[1] = {x}, *k0s[1] = {k0}, *k1s[1] = {k1};
         for (int rep = 0; rep < 3; rep++) {
-            cn_mul_acc2_ifma(y0, y1, x, k0, k1, n, p);
+            cn_mul_acc2_ifma(y0, y1, xs, k0s, k1s, 1, n, p);
             for (size_t i = 0; i < n; i++) {
                 e0[i] = (uint64_t)((e0[i] + (unsigned __int128)x[i] * k0[i]) % p);
                 e1[i] = (uint64_t)((e1[i] + (unsigned __int128)x[i] * k1[i]) % p);
@@ -247,7 +248,7 @@ CN_SUITE(rnsx)
     TCase *tc = cn_tcase("core", 120);
     tcase_add_loop_test(tc, test_exact_conv, 0, 6);
     tcase_add_loop_test(tc, test_scale_round, 0, 6);
-#ifndef CN_NO_AVX512
+#if !defined(CN_NO_AVX512) && !defined(CN_NO_AVX512IFMA)
     tcase_add_test(tc, test_tensor_row);
     tcase_add_test(tc, test_mul_acc);
 #endif

@@ -1,0 +1,49 @@
+/* The one place lib/bfv picks its kernels (as BLAKE3's blake3_dispatch.c): once, from the
+ * CPU's features (lib/common/cpu.c, which honours CN_SIMD=portable and the build's
+ * CN_NO_AVX512 / CN_NO_AVX512IFMA). Rows modulo a prime below 2^50 whose length is a
+ * multiple of 8 take the 52-bit kernels when they were picked; the rest run portable C. */
+#include "../internal/cpu.h"
+#include "../internal/shoup52.h"
+#include "kernels.h"
+
+typedef struct {
+    cn_tensor_row_fn tensor_row;
+    cn_mul_acc2_fn mul_acc2;
+} bfv_impl_t;
+
+static const bfv_impl_t impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_tensor_row_portable, cn_mul_acc2_portable},
+#ifdef CN_BUILD_AVX512IFMA
+    [CN_ISA_AVX512IFMA] = {cn_tensor_row_ifma, cn_mul_acc2_ifma},
+#endif
+};
+
+/* the kernels for primes below 2^50 and n a multiple of 8 */
+static const bfv_impl_t *best52 = &impls[CN_ISA_PORTABLE];
+
+static void pick(void)
+{
+    best52 = &impls[cn_cpu_pick(1u << CN_ISA_AVX512IFMA, 1)];
+}
+
+static inline const bfv_impl_t *impl_for(uint64_t p, size_t n)
+{
+    CN_ONCE(pick);
+    return p < CN_SHOUP52_BOUND && n % 8 == 0 ? best52 : &impls[CN_ISA_PORTABLE];
+}
+
+cn_tensor_row_fn cn_bfv_tensor_row_kernel(uint64_t p, size_t n)
+{
+    return impl_for(p, n)->tensor_row;
+}
+
+cn_mul_acc2_fn cn_bfv_mul_acc2_kernel(uint64_t p, size_t n)
+{
+    return impl_for(p, n)->mul_acc2;
+}
+
+int cn_bfv_ifma_available(void)
+{
+    CN_ONCE(pick);
+    return best52 != &impls[CN_ISA_PORTABLE];
+}

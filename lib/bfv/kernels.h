@@ -1,0 +1,44 @@
+/* Internal: the BFV kernels, the per-row arithmetic of multiplication (mul.c) and key
+ * switching (keyswitch.c). Each has one signature, a portable twin for every SIMD variant
+ * (kernels_portable.c, kernels_avx512ifma.c), and lib/bfv/dispatch.c picks among them. */
+#ifndef CN_BFV_KERNELS_H
+#define CN_BFV_KERNELS_H
+
+#include "cryptonets/arith.h"
+
+/* One row of the tensor product in NTT form: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1
+ * mod p (square: b = a, and d1 = 2 a0 a1); inputs in [0, p), outputs in [0, p). The
+ * outputs must not overlap the inputs. */
+typedef void (*cn_tensor_row_fn)(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
+                                 const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
+                                 size_t n, uint64_t modulus, int square);
+/* Key switching's multiply-accumulate over nd digits: y0 = y0 + sum_i x[i] k0[i],
+ * y1 = y1 + sum_i x[i] k1[i] mod p, coefficient-wise over rows of n words; x[i] in [0, 4p)
+ * (a lazy forward NTT's output), the rest in [0, p); y0 and y1 receive values in [0, p).
+ * y0 and y1 must not overlap the inputs. */
+typedef void (*cn_mul_acc2_fn)(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                               const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
+                               size_t n, uint64_t modulus);
+
+/* Portable C: any p < 2^61, any n. */
+void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
+                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
+                            uint64_t modulus, int square);
+void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                          const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
+                          size_t n, uint64_t modulus);
+/* AVX-512 IFMA: p < 2^50, n a multiple of 8. */
+void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
+                        const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
+                        uint64_t modulus, int square);
+void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                      const uint64_t *const *k0, const uint64_t *const *k1, size_t nd, size_t n,
+                      uint64_t modulus);
+
+/* The kernels for prime p and rows of n words (lib/bfv/dispatch.c). */
+cn_tensor_row_fn cn_bfv_tensor_row_kernel(uint64_t p, size_t n);
+cn_mul_acc2_fn cn_bfv_mul_acc2_kernel(uint64_t p, size_t n);
+/* 1 when the 52-bit (IFMA) kernels were picked (CPU, build and CN_SIMD allow them). */
+int cn_bfv_ifma_available(void);
+
+#endif

@@ -1,0 +1,65 @@
+/* Portable C BFV kernels (the contracts are in kernels.h): Barrett products of two
+ * variables (cn_mod_mul), for any prime below 2^61. */
+#include <assert.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static cn_mod_t mod_of(uint64_t p)
+{
+    cn_mod_t m;
+    cn_status st = cn_mod_init(&m, p);
+    assert(st == CN_OK);
+    (void)st;
+    return m;
+}
+
+void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
+                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
+                            uint64_t modulus, int square)
+{
+    const cn_mod_t m = mod_of(modulus);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t x0 = a0[i], x1 = a1[i], y0 = b0[i], y1 = b1[i];
+        d0[i] = cn_mod_mul(x0, y0, m);
+        d2[i] = cn_mod_mul(x1, y1, m);
+        if (square) {
+            const uint64_t c = cn_mod_mul(x0, x1, m);
+            d1[i] = cn_mod_add(c, c, m);
+        } else {
+            d1[i] = cn_mod_reduce_any_u128((cn_u128)x0 * y1 + (cn_u128)x1 * y0, m);
+        }
+    }
+}
+
+/* Coefficients per block: the 128-bit sums of a block stay on the stack. */
+#define BLK 64
+
+/* The products (< 4p p < 2^124) are summed in 128 bits and reduced once every 8 digits. */
+void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                          const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
+                          size_t n, uint64_t modulus)
+{
+    const cn_mod_t m = mod_of(modulus);
+    cn_u128 w0[BLK], w1[BLK];
+    for (size_t c0 = 0; c0 < n; c0 += BLK) {
+        const size_t bl = n - c0 < BLK ? n - c0 : BLK;
+        memset(w0, 0, sizeof w0);
+        memset(w1, 0, sizeof w1);
+        for (size_t i = 0; i < nd; i++) {
+            const uint64_t *xi = x[i] + c0, *a = k0[i] + c0, *b = k1[i] + c0;
+            for (size_t c = 0; c < bl; c++) {
+                w0[c] += (cn_u128)xi[c] * a[c];
+                w1[c] += (cn_u128)xi[c] * b[c];
+            }
+            if ((i & 7) == 7 || i + 1 == nd) {
+                for (size_t c = 0; c < bl; c++) {
+                    y0[c0 + c] = cn_mod_add(y0[c0 + c], cn_mod_reduce_any_u128(w0[c], m), m);
+                    y1[c0 + c] = cn_mod_add(y1[c0 + c], cn_mod_reduce_any_u128(w1[c], m), m);
+                }
+                memset(w0, 0, sizeof w0);
+                memset(w1, 0, sizeof w1);
+            }
+        }
+    }
+}

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "../net_internal.h"
 
 void cn_idx_clear(cn_idx_t *t)
 {

@@ -6,7 +6,7 @@
  * WAHC 2021. */
 #include <immintrin.h>
 
-#include "net_internal.h"
+#include "../net_internal.h"
 
 #define BLK 64
 #define TERMS 4096 /* 4096 (2^52 - 1) < 2^64 */

@@ -4,7 +4,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "../net_internal.h"
 
 #define BLK 64
 

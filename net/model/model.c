@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net_internal.h"
+#include "../net_internal.h"
 
 void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
 {

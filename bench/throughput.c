@@ -187,8 +187,8 @@ static int compile_opts(cn_compile_opts_t *o, const opts_t *op, const conf_t *c,
     o->nt = op->moduli;
     o->q_bits = op->qbits;
     o->nq = op->nq;
-    o->no_mod_switch = c->no_mod_switch;
-    o->eager_relin = c->eager_relin;
+    o->experimental.no_mod_switch = c->no_mod_switch;
+    o->experimental.eager_relin = c->eager_relin;
     if (op->logq) {
         /* nq primes of qb bits and P of qb + 1 bits: the split nearest 44-bit primes */
         size_t best = 0;

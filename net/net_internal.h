@@ -145,8 +145,10 @@ cn_status cn_plan_ranges(cn_plan_t *p, cn_net_diag_t *diag);
 /* The noise estimate (docs/net.md): runs it through the ops, storing each op's
  * noise_bits, level and size; returns the final log2 of the invariant noise. */
 double cn_plan_noise(cn_op_t *ops, size_t nops, const cn_bfv_params_t *prm);
-/* The cost model: estimated seconds per batch on one core for one plaintext modulus. */
-double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
+/* The cost model: estimated seconds per batch on one core for one plaintext modulus, on a
+ * server of the given profile (CN_COST_HOST: this process's CPU). */
+double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,
+                    cn_cost_profile profile);
 /* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
  * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */
 int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits);

@@ -106,6 +106,15 @@ CN_API CN_WARN_UNUSED cn_status cn_model_forward(double *out, const cn_model_t *
 /* --- the compiler ------------------------------------------------------------------ */
 
 
+/* The SIMD the plan's server has, which decides which kernels run and so the cost of
+ * each candidate: CN_COST_HOST asks cn_cpu_features() of the compiling process. */
+typedef enum {
+    CN_COST_HOST = 0,
+    CN_COST_PORTABLE = 1,    /* no AVX-512: portable kernels */
+    CN_COST_AVX512 = 2,      /* AVX-512 F without IFMA */
+    CN_COST_AVX512IFMA = 3   /* AVX-512 IFMA: the fast kernels for primes below 2^50 */
+} cn_cost_profile;
+
 typedef struct {
     /* Quantization: each linear layer's weights become round(w * s) with s chosen so the
      * largest |weight| of the layer is 2^weight_bits - 1. weight_bits = 0: the compiler
@@ -125,13 +134,21 @@ typedef struct {
     unsigned q_bits;        /* bits of each ciphertext prime */
     size_t nq;              /* number of ciphertext primes (forced chain length) */
     unsigned margin_bits;   /* noise budget kept in reserve at the end; 0: 10 */
-    int no_mod_switch;      /* 1: keep every prime to the end */
-    int eager_relin;        /* 1: relinearize right after every square instead of just
-                             * before the next square (more relinearizations, smaller
-                             * linear layers; for comparisons, docs/net.md) */
-    int allow_undersized;   /* 1: accept parameters whose noise estimate misses the margin
-                             * (experiments and tests of the check mode only) */
     cn_security security;   /* CN_SEC_128 (0) by default */
+    /* The machine the plan will run on, for the cost model (docs/net.md, "Parameters and
+     * cost"): the compiler never reads the compiling machine's CPU unless asked to, so a
+     * client can compile for a server with other SIMD. */
+    cn_cost_profile cost_profile; /* CN_COST_HOST (0): the machine compiling */
+    /* Experimental and benchmark knobs (docs/net.md, "Experiments"): baselines for the
+     * benchmark's comparisons and the check mode's tests; not for deployments. */
+    struct {
+        int no_mod_switch;    /* 1: keep every prime to the end */
+        int eager_relin;      /* 1: relinearize right after every square instead of just
+                               * before the next square (more relinearizations, smaller
+                               * linear layers) */
+        int allow_undersized; /* 1: accept parameters whose noise estimate misses the
+                               * margin (tests of the check mode) */
+    } experimental;
 } cn_compile_opts_t;
 
 typedef struct cn_plan cn_plan_t;

@@ -35,6 +35,10 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         cn_diag_set(diag, "calib_tolerance %g: must be in [0, 1]", o->calib_tolerance);
         return CN_ERR_INVALID_ARG;
     }
+    if ((unsigned)o->cost_profile > CN_COST_AVX512IFMA) {
+        cn_diag_set(diag, "unknown cost profile %d", (int)o->cost_profile);
+        return CN_ERR_INVALID_ARG;
+    }
     if (o->security != CN_SEC_128 && o->security != CN_SEC_192 &&
         o->security != CN_SEC_256 && o->security != CN_SEC_NONE_INSECURE) {
         cn_diag_set(diag, "unknown security level %d", (int)o->security);

@@ -74,9 +74,17 @@ static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, d
     return cost + (double)width * 0.1e-3 * sc * (double)level + peak / 0x1p30 * 2.5;
 }
 
-double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)
+double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,
+                    cn_cost_profile profile)
 {
-    costctx_t cc = {.ifma = cn_cpu_features() & CN_CPU_AVX512IFMA ? 1 : 0,
+    cn_cost_profile prof = profile;
+    if (prof == CN_COST_HOST) {
+        const unsigned f = cn_cpu_features();
+        prof = f & CN_CPU_AVX512IFMA ? CN_COST_AVX512IFMA
+               : f & CN_CPU_AVX512F  ? CN_COST_AVX512
+                                     : CN_COST_PORTABLE;
+    }
+    costctx_t cc = {.ifma = prof == CN_COST_AVX512IFMA,
                     .qmax = (double)prm->q[0]};
     for (size_t x = 1; x < prm->nq; x++)
         if ((double)prm->q[x] > cc.qmax)

@@ -79,7 +79,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                     size_t nops;
                     double v;
                     if (cn_schedule(&ops, &nops, qnet, cnt, p->nin, &prm, margin,
-                                    opts->no_mod_switch, opts->eager_relin, &v) != CN_OK) {
+                                    opts->experimental.no_mod_switch, opts->experimental.eager_relin, &v) != CN_OK) {
                         st = CN_ERR_NO_MEMORY;
                         break;
                     }
@@ -91,11 +91,12 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
-                    const double cost = (double)nt * cn_plan_cost(ops, nops, p->nin, &prm);
+                    const double cost = (double)nt * cn_plan_cost(ops, nops, p->nin, &prm,
+                                                                  opts->cost_profile);
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);
-                    } else if ((budget >= margin || opts->allow_undersized) &&
+                    } else if ((budget >= margin || opts->experimental.allow_undersized) &&
                                cost / (double)n <
                                    best_cost / (double)(best_n ? best_n : 1)) {
                         free(best_ops);

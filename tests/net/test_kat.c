@@ -23,6 +23,13 @@
 
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
+#include "../../net/net_internal.h"
+
+/* test_kat_cost_profiles: the tiny model's plan for an IFMA server and a portable one */
+static const size_t KAT_PROFILE_LEN[2] = {2304, 2304};
+static const char *const KAT_PROFILE_SHA[2] = {
+    "ef695c6ee5b5fbf5b0ed33c6d2d691e4e6c266b405413ae4f0504160a0dfbab2",
+    "7de7aea171059b1f63ca3d5660732ecf78d3509dcf53380b06267e14eb0deec0"};
 
 #define MNIST_MODEL "examples/models/cryptonets_mnist.cnm"
 
@@ -173,12 +180,52 @@ START_TEST(test_kat_tiny_client_server)
 }
 END_TEST
 
+/* The cost model reads no CPU when given a profile: the tiny model compiled by the search
+ * (nothing forced but n) for an AVX-512 IFMA server and for a portable one gives the same
+ * bytes, cost estimate included, in every process: CI runs this suite natively and with
+ * CN_SIMD=portable. The IFMA profile keeps every prime below 2^50 (its kernels' range);
+ * the portable one is costed higher. */
+START_TEST(test_kat_cost_profiles)
+{
+    cn_model_t m;
+    tiny_model(&m);
+    static const struct {
+        cn_cost_profile prof;
+        const char *name;
+    } k[] = {{CN_COST_AVX512IFMA, "profile_ifma"}, {CN_COST_PORTABLE, "profile_portable"}};
+    double cost[2];
+    for (size_t i = 0; i < 2; i++) {
+        cn_compile_opts_t o = {0};
+        o.weight_bits = 4;
+        o.n = 8192;
+        o.cost_profile = k[i].prof;
+        cn_plan_t *p;
+        cn_net_diag_t d;
+        ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "%s: %s", k[i].name, d.msg);
+        const cn_bfv_params_t *prm = cn_plan_params(p);
+        if (k[i].prof == CN_COST_AVX512IFMA)
+            for (size_t j = 0; j < prm->nq; j++)
+                ck_assert(prm->q[j] < ((uint64_t)1 << 50));
+        uint8_t *b;
+        size_t len;
+        ck_assert_int_eq(cn_plan_to_bytes(&b, &len, p), CN_OK);
+        cn_test_kat(k[i].name, b, len, KAT_PROFILE_LEN[i], KAT_PROFILE_SHA[i]);
+        free(b);
+        cost[i] = p->cost;
+        cn_plan_free(p);
+    }
+    ck_assert(cost[1] > cost[0]);
+    cn_model_clear(&m);
+}
+END_TEST
+
 CN_SUITE(kat_net)
 {
     Suite *s = suite_create("kat_net");
     TCase *tc = cn_tcase("core", 120);
     tcase_add_test(tc, test_kat_mnist_plan);
     tcase_add_test(tc, test_kat_tiny_client_server);
+    tcase_add_test(tc, test_kat_cost_profiles);
     suite_add_tcase(s, tc);
     return s;
 }

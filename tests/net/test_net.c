@@ -504,7 +504,7 @@ START_TEST(test_check_mode)
         } else if (mode == 2) { /* two 30-bit primes: far too little for two squares */
             o.q_bits = 30;
             o.nq = 2;
-            o.allow_undersized = 1;
+            o.experimental.allow_undersized = 1;
         }
         cn_plan_t *p;
         cn_net_diag_t d;
@@ -584,7 +584,7 @@ START_TEST(test_baselines)
     cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
     cn_plan_t *lazy, *eager;
     ck_assert_int_eq(cn_plan_compile(&lazy, &m, &o, NULL), CN_OK);
-    o.eager_relin = 1;
+    o.experimental.eager_relin = 1;
     ck_assert_int_eq(cn_plan_compile(&eager, &m, &o, NULL), CN_OK);
     size_t relins[2] = {0, 0}, squares = 0;
     for (int e = 0; e < 2; e++) {

@@ -60,8 +60,8 @@ START_TEST(test_noise_lower_bound)
         o.t_bits = 14 + (unsigned)cn_test_rng_below(&r, 27);
         o.q_bits = 30 + (unsigned)cn_test_rng_below(&r, 31);
         o.margin_bits = 1 + (unsigned)cn_test_rng_below(&r, 10);
-        o.no_mod_switch = cn_test_rng_below(&r, 4) == 0;
-        o.eager_relin = cn_test_rng_below(&r, 4) == 0;
+        o.experimental.no_mod_switch = cn_test_rng_below(&r, 4) == 0;
+        o.experimental.eager_relin = cn_test_rng_below(&r, 4) == 0;
         cn_plan_t *p;
         cn_net_diag_t d;
         const cn_status st = cn_plan_compile(&p, &m, &o, &d);

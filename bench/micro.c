@@ -258,6 +258,25 @@ static void run_decrypt(bench_state *s)
     check(cn_bfv_decrypt(&s->pt2, &s->x, &s->sk, s->ctx), "decrypt");
 }
 
+/* a size-3 ciphertext (a product before relinearization, as the replies of the MNIST
+ * plans): plain decryption, the checked decryption clients use (the noise checked from
+ * the same phase in RNS), and the exact big-integer noise budget it replaced */
+static void run_decrypt3(bench_state *s)
+{
+    check(cn_bfv_decrypt(&s->pt2, &s->z3, &s->sk, s->ctx), "decrypt");
+}
+
+static void run_decrypt3_checked(bench_state *s)
+{
+    check(cn_bfv_decrypt_checked(&s->pt2, &s->z3, &s->sk, s->ctx), "decrypt_checked");
+}
+
+static void run_noise_budget3(bench_state *s)
+{
+    int bits;
+    check(cn_bfv_noise_budget(&bits, &s->z3, &s->sk, s->ctx), "noise_budget");
+}
+
 static void run_add(bench_state *s)
 {
     check(cn_bfv_add(&s->z, &s->x, &s->y, s->ctx), "add");
@@ -356,6 +375,9 @@ static const bench_entry entries[] = {
         {{"size_pk", n, k, 0}, NULL, 1, size_pk}, {{"size_rlk", n, k, 0}, NULL, 1, size_rlk}
     BFV_ROWS(8192, 4),
     {{"seed_expand", 8192, 4, 0}, run_seed_expand, 1, NULL},
+    {{"decrypt3", 8192, 4, 0}, run_decrypt3, 1, NULL},
+    {{"decrypt3_checked", 8192, 4, 0}, run_decrypt3_checked, 1, NULL},
+    {{"noise_budget3", 8192, 4, 0}, run_noise_budget3, 1, NULL},
     BFV_ROWS(16384, 8),
     SIZE_ROWS(8192, 4),
     SIZE_ROWS(16384, 8),
@@ -378,6 +400,7 @@ static void usage(void)
                     "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
                     "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
                     "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
+                    "       decrypt3 decrypt3_checked noise_budget3 (size-3 ciphertexts)\n"
                     "       chacha20 (n = bytes of keystream from the generator)\n"
                     "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
                     "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"

@@ -22,11 +22,15 @@ extern "C" {
 #define CN_NTT_MIN_LOGN 1
 #define CN_NTT_MAX_LOGN 15
 
+/* An NTT table, made by cn_ntt_table_init and freed by cn_ntt_table_clear. Callers may
+ * read n, logn, mod and psi; every field after psi is a private table of the kernels
+ * (BLAKE3's "private implementation detail"), whose layout may change. */
 typedef struct {
     size_t n;          /* transform length, 2 .. 2^15 */
     unsigned logn;
     cn_mod_t mod;      /* the prime p = 1 mod 2n, p < 2^61 */
     uint64_t psi;      /* the primitive 2n-th root of unity used (the smallest) */
+    /* --- private: the kernels' tables --- */
     uint64_t *w;       /* w[i] = psi^bitrev(i), i < n: forward twiddles */
     uint64_t *ws;      /* Shoup constants of w */
     uint64_t *wi;      /* inverse twiddles, in the order the inverse reads them */

@@ -28,13 +28,14 @@ extern "C" {
  * the standard deviation is sqrt(21/2) = 3.24 and |e| <= 21. */
 #define CN_CBD_ETA 21
 
+/* Bytes of a generator's state. */
+#define CN_RNG_STATE_BYTES 576
+
+/* A generator: callers allocate it (on the stack, in a struct) but never read or write
+ * its bytes, which only the functions below touch (libsodium's opaque-state convention;
+ * the layout is lib/rand's business and may change). One thread at a time. */
 typedef struct {
-    uint32_t key[8];
-    uint32_t nonce[2];   /* words 14, 15 of the ChaCha state */
-    uint64_t counter;    /* 64-bit block counter: words 12 (low) and 13 (high) */
-    uint8_t buf[512];    /* current keystream: eight blocks */
-    unsigned pos;        /* bytes of buf already used (512: empty) */
-    unsigned kind;       /* how it was seeded (internal) */
+    uint64_t opaque_[CN_RNG_STATE_BYTES / 8];
 } cn_rng_t;
 
 /* Seeds from the operating system (getrandom). CN_ERR_RANDOMNESS if it fails. */

@@ -40,11 +40,12 @@ static void sodium_start(void)
     sodium_status = sodium_init();
 }
 
-static void keyed(cn_rng_t *r, const uint8_t seed[CN_SEED_BYTES], uint64_t domain,
+static void keyed(cn_rng_t *rng, const uint8_t seed[CN_SEED_BYTES], uint64_t domain,
                   unsigned kind)
 {
     pthread_once(&sodium_once, sodium_start);
-    memset(r, 0, sizeof *r);
+    memset(rng, 0, sizeof *rng);
+    cn_rng_state_t *r = cn_rng_state(rng);
     for (int i = 0; i < 8; i++)
         r->key[i] = load_le32(seed + 4 * i);
     r->nonce[0] = (uint32_t)domain;
@@ -106,13 +107,13 @@ void cn_rng_fork(cn_rng_t *child, cn_rng_t *parent)
     uint8_t seed[CN_SEED_BYTES];
     cn_rng_bytes(parent, seed, sizeof seed);
     /* the parent's kind is kept: a child of an insecure generator stays marked insecure */
-    keyed(child, seed, 0xfffffffffffffffeULL, parent->kind);
+    keyed(child, seed, 0xfffffffffffffffeULL, cn_rng_state(parent)->kind);
     cn_wipe(seed, sizeof seed);
 }
 
 int cn_rng_is_insecure(const cn_rng_t *r)
 {
-    return r->kind == KIND_INSECURE;
+    return cn_rng_cstate(r)->kind == KIND_INSECURE;
 }
 
 void cn_rng_clear(cn_rng_t *r)
@@ -123,8 +124,9 @@ void cn_rng_clear(cn_rng_t *r)
 /* The next eight blocks: crypto_stream_chacha20_xor_ic over zeros from block counter
  * r->counter (libsodium has no keystream call that takes a counter). 512 bytes let it use
  * its eight-block AVX2 code where the CPU has it. */
-void cn_rng_refill(cn_rng_t *r)
+void cn_rng_refill(cn_rng_t *rng)
 {
+    cn_rng_state_t *r = cn_rng_state(rng);
     memset(r->buf, 0, sizeof r->buf);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* the words' memory is already their little-endian serialization */
@@ -143,12 +145,13 @@ void cn_rng_refill(cn_rng_t *r)
     r->pos = 0;
 }
 
-void cn_rng_bytes(cn_rng_t *r, void *out, size_t len)
+void cn_rng_bytes(cn_rng_t *rng, void *out, size_t len)
 {
+    cn_rng_state_t *r = cn_rng_state(rng);
     uint8_t *o = out;
     while (len) {
         if (r->pos == sizeof r->buf)
-            cn_rng_refill(r);
+            cn_rng_refill(rng);
         size_t take = sizeof r->buf - r->pos;
         if (take > len)
             take = len;

@@ -28,8 +28,8 @@
 /* test_kat_cost_profiles: the tiny model's plan for an IFMA server and a portable one */
 static const size_t KAT_PROFILE_LEN[2] = {2304, 2304};
 static const char *const KAT_PROFILE_SHA[2] = {
-    "ef695c6ee5b5fbf5b0ed33c6d2d691e4e6c266b405413ae4f0504160a0dfbab2",
-    "7de7aea171059b1f63ca3d5660732ecf78d3509dcf53380b06267e14eb0deec0"};
+    "6c4a14167c1dda45425466d578e9e5bac503c58ac1735f93f20438c686163bc2",
+    "82fb562951e97aa01759009b065f74990081f28f0a2d13311380f2030994c288"};
 
 #define MNIST_MODEL "examples/models/cryptonets_mnist.cnm"
 

@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "cryptonets/rand.h"
+#include "rand/rng_internal.h"
 
 static void unhex(uint8_t *out, const char *hex)
 {
@@ -82,7 +83,7 @@ static void gen_block(uint8_t out[64], const uint32_t key[8], uint32_t w12, uint
     key_bytes(seed, key);
     cn_rng_t r;
     cn_rng_init_public_seed(&r, seed, (uint64_t)w15 << 32 | w14);
-    r.counter = (uint64_t)w13 << 32 | w12;
+    cn_rng_state(&r)->counter = (uint64_t)w13 << 32 | w12;
     cn_rng_bytes(&r, out, 64);
     cn_rng_clear(&r);
 }
@@ -133,7 +134,7 @@ START_TEST(test_chacha20_encryption_vector)
     cn_rng_t r;
     key_bytes(seed, key);
     cn_rng_init_public_seed(&r, seed, 0x4a000000);
-    r.counter = 1;
+    cn_rng_state(&r)->counter = 1;
     cn_rng_bytes(&r, ks, sizeof ks);
     for (size_t i = 0; i < 114; i++)
         got[i] = (uint8_t)pt[i] ^ ks[i];
@@ -182,7 +183,7 @@ START_TEST(test_streams)
     {
         uint8_t big[1280], ref[1280];
         cn_rng_init_public_seed(&a, seed, 5);
-        a.counter = 0xfffffffdULL;
+        cn_rng_state(&a)->counter = 0xfffffffdULL;
         cn_rng_bytes(&a, big, 7);
         cn_rng_bytes(&a, big + 7, sizeof big - 7);
         for (uint64_t c = 0; c < 20; c++) {
@@ -203,7 +204,7 @@ START_TEST(test_streams)
     ck_assert(memcmp(x, y, 64) != 0);
     cn_rng_clear(&a);
     uint32_t zero[8] = {0};
-    ck_assert_mem_eq(a.key, zero, sizeof zero);
+    ck_assert_mem_eq(cn_rng_state(&a)->key, zero, sizeof zero);
     cn_rng_clear(&b);
 }
 END_TEST

@@ -19,14 +19,6 @@
 
 static double unit(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53; }
 
-/* rewrites the trailer after a test changed the bytes (model and plan files: FNV-1a) */
-static void reseal(uint8_t *b, size_t len)
-{
-    const uint64_t h = cn_fnv1a(b, len - 8);
-    for (int i = 0; i < 8; i++)
-        b[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
-}
-
 static cn_compile_opts_t small_opts(void)
 {
     cn_compile_opts_t o = {0};
@@ -337,7 +329,7 @@ static void mutations_explained(uint8_t *b, size_t len, int plan, cn_test_rng_t 
             else
                 c[at] = (uint8_t)cn_test_rng_next(r);
         }
-        reseal(c, len);
+        cn_test_reseal_net(c, len);
         cn_net_diag_t d;
         memset(&d, 0, sizeof d);
         cn_status st;
@@ -379,7 +371,7 @@ START_TEST(test_errors_explained)
     f[len - 12] = 1;              /* the layer count, the writer's last field */
     const uint8_t layer[8] = {CN_LAYER_DENSE, 0, 0, 0, 64, 0, 0, 0}; /* dense, 64 outputs */
     memcpy(f + len - 8, layer, 8);
-    reseal(f, len + 8);
+    cn_test_reseal_net(f, len + 8);
     d.msg[0] = 0;
     ck_assert_int_eq(cn_model_from_bytes(&m, f, len + 8, &d), CN_ERR_TRUNCATED);
     ck_assert_msg(strstr(d.msg, "67108864 weights"), "%s", d.msg);

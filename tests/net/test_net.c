@@ -252,23 +252,6 @@ START_TEST(test_ranges)
 }
 END_TEST
 
-static uint64_t fnv(const uint8_t *b, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-static void reseal(uint8_t *b, size_t len)
-{
-    const uint64_t h = fnv(b, len - 8);
-    for (int i = 0; i < 8; i++)
-        b[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
-}
-
 START_TEST(test_model_files)
 {
     cn_test_rng_t r;
@@ -302,7 +285,7 @@ START_TEST(test_model_files)
         const size_t bit = cn_test_rng_below(&r, len * 8);
         c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         ck_assert_int_ne(cn_model_from_bytes(&m2, c, len, &d), CN_OK);
-        reseal(c, len);
+        cn_test_reseal_net(c, len);
         if (cn_model_from_bytes(&m2, c, len, &d) == CN_OK) {
             /* accepted: a valid model whose encoding is exactly these bytes (but for the
              * minor version, which the writer sets, and so the checksum) */
@@ -321,18 +304,18 @@ START_TEST(test_model_files)
     memcpy(c, b, len);
     const double nan = NAN;
     memcpy(c + len - 16, &nan, 8); /* the last bias */
-    reseal(c, len);
+    cn_test_reseal_net(c, len);
     ck_assert_int_eq(cn_model_from_bytes(&m2, c, len, &d), CN_ERR_INVALID_ARG);
     ck_assert(strstr(d.msg, "layer") != NULL);
     /* newer major version */
     memcpy(c, b, len);
     c[4] = 2;
-    reseal(c, len);
+    cn_test_reseal_net(c, len);
     ck_assert_int_eq(cn_model_from_bytes(&m2, c, len, &d), CN_ERR_VERSION);
     /* forged layer count and a huge dense layer: refused, no allocation from the count */
     memcpy(c, b, len);
     c[48] = 0xff;
-    reseal(c, len);
+    cn_test_reseal_net(c, len);
     ck_assert_int_ne(cn_model_from_bytes(&m2, c, len, &d), CN_OK);
     free(c);
     /* shapes that do not fit are refused when building too */
@@ -385,9 +368,7 @@ START_TEST(test_plan_bytes)
         const size_t bit = cn_test_rng_below(&r, len * 8);
         c[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         ck_assert_int_ne(cn_plan_from_bytes(&q, c, len, 1, &d), CN_OK);
-        const uint64_t h = fnv(c, len - 8);
-        for (int i = 0; i < 8; i++)
-            c[len - 8 + (size_t)i] = (uint8_t)(h >> (8 * i));
+        cn_test_reseal_net(c, len);
         if (cn_plan_from_bytes(&q, c, len, 1, &d) == CN_OK) {
             ck_assert_int_eq(cn_plan_check(q, NULL), CN_OK);
             cn_plan_free(q);
@@ -398,9 +379,7 @@ START_TEST(test_plan_bytes)
     const size_t off = 16 + cn_io_size_params(cn_plan_params(p)) + 16;
     for (int i = 0; i < 8; i++)
         c[off + (size_t)i] = i == 7 ? 0x80 : 0;
-    const uint64_t h2 = fnv(c, len - 8);
-    for (int i = 0; i < 8; i++)
-        c[len - 8 + (size_t)i] = (uint8_t)(h2 >> (8 * i));
+    cn_test_reseal_net(c, len);
     ck_assert_int_eq(cn_plan_from_bytes(&q, c, len, 1, &d), CN_ERR_FORMAT);
     ck_assert_msg(strstr(d.msg, "input range") != NULL, "%s", d.msg);
     free(c);

@@ -204,7 +204,9 @@ typedef struct cn_client cn_client_t;
 typedef struct cn_server cn_server_t;
 
 /* The client: makes keys (fresh randomness from the OS unless rng_seed is given, which
- * is for tests and reproducible benchmarks only and needs CN_RNG_INSECURE_ACK). */
+ * is for tests and reproducible benchmarks only and needs CN_RNG_INSECURE_ACK). The
+ * client borrows plan: it must stay alive, unchanged, until cn_client_free (the same
+ * holds for cn_server_create's plan). One thread at a time per client. */
 CN_API CN_WARN_UNUSED cn_status cn_client_create(cn_client_t **c, const cn_plan_t *plan,
                                                  const uint8_t *rng_seed, uint64_t ack);
 CN_API void cn_client_free(cn_client_t *c);

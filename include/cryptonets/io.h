@@ -287,6 +287,29 @@ typedef struct {
 CN_API CN_WARN_UNUSED cn_status cn_io_peek_header(cn_io_header_t *h, const uint8_t *buf,
                                                   size_t len);
 
+/* --- framing the objects of other modules (docs/format.md, "Framing") -------------
+ * net/'s model and plan files use this format's header and checksum around a body of
+ * their own: a type code at or above CN_IO_EXTERNAL_TYPE (lib/io never loads those), the
+ * count and fingerprint fields as the module defines them. One header, one checksum,
+ * for every file the library writes. */
+#define CN_IO_EXTERNAL_TYPE 0x100
+
+/* The checksum of format.md over buf[0, len) (corruption, not authenticity). */
+CN_API uint64_t cn_io_checksum(const uint8_t *buf, size_t len);
+/* Completes the frame buf[0, len): writes the header (this format's version, type,
+ * flags 0, count, total length len, fingerprint) into buf[0, 32) and the checksum of
+ * buf[0, len - 8) into its last 8 bytes; the body buf[32, len - 8) is the caller's.
+ * CN_ERR_INVALID_ARG when type < CN_IO_EXTERNAL_TYPE or len < 40. */
+CN_API CN_WARN_UNUSED cn_status cn_io_frame_seal(uint8_t *buf, size_t len, unsigned type,
+                                                 uint32_t count, uint64_t fingerprint);
+/* Checks a frame of the given type: magic, version (CN_ERR_VERSION when newer), type and
+ * flags (CN_ERR_FORMAT), total length against len (CN_ERR_TRUNCATED when shorter,
+ * CN_ERR_FORMAT when longer) and checksum (CN_ERR_FORMAT); the header in *h and the body
+ * in *body, *body_len. */
+CN_API CN_WARN_UNUSED cn_status cn_io_frame_open(cn_io_header_t *h, const uint8_t **body,
+                                                 size_t *body_len, const uint8_t *buf,
+                                                 size_t len, unsigned type);
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,6 +74,9 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+# the `cryptonets` command-line tool (docs/cli.md): the public API, libsodium and jansson
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(BUILD)/tools/cryptonets
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
@@ -83,9 +86,9 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
+.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tools tests test check check-tools setup install uninstall clean format
 
-all: lib bench-bin examples
+all: lib bench-bin examples tools
 
 lib: $(LIBA)
 
@@ -115,6 +118,13 @@ $(BENCH_BIN): $(BENCH_JSON) bench/results_json.h
 $(BUILD)/bench/%: bench/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< $(BENCH_JSON) -o $@ $(LIBA) $(CN_LDFLAGS) \
+	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
+
+tools: $(TOOL_BIN)
+
+$(TOOL_BIN): $(TOOL_SRC) tools/cli.h $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $(TOOL_SRC) -o $@ $(LIBA) $(CN_LDFLAGS) \
 	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIBA)

@@ -153,7 +153,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBA)
 	$(CC) $(CN_CFLAGS) $(CFLAGS) $(TEST_OBJ) -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) \
 	    $(CHECK_LIBS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(TOOL_BIN)
 
 setup:
 	@sh scripts/setup.sh

@@ -176,14 +176,10 @@ static int model_opts(cli_model_opts_t *mo, const cli_args_t *a)
     return 0;
 }
 
-/* The compiler's options from the command line; calib receives the --calib inputs, or
- * (default_calib, when neither --calib nor --weight-bits is given) up to 1000 rows of
- * default_calib. */
-static int compile_opts(cn_compile_opts_t *o, cli_matrix_t *calib, const cli_args_t *a,
-                        const cn_model_t *m, const cli_matrix_t *default_calib)
+/* The compiler's options from the command line, checked before any file is read. */
+static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
 {
     *o = (cn_compile_opts_t){0};
-    *calib = (cli_matrix_t){0};
     size_t v;
     if (a->weight_bits) {
         if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, 16))
@@ -214,35 +210,33 @@ static int compile_opts(cn_compile_opts_t *o, cli_matrix_t *calib, const cli_arg
             return cli_fail(CLI_USAGE, a, "--tolerance: a fraction in [0, 1], got '%s'",
                             a->tolerance);
     }
-    const size_t nin = cn_model_inputs(m);
+    return 0;
+}
+
+/* Compiles m with options o: calibrated on the --calib inputs, or (default_calib, when
+ * neither --calib nor --weight-bits is given) on up to 1000 rows of default_calib, or
+ * with 8-bit weights. 0 or an exit status with the reason printed. */
+static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
+                         const cn_model_t *m, cn_compile_opts_t o,
+                         const cli_matrix_t *default_calib)
+{
+    cli_matrix_t calib = {0};
     if (a->calib) {
         char err[512];
-        if (cli_read_matrix(calib, a->calib, a->format, nin, err, sizeof err))
+        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err))
             return cli_fail(CLI_ERROR, a, "%s", err);
-        o->calib = calib->v;
-        o->ncalib = calib->rows;
+        o.calib = calib.v;
+        o.ncalib = calib.rows;
     } else if (!a->weight_bits && default_calib) {
-        o->calib = default_calib->v;
-        o->ncalib = default_calib->rows < 1000 ? default_calib->rows : 1000;
+        o.calib = default_calib->v;
+        o.ncalib = default_calib->rows < 1000 ? default_calib->rows : 1000;
     } else if (!a->weight_bits) {
-        o->weight_bits = 8;
+        o.weight_bits = 8;
         if (!a->quiet)
             fprintf(stderr, "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
                     "(--calib FILE lets the compiler choose the fewest bits that keep the "
                     "predictions)\n", a->cmd);
     }
-    return 0;
-}
-
-/* Compiles m; 0 or an exit status with the reason printed. */
-static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
-                         const cn_model_t *m, const cli_matrix_t *default_calib)
-{
-    cn_compile_opts_t o;
-    cli_matrix_t calib;
-    int rc = compile_opts(&o, &calib, a, m, default_calib);
-    if (rc)
-        return rc;
     cn_net_diag_t d = {{0}};
     const double t0 = cli_now();
     const cn_status st = cn_plan_compile(plan, m, &o, &d);
@@ -261,15 +255,16 @@ int cli_compile(cli_args_t *a)
     if (!a->out)
         return cli_fail(CLI_USAGE, a, "-o PLAN is required (where to write the plan)");
     cli_model_opts_t mo;
+    cn_compile_opts_t co;
     int rc = model_opts(&mo, a);
-    if (rc)
+    if (rc || (rc = compile_opts(&co, a)))
         return rc;
     cn_model_t m;
     if ((rc = cli_model_load(&m, a, a->pos[0], &mo)))
         return rc;
     cn_plan_t *plan = NULL;
     double secs = 0;
-    rc = compile_model(&plan, &secs, a, &m, NULL);
+    rc = compile_model(&plan, &secs, a, &m, co, NULL);
     cn_model_clear(&m);
     if (rc)
         return rc;
@@ -751,7 +746,8 @@ int cli_run(cli_args_t *a)
     if ((rc = parse_threads(&threads, a)))
         return rc;
     cli_model_opts_t mo;
-    if ((rc = model_opts(&mo, a)))
+    cn_compile_opts_t co;
+    if ((rc = model_opts(&mo, a)) || (rc = compile_opts(&co, a)))
         return rc;
     cn_model_t m;
     if ((rc = cli_model_load(&m, a, a->pos[0], &mo)))
@@ -783,7 +779,7 @@ int cli_run(cli_args_t *a)
                           a->labels, i + 1, (long long)lab.v[i], k);
             goto done;
         }
-    if ((rc = compile_model(&plan, &r.t_compile, a, &m, &x)))
+    if ((rc = compile_model(&plan, &r.t_compile, a, &m, co, &x)))
         goto done;
     if (!a->json && !a->quiet)
         cn_plan_print(plan, stdout);

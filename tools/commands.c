@@ -618,11 +618,6 @@ int cli_decrypt(cli_args_t *a)
                       (unsigned long long)r.h.inputs, (unsigned long long)r.h.records);
         goto done;
     }
-    out = malloc((r.h.inputs ? (size_t)r.h.inputs : 1) * k * sizeof *out);
-    if (!out) {
-        rc = cli_fail(CLI_ERROR, a, "out of memory");
-        goto done;
-    }
     cli_progress_t pr;
     cli_progress_start(&pr, "decrypt", a->quiet);
     size_t rows = 0;
@@ -640,6 +635,14 @@ int cli_decrypt(cli_args_t *a)
                           rpath, (unsigned long long)b + 1);
             break;
         }
+        /* grown batch by batch: what is held is bounded by what was read */
+        cn_int128 *grown = realloc(out, (rows + (size_t)count) * k * sizeof *out);
+        if (!grown) {
+            free(buf);
+            rc = cli_fail(CLI_ERROR, a, "out of memory");
+            break;
+        }
+        out = grown;
         cn_net_diag_t d = {{0}};
         const cn_status st = cn_client_decrypt(out + rows * k, c, buf, len, (size_t)count, &d);
         free(buf);

@@ -10,16 +10,22 @@
 
 /* --- shared pieces ---------------------------------------------------------------------- */
 
+/* 128, 192 or 256; 0 for parameters without security (tests only) */
+static int security_bits(const cn_bfv_params_t *prm)
+{
+    return prm->security == CN_SEC_128   ? 128
+           : prm->security == CN_SEC_192 ? 192
+           : prm->security == CN_SEC_256 ? 256
+                                         : 0;
+}
+
 static json_t *plan_json(const cn_plan_t *p)
 {
     const cn_bfv_params_t *prm = cn_plan_params(p);
     json_t *t = json_array();
     for (size_t i = 0; i < prm->nt; i++)
         json_array_append_new(t, json_integer((json_int_t)prm->t[i]));
-    const int sec = prm->security == CN_SEC_128   ? 128
-                    : prm->security == CN_SEC_192 ? 192
-                    : prm->security == CN_SEC_256 ? 256
-                                                  : 0;
+    const int sec = security_bits(prm);
     json_t *o = json_object();
     json_object_set_new(o, "inputs", json_integer((json_int_t)cn_plan_inputs(p)));
     json_object_set_new(o, "outputs", json_integer((json_int_t)cn_plan_outputs(p)));
@@ -724,8 +730,9 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
     }
     printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows, r->nbatch,
            prm->n);
-    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli\n", prm->n,
-           cn_bfv_params_log_qp(prm), prm->nt);
+    const int sec = security_bits(prm);
+    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
+           prm->n, cn_bfv_params_log_qp(prm), prm->nt, sec);
     if (labels)
         printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n",
                100.0 * (double)r->correct / rows, r->correct, r->rows,

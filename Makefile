@@ -1,5 +1,6 @@
 # cryptonets: plain Makefile. `make` builds the library, benchmarks and examples;
-# `make check` installs what the tests need (scripts/setup.sh) and runs them.
+# `make check` installs what the tests need (scripts/setup.sh) and runs them; `make tools`
+# builds the `cryptonets` command-line tool (docs/cli.md), which `make install` installs.
 # Variables: SANITIZE=1 (ASan+UBSan, float-cast-overflow included; build in build-san/),
 # WERROR=1, CN_NO_AVX512=1 (leave every AVX-512 kernel out; build in build-noavx512/),
 # CN_NO_AVX512IFMA=1 (leave only the AVX-512 IFMA kernels out; build in build-noifma/),
@@ -74,6 +75,9 @@ JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+# the `cryptonets` command-line tool (docs/cli.md): the public API, libsodium and jansson
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(BUILD)/tools/cryptonets
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
 TEST_COMMON := $(wildcard tests/common/*.c)
@@ -83,9 +87,9 @@ TEST_BIN := $(BUILD)/tests/run_tests
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tests test check setup install uninstall clean format
+.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tools tests test check setup install uninstall clean format
 
-all: lib bench-bin examples
+all: lib bench-bin examples tools
 
 lib: $(LIBA)
 
@@ -117,6 +121,13 @@ $(BUILD)/bench/%: bench/%.c $(LIBA)
 	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< $(BENCH_JSON) -o $@ $(LIBA) $(CN_LDFLAGS) \
 	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
+tools: $(TOOL_BIN)
+
+$(TOOL_BIN): $(TOOL_SRC) tools/cli.h $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $(TOOL_SRC) -o $@ $(LIBA) $(CN_LDFLAGS) \
+	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
+
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
@@ -143,7 +154,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBA)
 	$(CC) $(CN_CFLAGS) $(CFLAGS) $(TEST_OBJ) -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) \
 	    $(CHECK_LIBS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
-tests: $(TEST_BIN)
+tests: $(TEST_BIN) $(TOOL_BIN)
 
 setup:
 	@sh scripts/setup.sh
@@ -237,15 +248,18 @@ $(PC_FILE): Makefile
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lsodium -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
 	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
 
-install: $(LIBA) $(PC_FILE)
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/cryptonets
+install: $(LIBA) $(PC_FILE) $(TOOL_BIN)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/cryptonets \
+	    $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL_BIN) $(DESTDIR)$(PREFIX)/bin/cryptonets
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libcryptonets.a
 	install -m 644 include/cryptonets/*.h $(DESTDIR)$(PREFIX)/include/cryptonets/
 	install -m 644 $(PC_FILE) $(DESTDIR)$(PREFIX)/lib/pkgconfig/cryptonets.pc
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/cryptonets
-	rm -f $(DESTDIR)$(PREFIX)/lib/libcryptonets.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/cryptonets.pc
+	rm -f $(DESTDIR)$(PREFIX)/lib/libcryptonets.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/cryptonets.pc \
+	    $(DESTDIR)$(PREFIX)/bin/cryptonets
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -233,6 +233,31 @@ CN_API CN_WARN_UNUSED cn_status cn_client_reply_budget(int *bits, cn_client_t *c
                                                        const uint8_t *buf, size_t len,
                                                        cn_net_diag_t *diag);
 
+/* The client's secret state (docs/cli.md, "Client state format"): the secret key and the
+ * SHA-256 of the bytes of the plan it belongs to, so that a client can encrypt in one
+ * process and decrypt in another. The relinearization key is not part of it: a loaded
+ * client makes a fresh one for cn_client_eval_keys, and evaluation keys given out before
+ * stay valid (both are derived from the same secret key). A loaded client encrypts with
+ * fresh randomness from the OS. Loading checks the magic, version, lengths and checksum,
+ * then the plan: a state made for another plan is refused with CN_ERR_CONTEXT_MISMATCH
+ * ("this key was made for another plan"); diag (may be NULL) says why. The plan is
+ * borrowed, as by cn_client_create. */
+/* The state as bytes, as secret as the key: release them with cn_client_state_free,
+ * which wipes them. */
+CN_API CN_WARN_UNUSED cn_status cn_client_to_bytes(uint8_t **buf, size_t *len,
+                                                   const cn_client_t *c);
+CN_API void cn_client_state_free(uint8_t *buf, size_t len);
+CN_API CN_WARN_UNUSED cn_status cn_client_from_bytes(cn_client_t **c, const cn_plan_t *plan,
+                                                     const uint8_t *buf, size_t len,
+                                                     cn_net_diag_t *diag);
+/* The state as a file, created with mode 0600 (and set to 0600 if it existed; removed if
+ * writing fails; CN_ERR_IO with the path and reason in diag). Every buffer that held
+ * secret bytes is wiped; no stdio buffer ever holds them. */
+CN_API CN_WARN_UNUSED cn_status cn_client_save(const cn_client_t *c, const char *path,
+                                               cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_client_load(cn_client_t **c, const cn_plan_t *plan,
+                                               const char *path, cn_net_diag_t *diag);
+
 /* Check mode (secret key holder only): runs the plan encrypted on x (count inputs) op by
  * op, decrypts every ciphertext after every op and compares every slot with the integer
  * network (modulo each t_i), then the outputs exactly. The report names the first op

@@ -1,8 +1,13 @@
 /* The client (docs/net.md): keys from the OS (or a seed, for tests), encryption of a
  * batch straight into its bytes, decryption with CRT decoding over the plaintext moduli,
  * and the client's state as a file (secret key and the plan it belongs to). */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "runtime.h"
 
@@ -20,8 +25,10 @@ void cn_client_free(cn_client_t *c)
 
 void cn_client_set_threads(cn_client_t *c, int threads) { c->threads = threads < 0 ? 0 : threads; }
 
-cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
-                           uint64_t ack)
+/* A client for plan with its context and generator (OS randomness, or rng_seed for tests),
+ * no keys yet. */
+static cn_status client_new(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
+                            uint64_t ack)
 {
     *out = NULL;
     cn_client_t *c = calloc(1, sizeof *c);
@@ -32,12 +39,34 @@ cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8
     if (st == CN_OK)
         st = rng_seed ? cn_rng_init_insecure_deterministic(&c->rng, rng_seed, ack)
                       : cn_rng_init(&c->rng);
-    if (st == CN_OK)
-        st = cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
-    if (st == CN_OK && cn_plan_needs_relin(plan)) {
-        st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
-        c->has_rk = st == CN_OK;
+    if (st != CN_OK) {
+        cn_client_free(c);
+        return st;
     }
+    *out = c;
+    return CN_OK;
+}
+
+/* The relinearization key, when the plan has a relinearization op. */
+static cn_status client_relin_key(cn_client_t *c)
+{
+    if (!cn_plan_needs_relin(c->plan))
+        return CN_OK;
+    cn_status st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
+    c->has_rk = st == CN_OK;
+    return st;
+}
+
+cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
+                           uint64_t ack)
+{
+    cn_client_t *c;
+    cn_status st = client_new(&c, plan, rng_seed, ack);
+    if (st != CN_OK)
+        return st;
+    st = cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
+    if (st == CN_OK)
+        st = client_relin_key(c);
     if (st != CN_OK) {
         cn_client_free(c);
         return st;
@@ -226,3 +255,254 @@ cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, 
     return st;
 }
 
+
+/* --- the client's state (docs/cli.md, "Client state format") -------------------------
+ * magic "CNCS", u16 major 1, u16 minor 0, the SHA-256 of the plan bytes (32 bytes), u64
+ * length of the secret key object, the secret key object (lib/io, its own header,
+ * fingerprint and checksum), u64 FNV-1a of every byte before. The bytes are built in one
+ * exactly sized buffer (no realloc leaves a copy of the key behind) and wiped before
+ * they are released; files are read and written with read(2)/write(2), not stdio, whose
+ * buffers would keep copies. */
+
+#define STATE_MAGIC "CNCS"
+#define STATE_MAJOR 1
+#define STATE_MINOR 0
+#define STATE_DIGEST 32 /* crypto_hash_sha256_BYTES */
+#define STATE_HEAD (8 + STATE_DIGEST + 8)
+/* Largest state a loader reads: a secret key of n = 2^17 ternary coefficients and a
+ * header is far below it. */
+#define STATE_MAX_BYTES ((size_t)1 << 20)
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* d = SHA-256 (FIPS 180-4, libsodium) of the plan's bytes: what identifies a plan. */
+static cn_status plan_digest(uint8_t d[STATE_DIGEST], const cn_plan_t *plan)
+{
+    uint8_t *b;
+    size_t len;
+    cn_status st = cn_plan_to_bytes(&b, &len, plan);
+    if (st != CN_OK)
+        return st;
+    crypto_hash_sha256(d, b, len);
+    free(b);
+    return CN_OK;
+}
+
+void cn_client_state_free(uint8_t *buf, size_t len)
+{
+    if (!buf)
+        return;
+    sodium_memzero(buf, len);
+    free(buf);
+}
+
+cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
+{
+    const size_t sksz = cn_io_size_secret_key(&c->sk, c->ctx);
+    const size_t total = STATE_HEAD + sksz + 8;
+    uint8_t *b = malloc(total);
+    if (!b)
+        return CN_ERR_NO_MEMORY;
+    memcpy(b, STATE_MAGIC, 4);
+    b[4] = STATE_MAJOR;
+    b[5] = 0;
+    b[6] = STATE_MINOR;
+    b[7] = 0;
+    cn_status st = plan_digest(b + 8, c->plan);
+    put_u64(b + 8 + STATE_DIGEST, sksz);
+    size_t w = 0;
+    if (st == CN_OK)
+        st = cn_io_save_secret_key(b + STATE_HEAD, sksz, &w, &c->sk, c->ctx);
+    if (st == CN_OK && w != sksz)
+        st = CN_ERR_FORMAT;
+    if (st != CN_OK) {
+        cn_client_state_free(b, total);
+        return st;
+    }
+    put_u64(b + STATE_HEAD + sksz, cn_fnv1a(b, STATE_HEAD + sksz));
+    *buf = b;
+    *len = total;
+    return CN_OK;
+}
+
+cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const uint8_t *buf,
+                               size_t len, cn_net_diag_t *diag)
+{
+    *out = NULL;
+    if (diag)
+        diag->msg[0] = 0;
+    if (len < 4 || memcmp(buf, STATE_MAGIC, 4) != 0) {
+        cn_diag_set(diag, "not a cryptonets client state (bad magic)");
+        return len < 4 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
+    }
+    if (len < STATE_HEAD + 8) {
+        cn_diag_set(diag, "client state: truncated (%zu bytes)", len);
+        return CN_ERR_TRUNCATED;
+    }
+    const unsigned major = buf[4] | (unsigned)buf[5] << 8;
+    if (major != STATE_MAJOR) {
+        cn_diag_set(diag, "client state format version %u; this library reads %d.x", major,
+                    STATE_MAJOR);
+        return major == 0 ? CN_ERR_FORMAT : CN_ERR_VERSION;
+    }
+    const uint64_t sksz = get_u64(buf + 8 + STATE_DIGEST);
+    if (sksz != len - STATE_HEAD - 8) {
+        cn_diag_set(diag, "client state: %zu bytes, but its key length says %llu",
+                    len, (unsigned long long)(sksz + STATE_HEAD + 8));
+        return sksz > len - STATE_HEAD - 8 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
+    }
+    if (!cn_trailer_ok(buf, len)) {
+        cn_diag_set(diag, "client state: checksum mismatch (truncated or damaged)");
+        return CN_ERR_FORMAT;
+    }
+    uint8_t d[STATE_DIGEST];
+    cn_status st = plan_digest(d, plan);
+    if (st != CN_OK)
+        return st;
+    if (sodium_memcmp(d, buf + 8, STATE_DIGEST) != 0) {
+        cn_diag_set(diag, "this key was made for another plan (the plan's SHA-256 differs "
+                    "from the one the client state records)");
+        return CN_ERR_CONTEXT_MISMATCH;
+    }
+    cn_client_t *c;
+    st = client_new(&c, plan, NULL, 0);
+    if (st != CN_OK)
+        return st;
+    st = cn_io_load_secret_key(&c->sk, buf + STATE_HEAD, (size_t)sksz, c->ctx);
+    if (st != CN_OK)
+        cn_diag_set(diag, "client state: secret key refused: %s", cn_strerror(st));
+    if (st == CN_OK) {
+        st = client_relin_key(c);
+        if (st != CN_OK)
+            cn_diag_set(diag, "client state: relinearization key: %s", cn_strerror(st));
+    }
+    if (st != CN_OK) {
+        cn_client_free(c);
+        return st;
+    }
+    *out = c;
+    return CN_OK;
+}
+
+cn_status cn_client_save(const cn_client_t *c, const char *path, cn_net_diag_t *diag)
+{
+    if (diag)
+        diag->msg[0] = 0;
+    uint8_t *b;
+    size_t len;
+    cn_status st = cn_client_to_bytes(&b, &len, c);
+    if (st != CN_OK) {
+        cn_diag_set(diag, "%s: %s", path, cn_strerror(st));
+        return st;
+    }
+    /* created with mode 0600; fchmod for a file that existed with another mode */
+    const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+        cn_client_state_free(b, len);
+        return CN_ERR_IO;
+    }
+    const char *what = NULL;
+    int err = 0;
+    if (fchmod(fd, 0600) != 0) {
+        what = "cannot set mode 0600";
+        err = errno;
+    }
+    for (size_t off = 0; !what && off < len;) {
+        const ssize_t k = write(fd, b + off, len - off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            what = "write failed";
+            err = k < 0 ? errno : EIO;
+            break;
+        }
+        off += (size_t)k;
+    }
+    if (!what && fsync(fd) != 0) {
+        what = "write failed";
+        err = errno;
+    }
+    if (close(fd) != 0 && !what) {
+        what = "write failed";
+        err = errno;
+    }
+    cn_client_state_free(b, len);
+    if (what) {
+        unlink(path); /* no partial key file is left */
+        cn_diag_set(diag, "%s: %s: %s", path, what, strerror(err));
+        return CN_ERR_IO;
+    }
+    return CN_OK;
+}
+
+cn_status cn_client_load(cn_client_t **out, const cn_plan_t *plan, const char *path,
+                         cn_net_diag_t *diag)
+{
+    *out = NULL;
+    if (diag)
+        diag->msg[0] = 0;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+        return CN_ERR_IO;
+    }
+    struct stat sb;
+    const int stat_ok = fstat(fd, &sb) == 0;
+    if (!stat_ok || !S_ISREG(sb.st_mode)) {
+        cn_diag_set(diag, "%s: %s", path,
+                    !stat_ok               ? strerror(errno)
+                    : S_ISDIR(sb.st_mode) ? "is a directory"
+                                          : "not a regular file");
+        close(fd);
+        return CN_ERR_IO;
+    }
+    if ((uint64_t)sb.st_size > STATE_MAX_BYTES) {
+        cn_diag_set(diag, "%s: %lld bytes, larger than any client state", path,
+                    (long long)sb.st_size);
+        close(fd);
+        return CN_ERR_FORMAT;
+    }
+    const size_t len = (size_t)sb.st_size;
+    uint8_t *b = malloc(len ? len : 1);
+    if (!b) {
+        close(fd);
+        return CN_ERR_NO_MEMORY;
+    }
+    size_t got = 0;
+    cn_status st = CN_OK;
+    while (got < len) {
+        const ssize_t k = read(fd, b + got, len - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            cn_diag_set(diag, "%s: read error: %s", path, strerror(errno));
+            st = CN_ERR_IO;
+            break;
+        }
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (st == CN_OK) {
+        cn_net_diag_t d = {{0}};
+        st = cn_client_from_bytes(out, plan, b, got, &d);
+        if (st != CN_OK)
+            cn_diag_set(diag, "%s: %s", path, d.msg);
+    }
+    cn_client_state_free(b, len ? len : 1);
+    return st;
+}

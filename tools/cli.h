@@ -1,0 +1,151 @@
+/* The `cryptonets` command-line tool (docs/cli.md): what its files share. The tool is
+ * built on the public API of libcryptonets alone, plus libsodium (SHA-256) and jansson
+ * (--json); the library does not depend on jansson. Files:
+ *   cryptonets.c  main, help, the command line, errors and progress
+ *   commands.c    compile, keygen, encrypt, eval, decrypt, run
+ *   inputs.c      input files: CSV, IDX, NumPy .npy
+ *   files.c       whole files, the tool's own containers (evaluation keys, batch and
+ *                 reply streams), the plan and model loaders (ONNX: one stub) */
+#ifndef CN_TOOLS_CLI_H
+#define CN_TOOLS_CLI_H
+
+#include <stdio.h>
+
+#include "cryptonets/cryptonets.h"
+
+/* Exit statuses (docs/cli.md, "Exit status"). */
+enum {
+    CLI_OK = 0,       /* success */
+    CLI_ERROR = 1,    /* a file could not be read or written, is malformed, or a library
+                       * call failed */
+    CLI_USAGE = 2,    /* the command line is wrong */
+    CLI_MISMATCH = 3, /* files that do not belong together: a key, batch or reply for
+                       * another plan or another key */
+    CLI_DIFFER = 4    /* run: a decrypted output differs from the plaintext integer
+                       * network (a bug, or an undersized plan) */
+};
+
+/* The command line of one command: positional arguments and every option's text (NULL
+ * when absent); the flags are 0 or 1. */
+typedef struct {
+    const char *cmd;
+    const char *pos[4];
+    size_t npos;
+    const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range,
+        *input_scale, *weight_bits, *security, *ring, *tolerance, *threads;
+    int json, quiet, raw;
+} cli_args_t;
+
+/* --- cryptonets.c ------------------------------------------------------------------ */
+
+/* An error on stderr ("cryptonets CMD: message"); returns code. */
+int cli_fail(int code, const cli_args_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The exit status for a library status: CLI_MISMATCH for CN_ERR_CONTEXT_MISMATCH, else
+ * CLI_ERROR. */
+int cli_status_code(cn_status st);
+/* Parses an unsigned integer option (decimal, all of it, <= max); 0 or CLI_USAGE with an
+ * error printed. */
+int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
+                   size_t max);
+double cli_now(void);
+
+/* Progress of a loop on stderr, shown only once the loop has run for a second (and never
+ * with --quiet): cli_progress_start, then cli_progress after each step. */
+typedef struct {
+    const char *what;
+    double t0;
+    int shown, quiet;
+} cli_progress_t;
+void cli_progress_start(cli_progress_t *p, const char *what, int quiet);
+void cli_progress(cli_progress_t *p, size_t done, size_t total);
+
+/* --- inputs.c: rows of integers from CSV, IDX or .npy --------------------------------- */
+
+typedef struct {
+    size_t rows, cols;
+    int64_t *v; /* rows * cols, row-major */
+} cli_matrix_t;
+
+void cli_matrix_clear(cli_matrix_t *m);
+/* Reads path as rows of cols integers. format: "csv", "idx", "npy" or NULL (from the
+ * name: *.csv, *.npy, and *.idx / *-ubyte / *.idxN-ubyte for IDX). A file whose rows do
+ * not hold cols values, a value that is not an integer (floats only when integral), an
+ * unsupported dtype or layout: 1, with the reason (file, row and column) in err. */
+int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    char *err, size_t errlen);
+
+/* --- files.c ----------------------------------------------------------------------- */
+
+/* The whole of a regular file (a directory or a missing file: 1 with the reason). */
+int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen);
+/* Writes len bytes to path (mode 0666 less the umask); removes a partial file. */
+int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* A plan from its file (its bytes also kept, for the digest). */
+typedef struct {
+    cn_plan_t *plan;
+    uint8_t digest[32]; /* SHA-256 of the plan bytes: what the tool's files record */
+} cli_plan_t;
+/* 0, CLI_ERROR or CLI_MISMATCH with the message printed. */
+int cli_plan_load(cli_plan_t *p, const cli_args_t *a, const char *path);
+void cli_plan_clear(cli_plan_t *p);
+
+/* The options a model file's loader takes (the input range and scale override the
+ * model's; ONNX files need them, .cnm files carry them). */
+typedef struct {
+    int has_range, has_scale;
+    int64_t in_min, in_max;
+    double in_scale;
+} cli_model_opts_t;
+/* Loads a model, by the file's extension (.cnm; .onnx); 0 or an exit status, with the
+ * message printed. */
+int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
+                   const cli_model_opts_t *o);
+
+/* The key id the tool's files record: SHA-256 of a label and the client's state bytes
+ * (which hold the plan digest), so it names one key for one plan and says nothing about
+ * the key. */
+int cli_key_id(uint8_t id[32], const cn_client_t *c);
+
+/* The tool's containers (docs/cli.md, "Files"): a header naming the kind, the plan (its
+ * digest), the key (its id), the number of records and the inputs they hold, then the
+ * records, each one count (inputs), a length and the library's bytes. */
+typedef enum { CLI_KIND_KEYS = 0, CLI_KIND_BATCH = 1, CLI_KIND_REPLY = 2 } cli_kind;
+typedef struct {
+    cli_kind kind;
+    uint8_t digest[32], key_id[32];
+    uint64_t records, inputs;
+} cli_head_t;
+
+/* Writing: open with the header, then each record in turn, then close (which checks
+ * that every announced record was written, and removes the file on any failure). */
+typedef struct {
+    FILE *f;
+    const char *path;
+    uint64_t left;
+    int bad;
+} cli_writer_t;
+int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char *err,
+                    size_t errlen);
+int cli_writer_put(cli_writer_t *w, uint64_t count, const uint8_t *buf, size_t len, char *err,
+                   size_t errlen);
+int cli_writer_close(cli_writer_t *w, char *err, size_t errlen);
+
+/* Reading: the header (of the kind expected), then each record in turn (count in
+ * [1, max_count] except for evaluation keys, whose count is 0), then the end. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    cli_head_t h;
+    uint64_t left, size, pos;
+} cli_reader_t;
+int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
+                    size_t errlen);
+int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len,
+                    uint64_t max_count, char *err, size_t errlen);
+int cli_reader_end(cli_reader_t *r, char *err, size_t errlen);
+void cli_reader_close(cli_reader_t *r);
+const char *cli_kind_name(cli_kind k);
+
+#endif

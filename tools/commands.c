@@ -1,0 +1,909 @@
+/* The tool's commands (docs/cli.md): compile, keygen, encrypt, eval, decrypt, run. Each
+ * returns an exit status (cli.h) after printing what went wrong, naming the file. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+
+/* --- shared pieces ---------------------------------------------------------------------- */
+
+/* 128, 192 or 256; 0 for parameters without security (tests only) */
+static int security_bits(const cn_bfv_params_t *prm)
+{
+    return prm->security == CN_SEC_128   ? 128
+           : prm->security == CN_SEC_192 ? 192
+           : prm->security == CN_SEC_256 ? 256
+                                         : 0;
+}
+
+static json_t *plan_json(const cn_plan_t *p)
+{
+    const cn_bfv_params_t *prm = cn_plan_params(p);
+    json_t *t = json_array();
+    for (size_t i = 0; i < prm->nt; i++)
+        json_array_append_new(t, json_integer((json_int_t)prm->t[i]));
+    const int sec = security_bits(prm);
+    json_t *o = json_object();
+    json_object_set_new(o, "inputs", json_integer((json_int_t)cn_plan_inputs(p)));
+    json_object_set_new(o, "outputs", json_integer((json_int_t)cn_plan_outputs(p)));
+    json_object_set_new(o, "n", json_integer((json_int_t)prm->n));
+    json_object_set_new(o, "log_qp", json_real(cn_bfv_params_log_qp(prm)));
+    json_object_set_new(o, "plaintext_moduli", t);
+    json_object_set_new(o, "security_bits", json_integer(sec));
+    json_object_set_new(o, "output_scale", json_real(cn_plan_output_scale(p)));
+    json_object_set_new(o, "output_bits", json_real(cn_plan_output_bits(p)));
+    json_object_set_new(o, "output_budget_bits", json_real(cn_plan_output_budget(p)));
+    json_object_set_new(o, "calibration_mismatches",
+                        json_integer((json_int_t)cn_plan_calibration_mismatches(p)));
+    json_object_set_new(o, "wraps", json_boolean(cn_plan_wraps(p)));
+    return o;
+}
+
+/* Prints doc on stdout (or to path) and frees it; 0 or CLI_ERROR. */
+static int emit_json(json_t *doc, const cli_args_t *a, const char *path)
+{
+    if (!doc)
+        return cli_fail(CLI_ERROR, a, "out of memory");
+    FILE *f = path ? fopen(path, "w") : stdout;
+    if (!f) {
+        json_decref(doc);
+        return cli_fail(CLI_ERROR, a, "%s: cannot write", path);
+    }
+    int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0;
+    rc |= fputc('\n', f) == EOF;
+    if (path)
+        rc |= fclose(f) != 0;
+    else
+        rc |= fflush(f) != 0;
+    json_decref(doc);
+    return rc ? cli_fail(CLI_ERROR, a, "%s: write failed", path ? path : "stdout") : 0;
+}
+
+static int parse_threads(int *t, const cli_args_t *a)
+{
+    size_t v = 0;
+    if (a->threads && cli_parse_size(&v, a, "--threads", a->threads, 4096))
+        return CLI_USAGE;
+    *t = (int)v;
+    return 0;
+}
+
+static size_t argmax(const cn_int128 *v, size_t k)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < k; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
+/* v in decimal into s (at least 42 bytes) */
+static const char *i128_str(char *s, cn_int128 v)
+{
+    char tmp[48];
+    size_t n = 0;
+    unsigned __int128 u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0)
+        s[k++] = '-';
+    while (n)
+        s[k++] = tmp[--n];
+    s[k] = 0;
+    return s;
+}
+
+/* The predictions (rows of k integer outputs) as CSV or JSON, on stdout or in path. */
+static int write_predictions(const cli_args_t *a, const char *path, const cn_int128 *out,
+                             size_t rows, size_t k, double scale)
+{
+    char s[48];
+    if (a->json) {
+        json_t *doc = json_object(), *preds = json_array();
+        for (size_t r = 0; r < rows; r++) {
+            const cn_int128 *v = out + r * k;
+            json_t *p = json_object(), *sc = json_array();
+            for (size_t j = 0; j < k; j++)
+                json_array_append_new(sc, json_real((double)v[j] / scale));
+            json_object_set_new(p, "class", json_integer((json_int_t)argmax(v, k)));
+            json_object_set_new(p, "scores", sc);
+            if (a->raw) {
+                json_t *raw = json_array();
+                for (size_t j = 0; j < k; j++) /* JSON integers are 64-bit: wider as text */
+                    json_array_append_new(raw, v[j] >= INT64_MIN && v[j] <= INT64_MAX
+                                                   ? json_integer((json_int_t)v[j])
+                                                   : json_string(i128_str(s, v[j])));
+                json_object_set_new(p, "raw", raw);
+            }
+            json_array_append_new(preds, p);
+        }
+        json_object_set_new(doc, "inputs", json_integer((json_int_t)rows));
+        json_object_set_new(doc, "outputs", json_integer((json_int_t)k));
+        json_object_set_new(doc, "output_scale", json_real(scale));
+        json_object_set_new(doc, "predictions", preds);
+        return emit_json(doc, a, path);
+    }
+    FILE *f = path ? fopen(path, "w") : stdout;
+    if (!f)
+        return cli_fail(CLI_ERROR, a, "%s: cannot write", path);
+    fprintf(f, "input,class");
+    for (size_t j = 0; j < k; j++)
+        fprintf(f, ",score_%zu", j);
+    if (a->raw)
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, ",raw_%zu", j);
+    fputc('\n', f);
+    for (size_t r = 0; r < rows; r++) {
+        const cn_int128 *v = out + r * k;
+        fprintf(f, "%zu,%zu", r + 1, argmax(v, k));
+        for (size_t j = 0; j < k; j++)
+            fprintf(f, ",%.9g", (double)v[j] / scale);
+        if (a->raw)
+            for (size_t j = 0; j < k; j++)
+                fprintf(f, ",%s", i128_str(s, v[j]));
+        fputc('\n', f);
+    }
+    const int bad = path ? fclose(f) != 0 : fflush(f) != 0;
+    return bad ? cli_fail(CLI_ERROR, a, "%s: write failed", path ? path : "stdout") : 0;
+}
+
+/* The model options (--input-range, --input-scale). */
+static int model_opts(cli_model_opts_t *mo, const cli_args_t *a)
+{
+    *mo = (cli_model_opts_t){0};
+    if (a->input_range) {
+        char *e1, *e2;
+        const long long lo = strtoll(a->input_range, &e1, 10);
+        const long long hi = *e1 == ':' ? strtoll(e1 + 1, &e2, 10) : 0;
+        const long long lim = (long long)1 << 40;
+        if (*e1 != ':' || e1 == a->input_range || *e2 || e2 == e1 + 1 || lo > hi ||
+            lo < -lim || hi > lim)
+            return cli_fail(CLI_USAGE, a, "--input-range: expected LO:HI with LO <= HI, "
+                            "|LO|, |HI| <= 2^40 (e.g. 0:255), got '%s'", a->input_range);
+        mo->has_range = 1;
+        mo->in_min = lo;
+        mo->in_max = hi;
+    }
+    if (a->input_scale) {
+        char *e;
+        const double s = strtod(a->input_scale, &e);
+        if (*e || e == a->input_scale || !isfinite(s) || s <= 0)
+            return cli_fail(CLI_USAGE, a, "--input-scale: expected a number > 0, got '%s'",
+                            a->input_scale);
+        mo->has_scale = 1;
+        mo->in_scale = s;
+    }
+    return 0;
+}
+
+/* The compiler's options from the command line, checked before any file is read. */
+static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
+{
+    *o = (cn_compile_opts_t){0};
+    size_t v;
+    if (a->weight_bits) {
+        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, 16))
+            return CLI_USAGE;
+        if (v < 2)
+            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16");
+        o->weight_bits = (unsigned)v;
+    }
+    if (a->ring) {
+        if (cli_parse_size(&v, a, "--n", a->ring, (size_t)1 << 17))
+            return CLI_USAGE;
+        o->n = v;
+    }
+    if (a->security) {
+        if (!strcmp(a->security, "128"))
+            o->security = CN_SEC_128;
+        else if (!strcmp(a->security, "192"))
+            o->security = CN_SEC_192;
+        else if (!strcmp(a->security, "256"))
+            o->security = CN_SEC_256;
+        else
+            return cli_fail(CLI_USAGE, a, "--security: 128, 192 or 256, got '%s'", a->security);
+    }
+    if (a->tolerance) {
+        char *e;
+        o->calib_tolerance = strtod(a->tolerance, &e);
+        if (*e || e == a->tolerance || !(o->calib_tolerance >= 0 && o->calib_tolerance <= 1))
+            return cli_fail(CLI_USAGE, a, "--tolerance: a fraction in [0, 1], got '%s'",
+                            a->tolerance);
+    }
+    return 0;
+}
+
+/* Compiles m with options o: calibrated on the --calib inputs, or (default_calib, when
+ * neither --calib nor --weight-bits is given) on up to 1000 rows of default_calib, or
+ * with 8-bit weights. 0 or an exit status with the reason printed. */
+static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
+                         const cn_model_t *m, cn_compile_opts_t o,
+                         const cli_matrix_t *default_calib)
+{
+    cli_matrix_t calib = {0};
+    if (a->calib) {
+        char err[512];
+        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
+        o.calib = calib.v;
+        o.ncalib = calib.rows;
+    } else if (!a->weight_bits && default_calib) {
+        o.calib = default_calib->v;
+        o.ncalib = default_calib->rows < 1000 ? default_calib->rows : 1000;
+    } else if (!a->weight_bits) {
+        o.weight_bits = 8;
+        if (!a->quiet)
+            fprintf(stderr, "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
+                    "(--calib FILE lets the compiler choose the fewest bits that keep the "
+                    "predictions)\n", a->cmd);
+    }
+    cn_net_diag_t d = {{0}};
+    const double t0 = cli_now();
+    const cn_status st = cn_plan_compile(plan, m, &o, &d);
+    *secs = cli_now() - t0;
+    cli_matrix_clear(&calib);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: %s%s%s", a->pos[0], cn_strerror(st),
+                        d.msg[0] ? ": " : "", d.msg);
+    return 0;
+}
+
+/* --- compile --------------------------------------------------------------------------- */
+
+int cli_compile(cli_args_t *a)
+{
+    if (!a->out)
+        return cli_fail(CLI_USAGE, a, "-o PLAN is required (where to write the plan)");
+    cli_model_opts_t mo;
+    cn_compile_opts_t co;
+    int rc = model_opts(&mo, a);
+    if (rc || (rc = compile_opts(&co, a)))
+        return rc;
+    cn_model_t m;
+    if ((rc = cli_model_load(&m, a, a->pos[0], &mo)))
+        return rc;
+    cn_plan_t *plan = NULL;
+    double secs = 0;
+    rc = compile_model(&plan, &secs, a, &m, co, NULL);
+    cn_model_clear(&m);
+    if (rc)
+        return rc;
+    uint8_t *b = NULL;
+    size_t len = 0;
+    char err[512];
+    if (cn_plan_to_bytes(&b, &len, plan) != CN_OK)
+        rc = cli_fail(CLI_ERROR, a, "out of memory");
+    else if (cli_write_file(a->out, b, len, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    if (rc == 0) {
+        if (a->json) {
+            json_t *doc = json_object();
+            json_object_set_new(doc, "plan", json_string(a->out));
+            json_object_set_new(doc, "bytes", json_integer((json_int_t)len));
+            json_object_set_new(doc, "seconds", json_real(secs));
+            json_object_update_new(doc, plan_json(plan));
+            rc = emit_json(doc, a, NULL);
+        } else {
+            cn_plan_print(plan, stdout);
+            printf("cryptonets compile: wrote %s (%zu bytes) in %.2f s\n", a->out, len, secs);
+        }
+    }
+    free(b);
+    cn_plan_free(plan);
+    return rc;
+}
+
+/* --- keygen ---------------------------------------------------------------------------- */
+
+int cli_keygen(cli_args_t *a)
+{
+    if (!a->out || !a->eval_keys)
+        return cli_fail(CLI_USAGE, a, "-o CLIENT_KEY and --eval-keys EVAL_KEYS are required");
+    if (!strcmp(a->out, a->eval_keys) || !strcmp(a->out, a->pos[0]) ||
+        !strcmp(a->eval_keys, a->pos[0]))
+        return cli_fail(CLI_USAGE, a, "the plan, the client key and the evaluation keys need "
+                        "three different files");
+    cli_plan_t p;
+    int rc = cli_plan_load(&p, a, a->pos[0]);
+    if (rc)
+        return rc;
+    const double t0 = cli_now();
+    cn_client_t *c = NULL;
+    cn_net_diag_t d = {{0}};
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    char err[512];
+    cn_status st = cn_client_create(&c, p.plan, NULL, 0);
+    if (st == CN_OK)
+        st = cn_client_eval_keys(&keys, &klen, c);
+    if (st != CN_OK) {
+        rc = cli_fail(CLI_ERROR, a, "%s: making keys: %s", a->pos[0], cn_strerror(st));
+        goto done;
+    }
+    if (cn_client_save(c, a->out, &d) != CN_OK) {
+        rc = cli_fail(CLI_ERROR, a, "%s", d.msg);
+        goto done;
+    }
+    cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1};
+    memcpy(h.digest, p.digest, 32);
+    cli_writer_t w;
+    if (cli_key_id(h.key_id, c)) {
+        rc = cli_fail(CLI_ERROR, a, "out of memory");
+    } else if (cli_writer_open(&w, a->eval_keys, &h, err, sizeof err) ||
+               cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
+               cli_writer_close(&w, err, sizeof err)) {
+        if (w.f)
+            (void)cli_writer_close(&w, err, sizeof err);
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    }
+    if (rc) {
+        remove(a->out); /* no key without its evaluation keys */
+        goto done;
+    }
+    const double secs = cli_now() - t0;
+    if (a->json) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "client_key", json_string(a->out));
+        json_object_set_new(doc, "eval_keys", json_string(a->eval_keys));
+        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)(klen + 120)));
+        json_object_set_new(doc, "seconds", json_real(secs));
+        rc = emit_json(doc, a, NULL);
+    } else if (!a->quiet) {
+        printf("cryptonets keygen: client key %s (secret, mode 0600), evaluation keys %s "
+               "(%zu bytes, public) in %.2f s\n", a->out, a->eval_keys, klen + 120, secs);
+    }
+done:
+    free(keys);
+    cn_client_free(c);
+    cli_plan_clear(&p);
+    return rc;
+}
+
+/* --- encrypt --------------------------------------------------------------------------- */
+
+/* The client for key file path and plan p (its key id in id); 0 or an exit status. */
+static int load_client(cn_client_t **c, uint8_t id[32], const cli_args_t *a, const char *path,
+                       const cli_plan_t *p, int threads)
+{
+    cn_net_diag_t d = {{0}};
+    const cn_status st = cn_client_load(c, p->plan, path, &d);
+    if (st != CN_OK)
+        return cli_fail(cli_status_code(st), a, "%s%s", d.msg[0] ? d.msg : cn_strerror(st),
+                        st == CN_ERR_CONTEXT_MISMATCH ? " (give the plan it was made with)"
+                                                      : "");
+    cn_client_set_threads(*c, threads);
+    if (cli_key_id(id, *c)) {
+        cn_client_free(*c);
+        *c = NULL;
+        return cli_fail(CLI_ERROR, a, "out of memory");
+    }
+    return 0;
+}
+
+int cli_encrypt(cli_args_t *a)
+{
+    if (!a->plan || !a->out)
+        return cli_fail(CLI_USAGE, a, "--plan PLAN and -o BATCH are required");
+    int threads, rc;
+    if ((rc = parse_threads(&threads, a)))
+        return rc;
+    cli_plan_t p;
+    if ((rc = cli_plan_load(&p, a, a->plan)))
+        return rc;
+    cn_client_t *c = NULL;
+    cli_matrix_t x = {0};
+    cli_head_t h = {.kind = CLI_KIND_BATCH};
+    char err[512];
+    if ((rc = load_client(&c, h.key_id, a, a->pos[0], &p, threads)))
+        goto done;
+    const size_t nin = cn_plan_inputs(p.plan), n = cn_plan_params(p.plan)->n;
+    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    memcpy(h.digest, p.digest, 32);
+    h.records = (x.rows + n - 1) / n;
+    h.inputs = x.rows;
+    cli_writer_t w;
+    if (cli_writer_open(&w, a->out, &h, err, sizeof err)) {
+        if (w.f)
+            (void)cli_writer_close(&w, err, sizeof err);
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    cli_progress_t pr;
+    cli_progress_start(&pr, "encrypt", a->quiet || a->json);
+    size_t bytes = 96;
+    const double t0 = cli_now();
+    for (size_t b = 0; rc == 0 && b < h.records; b++) {
+        const size_t first = b * n, count = x.rows - first < n ? x.rows - first : n;
+        uint8_t *buf;
+        size_t len;
+        cn_net_diag_t d = {{0}};
+        const cn_status st = cn_client_encrypt(&buf, &len, c, x.v + first * nin, count, &d);
+        if (st != CN_OK) {
+            size_t i, j;
+            int k = 0;
+            /* the library counts inputs within the batch: name the file's row */
+            if (sscanf(d.msg, "input %zu, value %zu: %n", &i, &j, &k) == 2 && k > 0)
+                rc = cli_fail(CLI_ERROR, a, "%s: input %zu, value %zu: %s", a->pos[1],
+                              first + i + 1, j + 1, d.msg + k);
+            else
+                rc = cli_fail(CLI_ERROR, a, "%s: %s", a->pos[1], d.msg[0] ? d.msg
+                                                                          : cn_strerror(st));
+            break;
+        }
+        if (cli_writer_put(&w, count, buf, len, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, a, "%s", err);
+        bytes += 24 + len;
+        free(buf);
+        cli_progress(&pr, b + 1, h.records);
+    }
+    if (cli_writer_close(&w, err, sizeof err) && rc == 0)
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    if (rc == 0 && a->json) {
+        json_t *doc = json_object();
+        json_object_set_new(doc, "batch", json_string(a->out));
+        json_object_set_new(doc, "inputs", json_integer((json_int_t)x.rows));
+        json_object_set_new(doc, "batches", json_integer((json_int_t)h.records));
+        json_object_set_new(doc, "bytes", json_integer((json_int_t)bytes));
+        json_object_set_new(doc, "seconds", json_real(cli_now() - t0));
+        rc = emit_json(doc, a, NULL);
+    }
+done:
+    cli_matrix_clear(&x);
+    cn_client_free(c);
+    cli_plan_clear(&p);
+    return rc;
+}
+
+/* --- eval ------------------------------------------------------------------------------ */
+
+int cli_eval(cli_args_t *a)
+{
+    if (!a->out)
+        return cli_fail(CLI_USAGE, a, "-o REPLY is required");
+    int threads, rc;
+    if ((rc = parse_threads(&threads, a)))
+        return rc;
+    cli_plan_t p;
+    if ((rc = cli_plan_load(&p, a, a->pos[0])))
+        return rc;
+    const char *kpath = a->pos[1], *bpath = a->pos[2];
+    cli_reader_t kr = {0}, br = {0};
+    cn_server_t *s = NULL;
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    uint64_t kc;
+    char err[512];
+    cn_net_diag_t d = {{0}};
+    const size_t n = cn_plan_params(p.plan)->n;
+    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
+        cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
+        cli_reader_end(&kr, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    if (memcmp(kr.h.digest, p.digest, 32) != 0) {
+        rc = cli_fail(CLI_MISMATCH, a, "%s: evaluation keys for another plan than %s", kpath,
+                      a->pos[0]);
+        goto done;
+    }
+    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    if (memcmp(br.h.digest, p.digest, 32) != 0) {
+        rc = cli_fail(CLI_MISMATCH, a, "%s: a batch for another plan than %s", bpath, a->pos[0]);
+        goto done;
+    }
+    if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
+        rc = cli_fail(CLI_MISMATCH, a, "%s: encrypted under another key than %s's", bpath,
+                      kpath);
+        goto done;
+    }
+    cn_status st = cn_server_create(&s, p.plan, keys, klen, threads, &d);
+    if (st != CN_OK) {
+        rc = cli_fail(cli_status_code(st), a, "%s: %s", kpath, d.msg[0] ? d.msg
+                                                                        : cn_strerror(st));
+        goto done;
+    }
+    cli_head_t h = br.h;
+    h.kind = CLI_KIND_REPLY;
+    cli_writer_t w;
+    if (cli_writer_open(&w, a->out, &h, err, sizeof err)) {
+        if (w.f)
+            (void)cli_writer_close(&w, err, sizeof err);
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    cli_progress_t pr;
+    cli_progress_start(&pr, "eval", a->quiet || a->json);
+    cn_server_timing_t sum = {0};
+    size_t inputs = 0;
+    const double t0 = cli_now();
+    for (uint64_t b = 0; rc == 0 && b < h.records; b++) {
+        uint64_t count;
+        uint8_t *in, *out;
+        size_t ilen, olen;
+        if (cli_reader_next(&br, &count, &in, &ilen, n, err, sizeof err)) {
+            rc = cli_fail(CLI_ERROR, a, "%s", err);
+            break;
+        }
+        cn_server_timing_t tm;
+        st = cn_server_eval(&out, &olen, s, in, ilen, &tm, &d);
+        free(in);
+        if (st != CN_OK) {
+            rc = cli_fail(cli_status_code(st), a, "%s: batch %llu: %s", bpath,
+                          (unsigned long long)b + 1, d.msg[0] ? d.msg : cn_strerror(st));
+            break;
+        }
+        for (size_t i = 0; i < tm.nsteps; i++) {
+            sum.seconds[i] += tm.seconds[i];
+            memcpy(sum.name[i], tm.name[i], sizeof sum.name[i]);
+        }
+        sum.nsteps = tm.nsteps;
+        inputs += count;
+        if (cli_writer_put(&w, count, out, olen, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, a, "%s", err);
+        free(out);
+        cli_progress(&pr, (size_t)b + 1, (size_t)h.records);
+    }
+    if (rc == 0 && cli_reader_end(&br, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    if (rc != 0)
+        w.bad = 1;
+    if (cli_writer_close(&w, err, sizeof err) && rc == 0)
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    const double secs = cli_now() - t0;
+    if (rc == 0 && a->json) {
+        json_t *doc = json_object(), *steps = json_object();
+        for (size_t i = 0; i < sum.nsteps; i++)
+            json_object_set_new(steps, sum.name[i], json_real(sum.seconds[i]));
+        json_object_set_new(doc, "reply", json_string(a->out));
+        json_object_set_new(doc, "inputs", json_integer((json_int_t)inputs));
+        json_object_set_new(doc, "batches", json_integer((json_int_t)h.records));
+        json_object_set_new(doc, "seconds", json_real(secs));
+        json_object_set_new(doc, "predictions_per_hour",
+                            json_real(secs > 0 ? 3600.0 * (double)inputs / secs : 0));
+        json_object_set_new(doc, "steps", steps);
+        rc = emit_json(doc, a, NULL);
+    } else if (rc == 0 && !a->quiet) {
+        printf("cryptonets eval: %zu inputs in %llu batch(es), %.2f s (%.0f predictions per "
+               "hour) -> %s\n", inputs, (unsigned long long)h.records, secs,
+               secs > 0 ? 3600.0 * (double)inputs / secs : 0, a->out);
+    }
+done:
+    free(keys);
+    cn_server_free(s);
+    cli_reader_close(&kr);
+    cli_reader_close(&br);
+    cli_plan_clear(&p);
+    return rc;
+}
+
+/* --- decrypt --------------------------------------------------------------------------- */
+
+int cli_decrypt(cli_args_t *a)
+{
+    if (!a->plan)
+        return cli_fail(CLI_USAGE, a, "--plan PLAN is required (the plan the key was made for)");
+    cli_plan_t p;
+    int rc = cli_plan_load(&p, a, a->plan);
+    if (rc)
+        return rc;
+    cn_client_t *c = NULL;
+    cli_reader_t r = {0};
+    cn_int128 *out = NULL;
+    uint8_t id[32];
+    char err[512];
+    const char *rpath = a->pos[1];
+    if ((rc = load_client(&c, id, a, a->pos[0], &p, 0)))
+        goto done;
+    if (cli_reader_open(&r, rpath, CLI_KIND_REPLY, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    if (memcmp(r.h.digest, p.digest, 32) != 0) {
+        rc = cli_fail(CLI_MISMATCH, a, "%s: a reply for another plan than %s", rpath, a->plan);
+        goto done;
+    }
+    if (memcmp(r.h.key_id, id, 32) != 0) {
+        rc = cli_fail(CLI_MISMATCH, a, "%s: a reply for another key than %s", rpath, a->pos[0]);
+        goto done;
+    }
+    const size_t k = cn_plan_outputs(p.plan), n = cn_plan_params(p.plan)->n;
+    if (r.h.inputs > r.h.records * n) {
+        rc = cli_fail(CLI_ERROR, a, "%s: %llu inputs announced in %llu batches", rpath,
+                      (unsigned long long)r.h.inputs, (unsigned long long)r.h.records);
+        goto done;
+    }
+    cli_progress_t pr;
+    cli_progress_start(&pr, "decrypt", a->quiet);
+    size_t rows = 0;
+    for (uint64_t b = 0; rc == 0 && b < r.h.records; b++) {
+        uint64_t count;
+        uint8_t *buf;
+        size_t len;
+        if (cli_reader_next(&r, &count, &buf, &len, n, err, sizeof err)) {
+            rc = cli_fail(CLI_ERROR, a, "%s", err);
+            break;
+        }
+        if (count > r.h.inputs - rows) {
+            free(buf);
+            rc = cli_fail(CLI_ERROR, a, "%s: batch %llu: more inputs than the header announces",
+                          rpath, (unsigned long long)b + 1);
+            break;
+        }
+        /* grown batch by batch: what is held is bounded by what was read */
+        cn_int128 *grown = realloc(out, (rows + (size_t)count) * k * sizeof *out);
+        if (!grown) {
+            free(buf);
+            rc = cli_fail(CLI_ERROR, a, "out of memory");
+            break;
+        }
+        out = grown;
+        cn_net_diag_t d = {{0}};
+        const cn_status st = cn_client_decrypt(out + rows * k, c, buf, len, (size_t)count, &d);
+        free(buf);
+        if (st != CN_OK) {
+            rc = cli_fail(cli_status_code(st), a, "%s: batch %llu: %s", rpath,
+                          (unsigned long long)b + 1, d.msg[0] ? d.msg : cn_strerror(st));
+            break;
+        }
+        rows += (size_t)count;
+        cli_progress(&pr, (size_t)b + 1, (size_t)r.h.records);
+    }
+    if (rc == 0 && cli_reader_end(&r, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    if (rc == 0 && rows != r.h.inputs)
+        rc = cli_fail(CLI_ERROR, a, "%s: %zu inputs, the header announces %llu", rpath, rows,
+                      (unsigned long long)r.h.inputs);
+    if (rc == 0)
+        rc = write_predictions(a, a->out, out, rows, k, cn_plan_output_scale(p.plan));
+done:
+    free(out);
+    cli_reader_close(&r);
+    cn_client_free(c);
+    cli_plan_clear(&p);
+    return rc;
+}
+
+/* --- run ------------------------------------------------------------------------------- */
+
+/* what one run measured */
+typedef struct {
+    size_t rows, nbatch, correct, float_correct, differ, up, down, keys, nsteps;
+    double t_compile, t_keygen, t_enc, t_srv, t_dec;
+    cn_server_timing_t steps;
+} run_stats_t;
+
+static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_t *plan,
+                       int threads, int labels)
+{
+    const cn_bfv_params_t *prm = cn_plan_params(plan);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    const double peak = (double)ru.ru_maxrss * 1024.0, rows = (double)r->rows;
+    const double e2e = r->t_enc + r->t_srv + r->t_dec;
+    const double pph = r->t_srv > 0 ? 3600.0 * rows / r->t_srv : 0;
+    const double pph_e2e = e2e > 0 ? 3600.0 * rows / e2e : 0;
+    if (a->json) {
+        json_t *doc = json_object(), *secs = json_object();
+        json_object_set_new(doc, "inputs", json_integer((json_int_t)r->rows));
+        json_object_set_new(doc, "batches", json_integer((json_int_t)r->nbatch));
+        if (labels) {
+            json_object_set_new(doc, "correct", json_integer((json_int_t)r->correct));
+            json_object_set_new(doc, "accuracy", json_real((double)r->correct / rows));
+            json_object_set_new(doc, "float_accuracy",
+                                json_real((double)r->float_correct / rows));
+        }
+        json_object_set_new(doc, "value_mismatches", json_integer((json_int_t)r->differ));
+        json_object_set_new(doc, "predictions_per_hour", json_real(pph));
+        json_object_set_new(doc, "end_to_end_predictions_per_hour", json_real(pph_e2e));
+        json_object_set_new(secs, "compile", json_real(r->t_compile));
+        json_object_set_new(secs, "keygen", json_real(r->t_keygen));
+        json_object_set_new(secs, "encrypt", json_real(r->t_enc));
+        for (size_t i = 0; i < r->steps.nsteps; i++) {
+            char name[40];
+            snprintf(name, sizeof name, "server_%s", r->steps.name[i]);
+            json_object_set_new(secs, name, json_real(r->steps.seconds[i]));
+        }
+        json_object_set_new(secs, "server_total", json_real(r->t_srv));
+        json_object_set_new(secs, "decrypt", json_real(r->t_dec));
+        json_object_set_new(secs, "total", json_real(e2e));
+        json_object_set_new(doc, "seconds", secs);
+        json_object_set_new(doc, "plan", plan_json(plan));
+        json_object_set_new(doc, "threads", json_integer(threads));
+        json_object_set_new(doc, "upload_bytes", json_integer((json_int_t)r->up));
+        json_object_set_new(doc, "download_bytes", json_integer((json_int_t)r->down));
+        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)r->keys));
+        json_object_set_new(doc, "peak_rss_bytes", json_real(peak));
+        (void)emit_json(doc, a, NULL);
+        return;
+    }
+    printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows, r->nbatch,
+           prm->n);
+    const int sec = security_bits(prm);
+    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
+           prm->n, cn_bfv_params_log_qp(prm), prm->nt, sec);
+    if (labels)
+        printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n",
+               100.0 * (double)r->correct / rows, r->correct, r->rows,
+               100.0 * (double)r->float_correct / rows);
+    printf("  agreement with the plaintext integer network: %s\n",
+           r->differ ? "ERROR: outputs differ" : "every output equal");
+    printf("  seconds: compile %.2f, keygen %.2f, encrypt %.2f, server %.2f, decrypt %.2f\n",
+           r->t_compile, r->t_keygen, r->t_enc, r->t_srv, r->t_dec);
+    printf("  server steps:");
+    for (size_t i = 0; i < r->steps.nsteps; i++)
+        printf(" %s %.2f%s", r->steps.name[i], r->steps.seconds[i],
+               i + 1 < r->steps.nsteps ? "," : "");
+    printf("\n  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
+    printf("  bytes per batch: up %zu, down %zu; evaluation keys %zu; peak RSS %.0f MiB\n",
+           r->up, r->down, r->keys, peak / 1048576.0);
+}
+
+int cli_run(cli_args_t *a)
+{
+    int threads, rc;
+    if ((rc = parse_threads(&threads, a)))
+        return rc;
+    cli_model_opts_t mo;
+    cn_compile_opts_t co;
+    if ((rc = model_opts(&mo, a)) || (rc = compile_opts(&co, a)))
+        return rc;
+    cn_model_t m;
+    if ((rc = cli_model_load(&m, a, a->pos[0], &mo)))
+        return rc;
+    cli_matrix_t x = {0}, lab = {0};
+    cn_plan_t *plan = NULL, *splan = NULL;
+    cn_client_t *c = NULL;
+    cn_server_t *s = NULL;
+    uint8_t *pb = NULL, *keys = NULL;
+    size_t pl = 0;
+    cn_int128 *got = NULL, *ref = NULL;
+    double *fo = NULL;
+    run_stats_t r = {0};
+    char err[512];
+    cn_net_diag_t d = {{0}};
+    const size_t nin = cn_model_inputs(&m), k = cn_model_outputs(&m);
+    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
+        (a->labels && cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err))) {
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+        goto done;
+    }
+    if (a->labels && lab.rows != x.rows) {
+        rc = cli_fail(CLI_ERROR, a, "%s: %zu labels for %zu inputs", a->labels, lab.rows, x.rows);
+        goto done;
+    }
+    for (size_t i = 0; i < lab.rows; i++)
+        if (lab.v[i] < 0 || (uint64_t)lab.v[i] >= k) {
+            rc = cli_fail(CLI_ERROR, a, "%s: label %zu is %lld; the model has %zu classes",
+                          a->labels, i + 1, (long long)lab.v[i], k);
+            goto done;
+        }
+    if ((rc = compile_model(&plan, &r.t_compile, a, &m, co, &x)))
+        goto done;
+    if (!a->json && !a->quiet)
+        cn_plan_print(plan, stdout);
+    /* client and server apart, as in a deployment: they share bytes only */
+    double t0 = cli_now();
+    cn_status st = cn_plan_to_bytes(&pb, &pl, plan);
+    if (st == CN_OK)
+        st = cn_client_create(&c, plan, NULL, 0);
+    if (st == CN_OK) {
+        cn_client_set_threads(c, threads);
+        st = cn_client_eval_keys(&keys, &r.keys, c);
+    }
+    r.t_keygen = cli_now() - t0;
+    if (st == CN_OK)
+        st = cn_plan_from_bytes(&splan, pb, pl, 0, &d);
+    if (st == CN_OK)
+        st = cn_server_create(&s, splan, keys, r.keys, threads, &d);
+    if (st != CN_OK) {
+        rc = cli_fail(CLI_ERROR, a, "%s%s%s", cn_strerror(st), d.msg[0] ? ": " : "", d.msg);
+        goto done;
+    }
+    const size_t n = cn_plan_params(plan)->n;
+    r.rows = x.rows;
+    r.nbatch = (x.rows + n - 1) / n;
+    got = malloc(n * k * sizeof *got);
+    ref = malloc(n * k * sizeof *ref);
+    fo = malloc(k * sizeof *fo);
+    cn_int128 *all = a->out ? malloc(x.rows * k * sizeof *all) : NULL;
+    if (!got || !ref || !fo || (a->out && !all)) {
+        free(all);
+        rc = cli_fail(CLI_ERROR, a, "out of memory");
+        goto done;
+    }
+    cli_progress_t pr;
+    cli_progress_start(&pr, "run", a->quiet || a->json);
+    for (size_t b = 0; rc == 0 && b < r.nbatch; b++) {
+        const size_t first = b * n, count = x.rows - first < n ? x.rows - first : n;
+        const int64_t *xb = x.v + first * nin;
+        uint8_t *up = NULL, *down = NULL;
+        size_t ul = 0, dl = 0;
+        cn_server_timing_t tm;
+        t0 = cli_now();
+        st = cn_client_encrypt(&up, &ul, c, xb, count, &d);
+        r.t_enc += cli_now() - t0;
+        if (st == CN_OK) {
+            t0 = cli_now();
+            st = cn_server_eval(&down, &dl, s, up, ul, &tm, &d);
+            r.t_srv += cli_now() - t0;
+        }
+        if (st == CN_OK) {
+            for (size_t i = 0; i < tm.nsteps; i++) {
+                r.steps.seconds[i] += tm.seconds[i];
+                memcpy(r.steps.name[i], tm.name[i], sizeof tm.name[i]);
+            }
+            r.steps.nsteps = tm.nsteps;
+            t0 = cli_now();
+            st = cn_client_decrypt(got, c, down, dl, count, &d);
+            r.t_dec += cli_now() - t0;
+        }
+        if (b == 0) {
+            r.up = ul;
+            r.down = dl;
+        }
+        free(up);
+        free(down);
+        if (st == CN_OK)
+            st = cn_plan_eval_plain(ref, plan, xb, count);
+        if (st != CN_OK) {
+            rc = cli_fail(CLI_ERROR, a, "%s: inputs %zu..%zu: %s%s%s", a->pos[1], first + 1,
+                          first + count, cn_strerror(st), d.msg[0] ? ": " : "", d.msg);
+            break;
+        }
+        for (size_t i = 0; i < count; i++) {
+            const cn_int128 *g = got + i * k;
+            r.differ += memcmp(g, ref + i * k, k * sizeof *g) != 0;
+            if (a->labels) {
+                r.correct += (int64_t)argmax(g, k) == lab.v[first + i];
+                if (cn_model_forward(fo, &m, xb + i * nin) == CN_OK) {
+                    size_t bi = 0;
+                    for (size_t j = 1; j < k; j++)
+                        if (fo[j] > fo[bi])
+                            bi = j;
+                    r.float_correct += (int64_t)bi == lab.v[first + i];
+                }
+            }
+        }
+        if (all)
+            memcpy(all + first * k, got, count * k * sizeof *got);
+        cli_progress(&pr, b + 1, r.nbatch);
+    }
+    if (rc == 0) {
+        run_report(a, &r, plan, threads, a->labels != NULL);
+        if (all) {
+            cli_args_t csv = *a;
+            csv.json = 0; /* the report is the JSON; the predictions file is CSV */
+            rc = write_predictions(&csv, a->out, all, x.rows, k, cn_plan_output_scale(plan));
+        }
+        if (rc == 0 && r.differ)
+            rc = cli_fail(CLI_DIFFER, a, "%zu inputs decrypted to outputs that differ from the "
+                          "plaintext integer network", r.differ);
+    }
+    free(all);
+done:
+    free(got);
+    free(ref);
+    free(fo);
+    free(keys);
+    free(pb);
+    cn_server_free(s);
+    cn_plan_free(splan);
+    cn_client_free(c);
+    cn_plan_free(plan);
+    cli_matrix_clear(&x);
+    cli_matrix_clear(&lab);
+    cn_model_clear(&m);
+    return rc;
+}

@@ -1,0 +1,304 @@
+/* cryptonets: private inference from the command line (docs/cli.md). One program with
+ * subcommands: compile a model into a plan, make keys, encrypt inputs, evaluate on the
+ * server side, decrypt the results, or run it all in one process. This file holds main,
+ * the help texts, the command line and the error and progress helpers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cli_compile(cli_args_t *a);
+int cli_keygen(cli_args_t *a);
+int cli_encrypt(cli_args_t *a);
+int cli_eval(cli_args_t *a);
+int cli_decrypt(cli_args_t *a);
+int cli_run(cli_args_t *a);
+
+/* --- errors and progress ---------------------------------------------------------------- */
+
+int cli_fail(int code, const cli_args_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cryptonets%s%s: ", a && a->cmd ? " " : "", a && a->cmd ? a->cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (code == CLI_USAGE && a && a->cmd)
+        fprintf(stderr, "(see `cryptonets help %s`)\n", a->cmd);
+    return code;
+}
+
+int cli_status_code(cn_status st)
+{
+    return st == CN_ERR_CONTEXT_MISMATCH ? CLI_MISMATCH : CLI_ERROR;
+}
+
+int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
+                   size_t max)
+{
+    char *end;
+    if (!text || !*text || *text == '-')
+        return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name, text ? text : "");
+    const unsigned long long x = strtoull(text, &end, 10);
+    if (*end || x > max)
+        return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
+                        text);
+    *v = (size_t)x;
+    return 0;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void cli_progress_start(cli_progress_t *p, const char *what, int quiet)
+{
+    *p = (cli_progress_t){.what = what, .t0 = cli_now(), .quiet = quiet};
+}
+
+void cli_progress(cli_progress_t *p, size_t done, size_t total)
+{
+    const double t = cli_now() - p->t0;
+    if (p->quiet || (!p->shown && t < 1.0))
+        return;
+    p->shown = 1;
+    fprintf(stderr, "cryptonets: %s: %zu/%zu (%.1f s)\n", p->what, done, total, t);
+}
+
+/* --- the commands and their help ------------------------------------------------------- */
+
+/* the options a command takes, as a space-separated list of names */
+typedef struct {
+    const char *name;
+    int (*run)(cli_args_t *);
+    size_t npos;
+    const char *opts;
+    const char *usage, *help;
+} command_t;
+
+#define COMPILE_OPTS "input-range input-scale weight-bits calib tolerance security n format"
+
+static const command_t commands[] = {
+    {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
+     "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
+     "        [--calib FILE [--tolerance F]] [--security 128|192|256] [--n N] [--json]",
+     "Compiles a model (MODEL.cnm; MODEL.onnx once ONNX import is in) into a plan for\n"
+     "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
+     "bytes to PLAN. The plan is public: the client and the server both use it.\n"
+     "  --input-range LO:HI  raw integer inputs are in [LO, HI] (overrides the model's)\n"
+     "  --input-scale S      float input = raw * S (overrides the model's)\n"
+     "  --weight-bits B      quantize weights to B bits (2..16); default: the fewest bits\n"
+     "                       that keep the predictions on the --calib inputs, or 8 without\n"
+     "  --calib FILE         calibration inputs (CSV, IDX or .npy, as for encrypt)\n"
+     "  --tolerance F        fraction of calibration inputs whose prediction may change (0)\n"
+     "  --security S         128 (default), 192 or 256 bits\n"
+     "  --n N                force the ring degree (a batch holds N inputs)\n"
+     "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
+     "                       its name)\n"},
+    {"keygen", cli_keygen, 1, "o eval-keys json quiet",
+     "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--json]",
+     "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
+     "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
+     "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
+    {"encrypt", cli_encrypt, 2, "o plan format threads json quiet",
+     "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy] [--threads T]",
+     "Encrypts the inputs (one per row: CSV, IDX or NumPy .npy of integers in the model's\n"
+     "input range) under the client's key into BATCH, one batch of up to n inputs after\n"
+     "another in one file. PLAN must be the plan the key was made for.\n"
+     "  --format F   csv, idx or npy (default: from the file name)\n"
+     "  --threads T  threads (default: all cores)\n"},
+    {"eval", cli_eval, 3, "o threads json quiet",
+     "eval PLAN EVAL_KEYS BATCH -o REPLY [--threads T] [--json]",
+     "The server's role: evaluates the plan on every batch of BATCH with the public\n"
+     "evaluation keys and writes the encrypted results to REPLY. It never needs or sees a\n"
+     "secret key.\n"
+     "  --threads T  threads (default: all cores)\n"},
+    {"decrypt", cli_decrypt, 2, "o plan json raw quiet",
+     "decrypt CLIENT_KEY REPLY --plan PLAN [-o OUT.csv] [--json] [--raw]",
+     "Decrypts a reply: per input, the predicted class (argmax) and the scores, the\n"
+     "float network's values (integer outputs / the plan's output scale). CSV on stdout or\n"
+     "in OUT.csv, or JSON with --json.\n"
+     "  --raw  also the exact integer outputs\n"},
+    {"run", cli_run, 2, "o labels threads json quiet " COMPILE_OPTS,
+     "run MODEL INPUTS [--labels FILE] [-o OUT.csv] [--threads T] [--json] [compile options]",
+     "Does it all in one process: compiles MODEL, makes keys, encrypts INPUTS, evaluates,\n"
+     "decrypts, checks every output against the plaintext integer network, and reports\n"
+     "times, throughput and (with --labels) accuracy. Without --calib and --weight-bits the\n"
+     "compiler calibrates on the first 1000 inputs.\n"
+     "  --labels FILE  the true class of each input (CSV, IDX or .npy of integers)\n"
+     "  -o OUT.csv     also write the predictions, as decrypt does\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const command_t *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *f)
+{
+    fprintf(f, "cryptonets %s: private neural-network inference on encrypted data\n\n"
+               "usage: cryptonets COMMAND [ARGS]   (cryptonets help COMMAND for details)\n\n",
+            CN_VERSION_STRING);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  cryptonets %s\n", commands[i].usage);
+    fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
+               "Every command that reports takes --json; --quiet drops progress lines.\n"
+               "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
+               "together (another plan or key), 4 an output differs from the integer network.\n"
+               "A typical session:\n"
+               "  cryptonets compile model.cnm -o plan.cnp\n"
+               "  cryptonets keygen plan.cnp -o client.key --eval-keys eval.keys\n"
+               "  cryptonets encrypt client.key inputs.csv --plan plan.cnp -o batch.bin\n"
+               "  cryptonets eval plan.cnp eval.keys batch.bin -o reply.bin   (server)\n"
+               "  cryptonets decrypt client.key reply.bin --plan plan.cnp\n");
+}
+
+static int help(const char *name)
+{
+    if (!name) {
+        print_overview(stdout);
+        return CLI_OK;
+    }
+    const command_t *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "cryptonets help: no command '%s'\n", name);
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    printf("usage: cryptonets %s\n\n%s", c->usage, c->help);
+    if (strstr(c->opts, "json"))
+        printf("  --json       a JSON report on stdout\n");
+    if (strstr(c->opts, "quiet"))
+        printf("  --quiet      no progress lines on stderr\n");
+    return CLI_OK;
+}
+
+/* --- the command line ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name; /* as in command_t.opts */
+    size_t off;       /* of its const char * in cli_args_t, or of its int flag */
+    int flag;
+} option_t;
+
+static const option_t options[] = {
+    {"o", offsetof(cli_args_t, out), 0},
+    {"plan", offsetof(cli_args_t, plan), 0},
+    {"eval-keys", offsetof(cli_args_t, eval_keys), 0},
+    {"calib", offsetof(cli_args_t, calib), 0},
+    {"labels", offsetof(cli_args_t, labels), 0},
+    {"format", offsetof(cli_args_t, format), 0},
+    {"input-range", offsetof(cli_args_t, input_range), 0},
+    {"input-scale", offsetof(cli_args_t, input_scale), 0},
+    {"weight-bits", offsetof(cli_args_t, weight_bits), 0},
+    {"security", offsetof(cli_args_t, security), 0},
+    {"n", offsetof(cli_args_t, ring), 0},
+    {"tolerance", offsetof(cli_args_t, tolerance), 0},
+    {"threads", offsetof(cli_args_t, threads), 0},
+    {"json", offsetof(cli_args_t, json), 1},
+    {"quiet", offsetof(cli_args_t, quiet), 1},
+    {"raw", offsetof(cli_args_t, raw), 1},
+};
+
+/* 1 when name is a word of the space-separated list */
+static int in_list(const char *list, const char *name)
+{
+    const size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0))
+            return 1;
+    return 0;
+}
+
+static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (s[0] != '-' || !s[1]) { /* a positional argument ("-" alone too) */
+            if (a->npos == c->npos || a->npos == sizeof a->pos / sizeof a->pos[0])
+                return cli_fail(CLI_USAGE, a, "unexpected argument '%s'", s);
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        const char *name = s[1] == '-' ? s + 2 : s + 1;
+        if (s[1] != '-' && strcmp(name, "o") != 0)
+            return cli_fail(CLI_USAGE, a, "unknown option '%s'", s);
+        char buf[64];
+        const char *eq = strchr(name, '='), *val = NULL;
+        if (eq) {
+            snprintf(buf, sizeof buf, "%.*s", (int)(eq - name), name);
+            name = buf;
+            val = eq + 1;
+        }
+        const option_t *o = NULL;
+        for (size_t k = 0; k < sizeof options / sizeof options[0]; k++)
+            if (!strcmp(options[k].name, name))
+                o = &options[k];
+        if (!o || !in_list(c->opts, name))
+            return cli_fail(CLI_USAGE, a, "unknown option '%s'", s);
+        if (o->flag) {
+            if (val)
+                return cli_fail(CLI_USAGE, a, "option '--%s' takes no value", name);
+            *(int *)((char *)a + o->off) = 1;
+            continue;
+        }
+        if (!val) {
+            if (i + 1 >= argc)
+                return cli_fail(CLI_USAGE, a, "option '%s' needs a value", s);
+            val = argv[++i];
+        }
+        const char **field = (const char **)((char *)a + o->off);
+        if (*field)
+            return cli_fail(CLI_USAGE, a, "option '%s' given twice", s);
+        *field = val;
+    }
+    if (a->npos != c->npos)
+        return cli_fail(CLI_USAGE, a, "%zu argument%s expected, %zu given\nusage: cryptonets %s",
+                        c->npos, c->npos == 1 ? "" : "s", a->npos, c->usage);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("cryptonets %s\n", CN_VERSION_STRING);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        if (argc > 3) {
+            fprintf(stderr, "usage: cryptonets help [COMMAND]\n");
+            return CLI_USAGE;
+        }
+        return help(argc == 3 ? argv[2] : NULL);
+    }
+    const command_t *c = find_command(cmd);
+    if (!c) {
+        fprintf(stderr, "cryptonets: no command '%s'\n\n", cmd);
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return help(cmd);
+    cli_args_t a = {.cmd = c->name};
+    const int rc = parse_args(&a, c, argc - 2, argv + 2);
+    if (rc)
+        return rc;
+    return c->run(&a);
+}

@@ -1,0 +1,353 @@
+/* Files of the tool (docs/cli.md, "Files"): whole files, the plan and model loaders, the
+ * key id, and the tool's containers for evaluation keys, batches and replies. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* A regular file opened for reading, and its size; 1 with the reason otherwise. */
+static int open_regular(FILE **f, uint64_t *size, const char *path, char *err, size_t errlen)
+{
+    *f = fopen(path, "rb");
+    if (!*f)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    const int ok = fstat(fileno(*f), &sb) == 0;
+    if (!ok || !S_ISREG(sb.st_mode)) {
+        const char *why = !ok                  ? strerror(errno)
+                          : S_ISDIR(sb.st_mode) ? "is a directory"
+                                                : "not a regular file";
+        fclose(*f);
+        *f = NULL;
+        return fail(err, errlen, "%s: %s", path, why);
+    }
+    *size = (uint64_t)sb.st_size;
+    return 0;
+}
+
+int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen)
+{
+    FILE *f;
+    uint64_t size;
+    if (open_regular(&f, &size, path, err, errlen))
+        return 1;
+    uint8_t *b = size < SIZE_MAX ? malloc(size ? (size_t)size : 1) : NULL;
+    if (!b) {
+        fclose(f);
+        return fail(err, errlen, "%s: out of memory (%llu bytes)", path,
+                    (unsigned long long)size);
+    }
+    const size_t got = fread(b, 1, (size_t)size, f);
+    const int bad = ferror(f) || got != size;
+    fclose(f);
+    if (bad) {
+        free(b);
+        return fail(err, errlen, "%s: read error", path);
+    }
+    *buf = b;
+    *len = (size_t)size;
+    return 0;
+}
+
+int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    const int ok = fwrite(buf, 1, len, f) == len;
+    if (fclose(f) != 0 || !ok) {
+        remove(path);
+        return fail(err, errlen, "%s: write failed", path);
+    }
+    return 0;
+}
+
+/* --- plans and models ------------------------------------------------------------------ */
+
+int cli_plan_load(cli_plan_t *p, const cli_args_t *a, const char *path)
+{
+    *p = (cli_plan_t){0};
+    char err[512];
+    uint8_t *b;
+    size_t len;
+    if (cli_read_file(&b, &len, path, err, sizeof err))
+        return cli_fail(CLI_ERROR, a, "%s", err);
+    cn_net_diag_t d = {{0}};
+    const cn_status st = cn_plan_from_bytes(&p->plan, b, len, 0, &d);
+    if (st == CN_OK)
+        crypto_hash_sha256(p->digest, b, len);
+    free(b);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: %s", path, d.msg[0] ? d.msg : cn_strerror(st));
+    return 0;
+}
+
+void cli_plan_clear(cli_plan_t *p)
+{
+    cn_plan_free(p->plan);
+    p->plan = NULL;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    const size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* ======================================================================================
+ * ONNX models: the one place to wire to cn_model_load_onnx (include/cryptonets/onnx.h)
+ * when the ONNX import is merged; o carries --input-range and --input-scale for it.
+ * ====================================================================================== */
+static cn_status load_onnx_model(cn_model_t *m, const char *path, const cli_model_opts_t *o,
+                                 cn_net_diag_t *diag)
+{
+    (void)m;
+    (void)o;
+    snprintf(diag->msg, sizeof diag->msg,
+             "%s: ONNX import is not in this build yet (give a .cnm model)", path);
+    return CN_ERR_UNSUPPORTED;
+}
+
+int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
+                   const cli_model_opts_t *o)
+{
+    cn_net_diag_t d = {{0}};
+    cn_status st;
+    *m = (cn_model_t){0};
+    if (ends_with(path, ".cnm")) {
+        st = cn_model_load(m, path, &d);
+    } else if (ends_with(path, ".onnx")) {
+        st = load_onnx_model(m, path, o, &d);
+    } else {
+        return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
+    }
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s", d.msg[0] ? d.msg : cn_strerror(st));
+    /* the options override what the file says about the raw inputs */
+    if (o->has_range) {
+        m->input_min = o->in_min;
+        m->input_max = o->in_max;
+    }
+    if (o->has_scale)
+        m->input_scale = o->in_scale;
+    return 0;
+}
+
+int cli_key_id(uint8_t id[32], const cn_client_t *c)
+{
+    static const char label[] = "cryptonets key id 1";
+    uint8_t *s;
+    size_t len;
+    if (cn_client_to_bytes(&s, &len, c) != CN_OK)
+        return 1;
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)label, sizeof label);
+    crypto_hash_sha256_update(&h, s, len);
+    crypto_hash_sha256_final(&h, id);
+    sodium_memzero(&h, sizeof h);
+    cn_client_state_free(s, len);
+    return 0;
+}
+
+/* --- containers ------------------------------------------------------------------------
+ * header (96 bytes): magic "CNTK" / "CNTB" / "CNTR" (keys, batch, reply), u16 major 1,
+ * u16 minor 0, plan digest (32), key id (32), u64 records, u64 inputs, u64 FNV-1a of the
+ * 88 bytes before; each record (24 bytes, then the payload): u64 count, u64 length, u64
+ * FNV-1a of those 16 bytes, then length bytes (the library's objects, which carry their
+ * own checksums). Nothing follows the last record. */
+
+#define HEAD_BYTES 88 /* the header before its checksum */
+#define REC_BYTES 24
+static const char *const magics[3] = {"CNTK", "CNTB", "CNTR"};
+
+const char *cli_kind_name(cli_kind k)
+{
+    return k == CLI_KIND_KEYS ? "evaluation keys" : k == CLI_KIND_BATCH ? "batch" : "reply";
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char *err,
+                    size_t errlen)
+{
+    *w = (cli_writer_t){.path = path, .left = h->records};
+    uint8_t full[HEAD_BYTES + 8] = {0};
+    memcpy(full, magics[h->kind], 4);
+    full[4] = 1; /* major 1, minor 0 */
+    memcpy(full + 8, h->digest, 32);
+    memcpy(full + 40, h->key_id, 32);
+    put64(full + 72, h->records);
+    put64(full + 80, h->inputs);
+    put64(full + HEAD_BYTES, fnv1a(full, HEAD_BYTES));
+    w->f = fopen(path, "wb");
+    if (!w->f)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (fwrite(full, 1, sizeof full, w->f) != sizeof full) {
+        w->bad = 1;
+        return fail(err, errlen, "%s: write failed", path);
+    }
+    return 0;
+}
+
+int cli_writer_put(cli_writer_t *w, uint64_t count, const uint8_t *buf, size_t len, char *err,
+                   size_t errlen)
+{
+    uint8_t r[REC_BYTES];
+    put64(r, count);
+    put64(r + 8, len);
+    put64(r + 16, fnv1a(r, 16));
+    if (w->left == 0 || fwrite(r, 1, REC_BYTES, w->f) != REC_BYTES ||
+        fwrite(buf, 1, len, w->f) != len) {
+        w->bad = 1;
+        return fail(err, errlen, "%s: write failed", w->path);
+    }
+    w->left--;
+    return 0;
+}
+
+int cli_writer_close(cli_writer_t *w, char *err, size_t errlen)
+{
+    if (!w->f)
+        return 1;
+    const int closed = fclose(w->f) == 0;
+    w->f = NULL;
+    if (w->bad || w->left || !closed) {
+        remove(w->path);
+        if (!w->bad && closed && w->left)
+            return 1; /* an earlier step failed and said why */
+        return fail(err, errlen, "%s: write failed", w->path);
+    }
+    return 0;
+}
+
+int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
+                    size_t errlen)
+{
+    *r = (cli_reader_t){.path = path};
+    if (open_regular(&r->f, &r->size, path, err, errlen))
+        return 1;
+    uint8_t b[HEAD_BYTES + 8];
+    const size_t got = fread(b, 1, sizeof b, r->f);
+    r->pos = got;
+    if (got >= 4) {
+        for (int k = 0; k < 3; k++)
+            if (memcmp(b, magics[k], 4) == 0 && k != (int)kind)
+                return fail(err, errlen, "%s: a file of %s, not of %s", path,
+                            cli_kind_name((cli_kind)k), cli_kind_name(kind));
+    }
+    if (got < 4 || memcmp(b, magics[kind], 4) != 0)
+        return fail(err, errlen, "%s: not a cryptonets %s file (bad magic)", path,
+                    cli_kind_name(kind));
+    if (got < sizeof b)
+        return fail(err, errlen, "%s: truncated (%zu bytes)", path, got);
+    const unsigned major = b[4] | (unsigned)b[5] << 8;
+    if (major != 1)
+        return fail(err, errlen, "%s: file format version %u; this tool reads 1.x", path,
+                    major);
+    if (fnv1a(b, HEAD_BYTES) != get64(b + HEAD_BYTES))
+        return fail(err, errlen, "%s: header checksum mismatch (damaged)", path);
+    r->h.kind = kind;
+    memcpy(r->h.digest, b + 8, 32);
+    memcpy(r->h.key_id, b + 40, 32);
+    r->h.records = get64(b + 72);
+    r->h.inputs = get64(b + 80);
+    r->left = r->h.records;
+    if (r->h.records == 0 || r->h.records > (r->size - r->pos) / REC_BYTES)
+        return fail(err, errlen, "%s: %llu records announced in %llu bytes", path,
+                    (unsigned long long)r->h.records, (unsigned long long)r->size);
+    return 0;
+}
+
+int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len,
+                    uint64_t max_count, char *err, size_t errlen)
+{
+    const uint64_t idx = r->h.records - r->left + 1;
+    uint8_t h[REC_BYTES];
+    if (r->left == 0)
+        return fail(err, errlen, "%s: no record %llu", r->path, (unsigned long long)idx);
+    if (fread(h, 1, REC_BYTES, r->f) != REC_BYTES)
+        return fail(err, errlen, "%s: truncated before record %llu", r->path,
+                    (unsigned long long)idx);
+    r->pos += REC_BYTES;
+    if (fnv1a(h, 16) != get64(h + 16))
+        return fail(err, errlen, "%s: record %llu: header checksum mismatch (damaged)",
+                    r->path, (unsigned long long)idx);
+    const uint64_t c = get64(h), l = get64(h + 8);
+    if (r->h.kind == CLI_KIND_KEYS ? c != 0 : (c == 0 || c > max_count))
+        return fail(err, errlen, "%s: record %llu: %llu inputs (a batch holds 1 to %llu)",
+                    r->path, (unsigned long long)idx, (unsigned long long)c,
+                    (unsigned long long)max_count);
+    if (l == 0 || l > r->size - r->pos)
+        return fail(err, errlen, "%s: record %llu: %llu bytes announced, %llu left (truncated)",
+                    r->path, (unsigned long long)idx, (unsigned long long)l,
+                    (unsigned long long)(r->size - r->pos));
+    uint8_t *b = malloc((size_t)l);
+    if (!b)
+        return fail(err, errlen, "%s: out of memory", r->path);
+    if (fread(b, 1, (size_t)l, r->f) != l) {
+        free(b);
+        return fail(err, errlen, "%s: record %llu: read error", r->path,
+                    (unsigned long long)idx);
+    }
+    r->pos += l;
+    r->left--;
+    *count = c;
+    *buf = b;
+    *len = (size_t)l;
+    return 0;
+}
+
+int cli_reader_end(cli_reader_t *r, char *err, size_t errlen)
+{
+    if (r->left)
+        return fail(err, errlen, "%s: %llu records missing", r->path,
+                    (unsigned long long)r->left);
+    if (fgetc(r->f) != EOF)
+        return fail(err, errlen, "%s: bytes after the last record", r->path);
+    return 0;
+}
+
+void cli_reader_close(cli_reader_t *r)
+{
+    if (r->f)
+        fclose(r->f);
+    r->f = NULL;
+}

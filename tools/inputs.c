@@ -1,0 +1,490 @@
+/* Input files of the tool (docs/cli.md, "Input files"): rows of raw integers from CSV,
+ * IDX (MNIST's format, through cn_idx_load) or NumPy .npy (a strict reader of the format
+ * NumPy documents in numpy.lib.format: magic, version, a header dict, C-order data). */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+void cli_matrix_clear(cli_matrix_t *m)
+{
+    free(m->v);
+    *m = (cli_matrix_t){0};
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    const size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A double that is an integer in int64's exactly representable range: 0 and *v set. */
+static int integral(int64_t *v, double d)
+{
+    if (!isfinite(d) || d != floor(d) || fabs(d) > 0x1p53)
+        return 1;
+    *v = (int64_t)d;
+    return 0;
+}
+
+/* --- CSV: one input per line, values separated by commas ----------------------------- */
+
+/* One field (surrounding blanks trimmed): an integer, or a float that is integral. 0 ok,
+ * 1 not a number, 2 a number that is not an integer. */
+static int parse_field(int64_t *v, const char *s, size_t len)
+{
+    while (len && isspace((unsigned char)*s))
+        s++, len--;
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    char tmp[64];
+    if (len == 0 || len >= sizeof tmp)
+        return 1;
+    memcpy(tmp, s, len);
+    tmp[len] = 0;
+    char *end;
+    errno = 0;
+    const long long i = strtoll(tmp, &end, 10);
+    if (*end == 0 && errno == 0) {
+        *v = i;
+        return 0;
+    }
+    errno = 0;
+    const double d = strtod(tmp, &end);
+    if (*end != 0 || end == tmp)
+        return 1;
+    return integral(v, d) ? 2 : 0;
+}
+
+static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    size_t cap = 0, rows = 0, line_no = 0;
+    int64_t *v = NULL;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t n;
+    int rc = 0, seen_header = 0;
+    while (rc == 0 && (n = getline(&line, &lcap, f)) >= 0) {
+        line_no++;
+        if ((size_t)n != strlen(line)) {
+            rc = fail(err, errlen, "%s: line %zu: a NUL byte (not a text file)", path, line_no);
+            break;
+        }
+        const char *p = line;
+        while (*p && isspace((unsigned char)*p))
+            p++;
+        if (*p == 0 || *p == '#')
+            continue; /* blank lines and comments */
+        if (rows == cap) {
+            cap = cap ? 2 * cap : 64;
+            int64_t *nv = cols && cap <= SIZE_MAX / cols / sizeof *v
+                              ? realloc(v, cap * cols * sizeof *v)
+                              : NULL;
+            if (!nv) {
+                rc = fail(err, errlen, "%s: out of memory at line %zu", path, line_no);
+                break;
+            }
+            v = nv;
+        }
+        size_t col = 0;
+        int nonnum = 0, num = 0;
+        const char *fs = line;
+        for (;;) {
+            const char *fe = fs;
+            while (*fe && *fe != ',' && *fe != '\n' && *fe != '\r')
+                fe++;
+            int64_t x = 0;
+            const int e = parse_field(&x, fs, (size_t)(fe - fs));
+            if (e == 2) {
+                rc = fail(err, errlen,
+                          "%s: line %zu, column %zu: %.*s is not an integer (raw inputs are "
+                          "integers in the model's input range)",
+                          path, line_no, col + 1, (int)(fe - fs), fs);
+                break;
+            }
+            nonnum += e == 1;
+            num += e == 0;
+            if (e == 0 && col < cols)
+                v[rows * cols + col] = x;
+            if (e == 1 && (rows > 0 || num > 0)) {
+                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number",
+                          path, line_no, col + 1, (int)(fe - fs), fs);
+                break;
+            }
+            col++;
+            if (*fe != ',')
+                break;
+            fs = fe + 1;
+        }
+        if (rc)
+            break;
+        if (nonnum && !num && rows == 0 && !seen_header) {
+            seen_header = 1; /* a header line: every field is text */
+            continue;
+        }
+        if (nonnum) {
+            rc = fail(err, errlen, "%s: line %zu: not a row of numbers", path, line_no);
+            break;
+        }
+        if (col != cols) {
+            rc = fail(err, errlen, "%s: line %zu: %zu values, the model takes %zu", path,
+                      line_no, col, cols);
+            break;
+        }
+        rows++;
+    }
+    if (rc == 0 && ferror(f))
+        rc = fail(err, errlen, "%s: read error", path);
+    if (rc == 0 && rows == 0)
+        rc = fail(err, errlen, "%s: no inputs (no line of numbers)", path);
+    free(line);
+    fclose(f);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    m->rows = rows;
+    m->cols = cols;
+    m->v = v;
+    return 0;
+}
+
+/* --- IDX ------------------------------------------------------------------------------- */
+
+static int read_idx(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
+{
+    cn_idx_t t = {0};
+    cn_net_diag_t d = {{0}};
+    if (cn_idx_load(&t, path, &d) != CN_OK)
+        return fail(err, errlen, "%s", d.msg);
+    size_t per = 1;
+    for (size_t i = 1; i < t.ndims; i++)
+        per *= t.dims[i];
+    size_t rows = t.ndims ? t.dims[0] : 0;
+    if (t.ndims == 1 && cols > 1 && t.dims[0] == cols) { /* one input as a vector */
+        rows = 1;
+        per = cols;
+    }
+    if (per != cols || rows == 0) {
+        cn_idx_clear(&t);
+        return fail(err, errlen, "%s: %zu items of %zu values; the model takes %zu values",
+                    path, rows, per, cols);
+    }
+    m->v = malloc(t.count * sizeof *m->v);
+    if (!m->v) {
+        cn_idx_clear(&t);
+        return fail(err, errlen, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < t.count; i++)
+        m->v[i] = t.data[i];
+    m->rows = rows;
+    m->cols = cols;
+    cn_idx_clear(&t);
+    return 0;
+}
+
+/* --- NumPy .npy ------------------------------------------------------------------------ */
+
+typedef struct {
+    const char *p, *end;
+} cursor_t;
+
+static void skip_ws(cursor_t *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n'))
+        c->p++;
+}
+
+static int take(cursor_t *c, char ch)
+{
+    skip_ws(c);
+    if (c->p < c->end && *c->p == ch) {
+        c->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A Python string literal in ' or " without escapes, copied to out. */
+static int take_string(cursor_t *c, char *out, size_t cap)
+{
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
+        return 0;
+    const char q = *c->p++;
+    size_t n = 0;
+    while (c->p < c->end && *c->p != q) {
+        if (*c->p == '\\' || n + 1 >= cap)
+            return 0;
+        out[n++] = *c->p++;
+    }
+    if (c->p >= c->end)
+        return 0;
+    c->p++;
+    out[n] = 0;
+    return 1;
+}
+
+static int take_word(cursor_t *c, const char *w)
+{
+    skip_ws(c);
+    const size_t n = strlen(w);
+    if ((size_t)(c->end - c->p) >= n && memcmp(c->p, w, n) == 0) {
+        c->p += n;
+        return 1;
+    }
+    return 0;
+}
+
+#define NPY_MAX_DIMS 8
+
+/* The header dict: {'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), } */
+static int parse_npy_header(char *descr, size_t dcap, int *fortran, size_t *shape,
+                            size_t *ndims, const char *h, size_t len)
+{
+    cursor_t c = {h, h + len};
+    int seen = 0;
+    if (!take(&c, '{'))
+        return 0;
+    for (;;) {
+        if (take(&c, '}'))
+            break;
+        char key[32];
+        if (!take_string(&c, key, sizeof key) || !take(&c, ':'))
+            return 0;
+        if (!strcmp(key, "descr") && !(seen & 1)) {
+            if (!take_string(&c, descr, dcap))
+                return 0;
+            seen |= 1;
+        } else if (!strcmp(key, "fortran_order") && !(seen & 2)) {
+            if (take_word(&c, "False"))
+                *fortran = 0;
+            else if (take_word(&c, "True"))
+                *fortran = 1;
+            else
+                return 0;
+            seen |= 2;
+        } else if (!strcmp(key, "shape") && !(seen & 4)) {
+            if (!take(&c, '('))
+                return 0;
+            *ndims = 0;
+            for (;;) {
+                if (take(&c, ')'))
+                    break;
+                skip_ws(&c);
+                if (c.p >= c.end || !isdigit((unsigned char)*c.p) || *ndims == NPY_MAX_DIMS)
+                    return 0;
+                size_t v = 0;
+                while (c.p < c.end && isdigit((unsigned char)*c.p)) {
+                    if (v > ((size_t)1 << 40))
+                        return 0;
+                    v = v * 10 + (size_t)(*c.p++ - '0');
+                }
+                shape[(*ndims)++] = v;
+                if (!take(&c, ',')) {
+                    if (!take(&c, ')'))
+                        return 0;
+                    break;
+                }
+            }
+            seen |= 4;
+        } else {
+            return 0;
+        }
+        if (!take(&c, ',')) {
+            if (!take(&c, '}'))
+                return 0;
+            break;
+        }
+    }
+    skip_ws(&c);
+    return seen == 7 && c.p == c.end;
+}
+
+/* Element i of the data (dtype kind 'u', 'i' or 'f', size bytes, little-endian). */
+static int npy_value(int64_t *v, const uint8_t *p, char kind, size_t size)
+{
+    uint64_t u = 0;
+    for (size_t b = 0; b < size; b++)
+        u |= (uint64_t)p[b] << (8 * b);
+    if (kind == 'u') {
+        if (u > (uint64_t)INT64_MAX)
+            return 1;
+        *v = (int64_t)u;
+        return 0;
+    }
+    if (kind == 'i') {
+        if (size < 8 && (u >> (8 * size - 1) & 1))
+            u |= ~(uint64_t)0 << (8 * size); /* sign extension */
+        *v = (int64_t)u;
+        return 0;
+    }
+    if (size == 4) {
+        float fl;
+        uint32_t w = (uint32_t)u;
+        memcpy(&fl, &w, 4);
+        return integral(v, fl);
+    }
+    double d;
+    memcpy(&d, &u, 8);
+    return integral(v, d);
+}
+
+static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
+{
+    uint8_t *b;
+    size_t len;
+    if (cli_read_file(&b, &len, path, err, errlen))
+        return 1;
+    int rc = 0;
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
+        rc = fail(err, errlen, "%s: not a NumPy .npy file (bad magic)", path);
+        goto done;
+    }
+    const unsigned major = b[6], minor = b[7];
+    if (major < 1 || major > 3 || minor != 0) {
+        rc = fail(err, errlen, "%s: .npy format version %u.%u; this reader takes 1.0, 2.0 "
+                  "and 3.0", path, major, minor);
+        goto done;
+    }
+    size_t hl, off;
+    if (major == 1) {
+        hl = (size_t)b[8] | (size_t)b[9] << 8;
+        off = 10;
+    } else {
+        if (len < 12) {
+            rc = fail(err, errlen, "%s: truncated .npy header", path);
+            goto done;
+        }
+        hl = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        off = 12;
+    }
+    if (hl > len - off) {
+        rc = fail(err, errlen, "%s: truncated .npy header", path);
+        goto done;
+    }
+    char descr[16];
+    int fortran = 0;
+    size_t shape[NPY_MAX_DIMS], nd = 0;
+    if (!parse_npy_header(descr, sizeof descr, &fortran, shape, &nd, (const char *)b + off,
+                          hl)) {
+        rc = fail(err, errlen, "%s: malformed .npy header (expected a dict of 'descr', "
+                  "'fortran_order' and 'shape')", path);
+        goto done;
+    }
+    off += hl;
+    /* dtypes: u1 i1 (byte order '|' or '<'), u2 u4 u8 i2 i4 i8 f4 f8 little-endian */
+    const char order = descr[0], kind = descr[1];
+    const size_t size = descr[2] >= '1' && descr[2] <= '8' && !descr[3]
+                            ? (size_t)(descr[2] - '0')
+                            : 0;
+    const int known = (kind == 'u' || kind == 'i') ? (size == 1 || size == 2 || size == 4 ||
+                                                      size == 8)
+                      : kind == 'f'                ? (size == 4 || size == 8)
+                                                   : 0;
+    if (!known) {
+        rc = fail(err, errlen, "%s: dtype '%s' is not supported (integers u1..u8, i1..i8 or "
+                  "floats f4, f8)", path, descr);
+        goto done;
+    }
+    if (order == '>' && size > 1) {
+        rc = fail(err, errlen, "%s: dtype '%s' is big-endian; save it little-endian "
+                  "(x.astype('<%c%zu'))", path, descr, kind, size);
+        goto done;
+    }
+    if (!(order == '<' || (order == '|' && size == 1) || (order == '>' && size == 1))) {
+        rc = fail(err, errlen, "%s: dtype '%s': unknown byte order", path, descr);
+        goto done;
+    }
+    if (fortran) {
+        rc = fail(err, errlen, "%s: Fortran-order data; save np.ascontiguousarray(x)", path);
+        goto done;
+    }
+    if (nd == 0) {
+        rc = fail(err, errlen, "%s: a scalar, not an array of inputs", path);
+        goto done;
+    }
+    size_t count = 1, per = 1;
+    for (size_t i = 0; i < nd; i++) {
+        if (shape[i] && count > SIZE_MAX / 8 / shape[i]) {
+            rc = fail(err, errlen, "%s: shape too large", path);
+            goto done;
+        }
+        count *= shape[i];
+        if (i)
+            per *= shape[i];
+    }
+    size_t rows = shape[0];
+    if (nd == 1 && cols > 1 && shape[0] == cols) { /* one input as a vector */
+        rows = 1;
+        per = cols;
+    }
+    if (per != cols || rows == 0) {
+        rc = fail(err, errlen, "%s: shape gives %zu inputs of %zu values; the model takes %zu "
+                  "values", path, rows, per, cols);
+        goto done;
+    }
+    if (len - off != count * size) {
+        rc = fail(err, errlen, "%s: %zu data bytes, the header's shape and dtype need %zu%s",
+                  path, len - off, count * size, len - off < count * size ? " (truncated)" : "");
+        goto done;
+    }
+    m->v = malloc(count * sizeof *m->v);
+    if (!m->v) {
+        rc = fail(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++)
+        if (npy_value(&m->v[i], b + off + i * size, kind, size)) {
+            rc = fail(err, errlen, "%s: input %zu, value %zu: not an integer (raw inputs are "
+                      "integers in the model's input range)", path, i / cols + 1, i % cols + 1);
+            cli_matrix_clear(m);
+            goto done;
+        }
+    m->rows = rows;
+    m->cols = cols;
+done:
+    free(b);
+    return rc;
+}
+
+int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    char *err, size_t errlen)
+{
+    *m = (cli_matrix_t){0};
+    if (!format) {
+        if (ends_with(path, ".csv") || ends_with(path, ".CSV") || ends_with(path, ".txt"))
+            format = "csv";
+        else if (ends_with(path, ".npy"))
+            format = "npy";
+        else if (ends_with(path, ".idx") || ends_with(path, "-ubyte") || strstr(path, ".idx"))
+            format = "idx";
+        else
+            return fail(err, errlen, "%s: unknown input format (name it *.csv, *.npy or *.idx, "
+                        "or give --format csv|idx|npy)", path);
+    }
+    if (!strcmp(format, "csv"))
+        return read_csv(m, path, cols, err, errlen);
+    if (!strcmp(format, "npy"))
+        return read_npy(m, path, cols, err, errlen);
+    if (!strcmp(format, "idx"))
+        return read_idx(m, path, cols, err, errlen);
+    return fail(err, errlen, "unknown format '%s' (csv, idx or npy)", format);
+}

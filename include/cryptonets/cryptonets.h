@@ -15,5 +15,6 @@
 #include "cryptonets/encode.h"
 #include "cryptonets/io.h"
 #include "cryptonets/net.h"
+#include "cryptonets/onnx.h"
 
 #endif

@@ -69,6 +69,10 @@ ONNX_OBJ := $(filter $(BUILD)/net/onnx/%,$(LIB_OBJ))
 $(ONNX_OBJ): CN_CFLAGS += -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
                           -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"'
 $(ONNX_OBJ): $(ONNX_PB).h
+# tests/onnx/ builds ONNX models and reads the ONNX test suite's tensors with the same code
+$(BUILD)/tests/onnx/%.o: CN_CFLAGS += -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
+                                      -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"'
+$(BUILD)/tests/onnx/%.o: $(ONNX_PB).h
 
 $(ONNX_PB).c $(ONNX_PB).h: $(ONNX_PROTO)
 	@mkdir -p $(ONNX_GEN)

@@ -223,8 +223,8 @@ static cn_status get_const(walk_t *w, const Onnx__NodeProto *n, size_t i, const 
     if (st != CN_OK)
         return st;
     if (v->dyn)
-        ERR(w, CN_ERR_UNSUPPORTED, "the %s ('%s') depends on the network input; it must be a "
-            "constant (an initializer or a Constant node)", what, v->name);
+        ERR(w, CN_ERR_UNSUPPORTED, "the %s ('%s') depends on the network input: supported on "
+            "constants only (initializers, Constant nodes, shape arithmetic)", what, v->name);
     *out = &v->k;
     return CN_OK;
 }
@@ -709,7 +709,10 @@ static cn_status op_pow(walk_t *w, const Onnx__NodeProto *n)
         st = const_binary(w, &out.k, &a->k, e, '^');
         return st == CN_OK ? define(w, out0(n), &out) : st;
     }
-    if (e->n != 1 || (e->v[0] != 1 && e->v[0] != 2))
+    if (e->n != 1)
+        ERR(w, CN_ERR_UNSUPPORTED, "an exponent per element: only a scalar 2 (a square "
+            "activation) or 1");
+    if (e->v[0] != 1 && e->v[0] != 2)
         ERR(w, CN_ERR_UNSUPPORTED, "exponent %g: only 2 (a square activation) or 1", e->v[0]);
     if (e->v[0] == 1)
         st = val_copy(w, &out, a);
@@ -755,8 +758,8 @@ static cn_status op_dropout(walk_t *w, const Onnx__NodeProto *n)
     cn_status st = attrs_known(w, n, "ratio is_test seed");
     if (st != CN_OK)
         return st;
-    int64_t is_test;
-    if ((st = attr_int(w, n, "is_test", 1, &is_test)) != CN_OK)
+    int64_t is_test; /* before opset 7, Dropout trains unless is_test = 1 */
+    if ((st = attr_int(w, n, "is_test", w->opset < 7 ? 0 : 1, &is_test)) != CN_OK)
         return st;
     if (in_name(n, 2)) {
         const onnx_tensor_t *tm;
@@ -979,6 +982,52 @@ static cn_status op_cast(walk_t *w, const Onnx__NodeProto *n)
         for (size_t i = 0; i < out.k.n; i++)
             out.k.v[i] = trunc(out.k.v[i]);
         out.k.is_int = 1;
+    }
+    return define(w, out0(n), &out);
+}
+
+/* Transpose of a constant (exporters transpose weights, e.g. PyTorch's Linear) */
+static cn_status op_transpose(walk_t *w, const Onnx__NodeProto *n)
+{
+    cn_status st = attrs_known(w, n, "perm");
+    if (st != CN_OK)
+        return st;
+    const onnx_tensor_t *a;
+    int64_t perm[ONNX_MAX_RANK];
+    size_t np;
+    if ((st = get_const(w, n, 0, "input of Transpose", &a)) != CN_OK ||
+        (st = attr_ints(w, n, "perm", perm, ONNX_MAX_RANK, &np)) != CN_OK)
+        return st;
+    const size_t r = a->rank;
+    if (np == 0)
+        for (size_t i = 0; i < r; i++)
+            perm[i] = (int64_t)(r - 1 - i);
+    else if (np != r)
+        ERR(w, CN_ERR_FORMAT, "perm has %zu values for rank %zu", np, r);
+    int seen[ONNX_MAX_RANK] = {0};
+    int64_t d[ONNX_MAX_RANK];
+    for (size_t i = 0; i < r; i++) {
+        if (perm[i] < 0 || perm[i] >= (int64_t)r || seen[perm[i]])
+            ERR(w, CN_ERR_FORMAT, "perm is not a permutation");
+        seen[perm[i]] = 1;
+        d[i] = a->dims[perm[i]];
+    }
+    val_t out = {0};
+    if ((st = onnx_tensor_new(&w->cx, &out.k, r, d, w->where)) != CN_OK)
+        return st;
+    out.k.is_int = a->is_int;
+    for (size_t i = 0; i < out.k.n; i++) {
+        /* output coordinates of i; input index by the permuted strides */
+        size_t rem = i, src = 0;
+        for (size_t k = r; k-- > 0;) {
+            const size_t coord = rem % (size_t)d[k];
+            rem /= (size_t)d[k];
+            size_t stride = 1;
+            for (size_t j = (size_t)perm[k] + 1; j < r; j++)
+                stride *= (size_t)a->dims[j];
+            src += coord * stride;
+        }
+        out.k.v[i] = a->v[src];
     }
     return define(w, out0(n), &out);
 }
@@ -1371,7 +1420,7 @@ static const char *advice(const char *op)
 static cn_status node(walk_t *w, const Onnx__NodeProto *n, size_t idx)
 {
     const char *op = n->op_type ? n->op_type : "";
-    snprintf(w->where, sizeof w->where, "node %zu '%s' (%s)", idx + 1,
+    snprintf(w->where, sizeof w->where, "node %zu '%.60s' (%.40s)", idx + 1,
              n->name && n->name[0] ? n->name : (n->n_output ? n->output[0] : ""), op);
     if (n->domain && n->domain[0] && strcmp(n->domain, "ai.onnx") != 0)
         ERR(w, CN_ERR_UNSUPPORTED, "operator domain '%s': only the default ONNX domain",
@@ -1410,6 +1459,8 @@ static cn_status node(walk_t *w, const Onnx__NodeProto *n, size_t idx)
         return op_cast(w, n);
     if (strcmp(op, "Reshape") == 0)
         return op_reshape(w, n);
+    if (strcmp(op, "Transpose") == 0)
+        return op_transpose(w, n);
     if (strcmp(op, "Flatten") == 0)
         return op_flatten(w, n);
     if (strcmp(op, "Conv") == 0)
@@ -1453,6 +1504,9 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     }
     if (opset < 0 && mp->n_opset_import == 0 && mp->has_ir_version && mp->ir_version < 3)
         opset = 1; /* before IR 3 there was no opset_import: opset 1 */
+    if (opset < 0)
+        ERR(w, CN_ERR_VERSION, "no opset of the default ONNX domain is imported (operators of "
+            "other domains are not supported)");
     if (opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET)
         ERR(w, CN_ERR_VERSION, "opset %lld of the default domain; this importer supports "
             "%d..%d (re-export with an opset in that range)", (long long)opset,

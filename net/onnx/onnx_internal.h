@@ -12,8 +12,10 @@
 #include CN_ONNX_PB_H
 
 #define ONNX_MAX_RANK 8
-/* Opsets of the default domain this importer knows (ONNX 1.12 defines up to 17). */
-#define ONNX_MIN_OPSET 6
+/* Opsets of the default domain this importer knows (ONNX 1.12 defines up to 17); the
+ * attributes of older operator versions that changed meaning (broadcast axis,
+ * consumed_inputs, Reshape's shape attribute) are refused by name. */
+#define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 17
 /* Doubles the importer may hold at once (constants, coefficients, materialized layers):
  * 2^25 (256 MiB); a model needing more is refused as too large. */

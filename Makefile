@@ -194,9 +194,11 @@ build-fuzz/fuzz/load_%: fuzz/fuzz_load.c $(LIBA)
 	    $< -o $@ $(LIBA) $(CN_LDFLAGS) -fsanitize=fuzzer $(LDFLAGS) $(CN_LDLIBS)
 
 # the ONNX importer (cn_model_from_onnx_bytes) has a target of its own (fuzz/fuzz_onnx.c)
-build-fuzz/fuzz/load_onnx: fuzz/fuzz_onnx.c $(LIBA)
+build-fuzz/fuzz/load_onnx: fuzz/fuzz_onnx.c tests/onnx/onnx_build.h $(ONNX_PB).h $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) -fsanitize=fuzzer $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) \
+	$(CC) $(CN_CFLAGS) -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
+	    -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"' -fsanitize=fuzzer $(CFLAGS) $< -o $@ \
+	    $(LIBA) $(CN_LDFLAGS) \
 	    -fsanitize=fuzzer $(LDFLAGS) $(CN_LDLIBS)
 
 fuzz-run: $(FUZZ_BIN)

@@ -78,7 +78,8 @@ cn_status onnx_tensor_new(onnx_ctx_t *cx, onnx_tensor_t *t, size_t rank, const i
     if (!t->v)
         return CN_ERR_NO_MEMORY;
     t->rank = rank;
-    memcpy(t->dims, dims, rank * sizeof *dims);
+    if (rank)
+        memcpy(t->dims, dims, rank * sizeof *dims);
     t->n = n;
     return CN_OK;
 }

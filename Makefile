@@ -72,7 +72,6 @@ $(ONNX_OBJ): $(ONNX_PB).h
 # tests/onnx/ builds ONNX models and reads the ONNX test suite's tensors with the same code
 $(BUILD)/tests/onnx/%.o: CN_CFLAGS += -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
                                       -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"'
-$(BUILD)/tests/onnx/%.o: $(ONNX_PB).h
 
 $(ONNX_PB).c $(ONNX_PB).h: $(ONNX_PROTO)
 	@mkdir -p $(ONNX_GEN)
@@ -103,6 +102,7 @@ TEST_COMMON := $(wildcard tests/common/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/tests/main.o \
             $(BENCH_JSON:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run_tests
+$(filter $(BUILD)/tests/onnx/%,$(TEST_OBJ)): $(ONNX_PB).h
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 

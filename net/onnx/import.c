@@ -428,6 +428,12 @@ static cn_status push_linear(walk_t *w, const val_t *v, onnx_ir_t *op, const cha
                              size_t rank, const int64_t *dims)
 {
     cn_status st = lower_val(w, v);
+    if (st == CN_OK && op->kind == IR_DENSE && w->ir.n && w->ah * w->aw > 1) {
+        /* a dense layer on an image: flatten first, as the network did */
+        const onnx_ir_t f = {.kind = IR_FLATTEN, .c = w->ac, .h = w->ah, .w = w->aw,
+                             .oc = w->ac * w->ah * w->aw, .oh = 1, .ow = 1};
+        st = onnx_ir_push(&w->cx, &w->ir, &f);
+    }
     if (st == CN_OK)
         st = onnx_ir_push(&w->cx, &w->ir, op);
     if (st != CN_OK) {

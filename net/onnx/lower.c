@@ -253,7 +253,12 @@ static int fold_one(onnx_ctx_t *cx, onnx_irlist_t *l, size_t i, double *input_sc
         l->op[q] = moved;
         return 1;
     }
-    /* otherwise the neighbouring convolution or pool, as a dense layer, absorbs it */
+    /* a per-channel map stays a layer of its own (a 1x1 convolution: the compiler
+     * composes it with its neighbours); any other, the neighbouring convolution or pool
+     * rewritten as a dense layer absorbs */
+    if (onnx_coef_per_channel(&a->s, a->c, a->h * a->w) &&
+        onnx_coef_per_channel(&a->t, a->c, a->h * a->w))
+        return 0;
     if (next && (next->kind == IR_CONV || next->kind == IR_POOL) &&
         materialize(cx, next) == CN_OK)
         return 1;
@@ -391,6 +396,10 @@ cn_status onnx_lower_model(cn_model_t *m, onnx_ctx_t *cx, onnx_irlist_t *l, size
     }
     for (size_t i = 0; i < l->n && st == CN_OK; i++)
         st = emit(m, cx, &l->op[i], i + 1);
+    /* a graph that computes the identity (Identity, Reshape, ... only) is one flatten
+     * layer: model files and the compiler expect at least one layer */
+    if (st == CN_OK && m->nlayers == 0)
+        st = cn_model_add_flatten(m, cx->diag);
     if (st != CN_OK)
         cn_model_clear(m);
     return st;

@@ -155,14 +155,18 @@ START_TEST(test_onnx_cryptonets)
         ck_assert(fabs(m.input_scale - 1.0 / 255) < 1e-18);
         ck_assert_uint_eq(cn_model_inputs(&m), 784);
         ck_assert_uint_eq(cn_model_outputs(&m), 10);
-        /* the layers: linear, square, linear (the pool), flatten, dense, square, dense;
-         * the shift of the normalization meets the zero padding of the convolution, so
-         * that convolution is exactly a dense layer */
-        int nsq = 0;
-        for (size_t i = 0; i < m.nlayers; i++)
-            nsq += m.layers[i].kind == CN_LAYER_SQUARE;
-        ck_assert_int_eq(nsq, 2);
-        ck_assert_int_eq(m.layers[0].kind, CN_LAYER_DENSE);
+        /* the layers: the normalization (its shift meets the zero padding of the
+         * convolution, so it stays a 1x1 conv2d of its own), conv2d, square, the pool
+         * (padding counted: a conv2d), flatten, dense, square, dense */
+        static const cn_layer_kind kinds[] = {CN_LAYER_CONV2D, CN_LAYER_CONV2D,
+                                              CN_LAYER_SQUARE, CN_LAYER_CONV2D,
+                                              CN_LAYER_FLATTEN, CN_LAYER_DENSE,
+                                              CN_LAYER_SQUARE, CN_LAYER_DENSE};
+        ck_assert_uint_eq(m.nlayers, 8);
+        for (size_t i = 0; i < 8; i++)
+            ck_assert_int_eq(m.layers[i].kind, kinds[i]);
+        ck_assert_uint_eq(m.layers[0].kh, 1);
+        ck_assert_uint_eq(m.layers[1].pad, 1);
         cn_test_rng_t r;
         cn_test_rng_init(&r, cn_test_seed() ^ 0x0e1);
         int64_t raw[784];

@@ -178,6 +178,25 @@ START_TEST(test_onnx_cryptonets)
             ref_cnet(want, &c, raw);
             assert_close(got, want, 10, 1e-9, "cryptonets");
         }
+        if (!softmax) {
+            /* it compiles (square activations only), and the plan's integer network
+             * predicts as the float network: the outputs through the output scale agree
+             * up to quantization */
+            cn_plan_t *plan;
+            const cn_compile_opts_t co = {.weight_bits = 6};
+            ck_assert_msg(cn_plan_compile(&plan, &m, &co, &d) == CN_OK, "%s", d.msg);
+            cn_int128 io[10];
+            ck_assert_int_eq(cn_plan_eval_plain(io, plan, raw, 1), CN_OK);
+            ck_assert_int_eq(cn_model_forward(got, &m, raw), CN_OK);
+            const double sc = cn_plan_output_scale(plan);
+            double top = 0;
+            for (int i = 0; i < 10; i++)
+                top = fmax(top, fabs(got[i]));
+            for (int i = 0; i < 10; i++)
+                ck_assert_msg(fabs((double)io[i] / sc - got[i]) <= 0.01 * top,
+                              "output %d: plan %g, float %g", i, (double)io[i] / sc, got[i]);
+            cn_plan_free(plan);
+        }
         cn_model_clear(&m);
         /* refused by default, with the way out named */
         if (softmax) {

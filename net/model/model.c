@@ -93,6 +93,7 @@ static const char *kind_name(cn_layer_kind k)
     case CN_LAYER_SQUARE: return "square";
     case CN_LAYER_POOL: return "pool";
     case CN_LAYER_FLATTEN: return "flatten";
+    case CN_LAYER_POLY: return "poly";
     }
     return "?";
 }
@@ -182,6 +183,16 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, const doub
         nb = l.maps;
         break;
     }
+    case CN_LAYER_POLY:
+        if (!all_finite(l.poly, 3)) {
+            cn_diag_set(diag, "layer %zu (poly): coefficients %g, %g, %g must be finite", idx,
+                        l.poly[0], l.poly[1], l.poly[2]);
+            return CN_ERR_INVALID_ARG;
+        }
+        l.out_c = l.in_c; /* elementwise, as square */
+        l.out_h = l.in_h;
+        l.out_w = l.in_w;
+        break;
     case CN_LAYER_SQUARE:
         l.out_c = l.in_c;
         l.out_h = l.in_h;
@@ -297,6 +308,12 @@ cn_status cn_model_add_flatten(cn_model_t *m, cn_net_diag_t *diag)
     return append(m, l, NULL, NULL, diag);
 }
 
+cn_status cn_model_add_poly(cn_model_t *m, double a, double b, double c, cn_net_diag_t *diag)
+{
+    cn_layer_t l = {.kind = CN_LAYER_POLY, .poly = {a, b, c}};
+    return append(m, l, NULL, NULL, diag);
+}
+
 /* --- float forward ------------------------------------------------------------------ */
 
 cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
@@ -363,6 +380,10 @@ cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
             for (size_t i = 0; i < nin; i++)
                 b[i] = a[i] * a[i];
             break;
+        case CN_LAYER_POLY: /* Horner: (a x + b) x + c */
+            for (size_t i = 0; i < nin; i++)
+                b[i] = (l->poly[0] * a[i] + l->poly[1]) * a[i] + l->poly[2];
+            break;
         case CN_LAYER_FLATTEN:
             memcpy(b, a, nin * sizeof(double));
             break;
@@ -381,7 +402,7 @@ cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
 
 #define MODEL_MAGIC "CNMD"
 #define MODEL_MAJOR 1
-#define MODEL_MINOR 0
+#define MODEL_MINOR 1 /* 1.1 added the poly layer; files without one are written as 1.0 */
 
 cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
 {
@@ -389,7 +410,12 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
         return CN_ERR_INVALID_ARG;
     cn_wb_t b = {0};
     cn_wb_put(&b, MODEL_MAGIC, 4);
-    uint8_t ver[4] = {MODEL_MAJOR, 0, MODEL_MINOR, 0};
+    /* 1.0 unless a layer needs 1.1: such files stay readable by 1.0 readers */
+    unsigned minor = 0;
+    for (size_t i = 0; i < m->nlayers; i++)
+        if (m->layers[i].kind == CN_LAYER_POLY)
+            minor = MODEL_MINOR;
+    uint8_t ver[4] = {MODEL_MAJOR, 0, (uint8_t)minor, 0};
     cn_wb_put(&b, ver, 4);
     cn_wb_u32(&b, 0); /* flags */
     cn_wb_u32(&b, m->in_c);
@@ -423,6 +449,10 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
             cn_wb_u32(&b, l->kw);
             cn_wb_u32(&b, l->stride);
             cn_wb_f64(&b, l->scale);
+            break;
+        case CN_LAYER_POLY:
+            for (int k = 0; k < 3; k++)
+                cn_wb_f64(&b, l->poly[k]);
             break;
         default:
             break;
@@ -477,7 +507,7 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         cn_diag_set(diag, "not a cryptonets model (bad magic)");
         return CN_ERR_FORMAT;
     }
-    const unsigned major = ver[0] | ver[1] << 8;
+    const unsigned major = ver[0] | ver[1] << 8, minor = ver[2] | ver[3] << 8;
     if (major != MODEL_MAJOR) {
         cn_diag_set(diag, "model format version %u.%u; this library reads %d.x", major,
                     ver[2] | ver[3] << 8, MODEL_MAJOR);
@@ -538,6 +568,21 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         }
         case CN_LAYER_SQUARE: st = cn_model_add_square(m, diag); break;
         case CN_LAYER_FLATTEN: st = cn_model_add_flatten(m, diag); break;
+        case CN_LAYER_POLY: {
+            double pc[3];
+            for (int k = 0; k < 3; k++)
+                pc[k] = cn_rb_f64(&r);
+            if (r.bad)
+                break;
+            if (minor < 1) {
+                cn_diag_set(diag, "layer %zu: kind %d (poly) in a version %u.%u file (it "
+                            "needs 1.1)", i + 1, CN_LAYER_POLY, major, minor);
+                st = CN_ERR_FORMAT;
+                break;
+            }
+            st = cn_model_add_poly(m, pc[0], pc[1], pc[2], diag);
+            break;
+        }
         case CN_LAYER_POOL: {
             const size_t kh = cn_rb_u32(&r), kw = cn_rb_u32(&r), stride = cn_rb_u32(&r);
             const double s = cn_rb_f64(&r);
@@ -547,7 +592,9 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
             break;
         }
         default:
-            cn_diag_set(diag, "layer %zu: unknown kind %llu", i + 1, (unsigned long long)kind);
+            cn_diag_set(diag, "layer %zu: unknown kind %llu (this library reads model format "
+                        "%d.%d: kinds 1..%d)", i + 1, (unsigned long long)kind, MODEL_MAJOR,
+                        MODEL_MINOR, CN_LAYER_POLY);
             st = CN_ERR_FORMAT;
         }
         if (st == CN_OK && r.bad) {

@@ -109,18 +109,25 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* ======================================================================================
- * ONNX models: the one place to wire to cn_model_load_onnx (include/cryptonets/onnx.h)
- * when the ONNX import is merged; o carries --input-range and --input-scale for it.
- * ====================================================================================== */
+/* ONNX models (docs/onnx.md): --input-range and --input-scale say what the file does not
+ * (the raw integers the client encrypts and their float value); by default the
+ * importer's (8-bit pixels read as raw / 255). A final Softmax is dropped (argmax is
+ * unchanged) with the importer's note printed. */
 static cn_status load_onnx_model(cn_model_t *m, const char *path, const cli_model_opts_t *o,
                                  cn_net_diag_t *diag)
 {
-    (void)m;
-    (void)o;
-    snprintf(diag->msg, sizeof diag->msg,
-             "%s: ONNX import is not in this build yet (give a .cnm model)", path);
-    return CN_ERR_UNSUPPORTED;
+    cn_onnx_opts_t oo = {0};
+    if (o->has_range) {
+        oo.input_min = o->in_min;
+        oo.input_max = o->in_max;
+    }
+    if (o->has_scale)
+        oo.input_scale = o->in_scale;
+    oo.drop_final_softmax = 1;
+    const cn_status st = cn_model_load_onnx(m, path, &oo, diag);
+    if (st == CN_OK && diag->msg[0])
+        fprintf(stderr, "cryptonets: %s: %s\n", path, diag->msg);
+    return st;
 }
 
 int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
@@ -129,13 +136,17 @@ int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
     cn_net_diag_t d = {{0}};
     cn_status st;
     *m = (cn_model_t){0};
-    if (ends_with(path, ".cnm")) {
-        st = cn_model_load(m, path, &d);
-    } else if (ends_with(path, ".onnx")) {
+    if (ends_with(path, ".onnx")) {
+        /* the importer takes the options itself (it may fold a normalization into the
+         * input scale): nothing to override afterwards */
         st = load_onnx_model(m, path, o, &d);
-    } else {
-        return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
+        if (st != CN_OK)
+            return cli_fail(CLI_ERROR, a, "%s", d.msg[0] ? d.msg : cn_strerror(st));
+        return 0;
     }
+    if (!ends_with(path, ".cnm"))
+        return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
+    st = cn_model_load(m, path, &d);
     if (st != CN_OK)
         return cli_fail(CLI_ERROR, a, "%s", d.msg[0] ? d.msg : cn_strerror(st));
     /* the options override what the file says about the raw inputs */

@@ -694,8 +694,7 @@ START_TEST(test_cli_usage)
     path(o, "p.cnp");
     path(model, "m.onnx");
     write_bytes(model, "onnx", 4);
-    expect(cli("compile", model, "-o", o, NULL), 1, model, "ONNX import is not in this build",
-           NULL);
+    expect(cli("compile", model, "-o", o, NULL), 1, model, NULL); /* 4 bytes: no ONNX model */
     expect(cli("compile", "model.pt", "-o", o, NULL), 2, "model.pt", NULL);
     expect(cli("compile", "m.cnm", "-o", o, "--security", "100", NULL), 2, "--security", NULL);
     expect(cli("compile", "m.cnm", "-o", o, "--input-range", "5:1", NULL), 2, "--input-range",

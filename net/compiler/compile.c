@@ -65,11 +65,6 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         cn_diag_set(diag, "the model has no layers");
         return CN_ERR_INVALID_ARG;
     }
-    for (size_t i = 0; i < m->nlayers; i++)
-        if (m->layers[i].kind == CN_LAYER_POLY) {
-            cn_diag_set(diag, "layer %zu: poly layers are not compiled yet", i + 1);
-            return CN_ERR_UNSUPPORTED;
-        }
     cn_status st = check_opts(opts, diag);
     if (st != CN_OK)
         return st;

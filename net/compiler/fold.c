@@ -195,60 +195,131 @@ static int flin_finite(const cn_flin_t *f)
     return 1;
 }
 
-/* Folds model m: flatten layers vanish, a pool is always folded into the next linear
- * layer (one quantization, one layer fewer, as CryptoNets did), and any two adjacent
- * linear layers whose product costs no more than the two apart are composed. */
+/* The diagonal map x -> scale x + shift on n values (a poly layer's affine parts). */
+static cn_status flin_diag(cn_flin_t *f, size_t n, double scale, double shift)
+{
+    cn_status st = flin_alloc(f, n, n, n);
+    if (st != CN_OK)
+        return st;
+    for (size_t j = 0; j < n; j++) {
+        f->row[j] = j;
+        f->col[j] = (uint32_t)j;
+        f->w[j] = scale;
+        f->b[j] = shift;
+    }
+    f->row[n] = n;
+    return CN_OK;
+}
+
+/* The folding state: the items made so far and the linear map waiting for the next
+ * layer (pend, from model layer pend_first on). */
+typedef struct {
+    cn_folded_t *f;
+    cn_flin_t pend;
+    int have, pend_pool;
+    size_t pend_first;
+} folding_t;
+
+/* Adds the linear map fl of model layer idx (1-based): composed with the waiting map
+ * when that is a pool or the product costs no more than the two apart, else the waiting
+ * map becomes an item and fl waits. Takes fl. */
+static cn_status add_linear(folding_t *g, cn_flin_t fl, int is_pool, size_t idx)
+{
+    if (!g->have) {
+        g->pend = fl;
+        g->have = 1;
+        g->pend_pool = is_pool;
+        g->pend_first = idx;
+        return CN_OK;
+    }
+    cn_flin_t c;
+    cn_status st = flin_compose(&c, &fl, &g->pend);
+    if (st != CN_OK) {
+        cn_flin_clear(&fl);
+        return st;
+    }
+    if (g->pend_pool || c.row[c.nout] <= fl.row[fl.nout] + g->pend.row[g->pend.nout]) {
+        cn_flin_clear(&fl);
+        cn_flin_clear(&g->pend);
+        g->pend = c;
+    } else {
+        cn_flin_clear(&c);
+        folded_push(g->f, &g->pend, 0, g->pend_first, idx - 1);
+        g->pend = fl;
+        g->pend_first = idx;
+    }
+    g->pend_pool = is_pool;
+    return CN_OK;
+}
+
+/* Adds a square at model layer idx: the waiting map becomes an item first. */
+static void add_square(folding_t *g, size_t idx)
+{
+    if (g->have)
+        folded_push(g->f, &g->pend, 0, g->pend_first, idx - 1);
+    g->have = 0;
+    folded_push(g->f, NULL, 1, idx, idx);
+}
+
+/* A poly layer a x^2 + b x + c (model layer idx) as squares and affine maps, exactly:
+ * a (x + b / 2a)^2 + (c - b^2 / 4a), the shift composed into the map before and the
+ * scale and constant into the map after (a = 0: the affine map b x + c alone). The
+ * square then runs as any other; the maps cost nothing once composed. */
+static cn_status add_poly(folding_t *g, const cn_layer_t *l, size_t idx)
+{
+    const size_t n = l->in_c * l->in_h * l->in_w;
+    const double a = l->poly[0], b = l->poly[1], c = l->poly[2];
+    cn_flin_t fl;
+    cn_status st;
+    if (a == 0) {
+        if ((st = flin_diag(&fl, n, b, c)) == CN_OK)
+            st = add_linear(g, fl, 0, idx);
+        return st;
+    }
+    if ((st = flin_diag(&fl, n, 1, b / (2 * a))) != CN_OK || (st = add_linear(g, fl, 0, idx)))
+        return st;
+    add_square(g, idx);
+    if ((st = flin_diag(&fl, n, a, c - b * b / (4 * a))) != CN_OK)
+        return st;
+    return add_linear(g, fl, 0, idx);
+}
+
+/* Folds model m: flatten layers vanish, a pool is always composed with the next linear
+ * layer (one quantization, one layer fewer, as CryptoNets did), any two adjacent linear
+ * layers whose product costs no more than the two apart are composed, and a poly layer
+ * becomes a square between two affine maps. */
 cn_status cn_fold(cn_folded_t *out, const cn_model_t *m, cn_net_diag_t *diag)
 {
     cn_folded_t f = {0};
-    f.lin = calloc(m->nlayers, sizeof *f.lin);
-    f.is_sq = calloc(m->nlayers, sizeof *f.is_sq);
-    f.first = calloc(m->nlayers, sizeof *f.first);
-    f.last = calloc(m->nlayers, sizeof *f.last);
+    const size_t cap = 2 * m->nlayers + 1; /* a layer adds at most two items */
+    f.lin = calloc(cap, sizeof *f.lin);
+    f.is_sq = calloc(cap, sizeof *f.is_sq);
+    f.first = calloc(cap, sizeof *f.first);
+    f.last = calloc(cap, sizeof *f.last);
     cn_status st = f.lin && f.is_sq && f.first && f.last ? CN_OK : CN_ERR_NO_MEMORY;
-    cn_flin_t pend = {0};
-    int have = 0, pend_pool = 0;
-    size_t pend_first = 0;
+    folding_t g = {.f = &f};
     for (size_t i = 0; i < m->nlayers && st == CN_OK; i++) {
         const cn_layer_t *l = &m->layers[i];
-        if (l->kind == CN_LAYER_FLATTEN)
-            continue;
-        if (l->kind == CN_LAYER_SQUARE) {
-            if (have)
-                folded_push(&f, &pend, 0, pend_first, i);
-            have = 0;
-            folded_push(&f, NULL, 1, i + 1, i + 1);
-            continue;
-        }
-        cn_flin_t fl;
-        st = l->kind == CN_LAYER_DENSE ? flin_dense(&fl, l) : flin_window(&fl, l);
-        if (st != CN_OK)
+        switch (l->kind) {
+        case CN_LAYER_FLATTEN:
             break;
-        if (!have) {
-            pend = fl;
-            have = 1;
-            pend_pool = l->kind == CN_LAYER_POOL;
-            pend_first = i + 1;
-            continue;
-        }
-        cn_flin_t c;
-        st = flin_compose(&c, &fl, &pend);
-        if (st != CN_OK) {
-            cn_flin_clear(&fl);
+        case CN_LAYER_SQUARE:
+            add_square(&g, i + 1);
             break;
+        case CN_LAYER_POLY:
+            st = add_poly(&g, l, i + 1);
+            break;
+        default: {
+            cn_flin_t fl;
+            st = l->kind == CN_LAYER_DENSE ? flin_dense(&fl, l) : flin_window(&fl, l);
+            if (st == CN_OK)
+                st = add_linear(&g, fl, l->kind == CN_LAYER_POOL, i + 1);
         }
-        if (pend_pool || c.row[c.nout] <= fl.row[fl.nout] + pend.row[pend.nout]) {
-            cn_flin_clear(&fl);
-            cn_flin_clear(&pend);
-            pend = c;
-        } else {
-            cn_flin_clear(&c);
-            folded_push(&f, &pend, 0, pend_first, i);
-            pend = fl;
-            pend_first = i + 1;
         }
-        pend_pool = l->kind == CN_LAYER_POOL;
     }
+    const int have = g.have;
+    cn_flin_t pend = g.pend;
+    const size_t pend_first = g.pend_first;
     if (have && st == CN_OK)
         folded_push(&f, &pend, 0, pend_first, m->nlayers);
     else if (have)

@@ -514,7 +514,7 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
         return major > MODEL_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
     }
     /* the checksum first: everything after it is then what the writer wrote */
-    if (len < 8 + 52 + 8) {
+    if (len < 8 + 44 + 8) { /* magic and version, the fixed fields, the checksum */
         cn_diag_set(diag, "truncated header (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }

@@ -178,6 +178,19 @@ START_TEST(test_model_arguments)
     free(buf);
     cn_model_clear(&m);
 
+    /* the smallest models (one square; one flatten) write and read back */
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(cn_model_init(&m, 1, 1, 3, 1.0, 0, 15), CN_OK);
+        ck_assert_int_eq(k ? cn_model_add_flatten(&m, &d) : cn_model_add_square(&m, &d), CN_OK);
+        ck_assert_int_eq(cn_model_to_bytes(&buf, &len, &m), CN_OK);
+        cn_model_t back;
+        ck_assert_msg(cn_model_from_bytes(&back, buf, len, &d) == CN_OK, "%zu bytes: %s", len,
+                      d.msg);
+        ck_assert_uint_eq(back.nlayers, 1);
+        cn_model_clear(&back);
+        free(buf);
+        cn_model_clear(&m);
+    }
     /* a model that computes nothing is refused at compile time, with a reason */
     ck_assert_int_eq(cn_model_init(&m, 1, 2, 2, 1.0, 0, 15), CN_OK);
     ck_assert_int_eq(cn_model_add_flatten(&m, &d), CN_OK);

@@ -119,7 +119,8 @@ $(filter $(BUILD)/tests/onnx/%,$(TEST_OBJ)): $(ONNX_PB).h
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
 
-.PHONY: bench-report demo data fuzz fuzz-bin fuzz-run all lib bench bench-bin examples tools tests test check setup install uninstall clean format
+.PHONY: bench-report demo data pytorch-models pytorch-check fuzz fuzz-bin fuzz-run all lib bench \
+        bench-bin examples tools tests test check setup install uninstall clean format
 
 all: lib bench-bin examples tools
 
@@ -278,6 +279,32 @@ demo: setup data
 
 data:
 	@sh scripts/fetch_mnist.sh
+
+# The PyTorch path (docs/pytorch.md): installs Debian's python3-torch, python3-onnx and
+# python3-numpy (scripts/setup.sh pytorch; no pip), fetches MNIST, trains the two example
+# models of examples/pytorch/ and exports them to ONNX in PYTORCH_OUT (about 10 minutes
+# on 2 cores), then checks each file with an independent numpy run of its graph.
+# PYTORCH_OUT=tests/fixtures/onnx regenerates the committed fixtures. Debian's packages
+# belong to the system Python, hence PYTHON (not whatever python3 is first on the PATH).
+PYTHON ?= /usr/bin/python3
+PYTORCH_OUT ?= $(BUILD)/pytorch
+PYTORCH_THREADS ?= 2
+pytorch-models: data
+	@sh scripts/setup.sh pytorch
+	$(PYTHON) examples/pytorch/train_cryptonets.py --epochs 12 --seed 1 \
+	    --threads $(PYTORCH_THREADS) --out $(PYTORCH_OUT)
+	$(PYTHON) examples/pytorch/train_polybn.py --epochs 6 --seed 1 \
+	    --threads $(PYTORCH_THREADS) --out $(PYTORCH_OUT)
+	$(MAKE) --no-print-directory pytorch-check PYTORCH_CHECK_DIR=$(PYTORCH_OUT)
+
+# The ONNX files of PYTORCH_CHECK_DIR (default: the committed fixtures) run by a numpy
+# interpreter of their operators (examples/pytorch/onnx_check.py: needs python3-onnx and
+# python3-numpy, not PyTorch): test accuracy, and the logits equal to PyTorch's.
+PYTORCH_CHECK_DIR ?= tests/fixtures/onnx
+pytorch-check: data
+	@sh scripts/setup.sh onnx
+	@for f in $(PYTORCH_CHECK_DIR)/*.onnx; do \
+	    $(PYTHON) examples/pytorch/onnx_check.py $$f || exit 1; done
 
 # The test suite without running the setup step (for machines already set up).
 test: tests

@@ -33,6 +33,7 @@ typedef struct {
     int json;
     unsigned wbits; /* 0: the compiler's choice */
     double tolerance;
+    unsigned input_bits; /* an ONNX model's inputs: pixel >> (8 - bits), as value / (2^bits - 1) */
 } options_t;
 
 /* everything one run holds, client side and server side, and what it measured */
@@ -94,7 +95,10 @@ static void usage(void)
     fprintf(stderr,
             "usage: mnist_private [--images N] [--threads T] [--model FILE] [--data DIR]\n"
             "                     [--json] [--calib N] [--weight-bits B] [--tolerance F]\n"
-            "                     [--n N] [--quiet]\n"
+            "                     [--n N] [--input-bits B] [--quiet]\n"
+            "  --model FILE: a .cnm model, or an ONNX model (.onnx) whose input is the\n"
+            "    pixel >> (8 - B) divided by 2^B - 1 (--input-bits B, default 4; the\n"
+            "    convention of examples/pytorch and examples/train_mnist)\n"
             "  --images N: test images to classify (default: one full batch of n)\n"
             "  --calib N: training images the compiler checks its quantization on (1000)\n"
             "  --tolerance F: fraction of them whose prediction may change (0)\n"
@@ -116,7 +120,8 @@ static void parse_options(options_t *o, int argc, char **argv)
 {
     *o = (options_t){.model_path = "examples/models/cryptonets_mnist.cnm",
                      .dir = "data/mnist",
-                     .ncalib = 1000};
+                     .ncalib = 1000,
+                     .input_bits = 4};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) {
@@ -147,6 +152,8 @@ static void parse_options(options_t *o, int argc, char **argv)
             o->tolerance = atof(v);
         else if (!strcmp(a, "--n"))
             o->ring = (size_t)atol(v);
+        else if (!strcmp(a, "--input-bits") && atoi(v) >= 1 && atoi(v) <= 8)
+            o->input_bits = (unsigned)atoi(v);
         else
             usage();
     }
@@ -162,7 +169,13 @@ static void parse_options(options_t *o, int argc, char **argv)
 static int load_data_and_model(run_t *r)
 {
     cn_net_diag_t d = {{0}};
-    if (cn_model_load(&r->model, r->opt.model_path, &d) != CN_OK) {
+    const size_t plen = strlen(r->opt.model_path);
+    const int onnx = plen > 5 && !strcmp(r->opt.model_path + plen - 5, ".onnx");
+    const int64_t top = ((int64_t)1 << r->opt.input_bits) - 1;
+    const cn_onnx_opts_t oo = {.input_min = 0, .input_max = top,
+                               .input_scale = 1.0 / (double)top};
+    if ((onnx ? cn_model_load_onnx(&r->model, r->opt.model_path, &oo, &d)
+              : cn_model_load(&r->model, r->opt.model_path, &d)) != CN_OK) {
         fprintf(stderr, "mnist_private: %s\n", d.msg);
         return 1;
     }

@@ -42,17 +42,63 @@ void cn_wb_f64(cn_wb_t *b, double d)
     put_le(b, v, 8);
 }
 
-cn_status cn_wb_finish(cn_wb_t *b, uint8_t **buf, size_t *len)
+void cn_wb_frame_begin(cn_wb_t *b)
 {
-    if (!b->oom)
-        cn_wb_u64(b, cn_fnv1a(b->p, b->len));
-    if (b->oom) {
+    static const uint8_t zero[CN_IO_HEADER_BYTES] = {0};
+    cn_wb_put(b, zero, sizeof zero); /* the header, written by cn_wb_finish */
+}
+
+cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len)
+{
+    static const uint8_t zero[CN_IO_TRAILER_BYTES] = {0};
+    cn_wb_put(b, zero, sizeof zero); /* the checksum, written by the seal */
+    if (b->oom || cn_io_frame_seal(b->p, b->len, type, 1, 0) != CN_OK) {
         free(b->p);
         return CN_ERR_NO_MEMORY;
     }
     *buf = b->p;
     *len = b->len;
     return CN_OK;
+}
+
+cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
+                         unsigned type, const char *magic, cn_net_diag_t *diag)
+{
+    const char *what = type == CN_NET_MODEL_TYPE ? "model" : "plan";
+    *body = NULL;
+    *blen = 0;
+    if (len >= 4 && memcmp(buf, magic, 4) == 0) {
+        /* a file of format 1 (before the common frame): FNV-1a trailer */
+        if (len < 8 + 8) {
+            cn_diag_set(diag, "%s: truncated (%zu bytes)", what, len);
+            return CN_ERR_TRUNCATED;
+        }
+        if (!cn_trailer_ok(buf, len)) {
+            cn_diag_set(diag, "%s: checksum mismatch (the file is truncated or damaged)", what);
+            return CN_ERR_FORMAT;
+        }
+        *body = buf;
+        *blen = len - 8;
+        return CN_OK;
+    }
+    cn_io_header_t h;
+    const cn_status st = cn_io_frame_open(&h, body, blen, buf, len, type);
+    if (st == CN_OK)
+        return CN_OK;
+    if (st == CN_ERR_TRUNCATED)
+        cn_diag_set(diag, "%s: truncated (%zu bytes; the header declares %llu)", what, len,
+                    (unsigned long long)h.total_length);
+    else if (st == CN_ERR_VERSION)
+        cn_diag_set(diag, "%s: format version %u.%u is newer than this library's", what,
+                    h.major, h.minor);
+    else if (len >= 4 && memcmp(buf, "CNHE", 4) == 0 && (unsigned)h.type != type)
+        cn_diag_set(diag, "%s: the bytes are another kind of object (type 0x%x)", what,
+                    (unsigned)h.type);
+    else if (len >= 4 && memcmp(buf, "CNHE", 4) == 0)
+        cn_diag_set(diag, "%s: checksum or length mismatch (truncated or damaged)", what);
+    else
+        cn_diag_set(diag, "not a cryptonets %s (bad magic)", what);
+    return st;
 }
 
 uint64_t cn_fnv1a(const uint8_t *p, size_t n)

@@ -28,14 +28,26 @@ void cn_wb_put(cn_wb_t *b, const void *src, size_t n);
 void cn_wb_u32(cn_wb_t *b, uint64_t v);
 void cn_wb_u64(cn_wb_t *b, uint64_t v);
 void cn_wb_f64(cn_wb_t *b, double d);
-/* appends the FNV-1a trailer and hands the bytes over (*buf, *len), or frees them and
- * returns CN_ERR_NO_MEMORY if an allocation failed */
-cn_status cn_wb_finish(cn_wb_t *b, uint8_t **buf, size_t *len);
+/* Model and plan files are frames of lib/io (docs/format.md, "Framing"): the common
+ * 32-byte header and checksum around a body that starts with the file's own magic and
+ * version. */
+#define CN_NET_MODEL_TYPE (CN_IO_EXTERNAL_TYPE + 0)
+#define CN_NET_PLAN_TYPE (CN_IO_EXTERNAL_TYPE + 1)
+/* Starts a frame: room for the header (call first). */
+void cn_wb_frame_begin(cn_wb_t *b);
+/* Ends the frame of the given type (header, checksum) and hands the bytes over (*buf,
+ * *len), or frees them and returns CN_ERR_NO_MEMORY if an allocation failed. */
+cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len);
+/* The body of a model or plan file: a frame of the type, or a file of format 1 (which
+ * began with magic and ended with an FNV-1a trailer; still read). CN_ERR_FORMAT,
+ * CN_ERR_TRUNCATED or CN_ERR_VERSION with the reason in diag. */
+cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
+                         unsigned type, const char *magic, cn_net_diag_t *diag);
 int cn_rb_get(cn_rb_t *r, void *dst, size_t n);
 uint64_t cn_rb_u32(cn_rb_t *r);
 uint64_t cn_rb_u64(cn_rb_t *r);
 double cn_rb_f64(cn_rb_t *r);
-uint64_t cn_fnv1a(const uint8_t *p, size_t n); /* 64-bit FNV-1a */
+uint64_t cn_fnv1a(const uint8_t *p, size_t n); /* 64-bit FNV-1a (format-1 files, client state) */
 /* 1 when the last 8 bytes of buf are the FNV-1a of the others (little-endian) */
 int cn_trailer_ok(const uint8_t *buf, size_t len);
 

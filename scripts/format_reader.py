@@ -566,10 +566,22 @@ def centered(v, p):
 # ---- plan files (docs/net.md, "Plan format") ----
 
 def parse_plan(data):
-    if len(data) < 16 or data[:4] != b"CNPL":
+    # a frame (format.md, "Framing"): the common header of type 0x101, the body, the
+    # checksum; or a plan of format 1: the body, then FNV-1a
+    if data[:4] == b"CNHE":
+        if int.from_bytes(data[8:10], "little") != 0x101:
+            raise FormatError("not a plan frame")
+        if int.from_bytes(data[16:24], "little") != len(data):
+            raise FormatError("plan frame length")
+        if checksum(data[:-8]) != int.from_bytes(data[-8:], "little"):
+            raise FormatError("plan checksum mismatch")
+        data = data[32:-8] + bytes(8)
+    elif len(data) < 16 or data[:4] != b"CNPL":
         raise FormatError("not a plan")
-    if fnv1a(data[:-8]) != int.from_bytes(data[-8:], "little"):
+    elif fnv1a(data[:-8]) != int.from_bytes(data[-8:], "little"):
         raise FormatError("plan checksum mismatch")
+    if data[:4] != b"CNPL":
+        raise FormatError("not a plan")
     r = Reader(data, 4, len(data) - 8)
     plan = {"major": r.u16(), "minor": r.u16()}
     if plan["major"] != 1:
@@ -938,7 +950,7 @@ def check_net_dir(d):
 
 def cmd_dump(args):
     data = load(args[0])
-    if data[:4] == b"CNPL":
+    if data[:4] == b"CNPL" or (data[:4] == b"CNHE" and data[8:10] == b"\x01\x01"):
         plan = parse_plan(data)
         for k, v in plan.items():
             if k != "ops":

@@ -409,6 +409,7 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
     if (model_ready(m, NULL) != CN_OK)
         return CN_ERR_INVALID_ARG;
     cn_wb_t b = {0};
+    cn_wb_frame_begin(&b);
     cn_wb_put(&b, MODEL_MAGIC, 4);
     /* 1.0 unless a layer needs 1.1: such files stay readable by 1.0 readers */
     unsigned minor = 0;
@@ -462,7 +463,7 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
         for (size_t k = 0; k < nb; k++)
             cn_wb_f64(&b, l->b[k]);
     }
-    return cn_wb_finish(&b, buf, len);
+    return cn_wb_finish(&b, CN_NET_MODEL_TYPE, buf, len);
 }
 
 /* Reads the weights and biases of conv2d or dense layer l (its header fields read) and
@@ -495,7 +496,12 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
     memset(m, 0, sizeof *m);
     if (diag)
         diag->msg[0] = 0;
-    cn_rb_t r = {.p = buf, .len = len};
+    const uint8_t *body;
+    size_t blen;
+    cn_status fst = cn_net_unframe(&body, &blen, buf, len, CN_NET_MODEL_TYPE, MODEL_MAGIC, diag);
+    if (fst != CN_OK)
+        return fst;
+    cn_rb_t r = {.p = body, .len = blen};
     uint8_t magic[4], ver[4];
     cn_rb_get(&r, magic, 4);
     cn_rb_get(&r, ver, 4);
@@ -513,16 +519,11 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
                     ver[2] | ver[3] << 8, MODEL_MAJOR);
         return major > MODEL_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
     }
-    /* the checksum first: everything after it is then what the writer wrote */
-    if (len < 8 + 44 + 8) { /* magic and version, the fixed fields, the checksum */
+    /* the checksum was checked: everything after it is what the writer wrote */
+    if (blen < 8 + 44) { /* magic and version, the fixed fields */
         cn_diag_set(diag, "truncated header (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }
-    if (!cn_trailer_ok(buf, len)) {
-        cn_diag_set(diag, "checksum mismatch (the file is truncated or damaged)");
-        return CN_ERR_FORMAT;
-    }
-    r.len = len - 8;
     const uint64_t flags = cn_rb_u32(&r);
     const uint64_t c = cn_rb_u32(&r), h = cn_rb_u32(&r), w = cn_rb_u32(&r);
     const double scale = cn_rb_f64(&r);

@@ -13,6 +13,7 @@
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
     cn_wb_t b = {0};
+    cn_wb_frame_begin(&b);
     cn_wb_put(&b, PLAN_MAGIC, 4);
     const uint8_t ver[4] = {PLAN_MAJOR, 0, PLAN_MINOR, 0};
     cn_wb_put(&b, ver, 4);
@@ -64,7 +65,7 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
             cn_wb_u64(&b, (uint64_t)(u >> 64));
         }
     }
-    return cn_wb_finish(&b, buf, len);
+    return cn_wb_finish(&b, CN_NET_PLAN_TYPE, buf, len);
 }
 
 /* Checks that the ops form a runnable chain for the parameters: widths match, sizes and
@@ -140,24 +141,22 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
-    if (len < 8 + 8) {
-        cn_diag_set(diag, "plan: truncated (%zu bytes)", len);
-        return CN_ERR_TRUNCATED;
-    }
-    if (memcmp(buf, PLAN_MAGIC, 4) != 0) {
+    const uint8_t *body;
+    size_t blen;
+    const cn_status fst =
+        cn_net_unframe(&body, &blen, buf, len, CN_NET_PLAN_TYPE, PLAN_MAGIC, diag);
+    if (fst != CN_OK)
+        return fst;
+    if (blen < 8 || memcmp(body, PLAN_MAGIC, 4) != 0) {
         cn_diag_set(diag, "not a cryptonets plan (bad magic)");
         return CN_ERR_FORMAT;
     }
-    const unsigned major = buf[4] | buf[5] << 8;
+    const unsigned major = body[4] | body[5] << 8;
     if (major != PLAN_MAJOR) {
         cn_diag_set(diag, "plan format version %u; this library reads %d.x", major, PLAN_MAJOR);
         return major > PLAN_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
     }
-    if (!cn_trailer_ok(buf, len)) {
-        cn_diag_set(diag, "plan: checksum mismatch (truncated or damaged)");
-        return CN_ERR_FORMAT;
-    }
-    cn_rb_t r = {.p = buf, .len = len - 8, .pos = 8};
+    cn_rb_t r = {.p = body, .len = blen, .pos = 8};
     cn_plan_t *p = calloc(1, sizeof *p);
     if (!p)
         return CN_ERR_NO_MEMORY;

@@ -114,5 +114,10 @@ void cn_test_reseal_io(uint8_t *b, size_t len)
 
 void cn_test_reseal_net(uint8_t *b, size_t len)
 {
-    put_le64(b + len - 8, cn_test_fnv1a64(b, len - 8));
+    cn_io_header_t h;
+    if (len >= CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES && memcmp(b, "CNHE", 4) == 0 &&
+        cn_io_peek_header(&h, b, len) == CN_OK && (unsigned)h.type >= CN_IO_EXTERNAL_TYPE &&
+        cn_io_frame_seal(b, len, (unsigned)h.type, h.count, h.fingerprint) == CN_OK)
+        return; /* a frame (model, plan): header length and checksum rewritten */
+    put_le64(b + len - 8, cn_test_fnv1a64(b, len - 8)); /* FNV-1a trailer (client state) */
 }

@@ -57,8 +57,9 @@ uint64_t cn_test_fnv1a64(const void *p, size_t len);
  * edited the bytes before it, so that only the check under test can refuse them. */
 void cn_test_reseal_io(uint8_t *b, size_t len);
 
-/* The same for net/ bytes (model, plan, batch), whose last 8 bytes are FNV-1a of the
- * rest, little-endian. */
+/* The same for net/ bytes: model and plan files are lib/io frames (the header's length and
+ * the checksum are rewritten, so a test may also change the length); other net/ bytes
+ * (client state) end with FNV-1a of the rest, little-endian. */
 void cn_test_reseal_net(uint8_t *b, size_t len);
 
 /* A test case with a generous time limit (seconds, scaled by CK_TIMEOUT_MULTIPLIER). */

@@ -16,7 +16,9 @@
  *
  * History: the two plan digests changed once, with issue 12's correction of the noise
  * estimate (the fresh and bias terms bound r m by t^2, not t^2/2): the plans' noise and
- * budget fields (f64) moved, nothing else; keys, batch and reply bytes are unchanged. */
+ * budget fields (f64) moved, nothing else; keys, batch and reply bytes are unchanged.
+ * Then plan files became lib/io frames (issue 13: one header and checksum for every
+ * file): 32 bytes longer, the same body; keys, batch and reply bytes unchanged. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,10 @@
 #include "../../net/net_internal.h"
 
 /* test_kat_cost_profiles: the tiny model's plan for an IFMA server and a portable one */
-static const size_t KAT_PROFILE_LEN[2] = {2304, 2304};
+static const size_t KAT_PROFILE_LEN[2] = {2336, 2336};
 static const char *const KAT_PROFILE_SHA[2] = {
-    "6c4a14167c1dda45425466d578e9e5bac503c58ac1735f93f20438c686163bc2",
-    "82fb562951e97aa01759009b065f74990081f28f0a2d13311380f2030994c288"};
+    "0a4be3c1518d9e6cb747434d71704d64c9565c0b09d2b57613a5b0b3f7400b63",
+    "64ecb70ef6aa1e180ea9e28249c21fd3dababe50a1a2057d40d73d2f5d2196dd"};
 
 #define MNIST_MODEL "examples/models/cryptonets_mnist.cnm"
 
@@ -58,8 +60,8 @@ static cn_plan_t *compile_pinned(const char *name, const cn_model_t *m,
     ck_assert_uint_ge(len, 16);
     uint64_t pw = 0;
     for (int i = 7; i >= 0; i--)
-        pw = pw << 8 | b[8 + i];
-    const size_t cost_at = 16 + (size_t)pw + 10 * 8;
+        pw = pw << 8 | b[CN_IO_HEADER_BYTES + 8 + i];
+    const size_t cost_at = CN_IO_HEADER_BYTES + 16 + (size_t)pw + 10 * 8;
     ck_assert_uint_le(cost_at + 8, len - 8);
     double cost;
     memcpy(&cost, b + cost_at, 8);
@@ -85,8 +87,8 @@ START_TEST(test_kat_mnist_plan)
     o.nq = 4;
     o.t_bits = 24;
     o.nt = 3;
-    cn_plan_t *p = compile_pinned("mnist_plan", &m, &o, 1685016,
-            "3eddb3f117f13b9e4bdb13e1a1fd8f77e014ff1e88260b604d7b03003dd8494f");
+    cn_plan_t *p = compile_pinned("mnist_plan", &m, &o, 1685048,
+            "09303cafff0098acddb1eeb934ca095142950a444a262ecad290a957de8ba334");
     cn_plan_free(p);
     cn_model_clear(&m);
 }
@@ -132,8 +134,8 @@ START_TEST(test_kat_tiny_client_server)
     cn_compile_opts_t o;
     tiny_model(&m);
     tiny_opts(&o);
-    cn_plan_t *p = compile_pinned("tiny_plan", &m, &o, 2304,
-            "06fa3806a0f2500421283ec5848d80877c2536f07f3553760b9cdc2da626a6ad");
+    cn_plan_t *p = compile_pinned("tiny_plan", &m, &o, 2336,
+            "4d0ef29db5b756490002a3d47b7c02e9e62a7793e2721c865c2c81a3a610c9eb");
     const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p), count = 5;
     int64_t x[5 * 16];
     ck_assert_uint_eq(nin, 16);

@@ -360,6 +360,18 @@ START_TEST(test_plan_bytes)
     ck_assert(len == len2 && memcmp(b, b2, len) == 0);
     free(b2);
     cn_plan_free(q);
+    /* a plan of format 1 (before the common frame: the body, then FNV-1a) is still read,
+     * and is the same plan */
+    const size_t body = len - CN_IO_HEADER_BYTES - CN_IO_TRAILER_BYTES;
+    uint8_t *old = malloc(body + 8);
+    memcpy(old, b + CN_IO_HEADER_BYTES, body);
+    cn_test_reseal_net(old, body + 8);
+    ck_assert_msg(cn_plan_from_bytes(&q, old, body + 8, 1, &d) == CN_OK, "%s", d.msg);
+    ck_assert_int_eq(cn_plan_to_bytes(&b2, &len2, q), CN_OK);
+    ck_assert(len == len2 && memcmp(b, b2, len) == 0);
+    free(b2);
+    free(old);
+    cn_plan_free(q);
     for (size_t cut = 0; cut < len; cut += 1 + cut / 64)
         ck_assert_int_ne(cn_plan_from_bytes(&q, b, cut, 1, &d), CN_OK);
     uint8_t *c = malloc(len);
@@ -376,7 +388,7 @@ START_TEST(test_plan_bytes)
     }
     /* forged input range (the plan fuzzer's find): INT64_MIN as the minimum, resealed */
     memcpy(c, b, len);
-    const size_t off = 16 + cn_io_size_params(cn_plan_params(p)) + 16;
+    const size_t off = CN_IO_HEADER_BYTES + 16 + cn_io_size_params(cn_plan_params(p)) + 16;
     for (int i = 0; i < 8; i++)
         c[off + (size_t)i] = i == 7 ? 0x80 : 0;
     cn_test_reseal_net(c, len);

@@ -330,6 +330,7 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/bin/cryptonets
 
 format:
+	@sh scripts/setup.sh format
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:

@@ -11,13 +11,15 @@ PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev libjansson-d
 # libFuzzer runtime (make fuzz); `setup.sh mnist` adds npm (scripts/fetch_mnist.sh uses it
 # only when no npm is on the PATH); `setup.sh onnx` adds Python's ONNX and numpy (make
 # pytorch-check); `setup.sh pytorch` adds PyTorch too, for examples/pytorch (make
-# pytorch-models; about 150 MB to download, 640 MB installed: docs/pytorch.md)
+# pytorch-models; about 150 MB to download, 640 MB installed: docs/pytorch.md);
+# `setup.sh format` adds clang-format (make format, and CI's formatting check)
 for group in "$@"; do
     case "$group" in
     fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
     mnist) PACKAGES="$PACKAGES npm" ;;
     onnx) PACKAGES="$PACKAGES python3-onnx python3-numpy" ;;
     pytorch) PACKAGES="$PACKAGES python3-torch python3-onnx python3-numpy" ;;
+    format) PACKAGES="$PACKAGES clang-format" ;;
     *) echo "setup: unknown package group '$group'" >&2; exit 1 ;;
     esac
 done

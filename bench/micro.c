@@ -19,9 +19,9 @@
 
 typedef struct {
     const char *op;
-    size_t n;        /* ring degree */
-    size_t primes;   /* number of RNS primes */
-    unsigned bits;   /* bits of each prime */
+    size_t n;      /* ring degree */
+    size_t primes; /* number of RNS primes */
+    unsigned bits; /* bits of each prime */
 } bench_spec;
 
 /* One benchmark instance: setup builds state, run does one operation. */
@@ -84,7 +84,8 @@ static void setup(bench_state *s, const bench_spec *b)
     memset(s, 0, sizeof *s);
     if (b->primes == 0) { /* a keystream row: n bytes from a seeded generator */
         uint8_t seed[CN_SEED_BYTES] = {1, 2, 3};
-        if ((st = cn_rng_init_insecure_deterministic(&s->rng, seed, CN_RNG_INSECURE_ACK)) != CN_OK)
+        if ((st = cn_rng_init_insecure_deterministic(&s->rng, seed, CN_RNG_INSECURE_ACK)) !=
+            CN_OK)
             die("rng", st);
         s->nbytes = b->n;
         if (!(s->bytes = malloc(b->n)))
@@ -143,7 +144,6 @@ static void run_poly_mul(bench_state *s)
         die("poly_mul", CN_ERR_INVALID_ARG);
 }
 
-
 /* BFV parameters of the issue's comparison with SEAL 4.4: n = 8192 with primes of
  * 44, 44, 43, 43 bits and a 44-bit P (log2 qP = 218); n = 16384 with 3 x 48 and 5 x 49
  * bits and a 49-bit P (438); one 20-bit batching t. */
@@ -183,7 +183,8 @@ static void bfv_setup(bench_state *s, const bench_spec *b)
     if ((st = cn_bfv_context_create(&s->ctx, &prm)) != CN_OK)
         die("context", st);
     /* reproducible benchmark: the deterministic generator, asked for by name */
-    if ((st = cn_rng_init_insecure_deterministic(&s->rng, seed, CN_RNG_INSECURE_ACK)) != CN_OK ||
+    if ((st = cn_rng_init_insecure_deterministic(&s->rng, seed, CN_RNG_INSECURE_ACK)) !=
+            CN_OK ||
         (st = cn_bfv_keygen_secret(&s->sk, s->ctx, &s->rng)) != CN_OK ||
         (st = cn_bfv_keygen_public(&s->pk, &s->sk, s->ctx, &s->rng)) != CN_OK ||
         (st = cn_bfv_keygen_relin(&s->rk, &s->sk, s->ctx, &s->rng)) != CN_OK ||
@@ -343,7 +344,7 @@ static size_t size_rlk(bench_state *s)
 typedef struct {
     bench_spec spec;
     void (*run)(bench_state *);
-    int bfv;                        /* uses the BFV setup */
+    int bfv;                       /* uses the BFV setup */
     size_t (*size)(bench_state *); /* a size row: bytes instead of time */
 } bench_entry;
 
@@ -363,16 +364,26 @@ static const bench_entry entries[] = {
     {{"poly_mul", 8192, 4, 60}, run_poly_mul, 0, NULL},
     {{"poly_mul", 8192, 4, 44}, run_poly_mul, 0, NULL},
     {{"chacha20", 65536, 0, 0}, run_chacha20, 0, NULL},
-#define BFV_ROWS(n, k)                                                                     \
-    {{"keygen", n, k, 0}, run_keygen, 1, NULL}, {{"encrypt_pk", n, k, 0}, run_encrypt_pk, 1, NULL},     \
-        {{"encrypt_sk", n, k, 0}, run_encrypt_sk, 1, NULL}, {{"decrypt", n, k, 0}, run_decrypt, 1, NULL}, \
-        {{"add", n, k, 0}, run_add, 1, NULL}, {{"mul_scalar", n, k, 0}, run_mul_scalar, 1, NULL},       \
-        {{"mul_plain", n, k, 0}, run_mul_plain, 1, NULL}, {{"mul", n, k, 0}, run_mul, 1, NULL},         \
-        {{"square", n, k, 0}, run_square, 1, NULL}, {{"relin", n, k, 0}, run_relin, 1, NULL},           \
-        {{"mul_relin", n, k, 0}, run_mul_relin, 1, NULL}, {{"mod_switch", n, k, 0}, run_mod_switch, 1, NULL}
-#define SIZE_ROWS(n, k)                                                                    \
-    {{"size_ct", n, k, 0}, NULL, 1, size_ct}, {{"size_ct_seeded", n, k, 0}, NULL, 1, size_ct_seeded}, \
-        {{"size_pk", n, k, 0}, NULL, 1, size_pk}, {{"size_rlk", n, k, 0}, NULL, 1, size_rlk}
+#define BFV_ROWS(n, k)                                                                         \
+    {{"keygen", n, k, 0}, run_keygen, 1, NULL},                                                \
+        {{"encrypt_pk", n, k, 0}, run_encrypt_pk, 1, NULL},                                    \
+        {{"encrypt_sk", n, k, 0}, run_encrypt_sk, 1, NULL},                                    \
+        {{"decrypt", n, k, 0}, run_decrypt, 1, NULL}, {{"add", n, k, 0}, run_add, 1, NULL},    \
+        {{"mul_scalar", n, k, 0}, run_mul_scalar, 1, NULL},                                    \
+        {{"mul_plain", n, k, 0}, run_mul_plain, 1, NULL},                                      \
+        {{"mul", n, k, 0}, run_mul, 1, NULL}, {{"square", n, k, 0}, run_square, 1, NULL},      \
+        {{"relin", n, k, 0}, run_relin, 1, NULL},                                              \
+        {{"mul_relin", n, k, 0}, run_mul_relin, 1, NULL},                                      \
+    {                                                                                          \
+        {"mod_switch", n, k, 0}, run_mod_switch, 1, NULL                                       \
+    }
+#define SIZE_ROWS(n, k)                                                                        \
+    {{"size_ct", n, k, 0}, NULL, 1, size_ct},                                                  \
+        {{"size_ct_seeded", n, k, 0}, NULL, 1, size_ct_seeded},                                \
+        {{"size_pk", n, k, 0}, NULL, 1, size_pk},                                              \
+    {                                                                                          \
+        {"size_rlk", n, k, 0}, NULL, 1, size_rlk                                               \
+    }
     BFV_ROWS(8192, 4),
     {{"seed_expand", 8192, 4, 0}, run_seed_expand, 1, NULL},
     {{"decrypt3", 8192, 4, 0}, run_decrypt3, 1, NULL},
@@ -395,16 +406,17 @@ static int selected(const char *op, int nwords, char **words)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench/micro [--json] [--json-file F] [--reps R] [WORD ...]\n"
-                    "  runs the ops whose name contains a WORD (all by default)\n"
-                    "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
-                    "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
-                    "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
-                    "       decrypt3 decrypt3_checked noise_budget3 (size-3 ciphertexts)\n"
-                    "       chacha20 (n = bytes of keystream from the generator)\n"
-                    "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
-                    "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
-                    "   t of 20 bits; 'bits' is 0 there)\n");
+    fprintf(stderr,
+            "usage: bench/micro [--json] [--json-file F] [--reps R] [WORD ...]\n"
+            "  runs the ops whose name contains a WORD (all by default)\n"
+            "  ops: ntt_fwd ntt_inv poly_mul keygen encrypt_pk encrypt_sk decrypt add\n"
+            "       mul_scalar mul_plain mul square relin mul_relin mod_switch\n"
+            "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
+            "       decrypt3 decrypt3_checked noise_budget3 (size-3 ciphertexts)\n"
+            "       chacha20 (n = bytes of keystream from the generator)\n"
+            "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
+            "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
+            "   t of 20 bits; 'bits' is 0 there)\n");
 }
 
 int main(int argc, char **argv)
@@ -456,10 +468,9 @@ int main(int argc, char **argv)
             setup(&s, &be->spec);
         if (be->size) {
             size_t bytes = be->size(&s);
-            json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:I}", "op", be->spec.op, "n",
-                                    (json_int_t)be->spec.n, "primes",
-                                    (json_int_t)be->spec.primes, "bits", 0, "bytes",
-                                    (json_int_t)bytes);
+            json_t *row = json_pack(
+                "{s:s, s:I, s:I, s:i, s:I}", "op", be->spec.op, "n", (json_int_t)be->spec.n,
+                "primes", (json_int_t)be->spec.primes, "bits", 0, "bytes", (json_int_t)bytes);
             lost |= json_array_append_new(rows, row) != 0;
             if (!json)
                 printf("%-14s %6zu %6zu %5s %12zu bytes\n", be->spec.op, be->spec.n,
@@ -489,14 +500,16 @@ int main(int argc, char **argv)
         qsort(t, (size_t)nrep, sizeof *t, cmp_double);
         double med = t[nrep / 2];
         /* the NTT kernel of the row's first prime (BFV rows: the ciphertext primes') */
-        const char *kern = s.bytes ? "-" : cn_ntt_table_kernel_name(
-            be->bfv ? &cn_bfv_context_ring(s.ctx)->ntt[0] : &s.ring.ntt[0]);
-        json_t *row = json_pack("{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:i, s:s}", "op",
-                                be->spec.op, "n", (json_int_t)be->spec.n, "primes",
-                                (json_int_t)be->spec.primes, "bits", (int)be->spec.bits,
-                                "median_us", cn_bench_json_real(med, 3), "min_us",
-                                cn_bench_json_real(t[0], 3), "max_us",
-                                cn_bench_json_real(t[nrep - 1], 3), "reps", nrep, "kernel", kern);
+        const char *kern =
+            s.bytes ? "-"
+                    : cn_ntt_table_kernel_name(be->bfv ? &cn_bfv_context_ring(s.ctx)->ntt[0]
+                                                       : &s.ring.ntt[0]);
+        json_t *row =
+            json_pack("{s:s, s:I, s:I, s:i, s:o, s:o, s:o, s:i, s:s}", "op", be->spec.op, "n",
+                      (json_int_t)be->spec.n, "primes", (json_int_t)be->spec.primes, "bits",
+                      (int)be->spec.bits, "median_us", cn_bench_json_real(med, 3), "min_us",
+                      cn_bench_json_real(t[0], 3), "max_us", cn_bench_json_real(t[nrep - 1], 3),
+                      "reps", nrep, "kernel", kern);
         lost |= json_array_append_new(rows, row) != 0;
         if (!json)
             printf("%-12s %6zu %6zu %5u %12.2f %12.2f %12.2f  %s\n", be->spec.op, be->spec.n,

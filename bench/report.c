@@ -33,11 +33,12 @@ static FILE *svg_open(const char *dir, const char *name, int w, int h, const cha
         fprintf(stderr, "report: %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-               "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" "
-               "font-weight=\"bold\">%s</text>\n",
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" "
+            "font-weight=\"bold\">%s</text>\n",
             w, h, w, h, w / 2, title);
     return f;
 }
@@ -90,8 +91,8 @@ static const char *kind_of(const char *step)
 
 static int kind_index(const char *k)
 {
-    static const char *kinds[] = {"load", "linear", "square", "relin", "modswitch", "save",
-                                  "other"};
+    static const char *kinds[] = {"load",      "linear", "square", "relin",
+                                  "modswitch", "save",   "other"};
     for (int i = 0; i < 7; i++)
         if (!strcmp(k, kinds[i]))
             return i;
@@ -111,7 +112,8 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
         /* the threads group (or a single run); else the file's first configuration */
         int any = 0;
         for (size_t i = 0; i < res->nruns; i++)
-            any |= !strcmp(res->runs[i].group, "threads") || !strcmp(res->runs[i].group, "single");
+            any |=
+                !strcmp(res->runs[i].group, "threads") || !strcmp(res->runs[i].group, "single");
         for (size_t i = 0, taken = 0; i < res->nruns && nb < 32; i++) {
             const cn_bench_run_t *r = &res->runs[i];
             if (r->error ||
@@ -128,7 +130,8 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
         return 0;
     const int left = 250, right = 70, top = 60, bh = 28, gap = 12, w = 960;
     const int h = top + (int)nb * (bh + gap) + 70;
-    FILE *f = svg_open(dir, "layers.svg", w, h, "Server time per step of one batch (median seconds)");
+    FILE *f =
+        svg_open(dir, "layers.svg", w, h, "Server time per step of one batch (median seconds)");
     if (!f)
         return -1;
     const double xmax = nice_max(tmax);
@@ -152,12 +155,14 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
             const double sec = bars[b]->steps[s].median;
             const char *nm = bars[b]->steps[s].name;
             const double wd = sec * sx;
-            fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
-                       "stroke=\"white\"><title>%s: %.3f s</title></rect>\n",
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\" "
+                    "stroke=\"white\"><title>%s: %.3f s</title></rect>\n",
                     x, y, wd, bh, palette[kind_index(kind_of(nm))], nm, sec);
             if (wd > 40)
-                fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"white\" "
-                           "font-size=\"10\">%.2f</text>\n",
+                fprintf(f,
+                        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" fill=\"white\" "
+                        "font-size=\"10\">%.2f</text>\n",
                         x + wd / 2, y + bh / 2 + 4, sec);
             x += wd;
         }
@@ -167,8 +172,9 @@ static int plot_layers(const char *dir, tfile_t *tf, size_t ntf)
     static const char *kinds[] = {"load", "linear", "square", "relin", "modswitch", "save"};
     for (int k = 0; k < 6; k++) {
         const int x = left + k * 100;
-        fprintf(f, "<rect x=\"%d\" y=\"32\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-                   "<text x=\"%d\" y=\"42\">%s</text>\n",
+        fprintf(f,
+                "<rect x=\"%d\" y=\"32\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+                "<text x=\"%d\" y=\"42\">%s</text>\n",
                 x, palette[k], x + 16, kinds[k]);
     }
     return svg_close(f);
@@ -238,37 +244,43 @@ static int plot_group(const char *dir, const char *file, const char *group, int 
         const double v = logx ? pow(10, y0 + t) : y1 * t / yt;
         const double y = logx ? PY(v) : top + ph - ph * t / yt;
         human(lb, sizeof lb, v);
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
                 left, y, left + pw, y, left - 6, y + 4, lb);
     }
     /* x ticks at the measured points */
     for (size_t i = 0; i < se[0].n; i++) {
         const double x = PX(se[0].x[i]);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
                 x, top, x, top + ph, x, top + ph + 16, se[0].x[i]);
     }
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", left + pw / 2,
             h - 20, xlabel);
     /* CryptoNets (Gilad-Bachrach et al., ICML 2016): about 59,000 predictions per hour */
     if (!logx || (59000 >= pow(10, y0) && 59000 <= pow(10, y1)))
-        fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
-                   "stroke-dasharray=\"2 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#666\" "
-                   "text-anchor=\"end\">CryptoNets 2016: 59,000/h</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+                "stroke-dasharray=\"2 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#666\" "
+                "text-anchor=\"end\">CryptoNets 2016: 59,000/h</text>\n",
                 left, PY(59000.0), left + pw, PY(59000.0), left + pw - 4, PY(59000.0) - 4);
     /* ideal scaling from the first point of each server series (threads: linear) */
     for (size_t s = 0; !logx && s < ns; s += 2) {
         if (se[s].n < 2 || !(se[s].x[0] > 0))
             continue;
         const double xe = se[s].x[se[s].n - 1], ye = se[s].y[0] * xe / se[s].x[0];
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                   "stroke-opacity=\"0.4\" stroke-dasharray=\"1 3\"/>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-opacity=\"0.4\" stroke-dasharray=\"1 3\"/>\n",
                 PX(se[s].x[0]), PY(se[s].y[0]), PX(xe), PY(ye), palette[(s / 2) % 10]);
     }
-    fprintf(f, "<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">"
-               "predictions per hour</text>\n",
-            top + ph / 2, top + ph / 2);
+    fprintf(
+        f,
+        "<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">"
+        "predictions per hour</text>\n",
+        top + ph / 2, top + ph / 2);
     for (size_t s = 0; s < ns; s++) {
         const char *col = palette[(s / 2) % 10];
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", col,
@@ -278,13 +290,15 @@ static int plot_group(const char *dir, const char *file, const char *group, int 
         fprintf(f, "\"/>\n");
         for (size_t i = 0; i < se[s].n; i++) {
             human(lb, sizeof lb, se[s].y[i]);
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s: %s"
-                       "</title></circle>\n",
+            fprintf(f,
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"><title>%s: %s"
+                    "</title></circle>\n",
                     PX(se[s].x[i]), PY(se[s].y[i] > 0 ? se[s].y[i] : 1), col, se[s].name, lb);
         }
         const double ly = top + 10 + 20.0 * (double)s;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                   "stroke-width=\"2\"%s/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"%s/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
                 left + pw + 12, ly, left + pw + 40, ly, col,
                 s % 2 ? " stroke-dasharray=\"6 4\"" : "", left + pw + 46, ly + 4, se[s].name);
     }
@@ -326,20 +340,23 @@ static int plot_opt(const char *dir, tfile_t *tf, size_t ntf)
     const double xmax = nice_max(rmax * 1.05), sx = (w - left - right) / xmax;
     for (int t = 0; t <= 10; t++) {
         const double x = left + t * (w - left - right) / 10.0;
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
+                "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%.3g</text>\n",
                 x, top - 5, x, h - 50, x, h - 35, xmax * t / 10);
     }
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\" "
-               "stroke-dasharray=\"4 3\"/>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
-               "server time / server time with every optimization (1 = no effect)</text>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#333\" "
+            "stroke-dasharray=\"4 3\"/>\n<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">"
+            "server time / server time with every optimization (1 = no effect)</text>\n",
             left + sx, top - 5, left + sx, h - 50, left + (w - left - right) / 2, h - 15);
     for (size_t b = 0; b < nb; b++) {
         const int y = top + (int)b * (bh + gap);
         const double r = bars[b]->server_time_ratio;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s: %s</text>\n"
-                   "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n"
-                   "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n",
+        fprintf(f,
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s: %s</text>\n"
+                "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n"
+                "<text x=\"%.1f\" y=\"%d\">%.2fx</text>\n",
                 left - 8, y + bh / 2 + 4, lab[b], bars[b]->name, left, y, r * sx, bh,
                 palette[strstr(lab[b], "MNIST") ? 0 : 1], left + r * sx + 4, y + bh / 2 + 4, r);
     }
@@ -379,14 +396,17 @@ static void table_throughput(FILE *md, const tfile_t *t)
 {
     const cn_bench_results_t *res = &t->res;
     out(stdout, md, "\n### %s (`%s`)\n\n", t->label, res->network);
-    out(stdout, md, "%d batches per configuration after one uncounted first batch, %s; "
-                    "weights of %d bits.\n\n",
+    out(stdout, md,
+        "%d batches per configuration after one uncounted first batch, %s; "
+        "weights of %d bits.\n\n",
         res->reps, res->date, res->weight_bits);
-    out(stdout, md, "| group | configuration | n | log2 qP | t moduli | images | server s "
-                    "(min-max) | ratio | encrypt s | e2e s | server pred/h | e2e pred/h | "
-                    "server MiB | client MiB | up MB | down MB | budget | exact |\n");
-    out(stdout, md, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-                    "--- | --- | --- | --- | --- | --- |\n");
+    out(stdout, md,
+        "| group | configuration | n | log2 qP | t moduli | images | server s "
+        "(min-max) | ratio | encrypt s | e2e s | server pred/h | e2e pred/h | "
+        "server MiB | client MiB | up MB | down MB | budget | exact |\n");
+    out(stdout, md,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
+        "--- | --- | --- | --- | --- | --- |\n");
     for (size_t i = 0; i < res->nruns; i++) {
         const cn_bench_run_t *r = &res->runs[i];
         if (r->error) {
@@ -397,8 +417,9 @@ static void table_throughput(FILE *md, const tfile_t *t)
         char a[32], b[32];
         commas(a, sizeof a, r->predictions_per_hour);
         commas(b, sizeof b, r->end_to_end_predictions_per_hour);
-        out(stdout, md, "| %s | %s | %.0f | %.1f | %zu | %.0f | %.3f (%.3f-%.3f) | %.2f | %.3f | "
-                        "%.3f | %s | %s | %.0f | %.0f | %.1f | %.1f | %.0f / %.1f | %s |\n",
+        out(stdout, md,
+            "| %s | %s | %.0f | %.1f | %zu | %.0f | %.3f (%.3f-%.3f) | %.2f | %.3f | "
+            "%.3f | %s | %s | %.0f | %.0f | %.1f | %.1f | %.0f / %.1f | %s |\n",
             r->group, r->name, r->n, r->log_q, r->nmoduli, r->images, r->server.median,
             r->server.min, r->server.max, r->server_time_ratio, r->encrypt.median,
             r->end_to_end.median, a, b, r->peak_rss_bytes / 1048576.0,
@@ -492,8 +513,9 @@ int main(int argc, char **argv)
             ntf++;
         } else {
             fprintf(stderr, "report: %s: left out: %s\n", argv[i],
-                    v.kind == CN_BENCH_MICRO ? "one bench/micro file is reported"
-                                             : "at most 16 bench/throughput files are reported");
+                    v.kind == CN_BENCH_MICRO
+                        ? "one bench/micro file is reported"
+                        : "at most 16 bench/throughput files are reported");
             cn_bench_results_clear(&v);
             rc = 1;
         }

@@ -55,16 +55,19 @@ static uint64_t next_u64(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static double uniform_pm1(uint64_t *s) { return (double)(next_u64(s) >> 11) * 0x1p-52 - 1.0; }
+static double uniform_pm1(uint64_t *s)
+{
+    return (double)(next_u64(s) >> 11) * 0x1p-52 - 1.0;
+}
 
 /* --- configurations ------------------------------------------------------------------- */
 
 typedef struct {
-    char group[12];   /* "single", "threads", "fill", "n", "opt" */
-    char name[32];    /* e.g. "threads=1", "no modulus switching" */
+    char group[12]; /* "single", "threads", "fill", "n", "opt" */
+    char name[32];  /* e.g. "threads=1", "no modulus switching" */
     int threads;
-    size_t images;    /* 0: a full batch */
-    size_t n;         /* 0: as the options say */
+    size_t images; /* 0: a full batch */
+    size_t n;      /* 0: as the options say */
     int no_mod_switch, eager_relin, per_ct;
     /* parameters forced to another configuration's (the opt group: the baseline's, so
      * an optimization turned off changes nothing else) */
@@ -75,7 +78,7 @@ typedef struct {
 
 /* What a configuration's process reports once it is ready. */
 typedef struct {
-    int status;               /* 0 ok, else failed (msg) */
+    int status; /* 0 ok, else failed (msg) */
     char msg[200];
     size_t n, images, nt, nops;
     double log_qp;
@@ -102,7 +105,7 @@ typedef struct {
     pid_t pid;
     int cmd_fd, res_fd;
     ready_t ready;
-    rep_t cold;       /* the first batch of the process: page faults, not counted */
+    rep_t cold; /* the first batch of the process: page faults, not counted */
     rep_t reps[MAX_REPS];
     int nreps;
     double peak_rss;        /* the server process's */
@@ -133,7 +136,10 @@ static int io_full(int fd, uint8_t *p, size_t len, int wr)
     }
     return 0;
 }
-static int read_full(int fd, void *buf, size_t len) { return io_full(fd, buf, len, 0); }
+static int read_full(int fd, void *buf, size_t len)
+{
+    return io_full(fd, buf, len, 0);
+}
 static int write_full(int fd, const void *buf, size_t len)
 {
     return io_full(fd, (uint8_t *)(uintptr_t)buf, len, 1); /* write() only reads it */
@@ -295,7 +301,8 @@ static void server_main(int in, int out, const uint8_t *plan_bytes, size_t plan_
             uint8_t *reply = NULL;
             size_t rl = 0;
             const double t0 = now_s();
-            a.status = s ? cn_server_eval(&reply, &rl, s, buf, (size_t)len, &a.tm, NULL) : CN_ERR_NO_KEY;
+            a.status = s ? cn_server_eval(&reply, &rl, s, buf, (size_t)len, &a.tm, NULL)
+                         : CN_ERR_NO_KEY;
             a.seconds = now_s() - t0;
             const int bad = write_full(out, &a, sizeof a) ||
                             send_msg(out, 'r', reply, a.status == CN_OK ? rl : 0);
@@ -414,7 +421,8 @@ static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opt
     /* the same inputs for every configuration of a run */
     uint64_t s = op->seed ^ 0x5bd1e995u;
     for (size_t i = 0; i < w->images * nin; i++)
-        w->x[i] = m->input_min + (int64_t)(next_u64(&s) % (uint64_t)(m->input_max - m->input_min + 1));
+        w->x[i] = m->input_min +
+                  (int64_t)(next_u64(&s) % (uint64_t)(m->input_max - m->input_min + 1));
     const uint8_t seed[CN_SEED_BYTES] = {7};
     uint8_t *keys = NULL;
     t0 = now_s();
@@ -453,9 +461,9 @@ static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
     double t0 = now_s();
     cn_status st = cn_client_encrypt(&up, &ul, w->c, w->x, w->images, NULL);
     rp->enc = now_s() - t0;
-    if (st == CN_OK && (send_msg(w->to_srv, 'b', up, ul) ||
-                        read_full(w->from_srv, &a, sizeof a) ||
-                        recv_msg(w->from_srv, &tag, &w->reply, &w->reply_cap, &dl)))
+    if (st == CN_OK &&
+        (send_msg(w->to_srv, 'b', up, ul) || read_full(w->from_srv, &a, sizeof a) ||
+         recv_msg(w->from_srv, &tag, &w->reply, &w->reply_cap, &dl)))
         st = CN_ERR_IO;
     if (st == CN_OK)
         st = (cn_status)a.status;
@@ -470,7 +478,8 @@ static void worker_rep(worker_t *w, rep_t *rp, ready_t *r)
         r->nsteps = a.tm.nsteps < MAX_STEPS ? a.tm.nsteps : MAX_STEPS;
         for (size_t i = 0; i < r->nsteps; i++)
             snprintf(r->step[i], sizeof r->step[i], "%s", a.tm.name[i]);
-        if (cn_client_reply_budget(&r->budget_measured, w->c, w->reply, (size_t)dl, NULL) != CN_OK)
+        if (cn_client_reply_budget(&r->budget_measured, w->c, w->reply, (size_t)dl, NULL) !=
+            CN_OK)
             r->budget_measured = -1;
     }
     if (st == CN_OK) {
@@ -612,9 +621,11 @@ static void run_group(run_t *runs, size_t nrun, int reps, const cn_model_t *m, c
             continue;
         }
         runs[i].cold = rp;
-        fprintf(stderr, "throughput: [%s] %s: n = %zu, %zu images, first batch (not counted): "
-                "server %.3f s\n", runs[i].conf.group, runs[i].conf.name, runs[i].ready.n,
-                runs[i].ready.images, rp.server);
+        fprintf(stderr,
+                "throughput: [%s] %s: n = %zu, %zu images, first batch (not counted): "
+                "server %.3f s\n",
+                runs[i].conf.group, runs[i].conf.name, runs[i].ready.n, runs[i].ready.images,
+                rp.server);
     }
     /* round robin, each round starting one configuration later (no configuration always
      * runs right after the same one) */
@@ -723,8 +734,9 @@ static void machine(char *model, size_t mlen, char *flags, size_t flen)
             snprintf(model, mlen, "%s", v);
             got_model = 1;
         } else if (!got_flags && !strncmp(line, "flags", 5)) {
-            static const char *want[] = {"avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl",
-                                         "avx512ifma", "avx512vbmi", "bmi2", "adx"};
+            static const char *want[] = {"avx2",       "avx512f",  "avx512dq",
+                                         "avx512bw",   "avx512vl", "avx512ifma",
+                                         "avx512vbmi", "bmi2",     "adx"};
             for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
                 char pat[32];
                 snprintf(pat, sizeof pat, " %s ", want[i]);
@@ -764,12 +776,11 @@ static const run_t *baseline_of(const run_t *runs, size_t nrun, size_t i)
 static json_t *json_run(const run_t *runs, size_t nrun, size_t i)
 {
     const run_t *r = &runs[i];
-    json_t *o = json_pack("{s:o, s:o, s:i, s:b, s:b, s:s}", "group",
-                          cn_bench_json_string(r->conf.group), "name",
-                          cn_bench_json_string(r->conf.name), "threads", r->conf.threads,
-                          "mod_switch", !r->conf.no_mod_switch, "lazy_relin",
-                          !r->conf.eager_relin, "linear",
-                          r->conf.per_ct ? "per_ciphertext" : "blocked");
+    json_t *o = json_pack(
+        "{s:o, s:o, s:i, s:b, s:b, s:s}", "group", cn_bench_json_string(r->conf.group), "name",
+        cn_bench_json_string(r->conf.name), "threads", r->conf.threads, "mod_switch",
+        !r->conf.no_mod_switch, "lazy_relin", !r->conf.eager_relin, "linear",
+        r->conf.per_ct ? "per_ciphertext" : "blocked");
     if (r->failed) {
         if (json_object_set_new(o, "error", cn_bench_json_string(r->why))) {
             json_decref(o);
@@ -784,26 +795,26 @@ static json_t *json_run(const run_t *runs, size_t nrun, size_t i)
         bad |= json_array_append_new(moduli, json_integer((json_int_t)rd->t[k]));
     for (size_t s = 0; s < rd->nsteps; s++) {
         const stat_t st = stat_of(r, offsetof(rep_t, steps) + s * sizeof(double));
-        bad |= json_array_append_new(
-            layers, json_pack("{s:o, s:o, s:o, s:o}", "name", cn_bench_json_string(rd->step[s]),
-                              "median", cn_bench_json_real(st.med, 4), "min",
-                              cn_bench_json_real(st.min, 4), "max",
-                              cn_bench_json_real(st.max, 4)));
+        bad |= json_array_append_new(layers, json_pack("{s:o, s:o, s:o, s:o}", "name",
+                                                       cn_bench_json_string(rd->step[s]),
+                                                       "median", cn_bench_json_real(st.med, 4),
+                                                       "min", cn_bench_json_real(st.min, 4),
+                                                       "max", cn_bench_json_real(st.max, 4)));
     }
     const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
     const double img = (double)rd->images;
     bad |= json_object_update_new(
-        o, json_pack("{s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                     "images", (json_int_t)rd->images, "n", (json_int_t)rd->n, "log_q",
-                     cn_bench_json_real(rd->log_qp, 1), "plaintext_moduli", moduli, "batches",
-                     r->nreps, "layers", layers, "server_seconds", json_stat(srv),
-                     "encrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, enc))),
-                     "decrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, dec))),
-                     "end_to_end_seconds", json_stat(e2e), "first_batch_server_seconds",
-                     cn_bench_json_real(r->cold.server, 4), "predictions_per_hour",
-                     cn_bench_json_round(3600 * img / srv.med),
-                     "end_to_end_predictions_per_hour",
-                     cn_bench_json_round(3600 * img / e2e.med)));
+        o,
+        json_pack("{s:I, s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "images",
+                  (json_int_t)rd->images, "n", (json_int_t)rd->n, "log_q",
+                  cn_bench_json_real(rd->log_qp, 1), "plaintext_moduli", moduli, "batches",
+                  r->nreps, "layers", layers, "server_seconds", json_stat(srv),
+                  "encrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, enc))),
+                  "decrypt_seconds", json_stat(stat_of(r, offsetof(rep_t, dec))),
+                  "end_to_end_seconds", json_stat(e2e), "first_batch_server_seconds",
+                  cn_bench_json_real(r->cold.server, 4), "predictions_per_hour",
+                  cn_bench_json_round(3600 * img / srv.med), "end_to_end_predictions_per_hour",
+                  cn_bench_json_round(3600 * img / e2e.med)));
     const run_t *base = baseline_of(runs, nrun, i);
     if (!base->failed && base->nreps) {
         const stat_t bs = stat_of(base, offsetof(rep_t, server));
@@ -840,12 +851,12 @@ static cn_status write_json(FILE *f, const run_t *runs, size_t nrun, const opts_
     int bad = 0;
     for (size_t i = 0; i < nrun; i++)
         bad |= json_array_append_new(arr, json_run(runs, nrun, i));
-    json_t *doc = json_pack(
-        "{s:s, s:i, s:s, s:o, s:i, s:i, s:{s:o, s:i, s:o, s:s}, s:o}", "bench", "throughput",
-        "format", CN_BENCH_THROUGHPUT_FORMAT, "date", date, "network",
-        cn_bench_json_string(network), "weight_bits", (int)op->wbits, "reps", reps, "machine",
-        "cpu", cn_bench_json_string(model), "cores", cores, "flags",
-        cn_bench_json_string(flags), "ntt_kernel", cn_ntt_kernel_name(), "runs", arr);
+    json_t *doc =
+        json_pack("{s:s, s:i, s:s, s:o, s:i, s:i, s:{s:o, s:i, s:o, s:s}, s:o}", "bench",
+                  "throughput", "format", CN_BENCH_THROUGHPUT_FORMAT, "date", date, "network",
+                  cn_bench_json_string(network), "weight_bits", (int)op->wbits, "reps", reps,
+                  "machine", "cpu", cn_bench_json_string(model), "cores", cores, "flags",
+                  cn_bench_json_string(flags), "ntt_kernel", cn_ntt_kernel_name(), "runs", arr);
     const cn_status st = bad ? CN_ERR_NO_MEMORY : cn_bench_json_write(f, doc);
     json_decref(doc);
     return st;
@@ -870,7 +881,8 @@ static void print_steps(const run_t *r)
     printf("  client: keygen %.3f s, encrypt %.3f s, decrypt %.3f s\n", rd->keygen_s, enc.med,
            dec.med);
     printf("  bytes: up %zu, down %zu, evaluation keys %zu; peak RSS: server %.0f MiB, client "
-           "%.0f MiB\n", rd->up_bytes, rd->down_bytes, rd->key_bytes, r->peak_rss / 1048576.0,
+           "%.0f MiB\n",
+           rd->up_bytes, rd->down_bytes, rd->key_bytes, r->peak_rss / 1048576.0,
            r->client_peak_rss / 1048576.0);
     printf("  noise budget of the outputs: %d bits measured, %.1f estimated (lower bound)\n",
            rd->budget_measured, rd->budget_est);
@@ -891,7 +903,8 @@ static void print_table(const run_t *runs, size_t nrun)
         }
         const run_t *base = baseline_of(runs, nrun, i);
         const stat_t srv = stat_of(r, offsetof(rep_t, server)), e2e = stat_e2e(r);
-        const double ratio = base->failed ? 0 : srv.med / stat_of(base, offsetof(rep_t, server)).med;
+        const double ratio =
+            base->failed ? 0 : srv.med / stat_of(base, offsetof(rep_t, server)).med;
         const double img = (double)r->ready.images;
         printf("%-8s %-28s %6zu %7zu %9.3f %8.1f%% %6.2f %11.0f %11.0f %8.0f %8.1f %8.1f%s\n",
                r->conf.group, r->conf.name, r->ready.n, r->ready.images, srv.med,
@@ -1011,8 +1024,8 @@ int main(int argc, char **argv)
     /* the model, built once here (no threads are started before the fork) */
     cn_model_t m;
     cn_net_diag_t d = {{0}};
-    cn_status st = op.model_path ? cn_model_load(&m, op.model_path, &d)
-                                 : random_model(&m, op.seed, &d);
+    cn_status st =
+        op.model_path ? cn_model_load(&m, op.model_path, &d) : random_model(&m, op.seed, &d);
     if (st != CN_OK) {
         fprintf(stderr, "throughput: model: %s: %s\n", cn_strerror(st), d.msg);
         return 1;

@@ -33,7 +33,8 @@ typedef struct {
     int json;
     unsigned wbits; /* 0: the compiler's choice */
     double tolerance;
-    unsigned input_bits; /* an ONNX model's inputs: pixel >> (8 - bits), as value / (2^bits - 1) */
+    unsigned
+        input_bits; /* an ONNX model's inputs: pixel >> (8 - bits), as value / (2^bits - 1) */
 } options_t;
 
 /* everything one run holds, client side and server side, and what it measured */
@@ -172,8 +173,8 @@ static int load_data_and_model(run_t *r)
     const size_t plen = strlen(r->opt.model_path);
     const int onnx = plen > 5 && !strcmp(r->opt.model_path + plen - 5, ".onnx");
     const int64_t top = ((int64_t)1 << r->opt.input_bits) - 1;
-    const cn_onnx_opts_t oo = {.input_min = 0, .input_max = top,
-                               .input_scale = 1.0 / (double)top};
+    const cn_onnx_opts_t oo = {
+        .input_min = 0, .input_max = top, .input_scale = 1.0 / (double)top};
     if ((onnx ? cn_model_load_onnx(&r->model, r->opt.model_path, &oo, &d)
               : cn_model_load(&r->model, r->opt.model_path, &d)) != CN_OK) {
         fprintf(stderr, "mnist_private: %s\n", d.msg);

@@ -48,7 +48,10 @@ static uint64_t rng_next(uint64_t *s)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static double rng_unit(uint64_t *s) { return (double)(rng_next(s) >> 11) * 0x1p-53; }
+static double rng_unit(uint64_t *s)
+{
+    return (double)(rng_next(s) >> 11) * 0x1p-53;
+}
 static double rng_normal(uint64_t *s)
 {
     const double u = rng_unit(s) + 1e-300, v = rng_unit(s);
@@ -264,7 +267,8 @@ int main(int argc, char **argv)
         snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
         cn_net_diag_t d;
         if (cn_idx_load(&data[i], path[i], &d) != CN_OK) {
-            fprintf(stderr, "train_mnist: %s\n  (run `sh scripts/fetch_mnist.sh` to fetch the data)\n",
+            fprintf(stderr,
+                    "train_mnist: %s\n  (run `sh scripts/fetch_mnist.sh` to fetch the data)\n",
                     d.msg);
             return 1;
         }
@@ -297,13 +301,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ntrain; i++)
         order[i] = i;
 
-    fprintf(stderr, "train_mnist: %zu training and %zu test images, %d threads, seed %llu, "
-            "inputs of %d bits, up to %d epochs or %.0f minutes\n", ntrain, ntest, threads,
-            (unsigned long long)seed, input_bits, epochs, minutes);
+    fprintf(stderr,
+            "train_mnist: %zu training and %zu test images, %d threads, seed %llu, "
+            "inputs of %d bits, up to %d epochs or %.0f minutes\n",
+            ntrain, ntest, threads, (unsigned long long)seed, input_bits, epochs, minutes);
     const double t0 = now_s();
     const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
     long step = 0;
-    const long steps_total = (long)epochs * (long)((ntrain + (size_t)batch - 1) / (size_t)batch);
+    const long steps_total =
+        (long)epochs * (long)((ntrain + (size_t)batch - 1) / (size_t)batch);
     double best_acc = 0;
     int ep;
     for (ep = 1; ep <= epochs; ep++) {
@@ -349,8 +355,8 @@ int main(int argc, char **argv)
             correct += bc;
             /* sum the threads' gradients, then an Adam step with a cosine schedule */
             step++;
-            const double lr = lr0 * 0.5 * (1 + cos(3.141592653589793 * (double)step /
-                                                   (double)steps_total));
+            const double lr =
+                lr0 * 0.5 * (1 + cos(3.141592653589793 * (double)step / (double)steps_total));
             const double c1 = 1 - pow(b1, (double)step), c2 = 1 - pow(b2, (double)step);
             const float inv = 1.0f / (float)bn;
 #pragma omp parallel for schedule(static)
@@ -414,7 +420,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("train_mnist: float test accuracy %.2f%% after %d epochs (%.0f s); model written "
-           "to %s\n", 100 * acc, ep > epochs ? epochs : ep, now_s() - t0, out);
+           "to %s\n",
+           100 * acc, ep > epochs ? epochs : ep, now_s() - t0, out);
     cn_model_clear(&m);
     free(w1);
     free(w2);

@@ -24,18 +24,17 @@
 static cn_bfv_params_t g_prm;
 static cn_bfv_context_t *g_ctx;
 
-
 static void die(const char *what, cn_status st)
 {
     fprintf(stderr, "fuzz setup: %s: %s\n", what, cn_strerror(st));
     abort();
 }
 
-#define CHECK(call)                                                                        \
-    do {                                                                                   \
-        cn_status st_ = (call);                                                            \
-        if (st_ != CN_OK)                                                                  \
-            die(#call, st_);                                                               \
+#define CHECK(call)                                                                            \
+    do {                                                                                       \
+        cn_status st_ = (call);                                                                \
+        if (st_ != CN_OK)                                                                      \
+            die(#call, st_);                                                                   \
     } while (0)
 
 /* a small model: conv, square, pool, dense, square, dense */
@@ -88,14 +87,30 @@ static void make_seed(const char *dir)
         abort();
     }
     switch (CN_FUZZ_TYPE) {
-    case CN_IO_PARAMS: CHECK(cn_io_write_params(f, &g_prm)); break;
-    case CN_IO_SECRET_KEY: CHECK(cn_io_write_secret_key(f, &sk, g_ctx)); break;
-    case CN_IO_PUBLIC_KEY: CHECK(cn_io_write_public_key(f, &pk, g_ctx)); break;
-    case CN_IO_RELIN_KEY: CHECK(cn_io_write_relin_key(f, &rk, g_ctx)); break;
-    case CN_IO_GALOIS_KEYS: CHECK(cn_io_write_galois_keys(f, &gk, g_ctx)); break;
-    case CN_IO_PLAINTEXT: CHECK(cn_io_write_plaintext(f, &pt, g_ctx)); break;
-    case CN_IO_CIPHERTEXT: CHECK(cn_io_write_ciphertext(f, &ct[0], 0, g_ctx)); break;
-    case CN_IO_CIPHERTEXT_BATCH: CHECK(cn_io_write_ciphertext_batch(f, ct, 2, 0, g_ctx)); break;
+    case CN_IO_PARAMS:
+        CHECK(cn_io_write_params(f, &g_prm));
+        break;
+    case CN_IO_SECRET_KEY:
+        CHECK(cn_io_write_secret_key(f, &sk, g_ctx));
+        break;
+    case CN_IO_PUBLIC_KEY:
+        CHECK(cn_io_write_public_key(f, &pk, g_ctx));
+        break;
+    case CN_IO_RELIN_KEY:
+        CHECK(cn_io_write_relin_key(f, &rk, g_ctx));
+        break;
+    case CN_IO_GALOIS_KEYS:
+        CHECK(cn_io_write_galois_keys(f, &gk, g_ctx));
+        break;
+    case CN_IO_PLAINTEXT:
+        CHECK(cn_io_write_plaintext(f, &pt, g_ctx));
+        break;
+    case CN_IO_CIPHERTEXT:
+        CHECK(cn_io_write_ciphertext(f, &ct[0], 0, g_ctx));
+        break;
+    case CN_IO_CIPHERTEXT_BATCH:
+        CHECK(cn_io_write_ciphertext_batch(f, ct, 2, 0, g_ctx));
+        break;
     case FUZZ_MODEL:
     case FUZZ_PLAN: {
         cn_model_t m;
@@ -105,7 +120,8 @@ static void make_seed(const char *dir)
         if (CN_FUZZ_TYPE == FUZZ_MODEL) {
             CHECK(cn_model_to_bytes(&b, &len, &m));
         } else {
-            cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+            cn_compile_opts_t o = {
+                .weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
             cn_plan_t *p;
             CHECK(cn_plan_compile(&p, &m, &o, NULL));
             CHECK(cn_plan_to_bytes(&b, &len, p));
@@ -116,7 +132,8 @@ static void make_seed(const char *dir)
         cn_model_clear(&m);
         break;
     }
-    default: abort();
+    default:
+        abort();
     }
     fclose(f);
     cn_bfv_ciphertext_clear(&ct[0]);
@@ -145,10 +162,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* An accepted object must report the size it was read from. */
-#define EXPECT_SIZE(got)                                                                   \
-    do {                                                                                   \
-        if ((got) != len)                                                                  \
-            abort();                                                                       \
+#define EXPECT_SIZE(got)                                                                       \
+    do {                                                                                       \
+        if ((got) != len)                                                                      \
+            abort();                                                                           \
     } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -208,7 +225,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         cn_bfv_ciphertext_t *cts = NULL;
         size_t count = 0;
         if (cn_io_load_ciphertext_batch(&cts, &count, data, len, g_ctx) == CN_OK) {
-            EXPECT_SIZE(cn_io_size_ciphertext_batch(cts, count, CN_IO_ALLOW_TRANSPARENT, g_ctx));
+            EXPECT_SIZE(
+                cn_io_size_ciphertext_batch(cts, count, CN_IO_ALLOW_TRANSPARENT, g_ctx));
             cn_io_free_ciphertexts(cts, count);
         }
         break;
@@ -241,7 +259,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         }
         break;
     }
-    default: abort();
+    default:
+        abort();
     }
     return 0;
 }

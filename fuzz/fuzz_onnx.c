@@ -81,15 +81,36 @@ static unsigned next(prog_t *g)
 
 static uint8_t *build_program(const uint8_t *data, size_t size, size_t *len)
 {
-    static const char *const ops[] = {
-        "Add", "Sub", "Mul", "Div", "Pow", "Neg", "Identity", "Dropout", "Conv", "Gemm",
-        "MatMul", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten",
-        "Reshape", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Transpose",
-        "Constant", "Softmax", "Relu"};
-    static const char *const attrs[] = {"pads", "strides", "kernel_shape", "auto_pad", "axis",
-                                        "transB", "alpha", "beta", "group", "perm", "axes",
-                                        "count_include_pad", "ceil_mode", "epsilon", "value",
-                                        "dilations"};
+    static const char *const ops[] = {"Add",
+                                      "Sub",
+                                      "Mul",
+                                      "Div",
+                                      "Pow",
+                                      "Neg",
+                                      "Identity",
+                                      "Dropout",
+                                      "Conv",
+                                      "Gemm",
+                                      "MatMul",
+                                      "AveragePool",
+                                      "GlobalAveragePool",
+                                      "BatchNormalization",
+                                      "Flatten",
+                                      "Reshape",
+                                      "Shape",
+                                      "Gather",
+                                      "Unsqueeze",
+                                      "Squeeze",
+                                      "Concat",
+                                      "Cast",
+                                      "Transpose",
+                                      "Constant",
+                                      "Softmax",
+                                      "Relu"};
+    static const char *const attrs[] = {
+        "pads",      "strides", "kernel_shape", "auto_pad", "axis", "transB",
+        "alpha",     "beta",    "group",        "perm",     "axes", "count_include_pad",
+        "ceil_mode", "epsilon", "value",        "dilations"};
     prog_t g = {data, size};
     ob_t b;
     ob_init(&b, 6 + next(&g) % 13);
@@ -102,8 +123,8 @@ static uint8_t *build_program(const uint8_t *data, size_t size, size_t *len)
     double vals[64];
     for (int i = 0; i < 64; i++)
         vals[i] = ((int)next(&g) - 128) / 32.0;
-    const int64_t shapes[6][4] = {{1, 0, 0, 0}, {4, 0, 0, 0}, {4, 4, 0, 0}, {2, 1, 2, 2},
-                                  {2, 0, 0, 0}, {3, 0, 0, 0}};
+    const int64_t shapes[6][4] = {{1, 0, 0, 0}, {4, 0, 0, 0}, {4, 4, 0, 0},
+                                  {2, 1, 2, 2}, {2, 0, 0, 0}, {3, 0, 0, 0}};
     const size_t ranks[6] = {0, 1, 2, 4, 1, 1};
     for (int i = 0; i < 6; i++) {
         snprintf(names[nn], 8, "c%d", i);
@@ -119,11 +140,10 @@ static uint8_t *build_program(const uint8_t *data, size_t size, size_t *len)
             in_[i] = next(&g) & 1 ? names[nn - 1] : names[next(&g) % nn];
         char out[8];
         snprintf(out, 8, "v%zu", nn);
-        Onnx__NodeProto *n =
-            nin == 0   ? ob_node(&b, op, out, 0)
-            : nin == 1 ? ob_node(&b, op, out, 1, in_[0])
-            : nin == 2 ? ob_node(&b, op, out, 2, in_[0], in_[1])
-                       : ob_node(&b, op, out, 3, in_[0], in_[1], in_[2]);
+        Onnx__NodeProto *n = nin == 0   ? ob_node(&b, op, out, 0)
+                             : nin == 1 ? ob_node(&b, op, out, 1, in_[0])
+                             : nin == 2 ? ob_node(&b, op, out, 2, in_[0], in_[1])
+                                        : ob_node(&b, op, out, 3, in_[0], in_[1], in_[2]);
         const size_t na = next(&g) % 4;
         for (size_t a = 0; a < na; a++) {
             const char *an = attrs[next(&g) % (sizeof attrs / sizeof *attrs)];
@@ -166,7 +186,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 static int import_one(const uint8_t *data, size_t size)
 {
-    const cn_onnx_opts_t opts = {.input_min = 0, .input_max = 255, .input_scale = 1.0 / 255,
+    const cn_onnx_opts_t opts = {.input_min = 0,
+                                 .input_max = 255,
+                                 .input_scale = 1.0 / 255,
                                  .drop_final_softmax = size & 1};
     cn_model_t m;
     cn_net_diag_t d;

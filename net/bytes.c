@@ -32,8 +32,14 @@ static void put_le(cn_wb_t *b, uint64_t v, int bytes)
     cn_wb_put(b, t, (size_t)bytes);
 }
 
-void cn_wb_u32(cn_wb_t *b, uint64_t v) { put_le(b, v, 4); }
-void cn_wb_u64(cn_wb_t *b, uint64_t v) { put_le(b, v, 8); }
+void cn_wb_u32(cn_wb_t *b, uint64_t v)
+{
+    put_le(b, v, 4);
+}
+void cn_wb_u64(cn_wb_t *b, uint64_t v)
+{
+    put_le(b, v, 8);
+}
 
 void cn_wb_f64(cn_wb_t *b, double d)
 {
@@ -133,8 +139,14 @@ static uint64_t get_le(cn_rb_t *r, int bytes)
     return v;
 }
 
-uint64_t cn_rb_u32(cn_rb_t *r) { return get_le(r, 4); }
-uint64_t cn_rb_u64(cn_rb_t *r) { return get_le(r, 8); }
+uint64_t cn_rb_u32(cn_rb_t *r)
+{
+    return get_le(r, 4);
+}
+uint64_t cn_rb_u64(cn_rb_t *r)
+{
+    return get_le(r, 8);
+}
 
 double cn_rb_f64(cn_rb_t *r)
 {
@@ -151,7 +163,8 @@ int cn_trailer_ok(const uint8_t *buf, size_t len)
     uint64_t sum = 0;
     for (int i = 7; i >= 0; i--)
         sum = sum << 8 | buf[len - 8 + (size_t)i];
-#ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: let mutations reach the checks behind it */
+#ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: let mutations reach the checks behind it   \
+                                */
     (void)sum;
     return 1;
 #else

@@ -47,7 +47,8 @@ int cn_rb_get(cn_rb_t *r, void *dst, size_t n);
 uint64_t cn_rb_u32(cn_rb_t *r);
 uint64_t cn_rb_u64(cn_rb_t *r);
 double cn_rb_f64(cn_rb_t *r);
-uint64_t cn_fnv1a(const uint8_t *p, size_t n); /* 64-bit FNV-1a (format-1 files, client state) */
+uint64_t cn_fnv1a(const uint8_t *p,
+                  size_t n); /* 64-bit FNV-1a (format-1 files, client state) */
 /* 1 when the last 8 bytes of buf are the FNV-1a of the others (little-endian) */
 int cn_trailer_ok(const uint8_t *buf, size_t len);
 
@@ -55,16 +56,16 @@ int cn_trailer_ok(const uint8_t *buf, size_t len);
  * k in [row[j], row[j+1]) of w[k] * in[col[k]]. Dense layers have every column. */
 typedef struct {
     size_t nin, nout;
-    size_t *row;        /* [nout + 1] */
-    uint32_t *col;      /* [nnz] */
-    int64_t *w;         /* [nnz], |w| < 2^31 */
-    cn_int128 *bias;    /* [nout] */
-    int dense;          /* every row has every column */
-    uint64_t wmax;      /* max |w| */
-    size_t *rneg;       /* [nout]: row j holds w >= 0 in [row[j], rneg[j]), w < 0 after
-                         * (sparse layers; dense layers keep their column order) */
-    uint64_t *woff;     /* dense layers: w + wmax (>= 0), row-major [nout][nin] */
-    double l1max;       /* max over rows of sum |w| (the noise estimate's factor) */
+    size_t *row;     /* [nout + 1] */
+    uint32_t *col;   /* [nnz] */
+    int64_t *w;      /* [nnz], |w| < 2^31 */
+    cn_int128 *bias; /* [nout] */
+    int dense;       /* every row has every column */
+    uint64_t wmax;   /* max |w| */
+    size_t *rneg;    /* [nout]: row j holds w >= 0 in [row[j], rneg[j]), w < 0 after
+                      * (sparse layers; dense layers keep their column order) */
+    uint64_t *woff;  /* dense layers: w + wmax (>= 0), row-major [nout][nin] */
+    double l1max;    /* max over rows of sum |w| (the noise estimate's factor) */
 } cn_lin_t;
 
 /* Fills wmax; for a sparse layer orders each row's terms, nonnegative weights first, and
@@ -72,7 +73,7 @@ typedef struct {
 cn_status cn_lin_partition(cn_lin_t *l);
 
 typedef enum {
-    CN_OP_LINEAR = 1,   /* lin */
+    CN_OP_LINEAR = 1, /* lin */
     CN_OP_SQUARE = 2,
     CN_OP_RELIN = 3,
     CN_OP_MODSWITCH = 4 /* drop `drop` primes */
@@ -82,11 +83,11 @@ typedef struct {
     cn_op_kind kind;
     cn_lin_t lin;
     size_t drop;
-    size_t width;       /* number of ciphertexts after the op */
-    size_t level;       /* primes after the op */
-    size_t size;        /* ciphertext size after the op (2 or 3) */
-    double range_bits;  /* log2 of the largest |value| after the op */
-    double noise_bits;  /* estimated log2 of the invariant noise after the op (< -1 ok) */
+    size_t width;      /* number of ciphertexts after the op */
+    size_t level;      /* primes after the op */
+    size_t size;       /* ciphertext size after the op (2 or 3) */
+    double range_bits; /* log2 of the largest |value| after the op */
+    double noise_bits; /* estimated log2 of the invariant noise after the op (< -1 ok) */
 } cn_op_t;
 
 struct cn_plan {
@@ -111,12 +112,12 @@ struct cn_plan {
 typedef void (*cn_lin_kernel_fn)(uint64_t *const *out, const uint64_t *const *x,
                                  const cn_lin_t *lin, const uint64_t *wmod, size_t j0,
                                  size_t j1, size_t c0, size_t c1, cn_mod_t m);
-void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x,
-                           const cn_lin_t *lin, const uint64_t *wmod, size_t j0, size_t j1,
-                           size_t c0, size_t c1, cn_mod_t m);
-void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x,
-                         const cn_lin_t *lin, const uint64_t *wmod, size_t j0, size_t j1,
-                         size_t c0, size_t c1, cn_mod_t m);
+void cn_lin_apply_portable(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                           const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
+                           cn_mod_t m);
+void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                         const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
+                         cn_mod_t m);
 void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
                        const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
                        cn_mod_t m);

@@ -31,8 +31,8 @@ typedef struct {
     const char *cmd;
     const char *pos[4];
     size_t npos;
-    const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range,
-        *input_scale, *weight_bits, *security, *ring, *tolerance, *threads;
+    const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
+        *weight_bits, *security, *ring, *tolerance, *threads;
     int json, quiet, raw;
 } cli_args_t;
 
@@ -140,8 +140,7 @@ typedef struct {
     cli_head_t h;
     uint64_t left, size, pos;
 } cli_reader_t;
-int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
-                    size_t errlen);
+int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err, size_t errlen);
 int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len,
                     uint64_t max_count, char *err, size_t errlen);
 int cli_reader_end(cli_reader_t *r, char *err, size_t errlen);

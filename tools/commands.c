@@ -162,10 +162,12 @@ static int model_opts(cli_model_opts_t *mo, const cli_args_t *a)
         const long long lo = strtoll(a->input_range, &e1, 10);
         const long long hi = *e1 == ':' ? strtoll(e1 + 1, &e2, 10) : 0;
         const long long lim = (long long)1 << 40;
-        if (*e1 != ':' || e1 == a->input_range || *e2 || e2 == e1 + 1 || lo > hi ||
-            lo < -lim || hi > lim)
-            return cli_fail(CLI_USAGE, a, "--input-range: expected LO:HI with LO <= HI, "
-                            "|LO|, |HI| <= 2^40 (e.g. 0:255), got '%s'", a->input_range);
+        if (*e1 != ':' || e1 == a->input_range || *e2 || e2 == e1 + 1 || lo > hi || lo < -lim ||
+            hi > lim)
+            return cli_fail(CLI_USAGE, a,
+                            "--input-range: expected LO:HI with LO <= HI, "
+                            "|LO|, |HI| <= 2^40 (e.g. 0:255), got '%s'",
+                            a->input_range);
         mo->has_range = 1;
         mo->in_min = lo;
         mo->in_max = hi;
@@ -239,9 +241,11 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     } else if (!a->weight_bits) {
         o.weight_bits = 8;
         if (!a->quiet)
-            fprintf(stderr, "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
+            fprintf(stderr,
+                    "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
                     "(--calib FILE lets the compiler choose the fewest bits that keep the "
-                    "predictions)\n", a->cmd);
+                    "predictions)\n",
+                    a->cmd);
     }
     cn_net_diag_t d = {{0}};
     const double t0 = cli_now();
@@ -307,7 +311,8 @@ int cli_keygen(cli_args_t *a)
         return cli_fail(CLI_USAGE, a, "-o CLIENT_KEY and --eval-keys EVAL_KEYS are required");
     if (!strcmp(a->out, a->eval_keys) || !strcmp(a->out, a->pos[0]) ||
         !strcmp(a->eval_keys, a->pos[0]))
-        return cli_fail(CLI_USAGE, a, "the plan, the client key and the evaluation keys need "
+        return cli_fail(CLI_USAGE, a,
+                        "the plan, the client key and the evaluation keys need "
                         "three different files");
     cli_plan_t p;
     int rc = cli_plan_load(&p, a, a->pos[0]);
@@ -356,7 +361,8 @@ int cli_keygen(cli_args_t *a)
         rc = emit_json(doc, a, NULL);
     } else if (!a->quiet) {
         printf("cryptonets keygen: client key %s (secret, mode 0600), evaluation keys %s "
-               "(%zu bytes, public) in %.2f s\n", a->out, a->eval_keys, klen + 120, secs);
+               "(%zu bytes, public) in %.2f s\n",
+               a->out, a->eval_keys, klen + 120, secs);
     }
 done:
     free(keys);
@@ -435,8 +441,8 @@ int cli_encrypt(cli_args_t *a)
                 rc = cli_fail(CLI_ERROR, a, "%s: input %zu, value %zu: %s", a->pos[1],
                               first + i + 1, j + 1, d.msg + k);
             else
-                rc = cli_fail(CLI_ERROR, a, "%s: %s", a->pos[1], d.msg[0] ? d.msg
-                                                                          : cn_strerror(st));
+                rc = cli_fail(CLI_ERROR, a, "%s: %s", a->pos[1],
+                              d.msg[0] ? d.msg : cn_strerror(st));
             break;
         }
         if (cli_writer_put(&w, count, buf, len, err, sizeof err))
@@ -500,7 +506,8 @@ int cli_eval(cli_args_t *a)
         goto done;
     }
     if (memcmp(br.h.digest, p.digest, 32) != 0) {
-        rc = cli_fail(CLI_MISMATCH, a, "%s: a batch for another plan than %s", bpath, a->pos[0]);
+        rc =
+            cli_fail(CLI_MISMATCH, a, "%s: a batch for another plan than %s", bpath, a->pos[0]);
         goto done;
     }
     if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
@@ -510,8 +517,8 @@ int cli_eval(cli_args_t *a)
     }
     cn_status st = cn_server_create(&s, p.plan, keys, klen, threads, &d);
     if (st != CN_OK) {
-        rc = cli_fail(cli_status_code(st), a, "%s: %s", kpath, d.msg[0] ? d.msg
-                                                                        : cn_strerror(st));
+        rc = cli_fail(cli_status_code(st), a, "%s: %s", kpath,
+                      d.msg[0] ? d.msg : cn_strerror(st));
         goto done;
     }
     cli_head_t h = br.h;
@@ -576,7 +583,8 @@ int cli_eval(cli_args_t *a)
         rc = emit_json(doc, a, NULL);
     } else if (rc == 0 && !a->quiet) {
         printf("cryptonets eval: %zu inputs in %llu batch(es), %.2f s (%.0f predictions per "
-               "hour) -> %s\n", inputs, (unsigned long long)h.records, secs,
+               "hour) -> %s\n",
+               inputs, (unsigned long long)h.records, secs,
                secs > 0 ? 3600.0 * (double)inputs / secs : 0, a->out);
     }
 done:
@@ -593,7 +601,8 @@ done:
 int cli_decrypt(cli_args_t *a)
 {
     if (!a->plan)
-        return cli_fail(CLI_USAGE, a, "--plan PLAN is required (the plan the key was made for)");
+        return cli_fail(CLI_USAGE, a,
+                        "--plan PLAN is required (the plan the key was made for)");
     cli_plan_t p;
     int rc = cli_plan_load(&p, a, a->plan);
     if (rc)
@@ -780,7 +789,8 @@ int cli_run(cli_args_t *a)
         goto done;
     }
     if (a->labels && lab.rows != x.rows) {
-        rc = cli_fail(CLI_ERROR, a, "%s: %zu labels for %zu inputs", a->labels, lab.rows, x.rows);
+        rc = cli_fail(CLI_ERROR, a, "%s: %zu labels for %zu inputs", a->labels, lab.rows,
+                      x.rows);
         goto done;
     }
     for (size_t i = 0; i < lab.rows; i++)
@@ -888,8 +898,10 @@ int cli_run(cli_args_t *a)
             rc = write_predictions(&csv, a->out, all, x.rows, k, cn_plan_output_scale(plan));
         }
         if (rc == 0 && r.differ)
-            rc = cli_fail(CLI_DIFFER, a, "%zu inputs decrypted to outputs that differ from the "
-                          "plaintext integer network", r.differ);
+            rc = cli_fail(CLI_DIFFER, a,
+                          "%zu inputs decrypted to outputs that differ from the "
+                          "plaintext integer network",
+                          r.differ);
     }
     free(all);
 done:

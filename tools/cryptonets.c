@@ -42,7 +42,8 @@ int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char 
 {
     char *end;
     if (!text || !*text || *text == '-')
-        return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name, text ? text : "");
+        return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name,
+                        text ? text : "");
     const unsigned long long x = strtoull(text, &end, 10);
     if (*end || x > max)
         return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
@@ -147,8 +148,9 @@ static const command_t *find_command(const char *name)
 
 static void print_overview(FILE *f)
 {
-    fprintf(f, "cryptonets %s: private neural-network inference on encrypted data\n\n"
-               "usage: cryptonets COMMAND [ARGS]   (cryptonets help COMMAND for details)\n\n",
+    fprintf(f,
+            "cryptonets %s: private neural-network inference on encrypted data\n\n"
+            "usage: cryptonets COMMAND [ARGS]   (cryptonets help COMMAND for details)\n\n",
             CN_VERSION_STRING);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  cryptonets %s\n", commands[i].usage);
@@ -264,8 +266,9 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
         *field = val;
     }
     if (a->npos != c->npos)
-        return cli_fail(CLI_USAGE, a, "%zu argument%s expected, %zu given\nusage: cryptonets %s",
-                        c->npos, c->npos == 1 ? "" : "s", a->npos, c->usage);
+        return cli_fail(CLI_USAGE, a,
+                        "%zu argument%s expected, %zu given\nusage: cryptonets %s", c->npos,
+                        c->npos == 1 ? "" : "s", a->npos, c->usage);
     return 0;
 }
 

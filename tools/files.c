@@ -10,8 +10,8 @@
 
 #include "cli.h"
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -29,7 +29,7 @@ static int open_regular(FILE **f, uint64_t *size, const char *path, char *err, s
     struct stat sb;
     const int ok = fstat(fileno(*f), &sb) == 0;
     if (!ok || !S_ISREG(sb.st_mode)) {
-        const char *why = !ok                  ? strerror(errno)
+        const char *why = !ok                   ? strerror(errno)
                           : S_ISDIR(sb.st_mode) ? "is a directory"
                                                 : "not a regular file";
         fclose(*f);
@@ -269,8 +269,7 @@ int cli_writer_close(cli_writer_t *w, char *err, size_t errlen)
     return 0;
 }
 
-int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
-                    size_t errlen)
+int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err, size_t errlen)
 {
     *r = (cli_reader_t){.path = path};
     if (open_regular(&r->f, &r->size, path, err, errlen))
@@ -319,8 +318,8 @@ int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len
                     (unsigned long long)idx);
     r->pos += REC_BYTES;
     if (fnv1a(h, 16) != get64(h + 16))
-        return fail(err, errlen, "%s: record %llu: header checksum mismatch (damaged)",
-                    r->path, (unsigned long long)idx);
+        return fail(err, errlen, "%s: record %llu: header checksum mismatch (damaged)", r->path,
+                    (unsigned long long)idx);
     const uint64_t c = get64(h), l = get64(h + 8);
     if (r->h.kind == CLI_KIND_KEYS ? c != 0 : (c == 0 || c > max_count))
         return fail(err, errlen, "%s: record %llu: %llu inputs (a batch holds 1 to %llu)",

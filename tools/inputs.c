@@ -16,8 +16,8 @@ void cli_matrix_clear(cli_matrix_t *m)
     *m = (cli_matrix_t){0};
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-                                                      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -124,8 +124,8 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             if (e == 0 && col < cols)
                 v[rows * cols + col] = x;
             if (e == 1 && (rows > 0 || num > 0)) {
-                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number",
-                          path, line_no, col + 1, (int)(fe - fs), fs);
+                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number", path,
+                          line_no, col + 1, (int)(fe - fs), fs);
                 break;
             }
             col++;
@@ -360,8 +360,10 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     }
     const unsigned major = b[6], minor = b[7];
     if (major < 1 || major > 3 || minor != 0) {
-        rc = fail(err, errlen, "%s: .npy format version %u.%u; this reader takes 1.0, 2.0 "
-                  "and 3.0", path, major, minor);
+        rc = fail(err, errlen,
+                  "%s: .npy format version %u.%u; this reader takes 1.0, 2.0 "
+                  "and 3.0",
+                  path, major, minor);
         goto done;
     }
     size_t hl, off;
@@ -385,28 +387,33 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     size_t shape[NPY_MAX_DIMS], nd = 0;
     if (!parse_npy_header(descr, sizeof descr, &fortran, shape, &nd, (const char *)b + off,
                           hl)) {
-        rc = fail(err, errlen, "%s: malformed .npy header (expected a dict of 'descr', "
-                  "'fortran_order' and 'shape')", path);
+        rc = fail(err, errlen,
+                  "%s: malformed .npy header (expected a dict of 'descr', "
+                  "'fortran_order' and 'shape')",
+                  path);
         goto done;
     }
     off += hl;
     /* dtypes: u1 i1 (byte order '|' or '<'), u2 u4 u8 i2 i4 i8 f4 f8 little-endian */
     const char order = descr[0], kind = descr[1];
-    const size_t size = descr[2] >= '1' && descr[2] <= '8' && !descr[3]
-                            ? (size_t)(descr[2] - '0')
-                            : 0;
-    const int known = (kind == 'u' || kind == 'i') ? (size == 1 || size == 2 || size == 4 ||
-                                                      size == 8)
-                      : kind == 'f'                ? (size == 4 || size == 8)
-                                                   : 0;
+    const size_t size =
+        descr[2] >= '1' && descr[2] <= '8' && !descr[3] ? (size_t)(descr[2] - '0') : 0;
+    const int known = (kind == 'u' || kind == 'i')
+                          ? (size == 1 || size == 2 || size == 4 || size == 8)
+                      : kind == 'f' ? (size == 4 || size == 8)
+                                    : 0;
     if (!known) {
-        rc = fail(err, errlen, "%s: dtype '%s' is not supported (integers u1..u8, i1..i8 or "
-                  "floats f4, f8)", path, descr);
+        rc = fail(err, errlen,
+                  "%s: dtype '%s' is not supported (integers u1..u8, i1..i8 or "
+                  "floats f4, f8)",
+                  path, descr);
         goto done;
     }
     if (order == '>' && size > 1) {
-        rc = fail(err, errlen, "%s: dtype '%s' is big-endian; save it little-endian "
-                  "(x.astype('<%c%zu'))", path, descr, kind, size);
+        rc = fail(err, errlen,
+                  "%s: dtype '%s' is big-endian; save it little-endian "
+                  "(x.astype('<%c%zu'))",
+                  path, descr, kind, size);
         goto done;
     }
     if (!(order == '<' || (order == '|' && size == 1) || (order == '>' && size == 1))) {
@@ -437,13 +444,16 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
         per = cols;
     }
     if (per != cols || rows == 0) {
-        rc = fail(err, errlen, "%s: shape gives %zu inputs of %zu values; the model takes %zu "
-                  "values", path, rows, per, cols);
+        rc = fail(err, errlen,
+                  "%s: shape gives %zu inputs of %zu values; the model takes %zu "
+                  "values",
+                  path, rows, per, cols);
         goto done;
     }
     if (len - off != count * size) {
-        rc = fail(err, errlen, "%s: %zu data bytes, the header's shape and dtype need %zu%s",
-                  path, len - off, count * size, len - off < count * size ? " (truncated)" : "");
+        rc =
+            fail(err, errlen, "%s: %zu data bytes, the header's shape and dtype need %zu%s",
+                 path, len - off, count * size, len - off < count * size ? " (truncated)" : "");
         goto done;
     }
     m->v = malloc(count * sizeof *m->v);
@@ -453,8 +463,10 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     }
     for (size_t i = 0; i < count; i++)
         if (npy_value(&m->v[i], b + off + i * size, kind, size)) {
-            rc = fail(err, errlen, "%s: input %zu, value %zu: not an integer (raw inputs are "
-                      "integers in the model's input range)", path, i / cols + 1, i % cols + 1);
+            rc = fail(err, errlen,
+                      "%s: input %zu, value %zu: not an integer (raw inputs are "
+                      "integers in the model's input range)",
+                      path, i / cols + 1, i % cols + 1);
             cli_matrix_clear(m);
             goto done;
         }
@@ -477,8 +489,10 @@ int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_
         else if (ends_with(path, ".idx") || ends_with(path, "-ubyte") || strstr(path, ".idx"))
             format = "idx";
         else
-            return fail(err, errlen, "%s: unknown input format (name it *.csv, *.npy or *.idx, "
-                        "or give --format csv|idx|npy)", path);
+            return fail(err, errlen,
+                        "%s: unknown input format (name it *.csv, *.npy or *.idx, "
+                        "or give --format csv|idx|npy)",
+                        path);
     }
     if (!strcmp(format, "csv"))
         return read_csv(m, path, cols, err, errlen);

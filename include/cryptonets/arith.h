@@ -91,8 +91,7 @@ static inline uint64_t cn_mod_shoup(uint64_t w, cn_mod_t m)
 
 /* (a * w) mod p up to one multiple of p: the result is in [0, 2p).
  * a is any 64-bit value; w in [0, p), ws = cn_mod_shoup(w). */
-static inline uint64_t cn_mod_mul_shoup_lazy(uint64_t a, uint64_t w, uint64_t ws,
-                                             uint64_t p)
+static inline uint64_t cn_mod_mul_shoup_lazy(uint64_t a, uint64_t w, uint64_t ws, uint64_t p)
 {
     uint64_t q = (uint64_t)(((cn_u128)a * ws) >> 64);
     return a * w - q * p;
@@ -132,9 +131,9 @@ CN_API int cn_is_prime(uint64_t p);
  * of exactly `bits` bits that are 1 mod 2n and not in exclude[0..nexclude), in
  * decreasing (largest) or increasing order. bits in [2, 61], n a power of two >= 1.
  * CN_ERR_NOT_ENOUGH_PRIMES if fewer exist. */
-CN_API CN_WARN_UNUSED cn_status cn_primes_ntt(uint64_t *out, size_t k, unsigned bits,
-                                              size_t n, const uint64_t *exclude,
-                                              size_t nexclude, int largest);
+CN_API CN_WARN_UNUSED cn_status cn_primes_ntt(uint64_t *out, size_t k, unsigned bits, size_t n,
+                                              const uint64_t *exclude, size_t nexclude,
+                                              int largest);
 
 /* *root = the smallest primitive root of unity of order `order` (a power of two >= 2)
  * modulo the prime p, so the choice is deterministic. CN_ERR_NOT_NTT_FRIENDLY if

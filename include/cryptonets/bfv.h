@@ -51,20 +51,20 @@ CN_API const cn_mod_t *cn_bfv_context_plain_moduli(const cn_bfv_context_t *ctx, 
 
 typedef struct {
     uint64_t fingerprint;
-    size_t t_index;    /* which plaintext modulus */
+    size_t t_index; /* which plaintext modulus */
     size_t n;
-    uint64_t *coeffs;  /* n coefficients in [0, t) */
+    uint64_t *coeffs; /* n coefficients in [0, t) */
 } cn_bfv_plaintext_t;
 
 typedef struct {
     uint64_t fingerprint;
-    size_t size;       /* 2 or 3 polynomials */
-    size_t level;      /* number of ciphertext primes in use, 1..L */
-    size_t t_index;    /* plaintext modulus index */
-    int transparent;   /* 1 when known to encrypt with no randomness (see docs/bfv.md) */
-    int has_seed;      /* 1 when c[1] is the expansion of seed (fresh sk encryption) */
+    size_t size;     /* 2 or 3 polynomials */
+    size_t level;    /* number of ciphertext primes in use, 1..L */
+    size_t t_index;  /* plaintext modulus index */
+    int transparent; /* 1 when known to encrypt with no randomness (see docs/bfv.md) */
+    int has_seed;    /* 1 when c[1] is the expansion of seed (fresh sk encryption) */
     uint8_t seed[CN_SEED_BYTES];
-    cn_poly_t c[3];    /* coefficient form, `level` primes each */
+    cn_poly_t c[3]; /* coefficient form, `level` primes each */
 } cn_bfv_ciphertext_t;
 
 /* Secret key: ternary s over q_1..q_L, P in NTT form. Wiped when cleared. */
@@ -75,13 +75,13 @@ typedef struct {
 
 typedef struct {
     uint64_t fingerprint;
-    cn_poly_t p0, p1;  /* (-(a s + e), a) mod Q, NTT form */
+    cn_poly_t p0, p1; /* (-(a s + e), a) mod Q, NTT form */
 } cn_bfv_public_key_t;
 
 typedef struct {
     uint64_t fingerprint;
-    size_t ndigits;    /* L: one digit per ciphertext prime */
-    cn_poly_t *k0, *k1;/* [ndigits] over q_1..q_L, P, NTT form */
+    size_t ndigits;     /* L: one digit per ciphertext prime */
+    cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form */
 } cn_bfv_relin_key_t;
 
 /* Galois keys: key switching keys for automorphisms X -> X^g of the ring, which rotate
@@ -89,8 +89,8 @@ typedef struct {
 typedef struct {
     uint64_t fingerprint;
     size_t count;
-    uint64_t *elt;               /* [count] Galois elements g: odd, in [3, 2n) */
-    cn_bfv_relin_key_t *key;     /* [count] switching keys from s(X^g) to s */
+    uint64_t *elt;           /* [count] Galois elements g: odd, in [3, 2n) */
+    cn_bfv_relin_key_t *key; /* [count] switching keys from s(X^g) to s */
 } cn_bfv_galois_keys_t;
 
 /* --- init / clear ------------------------------------------------------------- */
@@ -135,8 +135,7 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_public(cn_bfv_public_key_t *pk,
 /* CN_ERR_UNSUPPORTED when the parameters have no special prime. */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk,
                                                     const cn_bfv_secret_key_t *sk,
-                                                    const cn_bfv_context_t *ctx,
-                                                    cn_rng_t *rng);
+                                                    const cn_bfv_context_t *ctx, cn_rng_t *rng);
 /* Galois keys for the row rotations by steps[0..nsteps) (any sign; a step is taken mod
  * n/2, and 0 needs no key) and for the column swap. steps == NULL gives the rotations by
  * 1, 2, 4, ..., n/4, from which every rotation is composed. Needs the special prime P
@@ -180,13 +179,16 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_decrypt_checked(cn_bfv_plaintext_t *pt,
                                                        const cn_bfv_context_t *ctx);
 
 /* --- evaluation (server: public objects only) --------------------------------- */
-CN_API CN_WARN_UNUSED cn_status cn_bfv_add(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+CN_API CN_WARN_UNUSED cn_status cn_bfv_add(cn_bfv_ciphertext_t *out,
+                                           const cn_bfv_ciphertext_t *a,
                                            const cn_bfv_ciphertext_t *b,
                                            const cn_bfv_context_t *ctx);
-CN_API CN_WARN_UNUSED cn_status cn_bfv_sub(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+CN_API CN_WARN_UNUSED cn_status cn_bfv_sub(cn_bfv_ciphertext_t *out,
+                                           const cn_bfv_ciphertext_t *a,
                                            const cn_bfv_ciphertext_t *b,
                                            const cn_bfv_context_t *ctx);
-CN_API CN_WARN_UNUSED cn_status cn_bfv_neg(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+CN_API CN_WARN_UNUSED cn_status cn_bfv_neg(cn_bfv_ciphertext_t *out,
+                                           const cn_bfv_ciphertext_t *a,
                                            const cn_bfv_context_t *ctx);
 CN_API CN_WARN_UNUSED cn_status cn_bfv_add_plain(cn_bfv_ciphertext_t *out,
                                                  const cn_bfv_ciphertext_t *a,
@@ -208,7 +210,8 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_mul_scalar(cn_bfv_ciphertext_t *out,
                                                   const cn_bfv_ciphertext_t *a, int64_t c,
                                                   const cn_bfv_context_t *ctx);
 /* out = a * b, size 3 (both of size 2, same level and plaintext modulus). */
-CN_API CN_WARN_UNUSED cn_status cn_bfv_mul(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+CN_API CN_WARN_UNUSED cn_status cn_bfv_mul(cn_bfv_ciphertext_t *out,
+                                           const cn_bfv_ciphertext_t *a,
                                            const cn_bfv_ciphertext_t *b,
                                            const cn_bfv_context_t *ctx);
 CN_API CN_WARN_UNUSED cn_status cn_bfv_square(cn_bfv_ciphertext_t *out,

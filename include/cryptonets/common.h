@@ -30,31 +30,31 @@ __extension__ typedef __int128 cn_int128;
 /* Every public function that can fail returns a cn_status; CN_OK is 0. */
 typedef enum {
     CN_OK = 0,
-    CN_ERR_INVALID_ARG,        /* an argument is out of its documented range */
-    CN_ERR_NO_MEMORY,          /* an allocation failed or a size overflowed */
-    CN_ERR_NOT_POWER_OF_TWO,   /* ring degree n is not a power of two in range */
-    CN_ERR_NOT_PRIME,          /* a modulus is not prime */
-    CN_ERR_NOT_NTT_FRIENDLY,   /* a prime is not 1 mod 2n */
-    CN_ERR_MODULUS_TOO_LARGE,  /* a modulus is >= 2^61 */
-    CN_ERR_MODULI_NOT_DISTINCT,/* two moduli of one base are equal */
-    CN_ERR_NOT_ENOUGH_PRIMES,  /* a prime search found fewer primes than asked */
-    CN_ERR_FORM_MISMATCH,      /* coefficient form where NTT form is needed, or vice versa */
-    CN_ERR_SHAPE_MISMATCH,     /* shapes differ: degrees, prime counts, counts, layers */
-    CN_ERR_NOT_INVERTIBLE,     /* an element has no inverse modulo the modulus */
-    CN_ERR_OUT_OF_RANGE,       /* a value does not fit the representation asked for */
-    CN_ERR_INSECURE,           /* parameters below the requested security level */
-    CN_ERR_CONTEXT_MISMATCH,   /* objects come from different parameters */
-    CN_ERR_LEVEL_MISMATCH,     /* objects are at incompatible levels */
-    CN_ERR_NOISE_EXHAUSTED,    /* a ciphertext's noise budget is used up */
-    CN_ERR_RANDOMNESS,         /* the operating system gave no randomness */
-    CN_ERR_FORMAT,             /* a serialized object is malformed */
-    CN_ERR_TRUNCATED,          /* a serialized object ends early */
-    CN_ERR_VERSION,            /* a serialized object has an unsupported version */
-    CN_ERR_IO,                 /* reading or writing a file failed */
-    CN_ERR_UNSUPPORTED,        /* the operation is not supported for these arguments */
-    CN_ERR_PLAIN_MODULUS,      /* a plaintext modulus is invalid or too large for q */
-    CN_ERR_NO_KEY,             /* no evaluation key for the operation (e.g. a rotation) */
-    CN_STATUS_COUNT_           /* number of codes; not a status */
+    CN_ERR_INVALID_ARG,         /* an argument is out of its documented range */
+    CN_ERR_NO_MEMORY,           /* an allocation failed or a size overflowed */
+    CN_ERR_NOT_POWER_OF_TWO,    /* ring degree n is not a power of two in range */
+    CN_ERR_NOT_PRIME,           /* a modulus is not prime */
+    CN_ERR_NOT_NTT_FRIENDLY,    /* a prime is not 1 mod 2n */
+    CN_ERR_MODULUS_TOO_LARGE,   /* a modulus is >= 2^61 */
+    CN_ERR_MODULI_NOT_DISTINCT, /* two moduli of one base are equal */
+    CN_ERR_NOT_ENOUGH_PRIMES,   /* a prime search found fewer primes than asked */
+    CN_ERR_FORM_MISMATCH,       /* coefficient form where NTT form is needed, or vice versa */
+    CN_ERR_SHAPE_MISMATCH,      /* shapes differ: degrees, prime counts, counts, layers */
+    CN_ERR_NOT_INVERTIBLE,      /* an element has no inverse modulo the modulus */
+    CN_ERR_OUT_OF_RANGE,        /* a value does not fit the representation asked for */
+    CN_ERR_INSECURE,            /* parameters below the requested security level */
+    CN_ERR_CONTEXT_MISMATCH,    /* objects come from different parameters */
+    CN_ERR_LEVEL_MISMATCH,      /* objects are at incompatible levels */
+    CN_ERR_NOISE_EXHAUSTED,     /* a ciphertext's noise budget is used up */
+    CN_ERR_RANDOMNESS,          /* the operating system gave no randomness */
+    CN_ERR_FORMAT,              /* a serialized object is malformed */
+    CN_ERR_TRUNCATED,           /* a serialized object ends early */
+    CN_ERR_VERSION,             /* a serialized object has an unsupported version */
+    CN_ERR_IO,                  /* reading or writing a file failed */
+    CN_ERR_UNSUPPORTED,         /* the operation is not supported for these arguments */
+    CN_ERR_PLAIN_MODULUS,       /* a plaintext modulus is invalid or too large for q */
+    CN_ERR_NO_KEY,              /* no evaluation key for the operation (e.g. a rotation) */
+    CN_STATUS_COUNT_            /* number of codes; not a status */
 } cn_status;
 
 /* A static, human-readable message for a status code (never NULL). */

@@ -39,7 +39,7 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_encode_scalar(cn_bfv_plaintext_t *pt, int
 
 /* Plaintext CRT over k distinct prime moduli. */
 typedef struct {
-    cn_rns_base_t base;  /* t_1 .. t_k */
+    cn_rns_base_t base; /* t_1 .. t_k */
 } cn_plain_crt_t;
 
 CN_API CN_WARN_UNUSED cn_status cn_plain_crt_init(cn_plain_crt_t *crt, const uint64_t *t,

@@ -16,14 +16,13 @@ extern "C" {
 typedef struct {
     size_t ndims;
     size_t dims[CN_IDX_MAX_DIMS];
-    size_t count;      /* product of dims */
-    uint8_t *data;     /* count bytes, row-major */
+    size_t count;  /* product of dims */
+    uint8_t *data; /* count bytes, row-major */
 } cn_idx_t;
 /* Loads an IDX file of unsigned bytes (magic 00 00 08 d, d dims, big-endian sizes, data),
  * checking the magic, every dimension and that the file holds exactly the data:
  * CN_ERR_IO, CN_ERR_FORMAT or CN_ERR_TRUNCATED with the reason in diag. */
-CN_API CN_WARN_UNUSED cn_status cn_idx_load(cn_idx_t *t, const char *path,
-                                            cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_idx_load(cn_idx_t *t, const char *path, cn_net_diag_t *diag);
 CN_API void cn_idx_clear(cn_idx_t *t);
 
 #ifdef __cplusplus

@@ -35,26 +35,26 @@ typedef enum {
     CN_LAYER_SQUARE = 3,
     CN_LAYER_POOL = 4,
     CN_LAYER_FLATTEN = 5,
-    CN_LAYER_POLY = 6      /* a*x^2 + b*x + c elementwise (HE-friendly activation) */
+    CN_LAYER_POLY = 6 /* a*x^2 + b*x + c elementwise (HE-friendly activation) */
 } cn_layer_kind;
 
 typedef struct {
     cn_layer_kind kind;
-    size_t maps;           /* conv2d: output maps; dense: outputs */
-    size_t kh, kw;         /* conv2d, pool: window */
-    size_t stride;         /* conv2d, pool */
-    size_t pad;            /* conv2d: zeros on every side */
-    double scale;          /* pool: factor applied to each window's sum */
-    double poly[3];        /* poly: a, b, c of a*x^2 + b*x + c (finite) */
-    double *w;             /* conv2d: [maps][in_c][kh][kw]; dense: [maps][in_c*in_h*in_w] */
-    double *b;             /* conv2d, dense: [maps] */
-    size_t in_c, in_h, in_w;    /* shapes, set as layers are added */
+    size_t maps;             /* conv2d: output maps; dense: outputs */
+    size_t kh, kw;           /* conv2d, pool: window */
+    size_t stride;           /* conv2d, pool */
+    size_t pad;              /* conv2d: zeros on every side */
+    double scale;            /* pool: factor applied to each window's sum */
+    double poly[3];          /* poly: a, b, c of a*x^2 + b*x + c (finite) */
+    double *w;               /* conv2d: [maps][in_c][kh][kw]; dense: [maps][in_c*in_h*in_w] */
+    double *b;               /* conv2d, dense: [maps] */
+    size_t in_c, in_h, in_w; /* shapes, set as layers are added */
     size_t out_c, out_h, out_w;
 } cn_layer_t;
 
 typedef struct {
     size_t in_c, in_h, in_w;
-    double input_scale;         /* float input = raw * input_scale (> 0) */
+    double input_scale; /* float input = raw * input_scale (> 0) */
     int64_t input_min, input_max;
     size_t nlayers;
     cn_layer_t *layers;
@@ -62,10 +62,10 @@ typedef struct {
 
 /* Largest dimensions the model functions accept (bounds every allocation a file drives). */
 #define CN_MODEL_MAX_LAYERS 64
-#define CN_MODEL_MAX_VALUES ((size_t)1 << 20)   /* values per layer output */
-#define CN_MODEL_MAX_WEIGHTS ((size_t)1 << 26)  /* weights per layer */
-#define CN_MODEL_MAX_MAPS 4096                  /* conv2d output maps */
-#define CN_MODEL_MAX_WINDOW 64                  /* conv2d/pool window side, stride, padding */
+#define CN_MODEL_MAX_VALUES ((size_t)1 << 20)  /* values per layer output */
+#define CN_MODEL_MAX_WEIGHTS ((size_t)1 << 26) /* weights per layer */
+#define CN_MODEL_MAX_MAPS 4096                 /* conv2d output maps */
+#define CN_MODEL_MAX_WINDOW 64                 /* conv2d/pool window side, stride, padding */
 
 /* An empty model for inputs of shape (c, h, w); raw inputs in [in_min, in_max]. */
 CN_API CN_WARN_UNUSED cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w,
@@ -112,14 +112,13 @@ CN_API CN_WARN_UNUSED cn_status cn_model_forward(double *out, const cn_model_t *
 
 /* --- the compiler ------------------------------------------------------------------ */
 
-
 /* The SIMD the plan's server has, which decides which kernels run and so the cost of
  * each candidate: CN_COST_HOST asks cn_cpu_features() of the compiling process. */
 typedef enum {
     CN_COST_HOST = 0,
-    CN_COST_PORTABLE = 1,    /* no AVX-512: portable kernels */
-    CN_COST_AVX512 = 2,      /* AVX-512 F without IFMA */
-    CN_COST_AVX512IFMA = 3   /* AVX-512 IFMA: the fast kernels for primes below 2^50 */
+    CN_COST_PORTABLE = 1,  /* no AVX-512: portable kernels */
+    CN_COST_AVX512 = 2,    /* AVX-512 F without IFMA */
+    CN_COST_AVX512IFMA = 3 /* AVX-512 IFMA: the fast kernels for primes below 2^50 */
 } cn_cost_profile;
 
 typedef struct {
@@ -129,19 +128,19 @@ typedef struct {
      * the float network on the calibration inputs (or, failing that, the one with the
      * fewest differences; see cn_plan_calibration_mismatches). */
     unsigned weight_bits;
-    const int64_t *calib;   /* ncalib inputs of cn_model_inputs raw values each */
+    const int64_t *calib; /* ncalib inputs of cn_model_inputs raw values each */
     size_t ncalib;
     double calib_tolerance; /* fraction of calibration inputs whose argmax may differ from
                              * the float network's (0: none); fewer weight bits, fewer
                              * plaintext bits */
     /* Encryption parameters; 0 means "the compiler chooses" (docs/net.md). */
-    size_t n;               /* ring degree */
-    unsigned t_bits;        /* bits of each plaintext modulus */
-    size_t nt;              /* number of plaintext moduli (with t_bits: forced) */
-    unsigned q_bits;        /* bits of each ciphertext prime */
-    size_t nq;              /* number of ciphertext primes (forced chain length) */
-    unsigned margin_bits;   /* noise budget kept in reserve at the end; 0: 10 */
-    cn_security security;   /* CN_SEC_128 (0) by default */
+    size_t n;             /* ring degree */
+    unsigned t_bits;      /* bits of each plaintext modulus */
+    size_t nt;            /* number of plaintext moduli (with t_bits: forced) */
+    unsigned q_bits;      /* bits of each ciphertext prime */
+    size_t nq;            /* number of ciphertext primes (forced chain length) */
+    unsigned margin_bits; /* noise budget kept in reserve at the end; 0: 10 */
+    cn_security security; /* CN_SEC_128 (0) by default */
     /* The machine the plan will run on, for the cost model (docs/net.md, "Parameters and
      * cost"): the compiler never reads the compiling machine's CPU unless asked to, so a
      * client can compile for a server with other SIMD. */
@@ -220,8 +219,7 @@ CN_API void cn_client_free(cn_client_t *c);
 /* Threads for encryption (0, the default: all cores); the bytes do not depend on it. */
 CN_API void cn_client_set_threads(cn_client_t *c, int threads);
 /* The public evaluation keys the server needs (relinearization key), as bytes. */
-CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len,
-                                                    cn_client_t *c);
+CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c);
 /* Encrypts count <= n inputs (count rows of cn_plan_inputs raw values, each within the
  * model's input range; CN_ERR_OUT_OF_RANGE otherwise) into one batch of bytes. diag (may
  * be NULL) names a refused input. */
@@ -233,8 +231,8 @@ CN_API CN_WARN_UNUSED cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn
  * or CN_ERR_CONTEXT_MISMATCH for bytes that are not a reply of this plan and key, with
  * the reason in diag (may be NULL). */
 CN_API CN_WARN_UNUSED cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c,
-                                                  const uint8_t *buf, size_t len,
-                                                  size_t count, cn_net_diag_t *diag);
+                                                  const uint8_t *buf, size_t len, size_t count,
+                                                  cn_net_diag_t *diag);
 /* Smallest noise budget (bits) of the ciphertexts in a reply (secret key holder only). */
 CN_API CN_WARN_UNUSED cn_status cn_client_reply_budget(int *bits, cn_client_t *c,
                                                        const uint8_t *buf, size_t len,
@@ -270,11 +268,16 @@ CN_API CN_WARN_UNUSED cn_status cn_client_load(cn_client_t **c, const cn_plan_t 
  * network (modulo each t_i), then the outputs exactly. The report names the first op
  * that differs and why: its noise budget ran out (CN_CHECK_NOISE), or the outputs'
  * range exceeds the plaintext moduli (CN_CHECK_OVERFLOW). Slow: a debugging aid. */
-typedef enum { CN_CHECK_OK = 0, CN_CHECK_NOISE = 1, CN_CHECK_OVERFLOW = 2, CN_CHECK_OTHER = 3 } cn_check_reason;
+typedef enum {
+    CN_CHECK_OK = 0,
+    CN_CHECK_NOISE = 1,
+    CN_CHECK_OVERFLOW = 2,
+    CN_CHECK_OTHER = 3
+} cn_check_reason;
 typedef struct {
     cn_check_reason reason;
-    size_t op;            /* first op (1-based) whose decryption differs; 0 if none */
-    int min_budget;       /* smallest noise budget (bits) measured after the last op run */
+    size_t op;      /* first op (1-based) whose decryption differs; 0 if none */
+    int min_budget; /* smallest noise budget (bits) measured after the last op run */
     char msg[256];
 } cn_check_report_t;
 CN_API CN_WARN_UNUSED cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c,
@@ -293,8 +296,8 @@ typedef struct {
  * = 0: all cores. diag (may be NULL) says why key bytes were refused: what they are and
  * what the plan needs. */
 CN_API CN_WARN_UNUSED cn_status cn_server_create(cn_server_t **s, const cn_plan_t *plan,
-                                                 const uint8_t *keys, size_t len,
-                                                 int threads, cn_net_diag_t *diag);
+                                                 const uint8_t *keys, size_t len, int threads,
+                                                 cn_net_diag_t *diag);
 CN_API void cn_server_free(cn_server_t *s);
 /* How the server evaluates linear layers. CN_LINEAR_BLOCKED (the default): tiles of
  * coefficients of every input, all outputs of the layer per tile, lazy reduction, SIMD
@@ -311,8 +314,7 @@ CN_API CN_WARN_UNUSED cn_status cn_server_set_linear_mode(cn_server_t *s, cn_lin
  * diag and timing. */
 CN_API CN_WARN_UNUSED cn_status cn_server_eval(uint8_t **out, size_t *outlen, cn_server_t *s,
                                                const uint8_t *in, size_t len,
-                                               cn_server_timing_t *timing,
-                                               cn_net_diag_t *diag);
+                                               cn_server_timing_t *timing, cn_net_diag_t *diag);
 
 #ifdef __cplusplus
 }

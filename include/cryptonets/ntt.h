@@ -26,18 +26,18 @@ extern "C" {
  * read n, logn, mod and psi; every field after psi is a private table of the kernels
  * (BLAKE3's "private implementation detail"), whose layout may change. */
 typedef struct {
-    size_t n;          /* transform length, 2 .. 2^15 */
+    size_t n; /* transform length, 2 .. 2^15 */
     unsigned logn;
-    cn_mod_t mod;      /* the prime p = 1 mod 2n, p < 2^61 */
-    uint64_t psi;      /* the primitive 2n-th root of unity used (the smallest) */
+    cn_mod_t mod; /* the prime p = 1 mod 2n, p < 2^61 */
+    uint64_t psi; /* the primitive 2n-th root of unity used (the smallest) */
     /* --- private: the kernels' tables --- */
-    uint64_t *w;       /* w[i] = psi^bitrev(i), i < n: forward twiddles */
-    uint64_t *ws;      /* Shoup constants of w */
-    uint64_t *wi;      /* inverse twiddles, in the order the inverse reads them */
-    uint64_t *wis;     /* Shoup constants of wi */
-    uint64_t n_inv;    /* n^-1 mod p */
+    uint64_t *w;    /* w[i] = psi^bitrev(i), i < n: forward twiddles */
+    uint64_t *ws;   /* Shoup constants of w */
+    uint64_t *wi;   /* inverse twiddles, in the order the inverse reads them */
+    uint64_t *wis;  /* Shoup constants of wi */
+    uint64_t n_inv; /* n^-1 mod p */
     uint64_t n_inv_s;
-    uint64_t last_wi;  /* last inverse twiddle times n^-1 */
+    uint64_t last_wi; /* last inverse twiddle times n^-1 */
     uint64_t last_wis;
     /* 52-bit Shoup constants floor(w 2^52 / p) for the AVX-512 IFMA kernels, present
      * (non-NULL) only when p < 2^50 */

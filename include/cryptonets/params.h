@@ -23,18 +23,18 @@ typedef enum {
     CN_SEC_NONE_INSECURE = 0x4e4f4e45 /* no security: tests and toy demos only */
 } cn_security;
 
-#define CN_BFV_MAX_Q 32     /* most ciphertext primes */
-#define CN_BFV_MAX_T 16     /* most plaintext moduli */
-#define CN_BFV_MIN_N 16     /* smallest ring degree accepted (insecure below 1024) */
+#define CN_BFV_MAX_Q 32 /* most ciphertext primes */
+#define CN_BFV_MAX_T 16 /* most plaintext moduli */
+#define CN_BFV_MIN_N 16 /* smallest ring degree accepted (insecure below 1024) */
 #define CN_BFV_MAX_N 32768
 
 typedef struct {
-    size_t n;                  /* ring degree, a power of two */
-    size_t nq;                 /* number of ciphertext primes q_1..q_L */
-    uint64_t q[CN_BFV_MAX_Q];  /* ciphertext primes, each < 2^61 and 1 mod 2n */
-    uint64_t p;                /* special prime for key switching (0: none, no relin) */
-    size_t nt;                 /* number of plaintext moduli */
-    uint64_t t[CN_BFV_MAX_T];  /* plaintext moduli, each >= 2 */
+    size_t n;                 /* ring degree, a power of two */
+    size_t nq;                /* number of ciphertext primes q_1..q_L */
+    uint64_t q[CN_BFV_MAX_Q]; /* ciphertext primes, each < 2^61 and 1 mod 2n */
+    uint64_t p;               /* special prime for key switching (0: none, no relin) */
+    size_t nt;                /* number of plaintext moduli */
+    uint64_t t[CN_BFV_MAX_T]; /* plaintext moduli, each >= 2 */
     cn_security security;
 } cn_bfv_params_t;
 
@@ -63,9 +63,8 @@ CN_API int cn_bfv_plain_batching(uint64_t t, size_t n);
  * The result is validated (CN_ERR_INSECURE if the sizes exceed the bound, for
  * instance); CN_ERR_PLAIN_MODULUS when fewer than nt such plaintext primes exist (e.g.
  * only two 20-bit primes are 1 mod 32768). pbits = 0 means no special prime. */
-CN_API CN_WARN_UNUSED cn_status cn_bfv_params_default(cn_bfv_params_t *prm, size_t n,
-                                                      size_t nq, unsigned qbits,
-                                                      unsigned pbits, size_t nt,
+CN_API CN_WARN_UNUSED cn_status cn_bfv_params_default(cn_bfv_params_t *prm, size_t n, size_t nq,
+                                                      unsigned qbits, unsigned pbits, size_t nt,
                                                       unsigned tbits, cn_security sec);
 
 /* The largest number of qbits-bit primes (plus one pbits-bit special prime) that n

@@ -18,18 +18,18 @@ extern "C" {
 #endif
 
 typedef struct {
-    size_t n;              /* ring degree, a power of two in [2, 2^15] */
-    cn_rns_base_t base;    /* q_1..q_K */
-    cn_ntt_table_t *ntt;   /* [K] one table per prime */
+    size_t n;            /* ring degree, a power of two in [2, 2^15] */
+    cn_rns_base_t base;  /* q_1..q_K */
+    cn_ntt_table_t *ntt; /* [K] one table per prime */
 } cn_ring_t;
 
 typedef enum { CN_FORM_COEFF = 0, CN_FORM_NTT = 1 } cn_form;
 
 typedef struct {
-    size_t n;        /* degree */
-    size_t k;        /* number of primes in use: the first k of the ring */
-    cn_form form;    /* coefficient or NTT form */
-    uint64_t *data;  /* k * n words, row-major: data[i * n + j] */
+    size_t n;       /* degree */
+    size_t k;       /* number of primes in use: the first k of the ring */
+    cn_form form;   /* coefficient or NTT form */
+    uint64_t *data; /* k * n words, row-major: data[i * n + j] */
 } cn_poly_t;
 
 /* Builds a ring of degree n over the given primes (each 1 mod 2n). Errors as

@@ -18,13 +18,13 @@ extern "C" {
 typedef struct cn_rns_big_s cn_rns_big_t; /* internal: big-integer constants */
 
 typedef struct {
-    size_t k;            /* number of primes, 1 .. CN_RNS_MAX_PRIMES */
-    uint64_t *q;         /* q[i], the primes */
-    cn_mod_t *mod;       /* mod[i], modulus data of q[i] */
-    uint64_t *qhat_inv;  /* (Q / q_i)^-1 mod q_i */
-    uint64_t *qhat_inv_s;/* Shoup constants of qhat_inv */
-    double log2_q;       /* log2(Q) */
-    cn_rns_big_t *big;   /* Q and Q / q_i as big integers (internal) */
+    size_t k;             /* number of primes, 1 .. CN_RNS_MAX_PRIMES */
+    uint64_t *q;          /* q[i], the primes */
+    cn_mod_t *mod;        /* mod[i], modulus data of q[i] */
+    uint64_t *qhat_inv;   /* (Q / q_i)^-1 mod q_i */
+    uint64_t *qhat_inv_s; /* Shoup constants of qhat_inv */
+    double log2_q;        /* log2(Q) */
+    cn_rns_big_t *big;    /* Q and Q / q_i as big integers (internal) */
 } cn_rns_base_t;
 
 /* Builds a base from k primes. Errors: CN_ERR_INVALID_ARG (k == 0 or k too large),
@@ -43,12 +43,12 @@ CN_API void cn_rns_base_clear(cn_rns_base_t *b);
  * which equals (x + a*Q) mod p_j for the x in [0, Q) with residues x_i, and some
  * integer a with 0 <= a < k (k = number of primes of B). */
 typedef struct {
-    size_t kf, kt;          /* primes in the source and target bases */
-    cn_mod_t *from;         /* [kf] source moduli */
-    uint64_t *qhat_inv;     /* [kf] (Q/q_i)^-1 mod q_i */
-    uint64_t *qhat_inv_s;   /* [kf] Shoup constants */
-    cn_mod_t *to;           /* [kt] target moduli */
-    uint64_t *qhat_mod_p;   /* [kt * kf] (Q/q_i) mod p_j at [j * kf + i] */
+    size_t kf, kt;        /* primes in the source and target bases */
+    cn_mod_t *from;       /* [kf] source moduli */
+    uint64_t *qhat_inv;   /* [kf] (Q/q_i)^-1 mod q_i */
+    uint64_t *qhat_inv_s; /* [kf] Shoup constants */
+    cn_mod_t *to;         /* [kt] target moduli */
+    uint64_t *qhat_mod_p; /* [kt * kf] (Q/q_i) mod p_j at [j * kf + i] */
 } cn_rns_conv_t;
 
 /* Precomputes the conversion from `from` to `to` (the tables are copied: the bases may

@@ -36,8 +36,12 @@ cn_status cn_mod_inv(uint64_t *inv, uint64_t a, cn_mod_t m)
     int64_t s0 = 0, s1 = 1;
     while (r1 != 0) {
         int64_t q = r0 / r1, t;
-        t = r0 - q * r1; r0 = r1; r1 = t;
-        t = s0 - q * s1; s0 = s1; s1 = t;
+        t = r0 - q * r1;
+        r0 = r1;
+        r1 = t;
+        t = s0 - q * s1;
+        s0 = s1;
+        s1 = t;
     }
     if (r0 != 1)
         return CN_ERR_NOT_INVERTIBLE;
@@ -72,9 +76,8 @@ cn_status cn_primes_ntt(uint64_t *out, size_t k, unsigned bits, size_t n,
     size_t found = 0;
     if (first < lo || first > hi)
         return k == 0 ? CN_OK : CN_ERR_NOT_ENOUGH_PRIMES;
-    for (uint64_t c = first; found < k; ) {
-        if (c != 1 && cn_is_prime(c) && !in_set(c, exclude, nexclude) &&
-            !in_set(c, out, found))
+    for (uint64_t c = first; found < k;) {
+        if (c != 1 && cn_is_prime(c) && !in_set(c, exclude, nexclude) && !in_set(c, out, found))
             out[found++] = c;
         if (largest) {
             if (c < lo + step)

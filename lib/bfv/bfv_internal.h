@@ -11,17 +11,17 @@
 #include "kernels.h"
 
 typedef struct {
-    size_t l;                 /* primes q_1..q_l */
-    mpz_t Q;                  /* q_1 ... q_l */
+    size_t l; /* primes q_1..q_l */
+    mpz_t Q;  /* q_1 ... q_l */
     double log2_q;
-    cn_exact_conv_t q_to_r;   /* ciphertext lift into R for the tensor product */
-    cn_exact_conv_t r_to_q;   /* the scaled product back into Q_l */
-    cn_scale_t *mul_scale;    /* [nt] round(t x / Q_l) from Q_l u R to R */
-    cn_scale_t *dec_scale;    /* [nt] round(t x / Q_l) mod t from Q_l */
-    uint64_t *delta;          /* [nt * l] floor(Q_l / t_k) mod q_j */
-    uint64_t *qlast_inv;      /* [l - 1] q_l^-1 mod q_j (mod switch to l - 1) */
+    cn_exact_conv_t q_to_r; /* ciphertext lift into R for the tensor product */
+    cn_exact_conv_t r_to_q; /* the scaled product back into Q_l */
+    cn_scale_t *mul_scale;  /* [nt] round(t x / Q_l) from Q_l u R to R */
+    cn_scale_t *dec_scale;  /* [nt] round(t x / Q_l) mod t from Q_l */
+    uint64_t *delta;        /* [nt * l] floor(Q_l / t_k) mod q_j */
+    uint64_t *qlast_inv;    /* [l - 1] q_l^-1 mod q_j (mod switch to l - 1) */
     uint64_t *qlast_inv_s;
-    uint64_t *p_inv, *p_inv_s;/* [l] P^-1 mod q_j (key-switching ModDown) */
+    uint64_t *p_inv, *p_inv_s; /* [l] P^-1 mod q_j (key-switching ModDown) */
 } cn_bfv_level_t;
 
 struct cn_bfv_context_s {
@@ -29,13 +29,13 @@ struct cn_bfv_context_s {
     uint64_t fingerprint;
     size_t n, L, nt;
     int has_p;
-    cn_ring_t ring;           /* q_1..q_L (and P as row L) */
-    cn_ring_t ring_r;         /* the extension base R for multiplication */
+    cn_ring_t ring;   /* q_1..q_L (and P as row L) */
+    cn_ring_t ring_r; /* the extension base R for multiplication */
     size_t kr;
-    cn_mod_t *tmod;           /* [nt] */
-    cn_ntt_table_t *t_ntt;    /* [nt] batching tables (n == 0 where t does not batch) */
-    cn_bfv_level_t *lvl;      /* [L], lvl[l - 1] for level l */
-    uint32_t *slot_index;     /* [n] NTT index (mod t) of slot s, see lib/encode/batch.c */
+    cn_mod_t *tmod;        /* [nt] */
+    cn_ntt_table_t *t_ntt; /* [nt] batching tables (n == 0 where t does not batch) */
+    cn_bfv_level_t *lvl;   /* [L], lvl[l - 1] for level l */
+    uint32_t *slot_index;  /* [n] NTT index (mod t) of slot s, see lib/encode/batch.c */
 };
 
 static inline const cn_bfv_level_t *cn_bfv_level(const cn_bfv_context_t *ctx, size_t l)

@@ -94,8 +94,8 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
     lv->qlast_inv_s = cn_alloc(l, sizeof(uint64_t));
     lv->p_inv = cn_alloc(l, sizeof(uint64_t));
     lv->p_inv_s = cn_alloc(l, sizeof(uint64_t));
-    if (!lv->mul_scale || !lv->dec_scale || !lv->delta || !lv->qlast_inv ||
-        !lv->qlast_inv_s || !lv->p_inv || !lv->p_inv_s)
+    if (!lv->mul_scale || !lv->dec_scale || !lv->delta || !lv->qlast_inv || !lv->qlast_inv_s ||
+        !lv->p_inv || !lv->p_inv_s)
         return CN_ERR_NO_MEMORY;
     mpz_t D;
     mpz_init(D);
@@ -114,7 +114,8 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
     for (size_t j = 0; j < l; j++) {
         const cn_mod_t m = ctx->ring.base.mod[j];
         if (j + 1 < l) {
-            if ((st = cn_mod_inv(&lv->qlast_inv[j], cn_mod_reduce_u64(q[l - 1], m), m)) != CN_OK)
+            if ((st = cn_mod_inv(&lv->qlast_inv[j], cn_mod_reduce_u64(q[l - 1], m), m)) !=
+                CN_OK)
                 return st;
             lv->qlast_inv_s[j] = cn_mod_shoup(lv->qlast_inv[j], m);
         } else {

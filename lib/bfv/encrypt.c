@@ -291,7 +291,8 @@ cn_status cn_bfv_noise_budget(int *bits, const cn_bfv_ciphertext_t *ct,
     if ((st = cn_poly_init(&x, &ctx->ring, ct->level)) != CN_OK)
         return st;
     if ((st = phase(&x, ct, sk, ctx)) != CN_OK ||
-        (st = cn_poly_mul_scalar(&x, &x, (int64_t)ctx->prm.t[ct->t_index], &ctx->ring)) != CN_OK)
+        (st = cn_poly_mul_scalar(&x, &x, (int64_t)ctx->prm.t[ct->t_index], &ctx->ring)) !=
+            CN_OK)
         goto out;
     c = malloc(n * sizeof *c);
     if (!c) {

@@ -104,8 +104,8 @@ cn_status cn_bfv_mul_scalar(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     const size_t t_index = a->t_index;
     /* only c mod t matters to the plaintext; its centered value keeps the noise
      * growth at |c mod t| <= t/2 whatever c the caller gives */
-    const int64_t cc = cn_mod_center(cn_mod_from_int64(c, ctx->tmod[t_index]),
-                                     ctx->tmod[t_index]);
+    const int64_t cc =
+        cn_mod_center(cn_mod_from_int64(c, ctx->tmod[t_index]), ctx->tmod[t_index]);
     const int tr = a->transparent || cc == 0;
     if ((st = cn_bfv_ct_reshape(out, a->size, a->level, ctx)) != CN_OK)
         return st;
@@ -134,7 +134,8 @@ cn_status cn_bfv_mul_plain(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *
         v[i] = cn_mod_center(pt->coeffs[i], tm);
         zero &= v[i] == 0;
     }
-    if ((st = cn_poly_init(&m, ring, l)) != CN_OK || (st = cn_poly_set_int64(&m, v, ring)) != CN_OK ||
+    if ((st = cn_poly_init(&m, ring, l)) != CN_OK ||
+        (st = cn_poly_set_int64(&m, v, ring)) != CN_OK ||
         (st = cn_poly_to_ntt(&m, ring)) != CN_OK)
         goto out;
     const size_t t_index = a->t_index;

@@ -67,7 +67,8 @@ static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, const cn_bfv_secre
     const size_t K = ring->base.k;
     cn_poly_t s = {0}, sg = {0};
     cn_status st;
-    if ((st = cn_poly_init(&s, ring, K)) != CN_OK || (st = cn_poly_init(&sg, ring, K)) != CN_OK ||
+    if ((st = cn_poly_init(&s, ring, K)) != CN_OK ||
+        (st = cn_poly_init(&sg, ring, K)) != CN_OK ||
         (st = cn_poly_copy(&s, &sk->s)) != CN_OK || (st = cn_poly_from_ntt(&s, ring)) != CN_OK)
         goto out;
     automorphism(sg.data, s.data, K, g, ctx);
@@ -105,8 +106,9 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
         return CN_ERR_NO_MEMORY;
     }
     for (size_t i = 0; i <= nsteps && st == CN_OK; i++) {
-        uint64_t g = i == nsteps ? cn_bfv_galois_elt_columns(ctx)
-                                 : cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
+        uint64_t g = i == nsteps
+                         ? cn_bfv_galois_elt_columns(ctx)
+                         : cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
         int dup = g == 1;
         for (size_t j = 0; j < gk->count && !dup; j++)
             dup = gk->elt[j] == g;
@@ -131,8 +133,9 @@ static const cn_bfv_relin_key_t *find_key(const cn_bfv_galois_keys_t *gk, uint64
     return NULL;
 }
 
-cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a, uint64_t g,
-                              const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
+cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                              uint64_t g, const cn_bfv_galois_keys_t *gk,
+                              const cn_bfv_context_t *ctx)
 {
     cn_status st;
     if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_galois(gk, ctx)) != CN_OK)

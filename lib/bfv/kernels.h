@@ -22,8 +22,8 @@ typedef void (*cn_mul_acc2_fn)(uint64_t *y0, uint64_t *y1, const uint64_t *const
 
 /* Portable C: any p < 2^61, any n. */
 void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
-                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
-                            uint64_t modulus, int square);
+                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
+                            size_t n, uint64_t modulus, int square);
 void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                           const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
                           size_t n, uint64_t modulus);

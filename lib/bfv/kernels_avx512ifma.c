@@ -5,14 +5,15 @@
 #include "../internal/ifma52.h"
 #include "kernels.h"
 
-/* x y mod p in [0, p) for x < 4p, y < p, p < 2^50: the quotient is estimated in double precision
- * (off by at most one), the remainder computed exactly modulo 2^52 and corrected. */
+/* x y mod p in [0, p) for x < 4p, y < p, p < 2^50: the quotient is estimated in double
+ * precision (off by at most one), the remainder computed exactly modulo 2^52 and corrected. */
 static inline __m512i mul_mod(__m512i x, __m512i y, __m512i p, __m512d pinv)
 {
     const __m512i z = _mm512_setzero_si512(), m52 = cn_v52_set1(CN_M52);
     __m512d xy = _mm512_mul_pd(_mm512_cvtepu64_pd(x), _mm512_cvtepu64_pd(y));
     __m512i q = _mm512_cvttpd_epu64(_mm512_mul_pd(xy, pinv));
-    __m512i r = _mm512_sub_epi64(_mm512_madd52lo_epu64(z, x, y), _mm512_madd52lo_epu64(z, q, p));
+    __m512i r =
+        _mm512_sub_epi64(_mm512_madd52lo_epu64(z, x, y), _mm512_madd52lo_epu64(z, q, p));
     r = _mm512_and_si512(r, m52);
     /* r is the true remainder in [-p, 2p) modulo 2^52: negative ones are above 2^51 */
     __mmask8 neg = _mm512_cmpgt_epu64_mask(r, cn_v52_set1(1ULL << 51));

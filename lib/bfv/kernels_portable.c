@@ -15,8 +15,8 @@ static cn_mod_t mod_of(uint64_t p)
 }
 
 void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
-                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
-                            uint64_t modulus, int square)
+                            const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
+                            size_t n, uint64_t modulus, int square)
 {
     const cn_mod_t m = mod_of(modulus);
     for (size_t i = 0; i < n; i++) {

@@ -44,8 +44,8 @@ cn_status cn_bfv_keygen_secret(cn_bfv_secret_key_t *sk, const cn_bfv_context_t *
                                cn_rng_t *rng)
 {
     memset(sk, 0, sizeof *sk);
-    cn_status st = cn_bfv_small_ntt(&sk->s, &ctx->ring, ctx->ring.base.k, cn_sample_ternary,
-                                    rng);
+    cn_status st =
+        cn_bfv_small_ntt(&sk->s, &ctx->ring, ctx->ring.base.k, cn_sample_ternary, rng);
     if (st == CN_OK)
         sk->fingerprint = ctx->fingerprint;
     return st;

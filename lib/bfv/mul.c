@@ -41,7 +41,8 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
     uint64_t *buf = cn_alloc(nbuf * k * n, sizeof *buf);
     if (!buf)
         return CN_ERR_NO_MEMORY;
-    uint64_t *a0 = buf, *a1 = a0 + k * n, *b0 = sq ? a0 : a1 + k * n, *b1 = sq ? a1 : b0 + k * n;
+    uint64_t *a0 = buf, *a1 = a0 + k * n, *b0 = sq ? a0 : a1 + k * n,
+             *b1 = sq ? a1 : b0 + k * n;
     uint64_t *d0 = (sq ? a1 : b1) + k * n, *d1 = d0 + k * n, *d2 = d1 + k * n;
     lift_ntt(a0, &a->c[0], ctx);
     lift_ntt(a1, &a->c[1], ctx);
@@ -52,8 +53,8 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
     for (size_t j = 0; j < k; j++) {
         const uint64_t p = ext_ntt(ctx, l, j)->mod.p;
         const size_t o = j * n;
-        cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o, n,
-                                       p, sq);
+        cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o,
+                                       n, p, sq);
     }
     if ((st = cn_bfv_ct_reshape(out, 3, l, ctx)) != CN_OK)
         goto done;

@@ -17,10 +17,17 @@ unsigned cn_security_max_log_q(size_t n, cn_security sec)
 {
     int row;
     switch (sec) {
-    case CN_SEC_128: row = 0; break;
-    case CN_SEC_192: row = 1; break;
-    case CN_SEC_256: row = 2; break;
-    default: return 0;
+    case CN_SEC_128:
+        row = 0;
+        break;
+    case CN_SEC_192:
+        row = 1;
+        break;
+    case CN_SEC_256:
+        row = 2;
+        break;
+    default:
+        return 0;
     }
     for (int col = 0; col < 6; col++)
         if (n == ((size_t)1024 << col))

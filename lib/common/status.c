@@ -12,7 +12,8 @@ static const char *const messages[CN_STATUS_COUNT_] = {
     [CN_ERR_MODULI_NOT_DISTINCT] = "moduli are not distinct",
     [CN_ERR_NOT_ENOUGH_PRIMES] = "not enough primes of the requested size",
     [CN_ERR_FORM_MISMATCH] = "polynomial is in the wrong form (coefficient or NTT)",
-    [CN_ERR_SHAPE_MISMATCH] = "shapes do not match (ring degree, prime count, ciphertext count or layer shape)",
+    [CN_ERR_SHAPE_MISMATCH] =
+        "shapes do not match (ring degree, prime count, ciphertext count or layer shape)",
     [CN_ERR_NOT_INVERTIBLE] = "element is not invertible modulo the modulus",
     [CN_ERR_OUT_OF_RANGE] = "value out of range",
     [CN_ERR_INSECURE] = "parameters are below the requested security level",

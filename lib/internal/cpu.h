@@ -7,10 +7,10 @@
 #include "cryptonets/common.h"
 
 /* Runs fn exactly once across threads. */
-#define CN_ONCE(fn)                                                   \
-    do {                                                              \
-        static pthread_once_t cn_once_flag_ = PTHREAD_ONCE_INIT;      \
-        pthread_once(&cn_once_flag_, (fn));                           \
+#define CN_ONCE(fn)                                                                            \
+    do {                                                                                       \
+        static pthread_once_t cn_once_flag_ = PTHREAD_ONCE_INIT;                               \
+        pthread_once(&cn_once_flag_, (fn));                                                    \
     } while (0)
 
 /* The feature bits and cn_cpu_features() are public (cryptonets/common.h). */

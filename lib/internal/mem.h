@@ -30,7 +30,7 @@ static inline void *cn_calloc(size_t count, size_t size)
     void *p = cn_alloc(count, size);
     if (p) {
         size_t bytes = count * size;
-        for (unsigned char *c = p; bytes--; )
+        for (unsigned char *c = p; bytes--;)
             *c++ = 0;
     }
     return p;

@@ -13,12 +13,12 @@
 
 #include "cryptonets/common.h"
 
-#define CN_OMP_COLLECT(st, expr)                                                       \
-    do {                                                                               \
-        const cn_status cn_omp_e_ = (expr);                                            \
-        if (cn_omp_e_ != CN_OK) {                                                      \
-            _Pragma("omp critical(cn_omp_collect)")(st) = cn_omp_e_;                   \
-        }                                                                              \
+#define CN_OMP_COLLECT(st, expr)                                                               \
+    do {                                                                                       \
+        const cn_status cn_omp_e_ = (expr);                                                    \
+        if (cn_omp_e_ != CN_OK) {                                                              \
+            _Pragma("omp critical(cn_omp_collect)")(st) = cn_omp_e_;                           \
+        }                                                                                      \
     } while (0)
 
 #endif

@@ -36,7 +36,7 @@ typedef struct {
     uint64_t limit;    /* bytes the header declares before the checksum */
     uint64_t consumed; /* bytes read so far (header included) */
     cn_status err;
-    int defer_seed;    /* leave seeded ciphertexts unexpanded (CN_IO_DEFER_SEED) */
+    int defer_seed; /* leave seeded ciphertexts unexpanded (CN_IO_DEFER_SEED) */
 } cn_rd_t;
 
 void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n);

@@ -11,7 +11,8 @@
 
 /* ---- generic save and load -------------------------------------------------- */
 
-typedef void (*put_fn)(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx);
+typedef void (*put_fn)(cn_wr_t *w, const void *obj, unsigned flags,
+                       const cn_bfv_context_t *ctx);
 
 typedef struct {
     cn_io_type type;
@@ -51,32 +52,32 @@ static void rd_init(cn_rd_t *r, const uint8_t *buf, size_t len, FILE *f)
 
 /* The four entry points of an object type whose functions take (object, context):
  * save into a buffer, write to a FILE, load from a buffer, read from a FILE. */
-#define IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn)                                  \
-    cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj, \
-                                const cn_bfv_context_t *ctx)                               \
-    {                                                                                      \
-        save_spec sp;                                                                      \
-        cn_status st = spec_fn(&sp, obj, ctx);                                             \
+#define IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn)                                      \
+    cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj,  \
+                                const cn_bfv_context_t *ctx)                                   \
+    {                                                                                          \
+        save_spec sp;                                                                          \
+        cn_status st = spec_fn(&sp, obj, ctx);                                                 \
         return st != CN_OK ? st : save_obj(buf, cap, written, NULL, &sp, put_fn, obj, 0, ctx); \
-    }                                                                                      \
-    cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)   \
-    {                                                                                      \
-        save_spec sp;                                                                      \
-        cn_status st = spec_fn(&sp, obj, ctx);                                             \
-        return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_fn, obj, 0, ctx);    \
-    }                                                                                      \
-    cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,               \
-                                const cn_bfv_context_t *ctx)                               \
-    {                                                                                      \
-        cn_rd_t r;                                                                         \
-        rd_init(&r, buf, len, NULL);                                                       \
-        return load_fn(obj, &r, ctx);                                                      \
-    }                                                                                      \
-    cn_status cn_io_read_##name(type_t *obj, FILE *f, const cn_bfv_context_t *ctx)          \
-    {                                                                                      \
-        cn_rd_t r;                                                                         \
-        rd_init(&r, NULL, 0, f);                                                           \
-        return load_fn(obj, &r, ctx);                                                      \
+    }                                                                                          \
+    cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)      \
+    {                                                                                          \
+        save_spec sp;                                                                          \
+        cn_status st = spec_fn(&sp, obj, ctx);                                                 \
+        return st != CN_OK ? st : save_obj(NULL, 0, NULL, f, &sp, put_fn, obj, 0, ctx);        \
+    }                                                                                          \
+    cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,                   \
+                                const cn_bfv_context_t *ctx)                                   \
+    {                                                                                          \
+        cn_rd_t r;                                                                             \
+        rd_init(&r, buf, len, NULL);                                                           \
+        return load_fn(obj, &r, ctx);                                                          \
+    }                                                                                          \
+    cn_status cn_io_read_##name(type_t *obj, FILE *f, const cn_bfv_context_t *ctx)             \
+    {                                                                                          \
+        cn_rd_t r;                                                                             \
+        rd_init(&r, NULL, 0, f);                                                               \
+        return load_fn(obj, &r, ctx);                                                          \
     }
 
 /* ---- polynomial rows ----------------------------------------------------------- */
@@ -157,7 +158,8 @@ static cn_status params_spec(save_spec *sp, const cn_bfv_params_t *prm)
     return CN_OK;
 }
 
-cn_status cn_io_save_params(uint8_t *buf, size_t cap, size_t *written, const cn_bfv_params_t *prm)
+cn_status cn_io_save_params(uint8_t *buf, size_t cap, size_t *written,
+                            const cn_bfv_params_t *prm)
 {
     save_spec sp;
     cn_status st = params_spec(&sp, prm);
@@ -177,11 +179,10 @@ static cn_status load_params(cn_bfv_params_t *prm, cn_rd_t *r, int allow_insecur
     memset(prm, 0, sizeof *prm);
     cn_rd_header(r, &h, CN_IO_PARAMS, 0, NULL);
     const uint32_t n = cn_rd_u32(r), nq = cn_rd_u32(r), nt = cn_rd_u32(r), sec = cn_rd_u32(r);
-    if (r->err == CN_OK &&
-        (h.count != 1 || nq == 0 || nq > CN_BFV_MAX_Q || nt == 0 || nt > CN_BFV_MAX_T ||
-         n > CN_BFV_MAX_N ||
-         (sec != CN_SEC_128 && sec != CN_SEC_192 && sec != CN_SEC_256 &&
-          sec != CN_SEC_NONE_INSECURE)))
+    if (r->err == CN_OK && (h.count != 1 || nq == 0 || nq > CN_BFV_MAX_Q || nt == 0 ||
+                            nt > CN_BFV_MAX_T || n > CN_BFV_MAX_N ||
+                            (sec != CN_SEC_128 && sec != CN_SEC_192 && sec != CN_SEC_256 &&
+                             sec != CN_SEC_NONE_INSECURE)))
         cn_rd_fail(r, CN_ERR_FORMAT);
     if (r->err == CN_OK) {
         prm->n = n;
@@ -238,11 +239,13 @@ static void put_pk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
     put_rows(w, &pk->p1, ctx->L, ctx);
 }
 
-static cn_status pk_spec(save_spec *sp, const cn_bfv_public_key_t *pk, const cn_bfv_context_t *ctx)
+static cn_status pk_spec(save_spec *sp, const cn_bfv_public_key_t *pk,
+                         const cn_bfv_context_t *ctx)
 {
     if (pk->fingerprint != ctx->fingerprint)
         return CN_ERR_CONTEXT_MISMATCH;
-    if (!poly_ok(&pk->p0, ctx->L, CN_FORM_NTT, ctx) || !poly_ok(&pk->p1, ctx->L, CN_FORM_NTT, ctx))
+    if (!poly_ok(&pk->p0, ctx->L, CN_FORM_NTT, ctx) ||
+        !poly_ok(&pk->p1, ctx->L, CN_FORM_NTT, ctx))
         return CN_ERR_SHAPE_MISMATCH;
     *sp = (save_spec){CN_IO_PUBLIC_KEY, 1, ctx->fingerprint, cn_io_size_public_key(pk, ctx)};
     return CN_OK;
@@ -336,7 +339,8 @@ static void put_rk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
     put_ksk(w, obj, ctx);
 }
 
-static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
+static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
+                         const cn_bfv_context_t *ctx)
 {
     if (rk->fingerprint != ctx->fingerprint)
         return CN_ERR_CONTEXT_MISMATCH;
@@ -448,7 +452,8 @@ static void put_pt(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
     cn_wr_packed(w, pt->coeffs, ctx->n, cn_io_bits(ctx->prm.t[pt->t_index]));
 }
 
-static cn_status pt_spec(save_spec *sp, const cn_bfv_plaintext_t *pt, const cn_bfv_context_t *ctx)
+static cn_status pt_spec(save_spec *sp, const cn_bfv_plaintext_t *pt,
+                         const cn_bfv_context_t *ctx)
 {
     cn_status st = cn_bfv_check_pt(pt, ctx);
     if (st != CN_OK)
@@ -490,7 +495,8 @@ static int ct_seeded(const cn_bfv_ciphertext_t *ct, unsigned flags, const cn_bfv
     return ct->has_seed && !(flags & CN_IO_NO_SEED) && ct->size == 2 && ct->level == ctx->L;
 }
 
-static size_t ct_body(const cn_bfv_ciphertext_t *ct, unsigned flags, const cn_bfv_context_t *ctx)
+static size_t ct_body(const cn_bfv_ciphertext_t *ct, unsigned flags,
+                      const cn_bfv_context_t *ctx)
 {
     const size_t rows = rows_bytes(ct->level, ctx);
     return 16 + rows * (ct->size - (size_t)ct_seeded(ct, flags, ctx)) +
@@ -554,7 +560,8 @@ static void get_ct1(cn_rd_t *r, cn_bfv_ciphertext_t *ct, const cn_bfv_context_t 
     ct->t_index = ti;
     ct->transparent = (fl & CT_TRANSPARENT) != 0;
     ct->has_seed = seeded;
-    if (r->err == CN_OK && seeded && !r->defer_seed && (st = cn_bfv_expand_seed(ct, ctx)) != CN_OK)
+    if (r->err == CN_OK && seeded && !r->defer_seed &&
+        (st = cn_bfv_expand_seed(ct, ctx)) != CN_OK)
         cn_rd_fail(r, st);
 }
 
@@ -729,7 +736,8 @@ cn_status cn_io_batch_writer_init(cn_io_batch_writer_t *w, uint8_t *buf, size_t 
     return CN_OK;
 }
 
-cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i, const cn_bfv_ciphertext_t *ct)
+cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i,
+                                 const cn_bfv_ciphertext_t *ct)
 {
     if (!w->done_ || i >= w->count)
         return CN_ERR_INVALID_ARG;
@@ -743,7 +751,8 @@ cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i, const cn_bfv
     w->done_[i] = 0; /* a failure below leaves the record unwritten */
     /* the checksum is taken over every record at final */
     cn_wr_t wr = {.buf = w->buf_ + CN_IO_HEADER_BYTES + i * w->record_bytes,
-                  .cap = w->record_bytes, .nohash = 1};
+                  .cap = w->record_bytes,
+                  .nohash = 1};
     put_ct1(&wr, ct, w->flags_, ctx);
     if (wr.err == CN_OK && wr.pos != w->record_bytes)
         wr.err = CN_ERR_INVALID_ARG; /* shape and body disagree: a bug, reported not hidden */
@@ -836,7 +845,8 @@ static cn_status load_batch(cn_bfv_ciphertext_t **out, size_t *count, cn_rd_t *r
 }
 
 cn_status cn_io_load_ciphertext_batch(cn_bfv_ciphertext_t **cts, size_t *count,
-                                      const uint8_t *buf, size_t len, const cn_bfv_context_t *ctx)
+                                      const uint8_t *buf, size_t len,
+                                      const cn_bfv_context_t *ctx)
 {
     cn_rd_t r;
     rd_init(&r, buf, len, NULL);

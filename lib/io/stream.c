@@ -247,8 +247,8 @@ static cn_status parse_header(cn_io_header_t *h, const uint8_t *b)
     h->minor = (unsigned)b[6] | (unsigned)b[7] << 8;
     h->type = (cn_io_type)((unsigned)b[8] | (unsigned)b[9] << 8);
     h->flags = (unsigned)b[10] | (unsigned)b[11] << 8;
-    h->count = (uint32_t)b[12] | (uint32_t)b[13] << 8 | (uint32_t)b[14] << 16 |
-               (uint32_t)b[15] << 24;
+    h->count =
+        (uint32_t)b[12] | (uint32_t)b[13] << 8 | (uint32_t)b[14] << 16 | (uint32_t)b[15] << 24;
     h->total_length = load_le64(b + 16);
     h->fingerprint = load_le64(b + 24);
     if (h->major > CN_IO_VERSION_MAJOR)
@@ -335,8 +335,7 @@ cn_status cn_io_frame_seal(uint8_t *buf, size_t len, unsigned type, uint32_t cou
     cn_wr_header(&w, (cn_io_type)type, 0, count, len, fingerprint);
     if (w.err != CN_OK)
         return w.err;
-    store_le64(buf + len - CN_IO_TRAILER_BYTES,
-               cn_io_checksum(buf, len - CN_IO_TRAILER_BYTES));
+    store_le64(buf + len - CN_IO_TRAILER_BYTES, cn_io_checksum(buf, len - CN_IO_TRAILER_BYTES));
     return CN_OK;
 }
 

@@ -13,7 +13,8 @@ typedef struct {
 } ntt_impl_t;
 
 static const ntt_impl_t impls[CN_ISA_COUNT] = {
-    [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable, "portable"},
+    [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable,
+                         "portable"},
 #ifdef CN_BUILD_AVX512
     [CN_ISA_AVX512] = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512, "avx512"},
 #endif

@@ -17,11 +17,11 @@ static inline __m512i mulhi64(__m512i x, __m512i ws)
     __m512i lh = _mm512_mul_epu32(x, wh);
     __m512i hh = _mm512_mul_epu32(xh, wh);
     /* the middle column: three values below 2^32 each */
-    __m512i mid = _mm512_add_epi64(_mm512_srli_epi64(ll, 32),
-                                   _mm512_add_epi64(_mm512_and_si512(hl, lo32),
-                                                    _mm512_and_si512(lh, lo32)));
-    __m512i hi = _mm512_add_epi64(hh, _mm512_add_epi64(_mm512_srli_epi64(hl, 32),
-                                                       _mm512_srli_epi64(lh, 32)));
+    __m512i mid = _mm512_add_epi64(
+        _mm512_srli_epi64(ll, 32),
+        _mm512_add_epi64(_mm512_and_si512(hl, lo32), _mm512_and_si512(lh, lo32)));
+    __m512i hi = _mm512_add_epi64(
+        hh, _mm512_add_epi64(_mm512_srli_epi64(hl, 32), _mm512_srli_epi64(lh, 32)));
     return _mm512_add_epi64(hi, _mm512_srli_epi64(mid, 32));
 }
 

@@ -29,8 +29,7 @@ static inline __m512i sub_if_ge(__m512i x, __m512i m)
 }
 
 /* forward butterfly: (x, y) in [0, 4p) -> (u + v, u - v + 2p), u = x mod 2p, v = y w */
-static inline void fwd_bf(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
-                          __m512i p2)
+static inline void fwd_bf(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p, __m512i p2)
 {
     __m512i u = sub_if_ge(*x, p2);
     __m512i v = mul_lazy(*y, w, ws, p);
@@ -39,8 +38,7 @@ static inline void fwd_bf(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i
 }
 
 /* inverse butterfly: (x, y) in [0, 2p) -> ((x + y) mod 2p, (x - y + 2p) w) */
-static inline void inv_bf(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p,
-                          __m512i p2)
+static inline void inv_bf(__m512i *x, __m512i *y, __m512i w, __m512i ws, __m512i p, __m512i p2)
 {
     __m512i u = *x, v = *y;
     *x = sub_if_ge(_mm512_add_epi64(u, v), p2);

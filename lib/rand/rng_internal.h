@@ -9,17 +9,20 @@
 /* The state behind the opaque cn_rng_t: a ChaCha20 keystream (Bernstein's layout). */
 typedef struct {
     uint32_t key[8];
-    uint32_t nonce[2];   /* words 14, 15 of the ChaCha state */
-    uint64_t counter;    /* 64-bit block counter: words 12 (low) and 13 (high) */
-    uint8_t buf[512];    /* current keystream: eight blocks */
-    unsigned pos;        /* bytes of buf already used (512: empty) */
-    unsigned kind;       /* how it was seeded */
+    uint32_t nonce[2]; /* words 14, 15 of the ChaCha state */
+    uint64_t counter;  /* 64-bit block counter: words 12 (low) and 13 (high) */
+    uint8_t buf[512];  /* current keystream: eight blocks */
+    unsigned pos;      /* bytes of buf already used (512: empty) */
+    unsigned kind;     /* how it was seeded */
 } cn_rng_state_t;
 
 _Static_assert(sizeof(cn_rng_state_t) <= sizeof(cn_rng_t), "CN_RNG_STATE_BYTES too small");
 _Static_assert(_Alignof(cn_rng_state_t) <= _Alignof(cn_rng_t), "cn_rng_t underaligned");
 
-static inline cn_rng_state_t *cn_rng_state(cn_rng_t *r) { return (cn_rng_state_t *)(void *)r; }
+static inline cn_rng_state_t *cn_rng_state(cn_rng_t *r)
+{
+    return (cn_rng_state_t *)(void *)r;
+}
 static inline const cn_rng_state_t *cn_rng_cstate(const cn_rng_t *r)
 {
     return (const cn_rng_state_t *)(const void *)r;

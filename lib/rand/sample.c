@@ -33,7 +33,7 @@ void cn_sample_ternary(int64_t *out, size_t n, cn_rng_t *r)
 {
     uint8_t buf[64];
     size_t have = 0, used = 0;
-    for (size_t i = 0; i < n; ) {
+    for (size_t i = 0; i < n;) {
         if (used == have) {
             cn_rng_bytes(r, buf, sizeof buf);
             have = sizeof buf;

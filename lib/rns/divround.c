@@ -4,8 +4,8 @@
 #include "rns_internal.h"
 
 void cn_rns_divround_last(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t k,
-                          size_t n, const cn_mod_t *mod, uint64_t qlast,
-                          const uint64_t *inv, const uint64_t *inv_s)
+                          size_t n, const cn_mod_t *mod, uint64_t qlast, const uint64_t *inv,
+                          const uint64_t *inv_s)
 {
     const uint64_t ql = qlast, half = ql >> 1;
     for (size_t j = 0; j < k; j++) {

@@ -78,7 +78,8 @@ cn_status cn_exact_conv_init(cn_exact_conv_t *c, const uint64_t *a, size_t ka,
             c->ahat_mod_b_s[j * ka + i] = cn_mod_shoup(c->ahat_mod_b[j * ka + i], c->b[j]);
         const uint64_t Ab = mpz_mod_u64(A, b[j]);
         for (size_t v = 0; v <= ka; v++)
-            c->vA_mod_b[j * (ka + 1) + v] = cn_mod_mul(cn_mod_reduce_u64(v, c->b[j]), Ab, c->b[j]);
+            c->vA_mod_b[j * (ka + 1) + v] =
+                cn_mod_mul(cn_mod_reduce_u64(v, c->b[j]), Ab, c->b[j]);
     }
     mpz_clears(A, ahat, NULL);
     if (st == CN_OK && cn_rns_kernels52() && cn_all_below_shoup52(a, ka) &&
@@ -146,8 +147,8 @@ cn_status cn_scale_init(cn_scale_t *s, const uint64_t *q, size_t kq, const uint6
     s->int_mod_r_s = cn_alloc(kq * kr, sizeof(uint64_t));
     s->rr = cn_alloc(kr, sizeof(uint64_t));
     s->rr_s = cn_alloc(kr, sizeof(uint64_t));
-    if (!s->q || !s->r || !s->w || !s->ws || !s->f_hi || !s->f_lo || !s->int_mod_r || !s->int_mod_r_s || !s->rr ||
-        !s->rr_s) {
+    if (!s->q || !s->r || !s->w || !s->ws || !s->f_hi || !s->f_lo || !s->int_mod_r ||
+        !s->int_mod_r_s || !s->rr || !s->rr_s) {
         cn_scale_clear(s);
         return CN_ERR_NO_MEMORY;
     }

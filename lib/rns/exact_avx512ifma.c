@@ -40,7 +40,8 @@ void cn_exact_conv_ifma(uint64_t *out, const uint64_t *in, size_t n, const cn_ex
         for (size_t j = 0; j < kb; j++) {
             const __m512i b = cn_v52_set1(c->b[j].p);
             __m512i r = dot52(y, c->ahat_mod_b + j * ka, c->ahat_mod_b_s52 + j * ka, ka, b);
-            __m512i corr = _mm512_i64gather_epi64(vr, (const void *)(c->vA_mod_b + j * (ka + 1)), 8);
+            __m512i corr =
+                _mm512_i64gather_epi64(vr, (const void *)(c->vA_mod_b + j * (ka + 1)), 8);
             __m512i d = _mm512_sub_epi64(r, corr);
             d = _mm512_min_epu64(d, _mm512_add_epi64(d, b));
             _mm512_storeu_si512((void *)(out + j * n + l), d);
@@ -78,11 +79,12 @@ void cn_scale_round_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, 
             __m512i qe = _mm512_cvttpd_epu64(_mm512_mul_pd(rho_d, _mm512_set1_pd(s->inv_r[j])));
             __m512i rm = _mm512_sub_epi64(rho, _mm512_mullo_epi64(qe, b));
             rm = _mm512_min_epu64(rm, _mm512_add_epi64(rm, b)); /* was negative */
-            rm = cn_v52_reduce1(rm, b);                           /* was >= r_j */
+            rm = cn_v52_reduce1(rm, b);                         /* was >= r_j */
             r = cn_v52_add_mod(r, rm, b);
             if (s->with_r) {
                 __m512i x = _mm512_loadu_si512((const void *)(xr + j * n + l));
-                __m512i v = cn_v52_mul_lazy(x, cn_v52_set1(s->rr[j]), cn_v52_set1(s->rr_s52[j]), b);
+                __m512i v =
+                    cn_v52_mul_lazy(x, cn_v52_set1(s->rr[j]), cn_v52_set1(s->rr_s52[j]), b);
                 r = cn_v52_add_mod(r, cn_v52_reduce1(v, b), b);
             }
             _mm512_storeu_si512((void *)(out + j * n + l), r);

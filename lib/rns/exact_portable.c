@@ -22,9 +22,10 @@ static inline uint64_t dot_shoup(const uint64_t *y, const uint64_t *h, const uin
  * [0, ka], then out_j = sum y_i (A/a_i) - v A mod b_j, the centered representative of x.
  * in: ka rows in [0, a_i); out: kb rows in [0, b_j); no overlap. The body is inlined
  * with ka a constant for the common small bases, so the compiler unrolls it. */
-static inline __attribute__((always_inline)) void
-exact_conv_k(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c,
-             const size_t ka)
+static inline __attribute__((always_inline)) void exact_conv_k(uint64_t *out,
+                                                               const uint64_t *in, size_t n,
+                                                               const cn_exact_conv_t *c,
+                                                               const size_t ka)
 {
     const size_t kb = c->kb;
     uint64_t y[CN_EXACT_MAX];
@@ -50,15 +51,33 @@ void cn_exact_conv_portable(uint64_t *out, const uint64_t *in, size_t n,
 {
     assert(c->ka <= CN_EXACT_MAX);
     switch (c->ka) {
-    case 1: exact_conv_k(out, in, n, c, 1); break;
-    case 2: exact_conv_k(out, in, n, c, 2); break;
-    case 3: exact_conv_k(out, in, n, c, 3); break;
-    case 4: exact_conv_k(out, in, n, c, 4); break;
-    case 5: exact_conv_k(out, in, n, c, 5); break;
-    case 6: exact_conv_k(out, in, n, c, 6); break;
-    case 7: exact_conv_k(out, in, n, c, 7); break;
-    case 8: exact_conv_k(out, in, n, c, 8); break;
-    default: exact_conv_k(out, in, n, c, c->ka); break;
+    case 1:
+        exact_conv_k(out, in, n, c, 1);
+        break;
+    case 2:
+        exact_conv_k(out, in, n, c, 2);
+        break;
+    case 3:
+        exact_conv_k(out, in, n, c, 3);
+        break;
+    case 4:
+        exact_conv_k(out, in, n, c, 4);
+        break;
+    case 5:
+        exact_conv_k(out, in, n, c, 5);
+        break;
+    case 6:
+        exact_conv_k(out, in, n, c, 6);
+        break;
+    case 7:
+        exact_conv_k(out, in, n, c, 7);
+        break;
+    case 8:
+        exact_conv_k(out, in, n, c, 8);
+        break;
+    default:
+        exact_conv_k(out, in, n, c, c->ka);
+        break;
     }
 }
 
@@ -98,10 +117,12 @@ scale_round_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
         for (size_t j = 0; j < kr; j++) {
             const cn_mod_t m = s->r[j];
             uint64_t r = dot_shoup(y, s->int_mod_r + j * kq, s->int_mod_r_s + j * kq, kq, m.p);
-            uint64_t rr = small ? cn_mod_reduce_u64((uint64_t)rho, m) : cn_mod_reduce_any_u128(rho, m);
+            uint64_t rr =
+                small ? cn_mod_reduce_u64((uint64_t)rho, m) : cn_mod_reduce_any_u128(rho, m);
             r = cn_mod_add(r, rr, m);
             if (s->with_r)
-                r = cn_mod_add(r, cn_mod_mul_shoup(xr[j * n + l], s->rr[j], s->rr_s[j], m.p), m);
+                r = cn_mod_add(r, cn_mod_mul_shoup(xr[j * n + l], s->rr[j], s->rr_s[j], m.p),
+                               m);
             out[j * n + l] = r;
         }
     }
@@ -112,14 +133,32 @@ void cn_scale_round_portable(uint64_t *out, const uint64_t *xq, const uint64_t *
 {
     assert(s->kq <= CN_EXACT_MAX);
     switch (s->kq) {
-    case 1: scale_round_k(out, xq, xr, n, s, 1); break;
-    case 2: scale_round_k(out, xq, xr, n, s, 2); break;
-    case 3: scale_round_k(out, xq, xr, n, s, 3); break;
-    case 4: scale_round_k(out, xq, xr, n, s, 4); break;
-    case 5: scale_round_k(out, xq, xr, n, s, 5); break;
-    case 6: scale_round_k(out, xq, xr, n, s, 6); break;
-    case 7: scale_round_k(out, xq, xr, n, s, 7); break;
-    case 8: scale_round_k(out, xq, xr, n, s, 8); break;
-    default: scale_round_k(out, xq, xr, n, s, s->kq); break;
+    case 1:
+        scale_round_k(out, xq, xr, n, s, 1);
+        break;
+    case 2:
+        scale_round_k(out, xq, xr, n, s, 2);
+        break;
+    case 3:
+        scale_round_k(out, xq, xr, n, s, 3);
+        break;
+    case 4:
+        scale_round_k(out, xq, xr, n, s, 4);
+        break;
+    case 5:
+        scale_round_k(out, xq, xr, n, s, 5);
+        break;
+    case 6:
+        scale_round_k(out, xq, xr, n, s, 6);
+        break;
+    case 7:
+        scale_round_k(out, xq, xr, n, s, 7);
+        break;
+    case 8:
+        scale_round_k(out, xq, xr, n, s, 8);
+        break;
+    default:
+        scale_round_k(out, xq, xr, n, s, s->kq);
+        break;
     }
 }

@@ -148,8 +148,8 @@ void cn_rns_conv_fast(uint64_t *out, const uint64_t *in, size_t n, const cn_rns_
     uint64_t y[CN_RNS_MAX_PRIMES];
     for (size_t x = 0; x < n; x++) {
         for (size_t i = 0; i < kf; i++)
-            y[i] = cn_mod_mul_shoup(in[i * n + x], c->qhat_inv[i], c->qhat_inv_s[i],
-                                    c->from[i].p);
+            y[i] =
+                cn_mod_mul_shoup(in[i * n + x], c->qhat_inv[i], c->qhat_inv_s[i], c->from[i].p);
         for (size_t j = 0; j < kt; j++) {
             const uint64_t *h = c->qhat_mod_p + j * kf;
             cn_u128 acc = 0;

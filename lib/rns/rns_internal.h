@@ -9,9 +9,9 @@
 #include "cryptonets/rns.h"
 
 struct cn_rns_big_s {
-    mpz_t Q;      /* q_1 ... q_k */
-    mpz_t half;   /* floor(Q / 2) */
-    mpz_t *qhat;  /* [k] Q / q_i */
+    mpz_t Q;     /* q_1 ... q_k */
+    mpz_t half;  /* floor(Q / 2) */
+    mpz_t *qhat; /* [k] Q / q_i */
 };
 
 /* Most primes on either side of an exact conversion: k products below 2^122 must fit
@@ -23,8 +23,8 @@ struct cn_rns_big_s {
  * in double precision). Wrong only when x/A is within about k * 2^-52 of +-1/2. */
 typedef struct {
     size_t ka, kb;
-    cn_mod_t *a, *b;          /* [ka], [kb] */
-    uint64_t *ahat_inv;       /* [ka] (A/a_i)^-1 mod a_i */
+    cn_mod_t *a, *b;    /* [ka], [kb] */
+    uint64_t *ahat_inv; /* [ka] (A/a_i)^-1 mod a_i */
     uint64_t *ahat_inv_s;
     double *inv_a;            /* [ka] 1/a_i */
     uint64_t *ahat_mod_b;     /* [kb * ka] (A/a_i) mod b_j */
@@ -42,20 +42,20 @@ typedef struct {
  * parts held to 128 bits instead of floating point). */
 typedef struct {
     size_t kq, kr;
-    int with_r;               /* targets are the base R (x known over Q u R) */
-    cn_mod_t *q;              /* [kq] source moduli */
-    cn_mod_t *r;              /* [kr] target moduli */
-    uint64_t *w, *ws;         /* [kq] y_i = x_i * w_i mod q_i */
-    uint64_t *f_hi, *f_lo;    /* [kq] frac(num * M / q_i) * 2^128 (M = R or 1) */
-    uint64_t *int_mod_r;      /* [kr * kq] floor(num * M / q_i) mod r_j */
-    uint64_t *int_mod_r_s;    /* [kr * kq] Shoup constants */
-    uint64_t *rr, *rr_s;      /* [kr] with_r: [num * Q^-1]_{r_j} */
-    int ifma;                 /* the 52-bit tables below are present (as cn_exact_conv_t) */
-    uint64_t *ws52;           /* [kq] */
-    uint64_t *f1, *f0;        /* [kq] frac_i = (f1 2^52 + f0) 2^-104, truncated */
-    uint64_t *int_mod_r_s52;  /* [kr * kq] */
-    uint64_t *rr_s52;         /* [kr] */
-    double *inv_r;            /* [kr] 1 / r_j */
+    int with_r;              /* targets are the base R (x known over Q u R) */
+    cn_mod_t *q;             /* [kq] source moduli */
+    cn_mod_t *r;             /* [kr] target moduli */
+    uint64_t *w, *ws;        /* [kq] y_i = x_i * w_i mod q_i */
+    uint64_t *f_hi, *f_lo;   /* [kq] frac(num * M / q_i) * 2^128 (M = R or 1) */
+    uint64_t *int_mod_r;     /* [kr * kq] floor(num * M / q_i) mod r_j */
+    uint64_t *int_mod_r_s;   /* [kr * kq] Shoup constants */
+    uint64_t *rr, *rr_s;     /* [kr] with_r: [num * Q^-1]_{r_j} */
+    int ifma;                /* the 52-bit tables below are present (as cn_exact_conv_t) */
+    uint64_t *ws52;          /* [kq] */
+    uint64_t *f1, *f0;       /* [kq] frac_i = (f1 2^52 + f0) 2^-104, truncated */
+    uint64_t *int_mod_r_s52; /* [kr * kq] */
+    uint64_t *rr_s52;        /* [kr] */
+    double *inv_r;           /* [kr] 1 / r_j */
 } cn_scale_t;
 
 /* Tables (lib/rns/exact.c). */
@@ -103,7 +103,7 @@ int cn_rns_kernels52(void);
  * rows in [0, q_j) and may be x itself (not a partial overlap). SEAL's
  * RNSTool::divide_and_round_q_last_inplace is the same step. */
 void cn_rns_divround_last(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t k,
-                          size_t n, const cn_mod_t *mod, uint64_t qlast,
-                          const uint64_t *inv, const uint64_t *inv_s);
+                          size_t n, const cn_mod_t *mod, uint64_t qlast, const uint64_t *inv,
+                          const uint64_t *inv_s);
 
 #endif

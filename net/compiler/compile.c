@@ -12,8 +12,8 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         return CN_ERR_INVALID_ARG;
     }
     if (o->n && (o->n < CN_BFV_MIN_N || o->n > CN_BFV_MAX_N || (o->n & (o->n - 1)))) {
-        cn_diag_set(diag, "n = %zu: the ring degree must be a power of two in [%d, %d]",
-                    o->n, CN_BFV_MIN_N, CN_BFV_MAX_N);
+        cn_diag_set(diag, "n = %zu: the ring degree must be a power of two in [%d, %d]", o->n,
+                    CN_BFV_MIN_N, CN_BFV_MAX_N);
         return CN_ERR_NOT_POWER_OF_TWO;
     }
     if ((o->t_bits && (o->t_bits < 14 || o->t_bits > 60)) ||
@@ -39,8 +39,8 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         cn_diag_set(diag, "unknown cost profile %d", (int)o->cost_profile);
         return CN_ERR_INVALID_ARG;
     }
-    if (o->security != CN_SEC_128 && o->security != CN_SEC_192 &&
-        o->security != CN_SEC_256 && o->security != CN_SEC_NONE_INSECURE) {
+    if (o->security != CN_SEC_128 && o->security != CN_SEC_192 && o->security != CN_SEC_256 &&
+        o->security != CN_SEC_NONE_INSECURE) {
         cn_diag_set(diag, "unknown security level %d", (int)o->security);
         return CN_ERR_INVALID_ARG;
     }

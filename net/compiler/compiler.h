@@ -16,10 +16,10 @@
  * w[k] in[col[k]]. */
 typedef struct {
     size_t nin, nout;
-    size_t *row;  /* [nout + 1] */
+    size_t *row; /* [nout + 1] */
     uint32_t *col;
     double *w;
-    double *b;    /* [nout] */
+    double *b; /* [nout] */
 } cn_flin_t;
 
 void cn_flin_clear(cn_flin_t *f);

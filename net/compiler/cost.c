@@ -16,8 +16,8 @@
  * 1 / 20e9 s and per output coefficient 4 ns with the IFMA small-weight kernels
  * (|w| p < 2^52), else 1 / 5e9 s and 25 ns. */
 typedef struct {
-    int ifma;     /* the CPU has AVX-512 IFMA */
-    double qmax;  /* largest ciphertext prime */
+    int ifma;    /* the CPU has AVX-512 IFMA */
+    double qmax; /* largest ciphertext prime */
 } costctx_t;
 
 /* n log n, and a measured factor 2.3 per coefficient above n = 8192 (mnist_private on this
@@ -41,9 +41,12 @@ static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before
         return (double)op->lin.row[op->lin.nout] * coeffs / (small ? 20e9 : 5e9) +
                (double)op->lin.nout * coeffs * (small ? 4e-9 : 25e-9);
     }
-    case CN_OP_SQUARE: return w * sc * l * (fast ? 0.3e-3 : 1.7e-3);
-    case CN_OP_RELIN: return w * sc * l * (l + 1) * (fast ? 0.05e-3 : 0.11e-3);
-    case CN_OP_MODSWITCH: return w * sc * l * 0.05e-3 * (double)size_before / 2;
+    case CN_OP_SQUARE:
+        return w * sc * l * (fast ? 0.3e-3 : 1.7e-3);
+    case CN_OP_RELIN:
+        return w * sc * l * (l + 1) * (fast ? 0.05e-3 : 0.11e-3);
+    case CN_OP_MODSWITCH:
+        return w * sc * l * 0.05e-3 * (double)size_before / 2;
     }
     return 0;
 }
@@ -62,10 +65,10 @@ static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, d
     for (size_t i = 0; i < nops; i++) {
         cost += op_cost(&ops[i], level, size, n, width, cc);
         const double in_bytes = (double)width * (double)size * (double)level * n * 8;
-        const double out_bytes = (double)ops[i].width * (double)ops[i].size *
-                                 (double)ops[i].level * n * 8;
-        const double live = ops[i].kind == CN_OP_LINEAR ? in_bytes + out_bytes
-                                                        : fmax(in_bytes, out_bytes);
+        const double out_bytes =
+            (double)ops[i].width * (double)ops[i].size * (double)ops[i].level * n * 8;
+        const double live =
+            ops[i].kind == CN_OP_LINEAR ? in_bytes + out_bytes : fmax(in_bytes, out_bytes);
         if (live > peak)
             peak = live;
         level = ops[i].level;
@@ -85,11 +88,9 @@ double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_pa
                : f & CN_CPU_AVX512F  ? CN_COST_AVX512
                                      : CN_COST_PORTABLE;
     }
-    costctx_t cc = {.ifma = prof == CN_COST_AVX512IFMA,
-                    .qmax = (double)prm->q[0]};
+    costctx_t cc = {.ifma = prof == CN_COST_AVX512IFMA, .qmax = (double)prm->q[0]};
     for (size_t x = 1; x < prm->nq; x++)
         if ((double)prm->q[x] > cc.qmax)
             cc.qmax = (double)prm->q[x];
     return plan_cost(ops, nops, nin, prm->nq, (double)prm->n, &cc);
 }
-

@@ -62,8 +62,8 @@ static cn_status flin_window(cn_flin_t *f, const cn_layer_t *l)
                             const double wt =
                                 pool ? l->scale
                                      : l->w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
-                            f->col[k] = (uint32_t)((ic * l->in_h + y - l->pad) * l->in_w + x -
-                                                   l->pad);
+                            f->col[k] =
+                                (uint32_t)((ic * l->in_h + y - l->pad) * l->in_w + x - l->pad);
                             f->w[k++] = wt;
                         }
             }
@@ -97,7 +97,8 @@ static cn_status flin_compose(cn_flin_t *c, const cn_flin_t *a, const cn_flin_t 
     uint8_t *mark = calloc(b->nin ? b->nin : 1, 1);
     uint32_t *list = malloc((b->nin ? b->nin : 1) * sizeof *list);
     size_t cap = a->row[a->nout] + b->row[b->nout] + 16, nnz = 0;
-    cn_status st = (acc && mark && list) ? flin_alloc(c, b->nin, a->nout, cap) : CN_ERR_NO_MEMORY;
+    cn_status st =
+        (acc && mark && list) ? flin_alloc(c, b->nin, a->nout, cap) : CN_ERR_NO_MEMORY;
     for (size_t j = 0; st == CN_OK && j < a->nout; j++) {
         size_t cnt = 0;
         double bias = a->b[j];
@@ -326,13 +327,15 @@ cn_status cn_fold(cn_folded_t *out, const cn_model_t *m, cn_net_diag_t *diag)
         cn_flin_clear(&pend);
     for (size_t i = 0; st == CN_OK && i < f.cnt; i++)
         if (!f.is_sq[i] && !flin_finite(&f.lin[i])) {
-            cn_diag_set(diag, "model layers %zu-%zu fold into one linear map whose weights or "
-                        "biases exceed the range of a double", f.first[i], f.last[i]);
+            cn_diag_set(diag,
+                        "model layers %zu-%zu fold into one linear map whose weights or "
+                        "biases exceed the range of a double",
+                        f.first[i], f.last[i]);
             st = CN_ERR_OUT_OF_RANGE;
         }
     if (st == CN_OK && f.cnt == 0) {
         cn_diag_set(diag, "the model computes nothing (only flatten layers): no linear, pool "
-                    "or square layer to evaluate");
+                          "or square layer to evaluate");
         st = CN_ERR_INVALID_ARG;
     }
     if (st != CN_OK)
@@ -340,4 +343,3 @@ cn_status cn_fold(cn_folded_t *out, const cn_model_t *m, cn_net_diag_t *diag)
     *out = f;
     return st;
 }
-

@@ -76,9 +76,10 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
         case CN_OP_RELIN:
             /* key switching: sum of l digits d_i e_i over P (|d_i| < q_i, |e| <= eta),
              * worst case l n q_max eta / P, plus the rounding by P (n/2); times t/Q */
-            v = lg_add(v, c->log_t + log2((double)level * exp2(c->log_n) * CN_CBD_ETA *
-                                              exp2(c->log_qmax - c->log_p) +
-                                          exp2(c->log_n - 1)) -
+            v = lg_add(v, c->log_t +
+                              log2((double)level * exp2(c->log_n) * CN_CBD_ETA *
+                                       exp2(c->log_qmax - c->log_p) +
+                                   exp2(c->log_n - 1)) -
                               lq);
             size = 2;
             break;
@@ -105,4 +106,3 @@ double cn_plan_noise(cn_op_t *ops, size_t nops, const cn_bfv_params_t *prm)
     nctx_init(&c, prm);
     return noise_run(ops, nops, &c);
 }
-

@@ -79,7 +79,8 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                     size_t nops;
                     double v;
                     if (cn_schedule(&ops, &nops, qnet, cnt, p->nin, &prm, margin,
-                                    opts->experimental.no_mod_switch, opts->experimental.eager_relin, &v) != CN_OK) {
+                                    opts->experimental.no_mod_switch,
+                                    opts->experimental.eager_relin, &v) != CN_OK) {
                         st = CN_ERR_NO_MEMORY;
                         break;
                     }
@@ -91,14 +92,13 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
-                    const double cost = (double)nt * cn_plan_cost(ops, nops, p->nin, &prm,
-                                                                  opts->cost_profile);
+                    const double cost =
+                        (double)nt * cn_plan_cost(ops, nops, p->nin, &prm, opts->cost_profile);
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);
                     } else if ((budget >= margin || opts->experimental.allow_undersized) &&
-                               cost / (double)n <
-                                   best_cost / (double)(best_n ? best_n : 1)) {
+                               cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
                         free(best_ops);
                         best_ops = ops;
                         best_cost = cost;
@@ -134,13 +134,15 @@ cn_status cn_search_failure(const cn_search_log_t *lg, const cn_plan_t *p,
                       : opts->security == CN_SEC_256         ? "256-bit"
                                                              : "128-bit";
     if (lg->too_long && lg->too_long == lg->noise_tried) {
-        cn_diag_set(diag, "the network needs more than %d ops after scheduling (squares, "
+        cn_diag_set(diag,
+                    "the network needs more than %d ops after scheduling (squares, "
                     "relinearizations and modulus switches included): too deep for a plan",
                     CN_PLAN_MAX_OPS);
         return CN_ERR_UNSUPPORTED;
     }
     if (lg->noise_tried > 0) {
-        cn_diag_set(diag, "no parameters leave the %.0f-bit noise budget margin: the best "
+        cn_diag_set(diag,
+                    "no parameters leave the %.0f-bit noise budget margin: the best "
                     "candidate (n = %zu, %zu ciphertext primes, log2 qP = %.0f, %s security) "
                     "leaves an estimated %.1f bits of noise budget for outputs of 2^%.1f; "
                     "allow more primes or a larger n, or lower the weight bits",
@@ -149,15 +151,17 @@ cn_status cn_search_failure(const cn_search_log_t *lg, const cn_plan_t *p,
         return CN_ERR_NOISE_EXHAUSTED;
     }
     if (opts->security != CN_SEC_NONE_INSECURE && lg->secure == 0) {
-        cn_diag_set(diag, "no ring degree%s and prime sizes the options allow meet %s "
+        cn_diag_set(diag,
+                    "no ring degree%s and prime sizes the options allow meet %s "
                     "security (HomomorphicEncryption.org table); allow a larger n",
                     opts->n ? " (n forced)" : "", sec);
         return CN_ERR_INSECURE;
     }
-    cn_diag_set(diag, "no parameters exist for the forced options (n %zu, t bits %u, %zu "
+    cn_diag_set(diag,
+                "no parameters exist for the forced options (n %zu, t bits %u, %zu "
                 "plaintext moduli, q bits %u, %zu primes): not enough NTT-friendly primes of "
                 "these sizes for this n, or a plaintext modulus too large for the ciphertext "
-                "modulus", opts->n, opts->t_bits, opts->nt, opts->q_bits, opts->nq);
+                "modulus",
+                opts->n, opts->t_bits, opts->nt, opts->q_bits, opts->nq);
     return CN_ERR_NOT_ENOUGH_PRIMES;
 }
-

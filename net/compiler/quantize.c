@@ -10,7 +10,10 @@
 #include "compiler.h"
 
 /* round half away from zero, documented in docs/net.md */
-static int64_t round_w(double x) { return (int64_t)llround(x); }
+static int64_t round_w(double x)
+{
+    return (int64_t)llround(x);
+}
 
 static cn_int128 round_i128(double x)
 {
@@ -116,7 +119,10 @@ void cn_qnet_clear(cn_op_t *qnet, size_t cnt)
 }
 
 /* A scale is usable when it is a positive normal double. */
-static int scale_ok(double s) { return isnormal(s) && s > 0; }
+static int scale_ok(double s)
+{
+    return isnormal(s) && s > 0;
+}
 
 /* The quantized network at weight_bits wb: the integer value of
  * every quantity is its float value times a scale S, 1 / input_scale at the input,
@@ -142,9 +148,11 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
             qnet[i].kind = CN_OP_SQUARE;
             qnet[i].width = width;
             if (!scale_ok(S * S)) {
-                cn_diag_set(diag, "model layer %zu (square): the integer scale %g squared "
+                cn_diag_set(diag,
+                            "model layer %zu (square): the integer scale %g squared "
                             "is out of the range of a double (input scale %g); rescale the "
-                            "inputs or the weights", f->first[i], S, in_scale);
+                            "inputs or the weights",
+                            f->first[i], S, in_scale);
                 st = CN_ERR_OUT_OF_RANGE;
             }
             S = S * S;
@@ -159,7 +167,8 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
         const double s = mx > 0 ? top / mx : bmx > 0 ? top / (bmx * S) : 1;
         const double so = s * S;
         if (!scale_ok(s) || !scale_ok(so)) {
-            cn_diag_set(diag, "model layers %zu-%zu: no usable integer scale (largest |weight| "
+            cn_diag_set(diag,
+                        "model layers %zu-%zu: no usable integer scale (largest |weight| "
                         "%g, largest |bias| %g, incoming scale %g, input scale %g): the "
                         "weights are too small or the scales too extreme for %u-bit weights",
                         f->first[i], f->last[i], mx, bmx, S, in_scale, wb);
@@ -167,7 +176,8 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
             break;
         }
         if (bmx * so >= 0x1p126) {
-            cn_diag_set(diag, "model layers %zu-%zu: biases scaled to integers reach 2^%.1f, "
+            cn_diag_set(diag,
+                        "model layers %zu-%zu: biases scaled to integers reach 2^%.1f, "
                         "more than the 126 bits carried (largest |bias| %g, largest |weight| "
                         "%g, output scale %g, input scale %g): the weights are tiny next to "
                         "the biases or the input scale is extreme; rescale the layer",

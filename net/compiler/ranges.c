@@ -10,7 +10,10 @@
 
 #include "compiler.h"
 
-static double fmpz_log2(const fmpz_t x) { return fmpz_is_zero(x) ? 0 : fmpz_dlog(x) / log(2.0); }
+static double fmpz_log2(const fmpz_t x)
+{
+    return fmpz_is_zero(x) ? 0 : fmpz_dlog(x) / log(2.0);
+}
 
 static void fmpz_set_i128(fmpz_t x, cn_int128 v)
 {
@@ -106,7 +109,8 @@ cn_status cn_ops_ranges(cn_op_t *ops, size_t nops, size_t nin, int64_t in_min, i
         op->range_bits = fmpz_log2(vmax);
         if (fmpz_cmp(vmax, lim) >= 0 || fmpz_cmp(pmax, lim) >= 0) {
             const int sums = fmpz_cmp(pmax, vmax) > 0;
-            cn_diag_set(diag, "op %zu (%s): %s reach 2^%.1f, more than the 126 bits the "
+            cn_diag_set(diag,
+                        "op %zu (%s): %s reach 2^%.1f, more than the 126 bits the "
                         "integer reference carries (lower the weight bits or the input range)",
                         o + 1, cn_op_name(op), sums ? "partial sums of its outputs" : "values",
                         fmpz_log2(sums ? pmax : vmax));
@@ -137,7 +141,6 @@ cn_status cn_plan_ranges(cn_plan_t *p, cn_net_diag_t *diag)
                          diag);
 }
 
-
 int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits)
 {
     double lt = 0;
@@ -146,4 +149,3 @@ int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits)
     /* T > 2 B + 1 with a bit to spare: decoding in (-T/2, T/2] is exact */
     return lt > out_bits + 2 + 1e-9;
 }
-

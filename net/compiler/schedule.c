@@ -9,9 +9,10 @@
 /* Builds the full op list from the quantized network: a relinearization before
  * every square whose input has size 3 (lazy: the linear layer between two squares runs
  * on size-3 ciphertexts, usually fewer than the square's outputs), or right after every
- * square when eager (the benchmark's baseline, docs/net.md), and modulus switches (greedy, docs/net.md): before
- * each square and before each linear layer that follows a square, drop as many primes
- * as keep the noise within half a bit of what it was and the final budget >= margin. */
+ * square when eager (the benchmark's baseline, docs/net.md), and modulus switches (greedy,
+ * docs/net.md): before each square and before each linear layer that follows a square, drop as
+ * many primes as keep the noise within half a bit of what it was and the final budget >=
+ * margin. */
 cn_status cn_schedule(cn_op_t **out, size_t *nout, const cn_op_t *qnet, size_t cnt, size_t nin,
                       const cn_bfv_params_t *prm, double margin, int no_ms, int eager,
                       double *final_v)
@@ -68,4 +69,3 @@ cn_status cn_schedule(cn_op_t **out, size_t *nout, const cn_op_t *qnet, size_t c
     *nout = m;
     return CN_OK;
 }
-

@@ -42,8 +42,7 @@ cn_status cn_idx_load(cn_idx_t *t, const char *path, cn_net_diag_t *diag)
             t->dims[i] = (size_t)d[0] << 24 | (size_t)d[1] << 16 | (size_t)d[2] << 8 | d[3];
             if (t->dims[i] == 0 || t->dims[i] > CN_IDX_MAX_ELEMENTS ||
                 count > CN_IDX_MAX_ELEMENTS / t->dims[i]) {
-                cn_diag_set(diag, "%s: dimension %zu of %zu out of range", path, i,
-                            t->dims[i]);
+                cn_diag_set(diag, "%s: dimension %zu of %zu out of range", path, i, t->dims[i]);
                 st = CN_ERR_FORMAT;
             } else {
                 count *= t->dims[i];

@@ -75,7 +75,10 @@ size_t cn_model_outputs(const cn_model_t *m)
     return c * h * w;
 }
 
-size_t cn_model_inputs(const cn_model_t *m) { return m ? m->in_c * m->in_h * m->in_w : 0; }
+size_t cn_model_inputs(const cn_model_t *m)
+{
+    return m ? m->in_c * m->in_h * m->in_w : 0;
+}
 
 static int all_finite(const double *v, size_t n)
 {
@@ -88,12 +91,18 @@ static int all_finite(const double *v, size_t n)
 static const char *kind_name(cn_layer_kind k)
 {
     switch (k) {
-    case CN_LAYER_CONV2D: return "conv2d";
-    case CN_LAYER_DENSE: return "dense";
-    case CN_LAYER_SQUARE: return "square";
-    case CN_LAYER_POOL: return "pool";
-    case CN_LAYER_FLATTEN: return "flatten";
-    case CN_LAYER_POLY: return "poly";
+    case CN_LAYER_CONV2D:
+        return "conv2d";
+    case CN_LAYER_DENSE:
+        return "dense";
+    case CN_LAYER_SQUARE:
+        return "square";
+    case CN_LAYER_POOL:
+        return "pool";
+    case CN_LAYER_FLATTEN:
+        return "flatten";
+    case CN_LAYER_POLY:
+        return "poly";
     }
     return "?";
 }
@@ -136,7 +145,8 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, const doub
         if (l.kh == 0 || l.kw == 0 || l.stride == 0 || l.stride > CN_MODEL_MAX_WINDOW ||
             l.kh > CN_MODEL_MAX_WINDOW || l.kw > CN_MODEL_MAX_WINDOW ||
             l.pad > CN_MODEL_MAX_WINDOW) {
-            cn_diag_set(diag, "layer %zu (%s): window %zux%zu, stride %zu, padding %zu out "
+            cn_diag_set(diag,
+                        "layer %zu (%s): window %zux%zu, stride %zu, padding %zu out "
                         "of range (window and stride 1..%d, padding 0..%d)",
                         idx, kn, l.kh, l.kw, l.stride, l.pad, CN_MODEL_MAX_WINDOW,
                         CN_MODEL_MAX_WINDOW);
@@ -144,8 +154,10 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, const doub
         }
         const size_t ph = l.in_h + 2 * l.pad, pw = l.in_w + 2 * l.pad;
         if (ph < l.kh || pw < l.kw) {
-            cn_diag_set(diag, "layer %zu (%s): window %zux%zu larger than the padded input "
-                        "%zux%zu", idx, kn, l.kh, l.kw, ph, pw);
+            cn_diag_set(diag,
+                        "layer %zu (%s): window %zux%zu larger than the padded input "
+                        "%zux%zu",
+                        idx, kn, l.kh, l.kw, ph, pw);
             return CN_ERR_SHAPE_MISMATCH;
         }
         l.out_h = (ph - l.kh) / l.stride + 1;
@@ -162,8 +174,8 @@ static cn_status append(cn_model_t *m, cn_layer_t l, const double *w, const doub
             nb = l.maps;
         } else {
             if (!isfinite(l.scale) || l.scale == 0) {
-                cn_diag_set(diag, "layer %zu (pool): scale %g must be finite and nonzero",
-                            idx, l.scale);
+                cn_diag_set(diag, "layer %zu (pool): scale %g must be finite and nonzero", idx,
+                            l.scale);
                 return CN_ERR_INVALID_ARG;
             }
             l.out_c = l.in_c;
@@ -269,15 +281,19 @@ static size_t weight_count(const cn_model_t *m, const cn_layer_t *l)
     }
     if (l->kind == CN_LAYER_DENSE)
         return in == 0 || l->maps > CN_MODEL_MAX_WEIGHTS / in ? CN_MODEL_MAX_WEIGHTS + 1
-                                                             : l->maps * in;
+                                                              : l->maps * in;
     return 0;
 }
 
 cn_status cn_model_add_conv2d(cn_model_t *m, size_t maps, size_t kh, size_t kw, size_t stride,
                               size_t pad, const double *w, const double *b, cn_net_diag_t *diag)
 {
-    cn_layer_t l = {.kind = CN_LAYER_CONV2D, .maps = maps, .kh = kh, .kw = kw,
-                    .stride = stride, .pad = pad};
+    cn_layer_t l = {.kind = CN_LAYER_CONV2D,
+                    .maps = maps,
+                    .kh = kh,
+                    .kw = kw,
+                    .stride = stride,
+                    .pad = pad};
     return append(m, l, w, b, diag);
 }
 
@@ -297,8 +313,8 @@ cn_status cn_model_add_square(cn_model_t *m, cn_net_diag_t *diag)
 cn_status cn_model_add_pool(cn_model_t *m, size_t kh, size_t kw, size_t stride, double scale,
                             cn_net_diag_t *diag)
 {
-    cn_layer_t l = {.kind = CN_LAYER_POOL, .kh = kh, .kw = kw, .stride = stride,
-                    .scale = scale};
+    cn_layer_t l = {
+        .kind = CN_LAYER_POOL, .kh = kh, .kw = kw, .stride = stride, .scale = scale};
     return append(m, l, NULL, NULL, diag);
 }
 
@@ -360,7 +376,8 @@ cn_status cn_model_forward(double *out, const cn_model_t *m, const int64_t *x)
                                     const double wt =
                                         l->kind == CN_LAYER_POOL
                                             ? l->scale
-                                            : l->w[((oc * l->in_c + ic) * l->kh + ky) * l->kw + kx];
+                                            : l->w[((oc * l->in_c + ic) * l->kh + ky) * l->kw +
+                                                   kx];
                                     s += wt * v;
                                 }
                         if (l->kind == CN_LAYER_CONV2D)
@@ -474,10 +491,11 @@ static cn_status read_linear(cn_model_t *m, cn_rb_t *r, cn_layer_t l, cn_net_dia
     const size_t idx = m->nlayers + 1, nw = weight_count(m, &l), nb = l.maps;
     if (nw > CN_MODEL_MAX_WEIGHTS || nb == 0)
         return append(m, l, NULL, NULL, diag); /* refused: names the argument */
-    if ((r->len - r->pos) / 8 < nw + nb) { /* nw + nb < 2^27: no overflow */
-        cn_diag_set(diag, "layer %zu (%s): %zu weights and %zu biases declared, the file "
-                    "holds %zu bytes after the layer header", idx, kind_name(l.kind), nw, nb,
-                    r->len - r->pos);
+    if ((r->len - r->pos) / 8 < nw + nb) {     /* nw + nb < 2^27: no overflow */
+        cn_diag_set(diag,
+                    "layer %zu (%s): %zu weights and %zu biases declared, the file "
+                    "holds %zu bytes after the layer header",
+                    idx, kind_name(l.kind), nw, nb, r->len - r->pos);
         r->bad = 1;
         return CN_ERR_TRUNCATED;
     }
@@ -491,14 +509,16 @@ static cn_status read_linear(cn_model_t *m, cn_rb_t *r, cn_layer_t l, cn_net_dia
     return st;
 }
 
-cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_net_diag_t *diag)
+cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
+                              cn_net_diag_t *diag)
 {
     memset(m, 0, sizeof *m);
     if (diag)
         diag->msg[0] = 0;
     const uint8_t *body;
     size_t blen;
-    cn_status fst = cn_net_unframe(&body, &blen, buf, len, CN_NET_MODEL_TYPE, MODEL_MAGIC, diag);
+    cn_status fst =
+        cn_net_unframe(&body, &blen, buf, len, CN_NET_MODEL_TYPE, MODEL_MAGIC, diag);
     if (fst != CN_OK)
         return fst;
     cn_rb_t r = {.p = body, .len = blen};
@@ -535,9 +555,11 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
     }
     cn_status st = cn_model_init(m, c, h, w, scale, in_min, in_max);
     if (st != CN_OK) {
-        cn_diag_set(diag, "input: shape %llux%llux%llu, scale %g or range [%lld, %lld] "
-                    "invalid", (unsigned long long)c, (unsigned long long)h,
-                    (unsigned long long)w, scale, (long long)in_min, (long long)in_max);
+        cn_diag_set(diag,
+                    "input: shape %llux%llux%llu, scale %g or range [%lld, %lld] "
+                    "invalid",
+                    (unsigned long long)c, (unsigned long long)h, (unsigned long long)w, scale,
+                    (long long)in_min, (long long)in_max);
         return st;
     }
     if (nl > CN_MODEL_MAX_LAYERS) {
@@ -567,8 +589,12 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
                 st = read_linear(m, &r, l, diag);
             break;
         }
-        case CN_LAYER_SQUARE: st = cn_model_add_square(m, diag); break;
-        case CN_LAYER_FLATTEN: st = cn_model_add_flatten(m, diag); break;
+        case CN_LAYER_SQUARE:
+            st = cn_model_add_square(m, diag);
+            break;
+        case CN_LAYER_FLATTEN:
+            st = cn_model_add_flatten(m, diag);
+            break;
         case CN_LAYER_POLY: {
             double pc[3];
             for (int k = 0; k < 3; k++)
@@ -576,8 +602,10 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
             if (r.bad)
                 break;
             if (minor < 1) {
-                cn_diag_set(diag, "layer %zu: kind %d (poly) in a version %u.%u file (it "
-                            "needs 1.1)", i + 1, CN_LAYER_POLY, major, minor);
+                cn_diag_set(diag,
+                            "layer %zu: kind %d (poly) in a version %u.%u file (it "
+                            "needs 1.1)",
+                            i + 1, CN_LAYER_POLY, major, minor);
                 st = CN_ERR_FORMAT;
                 break;
             }
@@ -593,9 +621,11 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len, cn_
             break;
         }
         default:
-            cn_diag_set(diag, "layer %zu: unknown kind %llu (this library reads model format "
-                        "%d.%d: kinds 1..%d)", i + 1, (unsigned long long)kind, MODEL_MAJOR,
-                        MODEL_MINOR, CN_LAYER_POLY);
+            cn_diag_set(diag,
+                        "layer %zu: unknown kind %llu (this library reads model format "
+                        "%d.%d: kinds 1..%d)",
+                        i + 1, (unsigned long long)kind, MODEL_MAJOR, MODEL_MINOR,
+                        CN_LAYER_POLY);
             st = CN_ERR_FORMAT;
         }
         if (st == CN_OK && r.bad) {

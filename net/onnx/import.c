@@ -23,12 +23,12 @@
 typedef struct {
     const char *name;
     int dyn;
-    onnx_tensor_t k;               /* constant */
-    size_t anchor;                 /* data path: anchor generation */
-    size_t rank;                   /* data path: shape, batch first */
+    onnx_tensor_t k; /* constant */
+    size_t anchor;   /* data path: anchor generation */
+    size_t rank;     /* data path: shape, batch first */
     int64_t dims[ONNX_MAX_RANK];
-    onnx_coef_t p[3];              /* p0, p1, p2 */
-    size_t nbase;                  /* candidate inputs of the square: (s, t) pairs */
+    onnx_coef_t p[3]; /* p0, p1, p2 */
+    size_t nbase;     /* candidate inputs of the square: (s, t) pairs */
     onnx_coef_t bs[2], bt[2];
 } val_t;
 
@@ -37,23 +37,23 @@ typedef struct {
     val_t *v;
     size_t nv, capv;
     onnx_irlist_t ir;
-    size_t anchor;                 /* current anchor generation */
-    size_t ac, ah, aw;             /* its shape (as the model sees it) */
+    size_t anchor;     /* current anchor generation */
+    size_t ac, ah, aw; /* its shape (as the model sees it) */
     int64_t batch;
     int64_t opset;
     const cn_onnx_opts_t *opts;
     const Onnx__GraphProto *g;
-    size_t last_node;              /* index of the node producing the graph output */
+    size_t last_node; /* index of the node producing the graph output */
     int dropped_softmax;
-    char where[160];               /* the current node, for diags */
+    char where[160]; /* the current node, for diags */
 } walk_t;
 
-#define ERR(w, code, ...)                                                                  \
-    do {                                                                                   \
-        char m_[200];                                                                      \
-        snprintf(m_, sizeof m_, __VA_ARGS__);                                              \
-        cn_diag_set((w)->cx.diag, "%s: %s", (w)->where, m_);                              \
-        return (code);                                                                     \
+#define ERR(w, code, ...)                                                                      \
+    do {                                                                                       \
+        char m_[200];                                                                          \
+        snprintf(m_, sizeof m_, __VA_ARGS__);                                                  \
+        cn_diag_set((w)->cx.diag, "%s: %s", (w)->where, m_);                                   \
+        return (code);                                                                         \
     } while (0)
 
 static size_t per_sample(const val_t *v)
@@ -206,10 +206,13 @@ static cn_status get_in(walk_t *w, const Onnx__NodeProto *n, size_t i, val_t **o
         ERR(w, CN_ERR_FORMAT, "input %zu is missing", i + 1);
     *out = lookup(w, nm);
     if (!*out)
-        ERR(w, CN_ERR_FORMAT, "input '%s' is not produced by an earlier node, an initializer "
-            "or the graph input (or by a supported output of a node)", nm);
+        ERR(w, CN_ERR_FORMAT,
+            "input '%s' is not produced by an earlier node, an initializer "
+            "or the graph input (or by a supported output of a node)",
+            nm);
     if ((*out)->dyn && (*out)->anchor != w->anchor)
-        ERR(w, CN_ERR_UNSUPPORTED, "input '%s' was computed before the last linear layer and "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input '%s' was computed before the last linear layer and "
             "is used again: the network must be a chain (no skip connections or branches)",
             nm);
     return CN_OK;
@@ -223,8 +226,10 @@ static cn_status get_const(walk_t *w, const Onnx__NodeProto *n, size_t i, const 
     if (st != CN_OK)
         return st;
     if (v->dyn)
-        ERR(w, CN_ERR_UNSUPPORTED, "the %s ('%s') depends on the network input: supported on "
-            "constants only (initializers, Constant nodes, shape arithmetic)", what, v->name);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "the %s ('%s') depends on the network input: supported on "
+            "constants only (initializers, Constant nodes, shape arithmetic)",
+            what, v->name);
     *out = &v->k;
     return CN_OK;
 }
@@ -235,8 +240,10 @@ static cn_status get_dyn(walk_t *w, const Onnx__NodeProto *n, size_t i, val_t **
     if (st != CN_OK)
         return st;
     if (!(*out)->dyn)
-        ERR(w, CN_ERR_UNSUPPORTED, "input '%s' is a constant where the data path was expected "
-            "(an operator on constants only that this importer does not fold)", (*out)->name);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input '%s' is a constant where the data path was expected "
+            "(an operator on constants only that this importer does not fold)",
+            (*out)->name);
     return CN_OK;
 }
 
@@ -317,7 +324,13 @@ static cn_status push_affine(walk_t *w, size_t c, size_t h, size_t wd, const onn
 static cn_status push_poly(walk_t *w, size_t c, size_t h, size_t wd, double a, double b,
                            double cc)
 {
-    onnx_ir_t op = {.kind = IR_POLY, .c = c, .h = h, .w = wd, .oc = c, .oh = h, .ow = wd,
+    onnx_ir_t op = {.kind = IR_POLY,
+                    .c = c,
+                    .h = h,
+                    .w = wd,
+                    .oc = c,
+                    .oh = h,
+                    .ow = wd,
                     .poly = {a, b, cc}};
     return onnx_ir_push(&w->cx, &w->ir, &op);
 }
@@ -401,8 +414,10 @@ static cn_status lower_val(walk_t *w, const val_t *v)
     for (size_t i = 0; st == CN_OK && i < n; i++) {
         const double p2 = onnx_coef_at(&v->p[2], i), p1 = onnx_coef_at(&v->p[1], i);
         if (p2 == 0) {
-            cn_diag_set(w->cx.diag, "%s: an activation is quadratic in some elements and "
-                        "not in others (element %zu): not supported", w->where, i);
+            cn_diag_set(w->cx.diag,
+                        "%s: an activation is quadratic in some elements and "
+                        "not in others (element %zu): not supported",
+                        w->where, i);
             st = CN_ERR_UNSUPPORTED;
             break;
         }
@@ -430,15 +445,21 @@ static cn_status push_linear(walk_t *w, const val_t *v, onnx_ir_t *op, const cha
     cn_status st = lower_val(w, v);
     if (st == CN_OK && op->kind == IR_DENSE && w->ir.n && w->ah * w->aw > 1) {
         /* a dense layer on an image: flatten first, as the network did */
-        const onnx_ir_t f = {.kind = IR_FLATTEN, .c = w->ac, .h = w->ah, .w = w->aw,
-                             .oc = w->ac * w->ah * w->aw, .oh = 1, .ow = 1};
+        const onnx_ir_t f = {.kind = IR_FLATTEN,
+                             .c = w->ac,
+                             .h = w->ah,
+                             .w = w->aw,
+                             .oc = w->ac * w->ah * w->aw,
+                             .oh = 1,
+                             .ow = 1};
         st = onnx_ir_push(&w->cx, &w->ir, &f);
     }
     if (st == CN_OK)
         st = onnx_ir_push(&w->cx, &w->ir, op);
     if (st != CN_OK) {
-        onnx_free(&w->cx, op->W, op->kind == IR_CONV ? op->oc * op->c * op->kh * op->kw
-                                                     : op->oc * op->c * op->h * op->w);
+        onnx_free(&w->cx, op->W,
+                  op->kind == IR_CONV ? op->oc * op->c * op->kh * op->kw
+                                      : op->oc * op->c * op->h * op->w);
         onnx_free(&w->cx, op->B, op->oc);
         return st;
     }
@@ -455,7 +476,10 @@ static cn_status push_linear(walk_t *w, const val_t *v, onnx_ir_t *op, const cha
 
 /* --- operators --------------------------------------------------------------------------- */
 
-static const char *out0(const Onnx__NodeProto *n) { return n->n_output ? n->output[0] : NULL; }
+static const char *out0(const Onnx__NodeProto *n)
+{
+    return n->n_output ? n->output[0] : NULL;
+}
 
 /* The constant operand broadcast to the data path's per-sample elements: into c (n
  * values, or one when k is a scalar). The batch axis of k must be 1. */
@@ -465,8 +489,10 @@ static cn_status bcast_const(walk_t *w, onnx_coef_t *c, const val_t *v, const on
     int64_t d[ONNX_MAX_RANK];
     if (!onnx_broadcast_shape(&r, d, v->rank, v->dims, k->rank, k->dims) || r != v->rank ||
         memcmp(d, v->dims, r * sizeof *d) != 0)
-        ERR(w, CN_ERR_UNSUPPORTED, "a constant operand of rank %zu does not broadcast to the "
-            "data shape without enlarging it", k->rank);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "a constant operand of rank %zu does not broadcast to the "
+            "data shape without enlarging it",
+            k->rank);
     if (k->rank == v->rank && k->dims[0] != 1 && v->dims[0] != 1)
         ERR(w, CN_ERR_UNSUPPORTED, "a constant differs along the batch dimension");
     if (k->n == 1)
@@ -499,9 +525,11 @@ static cn_status const_binary(walk_t *w, onnx_tensor_t *out, const onnx_tensor_t
     for (size_t i = 0; i < out->n; i++) {
         const double x = a->v[onnx_broadcast_index(i, r, d, a->rank, a->dims)];
         const double y = b->v[onnx_broadcast_index(i, r, d, b->rank, b->dims)];
-        double z = op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : op == '^'
-                                                                               ? pow(x, y)
-                                                                               : x / y;
+        double z = op == '+'   ? x + y
+                   : op == '-' ? x - y
+                   : op == '*' ? x * y
+                   : op == '^' ? pow(x, y)
+                               : x / y;
         if (op == '/' && out->is_int && y != 0)
             z = trunc(z);
         if (!isfinite(z)) {
@@ -514,7 +542,8 @@ static cn_status const_binary(walk_t *w, onnx_tensor_t *out, const onnx_tensor_t
 }
 
 /* v * k + 0 or v + k: the coefficients of v times mul, plus add (both per element) */
-static cn_status coef_affine(walk_t *w, val_t *v, const onnx_coef_t *mul, const onnx_coef_t *add)
+static cn_status coef_affine(walk_t *w, val_t *v, const onnx_coef_t *mul,
+                             const onnx_coef_t *add)
 {
     const size_t n = per_sample(v);
     for (int j = 0; j < 3; j++) {
@@ -541,7 +570,8 @@ static cn_status dyn_mul(walk_t *w, val_t *out, const val_t *a, const val_t *b)
 {
     const int da = coef_deg(a), db = coef_deg(b);
     if (da + db > 2)
-        ERR(w, CN_ERR_UNSUPPORTED, "the product has degree %d in the last linear layer's "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "the product has degree %d in the last linear layer's "
             "output; at most 2 (a square or a*x^2 + b*x + c) between linear layers",
             da + db);
     if (per_sample(a) != per_sample(b))
@@ -662,7 +692,8 @@ static cn_status op_arith(walk_t *w, const Onnx__NodeProto *n, char op)
     const val_t *v = a->dyn ? a : b;
     const onnx_tensor_t *k = a->dyn ? &b->k : &a->k;
     if (op == '/' && !a->dyn)
-        ERR(w, CN_ERR_UNSUPPORTED, "a constant divided by a value of the network: not a "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "a constant divided by a value of the network: not a "
             "polynomial");
     onnx_coef_t c = {0};
     if ((st = bcast_const(w, &c, v, k)) != CN_OK)
@@ -708,7 +739,8 @@ static cn_status op_pow(walk_t *w, const Onnx__NodeProto *n)
         return st;
     val_t *a;
     const onnx_tensor_t *e;
-    if ((st = get_in(w, n, 0, &a)) != CN_OK || (st = get_const(w, n, 1, "exponent", &e)) != CN_OK)
+    if ((st = get_in(w, n, 0, &a)) != CN_OK ||
+        (st = get_const(w, n, 1, "exponent", &e)) != CN_OK)
         return st;
     val_t out = {0};
     if (!a->dyn) {
@@ -716,7 +748,8 @@ static cn_status op_pow(walk_t *w, const Onnx__NodeProto *n)
         return st == CN_OK ? define(w, out0(n), &out) : st;
     }
     if (e->n != 1)
-        ERR(w, CN_ERR_UNSUPPORTED, "an exponent per element: only a scalar 2 (a square "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "an exponent per element: only a scalar 2 (a square "
             "activation) or 1");
     if (e->v[0] != 1 && e->v[0] != 2)
         ERR(w, CN_ERR_UNSUPPORTED, "exponent %g: only 2 (a square activation) or 1", e->v[0]);
@@ -861,7 +894,8 @@ static cn_status op_gather(walk_t *w, const Onnx__NodeProto *n)
         (st = attr_int(w, n, "axis", 0, &axis)) != CN_OK)
         return st;
     if (d->rank != 1 || (axis != 0 && axis != -1) || ix->rank > 1)
-        ERR(w, CN_ERR_UNSUPPORTED, "Gather is supported on 1-D constants (shape arithmetic) "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "Gather is supported on 1-D constants (shape arithmetic) "
             "only");
     val_t out = {0};
     if ((st = onnx_tensor_new(&w->cx, &out.k, ix->rank, ix->dims, w->where)) != CN_OK)
@@ -919,8 +953,10 @@ static cn_status op_unsqueeze(walk_t *w, const Onnx__NodeProto *n, int squeeze)
         if (ax < 0 || ax >= (int64_t)r || mark[ax] || (squeeze && dims[ax] != 1) ||
             (out.dyn && ax == 0)) {
             val_clear(w, &out);
-            ERR(w, CN_ERR_UNSUPPORTED, "axis %lld invalid here (out of range, repeated, not of "
-                "size 1, or the batch axis)", (long long)axes[i]);
+            ERR(w, CN_ERR_UNSUPPORTED,
+                "axis %lld invalid here (out of range, repeated, not of "
+                "size 1, or the batch axis)",
+                (long long)axes[i]);
         }
         mark[ax] = 1;
     }
@@ -951,7 +987,8 @@ static cn_status op_concat(walk_t *w, const Onnx__NodeProto *n)
         if ((st = get_const(w, n, i, "input of Concat", &t)) != CN_OK)
             return st;
         if (t->rank != 1 || (axis != 0 && axis != -1))
-            ERR(w, CN_ERR_UNSUPPORTED, "Concat is supported on 1-D constants (shape "
+            ERR(w, CN_ERR_UNSUPPORTED,
+                "Concat is supported on 1-D constants (shape "
                 "arithmetic) only");
         total += (int64_t)t->n;
     }
@@ -1068,7 +1105,8 @@ static cn_status op_reshape(walk_t *w, const Onnx__NodeProto *n)
     val_t *a;
     const onnx_tensor_t *s;
     int64_t allowzero;
-    if ((st = get_in(w, n, 0, &a)) != CN_OK || (st = get_const(w, n, 1, "shape", &s)) != CN_OK ||
+    if ((st = get_in(w, n, 0, &a)) != CN_OK ||
+        (st = get_const(w, n, 1, "shape", &s)) != CN_OK ||
         (st = attr_int(w, n, "allowzero", 0, &allowzero)) != CN_OK)
         return st;
     const size_t ar = a->dyn ? a->rank : a->k.rank;
@@ -1129,8 +1167,10 @@ static cn_status op_flatten(walk_t *w, const Onnx__NodeProto *n)
     for (size_t i = 0; i < r; i++)
         d[(int64_t)i < axis ? 0 : 1] *= ad[i];
     if (a->dyn && d[0] != w->batch)
-        ERR(w, CN_ERR_UNSUPPORTED, "Flatten with axis %lld mixes the batch dimension with "
-            "others (use axis 1)", (long long)axis);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "Flatten with axis %lld mixes the batch dimension with "
+            "others (use axis 1)",
+            (long long)axis);
     return reshape_to(w, n, a, 2, d);
 }
 
@@ -1149,8 +1189,10 @@ static cn_status window(walk_t *w, const Onnx__NodeProto *n, const val_t *x, siz
         (st = attr_ints(w, n, "dilations", dil, 4, &nd)) != CN_OK)
         return st;
     if (x->rank != 4)
-        ERR(w, CN_ERR_UNSUPPORTED, "input of rank %zu: only 2-D images (N, C, H, W) are "
-            "supported", x->rank);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input of rank %zu: only 2-D images (N, C, H, W) are "
+            "supported",
+            x->rank);
     if (is_pool && nk != 2)
         ERR(w, CN_ERR_FORMAT, "kernel_shape must have 2 values");
     if (nk && (nk != 2 || (!is_pool && ((size_t)ks[0] != kh || (size_t)ks[1] != kw))))
@@ -1229,13 +1271,17 @@ static cn_status op_conv(walk_t *w, const Onnx__NodeProto *n)
     if (x->rank != 4 || W->rank != 4)
         ERR(w, CN_ERR_UNSUPPORTED, "only 2-D convolutions (input N, C, H, W) are supported");
     if (group != 1)
-        ERR(w, CN_ERR_UNSUPPORTED, "group %lld: only group 1 (no depthwise or grouped "
-            "convolutions)", (long long)group);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "group %lld: only group 1 (no depthwise or grouped "
+            "convolutions)",
+            (long long)group);
     if (W->dims[1] != x->dims[1] || W->dims[0] < 1 ||
         (B && (B->rank != 1 || B->dims[0] != W->dims[0])))
-        ERR(w, CN_ERR_SHAPE_MISMATCH, "weights %lldx%lldx%lldx%lld or bias do not fit an input "
-            "of %lld channels", (long long)W->dims[0], (long long)W->dims[1],
-            (long long)W->dims[2], (long long)W->dims[3], (long long)x->dims[1]);
+        ERR(w, CN_ERR_SHAPE_MISMATCH,
+            "weights %lldx%lldx%lldx%lld or bias do not fit an input "
+            "of %lld channels",
+            (long long)W->dims[0], (long long)W->dims[1], (long long)W->dims[2],
+            (long long)W->dims[3], (long long)x->dims[1]);
     onnx_ir_t op = {.kind = IR_CONV, .oc = (size_t)W->dims[0]};
     if ((st = window(w, n, x, (size_t)W->dims[2], (size_t)W->dims[3], &op, 0)) != CN_OK)
         return st;
@@ -1260,8 +1306,10 @@ static cn_status op_conv(walk_t *w, const Onnx__NodeProto *n)
 
 static cn_status op_pool(walk_t *w, const Onnx__NodeProto *n, int global)
 {
-    cn_status st = attrs_known(w, n, global ? "" : "auto_pad ceil_mode count_include_pad "
-                                                   "kernel_shape pads strides");
+    cn_status st = attrs_known(w, n,
+                               global ? ""
+                                      : "auto_pad ceil_mode count_include_pad "
+                                        "kernel_shape pads strides");
     if (st != CN_OK)
         return st;
     val_t *x;
@@ -1288,7 +1336,8 @@ static cn_status op_pool(walk_t *w, const Onnx__NodeProto *n, int global)
             const size_t eh = op.h + op.pads[0] + op.pads[2] - op.kh,
                          ew = op.w + op.pads[1] + op.pads[3] - op.kw;
             if (eh % op.sh || ew % op.sw)
-                ERR(w, CN_ERR_UNSUPPORTED, "ceil_mode 1 with a partial last window; use "
+                ERR(w, CN_ERR_UNSUPPORTED,
+                    "ceil_mode 1 with a partial last window; use "
                     "ceil_mode 0 or padding that makes the windows fit");
         }
     }
@@ -1317,16 +1366,20 @@ static cn_status op_gemm(walk_t *w, const Onnx__NodeProto *n, int matmul)
     if (ta)
         ERR(w, CN_ERR_UNSUPPORTED, "transA = 1 (the input transposed) is not supported");
     if (a->rank != 2 || B->rank != 2)
-        ERR(w, CN_ERR_UNSUPPORTED, "input of rank %zu and weights of rank %zu: only (N, K) "
-            "times (K, M) is supported (Flatten first)", a->rank, B->rank);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input of rank %zu and weights of rank %zu: only (N, K) "
+            "times (K, M) is supported (Flatten first)",
+            a->rank, B->rank);
     const size_t K = (size_t)a->dims[1];
     const size_t M = (size_t)(tb ? B->dims[0] : B->dims[1]);
     if ((size_t)(tb ? B->dims[1] : B->dims[0]) != K || M == 0)
         ERR(w, CN_ERR_SHAPE_MISMATCH, "weights %lldx%lld do not fit %zu inputs",
             (long long)B->dims[0], (long long)B->dims[1], K);
     if (C && !(C->n == 1 || (C->n == M && C->dims[C->rank - 1] == (int64_t)M)))
-        ERR(w, CN_ERR_UNSUPPORTED, "bias of %zu values for %zu outputs (per-row biases are not "
-            "supported)", C->n, M);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "bias of %zu values for %zu outputs (per-row biases are not "
+            "supported)",
+            C->n, M);
     if (M > CN_MODEL_MAX_VALUES)
         ERR(w, CN_ERR_SHAPE_MISMATCH, "more than %zu outputs", CN_MODEL_MAX_VALUES);
     onnx_ir_t op = {.kind = IR_DENSE, .c = K, .h = 1, .w = 1, .oc = M, .oh = 1, .ow = 1};
@@ -1404,10 +1457,12 @@ static cn_status op_batchnorm(walk_t *w, const Onnx__NodeProto *n)
 /* what to use instead of an operator this importer refuses */
 static const char *advice(const char *op)
 {
-    static const char *const act[] = {"Relu", "Sigmoid", "Tanh", "LeakyRelu", "Elu", "Selu",
-                                      "PRelu", "Softplus", "Softsign", "HardSigmoid",
-                                      "HardSwish", "Gelu", "Mish", "Celu", "ThresholdedRelu",
-                                      "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Clip", NULL};
+    static const char *const act[] = {
+        "Relu",      "Sigmoid", "Tanh",     "LeakyRelu", "Elu",
+        "Selu",      "PRelu",   "Softplus", "Softsign",  "HardSigmoid",
+        "HardSwish", "Gelu",    "Mish",     "Celu",      "ThresholdedRelu",
+        "Abs",       "Exp",     "Log",      "Sqrt",      "Reciprocal",
+        "Clip",      NULL};
     for (int i = 0; act[i]; i++)
         if (strcmp(op, act[i]) == 0)
             return "homomorphic evaluation needs a polynomial: use a square (x * x) or a "
@@ -1489,7 +1544,8 @@ static cn_status node(walk_t *w, const Onnx__NodeProto *n, size_t idx)
     ERR(w, CN_ERR_UNSUPPORTED, "operator %s is not supported: %s", op, advice(op));
 }
 
-/* --- the model ----------------------------------------------------------------------------- */
+/* --- the model -----------------------------------------------------------------------------
+ */
 
 static int has_initializer(const Onnx__GraphProto *g, const char *name)
 {
@@ -1505,18 +1561,21 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     int64_t opset = -1;
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
-        if ((!o->domain || !o->domain[0] || strcmp(o->domain, "ai.onnx") == 0) && o->has_version)
+        if ((!o->domain || !o->domain[0] || strcmp(o->domain, "ai.onnx") == 0) &&
+            o->has_version)
             opset = o->version;
     }
     if (opset < 0 && mp->n_opset_import == 0 && mp->has_ir_version && mp->ir_version < 3)
         opset = 1; /* before IR 3 there was no opset_import: opset 1 */
     if (opset < 0)
-        ERR(w, CN_ERR_VERSION, "no opset of the default ONNX domain is imported (operators of "
+        ERR(w, CN_ERR_VERSION,
+            "no opset of the default ONNX domain is imported (operators of "
             "other domains are not supported)");
     if (opset < ONNX_MIN_OPSET || opset > ONNX_MAX_OPSET)
-        ERR(w, CN_ERR_VERSION, "opset %lld of the default domain; this importer supports "
-            "%d..%d (re-export with an opset in that range)", (long long)opset,
-            ONNX_MIN_OPSET, ONNX_MAX_OPSET);
+        ERR(w, CN_ERR_VERSION,
+            "opset %lld of the default domain; this importer supports "
+            "%d..%d (re-export with an opset in that range)",
+            (long long)opset, ONNX_MIN_OPSET, ONNX_MAX_OPSET);
     w->opset = opset;
     const Onnx__GraphProto *g = mp->graph;
     if (!g)
@@ -1529,8 +1588,10 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
         if (!g->input[i]->name || has_initializer(g, g->input[i]->name))
             continue;
         if (in)
-            ERR(w, CN_ERR_UNSUPPORTED, "two inputs ('%s' and '%s'): the network must have "
-                "one input", in->name, g->input[i]->name);
+            ERR(w, CN_ERR_UNSUPPORTED,
+                "two inputs ('%s' and '%s'): the network must have "
+                "one input",
+                in->name, g->input[i]->name);
         in = g->input[i];
     }
     if (!in)
@@ -1542,13 +1603,18 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
         !tp->tensor_type->shape)
         ERR(w, CN_ERR_UNSUPPORTED, "input '%s' is not a tensor of known shape", in->name);
     const int et = tp->tensor_type->has_elem_type ? tp->tensor_type->elem_type : 0;
-    if (et != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && et != ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
-        ERR(w, CN_ERR_UNSUPPORTED, "input '%s' has element type %d (float32 or float64 "
-            "expected)", in->name, et);
+    if (et != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT &&
+        et != ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input '%s' has element type %d (float32 or float64 "
+            "expected)",
+            in->name, et);
     const Onnx__TensorShapeProto *sh = tp->tensor_type->shape;
     if (sh->n_dim < 1 || sh->n_dim > 4)
-        ERR(w, CN_ERR_UNSUPPORTED, "input '%s' of rank %zu: (batch, features), (batch, H, W) "
-            "or (batch, C, H, W) expected", in->name, sh->n_dim);
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "input '%s' of rank %zu: (batch, features), (batch, H, W) "
+            "or (batch, C, H, W) expected",
+            in->name, sh->n_dim);
     int64_t dims[ONNX_MAX_RANK];
     size_t nps = 1;
     for (size_t i = 0; i < sh->n_dim; i++) {
@@ -1559,7 +1625,8 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
             continue;
         }
         if (!fixed || d->dim_value < 1 || d->dim_value > (int64_t)CN_MODEL_MAX_VALUES)
-            ERR(w, CN_ERR_UNSUPPORTED, "input '%s': dimension %zu is dynamic or out of range; "
+            ERR(w, CN_ERR_UNSUPPORTED,
+                "input '%s': dimension %zu is dynamic or out of range; "
                 "only the batch dimension may be dynamic (export with a fixed input size)",
                 in->name, i);
         dims[i] = d->dim_value;
@@ -1601,7 +1668,8 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     if (!out->dyn)
         ERR(w, CN_ERR_UNSUPPORTED, "a constant: it does not depend on the input");
     if (out->anchor != w->anchor)
-        ERR(w, CN_ERR_UNSUPPORTED, "computed before the last linear layer: the network must "
+        ERR(w, CN_ERR_UNSUPPORTED,
+            "computed before the last linear layer: the network must "
             "be a chain");
     if ((st = lower_val(w, out)) != CN_OK)
         return st;
@@ -1610,8 +1678,13 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     /* a flat output (batch, k) after an image: end with a flatten, as the model does */
     if (out->rank == 2 && w->ir.n && w->ir.op[w->ir.n - 1].oh * w->ir.op[w->ir.n - 1].ow > 1) {
         const onnx_ir_t *l = &w->ir.op[w->ir.n - 1];
-        onnx_ir_t f = {.kind = IR_FLATTEN, .c = l->oc, .h = l->oh, .w = l->ow,
-                       .oc = l->oc * l->oh * l->ow, .oh = 1, .ow = 1};
+        onnx_ir_t f = {.kind = IR_FLATTEN,
+                       .c = l->oc,
+                       .h = l->oh,
+                       .w = l->ow,
+                       .oc = l->oc * l->oh * l->ow,
+                       .oh = 1,
+                       .ow = 1};
         if ((st = onnx_ir_push(&w->cx, &w->ir, &f)) != CN_OK)
             return st;
     }
@@ -1624,7 +1697,8 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     snprintf(w->where, sizeof w->where, "model");
     st = onnx_lower_model(m, &w->cx, &w->ir, c, h, wd, scale, lo, hi);
     if (st == CN_OK && w->dropped_softmax)
-        cn_diag_set(w->cx.diag, "note: the final %s was dropped (argmax is unchanged); the "
+        cn_diag_set(w->cx.diag,
+                    "note: the final %s was dropped (argmax is unchanged); the "
                     "model's outputs are the scores before it",
                     w->g->node[w->last_node]->op_type);
     return st;
@@ -1645,8 +1719,10 @@ cn_status cn_model_from_onnx_bytes(cn_model_t *m, const uint8_t *buf, size_t len
         opts = &defaults;
     if (opts->input_scale < 0 || !isfinite(opts->input_scale) ||
         opts->input_min > opts->input_max) {
-        cn_diag_set(diag, "options: input_scale %g must be finite and >= 0 (0: 1/255), "
-                    "input_min <= input_max", opts->input_scale);
+        cn_diag_set(diag,
+                    "options: input_scale %g must be finite and >= 0 (0: 1/255), "
+                    "input_min <= input_max",
+                    opts->input_scale);
         return CN_ERR_INVALID_ARG;
     }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);

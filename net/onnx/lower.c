@@ -19,8 +19,14 @@ static size_t ir_wcount(const onnx_ir_t *op)
     return 0;
 }
 
-static size_t ir_nout(const onnx_ir_t *op) { return op->oc * op->oh * op->ow; }
-static size_t ir_nin(const onnx_ir_t *op) { return op->c * op->h * op->w; }
+static size_t ir_nout(const onnx_ir_t *op)
+{
+    return op->oc * op->oh * op->ow;
+}
+static size_t ir_nin(const onnx_ir_t *op)
+{
+    return op->c * op->h * op->w;
+}
 
 static void ir_free(onnx_ctx_t *cx, onnx_ir_t *op)
 {
@@ -111,8 +117,8 @@ static cn_status materialize(onnx_ctx_t *cx, onnx_ir_t *op)
                     if (op->kind == IR_POOL) {
                         /* AveragePool: the window's sum over its size, or over the
                          * elements inside the input when padding is not counted */
-                        const double div = op->include_pad ? (double)(op->kh * op->kw)
-                                                           : (double)inside;
+                        const double div =
+                            op->include_pad ? (double)(op->kh * op->kw) : (double)inside;
                         for (size_t i = 0; div > 0 && i < nin; i++)
                             W[o * nin + i] /= div;
                     } else {
@@ -174,8 +180,8 @@ static int fold_one(onnx_ctx_t *cx, onnx_irlist_t *l, size_t i, double *input_sc
                   onnx_coef_per_channel(&a->s, prev->oc, prev->oh * prev->ow) &&
                   onnx_coef_per_channel(&a->t, prev->oc, prev->oh * prev->ow)))) {
         const size_t nrow = prev->kind == IR_DENSE ? ir_nout(prev) : prev->oc;
-        const size_t per = ir_wcount(prev) / nrow, hw = prev->kind == IR_DENSE
-                                                            ? 1 : prev->oh * prev->ow;
+        const size_t per = ir_wcount(prev) / nrow,
+                     hw = prev->kind == IR_DENSE ? 1 : prev->oh * prev->ow;
         for (size_t r = 0; r < nrow; r++) {
             const double s = onnx_coef_at(&a->s, r * hw), t = onnx_coef_at(&a->t, r * hw);
             for (size_t k = 0; k < per; k++)
@@ -356,9 +362,11 @@ static cn_status emit(cn_model_t *m, onnx_ctx_t *cx, onnx_ir_t *op, size_t idx)
     if (op->kind != IR_DENSE) {
         st = materialize(cx, op);
         if (st == CN_ERR_UNSUPPORTED)
-            cn_diag_set(cx->diag, "step %zu: %zu inputs and %zu outputs: as a dense layer "
+            cn_diag_set(cx->diag,
+                        "step %zu: %zu inputs and %zu outputs: as a dense layer "
                         "(needed for its padding, strides or position) it would have more "
-                        "than %zu weights", idx, ir_nin(op), ir_nout(op), ONNX_MAX_DENSE);
+                        "than %zu weights",
+                        idx, ir_nin(op), ir_nout(op), ONNX_MAX_DENSE);
         if (st != CN_OK)
             return st;
     }
@@ -389,9 +397,10 @@ cn_status onnx_lower_model(cn_model_t *m, onnx_ctx_t *cx, onnx_irlist_t *l, size
     }
     st = cn_model_init(m, c, h, w, input_scale, lo, hi);
     if (st != CN_OK) {
-        cn_diag_set(cx->diag, "input shape %zux%zux%zu, scale %g or range [%lld, %lld] out "
-                    "of the model's limits", c, h, w, input_scale, (long long)lo,
-                    (long long)hi);
+        cn_diag_set(cx->diag,
+                    "input shape %zux%zux%zu, scale %g or range [%lld, %lld] out "
+                    "of the model's limits",
+                    c, h, w, input_scale, (long long)lo, (long long)hi);
         return st;
     }
     for (size_t i = 0; i < l->n && st == CN_OK; i++)

@@ -28,9 +28,9 @@
 typedef struct {
     size_t rank;
     int64_t dims[ONNX_MAX_RANK];
-    size_t n;      /* product of dims */
-    double *v;     /* [n] (at least one allocated) */
-    int is_int;    /* an integer tensor (shape arithmetic) */
+    size_t n;   /* product of dims */
+    double *v;  /* [n] (at least one allocated) */
+    int is_int; /* an integer tensor (shape arithmetic) */
 } onnx_tensor_t;
 
 /* Per-element coefficients: n == 1 is a scalar broadcast to every element. */
@@ -56,14 +56,14 @@ typedef enum {
 
 typedef struct {
     onnx_ir_kind kind;
-    size_t c, h, w;          /* input shape */
-    size_t oc, oh, ow;       /* output shape */
-    onnx_coef_t s, t;        /* affine */
-    double poly[3];          /* poly */
-    size_t kh, kw, sh, sw;   /* conv, pool */
-    size_t pads[4];          /* conv, pool: top, left, bottom, right */
-    int include_pad;         /* pool: divisor counts padding (count_include_pad) */
-    double *W, *B;           /* conv: [oc][c][kh][kw], [oc]; dense: [oc][c*h*w], [oc] */
+    size_t c, h, w;        /* input shape */
+    size_t oc, oh, ow;     /* output shape */
+    onnx_coef_t s, t;      /* affine */
+    double poly[3];        /* poly */
+    size_t kh, kw, sh, sw; /* conv, pool */
+    size_t pads[4];        /* conv, pool: top, left, bottom, right */
+    int include_pad;       /* pool: divisor counts padding (count_include_pad) */
+    double *W, *B;         /* conv: [oc][c][kh][kw], [oc]; dense: [oc][c*h*w], [oc] */
 } onnx_ir_t;
 
 typedef struct {
@@ -84,8 +84,8 @@ cn_status onnx_tensor_copy(onnx_ctx_t *cx, onnx_tensor_t *dst, const onnx_tensor
 cn_status onnx_tensor_new(onnx_ctx_t *cx, onnx_tensor_t *t, size_t rank, const int64_t *dims,
                           const char *what);
 /* The numpy broadcast shape of a and b, in out (rank, dims); CN_ERR_SHAPE_MISMATCH. */
-int onnx_broadcast_shape(size_t *rank, int64_t *dims, size_t ra, const int64_t *da,
-                         size_t rb, const int64_t *db);
+int onnx_broadcast_shape(size_t *rank, int64_t *dims, size_t ra, const int64_t *da, size_t rb,
+                         const int64_t *db);
 /* Index of element i of a tensor of shape (rank, dims) in a tensor of shape (rb, db)
  * broadcast to it (rb <= rank, numpy rules). */
 size_t onnx_broadcast_index(size_t i, size_t rank, const int64_t *dims, size_t rb,

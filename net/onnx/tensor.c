@@ -12,8 +12,10 @@ void *onnx_alloc(onnx_ctx_t *cx, size_t nd)
     if (nd == 0)
         nd = 1;
     if (nd > ONNX_MAX_DOUBLES - cx->budget) {
-        cn_diag_set(cx->diag, "the model needs more than %zu MiB of constants and "
-                    "intermediate weights", ONNX_MAX_DOUBLES * sizeof(double) >> 20);
+        cn_diag_set(cx->diag,
+                    "the model needs more than %zu MiB of constants and "
+                    "intermediate weights",
+                    ONNX_MAX_DOUBLES * sizeof(double) >> 20);
         return NULL;
     }
     double *p = calloc(nd, sizeof(double));
@@ -52,8 +54,7 @@ static cn_status numel(onnx_ctx_t *cx, size_t *n, size_t rank, const int64_t *di
     size_t p = 1;
     for (size_t i = 0; i < rank; i++) {
         if (dims[i] < 0 || (uint64_t)dims[i] > ONNX_MAX_DOUBLES) {
-            cn_diag_set(cx->diag, "%s: dimension %lld out of range", what,
-                        (long long)dims[i]);
+            cn_diag_set(cx->diag, "%s: dimension %lld out of range", what, (long long)dims[i]);
             return CN_ERR_SHAPE_MISMATCH;
         }
         if (dims[i] && p > ONNX_MAX_DOUBLES / (size_t)dims[i]) {
@@ -109,8 +110,10 @@ cn_status onnx_tensor_read(onnx_ctx_t *cx, onnx_tensor_t *t, const Onnx__TensorP
     memset(t, 0, sizeof *t);
     if (p->segment || (p->has_data_location &&
                        p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)) {
-        cn_diag_set(cx->diag, "%s: segmented or external tensor data is not supported "
-                    "(save the model with its weights inside the file)", what);
+        cn_diag_set(cx->diag,
+                    "%s: segmented or external tensor data is not supported "
+                    "(save the model with its weights inside the file)",
+                    what);
         return CN_ERR_UNSUPPORTED;
     }
     cn_status st = onnx_tensor_new(cx, t, p->n_dims, p->dims, what);
@@ -119,20 +122,43 @@ cn_status onnx_tensor_read(onnx_ctx_t *cx, onnx_tensor_t *t, const Onnx__TensorP
     const int dt = p->has_data_type ? p->data_type : 0;
     size_t esize = 0, ntyped = 0;
     switch (dt) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: esize = 4; ntyped = p->n_float_data; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: esize = 8; ntyped = p->n_double_data; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: esize = 8; ntyped = p->n_int64_data; break;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: esize = 8; ntyped = p->n_uint64_data; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+        esize = 4;
+        ntyped = p->n_float_data;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+        esize = 8;
+        ntyped = p->n_double_data;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+        esize = 8;
+        ntyped = p->n_int64_data;
+        break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
+        esize = 8;
+        ntyped = p->n_uint64_data;
+        break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: esize = 4; ntyped = p->n_int32_data; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
+        esize = 4;
+        ntyped = p->n_int32_data;
+        break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: esize = 2; ntyped = p->n_int32_data; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16:
+        esize = 2;
+        ntyped = p->n_int32_data;
+        break;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
     case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8:
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: esize = 1; ntyped = p->n_int32_data; break;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL:
+        esize = 1;
+        ntyped = p->n_int32_data;
+        break;
     default:
-        cn_diag_set(cx->diag, "%s: element type %d is not supported (float32, float64 or an "
-                    "integer type)", what, dt);
+        cn_diag_set(cx->diag,
+                    "%s: element type %d is not supported (float32, float64 or an "
+                    "integer type)",
+                    what, dt);
         onnx_tensor_clear(cx, t);
         return CN_ERR_UNSUPPORTED;
     }
@@ -157,12 +183,24 @@ cn_status onnx_tensor_read(onnx_ctx_t *cx, onnx_tensor_t *t, const Onnx__TensorP
                 v = f;
                 break;
             }
-            case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: memcpy(&v, &u, 8); break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: v = (double)(int64_t)u; break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: v = (int32_t)(uint32_t)u; break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__INT16: v = (int16_t)(uint16_t)u; break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: v = (int8_t)(uint8_t)u; break;
-            default: v = (double)u; break; /* unsigned types, bool */
+            case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+                memcpy(&v, &u, 8);
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+                v = (double)(int64_t)u;
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT32:
+                v = (int32_t)(uint32_t)u;
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT16:
+                v = (int16_t)(uint16_t)u;
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT8:
+                v = (int8_t)(uint8_t)u;
+                break;
+            default:
+                v = (double)u;
+                break; /* unsigned types, bool */
             }
             t->v[i] = v;
         }
@@ -175,16 +213,24 @@ cn_status onnx_tensor_read(onnx_ctx_t *cx, onnx_tensor_t *t, const Onnx__TensorP
         }
         for (size_t i = 0; i < t->n; i++) {
             switch (dt) {
-            case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: t->v[i] = p->float_data[i]; break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: t->v[i] = p->double_data[i]; break;
-            case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: t->v[i] = (double)p->int64_data[i]; break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT:
+                t->v[i] = p->float_data[i];
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE:
+                t->v[i] = p->double_data[i];
+                break;
+            case ONNX__TENSOR_PROTO__DATA_TYPE__INT64:
+                t->v[i] = (double)p->int64_data[i];
+                break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64:
                 t->v[i] = (double)p->uint64_data[i];
                 break;
             case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32:
                 t->v[i] = (uint32_t)p->int32_data[i];
                 break;
-            default: t->v[i] = p->int32_data[i]; break;
+            default:
+                t->v[i] = p->int32_data[i];
+                break;
             }
         }
     }
@@ -197,8 +243,8 @@ cn_status onnx_tensor_read(onnx_ctx_t *cx, onnx_tensor_t *t, const Onnx__TensorP
     return CN_OK;
 }
 
-int onnx_broadcast_shape(size_t *rank, int64_t *dims, size_t ra, const int64_t *da,
-                         size_t rb, const int64_t *db)
+int onnx_broadcast_shape(size_t *rank, int64_t *dims, size_t ra, const int64_t *da, size_t rb,
+                         const int64_t *db)
 {
     const size_t r = ra > rb ? ra : rb;
     for (size_t i = 0; i < r; i++) {

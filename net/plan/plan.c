@@ -154,30 +154,59 @@ void cn_plan_free(cn_plan_t *p)
 const char *cn_op_name(const cn_op_t *op)
 {
     switch (op->kind) {
-    case CN_OP_LINEAR: return op->lin.dense ? "dense" : "sparse";
-    case CN_OP_SQUARE: return "square";
-    case CN_OP_RELIN: return "relin";
-    case CN_OP_MODSWITCH: return "modswitch";
+    case CN_OP_LINEAR:
+        return op->lin.dense ? "dense" : "sparse";
+    case CN_OP_SQUARE:
+        return "square";
+    case CN_OP_RELIN:
+        return "relin";
+    case CN_OP_MODSWITCH:
+        return "modswitch";
     }
     return "?";
 }
 
-
-const cn_bfv_params_t *cn_plan_params(const cn_plan_t *p) { return &p->prm; }
-size_t cn_plan_inputs(const cn_plan_t *p) { return p->nin; }
-size_t cn_plan_outputs(const cn_plan_t *p) { return p->nout; }
-size_t cn_plan_calibration_mismatches(const cn_plan_t *p) { return p->calib_mismatch; }
-double cn_plan_output_budget(const cn_plan_t *p) { return p->budget; }
-int cn_plan_wraps(const cn_plan_t *p) { return p->wraps; }
-double cn_plan_output_scale(const cn_plan_t *p) { return p->out_scale; }
-double cn_plan_output_bits(const cn_plan_t *p) { return p->out_bound_bits; }
+const cn_bfv_params_t *cn_plan_params(const cn_plan_t *p)
+{
+    return &p->prm;
+}
+size_t cn_plan_inputs(const cn_plan_t *p)
+{
+    return p->nin;
+}
+size_t cn_plan_outputs(const cn_plan_t *p)
+{
+    return p->nout;
+}
+size_t cn_plan_calibration_mismatches(const cn_plan_t *p)
+{
+    return p->calib_mismatch;
+}
+double cn_plan_output_budget(const cn_plan_t *p)
+{
+    return p->budget;
+}
+int cn_plan_wraps(const cn_plan_t *p)
+{
+    return p->wraps;
+}
+double cn_plan_output_scale(const cn_plan_t *p)
+{
+    return p->out_scale;
+}
+double cn_plan_output_bits(const cn_plan_t *p)
+{
+    return p->out_bound_bits;
+}
 
 void cn_plan_print(const cn_plan_t *p, FILE *f)
 {
     const cn_bfv_params_t *prm = &p->prm;
-    fprintf(f, "plan: %zu inputs in [%lld, %lld] -> %zu outputs (|output| < 2^%.1f), "
-            "weights of %u bits\n", p->nin, (long long)p->in_min, (long long)p->in_max,
-            p->nout, p->out_bound_bits, p->weight_bits);
+    fprintf(f,
+            "plan: %zu inputs in [%lld, %lld] -> %zu outputs (|output| < 2^%.1f), "
+            "weights of %u bits\n",
+            p->nin, (long long)p->in_min, (long long)p->in_max, p->nout, p->out_bound_bits,
+            p->weight_bits);
     fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu primes of", prm->n, cn_bfv_params_log_qp(prm),
             prm->nq);
     for (size_t i = 0; i < prm->nq; i++)
@@ -202,9 +231,11 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
             snprintf(nz, sizeof nz, "%zu", op->lin.row[op->lin.nout]);
         else if (op->kind == CN_OP_MODSWITCH)
             snprintf(nz, sizeof nz, "-%zu", op->drop);
-        fprintf(f, "  %-4zu %-10s %8zu %8s %6zu %5zu %10.1f %9.1f\n", i + 1, name, op->width, nz,
-                op->level, op->size, op->range_bits, -op->noise_bits - 1);
+        fprintf(f, "  %-4zu %-10s %8zu %8s %6zu %5zu %10.1f %9.1f\n", i + 1, name, op->width,
+                nz, op->level, op->size, op->range_bits, -op->noise_bits - 1);
     }
-    fprintf(f, "  estimated: final noise budget >= %.1f bits, %.2f s per batch of %zu on one "
-            "core (cost model)\n", p->budget, p->cost, prm->n);
+    fprintf(f,
+            "  estimated: final noise budget >= %.1f bits, %.2f s per batch of %zu on one "
+            "core (cost model)\n",
+            p->budget, p->cost, prm->n);
 }

@@ -84,8 +84,8 @@ cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag)
         case CN_OP_LINEAR: {
             const cn_lin_t *l = &op->lin;
             if (l->nin != width || l->nout == 0 || l->nout > CN_MODEL_MAX_VALUES) {
-                cn_diag_set(diag, "plan op %zu: linear layer of %zu inputs after %zu values", i + 1,
-                            l->nin, width);
+                cn_diag_set(diag, "plan op %zu: linear layer of %zu inputs after %zu values",
+                            i + 1, l->nin, width);
                 return CN_ERR_FORMAT;
             }
             for (size_t k = 0; k < l->row[l->nout]; k++)
@@ -188,9 +188,10 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     const uint64_t nops = cn_rb_u64(&r);
     if (r.bad || nops == 0 || nops > CN_PLAN_MAX_OPS || !(p->out_scale > 0) ||
         !isfinite(p->out_scale) || p->nin > CN_MODEL_MAX_VALUES ||
-        p->nout > CN_MODEL_MAX_VALUES || wraps > 1 || p->weight_bits > 30 ||
-        !(p->cost >= 0) || !isfinite(p->cost)) {
-        cn_diag_set(diag, "plan: header fields out of range (%llu ops, %zu inputs, %zu "
+        p->nout > CN_MODEL_MAX_VALUES || wraps > 1 || p->weight_bits > 30 || !(p->cost >= 0) ||
+        !isfinite(p->cost)) {
+        cn_diag_set(diag,
+                    "plan: header fields out of range (%llu ops, %zu inputs, %zu "
                     "outputs, output scale %g, wraps %llu, weight bits %u, cost %g)",
                     (unsigned long long)nops, p->nin, p->nout, p->out_scale,
                     (unsigned long long)wraps, p->weight_bits, p->cost);
@@ -225,8 +226,10 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         l->nout = (size_t)cn_rb_u64(&r);
         if (r.bad || l->nin == 0 || l->nin > CN_MODEL_MAX_VALUES || l->nout == 0 ||
             l->nout > CN_MODEL_MAX_VALUES) {
-            cn_diag_set(diag, "plan op %zu: linear layer of %zu inputs and %zu outputs (1..%zu "
-                        "each)", i + 1, l->nin, l->nout, CN_MODEL_MAX_VALUES);
+            cn_diag_set(diag,
+                        "plan op %zu: linear layer of %zu inputs and %zu outputs (1..%zu "
+                        "each)",
+                        i + 1, l->nin, l->nout, CN_MODEL_MAX_VALUES);
             l->nout = 0;
             st = CN_ERR_FORMAT;
             break;
@@ -278,21 +281,25 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
      * estimate */
     if (st == CN_OK)
         st = cn_plan_ranges(p, diag);
-    if (st == CN_OK && !p->wraps && !cn_plan_moduli_fit(p->prm.t, p->prm.nt, p->out_bound_bits)) {
+    if (st == CN_OK && !p->wraps &&
+        !cn_plan_moduli_fit(p->prm.t, p->prm.nt, p->out_bound_bits)) {
         double lt = 0;
         for (size_t i = 0; i < p->prm.nt; i++)
             lt += log2((double)p->prm.t[i]);
-        cn_diag_set(diag, "plan: outputs reach 2^%.1f but the plaintext moduli carry 2^%.1f "
-                    "(the plan does not declare that its outputs wrap)", p->out_bound_bits,
-                    lt - 1);
+        cn_diag_set(diag,
+                    "plan: outputs reach 2^%.1f but the plaintext moduli carry 2^%.1f "
+                    "(the plan does not declare that its outputs wrap)",
+                    p->out_bound_bits, lt - 1);
         st = CN_ERR_OUT_OF_RANGE;
     }
     if (st == CN_OK) {
         const double stated = p->budget;
         p->budget = -cn_plan_noise(p->ops, p->nops, &p->prm) - 1;
         if (p->budget < 0 && !allow_insecure) {
-            cn_diag_set(diag, "plan: its noise estimate leaves %.1f bits of noise budget (the "
-                        "plan states %.1f): its outputs would not decrypt", p->budget, stated);
+            cn_diag_set(diag,
+                        "plan: its noise estimate leaves %.1f bits of noise budget (the "
+                        "plan states %.1f): its outputs would not decrypt",
+                        p->budget, stated);
             st = CN_ERR_NOISE_EXHAUSTED;
         }
     }

@@ -130,6 +130,7 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
     free(rb);
     free(slots);
     if (st == CN_OK && rep->op == 0)
-        snprintf(rep->msg, sizeof rep->msg, "every op matched the integer network on every slot");
+        snprintf(rep->msg, sizeof rep->msg,
+                 "every op matched the integer network on every slot");
     return st;
 }

@@ -23,7 +23,10 @@ void cn_client_free(cn_client_t *c)
     free(c);
 }
 
-void cn_client_set_threads(cn_client_t *c, int threads) { c->threads = threads < 0 ? 0 : threads; }
+void cn_client_set_threads(cn_client_t *c, int threads)
+{
+    c->threads = threads < 0 ? 0 : threads;
+}
 
 /* A client for plan with its context and generator (OS randomness, or rng_seed for tests),
  * no keys yet. */
@@ -107,9 +110,11 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     }
     for (size_t i = 0; i < count * nin; i++)
         if (x[i] < p->in_min || x[i] > p->in_max) {
-            cn_diag_set(diag, "input %zu, value %zu: %lld is outside the model's input range "
-                        "[%lld, %lld]", i / nin, i % nin, (long long)x[i],
-                        (long long)p->in_min, (long long)p->in_max);
+            cn_diag_set(diag,
+                        "input %zu, value %zu: %lld is outside the model's input range "
+                        "[%lld, %lld]",
+                        i / nin, i % nin, (long long)x[i], (long long)p->in_min,
+                        (long long)p->in_max);
             return CN_ERR_OUT_OF_RANGE;
         }
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
@@ -224,7 +229,7 @@ cn_status cn_client_decrypt(cn_int128 *out, cn_client_t *c, const uint8_t *buf, 
     st = cn_client_decrypt_outputs(out, c, v, count);
     if (st == CN_ERR_NOISE_EXHAUSTED)
         cn_diag_set(diag, "reply: a result's noise budget is exhausted (wrong key, another "
-                    "plan, or a damaged reply): its decryption cannot be trusted");
+                          "plan, or a damaged reply): its decryption cannot be trusted");
     else if (st != CN_OK)
         cn_diag_set(diag, "reply: %s", cn_strerror(st));
     for (size_t ti = 0; ti < nt; ti++)
@@ -254,7 +259,6 @@ cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, 
         cn_ctvec_clear(&v[ti]);
     return st;
 }
-
 
 /* --- the client's state (docs/cli.md, "Client state format") -------------------------
  * magic "CNCS", u16 major 1, u16 minor 0, the SHA-256 of the plan bytes (32 bytes), u64
@@ -359,8 +363,8 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
     }
     const uint64_t sksz = get_u64(buf + 8 + STATE_DIGEST);
     if (sksz != len - STATE_HEAD - 8) {
-        cn_diag_set(diag, "client state: %zu bytes, but its key length says %llu",
-                    len, (unsigned long long)(sksz + STATE_HEAD + 8));
+        cn_diag_set(diag, "client state: %zu bytes, but its key length says %llu", len,
+                    (unsigned long long)(sksz + STATE_HEAD + 8));
         return sksz > len - STATE_HEAD - 8 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
     }
     if (!cn_trailer_ok(buf, len)) {
@@ -373,7 +377,7 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
         return st;
     if (sodium_memcmp(d, buf + 8, STATE_DIGEST) != 0) {
         cn_diag_set(diag, "this key was made for another plan (the plan's SHA-256 differs "
-                    "from the one the client state records)");
+                          "from the one the client state records)");
         return CN_ERR_CONTEXT_MISMATCH;
     }
     cn_client_t *c;
@@ -463,7 +467,7 @@ cn_status cn_client_load(cn_client_t **out, const cn_plan_t *plan, const char *p
     const int stat_ok = fstat(fd, &sb) == 0;
     if (!stat_ok || !S_ISREG(sb.st_mode)) {
         cn_diag_set(diag, "%s: %s", path,
-                    !stat_ok               ? strerror(errno)
+                    !stat_ok              ? strerror(errno)
                     : S_ISDIR(sb.st_mode) ? "is a directory"
                                           : "not a regular file");
         close(fd);

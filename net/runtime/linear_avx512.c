@@ -34,8 +34,8 @@ static inline __m512i reduce_pair(__m512i lo, __m512i hi, __m512i p, __m512d pin
     const __m512i hr = to_range(red_signed(hi, p, pinv), p);
     const __m512i lr = to_range(red_signed(lo, p, pinv), p);
     /* v = hr 2^31 + lr < 2^92: q = v / p < 2^31 + 1, computed in double to within one */
-    const __m512d vd = _mm512_fmadd_pd(_mm512_cvtepi64_pd(hr), _mm512_set1_pd(0x1p31),
-                                       _mm512_cvtepi64_pd(lr));
+    const __m512d vd =
+        _mm512_fmadd_pd(_mm512_cvtepi64_pd(hr), _mm512_set1_pd(0x1p31), _mm512_cvtepi64_pd(lr));
     const __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(vd, pinv),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512i v = _mm512_add_epi64(_mm512_slli_epi64(hr, 31), lr); /* mod 2^64 */
@@ -67,11 +67,11 @@ void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x, const c
                 for (; k < kend; k++) {
                     const __m512i w = _mm512_set1_epi64(lin->w[k]);
                     const uint64_t *xp = x[lin->col[k]] + cb;
-#define CN_LIN_STEP(i, L, H)                                                               \
-    do {                                                                                   \
-        const __m512i v = _mm512_loadu_si512((const void *)(xp + 8 * (i)));                \
-        L = _mm512_add_epi64(L, _mm512_mul_epi32(w, _mm512_and_si512(v, mask)));           \
-        H = _mm512_add_epi64(H, _mm512_mul_epi32(w, _mm512_srli_epi64(v, 31)));            \
+#define CN_LIN_STEP(i, L, H)                                                                   \
+    do {                                                                                       \
+        const __m512i v = _mm512_loadu_si512((const void *)(xp + 8 * (i)));                    \
+        L = _mm512_add_epi64(L, _mm512_mul_epi32(w, _mm512_and_si512(v, mask)));               \
+        H = _mm512_add_epi64(H, _mm512_mul_epi32(w, _mm512_srli_epi64(v, 31)));                \
     } while (0)
                     CN_LIN_STEP(0, l0, h0);
                     CN_LIN_STEP(1, l1, h1);
@@ -83,7 +83,7 @@ void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x, const c
                     CN_LIN_STEP(7, l7, h7);
 #undef CN_LIN_STEP
                 }
-#define CN_LIN_FOLD(i, L, H)                                                               \
+#define CN_LIN_FOLD(i, L, H)                                                                   \
     r[i] = to_range(_mm512_add_epi64(r[i], reduce_pair(L, H, p, pinv)), p)
                 CN_LIN_FOLD(0, l0, h0);
                 CN_LIN_FOLD(1, l1, h1);

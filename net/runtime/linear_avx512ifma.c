@@ -26,8 +26,8 @@ static inline __m512i red_u64(__m512i x, __m512i p, __m512d pinv)
 
 /* sum over terms [k0, k1) of |w| x into the 8 accumulators, 4096 terms at a time, each
  * block reduced and added into r (mod p) */
-static inline void sum_abs(__m512i *r, const uint64_t *const *x, const cn_lin_t *lin,
-                           size_t k0, size_t k1, size_t cb, __m512i p, __m512d pinv)
+static inline void sum_abs(__m512i *r, const uint64_t *const *x, const cn_lin_t *lin, size_t k0,
+                           size_t k1, size_t cb, __m512i p, __m512d pinv)
 {
     const __m512i zero = _mm512_setzero_si512();
     for (size_t k = k0; k < k1;) {
@@ -94,13 +94,13 @@ static void dense_rows(__m512i acc[4][4], int R, const uint64_t *const *x, const
             const __m512i x1 = _mm512_loadu_si512((const void *)(xp + 8));
             const __m512i x2 = _mm512_loadu_si512((const void *)(xp + 16));
             const __m512i x3 = _mm512_loadu_si512((const void *)(xp + 24));
-#define CN_ROW(W, A0, A1, A2, A3)                                                          \
-    do {                                                                                   \
-        const __m512i w = _mm512_set1_epi64((int64_t)(W)[i]);                              \
-        A0 = _mm512_madd52lo_epu64(A0, x0, w);                                             \
-        A1 = _mm512_madd52lo_epu64(A1, x1, w);                                             \
-        A2 = _mm512_madd52lo_epu64(A2, x2, w);                                             \
-        A3 = _mm512_madd52lo_epu64(A3, x3, w);                                             \
+#define CN_ROW(W, A0, A1, A2, A3)                                                              \
+    do {                                                                                       \
+        const __m512i w = _mm512_set1_epi64((int64_t)(W)[i]);                                  \
+        A0 = _mm512_madd52lo_epu64(A0, x0, w);                                                 \
+        A1 = _mm512_madd52lo_epu64(A1, x1, w);                                                 \
+        A2 = _mm512_madd52lo_epu64(A2, x2, w);                                                 \
+        A3 = _mm512_madd52lo_epu64(A3, x3, w);                                                 \
     } while (0)
             /* rows beyond R repeat row 0 into accumulators that are discarded */
             CN_ROW(w0, a00, a01, a02, a03);
@@ -209,11 +209,11 @@ void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_
                 for (; k < kend; k++) {
                     const __m512i w = _mm512_set1_epi64((int64_t)wmod[k]);
                     const uint64_t *xp = x[lin->col[k]] + cb;
-#define CN_LIN_STEP(i, L, H)                                                               \
-    do {                                                                                   \
-        const __m512i v = _mm512_loadu_si512((const void *)(xp + 8 * (i)));                \
-        L = _mm512_madd52lo_epu64(L, v, w);                                                \
-        H = _mm512_madd52hi_epu64(H, v, w);                                                \
+#define CN_LIN_STEP(i, L, H)                                                                   \
+    do {                                                                                       \
+        const __m512i v = _mm512_loadu_si512((const void *)(xp + 8 * (i)));                    \
+        L = _mm512_madd52lo_epu64(L, v, w);                                                    \
+        H = _mm512_madd52hi_epu64(H, v, w);                                                    \
     } while (0)
                     CN_LIN_STEP(0, l0, h0);
                     CN_LIN_STEP(1, l1, h1);
@@ -226,18 +226,18 @@ void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_
 #undef CN_LIN_STEP
                 }
                 /* r += (hr 2^52 + lr) mod p: hr c52 by 52-bit Shoup (in [0, 2p)), then adds */
-#define CN_LIN_FOLD(i, L, H)                                                               \
-    do {                                                                                   \
-        const __m512i hr = red_u64(H, p, pinv), lr = red_u64(L, p, pinv);                  \
-        const __m512i q = _mm512_madd52hi_epu64(zero, hr, vcs);                            \
-        __m512i t = _mm512_and_si512(_mm512_sub_epi64(_mm512_madd52lo_epu64(zero, hr, vc),  \
-                                                      _mm512_madd52lo_epu64(zero, q, p)),  \
-                                     m52);                                                 \
-        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                 \
-        t = _mm512_add_epi64(t, lr);                                                       \
-        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                 \
-        t = _mm512_add_epi64(t, r[i]);                                                     \
-        r[i] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);              \
+#define CN_LIN_FOLD(i, L, H)                                                                   \
+    do {                                                                                       \
+        const __m512i hr = red_u64(H, p, pinv), lr = red_u64(L, p, pinv);                      \
+        const __m512i q = _mm512_madd52hi_epu64(zero, hr, vcs);                                \
+        __m512i t = _mm512_and_si512(_mm512_sub_epi64(_mm512_madd52lo_epu64(zero, hr, vc),     \
+                                                      _mm512_madd52lo_epu64(zero, q, p)),      \
+                                     m52);                                                     \
+        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                     \
+        t = _mm512_add_epi64(t, lr);                                                           \
+        t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                     \
+        t = _mm512_add_epi64(t, r[i]);                                                         \
+        r[i] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);                  \
     } while (0)
                 CN_LIN_FOLD(0, l0, h0);
                 CN_LIN_FOLD(1, l1, h1);

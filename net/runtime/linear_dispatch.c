@@ -41,8 +41,7 @@ static void pick(void)
 cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name)
 {
     pthread_once(&picked, pick);
-    const lin_impl_t *k =
-        p < ((uint64_t)1 << 50) && p >= ((uint64_t)1 << 20) ? best_mid : best;
+    const lin_impl_t *k = p < ((uint64_t)1 << 50) && p >= ((uint64_t)1 << 20) ? best_mid : best;
     if (name)
         *name = k->name;
     return k->fn;

@@ -123,4 +123,3 @@ cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *i
     cn_bfv_plaintext_clear(&pt);
     return st;
 }
-

@@ -12,7 +12,7 @@
 #include "../net_internal.h"
 
 struct cn_client {
-    const cn_plan_t *plan;  /* borrowed: outlives the client (net.h) */
+    const cn_plan_t *plan; /* borrowed: outlives the client (net.h) */
     int threads;
     cn_bfv_context_t *ctx;
     cn_rng_t rng;
@@ -22,7 +22,7 @@ struct cn_client {
 };
 
 struct cn_server {
-    const cn_plan_t *plan;  /* borrowed: outlives the server (net.h) */
+    const cn_plan_t *plan; /* borrowed: outlives the server (net.h) */
     cn_bfv_context_t *ctx;
     cn_bfv_relin_key_t rk;
     int has_rk;
@@ -51,8 +51,8 @@ cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_
                             size_t nt, size_t ti, cn_net_diag_t *diag);
 /* Part ti as exactly count ciphertexts of plaintext modulus ti, seeds expanded with
  * threads threads. */
-cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
-                            size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads,
+cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt, size_t ti,
+                            size_t count, const cn_bfv_context_t *ctx, int threads,
                             cn_net_diag_t *diag);
 /* Every part: v[0..nt), count ciphertexts each. */
 cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,

@@ -20,9 +20,9 @@ void cn_server_free(cn_server_t *s)
 
 static const char *io_type_name(unsigned type)
 {
-    static const char *const names[] = {"?", "parameters", "secret key", "public key",
-                                        "relinearization key", "Galois keys", "plaintext",
-                                        "ciphertext", "ciphertext batch"};
+    static const char *const names[] = {
+        "?",           "parameters", "secret key", "public key",      "relinearization key",
+        "Galois keys", "plaintext",  "ciphertext", "ciphertext batch"};
     return type < sizeof names / sizeof names[0] ? names[type] : "unknown object";
 }
 
@@ -41,7 +41,7 @@ static void keys_diag(cn_net_diag_t *diag, cn_status st, const uint8_t *keys, si
                     h.type == CN_IO_SECRET_KEY ? ", never a secret key" : "");
     } else if (st == CN_ERR_CONTEXT_MISMATCH) {
         cn_diag_set(diag, "evaluation keys: made for other encryption parameters than the "
-                    "plan's (keys of another plan?)");
+                          "plan's (keys of another plan?)");
     } else {
         cn_diag_set(diag, "evaluation keys (%zu bytes, %s expected): %s", len, want,
                     cn_strerror(st));
@@ -170,9 +170,11 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
         st = cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->threads, diag);
         for (size_t i = 0; st == CN_OK && i < cur->len; i++)
             if (cur->ct[i].size != 2 || cur->ct[i].level != L) {
-                cn_diag_set(diag, "batch part %zu, ciphertext %zu: size %u at level %u; the "
-                            "server takes fresh ciphertexts (size 2, all %zu primes)", ti + 1,
-                            i + 1, (unsigned)cur->ct[i].size, (unsigned)cur->ct[i].level, L);
+                cn_diag_set(diag,
+                            "batch part %zu, ciphertext %zu: size %u at level %u; the "
+                            "server takes fresh ciphertexts (size 2, all %zu primes)",
+                            ti + 1, i + 1, (unsigned)cur->ct[i].size,
+                            (unsigned)cur->ct[i].level, L);
                 st = CN_ERR_SHAPE_MISMATCH;
             }
         if (timing)

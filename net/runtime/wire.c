@@ -41,8 +41,10 @@ cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_
     for (size_t i = 0; i < nt; i++) {
         cn_io_header_t h;
         if (len - o < CN_IO_HEADER_BYTES) {
-            cn_diag_set(diag, "batch: %zu bytes hold %zu of the %zu parts (one per plaintext "
-                        "modulus) the plan needs", len, i, nt);
+            cn_diag_set(diag,
+                        "batch: %zu bytes hold %zu of the %zu parts (one per plaintext "
+                        "modulus) the plan needs",
+                        len, i, nt);
             return CN_ERR_TRUNCATED;
         }
         cn_status st = cn_io_peek_header(&h, buf + o, len - o);
@@ -52,8 +54,10 @@ cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_
             return st;
         }
         if (h.type != CN_IO_CIPHERTEXT_BATCH) {
-            cn_diag_set(diag, "batch part %zu of %zu: an object of type %u, not a ciphertext "
-                        "batch", i + 1, nt, (unsigned)h.type);
+            cn_diag_set(diag,
+                        "batch part %zu of %zu: an object of type %u, not a ciphertext "
+                        "batch",
+                        i + 1, nt, (unsigned)h.type);
             return CN_ERR_FORMAT;
         }
         if (h.total_length > len - o || h.total_length < CN_IO_HEADER_BYTES) {
@@ -68,15 +72,17 @@ cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_
         o += (size_t)h.total_length;
     }
     if (o != len) {
-        cn_diag_set(diag, "batch: %zu bytes after the %zu parts the plan has (one per "
-                    "plaintext modulus)", len - o, nt);
+        cn_diag_set(diag,
+                    "batch: %zu bytes after the %zu parts the plan has (one per "
+                    "plaintext modulus)",
+                    len - o, nt);
         return CN_ERR_FORMAT;
     }
     return CN_OK;
 }
 
-cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
-                            size_t ti, size_t count, const cn_bfv_context_t *ctx, int threads,
+cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt, size_t ti,
+                            size_t count, const cn_bfv_context_t *ctx, int threads,
                             cn_net_diag_t *diag)
 {
     size_t off = 0, plen = 0, cnt = 0;
@@ -99,9 +105,10 @@ cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_
     }
     for (size_t i = 0; st == CN_OK && i < cnt; i++)
         if (c[i].t_index != ti) {
-            cn_diag_set(diag, "batch part %zu of %zu: ciphertext %zu is for plaintext modulus "
-                        "%u, not %zu (parts out of order?)", ti + 1, nt, i + 1,
-                        (unsigned)c[i].t_index + 1, ti + 1);
+            cn_diag_set(diag,
+                        "batch part %zu of %zu: ciphertext %zu is for plaintext modulus "
+                        "%u, not %zu (parts out of order?)",
+                        ti + 1, nt, i + 1, (unsigned)c[i].t_index + 1, ti + 1);
             st = CN_ERR_SHAPE_MISMATCH;
         }
     /* the seeds' expansion (most of the loading, deferred by the loader) in parallel, once
@@ -123,7 +130,6 @@ cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_
     }
     return st;
 }
-
 
 cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
                            size_t count, const cn_bfv_context_t *ctx, cn_net_diag_t *diag)
@@ -185,4 +191,3 @@ cn_status cn_wire_save(uint8_t **buf, size_t *len, const cn_ctvec_t *v, size_t n
     *len = o;
     return CN_OK;
 }
-

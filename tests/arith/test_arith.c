@@ -38,8 +38,12 @@ START_TEST(test_mod_ops_random)
             for (int i = 0; i < 200; i++) {
                 uint64_t a = cn_test_rng_below(&r, p), b = cn_test_rng_below(&r, p);
                 /* extremes too */
-                if (i == 0) a = b = p - 1;
-                if (i == 1) { a = 0; b = p - 1; }
+                if (i == 0)
+                    a = b = p - 1;
+                if (i == 1) {
+                    a = 0;
+                    b = p - 1;
+                }
                 cn_u128 prod = (cn_u128)a * b;
                 uint64_t want = (uint64_t)(prod % p);
                 ck_assert_uint_eq(cn_mod_mul(a, b, m), want);
@@ -79,7 +83,8 @@ START_TEST(test_pow_inv)
         ck_assert_int_eq(cn_mod_init(&m, p), CN_OK);
         for (int i = 0; i < 50; i++) {
             uint64_t a = cn_test_rng_below(&r, p), e = cn_test_rng_next(&r);
-            ck_assert_uint_eq(cn_mod_pow(a, e, m), n_powmod2_ui_preinv(a, e, p, n_preinvert_limb(p)));
+            ck_assert_uint_eq(cn_mod_pow(a, e, m),
+                              n_powmod2_ui_preinv(a, e, p, n_preinvert_limb(p)));
             if (a == 0)
                 continue;
             uint64_t inv;
@@ -159,7 +164,8 @@ START_TEST(test_root_of_unity)
         /* sizes 20 (small enough to check minimality by brute force) .. 61 bits */
         for (int i = 0; i < 4; i++)
             ck_assert_int_eq(cn_primes_ntt(primes + i, 1, i == 0 ? 20 : 40 + 7 * (unsigned)i,
-                                           order / 2, NULL, 0, 1), CN_OK);
+                                           order / 2, NULL, 0, 1),
+                             CN_OK);
         for (int i = 0; i < 4; i++) {
             uint64_t p = primes[i], w;
             cn_mod_t m;

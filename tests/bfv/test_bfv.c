@@ -69,8 +69,9 @@ static cn_bfv_params_t prm_secure(size_t n)
 static cn_bfv_params_t prm_small(size_t n, size_t nq, unsigned qbits, size_t nt)
 {
     cn_bfv_params_t p;
-    ck_assert_int_eq(cn_bfv_params_default(&p, n, nq, qbits, qbits + 1, nt, 16,
-                                           CN_SEC_NONE_INSECURE), CN_OK);
+    ck_assert_int_eq(
+        cn_bfv_params_default(&p, n, nq, qbits, qbits + 1, nt, 16, CN_SEC_NONE_INSECURE),
+        CN_OK);
     return p;
 }
 
@@ -176,27 +177,33 @@ static void ops_at(const cn_bfv_params_t *prm, uint64_t stream)
     ck_assert_int_eq(cn_bfv_encrypt_symmetric(&cb, &b, &f.sk, f.ctx, &f.rng), CN_OK);
     int fresh = budget(&ca, &f);
 
-    for (size_t i = 0; i < n; i++) w[i] = (a.coeffs[i] + b.coeffs[i]) % t;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (a.coeffs[i] + b.coeffs[i]) % t;
     ck_assert_int_eq(cn_bfv_add(&x, &ca, &cb, f.ctx), CN_OK);
     expect_plain(&x, w, &f, "add");
-    for (size_t i = 0; i < n; i++) w[i] = (a.coeffs[i] + t - b.coeffs[i]) % t;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (a.coeffs[i] + t - b.coeffs[i]) % t;
     ck_assert_int_eq(cn_bfv_sub(&x, &ca, &cb, f.ctx), CN_OK);
     expect_plain(&x, w, &f, "sub");
-    for (size_t i = 0; i < n; i++) w[i] = (t - a.coeffs[i]) % t;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (t - a.coeffs[i]) % t;
     ck_assert_int_eq(cn_bfv_neg(&x, &ca, f.ctx), CN_OK);
     expect_plain(&x, w, &f, "neg");
     /* aliasing: x = x + b (plain) */
-    for (size_t i = 0; i < n; i++) w[i] = (w[i] + b.coeffs[i]) % t;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (w[i] + b.coeffs[i]) % t;
     ck_assert_int_eq(cn_bfv_add_plain(&x, &x, &b, f.ctx), CN_OK);
     expect_plain(&x, w, &f, "add_plain");
-    for (size_t i = 0; i < n; i++) w[i] = (a.coeffs[i] + t - b.coeffs[i]) % t;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (a.coeffs[i] + t - b.coeffs[i]) % t;
     ck_assert_int_eq(cn_bfv_sub_plain(&x, &ca, &b, f.ctx), CN_OK);
     expect_plain(&x, w, &f, "sub_plain");
     const int64_t scalars[] = {0, 1, -1, 7, -123456, 1000003, INT64_MIN + 1, INT64_MAX};
     for (size_t s = 0; s < sizeof scalars / sizeof *scalars; s++) {
         int64_t c = scalars[s];
         uint64_t cm = c >= 0 ? (uint64_t)c % t : (t - (0 - (uint64_t)c) % t) % t;
-        for (size_t i = 0; i < n; i++) w[i] = (uint64_t)(((__uint128_t)a.coeffs[i] * cm) % t);
+        for (size_t i = 0; i < n; i++)
+            w[i] = (uint64_t)(((__uint128_t)a.coeffs[i] * cm) % t);
         ck_assert_int_eq(cn_bfv_mul_scalar(&x, &ca, c, f.ctx), CN_OK);
         ck_assert_int_eq(x.transparent, c == 0);
         expect_plain(&x, w, &f, "mul_scalar");
@@ -348,8 +355,8 @@ static void exact_tensor_check(const cn_bfv_params_t *prm, uint64_t stream)
                 mpz_add(x, x, Q);
                 mpz_fdiv_q(x, x, twoQ);
                 mpz_sub(y, x, co[k]);
-                ck_assert_msg(mpz_divisible_p(y, Q), "tensor %d coefficient %zu differs (level %zu)",
-                              i, k, level);
+                ck_assert_msg(mpz_divisible_p(y, Q),
+                              "tensor %d coefficient %zu differs (level %zu)", i, k, level);
                 fmpz_clear(lo);
                 fmpz_clear(hi);
             }
@@ -580,8 +587,8 @@ static void rotations_at(const cn_bfv_params_t *prm, uint64_t stream)
     ck_assert_int_eq(cn_bfv_encrypt(&c, &pt, &f.pk, f.ctx, &f.rng), CN_OK);
     cn_bfv_galois_keys_t gk;
     ck_assert_int_eq(cn_bfv_keygen_galois(&gk, &f.sk, NULL, 0, f.ctx, &f.rng), CN_OK);
-    const int64_t steps[] = {0, 1, 2, 3, 5, -1, -7, (int64_t)h / 2, (int64_t)h - 1,
-                             (int64_t)h + 3, INT64_MIN};
+    const int64_t steps[] = {
+        0, 1, 2, 3, 5, -1, -7, (int64_t)h / 2, (int64_t)h - 1, (int64_t)h + 3, INT64_MIN};
     for (int lev = 0; lev < 2; lev++) {
         for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
             ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, steps[k], &gk, f.ctx), CN_OK);
@@ -591,7 +598,8 @@ static void rotations_at(const cn_bfv_params_t *prm, uint64_t stream)
             for (size_t row = 0; row < 2; row++)
                 for (size_t col = 0; col < h; col++)
                     ck_assert_msg(out[row * h + col] == v[row * h + (col + (size_t)s) % h],
-                                  "rotate %lld: slot (%zu, %zu)", (long long)steps[k], row, col);
+                                  "rotate %lld: slot (%zu, %zu)", (long long)steps[k], row,
+                                  col);
         }
         /* the column swap, in place */
         ck_assert_int_eq(cn_bfv_ciphertext_copy(&x, &c, f.ctx), CN_OK);
@@ -684,7 +692,8 @@ START_TEST(test_plain_crt)
             ck_assert_msg(mpz_cmp(got[j], vals[j]) == 0, "crt value %d", j);
         /* int64 path: small values round trip; big ones are refused */
         /* the last value is -T/4, or -2^62 when T is larger */
-        int64_t quarter = mpz_sizeinbase(half, 2) <= 62 ? mpz_get_si(half) / 2 : -(INT64_MIN / 2);
+        int64_t quarter =
+            mpz_sizeinbase(half, 2) <= 62 ? mpz_get_si(half) / 2 : -(INT64_MIN / 2);
         int64_t small[4] = {0, -1, 123456789, -quarter}, sback[4];
         cn_plain_crt_split_i64(res, small, 4, &crt);
         ck_assert_int_eq(cn_plain_crt_join_i64(sback, (const uint64_t *const *)res, 4, &crt),

@@ -21,10 +21,14 @@ static const unsigned kbits[] = {20, 36, 44, 49, 50, 55, 60, 61};
 static uint64_t sample(cn_test_rng_t *r, size_t i, uint64_t bound)
 {
     switch (i % 13) {
-    case 0: return bound - 1;
-    case 5: return 0;
-    case 9: return bound - 2;
-    default: return cn_test_rng_below(r, bound);
+    case 0:
+        return bound - 1;
+    case 5:
+        return 0;
+    case 9:
+        return bound - 2;
+    default:
+        return cn_test_rng_below(r, bound);
     }
 }
 
@@ -47,8 +51,8 @@ START_TEST(test_tensor_row_twins)
             cn_tensor_row_portable(d0, d1, d2, a0, a1, c0, c1, n, p, sq);
             for (size_t i = 0; i < n; i++) {
                 ck_assert_uint_eq(d0[i], (uint64_t)((u128)a0[i] * c0[i] % p));
-                ck_assert_uint_eq(d1[i], (uint64_t)(((u128)a0[i] * c1[i] % p +
-                                                     (u128)a1[i] * c0[i] % p) % p));
+                ck_assert_uint_eq(
+                    d1[i], (uint64_t)(((u128)a0[i] * c1[i] % p + (u128)a1[i] * c0[i] % p) % p));
                 ck_assert_uint_eq(d2[i], (uint64_t)((u128)a1[i] * c1[i] % p));
             }
 #ifdef CN_BUILD_AVX512IFMA

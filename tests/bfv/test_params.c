@@ -75,48 +75,63 @@ START_TEST(test_reasons)
 {
     cn_bfv_params_t base = chain(4096, 2, 36, 36), p;
     ck_assert_int_eq(cn_bfv_params_validate(&base), CN_OK);
-    p = base; p.n = 3000;
+    p = base;
+    p.n = 3000;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_NOT_POWER_OF_TWO);
-    p = base; p.n = 8;
+    p = base;
+    p.n = 8;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_NOT_POWER_OF_TWO);
-    p = base; p.nq = 0;
+    p = base;
+    p.nq = 0;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_INVALID_ARG);
-    p = base; p.nq = CN_BFV_MAX_Q + 1;
+    p = base;
+    p.nq = CN_BFV_MAX_Q + 1;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_INVALID_ARG);
-    p = base; p.nt = 0;
+    p = base;
+    p.nt = 0;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_INVALID_ARG);
-    p = base; p.security = (cn_security)7;
+    p = base;
+    p.security = (cn_security)7;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_INVALID_ARG);
-    p = base; p.q[1] = p.q[1] + 2 * 4096;   /* 1 mod 2n but (checked) composite or prime */
+    p = base;
+    p.q[1] = p.q[1] + 2 * 4096; /* 1 mod 2n but (checked) composite or prime */
     if (cn_is_prime(p.q[1]))
         p.q[1] += 2 * 4096;
     while (cn_is_prime(p.q[1]))
         p.q[1] += 2 * 4096;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_NOT_PRIME);
-    p = base; p.q[0] = (uint64_t)1 << 61 | 1;
+    p = base;
+    p.q[0] = (uint64_t)1 << 61 | 1;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_MODULUS_TOO_LARGE);
     p = base; /* a prime that is 1 mod n but not 1 mod 2n */
     ck_assert_int_eq(cn_primes_ntt(&p.q[1], 1, 36, 2048, NULL, 0, 1), CN_OK);
     while ((p.q[1] - 1) % 8192 == 0)
         ck_assert_int_eq(cn_primes_ntt(&p.q[1], 1, 36, 2048, &p.q[1], 1, 1), CN_OK);
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_NOT_NTT_FRIENDLY);
-    p = base; p.q[1] = p.q[0];
+    p = base;
+    p.q[1] = p.q[0];
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_MODULI_NOT_DISTINCT);
-    p = base; p.p = p.q[0];
+    p = base;
+    p.p = p.q[0];
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_MODULI_NOT_DISTINCT);
-    p = base; p.t[0] = 1;
+    p = base;
+    p.t[0] = 1;
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_PLAIN_MODULUS);
-    p = base; p.t[0] = p.q[0];
+    p = base;
+    p.t[0] = p.q[0];
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_PLAIN_MODULUS);
-    p = base; p.t[0] = (uint64_t)1 << 40; /* too large for 36-bit primes */
+    p = base;
+    p.t[0] = (uint64_t)1 << 40; /* too large for 36-bit primes */
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_ERR_PLAIN_MODULUS);
-    p = base; p.t[0] = 1024; /* a power of two: scalar use, accepted */
+    p = base;
+    p.t[0] = 1024; /* a power of two: scalar use, accepted */
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_OK);
     ck_assert_int_eq(cn_bfv_plain_batching(1024, 4096), 0);
     ck_assert_int_eq(cn_bfv_plain_batching(base.t[0], 4096), 1);
     ck_assert_int_eq(cn_bfv_plain_batching(65537, 4096), 1);
     ck_assert_int_eq(cn_bfv_plain_batching(65537, 65536), 0);
-    p = base; p.p = 0; /* no special prime: valid (no relinearization keys) */
+    p = base;
+    p.p = 0; /* no special prime: valid (no relinearization keys) */
     ck_assert_int_eq(cn_bfv_params_validate(&p), CN_OK);
 }
 END_TEST

@@ -195,7 +195,8 @@ START_TEST(test_tensor_row)
             for (size_t i = 0; i < n; i++) {
                 unsigned __int128 e0 = (unsigned __int128)a0[i] * c0[i] % p;
                 unsigned __int128 e1 = ((unsigned __int128)a0[i] * c1[i] % p +
-                                        (unsigned __int128)a1[i] * c0[i] % p) % p;
+                                        (unsigned __int128)a1[i] * c0[i] % p) %
+                                       p;
                 unsigned __int128 e2 = (unsigned __int128)a1[i] * c1[i] % p;
                 ck_assert_uint_eq(d0[i], (uint64_t)e0);
                 ck_assert_uint_eq(d1[i], (uint64_t)e1);

@@ -26,7 +26,8 @@ void cn_test_run_plan(cn_int128 *got, int *budget, const cn_plan_t *p, const int
     ck_assert_msg(cn_server_create(&s, sp, keys, kl, 1, &d) == CN_OK, "server: %s", d.msg);
     ck_assert_msg(cn_client_encrypt(&up, &ul, c, x, count, &d) == CN_OK, "encrypt: %s", d.msg);
     ck_assert_msg(cn_server_eval(&down, &dl, s, up, ul, NULL, &d) == CN_OK, "eval: %s", d.msg);
-    ck_assert_msg(cn_client_decrypt(got, c, down, dl, count, &d) == CN_OK, "decrypt: %s", d.msg);
+    ck_assert_msg(cn_client_decrypt(got, c, down, dl, count, &d) == CN_OK, "decrypt: %s",
+                  d.msg);
     if (budget)
         ck_assert_msg(cn_client_reply_budget(budget, c, down, dl, &d) == CN_OK, "budget: %s",
                       d.msg);

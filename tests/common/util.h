@@ -17,7 +17,9 @@
 uint64_t cn_test_seed(void);
 
 /* A small deterministic generator (splitmix64) for test inputs only, never secrets. */
-typedef struct { uint64_t s; } cn_test_rng_t;
+typedef struct {
+    uint64_t s;
+} cn_test_rng_t;
 void cn_test_rng_init(cn_test_rng_t *r, uint64_t stream);
 uint64_t cn_test_rng_next(cn_test_rng_t *r);
 /* Uniform in [0, bound), bound > 0. */

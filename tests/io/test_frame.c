@@ -22,9 +22,9 @@ START_TEST(test_checksum_vectors)
     static const struct {
         size_t n;
         uint64_t sum;
-    } v[] = {{0, 0x7acdbb98b1344213ULL},   {1, 0x0058d826d7b00fb1ULL},
-             {7, 0x659c2970bba8b8c4ULL},   {8, 0xcec89801f62be5c7ULL},
-             {9, 0x920ccbf2fbb87100ULL},   {100, 0x6f2144833267283cULL}};
+    } v[] = {{0, 0x7acdbb98b1344213ULL}, {1, 0x0058d826d7b00fb1ULL},
+             {7, 0x659c2970bba8b8c4ULL}, {8, 0xcec89801f62be5c7ULL},
+             {9, 0x920ccbf2fbb87100ULL}, {100, 0x6f2144833267283cULL}};
     uint8_t b[100];
     pattern(b, sizeof b);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -38,12 +38,13 @@ START_TEST(test_frame_round_trip_and_faults)
     uint8_t b[32 + 21 + 8], c[sizeof b];
     memset(b, 0, sizeof b);
     pattern(b + 32, 21);
-    ck_assert_int_eq(cn_io_frame_seal(b, len, CN_IO_EXTERNAL_TYPE + 5, 3, 0x1122334455667788ULL),
-                     CN_OK);
+    ck_assert_int_eq(
+        cn_io_frame_seal(b, len, CN_IO_EXTERNAL_TYPE + 5, 3, 0x1122334455667788ULL), CN_OK);
     cn_io_header_t h;
     const uint8_t *body;
     size_t blen;
-    ck_assert_int_eq(cn_io_frame_open(&h, &body, &blen, b, len, CN_IO_EXTERNAL_TYPE + 5), CN_OK);
+    ck_assert_int_eq(cn_io_frame_open(&h, &body, &blen, b, len, CN_IO_EXTERNAL_TYPE + 5),
+                     CN_OK);
     ck_assert_ptr_eq(body, b + 32);
     ck_assert_uint_eq(blen, 21);
     ck_assert_uint_eq(h.count, 3);

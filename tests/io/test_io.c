@@ -70,7 +70,6 @@ static void expect_decrypts(const cn_bfv_ciphertext_t *ct, const cn_bfv_plaintex
     cn_bfv_plaintext_clear(&got);
 }
 
-
 typedef cn_status (*load_fn)(const uint8_t *buf, size_t len, const fx_t *f);
 
 static cn_status load_ct_blob(const uint8_t *buf, size_t len, const fx_t *f)
@@ -219,7 +218,8 @@ START_TEST(test_ciphertexts)
     unsigned bits = cn_io_bits(q0);
     for (unsigned i = 0; i < bits; i++) { /* first residue of c0 := q0 */
         size_t bit = 8 * (CN_IO_HEADER_BYTES + 16) + i;
-        e[bit / 8] = (uint8_t)((e[bit / 8] & ~(1u << (bit % 8))) | (((q0 >> i) & 1) << (bit % 8)));
+        e[bit / 8] =
+            (uint8_t)((e[bit / 8] & ~(1u << (bit % 8))) | (((q0 >> i) & 1) << (bit % 8)));
     }
     cn_test_reseal_io(e, lc);
     ck_assert_int_eq(load_ct_blob(e, lc, &f), CN_ERR_FORMAT);
@@ -428,7 +428,6 @@ START_TEST(test_params_plaintext_batch)
 }
 END_TEST
 
-
 /* count fresh ciphertexts of m: seeded (sk) or not (pk), with the given plaintext modulus
  * index pattern (t_index i % 2) */
 static void make_cts(cn_bfv_ciphertext_t *cts, size_t count, int seeded, fx_t *f,
@@ -453,8 +452,8 @@ static void expect_stream_equals_save(const cn_bfv_ciphertext_t *cts, size_t cou
     const size_t want_len = cn_io_size_ciphertext_batch(cts, count, save_flags, f->ctx);
     uint8_t *want = malloc(want_len);
     size_t w = 0;
-    ck_assert_int_eq(cn_io_save_ciphertext_batch(want, want_len, &w, cts, count, save_flags,
-                                                 f->ctx), CN_OK);
+    ck_assert_int_eq(
+        cn_io_save_ciphertext_batch(want, want_len, &w, cts, count, save_flags, f->ctx), CN_OK);
     const size_t total = cn_io_batch_writer_size(count, sh, f->ctx);
     ck_assert_uint_eq(total, want_len);
     uint8_t *got = malloc(total);
@@ -463,7 +462,8 @@ static void expect_stream_equals_save(const cn_bfv_ciphertext_t *cts, size_t cou
     ck_assert_int_eq(cn_io_batch_writer_init(&wr, got, total, count, sh, flags, f->ctx), CN_OK);
     ck_assert_uint_eq(wr.total, total);
     ck_assert_uint_eq(wr.count, count);
-    ck_assert_uint_eq(CN_IO_HEADER_BYTES + count * wr.record_bytes + CN_IO_TRAILER_BYTES, total);
+    ck_assert_uint_eq(CN_IO_HEADER_BYTES + count * wr.record_bytes + CN_IO_TRAILER_BYTES,
+                      total);
     int fails = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(th) reduction(+ : fails)
     for (long i = (long)count - 1; i >= 0; i--)
@@ -508,8 +508,8 @@ START_TEST(test_batch_writer)
         expect_stream_equals_save(sd, N, &full, 0, CN_IO_NO_SEED, th, &f);
         expect_stream_equals_save(pk, N, &full, 0, 0, th, &f);
         expect_stream_equals_save(sq, N, &s3, 0, 0, th, &f);
-        expect_stream_equals_save(sq, N, &s3, CN_IO_ALLOW_TRANSPARENT,
-                                  CN_IO_ALLOW_TRANSPARENT, th, &f);
+        expect_stream_equals_save(sq, N, &s3, CN_IO_ALLOW_TRANSPARENT, CN_IO_ALLOW_TRANSPARENT,
+                                  th, &f);
         expect_stream_equals_save(sd, 0, &seeded, 0, 0, th, &f); /* empty */
         expect_stream_equals_save(sd, 1, &seeded, 0, 0, th, &f);
     }
@@ -524,8 +524,8 @@ START_TEST(test_batch_writer)
     ck_assert_int_eq(cn_io_batch_writer_put(&wr, 0, &tr[0]), CN_ERR_UNSUPPORTED);
     ck_assert_int_eq(cn_io_batch_writer_put(&wr, 1, &tr[1]), CN_OK);
     cn_io_batch_writer_clear(&wr);
-    expect_stream_equals_save(tr, 2, &full, CN_IO_ALLOW_TRANSPARENT, CN_IO_ALLOW_TRANSPARENT,
-                              2, &f);
+    expect_stream_equals_save(tr, 2, &full, CN_IO_ALLOW_TRANSPARENT, CN_IO_ALLOW_TRANSPARENT, 2,
+                              &f);
     free(bt);
     /* partial writes: final refuses while a record is missing and writes no header; the
      * missing record put, the batch is complete and loads */
@@ -544,7 +544,8 @@ START_TEST(test_batch_writer)
         ck_assert_uint_eq(b[i], 0xa5);
     cn_bfv_ciphertext_t *back;
     size_t count;
-    ck_assert_int_eq(cn_io_load_ciphertext_batch(&back, &count, b, total, f.ctx), CN_ERR_FORMAT);
+    ck_assert_int_eq(cn_io_load_ciphertext_batch(&back, &count, b, total, f.ctx),
+                     CN_ERR_FORMAT);
     /* bad puts change nothing: index out of range, other shapes, another context */
     ck_assert_int_eq(cn_io_batch_writer_put(&wr, N, &sd[0]), CN_ERR_INVALID_ARG);
     ck_assert_int_eq(cn_io_batch_writer_put(&wr, 5, &pk[5]), CN_ERR_SHAPE_MISMATCH);
@@ -583,8 +584,9 @@ START_TEST(test_batch_writer)
                          CN_ERR_INVALID_ARG);
     }
     ck_assert_uint_eq(cn_io_batch_writer_size(CN_IO_MAX_BATCH + 1, &seeded, f.ctx), 0);
-    ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, CN_IO_MAX_BATCH + 1, &seeded, 0,
-                                             f.ctx), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        cn_io_batch_writer_init(&wr, b, total, CN_IO_MAX_BATCH + 1, &seeded, 0, f.ctx),
+        CN_ERR_INVALID_ARG);
     ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, N, &seeded, CN_IO_NO_SEED, f.ctx),
                      CN_ERR_INVALID_ARG);
     ck_assert_int_eq(cn_io_batch_writer_init(&wr, b, total, N, &seeded, 8, f.ctx),
@@ -611,8 +613,8 @@ static cn_status load_batch_deferred_blob(const uint8_t *buf, size_t len, const 
 {
     cn_bfv_ciphertext_t *cts;
     size_t count;
-    cn_status st = cn_io_load_ciphertext_batch_flags(&cts, &count, buf, len, CN_IO_DEFER_SEED,
-                                                     f->ctx);
+    cn_status st =
+        cn_io_load_ciphertext_batch_flags(&cts, &count, buf, len, CN_IO_DEFER_SEED, f->ctx);
     cn_io_free_ciphertexts(cts, count);
     return st;
 }
@@ -649,8 +651,8 @@ START_TEST(test_deferred_load)
             ck_assert_mem_eq(lazy[i].c[c].data, eager[i].c[c].data,
                              eager[i].level * 64 * sizeof(uint64_t));
     cn_io_free_ciphertexts(lazy, nl);
-    ck_assert_int_eq(cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_DEFER_SEED,
-                                                       f.ctx), CN_OK);
+    ck_assert_int_eq(
+        cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_DEFER_SEED, f.ctx), CN_OK);
     ck_assert_uint_eq(nl, ne);
     for (size_t i = 0; i < N; i++)
         ck_assert_int_eq(lazy[i].has_seed, i % 3 != 0);
@@ -674,8 +676,9 @@ START_TEST(test_deferred_load)
     cn_io_free_ciphertexts(lazy, nl);
     cn_io_free_ciphertexts(eager, ne);
     /* other flags are refused; hostile input is refused as by the eager loader */
-    ck_assert_int_eq(cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_NO_SEED,
-                                                       f.ctx), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        cn_io_load_ciphertext_batch_flags(&lazy, &nl, b, len, CN_IO_NO_SEED, f.ctx),
+        CN_ERR_INVALID_ARG);
     ck_assert_ptr_null(lazy);
     ck_assert_uint_eq(nl, 0);
     hostile(b, len, load_batch_deferred_blob, &f, "deferred batch", 7);

@@ -31,8 +31,7 @@ typedef struct {
 static void fx_init(kat_fx_t *f)
 {
     memset(f, 0, sizeof *f);
-    ck_assert_int_eq(cn_bfv_params_default(&f->prm, 4096, 2, 36, 37, 1, 20, CN_SEC_128),
-                     CN_OK);
+    ck_assert_int_eq(cn_bfv_params_default(&f->prm, 4096, 2, 36, 37, 1, 20, CN_SEC_128), CN_OK);
     ck_assert_int_eq(cn_bfv_context_create(&f->ctx, &f->prm), CN_OK);
     cn_test_kat_rng(&f->rng, 0x696f); /* "io" */
     const int64_t steps[] = {1, -3};
@@ -92,35 +91,35 @@ START_TEST(test_kat_keys)
     b = malloc(cap);
     ck_assert_int_eq(cn_io_save_params(b, cap, &w, &f.prm), CN_OK);
     cn_test_kat("params", b, w, 88,
-            "42a13d047c8d46f181e21d083473896f5887ee171a53e7724c60dc17f2ad499f");
+                "42a13d047c8d46f181e21d083473896f5887ee171a53e7724c60dc17f2ad499f");
     free(b);
 
     cap = cn_io_size_secret_key(&f.sk, f.ctx);
     b = malloc(cap);
     ck_assert_int_eq(cn_io_save_secret_key(b, cap, &w, &f.sk, f.ctx), CN_OK);
     cn_test_kat("secret_key", b, w, 1064,
-            "f6ebf0669f5e95ab1a3591eb880e84731c3a5a39fe61794d6874bdfc7c07c0a9");
+                "f6ebf0669f5e95ab1a3591eb880e84731c3a5a39fe61794d6874bdfc7c07c0a9");
     free(b);
 
     cap = cn_io_size_public_key(&f.pk, f.ctx);
     b = malloc(cap);
     ck_assert_int_eq(cn_io_save_public_key(b, cap, &w, &f.pk, f.ctx), CN_OK);
     cn_test_kat("public_key", b, w, 73768,
-            "f2f4c5a3024bf901360a882143f109833e75e0ca7961173a311f6749ecff8a3a");
+                "f2f4c5a3024bf901360a882143f109833e75e0ca7961173a311f6749ecff8a3a");
     free(b);
 
     cap = cn_io_size_relin_key(&f.rk, f.ctx);
     b = malloc(cap);
     ck_assert_int_eq(cn_io_save_relin_key(b, cap, &w, &f.rk, f.ctx), CN_OK);
     cn_test_kat("relin_key", b, w, 223276,
-            "214fef8760965ed2522946f59b9565cf8b465fd530d78e8cd2878f8810fd9147");
+                "214fef8760965ed2522946f59b9565cf8b465fd530d78e8cd2878f8810fd9147");
     free(b);
 
     cap = cn_io_size_galois_keys(&f.gk, f.ctx);
     b = malloc(cap);
     ck_assert_int_eq(cn_io_save_galois_keys(b, cap, &w, &f.gk, f.ctx), CN_OK);
     cn_test_kat("galois_keys", b, w, 669772,
-            "dbd9bc0ef4a533b21ee94dc5f9ba6d18c6b55c8c7a45b4f5a18e5015234cec0e");
+                "dbd9bc0ef4a533b21ee94dc5f9ba6d18c6b55c8c7a45b4f5a18e5015234cec0e");
     free(b);
     fx_clear(&f);
 }
@@ -140,14 +139,14 @@ START_TEST(test_kat_ciphertexts)
     ck_assert_int_eq(cs.has_seed, 1);
     expect_plain(&cs, &pt, &f);
     pin_ct("ct_sk_seeded", &cs, 0, &f, 36952,
-            "e06013a68451784679ff32a6c00274560d7f2cad7868172780f09731bee9594a");
+           "e06013a68451784679ff32a6c00274560d7f2cad7868172780f09731bee9594a");
     pin_ct("ct_sk_full", &cs, CN_IO_NO_SEED, &f, 73784,
-            "cc3cd63af2574c30b834d3b699dd9bc0c3351b96516b9e98afe70434e5ca7c5c");
+           "cc3cd63af2574c30b834d3b699dd9bc0c3351b96516b9e98afe70434e5ca7c5c");
 
     ck_assert_int_eq(cn_bfv_encrypt(&cp, &pt, &f.pk, f.ctx, &f.rng), CN_OK);
     expect_plain(&cp, &pt, &f);
     pin_ct("ct_pk", &cp, 0, &f, 73784,
-            "3ba9d6207fb339854fc6b503a1a612f97d2698129c37a861efda4fdc83441219");
+           "3ba9d6207fb339854fc6b503a1a612f97d2698129c37a861efda4fdc83441219");
 
     /* slots 0, 1, ..., 99 negated every third, zeros beyond */
     int64_t v[100];
@@ -159,23 +158,23 @@ START_TEST(test_kat_ciphertexts)
     uint8_t *b = malloc(cap);
     ck_assert_int_eq(cn_io_save_plaintext(b, cap, &w, &pb, f.ctx), CN_OK);
     cn_test_kat("plain_batch", b, w, 10288,
-            "529d7dabd67ec1d234aea0a63122361a2dabbe6be19f3aa8bf02dbe25acb20ba");
+                "529d7dabd67ec1d234aea0a63122361a2dabbe6be19f3aa8bf02dbe25acb20ba");
     free(b);
 
     /* (ct_pk * ct_sk) relinearized, then mod-switched; the batch ciphertext rotated */
     ck_assert_int_eq(cn_bfv_mul(&cm, &cp, &cs, f.ctx), CN_OK);
     pin_ct("ct_mul", &cm, 0, &f, 110648,
-            "4085531e278c7382fe53872996b068ee0adc52478867ade33a9ea728e74620e0");
+           "4085531e278c7382fe53872996b068ee0adc52478867ade33a9ea728e74620e0");
     ck_assert_int_eq(cn_bfv_relinearize(&cr, &cm, &f.rk, f.ctx), CN_OK);
     pin_ct("ct_relin", &cr, 0, &f, 73784,
-            "368b142afbd41d76a8c498152476bdba47bf0b6a0c5e9311f3c6c3aaa9a5abe5");
+           "368b142afbd41d76a8c498152476bdba47bf0b6a0c5e9311f3c6c3aaa9a5abe5");
     ck_assert_int_eq(cn_bfv_mod_switch(&cw, &cr, f.ctx), CN_OK);
     pin_ct("ct_mod_switch", &cw, 0, &f, 36920,
-            "4b135eda8644a398f9c79dc25c7b709d84eb56a1e78aaf8a49951d05dbf42096");
+           "4b135eda8644a398f9c79dc25c7b709d84eb56a1e78aaf8a49951d05dbf42096");
     ck_assert_int_eq(cn_bfv_encrypt(&ct, &pb, &f.pk, f.ctx, &f.rng), CN_OK);
     ck_assert_int_eq(cn_bfv_rotate_rows(&cm, &ct, 1, &f.gk, f.ctx), CN_OK);
     pin_ct("ct_rotate", &cm, 0, &f, 73784,
-            "c7eb65cd18db00be7c59d61827c400aacdb766c3890828ea475f4e053e4d70ab");
+           "c7eb65cd18db00be7c59d61827c400aacdb766c3890828ea475f4e053e4d70ab");
 
     cn_bfv_ciphertext_clear(&cs);
     cn_bfv_ciphertext_clear(&cp);

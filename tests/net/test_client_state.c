@@ -37,8 +37,7 @@ static cn_plan_t *tiny_plan(int variant)
     ck_assert_int_eq(cn_model_add_dense(&m, 4, w1, b1, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_dense(&m, NOUT, w2, b2, &d), CN_OK);
-    const cn_compile_opts_t o = {.weight_bits = 4, .n = 2048,
-                                 .security = CN_SEC_NONE_INSECURE};
+    const cn_compile_opts_t o = {.weight_bits = 4, .n = 2048, .security = CN_SEC_NONE_INSECURE};
     cn_plan_t *p;
     ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
     cn_model_clear(&m);

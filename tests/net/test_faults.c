@@ -17,7 +17,10 @@
 #include "cryptonets/cryptonets.h"
 #include "../../net/net_internal.h"
 
-static double unit(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53; }
+static double unit(cn_test_rng_t *r)
+{
+    return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53;
+}
 
 static cn_compile_opts_t small_opts(void)
 {
@@ -37,7 +40,8 @@ static void check_against_float(const cn_model_t *m, const cn_compile_opts_t *o,
     cn_net_diag_t d = {{0}};
     ck_assert_msg(cn_plan_compile(&p, m, o, &d) == CN_OK, "compile: %s", d.msg);
     const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
-    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref),
+              *got = malloc(count * nout * sizeof *got);
     double *fo = malloc(nout * sizeof *fo);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
     cn_test_run_plan(got, NULL, p, x, count, 12);
@@ -51,8 +55,10 @@ static void check_against_float(const cn_model_t *m, const cn_compile_opts_t *o,
         for (size_t j = 0; j < nout; j++) {
             ck_assert(got[s * nout + j] == ref[s * nout + j]);
             const double v = (double)got[s * nout + j] / sc;
-            ck_assert_msg(fabs(v - fo[j]) <= tol * big, "input %zu output %zu: encrypted %g, "
-                          "float %g", s, j, v, fo[j]);
+            ck_assert_msg(fabs(v - fo[j]) <= tol * big,
+                          "input %zu output %zu: encrypted %g, "
+                          "float %g",
+                          s, j, v, fo[j]);
         }
     }
     free(ref);
@@ -315,8 +321,8 @@ START_TEST(test_plan_recomputed)
     for (size_t o = 0; o < p->nops; o++)
         if (p->ops[o].kind == CN_OP_LINEAR)
             for (size_t k = 0; k < p->ops[o].lin.row[p->ops[o].lin.nout]; k++)
-                p->ops[o].lin.w[k] = p->ops[o].lin.w[k] < 0 ? -((int64_t)1 << 30) + 1
-                                                            : ((int64_t)1 << 30) - 1;
+                p->ops[o].lin.w[k] =
+                    p->ops[o].lin.w[k] < 0 ? -((int64_t)1 << 30) + 1 : ((int64_t)1 << 30) - 1;
     p->wraps = 1; /* the range no longer fits either: let the noise speak */
     ck_assert_int_eq(cn_plan_to_bytes(&b, &len, p), CN_OK);
     d.msg[0] = 0;
@@ -380,8 +386,8 @@ START_TEST(test_errors_explained)
     ck_assert_int_eq(cn_model_to_bytes(&b, &len, &m), CN_OK); /* no layers yet */
     cn_model_clear(&m);
     uint8_t *f = malloc(len + 8);
-    memcpy(f, b, len - 8);        /* everything before the trailer */
-    f[len - 12] = 1;              /* the layer count, the writer's last field */
+    memcpy(f, b, len - 8); /* everything before the trailer */
+    f[len - 12] = 1;       /* the layer count, the writer's last field */
     const uint8_t layer[8] = {CN_LAYER_DENSE, 0, 0, 0, 64, 0, 0, 0}; /* dense, 64 outputs */
     memcpy(f + len - 8, layer, 8);
     cn_test_reseal_net(f, len + 8);

@@ -8,7 +8,10 @@
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 
-static const char *tmp_path(void) { return "build/test_idx.tmp"; }
+static const char *tmp_path(void)
+{
+    return "build/test_idx.tmp";
+}
 
 static void write_file(const uint8_t *b, size_t len)
 {
@@ -106,7 +109,7 @@ START_TEST(test_idx_mnist)
     cn_net_diag_t d;
     if (cn_idx_load(&img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK) {
         fprintf(stderr, "test_idx_mnist: skipped, no MNIST data in data/mnist "
-                "(run sh scripts/fetch_mnist.sh)\n");
+                        "(run sh scripts/fetch_mnist.sh)\n");
         return;
     }
     ck_assert_int_eq(cn_idx_load(&lab, "data/mnist/t10k-labels-idx1-ubyte", &d), CN_OK);

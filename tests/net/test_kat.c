@@ -38,8 +38,7 @@ static const char *const KAT_PROFILE_SHA[2] = {
 /* Compiles m with opts, checks that the parameters are the forced ones, and pins the
  * plan's bytes but for the cost estimate. */
 static cn_plan_t *compile_pinned(const char *name, const cn_model_t *m,
-                                 const cn_compile_opts_t *o, size_t want_len,
-                                 const char *want)
+                                 const cn_compile_opts_t *o, size_t want_len, const char *want)
 {
     cn_plan_t *p;
     cn_net_diag_t d;
@@ -87,8 +86,9 @@ START_TEST(test_kat_mnist_plan)
     o.nq = 4;
     o.t_bits = 24;
     o.nt = 3;
-    cn_plan_t *p = compile_pinned("mnist_plan", &m, &o, 1685048,
-            "09303cafff0098acddb1eeb934ca095142950a444a262ecad290a957de8ba334");
+    cn_plan_t *p =
+        compile_pinned("mnist_plan", &m, &o, 1685048,
+                       "09303cafff0098acddb1eeb934ca095142950a444a262ecad290a957de8ba334");
     cn_plan_free(p);
     cn_model_clear(&m);
 }
@@ -134,8 +134,9 @@ START_TEST(test_kat_tiny_client_server)
     cn_compile_opts_t o;
     tiny_model(&m);
     tiny_opts(&o);
-    cn_plan_t *p = compile_pinned("tiny_plan", &m, &o, 2336,
-            "4d0ef29db5b756490002a3d47b7c02e9e62a7793e2721c865c2c81a3a610c9eb");
+    cn_plan_t *p =
+        compile_pinned("tiny_plan", &m, &o, 2336,
+                       "4d0ef29db5b756490002a3d47b7c02e9e62a7793e2721c865c2c81a3a610c9eb");
     const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p), count = 5;
     int64_t x[5 * 16];
     ck_assert_uint_eq(nin, 16);
@@ -154,14 +155,14 @@ START_TEST(test_kat_tiny_client_server)
     ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
     cn_test_kat("tiny_eval_keys", keys, kl, 1728556,
-            "e1a4afee54892c60013af4995e0cedb1282635aafc6d2e7020dbd0fc57031369");
+                "e1a4afee54892c60013af4995e0cedb1282635aafc6d2e7020dbd0fc57031369");
     ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
     cn_test_kat("tiny_batch", up, ul, 5506640,
-            "2d98be1936f011f0edad023d3bffb773c5fa56248fda23b53e3d6006781334bb");
+                "2d98be1936f011f0edad023d3bffb773c5fa56248fda23b53e3d6006781334bb");
     ck_assert_int_eq(cn_server_create(&s, p, keys, kl, 2, NULL), CN_OK);
     ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL, NULL), CN_OK);
     cn_test_kat("tiny_reply", down, dl, 1548464,
-            "7e4f6b59ed9b59bd0b5e07699800d0a7fa1e65d3dab7ec7de1a51e8e44a95ce5");
+                "7e4f6b59ed9b59bd0b5e07699800d0a7fa1e65d3dab7ec7de1a51e8e44a95ce5");
     /* the per-ciphertext linear layers give the same bytes (net.h) */
     ck_assert_int_eq(cn_server_set_linear_mode(s, CN_LINEAR_PER_CIPHERTEXT), CN_OK);
     ck_assert_int_eq(cn_server_eval(&down2, &dl2, s, up, ul, NULL, NULL), CN_OK);

@@ -27,7 +27,7 @@ static int mn_load(mn_t *t)
         cn_idx_load(&t->lab, "data/mnist/t10k-labels-idx1-ubyte", &d) != CN_OK ||
         cn_idx_load(&t->train, "data/mnist/train-images-idx3-ubyte", &d) != CN_OK) {
         fprintf(stderr, "test_mnist: skipped, no MNIST data in data/mnist "
-                "(run sh scripts/fetch_mnist.sh)\n");
+                        "(run sh scripts/fetch_mnist.sh)\n");
         cn_idx_clear(&t->img);
         cn_idx_clear(&t->lab);
         return 0;
@@ -91,9 +91,10 @@ START_TEST(test_mnist_model_accuracy)
                 b = k;
         ok += b == t.lab.data[s];
     }
-    fprintf(stderr, "test_mnist: quantized integer network %.2f%% on %zu test images "
-            "(weights of %u bits, outputs below 2^%.1f)\n", 100.0 * (double)ok / (double)N, N,
-            p->weight_bits, cn_plan_output_bits(p));
+    fprintf(stderr,
+            "test_mnist: quantized integer network %.2f%% on %zu test images "
+            "(weights of %u bits, outputs below 2^%.1f)\n",
+            100.0 * (double)ok / (double)N, N, p->weight_bits, cn_plan_output_bits(p));
     ck_assert_msg(ok * 1000 >= 990 * N, "accuracy %zu / %zu below 99.0%%", ok, N);
     free(x);
     free(out);

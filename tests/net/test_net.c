@@ -11,7 +11,10 @@
 #include "cryptonets/cryptonets.h"
 #include "../../net/net_internal.h"
 
-static double rnd_pm1(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-52 * 2 - 1; }
+static double rnd_pm1(cn_test_rng_t *r)
+{
+    return (double)(cn_test_rng_next(r) >> 11) * 0x1p-52 * 2 - 1;
+}
 
 /* kernels: portable and dispatched against sum w x computed exactly in 128 bits */
 START_TEST(test_kernels)
@@ -80,8 +83,8 @@ START_TEST(test_kernels)
                     if (e < 0)
                         e += p;
                     ck_assert_msg(o1[j][c] == (uint64_t)e && o2[j][c] == (uint64_t)e,
-                                  "kernel mismatch p=%llu j=%zu c=%zu",
-                                  (unsigned long long)p, j, c);
+                                  "kernel mismatch p=%llu j=%zu c=%zu", (unsigned long long)p,
+                                  j, c);
                 }
             for (size_t i = 0; i < nin; i++)
                 free(x[i]);
@@ -115,8 +118,9 @@ static void random_model(cn_model_t *m, cn_test_rng_t *r, int variant)
         const size_t maps = 1 + cn_test_rng_below(r, 3), k = 2 + cn_test_rng_below(r, 2);
         /* stride 1 before a pool, so the 2x2 window fits */
         const size_t stride = variant == 2 ? 1 : 1 + cn_test_rng_below(r, 2);
-        ck_assert_int_eq(cn_model_add_conv2d(m, maps, k, k, stride, cn_test_rng_below(r, 2),
-                                             buf, b, &d), CN_OK);
+        ck_assert_int_eq(
+            cn_model_add_conv2d(m, maps, k, k, stride, cn_test_rng_below(r, 2), buf, b, &d),
+            CN_OK);
         ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
         if (variant == 2)
             ck_assert_int_eq(cn_model_add_pool(m, 2, 2, 1, 0.25, &d), CN_OK);
@@ -139,7 +143,8 @@ static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
     int64_t *x = malloc(count * nin * sizeof *x);
     for (size_t i = 0; i < count * nin; i++)
         x[i] = (int64_t)cn_test_rng_below(r, 16);
-    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref),
+              *got = malloc(count * nout * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
     uint8_t seed[CN_SEED_BYTES] = {9};
     memcpy(seed + 1, &count, sizeof count);
@@ -416,8 +421,8 @@ START_TEST(test_quantization)
         int64_t *x = malloc(count * nin * sizeof *x);
         for (size_t i = 0; i < count * nin; i++)
             x[i] = (int64_t)cn_test_rng_below(&r, 16);
-        cn_compile_opts_t o = {.weight_bits = 11, .n = 2048, .security = CN_SEC_NONE_INSECURE,
-                               .t_bits = 40};
+        cn_compile_opts_t o = {
+            .weight_bits = 11, .n = 2048, .security = CN_SEC_NONE_INSECURE, .t_bits = 40};
         cn_plan_t *p;
         cn_net_diag_t d;
         ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
@@ -446,8 +451,11 @@ START_TEST(test_quantization)
         }
         cn_plan_free(p);
         /* calibration: the compiler's count of argmax differences, recounted here */
-        cn_compile_opts_t oc = {.n = 2048, .security = CN_SEC_NONE_INSECURE, .t_bits = 40,
-                                .calib = x, .ncalib = count};
+        cn_compile_opts_t oc = {.n = 2048,
+                                .security = CN_SEC_NONE_INSECURE,
+                                .t_bits = 40,
+                                .calib = x,
+                                .ncalib = count};
         ck_assert_int_eq(cn_plan_compile(&p, &m, &oc, &d), CN_OK);
         ck_assert_uint_ge(p->weight_bits, 2);
         ck_assert_uint_le(p->weight_bits, 16);
@@ -608,8 +616,9 @@ START_TEST(test_baselines)
     ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
     ck_assert_int_eq(cn_server_set_linear_mode(s, (cn_linear_mode)7), CN_ERR_INVALID_ARG);
     for (int mode = 0; mode < 2; mode++) {
-        ck_assert_int_eq(cn_server_set_linear_mode(s, mode ? CN_LINEAR_PER_CIPHERTEXT
-                                                           : CN_LINEAR_BLOCKED), CN_OK);
+        ck_assert_int_eq(
+            cn_server_set_linear_mode(s, mode ? CN_LINEAR_PER_CIPHERTEXT : CN_LINEAR_BLOCKED),
+            CN_OK);
         ck_assert_int_eq(cn_server_eval(&down[mode], &dl[mode], s, up, ul, NULL, NULL), CN_OK);
     }
     ck_assert(dl[0] == dl[1] && memcmp(down[0], down[1], dl[0]) == 0);
@@ -648,7 +657,8 @@ START_TEST(test_server_refuses_secret_key)
     ck_assert_int_eq(cn_bfv_context_create(&ctx, cn_plan_params(p)), CN_OK);
     cn_rng_t rng;
     uint8_t seed[CN_SEED_BYTES] = {5};
-    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK),
+                     CN_OK);
     cn_bfv_secret_key_t sk;
     ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
     const size_t sz = cn_io_size_secret_key(&sk, ctx);

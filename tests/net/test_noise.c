@@ -13,7 +13,10 @@
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 
-static double unit(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53; }
+static double unit(cn_test_rng_t *r)
+{
+    return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53;
+}
 
 /* A random network on 1 x 1 x w inputs in [lo, hi]. */
 static void noise_model(cn_model_t *m, cn_test_rng_t *r)
@@ -28,7 +31,7 @@ static void noise_model(cn_model_t *m, cn_test_rng_t *r)
     cn_net_diag_t d;
     for (size_t l = 0; l < nlin; l++) {
         const size_t out = 1 + cn_test_rng_below(r, 6), in = cn_model_outputs(m);
-        const int zero = cn_test_rng_below(r, 8) == 0;       /* a bias-only layer */
+        const int zero = cn_test_rng_below(r, 8) == 0;                   /* a bias-only layer */
         const double bscale = exp2((double)cn_test_rng_below(r, 9) - 4); /* 1/16 .. 16 */
         for (size_t i = 0; i < out * in; i++)
             wt[i] = zero || cn_test_rng_below(r, 4) == 0 ? 0 : 2 * unit(r) - 1;
@@ -78,20 +81,26 @@ START_TEST(test_noise_lower_bound)
         const size_t count = cn_plan_params(p)->n, nin = cn_plan_inputs(p);
         const size_t nout = cn_plan_outputs(p);
         int64_t *x = malloc(count * nin * sizeof *x);
-        cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+        cn_int128 *ref = malloc(count * nout * sizeof *ref),
+                  *got = malloc(count * nout * sizeof *got);
         const int64_t lo = m.input_min, span = m.input_max - m.input_min + 1;
         for (size_t i = 0; i < count * nin; i++) /* the extremes often, to reach the ranges */
-            x[i] = cn_test_rng_below(&r, 2) ? (cn_test_rng_below(&r, 2) ? lo : m.input_max)
-                                            : lo + (int64_t)cn_test_rng_below(&r, (uint64_t)span);
+            x[i] = cn_test_rng_below(&r, 2)
+                       ? (cn_test_rng_below(&r, 2) ? lo : m.input_max)
+                       : lo + (int64_t)cn_test_rng_below(&r, (uint64_t)span);
         ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
         int bud;
         cn_test_run_plan(got, &bud, p, x, count, k);
         for (size_t i = 0; i < count * nout; i++)
-            ck_assert_msg(got[i] == ref[i], "plan %zu, slot %zu, output %zu: decrypted %.6g, "
-                          "integer %.6g", k, i / nout, i % nout, (double)got[i], (double)ref[i]);
+            ck_assert_msg(got[i] == ref[i],
+                          "plan %zu, slot %zu, output %zu: decrypted %.6g, "
+                          "integer %.6g",
+                          k, i / nout, i % nout, (double)got[i], (double)ref[i]);
         const double est = cn_plan_output_budget(p);
-        ck_assert_msg(bud >= floor(est), "plan %zu (n %zu, t %u bits, q %u bits): measured "
-                      "budget %d, estimate %.2f", k, o.n, o.t_bits, o.q_bits, bud, est);
+        ck_assert_msg(bud >= floor(est),
+                      "plan %zu (n %zu, t %u bits, q %u bits): measured "
+                      "budget %d, estimate %.2f",
+                      k, o.n, o.t_bits, o.q_bits, bud, est);
         if (bud - est < worst)
             worst = bud - est;
         tight += bud - est < 2;
@@ -104,8 +113,10 @@ START_TEST(test_noise_lower_bound)
     /* the test means something only if most plans compile, some of them tightly */
     ck_assert_msg(compiled >= plans / 2, "only %zu of %zu plans compiled", compiled, plans);
     if (getenv("CN_NOISE_VERBOSE"))
-        fprintf(stderr, "noise: %zu of %zu plans compiled, %zu within 2 bits of the estimate, "
-                "smallest measured - estimated %.2f bits\n", compiled, plans, tight, worst);
+        fprintf(stderr,
+                "noise: %zu of %zu plans compiled, %zu within 2 bits of the estimate, "
+                "smallest measured - estimated %.2f bits\n",
+                compiled, plans, tight, worst);
 }
 END_TEST
 

@@ -12,7 +12,10 @@
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 
-static double unit(cn_test_rng_t *r) { return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53; }
+static double unit(cn_test_rng_t *r)
+{
+    return (double)(cn_test_rng_next(r) >> 11) * 0x1p-53;
+}
 
 START_TEST(test_poly_networks)
 {
@@ -24,8 +27,8 @@ START_TEST(test_poly_networks)
     ck_assert_int_eq(cn_model_init(&m, 1, 1, w, 1.0 / 15, 0, 15), CN_OK);
     double wt[64], b[8];
     const int where = _i % 3; /* 0: poly first, 1: between layers, 2: last */
-    const double coef[][3] = {{0.5, 0.25, -0.1}, {-0.3, 1, 0.2}, {0, 0.7, 0.05},
-                              {0.8, 0, 0}, {1.5, -2, 0.5}};
+    const double coef[][3] = {
+        {0.5, 0.25, -0.1}, {-0.3, 1, 0.2}, {0, 0.7, 0.05}, {0.8, 0, 0}, {1.5, -2, 0.5}};
     const double *pc = coef[_i % 5];
     if (where == 0)
         ck_assert_int_eq(cn_model_add_poly(&m, pc[0], pc[1], pc[2], &d), CN_OK);
@@ -53,7 +56,8 @@ START_TEST(test_poly_networks)
     int64_t *x = malloc(count * nin * sizeof *x);
     for (size_t i = 0; i < count * nin; i++)
         x[i] = (int64_t)cn_test_rng_below(&r, 16);
-    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref),
+              *got = malloc(count * nout * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
     cn_test_run_plan(got, NULL, p, x, count, 1400 + (uint64_t)_i);
     double fo[8], err = 0, big = 1e-9;

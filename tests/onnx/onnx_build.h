@@ -289,7 +289,10 @@ typedef struct {
     double mean, std;
 } ob_cnet_t;
 
-static inline double ob_f32(double x) { return (double)(float)x; }
+static inline double ob_f32(double x)
+{
+    return (double)(float)x;
+}
 
 static inline void ob_cnet_weights(ob_cnet_t *c)
 {
@@ -380,10 +383,10 @@ static inline void ob_small_weights(ob_small_t *c)
         c->w1[i] = ob_f32(((i * 17) % 13 - 6) / 10.0);
     for (int i = 0; i < 3; i++) {
         c->b1[i] = ob_f32(i * 0.25 - 0.3);
-        c->bn[0][i] = ob_f32(1.0 + i * 0.5);   /* scale */
-        c->bn[1][i] = ob_f32(0.1 * i - 0.05);  /* bias */
-        c->bn[2][i] = ob_f32(0.3 - 0.2 * i);   /* mean */
-        c->bn[3][i] = ob_f32(0.5 + i);         /* variance */
+        c->bn[0][i] = ob_f32(1.0 + i * 0.5);  /* scale */
+        c->bn[1][i] = ob_f32(0.1 * i - 0.05); /* bias */
+        c->bn[2][i] = ob_f32(0.3 - 0.2 * i);  /* mean */
+        c->bn[3][i] = ob_f32(0.5 + i);        /* variance */
     }
     c->poly[0] = 0.125, c->poly[1] = 0.5, c->poly[2] = 0.25;
     for (int i = 0; i < 12; i++)

@@ -145,17 +145,20 @@ static void tally_refusal(tally_t *t, const char *msg)
     } else if (strstr(msg, "outputs: the network must have one")) {
         snprintf(cat, sizeof cat, "several graph outputs");
     } else if (strstr(msg, "supported on constants only")) {
-        snprintf(cat, sizeof cat, "operator on the data path supported on constants only "
+        snprintf(cat, sizeof cat,
+                 "operator on the data path supported on constants only "
                  "(Transpose, Concat, Gather)");
     } else if (strstr(msg, "chain") || strstr(msg, "two inputs")) {
         snprintf(cat, sizeof cat, "not a chain (two data inputs to a node, branches)");
     } else if (strstr(msg, "not a tensor of known shape")) {
         snprintf(cat, sizeof cat, "input not a tensor (sequence, optional) or no shape");
     } else if (strstr(msg, "rank") || strstr(msg, "2-D")) {
-        snprintf(cat, sizeof cat, "rank (1-D, 3-D or 5-D+ data; not (N,C,H,W), (N,H,W), (N,K))");
+        snprintf(cat, sizeof cat,
+                 "rank (1-D, 3-D or 5-D+ data; not (N,C,H,W), (N,H,W), (N,K))");
     } else if (strstr(msg, "differs along the batch") || strstr(msg, "batch dimension") ||
                strstr(msg, "the batch axis") || strstr(msg, "per-row biases")) {
-        snprintf(cat, sizeof cat, "mixes samples of the batch (per-sample constants, "
+        snprintf(cat, sizeof cat,
+                 "mixes samples of the batch (per-sample constants, "
                  "reshapes or flattens across the batch axis)");
     } else if (strstr(msg, "dynamic")) {
         snprintf(cat, sizeof cat, "dynamic shape");
@@ -165,7 +168,8 @@ static void tally_refusal(tally_t *t, const char *msg)
                strstr(msg, "ceil_mode") || strstr(msg, "exponent") ||
                strstr(msg, "training mode") || strstr(msg, "a cast of the data path") ||
                strstr(msg, "only (N, K)")) {
-        snprintf(cat, sizeof cat, "unsupported attribute or operand (group, dilation, transA, "
+        snprintf(cat, sizeof cat,
+                 "unsupported attribute or operand (group, dilation, transA, "
                  "ceil_mode, exponent, training mode, cast, batched MatMul)");
     } else {
         const char *c = strstr(msg, "): ");
@@ -315,7 +319,8 @@ static void run_case(tally_t *t, const char *dir, const char *name)
             xmax = fmax(xmax, fabs(x[i]));
         if (k < 0) /* not exactly representable: round at 2^40 / max */
             k = 40 - (int)ceil(log2(xmax)) - 1;
-        cn_onnx_opts_t opts = {.input_min = -((int64_t)1 << 40), .input_max = (int64_t)1 << 40,
+        cn_onnx_opts_t opts = {.input_min = -((int64_t)1 << 40),
+                               .input_max = (int64_t)1 << 40,
                                .input_scale = ldexp(1, -k)};
         cn_model_t m;
         cn_net_diag_t d = {{0}};
@@ -343,7 +348,8 @@ static void run_case(tally_t *t, const char *dir, const char *name)
             const size_t nin = cn_model_inputs(&m), nmo = cn_model_outputs(&m);
             ck_assert_msg(nin && ni % nin == 0 && no == ni / nin * nmo,
                           "%s: %zu inputs and %zu outputs per sample; the data has %zu and "
-                          "%zu values", name, nin, nmo, ni, no);
+                          "%zu values",
+                          name, nin, nmo, ni, no);
             const size_t batch = ni / nin;
             int64_t *raw = malloc(nin * sizeof *raw);
             double *got = malloc(nmo * sizeof *got);
@@ -356,8 +362,10 @@ static void run_case(tally_t *t, const char *dir, const char *name)
                     const double e = y[b * nmo + j];
                     if (!(fabs(got[j] - e) <= 1e-4 + 1e-3 * fabs(e))) {
                         if (ok)
-                            fprintf(stderr, "onnx testdata: %s set %d sample %zu output %zu: "
-                                    "%.9g, expected %.9g\n", name, set, b, j, got[j], e);
+                            fprintf(stderr,
+                                    "onnx testdata: %s set %d sample %zu output %zu: "
+                                    "%.9g, expected %.9g\n",
+                                    name, set, b, j, got[j], e);
                         ok = 0;
                     }
                     t->outputs_checked++;
@@ -450,20 +458,38 @@ START_TEST(test_onnx_testdata_node)
     run_suite_dir(&t, "node");
     report("node", &t);
     /* the supported operators' own cases must be accepted (and so matched) */
-    static const char *const must[] = {
-        "test_conv_with_strides_padding", "test_conv_with_strides_no_padding",
-        "test_conv_with_strides_and_asymmetric_padding", "test_basic_conv_with_padding",
-        "test_basic_conv_without_padding", "test_conv_with_autopad_same",
-        "test_gemm_default_vector_bias", "test_gemm_transposeB", "test_gemm_alpha",
-        "test_gemm_beta", "test_matmul_2d", "test_averagepool_2d_default",
-        "test_averagepool_2d_pads", "test_averagepool_2d_pads_count_include_pad",
-        "test_averagepool_2d_same_upper", "test_averagepool_2d_same_lower",
-        "test_averagepool_2d_strides", "test_globalaveragepool",
-        "test_batchnorm_example", "test_batchnorm_epsilon", "test_flatten_axis1",
-        "test_reshape_reordered_last_dims", "test_add_bcast", "test_sub_bcast",
-        "test_mul_bcast", "test_div_bcast", "test_pow_bcast_scalar", "test_identity",
-        "test_neg", "test_dropout_default", "test_unsqueeze_axis_1",
-        NULL};
+    static const char *const must[] = {"test_conv_with_strides_padding",
+                                       "test_conv_with_strides_no_padding",
+                                       "test_conv_with_strides_and_asymmetric_padding",
+                                       "test_basic_conv_with_padding",
+                                       "test_basic_conv_without_padding",
+                                       "test_conv_with_autopad_same",
+                                       "test_gemm_default_vector_bias",
+                                       "test_gemm_transposeB",
+                                       "test_gemm_alpha",
+                                       "test_gemm_beta",
+                                       "test_matmul_2d",
+                                       "test_averagepool_2d_default",
+                                       "test_averagepool_2d_pads",
+                                       "test_averagepool_2d_pads_count_include_pad",
+                                       "test_averagepool_2d_same_upper",
+                                       "test_averagepool_2d_same_lower",
+                                       "test_averagepool_2d_strides",
+                                       "test_globalaveragepool",
+                                       "test_batchnorm_example",
+                                       "test_batchnorm_epsilon",
+                                       "test_flatten_axis1",
+                                       "test_reshape_reordered_last_dims",
+                                       "test_add_bcast",
+                                       "test_sub_bcast",
+                                       "test_mul_bcast",
+                                       "test_div_bcast",
+                                       "test_pow_bcast_scalar",
+                                       "test_identity",
+                                       "test_neg",
+                                       "test_dropout_default",
+                                       "test_unsqueeze_axis_1",
+                                       NULL};
     for (int i = 0; must[i]; i++)
         ck_assert_msg(passed(&t, must[i]), "%s was not accepted", must[i]);
     ck_assert_int_eq(t.passed + t.refused, t.cases);
@@ -476,11 +502,11 @@ START_TEST(test_onnx_testdata_pytorch)
     memset(&t, 0, sizeof t);
     run_suite_dir(&t, "pytorch-converted");
     report("pytorch-converted", &t);
-    static const char *const must[] = {"test_Conv2d", "test_Conv2d_padding",
-                                       "test_Conv2d_strided", "test_Conv2d_no_bias",
-                                       "test_Linear", "test_Linear_no_bias", "test_AvgPool2d",
-                                       "test_AvgPool2d_stride", "test_BatchNorm2d_eval",
-                                       NULL};
+    static const char *const must[] = {"test_Conv2d",           "test_Conv2d_padding",
+                                       "test_Conv2d_strided",   "test_Conv2d_no_bias",
+                                       "test_Linear",           "test_Linear_no_bias",
+                                       "test_AvgPool2d",        "test_AvgPool2d_stride",
+                                       "test_BatchNorm2d_eval", NULL};
     for (int i = 0; must[i]; i++)
         ck_assert_msg(passed(&t, must[i]), "%s was not accepted", must[i]);
     ck_assert_int_eq(t.passed + t.refused, t.cases);

@@ -158,10 +158,9 @@ START_TEST(test_onnx_cryptonets)
         /* the layers: the normalization (its shift meets the zero padding of the
          * convolution, so it stays a 1x1 conv2d of its own), conv2d, square, the pool
          * (padding counted: a conv2d), flatten, dense, square, dense */
-        static const cn_layer_kind kinds[] = {CN_LAYER_CONV2D, CN_LAYER_CONV2D,
-                                              CN_LAYER_SQUARE, CN_LAYER_CONV2D,
-                                              CN_LAYER_FLATTEN, CN_LAYER_DENSE,
-                                              CN_LAYER_SQUARE, CN_LAYER_DENSE};
+        static const cn_layer_kind kinds[] = {
+            CN_LAYER_CONV2D,  CN_LAYER_CONV2D, CN_LAYER_SQUARE, CN_LAYER_CONV2D,
+            CN_LAYER_FLATTEN, CN_LAYER_DENSE,  CN_LAYER_SQUARE, CN_LAYER_DENSE};
         ck_assert_uint_eq(m.nlayers, 8);
         for (size_t i = 0; i < 8; i++)
             ck_assert_int_eq(m.layers[i].kind, kinds[i]);
@@ -202,7 +201,8 @@ START_TEST(test_onnx_cryptonets)
         if (softmax) {
             ck_assert_int_eq(import(&m, &b, NULL, &d), CN_ERR_UNSUPPORTED);
             ck_assert_msg(strstr(d.msg, "prob") && strstr(d.msg, "(Softmax)") &&
-                          strstr(d.msg, "drop_final_softmax"), "%s", d.msg);
+                              strstr(d.msg, "drop_final_softmax"),
+                          "%s", d.msg);
         }
         ob_free(&b);
     }
@@ -413,7 +413,8 @@ START_TEST(test_onnx_polynomials)
 }
 END_TEST
 
-/* --- refusals ------------------------------------------------------------------------------ */
+/* --- refusals ------------------------------------------------------------------------------
+ */
 
 /* A (N, 4) input, a Gemm to 4, then op (one node) and a Gemm: the refusal must name the
  * node and operator and contain hint. */
@@ -434,8 +435,8 @@ static void refuse_after_gemm(const char *op, int64_t opset, cn_status want, con
     cn_model_t m;
     cn_net_diag_t d;
     ck_assert_int_eq(import(&m, &b, NULL, &d), want);
-    ck_assert_msg(strstr(d.msg, "'bad'") && strstr(d.msg, op) && strstr(d.msg, hint),
-                  "%s: %s", op, d.msg);
+    ck_assert_msg(strstr(d.msg, "'bad'") && strstr(d.msg, op) && strstr(d.msg, hint), "%s: %s",
+                  op, d.msg);
     ck_assert_uint_eq(m.nlayers, 0);
     ob_free(&b);
 }
@@ -556,7 +557,8 @@ START_TEST(test_onnx_refuse_bytes)
 }
 END_TEST
 
-/* --- the poly layer ------------------------------------------------------------------------ */
+/* --- the poly layer ------------------------------------------------------------------------
+ */
 
 START_TEST(test_poly_layer)
 {

@@ -45,8 +45,7 @@ static void center(fmpz_t x, const fx_t *f)
 }
 
 /* a random polynomial over the first k primes: the oracle copy op and the RNS one a */
-static void random_poly(fmpz_poly_t op, cn_poly_t *a, const fx_t *f, size_t k,
-                        cn_test_rng_t *r)
+static void random_poly(fmpz_poly_t op, cn_poly_t *a, const fx_t *f, size_t k, cn_test_rng_t *r)
 {
     ck_assert_int_eq(cn_poly_init(a, &f->ring, k), CN_OK);
     fmpz_t Qk, x;
@@ -169,7 +168,7 @@ END_TEST
 /* every operation against fmpz_poly, with outputs aliasing inputs */
 START_TEST(test_ops_vs_fmpz_poly)
 {
-    static const unsigned cfg[][3] = {{2, 1, 30},   {16, 2, 61},  {256, 3, 50},
+    static const unsigned cfg[][3] = {{2, 1, 30},    {16, 2, 61},   {256, 3, 50},
                                       {1024, 2, 40}, {8192, 4, 50}, {4096, 5, 60}};
     const size_t c = (size_t)_i;
     fx_t f;

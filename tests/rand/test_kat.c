@@ -31,16 +31,16 @@ START_TEST(test_kat_streams)
     cn_test_kat_rng(&r, 1);
     cn_rng_bytes(&r, x, sizeof x);
     cn_test_kat("insecure_stream", x, sizeof x, 3000,
-            "4f25edfa29e86634ff8b923b2c36df8b749d47ea586810b7726e0f21356e0fc7");
+                "4f25edfa29e86634ff8b923b2c36df8b749d47ea586810b7726e0f21356e0fc7");
     cn_rng_fork(&c, &r);
     cn_rng_bytes(&c, x, sizeof x);
     cn_test_kat("forked_stream", x, sizeof x, 3000,
-            "a83bc081337ab4774fcd4ec1080fce9635a5a700a08f90015b9464d613d963b8");
+                "a83bc081337ab4774fcd4ec1080fce9635a5a700a08f90015b9464d613d963b8");
     cn_test_kat_seed(seed, 2);
     cn_rng_init_public_seed(&r, seed, 0x6331);
     cn_rng_bytes(&r, x, sizeof x);
     cn_test_kat("public_stream", x, sizeof x, 3000,
-            "621ef61fa607a48056a97f618c0c314c99978b508054085accd9b8996d049a76");
+                "621ef61fa607a48056a97f618c0c314c99978b508054085accd9b8996d049a76");
     cn_rng_clear(&r);
     cn_rng_clear(&c);
 }
@@ -74,12 +74,12 @@ START_TEST(test_kat_samplers)
     cn_sample_ternary(s, n, &r);
     b = le64s((const uint64_t *)s, n);
     cn_test_kat("ternary", b, 8 * n, 40000,
-            "6f1002b2c753e61a3641cced20988d1544ea6db6fbe0fac15d28405e80c6563f");
+                "6f1002b2c753e61a3641cced20988d1544ea6db6fbe0fac15d28405e80c6563f");
     free(b);
     cn_sample_cbd(s, n, &r);
     b = le64s((const uint64_t *)s, n);
     cn_test_kat("cbd", b, 8 * n, 40000,
-            "3cf06d6d732d8b0724f1da52db1b580aa082c71cc279af9a67ee266c7a09e017");
+                "3cf06d6d732d8b0724f1da52db1b580aa082c71cc279af9a67ee266c7a09e017");
     free(b);
     cn_rng_clear(&r);
     free(u);

@@ -36,10 +36,14 @@ static uint32_t rotl(uint32_t x, int n)
 
 static void quarter(uint32_t *x, int a, int b, int c, int d)
 {
-    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 16);
-    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 12);
-    x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 8);
-    x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 7);
+    x[a] += x[b];
+    x[d] = rotl(x[d] ^ x[a], 16);
+    x[c] += x[d];
+    x[b] = rotl(x[b] ^ x[c], 12);
+    x[a] += x[b];
+    x[d] = rotl(x[d] ^ x[a], 8);
+    x[c] += x[d];
+    x[b] = rotl(x[b] ^ x[c], 7);
 }
 
 static void ref_block(uint8_t out[64], const uint32_t key[8], uint32_t w12, uint32_t w13,
@@ -314,7 +318,11 @@ END_TEST
 
 START_TEST(test_uniform)
 {
-    const uint64_t qs[] = {2, 3, 12289, ((uint64_t)1 << 40) + 1, ((uint64_t)1 << 60) - 93,
+    const uint64_t qs[] = {2,
+                           3,
+                           12289,
+                           ((uint64_t)1 << 40) + 1,
+                           ((uint64_t)1 << 60) - 93,
                            ((uint64_t)1 << 62) + 7};
     cn_rng_t r;
     det_rng(&r, 3);

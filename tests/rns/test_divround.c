@@ -9,8 +9,8 @@
 
 /* (bits of the k kept primes, k, bits of the dropped prime): the dropped prime above and
  * below twice the kept ones, both branches of the residue reduction */
-static const unsigned cfg[][3] = {{44, 4, 44}, {60, 3, 61}, {30, 3, 61}, {61, 2, 36},
-                                  {50, 5, 49}, {20, 1, 60}};
+static const unsigned cfg[][3] = {{44, 4, 44}, {60, 3, 61}, {30, 3, 61},
+                                  {61, 2, 36}, {50, 5, 49}, {20, 1, 60}};
 
 START_TEST(test_divround_last)
 {

@@ -127,8 +127,8 @@ END_TEST
 /* FastBConv(x)_j = (x + a Q) mod p_j with 0 <= a < k, checked with exact integers */
 START_TEST(test_fast_conv)
 {
-    static const unsigned cfg[][4] = {{4, 50, 5, 51}, {1, 60, 2, 30}, {8, 61, 9, 61},
-                                      {3, 40, 3, 40}, {40, 45, 41, 46}};
+    static const unsigned cfg[][4] = {
+        {4, 50, 5, 51}, {1, 60, 2, 30}, {8, 61, 9, 61}, {3, 40, 3, 40}, {40, 45, 41, 46}};
     const size_t c = (size_t)_i;
     const size_t kf = cfg[c][0], kt = cfg[c][2];
     cn_test_rng_t r;

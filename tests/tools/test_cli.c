@@ -32,8 +32,8 @@
 #define NOUT 3
 #define ROWS 7
 
-static char dir[64];        /* this test's directory */
-static char bin[4096];      /* the program */
+static char dir[64];                            /* this test's directory */
+static char bin[4096];                          /* the program */
 static char out_buf[1 << 22], err_buf[1 << 16]; /* decrypt prints a line per input */
 
 /* The program's path: $CN_CLI_BIN, or tools/cryptonets in the build directory that
@@ -56,7 +56,10 @@ static void find_bin(void)
     ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
 }
 
-static void path(char *p, const char *name) { snprintf(p, 256, "%s/%s", dir, name); }
+static void path(char *p, const char *name)
+{
+    snprintf(p, 256, "%s/%s", dir, name);
+}
 
 static void slurp(char *buf, size_t cap, const char *file)
 {
@@ -253,7 +256,8 @@ static void check_outputs(const char *plan_file, const int64_t *x, size_t rows,
     cn_net_diag_t d = {{0}};
     ck_assert_msg(cn_plan_from_bytes(&p, pb, len, 0, &d) == CN_OK, "%s", d.msg);
     free(pb);
-    cn_int128 *ref = malloc(rows * NOUT * sizeof *ref), *raw = malloc(rows * NOUT * sizeof *raw);
+    cn_int128 *ref = malloc(rows * NOUT * sizeof *ref),
+              *raw = malloc(rows * NOUT * sizeof *raw);
     double *score = malloc(rows * NOUT * sizeof *score);
     size_t *cls = malloc(rows * sizeof *cls);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, rows), CN_OK);
@@ -266,8 +270,8 @@ static void check_outputs(const char *plan_file, const int64_t *x, size_t rows,
             ck_assert_msg(raw[r * NOUT + j] == v, "row %zu output %zu differs", r + 1, j);
             const double want = (double)v / scale;
             ck_assert_msg(fabs(score[r * NOUT + j] - want) <= 1e-7 * (1 + fabs(want)),
-                          "row %zu score %zu: %g, expected %g", r + 1, j,
-                          score[r * NOUT + j], want);
+                          "row %zu score %zu: %g, expected %g", r + 1, j, score[r * NOUT + j],
+                          want);
             if (v > ref[r * NOUT + best])
                 best = j;
         }
@@ -358,8 +362,8 @@ START_TEST(test_cli_flow)
     for (size_t t = 0; t < sizeof dtypes / sizeof *dtypes; t++) {
         path(p2, "in.npy");
         write_npy(p2, x, ROWS, dtypes[t], NULL, 0);
-        ck_assert_msg(cli("encrypt", key, p2, "--plan", plan, "-o", batch, NULL) == 0,
-                      "%s: %s", dtypes[t], err_buf);
+        ck_assert_msg(cli("encrypt", key, p2, "--plan", plan, "-o", batch, NULL) == 0, "%s: %s",
+                      dtypes[t], err_buf);
         ck_assert_int_eq(cli("eval", plan, keys, batch, "-o", reply, "--json", NULL), 0);
         ck_assert_int_eq(cli("decrypt", key, reply, "--plan", plan, "--raw", NULL), 0);
         check_outputs(plan, x, ROWS, out_buf);
@@ -474,7 +478,8 @@ START_TEST(test_cli_mismatch)
     make_model(&m, 1);
     ck_assert_int_eq(cn_model_save(&m, model2, &d), CN_OK);
     cn_model_clear(&m);
-    ck_assert_int_eq(cli("compile", model2, "-o", plan2, "--weight-bits", "6", "--json", NULL), 0);
+    ck_assert_int_eq(cli("compile", model2, "-o", plan2, "--weight-bits", "6", "--json", NULL),
+                     0);
     ck_assert_int_eq(cli("keygen", plan2, "-o", key2, "--eval-keys", keys2, NULL), 0);
     ck_assert_int_eq(cli("keygen", plan, "-o", key3, "--eval-keys", keys3, NULL), 0);
     /* a key for another plan */
@@ -627,7 +632,7 @@ START_TEST(test_cli_bad_inputs)
         const char *descr, *fortran, *says;
         size_t cut;
     } npy[] = {
-        {">i4", NULL, "big-endian", 0},  {"<i4", "True", "Fortran", 0},
+        {">i4", NULL, "big-endian", 0},    {"<i4", "True", "Fortran", 0},
         {"<c8", NULL, "not supported", 0}, {"<i4", NULL, "truncated", 3},
         {"<b1", NULL, "not supported", 0}, {"<i4", "Maybe", "malformed", 0},
     };
@@ -673,8 +678,8 @@ START_TEST(test_cli_usage)
         ck_assert_int_eq(cli(cmds[i], "--help", NULL), 0);
     }
     ck_assert_int_eq(cli("--version", NULL), 0);
-    ck_assert(strncmp(out_buf, "cryptonets " CN_VERSION_STRING, 11 + strlen(CN_VERSION_STRING))
-              == 0);
+    ck_assert(
+        strncmp(out_buf, "cryptonets " CN_VERSION_STRING, 11 + strlen(CN_VERSION_STRING)) == 0);
     expect(cli("help", "nosuch", NULL), 2, "nosuch", NULL);
     expect(cli("nosuch", NULL), 2, "nosuch", NULL);
     expect(cli(NULL), 2, "usage", NULL);
@@ -685,8 +690,7 @@ START_TEST(test_cli_usage)
     expect(cli("compile", "a.cnm", "b.cnm", "-o", "p", NULL), 2, "b.cnm", NULL);
     expect(cli("encrypt", "k", "i.csv", "-o", "b", NULL), 2, "--plan", NULL);
     expect(cli("eval", "p", "k", "b", NULL), 2, "-o REPLY", NULL);
-    expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "x", NULL), 2, "--threads",
-           NULL);
+    expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "x", NULL), 2, "--threads", NULL);
     expect(cli("decrypt", "k", "r", NULL), 2, "--plan", NULL);
     expect(cli("keygen", "p", "-o", "k", NULL), 2, "--eval-keys", NULL);
     expect(cli("keygen", "p", "-o", "k", "--eval-keys", "k", NULL), 2, "different", NULL);

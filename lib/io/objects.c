@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../internal/mem.h"
+#include "../bfv/check.h"
 #include "io_internal.h"
 
 /* ciphertext body flags */
@@ -115,11 +116,6 @@ static void get_rows(cn_rd_t *r, cn_poly_t *p, size_t k, cn_form form,
         cn_rd_packed(r, p->data + j * ctx->n, ctx->n, cn_io_bits(q), q);
     }
     p->form = form;
-}
-
-static int poly_ok(const cn_poly_t *p, size_t k, cn_form form, const cn_bfv_context_t *ctx)
-{
-    return p->data && p->n == ctx->n && p->k == k && p->form == form;
 }
 
 /* ---- parameters ---------------------------------------------------------------- */
@@ -242,11 +238,9 @@ static void put_pk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
 static cn_status pk_spec(save_spec *sp, const cn_bfv_public_key_t *pk,
                          const cn_bfv_context_t *ctx)
 {
-    if (pk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (!poly_ok(&pk->p0, ctx->L, CN_FORM_NTT, ctx) ||
-        !poly_ok(&pk->p1, ctx->L, CN_FORM_NTT, ctx))
-        return CN_ERR_SHAPE_MISMATCH;
+    const cn_status st = cn_bfv_check_pk(pk, ctx);
+    if (st != CN_OK)
+        return st;
     *sp = (save_spec){CN_IO_PUBLIC_KEY, 1, ctx->fingerprint, cn_io_size_public_key(pk, ctx)};
     return CN_OK;
 }
@@ -281,17 +275,6 @@ static size_t K_rows(const cn_bfv_context_t *ctx)
 static size_t ksk_body(const cn_bfv_context_t *ctx)
 {
     return 4 + 2 * ctx->L * rows_bytes(K_rows(ctx), ctx);
-}
-
-static int ksk_ok(const cn_bfv_relin_key_t *k, const cn_bfv_context_t *ctx)
-{
-    if (k->fingerprint != ctx->fingerprint || k->ndigits != ctx->L || !k->k0 || !k->k1)
-        return 0;
-    for (size_t i = 0; i < k->ndigits; i++)
-        if (!poly_ok(&k->k0[i], K_rows(ctx), CN_FORM_NTT, ctx) ||
-            !poly_ok(&k->k1[i], K_rows(ctx), CN_FORM_NTT, ctx))
-            return 0;
-    return 1;
 }
 
 static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, const cn_bfv_context_t *ctx)
@@ -342,10 +325,9 @@ static void put_rk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
 static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
                          const cn_bfv_context_t *ctx)
 {
-    if (rk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (!ksk_ok(rk, ctx))
-        return CN_ERR_SHAPE_MISMATCH;
+    const cn_status st = cn_bfv_check_ksk(rk, ctx);
+    if (st != CN_OK)
+        return st;
     *sp = (save_spec){CN_IO_RELIN_KEY, 1, ctx->fingerprint, cn_io_size_relin_key(rk, ctx)};
     return CN_OK;
 }
@@ -385,13 +367,9 @@ static void put_gk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
 static cn_status gk_spec(save_spec *sp, const cn_bfv_galois_keys_t *gk,
                          const cn_bfv_context_t *ctx)
 {
-    if (gk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (gk->count > ctx->n || (gk->count && (!gk->elt || !gk->key)))
-        return CN_ERR_SHAPE_MISMATCH;
-    for (size_t i = 0; i < gk->count; i++)
-        if (!ksk_ok(&gk->key[i], ctx))
-            return CN_ERR_SHAPE_MISMATCH;
+    const cn_status st = cn_bfv_check_galois(gk, ctx);
+    if (st != CN_OK)
+        return st;
     *sp = (save_spec){CN_IO_GALOIS_KEYS, (uint32_t)gk->count, ctx->fingerprint,
                       cn_io_size_galois_keys(gk, ctx)};
     return CN_OK;
@@ -455,12 +433,9 @@ static void put_pt(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
 static cn_status pt_spec(save_spec *sp, const cn_bfv_plaintext_t *pt,
                          const cn_bfv_context_t *ctx)
 {
-    cn_status st = cn_bfv_check_pt(pt, ctx);
+    const cn_status st = cn_bfv_check_message(pt, ctx);
     if (st != CN_OK)
         return st;
-    for (size_t i = 0; i < ctx->n; i++)
-        if (pt->coeffs[i] >= ctx->prm.t[pt->t_index])
-            return CN_ERR_OUT_OF_RANGE;
     *sp = (save_spec){CN_IO_PLAINTEXT, 1, ctx->fingerprint, cn_io_size_plaintext(pt, ctx)};
     return CN_OK;
 }
@@ -920,10 +895,9 @@ static void put_sk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_con
 static cn_status save_sk(uint8_t *buf, size_t cap, size_t *written, FILE *f,
                          const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
 {
-    if (sk->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    if (!poly_ok(&sk->s, K_rows(ctx), CN_FORM_NTT, ctx))
-        return CN_ERR_SHAPE_MISMATCH;
+    cn_status cst = cn_bfv_check_sk(sk, ctx);
+    if (cst != CN_OK)
+        return cst;
     uint64_t *codes = cn_alloc(ctx->n, sizeof *codes);
     if (!codes)
         return CN_ERR_NO_MEMORY;

@@ -163,7 +163,8 @@ $(TOOL_BIN): $(TOOL_SRC) tools/cli.h $(LIBA)
 
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) $(CN_LDLIBS)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< -o $@ $(LIBA) $(CN_LDFLAGS) $(LDFLAGS) \
+	    $(JANSSON_LIBS) $(CN_LDLIBS)
 
 # Check suites: each tests/<module>/test_*.c declares CN_SUITE(name) lines; the list
 # is generated so adding a file adds its suites.

@@ -17,6 +17,8 @@
 #include <omp.h>
 #endif
 
+#include <jansson.h>
+
 #include "cryptonets/cryptonets.h"
 
 #define NPIX 784 /* inputs: 28 x 28 pixels */
@@ -415,24 +417,40 @@ static void report(const run_t *r)
                          : prm->security == CN_SEC_128 ? 128
                                                        : 0;
     if (r->opt.json) {
-        printf("{\"images\":%zu,\"correct\":%zu,\"accuracy\":%.6f,\"float_accuracy\":%.6f,"
-               "\"agree\":%.6f,\"value_mismatches\":%zu,\"predictions_per_hour\":%.0f,"
-               "\"end_to_end_predictions_per_hour\":%.0f,\"seconds\":{\"compile\":%.3f,"
-               "\"keygen\":%.3f,\"encrypt\":%.3f",
-               images, r->correct, acc, (double)r->float_correct / (double)images,
-               (double)r->agree / (double)images, r->mismatched_values, pph, pph_e2e,
-               r->t_compile, r->t_keygen, r->t_enc);
-        for (size_t i = 0; i < r->nsteps; i++)
-            printf(",\"server_%s\":%.3f", r->step_name[i], r->step_s[i]);
-        printf(",\"server_total\":%.3f,\"decrypt\":%.3f,\"total\":%.3f},\"n\":%zu,"
-               "\"log_q\":%.1f,\"plaintext_moduli\":[",
-               r->t_srv, r->t_dec, e2e, n, cn_bfv_params_log_qp(prm));
+        /* one JSON object on one line (jansson: docs/mnist.md lists the fields) */
+        json_t *sec = json_object(), *tm = json_array(), *o;
+        json_object_set_new(sec, "compile", json_real(r->t_compile));
+        json_object_set_new(sec, "keygen", json_real(r->t_keygen));
+        json_object_set_new(sec, "encrypt", json_real(r->t_enc));
+        for (size_t i = 0; i < r->nsteps; i++) {
+            char key[40];
+            snprintf(key, sizeof key, "server_%s", r->step_name[i]);
+            json_object_set_new(sec, key, json_real(r->step_s[i]));
+        }
+        json_object_set_new(sec, "server_total", json_real(r->t_srv));
+        json_object_set_new(sec, "decrypt", json_real(r->t_dec));
+        json_object_set_new(sec, "total", json_real(e2e));
         for (size_t k = 0; k < prm->nt; k++)
-            printf("%s%llu", k ? "," : "", (unsigned long long)prm->t[k]);
-        printf("],\"security_bits\":%d,\"threads\":%d,\"batches\":%zu,\"upload_bytes\":%zu,"
-               "\"download_bytes\":%zu,\"eval_key_bytes\":%zu,\"peak_rss_bytes\":%.0f}\n",
-               sec_bits, r->opt.threads, r->nbatch, r->up_bytes, r->down_bytes, r->keys_len,
-               peak);
+            json_array_append_new(tm, json_integer((json_int_t)prm->t[k]));
+        o = json_pack(
+            "{s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:f, s:o, s:i, s:i, "
+            "s:I, s:I, s:I, s:I, s:I}",
+            "images", (json_int_t)images, "correct", (json_int_t)r->correct, "accuracy", acc,
+            "float_accuracy", (double)r->float_correct / (double)images, "agree",
+            (double)r->agree / (double)images, "value_mismatches",
+            (json_int_t)r->mismatched_values, "predictions_per_hour", (json_int_t)pph,
+            "end_to_end_predictions_per_hour", (json_int_t)pph_e2e, "seconds", sec, "n",
+            (json_int_t)n, "log_q", cn_bfv_params_log_qp(prm), "plaintext_moduli", tm,
+            "security_bits", sec_bits, "threads", r->opt.threads, "batches",
+            (json_int_t)r->nbatch, "upload_bytes", (json_int_t)r->up_bytes, "download_bytes",
+            (json_int_t)r->down_bytes, "eval_key_bytes", (json_int_t)r->keys_len,
+            "peak_rss_bytes", (json_int_t)peak);
+        if (!o || json_dumpf(o, stdout,
+                             JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7)) != 0)
+            fprintf(stderr, "mnist_private: the JSON report could not be written\n");
+        else
+            putchar('\n');
+        json_decref(o);
         return;
     }
     printf("\nmnist_private: %zu test images in %zu batch(es) of up to %zu, %d threads\n",

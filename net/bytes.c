@@ -70,10 +70,12 @@ cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len)
 cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
                          unsigned type, const char *magic, cn_net_diag_t *diag)
 {
-    const char *what = type == CN_NET_MODEL_TYPE ? "model" : "plan";
+    const char *what = type == CN_NET_MODEL_TYPE  ? "model"
+                       : type == CN_NET_PLAN_TYPE ? "plan"
+                                                  : "client state";
     *body = NULL;
     *blen = 0;
-    if (len >= 4 && memcmp(buf, magic, 4) == 0) {
+    if (magic && len >= 4 && memcmp(buf, magic, 4) == 0) {
         /* a file of format 1 (before the common frame): FNV-1a trailer */
         if (len < 8 + 8) {
             cn_diag_set(diag, "%s: truncated (%zu bytes)", what, len);

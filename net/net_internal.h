@@ -33,14 +33,16 @@ void cn_wb_f64(cn_wb_t *b, double d);
  * version. */
 #define CN_NET_MODEL_TYPE (CN_IO_EXTERNAL_TYPE + 0)
 #define CN_NET_PLAN_TYPE (CN_IO_EXTERNAL_TYPE + 1)
+#define CN_NET_STATE_TYPE (CN_IO_EXTERNAL_TYPE + 2) /* a client's secret state */
 /* Starts a frame: room for the header (call first). */
 void cn_wb_frame_begin(cn_wb_t *b);
 /* Ends the frame of the given type (header, checksum) and hands the bytes over (*buf,
  * *len), or frees them and returns CN_ERR_NO_MEMORY if an allocation failed. */
 cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len);
-/* The body of a model or plan file: a frame of the type, or a file of format 1 (which
- * began with magic and ended with an FNV-1a trailer; still read). CN_ERR_FORMAT,
- * CN_ERR_TRUNCATED or CN_ERR_VERSION with the reason in diag. */
+/* The body of a model, plan or client-state file: a frame of the type, or (when magic is
+ * not NULL) a file of format 1, which began with magic and ended with an FNV-1a trailer
+ * (still read). CN_ERR_FORMAT, CN_ERR_TRUNCATED or CN_ERR_VERSION with the reason in
+ * diag. */
 cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
                          unsigned type, const char *magic, cn_net_diag_t *diag);
 int cn_rb_get(cn_rb_t *r, void *dst, size_t n);

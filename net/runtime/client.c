@@ -261,9 +261,10 @@ cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, 
 }
 
 /* --- the client's state (docs/cli.md, "Client state format") -------------------------
- * magic "CNCS", u16 major 1, u16 minor 0, the SHA-256 of the plan bytes (32 bytes), u64
- * length of the secret key object, the secret key object (lib/io, its own header,
- * fingerprint and checksum), u64 FNV-1a of every byte before. The bytes are built in one
+ * a lib/io frame of type 0x102 (docs/format.md, "Framing": the common header and
+ * checksum) around the body: magic "CNCS", u16 major 1, u16 minor 0, the SHA-256 of the
+ * plan bytes (32 bytes), u64 length of the secret key object, the secret key object
+ * (lib/io, its own header, fingerprint and checksum). The bytes are built in one
  * exactly sized buffer (no realloc leaves a copy of the key behind) and wiped before
  * they are released; files are read and written with read(2)/write(2), not stdio, whose
  * buffers would keep copies. */
@@ -315,9 +316,9 @@ void cn_client_state_free(uint8_t *buf, size_t len)
 cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
 {
     const size_t sksz = cn_io_size_secret_key(&c->sk, c->ctx);
-    const size_t total = STATE_HEAD + sksz + 8;
-    uint8_t *b = malloc(total);
-    if (!b)
+    const size_t total = CN_IO_HEADER_BYTES + STATE_HEAD + sksz + CN_IO_TRAILER_BYTES;
+    uint8_t *const f = malloc(total), *b = f + CN_IO_HEADER_BYTES;
+    if (!f)
         return CN_ERR_NO_MEMORY;
     memcpy(b, STATE_MAGIC, 4);
     b[4] = STATE_MAJOR;
@@ -331,27 +332,34 @@ cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
         st = cn_io_save_secret_key(b + STATE_HEAD, sksz, &w, &c->sk, c->ctx);
     if (st == CN_OK && w != sksz)
         st = CN_ERR_FORMAT;
+    if (st == CN_OK)
+        st = cn_io_frame_seal(f, total, CN_NET_STATE_TYPE, 1, 0);
     if (st != CN_OK) {
-        cn_client_state_free(b, total);
+        cn_client_state_free(f, total);
         return st;
     }
-    put_u64(b + STATE_HEAD + sksz, cn_fnv1a(b, STATE_HEAD + sksz));
-    *buf = b;
+    *buf = f;
     *len = total;
     return CN_OK;
 }
 
-cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const uint8_t *buf,
-                               size_t len, cn_net_diag_t *diag)
+cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const uint8_t *frame,
+                               size_t flen, cn_net_diag_t *diag)
 {
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
+    const uint8_t *buf;
+    size_t len;
+    const cn_status fst =
+        cn_net_unframe(&buf, &len, frame, flen, CN_NET_STATE_TYPE, NULL, diag);
+    if (fst != CN_OK)
+        return fst;
     if (len < 4 || memcmp(buf, STATE_MAGIC, 4) != 0) {
         cn_diag_set(diag, "not a cryptonets client state (bad magic)");
         return len < 4 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
     }
-    if (len < STATE_HEAD + 8) {
+    if (len < STATE_HEAD) {
         cn_diag_set(diag, "client state: truncated (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }
@@ -362,14 +370,10 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
         return major == 0 ? CN_ERR_FORMAT : CN_ERR_VERSION;
     }
     const uint64_t sksz = get_u64(buf + 8 + STATE_DIGEST);
-    if (sksz != len - STATE_HEAD - 8) {
-        cn_diag_set(diag, "client state: %zu bytes, but its key length says %llu", len,
-                    (unsigned long long)(sksz + STATE_HEAD + 8));
-        return sksz > len - STATE_HEAD - 8 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
-    }
-    if (!cn_trailer_ok(buf, len)) {
-        cn_diag_set(diag, "client state: checksum mismatch (truncated or damaged)");
-        return CN_ERR_FORMAT;
+    if (sksz != len - STATE_HEAD) {
+        cn_diag_set(diag, "client state: a body of %zu bytes, but its key length says %llu",
+                    len, (unsigned long long)(sksz + STATE_HEAD));
+        return sksz > len - STATE_HEAD ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
     }
     uint8_t d[STATE_DIGEST];
     cn_status st = plan_digest(d, plan);

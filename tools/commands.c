@@ -174,9 +174,15 @@ static int model_opts(cli_model_opts_t *mo, const cli_args_t *a)
     }
     if (a->input_scale) {
         char *e;
-        const double s = strtod(a->input_scale, &e);
+        double s = strtod(a->input_scale, &e);
+        if (*e == '/' && e != a->input_scale) { /* a fraction: 1/15 */
+            const char *d = e + 1;
+            const double den = strtod(d, &e);
+            s = e == d ? NAN : s / den;
+        }
         if (*e || e == a->input_scale || !isfinite(s) || s <= 0)
-            return cli_fail(CLI_USAGE, a, "--input-scale: expected a number > 0, got '%s'",
+            return cli_fail(CLI_USAGE, a,
+                            "--input-scale: expected a number or a fraction A/B > 0, got '%s'",
                             a->input_scale);
         mo->has_scale = 1;
         mo->in_scale = s;

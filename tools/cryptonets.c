@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -90,11 +91,11 @@ static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
      "        [--calib FILE [--tolerance F]] [--security 128|192|256] [--n N] [--json]",
-     "Compiles a model (MODEL.cnm; MODEL.onnx once ONNX import is in) into a plan for\n"
+     "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
      "bytes to PLAN. The plan is public: the client and the server both use it.\n"
      "  --input-range LO:HI  raw integer inputs are in [LO, HI] (overrides the model's)\n"
-     "  --input-scale S      float input = raw * S (overrides the model's)\n"
+     "  --input-scale S      float input = raw * S, a number or A/B (overrides the model's)\n"
      "  --weight-bits B      quantize weights to B bits (2..16); default: the fewest bits\n"
      "                       that keep the predictions on the --calib inputs, or 8 without\n"
      "  --calib FILE         calibration inputs (CSV, IDX or .npy, as for encrypt)\n"
@@ -272,6 +273,44 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
     return 0;
 }
 
+/* 1 when paths a and b name the same file: the same device and inode when both exist,
+ * else the same string. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return strcmp(a, b) == 0;
+}
+
+/* Refuses a command line whose output would overwrite one of its inputs (the secret key,
+ * the plan, a batch, the data) or another output: CLI_USAGE with both named. */
+static int check_outputs(const cli_args_t *a)
+{
+    const int keygen = !strcmp(a->cmd, "keygen");
+    const char *outs[2] = {a->out, keygen ? a->eval_keys : NULL};
+    const char *ins[8];
+    size_t nin = 0;
+    for (size_t i = 0; i < a->npos; i++)
+        ins[nin++] = a->pos[i];
+    const char *opt_in[] = {a->plan, keygen ? NULL : a->eval_keys, a->calib, a->labels};
+    for (size_t i = 0; i < sizeof opt_in / sizeof opt_in[0]; i++)
+        if (opt_in[i])
+            ins[nin++] = opt_in[i];
+    for (size_t o = 0; o < 2; o++) {
+        if (!outs[o])
+            continue;
+        for (size_t i = 0; i < nin; i++)
+            if (same_file(outs[o], ins[i]))
+                return cli_fail(CLI_USAGE, a, "%s: the output would overwrite the input %s",
+                                outs[o], ins[i]);
+        if (o == 1 && outs[0] && same_file(outs[0], outs[1]))
+            return cli_fail(CLI_USAGE, a, "%s and %s: the same file for two outputs", outs[0],
+                            outs[1]);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -300,7 +339,9 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return help(cmd);
     cli_args_t a = {.cmd = c->name};
-    const int rc = parse_args(&a, c, argc - 2, argv + 2);
+    int rc = parse_args(&a, c, argc - 2, argv + 2);
+    if (rc == 0)
+        rc = check_outputs(&a);
     if (rc)
         return rc;
     return c->run(&a);

@@ -1555,6 +1555,44 @@ static int has_initializer(const Onnx__GraphProto *g, const char *name)
     return 0;
 }
 
+/* The model's own metadata_props, when the exporter wrote them (examples/pytorch does):
+ * "cryptonets.input_raw_range" = "LO:HI" and "cryptonets.input_scale" = "X" or "A/B"; the
+ * options, when given, win. Anything malformed is ignored (the defaults then apply). */
+static const char *meta(const Onnx__ModelProto *mp, const char *key)
+{
+    for (size_t i = 0; i < mp->n_metadata_props; i++)
+        if (mp->metadata_props[i]->key && mp->metadata_props[i]->value &&
+            !strcmp(mp->metadata_props[i]->key, key))
+            return mp->metadata_props[i]->value;
+    return NULL;
+}
+
+static void meta_range(int64_t *lo, int64_t *hi, const Onnx__ModelProto *mp)
+{
+    const char *v = meta(mp, "cryptonets.input_raw_range");
+    long long a, b;
+    char end;
+    if (v && sscanf(v, "%lld:%lld%c", &a, &b, &end) == 2 && a <= b &&
+        a >= -((long long)1 << 40) && b <= ((long long)1 << 40)) {
+        *lo = a;
+        *hi = b;
+    }
+}
+
+static double meta_scale(const Onnx__ModelProto *mp)
+{
+    const char *v = meta(mp, "cryptonets.input_scale");
+    double a, b;
+    char end;
+    if (!v)
+        return 0;
+    if (sscanf(v, "%lf/%lf%c", &a, &b, &end) == 2 && isfinite(a / b) && a / b > 0)
+        return a / b;
+    if (sscanf(v, "%lf%c", &a, &end) == 1 && isfinite(a) && a > 0)
+        return a;
+    return 0;
+}
+
 static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp)
 {
     snprintf(w->where, sizeof w->where, "model");
@@ -1690,6 +1728,10 @@ static cn_status walk_model(cn_model_t *m, walk_t *w, const Onnx__ModelProto *mp
     }
     double scale = w->opts->input_scale;
     int64_t lo = w->opts->input_min, hi = w->opts->input_max;
+    if (lo == 0 && hi == 0)
+        meta_range(&lo, &hi, mp);
+    if (scale == 0)
+        scale = meta_scale(mp);
     if (scale == 0)
         scale = 1.0 / 255;
     if (lo == 0 && hi == 0)

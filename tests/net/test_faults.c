@@ -197,6 +197,17 @@ START_TEST(test_model_arguments)
         free(buf);
         cn_model_clear(&m);
     }
+    /* calibration inputs outside the model's range are refused, named */
+    ck_assert_int_eq(cn_model_init(&m, 1, 1, 2, 1.0, 0, 15), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(&m, 2, w, b, &d), CN_OK);
+    const int64_t cal[4] = {1, 2, 3, 200};
+    cn_compile_opts_t oc = small_opts();
+    oc.calib = cal;
+    oc.ncalib = 2;
+    d.msg[0] = 0;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &oc, &d), CN_ERR_OUT_OF_RANGE);
+    ck_assert_msg(strstr(d.msg, "calibration input 2, value 2: 200"), "%s", d.msg);
+    cn_model_clear(&m);
     /* a model that computes nothing is refused at compile time, with a reason */
     ck_assert_int_eq(cn_model_init(&m, 1, 2, 2, 1.0, 0, 15), CN_OK);
     ck_assert_int_eq(cn_model_add_flatten(&m, &d), CN_OK);

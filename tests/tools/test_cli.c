@@ -693,13 +693,18 @@ START_TEST(test_cli_usage)
     expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "x", NULL), 2, "--threads", NULL);
     expect(cli("decrypt", "k", "r", NULL), 2, "--plan", NULL);
     expect(cli("keygen", "p", "-o", "k", NULL), 2, "--eval-keys", NULL);
-    expect(cli("keygen", "p", "-o", "k", "--eval-keys", "k", NULL), 2, "different", NULL);
+    expect(cli("keygen", "p", "-o", "k", "--eval-keys", "k", NULL), 2, "two outputs", NULL);
     char o[256], model[256];
     path(o, "p.cnp");
     path(model, "m.onnx");
     write_bytes(model, "onnx", 4);
     expect(cli("compile", model, "-o", o, NULL), 1, model, NULL); /* 4 bytes: no ONNX model */
     expect(cli("compile", "model.pt", "-o", o, NULL), 2, "model.pt", NULL);
+    /* an output over one of the inputs (the key, the plan, the data) is refused */
+    expect(cli("compile", model, "-o", model, NULL), 2, "would overwrite", NULL);
+    expect(cli("encrypt", model, "i.csv", "--plan", o, "-o", model, NULL), 2, "would overwrite",
+           NULL);
+    expect(cli("keygen", o, "-o", model, "--eval-keys", model, NULL), 2, "two outputs", NULL);
     expect(cli("compile", "m.cnm", "-o", o, "--security", "100", NULL), 2, "--security", NULL);
     expect(cli("compile", "m.cnm", "-o", o, "--input-range", "5:1", NULL), 2, "--input-range",
            NULL);

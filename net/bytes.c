@@ -1,4 +1,6 @@
 /* Little-endian byte builders and readers shared by the model and plan files. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -172,4 +174,53 @@ int cn_trailer_ok(const uint8_t *buf, size_t len)
 #else
     return cn_fnv1a(buf, len - 8) == sum;
 #endif
+}
+
+cn_status cn_file_read(uint8_t **out, size_t *outlen, const char *path, size_t maxlen,
+                       cn_net_diag_t *diag)
+{
+    *out = NULL;
+    *outlen = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+        return CN_ERR_IO;
+    }
+    size_t cap = 1 << 16, len = 0;
+    uint8_t *buf = malloc(cap);
+    cn_status st = buf ? CN_OK : CN_ERR_NO_MEMORY;
+    while (st == CN_OK) {
+        if (len == cap) {
+            if (cap >= maxlen) {
+                cn_diag_set(diag, "%s: larger than any valid file of its kind (%zu bytes)",
+                            path, maxlen);
+                st = CN_ERR_FORMAT;
+                break;
+            }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                st = CN_ERR_NO_MEMORY;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        const size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                cn_diag_set(diag, "%s: read error (%s)", path, strerror(errno));
+                st = CN_ERR_IO;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (st != CN_OK) {
+        free(buf);
+        return st;
+    }
+    *out = buf;
+    *outlen = len;
+    return CN_OK;
 }

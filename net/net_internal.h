@@ -7,6 +7,11 @@
 #include "cryptonets/cryptonets.h"
 #include "cryptonets/net.h"
 
+/* The whole file at path (at most maxlen bytes: CN_ERR_FORMAT beyond), for the model
+ * loaders; CN_ERR_IO with the path and the system's reason. Free *buf with free(). */
+cn_status cn_file_read(uint8_t **buf, size_t *len, const char *path, size_t maxlen,
+                       cn_net_diag_t *diag);
+
 /* diag may be NULL. */
 void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

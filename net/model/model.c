@@ -670,48 +670,18 @@ cn_status cn_model_save(const cn_model_t *m, const char *path, cn_net_diag_t *di
 cn_status cn_model_load(cn_model_t *m, const char *path, cn_net_diag_t *diag)
 {
     memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cn_diag_set(diag, "%s: %s", path, strerror(errno));
-        return CN_ERR_IO;
-    }
-    /* the largest valid model is bounded by the layer and weight limits */
-    const size_t maxlen = (size_t)CN_MODEL_MAX_LAYERS * (CN_MODEL_MAX_WEIGHTS + 4096) * 8;
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    cn_status st = buf ? CN_OK : CN_ERR_NO_MEMORY;
-    while (st == CN_OK) {
-        if (len == cap) {
-            if (cap >= maxlen) {
-                st = CN_ERR_FORMAT;
-                cn_diag_set(diag, "%s: larger than any valid model", path);
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                st = CN_ERR_NO_MEMORY;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                cn_diag_set(diag, "%s: read error", path);
-                st = CN_ERR_IO;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (st == CN_OK) {
-        cn_net_diag_t d = {{0}};
-        st = cn_model_from_bytes(m, buf, len, &d);
-        if (st != CN_OK)
-            cn_diag_set(diag, "%s: %s", path, d.msg);
-    }
+    uint8_t *buf;
+    size_t len;
+    cn_status st = cn_file_read(&buf, &len, path,
+                                (size_t)CN_MODEL_MAX_LAYERS * (CN_MODEL_MAX_WEIGHTS + 4096) *
+                                    8 /* the largest valid model */,
+                                diag);
+    if (st != CN_OK)
+        return st;
+    cn_net_diag_t d = {{0}};
+    st = cn_model_from_bytes(m, buf, len, &d);
+    if (st != CN_OK)
+        cn_diag_set(diag, "%s: %s", path, d.msg);
     free(buf);
     return st;
 }

@@ -1793,48 +1793,16 @@ cn_status cn_model_load_onnx(cn_model_t *m, const char *path, const cn_onnx_opts
     if (!m || !path)
         return CN_ERR_INVALID_ARG;
     memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cn_diag_set(diag, "%s: %s", path, strerror(errno));
-        return CN_ERR_IO;
-    }
-    /* protobuf messages are at most 2 GiB; ONNX files with weights inside are smaller */
-    const size_t maxlen = (size_t)1 << 31;
-    size_t cap = 1 << 16, len = 0;
-    uint8_t *buf = malloc(cap);
-    cn_status st = buf ? CN_OK : CN_ERR_NO_MEMORY;
-    while (st == CN_OK) {
-        if (len == cap) {
-            if (cap >= maxlen) {
-                cn_diag_set(diag, "%s: larger than 2 GiB", path);
-                st = CN_ERR_FORMAT;
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                st = CN_ERR_NO_MEMORY;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        const size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                cn_diag_set(diag, "%s: read error", path);
-                st = CN_ERR_IO;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (st == CN_OK) {
-        cn_net_diag_t d = {{0}};
-        st = cn_model_from_onnx_bytes(m, buf, len, opts, &d);
-        if (st != CN_OK || d.msg[0])
-            cn_diag_set(diag, "%s: %s", path, d.msg);
-    }
+    uint8_t *buf;
+    size_t len;
+    cn_status st = cn_file_read(
+        &buf, &len, path, (size_t)1 << 31 /* protobuf messages are at most 2 GiB */, diag);
+    if (st != CN_OK)
+        return st;
+    cn_net_diag_t d = {{0}};
+    st = cn_model_from_onnx_bytes(m, buf, len, opts, &d);
+    if (st != CN_OK || d.msg[0])
+        cn_diag_set(diag, "%s: %s", path, d.msg);
     free(buf);
     return st;
 }

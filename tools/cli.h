@@ -119,10 +119,13 @@ typedef struct {
 } cli_head_t;
 
 /* Writing: open with the header, then each record in turn, then close (which checks
- * that every announced record was written, and removes the file on any failure). */
+ * that every announced record was written). The bytes go to PATH.partial-PID and are
+ * renamed to PATH only when complete, so an interrupted or failed command never leaves a
+ * partial file under the name, nor destroys a file already there. */
 typedef struct {
     FILE *f;
     const char *path;
+    char tmp[4096];
     uint64_t left;
     int bad;
 } cli_writer_t;

@@ -64,15 +64,25 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
     return 0;
 }
 
+/* the temporary name a file is written under before it is renamed to path */
+static int temp_name(char *tmp, size_t cap, const char *path)
+{
+    const int k = snprintf(tmp, cap, "%s.partial-%ld", path, (long)getpid());
+    return k < 0 || (size_t)k >= cap;
+}
+
 int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "wb");
+    char tmp[4096];
+    if (temp_name(tmp, sizeof tmp, path))
+        return fail(err, errlen, "%s: name too long", path);
+    FILE *f = fopen(tmp, "wb");
     if (!f)
         return fail(err, errlen, "%s: %s", path, strerror(errno));
     const int ok = fwrite(buf, 1, len, f) == len;
-    if (fclose(f) != 0 || !ok) {
-        remove(path);
-        return fail(err, errlen, "%s: write failed", path);
+    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return fail(err, errlen, "%s: write failed (%s)", path, strerror(errno));
     }
     return 0;
 }
@@ -228,7 +238,9 @@ int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char
     put64(full + 72, h->records);
     put64(full + 80, h->inputs);
     put64(full + HEAD_BYTES, fnv1a(full, HEAD_BYTES));
-    w->f = fopen(path, "wb");
+    if (temp_name(w->tmp, sizeof w->tmp, path))
+        return fail(err, errlen, "%s: name too long", path);
+    w->f = fopen(w->tmp, "wb");
     if (!w->f)
         return fail(err, errlen, "%s: %s", path, strerror(errno));
     if (fwrite(full, 1, sizeof full, w->f) != sizeof full) {
@@ -258,10 +270,12 @@ int cli_writer_close(cli_writer_t *w, char *err, size_t errlen)
 {
     if (!w->f)
         return 1;
-    const int closed = fclose(w->f) == 0;
+    int closed = fclose(w->f) == 0;
     w->f = NULL;
+    if (!w->bad && !w->left && closed)
+        closed = rename(w->tmp, w->path) == 0;
     if (w->bad || w->left || !closed) {
-        remove(w->path);
+        remove(w->tmp);
         if (!w->bad && closed && w->left)
             return 1; /* an earlier step failed and said why */
         return fail(err, errlen, "%s: write failed", w->path);

@@ -152,10 +152,7 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                 if (e == CN_OK)
                     e = cn_io_batch_writer_put(&wr, (size_t)g, &ct);
             }
-            if (e != CN_OK) {
-#pragma omp critical
-                st = e;
-            }
+            CN_OMP_COLLECT(st, e);
             cn_bfv_ciphertext_clear(&ct);
             cn_bfv_plaintext_clear(&pt);
             free(v);

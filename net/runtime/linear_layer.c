@@ -87,10 +87,7 @@ static cn_status eval_linear_per_ct(cn_bfv_ciphertext_t *out, const cn_bfv_ciphe
                     e = cn_bfv_add(&out[j], &out[j], &tmp, ctx);
             }
             out[j].transparent = 0;
-            if (e != CN_OK) {
-#pragma omp critical
-                st = e;
-            }
+            CN_OMP_COLLECT(st, e);
         }
         cn_bfv_ciphertext_clear(&tmp);
     }

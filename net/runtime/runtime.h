@@ -39,6 +39,21 @@ typedef struct {
 /* Clears every ciphertext and frees the vector; v is then empty. */
 void cn_ctvec_clear(cn_ctvec_t *v);
 
+/* The one idiom for a cn_status from the iterations of an OpenMP loop: a failing
+ * iteration stores its status under a named critical section (which failure is kept
+ * when several fail is unspecified; the loop runs to its end). Without OpenMP the pragma
+ * is ignored and the last failure is kept.
+ *     #pragma omp parallel for
+ *     for (long i = 0; i < n; i++)
+ *         CN_OMP_COLLECT(st, work(i)); */
+#define CN_OMP_COLLECT(st, expr)                                                               \
+    do {                                                                                       \
+        const cn_status cn_omp_e_ = (expr);                                                    \
+        if (cn_omp_e_ != CN_OK) {                                                              \
+            _Pragma("omp critical(cn_omp_collect)")(st) = cn_omp_e_;                           \
+        }                                                                                      \
+    } while (0)
+
 /* threads = 0: every core OpenMP offers */
 int cn_nthreads(int threads);
 int cn_plan_needs_relin(const cn_plan_t *p);

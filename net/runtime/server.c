@@ -137,10 +137,7 @@ cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_s
             for (size_t d = 0; d < op->drop && e == CN_OK; d++)
                 e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
         }
-        if (e != CN_OK) {
-#pragma omp critical
-            st = e;
-        }
+        CN_OMP_COLLECT(st, e);
     }
     return st;
 }

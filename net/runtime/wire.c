@@ -116,10 +116,9 @@ cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_
     if (st == CN_OK) {
 #pragma omp parallel for schedule(dynamic, 8) num_threads(cn_nthreads(threads))
         for (long i = 0; i < (long)cnt; i++) {
-            if (c[i].has_seed && cn_bfv_expand_seed(&c[i], ctx) != CN_OK) {
-#pragma omp critical
-                st = CN_ERR_FORMAT;
-            }
+            if (c[i].has_seed)
+                CN_OMP_COLLECT(st,
+                               cn_bfv_expand_seed(&c[i], ctx) == CN_OK ? CN_OK : CN_ERR_FORMAT);
         }
     }
     if (st != CN_OK) {
@@ -171,11 +170,7 @@ cn_status cn_wire_save(uint8_t **buf, size_t *len, const cn_ctvec_t *v, size_t n
         if (st == CN_OK) {
 #pragma omp parallel for schedule(dynamic, 8) num_threads(cn_nthreads(threads))
             for (long i = 0; i < (long)count; i++) {
-                const cn_status e = cn_io_batch_writer_put(&w, (size_t)i, &v[ti].ct[i]);
-                if (e != CN_OK) {
-#pragma omp critical
-                    st = e;
-                }
+                CN_OMP_COLLECT(st, cn_io_batch_writer_put(&w, (size_t)i, &v[ti].ct[i]));
             }
         }
         if (st == CN_OK)

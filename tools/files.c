@@ -188,10 +188,10 @@ int cli_key_id(uint8_t id[32], const cn_client_t *c)
 
 /* --- containers ------------------------------------------------------------------------
  * header (96 bytes): magic "CNTK" / "CNTB" / "CNTR" (keys, batch, reply), u16 major 1,
- * u16 minor 0, plan digest (32), key id (32), u64 records, u64 inputs, u64 FNV-1a of the
- * 88 bytes before; each record (24 bytes, then the payload): u64 count, u64 length, u64
- * FNV-1a of those 16 bytes, then length bytes (the library's objects, which carry their
- * own checksums). Nothing follows the last record. */
+ * u16 minor 0, plan digest (32), key id (32), u64 records, u64 inputs, u64 checksum
+ * (format.md's, cn_io_checksum) of the 88 bytes before; each record (24 bytes, then the
+ * payload): u64 count, u64 length, u64 checksum of those 16 bytes, then length bytes (the
+ * library's objects, which carry their own checksums). Nothing follows the last record. */
 
 #define HEAD_BYTES 88 /* the header before its checksum */
 #define REC_BYTES 24
@@ -200,16 +200,6 @@ static const char *const magics[3] = {"CNTK", "CNTB", "CNTR"};
 const char *cli_kind_name(cli_kind k)
 {
     return k == CLI_KIND_KEYS ? "evaluation keys" : k == CLI_KIND_BATCH ? "batch" : "reply";
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 static void put64(uint8_t *p, uint64_t v)
@@ -237,7 +227,7 @@ int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char
     memcpy(full + 40, h->key_id, 32);
     put64(full + 72, h->records);
     put64(full + 80, h->inputs);
-    put64(full + HEAD_BYTES, fnv1a(full, HEAD_BYTES));
+    put64(full + HEAD_BYTES, cn_io_checksum(full, HEAD_BYTES));
     if (temp_name(w->tmp, sizeof w->tmp, path))
         return fail(err, errlen, "%s: name too long", path);
     w->f = fopen(w->tmp, "wb");
@@ -256,7 +246,7 @@ int cli_writer_put(cli_writer_t *w, uint64_t count, const uint8_t *buf, size_t l
     uint8_t r[REC_BYTES];
     put64(r, count);
     put64(r + 8, len);
-    put64(r + 16, fnv1a(r, 16));
+    put64(r + 16, cn_io_checksum(r, 16));
     if (w->left == 0 || fwrite(r, 1, REC_BYTES, w->f) != REC_BYTES ||
         fwrite(buf, 1, len, w->f) != len) {
         w->bad = 1;
@@ -306,7 +296,7 @@ int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
     if (major != 1)
         return fail(err, errlen, "%s: file format version %u; this tool reads 1.x", path,
                     major);
-    if (fnv1a(b, HEAD_BYTES) != get64(b + HEAD_BYTES))
+    if (cn_io_checksum(b, HEAD_BYTES) != get64(b + HEAD_BYTES))
         return fail(err, errlen, "%s: header checksum mismatch (damaged)", path);
     r->h.kind = kind;
     memcpy(r->h.digest, b + 8, 32);
@@ -331,7 +321,7 @@ int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len
         return fail(err, errlen, "%s: truncated before record %llu", r->path,
                     (unsigned long long)idx);
     r->pos += REC_BYTES;
-    if (fnv1a(h, 16) != get64(h + 16))
+    if (cn_io_checksum(h, 16) != get64(h + 16))
         return fail(err, errlen, "%s: record %llu: header checksum mismatch (damaged)", r->path,
                     (unsigned long long)idx);
     const uint64_t c = get64(h), l = get64(h + 8);

@@ -443,9 +443,10 @@ int cli_encrypt(cli_args_t *a)
             size_t i, j;
             int k = 0;
             /* the library counts inputs within the batch: name the file's row */
-            if (sscanf(d.msg, "input %zu, value %zu: %n", &i, &j, &k) == 2 && k > 0)
+            if (sscanf(d.msg, "input %zu, value %zu (counting from 1): %n", &i, &j, &k) == 2 &&
+                k > 0)
                 rc = cli_fail(CLI_ERROR, a, "%s: input %zu, value %zu: %s", a->pos[1],
-                              first + i + 1, j + 1, d.msg + k);
+                              first + i, j, d.msg + k);
             else
                 rc = cli_fail(CLI_ERROR, a, "%s: %s", a->pos[1],
                               d.msg[0] ? d.msg : cn_strerror(st));

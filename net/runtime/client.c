@@ -111,9 +111,9 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     for (size_t i = 0; i < count * nin; i++)
         if (x[i] < p->in_min || x[i] > p->in_max) {
             cn_diag_set(diag,
-                        "input %zu, value %zu: %lld is outside the model's input range "
-                        "[%lld, %lld]",
-                        i / nin, i % nin, (long long)x[i], (long long)p->in_min,
+                        "input %zu, value %zu (counting from 1): %lld is outside the "
+                        "model's input range [%lld, %lld]",
+                        i / nin + 1, i % nin + 1, (long long)x[i], (long long)p->in_min,
                         (long long)p->in_max);
             return CN_ERR_OUT_OF_RANGE;
         }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -82,6 +83,11 @@ static void progress(const char *stage, size_t done, size_t total)
 {
     if (quiet)
         return;
+    if (!isatty(STDERR_FILENO)) { /* a log: one line per stage, no carriage returns */
+        if (done == total)
+            fprintf(stderr, "  %-28s %zu/%zu\n", stage, done, total);
+        return;
+    }
     const int width = 30;
     const int fill = total ? (int)((double)width * (double)done / (double)total) : width;
     fprintf(stderr, "\r  %-28s [", stage);

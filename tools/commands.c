@@ -740,7 +740,7 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
         json_object_set_new(doc, "upload_bytes", json_integer((json_int_t)r->up));
         json_object_set_new(doc, "download_bytes", json_integer((json_int_t)r->down));
         json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)r->keys));
-        json_object_set_new(doc, "peak_rss_bytes", json_real(peak));
+        json_object_set_new(doc, "peak_rss_bytes", json_integer((json_int_t)peak));
         (void)emit_json(doc, a, NULL);
         return;
     }

@@ -78,10 +78,15 @@ typedef struct {
     cn_poly_t p0, p1; /* (-(a s + e), a) mod Q, NTT form */
 } cn_bfv_public_key_t;
 
+/* A key switching key (relinearization, or one Galois element). Its uniform half k1 is
+ * the expansion of a public 32-byte seed when has_seed (every key keygen makes), so the
+ * key travels as k0 and the seed (docs/format.md, "Seeded key switching keys"). */
 typedef struct {
     uint64_t fingerprint;
     size_t ndigits;     /* L: one digit per ciphertext prime */
     cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form */
+    int has_seed;       /* 1 when every k1[i] is the expansion of seed */
+    uint8_t seed[CN_SEED_BYTES];
 } cn_bfv_relin_key_t;
 
 /* Galois keys: key switching keys for automorphisms X -> X^g of the ring, which rotate

@@ -151,6 +151,16 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk,
                                                      const cn_bfv_context_t *ctx,
                                                      cn_rng_t *rng);
 
+/* Galois keys for exactly the Galois elements elts[0..count) (each odd, in [1, 2n); 1
+ * and repeats need no key and are skipped), in that order: the keys a plan lists.
+ * cn_bfv_galois_elt_rows / _columns give the element of a rotation. CN_ERR_INVALID_ARG
+ * (an even or too large element, more than n), CN_ERR_UNSUPPORTED without P. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *gk,
+                                                          const cn_bfv_secret_key_t *sk,
+                                                          const uint64_t *elts, size_t count,
+                                                          const cn_bfv_context_t *ctx,
+                                                          cn_rng_t *rng);
+
 /* --- encryption and decryption ------------------------------------------------ */
 /* ct = an encryption of pt under pk at the top level. */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_encrypt(cn_bfv_ciphertext_t *ct,

@@ -21,17 +21,38 @@ size_t cn_plan_galois_elts(const cn_plan_t *p, uint64_t *elts, size_t max)
     return 0;
 }
 
-cn_status cn_client_make_galois(cn_client_t *c)
+/* The plan's elements in a malloc'ed array (*elts NULL when there are none). */
+static cn_status plan_elts(uint64_t **elts, size_t *count, const cn_plan_t *p)
 {
-    const size_t count = cn_plan_galois_elts(c->plan, NULL, 0);
+    *elts = NULL;
+    *count = cn_plan_galois_elts(p, NULL, 0);
+    if (*count == 0)
+        return CN_OK;
+    if (!(*elts = malloc(*count * sizeof **elts)))
+        return CN_ERR_NO_MEMORY;
+    cn_plan_galois_elts(p, *elts, *count);
+    return CN_OK;
+}
+
+cn_status cn_client_make_galois_elts(cn_client_t *c, const uint64_t *elts, size_t count)
+{
+    if (c->has_gk)
+        cn_bfv_galois_keys_clear(&c->gk);
+    c->has_gk = 0;
     if (count == 0)
         return CN_OK;
-    uint64_t *elts = malloc(count * sizeof *elts);
-    if (!elts)
-        return CN_ERR_NO_MEMORY;
-    cn_plan_galois_elts(c->plan, elts, count);
     cn_status st = cn_bfv_keygen_galois_elts(&c->gk, &c->sk, elts, count, c->ctx, &c->rng);
     c->has_gk = st == CN_OK;
+    return st;
+}
+
+cn_status cn_client_make_galois(cn_client_t *c)
+{
+    uint64_t *elts;
+    size_t count;
+    cn_status st = plan_elts(&elts, &count, c->plan);
+    if (st == CN_OK)
+        st = cn_client_make_galois_elts(c, elts, count);
     free(elts);
     return st;
 }
@@ -146,10 +167,10 @@ static cn_status load_galois(cn_server_t *s, const uint8_t *keys, size_t len,
     return CN_OK;
 }
 
-cn_status cn_evalkeys_load(cn_server_t *s, const uint8_t *keys, size_t len, cn_net_diag_t *diag)
+cn_status cn_evalkeys_load_elts(cn_server_t *s, const uint8_t *keys, size_t len,
+                                const uint64_t *need, size_t ng, cn_net_diag_t *diag)
 {
     const int needs_rk = cn_plan_needs_relin(s->plan);
-    const size_t ng = cn_plan_galois_elts(s->plan, NULL, 0);
     /* the first object ends where its header says (the loader checks the rest) */
     size_t first = len;
     cn_io_header_t h;
@@ -169,11 +190,16 @@ cn_status cn_evalkeys_load(cn_server_t *s, const uint8_t *keys, size_t len, cn_n
                     len - first, needs_rk ? "relinearization key" : "empty batch");
         return CN_ERR_FORMAT;
     }
-    uint64_t *need = malloc(ng * sizeof *need);
-    if (!need)
-        return CN_ERR_NO_MEMORY;
-    cn_plan_galois_elts(s->plan, need, ng);
-    st = load_galois(s, keys + first, len - first, need, ng, diag);
+    return load_galois(s, keys + first, len - first, need, ng, diag);
+}
+
+cn_status cn_evalkeys_load(cn_server_t *s, const uint8_t *keys, size_t len, cn_net_diag_t *diag)
+{
+    uint64_t *need;
+    size_t ng;
+    cn_status st = plan_elts(&need, &ng, s->plan);
+    if (st == CN_OK)
+        st = cn_evalkeys_load_elts(s, keys, len, need, ng, diag);
     free(need);
     return st;
 }

@@ -68,14 +68,20 @@ int cn_plan_needs_relin(const cn_plan_t *p);
 /* The Galois elements the plan's ops rotate by (none in the batched layout): how many,
  * and the first min(that, max) of them in elts (which may be NULL when max is 0). */
 size_t cn_plan_galois_elts(const cn_plan_t *p, uint64_t *elts, size_t max);
-/* The client's Galois keys: exactly the plan's elements (has_gk stays 0 without any). */
+/* The client's Galois keys: exactly the plan's elements (has_gk stays 0 without any);
+ * _elts: exactly elts[0..count) instead (replacing earlier ones). */
 cn_status cn_client_make_galois(cn_client_t *c);
+cn_status cn_client_make_galois_elts(cn_client_t *c, const uint64_t *elts, size_t count);
 /* The bytes of the client's evaluation keys (malloc'ed). */
 cn_status cn_evalkeys_save(uint8_t **buf, size_t *len, const cn_client_t *c);
 /* The server's keys (s->rk, s->gk) from the bytes, checked against s->plan; why they are
  * refused in diag. */
 cn_status cn_evalkeys_load(cn_server_t *s, const uint8_t *keys, size_t len,
                            cn_net_diag_t *diag);
+/* As cn_evalkeys_load, with need[0..ng) in place of the plan's Galois elements (s->plan
+ * still says whether a relinearization key comes first). */
+cn_status cn_evalkeys_load_elts(cn_server_t *s, const uint8_t *keys, size_t len,
+                                const uint64_t *need, size_t ng, cn_net_diag_t *diag);
 
 /* --- wire.c: batch bytes are nt ciphertext-batch objects (format.md), one per
  * plaintext modulus in order, each of the same count ------------------------------ */

@@ -1029,14 +1029,18 @@ def check_net_dir(d):
                 assert got == ys[i * nout:(i + 1) * nout], (got, ys)
             print("  the ops on integers give the library's reference run (%s)" % plain)
         keys = load(os.path.join(d, "evalkeys%s.bin" % tag))
+        first = parse_header(keys)["len"]  # then Galois keys, if the plan rotates
         if 3 in kinds:
-            parse_relin_key(keys, prm)
+            parse_relin_key(keys[:first], prm)
             print("  evaluation keys: a relinearization key (%s)" %
                   ("seeded" if parse_header(keys)["flags"] else "in full"))
         else:
-            recs, ln = parse_batch(keys, prm)
-            assert recs == [] and ln == len(keys) == 40
+            recs, ln = parse_batch(keys[:first], prm)
+            assert recs == [] and ln == first == 40
             print("  evaluation keys: an empty ciphertext batch of 40 bytes")
+        if first < len(keys):
+            gks = parse_galois_keys(keys[first:], prm)
+            print("  evaluation keys: then Galois keys for elements %s" % [g for g, _ in gks])
         data, off = load(os.path.join(d, "client_batch%s.bin" % tag)), 0
         for ti in range(len(prm["t"])):
             recs, ln = parse_batch(data, prm, off, expand_limit=1)

@@ -39,6 +39,9 @@ typedef struct {
     cn_bfv_plaintext_t pt, pt2;
     cn_bfv_ciphertext_t x, y, z, z3;
     cn_rng_t rng;
+    cn_bfv_galois_keys_t gk; /* key rows: made on first use */
+    uint8_t *kbuf;           /* key rows: a serialized key, of klen bytes */
+    size_t klen;
 } bench_state;
 
 static double now_us(void)
@@ -209,6 +212,8 @@ static void bfv_teardown(bench_state *s)
     cn_bfv_ciphertext_clear(&s->z3);
     cn_bfv_plaintext_clear(&s->pt);
     cn_bfv_plaintext_clear(&s->pt2);
+    cn_bfv_galois_keys_clear(&s->gk);
+    free(s->kbuf);
     cn_bfv_relin_key_clear(&s->rk);
     cn_bfv_public_key_clear(&s->pk);
     cn_bfv_secret_key_clear(&s->sk);
@@ -341,6 +346,63 @@ static size_t size_rlk(bench_state *s)
     return cn_io_size_relin_key(&s->rk, s->ctx);
 }
 
+/* Galois keys for the rotation by 1 and the column swap (two keys; the default set of
+ * cn_bfv_keygen_galois, log2(n/2) + 1 keys, is that many times one key's bytes) */
+static const int64_t gk_steps[] = {1};
+
+static void make_gk(bench_state *s)
+{
+    cn_bfv_galois_keys_clear(&s->gk);
+    check(cn_bfv_keygen_galois(&s->gk, &s->sk, gk_steps, 1, s->ctx, &s->rng), "keygen_galois");
+}
+
+static size_t size_gk(bench_state *s)
+{
+    make_gk(s);
+    return cn_io_size_galois_keys(&s->gk, s->ctx);
+}
+
+static void run_keygen_relin(bench_state *s)
+{
+    cn_bfv_relin_key_t rk;
+    check(cn_bfv_keygen_relin(&rk, &s->sk, s->ctx, &s->rng), "keygen_relin");
+    cn_bfv_relin_key_clear(&rk);
+}
+
+static void run_keygen_galois(bench_state *s)
+{
+    make_gk(s);
+}
+
+/* loading a serialized key (the server's side of the one-time upload; a seeded key's k1
+ * is expanded here); the first call serializes it */
+static void run_load_rlk(bench_state *s)
+{
+    if (!s->kbuf) {
+        s->klen = cn_io_size_relin_key(&s->rk, s->ctx);
+        if (!(s->kbuf = malloc(s->klen)))
+            die("load_rlk", CN_ERR_NO_MEMORY);
+        check(cn_io_save_relin_key(s->kbuf, s->klen, NULL, &s->rk, s->ctx), "save_rlk");
+    }
+    cn_bfv_relin_key_t rk = {0};
+    check(cn_io_load_relin_key(&rk, s->kbuf, s->klen, s->ctx), "load_rlk");
+    cn_bfv_relin_key_clear(&rk);
+}
+
+static void run_load_gk(bench_state *s)
+{
+    if (!s->kbuf) {
+        make_gk(s);
+        s->klen = cn_io_size_galois_keys(&s->gk, s->ctx);
+        if (!(s->kbuf = malloc(s->klen)))
+            die("load_gk", CN_ERR_NO_MEMORY);
+        check(cn_io_save_galois_keys(s->kbuf, s->klen, NULL, &s->gk, s->ctx), "save_gk");
+    }
+    cn_bfv_galois_keys_t gk = {0};
+    check(cn_io_load_galois_keys(&gk, s->kbuf, s->klen, s->ctx), "load_gk");
+    cn_bfv_galois_keys_clear(&gk);
+}
+
 typedef struct {
     bench_spec spec;
     void (*run)(bench_state *);
@@ -380,9 +442,16 @@ static const bench_entry entries[] = {
 #define SIZE_ROWS(n, k)                                                                        \
     {{"size_ct", n, k, 0}, NULL, 1, size_ct},                                                  \
         {{"size_ct_seeded", n, k, 0}, NULL, 1, size_ct_seeded},                                \
-        {{"size_pk", n, k, 0}, NULL, 1, size_pk},                                              \
+        {{"size_pk", n, k, 0}, NULL, 1, size_pk}, {{"size_rlk", n, k, 0}, NULL, 1, size_rlk},  \
     {                                                                                          \
-        {"size_rlk", n, k, 0}, NULL, 1, size_rlk                                               \
+        {"size_gk", n, k, 0}, NULL, 1, size_gk                                                 \
+    }
+#define KEY_ROWS(n, k)                                                                         \
+    {{"keygen_relin", n, k, 0}, run_keygen_relin, 1, NULL},                                    \
+        {{"keygen_galois", n, k, 0}, run_keygen_galois, 1, NULL},                              \
+        {{"load_rlk", n, k, 0}, run_load_rlk, 1, NULL},                                        \
+    {                                                                                          \
+        {"load_gk", n, k, 0}, run_load_gk, 1, NULL                                             \
     }
     BFV_ROWS(8192, 4),
     {{"seed_expand", 8192, 4, 0}, run_seed_expand, 1, NULL},
@@ -392,6 +461,8 @@ static const bench_entry entries[] = {
     BFV_ROWS(16384, 8),
     SIZE_ROWS(8192, 4),
     SIZE_ROWS(16384, 8),
+    KEY_ROWS(8192, 4),
+    KEY_ROWS(16384, 8),
 };
 
 static int selected(const char *op, int nwords, char **words)
@@ -414,7 +485,9 @@ static void usage(void)
             "       seed_expand (c1 of a seeded ciphertext from its seed)\n"
             "       decrypt3 decrypt3_checked noise_budget3 (size-3 ciphertexts)\n"
             "       chacha20 (n = bytes of keystream from the generator)\n"
-            "       size_ct size_ct_seeded size_pk size_rlk (serialized bytes)\n"
+            "       size_ct size_ct_seeded size_pk size_rlk size_gk (serialized bytes)\n"
+            "       keygen_relin keygen_galois load_rlk load_gk (one key switching key;\n"
+            "       gk: the rotation by 1 and the column swap, two keys)\n"
             "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
             "   t of 20 bits; 'bits' is 0 there)\n");
 }

@@ -7,7 +7,9 @@
  * The loaders must return a status for every input and never crash, hang, leak or read
  * out of bounds; an accepted object must save back to exactly as many bytes as were
  * read (a loaded object is well-formed). With CN_FUZZ_SEED_DIR set, the target writes a
- * valid object of its type there first (a seed corpus for the mutations). */
+ * valid object of its type there first (a seed corpus for the mutations); for the key
+ * switching keys, both forms: seeded (format 1.1, k1 expanded from a seed on load) and
+ * in full (1.0). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,18 @@ static void small_model(cn_model_t *m)
     CHECK(cn_model_add_dense(m, 2, w, b, NULL));
 }
 
+static FILE *seed_file(const char *dir, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/seed-%d%s.bin", dir, (int)CN_FUZZ_TYPE, suffix);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    return f;
+}
+
 /* A small ring (n = 64, two 50-bit primes, special prime, two plaintext moduli) keeps
  * each run fast; security is off by name, as in the tests. */
 static void make_seed(const char *dir)
@@ -79,13 +93,7 @@ static void make_seed(const char *dir)
     CHECK(cn_bfv_encrypt_symmetric(&ct[0], &pt, &sk, g_ctx, &rng));
     CHECK(cn_bfv_encrypt(&ct[1], &pt, &pk, g_ctx, &rng));
 
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed-%d.bin", dir, (int)CN_FUZZ_TYPE);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        abort();
-    }
+    FILE *f = seed_file(dir, ""), *full = NULL;
     switch (CN_FUZZ_TYPE) {
     case CN_IO_PARAMS:
         CHECK(cn_io_write_params(f, &g_prm));
@@ -98,9 +106,14 @@ static void make_seed(const char *dir)
         break;
     case CN_IO_RELIN_KEY:
         CHECK(cn_io_write_relin_key(f, &rk, g_ctx));
+        rk.has_seed = 0; /* the same key in full */
+        CHECK(cn_io_write_relin_key(full = seed_file(dir, "-full"), &rk, g_ctx));
         break;
     case CN_IO_GALOIS_KEYS:
         CHECK(cn_io_write_galois_keys(f, &gk, g_ctx));
+        for (size_t i = 0; i < gk.count; i++)
+            gk.key[i].has_seed = 0;
+        CHECK(cn_io_write_galois_keys(full = seed_file(dir, "-full"), &gk, g_ctx));
         break;
     case CN_IO_PLAINTEXT:
         CHECK(cn_io_write_plaintext(f, &pt, g_ctx));
@@ -136,6 +149,8 @@ static void make_seed(const char *dir)
         abort();
     }
     fclose(f);
+    if (full)
+        fclose(full);
     cn_bfv_ciphertext_clear(&ct[0]);
     cn_bfv_ciphertext_clear(&ct[1]);
     cn_bfv_plaintext_clear(&pt);

@@ -119,10 +119,10 @@ def pack_row(vals, bits):
     return stream.to_bytes((len(vals) * bits + 7) // 8, "little")
 
 
-def write_object(typ, count, body, fp):
+def write_object(typ, count, body, fp, minor=0, flags=0):
     """header + body + checksum (docs/format.md, "Layout")"""
     total = 32 + len(body) + 8
-    head = b"CNHE" + struct.pack("<HHHHIQQ", 1, 0, typ, 0, count, total, fp)
+    head = b"CNHE" + struct.pack("<HHHHIQQ", 1, minor, typ, flags, count, total, fp)
     data = head + body
     return data + struct.pack("<Q", checksum(data))
 
@@ -141,7 +141,31 @@ def write_seeded_ciphertext(c0, seed, t_index, prm):
     return write_object(7, 1, body + seed, fingerprint(prm))
 
 
+def write_seeded_ksk(seed, k0, prm):
+    """one key switching key body, seeded: ndigits, the seed, k0 of every digit"""
+    body = struct.pack("<I", len(k0)) + seed
+    for digit in k0:
+        body += b"".join(pack_row(row, bitlen_minus1(p)) for row, p in
+                         zip(digit, key_primes(prm)))
+    return body
+
+
+def write_seeded_relin_key(seed, k0, prm):
+    return write_object(4, 1, write_seeded_ksk(seed, k0, prm), fingerprint(prm),
+                        minor=1, flags=HDR_SEEDED_KEYS)
+
+
+def write_seeded_galois_keys(keys, prm):
+    """keys: (g, seed, k0) triples"""
+    body = b"".join(struct.pack("<Q", g) + write_seeded_ksk(seed, k0, prm)
+                    for g, seed, k0 in keys)
+    return write_object(5, len(keys), body, fingerprint(prm), minor=1, flags=HDR_SEEDED_KEYS)
+
+
 # ---- header (docs/format.md, "Layout") ----
+
+# header flag bit 0 of types 4 and 5 (format 1.1): the keys are seeded
+HDR_SEEDED_KEYS = 1
 
 def parse_header(data, off=0):
     r = Reader(data, off)
@@ -154,8 +178,10 @@ def parse_header(data, off=0):
     h["count"], h["len"], h["fingerprint"] = r.u32(), r.u64(), r.u64()
     if h["major"] != 1:
         raise FormatError("major version %d" % h["major"])
-    if h["flags"] != 0:
-        raise FormatError("header flags %d" % h["flags"])
+    if h["flags"] & ~HDR_SEEDED_KEYS or (h["flags"] and (h["type"] not in (4, 5) or
+                                                          h["minor"] < 1 or h["count"] == 0)):
+        raise FormatError("header flags %d (type %d, version 1.%d)" %
+                          (h["flags"], h["type"], h["minor"]))
     if h["len"] < 40 or off + h["len"] > len(data):
         raise FormatError("bad total length %d" % h["len"])
     end = off + h["len"]
@@ -220,17 +246,23 @@ def key_primes(prm):
     return prm["q"] + ([prm["P"]] if prm["P"] else [])
 
 
-def parse_ksk(r, prm):
+def parse_ksk(r, prm, seeded=False):
+    """[(k0_i, k1_i)] over the digits; a seeded key's k1_i are expanded from its seed"""
     nd = r.u32()
     if nd != len(prm["q"]):
         raise FormatError("ndigits %d" % nd)
-    return [(rows(r, prm, key_primes(prm)), rows(r, prm, key_primes(prm))) for _ in range(nd)]
+    if not seeded:
+        return [(rows(r, prm, key_primes(prm)), rows(r, prm, key_primes(prm)))
+                for _ in range(nd)]
+    seed = r.take(32)
+    k0 = [rows(r, prm, key_primes(prm)) for _ in range(nd)]
+    return [(k0[i], expand_ksk_digit(seed, i, prm)) for i in range(nd)]
 
 
 def parse_relin_key(data, prm):
     h = parse_header(data)
     expect(h, prm, 4)
-    k = parse_ksk(h["body"], prm)
+    k = parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS)
     finish(h)
     return k
 
@@ -241,7 +273,7 @@ def parse_galois_keys(data, prm):
     keys = []
     for _ in range(h["count"]):
         g = h["body"].u64()
-        keys.append((g, parse_ksk(h["body"], prm)))
+        keys.append((g, parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS)))
     finish(h)
     return keys
 
@@ -388,6 +420,25 @@ def expand_seed(seed, primes, n):
     """c1's rows (coefficient form), q_1 first, from one keystream."""
     ks = Keystream(seed, SEED_DOMAIN_C1)
     return [sample_uniform(ks, n, q) for q in primes]
+
+
+SEED_DOMAIN_K1 = 0x6b31
+
+
+def ksk_domain(digit):
+    """word 14 = 0x6b31 ("k1"), word 15 = the digit"""
+    return SEED_DOMAIN_K1 | digit << 32
+
+
+def expand_ksk_rows(seed, digit, primes, n):
+    """k1 of one digit of a seeded key switching key: rows in the given prime order, from
+    one keystream per digit; the values are the rows' NTT-form entries as drawn."""
+    ks = Keystream(seed, ksk_domain(digit))
+    return [sample_uniform(ks, n, p) for p in primes]
+
+
+def expand_ksk_digit(seed, digit, prm):
+    return expand_ksk_rows(seed, digit, key_primes(prm), prm["n"])
 
 
 # ---- NTT form (docs/format.md, "NTT form") ----
@@ -723,7 +774,7 @@ def is_prime(p):
 
 
 def cmd_expand(args):
-    primes = [int(a) for a in args] or first_primes(44, VECTOR_N, 2)
+    primes = [int(a) for a in args] or [17592185438209, 17592184717313]  # docs/format.md
     ks = Keystream(VECTOR_SEED, SEED_DOMAIN_C1)
     print("keystream block 0:", ks.take(64).hex())
     c1 = expand_seed(VECTOR_SEED, primes, VECTOR_N)
@@ -731,6 +782,11 @@ def cmd_expand(args):
     for j, q in enumerate(primes):
         print("row %d (q_%d = %d, %d bits): %s" %
               (j, j + 1, q, q.bit_length(), ", ".join(str(v) for v in c1[j][:4])))
+    k1 = expand_ksk_rows(VECTOR_SEED, 1, primes, VECTOR_N)
+    print("key switching key, digit 1, domain 0x%x:" % ksk_domain(1))
+    print("  keystream block 0:", Keystream(VECTOR_SEED, ksk_domain(1)).take(64).hex())
+    for j, q in enumerate(primes):
+        print("  row %d (mod %d): %s" % (j, q, ", ".join(str(v) for v in k1[j][:4])))
 
 
 def cmd_ntt(_args):
@@ -789,6 +845,44 @@ def cmd_cvectors(_args):
     tc1 = expand_seed(seed, prm["q"], prm["n"])
     print(c_array("tiny_c0", "uint64_t", c0[0] + c0[1], 8))
     print(c_array("tiny_c1", "uint64_t", tc1[0] + tc1[1], 8))
+    k1 = expand_ksk_rows(VECTOR_SEED, 1, [q1, q2], VECTOR_N)
+    print(c_array("ksk_row0", "uint64_t", k1[0][:4]))
+    print(c_array("ksk_row1", "uint64_t", k1[1][:4]))
+    print(c_bytes("ksk_keystream0", Keystream(VECTOR_SEED, ksk_domain(1)).take(64)))
+    kp = tiny_ksk_params()
+    print("/* q = %s, P = %d */" % (kp["q"], kp["P"]))
+    print(c_bytes("tiny_ksk_params", write_params(kp)))
+    rk_seed, rk_k0 = bytes(range(0x40, 0x60)), tiny_k0(kp, 1)
+    print(c_bytes("tiny_rk", write_seeded_relin_key(rk_seed, rk_k0, kp)))
+    print(c_array("tiny_rk_k0", "uint64_t", flat(rk_k0), 8))
+    print(c_array("tiny_rk_k1", "uint64_t",
+                  flat([expand_ksk_digit(rk_seed, i, kp) for i in range(2)]), 8))
+    gks = [(3, bytes(range(0x60, 0x80)), tiny_k0(kp, 2)),
+           (31, bytes(range(0x80, 0xa0)), tiny_k0(kp, 3))]
+    print(c_bytes("tiny_gk", write_seeded_galois_keys(gks, kp)))
+    print(c_array("tiny_gk1_k1", "uint64_t",
+                  flat([expand_ksk_digit(gks[1][1], i, kp) for i in range(2)]), 8))
+
+
+def tiny_ksk_params():
+    """tiny_params with a special prime: P the third prime = 1 mod 32 above 2^19"""
+    prm = tiny_params()
+    c = prm["q"][-1] + 32
+    while not is_prime(c):
+        c += 32
+    prm["P"] = c
+    return prm
+
+
+def tiny_k0(prm, salt):
+    """arbitrary k0 rows below their primes (the loader checks ranges, not meaning)"""
+    return [[[(0x9e3779b9 * (c + 1) + 7919 * (j + 1) + 104729 * i + salt) % p
+              for c in range(prm["n"])] for j, p in enumerate(key_primes(prm))]
+            for i in range(len(prm["q"]))]
+
+
+def flat(digits):
+    return [v for rows_ in digits for row in rows_ for v in row]
 
 
 def load(path):
@@ -854,14 +948,21 @@ def check_dir(d):
     check_small_noise([[(-(a + b * c)) % q for a, b, c in zip(p0[j], p1[j], S[j])]
                        for j, q in enumerate(prm["q"])], prm["q"], 21, "public key")
     print("  public key: p0 + p1 s = -e, e small (NTT form as documented)")
-    rk = parse_relin_key(load(os.path.join(d, "rk.bin")), prm)
+    rkdata = load(os.path.join(d, "rk.bin"))
+    assert parse_header(rkdata)["flags"] == HDR_SEEDED_KEYS
+    rk = parse_relin_key(rkdata, prm)
     s2 = negacyclic_mul_int(s, s, n)
     check_ksk(rk, s, s2, prm, "relinearization key")
-    print("  relinearization key: k0_i + k1_i s - [row i] P s^2 small on all K rows")
+    print("  relinearization key (seeded, k1 expanded here): k0_i + k1_i s - [row i] P s^2 "
+          "small on all K rows")
+    if os.path.exists(os.path.join(d, "rk_full.bin")):
+        if parse_relin_key(load(os.path.join(d, "rk_full.bin")), prm) != rk:
+            raise FormatError("the expanded k1 differs from the library's k1")
+        print("  seeded key: the expansion equals the k1 the library writes in full (1.0)")
     if os.path.exists(os.path.join(d, "gk.bin")):
         for g, ksk in parse_galois_keys(load(os.path.join(d, "gk.bin")), prm):
             check_ksk(ksk, s, galois_s(s, g, n), prm, "Galois key %d" % g)
-        print("  Galois keys: each switches from s(X^g)")
+        print("  Galois keys (seeded): each switches from s(X^g)")
     pti, m = parse_plaintext(load(os.path.join(d, "pt.bin")), prm)
     assert pti == ti and decode_slots(m, t) == v
     print("  plaintext: slots decode to the values")
@@ -888,7 +989,7 @@ def check_dir(d):
     sizes = {"ct_pk": 32 + 16 + 2 * rowbytes(prm, len(prm["q"])) + 8,
              "ct_seeded": 32 + 16 + rowbytes(prm, len(prm["q"])) + 32 + 8,
              "pk": 32 + 2 * rowbytes(prm, len(prm["q"])) + 8,
-             "rk": 32 + 4 + 2 * len(prm["q"]) * (rowbytes(prm, len(prm["q"])) +
+             "rk": 32 + 4 + 32 + len(prm["q"]) * (rowbytes(prm, len(prm["q"])) +
                                                   (n * bitlen_minus1(prm["P"]) + 7) // 8) + 8}
     for name, want in sizes.items():
         got = os.path.getsize(os.path.join(d, name + ".bin"))
@@ -928,13 +1029,18 @@ def check_net_dir(d):
                 assert got == ys[i * nout:(i + 1) * nout], (got, ys)
             print("  the ops on integers give the library's reference run (%s)" % plain)
         keys = load(os.path.join(d, "evalkeys%s.bin" % tag))
+        first = parse_header(keys)["len"]  # then Galois keys, if the plan rotates
         if 3 in kinds:
-            parse_relin_key(keys, prm)
-            print("  evaluation keys: a relinearization key")
+            parse_relin_key(keys[:first], prm)
+            print("  evaluation keys: a relinearization key (%s)" %
+                  ("seeded" if parse_header(keys)["flags"] else "in full"))
         else:
-            recs, ln = parse_batch(keys, prm)
-            assert recs == [] and ln == len(keys) == 40
+            recs, ln = parse_batch(keys[:first], prm)
+            assert recs == [] and ln == first == 40
             print("  evaluation keys: an empty ciphertext batch of 40 bytes")
+        if first < len(keys):
+            gks = parse_galois_keys(keys[first:], prm)
+            print("  evaluation keys: then Galois keys for elements %s" % [g for g, _ in gks])
         data, off = load(os.path.join(d, "client_batch%s.bin" % tag)), 0
         for ti in range(len(prm["t"])):
             recs, ln = parse_batch(data, prm, off, expand_limit=1)

@@ -78,10 +78,15 @@ typedef struct {
     cn_poly_t p0, p1; /* (-(a s + e), a) mod Q, NTT form */
 } cn_bfv_public_key_t;
 
+/* A key switching key (relinearization, or one Galois element). Its uniform half k1 is
+ * the expansion of a public 32-byte seed when has_seed (every key keygen makes), so the
+ * key travels as k0 and the seed (docs/format.md, "Seeded key switching keys"). */
 typedef struct {
     uint64_t fingerprint;
     size_t ndigits;     /* L: one digit per ciphertext prime */
     cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form */
+    int has_seed;       /* 1 when every k1[i] is the expansion of seed */
+    uint8_t seed[CN_SEED_BYTES];
 } cn_bfv_relin_key_t;
 
 /* Galois keys: key switching keys for automorphisms X -> X^g of the ring, which rotate
@@ -145,6 +150,16 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk,
                                                      const int64_t *steps, size_t nsteps,
                                                      const cn_bfv_context_t *ctx,
                                                      cn_rng_t *rng);
+
+/* Galois keys for exactly the Galois elements elts[0..count) (each odd, in [1, 2n); 1
+ * and repeats need no key and are skipped), in that order: the keys a plan lists.
+ * cn_bfv_galois_elt_rows / _columns give the element of a rotation. CN_ERR_INVALID_ARG
+ * (an even or too large element, more than n), CN_ERR_UNSUPPORTED without P. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *gk,
+                                                          const cn_bfv_secret_key_t *sk,
+                                                          const uint64_t *elts, size_t count,
+                                                          const cn_bfv_context_t *ctx,
+                                                          cn_rng_t *rng);
 
 /* --- encryption and decryption ------------------------------------------------ */
 /* ct = an encryption of pt under pk at the top level. */

@@ -37,6 +37,9 @@ extern "C" {
 
 #define CN_IO_MAGIC "CNHE"
 #define CN_IO_VERSION_MAJOR 1
+/* The minor version of objects in their 1.0 form. Seeded key switching keys are written
+ * as 1.1 (docs/format.md, "Versions"): each object carries the lowest version that reads
+ * it. */
 #define CN_IO_VERSION_MINOR 0
 #define CN_IO_HEADER_BYTES 32
 #define CN_IO_TRAILER_BYTES 8
@@ -83,7 +86,10 @@ CN_API CN_WARN_UNUSED cn_status cn_io_load_public_key(cn_bfv_public_key_t *pk,
 CN_API CN_WARN_UNUSED cn_status cn_io_read_public_key(cn_bfv_public_key_t *pk, FILE *f,
                                                       const cn_bfv_context_t *ctx);
 
-/* Relinearization key. */
+/* Relinearization key. A key with its seed (has_seed: every key keygen makes) is written
+ * seeded, as its k0 rows and the 32-byte seed of k1 (format 1.1, about half the bytes);
+ * one without (loaded from a 1.0 file) in full, as 1.0. The loader reads both and expands
+ * the seed. */
 CN_API size_t cn_io_size_relin_key(const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx);
 CN_API CN_WARN_UNUSED cn_status cn_io_save_relin_key(uint8_t *buf, size_t cap, size_t *written,
                                                      const cn_bfv_relin_key_t *rk,
@@ -95,7 +101,8 @@ CN_API CN_WARN_UNUSED cn_status cn_io_load_relin_key(cn_bfv_relin_key_t *rk, con
 CN_API CN_WARN_UNUSED cn_status cn_io_read_relin_key(cn_bfv_relin_key_t *rk, FILE *f,
                                                      const cn_bfv_context_t *ctx);
 
-/* Galois keys. */
+/* Galois keys: seeded (1.1) when every key has its seed, else in full (1.0), as the
+ * relinearization key. */
 CN_API size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk,
                                      const cn_bfv_context_t *ctx);
 CN_API CN_WARN_UNUSED cn_status cn_io_save_galois_keys(uint8_t *buf, size_t cap,

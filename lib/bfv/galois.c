@@ -81,6 +81,37 @@ out:
     return st;
 }
 
+/* Keys for the elements g of elts[0..count) in order, skipping 1 and repeats; the
+ * caller has checked that each is odd and below 2n. */
+static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
+                             const uint64_t *elts, size_t count, const cn_bfv_context_t *ctx,
+                             cn_rng_t *rng)
+{
+    cn_status st = CN_OK;
+    gk->elt = calloc(count ? count : 1, sizeof *gk->elt);
+    gk->key = calloc(count ? count : 1, sizeof *gk->key);
+    if (!gk->elt || !gk->key) {
+        cn_bfv_galois_keys_clear(gk);
+        return CN_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < count && st == CN_OK; i++) {
+        const uint64_t g = elts[i];
+        int dup = g == 1;
+        for (size_t j = 0; j < gk->count && !dup; j++)
+            dup = gk->elt[j] == g;
+        if (dup)
+            continue;
+        if ((st = key_for(&gk->key[gk->count], g, sk, ctx, rng)) == CN_OK)
+            gk->elt[gk->count++] = g;
+    }
+    if (st != CN_OK) {
+        cn_bfv_galois_keys_clear(gk);
+        return st;
+    }
+    gk->fingerprint = ctx->fingerprint;
+    return CN_OK;
+}
+
 cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
                                const int64_t *steps, size_t nsteps, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng)
@@ -99,30 +130,33 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
         nsteps = logh; /* 1, 2, ..., n/4 */
     if (nsteps > ctx->n)
         return CN_ERR_INVALID_ARG;
-    gk->elt = calloc(nsteps + 1, sizeof *gk->elt);
-    gk->key = calloc(nsteps + 1, sizeof *gk->key);
-    if (!gk->elt || !gk->key) {
-        cn_bfv_galois_keys_clear(gk);
+    uint64_t *elts = calloc(nsteps + 1, sizeof *elts);
+    if (!elts)
         return CN_ERR_NO_MEMORY;
-    }
-    for (size_t i = 0; i <= nsteps && st == CN_OK; i++) {
-        uint64_t g = i == nsteps
-                         ? cn_bfv_galois_elt_columns(ctx)
-                         : cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
-        int dup = g == 1;
-        for (size_t j = 0; j < gk->count && !dup; j++)
-            dup = gk->elt[j] == g;
-        if (dup)
-            continue;
-        if ((st = key_for(&gk->key[gk->count], g, sk, ctx, rng)) == CN_OK)
-            gk->elt[gk->count++] = g;
-    }
-    if (st != CN_OK) {
-        cn_bfv_galois_keys_clear(gk);
+    for (size_t i = 0; i < nsteps; i++)
+        elts[i] = cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
+    elts[nsteps] = cn_bfv_galois_elt_columns(ctx);
+    st = keygen_elts(gk, sk, elts, nsteps + 1, ctx, rng);
+    free(elts);
+    return st;
+}
+
+cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
+                                    const uint64_t *elts, size_t count,
+                                    const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    memset(gk, 0, sizeof *gk);
+    cn_status st = cn_bfv_check_sk(sk, ctx);
+    if (st != CN_OK)
         return st;
-    }
-    gk->fingerprint = ctx->fingerprint;
-    return CN_OK;
+    if (!ctx->has_p)
+        return CN_ERR_UNSUPPORTED;
+    if (count > ctx->n || (count && !elts))
+        return CN_ERR_INVALID_ARG;
+    for (size_t i = 0; i < count; i++)
+        if (elts[i] % 2 == 0 || elts[i] >= 2 * (uint64_t)ctx->n)
+            return CN_ERR_INVALID_ARG;
+    return keygen_elts(gk, sk, elts, count, ctx, rng);
 }
 
 static const cn_bfv_relin_key_t *find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)

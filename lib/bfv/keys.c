@@ -1,5 +1,5 @@
 /* Key generation: ternary secret, public key, relinearization keys (one digit per
- * ciphertext prime, special prime P). */
+ * ciphertext prime, special prime P) whose uniform halves are expanded from a seed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,9 +88,33 @@ out:
     return st;
 }
 
+/* Domain of the ChaCha20 stream that expands digit i of a key switching key's seed:
+ * nonce word 14 = 0x6b31 ("k1"), word 15 = i (ciphertexts' c1 uses 0x6331 with word 15 =
+ * 0, so no key stream is ever a ciphertext stream; docs/format.md gives the layout). */
+#define SEED_DOMAIN_K1 0x6b31ULL
+
+static uint64_t ksk_domain(size_t digit)
+{
+    return SEED_DOMAIN_K1 | (uint64_t)digit << 32;
+}
+
+cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_context_t *ctx)
+{
+    if (!k->has_seed || i >= k->ndigits || !k->k1 || !k->k1[i].data ||
+        k->k1[i].k != ctx->ring.base.k)
+        return CN_ERR_INVALID_ARG;
+    cn_rng_t r;
+    cn_rng_init_public_seed(&r, k->seed, ksk_domain(i));
+    cn_bfv_uniform_rows(&k->k1[i], &ctx->ring, &r); /* rows q_1..q_L, then P */
+    cn_rng_clear(&r);
+    k->k1[i].form = CN_FORM_NTT; /* the values are taken as NTT entries as they come */
+    return CN_OK;
+}
+
 /* A key switching key from s' (NTT form over q_1..q_L, P) to s. Digit i:
  * k0 = -(a_i s) + e_i + [i == j] P s' on row j (q_j), -(a_i s) + e_i on the P row;
- * k1 = a_i. Then sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q P). */
+ * k1 = a_i, expanded from the key's public seed (a fresh 32 bytes of rng). Then
+ * sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q P). */
 cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
                                const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng)
@@ -111,12 +135,13 @@ cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
         goto out;
     }
     rk->ndigits = ctx->L;
+    cn_rng_bytes(rng, rk->seed, CN_SEED_BYTES);
+    rk->has_seed = 1;
     for (size_t i = 0; i < ctx->L; i++) {
         if ((st = cn_poly_init(&rk->k0[i], ring, K)) != CN_OK ||
-            (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK)
+            (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK ||
+            (st = cn_bfv_ksk_expand_digit(rk, i, ctx)) != CN_OK)
             goto out;
-        cn_bfv_uniform_rows(&rk->k1[i], ring, rng);
-        rk->k1[i].form = CN_FORM_NTT;
         rk->k0[i].form = CN_FORM_NTT;
         if ((st = cn_bfv_small_ntt(&e, ring, K, cn_sample_cbd, rng)) != CN_OK)
             goto out;

@@ -22,9 +22,28 @@ typedef struct {
     size_t total;
 } save_spec;
 
-static cn_status save_obj(uint8_t *buf, size_t cap, size_t *written, FILE *f,
-                          const save_spec *sp, put_fn put, const void *obj, unsigned flags,
-                          const cn_bfv_context_t *ctx)
+/* The version and flags of a header (the key section's seeded objects differ). */
+typedef struct {
+    unsigned flags; /* header flags */
+    unsigned minor; /* minor version: the lowest that reads the object */
+} hdr_ver;
+
+static const hdr_ver hdr_v1_0 = {0, CN_IO_VERSION_MINOR};
+
+/* cn_wr_header's header, with v's minor version in place of CN_IO_VERSION_MINOR */
+static void put_header(cn_wr_t *w, const save_spec *sp, hdr_ver v)
+{
+    uint8_t h[CN_IO_HEADER_BYTES];
+    cn_wr_t t = {.buf = h, .cap = sizeof h, .nohash = 1};
+    cn_wr_header(&t, sp->type, v.flags, sp->count, sp->total, sp->fingerprint);
+    h[6] = (uint8_t)v.minor;
+    h[7] = (uint8_t)(v.minor >> 8);
+    cn_wr_bytes(w, h, sizeof h);
+}
+
+static cn_status save_obj_v(uint8_t *buf, size_t cap, size_t *written, FILE *f,
+                            const save_spec *sp, hdr_ver v, put_fn put, const void *obj,
+                            unsigned flags, const cn_bfv_context_t *ctx)
 {
     if (written)
         *written = 0;
@@ -32,7 +51,7 @@ static cn_status save_obj(uint8_t *buf, size_t cap, size_t *written, FILE *f,
         return CN_ERR_OUT_OF_RANGE;
     cn_wr_t w = {.buf = buf, .cap = cap, .f = f};
     cn_hash_init(&w.hs);
-    cn_wr_header(&w, sp->type, 0, sp->count, sp->total, sp->fingerprint);
+    put_header(&w, sp, v);
     put(&w, obj, flags, ctx);
     cn_wr_trailer(&w);
     if (w.err == CN_OK && !f && w.pos != sp->total)
@@ -40,6 +59,13 @@ static cn_status save_obj(uint8_t *buf, size_t cap, size_t *written, FILE *f,
     if (written && w.err == CN_OK)
         *written = f ? sp->total : w.pos;
     return w.err;
+}
+
+static cn_status save_obj(uint8_t *buf, size_t cap, size_t *written, FILE *f,
+                          const save_spec *sp, put_fn put, const void *obj, unsigned flags,
+                          const cn_bfv_context_t *ctx)
+{
+    return save_obj_v(buf, cap, written, f, sp, hdr_v1_0, put, obj, flags, ctx);
 }
 
 static void rd_init(cn_rd_t *r, const uint8_t *buf, size_t len, FILE *f)
@@ -267,26 +293,40 @@ IO_FAMILY(public_key, cn_bfv_public_key_t, pk_spec, put_pk, load_pk)
 
 /* ---- key switching keys (relinearization, Galois) --------------------------------- */
 
+/* Header flag of types 4 and 5 (format 1.1): every key switching key of the object is
+ * written as its 32-byte seed and its k0 rows; k1 is expanded from the seed on load
+ * (docs/format.md, "Seeded key switching keys"). A reader of 1.0 refuses any header flag,
+ * so it never misreads such a key. */
+#define HDR_SEEDED_KEYS 1u
+#define MINOR_SEEDED_KEYS 1u
+
 static size_t K_rows(const cn_bfv_context_t *ctx)
 {
     return ctx->ring.base.k; /* q_1..q_L and P */
 }
 
-static size_t ksk_body(const cn_bfv_context_t *ctx)
+/* bytes of one key switching key: ndigits, then k0 and k1 of every digit, or the seed
+ * and every k0 */
+static size_t ksk_body(int seeded, const cn_bfv_context_t *ctx)
 {
-    return 4 + 2 * ctx->L * rows_bytes(K_rows(ctx), ctx);
+    const size_t rows = ctx->L * rows_bytes(K_rows(ctx), ctx);
+    return 4 + (seeded ? CN_SEED_BYTES + rows : 2 * rows);
 }
 
-static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, const cn_bfv_context_t *ctx)
+static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, int seeded,
+                    const cn_bfv_context_t *ctx)
 {
     cn_wr_u32(w, (uint32_t)k->ndigits);
+    if (seeded)
+        cn_wr_bytes(w, k->seed, CN_SEED_BYTES);
     for (size_t i = 0; i < k->ndigits; i++) {
         put_rows(w, &k->k0[i], K_rows(ctx), ctx);
-        put_rows(w, &k->k1[i], K_rows(ctx), ctx);
+        if (!seeded)
+            put_rows(w, &k->k1[i], K_rows(ctx), ctx);
     }
 }
 
-static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, const cn_bfv_context_t *ctx)
+static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_bfv_context_t *ctx)
 {
     memset(k, 0, sizeof *k);
     const uint32_t nd = cn_rd_u32(r);
@@ -303,23 +343,78 @@ static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, const cn_bfv_context_t *c
         return;
     }
     k->ndigits = nd;
+    if (seeded) {
+        cn_rd_bytes(r, k->seed, CN_SEED_BYTES);
+        k->has_seed = 1;
+    }
     for (size_t i = 0; i < nd && r->err == CN_OK; i++) {
         get_rows(r, &k->k0[i], K_rows(ctx), CN_FORM_NTT, ctx);
-        get_rows(r, &k->k1[i], K_rows(ctx), CN_FORM_NTT, ctx);
+        if (!seeded) {
+            get_rows(r, &k->k1[i], K_rows(ctx), CN_FORM_NTT, ctx);
+            continue;
+        }
+        cn_status st = cn_poly_init(&k->k1[i], &ctx->ring, K_rows(ctx));
+        if (st == CN_OK)
+            st = cn_bfv_ksk_expand_digit(k, i, ctx);
+        if (st != CN_OK)
+            cn_rd_fail(r, st);
     }
     k->fingerprint = ctx->fingerprint;
 }
 
+/* The header's flags for seeded keys: a seeded-keys flag must come with version 1.1 or
+ * later, and a Galois object with it must hold a key (one encoding per object). */
+static int ksk_header_seeded(cn_rd_t *r, const cn_io_header_t *h)
+{
+    const int seeded = (h->flags & HDR_SEEDED_KEYS) != 0;
+    if (r->err == CN_OK && seeded && (h->minor < MINOR_SEEDED_KEYS || h->count == 0))
+        cn_rd_fail(r, CN_ERR_FORMAT);
+    return seeded;
+}
+
+/* IO_FAMILY for the key objects: the header says whether the keys are seeded. */
+#define KEY_IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn, seeded)                          \
+    cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj,  \
+                                const cn_bfv_context_t *ctx)                                   \
+    {                                                                                          \
+        save_spec sp;                                                                          \
+        cn_status st = spec_fn(&sp, obj, ctx);                                                 \
+        return st != CN_OK ? st                                                                \
+                           : save_obj_v(buf, cap, written, NULL, &sp, ksk_version(seeded),     \
+                                        put_fn, obj, 0, ctx);                                  \
+    }                                                                                          \
+    cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)      \
+    {                                                                                          \
+        save_spec sp;                                                                          \
+        cn_status st = spec_fn(&sp, obj, ctx);                                                 \
+        return st != CN_OK ? st                                                                \
+                           : save_obj_v(NULL, 0, NULL, f, &sp, ksk_version(seeded), put_fn,    \
+                                        obj, 0, ctx);                                          \
+    }                                                                                          \
+    cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,                   \
+                                const cn_bfv_context_t *ctx)                                   \
+    {                                                                                          \
+        cn_rd_t r;                                                                             \
+        rd_init(&r, buf, len, NULL);                                                           \
+        return load_fn(obj, &r, ctx);                                                          \
+    }                                                                                          \
+    cn_status cn_io_read_##name(type_t *obj, FILE *f, const cn_bfv_context_t *ctx)             \
+    {                                                                                          \
+        cn_rd_t r;                                                                             \
+        rd_init(&r, NULL, 0, f);                                                               \
+        return load_fn(obj, &r, ctx);                                                          \
+    }
+
 size_t cn_io_size_relin_key(const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
 {
-    (void)rk;
-    return CN_IO_HEADER_BYTES + ksk_body(ctx) + CN_IO_TRAILER_BYTES;
+    return CN_IO_HEADER_BYTES + ksk_body(rk->has_seed, ctx) + CN_IO_TRAILER_BYTES;
 }
 
 static void put_rk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
 {
+    const cn_bfv_relin_key_t *rk = obj;
     (void)flags;
-    put_ksk(w, obj, ctx);
+    put_ksk(w, rk, rk->has_seed, ctx);
 }
 
 static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
@@ -332,35 +427,52 @@ static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
     return CN_OK;
 }
 
+static hdr_ver ksk_version(int seeded)
+{
+    return seeded ? (hdr_ver){HDR_SEEDED_KEYS, MINOR_SEEDED_KEYS} : hdr_v1_0;
+}
+
 static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_context_t *ctx)
 {
     cn_io_header_t h;
     cn_bfv_relin_key_clear(rk);
-    cn_rd_header(r, &h, CN_IO_RELIN_KEY, 0, ctx);
+    cn_rd_header(r, &h, CN_IO_RELIN_KEY, HDR_SEEDED_KEYS, ctx);
+    const int seeded = ksk_header_seeded(r, &h);
     if (r->err == CN_OK && h.count != 1)
         cn_rd_fail(r, CN_ERR_FORMAT);
     if (r->err == CN_OK)
-        get_ksk(r, rk, ctx);
+        get_ksk(r, rk, seeded, ctx);
     cn_rd_trailer(r);
     if (r->err != CN_OK)
         cn_bfv_relin_key_clear(rk);
     return r->err;
 }
 
-IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk)
+KEY_IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk, obj->has_seed)
+
+/* Galois keys are written seeded when every key has its seed (all keys from keygen). */
+static int gk_seeded(const cn_bfv_galois_keys_t *gk)
+{
+    for (size_t i = 0; i < gk->count; i++)
+        if (!gk->key[i].has_seed)
+            return 0;
+    return gk->count > 0;
+}
 
 size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
 {
-    return CN_IO_HEADER_BYTES + gk->count * (8 + ksk_body(ctx)) + CN_IO_TRAILER_BYTES;
+    return CN_IO_HEADER_BYTES + gk->count * (8 + ksk_body(gk_seeded(gk), ctx)) +
+           CN_IO_TRAILER_BYTES;
 }
 
 static void put_gk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
 {
     const cn_bfv_galois_keys_t *gk = obj;
+    const int seeded = gk_seeded(gk);
     (void)flags;
     for (size_t i = 0; i < gk->count; i++) {
         cn_wr_u64(w, gk->elt[i]);
-        put_ksk(w, &gk->key[i], ctx);
+        put_ksk(w, &gk->key[i], seeded, ctx);
     }
 }
 
@@ -379,7 +491,8 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
 {
     cn_io_header_t h;
     cn_bfv_galois_keys_clear(gk);
-    cn_rd_header(r, &h, CN_IO_GALOIS_KEYS, 0, ctx);
+    cn_rd_header(r, &h, CN_IO_GALOIS_KEYS, HDR_SEEDED_KEYS, ctx);
+    const int seeded = ksk_header_seeded(r, &h);
     if (r->err == CN_OK && h.count > ctx->n)
         cn_rd_fail(r, CN_ERR_FORMAT);
     if (r->err == CN_OK && h.count) {
@@ -398,7 +511,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
         if (r->err != CN_OK)
             break;
         gk->elt[i] = g;
-        get_ksk(r, &gk->key[i], ctx);
+        get_ksk(r, &gk->key[i], seeded, ctx);
         gk->count = i + 1; /* cleared with the rest on failure */
     }
     cn_rd_trailer(r);
@@ -410,7 +523,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
     return CN_OK;
 }
 
-IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk)
+KEY_IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk, gk_seeded(obj))
 
 /* ---- plaintext ------------------------------------------------------------------ */
 

@@ -17,6 +17,8 @@ void cn_client_free(cn_client_t *c)
         return;
     if (c->has_rk)
         cn_bfv_relin_key_clear(&c->rk);
+    if (c->has_gk)
+        cn_bfv_galois_keys_clear(&c->gk);
     cn_bfv_secret_key_clear(&c->sk);
     cn_rng_clear(&c->rng);
     cn_bfv_context_free(c->ctx);
@@ -50,14 +52,16 @@ static cn_status client_new(cn_client_t **out, const cn_plan_t *plan, const uint
     return CN_OK;
 }
 
-/* The relinearization key, when the plan has a relinearization op. */
+/* The relinearization key, when the plan has a relinearization op, and the Galois keys
+ * of the plan's rotations, when it has any. */
 static cn_status client_relin_key(cn_client_t *c)
 {
-    if (!cn_plan_needs_relin(c->plan))
-        return CN_OK;
-    cn_status st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
-    c->has_rk = st == CN_OK;
-    return st;
+    cn_status st = CN_OK;
+    if (cn_plan_needs_relin(c->plan)) {
+        st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
+        c->has_rk = st == CN_OK;
+    }
+    return st == CN_OK ? cn_client_make_galois(c) : st;
 }
 
 cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8_t *rng_seed,
@@ -79,22 +83,11 @@ cn_status cn_client_create(cn_client_t **out, const cn_plan_t *plan, const uint8
 }
 
 /* The evaluation keys: a relinearization key, or an empty batch when none is needed
- * (so the server still checks the parameters' fingerprint). */
+ * (so the server still checks the parameters' fingerprint), then the Galois keys of the
+ * plan's rotations if it has any (evalkeys.c). */
 cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
 {
-    size_t sz = c->has_rk ? cn_io_size_relin_key(&c->rk, c->ctx)
-                          : cn_io_size_ciphertext_batch(NULL, 0, 0, c->ctx);
-    uint8_t *b = malloc(sz);
-    if (!b)
-        return CN_ERR_NO_MEMORY;
-    cn_status st = c->has_rk ? cn_io_save_relin_key(b, sz, len, &c->rk, c->ctx)
-                             : cn_io_save_ciphertext_batch(b, sz, len, NULL, 0, 0, c->ctx);
-    if (st != CN_OK) {
-        free(b);
-        return st;
-    }
-    *buf = b;
-    return CN_OK;
+    return cn_evalkeys_save(buf, len, c);
 }
 
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,

@@ -5,7 +5,8 @@
  *   client.c        keys, encryption, decryption with CRT decoding, client state files
  *   server.c        the op loop on an encrypted batch
  *   linear_layer.c  a linear layer on ciphertexts (blocked kernels, or one at a time)
- *   check.c         check mode: the server's steps, decrypted after each op */
+ *   check.c         check mode: the server's steps, decrypted after each op
+ *   evalkeys.c      the evaluation-key bytes: relinearization and Galois keys */
 #ifndef CN_NET_RUNTIME_H
 #define CN_NET_RUNTIME_H
 
@@ -19,6 +20,8 @@ struct cn_client {
     cn_bfv_secret_key_t sk;
     cn_bfv_relin_key_t rk;
     int has_rk;
+    cn_bfv_galois_keys_t gk; /* the plan's rotations (evalkeys.c) */
+    int has_gk;
 };
 
 struct cn_server {
@@ -26,6 +29,8 @@ struct cn_server {
     cn_bfv_context_t *ctx;
     cn_bfv_relin_key_t rk;
     int has_rk;
+    cn_bfv_galois_keys_t gk; /* the plan's rotations (evalkeys.c) */
+    int has_gk;
     int threads;
     cn_linear_mode linear_mode;
 };
@@ -57,6 +62,26 @@ void cn_ctvec_clear(cn_ctvec_t *v);
 /* threads = 0: every core OpenMP offers */
 int cn_nthreads(int threads);
 int cn_plan_needs_relin(const cn_plan_t *p);
+
+/* --- evalkeys.c: the evaluation-key bytes (docs/format.md, "Evaluation keys of net/") */
+
+/* The Galois elements the plan's ops rotate by (none in the batched layout): how many,
+ * and the first min(that, max) of them in elts (which may be NULL when max is 0). */
+size_t cn_plan_galois_elts(const cn_plan_t *p, uint64_t *elts, size_t max);
+/* The client's Galois keys: exactly the plan's elements (has_gk stays 0 without any);
+ * _elts: exactly elts[0..count) instead (replacing earlier ones). */
+cn_status cn_client_make_galois(cn_client_t *c);
+cn_status cn_client_make_galois_elts(cn_client_t *c, const uint64_t *elts, size_t count);
+/* The bytes of the client's evaluation keys (malloc'ed). */
+cn_status cn_evalkeys_save(uint8_t **buf, size_t *len, const cn_client_t *c);
+/* The server's keys (s->rk, s->gk) from the bytes, checked against s->plan; why they are
+ * refused in diag. */
+cn_status cn_evalkeys_load(cn_server_t *s, const uint8_t *keys, size_t len,
+                           cn_net_diag_t *diag);
+/* As cn_evalkeys_load, with need[0..ng) in place of the plan's Galois elements (s->plan
+ * still says whether a relinearization key comes first). */
+cn_status cn_evalkeys_load_elts(cn_server_t *s, const uint8_t *keys, size_t len,
+                                const uint64_t *need, size_t ng, cn_net_diag_t *diag);
 
 /* --- wire.c: batch bytes are nt ciphertext-batch objects (format.md), one per
  * plaintext modulus in order, each of the same count ------------------------------ */

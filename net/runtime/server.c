@@ -14,38 +14,10 @@ void cn_server_free(cn_server_t *s)
         return;
     if (s->has_rk)
         cn_bfv_relin_key_clear(&s->rk);
+    if (s->has_gk)
+        cn_bfv_galois_keys_clear(&s->gk);
     cn_bfv_context_free(s->ctx);
     free(s);
-}
-
-static const char *io_type_name(unsigned type)
-{
-    static const char *const names[] = {
-        "?",           "parameters", "secret key", "public key",      "relinearization key",
-        "Galois keys", "plaintext",  "ciphertext", "ciphertext batch"};
-    return type < sizeof names / sizeof names[0] ? names[type] : "unknown object";
-}
-
-/* Says why the evaluation-key bytes were refused (st): what they are, what was expected. */
-static void keys_diag(cn_net_diag_t *diag, cn_status st, const uint8_t *keys, size_t len,
-                      int needs_rk)
-{
-    const char *want = needs_rk ? "a relinearization key"
-                                : "an empty ciphertext batch (this plan needs no "
-                                  "relinearization key)";
-    cn_io_header_t h;
-    if (cn_io_peek_header(&h, keys, len) == CN_OK &&
-        h.type != (needs_rk ? CN_IO_RELIN_KEY : CN_IO_CIPHERTEXT_BATCH)) {
-        cn_diag_set(diag, "evaluation keys: the bytes are a %s; the server takes %s%s",
-                    io_type_name(h.type), want,
-                    h.type == CN_IO_SECRET_KEY ? ", never a secret key" : "");
-    } else if (st == CN_ERR_CONTEXT_MISMATCH) {
-        cn_diag_set(diag, "evaluation keys: made for other encryption parameters than the "
-                          "plan's (keys of another plan?)");
-    } else {
-        cn_diag_set(diag, "evaluation keys (%zu bytes, %s expected): %s", len, want,
-                    cn_strerror(st));
-    }
 }
 
 cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8_t *keys,
@@ -63,23 +35,10 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
         return CN_ERR_NO_MEMORY;
     s->plan = plan;
     s->threads = threads;
-    const int needs_rk = cn_plan_needs_relin(plan);
     cn_status st = cn_bfv_context_create(&s->ctx, &plan->prm);
-    if (st == CN_OK && needs_rk) {
-        st = cn_io_load_relin_key(&s->rk, keys, len, s->ctx);
-        s->has_rk = st == CN_OK;
-    } else if (st == CN_OK) {
-        cn_bfv_ciphertext_t *none;
-        size_t cnt;
-        st = cn_io_load_ciphertext_batch(&none, &cnt, keys, len, s->ctx);
-        if (st == CN_OK) {
-            cn_io_free_ciphertexts(none, cnt);
-            if (cnt != 0)
-                st = CN_ERR_FORMAT;
-        }
-    }
+    if (st == CN_OK)
+        st = cn_evalkeys_load(s, keys, len, diag); /* the reason in diag */
     if (st != CN_OK) {
-        keys_diag(diag, st, keys, len, needs_rk);
         cn_server_free(s);
         return st;
     }

@@ -23,7 +23,11 @@
  *
  * A ciphertext batch can also be written record by record from many threads
  * (cn_io_batch_writer_t) and loaded with its seeds' expansion left to the caller
- * (CN_IO_DEFER_SEED); docs/io.md shows both. */
+ * (CN_IO_DEFER_SEED); docs/io.md shows both.
+ *
+ * Other formats (net/'s model, plan and client-state files) frame their own bodies with
+ * this format's header and checksum and write them with the little-endian byte writer and
+ * reader at the end of this header (cn_io_writer_t, cn_io_reader_t). */
 #ifndef CRYPTONETS_IO_H
 #define CRYPTONETS_IO_H
 

@@ -1,4 +1,6 @@
-/* Little-endian byte builders and readers shared by the model and plan files. */
+/* What the model, plan and client-state files share: lib/io's frame around their body,
+ * the body's magic and version (read with lib/io's byte reader), the FNV-1a trailer of
+ * format-1 files, and reading a whole file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,75 +8,41 @@
 
 #include "net_internal.h"
 
-void cn_wb_put(cn_wb_t *b, const void *src, size_t n)
+/* 64-bit FNV-1a (the trailer of format-1 files) */
+static uint64_t fnv1a(const uint8_t *p, size_t n)
 {
-    if (b->oom)
-        return;
-    if (b->len + n > b->cap) {
-        size_t nc = b->cap ? b->cap * 2 : 4096;
-        while (nc < b->len + n)
-            nc *= 2;
-        uint8_t *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
     }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
+    return h;
 }
 
-static void put_le(cn_wb_t *b, uint64_t v, int bytes)
+/* 1 when the last 8 bytes of buf are the FNV-1a of the others (little-endian) */
+static int trailer_ok(const uint8_t *buf, size_t len)
 {
-    uint8_t t[8];
-    for (int i = 0; i < bytes; i++)
-        t[i] = (uint8_t)(v >> (8 * i));
-    cn_wb_put(b, t, (size_t)bytes);
+    if (len < 8)
+        return 0;
+    uint64_t sum = 0;
+    for (int i = 7; i >= 0; i--)
+        sum = sum << 8 | buf[len - 8 + (size_t)i];
+#ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: let mutations reach the checks behind it   \
+                                */
+    (void)sum;
+    return 1;
+#else
+    return fnv1a(buf, len - 8) == sum;
+#endif
 }
 
-void cn_wb_u32(cn_wb_t *b, uint64_t v)
+/* The body of a file of the given type: a frame of the type, or (when magic is not NULL) a
+ * file of format 1, which began with magic and ended with an FNV-1a trailer (still read);
+ * what names the file in diag. */
+static cn_status unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
+                         unsigned type, const char *magic, const char *what,
+                         cn_net_diag_t *diag)
 {
-    put_le(b, v, 4);
-}
-void cn_wb_u64(cn_wb_t *b, uint64_t v)
-{
-    put_le(b, v, 8);
-}
-
-void cn_wb_f64(cn_wb_t *b, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put_le(b, v, 8);
-}
-
-void cn_wb_frame_begin(cn_wb_t *b)
-{
-    static const uint8_t zero[CN_IO_HEADER_BYTES] = {0};
-    cn_wb_put(b, zero, sizeof zero); /* the header, written by cn_wb_finish */
-}
-
-cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len)
-{
-    static const uint8_t zero[CN_IO_TRAILER_BYTES] = {0};
-    cn_wb_put(b, zero, sizeof zero); /* the checksum, written by the seal */
-    if (b->oom || cn_io_frame_seal(b->p, b->len, type, 1, 0) != CN_OK) {
-        free(b->p);
-        return CN_ERR_NO_MEMORY;
-    }
-    *buf = b->p;
-    *len = b->len;
-    return CN_OK;
-}
-
-cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
-                         unsigned type, const char *magic, cn_net_diag_t *diag)
-{
-    const char *what = type == CN_NET_MODEL_TYPE  ? "model"
-                       : type == CN_NET_PLAN_TYPE ? "plan"
-                                                  : "client state";
     *body = NULL;
     *blen = 0;
     if (magic && len >= 4 && memcmp(buf, magic, 4) == 0) {
@@ -83,7 +51,7 @@ cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf,
             cn_diag_set(diag, "%s: truncated (%zu bytes)", what, len);
             return CN_ERR_TRUNCATED;
         }
-        if (!cn_trailer_ok(buf, len)) {
+        if (!trailer_ok(buf, len)) {
             cn_diag_set(diag, "%s: checksum mismatch (the file is truncated or damaged)", what);
             return CN_ERR_FORMAT;
         }
@@ -111,69 +79,39 @@ cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf,
     return st;
 }
 
-uint64_t cn_fnv1a(const uint8_t *p, size_t n)
+cn_status cn_net_body_open(cn_io_reader_t *r, unsigned *minor, const uint8_t *buf, size_t len,
+                           unsigned type, const char *magic, unsigned major, int format1,
+                           cn_net_diag_t *diag)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
+    const char *what = type == CN_NET_MODEL_TYPE  ? "model"
+                       : type == CN_NET_PLAN_TYPE ? "plan"
+                                                  : "client state";
+    const uint8_t *body;
+    size_t blen;
+    cn_io_reader_init(r, NULL, 0);
+    *minor = 0;
+    cn_status st = unframe(&body, &blen, buf, len, type, format1 ? magic : NULL, what, diag);
+    if (st != CN_OK)
+        return st;
+    cn_io_reader_init(r, body, blen);
+    uint8_t m[4];
+    cn_io_get_bytes(r, m, 4);
+    const unsigned maj = cn_io_get_u16(r), min = cn_io_get_u16(r);
+    if (r->status != CN_OK) { /* the checksum matched: the writer wrote a short body */
+        cn_diag_set(diag, "%s: truncated header (%zu bytes)", what, len);
+        return CN_ERR_TRUNCATED;
     }
-    return h;
-}
-
-int cn_rb_get(cn_rb_t *r, void *dst, size_t n)
-{
-    if (r->bad || r->len - r->pos < n) {
-        r->bad = 1;
-        memset(dst, 0, n);
-        return 0;
+    if (memcmp(m, magic, 4) != 0) {
+        cn_diag_set(diag, "not a cryptonets %s (bad magic)", what);
+        return CN_ERR_FORMAT;
     }
-    memcpy(dst, r->p + r->pos, n);
-    r->pos += n;
-    return 1;
-}
-
-static uint64_t get_le(cn_rb_t *r, int bytes)
-{
-    uint8_t t[8];
-    cn_rb_get(r, t, (size_t)bytes);
-    uint64_t v = 0;
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | t[i];
-    return v;
-}
-
-uint64_t cn_rb_u32(cn_rb_t *r)
-{
-    return get_le(r, 4);
-}
-uint64_t cn_rb_u64(cn_rb_t *r)
-{
-    return get_le(r, 8);
-}
-
-double cn_rb_f64(cn_rb_t *r)
-{
-    const uint64_t v = get_le(r, 8);
-    double d;
-    memcpy(&d, &v, 8);
-    return d;
-}
-
-int cn_trailer_ok(const uint8_t *buf, size_t len)
-{
-    if (len < 8)
-        return 0;
-    uint64_t sum = 0;
-    for (int i = 7; i >= 0; i--)
-        sum = sum << 8 | buf[len - 8 + (size_t)i];
-#ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: let mutations reach the checks behind it   \
-                                */
-    (void)sum;
-    return 1;
-#else
-    return cn_fnv1a(buf, len - 8) == sum;
-#endif
+    if (maj != major) {
+        cn_diag_set(diag, "%s format version %u.%u; this library reads %u.x", what, maj, min,
+                    major);
+        return maj > major ? CN_ERR_VERSION : CN_ERR_FORMAT;
+    }
+    *minor = min;
+    return CN_OK;
 }
 
 cn_status cn_file_read(uint8_t **out, size_t *outlen, const char *path, size_t maxlen,

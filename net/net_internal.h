@@ -16,48 +16,22 @@ cn_status cn_file_read(uint8_t **buf, size_t *len, const char *path, size_t maxl
 void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Byte builders and readers (little-endian) of the model and plan files (bytes.c). A
- * builder records an allocation failure in oom; a reader past its end sets bad and reads
- * zeros. */
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-    int oom;
-} cn_wb_t;
-typedef struct {
-    const uint8_t *p;
-    size_t len, pos;
-    int bad;
-} cn_rb_t;
-void cn_wb_put(cn_wb_t *b, const void *src, size_t n);
-void cn_wb_u32(cn_wb_t *b, uint64_t v);
-void cn_wb_u64(cn_wb_t *b, uint64_t v);
-void cn_wb_f64(cn_wb_t *b, double d);
-/* Model and plan files are frames of lib/io (docs/format.md, "Framing"): the common
- * 32-byte header and checksum around a body that starts with the file's own magic and
- * version. */
+/* Model, plan and client-state files are frames of lib/io (docs/format.md, "Framing"):
+ * the common 32-byte header and checksum around a body that starts with the file's own
+ * magic (4 bytes) and version (u16 major, u16 minor), written and read with lib/io's
+ * byte writer and reader (io.h). */
 #define CN_NET_MODEL_TYPE (CN_IO_EXTERNAL_TYPE + 0)
 #define CN_NET_PLAN_TYPE (CN_IO_EXTERNAL_TYPE + 1)
 #define CN_NET_STATE_TYPE (CN_IO_EXTERNAL_TYPE + 2) /* a client's secret state */
-/* Starts a frame: room for the header (call first). */
-void cn_wb_frame_begin(cn_wb_t *b);
-/* Ends the frame of the given type (header, checksum) and hands the bytes over (*buf,
- * *len), or frees them and returns CN_ERR_NO_MEMORY if an allocation failed. */
-cn_status cn_wb_finish(cn_wb_t *b, unsigned type, uint8_t **buf, size_t *len);
-/* The body of a model, plan or client-state file: a frame of the type, or (when magic is
- * not NULL) a file of format 1, which began with magic and ended with an FNV-1a trailer
- * (still read). CN_ERR_FORMAT, CN_ERR_TRUNCATED or CN_ERR_VERSION with the reason in
- * diag. */
-cn_status cn_net_unframe(const uint8_t **body, size_t *blen, const uint8_t *buf, size_t len,
-                         unsigned type, const char *magic, cn_net_diag_t *diag);
-int cn_rb_get(cn_rb_t *r, void *dst, size_t n);
-uint64_t cn_rb_u32(cn_rb_t *r);
-uint64_t cn_rb_u64(cn_rb_t *r);
-double cn_rb_f64(cn_rb_t *r);
-uint64_t cn_fnv1a(const uint8_t *p,
-                  size_t n); /* 64-bit FNV-1a (format-1 files, client state) */
-/* 1 when the last 8 bytes of buf are the FNV-1a of the others (little-endian) */
-int cn_trailer_ok(const uint8_t *buf, size_t len);
+/* Opens the body of a file of the given type (bytes.c): the frame, or with format1 a file
+ * of format 1 (which began with magic and ended with an FNV-1a trailer: still read), then
+ * the body's magic and major version. On CN_OK *r reads the body from just after its
+ * version and *minor is the minor version. Otherwise the reason is in diag:
+ * CN_ERR_TRUNCATED, CN_ERR_FORMAT (bad magic, checksum, another type; a major version
+ * below major), CN_ERR_VERSION (a newer major version). */
+cn_status cn_net_body_open(cn_io_reader_t *r, unsigned *minor, const uint8_t *buf, size_t len,
+                           unsigned type, const char *magic, unsigned major, int format1,
+                           cn_net_diag_t *diag);
 
 /* A linear layer with integer weights, as sparse rows (CSR): out_j = bias_j + sum over
  * k in [row[j], row[j+1]) of w[k] * in[col[k]]. Dense layers have every column. */

@@ -23,7 +23,11 @@
  *
  * A ciphertext batch can also be written record by record from many threads
  * (cn_io_batch_writer_t) and loaded with its seeds' expansion left to the caller
- * (CN_IO_DEFER_SEED); docs/io.md shows both. */
+ * (CN_IO_DEFER_SEED); docs/io.md shows both.
+ *
+ * Other formats (net/'s model, plan and client-state files) frame their own bodies with
+ * this format's header and checksum and write them with the little-endian byte writer and
+ * reader at the end of this header (cn_io_writer_t, cn_io_reader_t). */
 #ifndef CRYPTONETS_IO_H
 #define CRYPTONETS_IO_H
 
@@ -316,6 +320,105 @@ CN_API CN_WARN_UNUSED cn_status cn_io_frame_seal(uint8_t *buf, size_t len, unsig
 CN_API CN_WARN_UNUSED cn_status cn_io_frame_open(cn_io_header_t *h, const uint8_t **body,
                                                  size_t *body_len, const uint8_t *buf,
                                                  size_t len, unsigned type);
+
+/* --- little-endian byte writer and reader (docs/io.md, "Bytes of other formats") -----
+ * For the bodies of framed files (net/'s model, plan and client state) and any other
+ * fixed layout: integers in little-endian byte order whatever the host's, a double as the
+ * 8 bytes of its IEEE 754 binary64 bit pattern taken as a u64 (NaNs and -0.0 kept bit for
+ * bit). Both keep a sticky status: the first failure is recorded, and every later call
+ * does nothing (a writer appends nothing, a reader reads zeros), so a caller writes or
+ * reads a whole record and checks once. A reader never touches a byte outside its
+ * buf[0, len) and allocates nothing; a fixed writer never writes outside buf[0, cap) and
+ * allocates nothing. One writer or reader is used by one thread at a time; any number of
+ * readers may share one buffer. */
+
+/* A writer. buf[0, len) holds the bytes written so far. status is CN_OK or the first
+ * failure: CN_ERR_NO_MEMORY (growable: an allocation failed, or the length would overflow
+ * a size_t), CN_ERR_OUT_OF_RANGE (fixed: a write would pass cap), CN_ERR_INVALID_ARG (a
+ * misused frame, below). The three public fields may be read; only these functions
+ * change them. */
+typedef struct {
+    uint8_t *buf;
+    size_t len;
+    cn_status status;
+    size_t cap_;
+    int fixed_;  /* 1: buf is the caller's (cn_io_writer_init_fixed) */
+    int framed_; /* 1: cn_io_writer_frame_begin reserved buf[0, 32) */
+} cn_io_writer_t;
+
+/* An empty growable writer: its memory comes from malloc and doubles as needed (a
+ * zeroed writer, = {0}, is the same). Growing copies the bytes and frees the old block
+ * unwiped: write secrets with a fixed writer over a buffer of their exact size. */
+CN_API void cn_io_writer_init(cn_io_writer_t *w);
+/* An empty writer into buf[0, cap), the caller's (buf may be NULL when cap is 0). */
+CN_API void cn_io_writer_init_fixed(cn_io_writer_t *w, uint8_t *buf, size_t cap);
+/* Appends n bytes (src may be NULL when n is 0). */
+CN_API void cn_io_put_bytes(cn_io_writer_t *w, const void *src, size_t n);
+/* Appends v as 2, 4 or 8 little-endian bytes. */
+CN_API void cn_io_put_u16(cn_io_writer_t *w, uint16_t v);
+CN_API void cn_io_put_u32(cn_io_writer_t *w, uint32_t v);
+CN_API void cn_io_put_u64(cn_io_writer_t *w, uint64_t v);
+/* Appends the bit pattern of v as a u64 (8 bytes). */
+CN_API void cn_io_put_f64(cn_io_writer_t *w, double v);
+/* Appends n zero bytes and returns where they start, for the caller to fill in place
+ * (an object that serializes itself into a buffer: no copy); NULL after a failure. A
+ * growable writer may move its memory on the next append: fill the bytes first. */
+CN_API uint8_t *cn_io_put_reserve(cn_io_writer_t *w, size_t n);
+/* Starts a frame (see "framing" above): reserves the 32 header bytes. Must be the
+ * writer's first call (CN_ERR_INVALID_ARG otherwise). */
+CN_API void cn_io_writer_frame_begin(cn_io_writer_t *w);
+/* Ends the frame begun by cn_io_writer_frame_begin: appends the 8 checksum bytes and
+ * runs cn_io_frame_seal(buf, len, type, count, fingerprint) over buf[0, len), so the
+ * bytes are a complete frame whose body is everything written between begin and seal.
+ * CN_ERR_INVALID_ARG in status when no frame was begun or type is not an external type
+ * (below CN_IO_EXTERNAL_TYPE or above 0xffff). Write nothing after it. */
+CN_API void cn_io_writer_frame_seal(cn_io_writer_t *w, unsigned type, uint32_t count,
+                                    uint64_t fingerprint);
+/* Hands the bytes over and returns status. CN_OK: *buf, *len are buf and len (growable:
+ * the caller frees *buf with free(); NULL when nothing was written); on failure *buf =
+ * NULL, *len = 0 and a growable writer's memory is freed. Either way w is left empty as
+ * after cn_io_writer_init. */
+CN_API CN_WARN_UNUSED cn_status cn_io_writer_release(uint8_t **buf, size_t *len,
+                                                     cn_io_writer_t *w);
+/* Frees a growable writer's memory (a fixed writer's buffer stays the caller's) and
+ * leaves w empty as after cn_io_writer_init. Safe on a zeroed writer. */
+CN_API void cn_io_writer_clear(cn_io_writer_t *w);
+
+/* A reader of buf[0, len); pos is the next byte. status is CN_OK, CN_ERR_TRUNCATED (a read
+ * wanted more bytes than remained: nothing of it was consumed) or what the caller set with
+ * cn_io_reader_fail; fail_pos and fail_want say where: pos at the failure and the bytes
+ * the read wanted (0 for cn_io_reader_fail). The fields may be read; only these
+ * functions change them. */
+typedef struct {
+    const uint8_t *buf;
+    size_t len, pos;
+    cn_status status;
+    size_t fail_pos, fail_want;
+} cn_io_reader_t;
+
+/* A reader at the start of buf[0, len) (buf may be NULL when len is 0). */
+CN_API void cn_io_reader_init(cn_io_reader_t *r, const uint8_t *buf, size_t len);
+/* Copies the next n bytes to dst, or zeros dst[0, n) once the reader has failed. */
+CN_API void cn_io_get_bytes(cn_io_reader_t *r, void *dst, size_t n);
+/* The next n bytes in place (a pointer into buf, valid as long as buf), consumed; NULL
+ * once the reader has failed. */
+CN_API const uint8_t *cn_io_get_view(cn_io_reader_t *r, size_t n);
+/* The next 2, 4 or 8 bytes as a little-endian integer; 0 once the reader has failed. */
+CN_API uint16_t cn_io_get_u16(cn_io_reader_t *r);
+CN_API uint32_t cn_io_get_u32(cn_io_reader_t *r);
+CN_API uint64_t cn_io_get_u64(cn_io_reader_t *r);
+/* The next 8 bytes as the bit pattern of a double (any pattern, NaNs included: the
+ * caller checks the value); 0.0 once the reader has failed. */
+CN_API double cn_io_get_f64(cn_io_reader_t *r);
+/* Bytes left to read: len - pos, or 0 once the reader has failed. */
+CN_API size_t cn_io_reader_remaining(const cn_io_reader_t *r);
+/* Records a failure found by the caller (a value out of range: CN_ERR_FORMAT, say) at
+ * the current position; the first failure stays. st must not be CN_OK. */
+CN_API void cn_io_reader_fail(cn_io_reader_t *r, cn_status st);
+/* The reader's state in words, for a diagnostic, in msg[0, cap) (cut to fit, always
+ * terminated when cap > 0): "ok", "truncated: 8 bytes wanted at offset 40 of 44" or
+ * "<cn_strerror(status)> at offset 40 of 44". Returns msg. */
+CN_API const char *cn_io_reader_reason(char *msg, size_t cap, const cn_io_reader_t *r);
 
 #ifdef __cplusplus
 }

@@ -425,85 +425,89 @@ cn_status cn_model_to_bytes(uint8_t **buf, size_t *len, const cn_model_t *m)
 {
     if (model_ready(m, NULL) != CN_OK)
         return CN_ERR_INVALID_ARG;
-    cn_wb_t b = {0};
-    cn_wb_frame_begin(&b);
-    cn_wb_put(&b, MODEL_MAGIC, 4);
+    cn_io_writer_t b;
+    cn_io_writer_init(&b);
+    cn_io_writer_frame_begin(&b);
+    cn_io_put_bytes(&b, MODEL_MAGIC, 4);
     /* 1.0 unless a layer needs 1.1: such files stay readable by 1.0 readers */
     unsigned minor = 0;
     for (size_t i = 0; i < m->nlayers; i++)
         if (m->layers[i].kind == CN_LAYER_POLY)
             minor = MODEL_MINOR;
-    uint8_t ver[4] = {MODEL_MAJOR, 0, (uint8_t)minor, 0};
-    cn_wb_put(&b, ver, 4);
-    cn_wb_u32(&b, 0); /* flags */
-    cn_wb_u32(&b, m->in_c);
-    cn_wb_u32(&b, m->in_h);
-    cn_wb_u32(&b, m->in_w);
-    cn_wb_f64(&b, m->input_scale);
-    cn_wb_u64(&b, (uint64_t)m->input_min);
-    cn_wb_u64(&b, (uint64_t)m->input_max);
-    cn_wb_u32(&b, m->nlayers);
+    cn_io_put_u16(&b, MODEL_MAJOR);
+    cn_io_put_u16(&b, (uint16_t)minor);
+    cn_io_put_u32(&b, 0); /* flags */
+    cn_io_put_u32(&b, (uint32_t)m->in_c);
+    cn_io_put_u32(&b, (uint32_t)m->in_h);
+    cn_io_put_u32(&b, (uint32_t)m->in_w);
+    cn_io_put_f64(&b, m->input_scale);
+    cn_io_put_u64(&b, (uint64_t)m->input_min);
+    cn_io_put_u64(&b, (uint64_t)m->input_max);
+    cn_io_put_u32(&b, (uint32_t)m->nlayers);
     for (size_t i = 0; i < m->nlayers; i++) {
         const cn_layer_t *l = &m->layers[i];
-        cn_wb_u32(&b, (uint32_t)l->kind);
+        cn_io_put_u32(&b, (uint32_t)l->kind);
         size_t nw = 0, nb = 0;
         switch (l->kind) {
         case CN_LAYER_CONV2D:
-            cn_wb_u32(&b, l->maps);
-            cn_wb_u32(&b, l->kh);
-            cn_wb_u32(&b, l->kw);
-            cn_wb_u32(&b, l->stride);
-            cn_wb_u32(&b, l->pad);
+            cn_io_put_u32(&b, (uint32_t)l->maps);
+            cn_io_put_u32(&b, (uint32_t)l->kh);
+            cn_io_put_u32(&b, (uint32_t)l->kw);
+            cn_io_put_u32(&b, (uint32_t)l->stride);
+            cn_io_put_u32(&b, (uint32_t)l->pad);
             nw = l->maps * l->in_c * l->kh * l->kw;
             nb = l->maps;
             break;
         case CN_LAYER_DENSE:
-            cn_wb_u32(&b, l->maps);
+            cn_io_put_u32(&b, (uint32_t)l->maps);
             nw = l->maps * l->in_c * l->in_h * l->in_w;
             nb = l->maps;
             break;
         case CN_LAYER_POOL:
-            cn_wb_u32(&b, l->kh);
-            cn_wb_u32(&b, l->kw);
-            cn_wb_u32(&b, l->stride);
-            cn_wb_f64(&b, l->scale);
+            cn_io_put_u32(&b, (uint32_t)l->kh);
+            cn_io_put_u32(&b, (uint32_t)l->kw);
+            cn_io_put_u32(&b, (uint32_t)l->stride);
+            cn_io_put_f64(&b, l->scale);
             break;
         case CN_LAYER_POLY:
             for (int k = 0; k < 3; k++)
-                cn_wb_f64(&b, l->poly[k]);
+                cn_io_put_f64(&b, l->poly[k]);
             break;
         default:
             break;
         }
         for (size_t k = 0; k < nw; k++)
-            cn_wb_f64(&b, l->w[k]);
+            cn_io_put_f64(&b, l->w[k]);
         for (size_t k = 0; k < nb; k++)
-            cn_wb_f64(&b, l->b[k]);
+            cn_io_put_f64(&b, l->b[k]);
     }
-    return cn_wb_finish(&b, CN_NET_MODEL_TYPE, buf, len);
+    cn_io_writer_frame_seal(&b, CN_NET_MODEL_TYPE, 1, 0);
+    return cn_io_writer_release(buf, len, &b); /* CN_ERR_NO_MEMORY if a growth failed */
 }
 
 /* Reads the weights and biases of conv2d or dense layer l (its header fields read) and
  * appends it: the counts are checked against the shape before anything is allocated, so
  * a forged count costs nothing. */
-static cn_status read_linear(cn_model_t *m, cn_rb_t *r, cn_layer_t l, cn_net_diag_t *diag)
+static cn_status read_linear(cn_model_t *m, cn_io_reader_t *r, cn_layer_t l,
+                             cn_net_diag_t *diag)
 {
     const size_t idx = m->nlayers + 1, nw = weight_count(m, &l), nb = l.maps;
     if (nw > CN_MODEL_MAX_WEIGHTS || nb == 0)
         return append(m, l, NULL, NULL, diag); /* refused: names the argument */
-    if ((r->len - r->pos) / 8 < nw + nb) {     /* nw + nb < 2^27: no overflow */
+    const size_t left = cn_io_reader_remaining(r);
+    if (left / 8 < nw + nb) { /* nw + nb < 2^27: no overflow */
         cn_diag_set(diag,
                     "layer %zu (%s): %zu weights and %zu biases declared, the file "
                     "holds %zu bytes after the layer header",
-                    idx, kind_name(l.kind), nw, nb, r->len - r->pos);
-        r->bad = 1;
+                    idx, kind_name(l.kind), nw, nb, left);
+        cn_io_reader_fail(r, CN_ERR_TRUNCATED);
         return CN_ERR_TRUNCATED;
     }
     double *v = malloc((nw + nb) * sizeof *v);
     if (!v)
         return CN_ERR_NO_MEMORY;
     for (size_t i = 0; i < nw + nb; i++)
-        v[i] = cn_rb_f64(r);
+        v[i] = cn_io_get_f64(r);
     const cn_status st = append(m, l, v, v + nw, diag);
     free(v);
     return st;
@@ -515,40 +519,22 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
     memset(m, 0, sizeof *m);
     if (diag)
         diag->msg[0] = 0;
-    const uint8_t *body;
-    size_t blen;
-    cn_status fst =
-        cn_net_unframe(&body, &blen, buf, len, CN_NET_MODEL_TYPE, MODEL_MAGIC, diag);
+    cn_io_reader_t r;
+    unsigned minor;
+    const cn_status fst = cn_net_body_open(&r, &minor, buf, len, CN_NET_MODEL_TYPE, MODEL_MAGIC,
+                                           MODEL_MAJOR, 1, diag);
     if (fst != CN_OK)
         return fst;
-    cn_rb_t r = {.p = body, .len = blen};
-    uint8_t magic[4], ver[4];
-    cn_rb_get(&r, magic, 4);
-    cn_rb_get(&r, ver, 4);
-    if (r.bad) {
-        cn_diag_set(diag, "truncated header (%zu bytes)", len);
-        return CN_ERR_TRUNCATED;
-    }
-    if (memcmp(magic, MODEL_MAGIC, 4) != 0) {
-        cn_diag_set(diag, "not a cryptonets model (bad magic)");
-        return CN_ERR_FORMAT;
-    }
-    const unsigned major = ver[0] | ver[1] << 8, minor = ver[2] | ver[3] << 8;
-    if (major != MODEL_MAJOR) {
-        cn_diag_set(diag, "model format version %u.%u; this library reads %d.x", major,
-                    ver[2] | ver[3] << 8, MODEL_MAJOR);
-        return major > MODEL_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
-    }
     /* the checksum was checked: everything after it is what the writer wrote */
-    if (blen < 8 + 44) { /* magic and version, the fixed fields */
-        cn_diag_set(diag, "truncated header (%zu bytes)", len);
+    if (cn_io_reader_remaining(&r) < 44) { /* the fixed fields */
+        cn_diag_set(diag, "model: truncated header (%zu bytes)", len);
         return CN_ERR_TRUNCATED;
     }
-    const uint64_t flags = cn_rb_u32(&r);
-    const uint64_t c = cn_rb_u32(&r), h = cn_rb_u32(&r), w = cn_rb_u32(&r);
-    const double scale = cn_rb_f64(&r);
-    const int64_t in_min = (int64_t)cn_rb_u64(&r), in_max = (int64_t)cn_rb_u64(&r);
-    const uint64_t nl = cn_rb_u32(&r);
+    const uint64_t flags = cn_io_get_u32(&r);
+    const uint64_t c = cn_io_get_u32(&r), h = cn_io_get_u32(&r), w = cn_io_get_u32(&r);
+    const double scale = cn_io_get_f64(&r);
+    const int64_t in_min = (int64_t)cn_io_get_u64(&r), in_max = (int64_t)cn_io_get_u64(&r);
+    const uint64_t nl = cn_io_get_u32(&r);
     if (flags != 0) {
         cn_diag_set(diag, "unknown header flags 0x%llx", (unsigned long long)flags);
         return CN_ERR_FORMAT;
@@ -569,23 +555,23 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
         return CN_ERR_FORMAT;
     }
     for (size_t i = 0; i < nl && st == CN_OK; i++) {
-        const uint64_t kind = cn_rb_u32(&r);
+        const uint64_t kind = cn_io_get_u32(&r);
         switch (kind) {
         case CN_LAYER_CONV2D: {
             cn_layer_t l = {.kind = CN_LAYER_CONV2D};
-            l.maps = cn_rb_u32(&r);
-            l.kh = cn_rb_u32(&r);
-            l.kw = cn_rb_u32(&r);
-            l.stride = cn_rb_u32(&r);
-            l.pad = cn_rb_u32(&r);
-            if (!r.bad)
+            l.maps = cn_io_get_u32(&r);
+            l.kh = cn_io_get_u32(&r);
+            l.kw = cn_io_get_u32(&r);
+            l.stride = cn_io_get_u32(&r);
+            l.pad = cn_io_get_u32(&r);
+            if (r.status == CN_OK)
                 st = read_linear(m, &r, l, diag);
             break;
         }
         case CN_LAYER_DENSE: {
             cn_layer_t l = {.kind = CN_LAYER_DENSE};
-            l.maps = cn_rb_u32(&r);
-            if (!r.bad)
+            l.maps = cn_io_get_u32(&r);
+            if (r.status == CN_OK)
                 st = read_linear(m, &r, l, diag);
             break;
         }
@@ -598,14 +584,14 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
         case CN_LAYER_POLY: {
             double pc[3];
             for (int k = 0; k < 3; k++)
-                pc[k] = cn_rb_f64(&r);
-            if (r.bad)
+                pc[k] = cn_io_get_f64(&r);
+            if (r.status != CN_OK)
                 break;
             if (minor < 1) {
                 cn_diag_set(diag,
                             "layer %zu: kind %d (poly) in a version %u.%u file (it "
                             "needs 1.1)",
-                            i + 1, CN_LAYER_POLY, major, minor);
+                            i + 1, CN_LAYER_POLY, (unsigned)MODEL_MAJOR, minor);
                 st = CN_ERR_FORMAT;
                 break;
             }
@@ -613,9 +599,10 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
             break;
         }
         case CN_LAYER_POOL: {
-            const size_t kh = cn_rb_u32(&r), kw = cn_rb_u32(&r), stride = cn_rb_u32(&r);
-            const double s = cn_rb_f64(&r);
-            if (r.bad)
+            const size_t kh = cn_io_get_u32(&r), kw = cn_io_get_u32(&r),
+                         stride = cn_io_get_u32(&r);
+            const double s = cn_io_get_f64(&r);
+            if (r.status != CN_OK)
                 break;
             st = cn_model_add_pool(m, kh, kw, stride, s, diag);
             break;
@@ -628,13 +615,13 @@ cn_status cn_model_from_bytes(cn_model_t *m, const uint8_t *buf, size_t len,
                         CN_LAYER_POLY);
             st = CN_ERR_FORMAT;
         }
-        if (st == CN_OK && r.bad) {
+        if (st == CN_OK && r.status != CN_OK) {
             cn_diag_set(diag, "layer %zu: the file ends inside the layer", i + 1);
             st = CN_ERR_FORMAT; /* the checksum matched: the declared content is short */
         }
     }
-    if (st == CN_OK && r.pos != r.len) {
-        cn_diag_set(diag, "%zu bytes after the last layer", r.len - r.pos);
+    if (st == CN_OK && cn_io_reader_remaining(&r) != 0) {
+        cn_diag_set(diag, "%zu bytes after the last layer", cn_io_reader_remaining(&r));
         st = CN_ERR_FORMAT;
     }
     if (st != CN_OK) {

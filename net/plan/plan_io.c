@@ -12,60 +12,60 @@
 
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
-    cn_wb_t b = {0};
-    cn_wb_frame_begin(&b);
-    cn_wb_put(&b, PLAN_MAGIC, 4);
-    const uint8_t ver[4] = {PLAN_MAJOR, 0, PLAN_MINOR, 0};
-    cn_wb_put(&b, ver, 4);
+    cn_io_writer_t b;
+    cn_io_writer_init(&b);
+    cn_io_writer_frame_begin(&b);
+    cn_io_put_bytes(&b, PLAN_MAGIC, 4);
+    cn_io_put_u16(&b, PLAN_MAJOR);
+    cn_io_put_u16(&b, PLAN_MINOR);
+    /* the parameters as lib/io writes them, after their length, saved in place */
     const size_t psz = cn_io_size_params(&p->prm);
-    uint8_t *pb = malloc(psz);
+    cn_io_put_u64(&b, psz);
+    uint8_t *pb = cn_io_put_reserve(&b, psz);
     size_t pw = 0;
-    if (!pb || cn_io_save_params(pb, psz, &pw, &p->prm) != CN_OK) {
-        free(pb);
-        free(b.p);
+    if (!pb || cn_io_save_params(pb, psz, &pw, &p->prm) != CN_OK || pw != psz) {
+        cn_io_writer_clear(&b);
         return CN_ERR_NO_MEMORY;
     }
-    cn_wb_u64(&b, pw);
-    cn_wb_put(&b, pb, pw);
-    free(pb);
-    cn_wb_u64(&b, p->nin);
-    cn_wb_u64(&b, p->nout);
-    cn_wb_u64(&b, (uint64_t)p->in_min);
-    cn_wb_u64(&b, (uint64_t)p->in_max);
-    cn_wb_u64(&b, p->weight_bits);
-    cn_wb_u64(&b, p->calib_mismatch);
-    cn_wb_u64(&b, (uint64_t)p->wraps);
-    cn_wb_f64(&b, p->out_bound_bits);
-    cn_wb_f64(&b, p->out_scale);
-    cn_wb_f64(&b, p->budget);
-    cn_wb_f64(&b, p->cost);
-    cn_wb_u64(&b, p->nops);
+    cn_io_put_u64(&b, p->nin);
+    cn_io_put_u64(&b, p->nout);
+    cn_io_put_u64(&b, (uint64_t)p->in_min);
+    cn_io_put_u64(&b, (uint64_t)p->in_max);
+    cn_io_put_u64(&b, p->weight_bits);
+    cn_io_put_u64(&b, p->calib_mismatch);
+    cn_io_put_u64(&b, (uint64_t)p->wraps);
+    cn_io_put_f64(&b, p->out_bound_bits);
+    cn_io_put_f64(&b, p->out_scale);
+    cn_io_put_f64(&b, p->budget);
+    cn_io_put_f64(&b, p->cost);
+    cn_io_put_u64(&b, p->nops);
     for (size_t i = 0; i < p->nops; i++) {
         const cn_op_t *op = &p->ops[i];
-        cn_wb_u64(&b, (uint64_t)op->kind);
-        cn_wb_u64(&b, op->drop);
-        cn_wb_u64(&b, op->width);
-        cn_wb_u64(&b, op->level);
-        cn_wb_u64(&b, op->size);
-        cn_wb_f64(&b, op->range_bits);
-        cn_wb_f64(&b, op->noise_bits);
+        cn_io_put_u64(&b, (uint64_t)op->kind);
+        cn_io_put_u64(&b, op->drop);
+        cn_io_put_u64(&b, op->width);
+        cn_io_put_u64(&b, op->level);
+        cn_io_put_u64(&b, op->size);
+        cn_io_put_f64(&b, op->range_bits);
+        cn_io_put_f64(&b, op->noise_bits);
         if (op->kind != CN_OP_LINEAR)
             continue;
         const cn_lin_t *l = &op->lin;
-        cn_wb_u64(&b, l->nin);
-        cn_wb_u64(&b, l->nout);
+        cn_io_put_u64(&b, l->nin);
+        cn_io_put_u64(&b, l->nout);
         for (size_t j = 0; j < l->nout; j++) {
-            cn_wb_u64(&b, l->row[j + 1] - l->row[j]);
+            cn_io_put_u64(&b, l->row[j + 1] - l->row[j]);
             for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
-                cn_wb_u64(&b, l->col[k]);
-                cn_wb_u64(&b, (uint64_t)l->w[k]);
+                cn_io_put_u64(&b, l->col[k]);
+                cn_io_put_u64(&b, (uint64_t)l->w[k]);
             }
             const unsigned __int128 u = (unsigned __int128)l->bias[j];
-            cn_wb_u64(&b, (uint64_t)u);
-            cn_wb_u64(&b, (uint64_t)(u >> 64));
+            cn_io_put_u64(&b, (uint64_t)u);
+            cn_io_put_u64(&b, (uint64_t)(u >> 64));
         }
     }
-    return cn_wb_finish(&b, CN_NET_PLAN_TYPE, buf, len);
+    cn_io_writer_frame_seal(&b, CN_NET_PLAN_TYPE, 1, 0);
+    return cn_io_writer_release(buf, len, &b); /* CN_ERR_NO_MEMORY if a growth failed */
 }
 
 /* Checks that the ops form a runnable chain for the parameters: widths match, sizes and
@@ -141,52 +141,41 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
-    const uint8_t *body;
-    size_t blen;
-    const cn_status fst =
-        cn_net_unframe(&body, &blen, buf, len, CN_NET_PLAN_TYPE, PLAN_MAGIC, diag);
+    cn_io_reader_t r;
+    unsigned minor;
+    const cn_status fst = cn_net_body_open(&r, &minor, buf, len, CN_NET_PLAN_TYPE, PLAN_MAGIC,
+                                           PLAN_MAJOR, 1, diag);
     if (fst != CN_OK)
         return fst;
-    if (blen < 8 || memcmp(body, PLAN_MAGIC, 4) != 0) {
-        cn_diag_set(diag, "not a cryptonets plan (bad magic)");
-        return CN_ERR_FORMAT;
-    }
-    const unsigned major = body[4] | body[5] << 8;
-    if (major != PLAN_MAJOR) {
-        cn_diag_set(diag, "plan format version %u; this library reads %d.x", major, PLAN_MAJOR);
-        return major > PLAN_MAJOR ? CN_ERR_VERSION : CN_ERR_FORMAT;
-    }
-    cn_rb_t r = {.p = body, .len = blen, .pos = 8};
     cn_plan_t *p = calloc(1, sizeof *p);
     if (!p)
         return CN_ERR_NO_MEMORY;
     cn_status st = CN_OK;
-    const uint64_t psz = cn_rb_u64(&r);
-    if (r.bad || psz > r.len - r.pos) {
+    const uint64_t psz = cn_io_get_u64(&r);
+    if (r.status != CN_OK || psz > cn_io_reader_remaining(&r))
         st = CN_ERR_FORMAT;
-    } else {
-        st = cn_io_load_params(&p->prm, r.p + r.pos, (size_t)psz, allow_insecure);
-        r.pos += (size_t)psz;
-    }
+    else
+        st = cn_io_load_params(&p->prm, cn_io_get_view(&r, (size_t)psz), (size_t)psz,
+                               allow_insecure);
     if (st != CN_OK) {
         cn_diag_set(diag, "plan: parameters refused: %s", cn_strerror(st));
         free(p);
         return st;
     }
-    p->nin = (size_t)cn_rb_u64(&r);
-    p->nout = (size_t)cn_rb_u64(&r);
-    p->in_min = (int64_t)cn_rb_u64(&r);
-    p->in_max = (int64_t)cn_rb_u64(&r);
-    p->weight_bits = (unsigned)cn_rb_u64(&r);
-    p->calib_mismatch = (size_t)cn_rb_u64(&r);
-    const uint64_t wraps = cn_rb_u64(&r);
+    p->nin = (size_t)cn_io_get_u64(&r);
+    p->nout = (size_t)cn_io_get_u64(&r);
+    p->in_min = (int64_t)cn_io_get_u64(&r);
+    p->in_max = (int64_t)cn_io_get_u64(&r);
+    p->weight_bits = (unsigned)cn_io_get_u64(&r);
+    p->calib_mismatch = (size_t)cn_io_get_u64(&r);
+    const uint64_t wraps = cn_io_get_u64(&r);
     p->wraps = wraps == 1;
-    p->out_bound_bits = cn_rb_f64(&r);
-    p->out_scale = cn_rb_f64(&r);
-    p->budget = cn_rb_f64(&r);
-    p->cost = cn_rb_f64(&r);
-    const uint64_t nops = cn_rb_u64(&r);
-    if (r.bad || nops == 0 || nops > CN_PLAN_MAX_OPS || !(p->out_scale > 0) ||
+    p->out_bound_bits = cn_io_get_f64(&r);
+    p->out_scale = cn_io_get_f64(&r);
+    p->budget = cn_io_get_f64(&r);
+    p->cost = cn_io_get_f64(&r);
+    const uint64_t nops = cn_io_get_u64(&r);
+    if (r.status != CN_OK || nops == 0 || nops > CN_PLAN_MAX_OPS || !(p->out_scale > 0) ||
         !isfinite(p->out_scale) || p->nin > CN_MODEL_MAX_VALUES ||
         p->nout > CN_MODEL_MAX_VALUES || wraps > 1 || p->weight_bits > 30 || !(p->cost >= 0) ||
         !isfinite(p->cost)) {
@@ -203,16 +192,16 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         free(p);
         return CN_ERR_NO_MEMORY;
     }
-    for (size_t i = 0; i < nops && st == CN_OK && !r.bad; i++) {
+    for (size_t i = 0; i < nops && st == CN_OK && r.status == CN_OK; i++) {
         cn_op_t *op = &p->ops[i];
         p->nops = i + 1;
-        op->kind = (cn_op_kind)cn_rb_u64(&r);
-        op->drop = (size_t)cn_rb_u64(&r);
-        op->width = (size_t)cn_rb_u64(&r);
-        op->level = (size_t)cn_rb_u64(&r);
-        op->size = (size_t)cn_rb_u64(&r);
-        op->range_bits = cn_rb_f64(&r);
-        op->noise_bits = cn_rb_f64(&r);
+        op->kind = (cn_op_kind)cn_io_get_u64(&r);
+        op->drop = (size_t)cn_io_get_u64(&r);
+        op->width = (size_t)cn_io_get_u64(&r);
+        op->level = (size_t)cn_io_get_u64(&r);
+        op->size = (size_t)cn_io_get_u64(&r);
+        op->range_bits = cn_io_get_f64(&r);
+        op->noise_bits = cn_io_get_f64(&r);
         if (op->drop != 0 && op->kind != CN_OP_MODSWITCH) {
             cn_diag_set(diag, "plan op %zu: a prime count to drop on an op that drops none",
                         i + 1);
@@ -222,9 +211,9 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         if (op->kind != CN_OP_LINEAR)
             continue;
         cn_lin_t *l = &op->lin;
-        l->nin = (size_t)cn_rb_u64(&r);
-        l->nout = (size_t)cn_rb_u64(&r);
-        if (r.bad || l->nin == 0 || l->nin > CN_MODEL_MAX_VALUES || l->nout == 0 ||
+        l->nin = (size_t)cn_io_get_u64(&r);
+        l->nout = (size_t)cn_io_get_u64(&r);
+        if (r.status != CN_OK || l->nin == 0 || l->nin > CN_MODEL_MAX_VALUES || l->nout == 0 ||
             l->nout > CN_MODEL_MAX_VALUES) {
             cn_diag_set(diag,
                         "plan op %zu: linear layer of %zu inputs and %zu outputs (1..%zu "
@@ -235,7 +224,7 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
             break;
         }
         /* every term is 16 bytes: the bytes left bound the allocation */
-        size_t cap = (r.len - r.pos) / 16 + 1;
+        size_t cap = cn_io_reader_remaining(&r) / 16 + 1;
         if (cap > CN_MODEL_MAX_WEIGHTS)
             cap = CN_MODEL_MAX_WEIGHTS;
         l->row = calloc(l->nout + 1, sizeof *l->row);
@@ -247,30 +236,30 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
             break;
         }
         size_t k = 0;
-        for (size_t j = 0; j < l->nout && !r.bad; j++) {
-            const uint64_t cnt = cn_rb_u64(&r);
+        for (size_t j = 0; j < l->nout && r.status == CN_OK; j++) {
+            const uint64_t cnt = cn_io_get_u64(&r);
             if (cnt > l->nin || cnt > cap - k) {
-                r.bad = 1;
+                cn_io_reader_fail(&r, CN_ERR_FORMAT);
                 break;
             }
             l->row[j] = k;
             for (uint64_t c = 0; c < cnt; c++) {
-                const uint64_t col = cn_rb_u64(&r), w = cn_rb_u64(&r);
+                const uint64_t col = cn_io_get_u64(&r), w = cn_io_get_u64(&r);
                 /* columns and |w| < 2^31 checked before anything computes with them */
                 const int64_t ws = (int64_t)w;
                 l->col[k] = (uint32_t)(col < l->nin ? col : 0);
                 l->w[k++] = ws > -((int64_t)1 << 31) && ws < ((int64_t)1 << 31) ? ws : 0;
                 if (col >= l->nin || ws <= -((int64_t)1 << 31) || ws >= ((int64_t)1 << 31))
-                    r.bad = 1;
+                    cn_io_reader_fail(&r, CN_ERR_FORMAT);
             }
-            const uint64_t lo = cn_rb_u64(&r), hi = cn_rb_u64(&r);
+            const uint64_t lo = cn_io_get_u64(&r), hi = cn_io_get_u64(&r);
             l->bias[j] = (cn_int128)(((unsigned __int128)hi << 64) | lo);
         }
         l->row[l->nout] = k;
-        if (!r.bad)
+        if (r.status == CN_OK)
             st = cn_lin_partition(l);
     }
-    if (st == CN_OK && (r.bad || r.pos != r.len)) {
+    if (st == CN_OK && (r.status != CN_OK || cn_io_reader_remaining(&r) != 0)) {
         cn_diag_set(diag, "plan: malformed or trailing bytes");
         st = CN_ERR_FORMAT;
     }

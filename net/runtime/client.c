@@ -268,20 +268,6 @@ cn_status cn_client_reply_budget(int *bits, cn_client_t *c, const uint8_t *buf, 
  * header is far below it. */
 #define STATE_MAX_BYTES ((size_t)1 << 20)
 
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* d = SHA-256 (FIPS 180-4, libsodium) of the plan's bytes: what identifies a plan. */
 static cn_status plan_digest(uint8_t d[STATE_DIGEST], const cn_plan_t *plan)
 {
@@ -307,23 +293,29 @@ cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
 {
     const size_t sksz = cn_io_size_secret_key(&c->sk, c->ctx);
     const size_t total = CN_IO_HEADER_BYTES + STATE_HEAD + sksz + CN_IO_TRAILER_BYTES;
-    uint8_t *const f = malloc(total), *b = f + CN_IO_HEADER_BYTES;
+    uint8_t *const f = malloc(total);
     if (!f)
         return CN_ERR_NO_MEMORY;
-    memcpy(b, STATE_MAGIC, 4);
-    b[4] = STATE_MAJOR;
-    b[5] = 0;
-    b[6] = STATE_MINOR;
-    b[7] = 0;
-    cn_status st = plan_digest(b + 8, c->plan);
-    put_u64(b + 8 + STATE_DIGEST, sksz);
-    size_t w = 0;
+    /* a fixed writer: the key is written once, in place, and never copied */
+    cn_io_writer_t w;
+    cn_io_writer_init_fixed(&w, f, total);
+    cn_io_writer_frame_begin(&w);
+    cn_io_put_bytes(&w, STATE_MAGIC, 4);
+    cn_io_put_u16(&w, STATE_MAJOR);
+    cn_io_put_u16(&w, STATE_MINOR);
+    uint8_t *const digest = cn_io_put_reserve(&w, STATE_DIGEST);
+    cn_io_put_u64(&w, sksz);
+    uint8_t *const key = cn_io_put_reserve(&w, sksz);
+    cn_status st = w.status != CN_OK ? w.status : plan_digest(digest, c->plan);
+    size_t kw = 0;
     if (st == CN_OK)
-        st = cn_io_save_secret_key(b + STATE_HEAD, sksz, &w, &c->sk, c->ctx);
-    if (st == CN_OK && w != sksz)
+        st = cn_io_save_secret_key(key, sksz, &kw, &c->sk, c->ctx);
+    if (st == CN_OK && kw != sksz)
         st = CN_ERR_FORMAT;
-    if (st == CN_OK)
-        st = cn_io_frame_seal(f, total, CN_NET_STATE_TYPE, 1, 0);
+    if (st == CN_OK) { /* the header and checksum, over the digest and key filled in */
+        cn_io_writer_frame_seal(&w, CN_NET_STATE_TYPE, 1, 0);
+        st = w.status;
+    }
     if (st != CN_OK) {
         cn_client_state_free(f, total);
         return st;
@@ -339,46 +331,39 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
-    const uint8_t *buf;
-    size_t len;
-    const cn_status fst =
-        cn_net_unframe(&buf, &len, frame, flen, CN_NET_STATE_TYPE, NULL, diag);
+    cn_io_reader_t r;
+    unsigned minor;
+    const cn_status fst = cn_net_body_open(&r, &minor, frame, flen, CN_NET_STATE_TYPE,
+                                           STATE_MAGIC, STATE_MAJOR, 0, diag);
     if (fst != CN_OK)
         return fst;
-    if (len < 4 || memcmp(buf, STATE_MAGIC, 4) != 0) {
-        cn_diag_set(diag, "not a cryptonets client state (bad magic)");
-        return len < 4 ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
-    }
-    if (len < STATE_HEAD) {
-        cn_diag_set(diag, "client state: truncated (%zu bytes)", len);
+    const uint8_t *const recorded = cn_io_get_view(&r, STATE_DIGEST);
+    const uint64_t sksz = cn_io_get_u64(&r);
+    if (r.status != CN_OK) {
+        cn_diag_set(diag, "client state: truncated (%zu bytes)", r.len);
         return CN_ERR_TRUNCATED;
     }
-    const unsigned major = buf[4] | (unsigned)buf[5] << 8;
-    if (major != STATE_MAJOR) {
-        cn_diag_set(diag, "client state format version %u; this library reads %d.x", major,
-                    STATE_MAJOR);
-        return major == 0 ? CN_ERR_FORMAT : CN_ERR_VERSION;
-    }
-    const uint64_t sksz = get_u64(buf + 8 + STATE_DIGEST);
-    if (sksz != len - STATE_HEAD) {
+    const size_t left = cn_io_reader_remaining(&r);
+    if (sksz != left) {
         cn_diag_set(diag, "client state: a body of %zu bytes, but its key length says %llu",
-                    len, (unsigned long long)(sksz + STATE_HEAD));
-        return sksz > len - STATE_HEAD ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
+                    r.len, (unsigned long long)(sksz + STATE_HEAD));
+        return sksz > left ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
     }
     uint8_t d[STATE_DIGEST];
     cn_status st = plan_digest(d, plan);
     if (st != CN_OK)
         return st;
-    if (sodium_memcmp(d, buf + 8, STATE_DIGEST) != 0) {
+    if (sodium_memcmp(d, recorded, STATE_DIGEST) != 0) {
         cn_diag_set(diag, "this key was made for another plan (the plan's SHA-256 differs "
                           "from the one the client state records)");
         return CN_ERR_CONTEXT_MISMATCH;
     }
+    const uint8_t *const key = cn_io_get_view(&r, left);
     cn_client_t *c;
     st = client_new(&c, plan, NULL, 0);
     if (st != CN_OK)
         return st;
-    st = cn_io_load_secret_key(&c->sk, buf + STATE_HEAD, (size_t)sksz, c->ctx);
+    st = cn_io_load_secret_key(&c->sk, key, left, c->ctx);
     if (st != CN_OK)
         cn_diag_set(diag, "client state: secret key refused: %s", cn_strerror(st));
     if (st == CN_OK) {

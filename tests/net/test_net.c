@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/net_fixture.h"
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 #include "../../net/net_internal.h"
@@ -135,8 +136,9 @@ static void random_model(cn_model_t *m, cn_test_rng_t *r, int variant)
     free(buf);
 }
 
-/* Runs plan p encrypted on count random inputs; checks every output of every slot against
- * the integer network and the measured budget against the estimate. */
+/* Runs plan p encrypted on count random inputs (the server on two threads); checks every
+ * output of every slot against the integer network, the measured budget against the
+ * estimate, and the refusal of insecure parameters, bad batches and out-of-range inputs. */
 static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
 {
     const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
@@ -146,47 +148,36 @@ static void run_encrypted(const cn_plan_t *p, size_t count, cn_test_rng_t *r)
     cn_int128 *ref = malloc(count * nout * sizeof *ref),
               *got = malloc(count * nout * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
-    uint8_t seed[CN_SEED_BYTES] = {9};
-    memcpy(seed + 1, &count, sizeof count);
-    cn_client_t *c;
-    cn_server_t *s;
-    uint8_t *keys, *up, *down, *pb;
-    size_t kl, ul, dl, pl;
-    /* the server runs the plan it loaded from the client's bytes */
-    ck_assert_int_eq(cn_plan_to_bytes(&pb, &pl, p), CN_OK);
+    /* the plan's insecure parameters are refused unless allowed (the fixture allows them) */
+    uint8_t *pb;
+    size_t pl;
     cn_plan_t *sp;
     cn_net_diag_t d;
+    ck_assert_int_eq(cn_plan_to_bytes(&pb, &pl, p), CN_OK);
     ck_assert_int_eq(cn_plan_from_bytes(&sp, pb, pl, 0, &d), CN_ERR_INSECURE);
-    ck_assert_msg(cn_plan_from_bytes(&sp, pb, pl, 1, &d) == CN_OK, "plan: %s", d.msg);
     free(pb);
-    ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
-    ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, sp, keys, kl, 2, NULL), CN_OK);
-    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
-    ck_assert_int_eq(cn_server_eval(&down, &dl, s, up, ul, NULL, NULL), CN_OK);
-    ck_assert_int_eq(cn_client_decrypt(got, c, down, dl, count, NULL), CN_OK);
+    cn_test_net_t t;
+    int bud;
+    cn_test_net_open(&t, p, count, 2);
+    cn_test_net_run(&t, got, &bud, x, count);
     for (size_t i = 0; i < count * nout; i++)
         ck_assert_msg(got[i] == ref[i], "slot %zu output %zu: decrypted %lld, integer %lld",
                       i / nout, i % nout, (long long)got[i], (long long)ref[i]);
-    int bud;
-    ck_assert_int_eq(cn_client_reply_budget(&bud, c, down, dl, NULL), CN_OK);
     ck_assert_msg(bud >= floor(cn_plan_output_budget(p)),
                   "measured budget %d below the estimate %.1f", bud, cn_plan_output_budget(p));
     /* a truncated or mismatched batch is refused, not evaluated */
     uint8_t *bad;
     size_t bl;
-    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, up, ul - 1, NULL, NULL), CN_OK);
-    ck_assert_int_ne(cn_server_eval(&bad, &bl, s, down, dl, NULL, NULL), CN_OK);
-    ck_assert_int_ne(cn_client_decrypt(got, c, up, ul, count, NULL), CN_OK);
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, t.server, t.up, t.up_len - 1, NULL, NULL),
+                     CN_OK);
+    ck_assert_int_ne(cn_server_eval(&bad, &bl, t.server, t.down, t.down_len, NULL, NULL),
+                     CN_OK);
+    ck_assert_int_ne(cn_client_decrypt(got, t.client, t.up, t.up_len, count, NULL), CN_OK);
     /* inputs outside the model's range are refused */
     x[0] = 16;
-    ck_assert_int_eq(cn_client_encrypt(&bad, &bl, c, x, count, NULL), CN_ERR_OUT_OF_RANGE);
-    free(keys);
-    free(up);
-    free(down);
-    cn_server_free(s);
-    cn_plan_free(sp);
-    cn_client_free(c);
+    ck_assert_int_eq(cn_client_encrypt(&bad, &bl, t.client, x, count, NULL),
+                     CN_ERR_OUT_OF_RANGE);
+    cn_test_net_close(&t);
     free(x);
     free(ref);
     free(got);
@@ -605,38 +596,27 @@ START_TEST(test_baselines)
     int64_t *x = malloc(count * nin * sizeof *x);
     for (size_t i = 0; i < count * nin; i++)
         x[i] = (int64_t)cn_test_rng_below(&r, 16);
-    const uint8_t seed[CN_SEED_BYTES] = {78};
-    cn_client_t *c;
-    cn_server_t *s;
-    uint8_t *keys, *up, *down[2];
-    size_t kl, ul, dl[2];
-    ck_assert_int_eq(cn_client_create(&c, lazy, seed, CN_RNG_INSECURE_ACK), CN_OK);
-    ck_assert_int_eq(cn_client_eval_keys(&keys, &kl, c), CN_OK);
-    ck_assert_int_eq(cn_server_create(&s, lazy, keys, kl, 2, NULL), CN_OK);
-    ck_assert_int_eq(cn_client_encrypt(&up, &ul, c, x, count, NULL), CN_OK);
-    ck_assert_int_eq(cn_server_set_linear_mode(s, (cn_linear_mode)7), CN_ERR_INVALID_ARG);
-    for (int mode = 0; mode < 2; mode++) {
-        ck_assert_int_eq(
-            cn_server_set_linear_mode(s, mode ? CN_LINEAR_PER_CIPHERTEXT : CN_LINEAR_BLOCKED),
-            CN_OK);
-        ck_assert_int_eq(cn_server_eval(&down[mode], &dl[mode], s, up, ul, NULL, NULL), CN_OK);
-    }
-    ck_assert(dl[0] == dl[1] && memcmp(down[0], down[1], dl[0]) == 0);
-    /* and they decrypt to the integer network */
     cn_int128 *ref = malloc(count * cn_plan_outputs(lazy) * sizeof *ref);
     cn_int128 *got = malloc(count * cn_plan_outputs(lazy) * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, lazy, x, count), CN_OK);
-    ck_assert_int_eq(cn_client_decrypt(got, c, down[1], dl[1], count, NULL), CN_OK);
+    cn_test_net_t t;
+    cn_test_net_open(&t, lazy, 78, 2);
+    ck_assert_int_eq(cn_server_set_linear_mode(t.server, (cn_linear_mode)7),
+                     CN_ERR_INVALID_ARG);
+    /* blocked (the default): decrypts to the integer network */
+    cn_test_net_run(&t, got, NULL, x, count);
     ck_assert(memcmp(ref, got, count * cn_plan_outputs(lazy) * sizeof *ref) == 0);
+    /* per ciphertext: the same reply, byte for byte */
+    uint8_t *down;
+    size_t dl;
+    ck_assert_int_eq(cn_server_set_linear_mode(t.server, CN_LINEAR_PER_CIPHERTEXT), CN_OK);
+    ck_assert_int_eq(cn_server_eval(&down, &dl, t.server, t.up, t.up_len, NULL, NULL), CN_OK);
+    ck_assert(dl == t.down_len && memcmp(down, t.down, dl) == 0);
+    free(down);
+    cn_test_net_close(&t);
     free(ref);
     free(got);
-    free(keys);
-    free(up);
-    free(down[0]);
-    free(down[1]);
     free(x);
-    cn_server_free(s);
-    cn_client_free(c);
     cn_plan_free(lazy);
     cn_plan_free(eager);
     cn_model_clear(&m);

@@ -63,7 +63,12 @@ static cn_status unframe(const uint8_t **body, size_t *blen, const uint8_t *buf,
     const cn_status st = cn_io_frame_open(&h, body, blen, buf, len, type);
     if (st == CN_OK)
         return CN_OK;
-    if (st == CN_ERR_TRUNCATED)
+    if (st == CN_ERR_TRUNCATED && len == 0)
+        cn_diag_set(diag, "%s: empty (0 bytes)", what);
+    else if (st == CN_ERR_TRUNCATED && len < CN_IO_HEADER_BYTES)
+        cn_diag_set(diag, "%s: truncated (%zu bytes, shorter than the %d-byte header)", what,
+                    len, CN_IO_HEADER_BYTES);
+    else if (st == CN_ERR_TRUNCATED)
         cn_diag_set(diag, "%s: truncated (%zu bytes; the header declares %llu)", what, len,
                     (unsigned long long)h.total_length);
     else if (st == CN_ERR_VERSION)

@@ -135,8 +135,8 @@ START_TEST(test_body_open)
             snprintf(msg, sizeof msg, "%s format version 2.0; this library reads 1.x", k->what);
             expect(k, plan, buf, 24, CN_ERR_VERSION, msg);
         } else { /* no such files: read as a frame, whose 32-byte header is not all there */
-            snprintf(msg, sizeof msg, "%s: truncated (24 bytes; the header declares 0)",
-                     k->what);
+            snprintf(msg, sizeof msg,
+                     "%s: truncated (24 bytes, shorter than the 32-byte header)", k->what);
             expect(k, plan, buf, 24, CN_ERR_TRUNCATED, msg);
         }
     }

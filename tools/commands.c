@@ -314,8 +314,8 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
         if (!a->quiet)
             fprintf(stderr,
                     "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
-                    "(--calib FILE lets the compiler choose the fewest bits that keep the "
-                    "predictions)\n",
+                    "(--calib FILE lets the compiler choose each layer's width, the fewest "
+                    "plaintext bits that keep the calibration accuracy)\n",
                     a->cmd);
     }
     cn_net_diag_t d = {{0}};

@@ -8,12 +8,14 @@
  * up to b + 2; then from each of those uniform widths a descent that lowers one layer at a
  * time, the layers whose bits weigh most in the outputs first (a layer followed by k
  * squares counts 2^k times), a layer staying where its next step misses the criterion.
- * Every candidate is evaluated exactly (128-bit reference run on every calibration input)
- * and its ranges computed exactly; the values entering each layer are kept for the
- * current candidate, so a step at layer j reruns the network from j only. The table of
- * what it saw is the Pareto front of plaintext bits against calibration score; the
- * parameter search (stage 6) costs each row, and the plan takes the meeting row of least
- * estimated time per input (ties: fewer bits). */
+ * Every candidate is evaluated exactly (the reference run on every calibration input, in
+ * 64-bit integers where a layer's sums provably fit, else 128) and its ranges computed
+ * exactly; the values entering each layer are kept for the current candidate, so a step
+ * at layer j reruns the network from j only. The table of what it saw is the Pareto front
+ * of plaintext bits against calibration score; the parameter search (stage 6) costs each
+ * row, and the plan takes the meeting row of least estimated time per input, or within
+ * TIME_BAND of it the best score (then fewer bits). No state outside the call: compiles
+ * may run in several threads at once. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,16 +381,12 @@ static cn_status float_predictions(sctx_t *c)
     return st;
 }
 
-static const sctx_t *sort_ctx;
-
-/* by output bits, then score decreasing */
-static int by_bits(const void *pa, const void *pb)
+/* a before b in the table's order: fewer output bits, then a higher score */
+static int before(const sctx_t *c, const cand_t *a, const cand_t *b)
 {
-    const cand_t *a = *(cand_t *const *)pa, *b = *(cand_t *const *)pb;
     if (a->out_bits != b->out_bits)
-        return a->out_bits < b->out_bits ? -1 : 1;
-    const size_t sa = score(sort_ctx, a), sb = score(sort_ctx, b);
-    return sa > sb ? -1 : sa < sb;
+        return a->out_bits < b->out_bits;
+    return score(c, a) > score(c, b);
 }
 
 /* The table: the Pareto front of output bits against score (at most CN_QUANT_MAX_ROWS
@@ -402,8 +400,12 @@ static cn_status front(cn_quant_report_t *rep, sctx_t *c)
     for (size_t i = 0; i < c->ncand; i++)
         if (isfinite(c->cands[i].out_bits))
             v[nv++] = &c->cands[i];
-    sort_ctx = c;
-    qsort(v, nv, sizeof *v, by_bits);
+    for (size_t i = 1; i < nv; i++) /* insertion sort: at most MAX_EVALS candidates */
+        for (size_t j = i; j > 0 && before(c, v[j], v[j - 1]); j--) {
+            cand_t *t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
     size_t nf = 0, first_meet = (size_t)-1;
     for (size_t i = 0; i < nv; i++)
         if (nf == 0 || score(c, v[i]) > score(c, v[nf - 1])) {

@@ -7,7 +7,7 @@
  * The search: widths of 2, 3, ... bits for every layer until one meets the criterion (b),
  * up to b + 2; then from each of those uniform widths a descent that lowers one layer at a
  * time, the layers whose bits weigh most in the outputs first (a layer followed by k
- * squares counts 2^k times), a layer staying where its next step misses the criterion.
+ * squares counts 2^k times), a layer stopping after two failed steps in a row.
  * Every candidate is evaluated exactly (the reference run on every calibration input, in
  * 64-bit integers where a layer's sums provably fit, else 128) and its ranges computed
  * exactly; the values entering each layer are kept for the current candidate, so a step
@@ -28,6 +28,8 @@
 #define DEFAULT_TOL_LABELLED 0.002      /* 0.2 points of accuracy */
 #define DEFAULT_TOL_AGREE 0.005         /* 99.5% of predictions agree */
 #define TIME_BAND 0.01                  /* estimated times this close count as equal */
+#define LOOKAHEAD 3 /* failed steps in a row before a layer's descent stops */
+#define PASSES 3    /* passes of a descent over the layers, at most */
 
 typedef struct {
     unsigned char b[MAXL]; /* width of each linear layer */
@@ -281,32 +283,43 @@ static cn_status visit(cand_t **out, sctx_t *c, const unsigned char *b, int as_b
     return st;
 }
 
-/* From the uniform width u: lowers one layer at a time while the criterion holds, the
- * layers whose bits weigh most in the outputs first. */
+/* From the uniform width u: each layer in turn, the layers whose bits weigh most in the
+ * outputs first, goes down one bit at a time while the criterion holds. The accuracy is not
+ * monotone in a width (a step down can miss the criterion where two steps meet it), so a
+ * layer stops only after LOOKAHEAD failed steps in a row, at the lowest width that met it.
+ * Passes over the layers repeat while one moved (at most PASSES). */
 static cn_status descend(sctx_t *c, unsigned u, const size_t *order, cn_net_diag_t *diag)
 {
-    unsigned char cur[MAXL] = {0}, stuck[MAXL] = {0};
+    unsigned char cur[MAXL] = {0};
     memset(cur, (int)u, c->nl);
     cand_t *x;
     cn_status st = visit(&x, c, cur, 2, diag);
     if (st != CN_OK || !x || !x->meets)
         return st;
-    for (;;) {
-        size_t k = c->nl;
-        for (size_t r = 0; r < c->nl && k == c->nl; r++)
-            if (!stuck[order[r]] && cur[order[r]] > 2)
-                k = order[r];
-        if (k == c->nl)
-            return CN_OK;
-        cur[k]--;
-        st = visit(&x, c, cur, 1, diag);
-        if (st != CN_OK || !x)
-            return st;
-        if (!x->meets) {
-            cur[k]++;
-            stuck[k] = 1;
+    for (int pass = 0; pass < PASSES; pass++) {
+        int moved = 0;
+        for (size_t r = 0; r < c->nl; r++) {
+            const size_t k = order[r];
+            unsigned char trial[MAXL];
+            memcpy(trial, cur, sizeof trial);
+            for (int fails = 0; trial[k] > 2 && fails < LOOKAHEAD;) {
+                trial[k]--;
+                st = visit(&x, c, trial, 1, diag);
+                if (st != CN_OK || !x)
+                    return st;
+                if (x->meets) {
+                    cur[k] = trial[k];
+                    moved = 1;
+                    fails = 0;
+                } else {
+                    fails++;
+                }
+            }
         }
+        if (!moved)
+            break;
     }
+    return CN_OK;
 }
 
 /* Allocates what the evaluations keep: every item's input values for all calibration

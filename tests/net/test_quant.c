@@ -82,8 +82,9 @@ static void qnet_make(qnet_t *q, const cn_model_t *m, const unsigned *bits)
                 q->w[at][j * ni + x] = (int64_t)llround(l->w[j * ni + x] * s);
                 row += fabs((double)q->w[at][j * ni + x]);
             }
-            q->b[at][j] = round_half_away(l->b[j] * so);
-            next = fmax(next, fabs((double)q->b[at][j]) + row * mag);
+            const double bs = l->b[j] * so; /* past 2^120: out of the oracle's range */
+            q->b[at][j] = fabs(bs) < 0x1p120 ? round_half_away(bs) : 0;
+            next = fmax(next, fabs(bs) + row * mag);
         }
         mag = next;
         S = so;

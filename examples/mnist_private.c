@@ -34,8 +34,10 @@ typedef struct {
     size_t ring;   /* 0: the compiler's choice */
     int threads;   /* 0: all cores */
     int json;
-    unsigned wbits; /* 0: the compiler's choice */
-    double tolerance;
+    unsigned wbits;   /* 0: the compiler's choice */
+    double tolerance; /* 0: the compiler's default */
+    int exact;        /* every calibration prediction as the float network's */
+    int unlabelled;   /* calibrate without the training labels (agreement criterion) */
     unsigned
         input_bits; /* an ONNX model's inputs: pixel >> (8 - bits), as value / (2^bits - 1) */
 } options_t;
@@ -47,7 +49,7 @@ typedef struct {
     cn_idx_t data[4];
     int shift; /* raw input = pixel >> shift */
     size_t ntest;
-    int64_t *calib;
+    int64_t *calib, *calib_labels;
     cn_model_t model;
     /* client */
     cn_plan_t *plan;
@@ -104,13 +106,17 @@ static void usage(void)
     fprintf(stderr,
             "usage: mnist_private [--images N] [--threads T] [--model FILE] [--data DIR]\n"
             "                     [--json] [--calib N] [--weight-bits B] [--tolerance F]\n"
-            "                     [--n N] [--input-bits B] [--quiet]\n"
+            "                     [--exact] [--unlabelled] [--n N] [--input-bits B] [--quiet]\n"
             "  --model FILE: a .cnm model, or an ONNX model (.onnx) whose input is the\n"
             "    pixel >> (8 - B) divided by 2^B - 1 (--input-bits B, default 4; the\n"
             "    convention of examples/pytorch and examples/train_mnist)\n"
             "  --images N: test images to classify (default: one full batch of n)\n"
-            "  --calib N: training images the compiler checks its quantization on (1000)\n"
-            "  --tolerance F: fraction of them whose prediction may change (0)\n"
+            "  --calib N: training images the compiler checks its quantization on (1000),\n"
+            "    with their labels: the integer network's accuracy on them may be at most\n"
+            "    --tolerance F below the float network's (default 0.002: 0.2 points)\n"
+            "  --unlabelled: without the labels: at most a fraction F of their predictions\n"
+            "    may differ from the float network's (default 0.005)\n"
+            "  --exact: none of their predictions may differ (the policy before 2026-11)\n"
             "  --n N: force the ring degree (default: the compiler's choice)\n");
     exit(2);
 }
@@ -139,6 +145,14 @@ static void parse_options(options_t *o, int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--exact")) {
+            o->exact = 1;
+            continue;
+        }
+        if (!strcmp(a, "--unlabelled")) {
+            o->unlabelled = 1;
             continue;
         }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -221,12 +235,20 @@ static int load_data_and_model(run_t *r)
     if (r->opt.ncalib > train->dims[0])
         r->opt.ncalib = train->dims[0];
     r->calib = malloc((r->opt.ncalib ? r->opt.ncalib : 1) * NPIX * sizeof *r->calib);
-    if (!r->calib) {
+    r->calib_labels = malloc((r->opt.ncalib ? r->opt.ncalib : 1) * sizeof *r->calib_labels);
+    if (!r->calib || !r->calib_labels) {
         fprintf(stderr, "mnist_private: %s\n", cn_strerror(CN_ERR_NO_MEMORY));
         return 1;
     }
     for (size_t i = 0; i < r->opt.ncalib * NPIX; i++)
         r->calib[i] = train->data[i] >> r->shift;
+    const cn_idx_t *train_labels = &r->data[3];
+    if (train_labels->dims[0] < r->opt.ncalib) {
+        fprintf(stderr, "mnist_private: fewer training labels than images in %s\n", r->opt.dir);
+        return 1;
+    }
+    for (size_t i = 0; i < r->opt.ncalib; i++)
+        r->calib_labels[i] = train_labels->data[i];
     return 0;
 }
 
@@ -239,6 +261,9 @@ static int compile(run_t *r)
                                  .calib = r->calib,
                                  .ncalib = r->opt.ncalib,
                                  .calib_tolerance = r->opt.tolerance,
+                                 .calib_labels = r->opt.unlabelled ? NULL : r->calib_labels,
+                                 .calib_criterion =
+                                     r->opt.exact ? CN_CALIB_EXACT : CN_CALIB_DEFAULT,
                                  .n = r->opt.ring};
     const cn_status st = cn_plan_compile(&r->plan, &r->model, &o, &d);
     r->t_compile = now_s() - t0;
@@ -438,15 +463,19 @@ static void report(const run_t *r)
         json_object_set_new(sec, "total", json_real(e2e));
         for (size_t k = 0; k < prm->nt; k++)
             json_array_append_new(tm, json_integer((json_int_t)prm->t[k]));
+        json_t *wb = json_array();
+        for (size_t k = 0; k < cn_plan_linear_layers(r->plan); k++)
+            json_array_append_new(wb, json_integer(cn_plan_layer_weight_bits(r->plan, k)));
         o = json_pack(
-            "{s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:f, s:o, s:i, s:i, "
-            "s:I, s:I, s:I, s:I, s:I}",
+            "{s:I, s:I, s:f, s:f, s:f, s:I, s:I, s:I, s:o, s:I, s:f, s:o, s:o, s:f, s:i, "
+            "s:i, s:I, s:I, s:I, s:I, s:I}",
             "images", (json_int_t)images, "correct", (json_int_t)r->correct, "accuracy", acc,
             "float_accuracy", (double)r->float_correct / (double)images, "agree",
             (double)r->agree / (double)images, "value_mismatches",
             (json_int_t)r->mismatched_values, "predictions_per_hour", (json_int_t)pph,
             "end_to_end_predictions_per_hour", (json_int_t)pph_e2e, "seconds", sec, "n",
             (json_int_t)n, "log_q", cn_bfv_params_log_qp(prm), "plaintext_moduli", tm,
+            "layer_weight_bits", wb, "output_bits", cn_plan_output_bits(r->plan),
             "security_bits", sec_bits, "threads", r->opt.threads, "batches",
             (json_int_t)r->nbatch, "upload_bytes", (json_int_t)r->up_bytes, "download_bytes",
             (json_int_t)r->down_bytes, "eval_key_bytes", (json_int_t)r->keys_len,
@@ -485,6 +514,7 @@ static void run_clear(run_t *r)
     free(r->got);
     free(r->ref);
     free(r->calib);
+    free(r->calib_labels);
     free(r->keys);
     free(r->plan_bytes);
     cn_server_free(r->server);

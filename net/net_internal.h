@@ -79,11 +79,13 @@ struct cn_plan {
     cn_bfv_params_t prm;
     unsigned weight_bits;
     size_t calib_mismatch;
-    int wraps;             /* plaintext moduli forced below the range: exact mod T only */
-    double out_bound_bits; /* log2 of the largest |output| */
-    double out_scale;      /* integer output = float output * out_scale (about) */
-    double budget;         /* predicted final budget (bits) */
-    double cost;           /* cost model: estimated seconds per batch on one core */
+    int wraps;                /* plaintext moduli forced below the range: exact mod T only */
+    double out_bound_bits;    /* log2 of the largest |output| */
+    double out_scale;         /* integer output = float output * out_scale (about) */
+    double budget;            /* predicted final budget (bits) */
+    double cost;              /* cost model: estimated seconds per batch on one core */
+    cn_quant_report_t *quant; /* the weight-width search's table (NULL: none; not in the
+                               * plan bytes) */
 };
 
 /* Linear kernels, one prime: out[j][c] = sum_k w[k] x[col[k]][c] mod p for the outputs
@@ -146,6 +148,8 @@ double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_pa
 /* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
  * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */
 int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits);
+/* Prints the weight-width search's table (cn_plan_print's last lines). */
+void cn_quant_report_print(const cn_quant_report_t *q, FILE *f);
 /* The ops form a runnable chain (widths, sizes, levels, bounds). */
 cn_status cn_plan_check(const cn_plan_t *p, cn_net_diag_t *diag);
 

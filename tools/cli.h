@@ -32,8 +32,8 @@ typedef struct {
     const char *pos[4];
     size_t npos;
     const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
-        *weight_bits, *security, *ring, *tolerance, *threads;
-    int json, quiet, raw;
+        *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels;
+    int json, quiet, raw, exact;
 } cli_args_t;
 
 /* --- cryptonets.c ------------------------------------------------------------------ */

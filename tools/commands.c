@@ -19,6 +19,44 @@ static int security_bits(const cn_bfv_params_t *prm)
                                          : 0;
 }
 
+/* The weight-width search's table (docs/net.md, "Quantization policy"). */
+static json_t *quant_json(const cn_quant_report_t *q)
+{
+    json_t *o = json_object(), *rows = json_array();
+    json_object_set_new(o, "criterion",
+                        json_string(q->exact      ? "exact"
+                                    : q->labelled ? "accuracy"
+                                                  : "agreement"));
+    json_object_set_new(o, "tolerance", json_real(q->tolerance));
+    json_object_set_new(o, "calibration_inputs", json_integer((json_int_t)q->ncalib));
+    if (q->labelled)
+        json_object_set_new(o, "float_accuracy",
+                            json_real((double)q->float_correct / (double)q->ncalib));
+    json_object_set_new(o, "candidates_evaluated", json_integer((json_int_t)q->evaluated));
+    for (size_t r = 0; r < q->nrows; r++) {
+        const cn_quant_row_t *w = &q->rows[r];
+        json_t *c = json_object(), *bits = json_array();
+        for (size_t k = 0; k < w->nlayers; k++)
+            json_array_append_new(bits, json_integer(w->bits[k]));
+        json_object_set_new(c, "layer_weight_bits", bits);
+        json_object_set_new(c, "output_bits", json_real(w->output_bits));
+        json_object_set_new(c, "plaintext_moduli", json_integer((json_int_t)w->moduli));
+        json_object_set_new(c, "t_bits", json_integer(w->t_bits));
+        json_object_set_new(c, "n", json_integer((json_int_t)w->n));
+        json_object_set_new(c, "log_qp", json_real(w->log_qp));
+        json_object_set_new(c, "estimated_seconds", json_real(w->seconds));
+        json_object_set_new(c, "agreement", json_real((double)w->agree / (double)q->ncalib));
+        if (q->labelled)
+            json_object_set_new(c, "accuracy",
+                                json_real((double)w->correct / (double)q->ncalib));
+        json_object_set_new(c, "meets", json_boolean(w->meets));
+        json_object_set_new(c, "chosen", json_boolean(w->chosen));
+        json_array_append_new(rows, c);
+    }
+    json_object_set_new(o, "candidates", rows);
+    return o;
+}
+
 static json_t *plan_json(const cn_plan_t *p)
 {
     const cn_bfv_params_t *prm = cn_plan_params(p);
@@ -39,6 +77,13 @@ static json_t *plan_json(const cn_plan_t *p)
     json_object_set_new(o, "calibration_mismatches",
                         json_integer((json_int_t)cn_plan_calibration_mismatches(p)));
     json_object_set_new(o, "wraps", json_boolean(cn_plan_wraps(p)));
+    json_t *wb = json_array();
+    for (size_t k = 0; k < cn_plan_linear_layers(p); k++)
+        json_array_append_new(wb, json_integer(cn_plan_layer_weight_bits(p, k)));
+    json_object_set_new(o, "layer_weight_bits", wb);
+    cn_quant_report_t q;
+    if (cn_plan_quant_report(&q, p))
+        json_object_set_new(o, "quantization", quant_json(&q));
     return o;
 }
 
@@ -220,37 +265,57 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->tolerance) {
         char *e;
         o->calib_tolerance = strtod(a->tolerance, &e);
-        if (*e || e == a->tolerance || !(o->calib_tolerance >= 0 && o->calib_tolerance <= 1))
-            return cli_fail(CLI_USAGE, a, "--tolerance: a fraction in [0, 1], got '%s'",
+        if (*e || e == a->tolerance || !(o->calib_tolerance > 0 && o->calib_tolerance <= 1))
+            return cli_fail(CLI_USAGE, a, "--tolerance: a fraction in (0, 1], got '%s'",
                             a->tolerance);
     }
+    if (a->exact && a->tolerance)
+        return cli_fail(CLI_USAGE, a, "--exact and --tolerance: one or the other");
+    if (a->exact)
+        o->calib_criterion = CN_CALIB_EXACT;
     return 0;
 }
 
-/* Compiles m with options o: calibrated on the --calib inputs, or (default_calib, when
- * neither --calib nor --weight-bits is given) on up to 1000 rows of default_calib, or
- * with 8-bit weights. 0 or an exit status with the reason printed. */
+/* Compiles m with options o: calibrated on the --calib inputs (and --calib-labels), or
+ * (default_calib, when neither --calib nor --weight-bits is given) on up to 1000 rows of
+ * default_calib (and of default_labels, if not NULL), or with 8-bit weights. 0 or an exit
+ * status with the reason printed. */
 static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
                          const cn_model_t *m, cn_compile_opts_t o,
-                         const cli_matrix_t *default_calib)
+                         const cli_matrix_t *default_calib, const cli_matrix_t *default_labels)
 {
-    cli_matrix_t calib = {0};
-    if (a->calib) {
+    cli_matrix_t calib = {0}, lab = {0};
+    if (a->calib_labels && !a->calib) {
+        return cli_fail(CLI_USAGE, a, "--calib-labels needs --calib");
+    } else if (a->calib) {
         char err[512];
-        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err))
+        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err) ||
+            (a->calib_labels &&
+             cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err))) {
+            cli_matrix_clear(&calib);
             return cli_fail(CLI_ERROR, a, "%s", err);
+        }
+        if (a->calib_labels && lab.rows != calib.rows) {
+            const size_t nl = lab.rows, nc = calib.rows;
+            cli_matrix_clear(&calib);
+            cli_matrix_clear(&lab);
+            return cli_fail(CLI_ERROR, a, "%s: %zu labels for %zu calibration inputs",
+                            a->calib_labels, nl, nc);
+        }
         o.calib = calib.v;
         o.ncalib = calib.rows;
+        o.calib_labels = a->calib_labels ? lab.v : NULL;
     } else if (!a->weight_bits && default_calib) {
         o.calib = default_calib->v;
         o.ncalib = default_calib->rows < 1000 ? default_calib->rows : 1000;
+        o.calib_labels = default_labels ? default_labels->v : NULL;
     } else if (!a->weight_bits) {
         o.weight_bits = 8;
         if (!a->quiet)
             fprintf(stderr,
                     "cryptonets %s: no --calib inputs: weights quantized to 8 bits "
-                    "(--calib FILE lets the compiler choose the fewest bits that keep the "
-                    "predictions)\n",
+                    "(--calib FILE lets the compiler choose each layer's width, the fewest "
+                    "plaintext bits that keep the calibration accuracy)\n",
                     a->cmd);
     }
     cn_net_diag_t d = {{0}};
@@ -258,6 +323,7 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     const cn_status st = cn_plan_compile(plan, m, &o, &d);
     *secs = cli_now() - t0;
     cli_matrix_clear(&calib);
+    cli_matrix_clear(&lab);
     if (st != CN_OK)
         return cli_fail(CLI_ERROR, a, "%s: %s%s%s", a->pos[0], cn_strerror(st),
                         d.msg[0] ? ": " : "", d.msg);
@@ -280,7 +346,7 @@ int cli_compile(cli_args_t *a)
         return rc;
     cn_plan_t *plan = NULL;
     double secs = 0;
-    rc = compile_model(&plan, &secs, a, &m, co, NULL);
+    rc = compile_model(&plan, &secs, a, &m, co, NULL, NULL);
     cn_model_clear(&m);
     if (rc)
         return rc;
@@ -806,7 +872,7 @@ int cli_run(cli_args_t *a)
                           a->labels, i + 1, (long long)lab.v[i], k);
             goto done;
         }
-    if ((rc = compile_model(&plan, &r.t_compile, a, &m, co, &x)))
+    if ((rc = compile_model(&plan, &r.t_compile, a, &m, co, &x, a->labels ? &lab : NULL)))
         goto done;
     if (!a->json && !a->quiet)
         cn_plan_print(plan, stdout);

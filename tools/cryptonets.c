@@ -85,21 +85,28 @@ typedef struct {
     const char *usage, *help;
 } command_t;
 
-#define COMPILE_OPTS "input-range input-scale weight-bits calib tolerance security n format"
+#define COMPILE_OPTS                                                                           \
+    "input-range input-scale weight-bits calib calib-labels tolerance exact security n format"
 
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
-     "        [--calib FILE [--tolerance F]] [--security 128|192|256] [--n N] [--json]",
+     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact]]\n"
+     "        [--security 128|192|256] [--n N] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
      "bytes to PLAN. The plan is public: the client and the server both use it.\n"
      "  --input-range LO:HI  raw integer inputs are in [LO, HI] (overrides the model's)\n"
      "  --input-scale S      float input = raw * S, a number or A/B (overrides the model's)\n"
-     "  --weight-bits B      quantize weights to B bits (2..16); default: the fewest bits\n"
-     "                       that keep the predictions on the --calib inputs, or 8 without\n"
+     "  --weight-bits B      quantize every layer's weights to B bits (2..16); default: a\n"
+     "                       width per layer, the fewest plaintext bits that meet the\n"
+     "                       criterion on the --calib inputs (8 bits without them)\n"
      "  --calib FILE         calibration inputs (CSV, IDX or .npy, as for encrypt)\n"
-     "  --tolerance F        fraction of calibration inputs whose prediction may change (0)\n"
+     "  --calib-labels FILE  their true classes: the criterion is then accuracy\n"
+     "  --tolerance F        with labels, the accuracy the integer network may lose\n"
+     "                       (default 0.002, 0.2 points); without, the fraction of\n"
+     "                       predictions that may change (default 0.005)\n"
+     "  --exact              every calibration prediction as the float network's\n"
      "  --security S         128 (default), 192 or 256 bits\n"
      "  --n N                force the ring degree (a batch holds N inputs)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
@@ -133,7 +140,7 @@ static const command_t commands[] = {
      "Does it all in one process: compiles MODEL, makes keys, encrypts INPUTS, evaluates,\n"
      "decrypts, checks every output against the plaintext integer network, and reports\n"
      "times, throughput and (with --labels) accuracy. Without --calib and --weight-bits the\n"
-     "compiler calibrates on the first 1000 inputs.\n"
+     "compiler calibrates on the first 1000 inputs (and their --labels).\n"
      "  --labels FILE  the true class of each input (CSV, IDX or .npy of integers)\n"
      "  -o OUT.csv     also write the predictions, as decrypt does\n"},
 };
@@ -208,6 +215,8 @@ static const option_t options[] = {
     {"security", offsetof(cli_args_t, security), 0},
     {"n", offsetof(cli_args_t, ring), 0},
     {"tolerance", offsetof(cli_args_t, tolerance), 0},
+    {"calib-labels", offsetof(cli_args_t, calib_labels), 0},
+    {"exact", offsetof(cli_args_t, exact), 1},
     {"threads", offsetof(cli_args_t, threads), 0},
     {"json", offsetof(cli_args_t, json), 1},
     {"quiet", offsetof(cli_args_t, quiet), 1},
@@ -293,7 +302,8 @@ static int check_outputs(const cli_args_t *a)
     size_t nin = 0;
     for (size_t i = 0; i < a->npos; i++)
         ins[nin++] = a->pos[i];
-    const char *opt_in[] = {a->plan, keygen ? NULL : a->eval_keys, a->calib, a->labels};
+    const char *opt_in[] = {a->plan, keygen ? NULL : a->eval_keys, a->calib, a->labels,
+                            a->calib_labels};
     for (size_t i = 0; i < sizeof opt_in / sizeof opt_in[0]; i++)
         if (opt_in[i])
             ins[nin++] = opt_in[i];

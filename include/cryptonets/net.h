@@ -121,18 +121,31 @@ typedef enum {
     CN_COST_AVX512IFMA = 3 /* AVX-512 IFMA: the fast kernels for primes below 2^50 */
 } cn_cost_profile;
 
+/* The calibration criterion of the weight-width search (cn_compile_opts_t). */
+typedef enum {
+    CN_CALIB_DEFAULT = 0, /* accuracy within a tolerance (labels), or 99.5% agreement */
+    CN_CALIB_EXACT = 1    /* every calibration prediction as the float network's */
+} cn_calib_criterion;
+
 typedef struct {
-    /* Quantization: each linear layer's weights become round(w * s) with s chosen so the
-     * largest |weight| of the layer is 2^weight_bits - 1. weight_bits = 0: the compiler
-     * picks the smallest in [2, 16] for which the integer network predicts (argmax) as
-     * the float network on the calibration inputs (or, failing that, the one with the
-     * fewest differences; see cn_plan_calibration_mismatches). */
+    /* Quantization (docs/net.md, "Quantization policy"): each linear layer's weights
+     * become round(w * s) with s chosen so the largest |weight| of the layer is 2^b - 1.
+     * weight_bits > 0 forces b for every layer. weight_bits = 0 with calibration inputs:
+     * the compiler searches a width per layer, the fewest plaintext bits (outputs' range)
+     * that meet the calibration criterion below (or, failing that, the widths that come
+     * closest); without calibration inputs, 2 bits. */
     unsigned weight_bits;
     const int64_t *calib; /* ncalib inputs of cn_model_inputs raw values each */
     size_t ncalib;
-    double calib_tolerance; /* fraction of calibration inputs whose argmax may differ from
-                             * the float network's (0: none); fewer weight bits, fewer
-                             * plaintext bits */
+    /* The calibration criterion. CN_CALIB_DEFAULT: with calib_labels, the integer
+     * (= encrypted) network's accuracy on the calibration inputs is at most
+     * calib_tolerance below the float network's (0 means 0.002: 0.2 points); without
+     * labels, at most a fraction calib_tolerance of the calibration predictions (argmax)
+     * differ from the float network's (0 means 0.005: 99.5% agree). CN_CALIB_EXACT: every
+     * calibration prediction equals the float network's (calib_tolerance unused). */
+    double calib_tolerance;
+    const int64_t *calib_labels; /* NULL, or ncalib true classes in [0, outputs) */
+    cn_calib_criterion calib_criterion;
     /* Encryption parameters; 0 means "the compiler chooses" (docs/net.md). */
     size_t n;             /* ring degree */
     unsigned t_bits;      /* bits of each plaintext modulus */
@@ -174,7 +187,46 @@ CN_API void cn_plan_print(const cn_plan_t *plan, FILE *f);
 CN_API const cn_bfv_params_t *cn_plan_params(const cn_plan_t *plan);
 CN_API size_t cn_plan_inputs(const cn_plan_t *plan);
 CN_API size_t cn_plan_outputs(const cn_plan_t *plan);
+/* Calibration inputs whose argmax differs between the plan's integer network and the
+ * float network. */
 CN_API size_t cn_plan_calibration_mismatches(const cn_plan_t *plan);
+/* Weight width (bits of the largest |weight|) of the plan's k-th linear op (0-based, in
+ * order; 0 when it has no nonzero weight), and the number of linear ops. */
+CN_API size_t cn_plan_linear_layers(const cn_plan_t *plan);
+CN_API unsigned cn_plan_layer_weight_bits(const cn_plan_t *plan, size_t k);
+
+/* What the weight-width search saw (docs/net.md, "Quantization policy"): one candidate
+ * per row, the Pareto front of plaintext bits against calibration score among the
+ * widths it evaluated, the plan's own included. */
+#define CN_QUANT_MAX_ROWS 32
+typedef struct {
+    size_t nlayers;                      /* linear layers of the folded network */
+    unsigned char bits[CN_PLAN_MAX_OPS]; /* weight width of each, in order */
+    double output_bits;                  /* log2 of the largest |output| (exact ranges) */
+    size_t agree;   /* calibration predictions equal to the float network's */
+    size_t correct; /* calibration predictions equal to the label (0 without labels) */
+    int meets;      /* 1 when the candidate meets the criterion */
+    int chosen;     /* 1 for the plan's candidate */
+    /* the parameter search on this candidate (moduli = 0: no parameters fit) */
+    size_t moduli;   /* plaintext moduli */
+    unsigned t_bits; /* bits of each */
+    size_t n;
+    double log_qp;
+    double seconds; /* cost model: seconds per batch of n on one core */
+} cn_quant_row_t;
+typedef struct {
+    size_t ncalib;
+    int labelled;         /* the criterion used labels */
+    int exact;            /* CN_CALIB_EXACT */
+    double tolerance;     /* as applied (fraction) */
+    size_t float_correct; /* the float network's correct predictions (labelled) */
+    size_t evaluated;     /* candidates the search evaluated */
+    size_t nrows;
+    cn_quant_row_t rows[CN_QUANT_MAX_ROWS]; /* by output bits, increasing */
+} cn_quant_report_t;
+/* The search's report: 1 and *rep filled when the compiler searched the widths (not for
+ * forced weight_bits, nor for a plan loaded from bytes, which do not carry it), else 0. */
+CN_API int cn_plan_quant_report(cn_quant_report_t *rep, const cn_plan_t *plan);
 /* Predicted noise budget (bits) left in the outputs: a lower bound the tests check. */
 CN_API double cn_plan_output_budget(const cn_plan_t *plan);
 /* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the

@@ -31,6 +31,10 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         cn_diag_set(diag, "ncalib %zu with no calibration inputs", o->ncalib);
         return CN_ERR_INVALID_ARG;
     }
+    if ((unsigned)o->calib_criterion > CN_CALIB_EXACT) {
+        cn_diag_set(diag, "unknown calibration criterion %d", (int)o->calib_criterion);
+        return CN_ERR_INVALID_ARG;
+    }
     if (!(o->calib_tolerance >= 0 && o->calib_tolerance <= 1)) {
         cn_diag_set(diag, "calib_tolerance %g: must be in [0, 1]", o->calib_tolerance);
         return CN_ERR_INVALID_ARG;
@@ -79,6 +83,13 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
                         (long long)m->input_min, (long long)m->input_max);
             return CN_ERR_OUT_OF_RANGE;
         }
+    const size_t nout = cn_model_outputs(m);
+    for (size_t i = 0; opts->calib_labels && i < opts->ncalib; i++)
+        if (opts->calib_labels[i] < 0 || (uint64_t)opts->calib_labels[i] >= nout) {
+            cn_diag_set(diag, "calibration label %zu is %lld: the model has %zu outputs", i + 1,
+                        (long long)opts->calib_labels[i], nout);
+            return CN_ERR_INVALID_ARG;
+        }
     cn_plan_t *p = calloc(1, sizeof *p);
     if (!p)
         return CN_ERR_NO_MEMORY;
@@ -94,32 +105,56 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
     cn_op_t *qnet = st == CN_OK ? calloc(cnt, sizeof *qnet) : NULL;
     if (st == CN_OK && !qnet)
         st = CN_ERR_NO_MEMORY;
-    /* 2. quantization: weight_bits, or the smallest width that predicts as the float
-     * network on the calibration inputs */
-    unsigned wb = opts->weight_bits;
-    const int search = wb == 0 && opts->ncalib > 0;
-    if (st == CN_OK && search)
-        st = cn_search_weight_bits(&wb, &p->calib_mismatch, &f, m, opts, diag);
-    p->weight_bits = wb ? wb : 2;
+    /* 2. quantization: weight_bits for every layer, or the widths per layer that the
+     * search on the calibration inputs chooses (search.c) */
+    unsigned *wb = st == CN_OK ? calloc(cnt ? cnt : 1, sizeof *wb) : NULL;
+    if (st == CN_OK && !wb)
+        st = CN_ERR_NO_MEMORY;
+    const int search = opts->weight_bits == 0 && opts->ncalib > 0;
+    cn_params_memo_t *memo = search ? cn_params_memo_new() : NULL; /* NULL: no memo */
+    if (st == CN_OK && search) {
+        p->quant = calloc(1, sizeof *p->quant);
+        st = p->quant ? cn_search_widths(wb, p->quant, &f, m, opts, memo, diag)
+                      : CN_ERR_NO_MEMORY;
+        if (st == CN_OK && p->quant->nrows == 0) {
+            free(p->quant);
+            p->quant = NULL;
+        }
+    }
+    p->weight_bits = 0;
+    for (size_t i = 0; st == CN_OK && i < cnt; i++) {
+        if (!search || wb[i] == 0)
+            wb[i] = opts->weight_bits ? opts->weight_bits : 2;
+        if (!f.is_sq[i] && wb[i] > p->weight_bits)
+            p->weight_bits = wb[i];
+    }
+    if (p->weight_bits == 0)
+        p->weight_bits = opts->weight_bits ? opts->weight_bits : 2;
     if (st == CN_OK)
-        st = cn_quantize(qnet, &f, m->input_scale, p->weight_bits, &p->out_scale, diag);
+        st = cn_quantize(qnet, &f, m->input_scale, wb, &p->out_scale, diag);
+    free(wb);
     cn_folded_clear(&f);
-    /* 3. exact ranges (then the calibration count at the chosen width, which the
+    /* 3. exact ranges (then the calibration count at the chosen widths, which the
      * 128-bit reference run can now compute) */
     if (st == CN_OK)
         st = cn_ops_ranges(qnet, cnt, p->nin, p->in_min, p->in_max, &p->out_bound_bits, diag);
-    if (st == CN_OK && !search && opts->ncalib > 0)
+    for (size_t r = 0; p->quant && r < p->quant->nrows; r++)
+        if (p->quant->rows[r].chosen) /* the search counted it */
+            p->calib_mismatch = opts->ncalib - p->quant->rows[r].agree;
+    if (st == CN_OK && opts->ncalib > 0 && !p->quant)
         st = cn_calib_mismatches(&p->calib_mismatch, qnet, cnt, m, opts);
     /* 4-6. for every parameter candidate: noise estimate, schedule, cost */
     cn_search_log_t lg = {0};
     if (st == CN_OK)
-        st = cn_search_params(p, qnet, cnt, opts, &lg);
+        st = cn_search_params(p, qnet, cnt, opts, memo, &lg);
+    cn_params_memo_free(memo);
     if (st == CN_OK && !p->ops)
         st = cn_search_failure(&lg, p, opts, diag);
     if (st != CN_OK) {
         if (qnet)
             cn_qnet_clear(qnet, cnt);
         free(qnet);
+        free(p->quant);
         free(p);
         return st;
     }

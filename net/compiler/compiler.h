@@ -1,6 +1,7 @@
 /* What the compiler's stages share (docs/net.md, "The compiler"). One file per stage:
  *   fold.c      1. folding: the model as float linear maps and squares
- *   quantize.c  2. quantization, with the weight-width search on calibration inputs
+ *   quantize.c  2. quantization at given weight widths
+ *   search.c    2. the weight-width search on calibration inputs (the quantization policy)
  *   ranges.c    3. exact ranges (FLINT integers), also run by the plan loader
  *   noise.c     4. the noise estimate, also run by the plan loader
  *   schedule.c  5. relinearizations and modulus switches
@@ -11,6 +12,8 @@
 #define CN_NET_COMPILER_H
 
 #include "../net_internal.h"
+
+typedef struct cn_params_memo cn_params_memo_t;
 
 /* A float linear map in CSR form: out_j = b_j + sum over k in [row[j], row[j + 1]) of
  * w[k] in[col[k]]. */
@@ -39,14 +42,18 @@ void cn_folded_clear(cn_folded_t *f);
 cn_status cn_fold(cn_folded_t *out, const cn_model_t *m, cn_net_diag_t *diag);
 
 /* Stage 2: the quantized network qnet[f->cnt] (CN_OP_LINEAR and CN_OP_SQUARE ops, no
- * schedule yet) at weight width wb, and the scale of its outputs. */
-cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsigned wb,
+ * schedule yet) at weight widths wb[f->cnt] (one per linear item, 1..30; squares ignore
+ * theirs), and the scale of its outputs. */
+cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, const unsigned *wb,
                       double *out_scale, cn_net_diag_t *diag);
-/* Stage 2's search over weight widths on the calibration inputs of opts: the width in
- * *wb, its argmax mismatches in *miss. */
-cn_status cn_search_weight_bits(unsigned *wb, size_t *miss, const cn_folded_t *f,
-                                const cn_model_t *m, const cn_compile_opts_t *opts,
-                                cn_net_diag_t *diag);
+/* Stage 2's search (search.c, docs/net.md "Quantization policy"): a weight width per
+ * linear item in wb[f->cnt] that meets opts' calibration criterion with the fewest
+ * plaintext bits (and, among those the parameter search can run, the least estimated
+ * time), or else comes closest to it; *rep gets the table of what the search saw. nin,
+ * in_min, in_max: the model's inputs. */
+cn_status cn_search_widths(unsigned *wb, cn_quant_report_t *rep, const cn_folded_t *f,
+                           const cn_model_t *m, const cn_compile_opts_t *opts,
+                           cn_params_memo_t *memo, cn_net_diag_t *diag);
 /* Argmax mismatches between the float model m and the integer ops on opts' calibration
  * inputs. */
 cn_status cn_calib_mismatches(size_t *miss, const cn_op_t *ops, size_t nops,
@@ -70,10 +77,16 @@ typedef struct {
     double best_logq;
 } cn_search_log_t;
 
+/* Encryption parameters made during one compile, reused by later parameter searches
+ * (the weight-width search costs several networks); NULL from new: out of memory. */
+cn_params_memo_t *cn_params_memo_new(void);
+void cn_params_memo_free(cn_params_memo_t *m);
+
 /* Stage 6: the cheapest parameters and schedule for qnet; p->ops stays NULL when no
- * candidate meets the margin (cn_search_failure then says why). */
+ * candidate meets the margin (cn_search_failure then says why). memo may be NULL. */
 cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
-                           const cn_compile_opts_t *opts, cn_search_log_t *lg);
+                           const cn_compile_opts_t *opts, cn_params_memo_t *memo,
+                           cn_search_log_t *lg);
 cn_status cn_search_failure(const cn_search_log_t *lg, const cn_plan_t *p,
                             const cn_compile_opts_t *opts, cn_net_diag_t *diag);
 

@@ -7,12 +7,88 @@
 
 #include "compiler.h"
 
+/* Parameters already made in this compile, by (n, nq, q bits, nt, t bits): the search
+ * makes the same ones for every candidate of the weight-width search's table, and making
+ * them (prime searches, validation) costs more than scheduling. Open addressing. */
+typedef struct {
+    uint64_t key; /* 0: empty */
+    cn_status st;
+    cn_bfv_params_t prm;
+} memo_entry_t;
+struct cn_params_memo {
+    memo_entry_t *e;
+    size_t cap, used;
+};
+
+cn_params_memo_t *cn_params_memo_new(void)
+{
+    return calloc(1, sizeof(cn_params_memo_t));
+}
+
+void cn_params_memo_free(cn_params_memo_t *m)
+{
+    if (m)
+        free(m->e);
+    free(m);
+}
+
+static uint64_t memo_key(size_t n, size_t nq, unsigned qb, size_t nt, unsigned tb)
+{
+    /* n < 2^17, nq and nt <= 32, bits <= 61: distinct fields, never 0 */
+    return ((uint64_t)n << 32) | ((uint64_t)nq << 24) | ((uint64_t)qb << 16) |
+           ((uint64_t)nt << 8) | tb;
+}
+
+static memo_entry_t *memo_slot(memo_entry_t *e, size_t cap, uint64_t key)
+{
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+    while (e[i].key && e[i].key != key)
+        i = (i + 1) & (cap - 1);
+    return &e[i];
+}
+
+/* cn_bfv_params_default (P one bit above the q_i), through the memo when there is one */
+static cn_status make_params(cn_bfv_params_t *prm, size_t n, size_t nq, unsigned qb, size_t nt,
+                             unsigned tb, cn_security sec, cn_params_memo_t *m)
+{
+    if (!m)
+        return cn_bfv_params_default(prm, n, nq, qb, qb + 1, nt, tb, sec);
+    const uint64_t key = memo_key(n, nq, qb, nt, tb);
+    if (m->cap) {
+        const memo_entry_t *x = memo_slot(m->e, m->cap, key);
+        if (x->key == key) {
+            *prm = x->prm;
+            return x->st;
+        }
+    }
+    const cn_status st = cn_bfv_params_default(prm, n, nq, qb, qb + 1, nt, tb, sec);
+    if (2 * (m->used + 1) > m->cap) { /* grow (a failed growth only skips the memo) */
+        const size_t cap = m->cap ? 2 * m->cap : 1024;
+        memo_entry_t *e = calloc(cap, sizeof *e);
+        if (!e)
+            return st;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->e[i].key)
+                *memo_slot(e, cap, m->e[i].key) = m->e[i];
+        free(m->e);
+        m->e = e;
+        m->cap = cap;
+    }
+    memo_entry_t *x = memo_slot(m->e, m->cap, key);
+    x->key = key;
+    x->st = st;
+    x->prm = *prm;
+    m->used++;
+    return st;
+}
+
 /* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
  * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
  * (stage 4) leave the margin. qnet (cnt ops) is the quantized network. On success the
  * plan gets the ops (owning shallow copies of qnet's layers), parameters and estimates. */
 cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
-                           const cn_compile_opts_t *opts, cn_search_log_t *lg)
+                           const cn_compile_opts_t *opts, cn_params_memo_t *memo,
+                           cn_search_log_t *lg)
 {
     const double margin = opts->margin_bits ? opts->margin_bits : 10;
     const cn_security sec = opts->security;
@@ -72,7 +148,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                 }
                 for (size_t nq = opts->nq ? opts->nq : 1; st == CN_OK && nq <= nq_max; nq++) {
                     cn_bfv_params_t prm;
-                    if (cn_bfv_params_default(&prm, n, nq, qb, qb + 1, nt, tb, sec) != CN_OK)
+                    if (make_params(&prm, n, nq, qb, nt, tb, sec, memo) != CN_OK)
                         continue;
                     lg->secure++;
                     cn_op_t *ops;

@@ -1,6 +1,7 @@
 /* Stage 2 of the compiler, quantization (docs/net.md, "The compiler"). Input: the folded
- * float network. Output: the integer network (weights of b bits, scaled biases) and the
- * scale of its outputs; with weight_bits = 0, b is searched on calibration inputs.
+ * float network and a weight width per linear layer (forced, or searched by search.c).
+ * Output: the integer network (weights of b bits, scaled biases) and the scale of its
+ * outputs.
  * Rounding is half away from zero; every scale and scaled value is checked before it is
  * converted (no float-to-integer conversion out of range). */
 #include <math.h>
@@ -124,17 +125,17 @@ static int scale_ok(double s)
     return isnormal(s) && s > 0;
 }
 
-/* The quantized network at weight_bits wb: the integer value of
+/* The quantized network at weight widths wb[f->cnt] (one per linear item; squares ignore
+ * theirs): the integer value of
  * every quantity is its float value times a scale S, 1 / input_scale at the input,
  * squared by a square and multiplied by s at a linear layer, where s makes the largest
- * |weight| 2^wb - 1 (or, for a layer with no nonzero weight, the largest |bias|: its
+ * |weight| 2^wb[i] - 1 (or, for a layer with no nonzero weight, the largest |bias|: its
  * outputs get the same precision). Every scale and scaled bias is checked before it is
  * converted: CN_ERR_OUT_OF_RANGE names the layers and the cause. qnet has f->cnt items;
  * on error the ones made are freed. */
-cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsigned wb,
+cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, const unsigned *wb,
                       double *out_scale, cn_net_diag_t *diag)
 {
-    const double top = exp2(wb) - 1;
     double S = 1.0 / in_scale;
     size_t width = 0;
     cn_status st = CN_OK;
@@ -159,6 +160,7 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
             continue;
         }
         const cn_flin_t *fl = &f->lin[i];
+        const double top = exp2(wb[i]) - 1;
         double mx = 0, bmx = 0;
         for (size_t k = 0; k < fl->row[fl->nout]; k++)
             mx = fmax(mx, fabs(fl->w[k]));
@@ -171,7 +173,7 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
                         "model layers %zu-%zu: no usable integer scale (largest |weight| "
                         "%g, largest |bias| %g, incoming scale %g, input scale %g): the "
                         "weights are too small or the scales too extreme for %u-bit weights",
-                        f->first[i], f->last[i], mx, bmx, S, in_scale, wb);
+                        f->first[i], f->last[i], mx, bmx, S, in_scale, wb[i]);
             st = CN_ERR_OUT_OF_RANGE;
             break;
         }
@@ -197,49 +199,4 @@ cn_status cn_quantize(cn_op_t *qnet, const cn_folded_t *f, double in_scale, unsi
     if (out_scale)
         *out_scale = S;
     return CN_OK;
-}
-
-/* Stage 2's search: the smallest weight width in [2, 16] for which the integer network
- * predicts (argmax) as the float network on the calibration inputs within the tolerance,
- * or the one with the fewest differences (*miss). Stops where the values pass 126 bits. */
-cn_status cn_search_weight_bits(unsigned *wb, size_t *miss, const cn_folded_t *f,
-                                const cn_model_t *m, const cn_compile_opts_t *opts,
-                                cn_net_diag_t *diag)
-{
-    double *fo;
-    cn_op_t *qnet = calloc(f->cnt, sizeof *qnet);
-    cn_status st = float_outputs(&fo, m, opts); /* once for every width */
-    if (st == CN_OK && !qnet)
-        st = CN_ERR_NO_MEMORY;
-    size_t best = (size_t)-1;
-    unsigned best_wb = 0;
-    for (unsigned b = 2; st == CN_OK && b <= 16; b++) {
-        st = cn_quantize(qnet, f, m->input_scale, b, NULL, diag);
-        if (st != CN_OK)
-            break;
-        size_t mb = 0;
-        double bits;
-        const cn_status rs = cn_ops_ranges(qnet, f->cnt, cn_model_inputs(m), m->input_min,
-                                           m->input_max, &bits, NULL);
-        if (rs == CN_OK)
-            st = misses(&mb, qnet, f->cnt, m, fo, opts);
-        cn_qnet_clear(qnet, f->cnt);
-        if (rs == CN_ERR_OUT_OF_RANGE)
-            break; /* wider weights only widen the values */
-        if (st == CN_OK && mb < best) {
-            best = mb;
-            best_wb = b;
-        }
-        if ((double)mb <= opts->calib_tolerance * (double)opts->ncalib)
-            break; /* the smallest width within the tolerance */
-    }
-    free(fo);
-    free(qnet);
-    if (st == CN_OK && best_wb == 0) {
-        cn_diag_set(diag, "no weight width from 2 bits keeps the values within 126 bits");
-        st = CN_ERR_OUT_OF_RANGE;
-    }
-    *wb = best_wb;
-    *miss = best;
-    return st;
 }

@@ -148,6 +148,7 @@ void cn_plan_free(cn_plan_t *p)
         if (p->ops[i].kind == CN_OP_LINEAR)
             cn_lin_clear(&p->ops[i].lin);
     free(p->ops);
+    free(p->quant);
     free(p);
 }
 
@@ -182,6 +183,42 @@ size_t cn_plan_calibration_mismatches(const cn_plan_t *p)
 {
     return p->calib_mismatch;
 }
+size_t cn_plan_linear_layers(const cn_plan_t *p)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < p->nops; i++)
+        k += p->ops[i].kind == CN_OP_LINEAR;
+    return k;
+}
+
+/* bits of the largest |weight| of the k-th linear op (the width it was quantized to) */
+unsigned cn_plan_layer_weight_bits(const cn_plan_t *p, size_t k)
+{
+    for (size_t i = 0; i < p->nops; i++) {
+        if (p->ops[i].kind != CN_OP_LINEAR || k-- > 0)
+            continue;
+        const cn_lin_t *l = &p->ops[i].lin;
+        uint64_t mx = 0;
+        for (size_t x = 0; x < l->row[l->nout]; x++) {
+            const uint64_t a = l->w[x] < 0 ? 0 - (uint64_t)l->w[x] : (uint64_t)l->w[x];
+            mx = a > mx ? a : mx;
+        }
+        unsigned b = 0;
+        while (b < 64 && (mx >> b))
+            b++;
+        return b;
+    }
+    return 0;
+}
+
+int cn_plan_quant_report(cn_quant_report_t *rep, const cn_plan_t *p)
+{
+    if (!p->quant)
+        return 0;
+    *rep = *p->quant;
+    return 1;
+}
+
 double cn_plan_output_budget(const cn_plan_t *p)
 {
     return p->budget;
@@ -204,9 +241,12 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
     const cn_bfv_params_t *prm = &p->prm;
     fprintf(f,
             "plan: %zu inputs in [%lld, %lld] -> %zu outputs (|output| < 2^%.1f), "
-            "weights of %u bits\n",
-            p->nin, (long long)p->in_min, (long long)p->in_max, p->nout, p->out_bound_bits,
-            p->weight_bits);
+            "weights of",
+            p->nin, (long long)p->in_min, (long long)p->in_max, p->nout, p->out_bound_bits);
+    const size_t nl = cn_plan_linear_layers(p);
+    for (size_t k = 0; k < nl; k++)
+        fprintf(f, " %u", cn_plan_layer_weight_bits(p, k));
+    fprintf(f, " bits\n");
     fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu primes of", prm->n, cn_bfv_params_log_qp(prm),
             prm->nq);
     for (size_t i = 0; i < prm->nq; i++)
@@ -238,4 +278,44 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
             "  estimated: final noise budget >= %.1f bits, %.2f s per batch of %zu on one "
             "core (cost model)\n",
             p->budget, p->cost, prm->n);
+    if (p->quant)
+        cn_quant_report_print(p->quant, f);
+}
+
+/* The weight-width search's table (docs/net.md, "Quantization policy"). */
+void cn_quant_report_print(const cn_quant_report_t *q, FILE *f)
+{
+    fprintf(f, "  weight widths searched on %zu calibration inputs (%zu candidates), ",
+            q->ncalib, q->evaluated);
+    if (q->exact)
+        fprintf(f, "criterion: every prediction as the float network's\n");
+    else if (q->labelled)
+        fprintf(f,
+                "criterion: accuracy at most %.2f points below the float network's "
+                "%.2f%%\n",
+                100 * q->tolerance, 100.0 * (double)q->float_correct / (double)q->ncalib);
+    else
+        fprintf(f, "criterion: at least %.2f%% of predictions as the float network's\n",
+                100 * (1 - q->tolerance));
+    fprintf(f, "    %-24s %8s %6s %6s %7s %9s %9s %10s\n", "bits per linear layer", "out_bits",
+            "moduli", "t_bits", "log2 qP", "accuracy", "agree", "s/batch");
+    const double nc = q->ncalib ? (double)q->ncalib : 1;
+    for (size_t r = 0; r < q->nrows; r++) {
+        const cn_quant_row_t *w = &q->rows[r];
+        char bits[3 * CN_PLAN_MAX_OPS + 8] = "", acc[16] = "-", sec[24] = "-";
+        size_t len = 0;
+        for (size_t k = 0; k < w->nlayers && len + 4 < sizeof bits; k++)
+            len += (size_t)snprintf(bits + len, sizeof bits - len, "%s%u", k ? " " : "",
+                                    w->bits[k]);
+        if (q->labelled)
+            snprintf(acc, sizeof acc, "%.2f%%", 100.0 * (double)w->correct / nc);
+        if (w->moduli)
+            snprintf(sec, sizeof sec, "%.2f (n %zu)", w->seconds, w->n);
+        fprintf(f, "  %s %-24s %8.1f %6zu %6u %7.1f %9s %8.2f%% %10s%s\n",
+                w->chosen  ? "*"
+                : w->meets ? "+"
+                           : " ",
+                bits, w->output_bits, w->moduli, w->t_bits, w->log_qp, acc,
+                100.0 * (double)w->agree / nc, sec, w->meets ? "" : "  (misses the criterion)");
+    }
 }

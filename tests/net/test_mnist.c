@@ -15,7 +15,7 @@
 
 typedef struct {
     cn_model_t m;
-    cn_idx_t img, lab, train;
+    cn_idx_t img, lab, train, train_lab;
     int shift;
 } mn_t;
 
@@ -25,11 +25,13 @@ static int mn_load(mn_t *t)
     memset(t, 0, sizeof *t);
     if (cn_idx_load(&t->img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK ||
         cn_idx_load(&t->lab, "data/mnist/t10k-labels-idx1-ubyte", &d) != CN_OK ||
-        cn_idx_load(&t->train, "data/mnist/train-images-idx3-ubyte", &d) != CN_OK) {
+        cn_idx_load(&t->train, "data/mnist/train-images-idx3-ubyte", &d) != CN_OK ||
+        cn_idx_load(&t->train_lab, "data/mnist/train-labels-idx1-ubyte", &d) != CN_OK) {
         fprintf(stderr, "test_mnist: skipped, no MNIST data in data/mnist "
                         "(run sh scripts/fetch_mnist.sh)\n");
         cn_idx_clear(&t->img);
         cn_idx_clear(&t->lab);
+        cn_idx_clear(&t->train);
         return 0;
     }
     ck_assert_msg(cn_model_load(&t->m, MODEL_PATH, &d) == CN_OK, "%s", d.msg);
@@ -49,23 +51,28 @@ static void mn_clear(mn_t *t)
     cn_idx_clear(&t->img);
     cn_idx_clear(&t->lab);
     cn_idx_clear(&t->train);
+    cn_idx_clear(&t->train_lab);
 }
 
-/* the plan of examples/mnist_private (1000 calibration images, tolerance 0) */
+/* the plan of examples/mnist_private (1000 labelled calibration images, the default
+ * criterion) */
 static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base)
 {
     const size_t nc = 1000;
-    int64_t *calib = malloc(nc * 784 * sizeof *calib);
+    int64_t *calib = malloc(nc * 784 * sizeof *calib), *labels = malloc(nc * sizeof *labels);
     for (size_t i = 0; i < nc * 784; i++)
         calib[i] = t->train.data[i] >> t->shift;
+    for (size_t i = 0; i < nc; i++)
+        labels[i] = t->train_lab.data[i];
     cn_compile_opts_t o = *base;
     o.calib = calib;
     o.ncalib = nc;
-    o.calib_tolerance = 0;
+    o.calib_labels = labels;
     cn_plan_t *p;
     cn_net_diag_t d;
     ck_assert_msg(cn_plan_compile(&p, &t->m, &o, &d) == CN_OK, "compile: %s", d.msg);
     free(calib);
+    free(labels);
     return p;
 }
 
@@ -93,8 +100,10 @@ START_TEST(test_mnist_model_accuracy)
     }
     fprintf(stderr,
             "test_mnist: quantized integer network %.2f%% on %zu test images "
-            "(weights of %u bits, outputs below 2^%.1f)\n",
-            100.0 * (double)ok / (double)N, N, p->weight_bits, cn_plan_output_bits(p));
+            "(weights of %u %u %u bits, outputs below 2^%.1f)\n",
+            100.0 * (double)ok / (double)N, N, cn_plan_layer_weight_bits(p, 0),
+            cn_plan_layer_weight_bits(p, 1), cn_plan_layer_weight_bits(p, 2),
+            cn_plan_output_bits(p));
     ck_assert_msg(ok * 1000 >= 990 * N, "accuracy %zu / %zu below 99.0%%", ok, N);
     free(x);
     free(out);

@@ -667,6 +667,101 @@ START_TEST(test_cli_bad_inputs)
 END_TEST
 
 /* the command line: help, version, usage errors (exit status 2), and ONNX's message */
+/* compile --calib with --calib-labels, --exact, --tolerance: the search's table in --json
+ * (one chosen candidate, meeting the criterion, with the plan's per-layer widths); wrong
+ * combinations refused with the reason */
+START_TEST(test_cli_calib)
+{
+    make_dir();
+    char model[256], in[256], lab[256], plan[256], lab2[256];
+    path(model, "model.cnm");
+    path(in, "calib.csv");
+    path(lab, "calib_labels.csv");
+    path(lab2, "short_labels.csv");
+    path(plan, "plan.cnp");
+    cn_model_t m;
+    cn_net_diag_t d = {{0}};
+    make_model(&m, 0);
+    ck_assert_int_eq(cn_model_save(&m, model, &d), CN_OK);
+    const size_t rows = 60;
+    int64_t x[60 * NIN];
+    inputs(x, rows, 64);
+    write_csv(in, x, rows);
+    FILE *f = fopen(lab, "w"), *g = fopen(lab2, "w");
+    for (size_t r = 0; r < rows; r++) {
+        double fo[NOUT];
+        ck_assert_int_eq(cn_model_forward(fo, &m, x + r * NIN), CN_OK);
+        size_t b = 0;
+        for (size_t j = 1; j < NOUT; j++)
+            if (fo[j] > fo[b])
+                b = j;
+        fprintf(f, "%zu\n", r % 10 ? b : (b + 1) % NOUT); /* float accuracy 90% */
+        if (r % 2)
+            fprintf(g, "%zu\n", b);
+    }
+    fclose(f);
+    fclose(g);
+    cn_model_clear(&m);
+    const char *crit[3] = {"accuracy", "exact", "agreement"};
+    for (int mode = 0; mode < 3; mode++) {
+        const int rc = mode == 0   ? cli("compile", model, "-o", plan, "--calib", in,
+                                         "--calib-labels", lab, "--json", NULL)
+                       : mode == 1 ? cli("compile", model, "-o", plan, "--calib", in, "--exact",
+                                         "--json", NULL)
+                                   : cli("compile", model, "-o", plan, "--calib", in,
+                                         "--tolerance", "0.05", "--json", NULL);
+        ck_assert_msg(rc == 0, "%s", err_buf);
+        json_error_t je;
+        json_t *doc = json_loads(out_buf, 0, &je);
+        ck_assert_msg(doc != NULL, "JSON: %s\n%s", je.text, out_buf);
+        json_t *q = json_object_get(doc, "quantization");
+        ck_assert_msg(json_is_object(q), "%s", out_buf);
+        ck_assert_str_eq(json_string_value(json_object_get(q, "criterion")), crit[mode]);
+        ck_assert_int_eq(json_integer_value(json_object_get(q, "calibration_inputs")), 60);
+        if (mode == 0)
+            ck_assert(json_real_value(json_object_get(q, "float_accuracy")) == 0.9);
+        json_t *cands = json_object_get(q, "candidates"),
+               *wb = json_object_get(doc, "layer_weight_bits");
+        ck_assert_uint_ge(json_array_size(cands), 1);
+        ck_assert_uint_eq(json_array_size(wb), 2);
+        size_t chosen = 0;
+        for (size_t i = 0; i < json_array_size(cands); i++) {
+            json_t *c = json_array_get(cands, i);
+            ck_assert(json_integer_value(json_object_get(c, "plaintext_moduli")) >= 1);
+            ck_assert(json_real_value(json_object_get(c, "estimated_seconds")) > 0);
+            ck_assert(json_real_value(json_object_get(c, "log_qp")) > 0);
+            if (!json_is_true(json_object_get(c, "chosen")))
+                continue;
+            chosen++;
+            ck_assert(json_is_true(json_object_get(c, "meets")));
+            ck_assert(json_equal(json_object_get(c, "layer_weight_bits"), wb));
+            ck_assert(json_real_value(json_object_get(c, "output_bits")) ==
+                      json_real_value(json_object_get(doc, "output_bits")));
+            if (mode == 1)
+                ck_assert(json_real_value(json_object_get(c, "agreement")) == 1.0);
+        }
+        ck_assert_uint_eq(chosen, 1);
+        if (mode == 1)
+            ck_assert_int_eq(json_integer_value(json_object_get(doc, "calibration_mismatches")),
+                             0);
+        json_decref(doc);
+    }
+    /* the printout shows the table */
+    ck_assert_int_eq(cli("compile", model, "-o", plan, "--calib", in, NULL), 0);
+    ck_assert_msg(strstr(out_buf, "weight widths searched on 60 calibration inputs"), "%s",
+                  out_buf);
+    expect(cli("compile", model, "-o", plan, "--calib-labels", lab, NULL), 2, "--calib", NULL);
+    expect(
+        cli("compile", model, "-o", plan, "--calib", in, "--exact", "--tolerance", "0.1", NULL),
+        2, "--exact", NULL);
+    expect(cli("compile", model, "-o", plan, "--calib", in, "--tolerance", "0", NULL), 2,
+           "--tolerance", NULL);
+    expect(cli("compile", model, "-o", plan, "--calib", in, "--calib-labels", lab2, NULL), 1,
+           "30 labels for 60", NULL);
+    remove_dir();
+}
+END_TEST
+
 START_TEST(test_cli_usage)
 {
     make_dir();
@@ -721,6 +816,7 @@ CN_SUITE(cli)
     tcase_add_test(tc, test_cli_usage);
     tcase_add_test(tc, test_cli_flow);
     tcase_add_test(tc, test_cli_run);
+    tcase_add_test(tc, test_cli_calib);
     tcase_add_test(tc, test_cli_mismatch);
     tcase_add_test(tc, test_cli_bad_files);
     tcase_add_test(tc, test_cli_bad_inputs);

@@ -96,7 +96,8 @@ static const char serve_help[] =
     "  --listen ADDR:PORT     address (default 127.0.0.1:8470; port 0: any free port)\n"
     "  --tokens FILE          lines 'TENANT TOKEN': bearer tokens, one tenant each; without\n"
     "                         it anyone may connect, so only a loopback address is allowed\n"
-    "  --workers N            evaluations at once (default 1)\n"
+    "  --workers N            evaluations at once (default 1; 0: accept jobs, evaluate\n"
+    "                         none until a later start)\n"
     "  --threads T            threads per evaluation (default: every core)\n"
     "  --max-jobs M           queued and running jobs in all (default 16; then 503)\n"
     "  --tenant-jobs K        queued and running jobs per tenant (default M; then 429)\n"
@@ -192,7 +193,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
             o->tokens = optarg;
             break;
         case O_WORKERS:
-            rc = parse_count(&o->workers, "--workers", optarg, 1, 256);
+            rc = parse_count(&o->workers, "--workers", optarg, 0, 256);
             break;
         case O_THREADS:
             rc = parse_count(&o->threads, "--threads", optarg, 0, 4096);
@@ -831,10 +832,6 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                                   (unsigned long long)q->h.inputs,
                                   (unsigned long long)q->h.records);
                 q->limit = HEAD_BYTES + q->h.records * (REC_BYTES + S->batch_bytes);
-                if (q->got > q->limit)
-                    return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
-                                  "more bytes than the %llu batches announced",
-                                  (unsigned long long)q->h.records);
                 q->recs_left = q->h.records;
                 q->phase = PH_REC;
             } else {
@@ -956,7 +953,7 @@ static void upload_data(req_t *q, const char *data, size_t len)
 {
     if (q->err_status)
         return;
-    if (q->got + len > q->limit) {
+    if (q->got + len > q->limit && (q->kind == RQ_KEYS || q->phase == PH_HEAD)) {
         q->got += len;
         return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
                       "more than %llu bytes", (unsigned long long)q->limit);
@@ -1304,10 +1301,11 @@ int cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    pthread_t *th = calloc(s->workers, sizeof *th);
+    const size_t recovered = s->nqueued;
+    pthread_t *th = calloc(s->workers + 1, sizeof *th);
     if (!th || svc_workers_start(s, th))
         return cli_fail(CLI_ERROR, NULL, "serve: cannot start the workers");
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls[] = {
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
@@ -1341,7 +1339,7 @@ int cli_serve(int argc, char **argv)
                 "cryptonets serve: %s://%s (port %u), plan %.16s..., %zu worker(s), jobs "
                 "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
                 cert ? "https" : "http", o->listen, port, s->plan_hex, s->workers,
-                s->max_records, (unsigned long long)s->batch_bytes, s->nqueued);
+                s->max_records, (unsigned long long)s->batch_bytes, recovered);
     }
     for (;;) {
         struct timespec ts = {1, 0};

@@ -257,7 +257,7 @@ check: setup data
 BENCH_REPS ?= 3
 BENCH_SWEEP ?= all
 bench: setup
-	$(MAKE) --no-print-directory bench-bin
+	$(MAKE) --no-print-directory bench-bin tools
 	@set -e; d=bench/results/$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$d; \
 	echo "bench: results in $$d"; \
 	$(BUILD)/bench/micro --json-file $$d/micro.json; \
@@ -265,6 +265,7 @@ bench: setup
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-mnist.json; \
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --logq 218 \
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-shape.json; \
+	$(BUILD)/bench/service --batches 3 --queued 3 | tee $$d/service.txt; \
 	ln -sfn $$(basename $$d) bench/results/latest; \
 	echo; echo "bench: summary ($$d)"; \
 	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json

@@ -545,7 +545,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             goto done;
         }
         sleep_s(poll);
-        poll = poll * 1.5 < 2 ? poll * 1.5 : 2;
+        poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
     }
     /* 6. download and decrypt */
     snprintf(path, sizeof path, "/v1/jobs/%s/result", job);

@@ -654,11 +654,15 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "evaluations.\n"
             "# TYPE cryptonets_memory_reserved_bytes gauge\n"
             "cryptonets_memory_reserved_bytes %llu\n"
+            "# HELP cryptonets_job_memory_bytes The estimated peak memory of one "
+            "evaluation.\n"
+            "# TYPE cryptonets_job_memory_bytes gauge\n"
+            "cryptonets_job_memory_bytes %llu\n"
             "# HELP cryptonets_memory_limit_bytes The --memory-limit (0: none).\n"
             "# TYPE cryptonets_memory_limit_bytes gauge\n"
             "cryptonets_memory_limit_bytes %llu\n",
             (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
-            (unsigned long long)S->mem_limit);
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit);
     pthread_mutex_unlock(&S->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -1120,7 +1124,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (*size) {
             if (svc_time() > q->deadline) {
                 count_reject(SVC_R_TIMEOUT);
-                return MHD_NO; /* a slow sender: the connection is closed */
+                q->responded = 1; /* counted */
+                return MHD_NO;    /* a slow sender: the connection is closed */
             }
             pthread_mutex_lock(&S->mu);
             S->bytes_in += *size;
@@ -1133,6 +1138,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             if (q->err_status && q->got > q->limit &&
                 !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
                 count_reject(q->err_reason);
+                q->responded = 1;
                 return MHD_NO;
             }
             return MHD_YES;
@@ -1325,12 +1331,6 @@ int cli_serve(int argc, char **argv)
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     const unsigned port = info ? info->port : 0;
-    if (o->port_file) {
-        char text[16];
-        snprintf(text, sizeof text, "%u\n", port);
-        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
-            fprintf(stderr, "cryptonets serve: %s\n", err);
-    }
     if (!o->quiet) {
         if (!s->auth)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
@@ -1340,6 +1340,12 @@ int cli_serve(int argc, char **argv)
                 "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
                 cert ? "https" : "http", o->listen, port, s->plan_hex, s->workers,
                 s->max_records, (unsigned long long)s->batch_bytes, recovered);
+    }
+    if (o->port_file) { /* last: a script that waits for it finds the log written */
+        char text[16];
+        snprintf(text, sizeof text, "%u\n", port);
+        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
+            fprintf(stderr, "cryptonets serve: %s\n", err);
     }
     for (;;) {
         struct timespec ts = {1, 0};

@@ -664,7 +664,7 @@ START_TEST(test_service_restart)
     int64_t x[ROWS * NIN];
     setup_dir(x);
     server_t s;
-    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    start_server(&s, "serve", (const char *[]){"--workers", "0", "--max-jobs", "3", NULL});
     char kid[65], key[256], t[256], job[3][65];
     path(key, "client.key");
     register_key(kid, s.port, NULL);
@@ -680,6 +680,8 @@ START_TEST(test_service_restart)
         ck_assert_str_eq(st, "queued");
         free(b);
     }
+    /* the queue is full: 503 before the body is read */
+    expect(s.port, "POST", t, NULL, "x", 1, 503, "full");
     kill_server(&s);
     /* what a crash mid upload leaves: a temporary upload and a partial file */
     char p[512];

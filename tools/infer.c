@@ -33,12 +33,14 @@ static const cli_args_t A = {.cmd = "infer"};
 
 static void say(const infer_opts_t *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static double t_start; /* when the command started: progress lines give the time since */
+
 static void say(const infer_opts_t *o, const char *fmt, ...)
 {
     if (o->quiet)
         return;
     va_list ap;
-    fprintf(stderr, "cryptonets infer: ");
+    fprintf(stderr, "cryptonets infer: [%.1f s] ", cli_now() - t_start);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -498,6 +500,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                      .format = o->format,
                      .threads = o->threads,
                      .quiet = 1};
+    say(o, "encrypting %s", inputs);
     if ((rc = cli_encrypt(&ea)))
         goto done;
     /* 4. upload; the same bytes are the same job, so a retry cannot make two */
@@ -536,7 +539,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         }
         json_field(state, sizeof state, &r, "state");
         if (strcmp(state, last) != 0)
-            say(o, "job %.16s... %s (%.1f s)", job, state, cli_now() - t0);
+            say(o, "job %.16s... %s", job, state);
         snprintf(last, sizeof last, "%s", state);
         if (!strcmp(state, "done") || !strcmp(state, "failed"))
             break;
@@ -561,6 +564,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = server_error(&r, path);
     if (rc)
         goto done;
+    if (stat(reply_path, &sb) == 0)
+        say(o, "downloaded %.1f MB; decrypting", (double)sb.st_size / 1e6);
     cli_args_t da = {.cmd = "infer",
                      .pos = {o->key, reply_path},
                      .npos = 2,
@@ -571,7 +576,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                      .quiet = 1};
     if ((rc = cli_decrypt(&da)))
         goto done;
-    say(o, "done in %.1f s", cli_now() - t0);
+    say(o, "done");
     if (!o->keep) {
         snprintf(path, sizeof path, "/v1/jobs/%s", job);
         if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, &r) == 0 && r.status != 200)
@@ -584,6 +589,7 @@ done:
 
 int cli_infer(int argc, char **argv)
 {
+    t_start = cli_now();
     infer_opts_t o;
     const char *inputs;
     int rc = parse_infer(&o, argc, argv, &inputs);

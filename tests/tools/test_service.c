@@ -383,11 +383,13 @@ static void write_csv(const char *p, const int64_t *x, size_t rows)
 }
 
 /* decrypt's CSV with --raw (in file csv) against the plaintext integer network of the
- * plan file on x: every raw output equal, every class its argmax. */
-static void check_outputs(const char *csv, const int64_t *x, size_t rows)
+ * plan file plan_name on x (rows inputs, nout outputs each): every raw output equal, every
+ * class its argmax. */
+static void check_plan_outputs(const char *csv, const char *plan_name, const int64_t *x,
+                               size_t rows, size_t nout)
 {
     char plan[256];
-    path(plan, "plan.cnp");
+    path(plan, plan_name);
     size_t len;
     char *pb = slurp(plan, &len);
     ck_assert_ptr_nonnull(pb);
@@ -396,8 +398,8 @@ static void check_outputs(const char *csv, const int64_t *x, size_t rows)
     ck_assert_msg(cn_plan_from_bytes(&p, (const uint8_t *)pb, len, 0, &d) == CN_OK, "%s",
                   d.msg);
     free(pb);
-    cn_int128 ref[ROWS * NOUT];
-    ck_assert_uint_le(rows, ROWS);
+    ck_assert_uint_eq(cn_plan_outputs(p), nout);
+    cn_int128 *ref = malloc(rows * nout * sizeof *ref);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, rows), CN_OK);
     cn_plan_free(p);
     char *text = slurp(csv, NULL);
@@ -408,14 +410,14 @@ static void check_outputs(const char *csv, const int64_t *x, size_t rows)
         char *e;
         ck_assert_uint_eq(strtoull(q + 1, &e, 10), r + 1);
         const size_t cls = strtoull(e + 1, &e, 10);
-        for (size_t j = 0; j < NOUT; j++)
+        for (size_t j = 0; j < nout; j++)
             (void)strtod(e + 1, &e);
         size_t best = 0;
-        for (size_t j = 0; j < NOUT; j++) {
-            const long long v = strtoll(e + 1, &e, 10);
-            ck_assert_msg((cn_int128)v == ref[r * NOUT + j], "%s: row %zu output %zu differs",
+        for (size_t j = 0; j < nout; j++) {
+            const long long v = strtoll(e + 1, &e, 10); /* these outputs fit 64 bits */
+            ck_assert_msg((cn_int128)v == ref[r * nout + j], "%s: row %zu output %zu differs",
                           csv, r + 1, j);
-            if (ref[r * NOUT + j] > ref[r * NOUT + best])
+            if (ref[r * nout + j] > ref[r * nout + best])
                 best = j;
         }
         ck_assert_uint_eq(cls, best);
@@ -423,6 +425,12 @@ static void check_outputs(const char *csv, const int64_t *x, size_t rows)
     }
     ck_assert_msg(q[0] == '\n' && q[1] == 0, "%s: extra lines", csv);
     free(text);
+    free(ref);
+}
+
+static void check_outputs(const char *csv, const int64_t *x, size_t rows)
+{
+    check_plan_outputs(csv, "plan.cnp", x, rows, NOUT);
 }
 
 /* The test directory with model.cnm, plan.cnp, client.key, eval.keys and in.csv (ROWS
@@ -477,7 +485,7 @@ static int infer(const char *tag, int port, const char *token, const char *key, 
     args[n++] = "--retries";
     args[n++] = "3";
     args[n] = NULL;
-    return tool(tag, token, args);
+    return finish(spawn(tag, token, args), tag, 300);
 }
 
 /* --- the tests --------------------------------------------------------------------------- */
@@ -929,6 +937,65 @@ START_TEST(test_service_tls)
 }
 END_TEST
 
+/* One batch of MNIST test images through the service with the committed model (4-bit
+ * weights, 128-bit parameters as `make bench`): outputs equal to the integer network's.
+ * Needs the MNIST data (skipped without it) and takes about a minute on 2 cores; skipped
+ * in the sanitizer build, where it would take many. */
+START_TEST(test_service_mnist)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    fprintf(stderr, "test_service_mnist: skipped in the sanitizer build\n");
+    return;
+#endif
+    cn_idx_t img = {0};
+    cn_net_diag_t d = {{0}};
+    if (cn_idx_load(&img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK) {
+        fprintf(stderr, "test_service_mnist: skipped, no MNIST data in data/mnist\n");
+        return;
+    }
+    find_bin();
+    snprintf(dir, sizeof dir, "/tmp/cn_test_service_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    cn_model_t m;
+    ck_assert_int_eq(cn_model_load(&m, "examples/models/cryptonets_mnist.cnm", &d), CN_OK);
+    int shift = 0; /* the model takes pixel >> shift, in [0, input_max] */
+    while ((255 >> shift) > m.input_max)
+        shift++;
+    const size_t rows = 64, nin = 784;
+    int64_t *x = malloc(rows * nin * sizeof *x);
+    for (size_t i = 0; i < rows * nin; i++)
+        x[i] = img.data[i] >> shift;
+    cn_idx_clear(&img);
+    cn_model_clear(&m);
+    char plan[256], key[256], keys[256], in[256], out[256];
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    FILE *f = fopen(in, "w");
+    for (size_t i = 0; i < rows * nin; i++)
+        fprintf(f, i % nin + 1 < nin ? "%lld," : "%lld\n", (long long)x[i]);
+    fclose(f);
+    ck_assert_int_eq(tool("compile", NULL,
+                          (const char *[]){"compile", "examples/models/cryptonets_mnist.cnm",
+                                           "-o", plan, "--weight-bits", "4", "--quiet", NULL}),
+                     0);
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key, "--eval-keys", keys, NULL}),
+        0);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--threads", "2", NULL});
+    ck_assert_msg(infer("infer", s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                  err_of("infer"));
+    check_plan_outputs(out, "plan.cnp", x, rows, 10);
+    stop_server(&s);
+    free(x);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -938,6 +1005,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_restart);
     tcase_add_test(tc, test_service_faults);
     tcase_add_test(tc, test_service_tls);
+    tcase_add_test(tc, test_service_mnist);
     suite_add_tcase(s, tc);
     return s;
 }

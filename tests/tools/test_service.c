@@ -907,6 +907,58 @@ START_TEST(test_service_faults)
 }
 END_TEST
 
+/* Queue limits: per tenant (429) and in all (503), both before the body is read, with
+ * Retry-After; a deleted key is gone */
+START_TEST(test_service_limits)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char tokens[256], key[256];
+    path(tokens, "tokens.txt");
+    path(key, "client.key");
+    write_bytes(tokens, "alice alice-token-1\nbob bob-token-22\n", 37);
+    server_t s;
+    start_server(&s, "serve",
+                 (const char *[]){"--tokens", tokens, "--workers", "0", "--max-jobs", "2",
+                                  "--tenant-jobs", "1", NULL});
+    const char *A = "alice-token-1", *B = "bob-token-22";
+    char ka[65], kb[65], ta[256], tb[256];
+    register_key(ka, s.port, A);
+    register_key(kb, s.port, B);
+    ck_assert_str_eq(ka, kb); /* the same bytes: the same id, in two separate tenants */
+    snprintf(ta, sizeof ta, "/v1/jobs?key=%.64s", ka);
+    snprintf(tb, sizeof tb, "/v1/jobs?key=%.64s", kb);
+    size_t l1, l2;
+    char *b1 = make_batch("b1.bin", key, x, 1, &l1), *b2 = make_batch("b2.bin", key, x, 2, &l2);
+    expect(s.port, "POST", ta, A, b1, l1, 202, NULL);
+    expect(s.port, "POST", ta, A, b2, l2, 429, "tenant_full");
+    expect(s.port, "POST", tb, B, b2, l2, 202, NULL);
+    expect(s.port, "POST", tb, B, b1, l1, 503, "full");
+    /* Retry-After on both */
+    const int fd = connect_to(s.port);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+             ta, A, l1);
+    send_all(fd, head, strlen(head));
+    static char raw[1 << 16];
+    recv_all(fd, raw, sizeof raw);
+    close(fd);
+    ck_assert_msg(strstr(raw, "Retry-After: ") != NULL, "%.300s", raw);
+    /* a deleted key is gone for its tenant only */
+    char t[256];
+    snprintf(t, sizeof t, "/v1/keys/%.64s", ka);
+    expect(s.port, "DELETE", t, A, NULL, 0, 200, NULL);
+    expect(s.port, "GET", t, A, NULL, 0, 404, "not_found");
+    expect(s.port, "GET", t, B, NULL, 0, 200, NULL);
+    free(b1);
+    free(b2);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* HTTPS with a self-signed certificate made here (GnuTLS certtool) */
 START_TEST(test_service_tls)
 {
@@ -1013,6 +1065,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_tenants);
     tcase_add_test(tc, test_service_restart);
     tcase_add_test(tc, test_service_faults);
+    tcase_add_test(tc, test_service_limits);
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_mnist);
     suite_add_tcase(s, tc);

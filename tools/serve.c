@@ -428,7 +428,8 @@ typedef struct {
     int fd;
     char tmp[4096];
     uint64_t got, limit;
-    crypto_hash_sha256_state sha;
+    crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
+    crypto_generichash_state job; /* a job's id: BLAKE2b-256 (3 times faster on a batch) */
     /* a batch's structure, checked as it arrives */
     int phase;
     uint8_t hbuf[HEAD_BYTES];
@@ -929,10 +930,10 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
                               10, "you have %zu jobs queued or running: try again later", mine);
             return 1;
         }
-        crypto_hash_sha256_init(&q->sha);
+        crypto_generichash_init(&q->job, NULL, 0, 32);
         static const char label[] = JOB_LABEL;
-        crypto_hash_sha256_update(&q->sha, (const uint8_t *)label, sizeof label);
-        crypto_hash_sha256_update(&q->sha, (const uint8_t *)q->key, 64);
+        crypto_generichash_update(&q->job, (const uint8_t *)label, sizeof label);
+        crypto_generichash_update(&q->job, (const uint8_t *)q->key, 64);
     } else {
         crypto_hash_sha256_init(&q->sha);
     }
@@ -967,7 +968,10 @@ static void upload_data(req_t *q, const char *data, size_t len)
         check_batch(q, (const uint8_t *)data, len);
     if (q->err_status)
         return;
-    crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
+    if (q->kind == RQ_JOBS)
+        crypto_generichash_update(&q->job, (const uint8_t *)data, len);
+    else
+        crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
     while (len) {
         const ssize_t w = write(q->fd, data, len);
         if (w < 0 && errno == EINTR)
@@ -1056,7 +1060,7 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
                           "%llu inputs, the header announces %llu",
                           (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
     uint8_t h[32];
-    crypto_hash_sha256_final(&q->sha, h);
+    crypto_generichash_final(&q->job, h, 32);
     svc_job_t *j = calloc(1, sizeof *j);
     if (!j || fsync(q->fd) != 0) {
         free(j);
@@ -1182,9 +1186,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return job_request(c, tenant, id, rest, method);
     }
     if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
-        q = calloc(1, sizeof *q);
+        /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
+        q = aligned_alloc(_Alignof(req_t), sizeof *q);
         if (!q)
             return MHD_NO;
+        memset(q, 0, sizeof *q);
         q->fd = -1;
         q->tenant = tenant;
         q->kind = url[4] == 'k' ? RQ_KEYS : RQ_JOBS;

@@ -1086,6 +1086,15 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
         json_object_set_new(o, "duplicate", json_true());
         return send_json(c, MHD_HTTP_ACCEPTED, o, 0);
     }
+    for (const svc_job_t *o = S->jobs; o; o = o->next)
+        if (o->deleted && o->tenant == q->tenant && !strcmp(o->id, j->id)) {
+            /* deleted while running, its files not yet removed: the same job again must
+             * wait for that, or the removal would take the new files */
+            pthread_mutex_unlock(&S->mu);
+            free(j);
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "busy", 2,
+                              "this job is being deleted: try again shortly");
+        }
     if (S->nqueued + S->nrunning >= S->max_jobs ||
         S->tenants[q->tenant].jobs >= S->tenant_jobs) {
         const int mine = S->tenants[q->tenant].jobs >= S->tenant_jobs;

@@ -534,6 +534,44 @@ START_TEST(test_service_flow)
                           (const char *[]){"serve", "--plan", plan, "--state-dir", state,
                                            "--listen", "0.0.0.0:0", NULL}),
                      2);
+    /* with tokens, plain HTTP beyond loopback only when asked for */
+    char tokens[256];
+    path(tokens, "tokens.txt");
+    write_bytes(tokens, "alice alice-token-1\n", 20);
+    ck_assert_int_eq(tool("plain", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--listen", "0.0.0.0:0", "--tokens", tokens, NULL}),
+                     2);
+    /* a memory limit below one evaluation's estimate cannot work */
+    ck_assert_int_eq(tool("tiny", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--memory-limit", "1K", NULL}),
+                     2);
+    /* the client retries a connection that fails: the server comes up a second late on
+     * a port that was free */
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    const int port = ntohs(sa.sin_port);
+    char listen[64], url[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    unlink(out);
+    const pid_t late = spawn(
+        "late", NULL,
+        (const char *[]){"infer", "--server", url, "--key", key, in, "-o", out, "--raw", NULL});
+    nap(1.0);
+    start_server(&s, "serve2", (const char *[]){"--listen", listen, NULL});
+    ck_assert_msg(finish(late, "late", 120) == 0, "%s", err_of("late"));
+    check_outputs(out, x, ROWS);
+    err = err_of("late");
+    ck_assert_msg(strstr(err, "retrying") != NULL, "no retry:\n%s", err);
+    free(err);
+    stop_server(&s);
     remove_dir();
 }
 END_TEST

@@ -789,6 +789,24 @@ START_TEST(test_service_restart)
                          0);
         check_outputs(out, x, j + 1);
     }
+    /* SIGTERM at once after a 202: the job, running or queued, is not lost */
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    free(b);
+    char last[65], st[32] = "";
+    field(last, sizeof last, a, "job");
+    stop_server(&s);
+    start_server(&s, "serve4", NULL);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", last);
+    for (const double t0 = now(); now() - t0 < 60; nap(0.05)) {
+        ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+        field(st, sizeof st, a, "state");
+        if (!strcmp(st, "done") || !strcmp(st, "failed"))
+            break;
+    }
+    ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
     free(a);
     stop_server(&s);
     remove_dir();

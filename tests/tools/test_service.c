@@ -1015,6 +1015,58 @@ START_TEST(test_service_limits)
 }
 END_TEST
 
+/* --memory-limit: with room for one evaluation, two workers never run two at once (their
+ * running intervals, from the status documents, do not overlap) */
+START_TEST(test_service_memory)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve",
+                 (const char *[]){"--workers", "2", "--job-memory", "100M", "--memory-limit",
+                                  "150M", NULL});
+    char kid[65], key[256], t[256], job[4][65];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    answer_t *a = malloc(sizeof *a);
+    char *b[4];
+    size_t len[4];
+    for (size_t j = 0; j < 4; j++)
+        b[j] = make_batch("batch.bin", key, x, j + 1, &len[j]);
+    for (size_t j = 0; j < 4; j++) {
+        ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b[j], len[j]), 202);
+        field(job[j], 65, a, "job");
+        free(b[j]);
+    }
+    double start[4], end[4];
+    for (size_t j = 0; j < 4; j++) {
+        snprintf(t, sizeof t, "/v1/jobs/%.64s", job[j]);
+        char st[32] = "";
+        for (const double t0 = now(); now() - t0 < 60; nap(0.05)) {
+            ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+            field(st, sizeof st, a, "state");
+            if (!strcmp(st, "done"))
+                break;
+        }
+        ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
+        json_error_t je;
+        json_t *o = json_loads(a->body, 0, &je);
+        start[j] = json_real_value(json_object_get(o, "started"));
+        end[j] = json_real_value(json_object_get(o, "finished"));
+        json_decref(o);
+        ck_assert(start[j] > 0 && end[j] >= start[j]);
+    }
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = i + 1; j < 4; j++)
+            ck_assert_msg(end[i] <= start[j] || end[j] <= start[i],
+                          "jobs %zu and %zu ran at once", i, j);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* HTTPS with a self-signed certificate made here (GnuTLS certtool) */
 START_TEST(test_service_tls)
 {
@@ -1122,6 +1174,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_restart);
     tcase_add_test(tc, test_service_faults);
     tcase_add_test(tc, test_service_limits);
+    tcase_add_test(tc, test_service_memory);
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_mnist);
     suite_add_tcase(s, tc);

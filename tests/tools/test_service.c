@@ -919,6 +919,26 @@ START_TEST(test_service_faults)
     field(again, sizeof again, a, "job");
     ck_assert_str_eq(job, again);
     ck_assert_ptr_nonnull(strstr(a->body, "\"duplicate\":true"));
+    /* a well-formed container around damaged ciphertexts: accepted (only the container is
+     * checked on the way in), then the library refuses it and the job fails with why */
+    char *bad = malloc(len);
+    memcpy(bad, b, len);
+    bad[96 + 24 + 40] ^= 0x55; /* inside the library's first object, past its header */
+    ck_assert_int_eq(request(a, s.port, "POST", t, A, bad, len), 202);
+    free(bad);
+    char fjob[65], fst[32] = "", ft[256];
+    field(fjob, sizeof fjob, a, "job");
+    snprintf(ft, sizeof ft, "/v1/jobs/%.64s", fjob);
+    for (const double t1 = now(); now() - t1 < 60; nap(0.05)) {
+        ck_assert_int_eq(request(a, s.port, "GET", ft, A, NULL, 0), 200);
+        field(fst, sizeof fst, a, "state");
+        if (!strcmp(fst, "done") || !strcmp(fst, "failed"))
+            break;
+    }
+    ck_assert_msg(!strcmp(fst, "failed"), "%s", a->body);
+    ck_assert_msg(strstr(a->body, "\"bad_batch\"") != NULL, "%s", a->body);
+    snprintf(ft, sizeof ft, "/v1/jobs/%.64s/result", fjob);
+    expect(s.port, "GET", ft, A, NULL, 0, 422, "job_failed");
     /* bob sees none of it */
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "GET", t, B, NULL, 0, 404, "not_found");

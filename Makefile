@@ -108,6 +108,12 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 # the `cryptonets` command-line tool (docs/cli.md): the public API, libsodium and jansson
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+# the service (`cryptonets serve` and `infer`, docs/service.md) lives in the tool only:
+# libmicrohttpd (server, TLS through GnuTLS) and libcurl (client); the library and its
+# cryptonets.pc do not link them
+SERVICE_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl 2>/dev/null)
+SERVICE_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl 2>/dev/null || \
+                  echo -lmicrohttpd -lcurl)
 TOOL_BIN := $(BUILD)/tools/cryptonets
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))
@@ -156,10 +162,10 @@ $(BUILD)/bench/%: bench/%.c $(LIBA)
 
 tools: $(TOOL_BIN)
 
-$(TOOL_BIN): $(TOOL_SRC) tools/cli.h $(LIBA)
+$(TOOL_BIN): $(TOOL_SRC) tools/cli.h tools/service.h $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $(TOOL_SRC) -o $@ $(LIBA) $(CN_LDFLAGS) \
-	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(SERVICE_CFLAGS) $(CFLAGS) $(TOOL_SRC) -o $@ $(LIBA) \
+	    $(CN_LDFLAGS) $(LDFLAGS) $(SERVICE_LIBS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(LIBA)
 	@mkdir -p $(dir $@)
@@ -251,7 +257,7 @@ check: setup data
 BENCH_REPS ?= 3
 BENCH_SWEEP ?= all
 bench: setup
-	$(MAKE) --no-print-directory bench-bin
+	$(MAKE) --no-print-directory bench-bin tools
 	@set -e; d=bench/results/$$(date -u +%Y%m%dT%H%M%SZ); mkdir -p $$d; \
 	echo "bench: results in $$d"; \
 	$(BUILD)/bench/micro --json-file $$d/micro.json; \
@@ -259,6 +265,7 @@ bench: setup
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-mnist.json; \
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --logq 218 \
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-shape.json; \
+	$(BUILD)/bench/service --batches 3 --queued 3 | tee $$d/service.txt; \
 	ln -sfn $$(basename $$d) bench/results/latest; \
 	echo; echo "bench: summary ($$d)"; \
 	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json

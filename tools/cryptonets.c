@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "service.h"
 
 int cli_compile(cli_args_t *a);
 int cli_keygen(cli_args_t *a);
@@ -162,6 +163,9 @@ static void print_overview(FILE *f)
             CN_VERSION_STRING);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  cryptonets %s\n", commands[i].usage);
+    fprintf(f,
+            "  cryptonets serve --plan PLAN --state-dir DIR [--listen ADDR:PORT] [--tokens F]\n"
+            "  cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv|--json]\n");
     fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
                "Every command that reports takes --json; --quiet drops progress lines.\n"
                "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
@@ -179,6 +183,10 @@ static int help(const char *name)
     if (!name) {
         print_overview(stdout);
         return CLI_OK;
+    }
+    if (!strcmp(name, "serve") || !strcmp(name, "infer")) { /* the service: service.h */
+        char *argv[] = {(char *)name, "--help", NULL};
+        return name[0] == 's' ? cli_serve(2, argv) : cli_infer(2, argv);
     }
     const command_t *c = find_command(name);
     if (!c) {
@@ -339,6 +347,10 @@ int main(int argc, char **argv)
         }
         return help(argc == 3 ? argv[2] : NULL);
     }
+    if (!strcmp(cmd, "serve")) /* the service (docs/service.md) parses its own options */
+        return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "infer"))
+        return cli_infer(argc - 1, argv + 1);
     const command_t *c = find_command(cmd);
     if (!c) {
         fprintf(stderr, "cryptonets: no command '%s'\n\n", cmd);

@@ -1,0 +1,1202 @@
+/* Tests of the private-inference service (docs/service.md): `cryptonets serve` and
+ * `cryptonets infer` run as processes (the tool beside this runner, or $CN_CLI_BIN) on
+ * loopback, on ports the kernel picks (--listen 127.0.0.1:0 --port-file), with bounded
+ * waits everywhere:
+ *  - the whole flow on a tiny model built here: the decrypted outputs must equal
+ *    cn_plan_eval_plain on the plan read back from the tool's plan file (the library's
+ *    plaintext reference, not the service), and a second run reuses the registered key;
+ *  - 8 clients at once with their own tokens, keys and inputs: all right, and each
+ *    tenant's ids are 404 to every other tenant;
+ *  - kill -9 of a server holding acknowledged jobs, restart: every job completes;
+ *  - garbage, truncated, wrong-key and oversized uploads, a client that disconnects mid
+ *    upload, a slow sender, missing and wrong tokens: each gets its documented status
+ *    and error code, and the server keeps serving;
+ *  - TLS with a self-signed certificate made here with GnuTLS's certtool.
+ * Raw requests are written on a socket here (the tests need to misbehave as no HTTP
+ * library would); the service itself uses libmicrohttpd and libcurl. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "cryptonets/cryptonets.h"
+
+#define NIN 6
+#define NOUT 3
+#define ROWS 5
+#define CLIENTS 8
+
+static char dir[64];   /* this test's directory */
+static char bin[4096]; /* the program */
+
+static void find_bin(void)
+{
+    const char *env = getenv("CN_CLI_BIN");
+    if (env) {
+        snprintf(bin, sizeof bin, "%s", env);
+    } else {
+        char self[4000];
+        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        ck_assert(n > 0);
+        self[n] = 0;
+        char *p = strstr(self, "/tests/run_tests");
+        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
+        *p = 0;
+        snprintf(bin, sizeof bin, "%s/tools/cryptonets", self);
+    }
+    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
+}
+
+static void path(char *p, const char *name)
+{
+    snprintf(p, 256, "%s/%s", dir, name);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void nap(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+static char *slurp(const char *file, size_t *len)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    const long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    const size_t got = fread(b, 1, (size_t)n, f);
+    b[got] = 0;
+    fclose(f);
+    if (len)
+        *len = got;
+    return b;
+}
+
+static void write_bytes(const char *p, const void *b, size_t len)
+{
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+/* Starts the program with argv (NULL-terminated, without the program), stdout and
+ * stderr into files named by tag in the test directory, CRYPTONETS_TOKEN = token (may
+ * be NULL). */
+static pid_t spawn(const char *tag, const char *token, const char *const *args)
+{
+    const char *argv[48] = {bin};
+    size_t n = 1;
+    for (; args[n - 1]; n++) {
+        ck_assert(n < 47);
+        argv[n] = args[n - 1];
+    }
+    argv[n] = NULL;
+    char o[256], e[256], name[64];
+    snprintf(name, sizeof name, "%.32s.out", tag);
+    path(o, name);
+    snprintf(name, sizeof name, "%.32s.err", tag);
+    path(e, name);
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        const int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(127);
+        setenv("ASAN_OPTIONS", "exitcode=86", 1);
+        setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
+        setenv("OMP_NUM_THREADS", "1", 1);
+        if (token)
+            setenv("CRYPTONETS_TOKEN", token, 1);
+        else
+            unsetenv("CRYPTONETS_TOKEN");
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits (at most limit seconds) for pid; its exit status, after checking it was not
+ * killed and reported nothing from a sanitizer. */
+static int finish(pid_t pid, const char *tag, double limit)
+{
+    int status = 0;
+    const double t0 = now();
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now() - t0 < limit)
+        nap(0.02);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("%s: still running after %.0f s", tag, limit);
+    }
+    char e[256], name[64];
+    snprintf(name, sizeof name, "%.32s.err", tag);
+    path(e, name);
+    char *err = slurp(e, NULL);
+    ck_assert_msg(WIFEXITED(status), "%s: killed by signal %d\n%s", tag, WTERMSIG(status),
+                  err ? err : "");
+    ck_assert_msg(!err || (!strstr(err, "Sanitizer") && !strstr(err, "runtime error")),
+                  "%s: sanitizer report:\n%s", tag, err);
+    const int rc = WEXITSTATUS(status);
+    ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "%s: exit %d\n%s", tag, rc,
+                  err ? err : "");
+    free(err);
+    return rc;
+}
+
+/* Runs the program to its end (at most 60 s); its exit status. */
+static int tool(const char *tag, const char *token, const char *const *args)
+{
+    return finish(spawn(tag, token, args), tag, 60);
+}
+
+/* The stderr of a finished run, to be freed. */
+static char *err_of(const char *tag)
+{
+    char e[256], name[64];
+    snprintf(name, sizeof name, "%.32s.err", tag);
+    path(e, name);
+    return slurp(e, NULL);
+}
+
+/* --- the server ------------------------------------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int port;
+    char tag[32];
+} server_t;
+
+/* Starts `cryptonets serve` on the plan with the state in DIR/state and extra options
+ * (NULL-terminated); waits for its port. */
+static void start_server(server_t *s, const char *tag, const char *const *extra)
+{
+    char plan[256], state[256], port[256];
+    path(plan, "plan.cnp");
+    path(state, "state");
+    snprintf(port, sizeof port, "%s/%s.port", dir, tag);
+    unlink(port);
+    const char *args[40] = {
+        "serve",       "--plan",      plan, "--state-dir", state, "--listen",
+        "127.0.0.1:0", "--port-file", port, "--threads",   "1"};
+    size_t n = 11;
+    for (size_t i = 0; extra && extra[i]; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    snprintf(s->tag, sizeof s->tag, "%s", tag);
+    s->pid = spawn(tag, NULL, args);
+    const double t0 = now();
+    char *text = NULL;
+    while (!(text = slurp(port, NULL)) && now() - t0 < 30) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            char *err = err_of(tag);
+            ck_abort_msg("%s: the server exited at start:\n%s", tag, err ? err : "");
+        }
+        nap(0.02);
+    }
+    ck_assert_msg(text != NULL, "%s: no port after 30 s", tag);
+    s->port = atoi(text);
+    free(text);
+    ck_assert_int_gt(s->port, 0);
+}
+
+/* SIGTERM: the server must drain and exit with status 0. */
+static void stop_server(server_t *s)
+{
+    kill(s->pid, SIGTERM);
+    ck_assert_int_eq(finish(s->pid, s->tag, 60), 0);
+}
+
+static void kill_server(server_t *s)
+{
+    int st;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &st, 0);
+    ck_assert(WIFSIGNALED(st));
+}
+
+static int connect_to(int port)
+{
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&a, sizeof a) == 0, "connect: %s",
+                  strerror(errno));
+    struct timeval tv = {20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void send_all(int fd, const void *b, size_t len)
+{
+    const char *p = b;
+    while (len) {
+        const ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+        if (w <= 0)
+            return; /* the server may close early: its answer tells */
+        p += w;
+        len -= (size_t)w;
+    }
+}
+
+/* Everything the server sends until it closes (at most cap - 1 bytes). */
+static size_t recv_all(int fd, char *buf, size_t cap)
+{
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < cap && (r = recv(fd, buf + got, cap - 1 - got, 0)) > 0)
+        got += (size_t)r;
+    buf[got] = 0;
+    return got;
+}
+
+typedef struct {
+    int status;
+    char body[65536];
+} answer_t;
+
+/* One request on a fresh connection: method, target, token (may be NULL), body. The
+ * status (0 when the server closed without an answer) and the body. */
+static int request(answer_t *a, int port, const char *method, const char *target,
+                   const char *token, const void *body, size_t blen)
+{
+    char head[1024];
+    int k =
+        snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n", method, target);
+    if (token)
+        k += snprintf(head + k, sizeof head - (size_t)k, "Authorization: Bearer %s\r\n", token);
+    if (body)
+        k += snprintf(head + k, sizeof head - (size_t)k, "Content-Length: %zu\r\n", blen);
+    snprintf(head + k, sizeof head - (size_t)k, "\r\n");
+    const int fd = connect_to(port);
+    send_all(fd, head, strlen(head));
+    if (body)
+        send_all(fd, body, blen);
+    static char raw[1 << 20];
+    recv_all(fd, raw, sizeof raw);
+    close(fd);
+    a->status = 0;
+    a->body[0] = 0;
+    if (strncmp(raw, "HTTP/1.1 ", 9) == 0)
+        a->status = atoi(raw + 9);
+    const char *b = strstr(raw, "\r\n\r\n");
+    if (b)
+        snprintf(a->body, sizeof a->body, "%s", b + 4);
+    return a->status;
+}
+
+/* The request must get status want and, for an error, the JSON error code. */
+static void expect(int port, const char *method, const char *target, const char *token,
+                   const void *body, size_t blen, int want, const char *code)
+{
+    answer_t *a = malloc(sizeof *a);
+    request(a, port, method, target, token, body, blen);
+    ck_assert_msg(a->status == want, "%s %s: %d, expected %d: %s", method, target, a->status,
+                  want, a->body);
+    if (code) {
+        json_error_t je;
+        json_t *o = json_loads(a->body, 0, &je);
+        ck_assert_msg(o != NULL, "%s %s: not JSON: %s", method, target, a->body);
+        const char *c = json_string_value(json_object_get(o, "error"));
+        ck_assert_msg(c && !strcmp(c, code), "%s %s: error %s, expected %s", method, target,
+                      c ? c : "(none)", code);
+        ck_assert_ptr_nonnull(json_string_value(json_object_get(o, "message")));
+        json_decref(o);
+    }
+    free(a);
+}
+
+/* A JSON string field of the last answer. */
+static void field(char *out, size_t cap, const answer_t *a, const char *name)
+{
+    json_error_t je;
+    json_t *o = json_loads(a->body, 0, &je);
+    const char *v = o ? json_string_value(json_object_get(o, name)) : NULL;
+    snprintf(out, cap, "%s", v ? v : "");
+    json_decref(o);
+}
+
+/* --- the model and the reference -------------------------------------------------------- */
+
+/* A dense(4) -> square -> dense(3) model on 6 raw inputs in [0, 15] (as the CLI tests). */
+static void make_model(cn_model_t *m)
+{
+    double w1[4 * NIN], b1[4], w2[NOUT * 4], b2[NOUT] = {0.2, -0.1, 0.05};
+    for (int i = 0; i < 4 * NIN; i++)
+        w1[i] = ((i * 7) % 13 - 6) / 6.0;
+    for (int i = 0; i < 4; i++)
+        b1[i] = (i - 1.5) / 3;
+    for (int i = 0; i < NOUT * 4; i++)
+        w2[i] = ((i * 5) % 9 - 4) / 4.0;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_model_init(m, 1, 1, NIN, 1.0 / 15, 0, 15), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, 4, w1, b1, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, NOUT, w2, b2, &d), CN_OK);
+}
+
+static void inputs(int64_t *x, size_t rows, uint64_t stream)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, stream);
+    for (size_t i = 0; i < rows * NIN; i++)
+        x[i] = (int64_t)cn_test_rng_below(&r, 16);
+}
+
+static void write_csv(const char *p, const int64_t *x, size_t rows)
+{
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < NIN; j++)
+            fprintf(f, j + 1 < NIN ? "%lld," : "%lld\n", (long long)x[r * NIN + j]);
+    fclose(f);
+}
+
+/* decrypt's CSV with --raw (in file csv) against the plaintext integer network of the
+ * plan file plan_name on x (rows inputs, nout outputs each): every raw output equal, every
+ * class its argmax. */
+static void check_plan_outputs(const char *csv, const char *plan_name, const int64_t *x,
+                               size_t rows, size_t nout)
+{
+    char plan[256];
+    path(plan, plan_name);
+    size_t len;
+    char *pb = slurp(plan, &len);
+    ck_assert_ptr_nonnull(pb);
+    cn_plan_t *p;
+    cn_net_diag_t d = {{0}};
+    ck_assert_msg(cn_plan_from_bytes(&p, (const uint8_t *)pb, len, 0, &d) == CN_OK, "%s",
+                  d.msg);
+    free(pb);
+    ck_assert_uint_eq(cn_plan_outputs(p), nout);
+    cn_int128 *ref = malloc(rows * nout * sizeof *ref);
+    ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, rows), CN_OK);
+    cn_plan_free(p);
+    char *text = slurp(csv, NULL);
+    ck_assert_msg(text != NULL, "%s: missing", csv);
+    const char *q = strchr(text, '\n');
+    ck_assert_ptr_nonnull(q);
+    for (size_t r = 0; r < rows; r++) {
+        char *e;
+        ck_assert_uint_eq(strtoull(q + 1, &e, 10), r + 1);
+        const size_t cls = strtoull(e + 1, &e, 10);
+        for (size_t j = 0; j < nout; j++)
+            (void)strtod(e + 1, &e);
+        size_t best = 0;
+        for (size_t j = 0; j < nout; j++) {
+            const long long v = strtoll(e + 1, &e, 10); /* these outputs fit 64 bits */
+            ck_assert_msg((cn_int128)v == ref[r * nout + j], "%s: row %zu output %zu differs",
+                          csv, r + 1, j);
+            if (ref[r * nout + j] > ref[r * nout + best])
+                best = j;
+        }
+        ck_assert_uint_eq(cls, best);
+        q = e;
+    }
+    ck_assert_msg(q[0] == '\n' && q[1] == 0, "%s: extra lines", csv);
+    free(text);
+    free(ref);
+}
+
+static void check_outputs(const char *csv, const int64_t *x, size_t rows)
+{
+    check_plan_outputs(csv, "plan.cnp", x, rows, NOUT);
+}
+
+/* The test directory with model.cnm, plan.cnp, client.key, eval.keys and in.csv (ROWS
+ * inputs x). */
+static void setup_dir(int64_t *x)
+{
+    find_bin();
+    snprintf(dir, sizeof dir, "/tmp/cn_test_service_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char model[256], plan[256], key[256], keys[256], in[256];
+    path(model, "model.cnm");
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(in, "in.csv");
+    cn_model_t m;
+    cn_net_diag_t d = {{0}};
+    make_model(&m);
+    ck_assert_int_eq(cn_model_save(&m, model, &d), CN_OK);
+    cn_model_clear(&m);
+    inputs(x, ROWS, 71);
+    write_csv(in, x, ROWS);
+    ck_assert_int_eq(tool("compile", NULL,
+                          (const char *[]){"compile", model, "-o", plan, "--weight-bits", "6",
+                                           "--quiet", NULL}),
+                     0);
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key, "--eval-keys", keys, NULL}),
+        0);
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* `infer` of file in with key, into out (--raw CSV); its exit status. */
+static int infer(const char *tag, int port, const char *token, const char *key, const char *in,
+                 const char *out, const char *scheme, const char *cacert)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d", scheme ? scheme : "http", port);
+    const char *args[20] = {"infer", "--server", url, "--key", key, in, "-o", out, "--raw"};
+    size_t n = 9;
+    if (cacert) {
+        args[n++] = "--cacert";
+        args[n++] = cacert;
+    }
+    args[n++] = "--retries";
+    args[n++] = "3";
+    args[n] = NULL;
+    return finish(spawn(tag, token, args), tag, 300);
+}
+
+/* --- the tests --------------------------------------------------------------------------- */
+
+/* The whole flow; a second run reuses the registered key; health, metrics; SIGTERM */
+START_TEST(test_service_flow)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char *log = err_of("serve");
+    ck_assert_msg(strstr(log, "no --tokens") != NULL, "no warning without tokens:\n%s", log);
+    free(log);
+    char key[256], in[256], out[256];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    ck_assert_msg(infer("infer", s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                  err_of("infer"));
+    check_outputs(out, x, ROWS);
+    char *err = err_of("infer");
+    ck_assert_msg(strstr(err, "registering") != NULL, "%s", err);
+    free(err);
+    unlink(out);
+    ck_assert_int_eq(infer("infer2", s.port, NULL, key, in, out, NULL, NULL), 0);
+    check_outputs(out, x, ROWS);
+    err = err_of("infer2");
+    ck_assert_msg(strstr(err, "registering") == NULL, "the key was registered twice:\n%s", err);
+    free(err);
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
+    ck_assert_int_eq(request(a, s.port, "GET", "/metrics", NULL, NULL, 0), 200);
+    ck_assert_msg(strstr(a->body, "cryptonets_jobs_finished_total{result=\"done\"} 2") != NULL,
+                  "%s", a->body);
+    ck_assert_ptr_nonnull(strstr(a->body, "cryptonets_memory_rss_bytes"));
+    free(a);
+    expect(s.port, "GET", "/v1/nothing", NULL, NULL, 0, 404, "not_found");
+    expect(s.port, "PUT", "/v1/plan", NULL, NULL, 0, 405, "method_not_allowed");
+    stop_server(&s);
+    /* without tokens, only loopback */
+    char plan[256], state[256];
+    path(plan, "plan.cnp");
+    path(state, "state");
+    ck_assert_int_eq(tool("public", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--listen", "0.0.0.0:0", NULL}),
+                     2);
+    /* with tokens, plain HTTP beyond loopback only when asked for */
+    char tokens[256];
+    path(tokens, "tokens.txt");
+    write_bytes(tokens, "alice alice-token-1\n", 20);
+    ck_assert_int_eq(tool("plain", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--listen", "0.0.0.0:0", "--tokens", tokens, NULL}),
+                     2);
+    /* a memory limit below one evaluation's estimate cannot work */
+    ck_assert_int_eq(tool("tiny", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--memory-limit", "1K", NULL}),
+                     2);
+    /* the client retries a connection that fails: the server comes up a second late on
+     * a port that was free */
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    const int port = ntohs(sa.sin_port);
+    char listen[64], url[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    unlink(out);
+    const pid_t late = spawn(
+        "late", NULL,
+        (const char *[]){"infer", "--server", url, "--key", key, in, "-o", out, "--raw", NULL});
+    nap(1.0);
+    start_server(&s, "serve2", (const char *[]){"--listen", listen, NULL});
+    ck_assert_msg(finish(late, "late", 120) == 0, "%s", err_of("late"));
+    check_outputs(out, x, ROWS);
+    err = err_of("late");
+    ck_assert_msg(strstr(err, "retrying") != NULL, "no retry:\n%s", err);
+    free(err);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* 8 tenants at once: every result right, every id invisible to the others */
+START_TEST(test_service_tenants)
+{
+    int64_t x0[ROWS * NIN];
+    setup_dir(x0);
+    char tokens[256], plan[256];
+    path(tokens, "tokens.txt");
+    path(plan, "plan.cnp");
+    FILE *f = fopen(tokens, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "# tenant token\n");
+    for (int i = 0; i < CLIENTS; i++)
+        fprintf(f, "t%d token-of-tenant-%d\n", i, i);
+    fclose(f);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--tokens", tokens, "--workers", "2", NULL});
+    char key[CLIENTS][256], keys[CLIENTS][256], in[CLIENTS][256], out[CLIENTS][256],
+        tok[CLIENTS][64], tag[CLIENTS][32];
+    int64_t x[CLIENTS][ROWS * NIN];
+    for (int i = 0; i < CLIENTS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "k%d.key", i);
+        path(key[i], name);
+        snprintf(name, sizeof name, "k%d.keys", i);
+        path(keys[i], name);
+        snprintf(name, sizeof name, "in%d.csv", i);
+        path(in[i], name);
+        snprintf(name, sizeof name, "out%d.csv", i);
+        path(out[i], name);
+        snprintf(tok[i], sizeof tok[i], "token-of-tenant-%d", i);
+        snprintf(tag[i], sizeof tag[i], "infer%d", i);
+        ck_assert_int_eq(
+            tool("keygen", NULL,
+                 (const char *[]){"keygen", plan, "-o", key[i], "--eval-keys", keys[i], NULL}),
+            0);
+        inputs(x[i], ROWS, 100 + (uint64_t)i);
+        write_csv(in[i], x[i], ROWS);
+    }
+    pid_t pid[CLIENTS];
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    for (int i = 0; i < CLIENTS; i++)
+        pid[i] = spawn(tag[i], tok[i],
+                       (const char *[]){"infer", "--server", url, "--key", key[i], in[i], "-o",
+                                        out[i], "--raw", "--keep", NULL});
+    for (int i = 0; i < CLIENTS; i++)
+        ck_assert_msg(finish(pid[i], tag[i], 120) == 0, "client %d:\n%s", i, err_of(tag[i]));
+    for (int i = 0; i < CLIENTS; i++)
+        check_outputs(out[i], x[i], ROWS);
+    /* each tenant's job and key, by the state directory's names */
+    char job[CLIENTS][65], kid[CLIENTS][65];
+    for (int i = 0; i < CLIENTS; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "ls %s/state/tenants/t%d/jobs/ | sed -n 's/\\.job$//p'", dir,
+                 i);
+        FILE *p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(job[i], sizeof job[i], p));
+        pclose(p);
+        snprintf(cmd, sizeof cmd, "ls %s/state/tenants/t%d/keys/ | sed -n 's/\\.keys$//p'", dir,
+                 i);
+        p = popen(cmd, "r");
+        ck_assert_ptr_nonnull(p);
+        ck_assert_ptr_nonnull(fgets(kid[i], sizeof kid[i], p));
+        pclose(p);
+        ck_assert_uint_eq(strlen(job[i]), 64);
+        ck_assert_uint_eq(strlen(kid[i]), 64);
+    }
+    char t[256];
+    for (int i = 0; i < CLIENTS; i++) {
+        const int o = (i + 1) % CLIENTS;
+        snprintf(t, sizeof t, "/v1/jobs/%.64s", job[i]);
+        expect(s.port, "GET", t, tok[i], NULL, 0, 200, NULL);
+        expect(s.port, "GET", t, tok[o], NULL, 0, 404, "not_found");
+        expect(s.port, "DELETE", t, tok[o], NULL, 0, 404, "not_found");
+        snprintf(t, sizeof t, "/v1/jobs/%.64s/result", job[i]);
+        expect(s.port, "GET", t, tok[o], NULL, 0, 404, "not_found");
+        expect(s.port, "GET", t, tok[i], NULL, 0, 200, NULL);
+        snprintf(t, sizeof t, "/v1/keys/%.64s", kid[i]);
+        expect(s.port, "GET", t, tok[o], NULL, 0, 404, "not_found");
+        expect(s.port, "DELETE", t, tok[o], NULL, 0, 404, "not_found");
+        expect(s.port, "GET", t, tok[i], NULL, 0, 200, NULL);
+        /* another tenant's key id for a job: unknown */
+        snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid[i]);
+        expect(s.port, "POST", t, tok[o], "x", 1, 404, "unknown_key");
+    }
+    /* the owner deletes; then it is gone for the owner too */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job[0]);
+    expect(s.port, "DELETE", t, tok[0], NULL, 0, 200, NULL);
+    expect(s.port, "GET", t, tok[0], NULL, 0, 404, "not_found");
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* The key's id (the hash of its bytes) and its registration. */
+static void register_key(char id[65], int port, const char *token)
+{
+    char keys[256];
+    path(keys, "eval.keys");
+    size_t len;
+    char *b = slurp(keys, &len);
+    ck_assert_ptr_nonnull(b);
+    answer_t *a = malloc(sizeof *a);
+    const int st = request(a, port, "POST", "/v1/keys", token, b, len);
+    ck_assert_msg(st == 201 || st == 200, "POST /v1/keys: %d %s", st, a->body);
+    field(id, 65, a, "key");
+    ck_assert_uint_eq(strlen(id), 64);
+    free(a);
+    free(b);
+}
+
+/* A batch of the first rows inputs of x in file name (cryptonets encrypt). */
+static char *make_batch(const char *name, const char *key_file, const int64_t *x, size_t rows,
+                        size_t *len)
+{
+    char in[256], plan[256], batch[256];
+    path(in, "part.csv");
+    path(plan, "plan.cnp");
+    path(batch, name);
+    write_csv(in, x, rows);
+    ck_assert_int_eq(
+        tool("encrypt", NULL,
+             (const char *[]){"encrypt", key_file, in, "--plan", plan, "-o", batch, NULL}),
+        0);
+    return slurp(batch, len);
+}
+
+/* kill -9 of a server that holds acknowledged jobs; a restart completes them */
+START_TEST(test_service_restart)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", "--max-jobs", "3", NULL});
+    char kid[65], key[256], t[256], job[3][65];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    answer_t *a = malloc(sizeof *a);
+    for (size_t j = 0; j < 3; j++) {
+        size_t len;
+        char *b = make_batch("batch.bin", key, x, j + 1, &len);
+        ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+        field(job[j], 65, a, "job");
+        char st[32];
+        field(st, sizeof st, a, "state");
+        ck_assert_str_eq(st, "queued");
+        free(b);
+    }
+    /* the queue is full: 503 before the body is read */
+    expect(s.port, "POST", t, NULL, "x", 1, 503, "full");
+    kill_server(&s);
+    /* what a crash mid upload leaves: a temporary upload and a partial file */
+    char p[512];
+    snprintf(p, sizeof p, "%s/state/tmp/upload-1-1", dir);
+    write_bytes(p, "junk", 4);
+    snprintf(p, sizeof p, "%s/state/tenants/anonymous/jobs/x.job.partial-1", dir);
+    write_bytes(p, "junk", 4);
+    start_server(&s, "serve2", NULL);
+    char *log = err_of("serve2");
+    ck_assert_msg(strstr(log, "3 job(s) recovered") != NULL, "%s", log);
+    free(log);
+    for (size_t j = 0; j < 3; j++) {
+        char st[32] = "";
+        snprintf(t, sizeof t, "/v1/jobs/%.64s", job[j]);
+        const double t0 = now();
+        while (now() - t0 < 60) {
+            ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+            field(st, sizeof st, a, "state");
+            if (!strcmp(st, "done") || !strcmp(st, "failed"))
+                break;
+            nap(0.05);
+        }
+        ck_assert_msg(!strcmp(st, "done"), "job %zu: %s", j, a->body);
+    }
+    kill_server(&s); /* the results are on disk: a second crash loses none */
+    ck_assert_int_ne(access(p, F_OK), 0);
+    start_server(&s, "serve3", NULL);
+    /* a client that goes away mid download costs nobody anything */
+    for (size_t j = 0; j < 2; j++) {
+        snprintf(t, sizeof t, "GET /v1/jobs/%.64s/result HTTP/1.1\r\nHost: x\r\n\r\n", job[2]);
+        const int fd = connect_to(s.port);
+        send_all(fd, t, strlen(t));
+        char some[100];
+        ck_assert_int_gt(recv(fd, some, sizeof some, 0), 0);
+        close(fd);
+    }
+    for (size_t j = 0; j < 3; j++) {
+        snprintf(t, sizeof t, "/v1/jobs/%.64s/result", job[j]);
+        const int fd = connect_to(s.port);
+        char head[512];
+        snprintf(head, sizeof head, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                 t);
+        send_all(fd, head, strlen(head));
+        static char raw[1 << 24];
+        const size_t got = recv_all(fd, raw, sizeof raw);
+        close(fd);
+        ck_assert_msg(!strncmp(raw, "HTTP/1.1 200", 12), "%.200s", raw);
+        const char *body = strstr(raw, "\r\n\r\n");
+        ck_assert_ptr_nonnull(body);
+        body += 4;
+        char reply[256], out[256], plan[256];
+        path(reply, "reply.bin");
+        path(out, "out.csv");
+        path(plan, "plan.cnp");
+        write_bytes(reply, body, got - (size_t)(body - raw));
+        ck_assert_int_eq(tool("decrypt", NULL,
+                              (const char *[]){"decrypt", key, reply, "--plan", plan, "--raw",
+                                               "-o", out, NULL}),
+                         0);
+        check_outputs(out, x, j + 1);
+    }
+    /* SIGTERM at once after a 202: the job, running or queued, is not lost */
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    free(b);
+    char last[65], st[32] = "";
+    field(last, sizeof last, a, "job");
+    stop_server(&s);
+    start_server(&s, "serve4", NULL);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", last);
+    for (const double t0 = now(); now() - t0 < 60; nap(0.05)) {
+        ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+        field(st, sizeof st, a, "state");
+        if (!strcmp(st, "done") || !strcmp(st, "failed"))
+            break;
+    }
+    ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* Bad requests of every kind; the server serves the others throughout */
+START_TEST(test_service_faults)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char tokens[256], key[256], key2[256], keys2[256], plan[256], in[256], out[256];
+    path(tokens, "tokens.txt");
+    path(key, "client.key");
+    path(key2, "other.key");
+    path(keys2, "other.keys");
+    path(plan, "plan.cnp");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    write_bytes(tokens, "alice alice-token-1\nbob bob-token-22\n", 37);
+    server_t s;
+    start_server(
+        &s, "serve",
+        (const char *[]){"--tokens", tokens, "--request-timeout", "2", "--timeout", "3", NULL});
+    const char *A = "alice-token-1", *B = "bob-token-22";
+    /* tokens */
+    expect(s.port, "GET", "/v1/plan", NULL, NULL, 0, 401, "unauthorized");
+    expect(s.port, "GET", "/v1/plan", "alice-token-2", NULL, 0, 403, "forbidden");
+    expect(s.port, "GET", "/v1/plan", A, NULL, 0, 200, NULL);
+    char kid[65], t[256];
+    register_key(kid, s.port, A);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    /* keys: garbage, too large, of another plan */
+    expect(s.port, "POST", "/v1/keys", A, "garbage", 7, 400, "bad_keys");
+    static char big[1 << 20];
+    memset(big, 'x', sizeof big);
+    expect(s.port, "POST", "/v1/keys", A, big, sizeof big, 413, "too_large");
+    /* batches: garbage, truncated, under another key, for no key */
+    expect(s.port, "POST", t, A, "garbage!", 8, 400, "bad_batch");
+    expect(s.port, "POST", t, A, big, 4096, 400, "bad_batch");
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    expect(s.port, "POST", t, A, b, len / 2, 400, "bad_batch");
+    expect(s.port, "POST", t, A, b, 100, 400, "bad_batch");
+    char *padded = malloc(len + 1);
+    memcpy(padded, b, len);
+    padded[len] = 0;
+    expect(s.port, "POST", t, A, padded, len + 1, 400, "bad_batch");
+    free(padded);
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+    size_t len2;
+    char *b2 = make_batch("batch2.bin", key2, x, ROWS, &len2);
+    expect(s.port, "POST", t, A, b2, len2, 409, "key_mismatch");
+    free(b2);
+    expect(s.port, "POST", "/v1/jobs?key=00", A, b, len, 404, "unknown_key");
+    expect(s.port, "POST", "/v1/jobs", A, b, len, 404, "unknown_key");
+    /* an oversized body is refused at its headers, before it is sent */
+    int fd = connect_to(s.port);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: 1000000000000\r\nExpect: 100-continue\r\n\r\n",
+             t, A);
+    send_all(fd, head, strlen(head));
+    static char raw[1 << 16];
+    recv_all(fd, raw, sizeof raw);
+    close(fd);
+    ck_assert_msg(!strncmp(raw, "HTTP/1.1 413", 12), "%.300s", raw);
+    ck_assert_ptr_nonnull(strstr(raw, "too_large"));
+    /* a client that goes away mid upload */
+    fd = connect_to(s.port);
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %zu\r\n\r\n",
+             t, A, len);
+    send_all(fd, head, strlen(head));
+    send_all(fd, b, len / 2);
+    close(fd);
+    /* a slow sender: a byte at a time, cut off by --request-timeout (2 s) */
+    fd = connect_to(s.port);
+    send_all(fd, head, strlen(head));
+    const double t0 = now();
+    int closed = 0;
+    for (size_t i = 0; i < 100 && !closed; i++) {
+        nap(0.1);
+        closed = send(fd, b + i, 1, MSG_NOSIGNAL) < 0;
+        if (!closed) {
+            char c;
+            closed = recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+        }
+    }
+    close(fd);
+    ck_assert_msg(closed, "a slow sender was not cut off after %.1f s", now() - t0);
+    ck_assert_msg(now() - t0 < 8, "a slow sender was cut off only after %.1f s", now() - t0);
+    /* nothing of those uploads is left, and a real one still works */
+    nap(0.2);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls %s/state/tmp)\"", dir);
+    ck_assert_msg(system(cmd) == 0, "uploads left in tmp/");
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "POST", t, A, b, len), 202);
+    char job[65];
+    field(job, sizeof job, a, "job");
+    /* the same batch again is the same job */
+    ck_assert_int_eq(request(a, s.port, "POST", t, A, b, len), 202);
+    char again[65];
+    field(again, sizeof again, a, "job");
+    ck_assert_str_eq(job, again);
+    ck_assert_ptr_nonnull(strstr(a->body, "\"duplicate\":true"));
+    /* a well-formed container around damaged ciphertexts: accepted (only the container is
+     * checked on the way in), then the library refuses it and the job fails with why */
+    char *bad = malloc(len);
+    memcpy(bad, b, len);
+    bad[96 + 24 + 40] ^= 0x55; /* inside the library's first object, past its header */
+    ck_assert_int_eq(request(a, s.port, "POST", t, A, bad, len), 202);
+    free(bad);
+    char fjob[65], fst[32] = "", ft[256];
+    field(fjob, sizeof fjob, a, "job");
+    snprintf(ft, sizeof ft, "/v1/jobs/%.64s", fjob);
+    for (const double t1 = now(); now() - t1 < 60; nap(0.05)) {
+        ck_assert_int_eq(request(a, s.port, "GET", ft, A, NULL, 0), 200);
+        field(fst, sizeof fst, a, "state");
+        if (!strcmp(fst, "done") || !strcmp(fst, "failed"))
+            break;
+    }
+    ck_assert_msg(!strcmp(fst, "failed"), "%s", a->body);
+    ck_assert_msg(strstr(a->body, "\"bad_batch\"") != NULL, "%s", a->body);
+    snprintf(ft, sizeof ft, "/v1/jobs/%.64s/result", fjob);
+    expect(s.port, "GET", ft, A, NULL, 0, 422, "job_failed");
+    /* bob sees none of it */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "GET", t, B, NULL, 0, 404, "not_found");
+    expect(s.port, "GET", "/v1/jobs/0123", A, NULL, 0, 404, "not_found");
+    snprintf(t, sizeof t, "/v1/keys/%.64s", kid);
+    expect(s.port, "GET", t, B, NULL, 0, 404, "not_found");
+    ck_assert_int_eq(request(a, s.port, "GET", "/metrics", A, NULL, 0), 200);
+    ck_assert_msg(strstr(a->body, "cryptonets_rejected_requests_total{reason=\"timeout\"} 0") ==
+                      NULL,
+                  "%s", a->body);
+    free(a);
+    free(b);
+    /* the whole flow still works */
+    char tf[256];
+    path(tf, "alice.token");
+    write_bytes(tf, "alice-token-1\n", 14);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("infer", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in, "-o",
+                                           out, "--raw", "--token-file", tf, NULL}),
+                     0);
+    check_outputs(out, x, ROWS);
+    ck_assert_int_eq(infer("nobody", s.port, NULL, key, in, out, NULL, NULL), 1);
+    /* a client key of another plan: exit status 3 */
+    char model2[256], plan2[256], key3[256], keys3[256];
+    path(model2, "model.cnm");
+    path(plan2, "plan2.cnp");
+    path(key3, "k3.key");
+    path(keys3, "k3.keys");
+    ck_assert_int_eq(tool("compile", NULL,
+                          (const char *[]){"compile", model2, "-o", plan2, "--weight-bits", "5",
+                                           "--quiet", NULL}),
+                     0);
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan2, "-o", key3, "--eval-keys", keys3, NULL}),
+        0);
+    ck_assert_int_eq(infer("otherplan", s.port, A, key3, in, out, NULL, NULL), 3);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* Queue limits: per tenant (429) and in all (503), both before the body is read, with
+ * Retry-After; a deleted key is gone */
+START_TEST(test_service_limits)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char tokens[256], key[256];
+    path(tokens, "tokens.txt");
+    path(key, "client.key");
+    write_bytes(tokens, "alice alice-token-1\nbob bob-token-22\n", 37);
+    server_t s;
+    start_server(&s, "serve",
+                 (const char *[]){"--tokens", tokens, "--workers", "0", "--max-jobs", "2",
+                                  "--tenant-jobs", "1", NULL});
+    const char *A = "alice-token-1", *B = "bob-token-22";
+    char ka[65], kb[65], ta[256], tb[256];
+    register_key(ka, s.port, A);
+    register_key(kb, s.port, B);
+    ck_assert_str_eq(ka, kb); /* the same bytes: the same id, in two separate tenants */
+    snprintf(ta, sizeof ta, "/v1/jobs?key=%.64s", ka);
+    snprintf(tb, sizeof tb, "/v1/jobs?key=%.64s", kb);
+    size_t l1, l2;
+    char *b1 = make_batch("b1.bin", key, x, 1, &l1), *b2 = make_batch("b2.bin", key, x, 2, &l2);
+    expect(s.port, "POST", ta, A, b1, l1, 202, NULL);
+    expect(s.port, "POST", ta, A, b2, l2, 429, "tenant_full");
+    expect(s.port, "POST", tb, B, b2, l2, 202, NULL);
+    expect(s.port, "POST", tb, B, b1, l1, 503, "full");
+    /* Retry-After on both */
+    const int fd = connect_to(s.port);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+             ta, A, l1);
+    send_all(fd, head, strlen(head));
+    static char raw[1 << 16];
+    recv_all(fd, raw, sizeof raw);
+    close(fd);
+    ck_assert_msg(strstr(raw, "Retry-After: ") != NULL, "%.300s", raw);
+    /* a deleted key is gone for its tenant only */
+    char t[256];
+    snprintf(t, sizeof t, "/v1/keys/%.64s", ka);
+    expect(s.port, "DELETE", t, A, NULL, 0, 200, NULL);
+    expect(s.port, "GET", t, A, NULL, 0, 404, "not_found");
+    expect(s.port, "GET", t, B, NULL, 0, 200, NULL);
+    free(b1);
+    free(b2);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* --memory-limit: with room for one evaluation, two workers never run two at once (their
+ * running intervals, from the status documents, do not overlap) */
+START_TEST(test_service_memory)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve",
+                 (const char *[]){"--workers", "2", "--job-memory", "100M", "--memory-limit",
+                                  "150M", NULL});
+    char kid[65], key[256], t[256], job[4][65];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    answer_t *a = malloc(sizeof *a);
+    char *b[4];
+    size_t len[4];
+    for (size_t j = 0; j < 4; j++)
+        b[j] = make_batch("batch.bin", key, x, j + 1, &len[j]);
+    for (size_t j = 0; j < 4; j++) {
+        ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b[j], len[j]), 202);
+        field(job[j], 65, a, "job");
+        free(b[j]);
+    }
+    double start[4], end[4];
+    for (size_t j = 0; j < 4; j++) {
+        snprintf(t, sizeof t, "/v1/jobs/%.64s", job[j]);
+        char st[32] = "";
+        for (const double t0 = now(); now() - t0 < 60; nap(0.05)) {
+            ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+            field(st, sizeof st, a, "state");
+            if (!strcmp(st, "done"))
+                break;
+        }
+        ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
+        json_error_t je;
+        json_t *o = json_loads(a->body, 0, &je);
+        start[j] = json_real_value(json_object_get(o, "started"));
+        end[j] = json_real_value(json_object_get(o, "finished"));
+        json_decref(o);
+        ck_assert(start[j] > 0 && end[j] >= start[j]);
+    }
+    for (size_t i = 0; i < 4; i++)
+        for (size_t j = i + 1; j < 4; j++)
+            ck_assert_msg(end[i] <= start[j] || end[j] <= start[i],
+                          "jobs %zu and %zu ran at once", i, j);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* HTTPS with a self-signed certificate made here (GnuTLS certtool) */
+START_TEST(test_service_tls)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char cmd[2048], cert[256], tkey[256], tmpl[256];
+    path(cert, "cert.pem");
+    path(tkey, "tls.key");
+    path(tmpl, "cert.cfg");
+    const char cfg[] = "cn = 127.0.0.1\nip_address = 127.0.0.1\ndns_name = localhost\n"
+                       "expiration_days = 2\nca\ntls_www_server\nsigning_key\nencryption_key\n"
+                       "cert_signing_key\n";
+    write_bytes(tmpl, cfg, sizeof cfg - 1);
+    snprintf(cmd, sizeof cmd,
+             "certtool --generate-privkey --key-type ecdsa --outfile %s >/dev/null 2>&1 && "
+             "certtool --generate-self-signed --load-privkey %s --template %s --outfile %s "
+             ">/dev/null 2>&1",
+             tkey, tkey, tmpl, cert);
+    ck_assert_msg(system(cmd) == 0, "certtool failed (gnutls-bin: scripts/setup.sh)");
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--tls-cert", cert, "--tls-key", tkey, NULL});
+    char key[256], in[256], out[256];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    ck_assert_msg(infer("infer", s.port, NULL, key, in, out, "https", cert) == 0, "%s",
+                  err_of("infer"));
+    check_outputs(out, x, ROWS);
+    /* without the certificate the client cannot verify the server, and stops */
+    ck_assert_int_eq(infer("noca", s.port, NULL, key, in, out, "https", NULL), 1);
+    /* plain HTTP to a TLS port gets no answer */
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_ne(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* One batch of MNIST test images through the service with the committed model (4-bit
+ * weights, 128-bit parameters as `make bench`): outputs equal to the integer network's.
+ * Needs the MNIST data (skipped without it) and takes about a minute on 2 cores; skipped
+ * in the sanitizer build, where it would take many. */
+START_TEST(test_service_mnist)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    fprintf(stderr, "test_service_mnist: skipped in the sanitizer build\n");
+    return;
+#endif
+    cn_idx_t img = {0};
+    cn_net_diag_t d = {{0}};
+    if (cn_idx_load(&img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK) {
+        fprintf(stderr, "test_service_mnist: skipped, no MNIST data in data/mnist\n");
+        return;
+    }
+    find_bin();
+    snprintf(dir, sizeof dir, "/tmp/cn_test_service_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    cn_model_t m;
+    ck_assert_int_eq(cn_model_load(&m, "examples/models/cryptonets_mnist.cnm", &d), CN_OK);
+    int shift = 0; /* the model takes pixel >> shift, in [0, input_max] */
+    while ((255 >> shift) > m.input_max)
+        shift++;
+    const size_t rows = 64, nin = 784;
+    int64_t *x = malloc(rows * nin * sizeof *x);
+    for (size_t i = 0; i < rows * nin; i++)
+        x[i] = img.data[i] >> shift;
+    cn_idx_clear(&img);
+    cn_model_clear(&m);
+    char plan[256], key[256], keys[256], in[256], out[256];
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    FILE *f = fopen(in, "w");
+    for (size_t i = 0; i < rows * nin; i++)
+        fprintf(f, i % nin + 1 < nin ? "%lld," : "%lld\n", (long long)x[i]);
+    fclose(f);
+    ck_assert_int_eq(tool("compile", NULL,
+                          (const char *[]){"compile", "examples/models/cryptonets_mnist.cnm",
+                                           "-o", plan, "--weight-bits", "4", "--quiet", NULL}),
+                     0);
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key, "--eval-keys", keys, NULL}),
+        0);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--threads", "2", NULL});
+    ck_assert_msg(infer("infer", s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                  err_of("infer"));
+    check_plan_outputs(out, "plan.cnp", x, rows, 10);
+    stop_server(&s);
+    free(x);
+    remove_dir();
+}
+END_TEST
+
+CN_SUITE(service)
+{
+    Suite *s = suite_create("service");
+    TCase *tc = cn_tcase("service", 300);
+    tcase_add_test(tc, test_service_flow);
+    tcase_add_test(tc, test_service_tenants);
+    tcase_add_test(tc, test_service_restart);
+    tcase_add_test(tc, test_service_faults);
+    tcase_add_test(tc, test_service_limits);
+    tcase_add_test(tc, test_service_memory);
+    tcase_add_test(tc, test_service_tls);
+    tcase_add_test(tc, test_service_mnist);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,620 @@
+/* `cryptonets infer` (docs/service.md): the client of the private-inference service, on
+ * libcurl. It fetches the server's plan and checks it is the one the client key was made
+ * for, registers the evaluation keys once (their id is their hash, so a second
+ * registration is a no-op), encrypts the inputs, uploads them, waits for the job,
+ * downloads the encrypted result and decrypts it, all with the tool's own commands
+ * (encrypt and decrypt) on files in a private temporary directory. Every request is
+ * idempotent, so each is retried on a lost connection and on 503/429. */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service.h"
+
+int cli_encrypt(cli_args_t *a);
+int cli_decrypt(cli_args_t *a);
+
+typedef struct {
+    const char *server, *key, *eval_keys, *token_file, *cacert, *out, *format, *threads;
+    size_t retries;
+    double wait;
+    int json, raw, quiet, keep;
+} infer_opts_t;
+
+static const cli_args_t A = {.cmd = "infer"};
+
+static void say(const infer_opts_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static double t_start; /* when the command started: progress lines give the time since */
+
+static void say(const infer_opts_t *o, const char *fmt, ...)
+{
+    if (o->quiet)
+        return;
+    va_list ap;
+    fprintf(stderr, "cryptonets infer: [%.1f s] ", cli_now() - t_start);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static const char infer_help[] =
+    "usage: cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv] [--json]\n\n"
+    "Runs INPUTS (CSV, IDX or .npy, as for encrypt) through a `cryptonets serve` server:\n"
+    "fetches its plan (refused unless CLIENT_KEY was made for it), registers the evaluation\n"
+    "keys once, encrypts, uploads, waits, downloads and decrypts; prints the predictions as\n"
+    "decrypt does. Progress on stderr. The secret key never leaves this process.\n"
+    "  --server URL        http://HOST:PORT or https://HOST:PORT\n"
+    "  --key CLIENT_KEY    the client key (cryptonets keygen)\n"
+    "  --eval-keys FILE    the evaluation keys to register (default CLIENT_KEY.eval-keys,\n"
+    "                      made from the key on first use and kept, so the id is stable)\n"
+    "  --token-file FILE   the bearer token (default: $CRYPTONETS_TOKEN)\n"
+    "  --cacert FILE       the CA certificate(s) that sign the server's (PEM)\n"
+    "  --retries N         attempts per request on a lost connection or 503 (default 8)\n"
+    "  --wait S            longest wait for the result, seconds (default 86400)\n"
+    "  --keep              leave the job on the server (default: deleted once downloaded)\n"
+    "  -o OUT, --json, --raw, --format F, --threads T, --quiet: as for encrypt and decrypt\n";
+
+static int usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "cryptonets infer: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(see `cryptonets infer --help`)\n");
+    return CLI_USAGE;
+}
+
+static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inputs)
+{
+    enum {
+        O_SERVER = 256,
+        O_KEY,
+        O_EVAL,
+        O_TOKEN,
+        O_CACERT,
+        O_JSON,
+        O_RAW,
+        O_FORMAT,
+        O_THREADS,
+        O_QUIET,
+        O_RETRIES,
+        O_WAIT,
+        O_KEEP,
+        O_HELP
+    };
+    static const struct option opts[] = {
+        {"server", 1, 0, O_SERVER},
+        {"key", 1, 0, O_KEY},
+        {"eval-keys", 1, 0, O_EVAL},
+        {"token-file", 1, 0, O_TOKEN},
+        {"cacert", 1, 0, O_CACERT},
+        {"json", 0, 0, O_JSON},
+        {"raw", 0, 0, O_RAW},
+        {"format", 1, 0, O_FORMAT},
+        {"threads", 1, 0, O_THREADS},
+        {"quiet", 0, 0, O_QUIET},
+        {"retries", 1, 0, O_RETRIES},
+        {"wait", 1, 0, O_WAIT},
+        {"keep", 0, 0, O_KEEP},
+        {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    *o = (infer_opts_t){.retries = 8, .wait = 86400};
+    *inputs = NULL;
+    optind = 1;
+    opterr = 0;
+    int c;
+    char *e;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        switch (c) {
+        case O_SERVER:
+            o->server = optarg;
+            break;
+        case O_KEY:
+            o->key = optarg;
+            break;
+        case O_EVAL:
+            o->eval_keys = optarg;
+            break;
+        case O_TOKEN:
+            o->token_file = optarg;
+            break;
+        case O_CACERT:
+            o->cacert = optarg;
+            break;
+        case O_JSON:
+            o->json = 1;
+            break;
+        case O_RAW:
+            o->raw = 1;
+            break;
+        case O_FORMAT:
+            o->format = optarg;
+            break;
+        case O_THREADS:
+            o->threads = optarg;
+            break;
+        case O_QUIET:
+            o->quiet = 1;
+            break;
+        case O_KEEP:
+            o->keep = 1;
+            break;
+        case 'o':
+            o->out = optarg;
+            break;
+        case O_RETRIES:
+            o->retries = strtoul(optarg, &e, 10);
+            if (*e || !*optarg || o->retries < 1 || o->retries > 1000)
+                return usage("--retries: 1 to 1000, got '%s'", optarg);
+            break;
+        case O_WAIT:
+            o->wait = strtod(optarg, &e);
+            if (*e || !(o->wait > 0))
+                return usage("--wait: seconds > 0, got '%s'", optarg);
+            break;
+        case O_HELP:
+            fputs(infer_help, stdout);
+            return -1;
+        default:
+            return usage("unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind + 1 != argc)
+        return usage("%s", optind < argc ? "one INPUTS file expected, more given"
+                                         : "INPUTS (the file of inputs) is required");
+    *inputs = argv[optind];
+    if (!o->server || !o->key)
+        return usage("%s", "--server URL and --key CLIENT_KEY are required");
+    return 0;
+}
+
+/* --- HTTP ------------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    CURL *h;
+    const char *base, *cacert;
+    char auth[1100];
+    const infer_opts_t *o;
+} http_t;
+
+typedef struct {
+    long status;
+    char *body; /* the response body, NUL-terminated (when not written to sink) */
+    size_t len;
+    FILE *sink;
+    double retry_after;
+    char plan_sha[80];
+} resp_t;
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    resp_t *r = arg;
+    const size_t n = size * nmemb;
+    if (r->sink && r->status / 100 == 2)
+        return fwrite(p, 1, n, r->sink);
+    if (r->len + n > ((size_t)64 << 20)) /* a plan or a JSON document; nothing bigger */
+        return 0;
+    char *b = realloc(r->body, r->len + n + 1);
+    if (!b)
+        return 0;
+    memcpy(b + r->len, p, n);
+    r->len += n;
+    b[r->len] = 0;
+    r->body = b;
+    return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+    resp_t *r = arg;
+    const size_t n = size * nmemb;
+    char line[256];
+    snprintf(line, sizeof line, "%.*s", (int)(n < 255 ? n : 255), p);
+    line[strcspn(line, "\r\n")] = 0;
+    if (!strncmp(line, "HTTP/", 5)) { /* a new response (after 100 Continue): reset */
+        r->status = strtol(strchr(line, ' ') ? strchr(line, ' ') : line, NULL, 10);
+        r->retry_after = 0;
+    } else if (!strncasecmp(line, "Retry-After:", 12)) {
+        r->retry_after = strtod(line + 12, NULL);
+    } else if (!strncasecmp(line, "X-Cryptonets-Plan-SHA256:", 25)) {
+        const char *v = line + 25;
+        while (*v == ' ')
+            v++;
+        snprintf(r->plan_sha, sizeof r->plan_sha, "%.64s", v);
+    }
+    return n;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* One request, retried on a lost connection and on 503/429 (every request of the
+ * protocol is idempotent). body: bytes in memory, or upload: a file of ulen bytes;
+ * sink: where a 2xx body goes (else into r->body). 0 with r->status set, or 1 with the
+ * reason printed. */
+static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
+                   size_t blen, FILE *upload, uint64_t ulen, FILE *sink, resp_t *r)
+{
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", c->base, path);
+    double backoff = 0.5;
+    for (size_t attempt = 1;; attempt++) {
+        free(r->body);
+        *r = (resp_t){.sink = sink};
+        if (sink && (fflush(sink) != 0 || ftruncate(fileno(sink), 0) != 0 ||
+                     fseek(sink, 0, SEEK_SET) != 0))
+            return cli_fail(CLI_ERROR, &A, "cannot write the download");
+        if (upload && fseek(upload, 0, SEEK_SET) != 0)
+            return cli_fail(CLI_ERROR, &A, "cannot read the batch");
+        CURL *h = c->h;
+        curl_easy_reset(h);
+        struct curl_slist *hd = NULL;
+        if (c->auth[0])
+            hd = curl_slist_append(hd, c->auth);
+        if (body || upload)
+            hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled transfer: retried */
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        if (c->cacert)
+            curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
+        if (body) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+        } else if (upload) {
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            curl_easy_setopt(h, CURLOPT_READDATA, upload);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ulen);
+        } else if (strcmp(method, "GET") != 0) {
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        }
+        const CURLcode e = curl_easy_perform(h);
+        curl_slist_free_all(hd);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+        const int lost = e == CURLE_COULDNT_CONNECT || e == CURLE_SEND_ERROR ||
+                         e == CURLE_RECV_ERROR || e == CURLE_OPERATION_TIMEDOUT ||
+                         e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
+        const int busy = e == CURLE_OK && (r->status == 503 || r->status == 429);
+        if (e != CURLE_OK && !lost)
+            return cli_fail(CLI_ERROR, &A, "%s %s: %s", method, url, curl_easy_strerror(e));
+        if (!lost && !busy)
+            return 0;
+        if (attempt >= c->o->retries) {
+            if (busy)
+                return 0; /* the caller reports the server's answer */
+            return cli_fail(CLI_ERROR, &A, "%s %s: %s (after %zu attempts)", method, url,
+                            curl_easy_strerror(e), attempt);
+        }
+        double wait = busy && r->retry_after > 0 ? r->retry_after : backoff;
+        if (wait > 30)
+            wait = 30;
+        say(c->o, "%s %s: %s; retrying in %.1f s", method, path,
+            busy ? (r->status == 503 ? "server busy (503)" : "too many jobs (429)")
+                 : curl_easy_strerror(e),
+            wait);
+        sleep_s(wait);
+        backoff = backoff * 2 < 10 ? backoff * 2 : 10;
+    }
+}
+
+/* The server's error document as one line: "STATUS CODE: message". */
+static int server_error(const resp_t *r, const char *what)
+{
+    json_error_t je;
+    json_t *o = r->body ? json_loads(r->body, 0, &je) : NULL;
+    const char *code = NULL, *msg = NULL;
+    int rc = r->status == 409 ? CLI_MISMATCH : CLI_ERROR;
+    if (o && json_unpack(o, "{s:s, s:s}", "error", &code, "message", &msg) == 0)
+        cli_fail(rc, &A, "%s: the server says %ld %s: %s", what, r->status, code, msg);
+    else
+        cli_fail(rc, &A, "%s: the server answered %ld", what, r->status);
+    json_decref(o);
+    return rc;
+}
+
+/* A string field of a JSON response ("" when absent). */
+static void json_field(char *out, size_t cap, const resp_t *r, const char *name)
+{
+    json_error_t je;
+    json_t *o = r->body ? json_loads(r->body, 0, &je) : NULL;
+    const char *v = o ? json_string_value(json_object_get(o, name)) : NULL;
+    snprintf(out, cap, "%s", v ? v : "");
+    json_decref(o);
+}
+
+/* --- the flow
+ * ---------------------------------------------------------------------------------- */
+
+static int read_token(char *auth, size_t cap, const infer_opts_t *o)
+{
+    char tok[1024] = "";
+    if (o->token_file) {
+        FILE *f = fopen(o->token_file, "r");
+        if (!f)
+            return cli_fail(CLI_ERROR, &A, "%s: %s", o->token_file, strerror(errno));
+        if (!fgets(tok, sizeof tok, f))
+            tok[0] = 0;
+        fclose(f);
+    } else if (getenv("CRYPTONETS_TOKEN")) {
+        snprintf(tok, sizeof tok, "%s", getenv("CRYPTONETS_TOKEN"));
+    }
+    tok[strcspn(tok, "\r\n")] = 0;
+    if (o->token_file && !tok[0])
+        return cli_fail(CLI_ERROR, &A, "%s: no token in the file", o->token_file);
+    if (tok[0])
+        snprintf(auth, cap, "Authorization: Bearer %s", tok);
+    sodium_memzero(tok, sizeof tok);
+    return 0;
+}
+
+/* The evaluation keys to register: the file given, or CLIENT_KEY.eval-keys (made from the
+ * key on first use, remade if it belongs to another key or plan). Their bytes in *buf. */
+static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cli_plan_t *p,
+                     cn_client_t *c)
+{
+    char def[4096], err[512];
+    snprintf(def, sizeof def, "%s.eval-keys", o->key);
+    const char *path = o->eval_keys ? o->eval_keys : def;
+    uint8_t id[32];
+    if (cli_key_id(id, c))
+        return cli_fail(CLI_ERROR, &A, "out of memory");
+    cli_reader_t r;
+    if (cli_reader_open(&r, path, CLI_KIND_KEYS, err, sizeof err) == 0 &&
+        !memcmp(r.h.digest, p->digest, 32) && !memcmp(r.h.key_id, id, 32)) {
+        cli_reader_close(&r);
+        return cli_read_file(buf, len, path, err, sizeof err)
+                   ? cli_fail(CLI_ERROR, &A, "%s", err)
+                   : 0;
+    }
+    cli_reader_close(&r);
+    if (o->eval_keys)
+        return cli_fail(CLI_MISMATCH, &A, "%s: not evaluation keys of %s for this plan",
+                        o->eval_keys, o->key);
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    if (cn_client_eval_keys(&keys, &klen, c) != CN_OK)
+        return cli_fail(CLI_ERROR, &A, "making the evaluation keys failed");
+    cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1};
+    memcpy(h.digest, p->digest, 32);
+    memcpy(h.key_id, id, 32);
+    cli_writer_t w;
+    int rc = 0;
+    if (cli_writer_open(&w, path, &h, err, sizeof err) ||
+        cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
+        cli_writer_close(&w, err, sizeof err)) {
+        if (w.f)
+            (void)cli_writer_close(&w, err, sizeof err);
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    free(keys);
+    if (rc == 0 && cli_read_file(buf, len, path, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    return rc;
+}
+
+static void remove_dir(const char *dir)
+{
+    static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin"};
+    char p[4200];
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
+{
+    char plan_path[4200], batch_path[4200], reply_path[4200], path[512], kid[65], job[65];
+    snprintf(plan_path, sizeof plan_path, "%s/plan.cnp", dir);
+    snprintf(batch_path, sizeof batch_path, "%s/batch.bin", dir);
+    snprintf(reply_path, sizeof reply_path, "%s/reply.bin", dir);
+    resp_t r = {0};
+    int rc;
+    const double t0 = cli_now();
+    /* 1. the plan, checked against its digest and against the key */
+    if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
+        goto done;
+    if (r.status != 200) {
+        rc = server_error(&r, "GET /v1/plan");
+        goto done;
+    }
+    uint8_t d[32];
+    char hex[65], err[512];
+    crypto_hash_sha256(d, (const uint8_t *)r.body, r.len);
+    svc_hex(hex, d, 32);
+    if (strcmp(hex, r.plan_sha) != 0) {
+        rc = cli_fail(CLI_ERROR, &A, "the plan's bytes do not match their SHA-256 header");
+        goto done;
+    }
+    if (cli_write_file(plan_path, (const uint8_t *)r.body, r.len, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+        goto done;
+    }
+    cli_plan_t p = {0};
+    if ((rc = cli_plan_load(&p, &A, plan_path)))
+        goto done;
+    cn_client_t *cl = NULL;
+    cn_net_diag_t nd = {{0}};
+    const cn_status st = cn_client_load(&cl, p.plan, o->key, &nd);
+    if (st != CN_OK) {
+        rc = cli_fail(cli_status_code(st), &A, "%s%s", nd.msg[0] ? nd.msg : cn_strerror(st),
+                      st == CN_ERR_CONTEXT_MISMATCH ? " (the server's plan is not the one "
+                                                      "this key was made for)"
+                                                    : "");
+        cli_plan_clear(&p);
+        goto done;
+    }
+    say(o, "plan %.16s... matches %s", hex, o->key);
+    /* 2. the evaluation keys, registered once */
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    rc = eval_keys(&keys, &klen, o, &p, cl);
+    cn_client_free(cl);
+    cli_plan_clear(&p);
+    if (rc)
+        goto done;
+    crypto_hash_sha256(d, keys, klen);
+    svc_hex(kid, d, 32);
+    snprintf(path, sizeof path, "/v1/keys/%s", kid);
+    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
+    if (rc == 0 && r.status == 404) {
+        say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
+        rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
+        if (rc == 0 && r.status != 200 && r.status != 201)
+            rc = server_error(&r, "POST /v1/keys");
+    } else if (rc == 0 && r.status != 200) {
+        rc = server_error(&r, path);
+    }
+    free(keys);
+    if (rc)
+        goto done;
+    /* 3. encrypt, as `cryptonets encrypt` does */
+    cli_args_t ea = {.cmd = "infer",
+                     .pos = {o->key, inputs},
+                     .npos = 2,
+                     .plan = plan_path,
+                     .out = batch_path,
+                     .format = o->format,
+                     .threads = o->threads,
+                     .quiet = 1};
+    say(o, "encrypting %s", inputs);
+    if ((rc = cli_encrypt(&ea)))
+        goto done;
+    /* 4. upload; the same bytes are the same job, so a retry cannot make two */
+    FILE *bf = fopen(batch_path, "rb");
+    struct stat sb;
+    if (!bf || fstat(fileno(bf), &sb) != 0) {
+        if (bf)
+            fclose(bf);
+        rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
+        goto done;
+    }
+    say(o, "uploading %.1f MB", (double)sb.st_size / 1e6);
+    snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+    rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, &r);
+    fclose(bf);
+    if (rc == 0 && r.status != 202)
+        rc = server_error(&r, "POST /v1/jobs");
+    if (rc)
+        goto done;
+    json_field(job, sizeof job, &r, "job");
+    if (strlen(job) != 64) {
+        rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
+        goto done;
+    }
+    say(o, "job %.16s... accepted", job);
+    /* 5. wait */
+    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+    char state[32] = "", last[32] = "";
+    double poll = 0.1;
+    for (;;) {
+        if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
+            goto done;
+        if (r.status != 200) {
+            rc = server_error(&r, path);
+            goto done;
+        }
+        json_field(state, sizeof state, &r, "state");
+        if (strcmp(state, last) != 0)
+            say(o, "job %.16s... %s", job, state);
+        snprintf(last, sizeof last, "%s", state);
+        if (!strcmp(state, "done") || !strcmp(state, "failed"))
+            break;
+        if (cli_now() - t0 > o->wait) {
+            rc = cli_fail(CLI_ERROR, &A, "job %s: still %s after %.0f s", job, state, o->wait);
+            goto done;
+        }
+        sleep_s(poll);
+        poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+    }
+    /* 6. download and decrypt */
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
+    FILE *rf = fopen(reply_path, "w+b");
+    if (!rf) {
+        rc = cli_fail(CLI_ERROR, &A, "%s: %s", reply_path, strerror(errno));
+        goto done;
+    }
+    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
+    if (fclose(rf) != 0 && rc == 0)
+        rc = cli_fail(CLI_ERROR, &A, "%s: write failed", reply_path);
+    if (rc == 0 && r.status != 200)
+        rc = server_error(&r, path);
+    if (rc)
+        goto done;
+    if (stat(reply_path, &sb) == 0)
+        say(o, "downloaded %.1f MB; decrypting", (double)sb.st_size / 1e6);
+    cli_args_t da = {.cmd = "infer",
+                     .pos = {o->key, reply_path},
+                     .npos = 2,
+                     .plan = plan_path,
+                     .out = o->out,
+                     .json = o->json,
+                     .raw = o->raw,
+                     .quiet = 1};
+    if ((rc = cli_decrypt(&da)))
+        goto done;
+    say(o, "done");
+    if (!o->keep) {
+        snprintf(path, sizeof path, "/v1/jobs/%s", job);
+        if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, &r) == 0 && r.status != 200)
+            say(o, "the job could not be deleted (%ld)", r.status);
+    }
+done:
+    free(r.body);
+    return rc;
+}
+
+int cli_infer(int argc, char **argv)
+{
+    t_start = cli_now();
+    infer_opts_t o;
+    const char *inputs;
+    int rc = parse_infer(&o, argc, argv, &inputs);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");
+    http_t c = {.base = o.server, .cacert = o.cacert, .o = &o};
+    if ((rc = read_token(c.auth, sizeof c.auth, &o)))
+        return rc;
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/cryptonets-infer-XXXXXX",
+             tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir))
+        return cli_fail(CLI_ERROR, &A, "%s: %s", dir, strerror(errno));
+    c.h = curl_easy_init();
+    if (!c.h)
+        rc = cli_fail(CLI_ERROR, &A, "cannot start libcurl");
+    else
+        rc = run(&c, &o, inputs, dir);
+    if (c.h)
+        curl_easy_cleanup(c.h);
+    sodium_memzero(c.auth, sizeof c.auth);
+    remove_dir(dir);
+    curl_global_cleanup();
+    return rc;
+}

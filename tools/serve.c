@@ -1,0 +1,1401 @@
+/* `cryptonets serve` (docs/service.md): the server side of the private-inference service
+ * on libmicrohttpd. It holds the plan and the tenants' public evaluation keys (never a
+ * secret key: the library refuses one), accepts batches streamed to the state directory
+ * and validated as they arrive, and evaluates them with a pool of workers. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "service.h"
+
+#define HEAD_BYTES 96 /* a container's header (docs/cli.md, "The tool's containers") */
+#define REC_BYTES 24  /* a record's header */
+#define JOB_LABEL "cryptonets job 1"
+
+static const char *const reason_names[SVC_NREASONS] = {
+    "bad_request", "unauthorized", "forbidden", "not_found", "mismatch", "too_large",
+    "full",        "tenant_full",  "timeout",   "aborted",   "other"};
+
+/* --- the configuration ----------------------------------------------------------------- */
+
+typedef struct {
+    const char *plan, *listen, *state_dir, *tokens, *tls_cert, *tls_key, *port_file;
+    size_t workers, max_jobs, tenant_jobs, max_batches, threads, max_conn, http_threads;
+    uint64_t mem_limit, job_mem;
+    double timeout, request_timeout, expire;
+    int allow_plain, quiet;
+} serve_opts_t;
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cryptonets serve: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see `cryptonets serve --help`)\n");
+    return CLI_USAGE;
+}
+
+/* A size: decimal, optionally followed by K, M or G (powers of 1024). */
+static int parse_bytes(uint64_t *v, const char *name, const char *text)
+{
+    char *e;
+    if (!text || *text < '0' || *text > '9')
+        return usage_error("%s: expected a number of bytes, got '%s'", name, text ? text : "");
+    unsigned long long x = strtoull(text, &e, 10);
+    const int shift = *e == 'K' ? 10 : *e == 'M' ? 20 : *e == 'G' ? 30 : 0;
+    if (shift)
+        e++;
+    if (*e || x > (UINT64_MAX >> shift))
+        return usage_error("%s: expected a number of bytes (K, M, G allowed), got '%s'", name,
+                           text);
+    *v = (uint64_t)x << shift;
+    return 0;
+}
+
+static int parse_count(size_t *v, const char *name, const char *text, size_t lo, size_t hi)
+{
+    char *e;
+    const unsigned long long x =
+        text && *text >= '0' && *text <= '9' ? strtoull(text, &e, 10) : (e = (char *)"x", 0);
+    if (*e || x < lo || x > hi)
+        return usage_error("%s: expected a number from %zu to %zu, got '%s'", name, lo, hi,
+                           text ? text : "");
+    *v = (size_t)x;
+    return 0;
+}
+
+static int parse_seconds(double *v, const char *name, const char *text)
+{
+    char *e;
+    *v = text ? strtod(text, &e) : -1;
+    if (!text || *e || !(*v > 0 && *v < 1e9))
+        return usage_error("%s: expected seconds > 0, got '%s'", name, text ? text : "");
+    return 0;
+}
+
+static const char serve_help[] =
+    "usage: cryptonets serve --plan PLAN --state-dir DIR [--listen ADDR:PORT] [--tokens FILE]\n"
+    "        [--workers N] [--max-jobs M] [--memory-limit BYTES] [--tls-cert F --tls-key F]\n\n"
+    "Serves the private-inference protocol of docs/service.md over HTTP: clients fetch the\n"
+    "plan, register evaluation keys, upload encrypted batches and download encrypted\n"
+    "results (`cryptonets infer`). Keys and accepted jobs are kept in DIR and survive a\n"
+    "restart. SIGTERM stops accepting, finishes the running jobs and exits.\n"
+    "  --listen ADDR:PORT     address (default 127.0.0.1:8470; port 0: any free port)\n"
+    "  --tokens FILE          lines 'TENANT TOKEN': bearer tokens, one tenant each; without\n"
+    "                         it anyone may connect, so only a loopback address is allowed\n"
+    "  --workers N            evaluations at once (default 1; 0: accept jobs, evaluate\n"
+    "                         none until a later start)\n"
+    "  --threads T            threads per evaluation (default: every core)\n"
+    "  --max-jobs M           queued and running jobs in all (default 16; then 503)\n"
+    "  --tenant-jobs K        queued and running jobs per tenant (default M; then 429)\n"
+    "  --max-batches B        batches (records) in one job (default 4)\n"
+    "  --memory-limit BYTES   evaluations run at once only while their estimated peak\n"
+    "                         memory fits (K, M, G suffixes; default: no limit)\n"
+    "  --job-memory BYTES     the peak memory of one evaluation (default: estimated)\n"
+    "  --timeout S            idle connections are closed after S seconds (default 30)\n"
+    "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
+    "  --max-connections C    connections at once (default 64)\n"
+    "  --expire S             finished jobs are removed S seconds after they end\n"
+    "                         (default 86400)\n"
+    "  --tls-cert F, --tls-key F  PEM certificate and key: HTTPS (GnuTLS)\n"
+    "  --allow-plain-http     plain HTTP on a non-loopback address\n"
+    "  --port-file F          write the port listened on into F (with port 0)\n"
+    "  --quiet                no log lines\n";
+
+static int parse_serve(serve_opts_t *o, int argc, char **argv)
+{
+    enum {
+        O_PLAN = 256,
+        O_LISTEN,
+        O_STATE,
+        O_TOKENS,
+        O_WORKERS,
+        O_THREADS,
+        O_MAXJOBS,
+        O_TJOBS,
+        O_BATCHES,
+        O_MEM,
+        O_JOBMEM,
+        O_TIMEOUT,
+        O_RTIMEOUT,
+        O_MAXCONN,
+        O_EXPIRE,
+        O_CERT,
+        O_KEY,
+        O_PLAIN,
+        O_PORTFILE,
+        O_QUIET,
+        O_HELP,
+        O_HTTPTHREADS
+    };
+    static const struct option opts[] = {
+        {"plan", 1, 0, O_PLAN},
+        {"listen", 1, 0, O_LISTEN},
+        {"state-dir", 1, 0, O_STATE},
+        {"tokens", 1, 0, O_TOKENS},
+        {"workers", 1, 0, O_WORKERS},
+        {"threads", 1, 0, O_THREADS},
+        {"max-jobs", 1, 0, O_MAXJOBS},
+        {"tenant-jobs", 1, 0, O_TJOBS},
+        {"max-batches", 1, 0, O_BATCHES},
+        {"memory-limit", 1, 0, O_MEM},
+        {"job-memory", 1, 0, O_JOBMEM},
+        {"timeout", 1, 0, O_TIMEOUT},
+        {"request-timeout", 1, 0, O_RTIMEOUT},
+        {"max-connections", 1, 0, O_MAXCONN},
+        {"http-threads", 1, 0, O_HTTPTHREADS},
+        {"expire", 1, 0, O_EXPIRE},
+        {"tls-cert", 1, 0, O_CERT},
+        {"tls-key", 1, 0, O_KEY},
+        {"allow-plain-http", 0, 0, O_PLAIN},
+        {"port-file", 1, 0, O_PORTFILE},
+        {"quiet", 0, 0, O_QUIET},
+        {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0},
+    };
+    *o = (serve_opts_t){.listen = "127.0.0.1:8470",
+                        .workers = 1,
+                        .max_jobs = 16,
+                        .max_batches = 4,
+                        .max_conn = 64,
+                        .http_threads = 4,
+                        .timeout = 30,
+                        .request_timeout = 600,
+                        .expire = 86400};
+    optind = 1;
+    opterr = 0;
+    int c, rc = 0;
+    while (rc == 0 && (c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case O_PLAN:
+            o->plan = optarg;
+            break;
+        case O_LISTEN:
+            o->listen = optarg;
+            break;
+        case O_STATE:
+            o->state_dir = optarg;
+            break;
+        case O_TOKENS:
+            o->tokens = optarg;
+            break;
+        case O_WORKERS:
+            rc = parse_count(&o->workers, "--workers", optarg, 0, 256);
+            break;
+        case O_THREADS:
+            rc = parse_count(&o->threads, "--threads", optarg, 0, 4096);
+            break;
+        case O_MAXJOBS:
+            rc = parse_count(&o->max_jobs, "--max-jobs", optarg, 1, 1 << 20);
+            break;
+        case O_TJOBS:
+            rc = parse_count(&o->tenant_jobs, "--tenant-jobs", optarg, 1, 1 << 20);
+            break;
+        case O_BATCHES:
+            rc = parse_count(&o->max_batches, "--max-batches", optarg, 1, 1 << 16);
+            break;
+        case O_MEM:
+            rc = parse_bytes(&o->mem_limit, "--memory-limit", optarg);
+            break;
+        case O_JOBMEM:
+            rc = parse_bytes(&o->job_mem, "--job-memory", optarg);
+            break;
+        case O_TIMEOUT:
+            rc = parse_seconds(&o->timeout, "--timeout", optarg);
+            break;
+        case O_RTIMEOUT:
+            rc = parse_seconds(&o->request_timeout, "--request-timeout", optarg);
+            break;
+        case O_MAXCONN:
+            rc = parse_count(&o->max_conn, "--max-connections", optarg, 1, 65536);
+            break;
+        case O_HTTPTHREADS:
+            rc = parse_count(&o->http_threads, "--http-threads", optarg, 1, 256);
+            break;
+        case O_EXPIRE:
+            rc = parse_seconds(&o->expire, "--expire", optarg);
+            break;
+        case O_CERT:
+            o->tls_cert = optarg;
+            break;
+        case O_KEY:
+            o->tls_key = optarg;
+            break;
+        case O_PLAIN:
+            o->allow_plain = 1;
+            break;
+        case O_PORTFILE:
+            o->port_file = optarg;
+            break;
+        case O_QUIET:
+            o->quiet = 1;
+            break;
+        case O_HELP:
+            fputs(serve_help, stdout);
+            return -1;
+        default:
+            return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
+        }
+    }
+    if (rc)
+        return rc;
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->plan || !o->state_dir)
+        return usage_error("--plan PLAN and --state-dir DIR are required");
+    if (!o->tls_cert != !o->tls_key)
+        return usage_error("--tls-cert and --tls-key go together");
+    if (!o->tenant_jobs)
+        o->tenant_jobs = o->max_jobs;
+    return 0;
+}
+
+/* --- the listening address and the tokens ------------------------------------------------ */
+
+typedef struct {
+    struct sockaddr_storage ss;
+    int v6, loopback;
+} listen_addr_t;
+
+static int parse_listen(listen_addr_t *a, const char *text)
+{
+    *a = (listen_addr_t){0};
+    char host[128];
+    const char *colon = strrchr(text, ':');
+    if (!colon || (size_t)(colon - text) >= sizeof host)
+        return usage_error("--listen: expected ADDR:PORT, got '%s'", text);
+    snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+    size_t port;
+    if (parse_count(&port, "--listen port", colon + 1, 0, 65535))
+        return CLI_USAGE;
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h++;
+        h[strlen(h) - 1] = 0;
+    }
+    if (!strcmp(h, "localhost"))
+        h = "127.0.0.1";
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
+    if (inet_pton(AF_INET, h, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        a->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, h, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        a->v6 = 1;
+        a->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+    } else {
+        return usage_error("--listen: '%s' is not a numeric IPv4 or IPv6 address", host);
+    }
+    return 0;
+}
+
+static int valid_tenant(const char *t)
+{
+    const size_t n = strlen(t);
+    if (n == 0 || n > 64 || t[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((t[i] >= 'a' && t[i] <= 'z') || (t[i] >= 'A' && t[i] <= 'Z') ||
+              (t[i] >= '0' && t[i] <= '9') || t[i] == '_' || t[i] == '-' || t[i] == '.'))
+            return 0;
+    return 1;
+}
+
+/* The tokens file: lines "TENANT TOKEN" (blank lines and # comments skipped). */
+static int load_tokens(svc_t *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_fail(CLI_ERROR, NULL, "serve: %s: %s", path, strerror(errno));
+    char line[1024];
+    size_t lineno = 0;
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f)) {
+        lineno++;
+        char tenant[128], token[512], extra[8];
+        const int k = sscanf(line, "%127s %511s %7s", tenant, token, extra);
+        if (k <= 0 || tenant[0] == '#')
+            continue;
+        if (k != 2 || !valid_tenant(tenant) || strlen(token) < 8) {
+            rc = cli_fail(CLI_ERROR, NULL,
+                          "serve: %s: line %zu: expected 'TENANT TOKEN' (tenant: 1 to 64 of "
+                          "A-Z a-z 0-9 _ - ., token: at least 8 characters)",
+                          path, lineno);
+            break;
+        }
+        uint8_t hash[32];
+        crypto_hash_sha256(hash, (const uint8_t *)token, strlen(token));
+        sodium_memzero(token, sizeof token);
+        for (size_t i = 0; i < s->ntenants; i++)
+            if (!strcmp(s->tenants[i].name, tenant) ||
+                !memcmp(s->tenants[i].token_hash, hash, 32))
+                rc = cli_fail(CLI_ERROR, NULL, "serve: %s: line %zu: tenant or token repeated",
+                              path, lineno);
+        svc_tenant_t *g = rc ? NULL : realloc(s->tenants, (s->ntenants + 1) * sizeof *g);
+        if (!g) {
+            rc = rc ? rc : cli_fail(CLI_ERROR, NULL, "serve: out of memory");
+            break;
+        }
+        s->tenants = g;
+        s->tenants[s->ntenants] = (svc_tenant_t){0};
+        snprintf(s->tenants[s->ntenants].name, sizeof s->tenants[0].name, "%s", tenant);
+        memcpy(s->tenants[s->ntenants].token_hash, hash, 32);
+        s->ntenants++;
+    }
+    sodium_memzero(line, sizeof line);
+    fclose(f);
+    if (rc == 0 && s->ntenants == 0)
+        rc = cli_fail(CLI_ERROR, NULL, "serve: %s: no tokens", path);
+    return rc;
+}
+
+/* --- the plan and the sizes it fixes ---------------------------------------------------- */
+
+static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
+{
+    char err[512];
+    const cli_args_t a = {.cmd = "serve"};
+    if (cli_read_file(&s->plan_bytes, &s->plan_len, path, err, sizeof err))
+        return cli_fail(CLI_ERROR, &a, "%s", err);
+    int rc = cli_plan_load(&s->plan, &a, path);
+    if (rc)
+        return rc;
+    uint8_t d[32];
+    crypto_hash_sha256(d, s->plan_bytes, s->plan_len);
+    if (memcmp(d, s->plan.digest, 32) != 0)
+        return cli_fail(CLI_ERROR, &a, "%s: changed while it was read", path);
+    svc_hex(s->plan_hex, d, 32);
+    const cn_bfv_params_t *prm = cn_plan_params(s->plan.plan);
+    s->n = prm->n;
+    s->nin = cn_plan_inputs(s->plan.plan);
+    /* a batch: one seeded ciphertext batch of nin records per plaintext modulus
+     * (cn_client_encrypt), the same bytes for any number of inputs */
+    cn_bfv_context_t *ctx = NULL;
+    cn_status st = cn_bfv_context_create(&ctx, prm);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, &a, "%s: %s", path, cn_strerror(st));
+    const size_t L = prm->nq;
+    const cn_io_batch_shape_t shape = {.size = 2, .level = L, .seeded = 1};
+    s->batch_bytes = (uint64_t)prm->nt * cn_io_batch_writer_size(s->nin, &shape, ctx);
+    cn_bfv_context_free(ctx);
+    /* an evaluation-key container: its size does not depend on the key */
+    cn_client_t *c = NULL;
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    st = cn_client_create(&c, s->plan.plan, NULL, 0);
+    if (st == CN_OK)
+        st = cn_client_eval_keys(&keys, &klen, c);
+    cn_client_free(c);
+    free(keys);
+    if (st != CN_OK || s->batch_bytes == 0)
+        return cli_fail(CLI_ERROR, &a, "%s: sizing the plan's objects: %s", path,
+                        cn_strerror(st));
+    s->key_bytes = HEAD_BYTES + REC_BYTES + (uint64_t)klen;
+    /* an evaluation holds one batch as read, the ciphertexts of one plaintext modulus
+     * decoded (2 polynomials of L primes per input), a layer's outputs of up to 3
+     * polynomials beside them, and the reply: docs/service.md, "Memory" */
+    const uint64_t ct_words = (uint64_t)s->nin * prm->n * L;
+    s->job_mem = job_mem ? job_mem : s->batch_bytes + ct_words * 8 * (2 + 3 + 1);
+    return 0;
+}
+
+/* --- requests ------------------------------------------------------------------------------
+ */
+
+enum { RQ_KEYS = 1, RQ_JOBS = 2 };
+enum { PH_HEAD, PH_REC, PH_BODY, PH_END };
+
+typedef struct {
+    int kind;
+    size_t tenant;
+    double deadline;
+    int fd;
+    char tmp[4096];
+    uint64_t got, limit;
+    crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
+    crypto_generichash_state job; /* a job's id: BLAKE2b-256 (3 times faster on a batch) */
+    /* a batch's structure, checked as it arrives */
+    int phase;
+    uint8_t hbuf[HEAD_BYTES];
+    size_t hfill;
+    cli_head_t h;
+    uint64_t body_left, recs_left, counted;
+    char key[65];
+    uint8_t key_id[32];
+    /* a refusal found while the body arrived */
+    unsigned err_status;
+    char err_code[32], err_msg[256];
+    int err_reason, responded;
+    uint64_t result_bytes;
+} req_t;
+
+static svc_t *S;              /* the one service of this process */
+static serve_opts_t OPTS;     /* its options */
+static volatile int draining; /* SIGTERM received: new jobs are refused */
+
+static void count_reject(int reason)
+{
+    pthread_mutex_lock(&S->mu);
+    S->rejected[reason]++;
+    pthread_mutex_unlock(&S->mu);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 char *text, double retry_after)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (retry_after > 0) {
+        char ra[32];
+        snprintf(ra, sizeof ra, "%.0f", retry_after);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"cryptonets\"");
+    const enum MHD_Result ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A JSON document (freed) as the response. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *doc,
+                                 double retry_after)
+{
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return MHD_NO;
+    const size_t n = strlen(text);
+    char *t = realloc(text, n + 2);
+    if (!t) {
+        free(text);
+        return MHD_NO;
+    }
+    t[n] = '\n';
+    t[n + 1] = 0;
+    return send_text(c, status, "application/json", t, retry_after);
+}
+
+/* The error body of docs/service.md: {"error": CODE, "message": TEXT}. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int reason,
+                                  const char *code, double retry_after, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int reason,
+                                  const char *code, double retry_after, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    count_reject(reason);
+    return send_json(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg),
+                     retry_after);
+}
+
+/* Records a refusal found while a body arrives; it is sent when MHD allows. */
+__attribute__((format(printf, 5, 6))) static void refuse(req_t *q, unsigned status, int reason,
+                                                         const char *code, const char *fmt, ...)
+{
+    if (q->err_status)
+        return;
+    q->err_status = status;
+    q->err_reason = reason;
+    snprintf(q->err_code, sizeof q->err_code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(q->err_msg, sizeof q->err_msg, fmt, ap);
+    va_end(ap);
+}
+
+/* The tenant of the request's bearer token: 0 and *t, or 401 (no token) / 403 (a token
+ * that is not in the tokens file) sent. Without --tokens every request is tenant 0. */
+static int authenticate(struct MHD_Connection *c, size_t *t, enum MHD_Result *ret)
+{
+    *t = 0;
+    if (!S->auth)
+        return 0;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, SVC_R_UNAUTHORIZED, "unauthorized", 0,
+                          "a bearer token is required (Authorization: Bearer TOKEN)");
+        return 1;
+    }
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    uint8_t hash[32];
+    crypto_hash_sha256(hash, (const uint8_t *)tok, strlen(tok));
+    int found = -1;
+    for (size_t i = 0; i < S->ntenants; i++) /* every entry is compared: constant time */
+        if (sodium_memcmp(hash, S->tenants[i].token_hash, 32) == 0)
+            found = (int)i;
+    if (found < 0) {
+        *ret = send_error(c, MHD_HTTP_FORBIDDEN, SVC_R_FORBIDDEN, "forbidden", 0,
+                          "this token is not valid here");
+        return 1;
+    }
+    *t = (size_t)found;
+    return 0;
+}
+
+static int is_id(const char *s)
+{
+    if (strlen(s) != 64)
+        return 0;
+    for (size_t i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+static json_t *job_json(const svc_job_t *j)
+{
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:f}", "job", j->id, "state",
+                  svc_state_name(j->state), "key", j->key, "batches", (json_int_t)j->records,
+                  "inputs", (json_int_t)j->inputs, "created", j->created);
+    if (j->state >= SVC_RUNNING)
+        json_object_set_new(o, "started", json_real(j->started));
+    if (j->state >= SVC_DONE) {
+        json_object_set_new(o, "finished", json_real(j->finished));
+        json_object_set_new(o, "seconds", json_real(j->seconds));
+        json_object_set_new(o, "expires", json_real(j->finished + S->expire));
+    }
+    if (j->state == SVC_DONE)
+        json_object_set_new(o, "result_bytes", json_integer((json_int_t)j->bytes_out));
+    if (j->state == SVC_FAILED)
+        json_object_set_new(o, "failure",
+                            json_pack("{s:s, s:s}", "error", j->code, "message", j->reason));
+    return o;
+}
+
+/* The resident set size (Linux /proc/self/statm), 0 when unknown. */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, rss = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static enum MHD_Result get_metrics(struct MHD_Connection *c)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return MHD_NO;
+    size_t count[4] = {0};
+    pthread_mutex_lock(&S->mu);
+    for (const svc_job_t *j = S->jobs; j; j = j->next)
+        count[j->state]++;
+    fprintf(f, "# HELP cryptonets_jobs Jobs in the table, by state.\n"
+               "# TYPE cryptonets_jobs gauge\n");
+    for (int i = 0; i < 4; i++)
+        fprintf(f, "cryptonets_jobs{state=\"%s\"} %zu\n", svc_state_name((svc_state)i),
+                count[i]);
+    fprintf(f,
+            "# HELP cryptonets_jobs_finished_total Evaluations finished since the start.\n"
+            "# TYPE cryptonets_jobs_finished_total counter\n"
+            "cryptonets_jobs_finished_total{result=\"done\"} %llu\n"
+            "cryptonets_jobs_finished_total{result=\"failed\"} %llu\n"
+            "# HELP cryptonets_evaluation_seconds Seconds of successful evaluations.\n"
+            "# TYPE cryptonets_evaluation_seconds summary\n"
+            "cryptonets_evaluation_seconds_sum %.6f\n"
+            "cryptonets_evaluation_seconds_count %llu\n"
+            "# HELP cryptonets_received_bytes_total Request body bytes received.\n"
+            "# TYPE cryptonets_received_bytes_total counter\n"
+            "cryptonets_received_bytes_total %llu\n"
+            "# HELP cryptonets_sent_bytes_total Result bytes sent.\n"
+            "# TYPE cryptonets_sent_bytes_total counter\n"
+            "cryptonets_sent_bytes_total %llu\n"
+            "# HELP cryptonets_requests_total Requests received.\n"
+            "# TYPE cryptonets_requests_total counter\n"
+            "cryptonets_requests_total %llu\n"
+            "# HELP cryptonets_rejected_requests_total Requests refused, by reason.\n"
+            "# TYPE cryptonets_rejected_requests_total counter\n",
+            (unsigned long long)S->done_total, (unsigned long long)S->failed_total,
+            S->eval_seconds, (unsigned long long)S->eval_count, (unsigned long long)S->bytes_in,
+            (unsigned long long)S->bytes_out, (unsigned long long)S->requests);
+    for (int i = 0; i < SVC_NREASONS; i++)
+        fprintf(f, "cryptonets_rejected_requests_total{reason=\"%s\"} %llu\n", reason_names[i],
+                (unsigned long long)S->rejected[i]);
+    fprintf(f,
+            "# HELP cryptonets_memory_rss_bytes Resident memory of the server.\n"
+            "# TYPE cryptonets_memory_rss_bytes gauge\n"
+            "cryptonets_memory_rss_bytes %llu\n"
+            "# HELP cryptonets_memory_reserved_bytes Estimated peak memory of the running "
+            "evaluations.\n"
+            "# TYPE cryptonets_memory_reserved_bytes gauge\n"
+            "cryptonets_memory_reserved_bytes %llu\n"
+            "# HELP cryptonets_job_memory_bytes The estimated peak memory of one "
+            "evaluation.\n"
+            "# TYPE cryptonets_job_memory_bytes gauge\n"
+            "cryptonets_job_memory_bytes %llu\n"
+            "# HELP cryptonets_memory_limit_bytes The --memory-limit (0: none).\n"
+            "# TYPE cryptonets_memory_limit_bytes gauge\n"
+            "cryptonets_memory_limit_bytes %llu\n",
+            (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit);
+    pthread_mutex_unlock(&S->mu);
+    if (fclose(f) != 0) {
+        free(buf);
+        return MHD_NO;
+    }
+    return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, 0);
+}
+
+static enum MHD_Result get_plan(struct MHD_Connection *c)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(S->plan_len, S->plan_bytes, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    char etag[80];
+    snprintf(etag, sizeof etag, "\"%s\"", S->plan_hex);
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(r, "X-Cryptonets-Plan-SHA256", S->plan_hex);
+    MHD_add_response_header(r, "ETag", etag);
+    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A registered key's file for the tenant: 0 when it exists. */
+static int key_file(char *p, size_t cap, size_t tenant, const char *id)
+{
+    struct stat sb;
+    return !is_id(id) || svc_path(p, cap, S, tenant, "keys", id, ".keys") || stat(p, &sb) != 0;
+}
+
+static enum MHD_Result get_key(struct MHD_Connection *c, size_t tenant, const char *id, int del)
+{
+    char p[4096];
+    if (key_file(p, sizeof p, tenant, id))
+        return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
+                          "no key %.64s", id);
+    if (del) {
+        unlink(p);
+        svc_sync_dir(p);
+    }
+    return send_json(
+        c, MHD_HTTP_OK,
+        json_pack("{s:s, s:s}", "key", id, "state", del ? "deleted" : "registered"), 0);
+}
+
+static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, const char *id,
+                                   const char *what, const char *method)
+{
+    pthread_mutex_lock(&S->mu);
+    svc_job_t *j = is_id(id) ? svc_job_find(S, tenant, id) : NULL;
+    if (!j) {
+        pthread_mutex_unlock(&S->mu);
+        return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
+                          "no job %.64s", id);
+    }
+    if (!strcmp(method, "DELETE")) {
+        if (*what) {
+            pthread_mutex_unlock(&S->mu);
+            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
+                              "method_not_allowed", 0, "DELETE applies to /v1/jobs/ID");
+        }
+        json_t *o = json_pack("{s:s, s:s}", "job", j->id, "state", "deleted");
+        svc_job_delete(S, j);
+        pthread_cond_broadcast(&S->cv);
+        pthread_mutex_unlock(&S->mu);
+        return send_json(c, MHD_HTTP_OK, o, 0);
+    }
+    if (!*what) {
+        json_t *o = job_json(j);
+        pthread_mutex_unlock(&S->mu);
+        return send_json(c, MHD_HTTP_OK, o, 0);
+    }
+    if (strcmp(what, "/result") != 0) {
+        pthread_mutex_unlock(&S->mu);
+        return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
+                          "no such resource");
+    }
+    const svc_state st = j->state;
+    char code[32], reason[256], p[4096];
+    snprintf(code, sizeof code, "%s", j->code);
+    snprintf(reason, sizeof reason, "%s", j->reason);
+    svc_path(p, sizeof p, S, tenant, "jobs", j->id, ".reply");
+    /* opened under the lock: a DELETE cannot remove it between the check and the open */
+    const int fd = st == SVC_DONE ? open(p, O_RDONLY) : -1;
+    pthread_mutex_unlock(&S->mu);
+    if (st == SVC_FAILED)
+        return send_error(c, MHD_HTTP_UNPROCESSABLE_CONTENT, SVC_R_OTHER, "job_failed", 0,
+                          "%s: %s", code, reason);
+    if (st != SVC_DONE)
+        return send_error(c, MHD_HTTP_CONFLICT, SVC_R_OTHER, "not_ready", 1, "the job is %s",
+                          svc_state_name(st));
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "the result cannot be read");
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd64((uint64_t)sb.st_size, fd);
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+    MHD_add_response_header(r, "X-Cryptonets-Job", id);
+    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    pthread_mutex_lock(&S->mu);
+    S->bytes_out += (uint64_t)sb.st_size;
+    pthread_mutex_unlock(&S->mu);
+    return ok;
+}
+
+/* --- uploads ------------------------------------------------------------------------------ */
+
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Checks a batch container's bytes as they arrive (the header, each record's header, the
+ * lengths the plan fixes), so that a wrong or damaged upload is refused at its first bad
+ * byte. */
+static void check_batch(req_t *q, const uint8_t *p, size_t len)
+{
+    while (len && !q->err_status) {
+        if (q->phase == PH_HEAD || q->phase == PH_REC) {
+            const size_t want = q->phase == PH_HEAD ? HEAD_BYTES : REC_BYTES;
+            const size_t take = want - q->hfill < len ? want - q->hfill : len;
+            memcpy(q->hbuf + q->hfill, p, take);
+            q->hfill += take;
+            p += take;
+            len -= take;
+            if (q->phase == PH_HEAD && q->hfill >= 4 && memcmp(q->hbuf, "CNTB", 4) != 0)
+                return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                              "not a cryptonets batch (bad magic)");
+            if (q->hfill < want)
+                return;
+            q->hfill = 0;
+            const uint8_t *b = q->hbuf;
+            if (q->phase == PH_HEAD) {
+                if (memcmp(b, "CNTB", 4) != 0)
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "not a cryptonets batch (bad magic)");
+                if ((b[4] | b[5] << 8) != 1)
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "batch format version %u; this server reads 1.x",
+                                  b[4] | b[5] << 8);
+                if (cn_io_checksum(b, HEAD_BYTES - 8) != get64(b + HEAD_BYTES - 8))
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "header checksum mismatch (damaged)");
+                if (memcmp(b + 8, S->plan.digest, 32) != 0)
+                    return refuse(q, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch",
+                                  "a batch for another plan than this server's");
+                if (memcmp(b + 40, q->key_id, 32) != 0)
+                    return refuse(q, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "key_mismatch",
+                                  "a batch encrypted under another key than key %s", q->key);
+                q->h.records = get64(b + 72);
+                q->h.inputs = get64(b + 80);
+                if (q->h.records == 0 || q->h.records > S->max_records)
+                    return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
+                                  "%llu batches; a job holds 1 to %zu",
+                                  (unsigned long long)q->h.records, S->max_records);
+                if (q->h.inputs == 0 || q->h.inputs > q->h.records * S->n)
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "%llu inputs in %llu batches",
+                                  (unsigned long long)q->h.inputs,
+                                  (unsigned long long)q->h.records);
+                q->limit = HEAD_BYTES + q->h.records * (REC_BYTES + S->batch_bytes);
+                q->recs_left = q->h.records;
+                q->phase = PH_REC;
+            } else {
+                if (cn_io_checksum(b, 16) != get64(b + 16))
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "batch %llu: header checksum mismatch (damaged)",
+                                  (unsigned long long)(q->h.records - q->recs_left + 1));
+                const uint64_t count = get64(b), blen = get64(b + 8);
+                if (count == 0 || count > S->n || count > q->h.inputs - q->counted)
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "batch %llu: %llu inputs",
+                                  (unsigned long long)(q->h.records - q->recs_left + 1),
+                                  (unsigned long long)count);
+                if (blen != S->batch_bytes)
+                    return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                  "batch %llu: %llu bytes; this plan's batches have %llu",
+                                  (unsigned long long)(q->h.records - q->recs_left + 1),
+                                  (unsigned long long)blen, (unsigned long long)S->batch_bytes);
+                q->counted += count;
+                q->body_left = blen;
+                q->phase = PH_BODY;
+            }
+        } else if (q->phase == PH_BODY) {
+            const size_t take = q->body_left < len ? (size_t)q->body_left : len;
+            q->body_left -= take;
+            p += take;
+            len -= take;
+            if (q->body_left == 0)
+                q->phase = --q->recs_left ? PH_REC : PH_END;
+        } else {
+            return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                          "bytes after the last batch");
+        }
+    }
+}
+
+/* The start of an upload (headers only): limits, the key, the temporary file. 0 to read
+ * the body, 1 with a response sent. */
+static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const uint64_t max = q->kind == RQ_KEYS
+                             ? S->key_bytes
+                             : HEAD_BYTES + S->max_records * (REC_BYTES + S->batch_bytes);
+    q->limit = max;
+    if (cl) {
+        char *e;
+        const unsigned long long n = strtoull(cl, &e, 10);
+        if (*e == 0 && n > max) {
+            *ret = send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large", 0,
+                              "%llu bytes; this plan's %s are at most %llu bytes", n,
+                              q->kind == RQ_KEYS ? "evaluation keys" : "jobs",
+                              (unsigned long long)max);
+            return 1;
+        }
+    }
+    if (q->kind == RQ_JOBS) {
+        if (draining) {
+            *ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "shutting_down", 5,
+                              "the server is shutting down");
+            return 1;
+        }
+        const char *key = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "key");
+        char p[4096], err[512];
+        if (!key || key_file(p, sizeof p, q->tenant, key)) {
+            *ret = send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "unknown_key", 0,
+                              "no key %.64s: register it with POST /v1/keys first",
+                              key ? key : "(none: ?key=ID is required)");
+            return 1;
+        }
+        snprintf(q->key, sizeof q->key, "%s", key);
+        cli_reader_t r;
+        if (cli_reader_open(&r, p, CLI_KIND_KEYS, err, sizeof err)) {
+            cli_reader_close(&r);
+            *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                              "the key cannot be read");
+            return 1;
+        }
+        memcpy(q->key_id, r.h.key_id, 32);
+        cli_reader_close(&r);
+        pthread_mutex_lock(&S->mu);
+        const size_t all = S->nqueued + S->nrunning, mine = S->tenants[q->tenant].jobs;
+        pthread_mutex_unlock(&S->mu);
+        if (all >= S->max_jobs) {
+            *ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "full", 10,
+                              "%zu jobs queued or running: try again later", all);
+            return 1;
+        }
+        if (mine >= S->tenant_jobs) {
+            *ret = send_error(c, MHD_HTTP_TOO_MANY_REQUESTS, SVC_R_TENANT_FULL, "tenant_full",
+                              10, "you have %zu jobs queued or running: try again later", mine);
+            return 1;
+        }
+        crypto_generichash_init(&q->job, NULL, 0, 32);
+        static const char label[] = JOB_LABEL;
+        crypto_generichash_update(&q->job, (const uint8_t *)label, sizeof label);
+        crypto_generichash_update(&q->job, (const uint8_t *)q->key, 64);
+    } else {
+        crypto_hash_sha256_init(&q->sha);
+    }
+    static unsigned long seq;
+    pthread_mutex_lock(&S->mu);
+    const unsigned long k = ++seq;
+    pthread_mutex_unlock(&S->mu);
+    snprintf(q->tmp, sizeof q->tmp, "%s/tmp/upload-%ld-%lu", S->state_dir, (long)getpid(), k);
+    q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0600);
+    if (q->fd < 0) {
+        q->tmp[0] = 0;
+        *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot store the upload: %s", strerror(errno));
+        return 1;
+    }
+    q->deadline = svc_time() + OPTS.request_timeout;
+    return 0;
+}
+
+/* Body bytes: checked, hashed and written to the temporary file. */
+static void upload_data(req_t *q, const char *data, size_t len)
+{
+    if (q->err_status)
+        return;
+    if (q->got + len > q->limit && (q->kind == RQ_KEYS || q->phase == PH_HEAD)) {
+        q->got += len;
+        return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
+                      "more than %llu bytes", (unsigned long long)q->limit);
+    }
+    q->got += len;
+    if (q->kind == RQ_JOBS)
+        check_batch(q, (const uint8_t *)data, len);
+    if (q->err_status)
+        return;
+    if (q->kind == RQ_JOBS)
+        crypto_generichash_update(&q->job, (const uint8_t *)data, len);
+    else
+        crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
+    while (len) {
+        const ssize_t w = write(q->fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return refuse(q, MHD_HTTP_INSUFFICIENT_STORAGE, SVC_R_OTHER, "internal",
+                          "cannot store the upload: %s", strerror(errno));
+        data += w;
+        len -= (size_t)w;
+    }
+}
+
+static void drop_tmp(req_t *q)
+{
+    if (q->fd >= 0)
+        close(q->fd);
+    q->fd = -1;
+    if (q->tmp[0])
+        unlink(q->tmp);
+    q->tmp[0] = 0;
+}
+
+/* The complete body of POST /v1/keys: validated (the container, the plan, the library's
+ * own checks through cn_server_create), then stored under its hash. */
+static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
+{
+    char err[512], p[4096], id[65];
+    uint8_t h[32];
+    crypto_hash_sha256_final(&q->sha, h);
+    svc_hex(id, h, 32);
+    const int synced = fsync(q->fd) == 0;
+    close(q->fd);
+    q->fd = -1;
+    cli_reader_t r;
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    uint64_t kc;
+    if (cli_reader_open(&r, q->tmp, CLI_KIND_KEYS, err, sizeof err) ||
+        cli_reader_next(&r, &kc, &keys, &klen, 0, err, sizeof err) ||
+        cli_reader_end(&r, err, sizeof err)) {
+        cli_reader_close(&r);
+        free(keys);
+        const char *why = strstr(err, ": ") ? strstr(err, ": ") + 2 : err; /* drop the path */
+        return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
+                          "not evaluation keys: %s", why);
+    }
+    cli_reader_close(&r);
+    if (memcmp(r.h.digest, S->plan.digest, 32) != 0) {
+        free(keys);
+        return send_error(c, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch", 0,
+                          "evaluation keys for another plan than this server's");
+    }
+    cn_server_t *srv = NULL;
+    cn_net_diag_t d = {{0}};
+    const cn_status st = cn_server_create(&srv, S->plan.plan, keys, klen, 1, &d);
+    cn_server_free(srv);
+    free(keys);
+    if (st != CN_OK)
+        return send_error(
+            c, st == CN_ERR_CONTEXT_MISMATCH ? MHD_HTTP_CONFLICT : MHD_HTTP_BAD_REQUEST,
+            st == CN_ERR_CONTEXT_MISMATCH ? SVC_R_MISMATCH : SVC_R_BAD_REQUEST,
+            st == CN_ERR_CONTEXT_MISMATCH ? "plan_mismatch" : "bad_keys", 0,
+            "evaluation keys refused: %s", d.msg[0] ? d.msg : cn_strerror(st));
+    svc_path(p, sizeof p, S, q->tenant, "keys", id, ".keys");
+    struct stat sb;
+    const int existed = stat(p, &sb) == 0;
+    if (!existed && (!synced || rename(q->tmp, p) != 0 || svc_sync_dir(p)))
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot store the key");
+    if (!existed)
+        q->tmp[0] = 0;
+    return send_json(c, existed ? MHD_HTTP_OK : MHD_HTTP_CREATED,
+                     json_pack("{s:s, s:s}", "key", id, "state", "registered"), 0);
+}
+
+/* The complete body of POST /v1/jobs: the job is stored (its description, then its batch
+ * renamed into place, both synced) before 202 is sent; the same batch for the same key
+ * is the same job (its id is a hash of both), so a repeated upload changes nothing. */
+static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
+{
+    if (q->phase != PH_END)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
+                          "truncated: %llu bytes", (unsigned long long)q->got);
+    if (q->counted != q->h.inputs)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
+                          "%llu inputs, the header announces %llu",
+                          (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
+    uint8_t h[32];
+    crypto_generichash_final(&q->job, h, 32);
+    svc_job_t *j = calloc(1, sizeof *j);
+    if (!j || fsync(q->fd) != 0) {
+        free(j);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot store the upload");
+    }
+    close(q->fd);
+    q->fd = -1;
+    svc_hex(j->id, h, 32);
+    memcpy(j->key, q->key, 65);
+    j->tenant = q->tenant;
+    j->created = svc_time();
+    j->records = q->h.records;
+    j->inputs = q->h.inputs;
+    j->bytes_in = q->got;
+    char p[4096], err[512];
+    pthread_mutex_lock(&S->mu);
+    svc_job_t *old = svc_job_find(S, q->tenant, j->id);
+    if (old) {
+        json_t *o = job_json(old);
+        pthread_mutex_unlock(&S->mu);
+        free(j);
+        json_object_set_new(o, "duplicate", json_true());
+        return send_json(c, MHD_HTTP_ACCEPTED, o, 0);
+    }
+    for (const svc_job_t *o = S->jobs; o; o = o->next)
+        if (o->deleted && o->tenant == q->tenant && !strcmp(o->id, j->id)) {
+            /* deleted while running, its files not yet removed: the same job again must
+             * wait for that, or the removal would take the new files */
+            pthread_mutex_unlock(&S->mu);
+            free(j);
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "busy", 2,
+                              "this job is being deleted: try again shortly");
+        }
+    if (S->nqueued + S->nrunning >= S->max_jobs ||
+        S->tenants[q->tenant].jobs >= S->tenant_jobs) {
+        const int mine = S->tenants[q->tenant].jobs >= S->tenant_jobs;
+        pthread_mutex_unlock(&S->mu);
+        free(j);
+        return send_error(c, mine ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE,
+                          mine ? SVC_R_TENANT_FULL : SVC_R_FULL, mine ? "tenant_full" : "full",
+                          10, "the queue filled up while the batch arrived: try again later");
+    }
+    svc_path(p, sizeof p, S, q->tenant, "jobs", j->id, ".batch");
+    if (svc_job_save(S, j, err, sizeof err) || rename(q->tmp, p) != 0 || svc_sync_dir(p)) {
+        char meta[4096];
+        if (!svc_path(meta, sizeof meta, S, q->tenant, "jobs", j->id, ".job"))
+            unlink(meta);
+        pthread_mutex_unlock(&S->mu);
+        free(j);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot store the job");
+    }
+    q->tmp[0] = 0;
+    j->state = SVC_QUEUED;
+    svc_job_add(S, j);
+    json_t *o = job_json(j);
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    return send_json(c, MHD_HTTP_ACCEPTED, o, 0);
+}
+
+/* --- the router -----------------------------------------------------------------------------
+ */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *data,
+                              size_t *size, void **ctx)
+{
+    (void)cls;
+    (void)version;
+    req_t *q = *ctx;
+    if (q) { /* more of a body, or its end */
+        if (*size) {
+            if (svc_time() > q->deadline) {
+                count_reject(SVC_R_TIMEOUT);
+                q->responded = 1; /* counted */
+                return MHD_NO;    /* a slow sender: the connection is closed */
+            }
+            pthread_mutex_lock(&S->mu);
+            S->bytes_in += *size;
+            pthread_mutex_unlock(&S->mu);
+            upload_data(q, data, *size);
+            *size = 0;
+            /* refused at its first bad byte: the rest is read and dropped (libmicrohttpd
+             * 0.9 answers only once the body is in), up to the announced length; a body
+             * with no length that runs past the limit is cut off */
+            if (q->err_status && q->got > q->limit &&
+                !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
+                count_reject(q->err_reason);
+                q->responded = 1;
+                return MHD_NO;
+            }
+            return MHD_YES;
+        }
+        if (q->responded)
+            return MHD_YES;
+        q->responded = 1;
+        if (q->err_status)
+            return send_error(c, q->err_status, q->err_reason, q->err_code, 0, "%s",
+                              q->err_msg);
+        return q->kind == RQ_KEYS ? finish_key(c, q) : finish_job(c, q);
+    }
+    pthread_mutex_lock(&S->mu);
+    S->requests++;
+    pthread_mutex_unlock(&S->mu);
+    const int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    const int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
+    size_t tenant;
+    enum MHD_Result ret;
+    if (authenticate(c, &tenant, &ret))
+        return ret;
+    if (!strcmp(url, "/v1/health") && get) {
+        pthread_mutex_lock(&S->mu);
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", draining ? "draining" : "ok",
+                      "plan", S->plan_hex, "queued", (json_int_t)S->nqueued, "running",
+                      (json_int_t)S->nrunning, "workers", (json_int_t)S->workers);
+        pthread_mutex_unlock(&S->mu);
+        return send_json(c, MHD_HTTP_OK, o, 0);
+    }
+    if (!strcmp(url, "/metrics") && get)
+        return get_metrics(c);
+    if (!strcmp(url, "/v1/plan") && get)
+        return get_plan(c);
+    if (!strncmp(url, "/v1/keys/", 9) && (get || del))
+        return get_key(c, tenant, url + 9, del);
+    if (!strncmp(url, "/v1/jobs/", 9) && (get || del)) {
+        char id[65];
+        snprintf(id, sizeof id, "%.64s", url + 9);
+        const char *rest = strlen(url + 9) >= 64 ? url + 9 + 64 : "";
+        return job_request(c, tenant, id, rest, method);
+    }
+    if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
+        /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
+        q = aligned_alloc(_Alignof(req_t), sizeof *q);
+        if (!q)
+            return MHD_NO;
+        memset(q, 0, sizeof *q);
+        q->fd = -1;
+        q->tenant = tenant;
+        q->kind = url[4] == 'k' ? RQ_KEYS : RQ_JOBS;
+        *ctx = q;
+        if (start_upload(c, q, &ret)) {
+            q->responded = 1;
+            return ret;
+        }
+        return MHD_YES;
+    }
+    const int known = !strcmp(url, "/v1/health") || !strcmp(url, "/metrics") ||
+                      !strcmp(url, "/v1/plan") || !strcmp(url, "/v1/keys") ||
+                      !strcmp(url, "/v1/jobs") || !strncmp(url, "/v1/keys/", 9) ||
+                      !strncmp(url, "/v1/jobs/", 9);
+    if (known)
+        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
+                          "method_not_allowed", 0, "%s is not allowed on %s", method, url);
+    return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
+                      "no such resource: %s", url);
+}
+
+/* The end of a request: an upload that did not complete leaves nothing behind. */
+static void completed(void *cls, struct MHD_Connection *c, void **ctx,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    req_t *q = *ctx;
+    if (!q)
+        return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
+        count_reject(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? SVC_R_TIMEOUT
+                                                                   : SVC_R_ABORTED);
+    drop_tmp(q);
+    free(q);
+    *ctx = NULL;
+}
+
+/* --- main ------------------------------------------------------------------------------------
+ */
+
+static char *read_text(const char *path)
+{
+    uint8_t *b;
+    size_t len;
+    char err[512];
+    if (cli_read_file(&b, &len, path, err, sizeof err)) {
+        fprintf(stderr, "cryptonets serve: %s\n", err);
+        return NULL;
+    }
+    char *t = realloc(b, len + 1);
+    if (!t) {
+        free(b);
+        return NULL;
+    }
+    t[len] = 0;
+    return t;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    serve_opts_t *o = &OPTS;
+    int rc = parse_serve(o, argc, argv);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    listen_addr_t la;
+    if ((rc = parse_listen(&la, o->listen)))
+        return rc;
+    if (!o->tokens && !la.loopback)
+        return usage_error("without --tokens anyone could use the service: only a loopback "
+                           "address (127.0.0.1, ::1) may be given to --listen");
+    if (!o->tls_cert && !la.loopback && !o->allow_plain)
+        return usage_error("plain HTTP on a non-loopback address: give --tls-cert and "
+                           "--tls-key, or --allow-plain-http");
+    if (sodium_init() < 0)
+        return cli_fail(CLI_ERROR, NULL, "serve: libsodium failed to start");
+    static svc_t svc;
+    S = &svc;
+    svc_t *s = S;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->state_dir = o->state_dir;
+    s->workers = o->workers;
+    s->max_jobs = o->max_jobs;
+    s->tenant_jobs = o->tenant_jobs;
+    s->max_records = o->max_batches;
+    s->mem_limit = o->mem_limit;
+    s->threads = (int)o->threads;
+    s->expire = o->expire;
+    if (o->tokens) {
+        s->auth = 1;
+        if ((rc = load_tokens(s, o->tokens)))
+            return rc;
+    } else {
+        s->tenants = calloc(1, sizeof *s->tenants);
+        if (!s->tenants)
+            return CLI_ERROR;
+        snprintf(s->tenants[0].name, sizeof s->tenants[0].name, "anonymous");
+        s->ntenants = 1;
+    }
+    if ((rc = load_plan(s, o->plan, o->job_mem)))
+        return rc;
+    if (s->mem_limit && s->job_mem > s->mem_limit)
+        return usage_error("--memory-limit %llu is below one evaluation's estimated peak, "
+                           "%llu bytes",
+                           (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
+    char err[512];
+    if (svc_state_open(s, err, sizeof err))
+        return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
+    char *cert = NULL, *key = NULL;
+    if (o->tls_cert && (!(cert = read_text(o->tls_cert)) || !(key = read_text(o->tls_key))))
+        return CLI_ERROR;
+
+    /* signals are taken by the main thread alone (sigtimedwait below) */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    const size_t recovered = s->nqueued;
+    pthread_t *th = calloc(s->workers + 1, sizeof *th);
+    if (!th || svc_workers_start(s, th))
+        return cli_fail(CLI_ERROR, NULL, "serve: cannot start the workers");
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+        completed, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    if (!d) {
+        svc_workers_stop(s, th);
+        return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,
+                        strerror(errno));
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    const unsigned port = info ? info->port : 0;
+    if (!o->quiet) {
+        if (!s->auth)
+            fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
+                            "without authentication; listening on loopback only\n");
+        fprintf(stderr,
+                "cryptonets serve: %s://%s (port %u), plan %.16s..., %zu worker(s), jobs "
+                "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
+                cert ? "https" : "http", o->listen, port, s->plan_hex, s->workers,
+                s->max_records, (unsigned long long)s->batch_bytes, recovered);
+    }
+    if (o->port_file) { /* last: a script that waits for it finds the log written */
+        char text[16];
+        snprintf(text, sizeof text, "%u\n", port);
+        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
+            fprintf(stderr, "cryptonets serve: %s\n", err);
+    }
+    for (;;) {
+        struct timespec ts = {1, 0};
+        const int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        pthread_mutex_lock(&s->mu);
+        svc_expire(s, svc_time());
+        pthread_mutex_unlock(&s->mu);
+    }
+    draining = 1;
+    if (!o->quiet)
+        fprintf(stderr, "cryptonets serve: stopping: running jobs finish, queued jobs stay "
+                        "for the next start\n");
+    const MHD_socket ls = MHD_quiesce_daemon(d); /* no new connections */
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    svc_workers_stop(s, th);
+    MHD_stop_daemon(d);
+    free(th);
+    free(cert);
+    if (key)
+        sodium_memzero(key, strlen(key));
+    free(key);
+    pthread_mutex_lock(&s->mu);
+    for (svc_job_t *j = s->jobs, *next; j; j = next) {
+        next = j->next;
+        free(j);
+    }
+    s->jobs = NULL;
+    pthread_mutex_unlock(&s->mu);
+    free(s->tenants);
+    free(s->plan_bytes);
+    cli_plan_clear(&s->plan);
+    if (!o->quiet)
+        fprintf(stderr, "cryptonets serve: stopped\n");
+    return CLI_OK;
+}

@@ -1,0 +1,122 @@
+/* The private-inference service (docs/service.md): `cryptonets serve` (an HTTP server on
+ * libmicrohttpd that holds the plan and the tenants' public evaluation keys, and
+ * evaluates uploaded batches with a pool of workers) and `cryptonets infer` (its client,
+ * on libcurl). The service lives in the tool only: libcryptonets does not link either
+ * HTTP library. Files:
+ *   service_state.c  the state directory, the job table, the worker pool
+ *   serve.c          the HTTP server: routes, authentication, streamed uploads, metrics
+ *   infer.c          the client */
+#ifndef CN_TOOLS_SERVICE_H
+#define CN_TOOLS_SERVICE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "cli.h"
+
+int cli_serve(int argc, char **argv);
+int cli_infer(int argc, char **argv);
+
+/* Job states (docs/service.md, "Jobs"). */
+typedef enum { SVC_QUEUED = 0, SVC_RUNNING = 1, SVC_DONE = 2, SVC_FAILED = 3 } svc_state;
+const char *svc_state_name(svc_state s);
+
+/* One accepted job. Its files are STATE/tenants/TENANT/jobs/ID.{job,batch,reply,failed}. */
+typedef struct svc_job {
+    char id[65], key[65]; /* lowercase hex SHA-256 */
+    size_t tenant;
+    svc_state state;
+    int deleted; /* deleted while running: the worker removes its files at the end */
+    double created, started, finished, seconds; /* Unix time; seconds of evaluation */
+    uint64_t records, inputs, bytes_in, bytes_out;
+    char code[32], reason[256]; /* failed: the error code and message */
+    struct svc_job *next;       /* the table */
+    struct svc_job *qnext;      /* the queue */
+} svc_job_t;
+
+typedef struct {
+    char name[65];
+    uint8_t token_hash[32]; /* SHA-256 of the token: compared in constant time */
+    size_t jobs;            /* queued and running */
+} svc_tenant_t;
+
+/* Reasons a request is refused, counted in /metrics. */
+enum {
+    SVC_R_BAD_REQUEST,
+    SVC_R_UNAUTHORIZED,
+    SVC_R_FORBIDDEN,
+    SVC_R_NOT_FOUND,
+    SVC_R_MISMATCH,
+    SVC_R_TOO_LARGE,
+    SVC_R_FULL,
+    SVC_R_TENANT_FULL,
+    SVC_R_TIMEOUT,
+    SVC_R_ABORTED,
+    SVC_R_OTHER,
+    SVC_NREASONS
+};
+
+typedef struct {
+    /* configuration */
+    const char *state_dir;
+    size_t workers, max_jobs, tenant_jobs, max_records;
+    uint64_t mem_limit; /* bytes; 0: no limit */
+    int threads;        /* per evaluation; 0: every core */
+    double expire;      /* seconds a finished job is kept */
+    svc_tenant_t *tenants;
+    size_t ntenants;
+    int auth; /* 1 with a tokens file */
+    /* the plan */
+    cli_plan_t plan;
+    uint8_t *plan_bytes;
+    size_t plan_len;
+    char plan_hex[65];
+    size_t n, nin;
+    uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */
+    uint64_t key_bytes;   /* an evaluation-key container: exactly this many bytes */
+    uint64_t job_mem;     /* estimated peak memory of one evaluation */
+    /* the jobs; everything below is under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    svc_job_t *jobs, *qhead, *qtail;
+    size_t nqueued, nrunning;
+    uint64_t mem_reserved;
+    int stopping;
+    uint64_t done_total, failed_total, bytes_in, bytes_out, requests;
+    uint64_t rejected[SVC_NREASONS];
+    double eval_seconds;
+    uint64_t eval_count;
+} svc_t;
+
+/* --- service_state.c --------------------------------------------------------------- */
+
+/* Creates the directories, checks that the state belongs to this plan (STATE/plan), and
+ * loads every job found (queued and running ones are queued again, in order of
+ * acceptance; finished ones past their expiry are removed). 0 or 1 with err set. */
+int svc_state_open(svc_t *s, char *err, size_t errlen);
+/* Directory of a tenant's keys or jobs, and a file in it: 0, or 1 when too long. */
+int svc_path(char *out, size_t cap, const svc_t *s, size_t tenant, const char *sub,
+             const char *name, const char *suffix);
+/* Writes len bytes as path, atomically: a temporary file, fsync, rename, fsync of the
+ * directory. 0 or 1 with err. */
+int svc_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen);
+/* Fsyncs the directory holding path. */
+int svc_sync_dir(const char *path);
+/* Adds an accepted job (mu held): into the table and the queue. */
+void svc_job_add(svc_t *s, svc_job_t *j);
+/* The tenant's job id (mu held), or NULL. */
+svc_job_t *svc_job_find(svc_t *s, size_t tenant, const char *id);
+/* Deletes a job's files, and the job unless it is running (mu held). */
+void svc_job_delete(svc_t *s, svc_job_t *j);
+/* Writes a job's description (ID.job) atomically. */
+int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen);
+/* Removes the finished jobs older than the expiry (mu held). */
+void svc_expire(svc_t *s, double now);
+/* The worker pool: starts s->workers threads; svc_workers_stop lets running jobs finish
+ * and joins them (queued jobs stay on disk for the next start). */
+int svc_workers_start(svc_t *s, pthread_t *th);
+void svc_workers_stop(svc_t *s, pthread_t *th);
+double svc_time(void);
+void svc_hex(char *out, const uint8_t *b, size_t len);
+
+#endif

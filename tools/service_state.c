@@ -1,0 +1,582 @@
+/* The service's state (docs/service.md, "State directory"): the plan's digest, the
+ * tenants' evaluation keys and jobs as files, written atomically (temporary file, fsync,
+ * rename, fsync of the directory) before a request is answered, so that a server killed
+ * at any moment and started again finds every key and every accepted job. Also the job
+ * table and the worker pool that evaluates queued jobs. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "service.h"
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+const char *svc_state_name(svc_state s)
+{
+    static const char *const names[] = {"queued", "running", "done", "failed"};
+    return names[s];
+}
+
+double svc_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void svc_hex(char *out, const uint8_t *b, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[b[i] >> 4];
+        out[2 * i + 1] = digits[b[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+int svc_path(char *out, size_t cap, const svc_t *s, size_t tenant, const char *sub,
+             const char *name, const char *suffix)
+{
+    const int k =
+        snprintf(out, cap, "%s/tenants/%s/%s%s%s%s", s->state_dir, s->tenants[tenant].name, sub,
+                 name ? "/" : "", name ? name : "", suffix ? suffix : "");
+    return k < 0 || (size_t)k >= cap;
+}
+
+int svc_sync_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    const int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return 1;
+    const int rc = fsync(fd);
+    close(fd);
+    return rc != 0;
+}
+
+int svc_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.partial-%ld", path, (long)getpid());
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return fail(err, errlen, "%s: %s", tmp, strerror(errno));
+    const uint8_t *p = buf;
+    size_t left = len;
+    while (left) {
+        const ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        p += w;
+        left -= (size_t)w;
+    }
+    const int ok = left == 0 && fsync(fd) == 0;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
+        const int e = errno;
+        unlink(tmp);
+        return fail(err, errlen, "%s: write failed (%s)", path, strerror(e));
+    }
+    svc_sync_dir(path);
+    return 0;
+}
+
+static int mkdirs(const char *path)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = 0;
+            if (mkdir(p, 0700) != 0 && errno != EEXIST)
+                return 1;
+            *c = '/';
+        }
+    return mkdir(p, 0700) != 0 && errno != EEXIST;
+}
+
+static int file_exists(const char *path, struct stat *sb)
+{
+    struct stat tmp;
+    return stat(path, sb ? sb : &tmp) == 0;
+}
+
+/* --- the job table ------------------------------------------------------------------- */
+
+void svc_job_add(svc_t *s, svc_job_t *j)
+{
+    j->next = s->jobs;
+    s->jobs = j;
+    if (j->state == SVC_QUEUED) {
+        j->qnext = NULL;
+        if (s->qtail)
+            s->qtail->qnext = j;
+        else
+            s->qhead = j;
+        s->qtail = j;
+        s->nqueued++;
+        s->tenants[j->tenant].jobs++;
+    }
+}
+
+svc_job_t *svc_job_find(svc_t *s, size_t tenant, const char *id)
+{
+    for (svc_job_t *j = s->jobs; j; j = j->next)
+        if (j->tenant == tenant && !j->deleted && !strcmp(j->id, id))
+            return j;
+    return NULL;
+}
+
+static void unlink_job_files(const svc_t *s, const svc_job_t *j)
+{
+    static const char *const suffixes[] = {".batch", ".reply", ".failed", ".job"};
+    char p[4096];
+    for (size_t i = 0; i < 4; i++)
+        if (!svc_path(p, sizeof p, s, j->tenant, "jobs", j->id, suffixes[i]))
+            unlink(p);
+}
+
+static void unlink_from_table(svc_t *s, svc_job_t *j)
+{
+    for (svc_job_t **pp = &s->jobs; *pp; pp = &(*pp)->next)
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    if (j->state == SVC_QUEUED) {
+        svc_job_t *prev = NULL;
+        for (svc_job_t *q = s->qhead; q; prev = q, q = q->qnext)
+            if (q == j) {
+                if (prev)
+                    prev->qnext = q->qnext;
+                else
+                    s->qhead = q->qnext;
+                if (s->qtail == q)
+                    s->qtail = prev;
+                break;
+            }
+        s->nqueued--;
+        s->tenants[j->tenant].jobs--;
+    }
+}
+
+void svc_job_delete(svc_t *s, svc_job_t *j)
+{
+    if (j->state == SVC_RUNNING) {
+        j->deleted = 1; /* the worker removes it when the evaluation ends */
+        return;
+    }
+    unlink_job_files(s, j);
+    unlink_from_table(s, j);
+    free(j);
+}
+
+int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen)
+{
+    json_t *o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I}", "id", j->id, "key", j->key,
+                          "created", j->created, "records", (json_int_t)j->records, "inputs",
+                          (json_int_t)j->inputs, "bytes", (json_int_t)j->bytes_in);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    char p[4096];
+    int rc = !text || svc_path(p, sizeof p, s, j->tenant, "jobs", j->id, ".job");
+    if (rc)
+        fail(err, errlen, "out of memory");
+    else
+        rc = svc_write_atomic(p, text, strlen(text), err, errlen);
+    free(text);
+    return rc;
+}
+
+void svc_expire(svc_t *s, double now)
+{
+    if (s->expire <= 0)
+        return;
+    for (svc_job_t *j = s->jobs, *next; j; j = next) {
+        next = j->next;
+        if ((j->state == SVC_DONE || j->state == SVC_FAILED) && now - j->finished > s->expire)
+            svc_job_delete(s, j);
+    }
+}
+
+/* --- loading the state at start ---------------------------------------------------------- */
+
+static int is_hex_id(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
+/* A failed job's code and reason from its ID.failed file ({"error": ..., "message": ...}). */
+static void load_failure(svc_job_t *j, const char *path)
+{
+    json_error_t je;
+    json_t *o = json_load_file(path, 0, &je);
+    const char *code = NULL, *msg = NULL;
+    if (o && json_unpack(o, "{s:s, s:s}", "error", &code, "message", &msg) == 0) {
+        snprintf(j->code, sizeof j->code, "%s", code);
+        snprintf(j->reason, sizeof j->reason, "%s", msg);
+    } else {
+        snprintf(j->code, sizeof j->code, "internal");
+        snprintf(j->reason, sizeof j->reason, "the failure record is unreadable");
+    }
+    json_decref(o);
+}
+
+static int by_created(const void *a, const void *b)
+{
+    const svc_job_t *x = *(svc_job_t *const *)a, *y = *(svc_job_t *const *)b;
+    return x->created < y->created ? -1 : x->created > y->created;
+}
+
+/* Loads one tenant's jobs; removes what an interrupted write left behind. */
+static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, size_t *cap)
+{
+    char dir[4096], p[4400];
+    svc_path(dir, sizeof dir, s, t, "jobs", NULL, NULL);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strstr(name, ".partial-")) { /* a write that never completed */
+            snprintf(p, sizeof p, "%s/%s", dir, name);
+            unlink(p);
+            continue;
+        }
+        const size_t len = strlen(name);
+        if (len != 68 || strcmp(name + 64, ".job") || !is_hex_id(name, 64))
+            continue;
+        svc_job_t *j = calloc(1, sizeof *j);
+        if (!j)
+            break;
+        memcpy(j->id, name, 64);
+        j->tenant = t;
+        svc_path(p, sizeof p, s, t, "jobs", j->id, ".job");
+        json_error_t je;
+        json_t *o = json_load_file(p, 0, &je);
+        const char *key = NULL;
+        json_int_t rec = 0, inp = 0, bytes = 0;
+        double created = 0;
+        if (!o ||
+            json_unpack(o, "{s:s, s:F, s:I, s:I, s:I}", "key", &key, "created", &created,
+                        "records", &rec, "inputs", &inp, "bytes", &bytes) != 0 ||
+            strlen(key) != 64 || !is_hex_id(key, 64)) {
+            json_decref(o);
+            unlink_job_files(s, j);
+            free(j);
+            continue;
+        }
+        memcpy(j->key, key, 65);
+        json_decref(o);
+        j->created = created;
+        j->records = (uint64_t)rec;
+        j->inputs = (uint64_t)inp;
+        j->bytes_in = (uint64_t)bytes;
+        struct stat sb;
+        char batch[4096];
+        svc_path(batch, sizeof batch, s, t, "jobs", j->id, ".batch");
+        if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".reply") && file_exists(p, &sb)) {
+            j->state = SVC_DONE;
+            j->bytes_out = (uint64_t)sb.st_size;
+            j->finished = (double)sb.st_mtime;
+            unlink(batch); /* the reply was written, the batch not yet removed */
+        } else if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".failed") &&
+                   file_exists(p, &sb)) {
+            j->state = SVC_FAILED;
+            j->finished = (double)sb.st_mtime;
+            load_failure(j, p);
+            unlink(batch);
+        } else if (file_exists(batch, NULL)) {
+            j->state = SVC_QUEUED; /* queued or running when the server stopped */
+        } else {                   /* described, but its batch never arrived: not accepted */
+            unlink_job_files(s, j);
+            free(j);
+            continue;
+        }
+        if (*nfound == *cap) {
+            *cap = *cap ? 2 * *cap : 64;
+            svc_job_t **g = realloc(*found, *cap * sizeof **found);
+            if (!g) {
+                free(j);
+                break;
+            }
+            *found = g;
+        }
+        (*found)[(*nfound)++] = j;
+    }
+    closedir(d);
+    return 0;
+}
+
+int svc_state_open(svc_t *s, char *err, size_t errlen)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/tmp", s->state_dir);
+    if (mkdirs(p))
+        return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
+    /* uploads that were in progress when the server stopped were never accepted */
+    DIR *d = opendir(p);
+    if (d) {
+        struct dirent *e;
+        char f[4400];
+        while ((e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.') {
+                snprintf(f, sizeof f, "%s/%s", p, e->d_name);
+                unlink(f);
+            }
+        closedir(d);
+    }
+    /* the state belongs to one plan */
+    snprintf(p, sizeof p, "%s/plan", s->state_dir);
+    FILE *f = fopen(p, "r");
+    if (f) {
+        char have[80] = {0};
+        const int ok = fgets(have, sizeof have, f) != NULL;
+        fclose(f);
+        if (!ok || strncmp(have, s->plan_hex, 64) != 0)
+            return fail(err, errlen,
+                        "%s: this state directory belongs to another plan (its plan's "
+                        "SHA-256 is in %s); give another --state-dir",
+                        s->state_dir, p);
+    } else {
+        char line[80];
+        snprintf(line, sizeof line, "%s\n", s->plan_hex);
+        if (svc_write_atomic(p, line, strlen(line), err, errlen))
+            return 1;
+    }
+    svc_job_t **found = NULL;
+    size_t nfound = 0, cap = 0;
+    for (size_t t = 0; t < s->ntenants; t++) {
+        char dir[4096];
+        if (svc_path(dir, sizeof dir, s, t, "keys", NULL, NULL) || mkdirs(dir) ||
+            svc_path(dir, sizeof dir, s, t, "jobs", NULL, NULL) || mkdirs(dir) ||
+            load_tenant(s, t, &found, &nfound, &cap)) {
+            free(found);
+            return fail(err, errlen, "%s: cannot create or read (%s)", dir, strerror(errno));
+        }
+    }
+    if (nfound)
+        qsort(found, nfound, sizeof *found, by_created);
+    for (size_t i = 0; i < nfound; i++)
+        svc_job_add(s, found[i]);
+    free(found);
+    svc_expire(s, svc_time());
+    return 0;
+}
+
+/* --- the workers ------------------------------------------------------------------------ */
+
+/* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
+ * it names; the reply is written as ID.reply. 0, or 1 with code and reason set. */
+static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codelen, char *reason,
+                   size_t rlen, uint64_t *out_bytes)
+{
+    char kpath[4096], bpath[4096], rpath[4096];
+    svc_path(kpath, sizeof kpath, s, j->tenant, "keys", j->key, ".keys");
+    svc_path(bpath, sizeof bpath, s, j->tenant, "jobs", j->id, ".batch");
+    svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
+    cli_reader_t kr = {0}, br = {0};
+    cn_server_t *srv = NULL;
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    uint64_t kc;
+    int rc = 1;
+    cn_net_diag_t d = {{0}};
+    snprintf(code, codelen, "internal");
+    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, reason, rlen) ||
+        cli_reader_next(&kr, &kc, &keys, &klen, 0, reason, rlen) ||
+        cli_reader_end(&kr, reason, rlen)) {
+        snprintf(code, codelen, "unknown_key");
+        goto done;
+    }
+    cn_status st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
+    if (st != CN_OK) {
+        snprintf(code, codelen, "bad_key");
+        snprintf(reason, rlen, "evaluation keys: %s", d.msg[0] ? d.msg : cn_strerror(st));
+        goto done;
+    }
+    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, reason, rlen))
+        goto done;
+    if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
+        snprintf(code, codelen, "key_mismatch");
+        snprintf(reason, rlen, "the batch was encrypted under another key");
+        goto done;
+    }
+    cli_head_t h = br.h;
+    h.kind = CLI_KIND_REPLY;
+    cli_writer_t w;
+    if (cli_writer_open(&w, rpath, &h, reason, rlen)) {
+        if (w.f)
+            (void)cli_writer_close(&w, reason, rlen);
+        goto done;
+    }
+    uint64_t bytes = 96;
+    for (uint64_t b = 0; b < h.records; b++) {
+        uint64_t count;
+        uint8_t *in = NULL, *out = NULL;
+        size_t ilen, olen;
+        if (cli_reader_next(&br, &count, &in, &ilen, s->n, reason, rlen)) {
+            w.bad = 1;
+            break;
+        }
+        st = cn_server_eval(&out, &olen, srv, in, ilen, NULL, &d);
+        free(in);
+        if (st != CN_OK) {
+            snprintf(code, codelen, "bad_batch");
+            snprintf(reason, rlen, "batch %llu: %s", (unsigned long long)b + 1,
+                     d.msg[0] ? d.msg : cn_strerror(st));
+            w.bad = 1;
+            break;
+        }
+        if (cli_writer_put(&w, count, out, olen, reason, rlen))
+            w.bad = 1;
+        bytes += 24 + olen;
+        free(out);
+        if (w.bad)
+            break;
+    }
+    if (!w.bad && cli_reader_end(&br, reason, rlen))
+        w.bad = 1;
+    const int bad = w.bad;
+    if (cli_writer_close(&w, reason, rlen) == 0 && !bad) {
+        const int fd = open(rpath, O_RDONLY);
+        if (fd >= 0) {
+            fsync(fd);
+            close(fd);
+        }
+        svc_sync_dir(rpath);
+        *out_bytes = bytes;
+        rc = 0;
+    }
+done:
+    free(keys);
+    cn_server_free(srv);
+    cli_reader_close(&kr);
+    cli_reader_close(&br);
+    return rc;
+}
+
+/* The next job that fits in memory (mu held): the queue's head when its estimate fits
+ * beside the running ones (or nothing runs: one job always may), else none. First in,
+ * first out: a large job is not overtaken forever. */
+static svc_job_t *next_job(svc_t *s)
+{
+    svc_job_t *j = s->qhead;
+    if (!j)
+        return NULL;
+    if (s->mem_limit && s->nrunning > 0 && s->mem_reserved + s->job_mem > s->mem_limit)
+        return NULL;
+    s->qhead = j->qnext;
+    if (!s->qhead)
+        s->qtail = NULL;
+    s->nqueued--;
+    return j;
+}
+
+static void *worker(void *arg)
+{
+    svc_t *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        svc_job_t *j = NULL;
+        while (!s->stopping && !(j = next_job(s)))
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (!j)
+            break;
+        j->state = SVC_RUNNING;
+        j->started = svc_time();
+        s->nrunning++;
+        s->mem_reserved += s->job_mem;
+        const svc_job_t copy = *j;
+        pthread_mutex_unlock(&s->mu);
+
+        char code[32], reason[256] = "", p[4096];
+        uint64_t out = 0;
+        const double t0 = svc_time();
+        const int bad = run_job(s, &copy, code, sizeof code, reason, sizeof reason, &out);
+        const double secs = svc_time() - t0;
+        if (bad) {
+            json_t *o = json_pack("{s:s, s:s}", "error", code, "message", reason);
+            char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            char err[512];
+            if (text && !svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".failed"))
+                (void)svc_write_atomic(p, text, strlen(text), err, sizeof err);
+            free(text);
+            json_decref(o);
+        }
+        if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
+            unlink(p); /* the reply or the failure is on disk: the batch is not needed */
+
+        pthread_mutex_lock(&s->mu);
+        s->nrunning--;
+        s->mem_reserved -= s->job_mem;
+        s->tenants[j->tenant].jobs--;
+        j->finished = svc_time();
+        j->seconds = secs;
+        if (bad) {
+            j->state = SVC_FAILED;
+            snprintf(j->code, sizeof j->code, "%s", code);
+            snprintf(j->reason, sizeof j->reason, "%s", reason);
+            s->failed_total++;
+        } else {
+            j->state = SVC_DONE;
+            j->bytes_out = out;
+            s->done_total++;
+            s->eval_seconds += secs;
+            s->eval_count++;
+        }
+        if (j->deleted) {
+            j->deleted = 0;
+            svc_job_delete(s, j);
+        }
+        pthread_cond_broadcast(&s->cv);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int svc_workers_start(svc_t *s, pthread_t *th)
+{
+    for (size_t i = 0; i < s->workers; i++)
+        if (pthread_create(&th[i], NULL, worker, s) != 0) {
+            s->workers = i;
+            return 1;
+        }
+    return 0;
+}
+
+void svc_workers_stop(svc_t *s, pthread_t *th)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stopping = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < s->workers; i++)
+        pthread_join(th[i], NULL);
+}

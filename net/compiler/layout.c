@@ -282,6 +282,9 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
     double best = INFINITY, best_budget = -INFINITY;
     cn_status st = CN_OK, shape_st = CN_OK;
     size_t secure = 0;
+    /* the AVX-512 IFMA kernels (primes below 2^50) key-switch about 2.2 times faster
+     * (docs/net.md, "Parameters and cost": relinearization 0.05 against 0.11 ms l (l+1)) */
+    const int ifma = (cn_cpu_features() & CN_CPU_AVX512IFMA) != 0;
     for (size_t ni = 0; ni < nn; ni++) {
         const size_t n = nlist[ni];
         if (o->security != CN_SEC_NONE_INSECURE && cn_security_max_log_q(n, o->security) == 0)
@@ -321,7 +324,8 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                     /* cost: key switches of nq (nq + 1) transforms of n log n, per
                      * plaintext modulus and ciphertext set */
                     const double cost = (double)nt * (double)cand->nsets * (double)n *
-                                        log2((double)n) * (double)nq * (double)(nq + 1) * sw;
+                                        log2((double)n) * (double)nq * (double)(nq + 1) * sw *
+                                        (ifma && qb < 50 ? 1.0 : 2.2);
                     if (cost >= best)
                         break;
                     if (cn_bfv_params_default(&cand->prm, n, nq, qb, qb + 1, nt, tb,

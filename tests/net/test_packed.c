@@ -244,6 +244,61 @@ START_TEST(test_packed_sets)
 }
 END_TEST
 
+/* The committed MNIST model (weights of 4 bits, as `make bench` compiles it) on MNIST
+ * test images (or pseudo-random pixels without the data): a small ring with security off
+ * and 5 images (two rows of distinct images, three sets), then the real parameters the
+ * layout chooses at 128-bit security for one image. */
+static void mnist_inputs(int64_t *x, size_t count, const cn_model_t *m)
+{
+    cn_idx_t img;
+    cn_net_diag_t d;
+    int bits = 0;
+    while (((int64_t)1 << bits) - 1 < m->input_max)
+        bits++;
+    if (cn_idx_load(&img, "data/mnist/t10k-images-idx3-ubyte", &d) == CN_OK) {
+        for (size_t i = 0; i < count * 784; i++)
+            x[i] = img.data[i] >> (8 - bits);
+        cn_idx_clear(&img);
+        return;
+    }
+    fprintf(stderr, "test_packed: no MNIST data, pseudo-random pixels instead\n");
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, cn_test_seed() ^ 0x3141);
+    for (size_t i = 0; i < count * 784; i++)
+        x[i] = (int64_t)cn_test_rng_below(&r, (uint64_t)m->input_max + 1);
+}
+
+static void mnist_run(size_t count, const cn_packed_opts_t *po)
+{
+    cn_model_t m;
+    cn_net_diag_t d;
+    ck_assert_msg(cn_model_load(&m, "examples/models/cryptonets_mnist.cnm", &d) == CN_OK, "%s",
+                  d.msg);
+    cn_compile_opts_t co = {.weight_bits = 4};
+    cn_plan_t *p;
+    ck_assert_msg(cn_plan_compile(&p, &m, &co, &d) == CN_OK, "compile: %s", d.msg);
+    int64_t *x = malloc(count * 784 * sizeof *x);
+    mnist_inputs(x, count, &m);
+    run_packed(p, po, x, count, 0x4d4e);
+    free(x);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+
+START_TEST(test_packed_mnist_small_ring)
+{
+    const cn_packed_opts_t po = {.batch = 5, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    mnist_run(5, &po);
+}
+END_TEST
+
+START_TEST(test_packed_mnist_real_ring)
+{
+    const cn_packed_opts_t po = {.batch = 1}; /* 128-bit security, parameters chosen */
+    mnist_run(1, &po);
+}
+END_TEST
+
 CN_SUITE(packed)
 {
     Suite *s = suite_create("packed");
@@ -251,6 +306,8 @@ CN_SUITE(packed)
     tcase_add_test(tc, test_hoisted_rotations);
     tcase_add_test(tc, test_packed_random_networks);
     tcase_add_test(tc, test_packed_sets);
+    tcase_add_test(tc, test_packed_mnist_small_ring);
+    tcase_add_test(tc, test_packed_mnist_real_ring);
     suite_add_tcase(s, tc);
     return s;
 }

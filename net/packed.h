@@ -34,7 +34,7 @@ typedef struct {
     double noise_bits;   /* estimated log2 ||v|| after the op */
 } cn_pk_op_t;
 
-#define CN_PK_MAX_OPS (2 * CN_PLAN_MAX_OPS + 2)
+#define CN_PK_MAX_OPS (3 * CN_PLAN_MAX_OPS + 2)
 #define CN_PK_MAX_ELTS 128
 
 struct cn_packed {

@@ -105,6 +105,10 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
         cn_pk_op_t *o = &pk->ops[pk->nops++];
         memset(o, 0, sizeof *o);
         if (net[i]->kind == CN_OP_SQUARE) {
+            /* a switch point before the square (its drop chosen with the parameters) */
+            *o = (cn_pk_op_t){.kind = CN_PK_MODSWITCH};
+            o = &pk->ops[pk->nops++];
+            memset(o, 0, sizeof *o);
             o->kind = CN_PK_SQUARE;
             if (i + 1 < cnt) /* a rotation or another square follows: size 2 again */
                 pk->ops[pk->nops++] = (cn_pk_op_t){.kind = CN_PK_RELIN};
@@ -127,6 +131,11 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
             if (!pk->rows_distinct)
                 add_elt(pk, 2 * (uint64_t)n - 1);
         } else {
+            *o = (cn_pk_op_t){.kind = CN_PK_MODSWITCH}; /* a switch point */
+            o = &pk->ops[pk->nops++];
+            memset(o, 0, sizeof *o);
+            o->lin = lin;
+            o->m_out = pow2_ceil(lin->nout);
             o->kind = CN_PK_DIAG;
             o->m_in = period;
             o->D = o->m_in < o->m_out ? o->m_in : o->m_out;
@@ -185,8 +194,11 @@ double cn_pk_noise(cn_packed_t *pk)
             lt + log2((double)level * exp2(ln) * CN_CBD_ETA * exp2(lqmax - lp) + exp2(ln - 1)) -
             lq;
         /* product with a plaintext vector: its polynomial has centered coefficients of at
-         * most t/2, and ||d v|| <= n ||d|| ||v|| (worst case) */
-        const double pmul = ln + lt - 1;
+         * most t/2, and ||d v|| <= 2 sqrt(n) ||d|| ||v||: the expansion factor of a product
+         * of the square's estimate (canonical-embedding heuristic, Costache and Smart,
+         * CT-RSA 2016) instead of the worst case n; tests/net/test_packed.c checks it
+         * against measured budgets on random networks */
+        const double pmul = 1 + ln / 2 + lt - 1;
         switch (o->kind) {
         case CN_PK_FIRST: {
             v += pmul + log2((double)o->nct);
@@ -217,6 +229,8 @@ double cn_pk_noise(cn_packed_t *pk)
             size = 2;
             break;
         case CN_PK_MODSWITCH: {
+            if (o->drop == 0) /* a switch point left unused */
+                break;
             level -= o->drop;
             const double e =
                 size == 3 ? log2(1 + exp2(ln) + exp2(2 * ln)) : log2(1 + exp2(ln));
@@ -238,21 +252,71 @@ void cn_packed_free(cn_packed_t *pk)
     free(pk);
 }
 
-/* Key switches per set (rotations and relinearizations): the cost model's unit. */
-static double pk_switches(const cn_packed_t *pk)
+/* The cost model, in transforms of length n (n log2 n operations) per plaintext modulus
+ * and ciphertext set, at each op's level l: a key switch lifts and transforms l digits to
+ * l + 1 primes and transforms two results back (l (l + 1) + 2 (l + 1)); a hoisted rotation
+ * pays only the second part; a product with a plaintext vector costs about 4 / log2 n
+ * transforms per polynomial and prime (one multiply-add per coefficient against the
+ * transform's (log2 n) / 2); a square about 6 l + 3 (the full-RNS tensor product). */
+static double pk_cost(const cn_packed_t *pk)
 {
-    double r = 0;
+    const double ln = log2((double)pk->prm.n), pm = 4 / ln;
+    double c = 0;
+    size_t l = pk->prm.nq;
     for (size_t i = 0; i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
-        if (o->kind == CN_PK_FIRST)
-            r += log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1);
-        else if (o->kind == CN_PK_DIAG)
-            r += 0.3 * (double)(o->baby - 1) + (double)(o->giant - 1) +
-                 log2_exact(o->m_in / o->m_out) + 0.02 * (double)o->D;
-        else if (o->kind == CN_PK_RELIN || o->kind == CN_PK_SQUARE)
-            r += 1;
+        const double L = (double)l, ks = L * (L + 1) + 2 * (L + 1);
+        switch (o->kind) {
+        case CN_PK_FIRST:
+            c += (double)o->nct * 2 * L * (1 + pm) + 2 * L +
+                 ks * (double)(log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1));
+            break;
+        case CN_PK_DIAG:
+            c += L * (L + 1) + (double)(o->baby - 1) * 2 * (L + 1) + (double)o->baby * 2 * L +
+                 (double)o->giant * 2 * L + (double)o->D * 2 * L * pm +
+                 ks * (double)(o->giant - 1 + log2_exact(o->m_in / o->m_out));
+            break;
+        case CN_PK_SQUARE:
+            c += 6 * L + 3;
+            break;
+        case CN_PK_RELIN:
+            c += ks;
+            break;
+        case CN_PK_MODSWITCH:
+            l -= o->drop;
+            break;
+        }
     }
-    return r;
+    return c;
+}
+
+/* The drops at the switch points, in order (as the batched schedule, net/compiler/
+ * schedule.c): the most primes whose drop raises the noise estimate by at most half a bit
+ * and keeps the final budget at the margin or above. Returns the final budget. */
+static double pk_schedule(cn_packed_t *pk, double margin)
+{
+    for (size_t i = 0; i < pk->nops; i++)
+        if (pk->ops[i].kind == CN_PK_MODSWITCH)
+            pk->ops[i].drop = 0;
+    double budget = -cn_pk_noise(pk) - 1;
+    if (budget < margin)
+        return budget;
+    for (size_t i = 0; i < pk->nops; i++) {
+        cn_pk_op_t *o = &pk->ops[i];
+        if (o->kind != CN_PK_MODSWITCH)
+            continue;
+        const size_t level = i ? pk->ops[i - 1].level : pk->prm.nq;
+        const double before = i ? pk->ops[i - 1].noise_bits : -INFINITY;
+        size_t best = 0;
+        for (size_t d = level - 1; d >= 1 && !best; d--) {
+            o->drop = d;
+            const double b = -cn_pk_noise(pk) - 1;
+            if (b >= margin && o->noise_bits <= before + 0.5)
+                best = d;
+        }
+        o->drop = best;
+    }
+    return -cn_pk_noise(pk) - 1;
 }
 
 cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
@@ -295,7 +359,6 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         cand->prm.n = n;
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
-        const double sw = pk_switches(cand);
         for (unsigned tb = 14; tb <= 60; tb++) {
             if (o->t_bits ? o->t_bits != tb : tb % 2 != 0)
                 continue;
@@ -321,27 +384,27 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                         nq_max = CN_BFV_MAX_Q;
                 }
                 for (size_t nq = o->nq ? o->nq : 1; nq <= nq_max; nq++) {
-                    /* cost: key switches of nq (nq + 1) transforms of n log n, per
-                     * plaintext modulus and ciphertext set */
-                    const double cost = (double)nt * (double)cand->nsets * (double)n *
-                                        log2((double)n) * (double)nq * (double)(nq + 1) * sw *
-                                        (ifma && qb < 50 ? 1.0 : 2.2);
-                    if (cost >= best)
-                        break;
                     if (cn_bfv_params_default(&cand->prm, n, nq, qb, qb + 1, nt, tb,
                                               o->security) != CN_OK)
                         continue;
                     secure++;
-                    const double budget = -cn_pk_noise(cand) - 1;
+                    const double budget = pk_schedule(cand, margin);
                     if (budget > best_budget)
                         best_budget = budget;
-                    if (budget >= margin) {
+                    if (budget < margin)
+                        continue;
+                    /* threads take (modulus, set) pairs: per pair, in seconds of the
+                     * transforms' n log2 n at about 1 ns each */
+                    const double cost = (double)nt * (double)cand->nsets * (double)n *
+                                        log2((double)n) * 1e-9 * pk_cost(cand) *
+                                        (ifma && qb < 50 ? 1.0 : 2.2);
+                    if (cost < best) {
                         *pk = *cand;
                         pk->budget = budget;
                         pk->cost = cost;
                         best = cost;
-                        break;
                     }
+                    break; /* more primes only cost more */
                 }
             }
         }
@@ -363,7 +426,8 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         return CN_ERR_NOISE_EXHAUSTED;
     }
     /* drop the primes the end does not need: smaller replies */
-    for (size_t drop = pk->prm.nq - 1; drop >= 1; drop--) {
+    const size_t last = pk->ops[pk->nops - 1].level;
+    for (size_t drop = last - 1; drop >= 1; drop--) {
         cn_pk_op_t *m = &pk->ops[pk->nops];
         *m = (cn_pk_op_t){.kind = CN_PK_MODSWITCH, .drop = drop};
         pk->nops++;
@@ -392,6 +456,8 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
             prm->security == CN_SEC_NONE_INSECURE ? "NONE (insecure)" : "128+");
     for (size_t i = 0; i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
+        if (o->kind == CN_PK_MODSWITCH && o->drop == 0)
+            continue;
         switch (o->kind) {
         case CN_PK_FIRST:
             fprintf(f, "  %-3zu first      %zu -> %zu (period %zu): %zu terms in %zu "
@@ -416,7 +482,9 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         }
         fprintf(f, "  [level %zu, budget %.1f]\n", o->level, -o->noise_bits - 1);
     }
-    fprintf(f, "  %zu Galois keys; estimated budget %.1f bits\n", pk->nelts, pk->budget);
+    fprintf(f, "  %zu Galois keys; estimated budget %.1f bits, %.3f s per request on one core "
+               "(cost model)\n",
+            pk->nelts, pk->budget, pk->cost);
 }
 
 const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk)

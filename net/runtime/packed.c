@@ -491,6 +491,8 @@ static cn_status nct_from(pk_nct_t *a, const cn_bfv_ciphertext_t *ct, const cn_r
 {
     cn_status st = CN_OK;
     for (int h = 0; h < 2 && st == CN_OK; h++) {
+        if (a->c[h].data && a->c[h].k != ct->level)
+            cn_poly_clear(&a->c[h]);
         if (!a->c[h].data)
             st = cn_poly_init(&a->c[h], ring, ct->level);
         if (st == CN_OK)

@@ -149,8 +149,8 @@ static void run_packed(const cn_plan_t *p, const cn_packed_opts_t *o, const int6
     ck_assert_msg(cn_packed_client_encrypt(&up, &ul, c, x, count, &d) == CN_OK, "enc: %s",
                   d.msg);
     cn_packed_stats_t stats;
-    ck_assert_msg(cn_packed_server_eval(&down, &dl, s, up, ul, &stats, &d) == CN_OK,
-                  "eval: %s", d.msg);
+    cn_status e = cn_packed_server_eval(&down, &dl, s, up, ul, &stats, &d);
+    ck_assert_msg(e == CN_OK, "eval: %s %s", cn_strerror(e), d.msg);
     ck_assert_msg(cn_packed_client_decrypt(got, c, down, dl, count, &d) == CN_OK, "dec: %s",
                   d.msg);
     for (size_t i = 0; i < count * nout; i++)

@@ -3,7 +3,8 @@
  * for several batch sizes: the layout and parameters, key generation, the bytes of the
  * keys, of a request and of a reply, and per request the client's encryption, the
  * server's evaluation (with its steps) and the client's decryption, as median, min and
- * max over --reps requests whose batch sizes are interleaved round by round. Every
+ * max over --reps requests whose batch sizes are interleaved round by round, and the
+ * server's CPU seconds (all threads; on a loaded machine the steadier figure). Every
  * decrypted output is checked against the plan's integer network.
  *
  * One process plays both roles (bytes are still what passes between them); the first
@@ -30,6 +31,13 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_d(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;
@@ -53,7 +61,7 @@ typedef struct {
     cn_packed_server_t *s;
     size_t keys_len;
     double keygen_s, server_create_s;
-    double enc[MAX_REPS], srv[MAX_REPS], dec[MAX_REPS], e2e[MAX_REPS];
+    double enc[MAX_REPS], srv[MAX_REPS], dec[MAX_REPS], e2e[MAX_REPS], cpu[MAX_REPS];
     double first_e2e, first_srv;
     size_t up, down;
     cn_packed_stats_t st;
@@ -154,12 +162,12 @@ int main(int argc, char **argv)
             double t0 = now_s();
             if (cn_packed_client_encrypt(&up, &c->up, c->c, x, c->batch, &d) != CN_OK)
                 return 1;
-            double t1 = now_s();
+            double t1 = now_s(), c1 = cpu_s();
             if (cn_packed_server_eval(&down, &c->down, c->s, up, c->up, &c->st, &d) != CN_OK) {
                 fprintf(stderr, "latency: eval: %s\n", d.msg);
                 return 1;
             }
-            double t2 = now_s();
+            double t2 = now_s(), c2 = cpu_s();
             if (cn_packed_client_decrypt(got, c->c, down, c->down, c->batch, &d) != CN_OK) {
                 fprintf(stderr, "latency: decrypt: %s\n", d.msg);
                 return 1;
@@ -178,22 +186,25 @@ int main(int argc, char **argv)
             } else {
                 c->enc[r - 1] = t1 - t0;
                 c->srv[r - 1] = t2 - t1;
+                c->cpu[r - 1] = c2 - c1;
                 c->dec[r - 1] = t3 - t2;
                 c->e2e[r - 1] = t3 - t0;
             }
         }
-    printf("\n%6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "batch", "e2e_med",
-           "e2e_min", "e2e_max", "server", "encrypt", "decrypt", "first", "keys_MB",
-           "up_MB", "down_MB", "rot", "img/h");
+    printf("\n%6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "batch", "e2e_med",
+           "e2e_min", "e2e_max", "server", "srv_cpu", "encrypt", "decrypt", "first",
+           "keys_MB", "up_MB", "down_MB", "rot", "img/h");
     for (size_t b = 0; b < nb; b++) {
         conf_t *c = &cf[b];
-        double e, emn, emx, sv, smn, smx, en, dn, x1, x2;
+        double e, emn, emx, sv, smn, smx, en, dn, x1, x2, cp;
         stats3(c->e2e, reps, &e, &emn, &emx);
         stats3(c->srv, reps, &sv, &smn, &smx);
         stats3(c->enc, reps, &en, &x1, &x2);
         stats3(c->dec, reps, &dn, &x1, &x2);
-        printf("%6zu %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.1f %9.2f %8.2f %8zu %9.0f\n",
-               c->batch, e, emn, emx, sv, en, dn, c->first_e2e, c->keys_len / 1e6,
+        stats3(c->cpu, reps, &cp, &x1, &x2);
+        printf("%6zu %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.1f %9.2f %8.2f %8zu "
+               "%9.0f\n",
+               c->batch, e, emn, emx, sv, cp, en, dn, c->first_e2e, c->keys_len / 1e6,
                c->up / 1e6, c->down / 1e6, c->st.rotations, 3600.0 * (double)c->batch / e);
         printf("       server steps (last request, summed over threads): first %.3f, "
                "squares %.3f, relin %.3f, diagonals %.3f, modswitch %.3f, load %.3f, "

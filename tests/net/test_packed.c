@@ -127,8 +127,8 @@ static void random_model(cn_model_t *m, cn_test_rng_t *r)
 
 /* Runs plan p through the packed layout for count inputs x and checks every output
  * against the integer network, the Galois elements used and the budget. */
-static void run_packed(const cn_plan_t *p, const cn_packed_opts_t *o, const int64_t *x,
-                       size_t count, uint64_t stream)
+static double run_packed(const cn_plan_t *p, const cn_packed_opts_t *o, const int64_t *x,
+                         size_t count, uint64_t stream)
 {
     cn_net_diag_t d;
     cn_packed_t *pk;
@@ -181,9 +181,11 @@ static void run_packed(const cn_plan_t *p, const cn_packed_opts_t *o, const int6
     free(down);
     free(ref);
     free(got);
+    const double gap = (double)budget - cn_packed_output_budget(pk);
     cn_packed_server_free(s);
     cn_packed_client_free(c);
     cn_packed_free(pk);
+    return gap;
 }
 
 START_TEST(test_packed_random_networks)
@@ -215,6 +217,61 @@ START_TEST(test_packed_random_networks)
         cn_plan_free(p);
         cn_model_clear(&m);
     }
+}
+END_TEST
+
+/* The noise estimate (docs/net.md, "Packed layout") against the measured budget on many
+ * random networks, layouts and parameters: small rings, random batch sizes, margins and
+ * ciphertext prime sizes (CN_PACKED_NOISE_PLANS sets the count, default 12). Every output
+ * must also be exact. */
+START_TEST(test_packed_noise_bound)
+{
+    cn_test_rng_t r;
+    const uint64_t seed = cn_test_seed() ^ 0x401e;
+    cn_test_rng_init(&r, seed);
+    const char *env = getenv("CN_PACKED_NOISE_PLANS");
+    const int plans = env ? atoi(env) : 12;
+    static const size_t batches[] = {1, 2, 3, 5, 8};
+    static const size_t ns[] = {512, 1024, 2048};
+    int ran = 0;
+    double closest = 1e9;
+    for (int it = 0; it < plans; it++) {
+        cn_model_t m;
+        random_model(&m, &r);
+        const size_t nin = cn_model_inputs(&m);
+        cn_compile_opts_t co = {.weight_bits = 2 + (unsigned)cn_test_rng_below(&r, 5),
+                                .n = 2048,
+                                .security = CN_SEC_NONE_INSECURE};
+        cn_plan_t *p;
+        cn_net_diag_t d;
+        ck_assert_msg(cn_plan_compile(&p, &m, &co, &d) == CN_OK, "compile: %s", d.msg);
+        const size_t batch = batches[cn_test_rng_below(&r, 5)];
+        cn_packed_opts_t po = {.batch = batch,
+                               .n = ns[cn_test_rng_below(&r, 3)],
+                               .margin_bits = 2 + (unsigned)cn_test_rng_below(&r, 10),
+                               .security = CN_SEC_NONE_INSECURE};
+        if (cn_test_rng_below(&r, 2))
+            po.q_bits = 30 + (unsigned)cn_test_rng_below(&r, 31);
+        cn_packed_t *pk;
+        if (cn_packed_create(&pk, p, &po, &d) == CN_OK) {
+            cn_packed_free(pk);
+            int64_t *x = malloc(batch * nin * sizeof *x);
+            for (size_t i = 0; i < batch * nin; i++)
+                x[i] = (int64_t)cn_test_rng_below(&r, 16);
+            const double gap = run_packed(p, &po, x, batch, seed + (uint64_t)it);
+            if (gap < closest)
+                closest = gap;
+            free(x);
+            ran++;
+        }
+        cn_plan_free(p);
+        cn_model_clear(&m);
+    }
+    ck_assert_msg(ran * 2 >= plans, "only %d of %d random layouts found parameters", ran, plans);
+    if (getenv("CN_PACKED_VERBOSE"))
+        fprintf(stderr, "packed noise: %d layouts, measured budget at least the estimate %+.1f "
+                        "bits (closest)\n",
+                ran, closest);
 }
 END_TEST
 
@@ -306,6 +363,7 @@ CN_SUITE(packed)
     tcase_add_test(tc, test_hoisted_rotations);
     tcase_add_test(tc, test_packed_random_networks);
     tcase_add_test(tc, test_packed_sets);
+    tcase_add_test(tc, test_packed_noise_bound);
     tcase_add_test(tc, test_packed_mnist_small_ring);
     tcase_add_test(tc, test_packed_mnist_real_ring);
     suite_add_tcase(s, tc);

@@ -91,9 +91,8 @@ int main(int argc, char **argv)
             for (char *p = strtok(argv[++i], ","); p && nb < MAX_B; p = strtok(NULL, ","))
                 batches[nb++] = (size_t)atol(p);
         } else {
-            fprintf(stderr,
-                    "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
-                    "[--reps R] [--threads T] [--n N] [--baby B]\n");
+            fprintf(stderr, "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
+                            "[--reps R] [--threads T] [--n N] [--baby B]\n");
             return 2;
         }
     }
@@ -125,11 +124,12 @@ int main(int argc, char **argv)
         z = z * 6364136223846793005ull + 1442695040888963407ull;
         x[i] = (int64_t)((z >> 33) % (uint64_t)(m.input_max + 1));
     }
-    cn_int128 *ref = malloc(maxb * nout * sizeof *ref), *got = malloc(maxb * nout * sizeof *got);
+    cn_int128 *ref = malloc(maxb * nout * sizeof *ref),
+              *got = malloc(maxb * nout * sizeof *got);
     if (cn_plan_eval_plain(ref, plan, x, maxb) != CN_OK)
         return 1;
-    printf("latency: %s, weights of %u bits, outputs below 2^%.1f, %d threads\n", model,
-           wbits, cn_plan_output_bits(plan), threads);
+    printf("latency: %s, weights of %u bits, outputs below 2^%.1f, %d threads\n", model, wbits,
+           cn_plan_output_bits(plan), threads);
     conf_t *cf = calloc(nb, sizeof *cf);
     for (size_t b = 0; b < nb; b++) {
         conf_t *c = &cf[b];
@@ -192,8 +192,8 @@ int main(int argc, char **argv)
             }
         }
     printf("\n%6s %9s %9s %9s %9s %9s %9s %9s %9s %9s %9s %8s %8s %9s\n", "batch", "e2e_med",
-           "e2e_min", "e2e_max", "server", "srv_cpu", "encrypt", "decrypt", "first",
-           "keys_MB", "up_MB", "down_MB", "rot", "img/h");
+           "e2e_min", "e2e_max", "server", "srv_cpu", "encrypt", "decrypt", "first", "keys_MB",
+           "up_MB", "down_MB", "rot", "img/h");
     for (size_t b = 0; b < nb; b++) {
         conf_t *c = &cf[b];
         double e, emn, emx, sv, smn, smx, en, dn, x1, x2, cp;

@@ -29,9 +29,9 @@ typedef struct {
     size_t K, nb, nct;
     /* DIAG: D = min(m_in, m_out) diagonals = baby * giant */
     size_t D, baby, giant;
-    size_t drop;         /* MODSWITCH */
-    size_t level, size;  /* after the op */
-    double noise_bits;   /* estimated log2 ||v|| after the op */
+    size_t drop;        /* MODSWITCH */
+    size_t level, size; /* after the op */
+    double noise_bits;  /* estimated log2 ||v|| after the op */
 } cn_pk_op_t;
 
 #define CN_PK_MAX_OPS (3 * CN_PLAN_MAX_OPS + 2)
@@ -41,10 +41,10 @@ struct cn_packed {
     const cn_plan_t *plan;
     cn_bfv_params_t prm;
     size_t batch;
-    size_t s;            /* interleaving stride */
-    int rows_distinct;   /* the two rows carry different inputs */
+    size_t s;          /* interleaving stride */
+    int rows_distinct; /* the two rows carry different inputs */
     size_t per_set, nsets;
-    size_t pos;          /* positions per row: n / (2 s) */
+    size_t pos; /* positions per row: n / (2 s) */
     size_t nops;
     cn_pk_op_t ops[CN_PK_MAX_OPS];
     size_t nelts;

@@ -78,8 +78,7 @@ CN_API CN_WARN_UNUSED cn_status cn_packed_client_encrypt(uint8_t **buf, size_t *
                                                          const int64_t *x, size_t count,
                                                          cn_net_diag_t *diag);
 /* out[count][cn_plan_outputs] from the server's reply; errors as cn_client_decrypt. */
-CN_API CN_WARN_UNUSED cn_status cn_packed_client_decrypt(cn_int128 *out,
-                                                         cn_packed_client_t *c,
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_decrypt(cn_int128 *out, cn_packed_client_t *c,
                                                          const uint8_t *buf, size_t len,
                                                          size_t count, cn_net_diag_t *diag);
 /* Smallest noise budget (bits) of the ciphertexts of a reply. */

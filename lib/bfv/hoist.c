@@ -188,7 +188,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             memset(y0, 0, n * sizeof *y0);
             memset(y1, 0, n * sizeof *y1);
             cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, l, n,
-                                                                ctx->ring.ntt[rj].mod.p);
+                                                               ctx->ring.ntt[rj].mod.p);
         }
         if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
             break;

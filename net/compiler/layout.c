@@ -212,9 +212,9 @@ double cn_pk_noise(cn_packed_t *pk)
             const double vb = o->baby > 1 ? lg_add(v, ks) : v; /* baby rotations */
             const double vp = vb + pmul + log2((double)o->baby);
             /* Horner over the giant steps: G ||P|| + (G - 1) ks */
-            v = o->giant > 1 ? lg_add(vp + log2((double)o->giant),
-                                      ks + log2((double)(o->giant - 1)))
-                             : vp;
+            v = o->giant > 1
+                    ? lg_add(vp + log2((double)o->giant), ks + log2((double)(o->giant - 1)))
+                    : vp;
             for (size_t e = o->m_out; e < o->m_in; e *= 2)
                 v = lg_add(v + 1, ks);
             v = lg_add(v, 2 * lt - lq);
@@ -232,8 +232,7 @@ double cn_pk_noise(cn_packed_t *pk)
             if (o->drop == 0) /* a switch point left unused */
                 break;
             level -= o->drop;
-            const double e =
-                size == 3 ? log2(1 + exp2(ln) + exp2(2 * ln)) : log2(1 + exp2(ln));
+            const double e = size == 3 ? log2(1 + exp2(ln) + exp2(2 * ln)) : log2(1 + exp2(ln));
             v = lg_add(v, lt + e - 1 - lqp[level]);
             break;
         }
@@ -446,11 +445,14 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
 void cn_packed_print(const cn_packed_t *pk, FILE *f)
 {
     const cn_bfv_params_t *prm = &pk->prm;
-    fprintf(f, "packed layout: %zu inputs per request, %zu per ciphertext set (%zu sets), "
-               "stride %zu, rows %s\n",
-            pk->batch, pk->per_set, pk->nsets, pk->s, pk->rows_distinct ? "distinct" : "replicated");
-    fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu primes of %.0f bits, P of %.0f), %zu "
-               "plaintext moduli of %.0f bits, security %s\n",
+    fprintf(f,
+            "packed layout: %zu inputs per request, %zu per ciphertext set (%zu sets), "
+            "stride %zu, rows %s\n",
+            pk->batch, pk->per_set, pk->nsets, pk->s,
+            pk->rows_distinct ? "distinct" : "replicated");
+    fprintf(f,
+            "  n = %zu, log2(qP) = %.1f (%zu primes of %.0f bits, P of %.0f), %zu "
+            "plaintext moduli of %.0f bits, security %s\n",
             prm->n, cn_bfv_params_log_qp(prm), prm->nq, log2((double)prm->q[0]),
             log2((double)prm->p), prm->nt, log2((double)prm->t[0]),
             prm->security == CN_SEC_NONE_INSECURE ? "NONE (insecure)" : "128+");
@@ -460,13 +462,15 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
             continue;
         switch (o->kind) {
         case CN_PK_FIRST:
-            fprintf(f, "  %-3zu first      %zu -> %zu (period %zu): %zu terms in %zu "
-                       "ciphertexts of %zu blocks",
+            fprintf(f,
+                    "  %-3zu first      %zu -> %zu (period %zu): %zu terms in %zu "
+                    "ciphertexts of %zu blocks",
                     i + 1, o->lin->nin, o->lin->nout, o->m_out, o->K, o->nct, o->nb);
             break;
         case CN_PK_DIAG:
-            fprintf(f, "  %-3zu diagonals  %zu -> %zu (period %zu -> %zu): %zu diagonals, "
-                       "%zu baby x %zu giant",
+            fprintf(f,
+                    "  %-3zu diagonals  %zu -> %zu (period %zu -> %zu): %zu diagonals, "
+                    "%zu baby x %zu giant",
                     i + 1, o->lin->nin, o->lin->nout, o->m_in, o->m_out, o->D, o->baby,
                     o->giant);
             break;
@@ -482,8 +486,9 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         }
         fprintf(f, "  [level %zu, budget %.1f]\n", o->level, -o->noise_bits - 1);
     }
-    fprintf(f, "  %zu Galois keys; estimated budget %.1f bits, %.3f s per request on one core "
-               "(cost model)\n",
+    fprintf(f,
+            "  %zu Galois keys; estimated budget %.1f bits, %.3f s per request on one core "
+            "(cost model)\n",
             pk->nelts, pk->budget, pk->cost);
 }
 

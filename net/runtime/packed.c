@@ -142,7 +142,8 @@ static void arrange(int64_t *v, const cn_packed_t *pk, size_t set, size_t c, con
             const size_t off = (pk->rows_distinct ? beta : beta % nbr) * o->m_out;
             for (size_t j = 0; j < lin->nout; j++)
                 if (lin->row[j] + k < lin->row[j + 1])
-                    v[cn_pk_slot(pk, lane, off + j, r)] = x[img * nin + lin->col[lin->row[j] + k]];
+                    v[cn_pk_slot(pk, lane, off + j, r)] =
+                        x[img * nin + lin->col[lin->row[j] + k]];
         }
     }
 }
@@ -198,8 +199,7 @@ cn_status cn_packed_client_encrypt(uint8_t **buf, size_t *len, cn_packed_client_
                 if (e == CN_OK)
                     e = cn_bfv_encode_batch(&pt, vec, n, c->ctx);
                 if (e == CN_OK)
-                    e = cn_bfv_encrypt_symmetric(&v[ti].ct[r], &pt, &c->sk, c->ctx,
-                                                 &rngs[g]);
+                    e = cn_bfv_encrypt_symmetric(&v[ti].ct[r], &pt, &c->sk, c->ctx, &rngs[g]);
             }
             CN_OMP_COLLECT(st, e);
             cn_bfv_plaintext_clear(&pt);
@@ -348,8 +348,8 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
             for (size_t p = 0; p < pos; p++) {
                 int64_t w = 0;
                 if (o->kind == CN_PK_FIRST) {
-                    const size_t beta = (pk->rows_distinct ? 0 : r * (pos / o->m_out)) +
-                                        p / o->m_out;
+                    const size_t beta =
+                        (pk->rows_distinct ? 0 : r * (pos / o->m_out)) + p / o->m_out;
                     const size_t j = p % o->m_out, k = c * o->nb + beta;
                     if (j < lin->nout && lin->row[j] + k < lin->row[j + 1])
                         w = lin->w[lin->row[j] + k];
@@ -436,8 +436,7 @@ cn_status cn_packed_server_create(cn_packed_server_t **out, const cn_packed_t *p
         if (st == CN_OK)
             off = (size_t)h.total_length;
         else
-            cn_diag_set(diag, "evaluation keys: the relinearization key: %s",
-                        cn_strerror(st));
+            cn_diag_set(diag, "evaluation keys: the relinearization key: %s", cn_strerror(st));
     }
     if (st == CN_OK) {
         st = cn_io_load_galois_keys(&s->gk, keys + off, len - off, s->ctx);
@@ -462,8 +461,8 @@ cn_status cn_packed_server_create(cn_packed_server_t **out, const cn_packed_t *p
         for (long i = 0; i < (long)nw; i++) {
             const cn_pk_op_t *o = &pk->ops[(size_t)i % pk->nops];
             if (o->kind == CN_PK_FIRST || o->kind == CN_PK_DIAG)
-                CN_OMP_COLLECT(st, build_weights(&s->wt[i], pk, o, (size_t)i / pk->nops,
-                                                 s->ctx));
+                CN_OMP_COLLECT(st,
+                               build_weights(&s->wt[i], pk, o, (size_t)i / pk->nops, s->ctx));
         }
     }
     if (st != CN_OK) {
@@ -693,8 +692,7 @@ cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen, cn_packed_server_
         for (long k = 0; k < (long)tasks; k++) {
             pk_run_t run = {0};
             const size_t ti = (size_t)k / ns, set = (size_t)k % ns;
-            cn_status e =
-                eval_set(&out_v[ti].ct[set], in_v[ti].ct + set * nct, ti, s, &run);
+            cn_status e = eval_set(&out_v[ti].ct[set], in_v[ti].ct + set * nct, ti, s, &run);
             CN_OMP_COLLECT(st, e);
 #pragma omp critical(cn_packed_stats)
             {

@@ -57,9 +57,9 @@ START_TEST(test_hoisted_rotations)
             const size_t row = sl / half, col = sl % half;
             size_t src;
             if (r < ns) /* each row rotated left by steps[r] */
-                src = row * half + (size_t)(((int64_t)col + steps[r]) % (int64_t)half +
-                                            (int64_t)half) %
-                                      half;
+                src =
+                    row * half +
+                    (size_t)(((int64_t)col + steps[r]) % (int64_t)half + (int64_t)half) % half;
             else if (r == ns) /* rows swapped */
                 src = (1 - row) * half + col;
             else
@@ -134,7 +134,8 @@ static double run_packed(const cn_plan_t *p, const cn_packed_opts_t *o, const in
     cn_packed_t *pk;
     ck_assert_msg(cn_packed_create(&pk, p, o, &d) == CN_OK, "packed: %s", d.msg);
     const size_t nout = cn_plan_outputs(p);
-    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref),
+              *got = malloc(count * nout * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
     uint8_t seed[CN_SEED_BYTES] = {0};
     memcpy(seed, &stream, sizeof stream);
@@ -209,9 +210,8 @@ START_TEST(test_packed_random_networks)
         int64_t *x = malloc(count * nin * sizeof *x);
         for (size_t i = 0; i < count * nin; i++)
             x[i] = (int64_t)cn_test_rng_below(&r, 16);
-        const cn_packed_opts_t po = {.batch = batch,
-                                     .n = it % 2 ? 1024 : 2048,
-                                     .security = CN_SEC_NONE_INSECURE};
+        const cn_packed_opts_t po = {
+            .batch = batch, .n = it % 2 ? 1024 : 2048, .security = CN_SEC_NONE_INSECURE};
         run_packed(p, &po, x, count, seed + (uint64_t)it);
         free(x);
         cn_plan_free(p);
@@ -267,10 +267,12 @@ START_TEST(test_packed_noise_bound)
         cn_plan_free(p);
         cn_model_clear(&m);
     }
-    ck_assert_msg(ran * 2 >= plans, "only %d of %d random layouts found parameters", ran, plans);
+    ck_assert_msg(ran * 2 >= plans, "only %d of %d random layouts found parameters", ran,
+                  plans);
     if (getenv("CN_PACKED_VERBOSE"))
-        fprintf(stderr, "packed noise: %d layouts, measured budget at least the estimate %+.1f "
-                        "bits (closest)\n",
+        fprintf(stderr,
+                "packed noise: %d layouts, measured budget at least the estimate %+.1f "
+                "bits (closest)\n",
                 ran, closest);
 }
 END_TEST

@@ -36,6 +36,32 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t 
                                                             const cn_bfv_galois_keys_t *gk,
                                                             const cn_bfv_context_t *ctx);
 
+/* Hoisted rotations kept before the division by P, for sums of products with plaintexts
+ * (the baby steps of a baby-step giant-step linear transformation): each rotation of a
+ * stays in the NTT domain over q_1..q_l and P, as P a(X^g) + (key switch before its
+ * division by P), so that sum_i w_i a(X^{g_i}) is divided by P once per sum instead of
+ * once per rotation (the "double hoisting" of Bossuat, Mouchet, Troncoso-Pastoriza,
+ * Hubaux, EUROCRYPT 2021, section 6). The rounding by P then happens once, after the
+ * products: the result's noise is at most that of rotating, multiplying and summing. */
+typedef struct cn_bfv_hoisted_s cn_bfv_hoisted_t;
+
+/* *h = the rotations of a (size 2) by elts[0..count) (1: a itself); errors as
+ * cn_bfv_apply_galois_hoisted. Holds 2 count (l + 1) n words. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_hoist(cn_bfv_hoisted_t **h, const cn_bfv_ciphertext_t *a,
+                                             const uint64_t *elts, size_t count,
+                                             const cn_bfv_galois_keys_t *gk,
+                                             const cn_bfv_context_t *ctx);
+/* out = sum_{i < count} w[i] * (a under X -> X^elts[i]) (size 2, coefficient form, a's level
+ * and plaintext modulus), for w[i] plaintexts as polynomials in NTT form over every prime
+ * of the ring (q_1..q_L and P: cn_poly_init(&w, cn_bfv_context_ring(ctx), L + 1), centered
+ * coefficients lifted); the rows of a's level and P's are read. CN_ERR_SHAPE_MISMATCH or
+ * CN_ERR_FORM_MISMATCH for another shape or form. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out,
+                                                   const cn_bfv_hoisted_t *h,
+                                                   const cn_poly_t *w,
+                                                   const cn_bfv_context_t *ctx);
+CN_API void cn_bfv_hoisted_free(cn_bfv_hoisted_t *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -214,3 +214,184 @@ done:
     free(rows);
     return st;
 }
+
+/* --- rotations kept before the division by P ----------------------------------------- */
+
+struct cn_bfv_hoisted_s {
+    size_t count, level, t_index;
+    uint64_t fingerprint;
+    uint64_t *x0, *x1; /* [count][l + 1][n], NTT form, values in [0, p) */
+};
+
+void cn_bfv_hoisted_free(cn_bfv_hoisted_t *h)
+{
+    if (!h)
+        return;
+    free(h->x0);
+    free(h->x1);
+    free(h);
+}
+
+cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
+                       const uint64_t *elts, size_t count, const cn_bfv_galois_keys_t *gk,
+                       const cn_bfv_context_t *ctx)
+{
+    *out = NULL;
+    cn_status st;
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_galois(gk, ctx)) != CN_OK)
+        return st;
+    if (a->size != 2)
+        return CN_ERR_UNSUPPORTED;
+    if (!ctx->has_p)
+        return CN_ERR_UNSUPPORTED;
+    for (size_t r = 0; r < count; r++) {
+        if (elts[r] % 2 == 0 || elts[r] >= 2 * (uint64_t)ctx->n)
+            return CN_ERR_INVALID_ARG;
+        if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
+            return CN_ERR_NO_KEY;
+    }
+    const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
+    cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
+    uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
+    uint64_t *pc = cn_alloc(2 * l * n + l * n, sizeof *pc); /* P c0, P c1 (NTT); scratch */
+    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
+    if (h) {
+        h->x0 = cn_alloc(count * k * n, sizeof *h->x0);
+        h->x1 = cn_alloc(count * k * n, sizeof *h->x1);
+    }
+    if (!h || !dig || !pc || !perm || !rows || !h->x0 || !h->x1) {
+        st = CN_ERR_NO_MEMORY;
+        goto done;
+    }
+    h->count = count;
+    h->level = l;
+    h->t_index = a->t_index;
+    h->fingerprint = ctx->fingerprint;
+    /* the digits of c1, lifted to every row and transformed (lazy, [0, 4p)) */
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
+        for (size_t i = 0; i < l; i++) {
+            const uint64_t *di = a->c[1].data + i * n;
+            uint64_t *x = dig + (j * l + i) * n;
+            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
+                memcpy(x, di, n * sizeof *x);
+            else
+                for (size_t c = 0; c < n; c++)
+                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+            cn_ntt_forward_lazy(x, tab);
+        }
+    }
+    /* P c0 and P c1 in NTT form over q_1..q_l (their residue modulo P is 0) */
+    uint64_t *px = pc + 2 * l * n;
+    for (int hh = 0; hh < 2; hh++)
+        for (size_t j = 0; j < l; j++) {
+            const cn_mod_t m = ctx->ring.base.mod[j];
+            const uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m), pms = cn_mod_shoup(pm, m);
+            uint64_t *y = pc + (hh * l + j) * n;
+            memcpy(y, a->c[hh].data + j * n, n * sizeof *y);
+            cn_ntt_forward(y, &ctx->ring.ntt[j]);
+            for (size_t c = 0; c < n; c++)
+                y[c] = cn_mod_mul_shoup(y[c], pm, pms, m.p);
+        }
+    for (size_t r = 0; r < count; r++) {
+        uint64_t *x0 = h->x0 + r * k * n, *x1 = h->x1 + r * k * n;
+        const uint64_t g = elts[r];
+        if (g == 1) {
+            memcpy(x0, pc, l * n * sizeof *x0);
+            memcpy(x1, pc + l * n, l * n * sizeof *x1);
+            memset(x0 + l * n, 0, n * sizeof *x0);
+            memset(x1 + l * n, 0, n * sizeof *x1);
+            continue;
+        }
+        const cn_bfv_relin_key_t *key = hoist_find_key(gk, g);
+        ntt_perm(perm, g, n);
+        const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+        for (size_t j = 0; j < k; j++) {
+            const size_t rj = j < l ? j : L;
+            const uint64_t p = ctx->ring.ntt[rj].mod.p;
+            for (size_t i = 0; i < l; i++) {
+                const uint64_t *x = dig + (j * l + i) * n;
+                uint64_t *y = px + i * n;
+                for (size_t c = 0; c < n; c++)
+                    y[c] = x[perm[c]];
+                xs[i] = y;
+                k0s[i] = key->k0[i].data + rj * n;
+                k1s[i] = key->k1[i].data + rj * n;
+            }
+            uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
+            memset(y0, 0, n * sizeof *y0);
+            memset(y1, 0, n * sizeof *y1);
+            cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, l, n, p);
+            if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
+                const cn_mod_t m = ctx->ring.base.mod[j];
+                const uint64_t *c0 = pc + j * n;
+                for (size_t c = 0; c < n; c++)
+                    y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+            }
+        }
+    }
+done:
+    free(dig);
+    free(pc);
+    free(perm);
+    free(rows);
+    if (st != CN_OK) {
+        cn_bfv_hoisted_free(h);
+        return st;
+    }
+    *out = h;
+    return CN_OK;
+}
+
+cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
+                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+{
+    if (h->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, K = ctx->ring.base.k;
+    for (size_t i = 0; i < h->count; i++) {
+        if (w[i].n != n || w[i].k != K)
+            return CN_ERR_SHAPE_MISMATCH;
+        if (w[i].form != CN_FORM_NTT)
+            return CN_ERR_FORM_MISMATCH;
+    }
+    const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
+    uint64_t *acc = cn_alloc(2 * k * n, sizeof *acc);
+    const uint64_t **rows = cn_alloc(3 * (h->count ? h->count : 1), sizeof *rows);
+    cn_status st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
+    if (st == CN_OK)
+        st = cn_bfv_ct_reshape(out, 2, l, ctx);
+    if (st != CN_OK)
+        goto done;
+    const uint64_t **xs = rows, **k0s = rows + h->count, **k1s = rows + 2 * h->count;
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const uint64_t p = ctx->ring.ntt[rj].mod.p;
+        for (size_t i = 0; i < h->count; i++) {
+            xs[i] = w[i].data + rj * n;
+            k0s[i] = h->x0 + (i * k + j) * n;
+            k1s[i] = h->x1 + (i * k + j) * n;
+        }
+        uint64_t *y0 = acc + j * n, *y1 = acc + (k + j) * n;
+        memset(y0, 0, n * sizeof *y0);
+        memset(y1, 0, n * sizeof *y1);
+        cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, h->count, n, p);
+    }
+    for (int hh = 0; hh < 2; hh++) {
+        uint64_t *a = acc + hh * k * n;
+        for (size_t j = 0; j < k; j++)
+            cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
+        cn_rns_divround_last(out->c[hh].data, a, a + l * n, l, n, ctx->ring.base.mod,
+                             ctx->ring.ntt[L].mod.p, lv->p_inv, lv->p_inv_s);
+        out->c[hh].form = CN_FORM_COEFF;
+    }
+    out->t_index = h->t_index;
+    out->transparent = 0;
+    out->has_seed = 0;
+done:
+    free(acc);
+    free(rows);
+    return st;
+}

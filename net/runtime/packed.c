@@ -366,7 +366,9 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
                 for (size_t b = 0; b < s; b++)
                     v[r * half + p * s + b] = w;
             }
-        st = encode_ntt(&pw->w[c], v, ti, l, ctx);
+        /* diagonal layers: over every prime and P (cn_bfv_hoisted_dot) */
+        st = encode_ntt(&pw->w[c], v, ti,
+                        o->kind == CN_PK_DIAG ? cn_bfv_context_ring(ctx)->base.k : l, ctx);
     }
     if (st == CN_OK) {
         const uint64_t t = pk->prm.t[ti];
@@ -586,9 +588,8 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             nmax = pk->ops[i].baby;
     }
     pk_nct_t *nc = calloc(nmax, sizeof *nc);
-    cn_bfv_ciphertext_t *babies = calloc(nmax, sizeof *babies);
     uint64_t *elts = calloc(nmax, sizeof *elts);
-    cn_status st = acc && nc && babies && elts ? CN_OK : CN_ERR_NO_MEMORY;
+    cn_status st = acc && nc && elts ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t i = 0; st == CN_OK && i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
         const pk_weights_t *pw = &s->wt[ti * pk->nops + i];
@@ -613,15 +614,14 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
                 elts[b] = cn_pk_elt_rows(pk, b);
                 note_elt(run, pk, elts[b], 1);
             }
-            st = cn_bfv_apply_galois_hoisted(babies, y, elts, o->baby, &s->gk, ctx);
-            for (size_t b = 0; st == CN_OK && b < o->baby; b++)
-                st = nct_from(&nc[b], &babies[b], ring);
+            cn_bfv_hoisted_t *h = NULL;
+            st = cn_bfv_hoist(&h, y, elts, o->baby, &s->gk, ctx);
             const uint64_t gstep = cn_pk_elt_rows(pk, o->baby);
             for (size_t g = o->giant; st == CN_OK && g-- > 0;) {
                 if (g + 1 == o->giant) {
-                    st = dot(y, nc, pw->w + g * o->baby, o->baby, ti, ctx, acc);
+                    st = cn_bfv_hoisted_dot(y, h, pw->w + g * o->baby, ctx);
                 } else {
-                    st = dot(&tmp, nc, pw->w + g * o->baby, o->baby, ti, ctx, acc);
+                    st = cn_bfv_hoisted_dot(&tmp, h, pw->w + g * o->baby, ctx);
                     /* Horner: y = rot(y, baby) + P_g */
                     if (st == CN_OK)
                         st = cn_bfv_apply_galois(y, y, gstep, &s->gk, ctx);
@@ -631,6 +631,7 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
                 }
                 run->st.products += o->baby;
             }
+            cn_bfv_hoisted_free(h);
             for (size_t e = o->m_out; st == CN_OK && e < o->m_in; e *= 2)
                 st = add_rotated(y, &tmp, cn_pk_elt_rows(pk, e), s, run);
             if (st == CN_OK)
@@ -653,13 +654,10 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             break;
         }
     }
-    for (size_t c = 0; c < nmax && nc && babies; c++) {
+    for (size_t c = 0; c < nmax && nc; c++)
         nct_clear(&nc[c]);
-        cn_bfv_ciphertext_clear(&babies[c]);
-    }
     cn_bfv_ciphertext_clear(&tmp);
     free(nc);
-    free(babies);
     free(elts);
     free(acc);
     return st;

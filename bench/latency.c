@@ -10,7 +10,7 @@
  * One process plays both roles (bytes are still what passes between them); the first
  * request of each batch size is reported apart (a fresh server's first request).
  *   latency [--model F] [--weight-bits B] [--batches 1,2,8,64] [--reps R] [--threads T]
- *           [--n N] [--baby B] */
+ *           [--n N] [--baby B] [--t-bits B] [--q-bits B] (forced parameters; 0: chosen) */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <stdio.h>
@@ -72,6 +72,7 @@ int main(int argc, char **argv)
     const char *model = "examples/models/cryptonets_mnist.cnm";
     unsigned wbits = 4;
     size_t batches[MAX_B] = {1, 2, 8, 64}, nb = 4, reps = 5, n = 0, baby = 0;
+    unsigned t_bits = 0, q_bits = 0;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
@@ -84,6 +85,10 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             n = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--t-bits") && i + 1 < argc)
+            t_bits = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--q-bits") && i + 1 < argc)
+            q_bits = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--baby") && i + 1 < argc)
             baby = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
@@ -91,8 +96,9 @@ int main(int argc, char **argv)
             for (char *p = strtok(argv[++i], ","); p && nb < MAX_B; p = strtok(NULL, ","))
                 batches[nb++] = (size_t)atol(p);
         } else {
-            fprintf(stderr, "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
-                            "[--reps R] [--threads T] [--n N] [--baby B]\n");
+            fprintf(stderr,
+                    "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
+                    "[--reps R] [--threads T] [--n N] [--baby B] [--t-bits B] [--q-bits B]\n");
             return 2;
         }
     }
@@ -134,7 +140,8 @@ int main(int argc, char **argv)
     for (size_t b = 0; b < nb; b++) {
         conf_t *c = &cf[b];
         c->batch = batches[b];
-        cn_packed_opts_t po = {.batch = c->batch, .n = n, .baby = baby};
+        cn_packed_opts_t po = {
+            .batch = c->batch, .n = n, .baby = baby, .t_bits = t_bits, .q_bits = q_bits};
         if (cn_packed_create(&c->pk, plan, &po, &d) != CN_OK) {
             fprintf(stderr, "latency: batch %zu: %s\n", c->batch, d.msg);
             return 1;

@@ -236,6 +236,16 @@ cn_status cn_packed_client_decrypt(cn_int128 *out, cn_packed_client_t *c, const 
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         cn_ctvec_t v = {0};
         st = cn_wire_load_part(&v, buf, len, nt, ti, ns, c->ctx, c->threads, diag);
+        const cn_pk_op_t *last = &pk->ops[pk->nops - 1];
+        for (size_t set = 0; st == CN_OK && set < ns; set++)
+            if (v.ct[set].level != last->level || v.ct[set].size != last->size) {
+                cn_diag_set(diag,
+                            "reply part %zu, ciphertext %zu: level %zu and size %zu, not the "
+                            "layout's output (level %zu, size %zu)",
+                            ti + 1, set + 1, v.ct[set].level, v.ct[set].size, last->level,
+                            last->size);
+                st = CN_ERR_SHAPE_MISMATCH;
+            }
         for (size_t set = 0; st == CN_OK && set < ns; set++) {
             cn_bfv_plaintext_clear(&pt);
             st = cn_bfv_decrypt_checked(&pt, &v.ct[set], &c->sk, c->ctx);
@@ -676,6 +686,16 @@ cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen, cn_packed_server_
     cn_status st = CN_OK;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
         st = cn_wire_load_part(&in_v[ti], in, len, nt, ti, ns * nct, s->ctx, s->threads, diag);
+    for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
+        for (size_t i = 0; st == CN_OK && i < in_v[ti].len; i++)
+            if (in_v[ti].ct[i].level != pk->prm.nq || in_v[ti].ct[i].size != 2) {
+                cn_diag_set(diag,
+                            "request part %zu, ciphertext %zu: level %zu and size %zu, not "
+                            "fresh encryptions (level %zu, size 2)",
+                            ti + 1, i + 1, in_v[ti].ct[i].level, in_v[ti].ct[i].size,
+                            pk->prm.nq);
+                st = CN_ERR_SHAPE_MISMATCH;
+            }
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         out_v[ti].ct = calloc(ns, sizeof *out_v[ti].ct);
         out_v[ti].len = ns;

@@ -83,6 +83,91 @@ START_TEST(test_hoisted_rotations)
 }
 END_TEST
 
+/* Sums of products with plaintexts over hoisted rotations (cn_bfv_hoisted_dot, divided by
+ * P once) against the slot arithmetic they must perform: out[s] = sum_i w_i[s] v[src_i(s)]
+ * mod t. */
+START_TEST(test_hoisted_dot)
+{
+    const size_t n = 128, half = n / 2;
+    cn_bfv_params_t prm;
+    ck_assert_int_eq(cn_bfv_params_default(&prm, n, 3, 45, 46, 1, 20, CN_SEC_NONE_INSECURE),
+                     CN_OK);
+    cn_bfv_context_t *ctx;
+    ck_assert_int_eq(cn_bfv_context_create(&ctx, &prm), CN_OK);
+    cn_rng_t rng;
+    uint8_t seed[CN_SEED_BYTES] = {9};
+    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK),
+                     CN_OK);
+    cn_bfv_secret_key_t sk = {0};
+    ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
+    const int64_t steps[] = {0, 1, 6, 33};
+    uint64_t elts[5];
+    for (size_t i = 0; i < 4; i++)
+        elts[i] = cn_bfv_galois_elt_rows(steps[i], ctx);
+    elts[4] = cn_bfv_galois_elt_columns(ctx);
+    cn_bfv_galois_keys_t gk;
+    ck_assert_int_eq(cn_bfv_keygen_galois_elts(&gk, &sk, elts, 5, ctx, &rng), CN_OK);
+    cn_test_rng_t tr;
+    cn_test_rng_init(&tr, cn_test_seed() ^ 0xd07);
+    const uint64_t t = prm.t[0];
+    const cn_mod_t tm = cn_bfv_context_plain_moduli(ctx, NULL)[0];
+    const cn_ring_t *ring = cn_bfv_context_ring(ctx);
+    int64_t v[128], w[5][128], got[128], cc[128];
+    for (size_t i = 0; i < n; i++)
+        v[i] = (int64_t)cn_test_rng_below(&tr, t);
+    cn_poly_t wp[5];
+    cn_bfv_plaintext_t pt = {0};
+    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, ctx, 0), CN_OK);
+    for (size_t i = 0; i < 5; i++) {
+        for (size_t s = 0; s < n; s++)
+            w[i][s] = (int64_t)cn_test_rng_below(&tr, t);
+        ck_assert_int_eq(cn_bfv_encode_batch(&pt, w[i], n, ctx), CN_OK);
+        for (size_t s = 0; s < n; s++)
+            cc[s] = cn_mod_center(pt.coeffs[s], tm);
+        ck_assert_int_eq(cn_poly_init(&wp[i], ring, ring->base.k), CN_OK);
+        ck_assert_int_eq(cn_poly_set_int64(&wp[i], cc, ring), CN_OK);
+        ck_assert_int_eq(cn_poly_to_ntt(&wp[i], ring), CN_OK);
+    }
+    cn_bfv_ciphertext_t ct = {0}, out = {0};
+    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_encrypt_symmetric(&ct, &pt, &sk, ctx, &rng), CN_OK);
+    for (int level = 3; level >= 2; level--) {
+        if (level == 2)
+            ck_assert_int_eq(cn_bfv_mod_switch(&ct, &ct, ctx), CN_OK);
+        cn_bfv_hoisted_t *h;
+        ck_assert_int_eq(cn_bfv_hoist(&h, &ct, elts, 5, &gk, ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_hoisted_dot(&out, h, wp, ctx), CN_OK);
+        cn_bfv_hoisted_free(h);
+        ck_assert_uint_eq(out.level, (size_t)level);
+        ck_assert_int_eq(cn_bfv_decrypt_checked(&pt, &out, &sk, ctx), CN_OK);
+        ck_assert_int_eq(cn_bfv_decode_batch(got, &pt, ctx), CN_OK);
+        for (size_t s = 0; s < n; s++) {
+            const size_t row = s / half, col = s % half;
+            unsigned __int128 acc = 0;
+            for (size_t i = 0; i < 5; i++) {
+                const size_t src = i < 4 ? row * half + (col + (size_t)steps[i]) % half
+                                         : (1 - row) * half + col;
+                acc += (unsigned __int128)(uint64_t)w[i][s] * (uint64_t)v[src];
+            }
+            int64_t want = (int64_t)(acc % t);
+            if (want > (int64_t)(t / 2))
+                want -= (int64_t)t;
+            ck_assert_msg(got[s] == want, "level %d slot %zu: %lld, want %lld", level, s,
+                          (long long)got[s], (long long)want);
+        }
+    }
+    for (size_t i = 0; i < 5; i++)
+        cn_poly_clear(&wp[i]);
+    cn_bfv_ciphertext_clear(&ct);
+    cn_bfv_ciphertext_clear(&out);
+    cn_bfv_plaintext_clear(&pt);
+    cn_bfv_galois_keys_clear(&gk);
+    cn_bfv_secret_key_clear(&sk);
+    cn_rng_clear(&rng);
+    cn_bfv_context_free(ctx);
+}
+END_TEST
+
 /* --- the packed layout on networks ------------------------------------------------ */
 
 static double rnd_w(cn_test_rng_t *r)
@@ -277,6 +362,68 @@ START_TEST(test_packed_noise_bound)
 }
 END_TEST
 
+/* Bad arguments and bytes are refused with an error, never a crash or a wrong result. */
+START_TEST(test_packed_refusals)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, cn_test_seed() ^ 0xbad);
+    cn_model_t m;
+    random_model(&m, &r);
+    const size_t nin = cn_model_inputs(&m);
+    cn_compile_opts_t co = {.weight_bits = 3, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+    cn_plan_t *p;
+    cn_net_diag_t d;
+    ck_assert_msg(cn_plan_compile(&p, &m, &co, &d) == CN_OK, "compile: %s", d.msg);
+    cn_packed_t *pk;
+    cn_packed_opts_t po = {.batch = 0, .n = 1024, .security = CN_SEC_NONE_INSECURE};
+    ck_assert_int_eq(cn_packed_create(&pk, p, &po, &d), CN_ERR_INVALID_ARG);
+    po.batch = 2;
+    po.baby = 3;
+    ck_assert_int_eq(cn_packed_create(&pk, p, &po, &d), CN_ERR_INVALID_ARG);
+    po.baby = 0;
+    ck_assert_msg(cn_packed_create(&pk, p, &po, &d) == CN_OK, "%s", d.msg);
+    const uint8_t seed[CN_SEED_BYTES] = {3};
+    cn_packed_client_t *c;
+    cn_packed_server_t *s;
+    uint8_t *keys, *up, *down;
+    size_t kl, ul, dl;
+    ck_assert_int_eq(cn_packed_client_create(&c, pk, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_packed_client_eval_keys(&keys, &kl, c), CN_OK);
+    int64_t *x = calloc(3 * nin, sizeof *x);
+    ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, c, x, 0, &d), CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, c, x, 3, &d), CN_ERR_INVALID_ARG);
+    x[nin + 1] = 16; /* above the model's range [0, 15] */
+    ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, c, x, 2, &d), CN_ERR_OUT_OF_RANGE);
+    x[nin + 1] = 0;
+    /* the keys without their last byte, then without the Galois keys */
+    ck_assert_int_ne(cn_packed_server_create(&s, pk, keys, kl - 1, 0, &d), CN_OK);
+    cn_io_header_t h;
+    ck_assert_int_eq(cn_io_peek_header(&h, keys, kl), CN_OK);
+    ck_assert_int_ne(cn_packed_server_create(&s, pk, keys, (size_t)h.total_length, 0, &d),
+                     CN_OK);
+    ck_assert_msg(cn_packed_server_create(&s, pk, keys, kl, 0, &d) == CN_OK, "%s", d.msg);
+    ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, c, x, 2, &d), CN_OK);
+    ck_assert_int_ne(cn_packed_server_eval(&down, &dl, s, up, ul - 1, NULL, &d), CN_OK);
+    ck_assert_int_ne(cn_packed_server_eval(&down, &dl, s, up, ul / 2, NULL, &d), CN_OK);
+    ck_assert_int_eq(cn_packed_server_eval(&down, &dl, s, up, ul, NULL, &d), CN_OK);
+    cn_int128 out[64];
+    ck_assert_int_eq(cn_packed_client_decrypt(out, c, down, dl, 0, &d), CN_ERR_INVALID_ARG);
+    ck_assert_int_ne(cn_packed_client_decrypt(out, c, down, dl - 1, 2, &d), CN_OK);
+    /* a request is not a reply */
+    ck_assert_int_ne(cn_packed_client_decrypt(out, c, up, ul, 2, &d), CN_OK);
+    ck_assert_int_eq(cn_packed_client_decrypt(out, c, down, dl, 2, &d), CN_OK);
+    free(x);
+    free(keys);
+    free(up);
+    free(down);
+    cn_packed_server_free(s);
+    cn_packed_client_free(c);
+    cn_packed_free(pk);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* More inputs than one ciphertext set holds: the rows carry different inputs, then
  * several sets. */
 START_TEST(test_packed_sets)
@@ -363,8 +510,10 @@ CN_SUITE(packed)
     Suite *s = suite_create("packed");
     TCase *tc = cn_tcase("core", 600);
     tcase_add_test(tc, test_hoisted_rotations);
+    tcase_add_test(tc, test_hoisted_dot);
     tcase_add_test(tc, test_packed_random_networks);
     tcase_add_test(tc, test_packed_sets);
+    tcase_add_test(tc, test_packed_refusals);
     tcase_add_test(tc, test_packed_noise_bound);
     tcase_add_test(tc, test_packed_mnist_small_ring);
     tcase_add_test(tc, test_packed_mnist_real_ring);

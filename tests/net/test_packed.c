@@ -505,6 +505,48 @@ START_TEST(test_packed_mnist_real_ring)
 }
 END_TEST
 
+/* Opt-in (CN_PACKED_MNIST_ALL=1, and the MNIST data): all 10,000 test images through the
+ * packed layout at a small ring with security off, 200 per request (four per ciphertext
+ * set), every output equal to the integer network's. */
+START_TEST(test_packed_mnist_all)
+{
+    if (!getenv("CN_PACKED_MNIST_ALL"))
+        return;
+    cn_model_t m;
+    cn_net_diag_t d;
+    cn_idx_t img;
+    if (cn_idx_load(&img, "data/mnist/t10k-images-idx3-ubyte", &d) != CN_OK) {
+        fprintf(stderr, "test_packed: no MNIST data, the 10,000 images are skipped\n");
+        return;
+    }
+    ck_assert_msg(cn_model_load(&m, "examples/models/cryptonets_mnist.cnm", &d) == CN_OK, "%s",
+                  d.msg);
+    int bits = 0;
+    while (((int64_t)1 << bits) - 1 < m.input_max)
+        bits++;
+    cn_compile_opts_t co = {.weight_bits = 4};
+    cn_plan_t *p;
+    ck_assert_msg(cn_plan_compile(&p, &m, &co, &d) == CN_OK, "compile: %s", d.msg);
+    const size_t per = 200, total = img.dims[0];
+    const cn_packed_opts_t po = {.batch = per, .n = 4096, .security = CN_SEC_NONE_INSECURE};
+    int64_t *x = malloc(per * 784 * sizeof *x);
+    for (size_t first = 0; first < total; first += per) {
+        const size_t cnt = total - first < per ? total - first : per;
+        for (size_t i = 0; i < cnt * 784; i++)
+            x[i] = img.data[first * 784 + i] >> (8 - bits);
+        run_packed(p, &po, x, cnt, 0x10000 + first);
+    }
+    fprintf(stderr,
+            "test_packed: %zu MNIST test images through the packed layout, every "
+            "output exact\n",
+            total);
+    free(x);
+    cn_idx_clear(&img);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
 CN_SUITE(packed)
 {
     Suite *s = suite_create("packed");
@@ -517,6 +559,7 @@ CN_SUITE(packed)
     tcase_add_test(tc, test_packed_noise_bound);
     tcase_add_test(tc, test_packed_mnist_small_ring);
     tcase_add_test(tc, test_packed_mnist_real_ring);
+    tcase_add_test(tc, test_packed_mnist_all);
     suite_add_tcase(s, tc);
     return s;
 }

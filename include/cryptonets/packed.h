@@ -33,8 +33,8 @@ typedef struct {
     size_t nq;            /* ciphertext primes; 0: chosen */
     unsigned margin_bits; /* noise budget kept at the end; 0: 10 */
     cn_security security; /* CN_SEC_128 (0) by default */
-    size_t baby;          /* baby steps of the diagonal layers (a power of two); 0: about
-                           * the square root of the diagonals */
+    size_t baby;          /* baby steps of the diagonal layers (a power of two); 0: the
+                           * square root of the diagonals, rounded down to a power of 2 */
 } cn_packed_opts_t;
 
 typedef struct cn_packed cn_packed_t;

@@ -535,6 +535,8 @@ START_TEST(test_packed_mnist_all)
         for (size_t i = 0; i < cnt * 784; i++)
             x[i] = img.data[first * 784 + i] >> (8 - bits);
         run_packed(p, &po, x, cnt, 0x10000 + first);
+        if ((first + cnt) % 2000 == 0)
+            fprintf(stderr, "test_packed: %zu images exact\n", first + cnt);
     }
     fprintf(stderr,
             "test_packed: %zu MNIST test images through the packed layout, every "

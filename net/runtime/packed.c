@@ -590,15 +590,15 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     const size_t n = pk->prm.n;
     cn_bfv_ciphertext_t tmp = {0};
     cn_u128 *acc = malloc(n * sizeof *acc);
-    size_t nmax = 1;
+    size_t nct = 1, nbaby = 1; /* the first layer's ciphertexts, the most baby steps */
     for (size_t i = 0; i < pk->nops; i++) {
-        if (pk->ops[i].kind == CN_PK_FIRST && pk->ops[i].nct > nmax)
-            nmax = pk->ops[i].nct;
-        if (pk->ops[i].kind == CN_PK_DIAG && pk->ops[i].baby > nmax)
-            nmax = pk->ops[i].baby;
+        if (pk->ops[i].kind == CN_PK_FIRST && pk->ops[i].nct > nct)
+            nct = pk->ops[i].nct;
+        if (pk->ops[i].kind == CN_PK_DIAG && pk->ops[i].baby > nbaby)
+            nbaby = pk->ops[i].baby;
     }
-    pk_nct_t *nc = calloc(nmax, sizeof *nc);
-    uint64_t *elts = calloc(nmax, sizeof *elts);
+    pk_nct_t *nc = calloc(nct, sizeof *nc);
+    uint64_t *elts = calloc(nbaby, sizeof *elts);
     cn_status st = acc && nc && elts ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t i = 0; st == CN_OK && i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
@@ -664,7 +664,7 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             break;
         }
     }
-    for (size_t c = 0; c < nmax && nc; c++)
+    for (size_t c = 0; c < nct && nc; c++)
         nct_clear(&nc[c]);
     cn_bfv_ciphertext_clear(&tmp);
     free(nc);

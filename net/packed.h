@@ -55,6 +55,9 @@ struct cn_packed {
 
 /* The layout's shapes and rotations for parameters of degree n (no noise yet). */
 cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *diag);
+/* The drop of the modulus switch that follows op i when op i is a linear layer (which
+ * then switches right after its products, before its folds and giant steps), else 0. */
+size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i);
 /* The noise estimate through pk->ops for pk->prm; returns the final log2 ||v||. */
 double cn_pk_noise(cn_packed_t *pk);
 /* The Galois element of a rotation by `positions` positions (all rows). */

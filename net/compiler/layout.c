@@ -163,6 +163,15 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
     return CN_OK;
 }
 
+size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i)
+{
+    const cn_pk_op_t *o = &pk->ops[i];
+    if ((o->kind != CN_PK_FIRST && o->kind != CN_PK_DIAG) || i + 1 >= pk->nops ||
+        pk->ops[i + 1].kind != CN_PK_MODSWITCH)
+        return 0;
+    return pk->ops[i + 1].drop;
+}
+
 /* --- noise (log2 of the invariant noise, as net/compiler/noise.c) ------------------ */
 
 static double lg_add(double a, double b)
@@ -186,25 +195,43 @@ double cn_pk_noise(cn_packed_t *pk)
     }
     const double ln = log2((double)prm->n), lp = prm->p ? log2((double)prm->p) : 0;
     size_t level = prm->nq, size = 2;
+    int early = 0; /* the last op switched already: its MODSWITCH is done */
     /* fresh secret-key encryption, as the batched estimate */
     double v = log2(exp2(lt) * CN_CBD_ETA + exp2(2 * lt)) - lqp[level];
     for (size_t i = 0; i < pk->nops; i++) {
         cn_pk_op_t *o = &pk->ops[i];
-        const double lq = lqp[level];
+        double lq = lqp[level];
         /* one key switch (rotation or relinearization), worst case: t (l n eta q_max / P
          * + n / 2) / Q, as the batched estimate's relinearization */
-        const double ks =
-            lt + log2((double)level * exp2(ln) * CN_CBD_ETA * exp2(lqmax - lp) + exp2(ln - 1)) -
-            lq;
+#define PK_KS(lev)                                                                             \
+    (lt + log2((double)(lev)*exp2(ln) * CN_CBD_ETA * exp2(lqmax - lp) + exp2(ln - 1)) -        \
+     lqp[lev])
+        double ks = PK_KS(level);
         /* product with a plaintext vector: its polynomial has centered coefficients of at
          * most t/2, and ||d v|| <= 2 sqrt(n) ||d|| ||v||: the expansion factor of a product
          * of the square's estimate (canonical-embedding heuristic, Costache and Smart,
          * CT-RSA 2016) instead of the worst case n; tests/net/test_packed.c checks it
          * against measured budgets on random networks */
         const double pmul = 1 + ln / 2 + lt - 1;
+        /* a linear layer followed by a modulus switch switches right after its products,
+         * so that its folds and giant steps run on fewer primes: the rounding to Q' of a
+         * size-2 ciphertext, t (1 + n) / (2 Q'), as the modulus switch below */
+        const size_t drop = cn_pk_early_drop(pk, i);
+#define PK_SWITCH_EARLY()                                                                      \
+    do {                                                                                       \
+        if (drop) {                                                                            \
+            level -= drop;                                                                     \
+            v = lg_add(v, lt + log2(1 + exp2(ln)) - 1 - lqp[level]);                           \
+            lq = lqp[level];                                                                   \
+            ks = PK_KS(level);                                                                 \
+        }                                                                                      \
+    } while (0)
+        const int was_early = early;
+        early = drop != 0;
         switch (o->kind) {
         case CN_PK_FIRST: {
             v += pmul + log2((double)o->nct);
+            PK_SWITCH_EARLY();
             size_t folds = log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1);
             for (size_t f = 0; f < folds; f++) /* x + rot(x): 2 ||x|| + ks */
                 v = lg_add(v + 1, ks);
@@ -213,11 +240,12 @@ double cn_pk_noise(cn_packed_t *pk)
         }
         case CN_PK_DIAG: {
             const double vb = o->baby > 1 ? lg_add(v, ks) : v; /* baby rotations */
-            const double vp = vb + pmul + log2((double)o->baby);
+            v = vb + pmul + log2((double)o->baby);             /* each giant step's sum */
+            PK_SWITCH_EARLY();
             /* Horner over the giant steps: G ||P|| + (G - 1) ks */
             v = o->giant > 1
-                    ? lg_add(vp + log2((double)o->giant), ks + log2((double)(o->giant - 1)))
-                    : vp;
+                    ? lg_add(v + log2((double)o->giant), ks + log2((double)(o->giant - 1)))
+                    : v;
             for (size_t e = o->m_out; e < o->m_in; e *= 2)
                 v = lg_add(v + 1, ks);
             v = lg_add(v, 2 * lt - lq);
@@ -232,7 +260,7 @@ double cn_pk_noise(cn_packed_t *pk)
             size = 2;
             break;
         case CN_PK_MODSWITCH: {
-            if (o->drop == 0) /* a switch point left unused */
+            if (o->drop == 0 || was_early) /* unused, or done by the layer before */
                 break;
             level -= o->drop;
             const double e = size == 3 ? log2(1 + exp2(ln) + exp2(2 * ln)) : log2(1 + exp2(ln));
@@ -240,6 +268,8 @@ double cn_pk_noise(cn_packed_t *pk)
             break;
         }
         }
+#undef PK_SWITCH_EARLY
+#undef PK_KS
         o->level = level;
         o->size = size;
         o->noise_bits = v;
@@ -256,27 +286,38 @@ void cn_packed_free(cn_packed_t *pk)
 
 /* The cost model, in transforms of length n (n log2 n operations) per plaintext modulus
  * and ciphertext set, at each op's level l: a key switch lifts and transforms l digits to
- * l + 1 primes and transforms two results back (l (l + 1) + 2 (l + 1)); a hoisted rotation
- * pays only the second part; a product with a plaintext vector costs about 4 / log2 n
- * transforms per polynomial and prime (one multiply-add per coefficient against the
- * transform's (log2 n) / 2); a square about 6 l + 3 (the full-RNS tensor product). */
+ * l + 1 primes and transforms two results back (l (l + 1) + 2 (l + 1)); a product of
+ * rows (with a plaintext vector or a key) costs about 4 / log2 n transforms per
+ * polynomial and prime (one multiply-add per coefficient against the transform's
+ * (log2 n) / 2), so a doubly hoisted baby step costs its key products 2 l (l + 1) and
+ * each giant step its products over Q and P and one inverse transform and division; a
+ * square about 6 l + 3 (the full-RNS tensor product). Folds and giant steps run after the
+ * layer's modulus switch. */
 static double pk_cost(const cn_packed_t *pk)
 {
     const double ln = log2((double)pk->prm.n), pm = 4 / ln;
     double c = 0;
     size_t l = pk->prm.nq;
+    int early = 0;
     for (size_t i = 0; i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
-        const double L = (double)l, ks = L * (L + 1) + 2 * (L + 1);
+        const double L = (double)l;
+        const size_t drop = cn_pk_early_drop(pk, i);
+        const double L2 = (double)(l - drop); /* folds and giant steps after the switch */
+        const double ks = L * (L + 1) + 2 * (L + 1), ks2 = L2 * (L2 + 1) + 2 * (L2 + 1);
+        const int was_early = early;
+        early = drop != 0;
         switch (o->kind) {
         case CN_PK_FIRST:
             c += (double)o->nct * 2 * L * (1 + pm) + 2 * L +
-                 ks * (double)(log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1));
+                 ks2 * (double)(log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1));
+            l -= drop;
             break;
         case CN_PK_DIAG:
-            c += L * (L + 1) + (double)(o->baby - 1) * 2 * (L + 1) + (double)o->baby * 2 * L +
-                 (double)o->giant * 2 * L + (double)o->D * 2 * L * pm +
-                 ks * (double)(o->giant - 1 + log2_exact(o->m_in / o->m_out));
+            c += L * (L + 1) + (double)(o->baby - 1) * 2 * L * (L + 1) * pm +
+                 (double)o->giant * (2 * (L + 1) + (double)o->baby * 2 * (L + 1) * pm) +
+                 ks2 * (double)(o->giant - 1 + log2_exact(o->m_in / o->m_out));
+            l -= drop;
             break;
         case CN_PK_SQUARE:
             c += 6 * L + 3;
@@ -285,7 +326,8 @@ static double pk_cost(const cn_packed_t *pk)
             c += ks;
             break;
         case CN_PK_MODSWITCH:
-            l -= o->drop;
+            if (!was_early)
+                l -= o->drop;
             break;
         }
     }

@@ -338,7 +338,6 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
 {
     const size_t n = pk->prm.n, half = n / 2, pos = pk->pos, s = pk->s;
     const cn_lin_t *lin = o->lin;
-    const size_t l = o->level;
     pw->count = o->kind == CN_PK_FIRST ? o->nct : o->D;
     pw->w = calloc(pw->count, sizeof *pw->w);
     int64_t *v = malloc(n * sizeof *v);
@@ -378,7 +377,8 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
             }
         /* diagonal layers: over every prime and P (cn_bfv_hoisted_dot) */
         st = encode_ntt(&pw->w[c], v, ti,
-                        o->kind == CN_PK_DIAG ? cn_bfv_context_ring(ctx)->base.k : l, ctx);
+                        o->kind == CN_PK_DIAG ? cn_bfv_context_ring(ctx)->base.k : pk->prm.nq,
+                        ctx);
     }
     if (st == CN_OK) {
         const uint64_t t = pk->prm.t[ti];
@@ -603,6 +603,7 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     for (size_t i = 0; st == CN_OK && i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
         const pk_weights_t *pw = &s->wt[ti * pk->nops + i];
+        const size_t drop = cn_pk_early_drop(pk, i);
         double t0 = now();
         switch (o->kind) {
         case CN_PK_FIRST:
@@ -611,6 +612,8 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             if (st == CN_OK)
                 st = dot(y, nc, pw->w, o->nct, ti, ctx, acc);
             run->st.products += o->nct;
+            for (size_t d = 0; st == CN_OK && d < drop; d++) /* before the folds */
+                st = cn_bfv_mod_switch(y, y, ctx);
             for (size_t e = o->m_out; st == CN_OK && e < pk->pos; e *= 2)
                 st = add_rotated(y, &tmp, cn_pk_elt_rows(pk, e), s, run);
             if (st == CN_OK && !pk->rows_distinct)
@@ -628,10 +631,11 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             st = cn_bfv_hoist(&h, y, elts, o->baby, &s->gk, ctx);
             const uint64_t gstep = cn_pk_elt_rows(pk, o->baby);
             for (size_t g = o->giant; st == CN_OK && g-- > 0;) {
-                if (g + 1 == o->giant) {
-                    st = cn_bfv_hoisted_dot(y, h, pw->w + g * o->baby, ctx);
-                } else {
-                    st = cn_bfv_hoisted_dot(&tmp, h, pw->w + g * o->baby, ctx);
+                cn_bfv_ciphertext_t *pg = g + 1 == o->giant ? y : &tmp;
+                st = cn_bfv_hoisted_dot(pg, h, pw->w + g * o->baby, ctx);
+                for (size_t d = 0; st == CN_OK && d < drop; d++) /* before the giant steps */
+                    st = cn_bfv_mod_switch(pg, pg, ctx);
+                if (g + 1 != o->giant) {
                     /* Horner: y = rot(y, baby) + P_g */
                     if (st == CN_OK)
                         st = cn_bfv_apply_galois(y, y, gstep, &s->gk, ctx);
@@ -657,8 +661,8 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             st = cn_bfv_relinearize(y, y, &s->rk, ctx);
             run->st.relin_s += now() - t0;
             break;
-        case CN_PK_MODSWITCH:
-            for (size_t d = 0; st == CN_OK && d < o->drop; d++)
+        case CN_PK_MODSWITCH: /* to the op's level (a linear layer may have switched) */
+            while (st == CN_OK && y->level > o->level)
                 st = cn_bfv_mod_switch(y, y, ctx);
             run->st.modswitch_s += now() - t0;
             break;

@@ -3,7 +3,10 @@
  * the packed layout, every decrypted output equal to the plan's integer network
  * (cn_plan_eval_plain, the reference the batched tests use); batch sizes 1, 2, 8; the
  * Galois elements the server applied equal the layout's list; the measured noise budget
- * at least the estimate. Small rings run with security off, by name. */
+ * at least the estimate; refusals. Small rings run with security off, by name; the MNIST
+ * model also at the parameters the layout picks at 128-bit security. Opt-in:
+ * CN_PACKED_NOISE_PLANS=N random layouts for the noise check (default 12),
+ * CN_PACKED_MNIST_ALL=1 all 10,000 MNIST test images (needs the data). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,9 +12,11 @@
 #include "cryptonets/rand.h"
 #include "cryptonets/params.h"
 #include "cryptonets/bfv.h"
+#include "cryptonets/bfv_hoist.h"
 #include "cryptonets/encode.h"
 #include "cryptonets/io.h"
 #include "cryptonets/net.h"
+#include "cryptonets/packed.h"
 #include "cryptonets/idx.h"
 #include "cryptonets/onnx.h"
 

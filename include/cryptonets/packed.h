@@ -1,0 +1,115 @@
+/* The packed (latency) layout (docs/net.md, "Packed layout"): the values of one input in
+ * the slots of a few ciphertexts, instead of one input per slot as the batched layout of
+ * cryptonets/net.h. A compiled plan's integer network (linear layers and squares) runs
+ * on it with the same exact integer results:
+ *   - the first linear layer in LoLa's convolution representation (Brutzkus, Elisha,
+ *     Gilad-Bachrach, ICML 2019, section 4): the client lays out, for every term k of
+ *     the layer's rows, the input value each output reads as its k-th term; the server
+ *     multiplies by plaintext weight vectors, adds, and folds the blocks by rotations;
+ *   - every other linear layer by generalized diagonals (Halevi, Shoup, CRYPTO 2014) with
+ *     baby-step giant-step rotations, the baby steps hoisted (Halevi, Shoup, CRYPTO 2018);
+ *   - squares as ciphertext squares, relinearized before the next rotation.
+ * Several inputs share the ciphertexts, interleaved slot by slot (up to n / 2^k per
+ * ciphertext set, 2^k the largest layer width rounded up to a power of two; more inputs
+ * take further ciphertext sets).
+ *
+ * Keys: a relinearization key and Galois keys for exactly the rotations the layout uses
+ * (cn_packed_galois_elts). Parameters are chosen for the layout (the rotations and the
+ * products with plaintext vectors cost noise the batched plan does not have). */
+#ifndef CRYPTONETS_PACKED_H
+#define CRYPTONETS_PACKED_H
+
+#include "cryptonets/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    size_t batch;         /* inputs per request the layout is built for (1 .. 2^20) */
+    size_t n;             /* ring degree; 0: chosen (8192 .. 32768 at the security level) */
+    unsigned t_bits;      /* plaintext prime size; 0: chosen */
+    unsigned q_bits;      /* ciphertext prime size; 0: chosen */
+    size_t nq;            /* ciphertext primes; 0: chosen */
+    unsigned margin_bits; /* noise budget kept at the end; 0: 10 */
+    cn_security security; /* CN_SEC_128 (0) by default */
+    size_t baby;          /* baby steps of the diagonal layers (a power of two); 0: the
+                           * square root of the diagonals, rounded down to a power of 2 */
+} cn_packed_opts_t;
+
+typedef struct cn_packed cn_packed_t;
+
+/* The packed layout of plan's integer network for opts->batch inputs per request. The
+ * plan is borrowed (it must outlive the layout). CN_ERR_UNSUPPORTED (a plan that does not
+ * start with a linear layer; a layer wider than n/2 slots), CN_ERR_NOISE_EXHAUSTED or
+ * CN_ERR_INSECURE (no parameters fit), with the reason in diag. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_create(cn_packed_t **pk, const cn_plan_t *plan,
+                                                 const cn_packed_opts_t *opts,
+                                                 cn_net_diag_t *diag);
+CN_API void cn_packed_free(cn_packed_t *pk);
+CN_API void cn_packed_print(const cn_packed_t *pk, FILE *f);
+CN_API const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk);
+/* The largest number of inputs per request (opts->batch). */
+CN_API size_t cn_packed_batch(const cn_packed_t *pk);
+/* Estimated noise budget (bits) left in the outputs: a lower bound the tests check. */
+CN_API double cn_packed_output_budget(const cn_packed_t *pk);
+/* The Galois elements of every rotation the server applies (row rotations and, when
+ * used, the column swap), ascending; returns their number and writes at most cap. */
+CN_API size_t cn_packed_galois_elts(const cn_packed_t *pk, uint64_t *elts, size_t cap);
+
+typedef struct cn_packed_client cn_packed_client_t;
+typedef struct cn_packed_server cn_packed_server_t;
+
+/* As cn_client_create (rng_seed: tests and reproducible benchmarks only, with
+ * CN_RNG_INSECURE_ACK). The layout is borrowed. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_create(cn_packed_client_t **c,
+                                                        const cn_packed_t *pk,
+                                                        const uint8_t *rng_seed, uint64_t ack);
+CN_API void cn_packed_client_free(cn_packed_client_t *c);
+CN_API void cn_packed_client_set_threads(cn_packed_client_t *c, int threads);
+/* The evaluation keys: a relinearization key object (when the network squares) then a
+ * Galois keys object (format.md), back to back. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_eval_keys(uint8_t **buf, size_t *len,
+                                                           cn_packed_client_t *c);
+/* Encrypts count (1 .. cn_packed_batch) inputs of cn_plan_inputs raw values each:
+ * one ciphertext batch object per plaintext modulus (docs/net.md, "Packed layout"). */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_encrypt(uint8_t **buf, size_t *len,
+                                                         cn_packed_client_t *c,
+                                                         const int64_t *x, size_t count,
+                                                         cn_net_diag_t *diag);
+/* out[count][cn_plan_outputs] from the server's reply; errors as cn_client_decrypt. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_decrypt(cn_int128 *out, cn_packed_client_t *c,
+                                                         const uint8_t *buf, size_t len,
+                                                         size_t count, cn_net_diag_t *diag);
+/* Smallest noise budget (bits) of the ciphertexts of a reply. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_reply_budget(int *bits, cn_packed_client_t *c,
+                                                              const uint8_t *buf, size_t len,
+                                                              cn_net_diag_t *diag);
+
+/* What one cn_packed_server_eval did: seconds per step, rotations (key switches), the
+ * distinct Galois elements applied (ascending), products with plaintext vectors. */
+typedef struct {
+    double load_s, first_s, square_s, relin_s, diag_s, modswitch_s, save_s;
+    size_t rotations, hoisted, products;
+    size_t nelts;
+    uint64_t elts[128];
+} cn_packed_stats_t;
+
+/* The server: the layout and the client's evaluation keys (bytes). threads = 0: all
+ * cores. Creating it encodes every weight vector (per plaintext modulus). */
+CN_API CN_WARN_UNUSED cn_status cn_packed_server_create(cn_packed_server_t **s,
+                                                        const cn_packed_t *pk,
+                                                        const uint8_t *keys, size_t len,
+                                                        int threads, cn_net_diag_t *diag);
+CN_API void cn_packed_server_free(cn_packed_server_t *s);
+/* Evaluates a request; reply bytes in *out (free with free()). stats may be NULL. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen,
+                                                      cn_packed_server_t *s, const uint8_t *in,
+                                                      size_t len, cn_packed_stats_t *stats,
+                                                      cn_net_diag_t *diag);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,346 @@
+/* Galois keys for chosen elements and hoisted rotations (cryptonets/bfv_hoist.h).
+ *
+ * Hoisting (Halevi, Shoup, "Faster homomorphic linear transformations in HElib", CRYPTO
+ * 2018, section 5): key switching c1(X^g) starts by splitting c1 into its RNS digits
+ * [c1]_{q_i}, lifting each to every prime of Q_l P and transforming it; the automorphism
+ * commutes with that split (the digits of c1(X^g) are the digits of c1 with X -> X^g
+ * applied, as signed integers below q_i), so the split and the transforms are done once
+ * and each rotation applies the automorphism to the transformed digits, where it is a
+ * permutation: with the forward NTT of lib/ntt (bit-reversed output), output j holds
+ * the evaluation at psi^(2 bitrev(j) + 1), and a(X^g) at psi^e is a at psi^(e g). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cryptonets/bfv_hoist.h"
+#include "../internal/mem.h"
+#include "bfv_internal.h"
+
+static size_t bitrev(size_t x, unsigned logn)
+{
+    size_t r = 0;
+    for (unsigned i = 0; i < logn; i++, x >>= 1)
+        r = (r << 1) | (x & 1);
+    return r;
+}
+
+/* perm[j] = the NTT index whose value becomes index j's under X -> X^g: the NTT of a(X^g)
+ * is y[j] = x[perm[j]]. g odd, in [1, 2n). */
+static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
+{
+    unsigned logn = 0;
+    while (((size_t)1 << logn) < n)
+        logn++;
+    const uint64_t mask = 2 * (uint64_t)n - 1;
+    for (size_t j = 0; j < n; j++) {
+        const uint64_t e = 2 * (uint64_t)bitrev(j, logn) + 1;
+        const uint64_t f = (e * g) & mask; /* odd */
+        perm[j] = (uint32_t)bitrev((size_t)(f >> 1), logn);
+    }
+}
+
+/* out = in(X^g) on k rows of the ring's primes, coefficient form; out != in. */
+static void automorphism_coeff(uint64_t *out, const uint64_t *in, size_t k, uint64_t g,
+                               const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n;
+    const uint64_t mask = 2 * (uint64_t)n - 1;
+    for (size_t j = 0; j < k; j++) {
+        const uint64_t q = ctx->ring.base.q[j];
+        const uint64_t *x = in + j * n;
+        uint64_t *y = out + j * n;
+        uint64_t e = 0; /* i g mod 2n */
+        for (size_t i = 0; i < n; i++, e = (e + g) & mask) {
+            if (e < n)
+                y[e] = x[i];
+            else
+                y[e - n] = x[i] ? q - x[i] : 0; /* X^e = -X^(e - n) */
+        }
+    }
+}
+
+static const cn_bfv_relin_key_t *hoist_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)
+{
+    for (size_t i = 0; i < gk->count; i++)
+        if (gk->elt[i] == g)
+            return &gk->key[i];
+    return NULL;
+}
+
+cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                      const uint64_t *elts, size_t count,
+                                      const cn_bfv_galois_keys_t *gk,
+                                      const cn_bfv_context_t *ctx)
+{
+    cn_status st;
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_galois(gk, ctx)) != CN_OK)
+        return st;
+    if (a->size != 2)
+        return CN_ERR_UNSUPPORTED;
+    for (size_t r = 0; r < count; r++) {
+        if (elts[r] % 2 == 0 || elts[r] >= 2 * (uint64_t)ctx->n)
+            return CN_ERR_INVALID_ARG;
+        if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
+            return CN_ERR_NO_KEY;
+        if (&out[r] == a)
+            return CN_ERR_INVALID_ARG;
+    }
+    const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
+    const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
+    /* dig: for every output row j (q_0..q_{l-1}, then P) the l digits, lifted and
+     * transformed (lazy, values in [0, 4p)); then scratch for one rotation */
+    uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
+    uint64_t *buf = cn_alloc((2 * l + 2 * k) * n, sizeof *buf);
+    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
+    if (!dig || !buf || !perm || !rows) {
+        st = CN_ERR_NO_MEMORY;
+        goto done;
+    }
+    uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
+        for (size_t i = 0; i < l; i++) {
+            const uint64_t *di = a->c[1].data + i * n;
+            uint64_t *x = dig + (j * l + i) * n;
+            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
+                memcpy(x, di, n * sizeof *x);
+            else
+                for (size_t c = 0; c < n; c++)
+                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+            cn_ntt_forward_lazy(x, tab);
+        }
+    }
+    const size_t t_index = a->t_index;
+    const int tr = a->transparent;
+    for (size_t r = 0; r < count && st == CN_OK; r++) {
+        const uint64_t g = elts[r];
+        if (g == 1) {
+            st = cn_bfv_ciphertext_copy(&out[r], a, ctx);
+            continue;
+        }
+        const cn_bfv_relin_key_t *key = hoist_find_key(gk, g);
+        ntt_perm(perm, g, n);
+        const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+        for (size_t j = 0; j < k; j++) {
+            const size_t rj = j < l ? j : L;
+            for (size_t i = 0; i < l; i++) {
+                const uint64_t *x = dig + (j * l + i) * n;
+                uint64_t *y = px + i * n;
+                for (size_t c = 0; c < n; c++)
+                    y[c] = x[perm[c]];
+                xs[i] = y;
+                k0s[i] = key->k0[i].data + rj * n;
+                k1s[i] = key->k1[i].data + rj * n;
+            }
+            uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
+            memset(y0, 0, n * sizeof *y0);
+            memset(y1, 0, n * sizeof *y1);
+            cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, l, n,
+                                                               ctx->ring.ntt[rj].mod.p);
+        }
+        if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
+            break;
+        uint64_t *acc[2] = {acc0, acc1};
+        for (int h = 0; h < 2; h++) {
+            for (size_t j = 0; j < k; j++)
+                cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
+            cn_rns_divround_last(out[r].c[h].data, acc[h], acc[h] + l * n, l, n,
+                                 ctx->ring.base.mod, ctx->ring.ntt[L].mod.p, lv->p_inv,
+                                 lv->p_inv_s);
+        }
+        automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
+        cn_bfv_add_rows(out[r].c[0].data, out[r].c[0].data, c0g, l, ctx);
+        out[r].c[0].form = out[r].c[1].form = CN_FORM_COEFF;
+        out[r].t_index = t_index;
+        out[r].transparent = tr;
+        out[r].has_seed = 0;
+    }
+done:
+    free(dig);
+    free(buf);
+    free(perm);
+    free(rows);
+    return st;
+}
+
+/* --- rotations kept before the division by P ----------------------------------------- */
+
+struct cn_bfv_hoisted_s {
+    size_t count, level, t_index;
+    uint64_t fingerprint;
+    uint64_t *x0, *x1; /* [count][l + 1][n], NTT form, values in [0, p) */
+};
+
+void cn_bfv_hoisted_free(cn_bfv_hoisted_t *h)
+{
+    if (!h)
+        return;
+    free(h->x0);
+    free(h->x1);
+    free(h);
+}
+
+cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
+                       const uint64_t *elts, size_t count, const cn_bfv_galois_keys_t *gk,
+                       const cn_bfv_context_t *ctx)
+{
+    *out = NULL;
+    cn_status st;
+    if ((st = cn_bfv_check_ct(a, ctx)) != CN_OK || (st = cn_bfv_check_galois(gk, ctx)) != CN_OK)
+        return st;
+    if (a->size != 2)
+        return CN_ERR_UNSUPPORTED;
+    if (!ctx->has_p)
+        return CN_ERR_UNSUPPORTED;
+    for (size_t r = 0; r < count; r++) {
+        if (elts[r] % 2 == 0 || elts[r] >= 2 * (uint64_t)ctx->n)
+            return CN_ERR_INVALID_ARG;
+        if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
+            return CN_ERR_NO_KEY;
+    }
+    const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
+    cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
+    uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
+    uint64_t *pc = cn_alloc(2 * l * n + l * n, sizeof *pc); /* P c0, P c1 (NTT); scratch */
+    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
+    if (h) {
+        h->x0 = cn_alloc(count * k * n, sizeof *h->x0);
+        h->x1 = cn_alloc(count * k * n, sizeof *h->x1);
+    }
+    if (!h || !dig || !pc || !perm || !rows || !h->x0 || !h->x1) {
+        st = CN_ERR_NO_MEMORY;
+        goto done;
+    }
+    h->count = count;
+    h->level = l;
+    h->t_index = a->t_index;
+    h->fingerprint = ctx->fingerprint;
+    /* the digits of c1, lifted to every row and transformed (lazy, [0, 4p)) */
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
+        for (size_t i = 0; i < l; i++) {
+            const uint64_t *di = a->c[1].data + i * n;
+            uint64_t *x = dig + (j * l + i) * n;
+            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
+                memcpy(x, di, n * sizeof *x);
+            else
+                for (size_t c = 0; c < n; c++)
+                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+            cn_ntt_forward_lazy(x, tab);
+        }
+    }
+    /* P c0 and P c1 in NTT form over q_1..q_l (their residue modulo P is 0) */
+    uint64_t *px = pc + 2 * l * n;
+    for (int hh = 0; hh < 2; hh++)
+        for (size_t j = 0; j < l; j++) {
+            const cn_mod_t m = ctx->ring.base.mod[j];
+            const uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m), pms = cn_mod_shoup(pm, m);
+            uint64_t *y = pc + (hh * l + j) * n;
+            memcpy(y, a->c[hh].data + j * n, n * sizeof *y);
+            cn_ntt_forward(y, &ctx->ring.ntt[j]);
+            for (size_t c = 0; c < n; c++)
+                y[c] = cn_mod_mul_shoup(y[c], pm, pms, m.p);
+        }
+    for (size_t r = 0; r < count; r++) {
+        uint64_t *x0 = h->x0 + r * k * n, *x1 = h->x1 + r * k * n;
+        const uint64_t g = elts[r];
+        if (g == 1) {
+            memcpy(x0, pc, l * n * sizeof *x0);
+            memcpy(x1, pc + l * n, l * n * sizeof *x1);
+            memset(x0 + l * n, 0, n * sizeof *x0);
+            memset(x1 + l * n, 0, n * sizeof *x1);
+            continue;
+        }
+        const cn_bfv_relin_key_t *key = hoist_find_key(gk, g);
+        ntt_perm(perm, g, n);
+        const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+        for (size_t j = 0; j < k; j++) {
+            const size_t rj = j < l ? j : L;
+            const uint64_t p = ctx->ring.ntt[rj].mod.p;
+            for (size_t i = 0; i < l; i++) {
+                const uint64_t *x = dig + (j * l + i) * n;
+                uint64_t *y = px + i * n;
+                for (size_t c = 0; c < n; c++)
+                    y[c] = x[perm[c]];
+                xs[i] = y;
+                k0s[i] = key->k0[i].data + rj * n;
+                k1s[i] = key->k1[i].data + rj * n;
+            }
+            uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
+            memset(y0, 0, n * sizeof *y0);
+            memset(y1, 0, n * sizeof *y1);
+            cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, l, n, p);
+            if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
+                const cn_mod_t m = ctx->ring.base.mod[j];
+                const uint64_t *c0 = pc + j * n;
+                for (size_t c = 0; c < n; c++)
+                    y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+            }
+        }
+    }
+done:
+    free(dig);
+    free(pc);
+    free(perm);
+    free(rows);
+    if (st != CN_OK) {
+        cn_bfv_hoisted_free(h);
+        return st;
+    }
+    *out = h;
+    return CN_OK;
+}
+
+cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
+                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+{
+    if (h->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, K = ctx->ring.base.k;
+    for (size_t i = 0; i < h->count; i++) {
+        if (w[i].n != n || w[i].k != K)
+            return CN_ERR_SHAPE_MISMATCH;
+        if (w[i].form != CN_FORM_NTT)
+            return CN_ERR_FORM_MISMATCH;
+    }
+    const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
+    uint64_t *acc = cn_alloc(2 * k * n, sizeof *acc);
+    const uint64_t **rows = cn_alloc(3 * (h->count ? h->count : 1), sizeof *rows);
+    cn_status st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
+    if (st == CN_OK)
+        st = cn_bfv_ct_reshape(out, 2, l, ctx);
+    if (st != CN_OK)
+        goto done;
+    const uint64_t **xs = rows, **k0s = rows + h->count, **k1s = rows + 2 * h->count;
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const uint64_t p = ctx->ring.ntt[rj].mod.p;
+        for (size_t i = 0; i < h->count; i++) {
+            xs[i] = w[i].data + rj * n;
+            k0s[i] = h->x0 + (i * k + j) * n;
+            k1s[i] = h->x1 + (i * k + j) * n;
+        }
+        uint64_t *y0 = acc + j * n, *y1 = acc + (k + j) * n;
+        memset(y0, 0, n * sizeof *y0);
+        memset(y1, 0, n * sizeof *y1);
+        cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, h->count, n, p);
+    }
+    for (int hh = 0; hh < 2; hh++) {
+        uint64_t *a = acc + hh * k * n;
+        for (size_t j = 0; j < k; j++)
+            cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
+        cn_rns_divround_last(out->c[hh].data, a, a + l * n, l, n, ctx->ring.base.mod,
+                             ctx->ring.ntt[L].mod.p, lv->p_inv, lv->p_inv_s);
+        out->c[hh].form = CN_FORM_COEFF;
+    }
+    out->t_index = h->t_index;
+    out->transparent = 0;
+    out->has_seed = 0;
+done:
+    free(acc);
+    free(rows);
+    return st;
+}

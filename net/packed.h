@@ -1,0 +1,69 @@
+/* Internal: the packed layout (cryptonets/packed.h, docs/net.md "Packed layout"), shared
+ * by its compiler stage (net/compiler/layout.c: shapes, rotations, noise, parameters)
+ * and its roles (net/runtime/packed.c: client and server).
+ *
+ * Slots. Row r in {0, 1}, column c in [0, n/2); inputs are interleaved with stride s (a
+ * power of two): column c = p s + b holds position p in [0, n / (2 s)) of input lane b in
+ * [0, s). With rows_distinct, row r holds inputs r s + b; otherwise both rows hold the
+ * same inputs (a replica). One ciphertext set carries `per_set` inputs; a request of
+ * more takes `nsets` sets. A vector of width w is held with period m = 2^ceil(log2 w):
+ * position p holds value p mod m (zero when p mod m >= w). */
+#ifndef CN_NET_PACKED_H
+#define CN_NET_PACKED_H
+
+#include "net_internal.h"
+
+typedef enum {
+    CN_PK_FIRST = 1, /* the client-arranged first linear layer */
+    CN_PK_DIAG = 2,  /* a linear layer by diagonals */
+    CN_PK_SQUARE = 3,
+    CN_PK_RELIN = 4,
+    CN_PK_MODSWITCH = 5
+} cn_pk_kind;
+
+typedef struct {
+    cn_pk_kind kind;
+    const cn_lin_t *lin; /* FIRST, DIAG: the plan's layer (borrowed) */
+    size_t m_in, m_out;  /* periods of the input and output vectors (positions) */
+    /* FIRST: K terms (the longest row), nb blocks per ciphertext, nct ciphertexts */
+    size_t K, nb, nct;
+    /* DIAG: D = min(m_in, m_out) diagonals = baby * giant */
+    size_t D, baby, giant;
+    size_t drop;        /* MODSWITCH */
+    size_t level, size; /* after the op */
+    double noise_bits;  /* estimated log2 ||v|| after the op */
+} cn_pk_op_t;
+
+#define CN_PK_MAX_OPS (3 * CN_PLAN_MAX_OPS + 2)
+#define CN_PK_MAX_ELTS 128
+
+struct cn_packed {
+    const cn_plan_t *plan;
+    cn_bfv_params_t prm;
+    size_t batch;
+    size_t s;          /* interleaving stride */
+    int rows_distinct; /* the two rows carry different inputs */
+    size_t per_set, nsets;
+    size_t pos; /* positions per row: n / (2 s) */
+    size_t nops;
+    cn_pk_op_t ops[CN_PK_MAX_OPS];
+    size_t nelts;
+    uint64_t elts[CN_PK_MAX_ELTS]; /* ascending */
+    double budget;
+    double cost;
+};
+
+/* The layout's shapes and rotations for parameters of degree n (no noise yet). */
+cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *diag);
+/* The drop of the modulus switch that follows op i when op i is a linear layer (which
+ * then switches right after its products, before its folds and giant steps), else 0. */
+size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i);
+/* The noise estimate through pk->ops for pk->prm; returns the final log2 ||v||. */
+double cn_pk_noise(cn_packed_t *pk);
+/* The Galois element of a rotation by `positions` positions (all rows). */
+uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
+/* The slot index (r n/2 + column) of position p of lane `lane` (input index within the
+ * set) in row copy r (r = 0 when rows_distinct: the row follows from the lane). */
+size_t cn_pk_slot(const cn_packed_t *pk, size_t lane, size_t p, size_t r);
+
+#endif

@@ -1,20 +1,19 @@
 /* The server's polynomial buffers (docs/net.md, "Memory"): one arena of equal blocks, each
  * a polynomial of L rows of n residues, sized from the plan, that every layer and batch
- * reuses. A one-shot process pays for fresh memory in page faults (about 3 s per GiB on
- * the project's VM, one fault per 4 KiB page); the arena asks for transparent huge pages
- * (one fault per 2 MiB) and, kept by the server, is faulted in once for all batches
- * instead of depending on malloc keeping freed memory. Polynomials are handed to the
- * library's functions with exactly the shape their outputs take, so the library never
- * frees or reallocates a block; a polynomial the library allocated itself (a modulus
- * switch's result) is freed when it comes back. */
+ * reuses. A one-shot process pays for fresh memory in page faults (3-4 s per GiB on the
+ * project's VM, where touching a page again costs 0.03 s per GiB); the arena is kept by
+ * the server, so the faults are paid by its first batch only, whatever malloc does with
+ * freed memory. Measured and not taken: MADV_HUGEPAGE (first touch 15-18 s per GiB on
+ * this VM, 4-5x worse) and MAP_POPULATE (3 s per GiB at creation on one thread, no less
+ * than the first batch's faults on two). Polynomials are handed to the library's
+ * functions with exactly the shape their outputs take, so the library never frees or
+ * reallocates a block; a polynomial the library allocated itself (a modulus switch's
+ * result) is freed when it comes back. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "runtime.h"
-
-/* huge page size the arena is aligned to (x86-64 and arm64 with 4 KiB pages) */
-#define CN_POOL_HUGE ((size_t)2 << 20)
 
 cn_status cn_pool_init(cn_pool_t *p, size_t blocks, size_t n, size_t L)
 {
@@ -29,20 +28,13 @@ cn_status cn_pool_init(cn_pool_t *p, size_t blocks, size_t n, size_t L)
         return CN_ERR_NO_MEMORY;
     const size_t bytes = blocks * p->words * sizeof(uint64_t);
     /* reserved, not touched: pages are faulted in as blocks are first used */
-    void *m = mmap(NULL, bytes + CN_POOL_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         free(p->free_);
         p->free_ = NULL;
         return CN_OK; /* no arena: every block from malloc */
     }
-    p->map = m;
-    p->map_bytes = bytes + CN_POOL_HUGE;
-    const uintptr_t a = ((uintptr_t)m + CN_POOL_HUGE - 1) & ~(uintptr_t)(CN_POOL_HUGE - 1);
-    p->base = (uint64_t *)a;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p->base, bytes, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
-#endif
+    p->base = m;
     p->cap = blocks;
     /* a stack whose top is the lowest block: the pages in use stay contiguous */
     for (size_t b = 0; b < blocks; b++)
@@ -53,8 +45,8 @@ cn_status cn_pool_init(cn_pool_t *p, size_t blocks, size_t n, size_t L)
 
 void cn_pool_clear(cn_pool_t *p)
 {
-    if (p->map)
-        munmap(p->map, p->map_bytes);
+    if (p->base)
+        munmap(p->base, p->cap * p->words * sizeof *p->base);
     free(p->free_);
     memset(p, 0, sizeof *p);
 }

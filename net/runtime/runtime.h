@@ -25,15 +25,13 @@ struct cn_client {
 /* The server's polynomial buffers (pool.c): an arena of cap blocks of L rows of n words
  * and a stack of the free ones. */
 typedef struct {
-    uint64_t *base; /* the arena (huge-page aligned), or NULL: every block from malloc */
+    uint64_t *base; /* the arena (page aligned), or NULL: every block from malloc */
     size_t cap;     /* blocks in the arena */
     size_t words;   /* words per block: n * L */
     size_t n, L;
     uint64_t **free_; /* [cap] */
     size_t nfree;
     size_t misses; /* blocks taken from malloc because the arena was empty */
-    void *map;     /* the mapping (base rounded up to a huge page inside it) */
-    size_t map_bytes;
 } cn_pool_t;
 
 struct cn_server {

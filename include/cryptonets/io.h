@@ -291,7 +291,8 @@ CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_init(cn_io_batch_reader_t *r,
  * NULL), as checked by init. CN_ERR_INVALID_ARG for i out of range. */
 CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_info(cn_io_batch_shape_t *shape,
                                                         size_t *t_index,
-                                                        const cn_io_batch_reader_t *r, size_t i);
+                                                        const cn_io_batch_reader_t *r,
+                                                        size_t i);
 /* ct = record i (0 <= i < count), its seed expanded. ct is an initialized or zeroed
  * ciphertext; its polynomials are reused where their row count is the record's level
  * (others are reallocated, an unused third one released). Thread-safe for distinct ct:

@@ -150,7 +150,8 @@ static int unpack_row(uint64_t *v, const uint8_t *p, size_t n, unsigned bits, ui
     return bad != 0;
 }
 
-cn_status cn_io_batch_reader_get(const cn_io_batch_reader_t *r, size_t i, cn_bfv_ciphertext_t *ct)
+cn_status cn_io_batch_reader_get(const cn_io_batch_reader_t *r, size_t i,
+                                 cn_bfv_ciphertext_t *ct)
 {
     if (!r->off_ || i >= r->count)
         return CN_ERR_INVALID_ARG;

@@ -94,8 +94,9 @@ static void make_batch(cn_bfv_ciphertext_t *cts, cn_bfv_plaintext_t *m, fx_t *f)
         ck_assert_int_eq(cn_bfv_plaintext_init(&m[i], f->ctx, i % 2), CN_OK);
         for (size_t j = 0; j < m[i].n; j++)
             m[i].coeffs[j] = cn_test_rng_below(&r, f->prm.t[i % 2]);
-        ck_assert_int_eq(i % 3 ? cn_bfv_encrypt_symmetric(&cts[i], &m[i], &f->sk, f->ctx, &f->rng)
-                               : cn_bfv_encrypt(&cts[i], &m[i], &f->pk, f->ctx, &f->rng),
+        ck_assert_int_eq(i % 3
+                             ? cn_bfv_encrypt_symmetric(&cts[i], &m[i], &f->sk, f->ctx, &f->rng)
+                             : cn_bfv_encrypt(&cts[i], &m[i], &f->pk, f->ctx, &f->rng),
                          CN_OK);
     }
     ck_assert_int_eq(cn_bfv_mod_switch(&cts[3], &cts[3], f->ctx), CN_OK);
@@ -103,8 +104,7 @@ static void make_batch(cn_bfv_ciphertext_t *cts, cn_bfv_plaintext_t *m, fx_t *f)
     ck_assert_int_eq(cn_bfv_mul_scalar(&cts[7], &cts[7], 0, f->ctx), CN_OK);
 }
 
-static void expect_equal(const cn_bfv_ciphertext_t *a, const cn_bfv_ciphertext_t *b,
-                         size_t n)
+static void expect_equal(const cn_bfv_ciphertext_t *a, const cn_bfv_ciphertext_t *b, size_t n)
 {
     ck_assert_uint_eq(a->size, b->size);
     ck_assert_uint_eq(a->level, b->level);

@@ -107,7 +107,8 @@ START_TEST(test_pool_server)
     int64_t *x = malloc(count * nin * sizeof *x);
     for (size_t i = 0; i < count * nin; i++)
         x[i] = (int64_t)cn_test_rng_below(&r, 16);
-    cn_int128 *ref = malloc(count * nout * sizeof *ref), *got = malloc(count * nout * sizeof *got);
+    cn_int128 *ref = malloc(count * nout * sizeof *ref),
+              *got = malloc(count * nout * sizeof *got);
     ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
     const uint8_t seed[CN_SEED_BYTES] = {73};
     cn_client_t *c;
@@ -149,9 +150,9 @@ START_TEST(test_pool_server)
     }
     /* a corrupted batch is refused and leaves every block in the pool */
     cn_pool_clear(s->pool);
-    ck_assert_int_eq(
-        cn_pool_init(s->pool, cn_pool_blocks(p, 2), cn_plan_params(p)->n, cn_plan_params(p)->nq),
-        CN_OK);
+    ck_assert_int_eq(cn_pool_init(s->pool, cn_pool_blocks(p, 2), cn_plan_params(p)->n,
+                                  cn_plan_params(p)->nq),
+                     CN_OK);
     uint8_t *bad;
     size_t bl;
     up[ul / 2] ^= 4;

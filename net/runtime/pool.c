@@ -15,12 +15,18 @@
 
 #include "runtime.h"
 
+/* words between the starts of two blocks beyond the block's own: one cache line. Blocks
+ * exactly 2^k bytes apart (256 KiB at n = 8192, L = 4) would put the same coefficients of
+ * every ciphertext in the same cache sets, and a linear layer reads a tile of all its
+ * inputs at one offset (docs/net.md, "Linear kernel"): 784 tiles in 8 sets of L2. */
+#define CN_POOL_PAD 8
+
 cn_status cn_pool_init(cn_pool_t *p, size_t blocks, size_t n, size_t L)
 {
     memset(p, 0, sizeof *p);
     p->n = n;
     p->L = L;
-    p->words = n * L;
+    p->words = n * L + CN_POOL_PAD;
     if (blocks == 0 || p->words > SIZE_MAX / sizeof(uint64_t) / blocks)
         return CN_OK; /* no arena: every block from malloc */
     p->free_ = malloc(blocks * sizeof *p->free_);

@@ -27,7 +27,7 @@ struct cn_client {
 typedef struct {
     uint64_t *base; /* the arena (page aligned), or NULL: every block from malloc */
     size_t cap;     /* blocks in the arena */
-    size_t words;   /* words from one block to the next: n * L and a cache line */
+    size_t words;   /* words from one block to the next: n * L and five cache lines */
     size_t n, L;
     uint64_t **free_; /* [cap] */
     size_t nfree;

@@ -122,7 +122,8 @@ cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *i
 
 /* --- server.c ---------------------------------------------------------------------- */
 
-/* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. */
+/* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. The
+ * results are in blocks of s's pool: release v with cn_pool_put_vec(s->pool, v). */
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s);
 
 /* --- client.c ---------------------------------------------------------------------- */

@@ -162,6 +162,33 @@ static void make_seed(const char *dir)
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* The batch reader (cn_io_batch_reader_t) accepts what the loader accepts (want: the
+ * loader's ciphertexts, or NULL when it refused), and reads the same ciphertexts. */
+static void reader_agrees(const uint8_t *data, size_t len, const cn_bfv_ciphertext_t *want,
+                          size_t count)
+{
+    cn_io_batch_reader_t r;
+    cn_status st = cn_io_batch_reader_init(&r, data, len, g_ctx);
+    if (st == CN_OK)
+        st = cn_io_batch_reader_check(&r);
+    cn_bfv_ciphertext_t ct = {0};
+    for (size_t i = 0; st == CN_OK && i < r.count; i++) {
+        st = cn_io_batch_reader_get(&r, i, &ct);
+        if (st == CN_OK && want &&
+            (i >= count || ct.size != want[i].size || ct.level != want[i].level ||
+             ct.t_index != want[i].t_index || ct.transparent != want[i].transparent))
+            abort();
+        for (size_t c = 0; st == CN_OK && want && c < ct.size; c++)
+            if (memcmp(ct.c[c].data, want[i].c[c].data,
+                       ct.level * g_prm.n * sizeof *ct.c[c].data) != 0)
+                abort();
+    }
+    if ((st == CN_OK) != (want != NULL) || (want && r.count != count))
+        abort();
+    cn_bfv_ciphertext_clear(&ct);
+    cn_io_batch_reader_clear(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -239,11 +266,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     case CN_IO_CIPHERTEXT_BATCH: {
         cn_bfv_ciphertext_t *cts = NULL;
         size_t count = 0;
-        if (cn_io_load_ciphertext_batch(&cts, &count, data, len, g_ctx) == CN_OK) {
+        const int ok = cn_io_load_ciphertext_batch(&cts, &count, data, len, g_ctx) == CN_OK;
+        if (ok)
             EXPECT_SIZE(
                 cn_io_size_ciphertext_batch(cts, count, CN_IO_ALLOW_TRANSPARENT, g_ctx));
+        reader_agrees(data, len, ok ? cts : NULL, count);
+        if (ok)
             cn_io_free_ciphertexts(cts, count);
-        }
         break;
     }
     case FUZZ_MODEL: {

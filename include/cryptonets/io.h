@@ -270,6 +270,53 @@ CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w
 /* Releases the writer's memory (not the buffer). Safe on a zeroed writer. */
 CN_API void cn_io_batch_writer_clear(cn_io_batch_writer_t *w);
 
+/* Reading a ciphertext batch from a buffer record by record, from many threads: the
+ * writer's counterpart (docs/io.md, "Batch reader").
+ *     cn_io_batch_reader_init(&r, buf, len, ctx);    header, every record's offset
+ *     cn_io_batch_reader_get(&r, i, &ct_i);          any i in [0, count), any threads
+ *     cn_io_batch_reader_check(&r);                  the checksum (beside the gets)
+ *     cn_io_batch_reader_clear(&r);
+ * The bytes a batch loader accepts are the bytes the reader accepts: with every get and
+ * the check CN_OK, the ciphertexts equal those of cn_io_load_ciphertext_batch (seeds
+ * expanded), and any byte sequence one refuses the other refuses (the error code may
+ * differ when several checks fail). A get decodes into the caller's ciphertext, reusing
+ * its polynomials where they have the record's shape, so a caller can keep buffers
+ * across batches. */
+typedef struct {
+    size_t count; /* records */
+    const uint8_t *buf_;
+    size_t len_;
+    size_t *off_; /* [count] each record's offset in buf_ */
+    const cn_bfv_context_t *ctx_;
+} cn_io_batch_reader_t;
+
+/* Checks the header of the batch in buf[0, len) (as cn_io_load_ciphertext_batch: magic,
+ * version, type, length, ctx's fingerprint, count at most CN_IO_MAX_BATCH) and walks the
+ * record headers (size, level, plaintext modulus index, flags), which must fill the body
+ * exactly. Decodes no residue. The buffer must stay valid until the last get or check.
+ * Errors as cn_io_load_ciphertext_batch; on failure r needs no clear. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_init(cn_io_batch_reader_t *r,
+                                                        const uint8_t *buf, size_t len,
+                                                        const cn_bfv_context_t *ctx);
+/* Record i's shape (size, level, seeded) and plaintext modulus index (t_index may be
+ * NULL), as checked by init. CN_ERR_INVALID_ARG for i out of range. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_info(cn_io_batch_shape_t *shape,
+                                                        size_t *t_index,
+                                                        const cn_io_batch_reader_t *r,
+                                                        size_t i);
+/* ct = record i (0 <= i < count), its seed expanded. ct is an initialized or zeroed
+ * ciphertext; its polynomials are reused where their row count is the record's level
+ * (others are reallocated, an unused third one released). Thread-safe for distinct ct:
+ * gets may run at the same time as each other and as the check. CN_ERR_INVALID_ARG (i
+ * out of range), CN_ERR_FORMAT (a residue not below its prime, padding bits not zero),
+ * CN_ERR_NO_MEMORY. On failure ct holds no valid ciphertext (clear it, or get again). */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_get(const cn_io_batch_reader_t *r, size_t i,
+                                                       cn_bfv_ciphertext_t *ct);
+/* The batch's checksum: CN_ERR_FORMAT when it does not match the bytes. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_reader_check(const cn_io_batch_reader_t *r);
+/* Releases the reader's memory (not the buffer). Safe on a zeroed reader. */
+CN_API void cn_io_batch_reader_clear(cn_io_batch_reader_t *r);
+
 /* The secret key, for its owner only: written as ternary coefficients (2 bits each).
  * The bytes are as secret as the key; the caller is responsible for them. */
 CN_API size_t cn_io_size_secret_key(const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx);

@@ -10,16 +10,19 @@
 typedef struct {
     cn_ntt_kernel_fn fwd, inv; /* lazy forward and inverse, the contracts of ntt.h */
     const char *name;
+    cn_ntt_reduce_fn reduce; /* the full reduction after them */
 } ntt_impl_t;
 
 static const ntt_impl_t impls[CN_ISA_COUNT] = {
-    [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable,
-                         "portable"},
+    [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable, "portable",
+                         cn_ntt_reduce_portable},
 #ifdef CN_BUILD_AVX512
-    [CN_ISA_AVX512] = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512, "avx512"},
+    [CN_ISA_AVX512] = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512, "avx512",
+                       cn_ntt_reduce_avx512},
 #endif
 #ifdef CN_BUILD_AVX512IFMA
-    [CN_ISA_AVX512IFMA] = {cn_ntt_forward_lazy_ifma, cn_ntt_inverse_lazy_ifma, "avx512ifma"},
+    [CN_ISA_AVX512IFMA] = {cn_ntt_forward_lazy_ifma, cn_ntt_inverse_lazy_ifma, "avx512ifma",
+                           cn_ntt_reduce_avx512},
 #endif
 };
 #define FAMILIES ((1u << CN_ISA_AVX512) | (1u << CN_ISA_AVX512IFMA))
@@ -49,6 +52,11 @@ void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t)
 void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t)
 {
     impl_of(t)->inv(a, t);
+}
+
+void cn_ntt_reduce(uint64_t *a, const cn_ntt_table_t *t, int four)
+{
+    impl_of(t)->reduce(a, t->n, t->mod.p, four);
 }
 
 const char *cn_ntt_kernel_name(void)

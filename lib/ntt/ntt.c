@@ -86,21 +86,25 @@ cn_status cn_ntt_table_init(cn_ntt_table_t *t, size_t n, uint64_t p)
     return CN_OK;
 }
 
-void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)
+void cn_ntt_reduce_portable(uint64_t *a, size_t n, uint64_t p, int four)
 {
-    const uint64_t p = t->mod.p, p2 = 2 * p;
-    cn_ntt_forward_lazy(a, t);
-    for (size_t i = 0; i < t->n; i++) {
+    const uint64_t p2 = 2 * p;
+    for (size_t i = 0; i < n; i++) {
         uint64_t x = a[i];
-        x = x >= p2 ? x - p2 : x;
+        if (four)
+            x = x >= p2 ? x - p2 : x;
         a[i] = x >= p ? x - p : x;
     }
 }
 
+void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)
+{
+    cn_ntt_forward_lazy(a, t);
+    cn_ntt_reduce(a, t, 1);
+}
+
 void cn_ntt_inverse(uint64_t *a, const cn_ntt_table_t *t)
 {
-    const uint64_t p = t->mod.p;
     cn_ntt_inverse_lazy(a, t);
-    for (size_t i = 0; i < t->n; i++)
-        a[i] = a[i] >= p ? a[i] - p : a[i];
+    cn_ntt_reduce(a, t, 0);
 }

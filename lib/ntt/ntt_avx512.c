@@ -32,6 +32,23 @@ static inline __m512i mul_lazy(__m512i x, __m512i w, __m512i ws, __m512i p)
     return _mm512_sub_epi64(_mm512_mullo_epi64(x, w), _mm512_mullo_epi64(q, p));
 }
 
+/* min(x, x - c) as unsigned: x - c when x >= c (else x - c wraps above x), for x < 2^63 */
+void cn_ntt_reduce_avx512(uint64_t *a, size_t n, uint64_t p, int four)
+{
+    const __m512i vp = _mm512_set1_epi64((long long)p),
+                  vp2 = _mm512_set1_epi64((long long)(2 * p));
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m512i x = _mm512_loadu_si512((const void *)(a + i));
+        if (four)
+            x = _mm512_min_epu64(x, _mm512_sub_epi64(x, vp2));
+        x = _mm512_min_epu64(x, _mm512_sub_epi64(x, vp));
+        _mm512_storeu_si512((void *)(a + i), x);
+    }
+    if (i < n)
+        cn_ntt_reduce_portable(a + i, n - i, p, four);
+}
+
 #define CN_NTT_FWD cn_ntt_forward_lazy_avx512
 #define CN_NTT_INV cn_ntt_inverse_lazy_avx512
 #define CN_NTT_WS(t) ((t)->ws)

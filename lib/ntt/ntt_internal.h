@@ -22,6 +22,14 @@ void cn_ntt_inverse_lazy_ifma(uint64_t *a, const cn_ntt_table_t *t);
 void cn_ntt_forward_lazy_avx512(uint64_t *a, const cn_ntt_table_t *t);
 void cn_ntt_inverse_lazy_avx512(uint64_t *a, const cn_ntt_table_t *t);
 
+/* The full reduction after a lazy transform: a[0, n) from [0, 4p) (four = 1, after a
+ * forward transform) or [0, 2p) (four = 0, after an inverse) to [0, p), p < 2^61. The
+ * portable loop and an AVX-512 one (ntt_avx512.c, any n); cn_ntt_reduce picks. */
+typedef void (*cn_ntt_reduce_fn)(uint64_t *a, size_t n, uint64_t p, int four);
+void cn_ntt_reduce_portable(uint64_t *a, size_t n, uint64_t p, int four);
+void cn_ntt_reduce_avx512(uint64_t *a, size_t n, uint64_t p, int four);
+void cn_ntt_reduce(uint64_t *a, const cn_ntt_table_t *t, int four);
+
 /* 1 when table t runs on the IFMA kernels on this CPU. */
 int cn_ntt_table_uses_ifma(const cn_ntt_table_t *t);
 

@@ -124,7 +124,7 @@ cn_status cn_client_check(cn_check_report_t *rep, cn_client_t *c, const int64_t 
     if (st == CN_OK && rep->op == 0)
         st = compare_outputs(rep, c, v, ra, count);
     for (size_t ti = 0; ti < nt; ti++)
-        cn_ctvec_clear(&v[ti]);
+        cn_pool_put_vec(srv ? srv->pool : NULL, &v[ti]);
     cn_server_free(srv);
     free(ra);
     free(rb);

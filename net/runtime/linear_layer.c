@@ -101,22 +101,30 @@ cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *i
     cn_status st = s->linear_mode == CN_LINEAR_PER_CIPHERTEXT
                        ? eval_linear_per_ct(out, in, lin, ti, s)
                        : eval_linear_blocked(out, in, lin, ti, s);
-    /* biases: Delta b on the constant coefficient (a constant plaintext) */
-    cn_bfv_plaintext_t pt = {0};
-    if (st == CN_OK)
-        st = cn_bfv_plaintext_init(&pt, ctx, ti);
+    /* biases: Delta b on the constant coefficient (a constant plaintext), over the
+     * threads (each output's addition is a pass over its c0) */
     const cn_mod_t tm = cn_bfv_context_plain_moduli(ctx, NULL)[ti];
-    for (size_t j = 0; st == CN_OK && j < lin->nout; j++) {
-        cn_int128 b = lin->bias[j];
-        unsigned __int128 ub = b < 0 ? -(unsigned __int128)b : (unsigned __int128)b;
-        uint64_t bm = (uint64_t)(ub % tm.p);
-        if (b < 0)
-            bm = cn_mod_neg(bm, tm);
-        if (bm == 0)
-            continue;
-        pt.coeffs[0] = bm;
-        st = cn_bfv_add_plain(&out[j], &out[j], &pt, ctx);
+    if (st == CN_OK) {
+#pragma omp parallel num_threads(cn_nthreads(s->threads))
+        {
+            cn_bfv_plaintext_t pt = {0};
+            cn_status e = cn_bfv_plaintext_init(&pt, ctx, ti);
+#pragma omp for schedule(dynamic, 8)
+            for (long jj = 0; jj < (long)lin->nout; jj++) {
+                const cn_int128 b = lin->bias[jj];
+                const unsigned __int128 ub =
+                    b < 0 ? -(unsigned __int128)b : (unsigned __int128)b;
+                uint64_t bm = (uint64_t)(ub % tm.p);
+                if (b < 0)
+                    bm = cn_mod_neg(bm, tm);
+                if (bm == 0 || e != CN_OK)
+                    continue;
+                pt.coeffs[0] = bm;
+                e = cn_bfv_add_plain(&out[jj], &out[jj], &pt, ctx);
+            }
+            CN_OMP_COLLECT(st, e);
+            cn_bfv_plaintext_clear(&pt);
+        }
     }
-    cn_bfv_plaintext_clear(&pt);
     return st;
 }

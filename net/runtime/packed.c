@@ -235,7 +235,7 @@ cn_status cn_packed_client_decrypt(cn_int128 *out, cn_packed_client_t *c, const 
     cn_status st = res && slots ? cn_plain_crt_init(&crt, pk->prm.t, nt) : CN_ERR_NO_MEMORY;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         cn_ctvec_t v = {0};
-        st = cn_wire_load_part(&v, buf, len, nt, ti, ns, c->ctx, c->threads, diag);
+        st = cn_wire_load_part(&v, buf, len, nt, ti, ns, c->ctx, NULL, c->threads, diag);
         const cn_pk_op_t *last = &pk->ops[pk->nops - 1];
         for (size_t set = 0; st == CN_OK && set < ns; set++)
             if (v.ct[set].level != last->level || v.ct[set].size != last->size) {
@@ -282,8 +282,8 @@ cn_status cn_packed_client_reply_budget(int *bits, cn_packed_client_t *c, const 
     cn_status st = CN_OK;
     for (size_t ti = 0; st == CN_OK && ti < pk->prm.nt; ti++) {
         cn_ctvec_t v = {0};
-        st = cn_wire_load_part(&v, buf, len, pk->prm.nt, ti, pk->nsets, c->ctx, c->threads,
-                               diag);
+        st = cn_wire_load_part(&v, buf, len, pk->prm.nt, ti, pk->nsets, c->ctx, NULL,
+                               c->threads, diag);
         for (size_t i = 0; st == CN_OK && i < v.len; i++) {
             int b;
             st = cn_bfv_noise_budget(&b, &v.ct[i], &c->sk, c->ctx);
@@ -689,7 +689,8 @@ cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen, cn_packed_server_
     cn_ctvec_t in_v[CN_BFV_MAX_T] = {{0}}, out_v[CN_BFV_MAX_T] = {{0}};
     cn_status st = CN_OK;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
-        st = cn_wire_load_part(&in_v[ti], in, len, nt, ti, ns * nct, s->ctx, s->threads, diag);
+        st = cn_wire_load_part(&in_v[ti], in, len, nt, ti, ns * nct, s->ctx, NULL, s->threads,
+                               diag);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
         for (size_t i = 0; st == CN_OK && i < in_v[ti].len; i++)
             if (in_v[ti].ct[i].level != pk->prm.nq || in_v[ti].ct[i].size != 2) {

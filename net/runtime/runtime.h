@@ -5,6 +5,7 @@
  *   client.c        keys, encryption, decryption with CRT decoding, client state files
  *   server.c        the op loop on an encrypted batch
  *   linear_layer.c  a linear layer on ciphertexts (blocked kernels, or one at a time)
+ *   pool.c          the server's polynomial buffers, reused across layers and batches
  *   check.c         check mode: the server's steps, decrypted after each op
  *   evalkeys.c      the evaluation-key bytes: relinearization and Galois keys */
 #ifndef CN_NET_RUNTIME_H
@@ -24,9 +25,22 @@ struct cn_client {
     int has_gk;
 };
 
+/* The server's polynomial buffers (pool.c): an arena of cap blocks of L rows of n words
+ * and a stack of the free ones. */
+typedef struct {
+    uint64_t *base; /* the arena (page aligned), or NULL: every block from malloc */
+    size_t cap;     /* blocks in the arena */
+    size_t words;   /* words from one block to the next: n * L and five cache lines */
+    size_t n, L;
+    uint64_t **free_; /* [cap] */
+    size_t nfree;
+    size_t misses; /* blocks taken from malloc because the arena was empty */
+} cn_pool_t;
+
 struct cn_server {
     const cn_plan_t *plan; /* borrowed: outlives the server (net.h) */
     cn_bfv_context_t *ctx;
+    cn_pool_t *pool; /* the buffers of every batch; shared by its threads (locked) */
     cn_bfv_relin_key_t rk;
     int has_rk;
     cn_bfv_galois_keys_t gk; /* the plan's rotations (evalkeys.c) */
@@ -89,17 +103,40 @@ cn_status cn_evalkeys_load_elts(cn_server_t *s, const uint8_t *keys, size_t len,
 /* Checks that buf holds exactly nt parts and finds part ti (*off, *plen). */
 cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_t len,
                             size_t nt, size_t ti, cn_net_diag_t *diag);
-/* Part ti as exactly count ciphertexts of plaintext modulus ti, seeds expanded with
- * threads threads. */
+/* Part ti as exactly count ciphertexts of plaintext modulus ti: records decoded at their
+ * offsets and seeds expanded on threads threads, into blocks of pool (NULL: malloc; v is
+ * then released by cn_ctvec_clear, else by cn_pool_put_vec). */
 cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt, size_t ti,
-                            size_t count, const cn_bfv_context_t *ctx, int threads,
-                            cn_net_diag_t *diag);
+                            size_t count, const cn_bfv_context_t *ctx, cn_pool_t *pool,
+                            int threads, cn_net_diag_t *diag);
 /* Every part: v[0..nt), count ciphertexts each. */
 cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt,
                            size_t count, const cn_bfv_context_t *ctx, cn_net_diag_t *diag);
 /* Writes v[0..nt) (each of equal length) as batch bytes. */
 cn_status cn_wire_save(uint8_t **buf, size_t *len, const cn_ctvec_t *v, size_t nt,
                        const cn_bfv_context_t *ctx, int threads);
+
+/* --- pool.c: every polynomial of the server's ciphertexts is a block of the pool or a
+ * buffer malloc gave (the library's, or the pool's when its arena is empty) ---------- */
+
+/* An arena of `blocks` blocks for polynomials of ring degree n and up to L rows,
+ * reserved, not touched (blocks 0: no arena). CN_ERR_NO_MEMORY. */
+cn_status cn_pool_init(cn_pool_t *p, size_t blocks, size_t n, size_t L);
+void cn_pool_clear(cn_pool_t *p);
+/* ct gets exactly `size` polynomials of `level` rows, in coefficient form and of
+ * unspecified contents (its own kept where they fit, the others given back), so that a
+ * library function writing a ciphertext of that shape into ct allocates and frees
+ * nothing. Sets size, level and the fingerprint. p may be NULL (malloc). Thread-safe. */
+cn_status cn_pool_shape(cn_pool_t *p, cn_bfv_ciphertext_t *ct, size_t size, size_t level,
+                        const cn_bfv_context_t *ctx);
+/* Gives back ct's polynomials (blocks to the arena, other buffers to free); ct is then
+ * zeroed. Thread-safe. */
+void cn_pool_put(cn_pool_t *p, cn_bfv_ciphertext_t *ct);
+/* cn_pool_put on every ciphertext of v, then frees the vector; v is then empty. */
+void cn_pool_put_vec(cn_pool_t *p, cn_ctvec_t *v);
+/* Blocks the plan's server needs at most at once (one plaintext modulus at a time, on
+ * threads threads). */
+size_t cn_pool_blocks(const cn_plan_t *plan, int threads);
 
 /* --- linear_layer.c --------------------------------------------------------------- */
 
@@ -110,7 +147,8 @@ cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *i
 
 /* --- server.c ---------------------------------------------------------------------- */
 
-/* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. */
+/* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. The
+ * results are in blocks of s's pool: release v with cn_pool_put_vec(s->pool, v). */
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s);
 
 /* --- client.c ---------------------------------------------------------------------- */

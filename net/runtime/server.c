@@ -16,6 +16,9 @@ void cn_server_free(cn_server_t *s)
         cn_bfv_relin_key_clear(&s->rk);
     if (s->has_gk)
         cn_bfv_galois_keys_clear(&s->gk);
+    if (s->pool)
+        cn_pool_clear(s->pool);
+    free(s->pool);
     cn_bfv_context_free(s->ctx);
     free(s);
 }
@@ -36,6 +39,12 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
     s->plan = plan;
     s->threads = threads;
     cn_status st = cn_bfv_context_create(&s->ctx, &plan->prm);
+    /* the buffers of every batch, sized from the plan (reserved here, touched by the
+     * first batch) */
+    if (st == CN_OK && !(s->pool = malloc(sizeof *s->pool)))
+        st = CN_ERR_NO_MEMORY;
+    if (st == CN_OK)
+        st = cn_pool_init(s->pool, cn_pool_blocks(plan, threads), plan->prm.n, plan->prm.nq);
     if (st == CN_OK)
         st = cn_evalkeys_load(s, keys, len, diag); /* the reason in diag */
     if (st != CN_OK) {
@@ -73,28 +82,51 @@ static double now_s(void)
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s)
 {
     const cn_bfv_context_t *ctx = s->ctx;
+    cn_pool_t *pool = s->pool;
     cn_status st = CN_OK;
     if (op->kind == CN_OP_LINEAR) {
         cn_ctvec_t nx = {calloc(op->lin.nout, sizeof *nx.ct), op->lin.nout};
-        if (!nx.ct)
-            return CN_ERR_NO_MEMORY;
-        st = cn_linear_layer(nx.ct, v->ct, &op->lin, ti, s);
-        cn_ctvec_clear(v);
+        if (!nx.ct || !v->len) {
+            free(nx.ct);
+            return nx.ct ? CN_ERR_SHAPE_MISMATCH : CN_ERR_NO_MEMORY;
+        }
+        /* the outputs in the pool's blocks, in the shape the layer writes */
+        for (size_t j = 0; j < nx.len && st == CN_OK; j++)
+            st = cn_pool_shape(pool, &nx.ct[j], v->ct[0].size, v->ct[0].level, ctx);
+        if (st == CN_OK)
+            st = cn_linear_layer(nx.ct, v->ct, &op->lin, ti, s);
+        cn_pool_put_vec(pool, v);
         *v = nx;
         return st;
     }
     cn_bfv_ciphertext_t *cur = v->ct;
     const long w = (long)v->len;
+    /* each output is written beside its input, in blocks of the output's shape, and the
+     * input's blocks go back: the library neither allocates nor frees a polynomial (a
+     * modulus switch's result excepted: it allocates it) */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(cn_nthreads(s->threads))
     for (long i = 0; i < w; i++) {
         cn_status e = CN_OK;
+        cn_bfv_ciphertext_t out = {0};
         if (op->kind == CN_OP_SQUARE) {
-            e = cn_bfv_square(&cur[i], &cur[i], ctx);
+            e = cn_pool_shape(pool, &out, 3, cur[i].level, ctx);
+            if (e == CN_OK)
+                e = cn_bfv_square(&out, &cur[i], ctx);
         } else if (op->kind == CN_OP_RELIN) {
-            e = cn_bfv_relinearize(&cur[i], &cur[i], &s->rk, ctx);
+            e = cn_pool_shape(pool, &out, 2, cur[i].level, ctx);
+            if (e == CN_OK)
+                e = cn_bfv_relinearize(&out, &cur[i], &s->rk, ctx);
         } else {
-            for (size_t d = 0; d < op->drop && e == CN_OK; d++)
-                e = cn_bfv_mod_switch(&cur[i], &cur[i], ctx);
+            for (size_t d = 0; d < op->drop && e == CN_OK; d++) {
+                e = cn_bfv_mod_switch(&out, &cur[i], ctx);
+                cn_pool_put(pool, &cur[i]);
+                cur[i] = out;
+                memset(&out, 0, sizeof out);
+            }
+        }
+        if (op->kind != CN_OP_MODSWITCH) {
+            cn_pool_put(pool, &cur[i]);
+            cur[i] = out;
         }
         CN_OMP_COLLECT(st, e);
     }
@@ -123,7 +155,7 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         double ts = now_s();
         cn_ctvec_t *cur = &res[ti];
-        st = cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->threads, diag);
+        st = cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->pool, s->threads, diag);
         for (size_t i = 0; st == CN_OK && i < cur->len; i++)
             if (cur->ct[i].size != 2 || cur->ct[i].level != L) {
                 cn_diag_set(diag,
@@ -160,6 +192,6 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
         }
     }
     for (size_t ti = 0; ti < nt; ti++)
-        cn_ctvec_clear(&res[ti]);
+        cn_pool_put_vec(s->pool, &res[ti]);
     return st;
 }

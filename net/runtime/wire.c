@@ -82,51 +82,59 @@ cn_status cn_wire_find_part(size_t *off, size_t *plen, const uint8_t *buf, size_
 }
 
 cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t nt, size_t ti,
-                            size_t count, const cn_bfv_context_t *ctx, int threads,
-                            cn_net_diag_t *diag)
+                            size_t count, const cn_bfv_context_t *ctx, cn_pool_t *pool,
+                            int threads, cn_net_diag_t *diag)
 {
-    size_t off = 0, plen = 0, cnt = 0;
-    cn_bfv_ciphertext_t **cts = &v->ct;
+    size_t off = 0, plen = 0;
     v->ct = NULL;
     v->len = 0;
     cn_status st = cn_wire_find_part(&off, &plen, buf, len, nt, ti, diag);
     if (st != CN_OK)
         return st;
-    st = cn_io_load_ciphertext_batch_flags(cts, &cnt, buf + off, plen, CN_IO_DEFER_SEED, ctx);
-    if (st != CN_OK) {
-        cn_diag_set(diag, "batch part %zu of %zu: %s", ti + 1, nt, cn_strerror(st));
-        return st;
+    /* the record offsets first (their headers only), then every record decoded where it
+     * lies, on every thread, while one thread takes the checksum (iteration -1) */
+    cn_io_batch_reader_t rd;
+    st = cn_io_batch_reader_init(&rd, buf + off, plen, ctx);
+    const size_t cnt = st == CN_OK ? rd.count : 0;
+    if (st == CN_OK && !(v->ct = calloc(cnt ? cnt : 1, sizeof *v->ct)))
+        st = CN_ERR_NO_MEMORY;
+    if (st == CN_OK) {
+        v->len = cnt;
+        cn_bfv_ciphertext_t *c = v->ct;
+#pragma omp parallel for schedule(dynamic, 8) num_threads(cn_nthreads(threads))
+        for (long i = -1; i < (long)cnt; i++) {
+            if (i < 0) {
+                CN_OMP_COLLECT(st, cn_io_batch_reader_check(&rd));
+                continue;
+            }
+            /* the record's own shape from the pool: the reader then only fills it */
+            cn_io_batch_shape_t sh;
+            cn_status e = cn_io_batch_reader_info(&sh, NULL, &rd, (size_t)i);
+            if (e == CN_OK)
+                e = cn_pool_shape(pool, &c[i], sh.size, sh.level, ctx);
+            if (e == CN_OK)
+                e = cn_io_batch_reader_get(&rd, (size_t)i, &c[i]);
+            CN_OMP_COLLECT(st, e);
+        }
     }
-    cn_bfv_ciphertext_t *c = *cts;
-    if (cnt != count) {
+    if (st != CN_OK)
+        cn_diag_set(diag, "batch part %zu of %zu: %s", ti + 1, nt, cn_strerror(st));
+    if (st == CN_OK && cnt != count) {
         cn_diag_set(diag, "batch part %zu of %zu holds %zu ciphertexts; the plan expects %zu",
                     ti + 1, nt, cnt, count);
         st = CN_ERR_SHAPE_MISMATCH;
     }
     for (size_t i = 0; st == CN_OK && i < cnt; i++)
-        if (c[i].t_index != ti) {
+        if (v->ct[i].t_index != ti) {
             cn_diag_set(diag,
                         "batch part %zu of %zu: ciphertext %zu is for plaintext modulus "
                         "%u, not %zu (parts out of order?)",
-                        ti + 1, nt, i + 1, (unsigned)c[i].t_index + 1, ti + 1);
+                        ti + 1, nt, i + 1, (unsigned)v->ct[i].t_index + 1, ti + 1);
             st = CN_ERR_SHAPE_MISMATCH;
         }
-    /* the seeds' expansion (most of the loading, deferred by the loader) in parallel, once
-     * the shape is right */
-    if (st == CN_OK) {
-#pragma omp parallel for schedule(dynamic, 8) num_threads(cn_nthreads(threads))
-        for (long i = 0; i < (long)cnt; i++) {
-            if (c[i].has_seed)
-                CN_OMP_COLLECT(st,
-                               cn_bfv_expand_seed(&c[i], ctx) == CN_OK ? CN_OK : CN_ERR_FORMAT);
-        }
-    }
-    if (st != CN_OK) {
-        cn_io_free_ciphertexts(*cts, cnt);
-        *cts = NULL;
-    } else {
-        v->len = cnt;
-    }
+    cn_io_batch_reader_clear(&rd);
+    if (st != CN_OK)
+        cn_pool_put_vec(pool, v);
     return st;
 }
 
@@ -137,7 +145,7 @@ cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t
     for (size_t ti = 0; ti < nt; ti++)
         v[ti] = (cn_ctvec_t){0};
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
-        st = cn_wire_load_part(&v[ti], buf, len, nt, ti, count, ctx, 0, diag);
+        st = cn_wire_load_part(&v[ti], buf, len, nt, ti, count, ctx, NULL, 0, diag);
     if (st != CN_OK)
         for (size_t ti = 0; ti < nt; ti++)
             cn_ctvec_clear(&v[ti]);

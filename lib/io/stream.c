@@ -23,8 +23,12 @@ static inline uint64_t load_le64(const uint8_t *p)
 
 static inline void store_le64(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8); /* the word's memory is its little-endian serialization */
+#else
     for (int i = 0; i < 8; i++, v >>= 8)
         p[i] = (uint8_t)v;
+#endif
 }
 
 static inline uint64_t mix_word(uint64_t h, uint64_t w)
@@ -104,28 +108,52 @@ void cn_wr_u64(cn_wr_t *w, uint64_t v)
     cn_wr_bytes(w, b, 8);
 }
 
-void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits)
+/* dst = the n values below 2^bits packed LSB first, cn_io_packed_bytes(n, bits) bytes
+ * (the last byte padded with zero bits): whole 64-bit words while a word is full, then
+ * the rest byte by byte. */
+static void pack_run(uint8_t *dst, const uint64_t *v, size_t n, unsigned bits)
 {
-    uint8_t chunk[4096];
-    size_t fill = 0;
-    cn_u128 acc = 0; /* pending bits, LSB first */
+    cn_u128 acc = 0; /* pending bits, LSB first: fewer than 64 between values */
     unsigned have = 0;
     for (size_t i = 0; i < n; i++) {
         acc |= (cn_u128)v[i] << have;
         have += bits;
-        while (have >= 8) {
-            chunk[fill++] = (uint8_t)acc;
-            acc >>= 8;
-            have -= 8;
-            if (fill == sizeof chunk) {
-                cn_wr_bytes(w, chunk, fill);
-                fill = 0;
-            }
+        if (have >= 64) {
+            store_le64(dst, (uint64_t)acc);
+            dst += 8;
+            acc >>= 64;
+            have -= 64;
         }
     }
-    if (have)
-        chunk[fill++] = (uint8_t)acc; /* the rest of the byte is zero */
-    cn_wr_bytes(w, chunk, fill);
+    for (; have > 0; have = have > 8 ? have - 8 : 0, acc >>= 8)
+        *dst++ = (uint8_t)acc;
+}
+
+void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits)
+{
+    if (w->err != CN_OK)
+        return;
+    const size_t len = cn_io_packed_bytes(n, bits);
+    if (!w->f) { /* straight into the buffer */
+        if (len > w->cap - w->pos) {
+            w->err = CN_ERR_OUT_OF_RANGE;
+            return;
+        }
+        uint8_t *dst = w->buf + w->pos;
+        pack_run(dst, v, n, bits);
+        if (!w->nohash)
+            cn_hash_update(&w->hs, dst, len);
+        w->pos += len;
+        return;
+    }
+    /* a file: through a chunk, 8 values at a time (8 values fill exactly `bits` bytes) */
+    uint8_t chunk[4096];
+    const size_t step = 8 * (sizeof chunk / bits);
+    for (size_t i = 0; i < n; i += step) {
+        const size_t m = n - i < step ? n - i : step;
+        pack_run(chunk, v + i, m, bits);
+        cn_wr_bytes(w, chunk, cn_io_packed_bytes(m, bits));
+    }
 }
 
 void cn_wr_header(cn_wr_t *w, cn_io_type type, unsigned flags, uint32_t count, uint64_t total,

@@ -16,8 +16,12 @@ static inline uint64_t rotl64(uint64_t x, int r)
 static inline uint64_t load_le64(const uint8_t *p)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, 8); /* one load: memory order is the little-endian value */
+#else
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
+#endif
     return v;
 }
 
@@ -56,8 +60,11 @@ void cn_hash_update(cn_hash_t *s, const uint8_t *p, size_t n)
             s->nb = 0;
         }
     }
+    /* the state in a local: p may alias s, so a store per word would otherwise stay */
+    uint64_t h = s->h;
     for (; n >= 8; n -= 8, p += 8)
-        s->h = mix_word(s->h, load_le64(p));
+        h = mix_word(h, load_le64(p));
+    s->h = h;
     for (; n; n--)
         s->word |= (uint64_t)*p++ << (8 * s->nb++);
 }

@@ -7,12 +7,13 @@
 typedef struct {
     cn_uniform_accept_fn uniform;
     cn_cbd_fn cbd;
+    cn_chacha20_blocks16_fn chacha20;
 } rand_impl_t;
 
 static const rand_impl_t impls[CN_ISA_COUNT] = {
-    [CN_ISA_PORTABLE] = {cn_uniform_accept_portable, cn_cbd_portable},
+    [CN_ISA_PORTABLE] = {cn_uniform_accept_portable, cn_cbd_portable, NULL},
 #ifdef CN_BUILD_AVX512
-    [CN_ISA_AVX512] = {cn_uniform_accept_avx512, cn_cbd_avx512},
+    [CN_ISA_AVX512] = {cn_uniform_accept_avx512, cn_cbd_avx512, cn_chacha20_blocks16_avx512},
 #endif
 };
 
@@ -33,4 +34,10 @@ cn_cbd_fn cn_rand_cbd_kernel(void)
 {
     CN_ONCE(pick);
     return best->cbd;
+}
+
+cn_chacha20_blocks16_fn cn_rand_chacha20_kernel(void)
+{
+    CN_ONCE(pick);
+    return best->chacha20;
 }

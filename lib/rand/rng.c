@@ -11,6 +11,7 @@
 #include "cryptonets/rand.h"
 #include "../internal/mem.h"
 #include "rng_internal.h"
+#include "sample_kernels.h"
 
 enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
 
@@ -148,6 +149,16 @@ void cn_rng_refill(cn_rng_t *rng)
  * cn_rng_refill would produce in turn) */
 static void stream_direct(cn_rng_state_t *r, uint8_t *out, size_t len)
 {
+    const cn_chacha20_blocks16_fn simd = cn_rand_chacha20_kernel();
+    if (simd && len >= 1024) { /* sixteen blocks at a time (AVX-512) */
+        const size_t groups = len / 1024;
+        simd(out, groups, r->key, r->nonce, r->counter);
+        r->counter += 16 * groups;
+        out += 1024 * groups;
+        len -= 1024 * groups;
+        if (!len)
+            return;
+    }
     memset(out, 0, len);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     crypto_stream_chacha20_xor_ic(out, out, len, (const uint8_t *)r->nonce, r->counter,

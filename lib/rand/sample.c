@@ -9,7 +9,7 @@
 /* Candidates drawn from the stream at a time: every candidate drawn is examined (at most
  * as many as values still needed), so the stream is consumed exactly as one candidate at
  * a time would consume it. */
-#define CHUNK 512
+#define CHUNK 2048
 
 /* Each candidate is the next ceil(bits / 8) keystream bytes, little-endian, masked to
  * `bits` = the bit length of q - 1, and rejected when >= q (acceptance > 1/2). This

@@ -29,7 +29,16 @@ size_t cn_uniform_accept_avx512(uint64_t *out, const uint8_t *buf, size_t m, uns
                                 uint64_t mask, uint64_t q);
 void cn_cbd_avx512(int64_t *out, const uint8_t *buf, size_t m);
 
-/* The picked kernels (lib/rand/dispatch.c). */
+/* out[0, 1024 groups) = ChaCha20 keystream blocks counter, counter + 1, ... (64-bit
+ * counter in state words 12-13, nonce in 14-15): sixteen blocks per group. */
+typedef void (*cn_chacha20_blocks16_fn)(uint8_t *out, size_t groups, const uint32_t key[8],
+                                        const uint32_t nonce[2], uint64_t counter);
+void cn_chacha20_blocks16_avx512(uint8_t *out, size_t groups, const uint32_t key[8],
+                                 const uint32_t nonce[2], uint64_t counter);
+
+/* The picked kernels (lib/rand/dispatch.c); cn_rand_chacha20_kernel is NULL where the
+ * CPU has none (libsodium's code then serves). */
+cn_chacha20_blocks16_fn cn_rand_chacha20_kernel(void);
 cn_uniform_accept_fn cn_rand_uniform_accept_kernel(void);
 cn_cbd_fn cn_rand_cbd_kernel(void);
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "common/util.h"
 #include "cryptonets/rand.h"
 #include "internal/cpu.h"
@@ -171,6 +173,37 @@ START_TEST(test_direct_reads)
 }
 END_TEST
 
+/* the AVX-512 keystream against libsodium's crypto_stream_chacha20 (the generator's
+ * portable path), at counters where the low word wraps inside a group of sixteen */
+START_TEST(test_chacha20_twin)
+{
+#ifdef CN_BUILD_AVX512
+    if (!(cn_cpu_features() & CN_CPU_AVX512F))
+        return;
+    static const uint64_t counters[] = {0, 1, 0xfffffff8ULL, 0xffffffffULL,
+                                        0x123456789abcdefULL};
+    uint8_t key[32], nonce[8];
+    uint32_t kw[8], nw[2];
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)(7 * i + 1);
+    for (int i = 0; i < 8; i++)
+        nonce[i] = (uint8_t)(0xa0 + i);
+    memcpy(kw, key, 32); /* x86: the words' memory is their little-endian bytes */
+    memcpy(nw, nonce, 8);
+    uint8_t *a = malloc(3 * 1024), *b = calloc(3 * 1024, 1);
+    for (size_t c = 0; c < sizeof counters / sizeof *counters; c++) {
+        cn_chacha20_blocks16_avx512(a, 3, kw, nw, counters[c]);
+        memset(b, 0, 3 * 1024);
+        ck_assert_int_eq(crypto_stream_chacha20_xor_ic(b, b, 3 * 1024, nonce, counters[c], key),
+                         0);
+        ck_assert(memcmp(a, b, 3 * 1024) == 0);
+    }
+    free(a);
+    free(b);
+#endif
+}
+END_TEST
+
 CN_SUITE(sample_kernels)
 {
     Suite *s = suite_create("sample_kernels");
@@ -179,6 +212,7 @@ CN_SUITE(sample_kernels)
     tcase_add_test(tc, test_cbd_definition);
     tcase_add_test(tc, test_kernel_twins);
     tcase_add_test(tc, test_direct_reads);
+    tcase_add_test(tc, test_chacha20_twin);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -11,7 +11,8 @@
  * y in [0, p). y may alias x. */
 typedef void (*cn_enc_mul_row_fn)(uint64_t *y, const uint64_t *x, const uint64_t *s, size_t n,
                                   uint64_t p);
-/* c0 = e + delta m - y mod p coefficient-wise: y in [0, p), e signed with |e| < p, m in
+/* c0 = e + delta m - y mod p coefficient-wise: y in [0, 2p) (a lazy inverse NTT's
+ * output), e signed with |e| < p, m in
  * [0, 2^50) (a plaintext's coefficients), delta in [0, p); c0 in [0, p). c0 may alias y. */
 typedef void (*cn_enc_c0_row_fn)(uint64_t *c0, const uint64_t *y, const int64_t *e,
                                  const uint64_t *m, size_t n, uint64_t p, uint64_t delta);

@@ -46,8 +46,10 @@ void cn_enc_c0_row_ifma(uint64_t *c0, const uint64_t *y, const int64_t *e, const
         v = _mm512_add_epi64(v, dm);
         v = _mm512_min_epu64(v, _mm512_sub_epi64(v, p2));
         v = cn_v52_reduce1(v, p);
-        /* v + p - y in (0, 2p) */
-        v = _mm512_sub_epi64(_mm512_add_epi64(v, p), _mm512_loadu_si512((const void *)(y + i)));
+        /* v + 2p - y in (0, 3p) */
+        v = _mm512_sub_epi64(_mm512_add_epi64(v, p2),
+                             _mm512_loadu_si512((const void *)(y + i)));
+        v = _mm512_min_epu64(v, _mm512_sub_epi64(v, p2));
         _mm512_storeu_si512((void *)(c0 + i), cn_v52_reduce1(v, p));
     }
 }

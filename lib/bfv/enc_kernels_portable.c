@@ -29,12 +29,15 @@ void cn_enc_mul_row_portable(uint64_t *y, const uint64_t *x, const uint64_t *s, 
 void cn_enc_c0_row_portable(uint64_t *c0, const uint64_t *y, const int64_t *e,
                             const uint64_t *m, size_t n, uint64_t p, uint64_t delta)
 {
-    const cn_mod_t md = mod_of(p);
-    const uint64_t ds = cn_mod_shoup(delta, md);
+    const uint64_t ds = cn_mod_shoup(delta, mod_of(p));
     for (size_t i = 0; i < n; i++) {
-        /* e + p in (0, 2p), then + delta m in [0, 3p), minus y in (-p, 3p) */
+        /* p + e in (0, 2p), + delta m (in [0, p)) in (0, 3p), reduced to [0, p) */
         uint64_t v = (uint64_t)((int64_t)p + e[i]) + cn_mod_mul_shoup(m[i], delta, ds, p);
         v = v >= p ? v - p : v;
-        c0[i] = cn_mod_sub(v >= p ? v - p : v, y[i], md);
+        v = v >= p ? v - p : v;
+        /* v + 2p - y in (0, 3p) */
+        uint64_t d = v + 2 * p - y[i];
+        d = d >= 2 * p ? d - 2 * p : d;
+        c0[i] = d >= p ? d - p : d;
     }
 }

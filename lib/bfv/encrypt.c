@@ -140,7 +140,7 @@ cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct, const cn_bfv_plainte
         memcpy(y, a, n * sizeof *y);
         cn_ntt_forward_lazy(y, &ring->ntt[j]);
         cn_bfv_enc_mul_row_kernel(p, n)(y, y, sk->s.data + j * n, n, p);
-        cn_ntt_inverse(y, &ring->ntt[j]);
+        cn_ntt_inverse_lazy(y, &ring->ntt[j]);
         cn_bfv_enc_c0_row_kernel(p, n, t)(y, y, e, pt->coeffs, n, p,
                                           lv->delta[pt->t_index * L + j]);
     }

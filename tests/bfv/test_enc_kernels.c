@@ -79,7 +79,7 @@ START_TEST(test_c0_row)
             /* errors as wide as the samplers give, and the widest the contract allows */
             const int64_t eb = tb % 2 ? 21 : (int64_t)(p - 1);
             for (size_t i = 0; i < n; i++) {
-                y[i] = sample(&r, i, p);
+                y[i] = sample(&r, i, 2 * p); /* a lazy inverse NTT's range */
                 m[i] = sample(&r, i + 5, t);
                 e[i] = (int64_t)sample(&r, i + 2, (uint64_t)(2 * eb + 1)) - eb;
             }

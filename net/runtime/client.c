@@ -99,7 +99,7 @@ cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
 
 /* inputs gathered and encrypted together by one thread: one 64-byte cache line of each
  * input row */
-#define GATHER 8
+#define GATHER 32
 
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                             size_t count, cn_net_diag_t *diag)
@@ -143,10 +143,13 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     }
     /* work items: GATHER inputs of one plaintext modulus, part after part */
     const size_t nblk = (nin + GATHER - 1) / GATHER;
+    /* columns of the gathered block one cache line more apart than count: with a stride
+     * of a power of two bytes, the GATHER stores of a row would fall in one cache set */
+    const size_t ld = count + 8;
     if (st == CN_OK) {
 #pragma omp parallel num_threads(cn_nthreads(c->threads))
         {
-            int64_t *v = malloc(GATHER * count * sizeof *v);
+            int64_t *v = malloc(GATHER * ld * sizeof *v);
             cn_bfv_plaintext_t pt = {0};
             cn_bfv_ciphertext_t ct = {0};
             cn_status e = v ? CN_OK : CN_ERR_NO_MEMORY;
@@ -160,13 +163,13 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                  * row instead of gn strided reads) */
                 for (size_t s = 0; s < count; s++)
                     for (size_t k = 0; k < gn; k++)
-                        v[k * count + s] = x[s * nin + g0 + k];
+                        v[k * ld + s] = x[s * nin + g0 + k];
                 if (pt.t_index != ti || !pt.coeffs) {
                     cn_bfv_plaintext_clear(&pt);
                     e = cn_bfv_plaintext_init(&pt, c->ctx, ti);
                 }
                 for (size_t k = 0; k < gn && e == CN_OK; k++) {
-                    e = cn_bfv_encode_batch(&pt, v + k * count, count, c->ctx);
+                    e = cn_bfv_encode_batch(&pt, v + k * ld, count, c->ctx);
                     if (e == CN_OK)
                         e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
                                                      &rngs[ti * nin + g0 + k]);

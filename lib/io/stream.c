@@ -1,6 +1,7 @@
 /* Byte streams with a running checksum, headers and bit packing for lib/io. */
 #include <string.h>
 
+#include "../internal/cpu.h"
 #include "../internal/mem.h"
 #include "io_internal.h"
 
@@ -115,14 +116,31 @@ void cn_wr_u64(cn_wr_t *w, uint64_t v)
     cn_wr_bytes(w, b, 8);
 }
 
+#ifdef CN_BUILD_AVX512
+/* the VBMI packer where the CPU has it (and CN_SIMD and the build allow AVX-512) */
+static int pack_vbmi;
+static void pick_pack(void)
+{
+    pack_vbmi = (cn_cpu_features() & CN_CPU_AVX512F) && __builtin_cpu_supports("avx512vbmi");
+}
+#endif
+
 /* dst = the n values below 2^bits packed LSB first, cn_io_packed_bytes(n, bits) bytes
  * (the last byte padded with zero bits): whole 64-bit words while a word is full, then
  * the rest byte by byte. */
 static void pack_run(uint8_t *dst, const uint64_t *v, size_t n, unsigned bits)
 {
+    size_t i = 0;
+#ifdef CN_BUILD_AVX512
+    CN_ONCE(pick_pack);
+    if (pack_vbmi && bits >= 8 && bits <= 57) { /* groups of eight: a byte-aligned run */
+        i = cn_io_pack8_vbmi(dst, v, n, bits);
+        dst += i / 8 * bits;
+    }
+#endif
     cn_u128 acc = 0; /* pending bits, LSB first: fewer than 64 between values */
     unsigned have = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         acc |= (cn_u128)v[i] << have;
         have += bits;
         if (have >= 64) {

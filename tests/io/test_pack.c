@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "internal/cpu.h"
 #include "io/io_internal.h"
 
 /* bit j of the run is bit (j mod bits) of v[j / bits] */
@@ -62,6 +63,17 @@ START_TEST(test_packed_widths)
             ck_assert_uint_eq(fread(got, 1, len, f), len);
             fclose(f);
             ck_assert(memcmp(got, want, len) == 0);
+#ifdef CN_BUILD_AVX512
+            /* the VBMI kernel itself (the writer takes it where the CPU has VBMI) */
+            if ((cn_cpu_features() & CN_CPU_AVX512F) && __builtin_cpu_supports("avx512vbmi") &&
+                bits >= 8 && bits <= 57) {
+                memset(got, 0xa5, len + 64);
+                size_t done = cn_io_pack8_vbmi(got, v, n, bits);
+                ck_assert_uint_eq(done, n / 8 * 8);
+                ck_assert(memcmp(got, want, done / 8 * bits) == 0);
+                ck_assert_uint_eq(got[done / 8 * bits], 0xa5); /* nothing written past */
+            }
+#endif
             /* read back */
             cn_rd_t rd = {.buf = want, .len = len};
             cn_hash_init(&rd.hs);

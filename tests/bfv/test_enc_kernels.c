@@ -1,12 +1,14 @@
 /* The secret-key encryption kernels (lib/bfv/enc_kernels*.c): the portable ones against
  * 128-bit arithmetic, each SIMD kernel against its portable twin on the same inputs, and
  * the dispatched kernel against both, at prime sizes inside and beyond the 52-bit range. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bfv/enc_kernels.h"
 #include "bfv/bfv_internal.h"
 #include "common/util.h"
+#include "cryptonets/encode.h"
 #include "internal/cpu.h"
 
 typedef unsigned __int128 u128;
@@ -110,12 +112,45 @@ START_TEST(test_c0_row)
 }
 END_TEST
 
+/* batch encoding's reduction of the inputs (lib/encode/batch.c: no division for |v| < t)
+ * for values at and beyond +-t and the ends of int64, against 128-bit residues */
+START_TEST(test_encode_residues)
+{
+    cn_bfv_params_t prm;
+    ck_assert_int_eq(cn_bfv_params_default(&prm, 4096, 2, 36, 36, 1, 17, CN_SEC_128), CN_OK);
+    cn_bfv_context_t *ctx;
+    ck_assert_int_eq(cn_bfv_context_create(&ctx, &prm), CN_OK);
+    const int64_t t = (int64_t)prm.t[0];
+    const int64_t vals[] = {0,        1,         -1,        15,           -15,    t - 1,
+                            -(t - 1), t,         -t,        t + 1,        -t - 1, 2 * t + 3,
+                            -5 * t,   INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    const size_t nv = sizeof vals / sizeof *vals, n = prm.n;
+    int64_t *v = malloc(n * sizeof *v);
+    uint64_t *out = malloc(n * sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        v[i] = vals[i % nv];
+    cn_bfv_plaintext_t pt = {0};
+    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, ctx, 0), CN_OK);
+    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, ctx), CN_OK);
+    ck_assert_int_eq(cn_bfv_decode_batch_u64(out, &pt, ctx), CN_OK);
+    for (size_t i = 0; i < n; i++) {
+        __int128 want = (__int128)v[i] % t;
+        ck_assert_uint_eq(out[i], (uint64_t)(want < 0 ? want + t : want));
+    }
+    cn_bfv_plaintext_clear(&pt);
+    cn_bfv_context_free(ctx);
+    free(v);
+    free(out);
+}
+END_TEST
+
 CN_SUITE(enc_kernels)
 {
     Suite *s = suite_create("enc_kernels");
     TCase *tc = cn_tcase("core", 60);
     tcase_add_test(tc, test_mul_row);
     tcase_add_test(tc, test_c0_row);
+    tcase_add_test(tc, test_encode_residues);
     suite_add_tcase(s, tc);
     return s;
 }

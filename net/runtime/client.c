@@ -126,6 +126,7 @@ static void *batch_alloc(size_t len, int threads)
 /* inputs gathered and encrypted together by one thread: one 64-byte cache line of each
  * input row */
 #define GATHER 32
+#define PREFETCH 16
 
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                             size_t count, cn_net_diag_t *diag)
@@ -185,11 +186,17 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                 const size_t gn = nin - g0 < GATHER ? nin - g0 : GATHER;
                 if (e != CN_OK || st != CN_OK)
                     continue;
-                /* the gn inputs' columns in one pass over the rows (one cache line of each
-                 * row instead of gn strided reads) */
-                for (size_t s = 0; s < count; s++)
+                /* the gn inputs' columns in one pass over the rows (one piece of each row
+                 * instead of gn strided reads), the piece PREFETCH rows ahead requested
+                 * early: the rows are far apart, so each is a miss the hardware does not
+                 * foresee */
+                for (size_t s = 0; s < count; s++) {
+                    if (s + PREFETCH < count)
+                        for (size_t k = 0; k < gn; k += 8)
+                            __builtin_prefetch(&x[(s + PREFETCH) * nin + g0 + k]);
                     for (size_t k = 0; k < gn; k++)
                         v[k * ld + s] = x[s * nin + g0 + k];
+                }
                 if (pt.t_index != ti || !pt.coeffs) {
                     cn_bfv_plaintext_clear(&pt);
                     e = cn_bfv_plaintext_init(&pt, c->ctx, ti);

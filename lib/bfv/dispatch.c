@@ -4,6 +4,7 @@
  * multiple of 8 take the 52-bit kernels when they were picked; the rest run portable C. */
 #include "../internal/cpu.h"
 #include "../internal/shoup52.h"
+#include "enc_kernels.h"
 #include "kernels.h"
 
 typedef struct {
@@ -46,4 +47,41 @@ int cn_bfv_ifma_available(void)
 {
     CN_ONCE(pick);
     return best52 != &impls[CN_ISA_PORTABLE];
+}
+
+/* ---- secret-key encryption (enc_kernels.h) ---- */
+
+typedef struct {
+    cn_enc_mul_row_fn mul_row;
+    cn_enc_c0_row_fn c0_row;
+} enc_impl_t;
+
+static const enc_impl_t enc_impls[CN_ISA_COUNT] = {
+    [CN_ISA_PORTABLE] = {cn_enc_mul_row_portable, cn_enc_c0_row_portable},
+#ifdef CN_BUILD_AVX512IFMA
+    [CN_ISA_AVX512IFMA] = {cn_enc_mul_row_ifma, cn_enc_c0_row_ifma},
+#endif
+};
+
+static const enc_impl_t *enc_best52 = &enc_impls[CN_ISA_PORTABLE];
+
+static void enc_pick(void)
+{
+    enc_best52 = &enc_impls[cn_cpu_pick(1u << CN_ISA_AVX512IFMA, 1)];
+}
+
+cn_enc_mul_row_fn cn_bfv_enc_mul_row_kernel(uint64_t p, size_t n)
+{
+    CN_ONCE(enc_pick);
+    return (p < CN_SHOUP52_BOUND && n % 8 == 0 ? enc_best52 : &enc_impls[CN_ISA_PORTABLE])
+        ->mul_row;
+}
+
+cn_enc_c0_row_fn cn_bfv_enc_c0_row_kernel(uint64_t p, size_t n, uint64_t t)
+{
+    CN_ONCE(enc_pick);
+    return (p < CN_SHOUP52_BOUND && t <= CN_SHOUP52_BOUND && n % 8 == 0
+                ? enc_best52
+                : &enc_impls[CN_ISA_PORTABLE])
+        ->c0_row;
 }

@@ -6,6 +6,7 @@
 
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "enc_kernels.h"
 #include "cryptonets/mpz.h"
 
 /* domain of the ChaCha20 stream that expands a ciphertext's seed into c1 */
@@ -33,17 +34,6 @@ void cn_bfv_add_delta_m(cn_poly_t *c0, const cn_bfv_plaintext_t *pt, int negate,
             row[i] = negate ? cn_mod_sub(row[i], v, m) : cn_mod_add(row[i], v, m);
         }
     }
-}
-
-/* out = INTT(a .* b) for a in NTT form over l rows and b a coefficient-form poly. */
-static cn_status mul_coeff_by_ntt(cn_poly_t *out, const cn_poly_t *coeff, const cn_poly_t *ntt,
-                                  const cn_ring_t *ring)
-{
-    cn_status st;
-    if ((st = cn_poly_copy(out, coeff)) != CN_OK || (st = cn_poly_to_ntt(out, ring)) != CN_OK ||
-        (st = cn_poly_mul_ntt(out, out, ntt, ring)) != CN_OK)
-        return st;
-    return cn_poly_from_ntt(out, ring);
 }
 
 /* After the key's check (key_status): the message's, then ct sized for level L. */
@@ -121,6 +111,10 @@ cn_status cn_bfv_expand_seed(cn_bfv_ciphertext_t *ct, const cn_bfv_context_t *ct
     return CN_OK;
 }
 
+/* c0 = e + Delta m - a s, c1 = a (the seed's expansion), fused row by row: per prime one
+ * forward and one inverse NTT, the product by s and the sum in one pass each
+ * (enc_kernels.h). The bytes equal those of the unfused sequence (a's NTT, times s, INTT,
+ * e - that, + Delta m): the same randomness in the same order, every residue in [0, q_j). */
 cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct, const cn_bfv_plaintext_t *pt,
                                    const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                    cn_rng_t *rng)
@@ -129,30 +123,35 @@ cn_status cn_bfv_encrypt_symmetric(cn_bfv_ciphertext_t *ct, const cn_bfv_plainte
     const cn_ring_t *ring = &ctx->ring;
     if ((st = encrypt_prologue(ct, pt, cn_bfv_check_sk(sk, ctx), ctx)) != CN_OK)
         return st;
+    const size_t n = ctx->n, L = ctx->L;
+    int64_t *e = cn_alloc(n, sizeof *e);
+    if (!e)
+        return CN_ERR_NO_MEMORY;
     cn_rng_bytes(rng, ct->seed, CN_SEED_BYTES);
-    expand_c1(&ct->c[1], ct->seed, ring);
-    cn_poly_t s = rows(&sk->s, ctx->L), e = {0};
-    if ((st = mul_coeff_by_ntt(&ct->c[0], &ct->c[1], &s, ring)) != CN_OK ||
-        (st = cn_poly_init(&e, ring, ctx->L)) != CN_OK)
-        goto out;
-    int64_t *v = cn_alloc(ctx->n, sizeof *v);
-    if (!v) {
-        st = CN_ERR_NO_MEMORY;
-        goto out;
+    cn_sample_cbd(e, n, rng);
+    cn_rng_t r;
+    cn_rng_init_public_seed(&r, ct->seed, SEED_DOMAIN_C1);
+    const cn_bfv_level_t *lv = cn_bfv_level(ctx, L);
+    const uint64_t t = ctx->prm.t[pt->t_index];
+    for (size_t j = 0; j < L; j++) {
+        const uint64_t p = ring->base.q[j];
+        uint64_t *a = ct->c[1].data + j * n, *y = ct->c[0].data + j * n;
+        cn_sample_uniform(a, n, p, &r); /* the order of expand_c1: row after row */
+        memcpy(y, a, n * sizeof *y);
+        cn_ntt_forward_lazy(y, &ring->ntt[j]);
+        cn_bfv_enc_mul_row_kernel(p, n)(y, y, sk->s.data + j * n, n, p);
+        cn_ntt_inverse_lazy(y, &ring->ntt[j]);
+        cn_bfv_enc_c0_row_kernel(p, n, t)(y, y, e, pt->coeffs, n, p,
+                                          lv->delta[pt->t_index * L + j]);
     }
-    cn_sample_cbd(v, ctx->n, rng);
-    st = cn_poly_set_int64(&e, v, ring);
-    cn_wipe(v, ctx->n * sizeof *v);
-    free(v);
-    if (st != CN_OK || (st = cn_poly_sub(&ct->c[0], &e, &ct->c[0], ring)) != CN_OK)
-        goto out;
-    cn_bfv_add_delta_m(&ct->c[0], pt, 0, ctx);
+    cn_rng_clear(&r);
+    cn_wipe(e, n * sizeof *e);
+    free(e);
+    ct->c[0].form = ct->c[1].form = CN_FORM_COEFF;
     ct->t_index = pt->t_index;
     ct->transparent = 0;
     ct->has_seed = 1;
-out:
-    cn_poly_clear(&e);
-    return st;
+    return CN_OK;
 }
 
 /* x = c0 + c1 s (+ c2 s^2) over the ciphertext's level, coefficient form. */

@@ -28,8 +28,15 @@ cn_status cn_bfv_encode_batch(cn_bfv_plaintext_t *pt, const int64_t *v, size_t c
         return CN_ERR_OUT_OF_RANGE;
     for (size_t i = 0; i < ctx->n; i++)
         pt->coeffs[i] = 0;
-    for (size_t s = 0; s < count; s++)
-        pt->coeffs[ctx->slot_index[s]] = cn_mod_from_int64(v[s], tab->mod);
+    const uint64_t t = tab->mod.p;
+    for (size_t s = 0; s < count; s++) {
+        /* |v| < t (inputs are usually small): v, or v + t when negative, without a
+         * division; else the general reduction */
+        const int64_t x = v[s];
+        const uint64_t r = (uint64_t)x + (t & (uint64_t)(x >> 63));
+        pt->coeffs[ctx->slot_index[s]] =
+            (x < (int64_t)t && x > -(int64_t)t) ? r : cn_mod_from_int64(x, tab->mod);
+    }
     cn_ntt_inverse(pt->coeffs, tab);
     return CN_OK;
 }

@@ -42,6 +42,10 @@ typedef struct {
 void cn_wr_bytes(cn_wr_t *w, const void *p, size_t n);
 void cn_wr_u32(cn_wr_t *w, uint32_t v);
 void cn_wr_u64(cn_wr_t *w, uint64_t v);
+/* The first 8 floor(n / 8) of n values below 2^bits (8 <= bits <= 57) packed into dst
+ * (bits bytes per eight values) with AVX-512 VBMI (lib/io/pack_avx512.c); returns how
+ * many values. Only where the CPU has VBMI (stream.c checks). */
+size_t cn_io_pack8_vbmi(uint8_t *dst, const uint64_t *v, size_t n, unsigned bits);
 /* n values below 2^bits, packed LSB first, the run padded with zero bits to a byte. */
 void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits);
 /* the header, with the total length and fingerprint */

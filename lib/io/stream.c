@@ -1,6 +1,7 @@
 /* Byte streams with a running checksum, headers and bit packing for lib/io. */
 #include <string.h>
 
+#include "../internal/cpu.h"
 #include "../internal/mem.h"
 #include "io_internal.h"
 
@@ -16,15 +17,23 @@ static inline uint64_t rotl64(uint64_t x, int r)
 static inline uint64_t load_le64(const uint8_t *p)
 {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&v, p, 8); /* one load: memory order is the little-endian value */
+#else
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | p[i];
+#endif
     return v;
 }
 
 static inline void store_le64(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8); /* the word's memory is its little-endian serialization */
+#else
     for (int i = 0; i < 8; i++, v >>= 8)
         p[i] = (uint8_t)v;
+#endif
 }
 
 static inline uint64_t mix_word(uint64_t h, uint64_t w)
@@ -52,8 +61,11 @@ void cn_hash_update(cn_hash_t *s, const uint8_t *p, size_t n)
             s->nb = 0;
         }
     }
+    /* the state in a local: p may alias s, so a store per word would otherwise stay */
+    uint64_t h = s->h;
     for (; n >= 8; n -= 8, p += 8)
-        s->h = mix_word(s->h, load_le64(p));
+        h = mix_word(h, load_le64(p));
+    s->h = h;
     for (; n; n--)
         s->word |= (uint64_t)*p++ << (8 * s->nb++);
 }
@@ -104,28 +116,69 @@ void cn_wr_u64(cn_wr_t *w, uint64_t v)
     cn_wr_bytes(w, b, 8);
 }
 
-void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits)
+#ifdef CN_BUILD_AVX512
+/* the VBMI packer where the CPU has it (and CN_SIMD and the build allow AVX-512) */
+static int pack_vbmi;
+static void pick_pack(void)
 {
-    uint8_t chunk[4096];
-    size_t fill = 0;
-    cn_u128 acc = 0; /* pending bits, LSB first */
+    pack_vbmi = (cn_cpu_features() & CN_CPU_AVX512F) && __builtin_cpu_supports("avx512vbmi");
+}
+#endif
+
+/* dst = the n values below 2^bits packed LSB first, cn_io_packed_bytes(n, bits) bytes
+ * (the last byte padded with zero bits): whole 64-bit words while a word is full, then
+ * the rest byte by byte. */
+static void pack_run(uint8_t *dst, const uint64_t *v, size_t n, unsigned bits)
+{
+    size_t i = 0;
+#ifdef CN_BUILD_AVX512
+    CN_ONCE(pick_pack);
+    if (pack_vbmi && bits >= 8 && bits <= 57) { /* groups of eight: a byte-aligned run */
+        i = cn_io_pack8_vbmi(dst, v, n, bits);
+        dst += i / 8 * bits;
+    }
+#endif
+    cn_u128 acc = 0; /* pending bits, LSB first: fewer than 64 between values */
     unsigned have = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
         acc |= (cn_u128)v[i] << have;
         have += bits;
-        while (have >= 8) {
-            chunk[fill++] = (uint8_t)acc;
-            acc >>= 8;
-            have -= 8;
-            if (fill == sizeof chunk) {
-                cn_wr_bytes(w, chunk, fill);
-                fill = 0;
-            }
+        if (have >= 64) {
+            store_le64(dst, (uint64_t)acc);
+            dst += 8;
+            acc >>= 64;
+            have -= 64;
         }
     }
-    if (have)
-        chunk[fill++] = (uint8_t)acc; /* the rest of the byte is zero */
-    cn_wr_bytes(w, chunk, fill);
+    for (; have > 0; have = have > 8 ? have - 8 : 0, acc >>= 8)
+        *dst++ = (uint8_t)acc;
+}
+
+void cn_wr_packed(cn_wr_t *w, const uint64_t *v, size_t n, unsigned bits)
+{
+    if (w->err != CN_OK)
+        return;
+    const size_t len = cn_io_packed_bytes(n, bits);
+    if (!w->f) { /* straight into the buffer */
+        if (len > w->cap - w->pos) {
+            w->err = CN_ERR_OUT_OF_RANGE;
+            return;
+        }
+        uint8_t *dst = w->buf + w->pos;
+        pack_run(dst, v, n, bits);
+        if (!w->nohash)
+            cn_hash_update(&w->hs, dst, len);
+        w->pos += len;
+        return;
+    }
+    /* a file: through a chunk, 8 values at a time (8 values fill exactly `bits` bytes) */
+    uint8_t chunk[4096];
+    const size_t step = 8 * (sizeof chunk / bits);
+    for (size_t i = 0; i < n; i += step) {
+        const size_t m = n - i < step ? n - i : step;
+        pack_run(chunk, v + i, m, bits);
+        cn_wr_bytes(w, chunk, cn_io_packed_bytes(m, bits));
+    }
 }
 
 void cn_wr_header(cn_wr_t *w, cn_io_type type, unsigned flags, uint32_t count, uint64_t total,

@@ -11,6 +11,7 @@
 #include "cryptonets/rand.h"
 #include "../internal/mem.h"
 #include "rng_internal.h"
+#include "sample_kernels.h"
 
 enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
 
@@ -144,11 +145,49 @@ void cn_rng_refill(cn_rng_t *rng)
     r->pos = 0;
 }
 
+/* out = the next len keystream bytes, len a multiple of 512, written directly (the blocks
+ * cn_rng_refill would produce in turn) */
+static void stream_direct(cn_rng_state_t *r, uint8_t *out, size_t len)
+{
+    const cn_chacha20_blocks16_fn simd = cn_rand_chacha20_kernel();
+    if (simd && len >= 1024) { /* sixteen blocks at a time (AVX-512) */
+        const size_t groups = len / 1024;
+        simd(out, groups, r->key, r->nonce, r->counter);
+        r->counter += 16 * groups;
+        out += 1024 * groups;
+        len -= 1024 * groups;
+        if (!len)
+            return;
+    }
+    memset(out, 0, len);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    crypto_stream_chacha20_xor_ic(out, out, len, (const uint8_t *)r->nonce, r->counter,
+                                  (const uint8_t *)r->key);
+#else
+    uint8_t key[32], nonce[8];
+    for (int i = 0; i < 8; i++)
+        store_le32(key + 4 * i, r->key[i]);
+    store_le32(nonce, r->nonce[0]);
+    store_le32(nonce + 4, r->nonce[1]);
+    crypto_stream_chacha20_xor_ic(out, out, len, nonce, r->counter, key);
+    cn_wipe(key, sizeof key);
+#endif
+    r->counter += len / 64;
+}
+
 void cn_rng_bytes(cn_rng_t *rng, void *out, size_t len)
 {
     cn_rng_state_t *r = cn_rng_state(rng);
     uint8_t *o = out;
     while (len) {
+        if (r->pos == sizeof r->buf && len >= sizeof r->buf) {
+            /* the buffer is empty: whole buffers' worth go straight to out */
+            const size_t direct = len - len % sizeof r->buf;
+            stream_direct(r, o, direct);
+            o += direct;
+            len -= direct;
+            continue;
+        }
         if (r->pos == sizeof r->buf)
             cn_rng_refill(rng);
         size_t take = sizeof r->buf - r->pos;

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,36 @@ cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
     return cn_evalkeys_save(buf, len, c);
 }
 
+/* A buffer of len bytes for a batch (hundreds of MB; the caller releases it with free),
+ * its pages made present up front, in slices over the threads (MADV_POPULATE_WRITE, Linux
+ * 5.14): one call per slice instead of one page fault per 4 KiB page as the records are
+ * written. Where the kernel refuses, the pages fault in as before. */
+static void *batch_alloc(size_t len, int threads)
+{
+    uint8_t *p = malloc(len);
+#ifdef MADV_POPULATE_WRITE
+    const size_t page = 4096, slice = (size_t)16 << 20;
+    if (p && len >= slice) {
+        const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
+        const uintptr_t hi = ((uintptr_t)p + len) & ~(uintptr_t)(page - 1);
+        const long ns = (long)((hi - lo + slice - 1) / slice);
+#pragma omp parallel for num_threads(cn_nthreads(threads)) schedule(dynamic, 1)
+        for (long i = 0; i < ns; i++) {
+            const uintptr_t a = lo + (uintptr_t)i * slice, e = a + slice < hi ? a + slice : hi;
+            (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE); /* advice only */
+        }
+    }
+#else
+    (void)threads;
+#endif
+    return p;
+}
+
+/* inputs gathered and encrypted together by one thread: one 64-byte cache line of each
+ * input row */
+#define GATHER 32
+#define PREFETCH 16
+
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                             size_t count, cn_net_diag_t *diag)
 {
@@ -112,48 +143,84 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
         }
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
      * streamed into its record as soon as it is encrypted (no batch of ciphertexts is
-     * held: a thread reuses one), then each part is sealed (header, checksum) */
+     * held: a thread reuses one), and each part is sealed (header, checksum) by the
+     * thread that puts its last record, while the others go on with the next part */
     const size_t L = cn_bfv_context_params(c->ctx)->nq;
     const cn_io_batch_shape_t shape = {.size = 2, .level = L, .seeded = 1}; /* sk encryptions */
     const size_t part = cn_io_batch_writer_size(nin, &shape, c->ctx);
     cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
-    uint8_t *out = part && nt <= SIZE_MAX / part ? malloc(nt * part) : NULL;
-    cn_status st = (rngs && out) ? CN_OK : CN_ERR_NO_MEMORY;
+    cn_io_batch_writer_t *wr = calloc(nt, sizeof *wr);
+    size_t *left = calloc(nt, sizeof *left);
+    uint8_t *out = part && nt <= SIZE_MAX / part ? batch_alloc(nt * part, c->threads) : NULL;
+    cn_status st = (rngs && wr && left && out) ? CN_OK : CN_ERR_NO_MEMORY;
     /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
     for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
         cn_rng_fork(&rngs[i], &c->rng);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
-        cn_io_batch_writer_t wr;
-        st = cn_io_batch_writer_init(&wr, out + ti * part, part, nin, &shape, 0, c->ctx);
+        st = cn_io_batch_writer_init(&wr[ti], out + ti * part, part, nin, &shape, 0, c->ctx);
+        left[ti] = nin;
+    }
+    /* work items: GATHER inputs of one plaintext modulus, part after part */
+    const size_t nblk = (nin + GATHER - 1) / GATHER;
+    /* columns of the gathered block one cache line more apart than count: with a stride
+     * of a power of two bytes, the GATHER stores of a row would fall in one cache set */
+    const size_t ld = count + 8;
+    if (st == CN_OK) {
 #pragma omp parallel num_threads(cn_nthreads(c->threads))
         {
-            int64_t *v = malloc(count * sizeof *v);
+            int64_t *v = malloc(GATHER * ld * sizeof *v);
             cn_bfv_plaintext_t pt = {0};
             cn_bfv_ciphertext_t ct = {0};
-            cn_status e = v ? cn_bfv_plaintext_init(&pt, c->ctx, ti) : CN_ERR_NO_MEMORY;
-#pragma omp for schedule(dynamic, 8)
-            for (long g = 0; g < (long)nin; g++) {
+            cn_status e = v ? CN_OK : CN_ERR_NO_MEMORY;
+#pragma omp for schedule(dynamic, 1)
+            for (long b = 0; b < (long)(nt * nblk); b++) {
+                const size_t ti = (size_t)b / nblk, g0 = (size_t)b % nblk * GATHER;
+                const size_t gn = nin - g0 < GATHER ? nin - g0 : GATHER;
                 if (e != CN_OK || st != CN_OK)
                     continue;
-                for (size_t s = 0; s < count; s++)
-                    v[s] = x[s * nin + (size_t)g];
-                e = cn_bfv_encode_batch(&pt, v, count, c->ctx);
-                if (e == CN_OK)
-                    e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
-                                                 &rngs[ti * nin + (size_t)g]);
-                if (e == CN_OK)
-                    e = cn_io_batch_writer_put(&wr, (size_t)g, &ct);
+                /* the gn inputs' columns in one pass over the rows (one piece of each row
+                 * instead of gn strided reads), the piece PREFETCH rows ahead requested
+                 * early: the rows are far apart, so each is a miss the hardware does not
+                 * foresee */
+                for (size_t s = 0; s < count; s++) {
+                    if (s + PREFETCH < count)
+                        for (size_t k = 0; k < gn; k += 8)
+                            __builtin_prefetch(&x[(s + PREFETCH) * nin + g0 + k]);
+                    for (size_t k = 0; k < gn; k++)
+                        v[k * ld + s] = x[s * nin + g0 + k];
+                }
+                if (pt.t_index != ti || !pt.coeffs) {
+                    cn_bfv_plaintext_clear(&pt);
+                    e = cn_bfv_plaintext_init(&pt, c->ctx, ti);
+                }
+                for (size_t k = 0; k < gn && e == CN_OK; k++) {
+                    e = cn_bfv_encode_batch(&pt, v + k * ld, count, c->ctx);
+                    if (e == CN_OK)
+                        e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
+                                                     &rngs[ti * nin + g0 + k]);
+                    if (e == CN_OK)
+                        e = cn_io_batch_writer_put(&wr[ti], g0 + k, &ct);
+                }
+                if (e != CN_OK)
+                    continue;
+                size_t now;
+#pragma omp atomic capture seq_cst
+                now = left[ti] -= gn;
+                if (now == 0) /* every record of part ti is in (seq_cst: and visible) */
+                    e = cn_io_batch_writer_final(&wr[ti], NULL);
             }
             CN_OMP_COLLECT(st, e);
             cn_bfv_ciphertext_clear(&ct);
             cn_bfv_plaintext_clear(&pt);
             free(v);
         }
-        if (st == CN_OK)
-            st = cn_io_batch_writer_final(&wr, NULL);
-        cn_io_batch_writer_clear(&wr);
     }
+    if (wr)
+        for (size_t ti = 0; ti < nt; ti++)
+            cn_io_batch_writer_clear(&wr[ti]);
+    free(wr);
+    free(left);
     if (rngs)
         for (size_t i = 0; i < nt * nin; i++)
             cn_rng_clear(&rngs[i]);

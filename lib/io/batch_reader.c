@@ -7,27 +7,13 @@
 #include <string.h>
 
 #include "io_internal.h"
+#include "../internal/endian.h"
 
 /* ciphertext record flags (format.md; as objects.c) */
 #define REC_SEEDED 1u
 #define REC_TRANSPARENT 2u
 /* bytes of a record's header: size, level, plaintext modulus index, flags (u32 each) */
 #define REC_HEAD 16
-
-static inline uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
 
 /* bytes of `level` packed rows (row j: n values of the bit length of q_j - 1) */
 static size_t rows_bytes(size_t level, const cn_bfv_context_t *ctx)
@@ -47,10 +33,10 @@ typedef struct {
 static cn_status rec_head(rec_head_t *h, size_t *bytes, const uint8_t *p,
                           const cn_bfv_context_t *ctx)
 {
-    h->size = le32(p);
-    h->level = le32(p + 4);
-    h->ti = le32(p + 8);
-    h->fl = le32(p + 12);
+    h->size = cn_load_le32(p);
+    h->level = cn_load_le32(p + 4);
+    h->ti = cn_load_le32(p + 8);
+    h->fl = cn_load_le32(p + 12);
     const int seeded = (h->fl & REC_SEEDED) != 0;
     if (h->size < 2 || h->size > 3 || h->level < 1 || h->level > ctx->L || h->ti >= ctx->nt ||
         (h->fl & ~(REC_SEEDED | REC_TRANSPARENT)) ||
@@ -138,7 +124,7 @@ static int unpack_row(uint64_t *v, const uint8_t *p, size_t n, unsigned bits, ui
     for (size_t i = 0; i < n; i++, pos += bits) {
         const uint8_t *b = p + (pos >> 3);
         const unsigned sh = (unsigned)(pos & 7);
-        uint64_t w = le64(b) >> sh;
+        uint64_t w = cn_load_le64(b) >> sh;
         if (bits + sh > 64) /* bits > 56 only: the value's top bits in the ninth byte */
             w |= (uint64_t)b[8] << (64 - sh);
         v[i] = w & mask;
@@ -197,7 +183,7 @@ cn_status cn_io_batch_reader_check(const cn_io_batch_reader_t *r)
     if (!r->off_)
         return CN_ERR_INVALID_ARG;
     const size_t body = r->len_ - CN_IO_TRAILER_BYTES;
-    const int ok = cn_io_checksum(r->buf_, body) == le64(r->buf_ + body);
+    const int ok = cn_io_checksum(r->buf_, body) == cn_load_le64(r->buf_ + body);
 #ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only (make fuzz), as stream.c */
     (void)ok;
     return CN_OK;

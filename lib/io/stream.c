@@ -4,6 +4,7 @@
 #include "../internal/cpu.h"
 #include "../internal/mem.h"
 #include "io_internal.h"
+#include "../internal/endian.h"
 
 #define H_SEED 0x243f6a8885a308d3ULL
 #define H_K1 0x9e3779b97f4a7c15ULL
@@ -12,28 +13,6 @@
 static inline uint64_t rotl64(uint64_t x, int r)
 {
     return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&v, p, 8); /* one load: memory order is the little-endian value */
-#else
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-#endif
-    return v;
-}
-
-static inline void store_le64(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(p, &v, 8); /* the word's memory is its little-endian serialization */
-#else
-    for (int i = 0; i < 8; i++, v >>= 8)
-        p[i] = (uint8_t)v;
-#endif
 }
 
 static inline uint64_t mix_word(uint64_t h, uint64_t w)
@@ -64,7 +43,7 @@ void cn_hash_update(cn_hash_t *s, const uint8_t *p, size_t n)
     /* the state in a local: p may alias s, so a store per word would otherwise stay */
     uint64_t h = s->h;
     for (; n >= 8; n -= 8, p += 8)
-        h = mix_word(h, load_le64(p));
+        h = mix_word(h, cn_load_le64(p));
     s->h = h;
     for (; n; n--)
         s->word |= (uint64_t)*p++ << (8 * s->nb++);
@@ -112,7 +91,7 @@ void cn_wr_u32(cn_wr_t *w, uint32_t v)
 void cn_wr_u64(cn_wr_t *w, uint64_t v)
 {
     uint8_t b[8];
-    store_le64(b, v);
+    cn_store_le64(b, v);
     cn_wr_bytes(w, b, 8);
 }
 
@@ -144,7 +123,7 @@ static void pack_run(uint8_t *dst, const uint64_t *v, size_t n, unsigned bits)
         acc |= (cn_u128)v[i] << have;
         have += bits;
         if (have >= 64) {
-            store_le64(dst, (uint64_t)acc);
+            cn_store_le64(dst, (uint64_t)acc);
             dst += 8;
             acc >>= 64;
             have -= 64;
@@ -194,15 +173,15 @@ void cn_wr_header(cn_wr_t *w, cn_io_type type, unsigned flags, uint32_t count, u
     h[11] = (uint8_t)(flags >> 8);
     for (int i = 0; i < 4; i++)
         h[12 + i] = (uint8_t)(count >> (8 * i));
-    store_le64(h + 16, total);
-    store_le64(h + 24, fingerprint);
+    cn_store_le64(h + 16, total);
+    cn_store_le64(h + 24, fingerprint);
     cn_wr_bytes(w, h, sizeof h);
 }
 
 void cn_wr_trailer(cn_wr_t *w)
 {
     uint8_t b[8];
-    store_le64(b, cn_hash_final(&w->hs));
+    cn_store_le64(b, cn_hash_final(&w->hs));
     if (w->err != CN_OK)
         return;
     /* the checksum itself is not hashed */
@@ -256,7 +235,7 @@ uint64_t cn_rd_u64(cn_rd_t *r)
 {
     uint8_t b[8];
     cn_rd_bytes(r, b, 8);
-    return load_le64(b);
+    return cn_load_le64(b);
 }
 
 void cn_rd_packed(cn_rd_t *r, uint64_t *v, size_t n, unsigned bits, uint64_t bound)
@@ -302,8 +281,8 @@ static cn_status parse_header(cn_io_header_t *h, const uint8_t *b)
     h->flags = (unsigned)b[10] | (unsigned)b[11] << 8;
     h->count =
         (uint32_t)b[12] | (uint32_t)b[13] << 8 | (uint32_t)b[14] << 16 | (uint32_t)b[15] << 24;
-    h->total_length = load_le64(b + 16);
-    h->fingerprint = load_le64(b + 24);
+    h->total_length = cn_load_le64(b + 16);
+    h->fingerprint = cn_load_le64(b + 24);
     if (h->major > CN_IO_VERSION_MAJOR)
         return CN_ERR_VERSION;
     if (h->major == 0)
@@ -365,7 +344,7 @@ void cn_rd_trailer(cn_rd_t *r)
      * checksum; never defined in a library build */
     (void)want;
 #else
-    if (r->err == CN_OK && load_le64(b) != want)
+    if (r->err == CN_OK && cn_load_le64(b) != want)
         r->err = CN_ERR_FORMAT;
 #endif
 }
@@ -388,7 +367,8 @@ cn_status cn_io_frame_seal(uint8_t *buf, size_t len, unsigned type, uint32_t cou
     cn_wr_header(&w, (cn_io_type)type, 0, count, len, fingerprint);
     if (w.err != CN_OK)
         return w.err;
-    store_le64(buf + len - CN_IO_TRAILER_BYTES, cn_io_checksum(buf, len - CN_IO_TRAILER_BYTES));
+    cn_store_le64(buf + len - CN_IO_TRAILER_BYTES,
+                  cn_io_checksum(buf, len - CN_IO_TRAILER_BYTES));
     return CN_OK;
 }
 
@@ -405,7 +385,7 @@ cn_status cn_io_frame_open(cn_io_header_t *h, const uint8_t **body, size_t *body
         return CN_ERR_FORMAT;
     if (h->total_length != len)
         return h->total_length > len ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
-    const int sum_ok = load_le64(buf + len - CN_IO_TRAILER_BYTES) ==
+    const int sum_ok = cn_load_le64(buf + len - CN_IO_TRAILER_BYTES) ==
                        cn_io_checksum(buf, len - CN_IO_TRAILER_BYTES);
 #ifdef CN_FUZZ_IGNORE_CHECKSUM /* fuzz builds only: mutations reach the checks behind it */
     (void)sum_ok;

@@ -12,6 +12,7 @@
 #include "../internal/mem.h"
 #include "rng_internal.h"
 #include "sample_kernels.h"
+#include "../internal/endian.h"
 
 enum { KIND_OS = 1, KIND_PUBLIC = 2, KIND_INSECURE = 3 };
 
@@ -19,16 +20,6 @@ static uint32_t load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-
-#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
-static void store_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-#endif
 
 /* sodium_init once per process (pthread_once: thread-safe, and cheap after the first
  * call); it selects libsodium's fastest ChaCha20 code for this CPU (AVX2, SSSE3 or
@@ -135,9 +126,9 @@ void cn_rng_refill(cn_rng_t *rng)
 #else
     uint8_t key[32], nonce[8];
     for (int i = 0; i < 8; i++)
-        store_le32(key + 4 * i, r->key[i]);
-    store_le32(nonce, r->nonce[0]);
-    store_le32(nonce + 4, r->nonce[1]);
+        cn_store_le32(key + 4 * i, r->key[i]);
+    cn_store_le32(nonce, r->nonce[0]);
+    cn_store_le32(nonce + 4, r->nonce[1]);
     crypto_stream_chacha20_xor_ic(r->buf, r->buf, sizeof r->buf, nonce, r->counter, key);
     cn_wipe(key, sizeof key);
 #endif
@@ -166,9 +157,9 @@ static void stream_direct(cn_rng_state_t *r, uint8_t *out, size_t len)
 #else
     uint8_t key[32], nonce[8];
     for (int i = 0; i < 8; i++)
-        store_le32(key + 4 * i, r->key[i]);
-    store_le32(nonce, r->nonce[0]);
-    store_le32(nonce + 4, r->nonce[1]);
+        cn_store_le32(key + 4 * i, r->key[i]);
+    cn_store_le32(nonce, r->nonce[0]);
+    cn_store_le32(nonce + 4, r->nonce[1]);
     crypto_stream_chacha20_xor_ic(out, out, len, nonce, r->counter, key);
     cn_wipe(key, sizeof key);
 #endif

@@ -5,6 +5,7 @@
 #include "../internal/mem.h"
 #include "rng_internal.h"
 #include "sample_kernels.h"
+#include "../internal/endian.h"
 
 /* Candidates drawn from the stream at a time: every candidate drawn is examined (at most
  * as many as values still needed), so the stream is consumed exactly as one candidate at
@@ -29,24 +30,12 @@ void cn_sample_uniform(uint64_t *out, size_t n, uint64_t q, cn_rng_t *r)
     cn_wipe(buf, sizeof buf);
 }
 
-static inline uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&v, p, 8);
-#else
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-#endif
-    return v;
-}
-
 size_t cn_uniform_accept_portable(uint64_t *out, const uint8_t *buf, size_t m, unsigned nb,
                                   uint64_t mask, uint64_t q)
 {
     size_t k = 0;
     for (size_t i = 0; i < m; i++) {
-        const uint64_t v = load_le64(buf + i * nb) & mask;
+        const uint64_t v = cn_load_le64(buf + i * nb) & mask;
         out[k] = v; /* k <= i < m: in bounds; kept only when accepted */
         k += v < q;
     }
@@ -87,7 +76,7 @@ void cn_cbd_portable(int64_t *out, const uint8_t *buf, size_t m)
 {
     const uint64_t mask = ((uint64_t)1 << CN_CBD_ETA) - 1;
     for (size_t i = 0; i < m; i++) {
-        const uint64_t x = load_le64(buf + 6 * i); /* 2 * 21 = 42 bits used of 48 */
+        const uint64_t x = cn_load_le64(buf + 6 * i); /* 2 * 21 = 42 bits used of 48 */
         out[i] = (int64_t)popcount64(x & mask) - (int64_t)popcount64((x >> CN_CBD_ETA) & mask);
     }
 }

@@ -8,6 +8,9 @@
 # (optimization flags). The default build runs on any x86-64: SIMD kernels sit in
 # files of their own and are chosen at run time from the CPU's features.
 
+# `make` alone builds `all` (declared first, whatever rule comes before its definition)
+.DEFAULT_GOAL := all
+
 PREFIX  ?= /usr/local
 DESTDIR ?=
 OPT     ?= -O2

@@ -1,10 +1,12 @@
 /* The tool's commands (docs/cli.md): compile, keygen, encrypt, eval, decrypt, run. Each
  * returns an exit status (cli.h) after printing what went wrong, naming the file. */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -403,7 +405,15 @@ int cli_keygen(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s: making keys: %s", a->pos[0], cn_strerror(st));
         goto done;
     }
-    if (cn_client_save(c, a->out, &d) != CN_OK) {
+    /* the client key under a temporary name until its evaluation keys are written: a
+     * failure leaves any existing key and evaluation keys as they were */
+    char kpart[4096];
+    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
+        (int)sizeof kpart) {
+        rc = cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
+        goto done;
+    }
+    if (cn_client_save(c, kpart, &d) != CN_OK) {
         rc = cli_fail(CLI_ERROR, a, "%s", d.msg);
         goto done;
     }
@@ -419,8 +429,10 @@ int cli_keygen(cli_args_t *a)
             (void)cli_writer_close(&w, err, sizeof err);
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     }
+    if (!rc && rename(kpart, a->out) != 0)
+        rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
     if (rc) {
-        remove(a->out); /* no key without its evaluation keys */
+        remove(kpart); /* no key without its evaluation keys */
         goto done;
     }
     const double secs = cli_now() - t0;

@@ -457,11 +457,20 @@ cn_status cn_client_save(const cn_client_t *c, const char *path, cn_net_diag_t *
         cn_diag_set(diag, "%s: %s", path, cn_strerror(st));
         return st;
     }
-    /* created with mode 0600; fchmod for a file that existed with another mode */
-    const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        cn_diag_set(diag, "%s: %s", path, strerror(errno));
+    /* written whole to PATH.partial-PID (a new file of mode 0600), then renamed over path:
+     * a failure at any point leaves path as it was (an older key is not lost) */
+    const size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) {
         cn_client_state_free(b, len);
+        return CN_ERR_NO_MEMORY;
+    }
+    snprintf(tmp, plen + 32, "%s.partial-%ld", path, (long)getpid());
+    const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        cn_diag_set(diag, "%s: %s", tmp, strerror(errno));
+        cn_client_state_free(b, len);
+        free(tmp);
         return CN_ERR_IO;
     }
     const char *what = NULL;
@@ -490,11 +499,17 @@ cn_status cn_client_save(const cn_client_t *c, const char *path, cn_net_diag_t *
         err = errno;
     }
     cn_client_state_free(b, len);
+    if (!what && rename(tmp, path) != 0) {
+        what = "cannot rename the new key into place";
+        err = errno;
+    }
     if (what) {
-        unlink(path); /* no partial key file is left */
+        unlink(tmp); /* no partial key file is left; path is untouched */
         cn_diag_set(diag, "%s: %s: %s", path, what, strerror(err));
+        free(tmp);
         return CN_ERR_IO;
     }
+    free(tmp);
     return CN_OK;
 }
 

@@ -13,6 +13,7 @@
  *    file, and no crash (no signal, no sanitizer report).
  * The expected outputs come from the library's plaintext reference run and the float
  * model, never from the tool. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -588,6 +589,24 @@ START_TEST(test_cli_bad_files)
     path(bad, "missing.cnm");
     expect(cli("compile", bad, "-o", o, NULL), 1, bad, "No such file", NULL);
     expect(cli("encrypt", key, in, "--plan", plan, "-o", dir, NULL), 1, dir, NULL);
+    /* keygen that cannot write its evaluation keys leaves an existing client key (and
+     * the old evaluation keys) byte for byte, and no partial file */
+    size_t klen0, klen1, elen0, elen1;
+    uint8_t *k0 = read_bytes(key, &klen0), *e0 = read_bytes(keys, &elen0);
+    char nodir[300];
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/eval.keys", dir);
+    expect(cli("keygen", plan, "-o", key, "--eval-keys", nodir, NULL), 1, nodir, NULL);
+    expect(cli("keygen", plan, "-o", key, "--eval-keys", dir, NULL), 1, dir, NULL);
+    uint8_t *k1 = read_bytes(key, &klen1), *e1 = read_bytes(keys, &elen1);
+    ck_assert_msg(klen0 == klen1 && memcmp(k0, k1, klen0) == 0,
+                  "a failed keygen changed the existing client key");
+    ck_assert(elen0 == elen1 && memcmp(e0, e1, elen0) == 0);
+    free(k0), free(k1), free(e0), free(e1);
+    DIR *dd = opendir(dir);
+    ck_assert_ptr_nonnull(dd);
+    for (struct dirent *de; (de = readdir(dd));)
+        ck_assert_msg(!strstr(de->d_name, ".partial-"), "left behind: %s", de->d_name);
+    closedir(dd);
     remove_dir();
 }
 END_TEST

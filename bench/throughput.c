@@ -79,7 +79,7 @@ typedef struct {
 /* What a configuration's process reports once it is ready. */
 typedef struct {
     int status; /* 0 ok, else failed (msg) */
-    char msg[200];
+    char msg[CN_NET_DIAG_BYTES + 64];
     size_t n, images, nt, nops;
     double log_qp;
     uint64_t t[8];

@@ -418,7 +418,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     cn_status st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
     if (st != CN_OK) {
         snprintf(code, codelen, "bad_key");
-        snprintf(reason, rlen, "evaluation keys: %s", d.msg[0] ? d.msg : cn_strerror(st));
+        snprintf(reason, rlen, "evaluation keys: %.200s", d.msg[0] ? d.msg : cn_strerror(st));
         goto done;
     }
     if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, reason, rlen))
@@ -449,7 +449,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
         free(in);
         if (st != CN_OK) {
             snprintf(code, codelen, "bad_batch");
-            snprintf(reason, rlen, "batch %llu: %s", (unsigned long long)b + 1,
+            snprintf(reason, rlen, "batch %llu: %.200s", (unsigned long long)b + 1,
                      d.msg[0] ? d.msg : cn_strerror(st));
             w.bad = 1;
             break;

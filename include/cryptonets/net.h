@@ -24,9 +24,11 @@ extern "C" {
 #endif
 
 /* A reason for a failure of the model and plan functions, for people (file, layer,
- * what is wrong); empty when there was none. */
+ * what is wrong); empty when there was none. CN_NET_DIAG_BYTES holds the longest message
+ * the library writes (a compile failure's reasons); a longer one would be cut. */
+#define CN_NET_DIAG_BYTES 1024
 typedef struct {
-    char msg[256];
+    char msg[CN_NET_DIAG_BYTES];
 } cn_net_diag_t;
 
 typedef enum {

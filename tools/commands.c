@@ -287,8 +287,13 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
                          const cli_matrix_t *default_calib, const cli_matrix_t *default_labels)
 {
     cli_matrix_t calib = {0}, lab = {0};
+    const int calibrated = !a->weight_bits && (a->calib || default_calib); /* a width search */
     if (a->calib_labels && !a->calib) {
         return cli_fail(CLI_USAGE, a, "--calib-labels needs --calib");
+    } else if (!calibrated && (a->tolerance || a->exact)) {
+        return cli_fail(CLI_USAGE, a, "%s sets the calibration criterion: it needs %s",
+                        a->exact ? "--exact" : "--tolerance",
+                        a->weight_bits ? "calibration inputs, not --weight-bits" : "--calib");
     } else if (a->calib) {
         char err[512];
         if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err) ||

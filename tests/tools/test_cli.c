@@ -770,6 +770,12 @@ START_TEST(test_cli_calib)
     ck_assert_msg(strstr(out_buf, "weight widths searched on 60 calibration inputs"), "%s",
                   out_buf);
     expect(cli("compile", model, "-o", plan, "--calib-labels", lab, NULL), 2, "--calib", NULL);
+    /* a criterion without calibration inputs is refused, not ignored */
+    expect(cli("compile", model, "-o", plan, "--tolerance", "0.01", NULL), 2, "--calib", NULL);
+    expect(cli("compile", model, "-o", plan, "--exact", NULL), 2, "--calib", NULL);
+    expect(
+        cli("compile", model, "-o", plan, "--calib", in, "--exact", "--weight-bits", "4", NULL),
+        2, "--weight-bits", NULL);
     expect(
         cli("compile", model, "-o", plan, "--calib", in, "--exact", "--tolerance", "0.1", NULL),
         2, "--exact", NULL);

@@ -36,6 +36,8 @@ static cn_status client_new(cn_client_t **out, const cn_plan_t *plan, const uint
                             uint64_t ack)
 {
     *out = NULL;
+    if (plan->packed) /* the packed client's (cn_plan_packed says so in its diag) */
+        return CN_ERR_UNSUPPORTED;
     cn_client_t *c = calloc(1, sizeof *c);
     if (!c)
         return CN_ERR_NO_MEMORY;
@@ -361,6 +363,9 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
     const uint8_t *const key = cn_io_get_view(&r, left);
     cn_client_t *c;
     st = client_new(&c, plan, NULL, 0);
+    if (st == CN_ERR_UNSUPPORTED)
+        cn_diag_set(diag, "this plan uses the packed layout: a batched client state does not "
+                          "apply (use the packed client)");
     if (st != CN_OK)
         return st;
     st = cn_io_load_secret_key(&c->sk, key, left, c->ctx);

@@ -39,6 +39,24 @@ CN_API CN_WARN_UNUSED cn_status cn_plan_packed(const cn_packed_t **pk, const cn_
  * compiler chose forced); CN_ERR_UNSUPPORTED for a batched plan. */
 CN_API CN_WARN_UNUSED cn_status cn_plan_packed_opts(cn_packed_opts_t *o, const cn_plan_t *plan);
 
+/* The packed client's secret state, as cn_client_to_bytes and friends (net.h, same
+ * format: the secret key and the SHA-256 of the plan's bytes): the client of the layout
+ * a packed plan carries (cn_plan_packed); CN_ERR_INVALID_ARG for a layout no plan
+ * carries. Loading needs the packed plan the key was made for (CN_ERR_CONTEXT_MISMATCH
+ * otherwise; CN_ERR_UNSUPPORTED for a batched plan), and the loaded client encrypts with
+ * fresh randomness from the OS. Release the bytes with cn_client_state_free. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_to_bytes(uint8_t **buf, size_t *len,
+                                                          const cn_packed_client_t *c);
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_from_bytes(cn_packed_client_t **c,
+                                                            const cn_plan_t *plan,
+                                                            const uint8_t *buf, size_t len,
+                                                            cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_save(const cn_packed_client_t *c,
+                                                      const char *path, cn_net_diag_t *diag);
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_load(cn_packed_client_t **c,
+                                                      const cn_plan_t *plan, const char *path,
+                                                      cn_net_diag_t *diag);
+
 #ifdef __cplusplus
 }
 #endif

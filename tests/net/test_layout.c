@@ -245,6 +245,77 @@ START_TEST(test_layout_roles_refuse)
 }
 END_TEST
 
+/* the packed client's state: saved by one client, loaded against the plan read back from
+ * bytes, it decrypts what the first encrypted; refused for another plan and by the
+ * batched loader */
+START_TEST(test_layout_client_state)
+{
+    cn_plan_t *p = compile(2), *other = compile(1), *bp = compile(0);
+    const cn_packed_t *pk;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_plan_packed(&pk, p, &d), CN_OK);
+    uint8_t *pb;
+    size_t pl;
+    ck_assert_int_eq(cn_plan_to_bytes(&pb, &pl, p), CN_OK);
+    cn_plan_t *q;
+    ck_assert_msg(cn_plan_from_bytes(&q, pb, pl, 1, &d) == CN_OK, "%s", d.msg);
+    const uint8_t seed[CN_SEED_BYTES] = {0x5e};
+    cn_packed_client_t *a, *b;
+    ck_assert_int_eq(cn_packed_client_create(&a, pk, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    uint8_t *st;
+    size_t sl;
+    ck_assert_int_eq(cn_packed_client_to_bytes(&st, &sl, a), CN_OK);
+    ck_assert_int_eq(cn_packed_client_from_bytes(&b, other, st, sl, &d),
+                     CN_ERR_CONTEXT_MISMATCH);
+    ck_assert_int_eq(cn_packed_client_from_bytes(&b, bp, st, sl, &d), CN_ERR_UNSUPPORTED);
+    cn_client_t *bc;
+    ck_assert_int_eq(cn_client_from_bytes(&bc, q, st, sl, &d), CN_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(d.msg, "packed"));
+    ck_assert_msg(cn_packed_client_from_bytes(&b, q, st, sl, &d) == CN_OK, "%s", d.msg);
+    cn_client_state_free(st, sl);
+    /* a layout no plan carries has no state */
+    cn_packed_t *loose;
+    const cn_packed_opts_t po = {.batch = 1, .security = CN_SEC_NONE_INSECURE};
+    ck_assert_int_eq(cn_packed_create(&loose, bp, &po, &d), CN_OK);
+    cn_packed_client_t *lc;
+    ck_assert_int_eq(cn_packed_client_create(&lc, loose, seed, CN_RNG_INSECURE_ACK), CN_OK);
+    ck_assert_int_eq(cn_packed_client_to_bytes(&st, &sl, lc), CN_ERR_INVALID_ARG);
+    cn_packed_client_free(lc);
+    cn_packed_free(loose);
+    /* a encrypts, the server of the loaded plan evaluates, b decrypts */
+    const cn_packed_t *qk;
+    ck_assert_int_eq(cn_plan_packed(&qk, q, &d), CN_OK);
+    const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
+    int64_t x[2 * 64];
+    ck_assert_uint_le(2 * nin, 128);
+    for (size_t i = 0; i < 2 * nin; i++)
+        x[i] = (int64_t)((i * 7) % 16);
+    cn_int128 ref[64], got[64];
+    ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, 2), CN_OK);
+    uint8_t *keys, *up, *down;
+    size_t kl, ul, dl;
+    cn_packed_server_t *s;
+    ck_assert_int_eq(cn_packed_client_eval_keys(&keys, &kl, b), CN_OK);
+    ck_assert_msg(cn_packed_server_create(&s, qk, keys, kl, 1, &d) == CN_OK, "%s", d.msg);
+    ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, a, x, 2, &d), CN_OK);
+    ck_assert_int_eq(cn_packed_server_eval(&down, &dl, s, up, ul, NULL, &d), CN_OK);
+    ck_assert_msg(cn_packed_client_decrypt(got, b, down, dl, 2, &d) == CN_OK, "%s", d.msg);
+    for (size_t i = 0; i < 2 * nout; i++)
+        ck_assert_msg(got[i] == ref[i], "output %zu", i);
+    free(keys);
+    free(up);
+    free(down);
+    free(pb);
+    cn_packed_server_free(s);
+    cn_packed_client_free(a);
+    cn_packed_client_free(b);
+    cn_plan_free(q);
+    cn_plan_free(p);
+    cn_plan_free(other);
+    cn_plan_free(bp);
+}
+END_TEST
+
 START_TEST(test_layout_bad_option)
 {
     cn_model_t m;
@@ -269,6 +340,7 @@ CN_SUITE(layout)
     tcase_add_test(tc, test_layout_estimates);
     tcase_add_test(tc, test_layout_round_trip);
     tcase_add_test(tc, test_layout_roles_refuse);
+    tcase_add_test(tc, test_layout_client_state);
     tcase_add_test(tc, test_layout_bad_option);
     suite_add_tcase(su, tc);
     return su;

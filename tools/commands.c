@@ -84,6 +84,33 @@ static json_t *plan_json(const cn_plan_t *p)
     cn_quant_report_t q;
     if (cn_plan_quant_report(&q, p))
         json_object_set_new(o, "quantization", quant_json(&q));
+    /* the layout and why (docs/net.md, "Choosing the layout") */
+    cn_layout_report_t lr;
+    const int packed = cn_plan_layout(p) == CN_LAYOUT_PACKED;
+    json_t *l = json_object();
+    json_object_set_new(l, "chosen", json_string(packed ? "packed" : "batched"));
+    if (cn_plan_layout_report(&lr, p)) {
+        json_object_set_new(l, "batch_size", json_integer((json_int_t)lr.batch_size));
+        json_object_set_new(l, "batched_seconds", json_real(lr.batched_s));
+        json_object_set_new(l, "packed_seconds",
+                            lr.packed_s >= 0 ? json_real(lr.packed_s) : json_null());
+        json_object_set_new(l, "why", json_string(lr.why));
+    }
+    const cn_packed_t *pk;
+    if (packed && cn_plan_packed(&pk, p, NULL) == CN_OK) {
+        const cn_bfv_params_t *pp = cn_packed_params(pk);
+        json_t *pt = json_array();
+        for (size_t i = 0; i < pp->nt; i++)
+            json_array_append_new(pt, json_integer((json_int_t)pp->t[i]));
+        json_object_set_new(l, "n", json_integer((json_int_t)pp->n));
+        json_object_set_new(l, "log_qp", json_real(cn_bfv_params_log_qp(pp)));
+        json_object_set_new(l, "plaintext_moduli", pt);
+        json_object_set_new(l, "security_bits", json_integer(security_bits(pp)));
+        json_object_set_new(l, "galois_keys",
+                            json_integer((json_int_t)cn_packed_galois_elts(pk, NULL, 0)));
+        json_object_set_new(l, "output_budget_bits", json_real(cn_packed_output_budget(pk)));
+    }
+    json_object_set_new(o, "layout", l);
     return o;
 }
 
@@ -123,6 +150,16 @@ static size_t argmax(const cn_int128 *v, size_t k)
         if (v[i] > v[b])
             b = i;
     return b;
+}
+
+size_t cli_argmax(const cn_int128 *v, size_t k)
+{
+    return argmax(v, k);
+}
+
+int cli_parse_threads(int *t, const cli_args_t *a)
+{
+    return parse_threads(t, a);
 }
 
 /* v in decimal into s (at least 42 bytes) */
@@ -273,6 +310,26 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
         return cli_fail(CLI_USAGE, a, "--exact and --tolerance: one or the other");
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
+    if (a->batch_size) {
+        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, (size_t)1 << 20))
+            return CLI_USAGE;
+        if (v == 0)
+            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request");
+        o->batch_size = v;
+    }
+    if (a->layout) {
+        if (!a->batch_size)
+            return cli_fail(CLI_USAGE, a, "--layout needs --batch-size");
+        if (!strcmp(a->layout, "auto"))
+            o->force_layout = 0;
+        else if (!strcmp(a->layout, "batched"))
+            o->force_layout = 1;
+        else if (!strcmp(a->layout, "packed"))
+            o->force_layout = 2;
+        else
+            return cli_fail(CLI_USAGE, a, "--layout: auto, batched or packed, got '%s'",
+                            a->layout);
+    }
     return 0;
 }
 
@@ -390,6 +447,11 @@ int cli_keygen(cli_args_t *a)
     int rc = cli_plan_load(&p, a, a->pos[0]);
     if (rc)
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_keygen_packed(a, &p);
+        cli_plan_clear(&p);
+        return rc;
+    }
     const double t0 = cli_now();
     cn_client_t *c = NULL;
     cn_net_diag_t d = {{0}};
@@ -474,6 +536,11 @@ int cli_encrypt(cli_args_t *a)
     cli_plan_t p;
     if ((rc = cli_plan_load(&p, a, a->plan)))
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_encrypt_packed(a, &p, threads);
+        cli_plan_clear(&p);
+        return rc;
+    }
     cn_client_t *c = NULL;
     cli_matrix_t x = {0};
     cli_head_t h = {.kind = CLI_KIND_BATCH};
@@ -554,6 +621,11 @@ int cli_eval(cli_args_t *a)
     cli_plan_t p;
     if ((rc = cli_plan_load(&p, a, a->pos[0])))
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_eval_packed(a, &p, threads);
+        cli_plan_clear(&p);
+        return rc;
+    }
     const char *kpath = a->pos[1], *bpath = a->pos[2];
     cli_reader_t kr = {0}, br = {0};
     cn_server_t *s = NULL;
@@ -569,6 +641,8 @@ int cli_eval(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &kr.h, kpath, p.plan)))
+        goto done;
     if (memcmp(kr.h.digest, p.digest, 32) != 0) {
         rc = cli_fail(CLI_MISMATCH, a, "%s: evaluation keys for another plan than %s", kpath,
                       a->pos[0]);
@@ -578,6 +652,8 @@ int cli_eval(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &br.h, bpath, p.plan)))
+        goto done;
     if (memcmp(br.h.digest, p.digest, 32) != 0) {
         rc =
             cli_fail(CLI_MISMATCH, a, "%s: a batch for another plan than %s", bpath, a->pos[0]);
@@ -680,6 +756,11 @@ int cli_decrypt(cli_args_t *a)
     int rc = cli_plan_load(&p, a, a->plan);
     if (rc)
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_decrypt_packed(a, &p);
+        cli_plan_clear(&p);
+        return rc;
+    }
     cn_client_t *c = NULL;
     cli_reader_t r = {0};
     cn_int128 *out = NULL;
@@ -692,6 +773,8 @@ int cli_decrypt(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &r.h, rpath, p.plan)))
+        goto done;
     if (memcmp(r.h.digest, p.digest, 32) != 0) {
         rc = cli_fail(CLI_MISMATCH, a, "%s: a reply for another plan than %s", rpath, a->plan);
         goto done;
@@ -755,6 +838,12 @@ done:
     cn_client_free(c);
     cli_plan_clear(&p);
     return rc;
+}
+
+int cli_write_predictions(const cli_args_t *a, const char *path, const cn_int128 *out,
+                          size_t rows, size_t k, double scale)
+{
+    return write_predictions(a, path, out, rows, k, scale);
 }
 
 /* --- run ------------------------------------------------------------------------------- */
@@ -876,6 +965,10 @@ int cli_run(cli_args_t *a)
         goto done;
     if (!a->json && !a->quiet)
         cn_plan_print(plan, stdout);
+    if (cn_plan_layout(plan) == CN_LAYOUT_PACKED) {
+        rc = cli_run_packed(a, plan, &x, &lab, &m, threads, r.t_compile);
+        goto done;
+    }
     /* client and server apart, as in a deployment: they share bytes only */
     double t0 = cli_now();
     cn_status st = cn_plan_to_bytes(&pb, &pl, plan);

@@ -24,6 +24,7 @@ typedef struct {
     double batched_s;  /* ceil(batch_size / n) batches of the batched plan */
     double packed_s;   /* one request of batch_size inputs in the packed layout; < 0:
                         * no packed layout (why says why) */
+    int forced;        /* the choice was forced (cn_compile_opts_t.force_layout) */
     char why[200];     /* the reason, for people */
 } cn_layout_report_t;
 

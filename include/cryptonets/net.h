@@ -174,6 +174,9 @@ typedef struct {
      * (cryptonets/packed.h) by the cost model's seconds for that many inputs; the plan
      * then carries the choice (cryptonets/layout.h). */
     size_t batch_size;
+    /* With batch_size: 0 takes the cheaper estimate; 1 forces the batched layout, 2 the
+     * packed one (both estimates still reported; for tests and measurements). */
+    int force_layout;
 } cn_compile_opts_t;
 
 typedef struct cn_plan cn_plan_t;

@@ -48,6 +48,11 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         cn_diag_set(diag, "unknown security level %d", (int)o->security);
         return CN_ERR_INVALID_ARG;
     }
+    if (o->force_layout < 0 || o->force_layout > 2 || (o->force_layout && !o->batch_size)) {
+        cn_diag_set(diag, "force_layout %d: 0, 1 (batched) or 2 (packed), with a batch_size",
+                    o->force_layout);
+        return CN_ERR_INVALID_ARG;
+    }
     if (o->batch_size > ((size_t)1 << 20)) {
         cn_diag_set(diag, "batch_size %zu: at most 2^20 inputs per request (0: batched)",
                     o->batch_size);

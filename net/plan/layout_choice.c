@@ -40,10 +40,11 @@ static void set_why(cn_layout_report_t *r, const cn_plan_t *p, const char *packe
                  packed_diag && packed_diag[0] ? packed_diag : "no parameters");
     else
         snprintf(r->why, sizeof r->why,
-                 "%s: %zu inputs per request cost %.3g s packed against %.3g s batched "
+                 "%s%s: %zu inputs per request cost %.3g s packed against %.3g s batched "
                  "(%zu batch%s of %zu slots) on one core (cost model)",
-                 r->chosen == CN_LAYOUT_PACKED ? "packed" : "batched", r->batch_size,
-                 r->packed_s, r->batched_s, nb, nb == 1 ? "" : "es", n);
+                 r->chosen == CN_LAYOUT_PACKED ? "packed" : "batched",
+                 r->forced ? " (forced)" : "", r->batch_size, r->packed_s, r->batched_s, nb,
+                 nb == 1 ? "" : "es", n);
 }
 
 /* The layout of popts for plan p, checked to have the parameters popts forces. */
@@ -80,6 +81,10 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
     cn_status st = cn_packed_create(&pk, p, &po, &pd);
     if (st == CN_ERR_NO_MEMORY)
         return st;
+    if (st != CN_OK && o->force_layout == 2) {
+        cn_diag_set(diag, "the packed layout was asked for: %s", pd.msg);
+        return st;
+    }
     if (st != CN_OK) {
         r->packed_s = -1;
         r->chosen = CN_LAYOUT_BATCHED;
@@ -87,7 +92,11 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
         return CN_OK;
     }
     r->packed_s = pk->cost;
-    r->chosen = r->packed_s < r->batched_s ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED;
+    r->chosen = o->force_layout == 2         ? CN_LAYOUT_PACKED
+                : o->force_layout == 1       ? CN_LAYOUT_BATCHED
+                : r->packed_s < r->batched_s ? CN_LAYOUT_PACKED
+                                             : CN_LAYOUT_BATCHED;
+    r->forced = o->force_layout != 0;
     set_why(r, p, NULL);
     if (r->chosen == CN_LAYOUT_BATCHED) {
         cn_packed_free(pk);
@@ -119,6 +128,7 @@ void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p)
 {
     const cn_packed_opts_t *o = &p->popts;
     cn_io_put_u64(b, CN_LAYOUT_PACKED);
+    cn_io_put_u64(b, (uint64_t)p->lrep.forced);
     cn_io_put_u64(b, p->lrep.batch_size);
     cn_io_put_f64(b, p->lrep.batched_s);
     cn_io_put_f64(b, p->lrep.packed_s);
@@ -134,7 +144,7 @@ void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p)
 
 cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag)
 {
-    const uint64_t kind = cn_io_get_u64(r), bs = cn_io_get_u64(r);
+    const uint64_t kind = cn_io_get_u64(r), forced = cn_io_get_u64(r), bs = cn_io_get_u64(r);
     const double bsec = cn_io_get_f64(r), psec = cn_io_get_f64(r);
     uint64_t v[8];
     for (int i = 0; i < 8; i++)
@@ -144,8 +154,8 @@ cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *di
         return CN_ERR_FORMAT;
     }
     const uint64_t sec = v[6];
-    if (kind != CN_LAYOUT_PACKED || bs == 0 || bs > ((uint64_t)1 << 20) || v[0] != bs ||
-        !(bsec >= 0) || !isfinite(bsec) || !(psec >= 0) || !isfinite(psec) ||
+    if (kind != CN_LAYOUT_PACKED || forced > 1 || bs == 0 || bs > ((uint64_t)1 << 20) ||
+        v[0] != bs || !(bsec >= 0) || !isfinite(bsec) || !(psec >= 0) || !isfinite(psec) ||
         v[1] < CN_BFV_MIN_N || v[1] > CN_BFV_MAX_N || (v[1] & (v[1] - 1)) || v[2] < 14 ||
         v[2] > 60 || v[3] < 30 || v[3] > 60 || v[4] == 0 || v[4] > CN_BFV_MAX_Q || v[5] > 60 ||
         v[7] > CN_BFV_MAX_N ||
@@ -169,6 +179,7 @@ cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *di
                           .baby = (size_t)v[7]};
     p->popts = o;
     p->lrep = (cn_layout_report_t){.chosen = CN_LAYOUT_PACKED,
+                                   .forced = (int)forced,
                                    .batch_size = (size_t)bs,
                                    .batched_s = bsec,
                                    .packed_s = psec};

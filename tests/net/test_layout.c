@@ -200,13 +200,13 @@ START_TEST(test_layout_round_trip)
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     /* the layout section damaged: batch size 0, then n not a power of two */
-    const size_t sec = al - 8 - 12 * 8; /* the section's 12 words end the body */
+    const size_t sec = al - 8 - 13 * 8; /* the section's 13 words end the body */
     memcpy(b, a, al);
-    memset(b + sec + 8, 0, 8);
+    memset(b + sec + 16, 0, 8);
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     memcpy(b, a, al);
-    b[sec + 5 * 8] ^= 1;
+    b[sec + 6 * 8] ^= 1;
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     /* the section cut off */
@@ -328,6 +328,28 @@ START_TEST(test_layout_bad_option)
     cn_net_diag_t d;
     ck_assert_int_eq(cn_plan_compile(&p, &m, &o, &d), CN_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(d.msg, "batch_size"));
+    o.batch_size = 0;
+    o.force_layout = 2; /* forcing needs a batch size */
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, &d), CN_ERR_INVALID_ARG);
+    o.batch_size = 1;
+    o.force_layout = 3;
+    ck_assert_int_eq(cn_plan_compile(&p, &m, &o, &d), CN_ERR_INVALID_ARG);
+    /* forced either way: both estimates still reported, and said to be forced */
+    cn_layout_report_t r;
+    o.force_layout = 1;
+    ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "%s", d.msg);
+    ck_assert_int_eq(cn_plan_layout(p), CN_LAYOUT_BATCHED);
+    ck_assert_int_eq(cn_plan_layout_report(&r, p), 1);
+    ck_assert(r.forced && r.packed_s > 0 && r.batched_s > 0);
+    ck_assert_ptr_nonnull(strstr(r.why, "forced"));
+    cn_plan_free(p);
+    o.force_layout = 2;
+    o.batch_size = 3 * 2048;
+    ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "%s", d.msg);
+    ck_assert_int_eq(cn_plan_layout(p), CN_LAYOUT_PACKED);
+    ck_assert_int_eq(cn_plan_layout_report(&r, p), 1);
+    ck_assert(r.forced);
+    cn_plan_free(p);
     cn_model_clear(&m);
 }
 END_TEST

@@ -897,6 +897,11 @@ START_TEST(test_cli_packed)
     expect(cli("compile", model, "-o", pplan, "--batch-size", "0", NULL), 2, "--batch-size",
            NULL);
     expect(cli("compile", model, "-o", pplan, "--layout", "packed", NULL), 2, "--layout", NULL);
+    /* the service takes batched plans only, and says so */
+    char state[256];
+    path(state, "state");
+    expect(cli("serve", "--plan", pplan, "--state-dir", state, "--quiet", NULL), 2, pplan,
+           "packed layout", NULL);
     /* without --layout the cost model decides: for this tiny network, batched */
     expect(cli("compile", model, "-o", pplan, "--weight-bits", "6", "--batch-size", "4", NULL),
            0, NULL);

@@ -186,6 +186,7 @@ START_TEST(test_layout_round_trip)
     ck_assert_int_eq(memcmp(e1, e2, n1 * sizeof *e1), 0);
     run_flow(q, 3);
     run_flow(q, 1);
+    cn_plan_free(q);
     free(b);
     /* a newer minor version: refused with a clear message */
     b = malloc(al);
@@ -235,8 +236,10 @@ START_TEST(test_layout_roles_refuse)
     uint8_t *st;
     size_t sl;
     ck_assert_int_eq(cn_client_to_bytes(&st, &sl, c), CN_OK);
-    ck_assert_int_ne(cn_client_from_bytes(&c, p, st, sl, &d), CN_OK);
+    cn_client_t *c2;
+    ck_assert_int_ne(cn_client_from_bytes(&c2, p, st, sl, &d), CN_OK);
     cn_client_state_free(st, sl);
+    cn_client_free(c);
     const cn_packed_t *pk;
     ck_assert_int_eq(cn_plan_packed(&pk, bp, &d), CN_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(d.msg, "batched layout"));

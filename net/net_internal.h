@@ -6,6 +6,7 @@
 
 #include "cryptonets/cryptonets.h"
 #include "cryptonets/net.h"
+#include "cryptonets/layout.h"
 
 /* The whole file at path (at most maxlen bytes: CN_ERR_FORMAT beyond), for the model
  * loaders; CN_ERR_IO with the path and the system's reason. Free *buf with free(). */
@@ -86,7 +87,24 @@ struct cn_plan {
     double cost;              /* cost model: estimated seconds per batch on one core */
     cn_quant_report_t *quant; /* the weight-width search's table (NULL: none; not in the
                                * plan bytes) */
+    /* the layout (net/plan/layout_choice.c): set when compiled with a batch size */
+    cn_layout_report_t lrep; /* batch_size 0: none */
+    cn_packed_opts_t popts;  /* packed: the layout's options, parameters forced */
+    cn_packed_t *packed;     /* packed: the layout, owned (NULL: batched) */
 };
+
+/* The layout stage of the compiler (after the parameter search): with opts->batch_size,
+ * the packed layout's and the batched plan's estimates for that many inputs, and the
+ * cheaper chosen. */
+cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *opts,
+                                cn_net_diag_t *diag);
+/* The plan bytes' layout section (format 1.1, packed plans only; docs/net.md). */
+void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p);
+cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag);
+void cn_plan_layout_print(const cn_plan_t *p, FILE *f);
+/* After a read plan's checks: recreates its packed layout (CN_ERR_INSECURE for one
+ * without security unless allow_insecure). */
+cn_status cn_plan_layout_load(cn_plan_t *p, int allow_insecure, cn_net_diag_t *diag);
 
 /* Linear kernels, one prime: out[j][c] = sum_k w[k] x[col[k]][c] mod p for the outputs
  * j in [j0, j1) and coefficients c in [c0, c1), coefficient blocks outermost so a block

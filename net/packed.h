@@ -66,4 +66,14 @@ uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
  * set) in row copy r (r = 0 when rows_distinct: the row follows from the lane). */
 size_t cn_pk_slot(const cn_packed_t *pk, size_t lane, size_t p, size_t r);
 
+/* Hooks of the packed client's state (net/runtime/packed_state.c): the client's secret
+ * key, context and layout; a client (keys made as by cn_packed_client_create) whose secret key
+ * is the lib/io secret key object sk[0, sklen) instead of a fresh one (sk NULL: fresh). */
+const cn_bfv_secret_key_t *cn_pk_client_secret(const cn_packed_client_t *c,
+                                               const cn_bfv_context_t **ctx,
+                                               const cn_packed_t **pk);
+cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
+                            const uint8_t *rng_seed, uint64_t ack, const uint8_t *sk,
+                            size_t sklen);
+
 #endif

@@ -5,7 +5,8 @@
  *   commands.c    compile, keygen, encrypt, eval, decrypt, run
  *   inputs.c      input files: CSV, IDX, NumPy .npy
  *   files.c       whole files, the tool's own containers (evaluation keys, batch and
- *                 reply streams), the plan and model loaders (ONNX: one stub) */
+ *                 reply streams), the plan and model loaders (ONNX: one stub)
+ *   packed_cmds.c keygen, encrypt, eval, decrypt and run on plans of the packed layout */
 #ifndef CN_TOOLS_CLI_H
 #define CN_TOOLS_CLI_H
 
@@ -32,7 +33,8 @@ typedef struct {
     const char *pos[4];
     size_t npos;
     const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
-        *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels;
+        *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels, *batch_size,
+        *layout;
     int json, quiet, raw, exact;
 } cli_args_t;
 
@@ -116,7 +118,13 @@ typedef struct {
     cli_kind kind;
     uint8_t digest[32], key_id[32];
     uint64_t records, inputs;
+    cn_layout_kind layout; /* the header's minor version: 0 batched, 1 packed */
 } cli_head_t;
+/* keygen's files: the client key saved by save(client, path, diag) and the evaluation keys
+ * keys[0..klen) in a container of header h, neither written unless both are (commands.c) */
+typedef cn_status (*cli_save_fn)(const void *client, const char *path, cn_net_diag_t *diag);
+int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, size_t klen,
+                     cli_save_fn save, const void *client);
 
 /* Writing: open with the header, then each record in turn, then close (which checks
  * that every announced record was written). The bytes go to PATH.partial-PID and are
@@ -149,5 +157,27 @@ int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len
 int cli_reader_end(cli_reader_t *r, char *err, size_t errlen);
 void cli_reader_close(cli_reader_t *r);
 const char *cli_kind_name(cli_kind k);
+/* 0, or CLI_MISMATCH with the message printed when the container h at path is of another
+ * layout than plan's. */
+int cli_check_layout(const cli_args_t *a, const cli_head_t *h, const char *path,
+                     const cn_plan_t *plan);
+
+/* --- commands.c: pieces the packed commands share ---------------------------------- */
+
+int cli_parse_threads(int *t, const cli_args_t *a);
+int cli_write_predictions(const cli_args_t *a, const char *path, const cn_int128 *out,
+                          size_t rows, size_t k, double scale);
+size_t cli_argmax(const cn_int128 *v, size_t k);
+
+/* --- packed_cmds.c: the commands on a plan of the packed layout (p->plan packed) ------- */
+
+int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p);
+int cli_encrypt_packed(cli_args_t *a, const cli_plan_t *p, int threads);
+int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads);
+int cli_decrypt_packed(cli_args_t *a, const cli_plan_t *p);
+/* run's loop (after compiling): x inputs, lab labels (rows 0: none), m for the float
+ * network's accuracy */
+int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
+                   const cli_matrix_t *lab, const cn_model_t *m, int threads, double t_compile);
 
 #endif

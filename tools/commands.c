@@ -86,6 +86,33 @@ static json_t *plan_json(const cn_plan_t *p)
     cn_quant_report_t q;
     if (cn_plan_quant_report(&q, p))
         json_object_set_new(o, "quantization", quant_json(&q));
+    /* the layout and why (docs/net.md, "Choosing the layout") */
+    cn_layout_report_t lr;
+    const int packed = cn_plan_layout(p) == CN_LAYOUT_PACKED;
+    json_t *l = json_object();
+    json_object_set_new(l, "chosen", json_string(packed ? "packed" : "batched"));
+    if (cn_plan_layout_report(&lr, p)) {
+        json_object_set_new(l, "batch_size", json_integer((json_int_t)lr.batch_size));
+        json_object_set_new(l, "batched_seconds", json_real(lr.batched_s));
+        json_object_set_new(l, "packed_seconds",
+                            lr.packed_s >= 0 ? json_real(lr.packed_s) : json_null());
+        json_object_set_new(l, "why", json_string(lr.why));
+    }
+    const cn_packed_t *pk;
+    if (packed && cn_plan_packed(&pk, p, NULL) == CN_OK) {
+        const cn_bfv_params_t *pp = cn_packed_params(pk);
+        json_t *pt = json_array();
+        for (size_t i = 0; i < pp->nt; i++)
+            json_array_append_new(pt, json_integer((json_int_t)pp->t[i]));
+        json_object_set_new(l, "n", json_integer((json_int_t)pp->n));
+        json_object_set_new(l, "log_qp", json_real(cn_bfv_params_log_qp(pp)));
+        json_object_set_new(l, "plaintext_moduli", pt);
+        json_object_set_new(l, "security_bits", json_integer(security_bits(pp)));
+        json_object_set_new(l, "galois_keys",
+                            json_integer((json_int_t)cn_packed_galois_elts(pk, NULL, 0)));
+        json_object_set_new(l, "output_budget_bits", json_real(cn_packed_output_budget(pk)));
+    }
+    json_object_set_new(o, "layout", l);
     return o;
 }
 
@@ -125,6 +152,16 @@ static size_t argmax(const cn_int128 *v, size_t k)
         if (v[i] > v[b])
             b = i;
     return b;
+}
+
+size_t cli_argmax(const cn_int128 *v, size_t k)
+{
+    return argmax(v, k);
+}
+
+int cli_parse_threads(int *t, const cli_args_t *a)
+{
+    return parse_threads(t, a);
 }
 
 /* v in decimal into s (at least 42 bytes) */
@@ -275,6 +312,26 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
         return cli_fail(CLI_USAGE, a, "--exact and --tolerance: one or the other");
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
+    if (a->batch_size) {
+        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, (size_t)1 << 20))
+            return CLI_USAGE;
+        if (v == 0)
+            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request");
+        o->batch_size = v;
+    }
+    if (a->layout) {
+        if (!a->batch_size)
+            return cli_fail(CLI_USAGE, a, "--layout needs --batch-size");
+        if (!strcmp(a->layout, "auto"))
+            o->force_layout = 0;
+        else if (!strcmp(a->layout, "batched"))
+            o->force_layout = 1;
+        else if (!strcmp(a->layout, "packed"))
+            o->force_layout = 2;
+        else
+            return cli_fail(CLI_USAGE, a, "--layout: auto, batched or packed, got '%s'",
+                            a->layout);
+    }
     return 0;
 }
 
@@ -384,6 +441,41 @@ int cli_compile(cli_args_t *a)
 
 /* --- keygen ---------------------------------------------------------------------------- */
 
+/* The client key (through save, under OUT.partial-PID until the evaluation keys are
+ * written, then renamed) and the evaluation keys keys[0..klen) in a container of header h:
+ * a failure at any point leaves any existing key and evaluation keys as they were and no
+ * partial file. 0 or an exit status with the reason printed. */
+int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, size_t klen,
+                     cli_save_fn save, const void *client)
+{
+    char kpart[4096], err[512];
+    cn_net_diag_t d = {{0}};
+    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
+        (int)sizeof kpart)
+        return cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
+    if (save(client, kpart, &d) != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s", d.msg);
+    int rc = 0;
+    cli_writer_t w = {0};
+    if (cli_writer_open(&w, a->eval_keys, h, err, sizeof err) ||
+        cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
+        cli_writer_close(&w, err, sizeof err)) {
+        if (w.f)
+            (void)cli_writer_close(&w, err, sizeof err);
+        rc = cli_fail(CLI_ERROR, a, "%s", err);
+    }
+    if (!rc && rename(kpart, a->out) != 0)
+        rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
+    if (rc)
+        remove(kpart); /* no key without its evaluation keys */
+    return rc;
+}
+
+static cn_status save_batched(const void *c, const char *path, cn_net_diag_t *d)
+{
+    return cn_client_save(c, path, d);
+}
+
 int cli_keygen(cli_args_t *a)
 {
     if (!a->out || !a->eval_keys)
@@ -397,12 +489,15 @@ int cli_keygen(cli_args_t *a)
     int rc = cli_plan_load(&p, a, a->pos[0]);
     if (rc)
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_keygen_packed(a, &p);
+        cli_plan_clear(&p);
+        return rc;
+    }
     const double t0 = cli_now();
     cn_client_t *c = NULL;
-    cn_net_diag_t d = {{0}};
     uint8_t *keys = NULL;
     size_t klen = 0;
-    char err[512];
     cn_status st = cn_client_create(&c, p.plan, NULL, 0);
     if (st == CN_OK)
         st = cn_client_eval_keys(&keys, &klen, c);
@@ -410,36 +505,14 @@ int cli_keygen(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s: making keys: %s", a->pos[0], cn_strerror(st));
         goto done;
     }
-    /* the client key under a temporary name until its evaluation keys are written: a
-     * failure leaves any existing key and evaluation keys as they were */
-    char kpart[4096];
-    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
-        (int)sizeof kpart) {
-        rc = cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
-        goto done;
-    }
-    if (cn_client_save(c, kpart, &d) != CN_OK) {
-        rc = cli_fail(CLI_ERROR, a, "%s", d.msg);
-        goto done;
-    }
     cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1};
     memcpy(h.digest, p.digest, 32);
-    cli_writer_t w;
     if (cli_key_id(h.key_id, c)) {
         rc = cli_fail(CLI_ERROR, a, "out of memory");
-    } else if (cli_writer_open(&w, a->eval_keys, &h, err, sizeof err) ||
-               cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
-               cli_writer_close(&w, err, sizeof err)) {
-        if (w.f)
-            (void)cli_writer_close(&w, err, sizeof err);
-        rc = cli_fail(CLI_ERROR, a, "%s", err);
-    }
-    if (!rc && rename(kpart, a->out) != 0)
-        rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
-    if (rc) {
-        remove(kpart); /* no key without its evaluation keys */
         goto done;
     }
+    if ((rc = cli_keygen_write(a, &h, keys, klen, save_batched, c)))
+        goto done;
     const double secs = cli_now() - t0;
     if (a->json) {
         json_t *doc = json_object();
@@ -491,6 +564,11 @@ int cli_encrypt(cli_args_t *a)
     cli_plan_t p;
     if ((rc = cli_plan_load(&p, a, a->plan)))
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_encrypt_packed(a, &p, threads);
+        cli_plan_clear(&p);
+        return rc;
+    }
     cn_client_t *c = NULL;
     cli_matrix_t x = {0};
     cli_head_t h = {.kind = CLI_KIND_BATCH};
@@ -571,6 +649,11 @@ int cli_eval(cli_args_t *a)
     cli_plan_t p;
     if ((rc = cli_plan_load(&p, a, a->pos[0])))
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_eval_packed(a, &p, threads);
+        cli_plan_clear(&p);
+        return rc;
+    }
     const char *kpath = a->pos[1], *bpath = a->pos[2];
     cli_reader_t kr = {0}, br = {0};
     cn_server_t *s = NULL;
@@ -586,6 +669,8 @@ int cli_eval(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &kr.h, kpath, p.plan)))
+        goto done;
     if (memcmp(kr.h.digest, p.digest, 32) != 0) {
         rc = cli_fail(CLI_MISMATCH, a, "%s: evaluation keys for another plan than %s", kpath,
                       a->pos[0]);
@@ -595,6 +680,8 @@ int cli_eval(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &br.h, bpath, p.plan)))
+        goto done;
     if (memcmp(br.h.digest, p.digest, 32) != 0) {
         rc =
             cli_fail(CLI_MISMATCH, a, "%s: a batch for another plan than %s", bpath, a->pos[0]);
@@ -697,6 +784,11 @@ int cli_decrypt(cli_args_t *a)
     int rc = cli_plan_load(&p, a, a->plan);
     if (rc)
         return rc;
+    if (cn_plan_layout(p.plan) == CN_LAYOUT_PACKED) {
+        rc = cli_decrypt_packed(a, &p);
+        cli_plan_clear(&p);
+        return rc;
+    }
     cn_client_t *c = NULL;
     cli_reader_t r = {0};
     cn_int128 *out = NULL;
@@ -709,6 +801,8 @@ int cli_decrypt(cli_args_t *a)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
+    if ((rc = cli_check_layout(a, &r.h, rpath, p.plan)))
+        goto done;
     if (memcmp(r.h.digest, p.digest, 32) != 0) {
         rc = cli_fail(CLI_MISMATCH, a, "%s: a reply for another plan than %s", rpath, a->plan);
         goto done;
@@ -772,6 +866,12 @@ done:
     cn_client_free(c);
     cli_plan_clear(&p);
     return rc;
+}
+
+int cli_write_predictions(const cli_args_t *a, const char *path, const cn_int128 *out,
+                          size_t rows, size_t k, double scale)
+{
+    return write_predictions(a, path, out, rows, k, scale);
 }
 
 /* --- run ------------------------------------------------------------------------------- */
@@ -893,6 +993,10 @@ int cli_run(cli_args_t *a)
         goto done;
     if (!a->json && !a->quiet)
         cn_plan_print(plan, stdout);
+    if (cn_plan_layout(plan) == CN_LAYOUT_PACKED) {
+        rc = cli_run_packed(a, plan, &x, &lab, &m, threads, r.t_compile);
+        goto done;
+    }
     /* client and server apart, as in a deployment: they share bytes only */
     double t0 = cli_now();
     cn_status st = cn_plan_to_bytes(&pb, &pl, plan);

@@ -87,13 +87,15 @@ typedef struct {
 } command_t;
 
 #define COMPILE_OPTS                                                                           \
-    "input-range input-scale weight-bits calib calib-labels tolerance exact security n format"
+    "input-range input-scale weight-bits calib calib-labels tolerance exact security n "       \
+    "format "                                                                                  \
+    "batch-size layout"
 
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
      "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact]]\n"
-     "        [--security 128|192|256] [--n N] [--json]",
+     "        [--security 128|192|256] [--n N] [--batch-size B [--layout L]] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
      "bytes to PLAN. The plan is public: the client and the server both use it.\n"
@@ -110,6 +112,11 @@ static const command_t commands[] = {
      "  --exact              every calibration prediction as the float network's\n"
      "  --security S         128 (default), 192 or 256 bits\n"
      "  --n N                force the ring degree (a batch holds N inputs)\n"
+     "  --batch-size B       inputs the client sends per request (1..2^20): the compiler\n"
+     "                       chooses the batched or the packed layout by its cost model\n"
+     "                       for B inputs and prints why (default: batched)\n"
+     "  --layout L           with --batch-size: auto (default), batched or packed (forced;\n"
+     "                       both estimates are still printed)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
      "                       its name)\n"},
     {"keygen", cli_keygen, 1, "o eval-keys json quiet",
@@ -229,6 +236,8 @@ static const option_t options[] = {
     {"json", offsetof(cli_args_t, json), 1},
     {"quiet", offsetof(cli_args_t, quiet), 1},
     {"raw", offsetof(cli_args_t, raw), 1},
+    {"batch-size", offsetof(cli_args_t, batch_size), 0},
+    {"layout", offsetof(cli_args_t, layout), 0},
 };
 
 /* 1 when name is a word of the space-separated list */

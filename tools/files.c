@@ -222,7 +222,8 @@ int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char
     *w = (cli_writer_t){.path = path, .left = h->records};
     uint8_t full[HEAD_BYTES + 8] = {0};
     memcpy(full, magics[h->kind], 4);
-    full[4] = 1; /* major 1, minor 0 */
+    full[4] = 1; /* major 1, minor 0 (batched layout) or 1 (packed) */
+    full[6] = h->layout == CN_LAYOUT_PACKED ? 1 : 0;
     memcpy(full + 8, h->digest, 32);
     memcpy(full + 40, h->key_id, 32);
     put64(full + 72, h->records);
@@ -292,13 +293,17 @@ int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
                     cli_kind_name(kind));
     if (got < sizeof b)
         return fail(err, errlen, "%s: truncated (%zu bytes)", path, got);
-    const unsigned major = b[4] | (unsigned)b[5] << 8;
+    const unsigned major = b[4] | (unsigned)b[5] << 8, minor = b[6] | (unsigned)b[7] << 8;
     if (major != 1)
         return fail(err, errlen, "%s: file format version %u; this tool reads 1.x", path,
                     major);
+    if (minor > 1)
+        return fail(err, errlen, "%s: file format version 1.%u; this tool reads up to 1.1",
+                    path, minor);
     if (cn_io_checksum(b, HEAD_BYTES) != get64(b + HEAD_BYTES))
         return fail(err, errlen, "%s: header checksum mismatch (damaged)", path);
     r->h.kind = kind;
+    r->h.layout = minor == 1 ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED;
     memcpy(r->h.digest, b + 8, 32);
     memcpy(r->h.key_id, b + 40, 32);
     r->h.records = get64(b + 72);
@@ -357,6 +362,18 @@ int cli_reader_end(cli_reader_t *r, char *err, size_t errlen)
     if (fgetc(r->f) != EOF)
         return fail(err, errlen, "%s: bytes after the last record", r->path);
     return 0;
+}
+
+int cli_check_layout(const cli_args_t *a, const cli_head_t *h, const char *path,
+                     const cn_plan_t *plan)
+{
+    const cn_layout_kind want = cn_plan_layout(plan);
+    if (h->layout == want)
+        return 0;
+    return cli_fail(CLI_MISMATCH, a, "%s: %s of the %s layout, but the plan uses the %s layout",
+                    path, cli_kind_name(h->kind),
+                    h->layout == CN_LAYOUT_PACKED ? "packed" : "batched",
+                    want == CN_LAYOUT_PACKED ? "packed" : "batched");
 }
 
 void cli_reader_close(cli_reader_t *r)

@@ -376,6 +376,11 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
     int rc = cli_plan_load(&s->plan, &a, path);
     if (rc)
         return rc;
+    if (cn_plan_layout(s->plan.plan) == CN_LAYOUT_PACKED) /* docs/service.md, "Limits" */
+        return cli_fail(CLI_USAGE, &a,
+                        "%s: a plan of the packed layout: the service takes batched plans "
+                        "only (for now); use keygen, encrypt, eval and decrypt",
+                        path);
     uint8_t d[32];
     crypto_hash_sha256(d, s->plan_bytes, s->plan_len);
     if (memcmp(d, s->plan.digest, 32) != 0)

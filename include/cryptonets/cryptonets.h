@@ -17,6 +17,7 @@
 #include "cryptonets/io.h"
 #include "cryptonets/net.h"
 #include "cryptonets/packed.h"
+#include "cryptonets/layout.h"
 #include "cryptonets/idx.h"
 #include "cryptonets/onnx.h"
 

@@ -170,6 +170,15 @@ typedef struct {
         int allow_undersized; /* 1: accept parameters whose noise estimate misses the
                                * margin (tests of the check mode) */
     } experimental;
+    /* Inputs the client will send per request (docs/net.md, "Choosing the layout"):
+     * 0 (the default) compiles the batched layout, one input per slot, as always; 1 ..
+     * 2^20 lets the compiler choose between the batched and the packed layout
+     * (cryptonets/packed.h) by the cost model's seconds for that many inputs; the plan
+     * then carries the choice (cryptonets/layout.h). */
+    size_t batch_size;
+    /* With batch_size: 0 takes the cheaper estimate; 1 forces the batched layout, 2 the
+     * packed one (both estimates still reported; for tests and measurements). */
+    int force_layout;
 } cn_compile_opts_t;
 
 typedef struct cn_plan cn_plan_t;
@@ -266,7 +275,9 @@ typedef struct cn_server cn_server_t;
 /* The client: makes keys (fresh randomness from the OS unless rng_seed is given, which
  * is for tests and reproducible benchmarks only and needs CN_RNG_INSECURE_ACK). The
  * client borrows plan: it must stay alive, unchanged, until cn_client_free (the same
- * holds for cn_server_create's plan). One thread at a time per client. */
+ * holds for cn_server_create's plan). One thread at a time per client. A plan of the
+ * packed layout (cryptonets/layout.h) is refused with CN_ERR_UNSUPPORTED, as by
+ * cn_server_create and cn_client_from_bytes (with the reason in diag). */
 CN_API CN_WARN_UNUSED cn_status cn_client_create(cn_client_t **c, const cn_plan_t *plan,
                                                  const uint8_t *rng_seed, uint64_t ack);
 CN_API void cn_client_free(cn_client_t *c);

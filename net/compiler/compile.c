@@ -48,6 +48,16 @@ static cn_status check_opts(const cn_compile_opts_t *o, cn_net_diag_t *diag)
         cn_diag_set(diag, "unknown security level %d", (int)o->security);
         return CN_ERR_INVALID_ARG;
     }
+    if (o->force_layout < 0 || o->force_layout > 2 || (o->force_layout && !o->batch_size)) {
+        cn_diag_set(diag, "force_layout %d: 0, 1 (batched) or 2 (packed), with a batch_size",
+                    o->force_layout);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->batch_size > ((size_t)1 << 20)) {
+        cn_diag_set(diag, "batch_size %zu: at most 2^20 inputs per request (0: batched)",
+                    o->batch_size);
+        return CN_ERR_INVALID_ARG;
+    }
     return CN_OK;
 }
 
@@ -164,6 +174,9 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
     st = cn_plan_check(p, diag);
     if (st == CN_OK)
         st = cn_plan_ranges(p, diag);
+    /* 7. the layout for the inputs per request (layout_choice.c) */
+    if (st == CN_OK)
+        st = cn_plan_choose_layout(p, opts, diag);
     if (st != CN_OK) {
         cn_plan_free(p);
         return st;

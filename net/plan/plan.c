@@ -149,6 +149,7 @@ void cn_plan_free(cn_plan_t *p)
             cn_lin_clear(&p->ops[i].lin);
     free(p->ops);
     free(p->quant);
+    cn_packed_free(p->packed);
     free(p);
 }
 
@@ -280,6 +281,7 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
             p->budget, p->cost, prm->n);
     if (p->quant)
         cn_quant_report_print(p->quant, f);
+    cn_plan_layout_print(p, f);
 }
 
 /* The weight-width search's table (docs/net.md, "Quantization policy"). */

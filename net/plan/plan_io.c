@@ -8,7 +8,7 @@
 
 #define PLAN_MAGIC "CNPL"
 #define PLAN_MAJOR 1
-#define PLAN_MINOR 0
+#define PLAN_MINOR 1 /* 1.1: packed plans' layout section; batched plans are 1.0 */
 
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
@@ -17,7 +17,7 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
     cn_io_writer_frame_begin(&b);
     cn_io_put_bytes(&b, PLAN_MAGIC, 4);
     cn_io_put_u16(&b, PLAN_MAJOR);
-    cn_io_put_u16(&b, PLAN_MINOR);
+    cn_io_put_u16(&b, p->packed ? 1 : 0); /* the lowest version that reads it */
     /* the parameters as lib/io writes them, after their length, saved in place */
     const size_t psz = cn_io_size_params(&p->prm);
     cn_io_put_u64(&b, psz);
@@ -64,6 +64,8 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
             cn_io_put_u64(&b, (uint64_t)(u >> 64));
         }
     }
+    if (p->packed)
+        cn_plan_layout_write(&b, p);
     cn_io_writer_frame_seal(&b, CN_NET_PLAN_TYPE, 1, 0);
     return cn_io_writer_release(buf, len, &b); /* CN_ERR_NO_MEMORY if a growth failed */
 }
@@ -147,6 +149,13 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
                                            PLAN_MAJOR, 1, diag);
     if (fst != CN_OK)
         return fst;
+    if (minor > PLAN_MINOR) {
+        cn_diag_set(diag,
+                    "plan format version 1.%u is newer than this library's (it reads up "
+                    "to 1.%d): update cryptonets to load it",
+                    minor, PLAN_MINOR);
+        return CN_ERR_VERSION;
+    }
     cn_plan_t *p = calloc(1, sizeof *p);
     if (!p)
         return CN_ERR_NO_MEMORY;
@@ -259,6 +268,8 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
         if (r.status == CN_OK)
             st = cn_lin_partition(l);
     }
+    if (st == CN_OK && r.status == CN_OK && minor >= 1)
+        st = cn_plan_layout_read(p, &r, diag);
     if (st == CN_OK && (r.status != CN_OK || cn_io_reader_remaining(&r) != 0)) {
         cn_diag_set(diag, "plan: malformed or trailing bytes");
         st = CN_ERR_FORMAT;
@@ -292,6 +303,8 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
             st = CN_ERR_NOISE_EXHAUSTED;
         }
     }
+    if (st == CN_OK)
+        st = cn_plan_layout_load(p, allow_insecure, diag);
     if (st != CN_OK) {
         if (diag && !diag->msg[0])
             cn_diag_set(diag, "plan: %s", cn_strerror(st));

@@ -37,6 +37,8 @@ static cn_status client_new(cn_client_t **out, const cn_plan_t *plan, const uint
                             uint64_t ack)
 {
     *out = NULL;
+    if (plan->packed) /* the packed client's (cn_plan_packed says so in its diag) */
+        return CN_ERR_UNSUPPORTED;
     cn_client_t *c = calloc(1, sizeof *c);
     if (!c)
         return CN_ERR_NO_MEMORY;
@@ -358,7 +360,13 @@ void cn_client_state_free(uint8_t *buf, size_t len)
 
 cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
 {
-    const size_t sksz = cn_io_size_secret_key(&c->sk, c->ctx);
+    return cn_state_to_bytes(buf, len, c->plan, &c->sk, c->ctx);
+}
+
+cn_status cn_state_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *plan,
+                            const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx)
+{
+    const size_t sksz = cn_io_size_secret_key(sk, ctx);
     const size_t total = CN_IO_HEADER_BYTES + STATE_HEAD + sksz + CN_IO_TRAILER_BYTES;
     uint8_t *const f = malloc(total);
     if (!f)
@@ -373,10 +381,10 @@ cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
     uint8_t *const digest = cn_io_put_reserve(&w, STATE_DIGEST);
     cn_io_put_u64(&w, sksz);
     uint8_t *const key = cn_io_put_reserve(&w, sksz);
-    cn_status st = w.status != CN_OK ? w.status : plan_digest(digest, c->plan);
+    cn_status st = w.status != CN_OK ? w.status : plan_digest(digest, plan);
     size_t kw = 0;
     if (st == CN_OK)
-        st = cn_io_save_secret_key(key, sksz, &kw, &c->sk, c->ctx);
+        st = cn_io_save_secret_key(key, sksz, &kw, sk, ctx);
     if (st == CN_OK && kw != sksz)
         st = CN_ERR_FORMAT;
     if (st == CN_OK) { /* the header and checksum, over the digest and key filled in */
@@ -392,12 +400,12 @@ cn_status cn_client_to_bytes(uint8_t **buf, size_t *len, const cn_client_t *c)
     return CN_OK;
 }
 
-cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const uint8_t *frame,
-                               size_t flen, cn_net_diag_t *diag)
+/* The secret key object in client-state bytes made for plan (their digest checked). */
+cn_status cn_state_open(const uint8_t **key, size_t *klen, const cn_plan_t *plan,
+                        const uint8_t *frame, size_t flen, cn_net_diag_t *diag)
 {
-    *out = NULL;
-    if (diag)
-        diag->msg[0] = 0;
+    *key = NULL;
+    *klen = 0;
     cn_io_reader_t r;
     unsigned minor;
     const cn_status fst = cn_net_body_open(&r, &minor, frame, flen, CN_NET_STATE_TYPE,
@@ -417,7 +425,7 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
         return sksz > left ? CN_ERR_TRUNCATED : CN_ERR_FORMAT;
     }
     uint8_t d[STATE_DIGEST];
-    cn_status st = plan_digest(d, plan);
+    const cn_status st = plan_digest(d, plan);
     if (st != CN_OK)
         return st;
     if (sodium_memcmp(d, recorded, STATE_DIGEST) != 0) {
@@ -425,9 +433,27 @@ cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const u
                           "from the one the client state records)");
         return CN_ERR_CONTEXT_MISMATCH;
     }
-    const uint8_t *const key = cn_io_get_view(&r, left);
+    *key = cn_io_get_view(&r, left);
+    *klen = left;
+    return CN_OK;
+}
+
+cn_status cn_client_from_bytes(cn_client_t **out, const cn_plan_t *plan, const uint8_t *frame,
+                               size_t flen, cn_net_diag_t *diag)
+{
+    *out = NULL;
+    if (diag)
+        diag->msg[0] = 0;
+    const uint8_t *key;
+    size_t left;
+    cn_status st = cn_state_open(&key, &left, plan, frame, flen, diag);
+    if (st != CN_OK)
+        return st;
     cn_client_t *c;
     st = client_new(&c, plan, NULL, 0);
+    if (st == CN_ERR_UNSUPPORTED)
+        cn_diag_set(diag, "this plan uses the packed layout: a batched client state does not "
+                          "apply (use the packed client)");
     if (st != CN_OK)
         return st;
     st = cn_io_load_secret_key(&c->sk, key, left, c->ctx);
@@ -457,19 +483,23 @@ cn_status cn_client_save(const cn_client_t *c, const char *path, cn_net_diag_t *
         cn_diag_set(diag, "%s: %s", path, cn_strerror(st));
         return st;
     }
+    st = cn_state_save(b, len, path, diag);
+    cn_client_state_free(b, len);
+    return st;
+}
+
+cn_status cn_state_save(const uint8_t *b, size_t len, const char *path, cn_net_diag_t *diag)
+{
     /* written whole to PATH.partial-PID (a new file of mode 0600), then renamed over path:
      * a failure at any point leaves path as it was (an older key is not lost) */
     const size_t plen = strlen(path);
     char *tmp = malloc(plen + 32);
-    if (!tmp) {
-        cn_client_state_free(b, len);
+    if (!tmp)
         return CN_ERR_NO_MEMORY;
-    }
     snprintf(tmp, plen + 32, "%s.partial-%ld", path, (long)getpid());
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         cn_diag_set(diag, "%s: %s", tmp, strerror(errno));
-        cn_client_state_free(b, len);
         free(tmp);
         return CN_ERR_IO;
     }
@@ -498,7 +528,6 @@ cn_status cn_client_save(const cn_client_t *c, const char *path, cn_net_diag_t *
         what = "write failed";
         err = errno;
     }
-    cn_client_state_free(b, len);
     if (!what && rename(tmp, path) != 0) {
         what = "cannot rename the new key into place";
         err = errno;
@@ -519,6 +548,23 @@ cn_status cn_client_load(cn_client_t **out, const cn_plan_t *plan, const char *p
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
+    uint8_t *b;
+    size_t len;
+    cn_status st = cn_state_load(&b, &len, path, diag);
+    if (st != CN_OK)
+        return st;
+    cn_net_diag_t d = {{0}};
+    st = cn_client_from_bytes(out, plan, b, len, &d);
+    if (st != CN_OK)
+        cn_diag_set(diag, "%s: %s", path, d.msg);
+    cn_client_state_free(b, len ? len : 1);
+    return st;
+}
+
+cn_status cn_state_load(uint8_t **out, size_t *outlen, const char *path, cn_net_diag_t *diag)
+{
+    *out = NULL;
+    *outlen = 0;
     const int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         cn_diag_set(diag, "%s: %s", path, strerror(errno));
@@ -562,12 +608,11 @@ cn_status cn_client_load(cn_client_t **out, const cn_plan_t *plan, const char *p
         got += (size_t)k;
     }
     close(fd);
-    if (st == CN_OK) {
-        cn_net_diag_t d = {{0}};
-        st = cn_client_from_bytes(out, plan, b, got, &d);
-        if (st != CN_OK)
-            cn_diag_set(diag, "%s: %s", path, d.msg);
+    if (st != CN_OK) {
+        cn_client_state_free(b, len ? len : 1);
+        return st;
     }
-    cn_client_state_free(b, len ? len : 1);
-    return st;
+    *out = b;
+    *outlen = got; /* the bytes past got were never filled */
+    return CN_OK;
 }

@@ -77,6 +77,22 @@ void cn_packed_client_set_threads(cn_packed_client_t *c, int threads)
 cn_status cn_packed_client_create(cn_packed_client_t **out, const cn_packed_t *pk,
                                   const uint8_t *rng_seed, uint64_t ack)
 {
+    return cn_pk_client_make(out, pk, rng_seed, ack, NULL, 0);
+}
+
+const cn_bfv_secret_key_t *cn_pk_client_secret(const cn_packed_client_t *c,
+                                               const cn_bfv_context_t **ctx,
+                                               const cn_packed_t **pk)
+{
+    *ctx = c->ctx;
+    *pk = c->pk;
+    return &c->sk;
+}
+
+cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
+                            const uint8_t *rng_seed, uint64_t ack, const uint8_t *sk,
+                            size_t sklen)
+{
     *out = NULL;
     cn_packed_client_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -87,7 +103,8 @@ cn_status cn_packed_client_create(cn_packed_client_t **out, const cn_packed_t *p
         st = rng_seed ? cn_rng_init_insecure_deterministic(&c->rng, rng_seed, ack)
                       : cn_rng_init(&c->rng);
     if (st == CN_OK)
-        st = cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
+        st = sk ? cn_io_load_secret_key(&c->sk, sk, sklen, c->ctx)
+                : cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
     if (st == CN_OK && pk_needs_relin(pk)) {
         st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
         c->has_rk = st == CN_OK;

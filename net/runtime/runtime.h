@@ -13,6 +13,17 @@
 
 #include "../net_internal.h"
 
+/* The client state (client.c; docs/cli.md, "Client state format"), shared by the
+ * batched and the packed client (packed_state.c): bytes of a secret key for a plan; the
+ * key object in such bytes, once their plan digest is checked; a state file written with
+ * mode 0600 and read back (release the bytes with cn_client_state_free). */
+cn_status cn_state_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *plan,
+                            const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx);
+cn_status cn_state_open(const uint8_t **key, size_t *klen, const cn_plan_t *plan,
+                        const uint8_t *frame, size_t flen, cn_net_diag_t *diag);
+cn_status cn_state_save(const uint8_t *b, size_t len, const char *path, cn_net_diag_t *diag);
+cn_status cn_state_load(uint8_t **b, size_t *len, const char *path, cn_net_diag_t *diag);
+
 struct cn_client {
     const cn_plan_t *plan; /* borrowed: outlives the client (net.h) */
     int threads;

@@ -33,6 +33,13 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
         cn_diag_set(diag, "threads %d: must be >= 0 (0: every core)", threads);
         return CN_ERR_INVALID_ARG;
     }
+    if (plan->packed) {
+        cn_diag_set(diag,
+                    "this plan uses the packed layout (compiled for %zu inputs per "
+                    "request): use the packed server (cn_plan_packed)",
+                    plan->lrep.batch_size);
+        return CN_ERR_UNSUPPORTED;
+    }
     cn_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return CN_ERR_NO_MEMORY;

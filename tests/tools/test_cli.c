@@ -834,6 +834,107 @@ START_TEST(test_cli_usage)
 }
 END_TEST
 
+/* The packed layout (--batch-size): compile chooses it for 4 inputs per request and
+ * says why; keygen, encrypt (7 inputs: requests of 4 and 3), eval and decrypt give the
+ * integer network's outputs (cn_plan_eval_plain on the plan file); the containers of one
+ * layout are refused with a plan of the other; run checks every output itself. */
+START_TEST(test_cli_packed)
+{
+    make_dir();
+    int64_t x[ROWS * NIN];
+    base_flow(x); /* the batched files: plan.cnp, client.key, eval.keys, batch.bin */
+    char model[256], plan[256], key[256], keys[256], in[256], batch[256], reply[256];
+    char pplan[256], pkey[256], pkeys[256], pbatch[256], preply[256];
+    path(model, "model.cnm");
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(in, "in.csv");
+    path(batch, "batch.bin");
+    path(reply, "reply.bin");
+    path(pplan, "packed.cnp");
+    path(pkey, "packed.key");
+    path(pkeys, "packed.keys");
+    path(pbatch, "packed.batch");
+    path(preply, "packed.reply");
+    expect(cli("compile", model, "-o", pplan, "--weight-bits", "6", "--batch-size", "4",
+               "--layout", "packed", NULL),
+           0, NULL);
+    ck_assert_msg(strstr(out_buf, "layout: packed") != NULL, "compile says why:\n%s", out_buf);
+    size_t len;
+    uint8_t *pb = read_bytes(pplan, &len);
+    cn_plan_t *p;
+    ck_assert_int_eq(cn_plan_from_bytes(&p, pb, len, 0, NULL), CN_OK);
+    ck_assert_int_eq(cn_plan_layout(p), CN_LAYOUT_PACKED);
+    const cn_packed_t *pk;
+    ck_assert_int_eq(cn_plan_packed(&pk, p, NULL), CN_OK);
+    ck_assert_uint_eq(cn_packed_batch(pk), 4);
+    cn_plan_free(p);
+    free(pb);
+    /* --json: both estimates and the choice */
+    expect(cli("compile", model, "-o", pplan, "--weight-bits", "6", "--batch-size", "4",
+               "--layout", "packed", "--json", NULL),
+           0, NULL);
+    json_error_t je;
+    json_t *doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "JSON: %s", je.text);
+    json_t *lay = json_object_get(doc, "layout");
+    ck_assert_str_eq(json_string_value(json_object_get(lay, "chosen")), "packed");
+    ck_assert_int_eq(json_integer_value(json_object_get(lay, "batch_size")), 4);
+    ck_assert(json_real_value(json_object_get(lay, "packed_seconds")) > 0);
+    ck_assert(json_real_value(json_object_get(lay, "batched_seconds")) > 0);
+    json_decref(doc);
+    expect(cli("keygen", pplan, "-o", pkey, "--eval-keys", pkeys, NULL), 0, NULL);
+    expect(cli("encrypt", pkey, in, "--plan", pplan, "-o", pbatch, "--json", NULL), 0, NULL);
+    doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "JSON: %s", je.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "requests")), 2);
+    json_decref(doc);
+    expect(cli("eval", pplan, pkeys, pbatch, "-o", preply, NULL), 0, NULL);
+    expect(cli("decrypt", pkey, preply, "--plan", pplan, "--raw", NULL), 0, NULL);
+    check_outputs(pplan, x, ROWS, out_buf);
+    /* one layout's files with the other's plan */
+    expect(cli("eval", pplan, keys, pbatch, "-o", preply, NULL), 3, keys, "batched layout",
+           NULL);
+    expect(cli("eval", pplan, pkeys, batch, "-o", preply, NULL), 3, batch, "batched layout",
+           NULL);
+    expect(cli("eval", plan, pkeys, batch, "-o", reply, NULL), 3, pkeys, "packed layout", NULL);
+    expect(cli("eval", plan, keys, pbatch, "-o", reply, NULL), 3, pbatch, "packed layout",
+           NULL);
+    expect(cli("decrypt", key, preply, "--plan", plan, NULL), 3, preply, "packed layout", NULL);
+    expect(cli("decrypt", pkey, reply, "--plan", pplan, NULL), 3, reply, "batched layout",
+           NULL);
+    expect(cli("encrypt", key, in, "--plan", pplan, "-o", pbatch, NULL), 3, "another plan",
+           NULL);
+    expect(cli("encrypt", pkey, in, "--plan", plan, "-o", batch, NULL), 3, "another plan",
+           NULL);
+    /* run: every output checked by the tool against the integer network */
+    expect(cli("run", model, in, "--weight-bits", "6", "--batch-size", "3", "--layout",
+               "packed", "--json", NULL),
+           0, NULL);
+    doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "JSON: %s\n%s", je.text, out_buf);
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "layout")), "packed");
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "inputs")), ROWS);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "requests")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "value_mismatches")), 0);
+    json_decref(doc);
+    expect(cli("compile", model, "-o", pplan, "--batch-size", "0", NULL), 2, "--batch-size",
+           NULL);
+    expect(cli("compile", model, "-o", pplan, "--layout", "packed", NULL), 2, "--layout", NULL);
+    /* the service takes batched plans only, and says so */
+    char state[256];
+    path(state, "state");
+    expect(cli("serve", "--plan", pplan, "--state-dir", state, "--quiet", NULL), 2, pplan,
+           "packed layout", NULL);
+    /* without --layout the cost model decides: for this tiny network, batched */
+    expect(cli("compile", model, "-o", pplan, "--weight-bits", "6", "--batch-size", "4", NULL),
+           0, NULL);
+    ck_assert_msg(strstr(out_buf, "layout: batched: 4 inputs") != NULL, "%s", out_buf);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli)
 {
     Suite *s = suite_create("cli");
@@ -845,6 +946,7 @@ CN_SUITE(cli)
     tcase_add_test(tc, test_cli_mismatch);
     tcase_add_test(tc, test_cli_bad_files);
     tcase_add_test(tc, test_cli_bad_inputs);
+    tcase_add_test(tc, test_cli_packed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -60,6 +60,11 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
 size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i);
 /* The noise estimate through pk->ops for pk->prm; returns the final log2 ||v||. */
 double cn_pk_noise(cn_packed_t *pk);
+/* The level of every key the layout uses (after cn_pk_noise has set the ops' levels):
+ * levels[i] (i < pk->nelts) the highest level of a ciphertext that pk->elts[i] rotates;
+ * returns the highest level of a ciphertext relinearized (0: none). A key at that level
+ * is all the server needs, and smaller than one at level L (cn_bfv_keygen_galois_levels). */
+size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels);
 /* The Galois element of a rotation by `positions` positions (all rows). */
 uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
 /* The slot index (r n/2 + column) of position p of lane `lane` (input index within the

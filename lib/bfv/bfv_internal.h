@@ -68,6 +68,10 @@ void cn_bfv_add_rows(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t
 cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
                                const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng);
+/* As cn_bfv_keygen_switch, at level d (1 .. L; keys.c) */
+cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                                     const cn_bfv_secret_key_t *sk, size_t d,
+                                     const cn_bfv_context_t *ctx, cn_rng_t *rng);
 /* k1[i] (allocated, K rows) = the expansion of k->seed for digit i (docs/format.md, "Seeded
  * key switching keys"), NTT form. CN_ERR_INVALID_ARG without a seed or k1[i]. */
 cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_context_t *ctx);

@@ -81,6 +81,8 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             return CN_ERR_INVALID_ARG;
         if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
+        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+            return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
         if (&out[r] == a)
             return CN_ERR_INVALID_ARG;
     }
@@ -198,6 +200,8 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             return CN_ERR_INVALID_ARG;
         if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
+        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+            return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
     cn_bfv_hoisted_t *h = calloc(1, sizeof *h);

@@ -14,6 +14,8 @@ cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d
                            const cn_bfv_relin_key_t *key, const cn_bfv_context_t *ctx)
 {
     const size_t n = ctx->n, L = ctx->L;
+    if (l > key->ndigits) /* a key at a lower level than the ciphertext */
+        return CN_ERR_LEVEL_MISMATCH;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
     /* rows 0..l-1 are q_0..q_{l-1}, row l is P (row L of the ring) */
     const size_t k = l + 1;

@@ -163,6 +163,43 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
     return CN_OK;
 }
 
+/* levels[] of the element g: at least l */
+static void use_at(size_t *levels, const cn_packed_t *pk, uint64_t g, size_t l)
+{
+    for (size_t i = 0; i < pk->nelts; i++)
+        if (pk->elts[i] == g && levels[i] < l)
+            levels[i] = l;
+}
+
+size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels)
+{
+    const size_t n = pk->prm.n;
+    size_t relin = 0;
+    for (size_t i = 0; i < pk->nelts; i++)
+        levels[i] = 0;
+    for (size_t i = 0; i < pk->nops; i++) {
+        const cn_pk_op_t *o = &pk->ops[i];
+        const size_t in = i ? pk->ops[i - 1].level : pk->prm.nq; /* o->level: after */
+        if (o->kind == CN_PK_RELIN && in > relin)
+            relin = in;
+        if (o->kind == CN_PK_FIRST) { /* folds after the early drop (eval_set) */
+            for (size_t e = o->m_out; e < pk->pos; e *= 2)
+                use_at(levels, pk, cn_pk_elt_rows(pk, e), o->level);
+            if (!pk->rows_distinct)
+                use_at(levels, pk, 2 * (uint64_t)n - 1, o->level);
+        }
+        if (o->kind == CN_PK_DIAG) { /* baby steps at the input's level, then the drop */
+            for (size_t b = 1; b < o->baby; b++)
+                use_at(levels, pk, cn_pk_elt_rows(pk, b), in);
+            if (o->giant > 1)
+                use_at(levels, pk, cn_pk_elt_rows(pk, o->baby), o->level);
+            for (size_t e = o->m_out; e < o->m_in; e *= 2)
+                use_at(levels, pk, cn_pk_elt_rows(pk, e), o->level);
+        }
+    }
+    return relin;
+}
+
 size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i)
 {
     const cn_pk_op_t *o = &pk->ops[i];

@@ -88,12 +88,16 @@ cn_status cn_packed_client_create(cn_packed_client_t **out, const cn_packed_t *p
                       : cn_rng_init(&c->rng);
     if (st == CN_OK)
         st = cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
+    /* every key at the highest level it is used at (smaller: docs/net.md "Keys") */
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels);
     if (st == CN_OK && pk_needs_relin(pk)) {
-        st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
+        st = cn_bfv_keygen_relin_level(&c->rk, &c->sk, relin, c->ctx, &c->rng);
         c->has_rk = st == CN_OK;
     }
     if (st == CN_OK)
-        st = cn_bfv_keygen_galois_elts(&c->gk, &c->sk, pk->elts, pk->nelts, c->ctx, &c->rng);
+        st = cn_bfv_keygen_galois_levels(&c->gk, &c->sk, pk->elts, levels, pk->nelts, c->ctx,
+                                         &c->rng);
     if (st != CN_OK) {
         cn_packed_client_free(c);
         return st;
@@ -455,14 +459,28 @@ cn_status cn_packed_server_create(cn_packed_server_t **out, const cn_packed_t *p
         if (st != CN_OK)
             cn_diag_set(diag, "evaluation keys: the Galois keys: %s", cn_strerror(st));
     }
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels);
+    if (st == CN_OK && s->has_rk && s->rk.ndigits < relin) {
+        cn_diag_set(diag, "evaluation keys: the relinearization key is at level %zu, below %zu",
+                    s->rk.ndigits, relin);
+        st = CN_ERR_LEVEL_MISMATCH;
+    }
     for (size_t i = 0; st == CN_OK && i < pk->nelts; i++) {
-        int found = 0;
+        const cn_bfv_relin_key_t *key = NULL;
         for (size_t j = 0; j < s->gk.count; j++)
-            found |= s->gk.elt[j] == pk->elts[i];
-        if (!found) {
+            if (s->gk.elt[j] == pk->elts[i])
+                key = &s->gk.key[j];
+        if (!key) {
             cn_diag_set(diag, "evaluation keys: no Galois key for element %llu",
                         (unsigned long long)pk->elts[i]);
             st = CN_ERR_NO_KEY;
+        } else if (key->ndigits < levels[i]) {
+            cn_diag_set(diag,
+                        "evaluation keys: the Galois key of element %llu is at level %zu, "
+                        "below %zu",
+                        (unsigned long long)pk->elts[i], key->ndigits, levels[i]);
+            st = CN_ERR_LEVEL_MISMATCH;
         }
     }
     const size_t nw = pk->prm.nt * pk->nops;

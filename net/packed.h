@@ -25,8 +25,10 @@ typedef struct {
     cn_pk_kind kind;
     const cn_lin_t *lin; /* FIRST, DIAG: the plan's layer (borrowed) */
     size_t m_in, m_out;  /* periods of the input and output vectors (positions) */
-    /* FIRST: K terms (the longest row), nb blocks per ciphertext, nct ciphertexts */
-    size_t K, nb, nct;
+    /* FIRST: K terms (the longest row), nb blocks per ciphertext, nct ciphertexts; fb
+     * distinct blocks per row (a divisor of pos / m_out; the row repeats them), folded
+     * by log2 fb rotations */
+    size_t K, nb, nct, fb;
     /* DIAG: D = min(m_in, m_out) diagonals = baby * giant */
     size_t D, baby, giant;
     size_t drop;        /* MODSWITCH */
@@ -44,7 +46,8 @@ struct cn_packed {
     size_t s;          /* interleaving stride */
     int rows_distinct; /* the two rows carry different inputs */
     size_t per_set, nsets;
-    size_t pos; /* positions per row: n / (2 s) */
+    size_t pos;          /* positions per row: n / (2 s) */
+    size_t first_blocks; /* the option (cn_packed_opts_t): 0, or a power of two */
     size_t nops;
     cn_pk_op_t ops[CN_PK_MAX_OPS];
     size_t nelts;

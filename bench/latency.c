@@ -10,7 +10,8 @@
  * One process plays both roles (bytes are still what passes between them); the first
  * request of each batch size is reported apart (a fresh server's first request).
  *   latency [--model F] [--weight-bits B] [--batches 1,2,8,64] [--reps R] [--threads T]
- *           [--n N] [--baby B] [--t-bits B] [--q-bits B] (forced parameters; 0: chosen) */
+ *           [--n N] [--baby B] [--t-bits B] [--q-bits B] [--first-blocks F]
+ *           (forced parameters and layout options; 0: chosen) */
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <stdio.h>
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 {
     const char *model = "examples/models/cryptonets_mnist.cnm";
     unsigned wbits = 4;
-    size_t batches[MAX_B] = {1, 2, 8, 64}, nb = 4, reps = 5, n = 0, baby = 0;
+    size_t batches[MAX_B] = {1, 2, 8, 64}, nb = 4, reps = 5, n = 0, baby = 0, first_blocks = 0;
     unsigned t_bits = 0, q_bits = 0;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
             q_bits = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--baby") && i + 1 < argc)
             baby = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--first-blocks") && i + 1 < argc)
+            first_blocks = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
             nb = 0;
             for (char *p = strtok(argv[++i], ","); p && nb < MAX_B; p = strtok(NULL, ","))
@@ -98,7 +101,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
-                    "[--reps R] [--threads T] [--n N] [--baby B] [--t-bits B] [--q-bits B]\n");
+                    "[--reps R] [--threads T] [--n N] [--baby B] [--t-bits B] [--q-bits B] "
+                    "[--first-blocks F]\n");
             return 2;
         }
     }
@@ -140,8 +144,12 @@ int main(int argc, char **argv)
     for (size_t b = 0; b < nb; b++) {
         conf_t *c = &cf[b];
         c->batch = batches[b];
-        cn_packed_opts_t po = {
-            .batch = c->batch, .n = n, .baby = baby, .t_bits = t_bits, .q_bits = q_bits};
+        cn_packed_opts_t po = {.batch = c->batch,
+                               .n = n,
+                               .baby = baby,
+                               .t_bits = t_bits,
+                               .q_bits = q_bits,
+                               .first_blocks = first_blocks};
         if (cn_packed_create(&c->pk, plan, &po, &d) != CN_OK) {
             fprintf(stderr, "latency: batch %zu: %s\n", c->batch, d.msg);
             return 1;

@@ -25,8 +25,10 @@ typedef struct {
     cn_pk_kind kind;
     const cn_lin_t *lin; /* FIRST, DIAG: the plan's layer (borrowed) */
     size_t m_in, m_out;  /* periods of the input and output vectors (positions) */
-    /* FIRST: K terms (the longest row), nb blocks per ciphertext, nct ciphertexts */
-    size_t K, nb, nct;
+    /* FIRST: K terms (the longest row), nb blocks per ciphertext, nct ciphertexts; fb
+     * distinct blocks per row (a divisor of pos / m_out; the row repeats them), folded
+     * by log2 fb rotations */
+    size_t K, nb, nct, fb;
     /* DIAG: D = min(m_in, m_out) diagonals = baby * giant */
     size_t D, baby, giant;
     size_t drop;        /* MODSWITCH */
@@ -44,7 +46,8 @@ struct cn_packed {
     size_t s;          /* interleaving stride */
     int rows_distinct; /* the two rows carry different inputs */
     size_t per_set, nsets;
-    size_t pos; /* positions per row: n / (2 s) */
+    size_t pos;          /* positions per row: n / (2 s) */
+    size_t first_blocks; /* the option (cn_packed_opts_t): 0, or a power of two */
     size_t nops;
     cn_pk_op_t ops[CN_PK_MAX_OPS];
     size_t nelts;
@@ -60,6 +63,11 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
 size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i);
 /* The noise estimate through pk->ops for pk->prm; returns the final log2 ||v||. */
 double cn_pk_noise(cn_packed_t *pk);
+/* The level of every key the layout uses (after cn_pk_noise has set the ops' levels):
+ * levels[i] (i < pk->nelts) the highest level of a ciphertext that pk->elts[i] rotates;
+ * returns the highest level of a ciphertext relinearized (0: none). A key at that level
+ * is all the server needs, and smaller than one at level L (cn_bfv_keygen_galois_levels). */
+size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels);
 /* The Galois element of a rotation by `positions` positions (all rows). */
 uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
 /* The slot index (r n/2 + column) of position p of lane `lane` (input index within the

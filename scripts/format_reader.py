@@ -246,23 +246,25 @@ def key_primes(prm):
     return prm["q"] + ([prm["P"]] if prm["P"] else [])
 
 
-def parse_ksk(r, prm, seeded=False):
-    """[(k0_i, k1_i)] over the digits; a seeded key's k1_i are expanded from its seed"""
+def parse_ksk(r, prm, seeded=False, minor=1):
+    """[(k0_i, k1_i)] over the digits; a seeded key's k1_i are expanded from its seed.
+    A key at level d < L (format 1.2) has d digits over q_1..q_d and P."""
     nd = r.u32()
-    if nd != len(prm["q"]):
+    L = len(prm["q"])
+    if nd < 1 or nd > L or (nd != L and minor < 2):
         raise FormatError("ndigits %d" % nd)
+    primes = prm["q"][:nd] + ([prm["P"]] if prm["P"] else [])
     if not seeded:
-        return [(rows(r, prm, key_primes(prm)), rows(r, prm, key_primes(prm)))
-                for _ in range(nd)]
+        return [(rows(r, prm, primes), rows(r, prm, primes)) for _ in range(nd)]
     seed = r.take(32)
-    k0 = [rows(r, prm, key_primes(prm)) for _ in range(nd)]
-    return [(k0[i], expand_ksk_digit(seed, i, prm)) for i in range(nd)]
+    k0 = [rows(r, prm, primes) for _ in range(nd)]
+    return [(k0[i], expand_ksk_rows(seed, i, primes, prm["n"])) for i in range(nd)]
 
 
 def parse_relin_key(data, prm):
     h = parse_header(data)
     expect(h, prm, 4)
-    k = parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS)
+    k = parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"])
     finish(h)
     return k
 
@@ -273,7 +275,7 @@ def parse_galois_keys(data, prm):
     keys = []
     for _ in range(h["count"]):
         g = h["body"].u64()
-        keys.append((g, parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS)))
+        keys.append((g, parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"])))
     finish(h)
     return keys
 
@@ -915,7 +917,7 @@ def galois_s(s, g, n):
 
 
 def check_ksk(ksk, s, target, prm, what):
-    primes = key_primes(prm)
+    primes = prm["q"][:len(ksk)] + [prm["P"]]  # a key at level d: q_1..q_d and P
     S = [ntt([v % p for v in s], p) for p in primes]
     T = [ntt([v % p for v in target], p) for p in primes]
     for i, (k0, k1) in enumerate(ksk):
@@ -930,7 +932,7 @@ def check_ksk(ksk, s, target, prm, what):
 
 def check_dir(d):
     """A directory of objects written by the library under one set of parameters:
-    params.bin, sk.bin, pk.bin, rk.bin, [gk.bin], pt.bin, ct_seeded.bin,
+    params.bin, sk.bin, pk.bin, rk.bin, [gk.bin], [gk_level.bin], pt.bin, ct_seeded.bin,
     ct_unseeded.bin (the same ciphertext without its seed), ct_pk.bin, ct_sq.bin (its
     square), [ct_ms.bin] (the seeded one, modulus switched), batch.bin (the seeded one
     and the square), values.txt (t_index, then the n slot values encrypted)."""
@@ -963,6 +965,12 @@ def check_dir(d):
         for g, ksk in parse_galois_keys(load(os.path.join(d, "gk.bin")), prm):
             check_ksk(ksk, s, galois_s(s, g, n), prm, "Galois key %d" % g)
         print("  Galois keys (seeded): each switches from s(X^g)")
+    if os.path.exists(os.path.join(d, "gk_level.bin")):
+        levels = []
+        for g, ksk in parse_galois_keys(load(os.path.join(d, "gk_level.bin")), prm):
+            check_ksk(ksk, s, galois_s(s, g, n), prm, "Galois key %d" % g)
+            levels.append(len(ksk))
+        print("  Galois keys at levels %s (format 1.2): each switches from s(X^g)" % levels)
     pti, m = parse_plaintext(load(os.path.join(d, "pt.bin")), prm)
     assert pti == ti and decode_slots(m, t) == v
     print("  plaintext: slots decode to the values")

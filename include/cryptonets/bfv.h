@@ -83,8 +83,8 @@ typedef struct {
  * key travels as k0 and the seed (docs/format.md, "Seeded key switching keys"). */
 typedef struct {
     uint64_t fingerprint;
-    size_t ndigits;     /* L: one digit per ciphertext prime */
-    cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form */
+    size_t ndigits;     /* the key's level d (1 .. L): one digit per prime q_1..q_d */
+    cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form (rows q_{d+1}..q_L: 0) */
     int has_seed;       /* 1 when every k1[i] is the expansion of seed */
     uint8_t seed[CN_SEED_BYTES];
 } cn_bfv_relin_key_t;
@@ -141,6 +141,14 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_public(cn_bfv_public_key_t *pk,
 CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk,
                                                     const cn_bfv_secret_key_t *sk,
                                                     const cn_bfv_context_t *ctx, cn_rng_t *rng);
+/* A relinearization key at level `level` (1 .. L): it relinearizes ciphertexts of level
+ * <= level only (CN_ERR_LEVEL_MISMATCH above), and is level (level + 1) / (L (L + 1)) of
+ * the full key's size (level digits of level + 1 rows: docs/format.md, format 1.2). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin_level(cn_bfv_relin_key_t *rk,
+                                                          const cn_bfv_secret_key_t *sk,
+                                                          size_t level,
+                                                          const cn_bfv_context_t *ctx,
+                                                          cn_rng_t *rng);
 /* Galois keys for the row rotations by steps[0..nsteps) (any sign; a step is taken mod
  * n/2, and 0 needs no key) and for the column swap. steps == NULL gives the rotations by
  * 1, 2, 4, ..., n/4, from which every rotation is composed. Needs the special prime P
@@ -160,6 +168,12 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *
                                                           const uint64_t *elts, size_t count,
                                                           const cn_bfv_context_t *ctx,
                                                           cn_rng_t *rng);
+/* As cn_bfv_keygen_galois_elts, the key of elts[i] at level levels[i] (1 .. L; 0: L): it
+ * rotates ciphertexts of level <= levels[i] only (CN_ERR_LEVEL_MISMATCH above), and is
+ * smaller (cn_bfv_keygen_relin_level). A repeated element takes its highest level. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_levels(
+    cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk, const uint64_t *elts,
+    const size_t *levels, size_t count, const cn_bfv_context_t *ctx, cn_rng_t *rng);
 
 /* --- encryption and decryption ------------------------------------------------ */
 /* ct = an encryption of pt under pk at the top level. */

@@ -35,6 +35,10 @@ typedef struct {
     cn_security security; /* CN_SEC_128 (0) by default */
     size_t baby;          /* baby steps of the diagonal layers (a power of two); 0: the
                            * square root of the diagonals, rounded down to a power of 2 */
+    size_t first_blocks;  /* blocks per row the first layer fills (a power of two; the
+                           * client repeats them along the row): fewer mean fewer folds,
+                           * so fewer Galois keys at the top level, for more uploaded
+                           * ciphertexts; 0: every block of the row (docs/net.md, "Keys") */
 } cn_packed_opts_t;
 
 typedef struct cn_packed cn_packed_t;

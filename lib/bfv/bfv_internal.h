@@ -54,9 +54,14 @@ cn_status cn_bfv_ct_reshape(cn_bfv_ciphertext_t *out, size_t size, size_t level,
 cn_status cn_bfv_ct_reshape_uninit(cn_bfv_ciphertext_t *out, size_t size, size_t level,
                                    const cn_bfv_context_t *ctx);
 
+/* ModDown: out (l rows) = (x - [x]_P) / P rounded, x l rows over q_1..q_l then the row
+ * modulo P, coefficient form (the kernels of kernels.h, per row; keyswitch.c) */
+void cn_bfv_moddown(uint64_t *out, const uint64_t *x, size_t l, const cn_bfv_level_t *lv,
+                    const cn_bfv_context_t *ctx);
 /* delta0 + delta1 s = d s' + small (mod Q_l), for d (l rows, coefficient form, values in
  * [0, q_i)) and a key switching key from s' to s (lib/bfv/keyswitch.c). delta0 and
- * delta1 receive l rows each, coefficient form. */
+ * delta1 receive l rows each, coefficient form. CN_ERR_LEVEL_MISMATCH when l exceeds the
+ * key's level. */
 cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d, size_t l,
                            const cn_bfv_relin_key_t *key, const cn_bfv_context_t *ctx);
 /* out = a + b over l rows of the ring's primes (out may alias a or b). */
@@ -68,6 +73,10 @@ void cn_bfv_add_rows(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t
 cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
                                const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng);
+/* As cn_bfv_keygen_switch, at level d (1 .. L; keys.c) */
+cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                                     const cn_bfv_secret_key_t *sk, size_t d,
+                                     const cn_bfv_context_t *ctx, cn_rng_t *rng);
 /* k1[i] (allocated, K rows) = the expansion of k->seed for digit i (docs/format.md, "Seeded
  * key switching keys"), NTT form. CN_ERR_INVALID_ARG without a seed or k1[i]. */
 cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_context_t *ctx);

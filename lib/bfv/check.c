@@ -100,7 +100,7 @@ cn_status cn_bfv_check_ksk(const cn_bfv_relin_key_t *k, const cn_bfv_context_t *
     cn_status st;
     if ((st = fingerprint_valid(k->fingerprint, ctx)) != CN_OK)
         return st;
-    if (k->ndigits != ctx->L)
+    if (k->ndigits == 0 || k->ndigits > ctx->L) /* the key's level */
         return CN_ERR_CONTEXT_MISMATCH;
     if (!k->k0 || !k->k1)
         return CN_ERR_SHAPE_MISMATCH;

@@ -60,8 +60,9 @@ void cn_bfv_galois_keys_clear(cn_bfv_galois_keys_t *gk)
 }
 
 /* The key for s(X^g): s is turned to coefficient form, permuted, transformed back. */
-static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, const cn_bfv_secret_key_t *sk,
-                         const cn_bfv_context_t *ctx, cn_rng_t *rng)
+static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
+                         const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
+                         cn_rng_t *rng)
 {
     const cn_ring_t *ring = &ctx->ring;
     const size_t K = ring->base.k;
@@ -74,18 +75,19 @@ static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, const cn_bfv_secre
     automorphism(sg.data, s.data, K, g, ctx);
     sg.form = CN_FORM_COEFF;
     if ((st = cn_poly_to_ntt(&sg, ring)) == CN_OK)
-        st = cn_bfv_keygen_switch(key, &sg, sk, ctx, rng);
+        st = cn_bfv_keygen_switch_level(key, &sg, sk, level, ctx, rng);
 out:
     cn_poly_clear(&s); /* both wiped */
     cn_poly_clear(&sg);
     return st;
 }
 
-/* Keys for the elements g of elts[0..count) in order, skipping 1 and repeats; the
- * caller has checked that each is odd and below 2n. */
+/* Keys for the elements g of elts[0..count) in order, skipping 1 and repeats, each at
+ * the highest of its levels (levels NULL, or 0: L); the caller has checked that each
+ * element is odd and below 2n and each level at most L. */
 static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
-                             const uint64_t *elts, size_t count, const cn_bfv_context_t *ctx,
-                             cn_rng_t *rng)
+                             const uint64_t *elts, const size_t *levels, size_t count,
+                             const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st = CN_OK;
     gk->elt = calloc(count ? count : 1, sizeof *gk->elt);
@@ -101,7 +103,13 @@ static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t
             dup = gk->elt[j] == g;
         if (dup)
             continue;
-        if ((st = key_for(&gk->key[gk->count], g, sk, ctx, rng)) == CN_OK)
+        size_t level = 0;
+        for (size_t j = i; j < count; j++)
+            if (elts[j] == g) {
+                const size_t lj = levels && levels[j] ? levels[j] : ctx->L;
+                level = lj > level ? lj : level;
+            }
+        if ((st = key_for(&gk->key[gk->count], g, level, sk, ctx, rng)) == CN_OK)
             gk->elt[gk->count++] = g;
     }
     if (st != CN_OK) {
@@ -136,7 +144,7 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
     for (size_t i = 0; i < nsteps; i++)
         elts[i] = cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
     elts[nsteps] = cn_bfv_galois_elt_columns(ctx);
-    st = keygen_elts(gk, sk, elts, nsteps + 1, ctx, rng);
+    st = keygen_elts(gk, sk, elts, NULL, nsteps + 1, ctx, rng);
     free(elts);
     return st;
 }
@@ -144,6 +152,13 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
 cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
                                     const uint64_t *elts, size_t count,
                                     const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    return cn_bfv_keygen_galois_levels(gk, sk, elts, NULL, count, ctx, rng);
+}
+
+cn_status cn_bfv_keygen_galois_levels(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
+                                      const uint64_t *elts, const size_t *levels, size_t count,
+                                      const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     memset(gk, 0, sizeof *gk);
     cn_status st = cn_bfv_check_sk(sk, ctx);
@@ -154,9 +169,10 @@ cn_status cn_bfv_keygen_galois_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secre
     if (count > ctx->n || (count && !elts))
         return CN_ERR_INVALID_ARG;
     for (size_t i = 0; i < count; i++)
-        if (elts[i] % 2 == 0 || elts[i] >= 2 * (uint64_t)ctx->n)
+        if (elts[i] % 2 == 0 || elts[i] >= 2 * (uint64_t)ctx->n ||
+            (levels && levels[i] > ctx->L))
             return CN_ERR_INVALID_ARG;
-    return keygen_elts(gk, sk, elts, count, ctx, rng);
+    return keygen_elts(gk, sk, elts, levels, count, ctx, rng);
 }
 
 static const cn_bfv_relin_key_t *find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)

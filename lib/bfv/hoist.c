@@ -81,6 +81,8 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             return CN_ERR_INVALID_ARG;
         if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
+        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+            return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
         if (&out[r] == a)
             return CN_ERR_INVALID_ARG;
     }
@@ -145,9 +147,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
         for (int h = 0; h < 2; h++) {
             for (size_t j = 0; j < k; j++)
                 cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
-            cn_rns_divround_last(out[r].c[h].data, acc[h], acc[h] + l * n, l, n,
-                                 ctx->ring.base.mod, ctx->ring.ntt[L].mod.p, lv->p_inv,
-                                 lv->p_inv_s);
+            cn_bfv_moddown(out[r].c[h].data, acc[h], l, lv, ctx);
         }
         automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
         cn_bfv_add_rows(out[r].c[0].data, out[r].c[0].data, c0g, l, ctx);
@@ -198,6 +198,8 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             return CN_ERR_INVALID_ARG;
         if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
+        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+            return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
     cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
@@ -332,8 +334,7 @@ cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h
         uint64_t *a = acc + hh * k * n;
         for (size_t j = 0; j < k; j++)
             cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
-        cn_rns_divround_last(out->c[hh].data, a, a + l * n, l, n, ctx->ring.base.mod,
-                             ctx->ring.ntt[L].mod.p, lv->p_inv, lv->p_inv_s);
+        cn_bfv_moddown(out->c[hh].data, a, l, lv, ctx);
         out->c[hh].form = CN_FORM_COEFF;
     }
     out->t_index = h->t_index;

@@ -64,3 +64,30 @@ void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
         }
     }
 }
+
+/* a - b mod p for a, b in [0, p) */
+static inline __m512i sub_mod(__m512i a, __m512i b, __m512i p)
+{
+    const __m512i d = _mm512_sub_epi64(a, b);
+    return _mm512_mask_add_epi64(d, _mm512_cmplt_epu64_mask(a, b), d, p);
+}
+
+void cn_divround_row_ifma(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,
+                          uint64_t modulus, uint64_t P, uint64_t inv)
+{
+    /* Shoup quotients floor(w 2^52 / p) of w = 1 (v mod p for any v < 2^52) and of inv */
+    const uint64_t one_s = (uint64_t)(((unsigned __int128)1 << 52) / modulus);
+    const uint64_t inv_s = (uint64_t)(((unsigned __int128)inv << 52) / modulus);
+    const __m512i p = cn_v52_set1(modulus), half = cn_v52_set1(P >> 1);
+    const __m512i pm = cn_v52_set1(P % modulus), vone = cn_v52_set1(1),
+                  vone_s = cn_v52_set1(one_s);
+    const __m512i w = cn_v52_set1(inv), ws = cn_v52_set1(inv_s), z = _mm512_setzero_si512();
+    for (size_t i = 0; i < n; i += 8) {
+        const __m512i v = _mm512_loadu_si512((const void *)(last + i));
+        __m512i vm = cn_v52_reduce1(cn_v52_mul_lazy(v, vone, vone_s, p), p);
+        const __m512i neg = _mm512_mask_mov_epi64(z, _mm512_cmpgt_epu64_mask(v, half), pm);
+        vm = sub_mod(vm, neg, p);
+        const __m512i d = sub_mod(_mm512_loadu_si512((const void *)(x + i)), vm, p);
+        _mm512_storeu_si512((void *)(out + i), cn_v52_reduce1(cn_v52_mul_lazy(d, w, ws, p), p));
+    }
+}

@@ -63,3 +63,19 @@ void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
         }
     }
 }
+
+void cn_divround_row_portable(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,
+                              uint64_t modulus, uint64_t P, uint64_t inv)
+{
+    const cn_mod_t m = mod_of(modulus);
+    const uint64_t p = modulus, half = P >> 1, pm = cn_mod_reduce_u64(P, m);
+    const uint64_t inv_s = cn_mod_shoup(inv, m);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t v = last[i];
+        uint64_t vm = cn_mod_reduce_u64(v, m);
+        const uint64_t neg = v > half ? pm : 0; /* v - P when v > P / 2 */
+        vm = vm >= neg ? vm - neg : vm + p - neg;
+        const uint64_t d = x[i] >= vm ? x[i] - vm : x[i] + p - vm;
+        out[i] = cn_mod_mul_shoup(d, inv, inv_s, p);
+    }
+}

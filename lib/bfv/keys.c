@@ -100,24 +100,34 @@ static uint64_t ksk_domain(size_t digit)
 
 cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_context_t *ctx)
 {
-    if (!k->has_seed || i >= k->ndigits || !k->k1 || !k->k1[i].data ||
+    if (!k->has_seed || i >= k->ndigits || k->ndigits > ctx->L || !k->k1 || !k->k1[i].data ||
         k->k1[i].k != ctx->ring.base.k)
         return CN_ERR_INVALID_ARG;
+    const size_t n = ctx->n, d = k->ndigits, L = ctx->L;
+    uint64_t *x = k->k1[i].data;
     cn_rng_t r;
     cn_rng_init_public_seed(&r, k->seed, ksk_domain(i));
-    cn_bfv_uniform_rows(&k->k1[i], &ctx->ring, &r); /* rows q_1..q_L, then P */
+    /* rows q_1..q_d, then P (a key at level d < L: rows q_{d+1}..q_L are zero, unused) */
+    for (size_t j = 0; j < d; j++)
+        cn_sample_uniform(x + j * n, n, ctx->ring.base.q[j], &r);
+    cn_sample_uniform(x + L * n, n, ctx->ring.base.q[L], &r);
+    memset(x + d * n, 0, (L - d) * n * sizeof *x);
     cn_rng_clear(&r);
     k->k1[i].form = CN_FORM_NTT; /* the values are taken as NTT entries as they come */
     return CN_OK;
 }
 
-/* A key switching key from s' (NTT form over q_1..q_L, P) to s. Digit i:
- * k0 = -(a_i s) + e_i + [i == j] P s' on row j (q_j), -(a_i s) + e_i on the P row;
+/* A key switching key from s' (NTT form over q_1..q_L, P) to s at level d (1 <= d <= L:
+ * it switches ciphertexts of level <= d). Digit i < d:
+ * k0 = -(a_i s) + e_i + [i == j] P s' on row j (q_j, j < d), -(a_i s) + e_i on the P row;
  * k1 = a_i, expanded from the key's public seed (a fresh 32 bytes of rng). Then
- * sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q P). */
-cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
-                               const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
-                               cn_rng_t *rng)
+ * sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q_d P); the rows q_{d+1}..q_L
+ * are held as zeros. The digits of Q_d are those of Q_L restricted (g_i = 1 mod q_i, 0
+ * mod the other q_j whatever the level), so a key at level d is the level-L key's
+ * digits 0..d-1 over q_1..q_d and P, with a fresh a_i: the same relation. */
+cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                                     const cn_bfv_secret_key_t *sk, size_t d,
+                                     const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st = CN_OK;
     const cn_ring_t *ring = &ctx->ring;
@@ -127,17 +137,19 @@ cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
         return st;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
+    if (d == 0 || d > ctx->L)
+        return CN_ERR_INVALID_ARG;
     cn_poly_t e = {0};
-    rk->k0 = calloc(ctx->L, sizeof *rk->k0);
-    rk->k1 = calloc(ctx->L, sizeof *rk->k1);
+    rk->k0 = calloc(d, sizeof *rk->k0);
+    rk->k1 = calloc(d, sizeof *rk->k1);
     if (!rk->k0 || !rk->k1) {
         st = CN_ERR_NO_MEMORY;
         goto out;
     }
-    rk->ndigits = ctx->L;
+    rk->ndigits = d;
     cn_rng_bytes(rng, rk->seed, CN_SEED_BYTES);
     rk->has_seed = 1;
-    for (size_t i = 0; i < ctx->L; i++) {
+    for (size_t i = 0; i < d; i++) {
         if ((st = cn_poly_init(&rk->k0[i], ring, K)) != CN_OK ||
             (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK ||
             (st = cn_bfv_ksk_expand_digit(rk, i, ctx)) != CN_OK)
@@ -155,6 +167,7 @@ cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
         const uint64_t *trow = target->data + i * n;
         for (size_t c = 0; c < n; c++)
             row[c] = cn_mod_add(row[c], cn_mod_mul_shoup(trow[c], pm, pms, m.p), m);
+        memset(rk->k0[i].data + d * n, 0, (ctx->L - d) * n * sizeof *row); /* unused rows */
     }
     rk->fingerprint = ctx->fingerprint;
 out:
@@ -164,8 +177,21 @@ out:
     return st;
 }
 
+cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
+                               const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
+                               cn_rng_t *rng)
+{
+    return cn_bfv_keygen_switch_level(rk, target, sk, ctx->L, ctx, rng);
+}
+
 cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
                               const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
+    return cn_bfv_keygen_relin_level(rk, sk, ctx->L, ctx, rng);
+}
+
+cn_status cn_bfv_keygen_relin_level(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
+                                    size_t level, const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st;
     memset(rk, 0, sizeof *rk);
@@ -176,7 +202,7 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
         return st;
     s2.form = CN_FORM_NTT;
     if ((st = cn_poly_mul_ntt(&s2, &sk->s, &sk->s, &ctx->ring)) == CN_OK)
-        st = cn_bfv_keygen_switch(rk, &s2, sk, ctx, rng);
+        st = cn_bfv_keygen_switch_level(rk, &s2, sk, level, ctx, rng);
     cn_poly_clear(&s2); /* wiped */
     return st;
 }

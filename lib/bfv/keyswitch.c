@@ -9,11 +9,26 @@
 
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "kernels.h"
+
+void cn_bfv_moddown(uint64_t *out, const uint64_t *x, size_t l, const cn_bfv_level_t *lv,
+                    const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n;
+    const uint64_t P = ctx->ring.ntt[ctx->L].mod.p;
+    for (size_t j = 0; j < l; j++) {
+        const uint64_t q = ctx->ring.base.q[j];
+        cn_bfv_divround_row_kernel(q, P, n)(out + j * n, x + j * n, x + l * n, n, q, P,
+                                            lv->p_inv[j]);
+    }
+}
 
 cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d, size_t l,
                            const cn_bfv_relin_key_t *key, const cn_bfv_context_t *ctx)
 {
     const size_t n = ctx->n, L = ctx->L;
+    if (l > key->ndigits) /* a key at a lower level than the ciphertext */
+        return CN_ERR_LEVEL_MISMATCH;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
     /* rows 0..l-1 are q_0..q_{l-1}, row l is P (row L of the ring) */
     const size_t k = l + 1;
@@ -56,8 +71,7 @@ cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d
         for (size_t j = 0; j < k; j++)
             cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
         /* ModDown: (x - [x]_P) / P, rounding by the centered residue modulo P */
-        cn_rns_divround_last(delta[h], acc[h], acc[h] + l * n, l, n, ctx->ring.base.mod,
-                             ctx->ring.ntt[L].mod.p, lv->p_inv, lv->p_inv_s);
+        cn_bfv_moddown(delta[h], acc[h], l, lv, ctx);
     }
     free(buf);
     free(rows);

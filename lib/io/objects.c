@@ -305,12 +305,52 @@ static size_t K_rows(const cn_bfv_context_t *ctx)
     return ctx->ring.base.k; /* q_1..q_L and P */
 }
 
+/* Keys at a level below L (format 1.2): a key switching key of d < L digits, each over
+ * q_1..q_d and P. Files of 1.0 and 1.1 hold d = L only (their readers refuse d != L). */
+#define MINOR_LEVEL_KEYS 2u
+
+/* bytes of one key row set of a key at level d: rows q_1..q_d, then P */
+static size_t key_rows_bytes(size_t d, const cn_bfv_context_t *ctx)
+{
+    return rows_bytes(d, ctx) +
+           cn_io_packed_bytes(ctx->n, cn_io_bits(ctx->ring.base.q[ctx->L]));
+}
+
 /* bytes of one key switching key: ndigits, then k0 and k1 of every digit, or the seed
  * and every k0 */
-static size_t ksk_body(int seeded, const cn_bfv_context_t *ctx)
+static size_t ksk_body(int seeded, size_t d, const cn_bfv_context_t *ctx)
 {
-    const size_t rows = ctx->L * rows_bytes(K_rows(ctx), ctx);
+    const size_t rows = d * key_rows_bytes(d, ctx);
     return 4 + (seeded ? CN_SEED_BYTES + rows : 2 * rows);
+}
+
+/* rows q_1..q_d and P of p (which holds all K rows of the ring) */
+static void put_key_rows(cn_wr_t *w, const cn_poly_t *p, size_t d, const cn_bfv_context_t *ctx)
+{
+    put_rows(w, p, d, ctx);
+    const uint64_t P = ctx->ring.base.q[ctx->L];
+    cn_wr_packed(w, p->data + ctx->L * ctx->n, ctx->n, cn_io_bits(P));
+}
+
+/* p (all K rows, NTT form) = rows q_1..q_d and P read from r; rows q_{d+1}..q_L zero */
+static void get_key_rows(cn_rd_t *r, cn_poly_t *p, size_t d, const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n, L = ctx->L;
+    if (r->err != CN_OK)
+        return;
+    cn_status st = cn_poly_init(p, &ctx->ring, L + 1);
+    if (st != CN_OK) {
+        cn_rd_fail(r, st);
+        return;
+    }
+    for (size_t j = 0; j < d; j++) {
+        const uint64_t q = ctx->ring.base.q[j];
+        cn_rd_packed(r, p->data + j * n, n, cn_io_bits(q), q);
+    }
+    memset(p->data + d * n, 0, (L - d) * n * sizeof *p->data);
+    const uint64_t P = ctx->ring.base.q[L];
+    cn_rd_packed(r, p->data + L * n, n, cn_io_bits(P), P);
+    p->form = CN_FORM_NTT;
 }
 
 static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, int seeded,
@@ -320,19 +360,21 @@ static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, int seeded,
     if (seeded)
         cn_wr_bytes(w, k->seed, CN_SEED_BYTES);
     for (size_t i = 0; i < k->ndigits; i++) {
-        put_rows(w, &k->k0[i], K_rows(ctx), ctx);
+        put_key_rows(w, &k->k0[i], k->ndigits, ctx);
         if (!seeded)
-            put_rows(w, &k->k1[i], K_rows(ctx), ctx);
+            put_key_rows(w, &k->k1[i], k->ndigits, ctx);
     }
 }
 
-static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_bfv_context_t *ctx)
+/* A key of the object's header h: d = L, or 1 <= d <= L from format 1.2 on. */
+static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_io_header_t *h,
+                    const cn_bfv_context_t *ctx)
 {
     memset(k, 0, sizeof *k);
     const uint32_t nd = cn_rd_u32(r);
     if (r->err != CN_OK)
         return;
-    if (nd != ctx->L) {
+    if (nd == 0 || nd > ctx->L || (nd != ctx->L && h->minor < MINOR_LEVEL_KEYS)) {
         cn_rd_fail(r, CN_ERR_FORMAT);
         return;
     }
@@ -348,12 +390,12 @@ static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_bfv_
         k->has_seed = 1;
     }
     for (size_t i = 0; i < nd && r->err == CN_OK; i++) {
-        get_rows(r, &k->k0[i], K_rows(ctx), CN_FORM_NTT, ctx);
+        get_key_rows(r, &k->k0[i], nd, ctx);
         if (!seeded) {
-            get_rows(r, &k->k1[i], K_rows(ctx), CN_FORM_NTT, ctx);
+            get_key_rows(r, &k->k1[i], nd, ctx);
             continue;
         }
-        cn_status st = cn_poly_init(&k->k1[i], &ctx->ring, K_rows(ctx));
+        cn_status st = cn_poly_init(&k->k1[i], &ctx->ring, ctx->ring.base.k);
         if (st == CN_OK)
             st = cn_bfv_ksk_expand_digit(k, i, ctx);
         if (st != CN_OK)
@@ -373,23 +415,23 @@ static int ksk_header_seeded(cn_rd_t *r, const cn_io_header_t *h)
 }
 
 /* IO_FAMILY for the key objects: the header says whether the keys are seeded. */
-#define KEY_IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn, seeded)                          \
+#define KEY_IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn, seeded, low)                     \
     cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj,  \
                                 const cn_bfv_context_t *ctx)                                   \
     {                                                                                          \
         save_spec sp;                                                                          \
         cn_status st = spec_fn(&sp, obj, ctx);                                                 \
         return st != CN_OK ? st                                                                \
-                           : save_obj_v(buf, cap, written, NULL, &sp, ksk_version(seeded),     \
-                                        put_fn, obj, 0, ctx);                                  \
+                           : save_obj_v(buf, cap, written, NULL, &sp,                          \
+                                        ksk_version(seeded, low), put_fn, obj, 0, ctx);        \
     }                                                                                          \
     cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)      \
     {                                                                                          \
         save_spec sp;                                                                          \
         cn_status st = spec_fn(&sp, obj, ctx);                                                 \
         return st != CN_OK ? st                                                                \
-                           : save_obj_v(NULL, 0, NULL, f, &sp, ksk_version(seeded), put_fn,    \
-                                        obj, 0, ctx);                                          \
+                           : save_obj_v(NULL, 0, NULL, f, &sp, ksk_version(seeded, low),       \
+                                        put_fn, obj, 0, ctx);                                  \
     }                                                                                          \
     cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,                   \
                                 const cn_bfv_context_t *ctx)                                   \
@@ -407,7 +449,7 @@ static int ksk_header_seeded(cn_rd_t *r, const cn_io_header_t *h)
 
 size_t cn_io_size_relin_key(const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
 {
-    return CN_IO_HEADER_BYTES + ksk_body(rk->has_seed, ctx) + CN_IO_TRAILER_BYTES;
+    return CN_IO_HEADER_BYTES + ksk_body(rk->has_seed, rk->ndigits, ctx) + CN_IO_TRAILER_BYTES;
 }
 
 static void put_rk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
@@ -427,9 +469,13 @@ static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
     return CN_OK;
 }
 
-static hdr_ver ksk_version(int seeded)
+/* seeded: bit 0 of the flags and 1.1; below level L: 1.2 (the lowest that reads it) */
+static hdr_ver ksk_version(int seeded, int low)
 {
-    return seeded ? (hdr_ver){HDR_SEEDED_KEYS, MINOR_SEEDED_KEYS} : hdr_v1_0;
+    hdr_ver v = seeded ? (hdr_ver){HDR_SEEDED_KEYS, MINOR_SEEDED_KEYS} : hdr_v1_0;
+    if (low)
+        v.minor = MINOR_LEVEL_KEYS;
+    return v;
 }
 
 static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_context_t *ctx)
@@ -441,14 +487,15 @@ static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_contex
     if (r->err == CN_OK && h.count != 1)
         cn_rd_fail(r, CN_ERR_FORMAT);
     if (r->err == CN_OK)
-        get_ksk(r, rk, seeded, ctx);
+        get_ksk(r, rk, seeded, &h, ctx);
     cn_rd_trailer(r);
     if (r->err != CN_OK)
         cn_bfv_relin_key_clear(rk);
     return r->err;
 }
 
-KEY_IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk, obj->has_seed)
+KEY_IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk, obj->has_seed,
+              obj->ndigits < ctx->L)
 
 /* Galois keys are written seeded when every key has its seed (all keys from keygen). */
 static int gk_seeded(const cn_bfv_galois_keys_t *gk)
@@ -459,10 +506,21 @@ static int gk_seeded(const cn_bfv_galois_keys_t *gk)
     return gk->count > 0;
 }
 
+/* Some key is below level L (format 1.2). */
+static int gk_low(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
+{
+    for (size_t i = 0; i < gk->count; i++)
+        if (gk->key[i].ndigits < ctx->L)
+            return 1;
+    return 0;
+}
+
 size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
 {
-    return CN_IO_HEADER_BYTES + gk->count * (8 + ksk_body(gk_seeded(gk), ctx)) +
-           CN_IO_TRAILER_BYTES;
+    size_t b = CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES;
+    for (size_t i = 0; i < gk->count; i++)
+        b += 8 + ksk_body(gk_seeded(gk), gk->key[i].ndigits, ctx);
+    return b;
 }
 
 static void put_gk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
@@ -511,7 +569,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
         if (r->err != CN_OK)
             break;
         gk->elt[i] = g;
-        get_ksk(r, &gk->key[i], seeded, ctx);
+        get_ksk(r, &gk->key[i], seeded, &h, ctx);
         gk->count = i + 1; /* cleared with the rest on failure */
     }
     cn_rd_trailer(r);
@@ -523,7 +581,8 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
     return CN_OK;
 }
 
-KEY_IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk, gk_seeded(obj))
+KEY_IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk, gk_seeded(obj),
+              gk_low(obj, ctx))
 
 /* ---- plaintext ------------------------------------------------------------------ */
 

@@ -124,9 +124,12 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
                     o->K = lin->row[j + 1] - lin->row[j];
             if (o->K == 0)
                 o->K = 1;
-            o->nb = (pk->pos / o->m_out) * (pk->rows_distinct ? 1 : 2);
+            o->fb = pk->pos / o->m_out;
+            if (pk->first_blocks && pk->first_blocks < o->fb)
+                o->fb = pk->first_blocks;
+            o->nb = o->fb * (pk->rows_distinct ? 1 : 2);
             o->nct = (o->K + o->nb - 1) / o->nb;
-            for (size_t e = o->m_out; e < pk->pos; e *= 2)
+            for (size_t e = o->m_out; e < o->m_out * o->fb; e *= 2)
                 add_elt(pk, cn_pk_elt_rows(pk, e));
             if (!pk->rows_distinct)
                 add_elt(pk, 2 * (uint64_t)n - 1);
@@ -161,6 +164,43 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
     }
     qsort(pk->elts, pk->nelts, sizeof *pk->elts, cmp_u64);
     return CN_OK;
+}
+
+/* levels[] of the element g: at least l */
+static void use_at(size_t *levels, const cn_packed_t *pk, uint64_t g, size_t l)
+{
+    for (size_t i = 0; i < pk->nelts; i++)
+        if (pk->elts[i] == g && levels[i] < l)
+            levels[i] = l;
+}
+
+size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels)
+{
+    const size_t n = pk->prm.n;
+    size_t relin = 0;
+    for (size_t i = 0; i < pk->nelts; i++)
+        levels[i] = 0;
+    for (size_t i = 0; i < pk->nops; i++) {
+        const cn_pk_op_t *o = &pk->ops[i];
+        const size_t in = i ? pk->ops[i - 1].level : pk->prm.nq; /* o->level: after */
+        if (o->kind == CN_PK_RELIN && in > relin)
+            relin = in;
+        if (o->kind == CN_PK_FIRST) { /* folds after the early drop (eval_set) */
+            for (size_t e = o->m_out; e < o->m_out * o->fb; e *= 2)
+                use_at(levels, pk, cn_pk_elt_rows(pk, e), o->level);
+            if (!pk->rows_distinct)
+                use_at(levels, pk, 2 * (uint64_t)n - 1, o->level);
+        }
+        if (o->kind == CN_PK_DIAG) { /* baby steps at the input's level, then the drop */
+            for (size_t b = 1; b < o->baby; b++)
+                use_at(levels, pk, cn_pk_elt_rows(pk, b), in);
+            if (o->giant > 1)
+                use_at(levels, pk, cn_pk_elt_rows(pk, o->baby), o->level);
+            for (size_t e = o->m_out; e < o->m_in; e *= 2)
+                use_at(levels, pk, cn_pk_elt_rows(pk, e), o->level);
+        }
+    }
+    return relin;
 }
 
 size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i)
@@ -232,7 +272,7 @@ double cn_pk_noise(cn_packed_t *pk)
         case CN_PK_FIRST: {
             v += pmul + log2((double)o->nct);
             PK_SWITCH_EARLY();
-            size_t folds = log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1);
+            size_t folds = log2_exact(o->fb) + (pk->rows_distinct ? 0 : 1);
             for (size_t f = 0; f < folds; f++) /* x + rot(x): 2 ||x|| + ks */
                 v = lg_add(v + 1, ks);
             v = lg_add(v, 2 * lt - lq); /* bias, as the batched estimate */
@@ -310,7 +350,7 @@ static double pk_cost(const cn_packed_t *pk)
         switch (o->kind) {
         case CN_PK_FIRST:
             c += (double)o->nct * 2 * L * (1 + pm) + 2 * L +
-                 ks2 * (double)(log2_exact(pk->pos / o->m_out) + (pk->rows_distinct ? 0 : 1));
+                 ks2 * (double)(log2_exact(o->fb) + (pk->rows_distinct ? 0 : 1));
             l -= drop;
             break;
         case CN_PK_DIAG:
@@ -363,6 +403,58 @@ static double pk_schedule(cn_packed_t *pk, double margin)
     return -cn_pk_noise(pk) - 1;
 }
 
+/* threads take (modulus, set) pairs: per pair, in seconds of the transforms' n log2 n
+ * at about 1 ns each */
+static double pk_seconds(const cn_packed_t *pk, int ifma)
+{
+    const double n = (double)pk->prm.n;
+    return (double)pk->prm.nt * (double)pk->nsets * n * log2(n) * 1e-9 * pk_cost(pk) *
+           (ifma && pk->prm.q[0] < ((uint64_t)1 << 50) ? 1.0 : 2.2);
+}
+
+/* About the bytes of a request: per plaintext modulus a batch object of the first
+ * layer's ciphertexts, seeded (docs/format.md, "Sizes") */
+static double pk_request_bytes(const cn_packed_t *pk)
+{
+    double rl = 0;
+    for (size_t j = 0; j < pk->prm.nq; j++) {
+        unsigned b = 0;
+        while (b < 64 && ((pk->prm.q[j] - 1) >> b))
+            b++;
+        rl += (double)((pk->prm.n * b + 7) / 8);
+    }
+    return (double)pk->prm.nt * (40 + (double)(pk->nsets * pk->ops[0].nct) * (48 + rl));
+}
+
+/* The issue's upload target per request (16 MB): the first layer's blocks per row are
+ * halved while the request stays within it */
+#define PK_REQUEST_MAX 16e6
+
+/* pk (chosen with every block of a row in the first layer) with the fewest blocks per
+ * row whose request stays within PK_REQUEST_MAX bytes and whose budget keeps the margin:
+ * each halving removes one fold, so one Galois key at the top level (for MNIST, one
+ * image: 58 -> 47 MB of keys, 2.75 -> 8.3 MB of upload; docs/net.md, "Keys"). */
+static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifma)
+{
+    cn_packed_t *c = malloc(sizeof *c);
+    if (!c)
+        return; /* the layout with every block is valid */
+    for (size_t fb = pk->ops[0].fb / 2; fb >= 1; fb /= 2) {
+        *c = *pk;
+        c->first_blocks = fb;
+        if (cn_pk_shape(c, c->prm.n, baby, NULL) != CN_OK ||
+            pk_request_bytes(c) > PK_REQUEST_MAX)
+            break;
+        const double budget = pk_schedule(c, margin);
+        if (budget < margin)
+            break;
+        c->budget = budget;
+        c->cost = pk_seconds(c, ifma);
+        *pk = *c;
+    }
+    free(c);
+}
+
 cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
                            cn_net_diag_t *diag)
 {
@@ -371,6 +463,11 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         diag->msg[0] = 0;
     if (!o || o->batch == 0 || o->batch > ((size_t)1 << 20)) {
         cn_diag_set(diag, "packed layout: the batch must be 1 .. 2^20 inputs");
+        return CN_ERR_INVALID_ARG;
+    }
+    if (o->first_blocks & (o->first_blocks - 1)) {
+        cn_diag_set(diag, "packed layout: first blocks %zu is not a power of two",
+                    o->first_blocks);
         return CN_ERR_INVALID_ARG;
     }
     if (o->baby & (o->baby - 1)) {
@@ -401,6 +498,7 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         cand->plan = plan;
         cand->batch = o->batch;
         cand->prm.n = n;
+        cand->first_blocks = o->first_blocks;
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
         for (unsigned tb = 14; tb <= 60; tb++) {
@@ -437,11 +535,7 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                         best_budget = budget;
                     if (budget < margin)
                         continue;
-                    /* threads take (modulus, set) pairs: per pair, in seconds of the
-                     * transforms' n log2 n at about 1 ns each */
-                    const double cost = (double)nt * (double)cand->nsets * (double)n *
-                                        log2((double)n) * 1e-9 * pk_cost(cand) *
-                                        (ifma && qb < 50 ? 1.0 : 2.2);
+                    const double cost = pk_seconds(cand, ifma);
                     if (cost < best) {
                         *pk = *cand;
                         pk->budget = budget;
@@ -469,6 +563,8 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                     margin, best_budget);
         return CN_ERR_NOISE_EXHAUSTED;
     }
+    if (!o->first_blocks)
+        pk_fewer_blocks(pk, o->baby, margin, ifma);
     /* drop the primes the end does not need: smaller replies */
     const size_t last = pk->ops[pk->nops - 1].level;
     for (size_t drop = last - 1; drop >= 1; drop--) {
@@ -509,8 +605,9 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         case CN_PK_FIRST:
             fprintf(f,
                     "  %-3zu first      %zu -> %zu (period %zu): %zu terms in %zu "
-                    "ciphertexts of %zu blocks",
-                    i + 1, o->lin->nin, o->lin->nout, o->m_out, o->K, o->nct, o->nb);
+                    "ciphertexts of %zu blocks (%zu of %zu per row, %u folds)",
+                    i + 1, o->lin->nin, o->lin->nout, o->m_out, o->K, o->nct, o->nb, o->fb,
+                    pk->pos / o->m_out, log2_exact(o->fb));
             break;
         case CN_PK_DIAG:
             fprintf(f,

@@ -105,12 +105,16 @@ cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
     if (st == CN_OK)
         st = sk ? cn_io_load_secret_key(&c->sk, sk, sklen, c->ctx)
                 : cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
+    /* every key at the highest level it is used at (smaller: docs/net.md "Keys") */
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels);
     if (st == CN_OK && pk_needs_relin(pk)) {
-        st = cn_bfv_keygen_relin(&c->rk, &c->sk, c->ctx, &c->rng);
+        st = cn_bfv_keygen_relin_level(&c->rk, &c->sk, relin, c->ctx, &c->rng);
         c->has_rk = st == CN_OK;
     }
     if (st == CN_OK)
-        st = cn_bfv_keygen_galois_elts(&c->gk, &c->sk, pk->elts, pk->nelts, c->ctx, &c->rng);
+        st = cn_bfv_keygen_galois_levels(&c->gk, &c->sk, pk->elts, levels, pk->nelts, c->ctx,
+                                         &c->rng);
     if (st != CN_OK) {
         cn_packed_client_free(c);
         return st;
@@ -151,17 +155,19 @@ static void arrange(int64_t *v, const cn_packed_t *pk, size_t set, size_t c, con
         const size_t img = set * pk->per_set + lane;
         if (img >= count)
             break;
-        for (size_t beta = 0; beta < o->nb; beta++) {
-            const size_t k = c * o->nb + beta;
-            if (k >= o->K)
-                break;
-            const size_t r = pk->rows_distinct ? 0 : beta / nbr;
-            const size_t off = (pk->rows_distinct ? beta : beta % nbr) * o->m_out;
-            for (size_t j = 0; j < lin->nout; j++)
-                if (lin->row[j] + k < lin->row[j + 1])
-                    v[cn_pk_slot(pk, lane, off + j, r)] =
-                        x[img * nin + lin->col[lin->row[j] + k]];
-        }
+        /* block pb of row copy r holds term beta = r fb + pb mod fb (the row repeats its
+         * fb blocks, so the log2 fb folds leave the full sum in every block) */
+        for (size_t r = 0; r < (pk->rows_distinct ? 1u : 2u); r++)
+            for (size_t pb = 0; pb < nbr; pb++) {
+                const size_t k = c * o->nb + r * o->fb + pb % o->fb;
+                if (k >= o->K)
+                    continue;
+                const size_t off = pb * o->m_out;
+                for (size_t j = 0; j < lin->nout; j++)
+                    if (lin->row[j] + k < lin->row[j + 1])
+                        v[cn_pk_slot(pk, lane, off + j, r)] =
+                            x[img * nin + lin->col[lin->row[j] + k]];
+            }
     }
 }
 
@@ -375,7 +381,7 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
                 int64_t w = 0;
                 if (o->kind == CN_PK_FIRST) {
                     const size_t beta =
-                        (pk->rows_distinct ? 0 : r * (pos / o->m_out)) + p / o->m_out;
+                        (pk->rows_distinct ? 0 : r * o->fb) + (p / o->m_out) % o->fb;
                     const size_t j = p % o->m_out, k = c * o->nb + beta;
                     if (j < lin->nout && lin->row[j] + k < lin->row[j + 1])
                         w = lin->w[lin->row[j] + k];
@@ -472,14 +478,28 @@ cn_status cn_packed_server_create(cn_packed_server_t **out, const cn_packed_t *p
         if (st != CN_OK)
             cn_diag_set(diag, "evaluation keys: the Galois keys: %s", cn_strerror(st));
     }
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels);
+    if (st == CN_OK && s->has_rk && s->rk.ndigits < relin) {
+        cn_diag_set(diag, "evaluation keys: the relinearization key is at level %zu, below %zu",
+                    s->rk.ndigits, relin);
+        st = CN_ERR_LEVEL_MISMATCH;
+    }
     for (size_t i = 0; st == CN_OK && i < pk->nelts; i++) {
-        int found = 0;
+        const cn_bfv_relin_key_t *key = NULL;
         for (size_t j = 0; j < s->gk.count; j++)
-            found |= s->gk.elt[j] == pk->elts[i];
-        if (!found) {
+            if (s->gk.elt[j] == pk->elts[i])
+                key = &s->gk.key[j];
+        if (!key) {
             cn_diag_set(diag, "evaluation keys: no Galois key for element %llu",
                         (unsigned long long)pk->elts[i]);
             st = CN_ERR_NO_KEY;
+        } else if (key->ndigits < levels[i]) {
+            cn_diag_set(diag,
+                        "evaluation keys: the Galois key of element %llu is at level %zu, "
+                        "below %zu",
+                        (unsigned long long)pk->elts[i], key->ndigits, levels[i]);
+            st = CN_ERR_LEVEL_MISMATCH;
         }
     }
     const size_t nw = pk->prm.nt * pk->nops;
@@ -631,7 +651,7 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             run->st.products += o->nct;
             for (size_t d = 0; st == CN_OK && d < drop; d++) /* before the folds */
                 st = cn_bfv_mod_switch(y, y, ctx);
-            for (size_t e = o->m_out; st == CN_OK && e < pk->pos; e *= 2)
+            for (size_t e = o->m_out; st == CN_OK && e < o->m_out * o->fb; e *= 2)
                 st = add_rotated(y, &tmp, cn_pk_elt_rows(pk, e), s, run);
             if (st == CN_OK && !pk->rows_distinct)
                 st = add_rotated(y, &tmp, 2 * (uint64_t)n - 1, s, run);

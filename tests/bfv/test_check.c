@@ -107,8 +107,10 @@ START_TEST(test_reasons)
     ck_assert_int_eq(cn_bfv_decrypt(&f.pt, &f.a, &f.sk, ctx), CN_ERR_SHAPE_MISMATCH);
     f.sk.s.k = ctx->ring.base.k;
     ck_assert_int_eq(cn_bfv_square(&x, &f.a, ctx), CN_OK);
-    f.rk.ndigits = 2;
+    f.rk.ndigits = 4; /* above L */
     ck_assert_int_eq(cn_bfv_relinearize(&x, &x, &f.rk, ctx), CN_ERR_CONTEXT_MISMATCH);
+    f.rk.ndigits = 2; /* a key at level 2, a ciphertext at level 3 */
+    ck_assert_int_eq(cn_bfv_relinearize(&x, &x, &f.rk, ctx), CN_ERR_LEVEL_MISMATCH);
     f.rk.ndigits = 3;
     uint64_t *d = f.rk.k1[2].data;
     f.rk.k1[2].data = NULL;

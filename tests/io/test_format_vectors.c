@@ -468,6 +468,15 @@ static void dump_objects(const char *dir, const cn_bfv_params_t *prm, int galois
         ck_assert_int_eq(cn_bfv_keygen_galois(&gk, &sk, steps, 2, ctx, &rng), CN_OK);
         DUMP(dir, "gk.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys, &gk, ctx);
         cn_bfv_galois_keys_clear(&gk);
+        /* keys at levels 1 and L (format 1.2) */
+        const uint64_t elts[2] = {cn_bfv_galois_elt_rows(1, ctx),
+                                  cn_bfv_galois_elt_columns(ctx)};
+        const size_t levels[2] = {1, prm->nq};
+        ck_assert_int_eq(cn_bfv_keygen_galois_levels(&gk, &sk, elts, levels, 2, ctx, &rng),
+                         CN_OK);
+        DUMP(dir, "gk_level.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys, &gk,
+             ctx);
+        cn_bfv_galois_keys_clear(&gk);
     }
     /* slot values in [-99, 99] under the last plaintext modulus */
     const size_t n = prm->n, ti = prm->nt - 1;

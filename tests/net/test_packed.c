@@ -298,8 +298,11 @@ START_TEST(test_packed_random_networks)
         int64_t *x = malloc(count * nin * sizeof *x);
         for (size_t i = 0; i < count * nin; i++)
             x[i] = (int64_t)cn_test_rng_below(&r, 16);
-        const cn_packed_opts_t po = {
-            .batch = batch, .n = it % 2 ? 1024 : 2048, .security = CN_SEC_NONE_INSECURE};
+        /* the first layer on every block of a row (0), on one or on two (fewer folds) */
+        const cn_packed_opts_t po = {.batch = batch,
+                                     .n = it % 2 ? 1024 : 2048,
+                                     .security = CN_SEC_NONE_INSECURE,
+                                     .first_blocks = (size_t)(it % 3)};
         run_packed(p, &po, x, count, seed + (uint64_t)it);
         free(x);
         cn_plan_free(p);
@@ -340,6 +343,8 @@ START_TEST(test_packed_noise_bound)
                                .security = CN_SEC_NONE_INSECURE};
         if (cn_test_rng_below(&r, 2))
             po.q_bits = 30 + (unsigned)cn_test_rng_below(&r, 31);
+        if (it % 2) /* fewer first-layer blocks per row: 1, 2, 4 or 8 */
+            po.first_blocks = (size_t)1 << (it / 2 % 4);
         cn_packed_t *pk;
         if (cn_packed_create(&pk, p, &po, &d) == CN_OK) {
             cn_packed_free(pk);
@@ -384,6 +389,9 @@ START_TEST(test_packed_refusals)
     po.baby = 3;
     ck_assert_int_eq(cn_packed_create(&pk, p, &po, &d), CN_ERR_INVALID_ARG);
     po.baby = 0;
+    po.first_blocks = 6;
+    ck_assert_int_eq(cn_packed_create(&pk, p, &po, &d), CN_ERR_INVALID_ARG);
+    po.first_blocks = 0;
     ck_assert_msg(cn_packed_create(&pk, p, &po, &d) == CN_OK, "%s", d.msg);
     const uint8_t seed[CN_SEED_BYTES] = {3};
     cn_packed_client_t *c;
@@ -404,6 +412,41 @@ START_TEST(test_packed_refusals)
     ck_assert_int_eq(cn_io_peek_header(&h, keys, kl), CN_OK);
     ck_assert_int_ne(cn_packed_server_create(&s, pk, keys, (size_t)h.total_length, 0, &d),
                      CN_OK);
+    /* every key at level 1: below the levels the layout rotates and relinearizes at */
+    {
+        cn_bfv_context_t *ctx;
+        cn_rng_t rng;
+        cn_bfv_secret_key_t sk = {0};
+        cn_bfv_relin_key_t rk = {0};
+        cn_bfv_galois_keys_t gk = {0};
+        uint64_t elts[128];
+        size_t lv[128];
+        const size_t ne = cn_packed_galois_elts(pk, elts, 128);
+        for (size_t i = 0; i < ne; i++)
+            lv[i] = 1;
+        ck_assert_int_eq(cn_bfv_context_create(&ctx, cn_packed_params(pk)), CN_OK);
+        ck_assert_int_eq(cn_rng_init_insecure_deterministic(&rng, seed, CN_RNG_INSECURE_ACK),
+                         CN_OK);
+        ck_assert_int_eq(cn_bfv_keygen_secret(&sk, ctx, &rng), CN_OK);
+        ck_assert_int_eq(cn_bfv_keygen_relin(&rk, &sk, ctx, &rng), CN_OK);
+        ck_assert_int_eq(cn_bfv_keygen_galois_levels(&gk, &sk, elts, lv, ne, ctx, &rng), CN_OK);
+        const size_t a = cn_io_size_relin_key(&rk, ctx), b = cn_io_size_galois_keys(&gk, ctx);
+        uint8_t *lk = malloc(a + b);
+        size_t wa, wb;
+        ck_assert_int_eq(cn_io_save_relin_key(lk, a, &wa, &rk, ctx), CN_OK);
+        ck_assert_int_eq(cn_io_save_galois_keys(lk + a, b, &wb, &gk, ctx), CN_OK);
+        const cn_status e = cn_packed_server_create(&s, pk, lk, a + b, 0, &d);
+        ck_assert_msg(ne == 0 || e == CN_ERR_LEVEL_MISMATCH, "level-1 keys: %s",
+                      cn_strerror(e));
+        if (e == CN_OK)
+            cn_packed_server_free(s);
+        free(lk);
+        cn_bfv_galois_keys_clear(&gk);
+        cn_bfv_relin_key_clear(&rk);
+        cn_bfv_secret_key_clear(&sk);
+        cn_rng_clear(&rng);
+        cn_bfv_context_free(ctx);
+    }
     ck_assert_msg(cn_packed_server_create(&s, pk, keys, kl, 0, &d) == CN_OK, "%s", d.msg);
     ck_assert_int_eq(cn_packed_client_encrypt(&up, &ul, c, x, 2, &d), CN_OK);
     ck_assert_int_ne(cn_packed_server_eval(&down, &dl, s, up, ul - 1, NULL, &d), CN_OK);

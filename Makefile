@@ -269,6 +269,7 @@ bench: setup
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --logq 218 \
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-shape.json; \
 	$(BUILD)/bench/service --batches 3 --queued 3 | tee $$d/service.txt; \
+	$(BUILD)/bench/latency --batches 1,2,8,64 --reps 5 | tee $$d/latency.txt; \
 	ln -sfn $$(basename $$d) bench/results/latest; \
 	echo; echo "bench: summary ($$d)"; \
 	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json

@@ -1,10 +1,11 @@
 /* `cryptonets infer` (docs/service.md): the client of the private-inference service, on
  * libcurl. It fetches the server's plan and checks it is the one the client key was made
  * for, registers the evaluation keys once (their id is their hash, so a second
- * registration is a no-op), encrypts the inputs, uploads them, waits for the job,
- * downloads the encrypted result and decrypts it, all with the tool's own commands
- * (encrypt and decrypt) on files in a private temporary directory. Every request is
- * idempotent, so each is retried on a lost connection and on 503/429. */
+ * registration is a no-op), encrypts the inputs and uploads each record as soon as it is
+ * sealed (stream_t; the batch file written beside it serves the repeats), waits for the
+ * job, downloads the encrypted result and decrypts it as `cryptonets decrypt` does, in a
+ * private temporary directory. Every request is idempotent, so each is retried on a lost
+ * connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>

@@ -1,14 +1,16 @@
 /* `cryptonets infer` (docs/service.md): the client of the private-inference service, on
  * libcurl. It fetches the server's plan and checks it is the one the client key was made
  * for, registers the evaluation keys once (their id is their hash, so a second
- * registration is a no-op), encrypts the inputs, uploads them, waits for the job,
- * downloads the encrypted result and decrypts it, all with the tool's own commands
- * (encrypt and decrypt) on files in a private temporary directory. Every request is
- * idempotent, so each is retried on a lost connection and on 503/429. */
+ * registration is a no-op), encrypts the inputs and uploads each record as soon as it is
+ * sealed (stream_t; the batch file written beside it serves the repeats), waits for the
+ * job, downloads the encrypted result and decrypts it as `cryptonets decrypt` does, in a
+ * private temporary directory. Every request is idempotent, so each is retried on a lost
+ * connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -19,7 +21,6 @@
 
 #include "service.h"
 
-int cli_encrypt(cli_args_t *a);
 int cli_decrypt(cli_args_t *a);
 
 typedef struct {
@@ -242,12 +243,174 @@ static void sleep_s(double s)
     }
 }
 
+/* --- the batch, encrypted and uploaded at once ------------------------------------------
+ * A producer thread encrypts the inputs record by record (cn_client_encrypt, n inputs
+ * each) and hands each record to the upload as soon as it is sealed, then writes it to
+ * DIR/batch.bin; the first POST /v1/jobs sends the container from memory through a read
+ * callback, so the upload of record b overlaps the encryption of record b + 1 and no
+ * record is written to disk and read back before it is sent. A repeated POST (a lost
+ * connection, 503, 429) sends the finished file instead: the same bytes, hence the same
+ * job. At most two records are held at once (one being sent, one being encrypted). */
+
+#define CONT_HEAD 96 /* the container's header and its checksum (docs/cli.md) */
+#define CONT_REC 24  /* a record's header */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* set before the thread starts */
+    cn_client_t *c;
+    const cli_matrix_t *x;
+    size_t n, nin;
+    const char *inputs, *path;
+    cli_head_t h;
+    uint8_t head[CONT_HEAD];
+    uint64_t total; /* bytes of the container */
+    /* under mu */
+    uint8_t **buf;          /* [records] record b's bytes while held, else NULL */
+    size_t *len;            /* [records] its length (kept after release) */
+    uint8_t *sent, *stored; /* [records] 1 once uploaded / written to the file */
+    uint64_t ready, freed;  /* records encrypted; records released, in order */
+    int abandoned;          /* the upload no longer reads memory: records go once written */
+    int done, rc;           /* the producer ended; 0 or a CLI_* status with err */
+    char err[600];
+    /* the upload's cursor (the read callback only) */
+    uint64_t pos;
+} stream_t;
+
+static void put64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Releases the records both sides are done with, in order (mu held). */
+static void stream_release(stream_t *s)
+{
+    while (s->freed < s->ready && s->stored[s->freed] && (s->sent[s->freed] || s->abandoned)) {
+        free(s->buf[s->freed]);
+        s->buf[s->freed] = NULL;
+        s->freed++;
+    }
+    pthread_cond_broadcast(&s->cv);
+}
+
+static void *stream_produce(void *arg)
+{
+    stream_t *s = arg;
+    cli_writer_t w = {0};
+    char err[512];
+    int rc = cli_writer_open(&w, s->path, &s->h, err, sizeof err) ? CLI_ERROR : 0;
+    for (uint64_t b = 0; rc == 0 && b < s->h.records; b++) {
+        pthread_mutex_lock(&s->mu);
+        while (b >= s->freed + 2 && !s->abandoned)
+            pthread_cond_wait(&s->cv, &s->mu);
+        pthread_mutex_unlock(&s->mu);
+        const size_t first = (size_t)b * s->n;
+        const size_t count = s->x->rows - first < s->n ? s->x->rows - first : s->n;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        cn_net_diag_t d = {{0}};
+        const cn_status st =
+            cn_client_encrypt(&buf, &len, s->c, s->x->v + first * s->nin, count, &d);
+        if (st != CN_OK) {
+            size_t i, j;
+            int k = 0;
+            /* the library counts inputs within the batch: name the file's row */
+            if (sscanf(d.msg, "input %zu, value %zu (counting from 1): %n", &i, &j, &k) == 2 &&
+                k > 0)
+                snprintf(err, sizeof err, "%s: input %zu, value %zu: %s", s->inputs, first + i,
+                         j, d.msg + k);
+            else
+                snprintf(err, sizeof err, "%s: %s", s->inputs,
+                         d.msg[0] ? d.msg : cn_strerror(st));
+            rc = CLI_ERROR;
+            break;
+        }
+        pthread_mutex_lock(&s->mu);
+        s->buf[b] = buf;
+        s->len[b] = len;
+        s->ready = b + 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        if (cli_writer_put(&w, count, buf, len, err, sizeof err))
+            rc = CLI_ERROR;
+        pthread_mutex_lock(&s->mu);
+        s->stored[b] = 1;
+        stream_release(s);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (w.f && cli_writer_close(&w, err, sizeof err) && rc == 0)
+        rc = CLI_ERROR;
+    pthread_mutex_lock(&s->mu);
+    s->rc = rc;
+    if (rc)
+        snprintf(s->err, sizeof s->err, "%s", err);
+    s->done = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* libcurl's read callback: the container from memory, waiting for each record. */
+static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
+{
+    stream_t *s = arg;
+    const size_t cap = size * nmemb;
+    size_t put = 0;
+    while (put < cap && s->pos < s->total) {
+        if (s->pos < CONT_HEAD) {
+            const size_t k = CONT_HEAD - s->pos < cap - put ? CONT_HEAD - s->pos : cap - put;
+            memcpy(dst + put, s->head + s->pos, k);
+            put += k;
+            s->pos += k;
+            continue;
+        }
+        /* every record but the last holds n inputs: all records have one length */
+        const uint64_t rlen = CONT_REC + s->len[0];
+        const uint64_t b = (s->pos - CONT_HEAD) / rlen, off = (s->pos - CONT_HEAD) % rlen;
+        pthread_mutex_lock(&s->mu);
+        while (s->ready <= b && !s->done)
+            pthread_cond_wait(&s->cv, &s->mu);
+        const uint8_t *rec = s->ready > b ? s->buf[b] : NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (!rec)
+            return CURL_READFUNC_ABORT; /* the encryption failed: s->err says why */
+        size_t k;
+        if (off < CONT_REC) {
+            uint8_t r[CONT_REC];
+            const size_t first = (size_t)b * s->n;
+            const size_t count = s->x->rows - first < s->n ? s->x->rows - first : s->n;
+            put64le(r, count);
+            put64le(r + 8, s->len[b]);
+            put64le(r + 16, cn_io_checksum(r, 16));
+            k = CONT_REC - (size_t)off < cap - put ? CONT_REC - (size_t)off : cap - put;
+            memcpy(dst + put, r + off, k);
+        } else {
+            const size_t o = (size_t)(off - CONT_REC);
+            k = s->len[b] - o < cap - put ? s->len[b] - o : cap - put;
+            memcpy(dst + put, rec + o, k);
+        }
+        put += k;
+        s->pos += k;
+        if ((s->pos - CONT_HEAD) % rlen == 0) { /* record b is sent */
+            pthread_mutex_lock(&s->mu);
+            s->sent[b] = 1;
+            stream_release(s);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    return put;
+}
+
 /* One request, retried on a lost connection and on 503/429 (every request of the
- * protocol is idempotent). body: bytes in memory, or upload: a file of ulen bytes;
- * sink: where a 2xx body goes (else into r->body). 0 with r->status set, or 1 with the
- * reason printed. */
-static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
-                   size_t blen, FILE *upload, uint64_t ulen, FILE *sink, resp_t *r)
+ * protocol is idempotent), up to --retries attempts. body: bytes in memory, or upload: a
+ * file of ulen bytes, or stream: the batch being encrypted (one attempt only: *lost is
+ * set when it may be repeated from the file); sink: where a 2xx body goes (else into
+ * r->body). 0 with r->status set, or 1 with the reason printed. */
+static int http_try(http_t *c, const char *method, const char *path, const uint8_t *body,
+                    size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
+                    FILE *sink, resp_t *r)
 {
     char url[4096];
     snprintf(url, sizeof url, "%s%s", c->base, path);
@@ -265,7 +428,7 @@ static int http_do(http_t *c, const char *method, const char *path, const uint8_
         struct curl_slist *hd = NULL;
         if (c->auth[0])
             hd = curl_slist_append(hd, c->auth);
-        if (body || upload)
+        if (body || upload || stream)
             hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
@@ -287,6 +450,12 @@ static int http_do(http_t *c, const char *method, const char *path, const uint8_
             curl_easy_setopt(h, CURLOPT_POST, 1L);
             curl_easy_setopt(h, CURLOPT_READDATA, upload);
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ulen);
+        } else if (stream) {
+            stream->pos = 0;
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, stream_read);
+            curl_easy_setopt(h, CURLOPT_READDATA, stream);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)stream->total);
         } else if (strcmp(method, "GET") != 0) {
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
         }
@@ -297,6 +466,10 @@ static int http_do(http_t *c, const char *method, const char *path, const uint8_
                          e == CURLE_RECV_ERROR || e == CURLE_OPERATION_TIMEDOUT ||
                          e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
         const int busy = e == CURLE_OK && (r->status == 503 || r->status == 429);
+        if (stream && e == CURLE_ABORTED_BY_CALLBACK) {
+            *lost_out = 1; /* the encryption failed: the caller reports it */
+            return 0;
+        }
         if (e != CURLE_OK && !lost)
             return cli_fail(CLI_ERROR, &A, "%s %s: %s", method, url, curl_easy_strerror(e));
         if (!lost && !busy)
@@ -315,8 +488,18 @@ static int http_do(http_t *c, const char *method, const char *path, const uint8_
                  : curl_easy_strerror(e),
             wait);
         sleep_s(wait);
+        if (stream) { /* repeated from the file, once it is complete */
+            *lost_out = 1;
+            return 0;
+        }
         backoff = backoff * 2 < 10 ? backoff * 2 : 10;
     }
+}
+
+static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
+                   size_t blen, FILE *upload, uint64_t ulen, FILE *sink, resp_t *r)
+{
+    return http_try(c, method, path, body, blen, upload, ulen, NULL, NULL, sink, r);
 }
 
 /* The server's error document as one line: "STATUS CODE: message". */
@@ -425,6 +608,101 @@ static void remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* Encrypts INPUTS (as `cryptonets encrypt` does, into batch_path) and uploads the batch
+ * to path while it is encrypted (stream_t); the first attempt streams from memory, the
+ * repeats send the complete file. 0 with r's status, or a CLI_* status with the reason
+ * printed. */
+static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
+                          const cli_plan_t *p, const char *inputs, const char *batch_path,
+                          const char *path, resp_t *r)
+{
+    size_t threads = 0;
+    if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
+        return CLI_USAGE;
+    cn_client_set_threads(cl, (int)threads);
+    const size_t nin = cn_plan_inputs(p->plan), n = cn_plan_params(p->plan)->n;
+    cli_matrix_t x = {0};
+    char err[512];
+    say(o, "encrypting %s", inputs);
+    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
+        return cli_fail(CLI_ERROR, &A, "%s", err);
+    stream_t s = {.c = cl, .x = &x, .n = n, .nin = nin, .inputs = inputs, .path = batch_path};
+    s.h =
+        (cli_head_t){.kind = CLI_KIND_BATCH, .records = (x.rows + n - 1) / n, .inputs = x.rows};
+    memcpy(s.h.digest, p->digest, 32);
+    int rc = cli_key_id(s.h.key_id, cl) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
+    /* the container's header, as cli_writer_open writes it (docs/cli.md) */
+    memcpy(s.head, "CNTB", 4);
+    s.head[4] = 1; /* version 1.0 */
+    memcpy(s.head + 8, s.h.digest, 32);
+    memcpy(s.head + 40, s.h.key_id, 32);
+    put64le(s.head + 72, s.h.records);
+    put64le(s.head + 80, s.h.inputs);
+    put64le(s.head + CONT_HEAD - 8, cn_io_checksum(s.head, CONT_HEAD - 8));
+    const size_t R = (size_t)s.h.records;
+    s.buf = calloc(R, sizeof *s.buf);
+    s.len = calloc(R, sizeof *s.len);
+    s.sent = calloc(R, 1);
+    s.stored = calloc(R, 1);
+    if (rc == 0 && (!s.buf || !s.len || !s.sent || !s.stored))
+        rc = cli_fail(CLI_ERROR, &A, "out of memory");
+    pthread_t th;
+    int started = 0;
+    if (rc == 0) {
+        pthread_mutex_init(&s.mu, NULL);
+        pthread_cond_init(&s.cv, NULL);
+        started = pthread_create(&th, NULL, stream_produce, &s) == 0;
+        if (!started) {
+            pthread_cond_destroy(&s.cv);
+            pthread_mutex_destroy(&s.mu);
+            rc = cli_fail(CLI_ERROR, &A, "cannot start a thread");
+        }
+    }
+    int lost = 0;
+    if (rc == 0) {
+        /* the request starts once the first record is sealed (all records but the last
+         * have its length), so the server does not wait idle for it */
+        pthread_mutex_lock(&s.mu);
+        while (!s.ready && !s.done)
+            pthread_cond_wait(&s.cv, &s.mu);
+        const int ok = s.ready > 0;
+        if (ok)
+            s.total = CONT_HEAD + s.h.records * (CONT_REC + s.len[0]);
+        pthread_mutex_unlock(&s.mu);
+        if (ok) {
+            say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
+            rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
+        }
+        pthread_mutex_lock(&s.mu);
+        s.abandoned = 1; /* whatever happened, the memory copy is no longer read */
+        stream_release(&s);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(th, NULL);
+        if (s.rc) {
+            rc = cli_fail(s.rc, &A, "%s", s.err);
+        } else if (rc == 0 && (lost || !ok)) {
+            FILE *bf = fopen(batch_path, "rb");
+            struct stat sb;
+            if (!bf || fstat(fileno(bf), &sb) != 0)
+                rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
+            else
+                rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, r);
+            if (bf)
+                fclose(bf);
+        }
+        for (size_t b = 0; b < R; b++)
+            free(s.buf[b]);
+        pthread_cond_destroy(&s.cv);
+        pthread_mutex_destroy(&s.mu);
+    }
+    free(s.buf);
+    free(s.len);
+    free(s.sent);
+    free(s.stored);
+    cli_matrix_clear(&x);
+    return rc;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
     char plan_path[4200], batch_path[4200], reply_path[4200], path[512], kid[65], job[65];
@@ -433,6 +711,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     snprintf(reply_path, sizeof reply_path, "%s/reply.bin", dir);
     resp_t r = {0};
     int rc;
+    cli_plan_t p = {0};
+    cn_client_t *cl = NULL; /* kept for the encryption; p must outlive it */
     const double t0 = cli_now();
     /* 1. the plan, checked against its digest and against the key */
     if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
@@ -453,10 +733,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = cli_fail(CLI_ERROR, &A, "%s", err);
         goto done;
     }
-    cli_plan_t p = {0};
     if ((rc = cli_plan_load(&p, &A, plan_path)))
         goto done;
-    cn_client_t *cl = NULL;
     cn_net_diag_t nd = {{0}};
     const cn_status st = cn_client_load(&cl, p.plan, o->key, &nd);
     if (st != CN_OK) {
@@ -464,7 +742,6 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                       st == CN_ERR_CONTEXT_MISMATCH ? " (the server's plan is not the one "
                                                       "this key was made for)"
                                                     : "");
-        cli_plan_clear(&p);
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
@@ -472,8 +749,6 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     uint8_t *keys = NULL;
     size_t klen = 0;
     rc = eval_keys(&keys, &klen, o, &p, cl);
-    cn_client_free(cl);
-    cli_plan_clear(&p);
     if (rc)
         goto done;
     crypto_hash_sha256(d, keys, klen);
@@ -491,35 +766,15 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     free(keys);
     if (rc)
         goto done;
-    /* 3. encrypt, as `cryptonets encrypt` does */
-    cli_args_t ea = {.cmd = "infer",
-                     .pos = {o->key, inputs},
-                     .npos = 2,
-                     .plan = plan_path,
-                     .out = batch_path,
-                     .format = o->format,
-                     .threads = o->threads,
-                     .quiet = 1};
-    say(o, "encrypting %s", inputs);
-    if ((rc = cli_encrypt(&ea)))
+    /* 3. encrypt and upload at once; the same bytes are the same job, so a retry (from
+     * the file the encryption also writes) cannot make two */
+    snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+    if ((rc = encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
         goto done;
-    /* 4. upload; the same bytes are the same job, so a retry cannot make two */
-    FILE *bf = fopen(batch_path, "rb");
-    struct stat sb;
-    if (!bf || fstat(fileno(bf), &sb) != 0) {
-        if (bf)
-            fclose(bf);
-        rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
+    if (r.status != 202) {
+        rc = server_error(&r, "POST /v1/jobs");
         goto done;
     }
-    say(o, "uploading %.1f MB", (double)sb.st_size / 1e6);
-    snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
-    rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, &r);
-    fclose(bf);
-    if (rc == 0 && r.status != 202)
-        rc = server_error(&r, "POST /v1/jobs");
-    if (rc)
-        goto done;
     json_field(job, sizeof job, &r, "job");
     if (strlen(job) != 64) {
         rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
@@ -564,6 +819,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = server_error(&r, path);
     if (rc)
         goto done;
+    struct stat sb;
     if (stat(reply_path, &sb) == 0)
         say(o, "downloaded %.1f MB; decrypting", (double)sb.st_size / 1e6);
     cli_args_t da = {.cmd = "infer",
@@ -583,6 +839,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             say(o, "the job could not be deleted (%ld)", r.status);
     }
 done:
+    cn_client_free(cl);
+    cli_plan_clear(&p);
     free(r.body);
     return rc;
 }

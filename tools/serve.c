@@ -1067,14 +1067,21 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     uint8_t h[32];
     crypto_generichash_final(&q->job, h, 32);
     svc_job_t *j = calloc(1, sizeof *j);
-    if (!j || fsync(q->fd) != 0) {
-        free(j);
+    int synced = 0; /* a repeated upload is answered below and its bytes dropped: no fsync */
+    if (j) {
+        svc_hex(j->id, h, 32);
+        pthread_mutex_lock(&S->mu);
+        const int again = svc_job_find(S, q->tenant, j->id) != NULL;
+        pthread_mutex_unlock(&S->mu);
+        synced = !again && fsync(q->fd) == 0;
+        if (!again && !synced) {
+            free(j);
+            j = NULL;
+        }
+    }
+    if (!j)
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
                           "cannot store the upload");
-    }
-    close(q->fd);
-    q->fd = -1;
-    svc_hex(j->id, h, 32);
     memcpy(j->key, q->key, 65);
     j->tenant = q->tenant;
     j->created = svc_time();
@@ -1110,7 +1117,13 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
                           10, "the queue filled up while the batch arrived: try again later");
     }
     svc_path(p, sizeof p, S, q->tenant, "jobs", j->id, ".batch");
-    if (svc_job_save(S, j, err, sizeof err) || rename(q->tmp, p) != 0 || svc_sync_dir(p)) {
+    /* the earlier job went away since the check above: its bytes are synced now */
+    if (!synced && fsync(q->fd) != 0)
+        p[0] = 0;
+    close(q->fd);
+    q->fd = -1;
+    if (!p[0] || svc_job_save(S, j, err, sizeof err) || rename(q->tmp, p) != 0 ||
+        svc_sync_dir(p)) {
         char meta[4096];
         if (!svc_path(meta, sizeof meta, S, q->tenant, "jobs", j->id, ".job"))
             unlink(meta);

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1087,6 +1088,146 @@ START_TEST(test_service_memory)
 }
 END_TEST
 
+/* A TCP relay between a client and the server that breaks the first POST /v1/jobs once:
+ * drop_after > 0 closes both sides after that many bytes of the request have passed
+ * (a connection lost mid upload); drop_after = 0 passes the whole request and closes the
+ * connection instead of passing the answer (other than "100 Continue"): the job was
+ * accepted, the client never heard. One connection at a time (the client has one).
+ * Runs in a child process; the port it listens on is returned. */
+static pid_t start_relay(int *port, int server_port, size_t drop_after)
+{
+    const int ls = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(ls, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(ls, 8), 0);
+    ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid > 0) {
+        close(ls);
+        return pid;
+    }
+    int broken = 0;
+    static char buf[1 << 16];
+    for (;;) {
+        const int cs = accept(ls, NULL, NULL);
+        if (cs < 0)
+            _exit(1);
+        const int ss = connect_to(server_port);
+        size_t seen = 0; /* request bytes since "POST /v1/jobs" on this connection */
+        int in_post = 0;
+        for (int open = 1; open;) {
+            struct pollfd pf[2] = {{cs, POLLIN, 0}, {ss, POLLIN, 0}};
+            if (poll(pf, 2, 60000) <= 0)
+                break;
+            for (int k = 0; k < 2 && open; k++) {
+                if (!(pf[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                    continue;
+                const ssize_t r = recv(k ? ss : cs, buf, sizeof buf, 0);
+                if (r <= 0) {
+                    open = 0;
+                    break;
+                }
+                size_t n = (size_t)r;
+                if (k == 0 && !broken) {
+                    for (size_t i = 0; !in_post && i + 13 <= n; i++)
+                        in_post = !memcmp(buf + i, "POST /v1/jobs", 13);
+                    if (in_post && drop_after && seen + n >= drop_after) {
+                        send_all(ss, buf, drop_after - seen);
+                        broken = 1;
+                        open = 0;
+                        break;
+                    }
+                    seen += in_post ? n : 0;
+                }
+                if (k == 1 && in_post && !broken && strncmp(buf, "HTTP/1.1 100", 12) != 0) {
+                    broken = 1; /* the answer to the whole upload: lost */
+                    open = 0;
+                    break;
+                }
+                send_all(k ? cs : ss, buf, n);
+            }
+        }
+        close(cs);
+        close(ss);
+    }
+}
+
+/* The metric line NAME (with its labels) of the server's /metrics: its value. */
+static long metric(int port, const char *name)
+{
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, port, "GET", "/metrics", NULL, NULL, 0), 200);
+    const char *p = strstr(a->body, name);
+    ck_assert_msg(p != NULL, "no %s in\n%s", name, a->body);
+    const long v = strtol(p + strlen(name), NULL, 10);
+    free(a);
+    return v;
+}
+
+/* The client encrypts and uploads at once; an upload cut mid body, or whose answer is
+ * lost, is repeated from the client's file: the same bytes, so exactly one job, with the
+ * outputs of the plaintext network. The inputs span two records (n + 3 rows), so the
+ * first record is sent while the second is encrypted. */
+START_TEST(test_service_stream_retry)
+{
+    int64_t x0[ROWS * NIN];
+    setup_dir(x0);
+    char plan[256], key[256], in[256], out[256];
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(in, "in2.csv");
+    path(out, "out.csv");
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *p;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&p, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    const size_t rows = cn_plan_params(p)->n + 3;
+    cn_plan_free(p);
+    free(pb);
+    int64_t *x = malloc(rows * NIN * sizeof *x);
+    inputs(x, rows, 72);
+    write_csv(in, x, rows);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    const size_t drops[2] = {5000, 0}; /* mid upload; after the whole upload */
+    for (int k = 0; k < 2; k++) {
+        int rport;
+        const pid_t relay = start_relay(&rport, s.port, drops[k]);
+        char tag[16];
+        snprintf(tag, sizeof tag, "infer%d", k);
+        unlink(out);
+        const int rc = infer(tag, rport, NULL, key, in, out, NULL, NULL);
+        kill(relay, SIGKILL);
+        waitpid(relay, NULL, 0);
+        char *err = err_of(tag);
+        ck_assert_msg(rc == 0, "%s", err);
+        ck_assert_msg(strstr(err, "as it is encrypted") != NULL, "no streamed upload:\n%s",
+                      err);
+        ck_assert_msg(strstr(err, "POST /v1/jobs") && strstr(err, "retrying"),
+                      "the upload was not repeated:\n%s", err);
+        free(err);
+        check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
+        /* one job per run: an upload repeated with other bytes would be a second job,
+         * evaluated too (or still queued or running) */
+        ck_assert_int_eq(metric(s.port, "cryptonets_jobs_finished_total{result=\"done\"}"),
+                         k + 1);
+        ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"queued\"}"), 0);
+        ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"running\"}"), 0);
+    }
+    ck_assert_int_eq(metric(s.port, "cryptonets_rejected_requests_total{reason=\"aborted\"}"),
+                     1);
+    stop_server(&s);
+    free(x);
+    remove_dir();
+}
+END_TEST
+
 /* HTTPS with a self-signed certificate made here (GnuTLS certtool) */
 START_TEST(test_service_tls)
 {
@@ -1196,6 +1337,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_limits);
     tcase_add_test(tc, test_service_memory);
     tcase_add_test(tc, test_service_tls);
+    tcase_add_test(tc, test_service_stream_retry);
     tcase_add_test(tc, test_service_mnist);
     suite_add_tcase(s, tc);
     return s;

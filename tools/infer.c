@@ -273,7 +273,7 @@ typedef struct {
     uint64_t ready, freed;  /* records encrypted; records released, in order */
     int abandoned;          /* the upload no longer reads memory: records go once written */
     int done, rc;           /* the producer ended; 0 or a CLI_* status with err */
-    char err[600];
+    char err[CN_NET_DIAG_BYTES + 512];
     /* the upload's cursor (the read callback only) */
     uint64_t pos;
 } stream_t;
@@ -299,7 +299,7 @@ static void *stream_produce(void *arg)
 {
     stream_t *s = arg;
     cli_writer_t w = {0};
-    char err[512];
+    char err[CN_NET_DIAG_BYTES + 256];
     int rc = cli_writer_open(&w, s->path, &s->h, err, sizeof err) ? CLI_ERROR : 0;
     for (uint64_t b = 0; rc == 0 && b < s->h.records; b++) {
         pthread_mutex_lock(&s->mu);

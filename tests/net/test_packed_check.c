@@ -3,7 +3,9 @@
  * test_packed.c builds them) pass with every op equal to the integer network and a
  * measured budget at least the layout's estimate; a layout whose linear op i was given a
  * corrupted bias (a copy of the plan's layer, one bias off by one) is caught at op i + 1,
- * the op the test corrupted, with the noise not exhausted. The reference of the check is
+ * the op the test corrupted, with the noise not exhausted; a layout given too few
+ * plaintext moduli reports an overflow exactly when the plan's integer outputs exceed
+ * T/2. The reference of the check is
  * the plan's own integer ops; the corrupted op is chosen by the test, not computed by the
  * code under test. */
 #include <stdio.h>
@@ -155,12 +157,76 @@ START_TEST(test_packed_check_corrupted_bias)
 }
 END_TEST
 
+/* Too few plaintext moduli: the plan's output bound is lowered (a copy of the true one is
+ * restored after) before the layout is made, so the layout picks one 14-bit modulus t.
+ * Every op still agrees modulo t; whether the outputs fit is decided here from the plan's
+ * integer outputs (cn_plan_eval_plain) against (t - 1) / 2: when one does not, the report
+ * must be CN_CHECK_OVERFLOW at the last op, else CN_CHECK_OK. */
+START_TEST(test_packed_check_overflow)
+{
+    cn_test_rng_t r;
+    const uint64_t seed = cn_test_seed() ^ 0x0f10;
+    cn_test_rng_init(&r, seed);
+    int overflowed = 0;
+    for (int it = 0; it < 3; it++) {
+        cn_model_t m;
+        random_model(&m, &r);
+        const size_t nin = cn_model_inputs(&m);
+        cn_compile_opts_t co = {.weight_bits = 5, .n = 2048, .security = CN_SEC_NONE_INSECURE};
+        cn_net_diag_t d;
+        cn_plan_t *p;
+        ck_assert_msg(cn_plan_compile(&p, &m, &co, &d) == CN_OK, "compile: %s", d.msg);
+        cn_model_clear(&m);
+        const size_t count = 2, nout = cn_plan_outputs(p);
+        int64_t *x = malloc(count * nin * sizeof *x);
+        for (size_t i = 0; i < count * nin; i++)
+            x[i] = (int64_t)cn_test_rng_below(&r, 16);
+        cn_int128 *ref = malloc(count * nout * sizeof *ref);
+        ck_assert_int_eq(cn_plan_eval_plain(ref, p, x, count), CN_OK);
+        const double bound = p->out_bound_bits;
+        p->out_bound_bits = 1;
+        const cn_packed_opts_t po = {
+            .batch = 2, .n = 2048, .t_bits = 14, .security = CN_SEC_NONE_INSECURE};
+        cn_packed_t *pk;
+        ck_assert_msg(cn_packed_create(&pk, p, &po, &d) == CN_OK, "packed: %s", d.msg);
+        p->out_bound_bits = bound;
+        const cn_bfv_params_t *prm = cn_packed_params(pk);
+        ck_assert_uint_eq(prm->nt, 1);
+        const cn_int128 half = (cn_int128)((prm->t[0] - 1) / 2);
+        int fits = 1;
+        for (size_t i = 0; i < count * nout; i++)
+            if (ref[i] > half || ref[i] < -half)
+                fits = 0;
+        uint8_t s[CN_SEED_BYTES] = {(uint8_t)it, 0x0f};
+        cn_packed_client_t *c;
+        ck_assert_int_eq(cn_packed_client_create(&c, pk, s, CN_RNG_INSECURE_ACK), CN_OK);
+        cn_check_report_t rep;
+        ck_assert_int_eq(cn_packed_client_check(&rep, c, x, count), CN_OK);
+        if (fits)
+            ck_assert_msg(rep.op == 0 && rep.reason == CN_CHECK_OK, "case %d: op %zu: %s", it,
+                          rep.op, rep.msg);
+        else
+            ck_assert_msg(rep.op == pk->nops && rep.reason == CN_CHECK_OVERFLOW,
+                          "case %d: want overflow at op %zu, got op %zu reason %d: %s", it,
+                          pk->nops, rep.op, (int)rep.reason, rep.msg);
+        overflowed += !fits;
+        cn_packed_client_free(c);
+        cn_packed_free(pk);
+        cn_plan_free(p);
+        free(ref);
+        free(x);
+    }
+    ck_assert_int_gt(overflowed, 0); /* the case the test is for did occur */
+}
+END_TEST
+
 CN_SUITE(packed_check)
 {
     Suite *s = suite_create("packed_check");
     TCase *tc = cn_tcase("core", 600);
     tcase_add_test(tc, test_packed_check_passes);
     tcase_add_test(tc, test_packed_check_corrupted_bias);
+    tcase_add_test(tc, test_packed_check_overflow);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,4 +84,11 @@ cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
                             const uint8_t *rng_seed, uint64_t ack, const uint8_t *sk,
                             size_t sklen);
 
+/* The server's ops [from, to) of one ciphertext set for plaintext modulus ti, the code
+ * cn_packed_server_eval runs (the check mode steps through it, net/runtime/packed_check.c):
+ * from = 0 reads the first layer's ciphertexts cts[0..nct) and writes *y; later ops
+ * transform *y in place. */
+cn_status cn_pk_server_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts, size_t ti,
+                           size_t from, size_t to, const cn_packed_server_t *s);
+
 #endif

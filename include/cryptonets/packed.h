@@ -90,6 +90,18 @@ CN_API CN_WARN_UNUSED cn_status cn_packed_client_reply_budget(int *bits, cn_pack
                                                               const uint8_t *buf, size_t len,
                                                               cn_net_diag_t *diag);
 
+/* Check mode (secret key holder only; docs/net.md, "Packed layout", "Check mode"): as
+ * cn_client_check for the packed layout. Runs the layout on x (count inputs, 1 ..
+ * cn_packed_batch) through a server made from the client's own evaluation keys, one op of
+ * cn_packed_print's list at a time with the server's code, decrypts after every op and
+ * compares every slot the layout defines (each input's positions, both row copies when
+ * they are replicas) with the plan's integer network modulo each t_i, then the outputs
+ * exactly. rep->op is the first differing op (1-based, in the layout's op list; 0 if
+ * none), rep->min_budget the smallest noise budget measured. Slow: a debugging aid. */
+CN_API CN_WARN_UNUSED cn_status cn_packed_client_check(cn_check_report_t *rep,
+                                                       cn_packed_client_t *c, const int64_t *x,
+                                                       size_t count);
+
 /* What one cn_packed_server_eval did: seconds per step, rotations (key switches), the
  * distinct Galois elements applied (ascending), products with plaintext vectors. */
 typedef struct {

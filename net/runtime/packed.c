@@ -616,10 +616,10 @@ static cn_status add_rotated(cn_bfv_ciphertext_t *y, cn_bfv_ciphertext_t *tmp, u
     return st == CN_OK ? cn_bfv_add(y, y, tmp, s->ctx) : st;
 }
 
-/* One ciphertext set, plaintext modulus ti: the first layer's cts[0..nct) in, the output
- * ciphertext in *y. */
-static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts, size_t ti,
-                          const cn_packed_server_t *s, pk_run_t *run)
+/* Ops [from, to) of one ciphertext set, plaintext modulus ti: the first layer's
+ * cts[0..nct) in when from = 0 (else *y, the result of op from - 1), the result in *y. */
+static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts, size_t ti,
+                          size_t from, size_t to, const cn_packed_server_t *s, pk_run_t *run)
 {
     const cn_packed_t *pk = s->pk;
     const cn_bfv_context_t *ctx = s->ctx;
@@ -637,7 +637,7 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     pk_nct_t *nc = calloc(nct, sizeof *nc);
     uint64_t *elts = calloc(nbaby, sizeof *elts);
     cn_status st = acc && nc && elts ? CN_OK : CN_ERR_NO_MEMORY;
-    for (size_t i = 0; st == CN_OK && i < pk->nops; i++) {
+    for (size_t i = from; st == CN_OK && i < to && i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
         const pk_weights_t *pw = &s->wt[ti * pk->nops + i];
         const size_t drop = cn_pk_early_drop(pk, i);
@@ -714,6 +714,13 @@ static cn_status eval_set(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     return st;
 }
 
+cn_status cn_pk_server_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts, size_t ti,
+                           size_t from, size_t to, const cn_packed_server_t *s)
+{
+    pk_run_t run = {0};
+    return eval_ops(y, cts, ti, from, to, s, &run);
+}
+
 cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen, cn_packed_server_t *s,
                                 const uint8_t *in, size_t len, cn_packed_stats_t *stats,
                                 cn_net_diag_t *diag)
@@ -752,7 +759,8 @@ cn_status cn_packed_server_eval(uint8_t **out, size_t *outlen, cn_packed_server_
         for (long k = 0; k < (long)tasks; k++) {
             pk_run_t run = {0};
             const size_t ti = (size_t)k / ns, set = (size_t)k % ns;
-            cn_status e = eval_set(&out_v[ti].ct[set], in_v[ti].ct + set * nct, ti, s, &run);
+            cn_status e =
+                eval_ops(&out_v[ti].ct[set], in_v[ti].ct + set * nct, ti, 0, pk->nops, s, &run);
             CN_OMP_COLLECT(st, e);
 #pragma omp critical(cn_packed_stats)
             {

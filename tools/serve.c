@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,7 +106,8 @@ static const char serve_help[] =
     "  --memory-limit BYTES   evaluations run at once only while their estimated peak\n"
     "                         memory fits (K, M, G suffixes; default: no limit)\n"
     "  --job-memory BYTES     the peak memory of one evaluation (default: estimated)\n"
-    "  --timeout S            idle connections are closed after S seconds (default 30)\n"
+    "  --timeout S            idle connections are closed after S seconds, and a\n"
+    "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
     "  --max-connections C    connections at once (default 64)\n"
     "  --expire S             finished jobs are removed S seconds after they end\n"
@@ -454,6 +456,91 @@ static void count_reject(int reason)
     pthread_mutex_lock(&S->mu);
     S->rejected[reason]++;
     pthread_mutex_unlock(&S->mu);
+}
+
+/* --- the headers' deadline ---------------------------------------------------------------
+ * MHD_OPTION_CONNECTION_TIMEOUT closes a connection only when it is idle: a client that
+ * sends one header line every few seconds would hold its slot forever, and a few such
+ * clients every slot. So each connection carries a deadline (--timeout seconds after it
+ * opened, or after its previous request ended) by which its request's headers must be
+ * in; the main thread's once-a-second sweep shuts down the socket of a connection past
+ * it, and libmicrohttpd closes it as a client that went away. */
+
+typedef struct conn {
+    double deadline; /* Unix time */
+    int fd;          /* -1 once shut down */
+    int in_request;  /* headers complete: the body and the answer have their own bounds */
+    struct conn *prev, *next;
+} conn_t;
+
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static conn_t *conns; /* under conn_mu */
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    conn_t *k = *socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(k = calloc(1, sizeof *k)))
+            return; /* untracked: only the idle timeout applies */
+        k->fd = ci->connect_fd;
+        k->deadline = svc_time() + OPTS.timeout;
+        pthread_mutex_lock(&conn_mu);
+        k->next = conns;
+        if (conns)
+            conns->prev = k;
+        conns = k;
+        pthread_mutex_unlock(&conn_mu);
+        *socket_ctx = k;
+    } else if (k) { /* closed: libmicrohttpd closes the socket after this returns */
+        pthread_mutex_lock(&conn_mu);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&conn_mu);
+        free(k);
+        *socket_ctx = NULL;
+    }
+}
+
+/* The request's headers are in (in_request 1), or its answer is sent and the next
+ * request's headers are awaited (0): the deadline restarts. */
+static void headers_done(struct MHD_Connection *c, int in_request)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_t *k = ci ? ci->socket_context : NULL;
+    if (!k)
+        return;
+    pthread_mutex_lock(&conn_mu);
+    k->in_request = in_request;
+    k->deadline = svc_time() + OPTS.timeout;
+    pthread_mutex_unlock(&conn_mu);
+}
+
+/* Shuts down the connections whose headers are late (the main thread, once a second). */
+static void sweep_connections(double now)
+{
+    size_t late = 0;
+    pthread_mutex_lock(&conn_mu);
+    for (conn_t *k = conns; k; k = k->next)
+        if (!k->in_request && k->fd >= 0 && now > k->deadline) {
+            shutdown(k->fd, SHUT_RDWR);
+            k->fd = -1;
+            late++;
+        }
+    pthread_mutex_unlock(&conn_mu);
+    if (late) {
+        pthread_mutex_lock(&S->mu);
+        S->rejected[SVC_R_TIMEOUT] += late;
+        pthread_mutex_unlock(&S->mu);
+    }
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -1164,6 +1251,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               q->err_msg);
         return q->kind == RQ_KEYS ? finish_key(c, q) : finish_job(c, q);
     }
+    headers_done(c, 1);
     pthread_mutex_lock(&S->mu);
     S->requests++;
     pthread_mutex_unlock(&S->mu);
@@ -1226,7 +1314,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
+    headers_done(c, 0);
     req_t *q = *ctx;
     if (!q)
         return;
@@ -1338,7 +1426,8 @@ int cli_serve(int argc, char **argv)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         svc_workers_stop(s, th);
         return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,
@@ -1370,6 +1459,7 @@ int cli_serve(int argc, char **argv)
         pthread_mutex_lock(&s->mu);
         svc_expire(s, svc_time());
         pthread_mutex_unlock(&s->mu);
+        sweep_connections(svc_time());
     }
     draining = 1;
     if (!o->quiet)

@@ -1185,6 +1185,47 @@ START_TEST(test_service_mnist)
 }
 END_TEST
 
+/* Slow headers (defect: 4 sockets sending a header line every 0.5 s held every slot of
+ * --max-connections 4 past the idle --timeout): their headers are late after --timeout
+ * seconds, their connections are closed, and a normal request gets through */
+START_TEST(test_service_slow_headers)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve",
+                 (const char *[]){"--max-connections", "4", "--timeout", "2", NULL});
+    int slow[4];
+    for (size_t i = 0; i < 4; i++) {
+        slow[i] = connect_to(s.port);
+        send_all(slow[i], "GET /v1/health HTTP/1.1\r\n", 25);
+    }
+    nap(0.3);
+    answer_t *a = malloc(sizeof *a);
+    const double t0 = now();
+    int ok = 0;
+    for (size_t k = 0; !ok && now() - t0 < 12; k++) {
+        for (size_t i = 0; i < 4; i++) /* every 0.5 s a line: never idle */
+            send_all(slow[i], "X-Slow: 1\r\n", 11);
+        ok = request(a, s.port, "GET", "/v1/health", NULL, NULL, 0) == 200;
+        if (!ok)
+            nap(0.5);
+    }
+    ck_assert_msg(ok, "/v1/health starved by slow headers for %.1f s", now() - t0);
+    ck_assert_msg(now() - t0 < 6, "/v1/health answered only after %.1f s", now() - t0);
+    for (size_t i = 0; i < 4; i++) { /* each slow connection was closed */
+        char c;
+        struct timeval tv = {2, 0};
+        setsockopt(slow[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ck_assert_int_le(recv(slow[i], &c, 1, 0), 0);
+        close(slow[i]);
+    }
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1197,6 +1238,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_memory);
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_mnist);
+    tcase_add_test(tc, test_service_slow_headers);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -340,6 +341,25 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     if (mkdirs(p))
         return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
+    /* one server per state directory: a second one would empty tmp/ under the first's
+     * uploads and evaluate its queue twice. The lock (flock(2), released by the kernel
+     * when the process ends, however it ends) is held until exit: its descriptor is
+     * never closed. */
+    snprintf(p, sizeof p, "%s/lock", s->state_dir);
+    const int lk = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lk < 0)
+        return fail(err, errlen, "%s: cannot open (%s)", p, strerror(errno));
+    if (flock(lk, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        close(lk);
+        if (e == EWOULDBLOCK)
+            return fail(err, errlen,
+                        "%s: another server is using this state directory (%s is locked); "
+                        "stop it or give another --state-dir",
+                        s->state_dir, p);
+        return fail(err, errlen, "%s: cannot lock (%s)", p, strerror(e));
+    }
+    snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     /* uploads that were in progress when the server stopped were never accepted */
     DIR *d = opendir(p);
     if (d) {

@@ -1226,6 +1226,52 @@ START_TEST(test_service_slow_headers)
 }
 END_TEST
 
+/* Two servers on one state directory (defect: the second emptied tmp/ under the first's
+ * upload): the second refuses to start, and the first keeps its upload in progress */
+START_TEST(test_service_lock)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char kid[65], t[256], key[256], head[512];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    const int fd = connect_to(s.port); /* an upload in progress */
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+             t, len);
+    send_all(fd, head, strlen(head));
+    send_all(fd, b, len / 2);
+    nap(0.3);
+    char plan[256], state[256];
+    path(plan, "plan.cnp");
+    path(state, "state");
+    ck_assert_int_eq(tool("second", NULL,
+                          (const char *[]){"serve", "--plan", plan, "--state-dir", state,
+                                           "--listen", "127.0.0.1:0", NULL}),
+                     1);
+    char *err = err_of("second");
+    ck_assert_msg(err && strstr(err, "another server is using this state directory"), "%s",
+                  err ? err : "");
+    free(err);
+    send_all(fd, b + len / 2, len - len / 2);
+    static char raw[1 << 16];
+    recv_all(fd, raw, sizeof raw);
+    close(fd);
+    ck_assert_msg(!strncmp(raw, "HTTP/1.1 202", 12), "%.300s", raw);
+    free(b);
+    stop_server(&s);
+    /* the lock goes with the process: a new server starts */
+    start_server(&s, "serve2", NULL);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1239,6 +1285,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_mnist);
     tcase_add_test(tc, test_service_slow_headers);
+    tcase_add_test(tc, test_service_lock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -412,12 +412,27 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
 
 /* --- the workers ------------------------------------------------------------------------ */
 
+/* A file operation's error for a client: err without the server's path (cli_reader_* and
+ * cli_writer_* messages start with "PATH: "), after what ("the key ...", "the stored
+ * batch"); no path of the server is ever in a message a client reads. */
+static void client_reason(char *reason, size_t rlen, const char *what, const char *err,
+                          const char *path, const char *state_dir)
+{
+    const size_t n = strlen(path);
+    if (!strncmp(err, path, n) && !strncmp(err + n, ": ", 2))
+        err += n + 2;
+    if (strstr(err, state_dir) || strstr(err, "/tenants/") || strstr(err, "/tmp/"))
+        err = "cannot be read or written";
+    snprintf(reason, rlen, "%s: %s", what, err);
+}
+
 /* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
- * it names; the reply is written as ID.reply. 0, or 1 with code and reason set. */
+ * it names; the reply is written as ID.reply. 0, or 1 with code and reason set (the
+ * library's diagnostic for a batch it refuses, as `cryptonets eval` gives it). */
 static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codelen, char *reason,
                    size_t rlen, uint64_t *out_bytes)
 {
-    char kpath[4096], bpath[4096], rpath[4096];
+    char kpath[4096], bpath[4096], rpath[4096], err[512] = "", what[128];
     svc_path(kpath, sizeof kpath, s, j->tenant, "keys", j->key, ".keys");
     svc_path(bpath, sizeof bpath, s, j->tenant, "jobs", j->id, ".batch");
     svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
@@ -429,10 +444,12 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     int rc = 1;
     cn_net_diag_t d = {{0}};
     snprintf(code, codelen, "internal");
-    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, reason, rlen) ||
-        cli_reader_next(&kr, &kc, &keys, &klen, 0, reason, rlen) ||
-        cli_reader_end(&kr, reason, rlen)) {
+    snprintf(what, sizeof what, "key %.64s", j->key);
+    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
+        cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
+        cli_reader_end(&kr, err, sizeof err)) {
         snprintf(code, codelen, "unknown_key");
+        client_reason(reason, rlen, what, err, kpath, s->state_dir);
         goto done;
     }
     cn_status st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
@@ -441,8 +458,10 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
         snprintf(reason, rlen, "evaluation keys: %s", d.msg[0] ? d.msg : cn_strerror(st));
         goto done;
     }
-    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, reason, rlen))
+    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, err, sizeof err)) {
+        client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
         goto done;
+    }
     if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
         snprintf(code, codelen, "key_mismatch");
         snprintf(reason, rlen, "the batch was encrypted under another key");
@@ -451,18 +470,21 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     cli_head_t h = br.h;
     h.kind = CLI_KIND_REPLY;
     cli_writer_t w;
-    if (cli_writer_open(&w, rpath, &h, reason, rlen)) {
+    if (cli_writer_open(&w, rpath, &h, err, sizeof err)) {
+        client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
         if (w.f)
-            (void)cli_writer_close(&w, reason, rlen);
+            (void)cli_writer_close(&w, err, sizeof err);
         goto done;
     }
     uint64_t bytes = 96;
-    for (uint64_t b = 0; b < h.records; b++) {
+    int failed = 0; /* reason says why: cli_writer_close must not overwrite it */
+    for (uint64_t b = 0; b < h.records && !failed; b++) {
         uint64_t count;
         uint8_t *in = NULL, *out = NULL;
         size_t ilen, olen;
-        if (cli_reader_next(&br, &count, &in, &ilen, s->n, reason, rlen)) {
-            w.bad = 1;
+        if (cli_reader_next(&br, &count, &in, &ilen, s->n, err, sizeof err)) {
+            client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
+            failed = 1;
             break;
         }
         st = cn_server_eval(&out, &olen, srv, in, ilen, NULL, &d);
@@ -471,20 +493,25 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
             snprintf(code, codelen, "bad_batch");
             snprintf(reason, rlen, "batch %llu: %s", (unsigned long long)b + 1,
                      d.msg[0] ? d.msg : cn_strerror(st));
-            w.bad = 1;
+            failed = 1;
             break;
         }
-        if (cli_writer_put(&w, count, out, olen, reason, rlen))
-            w.bad = 1;
+        if (cli_writer_put(&w, count, out, olen, err, sizeof err)) {
+            client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
+            failed = 1;
+        }
         bytes += 24 + olen;
         free(out);
-        if (w.bad)
-            break;
     }
-    if (!w.bad && cli_reader_end(&br, reason, rlen))
+    if (!failed && cli_reader_end(&br, err, sizeof err)) {
+        client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
+        failed = 1;
+    }
+    if (failed)
         w.bad = 1;
-    const int bad = w.bad;
-    if (cli_writer_close(&w, reason, rlen) == 0 && !bad) {
+    if (cli_writer_close(&w, err, sizeof err) != 0 && !failed)
+        client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
+    else if (!failed) {
         const int fd = open(rpath, O_RDONLY);
         if (fd >= 0) {
             fsync(fd);

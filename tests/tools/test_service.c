@@ -1272,6 +1272,106 @@ START_TEST(test_service_lock)
 }
 END_TEST
 
+/* Polls job id (at most 60 s) until it is done or failed; its status document in a. */
+static void wait_job(answer_t *a, int port, const char *token, const char *id)
+{
+    char t[256], st[32] = "";
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", id);
+    for (const double t0 = now(); now() - t0 < 60; nap(0.05)) {
+        ck_assert_int_eq(request(a, port, "GET", t, token, NULL, 0), 200);
+        field(st, sizeof st, a, "state");
+        if (!strcmp(st, "done") || !strcmp(st, "failed"))
+            return;
+    }
+    ck_abort_msg("job %s: %s after 60 s", id, st);
+}
+
+/* The failure's error code and message of a status document. */
+static void failure_of(const answer_t *a, char *code, char *msg, size_t cap)
+{
+    json_error_t je;
+    json_t *o = json_loads(a->body, 0, &je);
+    json_t *f = o ? json_object_get(o, "failure") : NULL;
+    const char *c = json_string_value(json_object_get(f, "error"));
+    const char *m = json_string_value(json_object_get(f, "message"));
+    ck_assert_msg(c && m, "no failure: %s", a->body);
+    snprintf(code, cap, "%s", c);
+    snprintf(msg, cap, "%s", m);
+    json_decref(o);
+}
+
+/* Why a job failed (defect: damaged ciphertexts were reported as "ID.reply: write failed",
+ * a deleted key with the server's path of it): the library's diagnostic, as offline
+ * `cryptonets eval` gives it, and never a path of the server */
+START_TEST(test_service_job_reasons)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], key2[256], keys[256], keys2[256], plan[256], badp[256], reply[256];
+    path(key, "client.key");
+    path(key2, "other.key");
+    path(keys, "eval.keys");
+    path(keys2, "other.keys");
+    path(plan, "plan.cnp");
+    path(badp, "bad.bin");
+    path(reply, "reply.bin");
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char k1[65], k2[65], t[256];
+    register_key(k1, s.port, NULL);
+    size_t len, l2;
+    char *b2 = slurp(keys2, &l2), *b = make_batch("batch.bin", key, x, ROWS, &len);
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "POST", "/v1/keys", NULL, b2, l2), 201);
+    field(k2, sizeof k2, a, "key");
+    free(b2);
+    b[96 + 24 + 40] ^= 0x55; /* damaged ciphertexts in a well-formed container */
+    write_bytes(badp, b, len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", k1);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    char jbad[65], jkey[65];
+    field(jbad, sizeof jbad, a, "job");
+    free(b);
+    b = make_batch("batch2.bin", key2, x, ROWS, &len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", k2);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(jkey, sizeof jkey, a, "job");
+    free(b);
+    snprintf(t, sizeof t, "/v1/keys/%.64s", k2); /* its key is gone before it runs */
+    expect(s.port, "DELETE", t, NULL, NULL, 0, 200, NULL);
+    stop_server(&s);
+    start_server(&s, "serve2", NULL);
+    char code[512], msg[512];
+    wait_job(a, s.port, NULL, jbad);
+    failure_of(a, code, msg, sizeof code);
+    ck_assert_str_eq(code, "bad_batch");
+    ck_assert_int_eq(
+        tool("eval", NULL,
+             (const char *[]){"eval", plan, keys, badp, "-o", reply, "--quiet", NULL}),
+        1);
+    char *offline = err_of("eval");
+    ck_assert_msg(offline && strstr(offline, msg) && !strncmp(msg, "batch 1: ", 9),
+                  "the job says '%s', offline eval '%s'", msg, offline ? offline : "");
+    free(offline);
+    wait_job(a, s.port, NULL, jkey);
+    failure_of(a, code, msg, sizeof code);
+    ck_assert_str_eq(code, "unknown_key");
+    ck_assert_msg(!strstr(msg, dir) && !strstr(msg, "tenants") && !strstr(msg, ".keys"), "%s",
+                  msg);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s/result", jkey);
+    expect(s.port, "GET", t, NULL, NULL, 0, 422, "job_failed");
+    request(a, s.port, "GET", t, NULL, NULL, 0);
+    ck_assert_msg(!strstr(a->body, dir) && !strstr(a->body, "tenants"), "%s", a->body);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1286,6 +1386,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_mnist);
     tcase_add_test(tc, test_service_slow_headers);
     tcase_add_test(tc, test_service_lock);
+    tcase_add_test(tc, test_service_job_reasons);
     suite_add_tcase(s, tc);
     return s;
 }

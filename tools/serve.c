@@ -597,6 +597,11 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* a message may quote the request (a URL, an id): bytes outside printable ASCII
+     * (invalid UTF-8 among them, which json_pack refuses) become '?' */
+    for (char *m = msg; *m; m++)
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+            *m = '?';
     count_reject(reason);
     return send_json(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg),
                      retry_after);

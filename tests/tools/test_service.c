@@ -1372,6 +1372,35 @@ START_TEST(test_service_job_reasons)
 }
 END_TEST
 
+/* Odd bytes in a URL (defect: /v1/keys/%ff got no answer, json_pack refusing the invalid
+ * UTF-8 quoted in the message): 404 with a JSON error, for every route that quotes it */
+START_TEST(test_service_odd_bytes)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    static const char *const targets[] = {
+        "/v1/keys/%ff", "/v1/jobs/%ff%fe", "/v1/jobs/\xff\xfe", "/v1/keys/\xc3",
+        "/v1/\xff",     "/v1/jobs/%00x",   "/%ff%c3%28",        "/v1/keys/%1b[31m"};
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+        expect(s.port, "GET", targets[i], NULL, NULL, 0, 404, NULL);
+    answer_t *a = malloc(sizeof *a);
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
+        request(a, s.port, "DELETE", targets[i], NULL, NULL, 0);
+        json_error_t je;
+        json_t *o = json_loads(a->body, 0, &je);
+        ck_assert_msg(a->status == 404 && o, "DELETE %s: %d %s", targets[i], a->status,
+                      a->body);
+        json_decref(o);
+    }
+    expect(s.port, "PUT", "/v1/keys/\xff", NULL, NULL, 0, 405, "method_not_allowed");
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1387,6 +1416,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_slow_headers);
     tcase_add_test(tc, test_service_lock);
     tcase_add_test(tc, test_service_job_reasons);
+    tcase_add_test(tc, test_service_odd_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -430,6 +430,7 @@ typedef struct {
     int fd;
     char tmp[4096];
     uint64_t got, limit;
+    uint64_t cap;                 /* the plan's largest upload of this kind: beyond it, 413 */
     crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
     crypto_generichash_state job; /* a job's id: BLAKE2b-256 (3 times faster on a batch) */
     /* a batch's structure, checked as it arrives */
@@ -973,7 +974,7 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
     const uint64_t max = q->kind == RQ_KEYS
                              ? S->key_bytes
                              : HEAD_BYTES + S->max_records * (REC_BYTES + S->batch_bytes);
-    q->limit = max;
+    q->limit = q->cap = max;
     if (cl) {
         char *e;
         const unsigned long long n = strtoull(cl, &e, 10);
@@ -1048,8 +1049,17 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
 /* Body bytes: checked, hashed and written to the temporary file. */
 static void upload_data(req_t *q, const char *data, size_t len)
 {
-    if (q->err_status)
+    if (q->err_status) { /* refused: the rest is counted and dropped */
+        q->got += len;
+        if (q->got > q->cap && q->err_status != MHD_HTTP_CONTENT_TOO_LARGE) {
+            /* the answer a Content-Length this large gets at the headers */
+            q->err_status = 0;
+            refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
+                   "more than %llu bytes; this plan's %s are at most that",
+                   (unsigned long long)q->cap, q->kind == RQ_KEYS ? "evaluation keys" : "jobs");
+        }
         return;
+    }
     if (q->got + len > q->limit && (q->kind == RQ_KEYS || q->phase == PH_HEAD)) {
         q->got += len;
         return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
@@ -1238,14 +1248,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             upload_data(q, data, *size);
             *size = 0;
             /* refused at its first bad byte: the rest is read and dropped (libmicrohttpd
-             * 0.9 answers only once the body is in), up to the announced length; a body
-             * with no length that runs past the limit is cut off */
-            if (q->err_status && q->got > q->limit &&
-                !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
-                count_reject(q->err_reason);
-                q->responded = 1;
-                return MHD_NO;
-            }
+             * 0.9 answers only once the body is in), with or without a Content-Length,
+             * within --request-timeout; a chunked body past the plan's size gets the 413
+             * a Content-Length that large gets at its headers */
             return MHD_YES;
         }
         if (q->responded)

@@ -445,6 +445,7 @@ typedef struct {
     unsigned err_status;
     char err_code[32], err_msg[256];
     int err_reason, responded;
+    int slot; /* a job upload counted in S->uploads and its tenant's: released once */
     uint64_t result_bytes;
 } req_t;
 
@@ -966,6 +967,16 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
     }
 }
 
+/* Releases a job upload's place in the limits (mu held); once. */
+static void release_slot(req_t *q)
+{
+    if (!q->slot)
+        return;
+    q->slot = 0;
+    S->uploads--;
+    S->tenants[q->tenant].uploads--;
+}
+
 /* The start of an upload (headers only): limits, the key, the temporary file. 0 to read
  * the body, 1 with a response sent. */
 static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret)
@@ -1010,17 +1021,29 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
         }
         memcpy(q->key_id, r.h.key_id, 32);
         cli_reader_close(&r);
+        /* uploads in progress count as jobs: else any number of them could stream to
+         * tmp/ at once, each refused only at its end */
         pthread_mutex_lock(&S->mu);
-        const size_t all = S->nqueued + S->nrunning, mine = S->tenants[q->tenant].jobs;
+        const size_t all = S->nqueued + S->nrunning + S->uploads;
+        const size_t mine = S->tenants[q->tenant].jobs + S->tenants[q->tenant].uploads;
+        if (all < S->max_jobs && mine < S->tenant_jobs) {
+            S->uploads++;
+            S->tenants[q->tenant].uploads++;
+            q->slot = 1;
+        }
         pthread_mutex_unlock(&S->mu);
         if (all >= S->max_jobs) {
-            *ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "full", 10,
-                              "%zu jobs queued or running: try again later", all);
+            *ret =
+                send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "full", 10,
+                           "%zu jobs queued, running or being uploaded: try again later", all);
             return 1;
         }
         if (mine >= S->tenant_jobs) {
-            *ret = send_error(c, MHD_HTTP_TOO_MANY_REQUESTS, SVC_R_TENANT_FULL, "tenant_full",
-                              10, "you have %zu jobs queued or running: try again later", mine);
+            *ret =
+                send_error(c, MHD_HTTP_TOO_MANY_REQUESTS, SVC_R_TENANT_FULL, "tenant_full", 10,
+                           "you have %zu jobs queued, running or being uploaded: try "
+                           "again later",
+                           mine);
             return 1;
         }
         crypto_generichash_init(&q->job, NULL, 0, 32);
@@ -1180,6 +1203,7 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     j->bytes_in = q->got;
     char p[4096], err[512];
     pthread_mutex_lock(&S->mu);
+    release_slot(q); /* from here the job itself is counted, or nothing */
     svc_job_t *old = svc_job_find(S, q->tenant, j->id);
     if (old) {
         json_t *o = job_json(old);
@@ -1328,6 +1352,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
     req_t *q = *ctx;
     if (!q)
         return;
+    pthread_mutex_lock(&S->mu);
+    release_slot(q);
+    pthread_mutex_unlock(&S->mu);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
         count_reject(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? SVC_R_TIMEOUT
                                                                    : SVC_R_ABORTED);

@@ -1469,6 +1469,51 @@ START_TEST(test_service_chunked)
 }
 END_TEST
 
+/* Uploads in progress count against the job limits (defect: with --tenant-jobs 2, four
+ * concurrent uploads of one tenant all streamed to tmp/): a third is refused at its
+ * headers; a closed upload gives its place back */
+START_TEST(test_service_upload_limits)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", "--tenant-jobs", "2", NULL});
+    char kid[65], t[256], key[256], head[512];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    size_t len, l2;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    char *b2 = make_batch("batch2.bin", key, x, 2, &l2);
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+             t, len);
+    int up[2];
+    for (size_t i = 0; i < 2; i++) { /* two uploads in progress */
+        up[i] = connect_to(s.port);
+        send_all(up[i], head, strlen(head));
+        send_all(up[i], b, len / 2);
+    }
+    nap(0.3);
+    expect(s.port, "POST", t, NULL, b2, l2, 429, "tenant_full");
+    close(up[0]); /* gone: its place is free again */
+    nap(0.3);
+    expect(s.port, "POST", t, NULL, b2, l2, 202, NULL);
+    send_all(up[1], b + len / 2, len - len / 2);
+    static char raw[1 << 16];
+    recv_all(up[1], raw, sizeof raw);
+    close(up[1]);
+    ck_assert_msg(!strncmp(raw, "HTTP/1.1 202", 12), "%.300s", raw);
+    char *b3 = make_batch("batch3.bin", key, x, 3, &len);
+    expect(s.port, "POST", t, NULL, b3, len, 429, "tenant_full");
+    free(b3);
+    free(b2);
+    free(b);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1486,6 +1531,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_job_reasons);
     tcase_add_test(tc, test_service_odd_bytes);
     tcase_add_test(tc, test_service_chunked);
+    tcase_add_test(tc, test_service_upload_limits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1414,6 +1414,7 @@ int cli_serve(int argc, char **argv)
     s->mem_limit = o->mem_limit;
     s->threads = (int)o->threads;
     s->expire = o->expire;
+    s->quiet = o->quiet;
     if (o->tokens) {
         s->auth = 1;
         if ((rc = load_tokens(s, o->tokens)))

@@ -66,7 +66,8 @@ typedef struct {
     double expire;      /* seconds a finished job is kept */
     svc_tenant_t *tenants;
     size_t ntenants;
-    int auth; /* 1 with a tokens file */
+    int auth;  /* 1 with a tokens file */
+    int quiet; /* no log lines (the repairs at start among them) */
     /* the plan */
     cli_plan_t plan;
     uint8_t *plan_bytes;

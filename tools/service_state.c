@@ -199,6 +199,11 @@ int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen)
     json_t *o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I}", "id", j->id, "key", j->key,
                           "created", j->created, "records", (json_int_t)j->records, "inputs",
                           (json_int_t)j->inputs, "bytes", (json_int_t)j->bytes_in);
+    if (o && j->finished > 0) { /* a finished job's timings survive a restart */
+        json_object_set_new(o, "started", json_real(j->started));
+        json_object_set_new(o, "finished", json_real(j->finished));
+        json_object_set_new(o, "seconds", json_real(j->seconds));
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char p[4096];
@@ -230,6 +235,19 @@ static int is_hex_id(const char *s, size_t len)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return 1;
+}
+
+/* A repair of the state at start, logged on stderr. */
+__attribute__((format(printf, 2, 3))) static void repaired(const svc_t *s, const char *fmt, ...)
+{
+    if (s->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cryptonets serve: state repaired: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 /* A failed job's code and reason from its ID.failed file ({"error": ..., "message": ...}). */
@@ -268,9 +286,22 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         if (strstr(name, ".partial-")) { /* a write that never completed */
             snprintf(p, sizeof p, "%s/%s", dir, name);
             unlink(p);
+            repaired(s, "%s: an interrupted write, removed", p);
             continue;
         }
         const size_t len = strlen(name);
+        if (len > 64 && is_hex_id(name, 64) && strcmp(name + 64, ".job") != 0 &&
+            (!strcmp(name + 64, ".batch") || !strcmp(name + 64, ".reply") ||
+             !strcmp(name + 64, ".failed"))) {
+            char meta[4400]; /* a job's file without its description: never accepted */
+            snprintf(meta, sizeof meta, "%s/%.64s.job", dir, name);
+            snprintf(p, sizeof p, "%s/%s", dir, name);
+            if (!file_exists(meta, NULL)) {
+                unlink(p);
+                repaired(s, "%s: no %.64s.job beside it, removed", p, name);
+            }
+            continue;
+        }
         if (len != 68 || strcmp(name + 64, ".job") || !is_hex_id(name, 64))
             continue;
         svc_job_t *j = calloc(1, sizeof *j);
@@ -283,16 +314,21 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         json_t *o = json_load_file(p, 0, &je);
         const char *key = NULL;
         json_int_t rec = 0, inp = 0, bytes = 0;
-        double created = 0;
+        double created = 0, started = 0, finished = 0, seconds = 0;
         if (!o ||
-            json_unpack(o, "{s:s, s:F, s:I, s:I, s:I}", "key", &key, "created", &created,
-                        "records", &rec, "inputs", &inp, "bytes", &bytes) != 0 ||
+            json_unpack(o, "{s:s, s:F, s:I, s:I, s:I, s?F, s?F, s?F}", "key", &key, "created",
+                        &created, "records", &rec, "inputs", &inp, "bytes", &bytes, "started",
+                        &started, "finished", &finished, "seconds", &seconds) != 0 ||
             strlen(key) != 64 || !is_hex_id(key, 64)) {
             json_decref(o);
             unlink_job_files(s, j);
+            repaired(s, "%s: unreadable (%s); the job and its files removed", p,
+                     o ? "missing fields" : je.text);
             free(j);
             continue;
         }
+        j->started = started;
+        j->seconds = seconds;
         memcpy(j->key, key, 65);
         json_decref(o);
         j->created = created;
@@ -305,18 +341,20 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".reply") && file_exists(p, &sb)) {
             j->state = SVC_DONE;
             j->bytes_out = (uint64_t)sb.st_size;
-            j->finished = (double)sb.st_mtime;
+            j->finished = finished > 0 ? finished : (double)sb.st_mtime;
             unlink(batch); /* the reply was written, the batch not yet removed */
         } else if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".failed") &&
                    file_exists(p, &sb)) {
             j->state = SVC_FAILED;
-            j->finished = (double)sb.st_mtime;
+            j->finished = finished > 0 ? finished : (double)sb.st_mtime;
             load_failure(j, p);
             unlink(batch);
         } else if (file_exists(batch, NULL)) {
             j->state = SVC_QUEUED; /* queued or running when the server stopped */
         } else {                   /* described, but its batch never arrived: not accepted */
             unlink_job_files(s, j);
+            repaired(s, "%s: no batch, reply or failure beside it (never accepted), removed",
+                     p);
             free(j);
             continue;
         }
@@ -369,6 +407,7 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
             if (e->d_name[0] != '.') {
                 snprintf(f, sizeof f, "%s/%s", p, e->d_name);
                 unlink(f);
+                repaired(s, "%s: an upload in progress when the server stopped, removed", f);
             }
         closedir(d);
     }
@@ -577,6 +616,11 @@ static void *worker(void *arg)
             free(text);
             json_decref(o);
         }
+        svc_job_t timed = copy; /* its description again, with its timings */
+        timed.finished = svc_time();
+        timed.seconds = secs;
+        char err2[512];
+        (void)svc_job_save(s, &timed, err2, sizeof err2);
         if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
 
@@ -584,7 +628,7 @@ static void *worker(void *arg)
         s->nrunning--;
         s->mem_reserved -= s->job_mem;
         s->tenants[j->tenant].jobs--;
-        j->finished = svc_time();
+        j->finished = timed.finished;
         j->seconds = secs;
         if (bad) {
             j->state = SVC_FAILED;

@@ -1514,6 +1514,72 @@ START_TEST(test_service_upload_limits)
 }
 END_TEST
 
+/* A number field of a status document (0 when absent). */
+static double number_of(const answer_t *a, const char *name)
+{
+    json_error_t je;
+    json_t *o = json_loads(a->body, 0, &je);
+    const double v = o ? json_number_value(json_object_get(o, name)) : 0;
+    json_decref(o);
+    return v;
+}
+
+/* The state at start (defects: a truncated .job beside its .reply removed silently, a
+ * .batch without a .job left forever, finished jobs' timings lost): every repair is
+ * logged, orphans are removed, timings survive a restart */
+START_TEST(test_service_state_repair)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char kid[65], t[256], key[256], job[65];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(job, sizeof job, a, "job");
+    free(b);
+    wait_job(a, s.port, NULL, job);
+    const double started = number_of(a, "started"), secs = number_of(a, "seconds");
+    ck_assert(started > 0 && secs > 0);
+    stop_server(&s);
+    /* damage: an orphan batch, a truncated description beside a reply */
+    char jobs[256], p[512];
+    snprintf(jobs, sizeof jobs, "%s/state/tenants/anonymous/jobs", dir);
+    const char *orphan = "1111111111111111111111111111111111111111111111111111111111111111";
+    const char *trunc = "2222222222222222222222222222222222222222222222222222222222222222";
+    snprintf(p, sizeof p, "%s/%s.batch", jobs, orphan);
+    write_bytes(p, "x", 1);
+    snprintf(p, sizeof p, "%s/%s.job", jobs, trunc);
+    write_bytes(p, "{\"id\":", 6);
+    snprintf(p, sizeof p, "%s/%s.reply", jobs, trunc);
+    write_bytes(p, "y", 1);
+    start_server(&s, "serve2", NULL);
+    char *log = err_of("serve2");
+    ck_assert_msg(log && strstr(log, orphan) && strstr(log, trunc) &&
+                      strstr(log, "state repaired"),
+                  "%s", log ? log : "");
+    free(log);
+    snprintf(p, sizeof p, "%s/%s.batch", jobs, orphan);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/%s.reply", jobs, trunc);
+    ck_assert_int_ne(access(p, F_OK), 0);
+    /* the finished job's timings, as before the restart */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert_msg(fabs(number_of(a, "started") - started) < 1e-3 &&
+                      fabs(number_of(a, "seconds") - secs) < 1e-6,
+                  "%s (started %f, seconds %f before)", a->body, started, secs);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1532,6 +1598,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_odd_bytes);
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
+    tcase_add_test(tc, test_service_state_repair);
     suite_add_tcase(s, tc);
     return s;
 }

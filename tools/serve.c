@@ -1433,6 +1433,9 @@ int cli_serve(int argc, char **argv)
                            "%llu bytes",
                            (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
     char err[512];
+    /* every file and directory the server creates is its own alone (0600, 0700): the
+     * replies too, which cli_writer_open makes with fopen */
+    umask(077);
     if (svc_state_open(s, err, sizeof err))
         return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
     char *cert = NULL, *key = NULL;

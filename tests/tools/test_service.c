@@ -1546,6 +1546,14 @@ START_TEST(test_service_state_repair)
     wait_job(a, s.port, NULL, job);
     const double started = number_of(a, "started"), secs = number_of(a, "seconds");
     ck_assert(started > 0 && secs > 0);
+    /* every file of the state, the reply among them, is the server's alone (defect: ID.reply
+     * was 0644) */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "test -z \"$(find %s/state -perm /077)\" && ls %s/state/tenants/*/jobs/*.reply "
+             ">/dev/null",
+             dir, dir);
+    ck_assert_msg(system(cmd) == 0, "files of the state readable by others (or no reply)");
     stop_server(&s);
     /* damage: an orphan batch, a truncated description beside a reply */
     char jobs[256], p[512];

@@ -1366,6 +1366,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
 /* --- main ------------------------------------------------------------------------------------
  */
 
+/* libmicrohttpd's own messages (MHD_OPTION_EXTERNAL_LOGGER): prefixed like the server's,
+ * and silent under --quiet. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (OPTS.quiet)
+        return;
+    fprintf(stderr, "cryptonets serve: libmicrohttpd: ");
+    vfprintf(stderr, fmt, ap);
+}
+
 static char *read_text(const char *path)
 {
     uint8_t *b;
@@ -1468,7 +1479,7 @@ int cli_serve(int argc, char **argv)
         (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         svc_workers_stop(s, th);
         return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,
@@ -1481,10 +1492,11 @@ int cli_serve(int argc, char **argv)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
                             "without authentication; listening on loopback only\n");
         fprintf(stderr,
-                "cryptonets serve: %s://%s (port %u), plan %.16s..., %zu worker(s), jobs "
+                "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
                 "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
-                cert ? "https" : "http", o->listen, port, s->plan_hex, s->workers,
-                s->max_records, (unsigned long long)s->batch_bytes, recovered);
+                cert ? "https" : "http", (int)(strrchr(o->listen, ':') - o->listen), o->listen,
+                port, s->plan_hex, s->workers, s->max_records,
+                (unsigned long long)s->batch_bytes, recovered);
     }
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];

@@ -1588,6 +1588,42 @@ START_TEST(test_service_state_repair)
 }
 END_TEST
 
+/* Small things a new user found: the start-up line names the port listened on; --quiet
+ * silences libmicrohttpd's lines too */
+START_TEST(test_service_small)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--max-connections", "1", NULL});
+    char want[64];
+    snprintf(want, sizeof want, "http://127.0.0.1:%d,", s.port);
+    char *log = err_of("serve");
+    ck_assert_msg(log && strstr(log, want), "no '%s' in: %s", want, log ? log : "");
+    free(log);
+    /* a connection past --max-connections makes libmicrohttpd log a line */
+    int c1 = connect_to(s.port), c2 = connect_to(s.port);
+    nap(0.3);
+    close(c2);
+    close(c1);
+    stop_server(&s);
+    log = err_of("serve");
+    ck_assert_msg(log && strstr(log, "cryptonets serve: libmicrohttpd: "), "%s", log);
+    free(log);
+    start_server(&s, "quiet", (const char *[]){"--max-connections", "1", "--quiet", NULL});
+    c1 = connect_to(s.port);
+    c2 = connect_to(s.port);
+    nap(0.3);
+    close(c2);
+    close(c1);
+    stop_server(&s);
+    log = err_of("quiet");
+    ck_assert_msg(!log || !*log, "--quiet, yet: %s", log);
+    free(log);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -1607,6 +1643,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);
+    tcase_add_test(tc, test_service_small);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -341,6 +341,14 @@ static int load_tokens(svc_t *s, const char *path)
                           path, lineno);
             break;
         }
+        if (!strcmp(tenant, "anonymous")) { /* the one tenant of a server without tokens */
+            rc = cli_fail(CLI_ERROR, NULL,
+                          "serve: %s: line %zu: 'anonymous' is reserved (the tenant of a "
+                          "server without --tokens, whose state it would share): name the "
+                          "tenant otherwise",
+                          path, lineno);
+            break;
+        }
         uint8_t hash[32];
         crypto_hash_sha256(hash, (const uint8_t *)token, strlen(token));
         sodium_memzero(token, sizeof token);

@@ -1620,6 +1620,20 @@ START_TEST(test_service_small)
     log = err_of("quiet");
     ck_assert_msg(!log || !*log, "--quiet, yet: %s", log);
     free(log);
+    /* a tokens file may not name the tenant of a server without tokens */
+    char tokens[256], plan[256], state[256];
+    path(tokens, "tokens.txt");
+    path(plan, "plan.cnp");
+    path(state, "state");
+    write_bytes(tokens, "anonymous anon-token-1\n", 23);
+    ck_assert_int_eq(
+        tool("anon", NULL,
+             (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--tokens", tokens,
+                              "--listen", "127.0.0.1:0", NULL}),
+        1);
+    log = err_of("anon");
+    ck_assert_msg(log && strstr(log, "'anonymous' is reserved"), "%s", log ? log : "");
+    free(log);
     remove_dir();
 }
 END_TEST

@@ -640,6 +640,9 @@ static int authenticate(struct MHD_Connection *c, size_t *t, enum MHD_Result *re
     if (!S->auth)
         return 0;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    /* no token at all, "Bearer" alone or followed by blanks only, is 401: no credentials */
+    if (h && strncasecmp(h, "Bearer", 6) == 0 && h[strspn(h + 6, " \t") + 6] == 0)
+        h = NULL;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, SVC_R_UNAUTHORIZED, "unauthorized", 0,
                           "a bearer token is required (Authorization: Bearer TOKEN)");

@@ -1620,11 +1620,31 @@ START_TEST(test_service_small)
     log = err_of("quiet");
     ck_assert_msg(!log || !*log, "--quiet, yet: %s", log);
     free(log);
-    /* a tokens file may not name the tenant of a server without tokens */
     char tokens[256], plan[256], state[256];
     path(tokens, "tokens.txt");
     path(plan, "plan.cnp");
     path(state, "state");
+    /* an empty bearer token is no credentials: 401, like none; a wrong one 403 */
+    write_bytes(tokens, "alice alice-token-1\n", 20);
+    start_server(&s, "auth", (const char *[]){"--tokens", tokens, NULL});
+    static const char *const empty[] = {"Bearer", "Bearer ", "Bearer   ", "bearer \t"};
+    static char raw[1 << 16];
+    for (size_t i = 0; i < 4; i++) {
+        char head[256];
+        snprintf(head, sizeof head,
+                 "GET /v1/plan HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                 "Connection: close\r\n\r\n",
+                 empty[i]);
+        const int fd = connect_to(s.port);
+        send_all(fd, head, strlen(head));
+        recv_all(fd, raw, sizeof raw);
+        close(fd);
+        ck_assert_msg(!strncmp(raw, "HTTP/1.1 401", 12) && strstr(raw, "unauthorized"),
+                      "'%s': %.200s", empty[i], raw);
+    }
+    expect(s.port, "GET", "/v1/plan", "x", NULL, 0, 403, "forbidden");
+    stop_server(&s);
+    /* a tokens file may not name the tenant of a server without tokens */
     write_bytes(tokens, "anonymous anon-token-1\n", 23);
     ck_assert_int_eq(
         tool("anon", NULL,

@@ -617,6 +617,47 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
                      retry_after);
 }
 
+/* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
+static const char *allowed_methods(const char *url)
+{
+    if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs"))
+        return "POST";
+    if (!strncmp(url, "/v1/jobs/", 9) && strchr(url + 9, '/'))
+        return "GET, HEAD"; /* /v1/jobs/ID/result */
+    if (!strncmp(url, "/v1/keys/", 9) || !strncmp(url, "/v1/jobs/", 9))
+        return "GET, HEAD, DELETE";
+    return "GET, HEAD";
+}
+
+/* 405 method_not_allowed with its Allow header. */
+static enum MHD_Result send_not_allowed(struct MHD_Connection *c, const char *method,
+                                        const char *url)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", method, url,
+             allowed_methods(url));
+    for (char *m = msg; *m; m++) /* as send_error: the request's bytes, printable */
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+            *m = '?';
+    count_reject(SVC_R_BAD_REQUEST);
+    json_t *o = json_pack("{s:s, s:s}", "error", "method_not_allowed", "message", msg);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Allow", allowed_methods(url));
+    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* Records a refusal found while a body arrives; it is sent when MHD allows. */
 __attribute__((format(printf, 5, 6))) static void refuse(req_t *q, unsigned status, int reason,
                                                          const char *code, const char *fmt, ...)
@@ -828,8 +869,7 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
     if (!strcmp(method, "DELETE")) {
         if (*what) {
             pthread_mutex_unlock(&S->mu);
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
-                              "method_not_allowed", 0, "DELETE applies to /v1/jobs/ID");
+            return send_not_allowed(c, method, "/v1/jobs/ID/result");
         }
         json_t *o = json_pack("{s:s, s:s}", "job", j->id, "state", "deleted");
         svc_job_delete(S, j);
@@ -1348,8 +1388,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                       !strcmp(url, "/v1/jobs") || !strncmp(url, "/v1/keys/", 9) ||
                       !strncmp(url, "/v1/jobs/", 9);
     if (known)
-        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
-                          "method_not_allowed", 0, "%s is not allowed on %s", method, url);
+        return send_not_allowed(c, method, url);
     return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
                       "no such resource: %s", url);
 }

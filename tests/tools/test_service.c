@@ -1643,6 +1643,26 @@ START_TEST(test_service_small)
                       "'%s': %.200s", empty[i], raw);
     }
     expect(s.port, "GET", "/v1/plan", "x", NULL, 0, 403, "forbidden");
+    /* a 405 says what is allowed (RFC 9110: Allow) */
+    static const char *const m405[][3] = {
+        {"PUT", "/v1/health", "Allow: GET, HEAD\r\n"},
+        {"GET", "/v1/jobs", "Allow: POST\r\n"},
+        {"PUT", "/v1/keys/ab", "Allow: GET, HEAD, DELETE\r\n"},
+        {"POST", "/metrics", "Allow: GET, HEAD\r\n"}};
+    for (size_t i = 0; i < 4; i++) {
+        char head[256];
+        snprintf(head, sizeof head,
+                 "%s %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer alice-token-1\r\n"
+                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                 m405[i][0], m405[i][1]);
+        const int fd = connect_to(s.port);
+        send_all(fd, head, strlen(head));
+        recv_all(fd, raw, sizeof raw);
+        close(fd);
+        ck_assert_msg(!strncmp(raw, "HTTP/1.1 405", 12) && strstr(raw, m405[i][2]) &&
+                          strstr(raw, "method_not_allowed"),
+                      "%s %s: %.300s", m405[i][0], m405[i][1], raw);
+    }
     stop_server(&s);
     /* a tokens file may not name the tenant of a server without tokens */
     write_bytes(tokens, "anonymous anon-token-1\n", 23);

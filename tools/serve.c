@@ -32,6 +32,7 @@ static const char *const reason_names[SVC_NREASONS] = {
 typedef struct {
     const char *plan, *listen, *state_dir, *tokens, *tls_cert, *tls_key, *port_file;
     size_t workers, max_jobs, tenant_jobs, max_batches, threads, max_conn, http_threads;
+    size_t per_ip; /* connections at once from one address; 0: no such limit */
     uint64_t mem_limit, job_mem;
     double timeout, request_timeout, expire;
     int allow_plain, quiet;
@@ -110,6 +111,8 @@ static const char serve_help[] =
     "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
     "  --max-connections C    connections at once (default 64)\n"
+    "  --max-connections-per-ip C  connections at once from one address (default: no\n"
+    "                         limit but --max-connections)\n"
     "  --expire S             finished jobs are removed S seconds after they end\n"
     "                         (default 86400)\n"
     "  --tls-cert F, --tls-key F  PEM certificate and key: HTTPS (GnuTLS)\n"
@@ -134,6 +137,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         O_TIMEOUT,
         O_RTIMEOUT,
         O_MAXCONN,
+        O_PERIP,
         O_EXPIRE,
         O_CERT,
         O_KEY,
@@ -158,6 +162,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         {"timeout", 1, 0, O_TIMEOUT},
         {"request-timeout", 1, 0, O_RTIMEOUT},
         {"max-connections", 1, 0, O_MAXCONN},
+        {"max-connections-per-ip", 1, 0, O_PERIP},
         {"http-threads", 1, 0, O_HTTPTHREADS},
         {"expire", 1, 0, O_EXPIRE},
         {"tls-cert", 1, 0, O_CERT},
@@ -223,6 +228,9 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
             break;
         case O_MAXCONN:
             rc = parse_count(&o->max_conn, "--max-connections", optarg, 1, 65536);
+            break;
+        case O_PERIP:
+            rc = parse_count(&o->per_ip, "--max-connections-per-ip", optarg, 1, 65536);
             break;
         case O_HTTPTHREADS:
             rc = parse_count(&o->http_threads, "--http-threads", optarg, 1, 256);
@@ -1529,7 +1537,8 @@ int cli_serve(int argc, char **argv)
         (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         svc_workers_stop(s, th);
         return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,

@@ -1687,6 +1687,20 @@ START_TEST(test_service_small)
                       "%s %s: %.300s", m405[i][0], m405[i][1], raw);
     }
     stop_server(&s);
+    /* --max-connections-per-ip: a third connection from 127.0.0.1 is closed unanswered,
+     * and once the two others are gone a request gets through */
+    start_server(&s, "perip", (const char *[]){"--max-connections-per-ip", "2", NULL});
+    c1 = connect_to(s.port);
+    c2 = connect_to(s.port);
+    nap(0.3);
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 0);
+    close(c1);
+    close(c2);
+    nap(0.3);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
+    free(a);
+    stop_server(&s);
     /* a tokens file may not name the tenant of a server without tokens */
     write_bytes(tokens, "anonymous anon-token-1\n", 23);
     ck_assert_int_eq(

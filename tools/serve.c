@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ static const char *const reason_names[SVC_NREASONS] = {
 typedef struct {
     const char *plan, *listen, *state_dir, *tokens, *tls_cert, *tls_key, *port_file;
     size_t workers, max_jobs, tenant_jobs, max_batches, threads, max_conn, http_threads;
+    size_t per_ip; /* connections at once from one address; 0: no such limit */
     uint64_t mem_limit, job_mem;
     double timeout, request_timeout, expire;
     int allow_plain, quiet;
@@ -105,9 +107,12 @@ static const char serve_help[] =
     "  --memory-limit BYTES   evaluations run at once only while their estimated peak\n"
     "                         memory fits (K, M, G suffixes; default: no limit)\n"
     "  --job-memory BYTES     the peak memory of one evaluation (default: estimated)\n"
-    "  --timeout S            idle connections are closed after S seconds (default 30)\n"
+    "  --timeout S            idle connections are closed after S seconds, and a\n"
+    "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
     "  --max-connections C    connections at once (default 64)\n"
+    "  --max-connections-per-ip C  connections at once from one address (default: no\n"
+    "                         limit but --max-connections)\n"
     "  --expire S             finished jobs are removed S seconds after they end\n"
     "                         (default 86400)\n"
     "  --tls-cert F, --tls-key F  PEM certificate and key: HTTPS (GnuTLS)\n"
@@ -132,6 +137,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         O_TIMEOUT,
         O_RTIMEOUT,
         O_MAXCONN,
+        O_PERIP,
         O_EXPIRE,
         O_CERT,
         O_KEY,
@@ -156,6 +162,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         {"timeout", 1, 0, O_TIMEOUT},
         {"request-timeout", 1, 0, O_RTIMEOUT},
         {"max-connections", 1, 0, O_MAXCONN},
+        {"max-connections-per-ip", 1, 0, O_PERIP},
         {"http-threads", 1, 0, O_HTTPTHREADS},
         {"expire", 1, 0, O_EXPIRE},
         {"tls-cert", 1, 0, O_CERT},
@@ -221,6 +228,9 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
             break;
         case O_MAXCONN:
             rc = parse_count(&o->max_conn, "--max-connections", optarg, 1, 65536);
+            break;
+        case O_PERIP:
+            rc = parse_count(&o->per_ip, "--max-connections-per-ip", optarg, 1, 65536);
             break;
         case O_HTTPTHREADS:
             rc = parse_count(&o->http_threads, "--http-threads", optarg, 1, 256);
@@ -339,6 +349,14 @@ static int load_tokens(svc_t *s, const char *path)
                           path, lineno);
             break;
         }
+        if (!strcmp(tenant, "anonymous")) { /* the one tenant of a server without tokens */
+            rc = cli_fail(CLI_ERROR, NULL,
+                          "serve: %s: line %zu: 'anonymous' is reserved (the tenant of a "
+                          "server without --tokens, whose state it would share): name the "
+                          "tenant otherwise",
+                          path, lineno);
+            break;
+        }
         uint8_t hash[32];
         crypto_hash_sha256(hash, (const uint8_t *)token, strlen(token));
         sodium_memzero(token, sizeof token);
@@ -433,6 +451,7 @@ typedef struct {
     int fd;
     char tmp[4096];
     uint64_t got, limit;
+    uint64_t cap;                 /* the plan's largest upload of this kind: beyond it, 413 */
     crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
     crypto_generichash_state job; /* a job's id: BLAKE2b-256 (3 times faster on a batch) */
     /* a batch's structure, checked as it arrives */
@@ -447,6 +466,7 @@ typedef struct {
     unsigned err_status;
     char err_code[32], err_msg[256];
     int err_reason, responded;
+    int slot; /* a job upload counted in S->uploads and its tenant's: released once */
     uint64_t result_bytes;
 } req_t;
 
@@ -459,6 +479,91 @@ static void count_reject(int reason)
     pthread_mutex_lock(&S->mu);
     S->rejected[reason]++;
     pthread_mutex_unlock(&S->mu);
+}
+
+/* --- the headers' deadline ---------------------------------------------------------------
+ * MHD_OPTION_CONNECTION_TIMEOUT closes a connection only when it is idle: a client that
+ * sends one header line every few seconds would hold its slot forever, and a few such
+ * clients every slot. So each connection carries a deadline (--timeout seconds after it
+ * opened, or after its previous request ended) by which its request's headers must be
+ * in; the main thread's once-a-second sweep shuts down the socket of a connection past
+ * it, and libmicrohttpd closes it as a client that went away. */
+
+typedef struct conn {
+    double deadline; /* Unix time */
+    int fd;          /* -1 once shut down */
+    int in_request;  /* headers complete: the body and the answer have their own bounds */
+    struct conn *prev, *next;
+} conn_t;
+
+static pthread_mutex_t conn_mu = PTHREAD_MUTEX_INITIALIZER;
+static conn_t *conns; /* under conn_mu */
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                              enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    conn_t *k = *socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(k = calloc(1, sizeof *k)))
+            return; /* untracked: only the idle timeout applies */
+        k->fd = ci->connect_fd;
+        k->deadline = svc_time() + OPTS.timeout;
+        pthread_mutex_lock(&conn_mu);
+        k->next = conns;
+        if (conns)
+            conns->prev = k;
+        conns = k;
+        pthread_mutex_unlock(&conn_mu);
+        *socket_ctx = k;
+    } else if (k) { /* closed: libmicrohttpd closes the socket after this returns */
+        pthread_mutex_lock(&conn_mu);
+        if (k->prev)
+            k->prev->next = k->next;
+        else
+            conns = k->next;
+        if (k->next)
+            k->next->prev = k->prev;
+        pthread_mutex_unlock(&conn_mu);
+        free(k);
+        *socket_ctx = NULL;
+    }
+}
+
+/* The request's headers are in (in_request 1), or its answer is sent and the next
+ * request's headers are awaited (0): the deadline restarts. */
+static void headers_done(struct MHD_Connection *c, int in_request)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    conn_t *k = ci ? ci->socket_context : NULL;
+    if (!k)
+        return;
+    pthread_mutex_lock(&conn_mu);
+    k->in_request = in_request;
+    k->deadline = svc_time() + OPTS.timeout;
+    pthread_mutex_unlock(&conn_mu);
+}
+
+/* Shuts down the connections whose headers are late (the main thread, once a second). */
+static void sweep_connections(double now)
+{
+    size_t late = 0;
+    pthread_mutex_lock(&conn_mu);
+    for (conn_t *k = conns; k; k = k->next)
+        if (!k->in_request && k->fd >= 0 && now > k->deadline) {
+            shutdown(k->fd, SHUT_RDWR);
+            k->fd = -1;
+            late++;
+        }
+    pthread_mutex_unlock(&conn_mu);
+    if (late) {
+        pthread_mutex_lock(&S->mu);
+        S->rejected[SVC_R_TIMEOUT] += late;
+        pthread_mutex_unlock(&S->mu);
+    }
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
@@ -515,9 +620,55 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* a message may quote the request (a URL, an id): bytes outside printable ASCII
+     * (invalid UTF-8 among them, which json_pack refuses) become '?' */
+    for (char *m = msg; *m; m++)
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+            *m = '?';
     count_reject(reason);
     return send_json(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg),
                      retry_after);
+}
+
+/* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
+static const char *allowed_methods(const char *url)
+{
+    if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs"))
+        return "POST";
+    if (!strncmp(url, "/v1/jobs/", 9) && strchr(url + 9, '/'))
+        return "GET, HEAD"; /* /v1/jobs/ID/result */
+    if (!strncmp(url, "/v1/keys/", 9) || !strncmp(url, "/v1/jobs/", 9))
+        return "GET, HEAD, DELETE";
+    return "GET, HEAD";
+}
+
+/* 405 method_not_allowed with its Allow header. */
+static enum MHD_Result send_not_allowed(struct MHD_Connection *c, const char *method,
+                                        const char *url)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s is not allowed on %s (allowed: %s)", method, url,
+             allowed_methods(url));
+    for (char *m = msg; *m; m++) /* as send_error: the request's bytes, printable */
+        if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+            *m = '?';
+    count_reject(SVC_R_BAD_REQUEST);
+    json_t *o = json_pack("{s:s, s:s}", "error", "method_not_allowed", "message", msg);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : NULL;
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Allow", allowed_methods(url));
+    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 /* Records a refusal found while a body arrives; it is sent when MHD allows. */
@@ -543,6 +694,9 @@ static int authenticate(struct MHD_Connection *c, size_t *t, enum MHD_Result *re
     if (!S->auth)
         return 0;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    /* no token at all, "Bearer" alone or followed by blanks only, is 401: no credentials */
+    if (h && strncasecmp(h, "Bearer", 6) == 0 && h[strspn(h + 6, " \t") + 6] == 0)
+        h = NULL;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         *ret = send_error(c, MHD_HTTP_UNAUTHORIZED, SVC_R_UNAUTHORIZED, "unauthorized", 0,
                           "a bearer token is required (Authorization: Bearer TOKEN)");
@@ -728,8 +882,7 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
     if (!strcmp(method, "DELETE")) {
         if (*what) {
             pthread_mutex_unlock(&S->mu);
-            return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
-                              "method_not_allowed", 0, "DELETE applies to /v1/jobs/ID");
+            return send_not_allowed(c, method, "/v1/jobs/ID/result");
         }
         json_t *o = json_pack("{s:s, s:s}", "job", j->id, "state", "deleted");
         svc_job_delete(S, j);
@@ -878,6 +1031,16 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
     }
 }
 
+/* Releases a job upload's place in the limits (mu held); once. */
+static void release_slot(req_t *q)
+{
+    if (!q->slot)
+        return;
+    q->slot = 0;
+    S->uploads--;
+    S->tenants[q->tenant].uploads--;
+}
+
 /* The start of an upload (headers only): limits, the key, the temporary file. 0 to read
  * the body, 1 with a response sent. */
 static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret)
@@ -886,7 +1049,7 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
     const uint64_t max = q->kind == RQ_KEYS
                              ? S->key_bytes
                              : HEAD_BYTES + S->max_records * (REC_BYTES + S->batch_bytes);
-    q->limit = max;
+    q->limit = q->cap = max;
     if (cl) {
         char *e;
         const unsigned long long n = strtoull(cl, &e, 10);
@@ -922,17 +1085,29 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
         }
         memcpy(q->key_id, r.h.key_id, 32);
         cli_reader_close(&r);
+        /* uploads in progress count as jobs: else any number of them could stream to
+         * tmp/ at once, each refused only at its end */
         pthread_mutex_lock(&S->mu);
-        const size_t all = S->nqueued + S->nrunning, mine = S->tenants[q->tenant].jobs;
+        const size_t all = S->nqueued + S->nrunning + S->uploads;
+        const size_t mine = S->tenants[q->tenant].jobs + S->tenants[q->tenant].uploads;
+        if (all < S->max_jobs && mine < S->tenant_jobs) {
+            S->uploads++;
+            S->tenants[q->tenant].uploads++;
+            q->slot = 1;
+        }
         pthread_mutex_unlock(&S->mu);
         if (all >= S->max_jobs) {
-            *ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "full", 10,
-                              "%zu jobs queued or running: try again later", all);
+            *ret =
+                send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "full", 10,
+                           "%zu jobs queued, running or being uploaded: try again later", all);
             return 1;
         }
         if (mine >= S->tenant_jobs) {
-            *ret = send_error(c, MHD_HTTP_TOO_MANY_REQUESTS, SVC_R_TENANT_FULL, "tenant_full",
-                              10, "you have %zu jobs queued or running: try again later", mine);
+            *ret =
+                send_error(c, MHD_HTTP_TOO_MANY_REQUESTS, SVC_R_TENANT_FULL, "tenant_full", 10,
+                           "you have %zu jobs queued, running or being uploaded: try "
+                           "again later",
+                           mine);
             return 1;
         }
         crypto_generichash_init(&q->job, NULL, 0, 32);
@@ -961,8 +1136,17 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
 /* Body bytes: checked, hashed and written to the temporary file. */
 static void upload_data(req_t *q, const char *data, size_t len)
 {
-    if (q->err_status)
+    if (q->err_status) { /* refused: the rest is counted and dropped */
+        q->got += len;
+        if (q->got > q->cap && q->err_status != MHD_HTTP_CONTENT_TOO_LARGE) {
+            /* the answer a Content-Length this large gets at the headers */
+            q->err_status = 0;
+            refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
+                   "more than %llu bytes; this plan's %s are at most that",
+                   (unsigned long long)q->cap, q->kind == RQ_KEYS ? "evaluation keys" : "jobs");
+        }
         return;
+    }
     if (q->got + len > q->limit && (q->kind == RQ_KEYS || q->phase == PH_HEAD)) {
         q->got += len;
         return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
@@ -1090,6 +1274,7 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     j->bytes_in = q->got;
     char p[4096], err[512];
     pthread_mutex_lock(&S->mu);
+    release_slot(q); /* from here the job itself is counted, or nothing */
     svc_job_t *old = svc_job_find(S, q->tenant, j->id);
     if (old) {
         json_t *o = job_json(old);
@@ -1164,14 +1349,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             upload_data(q, data, *size);
             *size = 0;
             /* refused at its first bad byte: the rest is read and dropped (libmicrohttpd
-             * 0.9 answers only once the body is in), up to the announced length; a body
-             * with no length that runs past the limit is cut off */
-            if (q->err_status && q->got > q->limit &&
-                !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
-                count_reject(q->err_reason);
-                q->responded = 1;
-                return MHD_NO;
-            }
+             * 0.9 answers only once the body is in), with or without a Content-Length,
+             * within --request-timeout; a chunked body past the plan's size gets the 413
+             * a Content-Length that large gets at its headers */
             return MHD_YES;
         }
         if (q->responded)
@@ -1182,6 +1362,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               q->err_msg);
         return q->kind == RQ_KEYS ? finish_key(c, q) : finish_job(c, q);
     }
+    headers_done(c, 1);
     pthread_mutex_lock(&S->mu);
     S->requests++;
     pthread_mutex_unlock(&S->mu);
@@ -1233,8 +1414,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                       !strcmp(url, "/v1/jobs") || !strncmp(url, "/v1/keys/", 9) ||
                       !strncmp(url, "/v1/jobs/", 9);
     if (known)
-        return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, SVC_R_BAD_REQUEST,
-                          "method_not_allowed", 0, "%s is not allowed on %s", method, url);
+        return send_not_allowed(c, method, url);
     return send_error(c, MHD_HTTP_NOT_FOUND, SVC_R_NOT_FOUND, "not_found", 0,
                       "no such resource: %s", url);
 }
@@ -1244,10 +1424,13 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
                       enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)c;
+    headers_done(c, 0);
     req_t *q = *ctx;
     if (!q)
         return;
+    pthread_mutex_lock(&S->mu);
+    release_slot(q);
+    pthread_mutex_unlock(&S->mu);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
         count_reject(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? SVC_R_TIMEOUT
                                                                    : SVC_R_ABORTED);
@@ -1258,6 +1441,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
 
 /* --- main ------------------------------------------------------------------------------------
  */
+
+/* libmicrohttpd's own messages (MHD_OPTION_EXTERNAL_LOGGER): prefixed like the server's,
+ * and silent under --quiet. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    if (OPTS.quiet)
+        return;
+    fprintf(stderr, "cryptonets serve: libmicrohttpd: ");
+    vfprintf(stderr, fmt, ap);
+}
 
 static char *read_text(const char *path)
 {
@@ -1307,6 +1501,7 @@ int cli_serve(int argc, char **argv)
     s->mem_limit = o->mem_limit;
     s->threads = (int)o->threads;
     s->expire = o->expire;
+    s->quiet = o->quiet;
     if (o->tokens) {
         s->auth = 1;
         if ((rc = load_tokens(s, o->tokens)))
@@ -1325,6 +1520,9 @@ int cli_serve(int argc, char **argv)
                            "%llu bytes",
                            (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
     char err[512];
+    /* every file and directory the server creates is its own alone (0600, 0700): the
+     * replies too, which cli_writer_open makes with fopen */
+    umask(077);
     if (svc_state_open(s, err, sizeof err))
         return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
     char *cert = NULL, *key = NULL;
@@ -1356,7 +1554,9 @@ int cli_serve(int argc, char **argv)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         svc_workers_stop(s, th);
         return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,
@@ -1369,10 +1569,11 @@ int cli_serve(int argc, char **argv)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
                             "without authentication; listening on loopback only\n");
         fprintf(stderr,
-                "cryptonets serve: %s://%s (port %u), plan %.16s..., %zu worker(s), jobs "
+                "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
                 "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
-                cert ? "https" : "http", o->listen, port, s->plan_hex, s->workers,
-                s->max_records, (unsigned long long)s->batch_bytes, recovered);
+                cert ? "https" : "http", (int)(strrchr(o->listen, ':') - o->listen), o->listen,
+                port, s->plan_hex, s->workers, s->max_records,
+                (unsigned long long)s->batch_bytes, recovered);
     }
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];
@@ -1388,6 +1589,7 @@ int cli_serve(int argc, char **argv)
         pthread_mutex_lock(&s->mu);
         svc_expire(s, svc_time());
         pthread_mutex_unlock(&s->mu);
+        sweep_connections(svc_time());
     }
     draining = 1;
     if (!o->quiet)

@@ -38,6 +38,7 @@ typedef struct {
     char name[65];
     uint8_t token_hash[32]; /* SHA-256 of the token: compared in constant time */
     size_t jobs;            /* queued and running */
+    size_t uploads;         /* jobs being uploaded (counted against --tenant-jobs too) */
 } svc_tenant_t;
 
 /* Reasons a request is refused, counted in /metrics. */
@@ -65,7 +66,8 @@ typedef struct {
     double expire;      /* seconds a finished job is kept */
     svc_tenant_t *tenants;
     size_t ntenants;
-    int auth; /* 1 with a tokens file */
+    int auth;  /* 1 with a tokens file */
+    int quiet; /* no log lines (the repairs at start among them) */
     /* the plan */
     cli_plan_t plan;
     uint8_t *plan_bytes;
@@ -80,6 +82,7 @@ typedef struct {
     pthread_cond_t cv;
     svc_job_t *jobs, *qhead, *qtail;
     size_t nqueued, nrunning;
+    size_t uploads; /* jobs being uploaded, all tenants (counted against --max-jobs) */
     uint64_t mem_reserved;
     int stopping;
     uint64_t done_total, failed_total, bytes_in, bytes_out, requests;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -199,6 +200,11 @@ int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen)
     json_t *o = json_pack("{s:s, s:s, s:f, s:I, s:I, s:I}", "id", j->id, "key", j->key,
                           "created", j->created, "records", (json_int_t)j->records, "inputs",
                           (json_int_t)j->inputs, "bytes", (json_int_t)j->bytes_in);
+    if (o && j->finished > 0) { /* a finished job's timings survive a restart */
+        json_object_set_new(o, "started", json_real(j->started));
+        json_object_set_new(o, "finished", json_real(j->finished));
+        json_object_set_new(o, "seconds", json_real(j->seconds));
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     char p[4096];
@@ -230,6 +236,19 @@ static int is_hex_id(const char *s, size_t len)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return 0;
     return 1;
+}
+
+/* A repair of the state at start, logged on stderr. */
+__attribute__((format(printf, 2, 3))) static void repaired(const svc_t *s, const char *fmt, ...)
+{
+    if (s->quiet)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cryptonets serve: state repaired: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
 }
 
 /* A failed job's code and reason from its ID.failed file ({"error": ..., "message": ...}). */
@@ -268,9 +287,22 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         if (strstr(name, ".partial-")) { /* a write that never completed */
             snprintf(p, sizeof p, "%s/%s", dir, name);
             unlink(p);
+            repaired(s, "%s: an interrupted write, removed", p);
             continue;
         }
         const size_t len = strlen(name);
+        if (len > 64 && is_hex_id(name, 64) && strcmp(name + 64, ".job") != 0 &&
+            (!strcmp(name + 64, ".batch") || !strcmp(name + 64, ".reply") ||
+             !strcmp(name + 64, ".failed"))) {
+            char meta[4400]; /* a job's file without its description: never accepted */
+            snprintf(meta, sizeof meta, "%s/%.64s.job", dir, name);
+            snprintf(p, sizeof p, "%s/%s", dir, name);
+            if (!file_exists(meta, NULL)) {
+                unlink(p);
+                repaired(s, "%s: no %.64s.job beside it, removed", p, name);
+            }
+            continue;
+        }
         if (len != 68 || strcmp(name + 64, ".job") || !is_hex_id(name, 64))
             continue;
         svc_job_t *j = calloc(1, sizeof *j);
@@ -283,16 +315,21 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         json_t *o = json_load_file(p, 0, &je);
         const char *key = NULL;
         json_int_t rec = 0, inp = 0, bytes = 0;
-        double created = 0;
+        double created = 0, started = 0, finished = 0, seconds = 0;
         if (!o ||
-            json_unpack(o, "{s:s, s:F, s:I, s:I, s:I}", "key", &key, "created", &created,
-                        "records", &rec, "inputs", &inp, "bytes", &bytes) != 0 ||
+            json_unpack(o, "{s:s, s:F, s:I, s:I, s:I, s?F, s?F, s?F}", "key", &key, "created",
+                        &created, "records", &rec, "inputs", &inp, "bytes", &bytes, "started",
+                        &started, "finished", &finished, "seconds", &seconds) != 0 ||
             strlen(key) != 64 || !is_hex_id(key, 64)) {
             json_decref(o);
             unlink_job_files(s, j);
+            repaired(s, "%s: unreadable (%s); the job and its files removed", p,
+                     o ? "missing fields" : je.text);
             free(j);
             continue;
         }
+        j->started = started;
+        j->seconds = seconds;
         memcpy(j->key, key, 65);
         json_decref(o);
         j->created = created;
@@ -305,18 +342,20 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
         if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".reply") && file_exists(p, &sb)) {
             j->state = SVC_DONE;
             j->bytes_out = (uint64_t)sb.st_size;
-            j->finished = (double)sb.st_mtime;
+            j->finished = finished > 0 ? finished : (double)sb.st_mtime;
             unlink(batch); /* the reply was written, the batch not yet removed */
         } else if (!svc_path(p, sizeof p, s, t, "jobs", j->id, ".failed") &&
                    file_exists(p, &sb)) {
             j->state = SVC_FAILED;
-            j->finished = (double)sb.st_mtime;
+            j->finished = finished > 0 ? finished : (double)sb.st_mtime;
             load_failure(j, p);
             unlink(batch);
         } else if (file_exists(batch, NULL)) {
             j->state = SVC_QUEUED; /* queued or running when the server stopped */
         } else {                   /* described, but its batch never arrived: not accepted */
             unlink_job_files(s, j);
+            repaired(s, "%s: no batch, reply or failure beside it (never accepted), removed",
+                     p);
             free(j);
             continue;
         }
@@ -341,6 +380,25 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     if (mkdirs(p))
         return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
+    /* one server per state directory: a second one would empty tmp/ under the first's
+     * uploads and evaluate its queue twice. The lock (flock(2), released by the kernel
+     * when the process ends, however it ends) is held until exit: its descriptor is
+     * never closed. */
+    snprintf(p, sizeof p, "%s/lock", s->state_dir);
+    const int lk = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lk < 0)
+        return fail(err, errlen, "%s: cannot open (%s)", p, strerror(errno));
+    if (flock(lk, LOCK_EX | LOCK_NB) != 0) {
+        const int e = errno;
+        close(lk);
+        if (e == EWOULDBLOCK)
+            return fail(err, errlen,
+                        "%s: another server is using this state directory (%s is locked); "
+                        "stop it or give another --state-dir",
+                        s->state_dir, p);
+        return fail(err, errlen, "%s: cannot lock (%s)", p, strerror(e));
+    }
+    snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     /* uploads that were in progress when the server stopped were never accepted */
     DIR *d = opendir(p);
     if (d) {
@@ -350,6 +408,7 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
             if (e->d_name[0] != '.') {
                 snprintf(f, sizeof f, "%s/%s", p, e->d_name);
                 unlink(f);
+                repaired(s, "%s: an upload in progress when the server stopped, removed", f);
             }
         closedir(d);
     }
@@ -461,12 +520,27 @@ static void batch_unmap(batch_map_t *m)
     m->map = NULL;
 }
 
+/* A file operation's error for a client: err without the server's path (cli_reader_* and
+ * cli_writer_* messages start with "PATH: "), after what ("the key ...", "the stored
+ * batch"); no path of the server is ever in a message a client reads. */
+static void client_reason(char *reason, size_t rlen, const char *what, const char *err,
+                          const char *path, const char *state_dir)
+{
+    const size_t n = strlen(path);
+    if (!strncmp(err, path, n) && !strncmp(err + n, ": ", 2))
+        err += n + 2;
+    if (strstr(err, state_dir) || strstr(err, "/tenants/") || strstr(err, "/tmp/"))
+        err = "cannot be read or written";
+    snprintf(reason, rlen, "%s: %s", what, err);
+}
+
 /* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
- * it names; the reply is written as ID.reply. 0, or 1 with code and reason set. */
+ * it names; the reply is written as ID.reply. 0, or 1 with code and reason set (the
+ * library's diagnostic for a batch it refuses, as `cryptonets eval` gives it). */
 static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codelen, char *reason,
                    size_t rlen, uint64_t *out_bytes)
 {
-    char kpath[4096], bpath[4096], rpath[4096];
+    char kpath[4096], bpath[4096], rpath[4096], err[512] = "", what[128];
     svc_path(kpath, sizeof kpath, s, j->tenant, "keys", j->key, ".keys");
     svc_path(bpath, sizeof bpath, s, j->tenant, "jobs", j->id, ".batch");
     svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
@@ -479,10 +553,12 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     int rc = 1;
     cn_net_diag_t d = {{0}};
     snprintf(code, codelen, "internal");
-    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, reason, rlen) ||
-        cli_reader_next(&kr, &kc, &keys, &klen, 0, reason, rlen) ||
-        cli_reader_end(&kr, reason, rlen)) {
+    snprintf(what, sizeof what, "key %.64s", j->key);
+    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
+        cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
+        cli_reader_end(&kr, err, sizeof err)) {
         snprintf(code, codelen, "unknown_key");
+        client_reason(reason, rlen, what, err, kpath, s->state_dir);
         goto done;
     }
     cn_status st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
@@ -491,8 +567,11 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
         snprintf(reason, rlen, "evaluation keys: %.200s", d.msg[0] ? d.msg : cn_strerror(st));
         goto done;
     }
-    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, reason, rlen) ||
-        batch_map(&bm, &br, reason, rlen))
+    if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, err, sizeof err)) {
+        client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
+        goto done;
+    }
+    if (batch_map(&bm, &br, reason, rlen))
         goto done;
     if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
         snprintf(code, codelen, "key_mismatch");
@@ -502,19 +581,21 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     cli_head_t h = br.h;
     h.kind = CLI_KIND_REPLY;
     cli_writer_t w;
-    if (cli_writer_open(&w, rpath, &h, reason, rlen)) {
+    if (cli_writer_open(&w, rpath, &h, err, sizeof err)) {
+        client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
         if (w.f)
-            (void)cli_writer_close(&w, reason, rlen);
+            (void)cli_writer_close(&w, err, sizeof err);
         goto done;
     }
     uint64_t bytes = 96;
-    for (uint64_t b = 0; b < h.records; b++) {
+    int failed = 0; /* reason says why: cli_writer_close must not overwrite it */
+    for (uint64_t b = 0; b < h.records && !failed; b++) {
         uint64_t count;
         const uint8_t *in = NULL;
         uint8_t *out = NULL;
         size_t ilen, olen;
         if (batch_map_next(&bm, &count, &in, &ilen, s->n, reason, rlen)) {
-            w.bad = 1;
+            failed = 1;
             break;
         }
         st = cn_server_eval(&out, &olen, srv, in, ilen, NULL, &d);
@@ -522,22 +603,25 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
             snprintf(code, codelen, "bad_batch");
             snprintf(reason, rlen, "batch %llu: %.200s", (unsigned long long)b + 1,
                      d.msg[0] ? d.msg : cn_strerror(st));
-            w.bad = 1;
+            failed = 1;
             break;
         }
-        if (cli_writer_put(&w, count, out, olen, reason, rlen))
-            w.bad = 1;
+        if (cli_writer_put(&w, count, out, olen, err, sizeof err)) {
+            client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
+            failed = 1;
+        }
         bytes += 24 + olen;
         free(out);
-        if (w.bad)
-            break;
     }
-    if (!w.bad && bm.pos != bm.size) {
+    if (!failed && bm.pos != bm.size) {
         snprintf(reason, rlen, "bytes after the last record");
-        w.bad = 1;
+        failed = 1;
     }
-    const int bad = w.bad;
-    if (cli_writer_close(&w, reason, rlen) == 0 && !bad) {
+    if (failed)
+        w.bad = 1;
+    if (cli_writer_close(&w, err, sizeof err) != 0 && !failed)
+        client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
+    else if (!failed) {
         const int fd = open(rpath, O_RDONLY);
         if (fd >= 0) {
             fsync(fd);
@@ -604,6 +688,11 @@ static void *worker(void *arg)
             free(text);
             json_decref(o);
         }
+        svc_job_t timed = copy; /* its description again, with its timings */
+        timed.finished = svc_time();
+        timed.seconds = secs;
+        char err2[512];
+        (void)svc_job_save(s, &timed, err2, sizeof err2);
         if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
 
@@ -611,7 +700,7 @@ static void *worker(void *arg)
         s->nrunning--;
         s->mem_reserved -= s->job_mem;
         s->tenants[j->tenant].jobs--;
-        j->finished = svc_time();
+        j->finished = timed.finished;
         j->seconds = secs;
         if (bad) {
             j->state = SVC_FAILED;

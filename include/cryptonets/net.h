@@ -322,8 +322,8 @@ CN_API CN_WARN_UNUSED cn_status cn_client_from_bytes(cn_client_t **c, const cn_p
                                                      cn_net_diag_t *diag);
 /* The state as a file of mode 0600: written whole to PATH.partial-PID, synced, then
  * renamed over path, so a failure at any point leaves path as it was (an existing key is
- * never lost or left half-written; CN_ERR_IO with the path and reason in diag). Every buffer that held
- * secret bytes is wiped; no stdio buffer ever holds them. */
+ * never lost or left half-written; CN_ERR_IO with the path and reason in diag). Every buffer
+ * that held secret bytes is wiped; no stdio buffer ever holds them. */
 CN_API CN_WARN_UNUSED cn_status cn_client_save(const cn_client_t *c, const char *path,
                                                cn_net_diag_t *diag);
 CN_API CN_WARN_UNUSED cn_status cn_client_load(cn_client_t **c, const cn_plan_t *plan,

@@ -87,4 +87,11 @@ void cn_bfv_uniform_rows(cn_poly_t *p, const cn_ring_t *ring, cn_rng_t *rng);
 void cn_bfv_add_delta_m(cn_poly_t *c0, const cn_bfv_plaintext_t *pt, int negate,
                         const cn_bfv_context_t *ctx);
 
+/* out = in(X^g) over k rows of the ring's primes, coefficient form; out != in; g odd in
+ * [1, 2n) (lib/bfv/galois.c, used by the hoisted rotations of hoist.c too). */
+void cn_bfv_automorphism_coeff(uint64_t *out, const uint64_t *in, size_t k, uint64_t g,
+                               const cn_bfv_context_t *ctx);
+/* The key of Galois element g in gk, or NULL (lib/bfv/galois.c). */
+const cn_bfv_relin_key_t *cn_bfv_galois_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g);
+
 #endif

@@ -27,9 +27,8 @@ uint64_t cn_bfv_galois_elt_columns(const cn_bfv_context_t *ctx)
     return 2 * (uint64_t)ctx->n - 1;
 }
 
-/* out = in(X^g) over k rows of the ring's primes, coefficient form; out != in. */
-static void automorphism(uint64_t *out, const uint64_t *in, size_t k, uint64_t g,
-                         const cn_bfv_context_t *ctx)
+void cn_bfv_automorphism_coeff(uint64_t *out, const uint64_t *in, size_t k, uint64_t g,
+                               const cn_bfv_context_t *ctx)
 {
     const size_t n = ctx->n;
     const uint64_t mask = 2 * (uint64_t)n - 1;
@@ -72,7 +71,7 @@ static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
         (st = cn_poly_init(&sg, ring, K)) != CN_OK ||
         (st = cn_poly_copy(&s, &sk->s)) != CN_OK || (st = cn_poly_from_ntt(&s, ring)) != CN_OK)
         goto out;
-    automorphism(sg.data, s.data, K, g, ctx);
+    cn_bfv_automorphism_coeff(sg.data, s.data, K, g, ctx);
     sg.form = CN_FORM_COEFF;
     if ((st = cn_poly_to_ntt(&sg, ring)) == CN_OK)
         st = cn_bfv_keygen_switch_level(key, &sg, sk, level, ctx, rng);
@@ -175,7 +174,7 @@ cn_status cn_bfv_keygen_galois_levels(cn_bfv_galois_keys_t *gk, const cn_bfv_sec
     return keygen_elts(gk, sk, elts, levels, count, ctx, rng);
 }
 
-static const cn_bfv_relin_key_t *find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)
+const cn_bfv_relin_key_t *cn_bfv_galois_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)
 {
     for (size_t i = 0; i < gk->count; i++)
         if (gk->elt[i] == g)
@@ -196,7 +195,7 @@ cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_
         return CN_ERR_INVALID_ARG;
     if (g == 1)
         return cn_bfv_ciphertext_copy(out, a, ctx);
-    const cn_bfv_relin_key_t *key = find_key(gk, g);
+    const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
     if (!key)
         return CN_ERR_NO_KEY;
     const size_t l = a->level, n = ctx->n;
@@ -205,8 +204,8 @@ cn_status cn_bfv_apply_galois(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_
     if (!buf)
         return CN_ERR_NO_MEMORY;
     uint64_t *c0 = buf, *c1 = c0 + l * n, *d0 = c1 + l * n, *d1 = d0 + l * n;
-    automorphism(c0, a->c[0].data, l, g, ctx);
-    automorphism(c1, a->c[1].data, l, g, ctx);
+    cn_bfv_automorphism_coeff(c0, a->c[0].data, l, g, ctx);
+    cn_bfv_automorphism_coeff(c1, a->c[1].data, l, g, ctx);
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
     if ((st = cn_bfv_keyswitch(d0, d1, c1, l, key, ctx)) != CN_OK ||
@@ -233,11 +232,11 @@ cn_status cn_bfv_rotate_rows(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t
     const int64_t half = (int64_t)(ctx->n / 2);
     const uint64_t k = (uint64_t)(((steps % half) + half) % half);
     const uint64_t g = cn_bfv_galois_elt_rows((int64_t)k, ctx);
-    if (k == 0 || find_key(gk, g))
+    if (k == 0 || cn_bfv_galois_find_key(gk, g))
         return cn_bfv_apply_galois(out, a, g, gk, ctx);
     /* composed from the power-of-two rotations: every key must be there first */
     for (uint64_t b = 1; b <= k; b <<= 1)
-        if ((k & b) && !find_key(gk, cn_bfv_galois_elt_rows((int64_t)b, ctx)))
+        if ((k & b) && !cn_bfv_galois_find_key(gk, cn_bfv_galois_elt_rows((int64_t)b, ctx)))
             return CN_ERR_NO_KEY;
     const cn_bfv_ciphertext_t *src = a;
     for (uint64_t b = 1; b <= k; b <<= 1) {

@@ -38,34 +38,6 @@ static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
     }
 }
 
-/* out = in(X^g) on k rows of the ring's primes, coefficient form; out != in. */
-static void automorphism_coeff(uint64_t *out, const uint64_t *in, size_t k, uint64_t g,
-                               const cn_bfv_context_t *ctx)
-{
-    const size_t n = ctx->n;
-    const uint64_t mask = 2 * (uint64_t)n - 1;
-    for (size_t j = 0; j < k; j++) {
-        const uint64_t q = ctx->ring.base.q[j];
-        const uint64_t *x = in + j * n;
-        uint64_t *y = out + j * n;
-        uint64_t e = 0; /* i g mod 2n */
-        for (size_t i = 0; i < n; i++, e = (e + g) & mask) {
-            if (e < n)
-                y[e] = x[i];
-            else
-                y[e - n] = x[i] ? q - x[i] : 0; /* X^e = -X^(e - n) */
-        }
-    }
-}
-
-static const cn_bfv_relin_key_t *hoist_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)
-{
-    for (size_t i = 0; i < gk->count; i++)
-        if (gk->elt[i] == g)
-            return &gk->key[i];
-    return NULL;
-}
-
 cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                                       const uint64_t *elts, size_t count,
                                       const cn_bfv_galois_keys_t *gk,
@@ -79,9 +51,9 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
     for (size_t r = 0; r < count; r++) {
         if (elts[r] % 2 == 0 || elts[r] >= 2 * (uint64_t)ctx->n)
             return CN_ERR_INVALID_ARG;
-        if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
+        if (elts[r] != 1 && !cn_bfv_galois_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
-        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+        else if (elts[r] != 1 && cn_bfv_galois_find_key(gk, elts[r])->ndigits < a->level)
             return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
         if (&out[r] == a)
             return CN_ERR_INVALID_ARG;
@@ -121,7 +93,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             st = cn_bfv_ciphertext_copy(&out[r], a, ctx);
             continue;
         }
-        const cn_bfv_relin_key_t *key = hoist_find_key(gk, g);
+        const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
         ntt_perm(perm, g, n);
         const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
         for (size_t j = 0; j < k; j++) {
@@ -149,7 +121,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
                 cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
             cn_bfv_moddown(out[r].c[h].data, acc[h], l, lv, ctx);
         }
-        automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
+        cn_bfv_automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
         cn_bfv_add_rows(out[r].c[0].data, out[r].c[0].data, c0g, l, ctx);
         out[r].c[0].form = out[r].c[1].form = CN_FORM_COEFF;
         out[r].t_index = t_index;
@@ -196,9 +168,9 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     for (size_t r = 0; r < count; r++) {
         if (elts[r] % 2 == 0 || elts[r] >= 2 * (uint64_t)ctx->n)
             return CN_ERR_INVALID_ARG;
-        if (elts[r] != 1 && !hoist_find_key(gk, elts[r]))
+        if (elts[r] != 1 && !cn_bfv_galois_find_key(gk, elts[r]))
             return CN_ERR_NO_KEY;
-        else if (elts[r] != 1 && hoist_find_key(gk, elts[r])->ndigits < a->level)
+        else if (elts[r] != 1 && cn_bfv_galois_find_key(gk, elts[r])->ndigits < a->level)
             return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
@@ -256,7 +228,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             memset(x1 + l * n, 0, n * sizeof *x1);
             continue;
         }
-        const cn_bfv_relin_key_t *key = hoist_find_key(gk, g);
+        const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
         ntt_perm(perm, g, n);
         const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
         for (size_t j = 0; j < k; j++) {

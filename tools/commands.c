@@ -289,6 +289,8 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->ring) {
         if (cli_parse_size(&v, a, "--n", a->ring, (size_t)1 << 17))
             return CLI_USAGE;
+        if (v < 16 || (v & (v - 1)))
+            return cli_fail(CLI_USAGE, a, "--n: a power of two from 16 (got %zu)", v);
         o->n = v;
     }
     if (a->security) {

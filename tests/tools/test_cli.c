@@ -770,6 +770,7 @@ START_TEST(test_cli_calib)
     ck_assert_msg(strstr(out_buf, "weight widths searched on 60 calibration inputs"), "%s",
                   out_buf);
     expect(cli("compile", model, "-o", plan, "--calib-labels", lab, NULL), 2, "--calib", NULL);
+    expect(cli("compile", model, "-o", plan, "--n", "1000", NULL), 2, "--n", NULL);
     /* a criterion without calibration inputs is refused, not ignored */
     expect(cli("compile", model, "-o", plan, "--tolerance", "0.01", NULL), 2, "--calib", NULL);
     expect(cli("compile", model, "-o", plan, "--exact", NULL), 2, "--calib", NULL);

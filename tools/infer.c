@@ -799,7 +799,11 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         if (!strcmp(state, "done") || !strcmp(state, "failed"))
             break;
         if (cli_now() - t0 > o->wait) {
-            rc = cli_fail(CLI_ERROR, &A, "job %s: still %s after %.0f s", job, state, o->wait);
+            rc = cli_fail(CLI_ERROR, &A,
+                          "job %s: still %s after %.0f s (--wait); the job stays on the "
+                          "server until it expires: DELETE /v1/jobs/%s removes it "
+                          "(docs/service.md)",
+                          job, state, o->wait, job);
             goto done;
         }
         sleep_s(poll);

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -597,15 +598,44 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
     return rc;
 }
 
-static void remove_dir(const char *dir)
+/* The private temporary directory and every file infer may leave in it (the files, and
+ * the NAME.partial-PID names they are written under), as paths made before any signal can
+ * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP) removes them too, with only
+ * async-signal-safe calls, then dies of the signal as it would have. */
+#define TMP_FILES 6
+static char tmp_dir[4096], tmp_files[TMP_FILES][4200];
+
+static void remove_tmp(void)
+{
+    for (size_t i = 0; i < TMP_FILES; i++)
+        if (tmp_files[i][0])
+            unlink(tmp_files[i]);
+    rmdir(tmp_dir);
+}
+
+static void on_signal(int sig)
+{
+    remove_tmp();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void watch_tmp(const char *dir)
 {
     static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin"};
-    char p[4200];
+    snprintf(tmp_dir, sizeof tmp_dir, "%s", dir);
     for (size_t i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
+        snprintf(tmp_files[2 * i], sizeof tmp_files[0], "%s/%s", dir, names[i]);
+        snprintf(tmp_files[2 * i + 1], sizeof tmp_files[0], "%s/%s.partial-%ld", dir, names[i],
+                 (long)getpid());
     }
-    rmdir(dir);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < 3; i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 /* Encrypts INPUTS (as `cryptonets encrypt` does, into batch_path) and uploads the batch
@@ -868,6 +898,7 @@ int cli_infer(int argc, char **argv)
              tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(dir))
         return cli_fail(CLI_ERROR, &A, "%s: %s", dir, strerror(errno));
+    watch_tmp(dir);
     c.h = curl_easy_init();
     if (!c.h)
         rc = cli_fail(CLI_ERROR, &A, "cannot start libcurl");
@@ -876,7 +907,7 @@ int cli_infer(int argc, char **argv)
     if (c.h)
         curl_easy_cleanup(c.h);
     sodium_memzero(c.auth, sizeof c.auth);
-    remove_dir(dir);
+    remove_tmp();
     curl_global_cleanup();
     return rc;
 }

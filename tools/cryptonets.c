@@ -371,6 +371,9 @@ int main(int argc, char **argv)
             return help(cmd);
     cli_args_t a = {.cmd = c->name};
     int rc = parse_args(&a, c, argc - 2, argv + 2);
+    if (rc == 0 && a.format && strcmp(a.format, "csv") && strcmp(a.format, "idx") &&
+        strcmp(a.format, "npy"))
+        rc = cli_fail(CLI_USAGE, &a, "--format: csv, idx or npy (got '%s')", a.format);
     if (rc == 0)
         rc = check_outputs(&a);
     if (rc)

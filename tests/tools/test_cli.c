@@ -771,6 +771,8 @@ START_TEST(test_cli_calib)
                   out_buf);
     expect(cli("compile", model, "-o", plan, "--calib-labels", lab, NULL), 2, "--calib", NULL);
     expect(cli("compile", model, "-o", plan, "--n", "1000", NULL), 2, "--n", NULL);
+    expect(cli("compile", model, "-o", plan, "--calib", in, "--format", "foo", NULL), 2,
+           "--format", NULL);
     /* a criterion without calibration inputs is refused, not ignored */
     expect(cli("compile", model, "-o", plan, "--tolerance", "0.01", NULL), 2, "--calib", NULL);
     expect(cli("compile", model, "-o", plan, "--exact", NULL), 2, "--calib", NULL);

@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -921,7 +924,13 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
         json_object_set_new(secs, "total", json_real(e2e));
         json_object_set_new(doc, "seconds", secs);
         json_object_set_new(doc, "plan", plan_json(plan));
-        json_object_set_new(doc, "threads", json_integer(threads));
+        /* the threads used: 0 asked for every core (OpenMP's default) */
+#ifdef _OPENMP
+        json_object_set_new(doc, "threads",
+                            json_integer(threads ? threads : omp_get_max_threads()));
+#else
+        json_object_set_new(doc, "threads", json_integer(threads ? threads : 1));
+#endif
         json_object_set_new(doc, "upload_bytes", json_integer((json_int_t)r->up));
         json_object_set_new(doc, "download_bytes", json_integer((json_int_t)r->down));
         json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)r->keys));

@@ -90,4 +90,23 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
 cn_status cn_search_failure(const cn_search_log_t *lg, const cn_plan_t *p,
                             const cn_compile_opts_t *opts, cn_net_diag_t *diag);
 
+/* The index of the first largest of v[0..n) (n >= 1): a network's predicted class, for
+ * the float network (f64) and the integer one (i128); quantize.c and search.c. */
+static inline size_t cn_argmax_f64(const double *v, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+static inline size_t cn_argmax_i128(const cn_int128 *v, size_t n)
+{
+    size_t b = 0;
+    for (size_t i = 1; i < n; i++)
+        if (v[i] > v[b])
+            b = i;
+    return b;
+}
+
 #endif

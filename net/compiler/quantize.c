@@ -56,24 +56,6 @@ static cn_status quantize_layer(cn_lin_t *l, const cn_flin_t *f, double s, doubl
     return cn_lin_partition(l);
 }
 
-static size_t argmax_d(const double *v, size_t n)
-{
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
-static size_t argmax_i(const cn_int128 *v, size_t n)
-{
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
 /* The float network's outputs on the calibration inputs (fo[ncalib][nout]). */
 static cn_status float_outputs(double **fo, const cn_model_t *m, const cn_compile_opts_t *opts)
 {
@@ -96,7 +78,7 @@ static cn_status misses(size_t *miss, const cn_op_t *ops, size_t nops, const cn_
                       : CN_ERR_NO_MEMORY;
     *miss = 0;
     for (size_t s = 0; st == CN_OK && s < opts->ncalib; s++)
-        *miss += argmax_d(fo + s * nout, nout) != argmax_i(io + s * nout, nout);
+        *miss += cn_argmax_f64(fo + s * nout, nout) != cn_argmax_i128(io + s * nout, nout);
     free(io);
     return st;
 }

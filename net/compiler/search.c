@@ -63,24 +63,6 @@ typedef struct {
     size_t ncand, cap;
 } sctx_t;
 
-static size_t argmax_i(const cn_int128 *v, size_t n)
-{
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
-static size_t argmax_d(const double *v, size_t n)
-{
-    size_t b = 0;
-    for (size_t i = 1; i < n; i++)
-        if (v[i] > v[b])
-            b = i;
-    return b;
-}
-
 /* the criterion (docs/net.md): counts compared with the tolerance as a fraction of nc */
 static int meets(const sctx_t *c, size_t agree, size_t correct)
 {
@@ -106,7 +88,7 @@ static size_t row_score(const sctx_t *c, const cn_quant_row_t *r)
 static void count_outputs(sctx_t *c, cand_t *x, const cn_int128 *out, size_t s0, size_t cnt)
 {
     for (size_t s = 0; s < cnt; s++) {
-        const size_t a = argmax_i(out + s * c->nout, c->nout);
+        const size_t a = cn_argmax_i128(out + s * c->nout, c->nout);
         x->agree += a == c->fa[s0 + s];
         x->correct += c->labels && (int64_t)a == c->labels[s0 + s];
     }
@@ -387,7 +369,7 @@ static cn_status float_predictions(sctx_t *c)
     cn_status st = fo && c->fa ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t s = 0; st == CN_OK && s < c->nc; s++) {
         st = cn_model_forward(fo, c->m, c->calib + s * c->nin);
-        c->fa[s] = argmax_d(fo, c->nout);
+        c->fa[s] = cn_argmax_f64(fo, c->nout);
         c->float_correct += c->labels && (int64_t)c->fa[s] == c->labels[s];
     }
     free(fo);

@@ -38,6 +38,29 @@ static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
     }
 }
 
+/* dig[j][i] = the digit i of a's c1 (its residue modulo q_i) on row j of the k rows
+ * (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the decomposition every
+ * hoisted rotation shares (Halevi, Shoup 2018). */
+static void lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
+                        size_t L, const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n;
+    for (size_t j = 0; j < k; j++) {
+        const size_t rj = j < l ? j : L;
+        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
+        for (size_t i = 0; i < l; i++) {
+            const uint64_t *di = a->c[1].data + i * n;
+            uint64_t *x = dig + (j * l + i) * n;
+            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
+                memcpy(x, di, n * sizeof *x);
+            else
+                for (size_t c = 0; c < n; c++)
+                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+            cn_ntt_forward_lazy(x, tab);
+        }
+    }
+}
+
 cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                                       const uint64_t *elts, size_t count,
                                       const cn_bfv_galois_keys_t *gk,
@@ -71,20 +94,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
         goto done;
     }
     uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
-    for (size_t j = 0; j < k; j++) {
-        const size_t rj = j < l ? j : L;
-        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-        for (size_t i = 0; i < l; i++) {
-            const uint64_t *di = a->c[1].data + i * n;
-            uint64_t *x = dig + (j * l + i) * n;
-            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
-                memcpy(x, di, n * sizeof *x);
-            else
-                for (size_t c = 0; c < n; c++)
-                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
-            cn_ntt_forward_lazy(x, tab);
-        }
-    }
+    lift_digits(dig, a, l, k, L, ctx);
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
     for (size_t r = 0; r < count && st == CN_OK; r++) {
@@ -192,20 +202,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     h->t_index = a->t_index;
     h->fingerprint = ctx->fingerprint;
     /* the digits of c1, lifted to every row and transformed (lazy, [0, 4p)) */
-    for (size_t j = 0; j < k; j++) {
-        const size_t rj = j < l ? j : L;
-        const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-        for (size_t i = 0; i < l; i++) {
-            const uint64_t *di = a->c[1].data + i * n;
-            uint64_t *x = dig + (j * l + i) * n;
-            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
-                memcpy(x, di, n * sizeof *x);
-            else
-                for (size_t c = 0; c < n; c++)
-                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
-            cn_ntt_forward_lazy(x, tab);
-        }
-    }
+    lift_digits(dig, a, l, k, L, ctx);
     /* P c0 and P c1 in NTT form over q_1..q_l (their residue modulo P is 0) */
     uint64_t *px = pc + 2 * l * n;
     for (int hh = 0; hh < 2; hh++)

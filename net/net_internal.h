@@ -88,9 +88,12 @@ struct cn_plan {
     cn_quant_report_t *quant; /* the weight-width search's table (NULL: none; not in the
                                * plan bytes) */
     /* the layout (net/plan/layout_choice.c): set when compiled with a batch size */
-    cn_layout_report_t lrep; /* batch_size 0: none */
-    cn_packed_opts_t popts;  /* packed: the layout's options, parameters forced */
-    cn_packed_t *packed;     /* packed: the layout, owned (NULL: batched) */
+    cn_layout_report_t lrep;       /* batch_size 0: none */
+    cn_packed_opts_t popts;        /* packed: the layout's options, parameters forced (and, from
+                                    * plan format 1.2, the first layer's blocks) */
+    size_t npbaby;                 /* packed, format 1.2: the diagonal layers' baby steps, in */
+    size_t pbaby[CN_PLAN_MAX_OPS]; /* order (0: chosen by net/compiler/layout.c's rule) */
+    cn_packed_t *packed;           /* packed: the layout, owned (NULL: batched) */
 };
 
 /* The layout stage of the compiler (after the parameter search): with opts->batch_size,
@@ -98,9 +101,12 @@ struct cn_plan {
  * cheaper chosen. */
 cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *opts,
                                 cn_net_diag_t *diag);
-/* The plan bytes' layout section (format 1.1, packed plans only; docs/net.md). */
+/* The plan bytes' layout section (format 1.1, packed plans only; 1.2 adds the first
+ * layer's blocks and the diagonal layers' baby steps; docs/net.md). minor: the version
+ * the bytes declare. */
 void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p);
-cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag);
+cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
+                              cn_net_diag_t *diag);
 void cn_plan_layout_print(const cn_plan_t *p, FILE *f);
 /* After a read plan's checks: recreates its packed layout (CN_ERR_INSECURE for one
  * without security unless allow_insecure). */

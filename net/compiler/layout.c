@@ -100,7 +100,7 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
     pk->pos = half / pk->s;
     pk->nops = 0;
     pk->nelts = 0;
-    size_t period = 0;
+    size_t period = 0, ndiag = 0;
     for (size_t i = 0; i < cnt; i++) {
         cn_pk_op_t *o = &pk->ops[pk->nops++];
         memset(o, 0, sizeof *o);
@@ -145,9 +145,20 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
             /* baby steps: the square root of D rounded down (128 diagonals: 8 x 16): on
              * MNIST 18 Galois keys instead of 25 (210 MB instead of 287) for 7% more
              * server time than rounding up (16 x 8; measured interleaved, docs/net.md) */
-            o->baby = baby ? baby : (size_t)1 << (log2_exact(o->D) / 2);
-            if (o->baby > o->D)
-                o->baby = o->D;
+            if (pk->nbabies) { /* recorded by a plan: taken as it is, or refused */
+                if (ndiag >= pk->nbabies || pk->babies[ndiag] == 0 ||
+                    (pk->babies[ndiag] & (pk->babies[ndiag] - 1)) || pk->babies[ndiag] > o->D) {
+                    cn_diag_set(diag, "packed layout: the recorded baby steps do not fit "
+                                      "the diagonal layers");
+                    return CN_ERR_FORMAT;
+                }
+                o->baby = pk->babies[ndiag];
+            } else {
+                o->baby = baby ? baby : (size_t)1 << (log2_exact(o->D) / 2);
+                if (o->baby > o->D)
+                    o->baby = o->D;
+            }
+            ndiag++;
             o->giant = o->D / o->baby;
             for (size_t b = 1; b < o->baby; b++)
                 add_elt(pk, cn_pk_elt_rows(pk, b));
@@ -157,6 +168,12 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
                 add_elt(pk, cn_pk_elt_rows(pk, e));
         }
         period = o->m_out;
+    }
+    if (pk->nbabies && ndiag != pk->nbabies) {
+        cn_diag_set(diag,
+                    "packed layout: %zu recorded baby step counts for %zu diagonal layers",
+                    pk->nbabies, ndiag);
+        return CN_ERR_FORMAT;
     }
     if (pk->nelts >= CN_PK_MAX_ELTS) {
         cn_diag_set(diag, "packed layout: more than %d rotations", CN_PK_MAX_ELTS - 1);
@@ -458,6 +475,12 @@ static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifm
 cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
                            cn_net_diag_t *diag)
 {
+    return cn_pk_create(out, plan, o, NULL, 0, diag);
+}
+
+cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
+                       const size_t *babies, size_t nbabies, cn_net_diag_t *diag)
+{
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
@@ -472,6 +495,10 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
     }
     if (o->baby & (o->baby - 1)) {
         cn_diag_set(diag, "packed layout: baby steps %zu is not a power of two", o->baby);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (nbabies > CN_PLAN_MAX_OPS) {
+        cn_diag_set(diag, "packed layout: %zu baby step counts", nbabies);
         return CN_ERR_INVALID_ARG;
     }
     cn_packed_t *pk = calloc(1, sizeof *pk), *cand = calloc(1, sizeof *cand);
@@ -499,6 +526,9 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         cand->batch = o->batch;
         cand->prm.n = n;
         cand->first_blocks = o->first_blocks;
+        cand->nbabies = nbabies;
+        for (size_t k = 0; k < nbabies; k++)
+            cand->babies[k] = babies[k];
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
         for (unsigned tb = 14; tb <= 60; tb++) {

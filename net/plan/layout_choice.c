@@ -31,6 +31,20 @@ static int same_params(const cn_bfv_params_t *a, const cn_bfv_params_t *b)
     return 1;
 }
 
+/* the same shapes op by op (what the recorded choices must reproduce) */
+static int same_ops(const cn_packed_t *a, const cn_packed_t *b)
+{
+    if (a->nops != b->nops || a->s != b->s || a->nsets != b->nsets || a->nelts != b->nelts)
+        return 0;
+    for (size_t i = 0; i < a->nops; i++) {
+        const cn_pk_op_t *x = &a->ops[i], *y = &b->ops[i];
+        if (x->kind != y->kind || x->fb != y->fb || x->nct != y->nct || x->baby != y->baby ||
+            x->giant != y->giant || x->drop != y->drop || x->level != y->level)
+            return 0;
+    }
+    return 1;
+}
+
 /* the reason printed with the choice */
 static void set_why(cn_layout_report_t *r, const cn_plan_t *p, const char *packed_diag)
 {
@@ -52,7 +66,7 @@ static cn_status recreate(cn_packed_t **out, const cn_plan_t *p, const cn_packed
                           cn_net_diag_t *diag)
 {
     cn_packed_t *pk = NULL;
-    cn_status st = cn_packed_create(&pk, p, po, diag);
+    cn_status st = cn_pk_create(&pk, p, po, p->pbaby, p->npbaby, diag);
     if (st != CN_OK)
         return st;
     const cn_bfv_params_t *prm = cn_packed_params(pk);
@@ -108,9 +122,16 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
     po.nq = prm->nq;
     po.q_bits = bits_of(prm->q[0]);
     po.t_bits = bits_of(prm->t[0]);
+    /* and the layout's choices, so that a later rule does not change an old plan's layout
+     * (format 1.2): the first layer's blocks per row and every diagonal layer's baby steps */
+    po.first_blocks = pk->ops[0].fb;
+    p->npbaby = 0;
+    for (size_t i = 0; i < pk->nops; i++)
+        if (pk->ops[i].kind == CN_PK_DIAG)
+            p->pbaby[p->npbaby++] = pk->ops[i].baby;
     cn_packed_t *again = NULL;
     st = recreate(&again, p, &po, diag);
-    if (st == CN_OK && !same_params(cn_packed_params(again), prm)) {
+    if (st == CN_OK && (!same_params(cn_packed_params(again), prm) || !same_ops(again, pk))) {
         cn_diag_set(diag, "compiler: the packed layout's forced parameters differ");
         st = CN_ERR_UNSUPPORTED;
     }
@@ -140,9 +161,15 @@ void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p)
     cn_io_put_u64(b, o->margin_bits);
     cn_io_put_u64(b, (uint64_t)o->security);
     cn_io_put_u64(b, o->baby);
+    /* 1.2: the first layer's blocks per row, the diagonal layers' baby steps */
+    cn_io_put_u64(b, o->first_blocks);
+    cn_io_put_u64(b, p->npbaby);
+    for (size_t i = 0; i < p->npbaby; i++)
+        cn_io_put_u64(b, p->pbaby[i]);
 }
 
-cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag)
+cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
+                              cn_net_diag_t *diag)
 {
     const uint64_t kind = cn_io_get_u64(r), forced = cn_io_get_u64(r), bs = cn_io_get_u64(r);
     const double bsec = cn_io_get_f64(r), psec = cn_io_get_f64(r);
@@ -177,6 +204,26 @@ cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *di
                           .margin_bits = (unsigned)v[5],
                           .security = (cn_security)sec,
                           .baby = (size_t)v[7]};
+    p->npbaby = 0;
+    if (minor >= 2) { /* the recorded choices; 1.1 plans recompute them by the rule */
+        const uint64_t fb = cn_io_get_u64(r), nb = cn_io_get_u64(r);
+        if (r->status != CN_OK || fb == 0 || fb > CN_BFV_MAX_N || (fb & (fb - 1)) ||
+            nb > CN_PLAN_MAX_OPS) {
+            cn_diag_set(diag, "plan: layout section: first blocks %llu, %llu baby step counts",
+                        (unsigned long long)fb, (unsigned long long)nb);
+            return CN_ERR_FORMAT;
+        }
+        for (uint64_t i = 0; i < nb; i++) {
+            const uint64_t b = cn_io_get_u64(r);
+            if (r->status != CN_OK || b == 0 || b > CN_BFV_MAX_N || (b & (b - 1))) {
+                cn_diag_set(diag, "plan: layout section: baby steps %llu",
+                            (unsigned long long)b);
+                return CN_ERR_FORMAT;
+            }
+            p->pbaby[p->npbaby++] = (size_t)b;
+        }
+        o.first_blocks = (size_t)fb;
+    }
     p->popts = o;
     p->lrep = (cn_layout_report_t){.chosen = CN_LAYOUT_PACKED,
                                    .forced = (int)forced,

@@ -159,7 +159,7 @@ typedef struct {
     unsigned wbits;
     size_t sizes[MAX_SIZES], nsizes; /* 0 in sizes: n */
     size_t reps, chunk, packed_max;
-    int threads, packed, batched;
+    int threads, packed, batched, json_stdout;
     cn_packed_opts_t force; /* batch unused; any other field set forces the layout's */
     int forced;
 } opts_t;
@@ -430,8 +430,10 @@ static void client_main(int cmd, int res, layout_t lay, size_t size, const uint8
         r.log_qp = cn_bfv_params_log_qp(prm);
         r.lbatch = c.lbatch;
         if (lay == L_PACKED) {
-            fprintf(stderr, "packed, batch %zu: ", size);
-            cn_packed_print(c.pk, stderr);
+            FILE *txt = op->json_stdout ? stderr : stdout;
+            fprintf(txt, "packed, batch %zu: ", size);
+            cn_packed_print(c.pk, txt);
+            fflush(txt);
             r.budget_est = cn_packed_output_budget(c.pk);
             r.nelts = cn_packed_galois_elts(c.pk, NULL, 0);
         } else
@@ -576,6 +578,76 @@ static json_t *jstat(stat_t s)
                      cn_bench_json_real(s.min, 4), "max", cn_bench_json_real(s.max, 4));
 }
 
+typedef struct {
+    int ok, extrapolated, exact;
+    const conf_t *c;
+    size_t batch, requests;
+    stat_t e2e, srv, cpu, enc, dec;
+    double first_e2e, first_srv, up, down, pph;
+    cn_packed_stats_t st;
+} row_t;
+
+/* The crossover: the first size (ascending) where the batched layout's median is below
+ * the packed one's (end to end, or with cpu the server's CPU seconds: the steadier figure
+ * on a loaded machine), interpolated linearly in the difference between it and the size
+ * before. kind 0: not both layouts, 1: between lo and hi, 2: below the first size, 3:
+ * above the last. */
+typedef struct {
+    int kind;
+    size_t lo, hi;
+    double at;
+} cross_t;
+
+static cross_t crossover(row_t rows[2][MAX_SIZES], const opts_t *op, int cpu)
+{
+    cross_t c = {0, 0, 0, NAN};
+    if (!op->packed || !op->batched)
+        return c;
+    c.kind = 3;
+    double dprev = NAN;
+    for (size_t s = 0; s < op->nsizes; s++) {
+        const row_t *p = &rows[L_PACKED][s], *b = &rows[L_BATCHED][s];
+        if (!p->ok || !b->ok)
+            continue;
+        const double diff = cpu ? b->cpu.med - p->cpu.med : b->e2e.med - p->e2e.med;
+        if (diff < 0) { /* the batched layout faster */
+            c.hi = op->sizes[s];
+            c.kind = isnan(dprev) ? 2 : 1;
+            if (c.kind == 1)
+                c.at = (double)c.lo + (double)(c.hi - c.lo) * dprev / (dprev - diff);
+            break;
+        }
+        dprev = diff;
+        c.lo = op->sizes[s];
+    }
+    return c;
+}
+
+static void print_cross(FILE *f, const char *what, cross_t c)
+{
+    if (c.kind == 1)
+        fprintf(f,
+                "crossover (%s): the batched layout wins above %zu and below %zu inputs per "
+                "request (interpolated: about %.0f)\n",
+                what, c.lo, c.hi, c.at);
+    else if (c.kind == 2)
+        fprintf(f, "crossover (%s): the batched layout wins at every size measured\n", what);
+    else if (c.kind == 3)
+        fprintf(f, "crossover (%s): the packed layout wins at every size measured\n", what);
+}
+
+static json_t *json_cross(cross_t c)
+{
+    return json_pack("{s:s, s:o, s:o, s:o}", "kind",
+                     c.kind == 1   ? "between"
+                     : c.kind == 2 ? "below_first"
+                     : c.kind == 3 ? "above_last"
+                                   : "none",
+                     "above", cn_bench_json_round((double)c.lo), "below",
+                     cn_bench_json_round((double)c.hi), "interpolated",
+                     cn_bench_json_real(c.at, 0));
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: latency [--model F] [--weight-bits B] [--sizes 1,2,8,64,512,n] "
@@ -653,6 +725,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
+    op.json_stdout = json_stdout;
     FILE *txt = json_stdout ? stderr : stdout;
     cn_model_t m;
     cn_net_diag_t d = {{0}};
@@ -778,14 +851,6 @@ int main(int argc, char **argv)
 
     /* rows: statistics per (layout, size); packed sizes past --packed-max extrapolated
      * from the largest measured packed size */
-    typedef struct {
-        int ok, extrapolated, exact;
-        const conf_t *c;
-        size_t batch, requests;
-        stat_t e2e, srv, cpu, enc, dec;
-        double first_e2e, first_srv, up, down, pph;
-        cn_packed_stats_t st;
-    } row_t;
     row_t rows[2][MAX_SIZES];
     memset(rows, 0, sizeof rows);
     for (int l = 0; l < 2; l++) {
@@ -817,8 +882,11 @@ int main(int argc, char **argv)
                 w->cpu = stat_of(v[2], rs->nr);
                 w->enc = stat_of(v[3], rs->nr);
                 w->dec = stat_of(v[4], rs->nr);
-                w->first_e2e = rs->first.e2e;
-                w->first_srv = rs->first.srv;
+                /* a fresh server's first request: each packed size's own server; the
+                 * batched server's is its first size's (later sizes follow it) */
+                const int fresh = l == L_PACKED || s == 0;
+                w->first_e2e = fresh ? rs->first.e2e : NAN;
+                w->first_srv = fresh ? rs->first.srv : NAN;
                 w->up = (double)rs->r[0].up;
                 w->down = (double)rs->r[0].down;
                 w->requests = rs->r[0].requests;
@@ -850,33 +918,7 @@ int main(int argc, char **argv)
     }
     /* the crossover: the first size (ascending) where the batched median is below the
      * packed one; linear interpolation of the difference between it and the size before */
-    double cross = NAN;
-    size_t lo = 0, hi = 0;
-    int cross_kind = 0; /* 0: not both layouts, 1: between lo and hi, 2: below the first
-                         * size, 3: above the last */
-    if (op.packed && op.batched) {
-        cross_kind = 3;
-        double dprev = NAN;
-        for (size_t s = 0; s < op.nsizes; s++) {
-            const row_t *p = &rows[L_PACKED][s], *b = &rows[L_BATCHED][s];
-            if (!p->ok || !b->ok)
-                continue;
-            const double diff = b->e2e.med - p->e2e.med; /* > 0: packed faster */
-            if (diff < 0) {
-                if (isnan(dprev)) {
-                    cross_kind = 2;
-                    hi = op.sizes[s];
-                } else {
-                    cross_kind = 1;
-                    hi = op.sizes[s];
-                    cross = (double)lo + (double)(hi - lo) * dprev / (dprev - diff);
-                }
-                break;
-            }
-            dprev = diff;
-            lo = op.sizes[s];
-        }
-    }
+    cross_t cx = crossover(rows, &op, 0), cc = crossover(rows, &op, 1);
 
     fprintf(txt,
             "\n%-8s %6s %9s %9s %9s %9s %9s %8s %8s %9s %9s %8s %8s %9s %9s %12s %8s %8s\n",
@@ -910,16 +952,8 @@ int main(int argc, char **argv)
                 w->st.first_s, w->st.square_s, w->st.relin_s, w->st.diag_s, w->st.modswitch_s,
                 w->st.load_s, w->st.save_s, w->st.rotations, w->c->ready.keygen_s);
     }
-    if (cross_kind == 1)
-        fprintf(txt,
-                "crossover: the batched layout wins above %zu and below %zu inputs per "
-                "request (interpolated: about %.0f)\n",
-                lo, hi, cross);
-    else if (cross_kind == 2)
-        fprintf(txt, "crossover: the batched layout wins at every size measured (from %zu)\n",
-                hi);
-    else if (cross_kind == 3)
-        fprintf(txt, "crossover: the packed layout wins at every size measured\n");
+    print_cross(txt, "end to end", cx);
+    print_cross(txt, "server CPU", cc);
     fprintf(txt, "load average at the end: %.2f %.2f %.2f (%ld cores)\n", load[0], load[1],
             load[2], sysconf(_SC_NPROCESSORS_ONLN));
 
@@ -972,23 +1006,16 @@ int main(int argc, char **argv)
                                   (json_int_t)w->st.rotations));
                 jbad |= !o || json_array_append_new(runs, o);
             }
-        json_t *cr = json_pack("{s:s, s:o, s:o, s:o}", "kind",
-                               cross_kind == 1   ? "between"
-                               : cross_kind == 2 ? "below_first"
-                               : cross_kind == 3 ? "above_last"
-                                                 : "none",
-                               "above", cn_bench_json_round((double)lo), "below",
-                               cn_bench_json_round((double)hi), "interpolated",
-                               cn_bench_json_real(cross, 0));
+        json_t *cr = json_cross(cx), *crc = json_cross(cc);
         json_t *doc = json_pack(
             "{s:s, s:i, s:s, s:s, s:i, s:i, s:i, s:I, s:{s:o, s:i, s:s, s:[f, f, f]}, "
-            "s:o, s:o}",
+            "s:o, s:o, s:o}",
             "bench", "latency", "format", LATENCY_FORMAT, "date", date, "network", op.model,
             "weight_bits", (int)op.wbits, "reps", (int)op.reps, "threads", op.threads,
             "packed_request_max", (json_int_t)op.chunk, "machine", "cpu",
             cn_bench_json_string(model), "cores", (int)sysconf(_SC_NPROCESSORS_ONLN),
             "ntt_kernel", cn_ntt_kernel_name(), "load_average", load[0], load[1], load[2],
-            "crossover", cr, "runs", runs);
+            "crossover", cr, "crossover_server_cpu", crc, "runs", runs);
         FILE *jf = json_file ? fopen(json_file, "w") : stdout;
         if (!doc || jbad || !jf || cn_bench_json_write(jf, doc) != CN_OK ||
             (json_file && fclose(jf))) {

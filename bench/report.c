@@ -700,8 +700,10 @@ static void table_latency(FILE *md, const lat_file_t *lf)
         "| --- |\n");
     for (size_t i = 0; i < lf->nrows; i++) {
         const lat_row_t *r = &lf->rows[i];
-        char pph[32];
+        char pph[32], first[64] = "-";
         commas(pph, sizeof pph, r->pph);
+        if (!isnan(r->first))
+            snprintf(first, sizeof first, "%.3f (%.2f)", r->first, r->setup);
         if (r->extrapolated)
             out(stdout, md,
                 "| %s | %g | %.3f (extrapolated) | %.3f (%.3f) | - | %.1f | %.2f | %.1f | %s | "
@@ -710,11 +712,11 @@ static void table_latency(FILE *md, const lat_file_t *lf)
                 r->up / 1e6, r->down / 1e6, r->keys / 1e6, pph);
         else
             out(stdout, md,
-                "| %s | %g | %.3f (%.3f-%.3f) | %.3f (%.3f) | %.3f (%.2f) | %.1f | %.2f | %.1f "
+                "| %s | %g | %.3f (%.3f-%.3f) | %.3f (%.3f) | %s | %.1f | %.2f | %.1f "
                 "| %s | %.0f / %.0f | %s |\n",
                 r->packed ? "packed" : "batched", r->batch, r->med, r->min, r->max, r->server,
-                r->server_cpu, r->first, r->setup, r->up / 1e6, r->down / 1e6, r->keys / 1e6,
-                pph, r->peak_srv / 1048576.0, r->peak_cli / 1048576.0, r->exact ? "yes" : "NO");
+                r->server_cpu, first, r->up / 1e6, r->down / 1e6, r->keys / 1e6, pph,
+                r->peak_srv / 1048576.0, r->peak_cli / 1048576.0, r->exact ? "yes" : "NO");
     }
     if (!strcmp(lf->cross_kind, "between"))
         out(stdout, md,

@@ -72,6 +72,21 @@ typedef struct {
     double noise_bits; /* estimated log2 of the invariant noise after the op (< -1 ok) */
 } cn_op_t;
 
+#define CN_PK_MAX_SWITCH                                                                       \
+    (2 * CN_PLAN_MAX_OPS + 1) /* switch points: a square or a                                  \
+                               * diagonal layer each, and the end */
+
+/* Choices a packed plan records (format 1.2) so that loading it recreates the same layout
+ * whatever the rules of a later library: with nbabies, the baby steps of the diagonal
+ * layers in order; with ndrops, the drops of the modulus switches in order (the last one
+ * the end's, when the layout has one). legacy: the rules of plans of format 1.1 (the
+ * half-bit drop rule, without the cost search). All zero: chosen. */
+typedef struct {
+    size_t nbabies, babies[CN_PLAN_MAX_OPS];
+    size_t ndrops, drops[CN_PK_MAX_SWITCH];
+    int legacy;
+} cn_pk_forced_t;
+
 struct cn_plan {
     size_t nin, nout;
     int64_t in_min, in_max;
@@ -88,12 +103,11 @@ struct cn_plan {
     cn_quant_report_t *quant; /* the weight-width search's table (NULL: none; not in the
                                * plan bytes) */
     /* the layout (net/plan/layout_choice.c): set when compiled with a batch size */
-    cn_layout_report_t lrep;       /* batch_size 0: none */
-    cn_packed_opts_t popts;        /* packed: the layout's options, parameters forced (and, from
-                                    * plan format 1.2, the first layer's blocks) */
-    size_t npbaby;                 /* packed, format 1.2: the diagonal layers' baby steps, in */
-    size_t pbaby[CN_PLAN_MAX_OPS]; /* order (0: chosen by net/compiler/layout.c's rule) */
-    cn_packed_t *packed;           /* packed: the layout, owned (NULL: batched) */
+    cn_layout_report_t lrep; /* batch_size 0: none */
+    cn_packed_opts_t popts;  /* packed: the layout's options, parameters forced (and, from
+                              * plan format 1.2, the first layer's blocks) */
+    cn_pk_forced_t pforced;  /* packed: the layout's recorded choices (format 1.2) */
+    cn_packed_t *packed;     /* packed: the layout, owned (NULL: batched) */
 };
 
 /* The layout stage of the compiler (after the parameter search): with opts->batch_size,

@@ -37,6 +37,7 @@ typedef struct {
 } cn_pk_op_t;
 
 #define CN_PK_MAX_OPS (3 * CN_PLAN_MAX_OPS + 2)
+
 #define CN_PK_MAX_ELTS 128
 
 struct cn_packed {
@@ -46,12 +47,9 @@ struct cn_packed {
     size_t s;          /* interleaving stride */
     int rows_distinct; /* the two rows carry different inputs */
     size_t per_set, nsets;
-    size_t pos;          /* positions per row: n / (2 s) */
-    size_t first_blocks; /* the option (cn_packed_opts_t): 0, or a power of two */
-    /* forced baby steps of the diagonal layers, in order (a plan of format 1.2 records
-     * them, net/plan/layout_choice.c); nbabies 0: chosen by cn_pk_shape's rule */
-    size_t nbabies;
-    size_t babies[CN_PLAN_MAX_OPS];
+    size_t pos;            /* positions per row: n / (2 s) */
+    size_t first_blocks;   /* the option (cn_packed_opts_t): 0, or a power of two */
+    cn_pk_forced_t forced; /* a plan's recorded choices (net/plan/layout_choice.c) */
     size_t nops;
     cn_pk_op_t ops[CN_PK_MAX_OPS];
     size_t nelts;
@@ -60,12 +58,12 @@ struct cn_packed {
     double cost;
 };
 
-/* cn_packed_create with the baby steps of the diagonal layers forced: babies[k] (a power
- * of two, at most the layer's diagonals) for the k-th diagonal layer, nbabies their
- * number (0: chosen; otherwise exactly the layout's diagonal layers, CN_ERR_FORMAT if
- * not). A plan recreates its layout through it (net/plan/layout_choice.c). */
+/* cn_packed_create with a plan's recorded choices f (NULL: chosen): a recorded count
+ * that does not fit the layout (a baby step count not a power of two or above its
+ * layer's diagonals, not one per diagonal layer, drops that do not fit the levels or the
+ * noise margin) gives CN_ERR_FORMAT. A plan recreates its layout through it. */
 cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
-                       const size_t *babies, size_t nbabies, cn_net_diag_t *diag);
+                       const cn_pk_forced_t *f, cn_net_diag_t *diag);
 /* The layout's shapes and rotations for parameters of degree n (no noise yet). */
 cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *diag);
 /* The drop of the modulus switch that follows op i when op i is a linear layer (which

@@ -61,6 +61,21 @@ static void wr64(uint8_t *b, uint64_t v)
         b[i] = (uint8_t)(v >> (8 * i));
 }
 
+static cn_plan_t *compile(size_t batch_size);
+
+/* where a packed plan's layout section starts: where the batched plan's body ends (its
+ * bytes without the 8-byte checksum; the same model and options give the same ops) */
+static size_t section_at(void)
+{
+    cn_plan_t *p = compile(0);
+    uint8_t *b;
+    size_t bl;
+    ck_assert_int_eq(cn_plan_to_bytes(&b, &bl, p), CN_OK);
+    free(b);
+    cn_plan_free(p);
+    return bl - 8;
+}
+
 /* the body's minor version (after the 32-byte frame header, "CNPL" and the major) */
 static unsigned minor_of(const uint8_t *b)
 {
@@ -217,10 +232,11 @@ START_TEST(test_layout_round_trip)
     b[38] = 0;
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
-    /* the layout section damaged: batch size 0, then n not a power of two (the section's
-     * 13 words of 1.1, then the first blocks, one baby step count and the count, end the
-     * body: the tiny model has one diagonal layer) */
-    const size_t sec = al - 8 - 16 * 8;
+    /* the layout section damaged: batch size 0, then n not a power of two (the section
+     * starts where the batched plan's body ends: 13 words of 1.1, then the first blocks,
+     * the counts of baby steps and drops, the baby steps and the drops) */
+    const size_t sec = section_at();
+    ck_assert_uint_eq(al, sec + 8 * (16 + rd64(a + sec + 14 * 8) + rd64(a + sec + 15 * 8)) + 8);
     ck_assert_uint_eq(rd64(a + sec + 14 * 8), 1);
     memcpy(b, a, al);
     memset(b + sec + 16, 0, 8);
@@ -257,19 +273,24 @@ START_TEST(test_layout_recorded_choices)
     uint8_t *a, *b;
     size_t al;
     ck_assert_int_eq(cn_plan_to_bytes(&a, &al, p), CN_OK);
-    const size_t sec = al - 8 - 16 * 8, fbw = sec + 13 * 8, bw = sec + 15 * 8;
-    const uint64_t fb = rd64(a + fbw), baby = rd64(a + bw);
+    const size_t sec = section_at(), fbw = sec + 13 * 8, bw = sec + 16 * 8;
+    const uint64_t fb = rd64(a + fbw), baby = rd64(a + bw), nd = rd64(a + sec + 15 * 8);
+    ck_assert_uint_eq(al, sec + 8 * (17 + nd) + 8);
     /* the choices as cn_packed_print states them: dense 8 -> 6 (period 8 -> 8) has 8
-     * diagonals, and the rule's baby steps are the square root rounded down */
+     * diagonals, and the rule's baby steps are the square root rounded down; one drop per
+     * switch point (before the square, after the dense layer's products), maybe one at
+     * the end */
     ck_assert_uint_eq(rd64(a + sec + 14 * 8), 1);
     ck_assert_uint_eq(baby, 2);
+    ck_assert(nd == 2 || nd == 3);
     ck_assert(fb >= 1 && (fb & (fb - 1)) == 0);
     uint64_t e0[128], e1[128];
     const size_t n0 = elts_of(e0, p);
     cn_net_diag_t d;
     cn_plan_t *q;
     b = malloc(al);
-    /* a 1.1 plan: the same bytes without the 1.2 words, read with the rule's choices */
+    /* a 1.1 plan: the same bytes without the 1.2 words, read with the 1.1 rules (which
+     * here choose the same rotations) */
     memcpy(b, a, al);
     b[38] = 1;
     memmove(b + fbw, b + al - 8, 8);
@@ -279,6 +300,35 @@ START_TEST(test_layout_recorded_choices)
     ck_assert_int_eq(memcmp(e0, e1, n0 * sizeof *e0), 0);
     run_flow(q, 1);
     cn_plan_free(q);
+    /* recorded drops are what the loaded plan runs: none at all still decrypts (more
+     * primes, more budget), and the plan writes them back */
+    memcpy(b, a, al);
+    for (uint64_t k = 0; k < nd; k++)
+        wr64(b + bw + 8 + 8 * k, 0);
+    if (nd == 3) { /* a recorded end's drop of 0 is refused: the end never switches by 0 */
+        cn_test_reseal_net(b, al);
+        ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+        wr64(b + sec + 15 * 8, 2);
+        memmove(b + al - 16, b + al - 8, 8);
+    }
+    const size_t zl = al - (nd == 3 ? 8 : 0);
+    cn_test_reseal_net(b, zl);
+    ck_assert_msg(cn_plan_from_bytes(&q, b, zl, 1, &d) == CN_OK, "%s", d.msg);
+    run_flow(q, 1);
+    {
+        uint8_t *c;
+        size_t cl;
+        ck_assert_int_eq(cn_plan_to_bytes(&c, &cl, q), CN_OK);
+        ck_assert_uint_eq(cl, zl);
+        ck_assert_int_eq(memcmp(c, b, zl), 0);
+        free(c);
+    }
+    cn_plan_free(q);
+    /* drops that leave no prime: refused */
+    memcpy(b, a, al);
+    wr64(b + bw + 8, 40);
+    cn_test_reseal_net(b, al);
+    ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     /* another recorded baby step count (8: every diagonal a baby step, no giant step) is
      * what the loaded plan runs: the rotations by 1 .. 7 instead of 1 and the giant 2,
      * and the outputs still equal the integer network's */
@@ -310,9 +360,9 @@ START_TEST(test_layout_recorded_choices)
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     memcpy(b, a, al);
-    wr64(b + sec + 14 * 8, 2);
+    wr64(b + sec + 14 * 8, 2); /* two baby step counts (the first drop read as one) */
     cn_test_reseal_net(b, al);
-    ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+    ck_assert_int_ne(cn_plan_from_bytes(&q, b, al, 1, &d), CN_OK);
     free(a);
     free(b);
     cn_plan_free(p);

@@ -254,7 +254,7 @@ check: setup data
 # trained MNIST model and on the random-weight CryptoNets shape (one 20-bit plaintext
 # modulus, as other libraries' reference runs), each sweeping threads, batch fill, n and
 # the compiler's optimizations; one JSON file per program in bench/results/<UTC time>/
-# (bench/results/latest links to it) and a summary table on stdout. About 20 minutes on
+# (bench/results/latest links to it) and a summary table on stdout. About 30 minutes on
 # 2 cores; BENCH_REPS (batches per configuration, median reported) and BENCH_SWEEP (e.g.
 # threads,fill) make it shorter.
 BENCH_REPS ?= 3

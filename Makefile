@@ -254,7 +254,7 @@ check: setup data
 # trained MNIST model and on the random-weight CryptoNets shape (one 20-bit plaintext
 # modulus, as other libraries' reference runs), each sweeping threads, batch fill, n and
 # the compiler's optimizations; one JSON file per program in bench/results/<UTC time>/
-# (bench/results/latest links to it) and a summary table on stdout. About 20 minutes on
+# (bench/results/latest links to it) and a summary table on stdout. About 30 minutes on
 # 2 cores; BENCH_REPS (batches per configuration, median reported) and BENCH_SWEEP (e.g.
 # threads,fill) make it shorter.
 BENCH_REPS ?= 3
@@ -269,10 +269,10 @@ bench: setup
 	$(BUILD)/bench/throughput --t-bits 20 --moduli 1 --logq 218 \
 	    --sweep $(BENCH_SWEEP) --reps $(BENCH_REPS) --json-file $$d/throughput-shape.json; \
 	$(BUILD)/bench/service --batches 3 --queued 3 | tee $$d/service.txt; \
-	$(BUILD)/bench/latency --batches 1,2,8,64 --reps 5 | tee $$d/latency.txt; \
+	$(BUILD)/bench/latency --reps $(BENCH_REPS) --json-file $$d/latency.json | tee $$d/latency.txt; \
 	ln -sfn $$(basename $$d) bench/results/latest; \
 	echo; echo "bench: summary ($$d)"; \
-	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json
+	$(BUILD)/bench/report $$d/throughput-mnist.json $$d/throughput-shape.json $$d/latency.json
 
 # Plots and the generated tables of the latest `make bench` run (docs/img/*.svg,
 # docs/bench-results.md); runs the suite first when there is no run yet.

@@ -4,6 +4,8 @@
  * DIR/fill.svg (throughput against batch fill), DIR/opt.svg (each compiler optimization
  * off, as a ratio) and a Markdown page of the tables
  * (--markdown FILE). `make bench-report` runs it on the latest run of `make bench`.
+ * A bench/latency file ("bench": "latency") gives a table and DIR/latency.svg: end-to-end
+ * latency against batch size, both layouts, log scales.
  *
  *   bench/report [--out DIR] [--markdown FILE] FILE.json ...
  *
@@ -363,6 +365,220 @@ static int plot_opt(const char *dir, tfile_t *tf, size_t ntf)
     return svg_close(f);
 }
 
+/* --- bench/latency ----------------------------------------------------------------------- */
+
+typedef struct {
+    int packed, extrapolated, exact;
+    double batch, med, min, max, server, server_cpu, up, down, keys, pph, first, setup,
+        peak_srv, peak_cli;
+} lat_row_t;
+
+typedef struct {
+    json_t *doc;
+    const char *file;
+    lat_row_t rows[64];
+    size_t nrows;
+    const char *cross_kind;
+    double cross_above, cross_below, cross_interp;
+} lat_file_t;
+
+/* a number field of o (null: NAN); -1 and a message when missing or not a number */
+static int lat_num(double *v, const json_t *o, const char *path, const char *file)
+{
+    const json_t *x = o;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *k = strtok(buf, "."); k && x; k = strtok(NULL, "."))
+        x = json_object_get(x, k);
+    if (json_is_null(x)) {
+        *v = NAN;
+        return 0;
+    }
+    if (!json_is_number(x)) {
+        fprintf(stderr, "report: %s: field \"%s\" missing or not a number\n", file, path);
+        return -1;
+    }
+    *v = json_number_value(x);
+    return 0;
+}
+
+/* 1: a bench/latency file read into *lf; 0: not one (left to cn_bench_results_load); -1:
+ * a bench/latency file with a field missing */
+static int lat_load(lat_file_t *lf, const char *path)
+{
+    memset(lf, 0, sizeof *lf);
+    json_error_t je;
+    json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    const json_t *b = doc ? json_object_get(doc, "bench") : NULL;
+    if (!json_is_string(b) || strcmp(json_string_value(b), "latency")) {
+        json_decref(doc);
+        return 0;
+    }
+    lf->doc = doc;
+    lf->file = path;
+    const json_t *runs = json_object_get(doc, "runs"), *cr = json_object_get(doc, "crossover");
+    if (!json_is_array(runs) || !json_is_object(cr) ||
+        !json_is_string(json_object_get(cr, "kind"))) {
+        fprintf(stderr, "report: %s: \"runs\" or \"crossover\" missing\n", path);
+        return -1;
+    }
+    lf->cross_kind = json_string_value(json_object_get(cr, "kind"));
+    if (lat_num(&lf->cross_above, cr, "above", path) ||
+        lat_num(&lf->cross_below, cr, "below", path) ||
+        lat_num(&lf->cross_interp, cr, "interpolated", path))
+        return -1;
+    for (size_t i = 0; i < json_array_size(runs) && lf->nrows < 64; i++) {
+        const json_t *o = json_array_get(runs, i);
+        lat_row_t *r = &lf->rows[lf->nrows];
+        const json_t *lay = json_object_get(o, "layout");
+        if (!json_is_string(lay) || !json_is_boolean(json_object_get(o, "extrapolated")) ||
+            !json_is_boolean(json_object_get(o, "exact"))) {
+            fprintf(stderr, "report: %s: run %zu: layout, extrapolated or exact missing\n",
+                    path, i);
+            return -1;
+        }
+        r->packed = !strcmp(json_string_value(lay), "packed");
+        r->extrapolated = json_is_true(json_object_get(o, "extrapolated"));
+        r->exact = json_is_true(json_object_get(o, "exact"));
+        if (lat_num(&r->batch, o, "batch", path) ||
+            lat_num(&r->med, o, "end_to_end.median", path) ||
+            lat_num(&r->min, o, "end_to_end.min", path) ||
+            lat_num(&r->max, o, "end_to_end.max", path) ||
+            lat_num(&r->server, o, "server.median", path) ||
+            lat_num(&r->server_cpu, o, "server_cpu.median", path) ||
+            lat_num(&r->up, o, "upload_bytes", path) ||
+            lat_num(&r->down, o, "download_bytes", path) ||
+            lat_num(&r->keys, o, "key_bytes", path) ||
+            lat_num(&r->pph, o, "predictions_per_hour", path) ||
+            lat_num(&r->first, o, "first.end_to_end", path) ||
+            lat_num(&r->setup, o, "first.server_setup", path) ||
+            lat_num(&r->peak_srv, o, "peak_rss_bytes", path) ||
+            lat_num(&r->peak_cli, o, "client_peak_rss_bytes", path))
+            return -1;
+        lf->nrows++;
+    }
+    return 1;
+}
+
+/* End-to-end latency (median, min-max bars) against batch size, a line per layout, log
+ * scales; extrapolated points hollow on a dotted segment; LoLa's and Concrete-ML's
+ * published one-image latencies as horizontal references. */
+static int plot_latency(const char *dir, const lat_file_t *lf)
+{
+    double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = 0;
+    for (size_t i = 0; i < lf->nrows; i++) {
+        const lat_row_t *r = &lf->rows[i];
+        if (!(r->med > 0))
+            continue;
+        xmin = fmin(xmin, r->batch);
+        xmax = fmax(xmax, r->batch);
+        ymin = fmin(ymin, isnan(r->min) ? r->med : r->min);
+        ymax = fmax(ymax, isnan(r->max) ? r->med : r->max);
+    }
+    if (!(xmax > 0))
+        return 0;
+    ymax = fmax(ymax, 2.2);
+    const int w = 860, h = 480, left = 80, right = 260, top = 50, bottom = 60;
+    FILE *f = svg_open(dir, "latency.svg", w, h,
+                       "Latency against batch size, both layouts (median end to end, s)");
+    if (!f)
+        return -1;
+    const double x0 = log10(xmin), x1 = log10(xmax) > x0 ? log10(xmax) : x0 + 1,
+                 y0 = floor(log10(ymin)),
+                 y1 = ceil(log10(ymax)) > y0 ? ceil(log10(ymax)) : y0 + 1;
+    const double pw = w - left - right, ph = h - top - bottom;
+#define LX(v) (left + (log10(v) - x0) / (x1 - x0) * pw)
+#define LY(v) (top + ph - (log10(v) - y0) / (y1 - y0) * ph)
+    char lb[32];
+    for (int t = 0; t <= (int)(y1 - y0); t++) {
+        const double v = pow(10, y0 + t);
+        human(lb, sizeof lb, v);
+        fprintf(f,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s s</text>\n",
+                left, LY(v), left + pw, LY(v), left - 6, LY(v) + 4, lb);
+    }
+    for (size_t i = 0; i < lf->nrows; i++) {
+        if (!lf->rows[i].packed)
+            continue;
+        const double x = LX(lf->rows[i].batch);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
+                x, top, x, top + ph, x, top + ph + 16, lf->rows[i].batch);
+    }
+    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">inputs per request</text>\n",
+            left + pw / 2, h - 20);
+    fprintf(
+        f,
+        "<text x=\"18\" y=\"%.1f\" text-anchor=\"middle\" transform=\"rotate(-90 18 %.1f)\">"
+        "seconds, end to end</text>\n",
+        top + ph / 2, top + ph / 2);
+    /* published one-image latencies (their hardware, not this machine) */
+    static const struct {
+        double s;
+        const char *name;
+    } refs[] = {{2.2, "LoLa, 8 vCPU: 2.2 s"}, {1.0, "Concrete-ML, 192 vCPU: 1 s"}};
+    for (size_t k = 0; k < 2; k++)
+        if (refs[k].s >= pow(10, y0) && refs[k].s <= pow(10, y1))
+            fprintf(f,
+                    "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+                    "stroke-dasharray=\"2 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#666\" "
+                    "text-anchor=\"end\">%s</text>\n",
+                    left, LY(refs[k].s), left + pw, LY(refs[k].s), left + pw - 4,
+                    LY(refs[k].s) - 4, refs[k].name);
+    for (int pk = 1; pk >= 0; pk--) {
+        const char *col = palette[pk ? 0 : 1];
+        double px = NAN, py = NAN;
+        int pext = 0;
+        for (size_t i = 0; i < lf->nrows; i++) {
+            const lat_row_t *r = &lf->rows[i];
+            if (r->packed != pk || !(r->med > 0))
+                continue;
+            const double x = LX(r->batch), y = LY(r->med);
+            if (!isnan(px))
+                fprintf(f,
+                        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                        "stroke-width=\"2\"%s/>\n",
+                        px, py, x, y, col,
+                        r->extrapolated || pext ? " stroke-dasharray=\"2 3\"" : "");
+            if (!r->extrapolated && r->min > 0 && r->max > 0)
+                fprintf(
+                    f,
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\"/>\n",
+                    x, LY(r->min), x, LY(r->max), col);
+            fprintf(f,
+                    "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\" stroke=\"%s\"><title>"
+                    "%s, %g inputs: %.3g s%s</title></circle>\n",
+                    x, y, r->extrapolated ? "white" : col, col, pk ? "packed" : "batched",
+                    r->batch, r->med, r->extrapolated ? " (extrapolated)" : "");
+            px = x;
+            py = y;
+            pext = r->extrapolated;
+        }
+        const double ly = top + 10 + 22.0 * (1 - pk);
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"/><text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+                left + pw + 12, ly, left + pw + 40, ly, col, left + pw + 46, ly + 4,
+                pk ? "packed layout" : "batched layout");
+    }
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666\">bars: min to max</text>\n"
+            "<text x=\"%.1f\" y=\"%.1f\" fill=\"#666\">hollow: extrapolated</text>\n",
+            left + pw + 12, top + 64.0, left + pw + 12, top + 82.0);
+    if (!strcmp(lf->cross_kind, "between") && lf->cross_interp > 0)
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e15759\" "
+                "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%.1f\" fill=\"#e15759\">"
+                "crossover ~%.0f</text>\n",
+                LX(lf->cross_interp), top, LX(lf->cross_interp), top + ph,
+                LX(lf->cross_interp) + 4, top + ph - 8, lf->cross_interp);
+#undef LX
+#undef LY
+    return svg_close(f);
+}
+
 /* --- tables ---------------------------------------------------------------------------- */
 
 static void out(FILE *a, FILE *b, const char *fmt, ...)
@@ -473,6 +689,47 @@ static void table_micro(FILE *md, const cn_bench_results_t *res, const char *fil
     }
 }
 
+static void table_latency(FILE *md, const lat_file_t *lf)
+{
+    out(stdout, md, "\n### Latency against batch size (`%s`)\n\n", lf->file);
+    out(stdout, md,
+        "| layout | batch | end to end median (min-max) s | server s (CPU s) | first "
+        "request s (setup s) | up MB | down MB | keys MB | predictions/h | peak MiB server / "
+        "client | exact |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+        "---: "
+        "| --- |\n");
+    for (size_t i = 0; i < lf->nrows; i++) {
+        const lat_row_t *r = &lf->rows[i];
+        char pph[32], first[64] = "-";
+        commas(pph, sizeof pph, r->pph);
+        if (!isnan(r->first))
+            snprintf(first, sizeof first, "%.3f (%.2f)", r->first, r->setup);
+        if (r->extrapolated)
+            out(stdout, md,
+                "| %s | %g | %.3f (extrapolated) | %.3f (%.3f) | - | %.1f | %.2f | %.1f | %s | "
+                "- | - |\n",
+                r->packed ? "packed" : "batched", r->batch, r->med, r->server, r->server_cpu,
+                r->up / 1e6, r->down / 1e6, r->keys / 1e6, pph);
+        else
+            out(stdout, md,
+                "| %s | %g | %.3f (%.3f-%.3f) | %.3f (%.3f) | %s | %.1f | %.2f | %.1f "
+                "| %s | %.0f / %.0f | %s |\n",
+                r->packed ? "packed" : "batched", r->batch, r->med, r->min, r->max, r->server,
+                r->server_cpu, first, r->up / 1e6, r->down / 1e6, r->keys / 1e6, pph,
+                r->peak_srv / 1048576.0, r->peak_cli / 1048576.0, r->exact ? "yes" : "NO");
+    }
+    if (!strcmp(lf->cross_kind, "between"))
+        out(stdout, md,
+            "\nCrossover: the batched layout wins above %.0f and below %.0f inputs per "
+            "request (interpolated: about %.0f).\n",
+            lf->cross_above, lf->cross_below, lf->cross_interp);
+    else
+        out(stdout, md, "\nCrossover: %s.\n",
+            !strcmp(lf->cross_kind, "below_first")  ? "the batched layout wins at every size"
+            : !strcmp(lf->cross_kind, "above_last") ? "the packed layout wins at every size"
+                                                    : "one layout only");
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = NULL, *mdpath = NULL;
@@ -480,6 +737,8 @@ int main(int argc, char **argv)
     size_t ntf = 0;
     cn_bench_results_t micro = {0};
     const char *micro_file = NULL;
+    lat_file_t lat = {0};
+    int have_lat = 0;
     int rc = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) {
@@ -493,6 +752,19 @@ int main(int argc, char **argv)
         if (argv[i][0] == '-') {
             fprintf(stderr, "usage: report [--out DIR] [--markdown FILE] FILE.json ...\n");
             return 2;
+        }
+        if (!have_lat) {
+            const int k = lat_load(&lat, argv[i]);
+            if (k == 1) {
+                have_lat = 1;
+                continue;
+            }
+            if (k < 0) {
+                json_decref(lat.doc);
+                memset(&lat, 0, sizeof lat);
+                rc = 1;
+                continue;
+            }
         }
         cn_bench_results_t v;
         char err[512];
@@ -520,7 +792,7 @@ int main(int argc, char **argv)
             rc = 1;
         }
     }
-    if (!ntf && !micro_file) {
+    if (!ntf && !micro_file && !have_lat) {
         fprintf(stderr, "report: no benchmark results given\n");
         return 1;
     }
@@ -536,6 +808,10 @@ int main(int argc, char **argv)
     if (ntf)
         out(stdout, md, "\nMachine: %s, %d cores, flags: %s; NTT kernel: %s.\n", tf[0].res.cpu,
             tf[0].res.cores, tf[0].res.flags, tf[0].res.ntt_kernel);
+    if (md && dir && have_lat)
+        fprintf(md, "\n![latency against batch size](img/latency.svg)\n");
+    if (have_lat)
+        table_latency(md, &lat);
     if (md && dir && ntf)
         fprintf(md, "\n![time per step](img/layers.svg)\n\n![throughput against threads]"
                     "(img/threads.svg)\n\n![throughput against batch fill](img/fill.svg)\n\n"
@@ -548,7 +824,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "report: %s: write failed\n", mdpath);
         rc = 1;
     }
-    if (dir) {
+    if (dir && have_lat && plot_latency(dir, &lat))
+        rc = 1;
+    if (dir && ntf) {
         if (plot_layers(dir, tf, ntf) ||
             plot_group(dir, "threads.svg", "threads", 0,
                        "Throughput against threads (one full batch)", "threads", tf, ntf) ||
@@ -560,5 +838,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ntf; i++)
         cn_bench_results_clear(&tf[i].res);
     cn_bench_results_clear(&micro);
+    json_decref(lat.doc);
     return rc;
 }

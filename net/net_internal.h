@@ -72,6 +72,21 @@ typedef struct {
     double noise_bits; /* estimated log2 of the invariant noise after the op (< -1 ok) */
 } cn_op_t;
 
+#define CN_PK_MAX_SWITCH                                                                       \
+    (2 * CN_PLAN_MAX_OPS + 1) /* switch points: a square or a                                  \
+                               * diagonal layer each, and the end */
+
+/* Choices a packed plan records (format 1.2) so that loading it recreates the same layout
+ * whatever the rules of a later library: with nbabies, the baby steps of the diagonal
+ * layers in order; with ndrops, the drops of the modulus switches in order (the last one
+ * the end's, when the layout has one). legacy: the rules of plans of format 1.1 (the
+ * half-bit drop rule, without the cost search). All zero: chosen. */
+typedef struct {
+    size_t nbabies, babies[CN_PLAN_MAX_OPS];
+    size_t ndrops, drops[CN_PK_MAX_SWITCH];
+    int legacy;
+} cn_pk_forced_t;
+
 struct cn_plan {
     size_t nin, nout;
     int64_t in_min, in_max;
@@ -89,7 +104,9 @@ struct cn_plan {
                                * plan bytes) */
     /* the layout (net/plan/layout_choice.c): set when compiled with a batch size */
     cn_layout_report_t lrep; /* batch_size 0: none */
-    cn_packed_opts_t popts;  /* packed: the layout's options, parameters forced */
+    cn_packed_opts_t popts;  /* packed: the layout's options, parameters forced (and, from
+                              * plan format 1.2, the first layer's blocks) */
+    cn_pk_forced_t pforced;  /* packed: the layout's recorded choices (format 1.2) */
     cn_packed_t *packed;     /* packed: the layout, owned (NULL: batched) */
 };
 
@@ -98,9 +115,12 @@ struct cn_plan {
  * cheaper chosen. */
 cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *opts,
                                 cn_net_diag_t *diag);
-/* The plan bytes' layout section (format 1.1, packed plans only; docs/net.md). */
+/* The plan bytes' layout section (format 1.1, packed plans only; 1.2 adds the first
+ * layer's blocks and the diagonal layers' baby steps; docs/net.md). minor: the version
+ * the bytes declare. */
 void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p);
-cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag);
+cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
+                              cn_net_diag_t *diag);
 void cn_plan_layout_print(const cn_plan_t *p, FILE *f);
 /* After a read plan's checks: recreates its packed layout (CN_ERR_INSECURE for one
  * without security unless allow_insecure). */

@@ -37,6 +37,7 @@ typedef struct {
 } cn_pk_op_t;
 
 #define CN_PK_MAX_OPS (3 * CN_PLAN_MAX_OPS + 2)
+
 #define CN_PK_MAX_ELTS 128
 
 struct cn_packed {
@@ -46,8 +47,9 @@ struct cn_packed {
     size_t s;          /* interleaving stride */
     int rows_distinct; /* the two rows carry different inputs */
     size_t per_set, nsets;
-    size_t pos;          /* positions per row: n / (2 s) */
-    size_t first_blocks; /* the option (cn_packed_opts_t): 0, or a power of two */
+    size_t pos;            /* positions per row: n / (2 s) */
+    size_t first_blocks;   /* the option (cn_packed_opts_t): 0, or a power of two */
+    cn_pk_forced_t forced; /* a plan's recorded choices (net/plan/layout_choice.c) */
     size_t nops;
     cn_pk_op_t ops[CN_PK_MAX_OPS];
     size_t nelts;
@@ -56,6 +58,12 @@ struct cn_packed {
     double cost;
 };
 
+/* cn_packed_create with a plan's recorded choices f (NULL: chosen): a recorded count
+ * that does not fit the layout (a baby step count not a power of two or above its
+ * layer's diagonals, not one per diagonal layer, drops that do not fit the levels or the
+ * noise margin) gives CN_ERR_FORMAT. A plan recreates its layout through it. */
+cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
+                       const cn_pk_forced_t *f, cn_net_diag_t *diag);
 /* The layout's shapes and rotations for parameters of degree n (no noise yet). */
 cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *diag);
 /* The drop of the modulus switch that follows op i when op i is a linear layer (which

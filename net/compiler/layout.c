@@ -100,7 +100,7 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
     pk->pos = half / pk->s;
     pk->nops = 0;
     pk->nelts = 0;
-    size_t period = 0;
+    size_t period = 0, ndiag = 0;
     for (size_t i = 0; i < cnt; i++) {
         cn_pk_op_t *o = &pk->ops[pk->nops++];
         memset(o, 0, sizeof *o);
@@ -145,9 +145,21 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
             /* baby steps: the square root of D rounded down (128 diagonals: 8 x 16): on
              * MNIST 18 Galois keys instead of 25 (210 MB instead of 287) for 7% more
              * server time than rounding up (16 x 8; measured interleaved, docs/net.md) */
-            o->baby = baby ? baby : (size_t)1 << (log2_exact(o->D) / 2);
-            if (o->baby > o->D)
-                o->baby = o->D;
+            if (pk->forced.nbabies) { /* recorded by a plan: taken as it is, or refused */
+                if (ndiag >= pk->forced.nbabies || pk->forced.babies[ndiag] == 0 ||
+                    (pk->forced.babies[ndiag] & (pk->forced.babies[ndiag] - 1)) ||
+                    pk->forced.babies[ndiag] > o->D) {
+                    cn_diag_set(diag, "packed layout: the recorded baby steps do not fit "
+                                      "the diagonal layers");
+                    return CN_ERR_FORMAT;
+                }
+                o->baby = pk->forced.babies[ndiag];
+            } else {
+                o->baby = baby ? baby : (size_t)1 << (log2_exact(o->D) / 2);
+                if (o->baby > o->D)
+                    o->baby = o->D;
+            }
+            ndiag++;
             o->giant = o->D / o->baby;
             for (size_t b = 1; b < o->baby; b++)
                 add_elt(pk, cn_pk_elt_rows(pk, b));
@@ -157,6 +169,12 @@ cn_status cn_pk_shape(cn_packed_t *pk, size_t n, size_t baby, cn_net_diag_t *dia
                 add_elt(pk, cn_pk_elt_rows(pk, e));
         }
         period = o->m_out;
+    }
+    if (pk->forced.nbabies && ndiag != pk->forced.nbabies) {
+        cn_diag_set(diag,
+                    "packed layout: %zu recorded baby step counts for %zu diagonal layers",
+                    pk->forced.nbabies, ndiag);
+        return CN_ERR_FORMAT;
     }
     if (pk->nelts >= CN_PK_MAX_ELTS) {
         cn_diag_set(diag, "packed layout: more than %d rotations", CN_PK_MAX_ELTS - 1);
@@ -374,11 +392,74 @@ static double pk_cost(const cn_packed_t *pk)
     return c;
 }
 
+/* The drops at the switch points from `from` on (those before fixed) that minimize
+ * pk_cost with the final budget at the margin or above; depth-first, pruned where the
+ * budget with no further drops is already below the margin (a drop never adds budget).
+ * On return the ops hold the best drops found (*best_cost finite) or zeros. */
+static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t *best,
+                            double *best_cost)
+{
+    size_t i = from;
+    while (i < pk->nops && pk->ops[i].kind != CN_PK_MODSWITCH)
+        i++;
+    if (i >= pk->nops) {
+        const double c = pk_cost(pk);
+        if (c < *best_cost - 1e-9) {
+            *best_cost = c;
+            for (size_t k = 0; k < pk->nops; k++)
+                best[k] = pk->ops[k].drop;
+        }
+        return;
+    }
+    cn_pk_op_t *o = &pk->ops[i];
+    o->drop = 0; /* the level before the switch (a linear layer's early drop is this one) */
+    double b = -cn_pk_noise(pk) - 1;
+    const size_t level = i ? pk->ops[i - 1].level : pk->prm.nq;
+    for (size_t d = 0; d < level && b >= margin;) {
+        pk_drops_search(pk, i + 1, margin, best, best_cost);
+        if (++d < level) {
+            o->drop = d;
+            b = -cn_pk_noise(pk) - 1;
+        }
+    }
+    o->drop = 0;
+}
+
+/* pk_schedule's drops replaced by the cheapest ones in the cost model that keep the
+ * margin (pk_drops_search), when cheaper; returns the final budget */
+static double pk_schedule_cost(cn_packed_t *pk, double margin)
+{
+    size_t best[CN_PK_MAX_OPS];
+    for (size_t k = 0; k < pk->nops; k++)
+        best[k] = pk->ops[k].drop;
+    double bc = pk_cost(pk);
+    for (size_t k = 0; k < pk->nops; k++)
+        if (pk->ops[k].kind == CN_PK_MODSWITCH)
+            pk->ops[k].drop = 0;
+    pk_drops_search(pk, 0, margin, best, &bc);
+    for (size_t k = 0; k < pk->nops; k++)
+        pk->ops[k].drop = best[k];
+    return -cn_pk_noise(pk) - 1;
+}
+
 /* The drops at the switch points, in order (as the batched schedule, net/compiler/
  * schedule.c): the most primes whose drop raises the noise estimate by at most half a bit
  * and keeps the final budget at the margin or above. Returns the final budget. */
 static double pk_schedule(cn_packed_t *pk, double margin)
 {
+    if (pk->forced.ndrops) { /* recorded: the switch points', then maybe the end's */
+        size_t k = 0;
+        for (size_t i = 0; i < pk->nops; i++)
+            if (pk->ops[i].kind == CN_PK_MODSWITCH)
+                pk->ops[i].drop = k < pk->forced.ndrops ? pk->forced.drops[k++] : 0;
+        size_t sum = 0; /* all of them leave level 1 at least (checked before the noise
+                         * estimate walks the levels) */
+        for (size_t j = 0; j < pk->forced.ndrops; j++)
+            sum += pk->forced.drops[j] < pk->prm.nq ? pk->forced.drops[j] : pk->prm.nq;
+        if ((k != pk->forced.ndrops && k + 1 != pk->forced.ndrops) || sum >= pk->prm.nq)
+            return -INFINITY;
+        return -cn_pk_noise(pk) - 1;
+    }
     for (size_t i = 0; i < pk->nops; i++)
         if (pk->ops[i].kind == CN_PK_MODSWITCH)
             pk->ops[i].drop = 0;
@@ -400,6 +481,8 @@ static double pk_schedule(cn_packed_t *pk, double margin)
         }
         o->drop = best;
     }
+    if (!pk->forced.legacy)
+        return pk_schedule_cost(pk, margin);
     return -cn_pk_noise(pk) - 1;
 }
 
@@ -458,6 +541,12 @@ static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifm
 cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
                            cn_net_diag_t *diag)
 {
+    return cn_pk_create(out, plan, o, NULL, diag);
+}
+
+cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
+                       const cn_pk_forced_t *f, cn_net_diag_t *diag)
+{
     *out = NULL;
     if (diag)
         diag->msg[0] = 0;
@@ -472,6 +561,11 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
     }
     if (o->baby & (o->baby - 1)) {
         cn_diag_set(diag, "packed layout: baby steps %zu is not a power of two", o->baby);
+        return CN_ERR_INVALID_ARG;
+    }
+    if (f && (f->nbabies > CN_PLAN_MAX_OPS || f->ndrops > CN_PK_MAX_SWITCH)) {
+        cn_diag_set(diag, "packed layout: %zu baby step counts, %zu drops", f->nbabies,
+                    f->ndrops);
         return CN_ERR_INVALID_ARG;
     }
     cn_packed_t *pk = calloc(1, sizeof *pk), *cand = calloc(1, sizeof *cand);
@@ -499,6 +593,8 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         cand->batch = o->batch;
         cand->prm.n = n;
         cand->first_blocks = o->first_blocks;
+        if (f)
+            cand->forced = *f;
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
         for (unsigned tb = 14; tb <= 60; tb++) {
@@ -548,6 +644,12 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
         }
     }
     free(cand);
+    if (best == INFINITY && f && f->ndrops) {
+        free(pk);
+        cn_diag_set(diag, "packed layout: the recorded drops do not fit the levels or the "
+                          "noise margin");
+        return CN_ERR_FORMAT;
+    }
     if (best == INFINITY) {
         free(pk);
         if (shape_st != CN_OK && secure == 0)
@@ -565,9 +667,24 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
     }
     if (!o->first_blocks)
         pk_fewer_blocks(pk, o->baby, margin, ifma);
-    /* drop the primes the end does not need: smaller replies */
+    /* drop the primes the end does not need: smaller replies (recorded: the end's drop,
+     * when the plan has one) */
+    size_t nsw = 0;
+    for (size_t i = 0; i < pk->nops; i++)
+        nsw += pk->ops[i].kind == CN_PK_MODSWITCH;
     const size_t last = pk->ops[pk->nops - 1].level;
-    for (size_t drop = last - 1; drop >= 1; drop--) {
+    if (pk->forced.ndrops && pk->forced.ndrops == nsw + 1) {
+        const size_t drop = pk->forced.drops[nsw];
+        pk->ops[pk->nops++] = (cn_pk_op_t){.kind = CN_PK_MODSWITCH, .drop = drop};
+        const double budget = -cn_pk_noise(pk) - 1;
+        if (drop == 0 || drop >= last || budget < margin) {
+            cn_diag_set(diag, "packed layout: the recorded final drop %zu does not fit", drop);
+            free(pk);
+            return CN_ERR_FORMAT;
+        }
+        pk->budget = budget;
+    }
+    for (size_t drop = pk->forced.ndrops ? 0 : last - 1; drop >= 1; drop--) {
         cn_pk_op_t *m = &pk->ops[pk->nops];
         *m = (cn_pk_op_t){.kind = CN_PK_MODSWITCH, .drop = drop};
         pk->nops++;

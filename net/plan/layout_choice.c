@@ -31,6 +31,20 @@ static int same_params(const cn_bfv_params_t *a, const cn_bfv_params_t *b)
     return 1;
 }
 
+/* the same shapes op by op (what the recorded choices must reproduce) */
+static int same_ops(const cn_packed_t *a, const cn_packed_t *b)
+{
+    if (a->nops != b->nops || a->s != b->s || a->nsets != b->nsets || a->nelts != b->nelts)
+        return 0;
+    for (size_t i = 0; i < a->nops; i++) {
+        const cn_pk_op_t *x = &a->ops[i], *y = &b->ops[i];
+        if (x->kind != y->kind || x->fb != y->fb || x->nct != y->nct || x->baby != y->baby ||
+            x->giant != y->giant || x->drop != y->drop || x->level != y->level)
+            return 0;
+    }
+    return 1;
+}
+
 /* the reason printed with the choice */
 static void set_why(cn_layout_report_t *r, const cn_plan_t *p, const char *packed_diag)
 {
@@ -52,7 +66,7 @@ static cn_status recreate(cn_packed_t **out, const cn_plan_t *p, const cn_packed
                           cn_net_diag_t *diag)
 {
     cn_packed_t *pk = NULL;
-    cn_status st = cn_packed_create(&pk, p, po, diag);
+    cn_status st = cn_pk_create(&pk, p, po, &p->pforced, diag);
     if (st != CN_OK)
         return st;
     const cn_bfv_params_t *prm = cn_packed_params(pk);
@@ -108,9 +122,19 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
     po.nq = prm->nq;
     po.q_bits = bits_of(prm->q[0]);
     po.t_bits = bits_of(prm->t[0]);
+    /* and the layout's choices, so that a later rule does not change an old plan's layout
+     * (format 1.2): the first layer's blocks per row and every diagonal layer's baby steps */
+    po.first_blocks = pk->ops[0].fb;
+    memset(&p->pforced, 0, sizeof p->pforced);
+    for (size_t i = 0; i < pk->nops; i++) {
+        if (pk->ops[i].kind == CN_PK_DIAG)
+            p->pforced.babies[p->pforced.nbabies++] = pk->ops[i].baby;
+        if (pk->ops[i].kind == CN_PK_MODSWITCH && p->pforced.ndrops < CN_PK_MAX_SWITCH)
+            p->pforced.drops[p->pforced.ndrops++] = pk->ops[i].drop;
+    }
     cn_packed_t *again = NULL;
     st = recreate(&again, p, &po, diag);
-    if (st == CN_OK && !same_params(cn_packed_params(again), prm)) {
+    if (st == CN_OK && (!same_params(cn_packed_params(again), prm) || !same_ops(again, pk))) {
         cn_diag_set(diag, "compiler: the packed layout's forced parameters differ");
         st = CN_ERR_UNSUPPORTED;
     }
@@ -140,9 +164,20 @@ void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p)
     cn_io_put_u64(b, o->margin_bits);
     cn_io_put_u64(b, (uint64_t)o->security);
     cn_io_put_u64(b, o->baby);
+    /* 1.2: the first layer's blocks per row, the diagonal layers' baby steps, the modulus
+     * switches' drops */
+    const cn_pk_forced_t *f = &p->pforced;
+    cn_io_put_u64(b, o->first_blocks);
+    cn_io_put_u64(b, f->nbabies);
+    cn_io_put_u64(b, f->ndrops);
+    for (size_t i = 0; i < f->nbabies; i++)
+        cn_io_put_u64(b, f->babies[i]);
+    for (size_t i = 0; i < f->ndrops; i++)
+        cn_io_put_u64(b, f->drops[i]);
 }
 
-cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *diag)
+cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
+                              cn_net_diag_t *diag)
 {
     const uint64_t kind = cn_io_get_u64(r), forced = cn_io_get_u64(r), bs = cn_io_get_u64(r);
     const double bsec = cn_io_get_f64(r), psec = cn_io_get_f64(r);
@@ -177,6 +212,35 @@ cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, cn_net_diag_t *di
                           .margin_bits = (unsigned)v[5],
                           .security = (cn_security)sec,
                           .baby = (size_t)v[7]};
+    cn_pk_forced_t *f = &p->pforced;
+    memset(f, 0, sizeof *f);
+    f->legacy = minor < 2;
+    if (minor >= 2) { /* the recorded choices; 1.1 plans recompute them by the 1.1 rules */
+        const uint64_t fb = cn_io_get_u64(r), nb = cn_io_get_u64(r), nd = cn_io_get_u64(r);
+        if (r->status != CN_OK || fb == 0 || fb > CN_BFV_MAX_N || (fb & (fb - 1)) ||
+            nb > CN_PLAN_MAX_OPS || nd > CN_PK_MAX_SWITCH) {
+            cn_diag_set(diag,
+                        "plan: layout section: first blocks %llu, %llu baby step counts, %llu "
+                        "drops",
+                        (unsigned long long)fb, (unsigned long long)nb, (unsigned long long)nd);
+            return CN_ERR_FORMAT;
+        }
+        for (uint64_t i = 0; i < nb + nd; i++) {
+            const uint64_t b = cn_io_get_u64(r);
+            const int baby = i < nb;
+            if (r->status != CN_OK ||
+                (baby ? b == 0 || b > CN_BFV_MAX_N || (b & (b - 1)) : b > CN_BFV_MAX_Q)) {
+                cn_diag_set(diag, "plan: layout section: %s %llu", baby ? "baby steps" : "drop",
+                            (unsigned long long)b);
+                return CN_ERR_FORMAT;
+            }
+            if (baby)
+                f->babies[f->nbabies++] = (size_t)b;
+            else
+                f->drops[f->ndrops++] = (size_t)b;
+        }
+        o.first_blocks = (size_t)fb;
+    }
     p->popts = o;
     p->lrep = (cn_layout_report_t){.chosen = CN_LAYOUT_PACKED,
                                    .forced = (int)forced,

@@ -8,7 +8,9 @@
 
 #define PLAN_MAGIC "CNPL"
 #define PLAN_MAJOR 1
-#define PLAN_MINOR 1 /* 1.1: packed plans' layout section; batched plans are 1.0 */
+/* 1.1: packed plans' layout section; 1.2: it records the first layer's blocks and the
+ * diagonal layers' baby steps (packed plans are written as 1.2, batched plans as 1.0) */
+#define PLAN_MINOR 2
 
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
@@ -17,7 +19,7 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
     cn_io_writer_frame_begin(&b);
     cn_io_put_bytes(&b, PLAN_MAGIC, 4);
     cn_io_put_u16(&b, PLAN_MAJOR);
-    cn_io_put_u16(&b, p->packed ? 1 : 0); /* the lowest version that reads it */
+    cn_io_put_u16(&b, p->packed ? 2 : 0); /* the lowest version that reads it */
     /* the parameters as lib/io writes them, after their length, saved in place */
     const size_t psz = cn_io_size_params(&p->prm);
     cn_io_put_u64(&b, psz);
@@ -269,7 +271,7 @@ cn_status cn_plan_from_bytes(cn_plan_t **out, const uint8_t *buf, size_t len,
             st = cn_lin_partition(l);
     }
     if (st == CN_OK && r.status == CN_OK && minor >= 1)
-        st = cn_plan_layout_read(p, &r, diag);
+        st = cn_plan_layout_read(p, &r, minor, diag);
     if (st == CN_OK && (r.status != CN_OK || cn_io_reader_remaining(&r) != 0)) {
         cn_diag_set(diag, "plan: malformed or trailing bytes");
         st = CN_ERR_FORMAT;

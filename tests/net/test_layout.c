@@ -2,10 +2,13 @@
  * batch_size 0 keeps the batched plan and its bytes (format 1.0); the choice follows the
  * two estimates (packed for one input, batched for 2^20; the batched estimate is the
  * per-batch cost times the batches B inputs take); packed plans round-trip through
- * bytes (format 1.1: same bytes again, same layout parameters) and run end to end from
+ * bytes (format 1.2: same bytes again, same layout parameters) and run end to end from
  * the loaded plan with every output equal to the integer network (cn_plan_eval_plain);
  * the batched roles refuse a packed plan and cn_plan_packed a batched one, with the
- * reason; a newer minor version and a damaged layout section are refused. */
+ * reason; a newer minor version and a damaged layout section are refused. The recorded
+ * choices (format 1.2: the first layer's blocks, the diagonal layers' baby steps) are
+ * what a loaded plan runs, whatever the rule would choose, and a 1.1 plan (without them)
+ * still loads with the rule's choices. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +45,35 @@ static cn_plan_t *compile(size_t batch_size)
     ck_assert_msg(cn_plan_compile(&p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
     cn_model_clear(&m);
     return p;
+}
+
+static uint64_t rd64(const uint8_t *b)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static void wr64(uint8_t *b, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+}
+
+static cn_plan_t *compile(size_t batch_size);
+
+/* where a packed plan's layout section starts: where the batched plan's body ends (its
+ * bytes without the 8-byte checksum; the same model and options give the same ops) */
+static size_t section_at(void)
+{
+    cn_plan_t *p = compile(0);
+    uint8_t *b;
+    size_t bl;
+    ck_assert_int_eq(cn_plan_to_bytes(&b, &bl, p), CN_OK);
+    free(b);
+    cn_plan_free(p);
+    return bl - 8;
 }
 
 /* the body's minor version (after the 32-byte frame header, "CNPL" and the major) */
@@ -153,7 +185,7 @@ START_TEST(test_layout_round_trip)
     uint8_t *a, *b;
     size_t al, bl;
     ck_assert_int_eq(cn_plan_to_bytes(&a, &al, p), CN_OK);
-    ck_assert_uint_eq(minor_of(a), 1);
+    ck_assert_uint_eq(minor_of(a), 2);
     cn_plan_t *q;
     cn_net_diag_t d;
     ck_assert_int_eq(cn_plan_from_bytes(&q, a, al, 0, &d), CN_ERR_INSECURE);
@@ -191,7 +223,7 @@ START_TEST(test_layout_round_trip)
     /* a newer minor version: refused with a clear message */
     b = malloc(al);
     memcpy(b, a, al);
-    b[38] = 2;
+    b[38] = 3;
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_VERSION);
     ck_assert_ptr_nonnull(strstr(d.msg, "newer"));
@@ -200,8 +232,12 @@ START_TEST(test_layout_round_trip)
     b[38] = 0;
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
-    /* the layout section damaged: batch size 0, then n not a power of two */
-    const size_t sec = al - 8 - 13 * 8; /* the section's 13 words end the body */
+    /* the layout section damaged: batch size 0, then n not a power of two (the section
+     * starts where the batched plan's body ends: 13 words of 1.1, then the first blocks,
+     * the counts of baby steps and drops, the baby steps and the drops) */
+    const size_t sec = section_at();
+    ck_assert_uint_eq(al, sec + 8 * (16 + rd64(a + sec + 14 * 8) + rd64(a + sec + 15 * 8)) + 8);
+    ck_assert_uint_eq(rd64(a + sec + 14 * 8), 1);
     memcpy(b, a, al);
     memset(b + sec + 16, 0, 8);
     cn_test_reseal_net(b, al);
@@ -215,6 +251,118 @@ START_TEST(test_layout_round_trip)
     memmove(b + sec, b + al - 8, 8);
     cn_test_reseal_net(b, sec + 8);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, sec + 8, 1, &d), CN_ERR_FORMAT);
+    free(a);
+    free(b);
+    cn_plan_free(p);
+}
+END_TEST
+
+/* The Galois elements of a packed plan's layout. */
+static size_t elts_of(uint64_t *e, const cn_plan_t *p)
+{
+    const cn_packed_t *pk;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_plan_packed(&pk, p, &d), CN_OK);
+    return cn_packed_galois_elts(pk, e, 128);
+}
+
+START_TEST(test_layout_recorded_choices)
+{
+    cn_plan_t *p = compile(1);
+    ck_assert_int_eq(cn_plan_layout(p), CN_LAYOUT_PACKED);
+    uint8_t *a, *b;
+    size_t al;
+    ck_assert_int_eq(cn_plan_to_bytes(&a, &al, p), CN_OK);
+    const size_t sec = section_at(), fbw = sec + 13 * 8, bw = sec + 16 * 8;
+    const uint64_t fb = rd64(a + fbw), baby = rd64(a + bw), nd = rd64(a + sec + 15 * 8);
+    ck_assert_uint_eq(al, sec + 8 * (17 + nd) + 8);
+    /* the choices as cn_packed_print states them: dense 8 -> 6 (period 8 -> 8) has 8
+     * diagonals, and the rule's baby steps are the square root rounded down; one drop per
+     * switch point (before the square, after the dense layer's products), maybe one at
+     * the end */
+    ck_assert_uint_eq(rd64(a + sec + 14 * 8), 1);
+    ck_assert_uint_eq(baby, 2);
+    ck_assert(nd == 2 || nd == 3);
+    ck_assert(fb >= 1 && (fb & (fb - 1)) == 0);
+    uint64_t e0[128], e1[128];
+    const size_t n0 = elts_of(e0, p);
+    cn_net_diag_t d;
+    cn_plan_t *q;
+    b = malloc(al);
+    /* a 1.1 plan: the same bytes without the 1.2 words, read with the 1.1 rules (which
+     * here choose the same rotations) */
+    memcpy(b, a, al);
+    b[38] = 1;
+    memmove(b + fbw, b + al - 8, 8);
+    cn_test_reseal_net(b, fbw + 8);
+    ck_assert_msg(cn_plan_from_bytes(&q, b, fbw + 8, 1, &d) == CN_OK, "%s", d.msg);
+    ck_assert_uint_eq(elts_of(e1, q), n0);
+    ck_assert_int_eq(memcmp(e0, e1, n0 * sizeof *e0), 0);
+    run_flow(q, 1);
+    cn_plan_free(q);
+    /* recorded drops are what the loaded plan runs: none at all still decrypts (more
+     * primes, more budget), and the plan writes them back */
+    memcpy(b, a, al);
+    for (uint64_t k = 0; k < nd; k++)
+        wr64(b + bw + 8 + 8 * k, 0);
+    if (nd == 3) { /* a recorded end's drop of 0 is refused: the end never switches by 0 */
+        cn_test_reseal_net(b, al);
+        ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+        wr64(b + sec + 15 * 8, 2);
+        memmove(b + al - 16, b + al - 8, 8);
+    }
+    const size_t zl = al - (nd == 3 ? 8 : 0);
+    cn_test_reseal_net(b, zl);
+    ck_assert_msg(cn_plan_from_bytes(&q, b, zl, 1, &d) == CN_OK, "%s", d.msg);
+    run_flow(q, 1);
+    {
+        uint8_t *c;
+        size_t cl;
+        ck_assert_int_eq(cn_plan_to_bytes(&c, &cl, q), CN_OK);
+        ck_assert_uint_eq(cl, zl);
+        ck_assert_int_eq(memcmp(c, b, zl), 0);
+        free(c);
+    }
+    cn_plan_free(q);
+    /* drops that leave no prime: refused */
+    memcpy(b, a, al);
+    wr64(b + bw + 8, 40);
+    cn_test_reseal_net(b, al);
+    ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+    /* another recorded baby step count (8: every diagonal a baby step, no giant step) is
+     * what the loaded plan runs: the rotations by 1 .. 7 instead of 1 and the giant 2,
+     * and the outputs still equal the integer network's */
+    memcpy(b, a, al);
+    wr64(b + bw, 8);
+    cn_test_reseal_net(b, al);
+    ck_assert_msg(cn_plan_from_bytes(&q, b, al, 1, &d) == CN_OK, "%s", d.msg);
+    const size_t n1 = elts_of(e1, q);
+    ck_assert_uint_gt(n1, n0);
+    run_flow(q, 1);
+    uint8_t *c;
+    size_t cl;
+    ck_assert_int_eq(cn_plan_to_bytes(&c, &cl, q), CN_OK);
+    ck_assert_uint_eq(cl, al);
+    ck_assert_int_eq(memcmp(c, b, al), 0);
+    free(c);
+    cn_plan_free(q);
+    /* refused: baby steps not a power of two, more than the diagonals, zero; first
+     * blocks not a power of two; two counts for one diagonal layer */
+    static const uint64_t bad_baby[] = {3, 16, 0};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(b, a, al);
+        wr64(b + bw, bad_baby[i]);
+        cn_test_reseal_net(b, al);
+        ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+    }
+    memcpy(b, a, al);
+    wr64(b + fbw, 3);
+    cn_test_reseal_net(b, al);
+    ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
+    memcpy(b, a, al);
+    wr64(b + sec + 14 * 8, 2); /* two baby step counts (the first drop read as one) */
+    cn_test_reseal_net(b, al);
+    ck_assert_int_ne(cn_plan_from_bytes(&q, b, al, 1, &d), CN_OK);
     free(a);
     free(b);
     cn_plan_free(p);
@@ -364,6 +512,7 @@ CN_SUITE(layout)
     tcase_add_test(tc, test_layout_default_batched);
     tcase_add_test(tc, test_layout_estimates);
     tcase_add_test(tc, test_layout_round_trip);
+    tcase_add_test(tc, test_layout_recorded_choices);
     tcase_add_test(tc, test_layout_roles_refuse);
     tcase_add_test(tc, test_layout_client_state);
     tcase_add_test(tc, test_layout_bad_option);

@@ -59,7 +59,7 @@ void cn_bfv_galois_keys_clear(cn_bfv_galois_keys_t *gk)
 }
 
 /* The key for s(X^g): s is turned to coefficient form, permuted, transformed back. */
-static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
+static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level, size_t dp,
                          const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                          cn_rng_t *rng)
 {
@@ -74,7 +74,7 @@ static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
     cn_bfv_automorphism_coeff(sg.data, s.data, K, g, ctx);
     sg.form = CN_FORM_COEFF;
     if ((st = cn_poly_to_ntt(&sg, ring)) == CN_OK)
-        st = cn_bfv_keygen_switch_level(key, &sg, sk, level, ctx, rng);
+        st = cn_bfv_keygen_switch_level(key, &sg, sk, level, dp, ctx, rng);
 out:
     cn_poly_clear(&s); /* both wiped */
     cn_poly_clear(&sg);
@@ -82,11 +82,11 @@ out:
 }
 
 /* Keys for the elements g of elts[0..count) in order, skipping 1 and repeats, each at
- * the highest of its levels (levels NULL, or 0: L); the caller has checked that each
- * element is odd and below 2n and each level at most L. */
+ * the highest of its levels (levels NULL, or 0: L), dp primes per digit; the caller has
+ * checked that each element is odd and below 2n and each level at most L. */
 static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
                              const uint64_t *elts, const size_t *levels, size_t count,
-                             const cn_bfv_context_t *ctx, cn_rng_t *rng)
+                             size_t dp, const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st = CN_OK;
     gk->elt = calloc(count ? count : 1, sizeof *gk->elt);
@@ -108,7 +108,7 @@ static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t
                 const size_t lj = levels && levels[j] ? levels[j] : ctx->L;
                 level = lj > level ? lj : level;
             }
-        if ((st = key_for(&gk->key[gk->count], g, level, sk, ctx, rng)) == CN_OK)
+        if ((st = key_for(&gk->key[gk->count], g, level, dp, sk, ctx, rng)) == CN_OK)
             gk->elt[gk->count++] = g;
     }
     if (st != CN_OK) {
@@ -143,7 +143,7 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
     for (size_t i = 0; i < nsteps; i++)
         elts[i] = cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
     elts[nsteps] = cn_bfv_galois_elt_columns(ctx);
-    st = keygen_elts(gk, sk, elts, NULL, nsteps + 1, ctx, rng);
+    st = keygen_elts(gk, sk, elts, NULL, nsteps + 1, 1, ctx, rng);
     free(elts);
     return st;
 }
@@ -159,19 +159,27 @@ cn_status cn_bfv_keygen_galois_levels(cn_bfv_galois_keys_t *gk, const cn_bfv_sec
                                       const uint64_t *elts, const size_t *levels, size_t count,
                                       const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
+    return cn_bfv_keygen_galois_digits(gk, sk, elts, levels, count, 1, ctx, rng);
+}
+
+cn_status cn_bfv_keygen_galois_digits(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
+                                      const uint64_t *elts, const size_t *levels, size_t count,
+                                      size_t digit_primes, const cn_bfv_context_t *ctx,
+                                      cn_rng_t *rng)
+{
     memset(gk, 0, sizeof *gk);
     cn_status st = cn_bfv_check_sk(sk, ctx);
     if (st != CN_OK)
         return st;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
-    if (count > ctx->n || (count && !elts))
+    if (count > ctx->n || (count && !elts) || digit_primes == 0 || digit_primes > ctx->L)
         return CN_ERR_INVALID_ARG;
     for (size_t i = 0; i < count; i++)
         if (elts[i] % 2 == 0 || elts[i] >= 2 * (uint64_t)ctx->n ||
             (levels && levels[i] > ctx->L))
             return CN_ERR_INVALID_ARG;
-    return keygen_elts(gk, sk, elts, levels, count, ctx, rng);
+    return keygen_elts(gk, sk, elts, levels, count, digit_primes, ctx, rng);
 }
 
 const cn_bfv_relin_key_t *cn_bfv_galois_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)

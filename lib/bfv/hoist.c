@@ -38,27 +38,45 @@ static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
     }
 }
 
-/* dig[j][i] = the digit i of a's c1 (its residue modulo q_i) on row j of the k rows
- * (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the decomposition every
- * hoisted rotation shares (Halevi, Shoup 2018). */
-static void lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
-                        size_t L, const cn_bfv_context_t *ctx)
+/* dig[j][i] = the digit i of a's c1 (nd digits of dp primes, lib/bfv/digits.c) on row j
+ * of the k rows (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the
+ * decomposition every hoisted rotation shares (Halevi, Shoup 2018). CN_ERR_NO_MEMORY. */
+static cn_status lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
+                             size_t dp, size_t L, const cn_bfv_context_t *ctx)
 {
-    const size_t n = ctx->n;
+    const size_t n = ctx->n, nd = (l + dp - 1) / dp;
+    uint64_t *y = NULL;
+    if (dp > 1 && !(y = cn_alloc(l * n, sizeof *y)))
+        return CN_ERR_NO_MEMORY;
+    cn_bfv_digits_scale(y, a->c[1].data, l, dp, ctx);
     for (size_t j = 0; j < k; j++) {
         const size_t rj = j < l ? j : L;
         const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-        for (size_t i = 0; i < l; i++) {
-            const uint64_t *di = a->c[1].data + i * n;
-            uint64_t *x = dig + (j * l + i) * n;
-            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
-                memcpy(x, di, n * sizeof *x);
-            else
-                for (size_t c = 0; c < n; c++)
-                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+        for (size_t i = 0; i < nd; i++) {
+            uint64_t *x = dig + (j * nd + i) * n;
+            cn_bfv_digit_row(x, a->c[1].data, y, i, l, dp, rj, ctx);
             cn_ntt_forward_lazy(x, tab);
         }
     }
+    free(y);
+    return CN_OK;
+}
+
+/* The primes per digit of the keys of elts[0..count) (1 excluded), which must agree:
+ * 0 when they do not (CN_ERR_UNSUPPORTED), 1 when there is no key. */
+static size_t keys_digit_primes(const uint64_t *elts, size_t count,
+                                const cn_bfv_galois_keys_t *gk)
+{
+    size_t dp = 0;
+    for (size_t r = 0; r < count; r++) {
+        if (elts[r] == 1)
+            continue;
+        const size_t kd = cn_bfv_ksk_digit_primes(cn_bfv_galois_find_key(gk, elts[r]));
+        if (dp && kd != dp)
+            return 0;
+        dp = kd;
+    }
+    return dp ? dp : 1;
 }
 
 cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
@@ -82,8 +100,11 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             return CN_ERR_INVALID_ARG;
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
+    const size_t dp = keys_digit_primes(elts, count, gk), nd = dp ? (l + dp - 1) / dp : 0;
+    if (!dp)
+        return CN_ERR_UNSUPPORTED; /* keys of different digits: rotate them apart */
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    /* dig: for every output row j (q_0..q_{l-1}, then P) the l digits, lifted and
+    /* dig: for every output row j (q_0..q_{l-1}, then P) the nd digits, lifted and
      * transformed (lazy, values in [0, 4p)); then scratch for one rotation */
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *buf = cn_alloc((2 * l + 2 * k) * n, sizeof *buf);
@@ -94,7 +115,8 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
         goto done;
     }
     uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
-    lift_digits(dig, a, l, k, L, ctx);
+    if ((st = lift_digits(dig, a, l, k, dp, L, ctx)) != CN_OK)
+        goto done;
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
     for (size_t r = 0; r < count && st == CN_OK; r++) {
@@ -108,8 +130,8 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
         const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
         for (size_t j = 0; j < k; j++) {
             const size_t rj = j < l ? j : L;
-            for (size_t i = 0; i < l; i++) {
-                const uint64_t *x = dig + (j * l + i) * n;
+            for (size_t i = 0; i < nd; i++) {
+                const uint64_t *x = dig + (j * nd + i) * n;
                 uint64_t *y = px + i * n;
                 for (size_t c = 0; c < n; c++)
                     y[c] = x[perm[c]];
@@ -120,7 +142,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
             memset(y0, 0, n * sizeof *y0);
             memset(y1, 0, n * sizeof *y1);
-            cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, l, n,
+            cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, nd, n,
                                                                ctx->ring.ntt[rj].mod.p);
         }
         if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
@@ -184,6 +206,9 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             return CN_ERR_LEVEL_MISMATCH; /* a key at a lower level */
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
+    const size_t dp = keys_digit_primes(elts, count, gk), nd = dp ? (l + dp - 1) / dp : 0;
+    if (!dp)
+        return CN_ERR_UNSUPPORTED; /* keys of different digits: hoist them apart */
     cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *pc = cn_alloc(2 * l * n + l * n, sizeof *pc); /* P c0, P c1 (NTT); scratch */
@@ -202,7 +227,8 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     h->t_index = a->t_index;
     h->fingerprint = ctx->fingerprint;
     /* the digits of c1, lifted to every row and transformed (lazy, [0, 4p)) */
-    lift_digits(dig, a, l, k, L, ctx);
+    if ((st = lift_digits(dig, a, l, k, dp, L, ctx)) != CN_OK)
+        goto done;
     /* P c0 and P c1 in NTT form over q_1..q_l (their residue modulo P is 0) */
     uint64_t *px = pc + 2 * l * n;
     for (int hh = 0; hh < 2; hh++)
@@ -231,8 +257,8 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
         for (size_t j = 0; j < k; j++) {
             const size_t rj = j < l ? j : L;
             const uint64_t p = ctx->ring.ntt[rj].mod.p;
-            for (size_t i = 0; i < l; i++) {
-                const uint64_t *x = dig + (j * l + i) * n;
+            for (size_t i = 0; i < nd; i++) {
+                const uint64_t *x = dig + (j * nd + i) * n;
                 uint64_t *y = px + i * n;
                 for (size_t c = 0; c < n; c++)
                     y[c] = x[perm[c]];
@@ -243,7 +269,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
             memset(y0, 0, n * sizeof *y0);
             memset(y1, 0, n * sizeof *y1);
-            cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, l, n, p);
+            cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
             if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
                 const cn_mod_t m = ctx->ring.base.mod[j];
                 const uint64_t *c0 = pc + j * n;

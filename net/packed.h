@@ -54,6 +54,9 @@ struct cn_packed {
     uint64_t elts[CN_PK_MAX_ELTS]; /* ascending */
     double budget;
     double cost;
+    /* primes per key-switching digit of the client's keys (1 .. nq; lib/bfv/digits.c),
+     * chosen by cn_packed_create with the parameters (docs/net.md, "Keys") */
+    size_t dp;
 };
 
 /* The layout's shapes and rotations for parameters of degree n (no noise yet). */
@@ -68,6 +71,9 @@ double cn_pk_noise(cn_packed_t *pk);
  * returns the highest level of a ciphertext relinearized (0: none). A key at that level
  * is all the server needs, and smaller than one at level L (cn_bfv_keygen_galois_levels). */
 size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels);
+/* The bytes of the evaluation keys the client sends for pk (relinearization key and
+ * Galois keys at their levels, seeded, digits of pk->dp primes: docs/format.md). */
+double cn_pk_key_bytes(const cn_packed_t *pk);
 /* The Galois element of a rotation by `positions` positions (all rows). */
 uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
 /* The slot index (r n/2 + column) of position p of lane `lane` (input index within the

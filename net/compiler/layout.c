@@ -234,6 +234,7 @@ double cn_pk_noise(cn_packed_t *pk)
             lqmax = lq;
     }
     const double ln = log2((double)prm->n), lp = prm->p ? log2((double)prm->p) : 0;
+    const size_t dp = pk->dp ? pk->dp : 1;
     size_t level = prm->nq, size = 2;
     int early = 0; /* the last op switched already: its MODSWITCH is done */
     /* fresh secret-key encryption, as the batched estimate */
@@ -241,10 +242,15 @@ double cn_pk_noise(cn_packed_t *pk)
     for (size_t i = 0; i < pk->nops; i++) {
         cn_pk_op_t *o = &pk->ops[i];
         double lq = lqp[level];
-        /* one key switch (rotation or relinearization), worst case: t (l n eta q_max / P
-         * + n / 2) / Q, as the batched estimate's relinearization */
+        /* one key switch (rotation or relinearization), worst case: t (nd n eta D / P
+         * + n / 2) / Q with nd = ceil(l / k) digits of k = pk->dp primes, each below
+         * D = k q_max^k after the base extension (lib/bfv/digits.c); k = 1: the batched
+         * estimate's relinearization, l n eta q_max / P */
 #define PK_KS(lev)                                                                             \
-    (lt + log2((double)(lev)*exp2(ln) * CN_CBD_ETA * exp2(lqmax - lp) + exp2(ln - 1)) -        \
+    (lt +                                                                                      \
+     log2((double)(((lev) + dp - 1) / dp) * exp2(ln) * CN_CBD_ETA *                            \
+              exp2(log2((double)dp) + (double)((lev) < dp ? (lev) : dp) * lqmax - lp) +        \
+          exp2(ln - 1)) -                                                                      \
      lqp[lev])
         double ks = PK_KS(level);
         /* product with a plaintext vector: its polynomial has centered coefficients of at
@@ -325,17 +331,18 @@ void cn_packed_free(cn_packed_t *pk)
 }
 
 /* The cost model, in transforms of length n (n log2 n operations) per plaintext modulus
- * and ciphertext set, at each op's level l: a key switch lifts and transforms l digits to
- * l + 1 primes and transforms two results back (l (l + 1) + 2 (l + 1)); a product of
- * rows (with a plaintext vector or a key) costs about 4 / log2 n transforms per
- * polynomial and prime (one multiply-add per coefficient against the transform's
- * (log2 n) / 2), so a doubly hoisted baby step costs its key products 2 l (l + 1) and
- * each giant step its products over Q and P and one inverse transform and division; a
- * square about 6 l + 3 (the full-RNS tensor product). Folds and giant steps run after the
- * layer's modulus switch. */
+ * and ciphertext set, at each op's level l: a key switch lifts and transforms its
+ * nd = ceil(l / k) digits (k = pk->dp primes each) to l + 1 primes and transforms two
+ * results back (nd (l + 1) + 2 (l + 1)); a product of rows (with a plaintext vector or a
+ * key) costs about 4 / log2 n transforms per polynomial and prime (one multiply-add per
+ * coefficient against the transform's (log2 n) / 2), so a doubly hoisted baby step costs
+ * its key products 2 nd (l + 1) and each giant step its products over Q and P and one
+ * inverse transform and division; a square about 6 l + 3 (the full-RNS tensor product).
+ * Folds and giant steps run after the layer's modulus switch. */
 static double pk_cost(const cn_packed_t *pk)
 {
     const double ln = log2((double)pk->prm.n), pm = 4 / ln;
+    const size_t dp = pk->dp ? pk->dp : 1;
     double c = 0;
     size_t l = pk->prm.nq;
     int early = 0;
@@ -344,7 +351,8 @@ static double pk_cost(const cn_packed_t *pk)
         const double L = (double)l;
         const size_t drop = cn_pk_early_drop(pk, i);
         const double L2 = (double)(l - drop); /* folds and giant steps after the switch */
-        const double ks = L * (L + 1) + 2 * (L + 1), ks2 = L2 * (L2 + 1) + 2 * (L2 + 1);
+        const double D = (double)((l + dp - 1) / dp), D2 = (double)((l - drop + dp - 1) / dp);
+        const double ks = D * (L + 1) + 2 * (L + 1), ks2 = D2 * (L2 + 1) + 2 * (L2 + 1);
         const int was_early = early;
         early = drop != 0;
         switch (o->kind) {
@@ -354,7 +362,7 @@ static double pk_cost(const cn_packed_t *pk)
             l -= drop;
             break;
         case CN_PK_DIAG:
-            c += L * (L + 1) + (double)(o->baby - 1) * 2 * L * (L + 1) * pm +
+            c += D * (L + 1) + (double)(o->baby - 1) * 2 * D * (L + 1) * pm +
                  (double)o->giant * (2 * (L + 1) + (double)o->baby * 2 * (L + 1) * pm) +
                  ks2 * (double)(o->giant - 1 + log2_exact(o->m_in / o->m_out));
             l -= drop;
@@ -430,6 +438,41 @@ static double pk_request_bytes(const cn_packed_t *pk)
  * halved while the request stays within it */
 #define PK_REQUEST_MAX 16e6
 
+/* bytes of one seeded key switching key record at level d (docs/format.md: level, primes
+ * per digit from 1.3 on, seed, then ceil(d / k) digits of rows q_1..q_d and P, packed) */
+static double pk_row_bytes(size_t n, uint64_t q)
+{
+    unsigned b = 0; /* bits of q - 1, as lib/io packs residues */
+    while (b < 64 && ((q - 1) >> b))
+        b++;
+    return (double)((n * b + 7) / 8);
+}
+
+static double pk_ksk_bytes(const cn_bfv_params_t *prm, size_t d, size_t dp)
+{
+    double rows = pk_row_bytes(prm->n, prm->p);
+    for (size_t j = 0; j < d; j++)
+        rows += pk_row_bytes(prm->n, prm->q[j]);
+    return 4 + (dp > 1 ? 4 : 0) + CN_SEED_BYTES + (double)((d + dp - 1) / dp) * rows;
+}
+
+double cn_pk_key_bytes(const cn_packed_t *pk)
+{
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels), dp = pk->dp ? pk->dp : 1;
+    double b = relin ? 40 + pk_ksk_bytes(&pk->prm, relin, dp) : 0;
+    if (pk->nelts)
+        b += 40;
+    for (size_t i = 0; i < pk->nelts; i++)
+        b += 8 + pk_ksk_bytes(&pk->prm, levels[i] ? levels[i] : pk->prm.nq, dp);
+    return b;
+}
+
+/* The one-time upload target of the evaluation keys (issue 16: 40 MB). The search prefers
+ * parameters and digits within it, and takes the least cost among those (or, when none
+ * is, among all). */
+#define PK_KEYS_MAX 40e6
+
 /* pk (chosen with every block of a row in the first layer) with the fewest blocks per
  * row whose request stays within PK_REQUEST_MAX bytes and whose budget keeps the margin:
  * each halving removes one fold, so one Galois key at the top level (for MNIST, one
@@ -485,6 +528,7 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
     const size_t *nlist = o->n ? &o->n : ns;
     const size_t nn = o->n ? 1 : sizeof ns / sizeof ns[0];
     double best = INFINITY, best_budget = -INFINITY;
+    int best_over = 1; /* the best's keys exceed PK_KEYS_MAX */
     cn_status st = CN_OK, shape_st = CN_OK;
     size_t secure = 0;
     /* the AVX-512 IFMA kernels (primes below 2^50) key-switch about 2.2 times faster
@@ -525,24 +569,35 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                     if (nq_max > CN_BFV_MAX_Q)
                         nq_max = CN_BFV_MAX_Q;
                 }
+                size_t fit = 0; /* the fewest primes that fit */
                 for (size_t nq = o->nq ? o->nq : 1; nq <= nq_max; nq++) {
+                    if (fit && nq > fit + 1)
+                        break; /* two more primes only cost more */
                     if (cn_bfv_params_default(&cand->prm, n, nq, qb, qb + 1, nt, tb,
                                               o->security) != CN_OK)
                         continue;
                     secure++;
-                    const double budget = pk_schedule(cand, margin);
-                    if (budget > best_budget)
-                        best_budget = budget;
-                    if (budget < margin)
-                        continue;
-                    const double cost = pk_seconds(cand, ifma);
-                    if (cost < best) {
-                        *pk = *cand;
-                        pk->budget = budget;
-                        pk->cost = cost;
-                        best = cost;
+                    /* digits of 1 .. nq primes: fewer digits, smaller and cheaper key
+                     * switches, more noise (lib/bfv/digits.c) */
+                    const size_t dmax = o->digit_primes ? o->digit_primes : nq;
+                    for (size_t dp = o->digit_primes ? dmax : 1; dp <= dmax && dp <= nq; dp++) {
+                        cand->dp = dp;
+                        const double budget = pk_schedule(cand, margin);
+                        if (budget > best_budget)
+                            best_budget = budget;
+                        if (budget < margin)
+                            continue;
+                        fit = fit ? fit : nq;
+                        const double cost = pk_seconds(cand, ifma);
+                        const int over = cn_pk_key_bytes(cand) > PK_KEYS_MAX;
+                        if (over < best_over || (over == best_over && cost < best)) {
+                            *pk = *cand;
+                            pk->budget = budget;
+                            pk->cost = cost;
+                            best = cost;
+                            best_over = over;
+                        }
                     }
-                    break; /* more primes only cost more */
                 }
             }
         }
@@ -629,9 +684,9 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         fprintf(f, "  [level %zu, budget %.1f]\n", o->level, -o->noise_bits - 1);
     }
     fprintf(f,
-            "  %zu Galois keys; estimated budget %.1f bits, %.3f s per request on one core "
-            "(cost model)\n",
-            pk->nelts, pk->budget, pk->cost);
+            "  %zu Galois keys, digits of %zu primes (%.1f MB of keys); estimated budget "
+            "%.1f bits, %.3f s per request on one core (cost model)\n",
+            pk->nelts, pk->dp ? pk->dp : 1, cn_pk_key_bytes(pk) / 1e6, pk->budget, pk->cost);
 }
 
 const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk)

@@ -109,12 +109,12 @@ cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
     size_t levels[CN_PK_MAX_ELTS];
     const size_t relin = cn_pk_key_levels(pk, levels);
     if (st == CN_OK && pk_needs_relin(pk)) {
-        st = cn_bfv_keygen_relin_level(&c->rk, &c->sk, relin, c->ctx, &c->rng);
+        st = cn_bfv_keygen_relin_digits(&c->rk, &c->sk, relin, pk->dp, c->ctx, &c->rng);
         c->has_rk = st == CN_OK;
     }
     if (st == CN_OK)
-        st = cn_bfv_keygen_galois_levels(&c->gk, &c->sk, pk->elts, levels, pk->nelts, c->ctx,
-                                         &c->rng);
+        st = cn_bfv_keygen_galois_digits(&c->gk, &c->sk, pk->elts, levels, pk->nelts, pk->dp,
+                                         c->ctx, &c->rng);
     if (st != CN_OK) {
         cn_packed_client_free(c);
         return st;

@@ -180,12 +180,13 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin_digits(cn_bfv_relin_key_t *r
                                                            size_t level, size_t digit_primes,
                                                            const cn_bfv_context_t *ctx,
                                                            cn_rng_t *rng);
-/* As cn_bfv_keygen_galois_levels, every key with digits of `digit_primes` primes
- * (cn_bfv_keygen_relin_digits). */
-CN_API CN_WARN_UNUSED cn_status
-cn_bfv_keygen_galois_digits(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
-                            const uint64_t *elts, const size_t *levels, size_t count,
-                            size_t digit_primes, const cn_bfv_context_t *ctx, cn_rng_t *rng);
+/* As cn_bfv_keygen_galois_levels, the key of elts[i] with digits of digit_primes[i]
+ * primes (1 .. L; cn_bfv_keygen_relin_digits; digit_primes NULL: one prime per digit). A
+ * repeated element takes its fewest primes per digit. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_digits(
+    cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk, const uint64_t *elts,
+    const size_t *levels, size_t count, const size_t *digit_primes, const cn_bfv_context_t *ctx,
+    cn_rng_t *rng);
 
 /* Galois keys for exactly the Galois elements elts[0..count) (each odd, in [1, 2n); 1
  * and repeats need no key and are skipped), in that order: the keys a plan lists.

@@ -78,18 +78,24 @@ void cn_bfv_digit_row(uint64_t *x, const uint64_t *c, const uint64_t *y, size_t 
                 x[t] = cn_mod_reduce_u64(di[t], m);
         return;
     }
-    /* sum_j y_j [D_i / q_j]_p: at most CN_BFV_MAX_Q products below 2^122 in 128 bits */
-    uint64_t w[CN_BFV_MAX_Q];
+    /* sum_j y_j [D_i / q_j]_p by Shoup products (y_j < 2^64 any, each term in [0, 2p)),
+     * the sum kept in [0, 2p) */
+    uint64_t w[CN_BFV_MAX_Q], ws[CN_BFV_MAX_Q];
+    const uint64_t p = m.p, p2 = 2 * m.p;
     for (size_t j = lo; j < hi; j++) {
         w[j - lo] = 1;
         for (size_t h = lo; h < hi; h++)
             if (h != j)
                 w[j - lo] = cn_mod_mul(w[j - lo], cn_mod_reduce_u64(ctx->ring.base.q[h], m), m);
+        ws[j - lo] = cn_mod_shoup(w[j - lo], m);
     }
+    const size_t k = hi - lo;
     for (size_t t = 0; t < n; t++) {
-        cn_u128 acc = 0;
-        for (size_t j = lo; j < hi; j++)
-            acc += (cn_u128)y[j * n + t] * w[j - lo];
-        x[t] = cn_mod_reduce_any_u128(acc, m);
+        uint64_t acc = cn_mod_mul_shoup_lazy(y[lo * n + t], w[0], ws[0], p);
+        for (size_t j = 1; j < k; j++) {
+            acc += cn_mod_mul_shoup_lazy(y[(lo + j) * n + t], w[j], ws[j], p);
+            acc = acc >= p2 ? acc - p2 : acc;
+        }
+        x[t] = acc; /* [0, 2p) */
     }
 }

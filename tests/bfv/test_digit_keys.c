@@ -105,11 +105,11 @@ START_TEST(test_digit_slots)
             const size_t dp = dps[a], d = ds[b];
             const uint64_t elts[2] = {cn_bfv_galois_elt_rows(3, f.ctx),
                                       cn_bfv_galois_elt_columns(f.ctx)};
-            const size_t levels[2] = {d, d};
+            const size_t levels[2] = {d, d}, dps2[2] = {dp, dp};
             cn_bfv_galois_keys_t gk = {0};
             cn_bfv_relin_key_t rk = {0};
             ck_assert_int_eq(
-                cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, levels, 2, dp, f.ctx, &f.rng),
+                cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, levels, 2, dps2, f.ctx, &f.rng),
                 CN_OK);
             ck_assert_int_eq(cn_bfv_keygen_relin_digits(&rk, &f.sk, d, dp, f.ctx, &f.rng),
                              CN_OK);
@@ -180,10 +180,12 @@ START_TEST(test_digit_slots)
     cn_bfv_galois_keys_t gk = {0};
     cn_bfv_relin_key_t rk = {0};
     const uint64_t e3 = 3;
-    ck_assert_int_eq(cn_bfv_keygen_galois_digits(&gk, &f.sk, &e3, NULL, 1, 0, f.ctx, &f.rng),
-                     CN_ERR_INVALID_ARG);
+    const size_t zero = 0, above = DK_L + 1;
     ck_assert_int_eq(
-        cn_bfv_keygen_galois_digits(&gk, &f.sk, &e3, NULL, 1, DK_L + 1, f.ctx, &f.rng),
+        cn_bfv_keygen_galois_digits(&gk, &f.sk, &e3, NULL, 1, &zero, f.ctx, &f.rng),
+        CN_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        cn_bfv_keygen_galois_digits(&gk, &f.sk, &e3, NULL, 1, &above, f.ctx, &f.rng),
         CN_ERR_INVALID_ARG);
     ck_assert_int_eq(cn_bfv_keygen_relin_digits(&rk, &f.sk, DK_L, 0, f.ctx, &f.rng),
                      CN_ERR_INVALID_ARG);
@@ -277,7 +279,7 @@ START_TEST(test_digit_noise_bound)
         const uint64_t g = cn_bfv_galois_elt_rows(1, f.ctx);
         cn_bfv_galois_keys_t gk = {0};
         ck_assert_int_eq(
-            cn_bfv_keygen_galois_digits(&gk, &f.sk, &g, NULL, 1, dp, f.ctx, &f.rng), CN_OK);
+            cn_bfv_keygen_galois_digits(&gk, &f.sk, &g, NULL, 1, &dp, f.ctx, &f.rng), CN_OK);
         for (int rep = 0; rep < 4; rep++) {
             cn_bfv_ciphertext_t c = {0}, x = {0};
             encrypt_at(&c, v, l, &f, 1000 + 10 * dp + (size_t)rep);
@@ -344,10 +346,10 @@ START_TEST(test_digit_io)
     const size_t n = f.prm.n, dp = 2;
     const uint64_t elts[2] = {cn_bfv_galois_elt_rows(5, f.ctx),
                               cn_bfv_galois_elt_columns(f.ctx)};
-    const size_t levels[2] = {3, DK_L};
+    const size_t levels[2] = {3, DK_L}, dps2[2] = {dp, dp};
     cn_bfv_galois_keys_t gk = {0}, back = {0};
     ck_assert_int_eq(
-        cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, levels, 2, dp, f.ctx, &f.rng), CN_OK);
+        cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, levels, 2, dps2, f.ctx, &f.rng), CN_OK);
     size_t want = 32 + 8;
     for (size_t i = 0; i < 2; i++)
         want += 8 + 4 + 4 + CN_SEED_BYTES +

@@ -479,9 +479,9 @@ static void dump_objects(const char *dir, const cn_bfv_params_t *prm, int galois
         cn_bfv_galois_keys_clear(&gk);
         /* digits of two primes at levels 2 and 3 (format 1.3): one digit of two primes;
          * a digit of two and a digit of one */
-        const size_t levels2[2] = {2, 3};
-        ck_assert_int_eq(cn_bfv_keygen_galois_digits(&gk, &sk, elts, levels2, 2, 2, ctx, &rng),
-                         CN_OK);
+        const size_t levels2[2] = {2, 3}, dps2[2] = {2, 2};
+        ck_assert_int_eq(
+            cn_bfv_keygen_galois_digits(&gk, &sk, elts, levels2, 2, dps2, ctx, &rng), CN_OK);
         DUMP(dir, "gk_digits.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys,
              &gk, ctx);
         cn_bfv_galois_keys_clear(&gk);

@@ -648,7 +648,9 @@ cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_pa
                     secure++;
                     /* one prime per key-switching digit for the schedule, then keys of
                      * several where the noise allows (or the option's for all) */
-                    cand->dp = o->digit_primes ? o->digit_primes : 1;
+                    cand->dp = !o->digit_primes       ? 1
+                               : o->digit_primes < nq ? o->digit_primes
+                                                      : nq;
                     memset(cand->edp, 0, sizeof cand->edp);
                     cand->rdp = 0;
                     double budget = pk_schedule(cand, margin);

@@ -176,6 +176,50 @@ START_TEST(test_digit_slots)
             cn_bfv_galois_keys_clear(&gk);
             cn_bfv_relin_key_clear(&rk);
         }
+    /* keys of different digits in one hoisted batch: rotations by 3 (k = 2), the swap
+     * (k = 1), by 5 (k = 3), 1 (no key) */
+    {
+        const uint64_t elts[4] = {cn_bfv_galois_elt_rows(3, f.ctx),
+                                  cn_bfv_galois_elt_columns(f.ctx),
+                                  cn_bfv_galois_elt_rows(5, f.ctx), 1};
+        const size_t dps3[3] = {2, 1, 3};
+        cn_bfv_galois_keys_t gk = {0};
+        ck_assert_int_eq(
+            cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, NULL, 3, dps3, f.ctx, &f.rng), CN_OK);
+        cn_bfv_ciphertext_t c = {0}, hx[4] = {{0}}, x = {0};
+        encrypt_at(&c, v, DK_L, &f, 4242);
+        ck_assert_int_eq(cn_bfv_apply_galois_hoisted(hx, &c, elts, 4, &gk, f.ctx), CN_OK);
+        int64_t want4[4][64];
+        rotated(want4[0], v, 3, n);
+        rotated(want4[1], v, -1, n);
+        rotated(want4[2], v, 5, n);
+        memcpy(want4[3], v, sizeof want4[3]);
+        for (int i = 0; i < 4; i++)
+            expect_slots(&hx[i], want4[i], &f);
+        /* doubly hoisted: sum of (i + 1) times rotation i */
+        cn_bfv_hoisted_t *h = NULL;
+        ck_assert_int_eq(cn_bfv_hoist(&h, &c, elts, 4, &gk, f.ctx), CN_OK);
+        cn_poly_t w[4] = {{0}};
+        for (int i = 0; i < 4; i++) {
+            ck_assert_int_eq(cn_poly_init(&w[i], &f.ctx->ring, f.ctx->ring.base.k), CN_OK);
+            int64_t cst[64] = {0};
+            cst[0] = i + 1;
+            ck_assert_int_eq(cn_poly_set_int64(&w[i], cst, &f.ctx->ring), CN_OK);
+            ck_assert_int_eq(cn_poly_to_ntt(&w[i], &f.ctx->ring), CN_OK);
+        }
+        ck_assert_int_eq(cn_bfv_hoisted_dot(&x, h, w, f.ctx), CN_OK);
+        for (size_t j = 0; j < n; j++)
+            want[j] = want4[0][j] + 2 * want4[1][j] + 3 * want4[2][j] + 4 * want4[3][j];
+        expect_slots(&x, want, &f);
+        cn_bfv_hoisted_free(h);
+        for (int i = 0; i < 4; i++) {
+            cn_poly_clear(&w[i]);
+            cn_bfv_ciphertext_clear(&hx[i]);
+        }
+        cn_bfv_ciphertext_clear(&c);
+        cn_bfv_ciphertext_clear(&x);
+        cn_bfv_galois_keys_clear(&gk);
+    }
     /* bad primes per digit */
     cn_bfv_galois_keys_t gk = {0};
     cn_bfv_relin_key_t rk = {0};

@@ -11,7 +11,6 @@
  * request of each batch size is reported apart (a fresh server's first request).
  *   latency [--model F] [--weight-bits B] [--batches 1,2,8,64] [--reps R] [--threads T]
  *           [--n N] [--baby B] [--t-bits B] [--q-bits B] [--first-blocks F]
- *           [--digit-primes K]
  *           (forced parameters and layout options; 0: chosen) */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -73,8 +72,7 @@ int main(int argc, char **argv)
 {
     const char *model = "examples/models/cryptonets_mnist.cnm";
     unsigned wbits = 4;
-    size_t batches[MAX_B] = {1, 2, 8, 64}, nb = 4, reps = 5, n = 0, baby = 0, first_blocks = 0,
-           digit_primes = 0;
+    size_t batches[MAX_B] = {1, 2, 8, 64}, nb = 4, reps = 5, n = 0, baby = 0, first_blocks = 0;
     unsigned t_bits = 0, q_bits = 0;
     int threads = 0;
     for (int i = 1; i < argc; i++) {
@@ -96,8 +94,6 @@ int main(int argc, char **argv)
             baby = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--first-blocks") && i + 1 < argc)
             first_blocks = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--digit-primes") && i + 1 < argc)
-            digit_primes = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
             nb = 0;
             for (char *p = strtok(argv[++i], ","); p && nb < MAX_B; p = strtok(NULL, ","))
@@ -106,7 +102,7 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: latency [--model F] [--weight-bits B] [--batches 1,2,8,64] "
                     "[--reps R] [--threads T] [--n N] [--baby B] [--t-bits B] [--q-bits B] "
-                    "[--first-blocks F] [--digit-primes K]\n");
+                    "[--first-blocks F]\n");
             return 2;
         }
     }
@@ -153,8 +149,7 @@ int main(int argc, char **argv)
                                .baby = baby,
                                .t_bits = t_bits,
                                .q_bits = q_bits,
-                               .first_blocks = first_blocks,
-                               .digit_primes = digit_primes};
+                               .first_blocks = first_blocks};
         if (cn_packed_create(&c->pk, plan, &po, &d) != CN_OK) {
             fprintf(stderr, "latency: batch %zu: %s\n", c->batch, d.msg);
             return 1;

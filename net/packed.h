@@ -56,6 +56,13 @@ struct cn_packed {
     uint64_t elts[CN_PK_MAX_ELTS]; /* ascending */
     double budget;
     double cost;
+    /* primes per key-switching digit of the client's keys (lib/bfv/digits.c; 0 or 1:
+     * one per prime): dp for every key (the option cn_packed_opts_t.digit_primes), or
+     * per key, edp[i] for the key of elts[i] and rdp for the relinearization key (0:
+     * dp), as many as leave the noise estimate within half a bit (docs/net.md, "Keys") */
+    size_t dp;
+    size_t edp[CN_PK_MAX_ELTS];
+    size_t rdp;
 };
 
 /* cn_packed_create with a plan's recorded choices f (NULL: chosen): a recorded count
@@ -76,6 +83,12 @@ double cn_pk_noise(cn_packed_t *pk);
  * returns the highest level of a ciphertext relinearized (0: none). A key at that level
  * is all the server needs, and smaller than one at level L (cn_bfv_keygen_galois_levels). */
 size_t cn_pk_key_levels(const cn_packed_t *pk, size_t *levels);
+/* The bytes of the evaluation keys the client sends for pk (relinearization key and
+ * Galois keys at their levels, seeded, digits of their primes: docs/format.md). */
+double cn_pk_key_bytes(const cn_packed_t *pk);
+/* The primes per digit of every key (after cn_pk_noise): dps[i] (i < pk->nelts) for
+ * pk->elts[i]; returns the relinearization key's. */
+size_t cn_pk_key_digits(const cn_packed_t *pk, size_t *dps);
 /* The Galois element of a rotation by `positions` positions (all rows). */
 uint64_t cn_pk_elt_rows(const cn_packed_t *pk, size_t positions);
 /* The slot index (r n/2 + column) of position p of lane `lane` (input index within the

@@ -166,6 +166,9 @@ def write_seeded_galois_keys(keys, prm):
 
 # header flag bit 0 of types 4 and 5 (format 1.1): the keys are seeded
 HDR_SEEDED_KEYS = 1
+# header flag bit 1 of types 4 and 5 (format 1.3): every key record carries its primes
+# per digit k after its level
+HDR_DIGIT_PRIMES = 2
 
 def parse_header(data, off=0):
     r = Reader(data, off)
@@ -178,8 +181,11 @@ def parse_header(data, off=0):
     h["count"], h["len"], h["fingerprint"] = r.u32(), r.u64(), r.u64()
     if h["major"] != 1:
         raise FormatError("major version %d" % h["major"])
-    if h["flags"] & ~HDR_SEEDED_KEYS or (h["flags"] and (h["type"] not in (4, 5) or
-                                                          h["minor"] < 1 or h["count"] == 0)):
+    fl = h["flags"]
+    if fl & ~(HDR_SEEDED_KEYS | HDR_DIGIT_PRIMES) or \
+            (fl and h["type"] not in (4, 5)) or \
+            (fl & HDR_SEEDED_KEYS and (h["minor"] < 1 or h["count"] == 0)) or \
+            (fl & HDR_DIGIT_PRIMES and h["minor"] < 3):
         raise FormatError("header flags %d (type %d, version 1.%d)" %
                           (h["flags"], h["type"], h["minor"]))
     if h["len"] < 40 or off + h["len"] > len(data):
@@ -246,25 +252,39 @@ def key_primes(prm):
     return prm["q"] + ([prm["P"]] if prm["P"] else [])
 
 
-def parse_ksk(r, prm, seeded=False, minor=1):
+class Ksk(list):
+    """A key switching key: the list of its digits (k0_i, k1_i), with its level d and
+    primes per digit k (format 1.3; k = 1 before)"""
+    def __init__(self, digits, level, k):
+        super().__init__(digits)
+        self.level, self.k = level, k
+
+
+def parse_ksk(r, prm, seeded=False, minor=1, grouped=False):
     """[(k0_i, k1_i)] over the digits; a seeded key's k1_i are expanded from its seed.
-    A key at level d < L (format 1.2) has d digits over q_1..q_d and P."""
-    nd = r.u32()
+    A key at level d < L (format 1.2) has digits over q_1..q_d and P; with digits of k
+    primes (format 1.3, grouped) ceil(d / k) of them, else d."""
+    d = r.u32()
+    k = r.u32() if grouped else 1
     L = len(prm["q"])
-    if nd < 1 or nd > L or (nd != L and minor < 2):
-        raise FormatError("ndigits %d" % nd)
-    primes = prm["q"][:nd] + ([prm["P"]] if prm["P"] else [])
+    if d < 1 or d > L or (d != L and minor < 2):
+        raise FormatError("ndigits %d" % d)
+    if k < 1 or k > L:
+        raise FormatError("primes per digit %d" % k)
+    nd = (d + k - 1) // k
+    primes = prm["q"][:d] + ([prm["P"]] if prm["P"] else [])
     if not seeded:
-        return [(rows(r, prm, primes), rows(r, prm, primes)) for _ in range(nd)]
+        return Ksk([(rows(r, prm, primes), rows(r, prm, primes)) for _ in range(nd)], d, k)
     seed = r.take(32)
     k0 = [rows(r, prm, primes) for _ in range(nd)]
-    return [(k0[i], expand_ksk_rows(seed, i, primes, prm["n"])) for i in range(nd)]
+    return Ksk([(k0[i], expand_ksk_rows(seed, i, primes, prm["n"])) for i in range(nd)], d, k)
 
 
 def parse_relin_key(data, prm):
     h = parse_header(data)
     expect(h, prm, 4)
-    k = parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"])
+    k = parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"],
+                  h["flags"] & HDR_DIGIT_PRIMES)
     finish(h)
     return k
 
@@ -275,7 +295,8 @@ def parse_galois_keys(data, prm):
     keys = []
     for _ in range(h["count"]):
         g = h["body"].u64()
-        keys.append((g, parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"])))
+        keys.append((g, parse_ksk(h["body"], prm, h["flags"] & HDR_SEEDED_KEYS, h["minor"],
+                                  h["flags"] & HDR_DIGIT_PRIMES)))
     finish(h)
     return keys
 
@@ -917,14 +938,15 @@ def galois_s(s, g, n):
 
 
 def check_ksk(ksk, s, target, prm, what):
-    primes = prm["q"][:len(ksk)] + [prm["P"]]  # a key at level d: q_1..q_d and P
+    d, k = ksk.level, ksk.k
+    primes = prm["q"][:d] + [prm["P"]]  # a key at level d: q_1..q_d and P
     S = [ntt([v % p for v in s], p) for p in primes]
     T = [ntt([v % p for v in target], p) for p in primes]
     for i, (k0, k1) in enumerate(ksk):
         e = []
         for j, p in enumerate(primes):
             row = [(a + b * c) % p for a, b, c in zip(k0[j], k1[j], S[j])]
-            if j == i:
+            if i * k <= j < min(i * k + k, d):  # the rows of digit i's primes
                 row = [(x - prm["P"] * y) % p for x, y in zip(row, T[j])]
             e.append(row)
         check_small_noise(e, primes, 21, "%s digit %d" % (what, i))
@@ -969,8 +991,27 @@ def check_dir(d):
         levels = []
         for g, ksk in parse_galois_keys(load(os.path.join(d, "gk_level.bin")), prm):
             check_ksk(ksk, s, galois_s(s, g, n), prm, "Galois key %d" % g)
-            levels.append(len(ksk))
+            levels.append(ksk.level)
         print("  Galois keys at levels %s (format 1.2): each switches from s(X^g)" % levels)
+    if os.path.exists(os.path.join(d, "gk_digits.bin")):
+        gdata = load(os.path.join(d, "gk_digits.bin"))
+        h = parse_header(gdata)
+        assert h["flags"] == HDR_SEEDED_KEYS | HDR_DIGIT_PRIMES and h["minor"] == 3
+        shapes, size = [], 32 + 8
+        for g, ksk in parse_galois_keys(gdata, prm):
+            check_ksk(ksk, s, galois_s(s, g, n), prm, "Galois key %d" % g)
+            shapes.append((ksk.level, ksk.k, len(ksk)))
+            size += 8 + 4 + 4 + 32 + len(ksk) * (rowbytes(prm, ksk.level) +
+                                                  (n * bitlen_minus1(prm["P"]) + 7) // 8)
+        assert len(gdata) == size, (len(gdata), size)
+        print("  Galois keys with digits of several primes (format 1.3; level, primes per "
+              "digit, digits: %s): each switches from s(X^g), P s(X^g) on every row of its "
+              "digit's primes; size as documented" % shapes)
+    if os.path.exists(os.path.join(d, "rk_digits.bin")):
+        rkd = parse_relin_key(load(os.path.join(d, "rk_digits.bin")), prm)
+        check_ksk(rkd, s, s2, prm, "relinearization key (digits of %d primes)" % rkd.k)
+        print("  relinearization key with digits of %d primes (format 1.3): %d digits, "
+              "k0_i + k1_i s - P s^2 on its primes' rows small" % (rkd.k, len(rkd)))
     pti, m = parse_plaintext(load(os.path.join(d, "pt.bin")), prm)
     assert pti == ti and decode_slots(m, t) == v
     print("  plaintext: slots decode to the values")

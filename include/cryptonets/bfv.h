@@ -83,11 +83,22 @@ typedef struct {
  * key travels as k0 and the seed (docs/format.md, "Seeded key switching keys"). */
 typedef struct {
     uint64_t fingerprint;
-    size_t ndigits;     /* the key's level d (1 .. L): one digit per prime q_1..q_d */
-    cn_poly_t *k0, *k1; /* [ndigits] over q_1..q_L, P, NTT form (rows q_{d+1}..q_L: 0) */
+    size_t ndigits;     /* the key's level d (1 .. L): it switches ciphertexts of level <= d */
+    cn_poly_t *k0, *k1; /* [cn_bfv_ksk_count] over q_1..q_L, P, NTT form (rows q_{d+1}..q_L:
+                         * 0) */
     int has_seed;       /* 1 when every k1[i] is the expansion of seed */
     uint8_t seed[CN_SEED_BYTES];
+    /* primes per digit (0 or 1: one digit per prime q_1..q_d, the keys of format <= 1.2;
+     * k > 1: digit i is the product of q_{ik+1}..q_{ik+k}, docs/format.md format 1.3) */
+    size_t digit_primes;
 } cn_bfv_relin_key_t;
+
+/* The number of digits (k0/k1 polynomials) of a key switching key: ceil(d / k). */
+static inline size_t cn_bfv_ksk_count(const cn_bfv_relin_key_t *k)
+{
+    const size_t dp = k->digit_primes > 1 ? k->digit_primes : 1;
+    return (k->ndigits + dp - 1) / dp;
+}
 
 /* Galois keys: key switching keys for automorphisms X -> X^g of the ring, which rotate
  * the slots of batched plaintexts (see cryptonets/encode.h for the slot layout). */
@@ -158,6 +169,24 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk,
                                                      const int64_t *steps, size_t nsteps,
                                                      const cn_bfv_context_t *ctx,
                                                      cn_rng_t *rng);
+
+/* As cn_bfv_keygen_relin_level, with digits of `digit_primes` primes (1 .. L; 1: as
+ * cn_bfv_keygen_relin_level): ceil(level / digit_primes) digits instead of level, so about
+ * digit_primes times smaller and faster to switch with, at a key-switching noise about
+ * q^(digit_primes - 1) times larger (hybrid key switching with dnum digits: Han, Ki,
+ * CT-RSA 2020, section 3; lib/bfv/digits.c). */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_relin_digits(cn_bfv_relin_key_t *rk,
+                                                           const cn_bfv_secret_key_t *sk,
+                                                           size_t level, size_t digit_primes,
+                                                           const cn_bfv_context_t *ctx,
+                                                           cn_rng_t *rng);
+/* As cn_bfv_keygen_galois_levels, the key of elts[i] with digits of digit_primes[i]
+ * primes (1 .. L; cn_bfv_keygen_relin_digits; digit_primes NULL: one prime per digit). A
+ * repeated element takes its fewest primes per digit. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_keygen_galois_digits(
+    cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk, const uint64_t *elts,
+    const size_t *levels, size_t count, const size_t *digit_primes, const cn_bfv_context_t *ctx,
+    cn_rng_t *rng);
 
 /* Galois keys for exactly the Galois elements elts[0..count) (each odd, in [1, 2n); 1
  * and repeats need no key and are skipped), in that order: the keys a plan lists.

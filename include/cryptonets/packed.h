@@ -39,6 +39,13 @@ typedef struct {
                            * client repeats them along the row): fewer mean fewer folds,
                            * so fewer Galois keys at the top level, for more uploaded
                            * ciphertexts; 0: every block of the row (docs/net.md, "Keys") */
+    size_t digit_primes;  /* primes per key-switching digit of every key (1: one per prime,
+                           * the keys of before); 0: per key, as many as keep the noise
+                           * estimate within half a bit (docs/net.md, "Keys"). Plans do not
+                           * record it (a loaded plan chooses per key) */
+    size_t max_key_bytes; /* 0, or a bound on the evaluation keys' bytes: parameters whose
+                           * keys fit it are preferred to cheaper ones that do not (the
+                           * bound is met through the parameters, which plans record) */
 } cn_packed_opts_t;
 
 typedef struct cn_packed cn_packed_t;

@@ -68,14 +68,27 @@ cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d
 void cn_bfv_add_rows(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t l,
                      const cn_bfv_context_t *ctx);
 
+/* Hybrid key-switching digits (lib/bfv/digits.c). The key's primes per digit (>= 1). */
+size_t cn_bfv_ksk_digit_primes(const cn_bfv_relin_key_t *k);
+/* y (l rows) = c_j (D_i / q_j)^-1 mod q_j on the rows j of every digit i of more than one
+ * prime (dp primes per digit at level l); other rows of y untouched; nothing when dp <= 1.
+ * c: l rows, coefficient form, values in [0, q_j). */
+void cn_bfv_digits_scale(uint64_t *y, const uint64_t *c, size_t l, size_t dp,
+                         const cn_bfv_context_t *ctx);
+/* x (n values) = digit i of c (dp primes per digit at level l; y from
+ * cn_bfv_digits_scale) on ring row rj (rj < l, or L for P), coefficient form, values in
+ * [0, 4p) (the lazy forward NTT's input): the residue [c]_{D_i} plus u D_i, 0 <= u < dp. */
+void cn_bfv_digit_row(uint64_t *x, const uint64_t *c, const uint64_t *y, size_t i, size_t l,
+                      size_t dp, size_t rj, const cn_bfv_context_t *ctx);
+
 /* Key and encryption helpers (lib/bfv/keys.c). */
 /* A key switching key from target (NTT form over all K rows of the ring) to sk's s. */
 cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
                                const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng);
-/* As cn_bfv_keygen_switch, at level d (1 .. L; keys.c) */
+/* As cn_bfv_keygen_switch, at level d (1 .. L) with dp primes per digit (1 .. L; keys.c) */
 cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
-                                     const cn_bfv_secret_key_t *sk, size_t d,
+                                     const cn_bfv_secret_key_t *sk, size_t d, size_t dp,
                                      const cn_bfv_context_t *ctx, cn_rng_t *rng);
 /* k1[i] (allocated, K rows) = the expansion of k->seed for digit i (docs/format.md, "Seeded
  * key switching keys"), NTT form. CN_ERR_INVALID_ARG without a seed or k1[i]. */

@@ -102,9 +102,9 @@ cn_status cn_bfv_check_ksk(const cn_bfv_relin_key_t *k, const cn_bfv_context_t *
         return st;
     if (k->ndigits == 0 || k->ndigits > ctx->L) /* the key's level */
         return CN_ERR_CONTEXT_MISMATCH;
-    if (!k->k0 || !k->k1)
+    if (!k->k0 || !k->k1 || k->digit_primes > ctx->L)
         return CN_ERR_SHAPE_MISMATCH;
-    for (size_t i = 0; i < k->ndigits; i++)
+    for (size_t i = 0; i < cn_bfv_ksk_count(k); i++)
         if ((st = poly_valid(&k->k0[i], ctx->ring.base.k, CN_FORM_NTT, ctx)) != CN_OK ||
             (st = poly_valid(&k->k1[i], ctx->ring.base.k, CN_FORM_NTT, ctx)) != CN_OK)
             return st;

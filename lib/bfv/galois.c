@@ -59,7 +59,7 @@ void cn_bfv_galois_keys_clear(cn_bfv_galois_keys_t *gk)
 }
 
 /* The key for s(X^g): s is turned to coefficient form, permuted, transformed back. */
-static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
+static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level, size_t dp,
                          const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                          cn_rng_t *rng)
 {
@@ -74,7 +74,7 @@ static cn_status key_for(cn_bfv_relin_key_t *key, uint64_t g, size_t level,
     cn_bfv_automorphism_coeff(sg.data, s.data, K, g, ctx);
     sg.form = CN_FORM_COEFF;
     if ((st = cn_poly_to_ntt(&sg, ring)) == CN_OK)
-        st = cn_bfv_keygen_switch_level(key, &sg, sk, level, ctx, rng);
+        st = cn_bfv_keygen_switch_level(key, &sg, sk, level, dp, ctx, rng);
 out:
     cn_poly_clear(&s); /* both wiped */
     cn_poly_clear(&sg);
@@ -82,11 +82,12 @@ out:
 }
 
 /* Keys for the elements g of elts[0..count) in order, skipping 1 and repeats, each at
- * the highest of its levels (levels NULL, or 0: L); the caller has checked that each
- * element is odd and below 2n and each level at most L. */
+ * the highest of its levels (levels NULL, or 0: L) with the fewest of its primes per
+ * digit (dps NULL: 1); the caller has checked that each element is odd and below 2n,
+ * each level at most L and each dps[i] in [1, L]. */
 static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
                              const uint64_t *elts, const size_t *levels, size_t count,
-                             const cn_bfv_context_t *ctx, cn_rng_t *rng)
+                             const size_t *dps, const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st = CN_OK;
     gk->elt = calloc(count ? count : 1, sizeof *gk->elt);
@@ -102,13 +103,15 @@ static cn_status keygen_elts(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t
             dup = gk->elt[j] == g;
         if (dup)
             continue;
-        size_t level = 0;
+        size_t level = 0, dp = ctx->L;
         for (size_t j = i; j < count; j++)
             if (elts[j] == g) {
                 const size_t lj = levels && levels[j] ? levels[j] : ctx->L;
+                const size_t kj = dps ? dps[j] : 1;
                 level = lj > level ? lj : level;
+                dp = kj < dp ? kj : dp;
             }
-        if ((st = key_for(&gk->key[gk->count], g, level, sk, ctx, rng)) == CN_OK)
+        if ((st = key_for(&gk->key[gk->count], g, level, dp, sk, ctx, rng)) == CN_OK)
             gk->elt[gk->count++] = g;
     }
     if (st != CN_OK) {
@@ -143,7 +146,7 @@ cn_status cn_bfv_keygen_galois(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key
     for (size_t i = 0; i < nsteps; i++)
         elts[i] = cn_bfv_galois_elt_rows(steps ? steps[i] : (int64_t)1 << i, ctx);
     elts[nsteps] = cn_bfv_galois_elt_columns(ctx);
-    st = keygen_elts(gk, sk, elts, NULL, nsteps + 1, ctx, rng);
+    st = keygen_elts(gk, sk, elts, NULL, nsteps + 1, NULL, ctx, rng);
     free(elts);
     return st;
 }
@@ -159,6 +162,14 @@ cn_status cn_bfv_keygen_galois_levels(cn_bfv_galois_keys_t *gk, const cn_bfv_sec
                                       const uint64_t *elts, const size_t *levels, size_t count,
                                       const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
+    return cn_bfv_keygen_galois_digits(gk, sk, elts, levels, count, NULL, ctx, rng);
+}
+
+cn_status cn_bfv_keygen_galois_digits(cn_bfv_galois_keys_t *gk, const cn_bfv_secret_key_t *sk,
+                                      const uint64_t *elts, const size_t *levels, size_t count,
+                                      const size_t *digit_primes, const cn_bfv_context_t *ctx,
+                                      cn_rng_t *rng)
+{
     memset(gk, 0, sizeof *gk);
     cn_status st = cn_bfv_check_sk(sk, ctx);
     if (st != CN_OK)
@@ -169,9 +180,10 @@ cn_status cn_bfv_keygen_galois_levels(cn_bfv_galois_keys_t *gk, const cn_bfv_sec
         return CN_ERR_INVALID_ARG;
     for (size_t i = 0; i < count; i++)
         if (elts[i] % 2 == 0 || elts[i] >= 2 * (uint64_t)ctx->n ||
-            (levels && levels[i] > ctx->L))
+            (levels && levels[i] > ctx->L) ||
+            (digit_primes && (digit_primes[i] == 0 || digit_primes[i] > ctx->L)))
             return CN_ERR_INVALID_ARG;
-    return keygen_elts(gk, sk, elts, levels, count, ctx, rng);
+    return keygen_elts(gk, sk, elts, levels, count, digit_primes, ctx, rng);
 }
 
 const cn_bfv_relin_key_t *cn_bfv_galois_find_key(const cn_bfv_galois_keys_t *gk, uint64_t g)

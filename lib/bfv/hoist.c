@@ -38,27 +38,44 @@ static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
     }
 }
 
-/* dig[j][i] = the digit i of a's c1 (its residue modulo q_i) on row j of the k rows
- * (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the decomposition every
- * hoisted rotation shares (Halevi, Shoup 2018). */
-static void lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
-                        size_t L, const cn_bfv_context_t *ctx)
+/* dig[j][i] = the digit i of a's c1 (nd digits of dp primes, lib/bfv/digits.c) on row j
+ * of the k rows (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the
+ * decomposition every hoisted rotation shares (Halevi, Shoup 2018). CN_ERR_NO_MEMORY. */
+static cn_status lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
+                             size_t dp, size_t L, const cn_bfv_context_t *ctx)
 {
-    const size_t n = ctx->n;
+    const size_t n = ctx->n, nd = (l + dp - 1) / dp;
+    uint64_t *y = NULL;
+    if (dp > 1 && !(y = cn_alloc(l * n, sizeof *y)))
+        return CN_ERR_NO_MEMORY;
+    cn_bfv_digits_scale(y, a->c[1].data, l, dp, ctx);
     for (size_t j = 0; j < k; j++) {
         const size_t rj = j < l ? j : L;
         const cn_ntt_table_t *tab = &ctx->ring.ntt[rj];
-        for (size_t i = 0; i < l; i++) {
-            const uint64_t *di = a->c[1].data + i * n;
-            uint64_t *x = dig + (j * l + i) * n;
-            if (ctx->ring.base.q[i] <= 4 * tab->mod.p)
-                memcpy(x, di, n * sizeof *x);
-            else
-                for (size_t c = 0; c < n; c++)
-                    x[c] = cn_mod_reduce_u64(di[c], tab->mod);
+        for (size_t i = 0; i < nd; i++) {
+            uint64_t *x = dig + (j * nd + i) * n;
+            cn_bfv_digit_row(x, a->c[1].data, y, i, l, dp, rj, ctx);
             cn_ntt_forward_lazy(x, tab);
         }
     }
+    free(y);
+    return CN_OK;
+}
+
+/* The primes per digit of the key of elts[r] (elts[r] != 1, its key present). */
+static size_t elt_dp(const uint64_t *elts, size_t r, const cn_bfv_galois_keys_t *gk)
+{
+    return cn_bfv_ksk_digit_primes(cn_bfv_galois_find_key(gk, elts[r]));
+}
+
+/* 1 when elts[r] (not 1) is the first element of its key's primes per digit: keys of
+ * different digits may be mixed, and the digits are lifted once per kind. */
+static int first_of_dp(const uint64_t *elts, size_t r, const cn_bfv_galois_keys_t *gk)
+{
+    for (size_t i = 0; i < r; i++)
+        if (elts[i] != 1 && elt_dp(elts, i, gk) == elt_dp(elts, r, gk))
+            return 0;
+    return 1;
 }
 
 cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
@@ -83,8 +100,9 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
     }
     const size_t l = a->level, n = ctx->n, L = ctx->L, k = l + 1;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    /* dig: for every output row j (q_0..q_{l-1}, then P) the l digits, lifted and
-     * transformed (lazy, values in [0, 4p)); then scratch for one rotation */
+    /* dig: for every output row j (q_0..q_{l-1}, then P) the nd digits, lifted and
+     * transformed (lazy, values in [0, 4p)), once per kind of key (primes per digit);
+     * then scratch for one rotation */
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *buf = cn_alloc((2 * l + 2 * k) * n, sizeof *buf);
     uint32_t *perm = cn_alloc(n, sizeof *perm);
@@ -94,49 +112,58 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
         goto done;
     }
     uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
-    lift_digits(dig, a, l, k, L, ctx);
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
-    for (size_t r = 0; r < count && st == CN_OK; r++) {
-        const uint64_t g = elts[r];
-        if (g == 1) {
+    for (size_t r = 0; r < count && st == CN_OK; r++)
+        if (elts[r] == 1)
             st = cn_bfv_ciphertext_copy(&out[r], a, ctx);
+    size_t dp = 0, nd = 0;
+    for (size_t r0 = 0; r0 < count && st == CN_OK; r0++) {
+        if (elts[r0] == 1 || !first_of_dp(elts, r0, gk))
             continue;
-        }
-        const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-        ntt_perm(perm, g, n);
-        const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
-        for (size_t j = 0; j < k; j++) {
-            const size_t rj = j < l ? j : L;
-            for (size_t i = 0; i < l; i++) {
-                const uint64_t *x = dig + (j * l + i) * n;
-                uint64_t *y = px + i * n;
-                for (size_t c = 0; c < n; c++)
-                    y[c] = x[perm[c]];
-                xs[i] = y;
-                k0s[i] = key->k0[i].data + rj * n;
-                k1s[i] = key->k1[i].data + rj * n;
-            }
-            uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
-            memset(y0, 0, n * sizeof *y0);
-            memset(y1, 0, n * sizeof *y1);
-            cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, l, n,
-                                                               ctx->ring.ntt[rj].mod.p);
-        }
-        if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
+        dp = elt_dp(elts, r0, gk);
+        nd = (l + dp - 1) / dp;
+        if ((st = lift_digits(dig, a, l, k, dp, L, ctx)) != CN_OK)
             break;
-        uint64_t *acc[2] = {acc0, acc1};
-        for (int h = 0; h < 2; h++) {
-            for (size_t j = 0; j < k; j++)
-                cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
-            cn_bfv_moddown(out[r].c[h].data, acc[h], l, lv, ctx);
+        for (size_t r = r0; r < count && st == CN_OK; r++) {
+            const uint64_t g = elts[r];
+            if (g == 1 || elt_dp(elts, r, gk) != dp)
+                continue;
+            const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
+            ntt_perm(perm, g, n);
+            const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+            for (size_t j = 0; j < k; j++) {
+                const size_t rj = j < l ? j : L;
+                for (size_t i = 0; i < nd; i++) {
+                    const uint64_t *x = dig + (j * nd + i) * n;
+                    uint64_t *y = px + i * n;
+                    for (size_t c = 0; c < n; c++)
+                        y[c] = x[perm[c]];
+                    xs[i] = y;
+                    k0s[i] = key->k0[i].data + rj * n;
+                    k1s[i] = key->k1[i].data + rj * n;
+                }
+                uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
+                memset(y0, 0, n * sizeof *y0);
+                memset(y1, 0, n * sizeof *y1);
+                cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, nd, n,
+                                                                   ctx->ring.ntt[rj].mod.p);
+            }
+            if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
+                break;
+            uint64_t *acc[2] = {acc0, acc1};
+            for (int h = 0; h < 2; h++) {
+                for (size_t j = 0; j < k; j++)
+                    cn_ntt_inverse(acc[h] + j * n, &ctx->ring.ntt[j < l ? j : L]);
+                cn_bfv_moddown(out[r].c[h].data, acc[h], l, lv, ctx);
+            }
+            cn_bfv_automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
+            cn_bfv_add_rows(out[r].c[0].data, out[r].c[0].data, c0g, l, ctx);
+            out[r].c[0].form = out[r].c[1].form = CN_FORM_COEFF;
+            out[r].t_index = t_index;
+            out[r].transparent = tr;
+            out[r].has_seed = 0;
         }
-        cn_bfv_automorphism_coeff(c0g, a->c[0].data, l, g, ctx);
-        cn_bfv_add_rows(out[r].c[0].data, out[r].c[0].data, c0g, l, ctx);
-        out[r].c[0].form = out[r].c[1].form = CN_FORM_COEFF;
-        out[r].t_index = t_index;
-        out[r].transparent = tr;
-        out[r].has_seed = 0;
     }
 done:
     free(dig);
@@ -201,8 +228,6 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     h->level = l;
     h->t_index = a->t_index;
     h->fingerprint = ctx->fingerprint;
-    /* the digits of c1, lifted to every row and transformed (lazy, [0, 4p)) */
-    lift_digits(dig, a, l, k, L, ctx);
     /* P c0 and P c1 in NTT form over q_1..q_l (their residue modulo P is 0) */
     uint64_t *px = pc + 2 * l * n;
     for (int hh = 0; hh < 2; hh++)
@@ -215,40 +240,52 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             for (size_t c = 0; c < n; c++)
                 y[c] = cn_mod_mul_shoup(y[c], pm, pms, m.p);
         }
-    for (size_t r = 0; r < count; r++) {
-        uint64_t *x0 = h->x0 + r * k * n, *x1 = h->x1 + r * k * n;
-        const uint64_t g = elts[r];
-        if (g == 1) {
+    for (size_t r = 0; r < count; r++)
+        if (elts[r] == 1) {
+            uint64_t *x0 = h->x0 + r * k * n, *x1 = h->x1 + r * k * n;
             memcpy(x0, pc, l * n * sizeof *x0);
             memcpy(x1, pc + l * n, l * n * sizeof *x1);
             memset(x0 + l * n, 0, n * sizeof *x0);
             memset(x1 + l * n, 0, n * sizeof *x1);
-            continue;
         }
-        const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-        ntt_perm(perm, g, n);
-        const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
-        for (size_t j = 0; j < k; j++) {
-            const size_t rj = j < l ? j : L;
-            const uint64_t p = ctx->ring.ntt[rj].mod.p;
-            for (size_t i = 0; i < l; i++) {
-                const uint64_t *x = dig + (j * l + i) * n;
-                uint64_t *y = px + i * n;
-                for (size_t c = 0; c < n; c++)
-                    y[c] = x[perm[c]];
-                xs[i] = y;
-                k0s[i] = key->k0[i].data + rj * n;
-                k1s[i] = key->k1[i].data + rj * n;
-            }
-            uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
-            memset(y0, 0, n * sizeof *y0);
-            memset(y1, 0, n * sizeof *y1);
-            cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, l, n, p);
-            if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
-                const cn_mod_t m = ctx->ring.base.mod[j];
-                const uint64_t *c0 = pc + j * n;
-                for (size_t c = 0; c < n; c++)
-                    y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+    /* per kind of key (primes per digit): the digits of c1, lifted to every row and
+     * transformed (lazy, [0, 4p)), then the rotations with such keys */
+    for (size_t r0 = 0; r0 < count; r0++) {
+        if (elts[r0] == 1 || !first_of_dp(elts, r0, gk))
+            continue;
+        const size_t dp = elt_dp(elts, r0, gk), nd = (l + dp - 1) / dp;
+        if ((st = lift_digits(dig, a, l, k, dp, L, ctx)) != CN_OK)
+            goto done;
+        for (size_t r = r0; r < count; r++) {
+            uint64_t *x0 = h->x0 + r * k * n, *x1 = h->x1 + r * k * n;
+            const uint64_t g = elts[r];
+            if (g == 1 || elt_dp(elts, r, gk) != dp)
+                continue;
+            const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
+            ntt_perm(perm, g, n);
+            const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+            for (size_t j = 0; j < k; j++) {
+                const size_t rj = j < l ? j : L;
+                const uint64_t p = ctx->ring.ntt[rj].mod.p;
+                for (size_t i = 0; i < nd; i++) {
+                    const uint64_t *x = dig + (j * nd + i) * n;
+                    uint64_t *y = px + i * n;
+                    for (size_t c = 0; c < n; c++)
+                        y[c] = x[perm[c]];
+                    xs[i] = y;
+                    k0s[i] = key->k0[i].data + rj * n;
+                    k1s[i] = key->k1[i].data + rj * n;
+                }
+                uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
+                memset(y0, 0, n * sizeof *y0);
+                memset(y1, 0, n * sizeof *y1);
+                cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
+                if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
+                    const cn_mod_t m = ctx->ring.base.mod[j];
+                    const uint64_t *c0 = pc + j * n;
+                    for (size_t c = 0; c < n; c++)
+                        y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+                }
             }
         }
     }

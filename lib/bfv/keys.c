@@ -1,5 +1,6 @@
-/* Key generation: ternary secret, public key, relinearization keys (one digit per
- * ciphertext prime, special prime P) whose uniform halves are expanded from a seed. */
+/* Key generation: ternary secret, public key, relinearization keys (digits of one or
+ * several ciphertext primes, special prime P) whose uniform halves are expanded from a
+ * seed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,8 +101,8 @@ static uint64_t ksk_domain(size_t digit)
 
 cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_context_t *ctx)
 {
-    if (!k->has_seed || i >= k->ndigits || k->ndigits > ctx->L || !k->k1 || !k->k1[i].data ||
-        k->k1[i].k != ctx->ring.base.k)
+    if (!k->has_seed || i >= cn_bfv_ksk_count(k) || k->ndigits > ctx->L || !k->k1 ||
+        !k->k1[i].data || k->k1[i].k != ctx->ring.base.k)
         return CN_ERR_INVALID_ARG;
     const size_t n = ctx->n, d = k->ndigits, L = ctx->L;
     uint64_t *x = k->k1[i].data;
@@ -118,15 +119,17 @@ cn_status cn_bfv_ksk_expand_digit(cn_bfv_relin_key_t *k, size_t i, const cn_bfv_
 }
 
 /* A key switching key from s' (NTT form over q_1..q_L, P) to s at level d (1 <= d <= L:
- * it switches ciphertexts of level <= d). Digit i < d:
- * k0 = -(a_i s) + e_i + [i == j] P s' on row j (q_j, j < d), -(a_i s) + e_i on the P row;
- * k1 = a_i, expanded from the key's public seed (a fresh 32 bytes of rng). Then
- * sum_i [c]_{q_i} (k0_i + k1_i s) = P c s' + small (mod Q_d P); the rows q_{d+1}..q_L
- * are held as zeros. The digits of Q_d are those of Q_L restricted (g_i = 1 mod q_i, 0
- * mod the other q_j whatever the level), so a key at level d is the level-L key's
- * digits 0..d-1 over q_1..q_d and P, with a fresh a_i: the same relation. */
+ * it switches ciphertexts of level <= d), with dp primes per digit: digit i <
+ * ceil(d / dp) covers the primes G_i = {q_j : i dp <= j < min(i dp + dp, d)} (0-based);
+ * k0 = -(a_i s) + e_i + [j in G_i] P s' on row j (q_j, j < d), -(a_i s) + e_i on the P row;
+ * k1 = a_i, expanded from the key's public seed (a fresh 32 bytes of rng). With g_i = 1
+ * modulo the primes of G_i and 0 modulo the others, sum_i [c]_{D_i} g_i = c (mod Q_d), so
+ * sum_i [c]_{D_i} (k0_i + k1_i s) = P c s' + small (mod Q_d P); the rows q_{d+1}..q_L are
+ * held as zeros. The digits of Q_l (l <= d) are those of Q_d restricted (g_i is 1 on
+ * G_i's primes below l, 0 on the others, whatever the level), so one key serves every
+ * level up to d (lib/bfv/digits.c). dp = 1: one digit per prime. */
 cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
-                                     const cn_bfv_secret_key_t *sk, size_t d,
+                                     const cn_bfv_secret_key_t *sk, size_t d, size_t dp,
                                      const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
     cn_status st = CN_OK;
@@ -137,19 +140,21 @@ cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *ta
         return st;
     if (!ctx->has_p)
         return CN_ERR_UNSUPPORTED;
-    if (d == 0 || d > ctx->L)
+    if (d == 0 || d > ctx->L || dp == 0 || dp > ctx->L)
         return CN_ERR_INVALID_ARG;
     cn_poly_t e = {0};
-    rk->k0 = calloc(d, sizeof *rk->k0);
-    rk->k1 = calloc(d, sizeof *rk->k1);
+    const size_t nd = (d + dp - 1) / dp;
+    rk->k0 = calloc(nd, sizeof *rk->k0);
+    rk->k1 = calloc(nd, sizeof *rk->k1);
     if (!rk->k0 || !rk->k1) {
         st = CN_ERR_NO_MEMORY;
         goto out;
     }
     rk->ndigits = d;
+    rk->digit_primes = dp > 1 ? dp : 0; /* 0: the one-prime digits of formats <= 1.2 */
     cn_rng_bytes(rng, rk->seed, CN_SEED_BYTES);
     rk->has_seed = 1;
-    for (size_t i = 0; i < d; i++) {
+    for (size_t i = 0; i < nd; i++) {
         if ((st = cn_poly_init(&rk->k0[i], ring, K)) != CN_OK ||
             (st = cn_poly_init(&rk->k1[i], ring, K)) != CN_OK ||
             (st = cn_bfv_ksk_expand_digit(rk, i, ctx)) != CN_OK)
@@ -161,13 +166,15 @@ cn_status cn_bfv_keygen_switch_level(cn_bfv_relin_key_t *rk, const cn_poly_t *ta
             (st = cn_poly_sub(&rk->k0[i], &e, &rk->k0[i], ring)) != CN_OK)
             goto out;
         cn_poly_clear(&e);
-        const cn_mod_t m = ring->base.mod[i];
-        const uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m), pms = cn_mod_shoup(pm, m);
-        uint64_t *row = rk->k0[i].data + i * n;
-        const uint64_t *trow = target->data + i * n;
-        for (size_t c = 0; c < n; c++)
-            row[c] = cn_mod_add(row[c], cn_mod_mul_shoup(trow[c], pm, pms, m.p), m);
-        memset(rk->k0[i].data + d * n, 0, (ctx->L - d) * n * sizeof *row); /* unused rows */
+        for (size_t j = i * dp; j < i * dp + dp && j < d; j++) { /* + P s' on G_i's rows */
+            const cn_mod_t m = ring->base.mod[j];
+            const uint64_t pm = cn_mod_reduce_u64(ctx->prm.p, m), pms = cn_mod_shoup(pm, m);
+            uint64_t *row = rk->k0[i].data + j * n;
+            const uint64_t *trow = target->data + j * n;
+            for (size_t c = 0; c < n; c++)
+                row[c] = cn_mod_add(row[c], cn_mod_mul_shoup(trow[c], pm, pms, m.p), m);
+        }
+        memset(rk->k0[i].data + d * n, 0, (ctx->L - d) * n * sizeof(uint64_t)); /* unused */
     }
     rk->fingerprint = ctx->fingerprint;
 out:
@@ -181,7 +188,7 @@ cn_status cn_bfv_keygen_switch(cn_bfv_relin_key_t *rk, const cn_poly_t *target,
                                const cn_bfv_secret_key_t *sk, const cn_bfv_context_t *ctx,
                                cn_rng_t *rng)
 {
-    return cn_bfv_keygen_switch_level(rk, target, sk, ctx->L, ctx, rng);
+    return cn_bfv_keygen_switch_level(rk, target, sk, ctx->L, 1, ctx, rng);
 }
 
 cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
@@ -193,6 +200,13 @@ cn_status cn_bfv_keygen_relin(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t 
 cn_status cn_bfv_keygen_relin_level(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
                                     size_t level, const cn_bfv_context_t *ctx, cn_rng_t *rng)
 {
+    return cn_bfv_keygen_relin_digits(rk, sk, level, 1, ctx, rng);
+}
+
+cn_status cn_bfv_keygen_relin_digits(cn_bfv_relin_key_t *rk, const cn_bfv_secret_key_t *sk,
+                                     size_t level, size_t digit_primes,
+                                     const cn_bfv_context_t *ctx, cn_rng_t *rng)
+{
     cn_status st;
     memset(rk, 0, sizeof *rk);
     if ((st = cn_bfv_check_sk(sk, ctx)) != CN_OK)
@@ -202,7 +216,7 @@ cn_status cn_bfv_keygen_relin_level(cn_bfv_relin_key_t *rk, const cn_bfv_secret_
         return st;
     s2.form = CN_FORM_NTT;
     if ((st = cn_poly_mul_ntt(&s2, &sk->s, &sk->s, &ctx->ring)) == CN_OK)
-        st = cn_bfv_keygen_switch_level(rk, &s2, sk, level, ctx, rng);
+        st = cn_bfv_keygen_switch_level(rk, &s2, sk, level, digit_primes, ctx, rng);
     cn_poly_clear(&s2); /* wiped */
     return st;
 }

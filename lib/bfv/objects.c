@@ -137,7 +137,7 @@ void cn_bfv_public_key_clear(cn_bfv_public_key_t *pk)
 
 void cn_bfv_relin_key_clear(cn_bfv_relin_key_t *rk)
 {
-    for (size_t i = 0; i < rk->ndigits; i++) {
+    for (size_t i = 0; i < cn_bfv_ksk_count(rk); i++) {
         if (rk->k0)
             cn_poly_clear(&rk->k0[i]);
         if (rk->k1)

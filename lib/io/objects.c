@@ -316,12 +316,18 @@ static size_t key_rows_bytes(size_t d, const cn_bfv_context_t *ctx)
            cn_io_packed_bytes(ctx->n, cn_io_bits(ctx->ring.base.q[ctx->L]));
 }
 
-/* bytes of one key switching key: ndigits, then k0 and k1 of every digit, or the seed
- * and every k0 */
-static size_t ksk_body(int seeded, size_t d, const cn_bfv_context_t *ctx)
+/* Keys with digits of several primes (format 1.3, header flag 2): every key record
+ * carries its primes per digit k after its level d, and holds ceil(d / k) digits. */
+#define HDR_DIGIT_PRIMES 2u
+#define MINOR_DIGIT_PRIMES 3u
+
+/* bytes of one key switching key: its level (and primes per digit when grouped), then k0
+ * and k1 of every digit, or the seed and every k0 */
+static size_t ksk_body(int seeded, int grouped, const cn_bfv_relin_key_t *k,
+                       const cn_bfv_context_t *ctx)
 {
-    const size_t rows = d * key_rows_bytes(d, ctx);
-    return 4 + (seeded ? CN_SEED_BYTES + rows : 2 * rows);
+    const size_t rows = cn_bfv_ksk_count(k) * key_rows_bytes(k->ndigits, ctx);
+    return 4 + (grouped ? 4 : 0) + (seeded ? CN_SEED_BYTES + rows : 2 * rows);
 }
 
 /* rows q_1..q_d and P of p (which holds all K rows of the ring) */
@@ -353,46 +359,53 @@ static void get_key_rows(cn_rd_t *r, cn_poly_t *p, size_t d, const cn_bfv_contex
     p->form = CN_FORM_NTT;
 }
 
-static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, int seeded,
+static void put_ksk(cn_wr_t *w, const cn_bfv_relin_key_t *k, int seeded, int grouped,
                     const cn_bfv_context_t *ctx)
 {
     cn_wr_u32(w, (uint32_t)k->ndigits);
+    if (grouped)
+        cn_wr_u32(w, (uint32_t)(k->digit_primes > 1 ? k->digit_primes : 1));
     if (seeded)
         cn_wr_bytes(w, k->seed, CN_SEED_BYTES);
-    for (size_t i = 0; i < k->ndigits; i++) {
+    for (size_t i = 0; i < cn_bfv_ksk_count(k); i++) {
         put_key_rows(w, &k->k0[i], k->ndigits, ctx);
         if (!seeded)
             put_key_rows(w, &k->k1[i], k->ndigits, ctx);
     }
 }
 
-/* A key of the object's header h: d = L, or 1 <= d <= L from format 1.2 on. */
+/* A key of the object's header h: d = L, or 1 <= d <= L from format 1.2 on; with the
+ * header's digit-primes flag (1.3) its primes per digit k, 1 <= k <= L. */
 static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_io_header_t *h,
                     const cn_bfv_context_t *ctx)
 {
     memset(k, 0, sizeof *k);
-    const uint32_t nd = cn_rd_u32(r);
+    const uint32_t d = cn_rd_u32(r);
+    const uint32_t dp = (h->flags & HDR_DIGIT_PRIMES) ? cn_rd_u32(r) : 1;
     if (r->err != CN_OK)
         return;
-    if (nd == 0 || nd > ctx->L || (nd != ctx->L && h->minor < MINOR_LEVEL_KEYS)) {
+    if (d == 0 || d > ctx->L || (d != ctx->L && h->minor < MINOR_LEVEL_KEYS) || dp == 0 ||
+        dp > ctx->L) {
         cn_rd_fail(r, CN_ERR_FORMAT);
         return;
     }
+    const size_t nd = (d + dp - 1) / dp;
     k->k0 = calloc(nd, sizeof *k->k0);
     k->k1 = calloc(nd, sizeof *k->k1);
     if (!k->k0 || !k->k1) {
         cn_rd_fail(r, CN_ERR_NO_MEMORY);
         return;
     }
-    k->ndigits = nd;
+    k->ndigits = d;
+    k->digit_primes = dp > 1 ? dp : 0;
     if (seeded) {
         cn_rd_bytes(r, k->seed, CN_SEED_BYTES);
         k->has_seed = 1;
     }
     for (size_t i = 0; i < nd && r->err == CN_OK; i++) {
-        get_key_rows(r, &k->k0[i], nd, ctx);
+        get_key_rows(r, &k->k0[i], d, ctx);
         if (!seeded) {
-            get_key_rows(r, &k->k1[i], nd, ctx);
+            get_key_rows(r, &k->k1[i], d, ctx);
             continue;
         }
         cn_status st = cn_poly_init(&k->k1[i], &ctx->ring, ctx->ring.base.k);
@@ -405,33 +418,38 @@ static void get_ksk(cn_rd_t *r, cn_bfv_relin_key_t *k, int seeded, const cn_io_h
 }
 
 /* The header's flags for seeded keys: a seeded-keys flag must come with version 1.1 or
- * later, and a Galois object with it must hold a key (one encoding per object). */
+ * later, and a Galois object with it must hold a key (one encoding per object); a
+ * digit-primes flag with 1.3 or later. */
 static int ksk_header_seeded(cn_rd_t *r, const cn_io_header_t *h)
 {
     const int seeded = (h->flags & HDR_SEEDED_KEYS) != 0;
     if (r->err == CN_OK && seeded && (h->minor < MINOR_SEEDED_KEYS || h->count == 0))
         cn_rd_fail(r, CN_ERR_FORMAT);
+    if (r->err == CN_OK && (h->flags & HDR_DIGIT_PRIMES) && h->minor < MINOR_DIGIT_PRIMES)
+        cn_rd_fail(r, CN_ERR_FORMAT);
     return seeded;
 }
 
 /* IO_FAMILY for the key objects: the header says whether the keys are seeded. */
-#define KEY_IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn, seeded, low)                     \
+#define KEY_IO_FAMILY(name, type_t, spec_fn, put_fn, load_fn, seeded, low, grouped)            \
     cn_status cn_io_save_##name(uint8_t *buf, size_t cap, size_t *written, const type_t *obj,  \
                                 const cn_bfv_context_t *ctx)                                   \
     {                                                                                          \
         save_spec sp;                                                                          \
         cn_status st = spec_fn(&sp, obj, ctx);                                                 \
-        return st != CN_OK ? st                                                                \
-                           : save_obj_v(buf, cap, written, NULL, &sp,                          \
-                                        ksk_version(seeded, low), put_fn, obj, 0, ctx);        \
+        return st != CN_OK                                                                     \
+                   ? st                                                                        \
+                   : save_obj_v(buf, cap, written, NULL, &sp,                                  \
+                                ksk_version(seeded, low, grouped), put_fn, obj, 0, ctx);       \
     }                                                                                          \
     cn_status cn_io_write_##name(FILE *f, const type_t *obj, const cn_bfv_context_t *ctx)      \
     {                                                                                          \
         save_spec sp;                                                                          \
         cn_status st = spec_fn(&sp, obj, ctx);                                                 \
-        return st != CN_OK ? st                                                                \
-                           : save_obj_v(NULL, 0, NULL, f, &sp, ksk_version(seeded, low),       \
-                                        put_fn, obj, 0, ctx);                                  \
+        return st != CN_OK                                                                     \
+                   ? st                                                                        \
+                   : save_obj_v(NULL, 0, NULL, f, &sp, ksk_version(seeded, low, grouped),      \
+                                put_fn, obj, 0, ctx);                                          \
     }                                                                                          \
     cn_status cn_io_load_##name(type_t *obj, const uint8_t *buf, size_t len,                   \
                                 const cn_bfv_context_t *ctx)                                   \
@@ -449,14 +467,15 @@ static int ksk_header_seeded(cn_rd_t *r, const cn_io_header_t *h)
 
 size_t cn_io_size_relin_key(const cn_bfv_relin_key_t *rk, const cn_bfv_context_t *ctx)
 {
-    return CN_IO_HEADER_BYTES + ksk_body(rk->has_seed, rk->ndigits, ctx) + CN_IO_TRAILER_BYTES;
+    return CN_IO_HEADER_BYTES + ksk_body(rk->has_seed, rk->digit_primes > 1, rk, ctx) +
+           CN_IO_TRAILER_BYTES;
 }
 
 static void put_rk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
 {
     const cn_bfv_relin_key_t *rk = obj;
     (void)flags;
-    put_ksk(w, rk, rk->has_seed, ctx);
+    put_ksk(w, rk, rk->has_seed, rk->digit_primes > 1, ctx);
 }
 
 static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
@@ -469,12 +488,17 @@ static cn_status rk_spec(save_spec *sp, const cn_bfv_relin_key_t *rk,
     return CN_OK;
 }
 
-/* seeded: bit 0 of the flags and 1.1; below level L: 1.2 (the lowest that reads it) */
-static hdr_ver ksk_version(int seeded, int low)
+/* seeded: bit 0 of the flags and 1.1; below level L: 1.2; digits of several primes: bit
+ * 1 and 1.3 (the lowest that reads it) */
+static hdr_ver ksk_version(int seeded, int low, int grouped)
 {
     hdr_ver v = seeded ? (hdr_ver){HDR_SEEDED_KEYS, MINOR_SEEDED_KEYS} : hdr_v1_0;
     if (low)
         v.minor = MINOR_LEVEL_KEYS;
+    if (grouped) {
+        v.flags |= HDR_DIGIT_PRIMES;
+        v.minor = MINOR_DIGIT_PRIMES;
+    }
     return v;
 }
 
@@ -482,7 +506,7 @@ static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_contex
 {
     cn_io_header_t h;
     cn_bfv_relin_key_clear(rk);
-    cn_rd_header(r, &h, CN_IO_RELIN_KEY, HDR_SEEDED_KEYS, ctx);
+    cn_rd_header(r, &h, CN_IO_RELIN_KEY, HDR_SEEDED_KEYS | HDR_DIGIT_PRIMES, ctx);
     const int seeded = ksk_header_seeded(r, &h);
     if (r->err == CN_OK && h.count != 1)
         cn_rd_fail(r, CN_ERR_FORMAT);
@@ -495,7 +519,7 @@ static cn_status load_rk(cn_bfv_relin_key_t *rk, cn_rd_t *r, const cn_bfv_contex
 }
 
 KEY_IO_FAMILY(relin_key, cn_bfv_relin_key_t, rk_spec, put_rk, load_rk, obj->has_seed,
-              obj->ndigits < ctx->L)
+              obj->ndigits<ctx->L, obj->digit_primes> 1)
 
 /* Galois keys are written seeded when every key has its seed (all keys from keygen). */
 static int gk_seeded(const cn_bfv_galois_keys_t *gk)
@@ -515,22 +539,31 @@ static int gk_low(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
     return 0;
 }
 
+/* Some key has digits of several primes (format 1.3). */
+static int gk_grouped(const cn_bfv_galois_keys_t *gk)
+{
+    for (size_t i = 0; i < gk->count; i++)
+        if (gk->key[i].digit_primes > 1)
+            return 1;
+    return 0;
+}
+
 size_t cn_io_size_galois_keys(const cn_bfv_galois_keys_t *gk, const cn_bfv_context_t *ctx)
 {
     size_t b = CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES;
     for (size_t i = 0; i < gk->count; i++)
-        b += 8 + ksk_body(gk_seeded(gk), gk->key[i].ndigits, ctx);
+        b += 8 + ksk_body(gk_seeded(gk), gk_grouped(gk), &gk->key[i], ctx);
     return b;
 }
 
 static void put_gk(cn_wr_t *w, const void *obj, unsigned flags, const cn_bfv_context_t *ctx)
 {
     const cn_bfv_galois_keys_t *gk = obj;
-    const int seeded = gk_seeded(gk);
+    const int seeded = gk_seeded(gk), grouped = gk_grouped(gk);
     (void)flags;
     for (size_t i = 0; i < gk->count; i++) {
         cn_wr_u64(w, gk->elt[i]);
-        put_ksk(w, &gk->key[i], seeded, ctx);
+        put_ksk(w, &gk->key[i], seeded, grouped, ctx);
     }
 }
 
@@ -549,7 +582,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
 {
     cn_io_header_t h;
     cn_bfv_galois_keys_clear(gk);
-    cn_rd_header(r, &h, CN_IO_GALOIS_KEYS, HDR_SEEDED_KEYS, ctx);
+    cn_rd_header(r, &h, CN_IO_GALOIS_KEYS, HDR_SEEDED_KEYS | HDR_DIGIT_PRIMES, ctx);
     const int seeded = ksk_header_seeded(r, &h);
     if (r->err == CN_OK && h.count > ctx->n)
         cn_rd_fail(r, CN_ERR_FORMAT);
@@ -582,7 +615,7 @@ static cn_status load_gk(cn_bfv_galois_keys_t *gk, cn_rd_t *r, const cn_bfv_cont
 }
 
 KEY_IO_FAMILY(galois_keys, cn_bfv_galois_keys_t, gk_spec, put_gk, load_gk, gk_seeded(obj),
-              gk_low(obj, ctx))
+              gk_low(obj, ctx), gk_grouped(obj))
 
 /* ---- plaintext ------------------------------------------------------------------ */
 

@@ -238,6 +238,38 @@ static double lg_add(double a, double b)
     return m + log2(exp2(a - m) + exp2(b - m));
 }
 
+/* The primes per digit of the key of element g (pk->edp, else pk->dp; at least 1). */
+static size_t elt_dp(const cn_packed_t *pk, uint64_t g)
+{
+    for (size_t i = 0; i < pk->nelts; i++)
+        if (pk->elts[i] == g && pk->edp[i])
+            return pk->edp[i];
+    return pk->dp ? pk->dp : 1;
+}
+
+/* The relinearization key's primes per digit. */
+static size_t relin_dp(const cn_packed_t *pk)
+{
+    return pk->rdp ? pk->rdp : pk->dp ? pk->dp : 1;
+}
+
+/* One key switch (rotation or relinearization) at level l with a key of k primes per
+ * digit, log2 of its invariant noise, worst case: t (nd n eta D / P + n / 2) / Q_l with
+ * nd = ceil(l / k) digits, each below D = k q_max^min(k, l) after the base extension
+ * (lib/bfv/digits.c); k = 1: the batched estimate's relinearization, l n eta q_max / P. */
+static double pk_ks(const cn_bfv_params_t *prm, const double *lqp, double lqmax, size_t l,
+                    size_t k)
+{
+    double lt = 0;
+    for (size_t x = 0; x < prm->nt; x++)
+        if (log2((double)prm->t[x]) > lt)
+            lt = log2((double)prm->t[x]);
+    const double ln = log2((double)prm->n), lp = prm->p ? log2((double)prm->p) : 0;
+    const double nd = (double)((l + k - 1) / k),
+                 ld = log2((double)k) + (double)(l < k ? l : k) * lqmax;
+    return lt + log2(nd * exp2(ln) * CN_CBD_ETA * exp2(ld - lp) + exp2(ln - 1)) - lqp[l];
+}
+
 double cn_pk_noise(cn_packed_t *pk)
 {
     const cn_bfv_params_t *prm = &pk->prm;
@@ -251,7 +283,8 @@ double cn_pk_noise(cn_packed_t *pk)
         if (lq > lqmax)
             lqmax = lq;
     }
-    const double ln = log2((double)prm->n), lp = prm->p ? log2((double)prm->p) : 0;
+    const double ln = log2((double)prm->n);
+    const uint64_t swap = 2 * (uint64_t)prm->n - 1;
     size_t level = prm->nq, size = 2;
     int early = 0; /* the last op switched already: its MODSWITCH is done */
     /* fresh secret-key encryption, as the batched estimate */
@@ -259,12 +292,7 @@ double cn_pk_noise(cn_packed_t *pk)
     for (size_t i = 0; i < pk->nops; i++) {
         cn_pk_op_t *o = &pk->ops[i];
         double lq = lqp[level];
-        /* one key switch (rotation or relinearization), worst case: t (l n eta q_max / P
-         * + n / 2) / Q, as the batched estimate's relinearization */
-#define PK_KS(lev)                                                                             \
-    (lt + log2((double)(lev)*exp2(ln) * CN_CBD_ETA * exp2(lqmax - lp) + exp2(ln - 1)) -        \
-     lqp[lev])
-        double ks = PK_KS(level);
+#define PK_KS(lev, g) pk_ks(prm, lqp, lqmax, (lev), elt_dp(pk, (g)))
         /* product with a plaintext vector: its polynomial has centered coefficients of at
          * most t/2, and ||d v|| <= 2 sqrt(n) ||d|| ||v||: the expansion factor of a product
          * of the square's estimate (canonical-embedding heuristic, Costache and Smart,
@@ -281,7 +309,6 @@ double cn_pk_noise(cn_packed_t *pk)
             level -= drop;                                                                     \
             v = lg_add(v, lt + log2(1 + exp2(ln)) - 1 - lqp[level]);                           \
             lq = lqp[level];                                                                   \
-            ks = PK_KS(level);                                                                 \
         }                                                                                      \
     } while (0)
         const int was_early = early;
@@ -290,22 +317,30 @@ double cn_pk_noise(cn_packed_t *pk)
         case CN_PK_FIRST: {
             v += pmul + log2((double)o->nct);
             PK_SWITCH_EARLY();
-            size_t folds = log2_exact(o->fb) + (pk->rows_distinct ? 0 : 1);
-            for (size_t f = 0; f < folds; f++) /* x + rot(x): 2 ||x|| + ks */
-                v = lg_add(v + 1, ks);
+            /* x + rot(x): 2 ||x|| + ks, each fold with its element's key */
+            for (size_t e = o->m_out; e < o->m_out * o->fb; e *= 2)
+                v = lg_add(v + 1, PK_KS(level, cn_pk_elt_rows(pk, e)));
+            if (!pk->rows_distinct)
+                v = lg_add(v + 1, PK_KS(level, swap));
             v = lg_add(v, 2 * lt - lq); /* bias, as the batched estimate */
             break;
         }
         case CN_PK_DIAG: {
-            const double vb = o->baby > 1 ? lg_add(v, ks) : v; /* baby rotations */
-            v = vb + pmul + log2((double)o->baby);             /* each giant step's sum */
+            double kb = -INFINITY; /* the baby rotations' worst key */
+            for (size_t b = 1; b < o->baby; b++) {
+                const double k = PK_KS(level, cn_pk_elt_rows(pk, b));
+                kb = k > kb ? k : kb;
+            }
+            const double vb = o->baby > 1 ? lg_add(v, kb) : v;
+            v = vb + pmul + log2((double)o->baby); /* each giant step's sum */
             PK_SWITCH_EARLY();
             /* Horner over the giant steps: G ||P|| + (G - 1) ks */
-            v = o->giant > 1
-                    ? lg_add(v + log2((double)o->giant), ks + log2((double)(o->giant - 1)))
-                    : v;
+            if (o->giant > 1)
+                v = lg_add(v + log2((double)o->giant),
+                           PK_KS(level, cn_pk_elt_rows(pk, o->baby)) +
+                               log2((double)(o->giant - 1)));
             for (size_t e = o->m_out; e < o->m_in; e *= 2)
-                v = lg_add(v + 1, ks);
+                v = lg_add(v + 1, PK_KS(level, cn_pk_elt_rows(pk, e)));
             v = lg_add(v, 2 * lt - lq);
             break;
         }
@@ -314,7 +349,7 @@ double cn_pk_noise(cn_packed_t *pk)
             size = 3;
             break;
         case CN_PK_RELIN:
-            v = lg_add(v, ks);
+            v = lg_add(v, pk_ks(prm, lqp, lqmax, level, relin_dp(pk)));
             size = 2;
             break;
         case CN_PK_MODSWITCH: {
@@ -343,17 +378,19 @@ void cn_packed_free(cn_packed_t *pk)
 }
 
 /* The cost model, in transforms of length n (n log2 n operations) per plaintext modulus
- * and ciphertext set, at each op's level l: a key switch lifts and transforms l digits to
- * l + 1 primes and transforms two results back (l (l + 1) + 2 (l + 1)); a product of
- * rows (with a plaintext vector or a key) costs about 4 / log2 n transforms per
- * polynomial and prime (one multiply-add per coefficient against the transform's
- * (log2 n) / 2), so a doubly hoisted baby step costs its key products 2 l (l + 1) and
- * each giant step its products over Q and P and one inverse transform and division; a
- * square about 6 l + 3 (the full-RNS tensor product). Folds and giant steps run after the
- * layer's modulus switch. */
+ * and ciphertext set, at each op's level l: a key switch lifts and transforms its
+ * nd = ceil(l / k) digits (k = pk->dp primes each) to l + 1 primes and transforms two
+ * results back (nd (l + 1) + 2 (l + 1)); a product of rows (with a plaintext vector or a
+ * key) costs about 4 / log2 n transforms per polynomial and prime (one multiply-add per
+ * coefficient against the transform's (log2 n) / 2), so a doubly hoisted baby step costs
+ * its key products 2 nd (l + 1) and each giant step its products over Q and P and one
+ * inverse transform and division; a square about 6 l + 3 (the full-RNS tensor product).
+ * Folds and giant steps run after the layer's modulus switch. */
 static double pk_cost(const cn_packed_t *pk)
 {
+    /* pk->dp only: keys of more primes per digit (pk->edp, pk->rdp) only remove work */
     const double ln = log2((double)pk->prm.n), pm = 4 / ln;
+    const size_t dp = pk->dp ? pk->dp : 1;
     double c = 0;
     size_t l = pk->prm.nq;
     int early = 0;
@@ -362,7 +399,8 @@ static double pk_cost(const cn_packed_t *pk)
         const double L = (double)l;
         const size_t drop = cn_pk_early_drop(pk, i);
         const double L2 = (double)(l - drop); /* folds and giant steps after the switch */
-        const double ks = L * (L + 1) + 2 * (L + 1), ks2 = L2 * (L2 + 1) + 2 * (L2 + 1);
+        const double D = (double)((l + dp - 1) / dp), D2 = (double)((l - drop + dp - 1) / dp);
+        const double ks = D * (L + 1) + 2 * (L + 1), ks2 = D2 * (L2 + 1) + 2 * (L2 + 1);
         const int was_early = early;
         early = drop != 0;
         switch (o->kind) {
@@ -372,7 +410,7 @@ static double pk_cost(const cn_packed_t *pk)
             l -= drop;
             break;
         case CN_PK_DIAG:
-            c += L * (L + 1) + (double)(o->baby - 1) * 2 * L * (L + 1) * pm +
+            c += D * (L + 1) + (double)(o->baby - 1) * 2 * D * (L + 1) * pm +
                  (double)o->giant * (2 * (L + 1) + (double)o->baby * 2 * (L + 1) * pm) +
                  ks2 * (double)(o->giant - 1 + log2_exact(o->m_in / o->m_out));
             l -= drop;
@@ -513,11 +551,84 @@ static double pk_request_bytes(const cn_packed_t *pk)
  * halved while the request stays within it */
 #define PK_REQUEST_MAX 16e6
 
+/* bytes of one seeded key switching key record at level d (docs/format.md: level, primes
+ * per digit from 1.3 on, seed, then ceil(d / k) digits of rows q_1..q_d and P, packed) */
+static double pk_row_bytes(size_t n, uint64_t q)
+{
+    unsigned b = 0; /* bits of q - 1, as lib/io packs residues */
+    while (b < 64 && ((q - 1) >> b))
+        b++;
+    return (double)((n * b + 7) / 8);
+}
+
+static double pk_ksk_bytes(const cn_bfv_params_t *prm, size_t d, size_t dp)
+{
+    double rows = pk_row_bytes(prm->n, prm->p);
+    for (size_t j = 0; j < d; j++)
+        rows += pk_row_bytes(prm->n, prm->q[j]);
+    return 4 + (dp > 1 ? 4 : 0) + CN_SEED_BYTES + (double)((d + dp - 1) / dp) * rows;
+}
+
+size_t cn_pk_key_digits(const cn_packed_t *pk, size_t *dps)
+{
+    for (size_t i = 0; i < pk->nelts; i++)
+        dps[i] = elt_dp(pk, pk->elts[i]);
+    return relin_dp(pk);
+}
+
+double cn_pk_key_bytes(const cn_packed_t *pk)
+{
+    size_t levels[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels);
+    double b = relin ? 40 + pk_ksk_bytes(&pk->prm, relin, relin_dp(pk)) : 0;
+    int grouped = 0; /* the Galois object's records carry k when one key has k > 1 */
+    for (size_t i = 0; i < pk->nelts; i++)
+        grouped |= elt_dp(pk, pk->elts[i]) > 1;
+    if (pk->nelts)
+        b += 40;
+    for (size_t i = 0; i < pk->nelts; i++)
+        b += 8 +
+             pk_ksk_bytes(&pk->prm, levels[i] ? levels[i] : pk->prm.nq,
+                          grouped ? elt_dp(pk, pk->elts[i]) : 1) +
+             (grouped && elt_dp(pk, pk->elts[i]) == 1 ? 4 : 0);
+    return b;
+}
+
+/* Keys of several primes per digit where the noise allows (the schedule fixed): every
+ * key, the largest first (highest level), takes the most primes per digit that keep the
+ * final noise estimate within half a bit of the one-prime keys' (all keys together) and
+ * the budget at the margin. Returns the budget. Keys at the top level gain most: their
+ * key switches add noise against the largest Q (MNIST at n = 16384: 47 -> 38 MB). */
+static double pk_key_digits(cn_packed_t *pk, double margin)
+{
+    size_t levels[CN_PK_MAX_ELTS];
+    memset(pk->edp, 0, sizeof pk->edp);
+    pk->rdp = 0;
+    const double base = -cn_pk_noise(pk) - 1;
+    const size_t relin = cn_pk_key_levels(pk, levels);
+    for (size_t lev = pk->prm.nq; lev >= 2; lev--) {
+        for (size_t i = 0; i <= pk->nelts; i++) {
+            const size_t li = i < pk->nelts ? (levels[i] ? levels[i] : pk->prm.nq) : relin;
+            if (li != lev)
+                continue;
+            size_t *slot = i < pk->nelts ? &pk->edp[i] : &pk->rdp;
+            for (size_t k = lev; k >= 2; k--) {
+                *slot = k;
+                const double b = -cn_pk_noise(pk) - 1;
+                if (b >= base - 0.5 && b >= margin)
+                    break;
+                *slot = 0;
+            }
+        }
+    }
+    return -cn_pk_noise(pk) - 1;
+}
+
 /* pk (chosen with every block of a row in the first layer) with the fewest blocks per
  * row whose request stays within PK_REQUEST_MAX bytes and whose budget keeps the margin:
  * each halving removes one fold, so one Galois key at the top level (for MNIST, one
  * image: 58 -> 47 MB of keys, 2.75 -> 8.3 MB of upload; docs/net.md, "Keys"). */
-static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifma)
+static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifma, int per_key)
 {
     cn_packed_t *c = malloc(sizeof *c);
     if (!c)
@@ -525,12 +636,16 @@ static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifm
     for (size_t fb = pk->ops[0].fb / 2; fb >= 1; fb /= 2) {
         *c = *pk;
         c->first_blocks = fb;
+        memset(c->edp, 0, sizeof c->edp); /* the elements change with the shape */
+        c->rdp = 0;
         if (cn_pk_shape(c, c->prm.n, baby, NULL) != CN_OK ||
             pk_request_bytes(c) > PK_REQUEST_MAX)
             break;
-        const double budget = pk_schedule(c, margin);
+        double budget = pk_schedule(c, margin);
         if (budget < margin)
             break;
+        if (per_key)
+            budget = pk_key_digits(c, margin);
         c->budget = budget;
         c->cost = pk_seconds(c, ifma);
         *pk = *c;
@@ -579,6 +694,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
     const size_t *nlist = o->n ? &o->n : ns;
     const size_t nn = o->n ? 1 : sizeof ns / sizeof ns[0];
     double best = INFINITY, best_budget = -INFINITY;
+    int best_over = 1; /* the best's keys exceed o->max_key_bytes */
     cn_status st = CN_OK, shape_st = CN_OK;
     size_t secure = 0;
     /* the AVX-512 IFMA kernels (primes below 2^50) key-switch about 2.2 times faster
@@ -626,17 +742,29 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
                                               o->security) != CN_OK)
                         continue;
                     secure++;
-                    const double budget = pk_schedule(cand, margin);
+                    /* one prime per key-switching digit for the schedule, then keys of
+                     * several where the noise allows (or the option's for all) */
+                    cand->dp = !o->digit_primes       ? 1
+                               : o->digit_primes < nq ? o->digit_primes
+                                                      : nq;
+                    memset(cand->edp, 0, sizeof cand->edp);
+                    cand->rdp = 0;
+                    double budget = pk_schedule(cand, margin);
                     if (budget > best_budget)
                         best_budget = budget;
                     if (budget < margin)
                         continue;
+                    if (!o->digit_primes)
+                        budget = pk_key_digits(cand, margin);
                     const double cost = pk_seconds(cand, ifma);
-                    if (cost < best) {
+                    const int over =
+                        o->max_key_bytes && cn_pk_key_bytes(cand) > (double)o->max_key_bytes;
+                    if (over < best_over || (over == best_over && cost < best)) {
                         *pk = *cand;
                         pk->budget = budget;
                         pk->cost = cost;
                         best = cost;
+                        best_over = over;
                     }
                     break; /* more primes only cost more */
                 }
@@ -666,7 +794,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
         return CN_ERR_NOISE_EXHAUSTED;
     }
     if (!o->first_blocks)
-        pk_fewer_blocks(pk, o->baby, margin, ifma);
+        pk_fewer_blocks(pk, o->baby, margin, ifma, !o->digit_primes);
     /* drop the primes the end does not need: smaller replies (recorded: the end's drop,
      * when the plan has one) */
     size_t nsw = 0;
@@ -746,9 +874,18 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         fprintf(f, "  [level %zu, budget %.1f]\n", o->level, -o->noise_bits - 1);
     }
     fprintf(f,
-            "  %zu Galois keys; estimated budget %.1f bits, %.3f s per request on one core "
-            "(cost model)\n",
-            pk->nelts, pk->budget, pk->cost);
+            "  %zu Galois keys (%.1f MB of keys with the relinearization key); estimated "
+            "budget %.1f bits, %.3f s per request on one core (cost model)\n",
+            pk->nelts, cn_pk_key_bytes(pk) / 1e6, pk->budget, pk->cost);
+    size_t levels[CN_PK_MAX_ELTS], dps[CN_PK_MAX_ELTS];
+    const size_t rl = cn_pk_key_levels(pk, levels), rdp = cn_pk_key_digits(pk, dps);
+    fprintf(f, "  keys (element:level/primes per digit):");
+    if (rl)
+        fprintf(f, " relin:%zu/%zu", rl, rdp);
+    for (size_t i = 0; i < pk->nelts; i++)
+        fprintf(f, " %llu:%zu/%zu", (unsigned long long)pk->elts[i],
+                levels[i] ? levels[i] : prm->nq, dps[i]);
+    fprintf(f, "\n");
 }
 
 const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk)

@@ -106,15 +106,15 @@ cn_status cn_pk_client_make(cn_packed_client_t **out, const cn_packed_t *pk,
         st = sk ? cn_io_load_secret_key(&c->sk, sk, sklen, c->ctx)
                 : cn_bfv_keygen_secret(&c->sk, c->ctx, &c->rng);
     /* every key at the highest level it is used at (smaller: docs/net.md "Keys") */
-    size_t levels[CN_PK_MAX_ELTS];
-    const size_t relin = cn_pk_key_levels(pk, levels);
+    size_t levels[CN_PK_MAX_ELTS], dps[CN_PK_MAX_ELTS];
+    const size_t relin = cn_pk_key_levels(pk, levels), rdp = cn_pk_key_digits(pk, dps);
     if (st == CN_OK && pk_needs_relin(pk)) {
-        st = cn_bfv_keygen_relin_level(&c->rk, &c->sk, relin, c->ctx, &c->rng);
+        st = cn_bfv_keygen_relin_digits(&c->rk, &c->sk, relin, rdp, c->ctx, &c->rng);
         c->has_rk = st == CN_OK;
     }
     if (st == CN_OK)
-        st = cn_bfv_keygen_galois_levels(&c->gk, &c->sk, pk->elts, levels, pk->nelts, c->ctx,
-                                         &c->rng);
+        st = cn_bfv_keygen_galois_digits(&c->gk, &c->sk, pk->elts, levels, pk->nelts, dps,
+                                         c->ctx, &c->rng);
     if (st != CN_OK) {
         cn_packed_client_free(c);
         return st;

@@ -477,6 +477,19 @@ static void dump_objects(const char *dir, const cn_bfv_params_t *prm, int galois
         DUMP(dir, "gk_level.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys, &gk,
              ctx);
         cn_bfv_galois_keys_clear(&gk);
+        /* digits of two primes at levels 2 and 3 (format 1.3): one digit of two primes;
+         * a digit of two and a digit of one */
+        const size_t levels2[2] = {2, 3}, dps2[2] = {2, 2};
+        ck_assert_int_eq(
+            cn_bfv_keygen_galois_digits(&gk, &sk, elts, levels2, 2, dps2, ctx, &rng), CN_OK);
+        DUMP(dir, "gk_digits.bin", cn_io_size_galois_keys(&gk, ctx), cn_io_save_galois_keys,
+             &gk, ctx);
+        cn_bfv_galois_keys_clear(&gk);
+        cn_bfv_relin_key_t rkd = {0};
+        ck_assert_int_eq(cn_bfv_keygen_relin_digits(&rkd, &sk, prm->nq, 3, ctx, &rng), CN_OK);
+        DUMP(dir, "rk_digits.bin", cn_io_size_relin_key(&rkd, ctx), cn_io_save_relin_key, &rkd,
+             ctx);
+        cn_bfv_relin_key_clear(&rkd);
     }
     /* slot values in [-99, 99] under the last plaintext modulus */
     const size_t n = prm->n, ti = prm->nt - 1;

@@ -313,8 +313,9 @@ END_TEST
 
 /* The noise estimate (docs/net.md, "Packed layout") against the measured budget on many
  * random networks, layouts and parameters: small rings, random batch sizes, margins and
- * ciphertext prime sizes (CN_PACKED_NOISE_PLANS sets the count, default 12). Every output
- * must also be exact. */
+ * ciphertext prime sizes (CN_PACKED_NOISE_PLANS sets the count, default 12), keys of
+ * several primes per digit chosen per key or forced for all. Every output must also be
+ * exact. */
 START_TEST(test_packed_noise_bound)
 {
     cn_test_rng_t r;
@@ -345,6 +346,8 @@ START_TEST(test_packed_noise_bound)
             po.q_bits = 30 + (unsigned)cn_test_rng_below(&r, 31);
         if (it % 2) /* fewer first-layer blocks per row: 1, 2, 4 or 8 */
             po.first_blocks = (size_t)1 << (it / 2 % 4);
+        if (it % 3 == 2) /* every key with digits of 2 or 3 primes (else chosen per key) */
+            po.digit_primes = 2 + (size_t)(it % 2);
         cn_packed_t *pk;
         if (cn_packed_create(&pk, p, &po, &d) == CN_OK) {
             cn_packed_free(pk);

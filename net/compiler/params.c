@@ -1,7 +1,9 @@
 /* Stage 6 of the compiler, the parameter search (docs/net.md, "Parameters and cost"):
  * every ring degree, plaintext and ciphertext prime size and chain length the options
  * and the security level allow; for each, the schedule (stage 5) and the noise estimate
- * (stage 4); the cheapest per input by the cost model that leaves the margin wins. */
+ * (stage 4); among those that leave the margin, the cheapest per input by the cost model
+ * whose server memory estimate is within the bound wins (the cheapest of all when none
+ * is: the options forced parameters that need more). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -84,8 +86,10 @@ static cn_status make_params(cn_bfv_params_t *prm, size_t n, size_t nq, unsigned
 
 /* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
  * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
- * (stage 4) leave the margin. qnet (cnt ops) is the quantized network. On success the
- * plan gets the ops (owning shallow copies of qnet's layers), parameters and estimates. */
+ * (stage 4) leave the margin, among those whose server memory estimate is within
+ * cn_compile_memory_limit if any is. qnet (cnt ops) is the quantized network. On success
+ * the plan gets the ops (owning shallow copies of qnet's layers), parameters and
+ * estimates. */
 cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                            const cn_compile_opts_t *opts, cn_params_memo_t *memo,
                            cn_search_log_t *lg)
@@ -96,6 +100,9 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     cn_op_t *best_ops = NULL;
     size_t best_n = 0;
     double best_v = 0;
+    int best_fits = 0;
+    double best_server = 0;
+    const double mem_limit = cn_compile_memory_limit(opts);
     static const size_t ns[] = {2048, 4096, 8192, 16384, 32768};
     const size_t *nlist = opts->n ? &opts->n : ns;
     const size_t nn = opts->n ? 1 : sizeof ns / sizeof ns[0];
@@ -168,18 +175,25 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
-                    const double cost =
-                        (double)nt * cn_plan_cost(ops, nops, p->nin, &prm, opts->cost_profile);
+                    cn_plan_estimate_t e;
+                    cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
+                    const double cost = e.seconds;
+                    /* within the memory bound beats above it; then cheaper per input */
+                    const int fits = e.memory <= mem_limit;
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);
                     } else if ((budget >= margin || opts->experimental.allow_undersized) &&
-                               cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
+                               (!best_ops || fits > best_fits ||
+                                (fits == best_fits &&
+                                 cost / (double)n < best_cost / (double)best_n))) {
                         free(best_ops);
                         best_ops = ops;
                         best_cost = cost;
                         best_n = n;
                         best_v = v;
+                        best_fits = fits;
+                        best_server = e.server_s;
                         p->nops = nops;
                         p->prm = prm;
                         p->wraps = wraps;
@@ -197,6 +211,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     p->ops = best_ops;
     p->budget = -best_v - 1;
     p->cost = best_cost;
+    p->cost_server = best_server;
     return CN_OK;
 }
 

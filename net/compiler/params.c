@@ -84,6 +84,44 @@ static cn_status make_params(cn_bfv_params_t *prm, size_t n, size_t nq, unsigned
     return st;
 }
 
+/* The plaintext moduli for a ciphertext chain: of the tb-bit batching primes cand[0..nc)
+ * (the smallest ones, increasing), the prm->nt whose r = Q mod t (Q = q_1 ... q_L) is
+ * smallest, in increasing order. Encoding m as Delta m with Delta = floor(Q/t) leaves
+ * (t/Q) Delta m = m - r m / Q, an error r m / Q that is most of a fresh ciphertext's
+ * invariant noise (r m up to r t, against t eta from the error) and that every later op
+ * carries; a t with r/t of 2^-k lowers the noise, measured and estimated (noise.c),
+ * by about k bits wherever it dominates (among 64 primes the smallest r/t is about 2^-6;
+ * Fan-Vercauteren, ePrint 2012/144, Lemma 1, where r_t(q) is this r). The default primes
+ * stay when the choice fails validation. */
+static void choose_plain_moduli(cn_bfv_params_t *prm, const uint64_t *cand, size_t nc)
+{
+    if (nc <= prm->nt)
+        return;
+    uint64_t r[64];
+    for (size_t c = 0; c < nc; c++) {
+        uint64_t x = 1 % cand[c];
+        for (size_t i = 0; i < prm->nq; i++)
+            x = (uint64_t)((unsigned __int128)x * (prm->q[i] % cand[c]) % cand[c]);
+        r[c] = x;
+    }
+    cn_bfv_params_t t = *prm;
+    unsigned char used[64] = {0};
+    for (size_t k = 0; k < prm->nt; k++) {
+        size_t b = nc;
+        for (size_t c = 0; c < nc; c++) /* smallest r/t; ties: the smaller t */
+            if (!used[c] &&
+                (b == nc || (double)r[c] / (double)cand[c] < (double)r[b] / (double)cand[b]))
+                b = c;
+        used[b] = 1;
+    }
+    size_t k = 0;
+    for (size_t c = 0; c < nc; c++) /* cand is increasing: so are the chosen */
+        if (used[c])
+            t.t[k++] = cand[c];
+    if (cn_bfv_params_validate(&t) == CN_OK)
+        *prm = t;
+}
+
 /* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
  * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
  * (stage 4) leave the margin, among those whose server memory estimate is within
@@ -140,6 +178,13 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
             }
             if (!nt)
                 continue;
+            /* candidates for choose_plain_moduli: up to 64 of the smallest tb-bit primes */
+            uint64_t tcand[64];
+            size_t ntc = 64;
+            while (ntc > nt && cn_primes_ntt(tcand, ntc, tb, n, NULL, 0, 0) != CN_OK)
+                ntc /= 2;
+            if (ntc <= nt)
+                ntc = 0;
             for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;
@@ -157,6 +202,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                     cn_bfv_params_t prm;
                     if (make_params(&prm, n, nq, qb, nt, tb, sec, memo) != CN_OK)
                         continue;
+                    choose_plain_moduli(&prm, tcand, ntc);
                     lg->secure++;
                     cn_op_t *ops;
                     size_t nops;

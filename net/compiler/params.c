@@ -17,9 +17,19 @@ typedef struct {
     cn_status st;
     cn_bfv_params_t prm;
 } memo_entry_t;
+/* The candidate plaintext primes of choose_plain_moduli by (n, t bits), found once per
+ * compile (the weight-width search runs the parameter search once per candidate). */
+typedef struct {
+    size_t n, nc;
+    unsigned tb;
+    uint64_t c[64];
+} tcand_entry_t;
+#define MEMO_TCAND 160
 struct cn_params_memo {
     memo_entry_t *e;
     size_t cap, used;
+    tcand_entry_t tc[MEMO_TCAND];
+    size_t ntc;
 };
 
 cn_params_memo_t *cn_params_memo_new(void)
@@ -82,6 +92,32 @@ static cn_status make_params(cn_bfv_params_t *prm, size_t n, size_t nq, unsigned
     x->prm = *prm;
     m->used++;
     return st;
+}
+
+/* Up to 64 of the smallest tb-bit batching primes for n (fewer when fewer exist), in
+ * c[0..*nc), through the memo when there is one. */
+static void plain_candidates(uint64_t *c, size_t *nc, size_t n, unsigned tb,
+                             cn_params_memo_t *m)
+{
+    for (size_t i = 0; m && i < m->ntc; i++)
+        if (m->tc[i].n == n && m->tc[i].tb == tb) {
+            *nc = m->tc[i].nc;
+            for (size_t k = 0; k < *nc; k++)
+                c[k] = m->tc[i].c[k];
+            return;
+        }
+    size_t k = 64;
+    while (k > 1 && cn_primes_ntt(c, k, tb, n, NULL, 0, 0) != CN_OK)
+        k /= 2;
+    *nc = k > 1 ? k : 0;
+    if (m && m->ntc < MEMO_TCAND) {
+        tcand_entry_t *x = &m->tc[m->ntc++];
+        x->n = n;
+        x->tb = tb;
+        x->nc = *nc;
+        for (size_t i = 0; i < *nc; i++)
+            x->c[i] = c[i];
+    }
 }
 
 /* The plaintext moduli for a ciphertext chain: of the tb-bit batching primes cand[0..nc)
@@ -180,11 +216,8 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                 continue;
             /* candidates for choose_plain_moduli: up to 64 of the smallest tb-bit primes */
             uint64_t tcand[64];
-            size_t ntc = 64;
-            while (ntc > nt && cn_primes_ntt(tcand, ntc, tb, n, NULL, 0, 0) != CN_OK)
-                ntc /= 2;
-            if (ntc <= nt)
-                ntc = 0;
+            size_t ntc;
+            plain_candidates(tcand, &ntc, n, tb, memo);
             for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;

@@ -100,6 +100,7 @@ struct cn_plan {
     double out_scale;         /* integer output = float output * out_scale (about) */
     double budget;            /* predicted final budget (bits) */
     double cost;              /* cost model: estimated seconds per batch on one core */
+    double cost_server;       /* the server's part of cost (0: not known, a loaded plan) */
     cn_quant_report_t *quant; /* the weight-width search's table (NULL: none; not in the
                                * plan bytes) */
     /* the layout (net/plan/layout_choice.c): set when compiled with a batch size */
@@ -179,10 +180,23 @@ cn_status cn_plan_ranges(cn_plan_t *p, cn_net_diag_t *diag);
 /* The noise estimate (docs/net.md): runs it through the ops, storing each op's
  * noise_bits, level and size; returns the final log2 of the invariant noise. */
 double cn_plan_noise(cn_op_t *ops, size_t nops, const cn_bfv_params_t *prm);
-/* The cost model: estimated seconds per batch on one core for one plaintext modulus, on a
- * server of the given profile (CN_COST_HOST: this process's CPU). */
+/* The cost model (net/compiler/cost.c): estimated seconds per batch on one core, every
+ * plaintext modulus, server and client (encryption and decryption), on a server of the
+ * given profile (CN_COST_HOST: this process's CPU). */
 double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,
                     cn_cost_profile profile);
+/* The cost model's parts, and the server's estimated peak memory for one batch. */
+typedef struct {
+    double seconds;  /* server_s + client_s */
+    double server_s; /* loading and the ops, every plaintext modulus, one core */
+    double client_s; /* encryption and decryption of the batch, one core */
+    double memory;   /* bytes: cn_plan_memory */
+} cn_plan_estimate_t;
+void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                      const cn_bfv_params_t *prm, cn_cost_profile profile);
+/* The server's estimated peak memory (bytes) for one batch of a plan with these ops
+ * (scheduled: widths, levels and sizes set) and parameters (docs/net.md, "Memory"). */
+double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
 /* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
  * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */
 int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits);

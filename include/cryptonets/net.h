@@ -179,7 +179,16 @@ typedef struct {
     /* With batch_size: 0 takes the cheaper estimate; 1 forces the batched layout, 2 the
      * packed one (both estimates still reported; for tests and measurements). */
     int force_layout;
+    /* Bound on the server's peak memory for one batch, bytes, as the compiler estimates it
+     * (cn_plan_memory_estimate; docs/net.md "Parameters and cost"): the parameter search
+     * takes the cheapest candidate within it, or, when every candidate the other options
+     * allow needs more (e.g. a forced n), the cheapest of all. 0: CN_PLAN_MEMORY_DEFAULT;
+     * UINT64_MAX: no bound. */
+    uint64_t memory_limit;
 } cn_compile_opts_t;
+
+/* The default memory_limit: 1.3 GiB, the MNIST server's peak before issue 17. */
+#define CN_PLAN_MEMORY_DEFAULT ((uint64_t)1331 << 20)
 
 typedef struct cn_plan cn_plan_t;
 
@@ -238,6 +247,12 @@ typedef struct {
 /* The search's report: 1 and *rep filled when the compiler searched the widths (not for
  * forced weight_bits, nor for a plan loaded from bytes, which do not carry it), else 0. */
 CN_API int cn_plan_quant_report(cn_quant_report_t *rep, const cn_plan_t *plan);
+/* The server's estimated peak memory (bytes) for one batch of the plan (docs/net.md,
+ * "Parameters and cost"), and the cost model's estimate: seconds per batch on one core,
+ * server and client (encryption, decryption) together; *server_s (may be NULL) the
+ * server's part (0 for a plan loaded from bytes, which carry the total only). */
+CN_API double cn_plan_memory_estimate(const cn_plan_t *plan);
+CN_API double cn_plan_cost_estimate(const cn_plan_t *plan, double *server_s);
 /* Predicted noise budget (bits) left in the outputs: a lower bound the tests check. */
 CN_API double cn_plan_output_budget(const cn_plan_t *plan);
 /* 1 when the options forced fewer plaintext moduli than the outputs' range needs: the

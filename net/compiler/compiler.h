@@ -67,6 +67,13 @@ cn_status cn_schedule(cn_op_t **ops, size_t *nops, const cn_op_t *qnet, size_t c
                       const cn_bfv_params_t *prm, double margin, int no_ms, int eager,
                       double *final_v);
 
+/* The bound on the server's estimated peak memory the parameter search applies (bytes):
+ * opts->memory_limit, or CN_PLAN_MEMORY_DEFAULT when 0. */
+static inline double cn_compile_memory_limit(const cn_compile_opts_t *opts)
+{
+    return opts->memory_limit ? (double)opts->memory_limit : (double)CN_PLAN_MEMORY_DEFAULT;
+}
+
 /* What the parameter search saw, to explain a failure. */
 typedef struct {
     size_t secure;      /* candidates (n, t bits, q bits, chain) that passed security */

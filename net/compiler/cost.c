@@ -1,85 +1,113 @@
-/* The cost model that stage 6 of the compiler minimises (docs/net.md, "Parameters and
- * cost"): estimated seconds per batch from per-operation costs measured with
- * bench/throughput on this project's machine. */
+/* The cost model that stage 6 of the compiler minimises, and the server's peak memory
+ * that it bounds (docs/net.md, "Parameters and cost"): estimated seconds per batch on one
+ * core from per-operation costs measured with bench/calibrate on this project's machine,
+ * and bytes from the server's own allocation rules (net/runtime/pool.c). */
 #include <math.h>
 
 #include "compiler.h"
 
-/* Seconds on one core of this project's machine (measured with bench/throughput at
- * n = 8192, docs/net.md), scaled by n and the number of primes l. "fast" means the
- * AVX-512 IFMA kernels apply: the CPU has IFMA and every ciphertext prime is below 2^50;
- * without them the HPS multiplication runs about six times slower. Per ciphertext:
- * square 0.3 ms l (fast) or 1.7 ms l; relinearization 0.05 ms l (l + 1) (fast) or
- * 0.11 ms l (l + 1); modulus switch 0.05 ms l (size / 2); encryption 0.8 ms l; loading
- * at the server 0.17 ms l; checked decryption of a size-3 result 0.3 ms l (bench/micro
- * decrypt3_checked: 1.19 ms at l = 4). Linear layers: per multiply-add
- * 1 / 20e9 s and per output coefficient 4 ns with the IFMA small-weight kernels
- * (|w| p < 2^52), else 1 / 5e9 s and 25 ns. */
+/* Per-operation costs on one core, CPU seconds, measured with bench/calibrate (the
+ * committed MNIST model, one plaintext modulus, no modulus switching, medians of 3 reps on
+ * a loaded machine; docs/benchmarks.md "Calibrating the cost model" has the measurements
+ * these were read from) at n = 4096, 8192 and 16384 with 2 and 5 primes of 44 bits (the
+ * IFMA kernels) and 54 bits (the AVX-512F ones); other n scale from the nearest row by
+ * n log2 n. Per row:
+ *   enc0, enc1  client encryption per input ciphertext: enc0 + enc1 x primes
+ *   load        server loading per input ciphertext and prime
+ *   dec         checked decryption (size 3) per output ciphertext and prime
+ *   sq          square per ciphertext and prime (HPS, NTTs included)
+ *   rl          relinearization per ciphertext and prime x (primes + 1) (hybrid key
+ *               switching, one digit per prime)
+ *   ms          modulus switch per ciphertext, prime and polynomial (bench/throughput's
+ *               steps, MNIST at n = 8192 and 16384)
+ * "fast": the AVX-512 IFMA kernels (a CPU with IFMA, every ciphertext prime below 2^50);
+ * "slow": the AVX-512F kernels (no IFMA, or a prime from 2^50). At n = 16384 the
+ * polynomials leave the caches: the square costs 2.5 times n = 8192's per coefficient. */
 typedef struct {
-    int ifma;    /* the CPU has AVX-512 IFMA */
-    double qmax; /* largest ciphertext prime */
-} costctx_t;
+    double n;
+    double enc0, enc1, load, dec;
+    double sq_fast, sq_slow;
+    double rl_fast, rl_slow;
+    double ms;
+} cost_row_t;
 
-/* n log n, and a measured factor 2.3 per coefficient above n = 8192 (mnist_private on this
- * machine: the same network ran 2.3 times slower per slot at n = 16384, its polynomials
- * no longer fitting the caches) */
-static double ring_scale(double n)
+static const cost_row_t COST_ROWS[] = {
+    /* n      enc0    enc1    load    dec     sq fast sq slow rl fast rl slow ms */
+    {4096, 6.7e-5, 3.4e-5, 1.6e-5, 4.2e-4, 1.8e-4, 9.5e-4, 2.1e-5, 6.0e-5, 1.0e-5},
+    {8192, 8.0e-5, 8.4e-5, 3.8e-5, 6.5e-4, 3.0e-4, 1.58e-3, 4.9e-5, 1.2e-4, 2.4e-5},
+    {16384, 6.0e-5, 2.2e-4, 6.0e-5, 1.0e-3, 7.5e-4, 2.9e-3, 9.5e-5, 3.6e-4, 6.5e-5},
+};
+#define COST_NROWS (sizeof COST_ROWS / sizeof COST_ROWS[0])
+
+/* The same operations without AVX-512 (CN_SIMD=portable, bench/calibrate at n = 8192, 2
+ * and 4 primes of 44 bits), as factors of the rows' "slow" costs (encryption: of the
+ * fast one); encryption with the AVX-512F kernels costs 2.1 times the IFMA one. */
+#define COST_PORTABLE_SQ 1.15
+#define COST_PORTABLE_RL 2.0
+#define COST_PORTABLE_ENC 4.0
+#define COST_SLOW_ENC 2.1
+
+/* Linear layers, per multiply-add and per output, of every coefficient (size x primes x
+ * n of them): the same at every n measured. IFMA kernel with small weights (2 max|w| p <
+ * 2^52), IFMA kernel otherwise (p < 2^50), AVX-512F kernel, portable kernel. */
+static const double LIN_MADD[4] = {4.5e-11, 8.1e-11, 1.9e-10, 1.4e-9};
+static const double LIN_OUT[4] = {5.0e-9, 5.4e-9, 3.0e-9, 1.0e-8};
+
+/* The row for ring degree n: the nearest measured one, scaled by n log2 n. */
+static cost_row_t cost_row(double n)
 {
-    return n / 8192.0 * log2(n) / 13.0 * (n > 8192 ? 2.3 : 1.0);
+    size_t k = 0;
+    for (size_t i = 1; i < COST_NROWS; i++)
+        if (fabs(log2(COST_ROWS[i].n / n)) < fabs(log2(COST_ROWS[k].n / n)))
+            k = i;
+    cost_row_t r = COST_ROWS[k];
+    const double s = n * log2(n) / (r.n * log2(r.n));
+    r.enc0 *= s;
+    r.enc1 *= s;
+    r.load *= s;
+    r.dec *= s;
+    r.sq_fast *= s;
+    r.sq_slow *= s;
+    r.rl_fast *= s;
+    r.rl_slow *= s;
+    r.ms *= s;
+    return r;
 }
+
+typedef struct {
+    cn_cost_profile prof; /* not CN_COST_HOST */
+    double qmax;          /* largest ciphertext prime */
+    cost_row_t r;
+} costctx_t;
 
 static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before, double n,
                       size_t width_before, const costctx_t *cc)
 {
-    const double sc = ring_scale(n);
     const double l = (double)level_before, w = (double)width_before;
-    const int fast = cc->ifma && cc->qmax < 0x1p50;
+    const int port = cc->prof == CN_COST_PORTABLE;
+    const int fast = cc->prof == CN_COST_AVX512IFMA && cc->qmax < 0x1p50;
     switch (op->kind) {
     case CN_OP_LINEAR: {
-        const int small = fast && (double)op->lin.wmax * 2 * cc->qmax < 0x1p52;
+        const int k = port   ? 3
+                      : fast ? ((double)op->lin.wmax * 2 * cc->qmax < 0x1p52 ? 0 : 1)
+                             : 2;
         const double coeffs = (double)size_before * l * n;
-        return (double)op->lin.row[op->lin.nout] * coeffs / (small ? 20e9 : 5e9) +
-               (double)op->lin.nout * coeffs * (small ? 4e-9 : 25e-9);
+        return coeffs * ((double)op->lin.row[op->lin.nout] * LIN_MADD[k] +
+                         (double)op->lin.nout * LIN_OUT[k]);
     }
     case CN_OP_SQUARE:
-        return w * sc * l * (fast ? 0.3e-3 : 1.7e-3);
+        return w * l * (fast ? cc->r.sq_fast : cc->r.sq_slow * (port ? COST_PORTABLE_SQ : 1));
     case CN_OP_RELIN:
-        return w * sc * l * (l + 1) * (fast ? 0.05e-3 : 0.11e-3);
+        return w * l * (l + 1) *
+               (fast ? cc->r.rl_fast : cc->r.rl_slow * (port ? COST_PORTABLE_RL : 1));
     case CN_OP_MODSWITCH:
-        return w * sc * l * 0.05e-3 * (double)size_before / 2;
+        return w * l * (double)size_before * cc->r.ms;
     }
     return 0;
 }
 
-/* Fresh memory: the first touch of a page costs far more than the arithmetic on it on
- * this project's virtual machines (2.9 s per GiB measured, 0.05 s to touch it again), so
- * a batch pays for the largest amount of ciphertext memory alive at once (inputs and
- * outputs of an op), counted at 2.5 s per GiB. */
-static double plan_cost(const cn_op_t *ops, size_t nops, size_t nin, size_t L, double n,
-                        const costctx_t *cc)
-{
-    const double sc = ring_scale(n);
-    double cost = (double)nin * sc * (double)L * (0.8e-3 + 0.17e-3);
-    size_t level = L, size = 2, width = nin;
-    double peak = 0;
-    for (size_t i = 0; i < nops; i++) {
-        cost += op_cost(&ops[i], level, size, n, width, cc);
-        const double in_bytes = (double)width * (double)size * (double)level * n * 8;
-        const double out_bytes =
-            (double)ops[i].width * (double)ops[i].size * (double)ops[i].level * n * 8;
-        const double live =
-            ops[i].kind == CN_OP_LINEAR ? in_bytes + out_bytes : fmax(in_bytes, out_bytes);
-        if (live > peak)
-            peak = live;
-        level = ops[i].level;
-        size = ops[i].size;
-        width = ops[i].width;
-    }
-    return cost + (double)width * 0.3e-3 * sc * (double)level + peak / 0x1p30 * 2.5;
-}
-
-double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,
-                    cn_cost_profile profile)
+void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                      const cn_bfv_params_t *prm, cn_cost_profile profile)
 {
     cn_cost_profile prof = profile;
     if (prof == CN_COST_HOST) {
@@ -88,9 +116,88 @@ double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_pa
                : f & CN_CPU_AVX512F  ? CN_COST_AVX512
                                      : CN_COST_PORTABLE;
     }
-    costctx_t cc = {.ifma = prof == CN_COST_AVX512IFMA, .qmax = (double)prm->q[0]};
+    const double n = (double)prm->n, L = (double)prm->nq, nt = (double)prm->nt;
+    costctx_t cc = {.prof = prof, .qmax = (double)prm->q[0]};
     for (size_t x = 1; x < prm->nq; x++)
         if ((double)prm->q[x] > cc.qmax)
             cc.qmax = (double)prm->q[x];
-    return plan_cost(ops, nops, nin, prm->nq, (double)prm->n, &cc);
+    cc.r = cost_row(n);
+    /* per plaintext modulus */
+    double server = (double)nin * L * cc.r.load;
+    size_t level = prm->nq, size = 2, width = nin;
+    for (size_t i = 0; i < nops; i++) {
+        server += op_cost(&ops[i], level, size, n, width, &cc);
+        level = ops[i].level;
+        size = ops[i].size;
+        width = ops[i].width;
+    }
+    const double encf = prof == CN_COST_PORTABLE                         ? COST_PORTABLE_ENC
+                        : prof == CN_COST_AVX512IFMA && cc.qmax < 0x1p50 ? 1
+                                                                         : COST_SLOW_ENC;
+    e->server_s = nt * server;
+    e->client_s = nt * ((double)nin * (cc.r.enc0 + L * cc.r.enc1) * encf +
+                        (double)width * (double)level * cc.r.dec);
+    e->seconds = e->server_s + e->client_s;
+    e->memory = cn_plan_memory(ops, nops, nin, prm);
+}
+
+/* Bytes of ciphertext primes' residues, bit-packed as the wire format sends them
+ * (docs/format.md, "Sizes"): sum over the first level primes of their bits, times n/8. */
+static double packed_bytes(const cn_bfv_params_t *prm, size_t level)
+{
+    double bits = 0;
+    for (size_t j = 0; j < level; j++)
+        bits += (double)(64 - __builtin_clzll(prm->q[j]));
+    return bits * (double)prm->n / 8;
+}
+
+/* The server's peak memory for one batch (docs/net.md, "Memory"), as net/runtime
+ * allocates it: the batch bytes (all plaintext moduli: seeded ciphertexts, c0 bit-packed
+ * beside a seed and header of 48 bytes), the pool's blocks at their peak (cn_pool_blocks: one
+ * modulus at a time, an op's inputs and outputs alive together, 2 threads' temporaries) of n L
+ * words and 5 cache lines each, the outputs of a modulus switch (allocated by the library
+ * beside the pool's blocks, which stay resident), the relinearization key (L digits of 2
+ * polynomials at L + 1 primes), the reply, and 24 MiB of process (code, context tables,
+ * stacks; fitted on the MNIST plans of docs/benchmarks.md). */
+double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)
+{
+    const double n = (double)prm->n, L = (double)prm->nq, nt = (double)prm->nt;
+    const double th = 2;
+    double w = (double)nin, size = 2, live = 2 * w, peak = live, ms = 0;
+    size_t level = prm->nq;
+    for (size_t o = 0; o < nops; o++) {
+        const cn_op_t *op = &ops[o];
+        double during = live;
+        if (op->kind == CN_OP_LINEAR) {
+            during = live + (double)op->lin.nout * size;
+            w = (double)op->lin.nout;
+        } else if (op->kind == CN_OP_SQUARE) {
+            size = 3;
+            during = 3 * w + 3 * th;
+        } else if (op->kind == CN_OP_RELIN) {
+            during = live + 2 * th;
+            size = 2;
+        } else if (op->kind == CN_OP_MODSWITCH) {
+            const double b = w * size * n * (double)op->level * 8;
+            if (b > ms)
+                ms = b;
+        }
+        live = w * size;
+        if (during > peak)
+            peak = during;
+        level = op->level;
+    }
+    const double batch = (double)nin * nt * (packed_bytes(prm, prm->nq) + 48);
+    const double pool = peak * (n * L + 40) * 8;
+    const double rk = L * 2 * n * (L + 1) * 8;
+    const double reply = w * nt * size * (packed_bytes(prm, level) + 48);
+    return batch + pool + ms + rk + reply + 24.0 * 1048576;
+}
+
+double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,
+                    cn_cost_profile profile)
+{
+    cn_plan_estimate_t e;
+    cn_plan_estimate(&e, ops, nops, nin, prm, profile);
+    return e.seconds;
 }

@@ -525,11 +525,13 @@ static double pk_schedule(cn_packed_t *pk, double margin)
 }
 
 /* threads take (modulus, set) pairs: per pair, in seconds of the transforms' n log2 n
- * at about 1 ns each */
+ * at 0.45 ns each (CPU seconds: 1 ns overestimated the measured server CPU time of one
+ * MNIST image, 0.42 s, by 2.2 times; docs/net.md "The crossover", issue 17's
+ * recalibration of the batched model, net/compiler/cost.c) */
 static double pk_seconds(const cn_packed_t *pk, int ifma)
 {
     const double n = (double)pk->prm.n;
-    return (double)pk->prm.nt * (double)pk->nsets * n * log2(n) * 1e-9 * pk_cost(pk) *
+    return (double)pk->prm.nt * (double)pk->nsets * n * log2(n) * 0.45e-9 * pk_cost(pk) *
            (ifma && pk->prm.q[0] < ((uint64_t)1 << 50) ? 1.0 : 2.2);
 }
 

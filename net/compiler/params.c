@@ -1,7 +1,9 @@
 /* Stage 6 of the compiler, the parameter search (docs/net.md, "Parameters and cost"):
  * every ring degree, plaintext and ciphertext prime size and chain length the options
  * and the security level allow; for each, the schedule (stage 5) and the noise estimate
- * (stage 4); the cheapest per input by the cost model that leaves the margin wins. */
+ * (stage 4); among those that leave the margin, the cheapest per input by the cost model
+ * whose server memory estimate is within the bound wins (the cheapest of all when none
+ * is: the options forced parameters that need more). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -15,9 +17,19 @@ typedef struct {
     cn_status st;
     cn_bfv_params_t prm;
 } memo_entry_t;
+/* The candidate plaintext primes of choose_plain_moduli by (n, t bits), found once per
+ * compile (the weight-width search runs the parameter search once per candidate). */
+typedef struct {
+    size_t n, nc;
+    unsigned tb;
+    uint64_t c[64];
+} tcand_entry_t;
+#define MEMO_TCAND 160
 struct cn_params_memo {
     memo_entry_t *e;
     size_t cap, used;
+    tcand_entry_t tc[MEMO_TCAND];
+    size_t ntc;
 };
 
 cn_params_memo_t *cn_params_memo_new(void)
@@ -82,10 +94,76 @@ static cn_status make_params(cn_bfv_params_t *prm, size_t n, size_t nq, unsigned
     return st;
 }
 
+/* Up to 64 of the smallest tb-bit batching primes for n (fewer when fewer exist), in
+ * c[0..*nc), through the memo when there is one. */
+static void plain_candidates(uint64_t *c, size_t *nc, size_t n, unsigned tb,
+                             cn_params_memo_t *m)
+{
+    for (size_t i = 0; m && i < m->ntc; i++)
+        if (m->tc[i].n == n && m->tc[i].tb == tb) {
+            *nc = m->tc[i].nc;
+            for (size_t k = 0; k < *nc; k++)
+                c[k] = m->tc[i].c[k];
+            return;
+        }
+    size_t k = 64;
+    while (k > 1 && cn_primes_ntt(c, k, tb, n, NULL, 0, 0) != CN_OK)
+        k /= 2;
+    *nc = k > 1 ? k : 0;
+    if (m && m->ntc < MEMO_TCAND) {
+        tcand_entry_t *x = &m->tc[m->ntc++];
+        x->n = n;
+        x->tb = tb;
+        x->nc = *nc;
+        for (size_t i = 0; i < *nc; i++)
+            x->c[i] = c[i];
+    }
+}
+
+/* The plaintext moduli for a ciphertext chain: of the tb-bit batching primes cand[0..nc)
+ * (the smallest ones, increasing), the prm->nt whose r = Q mod t (Q = q_1 ... q_L) is
+ * smallest, in increasing order. Encoding m as Delta m with Delta = floor(Q/t) leaves
+ * (t/Q) Delta m = m - r m / Q, an error r m / Q that is most of a fresh ciphertext's
+ * invariant noise (r m up to r t, against t eta from the error) and that every later op
+ * carries; a t with r/t of 2^-k lowers the noise, measured and estimated (noise.c),
+ * by about k bits wherever it dominates (among 64 primes the smallest r/t is about 2^-6;
+ * Fan-Vercauteren, ePrint 2012/144, Lemma 1, where r_t(q) is this r). The default primes
+ * stay when the choice fails validation. */
+static void choose_plain_moduli(cn_bfv_params_t *prm, const uint64_t *cand, size_t nc)
+{
+    if (nc <= prm->nt)
+        return;
+    uint64_t r[64];
+    for (size_t c = 0; c < nc; c++) {
+        uint64_t x = 1 % cand[c];
+        for (size_t i = 0; i < prm->nq; i++)
+            x = (uint64_t)((unsigned __int128)x * (prm->q[i] % cand[c]) % cand[c]);
+        r[c] = x;
+    }
+    cn_bfv_params_t t = *prm;
+    unsigned char used[64] = {0};
+    for (size_t k = 0; k < prm->nt; k++) {
+        size_t b = nc;
+        for (size_t c = 0; c < nc; c++) /* smallest r/t; ties: the smaller t */
+            if (!used[c] &&
+                (b == nc || (double)r[c] / (double)cand[c] < (double)r[b] / (double)cand[b]))
+                b = c;
+        used[b] = 1;
+    }
+    size_t k = 0;
+    for (size_t c = 0; c < nc; c++) /* cand is increasing: so are the chosen */
+        if (used[c])
+            t.t[k++] = cand[c];
+    if (cn_bfv_params_validate(&t) == CN_OK)
+        *prm = t;
+}
+
 /* Stage 6: every candidate (n, t bits, q bits, chain length) that the options allow; the
  * cheapest per input, by the cost model, whose schedule (stage 5) and noise estimate
- * (stage 4) leave the margin. qnet (cnt ops) is the quantized network. On success the
- * plan gets the ops (owning shallow copies of qnet's layers), parameters and estimates. */
+ * (stage 4) leave the margin, among those whose server memory estimate is within
+ * cn_compile_memory_limit if any is. qnet (cnt ops) is the quantized network. On success
+ * the plan gets the ops (owning shallow copies of qnet's layers), parameters and
+ * estimates. */
 cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                            const cn_compile_opts_t *opts, cn_params_memo_t *memo,
                            cn_search_log_t *lg)
@@ -96,6 +174,9 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     cn_op_t *best_ops = NULL;
     size_t best_n = 0;
     double best_v = 0;
+    int best_fits = 0;
+    double best_server = 0;
+    const double mem_limit = cn_compile_memory_limit(opts);
     static const size_t ns[] = {2048, 4096, 8192, 16384, 32768};
     const size_t *nlist = opts->n ? &opts->n : ns;
     const size_t nn = opts->n ? 1 : sizeof ns / sizeof ns[0];
@@ -133,6 +214,10 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
             }
             if (!nt)
                 continue;
+            /* candidates for choose_plain_moduli: up to 64 of the smallest tb-bit primes */
+            uint64_t tcand[64];
+            size_t ntc;
+            plain_candidates(tcand, &ntc, n, tb, memo);
             for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;
@@ -150,6 +235,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                     cn_bfv_params_t prm;
                     if (make_params(&prm, n, nq, qb, nt, tb, sec, memo) != CN_OK)
                         continue;
+                    choose_plain_moduli(&prm, tcand, ntc);
                     lg->secure++;
                     cn_op_t *ops;
                     size_t nops;
@@ -168,18 +254,25 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
-                    const double cost =
-                        (double)nt * cn_plan_cost(ops, nops, p->nin, &prm, opts->cost_profile);
+                    cn_plan_estimate_t e;
+                    cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
+                    const double cost = e.seconds;
+                    /* within the memory bound beats above it; then cheaper per input */
+                    const int fits = e.memory <= mem_limit;
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);
                     } else if ((budget >= margin || opts->experimental.allow_undersized) &&
-                               cost / (double)n < best_cost / (double)(best_n ? best_n : 1)) {
+                               (!best_ops || fits > best_fits ||
+                                (fits == best_fits &&
+                                 cost / (double)n < best_cost / (double)best_n))) {
                         free(best_ops);
                         best_ops = ops;
                         best_cost = cost;
                         best_n = n;
                         best_v = v;
+                        best_fits = fits;
+                        best_server = e.server_s;
                         p->nops = nops;
                         p->prm = prm;
                         p->wraps = wraps;
@@ -197,6 +290,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     p->ops = best_ops;
     p->budget = -best_v - 1;
     p->cost = best_cost;
+    p->cost_server = best_server;
     return CN_OK;
 }
 

@@ -88,7 +88,9 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
     cn_layout_report_t *r = &p->lrep;
     memset(r, 0, sizeof *r);
     r->batch_size = B;
-    r->batched_s = (double)((B + p->prm.n - 1) / p->prm.n) * p->cost;
+    /* the server's part of the batched estimate (the packed one counts the server only) */
+    r->batched_s = (double)((B + p->prm.n - 1) / p->prm.n) *
+                   (p->cost_server > 0 ? p->cost_server : p->cost);
     cn_packed_opts_t po = {.batch = B, .margin_bits = o->margin_bits, .security = o->security};
     cn_packed_t *pk = NULL;
     cn_net_diag_t pd = {{0}};

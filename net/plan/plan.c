@@ -224,6 +224,16 @@ double cn_plan_output_budget(const cn_plan_t *p)
 {
     return p->budget;
 }
+double cn_plan_memory_estimate(const cn_plan_t *p)
+{
+    return cn_plan_memory(p->ops, p->nops, p->nin, &p->prm);
+}
+double cn_plan_cost_estimate(const cn_plan_t *p, double *server_s)
+{
+    if (server_s)
+        *server_s = p->cost_server;
+    return p->cost;
+}
 int cn_plan_wraps(const cn_plan_t *p)
 {
     return p->wraps;
@@ -279,6 +289,12 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
             "  estimated: final noise budget >= %.1f bits, %.2f s per batch of %zu on one "
             "core (cost model)\n",
             p->budget, p->cost, prm->n);
+    if (p->cost_server > 0)
+        fprintf(f, "  estimated: server %.2f s and client %.2f s of that; ", p->cost_server,
+                p->cost - p->cost_server);
+    else
+        fprintf(f, "  estimated: ");
+    fprintf(f, "server peak memory %.0f MiB per batch\n", cn_plan_memory_estimate(p) / 1048576);
     if (p->quant)
         cn_quant_report_print(p->quant, f);
     cn_plan_layout_print(p, f);

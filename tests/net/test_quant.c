@@ -392,12 +392,13 @@ static void check_policy(const cn_model_t *m, const data_t *d, int labelled, con
         ck_assert_msg(cn_plan_compile(&pu, m, &ou, &diag) == CN_OK, "%s: %s", name, diag.msg);
         fprintf(stderr, "; uniform %u bits: 2^%.1f, %zu moduli\n", u, cn_plan_output_bits(pu),
                 cn_plan_params(pu)->nt);
-        /* no more moduli, and no more estimated time per input beyond the 1% within which
-         * the policy prefers accuracy; the search's fewest bits that meet the criterion
-         * are no more than the uniform width's */
+        /* no more moduli, and no more estimated time per input beyond the 15% within which
+         * the policy prefers accuracy (the cost model's resolution, search.c TIME_BAND);
+         * the search's fewest bits that meet the criterion are no more than the uniform
+         * width's */
         ck_assert_uint_le(cn_plan_params(p)->nt, cn_plan_params(pu)->nt);
         ck_assert(p->cost / (double)cn_plan_params(p)->n <=
-                  pu->cost / (double)cn_plan_params(pu)->n * 1.01 + 1e-12);
+                  pu->cost / (double)cn_plan_params(pu)->n * 1.15 + 1e-12);
         double fewest = INFINITY;
         for (size_t r = 0; r < rep.nrows; r++)
             if (rep.rows[r].meets)

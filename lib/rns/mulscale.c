@@ -9,9 +9,9 @@
 
 void cn_mulscale_clear(cn_mulscale_t *s)
 {
-    uint64_t *w[] = {s->qi,    s->qi_s,  s->c,     s->c_s,  s->h,    s->h_s,
-                     s->g,     s->g_s,   s->vtr,   s->f_hi, s->f_lo, s->qi_s52,
-                     s->c_s52, s->h_s52, s->g_s52, s->f1,   s->f0};
+    uint64_t *w[] = {s->qi,    s->qi_s, s->c,    s->c_s,  s->h,      s->h_s,   s->g,
+                     s->g_s,   s->vtr,  s->f_hi, s->f_lo, s->qi_s52, s->c_s52, s->h_s52,
+                     s->g_s52, s->f1,   s->f0,   s->w52,  s->w52_s,  s->one_s};
     for (size_t i = 0; i < sizeof w / sizeof *w; i++)
         free(w[i]);
     free(s->q);
@@ -36,8 +36,18 @@ static cn_status init52(cn_mulscale_t *s)
     s->g_s52 = cn_alloc(kq * kr, sizeof(uint64_t));
     s->f1 = cn_alloc(kq, sizeof(uint64_t));
     s->f0 = cn_alloc(kq, sizeof(uint64_t));
-    if (!s->qi_s52 || !s->c_s52 || !s->h_s52 || !s->g_s52 || !s->f1 || !s->f0)
+    s->w52 = cn_alloc(kq + kr, sizeof(uint64_t));
+    s->w52_s = cn_alloc(kq + kr, sizeof(uint64_t));
+    s->one_s = cn_alloc(kq + kr, sizeof(uint64_t));
+    if (!s->qi_s52 || !s->c_s52 || !s->h_s52 || !s->g_s52 || !s->f1 || !s->f0 || !s->w52 ||
+        !s->w52_s || !s->one_s)
         return CN_ERR_NO_MEMORY;
+    for (size_t k = 0; k < kq + kr; k++) {
+        const uint64_t p = k < kq ? s->q[k].p : s->r[k - kq].p;
+        s->w52[k] = (uint64_t)(((cn_u128)1 << 52) % p);
+        s->w52_s[k] = cn_shoup52(s->w52[k], p);
+        s->one_s[k] = cn_shoup52(1, p);
+    }
     for (size_t i = 0; i < kq; i++) {
         const uint64_t qi = s->q[i].p;
         s->qi_s52[i] = cn_shoup52(s->qi[i], qi);

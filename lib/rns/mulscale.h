@@ -35,6 +35,9 @@ typedef struct {
     double *inv_q;         /* [kq] 1 / q_i */
     int ifma;              /* the 52-bit tables below are present (as cn_exact_conv_t) */
     uint64_t *qi_s52, *c_s52, *h_s52, *g_s52;
+    /* [kq + kr] for the moduli q_1..q_kq then r_1..r_kr: 2^52 mod p, its 52-bit Shoup
+     * constant, and floor(2^52 / p) (the reduction of the unreduced dot products) */
+    uint64_t *w52, *w52_s, *one_s;
     uint64_t *f1, *f0; /* [kq] t / q_i = (f1 2^52 + f0) 2^-104, truncated */
 } cn_mulscale_t;
 

@@ -22,6 +22,36 @@ dot52(__m512i acc, const __m512i *y, const uint64_t *w, const uint64_t *ws, size
     return cn_v52_reduce1(s, b);
 }
 
+/* (lo, hi) += y w as the low and high 52 bits of the 104-bit product (y < 2^52, w < 2^50):
+ * the dot products are summed unreduced and reduced once (red104) */
+static inline __attribute__((always_inline)) void mac104(__m512i *lo, __m512i *hi, __m512i y,
+                                                         uint64_t w)
+{
+    const __m512i wv = cn_v52_set1(w);
+    *lo = _mm512_madd52lo_epu64(*lo, y, wv);
+    *hi = _mm512_madd52hi_epu64(*hi, y, wv);
+}
+
+/* hi 2^52 + lo mod b in [0, b), for the sums of at most 7 products of a value below 2^51 by
+ * one below 2^50 (hi < 7 2^49, lo < 7 2^52): the carries of lo above 2^52 move into hi
+ * (still below 2^52), then
+ * hi (2^52 mod b) and the low 52 bits of lo are each reduced to [0, 2b) by a Shoup product
+ * (w52 = 2^52 mod b, one_s = floor(2^52 / b)) and their sum to [0, b) */
+static inline __attribute__((always_inline)) __m512i
+red104(__m512i lo, __m512i hi, __m512i b, uint64_t w52, uint64_t w52_s, uint64_t one_s)
+{
+    const __m512i z = _mm512_setzero_si512();
+    hi = _mm512_add_epi64(hi, _mm512_srli_epi64(lo, 52));
+    lo = _mm512_and_si512(lo, cn_v52_set1(CN_M52));
+    __m512i a = cn_v52_mul_lazy(hi, cn_v52_set1(w52), cn_v52_set1(w52_s), b);
+    __m512i q = _mm512_madd52hi_epu64(z, lo, cn_v52_set1(one_s));
+    __m512i c = _mm512_and_si512(_mm512_sub_epi64(lo, _mm512_madd52lo_epu64(z, q, b)),
+                                 cn_v52_set1(CN_M52));
+    __m512i r = _mm512_add_epi64(a, c); /* [0, 4b) */
+    r = cn_v52_reduce1(r, _mm512_add_epi64(b, b));
+    return cn_v52_reduce1(r, b);
+}
+
 static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, const uint64_t *xq,
                                                              const uint64_t *xr, size_t n,
                                                              const cn_mulscale_t *s,
@@ -58,8 +88,18 @@ static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, cons
         for (size_t j = 0; j < kr; j++) {
             const __m512i b = cn_v52_set1(s->r[j].p);
             __m512i x = _mm512_loadu_si512((const void *)(xr + j * n + l));
-            __m512i a = cn_v52_mul_lazy(x, cn_v52_set1(s->c[j]), cn_v52_set1(s->c_s52[j]), b);
-            z[j] = dot52(a, y, s->h + j * kq, s->h_s52 + j * kq, kq, b);
+            if (kq + 1 <= 7) { /* summed unreduced, reduced once */
+                __m512i lo = zero, hi = zero;
+                mac104(&lo, &hi, x, s->c[j]);
+#pragma GCC unroll 16
+                for (size_t i = 0; i < kq; i++)
+                    mac104(&lo, &hi, y[i], s->h[j * kq + i]);
+                z[j] = red104(lo, hi, b, s->w52[kq + j], s->w52_s[kq + j], s->one_s[kq + j]);
+            } else {
+                __m512i a =
+                    cn_v52_mul_lazy(x, cn_v52_set1(s->c[j]), cn_v52_set1(s->c_s52[j]), b);
+                z[j] = dot52(a, y, s->h + j * kq, s->h_s52 + j * kq, kq, b);
+            }
             v = _mm512_fmadd_pd(_mm512_cvtepu64_pd(z[j]), _mm512_set1_pd(s->inv_r[j]), v);
         }
         __m512i vr = _mm512_cvttpd_epu64(_mm512_add_pd(v, half));
@@ -68,7 +108,16 @@ static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, cons
 #pragma GCC unroll 16
         for (size_t i = 0; i < kq; i++) {
             const __m512i p = cn_v52_set1(s->q[i].p);
-            __m512i o = dot52(zero, z, s->g + i * kr, s->g_s52 + i * kr, kr, p);
+            __m512i o;
+            if (kr <= 7) {
+                __m512i lo = zero, hi = zero;
+#pragma GCC unroll 16
+                for (size_t j = 0; j < kr; j++)
+                    mac104(&lo, &hi, z[j], s->g[i * kr + j]);
+                o = red104(lo, hi, p, s->w52[i], s->w52_s[i], s->one_s[i]);
+            } else {
+                o = dot52(zero, z, s->g + i * kr, s->g_s52 + i * kr, kr, p);
+            }
             __m512i corr =
                 kr < 8 ? _mm512_permutexvar_epi64(vr, tv[i])
                        : _mm512_i64gather_epi64(vr, (const void *)(s->vtr + i * (kr + 1)), 8);

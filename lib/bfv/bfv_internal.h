@@ -6,6 +6,7 @@
 #include <gmp.h>
 
 #include "cryptonets/bfv.h"
+#include "../rns/mulscale.h"
 #include "../rns/rns_internal.h"
 #include "check.h"
 #include "kernels.h"
@@ -14,12 +15,11 @@ typedef struct {
     size_t l; /* primes q_1..q_l */
     mpz_t Q;  /* q_1 ... q_l */
     double log2_q;
-    cn_exact_conv_t q_to_r; /* ciphertext lift into R for the tensor product */
-    cn_exact_conv_t r_to_q; /* the scaled product back into Q_l */
-    cn_scale_t *mul_scale;  /* [nt] round(t x / Q_l) from Q_l u R to R */
-    cn_scale_t *dec_scale;  /* [nt] round(t x / Q_l) mod t from Q_l */
-    uint64_t *delta;        /* [nt * l] floor(Q_l / t_k) mod q_j */
-    uint64_t *qlast_inv;    /* [l - 1] q_l^-1 mod q_j (mod switch to l - 1) */
+    cn_exact_conv_t q_to_r;   /* ciphertext lift into R for the tensor product */
+    cn_mulscale_t *mul_scale; /* [nt] round(t x / Q_l) from Q_l u R to Q_l */
+    cn_scale_t *dec_scale;    /* [nt] round(t x / Q_l) mod t from Q_l */
+    uint64_t *delta;          /* [nt * l] floor(Q_l / t_k) mod q_j */
+    uint64_t *qlast_inv;      /* [l - 1] q_l^-1 mod q_j (mod switch to l - 1) */
     uint64_t *qlast_inv_s;
     uint64_t *p_inv, *p_inv_s; /* [l] P^-1 mod q_j (key-switching ModDown) */
 } cn_bfv_level_t;

@@ -33,10 +33,9 @@ static void level_clear(cn_bfv_level_t *lv, size_t nt)
 {
     mpz_clear(lv->Q);
     cn_exact_conv_clear(&lv->q_to_r);
-    cn_exact_conv_clear(&lv->r_to_q);
     if (lv->mul_scale)
         for (size_t k = 0; k < nt; k++)
-            cn_scale_clear(&lv->mul_scale[k]);
+            cn_mulscale_clear(&lv->mul_scale[k]);
     if (lv->dec_scale)
         for (size_t k = 0; k < nt; k++)
             cn_scale_clear(&lv->dec_scale[k]);
@@ -84,8 +83,7 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
     lv->log2_q = 0;
     for (size_t i = 0; i < l; i++)
         lv->log2_q += log2((double)q[i]);
-    if ((st = cn_exact_conv_init(&lv->q_to_r, q, l, r, ctx->kr)) != CN_OK ||
-        (st = cn_exact_conv_init(&lv->r_to_q, r, ctx->kr, q, l)) != CN_OK)
+    if ((st = cn_exact_conv_init(&lv->q_to_r, q, l, r, ctx->kr)) != CN_OK)
         return st;
     lv->mul_scale = calloc(nt, sizeof *lv->mul_scale);
     lv->dec_scale = calloc(nt, sizeof *lv->dec_scale);
@@ -101,7 +99,7 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
     mpz_init(D);
     for (size_t k = 0; k < nt; k++) {
         uint64_t t = ctx->prm.t[k];
-        if ((st = cn_scale_init(&lv->mul_scale[k], q, l, r, ctx->kr, t, 1)) != CN_OK ||
+        if ((st = cn_mulscale_init(&lv->mul_scale[k], q, l, r, ctx->kr, t)) != CN_OK ||
             (st = cn_scale_init(&lv->dec_scale[k], q, l, &ctx->prm.t[k], 1, t, 0)) != CN_OK)
             break;
         mpz_fdiv_q_ui(D, lv->Q, (unsigned long)t);
@@ -133,11 +131,13 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
 }
 
 /* R: the largest 60-bit primes = 1 mod 2n outside q, P, t, with
- * log2 R >= log2 Q + log2 t_max + log2 n + 4 (so the tensor product, at most n Q^2 / 2
- * in absolute value, and its scaled value, at most t n Q / 2, have unique centered
- * representatives). When every q_i is below 2^50 and the CPU has AVX-512 IFMA, 50-bit
- * primes are taken instead, so that every row of the multiplication runs on the IFMA
- * kernels: one prime more, each much cheaper. The product does not depend on R. */
+ * log2 R >= log2 Q + log2 n + 4, so that the tensor product X (|X| <= n Q^2 / 2) is exact
+ * over Q u R and the quotient m = (X - (X mod Q)) / Q (|m| <= n Q / 2 + l) lifts exactly
+ * from R (lib/rns/mulscale.h: R no longer holds t X / Q, so t does not enlarge it; at the
+ * MNIST plan's 4 x 42 bits and t of 23 bits, 4 primes of 50 bits instead of 5). When every
+ * q_i is below 2^50 and the CPU has AVX-512 IFMA, 50-bit primes are taken instead, so that
+ * every row of the multiplication runs on the IFMA kernels: one prime more, each much
+ * cheaper. The product does not depend on R. */
 static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
 {
     uint64_t excl[CN_BFV_MAX_Q + 1 + CN_BFV_MAX_T];
@@ -149,13 +149,8 @@ static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
     }
     if (p->p)
         excl[ne++] = p->p;
-    double tmax = 0;
-    for (size_t k = 0; k < p->nt; k++) {
+    for (size_t k = 0; k < p->nt; k++)
         excl[ne++] = p->t[k];
-        if (log2((double)p->t[k]) > tmax)
-            tmax = log2((double)p->t[k]);
-    }
-    need += tmax;
     unsigned bits = 60;
     int small = cn_bfv_ifma_available();
     for (size_t i = 0; i < p->nq; i++)

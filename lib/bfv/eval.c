@@ -166,16 +166,25 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         return CN_ERR_LEVEL_MISMATCH;
     const size_t l = a->level, n = ctx->n;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    cn_bfv_ciphertext_t r = {0};
-    if ((st = cn_bfv_ct_reshape(&r, a->size, l - 1, ctx)) != CN_OK)
+    /* out distinct from a: written in place, in its own buffers when they already have the
+     * result's shape (a caller's pool of buffers: nothing allocated); out == a: a new
+     * ciphertext replaces it */
+    cn_bfv_ciphertext_t r = {0}, *w = out == a ? &r : out;
+    const size_t size = a->size, t_index = a->t_index;
+    const int tr = a->transparent;
+    if ((st = cn_bfv_ct_reshape_uninit(w, size, l - 1, ctx)) != CN_OK)
         goto out;
-    for (size_t c = 0; c < a->size; c++)
-        cn_rns_divround_last(r.c[c].data, a->c[c].data, a->c[c].data + (l - 1) * n, l - 1, n,
+    for (size_t c = 0; c < size; c++) {
+        cn_rns_divround_last(w->c[c].data, a->c[c].data, a->c[c].data + (l - 1) * n, l - 1, n,
                              ctx->ring.base.mod, ctx->ring.base.q[l - 1], lv->qlast_inv,
                              lv->qlast_inv_s);
-    finish(&r, a->t_index, a->transparent);
-    cn_bfv_ciphertext_clear(out);
-    *out = r;
+        w->c[c].form = CN_FORM_COEFF;
+    }
+    finish(w, t_index, tr);
+    if (w == &r) {
+        cn_bfv_ciphertext_clear(out);
+        *out = r;
+    }
     return CN_OK;
 out:
     cn_bfv_ciphertext_clear(&r);

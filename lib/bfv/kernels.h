@@ -7,8 +7,8 @@
 #include "cryptonets/arith.h"
 
 /* One row of the tensor product in NTT form: d0 = a0 b0, d1 = a0 b1 + a1 b0, d2 = a1 b1
- * mod p (square: b = a, and d1 = 2 a0 a1); inputs in [0, p), outputs in [0, p). The
- * outputs must not overlap the inputs. */
+ * mod p (square: b = a, and d1 = 2 a0 a1); inputs in [0, 4p) (a lazy forward NTT's
+ * output), outputs in [0, p). The outputs must not overlap the inputs. */
 typedef void (*cn_tensor_row_fn)(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
                                  const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
                                  size_t n, uint64_t modulus, int square);

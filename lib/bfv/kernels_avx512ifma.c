@@ -21,17 +21,24 @@ static inline __m512i mul_mod(__m512i x, __m512i y, __m512i p, __m512d pinv)
     return cn_v52_reduce1(r, p);
 }
 
+/* x in [0, 4p) -> [0, p) */
+static inline __m512i reduce4(__m512i x, __m512i p, __m512i p2)
+{
+    return cn_v52_reduce1(cn_v52_reduce1(x, p2), p);
+}
+
 void cn_tensor_row_ifma(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
                         const uint64_t *a1, const uint64_t *b0, const uint64_t *b1, size_t n,
                         uint64_t modulus, int square)
 {
     const __m512i p = cn_v52_set1(modulus);
     const __m512d pinv = _mm512_set1_pd(1.0 / (double)modulus);
+    const __m512i p2 = _mm512_add_epi64(p, p);
     for (size_t i = 0; i < n; i += 8) {
-        __m512i x0 = _mm512_loadu_si512((const void *)(a0 + i));
-        __m512i x1 = _mm512_loadu_si512((const void *)(a1 + i));
-        __m512i y0 = _mm512_loadu_si512((const void *)(b0 + i));
-        __m512i y1 = _mm512_loadu_si512((const void *)(b1 + i));
+        __m512i x0 = reduce4(_mm512_loadu_si512((const void *)(a0 + i)), p, p2);
+        __m512i x1 = reduce4(_mm512_loadu_si512((const void *)(a1 + i)), p, p2);
+        __m512i y0 = square ? x0 : reduce4(_mm512_loadu_si512((const void *)(b0 + i)), p, p2);
+        __m512i y1 = square ? x1 : reduce4(_mm512_loadu_si512((const void *)(b1 + i)), p, p2);
         __m512i e1;
         if (square) {
             e1 = mul_mod(x0, x1, p, pinv);

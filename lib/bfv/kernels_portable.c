@@ -14,13 +14,21 @@ static cn_mod_t mod_of(uint64_t p)
     return m;
 }
 
+/* x in [0, 4p) -> [0, p) */
+static inline uint64_t reduce4(uint64_t x, uint64_t p)
+{
+    x = x >= 2 * p ? x - 2 * p : x;
+    return x >= p ? x - p : x;
+}
+
 void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint64_t *a0,
                             const uint64_t *a1, const uint64_t *b0, const uint64_t *b1,
                             size_t n, uint64_t modulus, int square)
 {
     const cn_mod_t m = mod_of(modulus);
     for (size_t i = 0; i < n; i++) {
-        const uint64_t x0 = a0[i], x1 = a1[i], y0 = b0[i], y1 = b1[i];
+        const uint64_t x0 = reduce4(a0[i], m.p), x1 = reduce4(a1[i], m.p),
+                       y0 = reduce4(b0[i], m.p), y1 = reduce4(b1[i], m.p);
         d0[i] = cn_mod_mul(x0, y0, m);
         d2[i] = cn_mod_mul(x1, y1, m);
         if (square) {

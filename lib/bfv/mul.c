@@ -1,7 +1,10 @@
 /* Ciphertext multiplication in full RNS form (Halevi, Polyakov, Shoup, CT-RSA 2019,
  * section 4): lift each input from Q_l to the extension base R exactly, tensor in
- * Q_l u R through the NTT, scale by t/Q_l with exact rounding into R, and convert back
- * to Q_l exactly. Relinearization: key switching with one digit per prime of Q_l and the
+ * Q_l u R through the NTT, and scale by t/Q_l with exact rounding, straight into Q_l
+ * (lib/rns/mulscale.h: the quotient by Q_l is lifted from R, so R need not hold t).
+ * Per square at l primes of Q and kr of R: 2 (l + kr) forward and 3 (l + kr) inverse
+ * NTTs (40 at the MNIST plan's l = kr = 4), 2 exact conversions Q -> R and 3 passes of
+ * the scaling. Relinearization: key switching with one digit per prime of Q_l and the
  * special prime P, then division by P with rounding (ModDown). */
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +18,12 @@ static const cn_ntt_table_t *ext_ntt(const cn_bfv_context_t *ctx, size_t l, size
     return j < l ? &ctx->ring.ntt[j] : &ctx->ring_r.ntt[j - l];
 }
 
-/* ext (l + kr rows) = NTT of the centered lift of c (l rows) to Q_l u R. */
-static void lift_ntt(uint64_t *ext, const cn_poly_t *c, const cn_bfv_context_t *ctx)
+/* ext (l + kr rows) = the centered lift of c (l rows) to Q_l u R, coefficient form */
+static void lift(uint64_t *ext, const cn_poly_t *c, const cn_bfv_context_t *ctx)
 {
-    const size_t l = c->k, n = ctx->n, k = l + ctx->kr;
+    const size_t l = c->k, n = ctx->n;
     memcpy(ext, c->data, l * n * sizeof *ext);
     cn_exact_conv(ext + l * n, c->data, n, &cn_bfv_level(ctx, l)->q_to_r);
-    for (size_t j = 0; j < k; j++)
-        cn_ntt_forward(ext + j * n, ext_ntt(ctx, l, j));
 }
 
 static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
@@ -44,27 +45,37 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
     uint64_t *a0 = buf, *a1 = a0 + k * n, *b0 = sq ? a0 : a1 + k * n,
              *b1 = sq ? a1 : b0 + k * n;
     uint64_t *d0 = (sq ? a1 : b1) + k * n, *d1 = d0 + k * n, *d2 = d1 + k * n;
-    lift_ntt(a0, &a->c[0], ctx);
-    lift_ntt(a1, &a->c[1], ctx);
+    lift(a0, &a->c[0], ctx);
+    lift(a1, &a->c[1], ctx);
     if (!sq) {
-        lift_ntt(b0, &b->c[0], ctx);
-        lift_ntt(b1, &b->c[1], ctx);
+        lift(b0, &b->c[0], ctx);
+        lift(b1, &b->c[1], ctx);
     }
+    /* one prime at a time, so that its rows stay in cache from the forward transforms
+     * through the tensor to the inverse transforms: the lazy forward outputs in [0, 4p)
+     * are what the tensor kernel takes, the lazy inverse outputs in [0, 2p) what the
+     * scaling takes */
     for (size_t j = 0; j < k; j++) {
-        const uint64_t p = ext_ntt(ctx, l, j)->mod.p;
+        const cn_ntt_table_t *tb = ext_ntt(ctx, l, j);
+        const uint64_t p = tb->mod.p;
         const size_t o = j * n;
+        cn_ntt_forward_lazy(a0 + o, tb);
+        cn_ntt_forward_lazy(a1 + o, tb);
+        if (!sq) {
+            cn_ntt_forward_lazy(b0 + o, tb);
+            cn_ntt_forward_lazy(b1 + o, tb);
+        }
         cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o,
                                        n, p, sq);
+        cn_ntt_inverse_lazy(d0 + o, tb);
+        cn_ntt_inverse_lazy(d1 + o, tb);
+        cn_ntt_inverse_lazy(d2 + o, tb);
     }
     if ((st = cn_bfv_ct_reshape(out, 3, l, ctx)) != CN_OK)
         goto done;
-    uint64_t *scaled = a0; /* kr rows, reusing the first buffer */
     uint64_t *d[3] = {d0, d1, d2};
     for (int c = 0; c < 3; c++) {
-        for (size_t j = 0; j < k; j++)
-            cn_ntt_inverse(d[c] + j * n, ext_ntt(ctx, l, j));
-        cn_scale_round(scaled, d[c], d[c] + l * n, n, &lv->mul_scale[t_index]);
-        cn_exact_conv(out->c[c].data, scaled, n, &lv->r_to_q);
+        cn_mulscale(out->c[c].data, d[c], d[c] + l * n, n, &lv->mul_scale[t_index]);
         out->c[c].form = CN_FORM_COEFF;
     }
     out->t_index = t_index;

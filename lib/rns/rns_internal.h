@@ -70,7 +70,8 @@ void cn_scale_clear(cn_scale_t *s);
 /* The conversions, kernel picked by lib/rns/dispatch.c. in/out are rows of n words.
  * cn_exact_conv: in holds ka rows in [0, a_i), out receives kb rows in [0, b_j); no
  * overlap. cn_scale_round: out (kr rows, [0, r_j)) = round(num * x / Q) mod r_j; xq: kq
- * rows over Q; xr: kr rows over R (with_r) or NULL. */
+ * rows over Q, in [0, 2 q_i); xr: kr rows over R (with_r), in [0, 2 r_j), or NULL (the
+ * lazy inverse NTT's outputs are taken as they are). */
 void cn_exact_conv(uint64_t *out, const uint64_t *in, size_t n, const cn_exact_conv_t *c);
 void cn_scale_round(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                     const cn_scale_t *s);

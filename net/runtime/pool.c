@@ -7,8 +7,8 @@
  * this VM, 4-5x worse) and MAP_POPULATE (3 s per GiB at creation on one thread, no less
  * than the first batch's faults on two). Polynomials are handed to the library's
  * functions with exactly the shape their outputs take, so the library never frees or
- * reallocates a block; a polynomial the library allocated itself (a modulus switch's
- * result) is freed when it comes back. */
+ * reallocates a block (a modulus switch's result included: it is written into blocks of
+ * its shape); a polynomial malloc gave (the arena empty) is freed when it comes back. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -167,6 +167,8 @@ size_t cn_pool_blocks(const cn_plan_t *plan, int threads)
         } else if (op->kind == CN_OP_RELIN) {
             during = live + 2 * th;
             size = 2;
+        } else { /* a modulus switch: one output beside its input per thread */
+            during = live + size * th;
         }
         live = w * size;
         if (during > peak)

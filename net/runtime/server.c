@@ -109,8 +109,7 @@ cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_s
     cn_bfv_ciphertext_t *cur = v->ct;
     const long w = (long)v->len;
     /* each output is written beside its input, in blocks of the output's shape, and the
-     * input's blocks go back: the library neither allocates nor frees a polynomial (a
-     * modulus switch's result excepted: it allocates it) */
+     * input's blocks go back: the library neither allocates nor frees a polynomial */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(cn_nthreads(s->threads))
     for (long i = 0; i < w; i++) {
         cn_status e = CN_OK;
@@ -124,8 +123,11 @@ cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_s
             if (e == CN_OK)
                 e = cn_bfv_relinearize(&out, &cur[i], &s->rk, ctx);
         } else {
+            /* each switch into blocks of the pool, the input's blocks back */
             for (size_t d = 0; d < op->drop && e == CN_OK; d++) {
-                e = cn_bfv_mod_switch(&out, &cur[i], ctx);
+                e = cn_pool_shape(pool, &out, cur[i].size, cur[i].level - 1, ctx);
+                if (e == CN_OK)
+                    e = cn_bfv_mod_switch(&out, &cur[i], ctx);
                 cn_pool_put(pool, &cur[i]);
                 cur[i] = out;
                 memset(&out, 0, sizeof out);

@@ -44,8 +44,9 @@ START_TEST(test_tensor_row_twins)
     for (size_t b = 0; b < NBITS; b++) {
         uint64_t p;
         ck_assert_int_eq(cn_primes_ntt(&p, 1, kbits[b], 8, NULL, 0, 1), CN_OK);
+        /* inputs in [0, 4p): a lazy forward NTT's outputs */
         for (size_t i = 0; i < 4 * n; i++)
-            v[i] = sample(&r, i, p);
+            v[i] = sample(&r, i, 4 * p);
         for (int sq = 0; sq < 2; sq++) {
             const uint64_t *c0 = sq ? a0 : b0, *c1 = sq ? a1 : b1;
             cn_tensor_row_portable(d0, d1, d2, a0, a1, c0, c1, n, p, sq);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bfv/bfv_internal.h"
+#include "common/bfv_keys_fixture.h"
 #include "common/util.h"
 #include "cryptonets/bfv_hoist.h"
 #include "cryptonets/cryptonets.h"
@@ -19,84 +20,12 @@
 
 #define DK_L 5
 
-typedef struct {
-    cn_bfv_params_t prm;
-    cn_bfv_context_t *ctx;
-    cn_bfv_secret_key_t sk;
-    cn_rng_t rng;
-} dk_fx_t;
-
-/* n = 64, five 50-bit primes and P of 51 bits, two plaintext moduli of 16 bits;
- * security off (tests only) */
-static void fx_init(dk_fx_t *f, uint64_t stream)
-{
-    memset(f, 0, sizeof *f);
-    ck_assert_int_eq(
-        cn_bfv_params_default(&f->prm, 64, DK_L, 50, 51, 2, 16, CN_SEC_NONE_INSECURE), CN_OK);
-    ck_assert_int_eq(cn_bfv_context_create(&f->ctx, &f->prm), CN_OK);
-    uint8_t seed[CN_SEED_BYTES] = {0};
-    const uint64_t s = cn_test_seed();
-    memcpy(seed, &s, 8);
-    memcpy(seed + 8, &stream, 8);
-    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&f->rng, seed, CN_RNG_INSECURE_ACK),
-                     CN_OK);
-    ck_assert_int_eq(cn_bfv_keygen_secret(&f->sk, f->ctx, &f->rng), CN_OK);
-}
-
-static void fx_clear(dk_fx_t *f)
-{
-    cn_bfv_secret_key_clear(&f->sk);
-    cn_rng_clear(&f->rng);
-    cn_bfv_context_free(f->ctx);
-}
-
-/* A fresh encryption of random slots in [0, 100), switched down to level l. */
-static void encrypt_at(cn_bfv_ciphertext_t *ct, int64_t *v, size_t l, dk_fx_t *f,
-                       uint64_t stream)
-{
-    const size_t n = f->prm.n;
-    cn_test_rng_t r;
-    cn_test_rng_init(&r, stream);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (int64_t)cn_test_rng_below(&r, 100);
-    cn_bfv_plaintext_t pt = {0};
-    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, f->ctx, 0), CN_OK);
-    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, f->ctx), CN_OK);
-    ck_assert_int_eq(cn_bfv_encrypt_symmetric(ct, &pt, &f->sk, f->ctx, &f->rng), CN_OK);
-    cn_bfv_plaintext_clear(&pt);
-    while (ct->level > l)
-        ck_assert_int_eq(cn_bfv_mod_switch(ct, ct, f->ctx), CN_OK);
-}
-
-static void expect_slots(const cn_bfv_ciphertext_t *ct, const int64_t *want, dk_fx_t *f)
-{
-    const size_t n = f->prm.n;
-    cn_bfv_plaintext_t pt = {0};
-    int64_t got[64];
-    ck_assert_int_eq(cn_bfv_decrypt_checked(&pt, ct, &f->sk, f->ctx), CN_OK);
-    ck_assert_int_eq(cn_bfv_decode_batch(got, &pt, f->ctx), CN_OK);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(got[i] == want[i], "slot %zu: %lld, want %lld", i, (long long)got[i],
-                      (long long)want[i]);
-    cn_bfv_plaintext_clear(&pt);
-}
-
-/* want = v rotated left by k in both rows (k = -1: the rows swapped) */
-static void rotated(int64_t *want, const int64_t *v, long k, size_t n)
-{
-    const size_t half = n / 2;
-    for (size_t r = 0; r < 2; r++)
-        for (size_t c = 0; c < half; c++)
-            want[r * half + c] =
-                k < 0 ? v[(1 - r) * half + c] : v[r * half + (c + (size_t)k) % half];
-}
-
 /* Keys of k = 2, 3, 5 primes per digit at levels d = L and 3 rotate (plain, hoisted,
  * doubly hoisted) and relinearize at every level l <= d, and refuse l > d. */
 START_TEST(test_digit_slots)
 {
-    dk_fx_t f;
-    fx_init(&f, 1);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, DK_L, 1);
     const size_t n = f.prm.n;
     int64_t v[64], want[64];
     static const size_t dps[3] = {2, 3, DK_L}, ds[2] = {DK_L, 3};
@@ -118,7 +47,7 @@ START_TEST(test_digit_slots)
             ck_assert_uint_eq(cn_bfv_ksk_count(&rk), (d + dp - 1) / dp);
             for (size_t l = 1; l <= DK_L; l++) {
                 cn_bfv_ciphertext_t c = {0}, x = {0}, hx[2] = {{0}};
-                encrypt_at(&c, v, l, &f, 100 * dp + 10 * d + l);
+                cn_test_ks_encrypt_at(&c, v, l, &f, 100 * dp + 10 * d + l);
                 if (l > d) {
                     ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &gk, f.ctx),
                                      CN_ERR_LEVEL_MISMATCH);
@@ -130,13 +59,13 @@ START_TEST(test_digit_slots)
                     continue;
                 }
                 ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &gk, f.ctx), CN_OK);
-                rotated(want, v, 3, n);
-                expect_slots(&x, want, &f);
+                cn_test_ks_rotated(want, v, 3, n);
+                cn_test_ks_expect_slots(&x, want, &f);
                 ck_assert_int_eq(cn_bfv_apply_galois_hoisted(hx, &c, elts, 2, &gk, f.ctx),
                                  CN_OK);
-                expect_slots(&hx[0], want, &f);
-                rotated(want, v, -1, n);
-                expect_slots(&hx[1], want, &f);
+                cn_test_ks_expect_slots(&hx[0], want, &f);
+                cn_test_ks_rotated(want, v, -1, n);
+                cn_test_ks_expect_slots(&hx[1], want, &f);
                 /* doubly hoisted: rot3(c) * 1 + swap(c) * 2, the weights as plaintext
                  * polynomials over every prime (NTT form) */
                 cn_bfv_hoisted_t *h = NULL;
@@ -152,11 +81,11 @@ START_TEST(test_digit_slots)
                 }
                 ck_assert_int_eq(cn_bfv_hoisted_dot(&x, h, w, f.ctx), CN_OK);
                 int64_t r3[64], sw[64];
-                rotated(r3, v, 3, n);
-                rotated(sw, v, -1, n);
+                cn_test_ks_rotated(r3, v, 3, n);
+                cn_test_ks_rotated(sw, v, -1, n);
                 for (size_t i = 0; i < n; i++)
                     want[i] = r3[i] + 2 * sw[i];
-                expect_slots(&x, want, &f);
+                cn_test_ks_expect_slots(&x, want, &f);
                 cn_bfv_hoisted_free(h);
                 cn_poly_clear(&w[0]);
                 cn_poly_clear(&w[1]);
@@ -166,7 +95,7 @@ START_TEST(test_digit_slots)
                     ck_assert_uint_eq(x.size, 2);
                     for (size_t i = 0; i < n; i++)
                         want[i] = v[i] * v[i];
-                    expect_slots(&x, want, &f);
+                    cn_test_ks_expect_slots(&x, want, &f);
                 }
                 cn_bfv_ciphertext_clear(&c);
                 cn_bfv_ciphertext_clear(&x);
@@ -187,15 +116,15 @@ START_TEST(test_digit_slots)
         ck_assert_int_eq(
             cn_bfv_keygen_galois_digits(&gk, &f.sk, elts, NULL, 3, dps3, f.ctx, &f.rng), CN_OK);
         cn_bfv_ciphertext_t c = {0}, hx[4] = {{0}}, x = {0};
-        encrypt_at(&c, v, DK_L, &f, 4242);
+        cn_test_ks_encrypt_at(&c, v, DK_L, &f, 4242);
         ck_assert_int_eq(cn_bfv_apply_galois_hoisted(hx, &c, elts, 4, &gk, f.ctx), CN_OK);
         int64_t want4[4][64];
-        rotated(want4[0], v, 3, n);
-        rotated(want4[1], v, -1, n);
-        rotated(want4[2], v, 5, n);
+        cn_test_ks_rotated(want4[0], v, 3, n);
+        cn_test_ks_rotated(want4[1], v, -1, n);
+        cn_test_ks_rotated(want4[2], v, 5, n);
         memcpy(want4[3], v, sizeof want4[3]);
         for (int i = 0; i < 4; i++)
-            expect_slots(&hx[i], want4[i], &f);
+            cn_test_ks_expect_slots(&hx[i], want4[i], &f);
         /* doubly hoisted: sum of (i + 1) times rotation i */
         cn_bfv_hoisted_t *h = NULL;
         ck_assert_int_eq(cn_bfv_hoist(&h, &c, elts, 4, &gk, f.ctx), CN_OK);
@@ -210,7 +139,7 @@ START_TEST(test_digit_slots)
         ck_assert_int_eq(cn_bfv_hoisted_dot(&x, h, w, f.ctx), CN_OK);
         for (size_t j = 0; j < n; j++)
             want[j] = want4[0][j] + 2 * want4[1][j] + 3 * want4[2][j] + 4 * want4[3][j];
-        expect_slots(&x, want, &f);
+        cn_test_ks_expect_slots(&x, want, &f);
         cn_bfv_hoisted_free(h);
         for (int i = 0; i < 4; i++) {
             cn_poly_clear(&w[i]);
@@ -233,7 +162,7 @@ START_TEST(test_digit_slots)
         CN_ERR_INVALID_ARG);
     ck_assert_int_eq(cn_bfv_keygen_relin_digits(&rk, &f.sk, DK_L, 0, f.ctx, &f.rng),
                      CN_ERR_INVALID_ARG);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
 
@@ -243,8 +172,8 @@ END_TEST
  * residues. */
 START_TEST(test_digit_base_extension)
 {
-    dk_fx_t f;
-    fx_init(&f, 2);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, DK_L, 2);
     const size_t n = f.prm.n, L = DK_L;
     cn_test_rng_t r;
     cn_test_rng_init(&r, 77);
@@ -303,7 +232,7 @@ START_TEST(test_digit_base_extension)
     free(c);
     free(y);
     free(x);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
 
@@ -314,8 +243,8 @@ END_TEST
  * make more noise (the bound is not vacuous: k = 3 loses more than k = 1). */
 START_TEST(test_digit_noise_bound)
 {
-    dk_fx_t f;
-    fx_init(&f, 3);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, DK_L, 3);
     const size_t n = f.prm.n, l = DK_L;
     int64_t v[64];
     int after[4] = {0};
@@ -326,7 +255,7 @@ START_TEST(test_digit_noise_bound)
             cn_bfv_keygen_galois_digits(&gk, &f.sk, &g, NULL, 1, &dp, f.ctx, &f.rng), CN_OK);
         for (int rep = 0; rep < 4; rep++) {
             cn_bfv_ciphertext_t c = {0}, x = {0};
-            encrypt_at(&c, v, l, &f, 1000 + 10 * dp + (size_t)rep);
+            cn_test_ks_encrypt_at(&c, v, l, &f, 1000 + 10 * dp + (size_t)rep);
             int before = 0, b2 = 0;
             ck_assert_int_eq(cn_bfv_noise_budget(&before, &c, &f.sk, f.ctx), CN_OK);
             ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 1, &gk, f.ctx), CN_OK);
@@ -360,33 +289,17 @@ START_TEST(test_digit_noise_bound)
     /* D/P: 2^-1 (k = 1) against 2^99 (k = 3): some 90 bits of budget apart */
     ck_assert_msg(after[3] < after[1] - 60, "budgets %d (k = 1), %d (k = 3)", after[1],
                   after[3]);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
-
-/* bytes of the packed rows q_1..q_d, then P (docs/format.md "Rows and packing") */
-static size_t key_rows_bytes(const cn_bfv_params_t *prm, size_t d)
-{
-    size_t b = (prm->n * (size_t)cn_io_bits(prm->p) + 7) / 8;
-    for (size_t j = 0; j < d; j++)
-        b += (prm->n * (size_t)cn_io_bits(prm->q[j]) + 7) / 8;
-    return b;
-}
-
-static void reseal(uint8_t *b, size_t len)
-{
-    const uint64_t sum = cn_io_checksum(b, len - 8);
-    for (int i = 0; i < 8; i++)
-        b[len - 8 + i] = (uint8_t)(sum >> (8 * i));
-}
 
 /* Keys of several primes per digit through bytes: format 1.3 (flag 2), the size by the
  * formula, the same keys back, working rotations; keys of one prime per digit still 1.1
  * or 1.2; hostile headers (the flag under 1.2, k = 0 or above L) refused. */
 START_TEST(test_digit_io)
 {
-    dk_fx_t f;
-    fx_init(&f, 4);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, DK_L, 4);
     const size_t n = f.prm.n, dp = 2;
     const uint64_t elts[2] = {cn_bfv_galois_elt_rows(5, f.ctx),
                               cn_bfv_galois_elt_columns(f.ctx)};
@@ -397,7 +310,7 @@ START_TEST(test_digit_io)
     size_t want = 32 + 8;
     for (size_t i = 0; i < 2; i++)
         want += 8 + 4 + 4 + CN_SEED_BYTES +
-                (levels[i] + dp - 1) / dp * key_rows_bytes(&f.prm, levels[i]);
+                (levels[i] + dp - 1) / dp * cn_test_ks_rows_bytes(&f.prm, levels[i]);
     const size_t len = cn_io_size_galois_keys(&gk, f.ctx);
     ck_assert_uint_eq(len, want);
     uint8_t *b = malloc(len);
@@ -419,10 +332,10 @@ START_TEST(test_digit_io)
     }
     int64_t v[64], x[64];
     cn_bfv_ciphertext_t c = {0}, y = {0};
-    encrypt_at(&c, v, 3, &f, 7);
+    cn_test_ks_encrypt_at(&c, v, 3, &f, 7);
     ck_assert_int_eq(cn_bfv_rotate_rows(&y, &c, 5, &back, f.ctx), CN_OK);
-    rotated(x, v, 5, n);
-    expect_slots(&y, x, &f);
+    cn_test_ks_rotated(x, v, 5, n);
+    cn_test_ks_expect_slots(&y, x, &f);
     cn_bfv_ciphertext_clear(&c);
     cn_bfv_ciphertext_clear(&y);
     /* the flag under a 1.2 header; k = 0 and L + 1 (checksums recomputed) */
@@ -431,13 +344,13 @@ START_TEST(test_digit_io)
     uint8_t *t = malloc(len);
     memcpy(t, b, len);
     t[6] = 2;
-    reseal(t, len);
+    cn_test_reseal_io(t, len);
     ck_assert_int_eq(cn_io_load_galois_keys(&back, t, len, f.ctx), CN_ERR_FORMAT);
     const uint32_t bad[2] = {0, DK_L + 1};
     for (int k = 0; k < 2; k++) {
         memcpy(t, b, len);
         t[kp] = (uint8_t)bad[k];
-        reseal(t, len);
+        cn_test_reseal_io(t, len);
         ck_assert_int_eq(cn_io_load_galois_keys(&back, t, len, f.ctx), CN_ERR_FORMAT);
     }
     free(t);
@@ -448,7 +361,8 @@ START_TEST(test_digit_io)
     cn_bfv_relin_key_t rk = {0}, rback = {0};
     ck_assert_int_eq(cn_bfv_keygen_relin_digits(&rk, &f.sk, DK_L, 3, f.ctx, &f.rng), CN_OK);
     const size_t rlen = cn_io_size_relin_key(&rk, f.ctx);
-    ck_assert_uint_eq(rlen, 32 + 4 + 4 + CN_SEED_BYTES + 2 * key_rows_bytes(&f.prm, DK_L) + 8);
+    ck_assert_uint_eq(rlen,
+                      32 + 4 + 4 + CN_SEED_BYTES + 2 * cn_test_ks_rows_bytes(&f.prm, DK_L) + 8);
     b = malloc(rlen);
     ck_assert_int_eq(cn_io_save_relin_key(b, rlen, &w, &rk, f.ctx), CN_OK);
     ck_assert_uint_eq(b[6], 3);
@@ -469,7 +383,7 @@ START_TEST(test_digit_io)
     ck_assert_uint_eq(b[10], 1);
     free(b);
     cn_bfv_relin_key_clear(&rk);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bfv_keys_fixture.h"
 #include "common/util.h"
 #include "cryptonets/bfv_hoist.h"
 #include "cryptonets/cryptonets.h"
@@ -17,83 +18,12 @@
 
 #define LK_L 4
 
-typedef struct {
-    cn_bfv_params_t prm;
-    cn_bfv_context_t *ctx;
-    cn_bfv_secret_key_t sk;
-    cn_rng_t rng;
-} lk_fx_t;
-
-/* n = 64, four 50-bit primes and P, two plaintext moduli; security off (tests only) */
-static void fx_init(lk_fx_t *f, uint64_t stream)
-{
-    memset(f, 0, sizeof *f);
-    ck_assert_int_eq(
-        cn_bfv_params_default(&f->prm, 64, LK_L, 50, 51, 2, 16, CN_SEC_NONE_INSECURE), CN_OK);
-    ck_assert_int_eq(cn_bfv_context_create(&f->ctx, &f->prm), CN_OK);
-    uint8_t seed[CN_SEED_BYTES] = {0};
-    const uint64_t s = cn_test_seed();
-    memcpy(seed, &s, 8);
-    memcpy(seed + 8, &stream, 8);
-    ck_assert_int_eq(cn_rng_init_insecure_deterministic(&f->rng, seed, CN_RNG_INSECURE_ACK),
-                     CN_OK);
-    ck_assert_int_eq(cn_bfv_keygen_secret(&f->sk, f->ctx, &f->rng), CN_OK);
-}
-
-static void fx_clear(lk_fx_t *f)
-{
-    cn_bfv_secret_key_clear(&f->sk);
-    cn_rng_clear(&f->rng);
-    cn_bfv_context_free(f->ctx);
-}
-
-/* A fresh encryption of random slots in [0, 100), switched down to level l. */
-static void encrypt_at(cn_bfv_ciphertext_t *ct, int64_t *v, size_t l, lk_fx_t *f,
-                       uint64_t stream)
-{
-    const size_t n = f->prm.n;
-    cn_test_rng_t r;
-    cn_test_rng_init(&r, stream);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (int64_t)cn_test_rng_below(&r, 100);
-    cn_bfv_plaintext_t pt = {0};
-    ck_assert_int_eq(cn_bfv_plaintext_init(&pt, f->ctx, 0), CN_OK);
-    ck_assert_int_eq(cn_bfv_encode_batch(&pt, v, n, f->ctx), CN_OK);
-    ck_assert_int_eq(cn_bfv_encrypt_symmetric(ct, &pt, &f->sk, f->ctx, &f->rng), CN_OK);
-    cn_bfv_plaintext_clear(&pt);
-    while (ct->level > l)
-        ck_assert_int_eq(cn_bfv_mod_switch(ct, ct, f->ctx), CN_OK);
-}
-
-static void expect_slots(const cn_bfv_ciphertext_t *ct, const int64_t *want, lk_fx_t *f)
-{
-    const size_t n = f->prm.n;
-    cn_bfv_plaintext_t pt = {0};
-    int64_t got[64];
-    ck_assert_int_eq(cn_bfv_decrypt_checked(&pt, ct, &f->sk, f->ctx), CN_OK);
-    ck_assert_int_eq(cn_bfv_decode_batch(got, &pt, f->ctx), CN_OK);
-    for (size_t i = 0; i < n; i++)
-        ck_assert_msg(got[i] == want[i], "slot %zu: %lld, want %lld", i, (long long)got[i],
-                      (long long)want[i]);
-    cn_bfv_plaintext_clear(&pt);
-}
-
-/* want = v rotated left by k in both rows (k = -1: the rows swapped) */
-static void rotated(int64_t *want, const int64_t *v, long k, size_t n)
-{
-    const size_t half = n / 2;
-    for (size_t r = 0; r < 2; r++)
-        for (size_t c = 0; c < half; c++)
-            want[r * half + c] =
-                k < 0 ? v[(1 - r) * half + c] : v[r * half + (c + (size_t)k) % half];
-}
-
 /* Galois keys at level d rotate (plain and hoisted) at every level l <= d, and refuse
  * l > d; a relinearization key at level d likewise. */
 START_TEST(test_level_slots)
 {
-    lk_fx_t f;
-    fx_init(&f, 1);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, LK_L, 1);
     const size_t n = f.prm.n;
     int64_t v[64], want[64];
     for (size_t d = 1; d <= LK_L; d++) {
@@ -109,7 +39,7 @@ START_TEST(test_level_slots)
         ck_assert_uint_eq(rk.ndigits, d);
         for (size_t l = 1; l <= LK_L; l++) {
             cn_bfv_ciphertext_t c = {0}, x = {0}, hx[2] = {{0}};
-            encrypt_at(&c, v, l, &f, 100 * d + l);
+            cn_test_ks_encrypt_at(&c, v, l, &f, 100 * d + l);
             if (l > d) {
                 ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &gk, f.ctx),
                                  CN_ERR_LEVEL_MISMATCH);
@@ -120,20 +50,20 @@ START_TEST(test_level_slots)
             } else {
                 ck_assert_int_eq(cn_bfv_rotate_rows(&x, &c, 3, &gk, f.ctx), CN_OK);
                 ck_assert_uint_eq(x.level, l);
-                rotated(want, v, 3, n);
-                expect_slots(&x, want, &f);
+                cn_test_ks_rotated(want, v, 3, n);
+                cn_test_ks_expect_slots(&x, want, &f);
                 ck_assert_int_eq(cn_bfv_apply_galois_hoisted(hx, &c, elts, 2, &gk, f.ctx),
                                  CN_OK);
-                expect_slots(&hx[0], want, &f);
-                rotated(want, v, -1, n);
-                expect_slots(&hx[1], want, &f);
+                cn_test_ks_expect_slots(&hx[0], want, &f);
+                cn_test_ks_rotated(want, v, -1, n);
+                cn_test_ks_expect_slots(&hx[1], want, &f);
                 if (l >= 2) { /* a square's noise needs two primes of 50 bits */
                     ck_assert_int_eq(cn_bfv_square(&x, &c, f.ctx), CN_OK);
                     ck_assert_int_eq(cn_bfv_relinearize(&x, &x, &rk, f.ctx), CN_OK);
                     ck_assert_uint_eq(x.size, 2);
                     for (size_t i = 0; i < n; i++)
                         want[i] = v[i] * v[i];
-                    expect_slots(&x, want, &f);
+                    cn_test_ks_expect_slots(&x, want, &f);
                 }
             }
             cn_bfv_ciphertext_clear(&c);
@@ -160,33 +90,17 @@ START_TEST(test_level_slots)
     ck_assert_uint_eq(gk.key[0].ndigits, 3);    /* element 3: levels 1 and 3 */
     ck_assert_uint_eq(gk.key[1].ndigits, LK_L); /* element 9: 0 is L */
     cn_bfv_galois_keys_clear(&gk);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
-
-/* bytes of the packed rows q_1..q_d, then P (docs/format.md "Rows and packing") */
-static size_t key_rows_bytes(const cn_bfv_params_t *prm, size_t d)
-{
-    size_t b = (prm->n * (size_t)cn_io_bits(prm->p) + 7) / 8;
-    for (size_t j = 0; j < d; j++)
-        b += (prm->n * (size_t)cn_io_bits(prm->q[j]) + 7) / 8;
-    return b;
-}
-
-static void reseal(uint8_t *b, size_t len)
-{
-    const uint64_t sum = cn_io_checksum(b, len - 8);
-    for (int i = 0; i < 8; i++)
-        b[len - 8 + i] = (uint8_t)(sum >> (8 * i));
-}
 
 /* Level keys through bytes: the size by the formula, minor version 2 (1.1 for keys at L),
  * the same keys back (seed expansion of d + 1 rows), working rotations; hostile
  * headers refused. */
 START_TEST(test_level_io)
 {
-    lk_fx_t f;
-    fx_init(&f, 2);
+    cn_test_ks_fx_t f;
+    cn_test_ks_fx_init(&f, LK_L, 2);
     const size_t n = f.prm.n;
     const uint64_t elts[3] = {cn_bfv_galois_elt_rows(1, f.ctx),
                               cn_bfv_galois_elt_rows(5, f.ctx),
@@ -197,7 +111,7 @@ START_TEST(test_level_io)
                      CN_OK);
     size_t want = 32 + 8;
     for (size_t i = 0; i < 3; i++)
-        want += 8 + 4 + CN_SEED_BYTES + levels[i] * key_rows_bytes(&f.prm, levels[i]);
+        want += 8 + 4 + CN_SEED_BYTES + levels[i] * cn_test_ks_rows_bytes(&f.prm, levels[i]);
     const size_t len = cn_io_size_galois_keys(&gk, f.ctx);
     ck_assert_uint_eq(len, want);
     uint8_t *b = malloc(len);
@@ -218,10 +132,10 @@ START_TEST(test_level_io)
     }
     int64_t v[64], x[64];
     cn_bfv_ciphertext_t c = {0}, y = {0};
-    encrypt_at(&c, v, 3, &f, 7);
+    cn_test_ks_encrypt_at(&c, v, 3, &f, 7);
     ck_assert_int_eq(cn_bfv_rotate_rows(&y, &c, 5, &back, f.ctx), CN_OK);
-    rotated(x, v, 5, n);
-    expect_slots(&y, x, &f);
+    cn_test_ks_rotated(x, v, 5, n);
+    cn_test_ks_expect_slots(&y, x, &f);
     ck_assert_int_eq(cn_bfv_rotate_rows(&y, &c, 1, &back, f.ctx), CN_ERR_LEVEL_MISMATCH);
     cn_bfv_ciphertext_clear(&c);
     cn_bfv_ciphertext_clear(&y);
@@ -230,13 +144,13 @@ START_TEST(test_level_io)
     uint8_t *t = malloc(len);
     memcpy(t, b, len);
     t[6] = 1;
-    reseal(t, len);
+    cn_test_reseal_io(t, len);
     ck_assert_int_eq(cn_io_load_galois_keys(&back, t, len, f.ctx), CN_ERR_FORMAT);
     const uint32_t bad[2] = {0, LK_L + 1};
     for (int k = 0; k < 2; k++) {
         memcpy(t, b, len);
         t[nd0] = (uint8_t)bad[k];
-        reseal(t, len);
+        cn_test_reseal_io(t, len);
         ck_assert_int_eq(cn_io_load_galois_keys(&back, t, len, f.ctx), CN_ERR_FORMAT);
     }
     free(t);
@@ -256,7 +170,7 @@ START_TEST(test_level_io)
     cn_bfv_relin_key_t rk = {0}, rback = {0};
     ck_assert_int_eq(cn_bfv_keygen_relin_level(&rk, &f.sk, 2, f.ctx, &f.rng), CN_OK);
     const size_t rlen = cn_io_size_relin_key(&rk, f.ctx);
-    ck_assert_uint_eq(rlen, 32 + 4 + CN_SEED_BYTES + 2 * key_rows_bytes(&f.prm, 2) + 8);
+    ck_assert_uint_eq(rlen, 32 + 4 + CN_SEED_BYTES + 2 * cn_test_ks_rows_bytes(&f.prm, 2) + 8);
     b = malloc(rlen);
     ck_assert_int_eq(cn_io_save_relin_key(b, rlen, &w, &rk, f.ctx), CN_OK);
     ck_assert_uint_eq(b[6], 2);
@@ -267,7 +181,7 @@ START_TEST(test_level_io)
     free(b);
     cn_bfv_relin_key_clear(&rback);
     cn_bfv_relin_key_clear(&rk);
-    fx_clear(&f);
+    cn_test_ks_fx_clear(&f);
 }
 END_TEST
 

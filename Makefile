@@ -102,8 +102,11 @@ $(BUILD)/%_avx512ifma.o: SIMD_FLAGS = -mavx512f -mavx512vl -mavx512dq -mavx512bw
 
 # bench/results_json.c (the result files' JSON, through jansson) is linked into every
 # bench program and the tests; it is not a program. libcryptonets.a does not use jansson.
+# bench/common.c (clocks, peak memory, the client/server pipe protocol) is linked into
+# every bench program.
 BENCH_JSON := bench/results_json.c
-BENCH_SRC := $(filter-out $(BENCH_JSON),$(wildcard bench/*.c))
+BENCH_COMMON := bench/common.c
+BENCH_SRC := $(filter-out $(BENCH_JSON) $(BENCH_COMMON),$(wildcard bench/*.c))
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 BENCH_BIN := $(BENCH_SRC:%.c=$(BUILD)/%)
@@ -157,10 +160,10 @@ $(BUILD)/net/%.o: net/%.c
 bench-bin: $(BENCH_BIN)
 examples: $(EXAMPLE_BIN)
 
-$(BENCH_BIN): $(BENCH_JSON) bench/results_json.h
+$(BENCH_BIN): $(BENCH_JSON) bench/results_json.h $(BENCH_COMMON) bench/common.h
 $(BUILD)/bench/%: bench/%.c $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< $(BENCH_JSON) -o $@ $(LIBA) $(CN_LDFLAGS) \
+	$(CC) $(CN_CFLAGS) $(JANSSON_CFLAGS) $(CFLAGS) $< $(BENCH_JSON) $(BENCH_COMMON) -o $@ $(LIBA) $(CN_LDFLAGS) \
 	    $(LDFLAGS) $(JANSSON_LIBS) $(CN_LDLIBS)
 
 tools: $(TOOL_BIN)

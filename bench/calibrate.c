@@ -29,14 +29,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common.h"
 #include "cryptonets/cryptonets.h"
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_double(const void *x, const void *y)
 {

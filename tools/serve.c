@@ -34,7 +34,7 @@ typedef struct {
     size_t workers, max_jobs, tenant_jobs, max_batches, threads, max_conn, http_threads;
     size_t per_ip; /* connections at once from one address; 0: no such limit */
     uint64_t mem_limit, job_mem;
-    double timeout, request_timeout, expire;
+    double timeout, request_timeout, expire, warm_idle;
     int allow_plain, quiet;
 } serve_opts_t;
 
@@ -107,6 +107,8 @@ static const char serve_help[] =
     "  --memory-limit BYTES   evaluations run at once only while their estimated peak\n"
     "                         memory fits (K, M, G suffixes; default: no limit)\n"
     "  --job-memory BYTES     the peak memory of one evaluation (default: estimated)\n"
+    "  --warm-idle S          a worker keeps its evaluator (keys, buffers) for the next job\n"
+    "                         of the same key up to S idle seconds (default 60; 0: never)\n"
     "  --timeout S            idle connections are closed after S seconds, and a\n"
     "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
@@ -145,7 +147,8 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         O_PORTFILE,
         O_QUIET,
         O_HELP,
-        O_HTTPTHREADS
+        O_HTTPTHREADS,
+        O_WARM
     };
     static const struct option opts[] = {
         {"plan", 1, 0, O_PLAN},
@@ -164,6 +167,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         {"max-connections", 1, 0, O_MAXCONN},
         {"max-connections-per-ip", 1, 0, O_PERIP},
         {"http-threads", 1, 0, O_HTTPTHREADS},
+        {"warm-idle", 1, 0, O_WARM},
         {"expire", 1, 0, O_EXPIRE},
         {"tls-cert", 1, 0, O_CERT},
         {"tls-key", 1, 0, O_KEY},
@@ -181,7 +185,8 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
                         .http_threads = 4,
                         .timeout = 30,
                         .request_timeout = 600,
-                        .expire = 86400};
+                        .expire = 86400,
+                        .warm_idle = 60};
     optind = 1;
     opterr = 0;
     int c, rc = 0;
@@ -237,6 +242,11 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
             break;
         case O_EXPIRE:
             rc = parse_seconds(&o->expire, "--expire", optarg);
+            break;
+        case O_WARM:
+            o->warm_idle = 0;
+            if (strcmp(optarg, "0") != 0)
+                rc = parse_seconds(&o->warm_idle, "--warm-idle", optarg);
             break;
         case O_CERT:
             o->tls_cert = optarg;
@@ -435,6 +445,9 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
      * polynomials beside them, and the reply: docs/service.md, "Memory" */
     const uint64_t ct_words = (uint64_t)s->nin * prm->n * L;
     s->job_mem = job_mem ? job_mem : s->batch_bytes + ct_words * 8 * (2 + 3 + 1);
+    /* a warm evaluator between jobs: the job's estimate less the batch it maps (the
+     * buffers its first job touched, and the keys) */
+    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
     return 0;
 }
 
@@ -811,7 +824,7 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "# TYPE cryptonets_memory_rss_bytes gauge\n"
             "cryptonets_memory_rss_bytes %llu\n"
             "# HELP cryptonets_memory_reserved_bytes Estimated peak memory of the running "
-            "evaluations.\n"
+            "evaluations and the warm evaluators.\n"
             "# TYPE cryptonets_memory_reserved_bytes gauge\n"
             "cryptonets_memory_reserved_bytes %llu\n"
             "# HELP cryptonets_job_memory_bytes The estimated peak memory of one "
@@ -820,9 +833,13 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "cryptonets_job_memory_bytes %llu\n"
             "# HELP cryptonets_memory_limit_bytes The --memory-limit (0: none).\n"
             "# TYPE cryptonets_memory_limit_bytes gauge\n"
-            "cryptonets_memory_limit_bytes %llu\n",
+            "cryptonets_memory_limit_bytes %llu\n"
+            "# HELP cryptonets_warm_evaluators Evaluators kept by idle workers for the "
+            "next job of their key (their memory is in memory_reserved).\n"
+            "# TYPE cryptonets_warm_evaluators gauge\n"
+            "cryptonets_warm_evaluators %zu\n",
             (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
-            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit);
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm);
     pthread_mutex_unlock(&S->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -1501,6 +1518,7 @@ int cli_serve(int argc, char **argv)
     s->mem_limit = o->mem_limit;
     s->threads = (int)o->threads;
     s->expire = o->expire;
+    s->warm_idle = o->warm_idle;
     s->quiet = o->quiet;
     if (o->tokens) {
         s->auth = 1;

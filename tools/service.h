@@ -77,13 +77,19 @@ typedef struct {
     uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */
     uint64_t key_bytes;   /* an evaluation-key container: exactly this many bytes */
     uint64_t job_mem;     /* estimated peak memory of one evaluation */
+    uint64_t warm_mem;    /* estimated memory of a warm evaluator kept idle (job_mem less
+                           * the batch it maps: the buffers and the keys) */
+    double warm_idle;     /* seconds an idle worker keeps its evaluator; 0: never */
     /* the jobs; everything below is under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     svc_job_t *jobs, *qhead, *qtail;
     size_t nqueued, nrunning;
-    size_t uploads; /* jobs being uploaded, all tenants (counted against --max-jobs) */
-    uint64_t mem_reserved;
+    size_t uploads;         /* jobs being uploaded, all tenants (counted against --max-jobs) */
+    uint64_t mem_reserved;  /* running jobs' job_mem plus the warm evaluators' warm_mem */
+    uint64_t warm_reserved; /* the part of mem_reserved held by idle warm evaluators */
+    size_t nwarm;           /* warm evaluators kept by idle workers */
+    uint64_t warm_drop;     /* bumped to ask idle workers to free their evaluators */
     int stopping;
     uint64_t done_total, failed_total, bytes_in, bytes_out, requests;
     uint64_t rejected[SVC_NREASONS];

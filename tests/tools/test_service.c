@@ -1169,6 +1169,51 @@ static long metric(int port, const char *name)
     return v;
 }
 
+/* Warm evaluators (docs/service.md): a worker keeps the evaluator of its last job's key
+ * (counted in the reserved memory) and uses it for the next job of that key; a job of
+ * another key gets a fresh one (a reused evaluator of the wrong keys would give wrong
+ * outputs); after --warm-idle seconds without a job it is freed and its memory given
+ * back */
+START_TEST(test_service_warm)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], key2[256], plan[256], in[256], out[256];
+    path(key, "client.key");
+    path(key2, "other.key");
+    path(plan, "plan.cnp");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    char keys2[300];
+    snprintf(keys2, sizeof keys2, "%s.eval-keys", key2); /* where infer looks first */
+    ck_assert_int_eq(
+        tool("keygen2", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--warm-idle", "3", NULL});
+    ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 0);
+    const char *keys[3] = {key, key2, key};
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "infer%d", i);
+        unlink(out);
+        ck_assert_msg(infer(tag, s.port, NULL, keys[i], in, out, NULL, NULL) == 0, "%s",
+                      err_of(tag));
+        check_outputs(out, x, ROWS);
+        ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 1);
+        ck_assert_int_gt(metric(s.port, "\ncryptonets_memory_reserved_bytes "), 0);
+    }
+    long warm = 1;
+    for (const double t0 = now(); warm && now() - t0 < 20; nap(0.2))
+        warm = metric(s.port, "\ncryptonets_warm_evaluators ");
+    ck_assert_int_eq(warm, 0);
+    ck_assert_int_eq(metric(s.port, "\ncryptonets_memory_reserved_bytes "), 0);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* The client encrypts and uploads at once; an upload cut mid body, or whose answer is
  * lost, is repeated from the client's file: the same bytes, so exactly one job, with the
  * outputs of the plaintext network. The inputs span two records (n + 3 rows), so the
@@ -1868,6 +1913,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_memory);
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_stream_retry);
+    tcase_add_test(tc, test_service_warm);
     tcase_add_test(tc, test_service_mnist);
     tcase_add_test(tc, test_service_slow_headers);
     tcase_add_test(tc, test_service_lock);

@@ -1,11 +1,11 @@
 /* `cryptonets infer` (docs/service.md): the client of the private-inference service, on
  * libcurl. It fetches the server's plan and checks it is the one the client key was made
  * for, registers the evaluation keys once (their id is their hash, so a second
- * registration is a no-op), encrypts the inputs and uploads each record as soon as it is
- * sealed (stream_t; the batch file written beside it serves the repeats), waits for the
- * job, downloads the encrypted result and decrypts it as `cryptonets decrypt` does, in a
- * private temporary directory. Every request is idempotent, so each is retried on a lost
- * connection and on 503/429. */
+ * registration is a no-op), encrypts the inputs and uploads each record's bytes as soon as
+ * they are encrypted (stream_t; the batch file written beside it serves the repeats),
+ * waits for the job, downloads the encrypted result and decrypts it as `cryptonets
+ * decrypt` does, in a private temporary directory. Every request is idempotent, so each is
+ * retried on a lost connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -245,13 +245,15 @@ static void sleep_s(double s)
 }
 
 /* --- the batch, encrypted and uploaded at once ------------------------------------------
- * A producer thread encrypts the inputs record by record (cn_client_encrypt, n inputs
- * each) and hands each record to the upload as soon as it is sealed, then writes it to
- * DIR/batch.bin; the first POST /v1/jobs sends the container from memory through a read
- * callback, so the upload of record b overlaps the encryption of record b + 1 and no
- * record is written to disk and read back before it is sent. A repeated POST (a lost
- * connection, 503, 429) sends the finished file instead: the same bytes, hence the same
- * job. At most two records are held at once (one being sent, one being encrypted). */
+ * A producer thread encrypts the inputs record by record (cn_client_encrypt_stream, n
+ * inputs each), and the library hands out each record's bytes as they are encrypted
+ * (headers first, then runs of 32 ciphertexts, then each part's checksum); the first POST
+ * /v1/jobs sends the container from memory through a read callback that waits for the
+ * next bytes, so the first bytes leave while the rest of the record is encrypted and no
+ * record is written to disk and read back before it is sent. Once sealed, a record is
+ * also written to DIR/batch.bin: a repeated POST (a lost connection, 503, 429) sends the
+ * finished file instead, the same bytes, hence the same job. At most two records are held
+ * at once (one being sent, one being encrypted). */
 
 #define CONT_HEAD 96 /* the container's header and its checksum (docs/cli.md) */
 #define CONT_REC 24  /* a record's header */
@@ -266,10 +268,11 @@ typedef struct {
     const char *inputs, *path;
     cli_head_t h;
     uint8_t head[CONT_HEAD];
-    uint64_t total; /* bytes of the container */
+    uint64_t total;   /* bytes of the container */
+    size_t rec_bytes; /* bytes of every record (cn_client_batch_bytes) */
     /* under mu */
     uint8_t **buf;          /* [records] record b's bytes while held, else NULL */
-    size_t *len;            /* [records] its length (kept after release) */
+    size_t *avail;          /* [records] its final prefix (rec_bytes once sealed) */
     uint8_t *sent, *stored; /* [records] 1 once uploaded / written to the file */
     uint64_t ready, freed;  /* records encrypted; records released, in order */
     int abandoned;          /* the upload no longer reads memory: records go once written */
@@ -296,6 +299,23 @@ static void stream_release(stream_t *s)
     pthread_cond_broadcast(&s->cv);
 }
 
+/* The library's word that record's prefix buf[0, done) is final. */
+typedef struct {
+    stream_t *s;
+    uint64_t b;
+} stream_rec_t;
+
+static void stream_ready(void *arg, const uint8_t *buf, size_t done)
+{
+    const stream_rec_t *r = arg;
+    stream_t *s = r->s;
+    pthread_mutex_lock(&s->mu);
+    s->buf[r->b] = (uint8_t *)buf; /* the record's buffer, returned by the call too */
+    s->avail[r->b] = done;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void *stream_produce(void *arg)
 {
     stream_t *s = arg;
@@ -312,9 +332,12 @@ static void *stream_produce(void *arg)
         uint8_t *buf = NULL;
         size_t len = 0;
         cn_net_diag_t d = {{0}};
-        const cn_status st =
-            cn_client_encrypt(&buf, &len, s->c, s->x->v + first * s->nin, count, &d);
-        if (st != CN_OK) {
+        stream_rec_t rr = {s, b};
+        const cn_status st = cn_client_encrypt_stream(
+            &buf, &len, s->c, s->x->v + first * s->nin, count, stream_ready, &rr, &d);
+        if (st == CN_OK && len != s->rec_bytes) /* its buffer is freed with the others */
+            snprintf(d.msg, sizeof d.msg, "a record of %zu bytes, not %zu", len, s->rec_bytes);
+        if (st != CN_OK || len != s->rec_bytes) {
             size_t i, j;
             int k = 0;
             /* the library counts inputs within the batch: name the file's row */
@@ -330,7 +353,7 @@ static void *stream_produce(void *arg)
         }
         pthread_mutex_lock(&s->mu);
         s->buf[b] = buf;
-        s->len[b] = len;
+        s->avail[b] = len;
         s->ready = b + 1;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
@@ -367,29 +390,30 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
             s->pos += k;
             continue;
         }
-        /* every record but the last holds n inputs: all records have one length */
-        const uint64_t rlen = CONT_REC + s->len[0];
+        /* every record has one length, whatever its inputs */
+        const uint64_t rlen = CONT_REC + s->rec_bytes;
         const uint64_t b = (s->pos - CONT_HEAD) / rlen, off = (s->pos - CONT_HEAD) % rlen;
-        pthread_mutex_lock(&s->mu);
-        while (s->ready <= b && !s->done)
-            pthread_cond_wait(&s->cv, &s->mu);
-        const uint8_t *rec = s->ready > b ? s->buf[b] : NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (!rec)
-            return CURL_READFUNC_ABORT; /* the encryption failed: s->err says why */
         size_t k;
         if (off < CONT_REC) {
             uint8_t r[CONT_REC];
             const size_t first = (size_t)b * s->n;
             const size_t count = s->x->rows - first < s->n ? s->x->rows - first : s->n;
             put64le(r, count);
-            put64le(r + 8, s->len[b]);
+            put64le(r + 8, s->rec_bytes);
             put64le(r + 16, cn_io_checksum(r, 16));
             k = CONT_REC - (size_t)off < cap - put ? CONT_REC - (size_t)off : cap - put;
             memcpy(dst + put, r + off, k);
         } else {
             const size_t o = (size_t)(off - CONT_REC);
-            k = s->len[b] - o < cap - put ? s->len[b] - o : cap - put;
+            pthread_mutex_lock(&s->mu);
+            while (s->avail[b] <= o && !s->done)
+                pthread_cond_wait(&s->cv, &s->mu);
+            const uint8_t *rec = s->avail[b] > o ? s->buf[b] : NULL;
+            const size_t have = s->avail[b];
+            pthread_mutex_unlock(&s->mu);
+            if (!rec) /* the encryption failed: s->err says why */
+                return put ? put : CURL_READFUNC_ABORT;
+            k = have - o < cap - put ? have - o : cap - put;
             memcpy(dst + put, rec + o, k);
         }
         put += k;
@@ -671,10 +695,12 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     put64le(s.head + CONT_HEAD - 8, cn_io_checksum(s.head, CONT_HEAD - 8));
     const size_t R = (size_t)s.h.records;
     s.buf = calloc(R, sizeof *s.buf);
-    s.len = calloc(R, sizeof *s.len);
+    s.avail = calloc(R, sizeof *s.avail);
     s.sent = calloc(R, 1);
     s.stored = calloc(R, 1);
-    if (rc == 0 && (!s.buf || !s.len || !s.sent || !s.stored))
+    s.rec_bytes = cn_client_batch_bytes(cl);
+    s.total = CONT_HEAD + s.h.records * (CONT_REC + (uint64_t)s.rec_bytes);
+    if (rc == 0 && (!s.buf || !s.avail || !s.sent || !s.stored || !s.rec_bytes))
         rc = cli_fail(CLI_ERROR, &A, "out of memory");
     pthread_t th;
     int started = 0;
@@ -690,19 +716,10 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     }
     int lost = 0;
     if (rc == 0) {
-        /* the request starts once the first record is sealed (all records but the last
-         * have its length), so the server does not wait idle for it */
-        pthread_mutex_lock(&s.mu);
-        while (!s.ready && !s.done)
-            pthread_cond_wait(&s.cv, &s.mu);
-        const int ok = s.ready > 0;
-        if (ok)
-            s.total = CONT_HEAD + s.h.records * (CONT_REC + s.len[0]);
-        pthread_mutex_unlock(&s.mu);
-        if (ok) {
-            say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
-            rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
-        }
+        /* the request starts at once: the sizes are known, and the first bytes are
+         * encrypted while the server reads the header */
+        say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
+        rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
         pthread_mutex_lock(&s.mu);
         s.abandoned = 1; /* whatever happened, the memory copy is no longer read */
         stream_release(&s);
@@ -710,7 +727,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
         pthread_join(th, NULL);
         if (s.rc) {
             rc = cli_fail(s.rc, &A, "%s", s.err);
-        } else if (rc == 0 && (lost || !ok)) {
+        } else if (rc == 0 && lost) {
             FILE *bf = fopen(batch_path, "rb");
             struct stat sb;
             if (!bf || fstat(fileno(bf), &sb) != 0)
@@ -726,7 +743,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
         pthread_mutex_destroy(&s.mu);
     }
     free(s.buf);
-    free(s.len);
+    free(s.avail);
     free(s.sent);
     free(s.stored);
     cli_matrix_clear(&x);

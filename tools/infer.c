@@ -255,8 +255,9 @@ static void sleep_s(double s)
  * finished file instead, the same bytes, hence the same job. At most two records are held
  * at once (one being sent, one being encrypted). */
 
-#define CONT_HEAD 96 /* the container's header and its checksum (docs/cli.md) */
-#define CONT_REC 24  /* a record's header */
+#define LONG_POLL 20.0 /* seconds of one GET /v1/jobs/ID?wait= (under curl's 60 s stall) */
+#define CONT_HEAD 96   /* the container's header and its checksum (docs/cli.md) */
+#define CONT_REC 24    /* a record's header */
 
 typedef struct {
     pthread_mutex_t mu;
@@ -828,11 +829,17 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "job %.16s... accepted", job);
-    /* 5. wait */
-    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+    /* 5. wait: long polls (the server answers when the job changes state, or after the
+     * seconds asked for), with a short pause only when an answer brings no change (a
+     * poll's time ran out, or a server that ignores ?wait) */
     char state[32] = "", last[32] = "";
     double poll = 0.1;
     for (;;) {
+        const double left = o->wait - (cli_now() - t0);
+        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f", job,
+                 left > LONG_POLL ? LONG_POLL
+                 : left > 0.1     ? left
+                                  : 0.1);
         if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
             goto done;
         if (r.status != 200) {
@@ -840,7 +847,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             goto done;
         }
         json_field(state, sizeof state, &r, "state");
-        if (strcmp(state, last) != 0)
+        const int changed = strcmp(state, last) != 0;
+        if (changed)
             say(o, "job %.16s... %s", job, state);
         snprintf(last, sizeof last, "%s", state);
         if (!strcmp(state, "done") || !strcmp(state, "failed"))
@@ -853,8 +861,10 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                           job, state, o->wait, job);
             goto done;
         }
-        sleep_s(poll);
-        poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        if (!changed) {
+            sleep_s(poll);
+            poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        }
     }
     /* 6. download and decrypt */
     snprintf(path, sizeof path, "/v1/jobs/%s/result", job);

@@ -454,7 +454,7 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
 /* --- requests ------------------------------------------------------------------------------
  */
 
-enum { RQ_KEYS = 1, RQ_JOBS = 2 };
+enum { RQ_KEYS = 1, RQ_JOBS = 2, RQ_WAIT = 3 };
 enum { PH_HEAD, PH_REC, PH_BODY, PH_END };
 
 typedef struct {
@@ -479,7 +479,15 @@ typedef struct {
     unsigned err_status;
     char err_code[32], err_msg[256];
     int err_reason, responded;
-    int slot; /* a job upload counted in S->uploads and its tenant's: released once */
+    int slot;        /* a job upload counted in S->uploads and its tenant's: released once */
+    uint64_t stored; /* bytes written to fd */
+    svc_wb_t wb;     /* their write-back, started as they arrive */
+    /* a long poll (RQ_WAIT): GET /v1/jobs/ID?wait=S, suspended until the job changes */
+    char wait_id[65];
+    double wait_until;
+    struct MHD_Connection *conn;
+    int suspended; /* in the waiters' list (under S->mu) */
+    void *wnext;   /* the next waiter */
     uint64_t result_bytes;
 } req_t;
 
@@ -491,6 +499,52 @@ static void count_reject(int reason)
 {
     pthread_mutex_lock(&S->mu);
     S->rejected[reason]++;
+    pthread_mutex_unlock(&S->mu);
+}
+
+/* --- long polls ---------------------------------------------------------------------------
+ * GET /v1/jobs/ID?wait=S on a queued or running job suspends its connection
+ * (MHD_suspend_connection) in a list of waiters; it is resumed when the job changes state
+ * or is deleted (S->on_change, called by the workers and by DELETE), when its S seconds
+ * are up (the main thread looks every 0.1 s), or when the server stops; libmicrohttpd then
+ * calls the handler again, which answers the job's status as it is then. A suspended
+ * connection holds no thread. All under S->mu: a waiter is suspended before the lock that
+ * let it see its job's state is released, so no change can slip between. */
+
+#define WAIT_MAX 60.0 /* seconds a long poll may ask for */
+
+static req_t *waiters; /* under S->mu */
+static int no_waits;   /* under S->mu: the server stops; polls are answered at once */
+
+/* Resumes waiter q and takes it off the list (S->mu held). */
+static void wake(req_t *q, req_t **link)
+{
+    *link = q->wnext;
+    q->suspended = 0;
+    MHD_resume_connection(q->conn);
+}
+
+/* S->on_change: the job's waiters are answered (S->mu held). */
+static void wake_job(const svc_job_t *j)
+{
+    for (req_t **l = &waiters; *l;)
+        if ((*l)->tenant == j->tenant && !strcmp((*l)->wait_id, j->id))
+            wake(*l, l);
+        else
+            l = (req_t **)&(*l)->wnext;
+}
+
+/* The waiters whose time is up (all of them with all = 1), from the main thread. */
+static void wake_expired(double now, int all)
+{
+    pthread_mutex_lock(&S->mu);
+    if (all)
+        no_waits = 1;
+    for (req_t **l = &waiters; *l;)
+        if (all || now >= (*l)->wait_until)
+            wake(*l, l);
+        else
+            l = (req_t **)&(*l)->wnext;
     pthread_mutex_unlock(&S->mu);
 }
 
@@ -886,8 +940,10 @@ static enum MHD_Result get_key(struct MHD_Connection *c, size_t tenant, const ch
         json_pack("{s:s, s:s}", "key", id, "state", del ? "deleted" : "registered"), 0);
 }
 
+/* GET, HEAD or DELETE of /v1/jobs/ID and /v1/jobs/ID/result. wq (may be NULL): a long
+ * poll's request, suspended when the job is queued or running. */
 static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, const char *id,
-                                   const char *what, const char *method)
+                                   const char *what, const char *method, req_t *wq)
 {
     pthread_mutex_lock(&S->mu);
     svc_job_t *j = is_id(id) ? svc_job_find(S, tenant, id) : NULL;
@@ -906,6 +962,18 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
         pthread_cond_broadcast(&S->cv);
         pthread_mutex_unlock(&S->mu);
         return send_json(c, MHD_HTTP_OK, o, 0);
+    }
+    if (!*what && wq && (j->state == SVC_QUEUED || j->state == SVC_RUNNING) && !no_waits &&
+        !draining) {
+        /* a long poll: suspended here, under the lock, answered when the job changes */
+        snprintf(wq->wait_id, sizeof wq->wait_id, "%s", j->id);
+        wq->conn = c;
+        wq->suspended = 1;
+        wq->wnext = waiters;
+        waiters = wq;
+        MHD_suspend_connection(c);
+        pthread_mutex_unlock(&S->mu);
+        return MHD_YES;
     }
     if (!*what) {
         json_t *o = job_json(j);
@@ -1187,7 +1255,10 @@ static void upload_data(req_t *q, const char *data, size_t len)
                           "cannot store the upload: %s", strerror(errno));
         data += w;
         len -= (size_t)w;
+        q->stored += (uint64_t)w;
     }
+    if (q->kind == RQ_JOBS)
+        svc_writeback(&q->wb, q->fd, q->stored);
 }
 
 static void drop_tmp(req_t *q)
@@ -1373,6 +1444,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         if (q->responded)
             return MHD_YES;
+        if (q->kind == RQ_WAIT) { /* resumed: the job's status as it is now */
+            q->responded = 1;
+            return job_request(c, q->tenant, q->wait_id, "", "GET", NULL);
+        }
         q->responded = 1;
         if (q->err_status)
             return send_error(c, q->err_status, q->err_reason, q->err_code, 0, "%s",
@@ -1408,7 +1483,29 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         char id[65];
         snprintf(id, sizeof id, "%.64s", url + 9);
         const char *rest = strlen(url + 9) >= 64 ? url + 9 + 64 : "";
-        return job_request(c, tenant, id, rest, method);
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        if (!wait || !get || *rest)
+            return job_request(c, tenant, id, rest, method, NULL);
+        char *e;
+        const double secs = strtod(wait, &e);
+        if (e == wait || *e || !(secs >= 0 && secs <= WAIT_MAX))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_request", 0,
+                              "wait: seconds from 0 to %.0f", WAIT_MAX);
+        if (secs == 0)
+            return job_request(c, tenant, id, rest, method, NULL);
+        q = aligned_alloc(_Alignof(req_t), sizeof *q);
+        if (!q)
+            return MHD_NO;
+        memset(q, 0, sizeof *q);
+        q->fd = -1;
+        q->tenant = tenant;
+        q->kind = RQ_WAIT;
+        q->wait_until = svc_time() + secs;
+        *ctx = q;
+        const enum MHD_Result r = job_request(c, tenant, id, rest, method, q);
+        if (!q->suspended)
+            q->responded = 1; /* answered at once */
+        return r;
     }
     if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
         /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
@@ -1446,6 +1543,12 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
     if (!q)
         return;
     pthread_mutex_lock(&S->mu);
+    for (req_t **l = &waiters; q->suspended && *l; l = (req_t **)&(*l)->wnext)
+        if (*l == q) { /* never resumed (cannot happen: kept for safety) */
+            *l = q->wnext;
+            q->suspended = 0;
+            break;
+        }
     release_slot(q);
     pthread_mutex_unlock(&S->mu);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
@@ -1541,6 +1644,7 @@ int cli_serve(int argc, char **argv)
     /* every file and directory the server creates is its own alone (0600, 0700): the
      * replies too, which cli_writer_open makes with fopen */
     umask(077);
+    s->on_change = wake_job;
     if (svc_state_open(s, err, sizeof err))
         return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
     char *cert = NULL, *key = NULL;
@@ -1561,7 +1665,8 @@ int cli_serve(int argc, char **argv)
     if (!th || svc_workers_start(s, th))
         return cli_fail(CLI_ERROR, NULL, "serve: cannot start the workers");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) |
+                     (cert ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls[] = {
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
@@ -1599,17 +1704,24 @@ int cli_serve(int argc, char **argv)
         if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
             fprintf(stderr, "cryptonets serve: %s\n", err);
     }
+    double last_sweep = 0;
     for (;;) {
-        struct timespec ts = {1, 0};
+        struct timespec ts = {0, 100000000}; /* long polls end within 0.1 s of their time */
         const int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
+        const double now = svc_time();
+        wake_expired(now, 0);
+        if (now - last_sweep < 1)
+            continue;
+        last_sweep = now;
         pthread_mutex_lock(&s->mu);
-        svc_expire(s, svc_time());
+        svc_expire(s, now);
         pthread_mutex_unlock(&s->mu);
-        sweep_connections(svc_time());
+        sweep_connections(now);
     }
     draining = 1;
+    wake_expired(svc_time(), 1); /* every long poll answered: none may stay suspended */
     if (!o->quiet)
         fprintf(stderr, "cryptonets serve: stopping: running jobs finish, queued jobs stay "
                         "for the next start\n");

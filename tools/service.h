@@ -95,6 +95,8 @@ typedef struct {
     uint64_t rejected[SVC_NREASONS];
     double eval_seconds;
     uint64_t eval_count;
+    /* called (mu held) when a job changes state or is deleted: wakes its long polls */
+    void (*on_change)(const svc_job_t *j);
 } svc_t;
 
 /* --- service_state.c --------------------------------------------------------------- */
@@ -126,6 +128,16 @@ void svc_expire(svc_t *s, double now);
 int svc_workers_start(svc_t *s, pthread_t *th);
 void svc_workers_stop(svc_t *s, pthread_t *th);
 double svc_time(void);
+
+/* --- writeback.c ------------------------------------------------------------------- */
+
+/* An upload's write-back, started chunk by chunk as it arrives (zero-initialized). */
+typedef struct {
+    uint64_t started; /* bytes from the start whose write-back was started */
+} svc_wb_t;
+/* Called after each write with the bytes written so far to fd: starts the write-back of
+ * every complete 8 MiB chunk not started yet, and waits for the one two chunks behind. */
+void svc_writeback(svc_wb_t *w, int fd, uint64_t written);
 void svc_hex(char *out, const uint8_t *b, size_t len);
 
 #endif

@@ -186,6 +186,8 @@ static void unlink_from_table(svc_t *s, svc_job_t *j)
 
 void svc_job_delete(svc_t *s, svc_job_t *j)
 {
+    if (s->on_change)
+        s->on_change(j);
     if (j->state == SVC_RUNNING) {
         j->deleted = 1; /* the worker removes it when the evaluation ends */
         return;
@@ -747,6 +749,8 @@ static void *worker(void *arg)
             break;
         j->state = SVC_RUNNING;
         j->started = svc_time();
+        if (s->on_change)
+            s->on_change(j);
         s->nrunning++;
         /* the job's estimate covers its evaluator: a warm one's reservation becomes part
          * of it, whether it is reused or replaced */
@@ -811,6 +815,8 @@ static void *worker(void *arg)
             s->eval_seconds += secs;
             s->eval_count++;
         }
+        if (s->on_change)
+            s->on_change(j);
         if (j->deleted) {
             j->deleted = 0;
             svc_job_delete(s, j);

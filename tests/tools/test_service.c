@@ -1581,6 +1581,101 @@ START_TEST(test_service_job_reasons)
 }
 END_TEST
 
+/* Long polls (GET /v1/jobs/ID?wait=S): the answer comes when the time is up (the job
+ * still queued: a server with no worker), at once when the job changes (deleted by
+ * another request), at once for a finished job and for S = 0, and when the server stops
+ * (SIGTERM answers the suspended polls before it exits 0); bad S is 400 */
+START_TEST(test_service_long_poll)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], t[256], j1[65], j2[65];
+    path(key, "client.key");
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char kid[65];
+    register_key(kid, s.port, NULL);
+    answer_t *a = malloc(sizeof *a);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, 2, &len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(j1, sizeof j1, a, "job");
+    free(b);
+    b = make_batch("batch2.bin", key, x, 3, &len);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(j2, sizeof j2, a, "job");
+    free(b);
+    /* the time runs out: still queued, after about the time asked for */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1.5", j1);
+    double t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    double dt = now() - t0;
+    char st[32];
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "queued");
+    ck_assert_msg(dt >= 1.4 && dt < 10, "answered after %.2f s", dt);
+    /* 0 and bad values */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=0", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 < 1);
+    const char *bad[] = {"abc", "-1", "61", "1x", ""};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=%s", j1, bad[i]);
+        expect(s.port, "GET", t, NULL, NULL, 0, 400, "bad_request");
+    }
+    /* a change (a DELETE from another connection) answers at once: 404, the job is gone */
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        nap(0.5);
+        answer_t *ca = malloc(sizeof *ca);
+        char ct[256];
+        snprintf(ct, sizeof ct, "/v1/jobs/%.64s", j1);
+        _exit(request(ca, s.port, "DELETE", ct, NULL, NULL, 0) == 200 ? 0 : 1);
+    }
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 404);
+    dt = now() - t0;
+    ck_assert_msg(dt >= 0.4 && dt < 10, "answered after %.2f s", dt);
+    int cs;
+    ck_assert_int_eq(waitpid(child, &cs, 0), child);
+    ck_assert(WIFEXITED(cs) && WEXITSTATUS(cs) == 0);
+    /* SIGTERM: the suspended poll is answered, the server exits cleanly */
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        nap(0.5);
+        kill(s.pid, SIGTERM);
+        _exit(0);
+    }
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j2);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    dt = now() - t0;
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "queued");
+    ck_assert_msg(dt < 10, "answered after %.2f s", dt);
+    ck_assert_int_eq(waitpid(child, &cs, 0), child);
+    ck_assert_int_eq(finish(s.pid, s.tag, 60), 0);
+    /* a finished job is answered at once */
+    start_server(&s, "serve2", NULL);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", j2);
+    wait_job(a, s.port, NULL, j2);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j2);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 < 5);
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "done");
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* Odd bytes in a URL (defect: /v1/keys/%ff got no answer, json_pack refusing the invalid
  * UTF-8 quoted in the message): 404 with a JSON error, for every route that quotes it */
 START_TEST(test_service_odd_bytes)
@@ -1919,6 +2014,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_lock);
     tcase_add_test(tc, test_service_job_reasons);
     tcase_add_test(tc, test_service_odd_bytes);
+    tcase_add_test(tc, test_service_long_poll);
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);

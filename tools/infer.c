@@ -26,6 +26,7 @@ int cli_decrypt(cli_args_t *a);
 
 typedef struct {
     const char *server, *key, *eval_keys, *token_file, *cacert, *out, *format, *threads;
+    const char *job; /* --job ID: an accepted job to wait for, download and decrypt */
     size_t retries;
     double wait;
     int json, raw, quiet, keep;
@@ -50,7 +51,8 @@ static void say(const infer_opts_t *o, const char *fmt, ...)
 }
 
 static const char infer_help[] =
-    "usage: cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv] [--json]\n\n"
+    "usage: cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv] [--json]\n"
+    "       cryptonets infer --server URL --key CLIENT_KEY --job ID [-o OUT.csv] [--json]\n\n"
     "Runs INPUTS (CSV, IDX or .npy, as for encrypt) through a `cryptonets serve` server:\n"
     "fetches its plan (refused unless CLIENT_KEY was made for it), registers the evaluation\n"
     "keys once, encrypts, uploads, waits, downloads and decrypts; prints the predictions as\n"
@@ -64,6 +66,8 @@ static const char infer_help[] =
     "  --retries N         attempts per request on a lost connection or 503 (default 8)\n"
     "  --wait S            longest wait for the result, seconds (default 86400)\n"
     "  --keep              leave the job on the server (default: deleted once downloaded)\n"
+    "  --job ID            instead of INPUTS: wait for, download and decrypt a job accepted\n"
+    "                      before (one whose --wait ran out), encrypted under CLIENT_KEY\n"
     "  -o OUT, --json, --raw, --format F, --threads T, --quiet: as for encrypt and decrypt\n";
 
 static int usage(const char *fmt, const char *arg)
@@ -90,24 +94,18 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         O_RETRIES,
         O_WAIT,
         O_KEEP,
+        O_JOB,
         O_HELP
     };
     static const struct option opts[] = {
-        {"server", 1, 0, O_SERVER},
-        {"key", 1, 0, O_KEY},
-        {"eval-keys", 1, 0, O_EVAL},
-        {"token-file", 1, 0, O_TOKEN},
-        {"cacert", 1, 0, O_CACERT},
-        {"json", 0, 0, O_JSON},
-        {"raw", 0, 0, O_RAW},
-        {"format", 1, 0, O_FORMAT},
-        {"threads", 1, 0, O_THREADS},
-        {"quiet", 0, 0, O_QUIET},
-        {"retries", 1, 0, O_RETRIES},
-        {"wait", 1, 0, O_WAIT},
-        {"keep", 0, 0, O_KEEP},
-        {"help", 0, 0, O_HELP},
-        {0, 0, 0, 0},
+        {"server", 1, 0, O_SERVER},   {"key", 1, 0, O_KEY},
+        {"eval-keys", 1, 0, O_EVAL},  {"token-file", 1, 0, O_TOKEN},
+        {"cacert", 1, 0, O_CACERT},   {"json", 0, 0, O_JSON},
+        {"raw", 0, 0, O_RAW},         {"format", 1, 0, O_FORMAT},
+        {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, O_QUIET},
+        {"retries", 1, 0, O_RETRIES}, {"wait", 1, 0, O_WAIT},
+        {"keep", 0, 0, O_KEEP},       {"job", 1, 0, O_JOB},
+        {"help", 0, 0, O_HELP},       {0, 0, 0, 0},
     };
     *o = (infer_opts_t){.retries = 8, .wait = 86400};
     *inputs = NULL;
@@ -153,6 +151,12 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         case 'o':
             o->out = optarg;
             break;
+        case O_JOB:
+            o->job = optarg;
+            if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64)
+                return usage("--job: a job id is 64 lowercase hexadecimal digits, got '%s'",
+                             optarg);
+            break;
         case O_RETRIES:
             o->retries = strtoul(optarg, &e, 10);
             if (*e || !*optarg || o->retries < 1 || o->retries > 1000)
@@ -170,10 +174,12 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
             return usage("unknown option or missing value: '%s'", argv[optind - 1]);
         }
     }
-    if (optind + 1 != argc)
+    if (o->job && optind != argc)
+        return usage("%s", "--job ID resumes a job: no INPUTS with it");
+    if (!o->job && optind + 1 != argc)
         return usage("%s", optind < argc ? "one INPUTS file expected, more given"
                                          : "INPUTS (the file of inputs) is required");
-    *inputs = argv[optind];
+    *inputs = o->job ? NULL : argv[optind];
     if (!o->server || !o->key)
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
     return 0;
@@ -793,6 +799,11 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
+    if (o->job) { /* a job accepted before: straight to the wait */
+        snprintf(job, sizeof job, "%s", o->job);
+        say(o, "resuming job %.16s...", job);
+        goto wait;
+    }
     /* 2. the evaluation keys, registered once */
     uint8_t *keys = NULL;
     size_t klen = 0;
@@ -829,6 +840,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "job %.16s... accepted", job);
+wait:;
     /* 5. wait: long polls (the server answers when the job changes state, or after the
      * seconds asked for), with a short pause only when an answer brings no change (a
      * poll's time ran out, or a server that ignores ?wait) */
@@ -856,9 +868,10 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         if (cli_now() - t0 > o->wait) {
             rc = cli_fail(CLI_ERROR, &A,
                           "job %s: still %s after %.0f s (--wait); the job stays on the "
-                          "server until it expires: DELETE /v1/jobs/%s removes it "
+                          "server until it expires: `cryptonets infer --server %s --key %s "
+                          "--job %s` resumes the wait, DELETE /v1/jobs/%s removes it "
                           "(docs/service.md)",
-                          job, state, o->wait, job);
+                          job, state, o->wait, o->server, o->key, job, job);
             goto done;
         }
         if (!changed) {

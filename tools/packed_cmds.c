@@ -75,14 +75,14 @@ int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p)
         json_t *doc = json_object();
         json_object_set_new(doc, "client_key", json_string(a->out));
         json_object_set_new(doc, "eval_keys", json_string(a->eval_keys));
-        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)(klen + 120)));
+        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)klen));
         json_object_set_new(doc, "layout", json_string("packed"));
         json_object_set_new(doc, "seconds", json_real(secs));
         rc = emit(doc, a);
     } else if (!a->quiet) {
         printf("cryptonets keygen: packed layout, client key %s (secret, mode 0600), "
-               "evaluation keys %s (%zu bytes, public: %zu Galois keys) in %.2f s\n",
-               a->out, a->eval_keys, klen + 120, cn_packed_galois_elts(pk, NULL, 0), secs);
+               "evaluation keys %s (%zu bytes of keys, public: %zu Galois keys) in %.2f s\n",
+               a->out, a->eval_keys, klen, cn_packed_galois_elts(pk, NULL, 0), secs);
     }
 done:
     free(keys);

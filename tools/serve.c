@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -695,6 +696,71 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
     count_reject(reason);
     return send_json(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg),
                      retry_after);
+}
+
+/* --- framing checks that libmicrohttpd 0.9.75 does not make ------------------------------
+ * Checked 2026-11-30 against the server: libmicrohttpd answers an HTTP/1.1 request
+ * without a Host header, or with two, as any other, and of two Content-Length headers
+ * with different values silently uses one. RFC 9112 3.2: a server MUST answer 400 to an
+ * HTTP/1.1 request without Host and to any request with more than one Host; RFC 9112 6.3
+ * (RFC 9110 8.6): Content-Length headers that differ make the framing unknowable, an
+ * unrecoverable error (400, and the connection closed: where the body ends is not known).
+ * Identical repeated values are accepted (RFC 9110 8.6 allows either). A Content-Length
+ * beside Transfer-Encoding: chunked is left to libmicrohttpd, which frames by the chunks
+ * as RFC 9112 6.1 says. */
+typedef struct {
+    size_t hosts, lengths;
+    const char *length; /* the first Content-Length */
+    int differ;
+} framing_t;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing_t *f = cls;
+    if (!strcasecmp(key, "Host"))
+        f->hosts++;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (f->lengths++ == 0)
+            f->length = value;
+        else if (strcmp(f->length, value) != 0)
+            f->differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* 1 with *ret the 400 (the connection closed) when the request's framing headers are
+ * bad, else 0. */
+static int bad_framing(struct MHD_Connection *c, const char *version, enum MHD_Result *ret)
+{
+    framing_t f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    const char *why = f.differ ? "Content-Length headers with different values (RFC 9112 6.3)"
+                      : f.hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
+                      : f.hosts == 0 && !strcmp(version, "HTTP/1.1")
+                          ? "an HTTP/1.1 request without a Host header (RFC 9112 3.2)"
+                          : NULL;
+    if (!why)
+        return 0;
+    count_reject(SVC_R_BAD_REQUEST);
+    json_t *o = json_pack("{s:s, s:s}", "error", "bad_request", "message", why);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : NULL;
+    if (!r) {
+        free(text);
+        *ret = MHD_NO;
+        return 1;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Connection", "close");
+    *ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, r);
+    MHD_destroy_response(r);
+    return 1;
 }
 
 /* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
@@ -1422,7 +1488,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *size, void **ctx)
 {
     (void)cls;
-    (void)version;
     req_t *q = *ctx;
     if (q) { /* more of a body, or its end */
         if (*size) {
@@ -1462,6 +1527,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
     size_t tenant;
     enum MHD_Result ret;
+    if (bad_framing(c, version, &ret))
+        return ret;
     if (authenticate(c, &tenant, &ret))
         return ret;
     if (!strcmp(url, "/v1/health") && get) {

@@ -1676,6 +1676,137 @@ START_TEST(test_service_long_poll)
 }
 END_TEST
 
+/* The status line's code of a raw request text, sent on a fresh connection. */
+static int raw_status(int port, const char *text, char *body, size_t cap)
+{
+    const int fd = connect_to(port);
+    send_all(fd, text, strlen(text));
+    char buf[4096];
+    recv_all(fd, buf, sizeof buf);
+    close(fd);
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, cap, "%s", b ? b + 4 : "");
+    int code = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &code);
+    return code;
+}
+
+/* Leftovers of a user's trial (2026-11-30), each checked to fail before its fix:
+ * - framing libmicrohttpd accepts: an HTTP/1.1 request without Host, two Host headers,
+ *   two Content-Length headers that differ: 400 (RFC 9112 3.2, 6.3); HTTP/1.0 without
+ *   Host stays fine;
+ * - infer --job ID resumes a job whose --wait ran out (the message names the command);
+ * - a CSV value in hexadecimal (0x5, which strtod reads) is refused with its line and
+ *   column;
+ * - keygen's eval_key_bytes is the library's key bytes, as run's: the file less its 120
+ *   bytes of container. */
+START_TEST(test_service_leftovers)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], keys[256], plan[256], in[256], out[256], hex[256];
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(plan, "plan.cnp");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(hex, "hex.csv");
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char body[1024];
+    ck_assert_int_eq(raw_status(s.port, "GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+                                body, sizeof body),
+                     400);
+    ck_assert_msg(strstr(body, "bad_request") && strstr(body, "Host"), "%s", body);
+    ck_assert_int_eq(raw_status(s.port,
+                                "GET /v1/health HTTP/1.1\r\nHost: a\r\nHost: b\r\n"
+                                "Connection: close\r\n\r\n",
+                                body, sizeof body),
+                     400);
+    ck_assert_int_eq(raw_status(s.port,
+                                "POST /v1/keys HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                                "Content-Length: 7\r\n\r\nhello",
+                                body, sizeof body),
+                     400);
+    ck_assert_msg(strstr(body, "Content-Length"), "%s", body);
+    ck_assert_int_eq(raw_status(s.port, "GET /v1/health HTTP/1.0\r\n\r\n", body, sizeof body),
+                     200);
+    ck_assert_int_eq(raw_status(s.port,
+                                "GET /v1/health HTTP/1.1\r\nHost: a\r\nConnection: close"
+                                "\r\n\r\n",
+                                body, sizeof body),
+                     200);
+    /* --wait runs out (no worker): the job stays, and --job resumes it after a restart */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("waitout", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in, "-o",
+                                           out, "--raw", "--wait", "1", NULL}),
+                     1);
+    char *err = err_of("waitout");
+    const char *jp = err ? strstr(err, "--job ") : NULL;
+    ck_assert_msg(jp != NULL, "%s", err ? err : "");
+    char job[65];
+    snprintf(job, sizeof job, "%.64s", jp + 6);
+    free(err);
+    ck_assert_int_eq(
+        tool("both", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, in, "--job", job, NULL}),
+        2);
+    ck_assert_int_eq(
+        tool("badjob", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, "--job", "xyz", NULL}),
+        2);
+    stop_server(&s);
+    start_server(&s, "serve2", NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    unlink(out);
+    ck_assert_msg(tool("resume", NULL,
+                       (const char *[]){"infer", "--server", url, "--key", key, "--job", job,
+                                        "-o", out, "--raw", NULL}) == 0,
+                  "%s", err_of("resume"));
+    check_outputs(out, x, ROWS);
+    answer_t *a = malloc(sizeof *a);
+    char t[128];
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job); /* downloaded, then deleted */
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 404);
+    free(a);
+    /* hexadecimal in a CSV */
+    char line[8 * NIN + 8] = "";
+    for (int i = 0; i < NIN; i++)
+        strcat(line, i == 1 ? "0x5," : "1,");
+    line[strlen(line) - 1] = '\n';
+    write_bytes(hex, line, strlen(line));
+    ck_assert_int_eq(
+        tool("hex", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, hex, "-o", out, NULL}),
+        1);
+    err = err_of("hex");
+    ck_assert_msg(err && strstr(err, "line 1, column 2: '0x5' is hexadecimal"), "%s",
+                  err ? err : "");
+    free(err);
+    stop_server(&s);
+    /* keygen's eval_key_bytes: the keys, not the file */
+    char k3[256], e3[256], j3[256];
+    path(k3, "k3.key");
+    path(e3, "k3.keys");
+    path(j3, "keygen3.out");
+    ck_assert_int_eq(
+        tool("keygen3", NULL,
+             (const char *[]){"keygen", plan, "-o", k3, "--eval-keys", e3, "--json", NULL}),
+        0);
+    char *js = slurp(j3, NULL); /* --json goes to stdout */
+    ck_assert_ptr_nonnull(js);
+    const char *kb = strstr(js, "\"eval_key_bytes\":");
+    ck_assert_msg(kb != NULL, "%s", js);
+    struct stat sb;
+    ck_assert_int_eq(stat(e3, &sb), 0);
+    ck_assert_int_eq(strtoll(kb + 17, NULL, 10), (long long)sb.st_size - 120);
+    free(js);
+    remove_dir();
+}
+END_TEST
+
 /* Odd bytes in a URL (defect: /v1/keys/%ff got no answer, json_pack refusing the invalid
  * UTF-8 quoted in the message): 404 with a JSON error, for every route that quotes it */
 START_TEST(test_service_odd_bytes)
@@ -2015,6 +2146,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_job_reasons);
     tcase_add_test(tc, test_service_odd_bytes);
     tcase_add_test(tc, test_service_long_poll);
+    tcase_add_test(tc, test_service_leftovers);
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);

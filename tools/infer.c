@@ -587,13 +587,13 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
 /* The evaluation keys to register: the file given, or CLIENT_KEY.eval-keys (made from the
  * key on first use, remade if it belongs to another key or plan). Their bytes in *buf. */
 static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cli_plan_t *p,
-                     cn_client_t *c)
+                     cn_client_t *c, cn_packed_client_t *pc)
 {
     char def[4096], err[512];
     snprintf(def, sizeof def, "%s.eval-keys", o->key);
     const char *path = o->eval_keys ? o->eval_keys : def;
     uint8_t id[32];
-    if (cli_key_id(id, c))
+    if (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c))
         return cli_fail(CLI_ERROR, &A, "out of memory");
     cli_reader_t r;
     if (cli_reader_open(&r, path, CLI_KIND_KEYS, err, sizeof err) == 0 &&
@@ -609,9 +609,12 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
                         o->eval_keys, o->key);
     uint8_t *keys = NULL;
     size_t klen = 0;
-    if (cn_client_eval_keys(&keys, &klen, c) != CN_OK)
+    if ((pc ? cn_packed_client_eval_keys(&keys, &klen, pc)
+            : cn_client_eval_keys(&keys, &klen, c)) != CN_OK)
         return cli_fail(CLI_ERROR, &A, "making the evaluation keys failed");
-    cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1};
+    cli_head_t h = {.kind = CLI_KIND_KEYS,
+                    .records = 1,
+                    .layout = pc ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED};
     memcpy(h.digest, p->digest, 32);
     memcpy(h.key_id, id, 32);
     cli_writer_t w;
@@ -757,6 +760,72 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     return rc;
 }
 
+/* The packed layout (docs/service.md, "Plans"): INPUTS encrypted request by request (at
+ * most the layout's batch inputs each) into the batch file, which is then uploaded (the
+ * library has no streamed packed encryption; a request is small). 0 with r's status, or a
+ * CLI_* status with the reason printed. */
+static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_client_t *pc,
+                                 const cli_plan_t *p, const char *inputs,
+                                 const char *batch_path, const char *path, resp_t *r)
+{
+    size_t threads = 0;
+    if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
+        return CLI_USAGE;
+    cn_packed_client_set_threads(pc, (int)threads);
+    const cn_packed_t *pk = NULL;
+    if (cn_plan_packed(&pk, p->plan, NULL) != CN_OK)
+        return cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
+    const size_t nin = cn_plan_inputs(p->plan), B = cn_packed_batch(pk);
+    cli_matrix_t x = {0};
+    char err[CN_NET_DIAG_BYTES + 512];
+    say(o, "encrypting %s (packed layout, %zu input(s) per request)", inputs, B);
+    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
+        return cli_fail(CLI_ERROR, &A, "%s", err);
+    cli_head_t h = {.kind = CLI_KIND_BATCH,
+                    .layout = CN_LAYOUT_PACKED,
+                    .records = (x.rows + B - 1) / B,
+                    .inputs = x.rows};
+    memcpy(h.digest, p->digest, 32);
+    int rc = cli_packed_key_id(h.key_id, pc) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
+    cli_writer_t w = {0};
+    if (rc == 0 && cli_writer_open(&w, batch_path, &h, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    for (size_t b = 0; rc == 0 && b < h.records; b++) {
+        const size_t first = b * B, count = x.rows - first < B ? x.rows - first : B;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        cn_net_diag_t d = {{0}};
+        const cn_status st =
+            cn_packed_client_encrypt(&buf, &len, pc, x.v + first * nin, count, &d);
+        if (st != CN_OK)
+            rc = cli_fail(CLI_ERROR, &A, "%s: request %zu (inputs %zu..%zu): %s", inputs, b + 1,
+                          first + 1, first + count, d.msg[0] ? d.msg : cn_strerror(st));
+        else if (cli_writer_put(&w, count, buf, len, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+        free(buf);
+    }
+    if (w.f) {
+        if (rc)
+            w.bad = 1;
+        if (cli_writer_close(&w, err, sizeof err) && rc == 0)
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    cli_matrix_clear(&x);
+    if (rc)
+        return rc;
+    FILE *bf = fopen(batch_path, "rb");
+    struct stat sb;
+    if (!bf || fstat(fileno(bf), &sb) != 0)
+        rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
+    else {
+        say(o, "uploading %.1f MB", (double)sb.st_size / 1e6);
+        rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, r);
+    }
+    if (bf)
+        fclose(bf);
+    return rc;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
     char plan_path[4200], batch_path[4200], reply_path[4200], path[512], kid[65], job[65];
@@ -766,7 +835,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     resp_t r = {0};
     int rc;
     cli_plan_t p = {0};
-    cn_client_t *cl = NULL; /* kept for the encryption; p must outlive it */
+    cn_client_t *cl = NULL;         /* kept for the encryption; p must outlive it */
+    cn_packed_client_t *pcl = NULL; /* the same, for a plan of the packed layout */
     const double t0 = cli_now();
     /* 1. the plan, checked against its digest and against the key */
     if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
@@ -790,7 +860,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     if ((rc = cli_plan_load(&p, &A, plan_path)))
         goto done;
     cn_net_diag_t nd = {{0}};
-    const cn_status st = cn_client_load(&cl, p.plan, o->key, &nd);
+    const int packed = cn_plan_layout(p.plan) == CN_LAYOUT_PACKED;
+    const cn_status st = packed ? cn_packed_client_load(&pcl, p.plan, o->key, &nd)
+                                : cn_client_load(&cl, p.plan, o->key, &nd);
     if (st != CN_OK) {
         rc = cli_fail(cli_status_code(st), &A, "%s%s", nd.msg[0] ? nd.msg : cn_strerror(st),
                       st == CN_ERR_CONTEXT_MISMATCH ? " (the server's plan is not the one "
@@ -807,7 +879,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     /* 2. the evaluation keys, registered once */
     uint8_t *keys = NULL;
     size_t klen = 0;
-    rc = eval_keys(&keys, &klen, o, &p, cl);
+    rc = eval_keys(&keys, &klen, o, &p, cl, pcl);
     if (rc)
         goto done;
     crypto_hash_sha256(d, keys, klen);
@@ -828,7 +900,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     /* 3. encrypt and upload at once; the same bytes are the same job, so a retry (from
      * the file the encryption also writes) cannot make two */
     snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
-    if ((rc = encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
+    if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, batch_path, path, &r)
+                     : encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
         goto done;
     if (r.status != 202) {
         rc = server_error(&r, "POST /v1/jobs");
@@ -914,6 +987,7 @@ wait:;
     }
 done:
     cn_client_free(cl);
+    cn_packed_client_free(pcl);
     cli_plan_clear(&p);
     free(r.body);
     return rc;

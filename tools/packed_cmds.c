@@ -9,7 +9,7 @@
 #include "cli.h"
 
 /* The key id of a packed client (as cli_key_id: SHA-256 of a label and the state). */
-static int packed_key_id(uint8_t id[32], const cn_packed_client_t *c)
+int cli_packed_key_id(uint8_t id[32], const cn_packed_client_t *c)
 {
     static const char label[] = "cryptonets key id 1";
     uint8_t *s;
@@ -64,7 +64,7 @@ int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p)
     }
     cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1, .layout = CN_LAYOUT_PACKED};
     memcpy(h.digest, p->digest, 32);
-    if (packed_key_id(h.key_id, c)) {
+    if (cli_packed_key_id(h.key_id, c)) {
         rc = cli_fail(CLI_ERROR, a, "out of memory");
         goto done;
     }
@@ -101,7 +101,7 @@ static int load_packed_client(cn_packed_client_t **c, uint8_t id[32], const cli_
                         st == CN_ERR_CONTEXT_MISMATCH ? " (give the plan it was made with)"
                                                       : "");
     cn_packed_client_set_threads(*c, threads);
-    if (packed_key_id(id, *c)) {
+    if (cli_packed_key_id(id, *c)) {
         cn_packed_client_free(*c);
         *c = NULL;
         return cli_fail(CLI_ERROR, a, "out of memory");

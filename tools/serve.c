@@ -396,6 +396,51 @@ static int load_tokens(svc_t *s, const char *path)
 
 /* --- the plan and the sizes it fixes ---------------------------------------------------- */
 
+/* The sizes of a packed plan (docs/service.md, "Plans"): a record is one request of 1 to
+ * the layout's batch inputs, whose bytes the library fixes only by encrypting one, so a
+ * throwaway client (fresh keys) encrypts a full request of the smallest inputs; its
+ * length is the most a record may hold (fewer inputs never take more ciphertexts), and
+ * its evaluation keys' length the size of every key upload. */
+static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t job_mem)
+{
+    cn_net_diag_t d = {{0}};
+    cn_status st = cn_plan_packed(&s->packed, s->plan.plan, &d);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: %s", path, d.msg[0] ? d.msg : cn_strerror(st));
+    s->n = cn_packed_batch(s->packed);
+    s->nin = cn_plan_inputs(s->plan.plan);
+    cn_packed_client_t *c = NULL;
+    uint8_t *keys = NULL, *req = NULL;
+    size_t klen = 0, rlen = 0;
+    int64_t *x = calloc(s->n * s->nin, sizeof *x); /* zeros */
+    st = x ? cn_packed_client_create(&c, s->packed, NULL, 0) : CN_ERR_NO_MEMORY;
+    if (st == CN_OK)
+        st = cn_packed_client_eval_keys(&keys, &klen, c);
+    if (st == CN_OK)
+        st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
+    long long lo, hi;
+    const char *range = st == CN_ERR_OUT_OF_RANGE ? strstr(d.msg, "input range [") : NULL;
+    if (range && sscanf(range, "input range [%lld, %lld]", &lo, &hi) == 2) {
+        for (size_t i = 0; i < s->n * s->nin; i++) /* 0 is outside: the smallest input */
+            x[i] = (int64_t)lo;
+        st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
+    }
+    cn_packed_client_free(c);
+    free(keys);
+    free(req);
+    free(x);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: sizing the plan's objects: %s", path,
+                        d.msg[0] ? d.msg : cn_strerror(st));
+    s->batch_bytes = rlen;
+    s->key_bytes = HEAD_BYTES + REC_BYTES + (uint64_t)klen;
+    /* a rough bound (docs/service.md, "Memory"): the request mapped, the keys as bytes and
+     * loaded, and the ciphertexts of an evaluation, some times the request */
+    s->job_mem = job_mem ? job_mem : 8 * s->batch_bytes + 2 * (uint64_t)klen;
+    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
+    return 0;
+}
+
 static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
 {
     char err[512];
@@ -405,16 +450,13 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
     int rc = cli_plan_load(&s->plan, &a, path);
     if (rc)
         return rc;
-    if (cn_plan_layout(s->plan.plan) == CN_LAYOUT_PACKED) /* docs/service.md, "Limits" */
-        return cli_fail(CLI_USAGE, &a,
-                        "%s: a plan of the packed layout: the service takes batched plans "
-                        "only (for now); use keygen, encrypt, eval and decrypt",
-                        path);
     uint8_t d[32];
     crypto_hash_sha256(d, s->plan_bytes, s->plan_len);
     if (memcmp(d, s->plan.digest, 32) != 0)
         return cli_fail(CLI_ERROR, &a, "%s: changed while it was read", path);
     svc_hex(s->plan_hex, d, 32);
+    if (cn_plan_layout(s->plan.plan) == CN_LAYOUT_PACKED)
+        return load_packed(s, &a, path, job_mem);
     const cn_bfv_params_t *prm = cn_plan_params(s->plan.plan);
     s->n = prm->n;
     s->nin = cn_plan_inputs(s->plan.plan);
@@ -1125,6 +1167,12 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
                                   "batch format version %u; this server reads 1.x",
                                   b[4] | b[5] << 8);
+                if ((b[6] | b[7] << 8) != (S->packed ? 1 : 0)) /* minor: the layout */
+                    return refuse(q, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch",
+                                  "a batch of the %s layout; this server's plan uses the %s "
+                                  "layout",
+                                  S->packed ? "batched" : "packed",
+                                  S->packed ? "packed" : "batched");
                 if (cn_io_checksum(b, HEAD_BYTES - 8) != get64(b + HEAD_BYTES - 8))
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
                                   "header checksum mismatch (damaged)");
@@ -1159,11 +1207,12 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                                   "batch %llu: %llu inputs",
                                   (unsigned long long)(q->h.records - q->recs_left + 1),
                                   (unsigned long long)count);
-                if (blen != S->batch_bytes)
+                if (S->packed ? blen == 0 || blen > S->batch_bytes : blen != S->batch_bytes)
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
-                                  "batch %llu: %llu bytes; this plan's batches have %llu",
+                                  "batch %llu: %llu bytes; this plan's batches have %s%llu",
                                   (unsigned long long)(q->h.records - q->recs_left + 1),
-                                  (unsigned long long)blen, (unsigned long long)S->batch_bytes);
+                                  (unsigned long long)blen, S->packed ? "at most " : "",
+                                  (unsigned long long)S->batch_bytes);
                 q->counted += count;
                 q->body_left = blen;
                 q->phase = PH_BODY;
@@ -1367,10 +1416,10 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
         return send_error(c, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch", 0,
                           "evaluation keys for another plan than this server's");
     }
-    cn_server_t *srv = NULL;
+    svc_eval_t ev;
     cn_net_diag_t d = {{0}};
-    const cn_status st = cn_server_create(&srv, S->plan.plan, keys, klen, 1, &d);
-    cn_server_free(srv);
+    const cn_status st = svc_eval_create(&ev, S, keys, klen, 1, &d);
+    svc_eval_free(&ev);
     free(keys);
     if (st != CN_OK)
         return send_error(

@@ -70,10 +70,12 @@ typedef struct {
     int quiet; /* no log lines (the repairs at start among them) */
     /* the plan */
     cli_plan_t plan;
+    const cn_packed_t *packed; /* the plan's packed layout; NULL: the batched layout */
     uint8_t *plan_bytes;
     size_t plan_len;
     char plan_hex[65];
-    size_t n, nin;
+    size_t n; /* inputs in one record: n (batched) or the packed layout's batch */
+    size_t nin;
     uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */
     uint64_t key_bytes;   /* an evaluation-key container: exactly this many bytes */
     uint64_t job_mem;     /* estimated peak memory of one evaluation */
@@ -111,6 +113,19 @@ int svc_path(char *out, size_t cap, const svc_t *s, size_t tenant, const char *s
 /* Writes len bytes as path, atomically: a temporary file, fsync, rename, fsync of the
  * directory. 0 or 1 with err. */
 int svc_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen);
+/* An evaluator of the plan's layout, from a tenant's evaluation-key bytes: the batched
+ * server (cn_server_t) or the packed one (cn_packed_server_t). */
+typedef struct {
+    cn_server_t *b;
+    cn_packed_server_t *p;
+} svc_eval_t;
+/* cn_server_create or cn_packed_server_create; diag says why keys are refused. */
+cn_status svc_eval_create(svc_eval_t *e, const svc_t *s, const uint8_t *keys, size_t len,
+                          int threads, cn_net_diag_t *diag);
+/* cn_server_eval or cn_packed_server_eval of one record. */
+cn_status svc_eval_run(uint8_t **out, size_t *outlen, svc_eval_t *e, const uint8_t *in,
+                       size_t len, cn_net_diag_t *diag);
+void svc_eval_free(svc_eval_t *e);
 /* Fsyncs the directory holding path. */
 int svc_sync_dir(const char *path);
 /* Adds an accepted job (mu held): into the table and the queue. */

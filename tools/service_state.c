@@ -536,10 +536,33 @@ static void client_reason(char *reason, size_t rlen, const char *what, const cha
     snprintf(reason, rlen, "%s: %s", what, err);
 }
 
+cn_status svc_eval_create(svc_eval_t *e, const svc_t *s, const uint8_t *keys, size_t len,
+                          int threads, cn_net_diag_t *diag)
+{
+    *e = (svc_eval_t){0};
+    return s->packed ? cn_packed_server_create(&e->p, s->packed, keys, len, threads, diag)
+                     : cn_server_create(&e->b, s->plan.plan, keys, len, threads, diag);
+}
+
+cn_status svc_eval_run(uint8_t **out, size_t *outlen, svc_eval_t *e, const uint8_t *in,
+                       size_t len, cn_net_diag_t *diag)
+{
+    return e->p ? cn_packed_server_eval(out, outlen, e->p, in, len, NULL, diag)
+                : cn_server_eval(out, outlen, e->b, in, len, NULL, diag);
+}
+
+void svc_eval_free(svc_eval_t *e)
+{
+    cn_server_free(e->b);
+    cn_packed_server_free(e->p);
+    *e = (svc_eval_t){0};
+}
+
 /* A worker's evaluator, kept between jobs (docs/service.md, "Warm evaluators"): the
  * server object built from a tenant's key, whose buffers its first job faulted in. */
 typedef struct {
-    cn_server_t *srv; /* NULL: none */
+    svc_eval_t ev; /* both NULL: none */
+    int has;       /* 1 when ev holds an evaluator */
     size_t tenant;
     char key[65];
     uint8_t key_id[32]; /* the key container's header's key id */
@@ -548,7 +571,7 @@ typedef struct {
 
 static int warm_matches(const svc_warm_t *w, const svc_job_t *j)
 {
-    return w->srv && w->tenant == j->tenant && !strcmp(w->key, j->key);
+    return w->has && w->tenant == j->tenant && !strcmp(w->key, j->key);
 }
 
 /* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
@@ -566,7 +589,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *c
     svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
     cli_reader_t kr = {0}, br = {0};
     batch_map_t bm = {0};
-    cn_server_t *srv = NULL;
+    svc_eval_t *ev = &warm->ev;
     uint8_t *keys = NULL;
     size_t klen = 0;
     uint64_t kc;
@@ -576,10 +599,10 @@ static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *c
     snprintf(what, sizeof what, "key %.64s", j->key);
     cn_status st;
     if (warm_matches(warm, j) && access(kpath, F_OK) == 0) {
-        srv = warm->srv; /* the same id is the same bytes: already checked */
+        /* the same id is the same bytes: already checked */
     } else {
-        cn_server_free(warm->srv); /* another key's (or a deleted key's) */
-        warm->srv = NULL;
+        svc_eval_free(&warm->ev); /* another key's (or a deleted key's) */
+        warm->has = 0;
         if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
             cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
             cli_reader_end(&kr, err, sizeof err)) {
@@ -587,14 +610,14 @@ static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *c
             client_reason(reason, rlen, what, err, kpath, s->state_dir);
             goto done;
         }
-        st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
+        st = svc_eval_create(ev, s, keys, klen, s->threads, &d);
         if (st != CN_OK) {
             snprintf(code, codelen, "bad_key");
             snprintf(reason, rlen, "evaluation keys: %.200s",
                      d.msg[0] ? d.msg : cn_strerror(st));
             goto done;
         }
-        warm->srv = srv;
+        warm->has = 1;
         warm->tenant = j->tenant;
         memcpy(warm->key_id, kr.h.key_id, 32);
         snprintf(warm->key, sizeof warm->key, "%s", j->key);
@@ -630,7 +653,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *c
             failed = 1;
             break;
         }
-        st = cn_server_eval(&out, &olen, srv, in, ilen, NULL, &d);
+        st = svc_eval_run(&out, &olen, ev, in, ilen, &d);
         if (st != CN_OK) {
             snprintf(code, codelen, "bad_batch");
             snprintf(reason, rlen, "batch %llu: %.200s", (unsigned long long)b + 1,
@@ -706,10 +729,11 @@ static svc_job_t *next_job(svc_t *s, uint64_t own_warm, int *asked)
  * exit; released while the memory is returned, which takes a while for a large plan). */
 static void warm_free(svc_t *s, svc_warm_t *w)
 {
-    cn_server_t *srv = w->srv;
-    w->srv = NULL;
+    svc_eval_t ev = w->ev;
+    w->ev = (svc_eval_t){0};
+    w->has = 0;
     pthread_mutex_unlock(&s->mu);
-    cn_server_free(srv);
+    svc_eval_free(&ev);
     pthread_mutex_lock(&s->mu);
     s->mem_reserved -= s->warm_mem;
     s->warm_reserved -= s->warm_mem;
@@ -726,15 +750,15 @@ static void *worker(void *arg)
     for (;;) {
         svc_job_t *j = NULL;
         int asked = 0;
-        while (!s->stopping && !(j = next_job(s, warm.srv ? s->warm_mem : 0, &asked))) {
+        while (!s->stopping && !(j = next_job(s, warm.has ? s->warm_mem : 0, &asked))) {
             if (asked) /* this worker's own request: the others free theirs */
                 drop_seen = s->warm_drop;
-            if (warm.srv && s->warm_drop != drop_seen) {
+            if (warm.has && s->warm_drop != drop_seen) {
                 warm_free(s, &warm); /* memory for a job that waits */
                 continue;
             }
             drop_seen = s->warm_drop;
-            if (!warm.srv) {
+            if (!warm.has) {
                 pthread_cond_wait(&s->cv, &s->mu);
                 continue;
             }
@@ -755,7 +779,7 @@ static void *worker(void *arg)
         /* the job's estimate covers its evaluator: a warm one's reservation becomes part
          * of it, whether it is reused or replaced */
         s->mem_reserved += s->job_mem;
-        if (warm.srv) {
+        if (warm.has) {
             s->mem_reserved -= s->warm_mem;
             s->warm_reserved -= s->warm_mem;
             s->nwarm--;
@@ -786,16 +810,16 @@ static void *worker(void *arg)
         if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
 
-        if (warm.srv && s->warm_idle <= 0) {
-            cn_server_free(warm.srv);
-            warm.srv = NULL;
+        if (warm.has && s->warm_idle <= 0) {
+            svc_eval_free(&warm.ev);
+            warm.has = 0;
         }
         warm.used = svc_time();
 
         pthread_mutex_lock(&s->mu);
         s->nrunning--;
         s->mem_reserved -= s->job_mem;
-        if (warm.srv) { /* kept: its share of the job's reservation stays */
+        if (warm.has) { /* kept: its share of the job's reservation stays */
             s->mem_reserved += s->warm_mem;
             s->warm_reserved += s->warm_mem;
             s->nwarm++;
@@ -823,7 +847,7 @@ static void *worker(void *arg)
         }
         pthread_cond_broadcast(&s->cv);
     }
-    if (warm.srv)
+    if (warm.has)
         warm_free(s, &warm);
     pthread_mutex_unlock(&s->mu);
     return NULL;

@@ -1676,6 +1676,64 @@ START_TEST(test_service_long_poll)
 }
 END_TEST
 
+/* A plan of the packed layout (compiled with --batch-size 1 --layout packed) through the
+ * service: serve starts on it (it refused such plans before), infer registers the packed
+ * evaluation keys and sends one request per input, and the outputs equal the plan's
+ * integer network (twice: the second run finds its key registered); a client key of
+ * the batched plan is refused as made for another plan (exit status 3) */
+START_TEST(test_service_packed)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char model[256], plan[256], pkey[256], pkeys[300], in[256], out[256], key[256];
+    path(model, "model.cnm");
+    path(plan, "packed.cnp");
+    path(pkey, "packed.key");
+    snprintf(pkeys, sizeof pkeys, "%s.eval-keys", pkey);
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(key, "client.key");
+    ck_assert_int_eq(
+        tool("pcompile", NULL,
+             (const char *[]){"compile", model, "-o", plan, "--weight-bits", "6",
+                              "--batch-size", "1", "--layout", "packed", "--quiet", NULL}),
+        0);
+    ck_assert_int_eq(
+        tool("pkeygen", NULL,
+             (const char *[]){"keygen", plan, "-o", pkey, "--eval-keys", pkeys, NULL}),
+        0);
+    char state[256], port[256];
+    path(state, "pstate");
+    path(port, "pserve.port");
+    server_t s = {0};
+    snprintf(s.tag, sizeof s.tag, "pserve");
+    s.pid = spawn("pserve", NULL,
+                  (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                                   "127.0.0.1:0", "--port-file", port, "--threads", "1",
+                                   "--max-batches", "8", NULL});
+    char *text = NULL;
+    for (const double t0 = now(); !(text = slurp(port, NULL)) && now() - t0 < 60; nap(0.05)) {
+        int st;
+        ck_assert_msg(waitpid(s.pid, &st, WNOHANG) != s.pid, "%s", err_of("pserve"));
+    }
+    ck_assert_ptr_nonnull(text);
+    s.port = atoi(text);
+    free(text);
+    ck_assert_msg(infer("pinfer", s.port, NULL, pkey, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pinfer"));
+    check_plan_outputs(out, "packed.cnp", x, ROWS, NOUT);
+    /* the same inputs again: the key is registered, a new job */
+    unlink(out);
+    ck_assert_msg(infer("pinfer2", s.port, NULL, pkey, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pinfer2"));
+    check_plan_outputs(out, "packed.cnp", x, ROWS, NOUT);
+    /* a client key of the batched plan is refused: another plan (exit status 3) */
+    ck_assert_int_eq(infer("binfer", s.port, NULL, key, in, out, NULL, NULL), 3);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* The status line's code of a raw request text, sent on a fresh connection. */
 static int raw_status(int port, const char *text, char *body, size_t cap)
 {
@@ -2147,6 +2205,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_odd_bytes);
     tcase_add_test(tc, test_service_long_poll);
     tcase_add_test(tc, test_service_leftovers);
+    tcase_add_test(tc, test_service_packed);
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);

@@ -921,10 +921,10 @@ wait:;
     double poll = 0.1;
     for (;;) {
         const double left = o->wait - (cli_now() - t0);
-        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f", job,
-                 left > LONG_POLL ? LONG_POLL
-                 : left > 0.1     ? left
-                                  : 0.1);
+        /* with the state last seen: a change before the poll arrived answers at once */
+        const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
+                 last[0] ? "&state=" : "", last);
         if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
             goto done;
         if (r.status != 200) {

@@ -528,6 +528,7 @@ typedef struct {
     /* a long poll (RQ_WAIT): GET /v1/jobs/ID?wait=S, suspended until the job changes */
     char wait_id[65];
     double wait_until;
+    int wait_known; /* the state the client last saw (?state=), or -1 */
     struct MHD_Connection *conn;
     int suspended; /* in the waiters' list (under S->mu) */
     void *wnext;   /* the next waiter */
@@ -1072,7 +1073,7 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
         return send_json(c, MHD_HTTP_OK, o, 0);
     }
     if (!*what && wq && (j->state == SVC_QUEUED || j->state == SVC_RUNNING) && !no_waits &&
-        !draining) {
+        !draining && (wq->wait_known < 0 || wq->wait_known == (int)j->state)) {
         /* a long poll: suspended here, under the lock, answered when the job changes */
         snprintf(wq->wait_id, sizeof wq->wait_id, "%s", j->id);
         wq->conn = c;
@@ -1607,6 +1608,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (e == wait || *e || !(secs >= 0 && secs <= WAIT_MAX))
             return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_request", 0,
                               "wait: seconds from 0 to %.0f", WAIT_MAX);
+        const char *known = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+        int ks = -1;
+        for (int k = SVC_QUEUED; known && k <= SVC_FAILED; k++)
+            if (!strcmp(known, svc_state_name((svc_state)k)))
+                ks = k;
+        if (known && ks < 0)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_request", 0,
+                              "state: queued, running, done or failed");
         if (secs == 0)
             return job_request(c, tenant, id, rest, method, NULL);
         q = aligned_alloc(_Alignof(req_t), sizeof *q);
@@ -1617,6 +1626,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         q->tenant = tenant;
         q->kind = RQ_WAIT;
         q->wait_until = svc_time() + secs;
+        q->wait_known = ks;
         *ctx = q;
         const enum MHD_Result r = job_request(c, tenant, id, rest, method, q);
         if (!q->suspended)

@@ -1625,6 +1625,17 @@ START_TEST(test_service_long_poll)
         snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=%s", j1, bad[i]);
         expect(s.port, "GET", t, NULL, NULL, 0, 400, "bad_request");
     }
+    /* the state the client last saw: another one than the job's answers at once */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30&state=running", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert_msg(now() - t0 < 5, "answered after %.2f s", now() - t0);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1&state=queued", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 >= 0.9);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1&state=bogus", j1);
+    expect(s.port, "GET", t, NULL, NULL, 0, 400, "bad_request");
     /* a change (a DELETE from another connection) answers at once: 404, the job is gone */
     pid_t child = fork();
     ck_assert_int_ge(child, 0);

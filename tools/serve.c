@@ -528,7 +528,8 @@ typedef struct {
     /* a long poll (RQ_WAIT): GET /v1/jobs/ID?wait=S, suspended until the job changes */
     char wait_id[65];
     double wait_until;
-    int wait_known; /* the state the client last saw (?state=), or -1 */
+    int wait_known;   /* the state the client last saw (?state=), or -1 */
+    int counted_poll; /* counted in polls until the request ends */
     struct MHD_Connection *conn;
     int suspended; /* in the waiters' list (under S->mu) */
     void *wnext;   /* the next waiter */
@@ -559,6 +560,7 @@ static void count_reject(int reason)
 
 static req_t *waiters; /* under S->mu */
 static int no_waits;   /* under S->mu: the server stops; polls are answered at once */
+static size_t polls;   /* under S->mu: long polls suspended and not yet answered */
 
 /* Resumes waiter q and takes it off the list (S->mu held). */
 static void wake(req_t *q, req_t **link)
@@ -1000,9 +1002,13 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "# HELP cryptonets_warm_evaluators Evaluators kept by idle workers for the "
             "next job of their key (their memory is in memory_reserved).\n"
             "# TYPE cryptonets_warm_evaluators gauge\n"
-            "cryptonets_warm_evaluators %zu\n",
+            "cryptonets_warm_evaluators %zu\n"
+            "# HELP cryptonets_long_polls Job status requests waiting for a change "
+            "(?wait=).\n"
+            "# TYPE cryptonets_long_polls gauge\n"
+            "cryptonets_long_polls %zu\n",
             (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
-            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm);
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm, polls);
     pthread_mutex_unlock(&S->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -1078,6 +1084,8 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
         snprintf(wq->wait_id, sizeof wq->wait_id, "%s", j->id);
         wq->conn = c;
         wq->suspended = 1;
+        wq->counted_poll = 1;
+        polls++;
         wq->wnext = waiters;
         waiters = wq;
         MHD_suspend_connection(c);
@@ -1676,6 +1684,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
             break;
         }
     release_slot(q);
+    if (q->counted_poll) {
+        q->counted_poll = 0;
+        polls--;
+    }
     pthread_mutex_unlock(&S->mu);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
         count_reject(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? SVC_R_TIMEOUT
@@ -1847,7 +1859,18 @@ int cli_serve(int argc, char **argv)
         sweep_connections(now);
     }
     draining = 1;
-    wake_expired(svc_time(), 1); /* every long poll answered: none may stay suspended */
+    /* every long poll answered (none may stay suspended when the daemon stops), and given
+     * up to 5 s to be sent before the connections are closed */
+    wake_expired(svc_time(), 1);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&s->mu);
+        const size_t left = polls;
+        pthread_mutex_unlock(&s->mu);
+        if (!left)
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     if (!o->quiet)
         fprintf(stderr, "cryptonets serve: stopping: running jobs finish, queued jobs stay "
                         "for the next start\n");

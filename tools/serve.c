@@ -1810,16 +1810,14 @@ int cli_serve(int argc, char **argv)
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
         {MHD_OPTION_END, 0, NULL},
     };
-    /* the logger first: libmicrohttpd warns (through its own logger) when it is not */
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
+        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls,
-        MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         svc_workers_stop(s, th);
         return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,

@@ -918,6 +918,8 @@ wait:;
      * seconds asked for), with a short pause only when an answer brings no change (a
      * poll's time ran out, or a server that ignores ?wait) */
     char state[32] = "", last[32] = "";
+    if (!o->job) /* the 202's status document: the state the first poll starts from */
+        json_field(last, sizeof last, &r, "state");
     double poll = 0.1;
     for (;;) {
         const double left = o->wait - (cli_now() - t0);

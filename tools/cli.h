@@ -172,6 +172,8 @@ size_t cli_argmax(const cn_int128 *v, size_t k);
 /* --- packed_cmds.c: the commands on a plan of the packed layout (p->plan packed) ------- */
 
 int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p);
+/* The key id of a packed client (as cli_key_id): 0, or 1 out of memory. */
+int cli_packed_key_id(uint8_t id[32], const cn_packed_client_t *c);
 int cli_encrypt_packed(cli_args_t *a, const cli_plan_t *p, int threads);
 int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads);
 int cli_decrypt_packed(cli_args_t *a, const cli_plan_t *p);

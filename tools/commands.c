@@ -523,13 +523,13 @@ int cli_keygen(cli_args_t *a)
         json_t *doc = json_object();
         json_object_set_new(doc, "client_key", json_string(a->out));
         json_object_set_new(doc, "eval_keys", json_string(a->eval_keys));
-        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)(klen + 120)));
+        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)klen));
         json_object_set_new(doc, "seconds", json_real(secs));
         rc = emit_json(doc, a, NULL);
     } else if (!a->quiet) {
         printf("cryptonets keygen: client key %s (secret, mode 0600), evaluation keys %s "
-               "(%zu bytes, public) in %.2f s\n",
-               a->out, a->eval_keys, klen + 120, secs);
+               "(%zu bytes of keys, public) in %.2f s\n",
+               a->out, a->eval_keys, klen, secs);
     }
 done:
     free(keys);

@@ -1,11 +1,11 @@
 /* `cryptonets infer` (docs/service.md): the client of the private-inference service, on
  * libcurl. It fetches the server's plan and checks it is the one the client key was made
  * for, registers the evaluation keys once (their id is their hash, so a second
- * registration is a no-op), encrypts the inputs and uploads each record as soon as it is
- * sealed (stream_t; the batch file written beside it serves the repeats), waits for the
- * job, downloads the encrypted result and decrypts it as `cryptonets decrypt` does, in a
- * private temporary directory. Every request is idempotent, so each is retried on a lost
- * connection and on 503/429. */
+ * registration is a no-op), encrypts the inputs and uploads each record's bytes as soon as
+ * they are encrypted (stream_t; the batch file written beside it serves the repeats),
+ * waits for the job, downloads the encrypted result and decrypts it as `cryptonets
+ * decrypt` does, in a private temporary directory. Every request is idempotent, so each is
+ * retried on a lost connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +26,7 @@ int cli_decrypt(cli_args_t *a);
 
 typedef struct {
     const char *server, *key, *eval_keys, *token_file, *cacert, *out, *format, *threads;
+    const char *job; /* --job ID: an accepted job to wait for, download and decrypt */
     size_t retries;
     double wait;
     int json, raw, quiet, keep;
@@ -50,7 +51,8 @@ static void say(const infer_opts_t *o, const char *fmt, ...)
 }
 
 static const char infer_help[] =
-    "usage: cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv] [--json]\n\n"
+    "usage: cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv] [--json]\n"
+    "       cryptonets infer --server URL --key CLIENT_KEY --job ID [-o OUT.csv] [--json]\n\n"
     "Runs INPUTS (CSV, IDX or .npy, as for encrypt) through a `cryptonets serve` server:\n"
     "fetches its plan (refused unless CLIENT_KEY was made for it), registers the evaluation\n"
     "keys once, encrypts, uploads, waits, downloads and decrypts; prints the predictions as\n"
@@ -64,6 +66,8 @@ static const char infer_help[] =
     "  --retries N         attempts per request on a lost connection or 503 (default 8)\n"
     "  --wait S            longest wait for the result, seconds (default 86400)\n"
     "  --keep              leave the job on the server (default: deleted once downloaded)\n"
+    "  --job ID            instead of INPUTS: wait for, download and decrypt a job accepted\n"
+    "                      before (one whose --wait ran out), encrypted under CLIENT_KEY\n"
     "  -o OUT, --json, --raw, --format F, --threads T, --quiet: as for encrypt and decrypt\n";
 
 static int usage(const char *fmt, const char *arg)
@@ -90,24 +94,18 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         O_RETRIES,
         O_WAIT,
         O_KEEP,
+        O_JOB,
         O_HELP
     };
     static const struct option opts[] = {
-        {"server", 1, 0, O_SERVER},
-        {"key", 1, 0, O_KEY},
-        {"eval-keys", 1, 0, O_EVAL},
-        {"token-file", 1, 0, O_TOKEN},
-        {"cacert", 1, 0, O_CACERT},
-        {"json", 0, 0, O_JSON},
-        {"raw", 0, 0, O_RAW},
-        {"format", 1, 0, O_FORMAT},
-        {"threads", 1, 0, O_THREADS},
-        {"quiet", 0, 0, O_QUIET},
-        {"retries", 1, 0, O_RETRIES},
-        {"wait", 1, 0, O_WAIT},
-        {"keep", 0, 0, O_KEEP},
-        {"help", 0, 0, O_HELP},
-        {0, 0, 0, 0},
+        {"server", 1, 0, O_SERVER},   {"key", 1, 0, O_KEY},
+        {"eval-keys", 1, 0, O_EVAL},  {"token-file", 1, 0, O_TOKEN},
+        {"cacert", 1, 0, O_CACERT},   {"json", 0, 0, O_JSON},
+        {"raw", 0, 0, O_RAW},         {"format", 1, 0, O_FORMAT},
+        {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, O_QUIET},
+        {"retries", 1, 0, O_RETRIES}, {"wait", 1, 0, O_WAIT},
+        {"keep", 0, 0, O_KEEP},       {"job", 1, 0, O_JOB},
+        {"help", 0, 0, O_HELP},       {0, 0, 0, 0},
     };
     *o = (infer_opts_t){.retries = 8, .wait = 86400};
     *inputs = NULL;
@@ -153,6 +151,12 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         case 'o':
             o->out = optarg;
             break;
+        case O_JOB:
+            o->job = optarg;
+            if (strlen(optarg) != 64 || strspn(optarg, "0123456789abcdef") != 64)
+                return usage("--job: a job id is 64 lowercase hexadecimal digits, got '%s'",
+                             optarg);
+            break;
         case O_RETRIES:
             o->retries = strtoul(optarg, &e, 10);
             if (*e || !*optarg || o->retries < 1 || o->retries > 1000)
@@ -170,10 +174,12 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
             return usage("unknown option or missing value: '%s'", argv[optind - 1]);
         }
     }
-    if (optind + 1 != argc)
+    if (o->job && optind != argc)
+        return usage("%s", "--job ID resumes a job: no INPUTS with it");
+    if (!o->job && optind + 1 != argc)
         return usage("%s", optind < argc ? "one INPUTS file expected, more given"
                                          : "INPUTS (the file of inputs) is required");
-    *inputs = argv[optind];
+    *inputs = o->job ? NULL : argv[optind];
     if (!o->server || !o->key)
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
     return 0;
@@ -245,16 +251,19 @@ static void sleep_s(double s)
 }
 
 /* --- the batch, encrypted and uploaded at once ------------------------------------------
- * A producer thread encrypts the inputs record by record (cn_client_encrypt, n inputs
- * each) and hands each record to the upload as soon as it is sealed, then writes it to
- * DIR/batch.bin; the first POST /v1/jobs sends the container from memory through a read
- * callback, so the upload of record b overlaps the encryption of record b + 1 and no
- * record is written to disk and read back before it is sent. A repeated POST (a lost
- * connection, 503, 429) sends the finished file instead: the same bytes, hence the same
- * job. At most two records are held at once (one being sent, one being encrypted). */
+ * A producer thread encrypts the inputs record by record (cn_client_encrypt_stream, n
+ * inputs each), and the library hands out each record's bytes as they are encrypted
+ * (headers first, then runs of 32 ciphertexts, then each part's checksum); the first POST
+ * /v1/jobs sends the container from memory through a read callback that waits for the
+ * next bytes, so the first bytes leave while the rest of the record is encrypted and no
+ * record is written to disk and read back before it is sent. Once sealed, a record is
+ * also written to DIR/batch.bin: a repeated POST (a lost connection, 503, 429) sends the
+ * finished file instead, the same bytes, hence the same job. At most two records are held
+ * at once (one being sent, one being encrypted). */
 
-#define CONT_HEAD 96 /* the container's header and its checksum (docs/cli.md) */
-#define CONT_REC 24  /* a record's header */
+#define LONG_POLL 20.0 /* seconds of one GET /v1/jobs/ID?wait= (under curl's 60 s stall) */
+#define CONT_HEAD 96   /* the container's header and its checksum (docs/cli.md) */
+#define CONT_REC 24    /* a record's header */
 
 typedef struct {
     pthread_mutex_t mu;
@@ -266,10 +275,11 @@ typedef struct {
     const char *inputs, *path;
     cli_head_t h;
     uint8_t head[CONT_HEAD];
-    uint64_t total; /* bytes of the container */
+    uint64_t total;   /* bytes of the container */
+    size_t rec_bytes; /* bytes of every record (cn_client_batch_bytes) */
     /* under mu */
     uint8_t **buf;          /* [records] record b's bytes while held, else NULL */
-    size_t *len;            /* [records] its length (kept after release) */
+    size_t *avail;          /* [records] its final prefix (rec_bytes once sealed) */
     uint8_t *sent, *stored; /* [records] 1 once uploaded / written to the file */
     uint64_t ready, freed;  /* records encrypted; records released, in order */
     int abandoned;          /* the upload no longer reads memory: records go once written */
@@ -296,6 +306,23 @@ static void stream_release(stream_t *s)
     pthread_cond_broadcast(&s->cv);
 }
 
+/* The library's word that record's prefix buf[0, done) is final. */
+typedef struct {
+    stream_t *s;
+    uint64_t b;
+} stream_rec_t;
+
+static void stream_ready(void *arg, const uint8_t *buf, size_t done)
+{
+    const stream_rec_t *r = arg;
+    stream_t *s = r->s;
+    pthread_mutex_lock(&s->mu);
+    s->buf[r->b] = (uint8_t *)buf; /* the record's buffer, returned by the call too */
+    s->avail[r->b] = done;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 static void *stream_produce(void *arg)
 {
     stream_t *s = arg;
@@ -312,9 +339,12 @@ static void *stream_produce(void *arg)
         uint8_t *buf = NULL;
         size_t len = 0;
         cn_net_diag_t d = {{0}};
-        const cn_status st =
-            cn_client_encrypt(&buf, &len, s->c, s->x->v + first * s->nin, count, &d);
-        if (st != CN_OK) {
+        stream_rec_t rr = {s, b};
+        const cn_status st = cn_client_encrypt_stream(
+            &buf, &len, s->c, s->x->v + first * s->nin, count, stream_ready, &rr, &d);
+        if (st == CN_OK && len != s->rec_bytes) /* its buffer is freed with the others */
+            snprintf(d.msg, sizeof d.msg, "a record of %zu bytes, not %zu", len, s->rec_bytes);
+        if (st != CN_OK || len != s->rec_bytes) {
             size_t i, j;
             int k = 0;
             /* the library counts inputs within the batch: name the file's row */
@@ -330,7 +360,7 @@ static void *stream_produce(void *arg)
         }
         pthread_mutex_lock(&s->mu);
         s->buf[b] = buf;
-        s->len[b] = len;
+        s->avail[b] = len;
         s->ready = b + 1;
         pthread_cond_broadcast(&s->cv);
         pthread_mutex_unlock(&s->mu);
@@ -367,29 +397,30 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
             s->pos += k;
             continue;
         }
-        /* every record but the last holds n inputs: all records have one length */
-        const uint64_t rlen = CONT_REC + s->len[0];
+        /* every record has one length, whatever its inputs */
+        const uint64_t rlen = CONT_REC + s->rec_bytes;
         const uint64_t b = (s->pos - CONT_HEAD) / rlen, off = (s->pos - CONT_HEAD) % rlen;
-        pthread_mutex_lock(&s->mu);
-        while (s->ready <= b && !s->done)
-            pthread_cond_wait(&s->cv, &s->mu);
-        const uint8_t *rec = s->ready > b ? s->buf[b] : NULL;
-        pthread_mutex_unlock(&s->mu);
-        if (!rec)
-            return CURL_READFUNC_ABORT; /* the encryption failed: s->err says why */
         size_t k;
         if (off < CONT_REC) {
             uint8_t r[CONT_REC];
             const size_t first = (size_t)b * s->n;
             const size_t count = s->x->rows - first < s->n ? s->x->rows - first : s->n;
             put64le(r, count);
-            put64le(r + 8, s->len[b]);
+            put64le(r + 8, s->rec_bytes);
             put64le(r + 16, cn_io_checksum(r, 16));
             k = CONT_REC - (size_t)off < cap - put ? CONT_REC - (size_t)off : cap - put;
             memcpy(dst + put, r + off, k);
         } else {
             const size_t o = (size_t)(off - CONT_REC);
-            k = s->len[b] - o < cap - put ? s->len[b] - o : cap - put;
+            pthread_mutex_lock(&s->mu);
+            while (s->avail[b] <= o && !s->done)
+                pthread_cond_wait(&s->cv, &s->mu);
+            const uint8_t *rec = s->avail[b] > o ? s->buf[b] : NULL;
+            const size_t have = s->avail[b];
+            pthread_mutex_unlock(&s->mu);
+            if (!rec) /* the encryption failed: s->err says why */
+                return put ? put : CURL_READFUNC_ABORT;
+            k = have - o < cap - put ? have - o : cap - put;
             memcpy(dst + put, rec + o, k);
         }
         put += k;
@@ -556,13 +587,13 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
 /* The evaluation keys to register: the file given, or CLIENT_KEY.eval-keys (made from the
  * key on first use, remade if it belongs to another key or plan). Their bytes in *buf. */
 static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cli_plan_t *p,
-                     cn_client_t *c)
+                     cn_client_t *c, cn_packed_client_t *pc)
 {
     char def[4096], err[512];
     snprintf(def, sizeof def, "%s.eval-keys", o->key);
     const char *path = o->eval_keys ? o->eval_keys : def;
     uint8_t id[32];
-    if (cli_key_id(id, c))
+    if (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c))
         return cli_fail(CLI_ERROR, &A, "out of memory");
     cli_reader_t r;
     if (cli_reader_open(&r, path, CLI_KIND_KEYS, err, sizeof err) == 0 &&
@@ -578,9 +609,12 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
                         o->eval_keys, o->key);
     uint8_t *keys = NULL;
     size_t klen = 0;
-    if (cn_client_eval_keys(&keys, &klen, c) != CN_OK)
+    if ((pc ? cn_packed_client_eval_keys(&keys, &klen, pc)
+            : cn_client_eval_keys(&keys, &klen, c)) != CN_OK)
         return cli_fail(CLI_ERROR, &A, "making the evaluation keys failed");
-    cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1};
+    cli_head_t h = {.kind = CLI_KIND_KEYS,
+                    .records = 1,
+                    .layout = pc ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED};
     memcpy(h.digest, p->digest, 32);
     memcpy(h.key_id, id, 32);
     cli_writer_t w;
@@ -671,10 +705,12 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     put64le(s.head + CONT_HEAD - 8, cn_io_checksum(s.head, CONT_HEAD - 8));
     const size_t R = (size_t)s.h.records;
     s.buf = calloc(R, sizeof *s.buf);
-    s.len = calloc(R, sizeof *s.len);
+    s.avail = calloc(R, sizeof *s.avail);
     s.sent = calloc(R, 1);
     s.stored = calloc(R, 1);
-    if (rc == 0 && (!s.buf || !s.len || !s.sent || !s.stored))
+    s.rec_bytes = cn_client_batch_bytes(cl);
+    s.total = CONT_HEAD + s.h.records * (CONT_REC + (uint64_t)s.rec_bytes);
+    if (rc == 0 && (!s.buf || !s.avail || !s.sent || !s.stored || !s.rec_bytes))
         rc = cli_fail(CLI_ERROR, &A, "out of memory");
     pthread_t th;
     int started = 0;
@@ -690,19 +726,10 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     }
     int lost = 0;
     if (rc == 0) {
-        /* the request starts once the first record is sealed (all records but the last
-         * have its length), so the server does not wait idle for it */
-        pthread_mutex_lock(&s.mu);
-        while (!s.ready && !s.done)
-            pthread_cond_wait(&s.cv, &s.mu);
-        const int ok = s.ready > 0;
-        if (ok)
-            s.total = CONT_HEAD + s.h.records * (CONT_REC + s.len[0]);
-        pthread_mutex_unlock(&s.mu);
-        if (ok) {
-            say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
-            rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
-        }
+        /* the request starts at once: the sizes are known, and the first bytes are
+         * encrypted while the server reads the header */
+        say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
+        rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
         pthread_mutex_lock(&s.mu);
         s.abandoned = 1; /* whatever happened, the memory copy is no longer read */
         stream_release(&s);
@@ -710,7 +737,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
         pthread_join(th, NULL);
         if (s.rc) {
             rc = cli_fail(s.rc, &A, "%s", s.err);
-        } else if (rc == 0 && (lost || !ok)) {
+        } else if (rc == 0 && lost) {
             FILE *bf = fopen(batch_path, "rb");
             struct stat sb;
             if (!bf || fstat(fileno(bf), &sb) != 0)
@@ -726,10 +753,76 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
         pthread_mutex_destroy(&s.mu);
     }
     free(s.buf);
-    free(s.len);
+    free(s.avail);
     free(s.sent);
     free(s.stored);
     cli_matrix_clear(&x);
+    return rc;
+}
+
+/* The packed layout (docs/service.md, "Plans"): INPUTS encrypted request by request (at
+ * most the layout's batch inputs each) into the batch file, which is then uploaded (the
+ * library has no streamed packed encryption; a request is small). 0 with r's status, or a
+ * CLI_* status with the reason printed. */
+static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_client_t *pc,
+                                 const cli_plan_t *p, const char *inputs,
+                                 const char *batch_path, const char *path, resp_t *r)
+{
+    size_t threads = 0;
+    if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
+        return CLI_USAGE;
+    cn_packed_client_set_threads(pc, (int)threads);
+    const cn_packed_t *pk = NULL;
+    if (cn_plan_packed(&pk, p->plan, NULL) != CN_OK)
+        return cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
+    const size_t nin = cn_plan_inputs(p->plan), B = cn_packed_batch(pk);
+    cli_matrix_t x = {0};
+    char err[CN_NET_DIAG_BYTES + 512];
+    say(o, "encrypting %s (packed layout, %zu input(s) per request)", inputs, B);
+    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
+        return cli_fail(CLI_ERROR, &A, "%s", err);
+    cli_head_t h = {.kind = CLI_KIND_BATCH,
+                    .layout = CN_LAYOUT_PACKED,
+                    .records = (x.rows + B - 1) / B,
+                    .inputs = x.rows};
+    memcpy(h.digest, p->digest, 32);
+    int rc = cli_packed_key_id(h.key_id, pc) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
+    cli_writer_t w = {0};
+    if (rc == 0 && cli_writer_open(&w, batch_path, &h, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    for (size_t b = 0; rc == 0 && b < h.records; b++) {
+        const size_t first = b * B, count = x.rows - first < B ? x.rows - first : B;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        cn_net_diag_t d = {{0}};
+        const cn_status st =
+            cn_packed_client_encrypt(&buf, &len, pc, x.v + first * nin, count, &d);
+        if (st != CN_OK)
+            rc = cli_fail(CLI_ERROR, &A, "%s: request %zu (inputs %zu..%zu): %s", inputs, b + 1,
+                          first + 1, first + count, d.msg[0] ? d.msg : cn_strerror(st));
+        else if (cli_writer_put(&w, count, buf, len, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+        free(buf);
+    }
+    if (w.f) {
+        if (rc)
+            w.bad = 1;
+        if (cli_writer_close(&w, err, sizeof err) && rc == 0)
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    cli_matrix_clear(&x);
+    if (rc)
+        return rc;
+    FILE *bf = fopen(batch_path, "rb");
+    struct stat sb;
+    if (!bf || fstat(fileno(bf), &sb) != 0)
+        rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
+    else {
+        say(o, "uploading %.1f MB", (double)sb.st_size / 1e6);
+        rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, r);
+    }
+    if (bf)
+        fclose(bf);
     return rc;
 }
 
@@ -742,7 +835,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     resp_t r = {0};
     int rc;
     cli_plan_t p = {0};
-    cn_client_t *cl = NULL; /* kept for the encryption; p must outlive it */
+    cn_client_t *cl = NULL;         /* kept for the encryption; p must outlive it */
+    cn_packed_client_t *pcl = NULL; /* the same, for a plan of the packed layout */
     const double t0 = cli_now();
     /* 1. the plan, checked against its digest and against the key */
     if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
@@ -766,7 +860,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     if ((rc = cli_plan_load(&p, &A, plan_path)))
         goto done;
     cn_net_diag_t nd = {{0}};
-    const cn_status st = cn_client_load(&cl, p.plan, o->key, &nd);
+    const int packed = cn_plan_layout(p.plan) == CN_LAYOUT_PACKED;
+    const cn_status st = packed ? cn_packed_client_load(&pcl, p.plan, o->key, &nd)
+                                : cn_client_load(&cl, p.plan, o->key, &nd);
     if (st != CN_OK) {
         rc = cli_fail(cli_status_code(st), &A, "%s%s", nd.msg[0] ? nd.msg : cn_strerror(st),
                       st == CN_ERR_CONTEXT_MISMATCH ? " (the server's plan is not the one "
@@ -775,10 +871,15 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
+    if (o->job) { /* a job accepted before: straight to the wait */
+        snprintf(job, sizeof job, "%s", o->job);
+        say(o, "resuming job %.16s...", job);
+        goto wait;
+    }
     /* 2. the evaluation keys, registered once */
     uint8_t *keys = NULL;
     size_t klen = 0;
-    rc = eval_keys(&keys, &klen, o, &p, cl);
+    rc = eval_keys(&keys, &klen, o, &p, cl, pcl);
     if (rc)
         goto done;
     crypto_hash_sha256(d, keys, klen);
@@ -799,7 +900,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     /* 3. encrypt and upload at once; the same bytes are the same job, so a retry (from
      * the file the encryption also writes) cannot make two */
     snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
-    if ((rc = encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
+    if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, batch_path, path, &r)
+                     : encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
         goto done;
     if (r.status != 202) {
         rc = server_error(&r, "POST /v1/jobs");
@@ -811,11 +913,20 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "job %.16s... accepted", job);
-    /* 5. wait */
-    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+wait:;
+    /* 5. wait: long polls (the server answers when the job changes state, or after the
+     * seconds asked for), with a short pause only when an answer brings no change (a
+     * poll's time ran out, or a server that ignores ?wait) */
     char state[32] = "", last[32] = "";
+    if (!o->job) /* the 202's status document: the state the first poll starts from */
+        json_field(last, sizeof last, &r, "state");
     double poll = 0.1;
     for (;;) {
+        const double left = o->wait - (cli_now() - t0);
+        /* with the state last seen: a change before the poll arrived answers at once */
+        const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
+                 last[0] ? "&state=" : "", last);
         if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
             goto done;
         if (r.status != 200) {
@@ -823,7 +934,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             goto done;
         }
         json_field(state, sizeof state, &r, "state");
-        if (strcmp(state, last) != 0)
+        const int changed = strcmp(state, last) != 0;
+        if (changed)
             say(o, "job %.16s... %s", job, state);
         snprintf(last, sizeof last, "%s", state);
         if (!strcmp(state, "done") || !strcmp(state, "failed"))
@@ -831,13 +943,16 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         if (cli_now() - t0 > o->wait) {
             rc = cli_fail(CLI_ERROR, &A,
                           "job %s: still %s after %.0f s (--wait); the job stays on the "
-                          "server until it expires: DELETE /v1/jobs/%s removes it "
+                          "server until it expires: `cryptonets infer --server %s --key %s "
+                          "--job %s` resumes the wait, DELETE /v1/jobs/%s removes it "
                           "(docs/service.md)",
-                          job, state, o->wait, job);
+                          job, state, o->wait, o->server, o->key, job, job);
             goto done;
         }
-        sleep_s(poll);
-        poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        if (!changed) {
+            sleep_s(poll);
+            poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        }
     }
     /* 6. download and decrypt */
     snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
@@ -874,6 +989,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     }
 done:
     cn_client_free(cl);
+    cn_packed_client_free(pcl);
     cli_plan_clear(&p);
     free(r.body);
     return rc;

@@ -43,8 +43,9 @@ static int integral(int64_t *v, double d)
 
 /* --- CSV: one input per line, values separated by commas ----------------------------- */
 
-/* One field (surrounding blanks trimmed): an integer, or a float that is integral. 0 ok,
- * 1 not a number, 2 a number that is not an integer. */
+/* One field (surrounding blanks trimmed): a decimal integer, or a decimal float that is
+ * integral. 0 ok, 1 not a number, 2 a number that is not an integer, 3 a hexadecimal
+ * number (strtod reads "0x5" as 5: refused, a CSV of raw inputs is decimal). */
 static int parse_field(int64_t *v, const char *s, size_t len)
 {
     while (len && isspace((unsigned char)*s))
@@ -56,6 +57,9 @@ static int parse_field(int64_t *v, const char *s, size_t len)
         return 1;
     memcpy(tmp, s, len);
     tmp[len] = 0;
+    const char *digits = tmp + (*tmp == '+' || *tmp == '-');
+    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+        return 3;
     char *end;
     errno = 0;
     const long long i = strtoll(tmp, &end, 10);
@@ -112,6 +116,13 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
                 fe++;
             int64_t x = 0;
             const int e = parse_field(&x, fs, (size_t)(fe - fs));
+            if (e == 3) {
+                rc = fail(err, errlen,
+                          "%s: line %zu, column %zu: '%.*s' is hexadecimal (raw inputs are "
+                          "decimal integers)",
+                          path, line_no, col + 1, (int)(fe - fs), fs);
+                break;
+            }
             if (e == 2) {
                 rc = fail(err, errlen,
                           "%s: line %zu, column %zu: %.*s is not an integer (raw inputs are "

@@ -9,7 +9,7 @@
 #include "cli.h"
 
 /* The key id of a packed client (as cli_key_id: SHA-256 of a label and the state). */
-static int packed_key_id(uint8_t id[32], const cn_packed_client_t *c)
+int cli_packed_key_id(uint8_t id[32], const cn_packed_client_t *c)
 {
     static const char label[] = "cryptonets key id 1";
     uint8_t *s;
@@ -64,7 +64,7 @@ int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p)
     }
     cli_head_t h = {.kind = CLI_KIND_KEYS, .records = 1, .layout = CN_LAYOUT_PACKED};
     memcpy(h.digest, p->digest, 32);
-    if (packed_key_id(h.key_id, c)) {
+    if (cli_packed_key_id(h.key_id, c)) {
         rc = cli_fail(CLI_ERROR, a, "out of memory");
         goto done;
     }
@@ -75,14 +75,14 @@ int cli_keygen_packed(cli_args_t *a, const cli_plan_t *p)
         json_t *doc = json_object();
         json_object_set_new(doc, "client_key", json_string(a->out));
         json_object_set_new(doc, "eval_keys", json_string(a->eval_keys));
-        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)(klen + 120)));
+        json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)klen));
         json_object_set_new(doc, "layout", json_string("packed"));
         json_object_set_new(doc, "seconds", json_real(secs));
         rc = emit(doc, a);
     } else if (!a->quiet) {
         printf("cryptonets keygen: packed layout, client key %s (secret, mode 0600), "
-               "evaluation keys %s (%zu bytes, public: %zu Galois keys) in %.2f s\n",
-               a->out, a->eval_keys, klen + 120, cn_packed_galois_elts(pk, NULL, 0), secs);
+               "evaluation keys %s (%zu bytes of keys, public: %zu Galois keys) in %.2f s\n",
+               a->out, a->eval_keys, klen, cn_packed_galois_elts(pk, NULL, 0), secs);
     }
 done:
     free(keys);
@@ -101,7 +101,7 @@ static int load_packed_client(cn_packed_client_t **c, uint8_t id[32], const cli_
                         st == CN_ERR_CONTEXT_MISMATCH ? " (give the plan it was made with)"
                                                       : "");
     cn_packed_client_set_threads(*c, threads);
-    if (packed_key_id(id, *c)) {
+    if (cli_packed_key_id(id, *c)) {
         cn_packed_client_free(*c);
         *c = NULL;
         return cli_fail(CLI_ERROR, a, "out of memory");

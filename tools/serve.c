@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ typedef struct {
     size_t workers, max_jobs, tenant_jobs, max_batches, threads, max_conn, http_threads;
     size_t per_ip; /* connections at once from one address; 0: no such limit */
     uint64_t mem_limit, job_mem;
-    double timeout, request_timeout, expire;
+    double timeout, request_timeout, expire, warm_idle;
     int allow_plain, quiet;
 } serve_opts_t;
 
@@ -107,6 +108,8 @@ static const char serve_help[] =
     "  --memory-limit BYTES   evaluations run at once only while their estimated peak\n"
     "                         memory fits (K, M, G suffixes; default: no limit)\n"
     "  --job-memory BYTES     the peak memory of one evaluation (default: estimated)\n"
+    "  --warm-idle S          a worker keeps its evaluator (keys, buffers) for the next job\n"
+    "                         of the same key up to S idle seconds (default 60; 0: never)\n"
     "  --timeout S            idle connections are closed after S seconds, and a\n"
     "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
@@ -145,7 +148,8 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         O_PORTFILE,
         O_QUIET,
         O_HELP,
-        O_HTTPTHREADS
+        O_HTTPTHREADS,
+        O_WARM
     };
     static const struct option opts[] = {
         {"plan", 1, 0, O_PLAN},
@@ -164,6 +168,7 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
         {"max-connections", 1, 0, O_MAXCONN},
         {"max-connections-per-ip", 1, 0, O_PERIP},
         {"http-threads", 1, 0, O_HTTPTHREADS},
+        {"warm-idle", 1, 0, O_WARM},
         {"expire", 1, 0, O_EXPIRE},
         {"tls-cert", 1, 0, O_CERT},
         {"tls-key", 1, 0, O_KEY},
@@ -181,7 +186,8 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
                         .http_threads = 4,
                         .timeout = 30,
                         .request_timeout = 600,
-                        .expire = 86400};
+                        .expire = 86400,
+                        .warm_idle = 60};
     optind = 1;
     opterr = 0;
     int c, rc = 0;
@@ -237,6 +243,11 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
             break;
         case O_EXPIRE:
             rc = parse_seconds(&o->expire, "--expire", optarg);
+            break;
+        case O_WARM:
+            o->warm_idle = 0;
+            if (strcmp(optarg, "0") != 0)
+                rc = parse_seconds(&o->warm_idle, "--warm-idle", optarg);
             break;
         case O_CERT:
             o->tls_cert = optarg;
@@ -385,6 +396,51 @@ static int load_tokens(svc_t *s, const char *path)
 
 /* --- the plan and the sizes it fixes ---------------------------------------------------- */
 
+/* The sizes of a packed plan (docs/service.md, "Plans"): a record is one request of 1 to
+ * the layout's batch inputs, whose bytes the library fixes only by encrypting one, so a
+ * throwaway client (fresh keys) encrypts a full request of the smallest inputs; its
+ * length is the most a record may hold (fewer inputs never take more ciphertexts), and
+ * its evaluation keys' length the size of every key upload. */
+static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t job_mem)
+{
+    cn_net_diag_t d = {{0}};
+    cn_status st = cn_plan_packed(&s->packed, s->plan.plan, &d);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: %s", path, d.msg[0] ? d.msg : cn_strerror(st));
+    s->n = cn_packed_batch(s->packed);
+    s->nin = cn_plan_inputs(s->plan.plan);
+    cn_packed_client_t *c = NULL;
+    uint8_t *keys = NULL, *req = NULL;
+    size_t klen = 0, rlen = 0;
+    int64_t *x = calloc(s->n * s->nin, sizeof *x); /* zeros */
+    st = x ? cn_packed_client_create(&c, s->packed, NULL, 0) : CN_ERR_NO_MEMORY;
+    if (st == CN_OK)
+        st = cn_packed_client_eval_keys(&keys, &klen, c);
+    if (st == CN_OK)
+        st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
+    long long lo, hi;
+    const char *range = st == CN_ERR_OUT_OF_RANGE ? strstr(d.msg, "input range [") : NULL;
+    if (range && sscanf(range, "input range [%lld, %lld]", &lo, &hi) == 2) {
+        for (size_t i = 0; i < s->n * s->nin; i++) /* 0 is outside: the smallest input */
+            x[i] = (int64_t)lo;
+        st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
+    }
+    cn_packed_client_free(c);
+    free(keys);
+    free(req);
+    free(x);
+    if (st != CN_OK)
+        return cli_fail(CLI_ERROR, a, "%s: sizing the plan's objects: %s", path,
+                        d.msg[0] ? d.msg : cn_strerror(st));
+    s->batch_bytes = rlen;
+    s->key_bytes = HEAD_BYTES + REC_BYTES + (uint64_t)klen;
+    /* a rough bound (docs/service.md, "Memory"): the request mapped, the keys as bytes and
+     * loaded, and the ciphertexts of an evaluation, some times the request */
+    s->job_mem = job_mem ? job_mem : 8 * s->batch_bytes + 2 * (uint64_t)klen;
+    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
+    return 0;
+}
+
 static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
 {
     char err[512];
@@ -394,16 +450,13 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
     int rc = cli_plan_load(&s->plan, &a, path);
     if (rc)
         return rc;
-    if (cn_plan_layout(s->plan.plan) == CN_LAYOUT_PACKED) /* docs/service.md, "Limits" */
-        return cli_fail(CLI_USAGE, &a,
-                        "%s: a plan of the packed layout: the service takes batched plans "
-                        "only (for now); use keygen, encrypt, eval and decrypt",
-                        path);
     uint8_t d[32];
     crypto_hash_sha256(d, s->plan_bytes, s->plan_len);
     if (memcmp(d, s->plan.digest, 32) != 0)
         return cli_fail(CLI_ERROR, &a, "%s: changed while it was read", path);
     svc_hex(s->plan_hex, d, 32);
+    if (cn_plan_layout(s->plan.plan) == CN_LAYOUT_PACKED)
+        return load_packed(s, &a, path, job_mem);
     const cn_bfv_params_t *prm = cn_plan_params(s->plan.plan);
     s->n = prm->n;
     s->nin = cn_plan_inputs(s->plan.plan);
@@ -435,13 +488,16 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
      * polynomials beside them, and the reply: docs/service.md, "Memory" */
     const uint64_t ct_words = (uint64_t)s->nin * prm->n * L;
     s->job_mem = job_mem ? job_mem : s->batch_bytes + ct_words * 8 * (2 + 3 + 1);
+    /* a warm evaluator between jobs: the job's estimate less the batch it maps (the
+     * buffers its first job touched, and the keys) */
+    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
     return 0;
 }
 
 /* --- requests ------------------------------------------------------------------------------
  */
 
-enum { RQ_KEYS = 1, RQ_JOBS = 2 };
+enum { RQ_KEYS = 1, RQ_JOBS = 2, RQ_WAIT = 3 };
 enum { PH_HEAD, PH_REC, PH_BODY, PH_END };
 
 typedef struct {
@@ -466,7 +522,17 @@ typedef struct {
     unsigned err_status;
     char err_code[32], err_msg[256];
     int err_reason, responded;
-    int slot; /* a job upload counted in S->uploads and its tenant's: released once */
+    int slot;        /* a job upload counted in S->uploads and its tenant's: released once */
+    uint64_t stored; /* bytes written to fd */
+    svc_wb_t wb;     /* their write-back, started as they arrive */
+    /* a long poll (RQ_WAIT): GET /v1/jobs/ID?wait=S, suspended until the job changes */
+    char wait_id[65];
+    double wait_until;
+    int wait_known;   /* the state the client last saw (?state=), or -1 */
+    int counted_poll; /* counted in polls until the request ends */
+    struct MHD_Connection *conn;
+    int suspended; /* in the waiters' list (under S->mu) */
+    void *wnext;   /* the next waiter */
     uint64_t result_bytes;
 } req_t;
 
@@ -478,6 +544,53 @@ static void count_reject(int reason)
 {
     pthread_mutex_lock(&S->mu);
     S->rejected[reason]++;
+    pthread_mutex_unlock(&S->mu);
+}
+
+/* --- long polls ---------------------------------------------------------------------------
+ * GET /v1/jobs/ID?wait=S on a queued or running job suspends its connection
+ * (MHD_suspend_connection) in a list of waiters; it is resumed when the job changes state
+ * or is deleted (S->on_change, called by the workers and by DELETE), when its S seconds
+ * are up (the main thread looks every 0.1 s), or when the server stops; libmicrohttpd then
+ * calls the handler again, which answers the job's status as it is then. A suspended
+ * connection holds no thread. All under S->mu: a waiter is suspended before the lock that
+ * let it see its job's state is released, so no change can slip between. */
+
+#define WAIT_MAX 60.0 /* seconds a long poll may ask for */
+
+static req_t *waiters; /* under S->mu */
+static int no_waits;   /* under S->mu: the server stops; polls are answered at once */
+static size_t polls;   /* under S->mu: long polls suspended and not yet answered */
+
+/* Resumes waiter q and takes it off the list (S->mu held). */
+static void wake(req_t *q, req_t **link)
+{
+    *link = q->wnext;
+    q->suspended = 0;
+    MHD_resume_connection(q->conn);
+}
+
+/* S->on_change: the job's waiters are answered (S->mu held). */
+static void wake_job(const svc_job_t *j)
+{
+    for (req_t **l = &waiters; *l;)
+        if ((*l)->tenant == j->tenant && !strcmp((*l)->wait_id, j->id))
+            wake(*l, l);
+        else
+            l = (req_t **)&(*l)->wnext;
+}
+
+/* The waiters whose time is up (all of them with all = 1), from the main thread. */
+static void wake_expired(double now, int all)
+{
+    pthread_mutex_lock(&S->mu);
+    if (all)
+        no_waits = 1;
+    for (req_t **l = &waiters; *l;)
+        if (all || now >= (*l)->wait_until)
+            wake(*l, l);
+        else
+            l = (req_t **)&(*l)->wnext;
     pthread_mutex_unlock(&S->mu);
 }
 
@@ -628,6 +741,71 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
     count_reject(reason);
     return send_json(c, status, json_pack("{s:s, s:s}", "error", code, "message", msg),
                      retry_after);
+}
+
+/* --- framing checks that libmicrohttpd 0.9.75 does not make ------------------------------
+ * Checked 2026-11-30 against the server: libmicrohttpd answers an HTTP/1.1 request
+ * without a Host header, or with two, as any other, and of two Content-Length headers
+ * with different values silently uses one. RFC 9112 3.2: a server MUST answer 400 to an
+ * HTTP/1.1 request without Host and to any request with more than one Host; RFC 9112 6.3
+ * (RFC 9110 8.6): Content-Length headers that differ make the framing unknowable, an
+ * unrecoverable error (400, and the connection closed: where the body ends is not known).
+ * Identical repeated values are accepted (RFC 9110 8.6 allows either). A Content-Length
+ * beside Transfer-Encoding: chunked is left to libmicrohttpd, which frames by the chunks
+ * as RFC 9112 6.1 says. */
+typedef struct {
+    size_t hosts, lengths;
+    const char *length; /* the first Content-Length */
+    int differ;
+} framing_t;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    framing_t *f = cls;
+    if (!strcasecmp(key, "Host"))
+        f->hosts++;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (f->lengths++ == 0)
+            f->length = value;
+        else if (strcmp(f->length, value) != 0)
+            f->differ = 1;
+    }
+    return MHD_YES;
+}
+
+/* 1 with *ret the 400 (the connection closed) when the request's framing headers are
+ * bad, else 0. */
+static int bad_framing(struct MHD_Connection *c, const char *version, enum MHD_Result *ret)
+{
+    framing_t f = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    const char *why = f.differ ? "Content-Length headers with different values (RFC 9112 6.3)"
+                      : f.hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
+                      : f.hosts == 0 && !strcmp(version, "HTTP/1.1")
+                          ? "an HTTP/1.1 request without a Host header (RFC 9112 3.2)"
+                          : NULL;
+    if (!why)
+        return 0;
+    count_reject(SVC_R_BAD_REQUEST);
+    json_t *o = json_pack("{s:s, s:s}", "error", "bad_request", "message", why);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    struct MHD_Response *r =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+             : NULL;
+    if (!r) {
+        free(text);
+        *ret = MHD_NO;
+        return 1;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "Connection", "close");
+    *ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, r);
+    MHD_destroy_response(r);
+    return 1;
 }
 
 /* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
@@ -811,7 +989,7 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "# TYPE cryptonets_memory_rss_bytes gauge\n"
             "cryptonets_memory_rss_bytes %llu\n"
             "# HELP cryptonets_memory_reserved_bytes Estimated peak memory of the running "
-            "evaluations.\n"
+            "evaluations and the warm evaluators.\n"
             "# TYPE cryptonets_memory_reserved_bytes gauge\n"
             "cryptonets_memory_reserved_bytes %llu\n"
             "# HELP cryptonets_job_memory_bytes The estimated peak memory of one "
@@ -820,9 +998,17 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "cryptonets_job_memory_bytes %llu\n"
             "# HELP cryptonets_memory_limit_bytes The --memory-limit (0: none).\n"
             "# TYPE cryptonets_memory_limit_bytes gauge\n"
-            "cryptonets_memory_limit_bytes %llu\n",
+            "cryptonets_memory_limit_bytes %llu\n"
+            "# HELP cryptonets_warm_evaluators Evaluators kept by idle workers for the "
+            "next job of their key (their memory is in memory_reserved).\n"
+            "# TYPE cryptonets_warm_evaluators gauge\n"
+            "cryptonets_warm_evaluators %zu\n"
+            "# HELP cryptonets_long_polls Job status requests waiting for a change "
+            "(?wait=).\n"
+            "# TYPE cryptonets_long_polls gauge\n"
+            "cryptonets_long_polls %zu\n",
             (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
-            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit);
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm, polls);
     pthread_mutex_unlock(&S->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -869,8 +1055,10 @@ static enum MHD_Result get_key(struct MHD_Connection *c, size_t tenant, const ch
         json_pack("{s:s, s:s}", "key", id, "state", del ? "deleted" : "registered"), 0);
 }
 
+/* GET, HEAD or DELETE of /v1/jobs/ID and /v1/jobs/ID/result. wq (may be NULL): a long
+ * poll's request, suspended when the job is queued or running. */
 static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, const char *id,
-                                   const char *what, const char *method)
+                                   const char *what, const char *method, req_t *wq)
 {
     pthread_mutex_lock(&S->mu);
     svc_job_t *j = is_id(id) ? svc_job_find(S, tenant, id) : NULL;
@@ -889,6 +1077,20 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
         pthread_cond_broadcast(&S->cv);
         pthread_mutex_unlock(&S->mu);
         return send_json(c, MHD_HTTP_OK, o, 0);
+    }
+    if (!*what && wq && (j->state == SVC_QUEUED || j->state == SVC_RUNNING) && !no_waits &&
+        !draining && (wq->wait_known < 0 || wq->wait_known == (int)j->state)) {
+        /* a long poll: suspended here, under the lock, answered when the job changes */
+        snprintf(wq->wait_id, sizeof wq->wait_id, "%s", j->id);
+        wq->conn = c;
+        wq->suspended = 1;
+        wq->counted_poll = 1;
+        polls++;
+        wq->wnext = waiters;
+        waiters = wq;
+        MHD_suspend_connection(c);
+        pthread_mutex_unlock(&S->mu);
+        return MHD_YES;
     }
     if (!*what) {
         json_t *o = job_json(j);
@@ -974,6 +1176,12 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
                                   "batch format version %u; this server reads 1.x",
                                   b[4] | b[5] << 8);
+                if ((b[6] | b[7] << 8) != (S->packed ? 1 : 0)) /* minor: the layout */
+                    return refuse(q, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch",
+                                  "a batch of the %s layout; this server's plan uses the %s "
+                                  "layout",
+                                  S->packed ? "batched" : "packed",
+                                  S->packed ? "packed" : "batched");
                 if (cn_io_checksum(b, HEAD_BYTES - 8) != get64(b + HEAD_BYTES - 8))
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
                                   "header checksum mismatch (damaged)");
@@ -1008,11 +1216,12 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                                   "batch %llu: %llu inputs",
                                   (unsigned long long)(q->h.records - q->recs_left + 1),
                                   (unsigned long long)count);
-                if (blen != S->batch_bytes)
+                if (S->packed ? blen == 0 || blen > S->batch_bytes : blen != S->batch_bytes)
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
-                                  "batch %llu: %llu bytes; this plan's batches have %llu",
+                                  "batch %llu: %llu bytes; this plan's batches have %s%llu",
                                   (unsigned long long)(q->h.records - q->recs_left + 1),
-                                  (unsigned long long)blen, (unsigned long long)S->batch_bytes);
+                                  (unsigned long long)blen, S->packed ? "at most " : "",
+                                  (unsigned long long)S->batch_bytes);
                 q->counted += count;
                 q->body_left = blen;
                 q->phase = PH_BODY;
@@ -1170,7 +1379,10 @@ static void upload_data(req_t *q, const char *data, size_t len)
                           "cannot store the upload: %s", strerror(errno));
         data += w;
         len -= (size_t)w;
+        q->stored += (uint64_t)w;
     }
+    if (q->kind == RQ_JOBS)
+        svc_writeback(&q->wb, q->fd, q->stored);
 }
 
 static void drop_tmp(req_t *q)
@@ -1213,10 +1425,10 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
         return send_error(c, MHD_HTTP_CONFLICT, SVC_R_MISMATCH, "plan_mismatch", 0,
                           "evaluation keys for another plan than this server's");
     }
-    cn_server_t *srv = NULL;
+    svc_eval_t ev;
     cn_net_diag_t d = {{0}};
-    const cn_status st = cn_server_create(&srv, S->plan.plan, keys, klen, 1, &d);
-    cn_server_free(srv);
+    const cn_status st = svc_eval_create(&ev, S, keys, klen, 1, &d);
+    svc_eval_free(&ev);
     free(keys);
     if (st != CN_OK)
         return send_error(
@@ -1334,7 +1546,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *size, void **ctx)
 {
     (void)cls;
-    (void)version;
     req_t *q = *ctx;
     if (q) { /* more of a body, or its end */
         if (*size) {
@@ -1356,6 +1567,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         if (q->responded)
             return MHD_YES;
+        if (q->kind == RQ_WAIT) { /* resumed: the job's status as it is now */
+            q->responded = 1;
+            return job_request(c, q->tenant, q->wait_id, "", "GET", NULL);
+        }
         q->responded = 1;
         if (q->err_status)
             return send_error(c, q->err_status, q->err_reason, q->err_code, 0, "%s",
@@ -1370,6 +1585,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     const int post = !strcmp(method, "POST"), del = !strcmp(method, "DELETE");
     size_t tenant;
     enum MHD_Result ret;
+    if (bad_framing(c, version, &ret))
+        return ret;
     if (authenticate(c, &tenant, &ret))
         return ret;
     if (!strcmp(url, "/v1/health") && get) {
@@ -1391,7 +1608,38 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         char id[65];
         snprintf(id, sizeof id, "%.64s", url + 9);
         const char *rest = strlen(url + 9) >= 64 ? url + 9 + 64 : "";
-        return job_request(c, tenant, id, rest, method);
+        const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait");
+        if (!wait || !get || *rest)
+            return job_request(c, tenant, id, rest, method, NULL);
+        char *e;
+        const double secs = strtod(wait, &e);
+        if (e == wait || *e || !(secs >= 0 && secs <= WAIT_MAX))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_request", 0,
+                              "wait: seconds from 0 to %.0f", WAIT_MAX);
+        const char *known = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+        int ks = -1;
+        for (int k = SVC_QUEUED; known && k <= SVC_FAILED; k++)
+            if (!strcmp(known, svc_state_name((svc_state)k)))
+                ks = k;
+        if (known && ks < 0)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_request", 0,
+                              "state: queued, running, done or failed");
+        if (secs == 0)
+            return job_request(c, tenant, id, rest, method, NULL);
+        q = aligned_alloc(_Alignof(req_t), sizeof *q);
+        if (!q)
+            return MHD_NO;
+        memset(q, 0, sizeof *q);
+        q->fd = -1;
+        q->tenant = tenant;
+        q->kind = RQ_WAIT;
+        q->wait_until = svc_time() + secs;
+        q->wait_known = ks;
+        *ctx = q;
+        const enum MHD_Result r = job_request(c, tenant, id, rest, method, q);
+        if (!q->suspended)
+            q->responded = 1; /* answered at once */
+        return r;
     }
     if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
         /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
@@ -1429,7 +1677,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **ctx,
     if (!q)
         return;
     pthread_mutex_lock(&S->mu);
+    for (req_t **l = &waiters; q->suspended && *l; l = (req_t **)&(*l)->wnext)
+        if (*l == q) { /* never resumed (cannot happen: kept for safety) */
+            *l = q->wnext;
+            q->suspended = 0;
+            break;
+        }
     release_slot(q);
+    if (q->counted_poll) {
+        q->counted_poll = 0;
+        polls--;
+    }
     pthread_mutex_unlock(&S->mu);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !q->responded)
         count_reject(toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? SVC_R_TIMEOUT
@@ -1501,6 +1759,7 @@ int cli_serve(int argc, char **argv)
     s->mem_limit = o->mem_limit;
     s->threads = (int)o->threads;
     s->expire = o->expire;
+    s->warm_idle = o->warm_idle;
     s->quiet = o->quiet;
     if (o->tokens) {
         s->auth = 1;
@@ -1523,6 +1782,7 @@ int cli_serve(int argc, char **argv)
     /* every file and directory the server creates is its own alone (0600, 0700): the
      * replies too, which cli_writer_open makes with fopen */
     umask(077);
+    s->on_change = wake_job;
     if (svc_state_open(s, err, sizeof err))
         return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
     char *cert = NULL, *key = NULL;
@@ -1543,7 +1803,8 @@ int cli_serve(int argc, char **argv)
     if (!th || svc_workers_start(s, th))
         return cli_fail(CLI_ERROR, NULL, "serve: cannot start the workers");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) | (cert ? MHD_USE_TLS : 0);
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) |
+                     (cert ? MHD_USE_TLS : 0);
     struct MHD_OptionItem tls[] = {
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
@@ -1581,17 +1842,35 @@ int cli_serve(int argc, char **argv)
         if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
             fprintf(stderr, "cryptonets serve: %s\n", err);
     }
+    double last_sweep = 0;
     for (;;) {
-        struct timespec ts = {1, 0};
+        struct timespec ts = {0, 100000000}; /* long polls end within 0.1 s of their time */
         const int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
+        const double now = svc_time();
+        wake_expired(now, 0);
+        if (now - last_sweep < 1)
+            continue;
+        last_sweep = now;
         pthread_mutex_lock(&s->mu);
-        svc_expire(s, svc_time());
+        svc_expire(s, now);
         pthread_mutex_unlock(&s->mu);
-        sweep_connections(svc_time());
+        sweep_connections(now);
     }
     draining = 1;
+    /* every long poll answered (none may stay suspended when the daemon stops), and given
+     * up to 5 s to be sent before the connections are closed */
+    wake_expired(svc_time(), 1);
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&s->mu);
+        const size_t left = polls;
+        pthread_mutex_unlock(&s->mu);
+        if (!left)
+            break;
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
     if (!o->quiet)
         fprintf(stderr, "cryptonets serve: stopping: running jobs finish, queued jobs stay "
                         "for the next start\n");

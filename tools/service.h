@@ -70,25 +70,35 @@ typedef struct {
     int quiet; /* no log lines (the repairs at start among them) */
     /* the plan */
     cli_plan_t plan;
+    const cn_packed_t *packed; /* the plan's packed layout; NULL: the batched layout */
     uint8_t *plan_bytes;
     size_t plan_len;
     char plan_hex[65];
-    size_t n, nin;
+    size_t n; /* inputs in one record: n (batched) or the packed layout's batch */
+    size_t nin;
     uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */
     uint64_t key_bytes;   /* an evaluation-key container: exactly this many bytes */
     uint64_t job_mem;     /* estimated peak memory of one evaluation */
+    uint64_t warm_mem;    /* estimated memory of a warm evaluator kept idle (job_mem less
+                           * the batch it maps: the buffers and the keys) */
+    double warm_idle;     /* seconds an idle worker keeps its evaluator; 0: never */
     /* the jobs; everything below is under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     svc_job_t *jobs, *qhead, *qtail;
     size_t nqueued, nrunning;
-    size_t uploads; /* jobs being uploaded, all tenants (counted against --max-jobs) */
-    uint64_t mem_reserved;
+    size_t uploads;         /* jobs being uploaded, all tenants (counted against --max-jobs) */
+    uint64_t mem_reserved;  /* running jobs' job_mem plus the warm evaluators' warm_mem */
+    uint64_t warm_reserved; /* the part of mem_reserved held by idle warm evaluators */
+    size_t nwarm;           /* warm evaluators kept by idle workers */
+    uint64_t warm_drop;     /* bumped to ask idle workers to free their evaluators */
     int stopping;
     uint64_t done_total, failed_total, bytes_in, bytes_out, requests;
     uint64_t rejected[SVC_NREASONS];
     double eval_seconds;
     uint64_t eval_count;
+    /* called (mu held) when a job changes state or is deleted: wakes its long polls */
+    void (*on_change)(const svc_job_t *j);
 } svc_t;
 
 /* --- service_state.c --------------------------------------------------------------- */
@@ -103,6 +113,19 @@ int svc_path(char *out, size_t cap, const svc_t *s, size_t tenant, const char *s
 /* Writes len bytes as path, atomically: a temporary file, fsync, rename, fsync of the
  * directory. 0 or 1 with err. */
 int svc_write_atomic(const char *path, const void *buf, size_t len, char *err, size_t errlen);
+/* An evaluator of the plan's layout, from a tenant's evaluation-key bytes: the batched
+ * server (cn_server_t) or the packed one (cn_packed_server_t). */
+typedef struct {
+    cn_server_t *b;
+    cn_packed_server_t *p;
+} svc_eval_t;
+/* cn_server_create or cn_packed_server_create; diag says why keys are refused. */
+cn_status svc_eval_create(svc_eval_t *e, const svc_t *s, const uint8_t *keys, size_t len,
+                          int threads, cn_net_diag_t *diag);
+/* cn_server_eval or cn_packed_server_eval of one record. */
+cn_status svc_eval_run(uint8_t **out, size_t *outlen, svc_eval_t *e, const uint8_t *in,
+                       size_t len, cn_net_diag_t *diag);
+void svc_eval_free(svc_eval_t *e);
 /* Fsyncs the directory holding path. */
 int svc_sync_dir(const char *path);
 /* Adds an accepted job (mu held): into the table and the queue. */
@@ -120,6 +143,16 @@ void svc_expire(svc_t *s, double now);
 int svc_workers_start(svc_t *s, pthread_t *th);
 void svc_workers_stop(svc_t *s, pthread_t *th);
 double svc_time(void);
+
+/* --- writeback.c ------------------------------------------------------------------- */
+
+/* An upload's write-back, started chunk by chunk as it arrives (zero-initialized). */
+typedef struct {
+    uint64_t started; /* bytes from the start whose write-back was started */
+} svc_wb_t;
+/* Called after each write with the bytes written so far to fd: starts the write-back of
+ * every complete 8 MiB chunk not started yet, and waits for the one two chunks behind. */
+void svc_writeback(svc_wb_t *w, int fd, uint64_t written);
 void svc_hex(char *out, const uint8_t *b, size_t len);
 
 #endif

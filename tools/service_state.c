@@ -186,6 +186,8 @@ static void unlink_from_table(svc_t *s, svc_job_t *j)
 
 void svc_job_delete(svc_t *s, svc_job_t *j)
 {
+    if (s->on_change)
+        s->on_change(j);
     if (j->state == SVC_RUNNING) {
         j->deleted = 1; /* the worker removes it when the evaluation ends */
         return;
@@ -534,11 +536,66 @@ static void client_reason(char *reason, size_t rlen, const char *what, const cha
     snprintf(reason, rlen, "%s: %s", what, err);
 }
 
+/* FLINT's: frees the calling thread's caches (FLINT 2.9, flint.h; declared here rather
+ * than including flint.h, whose ulong macro the tool has no use for). The packed server
+ * uses FLINT integers on the calling thread (a worker, or the HTTP thread that checks a
+ * key upload), whose cached blocks would be lost when that thread ends (LeakSanitizer:
+ * 256 KiB each). */
+void flint_cleanup(void);
+
+cn_status svc_eval_create(svc_eval_t *e, const svc_t *s, const uint8_t *keys, size_t len,
+                          int threads, cn_net_diag_t *diag)
+{
+    *e = (svc_eval_t){0};
+    if (!s->packed)
+        return cn_server_create(&e->b, s->plan.plan, keys, len, threads, diag);
+    const cn_status st = cn_packed_server_create(&e->p, s->packed, keys, len, threads, diag);
+    if (st != CN_OK)
+        flint_cleanup();
+    return st;
+}
+
+cn_status svc_eval_run(uint8_t **out, size_t *outlen, svc_eval_t *e, const uint8_t *in,
+                       size_t len, cn_net_diag_t *diag)
+{
+    return e->p ? cn_packed_server_eval(out, outlen, e->p, in, len, NULL, diag)
+                : cn_server_eval(out, outlen, e->b, in, len, NULL, diag);
+}
+
+void svc_eval_free(svc_eval_t *e)
+{
+    cn_server_free(e->b);
+    if (e->p) {
+        cn_packed_server_free(e->p);
+        flint_cleanup();
+    }
+    *e = (svc_eval_t){0};
+}
+
+/* A worker's evaluator, kept between jobs (docs/service.md, "Warm evaluators"): the
+ * server object built from a tenant's key, whose buffers its first job faulted in. */
+typedef struct {
+    svc_eval_t ev; /* both NULL: none */
+    int has;       /* 1 when ev holds an evaluator */
+    size_t tenant;
+    char key[65];
+    uint8_t key_id[32]; /* the key container's header's key id */
+    double used;        /* svc_time() at the end of its last job */
+} svc_warm_t;
+
+static int warm_matches(const svc_warm_t *w, const svc_job_t *j)
+{
+    return w->has && w->tenant == j->tenant && !strcmp(w->key, j->key);
+}
+
 /* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
- * it names; the reply is written as ID.reply. 0, or 1 with code and reason set (the
- * library's diagnostic for a batch it refuses, as `cryptonets eval` gives it). */
-static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codelen, char *reason,
-                   size_t rlen, uint64_t *out_bytes)
+ * it names; the reply is written as ID.reply. warm is the worker's evaluator: used when
+ * it was built from j's key (which must still be registered: a deleted key fails the job
+ * as before), else freed and replaced by one for j's key, which the worker keeps. 0, or
+ * 1 with code and reason set (the library's diagnostic for a batch it refuses, as
+ * `cryptonets eval` gives it). */
+static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *code,
+                   size_t codelen, char *reason, size_t rlen, uint64_t *out_bytes)
 {
     char kpath[4096], bpath[4096], rpath[4096], err[512] = "", what[128];
     svc_path(kpath, sizeof kpath, s, j->tenant, "keys", j->key, ".keys");
@@ -546,7 +603,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
     cli_reader_t kr = {0}, br = {0};
     batch_map_t bm = {0};
-    cn_server_t *srv = NULL;
+    svc_eval_t *ev = &warm->ev;
     uint8_t *keys = NULL;
     size_t klen = 0;
     uint64_t kc;
@@ -554,18 +611,30 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     cn_net_diag_t d = {{0}};
     snprintf(code, codelen, "internal");
     snprintf(what, sizeof what, "key %.64s", j->key);
-    if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
-        cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
-        cli_reader_end(&kr, err, sizeof err)) {
-        snprintf(code, codelen, "unknown_key");
-        client_reason(reason, rlen, what, err, kpath, s->state_dir);
-        goto done;
-    }
-    cn_status st = cn_server_create(&srv, s->plan.plan, keys, klen, s->threads, &d);
-    if (st != CN_OK) {
-        snprintf(code, codelen, "bad_key");
-        snprintf(reason, rlen, "evaluation keys: %.200s", d.msg[0] ? d.msg : cn_strerror(st));
-        goto done;
+    cn_status st;
+    if (warm_matches(warm, j) && access(kpath, F_OK) == 0) {
+        /* the same id is the same bytes: already checked */
+    } else {
+        svc_eval_free(&warm->ev); /* another key's (or a deleted key's) */
+        warm->has = 0;
+        if (cli_reader_open(&kr, kpath, CLI_KIND_KEYS, err, sizeof err) ||
+            cli_reader_next(&kr, &kc, &keys, &klen, 0, err, sizeof err) ||
+            cli_reader_end(&kr, err, sizeof err)) {
+            snprintf(code, codelen, "unknown_key");
+            client_reason(reason, rlen, what, err, kpath, s->state_dir);
+            goto done;
+        }
+        st = svc_eval_create(ev, s, keys, klen, s->threads, &d);
+        if (st != CN_OK) {
+            snprintf(code, codelen, "bad_key");
+            snprintf(reason, rlen, "evaluation keys: %.200s",
+                     d.msg[0] ? d.msg : cn_strerror(st));
+            goto done;
+        }
+        warm->has = 1;
+        warm->tenant = j->tenant;
+        memcpy(warm->key_id, kr.h.key_id, 32);
+        snprintf(warm->key, sizeof warm->key, "%s", j->key);
     }
     if (cli_reader_open(&br, bpath, CLI_KIND_BATCH, err, sizeof err)) {
         client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
@@ -573,7 +642,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     }
     if (batch_map(&bm, &br, reason, rlen))
         goto done;
-    if (memcmp(br.h.key_id, kr.h.key_id, 32) != 0) {
+    if (memcmp(br.h.key_id, warm->key_id, 32) != 0) {
         snprintf(code, codelen, "key_mismatch");
         snprintf(reason, rlen, "the batch was encrypted under another key");
         goto done;
@@ -598,7 +667,7 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
             failed = 1;
             break;
         }
-        st = cn_server_eval(&out, &olen, srv, in, ilen, NULL, &d);
+        st = svc_eval_run(&out, &olen, ev, in, ilen, &d);
         if (st != CN_OK) {
             snprintf(code, codelen, "bad_batch");
             snprintf(reason, rlen, "batch %llu: %.200s", (unsigned long long)b + 1,
@@ -633,23 +702,36 @@ static int run_job(const svc_t *s, const svc_job_t *j, char *code, size_t codele
     }
 done:
     free(keys);
-    cn_server_free(srv);
     batch_unmap(&bm);
     cli_reader_close(&kr);
     cli_reader_close(&br);
     return rc;
 }
 
-/* The next job that fits in memory (mu held): the queue's head when its estimate fits
- * beside the running ones (or nothing runs: one job always may), else none. First in,
- * first out: a large job is not overtaken forever. */
-static svc_job_t *next_job(svc_t *s)
+/* The next job that fits in memory (mu held), for a worker whose own warm evaluator
+ * holds own_warm bytes of the reservation (given back or reused when it takes a job):
+ * the queue's head when its estimate fits beside the running jobs and the other workers'
+ * warm evaluators, else none. Warm evaluators never keep a job waiting: when they are
+ * what stands in the way, the idle workers are asked to free theirs (warm_drop), and the
+ * job is taken once they have. With nothing running and no warm evaluator elsewhere, a
+ * job always may start. First in, first out: a large job is not overtaken forever. */
+static svc_job_t *next_job(svc_t *s, uint64_t own_warm, int *asked)
 {
+    *asked = 0;
     svc_job_t *j = s->qhead;
     if (!j)
         return NULL;
-    if (s->mem_limit && s->nrunning > 0 && s->mem_reserved + s->job_mem > s->mem_limit)
-        return NULL;
+    const uint64_t others_warm = s->warm_reserved - own_warm;
+    if (s->mem_limit && s->mem_reserved - own_warm + s->job_mem > s->mem_limit) {
+        if (others_warm > 0) {
+            s->warm_drop++;
+            *asked = 1;
+            pthread_cond_broadcast(&s->cv);
+            return NULL;
+        }
+        if (s->nrunning > 0)
+            return NULL;
+    }
     s->qhead = j->qnext;
     if (!s->qhead)
         s->qtail = NULL;
@@ -657,27 +739,73 @@ static svc_job_t *next_job(svc_t *s)
     return j;
 }
 
+/* Frees the worker's warm evaluator and gives back its reservation (mu held on entry and
+ * exit; released while the memory is returned, which takes a while for a large plan). */
+static void warm_free(svc_t *s, svc_warm_t *w)
+{
+    svc_eval_t ev = w->ev;
+    w->ev = (svc_eval_t){0};
+    w->has = 0;
+    pthread_mutex_unlock(&s->mu);
+    svc_eval_free(&ev);
+    pthread_mutex_lock(&s->mu);
+    s->mem_reserved -= s->warm_mem;
+    s->warm_reserved -= s->warm_mem;
+    s->nwarm--;
+    pthread_cond_broadcast(&s->cv);
+}
+
 static void *worker(void *arg)
 {
     svc_t *s = arg;
+    svc_warm_t warm = {0};
     pthread_mutex_lock(&s->mu);
+    uint64_t drop_seen = s->warm_drop;
     for (;;) {
         svc_job_t *j = NULL;
-        while (!s->stopping && !(j = next_job(s)))
-            pthread_cond_wait(&s->cv, &s->mu);
+        int asked = 0;
+        while (!s->stopping && !(j = next_job(s, warm.has ? s->warm_mem : 0, &asked))) {
+            if (asked) /* this worker's own request: the others free theirs */
+                drop_seen = s->warm_drop;
+            if (warm.has && s->warm_drop != drop_seen) {
+                warm_free(s, &warm); /* memory for a job that waits */
+                continue;
+            }
+            drop_seen = s->warm_drop;
+            if (!warm.has) {
+                pthread_cond_wait(&s->cv, &s->mu);
+                continue;
+            }
+            const double until = warm.used + s->warm_idle;
+            struct timespec ts = {.tv_sec = (time_t)until,
+                                  .tv_nsec = (long)((until - (double)(time_t)until) * 1e9)};
+            if (svc_time() >= until || pthread_cond_timedwait(&s->cv, &s->mu, &ts) == ETIMEDOUT)
+                if (svc_time() >= until)
+                    warm_free(s, &warm); /* idle for --warm-idle seconds */
+        }
         if (!j)
             break;
         j->state = SVC_RUNNING;
         j->started = svc_time();
+        if (s->on_change)
+            s->on_change(j);
         s->nrunning++;
+        /* the job's estimate covers its evaluator: a warm one's reservation becomes part
+         * of it, whether it is reused or replaced */
         s->mem_reserved += s->job_mem;
+        if (warm.has) {
+            s->mem_reserved -= s->warm_mem;
+            s->warm_reserved -= s->warm_mem;
+            s->nwarm--;
+        }
         const svc_job_t copy = *j;
         pthread_mutex_unlock(&s->mu);
 
         char code[32], reason[256] = "", p[4096];
         uint64_t out = 0;
         const double t0 = svc_time();
-        const int bad = run_job(s, &copy, code, sizeof code, reason, sizeof reason, &out);
+        const int bad =
+            run_job(s, &copy, &warm, code, sizeof code, reason, sizeof reason, &out);
         const double secs = svc_time() - t0;
         if (bad) {
             json_t *o = json_pack("{s:s, s:s}", "error", code, "message", reason);
@@ -696,9 +824,20 @@ static void *worker(void *arg)
         if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
 
+        if (warm.has && s->warm_idle <= 0) {
+            svc_eval_free(&warm.ev);
+            warm.has = 0;
+        }
+        warm.used = svc_time();
+
         pthread_mutex_lock(&s->mu);
         s->nrunning--;
         s->mem_reserved -= s->job_mem;
+        if (warm.has) { /* kept: its share of the job's reservation stays */
+            s->mem_reserved += s->warm_mem;
+            s->warm_reserved += s->warm_mem;
+            s->nwarm++;
+        }
         s->tenants[j->tenant].jobs--;
         j->finished = timed.finished;
         j->seconds = secs;
@@ -714,13 +853,18 @@ static void *worker(void *arg)
             s->eval_seconds += secs;
             s->eval_count++;
         }
+        if (s->on_change)
+            s->on_change(j);
         if (j->deleted) {
             j->deleted = 0;
             svc_job_delete(s, j);
         }
         pthread_cond_broadcast(&s->cv);
     }
+    if (warm.has)
+        warm_free(s, &warm);
     pthread_mutex_unlock(&s->mu);
+    flint_cleanup();
     return NULL;
 }
 

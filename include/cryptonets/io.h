@@ -229,6 +229,7 @@ typedef struct {
     unsigned flags_;
     const cn_bfv_context_t *ctx_;
     uint8_t *done_; /* [count] 1 once record i is written */
+    int head_;      /* 1 once cn_io_batch_writer_head wrote the header */
 } cn_io_batch_writer_t;
 
 /* The shape cn_io_save_ciphertext(_batch) would give ct under flags (seeded when ct
@@ -261,6 +262,11 @@ CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_init(cn_io_batch_writer_t *w,
  * written (an earlier record i stays). */
 CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i,
                                                        const cn_bfv_ciphertext_t *ct);
+/* Writes the header (buf[0, CN_IO_HEADER_BYTES)) now, before the records: its bytes do
+ * not depend on them, so a batch can be sent while it is written (header, then each
+ * record as it is put, then the checksum, which final writes). final then leaves the
+ * header's bytes untouched. CN_ERR_INVALID_ARG when w was not initialized. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_head(cn_io_batch_writer_t *w);
 /* Writes the header and the checksum, once every record is in, making buf[0, total) a
  * complete batch; *written = total (written may be NULL). CN_ERR_INVALID_ARG while a
  * record is missing (or w was not initialized): the header is then not written, so

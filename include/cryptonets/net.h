@@ -306,6 +306,30 @@ CN_API CN_WARN_UNUSED cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, 
 CN_API CN_WARN_UNUSED cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c,
                                                   const int64_t *x, size_t count,
                                                   cn_net_diag_t *diag);
+/* Bytes of the batch cn_client_encrypt writes for this client's plan (the same for any
+ * count of inputs); 0 when they do not fit a size_t. */
+CN_API size_t cn_client_batch_bytes(const cn_client_t *c);
+/* Told by cn_client_encrypt_stream that buf[0, done) is final: done grows from call to
+ * call and ends at the batch's length. Called from the encrypting threads, one call at a
+ * time; it should return quickly (the encryption waits for it) and must not call into
+ * the client. */
+typedef void (*cn_client_ready_fn)(void *arg, const uint8_t *buf, size_t done);
+/* cn_client_encrypt, handing out the batch while it is written (to send it while the
+ * rest is encrypted, docs/net.md "Streamed encryption"): the same bytes as
+ * cn_client_encrypt for the same client state (the same seed gives the same batch), into
+ * a buffer this call allocates and returns in *buf as cn_client_encrypt does. Each part's
+ * header is written first, the records follow in the order they are encrypted (parts in
+ * order, GATHER = 32 inputs at a time), and ready(arg, buf, done) is called whenever the
+ * final prefix grows: with the header at once, then each run of records, then a part's
+ * checksum once it is sealed. buf stays valid (the same address) until the caller frees
+ * *buf; bytes at or past done may still change. On an error after ready was first called,
+ * *buf still receives the buffer (the caller may be reading its prefix; it frees it when
+ * done) and *len 0: the batch was never completed. ready NULL: CN_ERR_INVALID_ARG;
+ * otherwise cn_client_encrypt's errors. */
+CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len,
+                                                         cn_client_t *c, const int64_t *x,
+                                                         size_t count, cn_client_ready_fn ready,
+                                                         void *arg, cn_net_diag_t *diag);
 /* Decrypts the server's reply into out[count][cn_plan_outputs]. CN_ERR_NOISE_EXHAUSTED
  * if a result cannot be trusted; CN_ERR_FORMAT, CN_ERR_TRUNCATED, CN_ERR_SHAPE_MISMATCH
  * or CN_ERR_CONTEXT_MISMATCH for bytes that are not a reply of this plan and key, with

@@ -940,6 +940,18 @@ cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, size_t i,
     return wr.err;
 }
 
+cn_status cn_io_batch_writer_head(cn_io_batch_writer_t *w)
+{
+    if (!w->done_)
+        return CN_ERR_INVALID_ARG;
+    cn_wr_t wr = {.buf = w->buf_, .cap = CN_IO_HEADER_BYTES};
+    cn_hash_init(&wr.hs);
+    cn_wr_header(&wr, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)w->count, w->total,
+                 w->ctx_->fingerprint);
+    w->head_ = wr.err == CN_OK;
+    return wr.err;
+}
+
 cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w, size_t *written)
 {
     if (written)
@@ -951,8 +963,13 @@ cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w, size_t *written)
             return CN_ERR_INVALID_ARG;
     cn_wr_t wr = {.buf = w->buf_, .cap = w->total};
     cn_hash_init(&wr.hs);
-    cn_wr_header(&wr, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)w->count, w->total,
-                 w->ctx_->fingerprint);
+    if (w->head_) { /* written already, maybe being read: hashed where it lies */
+        cn_hash_update(&wr.hs, w->buf_, CN_IO_HEADER_BYTES);
+        wr.pos = CN_IO_HEADER_BYTES;
+    } else {
+        cn_wr_header(&wr, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)w->count, w->total,
+                     w->ctx_->fingerprint);
+    }
     const size_t body = w->count * w->record_bytes;
     cn_hash_update(&wr.hs, w->buf_ + CN_IO_HEADER_BYTES, body);
     wr.pos += body;

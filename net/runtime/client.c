@@ -123,8 +123,65 @@ static void *batch_alloc(size_t len, int threads)
 #define GATHER 32
 #define PREFETCH 16
 
-cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
-                            size_t count, cn_net_diag_t *diag)
+/* The batch's shape: one seeded ciphertext batch of nin records per plaintext modulus. */
+static cn_io_batch_shape_t batch_shape(const cn_client_t *c)
+{
+    return (cn_io_batch_shape_t){.size = 2,
+                                 .level = cn_bfv_context_params(c->ctx)->nq,
+                                 .seeded = 1}; /* sk encryptions */
+}
+
+size_t cn_client_batch_bytes(const cn_client_t *c)
+{
+    const cn_io_batch_shape_t shape = batch_shape(c);
+    const size_t part = cn_io_batch_writer_size(c->plan->nin, &shape, c->ctx);
+    return part && c->plan->prm.nt <= SIZE_MAX / part ? c->plan->prm.nt * part : 0;
+}
+
+/* The streamed encryption's progress (cn_client_encrypt_stream): which work items (GATHER
+ * inputs of one part) are in and which parts are sealed, and the final prefix of the
+ * batch told to the caller. Only touched inside the critical section cn_client_stream. */
+typedef struct {
+    cn_client_ready_fn ready;
+    void *arg;
+    const uint8_t *buf;
+    size_t nin, nblk, nitems, part, record_bytes;
+    uint8_t *item_done; /* [nitems] */
+    uint8_t *sealed;    /* [nt] */
+    size_t front;       /* items before it are in, and their parts' completed prefix told */
+    size_t told;        /* bytes told */
+} stream_progress_t;
+
+/* Advances the final prefix past every item in, in order, and tells the caller when it
+ * grew. A part's last bytes (its checksum) are final once the part is sealed; the next
+ * part's header was written before the first record. */
+static void stream_advance(stream_progress_t *g)
+{
+    size_t end = g->told;
+    while (g->front < g->nitems && g->item_done[g->front]) {
+        const size_t ti = g->front / g->nblk, k = g->front % g->nblk;
+        if (k + 1 == g->nblk && !g->sealed[ti]) { /* every record, not yet the checksum */
+            end = ti * g->part + CN_IO_HEADER_BYTES + g->nin * g->record_bytes;
+            break;
+        }
+        g->front++;
+        if (k + 1 < g->nblk)
+            end = ti * g->part + CN_IO_HEADER_BYTES + (k + 1) * GATHER * g->record_bytes;
+        else if (g->front < g->nitems)
+            end = (ti + 1) * g->part + CN_IO_HEADER_BYTES;
+        else
+            end = (ti + 1) * g->part;
+    }
+    if (end > g->told) {
+        g->told = end;
+        g->ready(g->arg, g->buf, end);
+    }
+}
+
+/* cn_client_encrypt, and cn_client_encrypt_stream with ready (NULL: none). */
+static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                               size_t count, cn_client_ready_fn ready, void *arg,
+                               cn_net_diag_t *diag)
 {
     const cn_plan_t *p = c->plan;
     const size_t n = p->prm.n, nt = p->prm.nt, nin = p->nin;
@@ -147,8 +204,7 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
      * streamed into its record as soon as it is encrypted (no batch of ciphertexts is
      * held: a thread reuses one), and each part is sealed (header, checksum) by the
      * thread that puts its last record, while the others go on with the next part */
-    const size_t L = cn_bfv_context_params(c->ctx)->nq;
-    const cn_io_batch_shape_t shape = {.size = 2, .level = L, .seeded = 1}; /* sk encryptions */
+    const cn_io_batch_shape_t shape = batch_shape(c);
     const size_t part = cn_io_batch_writer_size(nin, &shape, c->ctx);
     cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
     cn_io_batch_writer_t *wr = calloc(nt, sizeof *wr);
@@ -161,10 +217,30 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
         cn_rng_fork(&rngs[i], &c->rng);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         st = cn_io_batch_writer_init(&wr[ti], out + ti * part, part, nin, &shape, 0, c->ctx);
+        if (st == CN_OK && ready) /* the headers first: the batch is read as it is written */
+            st = cn_io_batch_writer_head(&wr[ti]);
         left[ti] = nin;
     }
     /* work items: GATHER inputs of one plaintext modulus, part after part */
     const size_t nblk = (nin + GATHER - 1) / GATHER;
+    stream_progress_t g = {.ready = ready,
+                           .arg = arg,
+                           .buf = out,
+                           .nin = nin,
+                           .nblk = nblk,
+                           .nitems = nt * nblk,
+                           .part = part,
+                           .record_bytes = st == CN_OK ? wr[0].record_bytes : 0};
+    if (st == CN_OK && ready) {
+        g.item_done = calloc(nt * nblk, 1);
+        g.sealed = calloc(nt, 1);
+        if (!g.item_done || !g.sealed) {
+            st = CN_ERR_NO_MEMORY;
+        } else {
+            g.told = CN_IO_HEADER_BYTES; /* the first part's header */
+            ready(arg, out, g.told);
+        }
+    }
     /* columns of the gathered block one cache line more apart than count: with a stride
      * of a power of two bytes, the GATHER stores of a row would fall in one cache set */
     const size_t ld = count + 8;
@@ -211,6 +287,15 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
                 now = left[ti] -= gn;
                 if (now == 0) /* every record of part ti is in (seq_cst: and visible) */
                     e = cn_io_batch_writer_final(&wr[ti], NULL);
+                if (ready && e == CN_OK) {
+#pragma omp critical(cn_client_stream)
+                    {
+                        g.item_done[b] = 1;
+                        if (now == 0)
+                            g.sealed[ti] = 1;
+                        stream_advance(&g);
+                    }
+                }
             }
             CN_OMP_COLLECT(st, e);
             cn_bfv_ciphertext_clear(&ct);
@@ -223,10 +308,17 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
             cn_io_batch_writer_clear(&wr[ti]);
     free(wr);
     free(left);
+    free(g.item_done);
+    free(g.sealed);
     if (rngs)
         for (size_t i = 0; i < nt * nin; i++)
             cn_rng_clear(&rngs[i]);
     free(rngs);
+    if (st != CN_OK && ready && g.told) { /* the caller may still be reading it */
+        *buf = out;
+        *len = 0;
+        return st;
+    }
     if (st != CN_OK) {
         free(out);
         return st;
@@ -234,6 +326,21 @@ cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const in
     *buf = out;
     *len = nt * part;
     return CN_OK;
+}
+
+cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                            size_t count, cn_net_diag_t *diag)
+{
+    return encrypt_batch(buf, len, c, x, count, NULL, NULL, diag);
+}
+
+cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                                   size_t count, cn_client_ready_fn ready, void *arg,
+                                   cn_net_diag_t *diag)
+{
+    if (!ready)
+        return CN_ERR_INVALID_ARG;
+    return encrypt_batch(buf, len, c, x, count, ready, arg, diag);
 }
 
 cn_status cn_client_decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_ctvec_t *v,

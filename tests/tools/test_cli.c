@@ -925,11 +925,7 @@ START_TEST(test_cli_packed)
     expect(cli("compile", model, "-o", pplan, "--batch-size", "0", NULL), 2, "--batch-size",
            NULL);
     expect(cli("compile", model, "-o", pplan, "--layout", "packed", NULL), 2, "--layout", NULL);
-    /* the service takes batched plans only, and says so */
-    char state[256];
-    path(state, "state");
-    expect(cli("serve", "--plan", pplan, "--state-dir", state, "--quiet", NULL), 2, pplan,
-           "packed layout", NULL);
+    /* (the service takes packed plans too since 2026-11-30: test_service_packed) */
     /* without --layout the cost model decides: the cheaper of its two printed estimates */
     expect(cli("compile", model, "-o", pplan, "--weight-bits", "6", "--batch-size", "4", NULL),
            0, NULL);

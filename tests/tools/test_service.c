@@ -1169,6 +1169,51 @@ static long metric(int port, const char *name)
     return v;
 }
 
+/* Warm evaluators (docs/service.md): a worker keeps the evaluator of its last job's key
+ * (counted in the reserved memory) and uses it for the next job of that key; a job of
+ * another key gets a fresh one (a reused evaluator of the wrong keys would give wrong
+ * outputs); after --warm-idle seconds without a job it is freed and its memory given
+ * back */
+START_TEST(test_service_warm)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], key2[256], plan[256], in[256], out[256];
+    path(key, "client.key");
+    path(key2, "other.key");
+    path(plan, "plan.cnp");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    char keys2[300];
+    snprintf(keys2, sizeof keys2, "%s.eval-keys", key2); /* where infer looks first */
+    ck_assert_int_eq(
+        tool("keygen2", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--warm-idle", "3", NULL});
+    ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 0);
+    const char *keys[3] = {key, key2, key};
+    for (int i = 0; i < 3; i++) {
+        char tag[16];
+        snprintf(tag, sizeof tag, "infer%d", i);
+        unlink(out);
+        ck_assert_msg(infer(tag, s.port, NULL, keys[i], in, out, NULL, NULL) == 0, "%s",
+                      err_of(tag));
+        check_outputs(out, x, ROWS);
+        ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 1);
+        ck_assert_int_gt(metric(s.port, "\ncryptonets_memory_reserved_bytes "), 0);
+    }
+    long warm = 1;
+    for (const double t0 = now(); warm && now() - t0 < 20; nap(0.2))
+        warm = metric(s.port, "\ncryptonets_warm_evaluators ");
+    ck_assert_int_eq(warm, 0);
+    ck_assert_int_eq(metric(s.port, "\ncryptonets_memory_reserved_bytes "), 0);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* The client encrypts and uploads at once; an upload cut mid body, or whose answer is
  * lost, is repeated from the client's file: the same bytes, so exactly one job, with the
  * outputs of the plaintext network. The inputs span two records (n + 3 rows), so the
@@ -1536,6 +1581,306 @@ START_TEST(test_service_job_reasons)
 }
 END_TEST
 
+/* Long polls (GET /v1/jobs/ID?wait=S): the answer comes when the time is up (the job
+ * still queued: a server with no worker), at once when the job changes (deleted by
+ * another request), at once for a finished job and for S = 0, and when the server stops
+ * (SIGTERM answers the suspended polls before it exits 0); bad S is 400 */
+START_TEST(test_service_long_poll)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], t[256], j1[65], j2[65];
+    path(key, "client.key");
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char kid[65];
+    register_key(kid, s.port, NULL);
+    answer_t *a = malloc(sizeof *a);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, 2, &len);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(j1, sizeof j1, a, "job");
+    free(b);
+    b = make_batch("batch2.bin", key, x, 3, &len);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    field(j2, sizeof j2, a, "job");
+    free(b);
+    /* the time runs out: still queued, after about the time asked for */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1.5", j1);
+    double t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    double dt = now() - t0;
+    char st[32];
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "queued");
+    ck_assert_msg(dt >= 1.4 && dt < 10, "answered after %.2f s", dt);
+    /* 0 and bad values */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=0", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 < 1);
+    const char *bad[] = {"abc", "-1", "61", "1x", ""};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=%s", j1, bad[i]);
+        expect(s.port, "GET", t, NULL, NULL, 0, 400, "bad_request");
+    }
+    /* the state the client last saw: another one than the job's answers at once */
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30&state=running", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert_msg(now() - t0 < 5, "answered after %.2f s", now() - t0);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1&state=queued", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 >= 0.9);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=1&state=bogus", j1);
+    expect(s.port, "GET", t, NULL, NULL, 0, 400, "bad_request");
+    /* a change (a DELETE from another connection) answers at once: 404, the job is gone */
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        nap(0.5);
+        answer_t *ca = malloc(sizeof *ca);
+        char ct[256];
+        snprintf(ct, sizeof ct, "/v1/jobs/%.64s", j1);
+        _exit(request(ca, s.port, "DELETE", ct, NULL, NULL, 0) == 200 ? 0 : 1);
+    }
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j1);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 404);
+    dt = now() - t0;
+    ck_assert_msg(dt >= 0.4 && dt < 10, "answered after %.2f s", dt);
+    int cs;
+    ck_assert_int_eq(waitpid(child, &cs, 0), child);
+    ck_assert(WIFEXITED(cs) && WEXITSTATUS(cs) == 0);
+    /* SIGTERM: the suspended poll is answered, the server exits cleanly (the signal once
+     * the poll is waiting: /metrics counts it) */
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        answer_t *ca = malloc(sizeof *ca);
+        for (const double c0 = now(); now() - c0 < 20; nap(0.05))
+            if (request(ca, s.port, "GET", "/metrics", NULL, NULL, 0) == 200 &&
+                strstr(ca->body, "\ncryptonets_long_polls 1"))
+                break;
+        kill(s.pid, SIGTERM);
+        _exit(0);
+    }
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j2);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    dt = now() - t0;
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "queued");
+    ck_assert_msg(dt < 25, "answered after %.2f s", dt);
+    ck_assert_int_eq(waitpid(child, &cs, 0), child);
+    ck_assert_int_eq(finish(s.pid, s.tag, 60), 0);
+    /* a finished job is answered at once */
+    start_server(&s, "serve2", NULL);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", j2);
+    wait_job(a, s.port, NULL, j2);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=30", j2);
+    t0 = now();
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+    ck_assert(now() - t0 < 5);
+    field(st, sizeof st, a, "state");
+    ck_assert_str_eq(st, "done");
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* A plan of the packed layout (compiled with --batch-size 1 --layout packed) through the
+ * service: serve starts on it (it refused such plans before), infer registers the packed
+ * evaluation keys and sends one request per input, and the outputs equal the plan's
+ * integer network (twice: the second run finds its key registered); a client key of
+ * the batched plan is refused as made for another plan (exit status 3) */
+START_TEST(test_service_packed)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char model[256], plan[256], pkey[256], pkeys[300], in[256], out[256], key[256];
+    path(model, "model.cnm");
+    path(plan, "packed.cnp");
+    path(pkey, "packed.key");
+    snprintf(pkeys, sizeof pkeys, "%s.eval-keys", pkey);
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(key, "client.key");
+    ck_assert_int_eq(
+        tool("pcompile", NULL,
+             (const char *[]){"compile", model, "-o", plan, "--weight-bits", "6",
+                              "--batch-size", "1", "--layout", "packed", "--quiet", NULL}),
+        0);
+    ck_assert_int_eq(
+        tool("pkeygen", NULL,
+             (const char *[]){"keygen", plan, "-o", pkey, "--eval-keys", pkeys, NULL}),
+        0);
+    char state[256], port[256];
+    path(state, "pstate");
+    path(port, "pserve.port");
+    server_t s = {0};
+    snprintf(s.tag, sizeof s.tag, "pserve");
+    s.pid = spawn("pserve", NULL,
+                  (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                                   "127.0.0.1:0", "--port-file", port, "--threads", "1",
+                                   "--max-batches", "8", NULL});
+    char *text = NULL;
+    for (const double t0 = now(); !(text = slurp(port, NULL)) && now() - t0 < 60; nap(0.05)) {
+        int st;
+        ck_assert_msg(waitpid(s.pid, &st, WNOHANG) != s.pid, "%s", err_of("pserve"));
+    }
+    ck_assert_ptr_nonnull(text);
+    s.port = atoi(text);
+    free(text);
+    ck_assert_msg(infer("pinfer", s.port, NULL, pkey, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pinfer"));
+    check_plan_outputs(out, "packed.cnp", x, ROWS, NOUT);
+    /* the same inputs again: the key is registered, a new job */
+    unlink(out);
+    ck_assert_msg(infer("pinfer2", s.port, NULL, pkey, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pinfer2"));
+    check_plan_outputs(out, "packed.cnp", x, ROWS, NOUT);
+    /* a client key of the batched plan is refused: another plan (exit status 3) */
+    ck_assert_int_eq(infer("binfer", s.port, NULL, key, in, out, NULL, NULL), 3);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* The status line's code of a raw request text, sent on a fresh connection. */
+static int raw_status(int port, const char *text, char *body, size_t cap)
+{
+    const int fd = connect_to(port);
+    send_all(fd, text, strlen(text));
+    char buf[4096];
+    recv_all(fd, buf, sizeof buf);
+    close(fd);
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, cap, "%s", b ? b + 4 : "");
+    int code = 0;
+    sscanf(buf, "HTTP/1.%*d %d", &code);
+    return code;
+}
+
+/* Leftovers of a user's trial (2026-11-30), each checked to fail before its fix:
+ * - framing libmicrohttpd accepts: an HTTP/1.1 request without Host, two Host headers,
+ *   two Content-Length headers that differ: 400 (RFC 9112 3.2, 6.3); HTTP/1.0 without
+ *   Host stays fine;
+ * - infer --job ID resumes a job whose --wait ran out (the message names the command);
+ * - a CSV value in hexadecimal (0x5, which strtod reads) is refused with its line and
+ *   column;
+ * - keygen's eval_key_bytes is the library's key bytes, as run's: the file less its 120
+ *   bytes of container. */
+START_TEST(test_service_leftovers)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], keys[256], plan[256], in[256], out[256], hex[256];
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(plan, "plan.cnp");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(hex, "hex.csv");
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char body[1024];
+    ck_assert_int_eq(raw_status(s.port, "GET /v1/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+                                body, sizeof body),
+                     400);
+    ck_assert_msg(strstr(body, "bad_request") && strstr(body, "Host"), "%s", body);
+    ck_assert_int_eq(raw_status(s.port,
+                                "GET /v1/health HTTP/1.1\r\nHost: a\r\nHost: b\r\n"
+                                "Connection: close\r\n\r\n",
+                                body, sizeof body),
+                     400);
+    ck_assert_int_eq(raw_status(s.port,
+                                "POST /v1/keys HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                                "Content-Length: 7\r\n\r\nhello",
+                                body, sizeof body),
+                     400);
+    ck_assert_msg(strstr(body, "Content-Length"), "%s", body);
+    ck_assert_int_eq(raw_status(s.port, "GET /v1/health HTTP/1.0\r\n\r\n", body, sizeof body),
+                     200);
+    ck_assert_int_eq(raw_status(s.port,
+                                "GET /v1/health HTTP/1.1\r\nHost: a\r\nConnection: close"
+                                "\r\n\r\n",
+                                body, sizeof body),
+                     200);
+    /* --wait runs out (no worker): the job stays, and --job resumes it after a restart */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("waitout", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in, "-o",
+                                           out, "--raw", "--wait", "1", NULL}),
+                     1);
+    char *err = err_of("waitout");
+    const char *jp = err ? strstr(err, "--job ") : NULL;
+    ck_assert_msg(jp != NULL, "%s", err ? err : "");
+    char job[65];
+    snprintf(job, sizeof job, "%.64s", jp + 6);
+    free(err);
+    ck_assert_int_eq(
+        tool("both", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, in, "--job", job, NULL}),
+        2);
+    ck_assert_int_eq(
+        tool("badjob", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, "--job", "xyz", NULL}),
+        2);
+    stop_server(&s);
+    start_server(&s, "serve2", NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    unlink(out);
+    ck_assert_msg(tool("resume", NULL,
+                       (const char *[]){"infer", "--server", url, "--key", key, "--job", job,
+                                        "-o", out, "--raw", NULL}) == 0,
+                  "%s", err_of("resume"));
+    check_outputs(out, x, ROWS);
+    answer_t *a = malloc(sizeof *a);
+    char t[128];
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job); /* downloaded, then deleted */
+    ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 404);
+    free(a);
+    /* hexadecimal in a CSV */
+    char line[8 * NIN + 8] = "";
+    for (int i = 0; i < NIN; i++)
+        strcat(line, i == 1 ? "0x5," : "1,");
+    line[strlen(line) - 1] = '\n';
+    write_bytes(hex, line, strlen(line));
+    ck_assert_int_eq(
+        tool("hex", NULL,
+             (const char *[]){"infer", "--server", url, "--key", key, hex, "-o", out, NULL}),
+        1);
+    err = err_of("hex");
+    ck_assert_msg(err && strstr(err, "line 1, column 2: '0x5' is hexadecimal"), "%s",
+                  err ? err : "");
+    free(err);
+    stop_server(&s);
+    /* keygen's eval_key_bytes: the keys, not the file */
+    char k3[256], e3[256], j3[256];
+    path(k3, "k3.key");
+    path(e3, "k3.keys");
+    path(j3, "keygen3.out");
+    ck_assert_int_eq(
+        tool("keygen3", NULL,
+             (const char *[]){"keygen", plan, "-o", k3, "--eval-keys", e3, "--json", NULL}),
+        0);
+    char *js = slurp(j3, NULL); /* --json goes to stdout */
+    ck_assert_ptr_nonnull(js);
+    const char *kb = strstr(js, "\"eval_key_bytes\":");
+    ck_assert_msg(kb != NULL, "%s", js);
+    struct stat sb;
+    ck_assert_int_eq(stat(e3, &sb), 0);
+    ck_assert_int_eq(strtoll(kb + 17, NULL, 10), (long long)sb.st_size - 120);
+    free(js);
+    remove_dir();
+}
+END_TEST
+
 /* Odd bytes in a URL (defect: /v1/keys/%ff got no answer, json_pack refusing the invalid
  * UTF-8 quoted in the message): 404 with a JSON error, for every route that quotes it */
 START_TEST(test_service_odd_bytes)
@@ -1868,11 +2213,15 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_memory);
     tcase_add_test(tc, test_service_tls);
     tcase_add_test(tc, test_service_stream_retry);
+    tcase_add_test(tc, test_service_warm);
     tcase_add_test(tc, test_service_mnist);
     tcase_add_test(tc, test_service_slow_headers);
     tcase_add_test(tc, test_service_lock);
     tcase_add_test(tc, test_service_job_reasons);
     tcase_add_test(tc, test_service_odd_bytes);
+    tcase_add_test(tc, test_service_long_poll);
+    tcase_add_test(tc, test_service_leftovers);
+    tcase_add_test(tc, test_service_packed);
     tcase_add_test(tc, test_service_chunked);
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);

@@ -23,18 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "cryptonets/cryptonets.h"
 
 #define MAX_REPS 64
 
 static char tool[4096], dir[64];
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void die(const char *fmt, const char *arg)
 {

@@ -430,22 +430,51 @@ static double pk_cost(const cn_packed_t *pk)
     return c;
 }
 
+static double pk_key_digits(cn_packed_t *pk, double margin);
+
+/* The search's best so far: drops, cost, and whether its keys exceed pk->key_bound. */
+typedef struct {
+    size_t drops[CN_PK_MAX_OPS];
+    double cost;
+    int over;
+    double fastest; /* the cheapest cost seen, fitting or not */
+} pk_best_t;
+
+/* Whether the keys of pk's drops (with its per-key digits, pk_key_digits, when
+ * pk->per_key) exceed pk->key_bound; pk's digits are left as they were (none chosen). */
+static int pk_keys_over(cn_packed_t *pk, double margin)
+{
+    if (pk->key_bound <= 0)
+        return 0;
+    if (pk->per_key)
+        pk_key_digits(pk, margin);
+    const int over = cn_pk_key_bytes(pk) > pk->key_bound;
+    memset(pk->edp, 0, sizeof pk->edp);
+    pk->rdp = 0;
+    return over;
+}
+
 /* The drops at the switch points from `from` on (those before fixed) that minimize
- * pk_cost with the final budget at the margin or above; depth-first, pruned where the
- * budget with no further drops is already below the margin (a drop never adds budget).
- * On return the ops hold the best drops found (*best_cost finite) or zeros. */
-static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t *best,
-                            double *best_cost)
+ * pk_cost with the final budget at the margin or above, among those whose keys fit
+ * pk->key_bound when any does (pk_keys_over); depth-first, pruned where the budget with
+ * no further drops is already below the margin (a drop never adds budget). */
+static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, pk_best_t *best)
 {
     size_t i = from;
     while (i < pk->nops && pk->ops[i].kind != CN_PK_MODSWITCH)
         i++;
     if (i >= pk->nops) {
         const double c = pk_cost(pk);
-        if (c < *best_cost - 1e-9) {
-            *best_cost = c;
+        if (c < best->fastest)
+            best->fastest = c;
+        if (!best->over && c >= best->cost - 1e-9)
+            return; /* a fitting one as cheap is known: no need to price the keys */
+        const int over = pk_keys_over(pk, margin);
+        if (over < best->over || (over == best->over && c < best->cost - 1e-9)) {
+            best->cost = c;
+            best->over = over;
             for (size_t k = 0; k < pk->nops; k++)
-                best[k] = pk->ops[k].drop;
+                best->drops[k] = pk->ops[k].drop;
         }
         return;
     }
@@ -454,7 +483,7 @@ static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t 
     double b = -cn_pk_noise(pk) - 1;
     const size_t level = i ? pk->ops[i - 1].level : pk->prm.nq;
     for (size_t d = 0; d < level && b >= margin;) {
-        pk_drops_search(pk, i + 1, margin, best, best_cost);
+        pk_drops_search(pk, i + 1, margin, best);
         if (++d < level) {
             o->drop = d;
             b = -cn_pk_noise(pk) - 1;
@@ -464,19 +493,23 @@ static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t 
 }
 
 /* pk_schedule's drops replaced by the cheapest ones in the cost model that keep the
- * margin (pk_drops_search), when cheaper; returns the final budget */
+ * margin and fit the key bound if any do (pk_drops_search), when better; sets
+ * pk->keys_over and pk->fastest_cost; returns the final budget */
 static double pk_schedule_cost(cn_packed_t *pk, double margin)
 {
-    size_t best[CN_PK_MAX_OPS];
+    pk_best_t best;
     for (size_t k = 0; k < pk->nops; k++)
-        best[k] = pk->ops[k].drop;
-    double bc = pk_cost(pk);
+        best.drops[k] = pk->ops[k].drop;
+    best.cost = best.fastest = pk_cost(pk);
+    best.over = pk_keys_over(pk, margin);
     for (size_t k = 0; k < pk->nops; k++)
         if (pk->ops[k].kind == CN_PK_MODSWITCH)
             pk->ops[k].drop = 0;
-    pk_drops_search(pk, 0, margin, best, &bc);
+    pk_drops_search(pk, 0, margin, &best);
     for (size_t k = 0; k < pk->nops; k++)
-        pk->ops[k].drop = best[k];
+        pk->ops[k].drop = best.drops[k];
+    pk->keys_over = best.over;
+    pk->fastest_cost = best.fastest;
     return -cn_pk_noise(pk) - 1;
 }
 
@@ -694,7 +727,9 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
     const size_t *nlist = o->n ? &o->n : ns;
     const size_t nn = o->n ? 1 : sizeof ns / sizeof ns[0];
     double best = INFINITY, best_budget = -INFINITY;
-    int best_over = 1; /* the best's keys exceed o->max_key_bytes */
+    int best_over = 1; /* the best's keys exceed the key bound */
+    /* the key bound (0: the default; CN_PACKED_KEYS_UNBOUNDED: none) */
+    const size_t kb = o->max_key_bytes ? o->max_key_bytes : CN_PACKED_KEY_BYTES_DEFAULT;
     cn_status st = CN_OK, shape_st = CN_OK;
     size_t secure = 0;
     /* the AVX-512 IFMA kernels (primes below 2^50) key-switch about 2.2 times faster
@@ -711,6 +746,8 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
         cand->first_blocks = o->first_blocks;
         if (f)
             cand->forced = *f;
+        cand->key_bound = kb == CN_PACKED_KEYS_UNBOUNDED ? 0 : (double)kb;
+        cand->per_key = !o->digit_primes;
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
         for (unsigned tb = 14; tb <= 60; tb++) {
@@ -758,7 +795,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
                         budget = pk_key_digits(cand, margin);
                     const double cost = pk_seconds(cand, ifma);
                     const int over =
-                        o->max_key_bytes && cn_pk_key_bytes(cand) > (double)o->max_key_bytes;
+                        cand->key_bound > 0 && cn_pk_key_bytes(cand) > cand->key_bound;
                     if (over < best_over || (over == best_over && cost < best)) {
                         *pk = *cand;
                         pk->budget = budget;
@@ -824,6 +861,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
         pk->nops--;
     }
     cn_pk_noise(pk);
+    pk->keys_over = pk->key_bound > 0 && cn_pk_key_bytes(pk) > pk->key_bound;
     *out = pk;
     return st;
 }
@@ -886,6 +924,22 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         fprintf(f, " %llu:%zu/%zu", (unsigned long long)pk->elts[i],
                 levels[i] ? levels[i] : prm->nq, dps[i]);
     fprintf(f, "\n");
+    if (pk->key_bound > 0 && !pk->keys_over) {
+        fprintf(f, "  keys within the %.1f MB bound (cn_packed_opts_t.max_key_bytes)",
+                pk->key_bound / 1e6);
+        const double c = pk_cost(pk);
+        if (pk->fastest_cost > 0 && c > pk->fastest_cost * (1 + 1e-9))
+            fprintf(f,
+                    ": the cheapest drops whose keys fit, %.1f %% above the cheapest "
+                    "drops in the cost model",
+                    100 * (c / pk->fastest_cost - 1));
+        fprintf(f, "\n");
+    } else if (pk->key_bound > 0) {
+        fprintf(f,
+                "  note: keys above the %.1f MB bound (cn_packed_opts_t.max_key_bytes): no "
+                "modulus-switch drops of these parameters fit it; the cheapest drops\n",
+                pk->key_bound / 1e6);
+    }
 }
 
 const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk)

@@ -69,7 +69,8 @@ struct cn_packed {
     double key_bound;
     int per_key;
     int keys_over;
-    double fastest_cost; /* the cost of the fastest drops, fitting or not (0: not known) */
+    double fastest_cost; /* seconds (cost model) of the cheapest layout without the bound
+                          * (0: not known) */
 };
 
 /* cn_packed_create with a plan's recorded choices f (NULL: chosen): a recorded count

@@ -69,6 +69,9 @@ struct cn_packed {
     double key_bound;
     int per_key;
     int keys_over;
+    /* the first layer's modulus switch after its folds rather than before (its fold and
+     * swap keys at the higher level, where they take more primes per digit) */
+    int late_first;
     double fastest_cost; /* seconds (cost model) of the cheapest layout without the bound
                           * (0: not known) */
 };

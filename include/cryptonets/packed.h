@@ -43,14 +43,13 @@ typedef struct {
                            * the keys of before); 0: per key, as many as keep the noise
                            * estimate within half a bit (docs/net.md, "Keys"). Plans do not
                            * record it (a loaded plan chooses per key) */
-    size_t max_key_bytes; /* a bound on the evaluation keys' bytes. 0: the default,
-                           * CN_PACKED_KEY_BYTES_DEFAULT, met through the modulus
-                           * switches' drops only: the cheapest drops (cost model) whose
-                           * keys fit, else the cheapest, with a note (docs/net.md,
-                           * "Keys"); CN_PACKED_KEYS_UNBOUNDED: no bound; any other
-                           * value: the drops as for 0, and parameters whose keys fit it
-                           * are preferred to cheaper ones that do not. Plans record the
-                           * drops and parameters, not the bound */
+    size_t max_key_bytes; /* a bound on the evaluation keys' bytes (0: the default,
+                           * CN_PACKED_KEY_BYTES_DEFAULT; CN_PACKED_KEYS_UNBOUNDED: none):
+                           * the cheapest layout in the cost model whose keys fit, chosen
+                           * through the modulus switches' drops, where the first layer
+                           * switches, and the 8 cheapest parameter sets; else the
+                           * cheapest, with a note (docs/net.md, "The key bound"). Plans
+                           * record the choices, not the bound */
 } cn_packed_opts_t;
 
 /* The default key bound: the 40 MB of Galois and relinearization keys of issue 16. */

@@ -85,6 +85,7 @@ typedef struct {
     size_t nbabies, babies[CN_PLAN_MAX_OPS];
     size_t ndrops, drops[CN_PK_MAX_SWITCH];
     int legacy;
+    int late_first; /* plan format 1.3: the first layer switches after its folds */
 } cn_pk_forced_t;
 
 struct cn_plan {

@@ -63,6 +63,17 @@ struct cn_packed {
     size_t dp;
     size_t edp[CN_PK_MAX_ELTS];
     size_t rdp;
+    /* the key-byte bound of the modulus-switch search (cn_packed_opts_t.max_key_bytes;
+     * 0: none): drops whose keys fit it (with the per-key digits when per_key) are
+     * preferred to cheaper ones; keys_over: the chosen keys exceed it (nothing fit) */
+    double key_bound;
+    int per_key;
+    int keys_over;
+    /* the first layer's modulus switch after its folds rather than before (its fold and
+     * swap keys at the higher level, where they take more primes per digit) */
+    int late_first;
+    double fastest_cost; /* seconds (cost model) of the cheapest layout without the bound
+                          * (0: not known) */
 };
 
 /* cn_packed_create with a plan's recorded choices f (NULL: chosen): a recorded count

@@ -43,10 +43,18 @@ typedef struct {
                            * the keys of before); 0: per key, as many as keep the noise
                            * estimate within half a bit (docs/net.md, "Keys"). Plans do not
                            * record it (a loaded plan chooses per key) */
-    size_t max_key_bytes; /* 0, or a bound on the evaluation keys' bytes: parameters whose
-                           * keys fit it are preferred to cheaper ones that do not (the
-                           * bound is met through the parameters, which plans record) */
+    size_t max_key_bytes; /* a bound on the evaluation keys' bytes (0: the default,
+                           * CN_PACKED_KEY_BYTES_DEFAULT; CN_PACKED_KEYS_UNBOUNDED: none):
+                           * the cheapest layout in the cost model whose keys fit, chosen
+                           * through the modulus switches' drops, where the first layer
+                           * switches, and the 8 cheapest parameter sets; else the
+                           * cheapest, with a note (docs/net.md, "The key bound"). Plans
+                           * record the choices, not the bound */
 } cn_packed_opts_t;
+
+/* The default key bound: the 40 MB of Galois and relinearization keys of issue 16. */
+#define CN_PACKED_KEY_BYTES_DEFAULT ((size_t)40000000)
+#define CN_PACKED_KEYS_UNBOUNDED ((size_t)-1)
 
 typedef struct cn_packed cn_packed_t;
 

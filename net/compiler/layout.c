@@ -225,7 +225,7 @@ size_t cn_pk_early_drop(const cn_packed_t *pk, size_t i)
 {
     const cn_pk_op_t *o = &pk->ops[i];
     if ((o->kind != CN_PK_FIRST && o->kind != CN_PK_DIAG) || i + 1 >= pk->nops ||
-        pk->ops[i + 1].kind != CN_PK_MODSWITCH)
+        (o->kind == CN_PK_FIRST && pk->late_first) || pk->ops[i + 1].kind != CN_PK_MODSWITCH)
         return 0;
     return pk->ops[i + 1].drop;
 }
@@ -430,22 +430,48 @@ static double pk_cost(const cn_packed_t *pk)
     return c;
 }
 
+static double pk_key_digits(cn_packed_t *pk, double margin);
+
+/* The search's best so far: drops, cost, and whether its keys exceed pk->key_bound. */
+typedef struct {
+    size_t drops[CN_PK_MAX_OPS];
+    double cost;
+    int over; /* 0, 1, or 2: none found yet */
+} pk_best_t;
+
+/* Whether the keys of pk's drops (with its per-key digits, pk_key_digits, when
+ * pk->per_key) exceed pk->key_bound; pk's digits are left as they were (none chosen). */
+static int pk_keys_over(cn_packed_t *pk, double margin)
+{
+    if (pk->key_bound <= 0)
+        return 0;
+    if (pk->per_key)
+        pk_key_digits(pk, margin);
+    const int over = cn_pk_key_bytes(pk) > pk->key_bound;
+    memset(pk->edp, 0, sizeof pk->edp);
+    pk->rdp = 0;
+    return over;
+}
+
 /* The drops at the switch points from `from` on (those before fixed) that minimize
- * pk_cost with the final budget at the margin or above; depth-first, pruned where the
- * budget with no further drops is already below the margin (a drop never adds budget).
- * On return the ops hold the best drops found (*best_cost finite) or zeros. */
-static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t *best,
-                            double *best_cost)
+ * pk_cost with the final budget at the margin or above, among those whose keys fit
+ * pk->key_bound when any does (pk_keys_over); depth-first, pruned where the budget with
+ * no further drops is already below the margin (a drop never adds budget). */
+static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, pk_best_t *best)
 {
     size_t i = from;
     while (i < pk->nops && pk->ops[i].kind != CN_PK_MODSWITCH)
         i++;
     if (i >= pk->nops) {
         const double c = pk_cost(pk);
-        if (c < *best_cost - 1e-9) {
-            *best_cost = c;
+        if (!best->over && c >= best->cost - 1e-9)
+            return; /* a fitting one as cheap is known: no need to price the keys */
+        const int over = pk_keys_over(pk, margin);
+        if (over < best->over || (over == best->over && c < best->cost - 1e-9)) {
+            best->cost = c;
+            best->over = over;
             for (size_t k = 0; k < pk->nops; k++)
-                best[k] = pk->ops[k].drop;
+                best->drops[k] = pk->ops[k].drop;
         }
         return;
     }
@@ -454,7 +480,7 @@ static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t 
     double b = -cn_pk_noise(pk) - 1;
     const size_t level = i ? pk->ops[i - 1].level : pk->prm.nq;
     for (size_t d = 0; d < level && b >= margin;) {
-        pk_drops_search(pk, i + 1, margin, best, best_cost);
+        pk_drops_search(pk, i + 1, margin, best);
         if (++d < level) {
             o->drop = d;
             b = -cn_pk_noise(pk) - 1;
@@ -464,19 +490,39 @@ static void pk_drops_search(cn_packed_t *pk, size_t from, double margin, size_t 
 }
 
 /* pk_schedule's drops replaced by the cheapest ones in the cost model that keep the
- * margin (pk_drops_search), when cheaper; returns the final budget */
+ * margin and fit the key bound if any do (pk_drops_search), when better; sets
+ * pk->keys_over; returns the final budget */
 static double pk_schedule_cost(cn_packed_t *pk, double margin)
 {
-    size_t best[CN_PK_MAX_OPS];
+    pk_best_t best;
     for (size_t k = 0; k < pk->nops; k++)
-        best[k] = pk->ops[k].drop;
-    double bc = pk_cost(pk);
+        best.drops[k] = pk->ops[k].drop;
+    best.cost = pk_cost(pk);
+    best.over = pk_keys_over(pk, margin);
     for (size_t k = 0; k < pk->nops; k++)
         if (pk->ops[k].kind == CN_PK_MODSWITCH)
             pk->ops[k].drop = 0;
-    pk_drops_search(pk, 0, margin, best, &bc);
+    pk_drops_search(pk, 0, margin, &best);
+    /* and with the first layer's switch after its folds: its fold and swap keys at the
+     * level above, where they take more primes per digit (MNIST at one image: 41.3 ->
+     * 39.4 MB; the key switches with them do no more work) */
+    const int folds = pk->nops > 1 && pk->ops[0].kind == CN_PK_FIRST &&
+                      pk->ops[1].kind == CN_PK_MODSWITCH &&
+                      (pk->ops[0].fb > 1 || !pk->rows_distinct);
+    if (folds && pk->key_bound > 0) {
+        pk->late_first = 1;
+        const pk_best_t early = best;
+        best.over = 2; /* the late ones compete on their own */
+        pk_drops_search(pk, 0, margin, &best);
+        if (best.over > early.over ||
+            (best.over == early.over && best.cost >= early.cost - 1e-9)) {
+            best = early;
+            pk->late_first = 0;
+        }
+    }
     for (size_t k = 0; k < pk->nops; k++)
-        pk->ops[k].drop = best[k];
+        pk->ops[k].drop = best.drops[k];
+    pk->keys_over = best.over;
     return -cn_pk_noise(pk) - 1;
 }
 
@@ -485,6 +531,7 @@ static double pk_schedule_cost(cn_packed_t *pk, double margin)
  * and keeps the final budget at the margin or above. Returns the final budget. */
 static double pk_schedule(cn_packed_t *pk, double margin)
 {
+    pk->late_first = pk->forced.late_first; /* recorded, else chosen below (0 first) */
     if (pk->forced.ndrops) { /* recorded: the switch points', then maybe the end's */
         size_t k = 0;
         for (size_t i = 0; i < pk->nops; i++)
@@ -655,6 +702,62 @@ static void pk_fewer_blocks(cn_packed_t *pk, size_t baby, double margin, int ifm
     free(c);
 }
 
+/* Parameters the search found, and their cost with every block in the first layer and
+ * the cheapest drops; the PK_KEPT cheapest are rebuilt with the key bound. */
+typedef struct {
+    size_t n, nt;
+    unsigned tb, qb;
+    size_t nq;
+    double cost;
+} pk_param_t;
+
+#define PK_KEPT 8
+
+/* kept[0 .. *nkept) ascending by cost, at most PK_KEPT */
+static void pk_keep(pk_param_t *kept, size_t *nkept, pk_param_t x)
+{
+    size_t i = *nkept < PK_KEPT ? (*nkept)++ : PK_KEPT;
+    if (i == PK_KEPT) {
+        if (x.cost >= kept[PK_KEPT - 1].cost)
+            return;
+        i = PK_KEPT - 1;
+    }
+    for (; i > 0 && kept[i - 1].cost > x.cost; i--)
+        kept[i] = kept[i - 1];
+    kept[i] = x;
+}
+
+/* c: the layout of proto's plan and options for parameters x, with the cheapest drops
+ * whose keys fit bound (0: none) when any do, the per-key digits, and (o->first_blocks
+ * 0) the fewest blocks in the first layer; 0 when they miss the margin */
+static int pk_build(cn_packed_t *c, const cn_packed_t *proto, const pk_param_t *x,
+                    const cn_packed_opts_t *o, double margin, int ifma, double bound)
+{
+    memset(c, 0, sizeof *c);
+    c->plan = proto->plan;
+    c->batch = proto->batch;
+    c->first_blocks = proto->first_blocks;
+    c->forced = proto->forced;
+    c->per_key = proto->per_key;
+    c->key_bound = bound;
+    c->prm.n = x->n;
+    if (cn_pk_shape(c, x->n, o->baby, NULL) != CN_OK ||
+        cn_bfv_params_default(&c->prm, x->n, x->nq, x->qb, x->qb + 1, x->nt, x->tb,
+                              o->security) != CN_OK)
+        return 0;
+    c->dp = !o->digit_primes ? 1 : o->digit_primes < x->nq ? o->digit_primes : x->nq;
+    double budget = pk_schedule(c, margin);
+    if (budget < margin)
+        return 0;
+    if (!o->digit_primes)
+        budget = pk_key_digits(c, margin);
+    c->budget = budget;
+    c->cost = pk_seconds(c, ifma);
+    if (!o->first_blocks)
+        pk_fewer_blocks(c, o->baby, margin, ifma, !o->digit_primes);
+    return 1;
+}
+
 cn_status cn_packed_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed_opts_t *o,
                            cn_net_diag_t *diag)
 {
@@ -696,7 +799,10 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
     const size_t *nlist = o->n ? &o->n : ns;
     const size_t nn = o->n ? 1 : sizeof ns / sizeof ns[0];
     double best = INFINITY, best_budget = -INFINITY;
-    int best_over = 1; /* the best's keys exceed o->max_key_bytes */
+    /* the key bound (0: the default; CN_PACKED_KEYS_UNBOUNDED: none) */
+    const size_t kb = o->max_key_bytes ? o->max_key_bytes : CN_PACKED_KEY_BYTES_DEFAULT;
+    pk_param_t kept[PK_KEPT];
+    size_t nkept = 0;
     cn_status st = CN_OK, shape_st = CN_OK;
     size_t secure = 0;
     /* the AVX-512 IFMA kernels (primes below 2^50) key-switch about 2.2 times faster
@@ -713,6 +819,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
         cand->first_blocks = o->first_blocks;
         if (f)
             cand->forced = *f;
+        cand->per_key = !o->digit_primes; /* key_bound 0: the cheapest drops */
         if ((shape_st = cn_pk_shape(cand, n, o->baby, diag)) != CN_OK)
             continue;
         for (unsigned tb = 14; tb <= 60; tb++) {
@@ -759,19 +866,47 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
                     if (!o->digit_primes)
                         budget = pk_key_digits(cand, margin);
                     const double cost = pk_seconds(cand, ifma);
-                    const int over =
-                        o->max_key_bytes && cn_pk_key_bytes(cand) > (double)o->max_key_bytes;
-                    if (over < best_over || (over == best_over && cost < best)) {
+                    if (cost < best) {
                         *pk = *cand;
                         pk->budget = budget;
                         pk->cost = cost;
                         best = cost;
-                        best_over = over;
                     }
+                    pk_keep(kept, &nkept, (pk_param_t){n, nt, tb, qb, nq, cost});
                     break; /* more primes only cost more */
                 }
             }
         }
+    }
+    if (best < INFINITY) {
+        /* the cheapest parameters, each with the cheapest drops whose keys fit the bound
+         * and its fewest blocks: the cheapest whose keys fit, else the cheapest */
+        cn_packed_t *c = calloc(1, sizeof *c);
+        if (!c) {
+            free(cand);
+            free(pk);
+            return CN_ERR_NO_MEMORY;
+        }
+        const double bound = kb == CN_PACKED_KEYS_UNBOUNDED ? 0 : (double)kb;
+        double fastest = INFINITY;
+        int best_over = 2;
+        best = INFINITY;
+        for (size_t k = 0; k < nkept; k++) {
+            if (!pk_build(c, cand, &kept[k], o, margin, ifma, bound))
+                continue;
+            const int over = bound > 0 && cn_pk_key_bytes(c) > bound;
+            if (over < best_over || (over == best_over && c->cost < best)) {
+                *pk = *c;
+                best = c->cost;
+                best_over = over;
+            }
+        }
+        /* the cheapest without the bound, for the printout */
+        for (size_t k = 0; bound > 0 && k < nkept; k++)
+            if (pk_build(c, cand, &kept[k], o, margin, ifma, 0) && c->cost < fastest)
+                fastest = c->cost;
+        pk->fastest_cost = fastest < INFINITY ? fastest : 0;
+        free(c);
     }
     free(cand);
     if (best == INFINITY && f && f->ndrops) {
@@ -795,8 +930,6 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
                     margin, best_budget);
         return CN_ERR_NOISE_EXHAUSTED;
     }
-    if (!o->first_blocks)
-        pk_fewer_blocks(pk, o->baby, margin, ifma, !o->digit_primes);
     /* drop the primes the end does not need: smaller replies (recorded: the end's drop,
      * when the plan has one) */
     size_t nsw = 0;
@@ -826,6 +959,7 @@ cn_status cn_pk_create(cn_packed_t **out, const cn_plan_t *plan, const cn_packed
         pk->nops--;
     }
     cn_pk_noise(pk);
+    pk->keys_over = pk->key_bound > 0 && cn_pk_key_bytes(pk) > pk->key_bound;
     *out = pk;
     return st;
 }
@@ -855,6 +989,8 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
                     "ciphertexts of %zu blocks (%zu of %zu per row, %u folds)",
                     i + 1, o->lin->nin, o->lin->nout, o->m_out, o->K, o->nct, o->nb, o->fb,
                     pk->pos / o->m_out, log2_exact(o->fb));
+            if (pk->late_first)
+                fprintf(f, ", switching after them");
             break;
         case CN_PK_DIAG:
             fprintf(f,
@@ -888,6 +1024,21 @@ void cn_packed_print(const cn_packed_t *pk, FILE *f)
         fprintf(f, " %llu:%zu/%zu", (unsigned long long)pk->elts[i],
                 levels[i] ? levels[i] : prm->nq, dps[i]);
     fprintf(f, "\n");
+    if (pk->key_bound > 0 && !pk->keys_over) {
+        fprintf(f, "  keys within the %.1f MB bound (cn_packed_opts_t.max_key_bytes)",
+                pk->key_bound / 1e6);
+        if (pk->fastest_cost > 0 && pk->cost > pk->fastest_cost * (1 + 1e-9))
+            fprintf(f,
+                    ": the cheapest parameters and drops whose keys fit, %.1f %% above the "
+                    "cheapest without the bound (%.3f s, cost model)",
+                    100 * (pk->cost / pk->fastest_cost - 1), pk->fastest_cost);
+        fprintf(f, "\n");
+    } else if (pk->key_bound > 0) {
+        fprintf(f,
+                "  note: keys above the %.1f MB bound (cn_packed_opts_t.max_key_bytes): the "
+                "parameters and drops of the %d cheapest do not fit it; the cheapest\n",
+                pk->key_bound / 1e6, PK_KEPT);
+    }
 }
 
 const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk)

@@ -34,7 +34,8 @@ static int same_params(const cn_bfv_params_t *a, const cn_bfv_params_t *b)
 /* the same shapes op by op (what the recorded choices must reproduce) */
 static int same_ops(const cn_packed_t *a, const cn_packed_t *b)
 {
-    if (a->nops != b->nops || a->s != b->s || a->nsets != b->nsets || a->nelts != b->nelts)
+    if (a->nops != b->nops || a->s != b->s || a->nsets != b->nsets || a->nelts != b->nelts ||
+        a->late_first != b->late_first)
         return 0;
     for (size_t i = 0; i < a->nops; i++) {
         const cn_pk_op_t *x = &a->ops[i], *y = &b->ops[i];
@@ -134,6 +135,7 @@ cn_status cn_plan_choose_layout(cn_plan_t *p, const cn_compile_opts_t *o, cn_net
         if (pk->ops[i].kind == CN_PK_MODSWITCH && p->pforced.ndrops < CN_PK_MAX_SWITCH)
             p->pforced.drops[p->pforced.ndrops++] = pk->ops[i].drop;
     }
+    p->pforced.late_first = pk->late_first;
     cn_packed_t *again = NULL;
     st = recreate(&again, p, &po, diag);
     if (st == CN_OK && (!same_params(cn_packed_params(again), prm) || !same_ops(again, pk))) {
@@ -176,6 +178,9 @@ void cn_plan_layout_write(cn_io_writer_t *b, const cn_plan_t *p)
         cn_io_put_u64(b, f->babies[i]);
     for (size_t i = 0; i < f->ndrops; i++)
         cn_io_put_u64(b, f->drops[i]);
+    /* 1.3 (written only then): the first layer switches after its folds */
+    if (f->late_first)
+        cn_io_put_u64(b, 1);
 }
 
 cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
@@ -242,6 +247,15 @@ cn_status cn_plan_layout_read(cn_plan_t *p, cn_io_reader_t *r, unsigned minor,
                 f->drops[f->ndrops++] = (size_t)b;
         }
         o.first_blocks = (size_t)fb;
+    }
+    if (minor >= 3) { /* the first layer's switch after its folds (1.3 plans only) */
+        const uint64_t late = cn_io_get_u64(r);
+        if (r->status != CN_OK || late != 1) {
+            cn_diag_set(diag, "plan: layout section: late first switch %llu",
+                        (unsigned long long)late);
+            return CN_ERR_FORMAT;
+        }
+        f->late_first = 1;
     }
     p->popts = o;
     p->lrep = (cn_layout_report_t){.chosen = CN_LAYOUT_PACKED,

@@ -10,7 +10,7 @@
 #define PLAN_MAJOR 1
 /* 1.1: packed plans' layout section; 1.2: it records the first layer's blocks and the
  * diagonal layers' baby steps (packed plans are written as 1.2, batched plans as 1.0) */
-#define PLAN_MINOR 2
+#define PLAN_MINOR 3
 
 cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
 {
@@ -19,7 +19,8 @@ cn_status cn_plan_to_bytes(uint8_t **buf, size_t *len, const cn_plan_t *p)
     cn_io_writer_frame_begin(&b);
     cn_io_put_bytes(&b, PLAN_MAGIC, 4);
     cn_io_put_u16(&b, PLAN_MAJOR);
-    cn_io_put_u16(&b, p->packed ? 2 : 0); /* the lowest version that reads it */
+    /* the lowest version that reads it */
+    cn_io_put_u16(&b, !p->packed ? 0 : p->pforced.late_first ? 3 : 2);
     /* the parameters as lib/io writes them, after their length, saved in place */
     const size_t psz = cn_io_size_params(&p->prm);
     cn_io_put_u64(&b, psz);

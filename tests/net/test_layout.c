@@ -226,10 +226,15 @@ START_TEST(test_layout_round_trip)
     /* a newer minor version: refused with a clear message */
     b = malloc(al);
     memcpy(b, a, al);
-    b[38] = 3;
+    b[38] = 4;
     cn_test_reseal_net(b, al);
     ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_VERSION);
     ck_assert_ptr_nonnull(strstr(d.msg, "newer"));
+    /* 1.3 without its word (the first layer's late switch): refused */
+    memcpy(b, a, al);
+    b[38] = 3;
+    cn_test_reseal_net(b, al);
+    ck_assert_int_eq(cn_plan_from_bytes(&q, b, al, 1, &d), CN_ERR_FORMAT);
     /* a 1.0 body followed by a layout section: trailing bytes */
     memcpy(b, a, al);
     b[38] = 0;

@@ -159,8 +159,8 @@ START_TEST(test_packed_keys_default_bound)
 END_TEST
 
 /* The compiler's plan for one image (batch size 1, the packed layout): written as 1.3 when
- * the layout switches after the first layer's folds (the MNIST model's does), loaded
- * back, its keys within the bound and its outputs exact */
+ * the layout switches after the first layer's folds, else 1.2; loaded back, its keys
+ * within the bound and its outputs exact */
 START_TEST(test_packed_keys_plan_bytes)
 {
     cn_model_t m;
@@ -174,7 +174,10 @@ START_TEST(test_packed_keys_plan_bytes)
     size_t bl;
     ck_assert_int_eq(cn_plan_to_bytes(&b, &bl, p), CN_OK);
     ck_assert_uint_gt(bl, 40);
-    ck_assert_uint_eq(b[38], 3); /* the body's minor version (tests/net/test_layout.c) */
+    /* the body's minor version (tests/net/test_layout.c): 1.3 when the layout switches
+     * after the first layer's folds, which MNIST's needed to fit the bound until the
+     * per-key digits kept room for the end's drop (then 1.2) */
+    ck_assert_msg(b[38] == 2 || b[38] == 3, "minor %u", b[38]);
     ck_assert_msg(cn_plan_from_bytes(&q, b, bl, 0, &d) == CN_OK, "%s", d.msg);
     const size_t kl = keys_and_run(q, NULL, 1, 1);
     ck_assert_msg(kl <= CN_PACKED_KEY_BYTES_DEFAULT, "keys of %zu bytes", kl);

@@ -142,7 +142,8 @@ static size_t keys_and_run(const cn_plan_t *p, const cn_packed_opts_t *po, size_
 
 /* One MNIST image at 128-bit security: the default bound (40 MB) holds for the bytes the
  * client sends, and the outputs are exact; without the bound the cheapest layout's keys
- * are larger (41.3 MB when this test was written: the bound changes the choice). */
+ * are larger when they exceed the bound (41.3 MB natively when this test was written),
+ * else the same layout is chosen. */
 START_TEST(test_packed_keys_default_bound)
 {
     cn_model_t m;
@@ -152,7 +153,12 @@ START_TEST(test_packed_keys_default_bound)
     ck_assert_msg(kl <= CN_PACKED_KEY_BYTES_DEFAULT, "keys of %zu bytes", kl);
     const cn_packed_opts_t pu = {.batch = 1, .max_key_bytes = CN_PACKED_KEYS_UNBOUNDED};
     const size_t ku = keys_and_run(p, &pu, 1, 0);
-    ck_assert_msg(ku > kl, "unbounded keys %zu, bounded %zu", ku, kl);
+    /* the bound changes the choice only when the cheapest layout's keys exceed it (which
+     * depends on the host's cost profile: under CN_SIMD=portable both are 34.1 MB) */
+    if (ku <= CN_PACKED_KEY_BYTES_DEFAULT)
+        ck_assert_msg(ku == kl, "unbounded keys %zu (within the bound), bounded %zu", ku, kl);
+    else
+        ck_assert_msg(kl < ku, "unbounded keys %zu, bounded %zu", ku, kl);
     cn_plan_free(p);
     cn_model_clear(&m);
 }

@@ -41,6 +41,31 @@ static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
 /* dig[j][i] = the digit i of a's c1 (nd digits of dp primes, lib/bfv/digits.c) on row j
  * of the k rows (q_1..q_l, then P as row L), in NTT form, lazy ([0, 4p)): the
  * decomposition every hoisted rotation shares (Halevi, Shoup 2018). CN_ERR_NO_MEMORY. */
+/* Row j (q_j for j < l, else P) of the key-switching product of the nd digits of dig
+ * (lift_digits' layout), permuted by perm (the automorphism in NTT form), with key:
+ * y0 = sum_i x_i k0_i, y1 = sum_i x_i k1_i. px holds nd rows of scratch, rows 3 l
+ * pointers. Shared by the hoisted rotations and the hoisted sums. */
+static void key_product(uint64_t *y0, uint64_t *y1, const uint64_t *dig, const uint32_t *perm,
+                        const cn_bfv_relin_key_t *key, size_t j, size_t l, size_t nd,
+                        uint64_t *px, const uint64_t **rows, const cn_bfv_context_t *ctx)
+{
+    const size_t n = ctx->n, rj = j < l ? j : ctx->L;
+    const uint64_t p = ctx->ring.ntt[rj].mod.p;
+    const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+    for (size_t i = 0; i < nd; i++) {
+        const uint64_t *x = dig + (j * nd + i) * n;
+        uint64_t *y = px + i * n;
+        for (size_t c = 0; c < n; c++)
+            y[c] = x[perm[c]];
+        xs[i] = y;
+        k0s[i] = key->k0[i].data + rj * n;
+        k1s[i] = key->k1[i].data + rj * n;
+    }
+    memset(y0, 0, n * sizeof *y0);
+    memset(y1, 0, n * sizeof *y1);
+    cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
+}
+
 static cn_status lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
                              size_t dp, size_t L, const cn_bfv_context_t *ctx)
 {
@@ -131,24 +156,9 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
             ntt_perm(perm, g, n);
-            const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
-            for (size_t j = 0; j < k; j++) {
-                const size_t rj = j < l ? j : L;
-                for (size_t i = 0; i < nd; i++) {
-                    const uint64_t *x = dig + (j * nd + i) * n;
-                    uint64_t *y = px + i * n;
-                    for (size_t c = 0; c < n; c++)
-                        y[c] = x[perm[c]];
-                    xs[i] = y;
-                    k0s[i] = key->k0[i].data + rj * n;
-                    k1s[i] = key->k1[i].data + rj * n;
-                }
-                uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
-                memset(y0, 0, n * sizeof *y0);
-                memset(y1, 0, n * sizeof *y1);
-                cn_bfv_mul_acc2_kernel(ctx->ring.ntt[rj].mod.p, n)(y0, y1, xs, k0s, k1s, nd, n,
-                                                                   ctx->ring.ntt[rj].mod.p);
-            }
+            for (size_t j = 0; j < k; j++)
+                key_product(acc0 + j * n, acc1 + j * n, dig, perm, key, j, l, nd, px, rows,
+                            ctx);
             if ((st = cn_bfv_ct_reshape(&out[r], 2, l, ctx)) != CN_OK)
                 break;
             uint64_t *acc[2] = {acc0, acc1};
@@ -263,23 +273,9 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
             ntt_perm(perm, g, n);
-            const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
             for (size_t j = 0; j < k; j++) {
-                const size_t rj = j < l ? j : L;
-                const uint64_t p = ctx->ring.ntt[rj].mod.p;
-                for (size_t i = 0; i < nd; i++) {
-                    const uint64_t *x = dig + (j * nd + i) * n;
-                    uint64_t *y = px + i * n;
-                    for (size_t c = 0; c < n; c++)
-                        y[c] = x[perm[c]];
-                    xs[i] = y;
-                    k0s[i] = key->k0[i].data + rj * n;
-                    k1s[i] = key->k1[i].data + rj * n;
-                }
                 uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
-                memset(y0, 0, n * sizeof *y0);
-                memset(y1, 0, n * sizeof *y1);
-                cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
+                key_product(y0, y1, dig, perm, key, j, l, nd, px, rows, ctx);
                 if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
                     const cn_mod_t m = ctx->ring.base.mod[j];
                     const uint64_t *c0 = pc + j * n;

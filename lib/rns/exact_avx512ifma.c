@@ -7,6 +7,7 @@
  * exact_portable.c) and their loops over it unrolled (GCC's -O2 does not unroll them by
  * itself), so that the y_i stay in registers. */
 #include "../internal/ifma52.h"
+#include "frac_avx512ifma.h"
 #include "rns_internal.h"
 
 /* sum_i y_i h_i mod b in [0, b), lazily as the portable dot_shoup */
@@ -107,24 +108,9 @@ scale_round_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
 {
     const size_t kr = s->kr;
     __m512i y[CN_EXACT_MAX];
-    const __m512i z = _mm512_setzero_si512();
     for (size_t l = 0; l < n; l += 8) {
-        /* rho = round(sum y_i (f1_i 2^-52 + f0_i 2^-104)) = A + round(B 2^-52), with
-         * A = sum hi52(y f1), B = sum lo52(y f1) + hi52(y f0); lo52(y f0) is dropped */
-        __m512i A = z, B = z;
-#pragma GCC unroll 8
-        for (size_t i = 0; i < kq; i++) {
-            const __m512i p = cn_v52_set1(s->q[i].p);
-            __m512i x = _mm512_loadu_si512((const void *)(xq + i * n + l));
-            y[i] = cn_v52_reduce1(
-                cn_v52_mul_lazy(x, cn_v52_set1(s->w[i]), cn_v52_set1(s->ws52[i]), p), p);
-            const __m512i f1 = cn_v52_set1(s->f1[i]);
-            A = _mm512_madd52hi_epu64(A, y[i], f1);
-            B = _mm512_madd52lo_epu64(B, y[i], f1);
-            B = _mm512_madd52hi_epu64(B, y[i], cn_v52_set1(s->f0[i]));
-        }
-        __m512i rho = _mm512_add_epi64(
-            A, _mm512_srli_epi64(_mm512_add_epi64(B, cn_v52_set1(1ULL << 51)), 52));
+        const __m512i rho =
+            cn_v52_frac_round(y, xq, n, l, s->q, s->w, s->ws52, s->f1, s->f0, kq);
         const __m512d rho_d = _mm512_cvtepu64_pd(rho);
         for (size_t j = 0; j < kr; j++) {
             const __m512i b = cn_v52_set1(s->r[j].p);

@@ -5,6 +5,7 @@
  * scale-and-round). The body is inlined with both base sizes constants for the common
  * shapes, so that the y_i and z_j stay in registers. */
 #include "../internal/ifma52.h"
+#include "frac_avx512ifma.h"
 #include "mulscale.h"
 
 /* acc + sum_i y_i w_i mod b in [0, b), acc in [0, 2b): lazily, the running sum in [0, 2b) */
@@ -66,22 +67,9 @@ static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, cons
                                                   s->vtr + i * (kr + 1))
                        : zero;
     for (size_t l = 0; l < n; l += 8) {
-        /* y_i, and rho = round(sum y_i (f1_i 2^-52 + f0_i 2^-104)) = A + round(B 2^-52)
-         * with A = sum hi52(y f1), B = sum lo52(y f1) + hi52(y f0) (lo52(y f0) dropped) */
-        __m512i A = zero, B = zero;
-#pragma GCC unroll 16
-        for (size_t i = 0; i < kq; i++) {
-            const __m512i p = cn_v52_set1(s->q[i].p);
-            __m512i x = _mm512_loadu_si512((const void *)(xq + i * n + l));
-            y[i] = cn_v52_reduce1(
-                cn_v52_mul_lazy(x, cn_v52_set1(s->qi[i]), cn_v52_set1(s->qi_s52[i]), p), p);
-            const __m512i f1 = cn_v52_set1(s->f1[i]);
-            A = _mm512_madd52hi_epu64(A, y[i], f1);
-            B = _mm512_madd52lo_epu64(B, y[i], f1);
-            B = _mm512_madd52hi_epu64(B, y[i], cn_v52_set1(s->f0[i]));
-        }
-        const __m512i rho = _mm512_add_epi64(
-            A, _mm512_srli_epi64(_mm512_add_epi64(B, cn_v52_set1(1ULL << 51)), 52));
+        /* y_i and rho = round(sum y_i t / q_i) */
+        const __m512i rho =
+            cn_v52_frac_round(y, xq, n, l, s->q, s->qi, s->qi_s52, s->f1, s->f0, kq);
         /* z_j = x_j c_j + sum_i y_i h_ij mod r_j; v = round(sum z_j / r_j) */
         __m512d v = _mm512_setzero_pd();
 #pragma GCC unroll 16

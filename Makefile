@@ -36,7 +36,7 @@ ifeq ($(FUZZ),1)
 # libFuzzer build (make fuzz): clang, ASan + UBSan, checksums not enforced (see fuzz/)
 CC      := clang
 OPENMP  :=
-CN_CFLAGS += -Wno-unknown-pragmas
+CN_CFLAGS += -Wno-unknown-pragmas -Wno-pass-failed # unroll pragmas the sanitized build cannot honour
 BUILD   := build-fuzz
 LIBA    := $(BUILD)/libcryptonets.a
 CN_CFLAGS += -fsanitize=address,undefined,float-cast-overflow,fuzzer-no-link \

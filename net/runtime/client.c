@@ -99,6 +99,7 @@ cn_status cn_client_eval_keys(uint8_t **buf, size_t *len, cn_client_t *c)
  * written. Where the kernel refuses, the pages fault in as before. */
 static void *batch_alloc(size_t len, int threads)
 {
+    (void)threads; /* read by the OpenMP pragma only, and only with MADV_POPULATE_WRITE */
     uint8_t *p = malloc(len);
 #ifdef MADV_POPULATE_WRITE
     const size_t page = 4096, slice = (size_t)16 << 20;
@@ -112,8 +113,6 @@ static void *batch_alloc(size_t len, int threads)
             (void)madvise((void *)a, e - a, MADV_POPULATE_WRITE); /* advice only */
         }
     }
-#else
-    (void)threads;
 #endif
     return p;
 }

@@ -85,6 +85,7 @@ cn_status cn_wire_load_part(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_
                             size_t count, const cn_bfv_context_t *ctx, cn_pool_t *pool,
                             int threads, cn_net_diag_t *diag)
 {
+    (void)threads; /* read by the OpenMP pragmas only */
     size_t off = 0, plen = 0;
     v->ct = NULL;
     v->len = 0;
@@ -155,6 +156,7 @@ cn_status cn_wire_load_all(cn_ctvec_t *v, const uint8_t *buf, size_t len, size_t
 cn_status cn_wire_save(uint8_t **buf, size_t *len, const cn_ctvec_t *v, size_t nt,
                        const cn_bfv_context_t *ctx, int threads)
 {
+    (void)threads; /* read by the OpenMP pragmas only */
     const size_t count = nt ? v[0].len : 0;
     for (size_t ti = 1; ti < nt; ti++)
         if (v[ti].len != count)

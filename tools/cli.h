@@ -76,6 +76,12 @@ void cli_matrix_clear(cli_matrix_t *m);
  * unsupported dtype or layout: 1, with the reason (file, row and column) in err. */
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen);
+/* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with the first value
+ * outside named in err (file, input and value from 1, what the range is: "the model's input
+ * range", "the class indices") and, for 8-bit data given to a model of fewer bits, the
+ * shift that maps it. */
+int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t hi,
+                    const char *what, char *err, size_t errlen);
 
 /* --- files.c ----------------------------------------------------------------------- */
 
@@ -179,6 +185,17 @@ int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads);
 int cli_decrypt_packed(cli_args_t *a, const cli_plan_t *p);
 /* run's loop (after compiling): x inputs, lab labels (rows 0: none), m for the float
  * network's accuracy */
+/* What one `run` measured (seconds summed over batches or requests; bytes of the first). */
+typedef struct {
+    size_t rows, nbatch, correct, float_correct, differ, up, down, keys, nsteps;
+    double t_compile, t_keygen, t_enc, t_srv, t_dec;
+    cn_server_timing_t steps; /* the server's steps (nsteps 0: none reported) */
+    int packed;               /* packed layout: nbatch counts requests of up to per inputs */
+    size_t per;
+} cli_run_stats_t;
+/* The report of a run: text on stdout, or with --json one JSON object (docs/cli.md). */
+void cli_run_report(const cli_args_t *a, const cli_run_stats_t *r, const cn_plan_t *plan,
+                    int threads, int labels);
 int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
                    const cli_matrix_t *lab, const cn_model_t *m, int threads, double t_compile);
 

@@ -1,6 +1,7 @@
 /* The tool's commands (docs/cli.md): compile, keygen, encrypt, eval, decrypt, run. Each
  * returns an exit status (cli.h) after printing what went wrong, naming the file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #ifdef _OPENMP
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -120,14 +122,35 @@ static json_t *plan_json(const cn_plan_t *p)
 }
 
 /* Prints doc on stdout (or to path) and frees it; 0 or CLI_ERROR. */
+/* path opened for writing as a private file: created with mode 0600 (decrypted results
+ * are the data owner's), an existing regular file truncated and set to 0600; NULL with
+ * errno set on failure */
+static FILE *open_private(const char *path)
+{
+    const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) && fchmod(fd, 0600)) {
+        const int e = errno;
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f)
+        close(fd);
+    return f;
+}
+
 static int emit_json(json_t *doc, const cli_args_t *a, const char *path)
 {
     if (!doc)
         return cli_fail(CLI_ERROR, a, "out of memory");
-    FILE *f = path ? fopen(path, "w") : stdout;
+    FILE *f = path ? open_private(path) : stdout;
     if (!f) {
         json_decref(doc);
-        return cli_fail(CLI_ERROR, a, "%s: cannot write", path);
+        return cli_fail(CLI_ERROR, a, "%s: cannot write: %s", path, strerror(errno));
     }
     int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0;
     rc |= fputc('\n', f) == EOF;
@@ -216,9 +239,9 @@ static int write_predictions(const cli_args_t *a, const char *path, const cn_int
         json_object_set_new(doc, "predictions", preds);
         return emit_json(doc, a, path);
     }
-    FILE *f = path ? fopen(path, "w") : stdout;
+    FILE *f = path ? open_private(path) : stdout;
     if (!f)
-        return cli_fail(CLI_ERROR, a, "%s: cannot write", path);
+        return cli_fail(CLI_ERROR, a, "%s: cannot write: %s", path, strerror(errno));
     fprintf(f, "input,class");
     for (size_t j = 0; j < k; j++)
         fprintf(f, ",score_%zu", j);
@@ -358,9 +381,15 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
                         a->weight_bits ? "calibration inputs, not --weight-bits" : "--calib");
     } else if (a->calib) {
         char err[512];
+        const int64_t nout = (int64_t)cn_model_outputs(m);
         if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err) ||
+            cli_check_range(&calib, a->calib, m->input_min, m->input_max,
+                            "the model's input range", err, sizeof err) ||
             (a->calib_labels &&
-             cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err))) {
+             (cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
+              cli_check_range(&lab, a->calib_labels, 0, nout - 1, "the class indices", err,
+                              sizeof err)))) {
+            cli_matrix_clear(&lab);
             cli_matrix_clear(&calib);
             return cli_fail(CLI_ERROR, a, "%s", err);
         }
@@ -458,8 +487,13 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
     if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
         (int)sizeof kpart)
         return cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
-    if (save(client, kpart, &d) != CN_OK)
+    if (save(client, kpart, &d) != CN_OK) {
+        /* the reason names kpart, a name of ours: name the key file asked for */
+        const size_t kl = strlen(kpart);
+        if (!strncmp(d.msg, kpart, kl))
+            return cli_fail(CLI_ERROR, a, "%s%s", a->out, d.msg + kl);
         return cli_fail(CLI_ERROR, a, "%s", d.msg);
+    }
     int rc = 0;
     cli_writer_t w = {0};
     if (cli_writer_open(&w, a->eval_keys, h, err, sizeof err) ||
@@ -581,7 +615,10 @@ int cli_encrypt(cli_args_t *a)
     if ((rc = load_client(&c, h.key_id, a, a->pos[0], &p, threads)))
         goto done;
     const size_t nin = cn_plan_inputs(p.plan), n = cn_plan_params(p.plan)->n;
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err)) {
+    int64_t lo, hi;
+    cn_plan_input_range(p.plan, &lo, &hi);
+    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
+        cli_check_range(&x, a->pos[1], lo, hi, "the model's input range", err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
@@ -881,15 +918,8 @@ int cli_write_predictions(const cli_args_t *a, const char *path, const cn_int128
 
 /* --- run ------------------------------------------------------------------------------- */
 
-/* what one run measured */
-typedef struct {
-    size_t rows, nbatch, correct, float_correct, differ, up, down, keys, nsteps;
-    double t_compile, t_keygen, t_enc, t_srv, t_dec;
-    cn_server_timing_t steps;
-} run_stats_t;
-
-static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_t *plan,
-                       int threads, int labels)
+void cli_run_report(const cli_args_t *a, const cli_run_stats_t *r, const cn_plan_t *plan,
+                    int threads, int labels)
 {
     const cn_bfv_params_t *prm = cn_plan_params(plan);
     struct rusage ru;
@@ -900,8 +930,10 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
     const double pph_e2e = e2e > 0 ? 3600.0 * rows / e2e : 0;
     if (a->json) {
         json_t *doc = json_object(), *secs = json_object();
+        json_object_set_new(doc, "layout", json_string(r->packed ? "packed" : "batched"));
         json_object_set_new(doc, "inputs", json_integer((json_int_t)r->rows));
-        json_object_set_new(doc, "batches", json_integer((json_int_t)r->nbatch));
+        json_object_set_new(doc, r->packed ? "requests" : "batches",
+                            json_integer((json_int_t)r->nbatch));
         if (labels) {
             json_object_set_new(doc, "correct", json_integer((json_int_t)r->correct));
             json_object_set_new(doc, "accuracy", json_real((double)r->correct / rows));
@@ -938,8 +970,12 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
         (void)emit_json(doc, a, NULL);
         return;
     }
-    printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows, r->nbatch,
-           prm->n);
+    if (r->packed)
+        printf("\ncryptonets run: %zu inputs in %zu request(s) of up to %zu (packed layout)\n",
+               r->rows, r->nbatch, r->per);
+    else
+        printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows,
+               r->nbatch, prm->n);
     const int sec = security_bits(prm);
     printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
            prm->n, cn_bfv_params_log_qp(prm), prm->nt, sec);
@@ -956,8 +992,8 @@ static void run_report(const cli_args_t *a, const run_stats_t *r, const cn_plan_
         printf(" %s %.2f%s", r->steps.name[i], r->steps.seconds[i],
                i + 1 < r->steps.nsteps ? "," : "");
     printf("\n  predictions per hour: %.0f (server), %.0f (end to end)\n", pph, pph_e2e);
-    printf("  bytes per batch: up %zu, down %zu; evaluation keys %zu; peak RSS %.0f MiB\n",
-           r->up, r->down, r->keys, peak / 1048576.0);
+    printf("  bytes per %s: up %zu, down %zu; evaluation keys %zu; peak RSS %.0f MiB\n",
+           r->packed ? "request" : "batch", r->up, r->down, r->keys, peak / 1048576.0);
 }
 
 int cli_run(cli_args_t *a)
@@ -980,12 +1016,16 @@ int cli_run(cli_args_t *a)
     size_t pl = 0;
     cn_int128 *got = NULL, *ref = NULL;
     double *fo = NULL;
-    run_stats_t r = {0};
+    cli_run_stats_t r = {0};
     char err[512];
     cn_net_diag_t d = {{0}};
     const size_t nin = cn_model_inputs(&m), k = cn_model_outputs(&m);
     if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        (a->labels && cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err))) {
+        cli_check_range(&x, a->pos[1], m.input_min, m.input_max, "the model's input range", err,
+                        sizeof err) ||
+        (a->labels && (cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err) ||
+                       cli_check_range(&lab, a->labels, 0, (int64_t)k - 1, "the class indices",
+                                       err, sizeof err)))) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
@@ -994,12 +1034,6 @@ int cli_run(cli_args_t *a)
                       x.rows);
         goto done;
     }
-    for (size_t i = 0; i < lab.rows; i++)
-        if (lab.v[i] < 0 || (uint64_t)lab.v[i] >= k) {
-            rc = cli_fail(CLI_ERROR, a, "%s: label %zu is %lld; the model has %zu classes",
-                          a->labels, i + 1, (long long)lab.v[i], k);
-            goto done;
-        }
     if ((rc = compile_model(&plan, &r.t_compile, a, &m, co, &x, a->labels ? &lab : NULL)))
         goto done;
     if (!a->json && !a->quiet)
@@ -1096,7 +1130,7 @@ int cli_run(cli_args_t *a)
         cli_progress(&pr, b + 1, r.nbatch);
     }
     if (rc == 0) {
-        run_report(a, &r, plan, threads, a->labels != NULL);
+        cli_run_report(a, &r, plan, threads, a->labels != NULL);
         if (all) {
             cli_args_t csv = *a;
             csv.json = 0; /* the report is the JSON; the predictions file is CSV */

@@ -122,7 +122,7 @@ static int ends_with(const char *s, const char *suffix)
 /* ONNX models (docs/onnx.md): --input-range and --input-scale say what the file does not
  * (the raw integers the client encrypts and their float value); by default the
  * importer's (8-bit pixels read as raw / 255). A final Softmax is dropped (argmax is
- * unchanged) with the importer's note printed. */
+ * unchanged); the importer's note is in diag. */
 static cn_status load_onnx_model(cn_model_t *m, const char *path, const cli_model_opts_t *o,
                                  cn_net_diag_t *diag)
 {
@@ -134,10 +134,7 @@ static cn_status load_onnx_model(cn_model_t *m, const char *path, const cli_mode
     if (o->has_scale)
         oo.input_scale = o->in_scale;
     oo.drop_final_softmax = 1;
-    const cn_status st = cn_model_load_onnx(m, path, &oo, diag);
-    if (st == CN_OK && diag->msg[0])
-        fprintf(stderr, "cryptonets: %s: %s\n", path, diag->msg);
-    return st;
+    return cn_model_load_onnx(m, path, &oo, diag);
 }
 
 int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
@@ -152,6 +149,8 @@ int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
         st = load_onnx_model(m, path, o, &d);
         if (st != CN_OK)
             return cli_fail(CLI_ERROR, a, "%s", d.msg[0] ? d.msg : cn_strerror(st));
+        if (d.msg[0] && !a->quiet) /* the importer's note (it names the file) */
+            fprintf(stderr, "cryptonets %s: %s\n", a->cmd, d.msg);
         return 0;
     }
     if (!ends_with(path, ".cnm"))

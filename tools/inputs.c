@@ -513,3 +513,32 @@ int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_
         return read_idx(m, path, cols, err, errlen);
     return fail(err, errlen, "unknown format '%s' (csv, idx or npy)", format);
 }
+
+int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t hi,
+                    const char *what, char *err, size_t errlen)
+{
+    const size_t total = m->rows * m->cols;
+    size_t bad = total;
+    int64_t top = lo;
+    for (size_t i = 0; i < total; i++) {
+        if (bad == total && (m->v[i] < lo || m->v[i] > hi))
+            bad = i;
+        if (m->v[i] > top)
+            top = m->v[i];
+    }
+    if (bad == total)
+        return 0;
+    /* data of 8 bits (at most 255) for a model of b < 8 bits, [0, 2^b - 1]: the shift that
+     * maps one to the other is the likely fix */
+    char hint[128] = "";
+    if (lo == 0 && hi > 0 && hi < 255 && ((uint64_t)hi & ((uint64_t)hi + 1)) == 0 &&
+        m->v[bad] >= 0 && top <= 255) {
+        int b = 0;
+        while (((int64_t)1 << b) <= hi)
+            b++;
+        snprintf(hint, sizeof hint, " (8-bit values? this model takes value >> %d)", 8 - b);
+    }
+    return fail(err, errlen, "%s: input %zu, value %zu: %lld is outside %s [%lld, %lld]%s",
+                path, bad / m->cols + 1, bad % m->cols + 1, (long long)m->v[bad], what,
+                (long long)lo, (long long)hi, hint);
+}

@@ -119,7 +119,10 @@ int cli_encrypt_packed(cli_args_t *a, const cli_plan_t *p, int threads)
     int rc;
     if ((rc = load_packed_client(&c, h.key_id, a, a->pos[0], p, threads)))
         goto done;
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err)) {
+    int64_t lo, hi;
+    cn_plan_input_range(p->plan, &lo, &hi);
+    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
+        cli_check_range(&x, a->pos[1], lo, hi, "the model's input range", err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
@@ -364,9 +367,15 @@ int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
     cn_packed_client_t *c = NULL;
     cn_packed_server_t *s = NULL;
     uint8_t *keys = NULL;
-    size_t klen = 0, up_bytes = 0, down_bytes = 0, differ = 0, correct = 0, fcorrect = 0;
+    cli_run_stats_t r = {.rows = x->rows, .t_compile = t_compile, .packed = 1, .per = B};
+    /* the server's steps, summed over the requests (cn_packed_stats_t) */
+    static const char *const step[] = {"load",      "first",     "squares", "relin",
+                                       "diagonals", "modswitch", "save"};
+    r.steps.nsteps = sizeof step / sizeof *step;
+    for (size_t i = 0; i < r.steps.nsteps; i++)
+        snprintf(r.steps.name[i], sizeof r.steps.name[i], "%s", step[i]);
     cn_net_diag_t d = {{0}};
-    double t_key = 0, t_enc = 0, t_srv = 0, t_dec = 0, t0 = cli_now();
+    double t0 = cli_now();
     int rc = 0;
     cn_int128 *got = malloc(B * k * sizeof *got), *ref = malloc(B * k * sizeof *ref);
     cn_int128 *all = a->out ? malloc((x->rows ? x->rows : 1) * k * sizeof *all) : NULL;
@@ -376,33 +385,38 @@ int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
         st = cn_packed_client_create(&c, pk, NULL, 0);
     if (st == CN_OK) {
         cn_packed_client_set_threads(c, threads);
-        st = cn_packed_client_eval_keys(&keys, &klen, c);
+        st = cn_packed_client_eval_keys(&keys, &r.keys, c);
     }
-    t_key = cli_now() - t0;
+    r.t_keygen = cli_now() - t0;
     if (st == CN_OK)
-        st = cn_packed_server_create(&s, pk, keys, klen, threads, &d);
-    const size_t nreq = (x->rows + B - 1) / B;
-    for (size_t b = 0; st == CN_OK && b < nreq; b++) {
+        st = cn_packed_server_create(&s, pk, keys, r.keys, threads, &d);
+    r.nbatch = (x->rows + B - 1) / B;
+    for (size_t b = 0; st == CN_OK && b < r.nbatch; b++) {
         const size_t first = b * B, count = x->rows - first < B ? x->rows - first : B;
         const int64_t *xb = x->v + first * nin;
         uint8_t *up = NULL, *down = NULL;
         size_t ul = 0, dl = 0;
+        cn_packed_stats_t ps = {0};
         t0 = cli_now();
         st = cn_packed_client_encrypt(&up, &ul, c, xb, count, &d);
-        t_enc += cli_now() - t0;
+        r.t_enc += cli_now() - t0;
         if (st == CN_OK) {
             t0 = cli_now();
-            st = cn_packed_server_eval(&down, &dl, s, up, ul, NULL, &d);
-            t_srv += cli_now() - t0;
+            st = cn_packed_server_eval(&down, &dl, s, up, ul, &ps, &d);
+            r.t_srv += cli_now() - t0;
+            const double sec[] = {ps.load_s, ps.first_s,     ps.square_s, ps.relin_s,
+                                  ps.diag_s, ps.modswitch_s, ps.save_s};
+            for (size_t i = 0; st == CN_OK && i < r.steps.nsteps; i++)
+                r.steps.seconds[i] += sec[i];
         }
         if (st == CN_OK) {
             t0 = cli_now();
             st = cn_packed_client_decrypt(got, c, down, dl, count, &d);
-            t_dec += cli_now() - t0;
+            r.t_dec += cli_now() - t0;
         }
         if (b == 0) {
-            up_bytes = ul;
-            down_bytes = dl;
+            r.up = ul;
+            r.down = dl;
         }
         free(up);
         free(down);
@@ -410,15 +424,15 @@ int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
             st = cn_plan_eval_plain(ref, plan, xb, count);
         for (size_t i = 0; st == CN_OK && i < count; i++) {
             const cn_int128 *g = got + i * k;
-            differ += memcmp(g, ref + i * k, k * sizeof *g) != 0;
+            r.differ += memcmp(g, ref + i * k, k * sizeof *g) != 0;
             if (lab->rows) {
-                correct += (int64_t)cli_argmax(g, k) == lab->v[first + i];
+                r.correct += (int64_t)cli_argmax(g, k) == lab->v[first + i];
                 if (cn_model_forward(fo, m, xb + i * nin) == CN_OK) {
                     size_t bi = 0;
                     for (size_t j = 1; j < k; j++)
                         if (fo[j] > fo[bi])
                             bi = j;
-                    fcorrect += (int64_t)bi == lab->v[first + i];
+                    r.float_correct += (int64_t)bi == lab->v[first + i];
                 }
             }
         }
@@ -432,55 +446,18 @@ int cli_run_packed(cli_args_t *a, const cn_plan_t *plan, const cli_matrix_t *x,
     if (st != CN_OK && rc == 0)
         rc = cli_fail(CLI_ERROR, a, "%s%s%s", cn_strerror(st), d.msg[0] ? ": " : "", d.msg);
     if (rc == 0) {
-        const double rows = (double)x->rows;
-        if (a->json) {
-            json_t *doc = json_object(), *secs = json_object();
-            json_object_set_new(doc, "layout", json_string("packed"));
-            json_object_set_new(doc, "inputs", json_integer((json_int_t)x->rows));
-            json_object_set_new(doc, "requests", json_integer((json_int_t)nreq));
-            if (lab->rows) {
-                json_object_set_new(doc, "correct", json_integer((json_int_t)correct));
-                json_object_set_new(doc, "accuracy", json_real((double)correct / rows));
-                json_object_set_new(doc, "float_accuracy", json_real((double)fcorrect / rows));
-            }
-            json_object_set_new(doc, "value_mismatches", json_integer((json_int_t)differ));
-            json_object_set_new(secs, "compile", json_real(t_compile));
-            json_object_set_new(secs, "keygen", json_real(t_key));
-            json_object_set_new(secs, "encrypt", json_real(t_enc));
-            json_object_set_new(secs, "server_total", json_real(t_srv));
-            json_object_set_new(secs, "decrypt", json_real(t_dec));
-            json_object_set_new(doc, "seconds", secs);
-            json_object_set_new(doc, "upload_bytes", json_integer((json_int_t)up_bytes));
-            json_object_set_new(doc, "download_bytes", json_integer((json_int_t)down_bytes));
-            json_object_set_new(doc, "eval_key_bytes", json_integer((json_int_t)klen));
-            rc = emit(doc, a);
-        } else {
-            printf("\ncryptonets run: %zu inputs in %zu request(s) of up to %zu (packed "
-                   "layout)\n",
-                   x->rows, nreq, B);
-            if (lab->rows)
-                printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n",
-                       100.0 * (double)correct / rows, correct, x->rows,
-                       100.0 * (double)fcorrect / rows);
-            printf("  agreement with the plaintext integer network: %s\n",
-                   differ ? "ERROR: outputs differ" : "every output equal");
-            printf("  seconds: compile %.2f, keygen %.2f, encrypt %.2f, server %.2f, decrypt "
-                   "%.2f (%.3f s per request on the server)\n",
-                   t_compile, t_key, t_enc, t_srv, t_dec, nreq ? t_srv / (double)nreq : 0);
-            printf("  bytes per request: up %zu, down %zu; evaluation keys %zu\n", up_bytes,
-                   down_bytes, klen);
-        }
-        if (rc == 0 && all) {
+        cli_run_report(a, &r, plan, threads, lab->rows != 0);
+        if (all) {
             cli_args_t csv = *a;
             csv.json = 0;
             rc = cli_write_predictions(&csv, a->out, all, x->rows, k,
                                        cn_plan_output_scale(plan));
         }
-        if (rc == 0 && differ)
+        if (rc == 0 && r.differ)
             rc = cli_fail(CLI_DIFFER, a,
                           "%zu inputs decrypted to outputs that differ from the plaintext "
                           "integer network",
-                          differ);
+                          r.differ);
     }
     free(got);
     free(ref);

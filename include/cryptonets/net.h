@@ -207,6 +207,9 @@ CN_API void cn_plan_print(const cn_plan_t *plan, FILE *f);
 CN_API const cn_bfv_params_t *cn_plan_params(const cn_plan_t *plan);
 CN_API size_t cn_plan_inputs(const cn_plan_t *plan);
 CN_API size_t cn_plan_outputs(const cn_plan_t *plan);
+/* The raw input range [*lo, *hi] the plan takes (the model's input_min, input_max):
+ * every input value given to the client must lie in it. */
+CN_API void cn_plan_input_range(const cn_plan_t *plan, int64_t *lo, int64_t *hi);
 /* Calibration inputs whose argmax differs between the plan's integer network and the
  * float network. */
 CN_API size_t cn_plan_calibration_mismatches(const cn_plan_t *plan);

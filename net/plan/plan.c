@@ -180,6 +180,11 @@ size_t cn_plan_outputs(const cn_plan_t *p)
 {
     return p->nout;
 }
+void cn_plan_input_range(const cn_plan_t *p, int64_t *lo, int64_t *hi)
+{
+    *lo = p->in_min;
+    *hi = p->in_max;
+}
 size_t cn_plan_calibration_mismatches(const cn_plan_t *p)
 {
     return p->calib_mismatch;

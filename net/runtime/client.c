@@ -604,8 +604,8 @@ cn_status cn_state_save(const uint8_t *b, size_t len, const char *path, cn_net_d
         return CN_ERR_NO_MEMORY;
     snprintf(tmp, plen + 32, "%s.partial-%ld", path, (long)getpid());
     const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        cn_diag_set(diag, "%s: %s", tmp, strerror(errno));
+    if (fd < 0) { /* named by the path asked for: the temporary name is ours */
+        cn_diag_set(diag, "%s: cannot create: %s", path, strerror(errno));
         free(tmp);
         return CN_ERR_IO;
     }

@@ -921,6 +921,16 @@ START_TEST(test_cli_packed)
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "inputs")), ROWS);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "requests")), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "value_mismatches")), 0);
+    /* the fields docs/cli.md lists for run --json, as for the batched layout */
+    ck_assert(json_real_value(json_object_get(doc, "predictions_per_hour")) > 0);
+    ck_assert(json_real_value(json_object_get(doc, "end_to_end_predictions_per_hour")) > 0);
+    ck_assert(json_is_object(json_object_get(doc, "plan")));
+    ck_assert_int_ge(json_integer_value(json_object_get(doc, "threads")), 1);
+    ck_assert_int_gt(json_integer_value(json_object_get(doc, "peak_rss_bytes")), 0);
+    json_t *rs = json_object_get(doc, "seconds");
+    ck_assert(json_real_value(json_object_get(rs, "total")) >=
+              json_real_value(json_object_get(rs, "server_total")));
+    ck_assert(json_is_real(json_object_get(rs, "server_diagonals")));
     json_decref(doc);
     expect(cli("compile", model, "-o", pplan, "--batch-size", "0", NULL), 2, "--batch-size",
            NULL);
@@ -943,6 +953,70 @@ START_TEST(test_cli_packed)
 }
 END_TEST
 
+/* Messages name the file the user gave and what is wrong with it (a new user's trial,
+ * 2026-11-30): keygen's key path (not a temporary name), inputs outside the model's range
+ * (file, row, value; 8-bit data for a 4-bit model gets the shift), calibration inputs and
+ * labels named by their own files; decrypted predictions written with mode 0600. */
+START_TEST(test_cli_messages)
+{
+    make_dir();
+    int64_t x[ROWS * NIN];
+    base_flow(x);
+    char model[256], plan[256], key[256], keys[256], reply[256], out[256], in8[256], nodir[320],
+        lab[256], good[256];
+    path(model, "model.cnm");
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(reply, "reply.bin");
+    path(out, "out.csv");
+    path(in8, "pixels8.csv");
+    path(lab, "labels.csv");
+    path(good, "calib.csv");
+    snprintf(nodir, sizeof nodir, "%s/no/such/dir/k.key", dir);
+    /* keygen into a missing directory: the path asked for, and no temporary name */
+    expect(cli("keygen", plan, "-o", nodir, "--eval-keys", keys, NULL), 1, nodir,
+           "No such file", NULL);
+    ck_assert_msg(!strstr(err_buf, ".partial-"), "a temporary name:\n%s", err_buf);
+    /* 8-bit values for the model's [0, 15]: input 2, value 3 is the first outside */
+    FILE *f = fopen(in8, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "1,2,3,4,5,6\n7,8,200,9,10,11\n");
+    fclose(f);
+    expect(cli("encrypt", key, in8, "--plan", plan, "-o", out, NULL), 1, in8, "input 2",
+           "value 3", "200", "[0, 15]", ">> 4", NULL);
+    expect(cli("compile", model, "-o", out, "--calib", in8, NULL), 1, in8, "input 2", NULL);
+    ck_assert_msg(!strstr(err_buf, "model.cnm"), "blames the model:\n%s", err_buf);
+    /* labels that are not class indices (the model has NOUT outputs) */
+    int64_t c[ROWS * NIN];
+    inputs(c, ROWS, 62);
+    write_csv(good, c, ROWS);
+    f = fopen(lab, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int r = 0; r < ROWS; r++)
+        fprintf(f, "%d\n", r == 4 ? NOUT : r % NOUT);
+    fclose(f);
+    expect(cli("compile", model, "-o", out, "--calib", good, "--calib-labels", lab, NULL), 1,
+           lab, "input 5", "class indices", NULL);
+    expect(cli("run", model, good, "--labels", lab, "--weight-bits", "6", NULL), 1, lab,
+           "input 5", "class indices", NULL);
+    /* predictions are the data owner's: 0600, also over an existing file of mode 0644 */
+    f = fopen(out, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(chmod(out, 0644), 0);
+    ck_assert_int_eq(cli("decrypt", key, reply, "--plan", plan, "-o", out, NULL), 0);
+    struct stat sb;
+    ck_assert_int_eq(stat(out, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    ck_assert_int_eq(remove(out), 0);
+    ck_assert_int_eq(cli("decrypt", key, reply, "--plan", plan, "--json", "-o", out, NULL), 0);
+    ck_assert_int_eq(stat(out, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli)
 {
     Suite *s = suite_create("cli");
@@ -955,6 +1029,7 @@ CN_SUITE(cli)
     tcase_add_test(tc, test_cli_bad_files);
     tcase_add_test(tc, test_cli_bad_inputs);
     tcase_add_test(tc, test_cli_packed);
+    tcase_add_test(tc, test_cli_messages);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1716,7 +1716,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return r;
     }
     if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
-        /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
+        /* aligned as req_t asks (its hash states), whatever that is beyond malloc's */
         q = aligned_alloc(_Alignof(req_t), sizeof *q);
         if (!q)
             return MHD_NO;

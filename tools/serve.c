@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <gnutls/crypto.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <signal.h>
@@ -16,13 +17,14 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "service.h"
 
 #define HEAD_BYTES 96 /* a container's header (docs/cli.md, "The tool's containers") */
 #define REC_BYTES 24  /* a record's header */
-#define JOB_LABEL "cryptonets job 1"
+#define JOB_LABEL "cryptonets job 2" /* 1: the same with BLAKE2b-256 */
 
 static const char *const reason_names[SVC_NREASONS] = {
     "bad_request", "unauthorized", "forbidden", "not_found", "mismatch", "too_large",
@@ -509,7 +511,9 @@ typedef struct {
     uint64_t got, limit;
     uint64_t cap;                 /* the plan's largest upload of this kind: beyond it, 413 */
     crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
-    crypto_generichash_state job; /* a job's id: BLAKE2b-256 (3 times faster on a batch) */
+    /* a job's id: SHA-256 through GnuTLS, which uses the CPU's SHA extensions where it
+     * has them (docs/service.md, "Identifiers"); NULL when not started or finished */
+    gnutls_hash_hd_t job;
     /* a batch's structure, checked as it arrives */
     int phase;
     uint8_t hbuf[HEAD_BYTES];
@@ -1319,10 +1323,15 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
                            mine);
             return 1;
         }
-        crypto_generichash_init(&q->job, NULL, 0, 32);
         static const char label[] = JOB_LABEL;
-        crypto_generichash_update(&q->job, (const uint8_t *)label, sizeof label);
-        crypto_generichash_update(&q->job, (const uint8_t *)q->key, 64);
+        if (gnutls_hash_init(&q->job, GNUTLS_DIG_SHA256) != 0) {
+            q->job = NULL;
+            *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                              "cannot hash the upload");
+            return 1;
+        }
+        gnutls_hash(q->job, label, sizeof label);
+        gnutls_hash(q->job, q->key, 64);
     } else {
         crypto_hash_sha256_init(&q->sha);
     }
@@ -1367,7 +1376,7 @@ static void upload_data(req_t *q, const char *data, size_t len)
     if (q->err_status)
         return;
     if (q->kind == RQ_JOBS)
-        crypto_generichash_update(&q->job, (const uint8_t *)data, len);
+        gnutls_hash(q->job, data, len);
     else
         crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
     while (len) {
@@ -1387,6 +1396,9 @@ static void upload_data(req_t *q, const char *data, size_t len)
 
 static void drop_tmp(req_t *q)
 {
+    if (q->job)
+        gnutls_hash_deinit(q->job, NULL);
+    q->job = NULL;
     if (q->fd >= 0)
         close(q->fd);
     q->fd = -1;
@@ -1448,9 +1460,54 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
                      json_pack("{s:s, s:s}", "key", id, "state", "registered"), 0);
 }
 
-/* The complete body of POST /v1/jobs: the job is stored (its description, then its batch
- * renamed into place, both synced) before 202 is sent; the same batch for the same key
- * is the same job (its id is a hash of both), so a repeated upload changes nothing. */
+/* Faults for the tests (CRYPTONETS_SERVE_FAULT, docs/service.md "Evaluation before the
+ * 202"): "stall=S" sleeps S seconds once a new job's description is durable and before
+ * its batch is renamed into place (a test kills the server there, the worst moment: the
+ * description on disk, the batch still in tmp/, the evaluation done and waiting),
+ * "fsync=N" makes the next N job uploads' fsync fail. */
+static double fault_stall;
+static long fault_fsync; /* under S->mu */
+
+static void nap_seconds(double secs)
+{
+    struct timespec ts = {.tv_sec = (time_t)secs,
+                          .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void parse_faults(void)
+{
+    const char *f = getenv("CRYPTONETS_SERVE_FAULT");
+    if (!f)
+        return;
+    if (!strncmp(f, "stall=", 6))
+        fault_stall = strtod(f + 6, NULL);
+    else if (!strncmp(f, "fsync=", 6))
+        fault_fsync = strtol(f + 6, NULL, 10);
+}
+
+/* The upload's fsync, or the injected failure. */
+static int upload_fsync(int fd)
+{
+    pthread_mutex_lock(&S->mu);
+    const int fail = fault_fsync > 0;
+    fault_fsync -= fail;
+    pthread_mutex_unlock(&S->mu);
+    if (fail) {
+        errno = EIO;
+        return -1;
+    }
+    return fsync(fd);
+}
+
+/* The complete body of POST /v1/jobs. The same batch for the same key is the same job
+ * (its id is a hash of both), so a repeated upload changes nothing. A new job enters the
+ * table and the queue at once, pending (docs/service.md, "Evaluation before the 202"): a
+ * worker may start it, reading the upload's file through a descriptor, while this thread
+ * makes it durable (fsync of the batch, its description written, the batch renamed into
+ * place, the directory fsynced); only then is the job visible and 202 sent. Its worker
+ * publishes nothing before that, and a failure deletes it (500). */
 static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
 {
     if (q->phase != PH_END)
@@ -1461,77 +1518,94 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
                           "%llu inputs, the header announces %llu",
                           (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
     uint8_t h[32];
-    crypto_generichash_final(&q->job, h, 32);
+    gnutls_hash_deinit(q->job, h);
+    q->job = NULL;
     svc_job_t *j = calloc(1, sizeof *j);
-    int synced = 0; /* a repeated upload is answered below and its bytes dropped: no fsync */
-    if (j) {
-        svc_hex(j->id, h, 32);
-        pthread_mutex_lock(&S->mu);
-        const int again = svc_job_find(S, q->tenant, j->id) != NULL;
-        pthread_mutex_unlock(&S->mu);
-        synced = !again && fsync(q->fd) == 0;
-        if (!again && !synced) {
-            free(j);
-            j = NULL;
-        }
-    }
-    if (!j)
+    const int src = j ? open(q->tmp, O_RDONLY | O_CLOEXEC) : -1;
+    if (!j || src < 0) {
+        free(j);
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
                           "cannot store the upload");
+    }
+    svc_hex(j->id, h, 32);
     memcpy(j->key, q->key, 65);
     j->tenant = q->tenant;
     j->created = svc_time();
     j->records = q->h.records;
     j->inputs = q->h.inputs;
     j->bytes_in = q->got;
-    char p[4096], err[512];
+    j->src_fd = src;
+    j->has_src = 1;
+    j->pending = 1;
     pthread_mutex_lock(&S->mu);
     release_slot(q); /* from here the job itself is counted, or nothing */
     svc_job_t *old = svc_job_find(S, q->tenant, j->id);
-    if (old) {
+    if (old) { /* a repeated upload: its bytes are dropped without an fsync */
         json_t *o = job_json(old);
         pthread_mutex_unlock(&S->mu);
+        close(src);
         free(j);
         json_object_set_new(o, "duplicate", json_true());
         return send_json(c, MHD_HTTP_ACCEPTED, o, 0);
     }
     for (const svc_job_t *o = S->jobs; o; o = o->next)
-        if (o->deleted && o->tenant == q->tenant && !strcmp(o->id, j->id)) {
-            /* deleted while running, its files not yet removed: the same job again must
-             * wait for that, or the removal would take the new files */
+        if ((o->deleted || o->pending) && o->tenant == q->tenant && !strcmp(o->id, j->id)) {
+            /* deleted while running, its files not yet removed (the same job again must
+             * wait for that, or the removal would take the new files), or the same batch
+             * being made durable by another request (answered 202 once it is) */
             pthread_mutex_unlock(&S->mu);
+            close(src);
             free(j);
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, SVC_R_FULL, "busy", 2,
-                              "this job is being deleted: try again shortly");
+                              "this job is being %s: try again shortly",
+                              o->deleted ? "deleted" : "stored");
         }
     if (S->nqueued + S->nrunning >= S->max_jobs ||
         S->tenants[q->tenant].jobs >= S->tenant_jobs) {
         const int mine = S->tenants[q->tenant].jobs >= S->tenant_jobs;
         pthread_mutex_unlock(&S->mu);
+        close(src);
         free(j);
         return send_error(c, mine ? MHD_HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE,
                           mine ? SVC_R_TENANT_FULL : SVC_R_FULL, mine ? "tenant_full" : "full",
                           10, "the queue filled up while the batch arrived: try again later");
     }
-    svc_path(p, sizeof p, S, q->tenant, "jobs", j->id, ".batch");
-    /* the earlier job went away since the check above: its bytes are synced now */
-    if (!synced && fsync(q->fd) != 0)
-        p[0] = 0;
+    j->state = SVC_QUEUED;
+    const svc_job_t desc = *j; /* what svc_job_save writes: read without mu below */
+    svc_job_add(S, j);
+    pthread_cond_broadcast(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+
+    /* durability, while a worker may already evaluate the job */
+    char p[4096], meta[4096], err[512];
+    int ok = !svc_path(p, sizeof p, S, q->tenant, "jobs", desc.id, ".batch") &&
+             !svc_path(meta, sizeof meta, S, q->tenant, "jobs", desc.id, ".job");
+    ok = ok && upload_fsync(q->fd) == 0;
     close(q->fd);
     q->fd = -1;
-    if (!p[0] || svc_job_save(S, j, err, sizeof err) || rename(q->tmp, p) != 0 ||
-        svc_sync_dir(p)) {
-        char meta[4096];
-        if (!svc_path(meta, sizeof meta, S, q->tenant, "jobs", j->id, ".job"))
-            unlink(meta);
+    ok = ok && svc_job_save(S, &desc, err, sizeof err) == 0;
+    if (ok && fault_stall > 0)
+        nap_seconds(fault_stall);
+    ok = ok && rename(q->tmp, p) == 0;
+    if (ok)
+        q->tmp[0] = 0;
+    ok = ok && svc_sync_dir(p) == 0;
+    pthread_mutex_lock(&S->mu);
+    j->pending = 0;
+    if (j->has_src) { /* no worker took it: it reads ID.batch when it does */
+        close(j->src_fd);
+        j->has_src = 0;
+    }
+    if (!ok) {
+        /* nothing of it survives: its files go now (queued) or when its worker ends
+         * (running), and that worker writes nothing */
+        unlink(meta);
+        svc_job_delete(S, j);
+        pthread_cond_broadcast(&S->cv);
         pthread_mutex_unlock(&S->mu);
-        free(j);
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
                           "cannot store the job");
     }
-    q->tmp[0] = 0;
-    j->state = SVC_QUEUED;
-    svc_job_add(S, j);
     json_t *o = job_json(j);
     pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
@@ -1642,7 +1716,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return r;
     }
     if ((!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs")) && post) {
-        /* the BLAKE2b state is 64-byte aligned: more than malloc promises */
+        /* aligned as req_t asks (its hash states), whatever that is beyond malloc's */
         q = aligned_alloc(_Alignof(req_t), sizeof *q);
         if (!q)
             return MHD_NO;
@@ -1746,6 +1820,7 @@ int cli_serve(int argc, char **argv)
                            "--tls-key, or --allow-plain-http");
     if (sodium_init() < 0)
         return cli_fail(CLI_ERROR, NULL, "serve: libsodium failed to start");
+    parse_faults();
     static svc_t svc;
     S = &svc;
     svc_t *s = S;

@@ -27,6 +27,13 @@ typedef struct svc_job {
     size_t tenant;
     svc_state state;
     int deleted; /* deleted while running: the worker removes its files at the end */
+    /* accepted but not yet durable (docs/service.md, "Evaluation before the 202"): the
+     * upload's fsync and renames are in progress on the HTTP thread, which answers 202
+     * only after them; a worker may evaluate meanwhile but publishes nothing (no reply,
+     * failure or description) until pending is 0; a failed fsync deletes the job */
+    int pending;
+    int has_src; /* src_fd: the upload's file (read-only), the batch before its rename */
+    int src_fd;
     double created, started, finished, seconds; /* Unix time; seconds of evaluation */
     uint64_t records, inputs, bytes_in, bytes_out;
     char code[32], reason[256]; /* failed: the error code and message */
@@ -134,6 +141,9 @@ void svc_job_add(svc_t *s, svc_job_t *j);
 svc_job_t *svc_job_find(svc_t *s, size_t tenant, const char *id);
 /* Deletes a job's files, and the job unless it is running (mu held). */
 void svc_job_delete(svc_t *s, svc_job_t *j);
+/* Waits (mu not held) until job j of the table is durable: 0 to publish its outcome, 1
+ * when it was deleted or its acceptance failed (nothing may be written for it). */
+int svc_job_wait_durable(svc_t *s, svc_job_t *j);
 /* Writes a job's description (ID.job) atomically. */
 int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen);
 /* Removes the finished jobs older than the expiry (mu held). */

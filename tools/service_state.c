@@ -146,7 +146,7 @@ void svc_job_add(svc_t *s, svc_job_t *j)
 svc_job_t *svc_job_find(svc_t *s, size_t tenant, const char *id)
 {
     for (svc_job_t *j = s->jobs; j; j = j->next)
-        if (j->tenant == tenant && !j->deleted && !strcmp(j->id, id))
+        if (j->tenant == tenant && !j->deleted && !j->pending && !strcmp(j->id, id))
             return j;
     return NULL;
 }
@@ -194,7 +194,19 @@ void svc_job_delete(svc_t *s, svc_job_t *j)
     }
     unlink_job_files(s, j);
     unlink_from_table(s, j);
+    if (j->has_src)
+        close(j->src_fd);
     free(j);
+}
+
+int svc_job_wait_durable(svc_t *s, svc_job_t *j)
+{
+    pthread_mutex_lock(&s->mu);
+    while (j->pending)
+        pthread_cond_wait(&s->cv, &s->mu);
+    const int gone = j->deleted;
+    pthread_mutex_unlock(&s->mu);
+    return gone;
 }
 
 int svc_job_save(const svc_t *s, const svc_job_t *j, char *err, size_t errlen)
@@ -588,18 +600,24 @@ static int warm_matches(const svc_warm_t *w, const svc_job_t *j)
     return w->has && w->tenant == j->tenant && !strcmp(w->key, j->key);
 }
 
-/* Evaluates job j (its copy: the table's entry may only be read under mu) with the keys
- * it names; the reply is written as ID.reply. warm is the worker's evaluator: used when
- * it was built from j's key (which must still be registered: a deleted key fails the job
- * as before), else freed and replaced by one for j's key, which the worker keeps. 0, or
- * 1 with code and reason set (the library's diagnostic for a batch it refuses, as
+/* Evaluates job j (its copy: the table's entry tbl may only be read under mu) with the
+ * keys it names; the reply is written as ID.reply, once the job is durable (a job still
+ * pending is read from its upload's file, j->src_fd, and its reply waits for the HTTP
+ * thread's fsync and renames; an acceptance that failed leaves no reply). warm is the worker's
+ * evaluator: used when it was built from j's key (which must still be registered: a deleted key
+ * fails the job as before), else freed and replaced by one for j's key, which the worker keeps.
+ * 0, or 1 with code and reason set (the library's diagnostic for a batch it refuses, as
  * `cryptonets eval` gives it). */
-static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *code,
-                   size_t codelen, char *reason, size_t rlen, uint64_t *out_bytes)
+static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *warm, char *code,
+                   size_t codelen, char *reason, size_t rlen, uint64_t *out_bytes,
+                   double *evaluated)
 {
     char kpath[4096], bpath[4096], rpath[4096], err[512] = "", what[128];
     svc_path(kpath, sizeof kpath, s, j->tenant, "keys", j->key, ".keys");
-    svc_path(bpath, sizeof bpath, s, j->tenant, "jobs", j->id, ".batch");
+    if (j->has_src) /* the same inode as the upload, wherever its name is by now */
+        snprintf(bpath, sizeof bpath, "/proc/self/fd/%d", j->src_fd);
+    else
+        svc_path(bpath, sizeof bpath, s, j->tenant, "jobs", j->id, ".batch");
     svc_path(rpath, sizeof rpath, s, j->tenant, "jobs", j->id, ".reply");
     cli_reader_t kr = {0}, br = {0};
     batch_map_t bm = {0};
@@ -686,16 +704,24 @@ static int run_job(const svc_t *s, const svc_job_t *j, svc_warm_t *warm, char *c
         snprintf(reason, rlen, "bytes after the last record");
         failed = 1;
     }
+    /* the reply is durable before its name appears (a crash between the rename and an
+     * fsync after it could leave a damaged ID.reply that a restart would take as done) */
+    if (!failed && (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0)) {
+        snprintf(reason, rlen, "the reply: cannot be written");
+        failed = 1;
+    }
+    *evaluated = svc_time(); /* the job's seconds end here, not after the wait below */
+    /* published only once the job is durable: no result for a job that was not accepted */
+    if (!failed && svc_job_wait_durable(s, tbl)) {
+        snprintf(code, codelen, "abandoned");
+        snprintf(reason, rlen, "the job was deleted or not accepted");
+        failed = 1;
+    }
     if (failed)
         w.bad = 1;
     if (cli_writer_close(&w, err, sizeof err) != 0 && !failed)
         client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
     else if (!failed) {
-        const int fd = open(rpath, O_RDONLY);
-        if (fd >= 0) {
-            fsync(fd);
-            close(fd);
-        }
         svc_sync_dir(rpath);
         *out_bytes = bytes;
         rc = 0;
@@ -799,15 +825,21 @@ static void *worker(void *arg)
             s->nwarm--;
         }
         const svc_job_t copy = *j;
+        j->has_src = 0; /* the upload's descriptor is this worker's now */
         pthread_mutex_unlock(&s->mu);
 
         char code[32], reason[256] = "", p[4096];
         uint64_t out = 0;
         const double t0 = svc_time();
+        double t1 = 0;
         const int bad =
-            run_job(s, &copy, &warm, code, sizeof code, reason, sizeof reason, &out);
-        const double secs = svc_time() - t0;
-        if (bad) {
+            run_job(s, &copy, j, &warm, code, sizeof code, reason, sizeof reason, &out, &t1);
+        const double secs = (t1 > 0 ? t1 : svc_time()) - t0;
+        if (copy.has_src)
+            close(copy.src_fd);
+        /* nothing is written for a job deleted, or whose acceptance failed, meanwhile */
+        const int gone = svc_job_wait_durable(s, j);
+        if (bad && !gone) {
             json_t *o = json_pack("{s:s, s:s}", "error", code, "message", reason);
             char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
             char err[512];
@@ -820,8 +852,9 @@ static void *worker(void *arg)
         timed.finished = svc_time();
         timed.seconds = secs;
         char err2[512];
-        (void)svc_job_save(s, &timed, err2, sizeof err2);
-        if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
+        if (!gone)
+            (void)svc_job_save(s, &timed, err2, sizeof err2);
+        if (!gone && !svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
 
         if (warm.has && s->warm_idle <= 0) {
@@ -845,7 +878,7 @@ static void *worker(void *arg)
             j->state = SVC_FAILED;
             snprintf(j->code, sizeof j->code, "%s", code);
             snprintf(j->reason, sizeof j->reason, "%s", reason);
-            s->failed_total++;
+            s->failed_total += !gone;
         } else {
             j->state = SVC_DONE;
             j->bytes_out = out;

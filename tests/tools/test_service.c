@@ -15,6 +15,7 @@
  * Raw requests are written on a socket here (the tests need to misbehave as no HTTP
  * library would); the service itself uses libmicrohttpd and libcurl. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2097,6 +2099,166 @@ START_TEST(test_service_state_repair)
 }
 END_TEST
 
+/* Downloads job id's result, decrypts it with the tool and compares it with the integer
+ * network on the first rows of x. */
+static void result_right(int port, const char *id, const char *key, const int64_t *x,
+                         size_t rows)
+{
+    char head[512];
+    snprintf(head, sizeof head,
+             "GET /v1/jobs/%.64s/result HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", id);
+    const int fd = connect_to(port);
+    send_all(fd, head, strlen(head));
+    static char raw[1 << 24];
+    const size_t got = recv_all(fd, raw, sizeof raw);
+    close(fd);
+    ck_assert_msg(!strncmp(raw, "HTTP/1.1 200", 12), "%.200s", raw);
+    const char *body = strstr(raw, "\r\n\r\n");
+    ck_assert_ptr_nonnull(body);
+    body += 4;
+    char reply[256], out[256], plan[256];
+    path(reply, "reply.bin");
+    path(out, "out.csv");
+    path(plan, "plan.cnp");
+    write_bytes(reply, body, got - (size_t)(body - raw));
+    ck_assert_int_eq(
+        tool("decrypt", NULL,
+             (const char *[]){"decrypt", key, reply, "--plan", plan, "--raw", "-o", out, NULL}),
+        0);
+    check_outputs(out, x, rows);
+}
+
+/* The names in the tenant's jobs directory, space-separated (at most cap bytes). */
+static void jobs_dir(char *out, size_t cap)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/state/tenants/anonymous/jobs", dir);
+    out[0] = 0;
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.') {
+            const size_t k = strlen(out);
+            snprintf(out + k, cap - k, "%s ", e->d_name);
+        }
+    closedir(d);
+}
+
+/* Evaluation before the 202 (docs/service.md): a worker starts a job as soon as its body
+ * is in and checked, while the server makes it durable; the 202 still waits for that; a
+ * server killed before it leaves nothing of the job (no result for a job that was never
+ * accepted), and a failed fsync answers 500 and leaves nothing either. The fault hook
+ * CRYPTONETS_SERVE_FAULT holds the server at the worst moment or fails the fsync. The
+ * job id is checked against SHA-256 computed here (libsodium's, not the server's GnuTLS) */
+START_TEST(test_service_early_start)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    setenv("CRYPTONETS_SERVE_FAULT", "stall=2", 1);
+    start_server(&s, "serve", NULL);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    char kid[65], key[256], t[256], job[65], st[32];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    /* the job id: SHA-256 of "cryptonets job 2\0", the key id in hex, the body */
+    uint8_t h[32];
+    crypto_hash_sha256_state sh;
+    crypto_hash_sha256_init(&sh);
+    crypto_hash_sha256_update(&sh, (const uint8_t *)"cryptonets job 2", 17);
+    crypto_hash_sha256_update(&sh, (const uint8_t *)kid, 64);
+    crypto_hash_sha256_update(&sh, (const uint8_t *)b, len);
+    crypto_hash_sha256_final(&sh, h);
+    char want[65];
+    for (size_t i = 0; i < 32; i++)
+        snprintf(want + 2 * i, 3, "%02x", h[i]);
+    answer_t *a = malloc(sizeof *a);
+    double t0 = now();
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    const double took = now() - t0;
+    field(job, sizeof job, a, "job");
+    ck_assert_str_eq(job, want);
+    /* held 2 s before the 202, during which the job started (the tiny model's evaluation
+     * takes milliseconds: it ended and waited for the job to be durable) */
+    field(st, sizeof st, a, "state");
+    ck_assert_msg(took >= 2 && !strcmp(st, "running") &&
+                      number_of(a, "started") - number_of(a, "created") < 1.5,
+                  "%.2f s: %s", took, a->body);
+    wait_job(a, s.port, NULL, job);
+    field(st, sizeof st, a, "state");
+    ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
+    result_right(s.port, job, key, x, ROWS);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "DELETE", t, NULL, NULL, 0, 200, NULL);
+
+    /* kill -9 while held: the description is on disk, the batch in tmp/, the reply
+     * evaluated and waiting; after the restart nothing of the job is left, and the same
+     * upload is a new job */
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    char head[512];
+    snprintf(head, sizeof head,
+             "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+             t, len);
+    int fd = connect_to(s.port);
+    send_all(fd, head, strlen(head));
+    send_all(fd, b, len);
+    char names[4096] = "";
+    t0 = now();
+    while (now() - t0 < 1.8 && !strstr(names, ".reply.partial-"))
+        nap(0.02), jobs_dir(names, sizeof names);
+    ck_assert_msg(strstr(names, ".reply.partial-") && strstr(names, ".job") &&
+                      !strstr(names, ".batch"),
+                  "not held with a reply waiting: %s", names);
+    kill_server(&s);
+    char raw[256];
+    ck_assert_uint_eq(recv_all(fd, raw, sizeof raw), 0); /* no 202 */
+    close(fd);
+    start_server(&s, "serve2", NULL);
+    jobs_dir(names, sizeof names);
+    ck_assert_msg(names[0] == 0, "left after the crash: %s", names);
+    char *log = err_of("serve2");
+    ck_assert_msg(log && strstr(log, "never accepted"), "%s", log ? log : "");
+    free(log);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "GET", t, NULL, NULL, 0, 404, "not_found");
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    ck_assert_ptr_null(strstr(a->body, "duplicate"));
+    wait_job(a, s.port, NULL, job);
+    result_right(s.port, job, key, x, ROWS);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "DELETE", t, NULL, NULL, 0, 200, NULL);
+    stop_server(&s);
+
+    /* a failed fsync: 500, nothing stored, nothing evaluated is kept; a retry is new */
+    setenv("CRYPTONETS_SERVE_FAULT", "fsync=1", 1);
+    start_server(&s, "serve3", NULL);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    expect(s.port, "POST", t, NULL, b, len, 500, "internal");
+    nap(0.5); /* a worker that took the job has ended it */
+    jobs_dir(names, sizeof names);
+    ck_assert_msg(names[0] == 0, "left after a failed fsync: %s", names);
+    ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"queued\"} "), 0);
+    ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"running\"} "), 0);
+    ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"failed\"} "), 0);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "GET", t, NULL, NULL, 0, 404, "not_found");
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+    ck_assert_ptr_null(strstr(a->body, "duplicate"));
+    wait_job(a, s.port, NULL, job);
+    result_right(s.port, job, key, x, ROWS);
+    free(a);
+    free(b);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* Small things a new user found: the start-up line names the port listened on; --quiet
  * silences libmicrohttpd's lines too */
 START_TEST(test_service_small)
@@ -2226,6 +2388,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_upload_limits);
     tcase_add_test(tc, test_service_state_repair);
     tcase_add_test(tc, test_service_small);
+    tcase_add_test(tc, test_service_early_start);
     suite_add_tcase(s, tc);
     return s;
 }

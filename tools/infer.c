@@ -282,6 +282,7 @@ static volatile size_t resume_len;        /* 0: no job on the server */
 static volatile sig_atomic_t posting;     /* POST /v1/jobs in flight */
 static volatile sig_atomic_t interrupted; /* a signal that arrived meanwhile */
 static int token_from_env;                /* the token is $CRYPTONETS_TOKEN's */
+static char job_part[4400]; /* which part of INPUTS the job holds, when there are several */
 
 /* An argument as a POSIX shell reads it back: as is, or single-quoted. */
 static size_t shell_arg(char *out, size_t cap, const char *arg)
@@ -327,9 +328,9 @@ static void keep_job(const infer_opts_t *o, const char *job)
     char *t = resume_text;
     const size_t cap = sizeof resume_text;
     size_t k = (size_t)snprintf(t, cap,
-                                "cryptonets infer: job %s stays on the server (until it is "
+                                "cryptonets infer: job %s%s stays on the server (until it is "
                                 "deleted, or expires: docs/service.md); to resume:\n",
-                                job);
+                                job, job_part);
     const char *out[6] = {NULL};
     size_t n = 0;
     if (o->out) {
@@ -419,6 +420,7 @@ typedef struct {
     const cli_matrix_t *x;
     size_t n, nin;
     const char *inputs, *path;
+    size_t base; /* the first row of x in INPUTS (a job of a split run) */
     cli_head_t h;
     uint8_t head[CONT_HEAD];
     uint64_t total;   /* bytes of the container */
@@ -496,8 +498,8 @@ static void *stream_produce(void *arg)
             /* the library counts inputs within the batch: name the file's row */
             if (sscanf(d.msg, "input %zu, value %zu (counting from 1): %n", &i, &j, &k) == 2 &&
                 k > 0)
-                snprintf(err, sizeof err, "%s: input %zu, value %zu: %s", s->inputs, first + i,
-                         j, d.msg + k);
+                snprintf(err, sizeof err, "%s: input %zu, value %zu: %s", s->inputs,
+                         s->base + first + i, j, d.msg + k);
             else
                 snprintf(err, sizeof err, "%s: %s", s->inputs,
                          d.msg[0] ? d.msg : cn_strerror(st));
@@ -845,7 +847,7 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
  * the NAME.partial-PID names they are written under), as paths made before any signal can
  * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP) removes them too, with only
  * async-signal-safe calls, then dies of the signal as it would have. */
-#define TMP_FILES 6
+#define TMP_FILES 8
 static char tmp_dir[4096], tmp_files[TMP_FILES][4200];
 
 static void remove_tmp(void)
@@ -876,9 +878,9 @@ static void on_signal(int sig)
 
 static void watch_tmp(const char *dir)
 {
-    static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin"};
+    static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin", "part.bin"};
     snprintf(tmp_dir, sizeof tmp_dir, "%s", dir);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         snprintf(tmp_files[2 * i], sizeof tmp_files[0], "%s/%s", dir, names[i]);
         snprintf(tmp_files[2 * i + 1], sizeof tmp_files[0], "%s/%s.partial-%ld", dir, names[i],
                  (long)getpid());
@@ -894,45 +896,29 @@ static void watch_tmp(const char *dir)
 
 static size_t server_max_records; /* a job's records at most (GET /v1/plan); 0: unknown */
 
-/* 0 when rows inputs of n per record fit one job of the server, else the reason printed
- * (before anything is encrypted). */
-static int check_job_size(const char *inputs, size_t rows, size_t n)
-{
-    const size_t records = (rows + n - 1) / n;
-    if (!server_max_records || records <= server_max_records)
-        return 0;
-    return cli_fail(CLI_ERROR, &A,
-                    "%s: %zu inputs make %zu requests (records) of up to %zu inputs, but "
-                    "this server takes at most %zu requests (inputs) per job (its "
-                    "--max-batches): split INPUTS into files of at most %zu inputs, or "
-                    "start the server with --max-batches %zu",
-                    inputs, rows, records, n, server_max_records, server_max_records * n,
-                    records);
-}
-
-/* Encrypts INPUTS (as `cryptonets encrypt` does, into batch_path) and uploads the batch
- * to path while it is encrypted (stream_t); the first attempt streams from memory, the
- * repeats send the complete file. 0 with r's status, or a CLI_* status with the reason
- * printed. */
+/* Encrypts the rows [base, base + rows) of INPUTS' matrix all (as `cryptonets encrypt`
+ * does, into batch_path) and uploads the batch to path while it is encrypted (stream_t);
+ * the first attempt streams from memory, the repeats send the complete file. 0 with r's
+ * status, or a CLI_* status with the reason printed. */
 static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
-                          const cli_plan_t *p, const char *inputs, const char *batch_path,
-                          const char *path, resp_t *r)
+                          const cli_plan_t *p, const char *inputs, const cli_matrix_t *all,
+                          size_t base, size_t rows, const char *batch_path, const char *path,
+                          resp_t *r)
 {
     size_t threads = 0;
     if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
         return CLI_USAGE;
     cn_client_set_threads(cl, (int)threads);
     const size_t nin = cn_plan_inputs(p->plan), n = cn_plan_params(p->plan)->n;
-    cli_matrix_t x = {0};
-    char err[512];
-    say(o, "encrypting %s", inputs);
-    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
-        return cli_fail(CLI_ERROR, &A, "%s", err);
-    if (check_job_size(inputs, x.rows, n)) {
-        cli_matrix_clear(&x);
-        return CLI_ERROR;
-    }
-    stream_t s = {.c = cl, .x = &x, .n = n, .nin = nin, .inputs = inputs, .path = batch_path};
+    const cli_matrix_t x = {.rows = rows, .cols = nin, .v = all->v + base * nin};
+    say(o, "encrypting %s%s", inputs, rows < all->rows ? " (this job's part)" : "");
+    stream_t s = {.c = cl,
+                  .x = &x,
+                  .n = n,
+                  .nin = nin,
+                  .inputs = inputs,
+                  .base = base,
+                  .path = batch_path};
     s.h =
         (cli_head_t){.kind = CLI_KIND_BATCH, .records = (x.rows + n - 1) / n, .inputs = x.rows};
     memcpy(s.h.digest, p->digest, 32);
@@ -998,7 +984,6 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     free(s.avail);
     free(s.sent);
     free(s.stored);
-    cli_matrix_clear(&x);
     return rc;
 }
 
@@ -1008,6 +993,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
  * CLI_* status with the reason printed. */
 static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_client_t *pc,
                                  const cli_plan_t *p, const char *inputs,
+                                 const cli_matrix_t *all, size_t base, size_t rows,
                                  const char *batch_path, const char *path, resp_t *r)
 {
     size_t threads = 0;
@@ -1018,15 +1004,10 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
     if (cn_plan_packed(&pk, p->plan, NULL) != CN_OK)
         return cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
     const size_t nin = cn_plan_inputs(p->plan), B = cn_packed_batch(pk);
-    cli_matrix_t x = {0};
+    const cli_matrix_t x = {.rows = rows, .cols = nin, .v = all->v + base * nin};
     char err[CN_NET_DIAG_BYTES + 512];
-    say(o, "encrypting %s (packed layout, %zu input(s) per request)", inputs, B);
-    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
-        return cli_fail(CLI_ERROR, &A, "%s", err);
-    if (check_job_size(inputs, x.rows, B)) {
-        cli_matrix_clear(&x);
-        return CLI_ERROR;
-    }
+    say(o, "encrypting %s%s (packed layout, %zu input(s) per request)", inputs,
+        rows < all->rows ? " (this job's part)" : "", B);
     cli_head_t h = {.kind = CLI_KIND_BATCH,
                     .layout = CN_LAYOUT_PACKED,
                     .records = (x.rows + B - 1) / B,
@@ -1045,7 +1026,8 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
             cn_packed_client_encrypt(&buf, &len, pc, x.v + first * nin, count, &d);
         if (st != CN_OK)
             rc = cli_fail(CLI_ERROR, &A, "%s: request %zu (inputs %zu..%zu): %s", inputs, b + 1,
-                          first + 1, first + count, d.msg[0] ? d.msg : cn_strerror(st));
+                          base + first + 1, base + first + count,
+                          d.msg[0] ? d.msg : cn_strerror(st));
         else if (cli_writer_put(&w, count, buf, len, err, sizeof err))
             rc = cli_fail(CLI_ERROR, &A, "%s", err);
         free(buf);
@@ -1056,7 +1038,6 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
         if (cli_writer_close(&w, err, sizeof err) && rc == 0)
             rc = cli_fail(CLI_ERROR, &A, "%s", err);
     }
-    cli_matrix_clear(&x);
     if (rc)
         return rc;
     FILE *bf = fopen(batch_path, "rb");
@@ -1072,10 +1053,61 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
     return rc;
 }
 
+/* DELETE /v1/jobs/ID once its result is here; a failure is said, with the commands. */
+static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t *r)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+    if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, r) == 0 && r->status == 200) {
+        resume_len = 0;
+    } else {
+        say(o, "the job could not be deleted (%ld)", r->status);
+        if (resume_len)
+            fputs(resume_text, stderr);
+    }
+}
+
+/* Appends the records of one job's result (the container at part) to the result of all
+ * the jobs being written to path by w (opened with the first part's header, records and
+ * inputs the whole run's): the one result decrypt reads, as if one job had held all. */
+static int merge_reply(cli_writer_t *w, const char *path, const char *part, size_t records,
+                       size_t inputs)
+{
+    char err[512];
+    cli_reader_t r;
+    if (cli_reader_open(&r, part, CLI_KIND_REPLY, err, sizeof err)) {
+        cli_reader_close(&r);
+        return cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    int rc = 0;
+    if (!w->f) {
+        cli_head_t h = r.h;
+        h.records = records;
+        h.inputs = inputs;
+        if (cli_writer_open(w, path, &h, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    for (uint64_t b = 0; rc == 0 && b < r.h.records; b++) {
+        uint64_t count;
+        uint8_t *buf = NULL;
+        size_t len;
+        if (cli_reader_next(&r, &count, &buf, &len, UINT64_MAX, err, sizeof err) ||
+            cli_writer_put(w, count, buf, len, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+        free(buf);
+    }
+    if (rc == 0 && cli_reader_end(&r, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    cli_reader_close(&r);
+    return rc;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
-    char plan_path[4200], batch_path[4200], reply_path[4200], path[512], kid[65], job[65];
+    char plan_path[4200], batch_path[4200], reply_path[4200], part_path[4200], path[512];
+    char kid[65] = "", job[65] = "";
     snprintf(plan_path, sizeof plan_path, "%s/plan.cnp", dir);
+    snprintf(part_path, sizeof part_path, "%s/part.bin", dir);
     snprintf(batch_path, sizeof batch_path, "%s/batch.bin", dir);
     snprintf(reply_path, sizeof reply_path, "%s/reply.bin", dir);
     resp_t r = {0};
@@ -1083,6 +1115,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     cli_plan_t p = {0};
     cn_client_t *cl = NULL;         /* kept for the encryption; p must outlive it */
     cn_packed_client_t *pcl = NULL; /* the same, for a plan of the packed layout */
+    cli_matrix_t x = {0};           /* INPUTS */
+    cli_writer_t merged = {0};      /* the jobs' results as one, when there are several */
+    char err[512];
     const double t0 = cli_now();
     if (o->del) { /* --job ID --delete */
         snprintf(path, sizeof path, "/v1/jobs/%s", o->job);
@@ -1103,7 +1138,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     uint8_t d[32];
-    char hex[65], err[512];
+    char hex[65];
     crypto_hash_sha256(d, (const uint8_t *)r.body, r.len);
     svc_hex(hex, d, 32);
     server_max_records = r.max_records;
@@ -1129,23 +1164,18 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
-    if (o->job) { /* a job accepted before: straight to the wait */
-        snprintf(job, sizeof job, "%s", o->job);
-        say(o, "resuming job %.16s...", job);
-        keep_job(o, job);
-        goto wait;
-    }
-    /* 2. the evaluation keys, registered once */
+    /* 2. the evaluation keys, registered once (a job accepted before needs none) */
     uint8_t *keys = NULL;
     size_t klen = 0;
-    rc = eval_keys(&keys, &klen, o, &p, cl, pcl);
+    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
     if (rc)
         goto done;
     crypto_hash_sha256(d, keys, klen);
     svc_hex(kid, d, 32);
     snprintf(path, sizeof path, "/v1/keys/%s", kid);
-    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
-    if (rc == 0 && r.status == 404) {
+    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
+    if (o->job) {
+    } else if (rc == 0 && r.status == 404) {
         say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
         rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
         if (rc == 0 && r.status != 200 && r.status != 201)
@@ -1156,79 +1186,136 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     free(keys);
     if (rc)
         goto done;
-    /* 3. encrypt and upload at once; the same bytes are the same job, so a retry (from
-     * the file the encryption also writes) cannot make two */
-    snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
-    if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, batch_path, path, &r)
-                     : encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
-        goto done;
-    if (r.status != 202) {
-        rc = server_error(&r, "POST /v1/jobs");
-        goto done;
-    }
-    json_field(job, sizeof job, &r, "job");
-    if (strlen(job) != 64) {
-        rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
-        goto done;
-    }
-    say(o, "job %.16s... accepted", job);
-    keep_job(o, job);
-wait:;
-    /* 5. wait: long polls (the server answers when the job changes state, or after the
-     * seconds asked for), with a short pause only when an answer brings no change (a
-     * poll's time ran out, or a server that ignores ?wait) */
-    char state[32] = "", last[32] = "";
-    if (!o->job) /* the 202's status document: the state the first poll starts from */
-        json_field(last, sizeof last, &r, "state");
-    double poll = 0.1;
-    for (;;) {
-        const double left = o->wait - (cli_now() - t0);
-        /* with the state last seen: a change before the poll arrived answers at once */
-        const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
-        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
-                 last[0] ? "&state=" : "", last);
-        if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
+    /* 3. the inputs, read once and split over jobs of at most the server's
+     * X-Cryptonets-Max-Records records each (docs/service.md, "The client") */
+    size_t njobs = 1, job_rows = 0, records = 0;
+    if (!o->job) {
+        const cn_packed_t *pk = NULL;
+        if (packed && cn_plan_packed(&pk, p.plan, NULL) != CN_OK) {
+            rc = cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
             goto done;
-        if (r.status != 200) {
-            if (r.status == 404)
-                resume_len = 0; /* no such job (any more): nothing to resume */
+        }
+        const size_t per = packed ? cn_packed_batch(pk) : cn_plan_params(p.plan)->n;
+        char merr[CN_NET_DIAG_BYTES + 512];
+        if (cli_read_matrix(&x, inputs, o->format, cn_plan_inputs(p.plan), merr, sizeof merr)) {
+            rc = cli_fail(CLI_ERROR, &A, "%s", merr);
+            goto done;
+        }
+        records = (x.rows + per - 1) / per;
+        const size_t per_job =
+            server_max_records && server_max_records < records ? server_max_records : records;
+        njobs = (records + per_job - 1) / per_job;
+        job_rows = per_job * per;
+        if (njobs > 1)
+            say(o,
+                "%zu inputs make %zu requests (records) of up to %zu inputs; this server takes "
+                "%zu per job (its --max-batches): %zu jobs, one after the other",
+                x.rows, records, per, per_job, njobs);
+    }
+    for (size_t jn = 0; jn < njobs; jn++) {
+        const size_t base = jn * job_rows;
+        const size_t rows = o->job ? 0 : x.rows - base < job_rows ? x.rows - base : job_rows;
+        if (o->job) { /* a job accepted before: straight to the wait */
+            snprintf(job, sizeof job, "%s", o->job);
+            say(o, "resuming job %.16s...", job);
+            keep_job(o, job);
+        } else {
+            /* encrypt and upload at once; the same bytes are the same job, so a retry
+             * (from the file the encryption also writes) cannot make two */
+            snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+            if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
+                                                     batch_path, path, &r)
+                             : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, batch_path,
+                                              path, &r)))
+                goto done;
+            if (r.status != 202) {
+                rc = server_error(&r, "POST /v1/jobs");
+                goto done;
+            }
+            json_field(job, sizeof job, &r, "job");
+            if (strlen(job) != 64) {
+                rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
+                goto done;
+            }
+            if (njobs > 1)
+                snprintf(job_part, sizeof job_part,
+                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
+                         "prints numbered from 1)",
+                         jn + 1, njobs, base + 1, base + rows, inputs);
+            say(o, "job %.16s... accepted%s", job, job_part);
+            keep_job(o, job);
+        }
+        /* wait: long polls (the server answers when the job changes state, or after the
+         * seconds asked for), with a short pause only when an answer brings no change (a
+         * poll's time ran out, or a server that ignores ?wait) */
+        char state[32] = "", last[32] = "";
+        if (!o->job) /* the 202's status document: the state the first poll starts from */
+            json_field(last, sizeof last, &r, "state");
+        double poll = 0.1;
+        for (;;) {
+            const double left = o->wait - (cli_now() - t0);
+            /* with the state last seen: a change before the poll arrived answers at once */
+            const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+            snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
+                     last[0] ? "&state=" : "", last);
+            if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
+                goto done;
+            if (r.status != 200) {
+                if (r.status == 404)
+                    resume_len = 0; /* no such job (any more): nothing to resume */
+                rc = server_error(&r, path);
+                goto done;
+            }
+            json_field(state, sizeof state, &r, "state");
+            const int changed = strcmp(state, last) != 0;
+            if (changed)
+                say(o, "job %.16s... %s", job, state);
+            snprintf(last, sizeof last, "%s", state);
+            if (!strcmp(state, "done") || !strcmp(state, "failed"))
+                break;
+            if (cli_now() - t0 > o->wait) {
+                rc = cli_fail(CLI_ERROR, &A, "job %s: still %s after %.0f s (--wait)", job,
+                              state, o->wait);
+                goto done;
+            }
+            if (!changed) {
+                sleep_s(poll);
+                poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+            }
+        }
+        /* download (several jobs: each into part.bin, its records appended to the
+         * result being assembled, and the job deleted) */
+        const char *dst = njobs > 1 ? part_path : reply_path;
+        snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
+        FILE *rf = fopen(dst, "w+b");
+        if (!rf) {
+            rc = cli_fail(CLI_ERROR, &A, "%s: %s", dst, strerror(errno));
+            goto done;
+        }
+        rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
+        if (fclose(rf) != 0 && rc == 0)
+            rc = cli_fail(CLI_ERROR, &A, "%s: write failed", dst);
+        if (rc == 0 && r.status != 200)
             rc = server_error(&r, path);
+        if (rc)
             goto done;
-        }
-        json_field(state, sizeof state, &r, "state");
-        const int changed = strcmp(state, last) != 0;
-        if (changed)
-            say(o, "job %.16s... %s", job, state);
-        snprintf(last, sizeof last, "%s", state);
-        if (!strcmp(state, "done") || !strcmp(state, "failed"))
-            break;
-        if (cli_now() - t0 > o->wait) {
-            rc = cli_fail(CLI_ERROR, &A, "job %s: still %s after %.0f s (--wait)", job, state,
-                          o->wait);
-            goto done;
-        }
-        if (!changed) {
-            sleep_s(poll);
-            poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        struct stat sb;
+        if (stat(dst, &sb) == 0)
+            say(o, "downloaded %.1f MB", (double)sb.st_size / 1e6);
+        if (njobs > 1) {
+            if ((rc = merge_reply(&merged, reply_path, part_path, records, x.rows)))
+                goto done;
+            if (!o->keep)
+                delete_job(c, o, job, &r);
+            resume_len = 0; /* its result is here now */
+            job_part[0] = 0;
         }
     }
-    /* 6. download and decrypt */
-    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
-    FILE *rf = fopen(reply_path, "w+b");
-    if (!rf) {
-        rc = cli_fail(CLI_ERROR, &A, "%s: %s", reply_path, strerror(errno));
+    if (merged.f && cli_writer_close(&merged, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
         goto done;
     }
-    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
-    if (fclose(rf) != 0 && rc == 0)
-        rc = cli_fail(CLI_ERROR, &A, "%s: write failed", reply_path);
-    if (rc == 0 && r.status != 200)
-        rc = server_error(&r, path);
-    if (rc)
-        goto done;
-    struct stat sb;
-    if (stat(reply_path, &sb) == 0)
-        say(o, "downloaded %.1f MB; decrypting", (double)sb.st_size / 1e6);
+    say(o, "decrypting");
     cli_args_t da = {.cmd = "infer",
                      .pos = {o->key, reply_path},
                      .npos = 2,
@@ -1240,19 +1327,16 @@ wait:;
     if ((rc = cli_decrypt(&da)))
         goto done;
     say(o, "done");
-    if (!o->keep) {
-        snprintf(path, sizeof path, "/v1/jobs/%s", job);
-        if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, &r) == 0 && r.status == 200) {
-            resume_len = 0;
-        } else {
-            say(o, "the job could not be deleted (%ld)", r.status);
-            if (resume_len)
-                fputs(resume_text, stderr);
-        }
-    }
+    if (njobs == 1 && !o->keep)
+        delete_job(c, o, job, &r);
     if (o->keep)
         resume_len = 0; /* kept as asked */
 done:
+    if (merged.f) {
+        merged.bad = 1;
+        (void)cli_writer_close(&merged, err, sizeof err);
+    }
+    cli_matrix_clear(&x);
     if (rc && resume_len)
         fputs(resume_text, stderr);
     cn_client_free(cl);

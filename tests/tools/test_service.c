@@ -15,6 +15,7 @@
  * Raw requests are written on a socket here (the tests need to misbehave as no HTTP
  * library would); the service itself uses libmicrohttpd and libcurl. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -2417,12 +2418,26 @@ static int printed_command(char *cmd, size_t cap, const char *tag, const char *w
     return found;
 }
 
+/* The job descriptions in alice's jobs directory of DIR/state. */
+static size_t count_jobs(void)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/state/tenants/alice/jobs", dir);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    size_t k = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        k += strlen(e->d_name) > 4 && !strcmp(e->d_name + strlen(e->d_name) - 4, ".job");
+    closedir(d);
+    return k;
+}
+
 /* infer's client side: bad option values exit 2; -o checked before anything is sent; a
  * job accepted and left on the server (--wait ran out, the server died, a signal) always
  * names its id and the commands that resume and delete it, with --token-file (never the
- * token), and those commands work; more inputs than a job of the server holds are refused
- * before encrypting, naming the limit; the cached evaluation keys, damaged or another
- * key's, are named and made again */
+ * token), and those commands work; more inputs than a job of the server holds are split
+ * over several jobs; the cached evaluation keys, damaged or another key's, are named and
+ * made again */
 START_TEST(test_service_client)
 {
     int64_t x[ROWS * NIN];
@@ -2526,7 +2541,8 @@ START_TEST(test_service_client)
     ck_assert_msg(system(fixed) == 0, "%s: failed", fixed);
     ck_assert_msg(system(fixed) != 0, "%s: a deleted job deleted again", fixed);
     stop_server(&s);
-    /* more inputs than a job takes: refused before encrypting, naming --max-batches */
+    /* more inputs than a job of the server takes (--max-batches 1: n inputs): split over
+     * two jobs, one after the other, and the predictions of all of them, in order */
     start_server(&s, "one", (const char *[]){"--tokens", tokens, "--max-batches", "1", NULL});
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     size_t plen;
@@ -2535,20 +2551,23 @@ START_TEST(test_service_client)
     cn_net_diag_t d = {{0}};
     ck_assert_int_eq(cn_plan_from_bytes(&pl, (const uint8_t *)pb, plen, 0, &d), CN_OK);
     free(pb);
-    const size_t n = cn_plan_params(pl)->n, rows = n + 1;
+    const size_t n = cn_plan_params(pl)->n, rows = n + 3;
     cn_plan_free(pl);
-    int64_t *big = calloc(rows * NIN, sizeof *big);
-    char bigin[256];
+    int64_t *big = malloc(rows * NIN * sizeof *big);
+    inputs(big, rows, 72);
+    char bigin[256], bigout[256];
     path(bigin, "big.csv");
+    path(bigout, "big.out.csv");
     write_csv(bigin, big, rows);
-    free(big);
-    ck_assert_int_eq(tool("toomany", NULL,
+    const size_t jobs_before = count_jobs();
+    ck_assert_int_eq(tool("split", NULL,
                           (const char *[]){"infer", "--server", url, "--key", key, bigin,
-                                           "--token-file", tfile, NULL}),
-                     1);
-    err_has("toomany", "at most 1 requests (inputs) per job");
-    err_has("toomany", "--max-batches");
-    err_lacks("toomany", "uploading");
+                                           "--token-file", tfile, "-o", bigout, "--raw", NULL}),
+                     0);
+    err_has("split", "this server takes 1 per job (its --max-batches): 2 jobs");
+    check_plan_outputs(bigout, "plan.cnp", big, rows, NOUT);
+    free(big);
+    ck_assert_uint_eq(count_jobs(), jobs_before); /* both deleted once their results came */
     /* the cached evaluation keys: truncated, then another key's: named, made again */
     char cache[300], other[256], other_keys[256];
     snprintf(cache, sizeof cache, "%s.eval-keys", key);

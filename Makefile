@@ -115,8 +115,8 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 # the `cryptonets` command-line tool (docs/cli.md): the public API, libsodium and jansson
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 # the service (`cryptonets serve` and `infer`, docs/service.md) lives in the tool only:
-# libmicrohttpd (server, TLS through GnuTLS) and libcurl (client); the library and its
-# cryptonets.pc do not link them
+# libmicrohttpd (server, TLS through GnuTLS, which serve also calls to check its certificate
+# and key at start) and libcurl (client); the library and its cryptonets.pc do not link them
 SERVICE_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl gnutls 2>/dev/null)
 SERVICE_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl gnutls 2>/dev/null || \
                   echo -lmicrohttpd -lcurl -lgnutls)

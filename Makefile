@@ -116,8 +116,8 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 TOOL_SRC := $(sort $(wildcard tools/*.c))
 # the service (`cryptonets serve` and `infer`, docs/service.md) lives in the tool only:
 # libmicrohttpd (server, TLS through GnuTLS) and libcurl (client); the library and its
-# cryptonets.pc do not link them. GnuTLS directly too: the job ids' SHA-256 (its code uses
-# the CPU's SHA extensions)
+# cryptonets.pc do not link them. GnuTLS directly too: serve checks its certificate and key
+# at start with it, and hashes job ids with its SHA-256 (which uses the CPU's SHA extensions)
 SERVICE_CFLAGS := $(shell pkg-config --cflags libmicrohttpd libcurl gnutls 2>/dev/null)
 SERVICE_LIBS := $(shell pkg-config --libs libmicrohttpd libcurl gnutls 2>/dev/null || \
                   echo -lmicrohttpd -lcurl -lgnutls)

@@ -29,7 +29,7 @@ typedef struct {
     const char *job; /* --job ID: an accepted job to wait for, download and decrypt */
     size_t retries;
     double wait;
-    int json, raw, quiet, keep;
+    int json, raw, quiet, keep, del;
 } infer_opts_t;
 
 static const cli_args_t A = {.cmd = "infer"};
@@ -56,7 +56,10 @@ static const char infer_help[] =
     "Runs INPUTS (CSV, IDX or .npy, as for encrypt) through a `cryptonets serve` server:\n"
     "fetches its plan (refused unless CLIENT_KEY was made for it), registers the evaluation\n"
     "keys once, encrypts, uploads, waits, downloads and decrypts; prints the predictions as\n"
-    "decrypt does. Progress on stderr. The secret key never leaves this process.\n"
+    "decrypt does. Progress on stderr. The secret key never leaves this process. Inputs\n"
+    "that need more records than the server's --max-batches run as several jobs in turn.\n"
+    "A job left on the server (--wait, a lost server, a signal) is named with the commands\n"
+    "that resume and delete it.\n"
     "  --server URL        http://HOST:PORT or https://HOST:PORT\n"
     "  --key CLIENT_KEY    the client key (cryptonets keygen)\n"
     "  --eval-keys FILE    the evaluation keys to register (default CLIENT_KEY.eval-keys,\n"
@@ -68,6 +71,7 @@ static const char infer_help[] =
     "  --keep              leave the job on the server (default: deleted once downloaded)\n"
     "  --job ID            instead of INPUTS: wait for, download and decrypt a job accepted\n"
     "                      before (one whose --wait ran out), encrypted under CLIENT_KEY\n"
+    "  --delete            with --job ID: delete that job on the server\n"
     "  -o OUT, --json, --raw, --format F, --threads T, --quiet: as for encrypt and decrypt\n";
 
 static int usage(const char *fmt, const char *arg)
@@ -95,17 +99,27 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         O_WAIT,
         O_KEEP,
         O_JOB,
+        O_DELETE,
         O_HELP
     };
     static const struct option opts[] = {
-        {"server", 1, 0, O_SERVER},   {"key", 1, 0, O_KEY},
-        {"eval-keys", 1, 0, O_EVAL},  {"token-file", 1, 0, O_TOKEN},
-        {"cacert", 1, 0, O_CACERT},   {"json", 0, 0, O_JSON},
-        {"raw", 0, 0, O_RAW},         {"format", 1, 0, O_FORMAT},
-        {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, O_QUIET},
-        {"retries", 1, 0, O_RETRIES}, {"wait", 1, 0, O_WAIT},
-        {"keep", 0, 0, O_KEEP},       {"job", 1, 0, O_JOB},
-        {"help", 0, 0, O_HELP},       {0, 0, 0, 0},
+        {"server", 1, 0, O_SERVER},
+        {"key", 1, 0, O_KEY},
+        {"eval-keys", 1, 0, O_EVAL},
+        {"token-file", 1, 0, O_TOKEN},
+        {"cacert", 1, 0, O_CACERT},
+        {"json", 0, 0, O_JSON},
+        {"raw", 0, 0, O_RAW},
+        {"format", 1, 0, O_FORMAT},
+        {"threads", 1, 0, O_THREADS},
+        {"quiet", 0, 0, O_QUIET},
+        {"retries", 1, 0, O_RETRIES},
+        {"wait", 1, 0, O_WAIT},
+        {"keep", 0, 0, O_KEEP},
+        {"job", 1, 0, O_JOB},
+        {"delete", 0, 0, O_DELETE},
+        {"help", 0, 0, O_HELP},
+        {0, 0, 0, 0},
     };
     *o = (infer_opts_t){.retries = 8, .wait = 86400};
     *inputs = NULL;
@@ -136,17 +150,26 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         case O_RAW:
             o->raw = 1;
             break;
-        case O_FORMAT:
-            o->format = optarg;
-            break;
-        case O_THREADS:
+        case O_THREADS: {
+            size_t t;
+            if (cli_parse_size(&t, &A, "--threads", optarg, 4096))
+                return CLI_USAGE;
             o->threads = optarg;
+            break;
+        }
+        case O_FORMAT:
+            if (strcmp(optarg, "csv") && strcmp(optarg, "idx") && strcmp(optarg, "npy"))
+                return usage("--format: csv, idx or npy, got '%s'", optarg);
+            o->format = optarg;
             break;
         case O_QUIET:
             o->quiet = 1;
             break;
         case O_KEEP:
             o->keep = 1;
+            break;
+        case O_DELETE:
+            o->del = 1;
             break;
         case 'o':
             o->out = optarg;
@@ -182,6 +205,10 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
     *inputs = o->job ? NULL : argv[optind];
     if (!o->server || !o->key)
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
+    if (strncmp(o->server, "http://", 7) != 0 && strncmp(o->server, "https://", 8) != 0)
+        return usage("--server: http://HOST:PORT or https://HOST:PORT, got '%s'", o->server);
+    if (o->del && !o->job)
+        return usage("%s", "--delete deletes a job: give --job ID");
     return 0;
 }
 
@@ -202,6 +229,7 @@ typedef struct {
     FILE *sink;
     double retry_after;
     char plan_sha[80];
+    size_t max_records; /* X-Cryptonets-Max-Records of GET /v1/plan; 0: not said */
 } resp_t;
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
@@ -239,14 +267,136 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
         while (*v == ' ')
             v++;
         snprintf(r->plan_sha, sizeof r->plan_sha, "%.64s", v);
+    } else if (!strncasecmp(line, "X-Cryptonets-Max-Records:", 25)) {
+        r->max_records = strtoul(line + 25, NULL, 10);
     }
     return n;
+}
+
+/* --- a job left on the server ----------------------------------------------------------
+ * Once the server has accepted a job it keeps it (and its result) until it is deleted or
+ * expires. Whatever ends infer before the job is downloaded and deleted (a lost server,
+ * an error, --wait, a signal) prints its id and the commands that resume and delete it:
+ * resume_text, made when the job is accepted, is written by the signal handler too. A
+ * signal that arrives while POST /v1/jobs is in flight stops an upload still being sent,
+ * but one sent whole waits for the server's answer, whose job id it prints. */
+static char resume_text[8192];
+static volatile size_t resume_len;        /* 0: no job on the server */
+static volatile sig_atomic_t posting;     /* POST /v1/jobs in flight */
+static volatile sig_atomic_t interrupted; /* a signal that arrived meanwhile */
+static int token_from_env;                /* the token is $CRYPTONETS_TOKEN's */
+static char job_part[4400]; /* which part of INPUTS the job holds, when there are several */
+
+/* An argument as a POSIX shell reads it back: as is, or single-quoted. */
+static size_t shell_arg(char *out, size_t cap, const char *arg)
+{
+    if (*arg && strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                            "_./:=@%+,-") == strlen(arg))
+        return (size_t)snprintf(out, cap, " %s", arg);
+    size_t k = (size_t)snprintf(out, cap, " '");
+    for (; *arg && k + 5 < cap; arg++)
+        k += *arg == '\'' ? (size_t)snprintf(out + k, cap - k, "'\\''")
+                          : (size_t)snprintf(out + k, cap - k, "%c", *arg);
+    return k + (size_t)snprintf(out + k, cap - k, "'");
+}
+
+/* The command `cryptonets infer` with the options that reach this server as this one did
+ * (server, key, token file, CA), then --job job and extra ones. */
+static size_t job_command(char *out, size_t cap, const infer_opts_t *o, const char *job,
+                          const char *const *extra)
+{
+    const char *args[16] = {"--server", o->server, "--key", o->key};
+    size_t n = 4;
+    if (o->token_file) {
+        args[n++] = "--token-file";
+        args[n++] = o->token_file;
+    }
+    if (o->cacert) {
+        args[n++] = "--cacert";
+        args[n++] = o->cacert;
+    }
+    args[n++] = "--job";
+    args[n++] = job;
+    for (; *extra && n < 16; extra++)
+        args[n++] = *extra;
+    size_t k = (size_t)snprintf(out, cap, "  cryptonets infer");
+    for (size_t i = 0; i < n && k < cap; i++)
+        k += shell_arg(out + k, cap - k, args[i]);
+    return k < cap ? k : cap - 1;
+}
+
+/* Makes resume_text for the job just accepted. */
+static void keep_job(const infer_opts_t *o, const char *job)
+{
+    char *t = resume_text;
+    const size_t cap = sizeof resume_text;
+    size_t k = (size_t)snprintf(t, cap,
+                                "cryptonets infer: job %s%s stays on the server (until it is "
+                                "deleted, or expires: docs/service.md); to resume:\n",
+                                job, job_part);
+    const char *out[6] = {NULL};
+    size_t n = 0;
+    if (o->out) {
+        out[n++] = "-o";
+        out[n++] = o->out;
+    }
+    if (o->json)
+        out[n++] = "--json";
+    if (o->raw)
+        out[n++] = "--raw";
+    k += job_command(t + k, cap - k, o, job, out);
+    k += (size_t)snprintf(t + k, cap - k, "\nto delete it:\n");
+    k += job_command(t + k, cap - k, o, job, (const char *[]){"--delete", NULL});
+    k += (size_t)snprintf(t + k, cap - k, "\n%s",
+                          token_from_env ? "(both with CRYPTONETS_TOKEN set to the token "
+                                           "used now)\n"
+                                         : "");
+    resume_len = k < cap ? k : cap - 1;
+}
+
+static void remove_tmp(void);
+
+/* A signal, once libcurl returned (http_try): the job's commands if the upload was
+ * accepted meanwhile, then the death of the signal. */
+static void die_interrupted(const char *method, const char *path, CURLcode e, const resp_t *r,
+                            const infer_opts_t *o)
+{
+    if (!resume_len && e == CURLE_OK && r->status == 202 && !strcmp(method, "POST") &&
+        !strncmp(path, "/v1/jobs", 8)) {
+        json_error_t je;
+        json_t *d = r->body ? json_loads(r->body, 0, &je) : NULL;
+        const char *job = d ? json_string_value(json_object_get(d, "job")) : NULL;
+        if (job && strlen(job) == 64)
+            keep_job(o, job);
+        json_decref(d);
+    }
+    if (resume_len)
+        fputs(resume_text, stderr);
+    else
+        fputs("cryptonets infer: interrupted; no job of these inputs was accepted\n", stderr);
+    remove_tmp();
+    const int sig = interrupted;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* libcurl's progress callback: a signal stops the transfer, except a job's upload sent
+ * whole, whose answer (the job id) is awaited. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    if (!interrupted)
+        return 0;
+    return !(posting && ultotal > 0 && ulnow >= ultotal);
 }
 
 static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted) {
     }
 }
 
@@ -273,6 +423,7 @@ typedef struct {
     const cli_matrix_t *x;
     size_t n, nin;
     const char *inputs, *path;
+    size_t base; /* the first row of x in INPUTS (a job of a split run) */
     cli_head_t h;
     uint8_t head[CONT_HEAD];
     uint64_t total;   /* bytes of the container */
@@ -350,8 +501,8 @@ static void *stream_produce(void *arg)
             /* the library counts inputs within the batch: name the file's row */
             if (sscanf(d.msg, "input %zu, value %zu (counting from 1): %n", &i, &j, &k) == 2 &&
                 k > 0)
-                snprintf(err, sizeof err, "%s: input %zu, value %zu: %s", s->inputs, first + i,
-                         j, d.msg + k);
+                snprintf(err, sizeof err, "%s: input %zu, value %zu: %s", s->inputs,
+                         s->base + first + i, j, d.msg + k);
             else
                 snprintf(err, sizeof err, "%s: %s", s->inputs,
                          d.msg[0] ? d.msg : cn_strerror(st));
@@ -413,8 +564,20 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
         } else {
             const size_t o = (size_t)(off - CONT_REC);
             pthread_mutex_lock(&s->mu);
-            while (s->avail[b] <= o && !s->done)
-                pthread_cond_wait(&s->cv, &s->mu);
+            while (s->avail[b] <= o && !s->done && !interrupted) {
+                struct timespec ts; /* a signal is seen within 0.2 s */
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 200000000;
+                if (ts.tv_nsec >= 1000000000) {
+                    ts.tv_sec++;
+                    ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+            }
+            if (interrupted && s->avail[b] <= o) {
+                pthread_mutex_unlock(&s->mu);
+                return CURL_READFUNC_ABORT;
+            }
             const uint8_t *rec = s->avail[b] > o ? s->buf[b] : NULL;
             const size_t have = s->avail[b];
             pthread_mutex_unlock(&s->mu);
@@ -440,14 +603,16 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
  * file of ulen bytes, or stream: the batch being encrypted (one attempt only: *lost is
  * set when it may be repeated from the file); sink: where a 2xx body goes (else into
  * r->body). 0 with r->status set, or 1 with the reason printed. */
-static int http_try(http_t *c, const char *method, const char *path, const uint8_t *body,
-                    size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
-                    FILE *sink, resp_t *r)
+static int http_try1(http_t *c, const char *method, const char *path, const uint8_t *body,
+                     size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
+                     FILE *sink, resp_t *r)
 {
     char url[4096];
     snprintf(url, sizeof url, "%s%s", c->base, path);
     double backoff = 0.5;
     for (size_t attempt = 1;; attempt++) {
+        if (interrupted)
+            die_interrupted(method, path, CURLE_ABORTED_BY_CALLBACK, r, c->o);
         free(r->body);
         *r = (resp_t){.sink = sink};
         if (sink && (fflush(sink) != 0 || ftruncate(fileno(sink), 0) != 0 ||
@@ -473,6 +638,8 @@ static int http_try(http_t *c, const char *method, const char *path, const uint8
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         if (c->cacert)
             curl_easy_setopt(h, CURLOPT_CAINFO, c->cacert);
         if (body) {
@@ -494,6 +661,8 @@ static int http_try(http_t *c, const char *method, const char *path, const uint8
         const CURLcode e = curl_easy_perform(h);
         curl_slist_free_all(hd);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+        if (interrupted)
+            die_interrupted(method, path, e, r, c->o);
         const int lost = e == CURLE_COULDNT_CONNECT || e == CURLE_SEND_ERROR ||
                          e == CURLE_RECV_ERROR || e == CURLE_OPERATION_TIMEDOUT ||
                          e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
@@ -526,6 +695,18 @@ static int http_try(http_t *c, const char *method, const char *path, const uint8
         }
         backoff = backoff * 2 < 10 ? backoff * 2 : 10;
     }
+}
+
+/* http_try1, with a job's upload marked for the signal handler */
+static int http_try(http_t *c, const char *method, const char *path, const uint8_t *body,
+                    size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
+                    FILE *sink, resp_t *r)
+{
+    posting = !strcmp(method, "POST") && !strncmp(path, "/v1/jobs", 8);
+    const int rc =
+        http_try1(c, method, path, body, blen, upload, ulen, stream, lost_out, sink, r);
+    posting = 0;
+    return rc;
 }
 
 static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
@@ -574,6 +755,7 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
         fclose(f);
     } else if (getenv("CRYPTONETS_TOKEN")) {
         snprintf(tok, sizeof tok, "%s", getenv("CRYPTONETS_TOKEN"));
+        token_from_env = 1;
     }
     tok[strcspn(tok, "\r\n")] = 0;
     if (o->token_file && !tok[0])
@@ -584,29 +766,61 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
     return 0;
 }
 
-/* The evaluation keys to register: the file given, or CLIENT_KEY.eval-keys (made from the
- * key on first use, remade if it belongs to another key or plan). Their bytes in *buf. */
+/* Why the evaluation-key file at path cannot serve the key whose id is id under plan p
+ * ("" when it can): read whole, as the server will, and checked against the key (its id,
+ * in the file's header). */
+static void keys_problem(char *why, size_t cap, const char *path, const cli_plan_t *p,
+                         const char *key, const uint8_t id[32])
+{
+    char err[512] = "";
+    cli_reader_t r;
+    uint64_t count;
+    uint8_t *b = NULL;
+    size_t len;
+    why[0] = 0;
+    if (cli_reader_open(&r, path, CLI_KIND_KEYS, err, sizeof err))
+        snprintf(why, cap, "%s", err);
+    else if (memcmp(r.h.digest, p->digest, 32) != 0)
+        snprintf(why, cap, "%s: evaluation keys for another plan", path);
+    else if (memcmp(r.h.key_id, id, 32) != 0)
+        snprintf(why, cap, "%s: evaluation keys of another client key than %s", path, key);
+    else if (cli_reader_next(&r, &count, &b, &len, 0, err, sizeof err) ||
+             cli_reader_end(&r, err, sizeof err))
+        snprintf(why, cap, "%s", err);
+    free(b);
+    cli_reader_close(&r);
+}
+
+/* The evaluation keys to register: the file given (refused, named, when it does not fit
+ * the key and plan), or the cache CLIENT_KEY.eval-keys, made from the key on first use
+ * and made again, with a warning naming the file and the reason, when it is damaged or
+ * belongs to another key or plan. Their bytes in *buf. */
 static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cli_plan_t *p,
                      cn_client_t *c, cn_packed_client_t *pc)
 {
-    char def[4096], err[512];
+    char def[4096], err[512], why[8400];
     snprintf(def, sizeof def, "%s.eval-keys", o->key);
     const char *path = o->eval_keys ? o->eval_keys : def;
     uint8_t id[32];
     if (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c))
         return cli_fail(CLI_ERROR, &A, "out of memory");
-    cli_reader_t r;
-    if (cli_reader_open(&r, path, CLI_KIND_KEYS, err, sizeof err) == 0 &&
-        !memcmp(r.h.digest, p->digest, 32) && !memcmp(r.h.key_id, id, 32)) {
-        cli_reader_close(&r);
-        return cli_read_file(buf, len, path, err, sizeof err)
-                   ? cli_fail(CLI_ERROR, &A, "%s", err)
-                   : 0;
+    struct stat sb;
+    const int exists = stat(path, &sb) == 0;
+    if (exists || o->eval_keys) {
+        keys_problem(why, sizeof why, path, p, o->key, id);
+        if (!why[0])
+            return cli_read_file(buf, len, path, err, sizeof err)
+                       ? cli_fail(CLI_ERROR, &A, "%s", err)
+                       : 0;
+        if (o->eval_keys)
+            return cli_fail(CLI_MISMATCH, &A,
+                            "%s (--eval-keys): not usable with %s: make them again with "
+                            "`cryptonets keygen`, or leave out --eval-keys (then %s is used)",
+                            why, o->key, def);
+        fprintf(stderr,
+                "cryptonets infer: %s; the cached evaluation keys are made again from %s\n",
+                why, o->key);
     }
-    cli_reader_close(&r);
-    if (o->eval_keys)
-        return cli_fail(CLI_MISMATCH, &A, "%s: not evaluation keys of %s for this plan",
-                        o->eval_keys, o->key);
     uint8_t *keys = NULL;
     size_t klen = 0;
     if ((pc ? cn_packed_client_eval_keys(&keys, &klen, pc)
@@ -636,7 +850,7 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
  * the NAME.partial-PID names they are written under), as paths made before any signal can
  * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP) removes them too, with only
  * async-signal-safe calls, then dies of the signal as it would have. */
-#define TMP_FILES 6
+#define TMP_FILES 8
 static char tmp_dir[4096], tmp_files[TMP_FILES][4200];
 
 static void remove_tmp(void)
@@ -649,6 +863,17 @@ static void remove_tmp(void)
 
 static void on_signal(int sig)
 {
+    if (posting && !interrupted) { /* http_try ends the upload, or awaits its job id */
+        interrupted = sig;
+        static const char m[] = "\ncryptonets infer: interrupted: stopping the upload, or, "
+                                "if it was sent whole, waiting for the server's answer to "
+                                "print the job id (again to quit at once)\n";
+        if (write(2, m, sizeof m - 1) < 0) {
+        }
+        return;
+    }
+    if (resume_len && write(2, resume_text, resume_len) < 0) {
+    }
     remove_tmp();
     signal(sig, SIG_DFL);
     raise(sig);
@@ -656,9 +881,9 @@ static void on_signal(int sig)
 
 static void watch_tmp(const char *dir)
 {
-    static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin"};
+    static const char *const names[] = {"plan.cnp", "batch.bin", "reply.bin", "part.bin"};
     snprintf(tmp_dir, sizeof tmp_dir, "%s", dir);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         snprintf(tmp_files[2 * i], sizeof tmp_files[0], "%s/%s", dir, names[i]);
         snprintf(tmp_files[2 * i + 1], sizeof tmp_files[0], "%s/%s.partial-%ld", dir, names[i],
                  (long)getpid());
@@ -672,25 +897,31 @@ static void watch_tmp(const char *dir)
         sigaction(sigs[i], &sa, NULL);
 }
 
-/* Encrypts INPUTS (as `cryptonets encrypt` does, into batch_path) and uploads the batch
- * to path while it is encrypted (stream_t); the first attempt streams from memory, the
- * repeats send the complete file. 0 with r's status, or a CLI_* status with the reason
- * printed. */
+static size_t server_max_records; /* a job's records at most (GET /v1/plan); 0: unknown */
+
+/* Encrypts the rows [base, base + rows) of INPUTS' matrix all (as `cryptonets encrypt`
+ * does, into batch_path) and uploads the batch to path while it is encrypted (stream_t);
+ * the first attempt streams from memory, the repeats send the complete file. 0 with r's
+ * status, or a CLI_* status with the reason printed. */
 static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
-                          const cli_plan_t *p, const char *inputs, const char *batch_path,
-                          const char *path, resp_t *r)
+                          const cli_plan_t *p, const char *inputs, const cli_matrix_t *all,
+                          size_t base, size_t rows, const char *batch_path, const char *path,
+                          resp_t *r)
 {
     size_t threads = 0;
     if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
         return CLI_USAGE;
     cn_client_set_threads(cl, (int)threads);
     const size_t nin = cn_plan_inputs(p->plan), n = cn_plan_params(p->plan)->n;
-    cli_matrix_t x = {0};
-    char err[512];
-    say(o, "encrypting %s", inputs);
-    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
-        return cli_fail(CLI_ERROR, &A, "%s", err);
-    stream_t s = {.c = cl, .x = &x, .n = n, .nin = nin, .inputs = inputs, .path = batch_path};
+    const cli_matrix_t x = {.rows = rows, .cols = nin, .v = all->v + base * nin};
+    say(o, "encrypting %s%s", inputs, rows < all->rows ? " (this job's part)" : "");
+    stream_t s = {.c = cl,
+                  .x = &x,
+                  .n = n,
+                  .nin = nin,
+                  .inputs = inputs,
+                  .base = base,
+                  .path = batch_path};
     s.h =
         (cli_head_t){.kind = CLI_KIND_BATCH, .records = (x.rows + n - 1) / n, .inputs = x.rows};
     memcpy(s.h.digest, p->digest, 32);
@@ -756,7 +987,6 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     free(s.avail);
     free(s.sent);
     free(s.stored);
-    cli_matrix_clear(&x);
     return rc;
 }
 
@@ -766,6 +996,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
  * CLI_* status with the reason printed. */
 static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_client_t *pc,
                                  const cli_plan_t *p, const char *inputs,
+                                 const cli_matrix_t *all, size_t base, size_t rows,
                                  const char *batch_path, const char *path, resp_t *r)
 {
     size_t threads = 0;
@@ -776,11 +1007,10 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
     if (cn_plan_packed(&pk, p->plan, NULL) != CN_OK)
         return cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
     const size_t nin = cn_plan_inputs(p->plan), B = cn_packed_batch(pk);
-    cli_matrix_t x = {0};
+    const cli_matrix_t x = {.rows = rows, .cols = nin, .v = all->v + base * nin};
     char err[CN_NET_DIAG_BYTES + 512];
-    say(o, "encrypting %s (packed layout, %zu input(s) per request)", inputs, B);
-    if (cli_read_matrix(&x, inputs, o->format, nin, err, sizeof err))
-        return cli_fail(CLI_ERROR, &A, "%s", err);
+    say(o, "encrypting %s%s (packed layout, %zu input(s) per request)", inputs,
+        rows < all->rows ? " (this job's part)" : "", B);
     cli_head_t h = {.kind = CLI_KIND_BATCH,
                     .layout = CN_LAYOUT_PACKED,
                     .records = (x.rows + B - 1) / B,
@@ -799,7 +1029,8 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
             cn_packed_client_encrypt(&buf, &len, pc, x.v + first * nin, count, &d);
         if (st != CN_OK)
             rc = cli_fail(CLI_ERROR, &A, "%s: request %zu (inputs %zu..%zu): %s", inputs, b + 1,
-                          first + 1, first + count, d.msg[0] ? d.msg : cn_strerror(st));
+                          base + first + 1, base + first + count,
+                          d.msg[0] ? d.msg : cn_strerror(st));
         else if (cli_writer_put(&w, count, buf, len, err, sizeof err))
             rc = cli_fail(CLI_ERROR, &A, "%s", err);
         free(buf);
@@ -810,7 +1041,6 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
         if (cli_writer_close(&w, err, sizeof err) && rc == 0)
             rc = cli_fail(CLI_ERROR, &A, "%s", err);
     }
-    cli_matrix_clear(&x);
     if (rc)
         return rc;
     FILE *bf = fopen(batch_path, "rb");
@@ -826,10 +1056,61 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
     return rc;
 }
 
+/* DELETE /v1/jobs/ID once its result is here; a failure is said, with the commands. */
+static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t *r)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", job);
+    if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, r) == 0 && r->status == 200) {
+        resume_len = 0;
+    } else {
+        say(o, "the job could not be deleted (%ld)", r->status);
+        if (resume_len)
+            fputs(resume_text, stderr);
+    }
+}
+
+/* Appends the records of one job's result (the container at part) to the result of all
+ * the jobs being written to path by w (opened with the first part's header, records and
+ * inputs the whole run's): the one result decrypt reads, as if one job had held all. */
+static int merge_reply(cli_writer_t *w, const char *path, const char *part, size_t records,
+                       size_t inputs)
+{
+    char err[512];
+    cli_reader_t r;
+    if (cli_reader_open(&r, part, CLI_KIND_REPLY, err, sizeof err)) {
+        cli_reader_close(&r);
+        return cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    int rc = 0;
+    if (!w->f) {
+        cli_head_t h = r.h;
+        h.records = records;
+        h.inputs = inputs;
+        if (cli_writer_open(w, path, &h, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    }
+    for (uint64_t b = 0; rc == 0 && b < r.h.records; b++) {
+        uint64_t count;
+        uint8_t *buf = NULL;
+        size_t len;
+        if (cli_reader_next(&r, &count, &buf, &len, UINT64_MAX, err, sizeof err) ||
+            cli_writer_put(w, count, buf, len, err, sizeof err))
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+        free(buf);
+    }
+    if (rc == 0 && cli_reader_end(&r, err, sizeof err))
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    cli_reader_close(&r);
+    return rc;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
-    char plan_path[4200], batch_path[4200], reply_path[4200], path[512], kid[65], job[65];
+    char plan_path[4200], batch_path[4200], reply_path[4200], part_path[4200], path[512];
+    char kid[65] = "", job[65] = "";
     snprintf(plan_path, sizeof plan_path, "%s/plan.cnp", dir);
+    snprintf(part_path, sizeof part_path, "%s/part.bin", dir);
     snprintf(batch_path, sizeof batch_path, "%s/batch.bin", dir);
     snprintf(reply_path, sizeof reply_path, "%s/reply.bin", dir);
     resp_t r = {0};
@@ -837,7 +1118,21 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     cli_plan_t p = {0};
     cn_client_t *cl = NULL;         /* kept for the encryption; p must outlive it */
     cn_packed_client_t *pcl = NULL; /* the same, for a plan of the packed layout */
+    cli_matrix_t x = {0};           /* INPUTS */
+    cli_writer_t merged = {0};      /* the jobs' results as one, when there are several */
+    char err[512];
     const double t0 = cli_now();
+    if (o->del) { /* --job ID --delete */
+        snprintf(path, sizeof path, "/v1/jobs/%s", o->job);
+        if ((rc = http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, &r)) == 0) {
+            if (r.status == 200 || r.status == 204)
+                say(o, "job %.16s... deleted", o->job);
+            else
+                rc = server_error(&r, path);
+        }
+        free(r.body);
+        return rc;
+    }
     /* 1. the plan, checked against its digest and against the key */
     if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
         goto done;
@@ -846,9 +1141,10 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     uint8_t d[32];
-    char hex[65], err[512];
+    char hex[65];
     crypto_hash_sha256(d, (const uint8_t *)r.body, r.len);
     svc_hex(hex, d, 32);
+    server_max_records = r.max_records;
     if (strcmp(hex, r.plan_sha) != 0) {
         rc = cli_fail(CLI_ERROR, &A, "the plan's bytes do not match their SHA-256 header");
         goto done;
@@ -871,22 +1167,18 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
-    if (o->job) { /* a job accepted before: straight to the wait */
-        snprintf(job, sizeof job, "%s", o->job);
-        say(o, "resuming job %.16s...", job);
-        goto wait;
-    }
-    /* 2. the evaluation keys, registered once */
+    /* 2. the evaluation keys, registered once (a job accepted before needs none) */
     uint8_t *keys = NULL;
     size_t klen = 0;
-    rc = eval_keys(&keys, &klen, o, &p, cl, pcl);
+    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
     if (rc)
         goto done;
     crypto_hash_sha256(d, keys, klen);
     svc_hex(kid, d, 32);
     snprintf(path, sizeof path, "/v1/keys/%s", kid);
-    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
-    if (rc == 0 && r.status == 404) {
+    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
+    if (o->job) {
+    } else if (rc == 0 && r.status == 404) {
         say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
         rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
         if (rc == 0 && r.status != 200 && r.status != 201)
@@ -897,80 +1189,139 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     free(keys);
     if (rc)
         goto done;
-    /* 3. encrypt and upload at once; the same bytes are the same job, so a retry (from
-     * the file the encryption also writes) cannot make two */
-    snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
-    if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, batch_path, path, &r)
-                     : encrypt_upload(c, o, cl, &p, inputs, batch_path, path, &r)))
-        goto done;
-    if (r.status != 202) {
-        rc = server_error(&r, "POST /v1/jobs");
-        goto done;
-    }
-    json_field(job, sizeof job, &r, "job");
-    if (strlen(job) != 64) {
-        rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
-        goto done;
-    }
-    say(o, "job %.16s... accepted", job);
-wait:;
-    /* 5. wait: long polls (the server answers when the job changes state, or after the
-     * seconds asked for), with a short pause only when an answer brings no change (a
-     * poll's time ran out, or a server that ignores ?wait) */
-    char state[32] = "", last[32] = "";
-    if (!o->job) /* the 202's status document: the state the first poll starts from */
-        json_field(last, sizeof last, &r, "state");
-    double poll = 0.1;
-    for (;;) {
-        const double left = o->wait - (cli_now() - t0);
-        /* with the state last seen: a change before the poll arrived answers at once */
-        const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
-        snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
-                 last[0] ? "&state=" : "", last);
-        if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
+    /* 3. the inputs, read once and split over jobs of at most the server's
+     * X-Cryptonets-Max-Records records each (docs/service.md, "The client") */
+    size_t njobs = 1, job_rows = 0, records = 0;
+    if (!o->job) {
+        const cn_packed_t *pk = NULL;
+        if (packed && cn_plan_packed(&pk, p.plan, NULL) != CN_OK) {
+            rc = cli_fail(CLI_ERROR, &A, "the plan's packed layout cannot be read");
             goto done;
-        if (r.status != 200) {
+        }
+        const size_t per = packed ? cn_packed_batch(pk) : cn_plan_params(p.plan)->n;
+        char merr[CN_NET_DIAG_BYTES + 512];
+        int64_t lo, hi;
+        cn_plan_input_range(p.plan, &lo, &hi);
+        if (cli_read_matrix(&x, inputs, o->format, cn_plan_inputs(p.plan), merr, sizeof merr) ||
+            cli_check_range(&x, inputs, lo, hi, "the model's input range", merr, sizeof merr)) {
+            rc = cli_fail(CLI_ERROR, &A, "%s", merr);
+            goto done;
+        }
+        records = (x.rows + per - 1) / per;
+        const size_t per_job =
+            server_max_records && server_max_records < records ? server_max_records : records;
+        njobs = (records + per_job - 1) / per_job;
+        job_rows = per_job * per;
+        if (njobs > 1)
+            say(o,
+                "%zu inputs make %zu requests (records) of up to %zu inputs; this server takes "
+                "%zu per job (its --max-batches): %zu jobs, one after the other",
+                x.rows, records, per, per_job, njobs);
+    }
+    for (size_t jn = 0; jn < njobs; jn++) {
+        const size_t base = jn * job_rows;
+        const size_t rows = o->job ? 0 : x.rows - base < job_rows ? x.rows - base : job_rows;
+        if (o->job) { /* a job accepted before: straight to the wait */
+            snprintf(job, sizeof job, "%s", o->job);
+            say(o, "resuming job %.16s...", job);
+            keep_job(o, job);
+        } else {
+            /* encrypt and upload at once; the same bytes are the same job, so a retry
+             * (from the file the encryption also writes) cannot make two */
+            snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+            if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
+                                                     batch_path, path, &r)
+                             : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, batch_path,
+                                              path, &r)))
+                goto done;
+            if (r.status != 202) {
+                rc = server_error(&r, "POST /v1/jobs");
+                goto done;
+            }
+            json_field(job, sizeof job, &r, "job");
+            if (strlen(job) != 64) {
+                rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
+                goto done;
+            }
+            if (njobs > 1)
+                snprintf(job_part, sizeof job_part,
+                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
+                         "prints numbered from 1)",
+                         jn + 1, njobs, base + 1, base + rows, inputs);
+            say(o, "job %.16s... accepted%s", job, job_part);
+            keep_job(o, job);
+        }
+        /* wait: long polls (the server answers when the job changes state, or after the
+         * seconds asked for), with a short pause only when an answer brings no change (a
+         * poll's time ran out, or a server that ignores ?wait) */
+        char state[32] = "", last[32] = "";
+        if (!o->job) /* the 202's status document: the state the first poll starts from */
+            json_field(last, sizeof last, &r, "state");
+        double poll = 0.1;
+        for (;;) {
+            const double left = o->wait - (cli_now() - t0);
+            /* with the state last seen: a change before the poll arrived answers at once */
+            const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+            snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
+                     last[0] ? "&state=" : "", last);
+            if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
+                goto done;
+            if (r.status != 200) {
+                if (r.status == 404)
+                    resume_len = 0; /* no such job (any more): nothing to resume */
+                rc = server_error(&r, path);
+                goto done;
+            }
+            json_field(state, sizeof state, &r, "state");
+            const int changed = strcmp(state, last) != 0;
+            if (changed)
+                say(o, "job %.16s... %s", job, state);
+            snprintf(last, sizeof last, "%s", state);
+            if (!strcmp(state, "done") || !strcmp(state, "failed"))
+                break;
+            if (cli_now() - t0 > o->wait) {
+                rc = cli_fail(CLI_ERROR, &A, "job %s: still %s after %.0f s (--wait)", job,
+                              state, o->wait);
+                goto done;
+            }
+            if (!changed) {
+                sleep_s(poll);
+                poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+            }
+        }
+        /* download (several jobs: each into part.bin, its records appended to the
+         * result being assembled, and the job deleted) */
+        const char *dst = njobs > 1 ? part_path : reply_path;
+        snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
+        FILE *rf = fopen(dst, "w+b");
+        if (!rf) {
+            rc = cli_fail(CLI_ERROR, &A, "%s: %s", dst, strerror(errno));
+            goto done;
+        }
+        rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
+        if (fclose(rf) != 0 && rc == 0)
+            rc = cli_fail(CLI_ERROR, &A, "%s: write failed", dst);
+        if (rc == 0 && r.status != 200)
             rc = server_error(&r, path);
+        if (rc)
             goto done;
-        }
-        json_field(state, sizeof state, &r, "state");
-        const int changed = strcmp(state, last) != 0;
-        if (changed)
-            say(o, "job %.16s... %s", job, state);
-        snprintf(last, sizeof last, "%s", state);
-        if (!strcmp(state, "done") || !strcmp(state, "failed"))
-            break;
-        if (cli_now() - t0 > o->wait) {
-            rc = cli_fail(CLI_ERROR, &A,
-                          "job %s: still %s after %.0f s (--wait); the job stays on the "
-                          "server until it expires: `cryptonets infer --server %s --key %s "
-                          "--job %s` resumes the wait, DELETE /v1/jobs/%s removes it "
-                          "(docs/service.md)",
-                          job, state, o->wait, o->server, o->key, job, job);
-            goto done;
-        }
-        if (!changed) {
-            sleep_s(poll);
-            poll = poll * 1.5 < 0.25 ? poll * 1.5 : 0.25;
+        struct stat sb;
+        if (stat(dst, &sb) == 0)
+            say(o, "downloaded %.1f MB", (double)sb.st_size / 1e6);
+        if (njobs > 1) {
+            if ((rc = merge_reply(&merged, reply_path, part_path, records, x.rows)))
+                goto done;
+            if (!o->keep)
+                delete_job(c, o, job, &r);
+            resume_len = 0; /* its result is here now */
+            job_part[0] = 0;
         }
     }
-    /* 6. download and decrypt */
-    snprintf(path, sizeof path, "/v1/jobs/%s/result", job);
-    FILE *rf = fopen(reply_path, "w+b");
-    if (!rf) {
-        rc = cli_fail(CLI_ERROR, &A, "%s: %s", reply_path, strerror(errno));
+    if (merged.f && cli_writer_close(&merged, err, sizeof err)) {
+        rc = cli_fail(CLI_ERROR, &A, "%s", err);
         goto done;
     }
-    rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
-    if (fclose(rf) != 0 && rc == 0)
-        rc = cli_fail(CLI_ERROR, &A, "%s: write failed", reply_path);
-    if (rc == 0 && r.status != 200)
-        rc = server_error(&r, path);
-    if (rc)
-        goto done;
-    struct stat sb;
-    if (stat(reply_path, &sb) == 0)
-        say(o, "downloaded %.1f MB; decrypting", (double)sb.st_size / 1e6);
+    say(o, "decrypting");
     cli_args_t da = {.cmd = "infer",
                      .pos = {o->key, reply_path},
                      .npos = 2,
@@ -982,17 +1333,52 @@ wait:;
     if ((rc = cli_decrypt(&da)))
         goto done;
     say(o, "done");
-    if (!o->keep) {
-        snprintf(path, sizeof path, "/v1/jobs/%s", job);
-        if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, &r) == 0 && r.status != 200)
-            say(o, "the job could not be deleted (%ld)", r.status);
-    }
+    if (njobs == 1 && !o->keep)
+        delete_job(c, o, job, &r);
+    if (o->keep)
+        resume_len = 0; /* kept as asked */
 done:
+    if (merged.f) {
+        merged.bad = 1;
+        (void)cli_writer_close(&merged, err, sizeof err);
+    }
+    cli_matrix_clear(&x);
+    if (rc && resume_len)
+        fputs(resume_text, stderr);
     cn_client_free(cl);
     cn_packed_client_free(pcl);
     cli_plan_clear(&p);
     free(r.body);
     return rc;
+}
+
+/* -o OUT can be written (an existing file, or a new one in a writable directory): checked
+ * before anything is uploaded, so that the result cannot be lost at the end. */
+static int check_output(const char *out)
+{
+    struct stat sb;
+    if (!out)
+        return 0;
+    if (stat(out, &sb) == 0)
+        return S_ISDIR(sb.st_mode) ? cli_fail(CLI_ERROR, &A, "%s (-o): a directory", out)
+               : access(out, W_OK) != 0
+                   ? cli_fail(CLI_ERROR, &A, "%s (-o): cannot write (%s)", out, strerror(errno))
+                   : 0;
+    if (errno != ENOENT)
+        return cli_fail(CLI_ERROR, &A, "%s (-o): %s", out, strerror(errno));
+    char d[4096];
+    snprintf(d, sizeof d, "%s", out);
+    char *slash = strrchr(d, '/');
+    if (slash)
+        slash[slash == d ? 1 : 0] = 0;
+    else
+        snprintf(d, sizeof d, ".");
+    if (stat(d, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(d, W_OK | X_OK) != 0)
+        return cli_fail(CLI_ERROR, &A, "%s (-o): cannot be created (%s: %s)", out, d,
+                        stat(d, &sb) != 0      ? strerror(errno)
+                        : !S_ISDIR(sb.st_mode) ? "not a directory"
+                                               : strerror(EACCES));
+    return 0;
 }
 
 int cli_infer(int argc, char **argv)
@@ -1003,6 +1389,8 @@ int cli_infer(int argc, char **argv)
     int rc = parse_infer(&o, argc, argv, &inputs);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
+    if (!o.del && (rc = check_output(o.out)))
+        return rc;
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");
     http_t c = {.base = o.server, .cacert = o.cacert, .o = &o};

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <signal.h>
@@ -25,6 +27,10 @@
 #define HEAD_BYTES 96 /* a container's header (docs/cli.md, "The tool's containers") */
 #define REC_BYTES 24  /* a record's header */
 #define JOB_LABEL "cryptonets job 2" /* 1: the same with BLAKE2b-256 */
+/* a 413's hint: where the limit on a job's records comes from, and how a client learns it */
+#define JOB_LIMIT                                                                              \
+    " (at most --max-batches records (requests) per job, the X-Cryptonets-Max-Records "        \
+    "header of GET /v1/plan: split the inputs over several jobs)"
 
 static const char *const reason_names[SVC_NREASONS] = {
     "bad_request", "unauthorized", "forbidden", "not_found", "mismatch", "too_large",
@@ -40,6 +46,9 @@ typedef struct {
     double timeout, request_timeout, expire, warm_idle;
     int allow_plain, quiet;
 } serve_opts_t;
+
+/* errors read "cryptonets serve: FILE: ..." as every command's (docs/cli.md) */
+static const cli_args_t SERVE = {.cmd = "serve"};
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -345,7 +354,7 @@ static int load_tokens(svc_t *s, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return cli_fail(CLI_ERROR, NULL, "serve: %s: %s", path, strerror(errno));
+        return cli_fail(CLI_ERROR, &SERVE, "%s: %s", path, strerror(errno));
     char line[1024];
     size_t lineno = 0;
     int rc = 0;
@@ -356,15 +365,15 @@ static int load_tokens(svc_t *s, const char *path)
         if (k <= 0 || tenant[0] == '#')
             continue;
         if (k != 2 || !valid_tenant(tenant) || strlen(token) < 8) {
-            rc = cli_fail(CLI_ERROR, NULL,
-                          "serve: %s: line %zu: expected 'TENANT TOKEN' (tenant: 1 to 64 of "
+            rc = cli_fail(CLI_ERROR, &SERVE,
+                          "%s: line %zu: expected 'TENANT TOKEN' (tenant: 1 to 64 of "
                           "A-Z a-z 0-9 _ - ., token: at least 8 characters)",
                           path, lineno);
             break;
         }
         if (!strcmp(tenant, "anonymous")) { /* the one tenant of a server without tokens */
-            rc = cli_fail(CLI_ERROR, NULL,
-                          "serve: %s: line %zu: 'anonymous' is reserved (the tenant of a "
+            rc = cli_fail(CLI_ERROR, &SERVE,
+                          "%s: line %zu: 'anonymous' is reserved (the tenant of a "
                           "server without --tokens, whose state it would share): name the "
                           "tenant otherwise",
                           path, lineno);
@@ -376,11 +385,11 @@ static int load_tokens(svc_t *s, const char *path)
         for (size_t i = 0; i < s->ntenants; i++)
             if (!strcmp(s->tenants[i].name, tenant) ||
                 !memcmp(s->tenants[i].token_hash, hash, 32))
-                rc = cli_fail(CLI_ERROR, NULL, "serve: %s: line %zu: tenant or token repeated",
-                              path, lineno);
+                rc = cli_fail(CLI_ERROR, &SERVE, "%s: line %zu: tenant or token repeated", path,
+                              lineno);
         svc_tenant_t *g = rc ? NULL : realloc(s->tenants, (s->ntenants + 1) * sizeof *g);
         if (!g) {
-            rc = rc ? rc : cli_fail(CLI_ERROR, NULL, "serve: out of memory");
+            rc = rc ? rc : cli_fail(CLI_ERROR, &SERVE, "out of memory");
             break;
         }
         s->tenants = g;
@@ -392,7 +401,7 @@ static int load_tokens(svc_t *s, const char *path)
     sodium_memzero(line, sizeof line);
     fclose(f);
     if (rc == 0 && s->ntenants == 0)
-        rc = cli_fail(CLI_ERROR, NULL, "serve: %s: no tokens", path);
+        rc = cli_fail(CLI_ERROR, &SERVE, "%s: no tokens", path);
     return rc;
 }
 
@@ -758,7 +767,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int
  * beside Transfer-Encoding: chunked is left to libmicrohttpd, which frames by the chunks
  * as RFC 9112 6.1 says. */
 typedef struct {
-    size_t hosts, lengths;
+    size_t hosts, lengths, auths;
     const char *length; /* the first Content-Length */
     int differ;
 } framing_t;
@@ -770,6 +779,8 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     framing_t *f = cls;
     if (!strcasecmp(key, "Host"))
         f->hosts++;
+    if (!strcasecmp(key, "Authorization"))
+        f->auths++;
     if (!strcasecmp(key, "Content-Length")) {
         if (f->lengths++ == 0)
             f->length = value;
@@ -787,6 +798,8 @@ static int bad_framing(struct MHD_Connection *c, const char *version, enum MHD_R
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
     const char *why = f.differ ? "Content-Length headers with different values (RFC 9112 6.3)"
                       : f.hosts > 1 ? "more than one Host header (RFC 9112 3.2)"
+                      : f.auths > 1 ? "more than one Authorization header (RFC 9110 5.3: "
+                                      "not a list; which token would be meant?)"
                       : f.hosts == 0 && !strcmp(version, "HTTP/1.1")
                           ? "an HTTP/1.1 request without a Host header (RFC 9112 3.2)"
                           : NULL;
@@ -1031,6 +1044,12 @@ static enum MHD_Result get_plan(struct MHD_Connection *c)
     snprintf(etag, sizeof etag, "\"%s\"", S->plan_hex);
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
     MHD_add_response_header(r, "X-Cryptonets-Plan-SHA256", S->plan_hex);
+    /* a job's limits, for a client to split its inputs before encrypting them */
+    char num[32];
+    snprintf(num, sizeof num, "%zu", S->max_records);
+    MHD_add_response_header(r, "X-Cryptonets-Max-Records", num);
+    snprintf(num, sizeof num, "%zu", S->n);
+    MHD_add_response_header(r, "X-Cryptonets-Record-Inputs", num);
     MHD_add_response_header(r, "ETag", etag);
     const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
@@ -1199,8 +1218,8 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
                 q->h.inputs = get64(b + 80);
                 if (q->h.records == 0 || q->h.records > S->max_records)
                     return refuse(q, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large",
-                                  "%llu batches; a job holds 1 to %zu",
-                                  (unsigned long long)q->h.records, S->max_records);
+                                  "%llu batches; a job holds 1 to %zu%s",
+                                  (unsigned long long)q->h.records, S->max_records, JOB_LIMIT);
                 if (q->h.inputs == 0 || q->h.inputs > q->h.records * S->n)
                     return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
                                   "%llu inputs in %llu batches",
@@ -1268,9 +1287,9 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
         const unsigned long long n = strtoull(cl, &e, 10);
         if (*e == 0 && n > max) {
             *ret = send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, SVC_R_TOO_LARGE, "too_large", 0,
-                              "%llu bytes; this plan's %s are at most %llu bytes", n,
+                              "%llu bytes; this plan's %s are at most %llu bytes%s", n,
                               q->kind == RQ_KEYS ? "evaluation keys" : "jobs",
-                              (unsigned long long)max);
+                              (unsigned long long)max, q->kind == RQ_KEYS ? "" : JOB_LIMIT);
             return 1;
         }
     }
@@ -1803,6 +1822,98 @@ static char *read_text(const char *path)
     return t;
 }
 
+/* The certificate and key of --tls-cert/--tls-key, checked at start (RFC 5280 4.2.1.3 and
+ * 4.2.1.12) rather than at every handshake: PEM both, the key the certificate's, and a
+ * certificate a TLS server may present (its key usage, when stated, allows
+ * digitalSignature or keyEncipherment; its extended key usage, when stated, names
+ * serverAuth or any purpose). 0, or 1 with the bad file named. */
+static int check_tls(const char *cert_path, const char *cert, const char *key_path,
+                     const char *key)
+{
+    gnutls_datum_t c = {(unsigned char *)cert, (unsigned)strlen(cert)};
+    gnutls_datum_t k = {(unsigned char *)key, (unsigned)strlen(key)};
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned ncrt = 0;
+    int e = gnutls_x509_crt_list_import2(&crts, &ncrt, &c, GNUTLS_X509_FMT_PEM, 0);
+    if (e < 0 || ncrt == 0)
+        return cli_fail(CLI_ERROR, &SERVE, "%s: not a PEM certificate (--tls-cert): %s",
+                        cert_path, e < 0 ? gnutls_strerror(e) : "none found");
+    int rc = 0;
+    gnutls_x509_privkey_t pk = NULL;
+    if (gnutls_x509_privkey_init(&pk) < 0 ||
+        (e = gnutls_x509_privkey_import2(pk, &k, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0)
+        rc = cli_fail(CLI_ERROR, &SERVE, "%s: not a PEM private key (--tls-key): %s", key_path,
+                      gnutls_strerror(e));
+    gnutls_certificate_credentials_t cr = NULL;
+    if (rc == 0 && gnutls_certificate_allocate_credentials(&cr) >= 0 &&
+        (e = gnutls_certificate_set_x509_key_mem(cr, &c, &k, GNUTLS_X509_FMT_PEM)) < 0)
+        rc =
+            cli_fail(CLI_ERROR, &SERVE, "%s, %s: %s", cert_path, key_path,
+                     e == GNUTLS_E_CERTIFICATE_KEY_MISMATCH ? "the key is not the certificate's"
+                                                            : gnutls_strerror(e));
+    unsigned usage = 0, critical = 0;
+    if (rc == 0 && gnutls_x509_crt_get_key_usage(crts[0], &usage, &critical) >= 0 &&
+        !(usage & (GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_ENCIPHERMENT)))
+        rc = cli_fail(CLI_ERROR, &SERVE,
+                      "%s: the certificate's key usage allows neither digitalSignature nor "
+                      "keyEncipherment, so no TLS client would accept it from a server "
+                      "(RFC 5280 4.2.1.3): make one for TLS server use",
+                      cert_path);
+    int purposes = 0, server = 0;
+    for (unsigned i = 0; rc == 0; i++) {
+        char oid[128];
+        size_t len = sizeof oid;
+        if (gnutls_x509_crt_get_key_purpose_oid(crts[0], i, oid, &len, NULL) < 0)
+            break;
+        purposes++;
+        server |= !strcmp(oid, GNUTLS_KP_TLS_WWW_SERVER) || !strcmp(oid, GNUTLS_KP_ANY);
+    }
+    if (rc == 0 && purposes && !server)
+        rc = cli_fail(CLI_ERROR, &SERVE,
+                      "%s: the certificate's extended key usage does not include TLS server "
+                      "authentication (RFC 5280 4.2.1.12): make one for TLS server use",
+                      cert_path);
+    if (rc == 0 && gnutls_x509_crt_get_expiration_time(crts[0]) < time(NULL))
+        rc = cli_fail(CLI_ERROR, &SERVE, "%s: the certificate has expired", cert_path);
+    if (cr)
+        gnutls_certificate_free_credentials(cr);
+    if (pk)
+        gnutls_x509_privkey_deinit(pk);
+    for (unsigned i = 0; i < ncrt; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    return rc;
+}
+
+/* The listening socket, bound before the state directory is touched: a port in use or an
+ * address not on this host is refused with its reason, and leaves nothing behind. The
+ * socket and *port (the port bound), or -1 with the reason printed. */
+static int listen_on(const listen_addr_t *la, const char *text, unsigned *port)
+{
+    const int fd = socket(la->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        cli_fail(CLI_ERROR, &SERVE, "cannot listen on %s: %s", text, strerror(errno));
+        return -1;
+    }
+    const int one = 1; /* as libmicrohttpd does on the sockets it makes itself */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (la->v6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    const socklen_t len = la->v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    struct sockaddr_storage got;
+    socklen_t glen = sizeof got;
+    if (bind(fd, (const struct sockaddr *)&la->ss, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        getsockname(fd, (struct sockaddr *)&got, &glen) != 0) {
+        const int e = errno;
+        close(fd);
+        cli_fail(CLI_ERROR, &SERVE, "cannot listen on %s: %s", text, strerror(e));
+        return -1;
+    }
+    *port = ntohs(la->v6 ? ((const struct sockaddr_in6 *)&got)->sin6_port
+                         : ((const struct sockaddr_in *)&got)->sin_port);
+    return fd;
+}
+
 int cli_serve(int argc, char **argv)
 {
     serve_opts_t *o = &OPTS;
@@ -1819,7 +1930,7 @@ int cli_serve(int argc, char **argv)
         return usage_error("plain HTTP on a non-loopback address: give --tls-cert and "
                            "--tls-key, or --allow-plain-http");
     if (sodium_init() < 0)
-        return cli_fail(CLI_ERROR, NULL, "serve: libsodium failed to start");
+        return cli_fail(CLI_ERROR, &SERVE, "libsodium failed to start");
     parse_faults();
     static svc_t svc;
     S = &svc;
@@ -1854,15 +1965,32 @@ int cli_serve(int argc, char **argv)
                            "%llu bytes",
                            (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
     char err[512];
+    /* everything that can be checked without touching the state directory first: the
+     * certificate, then the address (a refused start leaves no state behind) */
+    char *cert = NULL, *key = NULL;
+    if (o->tls_cert && (!(cert = read_text(o->tls_cert)) || !(key = read_text(o->tls_key)) ||
+                        check_tls(o->tls_cert, cert, o->tls_key, key))) {
+        free(cert);
+        free(key);
+        return CLI_ERROR;
+    }
+    unsigned port = 0;
+    const int lsock = listen_on(&la, o->listen, &port);
+    if (lsock < 0) {
+        free(cert);
+        free(key);
+        return CLI_ERROR;
+    }
     /* every file and directory the server creates is its own alone (0600, 0700): the
      * replies too, which cli_writer_open makes with fopen */
     umask(077);
     s->on_change = wake_job;
-    if (svc_state_open(s, err, sizeof err))
-        return cli_fail(CLI_ERROR, NULL, "serve: %s", err);
-    char *cert = NULL, *key = NULL;
-    if (o->tls_cert && (!(cert = read_text(o->tls_cert)) || !(key = read_text(o->tls_key))))
-        return CLI_ERROR;
+    if (svc_state_open(s, err, sizeof err)) {
+        close(lsock);
+        free(cert);
+        free(key);
+        return cli_fail(CLI_ERROR, &SERVE, "%s", err);
+    }
 
     /* signals are taken by the main thread alone (sigtimedwait below) */
     sigset_t sigs;
@@ -1873,10 +2001,20 @@ int cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    const size_t recovered = s->nqueued;
+    /* what the state held at start: queued jobs (run again), finished ones (downloadable
+     * until deleted or expired) */
+    size_t finished = 0;
+    for (const svc_job_t *j = s->jobs; j; j = j->next)
+        finished += j->state == SVC_DONE || j->state == SVC_FAILED;
+    const size_t queued = s->nqueued;
     pthread_t *th = calloc(s->workers + 1, sizeof *th);
-    if (!th || svc_workers_start(s, th))
-        return cli_fail(CLI_ERROR, NULL, "serve: cannot start the workers");
+    if (!th || svc_workers_start(s, th)) {
+        close(lsock);
+        svc_state_undo(s);
+        return cli_fail(CLI_ERROR, &SERVE, "cannot start the workers");
+    }
+    /* MHD_OPTION_EXTERNAL_LOGGER first: libmicrohttpd logs the options that follow it
+     * through it, and warns when it comes later */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (la.v6 ? MHD_USE_IPv6 : 0) |
                      (cert ? MHD_USE_TLS : 0);
@@ -1886,30 +2024,35 @@ int cli_serve(int argc, char **argv)
         {MHD_OPTION_END, 0, NULL},
     };
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&la.ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->http_threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout + 0.5),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)o->per_ip, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lsock, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(o->http_threads > 1 ? o->http_threads : 0), /* 1: warned about, ignored */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(o->timeout + 0.5), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)1024 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        notify_connection, NULL, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o->per_ip,
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
+        const int e = errno;
         svc_workers_stop(s, th);
-        return cli_fail(CLI_ERROR, NULL, "serve: cannot listen on %s (%s)", o->listen,
-                        strerror(errno));
+        close(lsock);
+        svc_state_undo(s);
+        return cli_fail(CLI_ERROR, &SERVE,
+                        "cannot serve on %s: libmicrohttpd failed to start (%s)", o->listen,
+                        strerror(e));
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    const unsigned port = info ? info->port : 0;
     if (!o->quiet) {
         if (!s->auth)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
                             "without authentication; listening on loopback only\n");
         fprintf(stderr,
                 "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
-                "of up to %zu batch(es) of %llu bytes, %zu job(s) recovered\n",
+                "of up to %zu batch(es) of %llu bytes; %zu job(s) recovered (%zu queued, "
+                "%zu finished), %zu expired and removed\n",
                 cert ? "https" : "http", (int)(strrchr(o->listen, ':') - o->listen), o->listen,
                 port, s->plan_hex, s->workers, s->max_records,
-                (unsigned long long)s->batch_bytes, recovered);
+                (unsigned long long)s->batch_bytes, queued + finished, queued, finished,
+                s->expired_at_start);
     }
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];

@@ -75,6 +75,10 @@ typedef struct {
     size_t ntenants;
     int auth;  /* 1 with a tokens file */
     int quiet; /* no log lines (the repairs at start among them) */
+    /* set by svc_state_open: finished jobs found past their expiry and removed; whether
+     * the state directory was made by this start (svc_state_undo removes it again) */
+    size_t expired_at_start;
+    int created_dir;
     /* the plan */
     cli_plan_t plan;
     const cn_packed_t *packed; /* the plan's packed layout; NULL: the batched layout */
@@ -110,10 +114,15 @@ typedef struct {
 
 /* --- service_state.c --------------------------------------------------------------- */
 
-/* Creates the directories, checks that the state belongs to this plan (STATE/plan), and
+/* Refuses a directory that is not a state directory (no STATE/plan) unless it is empty or
+ * holds only what an interrupted first start left; creates the directories, checks that
+ * the state belongs to this plan (STATE/plan), and
  * loads every job found (queued and running ones are queued again, in order of
  * acceptance; finished ones past their expiry are removed). 0 or 1 with err set. */
 int svc_state_open(svc_t *s, char *err, size_t errlen);
+/* After a start that failed past svc_state_open: removes what it created when the state
+ * directory did not exist before (empty directories and its own files only). */
+void svc_state_undo(const svc_t *s);
 /* Directory of a tenant's keys or jobs, and a file in it: 0, or 1 when too long. */
 int svc_path(char *out, size_t cap, const svc_t *s, size_t tenant, const char *sub,
              const char *name, const char *suffix);

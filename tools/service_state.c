@@ -252,16 +252,29 @@ static int is_hex_id(const char *s, size_t len)
     return 1;
 }
 
-/* A repair of the state at start, logged on stderr. */
-__attribute__((format(printf, 2, 3))) static void repaired(const svc_t *s, const char *fmt, ...)
+/* A repair of the state at start (or a file a repair leaves alone), logged on stderr. */
+static void state_log(const svc_t *s, const char *what, const char *fmt, va_list ap)
 {
     if (s->quiet)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "cryptonets serve: state repaired: ");
+    fprintf(stderr, "cryptonets serve: state %s: ", what);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+__attribute__((format(printf, 2, 3))) static void repaired(const svc_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    state_log(s, "repaired", fmt, ap);
+    va_end(ap);
+}
+
+__attribute__((format(printf, 2, 3))) static void kept(const svc_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    state_log(s, "not repaired", fmt, ap);
     va_end(ap);
 }
 
@@ -287,6 +300,56 @@ static int by_created(const void *a, const void *b)
     return x->created < y->created ? -1 : x->created > y->created;
 }
 
+/* The names of the server's own temporary files, the only ones a repair removes:
+ * "upload-PID-SEQ" in STATE/tmp (an upload in progress, serve.c) and
+ * "ID.KIND.partial-PID" in a jobs directory, KIND job, reply, failed or batch (a job's
+ * file written under a temporary name and renamed: svc_write_atomic, cli_writer). */
+static int digits_then(const char *s, const char *end)
+{
+    const size_t k = strspn(s, "0123456789");
+    return k > 0 && !strcmp(s + k, end);
+}
+
+static int is_upload_name(const char *n)
+{
+    if (strncmp(n, "upload-", 7) != 0)
+        return 0;
+    n += 7;
+    const size_t k = strspn(n, "0123456789");
+    return k > 0 && n[k] == '-' && digits_then(n + k + 1, "");
+}
+
+static int is_partial_name(const char *n)
+{
+    static const char *const kinds[] = {".job", ".reply", ".failed", ".batch"};
+    const char *p = strstr(n, ".partial-");
+    if (!p || !digits_then(p + 9, ""))
+        return 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        const size_t k = strlen(kinds[i]);
+        if ((size_t)(p - n) > k && !strncmp(p - k, kinds[i], k))
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes one of the server's own files (a regular file, never a directory or a link's
+ * target) and logs what happened. */
+static void remove_own(const svc_t *s, const char *path, const char *why)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (!S_ISREG(sb.st_mode)) {
+        kept(s, "%s: %s, but not a regular file: left in place", path, why);
+        return;
+    }
+    if (unlink(path) != 0)
+        kept(s, "%s: %s; cannot remove it (%s)", path, why, strerror(errno));
+    else
+        repaired(s, "%s: %s, removed", path, why);
+}
+
 /* Loads one tenant's jobs; removes what an interrupted write left behind. */
 static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, size_t *cap)
 {
@@ -298,10 +361,9 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         const char *name = e->d_name;
-        if (strstr(name, ".partial-")) { /* a write that never completed */
+        if (is_partial_name(name)) { /* a write of svc_write_atomic that never completed */
             snprintf(p, sizeof p, "%s/%s", dir, name);
-            unlink(p);
-            repaired(s, "%s: an interrupted write, removed", p);
+            remove_own(s, p, "an interrupted write");
             continue;
         }
         const size_t len = strlen(name);
@@ -312,8 +374,9 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
             snprintf(meta, sizeof meta, "%s/%.64s.job", dir, name);
             snprintf(p, sizeof p, "%s/%s", dir, name);
             if (!file_exists(meta, NULL)) {
-                unlink(p);
-                repaired(s, "%s: no %.64s.job beside it, removed", p, name);
+                char why[100];
+                snprintf(why, sizeof why, "no %.64s.job beside it", name);
+                remove_own(s, p, why);
             }
             continue;
         }
@@ -388,9 +451,84 @@ static int load_tenant(svc_t *s, size_t t, svc_job_t ***found, size_t *nfound, s
     return 0;
 }
 
+/* Whether DIR may become (or is) a state directory: one with STATE/plan is (the plan
+ * file is checked later); one without is only if it is missing, empty, or holds nothing
+ * but what an interrupted first start left (lock, and tmp/ with uploads only). An
+ * ordinary directory given by mistake (a home directory, with a tmp/ of its own) is
+ * refused: the repairs at start must never touch a file the server did not write. */
+static int check_state_dir(svc_t *s, char *err, size_t errlen)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/plan", s->state_dir);
+    if (file_exists(p, NULL))
+        return 0;
+    DIR *d = opendir(s->state_dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            s->created_dir = 1;
+            return 0;
+        }
+        return fail(err, errlen, "%s: cannot read the state directory (%s)", s->state_dir,
+                    strerror(errno));
+    }
+    char other[300] = "";
+    struct dirent *e;
+    while (!other[0] && (e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..") || !strcmp(name, "lock"))
+            continue;
+        if (strcmp(name, "tmp") != 0) {
+            snprintf(other, sizeof other, "%.255s", name);
+            break;
+        }
+        snprintf(p, sizeof p, "%s/tmp", s->state_dir);
+        DIR *t = opendir(p);
+        struct dirent *f;
+        while (t && (f = readdir(t)) != NULL)
+            if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") && !is_upload_name(f->d_name))
+                snprintf(other, sizeof other, "tmp/%.250s", f->d_name);
+        if (!t)
+            snprintf(other, sizeof other, "tmp");
+        else
+            closedir(t);
+    }
+    closedir(d);
+    if (other[0])
+        return fail(err, errlen,
+                    "%s: not a state directory of cryptonets serve (no plan file) and not "
+                    "empty (it holds %s): give a new or empty directory to --state-dir",
+                    s->state_dir, other);
+    return 0;
+}
+
+void svc_state_undo(const svc_t *s)
+{
+    if (!s->created_dir)
+        return;
+    char p[4200];
+    for (size_t t = 0; t < s->ntenants; t++) {
+        static const char *const subs[] = {"keys", "jobs", ""};
+        for (size_t i = 0; i < 3; i++)
+            if (!svc_path(p, sizeof p, s, t, subs[i], NULL, NULL))
+                rmdir(p); /* empty ones only */
+    }
+    static const char *const names[] = {"plan", "lock"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", s->state_dir, names[i]);
+        unlink(p);
+    }
+    static const char *const dirs[] = {"tmp", "tenants", ""};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", s->state_dir, dirs[i]);
+        rmdir(p);
+    }
+}
+
 int svc_state_open(svc_t *s, char *err, size_t errlen)
 {
     char p[4096];
+    if (check_state_dir(s, err, errlen))
+        return 1;
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     if (mkdirs(p))
         return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
@@ -413,17 +551,21 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
         return fail(err, errlen, "%s: cannot lock (%s)", p, strerror(e));
     }
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
-    /* uploads that were in progress when the server stopped were never accepted */
+    /* uploads that were in progress when the server stopped were never accepted: the
+     * server's own files only (upload-PID-SEQ); anything else is left where it is */
     DIR *d = opendir(p);
     if (d) {
         struct dirent *e;
         char f[4400];
-        while ((e = readdir(d)) != NULL)
-            if (e->d_name[0] != '.') {
-                snprintf(f, sizeof f, "%s/%s", p, e->d_name);
-                unlink(f);
-                repaired(s, "%s: an upload in progress when the server stopped, removed", f);
-            }
+        while ((e = readdir(d)) != NULL) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            snprintf(f, sizeof f, "%s/%s", p, e->d_name);
+            if (is_upload_name(e->d_name))
+                remove_own(s, f, "an upload in progress when the server stopped");
+            else
+                kept(s, "%s: not a file of this server: left in place", f);
+        }
         closedir(d);
     }
     /* the state belongs to one plan */
@@ -461,6 +603,10 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
         svc_job_add(s, found[i]);
     free(found);
     svc_expire(s, svc_time());
+    size_t left = 0;
+    for (const svc_job_t *j = s->jobs; j; j = j->next)
+        left++;
+    s->expired_at_start = nfound - left;
     return 0;
 }
 

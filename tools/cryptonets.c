@@ -72,7 +72,7 @@ void cli_progress(cli_progress_t *p, size_t done, size_t total)
     if (p->quiet || (!p->shown && t < 1.0))
         return;
     p->shown = 1;
-    fprintf(stderr, "cryptonets: %s: %zu/%zu (%.1f s)\n", p->what, done, total, t);
+    fprintf(stderr, "cryptonets %s: %zu/%zu (%.1f s)\n", p->what, done, total, t);
 }
 
 /* --- the commands and their help ------------------------------------------------------- */

@@ -44,8 +44,12 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_hoist(cn_bfv_hoisted_t **h, const cn_bfv_
 /* out = sum_{i < count} w[i] * (a under X -> X^elts[i]) (size 2, coefficient form, a's level
  * and plaintext modulus), for w[i] plaintexts as polynomials in NTT form over every prime
  * of the ring (q_1..q_L and P: cn_poly_init(&w, cn_bfv_context_ring(ctx), L + 1), centered
- * coefficients lifted); the rows of a's level and P's are read. CN_ERR_SHAPE_MISMATCH or
- * CN_ERR_FORM_MISMATCH for another shape or form. */
+ * coefficients lifted); the rows of a's level and P's are read. A plaintext that is a
+ * polynomial in X^(2^s) (a slot vector invariant under the rotation by (n/2) / 2^s
+ * positions, in both rows) has an NTT form (lib/ntt's bit-reversed order) made of blocks of
+ * 2^s equal values: w[i] may then hold one value per block (w[i].n = n / 2^s, the same
+ * for every i; cn_poly_t rows of w[i].n words), and the products read 2^s times fewer
+ * words. CN_ERR_SHAPE_MISMATCH or CN_ERR_FORM_MISMATCH for another shape or form. */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out,
                                                    const cn_bfv_hoisted_t *h,
                                                    const cn_poly_t *w,

@@ -14,6 +14,7 @@
 #include "cryptonets/bfv_hoist.h"
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "kernels.h"
 
 static size_t bitrev(size_t x, unsigned logn)
 {
@@ -304,8 +305,15 @@ cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h
     if (h->fingerprint != ctx->fingerprint)
         return CN_ERR_CONTEXT_MISMATCH;
     const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, K = ctx->ring.base.k;
+    /* weights of degree n / 2^shift: each NTT value stands for 2^shift equal ones */
+    const size_t wn = h->count ? w[0].n : n;
+    unsigned shift = 0;
+    while (shift < 16 && (wn << shift) < n)
+        shift++;
+    if ((wn << shift) != n)
+        return CN_ERR_SHAPE_MISMATCH;
     for (size_t i = 0; i < h->count; i++) {
-        if (w[i].n != n || w[i].k != K)
+        if (w[i].n != wn || w[i].k != K)
             return CN_ERR_SHAPE_MISMATCH;
         if (w[i].form != CN_FORM_NTT)
             return CN_ERR_FORM_MISMATCH;
@@ -323,14 +331,14 @@ cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h
         const size_t rj = j < l ? j : L;
         const uint64_t p = ctx->ring.ntt[rj].mod.p;
         for (size_t i = 0; i < h->count; i++) {
-            xs[i] = w[i].data + rj * n;
+            xs[i] = w[i].data + rj * wn;
             k0s[i] = h->x0 + (i * k + j) * n;
             k1s[i] = h->x1 + (i * k + j) * n;
         }
         uint64_t *y0 = acc + j * n, *y1 = acc + (k + j) * n;
         memset(y0, 0, n * sizeof *y0);
         memset(y1, 0, n * sizeof *y1);
-        cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, h->count, n, p);
+        cn_bfv_mul_acc2_rep_kernel(p, n)(y0, y1, xs, shift, k0s, k1s, h->count, n, p);
     }
     for (int hh = 0; hh < 2; hh++) {
         uint64_t *a = acc + hh * k * n;

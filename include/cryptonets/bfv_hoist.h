@@ -54,6 +54,14 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out,
                                                    const cn_bfv_hoisted_t *h,
                                                    const cn_poly_t *w,
                                                    const cn_bfv_context_t *ctx);
+/* out[g] = cn_bfv_hoisted_dot(h, w + g count) for g < nout (count = the rotations of h),
+ * in one pass over the rotations (tiled: each tile of them is read once for all outputs,
+ * not once per output; the giant steps of a baby-step giant-step product); out[0..nout)
+ * distinct (CN_ERR_INVALID_ARG). Holds 2 nout (l + 1) n words meanwhile. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout,
+                                                    const cn_bfv_hoisted_t *h,
+                                                    const cn_poly_t *w,
+                                                    const cn_bfv_context_t *ctx);
 CN_API void cn_bfv_hoisted_free(cn_bfv_hoisted_t *h);
 
 #ifdef __cplusplus

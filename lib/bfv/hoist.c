@@ -299,59 +299,100 @@ done:
     return CN_OK;
 }
 
-cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
-                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+/* The shift s of weights of degree n / 2^s (w[0..count) alike), or -1. */
+static int weight_shift(const cn_poly_t *w, size_t count, const cn_bfv_context_t *ctx,
+                        cn_status *st)
 {
-    if (h->fingerprint != ctx->fingerprint)
-        return CN_ERR_CONTEXT_MISMATCH;
-    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, K = ctx->ring.base.k;
-    /* weights of degree n / 2^shift: each NTT value stands for 2^shift equal ones */
-    const size_t wn = h->count ? w[0].n : n;
+    const size_t n = ctx->n, wn = count ? w[0].n : n, K = ctx->ring.base.k;
     unsigned shift = 0;
     while (shift < 16 && (wn << shift) < n)
         shift++;
+    *st = CN_OK;
     if ((wn << shift) != n)
-        return CN_ERR_SHAPE_MISMATCH;
-    for (size_t i = 0; i < h->count; i++) {
+        *st = CN_ERR_SHAPE_MISMATCH;
+    for (size_t i = 0; i < count && *st == CN_OK; i++) {
         if (w[i].n != wn || w[i].k != K)
-            return CN_ERR_SHAPE_MISMATCH;
-        if (w[i].form != CN_FORM_NTT)
-            return CN_ERR_FORM_MISMATCH;
+            *st = CN_ERR_SHAPE_MISMATCH;
+        else if (w[i].form != CN_FORM_NTT)
+            *st = CN_ERR_FORM_MISMATCH;
     }
+    return *st == CN_OK ? (int)shift : -1;
+}
+
+/* Coefficients per tile of cn_bfv_hoisted_dots: the rotations' words of one tile (2 count
+ * tiles of 8 KB for count 8: 128 KB) stay in the core's cache while every output sweeps
+ * over them. */
+#define HOIST_TILE 1024
+
+cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout, const cn_bfv_hoisted_t *h,
+                              const cn_poly_t *w, const cn_bfv_context_t *ctx)
+{
+    if (h->fingerprint != ctx->fingerprint)
+        return CN_ERR_CONTEXT_MISMATCH;
+    for (size_t g = 0; g < nout; g++)
+        for (size_t r = g + 1; r < nout; r++)
+            if (&out[g] == &out[r])
+                return CN_ERR_INVALID_ARG;
+    cn_status st;
+    const int sh = weight_shift(w, nout * h->count, ctx, &st);
+    if (st != CN_OK)
+        return st;
+    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, cnt = h->count;
+    const unsigned shift = (unsigned)sh;
+    const size_t wn = n >> shift;
+    /* a tile holds whole blocks of the weights: a multiple of 2^shift and of 8 */
+    size_t tile = HOIST_TILE < n ? HOIST_TILE : n;
+    if (tile < ((size_t)1 << shift))
+        tile = (size_t)1 << shift;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    uint64_t *acc = cn_alloc(2 * k * n, sizeof *acc);
-    const uint64_t **rows = cn_alloc(3 * (h->count ? h->count : 1), sizeof *rows);
-    cn_status st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
-    if (st == CN_OK)
-        st = cn_bfv_ct_reshape(out, 2, l, ctx);
+    uint64_t *acc = cn_alloc(nout * 2 * k * n + 1, sizeof *acc);
+    const uint64_t **rows = cn_alloc(3 * (cnt ? cnt : 1), sizeof *rows);
+    st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
     if (st != CN_OK)
         goto done;
-    const uint64_t **xs = rows, **k0s = rows + h->count, **k1s = rows + 2 * h->count;
+    memset(acc, 0, nout * 2 * k * n * sizeof *acc);
+    const uint64_t **xs = rows, **k0s = rows + cnt, **k1s = rows + 2 * cnt;
+    /* acc[g][h][j]: output g, half h, row j (q_1..q_l, then P), NTT form */
     for (size_t j = 0; j < k; j++) {
         const size_t rj = j < l ? j : L;
         const uint64_t p = ctx->ring.ntt[rj].mod.p;
-        for (size_t i = 0; i < h->count; i++) {
-            xs[i] = w[i].data + rj * wn;
-            k0s[i] = h->x0 + (i * k + j) * n;
-            k1s[i] = h->x1 + (i * k + j) * n;
+        const cn_mul_acc2_rep_fn f = cn_bfv_mul_acc2_rep_kernel(p, tile);
+        for (size_t off = 0; off < n; off += tile) {
+            for (size_t i = 0; i < cnt; i++) {
+                k0s[i] = h->x0 + (i * k + j) * n + off;
+                k1s[i] = h->x1 + (i * k + j) * n + off;
+            }
+            for (size_t g = 0; g < nout; g++) {
+                for (size_t i = 0; i < cnt; i++)
+                    xs[i] = w[g * cnt + i].data + rj * wn + (off >> shift);
+                uint64_t *y0 = acc + ((g * 2 + 0) * k + j) * n + off;
+                uint64_t *y1 = acc + ((g * 2 + 1) * k + j) * n + off;
+                f(y0, y1, xs, shift, k0s, k1s, cnt, tile, p);
+            }
         }
-        uint64_t *y0 = acc + j * n, *y1 = acc + (k + j) * n;
-        memset(y0, 0, n * sizeof *y0);
-        memset(y1, 0, n * sizeof *y1);
-        cn_bfv_mul_acc2_rep_kernel(p, n)(y0, y1, xs, shift, k0s, k1s, h->count, n, p);
     }
-    for (int hh = 0; hh < 2; hh++) {
-        uint64_t *a = acc + hh * k * n;
-        for (size_t j = 0; j < k; j++)
-            cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
-        cn_bfv_moddown(out->c[hh].data, a, l, lv, ctx);
-        out->c[hh].form = CN_FORM_COEFF;
+    for (size_t g = 0; g < nout && st == CN_OK; g++) {
+        if ((st = cn_bfv_ct_reshape(&out[g], 2, l, ctx)) != CN_OK)
+            break;
+        for (int hh = 0; hh < 2; hh++) {
+            uint64_t *a = acc + (g * 2 + (size_t)hh) * k * n;
+            for (size_t j = 0; j < k; j++)
+                cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
+            cn_bfv_moddown(out[g].c[hh].data, a, l, lv, ctx);
+            out[g].c[hh].form = CN_FORM_COEFF;
+        }
+        out[g].t_index = h->t_index;
+        out[g].transparent = 0;
+        out[g].has_seed = 0;
     }
-    out->t_index = h->t_index;
-    out->transparent = 0;
-    out->has_seed = 0;
 done:
     free(acc);
     free(rows);
     return st;
+}
+
+cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
+                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+{
+    return cn_bfv_hoisted_dots(out, 1, h, w, ctx);
 }

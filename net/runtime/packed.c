@@ -712,23 +712,34 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             }
             cn_bfv_hoisted_t *h = NULL;
             st = cn_bfv_hoist(&h, y, elts, o->baby, &s->gk, ctx);
+            /* every giant step's sum P_g in one pass over the baby steps */
+            cn_bfv_ciphertext_t *pg = calloc(o->giant, sizeof *pg);
+            if (st == CN_OK && !pg)
+                st = CN_ERR_NO_MEMORY;
+            if (st == CN_OK)
+                st = cn_bfv_hoisted_dots(pg, o->giant, h, pw->w, ctx);
+            cn_bfv_hoisted_free(h);
             const uint64_t gstep = cn_pk_elt_rows(pk, o->baby);
             for (size_t g = o->giant; st == CN_OK && g-- > 0;) {
-                cn_bfv_ciphertext_t *pg = g + 1 == o->giant ? y : &tmp;
-                st = cn_bfv_hoisted_dot(pg, h, pw->w + g * o->baby, ctx);
                 for (size_t d = 0; st == CN_OK && d < drop; d++) /* before the giant steps */
-                    st = cn_bfv_mod_switch(pg, pg, ctx);
-                if (g + 1 != o->giant) {
+                    st = cn_bfv_mod_switch(&pg[g], &pg[g], ctx);
+                if (g + 1 == o->giant) { /* y = P_{G-1} (y's input goes with pg) */
+                    const cn_bfv_ciphertext_t x = *y;
+                    *y = pg[g];
+                    pg[g] = x;
+                } else {
                     /* Horner: y = rot(y, baby) + P_g */
                     if (st == CN_OK)
                         st = cn_bfv_apply_galois(y, y, gstep, &s->gk, ctx);
                     note_elt(run, pk, gstep, 0);
                     if (st == CN_OK)
-                        st = cn_bfv_add(y, y, &tmp, ctx);
+                        st = cn_bfv_add(y, y, &pg[g], ctx);
                 }
                 run->st.products += o->baby;
             }
-            cn_bfv_hoisted_free(h);
+            for (size_t g = 0; pg && g < o->giant; g++)
+                cn_bfv_ciphertext_clear(&pg[g]);
+            free(pg);
             for (size_t e = o->m_out; st == CN_OK && e < o->m_in; e *= 2)
                 st = add_rotated(y, &tmp, cn_pk_elt_rows(pk, e), s, run);
             if (st == CN_OK)

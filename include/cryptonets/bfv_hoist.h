@@ -64,6 +64,17 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, si
                                                     const cn_bfv_context_t *ctx);
 CN_API void cn_bfv_hoisted_free(cn_bfv_hoisted_t *h);
 
+/* y0 = sum_{i < count} w[i] a0[i], y1 = sum_i w[i] a1[i] coefficient-wise in the NTT form,
+ * over the first y0->k primes (y0 and y1 of the ring's degree and as many primes; every
+ * input with at least as many, values below their prime): products with plaintexts of
+ * the halves of count ciphertexts, summed. w[i] may hold one value per block of 2^s, as
+ * for cn_bfv_hoisted_dot. lib/bfv/dot.c. CN_ERR_SHAPE_MISMATCH, CN_ERR_FORM_MISMATCH, or
+ * CN_ERR_INVALID_ARG when an output is an input. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_dot2_ntt(cn_poly_t *y0, cn_poly_t *y1,
+                                                const cn_poly_t *w, const cn_poly_t *const *a0,
+                                                const cn_poly_t *const *a1, size_t count,
+                                                const cn_bfv_context_t *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,26 +16,24 @@
 #include "bfv_internal.h"
 #include "kernels.h"
 
-static size_t bitrev(size_t x, unsigned logn)
+/* brv[j] = j with its log2 n bits reversed, for j < n (a power of two): by the recurrence
+ * brv[j] = brv[j / 2] / 2 + (j odd) n / 2. */
+static void bitrev_table(uint32_t *brv, size_t n)
 {
-    size_t r = 0;
-    for (unsigned i = 0; i < logn; i++, x >>= 1)
-        r = (r << 1) | (x & 1);
-    return r;
+    brv[0] = 0;
+    for (size_t j = 1; j < n; j++)
+        brv[j] = (uint32_t)((brv[j >> 1] >> 1) | ((j & 1) ? n >> 1 : 0));
 }
 
 /* perm[j] = the NTT index whose value becomes index j's under X -> X^g: the NTT of a(X^g)
- * is y[j] = x[perm[j]]. g odd, in [1, 2n). */
-static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
+ * is y[j] = x[perm[j]]. g odd, in [1, 2n); brv from bitrev_table. */
+static void ntt_perm(uint32_t *perm, uint64_t g, const uint32_t *brv, size_t n)
 {
-    unsigned logn = 0;
-    while (((size_t)1 << logn) < n)
-        logn++;
     const uint64_t mask = 2 * (uint64_t)n - 1;
     for (size_t j = 0; j < n; j++) {
-        const uint64_t e = 2 * (uint64_t)bitrev(j, logn) + 1;
+        const uint64_t e = 2 * (uint64_t)brv[j] + 1;
         const uint64_t f = (e * g) & mask; /* odd */
-        perm[j] = (uint32_t)bitrev((size_t)(f >> 1), logn);
+        perm[j] = brv[f >> 1];
     }
 }
 
@@ -131,12 +129,13 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
      * then scratch for one rotation */
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *buf = cn_alloc((2 * l + 2 * k) * n, sizeof *buf);
-    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    uint32_t *perm = cn_alloc(2 * n, sizeof *perm), *brv = perm ? perm + n : NULL;
     const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
     if (!dig || !buf || !perm || !rows) {
         st = CN_ERR_NO_MEMORY;
         goto done;
     }
+    bitrev_table(brv, n);
     uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
@@ -156,7 +155,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             if (g == 1 || elt_dp(elts, r, gk) != dp)
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-            ntt_perm(perm, g, n);
+            ntt_perm(perm, g, brv, n);
             for (size_t j = 0; j < k; j++)
                 key_product(acc0 + j * n, acc1 + j * n, dig, perm, key, j, l, nd, px, rows,
                             ctx);
@@ -225,7 +224,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *pc = cn_alloc(2 * l * n + l * n, sizeof *pc); /* P c0, P c1 (NTT); scratch */
-    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    uint32_t *perm = cn_alloc(2 * n, sizeof *perm), *brv = perm ? perm + n : NULL;
     const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
     if (h) {
         h->x0 = cn_alloc(count * k * n, sizeof *h->x0);
@@ -235,6 +234,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
         st = CN_ERR_NO_MEMORY;
         goto done;
     }
+    bitrev_table(brv, n);
     h->count = count;
     h->level = l;
     h->t_index = a->t_index;
@@ -273,7 +273,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             if (g == 1 || elt_dp(elts, r, gk) != dp)
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-            ntt_perm(perm, g, n);
+            ntt_perm(perm, g, brv, n);
             for (size_t j = 0; j < k; j++) {
                 uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
                 key_product(y0, y1, dig, perm, key, j, l, nd, px, rows, ctx);

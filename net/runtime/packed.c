@@ -444,10 +444,10 @@ static cn_status build_weights(pk_weights_t *pw, const cn_packed_t *pk, const cn
                         o->kind == CN_PK_DIAG ? cn_bfv_context_ring(ctx)->base.k : pk->prm.nq,
                         ctx);
     }
-    /* diagonals of a period below the row: one value per block of their transform (MNIST,
-     * one image: the 845 -> 100 layer's 128 diagonals in 8 times less memory, read 8
-     * times less per request) */
-    if (st == CN_OK && o->kind == CN_PK_DIAG)
+    /* weight vectors of a period below the row: one value per block of their transform
+     * (MNIST, one image: the 845 -> 100 layer's 128 diagonals in 8 times less memory, read
+     * 8 times less per request; the first layer's in 4 times less) */
+    if (st == CN_OK)
         st = compress_blocks(pw->w, pw->count, block_shift(pw->w, pw->count));
     if (st == CN_OK) {
         const uint64_t t = pk->prm.t[ti];
@@ -597,44 +597,30 @@ static cn_status nct_from(pk_nct_t *a, const cn_bfv_ciphertext_t *ct, const cn_r
     return st;
 }
 
-/* out (size 2, coefficient form) = sum_c a[c] * w[c] for c < cnt, in the NTT domain:
- * products of values below p summed in 128 bits, reduced every `chunk` terms. */
+/* out (size 2, coefficient form) = sum_c a[c] * w[c] for c < cnt, in the NTT domain
+ * (cn_bfv_dot2_ntt: lazy sums in the key-switching kernel). */
 static cn_status dot(cn_bfv_ciphertext_t *out, const pk_nct_t *a, const cn_poly_t *w,
-                     size_t cnt, size_t ti, const cn_bfv_context_t *ctx, cn_u128 *acc)
+                     size_t cnt, size_t ti, const cn_bfv_context_t *ctx)
 {
     const cn_ring_t *ring = cn_bfv_context_ring(ctx);
-    const size_t n = ring->n, l = a[0].c[0].k;
+    const size_t l = a[0].c[0].k;
     cn_status st = cn_bfv_ciphertext_reshape(out, 2, l, CN_BFV_NO_ZERO_FILL, ctx);
     if (st != CN_OK)
         return st;
     out->t_index = ti;
     out->transparent = 0;
-    for (int h = 0; h < 2; h++) {
-        for (size_t i = 0; i < l; i++) {
-            const cn_mod_t m = ring->base.mod[i];
-            unsigned pb = 0;
-            while (pb < 64 && (m.p >> pb))
-                pb++;
-            const size_t chunk =
-                2 * pb >= 127 ? 1 : (size_t)1 << (127 - 2 * pb > 20 ? 20 : 127 - 2 * pb);
-            memset(acc, 0, n * sizeof *acc);
-            for (size_t c = 0; c < cnt; c++) {
-                const uint64_t *x = a[c].c[h].data + i * n, *y = w[c].data + i * n;
-                for (size_t k = 0; k < n; k++)
-                    acc[k] += (cn_u128)x[k] * y[k];
-                if ((c + 1) % chunk == 0 && c + 1 < cnt)
-                    for (size_t k = 0; k < n; k++)
-                        acc[k] = cn_mod_reduce_any_u128(acc[k], m);
-            }
-            uint64_t *o = out->c[h].data + i * n;
-            for (size_t k = 0; k < n; k++)
-                o[k] = cn_mod_reduce_any_u128(acc[k], m);
-        }
-        out->c[h].form = CN_FORM_NTT;
-        if ((st = cn_poly_from_ntt(&out->c[h], ring)) != CN_OK)
-            return st;
+    const cn_poly_t **rows = malloc(2 * (cnt ? cnt : 1) * sizeof *rows);
+    if (!rows)
+        return CN_ERR_NO_MEMORY;
+    for (size_t c = 0; c < cnt; c++) {
+        rows[c] = &a[c].c[0];
+        rows[cnt + c] = &a[c].c[1];
     }
-    return CN_OK;
+    st = cn_bfv_dot2_ntt(&out->c[0], &out->c[1], w, rows, rows + cnt, cnt, ctx);
+    free(rows);
+    for (int h = 0; h < 2 && st == CN_OK; h++)
+        st = cn_poly_from_ntt(&out->c[h], ring);
+    return st;
 }
 
 typedef struct {
@@ -672,7 +658,6 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     const cn_ring_t *ring = cn_bfv_context_ring(ctx);
     const size_t n = pk->prm.n;
     cn_bfv_ciphertext_t tmp = {0};
-    cn_u128 *acc = malloc(n * sizeof *acc);
     size_t nct = 1, nbaby = 1; /* the first layer's ciphertexts, the most baby steps */
     for (size_t i = 0; i < pk->nops; i++) {
         if (pk->ops[i].kind == CN_PK_FIRST && pk->ops[i].nct > nct)
@@ -682,7 +667,7 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     }
     pk_nct_t *nc = calloc(nct, sizeof *nc);
     uint64_t *elts = calloc(nbaby, sizeof *elts);
-    cn_status st = acc && nc && elts ? CN_OK : CN_ERR_NO_MEMORY;
+    cn_status st = nc && elts ? CN_OK : CN_ERR_NO_MEMORY;
     for (size_t i = from; st == CN_OK && i < to && i < pk->nops; i++) {
         const cn_pk_op_t *o = &pk->ops[i];
         const pk_weights_t *pw = &s->wt[ti * pk->nops + i];
@@ -693,7 +678,7 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             for (size_t c = 0; st == CN_OK && c < o->nct; c++)
                 st = nct_from(&nc[c], &cts[c], ring);
             if (st == CN_OK)
-                st = dot(y, nc, pw->w, o->nct, ti, ctx, acc);
+                st = dot(y, nc, pw->w, o->nct, ti, ctx);
             run->st.products += o->nct;
             for (size_t d = 0; st == CN_OK && d < drop; d++) /* before the folds */
                 st = cn_bfv_mod_switch(y, y, ctx);
@@ -767,7 +752,6 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
     cn_bfv_ciphertext_clear(&tmp);
     free(nc);
     free(elts);
-    free(acc);
     return st;
 }
 

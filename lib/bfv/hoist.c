@@ -350,7 +350,6 @@ cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout, const cn_bf
     st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
     if (st != CN_OK)
         goto done;
-    memset(acc, 0, nout * 2 * k * n * sizeof *acc);
     const uint64_t **xs = rows, **k0s = rows + cnt, **k1s = rows + 2 * cnt;
     /* acc[g][h][j]: output g, half h, row j (q_1..q_l, then P), NTT form */
     for (size_t j = 0; j < k; j++) {
@@ -367,6 +366,8 @@ cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout, const cn_bf
                     xs[i] = w[g * cnt + i].data + rj * wn + (off >> shift);
                 uint64_t *y0 = acc + ((g * 2 + 0) * k + j) * n + off;
                 uint64_t *y1 = acc + ((g * 2 + 1) * k + j) * n + off;
+                memset(y0, 0, tile * sizeof *y0); /* in cache, not the whole buffer first */
+                memset(y1, 0, tile * sizeof *y1);
                 f(y0, y1, xs, shift, k0s, k1s, cnt, tile, p);
             }
         }

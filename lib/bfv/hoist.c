@@ -51,11 +51,10 @@ static void key_product(uint64_t *y0, uint64_t *y1, const uint64_t *dig, const u
     const size_t n = ctx->n, rj = j < l ? j : ctx->L;
     const uint64_t p = ctx->ring.ntt[rj].mod.p;
     const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+    const cn_perm_rows_fn pr = cn_bfv_perm_rows_kernel(n);
     for (size_t i = 0; i < nd; i++) {
-        const uint64_t *x = dig + (j * nd + i) * n;
         uint64_t *y = px + i * n;
-        for (size_t c = 0; c < n; c++)
-            y[c] = x[perm[c]];
+        pr(y, dig + (j * nd + i) * n, perm, n);
         xs[i] = y;
         k0s[i] = key->k0[i].data + rj * n;
         k1s[i] = key->k1[i].data + rj * n;
@@ -279,9 +278,9 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
                 key_product(y0, y1, dig, perm, key, j, l, nd, px, rows, ctx);
                 if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
                     const cn_mod_t m = ctx->ring.base.mod[j];
-                    const uint64_t *c0 = pc + j * n;
+                    cn_bfv_perm_rows_kernel(n)(px, pc + j * n, perm, n);
                     for (size_t c = 0; c < n; c++)
-                        y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+                        y0[c] = cn_mod_add(y0[c], px[c], m);
                 }
             }
         }

@@ -81,6 +81,12 @@ void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
     cn_mul_acc2_rep_portable(y0, y1, x, 0, k0, k1, nd, n, modulus);
 }
 
+void cn_perm_rows_portable(uint64_t *y, const uint64_t *x, const uint32_t *perm, size_t n)
+{
+    for (size_t c = 0; c < n; c++)
+        y[c] = x[perm[c]];
+}
+
 void cn_divround_row_portable(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,
                               uint64_t modulus, uint64_t P, uint64_t inv)
 {

@@ -197,6 +197,52 @@ START_TEST(test_mul_acc2_rep_twins)
 }
 END_TEST
 
+/* The NTT-form automorphism's permutation: y[c] = x[perm[c]] for the permutations of
+ * X -> X^g in bit-reversed order (computed here from their definition), both twins. */
+START_TEST(test_perm_rows_twins)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 1103);
+    static const size_t ns[] = {8, 64, 1024};
+    for (size_t u = 0; u < sizeof ns / sizeof *ns; u++) {
+        const size_t n = ns[u];
+        unsigned logn = 0;
+        while (((size_t)1 << logn) < n)
+            logn++;
+        uint32_t *perm = malloc(n * sizeof *perm);
+        uint64_t *x = malloc(3 * n * sizeof *x), *y = x + n, *z = y + n;
+        const uint64_t gs[] = {3, 5, 25, 2 * n - 1, (5 * 5 * 5 * 5 * 5) % (2 * n)};
+        for (size_t t = 0; t < sizeof gs / sizeof *gs; t++) {
+            for (size_t j = 0; j < n; j++) {
+                size_t bj = 0, f;
+                for (unsigned b = 0; b < logn; b++)
+                    bj |= ((j >> b) & 1) << (logn - 1 - b);
+                f = (size_t)(((2 * bj + 1) * gs[t]) % (2 * n)) >> 1;
+                size_t bf = 0;
+                for (unsigned b = 0; b < logn; b++)
+                    bf |= ((f >> b) & 1) << (logn - 1 - b);
+                perm[j] = (uint32_t)bf;
+            }
+            for (size_t i = 0; i < n; i++)
+                x[i] = cn_test_rng_below(&r, (uint64_t)1 << 60);
+            cn_perm_rows_portable(y, x, perm, n);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_uint_eq(y[i], x[perm[i]]);
+            cn_bfv_perm_rows_kernel(n)(z, x, perm, n);
+            ck_assert(memcmp(y, z, n * sizeof *y) == 0);
+#ifdef CN_BUILD_AVX512IFMA
+            if (cn_bfv_ifma_available()) {
+                cn_perm_rows_ifma(z, x, perm, n);
+                ck_assert(memcmp(y, z, n * sizeof *y) == 0);
+            }
+#endif
+        }
+        free(perm);
+        free(x);
+    }
+}
+END_TEST
+
 /* What the dispatch files picked, from the features cn_cpu_features reports (all zero
  * under CN_SIMD=portable, as the child process of test_portable_env checks). */
 START_TEST(test_picks)
@@ -284,6 +330,7 @@ CN_SUITE(kernels)
     tcase_add_test(tc, test_tensor_row_twins);
     tcase_add_test(tc, test_mul_acc2_twins);
     tcase_add_test(tc, test_mul_acc2_rep_twins);
+    tcase_add_test(tc, test_perm_rows_twins);
     suite_add_tcase(s, tc);
     return s;
 }

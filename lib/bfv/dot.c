@@ -42,10 +42,8 @@ cn_status cn_bfv_dot2_ntt(cn_poly_t *y0, cn_poly_t *y1, const cn_poly_t *w,
             k0s[i] = a0[i]->data + j * n;
             k1s[i] = a1[i]->data + j * n;
         }
-        memset(y0->data + j * n, 0, n * sizeof *y0->data);
-        memset(y1->data + j * n, 0, n * sizeof *y1->data);
         cn_bfv_mul_acc2_rep_kernel(p, n)(y0->data + j * n, y1->data + j * n, xs, shift, k0s,
-                                         k1s, count, n, p);
+                                         k1s, count, n, p, 0);
     }
     y0->form = y1->form = CN_FORM_NTT;
     free(rows);

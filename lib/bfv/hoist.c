@@ -59,9 +59,7 @@ static void key_product(uint64_t *y0, uint64_t *y1, const uint64_t *dig, const u
         k0s[i] = key->k0[i].data + rj * n;
         k1s[i] = key->k1[i].data + rj * n;
     }
-    memset(y0, 0, n * sizeof *y0);
-    memset(y1, 0, n * sizeof *y1);
-    cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
+    cn_bfv_mul_acc2_rep_kernel(p, n)(y0, y1, xs, 0, k0s, k1s, nd, n, p, 0); /* y = the sum */
 }
 
 static cn_status lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
@@ -365,9 +363,7 @@ cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout, const cn_bf
                     xs[i] = w[g * cnt + i].data + rj * wn + (off >> shift);
                 uint64_t *y0 = acc + ((g * 2 + 0) * k + j) * n + off;
                 uint64_t *y1 = acc + ((g * 2 + 1) * k + j) * n + off;
-                memset(y0, 0, tile * sizeof *y0); /* in cache, not the whole buffer first */
-                memset(y1, 0, tile * sizeof *y1);
-                f(y0, y1, xs, shift, k0s, k1s, cnt, tile, p);
+                f(y0, y1, xs, shift, k0s, k1s, cnt, tile, p, 0); /* written, not added */
             }
         }
     }

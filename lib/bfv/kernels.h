@@ -23,11 +23,12 @@ typedef void (*cn_mul_acc2_fn)(uint64_t *y0, uint64_t *y1, const uint64_t *const
 /* cn_mul_acc2_fn with x[i] of n >> shift words, each standing for 2^shift equal ones:
  * x[i][c >> shift] multiplies k0[i][c] and k1[i][c] (a plaintext that is a polynomial in
  * X^(2^shift), whose NTT form in lib/ntt's bit-reversed order repeats each value 2^shift
- * times; lib/bfv/hoist.c). shift = 0 is cn_mul_acc2_fn. */
+ * times; lib/bfv/hoist.c). shift = 0 is cn_mul_acc2_fn. acc = 0: y0 and y1 are written
+ * without being read (y = the sum), so they need no zeroing first. */
 typedef void (*cn_mul_acc2_rep_fn)(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                                    unsigned shift, const uint64_t *const *k0,
                                    const uint64_t *const *k1, size_t nd, size_t n,
-                                   uint64_t modulus);
+                                   uint64_t modulus, int acc);
 
 /* y[c] = x[perm[c]] for c < n, y not overlapping x: an automorphism X -> X^g in the NTT
  * form (lib/bfv/hoist.c). The SIMD twins need perm to map every aligned block of 8
@@ -52,7 +53,8 @@ void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                           size_t n, uint64_t modulus);
 void cn_mul_acc2_rep_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                               unsigned shift, const uint64_t *const *k0,
-                              const uint64_t *const *k1, size_t nd, size_t n, uint64_t modulus);
+                              const uint64_t *const *k1, size_t nd, size_t n, uint64_t modulus,
+                              int acc);
 void cn_perm_rows_portable(uint64_t *y, const uint64_t *x, const uint32_t *perm, size_t n);
 void cn_divround_row_portable(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,
                               uint64_t modulus, uint64_t P, uint64_t inv);
@@ -65,7 +67,7 @@ void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                       uint64_t modulus);
 void cn_mul_acc2_rep_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x, unsigned shift,
                           const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
-                          size_t n, uint64_t modulus);
+                          size_t n, uint64_t modulus, int acc);
 void cn_perm_rows_ifma(uint64_t *y, const uint64_t *x, const uint32_t *perm, size_t n);
 void cn_divround_row_ifma(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,
                           uint64_t modulus, uint64_t P, uint64_t inv);

@@ -99,7 +99,7 @@ static inline __m512i rep_load(const uint64_t *x, size_t i, unsigned shift, __m5
 static inline void mul_acc2_lazy(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                                  unsigned shift, const uint64_t *const *k0,
                                  const uint64_t *const *k1, size_t nd, size_t n,
-                                 uint64_t modulus)
+                                 uint64_t modulus, int acc)
 {
     lazy52_t k;
     k.p = cn_v52_set1(modulus);
@@ -127,8 +127,9 @@ static inline void mul_acc2_lazy(uint64_t *y0, uint64_t *y1, const uint64_t *con
                 l1 = _mm512_madd52lo_epu64(l1, v, b);
                 h1 = _mm512_madd52hi_epu64(h1, v, b);
             }
-            const __m512i s0 = _mm512_loadu_si512((const void *)(y0 + i));
-            const __m512i s1 = _mm512_loadu_si512((const void *)(y1 + i));
+            const int add = acc || d0 > 0; /* acc = 0: the first group writes */
+            const __m512i s0 = add ? _mm512_loadu_si512((const void *)(y0 + i)) : z;
+            const __m512i s1 = add ? _mm512_loadu_si512((const void *)(y1 + i)) : z;
             _mm512_storeu_si512((void *)(y0 + i),
                                 cn_v52_add_mod(s0, lazy52_reduce(l0, h0, &k), k.p));
             _mm512_storeu_si512((void *)(y1 + i),
@@ -141,25 +142,25 @@ void cn_mul_acc2_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                       const uint64_t *const *k0, const uint64_t *const *k1, size_t nd, size_t n,
                       uint64_t modulus)
 {
-    mul_acc2_lazy(y0, y1, x, 0, k0, k1, nd, n, modulus);
+    mul_acc2_lazy(y0, y1, x, 0, k0, k1, nd, n, modulus, 1);
 }
 
 void cn_mul_acc2_rep_ifma(uint64_t *y0, uint64_t *y1, const uint64_t *const *x, unsigned shift,
                           const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
-                          size_t n, uint64_t modulus)
+                          size_t n, uint64_t modulus, int acc)
 {
     switch (shift) { /* the common shifts as constants, so rep_load's branch folds */
     case 0:
-        mul_acc2_lazy(y0, y1, x, 0, k0, k1, nd, n, modulus);
+        mul_acc2_lazy(y0, y1, x, 0, k0, k1, nd, n, modulus, acc);
         break;
     case 1:
-        mul_acc2_lazy(y0, y1, x, 1, k0, k1, nd, n, modulus);
+        mul_acc2_lazy(y0, y1, x, 1, k0, k1, nd, n, modulus, acc);
         break;
     case 2:
-        mul_acc2_lazy(y0, y1, x, 2, k0, k1, nd, n, modulus);
+        mul_acc2_lazy(y0, y1, x, 2, k0, k1, nd, n, modulus, acc);
         break;
     default:
-        mul_acc2_lazy(y0, y1, x, shift, k0, k1, nd, n, modulus);
+        mul_acc2_lazy(y0, y1, x, shift, k0, k1, nd, n, modulus, acc);
     }
 }
 

@@ -47,7 +47,8 @@ void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint
  * x[i][c >> shift] multiplies row c (shift 0: the plain multiply-accumulate). */
 void cn_mul_acc2_rep_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                               unsigned shift, const uint64_t *const *k0,
-                              const uint64_t *const *k1, size_t nd, size_t n, uint64_t modulus)
+                              const uint64_t *const *k1, size_t nd, size_t n, uint64_t modulus,
+                              int acc)
 {
     const cn_mod_t m = mod_of(modulus);
     cn_u128 w0[BLK], w1[BLK];
@@ -63,9 +64,12 @@ void cn_mul_acc2_rep_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const 
                 w1[c] += (cn_u128)v * b[c];
             }
             if ((i & 7) == 7 || i + 1 == nd) {
+                const int add = acc || i >= 8; /* acc = 0: the first group writes */
                 for (size_t c = 0; c < bl; c++) {
-                    y0[c0 + c] = cn_mod_add(y0[c0 + c], cn_mod_reduce_any_u128(w0[c], m), m);
-                    y1[c0 + c] = cn_mod_add(y1[c0 + c], cn_mod_reduce_any_u128(w1[c], m), m);
+                    const uint64_t r0 = cn_mod_reduce_any_u128(w0[c], m),
+                                   r1 = cn_mod_reduce_any_u128(w1[c], m);
+                    y0[c0 + c] = add ? cn_mod_add(y0[c0 + c], r0, m) : r0;
+                    y1[c0 + c] = add ? cn_mod_add(y1[c0 + c], r1, m) : r1;
                 }
                 memset(w0, 0, sizeof w0);
                 memset(w1, 0, sizeof w1);
@@ -78,7 +82,7 @@ void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
                           const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
                           size_t n, uint64_t modulus)
 {
-    cn_mul_acc2_rep_portable(y0, y1, x, 0, k0, k1, nd, n, modulus);
+    cn_mul_acc2_rep_portable(y0, y1, x, 0, k0, k1, nd, n, modulus, 1);
 }
 
 void cn_perm_rows_portable(uint64_t *y, const uint64_t *x, const uint32_t *perm, size_t n)

@@ -175,8 +175,8 @@ START_TEST(test_mul_acc2_rep_twins)
                             e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
                             e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
                         }
-                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p);
-                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p);
+                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 1);
+                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
                     for (size_t i = 0; i < N; i++) {
                         ck_assert_uint_eq(y0[i], e0[i]);
                         ck_assert_uint_eq(y1[i], e1[i]);
@@ -185,12 +185,32 @@ START_TEST(test_mul_acc2_rep_twins)
                     }
 #ifdef CN_BUILD_AVX512IFMA
                     if (cn_bfv_ifma_available() && p < ((uint64_t)1 << 50)) {
-                        cn_mul_acc2_rep_ifma(z0, z1, xs, sh, k0s, k1s, nd, N, p);
-                        cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p);
+                        cn_mul_acc2_rep_ifma(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
+                        cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 1);
                         ck_assert(memcmp(y0, z0, N * sizeof *y0) == 0);
                         ck_assert(memcmp(y1, z1, N * sizeof *y1) == 0);
                     }
 #endif
+                    /* acc = 0: the sum alone, whatever y held (both twins) */
+                    for (size_t i = 0; i < N; i++) {
+                        e0[i] = e1[i] = 0;
+                        y0[i] = z0[i] = ~(uint64_t)0;
+                        y1[i] = z1[i] = (uint64_t)1 << 63;
+                    }
+                    for (size_t d = 0; d < nd; d++)
+                        for (size_t i = 0; i < N; i++) {
+                            const uint64_t v = xs[d][i >> sh];
+                            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
+                            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
+                        }
+                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 0);
+                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 0);
+                    for (size_t i = 0; i < N; i++) {
+                        ck_assert_uint_eq(y0[i], e0[i]);
+                        ck_assert_uint_eq(y1[i], e1[i]);
+                        ck_assert_uint_eq(z0[i], e0[i]);
+                        ck_assert_uint_eq(z1[i], e1[i]);
+                    }
                 }
     }
     free(x);

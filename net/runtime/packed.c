@@ -623,6 +623,13 @@ static cn_status dot(cn_bfv_ciphertext_t *out, const pk_nct_t *a, const cn_poly_
     return st;
 }
 
+/* Giant steps whose sums cn_bfv_hoisted_dots computes in one pass: their accumulators over
+ * Q and P (2 (l + 1) n words each: 1.5 MB for MNIST) stay in the last-level cache for 4
+ * (6 MB) where 16 (25 MB) went to memory and back; the baby rotations are read 4 times
+ * instead of once (MNIST, quiet machine, eight images: server 0.167 -> 0.144 s in two
+ * interleaved rounds, one image unchanged). */
+#define PK_GIANT_GROUP 4
+
 typedef struct {
     cn_packed_stats_t st;
     uint8_t used[CN_PK_MAX_ELTS];
@@ -697,12 +704,15 @@ static cn_status eval_ops(cn_bfv_ciphertext_t *y, const cn_bfv_ciphertext_t *cts
             }
             cn_bfv_hoisted_t *h = NULL;
             st = cn_bfv_hoist(&h, y, elts, o->baby, &s->gk, ctx);
-            /* every giant step's sum P_g in one pass over the baby steps */
+            /* the giant steps' sums P_g, PK_GIANT_GROUP per pass over the baby steps */
             cn_bfv_ciphertext_t *pg = calloc(o->giant, sizeof *pg);
             if (st == CN_OK && !pg)
                 st = CN_ERR_NO_MEMORY;
-            if (st == CN_OK)
-                st = cn_bfv_hoisted_dots(pg, o->giant, h, pw->w, ctx);
+            for (size_t g0 = 0; st == CN_OK && g0 < o->giant; g0 += PK_GIANT_GROUP) {
+                const size_t ng =
+                    o->giant - g0 < PK_GIANT_GROUP ? o->giant - g0 : PK_GIANT_GROUP;
+                st = cn_bfv_hoisted_dots(pg + g0, ng, h, pw->w + g0 * o->baby, ctx);
+            }
             cn_bfv_hoisted_free(h);
             const uint64_t gstep = cn_pk_elt_rows(pk, o->baby);
             for (size_t g = o->giant; st == CN_OK && g-- > 0;) {

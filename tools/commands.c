@@ -115,6 +115,7 @@ static json_t *plan_json(const cn_plan_t *p)
         json_object_set_new(l, "security_bits", json_integer(security_bits(pp)));
         json_object_set_new(l, "galois_keys",
                             json_integer((json_int_t)cn_packed_galois_elts(pk, NULL, 0)));
+        json_object_set_new(l, "key_bytes", json_integer((json_int_t)cn_packed_key_bytes(pk)));
         json_object_set_new(l, "output_budget_bits", json_real(cn_packed_output_budget(pk)));
     }
     json_object_set_new(o, "layout", l);

@@ -72,6 +72,10 @@ CN_API const cn_bfv_params_t *cn_packed_params(const cn_packed_t *pk);
 CN_API size_t cn_packed_batch(const cn_packed_t *pk);
 /* Estimated noise budget (bits) left in the outputs: a lower bound the tests check. */
 CN_API double cn_packed_output_budget(const cn_packed_t *pk);
+/* The bytes of the evaluation keys the client makes for this layout
+ * (cn_packed_client_eval_keys: the relinearization key and the Galois keys at their
+ * levels and digits, seeded; docs/format.md), without making them. */
+CN_API uint64_t cn_packed_key_bytes(const cn_packed_t *pk);
 /* The Galois elements of every rotation the server applies (row rotations and, when
  * used, the column swap), ascending; returns their number and writes at most cap. */
 CN_API size_t cn_packed_galois_elts(const cn_packed_t *pk, uint64_t *elts, size_t cap);

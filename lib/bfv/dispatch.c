@@ -11,13 +11,16 @@ typedef struct {
     cn_tensor_row_fn tensor_row;
     cn_mul_acc2_fn mul_acc2;
     cn_divround_row_fn divround_row;
+    cn_mul_acc2_rep_fn mul_acc2_rep;
+    cn_perm_rows_fn perm_rows;
 } bfv_impl_t;
 
 static const bfv_impl_t impls[CN_ISA_COUNT] = {
-    [CN_ISA_PORTABLE] = {cn_tensor_row_portable, cn_mul_acc2_portable,
-                         cn_divround_row_portable},
+    [CN_ISA_PORTABLE] = {cn_tensor_row_portable, cn_mul_acc2_portable, cn_divround_row_portable,
+                         cn_mul_acc2_rep_portable, cn_perm_rows_portable},
 #ifdef CN_BUILD_AVX512IFMA
-    [CN_ISA_AVX512IFMA] = {cn_tensor_row_ifma, cn_mul_acc2_ifma, cn_divround_row_ifma},
+    [CN_ISA_AVX512IFMA] = {cn_tensor_row_ifma, cn_mul_acc2_ifma, cn_divround_row_ifma,
+                           cn_mul_acc2_rep_ifma, cn_perm_rows_ifma},
 #endif
 };
 
@@ -43,6 +46,16 @@ cn_tensor_row_fn cn_bfv_tensor_row_kernel(uint64_t p, size_t n)
 cn_mul_acc2_fn cn_bfv_mul_acc2_kernel(uint64_t p, size_t n)
 {
     return impl_for(p, n)->mul_acc2;
+}
+
+cn_mul_acc2_rep_fn cn_bfv_mul_acc2_rep_kernel(uint64_t p, size_t n)
+{
+    return impl_for(p, n)->mul_acc2_rep;
+}
+
+cn_perm_rows_fn cn_bfv_perm_rows_kernel(size_t n)
+{
+    return impl_for(0, n)->perm_rows;
 }
 
 cn_divround_row_fn cn_bfv_divround_row_kernel(uint64_t p, uint64_t P, size_t n)

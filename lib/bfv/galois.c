@@ -37,11 +37,12 @@ void cn_bfv_automorphism_coeff(uint64_t *out, const uint64_t *in, size_t k, uint
         const uint64_t *x = in + j * n;
         uint64_t *y = out + j * n;
         uint64_t e = 0; /* i g mod 2n */
+        /* X^e = -X^(e - n) for e >= n; branch-free (the sign is as good as random, and a
+         * branch on it mispredicted half the time) */
         for (size_t i = 0; i < n; i++, e = (e + g) & mask) {
-            if (e < n)
-                y[e] = x[i];
-            else
-                y[e - n] = x[i] ? q - x[i] : 0; /* X^(e) = -X^(e - n) */
+            const uint64_t v = x[i], neg = (uint64_t)0 - (uint64_t)(e >= n);
+            const uint64_t nv = (q - v) & ((uint64_t)0 - (uint64_t)(v != 0));
+            y[e & (n - 1)] = (v & ~neg) | (nv & neg);
         }
     }
 }

@@ -14,27 +14,26 @@
 #include "cryptonets/bfv_hoist.h"
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "kernels.h"
 
-static size_t bitrev(size_t x, unsigned logn)
+/* brv[j] = j with its log2 n bits reversed, for j < n (a power of two): by the recurrence
+ * brv[j] = brv[j / 2] / 2 + (j odd) n / 2. */
+static void bitrev_table(uint32_t *brv, size_t n)
 {
-    size_t r = 0;
-    for (unsigned i = 0; i < logn; i++, x >>= 1)
-        r = (r << 1) | (x & 1);
-    return r;
+    brv[0] = 0;
+    for (size_t j = 1; j < n; j++)
+        brv[j] = (uint32_t)((brv[j >> 1] >> 1) | ((j & 1) ? n >> 1 : 0));
 }
 
 /* perm[j] = the NTT index whose value becomes index j's under X -> X^g: the NTT of a(X^g)
- * is y[j] = x[perm[j]]. g odd, in [1, 2n). */
-static void ntt_perm(uint32_t *perm, uint64_t g, size_t n)
+ * is y[j] = x[perm[j]]. g odd, in [1, 2n); brv from bitrev_table. */
+static void ntt_perm(uint32_t *perm, uint64_t g, const uint32_t *brv, size_t n)
 {
-    unsigned logn = 0;
-    while (((size_t)1 << logn) < n)
-        logn++;
     const uint64_t mask = 2 * (uint64_t)n - 1;
     for (size_t j = 0; j < n; j++) {
-        const uint64_t e = 2 * (uint64_t)bitrev(j, logn) + 1;
+        const uint64_t e = 2 * (uint64_t)brv[j] + 1;
         const uint64_t f = (e * g) & mask; /* odd */
-        perm[j] = (uint32_t)bitrev((size_t)(f >> 1), logn);
+        perm[j] = brv[f >> 1];
     }
 }
 
@@ -52,18 +51,15 @@ static void key_product(uint64_t *y0, uint64_t *y1, const uint64_t *dig, const u
     const size_t n = ctx->n, rj = j < l ? j : ctx->L;
     const uint64_t p = ctx->ring.ntt[rj].mod.p;
     const uint64_t **xs = rows, **k0s = rows + l, **k1s = rows + 2 * l;
+    const cn_perm_rows_fn pr = cn_bfv_perm_rows_kernel(n);
     for (size_t i = 0; i < nd; i++) {
-        const uint64_t *x = dig + (j * nd + i) * n;
         uint64_t *y = px + i * n;
-        for (size_t c = 0; c < n; c++)
-            y[c] = x[perm[c]];
+        pr(y, dig + (j * nd + i) * n, perm, n);
         xs[i] = y;
         k0s[i] = key->k0[i].data + rj * n;
         k1s[i] = key->k1[i].data + rj * n;
     }
-    memset(y0, 0, n * sizeof *y0);
-    memset(y1, 0, n * sizeof *y1);
-    cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, nd, n, p);
+    cn_bfv_mul_acc2_rep_kernel(p, n)(y0, y1, xs, 0, k0s, k1s, nd, n, p, 0); /* y = the sum */
 }
 
 static cn_status lift_digits(uint64_t *dig, const cn_bfv_ciphertext_t *a, size_t l, size_t k,
@@ -130,12 +126,13 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
      * then scratch for one rotation */
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *buf = cn_alloc((2 * l + 2 * k) * n, sizeof *buf);
-    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    uint32_t *perm = cn_alloc(2 * n, sizeof *perm), *brv = perm ? perm + n : NULL;
     const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
     if (!dig || !buf || !perm || !rows) {
         st = CN_ERR_NO_MEMORY;
         goto done;
     }
+    bitrev_table(brv, n);
     uint64_t *px = buf, *acc0 = px + l * n, *acc1 = acc0 + k * n, *c0g = acc1 + k * n;
     const size_t t_index = a->t_index;
     const int tr = a->transparent;
@@ -155,7 +152,7 @@ cn_status cn_bfv_apply_galois_hoisted(cn_bfv_ciphertext_t *out, const cn_bfv_cip
             if (g == 1 || elt_dp(elts, r, gk) != dp)
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-            ntt_perm(perm, g, n);
+            ntt_perm(perm, g, brv, n);
             for (size_t j = 0; j < k; j++)
                 key_product(acc0 + j * n, acc1 + j * n, dig, perm, key, j, l, nd, px, rows,
                             ctx);
@@ -224,7 +221,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
     cn_bfv_hoisted_t *h = calloc(1, sizeof *h);
     uint64_t *dig = cn_alloc(k * l * n, sizeof *dig);
     uint64_t *pc = cn_alloc(2 * l * n + l * n, sizeof *pc); /* P c0, P c1 (NTT); scratch */
-    uint32_t *perm = cn_alloc(n, sizeof *perm);
+    uint32_t *perm = cn_alloc(2 * n, sizeof *perm), *brv = perm ? perm + n : NULL;
     const uint64_t **rows = cn_alloc(3 * l, sizeof *rows);
     if (h) {
         h->x0 = cn_alloc(count * k * n, sizeof *h->x0);
@@ -234,6 +231,7 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
         st = CN_ERR_NO_MEMORY;
         goto done;
     }
+    bitrev_table(brv, n);
     h->count = count;
     h->level = l;
     h->t_index = a->t_index;
@@ -272,15 +270,15 @@ cn_status cn_bfv_hoist(cn_bfv_hoisted_t **out, const cn_bfv_ciphertext_t *a,
             if (g == 1 || elt_dp(elts, r, gk) != dp)
                 continue;
             const cn_bfv_relin_key_t *key = cn_bfv_galois_find_key(gk, g);
-            ntt_perm(perm, g, n);
+            ntt_perm(perm, g, brv, n);
             for (size_t j = 0; j < k; j++) {
                 uint64_t *y0 = x0 + j * n, *y1 = x1 + j * n;
                 key_product(y0, y1, dig, perm, key, j, l, nd, px, rows, ctx);
                 if (j < l) { /* + P c0(X^g): the permuted transform of P c0 */
                     const cn_mod_t m = ctx->ring.base.mod[j];
-                    const uint64_t *c0 = pc + j * n;
+                    cn_bfv_perm_rows_kernel(n)(px, pc + j * n, perm, n);
                     for (size_t c = 0; c < n; c++)
-                        y0[c] = cn_mod_add(y0[c], c0[perm[c]], m);
+                        y0[c] = cn_mod_add(y0[c], px[c], m);
                 }
             }
         }
@@ -298,52 +296,99 @@ done:
     return CN_OK;
 }
 
-cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
-                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+/* The shift s of weights of degree n / 2^s (w[0..count) alike), or -1. */
+static int weight_shift(const cn_poly_t *w, size_t count, const cn_bfv_context_t *ctx,
+                        cn_status *st)
+{
+    const size_t n = ctx->n, wn = count ? w[0].n : n, K = ctx->ring.base.k;
+    unsigned shift = 0;
+    while (shift < 16 && (wn << shift) < n)
+        shift++;
+    *st = CN_OK;
+    if ((wn << shift) != n)
+        *st = CN_ERR_SHAPE_MISMATCH;
+    for (size_t i = 0; i < count && *st == CN_OK; i++) {
+        if (w[i].n != wn || w[i].k != K)
+            *st = CN_ERR_SHAPE_MISMATCH;
+        else if (w[i].form != CN_FORM_NTT)
+            *st = CN_ERR_FORM_MISMATCH;
+    }
+    return *st == CN_OK ? (int)shift : -1;
+}
+
+/* Coefficients per tile of cn_bfv_hoisted_dots: the rotations' words of one tile (2 count
+ * tiles of 8 KB for count 8: 128 KB) stay in the core's cache while every output sweeps
+ * over them. */
+#define HOIST_TILE 1024
+
+cn_status cn_bfv_hoisted_dots(cn_bfv_ciphertext_t *out, size_t nout, const cn_bfv_hoisted_t *h,
+                              const cn_poly_t *w, const cn_bfv_context_t *ctx)
 {
     if (h->fingerprint != ctx->fingerprint)
         return CN_ERR_CONTEXT_MISMATCH;
-    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, K = ctx->ring.base.k;
-    for (size_t i = 0; i < h->count; i++) {
-        if (w[i].n != n || w[i].k != K)
-            return CN_ERR_SHAPE_MISMATCH;
-        if (w[i].form != CN_FORM_NTT)
-            return CN_ERR_FORM_MISMATCH;
-    }
+    for (size_t g = 0; g < nout; g++)
+        for (size_t r = g + 1; r < nout; r++)
+            if (&out[g] == &out[r])
+                return CN_ERR_INVALID_ARG;
+    cn_status st;
+    const int sh = weight_shift(w, nout * h->count, ctx, &st);
+    if (st != CN_OK)
+        return st;
+    const size_t l = h->level, n = ctx->n, L = ctx->L, k = l + 1, cnt = h->count;
+    const unsigned shift = (unsigned)sh;
+    const size_t wn = n >> shift;
+    /* a tile holds whole blocks of the weights: a multiple of 2^shift and of 8 */
+    size_t tile = HOIST_TILE < n ? HOIST_TILE : n;
+    if (tile < ((size_t)1 << shift))
+        tile = (size_t)1 << shift;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
-    uint64_t *acc = cn_alloc(2 * k * n, sizeof *acc);
-    const uint64_t **rows = cn_alloc(3 * (h->count ? h->count : 1), sizeof *rows);
-    cn_status st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
-    if (st == CN_OK)
-        st = cn_bfv_ct_reshape(out, 2, l, ctx);
+    uint64_t *acc = cn_alloc(nout * 2 * k * n + 1, sizeof *acc);
+    const uint64_t **rows = cn_alloc(3 * (cnt ? cnt : 1), sizeof *rows);
+    st = acc && rows ? CN_OK : CN_ERR_NO_MEMORY;
     if (st != CN_OK)
         goto done;
-    const uint64_t **xs = rows, **k0s = rows + h->count, **k1s = rows + 2 * h->count;
+    const uint64_t **xs = rows, **k0s = rows + cnt, **k1s = rows + 2 * cnt;
+    /* acc[g][h][j]: output g, half h, row j (q_1..q_l, then P), NTT form */
     for (size_t j = 0; j < k; j++) {
         const size_t rj = j < l ? j : L;
         const uint64_t p = ctx->ring.ntt[rj].mod.p;
-        for (size_t i = 0; i < h->count; i++) {
-            xs[i] = w[i].data + rj * n;
-            k0s[i] = h->x0 + (i * k + j) * n;
-            k1s[i] = h->x1 + (i * k + j) * n;
+        const cn_mul_acc2_rep_fn f = cn_bfv_mul_acc2_rep_kernel(p, tile);
+        for (size_t off = 0; off < n; off += tile) {
+            for (size_t i = 0; i < cnt; i++) {
+                k0s[i] = h->x0 + (i * k + j) * n + off;
+                k1s[i] = h->x1 + (i * k + j) * n + off;
+            }
+            for (size_t g = 0; g < nout; g++) {
+                for (size_t i = 0; i < cnt; i++)
+                    xs[i] = w[g * cnt + i].data + rj * wn + (off >> shift);
+                uint64_t *y0 = acc + ((g * 2 + 0) * k + j) * n + off;
+                uint64_t *y1 = acc + ((g * 2 + 1) * k + j) * n + off;
+                f(y0, y1, xs, shift, k0s, k1s, cnt, tile, p, 0); /* written, not added */
+            }
         }
-        uint64_t *y0 = acc + j * n, *y1 = acc + (k + j) * n;
-        memset(y0, 0, n * sizeof *y0);
-        memset(y1, 0, n * sizeof *y1);
-        cn_bfv_mul_acc2_kernel(p, n)(y0, y1, xs, k0s, k1s, h->count, n, p);
     }
-    for (int hh = 0; hh < 2; hh++) {
-        uint64_t *a = acc + hh * k * n;
-        for (size_t j = 0; j < k; j++)
-            cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
-        cn_bfv_moddown(out->c[hh].data, a, l, lv, ctx);
-        out->c[hh].form = CN_FORM_COEFF;
+    for (size_t g = 0; g < nout && st == CN_OK; g++) {
+        if ((st = cn_bfv_ct_reshape(&out[g], 2, l, ctx)) != CN_OK)
+            break;
+        for (int hh = 0; hh < 2; hh++) {
+            uint64_t *a = acc + (g * 2 + (size_t)hh) * k * n;
+            for (size_t j = 0; j < k; j++)
+                cn_ntt_inverse(a + j * n, &ctx->ring.ntt[j < l ? j : L]);
+            cn_bfv_moddown(out[g].c[hh].data, a, l, lv, ctx);
+            out[g].c[hh].form = CN_FORM_COEFF;
+        }
+        out[g].t_index = h->t_index;
+        out[g].transparent = 0;
+        out[g].has_seed = 0;
     }
-    out->t_index = h->t_index;
-    out->transparent = 0;
-    out->has_seed = 0;
 done:
     free(acc);
     free(rows);
     return st;
+}
+
+cn_status cn_bfv_hoisted_dot(cn_bfv_ciphertext_t *out, const cn_bfv_hoisted_t *h,
+                             const cn_poly_t *w, const cn_bfv_context_t *ctx)
+{
+    return cn_bfv_hoisted_dots(out, 1, h, w, ctx);
 }

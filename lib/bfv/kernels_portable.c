@@ -43,10 +43,12 @@ void cn_tensor_row_portable(uint64_t *d0, uint64_t *d1, uint64_t *d2, const uint
 /* Coefficients per block: the 128-bit sums of a block stay on the stack. */
 #define BLK 64
 
-/* The products (< 4p p < 2^124) are summed in 128 bits and reduced once every 8 digits. */
-void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
-                          const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
-                          size_t n, uint64_t modulus)
+/* The products (< 4p p < 2^124) are summed in 128 bits and reduced once every 8 digits;
+ * x[i][c >> shift] multiplies row c (shift 0: the plain multiply-accumulate). */
+void cn_mul_acc2_rep_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                              unsigned shift, const uint64_t *const *k0,
+                              const uint64_t *const *k1, size_t nd, size_t n, uint64_t modulus,
+                              int acc)
 {
     const cn_mod_t m = mod_of(modulus);
     cn_u128 w0[BLK], w1[BLK];
@@ -55,21 +57,38 @@ void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
         memset(w0, 0, sizeof w0);
         memset(w1, 0, sizeof w1);
         for (size_t i = 0; i < nd; i++) {
-            const uint64_t *xi = x[i] + c0, *a = k0[i] + c0, *b = k1[i] + c0;
+            const uint64_t *xi = x[i], *a = k0[i] + c0, *b = k1[i] + c0;
             for (size_t c = 0; c < bl; c++) {
-                w0[c] += (cn_u128)xi[c] * a[c];
-                w1[c] += (cn_u128)xi[c] * b[c];
+                const uint64_t v = xi[(c0 + c) >> shift];
+                w0[c] += (cn_u128)v * a[c];
+                w1[c] += (cn_u128)v * b[c];
             }
             if ((i & 7) == 7 || i + 1 == nd) {
+                const int add = acc || i >= 8; /* acc = 0: the first group writes */
                 for (size_t c = 0; c < bl; c++) {
-                    y0[c0 + c] = cn_mod_add(y0[c0 + c], cn_mod_reduce_any_u128(w0[c], m), m);
-                    y1[c0 + c] = cn_mod_add(y1[c0 + c], cn_mod_reduce_any_u128(w1[c], m), m);
+                    const uint64_t r0 = cn_mod_reduce_any_u128(w0[c], m),
+                                   r1 = cn_mod_reduce_any_u128(w1[c], m);
+                    y0[c0 + c] = add ? cn_mod_add(y0[c0 + c], r0, m) : r0;
+                    y1[c0 + c] = add ? cn_mod_add(y1[c0 + c], r1, m) : r1;
                 }
                 memset(w0, 0, sizeof w0);
                 memset(w1, 0, sizeof w1);
             }
         }
     }
+}
+
+void cn_mul_acc2_portable(uint64_t *y0, uint64_t *y1, const uint64_t *const *x,
+                          const uint64_t *const *k0, const uint64_t *const *k1, size_t nd,
+                          size_t n, uint64_t modulus)
+{
+    cn_mul_acc2_rep_portable(y0, y1, x, 0, k0, k1, nd, n, modulus, 1);
+}
+
+void cn_perm_rows_portable(uint64_t *y, const uint64_t *x, const uint32_t *perm, size_t n)
+{
+    for (size_t c = 0; c < n; c++)
+        y[c] = x[perm[c]];
 }
 
 void cn_divround_row_portable(uint64_t *out, const uint64_t *x, const uint64_t *last, size_t n,

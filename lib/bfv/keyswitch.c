@@ -60,9 +60,8 @@ cn_status cn_bfv_keyswitch(uint64_t *delta0, uint64_t *delta1, const uint64_t *d
             k1s[i] = key->k1[i].data + rj * n;
         }
         uint64_t *y0 = acc0 + j * n, *y1 = acc1 + j * n;
-        memset(y0, 0, n * sizeof *y0);
-        memset(y1, 0, n * sizeof *y1);
-        cn_bfv_mul_acc2_kernel(m.p, n)(y0, y1, xs, k0s, k1s, nd, n, m.p);
+        cn_bfv_mul_acc2_rep_kernel(m.p, n)(y0, y1, xs, 0, k0s, k1s, nd, n, m.p,
+                                           0); /* y = sum */
     }
     uint64_t *acc[2] = {acc0, acc1}, *delta[2] = {delta0, delta1};
     for (int h = 0; h < 2; h++) {

@@ -1073,6 +1073,10 @@ double cn_packed_output_budget(const cn_packed_t *pk)
 {
     return pk->budget;
 }
+uint64_t cn_packed_key_bytes(const cn_packed_t *pk)
+{
+    return (uint64_t)llround(cn_pk_key_bytes(pk));
+}
 size_t cn_packed_galois_elts(const cn_packed_t *pk, uint64_t *elts, size_t cap)
 {
     for (size_t i = 0; i < pk->nelts && i < cap; i++)

@@ -140,6 +140,35 @@ START_TEST(test_digit_slots)
         for (size_t j = 0; j < n; j++)
             want[j] = want4[0][j] + 2 * want4[1][j] + 3 * want4[2][j] + 4 * want4[3][j];
         cn_test_ks_expect_slots(&x, want, &f);
+        /* the same weights with one value per block of 2^sh of their transform (constants:
+         * any block), and two outputs in one pass, the second with the weights reversed */
+        for (unsigned sh = 1; sh <= 6; sh += 5) {
+            const size_t K = f.ctx->ring.base.k, wn = n >> sh;
+            cn_poly_t wc[8] = {{0}};
+            for (int i = 0; i < 8; i++) {
+                const cn_poly_t *src = &w[i < 4 ? i : 7 - i];
+                wc[i] = (cn_poly_t){wn, K, CN_FORM_NTT, malloc(K * wn * sizeof(uint64_t))};
+                for (size_t r = 0; r < K; r++)
+                    for (size_t b = 0; b < wn; b++)
+                        wc[i].data[r * wn + b] = src->data[r * n + (b << sh)];
+            }
+            cn_bfv_ciphertext_t y2[2] = {{0}};
+            ck_assert_int_eq(cn_bfv_hoisted_dots(y2, 2, h, wc, f.ctx), CN_OK);
+            cn_test_ks_expect_slots(&y2[0], want, &f);
+            for (size_t j = 0; j < n; j++)
+                want[j] = 4 * want4[0][j] + 3 * want4[1][j] + 2 * want4[2][j] + want4[3][j];
+            cn_test_ks_expect_slots(&y2[1], want, &f);
+            for (size_t j = 0; j < n; j++)
+                want[j] = want4[0][j] + 2 * want4[1][j] + 3 * want4[2][j] + 4 * want4[3][j];
+            /* weights of another shape */
+            wc[1].n = wn / 2;
+            ck_assert_int_eq(cn_bfv_hoisted_dots(y2, 2, h, wc, f.ctx), CN_ERR_SHAPE_MISMATCH);
+            wc[1].n = wn;
+            for (int i = 0; i < 8; i++)
+                cn_poly_clear(&wc[i]);
+            cn_bfv_ciphertext_clear(&y2[0]);
+            cn_bfv_ciphertext_clear(&y2[1]);
+        }
         cn_bfv_hoisted_free(h);
         for (int i = 0; i < 4; i++) {
             cn_poly_clear(&w[i]);

@@ -133,6 +133,136 @@ START_TEST(test_mul_acc2_twins)
 }
 END_TEST
 
+/* The multiply-accumulate with x of one word per block of 2^shift coefficients (the
+ * diagonals of lib/bfv/hoist.c's products), against 128-bit sums: every shift from 0 to
+ * 5, rows of 136 words (17 vectors) and 256, digit counts past the IFMA kernel's group of
+ * 3 products at 50 bits, x anywhere in [0, 4p). */
+START_TEST(test_mul_acc2_rep_twins)
+{
+    static const size_t nds[] = {1, 3, 4, 9, 40};
+    static const size_t ns[] = {136, 256};
+    enum { MAXN = 256, MAXD = 40 };
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 1102);
+    uint64_t *x = malloc(3 * MAXD * MAXN * sizeof *x), *k0 = x + MAXD * MAXN,
+             *k1 = k0 + MAXD * MAXN;
+    uint64_t y0[MAXN], y1[MAXN], z0[MAXN], z1[MAXN], e0[MAXN], e1[MAXN];
+    const uint64_t *xs[MAXD], *k0s[MAXD], *k1s[MAXD];
+    for (size_t b = 0; b < NBITS; b++) {
+        uint64_t p;
+        ck_assert_int_eq(cn_primes_ntt(&p, 1, kbits[b], 8, NULL, 0, 1), CN_OK);
+        for (size_t t = 0; t < sizeof nds / sizeof *nds; t++)
+            for (size_t u = 0; u < sizeof ns / sizeof *ns; u++)
+                for (unsigned sh = 0; sh <= 5 && (ns[u] >> sh) << sh == ns[u]; sh++) {
+                    const size_t nd = nds[t], N = ns[u], xn = N >> sh;
+                    for (size_t d = 0; d < nd; d++) {
+                        xs[d] = x + d * xn;
+                        k0s[d] = k0 + d * N;
+                        k1s[d] = k1 + d * N;
+                    }
+                    for (size_t i = 0; i < MAXD * MAXN; i++) {
+                        x[i] = sample(&r, i + t, 4 * p);
+                        k0[i] = sample(&r, i + 3, p);
+                        k1[i] = sample(&r, i + 7, p);
+                    }
+                    for (size_t i = 0; i < N; i++) {
+                        e0[i] = y0[i] = z0[i] = sample(&r, i, p);
+                        e1[i] = y1[i] = z1[i] = sample(&r, i + 1, p);
+                    }
+                    for (size_t d = 0; d < nd; d++)
+                        for (size_t i = 0; i < N; i++) {
+                            const uint64_t v = xs[d][i >> sh];
+                            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
+                            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
+                        }
+                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 1);
+                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
+                    for (size_t i = 0; i < N; i++) {
+                        ck_assert_uint_eq(y0[i], e0[i]);
+                        ck_assert_uint_eq(y1[i], e1[i]);
+                        ck_assert_uint_eq(z0[i], e0[i]);
+                        ck_assert_uint_eq(z1[i], e1[i]);
+                    }
+#ifdef CN_BUILD_AVX512IFMA
+                    if (cn_bfv_ifma_available() && p < ((uint64_t)1 << 50)) {
+                        cn_mul_acc2_rep_ifma(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
+                        cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 1);
+                        ck_assert(memcmp(y0, z0, N * sizeof *y0) == 0);
+                        ck_assert(memcmp(y1, z1, N * sizeof *y1) == 0);
+                    }
+#endif
+                    /* acc = 0: the sum alone, whatever y held (both twins) */
+                    for (size_t i = 0; i < N; i++) {
+                        e0[i] = e1[i] = 0;
+                        y0[i] = z0[i] = ~(uint64_t)0;
+                        y1[i] = z1[i] = (uint64_t)1 << 63;
+                    }
+                    for (size_t d = 0; d < nd; d++)
+                        for (size_t i = 0; i < N; i++) {
+                            const uint64_t v = xs[d][i >> sh];
+                            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
+                            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
+                        }
+                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 0);
+                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 0);
+                    for (size_t i = 0; i < N; i++) {
+                        ck_assert_uint_eq(y0[i], e0[i]);
+                        ck_assert_uint_eq(y1[i], e1[i]);
+                        ck_assert_uint_eq(z0[i], e0[i]);
+                        ck_assert_uint_eq(z1[i], e1[i]);
+                    }
+                }
+    }
+    free(x);
+}
+END_TEST
+
+/* The NTT-form automorphism's permutation: y[c] = x[perm[c]] for the permutations of
+ * X -> X^g in bit-reversed order (computed here from their definition), both twins. */
+START_TEST(test_perm_rows_twins)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 1103);
+    static const size_t ns[] = {8, 64, 1024};
+    for (size_t u = 0; u < sizeof ns / sizeof *ns; u++) {
+        const size_t n = ns[u];
+        unsigned logn = 0;
+        while (((size_t)1 << logn) < n)
+            logn++;
+        uint32_t *perm = malloc(n * sizeof *perm);
+        uint64_t *x = malloc(3 * n * sizeof *x), *y = x + n, *z = y + n;
+        const uint64_t gs[] = {3, 5, 25, 2 * n - 1, (5 * 5 * 5 * 5 * 5) % (2 * n)};
+        for (size_t t = 0; t < sizeof gs / sizeof *gs; t++) {
+            for (size_t j = 0; j < n; j++) {
+                size_t bj = 0, f;
+                for (unsigned b = 0; b < logn; b++)
+                    bj |= ((j >> b) & 1) << (logn - 1 - b);
+                f = (size_t)(((2 * bj + 1) * gs[t]) % (2 * n)) >> 1;
+                size_t bf = 0;
+                for (unsigned b = 0; b < logn; b++)
+                    bf |= ((f >> b) & 1) << (logn - 1 - b);
+                perm[j] = (uint32_t)bf;
+            }
+            for (size_t i = 0; i < n; i++)
+                x[i] = cn_test_rng_below(&r, (uint64_t)1 << 60);
+            cn_perm_rows_portable(y, x, perm, n);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_uint_eq(y[i], x[perm[i]]);
+            cn_bfv_perm_rows_kernel(n)(z, x, perm, n);
+            ck_assert(memcmp(y, z, n * sizeof *y) == 0);
+#ifdef CN_BUILD_AVX512IFMA
+            if (cn_bfv_ifma_available()) {
+                cn_perm_rows_ifma(z, x, perm, n);
+                ck_assert(memcmp(y, z, n * sizeof *y) == 0);
+            }
+#endif
+        }
+        free(perm);
+        free(x);
+    }
+}
+END_TEST
+
 /* What the dispatch files picked, from the features cn_cpu_features reports (all zero
  * under CN_SIMD=portable, as the child process of test_portable_env checks). */
 START_TEST(test_picks)
@@ -161,10 +291,12 @@ START_TEST(test_picks)
     ck_assert_int_eq(cn_rns_kernels52(), ifma);
     cn_tensor_row_fn tr52 = cn_tensor_row_portable;
     cn_mul_acc2_fn ma52 = cn_mul_acc2_portable;
+    cn_mul_acc2_rep_fn mr52 = cn_mul_acc2_rep_portable;
 #ifdef CN_BUILD_AVX512IFMA
     if (ifma) {
         tr52 = cn_tensor_row_ifma;
         ma52 = cn_mul_acc2_ifma;
+        mr52 = cn_mul_acc2_rep_ifma;
     }
 #endif
     ck_assert(cn_bfv_tensor_row_kernel(p44, 64) == tr52);
@@ -172,6 +304,8 @@ START_TEST(test_picks)
     ck_assert(cn_bfv_tensor_row_kernel(p44, 12) == cn_tensor_row_portable);
     ck_assert(cn_bfv_tensor_row_kernel(p60, 64) == cn_tensor_row_portable);
     ck_assert(cn_bfv_mul_acc2_kernel(p60, 64) == cn_mul_acc2_portable);
+    ck_assert(cn_bfv_mul_acc2_rep_kernel(p44, 64) == mr52);
+    ck_assert(cn_bfv_mul_acc2_rep_kernel(p60, 64) == cn_mul_acc2_rep_portable);
     /* exact conversion tables carry the 52-bit constants only for the 52-bit kernels */
     uint64_t a[2], b[2];
     ck_assert_int_eq(cn_primes_ntt(a, 2, 44, 64, NULL, 0, 1), CN_OK);
@@ -215,6 +349,8 @@ CN_SUITE(kernels)
     TCase *tc = cn_tcase("core", 120);
     tcase_add_test(tc, test_tensor_row_twins);
     tcase_add_test(tc, test_mul_acc2_twins);
+    tcase_add_test(tc, test_mul_acc2_rep_twins);
+    tcase_add_test(tc, test_perm_rows_twins);
     suite_add_tcase(s, tc);
     return s;
 }

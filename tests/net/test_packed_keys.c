@@ -106,6 +106,7 @@ static size_t keys_and_run(const cn_plan_t *p, const cn_packed_opts_t *po, size_
     ck_assert_int_eq(cn_packed_client_create(&c, pk, seed, CN_RNG_INSECURE_ACK), CN_OK);
     ck_assert_int_eq(cn_packed_client_eval_keys(&keys, &kl, c), CN_OK);
     ck_assert_uint_eq(formula_bytes(keys, kl, cn_packed_params(pk)), kl);
+    ck_assert_uint_eq(cn_packed_key_bytes(pk), kl); /* the compiler's count, exact */
     if (run) {
         const size_t nin = cn_plan_inputs(p), nout = cn_plan_outputs(p);
         int64_t *x = malloc(count * nin * sizeof *x);

@@ -886,8 +886,14 @@ START_TEST(test_cli_packed)
     ck_assert_int_eq(json_integer_value(json_object_get(lay, "batch_size")), 4);
     ck_assert(json_real_value(json_object_get(lay, "packed_seconds")) > 0);
     ck_assert(json_real_value(json_object_get(lay, "batched_seconds")) > 0);
+    const json_int_t key_bytes = json_integer_value(json_object_get(lay, "key_bytes"));
     json_decref(doc);
-    expect(cli("keygen", pplan, "-o", pkey, "--eval-keys", pkeys, NULL), 0, NULL);
+    /* the keys keygen makes are the bytes the compiler counted */
+    expect(cli("keygen", pplan, "-o", pkey, "--eval-keys", pkeys, "--json", NULL), 0, NULL);
+    doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "JSON: %s", je.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "eval_key_bytes")), key_bytes);
+    json_decref(doc);
     expect(cli("encrypt", pkey, in, "--plan", pplan, "-o", pbatch, "--json", NULL), 0, NULL);
     doc = json_loads(out_buf, 0, &je);
     ck_assert_msg(doc != NULL, "JSON: %s", je.text);

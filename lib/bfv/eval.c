@@ -5,6 +5,7 @@
 
 #include "../internal/mem.h"
 #include "bfv_internal.h"
+#include "kernels.h"
 
 /* flags of a result computed from a (and b): no seed; transparency as given */
 static void finish(cn_bfv_ciphertext_t *out, size_t t_index, int transparent)
@@ -174,10 +175,16 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     const int tr = a->transparent;
     if ((st = cn_bfv_ct_reshape_uninit(w, size, l - 1, ctx)) != CN_OK)
         goto out;
+    /* the ModDown row kernels (lib/bfv/dispatch.c: AVX-512 IFMA for primes below 2^50),
+     * one row of each polynomial at a time; out aliasing a is allowed row by row */
+    const uint64_t ql = ctx->ring.base.q[l - 1];
     for (size_t c = 0; c < size; c++) {
-        cn_rns_divround_last(w->c[c].data, a->c[c].data, a->c[c].data + (l - 1) * n, l - 1, n,
-                             ctx->ring.base.mod, ctx->ring.base.q[l - 1], lv->qlast_inv,
-                             lv->qlast_inv_s);
+        const uint64_t *last = a->c[c].data + (l - 1) * n;
+        for (size_t j = 0; j + 1 < l; j++) {
+            const uint64_t q = ctx->ring.base.q[j];
+            cn_bfv_divround_row_kernel(q, ql, n)(w->c[c].data + j * n, a->c[c].data + j * n,
+                                                 last, n, q, ql, lv->qlast_inv[j]);
+        }
         w->c[c].form = CN_FORM_COEFF;
     }
     finish(w, t_index, tr);

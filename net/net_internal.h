@@ -227,8 +227,9 @@ void cn_segment_clear(cn_segment_t *sg);
 /* Blocks of a polynomial the server holds at most at once (one plaintext modulus, th
  * threads) when it runs sg then the rest of the ops layer by layer (SIZE_MAX: no memory). */
 size_t cn_segment_peak(const cn_segment_t *sg, const cn_op_t *ops, size_t nops, size_t th);
-/* The same for a plan in `chunks` chunks (0, or no segment: layer by layer). */
-size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t th,
+/* The same for a plan of nt plaintext moduli in `chunks` chunks (0, or no segment: layer
+ * by layer), the outputs of the moduli done included. */
+size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t nt, size_t th,
                            size_t chunks);
 /* The server's choice, from the plan alone: 0 (layer by layer) when the plan's estimated
  * memory fits CN_PLAN_MEMORY_DEFAULT or it has no segment; else the fewest chunks (2 ..

@@ -180,7 +180,7 @@ double cn_plan_memory_chunks(const cn_op_t *ops, size_t nops, size_t nin,
         size = (double)ops[o].size;
         level = ops[o].level;
     }
-    const double peak = (double)cn_plan_peak_blocks(ops, nops, nin, 2, chunks);
+    const double peak = (double)cn_plan_peak_blocks(ops, nops, nin, prm->nt, 2, chunks);
     const double batch = (double)nin * nt * (packed_bytes(prm, prm->nq) + 48);
     const double pool = peak * (n * L + 40) * 8;
     const double rk = L * 2 * n * (L + 1) * 8;

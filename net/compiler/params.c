@@ -257,8 +257,13 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                     cn_plan_estimate_t e;
                     cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
                     const double cost = e.seconds;
-                    /* within the memory bound beats above it; then cheaper per input */
-                    const int fits = e.memory <= mem_limit;
+                    /* within the memory bound beats above it; then cheaper per input
+                     * (the bound on the layer-by-layer peak unless asked to count the
+                     * server's chunks) */
+                    const double mem = opts->experimental.chunked_bound
+                                           ? e.memory
+                                           : cn_plan_memory_chunks(ops, nops, p->nin, &prm, 0);
+                    const int fits = mem <= mem_limit;
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);

@@ -175,19 +175,22 @@ size_t cn_segment_peak(const cn_segment_t *sg, const cn_op_t *ops, size_t nops, 
     return ops_peak(ops, end + 1, nops, &w, &size, 0, th, peak);
 }
 
-size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t th,
+size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t nt, size_t th,
                            size_t chunks)
 {
+    /* the outputs of the plaintext moduli done stay beside the next one's work */
+    const size_t done =
+        nops && nt > 1 ? (nt - 1) * ops[nops - 1].width * ops[nops - 1].size : 0;
     if (chunks) {
         cn_segment_t sg;
         if (cn_segment_init(&sg, ops, nops, nin, chunks) == CN_OK) {
             const size_t b = cn_segment_peak(&sg, ops, nops, th);
             cn_segment_clear(&sg);
-            return b;
+            return b == SIZE_MAX ? b : b + done;
         }
     }
     size_t w = nin, size = 2;
-    return ops_peak(ops, 0, nops, &w, &size, 0, th, 2 * nin);
+    return ops_peak(ops, 0, nops, &w, &size, 0, th, 2 * nin) + done;
 }
 
 size_t cn_plan_chunks(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)

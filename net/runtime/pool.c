@@ -154,6 +154,7 @@ size_t cn_pool_blocks(const cn_plan_t *plan, int threads)
     /* one plaintext modulus at a time: the polynomials alive at once, op by op (a square
      * or relinearization holds one output beside its input per thread), with the first
      * segment in the chunks the server takes (net/plan/segment.c) */
-    return cn_plan_peak_blocks(plan->ops, plan->nops, plan->nin, (size_t)cn_nthreads(threads),
+    return cn_plan_peak_blocks(plan->ops, plan->nops, plan->nin, plan->prm.nt,
+                               (size_t)cn_nthreads(threads),
                                cn_plan_chunks(plan->ops, plan->nops, plan->nin, &plan->prm));
 }

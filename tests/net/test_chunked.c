@@ -191,12 +191,26 @@ START_TEST(test_chunked_memory_rule)
     ck_assert_double_le(cn_plan_memory_estimate(p), (double)CN_PLAN_MEMORY_DEFAULT);
     ck_assert_double_eq(cn_plan_memory_estimate(p),
                         cn_plan_memory_chunks(p->ops, p->nops, p->nin, &p->prm, k));
-    ck_assert_uint_lt(cn_plan_peak_blocks(p->ops, p->nops, p->nin, 2, k),
-                      cn_plan_peak_blocks(p->ops, p->nops, p->nin, 2, 0));
+    ck_assert_uint_lt(cn_plan_peak_blocks(p->ops, p->nops, p->nin, p->prm.nt, 2, k),
+                      cn_plan_peak_blocks(p->ops, p->nops, p->nin, p->prm.nt, 2, 0));
     /* one chunk fewer does not fit (the fewest that fit) */
     if (k > 2)
         ck_assert_double_gt(cn_plan_memory_chunks(p->ops, p->nops, p->nin, &p->prm, k - 1),
                             (double)CN_PLAN_MEMORY_DEFAULT);
+    cn_plan_free(p);
+    /* 3-bit weights, the compiler's choice within the default bound: layer by layer it
+     * keeps n = 8192; counting the chunks (experimental.chunked_bound) it takes n = 16384,
+     * within the bound */
+    cn_compile_opts_t o3 = {.weight_bits = 3};
+    ck_assert_msg(cn_plan_compile(&p, &m, &o3, &d) == CN_OK, "compile: %s", d.msg);
+    ck_assert_uint_eq(cn_plan_params(p)->n, 8192);
+    ck_assert_double_le(cn_plan_memory_estimate(p), (double)CN_PLAN_MEMORY_DEFAULT);
+    cn_plan_free(p);
+    o3.experimental.chunked_bound = 1;
+    ck_assert_msg(cn_plan_compile(&p, &m, &o3, &d) == CN_OK, "compile: %s", d.msg);
+    ck_assert_uint_eq(cn_plan_params(p)->n, 16384);
+    ck_assert_uint_ge(cn_plan_chunks(p->ops, p->nops, p->nin, &p->prm), 2);
+    ck_assert_double_le(cn_plan_memory_estimate(p), (double)CN_PLAN_MEMORY_DEFAULT);
     cn_plan_free(p);
     cn_model_clear(&m);
 }

@@ -195,6 +195,12 @@ typedef struct {
 } cn_plan_estimate_t;
 void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
                       const cn_bfv_params_t *prm, cn_cost_profile profile);
+/* As cn_plan_estimate with the first segment in `chunks` chunks (0: layer by layer)
+ * instead of cn_plan_chunks's (which searches the counts: the parameter search asks for 0
+ * unless experimental.chunked_bound, then estimates the plan it takes in full). */
+void cn_plan_estimate_chunks(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, cn_cost_profile profile,
+                             size_t chunks);
 /* The server's estimated peak memory (bytes) for one batch of a plan with these ops
  * (scheduled: widths, levels and sizes set) and parameters (docs/net.md, "Memory"). */
 double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
@@ -232,8 +238,9 @@ size_t cn_segment_peak(const cn_segment_t *sg, const cn_op_t *ops, size_t nops, 
 size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t nt, size_t th,
                            size_t chunks);
 /* The server's choice, from the plan alone: 0 (layer by layer) when the plan's estimated
- * memory fits CN_PLAN_MEMORY_DEFAULT or it has no segment; else the fewest chunks (2 ..
- * 64) that fit it, or, when none does, the count with the least memory. */
+ * memory fits CN_PLAN_MEMORY_DEFAULT or it has no segment; else the fewest chunks of 2, 3,
+ * 4, 5, 6, 8, 10, 13, 16, 24, 32, 48, 64 (at most L1's outputs) that fit it, or, when none
+ * does, the count with the least memory. */
 size_t cn_plan_chunks(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
 /* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
  * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */

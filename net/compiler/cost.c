@@ -109,6 +109,13 @@ static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before
 void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
                       const cn_bfv_params_t *prm, cn_cost_profile profile)
 {
+    cn_plan_estimate_chunks(e, ops, nops, nin, prm, profile,
+                            cn_plan_chunks(ops, nops, nin, prm));
+}
+
+void cn_plan_estimate_chunks(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, cn_cost_profile profile, size_t chunks)
+{
     cn_cost_profile prof = profile;
     if (prof == CN_COST_HOST) {
         const unsigned f = cn_cpu_features();
@@ -127,7 +134,7 @@ void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, si
     size_t level = prm->nq, size = 2, width = nin;
     /* in chunks (cn_plan_chunks), L2 runs once per chunk: its per-output cost again for
      * each chunk after the first, and the sums' additions */
-    const size_t chunks = cn_plan_chunks(ops, nops, nin, prm), end = cn_segment_end(ops, nops);
+    const size_t end = cn_segment_end(ops, nops);
     for (size_t i = 0; i < nops; i++) {
         if (chunks > 1 && i == end) {
             const cn_op_t *l2 = &ops[i];
@@ -147,7 +154,7 @@ void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, si
     e->client_s = nt * ((double)nin * (cc.r.enc0 + L * cc.r.enc1) * encf +
                         (double)width * (double)level * cc.r.dec);
     e->seconds = e->server_s + e->client_s;
-    e->memory = cn_plan_memory(ops, nops, nin, prm);
+    e->memory = cn_plan_memory_chunks(ops, nops, nin, prm, chunks);
 }
 
 /* Bytes of ciphertext primes' residues, bit-packed as the wire format sends them

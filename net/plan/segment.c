@@ -199,11 +199,14 @@ size_t cn_plan_chunks(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_
     if (!cn_segment_end(ops, nops) || cn_plan_memory_chunks(ops, nops, nin, prm, 0) <= limit)
         return 0;
     /* the fewest chunks within the default bound (each chunk more is one more pass of L2
-     * over its outputs); none fits: the fewest with the least memory */
-    const size_t m = ops[0].lin.nout, most = m < 64 ? m : 64;
+     * over its outputs; a coarse list of counts: the compiler asks for each candidate of
+     * its search); none fits: the fewest with the least memory */
+    static const size_t counts[] = {2, 3, 4, 5, 6, 8, 10, 13, 16, 24, 32, 48, 64};
+    const size_t m = ops[0].lin.nout;
     size_t best = 0;
     double best_mem = cn_plan_memory_chunks(ops, nops, nin, prm, 0);
-    for (size_t k = 2; k <= most; k++) {
+    for (size_t x = 0; x < sizeof counts / sizeof *counts && counts[x] <= m; x++) {
+        const size_t k = counts[x];
         const double mem = cn_plan_memory_chunks(ops, nops, nin, prm, k);
         if (mem <= limit)
             return k;

@@ -174,8 +174,9 @@ static double packed_bytes(const cn_bfv_params_t *prm, size_t level)
  * 2 threads' temporaries; the modulus switch writes into blocks of the pool since 190fae7;
  * with chunks, the first segment chunk by chunk, net/plan/segment.c) of n L words and 5
  * cache lines each, the relinearization key (L digits of 2 polynomials at L + 1 primes),
- * the reply, and 24 MiB of process (code, context tables, stacks; fitted on the MNIST plans
- * of docs/benchmarks.md). */
+ * the reply, and the process: 5 MiB plus 31 MiB per 8192 of n (code, context tables,
+ * stacks, per-thread temporaries; fitted on the peaks bench/throughput measured for the MNIST
+ * plans at n = 8192 and 16384, issue 17 in docs/benchmarks.md). */
 double cn_plan_memory_chunks(const cn_op_t *ops, size_t nops, size_t nin,
                              const cn_bfv_params_t *prm, size_t chunks)
 {
@@ -192,7 +193,10 @@ double cn_plan_memory_chunks(const cn_op_t *ops, size_t nops, size_t nin,
     const double pool = peak * (n * L + 40) * 8;
     const double rk = L * 2 * n * (L + 1) * 8;
     const double reply = w * nt * size * (packed_bytes(prm, level) + 48);
-    return batch + pool + rk + reply + 24.0 * 1048576;
+    /* the process: code, context tables, stacks, and the library's temporaries that
+     * malloc keeps resident on each thread (which grow with n) */
+    const double proc = (5 + 31 * n / 8192) * 1048576;
+    return batch + pool + rk + reply + proc;
 }
 
 double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)

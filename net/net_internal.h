@@ -195,9 +195,53 @@ typedef struct {
 } cn_plan_estimate_t;
 void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
                       const cn_bfv_params_t *prm, cn_cost_profile profile);
+/* As cn_plan_estimate with the first segment in `chunks` chunks (0: layer by layer)
+ * instead of cn_plan_chunks's (which searches the counts: the parameter search asks for 0
+ * unless experimental.chunked_bound, then estimates the plan it takes in full). */
+void cn_plan_estimate_chunks(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, cn_cost_profile profile,
+                             size_t chunks);
 /* The server's estimated peak memory (bytes) for one batch of a plan with these ops
  * (scheduled: widths, levels and sizes set) and parameters (docs/net.md, "Memory"). */
 double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
+/* As cn_plan_memory with the first segment in `chunks` chunks (0: layer by layer;
+ * net/plan/segment.c); cn_plan_memory takes cn_plan_chunks's. */
+double cn_plan_memory_chunks(const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, size_t chunks);
+
+/* --- net/plan/segment.c: the first segment of a batched plan in chunks (docs/net.md,
+ * "Chunked evaluation"): ops[0] a linear layer L1 on the inputs, then element-wise ops,
+ * then ops[end] a linear layer L2 on L1's outputs, evaluated over chunks of L1's outputs
+ * with only the inputs a chunk reads decoded, L2's outputs summed over the chunks --- */
+typedef struct {
+    size_t end;     /* ops[end] is L2 */
+    size_t nchunks; /* >= 1 */
+    size_t nout1;   /* L1's outputs */
+    size_t nin;     /* the plan's inputs */
+    size_t *order;  /* [nout1]: L1's outputs, chunk after chunk, ascending in each */
+    size_t *cstart; /* [nchunks + 1]: chunk c is order[cstart[c], cstart[c + 1]) */
+    size_t *first;  /* [nin]: the first chunk reading input i (SIZE_MAX: none) */
+    size_t *last;   /* [nin]: the last one */
+} cn_segment_t;
+/* The index of L2 when the ops begin with such a segment, else 0. */
+size_t cn_segment_end(const cn_op_t *ops, size_t nops);
+/* The schedule in nchunks chunks (1 .. L1's outputs). CN_ERR_INVALID_ARG without a
+ * segment or for such a count, CN_ERR_NO_MEMORY; on failure sg needs no clear. */
+cn_status cn_segment_init(cn_segment_t *sg, const cn_op_t *ops, size_t nops, size_t nin,
+                          size_t nchunks);
+void cn_segment_clear(cn_segment_t *sg);
+/* Blocks of a polynomial the server holds at most at once (one plaintext modulus, th
+ * threads) when it runs sg then the rest of the ops layer by layer (SIZE_MAX: no memory). */
+size_t cn_segment_peak(const cn_segment_t *sg, const cn_op_t *ops, size_t nops, size_t th);
+/* The same for a plan of nt plaintext moduli in `chunks` chunks (0, or no segment: layer
+ * by layer), the outputs of the moduli done included. */
+size_t cn_plan_peak_blocks(const cn_op_t *ops, size_t nops, size_t nin, size_t nt, size_t th,
+                           size_t chunks);
+/* The server's choice, from the plan alone: 0 (layer by layer) when the plan's estimated
+ * memory fits CN_PLAN_MEMORY_DEFAULT or it has no segment; else the fewest chunks of 2, 3,
+ * 4, 5, 6, 8, 10, 13, 16, 24, 32, 48, 64 (at most L1's outputs) that fit it, or, when none
+ * does, the count with the least memory. */
+size_t cn_plan_chunks(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm);
 /* 1 when the plaintext moduli t[0..k) carry outputs of |value| < 2^out_bits exactly
  * (their product exceeds 2^(out_bits + 2)); the compiler and the plan loader agree. */
 int cn_plan_moduli_fit(const uint64_t *t, size_t k, double out_bits);

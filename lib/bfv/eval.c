@@ -175,8 +175,8 @@ cn_status cn_bfv_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     const int tr = a->transparent;
     if ((st = cn_bfv_ct_reshape_uninit(w, size, l - 1, ctx)) != CN_OK)
         goto out;
-    /* row by row in the ModDown's kernel (the same rounding as cn_rns_divround_last, with
-     * q_l for P; AVX-512 IFMA where the primes allow) */
+    /* the ModDown row kernels (lib/bfv/dispatch.c: AVX-512 IFMA for primes below 2^50),
+     * one row of each polynomial at a time; out aliasing a is allowed row by row */
     const uint64_t ql = ctx->ring.base.q[l - 1];
     for (size_t c = 0; c < size; c++) {
         const uint64_t *last = a->c[c].data + (l - 1) * n;

@@ -97,12 +97,17 @@ void cn_divround_row_portable(uint64_t *out, const uint64_t *x, const uint64_t *
     const cn_mod_t m = mod_of(modulus);
     const uint64_t p = modulus, half = P >> 1, pm = cn_mod_reduce_u64(P, m);
     const uint64_t inv_s = cn_mod_shoup(inv, m);
+    /* P below 2p: last mod p is one conditional subtraction */
+    const int near = P <= 2 * p;
+    /* branch-free: the sign of the centered residue is a coin toss per coefficient, and a
+     * branch on it cost a misprediction every other coefficient (perf on the n = 16384
+     * MNIST plan's modulus switch, docs/benchmarks.md, issue 17) */
     for (size_t i = 0; i < n; i++) {
         const uint64_t v = last[i];
-        uint64_t vm = cn_mod_reduce_u64(v, m);
-        const uint64_t neg = v > half ? pm : 0; /* v - P when v > P / 2 */
-        vm = vm >= neg ? vm - neg : vm + p - neg;
-        const uint64_t d = x[i] >= vm ? x[i] - vm : x[i] + p - vm;
+        uint64_t vm = near ? v - (p & (0 - (uint64_t)(v >= p))) : cn_mod_reduce_u64(v, m);
+        const uint64_t neg = pm & (0 - (uint64_t)(v > half)); /* v - P when v > P / 2 */
+        vm = vm - neg + (p & (0 - (uint64_t)(vm < neg)));
+        const uint64_t d = x[i] - vm + (p & (0 - (uint64_t)(x[i] < vm)));
         out[i] = cn_mod_mul_shoup(d, inv, inv_s, p);
     }
 }

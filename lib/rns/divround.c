@@ -14,13 +14,14 @@ void cn_rns_divround_last(uint64_t *out, const uint64_t *x, const uint64_t *last
         const uint64_t *src = x + j * n;
         uint64_t *dst = out + j * n;
         const int near = ql <= 2 * p; /* then last[i] mod p is one subtraction */
+        /* branch-free (the sign of the centered residue is a coin toss per coefficient) */
         for (size_t i = 0; i < n; i++) {
-            uint64_t v = last[i];
-            uint64_t vm = near ? (v >= p ? v - p : v) : cn_mod_reduce_u64(v, m);
+            const uint64_t v = last[i];
+            uint64_t vm = near ? v - (p & (0 - (uint64_t)(v >= p))) : cn_mod_reduce_u64(v, m);
             /* the centered residue: v - q_last when v > q_last / 2 */
-            uint64_t neg = v > half ? ql_m : 0;
-            vm = vm >= neg ? vm - neg : vm + p - neg;
-            uint64_t d = src[i] >= vm ? src[i] - vm : src[i] + p - vm;
+            const uint64_t neg = ql_m & (0 - (uint64_t)(v > half));
+            vm = vm - neg + (p & (0 - (uint64_t)(vm < neg)));
+            const uint64_t d = src[i] - vm + (p & (0 - (uint64_t)(src[i] < vm)));
             dst[i] = cn_mod_mul_shoup(d, inv[j], inv_s[j], p);
         }
     }

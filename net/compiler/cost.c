@@ -109,6 +109,13 @@ static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before
 void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
                       const cn_bfv_params_t *prm, cn_cost_profile profile)
 {
+    cn_plan_estimate_chunks(e, ops, nops, nin, prm, profile,
+                            cn_plan_chunks(ops, nops, nin, prm));
+}
+
+void cn_plan_estimate_chunks(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, cn_cost_profile profile, size_t chunks)
+{
     cn_cost_profile prof = profile;
     if (prof == CN_COST_HOST) {
         const unsigned f = cn_cpu_features();
@@ -125,7 +132,16 @@ void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, si
     /* per plaintext modulus */
     double server = (double)nin * L * cc.r.load;
     size_t level = prm->nq, size = 2, width = nin;
+    /* in chunks (cn_plan_chunks), L2 runs once per chunk: its per-output cost again for
+     * each chunk after the first, and the sums' additions */
+    const size_t end = cn_segment_end(ops, nops);
     for (size_t i = 0; i < nops; i++) {
+        if (chunks > 1 && i == end) {
+            const cn_op_t *l2 = &ops[i];
+            const double again =
+                (double)(chunks - 1) * (double)size * (double)level * n * (double)l2->lin.nout;
+            server += again * LIN_OUT[cc.prof == CN_COST_PORTABLE ? 3 : 1];
+        }
         server += op_cost(&ops[i], level, size, n, width, &cc);
         level = ops[i].level;
         size = ops[i].size;
@@ -138,7 +154,7 @@ void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, si
     e->client_s = nt * ((double)nin * (cc.r.enc0 + L * cc.r.enc1) * encf +
                         (double)width * (double)level * cc.r.dec);
     e->seconds = e->server_s + e->client_s;
-    e->memory = cn_plan_memory(ops, nops, nin, prm);
+    e->memory = cn_plan_memory_chunks(ops, nops, nin, prm, chunks);
 }
 
 /* Bytes of ciphertext primes' residues, bit-packed as the wire format sends them
@@ -153,45 +169,39 @@ static double packed_bytes(const cn_bfv_params_t *prm, size_t level)
 
 /* The server's peak memory for one batch (docs/net.md, "Memory"), as net/runtime
  * allocates it: the batch bytes (all plaintext moduli: seeded ciphertexts, c0 bit-packed
- * beside a seed and header of 48 bytes), the pool's blocks at their peak (cn_pool_blocks: one
- * modulus at a time, an op's inputs and outputs alive together, 2 threads' temporaries) of n L
- * words and 5 cache lines each, the outputs of a modulus switch (allocated by the library
- * beside the pool's blocks, which stay resident), the relinearization key (L digits of 2
- * polynomials at L + 1 primes), the reply, and 24 MiB of process (code, context tables,
- * stacks; fitted on the MNIST plans of docs/benchmarks.md). */
-double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)
+ * beside a seed and header of 48 bytes), the pool's blocks at their peak
+ * (cn_plan_peak_blocks: one modulus at a time, an op's inputs and outputs alive together,
+ * 2 threads' temporaries; the modulus switch writes into blocks of the pool since 190fae7;
+ * with chunks, the first segment chunk by chunk, net/plan/segment.c) of n L words and 5
+ * cache lines each, the relinearization key (L digits of 2 polynomials at L + 1 primes),
+ * the reply, and the process: 5 MiB plus 31 MiB per 8192 of n (code, context tables,
+ * stacks, per-thread temporaries; fitted on the peaks bench/throughput measured for the MNIST
+ * plans at n = 8192 and 16384, issue 17 in docs/benchmarks.md). */
+double cn_plan_memory_chunks(const cn_op_t *ops, size_t nops, size_t nin,
+                             const cn_bfv_params_t *prm, size_t chunks)
 {
     const double n = (double)prm->n, L = (double)prm->nq, nt = (double)prm->nt;
-    const double th = 2;
-    double w = (double)nin, size = 2, live = 2 * w, peak = live, ms = 0;
+    double w = (double)nin, size = 2;
     size_t level = prm->nq;
     for (size_t o = 0; o < nops; o++) {
-        const cn_op_t *op = &ops[o];
-        double during = live;
-        if (op->kind == CN_OP_LINEAR) {
-            during = live + (double)op->lin.nout * size;
-            w = (double)op->lin.nout;
-        } else if (op->kind == CN_OP_SQUARE) {
-            size = 3;
-            during = 3 * w + 3 * th;
-        } else if (op->kind == CN_OP_RELIN) {
-            during = live + 2 * th;
-            size = 2;
-        } else if (op->kind == CN_OP_MODSWITCH) {
-            const double b = w * size * n * (double)op->level * 8;
-            if (b > ms)
-                ms = b;
-        }
-        live = w * size;
-        if (during > peak)
-            peak = during;
-        level = op->level;
+        w = (double)ops[o].width;
+        size = (double)ops[o].size;
+        level = ops[o].level;
     }
+    const double peak = (double)cn_plan_peak_blocks(ops, nops, nin, prm->nt, 2, chunks);
     const double batch = (double)nin * nt * (packed_bytes(prm, prm->nq) + 48);
     const double pool = peak * (n * L + 40) * 8;
     const double rk = L * 2 * n * (L + 1) * 8;
     const double reply = w * nt * size * (packed_bytes(prm, level) + 48);
-    return batch + pool + ms + rk + reply + 24.0 * 1048576;
+    /* the process: code, context tables, stacks, and the library's temporaries that
+     * malloc keeps resident on each thread (which grow with n) */
+    const double proc = (5 + 31 * n / 8192) * 1048576;
+    return batch + pool + rk + reply + proc;
+}
+
+double cn_plan_memory(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm)
+{
+    return cn_plan_memory_chunks(ops, nops, nin, prm, cn_plan_chunks(ops, nops, nin, prm));
 }
 
 double cn_plan_cost(const cn_op_t *ops, size_t nops, size_t nin, const cn_bfv_params_t *prm,

@@ -254,8 +254,14 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
+                    /* layer by layer unless asked to count the server's chunks (the
+                     * plan taken is estimated in full below) */
                     cn_plan_estimate_t e;
-                    cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
+                    if (opts->experimental.chunked_bound)
+                        cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
+                    else
+                        cn_plan_estimate_chunks(&e, ops, nops, p->nin, &prm, opts->cost_profile,
+                                                0);
                     const double cost = e.seconds;
                     /* within the memory bound beats above it; then cheaper per input */
                     const int fits = e.memory <= mem_limit;
@@ -291,6 +297,12 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     p->budget = -best_v - 1;
     p->cost = best_cost;
     p->cost_server = best_server;
+    if (!opts->experimental.chunked_bound) { /* as the server will run it (its chunks) */
+        cn_plan_estimate_t e;
+        cn_plan_estimate(&e, p->ops, p->nops, p->nin, &p->prm, opts->cost_profile);
+        p->cost = e.seconds;
+        p->cost_server = e.server_s;
+    }
     return CN_OK;
 }
 

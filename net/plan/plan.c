@@ -300,6 +300,10 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
     else
         fprintf(f, "  estimated: ");
     fprintf(f, "server peak memory %.0f MiB per batch\n", cn_plan_memory_estimate(p) / 1048576);
+    const size_t chunks = p->packed ? 0 : cn_plan_chunks(p->ops, p->nops, p->nin, prm);
+    if (chunks)
+        fprintf(f, "  the server runs ops 1-%zu in %zu chunks of op 1's outputs (memory)\n",
+                cn_segment_end(p->ops, p->nops) + 1, chunks);
     if (p->quant)
         cn_quant_report_print(p->quant, f);
     cn_plan_layout_print(p, f);

@@ -97,14 +97,21 @@ static cn_status eval_linear_per_ct(cn_bfv_ciphertext_t *out, const cn_bfv_ciphe
 cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
                           const cn_lin_t *lin, size_t ti, const cn_server_t *s)
 {
-    const cn_bfv_context_t *ctx = s->ctx;
     cn_status st = s->linear_mode == CN_LINEAR_PER_CIPHERTEXT
                        ? eval_linear_per_ct(out, in, lin, ti, s)
                        : eval_linear_blocked(out, in, lin, ti, s);
+    return st == CN_OK ? cn_linear_bias(out, lin, ti, s) : st;
+}
+
+cn_status cn_linear_bias(cn_bfv_ciphertext_t *out, const cn_lin_t *lin, size_t ti,
+                         const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_status st = CN_OK;
     /* biases: Delta b on the constant coefficient (a constant plaintext), over the
      * threads (each output's addition is a pass over its c0) */
     const cn_mod_t tm = cn_bfv_context_plain_moduli(ctx, NULL)[ti];
-    if (st == CN_OK) {
+    {
 #pragma omp parallel num_threads(cn_nthreads(s->threads))
         {
             cn_bfv_plaintext_t pt = {0};

@@ -152,27 +152,9 @@ void cn_pool_put_vec(cn_pool_t *p, cn_ctvec_t *v)
 size_t cn_pool_blocks(const cn_plan_t *plan, int threads)
 {
     /* one plaintext modulus at a time: the polynomials alive at once, op by op (a square
-     * or relinearization holds one output beside its input per thread) */
-    const size_t th = (size_t)cn_nthreads(threads);
-    size_t w = plan->nin, size = 2, live = 2 * w, peak = live;
-    for (size_t o = 0; o < plan->nops; o++) {
-        const cn_op_t *op = &plan->ops[o];
-        size_t during = live;
-        if (op->kind == CN_OP_LINEAR) {
-            during = live + op->lin.nout * size;
-            w = op->lin.nout;
-        } else if (op->kind == CN_OP_SQUARE) {
-            size = 3;
-            during = 3 * w + 3 * th;
-        } else if (op->kind == CN_OP_RELIN) {
-            during = live + 2 * th;
-            size = 2;
-        } else { /* a modulus switch: one output beside its input per thread */
-            during = live + size * th;
-        }
-        live = w * size;
-        if (during > peak)
-            peak = during;
-    }
-    return peak;
+     * or relinearization holds one output beside its input per thread), with the first
+     * segment in the chunks the server takes (net/plan/segment.c) */
+    return cn_plan_peak_blocks(plan->ops, plan->nops, plan->nin, plan->prm.nt,
+                               (size_t)cn_nthreads(threads),
+                               cn_plan_chunks(plan->ops, plan->nops, plan->nin, &plan->prm));
 }

@@ -58,6 +58,7 @@ struct cn_server {
     int has_gk;
     int threads;
     cn_linear_mode linear_mode;
+    cn_segment_t seg; /* the first segment's chunks (seg.nchunks 0: layer by layer) */
 };
 
 /* An owned vector of ciphertexts (one per value of a layer, one plaintext modulus). */
@@ -155,6 +156,23 @@ size_t cn_pool_blocks(const cn_plan_t *plan, int threads);
  * server's linear mode. out holds lin->nout zeroed ciphertexts. */
 cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
                           const cn_lin_t *lin, size_t ti, const cn_server_t *s);
+/* The biases alone: out[j] += Delta bias_j (what cn_linear_layer adds after the sums). */
+cn_status cn_linear_bias(cn_bfv_ciphertext_t *out, const cn_lin_t *lin, size_t ti,
+                         const cn_server_t *s);
+
+/* --- chunked.c: the plan's first segment in chunks (docs/net.md, "Chunked evaluation";
+ * the schedule in net/plan/segment.c) ------------------------------------------------- */
+
+/* Part ti of the batch bytes in[0, len) through ops[0 .. s->seg.end] in s->seg's chunks:
+ * only the records each chunk reads are decoded, as the window slides; *v = L2's outputs
+ * (the same residues as layer by layer), in blocks of s's pool. seconds (NULL: none)
+ * [1 + nops] gets the load's and each op's time added (index 0 the load). */
+cn_status cn_chunked_part(cn_ctvec_t *v, const uint8_t *in, size_t len, size_t ti,
+                          const cn_server_t *s, double *seconds, cn_net_diag_t *diag);
+/* The server's chunks: 0 layer by layer, k >= 1 the first segment in k chunks (for tests
+ * and measurements; the server takes cn_plan_chunks's at creation). CN_ERR_INVALID_ARG
+ * when the plan has no segment or fewer than k outputs of L1. */
+cn_status cn_server_set_chunks(cn_server_t *s, size_t chunks);
 
 /* --- server.c ---------------------------------------------------------------------- */
 

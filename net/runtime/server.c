@@ -18,6 +18,7 @@ void cn_server_free(cn_server_t *s)
         cn_bfv_galois_keys_clear(&s->gk);
     if (s->pool)
         cn_pool_clear(s->pool);
+    cn_segment_clear(&s->seg);
     free(s->pool);
     cn_bfv_context_free(s->ctx);
     free(s);
@@ -52,6 +53,10 @@ cn_status cn_server_create(cn_server_t **out, const cn_plan_t *plan, const uint8
         st = CN_ERR_NO_MEMORY;
     if (st == CN_OK)
         st = cn_pool_init(s->pool, cn_pool_blocks(plan, threads), plan->prm.n, plan->prm.nq);
+    /* the first segment in chunks when the plan's memory needs them (cn_plan_chunks) */
+    if (st == CN_OK)
+        st = cn_server_set_chunks(s,
+                                  cn_plan_chunks(plan->ops, plan->nops, plan->nin, &plan->prm));
     if (st == CN_OK)
         st = cn_evalkeys_load(s, keys, len, diag); /* the reason in diag */
     if (st != CN_OK) {
@@ -161,11 +166,23 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
     cn_status st = cn_wire_find_part(&off, &plen, in, len, nt, 0, diag);
     cn_ctvec_t res[CN_BFV_MAX_T] = {{0}};
     /* one plaintext modulus at a time: its memory is reused by the next */
+    if (timing)
+        for (size_t o = 0; o < p->nops; o++)
+            snprintf(timing->name[1 + o], sizeof timing->name[0], "%u:%.12s", (unsigned)(o + 1),
+                     step_name(&p->ops[o]));
+    /* with chunks, the first segment's ops run in cn_chunked_part */
+    const size_t o0 = s->seg.nchunks ? s->seg.end + 1 : 0;
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         double ts = now_s();
         cn_ctvec_t *cur = &res[ti];
-        st = cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->pool, s->threads, diag);
-        for (size_t i = 0; st == CN_OK && i < cur->len; i++)
+        if (o0) {
+            st = cn_chunked_part(cur, in, len, ti, s, timing ? timing->seconds : NULL, diag);
+            ts = now_s();
+        } else {
+            st =
+                cn_wire_load_part(cur, in, len, nt, ti, p->nin, ctx, s->pool, s->threads, diag);
+        }
+        for (size_t i = 0; st == CN_OK && !o0 && i < cur->len; i++)
             if (cur->ct[i].size != 2 || cur->ct[i].level != L) {
                 cn_diag_set(diag,
                             "batch part %zu, ciphertext %zu: size %u at level %u; the "
@@ -174,18 +191,15 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
                             (unsigned)cur->ct[i].level, L);
                 st = CN_ERR_SHAPE_MISMATCH;
             }
-        if (timing)
+        if (timing && !o0)
             timing->seconds[0] += now_s() - ts;
-        for (size_t o = 0; st == CN_OK && o < p->nops; o++) {
+        for (size_t o = o0; st == CN_OK && o < p->nops; o++) {
             const cn_op_t *op = &p->ops[o];
             ts = now_s();
             st = cn_server_step(cur, op, ti, s);
             if (st != CN_OK)
                 cn_diag_set(diag, "op %zu (plaintext modulus %zu): %s", o + 1, ti + 1,
                             cn_strerror(st));
-            if (timing && ti == 0)
-                snprintf(timing->name[1 + o], sizeof timing->name[0], "%u:%.12s",
-                         (unsigned)(o + 1), step_name(op));
             if (timing)
                 timing->seconds[1 + o] += now_s() - ts;
         }

@@ -5,6 +5,7 @@
 #include <check.h>
 
 #include "net_fixture.h"
+#include "util.h"
 
 void cn_test_net_open(cn_test_net_t *t, const cn_plan_t *p, uint64_t stream, int server_threads)
 {
@@ -65,4 +66,23 @@ void cn_test_run_plan(cn_int128 *got, int *budget, const cn_plan_t *p, const int
     cn_test_net_open(&t, p, stream, 1);
     cn_test_net_run(&t, got, budget, x, count);
     cn_test_net_close(&t);
+}
+
+void cn_test_small_cnn(cn_model_t *m, uint64_t stream)
+{
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, stream);
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_model_init(m, 2, 6, 6, 1.0 / 15, 0, 15), CN_OK);
+    double w[512], b[16];
+    for (size_t i = 0; i < 512; i++)
+        w[i] = ((double)cn_test_rng_below(&r, 2001) - 1000) / 1000;
+    for (size_t i = 0; i < 16; i++)
+        b[i] = ((double)cn_test_rng_below(&r, 201) - 100) / 100;
+    ck_assert_int_eq(cn_model_add_conv2d(m, 3, 3, 3, 2, 1, w, b, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_flatten(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, 6, w + 64, b + 3, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, 3, w + 300, b + 9, &d), CN_OK);
 }

@@ -28,6 +28,11 @@ void cn_test_net_run(cn_test_net_t *t, cn_int128 *got, int *budget, const int64_
                      size_t count);
 void cn_test_net_close(cn_test_net_t *t);
 
+/* A small network of the MNIST network's shape: conv (3 maps, 3 x 3, stride 2, padding 1),
+ * square, flatten, dense 6, square, dense 3 on 2 x 6 x 6 inputs in [0, 15], weights in
+ * [-1, 1] and biases in [-1, 1] drawn from the test generator's stream. */
+void cn_test_small_cnn(cn_model_t *m, uint64_t stream);
+
 /* open (server on one thread), run, close: one round trip of plan p. */
 void cn_test_run_plan(cn_int128 *got, int *budget, const cn_plan_t *p, const int64_t *x,
                       size_t count, uint64_t stream);

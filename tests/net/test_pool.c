@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/net_fixture.h"
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 #include "../../net/runtime/runtime.h"
@@ -73,30 +74,10 @@ START_TEST(test_pool_blocks)
 }
 END_TEST
 
-/* conv, square, dense, square, dense on 2 x 6 x 6 inputs (the MNIST network's shape) */
-static void small_model(cn_model_t *m)
-{
-    cn_test_rng_t r;
-    cn_test_rng_init(&r, 71);
-    cn_net_diag_t d;
-    ck_assert_int_eq(cn_model_init(m, 2, 6, 6, 1.0 / 15, 0, 15), CN_OK);
-    double w[512], b[16];
-    for (size_t i = 0; i < 512; i++)
-        w[i] = ((double)cn_test_rng_below(&r, 2001) - 1000) / 1000;
-    for (size_t i = 0; i < 16; i++)
-        b[i] = ((double)cn_test_rng_below(&r, 201) - 100) / 100;
-    ck_assert_int_eq(cn_model_add_conv2d(m, 3, 3, 3, 2, 1, w, b, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_flatten(m, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_dense(m, 6, w + 64, b + 3, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_dense(m, 3, w + 300, b + 9, &d), CN_OK);
-}
-
 START_TEST(test_pool_server)
 {
     cn_model_t m;
-    small_model(&m);
+    cn_test_small_cnn(&m, 71); /* conv, square, dense, square, dense */
     cn_compile_opts_t o = {.weight_bits = 5, .n = 2048, .security = CN_SEC_NONE_INSECURE};
     cn_plan_t *p;
     cn_net_diag_t d;

@@ -137,6 +137,30 @@ END_TEST
  * diagonals of lib/bfv/hoist.c's products), against 128-bit sums: every shift from 0 to
  * 5, rows of 136 words (17 vectors) and 256, digit counts past the IFMA kernel's group of
  * 3 products at 50 bits, x anywhere in [0, 4p). */
+/* e += sum_d xs[d][i >> sh] k{0,1}s[d][i] mod p with 128-bit products (the oracle), then
+ * both twins (portable and dispatched) from the accumulators y and z with acc, each equal
+ * to it */
+static void check_rep_twins(uint64_t *y0, uint64_t *y1, uint64_t *z0, uint64_t *z1,
+                            uint64_t *e0, uint64_t *e1, const uint64_t *const *xs, unsigned sh,
+                            const uint64_t *const *k0s, const uint64_t *const *k1s, size_t nd,
+                            size_t N, uint64_t p, int acc)
+{
+    for (size_t d = 0; d < nd; d++)
+        for (size_t i = 0; i < N; i++) {
+            const uint64_t v = xs[d][i >> sh];
+            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
+            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
+        }
+    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, acc);
+    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, acc);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_uint_eq(y0[i], e0[i]);
+        ck_assert_uint_eq(y1[i], e1[i]);
+        ck_assert_uint_eq(z0[i], e0[i]);
+        ck_assert_uint_eq(z1[i], e1[i]);
+    }
+}
+
 START_TEST(test_mul_acc2_rep_twins)
 {
     static const size_t nds[] = {1, 3, 4, 9, 40};
@@ -169,20 +193,7 @@ START_TEST(test_mul_acc2_rep_twins)
                         e0[i] = y0[i] = z0[i] = sample(&r, i, p);
                         e1[i] = y1[i] = z1[i] = sample(&r, i + 1, p);
                     }
-                    for (size_t d = 0; d < nd; d++)
-                        for (size_t i = 0; i < N; i++) {
-                            const uint64_t v = xs[d][i >> sh];
-                            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
-                            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
-                        }
-                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 1);
-                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
-                    for (size_t i = 0; i < N; i++) {
-                        ck_assert_uint_eq(y0[i], e0[i]);
-                        ck_assert_uint_eq(y1[i], e1[i]);
-                        ck_assert_uint_eq(z0[i], e0[i]);
-                        ck_assert_uint_eq(z1[i], e1[i]);
-                    }
+                    check_rep_twins(y0, y1, z0, z1, e0, e1, xs, sh, k0s, k1s, nd, N, p, 1);
 #ifdef CN_BUILD_AVX512IFMA
                     if (cn_bfv_ifma_available() && p < ((uint64_t)1 << 50)) {
                         cn_mul_acc2_rep_ifma(z0, z1, xs, sh, k0s, k1s, nd, N, p, 1);
@@ -197,20 +208,7 @@ START_TEST(test_mul_acc2_rep_twins)
                         y0[i] = z0[i] = ~(uint64_t)0;
                         y1[i] = z1[i] = (uint64_t)1 << 63;
                     }
-                    for (size_t d = 0; d < nd; d++)
-                        for (size_t i = 0; i < N; i++) {
-                            const uint64_t v = xs[d][i >> sh];
-                            e0[i] = (uint64_t)((e0[i] + (u128)v * k0s[d][i]) % p);
-                            e1[i] = (uint64_t)((e1[i] + (u128)v * k1s[d][i]) % p);
-                        }
-                    cn_mul_acc2_rep_portable(y0, y1, xs, sh, k0s, k1s, nd, N, p, 0);
-                    cn_bfv_mul_acc2_rep_kernel(p, N)(z0, z1, xs, sh, k0s, k1s, nd, N, p, 0);
-                    for (size_t i = 0; i < N; i++) {
-                        ck_assert_uint_eq(y0[i], e0[i]);
-                        ck_assert_uint_eq(y1[i], e1[i]);
-                        ck_assert_uint_eq(z0[i], e0[i]);
-                        ck_assert_uint_eq(z1[i], e1[i]);
-                    }
+                    check_rep_twins(y0, y1, z0, z1, e0, e1, xs, sh, k0s, k1s, nd, N, p, 0);
                 }
     }
     free(x);

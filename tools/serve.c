@@ -423,19 +423,16 @@ static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t
     cn_packed_client_t *c = NULL;
     uint8_t *keys = NULL, *req = NULL;
     size_t klen = 0, rlen = 0;
-    int64_t *x = calloc(s->n * s->nin, sizeof *x); /* zeros */
+    int64_t *x = calloc(s->n * s->nin, sizeof *x);
+    int64_t lo, hi; /* a request of the smallest valid input (its size is every request's) */
+    cn_plan_input_range(s->plan.plan, &lo, &hi);
+    for (size_t i = 0; x && i < s->n * s->nin; i++)
+        x[i] = lo;
     st = x ? cn_packed_client_create(&c, s->packed, NULL, 0) : CN_ERR_NO_MEMORY;
     if (st == CN_OK)
         st = cn_packed_client_eval_keys(&keys, &klen, c);
     if (st == CN_OK)
         st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
-    long long lo, hi;
-    const char *range = st == CN_ERR_OUT_OF_RANGE ? strstr(d.msg, "input range [") : NULL;
-    if (range && sscanf(range, "input range [%lld, %lld]", &lo, &hi) == 2) {
-        for (size_t i = 0; i < s->n * s->nin; i++) /* 0 is outside: the smallest input */
-            x[i] = (int64_t)lo;
-        st = cn_packed_client_encrypt(&req, &rlen, c, x, s->n, &d);
-    }
     cn_packed_client_free(c);
     free(keys);
     free(req);

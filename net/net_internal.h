@@ -17,6 +17,12 @@ cn_status cn_file_read(uint8_t **buf, size_t *len, const char *path, size_t maxl
 void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Refuses raw inputs outside the model's range [lo, hi]: x is count rows of nin values;
+ * the first value outside gives CN_ERR_OUT_OF_RANGE, with what ("input", "calibration
+ * input"), its row and column counted from 1, the value and the range in diag. */
+cn_status cn_net_check_inputs(const int64_t *x, size_t count, size_t nin, int64_t lo,
+                              int64_t hi, const char *what, cn_net_diag_t *diag);
+
 /* Model, plan and client-state files are frames of lib/io (docs/format.md, "Framing"):
  * the common 32-byte header and checksum around a body that starts with the file's own
  * magic (4 bytes) and version (u16 major, u16 minor), written and read with lib/io's

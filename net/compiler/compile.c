@@ -84,15 +84,10 @@ cn_status cn_plan_compile(cn_plan_t **out, const cn_model_t *m, const cn_compile
         return st;
     /* calibration inputs are raw inputs of the model: in its range, or refused */
     const size_t nin = cn_model_inputs(m);
-    for (size_t i = 0; i < opts->ncalib * nin; i++)
-        if (opts->calib[i] < m->input_min || opts->calib[i] > m->input_max) {
-            cn_diag_set(diag,
-                        "calibration input %zu, value %zu: %lld is outside the model's "
-                        "input range [%lld, %lld]",
-                        i / nin + 1, i % nin + 1, (long long)opts->calib[i],
-                        (long long)m->input_min, (long long)m->input_max);
-            return CN_ERR_OUT_OF_RANGE;
-        }
+    st = cn_net_check_inputs(opts->calib, opts->ncalib, nin, m->input_min, m->input_max,
+                             "calibration input", diag);
+    if (st != CN_OK)
+        return st;
     const size_t nout = cn_model_outputs(m);
     for (size_t i = 0; opts->calib_labels && i < opts->ncalib; i++)
         if (opts->calib_labels[i] < 0 || (uint64_t)opts->calib_labels[i] >= nout) {

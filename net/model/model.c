@@ -18,6 +18,21 @@ void cn_diag_set(cn_net_diag_t *diag, const char *fmt, ...)
     va_end(ap);
 }
 
+cn_status cn_net_check_inputs(const int64_t *x, size_t count, size_t nin, int64_t lo,
+                              int64_t hi, const char *what, cn_net_diag_t *diag)
+{
+    for (size_t i = 0; i < count * nin; i++)
+        if (x[i] < lo || x[i] > hi) {
+            cn_diag_set(diag,
+                        "%s %zu, value %zu (counting from 1): %lld is outside the model's "
+                        "input range [%lld, %lld]",
+                        what, i / nin + 1, i % nin + 1, (long long)x[i], (long long)lo,
+                        (long long)hi);
+            return CN_ERR_OUT_OF_RANGE;
+        }
+    return CN_OK;
+}
+
 cn_status cn_model_init(cn_model_t *m, size_t c, size_t h, size_t w, double input_scale,
                         int64_t in_min, int64_t in_max)
 {

@@ -190,15 +190,9 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
         cn_diag_set(diag, "count %zu: a batch holds 1 to n = %zu inputs", count, n);
         return CN_ERR_INVALID_ARG;
     }
-    for (size_t i = 0; i < count * nin; i++)
-        if (x[i] < p->in_min || x[i] > p->in_max) {
-            cn_diag_set(diag,
-                        "input %zu, value %zu (counting from 1): %lld is outside the "
-                        "model's input range [%lld, %lld]",
-                        i / nin + 1, i % nin + 1, (long long)x[i], (long long)p->in_min,
-                        (long long)p->in_max);
-            return CN_ERR_OUT_OF_RANGE;
-        }
+    cn_status rst = cn_net_check_inputs(x, count, nin, p->in_min, p->in_max, "input", diag);
+    if (rst != CN_OK)
+        return rst;
     /* one batch object per plaintext modulus, all of equal size: each ciphertext is
      * streamed into its record as soon as it is encrypted (no batch of ciphertexts is
      * held: a thread reuses one), and each part is sealed (header, checksum) by the

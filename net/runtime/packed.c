@@ -184,15 +184,9 @@ cn_status cn_packed_client_encrypt(uint8_t **buf, size_t *len, cn_packed_client_
                     pk->batch);
         return CN_ERR_INVALID_ARG;
     }
-    for (size_t i = 0; i < count * nin; i++)
-        if (x[i] < p->in_min || x[i] > p->in_max) {
-            cn_diag_set(diag,
-                        "input %zu, value %zu (counting from 1): %lld is outside the "
-                        "model's input range [%lld, %lld]",
-                        i / nin + 1, i % nin + 1, (long long)x[i], (long long)p->in_min,
-                        (long long)p->in_max);
-            return CN_ERR_OUT_OF_RANGE;
-        }
+    cn_status rst = cn_net_check_inputs(x, count, nin, p->in_min, p->in_max, "input", diag);
+    if (rst != CN_OK)
+        return rst;
     const size_t per_t = pk->nsets * nct, total = nt * per_t;
     cn_ctvec_t v[CN_BFV_MAX_T] = {{0}};
     cn_rng_t *rngs = calloc(total, sizeof *rngs);

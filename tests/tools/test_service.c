@@ -1217,9 +1217,11 @@ START_TEST(test_service_warm)
 END_TEST
 
 /* The client encrypts and uploads at once; an upload cut mid body, or whose answer is
- * lost, is repeated from the client's file: the same bytes, so exactly one job, with the
- * outputs of the plaintext network. The inputs span two records (n + 3 rows), so the
- * first record is sent while the second is encrypted. */
+ * lost, is repeated encrypted again from the job's seed (nothing is kept on disk): the
+ * same bytes, so exactly one job (an answer lost after the server accepted the job, then
+ * a repeat with other bytes, would make a second one), with the outputs of the plaintext
+ * network. The inputs span two records (n + 3 rows), so the first record is sent while the
+ * second is encrypted, and each record has its own seed. */
 START_TEST(test_service_stream_retry)
 {
     int64_t x0[ROWS * NIN];
@@ -1258,6 +1260,8 @@ START_TEST(test_service_stream_retry)
                       err);
         ck_assert_msg(strstr(err, "POST /v1/jobs") && strstr(err, "retrying"),
                       "the upload was not repeated:\n%s", err);
+        ck_assert_msg(strstr(err, "encrypted again from the job's seed") != NULL,
+                      "the repeat was not encrypted again:\n%s", err);
         free(err);
         check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
         /* one job per run: an upload repeated with other bytes would be a second job,

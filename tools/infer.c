@@ -405,8 +405,10 @@ static void sleep_s(double s)
  * inputs each), and the library hands out each record's bytes as they are encrypted
  * (headers first, then runs of 32 ciphertexts, then each part's checksum); POST /v1/jobs
  * sends the container from memory through a read callback that waits for the next bytes,
- * so the first bytes leave while the rest of the record is encrypted, and a record is
- * released as soon as it is sent: nothing is written to disk. The encryption's randomness
+ * so the first bytes leave while the rest of the record is encrypted; a sent record is
+ * freed by the producer when it needs the room, or after the request (never in the read
+ * callback, which would hold back the bytes it just copied), and nothing is written to
+ * disk. The encryption's randomness
  * comes from a 32-byte seed drawn from the OS for the job (docs/service.md, "The
  * client"): a repeated POST (a lost connection, 503, 429) encrypts the same inputs again
  * from the same seed, the same bytes, hence the same job, instead of keeping a copy of the

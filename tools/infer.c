@@ -2,10 +2,10 @@
  * libcurl. It fetches the server's plan and checks it is the one the client key was made
  * for, registers the evaluation keys once (their id is their hash, so a second
  * registration is a no-op), encrypts the inputs and uploads each record's bytes as soon as
- * they are encrypted (stream_t; the batch file written beside it serves the repeats),
- * waits for the job, downloads the encrypted result and decrypts it as `cryptonets
- * decrypt` does, in a private temporary directory. Every request is idempotent, so each is
- * retried on a lost connection and on 503/429. */
+ * they are encrypted (stream_t; a repeat encrypts them again from the job's secret seed,
+ * the same bytes), waits for the job, downloads the encrypted result and decrypts it as
+ * `cryptonets decrypt` does, in a private temporary directory. Every request is idempotent, so
+ * each is retried on a lost connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
@@ -401,15 +401,19 @@ static void sleep_s(double s)
 }
 
 /* --- the batch, encrypted and uploaded at once ------------------------------------------
- * A producer thread encrypts the inputs record by record (cn_client_encrypt_stream, n
+ * A producer thread encrypts the inputs record by record (cn_client_encrypt_seeded, n
  * inputs each), and the library hands out each record's bytes as they are encrypted
- * (headers first, then runs of 32 ciphertexts, then each part's checksum); the first POST
- * /v1/jobs sends the container from memory through a read callback that waits for the
- * next bytes, so the first bytes leave while the rest of the record is encrypted and no
- * record is written to disk and read back before it is sent. Once sealed, a record is
- * also written to DIR/batch.bin: a repeated POST (a lost connection, 503, 429) sends the
- * finished file instead, the same bytes, hence the same job. At most two records are held
- * at once (one being sent, one being encrypted). */
+ * (headers first, then runs of 32 ciphertexts, then each part's checksum); POST /v1/jobs
+ * sends the container from memory through a read callback that waits for the next bytes,
+ * so the first bytes leave while the rest of the record is encrypted; a sent record is
+ * freed by the producer when it needs the room, or after the request (never in the read
+ * callback, which would hold back the bytes it just copied), and nothing is written to
+ * disk. The encryption's randomness
+ * comes from a 32-byte seed drawn from the OS for the job (docs/service.md, "The
+ * client"): a repeated POST (a lost connection, 503, 429) encrypts the same inputs again
+ * from the same seed, the same bytes, hence the same job, instead of keeping a copy of the
+ * batch (385 MB for MNIST) for a retry that seldom comes. At most two records are held at
+ * once (one being sent, one being encrypted). */
 
 #define LONG_POLL 20.0 /* seconds of one GET /v1/jobs/ID?wait= (under curl's 60 s stall) */
 #define CONT_HEAD 96   /* the container's header and its checksum (docs/cli.md) */
@@ -422,19 +426,21 @@ typedef struct {
     cn_client_t *c;
     const cli_matrix_t *x;
     size_t n, nin;
-    const char *inputs, *path;
-    size_t base; /* the first row of x in INPUTS (a job of a split run) */
+    const char *inputs;
+    size_t base;         /* the first row of x in INPUTS (a job of a split run) */
+    const uint8_t *seed; /* [CN_SEED_BYTES] the job's encryption seed (secret) */
+    size_t tries;        /* attempts made before this one */
     cli_head_t h;
     uint8_t head[CONT_HEAD];
     uint64_t total;   /* bytes of the container */
     size_t rec_bytes; /* bytes of every record (cn_client_batch_bytes) */
     /* under mu */
-    uint8_t **buf;          /* [records] record b's bytes while held, else NULL */
-    size_t *avail;          /* [records] its final prefix (rec_bytes once sealed) */
-    uint8_t *sent, *stored; /* [records] 1 once uploaded / written to the file */
-    uint64_t ready, freed;  /* records encrypted; records released, in order */
-    int abandoned;          /* the upload no longer reads memory: records go once written */
-    int done, rc;           /* the producer ended; 0 or a CLI_* status with err */
+    uint8_t **buf;         /* [records] record b's bytes while held, else NULL */
+    size_t *avail;         /* [records] its final prefix (rec_bytes once sealed) */
+    uint8_t *sent;         /* [records] 1 once uploaded */
+    uint64_t ready, freed; /* records encrypted; records released, in order */
+    int abandoned;         /* the upload no longer reads memory: the producer stops */
+    int done, rc;          /* the producer ended; 0 or a CLI_* status with err */
     char err[CN_NET_DIAG_BYTES + 512];
     /* the upload's cursor (the read callback only) */
     uint64_t pos;
@@ -446,10 +452,11 @@ static void put64le(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* Releases the records both sides are done with, in order (mu held). */
+/* Releases the records both sides are done with, in order, once the attempt is over
+ * (mu held; while it lasts the producer frees the sent records itself). */
 static void stream_release(stream_t *s)
 {
-    while (s->freed < s->ready && s->stored[s->freed] && (s->sent[s->freed] || s->abandoned)) {
+    while (s->freed < s->ready && (s->sent[s->freed] || s->abandoned)) {
         free(s->buf[s->freed]);
         s->buf[s->freed] = NULL;
         s->freed++;
@@ -474,25 +481,56 @@ static void stream_ready(void *arg, const uint8_t *buf, size_t done)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Record b's seed: BLAKE2b-256 (RFC 7693, libsodium's crypto_generichash) keyed with the
+ * job's seed, of a label and b as 8 little-endian bytes. Distinct records get independent
+ * seeds (a keyed hash of distinct messages), and the job's seed is not recoverable from
+ * them. */
+static void record_seed(uint8_t out[CN_SEED_BYTES], const uint8_t job[CN_SEED_BYTES],
+                        uint64_t b)
+{
+    static const char label[] = "cryptonets record seed 1";
+    uint8_t m[sizeof label + 8];
+    memcpy(m, label, sizeof label);
+    put64le(m + sizeof label, b);
+    crypto_generichash(out, CN_SEED_BYTES, m, sizeof m, job, CN_SEED_BYTES);
+}
+
 static void *stream_produce(void *arg)
 {
     stream_t *s = arg;
-    cli_writer_t w = {0};
     char err[CN_NET_DIAG_BYTES + 256];
-    int rc = cli_writer_open(&w, s->path, &s->h, err, sizeof err) ? CLI_ERROR : 0;
+    int rc = 0;
     for (uint64_t b = 0; rc == 0 && b < s->h.records; b++) {
         pthread_mutex_lock(&s->mu);
-        while (b >= s->freed + 2 && !s->abandoned)
+        while (b >= s->freed + 2 && !s->abandoned) {
+            if (s->freed < s->ready && s->sent[s->freed]) { /* the oldest, sent: free it */
+                uint8_t *old = s->buf[s->freed];
+                s->buf[s->freed++] = NULL;
+                pthread_mutex_unlock(&s->mu);
+                free(old);
+                pthread_mutex_lock(&s->mu);
+                continue;
+            }
             pthread_cond_wait(&s->cv, &s->mu);
+        }
+        const int stop = s->abandoned; /* the attempt is over: its bytes are not read */
         pthread_mutex_unlock(&s->mu);
+        if (stop)
+            break;
         const size_t first = (size_t)b * s->n;
         const size_t count = s->x->rows - first < s->n ? s->x->rows - first : s->n;
         uint8_t *buf = NULL;
         size_t len = 0;
         cn_net_diag_t d = {{0}};
         stream_rec_t rr = {s, b};
-        const cn_status st = cn_client_encrypt_stream(
-            &buf, &len, s->c, s->x->v + first * s->nin, count, stream_ready, &rr, &d);
+        /* record b of an attempt has the same bytes in every attempt: a seed of its own
+         * per record, derived from the job's (the library forks its generator in order,
+         * so records of one seed would repeat their randomness) */
+        uint8_t seed[CN_SEED_BYTES];
+        record_seed(seed, s->seed, b);
+        const cn_status st = cn_client_encrypt_seeded(
+            &buf, &len, s->c, s->x->v + first * s->nin, count, seed, stream_ready, &rr, &d);
+        sodium_memzero(seed, sizeof seed);
         if (st == CN_OK && len != s->rec_bytes) /* its buffer is freed with the others */
             snprintf(d.msg, sizeof d.msg, "a record of %zu bytes, not %zu", len, s->rec_bytes);
         if (st != CN_OK || len != s->rec_bytes) {
@@ -513,17 +551,9 @@ static void *stream_produce(void *arg)
         s->buf[b] = buf;
         s->avail[b] = len;
         s->ready = b + 1;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        if (cli_writer_put(&w, count, buf, len, err, sizeof err))
-            rc = CLI_ERROR;
-        pthread_mutex_lock(&s->mu);
-        s->stored[b] = 1;
-        stream_release(s);
+        pthread_cond_broadcast(&s->cv); /* its bytes are final: stream_read may go on */
         pthread_mutex_unlock(&s->mu);
     }
-    if (w.f && cli_writer_close(&w, err, sizeof err) && rc == 0)
-        rc = CLI_ERROR;
     pthread_mutex_lock(&s->mu);
     s->rc = rc;
     if (rc)
@@ -589,9 +619,12 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
         put += k;
         s->pos += k;
         if ((s->pos - CONT_HEAD) % rlen == 0) { /* record b is sent */
+            /* freed by the producer when it needs the room, or after the request: not
+             * here, where unmapping a record (0.03 s for MNIST's 385 MB) would hold back
+             * the bytes just copied for curl, the last ones of the upload among them */
             pthread_mutex_lock(&s->mu);
             s->sent[b] = 1;
-            stream_release(s);
+            pthread_cond_broadcast(&s->cv);
             pthread_mutex_unlock(&s->mu);
         }
     }
@@ -600,17 +633,21 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
 
 /* One request, retried on a lost connection and on 503/429 (every request of the
  * protocol is idempotent), up to --retries attempts. body: bytes in memory, or upload: a
- * file of ulen bytes, or stream: the batch being encrypted (one attempt only: *lost is
- * set when it may be repeated from the file); sink: where a 2xx body goes (else into
- * r->body). 0 with r->status set, or 1 with the reason printed. */
+ * file of ulen bytes, or stream: the batch being encrypted (one attempt only, after
+ * stream->tries: *lost is set when it may be repeated, encrypted again); sink: where a 2xx body
+ * goes (else into r->body). 0 with r->status set, or 1 with the reason printed. */
 static int http_try1(http_t *c, const char *method, const char *path, const uint8_t *body,
                      size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
                      FILE *sink, resp_t *r)
 {
     char url[4096];
     snprintf(url, sizeof url, "%s%s", c->base, path);
+    /* a stream's attempts are counted over its calls (one attempt each) */
+    const size_t tries = stream ? stream->tries : 0;
     double backoff = 0.5;
-    for (size_t attempt = 1;; attempt++) {
+    for (size_t i = 0; i < tries && backoff < 10; i++)
+        backoff = backoff * 2 < 10 ? backoff * 2 : 10;
+    for (size_t attempt = tries + 1;; attempt++) {
         if (interrupted)
             die_interrupted(method, path, CURLE_ABORTED_BY_CALLBACK, r, c->o);
         free(r->body);
@@ -689,7 +726,7 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
                  : curl_easy_strerror(e),
             wait);
         sleep_s(wait);
-        if (stream) { /* repeated from the file, once it is complete */
+        if (stream) { /* repeated by the caller, encrypted again from the same seed */
             *lost_out = 1;
             return 0;
         }
@@ -795,6 +832,21 @@ static void keys_problem(char *why, size_t cap, const char *path, const cli_plan
  * the key and plan), or the cache CLIENT_KEY.eval-keys, made from the key on first use
  * and made again, with a warning naming the file and the reason, when it is damaged or
  * belongs to another key or plan. Their bytes in *buf. */
+/* The client key's id (docs/cli.md), for the evaluation keys' container and the batch's:
+ * computed once per run (it serializes and hashes the key's state, about 15 ms on the
+ * serial path before the upload starts), the client being the same throughout. 0, or 1
+ * when out of memory. */
+static int key_id(uint8_t id[32], const cn_client_t *c, const cn_packed_client_t *pc)
+{
+    static uint8_t known[32];
+    static int have;
+    if (!have && (pc ? cli_packed_key_id(known, pc) : cli_key_id(known, c)))
+        return 1;
+    have = 1;
+    memcpy(id, known, 32);
+    return 0;
+}
+
 static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cli_plan_t *p,
                      cn_client_t *c, cn_packed_client_t *pc)
 {
@@ -802,7 +854,7 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
     snprintf(def, sizeof def, "%s.eval-keys", o->key);
     const char *path = o->eval_keys ? o->eval_keys : def;
     uint8_t id[32];
-    if (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c))
+    if (key_id(id, c, pc))
         return cli_fail(CLI_ERROR, &A, "out of memory");
     struct stat sb;
     const int exists = stat(path, &sb) == 0;
@@ -900,13 +952,12 @@ static void watch_tmp(const char *dir)
 static size_t server_max_records; /* a job's records at most (GET /v1/plan); 0: unknown */
 
 /* Encrypts the rows [base, base + rows) of INPUTS' matrix all (as `cryptonets encrypt`
- * does, into batch_path) and uploads the batch to path while it is encrypted (stream_t);
- * the first attempt streams from memory, the repeats send the complete file. 0 with r's
- * status, or a CLI_* status with the reason printed. */
+ * does) and uploads the batch to path while it is encrypted (stream_t), from a fresh
+ * secret seed: every attempt (a lost connection, 503, 429) encrypts the same bytes again.
+ * 0 with r's status, or a CLI_* status with the reason printed. */
 static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
                           const cli_plan_t *p, const char *inputs, const cli_matrix_t *all,
-                          size_t base, size_t rows, const char *batch_path, const char *path,
-                          resp_t *r)
+                          size_t base, size_t rows, const char *path, resp_t *r)
 {
     size_t threads = 0;
     if (o->threads && cli_parse_size(&threads, &A, "--threads", o->threads, 4096))
@@ -915,17 +966,19 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     const size_t nin = cn_plan_inputs(p->plan), n = cn_plan_params(p->plan)->n;
     const cli_matrix_t x = {.rows = rows, .cols = nin, .v = all->v + base * nin};
     say(o, "encrypting %s%s", inputs, rows < all->rows ? " (this job's part)" : "");
-    stream_t s = {.c = cl,
-                  .x = &x,
-                  .n = n,
-                  .nin = nin,
-                  .inputs = inputs,
-                  .base = base,
-                  .path = batch_path};
+    /* the job's seed: fresh from the OS, used for this job's inputs only, wiped at the end */
+    uint8_t seed[CN_SEED_BYTES];
+    cn_rng_t os;
+    if (cn_rng_init(&os) != CN_OK)
+        return cli_fail(CLI_ERROR, &A, "no randomness from the operating system");
+    cn_rng_bytes(&os, seed, sizeof seed);
+    cn_rng_clear(&os);
+    stream_t s = {
+        .c = cl, .x = &x, .n = n, .nin = nin, .inputs = inputs, .base = base, .seed = seed};
     s.h =
         (cli_head_t){.kind = CLI_KIND_BATCH, .records = (x.rows + n - 1) / n, .inputs = x.rows};
     memcpy(s.h.digest, p->digest, 32);
-    int rc = cli_key_id(s.h.key_id, cl) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
+    int rc = key_id(s.h.key_id, cl, NULL) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
     /* the container's header, as cli_writer_open writes it (docs/cli.md) */
     memcpy(s.head, "CNTB", 4);
     s.head[4] = 1; /* version 1.0 */
@@ -938,55 +991,52 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
     s.buf = calloc(R, sizeof *s.buf);
     s.avail = calloc(R, sizeof *s.avail);
     s.sent = calloc(R, 1);
-    s.stored = calloc(R, 1);
     s.rec_bytes = cn_client_batch_bytes(cl);
     s.total = CONT_HEAD + s.h.records * (CONT_REC + (uint64_t)s.rec_bytes);
-    if (rc == 0 && (!s.buf || !s.avail || !s.sent || !s.stored || !s.rec_bytes))
+    if (rc == 0 && (!s.buf || !s.avail || !s.sent || !s.rec_bytes))
         rc = cli_fail(CLI_ERROR, &A, "out of memory");
-    pthread_t th;
-    int started = 0;
-    if (rc == 0) {
+    for (int lost = 1; rc == 0 && lost; s.tries++) {
+        lost = 0;
+        for (size_t b = 0; b < R; b++) { /* a fresh attempt: nothing held, nothing sent */
+            s.buf[b] = NULL;
+            s.avail[b] = 0;
+            s.sent[b] = 0;
+        }
+        s.ready = s.freed = 0;
+        s.abandoned = s.done = s.rc = 0;
+        pthread_t th;
         pthread_mutex_init(&s.mu, NULL);
         pthread_cond_init(&s.cv, NULL);
-        started = pthread_create(&th, NULL, stream_produce, &s) == 0;
-        if (!started) {
+        if (pthread_create(&th, NULL, stream_produce, &s) != 0) {
             pthread_cond_destroy(&s.cv);
             pthread_mutex_destroy(&s.mu);
             rc = cli_fail(CLI_ERROR, &A, "cannot start a thread");
+            break;
         }
-    }
-    int lost = 0;
-    if (rc == 0) {
         /* the request starts at once: the sizes are known, and the first bytes are
          * encrypted while the server reads the header */
-        say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
+        if (s.tries == 0)
+            say(o, "uploading %.1f MB as it is encrypted", (double)s.total / 1e6);
+        else
+            say(o, "uploading again (attempt %zu), encrypted again from the job's seed",
+                s.tries + 1);
         rc = http_try(c, "POST", path, NULL, 0, NULL, 0, &s, &lost, NULL, r);
         pthread_mutex_lock(&s.mu);
-        s.abandoned = 1; /* whatever happened, the memory copy is no longer read */
+        s.abandoned = 1; /* whatever happened, this attempt's bytes are no longer read */
         stream_release(&s);
         pthread_mutex_unlock(&s.mu);
         pthread_join(th, NULL);
-        if (s.rc) {
+        if (s.rc)
             rc = cli_fail(s.rc, &A, "%s", s.err);
-        } else if (rc == 0 && lost) {
-            FILE *bf = fopen(batch_path, "rb");
-            struct stat sb;
-            if (!bf || fstat(fileno(bf), &sb) != 0)
-                rc = cli_fail(CLI_ERROR, &A, "%s: cannot read", batch_path);
-            else
-                rc = http_do(c, "POST", path, NULL, 0, bf, (uint64_t)sb.st_size, NULL, r);
-            if (bf)
-                fclose(bf);
-        }
         for (size_t b = 0; b < R; b++)
             free(s.buf[b]);
         pthread_cond_destroy(&s.cv);
         pthread_mutex_destroy(&s.mu);
     }
+    sodium_memzero(seed, sizeof seed);
     free(s.buf);
     free(s.avail);
     free(s.sent);
-    free(s.stored);
     return rc;
 }
 
@@ -1016,7 +1066,7 @@ static int encrypt_upload_packed(http_t *c, const infer_opts_t *o, cn_packed_cli
                     .records = (x.rows + B - 1) / B,
                     .inputs = x.rows};
     memcpy(h.digest, p->digest, 32);
-    int rc = cli_packed_key_id(h.key_id, pc) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
+    int rc = key_id(h.key_id, NULL, pc) ? cli_fail(CLI_ERROR, &A, "out of memory") : 0;
     cli_writer_t w = {0};
     if (rc == 0 && cli_writer_open(&w, batch_path, &h, err, sizeof err))
         rc = cli_fail(CLI_ERROR, &A, "%s", err);
@@ -1227,12 +1277,12 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             keep_job(o, job);
         } else {
             /* encrypt and upload at once; the same bytes are the same job, so a retry
-             * (from the file the encryption also writes) cannot make two */
+             * (encrypted again from the job's seed, or sent again from the packed
+             * layout's file) cannot make two */
             snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
             if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
                                                      batch_path, path, &r)
-                             : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, batch_path,
-                                              path, &r)))
+                             : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, path, &r)))
                 goto done;
             if (r.status != 202) {
                 rc = server_error(&r, "POST /v1/jobs");

@@ -26,7 +26,12 @@
 
 #define HEAD_BYTES 96 /* a container's header (docs/cli.md, "The tool's containers") */
 #define REC_BYTES 24  /* a record's header */
-#define JOB_LABEL "cryptonets job 2" /* 1: the same with BLAKE2b-256 */
+/* a job id's label (docs/service.md, "Identifiers"); 2: SHA-256 of the label, key id and
+ * body, 1: the same with BLAKE2b-256 */
+#define JOB_LABEL "cryptonets job 3"
+/* the GMAC's nonce: one for every upload, which the HMAC-SHA-256 over the tag allows
+ * (docs/service.md, "Choosing the job id"); 12 bytes, GCM's standard IV length */
+#define JOB_NONCE "cn job id 3."
 /* a 413's hint: where the limit on a job's records comes from, and how a client learns it */
 #define JOB_LIMIT                                                                              \
     " (at most --max-batches records (requests) per job, the X-Cryptonets-Max-Records "        \
@@ -517,9 +522,11 @@ typedef struct {
     uint64_t got, limit;
     uint64_t cap;                 /* the plan's largest upload of this kind: beyond it, 413 */
     crypto_hash_sha256_state sha; /* a key's id: SHA-256 of its bytes */
-    /* a job's id: SHA-256 through GnuTLS, which uses the CPU's SHA extensions where it
-     * has them (docs/service.md, "Identifiers"); NULL when not started or finished */
-    gnutls_hash_hd_t job;
+    /* a job's id: the GMAC (AES-256, GnuTLS: AES-NI and carry-less multiplication where
+     * the CPU has them) of the label, key id and body under the server's job key, then
+     * HMAC-SHA-256 of the tag (docs/service.md, "Identifiers"); NULL when not started or
+     * finished */
+    gnutls_hmac_hd_t job;
     /* a batch's structure, checked as it arrives */
     int phase;
     uint8_t hbuf[HEAD_BYTES];
@@ -1340,14 +1347,15 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
             return 1;
         }
         static const char label[] = JOB_LABEL;
-        if (gnutls_hash_init(&q->job, GNUTLS_DIG_SHA256) != 0) {
+        if (gnutls_hmac_init(&q->job, GNUTLS_MAC_AES_GMAC_256, S->job_key, 32) != 0) {
             q->job = NULL;
             *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
                               "cannot hash the upload");
             return 1;
         }
-        gnutls_hash(q->job, label, sizeof label);
-        gnutls_hash(q->job, q->key, 64);
+        gnutls_hmac_set_nonce(q->job, JOB_NONCE, 12);
+        gnutls_hmac(q->job, label, sizeof label);
+        gnutls_hmac(q->job, q->key, 64);
     } else {
         crypto_hash_sha256_init(&q->sha);
     }
@@ -1392,7 +1400,7 @@ static void upload_data(req_t *q, const char *data, size_t len)
     if (q->err_status)
         return;
     if (q->kind == RQ_JOBS)
-        gnutls_hash(q->job, data, len);
+        gnutls_hmac(q->job, data, len);
     else
         crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
     while (len) {
@@ -1413,7 +1421,7 @@ static void upload_data(req_t *q, const char *data, size_t len)
 static void drop_tmp(req_t *q)
 {
     if (q->job)
-        gnutls_hash_deinit(q->job, NULL);
+        gnutls_hmac_deinit(q->job, NULL);
     q->job = NULL;
     if (q->fd >= 0)
         close(q->fd);
@@ -1533,9 +1541,12 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
                           "%llu inputs, the header announces %llu",
                           (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
-    uint8_t h[32];
-    gnutls_hash_deinit(q->job, h);
+    uint8_t tag[16], h[32];
+    gnutls_hmac_deinit(q->job, tag);
     q->job = NULL;
+    if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, S->job_key + 32, 32, tag, sizeof tag, h) != 0)
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot hash the upload");
     svc_job_t *j = calloc(1, sizeof *j);
     const int src = j ? open(q->tmp, O_RDONLY | O_CLOEXEC) : -1;
     if (!j || src < 0) {

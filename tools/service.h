@@ -48,6 +48,8 @@ typedef struct {
     size_t uploads;         /* jobs being uploaded (counted against --tenant-jobs too) */
 } svc_tenant_t;
 
+#define SVC_JOB_KEY_BYTES 64
+
 /* Reasons a request is refused, counted in /metrics. */
 enum {
     SVC_R_BAD_REQUEST,
@@ -85,6 +87,10 @@ typedef struct {
     uint8_t *plan_bytes;
     size_t plan_len;
     char plan_hex[65];
+    /* the job ids' secret key (docs/service.md, "Identifiers"): AES-256 key of the GMAC
+     * over the upload, then HMAC-SHA-256 key of the id; made at the first start, kept in
+     * STATE/job-id.key */
+    uint8_t job_key[SVC_JOB_KEY_BYTES];
     size_t n; /* inputs in one record: n (batched) or the packed layout's batch */
     size_t nin;
     uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -512,8 +513,8 @@ void svc_state_undo(const svc_t *s)
             if (!svc_path(p, sizeof p, s, t, subs[i], NULL, NULL))
                 rmdir(p); /* empty ones only */
     }
-    static const char *const names[] = {"plan", "lock"};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const names[] = {"plan", "job-id.key", "lock"};
+    for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", s->state_dir, names[i]);
         unlink(p);
     }
@@ -522,6 +523,35 @@ void svc_state_undo(const svc_t *s)
         snprintf(p, sizeof p, "%s/%s", s->state_dir, dirs[i]);
         rmdir(p);
     }
+}
+
+/* The job ids' key (docs/service.md, "Identifiers"): STATE/job-id.key, 64 bytes from the
+ * OS written atomically at the first start (or the first start of a state directory made
+ * before job ids were keyed), read back at every later one, so that an upload repeated
+ * after a restart still finds its job. Anything but 64 bytes stops the start: a new key
+ * would silently give every retried upload a new job. */
+static int job_key(svc_t *s, char *err, size_t errlen)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s/job-id.key", s->state_dir);
+    const int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT)
+        return fail(err, errlen, "%s: cannot read (%s)", p, strerror(errno));
+    if (fd >= 0) {
+        uint8_t extra;
+        const ssize_t got = read(fd, s->job_key, sizeof s->job_key);
+        const ssize_t more = got == (ssize_t)sizeof s->job_key ? read(fd, &extra, 1) : 0;
+        close(fd);
+        if (got != (ssize_t)sizeof s->job_key || more != 0)
+            return fail(err, errlen,
+                        "%s: damaged (not %d bytes); the job ids' key cannot be replaced "
+                        "without changing every id: restore it, or give a new --state-dir",
+                        p, SVC_JOB_KEY_BYTES);
+        return 0;
+    }
+    if (getrandom(s->job_key, sizeof s->job_key, 0) != (ssize_t)sizeof s->job_key)
+        return fail(err, errlen, "no randomness from the operating system");
+    return svc_write_atomic(p, s->job_key, sizeof s->job_key, err, errlen);
 }
 
 int svc_state_open(svc_t *s, char *err, size_t errlen)
@@ -586,6 +616,8 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
         if (svc_write_atomic(p, line, strlen(line), err, errlen))
             return 1;
     }
+    if (job_key(s, err, errlen))
+        return 1;
     svc_job_t **found = NULL;
     size_t nfound = 0, cap = 0;
     for (size_t t = 0; t < s->ntenants; t++) {

@@ -338,6 +338,24 @@ CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *
                                                          cn_client_t *c, const int64_t *x,
                                                          size_t count, cn_client_ready_fn ready,
                                                          void *arg, cn_net_diag_t *diag);
+/* cn_client_encrypt_stream (ready NULL: cn_client_encrypt) with every random value of the
+ * encryption (each ciphertext's error and the public seed of its uniform half) expanded
+ * from seed by the library's ChaCha20 generator (cryptonets/rand.h) instead of drawn from
+ * the client's: the same key, inputs and seed give the same bytes on any number of
+ * threads, so a batch that must be sent again (an upload retried after a lost connection)
+ * can be encrypted again instead of kept (docs/net.md, "Seeded encryption"). The seed is
+ * as secret as the key: it gives every error of the batch, and the errors are what hides
+ * the inputs from whoever holds the bytes. Draw it fresh from the OS for every batch (e.g.
+ * cn_rng_init then cn_rng_bytes), use it for no other inputs (two batches of one seed
+ * give away the difference of their inputs), and wipe it once the batch is delivered.
+ * The client's own generator is neither used nor advanced. seed NULL: CN_ERR_INVALID_ARG;
+ * otherwise cn_client_encrypt_stream's errors and contract. */
+CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_seeded(uint8_t **buf, size_t *len,
+                                                         cn_client_t *c, const int64_t *x,
+                                                         size_t count,
+                                                         const uint8_t seed[CN_SEED_BYTES],
+                                                         cn_client_ready_fn ready, void *arg,
+                                                         cn_net_diag_t *diag);
 /* Decrypts the server's reply into out[count][cn_plan_outputs]. CN_ERR_NOISE_EXHAUSTED
  * if a result cannot be trusted; CN_ERR_FORMAT, CN_ERR_TRUNCATED, CN_ERR_SHAPE_MISMATCH
  * or CN_ERR_CONTEXT_MISMATCH for bytes that are not a reply of this plan and key, with

@@ -177,10 +177,11 @@ static void stream_advance(stream_progress_t *g)
     }
 }
 
-/* cn_client_encrypt, and cn_client_encrypt_stream with ready (NULL: none). */
+/* cn_client_encrypt, and cn_client_encrypt_stream with ready (NULL: none), drawing the
+ * encryption's randomness from parent (the client's generator, or one keyed by a seed). */
 static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                                size_t count, cn_client_ready_fn ready, void *arg,
-                               cn_net_diag_t *diag)
+                               cn_rng_t *parent, cn_net_diag_t *diag)
 {
     const cn_plan_t *p = c->plan;
     const size_t n = p->prm.n, nt = p->prm.nt, nin = p->nin;
@@ -207,7 +208,7 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
     /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
     for (size_t i = 0; st == CN_OK && i < nt * nin; i++)
-        cn_rng_fork(&rngs[i], &c->rng);
+        cn_rng_fork(&rngs[i], parent);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         st = cn_io_batch_writer_init(&wr[ti], out + ti * part, part, nin, &shape, 0, c->ctx);
         if (st == CN_OK && ready) /* the headers first: the batch is read as it is written */
@@ -324,7 +325,7 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                             size_t count, cn_net_diag_t *diag)
 {
-    return encrypt_batch(buf, len, c, x, count, NULL, NULL, diag);
+    return encrypt_batch(buf, len, c, x, count, NULL, NULL, &c->rng, diag);
 }
 
 cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
@@ -333,7 +334,32 @@ cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len, cn_client_t *c, c
 {
     if (!ready)
         return CN_ERR_INVALID_ARG;
-    return encrypt_batch(buf, len, c, x, count, ready, arg, diag);
+    return encrypt_batch(buf, len, c, x, count, ready, arg, &c->rng, diag);
+}
+
+/* The domain (ChaCha20 nonce) of a batch seed's stream: distinct from the public seeds'
+ * (0x6331 "c1" in lib/bfv/encrypt.c, 0x6b31 | digit << 32 in lib/bfv/keys.c) and from
+ * lib/rand's own (-1 insecure, -2 forks), so the same 32 bytes used elsewhere would still
+ * give another stream. */
+#define BATCH_SEED_DOMAIN 0x6273ULL /* "bs" */
+
+/* The generator is the library's keyed ChaCha20 (cryptonets/rand.h), keyed with the
+ * caller's seed through cn_rng_init_public_seed, the one entry that keys it from given
+ * bytes: the construction is the same for secret and public keys (a generator's kind only
+ * tells insecure ones apart), and what makes this one secret is that the seed is, which
+ * the caller's contract in net.h says. Then the batch is encrypted exactly as from the
+ * client's generator: one child per ciphertext, forked in order. */
+cn_status cn_client_encrypt_seeded(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                                   size_t count, const uint8_t seed[CN_SEED_BYTES],
+                                   cn_client_ready_fn ready, void *arg, cn_net_diag_t *diag)
+{
+    if (!seed)
+        return CN_ERR_INVALID_ARG;
+    cn_rng_t r;
+    cn_rng_init_public_seed(&r, seed, BATCH_SEED_DOMAIN);
+    const cn_status st = encrypt_batch(buf, len, c, x, count, ready, arg, &r, diag);
+    cn_rng_clear(&r);
+    return st;
 }
 
 cn_status cn_client_decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_ctvec_t *v,

@@ -2117,6 +2117,7 @@ int cli_serve(int argc, char **argv)
     }
     s->jobs = NULL;
     pthread_mutex_unlock(&s->mu);
+    sodium_memzero(s->job_key, sizeof s->job_key); /* the job-id keys (secret) */
     free(s->tenants);
     free(s->plan_bytes);
     cli_plan_clear(&s->plan);

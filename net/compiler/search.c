@@ -76,15 +76,26 @@ static int meets(const sctx_t *c, size_t agree, size_t correct)
     return (double)(c->nc - agree) <= slack;
 }
 
-/* the score the search falls back on when nothing meets the criterion */
+/* The score that orders candidates of about the same cost (the table's front, the choice
+ * within TIME_BAND, the fallback when nothing meets the criterion): the predictions that
+ * agree with the float network's, then (labelled) the correct ones. Agreement first: each
+ * prediction the quantization changes on an unseen input costs about the float network's
+ * accuracy, whatever the label, so the changed predictions estimate the loss with less
+ * variance than the difference of two accuracies (on the MNIST models' 5000 training
+ * images, docs/benchmarks.md "2026-11-30: the two-moduli default"). */
+static size_t score_of(const sctx_t *c, size_t agree, size_t correct)
+{
+    return c->labels && !c->exact ? agree * (c->nc + 1) + correct : agree;
+}
+
 static size_t score(const sctx_t *c, const cand_t *x)
 {
-    return c->labels && !c->exact ? x->correct : x->agree;
+    return score_of(c, x->agree, x->correct);
 }
 
 static size_t row_score(const sctx_t *c, const cn_quant_row_t *r)
 {
-    return c->labels && !c->exact ? r->correct : r->agree;
+    return score_of(c, r->agree, r->correct);
 }
 
 static void count_outputs(sctx_t *c, cand_t *x, const cn_int128 *out, size_t s0, size_t cnt)
@@ -134,6 +145,9 @@ static void op_eval(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t 
     }
     for (size_t i = 0; i < count * win; i++)
         x64[i] = (int64_t)a[i];
+        /* the inputs are independent rows: threads take rows (the same sums, whatever the
+         * number of threads); worth it from a few thousand calibration inputs */
+#pragma omp parallel for schedule(static) if (count >= 512)
     for (size_t s = 0; s < count; s++) {
         const int64_t *x = x64 + s * win;
         for (size_t j = 0; j < l->nout; j++) {

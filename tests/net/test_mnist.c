@@ -1,6 +1,6 @@
 /* Tests of the committed MNIST model (examples/models/cryptonets_mnist.cnm): it loads,
  * compiles at 128-bit security as examples/mnist_private does, its quantized integer
- * network reaches 99.0% on the 10,000 test images, and an encrypted run of 64 images on a
+ * network reaches 99.1% on the 10,000 test images, and an encrypted run of 64 images on a
  * small ring (security off, by name) equals the integer network exactly. Needs the MNIST
  * data (scripts/fetch_mnist.sh; CI fetches it); skipped with a message without it. */
 #include <stdio.h>
@@ -54,11 +54,11 @@ static void mn_clear(mn_t *t)
     cn_idx_clear(&t->train_lab);
 }
 
-/* the plan of examples/mnist_private (1000 labelled calibration images, the default
+/* the plan of examples/mnist_private (5000 labelled calibration images, the default
  * criterion) */
 static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base)
 {
-    const size_t nc = 1000;
+    const size_t nc = 5000;
     int64_t *calib = malloc(nc * 784 * sizeof *calib), *labels = malloc(nc * sizeof *labels);
     for (size_t i = 0; i < nc * 784; i++)
         calib[i] = t->train.data[i] >> t->shift;
@@ -100,11 +100,15 @@ START_TEST(test_mnist_model_accuracy)
     }
     fprintf(stderr,
             "test_mnist: quantized integer network %.2f%% on %zu test images "
-            "(weights of %u %u %u bits, outputs below 2^%.1f)\n",
+            "(weights of %u %u %u bits, outputs below 2^%.1f, n = %zu, %zu plaintext "
+            "moduli)\n",
             100.0 * (double)ok / (double)N, N, cn_plan_layer_weight_bits(p, 0),
             cn_plan_layer_weight_bits(p, 1), cn_plan_layer_weight_bits(p, 2),
-            cn_plan_output_bits(p));
-    ck_assert_msg(ok * 1000 >= 990 * N, "accuracy %zu / %zu below 99.0%%", ok, N);
+            cn_plan_output_bits(p), cn_plan_params(p)->n, cn_plan_params(p)->nt);
+    /* 99.1%, the README's figure (float 99.18%): the default plan since issue 17's
+     * two-moduli default (n = 16384 on an IFMA CPU) reaches 99.19%, 3 3 3-bit weights
+     * (what 1000 calibration images chose there) 98.98% */
+    ck_assert_msg(ok * 1000 >= 991 * N, "accuracy %zu / %zu below 99.1%%", ok, N);
     free(x);
     free(out);
     cn_plan_free(p);

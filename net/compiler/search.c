@@ -143,10 +143,10 @@ static void op_eval(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t 
         cn_op_eval_plain(b, a, win, op, count);
         return;
     }
+    /* the inputs are independent rows: threads take rows below (the same sums, whatever
+     * the number of threads); worth it from a few thousand calibration inputs */
     for (size_t i = 0; i < count * win; i++)
         x64[i] = (int64_t)a[i];
-        /* the inputs are independent rows: threads take rows (the same sums, whatever the
-         * number of threads); worth it from a few thousand calibration inputs */
 #pragma omp parallel for schedule(static) if (count >= 512)
     for (size_t s = 0; s < count; s++) {
         const int64_t *x = x64 + s * win;

@@ -321,16 +321,17 @@ static cn_status descend(sctx_t *c, unsigned u, const size_t *order, cn_net_diag
 }
 
 /* Allocates what the evaluations keep: every item's input values for all calibration
- * inputs twice when that fits CACHE_BYTES, else two buffers of a chunk of inputs. */
+ * inputs twice (the network's inputs once: no evaluation rewrites them) when that fits
+ * CACHE_BYTES, else two buffers of a chunk of inputs. */
 static cn_status alloc_values(sctx_t *c)
 {
     size_t maxw = 0;
     double total = 0;
     for (size_t i = 0; i <= c->cnt; i++) {
         maxw = c->win[i] > maxw ? c->win[i] : maxw;
-        total += (double)c->win[i] * (double)c->nc * sizeof(cn_int128);
+        total += (i ? 2.0 : 1.0) * (double)c->win[i] * (double)c->nc * sizeof(cn_int128);
     }
-    c->cache = 2 * total <= (double)CACHE_BYTES;
+    c->cache = total <= (double)CACHE_BYTES;
     c->chunk = c->nc;
     const size_t nbuf = c->cache ? c->cnt + 1 : 2;
     c->act = calloc(nbuf, sizeof *c->act);
@@ -341,8 +342,8 @@ static cn_status alloc_values(sctx_t *c)
         for (size_t i = 0; i <= c->cnt; i++) {
             const size_t len = c->win[i] * c->nc > 0 ? c->win[i] * c->nc : 1;
             c->act[i] = malloc(len * sizeof **c->act);
-            c->nxt[i] = malloc(len * sizeof **c->nxt);
-            if (!c->act[i] || !c->nxt[i])
+            c->nxt[i] = i ? malloc(len * sizeof **c->nxt) : NULL; /* nxt[0] unused */
+            if (!c->act[i] || (i && !c->nxt[i]))
                 return CN_ERR_NO_MEMORY;
         }
         raw_to_i128(c->act[0], c->calib, c->nc * c->nin);

@@ -54,11 +54,10 @@ static void mn_clear(mn_t *t)
     cn_idx_clear(&t->train_lab);
 }
 
-/* the plan of examples/mnist_private (5000 labelled calibration images, the default
- * criterion) */
-static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base)
+/* the plan of examples/mnist_private (nc labelled calibration images, 5000 there; the
+ * default criterion) */
+static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base, size_t nc)
 {
-    const size_t nc = 5000;
     int64_t *calib = malloc(nc * 784 * sizeof *calib), *labels = malloc(nc * sizeof *labels);
     for (size_t i = 0; i < nc * 784; i++)
         calib[i] = t->train.data[i] >> t->shift;
@@ -82,7 +81,7 @@ START_TEST(test_mnist_model_accuracy)
     if (!mn_load(&t))
         return;
     const cn_compile_opts_t o = {0}; /* 128-bit security, the compiler's choice */
-    cn_plan_t *p = mn_plan(&t, &o);
+    cn_plan_t *p = mn_plan(&t, &o, 5000);
     ck_assert_int_eq(cn_plan_params(p)->security, CN_SEC_128);
     const size_t N = t.img.dims[0];
     int64_t *x = malloc(N * 784 * sizeof *x);
@@ -122,7 +121,8 @@ START_TEST(test_mnist_encrypted_small_ring)
     if (!mn_load(&t))
         return;
     const cn_compile_opts_t o = {.n = 2048, .security = CN_SEC_NONE_INSECURE};
-    cn_plan_t *p = mn_plan(&t, &o);
+    /* exactness only: 1000 calibration images keep the search's time down */
+    cn_plan_t *p = mn_plan(&t, &o, 1000);
     const size_t count = 64;
     int64_t *x = malloc(count * 784 * sizeof *x);
     for (size_t i = 0; i < count * 784; i++)

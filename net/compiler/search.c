@@ -7,14 +7,15 @@
  * The search: widths of 2, 3, ... bits for every layer until one meets the criterion (b),
  * up to b + 2; then from each of those uniform widths a descent that lowers one layer at a
  * time, the layers whose bits weigh most in the outputs first (a layer followed by k
- * squares counts 2^k times), a layer stopping after two failed steps in a row.
+ * squares counts 2^k times), a layer stopping after LOOKAHEAD failed steps in a row.
  * Every candidate is evaluated exactly (the reference run on every calibration input, in
  * 64-bit integers where a layer's sums provably fit, else 128) and its ranges computed
  * exactly; the values entering each layer are kept for the current candidate, so a step
  * at layer j reruns the network from j only. The table of what it saw is the Pareto front
  * of plaintext bits against calibration score; the parameter search (stage 6) costs each
  * row, and the plan takes the meeting row of least estimated time per input, or within
- * TIME_BAND of it the best score (then fewer bits). No state outside the call: compiles
+ * TIME_BAND of it the best score (agreement with the float network, then accuracy; then
+ * fewer bits). No state outside the call: compiles
  * may run in several threads at once. */
 #include <math.h>
 #include <stdlib.h>

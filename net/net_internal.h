@@ -203,7 +203,8 @@ void cn_plan_estimate(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, si
                       const cn_bfv_params_t *prm, cn_cost_profile profile);
 /* As cn_plan_estimate with the first segment in `chunks` chunks (0: layer by layer)
  * instead of cn_plan_chunks's (which searches the counts: the parameter search asks for 0
- * unless experimental.chunked_bound, then estimates the plan it takes in full). */
+ * first and for the counts only for a candidate that can win, or for 0 alone under
+ * experimental.layer_bound, then estimates the plan it takes in full). */
 void cn_plan_estimate_chunks(cn_plan_estimate_t *e, const cn_op_t *ops, size_t nops, size_t nin,
                              const cn_bfv_params_t *prm, cn_cost_profile profile,
                              size_t chunks);

@@ -254,24 +254,31 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
                         lg->best_nq = nq;
                         lg->best_logq = cn_bfv_params_log_qp(&prm);
                     }
-                    /* layer by layer unless asked to count the server's chunks (the
-                     * plan taken is estimated in full below) */
+                    /* layer by layer first (cheap); with the server's chunks (the
+                     * default) only when that is over the bound and the candidate can
+                     * still win: chunks add L2's passes, never remove cost, so a
+                     * candidate no cheaper layer by layer than a best that fits loses
+                     * (cn_plan_chunks tries up to 13 chunk counts, each a segment
+                     * schedule: run for every candidate it cost a compile of the MNIST
+                     * model about 27 s of CPU more) */
                     cn_plan_estimate_t e;
-                    if (opts->experimental.chunked_bound)
+                    cn_plan_estimate_chunks(&e, ops, nops, p->nin, &prm, opts->cost_profile, 0);
+                    const int ok_noise =
+                        budget >= margin || opts->experimental.allow_undersized;
+                    if (!opts->experimental.layer_bound && ok_noise && e.memory > mem_limit &&
+                        nops <= CN_PLAN_MAX_OPS &&
+                        (!best_ops || !best_fits ||
+                         e.seconds / (double)n < best_cost / (double)best_n))
                         cn_plan_estimate(&e, ops, nops, p->nin, &prm, opts->cost_profile);
-                    else
-                        cn_plan_estimate_chunks(&e, ops, nops, p->nin, &prm, opts->cost_profile,
-                                                0);
                     const double cost = e.seconds;
                     /* within the memory bound beats above it; then cheaper per input */
                     const int fits = e.memory <= mem_limit;
                     if (nops > CN_PLAN_MAX_OPS) {
                         lg->too_long++;
                         free(ops);
-                    } else if ((budget >= margin || opts->experimental.allow_undersized) &&
-                               (!best_ops || fits > best_fits ||
-                                (fits == best_fits &&
-                                 cost / (double)n < best_cost / (double)best_n))) {
+                    } else if (ok_noise && (!best_ops || fits > best_fits ||
+                                            (fits == best_fits &&
+                                             cost / (double)n < best_cost / (double)best_n))) {
                         free(best_ops);
                         best_ops = ops;
                         best_cost = cost;
@@ -297,7 +304,7 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
     p->budget = -best_v - 1;
     p->cost = best_cost;
     p->cost_server = best_server;
-    if (!opts->experimental.chunked_bound) { /* as the server will run it (its chunks) */
+    if (opts->experimental.layer_bound) { /* as the server will run it (its chunks) */
         cn_plan_estimate_t e;
         cn_plan_estimate(&e, p->ops, p->nops, p->nin, &p->prm, opts->cost_profile);
         p->cost = e.seconds;

@@ -7,14 +7,15 @@
  * The search: widths of 2, 3, ... bits for every layer until one meets the criterion (b),
  * up to b + 2; then from each of those uniform widths a descent that lowers one layer at a
  * time, the layers whose bits weigh most in the outputs first (a layer followed by k
- * squares counts 2^k times), a layer stopping after two failed steps in a row.
+ * squares counts 2^k times), a layer stopping after LOOKAHEAD failed steps in a row.
  * Every candidate is evaluated exactly (the reference run on every calibration input, in
  * 64-bit integers where a layer's sums provably fit, else 128) and its ranges computed
  * exactly; the values entering each layer are kept for the current candidate, so a step
  * at layer j reruns the network from j only. The table of what it saw is the Pareto front
  * of plaintext bits against calibration score; the parameter search (stage 6) costs each
  * row, and the plan takes the meeting row of least estimated time per input, or within
- * TIME_BAND of it the best score (then fewer bits). No state outside the call: compiles
+ * TIME_BAND of it the best score (agreement with the float network, then accuracy; then
+ * fewer bits). No state outside the call: compiles
  * may run in several threads at once. */
 #include <math.h>
 #include <stdlib.h>
@@ -76,15 +77,26 @@ static int meets(const sctx_t *c, size_t agree, size_t correct)
     return (double)(c->nc - agree) <= slack;
 }
 
-/* the score the search falls back on when nothing meets the criterion */
+/* The score that orders candidates of about the same cost (the table's front, the choice
+ * within TIME_BAND, the fallback when nothing meets the criterion): the predictions that
+ * agree with the float network's, then (labelled) the correct ones. Agreement first: each
+ * prediction the quantization changes on an unseen input costs about the float network's
+ * accuracy, whatever the label, so the changed predictions estimate the loss with less
+ * variance than the difference of two accuracies (on the MNIST models' 5000 training
+ * images, docs/benchmarks.md "2026-11-30: the two-moduli default"). */
+static size_t score_of(const sctx_t *c, size_t agree, size_t correct)
+{
+    return c->labels && !c->exact ? agree * (c->nc + 1) + correct : agree;
+}
+
 static size_t score(const sctx_t *c, const cand_t *x)
 {
-    return c->labels && !c->exact ? x->correct : x->agree;
+    return score_of(c, x->agree, x->correct);
 }
 
 static size_t row_score(const sctx_t *c, const cn_quant_row_t *r)
 {
-    return c->labels && !c->exact ? r->correct : r->agree;
+    return score_of(c, r->agree, r->correct);
 }
 
 static void count_outputs(sctx_t *c, cand_t *x, const cn_int128 *out, size_t s0, size_t cnt)
@@ -132,8 +144,11 @@ static void op_eval(cn_int128 *b, const cn_int128 *a, size_t win, const cn_op_t 
         cn_op_eval_plain(b, a, win, op, count);
         return;
     }
+    /* the inputs are independent rows: threads take rows below (the same sums, whatever
+     * the number of threads); worth it from a few thousand calibration inputs */
     for (size_t i = 0; i < count * win; i++)
         x64[i] = (int64_t)a[i];
+#pragma omp parallel for schedule(static) if (count >= 512)
     for (size_t s = 0; s < count; s++) {
         const int64_t *x = x64 + s * win;
         for (size_t j = 0; j < l->nout; j++) {
@@ -307,16 +322,17 @@ static cn_status descend(sctx_t *c, unsigned u, const size_t *order, cn_net_diag
 }
 
 /* Allocates what the evaluations keep: every item's input values for all calibration
- * inputs twice when that fits CACHE_BYTES, else two buffers of a chunk of inputs. */
+ * inputs twice (the network's inputs once: no evaluation rewrites them) when that fits
+ * CACHE_BYTES, else two buffers of a chunk of inputs. */
 static cn_status alloc_values(sctx_t *c)
 {
     size_t maxw = 0;
     double total = 0;
     for (size_t i = 0; i <= c->cnt; i++) {
         maxw = c->win[i] > maxw ? c->win[i] : maxw;
-        total += (double)c->win[i] * (double)c->nc * sizeof(cn_int128);
+        total += (i ? 2.0 : 1.0) * (double)c->win[i] * (double)c->nc * sizeof(cn_int128);
     }
-    c->cache = 2 * total <= (double)CACHE_BYTES;
+    c->cache = total <= (double)CACHE_BYTES;
     c->chunk = c->nc;
     const size_t nbuf = c->cache ? c->cnt + 1 : 2;
     c->act = calloc(nbuf, sizeof *c->act);
@@ -327,8 +343,8 @@ static cn_status alloc_values(sctx_t *c)
         for (size_t i = 0; i <= c->cnt; i++) {
             const size_t len = c->win[i] * c->nc > 0 ? c->win[i] * c->nc : 1;
             c->act[i] = malloc(len * sizeof **c->act);
-            c->nxt[i] = malloc(len * sizeof **c->nxt);
-            if (!c->act[i] || !c->nxt[i])
+            c->nxt[i] = i ? malloc(len * sizeof **c->nxt) : NULL; /* nxt[0] unused */
+            if (!c->act[i] || (i && !c->nxt[i]))
                 return CN_ERR_NO_MEMORY;
         }
         raw_to_i128(c->act[0], c->calib, c->nc * c->nin);

@@ -1,6 +1,6 @@
 /* Tests of the committed MNIST model (examples/models/cryptonets_mnist.cnm): it loads,
  * compiles at 128-bit security as examples/mnist_private does, its quantized integer
- * network reaches 99.0% on the 10,000 test images, and an encrypted run of 64 images on a
+ * network reaches 99.1% on the 10,000 test images, and an encrypted run of 64 images on a
  * small ring (security off, by name) equals the integer network exactly. Needs the MNIST
  * data (scripts/fetch_mnist.sh; CI fetches it); skipped with a message without it. */
 #include <stdio.h>
@@ -54,11 +54,10 @@ static void mn_clear(mn_t *t)
     cn_idx_clear(&t->train_lab);
 }
 
-/* the plan of examples/mnist_private (1000 labelled calibration images, the default
- * criterion) */
-static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base)
+/* the plan of examples/mnist_private (nc labelled calibration images, 5000 there; the
+ * default criterion) */
+static cn_plan_t *mn_plan(const mn_t *t, const cn_compile_opts_t *base, size_t nc)
 {
-    const size_t nc = 1000;
     int64_t *calib = malloc(nc * 784 * sizeof *calib), *labels = malloc(nc * sizeof *labels);
     for (size_t i = 0; i < nc * 784; i++)
         calib[i] = t->train.data[i] >> t->shift;
@@ -82,7 +81,7 @@ START_TEST(test_mnist_model_accuracy)
     if (!mn_load(&t))
         return;
     const cn_compile_opts_t o = {0}; /* 128-bit security, the compiler's choice */
-    cn_plan_t *p = mn_plan(&t, &o);
+    cn_plan_t *p = mn_plan(&t, &o, 5000);
     ck_assert_int_eq(cn_plan_params(p)->security, CN_SEC_128);
     const size_t N = t.img.dims[0];
     int64_t *x = malloc(N * 784 * sizeof *x);
@@ -100,11 +99,15 @@ START_TEST(test_mnist_model_accuracy)
     }
     fprintf(stderr,
             "test_mnist: quantized integer network %.2f%% on %zu test images "
-            "(weights of %u %u %u bits, outputs below 2^%.1f)\n",
+            "(weights of %u %u %u bits, outputs below 2^%.1f, n = %zu, %zu plaintext "
+            "moduli)\n",
             100.0 * (double)ok / (double)N, N, cn_plan_layer_weight_bits(p, 0),
             cn_plan_layer_weight_bits(p, 1), cn_plan_layer_weight_bits(p, 2),
-            cn_plan_output_bits(p));
-    ck_assert_msg(ok * 1000 >= 990 * N, "accuracy %zu / %zu below 99.0%%", ok, N);
+            cn_plan_output_bits(p), cn_plan_params(p)->n, cn_plan_params(p)->nt);
+    /* 99.1%, the README's figure (float 99.18%): the default plan since issue 17's
+     * two-moduli default (n = 16384 on an IFMA CPU) reaches 99.19%, 3 3 3-bit weights
+     * (what 1000 calibration images chose there) 98.98% */
+    ck_assert_msg(ok * 1000 >= 991 * N, "accuracy %zu / %zu below 99.1%%", ok, N);
     free(x);
     free(out);
     cn_plan_free(p);
@@ -118,7 +121,8 @@ START_TEST(test_mnist_encrypted_small_ring)
     if (!mn_load(&t))
         return;
     const cn_compile_opts_t o = {.n = 2048, .security = CN_SEC_NONE_INSECURE};
-    cn_plan_t *p = mn_plan(&t, &o);
+    /* exactness only: 1000 calibration images keep the search's time down */
+    cn_plan_t *p = mn_plan(&t, &o, 1000);
     const size_t count = 64;
     int64_t *x = malloc(count * 784 * sizeof *x);
     for (size_t i = 0; i < count * 784; i++)

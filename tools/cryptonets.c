@@ -2,6 +2,7 @@
  * subcommands: compile a model into a plan, make keys, encrypt inputs, evaluate on the
  * server side, decrypt the results, or run it all in one process. This file holds main,
  * the help texts, the command line and the error and progress helpers. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -46,8 +47,9 @@ int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char 
     if (!text || !*text || *text == '-')
         return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name,
                         text ? text : "");
+    errno = 0;
     const unsigned long long x = strtoull(text, &end, 10);
-    if (*end || x > max)
+    if (*end || end == text || errno == ERANGE || x > max)
         return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
                         text);
     *v = (size_t)x;
@@ -299,18 +301,11 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
     return 0;
 }
 
-/* 1 when paths a and b name the same file: the same device and inode when both exist,
- * else the same string. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    return strcmp(a, b) == 0;
-}
-
 /* Refuses a command line whose output would overwrite one of its inputs (the secret key,
- * the plan, a batch, the data) or another output: CLI_USAGE with both named. */
+ * the plan, a batch, the data) or another output, by the files' identity (cli_same_file:
+ * "./k.key" and "k.key" are one file): CLI_USAGE with both named. Then checks that each
+ * output can be written (not a directory, in a writable directory) before any work:
+ * CLI_ERROR with the reason. */
 static int check_outputs(const cli_args_t *a)
 {
     const int keygen = !strcmp(a->cmd, "keygen");
@@ -328,13 +323,17 @@ static int check_outputs(const cli_args_t *a)
         if (!outs[o])
             continue;
         for (size_t i = 0; i < nin; i++)
-            if (same_file(outs[o], ins[i]))
+            if (cli_same_file(outs[o], ins[i]))
                 return cli_fail(CLI_USAGE, a, "%s: the output would overwrite the input %s",
                                 outs[o], ins[i]);
-        if (o == 1 && outs[0] && same_file(outs[0], outs[1]))
+        if (o == 1 && outs[0] && cli_same_file(outs[0], outs[1]))
             return cli_fail(CLI_USAGE, a, "%s and %s: the same file for two outputs", outs[0],
                             outs[1]);
     }
+    char err[4400];
+    for (size_t o = 0; o < 2; o++)
+        if (outs[o] && cli_check_output(outs[o], "", err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
     return 0;
 }
 
@@ -378,5 +377,7 @@ int main(int argc, char **argv)
         rc = check_outputs(&a);
     if (rc)
         return rc;
+    /* an interrupted command removes its partial files and says so (docs/cli.md) */
+    cli_catch_signals(c->name);
     return c->run(&a);
 }

@@ -291,10 +291,10 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     *o = (cn_compile_opts_t){0};
     size_t v;
     if (a->weight_bits) {
-        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, 16))
+        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, SIZE_MAX))
             return CLI_USAGE;
-        if (v < 2)
-            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16");
+        if (v < 2 || v > 16)
+            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16, got %zu", v);
         o->weight_bits = (unsigned)v;
     }
     if (a->ring) {
@@ -328,10 +328,11 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
     if (a->batch_size) {
-        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, (size_t)1 << 20))
+        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, SIZE_MAX))
             return CLI_USAGE;
-        if (v == 0)
-            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request");
+        if (v == 0 || v > ((size_t)1 << 20))
+            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request, got %zu",
+                            v);
         o->batch_size = v;
     }
     if (a->layout) {

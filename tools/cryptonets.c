@@ -96,7 +96,7 @@ typedef struct {
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
-     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact]]\n"
+     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact] [--format F]]\n"
      "        [--security 128|192|256] [--n N] [--batch-size B [--layout L]] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
@@ -113,7 +113,8 @@ static const command_t commands[] = {
      "                       predictions that may change (default 0.005)\n"
      "  --exact              every calibration prediction as the float network's\n"
      "  --security S         128 (default), 192 or 256 bits\n"
-     "  --n N                force the ring degree (a batch holds N inputs)\n"
+     "  --n N                force the ring degree, a power of two from 16 to 32768 (a\n"
+     "                       batch holds N inputs)\n"
      "  --batch-size B       inputs the client sends per request (1..2^20): the compiler\n"
      "                       chooses the batched or the packed layout by its cost model\n"
      "                       for B inputs and prints why (default: batched)\n"
@@ -152,7 +153,12 @@ static const command_t commands[] = {
      "times, throughput and (with --labels) accuracy. Without --calib and --weight-bits the\n"
      "compiler calibrates on the first 1000 inputs (and their --labels).\n"
      "  --labels FILE  the true class of each input (CSV, IDX or .npy of integers)\n"
-     "  -o OUT.csv     also write the predictions, as decrypt does\n"},
+     "  -o OUT.csv     also write the predictions, as decrypt does\n"
+     "  --threads T    threads of the client and the server (default: all cores)\n"
+     "  compile options: --input-range, --input-scale, --weight-bits, --calib,\n"
+     "                 --calib-labels, --tolerance, --exact, --security, --n, --batch-size,\n"
+     "                 --layout and --format (of INPUTS and --calib), as `cryptonets help\n"
+     "                 compile` explains them\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -73,12 +73,16 @@ typedef struct {
 
 void cli_matrix_clear(cli_matrix_t *m);
 /* Reads path as rows of cols integers. format: "csv", "idx", "npy" or NULL (from the
- * name: *.csv, *.npy, and *.idx / *-ubyte / *.idxN-ubyte for IDX). A file whose rows do
- * not hold cols values, a value that is not an integer (floats only when integral), an
- * unsupported dtype or layout: 1, with the reason (file, row and column) in err. */
+ * name: *.csv, *.npy, and *.idx / *-ubyte / *.idxN-ubyte for IDX). CSV values are
+ * separated by commas or tabs; a UTF-8 byte order mark is skipped. A file whose rows do
+ * not hold cols values, a value that is not an integer (floats only when integral), no
+ * inputs, an unsupported dtype or layout, a shape too large: 1, with the reason (file, row
+ * and column) in err. An integer beyond int64 is kept saturated and noted in m->wide, for
+ * cli_check_range to refuse with the range. */
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen);
-/* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with the first value
+/* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with a value beyond
+ * int64 (m->wide) or the first value
  * outside named in err (file, input and value from 1, what the range is: "the model's input
  * range", "the class indices") and, for 8-bit data given to a model of fewer bits, the
  * shift that maps it. */

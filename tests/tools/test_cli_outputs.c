@@ -423,8 +423,10 @@ START_TEST(test_cliout_interrupt)
 {
     make_dir();
     base_files();
-    /* inputs for many batches: the work lasts long enough to be interrupted */
-    write_inputs("many.csv", 200000, ",");
+    /* inputs for many batches (about 120 at n = 8192, 100 MB): encrypt and eval each take
+     * about a second on one thread after the partial file appears, time enough for the
+     * signal even on a loaded machine */
+    write_inputs("many.csv", 1000000, ",");
     interrupt(SIGINT, "big.bin", "encrypt", "client.key", "many.csv", "--plan", "plan.cnp",
               "-o", "big.bin", "--threads", "1", "--quiet", NULL);
     expect(cli("encrypt", "client.key", "many.csv", "--plan", "plan.cnp", "-o", "many.bin",

@@ -1,10 +1,13 @@
 /* Runs every Check suite of the project (the list is generated from CN_SUITE lines).
  * CK_RUN_SUITE=name and CK_RUN_CASE=name select a part; CN_TEST_SEED=n fixes the
  * random seed (otherwise a fixed default), and the seed is printed on every run. A
- * selection that runs no check fails. */
+ * selection that runs no check fails. Each suite runs in a runner of its own, so that a
+ * line with its checks and seconds is printed as it finishes (some suites take minutes). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 
@@ -12,23 +15,50 @@
 #include "suites.inc"
 #undef X
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs suite s (named name, as its suite_create) unless CK_RUN_SUITE names another; adds
+ * its checks run and failed to the counts. */
+static void run_suite(const char *name, Suite *s, int *run, int *failed)
+{
+    SRunner *sr = srunner_create(s);
+    const char *only = getenv("CK_RUN_SUITE");
+    if (only && *only && strcmp(only, name) != 0) {
+        srunner_free(sr);
+        return;
+    }
+    const double t0 = now();
+    srunner_run_all(sr, CK_NORMAL);
+    const int r = srunner_ntests_run(sr), f = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (r)
+        printf("suite %s: %d checks, %d failed, %.1f s\n", name, r, f, now() - t0);
+    fflush(stdout);
+    *run += r;
+    *failed += f;
+}
+
 int main(void)
 {
-    SRunner *sr = srunner_create(NULL);
-#define X(name) srunner_add_suite(sr, name##_suite());
-#include "suites.inc"
-#undef X
     printf("test seed: %llu (set CN_TEST_SEED to change)\n",
            (unsigned long long)cn_test_seed());
     fflush(stdout);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
-    srunner_free(sr);
+    int run = 0, failed = 0;
+    const double t0 = now();
+#define X(name) run_suite(#name, name##_suite(), &run, &failed);
+#include "suites.inc"
+#undef X
     if (run == 0) { /* a misspelt or empty CK_RUN_SUITE / CK_RUN_CASE is not a pass */
         fprintf(stderr, "no check ran: CK_RUN_SUITE='%s', CK_RUN_CASE='%s' select nothing\n",
                 getenv("CK_RUN_SUITE") ? getenv("CK_RUN_SUITE") : "",
                 getenv("CK_RUN_CASE") ? getenv("CK_RUN_CASE") : "");
         return EXIT_FAILURE;
     }
+    printf("all: %d checks, %d failed, %.1f s\n", run, failed, now() - t0);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -66,17 +66,23 @@ void cli_progress(cli_progress_t *p, size_t done, size_t total);
 
 typedef struct {
     size_t rows, cols;
-    int64_t *v; /* rows * cols, row-major */
+    int64_t *v;     /* rows * cols, row-major */
+    char wide[128]; /* where the first value outside int64 is, and its text (saturated in
+                     * v; cli_check_range refuses it with the range); "" when none */
 } cli_matrix_t;
 
 void cli_matrix_clear(cli_matrix_t *m);
 /* Reads path as rows of cols integers. format: "csv", "idx", "npy" or NULL (from the
- * name: *.csv, *.npy, and *.idx / *-ubyte / *.idxN-ubyte for IDX). A file whose rows do
- * not hold cols values, a value that is not an integer (floats only when integral), an
- * unsupported dtype or layout: 1, with the reason (file, row and column) in err. */
+ * name: *.csv, *.npy, and *.idx / *-ubyte / *.idxN-ubyte for IDX). CSV values are
+ * separated by commas or tabs; a UTF-8 byte order mark is skipped. A file whose rows do
+ * not hold cols values, a value that is not an integer (floats only when integral), no
+ * inputs, an unsupported dtype or layout, a shape too large: 1, with the reason (file, row
+ * and column) in err. An integer beyond int64 is kept saturated and noted in m->wide, for
+ * cli_check_range to refuse with the range. */
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen);
-/* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with the first value
+/* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with a value beyond
+ * int64 (m->wide) or the first value
  * outside named in err (file, input and value from 1, what the range is: "the model's input
  * range", "the class indices") and, for 8-bit data given to a model of fewer bits, the
  * shift that maps it. */
@@ -87,8 +93,49 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
 
 /* The whole of a regular file (a directory or a missing file: 1 with the reason). */
 int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen);
-/* Writes len bytes to path (mode 0666 less the umask); removes a partial file. */
+
+/* 1 when paths a and b name one file: the same device and inode when both exist; when
+ * neither exists yet, the same name in the same directory (its realpath), so that
+ * "./k.key" and "k.key" are one file; else 0. */
+int cli_same_file(const char *a, const char *b);
+/* 0 when path can be written as an output, checked before any work: not a directory, and
+ * its directory exists and is writable (the file is written there under a temporary name,
+ * then renamed). Else 1 with the reason in err ("PATH" what ": ..."; what is "" or, e.g.,
+ * " (-o)"). */
+int cli_check_output(const char *path, const char *what, char *err, size_t errlen);
+
+/* A file written under PATH.partial-PID and renamed to PATH by cli_out_close when every
+ * write succeeded, so that a failed or interrupted command leaves no partial file under the
+ * name and keeps a file already there; path NULL writes to stdout. err holds the errno of
+ * the first failing write, flush or close (0: none), named in the message. */
+typedef struct {
+    FILE *f;
+    const char *path;
+    char tmp[4096];
+    int err;
+} cli_out_t;
+/* private_mode: created with mode 0600 (keys, decrypted results), else 0666 less the
+ * umask. 0, or 1 with the reason. */
+int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, size_t errlen);
+/* Records errno (EIO when 0) as the reason of a failed write, if none is recorded yet. */
+void cli_out_failed(cli_out_t *o);
+/* Flushes, closes and renames: 0, or 1 with "PATH: write failed: REASON" in err and the
+ * temporary file removed. */
+int cli_out_close(cli_out_t *o, char *err, size_t errlen);
+/* Closes and removes the temporary file (after a failure elsewhere). */
+void cli_out_abandon(cli_out_t *o);
+/* Writes len bytes to path through a cli_out_t (mode 0666 less the umask). */
 int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen);
+
+/* Makes SIGINT, SIGTERM and SIGHUP (unless ignored) remove the temporary files being
+ * written (cli_out_t, cli_writer_t and those named to cli_partial_add), print "cryptonets
+ * CMD: interrupted by SIG..." and exit with status 128 + the signal's number. For the
+ * commands whose files one thread writes (not serve, whose writers run in threads). */
+void cli_catch_signals(const char *cmd);
+/* A temporary file to remove on a signal (after cli_catch_signals; else nothing), and
+ * its removal from that list once renamed or removed. At most 4 at a time. */
+void cli_partial_add(const char *tmp);
+void cli_partial_drop(const char *tmp);
 
 /* A plan from its file (its bytes also kept, for the digest). */
 typedef struct {
@@ -137,9 +184,9 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
  * renamed to PATH only when complete, so an interrupted or failed command never leaves a
  * partial file under the name, nor destroys a file already there. */
 typedef struct {
-    FILE *f;
+    FILE *f; /* o.f while open */
     const char *path;
-    char tmp[4096];
+    cli_out_t o;
     uint64_t left;
     int bad;
 } cli_writer_t;

@@ -122,45 +122,25 @@ static json_t *plan_json(const cn_plan_t *p)
     return o;
 }
 
-/* Prints doc on stdout (or to path) and frees it; 0 or CLI_ERROR. */
-/* path opened for writing as a private file: created with mode 0600 (decrypted results
- * are the data owner's), an existing regular file truncated and set to 0600; NULL with
- * errno set on failure */
-static FILE *open_private(const char *path)
-{
-    const int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return NULL;
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) && fchmod(fd, 0600)) {
-        const int e = errno;
-        close(fd);
-        errno = e;
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "w");
-    if (!f)
-        close(fd);
-    return f;
-}
-
+/* Prints doc on stdout, or into path as a private file (mode 0600: decrypted results are
+ * the data owner's) written under a temporary name and renamed; frees doc. 0 or
+ * CLI_ERROR. */
 static int emit_json(json_t *doc, const cli_args_t *a, const char *path)
 {
     if (!doc)
         return cli_fail(CLI_ERROR, a, "out of memory");
-    FILE *f = path ? open_private(path) : stdout;
-    if (!f) {
+    cli_out_t o;
+    char err[4400];
+    if (cli_out_open(&o, path, 1, err, sizeof err)) {
         json_decref(doc);
-        return cli_fail(CLI_ERROR, a, "%s: cannot write: %s", path, strerror(errno));
+        return cli_fail(CLI_ERROR, a, "%s", err);
     }
-    int rc = json_dumpf(doc, f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0;
-    rc |= fputc('\n', f) == EOF;
-    if (path)
-        rc |= fclose(f) != 0;
-    else
-        rc |= fflush(f) != 0;
+    errno = 0;
+    if (json_dumpf(doc, o.f, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0 ||
+        fputc('\n', o.f) == EOF)
+        cli_out_failed(&o);
     json_decref(doc);
-    return rc ? cli_fail(CLI_ERROR, a, "%s: write failed", path ? path : "stdout") : 0;
+    return cli_out_close(&o, err, sizeof err) ? cli_fail(CLI_ERROR, a, "%s", err) : 0;
 }
 
 static int parse_threads(int *t, const cli_args_t *a)
@@ -240,28 +220,32 @@ static int write_predictions(const cli_args_t *a, const char *path, const cn_int
         json_object_set_new(doc, "predictions", preds);
         return emit_json(doc, a, path);
     }
-    FILE *f = path ? open_private(path) : stdout;
-    if (!f)
-        return cli_fail(CLI_ERROR, a, "%s: cannot write: %s", path, strerror(errno));
-    fprintf(f, "input,class");
+    cli_out_t o;
+    char err[4400];
+    if (cli_out_open(&o, path, 1, err, sizeof err))
+        return cli_fail(CLI_ERROR, a, "%s", err);
+    FILE *f = o.f;
+    errno = 0;
+    int bad = fprintf(f, "input,class") < 0;
     for (size_t j = 0; j < k; j++)
-        fprintf(f, ",score_%zu", j);
+        bad |= fprintf(f, ",score_%zu", j) < 0;
     if (a->raw)
         for (size_t j = 0; j < k; j++)
-            fprintf(f, ",raw_%zu", j);
-    fputc('\n', f);
-    for (size_t r = 0; r < rows; r++) {
+            bad |= fprintf(f, ",raw_%zu", j) < 0;
+    bad |= fputc('\n', f) == EOF;
+    for (size_t r = 0; r < rows && !bad; r++) {
         const cn_int128 *v = out + r * k;
-        fprintf(f, "%zu,%zu", r + 1, argmax(v, k));
+        bad |= fprintf(f, "%zu,%zu", r + 1, argmax(v, k)) < 0;
         for (size_t j = 0; j < k; j++)
-            fprintf(f, ",%.9g", (double)v[j] / scale);
+            bad |= fprintf(f, ",%.9g", (double)v[j] / scale) < 0;
         if (a->raw)
             for (size_t j = 0; j < k; j++)
-                fprintf(f, ",%s", i128_str(s, v[j]));
-        fputc('\n', f);
+                bad |= fprintf(f, ",%s", i128_str(s, v[j])) < 0;
+        bad |= fputc('\n', f) == EOF;
     }
-    const int bad = path ? fclose(f) != 0 : fflush(f) != 0;
-    return bad ? cli_fail(CLI_ERROR, a, "%s: write failed", path ? path : "stdout") : 0;
+    if (bad)
+        cli_out_failed(&o);
+    return cli_out_close(&o, err, sizeof err) ? cli_fail(CLI_ERROR, a, "%s", err) : 0;
 }
 
 /* The model options (--input-range, --input-scale). */
@@ -307,17 +291,19 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     *o = (cn_compile_opts_t){0};
     size_t v;
     if (a->weight_bits) {
-        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, 16))
+        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, SIZE_MAX))
             return CLI_USAGE;
-        if (v < 2)
-            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16");
+        if (v < 2 || v > 16)
+            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16, got %zu", v);
         o->weight_bits = (unsigned)v;
     }
     if (a->ring) {
-        if (cli_parse_size(&v, a, "--n", a->ring, (size_t)1 << 17))
+        /* the compiler's range (cn_plan_compile): refused here, as a bad option value */
+        if (cli_parse_size(&v, a, "--n", a->ring, SIZE_MAX))
             return CLI_USAGE;
-        if (v < 16 || (v & (v - 1)))
-            return cli_fail(CLI_USAGE, a, "--n: a power of two from 16 (got %zu)", v);
+        if (v < CN_BFV_MIN_N || v > CN_BFV_MAX_N || (v & (v - 1)))
+            return cli_fail(CLI_USAGE, a, "--n: a power of two from %d to %d, got %zu",
+                            CN_BFV_MIN_N, CN_BFV_MAX_N, v);
         o->n = v;
     }
     if (a->security) {
@@ -342,10 +328,11 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
     if (a->batch_size) {
-        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, (size_t)1 << 20))
+        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, SIZE_MAX))
             return CLI_USAGE;
-        if (v == 0)
-            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request");
+        if (v == 0 || v > ((size_t)1 << 20))
+            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request, got %zu",
+                            v);
         o->batch_size = v;
     }
     if (a->layout) {
@@ -483,12 +470,20 @@ int cli_compile(cli_args_t *a)
 int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, size_t klen,
                      cli_save_fn save, const void *client)
 {
-    char kpart[4096], err[512];
+    char kpart[4096], ktmp[4200], err[4400];
     cn_net_diag_t d = {{0}};
     if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
         (int)sizeof kpart)
         return cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
-    if (save(client, kpart, &d) != CN_OK) {
+    /* removed if a signal comes before the renames: kpart and the name the library's save
+     * writes it under first (cn_state_save: PATH.partial-PID) */
+    snprintf(ktmp, sizeof ktmp, "%s.partial-%ld", kpart, (long)getpid());
+    cli_partial_add(kpart);
+    cli_partial_add(ktmp);
+    const cn_status sst = save(client, kpart, &d);
+    cli_partial_drop(ktmp);
+    if (sst != CN_OK) {
+        cli_partial_drop(kpart);
         /* the reason names kpart, a name of ours: name the key file asked for */
         const size_t kl = strlen(kpart);
         if (!strncmp(d.msg, kpart, kl))
@@ -508,6 +503,7 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
         rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
     if (rc)
         remove(kpart); /* no key without its evaluation keys */
+    cli_partial_drop(kpart);
     return rc;
 }
 
@@ -520,11 +516,7 @@ int cli_keygen(cli_args_t *a)
 {
     if (!a->out || !a->eval_keys)
         return cli_fail(CLI_USAGE, a, "-o CLIENT_KEY and --eval-keys EVAL_KEYS are required");
-    if (!strcmp(a->out, a->eval_keys) || !strcmp(a->out, a->pos[0]) ||
-        !strcmp(a->eval_keys, a->pos[0]))
-        return cli_fail(CLI_USAGE, a,
-                        "the plan, the client key and the evaluation keys need "
-                        "three different files");
+    /* the plan, the key and the evaluation keys are three files: checked by main */
     cli_plan_t p;
     int rc = cli_plan_load(&p, a, a->pos[0]);
     if (rc)

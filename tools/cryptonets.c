@@ -2,6 +2,7 @@
  * subcommands: compile a model into a plan, make keys, encrypt inputs, evaluate on the
  * server side, decrypt the results, or run it all in one process. This file holds main,
  * the help texts, the command line and the error and progress helpers. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -46,8 +47,9 @@ int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char 
     if (!text || !*text || *text == '-')
         return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name,
                         text ? text : "");
+    errno = 0;
     const unsigned long long x = strtoull(text, &end, 10);
-    if (*end || x > max)
+    if (*end || end == text || errno == ERANGE || x > max)
         return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
                         text);
     *v = (size_t)x;
@@ -94,7 +96,7 @@ typedef struct {
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
-     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact]]\n"
+     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact] [--format F]]\n"
      "        [--security 128|192|256] [--n N] [--batch-size B [--layout L]] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
@@ -111,7 +113,8 @@ static const command_t commands[] = {
      "                       predictions that may change (default 0.005)\n"
      "  --exact              every calibration prediction as the float network's\n"
      "  --security S         128 (default), 192 or 256 bits\n"
-     "  --n N                force the ring degree (a batch holds N inputs)\n"
+     "  --n N                force the ring degree, a power of two from 16 to 32768 (a\n"
+     "                       batch holds N inputs)\n"
      "  --batch-size B       inputs the client sends per request (1..2^20): the compiler\n"
      "                       chooses the batched or the packed layout by its cost model\n"
      "                       for B inputs and prints why (default: batched)\n"
@@ -150,7 +153,12 @@ static const command_t commands[] = {
      "times, throughput and (with --labels) accuracy. Without --calib and --weight-bits the\n"
      "compiler calibrates on the first 1000 inputs (and their --labels).\n"
      "  --labels FILE  the true class of each input (CSV, IDX or .npy of integers)\n"
-     "  -o OUT.csv     also write the predictions, as decrypt does\n"},
+     "  -o OUT.csv     also write the predictions, as decrypt does\n"
+     "  --threads T    threads of the client and the server (default: all cores)\n"
+     "  compile options: --input-range, --input-scale, --weight-bits, --calib,\n"
+     "                 --calib-labels, --tolerance, --exact, --security, --n, --batch-size,\n"
+     "                 --layout and --format (of INPUTS and --calib), as `cryptonets help\n"
+     "                 compile` explains them\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -299,18 +307,11 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
     return 0;
 }
 
-/* 1 when paths a and b name the same file: the same device and inode when both exist,
- * else the same string. */
-static int same_file(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    return strcmp(a, b) == 0;
-}
-
 /* Refuses a command line whose output would overwrite one of its inputs (the secret key,
- * the plan, a batch, the data) or another output: CLI_USAGE with both named. */
+ * the plan, a batch, the data) or another output, by the files' identity (cli_same_file:
+ * "./k.key" and "k.key" are one file): CLI_USAGE with both named. Then checks that each
+ * output can be written (not a directory, in a writable directory) before any work:
+ * CLI_ERROR with the reason. */
 static int check_outputs(const cli_args_t *a)
 {
     const int keygen = !strcmp(a->cmd, "keygen");
@@ -328,13 +329,17 @@ static int check_outputs(const cli_args_t *a)
         if (!outs[o])
             continue;
         for (size_t i = 0; i < nin; i++)
-            if (same_file(outs[o], ins[i]))
+            if (cli_same_file(outs[o], ins[i]))
                 return cli_fail(CLI_USAGE, a, "%s: the output would overwrite the input %s",
                                 outs[o], ins[i]);
-        if (o == 1 && outs[0] && same_file(outs[0], outs[1]))
+        if (o == 1 && outs[0] && cli_same_file(outs[0], outs[1]))
             return cli_fail(CLI_USAGE, a, "%s and %s: the same file for two outputs", outs[0],
                             outs[1]);
     }
+    char err[4400];
+    for (size_t o = 0; o < 2; o++)
+        if (outs[o] && cli_check_output(outs[o], "", err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
     return 0;
 }
 
@@ -378,5 +383,7 @@ int main(int argc, char **argv)
         rc = check_outputs(&a);
     if (rc)
         return rc;
+    /* an interrupted command removes its partial files and says so (docs/cli.md) */
+    cli_catch_signals(c->name);
     return c->run(&a);
 }

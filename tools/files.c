@@ -1,6 +1,9 @@
 /* Files of the tool (docs/cli.md, "Files"): whole files, the plan and model loaders, the
  * key id, and the tool's containers for evaluation keys, batches and replies. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,20 +74,232 @@ static int temp_name(char *tmp, size_t cap, const char *path)
     return k < 0 || (size_t)k >= cap;
 }
 
-int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
+/* --- paths ------------------------------------------------------------------------------ */
+
+/* The directory that holds path, into d (cap bytes): "." for a bare name, "/" for "/x". */
+static void parent_dir(char *d, size_t cap, const char *path)
 {
-    char tmp[4096];
-    if (temp_name(tmp, sizeof tmp, path))
+    snprintf(d, cap, "%s", path);
+    size_t n = strlen(d);
+    while (n > 1 && d[n - 1] == '/') /* "dir/x/" names x */
+        d[--n] = 0;
+    char *slash = strrchr(d, '/');
+    if (!slash)
+        snprintf(d, cap, ".");
+    else
+        slash[slash == d ? 1 : 0] = 0;
+}
+
+/* The last component of path (trailing slashes dropped) into b. */
+static void base_name(char *b, size_t cap, const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    size_t k = n;
+    while (k && path[k - 1] != '/')
+        k--;
+    snprintf(b, cap, "%.*s", (int)(n - k), path + k);
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    const int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea != eb)
+        return 0; /* one exists and the other does not */
+    /* neither exists yet: the same directory (resolved) and the same name in it */
+    char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX], na[1024], nb[1024];
+    parent_dir(da, sizeof da, a);
+    parent_dir(db, sizeof db, b);
+    base_name(na, sizeof na, a);
+    base_name(nb, sizeof nb, b);
+    if (strcmp(na, nb) != 0)
+        return 0;
+    if (realpath(da, ra) && realpath(db, rb))
+        return strcmp(ra, rb) == 0;
+    return strcmp(da, db) == 0; /* a missing directory: the text decides */
+}
+
+int cli_check_output(const char *path, const char *what, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode))
+            return fail(err, errlen, "%s%s: is a directory (name a file)", path, what);
+    } else if (errno != ENOENT) {
+        return fail(err, errlen, "%s%s: %s", path, what, strerror(errno));
+    }
+    /* the file is written under a temporary name in its directory, then renamed */
+    char d[4096];
+    parent_dir(d, sizeof d, path);
+    if (stat(d, &sb) != 0)
+        return fail(err, errlen, "%s%s: cannot be created (%s: %s)", path, what, d,
+                    strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return fail(err, errlen, "%s%s: cannot be created (%s: not a directory)", path, what,
+                    d);
+    if (access(d, W_OK | X_OK) != 0)
+        return fail(err, errlen, "%s%s: cannot be created (%s: %s)", path, what, d,
+                    strerror(errno));
+    return 0;
+}
+
+/* --- interruption: partial files removed (docs/cli.md, "Exit status") -------------------
+ * The temporary files being written are listed in slots the handler reads: a path is
+ * copied in before its slot is marked used, and the mark is cleared before the slot is
+ * reused, so the handler sees either no path or a whole one. Only the commands that call
+ * cli_catch_signals (one thread writes their files) fill the slots. */
+
+#define NSLOTS 4
+static volatile sig_atomic_t slot_used[NSLOTS], catching;
+static char slot_path[NSLOTS][4096];
+static char signal_line[160]; /* "cryptonets CMD: interrupted by " */
+
+static void say_raw(const char *s)
+{
+    ssize_t k = write(2, s, strlen(s));
+    (void)k;
+}
+
+/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit. */
+static void on_signal(int sig)
+{
+    int removed = 0;
+    for (int i = 0; i < NSLOTS; i++)
+        if (slot_used[i]) {
+            removed |= unlink(slot_path[i]) == 0;
+            slot_used[i] = 0;
+        }
+    say_raw(signal_line);
+    say_raw(sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+    say_raw(removed ? "; the partial output was removed\n" : "\n");
+    _exit(128 + sig);
+}
+
+void cli_catch_signals(const char *cmd)
+{
+    snprintf(signal_line, sizeof signal_line, "cryptonets %s: interrupted by ", cmd);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigfillset(&sa.sa_mask); /* one handler at a time */
+    const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        struct sigaction old;
+        /* a signal ignored by the parent (nohup, a background job) stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            (void)sigaction(sigs[i], &sa, NULL);
+    }
+    catching = 1;
+}
+
+void cli_partial_add(const char *tmp)
+{
+    if (!catching)
+        return;
+    for (int i = 0; i < NSLOTS; i++)
+        if (!slot_used[i]) {
+            snprintf(slot_path[i], sizeof slot_path[i], "%s", tmp);
+            slot_used[i] = 1;
+            return;
+        }
+}
+
+void cli_partial_drop(const char *tmp)
+{
+    for (int i = 0; i < NSLOTS; i++)
+        if (slot_used[i] && !strcmp(slot_path[i], tmp))
+            slot_used[i] = 0;
+}
+
+/* --- whole files written under a temporary name ----------------------------------------- */
+
+int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, size_t errlen)
+{
+    *o = (cli_out_t){.path = path};
+    if (!path) {
+        o->f = stdout;
+        return 0;
+    }
+    if (temp_name(o->tmp, sizeof o->tmp, path))
         return fail(err, errlen, "%s: name too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
-    const int ok = fwrite(buf, 1, len, f) == len;
-    if (fclose(f) != 0 || !ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return fail(err, errlen, "%s: write failed (%s)", path, strerror(errno));
+    cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
+    const int fd =
+        open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_mode ? 0600 : 0666);
+    if (fd < 0) {
+        const int e = errno;
+        cli_partial_drop(o->tmp);
+        return fail(err, errlen, "%s: %s", path, strerror(e));
+    }
+    o->f = fdopen(fd, "wb");
+    if (!o->f) {
+        const int e = errno;
+        close(fd);
+        cli_out_abandon(o);
+        return fail(err, errlen, "%s: %s", path, strerror(e));
     }
     return 0;
+}
+
+void cli_out_failed(cli_out_t *o)
+{
+    if (!o->err)
+        o->err = errno ? errno : EIO;
+}
+
+void cli_out_abandon(cli_out_t *o)
+{
+    if (o->f && o->f != stdout)
+        fclose(o->f);
+    o->f = NULL;
+    if (o->path && o->tmp[0]) {
+        remove(o->tmp);
+        cli_partial_drop(o->tmp);
+    }
+    o->tmp[0] = 0;
+}
+
+int cli_out_close(cli_out_t *o, char *err, size_t errlen)
+{
+    const char *name = o->path ? o->path : "stdout";
+    if (!o->f)
+        return fail(err, errlen, "%s: not open", name);
+    errno = 0;
+    if (!o->err && (fflush(o->f) != 0 || ferror(o->f)))
+        cli_out_failed(o);
+    if (o->f == stdout) {
+        o->f = NULL;
+        return o->err ? fail(err, errlen, "%s: write failed: %s", name, strerror(o->err)) : 0;
+    }
+    errno = 0;
+    if (fclose(o->f) != 0)
+        cli_out_failed(o);
+    o->f = NULL;
+    errno = 0;
+    if (!o->err && rename(o->tmp, o->path) != 0)
+        cli_out_failed(o);
+    if (o->err) {
+        const int e = o->err;
+        cli_out_abandon(o);
+        return fail(err, errlen, "%s: write failed: %s", name, strerror(e));
+    }
+    cli_partial_drop(o->tmp);
+    o->tmp[0] = 0;
+    return 0;
+}
+
+int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
+    cli_out_t o;
+    if (cli_out_open(&o, path, 0, err, errlen))
+        return 1;
+    errno = 0;
+    if (fwrite(buf, 1, len, o.f) != len)
+        cli_out_failed(&o);
+    return cli_out_close(&o, err, errlen);
 }
 
 /* --- plans and models ------------------------------------------------------------------ */
@@ -228,14 +443,14 @@ int cli_writer_open(cli_writer_t *w, const char *path, const cli_head_t *h, char
     put64(full + 72, h->records);
     put64(full + 80, h->inputs);
     put64(full + HEAD_BYTES, cn_io_checksum(full, HEAD_BYTES));
-    if (temp_name(w->tmp, sizeof w->tmp, path))
-        return fail(err, errlen, "%s: name too long", path);
-    w->f = fopen(w->tmp, "wb");
-    if (!w->f)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (cli_out_open(&w->o, path, 0, err, errlen))
+        return 1;
+    w->f = w->o.f;
+    errno = 0;
     if (fwrite(full, 1, sizeof full, w->f) != sizeof full) {
+        cli_out_failed(&w->o);
         w->bad = 1;
-        return fail(err, errlen, "%s: write failed", path);
+        return fail(err, errlen, "%s: write failed: %s", path, strerror(w->o.err));
     }
     return 0;
 }
@@ -247,10 +462,15 @@ int cli_writer_put(cli_writer_t *w, uint64_t count, const uint8_t *buf, size_t l
     put64(r, count);
     put64(r + 8, len);
     put64(r + 16, cn_io_checksum(r, 16));
-    if (w->left == 0 || fwrite(r, 1, REC_BYTES, w->f) != REC_BYTES ||
-        fwrite(buf, 1, len, w->f) != len) {
+    if (w->left == 0) {
         w->bad = 1;
-        return fail(err, errlen, "%s: write failed", w->path);
+        return fail(err, errlen, "%s: more records than announced", w->path);
+    }
+    errno = 0;
+    if (fwrite(r, 1, REC_BYTES, w->f) != REC_BYTES || fwrite(buf, 1, len, w->f) != len) {
+        cli_out_failed(&w->o);
+        w->bad = 1;
+        return fail(err, errlen, "%s: write failed: %s", w->path, strerror(w->o.err));
     }
     w->left--;
     return 0;
@@ -260,17 +480,16 @@ int cli_writer_close(cli_writer_t *w, char *err, size_t errlen)
 {
     if (!w->f)
         return 1;
-    int closed = fclose(w->f) == 0;
     w->f = NULL;
-    if (!w->bad && !w->left && closed)
-        closed = rename(w->tmp, w->path) == 0;
-    if (w->bad || w->left || !closed) {
-        remove(w->tmp);
-        if (!w->bad && closed && w->left)
-            return 1; /* an earlier step failed and said why */
-        return fail(err, errlen, "%s: write failed", w->path);
+    if (w->bad || w->left) {
+        const int e = w->o.err;
+        cli_out_abandon(&w->o);
+        if (!e) /* an earlier step failed and said why; this in case it did not */
+            return fail(err, errlen, "%s: incomplete (%llu records not written)", w->path,
+                        (unsigned long long)w->left);
+        return fail(err, errlen, "%s: write failed: %s", w->path, strerror(e));
     }
-    return 0;
+    return cli_out_close(&w->o, err, errlen);
 }
 
 int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err, size_t errlen)

@@ -1402,33 +1402,30 @@ done:
     return rc;
 }
 
-/* -o OUT can be written (an existing file, or a new one in a writable directory): checked
- * before anything is uploaded, so that the result cannot be lost at the end. */
-static int check_output(const char *out)
+/* -o OUT can be written (not a directory, in a writable directory) and is none of the
+ * files infer reads (the key, the evaluation keys, the inputs, the token and CA files),
+ * by identity (cli_same_file): checked before anything is uploaded, so that the result
+ * cannot be lost at the end, and refused as every command refuses it (exit 2). */
+static int check_output(const infer_opts_t *o, const char *inputs)
 {
-    struct stat sb;
-    if (!out)
+    if (!o->out)
         return 0;
-    if (stat(out, &sb) == 0)
-        return S_ISDIR(sb.st_mode) ? cli_fail(CLI_ERROR, &A, "%s (-o): a directory", out)
-               : access(out, W_OK) != 0
-                   ? cli_fail(CLI_ERROR, &A, "%s (-o): cannot write (%s)", out, strerror(errno))
-                   : 0;
-    if (errno != ENOENT)
-        return cli_fail(CLI_ERROR, &A, "%s (-o): %s", out, strerror(errno));
-    char d[4096];
-    snprintf(d, sizeof d, "%s", out);
-    char *slash = strrchr(d, '/');
-    if (slash)
-        slash[slash == d ? 1 : 0] = 0;
-    else
-        snprintf(d, sizeof d, ".");
-    if (stat(d, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(d, W_OK | X_OK) != 0)
-        return cli_fail(CLI_ERROR, &A, "%s (-o): cannot be created (%s: %s)", out, d,
-                        stat(d, &sb) != 0      ? strerror(errno)
-                        : !S_ISDIR(sb.st_mode) ? "not a directory"
-                                               : strerror(EACCES));
-    return 0;
+    const char *ins[] = {o->key, o->eval_keys, inputs, o->token_file, o->cacert};
+    for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++)
+        if (ins[i] && cli_same_file(o->out, ins[i]))
+            return cli_fail(CLI_USAGE, &A, "%s: the output would overwrite the input %s",
+                            o->out, ins[i]);
+    if (o->eval_keys == NULL) { /* the cache of evaluation keys beside the key */
+        char def[4200];
+        snprintf(def, sizeof def, "%s.eval-keys", o->key);
+        if (cli_same_file(o->out, def))
+            return cli_fail(CLI_USAGE, &A, "%s: the output would overwrite the input %s",
+                            o->out, def);
+    }
+    char err[4400];
+    return cli_check_output(o->out, " (-o)", err, sizeof err)
+               ? cli_fail(CLI_ERROR, &A, "%s", err)
+               : 0;
 }
 
 int cli_infer(int argc, char **argv)
@@ -1439,7 +1436,7 @@ int cli_infer(int argc, char **argv)
     int rc = parse_infer(&o, argc, argv, &inputs);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
-    if (!o.del && (rc = check_output(o.out)))
+    if (!o.del && (rc = check_output(&o, inputs)))
         return rc;
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");

@@ -41,11 +41,20 @@ static int integral(int64_t *v, double d)
     return 0;
 }
 
-/* --- CSV: one input per line, values separated by commas ----------------------------- */
+/* Notes the first value outside int64 (saturated in the matrix): cli_check_range names it
+ * with the range it should be in. where: "line L, column C" or "input I, value J". */
+static void note_wide(cli_matrix_t *m, const char *where, const char *text, size_t len)
+{
+    if (!m->wide[0])
+        snprintf(m->wide, sizeof m->wide, "%s: %.*s", where, (int)(len < 48 ? len : 48), text);
+}
+
+/* --- CSV: one input per line, values separated by commas or tabs ---------------------- */
 
 /* One field (surrounding blanks trimmed): a decimal integer, or a decimal float that is
  * integral. 0 ok, 1 not a number, 2 a number that is not an integer, 3 a hexadecimal
- * number (strtod reads "0x5" as 5: refused, a CSV of raw inputs is decimal). */
+ * number (strtod reads "0x5" as 5: refused, a CSV of raw inputs is decimal), 4 an integer
+ * outside int64 (*v saturated), 5 a float beyond 2^53 (not exact as a float). */
 static int parse_field(int64_t *v, const char *s, size_t len)
 {
     while (len && isspace((unsigned char)*s))
@@ -63,14 +72,22 @@ static int parse_field(int64_t *v, const char *s, size_t len)
     char *end;
     errno = 0;
     const long long i = strtoll(tmp, &end, 10);
-    if (*end == 0 && errno == 0) {
+    if (*end == 0 && end != tmp && errno == 0) {
         *v = i;
         return 0;
+    }
+    if (*end == 0 && end != tmp && errno == ERANGE) {
+        *v = i; /* LLONG_MIN or LLONG_MAX */
+        return 4;
     }
     errno = 0;
     const double d = strtod(tmp, &end);
     if (*end != 0 || end == tmp)
         return 1;
+    if (isfinite(d) && d == floor(d) && fabs(d) > 0x1p53) {
+        *v = d < 0 ? INT64_MIN : INT64_MAX;
+        return fabs(d) >= 0x1p63 ? 4 : 5;
+    }
     return integral(v, d) ? 2 : 0;
 }
 
@@ -91,7 +108,10 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             rc = fail(err, errlen, "%s: line %zu: a NUL byte (not a text file)", path, line_no);
             break;
         }
-        const char *p = line;
+        const char *start = line;
+        if (line_no == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+            start += 3; /* a UTF-8 byte order mark (spreadsheets write one) */
+        const char *p = start;
         while (*p && isspace((unsigned char)*p))
             p++;
         if (*p == 0 || *p == '#')
@@ -107,12 +127,13 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             }
             v = nv;
         }
-        size_t col = 0;
+        size_t col = 0, bad_col = 0;
         int nonnum = 0, num = 0;
-        const char *fs = line;
+        const char *fs = start, *bad_s = NULL;
+        int bad_len = 0;
         for (;;) {
             const char *fe = fs;
-            while (*fe && *fe != ',' && *fe != '\n' && *fe != '\r')
+            while (*fe && *fe != ',' && *fe != '\t' && *fe != '\n' && *fe != '\r')
                 fe++;
             int64_t x = 0;
             const int e = parse_field(&x, fs, (size_t)(fe - fs));
@@ -130,17 +151,31 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
                           path, line_no, col + 1, (int)(fe - fs), fs);
                 break;
             }
-            nonnum += e == 1;
-            num += e == 0;
-            if (e == 0 && col < cols)
-                v[rows * cols + col] = x;
-            if (e == 1 && (rows > 0 || num > 0)) {
-                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number", path,
-                          line_no, col + 1, (int)(fe - fs), fs);
+            if (e == 5) {
+                rc = fail(err, errlen,
+                          "%s: line %zu, column %zu: %.*s is a float beyond 2^53, not exact "
+                          "(raw inputs are integers in the model's input range)",
+                          path, line_no, col + 1, (int)(fe - fs), fs);
                 break;
             }
+            if (e == 4) {
+                char where[64];
+                snprintf(where, sizeof where, "line %zu, column %zu", line_no, col + 1);
+                note_wide(m, where, fs, (size_t)(fe - fs));
+            }
+            nonnum += e == 1;
+            num += e == 0 || e == 4;
+            if ((e == 0 || e == 4) && col < cols)
+                v[rows * cols + col] = x;
+            if (e == 1 && !bad_s) {
+                bad_col = col;
+                bad_s = fs;
+                bad_len = (int)(fe - fs);
+            }
+            if (e == 1 && (rows > 0 || num > 0))
+                break; /* a row of numbers with a field that is not one */
             col++;
-            if (*fe != ',')
+            if (*fe != ',' && *fe != '\t')
                 break;
             fs = fe + 1;
         }
@@ -150,8 +185,17 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             seen_header = 1; /* a header line: every field is text */
             continue;
         }
-        if (nonnum) {
-            rc = fail(err, errlen, "%s: line %zu: not a row of numbers", path, line_no);
+        if (nonnum) { /* name the field: blanks only, or the text */
+            int blank = 1;
+            for (int i = 0; i < bad_len; i++)
+                blank &= isspace((unsigned char)bad_s[i]) != 0;
+            if (blank)
+                rc =
+                    fail(err, errlen, "%s: line %zu, column %zu: an empty field (not a number)",
+                         path, line_no, bad_col + 1);
+            else
+                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number", path,
+                          line_no, bad_col + 1, bad_len, bad_s);
             break;
         }
         if (col != cols) {
@@ -164,7 +208,8 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     if (rc == 0 && ferror(f))
         rc = fail(err, errlen, "%s: read error", path);
     if (rc == 0 && rows == 0)
-        rc = fail(err, errlen, "%s: no inputs (no line of numbers)", path);
+        rc = fail(err, errlen, "%s: no inputs (no line of numbers separated by commas or tabs)",
+                  path);
     free(line);
     fclose(f);
     if (rc) {
@@ -193,7 +238,11 @@ static int read_idx(cli_matrix_t *m, const char *path, size_t cols, char *err, s
         rows = 1;
         per = cols;
     }
-    if (per != cols || rows == 0) {
+    if (rows == 0) {
+        cn_idx_clear(&t);
+        return fail(err, errlen, "%s: no inputs (0 items)", path);
+    }
+    if (per != cols) {
         cn_idx_clear(&t);
         return fail(err, errlen, "%s: %zu items of %zu values; the model takes %zu values",
                     path, rows, per, cols);
@@ -266,9 +315,10 @@ static int take_word(cursor_t *c, const char *w)
 
 #define NPY_MAX_DIMS 8
 
-/* The header dict: {'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), } */
+/* The header dict: {'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }. 1 when
+ * well formed; *huge set when a dimension does not fit a size_t. */
 static int parse_npy_header(char *descr, size_t dcap, int *fortran, size_t *shape,
-                            size_t *ndims, const char *h, size_t len)
+                            size_t *ndims, int *huge, const char *h, size_t len)
 {
     cursor_t c = {h, h + len};
     int seen = 0;
@@ -304,9 +354,11 @@ static int parse_npy_header(char *descr, size_t dcap, int *fortran, size_t *shap
                     return 0;
                 size_t v = 0;
                 while (c.p < c.end && isdigit((unsigned char)*c.p)) {
-                    if (v > ((size_t)1 << 40))
-                        return 0;
-                    v = v * 10 + (size_t)(*c.p++ - '0');
+                    const size_t dgt = (size_t)(*c.p++ - '0');
+                    if (v > (SIZE_MAX - dgt) / 10)
+                        *huge = 1, v = SIZE_MAX;
+                    else
+                        v = v * 10 + dgt;
                 }
                 shape[(*ndims)++] = v;
                 if (!take(&c, ',')) {
@@ -336,8 +388,10 @@ static int npy_value(int64_t *v, const uint8_t *p, char kind, size_t size)
     for (size_t b = 0; b < size; b++)
         u |= (uint64_t)p[b] << (8 * b);
     if (kind == 'u') {
-        if (u > (uint64_t)INT64_MAX)
-            return 1;
+        if (u > (uint64_t)INT64_MAX) {
+            *v = INT64_MAX;
+            return 2;
+        }
         *v = (int64_t)u;
         return 0;
     }
@@ -396,8 +450,9 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     char descr[16];
     int fortran = 0;
     size_t shape[NPY_MAX_DIMS], nd = 0;
-    if (!parse_npy_header(descr, sizeof descr, &fortran, shape, &nd, (const char *)b + off,
-                          hl)) {
+    int huge = 0;
+    if (!parse_npy_header(descr, sizeof descr, &fortran, shape, &nd, &huge,
+                          (const char *)b + off, hl)) {
         rc = fail(err, errlen,
                   "%s: malformed .npy header (expected a dict of 'descr', "
                   "'fortran_order' and 'shape')",
@@ -439,22 +494,43 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
         rc = fail(err, errlen, "%s: a scalar, not an array of inputs", path);
         goto done;
     }
+    char shp[NPY_MAX_DIMS * 22 + 4] = "(";
+    for (size_t i = 0; i < nd; i++)
+        snprintf(shp + strlen(shp), sizeof shp - strlen(shp), "%zu%s", shape[i],
+                 i + 1 < nd ? ", "
+                 : nd == 1  ? ",)"
+                            : ")");
     size_t count = 1, per = 1;
-    for (size_t i = 0; i < nd; i++) {
-        if (shape[i] && count > SIZE_MAX / 8 / shape[i]) {
-            rc = fail(err, errlen, "%s: shape too large", path);
+    int zero = 0;
+    for (size_t i = 0; i < nd; i++)
+        zero |= shape[i] == 0;
+    for (size_t i = 0; i < nd && !zero; i++) {
+        if (huge || count > SIZE_MAX / 8 / shape[i]) {
+            rc = fail(err, errlen,
+                      "%s: shape %s is too large (more values than this machine can address)",
+                      path, huge ? "(a dimension beyond 2^64)" : shp);
             goto done;
         }
         count *= shape[i];
         if (i)
             per *= shape[i];
     }
+    if (zero) {
+        count = 0;
+        per = 1;
+        for (size_t i = 1; i < nd; i++)
+            per = shape[i] && per <= SIZE_MAX / shape[i] ? per * shape[i] : 0;
+    }
     size_t rows = shape[0];
     if (nd == 1 && cols > 1 && shape[0] == cols) { /* one input as a vector */
         rows = 1;
         per = cols;
     }
-    if (per != cols || rows == 0) {
+    if (count == 0) {
+        rc = fail(err, errlen, "%s: no inputs (shape %s)", path, shp);
+        goto done;
+    }
+    if (per != cols) {
         rc = fail(err, errlen,
                   "%s: shape gives %zu inputs of %zu values; the model takes %zu "
                   "values",
@@ -472,8 +548,19 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
         rc = fail(err, errlen, "%s: out of memory", path);
         goto done;
     }
-    for (size_t i = 0; i < count; i++)
-        if (npy_value(&m->v[i], b + off + i * size, kind, size)) {
+    for (size_t i = 0; i < count; i++) {
+        const int e = npy_value(&m->v[i], b + off + i * size, kind, size);
+        if (e == 2) { /* a u8 beyond int64: saturated, named by cli_check_range */
+            char where[64], text[24];
+            uint64_t u = 0;
+            for (size_t k = 0; k < 8; k++)
+                u |= (uint64_t)b[off + i * size + k] << (8 * k);
+            snprintf(where, sizeof where, "input %zu, value %zu", i / cols + 1, i % cols + 1);
+            snprintf(text, sizeof text, "%llu", (unsigned long long)u);
+            note_wide(m, where, text, strlen(text));
+            continue;
+        }
+        if (e) {
             rc = fail(err, errlen,
                       "%s: input %zu, value %zu: not an integer (raw inputs are "
                       "integers in the model's input range)",
@@ -481,6 +568,7 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             cli_matrix_clear(m);
             goto done;
         }
+    }
     m->rows = rows;
     m->cols = cols;
 done:
@@ -517,6 +605,10 @@ int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_
 int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t hi,
                     const char *what, char *err, size_t errlen)
 {
+    if (m->wide[0])
+        return fail(err, errlen,
+                    "%s: %s is out of the range of a 64-bit integer (%s is [%lld, %lld])", path,
+                    m->wide, what, (long long)lo, (long long)hi);
     const size_t total = m->rows * m->cols;
     size_t bad = total;
     int64_t top = lo;

@@ -1,6 +1,7 @@
 /* keygen, encrypt, eval, decrypt and run on a plan of the packed layout (docs/cli.md,
  * "The packed layout"): the same files as the batched commands (the containers' minor
  * version 1 says "packed"), one record per request of at most the plan's batch size. */
+#include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -36,10 +37,12 @@ static const cn_packed_t *layout_of(const cn_plan_t *plan)
 
 static int emit(json_t *doc, const cli_args_t *a)
 {
+    errno = 0;
     const int bad = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) != 0 ||
                     fputc('\n', stdout) == EOF || fflush(stdout) != 0;
+    const int e = errno ? errno : EIO;
     json_decref(doc);
-    return bad ? cli_fail(CLI_ERROR, a, "stdout: write failed") : 0;
+    return bad ? cli_fail(CLI_ERROR, a, "stdout: write failed: %s", strerror(e)) : 0;
 }
 
 static cn_status save_packed(const void *c, const char *path, cn_net_diag_t *d)
@@ -232,6 +235,10 @@ int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads)
         goto done;
     }
     size_t inputs = 0;
+    /* the server's steps, summed over the requests (cn_packed_stats_t), as run reports */
+    static const char *const step[] = {"load",      "first",     "squares", "relin",
+                                       "diagonals", "modswitch", "save"};
+    double step_s[sizeof step / sizeof *step] = {0};
     const double t0 = cli_now();
     for (uint64_t b = 0; rc == 0 && b < h.records; b++) {
         uint64_t count;
@@ -241,8 +248,13 @@ int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads)
             rc = cli_fail(CLI_ERROR, a, "%s", err);
             break;
         }
-        st = cn_packed_server_eval(&out, &olen, s, in, ilen, NULL, &d);
+        cn_packed_stats_t ps = {0};
+        st = cn_packed_server_eval(&out, &olen, s, in, ilen, &ps, &d);
         free(in);
+        const double sec[] = {ps.load_s, ps.first_s,     ps.square_s, ps.relin_s,
+                              ps.diag_s, ps.modswitch_s, ps.save_s};
+        for (size_t i = 0; st == CN_OK && i < sizeof step / sizeof *step; i++)
+            step_s[i] += sec[i];
         if (st != CN_OK) {
             rc = cli_fail(cli_status_code(st), a, "%s: request %llu: %s", bpath,
                           (unsigned long long)b + 1, d.msg[0] ? d.msg : cn_strerror(st));
@@ -261,12 +273,17 @@ int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads)
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     const double secs = cli_now() - t0;
     if (rc == 0 && a->json) {
-        json_t *doc = json_object();
+        json_t *doc = json_object(), *steps = json_object();
+        for (size_t i = 0; i < sizeof step / sizeof *step; i++)
+            json_object_set_new(steps, step[i], json_real(step_s[i]));
         json_object_set_new(doc, "reply", json_string(a->out));
         json_object_set_new(doc, "layout", json_string("packed"));
         json_object_set_new(doc, "inputs", json_integer((json_int_t)inputs));
         json_object_set_new(doc, "requests", json_integer((json_int_t)h.records));
         json_object_set_new(doc, "seconds", json_real(secs));
+        json_object_set_new(doc, "predictions_per_hour",
+                            json_real(secs > 0 ? 3600.0 * (double)inputs / secs : 0));
+        json_object_set_new(doc, "steps", steps);
         rc = emit(doc, a);
     } else if (rc == 0 && !a->quiet) {
         printf("cryptonets eval: packed layout, %zu inputs in %llu request(s), %.2f s -> %s\n",

@@ -1,0 +1,585 @@
+/* Tests of the `cryptonets` program's outputs, inputs and option values (tools/, docs/cli.md;
+ * defects of a new user's trial, 2026-11-30), run as a separate process like test_cli.c:
+ *  - an output over an input or over another output is refused (exit 2) by the files'
+ *    identity, whatever the spelling ("./k.key" and "k.key", a symbolic link, "d/../k"),
+ *    in every command and in infer (key, evaluation keys, inputs, token and CA files), and
+ *    the input is left as it was;
+ *  - an output that cannot be written (a directory, a missing directory) is refused before
+ *    any work; a write that fails (a file size limit, RLIMIT_FSIZE: EFBIG, as a full disk
+ *    gives ENOSPC) names the system's reason (strerror) and leaves no file, neither under
+ *    the name nor a partial one;
+ *  - SIGINT or SIGTERM during encrypt or eval removes the partial file and exits with
+ *    128 + the signal's number, saying so;
+ *  - input files: no rows, a shape too large, an integer beyond 64 bits (then the model's
+ *    range), tabs as separators, a UTF-8 byte order mark, an empty field (its column);
+ *  - option values out of range are usage errors (exit 2) with the accepted range;
+ *  - packed eval --json reports predictions_per_hour and steps as the batched one does.
+ * What is expected comes from the files written here and from POSIX (strerror of EFBIG,
+ * the exit status of a signal), never from the tool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "cryptonets/cryptonets.h"
+
+#define NIN 6
+#define NOUT 3
+
+static char dir[64];                            /* this test's directory */
+static char bin[4096];                          /* the program */
+static char out_buf[1 << 20], err_buf[1 << 16]; /* the last run's stdout and stderr */
+
+/* How the next run is made: a file size limit (0: none), in the test's directory. */
+static long fsize_limit;
+
+static void find_bin(void)
+{
+    const char *env = getenv("CN_CLI_BIN");
+    if (env) {
+        snprintf(bin, sizeof bin, "%s", env);
+    } else {
+        char self[4000];
+        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        ck_assert(n > 0);
+        self[n] = 0;
+        char *p = strstr(self, "/tests/run_tests");
+        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
+        *p = 0;
+        snprintf(bin, sizeof bin, "%s/tools/cryptonets", self);
+    }
+    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
+}
+
+static void path(char *p, const char *name)
+{
+    snprintf(p, 256, "%s/%s", dir, name);
+}
+
+static void slurp(char *buf, size_t cap, const char *file)
+{
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* Starts the program in the test's directory with the NULL-terminated arguments (argv
+ * from ap), its stdout and stderr into files; returns its pid. */
+static pid_t start(const char *arg0, va_list ap)
+{
+    const char *argv[40] = {bin};
+    size_t n = 1;
+    for (const char *s = arg0; s; s = va_arg(ap, const char *)) {
+        ck_assert(n < 39);
+        argv[n++] = s;
+    }
+    argv[n] = NULL;
+    char o[256], e[256];
+    path(o, "stdout.txt");
+    path(e, "stderr.txt");
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        const int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        const int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0)
+            _exit(127);
+        if (fsize_limit) { /* writes past the limit fail with EFBIG (SIGXFSZ ignored) */
+            struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
+            signal(SIGXFSZ, SIG_IGN);
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+                _exit(127);
+        }
+        setenv("ASAN_OPTIONS", "exitcode=86", 1);
+        setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
+        setenv("OMP_NUM_THREADS", "2", 1);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for pid; its output lands in out_buf and err_buf. The exit status, or -signal. */
+static int finish(pid_t pid)
+{
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    char o[256], e[256];
+    path(o, "stdout.txt");
+    path(e, "stderr.txt");
+    slurp(out_buf, sizeof out_buf, o);
+    slurp(err_buf, sizeof err_buf, e);
+    ck_assert_msg(!strstr(err_buf, "Sanitizer") && !strstr(err_buf, "runtime error"),
+                  "sanitizer report:\n%s", err_buf);
+    if (!WIFEXITED(status))
+        return -WTERMSIG(status);
+    const int rc = WEXITSTATUS(status);
+    ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "exit %d\n%s", rc, err_buf);
+    return rc;
+}
+
+static int cli(const char *arg0, ...)
+{
+    va_list ap;
+    va_start(ap, arg0);
+    const pid_t pid = start(arg0, ap);
+    va_end(ap);
+    const int rc = finish(pid);
+    ck_assert_msg(rc >= 0, "killed by signal %d\n%s", -rc, err_buf);
+    return rc;
+}
+
+/* The exit status must be want and stderr must mention each NULL-terminated string. */
+static void expect(int rc, int want, ...)
+{
+    ck_assert_msg(rc == want, "exit %d, expected %d; stderr:\n%s", rc, want, err_buf);
+    va_list ap;
+    va_start(ap, want);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        ck_assert_msg(strstr(err_buf, s) != NULL, "error lacks '%s':\n%s", s, err_buf);
+    va_end(ap);
+}
+
+static void write_text(const char *name, const char *text)
+{
+    char p[256];
+    path(p, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The bytes of file name in the test's directory (NUL-terminated), and their count. */
+static char *read_all(const char *name, size_t *len)
+{
+    char p[256];
+    path(p, name);
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", p, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*len + 1);
+    ck_assert_uint_eq(fread(b, 1, *len, f), *len);
+    b[*len] = 0;
+    fclose(f);
+    return b;
+}
+
+static int exists(const char *name)
+{
+    char p[256];
+    struct stat sb;
+    path(p, name);
+    return stat(p, &sb) == 0;
+}
+
+/* No file of the directory has ".partial-" in its name. */
+static void no_partial(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q '\\.partial-'", dir);
+    ck_assert_msg(system(cmd) != 0, "a partial file is left in %s", dir);
+}
+
+/* A dense(4) -> square -> dense(3) model on 6 raw inputs in [0, 15]. */
+static void make_model(const char *name)
+{
+    double w1[4 * NIN], b1[4], w2[NOUT * 4], b2[NOUT] = {0.2, -0.1, 0.05};
+    for (int i = 0; i < 4 * NIN; i++)
+        w1[i] = ((i * 7) % 13 - 6) / 6.0;
+    for (int i = 0; i < 4; i++)
+        b1[i] = (i - 1.5) / 3;
+    for (int i = 0; i < NOUT * 4; i++)
+        w2[i] = ((i * 5) % 9 - 4) / 4.0;
+    cn_model_t m;
+    cn_net_diag_t d = {{0}};
+    char p[256];
+    path(p, name);
+    ck_assert_int_eq(cn_model_init(&m, 1, 1, NIN, 1.0 / 15, 0, 15), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(&m, 4, w1, b1, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(&m, NOUT, w2, b2, &d), CN_OK);
+    ck_assert_int_eq(cn_model_save(&m, p, &d), CN_OK);
+    cn_model_clear(&m);
+}
+
+/* rows inputs of NIN values in [0, 15] as CSV, separated by sep */
+static void write_inputs(const char *name, size_t rows, const char *sep)
+{
+    char p[256];
+    path(p, name);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 71);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < NIN; j++)
+            fprintf(f, "%u%s", (unsigned)cn_test_rng_below(&r, 16), j + 1 < NIN ? sep : "\n");
+    fclose(f);
+}
+
+static void make_dir(void)
+{
+    find_bin();
+    fsize_limit = 0;
+    snprintf(dir, sizeof dir, "/tmp/cn_test_cliout_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* model.cnm, plan.cnp, client.key, eval.keys, in.csv (7 inputs), batch.bin, reply.bin; the
+ * tool runs in dir, so relative names are the test's files */
+static void base_files(void)
+{
+    make_model("model.cnm");
+    write_inputs("in.csv", 7, ",");
+    expect(cli("compile", "model.cnm", "-o", "plan.cnp", "--weight-bits", "6", NULL), 0, NULL);
+    expect(cli("keygen", "plan.cnp", "-o", "client.key", "--eval-keys", "eval.keys", NULL), 0,
+           NULL);
+    expect(
+        cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "batch.bin", NULL),
+        0, NULL);
+    expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "reply.bin", NULL), 0, NULL);
+}
+
+/* Outputs over inputs or over each other, by identity: every spelling is refused (exit 2)
+ * and the file is left as it was. */
+START_TEST(test_cliout_same_file)
+{
+    make_dir();
+    base_files();
+    size_t klen, klen2;
+    char *key = read_all("client.key", &klen);
+    /* keygen: two spellings of one new file, of one existing file, and through a link */
+    expect(cli("keygen", "plan.cnp", "-o", "./kk2.key", "--eval-keys", "kk2.key", NULL), 2,
+           "the same file for two outputs", NULL);
+    ck_assert(!exists("kk2.key"));
+    char sub[256];
+    path(sub, "sub");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    expect(cli("keygen", "plan.cnp", "-o", "sub/../kk3.key", "--eval-keys", "kk3.key", NULL), 2,
+           "the same file for two outputs", NULL);
+    ck_assert(!exists("kk3.key"));
+    expect(cli("keygen", "plan.cnp", "-o", "./client.key", "--eval-keys", "client.key", NULL),
+           2, "two outputs", NULL);
+    char link[256], target[256];
+    path(link, "key.link");
+    path(target, "client.key");
+    ck_assert_int_eq(symlink(target, link), 0);
+    /* an output over an input, spelt otherwise: plan, key, inputs, batch, reply */
+    expect(cli("keygen", "./plan.cnp", "-o", "plan.cnp", "--eval-keys", "e2", NULL), 2,
+           "would overwrite", NULL);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "./client.key",
+               NULL),
+           2, "would overwrite", NULL);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "key.link", NULL),
+           2, "would overwrite", NULL);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "sub/../in.csv",
+               NULL),
+           2, "would overwrite", NULL);
+    expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "./eval.keys", NULL), 2,
+           "would overwrite", NULL);
+    expect(
+        cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "key.link", NULL),
+        2, "would overwrite", NULL);
+    expect(cli("run", "model.cnm", "in.csv", "-o", "./model.cnm", NULL), 2, "would overwrite",
+           NULL);
+    /* infer: checked before the server is asked anything (none listens on port 9) */
+    write_text("token", "secret-token\n");
+    write_text("ca.pem", "not a certificate\n");
+    const char *outs[] = {"client.key", "./client.key", "key.link", "eval.keys",
+                          "./in.csv",   "token",        "ca.pem"};
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++)
+        expect(cli("infer", "--server", "http://127.0.0.1:9", "--token-file", "token",
+                   "--cacert", "ca.pem", "--key", "client.key", "--eval-keys", "eval.keys",
+                   "in.csv", "-o", outs[i], NULL),
+               2, "would overwrite", NULL);
+    /* without --eval-keys infer reads the cache CLIENT_KEY.eval-keys */
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "client.key", "in.csv", "-o",
+               "./client.key.eval-keys", NULL),
+           2, "would overwrite", NULL);
+    char *key2 = read_all("client.key", &klen2);
+    ck_assert_uint_eq(klen, klen2);
+    ck_assert(memcmp(key, key2, klen) == 0);
+    free(key);
+    free(key2);
+    remove_dir();
+}
+END_TEST
+
+/* Outputs that cannot be written are refused before the work; failed writes say why (the
+ * system's strerror) and leave nothing. */
+START_TEST(test_cliout_write_errors)
+{
+    make_dir();
+    base_files();
+    char sub[256];
+    path(sub, "sub");
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    /* a directory, a missing directory: refused at once (no "encrypting" work first) */
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "sub/", NULL), 1,
+           "sub/", "is a directory", NULL);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "sub", NULL), 1,
+           "is a directory", NULL);
+    expect(cli("compile", "model.cnm", "-o", "nodir/p.cnp", NULL), 1, "nodir/p.cnp",
+           strerror(ENOENT), NULL);
+    expect(cli("keygen", "plan.cnp", "-o", "k.key", "--eval-keys", "nodir/e", NULL), 1,
+           "nodir/e", strerror(ENOENT), NULL);
+    ck_assert(!exists("k.key"));
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "client.key", "in.csv", "-o",
+               "sub", NULL),
+           1, "is a directory", NULL);
+    /* a file size limit of 64 bytes: every write of more fails with EFBIG */
+    const char *why = strerror(EFBIG);
+    size_t len;
+    char *before = read_all("batch.bin", &len);
+    fsize_limit = 64;
+    expect(
+        cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "batch.bin", NULL),
+        1, "batch.bin", why, NULL);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "b2.bin", NULL),
+           1, "b2.bin", why, NULL);
+    expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "r2.bin", NULL), 1, "r2.bin",
+           why, NULL);
+    expect(cli("keygen", "plan.cnp", "-o", "k2.key", "--eval-keys", "e2.keys", NULL), 1, why,
+           NULL);
+    expect(
+        cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "out.csv", NULL),
+        1, "out.csv", why, NULL);
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "--json", "-o",
+               "out.json", NULL),
+           1, "out.json", why, NULL);
+    expect(cli("compile", "model.cnm", "-o", "p2.cnp", "--weight-bits", "6", NULL), 1, "p2.cnp",
+           why, NULL);
+    fsize_limit = 0;
+    const char *none[] = {"b2.bin",  "r2.bin",   "k2.key", "e2.keys",
+                          "out.csv", "out.json", "p2.cnp"};
+    for (size_t i = 0; i < sizeof none / sizeof *none; i++)
+        ck_assert_msg(!exists(none[i]), "%s left after a failed write", none[i]);
+    no_partial();
+    size_t len2;
+    char *after = read_all("batch.bin", &len2); /* the file already there is kept */
+    ck_assert_uint_eq(len, len2);
+    ck_assert(memcmp(before, after, len) == 0);
+    free(before);
+    free(after);
+    remove_dir();
+}
+END_TEST
+
+/* Sends sig to a command once its partial file exists; it must remove the file, say so and
+ * exit with 128 + sig. */
+static void interrupt(int sig, const char *out, const char *arg0, ...)
+{
+    va_list ap;
+    va_start(ap, arg0);
+    const pid_t pid = start(arg0, ap);
+    va_end(ap);
+    char part[160];
+    snprintf(part, sizeof part, "%s.partial-%ld", out, (long)pid);
+    int seen = 0;
+    for (int i = 0; i < 60000 && !seen; i++) { /* up to 60 s */
+        seen = exists(part);
+        if (!seen) {
+            int st;
+            ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "%s ended before its partial file",
+                          arg0);
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        }
+    }
+    ck_assert_msg(seen, "%s: no %s", arg0, part);
+    ck_assert_int_eq(kill(pid, sig), 0);
+    const int rc = finish(pid);
+    ck_assert_msg(rc == 128 + sig, "%s: exit %d, expected %d\n%s", arg0, rc, 128 + sig,
+                  err_buf);
+    ck_assert_msg(strstr(err_buf, "interrupted by SIG") != NULL, "%s", err_buf);
+    ck_assert_msg(strstr(err_buf, "partial output was removed") != NULL, "%s", err_buf);
+    ck_assert(!exists(part));
+    ck_assert(!exists(out));
+    no_partial();
+}
+
+START_TEST(test_cliout_interrupt)
+{
+    make_dir();
+    base_files();
+    /* inputs for many batches (about 120 at n = 8192, 100 MB): encrypt and eval each take
+     * about a second on one thread after the partial file appears, time enough for the
+     * signal even on a loaded machine */
+    write_inputs("many.csv", 1000000, ",");
+    interrupt(SIGINT, "big.bin", "encrypt", "client.key", "many.csv", "--plan", "plan.cnp",
+              "-o", "big.bin", "--threads", "1", "--quiet", NULL);
+    expect(cli("encrypt", "client.key", "many.csv", "--plan", "plan.cnp", "-o", "many.bin",
+               "--threads", "2", "--quiet", NULL),
+           0, NULL);
+    interrupt(SIGINT, "big.reply", "eval", "plan.cnp", "eval.keys", "many.bin", "-o",
+              "big.reply", "--threads", "1", "--quiet", NULL);
+    interrupt(SIGTERM, "big.reply", "eval", "plan.cnp", "eval.keys", "many.bin", "-o",
+              "big.reply", "--threads", "1", "--quiet", NULL);
+    remove_dir();
+}
+END_TEST
+
+/* Input files whose trouble the message must name. */
+START_TEST(test_cliout_inputs)
+{
+    make_dir();
+    base_files();
+    /* a .npy of shape (0, 6): no inputs */
+    char h[128];
+    int hl =
+        snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 6), }");
+    while ((10 + hl + 1) % 64)
+        h[hl++] = ' ';
+    h[hl++] = '\n';
+    char npy[256];
+    path(npy, "empty.npy");
+    FILE *f = fopen(npy, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 255, f);
+    fputc(hl >> 8, f);
+    fwrite(h, 1, (size_t)hl, f);
+    fclose(f);
+    expect(cli("encrypt", "client.key", "empty.npy", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "empty.npy", "no inputs", NULL);
+    /* 2^62 x 2^62: the shape is too large (not a malformed header) */
+    hl = snprintf(h, sizeof h,
+                  "{'descr': '|u1', 'fortran_order': False, 'shape': (4611686018427387904, "
+                  "4611686018427387904), }");
+    while ((10 + hl + 1) % 64)
+        h[hl++] = ' ';
+    h[hl++] = '\n';
+    path(npy, "huge.npy");
+    f = fopen(npy, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 255, f);
+    fputc(hl >> 8, f);
+    fwrite(h, 1, (size_t)hl, f);
+    fclose(f);
+    expect(cli("encrypt", "client.key", "huge.npy", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "huge.npy", "too large", NULL);
+    ck_assert_msg(!strstr(err_buf, "malformed"), "%s", err_buf);
+    /* an integer beyond 64 bits: said so, with the model's range [0, 15] */
+    write_text("wide.csv", "1,2,3,4,5,6\n1,99999999999999999999999,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "wide.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "wide.csv", "line 2, column 2", "64-bit integer", "[0, 15]", NULL);
+    ck_assert_msg(!strstr(err_buf, "not an integer"), "%s", err_buf);
+    write_text("wneg.csv", "-99999999999999999999999,2,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "wneg.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "column 1", "64-bit integer", NULL);
+    /* tabs separate values as commas do: the same batch size as the CSV gives */
+    write_inputs("tabs.tsv", 7, "\t");
+    expect(cli("encrypt", "client.key", "tabs.tsv", "--format", "csv", "--plan", "plan.cnp",
+               "-o", "tabs.bin", "--json", NULL),
+           0, NULL);
+    json_error_t je;
+    json_t *doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "%s", je.text);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "inputs")), 7);
+    json_decref(doc);
+    /* a UTF-8 byte order mark before a header line, and before a row of numbers */
+    write_text("bom1.csv", "\xEF\xBB\xBF"
+                           "a,b,c,d,e,f\n1,2,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "bom1.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           0, NULL);
+    write_text("bom2.csv", "\xEF\xBB\xBF"
+                           "1,2,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "bom2.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           0, NULL);
+    /* an empty field: its column, in the first row as in later ones */
+    write_text("gap1.csv", ",2,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "gap1.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "line 1, column 1", "empty field", NULL);
+    write_text("gap2.csv", "1,2,3,4,5,6\n1,2,,4,5,6\n");
+    expect(cli("encrypt", "client.key", "gap2.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "line 2, column 3", "empty field", NULL);
+    write_text("word.csv", "1,x,3,4,5,6\n");
+    expect(cli("encrypt", "client.key", "word.csv", "--plan", "plan.cnp", "-o", "b.bin", NULL),
+           1, "line 1, column 2", "'x' is not a number", NULL);
+    remove_dir();
+}
+END_TEST
+
+/* Option values outside their range: exit 2 naming the accepted range, in every command;
+ * packed eval --json as the batched one. */
+START_TEST(test_cliout_options)
+{
+    make_dir();
+    make_model("model.cnm");
+    const char *ns[] = {"131072", "65536", "1000", "8", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof ns / sizeof *ns; i++)
+        expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", ns[i], NULL), 2, "--n", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", "131072", NULL), 2, "16", "32768",
+           NULL);
+    expect(cli("run", "model.cnm", "in.csv", "--n", "131072", NULL), 2, "--n", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--weight-bits", "1", NULL), 2,
+           "--weight-bits", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--tolerance", "0", NULL), 2,
+           "--tolerance", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--batch-size", "2000000", NULL), 2,
+           "--batch-size", NULL);
+    expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "99999", NULL), 2, "--threads",
+           NULL);
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "k", "in.csv", "--retries",
+               "0", NULL),
+           2, "--retries", NULL);
+    /* packed eval --json: the fields docs/cli.md lists for eval */
+    write_inputs("in.csv", 5, ",");
+    expect(cli("compile", "model.cnm", "-o", "pk.cnp", "--weight-bits", "6", "--batch-size",
+               "4", "--layout", "packed", NULL),
+           0, NULL);
+    expect(cli("keygen", "pk.cnp", "-o", "pk.key", "--eval-keys", "pk.keys", NULL), 0, NULL);
+    expect(cli("encrypt", "pk.key", "in.csv", "--plan", "pk.cnp", "-o", "pk.batch", NULL), 0,
+           NULL);
+    expect(cli("eval", "pk.cnp", "pk.keys", "pk.batch", "-o", "pk.reply", "--json", NULL), 0,
+           NULL);
+    json_error_t je;
+    json_t *doc = json_loads(out_buf, 0, &je);
+    ck_assert_msg(doc != NULL, "%s\n%s", je.text, out_buf);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "inputs")), 5);
+    ck_assert(json_real_value(json_object_get(doc, "predictions_per_hour")) > 0);
+    json_t *steps = json_object_get(doc, "steps");
+    ck_assert(json_is_object(steps) && json_object_size(steps) > 0);
+    const char *k;
+    json_t *v;
+    json_object_foreach(steps, k, v)
+        ck_assert_msg(json_is_real(v) && json_real_value(v) >= 0, "step %s", k);
+    json_decref(doc);
+    remove_dir();
+}
+END_TEST
+
+CN_SUITE(cli_outputs)
+{
+    Suite *s = suite_create("cli_outputs");
+    TCase *tc = cn_tcase("cli_outputs", 600);
+    tcase_add_test(tc, test_cliout_same_file);
+    tcase_add_test(tc, test_cliout_write_errors);
+    tcase_add_test(tc, test_cliout_interrupt);
+    tcase_add_test(tc, test_cliout_inputs);
+    tcase_add_test(tc, test_cliout_options);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cryptonets/cryptonets.h"
+#include "cryptonets/idx.h"
 #include "common.h"
 #include "results_json.h"
 
@@ -114,6 +115,10 @@ typedef struct {
     size_t n, moduli, nq, images;
     int threads;
     uint64_t seed;
+    int wbits_given;            /* --weight-bits was given: it forces the width */
+    size_t ncalib;              /* --calib: labelled training images for the width search */
+    const char *data_dir;       /* --data: the MNIST files (data by default) */
+    int64_t *calib, *calib_lab; /* ncalib raw inputs and their labels */
 } opts_t;
 
 /* The CryptoNets shape with random float weights (about 1 in 8 of the dense ones zero). */
@@ -159,6 +164,12 @@ static int compile_opts(cn_compile_opts_t *o, const opts_t *op, const conf_t *c,
 {
     memset(o, 0, sizeof *o);
     o->weight_bits = op->wbits;
+    if (op->ncalib && !op->wbits_given) { /* the compiler's default: the width search */
+        o->weight_bits = 0;
+        o->calib = op->calib;
+        o->calib_labels = op->calib_lab;
+        o->ncalib = op->ncalib;
+    }
     o->n = c->n ? c->n : op->n;
     o->t_bits = op->tbits;
     o->nt = op->moduli;
@@ -291,6 +302,64 @@ static int outputs_exact(const worker_t *w)
     return 1;
 }
 
+/* cn_plan_compile; a compile with the width search (calibration inputs) runs in a child
+ * process that hands back the plan's bytes: the search's OpenMP threads would make every
+ * later fork's child hang in its first parallel region (libgomp is not fork-safe), and
+ * this program forks a server per configuration. */
+static cn_status compile_plan(cn_plan_t **p, const cn_model_t *m, const cn_compile_opts_t *o,
+                              cn_net_diag_t *d)
+{
+    if (!o->ncalib)
+        return cn_plan_compile(p, m, o, d);
+    int fd[2];
+    if (pipe(fd))
+        return CN_ERR_IO;
+    fflush(NULL);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return CN_ERR_IO;
+    }
+    if (pid == 0) { /* child: status, diagnostic, length, bytes */
+        close(fd[0]);
+        cn_plan_t *cp = NULL;
+        uint8_t *b = NULL;
+        size_t len = 0;
+        cn_status st = cn_plan_compile(&cp, m, o, d);
+        if (st == CN_OK)
+            st = cn_plan_to_bytes(&b, &len, cp);
+        const int32_t code = (int32_t)st;
+        const uint64_t l64 = st == CN_OK ? len : 0;
+        int ok = write_full(fd[1], &code, sizeof code) == 0 &&
+                 write_full(fd[1], d->msg, sizeof d->msg) == 0 &&
+                 write_full(fd[1], &l64, sizeof l64) == 0 &&
+                 (!l64 || write_full(fd[1], b, len) == 0);
+        _exit(ok ? 0 : 1);
+    }
+    close(fd[1]);
+    int32_t code = CN_ERR_IO;
+    uint64_t len = 0;
+    uint8_t *b = NULL;
+    cn_status st = CN_ERR_IO;
+    if (read_full(fd[0], &code, sizeof code) == 0 &&
+        read_full(fd[0], d->msg, sizeof d->msg) == 0 &&
+        read_full(fd[0], &len, sizeof len) == 0) {
+        st = (cn_status)code;
+        if (st == CN_OK && (len == 0 || len > ((uint64_t)1 << 34) || !(b = malloc(len))))
+            st = CN_ERR_NO_MEMORY;
+        if (st == CN_OK && read_full(fd[0], b, len) != 0)
+            st = CN_ERR_IO;
+    }
+    close(fd[0]);
+    int ws;
+    waitpid(pid, &ws, 0);
+    if (st == CN_OK)
+        st = cn_plan_from_bytes(p, b, len, 0, d);
+    free(b);
+    return st;
+}
+
 /* Compiles the plan and starts the server process (before any thread of this process
  * starts: OpenMP's threads do not survive a fork). */
 static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opts_t *op,
@@ -306,7 +375,7 @@ static void worker_setup(worker_t *w, ready_t *r, const cn_model_t *m, const opt
         return;
     }
     double t0 = now_s();
-    cn_status st = cn_plan_compile(&w->plan, m, &o, &d);
+    cn_status st = compile_plan(&w->plan, m, &o, &d);
     r->compile_s = now_s() - t0;
     if (st != CN_OK) {
         snprintf(r->msg, sizeof r->msg, "compile: %s: %s", cn_strerror(st), d.msg);
@@ -866,7 +935,7 @@ static void usage(void)
             "usage: throughput [--model FILE] [--threads T] [--images N] [--reps R]\n"
             "                  [--weight-bits W] [--t-bits B] [--moduli K] [--n N] [--logq L]\n"
             "                  [--q-bits B] [--nq K] [--seed S] [--sweep LIST]\n"
-            "                  [--json | --json-file F]\n"
+            "                  [--calib N [--data DIR]] [--json | --json-file F]\n"
             "  --model: a model file (e.g. examples/models/cryptonets_mnist.cnm) instead of\n"
             "  the random-weight CryptoNets shape; --weight-bits still applies (default 5)\n"
             "  --reps: batches per configuration (median, min and max reported; default 3)\n"
@@ -877,9 +946,61 @@ static void usage(void)
             "  --sweep: comma-separated groups of threads, fill, n, opt (or all), each run\n"
             "  in one process per configuration with interleaved batches and reported as\n"
             "  ratios to the group's baseline\n"
+            "  --calib N: with --model, the compiler's default choice of weight widths: the\n"
+            "  width search on the first N labelled MNIST training images of DIR (data/mnist),\n"
+            "  as examples/mnist_private (5000); --weight-bits then forces a width instead\n"
             "  --json: JSON on stdout instead of tables; --json-file F: tables on stdout and\n"
             "  JSON in F\n");
     exit(2);
+}
+
+/* --calib: the first op->ncalib MNIST training images of op->data_dir (and their labels)
+ * as the model's raw inputs (pixel >> (8 - b) for a model on [0, 2^b - 1], as the
+ * trainer quantized them); 0, or 1 with the reason on stderr. */
+static int load_calibration(opts_t *op, const cn_model_t *m)
+{
+    const char *dir = op->data_dir ? op->data_dir : "data/mnist";
+    int bits = 0;
+    while (bits < 8 && ((int64_t)1 << bits) - 1 < m->input_max)
+        bits++;
+    if (!op->model_path || m->input_min != 0 || ((int64_t)1 << bits) - 1 != m->input_max ||
+        cn_model_inputs(m) != 784) {
+        fprintf(stderr, "throughput: --calib needs --model, a 784-input MNIST model on "
+                        "inputs [0, 2^b - 1] with b <= 8\n");
+        return 1;
+    }
+    cn_idx_t img = {0}, lab = {0};
+    cn_net_diag_t d = {{0}};
+    char pi[1024], pl[1024];
+    snprintf(pi, sizeof pi, "%s/train-images-idx3-ubyte", dir);
+    snprintf(pl, sizeof pl, "%s/train-labels-idx1-ubyte", dir);
+    if (cn_idx_load(&img, pi, &d) != CN_OK || cn_idx_load(&lab, pl, &d) != CN_OK) {
+        fprintf(stderr, "throughput: %s (`make data` fetches MNIST)\n", d.msg);
+        cn_idx_clear(&img);
+        return 1;
+    }
+    int st = 0;
+    if (img.ndims != 3 || img.dims[1] * img.dims[2] != 784 || lab.ndims != 1 ||
+        lab.dims[0] != img.dims[0] || op->ncalib > img.dims[0]) {
+        fprintf(stderr,
+                "throughput: %s: expected at least %zu images of 28 x 28 and as "
+                "many labels\n",
+                dir, op->ncalib);
+        st = 1;
+    }
+    op->calib = st ? NULL : malloc(op->ncalib * 784 * sizeof *op->calib);
+    op->calib_lab = st ? NULL : malloc(op->ncalib * sizeof *op->calib_lab);
+    if (!st && (!op->calib || !op->calib_lab)) {
+        fprintf(stderr, "throughput: out of memory\n");
+        st = 1;
+    }
+    for (size_t i = 0; !st && i < op->ncalib * 784; i++)
+        op->calib[i] = img.data[i] >> (8 - bits);
+    for (size_t i = 0; !st && i < op->ncalib; i++)
+        op->calib_lab[i] = lab.data[i];
+    cn_idx_clear(&img);
+    cn_idx_clear(&lab);
+    return st;
 }
 
 /* word is one of the comma-separated items of list */
@@ -930,14 +1051,19 @@ int main(int argc, char **argv)
             json_file = v;
         else if (!strcmp(a, "--sweep"))
             sweep = v;
+        else if (!strcmp(a, "--data"))
+            op.data_dir = v;
         else if (!isnum)
             usage();
         else if (!strcmp(a, "--threads"))
             op.threads = (int)num;
         else if (!strcmp(a, "--images"))
             op.images = (size_t)num;
-        else if (!strcmp(a, "--weight-bits"))
+        else if (!strcmp(a, "--weight-bits")) {
             op.wbits = (unsigned)num;
+            op.wbits_given = 1;
+        } else if (!strcmp(a, "--calib"))
+            op.ncalib = (size_t)num;
         else if (!strcmp(a, "--t-bits"))
             op.tbits = (unsigned)num;
         else if (!strcmp(a, "--moduli"))
@@ -972,6 +1098,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "throughput: model: %s: %s\n", cn_strerror(st), d.msg);
         return 1;
     }
+
+    if (op.ncalib && load_calibration(&op, &m))
+        return 1;
 
     conf_t conf[MAX_CONF];
     size_t nconf = 0;
@@ -1042,7 +1171,7 @@ int main(int argc, char **argv)
         cn_plan_t *p;
         char err[200];
         if (compile_opts(&o, &op, &conf[0], err, sizeof err) == 0 &&
-            cn_plan_compile(&p, &m, &o, &d) == CN_OK) {
+            compile_plan(&p, &m, &o, &d) == CN_OK) {
             cn_plan_print(p, stdout);
             cn_plan_free(p);
         }
@@ -1058,7 +1187,7 @@ int main(int argc, char **argv)
         conf_t all_on = conf[i];
         all_on.no_mod_switch = all_on.eager_relin = all_on.per_ct = 0;
         if (compile_opts(&o, &op, &all_on, err, sizeof err) ||
-            cn_plan_compile(&p, &m, &o, &d) != CN_OK)
+            compile_plan(&p, &m, &o, &d) != CN_OK)
             break; /* each configuration reports its own refusal */
         const cn_bfv_params_t *prm = cn_plan_params(p);
         for (size_t j = i; j < nconf && !strcmp(conf[j].group, "opt"); j++) {

@@ -352,7 +352,7 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
 }
 
 /* Compiles m with options o: calibrated on the --calib inputs (and --calib-labels), or
- * (default_calib, when neither --calib nor --weight-bits is given) on up to 1000 rows of
+ * (default_calib, when neither --calib nor --weight-bits is given) on up to 5000 rows of
  * default_calib (and of default_labels, if not NULL), or with 8-bit weights. 0 or an exit
  * status with the reason printed. */
 static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
@@ -393,7 +393,7 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
         o.calib_labels = a->calib_labels ? lab.v : NULL;
     } else if (!a->weight_bits && default_calib) {
         o.calib = default_calib->v;
-        o.ncalib = default_calib->rows < 1000 ? default_calib->rows : 1000;
+        o.ncalib = default_calib->rows < 5000 ? default_calib->rows : 5000;
         o.calib_labels = default_labels ? default_labels->v : NULL;
     } else if (!a->weight_bits) {
         o.weight_bits = 8;

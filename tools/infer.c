@@ -355,6 +355,8 @@ static void keep_job(const infer_opts_t *o, const char *job)
 }
 
 static void remove_tmp(void);
+static void die_of_signal(void);
+static int speaks_tls(const char *base);
 
 /* A signal, once libcurl returned (http_try): the job's commands if the upload was
  * accepted meanwhile, then the death of the signal. */
@@ -370,6 +372,13 @@ static void die_interrupted(const char *method, const char *path, CURLcode e, co
             keep_job(o, job);
         json_decref(d);
     }
+    die_of_signal();
+}
+
+/* The end of an interrupted infer, outside the handler: the job's commands (or that none
+ * was accepted), the temporary files removed, then the death of the signal. */
+static void die_of_signal(void)
+{
     if (resume_len)
         fputs(resume_text, stderr);
     else
@@ -378,6 +387,17 @@ static void die_interrupted(const char *method, const char *path, CURLcode e, co
     const int sig = interrupted;
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* A job's POST (all its attempts, and whatever the upload does after them) is over and
+ * its answer, if it was a job, recorded by keep_job: until here the handler only notes a
+ * signal (posting), which is acted on now, so that no signal can end infer between the
+ * server's 202 and the job's commands being ready to print. */
+static void upload_settled(void)
+{
+    posting = 0;
+    if (interrupted)
+        die_of_signal();
 }
 
 /* libcurl's progress callback: a signal stops the transfer, except a job's upload sent
@@ -395,8 +415,12 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 static void sleep_s(double s)
 {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted) {
+    /* in steps of 0.2 s: a signal taken by another thread interrupts no nanosleep here */
+    for (double left = s; left > 0 && !interrupted; left -= 0.2) {
+        const double step = left < 0.2 ? left : 0.2;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted) {
+        }
     }
 }
 
@@ -666,6 +690,14 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
         const int lost = e == CURLE_COULDNT_CONNECT || e == CURLE_SEND_ERROR ||
                          e == CURLE_RECV_ERROR || e == CURLE_OPERATION_TIMEDOUT ||
                          e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
+        if (attempt == 1 &&
+            (e == CURLE_GOT_NOTHING || e == CURLE_RECV_ERROR || e == CURLE_WEIRD_SERVER_REPLY ||
+             e == CURLE_UNSUPPORTED_PROTOCOL) &&
+            speaks_tls(c->base)) /* not retried: every attempt would end the same */
+            return cli_fail(CLI_ERROR, &A,
+                            "%s speaks HTTPS (TLS), not plain HTTP: give --server https://%s "
+                            "(with --cacert for a certificate of your own)",
+                            c->base, c->base + 7);
         const int busy = e == CURLE_OK && (r->status == 503 || r->status == 429);
         if (stream && e == CURLE_ABORTED_BY_CALLBACK) {
             *lost_out = 1; /* the encryption failed: the caller reports it */
@@ -697,16 +729,39 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
     }
 }
 
+/* Whether the server of an http:// URL that answered nothing (or not HTTP) speaks TLS: a
+ * handshake alone (no request, hence no token, is sent; so its certificate need not be
+ * checked). 1 when it does: the URL should be https://. */
+static int speaks_tls(const char *base)
+{
+    if (strncasecmp(base, "http://", 7) != 0)
+        return 0;
+    char url[4200];
+    snprintf(url, sizeof url, "https://%s", base + 7);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    const int yes = curl_easy_perform(h) == CURLE_OK;
+    curl_easy_cleanup(h);
+    return yes;
+}
+
 /* http_try1, with a job's upload marked for the signal handler */
 static int http_try(http_t *c, const char *method, const char *path, const uint8_t *body,
                     size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
                     FILE *sink, resp_t *r)
 {
-    posting = !strcmp(method, "POST") && !strncmp(path, "/v1/jobs", 8);
-    const int rc =
-        http_try1(c, method, path, body, blen, upload, ulen, stream, lost_out, sink, r);
-    posting = 0;
-    return rc;
+    /* a job's POST stays marked after it returns: upload_settled ends the mark once the
+     * answer is recorded (the upload may still join its encryption thread meanwhile) */
+    if (!strcmp(method, "POST") && !strncmp(path, "/v1/jobs", 8))
+        posting = 1;
+    return http_try1(c, method, path, body, blen, upload, ulen, stream, lost_out, sink, r);
 }
 
 static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
@@ -757,11 +812,30 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
         snprintf(tok, sizeof tok, "%s", getenv("CRYPTONETS_TOKEN"));
         token_from_env = 1;
     }
+    /* the token without the blanks around it (an editor's trailing space, a CRLF line),
+     * as the server reads its tokens file; blanks inside are no token's */
     tok[strcspn(tok, "\r\n")] = 0;
-    if (o->token_file && !tok[0])
-        return cli_fail(CLI_ERROR, &A, "%s: no token in the file", o->token_file);
-    if (tok[0])
-        snprintf(auth, cap, "Authorization: Bearer %s", tok);
+    size_t lo = strspn(tok, " \t"), hi = strlen(tok);
+    while (hi > lo && (tok[hi - 1] == ' ' || tok[hi - 1] == '\t'))
+        hi--;
+    tok[hi] = 0;
+    const char *t = tok + lo;
+    const char *from = o->token_file    ? o->token_file
+                       : token_from_env ? "CRYPTONETS_TOKEN"
+                                        : NULL;
+    int rc = 0;
+    if (from && !*t)
+        rc = cli_fail(CLI_ERROR, &A, "%s: no token (empty, or only blanks)", from);
+    else if (from && strpbrk(t, " \t"))
+        rc = cli_fail(CLI_ERROR, &A,
+                      "%s: a token has no blanks inside (the file holds the "
+                      "token alone, not the tokens file's 'TENANT TOKEN' line)",
+                      from);
+    else if (*t)
+        snprintf(auth, cap, "Authorization: Bearer %s", t);
+    sodium_memzero(tok, sizeof tok);
+    if (rc)
+        return rc;
     sodium_memzero(tok, sizeof tok);
     return 0;
 }
@@ -1070,6 +1144,47 @@ static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t
     }
 }
 
+/* A job that failed (its result is the server's 422): no resume to offer, for it would
+ * fail again; the command that deletes it instead (docs/service.md, "Failures"). */
+static void job_failed(const infer_opts_t *o, const char *job)
+{
+    char t[8192];
+    size_t k = (size_t)snprintf(t, sizeof t,
+                                "cryptonets infer: job %s%s failed for good (resuming it "
+                                "would fail the same way; run infer on its inputs again); "
+                                "to delete it:\n",
+                                job, job_part);
+    k += job_command(t + k, sizeof t - k, o, job, (const char *[]){"--delete", NULL});
+    fprintf(stderr, "%.*s\n", (int)k, t);
+    resume_len = 0;
+}
+
+/* The result at path is for the client key of --key (its header's key id), checked before
+ * it is decrypted: else a job of another key (--job) is named, not the temporary file. */
+static int reply_key_check(const infer_opts_t *o, const char *path, const char *job,
+                           const cn_client_t *cl, const cn_packed_client_t *pcl)
+{
+    char err[512];
+    uint8_t id[32];
+    cli_reader_t rd;
+    const int bad_read = cli_reader_open(&rd, path, CLI_KIND_REPLY, err, sizeof err);
+    int bad_id = pcl ? cli_packed_key_id(id, pcl) : cli_key_id(id, cl);
+    if (bad_read || bad_id) {
+        cli_reader_close(&rd);
+        return cli_fail(CLI_ERROR, &A, "job %.16s...: its result cannot be read", job);
+    }
+    const int other = memcmp(id, rd.h.key_id, 32) != 0;
+    cli_reader_close(&rd);
+    if (!other)
+        return 0;
+    resume_len = 0; /* not this key's: its commands with --key would fail the same way */
+    return cli_fail(CLI_MISMATCH, &A,
+                    "job %s was uploaded with another client key than %s: resume it with "
+                    "--key of that key (the one whose evaluation keys it names: GET "
+                    "/v1/jobs/%.16s... gives 'key')",
+                    job, o->key, job);
+}
+
 /* Appends the records of one job's result (the container at part) to the result of all
  * the jobs being written to path by w (opened with the first part's header, records and
  * inputs the whole run's): the one result decrypt reads, as if one job had held all. */
@@ -1229,6 +1344,11 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             /* encrypt and upload at once; the same bytes are the same job, so a retry
              * (from the file the encryption also writes) cannot make two */
             snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+            if (njobs > 1) /* before the upload: a signal's message names the part too */
+                snprintf(job_part, sizeof job_part,
+                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
+                         "prints numbered from 1)",
+                         jn + 1, njobs, base + 1, base + rows, inputs);
             if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
                                                      batch_path, path, &r)
                              : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, batch_path,
@@ -1243,13 +1363,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
                 goto done;
             }
-            if (njobs > 1)
-                snprintf(job_part, sizeof job_part,
-                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
-                         "prints numbered from 1)",
-                         jn + 1, njobs, base + 1, base + rows, inputs);
-            say(o, "job %.16s... accepted%s", job, job_part);
             keep_job(o, job);
+            upload_settled();
+            say(o, "job %.16s... accepted%s", job, job_part);
         }
         /* wait: long polls (the server answers when the job changes state, or after the
          * seconds asked for), with a short pause only when an answer brings no change (a
@@ -1301,8 +1417,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
         if (fclose(rf) != 0 && rc == 0)
             rc = cli_fail(CLI_ERROR, &A, "%s: write failed", dst);
-        if (rc == 0 && r.status != 200)
+        if (rc == 0 && r.status != 200) {
             rc = server_error(&r, path);
+            if (r.status == 422) /* failed: a resume would fail the same way */
+                job_failed(o, job);
+        }
+        if (rc == 0 && (rc = reply_key_check(o, dst, job, cl, pcl)))
+            goto done;
         if (rc)
             goto done;
         struct stat sb;
@@ -1338,6 +1459,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     if (o->keep)
         resume_len = 0; /* kept as asked */
 done:
+    if (posting) /* a job's POST that ended in an error: a signal meanwhile ends infer */
+        upload_settled();
     if (merged.f) {
         merged.bad = 1;
         (void)cli_writer_close(&merged, err, sizeof err);

@@ -349,12 +349,46 @@ static int valid_tenant(const char *t)
     return 1;
 }
 
+/* --port-file F: written once the server listens (F.partial-PID, then renamed), so its
+ * directory must exist and be writable, and F must not be a directory: checked before
+ * anything is bound or created, CLI_USAGE with the reason (a server started without the
+ * file a script waits for would be found by no one). */
+static int check_port_file(const char *f)
+{
+    struct stat sb;
+    if (!*f)
+        return usage_error("--port-file: an empty path");
+    if (stat(f, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return usage_error("--port-file %s: a directory", f);
+    char d[4096];
+    snprintf(d, sizeof d, "%s", f);
+    char *slash = strrchr(d, '/');
+    if (slash)
+        slash[slash == d ? 1 : 0] = 0;
+    else
+        snprintf(d, sizeof d, ".");
+    if (stat(d, &sb) != 0)
+        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return usage_error("--port-file %s: %s: not a directory", f, d);
+    if (access(d, W_OK | X_OK) != 0)
+        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    return 0;
+}
+
 /* The tokens file: lines "TENANT TOKEN" (blank lines and # comments skipped). */
 static int load_tokens(svc_t *s, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_fail(CLI_ERROR, &SERVE, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
+        fprintf(stderr,
+                "cryptonets serve: warning: %s holds the tokens yet is readable or writable "
+                "by %s (mode %04o): anyone who can read it can act as every tenant; "
+                "chmod 600 it\n",
+                path, sb.st_mode & 007 ? "anyone" : "its group", (unsigned)(sb.st_mode & 0777));
     char line[1024];
     size_t lineno = 0;
     int rc = 0;
@@ -1926,6 +1960,8 @@ int cli_serve(int argc, char **argv)
     if (!o->tls_cert && !la.loopback && !o->allow_plain)
         return usage_error("plain HTTP on a non-loopback address: give --tls-cert and "
                            "--tls-key, or --allow-plain-http");
+    if (o->port_file && (rc = check_port_file(o->port_file)))
+        return rc;
     if (sodium_init() < 0)
         return cli_fail(CLI_ERROR, &SERVE, "libsodium failed to start");
     parse_faults();
@@ -1962,6 +1998,7 @@ int cli_serve(int argc, char **argv)
                            "%llu bytes",
                            (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
     char err[512];
+    int start_failed = 0; /* the port file could not be written: stop at once */
     /* everything that can be checked without touching the state directory first: the
      * certificate, then the address (a refused start leaves no state behind) */
     char *cert = NULL, *key = NULL;
@@ -2054,11 +2091,15 @@ int cli_serve(int argc, char **argv)
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];
         snprintf(text, sizeof text, "%u\n", port);
-        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
-            fprintf(stderr, "cryptonets serve: %s\n", err);
+        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err)) {
+            /* checked at start, yet unwritable now (a full disk): a server nobody can find
+             * stops, as if it never started */
+            fprintf(stderr, "cryptonets serve: --port-file %s; stopping\n", err);
+            start_failed = 1;
+        }
     }
     double last_sweep = 0;
-    for (;;) {
+    while (!start_failed) {
         struct timespec ts = {0, 100000000}; /* long polls end within 0.1 s of their time */
         const int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
@@ -2111,5 +2152,5 @@ int cli_serve(int argc, char **argv)
     cli_plan_clear(&s->plan);
     if (!o->quiet)
         fprintf(stderr, "cryptonets serve: stopped\n");
-    return CLI_OK;
+    return start_failed ? CLI_ERROR : CLI_OK;
 }

@@ -187,6 +187,9 @@ static char *err_of(const char *tag)
     return slurp(e, NULL);
 }
 
+static void err_has(const char *tag, const char *want);
+static void err_lacks(const char *tag, const char *bad);
+
 /* --- the server ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1305,6 +1308,12 @@ START_TEST(test_service_tls)
     check_outputs(out, x, ROWS);
     /* without the certificate the client cannot verify the server, and stops */
     ck_assert_int_eq(infer("noca", s.port, NULL, key, in, out, "https", NULL), 1);
+    /* infer with http:// to it: told to use https://, at once, without retries */
+    const double t0 = now();
+    ck_assert_int_eq(infer("plain", s.port, NULL, key, in, out, "http", NULL), 1);
+    ck_assert_double_lt(now() - t0, 20);
+    err_has("plain", "give --server https://");
+    err_lacks("plain", "retrying");
     /* plain HTTP to a TLS port gets no answer */
     answer_t *a = malloc(sizeof *a);
     ck_assert_int_ne(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
@@ -2773,6 +2782,221 @@ START_TEST(test_service_client)
 }
 END_TEST
 
+/* The id of the one job of alice's (DIR/state) that is not in seen (ids joined), or 0. */
+static int new_job(char id[65], const char *seen)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/state/tenants/alice/jobs", dir);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    int found = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const size_t n = strlen(e->d_name);
+        char one[65];
+        snprintf(one, sizeof one, "%.64s", e->d_name);
+        if (n == 68 && !strcmp(e->d_name + 64, ".job") && !strstr(seen, one)) {
+            snprintf(id, 65, "%s", one);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* SIGINT at the moment the server has accepted a job (its description renamed into
+ * place), then up to 11.5 ms later in steps of 0.5 ms: infer dies of the signal after printing
+ * the job's id and commands whenever the server holds the job, and says no job was accepted
+ * only when it holds none (defect: a signal between the 202 and the job's commands being
+ * ready, while the upload ended, killed infer silently and left a job nobody could find) */
+START_TEST(test_service_interrupt)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], in[256], tokens[256], tfile[256], url[64], seen[8192] = "";
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(tokens, "tokens.txt");
+    path(tfile, "alice.token");
+    write_bytes(tokens, "alice alice-token-1\n", 20);
+    write_bytes(tfile, "alice-token-1\n", 14);
+    chmod(tokens, 0600);
+    server_t s; /* no evaluation: every job stays */
+    start_server(
+        &s, "serve",
+        (const char *[]){"--tokens", tokens, "--workers", "0", "--max-jobs", "64", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    /* the key registered first, so that each run's upload starts at once */
+    ck_assert_int_eq(tool("first", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in,
+                                           "--token-file", tfile, "--wait", "0.5", NULL}),
+                     1);
+    char id[65];
+    ck_assert(new_job(id, seen));
+    strcat(seen, id);
+    /* each run its own inputs (another batch: another job), of 4 records: the upload's
+     * file is still being written and synced when the 202 comes */
+    char plan[256];
+    path(plan, "plan.cnp");
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *pl;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&pl, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    free(pb);
+    const size_t rows = 4 * cn_plan_params(pl)->n;
+    cn_plan_free(pl);
+    int64_t *y = malloc(rows * NIN * sizeof *y);
+    for (int run = 0; run < 24; run++) {
+        char tag[32], file[256];
+        snprintf(tag, sizeof tag, "int%d", run);
+        snprintf(file, sizeof file, "%s/in%d.csv", dir, run);
+        inputs(y, rows, 100 + (uint64_t)run);
+        write_csv(file, y, rows);
+        const pid_t pid = spawn(tag, NULL,
+                                (const char *[]){"infer", "--server", url, "--key", key, file,
+                                                 "--token-file", tfile, NULL});
+        int accepted = 0;
+        for (const double t0 = now(); now() - t0 < 60 && !accepted;)
+            if (!(accepted = new_job(id, seen)))
+                nap(0.0005);
+        ck_assert_msg(accepted, "%s: no job after 60 s", tag);
+        nap(0.0005 * run); /* 0 to 11.5 ms after the job is on the server's disk */
+        kill(pid, SIGINT);
+        int st;
+        const double t0 = now();
+        while (waitpid(pid, &st, WNOHANG) == 0 && now() - t0 < 60)
+            nap(0.01);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "%s: not ended by SIGINT",
+                      tag);
+        strcat(seen, id);
+        err_has(tag, id); /* the server holds it: named, with its commands */
+        err_has(tag, "stays on the server");
+        err_has(tag, "--delete");
+        err_lacks(tag, "no job of these inputs was accepted");
+    }
+    free(y);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* Files serve must write at start and the tokens it reads: an unwritable --port-file (its
+ * directory missing, or a directory itself) is refused with exit 2 before anything is
+ * bound or created (defect: logged, and the server kept serving unfound); a tokens file
+ * others can read is warned about; tokens are read without the blanks around them on
+ * both sides (defect: ' token ' gave 403), and an empty token file is refused */
+START_TEST(test_service_start_files)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char plan[256], state[256], tokens[256], tfile[256], key[256], in[256], out[256];
+    char url[64];
+    path(plan, "plan.cnp");
+    path(state, "fresh-state");
+    path(tokens, "tokens.txt");
+    path(tfile, "alice.token");
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    const char *bad_ports[] = {"/nonexistent/p", dir};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            tool("badport", NULL,
+                 (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                                  "127.0.0.1:0", "--port-file", bad_ports[i], NULL}),
+            2);
+        err_has("badport", "--port-file");
+        struct stat sb;
+        ck_assert_msg(stat(state, &sb) != 0, "a refused start created its state directory");
+    }
+    /* tokens: a 0644 file is warned about; blanks around the tokens are no part of them */
+    write_bytes(tokens, "alice\t alice-token-1 \r\n", 23);
+    chmod(tokens, 0644);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--tokens", tokens, NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    err_has("serve", "chmod 600");
+    write_bytes(tfile, "  alice-token-1 \r\n", 18);
+    ck_assert_msg(tool("blanks", NULL,
+                       (const char *[]){"infer", "--server", url, "--key", key, in,
+                                        "--token-file", tfile, "-o", out, "--raw", NULL}) == 0,
+                  "%s", err_of("blanks"));
+    check_outputs(out, x, ROWS);
+    write_bytes(tfile, " \n", 2);
+    ck_assert_int_eq(tool("empty", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in,
+                                           "--token-file", tfile, NULL}),
+                     1);
+    err_has("empty", "no token");
+    stop_server(&s);
+    chmod(tokens, 0600);
+    start_server(&s, "serve600", (const char *[]){"--tokens", tokens, NULL});
+    err_lacks("serve600", "chmod 600");
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* A job whose reply cannot be written (a full disk, CRYPTONETS_SERVE_FAULT=reply=enospc):
+ * failed with the system's reason, in its status and in the server's log; infer calls
+ * it failed for good and offers the delete command, not a resume (defect: 'write failed'
+ * without ENOSPC, nothing logged, a resume that repeats the 422). --job of another
+ * client key's job: refused as such, no temporary path shown, no resume offered */
+START_TEST(test_service_job_failures)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], in[256], out[256], other[256], other_keys[256], plan[256], url[64];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(other, "other.key");
+    path(other_keys, "other.eval-keys");
+    path(plan, "plan.cnp");
+    setenv("CRYPTONETS_SERVE_FAULT", "reply=enospc", 1);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    ck_assert_int_eq(infer("full", s.port, NULL, key, in, out, NULL, NULL), 1);
+    err_has("full", "No space left on device");
+    err_has("full", "failed for good");
+    err_has("full", "--delete");
+    err_lacks("full", "to resume");
+    stop_server(&s);
+    err_has("serve", "failed: internal: the reply");
+    err_has("serve", "No space left on device");
+    /* another key's job */
+    start_server(&s, "serve2", (const char *[]){"--workers", "0", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("wait", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in, "--wait",
+                                           "0.5", NULL}),
+                     1);
+    char resume[8192];
+    ck_assert(printed_command(resume, sizeof resume, "wait", "--job"));
+    const char *at = strstr(resume, "--job ");
+    ck_assert_ptr_nonnull(at);
+    char job[65];
+    snprintf(job, sizeof job, "%.64s", at + 6);
+    stop_server(&s);
+    start_server(&s, "serve3", NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(
+        tool("keygen2", NULL,
+             (const char *[]){"keygen", plan, "-o", other, "--eval-keys", other_keys, NULL}),
+        0);
+    ck_assert_int_eq(tool("otherkey", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", other, "--job",
+                                           job, "-o", out, NULL}),
+                     3);
+    err_has("otherkey", "another client key");
+    err_lacks("otherkey", "cryptonets-infer-");
+    err_lacks("otherkey", "to resume");
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -2802,6 +3026,9 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_state_dir);
     tcase_add_test(tc, test_service_tls_checks);
     tcase_add_test(tc, test_service_client);
+    tcase_add_test(tc, test_service_interrupt);
+    tcase_add_test(tc, test_service_start_files);
+    tcase_add_test(tc, test_service_job_failures);
     suite_add_tcase(s, tc);
     return s;
 }

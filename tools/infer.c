@@ -280,9 +280,10 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
  * resume_text, made when the job is accepted, is written by the signal handler too. A
  * signal that arrives while POST /v1/jobs is in flight stops an upload still being sent,
  * but one sent whole waits for the server's answer, whose job id it prints. */
-static char resume_text[8192];
+static char resume_text[32768];
 static volatile size_t resume_len;        /* 0: no job on the server */
 static volatile sig_atomic_t posting;     /* POST /v1/jobs in flight */
+static volatile sig_atomic_t rewriting;   /* resume_text being rewritten */
 static volatile sig_atomic_t interrupted; /* a signal that arrived meanwhile */
 static int token_from_env;                /* the token is $CRYPTONETS_TOKEN's */
 static char job_part[4400]; /* which part of INPUTS the job holds, when there are several */
@@ -325,9 +326,132 @@ static size_t job_command(char *out, size_t cap, const infer_opts_t *o, const ch
     return k < cap ? k : cap - 1;
 }
 
+static void remove_tmp(void);
+static void die_of_signal(void);
+static int speaks_tls(const char *base);
+
+/* --- the jobs of a split run ---------------------------------------------------------
+ * INPUTS of more records than a job of the server holds go as several jobs, one after the
+ * other. Each stays on the server until the whole run's predictions are written (then all
+ * are deleted): whatever ends the run before (a signal, --wait, an error) loses no result,
+ * and resume_text names every job with the inputs it holds and the command that resumes
+ * it into an output of its own (OUT.inputs-A-B.csv: its rows are numbered from 1 and hold
+ * inputs A to B), then the inputs never sent, then the commands that delete the jobs. */
+typedef struct {
+    char id[65];
+    size_t base, rows; /* inputs [base, base + rows) of INPUTS */
+    int failed;        /* the job failed: its inputs must be sent again */
+} part_t;
+
+static part_t *parts;                         /* [njobs] the jobs accepted and on the server */
+static size_t nparts, max_parts;              /* max_parts: njobs of a split run, else 0 */
+static size_t part_base, part_rows, run_rows; /* the job being sent; INPUTS' rows */
+static size_t sent_rows;                      /* rows of INPUTS in accepted jobs */
+static const char *run_inputs;
+
+/* OUT with ".inputs-A-B" before its extension (out.csv: out.inputs-3-4.csv). */
+static void part_output(char *dst, size_t cap, const char *out, size_t a, size_t b)
+{
+    const char *slash = strrchr(out, '/'), *name = slash ? slash + 1 : out;
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name)
+        dot = name + strlen(name);
+    snprintf(dst, cap, "%.*s.inputs-%zu-%zu%s", (int)(dot - out), out, a, b, dot);
+}
+
+/* resume_text from the jobs of a split run (the handler may print it at any time: it
+ * waits while the text is replaced, and a signal meanwhile is acted on after). */
+static void parts_text(const infer_opts_t *o)
+{
+    static char t[sizeof resume_text];
+    const size_t cap = sizeof t;
+    size_t k = (size_t)snprintf(t, cap,
+                                "cryptonets infer: %s: %zu inputs, sent as jobs of the "
+                                "server's size; not all are predicted:\n",
+                                run_inputs, run_rows);
+    for (size_t i = 0; i < nparts && k < cap; i++) {
+        const part_t *p = &parts[i];
+        if (p->failed) {
+            k += (size_t)snprintf(t + k, cap - k,
+                                  "job %s (inputs %zu to %zu) failed: send those inputs "
+                                  "again, and delete it\n",
+                                  p->id, p->base + 1, p->base + p->rows);
+            continue;
+        }
+        k += (size_t)snprintf(t + k, cap - k,
+                              "job %s (inputs %zu to %zu) stays on the server (until it is "
+                              "deleted, or expires: docs/service.md); to resume it (its "
+                              "predictions numbered from 1: row i is input %zu + i):\n",
+                              p->id, p->base + 1, p->base + p->rows, p->base);
+        char name[4200];
+        const char *extra[6] = {NULL};
+        size_t n = 0;
+        if (o->out) {
+            part_output(name, sizeof name, o->out, p->base + 1, p->base + p->rows);
+            extra[n++] = "-o";
+            extra[n++] = name;
+        }
+        if (o->json)
+            extra[n++] = "--json";
+        if (o->raw)
+            extra[n++] = "--raw";
+        k += job_command(t + k, cap - k, o, p->id, extra);
+        k += (size_t)snprintf(t + k, cap - k, "\n");
+    }
+    if (sent_rows < run_rows && k < cap)
+        k += (size_t)snprintf(t + k, cap - k,
+                              "inputs %zu to %zu of %s were never sent: run infer on them "
+                              "again\n",
+                              sent_rows + 1, run_rows, run_inputs);
+    if (nparts && k < cap)
+        k += (size_t)snprintf(t + k, cap - k, "to delete the jobs:\n");
+    for (size_t i = 0; i < nparts && k < cap; i++) {
+        k += job_command(t + k, cap - k, o, parts[i].id, (const char *[]){"--delete", NULL});
+        k += (size_t)snprintf(t + k, cap - k, "\n");
+    }
+    if (nparts && token_from_env && k < cap)
+        k += (size_t)snprintf(t + k, cap - k,
+                              "(all with CRYPTONETS_TOKEN set to the token used now)\n");
+    k = k < cap ? k : cap - 1;
+    rewriting = 1;
+    memcpy(resume_text, t, k + 1);
+    resume_len = nparts || sent_rows ? k : 0;
+    rewriting = 0;
+    if (interrupted && !posting)
+        die_of_signal();
+}
+
+/* The job is no longer on the server (deleted, or unknown to it): not offered again. */
+static void drop_job(const infer_opts_t *o, const char *job)
+{
+    if (!max_parts) {
+        resume_len = 0;
+        return;
+    }
+    for (size_t i = 0; i < nparts; i++)
+        if (!strcmp(parts[i].id, job)) {
+            memmove(parts + i, parts + i + 1, (nparts - i - 1) * sizeof *parts);
+            nparts--;
+            break;
+        }
+    parts_text(o);
+}
+
 /* Makes resume_text for the job just accepted. */
 static void keep_job(const infer_opts_t *o, const char *job)
 {
+    if (max_parts) { /* a split run: the job joins the others */
+        if (nparts < max_parts) {
+            part_t *p = &parts[nparts++];
+            snprintf(p->id, sizeof p->id, "%s", job);
+            p->base = part_base;
+            p->rows = part_rows;
+            p->failed = 0;
+            sent_rows = part_base + part_rows;
+        }
+        parts_text(o);
+        return;
+    }
     char *t = resume_text;
     const size_t cap = sizeof resume_text;
     size_t k = (size_t)snprintf(t, cap,
@@ -354,16 +478,13 @@ static void keep_job(const infer_opts_t *o, const char *job)
     resume_len = k < cap ? k : cap - 1;
 }
 
-static void remove_tmp(void);
-static void die_of_signal(void);
-static int speaks_tls(const char *base);
-
 /* A signal, once libcurl returned (http_try): the job's commands if the upload was
  * accepted meanwhile, then the death of the signal. */
 static void die_interrupted(const char *method, const char *path, CURLcode e, const resp_t *r,
                             const infer_opts_t *o)
 {
-    if (!resume_len && e == CURLE_OK && r->status == 202 && !strcmp(method, "POST") &&
+    /* (a split run's earlier jobs are named already: this one joins them) */
+    if (e == CURLE_OK && r->status == 202 && !strcmp(method, "POST") &&
         !strncmp(path, "/v1/jobs", 8)) {
         json_error_t je;
         json_t *d = r->body ? json_loads(r->body, 0, &je) : NULL;
@@ -937,6 +1058,10 @@ static void remove_tmp(void)
 
 static void on_signal(int sig)
 {
+    if (rewriting && !interrupted) { /* resume_text is being replaced: acted on after */
+        interrupted = sig;
+        return;
+    }
     if (posting && !interrupted) { /* http_try ends the upload, or awaits its job id */
         interrupted = sig;
         static const char m[] = "\ncryptonets infer: interrupted: stopping the upload, or, "
@@ -1136,7 +1261,7 @@ static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t
     char path[128];
     snprintf(path, sizeof path, "/v1/jobs/%s", job);
     if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, r) == 0 && r->status == 200) {
-        resume_len = 0;
+        drop_job(o, job);
     } else {
         say(o, "the job could not be deleted (%ld)", r->status);
         if (resume_len)
@@ -1148,6 +1273,17 @@ static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t
  * fail again; the command that deletes it instead (docs/service.md, "Failures"). */
 static void job_failed(const infer_opts_t *o, const char *job)
 {
+    if (max_parts) { /* a split run: named among the others */
+        for (size_t i = 0; i < nparts; i++)
+            if (!strcmp(parts[i].id, job))
+                parts[i].failed = 1;
+        fprintf(stderr,
+                "cryptonets infer: job %s failed for good (resuming it would fail "
+                "the same way)\n",
+                job);
+        parts_text(o);
+        return;
+    }
     char t[8192];
     size_t k = (size_t)snprintf(t, sizeof t,
                                 "cryptonets infer: job %s%s failed for good (resuming it "
@@ -1177,7 +1313,7 @@ static int reply_key_check(const infer_opts_t *o, const char *path, const char *
     cli_reader_close(&rd);
     if (!other)
         return 0;
-    resume_len = 0; /* not this key's: its commands with --key would fail the same way */
+    drop_job(o, job); /* not this key's: its commands with --key would fail the same way */
     return cli_fail(CLI_MISMATCH, &A,
                     "job %s was uploaded with another client key than %s: resume it with "
                     "--key of that key (the one whose evaluation keys it names: GET "
@@ -1327,11 +1463,20 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             server_max_records && server_max_records < records ? server_max_records : records;
         njobs = (records + per_job - 1) / per_job;
         job_rows = per_job * per;
-        if (njobs > 1)
+        if (njobs > 1) {
             say(o,
                 "%zu inputs make %zu requests (records) of up to %zu inputs; this server takes "
                 "%zu per job (its --max-batches): %zu jobs, one after the other",
                 x.rows, records, per, per_job, njobs);
+            parts = calloc(njobs, sizeof *parts);
+            if (!parts) {
+                rc = cli_fail(CLI_ERROR, &A, "out of memory");
+                goto done;
+            }
+            max_parts = njobs;
+            run_rows = x.rows;
+            run_inputs = inputs;
+        }
     }
     for (size_t jn = 0; jn < njobs; jn++) {
         const size_t base = jn * job_rows;
@@ -1344,6 +1489,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             /* encrypt and upload at once; the same bytes are the same job, so a retry
              * (from the file the encryption also writes) cannot make two */
             snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+            part_base = base;
+            part_rows = rows;
             if (njobs > 1) /* before the upload: a signal's message names the part too */
                 snprintf(job_part, sizeof job_part,
                          " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
@@ -1384,7 +1531,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 goto done;
             if (r.status != 200) {
                 if (r.status == 404)
-                    resume_len = 0; /* no such job (any more): nothing to resume */
+                    drop_job(o, job); /* no such job (any more): nothing to resume */
                 rc = server_error(&r, path);
                 goto done;
             }
@@ -1432,10 +1579,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         if (njobs > 1) {
             if ((rc = merge_reply(&merged, reply_path, part_path, records, x.rows)))
                 goto done;
-            if (!o->keep)
-                delete_job(c, o, job, &r);
-            resume_len = 0; /* its result is here now */
-            job_part[0] = 0;
+            job_part[0] = 0; /* the job stays until the predictions of all are written */
         }
     }
     if (merged.f && cli_writer_close(&merged, err, sizeof err)) {
@@ -1456,6 +1600,14 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     say(o, "done");
     if (njobs == 1 && !o->keep)
         delete_job(c, o, job, &r);
+    while (njobs > 1 && !o->keep && nparts) { /* written: the jobs are done with */
+        char id[65];
+        snprintf(id, sizeof id, "%s", parts[0].id);
+        const size_t before = nparts;
+        delete_job(c, o, id, &r);
+        if (nparts == before)
+            break; /* said, with the commands of those left */
+    }
     if (o->keep)
         resume_len = 0; /* kept as asked */
 done:
@@ -1468,6 +1620,10 @@ done:
     cli_matrix_clear(&x);
     if (rc && resume_len)
         fputs(resume_text, stderr);
+    resume_len = 0; /* said: the texts go */
+    max_parts = nparts = 0;
+    free(parts);
+    parts = NULL;
     cn_client_free(cl);
     cn_packed_client_free(pcl);
     cli_plan_clear(&p);

@@ -2997,6 +2997,93 @@ START_TEST(test_service_job_failures)
 }
 END_TEST
 
+/* A split run (--max-batches 1: a job holds n inputs; 2n + 3 inputs: 3 jobs) that ends
+ * early: every job on the server is named with its inputs and a resume command into an
+ * output of its own (OUT.inputs-A-B.csv, rows numbered from 1), the inputs never sent are
+ * named, and no job is deleted before the whole output is written (defect: job 1's
+ * predictions, downloaded and the job deleted, were lost; the resume of job 2 wrote inputs
+ * n+1.. as rows 1..; jobs 2 and 3 unmentioned after --wait) */
+START_TEST(test_service_split_interrupt)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], plan[256], bigin[256], out[256], url[64], text[256];
+    path(key, "client.key");
+    path(plan, "plan.cnp");
+    path(bigin, "big.csv");
+    path(out, "p2.csv");
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *pl;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&pl, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    free(pb);
+    const size_t n = cn_plan_params(pl)->n, rows = 2 * n + 3;
+    cn_plan_free(pl);
+    int64_t *big = malloc(rows * NIN * sizeof *big);
+    inputs(big, rows, 73);
+    write_csv(bigin, big, rows);
+    /* --wait runs out on job 1 (nothing evaluates): it and the inputs never sent */
+    server_t s;
+    start_server(&s, "idle", (const char *[]){"--max-batches", "1", "--workers", "0", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("wait", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, bigin, "-o",
+                                           out, "--wait", "1", NULL}),
+                     1);
+    snprintf(text, sizeof text, "(inputs 1 to %zu) stays on the server", n);
+    err_has("wait", text);
+    snprintf(text, sizeof text, "inputs %zu to %zu of %s were never sent", n + 1, rows, bigin);
+    err_has("wait", text);
+    stop_server(&s);
+    /* SIGINT while job 2's upload waits for its 202 (held 1 s by the server), job 1's
+     * result downloaded: both named, job 1 still there and its command resumes it */
+    setenv("CRYPTONETS_SERVE_FAULT", "stall=1", 1);
+    start_server(&s, "stall", (const char *[]){"--max-batches", "1", NULL});
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    const pid_t pid = spawn("split", NULL,
+                            (const char *[]){"infer", "--server", url, "--key", key, bigin,
+                                             "-o", out, "--raw", NULL});
+    int seen = 0;
+    for (const double t0 = now(); now() - t0 < 60 && !seen; nap(0.02)) {
+        char *log = err_of("split");
+        seen = log && strstr(log, "downloaded") && strstr(log, "job 2 of 3") == NULL &&
+               strstr(log, "uploading") && strstr(strstr(log, "downloaded"), "uploading");
+        free(log);
+    }
+    ck_assert_msg(seen, "split: job 2's upload did not start");
+    nap(0.3);
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);
+    snprintf(text, sizeof text, "(inputs 1 to %zu) stays on the server", n);
+    err_has("split", text);
+    snprintf(text, sizeof text, "(inputs %zu to %zu) stays on the server", n + 1, 2 * n);
+    err_has("split", text);
+    snprintf(text, sizeof text, "inputs %zu to %zu of %s were never sent", 2 * n + 1, rows,
+             bigin);
+    err_has("split", text);
+    struct stat sb;
+    ck_assert_msg(stat(out, &sb) != 0, "a partial output written as if whole");
+    char cmd[8192], want[64], part[256];
+    snprintf(want, sizeof want, "p2.inputs-1-%zu.csv", n);
+    ck_assert_msg(printed_command(cmd, sizeof cmd, "split", want), "no resume into %s", want);
+    ck_assert_msg(system(cmd) == 0, "%s: failed", cmd);
+    path(part, want);
+    check_outputs(part, big, n);
+    snprintf(want, sizeof want, "p2.inputs-%zu-%zu.csv", n + 1, 2 * n);
+    ck_assert_msg(printed_command(cmd, sizeof cmd, "split", want), "no resume into %s", want);
+    ck_assert_msg(system(cmd) == 0, "%s: failed", cmd);
+    path(part, want);
+    check_outputs(part, big + n * NIN, n);
+    stop_server(&s);
+    free(big);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3029,6 +3116,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_interrupt);
     tcase_add_test(tc, test_service_start_files);
     tcase_add_test(tc, test_service_job_failures);
+    tcase_add_test(tc, test_service_split_interrupt);
     suite_add_tcase(s, tc);
     return s;
 }

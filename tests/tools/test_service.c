@@ -3007,7 +3007,7 @@ START_TEST(test_service_split_interrupt)
 {
     int64_t x[ROWS * NIN];
     setup_dir(x);
-    char key[256], plan[256], bigin[256], out[256], url[64], text[256];
+    char key[256], plan[256], bigin[256], out[256], url[64], text[512];
     path(key, "client.key");
     path(plan, "plan.cnp");
     path(bigin, "big.csv");

@@ -859,7 +859,9 @@ static int bad_framing(struct MHD_Connection *c, const char *version, enum MHD_R
 /* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
 static const char *allowed_methods(const char *url)
 {
-    if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs"))
+    if (!strcmp(url, "/v1/jobs"))
+        return "GET, HEAD, POST"; /* the tenant's jobs; a new job */
+    if (!strcmp(url, "/v1/keys"))
         return "POST";
     if (!strncmp(url, "/v1/jobs/", 9) && strchr(url + 9, '/'))
         return "GET, HEAD"; /* /v1/jobs/ID/result */
@@ -1107,6 +1109,43 @@ static enum MHD_Result get_key(struct MHD_Connection *c, size_t tenant, const ch
     return send_json(
         c, MHD_HTTP_OK,
         json_pack("{s:s, s:s}", "key", id, "state", del ? "deleted" : "registered"), 0);
+}
+
+/* GET /v1/jobs: the tenant's own jobs (id, state, key, inputs, created), oldest first, so
+ * that a client that lost a job's id (a killed client, a lost terminal) can find it, and
+ * resume or delete it; another tenant's jobs are never listed. Jobs whose acceptance is
+ * still in progress (pending) are not listed, as GET /v1/jobs/ID does not know them. */
+static enum MHD_Result list_jobs(struct MHD_Connection *c, size_t tenant)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&S->mu);
+    size_t n = 0;
+    for (const svc_job_t *j = S->jobs; j; j = j->next)
+        n += j->tenant == tenant && !j->deleted && !j->pending;
+    const svc_job_t **v = n ? malloc(n * sizeof *v) : NULL;
+    size_t k = 0;
+    for (const svc_job_t *j = S->jobs; v && j; j = j->next)
+        if (j->tenant == tenant && !j->deleted && !j->pending)
+            v[k++] = j;
+    for (size_t a = 1; a < k; a++) /* by creation time (insertion sort: a tenant's few) */
+        for (size_t b = a; b > 0 && v[b - 1]->created > v[b]->created; b--) {
+            const svc_job_t *t = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = t;
+        }
+    for (size_t i = 0; arr && i < k; i++)
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:I, s:f}", "job", v[i]->id, "state",
+                                        svc_state_name(v[i]->state), "key", v[i]->key, "inputs",
+                                        (json_int_t)v[i]->inputs, "created", v[i]->created));
+    pthread_mutex_unlock(&S->mu);
+    free(v);
+    if (!arr || (n && !v)) {
+        json_decref(arr);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "out of memory");
+    }
+    return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "jobs", arr), 0);
 }
 
 /* GET, HEAD or DELETE of /v1/jobs/ID and /v1/jobs/ID/result. wq (may be NULL): a long
@@ -1728,6 +1767,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return get_plan(c);
     if (!strncmp(url, "/v1/keys/", 9) && (get || del))
         return get_key(c, tenant, url + 9, del);
+    if (!strcmp(url, "/v1/jobs") && get)
+        return list_jobs(c, tenant);
     if (!strncmp(url, "/v1/jobs/", 9) && (get || del)) {
         char id[65];
         snprintf(id, sizeof id, "%.64s", url + 9);

@@ -2339,7 +2339,7 @@ START_TEST(test_service_small)
     /* a 405 says what is allowed (RFC 9110: Allow) */
     static const char *const m405[][3] = {
         {"PUT", "/v1/health", "Allow: GET, HEAD\r\n"},
-        {"GET", "/v1/jobs", "Allow: POST\r\n"},
+        {"DELETE", "/v1/jobs", "Allow: GET, HEAD, POST\r\n"},
         {"PUT", "/v1/keys/ab", "Allow: GET, HEAD, DELETE\r\n"},
         {"POST", "/metrics", "Allow: GET, HEAD\r\n"}};
     for (size_t i = 0; i < 4; i++) {
@@ -2807,7 +2807,8 @@ static int new_job(char id[65], const char *seen)
  * place), then up to 11.5 ms later in steps of 0.5 ms: infer dies of the signal after printing
  * the job's id and commands whenever the server holds the job, and says no job was accepted
  * only when it holds none (defect: a signal between the 202 and the job's commands being
- * ready, while the upload ended, killed infer silently and left a job nobody could find) */
+ * ready, while the upload ended, killed infer silently and left a job nobody could find);
+ * GET /v1/jobs lists alice's jobs, all of them, oldest first, and none to bob */
 START_TEST(test_service_interrupt)
 {
     int64_t x[ROWS * NIN];
@@ -2817,7 +2818,7 @@ START_TEST(test_service_interrupt)
     path(in, "in.csv");
     path(tokens, "tokens.txt");
     path(tfile, "alice.token");
-    write_bytes(tokens, "alice alice-token-1\n", 20);
+    write_bytes(tokens, "alice alice-token-1\nbob bob-token-22\n", 36);
     write_bytes(tfile, "alice-token-1\n", 14);
     chmod(tokens, 0600);
     server_t s; /* no evaluation: every job stays */
@@ -2875,6 +2876,32 @@ START_TEST(test_service_interrupt)
         err_lacks(tag, "no job of these inputs was accepted");
     }
     free(y);
+    /* GET /v1/jobs: alice's 25 jobs, every one seen, oldest first; none to bob */
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", "alice-token-1", NULL, 0), 200);
+    json_error_t je;
+    json_t *doc = json_loads(a->body, 0, &je);
+    json_t *list = json_object_get(doc, "jobs");
+    ck_assert_uint_eq(json_array_size(list), 25);
+    double last = 0;
+    for (size_t i = 0; i < 25; i++) {
+        json_t *j = json_array_get(list, i);
+        const char *jid = json_string_value(json_object_get(j, "job"));
+        ck_assert_msg(jid && strlen(jid) == 64 && strstr(seen, jid), "job %zu not seen", i);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "queued");
+        const double created = json_real_value(json_object_get(j, "created"));
+        ck_assert(created >= last);
+        last = created;
+    }
+    json_decref(doc);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", "bob-token-22", NULL, 0), 200);
+    doc = json_loads(a->body, 0, &je);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "jobs")), 0);
+    ck_assert_ptr_nonnull(json_object_get(doc, "jobs"));
+    json_decref(doc);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", NULL, NULL, 0), 401);
+    free(a);
     stop_server(&s);
     remove_dir();
 }

@@ -348,6 +348,7 @@ static size_t nparts, max_parts;              /* max_parts: njobs of a split run
 static size_t part_base, part_rows, run_rows; /* the job being sent; INPUTS' rows */
 static size_t sent_rows;                      /* rows of INPUTS in accepted jobs */
 static const char *run_inputs;
+static int parts_written; /* the whole output is written: the jobs remain to be deleted */
 
 /* OUT with ".inputs-A-B" before its extension (out.csv: out.inputs-3-4.csv). */
 static void part_output(char *dst, size_t cap, const char *out, size_t a, size_t b)
@@ -367,8 +368,11 @@ static void parts_text(const infer_opts_t *o)
     const size_t cap = sizeof t;
     size_t k = (size_t)snprintf(t, cap,
                                 "cryptonets infer: %s: %zu inputs, sent as jobs of the "
-                                "server's size; not all are predicted:\n",
-                                run_inputs, run_rows);
+                                "server's size; %s:\n",
+                                run_inputs, run_rows,
+                                parts_written ? "all are predicted and written, but these "
+                                                "jobs were not deleted"
+                                              : "not all are predicted");
     for (size_t i = 0; i < nparts && k < cap; i++) {
         const part_t *p = &parts[i];
         if (p->failed) {
@@ -415,7 +419,7 @@ static void parts_text(const infer_opts_t *o)
     k = k < cap ? k : cap - 1;
     rewriting = 1;
     memcpy(resume_text, t, k + 1);
-    resume_len = nparts || sent_rows ? k : 0;
+    resume_len = nparts || (sent_rows && sent_rows < run_rows) ? k : 0;
     rewriting = 0;
     if (interrupted && !posting)
         die_of_signal();
@@ -1600,6 +1604,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     say(o, "done");
     if (njobs == 1 && !o->keep)
         delete_job(c, o, job, &r);
+    parts_written = 1;
+    if (max_parts)
+        parts_text(o);
     while (njobs > 1 && !o->keep && nparts) { /* written: the jobs are done with */
         char id[65];
         snprintf(id, sizeof id, "%s", parts[0].id);
@@ -1622,6 +1629,7 @@ done:
         fputs(resume_text, stderr);
     resume_len = 0; /* said: the texts go */
     max_parts = nparts = 0;
+    parts_written = 0;
     free(parts);
     parts = NULL;
     cn_client_free(cl);

@@ -959,10 +959,7 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
     else if (*t)
         snprintf(auth, cap, "Authorization: Bearer %s", t);
     sodium_memzero(tok, sizeof tok);
-    if (rc)
-        return rc;
-    sodium_memzero(tok, sizeof tok);
-    return 0;
+    return rc;
 }
 
 /* Why the evaluation-key file at path cannot serve the key whose id is id under plan p
@@ -988,6 +985,30 @@ static void keys_problem(char *why, size_t cap, const char *path, const cli_plan
         snprintf(why, cap, "%s", err);
     free(b);
     cli_reader_close(&r);
+}
+
+/* For --job: the id of KEY's evaluation keys (the SHA-256 of their file: --eval-keys, or
+ * the cache KEY.eval-keys) when that file is there and fits the key and plan, else "":
+ * compared with the job's "key" before anything is downloaded. */
+static void cached_kid(char kid[65], const infer_opts_t *o, const cli_plan_t *p,
+                       const cn_client_t *c, const cn_packed_client_t *pc)
+{
+    char def[4096], err[512], why[8400];
+    snprintf(def, sizeof def, "%s.eval-keys", o->key);
+    const char *path = o->eval_keys ? o->eval_keys : def;
+    uint8_t id[32], d[32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct stat sb;
+    kid[0] = 0;
+    if (stat(path, &sb) != 0 || (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c)))
+        return;
+    keys_problem(why, sizeof why, path, p, o->key, id);
+    if (why[0] || cli_read_file(&buf, &len, path, err, sizeof err))
+        return;
+    crypto_hash_sha256(d, buf, len);
+    free(buf);
+    svc_hex(kid, d, 32);
 }
 
 /* The evaluation keys to register: the file given (refused, named, when it does not fit
@@ -1308,21 +1329,26 @@ static int reply_key_check(const infer_opts_t *o, const char *path, const char *
     uint8_t id[32];
     cli_reader_t rd;
     const int bad_read = cli_reader_open(&rd, path, CLI_KIND_REPLY, err, sizeof err);
-    int bad_id = pcl ? cli_packed_key_id(id, pcl) : cli_key_id(id, cl);
+    const int bad_id = pcl ? cli_packed_key_id(id, pcl) : cli_key_id(id, cl);
     if (bad_read || bad_id) {
         cli_reader_close(&rd);
         return cli_fail(CLI_ERROR, &A, "job %.16s...: its result cannot be read", job);
     }
-    const int other = memcmp(id, rd.h.key_id, 32) != 0;
+    uint8_t made_for[32];
+    memcpy(made_for, rd.h.key_id, 32);
     cli_reader_close(&rd);
+    const int other = memcmp(id, made_for, 32) != 0;
     if (!other)
         return 0;
     drop_job(o, job); /* not this key's: its commands with --key would fail the same way */
+    char want[65], have[65];
+    svc_hex(want, made_for, 32);
+    svc_hex(have, id, 32);
     return cli_fail(CLI_MISMATCH, &A,
-                    "job %s was uploaded with another client key than %s: resume it with "
-                    "--key of that key (the one whose evaluation keys it names: GET "
-                    "/v1/jobs/%.16s... gives 'key')",
-                    job, o->key, job);
+                    "job %s was uploaded with another client key than %s: its result is for "
+                    "client key id %.16s..., %s's is %.16s...; resume it with --key of the "
+                    "key it was uploaded with",
+                    job, o->key, want, o->key, have);
 }
 
 /* Appends the records of one job's result (the container at part) to the result of all
@@ -1430,6 +1456,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     crypto_hash_sha256(d, keys, klen);
     svc_hex(kid, d, 32);
+    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
+        cached_kid(kid, o, &p, cl, pcl);
     snprintf(path, sizeof path, "/v1/keys/%s", kid);
     rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
     if (o->job) {
@@ -1540,6 +1568,17 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 goto done;
             }
             json_field(state, sizeof state, &r, "state");
+            char jkey[65];
+            json_field(jkey, sizeof jkey, &r, "key");
+            if (o->job && kid[0] && jkey[0] && strcmp(jkey, kid) != 0) {
+                drop_job(o, job); /* its commands with this --key would fail the same way */
+                rc = cli_fail(CLI_MISMATCH, &A,
+                              "job %s was uploaded with another client key than %s: the job "
+                              "is for evaluation keys %.16s..., %s's are %.16s...; resume it "
+                              "with --key of the key it was uploaded with",
+                              job, o->key, jkey, o->key, kid);
+                goto done;
+            }
             const int changed = strcmp(state, last) != 0;
             if (changed)
                 say(o, "job %.16s... %s", job, state);

@@ -2968,7 +2968,8 @@ END_TEST
  * failed with the system's reason, in its status and in the server's log; infer calls
  * it failed for good and offers the delete command, not a resume (defect: 'write failed'
  * without ENOSPC, nothing logged, a resume that repeats the 422). --job of another
- * client key's job: refused as such, no temporary path shown, no resume offered */
+ * client key's job: refused as such (from the status when that key's evaluation keys are
+ * cached, else from the result's header), no temporary path shown, no resume offered */
 START_TEST(test_service_job_failures)
 {
     int64_t x[ROWS * NIN];
@@ -3017,8 +3018,31 @@ START_TEST(test_service_job_failures)
                                            job, "-o", out, NULL}),
                      3);
     err_has("otherkey", "another client key");
+    err_has("otherkey", "its result is for client key id");
     err_lacks("otherkey", "cryptonets-infer-");
     err_lacks("otherkey", "to resume");
+    /* with that key's evaluation keys cached: refused from the job's status, before any
+     * download */
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s.eval-keys", other);
+    size_t klen;
+    char *kb = slurp(other_keys, &klen);
+    ck_assert_ptr_nonnull(kb);
+    write_bytes(cache, kb, klen);
+    free(kb);
+    ck_assert_int_eq(tool("otherkey2", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", other, "--job",
+                                           job, "-o", out, NULL}),
+                     3);
+    err_has("otherkey2", "the job is for evaluation keys");
+    err_lacks("otherkey2", "downloaded");
+    err_lacks("otherkey2", "to resume");
+    /* the right key still resumes it */
+    ck_assert_int_eq(tool("rightkey", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, "--job", job,
+                                           "-o", out, "--raw", NULL}),
+                     0);
+    check_outputs(out, x, ROWS);
     stop_server(&s);
     remove_dir();
 }

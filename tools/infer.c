@@ -280,9 +280,10 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
  * resume_text, made when the job is accepted, is written by the signal handler too. A
  * signal that arrives while POST /v1/jobs is in flight stops an upload still being sent,
  * but one sent whole waits for the server's answer, whose job id it prints. */
-static char resume_text[8192];
+static char resume_text[32768];
 static volatile size_t resume_len;        /* 0: no job on the server */
 static volatile sig_atomic_t posting;     /* POST /v1/jobs in flight */
+static volatile sig_atomic_t rewriting;   /* resume_text being rewritten */
 static volatile sig_atomic_t interrupted; /* a signal that arrived meanwhile */
 static int token_from_env;                /* the token is $CRYPTONETS_TOKEN's */
 static char job_part[4400]; /* which part of INPUTS the job holds, when there are several */
@@ -325,9 +326,136 @@ static size_t job_command(char *out, size_t cap, const infer_opts_t *o, const ch
     return k < cap ? k : cap - 1;
 }
 
+static void remove_tmp(void);
+static void die_of_signal(void);
+static int speaks_tls(const char *base);
+
+/* --- the jobs of a split run ---------------------------------------------------------
+ * INPUTS of more records than a job of the server holds go as several jobs, one after the
+ * other. Each stays on the server until the whole run's predictions are written (then all
+ * are deleted): whatever ends the run before (a signal, --wait, an error) loses no result,
+ * and resume_text names every job with the inputs it holds and the command that resumes
+ * it into an output of its own (OUT.inputs-A-B.csv: its rows are numbered from 1 and hold
+ * inputs A to B), then the inputs never sent, then the commands that delete the jobs. */
+typedef struct {
+    char id[65];
+    size_t base, rows; /* inputs [base, base + rows) of INPUTS */
+    int failed;        /* the job failed: its inputs must be sent again */
+} part_t;
+
+static part_t *parts;                         /* [njobs] the jobs accepted and on the server */
+static size_t nparts, max_parts;              /* max_parts: njobs of a split run, else 0 */
+static size_t part_base, part_rows, run_rows; /* the job being sent; INPUTS' rows */
+static size_t sent_rows;                      /* rows of INPUTS in accepted jobs */
+static const char *run_inputs;
+static int parts_written; /* the whole output is written: the jobs remain to be deleted */
+
+/* OUT with ".inputs-A-B" before its extension (out.csv: out.inputs-3-4.csv). */
+static void part_output(char *dst, size_t cap, const char *out, size_t a, size_t b)
+{
+    const char *slash = strrchr(out, '/'), *name = slash ? slash + 1 : out;
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name)
+        dot = name + strlen(name);
+    snprintf(dst, cap, "%.*s.inputs-%zu-%zu%s", (int)(dot - out), out, a, b, dot);
+}
+
+/* resume_text from the jobs of a split run (the handler may print it at any time: it
+ * waits while the text is replaced, and a signal meanwhile is acted on after). */
+static void parts_text(const infer_opts_t *o)
+{
+    static char t[sizeof resume_text];
+    const size_t cap = sizeof t;
+    size_t k = (size_t)snprintf(t, cap,
+                                "cryptonets infer: %s: %zu inputs, sent as jobs of the "
+                                "server's size; %s:\n",
+                                run_inputs, run_rows,
+                                parts_written ? "all are predicted and written, but these "
+                                                "jobs were not deleted"
+                                              : "not all are predicted");
+    for (size_t i = 0; i < nparts && k < cap; i++) {
+        const part_t *p = &parts[i];
+        if (p->failed) {
+            k += (size_t)snprintf(t + k, cap - k,
+                                  "job %s (inputs %zu to %zu) failed: send those inputs "
+                                  "again, and delete it\n",
+                                  p->id, p->base + 1, p->base + p->rows);
+            continue;
+        }
+        k += (size_t)snprintf(t + k, cap - k,
+                              "job %s (inputs %zu to %zu) stays on the server (until it is "
+                              "deleted, or expires: docs/service.md); to resume it (its "
+                              "predictions numbered from 1: row i is input %zu + i):\n",
+                              p->id, p->base + 1, p->base + p->rows, p->base);
+        char name[4200];
+        const char *extra[6] = {NULL};
+        size_t n = 0;
+        if (o->out) {
+            part_output(name, sizeof name, o->out, p->base + 1, p->base + p->rows);
+            extra[n++] = "-o";
+            extra[n++] = name;
+        }
+        if (o->json)
+            extra[n++] = "--json";
+        if (o->raw)
+            extra[n++] = "--raw";
+        k += job_command(t + k, cap - k, o, p->id, extra);
+        k += (size_t)snprintf(t + k, cap - k, "\n");
+    }
+    if (sent_rows < run_rows && k < cap)
+        k += (size_t)snprintf(t + k, cap - k,
+                              "inputs %zu to %zu of %s were never sent: run infer on them "
+                              "again\n",
+                              sent_rows + 1, run_rows, run_inputs);
+    if (nparts && k < cap)
+        k += (size_t)snprintf(t + k, cap - k, "to delete the jobs:\n");
+    for (size_t i = 0; i < nparts && k < cap; i++) {
+        k += job_command(t + k, cap - k, o, parts[i].id, (const char *[]){"--delete", NULL});
+        k += (size_t)snprintf(t + k, cap - k, "\n");
+    }
+    if (nparts && token_from_env && k < cap)
+        k += (size_t)snprintf(t + k, cap - k,
+                              "(all with CRYPTONETS_TOKEN set to the token used now)\n");
+    k = k < cap ? k : cap - 1;
+    rewriting = 1;
+    memcpy(resume_text, t, k + 1);
+    resume_len = nparts || (sent_rows && sent_rows < run_rows) ? k : 0;
+    rewriting = 0;
+    if (interrupted && !posting)
+        die_of_signal();
+}
+
+/* The job is no longer on the server (deleted, or unknown to it): not offered again. */
+static void drop_job(const infer_opts_t *o, const char *job)
+{
+    if (!max_parts) {
+        resume_len = 0;
+        return;
+    }
+    for (size_t i = 0; i < nparts; i++)
+        if (!strcmp(parts[i].id, job)) {
+            memmove(parts + i, parts + i + 1, (nparts - i - 1) * sizeof *parts);
+            nparts--;
+            break;
+        }
+    parts_text(o);
+}
+
 /* Makes resume_text for the job just accepted. */
 static void keep_job(const infer_opts_t *o, const char *job)
 {
+    if (max_parts) { /* a split run: the job joins the others */
+        if (nparts < max_parts) {
+            part_t *p = &parts[nparts++];
+            snprintf(p->id, sizeof p->id, "%s", job);
+            p->base = part_base;
+            p->rows = part_rows;
+            p->failed = 0;
+            sent_rows = part_base + part_rows;
+        }
+        parts_text(o);
+        return;
+    }
     char *t = resume_text;
     const size_t cap = sizeof resume_text;
     size_t k = (size_t)snprintf(t, cap,
@@ -354,14 +482,13 @@ static void keep_job(const infer_opts_t *o, const char *job)
     resume_len = k < cap ? k : cap - 1;
 }
 
-static void remove_tmp(void);
-
 /* A signal, once libcurl returned (http_try): the job's commands if the upload was
  * accepted meanwhile, then the death of the signal. */
 static void die_interrupted(const char *method, const char *path, CURLcode e, const resp_t *r,
                             const infer_opts_t *o)
 {
-    if (!resume_len && e == CURLE_OK && r->status == 202 && !strcmp(method, "POST") &&
+    /* (a split run's earlier jobs are named already: this one joins them) */
+    if (e == CURLE_OK && r->status == 202 && !strcmp(method, "POST") &&
         !strncmp(path, "/v1/jobs", 8)) {
         json_error_t je;
         json_t *d = r->body ? json_loads(r->body, 0, &je) : NULL;
@@ -370,6 +497,13 @@ static void die_interrupted(const char *method, const char *path, CURLcode e, co
             keep_job(o, job);
         json_decref(d);
     }
+    die_of_signal();
+}
+
+/* The end of an interrupted infer, outside the handler: the job's commands (or that none
+ * was accepted), the temporary files removed, then the death of the signal. */
+static void die_of_signal(void)
+{
     if (resume_len)
         fputs(resume_text, stderr);
     else
@@ -378,6 +512,17 @@ static void die_interrupted(const char *method, const char *path, CURLcode e, co
     const int sig = interrupted;
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* A job's POST (all its attempts, and whatever the upload does after them) is over and
+ * its answer, if it was a job, recorded by keep_job: until here the handler only notes a
+ * signal (posting), which is acted on now, so that no signal can end infer between the
+ * server's 202 and the job's commands being ready to print. */
+static void upload_settled(void)
+{
+    posting = 0;
+    if (interrupted)
+        die_of_signal();
 }
 
 /* libcurl's progress callback: a signal stops the transfer, except a job's upload sent
@@ -395,8 +540,12 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 
 static void sleep_s(double s)
 {
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted) {
+    /* in steps of 0.2 s: a signal taken by another thread interrupts no nanosleep here */
+    for (double left = s; left > 0 && !interrupted; left -= 0.2) {
+        const double step = left < 0.2 ? left : 0.2;
+        struct timespec ts = {0, (long)(step * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !interrupted) {
+        }
     }
 }
 
@@ -703,6 +852,14 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
         const int lost = e == CURLE_COULDNT_CONNECT || e == CURLE_SEND_ERROR ||
                          e == CURLE_RECV_ERROR || e == CURLE_OPERATION_TIMEDOUT ||
                          e == CURLE_GOT_NOTHING || e == CURLE_PARTIAL_FILE;
+        if (attempt == 1 &&
+            (e == CURLE_GOT_NOTHING || e == CURLE_RECV_ERROR || e == CURLE_WEIRD_SERVER_REPLY ||
+             e == CURLE_UNSUPPORTED_PROTOCOL) &&
+            speaks_tls(c->base)) /* not retried: every attempt would end the same */
+            return cli_fail(CLI_ERROR, &A,
+                            "%s speaks HTTPS (TLS), not plain HTTP: give --server https://%s "
+                            "(with --cacert for a certificate of your own)",
+                            c->base, c->base + 7);
         const int busy = e == CURLE_OK && (r->status == 503 || r->status == 429);
         if (stream && e == CURLE_ABORTED_BY_CALLBACK) {
             *lost_out = 1; /* the encryption failed: the caller reports it */
@@ -734,16 +891,39 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
     }
 }
 
+/* Whether the server of an http:// URL that answered nothing (or not HTTP) speaks TLS: a
+ * handshake alone (no request, hence no token, is sent; so its certificate need not be
+ * checked). 1 when it does: the URL should be https://. */
+static int speaks_tls(const char *base)
+{
+    if (strncasecmp(base, "http://", 7) != 0)
+        return 0;
+    char url[4200];
+    snprintf(url, sizeof url, "https://%s", base + 7);
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    const int yes = curl_easy_perform(h) == CURLE_OK;
+    curl_easy_cleanup(h);
+    return yes;
+}
+
 /* http_try1, with a job's upload marked for the signal handler */
 static int http_try(http_t *c, const char *method, const char *path, const uint8_t *body,
                     size_t blen, FILE *upload, uint64_t ulen, stream_t *stream, int *lost_out,
                     FILE *sink, resp_t *r)
 {
-    posting = !strcmp(method, "POST") && !strncmp(path, "/v1/jobs", 8);
-    const int rc =
-        http_try1(c, method, path, body, blen, upload, ulen, stream, lost_out, sink, r);
-    posting = 0;
-    return rc;
+    /* a job's POST stays marked after it returns: upload_settled ends the mark once the
+     * answer is recorded (the upload may still join its encryption thread meanwhile) */
+    if (!strcmp(method, "POST") && !strncmp(path, "/v1/jobs", 8))
+        posting = 1;
+    return http_try1(c, method, path, body, blen, upload, ulen, stream, lost_out, sink, r);
 }
 
 static int http_do(http_t *c, const char *method, const char *path, const uint8_t *body,
@@ -794,13 +974,29 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
         snprintf(tok, sizeof tok, "%s", getenv("CRYPTONETS_TOKEN"));
         token_from_env = 1;
     }
+    /* the token without the blanks around it (an editor's trailing space, a CRLF line),
+     * as the server reads its tokens file; blanks inside are no token's */
     tok[strcspn(tok, "\r\n")] = 0;
-    if (o->token_file && !tok[0])
-        return cli_fail(CLI_ERROR, &A, "%s: no token in the file", o->token_file);
-    if (tok[0])
-        snprintf(auth, cap, "Authorization: Bearer %s", tok);
+    size_t lo = strspn(tok, " \t"), hi = strlen(tok);
+    while (hi > lo && (tok[hi - 1] == ' ' || tok[hi - 1] == '\t'))
+        hi--;
+    tok[hi] = 0;
+    const char *t = tok + lo;
+    const char *from = o->token_file    ? o->token_file
+                       : token_from_env ? "CRYPTONETS_TOKEN"
+                                        : NULL;
+    int rc = 0;
+    if (from && !*t)
+        rc = cli_fail(CLI_ERROR, &A, "%s: no token (empty, or only blanks)", from);
+    else if (from && strpbrk(t, " \t"))
+        rc = cli_fail(CLI_ERROR, &A,
+                      "%s: a token has no blanks inside (the file holds the "
+                      "token alone, not the tokens file's 'TENANT TOKEN' line)",
+                      from);
+    else if (*t)
+        snprintf(auth, cap, "Authorization: Bearer %s", t);
     sodium_memzero(tok, sizeof tok);
-    return 0;
+    return rc;
 }
 
 /* Why the evaluation-key file at path cannot serve the key whose id is id under plan p
@@ -826,6 +1022,30 @@ static void keys_problem(char *why, size_t cap, const char *path, const cli_plan
         snprintf(why, cap, "%s", err);
     free(b);
     cli_reader_close(&r);
+}
+
+/* For --job: the id of KEY's evaluation keys (the SHA-256 of their file: --eval-keys, or
+ * the cache KEY.eval-keys) when that file is there and fits the key and plan, else "":
+ * compared with the job's "key" before anything is downloaded. */
+static void cached_kid(char kid[65], const infer_opts_t *o, const cli_plan_t *p,
+                       const cn_client_t *c, const cn_packed_client_t *pc)
+{
+    char def[4096], err[512], why[8400];
+    snprintf(def, sizeof def, "%s.eval-keys", o->key);
+    const char *path = o->eval_keys ? o->eval_keys : def;
+    uint8_t id[32], d[32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct stat sb;
+    kid[0] = 0;
+    if (stat(path, &sb) != 0 || (pc ? cli_packed_key_id(id, pc) : cli_key_id(id, c)))
+        return;
+    keys_problem(why, sizeof why, path, p, o->key, id);
+    if (why[0] || cli_read_file(&buf, &len, path, err, sizeof err))
+        return;
+    crypto_hash_sha256(d, buf, len);
+    free(buf);
+    svc_hex(kid, d, 32);
 }
 
 /* The evaluation keys to register: the file given (refused, named, when it does not fit
@@ -915,6 +1135,10 @@ static void remove_tmp(void)
 
 static void on_signal(int sig)
 {
+    if (rewriting && !interrupted) { /* resume_text is being replaced: acted on after */
+        interrupted = sig;
+        return;
+    }
     if (posting && !interrupted) { /* http_try ends the upload, or awaits its job id */
         interrupted = sig;
         static const char m[] = "\ncryptonets infer: interrupted: stopping the upload, or, "
@@ -1112,12 +1336,69 @@ static void delete_job(http_t *c, const infer_opts_t *o, const char *job, resp_t
     char path[128];
     snprintf(path, sizeof path, "/v1/jobs/%s", job);
     if (http_do(c, "DELETE", path, NULL, 0, NULL, 0, NULL, r) == 0 && r->status == 200) {
-        resume_len = 0;
+        drop_job(o, job);
     } else {
         say(o, "the job could not be deleted (%ld)", r->status);
         if (resume_len)
             fputs(resume_text, stderr);
     }
+}
+
+/* A job that failed (its result is the server's 422): no resume to offer, for it would
+ * fail again; the command that deletes it instead (docs/service.md, "Failures"). */
+static void job_failed(const infer_opts_t *o, const char *job)
+{
+    if (max_parts) { /* a split run: named among the others */
+        for (size_t i = 0; i < nparts; i++)
+            if (!strcmp(parts[i].id, job))
+                parts[i].failed = 1;
+        fprintf(stderr,
+                "cryptonets infer: job %s failed for good (resuming it would fail "
+                "the same way)\n",
+                job);
+        parts_text(o);
+        return;
+    }
+    char t[8192];
+    size_t k = (size_t)snprintf(t, sizeof t,
+                                "cryptonets infer: job %s%s failed for good (resuming it "
+                                "would fail the same way; run infer on its inputs again); "
+                                "to delete it:\n",
+                                job, job_part);
+    k += job_command(t + k, sizeof t - k, o, job, (const char *[]){"--delete", NULL});
+    fprintf(stderr, "%.*s\n", (int)k, t);
+    resume_len = 0;
+}
+
+/* The result at path is for the client key of --key (its header's key id), checked before
+ * it is decrypted: else a job of another key (--job) is named, not the temporary file. */
+static int reply_key_check(const infer_opts_t *o, const char *path, const char *job,
+                           const cn_client_t *cl, const cn_packed_client_t *pcl)
+{
+    char err[512];
+    uint8_t id[32];
+    cli_reader_t rd;
+    const int bad_read = cli_reader_open(&rd, path, CLI_KIND_REPLY, err, sizeof err);
+    const int bad_id = pcl ? cli_packed_key_id(id, pcl) : cli_key_id(id, cl);
+    if (bad_read || bad_id) {
+        cli_reader_close(&rd);
+        return cli_fail(CLI_ERROR, &A, "job %.16s...: its result cannot be read", job);
+    }
+    uint8_t made_for[32];
+    memcpy(made_for, rd.h.key_id, 32);
+    cli_reader_close(&rd);
+    const int other = memcmp(id, made_for, 32) != 0;
+    if (!other)
+        return 0;
+    drop_job(o, job); /* not this key's: its commands with --key would fail the same way */
+    char want[65], have[65];
+    svc_hex(want, made_for, 32);
+    svc_hex(have, id, 32);
+    return cli_fail(CLI_MISMATCH, &A,
+                    "job %s was uploaded with another client key than %s: its result is for "
+                    "client key id %.16s..., %s's is %.16s...; resume it with --key of the "
+                    "key it was uploaded with",
+                    job, o->key, want, o->key, have);
 }
 
 /* Appends the records of one job's result (the container at part) to the result of all
@@ -1225,6 +1506,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     crypto_hash_sha256(d, keys, klen);
     svc_hex(kid, d, 32);
+    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
+        cached_kid(kid, o, &p, cl, pcl);
     snprintf(path, sizeof path, "/v1/keys/%s", kid);
     rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
     if (o->job) {
@@ -1262,11 +1545,20 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             server_max_records && server_max_records < records ? server_max_records : records;
         njobs = (records + per_job - 1) / per_job;
         job_rows = per_job * per;
-        if (njobs > 1)
+        if (njobs > 1) {
             say(o,
                 "%zu inputs make %zu requests (records) of up to %zu inputs; this server takes "
                 "%zu per job (its --max-batches): %zu jobs, one after the other",
                 x.rows, records, per, per_job, njobs);
+            parts = calloc(njobs, sizeof *parts);
+            if (!parts) {
+                rc = cli_fail(CLI_ERROR, &A, "out of memory");
+                goto done;
+            }
+            max_parts = njobs;
+            run_rows = x.rows;
+            run_inputs = inputs;
+        }
     }
     for (size_t jn = 0; jn < njobs; jn++) {
         const size_t base = jn * job_rows;
@@ -1280,6 +1572,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
              * (encrypted again from the job's seed, or sent again from the packed
              * layout's file) cannot make two */
             snprintf(path, sizeof path, "/v1/jobs?key=%s", kid);
+            part_base = base;
+            part_rows = rows;
+            if (njobs > 1) /* before the upload: a signal's message names the part too */
+                snprintf(job_part, sizeof job_part,
+                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
+                         "prints numbered from 1)",
+                         jn + 1, njobs, base + 1, base + rows, inputs);
             if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
                                                      batch_path, path, &r)
                              : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, path, &r)))
@@ -1293,13 +1592,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 rc = cli_fail(CLI_ERROR, &A, "POST /v1/jobs: no job id in the answer");
                 goto done;
             }
-            if (njobs > 1)
-                snprintf(job_part, sizeof job_part,
-                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
-                         "prints numbered from 1)",
-                         jn + 1, njobs, base + 1, base + rows, inputs);
-            say(o, "job %.16s... accepted%s", job, job_part);
             keep_job(o, job);
+            upload_settled();
+            say(o, "job %.16s... accepted%s", job, job_part);
         }
         /* wait: long polls (the server answers when the job changes state, or after the
          * seconds asked for), with a short pause only when an answer brings no change (a
@@ -1318,11 +1613,22 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 goto done;
             if (r.status != 200) {
                 if (r.status == 404)
-                    resume_len = 0; /* no such job (any more): nothing to resume */
+                    drop_job(o, job); /* no such job (any more): nothing to resume */
                 rc = server_error(&r, path);
                 goto done;
             }
             json_field(state, sizeof state, &r, "state");
+            char jkey[65];
+            json_field(jkey, sizeof jkey, &r, "key");
+            if (o->job && kid[0] && jkey[0] && strcmp(jkey, kid) != 0) {
+                drop_job(o, job); /* its commands with this --key would fail the same way */
+                rc = cli_fail(CLI_MISMATCH, &A,
+                              "job %s was uploaded with another client key than %s: the job "
+                              "is for evaluation keys %.16s..., %s's are %.16s...; resume it "
+                              "with --key of the key it was uploaded with",
+                              job, o->key, jkey, o->key, kid);
+                goto done;
+            }
             const int changed = strcmp(state, last) != 0;
             if (changed)
                 say(o, "job %.16s... %s", job, state);
@@ -1351,8 +1657,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = http_do(c, "GET", path, NULL, 0, NULL, 0, rf, &r);
         if (fclose(rf) != 0 && rc == 0)
             rc = cli_fail(CLI_ERROR, &A, "%s: write failed", dst);
-        if (rc == 0 && r.status != 200)
+        if (rc == 0 && r.status != 200) {
             rc = server_error(&r, path);
+            if (r.status == 422) /* failed: a resume would fail the same way */
+                job_failed(o, job);
+        }
+        if (rc == 0 && (rc = reply_key_check(o, dst, job, cl, pcl)))
+            goto done;
         if (rc)
             goto done;
         struct stat sb;
@@ -1361,10 +1672,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         if (njobs > 1) {
             if ((rc = merge_reply(&merged, reply_path, part_path, records, x.rows)))
                 goto done;
-            if (!o->keep)
-                delete_job(c, o, job, &r);
-            resume_len = 0; /* its result is here now */
-            job_part[0] = 0;
+            job_part[0] = 0; /* the job stays until the predictions of all are written */
         }
     }
     if (merged.f && cli_writer_close(&merged, err, sizeof err)) {
@@ -1385,9 +1693,22 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     say(o, "done");
     if (njobs == 1 && !o->keep)
         delete_job(c, o, job, &r);
+    parts_written = 1;
+    if (max_parts)
+        parts_text(o);
+    while (njobs > 1 && !o->keep && nparts) { /* written: the jobs are done with */
+        char id[65];
+        snprintf(id, sizeof id, "%s", parts[0].id);
+        const size_t before = nparts;
+        delete_job(c, o, id, &r);
+        if (nparts == before)
+            break; /* said, with the commands of those left */
+    }
     if (o->keep)
         resume_len = 0; /* kept as asked */
 done:
+    if (posting) /* a job's POST that ended in an error: a signal meanwhile ends infer */
+        upload_settled();
     if (merged.f) {
         merged.bad = 1;
         (void)cli_writer_close(&merged, err, sizeof err);
@@ -1395,6 +1716,11 @@ done:
     cli_matrix_clear(&x);
     if (rc && resume_len)
         fputs(resume_text, stderr);
+    resume_len = 0; /* said: the texts go */
+    max_parts = nparts = 0;
+    parts_written = 0;
+    free(parts);
+    parts = NULL;
     cn_client_free(cl);
     cn_packed_client_free(pcl);
     cli_plan_clear(&p);

@@ -354,12 +354,46 @@ static int valid_tenant(const char *t)
     return 1;
 }
 
+/* --port-file F: written once the server listens (F.partial-PID, then renamed), so its
+ * directory must exist and be writable, and F must not be a directory: checked before
+ * anything is bound or created, CLI_USAGE with the reason (a server started without the
+ * file a script waits for would be found by no one). */
+static int check_port_file(const char *f)
+{
+    struct stat sb;
+    if (!*f)
+        return usage_error("--port-file: an empty path");
+    if (stat(f, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return usage_error("--port-file %s: a directory", f);
+    char d[4096];
+    snprintf(d, sizeof d, "%s", f);
+    char *slash = strrchr(d, '/');
+    if (slash)
+        slash[slash == d ? 1 : 0] = 0;
+    else
+        snprintf(d, sizeof d, ".");
+    if (stat(d, &sb) != 0)
+        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return usage_error("--port-file %s: %s: not a directory", f, d);
+    if (access(d, W_OK | X_OK) != 0)
+        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    return 0;
+}
+
 /* The tokens file: lines "TENANT TOKEN" (blank lines and # comments skipped). */
 static int load_tokens(svc_t *s, const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_fail(CLI_ERROR, &SERVE, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && (sb.st_mode & 077))
+        fprintf(stderr,
+                "cryptonets serve: warning: %s holds the tokens yet is readable or writable "
+                "by %s (mode %04o): anyone who can read it can act as every tenant; "
+                "chmod 600 it\n",
+                path, sb.st_mode & 007 ? "anyone" : "its group", (unsigned)(sb.st_mode & 0777));
     char line[1024];
     size_t lineno = 0;
     int rc = 0;
@@ -832,7 +866,9 @@ static int bad_framing(struct MHD_Connection *c, const char *version, enum MHD_R
 /* The methods a resource allows (the Allow header a 405 must carry, RFC 9110 15.5.6). */
 static const char *allowed_methods(const char *url)
 {
-    if (!strcmp(url, "/v1/keys") || !strcmp(url, "/v1/jobs"))
+    if (!strcmp(url, "/v1/jobs"))
+        return "GET, HEAD, POST"; /* the tenant's jobs; a new job */
+    if (!strcmp(url, "/v1/keys"))
         return "POST";
     if (!strncmp(url, "/v1/jobs/", 9) && strchr(url + 9, '/'))
         return "GET, HEAD"; /* /v1/jobs/ID/result */
@@ -1080,6 +1116,43 @@ static enum MHD_Result get_key(struct MHD_Connection *c, size_t tenant, const ch
     return send_json(
         c, MHD_HTTP_OK,
         json_pack("{s:s, s:s}", "key", id, "state", del ? "deleted" : "registered"), 0);
+}
+
+/* GET /v1/jobs: the tenant's own jobs (id, state, key, inputs, created), oldest first, so
+ * that a client that lost a job's id (a killed client, a lost terminal) can find it, and
+ * resume or delete it; another tenant's jobs are never listed. Jobs whose acceptance is
+ * still in progress (pending) are not listed, as GET /v1/jobs/ID does not know them. */
+static enum MHD_Result list_jobs(struct MHD_Connection *c, size_t tenant)
+{
+    json_t *arr = json_array();
+    pthread_mutex_lock(&S->mu);
+    size_t n = 0;
+    for (const svc_job_t *j = S->jobs; j; j = j->next)
+        n += j->tenant == tenant && !j->deleted && !j->pending;
+    const svc_job_t **v = n ? malloc(n * sizeof *v) : NULL;
+    size_t k = 0;
+    for (const svc_job_t *j = S->jobs; v && j; j = j->next)
+        if (j->tenant == tenant && !j->deleted && !j->pending)
+            v[k++] = j;
+    for (size_t a = 1; a < k; a++) /* by creation time (insertion sort: a tenant's few) */
+        for (size_t b = a; b > 0 && v[b - 1]->created > v[b]->created; b--) {
+            const svc_job_t *t = v[b];
+            v[b] = v[b - 1];
+            v[b - 1] = t;
+        }
+    for (size_t i = 0; arr && i < k; i++)
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:I, s:f}", "job", v[i]->id, "state",
+                                        svc_state_name(v[i]->state), "key", v[i]->key, "inputs",
+                                        (json_int_t)v[i]->inputs, "created", v[i]->created));
+    pthread_mutex_unlock(&S->mu);
+    free(v);
+    if (!arr || (n && !v)) {
+        json_decref(arr);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "out of memory");
+    }
+    return send_json(c, MHD_HTTP_OK, json_pack("{s:o}", "jobs", arr), 0);
 }
 
 /* GET, HEAD or DELETE of /v1/jobs/ID and /v1/jobs/ID/result. wq (may be NULL): a long
@@ -1705,6 +1778,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return get_plan(c);
     if (!strncmp(url, "/v1/keys/", 9) && (get || del))
         return get_key(c, tenant, url + 9, del);
+    if (!strcmp(url, "/v1/jobs") && get)
+        return list_jobs(c, tenant);
     if (!strncmp(url, "/v1/jobs/", 9) && (get || del)) {
         char id[65];
         snprintf(id, sizeof id, "%.64s", url + 9);
@@ -1937,6 +2012,8 @@ int cli_serve(int argc, char **argv)
     if (!o->tls_cert && !la.loopback && !o->allow_plain)
         return usage_error("plain HTTP on a non-loopback address: give --tls-cert and "
                            "--tls-key, or --allow-plain-http");
+    if (o->port_file && (rc = check_port_file(o->port_file)))
+        return rc;
     if (sodium_init() < 0)
         return cli_fail(CLI_ERROR, &SERVE, "libsodium failed to start");
     parse_faults();
@@ -1973,6 +2050,7 @@ int cli_serve(int argc, char **argv)
                            "%llu bytes",
                            (unsigned long long)s->mem_limit, (unsigned long long)s->job_mem);
     char err[512];
+    int start_failed = 0; /* the port file could not be written: stop at once */
     /* everything that can be checked without touching the state directory first: the
      * certificate, then the address (a refused start leaves no state behind) */
     char *cert = NULL, *key = NULL;
@@ -2065,11 +2143,15 @@ int cli_serve(int argc, char **argv)
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];
         snprintf(text, sizeof text, "%u\n", port);
-        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err))
-            fprintf(stderr, "cryptonets serve: %s\n", err);
+        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err)) {
+            /* checked at start, yet unwritable now (a full disk): a server nobody can find
+             * stops, as if it never started */
+            fprintf(stderr, "cryptonets serve: --port-file %s; stopping\n", err);
+            start_failed = 1;
+        }
     }
     double last_sweep = 0;
-    for (;;) {
+    while (!start_failed) {
         struct timespec ts = {0, 100000000}; /* long polls end within 0.1 s of their time */
         const int sig = sigtimedwait(&sigs, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
@@ -2123,5 +2205,5 @@ int cli_serve(int argc, char **argv)
     cli_plan_clear(&s->plan);
     if (!o->quiet)
         fprintf(stderr, "cryptonets serve: stopped\n");
-    return CLI_OK;
+    return start_failed ? CLI_ERROR : CLI_OK;
 }

@@ -726,6 +726,23 @@ static void client_reason(char *reason, size_t rlen, const char *what, const cha
     snprintf(reason, rlen, "%s: %s", what, err);
 }
 
+/* CRYPTONETS_SERVE_FAULT=reply=enospc (tests, docs/service.md): every reply's write
+ * fails as on a full disk. */
+static int reply_fault(void)
+{
+    const char *f = getenv("CRYPTONETS_SERVE_FAULT");
+    return f && !strcmp(f, "reply=enospc");
+}
+
+/* The system's reason e (ENOSPC, EIO, ...) after reason, unless it is there already: a
+ * reply that could not be written says why (no server path is in strerror's text). */
+static void add_errno(char *reason, size_t rlen, int e)
+{
+    const size_t k = strlen(reason);
+    if (e > 0 && !strstr(reason, strerror(e)) && k + 4 < rlen)
+        snprintf(reason + k, rlen - k, " (%s)", strerror(e));
+}
+
 /* FLINT's: frees the calling thread's caches (FLINT 2.9, flint.h; declared here rather
  * than including flint.h, whose ulong macro the tool has no use for). The packed server
  * uses FLINT integers on the calling thread (a worker, or the HTTP thread that checks a
@@ -871,8 +888,18 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
             failed = 1;
             break;
         }
-        if (cli_writer_put(&w, count, out, olen, err, sizeof err)) {
+        int put_bad;
+        if (reply_fault()) {
+            snprintf(err, sizeof err, "%.400s: write failed", rpath);
+            errno = ENOSPC;
+            put_bad = 1;
+        } else {
+            put_bad = cli_writer_put(&w, count, out, olen, err, sizeof err);
+        }
+        if (put_bad) {
+            const int e = errno;
             client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
+            add_errno(reason, rlen, e);
             failed = 1;
         }
         bytes += 24 + olen;
@@ -885,7 +912,9 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
     /* the reply is durable before its name appears (a crash between the rename and an
      * fsync after it could leave a damaged ID.reply that a restart would take as done) */
     if (!failed && (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0)) {
+        const int e = errno;
         snprintf(reason, rlen, "the reply: cannot be written");
+        add_errno(reason, rlen, e);
         failed = 1;
     }
     *evaluated = svc_time(); /* the job's seconds end here, not after the wait below */
@@ -897,9 +926,11 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
     }
     if (failed)
         w.bad = 1;
-    if (cli_writer_close(&w, err, sizeof err) != 0 && !failed)
+    if (cli_writer_close(&w, err, sizeof err) != 0 && !failed) {
+        const int e = errno;
         client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
-    else if (!failed) {
+        add_errno(reason, rlen, e);
+    } else if (!failed) {
         svc_sync_dir(rpath);
         *out_bytes = bytes;
         rc = 0;
@@ -1018,6 +1049,9 @@ static void *worker(void *arg)
         /* nothing is written for a job deleted, or whose acceptance failed, meanwhile */
         const int gone = svc_job_wait_durable(s, j);
         if (bad && !gone) {
+            if (!s->quiet) /* the operator sees every failure, with its reason */
+                fprintf(stderr, "cryptonets serve: job %.16s... failed: %s: %s\n", copy.id,
+                        code, reason);
             json_t *o = json_pack("{s:s, s:s}", "error", code, "message", reason);
             char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
             char err[512];

@@ -187,6 +187,9 @@ static char *err_of(const char *tag)
     return slurp(e, NULL);
 }
 
+static void err_has(const char *tag, const char *want);
+static void err_lacks(const char *tag, const char *bad);
+
 /* --- the server ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -1331,6 +1334,12 @@ START_TEST(test_service_tls)
     check_outputs(out, x, ROWS);
     /* without the certificate the client cannot verify the server, and stops */
     ck_assert_int_eq(infer("noca", s.port, NULL, key, in, out, "https", NULL), 1);
+    /* infer with http:// to it: told to use https://, at once, without retries */
+    const double t0 = now();
+    ck_assert_int_eq(infer("plain", s.port, NULL, key, in, out, "http", NULL), 1);
+    ck_assert_double_lt(now() - t0, 20);
+    err_has("plain", "give --server https://");
+    err_lacks("plain", "retrying");
     /* plain HTTP to a TLS port gets no answer */
     answer_t *a = malloc(sizeof *a);
     ck_assert_int_ne(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
@@ -2380,7 +2389,7 @@ START_TEST(test_service_small)
     /* a 405 says what is allowed (RFC 9110: Allow) */
     static const char *const m405[][3] = {
         {"PUT", "/v1/health", "Allow: GET, HEAD\r\n"},
-        {"GET", "/v1/jobs", "Allow: POST\r\n"},
+        {"DELETE", "/v1/jobs", "Allow: GET, HEAD, POST\r\n"},
         {"PUT", "/v1/keys/ab", "Allow: GET, HEAD, DELETE\r\n"},
         {"POST", "/metrics", "Allow: GET, HEAD\r\n"}};
     for (size_t i = 0; i < 4; i++) {
@@ -2823,6 +2832,359 @@ START_TEST(test_service_client)
 }
 END_TEST
 
+/* The id of the one job of alice's (DIR/state) that is not in seen (ids joined), or 0. */
+static int new_job(char id[65], const char *seen)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/state/tenants/alice/jobs", dir);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    int found = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const size_t n = strlen(e->d_name);
+        char one[65];
+        snprintf(one, sizeof one, "%.64s", e->d_name);
+        if (n == 68 && !strcmp(e->d_name + 64, ".job") && !strstr(seen, one)) {
+            snprintf(id, 65, "%s", one);
+            found = 1;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* SIGINT at the moment the server has accepted a job (its description renamed into
+ * place), then up to 11.5 ms later in steps of 0.5 ms: infer dies of the signal after printing
+ * the job's id and commands whenever the server holds the job, and says no job was accepted
+ * only when it holds none (defect: a signal between the 202 and the job's commands being
+ * ready, while the upload ended, killed infer silently and left a job nobody could find);
+ * GET /v1/jobs lists alice's jobs, all of them, oldest first, and none to bob */
+START_TEST(test_service_interrupt)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], in[256], tokens[256], tfile[256], url[64], seen[8192] = "";
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(tokens, "tokens.txt");
+    path(tfile, "alice.token");
+    write_bytes(tokens, "alice alice-token-1\nbob bob-token-22\n", 36);
+    write_bytes(tfile, "alice-token-1\n", 14);
+    chmod(tokens, 0600);
+    server_t s; /* no evaluation: every job stays */
+    start_server(
+        &s, "serve",
+        (const char *[]){"--tokens", tokens, "--workers", "0", "--max-jobs", "64", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    /* the key registered first, so that each run's upload starts at once */
+    ck_assert_int_eq(tool("first", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in,
+                                           "--token-file", tfile, "--wait", "0.5", NULL}),
+                     1);
+    char id[65];
+    ck_assert(new_job(id, seen));
+    strcat(seen, id);
+    /* each run its own inputs (another batch: another job), of 4 records: the upload's
+     * file is still being written and synced when the 202 comes */
+    char plan[256];
+    path(plan, "plan.cnp");
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *pl;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&pl, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    free(pb);
+    const size_t rows = 4 * cn_plan_params(pl)->n;
+    cn_plan_free(pl);
+    int64_t *y = malloc(rows * NIN * sizeof *y);
+    for (int run = 0; run < 24; run++) {
+        char tag[32], file[256];
+        snprintf(tag, sizeof tag, "int%d", run);
+        snprintf(file, sizeof file, "%s/in%d.csv", dir, run);
+        inputs(y, rows, 100 + (uint64_t)run);
+        write_csv(file, y, rows);
+        const pid_t pid = spawn(tag, NULL,
+                                (const char *[]){"infer", "--server", url, "--key", key, file,
+                                                 "--token-file", tfile, NULL});
+        int accepted = 0;
+        for (const double t0 = now(); now() - t0 < 60 && !accepted;)
+            if (!(accepted = new_job(id, seen)))
+                nap(0.0005);
+        ck_assert_msg(accepted, "%s: no job after 60 s", tag);
+        nap(0.0005 * run); /* 0 to 11.5 ms after the job is on the server's disk */
+        kill(pid, SIGINT);
+        int st;
+        const double t0 = now();
+        while (waitpid(pid, &st, WNOHANG) == 0 && now() - t0 < 60)
+            nap(0.01);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "%s: not ended by SIGINT",
+                      tag);
+        strcat(seen, id);
+        err_has(tag, id); /* the server holds it: named, with its commands */
+        err_has(tag, "stays on the server");
+        err_has(tag, "--delete");
+        err_lacks(tag, "no job of these inputs was accepted");
+    }
+    free(y);
+    /* GET /v1/jobs: alice's 25 jobs, every one seen, oldest first; none to bob */
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", "alice-token-1", NULL, 0), 200);
+    json_error_t je;
+    json_t *doc = json_loads(a->body, 0, &je);
+    json_t *list = json_object_get(doc, "jobs");
+    ck_assert_uint_eq(json_array_size(list), 25);
+    double last = 0;
+    for (size_t i = 0; i < 25; i++) {
+        json_t *j = json_array_get(list, i);
+        const char *jid = json_string_value(json_object_get(j, "job"));
+        ck_assert_msg(jid && strlen(jid) == 64 && strstr(seen, jid), "job %zu not seen", i);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "state")), "queued");
+        const double created = json_real_value(json_object_get(j, "created"));
+        ck_assert(created >= last);
+        last = created;
+    }
+    json_decref(doc);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", "bob-token-22", NULL, 0), 200);
+    doc = json_loads(a->body, 0, &je);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_uint_eq(json_array_size(json_object_get(doc, "jobs")), 0);
+    ck_assert_ptr_nonnull(json_object_get(doc, "jobs"));
+    json_decref(doc);
+    ck_assert_int_eq(request(a, s.port, "GET", "/v1/jobs", NULL, NULL, 0), 401);
+    free(a);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* Files serve must write at start and the tokens it reads: an unwritable --port-file (its
+ * directory missing, or a directory itself) is refused with exit 2 before anything is
+ * bound or created (defect: logged, and the server kept serving unfound); a tokens file
+ * others can read is warned about; tokens are read without the blanks around them on
+ * both sides (defect: ' token ' gave 403), and an empty token file is refused */
+START_TEST(test_service_start_files)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char plan[256], state[256], tokens[256], tfile[256], key[256], in[256], out[256];
+    char url[64];
+    path(plan, "plan.cnp");
+    path(state, "fresh-state");
+    path(tokens, "tokens.txt");
+    path(tfile, "alice.token");
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    const char *bad_ports[] = {"/nonexistent/p", dir};
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(
+            tool("badport", NULL,
+                 (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                                  "127.0.0.1:0", "--port-file", bad_ports[i], NULL}),
+            2);
+        err_has("badport", "--port-file");
+        struct stat sb;
+        ck_assert_msg(stat(state, &sb) != 0, "a refused start created its state directory");
+    }
+    /* tokens: a 0644 file is warned about; blanks around the tokens are no part of them */
+    write_bytes(tokens, "alice\t alice-token-1 \r\n", 23);
+    chmod(tokens, 0644);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--tokens", tokens, NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    err_has("serve", "chmod 600");
+    write_bytes(tfile, "  alice-token-1 \r\n", 18);
+    ck_assert_msg(tool("blanks", NULL,
+                       (const char *[]){"infer", "--server", url, "--key", key, in,
+                                        "--token-file", tfile, "-o", out, "--raw", NULL}) == 0,
+                  "%s", err_of("blanks"));
+    check_outputs(out, x, ROWS);
+    write_bytes(tfile, " \n", 2);
+    ck_assert_int_eq(tool("empty", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in,
+                                           "--token-file", tfile, NULL}),
+                     1);
+    err_has("empty", "no token");
+    stop_server(&s);
+    chmod(tokens, 0600);
+    start_server(&s, "serve600", (const char *[]){"--tokens", tokens, NULL});
+    err_lacks("serve600", "chmod 600");
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* A job whose reply cannot be written (a full disk, CRYPTONETS_SERVE_FAULT=reply=enospc):
+ * failed with the system's reason, in its status and in the server's log; infer calls
+ * it failed for good and offers the delete command, not a resume (defect: 'write failed'
+ * without ENOSPC, nothing logged, a resume that repeats the 422). --job of another
+ * client key's job: refused as such (from the status when that key's evaluation keys are
+ * cached, else from the result's header), no temporary path shown, no resume offered */
+START_TEST(test_service_job_failures)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], in[256], out[256], other[256], other_keys[256], plan[256], url[64];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(other, "other.key");
+    path(other_keys, "other.eval-keys");
+    path(plan, "plan.cnp");
+    setenv("CRYPTONETS_SERVE_FAULT", "reply=enospc", 1);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    ck_assert_int_eq(infer("full", s.port, NULL, key, in, out, NULL, NULL), 1);
+    err_has("full", "No space left on device");
+    err_has("full", "failed for good");
+    err_has("full", "--delete");
+    err_lacks("full", "to resume");
+    stop_server(&s);
+    err_has("serve", "failed: internal: the reply");
+    err_has("serve", "No space left on device");
+    /* another key's job */
+    start_server(&s, "serve2", (const char *[]){"--workers", "0", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("wait", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, in, "--wait",
+                                           "0.5", NULL}),
+                     1);
+    char resume[8192];
+    ck_assert(printed_command(resume, sizeof resume, "wait", "--job"));
+    const char *at = strstr(resume, "--job ");
+    ck_assert_ptr_nonnull(at);
+    char job[65];
+    snprintf(job, sizeof job, "%.64s", at + 6);
+    stop_server(&s);
+    start_server(&s, "serve3", NULL);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(
+        tool("keygen2", NULL,
+             (const char *[]){"keygen", plan, "-o", other, "--eval-keys", other_keys, NULL}),
+        0);
+    ck_assert_int_eq(tool("otherkey", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", other, "--job",
+                                           job, "-o", out, NULL}),
+                     3);
+    err_has("otherkey", "another client key");
+    err_has("otherkey", "its result is for client key id");
+    err_lacks("otherkey", "cryptonets-infer-");
+    err_lacks("otherkey", "to resume");
+    /* with that key's evaluation keys cached: refused from the job's status, before any
+     * download */
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s.eval-keys", other);
+    size_t klen;
+    char *kb = slurp(other_keys, &klen);
+    ck_assert_ptr_nonnull(kb);
+    write_bytes(cache, kb, klen);
+    free(kb);
+    ck_assert_int_eq(tool("otherkey2", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", other, "--job",
+                                           job, "-o", out, NULL}),
+                     3);
+    err_has("otherkey2", "the job is for evaluation keys");
+    err_lacks("otherkey2", "downloaded");
+    err_lacks("otherkey2", "to resume");
+    /* the right key still resumes it */
+    ck_assert_int_eq(tool("rightkey", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, "--job", job,
+                                           "-o", out, "--raw", NULL}),
+                     0);
+    check_outputs(out, x, ROWS);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* A split run (--max-batches 1: a job holds n inputs; 2n + 3 inputs: 3 jobs) that ends
+ * early: every job on the server is named with its inputs and a resume command into an
+ * output of its own (OUT.inputs-A-B.csv, rows numbered from 1), the inputs never sent are
+ * named, and no job is deleted before the whole output is written (defect: job 1's
+ * predictions, downloaded and the job deleted, were lost; the resume of job 2 wrote inputs
+ * n+1.. as rows 1..; jobs 2 and 3 unmentioned after --wait) */
+START_TEST(test_service_split_interrupt)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], plan[256], bigin[256], out[256], url[64], text[512];
+    path(key, "client.key");
+    path(plan, "plan.cnp");
+    path(bigin, "big.csv");
+    path(out, "p2.csv");
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *pl;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&pl, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    free(pb);
+    const size_t n = cn_plan_params(pl)->n, rows = 2 * n + 3;
+    cn_plan_free(pl);
+    int64_t *big = malloc(rows * NIN * sizeof *big);
+    inputs(big, rows, 73);
+    write_csv(bigin, big, rows);
+    /* --wait runs out on job 1 (nothing evaluates): it and the inputs never sent */
+    server_t s;
+    start_server(&s, "idle", (const char *[]){"--max-batches", "1", "--workers", "0", NULL});
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(tool("wait", NULL,
+                          (const char *[]){"infer", "--server", url, "--key", key, bigin, "-o",
+                                           out, "--wait", "1", NULL}),
+                     1);
+    snprintf(text, sizeof text, "(inputs 1 to %zu) stays on the server", n);
+    err_has("wait", text);
+    snprintf(text, sizeof text, "inputs %zu to %zu of %s were never sent", n + 1, rows, bigin);
+    err_has("wait", text);
+    stop_server(&s);
+    /* SIGINT while job 2's upload waits for its 202 (held 1 s by the server), job 1's
+     * result downloaded: both named, job 1 still there and its command resumes it */
+    setenv("CRYPTONETS_SERVE_FAULT", "stall=1", 1);
+    start_server(&s, "stall", (const char *[]){"--max-batches", "1", NULL});
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    const pid_t pid = spawn("split", NULL,
+                            (const char *[]){"infer", "--server", url, "--key", key, bigin,
+                                             "-o", out, "--raw", NULL});
+    int seen = 0;
+    for (const double t0 = now(); now() - t0 < 60 && !seen; nap(0.02)) {
+        char *log = err_of("split");
+        seen = log && strstr(log, "downloaded") && strstr(log, "job 2 of 3") == NULL &&
+               strstr(log, "uploading") && strstr(strstr(log, "downloaded"), "uploading");
+        free(log);
+    }
+    ck_assert_msg(seen, "split: job 2's upload did not start");
+    nap(0.3);
+    kill(pid, SIGINT);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT);
+    snprintf(text, sizeof text, "(inputs 1 to %zu) stays on the server", n);
+    err_has("split", text);
+    snprintf(text, sizeof text, "(inputs %zu to %zu) stays on the server", n + 1, 2 * n);
+    err_has("split", text);
+    snprintf(text, sizeof text, "inputs %zu to %zu of %s were never sent", 2 * n + 1, rows,
+             bigin);
+    err_has("split", text);
+    struct stat sb;
+    ck_assert_msg(stat(out, &sb) != 0, "a partial output written as if whole");
+    char cmd[8192], want[64], part[256];
+    snprintf(want, sizeof want, "p2.inputs-1-%zu.csv", n);
+    ck_assert_msg(printed_command(cmd, sizeof cmd, "split", want), "no resume into %s", want);
+    ck_assert_msg(system(cmd) == 0, "%s: failed", cmd);
+    path(part, want);
+    check_outputs(part, big, n);
+    snprintf(want, sizeof want, "p2.inputs-%zu-%zu.csv", n + 1, 2 * n);
+    ck_assert_msg(printed_command(cmd, sizeof cmd, "split", want), "no resume into %s", want);
+    ck_assert_msg(system(cmd) == 0, "%s: failed", cmd);
+    path(part, want);
+    check_outputs(part, big + n * NIN, n);
+    stop_server(&s);
+    free(big);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -2852,6 +3214,10 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_state_dir);
     tcase_add_test(tc, test_service_tls_checks);
     tcase_add_test(tc, test_service_client);
+    tcase_add_test(tc, test_service_interrupt);
+    tcase_add_test(tc, test_service_start_files);
+    tcase_add_test(tc, test_service_job_failures);
+    tcase_add_test(tc, test_service_split_interrupt);
     suite_add_tcase(s, tc);
     return s;
 }

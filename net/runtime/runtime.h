@@ -156,6 +156,20 @@ size_t cn_pool_blocks(const cn_plan_t *plan, int threads);
  * server's linear mode. out holds lin->nout zeroed ciphertexts. */
 cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
                           const cn_lin_t *lin, size_t ti, const cn_server_t *s);
+/* A thread's contiguous copy of one tile of coefficients of nin input rows and nout output
+ * rows (net/runtime/linear_layer.c: rows n words apart share cache sets). xs[i] and os[j]
+ * point at tile words each. */
+typedef struct {
+    size_t nin, nout;
+    uint64_t *buf;
+    uint64_t **xs, **os;
+} cn_lin_tiles_t;
+cn_status cn_lin_tiles_init(cn_lin_tiles_t *t, size_t nin, size_t nout, size_t tile);
+void cn_lin_tiles_clear(cn_lin_tiles_t *t);
+/* xs[i][0..len) = x[i][cs..cs+len) */
+void cn_lin_tiles_load(cn_lin_tiles_t *t, const uint64_t *const *x, size_t cs, size_t len);
+/* out[j][cs..cs+len) = os[j][0..len) */
+void cn_lin_tiles_store(uint64_t *const *out, const cn_lin_tiles_t *t, size_t cs, size_t len);
 /* The biases alone: out[j] += Delta bias_j (what cn_linear_layer adds after the sums). */
 cn_status cn_linear_bias(cn_bfv_ciphertext_t *out, const cn_lin_t *lin, size_t ti,
                          const cn_server_t *s);

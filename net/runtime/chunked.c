@@ -265,13 +265,11 @@ cn_status cn_chunked_part(cn_ctvec_t *v, const uint8_t *in, size_t len, size_t t
                 cn_pool_put(s->pool, &ins[i]);
         if (seconds)
             seconds[1] += now_s() - ts;
-        /* the element-wise ops on the chunk */
-        for (size_t o = 1; st == CN_OK && o < sg->end; o++) {
-            ts = now_s();
-            st = cn_server_step(&ch, &ops[o], ti, s);
-            if (seconds)
-                seconds[1 + o] += now_s() - ts;
-        }
+        /* the element-wise ops on the chunk, fused: each ciphertext squared and switched
+         * while its rows are in cache */
+        if (st == CN_OK && sg->end > 1)
+            st = cn_server_steps_fused(&ch, &ops[1], sg->end - 1, s,
+                                       seconds ? seconds + 2 : NULL);
         /* L2's terms over the chunk, into its outputs (the first chunk writes them) */
         ts = now_s();
         for (size_t j = 0; j < m; j++)

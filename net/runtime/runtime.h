@@ -193,6 +193,13 @@ cn_status cn_server_set_chunks(cn_server_t *s, size_t chunks);
 /* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. The
  * results are in blocks of s's pool: release v with cn_pool_put_vec(s->pool, v). */
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s);
+/* Applies the element-wise ops ops[0..nops) (squares, relinearizations, switches; no
+ * linear op) to v, each ciphertext through all of them in turn on one thread, so that a
+ * square's output is switched while it is in cache: the same calls on the same inputs as
+ * nops cn_server_step calls, so the same bytes. seconds[o] (if not NULL) += op o's share
+ * of the wall time, shared out by the time the threads spent in its calls. */
+cn_status cn_server_steps_fused(cn_ctvec_t *v, const cn_op_t *ops, size_t nops,
+                                const cn_server_t *s, double *seconds);
 
 /* --- client.c ---------------------------------------------------------------------- */
 

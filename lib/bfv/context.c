@@ -139,10 +139,11 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
  * every row of the multiplication runs on the IFMA kernels: one prime more, each much
  * cheaper. The product does not depend on R.
  * The count is the fewest of these primes (largest first) whose log2 sum reaches the bound,
- * not ceil(bound / (bits - 1)): the primes sit just below 2^bits, so at n = 16384 and 4 q
- * primes of 46 bits (log2 Q = 180.0, bound 198.0) four 50-bit primes give 200.0 bits where
- * the old count took five (a square: 40 NTTs instead of 45). The double sums are exact to
- * about 1e-12 bits, and the bound keeps 2 bits above what the scaling needs
+ * not ceil(bound / (bits - 1)): the primes sit just below 2^bits, so at n = 16384 with the
+ * smallest 46-bit q primes (log2 Q = 180.0, bound 198.0) four 50-bit primes give 200.0 bits
+ * where the old count took five (a square: 40 NTTs instead of 45). With the largest 46-bit
+ * primes (cn_bfv_params_default's, log2 Q = 184.0, bound 202.0) R keeps five. The double sums
+ * are exact to about 1e-12 bits, and the bound keeps 2 bits above what the scaling needs
  * (|m| <= R / 8, i.e. R >= 4 n Q + 8 l), so rounding cannot make R too small. */
 static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
 {

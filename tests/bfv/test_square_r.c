@@ -1,7 +1,8 @@
 /* The square at the extension base R that choose_r (lib/bfv/context.c) now takes, the
- * fewest 50- or 60-bit primes whose log2 sum reaches log2 Q + log2 n + 4: at the n = 16384
- * MNIST plan's parameters (4 q primes of 46 bits, P of 47, two 32-bit t) that is 4 primes
- * where it was 5. Checked against exact big-integer arithmetic (GMP), on the inputs that
+ * fewest 50- or 60-bit primes whose log2 sum reaches log2 Q + log2 n + 4: at n = 16384 with
+ * 4 q primes of 46 bits taken as the smallest of that width (P of 47, two 32-bit t) that
+ * is 4 primes where it was 5 (cn_bfv_params_default takes the largest, log2 Q = 184.0, and
+ * R keeps 5 there). Checked against exact big-integer arithmetic (GMP), on the inputs that
  * make the tensor product largest: c0 = c1 = the constant polynomial h (or -h for c1),
  * every coefficient at the centered lift's extreme, whose negacyclic products are known in
  * closed form, coefficient k of (a sum X^i)(b sum X^i) mod X^n + 1 being a b (2 k + 2 - n).
@@ -19,8 +20,7 @@
 #include "cryptonets/cryptonets.h"
 #include "cryptonets/mpz.h"
 
-/* the plan's parameters: the smallest primes of each width, as net/compiler/params.c
- * takes them */
+/* the smallest primes of each width (log2 Q = 180.0) */
 static void plan16k(cn_bfv_params_t *p)
 {
     memset(p, 0, sizeof *p);

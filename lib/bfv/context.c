@@ -137,7 +137,14 @@ static cn_status level_init(cn_bfv_level_t *lv, const cn_bfv_context_t *ctx, siz
  * MNIST plan's 4 x 42 bits and t of 23 bits, 4 primes of 50 bits instead of 5). When every
  * q_i is below 2^50 and the CPU has AVX-512 IFMA, 50-bit primes are taken instead, so that
  * every row of the multiplication runs on the IFMA kernels: one prime more, each much
- * cheaper. The product does not depend on R. */
+ * cheaper. The product does not depend on R.
+ * The count is the fewest of these primes (largest first) whose log2 sum reaches the bound,
+ * not ceil(bound / (bits - 1)): the primes sit just below 2^bits, so at n = 16384 with the
+ * smallest 46-bit q primes (log2 Q = 180.0, bound 198.0) four 50-bit primes give 200.0 bits
+ * where the old count took five (a square: 40 NTTs instead of 45). With the largest 46-bit
+ * primes (cn_bfv_params_default's, log2 Q = 184.0, bound 202.0) R keeps five. The double sums
+ * are exact to about 1e-12 bits, and the bound keeps 2 bits above what the scaling needs
+ * (|m| <= R / 8, i.e. R >= 4 n Q + 8 l), so rounding cannot make R too small. */
 static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
 {
     uint64_t excl[CN_BFV_MAX_Q + 1 + CN_BFV_MAX_T];
@@ -157,12 +164,19 @@ static cn_status choose_r(uint64_t *r, size_t *kr, const cn_bfv_params_t *p)
         small &= p->q[i] < ((uint64_t)1 << 50);
     if (small)
         bits = 50;
+    /* every candidate is at least 2^(bits - 1): this many always reach the bound */
     size_t k = (size_t)ceil(need / (double)(bits - 1));
     if (k > CN_RNS_MAX_PRIMES)
         return CN_ERR_INVALID_ARG;
     cn_status st = cn_primes_ntt(r, k, bits, p->n, excl, ne, 1);
-    *kr = k;
-    return st;
+    if (st != CN_OK)
+        return st;
+    double have = 0;
+    size_t used = 0;
+    while (used < k && have < need)
+        have += log2((double)r[used++]);
+    *kr = used;
+    return CN_OK;
 }
 
 /* Slot (r, c), r in {0, 1}, c < n/2, index r n/2 + c, is the evaluation at zeta^e with

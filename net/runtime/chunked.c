@@ -75,8 +75,9 @@ static cn_status sub_lin(cn_lin_t *sub, const cn_lin_t *lin, const size_t *rows,
 }
 
 /* acc[j] += lin(in)[j] without biases (lin's terms: in's ciphertexts, one chunk), every
- * residue reduced: per tile of coefficients the kernel writes the chunk's sums into a
- * scratch of the thread, which is added into acc's rows (no block of the pool). */
+ * residue reduced: per tile of coefficients the kernel reads a contiguous copy of the
+ * inputs' tiles and writes the chunk's sums into a scratch of the thread, which is added
+ * into acc's rows (no block of the pool). */
 static cn_status accumulate(cn_bfv_ciphertext_t *acc, const cn_bfv_ciphertext_t *in,
                             const cn_lin_t *lin, const cn_server_t *s)
 {
@@ -97,33 +98,32 @@ static cn_status accumulate(cn_bfv_ciphertext_t *acc, const cn_bfv_ciphertext_t 
             const long nblk = (long)((n + CN_CHUNK_TILE - 1) / CN_CHUNK_TILE);
 #pragma omp parallel num_threads(cn_nthreads(s->threads))
             {
-                const uint64_t **xs = malloc(nin * sizeof *xs);
-                uint64_t **os = malloc(nout * sizeof *os);
-                uint64_t *scr = aligned_alloc(64, nout * CN_CHUNK_TILE * sizeof *scr);
-                cn_status e = xs && os && scr ? CN_OK : CN_ERR_NO_MEMORY;
-                for (size_t j = 0; e == CN_OK && j < nout; j++)
-                    os[j] = scr + j * CN_CHUNK_TILE;
+                /* the tile of every input in a contiguous copy (cn_lin_tiles_t) */
+                const uint64_t **xr = malloc((nin ? nin : 1) * sizeof *xr);
+                cn_lin_tiles_t tl = {0};
+                cn_status e =
+                    xr ? cn_lin_tiles_init(&tl, nin, nout, CN_CHUNK_TILE) : CN_ERR_NO_MEMORY;
+                for (size_t i = 0; e == CN_OK && i < nin; i++)
+                    xr[i] = in[i].c[c].data + r * n;
 #pragma omp for schedule(dynamic, 1)
                 for (long b = 0; b < nblk; b++) {
                     if (e != CN_OK)
                         continue;
                     const size_t cs = (size_t)b * CN_CHUNK_TILE;
                     const size_t len = cs + CN_CHUNK_TILE < n ? CN_CHUNK_TILE : n - cs;
-                    for (size_t i = 0; i < nin; i++)
-                        xs[i] = in[i].c[c].data + r * n + cs;
-                    kern(os, xs, lin, wmod, 0, nout, 0, len, m);
+                    cn_lin_tiles_load(&tl, xr, cs, len);
+                    kern(tl.os, (const uint64_t *const *)tl.xs, lin, wmod, 0, nout, 0, len, m);
                     for (size_t j = 0; j < nout; j++) {
                         uint64_t *a = acc[j].c[c].data + r * n + cs;
-                        const uint64_t *p = os[j];
+                        const uint64_t *p = tl.os[j];
                         for (size_t t = 0; t < len; t++) {
                             const uint64_t v = a[t] + p[t]; /* both below p < 2^61 */
                             a[t] = v >= m.p ? v - m.p : v;
                         }
                     }
                 }
-                free(xs);
-                free(os);
-                free(scr);
+                free(xr);
+                cn_lin_tiles_clear(&tl);
                 CN_OMP_COLLECT(st, e);
             }
         }
@@ -265,13 +265,11 @@ cn_status cn_chunked_part(cn_ctvec_t *v, const uint8_t *in, size_t len, size_t t
                 cn_pool_put(s->pool, &ins[i]);
         if (seconds)
             seconds[1] += now_s() - ts;
-        /* the element-wise ops on the chunk */
-        for (size_t o = 1; st == CN_OK && o < sg->end; o++) {
-            ts = now_s();
-            st = cn_server_step(&ch, &ops[o], ti, s);
-            if (seconds)
-                seconds[1 + o] += now_s() - ts;
-        }
+        /* the element-wise ops on the chunk, fused: each ciphertext squared and switched
+         * while its rows are in cache */
+        if (st == CN_OK && sg->end > 1)
+            st = cn_server_steps_fused(&ch, &ops[1], sg->end - 1, s,
+                                       seconds ? seconds + 2 : NULL);
         /* L2's terms over the chunk, into its outputs (the first chunk writes them) */
         ts = now_s();
         for (size_t j = 0; j < m; j++)

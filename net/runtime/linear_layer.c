@@ -4,11 +4,59 @@
  * as the benchmark's baseline, one ciphertext product and addition at a time through the
  * public BFV API. Both give the same residues. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime.h"
 
 /* coefficients per task of the linear layers: a multiple of the kernels' block */
 #define CN_LIN_TILE 64
+
+/* The rows of a ciphertext are n words apart (128 KiB at n = 16384) and the pool's blocks
+ * 512 KiB, so the same tile of every input row falls into the same few sets of the L1 and
+ * L2 caches (set-associative caches index by the low address bits: a stride that is a
+ * multiple of 4 KiB (L1) or 128 KiB (a 1 MiB 8-way L2) maps every row to one set); the
+ * kernels re-read each input tile for every output that uses it, which then comes from
+ * memory each time. So each tile of the inputs is first copied into one contiguous
+ * scratch of the thread, the kernel works there, and its outputs are copied out: the same
+ * words, in cache (docs/net.md, "Linear kernel"). */
+cn_status cn_lin_tiles_init(cn_lin_tiles_t *t, size_t nin, size_t nout, size_t tile)
+{
+    t->nin = nin;
+    t->nout = nout;
+    t->buf = aligned_alloc(64, (nin + nout) * tile * sizeof *t->buf);
+    t->xs = malloc((nin ? nin : 1) * sizeof *t->xs);
+    t->os = malloc((nout ? nout : 1) * sizeof *t->os);
+    if (!t->buf || !t->xs || !t->os) {
+        cn_lin_tiles_clear(t);
+        return CN_ERR_NO_MEMORY;
+    }
+    for (size_t i = 0; i < nin; i++)
+        t->xs[i] = t->buf + i * tile;
+    for (size_t j = 0; j < nout; j++)
+        t->os[j] = t->buf + (nin + j) * tile;
+    return CN_OK;
+}
+
+void cn_lin_tiles_clear(cn_lin_tiles_t *t)
+{
+    free(t->buf);
+    free(t->xs);
+    free(t->os);
+    t->buf = NULL;
+    t->xs = t->os = NULL;
+}
+
+void cn_lin_tiles_load(cn_lin_tiles_t *t, const uint64_t *const *x, size_t cs, size_t len)
+{
+    for (size_t i = 0; i < t->nin; i++)
+        memcpy(t->xs[i], x[i] + cs, len * sizeof *t->xs[i]);
+}
+
+void cn_lin_tiles_store(uint64_t *const *out, const cn_lin_tiles_t *t, size_t cs, size_t len)
+{
+    for (size_t j = 0; j < t->nout; j++)
+        memcpy(out[j] + cs, t->os[j], len * sizeof *t->os[j]);
+}
 
 /* out[0..nout) = lin(in[0..nin)) without biases, for ciphertexts of plaintext modulus
  * ti: the blocked kernels (docs/net.md, "Linear kernel"). */
@@ -46,11 +94,23 @@ static cn_status eval_linear_blocked(cn_bfv_ciphertext_t *out, const cn_bfv_ciph
             /* coefficient blocks over the threads, every output in each: a block of the
              * inputs stays in cache while the outputs sweep it */
             const long nblk = (long)((n + CN_LIN_TILE - 1) / CN_LIN_TILE);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(cn_nthreads(s->threads))
-            for (long b = 0; b < nblk; b++) {
-                const size_t cs = (size_t)b * CN_LIN_TILE;
-                const size_t ce = cs + CN_LIN_TILE < n ? cs + CN_LIN_TILE : n;
-                kern(orow, xr, lin, wmod, 0, lin->nout, cs, ce, m);
+#pragma omp parallel num_threads(cn_nthreads(s->threads))
+            {
+                cn_lin_tiles_t tl;
+                cn_status e = cn_lin_tiles_init(&tl, lin->nin, lin->nout, CN_LIN_TILE);
+#pragma omp for schedule(dynamic, 1)
+                for (long b = 0; b < nblk; b++) {
+                    if (e != CN_OK)
+                        continue;
+                    const size_t cs = (size_t)b * CN_LIN_TILE;
+                    const size_t len = cs + CN_LIN_TILE < n ? CN_LIN_TILE : n - cs;
+                    cn_lin_tiles_load(&tl, xr, cs, len);
+                    kern(tl.os, (const uint64_t *const *)tl.xs, lin, wmod, 0, lin->nout, 0, len,
+                         m);
+                    cn_lin_tiles_store(orow, &tl, cs, len);
+                }
+                cn_lin_tiles_clear(&tl);
+                CN_OMP_COLLECT(st, e);
             }
         }
     free(xr);

@@ -156,6 +156,20 @@ size_t cn_pool_blocks(const cn_plan_t *plan, int threads);
  * server's linear mode. out holds lin->nout zeroed ciphertexts. */
 cn_status cn_linear_layer(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
                           const cn_lin_t *lin, size_t ti, const cn_server_t *s);
+/* A thread's contiguous copy of one tile of coefficients of nin input rows and nout output
+ * rows (net/runtime/linear_layer.c: rows n words apart share cache sets). xs[i] and os[j]
+ * point at tile words each. */
+typedef struct {
+    size_t nin, nout;
+    uint64_t *buf;
+    uint64_t **xs, **os;
+} cn_lin_tiles_t;
+cn_status cn_lin_tiles_init(cn_lin_tiles_t *t, size_t nin, size_t nout, size_t tile);
+void cn_lin_tiles_clear(cn_lin_tiles_t *t);
+/* xs[i][0..len) = x[i][cs..cs+len) */
+void cn_lin_tiles_load(cn_lin_tiles_t *t, const uint64_t *const *x, size_t cs, size_t len);
+/* out[j][cs..cs+len) = os[j][0..len) */
+void cn_lin_tiles_store(uint64_t *const *out, const cn_lin_tiles_t *t, size_t cs, size_t len);
 /* The biases alone: out[j] += Delta bias_j (what cn_linear_layer adds after the sums). */
 cn_status cn_linear_bias(cn_bfv_ciphertext_t *out, const cn_lin_t *lin, size_t ti,
                          const cn_server_t *s);
@@ -179,6 +193,13 @@ cn_status cn_server_set_chunks(cn_server_t *s, size_t chunks);
 /* Applies op to v (plaintext modulus ti): a linear op replaces v by its outputs. The
  * results are in blocks of s's pool: release v with cn_pool_put_vec(s->pool, v). */
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s);
+/* Applies the element-wise ops ops[0..nops) (squares, relinearizations, switches; no
+ * linear op) to v, each ciphertext through all of them in turn on one thread, so that a
+ * square's output is switched while it is in cache: the same calls on the same inputs as
+ * nops cn_server_step calls, so the same bytes. seconds[o] (if not NULL) += op o's share
+ * of the wall time, shared out by the time the threads spent in its calls. */
+cn_status cn_server_steps_fused(cn_ctvec_t *v, const cn_op_t *ops, size_t nops,
+                                const cn_server_t *s, double *seconds);
 
 /* --- client.c ---------------------------------------------------------------------- */
 

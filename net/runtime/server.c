@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "runtime.h"
 
@@ -91,6 +94,39 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* one element-wise op (square, relinearization, modulus switch) on one ciphertext: the
+ * output in blocks of the pool, the input's blocks back */
+static cn_status elementwise(cn_bfv_ciphertext_t *cur, const cn_op_t *op, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    cn_pool_t *pool = s->pool;
+    cn_status e = CN_OK;
+    cn_bfv_ciphertext_t out = {0};
+    if (op->kind == CN_OP_SQUARE) {
+        e = cn_pool_shape(pool, &out, 3, cur->level, ctx);
+        if (e == CN_OK)
+            e = cn_bfv_square(&out, cur, ctx);
+    } else if (op->kind == CN_OP_RELIN) {
+        e = cn_pool_shape(pool, &out, 2, cur->level, ctx);
+        if (e == CN_OK)
+            e = cn_bfv_relinearize(&out, cur, &s->rk, ctx);
+    } else {
+        /* each switch into blocks of the pool, the input's blocks back */
+        for (size_t d = 0; d < op->drop && e == CN_OK; d++) {
+            e = cn_pool_shape(pool, &out, cur->size, cur->level - 1, ctx);
+            if (e == CN_OK)
+                e = cn_bfv_mod_switch(&out, cur, ctx);
+            cn_pool_put(pool, cur);
+            *cur = out;
+            memset(&out, 0, sizeof out);
+        }
+        return e;
+    }
+    cn_pool_put(pool, cur);
+    *cur = out;
+    return e;
+}
+
 cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_server_t *s)
 {
     const cn_bfv_context_t *ctx = s->ctx;
@@ -116,34 +152,54 @@ cn_status cn_server_step(cn_ctvec_t *v, const cn_op_t *op, size_t ti, const cn_s
     /* each output is written beside its input, in blocks of the output's shape, and the
      * input's blocks go back: the library neither allocates nor frees a polynomial */
 #pragma omp parallel for schedule(dynamic, 4) num_threads(cn_nthreads(s->threads))
-    for (long i = 0; i < w; i++) {
-        cn_status e = CN_OK;
-        cn_bfv_ciphertext_t out = {0};
-        if (op->kind == CN_OP_SQUARE) {
-            e = cn_pool_shape(pool, &out, 3, cur[i].level, ctx);
-            if (e == CN_OK)
-                e = cn_bfv_square(&out, &cur[i], ctx);
-        } else if (op->kind == CN_OP_RELIN) {
-            e = cn_pool_shape(pool, &out, 2, cur[i].level, ctx);
-            if (e == CN_OK)
-                e = cn_bfv_relinearize(&out, &cur[i], &s->rk, ctx);
-        } else {
-            /* each switch into blocks of the pool, the input's blocks back */
-            for (size_t d = 0; d < op->drop && e == CN_OK; d++) {
-                e = cn_pool_shape(pool, &out, cur[i].size, cur[i].level - 1, ctx);
-                if (e == CN_OK)
-                    e = cn_bfv_mod_switch(&out, &cur[i], ctx);
-                cn_pool_put(pool, &cur[i]);
-                cur[i] = out;
-                memset(&out, 0, sizeof out);
+    for (long i = 0; i < w; i++)
+        CN_OMP_COLLECT(st, elementwise(&cur[i], op, s));
+    return st;
+}
+
+cn_status cn_server_steps_fused(cn_ctvec_t *v, const cn_op_t *ops, size_t nops,
+                                const cn_server_t *s, double *seconds)
+{
+    cn_status st = CN_OK;
+    cn_bfv_ciphertext_t *cur = v->ct;
+    const long w = (long)v->len;
+    const int nth = cn_nthreads(s->threads);
+    /* per thread and op: seconds spent in the op's calls, to share out the wall time */
+    double *busy = calloc((size_t)(nth > 0 ? nth : 1) * (nops ? nops : 1), sizeof *busy);
+    if (!busy)
+        return CN_ERR_NO_MEMORY;
+    const double t0 = now_s();
+#pragma omp parallel num_threads(nth)
+    {
+#ifdef _OPENMP
+        const int me = omp_get_thread_num();
+#else
+        const int me = 0;
+#endif
+        double *mine = busy + (size_t)me * nops;
+#pragma omp for schedule(dynamic, 4)
+        for (long i = 0; i < w; i++)
+            for (size_t o = 0; o < nops; o++) {
+                const double a = now_s();
+                const cn_status e = elementwise(&cur[i], &ops[o], s);
+                mine[o] += now_s() - a;
+                if (e != CN_OK) {
+                    CN_OMP_COLLECT(st, e);
+                    break;
+                }
             }
-        }
-        if (op->kind != CN_OP_MODSWITCH) {
-            cn_pool_put(pool, &cur[i]);
-            cur[i] = out;
-        }
-        CN_OMP_COLLECT(st, e);
     }
+    const double wall = now_s() - t0;
+    double all = 0;
+    for (size_t k = 0; k < (size_t)nth * nops; k++)
+        all += busy[k];
+    for (size_t o = 0; seconds && o < nops; o++) {
+        double b = 0;
+        for (int t = 0; t < nth; t++)
+            b += busy[(size_t)t * nops + o];
+        seconds[o] += all > 0 ? wall * b / all : wall / (double)nops;
+    }
+    free(busy);
     return st;
 }
 
@@ -195,6 +251,19 @@ cn_status cn_server_eval(uint8_t **outbuf, size_t *outlen, cn_server_t *s, const
             timing->seconds[0] += now_s() - ts;
         for (size_t o = o0; st == CN_OK && o < p->nops; o++) {
             const cn_op_t *op = &p->ops[o];
+            if (op->kind != CN_OP_LINEAR) {
+                /* a run of element-wise ops, fused: each ciphertext through all of them */
+                size_t e = o + 1;
+                while (e < p->nops && p->ops[e].kind != CN_OP_LINEAR)
+                    e++;
+                st = cn_server_steps_fused(cur, op, e - o, s,
+                                           timing ? timing->seconds + 1 + o : NULL);
+                if (st != CN_OK)
+                    cn_diag_set(diag, "ops %zu-%zu (plaintext modulus %zu): %s", o + 1, e,
+                                ti + 1, cn_strerror(st));
+                o = e - 1;
+                continue;
+            }
             ts = now_s();
             st = cn_server_step(cur, op, ti, s);
             if (st != CN_OK)

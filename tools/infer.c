@@ -66,7 +66,7 @@ static const char infer_help[] =
     "                      made from the key on first use and kept, so the id is stable)\n"
     "  --token-file FILE   the bearer token (default: $CRYPTONETS_TOKEN)\n"
     "  --cacert FILE       the CA certificate(s) that sign the server's (PEM)\n"
-    "  --retries N         attempts per request on a lost connection or 503 (default 8)\n"
+    "  --retries N         attempts per request on a lost connection, 503 or 429 (default 8)\n"
     "  --wait S            longest wait for the result, seconds (default 86400)\n"
     "  --keep              leave the job on the server (default: deleted once downloaded)\n"
     "  --job ID            instead of INPUTS: wait for, download and decrypt a job accepted\n"

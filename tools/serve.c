@@ -101,7 +101,9 @@ static int parse_seconds(double *v, const char *name, const char *text)
     char *e;
     *v = text ? strtod(text, &e) : -1;
     if (!text || *e || !(*v > 0 && *v < 1e9))
-        return usage_error("%s: expected seconds > 0, got '%s'", name, text ? text : "");
+        return usage_error("%s: expected seconds in (0, 1e9)%s, got '%s'", name,
+                           strcmp(name, "--warm-idle") ? "" : " or 0 (never keep)",
+                           text ? text : "");
     return 0;
 }
 

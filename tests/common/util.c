@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -120,4 +121,31 @@ void cn_test_reseal_net(uint8_t *b, size_t len)
         cn_io_frame_seal(b, len, (unsigned)h.type, h.count, h.fingerprint) == CN_OK)
         return; /* a frame (model, plan): header length and checksum rewritten */
     put_le64(b + len - 8, cn_test_fnv1a64(b, len - 8)); /* FNV-1a trailer (client state) */
+}
+
+void cn_test_cli_bin(char *bin, size_t cap)
+{
+    const char *env = getenv("CN_CLI_BIN");
+    if (env) {
+        snprintf(bin, cap, "%s", env);
+    } else {
+        char self[4000];
+        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        ck_assert(n > 0);
+        self[n] = 0;
+        char *p = strstr(self, "/tests/run_tests");
+        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
+        *p = 0;
+        snprintf(bin, cap, "%s/tools/cryptonets", self);
+    }
+    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
+}
+
+void cn_test_slurp(char *buf, size_t cap, const char *file)
+{
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
 }

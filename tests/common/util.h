@@ -64,6 +64,14 @@ void cn_test_reseal_io(uint8_t *b, size_t len);
  * (client state) end with FNV-1a of the rest, little-endian. */
 void cn_test_reseal_net(uint8_t *b, size_t len);
 
+/* The command-line tool the tool suites run, into bin (cap bytes): $CN_CLI_BIN, or
+ * tools/cryptonets in the build directory that holds this runner
+ * (build/tests/run_tests -> build/tools/cryptonets); fails the test if it is not there. */
+void cn_test_cli_bin(char *bin, size_t cap);
+
+/* The file's first cap - 1 bytes into buf, NUL-terminated (empty if it cannot be read). */
+void cn_test_slurp(char *buf, size_t cap, const char *file);
+
 /* A test case with a generous time limit (seconds, scaled by CK_TIMEOUT_MULTIPLIER). */
 TCase *cn_tcase(const char *name, double seconds);
 

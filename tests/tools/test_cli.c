@@ -37,38 +37,9 @@ static char dir[64];                            /* this test's directory */
 static char bin[4096];                          /* the program */
 static char out_buf[1 << 22], err_buf[1 << 16]; /* decrypt prints a line per input */
 
-/* The program's path: $CN_CLI_BIN, or tools/cryptonets in the build directory that
- * holds this runner (build/tests/run_tests -> build/tools/cryptonets). */
-static void find_bin(void)
-{
-    const char *env = getenv("CN_CLI_BIN");
-    if (env) {
-        snprintf(bin, sizeof bin, "%s", env);
-    } else {
-        char self[4000];
-        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        ck_assert(n > 0);
-        self[n] = 0;
-        char *p = strstr(self, "/tests/run_tests");
-        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
-        *p = 0;
-        snprintf(bin, sizeof bin, "%s/tools/cryptonets", self);
-    }
-    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
-}
-
 static void path(char *p, const char *name)
 {
     snprintf(p, 256, "%s/%s", dir, name);
-}
-
-static void slurp(char *buf, size_t cap, const char *file)
-{
-    FILE *f = fopen(file, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
 }
 
 /* Runs the program with the NULL-terminated arguments; its stdout and stderr land in
@@ -104,8 +75,8 @@ static int cli(const char *arg0, ...)
     }
     int status;
     ck_assert(waitpid(pid, &status, 0) == pid);
-    slurp(out_buf, sizeof out_buf, o);
-    slurp(err_buf, sizeof err_buf, e);
+    cn_test_slurp(out_buf, sizeof out_buf, o);
+    cn_test_slurp(err_buf, sizeof err_buf, e);
     ck_assert_msg(WIFEXITED(status), "%s %s: killed by signal %d\n%s", argv[1],
                   argv[2] ? argv[2] : "", WTERMSIG(status), err_buf);
     ck_assert_msg(!strstr(err_buf, "Sanitizer") && !strstr(err_buf, "runtime error"),
@@ -287,7 +258,7 @@ static void check_outputs(const char *plan_file, const int64_t *x, size_t rows,
 
 static void make_dir(void)
 {
-    find_bin();
+    cn_test_cli_bin(bin, sizeof bin);
     snprintf(dir, sizeof dir, "/tmp/cn_test_cli_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
 }
@@ -345,7 +316,7 @@ START_TEST(test_cli_flow)
     /* to a file, the same */
     path(out, "out.csv");
     ck_assert_int_eq(cli("decrypt", key, reply, "--plan", plan, "--raw", "-o", out, NULL), 0);
-    slurp(out_buf, sizeof out_buf, out);
+    cn_test_slurp(out_buf, sizeof out_buf, out);
     check_outputs(plan, x, ROWS, out_buf);
 
     /* JSON: the classes agree with the CSV's */
@@ -444,7 +415,7 @@ START_TEST(test_cli_run)
     ck_assert(json_real_value(json_object_get(doc, "float_accuracy")) == 1.0);
     ck_assert(json_is_object(json_object_get(doc, "seconds")));
     json_decref(doc);
-    slurp(out_buf, sizeof out_buf, out);
+    cn_test_slurp(out_buf, sizeof out_buf, out);
     ck_assert(strncmp(out_buf, "input,class,score_0", 19) == 0);
     ck_assert_int_eq(cli("run", model, in, "--weight-bits", "5", "--quiet", NULL), 0);
     ck_assert_msg(strstr(out_buf, "every output equal") != NULL, "%s", out_buf);

@@ -43,36 +43,9 @@ static char out_buf[1 << 20], err_buf[1 << 16]; /* the last run's stdout and std
 /* How the next run is made: a file size limit (0: none), in the test's directory. */
 static long fsize_limit;
 
-static void find_bin(void)
-{
-    const char *env = getenv("CN_CLI_BIN");
-    if (env) {
-        snprintf(bin, sizeof bin, "%s", env);
-    } else {
-        char self[4000];
-        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        ck_assert(n > 0);
-        self[n] = 0;
-        char *p = strstr(self, "/tests/run_tests");
-        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
-        *p = 0;
-        snprintf(bin, sizeof bin, "%s/tools/cryptonets", self);
-    }
-    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
-}
-
 static void path(char *p, const char *name)
 {
     snprintf(p, 256, "%s/%s", dir, name);
-}
-
-static void slurp(char *buf, size_t cap, const char *file)
-{
-    FILE *f = fopen(file, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
 }
 
 /* Starts the program in the test's directory with the NULL-terminated arguments (argv
@@ -119,8 +92,8 @@ static int finish(pid_t pid)
     char o[256], e[256];
     path(o, "stdout.txt");
     path(e, "stderr.txt");
-    slurp(out_buf, sizeof out_buf, o);
-    slurp(err_buf, sizeof err_buf, e);
+    cn_test_slurp(out_buf, sizeof out_buf, o);
+    cn_test_slurp(err_buf, sizeof err_buf, e);
     ck_assert_msg(!strstr(err_buf, "Sanitizer") && !strstr(err_buf, "runtime error"),
                   "sanitizer report:\n%s", err_buf);
     if (!WIFEXITED(status))
@@ -234,7 +207,7 @@ static void write_inputs(const char *name, size_t rows, const char *sep)
 
 static void make_dir(void)
 {
-    find_bin();
+    cn_test_cli_bin(bin, sizeof bin);
     fsize_limit = 0;
     snprintf(dir, sizeof dir, "/tmp/cn_test_cliout_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));

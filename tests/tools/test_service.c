@@ -45,24 +45,6 @@
 static char dir[64];   /* this test's directory */
 static char bin[4096]; /* the program */
 
-static void find_bin(void)
-{
-    const char *env = getenv("CN_CLI_BIN");
-    if (env) {
-        snprintf(bin, sizeof bin, "%s", env);
-    } else {
-        char self[4000];
-        const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        ck_assert(n > 0);
-        self[n] = 0;
-        char *p = strstr(self, "/tests/run_tests");
-        ck_assert_msg(p != NULL, "cannot place the tool from %s (set CN_CLI_BIN)", self);
-        *p = 0;
-        snprintf(bin, sizeof bin, "%s/tools/cryptonets", self);
-    }
-    ck_assert_msg(access(bin, X_OK) == 0, "%s: not built (make tools)", bin);
-}
-
 static void path(char *p, const char *name)
 {
     snprintf(p, 256, "%s/%s", dir, name);
@@ -443,7 +425,7 @@ static void check_outputs(const char *csv, const int64_t *x, size_t rows)
  * inputs x). */
 static void setup_dir(int64_t *x)
 {
-    find_bin();
+    cn_test_cli_bin(bin, sizeof bin);
     snprintf(dir, sizeof dir, "/tmp/cn_test_service_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char model[256], plan[256], key[256], keys[256], in[256];
@@ -1365,7 +1347,7 @@ START_TEST(test_service_mnist)
         fprintf(stderr, "test_service_mnist: skipped, no MNIST data in data/mnist\n");
         return;
     }
-    find_bin();
+    cn_test_cli_bin(bin, sizeof bin);
     snprintf(dir, sizeof dir, "/tmp/cn_test_service_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     cn_model_t m;

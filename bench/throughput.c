@@ -931,26 +931,27 @@ static void print_table(const run_t *runs, size_t nrun)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: throughput [--model FILE] [--threads T] [--images N] [--reps R]\n"
-            "                  [--weight-bits W] [--t-bits B] [--moduli K] [--n N] [--logq L]\n"
-            "                  [--q-bits B] [--nq K] [--seed S] [--sweep LIST]\n"
-            "                  [--calib N [--data DIR]] [--json | --json-file F]\n"
-            "  --model: a model file (e.g. examples/models/cryptonets_mnist.cnm) instead of\n"
-            "  the random-weight CryptoNets shape; --weight-bits still applies (default 5)\n"
-            "  --reps: batches per configuration (median, min and max reported; default 3)\n"
-            "  --images: images in the batch (default: a full batch of n)\n"
-            "  --t-bits/--moduli force the plaintext side (e.g. --t-bits 20 --moduli 1, as\n"
-            "  other libraries' one-modulus runs; outputs then match mod T only), --n and\n"
-            "  --logq the ring and the ciphertext modulus (log2 of q times P)\n"
-            "  --sweep: comma-separated groups of threads, fill, n, opt (or all), each run\n"
-            "  in one process per configuration with interleaved batches and reported as\n"
-            "  ratios to the group's baseline\n"
-            "  --calib N: with --model, the compiler's default choice of weight widths: the\n"
-            "  width search on the first N labelled MNIST training images of DIR (data/mnist),\n"
-            "  as examples/mnist_private (5000); --weight-bits then forces a width instead\n"
-            "  --json: JSON on stdout instead of tables; --json-file F: tables on stdout and\n"
-            "  JSON in F\n");
+    fprintf(
+        stderr,
+        "usage: throughput [--model FILE] [--threads T] [--images N] [--reps R]\n"
+        "                  [--weight-bits W] [--t-bits B] [--moduli K] [--n N] [--logq L]\n"
+        "                  [--q-bits B] [--nq K] [--seed S] [--sweep LIST]\n"
+        "                  [--calib N [--data DIR]] [--json | --json-file F]\n"
+        "  --model: a model file (e.g. examples/models/cryptonets_mnist.cnm) instead of\n"
+        "  the random-weight CryptoNets shape; --weight-bits still applies (default 5)\n"
+        "  --reps: batches per configuration (median, min and max reported; default 3)\n"
+        "  --images: images in the batch (default: a full batch of n)\n"
+        "  --t-bits/--moduli force the plaintext side (e.g. --t-bits 20 --moduli 1, as\n"
+        "  other libraries' one-modulus runs; outputs then match mod T only), --n and\n"
+        "  --logq the ring and the ciphertext modulus (log2 of q times P)\n"
+        "  --sweep: comma-separated groups of threads, fill, n, opt (or all), each run\n"
+        "  in one process per configuration with interleaved batches and reported as\n"
+        "  ratios to the group's baseline\n"
+        "  --calib N: with --model, the compiler's default choice of weight widths: the\n"
+        "  width search on the first N labelled MNIST training images of DIR (data/mnist),\n"
+        "  as examples/mnist_private (5000); --weight-bits then forces a width instead\n"
+        "  --json: JSON on stdout instead of tables; --json-file F: tables on stdout and\n"
+        "  JSON in F\n");
     exit(2);
 }
 

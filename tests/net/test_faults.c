@@ -206,7 +206,8 @@ START_TEST(test_model_arguments)
     oc.ncalib = 2;
     d.msg[0] = 0;
     ck_assert_int_eq(cn_plan_compile(&p, &m, &oc, &d), CN_ERR_OUT_OF_RANGE);
-    ck_assert_msg(strstr(d.msg, "calibration input 2, value 2 (counting from 1): 200"), "%s", d.msg);
+    ck_assert_msg(strstr(d.msg, "calibration input 2, value 2 (counting from 1): 200"), "%s",
+                  d.msg);
     cn_model_clear(&m);
     /* a model that computes nothing is refused at compile time, with a reason */
     ck_assert_int_eq(cn_model_init(&m, 1, 2, 2, 1.0, 0, 15), CN_OK);

@@ -613,9 +613,10 @@ static void table_throughput(FILE *md, const tfile_t *t)
     const cn_bench_results_t *res = &t->res;
     out(stdout, md, "\n### %s (`%s`)\n\n", t->label, res->network);
     out(stdout, md,
-        "%d batches per configuration after one uncounted first batch, %s; "
-        "weights of %d bits.\n\n",
-        res->reps, res->date, res->weight_bits);
+        "%d batches per configuration after one uncounted first batch, %s; %s%.0d%s.\n\n",
+        res->reps, res->date,
+        res->weight_bits ? "weights of " : "weight widths searched by the compiler",
+        res->weight_bits, res->weight_bits ? " bits" : "");
     out(stdout, md,
         "| group | configuration | n | log2 qP | t moduli | images | server s "
         "(min-max) | ratio | encrypt s | e2e s | server pred/h | e2e pred/h | "

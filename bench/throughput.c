@@ -865,8 +865,9 @@ static cn_status write_json(FILE *f, const run_t *runs, size_t nrun, const opts_
     json_t *doc =
         json_pack("{s:s, s:i, s:s, s:o, s:i, s:i, s:{s:o, s:i, s:o, s:s}, s:o}", "bench",
                   "throughput", "format", CN_BENCH_THROUGHPUT_FORMAT, "date", date, "network",
-                  cn_bench_json_string(network), "weight_bits", (int)op->wbits, "reps", reps,
-                  "machine", "cpu", cn_bench_json_string(model), "cores", cores, "flags",
+                  cn_bench_json_string(network), "weight_bits",
+                  op->ncalib && !op->wbits_given ? 0 : (int)op->wbits, "reps", reps, "machine",
+                  "cpu", cn_bench_json_string(model), "cores", cores, "flags",
                   cn_bench_json_string(flags), "ntt_kernel", cn_ntt_kernel_name(), "runs", arr);
     const cn_status st = bad ? CN_ERR_NO_MEMORY : cn_bench_json_write(f, doc);
     json_decref(doc);

@@ -413,20 +413,19 @@ START_TEST(test_cliout_interrupt)
 }
 END_TEST
 
-/* Input files whose trouble the message must name. */
-START_TEST(test_cliout_inputs)
+/* A NumPy .npy 1.0 file of unsigned bytes with the given shape and no data: magic,
+ * version, header length, the header dict padded with blanks to a multiple of 64. */
+static void write_npy_header(const char *name, const char *shape)
 {
-    make_dir();
-    base_files();
-    /* a .npy of shape (0, 6): no inputs */
-    char h[128];
+    char h[160];
     int hl =
-        snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 6), }");
+        snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }", shape);
+    ck_assert(hl > 0 && hl < 150);
     while ((10 + hl + 1) % 64)
         h[hl++] = ' ';
     h[hl++] = '\n';
     char npy[256];
-    path(npy, "empty.npy");
+    path(npy, name);
     FILE *f = fopen(npy, "wb");
     ck_assert_ptr_nonnull(f);
     fwrite("\x93NUMPY\x01\x00", 1, 8, f);
@@ -434,23 +433,19 @@ START_TEST(test_cliout_inputs)
     fputc(hl >> 8, f);
     fwrite(h, 1, (size_t)hl, f);
     fclose(f);
+}
+
+/* Input files whose trouble the message must name. */
+START_TEST(test_cliout_inputs)
+{
+    make_dir();
+    base_files();
+    /* a .npy of shape (0, 6): no inputs */
+    write_npy_header("empty.npy", "(0, 6)");
     expect(cli("encrypt", "client.key", "empty.npy", "--plan", "plan.cnp", "-o", "b.bin", NULL),
            1, "empty.npy", "no inputs", NULL);
     /* 2^62 x 2^62: the shape is too large (not a malformed header) */
-    hl = snprintf(h, sizeof h,
-                  "{'descr': '|u1', 'fortran_order': False, 'shape': (4611686018427387904, "
-                  "4611686018427387904), }");
-    while ((10 + hl + 1) % 64)
-        h[hl++] = ' ';
-    h[hl++] = '\n';
-    path(npy, "huge.npy");
-    f = fopen(npy, "wb");
-    ck_assert_ptr_nonnull(f);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 255, f);
-    fputc(hl >> 8, f);
-    fwrite(h, 1, (size_t)hl, f);
-    fclose(f);
+    write_npy_header("huge.npy", "(4611686018427387904, 4611686018427387904)");
     expect(cli("encrypt", "client.key", "huge.npy", "--plan", "plan.cnp", "-o", "b.bin", NULL),
            1, "huge.npy", "too large", NULL);
     ck_assert_msg(!strstr(err_buf, "malformed"), "%s", err_buf);

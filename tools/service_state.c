@@ -889,8 +889,8 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
             break;
         }
         int put_bad;
-        if (reply_fault()) {
-            snprintf(err, sizeof err, "%.400s: write failed", rpath);
+        if (reply_fault()) { /* as cli_writer_put says it on a full disk */
+            snprintf(err, sizeof err, "%.400s: write failed: %s", rpath, strerror(ENOSPC));
             errno = ENOSPC;
             put_bad = 1;
         } else {

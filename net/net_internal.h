@@ -53,6 +53,9 @@ typedef struct {
     size_t *rneg;    /* [nout]: row j holds w >= 0 in [row[j], rneg[j]), w < 0 after
                       * (sparse layers; dense layers keep their column order) */
     uint64_t *woff;  /* dense layers: w + wmax (>= 0), row-major [nout][nin] */
+    uint32_t *wpair; /* dense layers with 2 wmax < 2^CN_LIN_SPLIT_BITS: row j's offset
+                      * weights in pairs, woff[j][2q] | woff[j][2q + 1] << 16 (0 past nin),
+                      * row-major [nout][(nin + 1) / 2] (the IFMA split kernel's) */
     double l1max;    /* max over rows of sum |w| (the noise estimate's factor) */
 } cn_lin_t;
 
@@ -150,6 +153,16 @@ void cn_lin_apply_avx512(uint64_t *const *out, const uint64_t *const *x, const c
 void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
                        const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
                        cn_mod_t m);
+/* Whether the IFMA kernel's dense split kernel (linear_avx512ifma.c) takes a dense layer
+ * at prime p when the small-weight one (2 wmax p < 2^52) does not: p < 2^50 and
+ * 2 wmax < 2^12 (its 16-bit products and 32-bit sums; wpair filled). The cost model asks
+ * it too. */
+#define CN_LIN_SPLIT_BITS 12
+static inline int cn_lin_dense_split_ok(const cn_lin_t *lin, uint64_t p)
+{
+    return lin->dense && lin->woff && lin->wpair && p < ((uint64_t)1 << 50) &&
+           2 * lin->wmax < ((uint64_t)1 << CN_LIN_SPLIT_BITS);
+}
 /* The kernel for this CPU and prime p (CN_SIMD=portable forces the portable one), and
  * its name. */
 cn_lin_kernel_fn cn_lin_kernel(uint64_t p, const char **name);

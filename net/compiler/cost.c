@@ -49,9 +49,13 @@ static const cost_row_t COST_ROWS[] = {
 
 /* Linear layers, per multiply-add and per output, of every coefficient (size x primes x
  * n of them): the same at every n measured. IFMA kernel with small weights (2 max|w| p <
- * 2^52), IFMA kernel otherwise (p < 2^50), AVX-512F kernel, portable kernel. */
-static const double LIN_MADD[4] = {4.5e-11, 8.1e-11, 1.9e-10, 1.4e-9};
-static const double LIN_OUT[4] = {5.0e-9, 5.4e-9, 3.0e-9, 1.0e-8};
+ * 2^52), IFMA kernel otherwise (p < 2^50), AVX-512F kernel, portable kernel, and the IFMA
+ * kernel's dense split kernel (dense layers past the small-weight bound with 2 max|w| <
+ * 2^12, cn_lin_dense_split_ok): 0.65 times the general IFMA kernel's multiply-add (thread
+ * CPU time on the MNIST plan's 169 x 100 chunk at a 49-bit prime, docs/benchmarks.md,
+ * "2026-11-30 (fifth session): dense layer"). */
+static const double LIN_MADD[5] = {4.5e-11, 8.1e-11, 1.9e-10, 1.4e-9, 5.3e-11};
+static const double LIN_OUT[5] = {5.0e-9, 5.4e-9, 3.0e-9, 1.0e-8, 5.4e-9};
 
 /* The row for ring degree n: the nearest measured one, scaled by n log2 n. */
 static cost_row_t cost_row(double n)
@@ -89,7 +93,9 @@ static double op_cost(const cn_op_t *op, size_t level_before, size_t size_before
     switch (op->kind) {
     case CN_OP_LINEAR: {
         const int k = port   ? 3
-                      : fast ? ((double)op->lin.wmax * 2 * cc->qmax < 0x1p52 ? 0 : 1)
+                      : fast ? ((double)op->lin.wmax * 2 * cc->qmax < 0x1p52          ? 0
+                                : cn_lin_dense_split_ok(&op->lin, (uint64_t)cc->qmax) ? 4
+                                                                                      : 1)
                              : 2;
         const double coeffs = (double)size_before * l * n;
         return coeffs * ((double)op->lin.row[op->lin.nout] * LIN_MADD[k] +

@@ -9,6 +9,7 @@
 void cn_lin_clear(cn_lin_t *l)
 {
     free(l->woff);
+    free(l->wpair);
     free(l->rneg);
     free(l->row);
     free(l->col);
@@ -21,8 +22,10 @@ cn_status cn_lin_partition(cn_lin_t *l)
 {
     free(l->rneg);
     free(l->woff);
+    free(l->wpair);
     l->rneg = NULL;
     l->woff = NULL;
+    l->wpair = NULL;
     l->l1max = 0;
     for (size_t j = 0; j < l->nout; j++) {
         double sum = 0;
@@ -49,6 +52,19 @@ cn_status cn_lin_partition(cn_lin_t *l)
             return CN_ERR_NO_MEMORY;
         for (size_t k = 0; k < nnz; k++) /* wrapping: exact for |w| <= wmax < 2^63 */
             l->woff[k] = (uint64_t)l->w[k] + l->wmax;
+        if (2 * l->wmax >= ((uint64_t)1 << CN_LIN_SPLIT_BITS))
+            return CN_OK;
+        const size_t np = (l->nin + 1) / 2;
+        const size_t npairs = l->nout * np;
+        l->wpair = malloc((npairs ? npairs : 1) * sizeof *l->wpair);
+        if (!l->wpair)
+            return CN_ERR_NO_MEMORY;
+        for (size_t j = 0; j < l->nout; j++)
+            for (size_t q = 0; q < np; q++) {
+                const uint64_t *w = l->woff + j * l->nin + 2 * q;
+                l->wpair[j * np + q] =
+                    (uint32_t)w[0] | (2 * q + 1 < l->nin ? (uint32_t)w[1] << 16 : 0);
+            }
         return CN_OK;
     }
     l->rneg = malloc((l->nout ? l->nout : 1) * sizeof *l->rneg);

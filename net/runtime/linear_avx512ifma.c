@@ -165,6 +165,190 @@ static void dense_offset(uint64_t *const *out, const uint64_t *const *x, const c
     }
 }
 
+/* Dense layers with small weights at any prime below 2^50 (the split kernel): each input
+ * residue is split as x = xh 2^s + xl (xl < 2^s, s = 52 - b, b the bit length of 2 wmax),
+ * so that every offset weight w' = w + wmax < 2^b times xl stays below 2^52 (one low IFMA
+ * half, four outputs sharing every load, as dense_offset), and xh < 2^(b - 2) is small
+ * enough for 16-bit products: sum_i w' xh over pairs of inputs by vpmaddwd (32 products
+ * per instruction, 32-bit sums). Then out_j = (L_j + 2^s H_j - wmax sum_i x_i) mod p.
+ * Needs 2 wmax < 2^12 and p < 2^50 (cn_lin_dense_split_ok). Bounds per block of SPLIT_IN
+ * inputs: L < 256 2^52 < 2^60; products w' xh < 2^(2b - 2) <= 2^22, pair sums < 2^23 and
+ * H < 128 2^23 = 2^30 < 2^31, so the signed 16- and 32-bit arithmetic never wraps. */
+#define SPLIT_IN 256 /* inputs per block (an even number) */
+
+/* xh16[q][c] = xh(i0 + 2q, c) | xh(i0 + 2q + 1, c) << 16 for the 32 coefficients c of the
+ * tile at cb, over the inputs [i0, i1) (an odd count pads the last pair with zero) */
+static void split_high(uint32_t *xh16, const uint64_t *const *x, size_t i0, size_t i1,
+                       size_t cb, unsigned s)
+{
+    for (size_t i = i0; i < i1; i += 2) {
+        uint32_t *d = xh16 + (i - i0) / 2 * DENSE_TILE;
+        for (int v = 0; v < 4; v++) {
+            const __m512i a =
+                _mm512_srli_epi64(_mm512_loadu_si512((const void *)(x[i] + cb + 8 * v)), s);
+            const __m512i b =
+                i + 1 < i1 ? _mm512_srli_epi64(
+                                 _mm512_loadu_si512((const void *)(x[i + 1] + cb + 8 * v)), s)
+                           : _mm512_setzero_si512();
+            /* a, b < 2^10: the pair in the low 32 bits of each lane, then packed to 32 bits */
+            const __m512i pr = _mm512_or_si512(a, _mm512_slli_epi64(b, 16));
+            _mm256_storeu_si256((__m256i *)(d + 8 * v), _mm512_cvtepi64_epi32(pr));
+        }
+    }
+}
+
+/* acc[r][v] (in [0, p)) += (sum over i in [i0, i1) of woff[j + r][i] x_i) mod p for R = 1..4
+ * rows sharing every load, from the split parts: xl by the low IFMA half, xh by vpmaddwd on
+ * the pairs xh16 (of inputs from i0) */
+static void split_rows(__m512i acc[4][4], int R, const uint64_t *const *x, const uint32_t *xh16,
+                       const cn_lin_t *lin, size_t j, size_t i0, size_t i1, size_t cb,
+                       unsigned s, __m512i p, __m512d pinv, __m512i c, __m512i cs)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    const __m512i mask = _mm512_set1_epi64((int64_t)(((uint64_t)1 << s) - 1));
+    const __m512i m52 = _mm512_set1_epi64((1LL << 52) - 1);
+    const size_t nin = lin->nin;
+    const uint64_t *w[4];
+    for (int r = 0; r < 4; r++)
+        w[r] = lin->woff + (j + (size_t)(r < R ? r : 0)) * nin;
+    /* the low parts: 16 accumulators, each product below 2^52 */
+    __m512i a00 = zero, a01 = zero, a02 = zero, a03 = zero, a10 = zero, a11 = zero, a12 = zero,
+            a13 = zero, a20 = zero, a21 = zero, a22 = zero, a23 = zero, a30 = zero, a31 = zero,
+            a32 = zero, a33 = zero;
+    for (size_t i = i0; i < i1; i++) {
+        const uint64_t *xp = x[i] + cb;
+        const __m512i x0 = _mm512_and_si512(_mm512_loadu_si512((const void *)(xp + 0)), mask);
+        const __m512i x1 = _mm512_and_si512(_mm512_loadu_si512((const void *)(xp + 8)), mask);
+        const __m512i x2 = _mm512_and_si512(_mm512_loadu_si512((const void *)(xp + 16)), mask);
+        const __m512i x3 = _mm512_and_si512(_mm512_loadu_si512((const void *)(xp + 24)), mask);
+#define CN_ROW(W, A0, A1, A2, A3)                                                              \
+    do {                                                                                       \
+        const __m512i wv = _mm512_set1_epi64((int64_t)(W)[i]);                                 \
+        A0 = _mm512_madd52lo_epu64(A0, x0, wv);                                                \
+        A1 = _mm512_madd52lo_epu64(A1, x1, wv);                                                \
+        A2 = _mm512_madd52lo_epu64(A2, x2, wv);                                                \
+        A3 = _mm512_madd52lo_epu64(A3, x3, wv);                                                \
+    } while (0)
+        CN_ROW(w[0], a00, a01, a02, a03);
+        CN_ROW(w[1], a10, a11, a12, a13);
+        CN_ROW(w[2], a20, a21, a22, a23);
+        CN_ROW(w[3], a30, a31, a32, a33);
+#undef CN_ROW
+    }
+    const __m512i lo[4][4] = {
+        {a00, a01, a02, a03}, {a10, a11, a12, a13}, {a20, a21, a22, a23}, {a30, a31, a32, a33}};
+    /* the high parts: two 16-bit products per 32-bit lane, 16 coefficients per register,
+     * the weights in pairs (wpair) */
+    const size_t np = (nin + 1) / 2;
+    const uint32_t *wp[4];
+    for (int r = 0; r < 4; r++)
+        wp[r] = lin->wpair + (j + (size_t)(r < R ? r : 0)) * np + i0 / 2;
+    __m512i h00 = zero, h01 = zero, h10 = zero, h11 = zero, h20 = zero, h21 = zero, h30 = zero,
+            h31 = zero;
+    for (size_t q = 0; q < (i1 - i0 + 1) / 2; q++) {
+        const uint32_t *hp = xh16 + q * DENSE_TILE;
+        const __m512i y0 = _mm512_loadu_si512((const void *)hp);
+        const __m512i y1 = _mm512_loadu_si512((const void *)(hp + 16));
+#define CN_ROW(W, H0, H1)                                                                      \
+    do {                                                                                       \
+        const __m512i wv = _mm512_set1_epi32((int)(W)[q]);                                     \
+        H0 = _mm512_add_epi32(H0, _mm512_madd_epi16(y0, wv));                                  \
+        H1 = _mm512_add_epi32(H1, _mm512_madd_epi16(y1, wv));                                  \
+    } while (0)
+        CN_ROW(wp[0], h00, h01);
+        CN_ROW(wp[1], h10, h11);
+        CN_ROW(wp[2], h20, h21);
+        CN_ROW(wp[3], h30, h31);
+#undef CN_ROW
+    }
+    const __m512i hi[4][2] = {{h00, h01}, {h10, h11}, {h20, h21}, {h30, h31}};
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < 4; v++) {
+            /* H (< 2^31, 8 coefficients widened to 64 bits) times 2^s mod p: 52-bit Shoup
+             * with c = 2^s mod p, cs = floor(c 2^52 / p), in [0, 2p) then [0, p) */
+            const __m256i h32 = v & 1 ? _mm512_extracti64x4_epi64(hi[r][v / 2], 1)
+                                      : _mm512_castsi512_si256(hi[r][v / 2]);
+            const __m512i h = _mm512_cvtepu32_epi64(h32);
+            const __m512i q = _mm512_madd52hi_epu64(zero, h, cs);
+            __m512i t = _mm512_and_si512(_mm512_sub_epi64(_mm512_madd52lo_epu64(zero, h, c),
+                                                          _mm512_madd52lo_epu64(zero, q, p)),
+                                         m52);
+            t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+            t = _mm512_add_epi64(t, red_u64(lo[r][v], p, pinv));
+            t = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+            t = _mm512_add_epi64(t, acc[r][v]);
+            acc[r][v] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+        }
+}
+
+/* out[j] for j in [j0, j1), coefficients [c0, c1) (multiples of DENSE_TILE apart), by the
+ * split kernel: every x tile's high parts packed once (split_high) for all rows */
+static void dense_split(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
+                        size_t j0, size_t j1, size_t c0, size_t c1, cn_mod_t m)
+{
+    const __m512i p = _mm512_set1_epi64((int64_t)m.p);
+    const __m512d pinv = _mm512_set1_pd(1.0 / (double)m.p);
+    const __m512i zero = _mm512_setzero_si512();
+    unsigned b = 1;
+    while (((uint64_t)1 << b) <= 2 * lin->wmax)
+        b++;
+    const unsigned s = 52 - b; /* 2 wmax < 2^b: w' xl < 2^(b + s) = 2^52; xh < 2^(b - 2) */
+    const uint64_t cv = cn_mod_reduce_u64((uint64_t)1 << s, m);
+    const __m512i c = _mm512_set1_epi64((int64_t)cv);
+    const __m512i cs = _mm512_set1_epi64((int64_t)(((unsigned __int128)cv << 52) / m.p));
+    const __m512i B = _mm512_set1_epi64((int64_t)lin->wmax); /* < 2^11 < p */
+    uint32_t xh16[SPLIT_IN / 2 * DENSE_TILE];
+    for (size_t cb = c0; cb < c1; cb += DENSE_TILE) {
+        /* sx = sum_i x_i mod p (4096 terms at a time), then wmax sx mod p (exact product
+         * below 2^61, reduced) */
+        __m512i sx[4] = {zero, zero, zero, zero};
+        for (size_t i = 0; i < lin->nin;) {
+            const size_t iend = lin->nin - i > TERMS ? i + TERMS : lin->nin;
+            __m512i sm[4] = {zero, zero, zero, zero};
+            for (; i < iend; i++)
+                for (int v = 0; v < 4; v++)
+                    sm[v] = _mm512_add_epi64(
+                        sm[v], _mm512_loadu_si512((const void *)(x[i] + cb + 8 * (size_t)v)));
+            for (int v = 0; v < 4; v++) {
+                __m512i t = _mm512_add_epi64(sx[v], red_u64(sm[v], p, pinv));
+                sx[v] = _mm512_mask_sub_epi64(t, _mm512_cmpge_epu64_mask(t, p), t, p);
+            }
+        }
+        __m512i bsx[4];
+        for (int v = 0; v < 4; v++)
+            bsx[v] = red_u64(_mm512_mullo_epi64(sx[v], B), p, pinv);
+        for (size_t i0 = 0; i0 < lin->nin || i0 == 0; i0 += SPLIT_IN) {
+            const size_t i1 = lin->nin - i0 > SPLIT_IN ? i0 + SPLIT_IN : lin->nin;
+            split_high(xh16, x, i0, i1, cb, s);
+            for (size_t j = j0; j < j1; j += 4) {
+                const int R = j1 - j >= 4 ? 4 : (int)(j1 - j);
+                __m512i acc[4][4];
+                for (int r = 0; r < 4; r++)
+                    for (int v = 0; v < 4; v++)
+                        acc[r][v] = i0 == 0 || r >= R
+                                        ? zero
+                                        : _mm512_loadu_si512(
+                                              (const void *)(out[j + (size_t)r] + cb + 8 * v));
+                split_rows(acc, R, x, xh16, lin, j, i0, i1, cb, s, p, pinv, c, cs);
+                const int last = i1 == lin->nin;
+                for (int r = 0; r < R; r++)
+                    for (int v = 0; v < 4; v++) {
+                        __m512i t = acc[r][v];
+                        if (last) {
+                            t = _mm512_sub_epi64(t, bsx[v]);
+                            t = _mm512_mask_add_epi64(t, _mm512_cmplt_epi64_mask(t, zero), t,
+                                                      p);
+                        }
+                        _mm512_storeu_si512((void *)(out[j + (size_t)r] + cb + 8 * (size_t)v),
+                                            t);
+                    }
+            }
+            if (i1 == lin->nin)
+                break;
+        }
+    }
+}
+
 void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_lin_t *lin,
                        const uint64_t *wmod, size_t j0, size_t j1, size_t c0, size_t c1,
                        cn_mod_t m)
@@ -185,6 +369,11 @@ void cn_lin_apply_ifma(uint64_t *const *out, const uint64_t *const *x, const cn_
      * so four outputs share every load */
     if (lin->dense && lin->woff && 2 * lin->wmax < ((uint64_t)1 << 52) / m.p) {
         dense_offset(out, x, lin, j0, j1, c0, c1, m);
+        return;
+    }
+    /* dense, weights too wide for that at this prime: the split kernel */
+    if (cn_lin_dense_split_ok(lin, m.p)) {
+        dense_split(out, x, lin, j0, j1, c0, c1, m);
         return;
     }
     /* small weights: |w| (p - 1) < 2^52, so each product is its own low half; one

@@ -2,8 +2,11 @@
  * (w' in [0, p)), each product w' x < 2^100 is accumulated as its low and high 52-bit
  * halves (vpmadd52luq / vpmadd52huq: one instruction per half, multiply and add), exact
  * for 4096 terms per block in 64-bit lanes; then (hi 2^52 + lo) mod p. The residues are
- * the same as the portable kernel's. IFMA for HE follows F. Boemer et al., "Intel HEXL",
- * WAHC 2021. */
+ * the same as the portable kernel's. Small weights take one low half per product: sparse
+ * layers by sign (small_weights), dense layers with offset weights and four outputs per load
+ * (dense_offset), or, past that bound at the prime, with each residue split so that its low
+ * part does and its high bits go through 16-bit products (dense_split; docs/net.md, "Linear
+ * kernel"). IFMA for HE follows F. Boemer et al., "Intel HEXL", WAHC 2021. */
 #include <immintrin.h>
 
 #include "../net_internal.h"

@@ -52,6 +52,9 @@ static json_t *quant_json(const cn_quant_report_t *q)
         json_object_set_new(c, "n", json_integer((json_int_t)w->n));
         json_object_set_new(c, "log_qp", json_real(w->log_qp));
         json_object_set_new(c, "estimated_seconds", json_real(w->seconds));
+        /* per batch of the row's own n: per input, rows of different n compare */
+        json_object_set_new(c, "estimated_ms_per_input",
+                            w->n ? json_real(1000 * w->seconds / (double)w->n) : json_null());
         json_object_set_new(c, "agreement", json_real((double)w->agree / (double)q->ncalib));
         if (q->labelled)
             json_object_set_new(c, "accuracy",

@@ -26,6 +26,42 @@ static int security_bits(const cn_bfv_params_t *prm)
                                          : 0;
 }
 
+/* The calibration inputs the search's criterion needs (docs/cli.md, "How many calibration
+ * inputs"): with N inputs one prediction moves the accuracy or the agreement by 1/N, so
+ * N >= 2 / tolerance makes the tolerance two predictions or more; the exact criterion
+ * counts as the default labelled tolerance, 0.002 (1000 inputs). */
+static size_t calib_needed(const cn_quant_report_t *q)
+{
+    const double tol = q->exact || !(q->tolerance > 0) ? 0.002 : q->tolerance;
+    return (size_t)ceil(2 / tol - 1e-9);
+}
+
+/* The warning for a calibration set too small to resolve the criterion, into w; 0 when
+ * none. The search still runs on them (the user asked for it, and --weight-bits 8 is the
+ * explicit conservative choice), but says how many inputs it needs. */
+static int calib_warning(char *w, size_t len, const cn_quant_report_t *q)
+{
+    const size_t need = calib_needed(q);
+    if (q->ncalib >= need)
+        return 0;
+    const double one = 100.0 / (double)(q->ncalib ? q->ncalib : 1);
+    if (q->exact)
+        snprintf(w, len,
+                 "%zu calibration inputs are too few to tell which widths keep the float "
+                 "network's predictions (one input is %.2f points): the widths chosen may lose "
+                 "accuracy on other inputs; give %zu or more (--calib), or --weight-bits 8 for "
+                 "the conservative widths",
+                 q->ncalib, one, need);
+    else
+        snprintf(w, len,
+                 "%zu calibration inputs cannot resolve the criterion (one %s is %.2f points, "
+                 "the tolerance %.2f): the widths chosen may lose more on other inputs; give "
+                 "%zu or more (--calib), or --weight-bits 8 for the conservative widths",
+                 q->ncalib, q->labelled ? "wrong prediction" : "changed prediction", one,
+                 100 * q->tolerance, need);
+    return 1;
+}
+
 /* The weight-width search's table (docs/net.md, "Quantization policy"). */
 static json_t *quant_json(const cn_quant_report_t *q)
 {
@@ -36,6 +72,11 @@ static json_t *quant_json(const cn_quant_report_t *q)
                                                   : "agreement"));
     json_object_set_new(o, "tolerance", json_real(q->tolerance));
     json_object_set_new(o, "calibration_inputs", json_integer((json_int_t)q->ncalib));
+    json_object_set_new(o, "calibration_inputs_needed",
+                        json_integer((json_int_t)calib_needed(q)));
+    char warn[512];
+    json_object_set_new(o, "warning",
+                        calib_warning(warn, sizeof warn, q) ? json_string(warn) : json_null());
     if (q->labelled)
         json_object_set_new(o, "float_accuracy",
                             json_real((double)q->float_correct / (double)q->ncalib));
@@ -416,6 +457,11 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     if (st != CN_OK)
         return cli_fail(CLI_ERROR, a, "%s: %s%s%s", a->pos[0], cn_strerror(st),
                         d.msg[0] ? ": " : "", d.msg);
+    cn_quant_report_t q;
+    char warn[512];
+    /* a warning, not progress: printed with --quiet too */
+    if (cn_plan_quant_report(&q, *plan) && calib_warning(warn, sizeof warn, &q))
+        fprintf(stderr, "cryptonets %s: warning: %s\n", a->cmd, warn);
     return 0;
 }
 

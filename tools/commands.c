@@ -405,7 +405,17 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
 {
     cli_matrix_t calib = {0}, lab = {0};
     const int calibrated = !a->weight_bits && (a->calib || default_calib); /* a width search */
-    if (a->calib_labels && !a->calib) {
+    size_t count = 0; /* --calib-count: the first count calibration inputs (0: all) */
+    if (a->calib_count) {
+        if (cli_parse_size(&count, a, "--calib-count", a->calib_count, SIZE_MAX))
+            return CLI_USAGE;
+        if (count == 0)
+            return cli_fail(CLI_USAGE, a, "--calib-count: 1 or more, got 0");
+    }
+    if (a->calib_count && !calibrated) {
+        return cli_fail(CLI_USAGE, a, "--calib-count needs calibration inputs%s",
+                        a->weight_bits ? ", not --weight-bits" : " (--calib)");
+    } else if (a->calib_labels && !a->calib) {
         return cli_fail(CLI_USAGE, a, "--calib-labels needs --calib");
     } else if (!calibrated && (a->tolerance || a->exact)) {
         return cli_fail(CLI_USAGE, a, "%s sets the calibration criterion: it needs %s",
@@ -414,9 +424,11 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     } else if (a->calib) {
         char err[512];
         const int64_t nout = (int64_t)cn_model_outputs(m);
-        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err) ||
-            cli_check_range(&calib, a->calib, m->input_min, m->input_max,
-                            "the model's input range", err, sizeof err) ||
+        unsigned shift;
+        if (cli_parse_shift(&shift, a, a->input_shift))
+            return CLI_USAGE;
+        if (cli_read_inputs(&calib, a->calib, a->format, cn_model_inputs(m), shift,
+                            m->input_min, m->input_max, err, sizeof err) ||
             (a->calib_labels &&
              (cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
               cli_check_range(&lab, a->calib_labels, 0, nout - 1, "the class indices", err,
@@ -433,11 +445,12 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
                             a->calib_labels, nl, nc);
         }
         o.calib = calib.v;
-        o.ncalib = calib.rows;
+        o.ncalib = count && count < calib.rows ? count : calib.rows;
         o.calib_labels = a->calib_labels ? lab.v : NULL;
     } else if (!a->weight_bits && default_calib) {
         o.calib = default_calib->v;
-        o.ncalib = default_calib->rows < 5000 ? default_calib->rows : 5000;
+        const size_t first = count ? count : 5000;
+        o.ncalib = default_calib->rows < first ? default_calib->rows : first;
         o.calib_labels = default_labels ? default_labels->v : NULL;
     } else if (!a->weight_bits) {
         o.weight_bits = 8;
@@ -659,8 +672,10 @@ int cli_encrypt(cli_args_t *a)
     const size_t nin = cn_plan_inputs(p.plan), n = cn_plan_params(p.plan)->n;
     int64_t lo, hi;
     cn_plan_input_range(p.plan, &lo, &hi);
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        cli_check_range(&x, a->pos[1], lo, hi, "the model's input range", err, sizeof err)) {
+    unsigned shift;
+    if ((rc = cli_parse_shift(&shift, a, a->input_shift)))
+        goto done;
+    if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, lo, hi, err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
@@ -1062,8 +1077,10 @@ int cli_run(cli_args_t *a)
     char err[512];
     cn_net_diag_t d = {{0}};
     const size_t nin = cn_model_inputs(&m), k = cn_model_outputs(&m);
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        cli_check_range(&x, a->pos[1], m.input_min, m.input_max, "the model's input range", err,
+    unsigned shift;
+    if ((rc = cli_parse_shift(&shift, a, a->input_shift)))
+        goto done;
+    if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, m.input_min, m.input_max, err,
                         sizeof err) ||
         (a->labels && (cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err) ||
                        cli_check_range(&lab, a->labels, 0, (int64_t)k - 1, "the class indices",

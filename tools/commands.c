@@ -128,6 +128,9 @@ static json_t *plan_json(const cn_plan_t *p)
     json_object_set_new(o, "calibration_mismatches",
                         json_integer((json_int_t)cn_plan_calibration_mismatches(p)));
     json_object_set_new(o, "wraps", json_boolean(cn_plan_wraps(p)));
+    /* the compiler's bound on the server's peak memory for one batch (docs/net.md) */
+    json_object_set_new(o, "server_peak_memory_bytes",
+                        json_integer((json_int_t)cn_plan_memory_estimate(p)));
     json_t *wb = json_array();
     for (size_t k = 0; k < cn_plan_linear_layers(p); k++)
         json_array_append_new(wb, json_integer(cn_plan_layer_weight_bits(p, k)));

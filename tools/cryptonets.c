@@ -96,11 +96,10 @@ typedef struct {
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
-     "        [--calib FILE [--calib-labels FILE] [--calib-count N] [--tolerance F | --exact]\n"
-     "        [--format F]]\n"
-     "        [--input-shift N] [--security 128|192|256] [--n N] [--batch-size B [--layout "
-     "L]]\n"
-     "        [--json]",
+     "        [--calib FILE [--calib-labels FILE] [--calib-count N] [--tolerance F | "
+     "--exact]]\n"
+     "        [--format F] [--input-shift N] [--security 128|192|256] [--n N]\n"
+     "        [--batch-size B [--layout L]] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
      "bytes to PLAN. The plan is public: the client and the server both use it.\n"
@@ -138,8 +137,8 @@ static const command_t commands[] = {
      "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
      "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
     {"encrypt", cli_encrypt, 2, "o plan format threads json quiet input-shift",
-     "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy] [--input-shift N]\n"
-     "        [--threads T] [--json]",
+     "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy]\n"
+     "        [--input-shift N] [--threads T] [--json]",
      "Encrypts the inputs (one per row: CSV, IDX or NumPy .npy of integers in the model's\n"
      "input range) under the client's key into BATCH, one batch of up to n inputs after\n"
      "another in one file. PLAN must be the plan the key was made for. A batch of the\n"
@@ -200,7 +199,8 @@ static void print_overview(FILE *f)
             "  cryptonets serve --plan PLAN --state-dir DIR [--listen ADDR:PORT] [--tokens F]\n"
             "  cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv|--json]\n");
     fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
-               "Every command that reports takes --json; --quiet drops progress lines.\n"
+               "compile, keygen, encrypt, eval, decrypt, run and infer take --json (a JSON\n"
+               "report on stdout); --quiet drops progress lines (not warnings).\n"
                "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
                "together (another plan or key), 4 an output differs from the integer network.\n"
                "A typical session:\n"

@@ -2146,6 +2146,7 @@ int cli_serve(int argc, char **argv)
         if (!s->auth)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
                             "without authentication; listening on loopback only\n");
+        svc_note_unlisted_tenants(s, stderr);
         fprintf(stderr,
                 "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
                 "of up to %zu batch(es) of %llu bytes; %zu job(s) recovered (%zu queued, "

@@ -132,6 +132,7 @@ static const char serve_help[] =
     "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
     "  --max-connections C    connections at once (default 64)\n"
+    "  --http-threads H       threads serving connections (1..256, default 4)\n"
     "  --max-connections-per-ip C  connections at once from one address (default: no\n"
     "                         limit but --max-connections)\n"
     "  --expire S             finished jobs are removed S seconds after they end\n"

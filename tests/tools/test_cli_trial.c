@@ -14,7 +14,8 @@
  *  - serve's per-job memory estimate (/metrics cryptonets_job_memory_bytes) is the plan's
  *    own bound (cn_plan_memory_estimate, rounded up) plus the evaluation-key container
  *    (header 96 bytes, record 24 and the keys, docs/cli.md "The tool's containers") plus
- *    the 16 MiB margin docs/service.md documents.
+ *    the 16 MiB margin docs/service.md documents; infer --input-shift 4 through that
+ *    server on an IDX file decrypts to the reference on the shifted values.
  * What is expected comes from the files written here, the library's reference and the
  * rules in the docs, never from the tool's own output. */
 #include <arpa/inet.h>
@@ -444,17 +445,32 @@ static unsigned long long metric(int port, const char *name)
     return strtoull(p + strlen(want), NULL, 10);
 }
 
-/* serve's per-job memory: the plan's bound + the key container + 16 MiB */
+/* serve's per-job memory: the plan's bound + the key container + 16 MiB; and infer
+ * --input-shift through that server */
 START_TEST(test_trial_serve_memory)
 {
     make_dir();
-    char model[256], plan[256], state[256], portf[256], log[256];
+    char model[256], plan[256], state[256], portf[256], log[256], key[256], keys[256], img[256],
+        lab[256], pred[256], url[64];
     path(model, "model.cnm");
     path(plan, "plan.cnp");
     path(state, "state");
     path(portf, "port");
     path(log, "serve.log");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(img, "images-idx3-ubyte");
+    path(lab, "labels-idx1-ubyte");
+    path(pred, "pred.csv");
+    enum { ROWS = 9 };
+    int64_t x[ROWS * NIN], v[ROWS * NIN];
+    size_t cls[ROWS];
+    make_inputs(x, cls, ROWS, 256, 74, 4);
+    write_idx(img, lab, x, cls, ROWS);
+    for (size_t i = 0; i < ROWS * NIN; i++)
+        v[i] = x[i] / 16;
     expect(cli("compile", model, "-o", plan, "--weight-bits", "6", NULL), 0, NULL);
+    expect(cli("keygen", plan, "-o", key, "--eval-keys", keys, NULL), 0, NULL);
     const pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
@@ -482,6 +498,9 @@ START_TEST(test_trial_serve_memory)
     }
     ck_assert_msg(port > 0, "the server did not start");
     const unsigned long long got = metric(port, "cryptonets_job_memory_bytes");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    const int irc = cli("infer", "--server", url, "--key", key, "--eval-keys", keys, img,
+                        "--input-shift", "4", "--raw", "-o", pred, "--quiet", NULL);
     kill(pid, SIGTERM);
     int status;
     ck_assert(waitpid(pid, &status, 0) == pid);
@@ -496,14 +515,17 @@ START_TEST(test_trial_serve_memory)
     ck_assert_msg(cn_plan_from_bytes(&p, pb, len, 0, &d) == CN_OK, "%s", d.msg);
     free(pb);
     cn_client_t *c;
-    uint8_t *keys;
+    uint8_t *kb;
     size_t klen;
     ck_assert_int_eq(cn_client_create(&c, p, NULL, 0), CN_OK);
-    ck_assert_int_eq(cn_client_eval_keys(&keys, &klen, c), CN_OK);
+    ck_assert_int_eq(cn_client_eval_keys(&kb, &klen, c), CN_OK);
     const unsigned long long want =
         (unsigned long long)cn_plan_memory_estimate(p) + 1 + 96 + 24 + klen + (16ull << 20);
     ck_assert_msg(got == want, "job memory %llu, expected %llu", got, want);
-    free(keys);
+    ck_assert_msg(irc == 0, "infer: exit %d\n%s", irc, err_buf);
+    cn_test_slurp(out_buf, sizeof out_buf, pred);
+    check_raw(plan, v, ROWS);
+    free(kb);
     cn_client_free(c);
     cn_plan_free(p);
     remove_dir();

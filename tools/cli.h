@@ -34,7 +34,7 @@ typedef struct {
     size_t npos;
     const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
         *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels, *batch_size,
-        *layout;
+        *layout, *input_shift, *calib_count;
     int json, quiet, raw, exact;
 } cli_args_t;
 
@@ -88,6 +88,16 @@ int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_
  * shift that maps it. */
 int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t hi,
                     const char *what, char *err, size_t errlen);
+
+/* --input-shift N (0..62; NULL: 0): 0 or CLI_USAGE with the reason printed. */
+int cli_parse_shift(unsigned *shift, const cli_args_t *a, const char *text);
+/* The inputs a command encrypts or calibrates on: path read as by cli_read_matrix, every
+ * value shifted right by shift bits (floor(v / 2^shift): --input-shift, e.g. 4 maps MNIST's
+ * 8-bit pixels 0..255 to the 4 bits 0..15 the example model takes; docs/cli.md), then
+ * checked against [lo, hi] by cli_check_range (a value that still does not fit after the
+ * shift is refused, and the message says it was shifted). 0, or 1 with the reason in err. */
+int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen);
 
 /* --- files.c ----------------------------------------------------------------------- */
 

@@ -26,6 +26,42 @@ static int security_bits(const cn_bfv_params_t *prm)
                                          : 0;
 }
 
+/* The calibration inputs the search's criterion needs (docs/cli.md, "How many calibration
+ * inputs"): with N inputs one prediction moves the accuracy or the agreement by 1/N, so
+ * N >= 2 / tolerance makes the tolerance two predictions or more; the exact criterion
+ * counts as the default labelled tolerance, 0.002 (1000 inputs). */
+static size_t calib_needed(const cn_quant_report_t *q)
+{
+    const double tol = q->exact || !(q->tolerance > 0) ? 0.002 : q->tolerance;
+    return (size_t)ceil(2 / tol - 1e-9);
+}
+
+/* The warning for a calibration set too small to resolve the criterion, into w; 0 when
+ * none. The search still runs on them (the user asked for it, and --weight-bits 8 is the
+ * explicit conservative choice), but says how many inputs it needs. */
+static int calib_warning(char *w, size_t len, const cn_quant_report_t *q)
+{
+    const size_t need = calib_needed(q);
+    if (q->ncalib >= need)
+        return 0;
+    const double one = 100.0 / (double)(q->ncalib ? q->ncalib : 1);
+    if (q->exact)
+        snprintf(w, len,
+                 "%zu calibration inputs are too few to tell which widths keep the float "
+                 "network's predictions (one input is %.2f points): the widths chosen may lose "
+                 "accuracy on other inputs; give %zu or more (--calib), or --weight-bits 8 for "
+                 "the conservative widths",
+                 q->ncalib, one, need);
+    else
+        snprintf(w, len,
+                 "%zu calibration inputs cannot resolve the criterion (one %s is %.2f points, "
+                 "the tolerance %.2f): the widths chosen may lose more on other inputs; give "
+                 "%zu or more (--calib), or --weight-bits 8 for the conservative widths",
+                 q->ncalib, q->labelled ? "wrong prediction" : "changed prediction", one,
+                 100 * q->tolerance, need);
+    return 1;
+}
+
 /* The weight-width search's table (docs/net.md, "Quantization policy"). */
 static json_t *quant_json(const cn_quant_report_t *q)
 {
@@ -36,6 +72,11 @@ static json_t *quant_json(const cn_quant_report_t *q)
                                                   : "agreement"));
     json_object_set_new(o, "tolerance", json_real(q->tolerance));
     json_object_set_new(o, "calibration_inputs", json_integer((json_int_t)q->ncalib));
+    json_object_set_new(o, "calibration_inputs_needed",
+                        json_integer((json_int_t)calib_needed(q)));
+    char warn[512];
+    json_object_set_new(o, "warning",
+                        calib_warning(warn, sizeof warn, q) ? json_string(warn) : json_null());
     if (q->labelled)
         json_object_set_new(o, "float_accuracy",
                             json_real((double)q->float_correct / (double)q->ncalib));
@@ -52,6 +93,9 @@ static json_t *quant_json(const cn_quant_report_t *q)
         json_object_set_new(c, "n", json_integer((json_int_t)w->n));
         json_object_set_new(c, "log_qp", json_real(w->log_qp));
         json_object_set_new(c, "estimated_seconds", json_real(w->seconds));
+        /* per batch of the row's own n: per input, rows of different n compare */
+        json_object_set_new(c, "estimated_ms_per_input",
+                            w->n ? json_real(1000 * w->seconds / (double)w->n) : json_null());
         json_object_set_new(c, "agreement", json_real((double)w->agree / (double)q->ncalib));
         if (q->labelled)
             json_object_set_new(c, "accuracy",
@@ -84,6 +128,9 @@ static json_t *plan_json(const cn_plan_t *p)
     json_object_set_new(o, "calibration_mismatches",
                         json_integer((json_int_t)cn_plan_calibration_mismatches(p)));
     json_object_set_new(o, "wraps", json_boolean(cn_plan_wraps(p)));
+    /* the compiler's bound on the server's peak memory for one batch (docs/net.md) */
+    json_object_set_new(o, "server_peak_memory_bytes",
+                        json_integer((json_int_t)cn_plan_memory_estimate(p)));
     json_t *wb = json_array();
     for (size_t k = 0; k < cn_plan_linear_layers(p); k++)
         json_array_append_new(wb, json_integer(cn_plan_layer_weight_bits(p, k)));
@@ -361,7 +408,17 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
 {
     cli_matrix_t calib = {0}, lab = {0};
     const int calibrated = !a->weight_bits && (a->calib || default_calib); /* a width search */
-    if (a->calib_labels && !a->calib) {
+    size_t count = 0; /* --calib-count: the first count calibration inputs (0: all) */
+    if (a->calib_count) {
+        if (cli_parse_size(&count, a, "--calib-count", a->calib_count, SIZE_MAX))
+            return CLI_USAGE;
+        if (count == 0)
+            return cli_fail(CLI_USAGE, a, "--calib-count: 1 or more, got 0");
+    }
+    if (a->calib_count && !calibrated) {
+        return cli_fail(CLI_USAGE, a, "--calib-count needs calibration inputs%s",
+                        a->weight_bits ? ", not --weight-bits" : " (--calib)");
+    } else if (a->calib_labels && !a->calib) {
         return cli_fail(CLI_USAGE, a, "--calib-labels needs --calib");
     } else if (!calibrated && (a->tolerance || a->exact)) {
         return cli_fail(CLI_USAGE, a, "%s sets the calibration criterion: it needs %s",
@@ -370,9 +427,11 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     } else if (a->calib) {
         char err[512];
         const int64_t nout = (int64_t)cn_model_outputs(m);
-        if (cli_read_matrix(&calib, a->calib, a->format, cn_model_inputs(m), err, sizeof err) ||
-            cli_check_range(&calib, a->calib, m->input_min, m->input_max,
-                            "the model's input range", err, sizeof err) ||
+        unsigned shift;
+        if (cli_parse_shift(&shift, a, a->input_shift))
+            return CLI_USAGE;
+        if (cli_read_inputs(&calib, a->calib, a->format, cn_model_inputs(m), shift,
+                            m->input_min, m->input_max, err, sizeof err) ||
             (a->calib_labels &&
              (cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
               cli_check_range(&lab, a->calib_labels, 0, nout - 1, "the class indices", err,
@@ -389,11 +448,12 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
                             a->calib_labels, nl, nc);
         }
         o.calib = calib.v;
-        o.ncalib = calib.rows;
+        o.ncalib = count && count < calib.rows ? count : calib.rows;
         o.calib_labels = a->calib_labels ? lab.v : NULL;
     } else if (!a->weight_bits && default_calib) {
         o.calib = default_calib->v;
-        o.ncalib = default_calib->rows < 5000 ? default_calib->rows : 5000;
+        const size_t first = count ? count : 5000;
+        o.ncalib = default_calib->rows < first ? default_calib->rows : first;
         o.calib_labels = default_labels ? default_labels->v : NULL;
     } else if (!a->weight_bits) {
         o.weight_bits = 8;
@@ -413,6 +473,11 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     if (st != CN_OK)
         return cli_fail(CLI_ERROR, a, "%s: %s%s%s", a->pos[0], cn_strerror(st),
                         d.msg[0] ? ": " : "", d.msg);
+    cn_quant_report_t q;
+    char warn[512];
+    /* a warning, not progress: printed with --quiet too */
+    if (cn_plan_quant_report(&q, *plan) && calib_warning(warn, sizeof warn, &q))
+        fprintf(stderr, "cryptonets %s: warning: %s\n", a->cmd, warn);
     return 0;
 }
 
@@ -610,8 +675,10 @@ int cli_encrypt(cli_args_t *a)
     const size_t nin = cn_plan_inputs(p.plan), n = cn_plan_params(p.plan)->n;
     int64_t lo, hi;
     cn_plan_input_range(p.plan, &lo, &hi);
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        cli_check_range(&x, a->pos[1], lo, hi, "the model's input range", err, sizeof err)) {
+    unsigned shift;
+    if ((rc = cli_parse_shift(&shift, a, a->input_shift)))
+        goto done;
+    if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, lo, hi, err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }
@@ -1013,8 +1080,10 @@ int cli_run(cli_args_t *a)
     char err[512];
     cn_net_diag_t d = {{0}};
     const size_t nin = cn_model_inputs(&m), k = cn_model_outputs(&m);
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        cli_check_range(&x, a->pos[1], m.input_min, m.input_max, "the model's input range", err,
+    unsigned shift;
+    if ((rc = cli_parse_shift(&shift, a, a->input_shift)))
+        goto done;
+    if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, m.input_min, m.input_max, err,
                         sizeof err) ||
         (a->labels && (cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err) ||
                        cli_check_range(&lab, a->labels, 0, (int64_t)k - 1, "the class indices",

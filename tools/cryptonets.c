@@ -90,14 +90,16 @@ typedef struct {
 
 #define COMPILE_OPTS                                                                           \
     "input-range input-scale weight-bits calib calib-labels tolerance exact security n "       \
-    "format "                                                                                  \
+    "format input-shift calib-count "                                                          \
     "batch-size layout"
 
 static const command_t commands[] = {
     {"compile", cli_compile, 1, "o json quiet " COMPILE_OPTS,
      "compile MODEL -o PLAN [--input-range LO:HI] [--input-scale S] [--weight-bits B]\n"
-     "        [--calib FILE [--calib-labels FILE] [--tolerance F | --exact] [--format F]]\n"
-     "        [--security 128|192|256] [--n N] [--batch-size B [--layout L]] [--json]",
+     "        [--calib FILE [--calib-labels FILE] [--calib-count N] [--tolerance F | "
+     "--exact]]\n"
+     "        [--format F] [--input-shift N] [--security 128|192|256] [--n N]\n"
+     "        [--batch-size B [--layout L]] [--json]",
      "Compiles a model (MODEL.cnm or MODEL.onnx) into a plan for\n"
      "encrypted evaluation, prints it (or a JSON summary with --json) and writes the plan\n"
      "bytes to PLAN. The plan is public: the client and the server both use it.\n"
@@ -107,7 +109,11 @@ static const command_t commands[] = {
      "                       width per layer, the fewest plaintext bits that meet the\n"
      "                       criterion on the --calib inputs (8 bits without them)\n"
      "  --calib FILE         calibration inputs (CSV, IDX or .npy, as for encrypt)\n"
+     "                       (use 1000 or more: with N inputs one prediction is 100/N\n"
+     "                       points, and fewer than 2/F cannot resolve the criterion; the\n"
+     "                       compiler warns then)\n"
      "  --calib-labels FILE  their true classes: the criterion is then accuracy\n"
+     "  --calib-count N      calibrate on the first N inputs of --calib (default: all)\n"
      "  --tolerance F        with labels, the accuracy the integer network may lose\n"
      "                       (default 0.002, 0.2 points); without, the fraction of\n"
      "                       predictions that may change (default 0.005)\n"
@@ -121,19 +127,28 @@ static const command_t commands[] = {
      "  --layout L           with --batch-size: auto (default), batched or packed (forced;\n"
      "                       both estimates are still printed)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
-     "                       its name)\n"},
+     "                       its name)\n"
+     "  --input-shift N      shift every --calib value right by N bits before the range\n"
+     "                       check (0..62; e.g. 4 for MNIST's 8-bit pixels and the example\n"
+     "                       model's 0..15); values that still do not fit are refused\n"},
     {"keygen", cli_keygen, 1, "o eval-keys json quiet",
      "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
      "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
      "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
-    {"encrypt", cli_encrypt, 2, "o plan format threads json quiet",
-     "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy] [--threads T]",
+    {"encrypt", cli_encrypt, 2, "o plan format threads json quiet input-shift",
+     "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy]\n"
+     "        [--input-shift N] [--threads T] [--json]",
      "Encrypts the inputs (one per row: CSV, IDX or NumPy .npy of integers in the model's\n"
      "input range) under the client's key into BATCH, one batch of up to n inputs after\n"
-     "another in one file. PLAN must be the plan the key was made for.\n"
-     "  --format F   csv, idx or npy (default: from the file name)\n"
-     "  --threads T  threads (default: all cores)\n"},
+     "another in one file. PLAN must be the plan the key was made for. A batch of the\n"
+     "batched layout has the same size for 1 input as for n (the default MNIST plan: about\n"
+     "630 MB); for a few inputs at a time compile with --batch-size B, which can choose the\n"
+     "packed layout (docs/cli.md, \"The packed layout\").\n"
+     "  --format F       csv, idx or npy (default: from the file name)\n"
+     "  --input-shift N  shift every value right by N bits before the range check (e.g. 4:\n"
+     "                   MNIST's 8-bit pixels for the example model's 0..15)\n"
+     "  --threads T      threads (default: all cores)\n"},
     {"eval", cli_eval, 3, "o threads json quiet",
      "eval PLAN EVAL_KEYS BATCH -o REPLY [--threads T] [--json]",
      "The server's role: evaluates the plan on every batch of BATCH with the public\n"
@@ -151,14 +166,16 @@ static const command_t commands[] = {
      "Does it all in one process: compiles MODEL, makes keys, encrypts INPUTS, evaluates,\n"
      "decrypts, checks every output against the plaintext integer network, and reports\n"
      "times, throughput and (with --labels) accuracy. Without --calib and --weight-bits the\n"
-     "compiler calibrates on the first 1000 inputs (and their --labels).\n"
+     "compiler calibrates on the first 5000 inputs (--calib-count N: the first N) and their\n"
+     "--labels, and warns below 1000.\n"
      "  --labels FILE  the true class of each input (CSV, IDX or .npy of integers)\n"
      "  -o OUT.csv     also write the predictions, as decrypt does\n"
      "  --threads T    threads of the client and the server (default: all cores)\n"
      "  compile options: --input-range, --input-scale, --weight-bits, --calib,\n"
-     "                 --calib-labels, --tolerance, --exact, --security, --n, --batch-size,\n"
-     "                 --layout and --format (of INPUTS and --calib), as `cryptonets help\n"
-     "                 compile` explains them\n"},
+     "                 --calib-labels, --calib-count, --tolerance, --exact, --security, --n,\n"
+     "                 --batch-size,\n"
+     "                 --layout, --format and --input-shift (of INPUTS and --calib), as\n"
+     "                 `cryptonets help compile` explains them\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -182,7 +199,8 @@ static void print_overview(FILE *f)
             "  cryptonets serve --plan PLAN --state-dir DIR [--listen ADDR:PORT] [--tokens F]\n"
             "  cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv|--json]\n");
     fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
-               "Every command that reports takes --json; --quiet drops progress lines.\n"
+               "compile, keygen, encrypt, eval, decrypt, run and infer take --json (a JSON\n"
+               "report on stdout); --quiet drops progress lines (not warnings).\n"
                "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
                "together (another plan or key), 4 an output differs from the integer network.\n"
                "A typical session:\n"
@@ -246,6 +264,8 @@ static const option_t options[] = {
     {"raw", offsetof(cli_args_t, raw), 1},
     {"batch-size", offsetof(cli_args_t, batch_size), 0},
     {"layout", offsetof(cli_args_t, layout), 0},
+    {"input-shift", offsetof(cli_args_t, input_shift), 0},
+    {"calib-count", offsetof(cli_args_t, calib_count), 0},
 };
 
 /* 1 when name is a word of the space-separated list */

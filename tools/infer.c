@@ -25,7 +25,8 @@
 int cli_decrypt(cli_args_t *a);
 
 typedef struct {
-    const char *server, *key, *eval_keys, *token_file, *cacert, *out, *format, *threads;
+    const char *server, *key, *eval_keys, *token_file, *cacert, *out, *format, *threads,
+        *input_shift;
     const char *job; /* --job ID: an accepted job to wait for, download and decrypt */
     size_t retries;
     double wait;
@@ -72,7 +73,8 @@ static const char infer_help[] =
     "  --job ID            instead of INPUTS: wait for, download and decrypt a job accepted\n"
     "                      before (one whose --wait ran out), encrypted under CLIENT_KEY\n"
     "  --delete            with --job ID: delete that job on the server\n"
-    "  -o OUT, --json, --raw, --format F, --threads T, --quiet: as for encrypt and decrypt\n";
+    "  -o OUT, --json, --raw, --format F, --input-shift N, --threads T, --quiet: as for\n"
+    "                      encrypt and decrypt\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -93,6 +95,7 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         O_JSON,
         O_RAW,
         O_FORMAT,
+        O_SHIFT,
         O_THREADS,
         O_QUIET,
         O_RETRIES,
@@ -111,6 +114,7 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         {"json", 0, 0, O_JSON},
         {"raw", 0, 0, O_RAW},
         {"format", 1, 0, O_FORMAT},
+        {"input-shift", 1, 0, O_SHIFT}, /* as encrypt's (docs/cli.md) */
         {"threads", 1, 0, O_THREADS},
         {"quiet", 0, 0, O_QUIET},
         {"retries", 1, 0, O_RETRIES},
@@ -165,6 +169,13 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         case O_QUIET:
             o->quiet = 1;
             break;
+        case O_SHIFT: {
+            unsigned sh;
+            if (cli_parse_shift(&sh, &A, optarg))
+                return CLI_USAGE;
+            o->input_shift = optarg;
+            break;
+        }
         case O_KEEP:
             o->keep = 1;
             break;
@@ -1535,8 +1546,10 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         char merr[CN_NET_DIAG_BYTES + 512];
         int64_t lo, hi;
         cn_plan_input_range(p.plan, &lo, &hi);
-        if (cli_read_matrix(&x, inputs, o->format, cn_plan_inputs(p.plan), merr, sizeof merr) ||
-            cli_check_range(&x, inputs, lo, hi, "the model's input range", merr, sizeof merr)) {
+        unsigned shift = 0;
+        if (cli_parse_shift(&shift, &A, o->input_shift) ||
+            cli_read_inputs(&x, inputs, o->format, cn_plan_inputs(p.plan), shift, lo, hi, merr,
+                            sizeof merr)) {
             rc = cli_fail(CLI_ERROR, &A, "%s", merr);
             goto done;
         }

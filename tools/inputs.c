@@ -628,9 +628,40 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
         int b = 0;
         while (((int64_t)1 << b) <= hi)
             b++;
-        snprintf(hint, sizeof hint, " (8-bit values? this model takes value >> %d)", 8 - b);
+        snprintf(hint, sizeof hint,
+                 " (8-bit values? this model takes value >> %d: give --input-shift %d)", 8 - b,
+                 8 - b);
     }
     return fail(err, errlen, "%s: input %zu, value %zu: %lld is outside %s [%lld, %lld]%s",
                 path, bad / m->cols + 1, bad % m->cols + 1, (long long)m->v[bad], what,
                 (long long)lo, (long long)hi, hint);
+}
+
+int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen)
+{
+    if (cli_read_matrix(m, path, format, cols, err, errlen))
+        return 1;
+    /* an arithmetic shift: floor(v / 2^shift), also for negative values; a value noted in
+     * m->wide stays refused by cli_check_range */
+    const size_t total = m->rows * m->cols;
+    for (size_t i = 0; shift && i < total; i++)
+        m->v[i] = m->v[i] >= 0 ? m->v[i] >> shift : -((-(m->v[i] + 1)) >> shift) - 1;
+    if (!cli_check_range(m, path, lo, hi, "the model's input range", err, errlen))
+        return 0;
+    if (shift) { /* the hint of 8-bit data does not apply to shifted values */
+        char *h = strstr(err, " (8-bit values?");
+        const size_t len = h ? (size_t)(h - err) : strlen(err);
+        snprintf(err + len, errlen - len, " after --input-shift %u", shift);
+    }
+    return 1;
+}
+
+int cli_parse_shift(unsigned *shift, const cli_args_t *a, const char *text)
+{
+    size_t v = 0;
+    if (text && cli_parse_size(&v, a, "--input-shift", text, 62))
+        return CLI_USAGE;
+    *shift = (unsigned)v;
+    return 0;
 }

@@ -124,8 +124,10 @@ int cli_encrypt_packed(cli_args_t *a, const cli_plan_t *p, int threads)
         goto done;
     int64_t lo, hi;
     cn_plan_input_range(p->plan, &lo, &hi);
-    if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
-        cli_check_range(&x, a->pos[1], lo, hi, "the model's input range", err, sizeof err)) {
+    unsigned shift;
+    if ((rc = cli_parse_shift(&shift, a, a->input_shift)))
+        goto done;
+    if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, lo, hi, err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
     }

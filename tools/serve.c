@@ -132,6 +132,7 @@ static const char serve_help[] =
     "                         request's headers must arrive within S seconds (default 30)\n"
     "  --request-timeout S    a request's body must arrive within S seconds (default 600)\n"
     "  --max-connections C    connections at once (default 64)\n"
+    "  --http-threads H       threads serving connections (1..256, default 4)\n"
     "  --max-connections-per-ip C  connections at once from one address (default: no\n"
     "                         limit but --max-connections)\n"
     "  --expire S             finished jobs are removed S seconds after they end\n"
@@ -490,6 +491,19 @@ static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t
     return 0;
 }
 
+/* The service's own memory per evaluation beyond the library's estimate (docs/service.md,
+ * "Memory"): the worker thread's stack (8 MiB, glibc's default) and its file and HTTP
+ * buffers, with room to spare. */
+#define SVC_JOB_MARGIN ((uint64_t)16 << 20)
+
+/* The estimated peak memory of one evaluation of a batched plan: the compiler's bound
+ * (cn_plan_memory_estimate, rounded up), the evaluation-key container as read (key_bytes)
+ * and SVC_JOB_MARGIN. */
+static uint64_t svc_job_memory(const cn_plan_t *plan, uint64_t key_bytes)
+{
+    return (uint64_t)cn_plan_memory_estimate(plan) + 1 + key_bytes + SVC_JOB_MARGIN;
+}
+
 static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
 {
     char err[512];
@@ -532,11 +546,11 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
         return cli_fail(CLI_ERROR, &a, "%s: sizing the plan's objects: %s", path,
                         cn_strerror(st));
     s->key_bytes = HEAD_BYTES + REC_BYTES + (uint64_t)klen;
-    /* an evaluation holds one batch as read, the ciphertexts of one plaintext modulus
-     * decoded (2 polynomials of L primes per input), a layer's outputs of up to 3
-     * polynomials beside them, and the reply: docs/service.md, "Memory" */
-    const uint64_t ct_words = (uint64_t)s->nin * prm->n * L;
-    s->job_mem = job_mem ? job_mem : s->batch_bytes + ct_words * 8 * (2 + 3 + 1);
+    /* an evaluation: the compiler's bound on the server's peak for one batch
+     * (cn_plan_memory_estimate: the batch, the pool at its peak with the chunked first
+     * layers, the keys, the reply, the process), plus the service's own buffers, the
+     * evaluation-key container as read and SVC_JOB_MARGIN: docs/service.md, "Memory" */
+    s->job_mem = job_mem ? job_mem : svc_job_memory(s->plan.plan, s->key_bytes);
     /* a warm evaluator between jobs: the job's estimate less the batch it maps (the
      * buffers its first job touched, and the keys) */
     s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
@@ -2133,6 +2147,7 @@ int cli_serve(int argc, char **argv)
         if (!s->auth)
             fprintf(stderr, "cryptonets serve: no --tokens: every client is one tenant, "
                             "without authentication; listening on loopback only\n");
+        svc_note_unlisted_tenants(s, stderr);
         fprintf(stderr,
                 "cryptonets serve: %s://%.*s:%u, plan %.16s..., %zu worker(s), jobs "
                 "of up to %zu batch(es) of %llu bytes; %zu job(s) recovered (%zu queued, "

@@ -5,7 +5,8 @@
  * HTTP library. Files:
  *   service_state.c  the state directory, the job table, the worker pool
  *   serve.c          the HTTP server: routes, authentication, streamed uploads, metrics
- *   infer.c          the client */
+ *   infer.c          the client
+ *   service_notes.c  what a start logs about state it does not serve */
 #ifndef CN_TOOLS_SERVICE_H
 #define CN_TOOLS_SERVICE_H
 
@@ -126,6 +127,10 @@ typedef struct {
  * loads every job found (queued and running ones are queued again, in order of
  * acceptance; finished ones past their expiry are removed). 0 or 1 with err set. */
 int svc_state_open(svc_t *s, char *err, size_t errlen);
+/* Logs each directory under STATE/tenants of a tenant the server does not serve (not in
+ * --tokens; `anonymous` when tokens are given): its key sets and jobs, which no request
+ * reaches and nothing expires (service_notes.c). */
+void svc_note_unlisted_tenants(const svc_t *s, FILE *log);
 /* After a start that failed past svc_state_open: removes what it created when the state
  * directory did not exist before (empty directories and its own files only). */
 void svc_state_undo(const svc_t *s);

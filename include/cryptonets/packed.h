@@ -122,7 +122,10 @@ CN_API CN_WARN_UNUSED cn_status cn_packed_client_check(cn_check_report_t *rep,
                                                        size_t count);
 
 /* What one cn_packed_server_eval did: seconds per step, rotations (key switches), the
- * distinct Galois elements applied (ascending), products with plaintext vectors. */
+ * distinct Galois elements applied (ascending), products with plaintext vectors. The
+ * seconds are wall-clock: the steps that run on several threads at once (first to
+ * modswitch) share the wall time of that part in proportion to their thread time, so
+ * load + ... + save is about the call's time, whatever the thread count. */
 typedef struct {
     double load_s, first_s, square_s, relin_s, diag_s, modswitch_s, save_s;
     size_t rotations, hoisted, products;

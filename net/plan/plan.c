@@ -340,25 +340,31 @@ void cn_quant_report_print(const cn_quant_report_t *q, FILE *f)
     else
         fprintf(f, "criterion: at least %.2f%% of predictions as the float network's\n",
                 100 * (1 - q->tolerance));
-    fprintf(f, "    %-24s %8s %6s %6s %7s %9s %9s %10s\n", "bits per linear layer", "out_bits",
-            "moduli", "t_bits", "log2 qP", "accuracy", "agree", "s/batch");
+    /* s/batch is per batch of the row's own n; ms/input (s/batch / n) compares rows of
+     * different n, and is what the choice minimises (docs/net.md, "Quantization policy") */
+    fprintf(f, "    %-24s %8s %6s %6s %7s %9s %9s %16s %8s\n", "bits per linear layer",
+            "out_bits", "moduli", "t_bits", "log2 qP", "accuracy", "agree", "s/batch",
+            "ms/input");
     const double nc = q->ncalib ? (double)q->ncalib : 1;
     for (size_t r = 0; r < q->nrows; r++) {
         const cn_quant_row_t *w = &q->rows[r];
-        char bits[3 * CN_PLAN_MAX_OPS + 8] = "", acc[16] = "-", sec[24] = "-";
+        char bits[3 * CN_PLAN_MAX_OPS + 8] = "", acc[16] = "-", sec[40] = "-", per[24] = "-";
         size_t len = 0;
         for (size_t k = 0; k < w->nlayers && len + 4 < sizeof bits; k++)
             len += (size_t)snprintf(bits + len, sizeof bits - len, "%s%u", k ? " " : "",
                                     w->bits[k]);
         if (q->labelled)
             snprintf(acc, sizeof acc, "%.2f%%", 100.0 * (double)w->correct / nc);
-        if (w->moduli)
+        if (w->moduli) {
             snprintf(sec, sizeof sec, "%.2f (n %zu)", w->seconds, w->n);
-        fprintf(f, "  %s %-24s %8.1f %6zu %6u %7.1f %9s %8.2f%% %10s%s\n",
+            snprintf(per, sizeof per, "%.3f", 1000 * w->seconds / (double)w->n);
+        }
+        fprintf(f, "  %s %-24s %8.1f %6zu %6u %7.1f %9s %8.2f%% %16s %8s%s\n",
                 w->chosen  ? "*"
                 : w->meets ? "+"
                            : " ",
                 bits, w->output_bits, w->moduli, w->t_bits, w->log_qp, acc,
-                100.0 * (double)w->agree / nc, sec, w->meets ? "" : "  (misses the criterion)");
+                100.0 * (double)w->agree / nc, sec, per,
+                w->meets ? "" : "  (misses the criterion)");
     }
 }

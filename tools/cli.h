@@ -11,6 +11,7 @@
 #define CN_TOOLS_CLI_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "cryptonets/cryptonets.h"
 
@@ -98,21 +99,40 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
  * neither exists yet, the same name in the same directory (its realpath), so that
  * "./k.key" and "k.key" are one file; else 0. */
 int cli_same_file(const char *a, const char *b);
-/* 0 when path can be written as an output, checked before any work: not a directory, and
- * its directory exists and is writable (the file is written there under a temporary name,
- * then renamed). Else 1 with the reason in err ("PATH" what ": ..."; what is "" or, e.g.,
- * " (-o)"). */
+/* Where an output named path goes (docs/cli.md, "Outputs"): symbolic links followed (at
+ * most 40), then by what is there:
+ *   CLI_TARGET_NEW      nothing: path (a dangling link: its target) is created;
+ *   CLI_TARGET_REGULAR  a regular file: written under a temporary name in its directory
+ *                       (a link's target's), then renamed over it (the link is kept);
+ *   CLI_TARGET_STREAM   a FIFO, a character device (/dev/null, a tty), or a file named
+ *                       through a /proc link (/dev/stdout): written in place through path
+ *                       (no temporary file: a failure cannot be undone).
+ * A directory, a socket or a block device: 1 with the reason in err ("PATH: ..."). */
+typedef enum { CLI_TARGET_NEW, CLI_TARGET_REGULAR, CLI_TARGET_STREAM } cli_target_kind;
+typedef struct {
+    cli_target_kind kind;
+    char path[4096];  /* the file written: path with its links followed (STREAM: path) */
+    const char *what; /* STREAM: "a FIFO", "a character device", ... */
+    int exists;       /* something is there already (REGULAR, STREAM) */
+    dev_t dev;        /* and its identity */
+    ino_t ino;
+} cli_target_t;
+int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen);
+/* 0 when path can be written as an output, checked before any work: cli_out_target's kind
+ * and, for a file to create or replace, its directory exists and is writable. Else 1 with
+ * the reason in err ("PATH" what ": ..."; what is "" or, e.g., " (-o)"). */
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen);
 
-/* A file written under PATH.partial-PID and renamed to PATH by cli_out_close when every
- * write succeeded, so that a failed or interrupted command leaves no partial file under the
- * name and keeps a file already there; path NULL writes to stdout. err holds the errno of
- * the first failing write, flush or close (0: none), named in the message. */
+/* A file written under TARGET.partial-PID and renamed to TARGET (path, its links followed)
+ * by cli_out_close when every write succeeded, so that a failed or interrupted command
+ * leaves no partial file under the name and keeps a file already there; path NULL writes
+ * to stdout; a FIFO or a character device is written in place (stream 1). err holds the
+ * errno of the first failing write, flush or close (0: none), named in the message. */
 typedef struct {
     FILE *f;
     const char *path;
-    char tmp[4096];
-    int err;
+    char tmp[4200], target[4096];
+    int err, stream;
 } cli_out_t;
 /* private_mode: created with mode 0600 (keys, decrypted results), else 0666 less the
  * umask. 0, or 1 with the reason. */

@@ -472,7 +472,11 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
 {
     char kpart[4096], ktmp[4200], err[4400];
     cn_net_diag_t d = {{0}};
-    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
+    /* a link's target is written (main refused a FIFO or device: cli_out_target) */
+    cli_target_t t;
+    if (cli_out_target(&t, a->out, err, sizeof err))
+        return cli_fail(CLI_ERROR, a, "%s", err);
+    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", t.path, (long)getpid()) >=
         (int)sizeof kpart)
         return cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
     /* removed if a signal comes before the renames: kpart and the name the library's save
@@ -499,7 +503,7 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
             (void)cli_writer_close(&w, err, sizeof err);
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     }
-    if (!rc && rename(kpart, a->out) != 0)
+    if (!rc && rename(kpart, t.path) != 0)
         rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
     if (rc)
         remove(kpart); /* no key without its evaluation keys */

@@ -126,6 +126,7 @@ static const command_t commands[] = {
      "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
      "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
+     "It must be a regular file (not a FIFO or a device).\n"
      "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
     {"encrypt", cli_encrypt, 2, "o plan format threads json quiet",
      "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy] [--threads T]",
@@ -340,6 +341,16 @@ static int check_outputs(const cli_args_t *a)
     for (size_t o = 0; o < 2; o++)
         if (outs[o] && cli_check_output(outs[o], "", err, sizeof err))
             return cli_fail(CLI_ERROR, a, "%s", err);
+    if (keygen && a->out) { /* the secret key: a private regular file */
+        cli_target_t t;
+        if (cli_out_target(&t, a->out, err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
+        if (t.kind == CLI_TARGET_STREAM)
+            return cli_fail(CLI_USAGE, a,
+                            "%s: is %s; the secret key is written only to a regular file "
+                            "(created with mode 0600, renamed into place when complete)",
+                            a->out, t.what);
+    }
     return 0;
 }
 

@@ -102,6 +102,82 @@ static void base_name(char *b, size_t cap, const char *path)
     snprintf(b, cap, "%.*s", (int)(n - k), path + k);
 }
 
+/* Follows the symbolic links of path (at most 40, as Linux's MAXSYMLINKS), into t: the
+ * name a file written to path ends up under, whether it exists or not (a dangling link
+ * names the file it would create). *magic is set when a link leads into /proc (the
+ * "magic" links of /dev/stdout and /dev/fd/N name open files, not paths). 0, or 1 with
+ * the reason (a loop, a name too long) in err. */
+static int follow_links(char *t, size_t cap, int *magic, const char *path, char *err,
+                        size_t errlen)
+{
+    *magic = 0;
+    if ((size_t)snprintf(t, cap, "%s", path) >= cap)
+        return fail(err, errlen, "%s: name too long", path);
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(t, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return 0;
+        if (hops == 40)
+            return fail(err, errlen, "%s: %s", path, strerror(ELOOP));
+        char link[4096], next[8200];
+        const ssize_t k = readlink(t, link, sizeof link - 1);
+        if (k < 0)
+            return fail(err, errlen, "%s: %s", path, strerror(errno));
+        link[k] = 0;
+        if (link[0] == '/') {
+            snprintf(next, sizeof next, "%s", link);
+        } else { /* relative to the link's directory */
+            char d[4096];
+            parent_dir(d, sizeof d, t);
+            snprintf(next, sizeof next, "%s/%s", d, link);
+        }
+        if (!strncmp(next, "/proc/", 6))
+            *magic = 1;
+        if (strlen(next) >= cap)
+            return fail(err, errlen, "%s: name too long", path);
+        memcpy(t, next, strlen(next) + 1);
+        if (*magic)
+            return 0;
+    }
+}
+
+int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen)
+{
+    *t = (cli_target_t){0};
+    int magic;
+    if (follow_links(t->path, sizeof t->path, &magic, path, err, errlen))
+        return 1;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT || magic)
+            return fail(err, errlen, "%s: %s", path, strerror(errno));
+        t->kind = CLI_TARGET_NEW; /* t->path is created (a dangling link's target) */
+        return 0;
+    }
+    t->exists = 1;
+    t->dev = sb.st_dev;
+    t->ino = sb.st_ino;
+    if (S_ISDIR(sb.st_mode))
+        return fail(err, errlen, "%s: is a directory (name a file)", path);
+    if (S_ISSOCK(sb.st_mode) || S_ISBLK(sb.st_mode))
+        return fail(err, errlen,
+                    "%s: is a %s; an output is a regular file (written under a temporary "
+                    "name, then renamed), a FIFO or a character device (written in place)",
+                    path, S_ISSOCK(sb.st_mode) ? "socket" : "block device");
+    if (S_ISREG(sb.st_mode) && !magic) {
+        t->kind = CLI_TARGET_REGULAR;
+        return 0;
+    }
+    /* a FIFO, a character device (/dev/null, a tty) or an open file named through /proc:
+     * written in place, through path itself */
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->kind = CLI_TARGET_STREAM;
+    t->what = S_ISFIFO(sb.st_mode)  ? "a FIFO"
+              : S_ISCHR(sb.st_mode) ? "a character device"
+                                    : "an open file named through /proc";
+    return 0;
+}
+
 int cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -110,12 +186,19 @@ int cli_same_file(const char *a, const char *b)
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     if (ea != eb)
         return 0; /* one exists and the other does not */
-    /* neither exists yet: the same directory (resolved) and the same name in it */
+    /* neither exists yet: the names they would be created under (links followed), the
+     * same directory (resolved) and the same name in it */
+    char ta[4096], tb[4096], err[64];
+    int ma, mb;
+    if (follow_links(ta, sizeof ta, &ma, a, err, sizeof err))
+        snprintf(ta, sizeof ta, "%s", a);
+    if (follow_links(tb, sizeof tb, &mb, b, err, sizeof err))
+        snprintf(tb, sizeof tb, "%s", b);
     char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX], na[1024], nb[1024];
-    parent_dir(da, sizeof da, a);
-    parent_dir(db, sizeof db, b);
-    base_name(na, sizeof na, a);
-    base_name(nb, sizeof nb, b);
+    parent_dir(da, sizeof da, ta);
+    parent_dir(db, sizeof db, tb);
+    base_name(na, sizeof na, ta);
+    base_name(nb, sizeof nb, tb);
     if (strcmp(na, nb) != 0)
         return 0;
     if (realpath(da, ra) && realpath(db, rb))
@@ -125,16 +208,17 @@ int cli_same_file(const char *a, const char *b)
 
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen)
 {
+    cli_target_t t;
+    char e[4400];
+    if (cli_out_target(&t, path, e, sizeof e))
+        return fail(err, errlen, "%s%s%s", path, what, e + strlen(path));
+    if (t.kind == CLI_TARGET_STREAM)
+        return 0; /* written in place: nothing is created */
+    /* the file is written under a temporary name in its (the link target's) directory,
+     * then renamed */
     struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            return fail(err, errlen, "%s%s: is a directory (name a file)", path, what);
-    } else if (errno != ENOENT) {
-        return fail(err, errlen, "%s%s: %s", path, what, strerror(errno));
-    }
-    /* the file is written under a temporary name in its directory, then renamed */
     char d[4096];
-    parent_dir(d, sizeof d, path);
+    parent_dir(d, sizeof d, t.path);
     if (stat(d, &sb) != 0)
         return fail(err, errlen, "%s%s: cannot be created (%s: %s)", path, what, d,
                     strerror(errno));
@@ -155,7 +239,7 @@ int cli_check_output(const char *path, const char *what, char *err, size_t errle
 
 #define NSLOTS 4
 static volatile sig_atomic_t slot_used[NSLOTS], catching;
-static char slot_path[NSLOTS][4096];
+static char slot_path[NSLOTS][4200];
 static char signal_line[160]; /* "cryptonets CMD: interrupted by " */
 
 static void say_raw(const char *s)
@@ -224,7 +308,23 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
         o->f = stdout;
         return 0;
     }
-    if (temp_name(o->tmp, sizeof o->tmp, path))
+    cli_target_t t;
+    if (cli_out_target(&t, path, err, errlen))
+        return 1;
+    if (t.kind == CLI_TARGET_STREAM) { /* in place: nothing to create, nothing to rename */
+        const int fd = open(path, O_WRONLY | O_CLOEXEC);
+        o->f = fd < 0 ? NULL : fdopen(fd, "wb");
+        if (!o->f) {
+            const int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return fail(err, errlen, "%s: %s", path, strerror(e));
+        }
+        o->stream = 1;
+        return 0;
+    }
+    snprintf(o->target, sizeof o->target, "%s", t.path); /* a link's target: renamed over */
+    if (temp_name(o->tmp, sizeof o->tmp, o->target))
         return fail(err, errlen, "%s: name too long", path);
     cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
     const int fd =
@@ -274,12 +374,19 @@ int cli_out_close(cli_out_t *o, char *err, size_t errlen)
         o->f = NULL;
         return o->err ? fail(err, errlen, "%s: write failed: %s", name, strerror(o->err)) : 0;
     }
+    if (o->stream) { /* written in place: closed, nothing to rename */
+        errno = 0;
+        if (fclose(o->f) != 0)
+            cli_out_failed(o);
+        o->f = NULL;
+        return o->err ? fail(err, errlen, "%s: write failed: %s", name, strerror(o->err)) : 0;
+    }
     errno = 0;
     if (fclose(o->f) != 0)
         cli_out_failed(o);
     o->f = NULL;
     errno = 0;
-    if (!o->err && rename(o->tmp, o->path) != 0)
+    if (!o->err && rename(o->tmp, o->target) != 0)
         cli_out_failed(o);
     if (o->err) {
         const int e = o->err;

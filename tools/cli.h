@@ -36,7 +36,7 @@ typedef struct {
     const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
         *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels, *batch_size,
         *layout;
-    int json, quiet, raw, exact;
+    int json, quiet, raw, exact, force;
 } cli_args_t;
 
 /* --- cryptonets.c ------------------------------------------------------------------ */

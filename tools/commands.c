@@ -463,6 +463,26 @@ int cli_compile(cli_args_t *a)
 
 /* --- keygen ---------------------------------------------------------------------------- */
 
+/* Puts the key written as tmp under path: replacing a file there only when force is set,
+ * so that a key that appeared since main's check is not replaced either (link(2) fails
+ * with EEXIST where rename(2) would replace; a file system without hard links falls back
+ * to rename when nothing is there). 0, or -1 with errno. */
+static int place_key(const char *tmp, const char *path, int force)
+{
+    if (force)
+        return rename(tmp, path);
+    if (link(tmp, path) == 0)
+        return (void)remove(tmp), 0; /* the key is in place; tmp only a second name */
+    if (errno == EEXIST)
+        return -1;
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(tmp, path);
+}
+
 /* The client key (through save, under OUT.partial-PID until the evaluation keys are
  * written, then renamed) and the evaluation keys keys[0..klen) in a container of header h:
  * a failure at any point leaves any existing key and evaluation keys as they were and no
@@ -503,7 +523,7 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
             (void)cli_writer_close(&w, err, sizeof err);
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     }
-    if (!rc && rename(kpart, t.path) != 0)
+    if (!rc && place_key(kpart, t.path, a->force) != 0)
         rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
     if (rc)
         remove(kpart); /* no key without its evaluation keys */

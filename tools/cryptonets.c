@@ -122,12 +122,14 @@ static const command_t commands[] = {
      "                       both estimates are still printed)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
      "                       its name)\n"},
-    {"keygen", cli_keygen, 1, "o eval-keys json quiet",
-     "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--json]",
+    {"keygen", cli_keygen, 1, "o eval-keys force json quiet",
+     "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--force] [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
      "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
-     "It must be a regular file (not a FIFO or a device).\n"
-     "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
+     "It must be a regular file (not a FIFO or a device) and is not replaced if it exists\n"
+     "(the replies made under it could never be decrypted again) unless --force is given.\n"
+     "EVAL_KEYS receives the public evaluation keys the server needs.\n"
+     "  --force      replace an existing CLIENT_KEY\n"},
     {"encrypt", cli_encrypt, 2, "o plan format threads json quiet",
      "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy] [--threads T]",
      "Encrypts the inputs (one per row: CSV, IDX or NumPy .npy of integers in the model's\n"
@@ -241,6 +243,7 @@ static const option_t options[] = {
     {"tolerance", offsetof(cli_args_t, tolerance), 0},
     {"calib-labels", offsetof(cli_args_t, calib_labels), 0},
     {"exact", offsetof(cli_args_t, exact), 1},
+    {"force", offsetof(cli_args_t, force), 1},
     {"threads", offsetof(cli_args_t, threads), 0},
     {"json", offsetof(cli_args_t, json), 1},
     {"quiet", offsetof(cli_args_t, quiet), 1},
@@ -341,7 +344,7 @@ static int check_outputs(const cli_args_t *a)
     for (size_t o = 0; o < 2; o++)
         if (outs[o] && cli_check_output(outs[o], "", err, sizeof err))
             return cli_fail(CLI_ERROR, a, "%s", err);
-    if (keygen && a->out) { /* the secret key: a private regular file */
+    if (keygen && a->out) { /* the secret key: a private regular file, never lost */
         cli_target_t t;
         if (cli_out_target(&t, a->out, err, sizeof err))
             return cli_fail(CLI_ERROR, a, "%s", err);
@@ -350,6 +353,12 @@ static int check_outputs(const cli_args_t *a)
                             "%s: is %s; the secret key is written only to a regular file "
                             "(created with mode 0600, renamed into place when complete)",
                             a->out, t.what);
+        if (t.exists && !a->force)
+            return cli_fail(CLI_USAGE, a,
+                            "%s: a client key is there already; replacing it would make "
+                            "every reply made under it undecryptable: name another file, "
+                            "or give --force to replace it",
+                            a->out);
     }
     return 0;
 }

@@ -681,6 +681,37 @@ START_TEST(test_cliout_special)
 }
 END_TEST
 
+/* keygen never replaces a secret key without --force (the replies made under it could no
+ * longer be decrypted): exit 2, the file named, nothing written; with --force it does. */
+START_TEST(test_cliout_keygen_force)
+{
+    make_dir();
+    base_files();
+    size_t klen, k2;
+    char *key = read_all("client.key", &klen);
+    expect(cli("keygen", "plan.cnp", "-o", "client.key", "--eval-keys", "e2.keys", NULL), 2,
+           "client.key: a client key is there already", "--force", NULL);
+    ck_assert(!exists("e2.keys"));
+    char *same = read_all("client.key", &k2);
+    ck_assert(k2 == klen && memcmp(same, key, klen) == 0);
+    free(same);
+    /* through a link too */
+    char q[256];
+    ck_assert_int_eq(symlink("client.key", (path(q, "k.link"), q)), 0);
+    expect(cli("keygen", "plan.cnp", "-o", "k.link", "--eval-keys", "e2.keys", NULL), 2,
+           "a client key is there already", NULL);
+    ck_assert(!exists("e2.keys"));
+    expect(cli("keygen", "plan.cnp", "-o", "client.key", "--eval-keys", "e2.keys", "--force",
+               NULL),
+           0, NULL);
+    char *fresh = read_all("client.key", &k2);
+    ck_assert(k2 != klen || memcmp(fresh, key, klen) != 0); /* a new key */
+    free(fresh);
+    free(key);
+    ck_assert(exists("e2.keys"));
+    remove_dir();
+}
+END_TEST
 
 CN_SUITE(cli_outputs)
 {
@@ -692,6 +723,7 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_inputs);
     tcase_add_test(tc, test_cliout_options);
     tcase_add_test(tc, test_cliout_special);
+    tcase_add_test(tc, test_cliout_keygen_force);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -92,6 +92,9 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
 
 /* --- files.c ----------------------------------------------------------------------- */
 
+/* 0 when path opens for reading as a regular file; else 1 with the reason (the system's,
+ * or "is a directory", "not a regular file"). For the inputs checked before any work. */
+int cli_check_input(const char *path, char *err, size_t errlen);
 /* The whole of a regular file (a directory or a missing file: 1 with the reason). */
 int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen);
 

@@ -67,6 +67,16 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
     return 0;
 }
 
+int cli_check_input(const char *path, char *err, size_t errlen)
+{
+    FILE *f;
+    uint64_t size;
+    if (open_regular(&f, &size, path, err, errlen))
+        return 1;
+    fclose(f);
+    return 0;
+}
+
 /* the temporary name a file is written under before it is renamed to path */
 static int temp_name(char *tmp, size_t cap, const char *path)
 {

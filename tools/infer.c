@@ -1498,31 +1498,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
-    /* 2. the evaluation keys, registered once (a job accepted before needs none) */
-    uint8_t *keys = NULL;
-    size_t klen = 0;
-    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
-    if (rc)
-        goto done;
-    crypto_hash_sha256(d, keys, klen);
-    svc_hex(kid, d, 32);
-    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
-        cached_kid(kid, o, &p, cl, pcl);
-    snprintf(path, sizeof path, "/v1/keys/%s", kid);
-    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
-    if (o->job) {
-    } else if (rc == 0 && r.status == 404) {
-        say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
-        rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
-        if (rc == 0 && r.status != 200 && r.status != 201)
-            rc = server_error(&r, "POST /v1/keys");
-    } else if (rc == 0 && r.status != 200) {
-        rc = server_error(&r, path);
-    }
-    free(keys);
-    if (rc)
-        goto done;
-    /* 3. the inputs, read once and split over jobs of at most the server's
+    /* 2. the inputs, read and range-checked once the plan says their shape and range,
+     * before any key is made, registered or cached (a bad value costs no upload and
+     * leaves no file), and split over jobs of at most the server's
      * X-Cryptonets-Max-Records records each (docs/service.md, "The client") */
     size_t njobs = 1, job_rows = 0, records = 0;
     if (!o->job) {
@@ -1560,6 +1538,30 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             run_inputs = inputs;
         }
     }
+    /* 3. the evaluation keys, registered once (a job accepted before needs none) */
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
+    if (rc)
+        goto done;
+    crypto_hash_sha256(d, keys, klen);
+    svc_hex(kid, d, 32);
+    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
+        cached_kid(kid, o, &p, cl, pcl);
+    snprintf(path, sizeof path, "/v1/keys/%s", kid);
+    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
+    if (o->job) {
+    } else if (rc == 0 && r.status == 404) {
+        say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
+        rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
+        if (rc == 0 && r.status != 200 && r.status != 201)
+            rc = server_error(&r, "POST /v1/keys");
+    } else if (rc == 0 && r.status != 200) {
+        rc = server_error(&r, path);
+    }
+    free(keys);
+    if (rc)
+        goto done;
     for (size_t jn = 0; jn < njobs; jn++) {
         const size_t base = jn * job_rows;
         const size_t rows = o->job ? 0 : x.rows - base < job_rows ? x.rows - base : job_rows;
@@ -1764,6 +1766,10 @@ int cli_infer(int argc, char **argv)
         return rc < 0 ? CLI_OK : rc;
     if (!o.del && (rc = check_output(&o, inputs)))
         return rc;
+    char ierr[4400]; /* the key and the inputs can be read: before the server is asked */
+    if (!o.del && ((!o.job && inputs && cli_check_input(inputs, ierr, sizeof ierr)) ||
+                   cli_check_input(o.key, ierr, sizeof ierr)))
+        return cli_fail(CLI_ERROR, &A, "%s", ierr);
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");
     http_t c = {.base = o.server, .cacert = o.cacert, .o = &o};

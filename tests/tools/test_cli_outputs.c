@@ -571,8 +571,8 @@ START_TEST(test_cliout_special)
     ck_assert_int_eq(mkdir(p, 0700), 0);
     ck_assert_int_eq(symlink("sub/real.csv", (path(q, "link.csv"), q)), 0);
     for (int round = 0; round < 2; round++) {
-        expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o",
-                   "link.csv", NULL),
+        expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "link.csv",
+                   NULL),
                0, NULL);
         ck_assert_uint_eq(type_of("link.csv"), S_IFLNK);
         ck_assert_uint_eq(type_of("sub/real.csv"), S_IFREG);
@@ -648,9 +648,9 @@ START_TEST(test_cliout_special)
     expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "/dev/null",
                NULL),
            0, NULL);
-    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "/dev/null",
-               NULL),
-           0, NULL);
+    expect(
+        cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "/dev/null", NULL),
+        0, NULL);
     expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "/dev/null", NULL), 0, NULL);
     ck_assert_int_eq(stat("/dev/null", &sb), 0);
     ck_assert(S_ISCHR(sb.st_mode));

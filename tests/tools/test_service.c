@@ -3167,6 +3167,48 @@ START_TEST(test_service_split_interrupt)
 }
 END_TEST
 
+/* infer checks its inputs before it makes, caches or registers any key (docs/service.md,
+ * "The client"): a value outside the model's input range (16 in [0, 15]) fails with the
+ * range named, leaving no CLIENT_KEY.eval-keys and nothing registered (the next good run
+ * registers the key); a missing or directory INPUTS fails before the server is asked at
+ * all (no server listens on port 9, so a request would say so or retry). */
+START_TEST(test_service_bad_inputs)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char key[256], in[256], big[256], out[256], cache[256];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(big, "big.csv");
+    path(out, "out.csv");
+    path(cache, "client.key.eval-keys");
+    write_bytes(big, "1,2,3,4,5,6\n1,2,3,16,5,6\n", 26);
+    ck_assert_int_eq(infer("big", s.port, NULL, key, big, out, NULL, NULL), 1);
+    err_has("big", "big.csv");
+    err_has("big", "16");
+    err_has("big", "input range");
+    err_lacks("big", "registering");
+    ck_assert_msg(access(cache, F_OK) != 0, "infer made %s for bad inputs", cache);
+    ck_assert_msg(access(out, F_OK) != 0, "infer wrote %s for bad inputs", out);
+    ck_assert_int_eq(infer("good", s.port, NULL, key, in, out, NULL, NULL), 0);
+    err_has("good", "registering"); /* nothing was registered by the failed run */
+    stop_server(&s);
+    char missing[256];
+    path(missing, "missing.csv");
+    unlink(cache);
+    ck_assert_int_eq(infer("missing", 9, NULL, key, missing, out, NULL, NULL), 1);
+    err_has("missing", "missing.csv: No such file or directory");
+    err_lacks("missing", "retrying");
+    ck_assert_int_eq(infer("isdir", 9, NULL, key, dir, out, NULL, NULL), 1);
+    err_has("isdir", "is a directory");
+    err_lacks("isdir", "retrying");
+    ck_assert(access(cache, F_OK) != 0);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3200,6 +3242,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_start_files);
     tcase_add_test(tc, test_service_job_failures);
     tcase_add_test(tc, test_service_split_interrupt);
+    tcase_add_test(tc, test_service_bad_inputs);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,8 +47,12 @@ int cli_fail(int code, const cli_args_t *a, const char *fmt, ...)
 /* The exit status for a library status: CLI_MISMATCH for CN_ERR_CONTEXT_MISMATCH, else
  * CLI_ERROR. */
 int cli_status_code(cn_status st);
-/* Parses an unsigned integer option (decimal, all of it, <= max); 0 or CLI_USAGE with an
- * error printed. */
+/* Parses an unsigned integer option (decimal digits, all of it) in [lo, hi]; 0, or
+ * CLI_USAGE with "NAME: RANGE, got 'TEXT'" printed, RANGE the option's own words (NULL: "a
+ * whole number from LO to HI"), whatever is wrong with the text. */
+int cli_parse_num(size_t *v, const cli_args_t *a, const char *name, const char *text, size_t lo,
+                  size_t hi, const char *range);
+/* cli_parse_num in [0, max] with the default words. */
 int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
                    size_t max);
 double cli_now(void);

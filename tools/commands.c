@@ -146,7 +146,8 @@ static int emit_json(json_t *doc, const cli_args_t *a, const char *path)
 static int parse_threads(int *t, const cli_args_t *a)
 {
     size_t v = 0;
-    if (a->threads && cli_parse_size(&v, a, "--threads", a->threads, 4096))
+    if (a->threads &&
+        cli_parse_num(&v, a, "--threads", a->threads, 0, 4096, "0 (all cores) to 4096 threads"))
         return CLI_USAGE;
     *t = (int)v;
     return 0;
@@ -291,19 +292,20 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     *o = (cn_compile_opts_t){0};
     size_t v;
     if (a->weight_bits) {
-        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, SIZE_MAX))
+        if (cli_parse_num(&v, a, "--weight-bits", a->weight_bits, 2, 16,
+                          "a whole number of bits from 2 to 16"))
             return CLI_USAGE;
-        if (v < 2 || v > 16)
-            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16, got %zu", v);
         o->weight_bits = (unsigned)v;
     }
     if (a->ring) {
         /* the compiler's range (cn_plan_compile): refused here, as a bad option value */
-        if (cli_parse_size(&v, a, "--n", a->ring, SIZE_MAX))
+        char range[64];
+        snprintf(range, sizeof range, "a power of two from %d to %d", CN_BFV_MIN_N,
+                 CN_BFV_MAX_N);
+        if (cli_parse_num(&v, a, "--n", a->ring, CN_BFV_MIN_N, CN_BFV_MAX_N, range))
             return CLI_USAGE;
-        if (v < CN_BFV_MIN_N || v > CN_BFV_MAX_N || (v & (v - 1)))
-            return cli_fail(CLI_USAGE, a, "--n: a power of two from %d to %d, got %zu",
-                            CN_BFV_MIN_N, CN_BFV_MAX_N, v);
+        if (v & (v - 1))
+            return cli_fail(CLI_USAGE, a, "--n: %s, got '%s'", range, a->ring);
         o->n = v;
     }
     if (a->security) {
@@ -328,11 +330,9 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
     if (a->batch_size) {
-        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, SIZE_MAX))
+        if (cli_parse_num(&v, a, "--batch-size", a->batch_size, 1, (size_t)1 << 20,
+                          "1 to 2^20 inputs per request"))
             return CLI_USAGE;
-        if (v == 0 || v > ((size_t)1 << 20))
-            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request, got %zu",
-                            v);
         o->batch_size = v;
     }
     if (a->layout) {

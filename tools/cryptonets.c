@@ -40,20 +40,29 @@ int cli_status_code(cn_status st)
     return st == CN_ERR_CONTEXT_MISMATCH ? CLI_MISMATCH : CLI_ERROR;
 }
 
+int cli_parse_num(size_t *v, const cli_args_t *a, const char *name, const char *text, size_t lo,
+                  size_t hi, const char *range)
+{
+    char dflt[96];
+    if (!range) {
+        snprintf(dflt, sizeof dflt, "a whole number from %zu to %zu", lo, hi);
+        range = dflt;
+    }
+    char *end;
+    errno = 0;
+    const unsigned long long x =
+        text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+    /* the text as given, whatever is wrong with it: "4.0", "-1", "", 99999999999999999999 */
+    if (!text || !(*text >= '0' && *text <= '9') || *end || errno == ERANGE || x < lo || x > hi)
+        return cli_fail(CLI_USAGE, a, "%s: %s, got '%s'", name, range, text ? text : "");
+    *v = (size_t)x;
+    return 0;
+}
+
 int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
                    size_t max)
 {
-    char *end;
-    if (!text || !*text || *text == '-')
-        return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name,
-                        text ? text : "");
-    errno = 0;
-    const unsigned long long x = strtoull(text, &end, 10);
-    if (*end || end == text || errno == ERANGE || x > max)
-        return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
-                        text);
-    *v = (size_t)x;
-    return 0;
+    return cli_parse_num(v, a, name, text, 0, max, NULL);
 }
 
 double cli_now(void)

@@ -515,6 +515,27 @@ START_TEST(test_cliout_options)
     expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "k", "in.csv", "--retries",
                "0", NULL),
            2, "--retries", NULL);
+    /* every numeric option's message states its own range and the text given, whatever
+     * is wrong with it (before: "expected a number up to 18446744073709551615") */
+    const char *wb[] = {"4.0", "-3", "", "x", "17", "1", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof wb / sizeof *wb; i++) {
+        char got[64];
+        snprintf(got, sizeof got, "got '%s'", wb[i]);
+        expect(cli("compile", "model.cnm", "-o", "p.cnp", "--weight-bits", wb[i], NULL), 2,
+               "--weight-bits: a whole number of bits from 2 to 16", got, NULL);
+        ck_assert_msg(!strstr(err_buf, "18446744073709551615"), "%s", err_buf);
+    }
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", "4.0", NULL), 2,
+           "--n: a power of two from 16 to 32768, got '4.0'", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", "100", NULL), 2,
+           "--n: a power of two from 16 to 32768, got '100'", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--batch-size", "0", NULL), 2,
+           "--batch-size: 1 to 2^20 inputs per request, got '0'", NULL);
+    expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "two", NULL), 2,
+           "--threads: 0 (all cores) to 4096 threads, got 'two'", NULL);
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "k", "in.csv", "--threads",
+               "1e3", NULL),
+           2, "--threads: a whole number from 0 to 4096, got '1e3'", NULL);
     /* packed eval --json: the fields docs/cli.md lists for eval */
     write_inputs("in.csv", 5, ",");
     expect(cli("compile", "model.cnm", "-o", "pk.cnp", "--weight-bits", "6", "--batch-size",

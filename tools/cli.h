@@ -86,6 +86,10 @@ void cli_matrix_clear(cli_matrix_t *m);
  * cli_check_range to refuse with the range. */
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen);
+/* cli_read_matrix for a labels file (--labels, --calib-labels; cols 1): the messages speak
+ * of labels ("one integer class per line, 0 to classes - 1"), not of the model's inputs. */
+int cli_read_labels(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    char *err, size_t errlen);
 /* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with a value beyond
  * int64 (m->wide) or the first value
  * outside named in err (file, input and value from 1, what the range is: "the model's input
@@ -96,6 +100,24 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
 
 /* --- files.c ----------------------------------------------------------------------- */
 
+/* The files the tool reads, by the header that says what they are. */
+typedef enum {
+    CLI_FILE_MODEL,
+    CLI_FILE_PLAN,
+    CLI_FILE_KEY, /* a client key (client state) */
+    CLI_FILE_EVAL_KEYS,
+    CLI_FILE_BATCH,
+    CLI_FILE_REPLY
+} cli_file_kind;
+/* 0 unless path's first bytes say it is another kind of file than want (a plan, a client
+ * key, evaluation keys, a batch, a reply, a model, a library object of docs/format.md);
+ * then 1 with "PATH is a plan, not a client key (the key made by `cryptonets keygen -o`)"
+ * in err. A file that cannot be read or whose header is not recognised: 0 (the loader
+ * says why). */
+int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen);
+/* 1 when the bytes b[0..n) begin a file the tool recognises, with what it is in what ("a
+ * plan", "a reply", "a library object, a ciphertext (type 0x7)", ...); else 0. */
+int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n);
 /* 0 when path opens for reading as a regular file; else 1 with the reason (the system's,
  * or "is a directory", "not a regular file"). For the inputs checked before any work. */
 int cli_check_input(const char *path, char *err, size_t errlen);

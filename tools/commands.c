@@ -374,7 +374,7 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
             cli_check_range(&calib, a->calib, m->input_min, m->input_max,
                             "the model's input range", err, sizeof err) ||
             (a->calib_labels &&
-             (cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
+             (cli_read_labels(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
               cli_check_range(&lab, a->calib_labels, 0, nout - 1, "the class indices", err,
                               sizeof err)))) {
             cli_matrix_clear(&lab);
@@ -1040,7 +1040,7 @@ int cli_run(cli_args_t *a)
     if (cli_read_matrix(&x, a->pos[1], a->format, nin, err, sizeof err) ||
         cli_check_range(&x, a->pos[1], m.input_min, m.input_max, "the model's input range", err,
                         sizeof err) ||
-        (a->labels && (cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err) ||
+        (a->labels && (cli_read_labels(&lab, a->labels, NULL, 1, err, sizeof err) ||
                        cli_check_range(&lab, a->labels, 0, (int64_t)k - 1, "the class indices",
                                        err, sizeof err)))) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);

@@ -372,6 +372,38 @@ static int check_outputs(const cli_args_t *a)
     return 0;
 }
 
+/* Each file argument is of the kind its place asks for (a plan where a plan goes, ...),
+ * by its header: a file of another kind is named as what it is (cli_check_kind), CLI_ERROR,
+ * before any work. */
+static int check_kinds(const cli_args_t *a)
+{
+    static const struct {
+        const char *cmd;
+        int pos[3]; /* the kinds of the positional arguments; -1 none (inputs, a model
+                     * file the loader reads by its extension) */
+        int plan;   /* --plan is a plan */
+    } table[] = {
+        {"keygen", {CLI_FILE_PLAN, -1, -1}, 0},
+        {"encrypt", {CLI_FILE_KEY, -1, -1}, 1},
+        {"eval", {CLI_FILE_PLAN, CLI_FILE_EVAL_KEYS, CLI_FILE_BATCH}, 0},
+        {"decrypt", {CLI_FILE_KEY, CLI_FILE_REPLY, -1}, 1},
+        {"compile", {CLI_FILE_MODEL, -1, -1}, 0},
+        {"run", {CLI_FILE_MODEL, -1, -1}, 0},
+    };
+    char err[4400];
+    for (size_t t = 0; t < sizeof table / sizeof table[0]; t++) {
+        if (strcmp(table[t].cmd, a->cmd) != 0)
+            continue;
+        for (size_t i = 0; i < a->npos && i < 3; i++)
+            if (table[t].pos[i] >= 0 &&
+                cli_check_kind(a->pos[i], (cli_file_kind)table[t].pos[i], err, sizeof err))
+                return cli_fail(CLI_ERROR, a, "%s", err);
+        if (table[t].plan && a->plan && cli_check_kind(a->plan, CLI_FILE_PLAN, err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -410,6 +442,8 @@ int main(int argc, char **argv)
         rc = cli_fail(CLI_USAGE, &a, "--format: csv, idx or npy (got '%s')", a.format);
     if (rc == 0)
         rc = check_outputs(&a);
+    if (rc == 0)
+        rc = check_kinds(&a);
     if (rc)
         return rc;
     /* an interrupted command removes its partial files and says so (docs/cli.md) */

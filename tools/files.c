@@ -55,12 +55,16 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
         return fail(err, errlen, "%s: out of memory (%llu bytes)", path,
                     (unsigned long long)size);
     }
+    errno = 0;
     const size_t got = fread(b, 1, (size_t)size, f);
-    const int bad = ferror(f) || got != size;
+    const int e = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
-    if (bad) {
+    if (e || got != size) {
         free(b);
-        return fail(err, errlen, "%s: read error", path);
+        if (!e)
+            return fail(err, errlen, "%s: read error (%llu of %llu bytes: the file shrank)",
+                        path, (unsigned long long)got, (unsigned long long)size);
+        return fail(err, errlen, "%s: read error (%s)", path, strerror(e));
     }
     *buf = b;
     *len = (size_t)size;
@@ -75,6 +79,74 @@ int cli_check_input(const char *path, char *err, size_t errlen)
         return 1;
     fclose(f);
     return 0;
+}
+
+/* --- what a file is, from its header (docs/format.md, "Framing"; the containers below) -- */
+
+static const char *const kind_short[] = {"a model",         "a plan",  "a client key",
+                                         "evaluation keys", "a batch", "a reply"};
+static const char *const kind_long[] = {
+    "a model (a .cnm file)",
+    "a plan (made by `cryptonets compile`)",
+    "a client key (the key made by `cryptonets keygen -o`)",
+    "evaluation keys (made by `cryptonets keygen --eval-keys`)",
+    "a batch (made by `cryptonets encrypt`)",
+    "a reply (made by `cryptonets eval`)"};
+
+/* The library's own object types 1..8 (docs/format.md, "Layout") */
+static const char *const object_names[] = {
+    "parameters",  "a secret key", "a public key", "a relinearization key",
+    "Galois keys", "a plaintext",  "a ciphertext", "a ciphertext batch"};
+
+/* What the bytes b[0..n) begin: one of cli_file_kind, or -1 with a library object's name
+ * (type 1..8, or an unknown code) in what, or -2 when nothing is recognised. */
+static int identify(char *what, size_t cap, const uint8_t *b, size_t n)
+{
+    static const char *const cnt[3] = {"CNTK", "CNTB", "CNTR"};
+    static const cli_file_kind cnt_kind[3] = {CLI_FILE_EVAL_KEYS, CLI_FILE_BATCH,
+                                              CLI_FILE_REPLY};
+    if (n >= 4)
+        for (int k = 0; k < 3; k++)
+            if (!memcmp(b, cnt[k], 4))
+                return (int)cnt_kind[k];
+    if (n >= 4 && !memcmp(b, "CNMD", 4)) /* the models and plans of format 1 */
+        return CLI_FILE_MODEL;
+    if (n >= 4 && !memcmp(b, "CNPL", 4))
+        return CLI_FILE_PLAN;
+    if (n < 10 || memcmp(b, "CNHE", 4) != 0)
+        return -2;
+    const unsigned type = b[8] | (unsigned)b[9] << 8;
+    if (type >= 0x100 && type <= 0x102)
+        return (int)(CLI_FILE_MODEL + (type - 0x100));
+    if (type >= 1 && type <= 8)
+        snprintf(what, cap, "a library object, %s (type 0x%x)", object_names[type - 1], type);
+    else
+        snprintf(what, cap, "a cryptonets object of unknown type 0x%x", type);
+    return -1;
+}
+
+int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n)
+{
+    const int k = identify(what, cap, b, n);
+    if (k >= 0)
+        snprintf(what, cap, "%s", kind_short[k]);
+    return k != -2;
+}
+
+int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* the loader names the reason */
+    uint8_t b[16];
+    const size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    char what[96];
+    const int k = identify(what, sizeof what, b, n);
+    if (k == (int)want || k == -2)
+        return 0;
+    return fail(err, errlen, "%s is %s, not %s", path, k >= 0 ? kind_short[k] : what,
+                kind_long[want]);
 }
 
 /* the temporary name a file is written under before it is renamed to path */
@@ -475,6 +547,17 @@ int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
     cn_net_diag_t d = {{0}};
     cn_status st;
     *m = (cn_model_t){0};
+    if (!ends_with(path, ".onnx") && !ends_with(path, ".cnm"))
+        return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
+    char err[4400];
+    FILE *f;
+    uint64_t size;
+    if (open_regular(&f, &size, path, err, sizeof err)) /* missing, a directory: the reason */
+        return cli_fail(CLI_ERROR, a, "%s", err);
+    fclose(f);
+    if (size == 0)
+        return cli_fail(CLI_ERROR, a, "%s: empty file (0 bytes), not %s", path,
+                        ends_with(path, ".onnx") ? "an ONNX model" : "a model");
     if (ends_with(path, ".onnx")) {
         /* the importer takes the options itself (it may fold a normalization into the
          * input scale): nothing to override afterwards */
@@ -617,15 +700,18 @@ int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
     uint8_t b[HEAD_BYTES + 8];
     const size_t got = fread(b, 1, sizeof b, r->f);
     r->pos = got;
-    if (got >= 4) {
-        for (int k = 0; k < 3; k++)
-            if (memcmp(b, magics[k], 4) == 0 && k != (int)kind)
-                return fail(err, errlen, "%s: a file of %s, not of %s", path,
-                            cli_kind_name((cli_kind)k), cli_kind_name(kind));
-    }
-    if (got < 4 || memcmp(b, magics[kind], 4) != 0)
+    if (got == 0)
+        return fail(err, errlen, "%s: empty file (0 bytes), not %s", path,
+                    kind_long[CLI_FILE_EVAL_KEYS + kind]);
+    if (got < 4 || memcmp(b, magics[kind], 4) != 0) { /* what it is, when it says */
+        char what[96];
+        const int k = identify(what, sizeof what, b, got);
+        if (k != -2)
+            return fail(err, errlen, "%s is %s, not %s", path, k >= 0 ? kind_short[k] : what,
+                        kind_long[CLI_FILE_EVAL_KEYS + kind]);
         return fail(err, errlen, "%s: not a cryptonets %s file (bad magic)", path,
                     cli_kind_name(kind));
+    }
     if (got < sizeof b)
         return fail(err, errlen, "%s: truncated (%zu bytes)", path, got);
     const unsigned major = b[4] | (unsigned)b[5] << 8, minor = b[6] | (unsigned)b[7] << 8;
@@ -676,10 +762,12 @@ int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len
     uint8_t *b = malloc((size_t)l);
     if (!b)
         return fail(err, errlen, "%s: out of memory", r->path);
+    errno = 0;
     if (fread(b, 1, (size_t)l, r->f) != l) {
+        const int e = ferror(r->f) ? (errno ? errno : EIO) : 0;
         free(b);
-        return fail(err, errlen, "%s: record %llu: read error", r->path,
-                    (unsigned long long)idx);
+        return fail(err, errlen, "%s: record %llu: read error (%s)", r->path,
+                    (unsigned long long)idx, e ? strerror(e) : "the file shrank");
     }
     r->pos += l;
     r->left--;

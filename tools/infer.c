@@ -1767,8 +1767,11 @@ int cli_infer(int argc, char **argv)
     if (!o.del && (rc = check_output(&o, inputs)))
         return rc;
     char ierr[4400]; /* the key and the inputs can be read: before the server is asked */
-    if (!o.del && ((!o.job && inputs && cli_check_input(inputs, ierr, sizeof ierr)) ||
-                   cli_check_input(o.key, ierr, sizeof ierr)))
+    if (!o.del &&
+        ((!o.job && inputs && cli_check_input(inputs, ierr, sizeof ierr)) ||
+         cli_check_input(o.key, ierr, sizeof ierr) ||
+         cli_check_kind(o.key, CLI_FILE_KEY, ierr, sizeof ierr) ||
+         (o.eval_keys && cli_check_kind(o.eval_keys, CLI_FILE_EVAL_KEYS, ierr, sizeof ierr))))
         return cli_fail(CLI_ERROR, &A, "%s", ierr);
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");

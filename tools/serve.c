@@ -1263,9 +1263,16 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
             q->hfill += take;
             p += take;
             len -= take;
-            if (q->phase == PH_HEAD && q->hfill >= 4 && memcmp(q->hbuf, "CNTB", 4) != 0)
-                return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
-                              "not a cryptonets batch (bad magic)");
+            char what[96]; /* another kind of file is named (a frame's type: 10 bytes) */
+            if (q->phase == PH_HEAD && q->hfill >= 4 && memcmp(q->hbuf, "CNTB", 4) != 0 &&
+                (memcmp(q->hbuf, "CNHE", 4) != 0 || q->hfill >= 10))
+                return cli_what_is(what, sizeof what, q->hbuf, q->hfill)
+                           ? refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                    "the body is %s, not a batch (made by `cryptonets "
+                                    "encrypt`)",
+                                    what)
+                           : refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                    "not a cryptonets batch (bad magic)");
             if (q->hfill < want)
                 return;
             q->hfill = 0;
@@ -1526,7 +1533,18 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
         cli_reader_end(&r, err, sizeof err)) {
         cli_reader_close(&r);
         free(keys);
-        const char *why = strstr(err, ": ") ? strstr(err, ": ") + 2 : err; /* drop the path */
+        /* the reason without the temporary file's name: an empty body, another kind of
+         * file named, or what is wrong with the container */
+        const size_t tl = strlen(q->tmp);
+        const char *why = !strncmp(err, q->tmp, tl) ? err + tl : err;
+        if (!strncmp(why, ": empty file", 12))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
+                              "empty body: POST /v1/keys takes evaluation keys (made by "
+                              "`cryptonets keygen --eval-keys`)");
+        if (!strncmp(why, " is ", 4))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
+                              "the body%s", why);
+        why = !strncmp(why, ": ", 2) ? why + 2 : why;
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
                           "not evaluation keys: %s", why);
     }
@@ -1609,6 +1627,10 @@ static int upload_fsync(int fd)
  * publishes nothing before that, and a failure deletes it (500). */
 static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
 {
+    if (q->phase != PH_END && q->got == 0)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
+                          "empty body: POST /v1/jobs takes a batch (made by `cryptonets "
+                          "encrypt`)");
     if (q->phase != PH_END)
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
                           "truncated: %llu bytes", (unsigned long long)q->got);

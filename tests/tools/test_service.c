@@ -3184,7 +3184,8 @@ START_TEST(test_service_bad_inputs)
     path(big, "big.csv");
     path(out, "out.csv");
     path(cache, "client.key.eval-keys");
-    write_bytes(big, "1,2,3,4,5,6\n1,2,3,16,5,6\n", 26);
+    const char *bad = "1,2,3,4,5,6\n1,2,3,16,5,6\n";
+    write_bytes(big, bad, strlen(bad));
     ck_assert_int_eq(infer("big", s.port, NULL, key, big, out, NULL, NULL), 1);
     err_has("big", "big.csv");
     err_has("big", "16");
@@ -3194,6 +3195,34 @@ START_TEST(test_service_bad_inputs)
     ck_assert_msg(access(out, F_OK) != 0, "infer wrote %s for bad inputs", out);
     ck_assert_int_eq(infer("good", s.port, NULL, key, in, out, NULL, NULL), 0);
     err_has("good", "registering"); /* nothing was registered by the failed run */
+    /* the server names what it got instead of "bad magic": an empty body, a file of
+     * another kind (evaluation keys as a batch, a batch as evaluation keys) */
+    char kid[65], t[256];
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    answer_t *ans = malloc(sizeof *ans);
+    ck_assert_int_eq(request(ans, s.port, "POST", "/v1/keys", NULL, "", 0), 400);
+    ck_assert_msg(strstr(ans->body, "empty body") && !strstr(ans->body, "magic"), "%s",
+                  ans->body);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, "", 0), 400);
+    ck_assert_msg(strstr(ans->body, "empty body") && !strstr(ans->body, "magic"), "%s",
+                  ans->body);
+    char keys[256];
+    path(keys, "eval.keys");
+    size_t klen, blen;
+    char *kb = slurp(keys, &klen);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, kb, klen), 400);
+    ck_assert_msg(strstr(ans->body, "the body is evaluation keys, not a batch"), "%s",
+                  ans->body);
+    char *bb = make_batch("b1.bin", key, x, 1, &blen);
+    ck_assert(blen > 200); /* the batch's first bytes: a whole one is above the keys' limit */
+    ck_assert_int_eq(request(ans, s.port, "POST", "/v1/keys", NULL, bb, 200), 400);
+    ck_assert_msg(strstr(ans->body, "the body is a batch, not evaluation keys"), "%s",
+                  ans->body);
+    ck_assert_msg(!strstr(ans->body, "cn_test_service"), "a path: %s", ans->body);
+    free(kb);
+    free(bb);
+    free(ans);
     stop_server(&s);
     char missing[256];
     path(missing, "missing.csv");

@@ -1578,9 +1578,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             part_rows = rows;
             if (njobs > 1) /* before the upload: a signal's message names the part too */
                 snprintf(job_part, sizeof job_part,
-                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
-                         "prints numbered from 1)",
-                         jn + 1, njobs, base + 1, base + rows, inputs);
+                         " (job %zu of %zu: inputs %zu to %zu of %s, which become rows %zu "
+                         "to %zu of the predictions)",
+                         jn + 1, njobs, base + 1, base + rows, inputs, base + 1, base + rows);
             if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
                                                      batch_path, path, &r)
                              : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, path, &r)))
@@ -1604,11 +1604,16 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         char state[32] = "", last[32] = "";
         if (!o->job) /* the 202's status document: the state the first poll starts from */
             json_field(last, sizeof last, &r, "state");
-        double poll = 0.1;
+        double poll = 0.1, t_said = cli_now();
         for (;;) {
             const double left = o->wait - (cli_now() - t0);
-            /* with the state last seen: a change before the poll arrived answers at once */
-            const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+            /* with the state last seen: a change before the poll arrived answers at once;
+             * a resumed job (no state seen yet) is asked at once, so its state is shown
+             * without waiting for the first long poll */
+            const double w = o->job && !last[0] ? 0
+                             : left > LONG_POLL ? LONG_POLL
+                             : left > 0.1       ? left
+                                                : 0.1;
             snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
                      last[0] ? "&state=" : "", last);
             if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
@@ -1632,8 +1637,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 goto done;
             }
             const int changed = strcmp(state, last) != 0;
-            if (changed)
+            if (changed) {
                 say(o, "job %.16s... %s", job, state);
+                t_said = cli_now();
+            } else if (cli_now() - t_said >= 10) { /* progress: a line every 10 s or so */
+                say(o, "job %.16s... still %s (%.0f s)", job, state, cli_now() - t0);
+                t_said = cli_now();
+            }
             snprintf(last, sizeof last, "%s", state);
             if (!strcmp(state, "done") || !strcmp(state, "failed"))
                 break;

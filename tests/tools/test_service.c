@@ -3238,6 +3238,51 @@ START_TEST(test_service_bad_inputs)
 }
 END_TEST
 
+/* infer --job ID on a job still waiting shows its state at once (a poll without wait), then
+ * a progress line about every 10 s (before: nothing for the first 20 s long poll). A
+ * server of --workers 0 keeps the job queued; --wait 12 ends the wait. */
+START_TEST(test_service_resume_state)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char kid[65], t[256], key[256], id[65], url[64];
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    path(key, "client.key");
+    size_t blen;
+    char *bb = make_batch("b1.bin", key, x, 2, &blen);
+    answer_t *ans = malloc(sizeof *ans);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, bb, blen), 202);
+    field(id, sizeof id, ans, "job");
+    ck_assert_uint_eq(strlen(id), 64);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(
+        finish(spawn("resume", NULL,
+                     (const char *[]){"infer", "--server", url, "--key", key, "--job", id,
+                                      "--wait", "12", "--keep", NULL}),
+               "resume", 60),
+        1);
+    char *err = err_of("resume");
+    char want[64];
+    snprintf(want, sizeof want, "job %.16s... queued", id);
+    const char *line = strstr(err, want);
+    ck_assert_msg(line != NULL, "no state line:\n%s", err);
+    const char *stamp = line; /* "cryptonets infer: [T s] job ..." : T before the line */
+    while (stamp > err && stamp[-1] != '[')
+        stamp--;
+    ck_assert_msg(stamp > err && atof(stamp) < 3, "the state came late:\n%s", err);
+    snprintf(want, sizeof want, "job %.16s... still queued", id);
+    ck_assert_msg(strstr(err, want) != NULL, "no progress line:\n%s", err);
+    free(err);
+    free(bb);
+    free(ans);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3272,6 +3317,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_job_failures);
     tcase_add_test(tc, test_service_split_interrupt);
     tcase_add_test(tc, test_service_bad_inputs);
+    tcase_add_test(tc, test_service_resume_state);
     suite_add_tcase(s, tc);
     return s;
 }

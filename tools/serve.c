@@ -356,30 +356,18 @@ static int valid_tenant(const char *t)
     return 1;
 }
 
-/* --port-file F: written once the server listens (F.partial-PID, then renamed), so its
- * directory must exist and be writable, and F must not be a directory: checked before
- * anything is bound or created, CLI_USAGE with the reason (a server started without the
- * file a script waits for would be found by no one). */
+/* --port-file F: written once the server listens, as every output of the tool is
+ * (cli_out_open: F.partial-PID renamed over F, a link's target, or a FIFO written in
+ * place), so F must be writable so (cli_check_output): checked before anything is bound or
+ * created, CLI_USAGE with the reason (a server started without the file a script waits
+ * for would be found by no one). */
 static int check_port_file(const char *f)
 {
-    struct stat sb;
     if (!*f)
         return usage_error("--port-file: an empty path");
-    if (stat(f, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return usage_error("--port-file %s: a directory", f);
-    char d[4096];
-    snprintf(d, sizeof d, "%s", f);
-    char *slash = strrchr(d, '/');
-    if (slash)
-        slash[slash == d ? 1 : 0] = 0;
-    else
-        snprintf(d, sizeof d, ".");
-    if (stat(d, &sb) != 0)
-        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return usage_error("--port-file %s: %s: not a directory", f, d);
-    if (access(d, W_OK | X_OK) != 0)
-        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    char err[4400];
+    if (cli_check_output(f, "", err, sizeof err))
+        return usage_error("--port-file %s", err);
     return 0;
 }
 
@@ -2167,7 +2155,8 @@ int cli_serve(int argc, char **argv)
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];
         snprintf(text, sizeof text, "%u\n", port);
-        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err)) {
+        if (cli_write_file(o->port_file, (const uint8_t *)text, strlen(text), err,
+                           sizeof err)) {
             /* checked at start, yet unwritable now (a full disk): a server nobody can find
              * stops, as if it never started */
             fprintf(stderr, "cryptonets serve: --port-file %s; stopping\n", err);

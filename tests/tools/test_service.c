@@ -3283,6 +3283,38 @@ START_TEST(test_service_resume_state)
 }
 END_TEST
 
+/* serve's --port-file is an output like the others (docs/cli.md, "Outputs"): a symbolic
+ * link is followed (its dangling target receives the port, the link stays a link) */
+START_TEST(test_service_port_link)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char plan[256], state[256], link[256], target[256];
+    path(plan, "plan.cnp");
+    path(state, "state");
+    path(link, "port.link");
+    path(target, "port.real");
+    ck_assert_int_eq(symlink("port.real", link), 0);
+    const pid_t pid =
+        spawn("plink", NULL,
+              (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                               "127.0.0.1:0", "--port-file", link, "--threads", "1", NULL});
+    char *text = NULL;
+    const double t0 = now();
+    while (!(text = slurp(target, NULL)) && now() - t0 < 30)
+        nap(0.05);
+    ck_assert_msg(text != NULL, "no port in %s:\n%s", target, err_of("plink"));
+    ck_assert_int_gt(atoi(text), 0);
+    free(text);
+    struct stat sb;
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(finish(pid, "plink", 60), 0);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3318,6 +3350,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_split_interrupt);
     tcase_add_test(tc, test_service_bad_inputs);
     tcase_add_test(tc, test_service_resume_state);
+    tcase_add_test(tc, test_service_port_link);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -112,8 +112,8 @@ typedef enum {
 /* 0 unless path's first bytes say it is another kind of file than want (a plan, a client
  * key, evaluation keys, a batch, a reply, a model, a library object of docs/format.md);
  * then 1 with "PATH is a plan, not a client key (the key made by `cryptonets keygen -o`)"
- * in err. A file that cannot be read or whose header is not recognised: 0 (the loader
- * says why). */
+ * in err. A file that cannot be read, is not a regular file (a FIFO is not read twice) or
+ * whose header is not recognised: 0 (the loader says why). */
 int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen);
 /* 1 when the bytes b[0..n) begin a file the tool recognises, with what it is in what ("a
  * plan", "a reply", "a library object, a ciphertext (type 0x7)", ...); else 0. */

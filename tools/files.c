@@ -135,6 +135,11 @@ int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n)
 
 int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen)
 {
+    /* only a regular file is looked at: a FIFO is neither opened (that would wait for a
+     * writer) nor read twice; the loader alone reads it, and says what it thinks */
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0; /* the loader names the reason */
@@ -549,13 +554,13 @@ int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
     *m = (cn_model_t){0};
     if (!ends_with(path, ".onnx") && !ends_with(path, ".cnm"))
         return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
-    char err[4400];
-    FILE *f;
-    uint64_t size;
-    if (open_regular(&f, &size, path, err, sizeof err)) /* missing, a directory: the reason */
-        return cli_fail(CLI_ERROR, a, "%s", err);
-    fclose(f);
-    if (size == 0)
+    /* missing, a directory, empty: the reason, before the loaders (a FIFO goes to them) */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return cli_fail(CLI_ERROR, a, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return cli_fail(CLI_ERROR, a, "%s: is a directory", path);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0)
         return cli_fail(CLI_ERROR, a, "%s: empty file (0 bytes), not %s", path,
                         ends_with(path, ".onnx") ? "an ONNX model" : "a model");
     if (ends_with(path, ".onnx")) {

@@ -665,6 +665,34 @@ START_TEST(test_cliout_special)
     }
     ck_assert_uint_eq(type_of("fifo"), S_IFIFO);
     no_partial();
+    /* an input given as a FIFO is read once, by its loader (the kind check does not open
+     * it): compile reads the model from a writer child */
+    path(p, "model.fifo.cnm");
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    {
+        size_t mlen;
+        char *mb = read_all("model.cnm", &mlen);
+        const pid_t w = fork();
+        ck_assert(w >= 0);
+        if (w == 0) {
+            const int fd = open(p, O_WRONLY);
+            size_t off = 0;
+            while (fd >= 0 && off < mlen) {
+                const ssize_t k = write(fd, mb + off, mlen - off);
+                if (k <= 0)
+                    break;
+                off += (size_t)k;
+            }
+            _exit(off == mlen ? 0 : 1);
+        }
+        expect(cli("compile", "model.fifo.cnm", "-o", "pf.cnp", "--weight-bits", "6", NULL), 0,
+               NULL);
+        int status;
+        ck_assert(waitpid(w, &status, 0) == w);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        free(mb);
+        ck_assert(exists("pf.cnp"));
+    }
     /* /dev/null: accepted, still a character device; every writer (CSV, containers) */
     expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "/dev/null",
                NULL),

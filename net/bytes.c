@@ -34,6 +34,20 @@ static int trailer_ok(const uint8_t *buf, size_t len)
     return ok;
 }
 
+/* What a frame's type code names (docs/format.md, "Layout" and "Framing"), for messages */
+static const char *type_name(unsigned type)
+{
+    static const char *const lib[8] = {
+        "parameters",  "a secret key", "a public key", "a relinearization key",
+        "Galois keys", "a plaintext",  "a ciphertext", "a ciphertext batch"};
+    if (type >= 1 && type <= 8)
+        return lib[type - 1];
+    return type == CN_NET_MODEL_TYPE   ? "a model"
+           : type == CN_NET_PLAN_TYPE  ? "a plan"
+           : type == CN_NET_STATE_TYPE ? "a client state (a client's secret key)"
+                                       : "an object of an unknown type";
+}
+
 /* The body of a file of the given type: a frame of the type, or (when magic is not NULL) a
  * file of format 1, which began with magic and ended with an FNV-1a trailer (still read);
  * what names the file in diag. */
@@ -73,8 +87,8 @@ static cn_status unframe(const uint8_t **body, size_t *blen, const uint8_t *buf,
         cn_diag_set(diag, "%s: format version %u.%u is newer than this library's", what,
                     h.major, h.minor);
     else if (len >= 4 && memcmp(buf, "CNHE", 4) == 0 && (unsigned)h.type != type)
-        cn_diag_set(diag, "%s: the bytes are another kind of object (type 0x%x)", what,
-                    (unsigned)h.type);
+        cn_diag_set(diag, "%s: the bytes are %s (type 0x%x), not a %s", what,
+                    type_name((unsigned)h.type), (unsigned)h.type, what);
     else if (len >= 4 && memcmp(buf, "CNHE", 4) == 0)
         cn_diag_set(diag, "%s: checksum or length mismatch (truncated or damaged)", what);
     else

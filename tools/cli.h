@@ -11,6 +11,7 @@
 #define CN_TOOLS_CLI_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "cryptonets/cryptonets.h"
 
@@ -35,7 +36,7 @@ typedef struct {
     const char *out, *plan, *eval_keys, *calib, *labels, *format, *input_range, *input_scale,
         *weight_bits, *security, *ring, *tolerance, *threads, *calib_labels, *batch_size,
         *layout, *input_shift, *calib_count;
-    int json, quiet, raw, exact;
+    int json, quiet, raw, exact, force;
 } cli_args_t;
 
 /* --- cryptonets.c ------------------------------------------------------------------ */
@@ -46,8 +47,12 @@ int cli_fail(int code, const cli_args_t *a, const char *fmt, ...)
 /* The exit status for a library status: CLI_MISMATCH for CN_ERR_CONTEXT_MISMATCH, else
  * CLI_ERROR. */
 int cli_status_code(cn_status st);
-/* Parses an unsigned integer option (decimal, all of it, <= max); 0 or CLI_USAGE with an
- * error printed. */
+/* Parses an unsigned integer option (decimal digits, all of it) in [lo, hi]; 0, or
+ * CLI_USAGE with "NAME: RANGE, got 'TEXT'" printed, RANGE the option's own words (NULL: "a
+ * whole number from LO to HI"), whatever is wrong with the text. */
+int cli_parse_num(size_t *v, const cli_args_t *a, const char *name, const char *text, size_t lo,
+                  size_t hi, const char *range);
+/* cli_parse_num in [0, max] with the default words. */
 int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
                    size_t max);
 double cli_now(void);
@@ -81,6 +86,10 @@ void cli_matrix_clear(cli_matrix_t *m);
  * cli_check_range to refuse with the range. */
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen);
+/* cli_read_matrix for a labels file (--labels, --calib-labels; cols 1): the messages speak
+ * of labels ("one integer class per line, 0 to classes - 1"), not of the model's inputs. */
+int cli_read_labels(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    char *err, size_t errlen);
 /* 0 when every value of m (read from path) lies in [lo, hi]; else 1, with a value beyond
  * int64 (m->wide) or the first value
  * outside named in err (file, input and value from 1, what the range is: "the model's input
@@ -101,6 +110,27 @@ int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_
 
 /* --- files.c ----------------------------------------------------------------------- */
 
+/* The files the tool reads, by the header that says what they are. */
+typedef enum {
+    CLI_FILE_MODEL,
+    CLI_FILE_PLAN,
+    CLI_FILE_KEY, /* a client key (client state) */
+    CLI_FILE_EVAL_KEYS,
+    CLI_FILE_BATCH,
+    CLI_FILE_REPLY
+} cli_file_kind;
+/* 0 unless path's first bytes say it is another kind of file than want (a plan, a client
+ * key, evaluation keys, a batch, a reply, a model, a library object of docs/format.md);
+ * then 1 with "PATH is a plan, not a client key (the key made by `cryptonets keygen -o`)"
+ * in err. A file that cannot be read, is not a regular file (a FIFO is not read twice) or
+ * whose header is not recognised: 0 (the loader says why). */
+int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen);
+/* 1 when the bytes b[0..n) begin a file the tool recognises, with what it is in what ("a
+ * plan", "a reply", "a library object, a ciphertext (type 0x7)", ...); else 0. */
+int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n);
+/* 0 when path opens for reading as a regular file; else 1 with the reason (the system's,
+ * or "is a directory", "not a regular file"). For the inputs checked before any work. */
+int cli_check_input(const char *path, char *err, size_t errlen);
 /* The whole of a regular file (a directory or a missing file: 1 with the reason). */
 int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen);
 
@@ -108,21 +138,40 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
  * neither exists yet, the same name in the same directory (its realpath), so that
  * "./k.key" and "k.key" are one file; else 0. */
 int cli_same_file(const char *a, const char *b);
-/* 0 when path can be written as an output, checked before any work: not a directory, and
- * its directory exists and is writable (the file is written there under a temporary name,
- * then renamed). Else 1 with the reason in err ("PATH" what ": ..."; what is "" or, e.g.,
- * " (-o)"). */
+/* Where an output named path goes (docs/cli.md, "Outputs"): symbolic links followed (at
+ * most 40), then by what is there:
+ *   CLI_TARGET_NEW      nothing: path (a dangling link: its target) is created;
+ *   CLI_TARGET_REGULAR  a regular file: written under a temporary name in its directory
+ *                       (a link's target's), then renamed over it (the link is kept);
+ *   CLI_TARGET_STREAM   a FIFO, a character device (/dev/null, a tty), or a file named
+ *                       through a /proc link (/dev/stdout): written in place through path
+ *                       (no temporary file: a failure cannot be undone).
+ * A directory, a socket or a block device: 1 with the reason in err ("PATH: ..."). */
+typedef enum { CLI_TARGET_NEW, CLI_TARGET_REGULAR, CLI_TARGET_STREAM } cli_target_kind;
+typedef struct {
+    cli_target_kind kind;
+    char path[4096];  /* the file written: path with its links followed (STREAM: path) */
+    const char *what; /* STREAM: "a FIFO", "a character device", ... */
+    int exists;       /* something is there already (REGULAR, STREAM) */
+    dev_t dev;        /* and its identity */
+    ino_t ino;
+} cli_target_t;
+int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen);
+/* 0 when path can be written as an output, checked before any work: cli_out_target's kind
+ * and, for a file to create or replace, its directory exists and is writable. Else 1 with
+ * the reason in err ("PATH" what ": ..."; what is "" or, e.g., " (-o)"). */
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen);
 
-/* A file written under PATH.partial-PID and renamed to PATH by cli_out_close when every
- * write succeeded, so that a failed or interrupted command leaves no partial file under the
- * name and keeps a file already there; path NULL writes to stdout. err holds the errno of
- * the first failing write, flush or close (0: none), named in the message. */
+/* A file written under TARGET.partial-PID and renamed to TARGET (path, its links followed)
+ * by cli_out_close when every write succeeded, so that a failed or interrupted command
+ * leaves no partial file under the name and keeps a file already there; path NULL writes
+ * to stdout; a FIFO or a character device is written in place (stream 1). err holds the
+ * errno of the first failing write, flush or close (0: none), named in the message. */
 typedef struct {
     FILE *f;
     const char *path;
-    char tmp[4096];
-    int err;
+    char tmp[4200], target[4096];
+    int err, stream;
 } cli_out_t;
 /* private_mode: created with mode 0600 (keys, decrypted results), else 0666 less the
  * umask. 0, or 1 with the reason. */

@@ -193,7 +193,8 @@ static int emit_json(json_t *doc, const cli_args_t *a, const char *path)
 static int parse_threads(int *t, const cli_args_t *a)
 {
     size_t v = 0;
-    if (a->threads && cli_parse_size(&v, a, "--threads", a->threads, 4096))
+    if (a->threads &&
+        cli_parse_num(&v, a, "--threads", a->threads, 0, 4096, "0 (all cores) to 4096 threads"))
         return CLI_USAGE;
     *t = (int)v;
     return 0;
@@ -338,19 +339,20 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     *o = (cn_compile_opts_t){0};
     size_t v;
     if (a->weight_bits) {
-        if (cli_parse_size(&v, a, "--weight-bits", a->weight_bits, SIZE_MAX))
+        if (cli_parse_num(&v, a, "--weight-bits", a->weight_bits, 2, 16,
+                          "a whole number of bits from 2 to 16"))
             return CLI_USAGE;
-        if (v < 2 || v > 16)
-            return cli_fail(CLI_USAGE, a, "--weight-bits: 2 to 16, got %zu", v);
         o->weight_bits = (unsigned)v;
     }
     if (a->ring) {
         /* the compiler's range (cn_plan_compile): refused here, as a bad option value */
-        if (cli_parse_size(&v, a, "--n", a->ring, SIZE_MAX))
+        char range[64];
+        snprintf(range, sizeof range, "a power of two from %d to %d", CN_BFV_MIN_N,
+                 CN_BFV_MAX_N);
+        if (cli_parse_num(&v, a, "--n", a->ring, CN_BFV_MIN_N, CN_BFV_MAX_N, range))
             return CLI_USAGE;
-        if (v < CN_BFV_MIN_N || v > CN_BFV_MAX_N || (v & (v - 1)))
-            return cli_fail(CLI_USAGE, a, "--n: a power of two from %d to %d, got %zu",
-                            CN_BFV_MIN_N, CN_BFV_MAX_N, v);
+        if (v & (v - 1))
+            return cli_fail(CLI_USAGE, a, "--n: %s, got '%s'", range, a->ring);
         o->n = v;
     }
     if (a->security) {
@@ -375,11 +377,9 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     if (a->exact)
         o->calib_criterion = CN_CALIB_EXACT;
     if (a->batch_size) {
-        if (cli_parse_size(&v, a, "--batch-size", a->batch_size, SIZE_MAX))
+        if (cli_parse_num(&v, a, "--batch-size", a->batch_size, 1, (size_t)1 << 20,
+                          "1 to 2^20 inputs per request"))
             return CLI_USAGE;
-        if (v == 0 || v > ((size_t)1 << 20))
-            return cli_fail(CLI_USAGE, a, "--batch-size: 1 to 2^20 inputs per request, got %zu",
-                            v);
         o->batch_size = v;
     }
     if (a->layout) {
@@ -433,7 +433,7 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
         if (cli_read_inputs(&calib, a->calib, a->format, cn_model_inputs(m), shift,
                             m->input_min, m->input_max, err, sizeof err) ||
             (a->calib_labels &&
-             (cli_read_matrix(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
+             (cli_read_labels(&lab, a->calib_labels, NULL, 1, err, sizeof err) ||
               cli_check_range(&lab, a->calib_labels, 0, nout - 1, "the class indices", err,
                               sizeof err)))) {
             cli_matrix_clear(&lab);
@@ -528,6 +528,26 @@ int cli_compile(cli_args_t *a)
 
 /* --- keygen ---------------------------------------------------------------------------- */
 
+/* Puts the key written as tmp under path: replacing a file there only when force is set,
+ * so that a key that appeared since main's check is not replaced either (link(2) fails
+ * with EEXIST where rename(2) would replace; a file system without hard links falls back
+ * to rename when nothing is there). 0, or -1 with errno. */
+static int place_key(const char *tmp, const char *path, int force)
+{
+    if (force)
+        return rename(tmp, path);
+    if (link(tmp, path) == 0)
+        return (void)remove(tmp), 0; /* the key is in place; tmp only a second name */
+    if (errno == EEXIST)
+        return -1;
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return rename(tmp, path);
+}
+
 /* The client key (through save, under OUT.partial-PID until the evaluation keys are
  * written, then renamed) and the evaluation keys keys[0..klen) in a container of header h:
  * a failure at any point leaves any existing key and evaluation keys as they were and no
@@ -537,7 +557,11 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
 {
     char kpart[4096], ktmp[4200], err[4400];
     cn_net_diag_t d = {{0}};
-    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", a->out, (long)getpid()) >=
+    /* a link's target is written (main refused a FIFO or device: cli_out_target) */
+    cli_target_t t;
+    if (cli_out_target(&t, a->out, err, sizeof err))
+        return cli_fail(CLI_ERROR, a, "%s", err);
+    if (snprintf(kpart, sizeof kpart, "%s.partial-%ld", t.path, (long)getpid()) >=
         (int)sizeof kpart)
         return cli_fail(CLI_USAGE, a, "%s: path too long", a->out);
     /* removed if a signal comes before the renames: kpart and the name the library's save
@@ -564,7 +588,7 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
             (void)cli_writer_close(&w, err, sizeof err);
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     }
-    if (!rc && rename(kpart, a->out) != 0)
+    if (!rc && place_key(kpart, t.path, a->force) != 0)
         rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
     if (rc)
         remove(kpart); /* no key without its evaluation keys */
@@ -1085,7 +1109,7 @@ int cli_run(cli_args_t *a)
         goto done;
     if (cli_read_inputs(&x, a->pos[1], a->format, nin, shift, m.input_min, m.input_max, err,
                         sizeof err) ||
-        (a->labels && (cli_read_matrix(&lab, a->labels, NULL, 1, err, sizeof err) ||
+        (a->labels && (cli_read_labels(&lab, a->labels, NULL, 1, err, sizeof err) ||
                        cli_check_range(&lab, a->labels, 0, (int64_t)k - 1, "the class indices",
                                        err, sizeof err)))) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);

@@ -40,20 +40,29 @@ int cli_status_code(cn_status st)
     return st == CN_ERR_CONTEXT_MISMATCH ? CLI_MISMATCH : CLI_ERROR;
 }
 
+int cli_parse_num(size_t *v, const cli_args_t *a, const char *name, const char *text, size_t lo,
+                  size_t hi, const char *range)
+{
+    char dflt[96];
+    if (!range) {
+        snprintf(dflt, sizeof dflt, "a whole number from %zu to %zu", lo, hi);
+        range = dflt;
+    }
+    char *end;
+    errno = 0;
+    const unsigned long long x =
+        text && *text >= '0' && *text <= '9' ? strtoull(text, &end, 10) : 0;
+    /* the text as given, whatever is wrong with it: "4.0", "-1", "", 99999999999999999999 */
+    if (!text || !(*text >= '0' && *text <= '9') || *end || errno == ERANGE || x < lo || x > hi)
+        return cli_fail(CLI_USAGE, a, "%s: %s, got '%s'", name, range, text ? text : "");
+    *v = (size_t)x;
+    return 0;
+}
+
 int cli_parse_size(size_t *v, const cli_args_t *a, const char *name, const char *text,
                    size_t max)
 {
-    char *end;
-    if (!text || !*text || *text == '-')
-        return cli_fail(CLI_USAGE, a, "%s: expected a number, got '%s'", name,
-                        text ? text : "");
-    errno = 0;
-    const unsigned long long x = strtoull(text, &end, 10);
-    if (*end || end == text || errno == ERANGE || x > max)
-        return cli_fail(CLI_USAGE, a, "%s: expected a number up to %zu, got '%s'", name, max,
-                        text);
-    *v = (size_t)x;
-    return 0;
+    return cli_parse_num(v, a, name, text, 0, max, NULL);
 }
 
 double cli_now(void)
@@ -131,11 +140,14 @@ static const command_t commands[] = {
      "  --input-shift N      shift every --calib value right by N bits before the range\n"
      "                       check (0..62; e.g. 4 for MNIST's 8-bit pixels and the example\n"
      "                       model's 0..15); values that still do not fit are refused\n"},
-    {"keygen", cli_keygen, 1, "o eval-keys json quiet",
-     "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--json]",
+    {"keygen", cli_keygen, 1, "o eval-keys force json quiet",
+     "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--force] [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
      "key and the plan's SHA-256), written with mode 0600 and nowhere else; keep it private.\n"
-     "EVAL_KEYS receives the public evaluation keys the server needs.\n"},
+     "It must be a regular file (not a FIFO or a device) and is not replaced if it exists\n"
+     "(the replies made under it could never be decrypted again) unless --force is given.\n"
+     "EVAL_KEYS receives the public evaluation keys the server needs.\n"
+     "  --force      replace an existing CLIENT_KEY\n"},
     {"encrypt", cli_encrypt, 2, "o plan format threads json quiet input-shift",
      "encrypt CLIENT_KEY INPUTS --plan PLAN -o BATCH [--format csv|idx|npy]\n"
      "        [--input-shift N] [--threads T] [--json]",
@@ -258,6 +270,7 @@ static const option_t options[] = {
     {"tolerance", offsetof(cli_args_t, tolerance), 0},
     {"calib-labels", offsetof(cli_args_t, calib_labels), 0},
     {"exact", offsetof(cli_args_t, exact), 1},
+    {"force", offsetof(cli_args_t, force), 1},
     {"threads", offsetof(cli_args_t, threads), 0},
     {"json", offsetof(cli_args_t, json), 1},
     {"quiet", offsetof(cli_args_t, quiet), 1},
@@ -360,6 +373,54 @@ static int check_outputs(const cli_args_t *a)
     for (size_t o = 0; o < 2; o++)
         if (outs[o] && cli_check_output(outs[o], "", err, sizeof err))
             return cli_fail(CLI_ERROR, a, "%s", err);
+    if (keygen && a->out) { /* the secret key: a private regular file, never lost */
+        cli_target_t t;
+        if (cli_out_target(&t, a->out, err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
+        if (t.kind == CLI_TARGET_STREAM)
+            return cli_fail(CLI_USAGE, a,
+                            "%s: is %s; the secret key is written only to a regular file "
+                            "(created with mode 0600, renamed into place when complete)",
+                            a->out, t.what);
+        if (t.exists && !a->force)
+            return cli_fail(CLI_USAGE, a,
+                            "%s: a client key is there already; replacing it would make "
+                            "every reply made under it undecryptable: name another file, "
+                            "or give --force to replace it",
+                            a->out);
+    }
+    return 0;
+}
+
+/* Each file argument is of the kind its place asks for (a plan where a plan goes, ...),
+ * by its header: a file of another kind is named as what it is (cli_check_kind), CLI_ERROR,
+ * before any work. */
+static int check_kinds(const cli_args_t *a)
+{
+    static const struct {
+        const char *cmd;
+        int pos[3]; /* the kinds of the positional arguments; -1 none (inputs, a model
+                     * file the loader reads by its extension) */
+        int plan;   /* --plan is a plan */
+    } table[] = {
+        {"keygen", {CLI_FILE_PLAN, -1, -1}, 0},
+        {"encrypt", {CLI_FILE_KEY, -1, -1}, 1},
+        {"eval", {CLI_FILE_PLAN, CLI_FILE_EVAL_KEYS, CLI_FILE_BATCH}, 0},
+        {"decrypt", {CLI_FILE_KEY, CLI_FILE_REPLY, -1}, 1},
+        {"compile", {CLI_FILE_MODEL, -1, -1}, 0},
+        {"run", {CLI_FILE_MODEL, -1, -1}, 0},
+    };
+    char err[4400];
+    for (size_t t = 0; t < sizeof table / sizeof table[0]; t++) {
+        if (strcmp(table[t].cmd, a->cmd) != 0)
+            continue;
+        for (size_t i = 0; i < a->npos && i < 3; i++)
+            if (table[t].pos[i] >= 0 &&
+                cli_check_kind(a->pos[i], (cli_file_kind)table[t].pos[i], err, sizeof err))
+                return cli_fail(CLI_ERROR, a, "%s", err);
+        if (table[t].plan && a->plan && cli_check_kind(a->plan, CLI_FILE_PLAN, err, sizeof err))
+            return cli_fail(CLI_ERROR, a, "%s", err);
+    }
     return 0;
 }
 
@@ -401,6 +462,8 @@ int main(int argc, char **argv)
         rc = cli_fail(CLI_USAGE, &a, "--format: csv, idx or npy (got '%s')", a.format);
     if (rc == 0)
         rc = check_outputs(&a);
+    if (rc == 0)
+        rc = check_kinds(&a);
     if (rc)
         return rc;
     /* an interrupted command removes its partial files and says so (docs/cli.md) */

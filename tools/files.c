@@ -55,16 +55,103 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
         return fail(err, errlen, "%s: out of memory (%llu bytes)", path,
                     (unsigned long long)size);
     }
+    errno = 0;
     const size_t got = fread(b, 1, (size_t)size, f);
-    const int bad = ferror(f) || got != size;
+    const int e = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
-    if (bad) {
+    if (e || got != size) {
         free(b);
-        return fail(err, errlen, "%s: read error", path);
+        if (!e)
+            return fail(err, errlen, "%s: read error (%llu of %llu bytes: the file shrank)",
+                        path, (unsigned long long)got, (unsigned long long)size);
+        return fail(err, errlen, "%s: read error (%s)", path, strerror(e));
     }
     *buf = b;
     *len = (size_t)size;
     return 0;
+}
+
+int cli_check_input(const char *path, char *err, size_t errlen)
+{
+    FILE *f;
+    uint64_t size;
+    if (open_regular(&f, &size, path, err, errlen))
+        return 1;
+    fclose(f);
+    return 0;
+}
+
+/* --- what a file is, from its header (docs/format.md, "Framing"; the containers below) -- */
+
+static const char *const kind_short[] = {"a model",         "a plan",  "a client key",
+                                         "evaluation keys", "a batch", "a reply"};
+static const char *const kind_long[] = {
+    "a model (a .cnm file)",
+    "a plan (made by `cryptonets compile`)",
+    "a client key (the key made by `cryptonets keygen -o`)",
+    "evaluation keys (made by `cryptonets keygen --eval-keys`)",
+    "a batch (made by `cryptonets encrypt`)",
+    "a reply (made by `cryptonets eval`)"};
+
+/* The library's own object types 1..8 (docs/format.md, "Layout") */
+static const char *const object_names[] = {
+    "parameters",  "a secret key", "a public key", "a relinearization key",
+    "Galois keys", "a plaintext",  "a ciphertext", "a ciphertext batch"};
+
+/* What the bytes b[0..n) begin: one of cli_file_kind, or -1 with a library object's name
+ * (type 1..8, or an unknown code) in what, or -2 when nothing is recognised. */
+static int identify(char *what, size_t cap, const uint8_t *b, size_t n)
+{
+    static const char *const cnt[3] = {"CNTK", "CNTB", "CNTR"};
+    static const cli_file_kind cnt_kind[3] = {CLI_FILE_EVAL_KEYS, CLI_FILE_BATCH,
+                                              CLI_FILE_REPLY};
+    if (n >= 4)
+        for (int k = 0; k < 3; k++)
+            if (!memcmp(b, cnt[k], 4))
+                return (int)cnt_kind[k];
+    if (n >= 4 && !memcmp(b, "CNMD", 4)) /* the models and plans of format 1 */
+        return CLI_FILE_MODEL;
+    if (n >= 4 && !memcmp(b, "CNPL", 4))
+        return CLI_FILE_PLAN;
+    if (n < 10 || memcmp(b, "CNHE", 4) != 0)
+        return -2;
+    const unsigned type = b[8] | (unsigned)b[9] << 8;
+    if (type >= 0x100 && type <= 0x102)
+        return (int)(CLI_FILE_MODEL + (type - 0x100));
+    if (type >= 1 && type <= 8)
+        snprintf(what, cap, "a library object, %s (type 0x%x)", object_names[type - 1], type);
+    else
+        snprintf(what, cap, "a cryptonets object of unknown type 0x%x", type);
+    return -1;
+}
+
+int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n)
+{
+    const int k = identify(what, cap, b, n);
+    if (k >= 0)
+        snprintf(what, cap, "%s", kind_short[k]);
+    return k != -2;
+}
+
+int cli_check_kind(const char *path, cli_file_kind want, char *err, size_t errlen)
+{
+    /* only a regular file is looked at: a FIFO is neither opened (that would wait for a
+     * writer) nor read twice; the loader alone reads it, and says what it thinks */
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0; /* the loader names the reason */
+    uint8_t b[16];
+    const size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    char what[96];
+    const int k = identify(what, sizeof what, b, n);
+    if (k == (int)want || k == -2)
+        return 0;
+    return fail(err, errlen, "%s is %s, not %s", path, k >= 0 ? kind_short[k] : what,
+                kind_long[want]);
 }
 
 /* the temporary name a file is written under before it is renamed to path */
@@ -102,6 +189,82 @@ static void base_name(char *b, size_t cap, const char *path)
     snprintf(b, cap, "%.*s", (int)(n - k), path + k);
 }
 
+/* Follows the symbolic links of path (at most 40, as Linux's MAXSYMLINKS), into t: the
+ * name a file written to path ends up under, whether it exists or not (a dangling link
+ * names the file it would create). *magic is set when a link leads into /proc (the
+ * "magic" links of /dev/stdout and /dev/fd/N name open files, not paths). 0, or 1 with
+ * the reason (a loop, a name too long) in err. */
+static int follow_links(char *t, size_t cap, int *magic, const char *path, char *err,
+                        size_t errlen)
+{
+    *magic = 0;
+    if ((size_t)snprintf(t, cap, "%s", path) >= cap)
+        return fail(err, errlen, "%s: name too long", path);
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(t, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return 0;
+        if (hops == 40)
+            return fail(err, errlen, "%s: %s", path, strerror(ELOOP));
+        char link[4096], next[8200];
+        const ssize_t k = readlink(t, link, sizeof link - 1);
+        if (k < 0)
+            return fail(err, errlen, "%s: %s", path, strerror(errno));
+        link[k] = 0;
+        if (link[0] == '/') {
+            snprintf(next, sizeof next, "%s", link);
+        } else { /* relative to the link's directory */
+            char d[4096];
+            parent_dir(d, sizeof d, t);
+            snprintf(next, sizeof next, "%s/%s", d, link);
+        }
+        if (!strncmp(next, "/proc/", 6))
+            *magic = 1;
+        if (strlen(next) >= cap)
+            return fail(err, errlen, "%s: name too long", path);
+        memcpy(t, next, strlen(next) + 1);
+        if (*magic)
+            return 0;
+    }
+}
+
+int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen)
+{
+    *t = (cli_target_t){0};
+    int magic;
+    if (follow_links(t->path, sizeof t->path, &magic, path, err, errlen))
+        return 1;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT || magic)
+            return fail(err, errlen, "%s: %s", path, strerror(errno));
+        t->kind = CLI_TARGET_NEW; /* t->path is created (a dangling link's target) */
+        return 0;
+    }
+    t->exists = 1;
+    t->dev = sb.st_dev;
+    t->ino = sb.st_ino;
+    if (S_ISDIR(sb.st_mode))
+        return fail(err, errlen, "%s: is a directory (name a file)", path);
+    if (S_ISSOCK(sb.st_mode) || S_ISBLK(sb.st_mode))
+        return fail(err, errlen,
+                    "%s: is a %s; an output is a regular file (written under a temporary "
+                    "name, then renamed), a FIFO or a character device (written in place)",
+                    path, S_ISSOCK(sb.st_mode) ? "socket" : "block device");
+    if (S_ISREG(sb.st_mode) && !magic) {
+        t->kind = CLI_TARGET_REGULAR;
+        return 0;
+    }
+    /* a FIFO, a character device (/dev/null, a tty) or an open file named through /proc:
+     * written in place, through path itself */
+    snprintf(t->path, sizeof t->path, "%s", path);
+    t->kind = CLI_TARGET_STREAM;
+    t->what = S_ISFIFO(sb.st_mode)  ? "a FIFO"
+              : S_ISCHR(sb.st_mode) ? "a character device"
+                                    : "an open file named through /proc";
+    return 0;
+}
+
 int cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -110,12 +273,19 @@ int cli_same_file(const char *a, const char *b)
         return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     if (ea != eb)
         return 0; /* one exists and the other does not */
-    /* neither exists yet: the same directory (resolved) and the same name in it */
+    /* neither exists yet: the names they would be created under (links followed), the
+     * same directory (resolved) and the same name in it */
+    char ta[4096], tb[4096], err[64];
+    int ma, mb;
+    if (follow_links(ta, sizeof ta, &ma, a, err, sizeof err))
+        snprintf(ta, sizeof ta, "%s", a);
+    if (follow_links(tb, sizeof tb, &mb, b, err, sizeof err))
+        snprintf(tb, sizeof tb, "%s", b);
     char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX], na[1024], nb[1024];
-    parent_dir(da, sizeof da, a);
-    parent_dir(db, sizeof db, b);
-    base_name(na, sizeof na, a);
-    base_name(nb, sizeof nb, b);
+    parent_dir(da, sizeof da, ta);
+    parent_dir(db, sizeof db, tb);
+    base_name(na, sizeof na, ta);
+    base_name(nb, sizeof nb, tb);
     if (strcmp(na, nb) != 0)
         return 0;
     if (realpath(da, ra) && realpath(db, rb))
@@ -125,16 +295,17 @@ int cli_same_file(const char *a, const char *b)
 
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen)
 {
+    cli_target_t t;
+    char e[4400];
+    if (cli_out_target(&t, path, e, sizeof e))
+        return fail(err, errlen, "%s%s%s", path, what, e + strlen(path));
+    if (t.kind == CLI_TARGET_STREAM)
+        return 0; /* written in place: nothing is created */
+    /* the file is written under a temporary name in its (the link target's) directory,
+     * then renamed */
     struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (S_ISDIR(sb.st_mode))
-            return fail(err, errlen, "%s%s: is a directory (name a file)", path, what);
-    } else if (errno != ENOENT) {
-        return fail(err, errlen, "%s%s: %s", path, what, strerror(errno));
-    }
-    /* the file is written under a temporary name in its directory, then renamed */
     char d[4096];
-    parent_dir(d, sizeof d, path);
+    parent_dir(d, sizeof d, t.path);
     if (stat(d, &sb) != 0)
         return fail(err, errlen, "%s%s: cannot be created (%s: %s)", path, what, d,
                     strerror(errno));
@@ -155,7 +326,7 @@ int cli_check_output(const char *path, const char *what, char *err, size_t errle
 
 #define NSLOTS 4
 static volatile sig_atomic_t slot_used[NSLOTS], catching;
-static char slot_path[NSLOTS][4096];
+static char slot_path[NSLOTS][4200];
 static char signal_line[160]; /* "cryptonets CMD: interrupted by " */
 
 static void say_raw(const char *s)
@@ -224,7 +395,23 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
         o->f = stdout;
         return 0;
     }
-    if (temp_name(o->tmp, sizeof o->tmp, path))
+    cli_target_t t;
+    if (cli_out_target(&t, path, err, errlen))
+        return 1;
+    if (t.kind == CLI_TARGET_STREAM) { /* in place: nothing to create, nothing to rename */
+        const int fd = open(path, O_WRONLY | O_CLOEXEC);
+        o->f = fd < 0 ? NULL : fdopen(fd, "wb");
+        if (!o->f) {
+            const int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return fail(err, errlen, "%s: %s", path, strerror(e));
+        }
+        o->stream = 1;
+        return 0;
+    }
+    snprintf(o->target, sizeof o->target, "%s", t.path); /* a link's target: renamed over */
+    if (temp_name(o->tmp, sizeof o->tmp, o->target))
         return fail(err, errlen, "%s: name too long", path);
     cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
     const int fd =
@@ -274,12 +461,19 @@ int cli_out_close(cli_out_t *o, char *err, size_t errlen)
         o->f = NULL;
         return o->err ? fail(err, errlen, "%s: write failed: %s", name, strerror(o->err)) : 0;
     }
+    if (o->stream) { /* written in place: closed, nothing to rename */
+        errno = 0;
+        if (fclose(o->f) != 0)
+            cli_out_failed(o);
+        o->f = NULL;
+        return o->err ? fail(err, errlen, "%s: write failed: %s", name, strerror(o->err)) : 0;
+    }
     errno = 0;
     if (fclose(o->f) != 0)
         cli_out_failed(o);
     o->f = NULL;
     errno = 0;
-    if (!o->err && rename(o->tmp, o->path) != 0)
+    if (!o->err && rename(o->tmp, o->target) != 0)
         cli_out_failed(o);
     if (o->err) {
         const int e = o->err;
@@ -358,6 +552,17 @@ int cli_model_load(cn_model_t *m, const cli_args_t *a, const char *path,
     cn_net_diag_t d = {{0}};
     cn_status st;
     *m = (cn_model_t){0};
+    if (!ends_with(path, ".onnx") && !ends_with(path, ".cnm"))
+        return cli_fail(CLI_USAGE, a, "%s: unknown model type (a .cnm or .onnx file)", path);
+    /* missing, a directory, empty: the reason, before the loaders (a FIFO goes to them) */
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return cli_fail(CLI_ERROR, a, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return cli_fail(CLI_ERROR, a, "%s: is a directory", path);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0)
+        return cli_fail(CLI_ERROR, a, "%s: empty file (0 bytes), not %s", path,
+                        ends_with(path, ".onnx") ? "an ONNX model" : "a model");
     if (ends_with(path, ".onnx")) {
         /* the importer takes the options itself (it may fold a normalization into the
          * input scale): nothing to override afterwards */
@@ -500,15 +705,18 @@ int cli_reader_open(cli_reader_t *r, const char *path, cli_kind kind, char *err,
     uint8_t b[HEAD_BYTES + 8];
     const size_t got = fread(b, 1, sizeof b, r->f);
     r->pos = got;
-    if (got >= 4) {
-        for (int k = 0; k < 3; k++)
-            if (memcmp(b, magics[k], 4) == 0 && k != (int)kind)
-                return fail(err, errlen, "%s: a file of %s, not of %s", path,
-                            cli_kind_name((cli_kind)k), cli_kind_name(kind));
-    }
-    if (got < 4 || memcmp(b, magics[kind], 4) != 0)
+    if (got == 0)
+        return fail(err, errlen, "%s: empty file (0 bytes), not %s", path,
+                    kind_long[CLI_FILE_EVAL_KEYS + kind]);
+    if (got < 4 || memcmp(b, magics[kind], 4) != 0) { /* what it is, when it says */
+        char what[96];
+        const int k = identify(what, sizeof what, b, got);
+        if (k != -2)
+            return fail(err, errlen, "%s is %s, not %s", path, k >= 0 ? kind_short[k] : what,
+                        kind_long[CLI_FILE_EVAL_KEYS + kind]);
         return fail(err, errlen, "%s: not a cryptonets %s file (bad magic)", path,
                     cli_kind_name(kind));
+    }
     if (got < sizeof b)
         return fail(err, errlen, "%s: truncated (%zu bytes)", path, got);
     const unsigned major = b[4] | (unsigned)b[5] << 8, minor = b[6] | (unsigned)b[7] << 8;
@@ -559,10 +767,12 @@ int cli_reader_next(cli_reader_t *r, uint64_t *count, uint8_t **buf, size_t *len
     uint8_t *b = malloc((size_t)l);
     if (!b)
         return fail(err, errlen, "%s: out of memory", r->path);
+    errno = 0;
     if (fread(b, 1, (size_t)l, r->f) != l) {
+        const int e = ferror(r->f) ? (errno ? errno : EIO) : 0;
         free(b);
-        return fail(err, errlen, "%s: record %llu: read error", r->path,
-                    (unsigned long long)idx);
+        return fail(err, errlen, "%s: record %llu: read error (%s)", r->path,
+                    (unsigned long long)idx, e ? strerror(e) : "the file shrank");
     }
     r->pos += l;
     r->left--;

@@ -1509,31 +1509,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         goto done;
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
-    /* 2. the evaluation keys, registered once (a job accepted before needs none) */
-    uint8_t *keys = NULL;
-    size_t klen = 0;
-    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
-    if (rc)
-        goto done;
-    crypto_hash_sha256(d, keys, klen);
-    svc_hex(kid, d, 32);
-    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
-        cached_kid(kid, o, &p, cl, pcl);
-    snprintf(path, sizeof path, "/v1/keys/%s", kid);
-    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
-    if (o->job) {
-    } else if (rc == 0 && r.status == 404) {
-        say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
-        rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
-        if (rc == 0 && r.status != 200 && r.status != 201)
-            rc = server_error(&r, "POST /v1/keys");
-    } else if (rc == 0 && r.status != 200) {
-        rc = server_error(&r, path);
-    }
-    free(keys);
-    if (rc)
-        goto done;
-    /* 3. the inputs, read once and split over jobs of at most the server's
+    /* 2. the inputs, read and range-checked once the plan says their shape and range,
+     * before any key is made, registered or cached (a bad value costs no upload and
+     * leaves no file), and split over jobs of at most the server's
      * X-Cryptonets-Max-Records records each (docs/service.md, "The client") */
     size_t njobs = 1, job_rows = 0, records = 0;
     if (!o->job) {
@@ -1573,6 +1551,30 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             run_inputs = inputs;
         }
     }
+    /* 3. the evaluation keys, registered once (a job accepted before needs none) */
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    rc = o->job ? 0 : eval_keys(&keys, &klen, o, &p, cl, pcl);
+    if (rc)
+        goto done;
+    crypto_hash_sha256(d, keys, klen);
+    svc_hex(kid, d, 32);
+    if (o->job) /* the id of this key's evaluation keys, when they are at hand, else "" */
+        cached_kid(kid, o, &p, cl, pcl);
+    snprintf(path, sizeof path, "/v1/keys/%s", kid);
+    rc = o->job ? 0 : http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r);
+    if (o->job) {
+    } else if (rc == 0 && r.status == 404) {
+        say(o, "registering evaluation keys %.16s... (%zu bytes)", kid, klen);
+        rc = http_do(c, "POST", "/v1/keys", keys, klen, NULL, 0, NULL, &r);
+        if (rc == 0 && r.status != 200 && r.status != 201)
+            rc = server_error(&r, "POST /v1/keys");
+    } else if (rc == 0 && r.status != 200) {
+        rc = server_error(&r, path);
+    }
+    free(keys);
+    if (rc)
+        goto done;
     for (size_t jn = 0; jn < njobs; jn++) {
         const size_t base = jn * job_rows;
         const size_t rows = o->job ? 0 : x.rows - base < job_rows ? x.rows - base : job_rows;
@@ -1589,9 +1591,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             part_rows = rows;
             if (njobs > 1) /* before the upload: a signal's message names the part too */
                 snprintf(job_part, sizeof job_part,
-                         " (job %zu of %zu: inputs %zu to %zu of %s, whose predictions it "
-                         "prints numbered from 1)",
-                         jn + 1, njobs, base + 1, base + rows, inputs);
+                         " (job %zu of %zu: inputs %zu to %zu of %s, which become rows %zu "
+                         "to %zu of the predictions)",
+                         jn + 1, njobs, base + 1, base + rows, inputs, base + 1, base + rows);
             if ((rc = packed ? encrypt_upload_packed(c, o, pcl, &p, inputs, &x, base, rows,
                                                      batch_path, path, &r)
                              : encrypt_upload(c, o, cl, &p, inputs, &x, base, rows, path, &r)))
@@ -1615,11 +1617,16 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         char state[32] = "", last[32] = "";
         if (!o->job) /* the 202's status document: the state the first poll starts from */
             json_field(last, sizeof last, &r, "state");
-        double poll = 0.1;
+        double poll = 0.1, t_said = cli_now();
         for (;;) {
             const double left = o->wait - (cli_now() - t0);
-            /* with the state last seen: a change before the poll arrived answers at once */
-            const double w = left > LONG_POLL ? LONG_POLL : left > 0.1 ? left : 0.1;
+            /* with the state last seen: a change before the poll arrived answers at once;
+             * a resumed job (no state seen yet) is asked at once, so its state is shown
+             * without waiting for the first long poll */
+            const double w = o->job && !last[0] ? 0
+                             : left > LONG_POLL ? LONG_POLL
+                             : left > 0.1       ? left
+                                                : 0.1;
             snprintf(path, sizeof path, "/v1/jobs/%s?wait=%.1f%s%s", job, w,
                      last[0] ? "&state=" : "", last);
             if ((rc = http_do(c, "GET", path, NULL, 0, NULL, 0, NULL, &r)))
@@ -1643,8 +1650,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                 goto done;
             }
             const int changed = strcmp(state, last) != 0;
-            if (changed)
+            if (changed) {
                 say(o, "job %.16s... %s", job, state);
+                t_said = cli_now();
+            } else if (cli_now() - t_said >= 10) { /* progress: a line every 10 s or so */
+                say(o, "job %.16s... still %s (%.0f s)", job, state, cli_now() - t0);
+                t_said = cli_now();
+            }
             snprintf(last, sizeof last, "%s", state);
             if (!strcmp(state, "done") || !strcmp(state, "failed"))
                 break;
@@ -1777,6 +1789,13 @@ int cli_infer(int argc, char **argv)
         return rc < 0 ? CLI_OK : rc;
     if (!o.del && (rc = check_output(&o, inputs)))
         return rc;
+    char ierr[4400]; /* the key and the inputs can be read: before the server is asked */
+    if (!o.del &&
+        ((!o.job && inputs && cli_check_input(inputs, ierr, sizeof ierr)) ||
+         cli_check_input(o.key, ierr, sizeof ierr) ||
+         cli_check_kind(o.key, CLI_FILE_KEY, ierr, sizeof ierr) ||
+         (o.eval_keys && cli_check_kind(o.eval_keys, CLI_FILE_EVAL_KEYS, ierr, sizeof ierr))))
+        return cli_fail(CLI_ERROR, &A, "%s", ierr);
     if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return cli_fail(CLI_ERROR, &A, "cannot start libsodium or libcurl");
     http_t c = {.base = o.server, .cacert = o.cacert, .o = &o};

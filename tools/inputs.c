@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -91,11 +92,28 @@ static int parse_field(int64_t *v, const char *s, size_t len)
     return integral(v, d) ? 2 : 0;
 }
 
+/* 1 while cli_read_labels reads: the messages speak of labels, not of raw inputs */
+static int labels;
+
+/* what the values must be, in the messages: "(raw inputs are ...)" or the labels' */
+static const char *values_are(void)
+{
+    return labels ? "a labels file holds one integer class per line, 0 to classes - 1"
+                  : "raw inputs are integers in the model's input range";
+}
+
 static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     if (!f)
         return fail(err, errlen, "%s: %s", path, strerror(errno));
+    struct stat sb; /* a directory opens: say so, not "read error" */
+    if (fstat(fileno(f), &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode) &&
+        !S_ISCHR(sb.st_mode)) {
+        fclose(f);
+        return fail(err, errlen, "%s: %s", path,
+                    S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
+    }
     size_t cap = 0, rows = 0, line_no = 0;
     int64_t *v = NULL;
     char *line = NULL;
@@ -139,23 +157,20 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             const int e = parse_field(&x, fs, (size_t)(fe - fs));
             if (e == 3) {
                 rc = fail(err, errlen,
-                          "%s: line %zu, column %zu: '%.*s' is hexadecimal (raw inputs are "
-                          "decimal integers)",
-                          path, line_no, col + 1, (int)(fe - fs), fs);
+                          "%s: line %zu, column %zu: '%.*s' is hexadecimal (%s, in decimal)",
+                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
                 break;
             }
             if (e == 2) {
-                rc = fail(err, errlen,
-                          "%s: line %zu, column %zu: %.*s is not an integer (raw inputs are "
-                          "integers in the model's input range)",
-                          path, line_no, col + 1, (int)(fe - fs), fs);
+                rc = fail(err, errlen, "%s: line %zu, column %zu: %.*s is not an integer (%s)",
+                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
                 break;
             }
             if (e == 5) {
                 rc = fail(err, errlen,
                           "%s: line %zu, column %zu: %.*s is a float beyond 2^53, not exact "
-                          "(raw inputs are integers in the model's input range)",
-                          path, line_no, col + 1, (int)(fe - fs), fs);
+                          "(%s)",
+                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
                 break;
             }
             if (e == 4) {
@@ -199,14 +214,16 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             break;
         }
         if (col != cols) {
-            rc = fail(err, errlen, "%s: line %zu: %zu values, the model takes %zu", path,
-                      line_no, col, cols);
+            rc = labels ? fail(err, errlen, "%s: line %zu: %zu values (%s)", path, line_no, col,
+                               values_are())
+                        : fail(err, errlen, "%s: line %zu: %zu values, the model takes %zu",
+                               path, line_no, col, cols);
             break;
         }
         rows++;
     }
     if (rc == 0 && ferror(f))
-        rc = fail(err, errlen, "%s: read error", path);
+        rc = fail(err, errlen, "%s: read error (%s)", path, strerror(errno ? errno : EIO));
     if (rc == 0 && rows == 0)
         rc = fail(err, errlen, "%s: no inputs (no line of numbers separated by commas or tabs)",
                   path);
@@ -244,8 +261,11 @@ static int read_idx(cli_matrix_t *m, const char *path, size_t cols, char *err, s
     }
     if (per != cols) {
         cn_idx_clear(&t);
-        return fail(err, errlen, "%s: %zu items of %zu values; the model takes %zu values",
-                    path, rows, per, cols);
+        return labels ? fail(err, errlen, "%s: %zu items of %zu values (%s)", path, rows, per,
+                             values_are())
+                      : fail(err, errlen,
+                             "%s: %zu items of %zu values; the model takes %zu values", path,
+                             rows, per, cols);
     }
     m->v = malloc(t.count * sizeof *m->v);
     if (!m->v) {
@@ -531,10 +551,12 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
         goto done;
     }
     if (per != cols) {
-        rc = fail(err, errlen,
-                  "%s: shape gives %zu inputs of %zu values; the model takes %zu "
-                  "values",
-                  path, rows, per, cols);
+        rc = labels ? fail(err, errlen, "%s: shape gives %zu rows of %zu values (%s)", path,
+                           rows, per, values_are())
+                    : fail(err, errlen,
+                           "%s: shape gives %zu inputs of %zu values; the model takes %zu "
+                           "values",
+                           path, rows, per, cols);
         goto done;
     }
     if (len - off != count * size) {
@@ -561,10 +583,8 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             continue;
         }
         if (e) {
-            rc = fail(err, errlen,
-                      "%s: input %zu, value %zu: not an integer (raw inputs are "
-                      "integers in the model's input range)",
-                      path, i / cols + 1, i % cols + 1);
+            rc = fail(err, errlen, "%s: %s %zu, value %zu: not an integer (%s)", path,
+                      labels ? "label" : "input", i / cols + 1, i % cols + 1, values_are());
             cli_matrix_clear(m);
             goto done;
         }
@@ -602,6 +622,15 @@ int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_
     return fail(err, errlen, "unknown format '%s' (csv, idx or npy)", format);
 }
 
+int cli_read_labels(cli_matrix_t *m, const char *path, const char *format, size_t cols,
+                    char *err, size_t errlen)
+{
+    labels = 1;
+    const int rc = cli_read_matrix(m, path, format, cols, err, errlen);
+    labels = 0;
+    return rc;
+}
+
 int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t hi,
                     const char *what, char *err, size_t errlen)
 {
@@ -632,6 +661,11 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
                  " (8-bit values? this model takes value >> %d: give --input-shift %d)", 8 - b,
                  8 - b);
     }
+    if (m->cols == 1 && strstr(what, "class")) /* labels: one class per line */
+        return fail(err, errlen,
+                    "%s: label %zu: %lld is not a class (a labels file holds one integer "
+                    "class per line, %s [%lld, %lld])",
+                    path, bad + 1, (long long)m->v[bad], what, (long long)lo, (long long)hi);
     return fail(err, errlen, "%s: input %zu, value %zu: %lld is outside %s [%lld, %lld]%s",
                 path, bad / m->cols + 1, bad % m->cols + 1, (long long)m->v[bad], what,
                 (long long)lo, (long long)hi, hint);

@@ -357,30 +357,18 @@ static int valid_tenant(const char *t)
     return 1;
 }
 
-/* --port-file F: written once the server listens (F.partial-PID, then renamed), so its
- * directory must exist and be writable, and F must not be a directory: checked before
- * anything is bound or created, CLI_USAGE with the reason (a server started without the
- * file a script waits for would be found by no one). */
+/* --port-file F: written once the server listens, as every output of the tool is
+ * (cli_out_open: F.partial-PID renamed over F, a link's target, or a FIFO written in
+ * place), so F must be writable so (cli_check_output): checked before anything is bound or
+ * created, CLI_USAGE with the reason (a server started without the file a script waits
+ * for would be found by no one). */
 static int check_port_file(const char *f)
 {
-    struct stat sb;
     if (!*f)
         return usage_error("--port-file: an empty path");
-    if (stat(f, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return usage_error("--port-file %s: a directory", f);
-    char d[4096];
-    snprintf(d, sizeof d, "%s", f);
-    char *slash = strrchr(d, '/');
-    if (slash)
-        slash[slash == d ? 1 : 0] = 0;
-    else
-        snprintf(d, sizeof d, ".");
-    if (stat(d, &sb) != 0)
-        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return usage_error("--port-file %s: %s: not a directory", f, d);
-    if (access(d, W_OK | X_OK) != 0)
-        return usage_error("--port-file %s: %s: %s", f, d, strerror(errno));
+    char err[4400];
+    if (cli_check_output(f, "", err, sizeof err))
+        return usage_error("--port-file %s", err);
     return 0;
 }
 
@@ -1277,9 +1265,16 @@ static void check_batch(req_t *q, const uint8_t *p, size_t len)
             q->hfill += take;
             p += take;
             len -= take;
-            if (q->phase == PH_HEAD && q->hfill >= 4 && memcmp(q->hbuf, "CNTB", 4) != 0)
-                return refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
-                              "not a cryptonets batch (bad magic)");
+            char what[96]; /* another kind of file is named (a frame's type: 10 bytes) */
+            if (q->phase == PH_HEAD && q->hfill >= 4 && memcmp(q->hbuf, "CNTB", 4) != 0 &&
+                (memcmp(q->hbuf, "CNHE", 4) != 0 || q->hfill >= 10))
+                return cli_what_is(what, sizeof what, q->hbuf, q->hfill)
+                           ? refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                    "the body is %s, not a batch (made by `cryptonets "
+                                    "encrypt`)",
+                                    what)
+                           : refuse(q, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch",
+                                    "not a cryptonets batch (bad magic)");
             if (q->hfill < want)
                 return;
             q->hfill = 0;
@@ -1540,7 +1535,18 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
         cli_reader_end(&r, err, sizeof err)) {
         cli_reader_close(&r);
         free(keys);
-        const char *why = strstr(err, ": ") ? strstr(err, ": ") + 2 : err; /* drop the path */
+        /* the reason without the temporary file's name: an empty body, another kind of
+         * file named, or what is wrong with the container */
+        const size_t tl = strlen(q->tmp);
+        const char *why = !strncmp(err, q->tmp, tl) ? err + tl : err;
+        if (!strncmp(why, ": empty file", 12))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
+                              "empty body: POST /v1/keys takes evaluation keys (made by "
+                              "`cryptonets keygen --eval-keys`)");
+        if (!strncmp(why, " is ", 4))
+            return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
+                              "the body%s", why);
+        why = !strncmp(why, ": ", 2) ? why + 2 : why;
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_keys", 0,
                           "not evaluation keys: %s", why);
     }
@@ -1623,6 +1629,10 @@ static int upload_fsync(int fd)
  * publishes nothing before that, and a failure deletes it (500). */
 static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
 {
+    if (q->phase != PH_END && q->got == 0)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
+                          "empty body: POST /v1/jobs takes a batch (made by `cryptonets "
+                          "encrypt`)");
     if (q->phase != PH_END)
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
                           "truncated: %llu bytes", (unsigned long long)q->got);
@@ -2160,7 +2170,8 @@ int cli_serve(int argc, char **argv)
     if (o->port_file) { /* last: a script that waits for it finds the log written */
         char text[16];
         snprintf(text, sizeof text, "%u\n", port);
-        if (svc_write_atomic(o->port_file, text, strlen(text), err, sizeof err)) {
+        if (cli_write_file(o->port_file, (const uint8_t *)text, strlen(text), err,
+                           sizeof err)) {
             /* checked at start, yet unwritable now (a full disk): a server nobody can find
              * stops, as if it never started */
             fprintf(stderr, "cryptonets serve: --port-file %s; stopping\n", err);

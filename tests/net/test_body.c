@@ -119,12 +119,16 @@ START_TEST(test_body_open)
             snprintf(msg, sizeof msg, "%s: truncated header (%zu bytes)", k->what, len);
             expect(k, plan, buf, len, CN_ERR_TRUNCATED, msg);
         }
-        /* the frame of another kind */
+        /* the frame of another kind, named by docs/format.md's names of the codes (0x100
+         * model file, 0x101 plan, 0x102 client state) */
+        static const char *const named[3] = {"a model", "a plan",
+                                             "a client state (a client's secret key)"};
         const kind_t *other = &KINDS[(i + 1) % 3];
         body_of(body, other->magic, 1, 0);
         len = frame(buf, other->type, body, 16);
-        snprintf(msg, sizeof msg, "%s: the bytes are another kind of object (type 0x%x)",
-                 k->what, other->type);
+        ck_assert_uint_eq(other->type, 0x100 + (i + 1) % 3);
+        snprintf(msg, sizeof msg, "%s: the bytes are %s (type 0x%x), not a %s", k->what,
+                 named[(i + 1) % 3], other->type, k->what);
         expect(k, plan, buf, len, CN_ERR_FORMAT, msg);
         /* a file of format 1: the body, then the FNV-1a of it */
         body_of(buf, k->magic, 2, 0);

@@ -538,7 +538,8 @@ START_TEST(test_cli_bad_files)
     expect(cli("eval", plan, keys, bad, "-o", o, NULL), 1, bad, NULL);
     damage(bad, batch, len / 2, 0);
     expect(cli("eval", plan, keys, bad, "-o", o, NULL), 1, bad, NULL);
-    expect(cli("eval", plan, keys, reply, "-o", o, NULL), 1, reply, "not of batch", NULL);
+    expect(cli("eval", plan, keys, reply, "-o", o, NULL), 1, reply,
+           "is a reply, not a batch (made by `cryptonets encrypt`)", NULL);
     expect(cli("eval", plan, batch, batch, "-o", o, NULL), 1, batch, NULL);
     ck_assert_int_ne(access(o, F_OK), 0); /* no partial reply left behind */
     /* a damaged reply; a batch given as a reply */
@@ -974,9 +975,22 @@ START_TEST(test_cli_messages)
         fprintf(f, "%d\n", r == 4 ? NOUT : r % NOUT);
     fclose(f);
     expect(cli("compile", model, "-o", out, "--calib", good, "--calib-labels", lab, NULL), 1,
-           lab, "input 5", "class indices", NULL);
+           lab, "label 5", "class indices", NULL);
     expect(cli("run", model, good, "--labels", lab, "--weight-bits", "6", NULL), 1, lab,
-           "input 5", "class indices", NULL);
+           "label 5", "class indices", "one integer class per line", NULL);
+    /* a labels file gets the labels' words, not the inputs' (before: "784 values, the
+     * model takes 1", "raw inputs are integers in the model's input range") */
+    expect(cli("run", model, good, "--labels", good, "--weight-bits", "6", NULL), 1, good,
+           "6 values (a labels file holds one integer class per line", NULL);
+    ck_assert_msg(!strstr(err_buf, "the model takes"), "%s", err_buf);
+    f = fopen(lab, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "1\n7.5\n");
+    fclose(f);
+    expect(cli("run", model, good, "--labels", lab, "--weight-bits", "6", NULL), 1, lab,
+           "line 2", "7.5 is not an integer", "one integer class per line, 0 to classes - 1",
+           NULL);
+    ck_assert_msg(!strstr(err_buf, "raw inputs"), "%s", err_buf);
     /* predictions are the data owner's: 0600, also over an existing file of mode 0644 */
     f = fopen(out, "w");
     ck_assert_ptr_nonnull(f);
@@ -994,6 +1008,84 @@ START_TEST(test_cli_messages)
 }
 END_TEST
 
+/* A file given where another kind goes is named as what it is, by its header
+ * (docs/format.md's framing types, the tool's containers' magics), with what was expected:
+ * exit 1 before any work (before: "plan.cnp: 1666944 bytes, larger than any client state",
+ * "plan: the bytes are another kind of object (type 0x102)"). The words are docs/cli.md's. */
+START_TEST(test_cli_kinds)
+{
+    make_dir();
+    int64_t x[ROWS * NIN];
+    base_flow(x);
+    char model[256], plan[256], key[256], keys[256], in[256], batch[256], reply[256], fake[256],
+        out[256];
+    path(model, "model.cnm");
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(keys, "eval.keys");
+    path(in, "in.csv");
+    path(batch, "batch.bin");
+    path(reply, "reply.bin");
+    path(fake, "fake.cnm");
+    path(out, "o.bin");
+    const char *const KEY = "not a client key (the key made by `cryptonets keygen -o`)";
+    const char *const PLAN = "not a plan (made by `cryptonets compile`)";
+    expect(cli("encrypt", plan, in, "--plan", plan, "-o", out, NULL), 1, plan, "is a plan", KEY,
+           NULL);
+    expect(cli("encrypt", keys, in, "--plan", plan, "-o", out, NULL), 1, "is evaluation keys",
+           KEY, NULL);
+    expect(cli("encrypt", key, in, "--plan", key, "-o", out, NULL), 1, "is a client key", PLAN,
+           NULL);
+    expect(cli("decrypt", keys, reply, "--plan", plan, NULL), 1, "is evaluation keys", KEY,
+           NULL);
+    expect(cli("decrypt", key, batch, "--plan", plan, NULL), 1, "is a batch",
+           "not a reply (made by `cryptonets eval`)", NULL);
+    expect(cli("keygen", key, "-o", "k2.key", "--eval-keys", "k2.keys", NULL), 1,
+           "is a client key", PLAN, NULL);
+    expect(cli("eval", plan, key, batch, "-o", out, NULL), 1, "is a client key",
+           "not evaluation keys (made by `cryptonets keygen --eval-keys`)", NULL);
+    expect(cli("eval", plan, keys, reply, "-o", out, NULL), 1, "is a reply",
+           "not a batch (made by `cryptonets encrypt`)", NULL);
+    expect(cli("eval", model, keys, batch, "-o", out, NULL), 1, "is a model", PLAN, NULL);
+    /* a plan named .cnm */
+    size_t len;
+    uint8_t *b = read_bytes(plan, &len);
+    write_bytes(fake, b, len);
+    free(b);
+    expect(cli("compile", fake, "-o", out, NULL), 1, "fake.cnm is a plan",
+           "not a model (a .cnm file)", NULL);
+    ck_assert_msg(!strstr(err_buf, "0x101") || strstr(err_buf, "plan"), "%s", err_buf);
+    /* infer: --key and --eval-keys, before the server is asked (none listens on port 9) */
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", keys, in, NULL), 1,
+           "is evaluation keys", KEY, NULL);
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", key, "--eval-keys", plan, in,
+               NULL),
+           1, "is a plan", "not evaluation keys", NULL);
+    ck_assert(access(out, F_OK) != 0);
+    /* every input reader names the system's reason: a directory, a missing file; an empty
+     * ONNX file is "empty", a text file "not an ONNX model" */
+    char d1[256], d2[256], d3[256], onnx[256], txt[256];
+    path(d1, "dir.csv");
+    path(d2, "dir.npy");
+    path(d3, "dir.cnm");
+    ck_assert_int_eq(mkdir(d1, 0700), 0);
+    ck_assert_int_eq(mkdir(d2, 0700), 0);
+    ck_assert_int_eq(mkdir(d3, 0700), 0);
+    expect(cli("encrypt", key, d1, "--plan", plan, "-o", out, NULL), 1,
+           "dir.csv: is a directory", NULL);
+    expect(cli("encrypt", key, d2, "--plan", plan, "-o", out, NULL), 1,
+           "dir.npy: is a directory", NULL);
+    expect(cli("compile", d3, "-o", out, NULL), 1, "dir.cnm: is a directory", NULL);
+    path(onnx, "empty.onnx");
+    write_bytes(onnx, "", 0);
+    expect(cli("compile", onnx, "-o", out, NULL), 1, "empty.onnx: empty file", NULL);
+    path(txt, "text.onnx");
+    write_bytes(txt, "hello, not a model\n", 19);
+    expect(cli("compile", txt, "-o", out, NULL), 1, "text.onnx: not an ONNX model", NULL);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli)
 {
     Suite *s = suite_create("cli");
@@ -1007,6 +1099,7 @@ CN_SUITE(cli)
     tcase_add_test(tc, test_cli_bad_inputs);
     tcase_add_test(tc, test_cli_packed);
     tcase_add_test(tc, test_cli_messages);
+    tcase_add_test(tc, test_cli_kinds);
     suite_add_tcase(s, tc);
     return s;
 }

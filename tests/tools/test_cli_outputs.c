@@ -25,7 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -513,6 +515,27 @@ START_TEST(test_cliout_options)
     expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "k", "in.csv", "--retries",
                "0", NULL),
            2, "--retries", NULL);
+    /* every numeric option's message states its own range and the text given, whatever
+     * is wrong with it (before: "expected a number up to 18446744073709551615") */
+    const char *wb[] = {"4.0", "-3", "", "x", "17", "1", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof wb / sizeof *wb; i++) {
+        char got[64];
+        snprintf(got, sizeof got, "got '%s'", wb[i]);
+        expect(cli("compile", "model.cnm", "-o", "p.cnp", "--weight-bits", wb[i], NULL), 2,
+               "--weight-bits: a whole number of bits from 2 to 16", got, NULL);
+        ck_assert_msg(!strstr(err_buf, "18446744073709551615"), "%s", err_buf);
+    }
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", "4.0", NULL), 2,
+           "--n: a power of two from 16 to 32768, got '4.0'", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--n", "100", NULL), 2,
+           "--n: a power of two from 16 to 32768, got '100'", NULL);
+    expect(cli("compile", "model.cnm", "-o", "p.cnp", "--batch-size", "0", NULL), 2,
+           "--batch-size: 1 to 2^20 inputs per request, got '0'", NULL);
+    expect(cli("eval", "p", "k", "b", "-o", "r", "--threads", "two", NULL), 2,
+           "--threads: 0 (all cores) to 4096 threads, got 'two'", NULL);
+    expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", "k", "in.csv", "--threads",
+               "1e3", NULL),
+           2, "--threads: a whole number from 0 to 4096, got '1e3'", NULL);
     /* packed eval --json: the fields docs/cli.md lists for eval */
     write_inputs("in.csv", 5, ",");
     expect(cli("compile", "model.cnm", "-o", "pk.cnp", "--weight-bits", "6", "--batch-size",
@@ -539,6 +562,206 @@ START_TEST(test_cliout_options)
 }
 END_TEST
 
+/* lstat's file type of name in the test's directory (0: missing) */
+static mode_t type_of(const char *name)
+{
+    char p[256];
+    struct stat sb;
+    path(p, name);
+    return lstat(p, &sb) == 0 ? sb.st_mode & S_IFMT : 0;
+}
+
+/* Outputs that are not plain files (docs/cli.md, "Outputs"): a symbolic link is followed
+ * (its target written, the link kept; a dangling link's target created); a FIFO and a
+ * character device are written in place (the FIFO's reader gets the bytes, /dev/null stays
+ * a device); a socket is refused; the secret key goes only to a regular file. */
+START_TEST(test_cliout_special)
+{
+    make_dir();
+    base_files();
+    char p[256], q[256];
+    /* the reference: decrypt into a plain file */
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "plain.csv",
+               NULL),
+           0, NULL);
+    size_t plen, len;
+    char *plain = read_all("plain.csv", &plen);
+    ck_assert(strstr(plain, "input,class") == plain);
+    /* a dangling link: its target is created, the link kept (twice: then replaced) */
+    path(p, "sub");
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    ck_assert_int_eq(symlink("sub/real.csv", (path(q, "link.csv"), q)), 0);
+    for (int round = 0; round < 2; round++) {
+        expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "link.csv",
+                   NULL),
+               0, NULL);
+        ck_assert_uint_eq(type_of("link.csv"), S_IFLNK);
+        ck_assert_uint_eq(type_of("sub/real.csv"), S_IFREG);
+        char *got = read_all("sub/real.csv", &len);
+        ck_assert(len == plen && memcmp(got, plain, len) == 0);
+        free(got);
+    }
+    path(p, "sub/real.csv");
+    struct stat sb;
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600); /* decrypted results are private */
+    /* the containers' writer and a chain of two links */
+    ck_assert_int_eq(symlink("link2", (path(q, "link1"), q)), 0);
+    ck_assert_int_eq(symlink("sub/reply2.bin", (path(q, "link2"), q)), 0);
+    expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "link1", NULL), 0, NULL);
+    ck_assert_uint_eq(type_of("link1"), S_IFLNK);
+    ck_assert_uint_eq(type_of("link2"), S_IFLNK);
+    ck_assert_uint_eq(type_of("sub/reply2.bin"), S_IFREG);
+    expect(cli("decrypt", "client.key", "link1", "--plan", "plan.cnp", "-o", "p2.csv", NULL), 0,
+           NULL);
+    char *got = read_all("p2.csv", &len);
+    ck_assert(len == plen && memcmp(got, plain, len) == 0);
+    free(got);
+    no_partial();
+    path(p, "sub");
+    {
+        char cmd[320];
+        snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -q '\\.partial-'", p);
+        ck_assert_msg(system(cmd) != 0, "a partial file is left in %s", p);
+    }
+    /* the identity checks see through a link to be created: an output over another */
+    ck_assert_int_eq(symlink("sub/new.key", (path(q, "nk.link"), q)), 0);
+    expect(cli("keygen", "plan.cnp", "-o", "nk.link", "--eval-keys", "sub/new.key", NULL), 2,
+           "the same file for two outputs", NULL);
+    ck_assert(!exists("sub/new.key"));
+    /* keygen through a link: the target made, mode 0600, the link kept */
+    expect(cli("keygen", "plan.cnp", "-o", "nk.link", "--eval-keys", "nk.keys", NULL), 0, NULL);
+    ck_assert_uint_eq(type_of("nk.link"), S_IFLNK);
+    path(p, "sub/new.key");
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600);
+    /* a FIFO: written in place, its reader gets the very bytes of the plain file */
+    path(p, "fifo");
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    {
+        /* the tool runs from a child of the test (opening the FIFO blocks until this
+         * reader opens it) */
+        const pid_t pid = fork();
+        ck_assert(pid >= 0);
+        if (pid == 0) {
+            int rc = cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o",
+                         "fifo", NULL);
+            _exit(rc == 0 ? 0 : 1);
+        }
+        const int fd = open(p, O_RDONLY);
+        ck_assert(fd >= 0);
+        char *buf = malloc(plen + 4096);
+        size_t n = 0;
+        for (ssize_t k; (k = read(fd, buf + n, plen + 4096 - n)) > 0;)
+            n += (size_t)k;
+        close(fd);
+        int status;
+        ck_assert(waitpid(pid, &status, 0) == pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        ck_assert_uint_eq(n, plen);
+        ck_assert(memcmp(buf, plain, plen) == 0);
+        free(buf);
+    }
+    ck_assert_uint_eq(type_of("fifo"), S_IFIFO);
+    no_partial();
+    /* an input given as a FIFO is read once, by its loader (the kind check does not open
+     * it): compile reads the model from a writer child */
+    path(p, "model.fifo.cnm");
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    {
+        size_t mlen;
+        char *mb = read_all("model.cnm", &mlen);
+        const pid_t w = fork();
+        ck_assert(w >= 0);
+        if (w == 0) {
+            const int fd = open(p, O_WRONLY);
+            size_t off = 0;
+            while (fd >= 0 && off < mlen) {
+                const ssize_t k = write(fd, mb + off, mlen - off);
+                if (k <= 0)
+                    break;
+                off += (size_t)k;
+            }
+            _exit(off == mlen ? 0 : 1);
+        }
+        expect(cli("compile", "model.fifo.cnm", "-o", "pf.cnp", "--weight-bits", "6", NULL), 0,
+               NULL);
+        int status;
+        ck_assert(waitpid(w, &status, 0) == w);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        free(mb);
+        ck_assert(exists("pf.cnp"));
+    }
+    /* /dev/null: accepted, still a character device; every writer (CSV, containers) */
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "/dev/null",
+               NULL),
+           0, NULL);
+    expect(
+        cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "/dev/null", NULL),
+        0, NULL);
+    expect(cli("eval", "plan.cnp", "eval.keys", "batch.bin", "-o", "/dev/null", NULL), 0, NULL);
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+    /* the secret key: only a regular file (exit 2, nothing written) */
+    expect(cli("keygen", "plan.cnp", "-o", "/dev/null", "--eval-keys", "e5.keys", NULL), 2,
+           "/dev/null: is a character device", "regular file", NULL);
+    expect(cli("keygen", "plan.cnp", "-o", "fifo", "--eval-keys", "e5.keys", NULL), 2,
+           "fifo: is a FIFO", NULL);
+    ck_assert(!exists("e5.keys"));
+    ck_assert_int_eq(stat("/dev/null", &sb), 0);
+    ck_assert(S_ISCHR(sb.st_mode));
+    /* a socket: refused before any work, left as it was */
+    path(p, "sock");
+    const int sfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    ck_assert(sfd >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    ck_assert(strlen(p) < sizeof sa.sun_path);
+    memcpy(sa.sun_path, p, strlen(p) + 1);
+    ck_assert_int_eq(bind(sfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    expect(cli("encrypt", "client.key", "in.csv", "--plan", "plan.cnp", "-o", "sock", NULL), 1,
+           "sock: is a socket", NULL);
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "sock", NULL),
+           1, "sock: is a socket", NULL);
+    close(sfd);
+    ck_assert_uint_eq(type_of("sock"), S_IFSOCK);
+    free(plain);
+    remove_dir();
+}
+END_TEST
+
+/* keygen never replaces a secret key without --force (the replies made under it could no
+ * longer be decrypted): exit 2, the file named, nothing written; with --force it does. */
+START_TEST(test_cliout_keygen_force)
+{
+    make_dir();
+    base_files();
+    size_t klen, k2;
+    char *key = read_all("client.key", &klen);
+    expect(cli("keygen", "plan.cnp", "-o", "client.key", "--eval-keys", "e2.keys", NULL), 2,
+           "client.key: a client key is there already", "--force", NULL);
+    ck_assert(!exists("e2.keys"));
+    char *same = read_all("client.key", &k2);
+    ck_assert(k2 == klen && memcmp(same, key, klen) == 0);
+    free(same);
+    /* through a link too */
+    char q[256];
+    ck_assert_int_eq(symlink("client.key", (path(q, "k.link"), q)), 0);
+    expect(cli("keygen", "plan.cnp", "-o", "k.link", "--eval-keys", "e2.keys", NULL), 2,
+           "a client key is there already", NULL);
+    ck_assert(!exists("e2.keys"));
+    expect(cli("keygen", "plan.cnp", "-o", "client.key", "--eval-keys", "e2.keys", "--force",
+               NULL),
+           0, NULL);
+    char *fresh = read_all("client.key", &k2);
+    ck_assert(k2 != klen || memcmp(fresh, key, klen) != 0); /* a new key */
+    free(fresh);
+    free(key);
+    ck_assert(exists("e2.keys"));
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli_outputs)
 {
     Suite *s = suite_create("cli_outputs");
@@ -548,6 +771,8 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_interrupt);
     tcase_add_test(tc, test_cliout_inputs);
     tcase_add_test(tc, test_cliout_options);
+    tcase_add_test(tc, test_cliout_special);
+    tcase_add_test(tc, test_cliout_keygen_force);
     suite_add_tcase(s, tc);
     return s;
 }

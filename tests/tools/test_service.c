@@ -3167,6 +3167,154 @@ START_TEST(test_service_split_interrupt)
 }
 END_TEST
 
+/* infer checks its inputs before it makes, caches or registers any key (docs/service.md,
+ * "The client"): a value outside the model's input range (16 in [0, 15]) fails with the
+ * range named, leaving no CLIENT_KEY.eval-keys and nothing registered (the next good run
+ * registers the key); a missing or directory INPUTS fails before the server is asked at
+ * all (no server listens on port 9, so a request would say so or retry). */
+START_TEST(test_service_bad_inputs)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char key[256], in[256], big[256], out[256], cache[256];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(big, "big.csv");
+    path(out, "out.csv");
+    path(cache, "client.key.eval-keys");
+    const char *bad = "1,2,3,4,5,6\n1,2,3,16,5,6\n";
+    write_bytes(big, bad, strlen(bad));
+    ck_assert_int_eq(infer("big", s.port, NULL, key, big, out, NULL, NULL), 1);
+    err_has("big", "big.csv");
+    err_has("big", "16");
+    err_has("big", "input range");
+    err_lacks("big", "registering");
+    ck_assert_msg(access(cache, F_OK) != 0, "infer made %s for bad inputs", cache);
+    ck_assert_msg(access(out, F_OK) != 0, "infer wrote %s for bad inputs", out);
+    ck_assert_int_eq(infer("good", s.port, NULL, key, in, out, NULL, NULL), 0);
+    err_has("good", "registering"); /* nothing was registered by the failed run */
+    /* the server names what it got instead of "bad magic": an empty body, a file of
+     * another kind (evaluation keys as a batch, a batch as evaluation keys) */
+    char kid[65], t[256];
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    answer_t *ans = malloc(sizeof *ans);
+    ck_assert_int_eq(request(ans, s.port, "POST", "/v1/keys", NULL, "", 0), 400);
+    ck_assert_msg(strstr(ans->body, "empty body") && !strstr(ans->body, "magic"), "%s",
+                  ans->body);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, "", 0), 400);
+    ck_assert_msg(strstr(ans->body, "empty body") && !strstr(ans->body, "magic"), "%s",
+                  ans->body);
+    char keys[256];
+    path(keys, "eval.keys");
+    size_t klen, blen;
+    char *kb = slurp(keys, &klen);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, kb, klen), 400);
+    ck_assert_msg(strstr(ans->body, "the body is evaluation keys, not a batch"), "%s",
+                  ans->body);
+    char *bb = make_batch("b1.bin", key, x, 1, &blen);
+    ck_assert(blen > 16); /* the batch's first bytes: a whole one is above the keys' limit */
+    ck_assert_int_eq(request(ans, s.port, "POST", "/v1/keys", NULL, bb, 16), 400);
+    ck_assert_msg(strstr(ans->body, "the body is a batch, not evaluation keys"), "%s",
+                  ans->body);
+    ck_assert_msg(!strstr(ans->body, "cn_test_service"), "a path: %s", ans->body);
+    free(kb);
+    free(bb);
+    free(ans);
+    stop_server(&s);
+    char missing[256];
+    path(missing, "missing.csv");
+    unlink(cache);
+    ck_assert_int_eq(infer("missing", 9, NULL, key, missing, out, NULL, NULL), 1);
+    err_has("missing", "missing.csv: No such file or directory");
+    err_lacks("missing", "retrying");
+    ck_assert_int_eq(infer("isdir", 9, NULL, key, dir, out, NULL, NULL), 1);
+    err_has("isdir", "is a directory");
+    err_lacks("isdir", "retrying");
+    ck_assert(access(cache, F_OK) != 0);
+    remove_dir();
+}
+END_TEST
+
+/* infer --job ID on a job still waiting shows its state at once (a poll without wait), then
+ * a progress line about every 10 s (before: nothing for the first 20 s long poll). A
+ * server of --workers 0 keeps the job queued; --wait 12 ends the wait. */
+START_TEST(test_service_resume_state)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--workers", "0", NULL});
+    char kid[65], t[256], key[256], id[65], url[64];
+    register_key(kid, s.port, NULL);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    path(key, "client.key");
+    size_t blen;
+    char *bb = make_batch("b1.bin", key, x, 2, &blen);
+    answer_t *ans = malloc(sizeof *ans);
+    ck_assert_int_eq(request(ans, s.port, "POST", t, NULL, bb, blen), 202);
+    field(id, sizeof id, ans, "job");
+    ck_assert_uint_eq(strlen(id), 64);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    ck_assert_int_eq(
+        finish(spawn("resume", NULL,
+                     (const char *[]){"infer", "--server", url, "--key", key, "--job", id,
+                                      "--wait", "12", "--keep", NULL}),
+               "resume", 60),
+        1);
+    char *err = err_of("resume");
+    char want[64];
+    snprintf(want, sizeof want, "job %.16s... queued", id);
+    const char *line = strstr(err, want);
+    ck_assert_msg(line != NULL, "no state line:\n%s", err);
+    const char *stamp = line; /* "cryptonets infer: [T s] job ..." : T before the line */
+    while (stamp > err && stamp[-1] != '[')
+        stamp--;
+    ck_assert_msg(stamp > err && atof(stamp) < 3, "the state came late:\n%s", err);
+    snprintf(want, sizeof want, "job %.16s... still queued", id);
+    ck_assert_msg(strstr(err, want) != NULL, "no progress line:\n%s", err);
+    free(err);
+    free(bb);
+    free(ans);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* serve's --port-file is an output like the others (docs/cli.md, "Outputs"): a symbolic
+ * link is followed (its dangling target receives the port, the link stays a link) */
+START_TEST(test_service_port_link)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char plan[256], state[256], link[256], target[256];
+    path(plan, "plan.cnp");
+    path(state, "state");
+    path(link, "port.link");
+    path(target, "port.real");
+    ck_assert_int_eq(symlink("port.real", link), 0);
+    const pid_t pid =
+        spawn("plink", NULL,
+              (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                               "127.0.0.1:0", "--port-file", link, "--threads", "1", NULL});
+    char *text = NULL;
+    const double t0 = now();
+    while (!(text = slurp(target, NULL)) && now() - t0 < 30)
+        nap(0.05);
+    ck_assert_msg(text != NULL, "no port in %s:\n%s", target, err_of("plink"));
+    ck_assert_int_gt(atoi(text), 0);
+    free(text);
+    struct stat sb;
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(finish(pid, "plink", 60), 0);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3200,6 +3348,9 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_start_files);
     tcase_add_test(tc, test_service_job_failures);
     tcase_add_test(tc, test_service_split_interrupt);
+    tcase_add_test(tc, test_service_bad_inputs);
+    tcase_add_test(tc, test_service_resume_state);
+    tcase_add_test(tc, test_service_port_link);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,6 +19,8 @@
 
 #include "service.h"
 
+#define TL(...) svc_timeline("serve", __VA_ARGS__) /* CRYPTONETS_TIMELINE (timeline.c) */
+
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
                                                       ...)
 {
@@ -189,7 +191,7 @@ void svc_job_delete(svc_t *s, svc_job_t *j)
 {
     if (s->on_change)
         s->on_change(j);
-    if (j->state == SVC_RUNNING) {
+    if (j->state == SVC_RUNNING || j->finishing) {
         j->deleted = 1; /* the worker removes it when the evaluation ends */
         return;
     }
@@ -844,6 +846,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
                      d.msg[0] ? d.msg : cn_strerror(st));
             goto done;
         }
+        TL("job %.16s: evaluation keys loaded", j->id);
         warm->has = 1;
         warm->tenant = j->tenant;
         memcpy(warm->key_id, kr.h.key_id, 32);
@@ -918,6 +921,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
         failed = 1;
     }
     *evaluated = svc_time(); /* the job's seconds end here, not after the wait below */
+    TL("job %.16s: evaluated, reply fsynced", j->id);
     /* published only once the job is durable: no result for a job that was not accepted */
     if (!failed && svc_job_wait_durable(s, tbl)) {
         snprintf(code, codelen, "abandoned");
@@ -932,6 +936,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
         add_errno(reason, rlen, e);
     } else if (!failed) {
         svc_sync_dir(rpath);
+        TL("job %.16s: reply renamed, directory fsynced", j->id);
         *out_bytes = bytes;
         rc = 0;
     }
@@ -1040,6 +1045,7 @@ static void *worker(void *arg)
         char code[32], reason[256] = "", p[4096];
         uint64_t out = 0;
         const double t0 = svc_time();
+        TL("job %.16s: evaluation starts", copy.id);
         double t1 = 0;
         const int bad =
             run_job(s, &copy, j, &warm, code, sizeof code, reason, sizeof reason, &out, &t1);
@@ -1048,6 +1054,26 @@ static void *worker(void *arg)
             close(copy.src_fd);
         /* nothing is written for a job deleted, or whose acceptance failed, meanwhile */
         const int gone = svc_job_wait_durable(s, j);
+        const double finished = svc_time();
+        int published = 0;
+        if (!bad && !gone) {
+            /* done at once: the reply is durable under its name, which is all a restart
+             * needs to find the job done (docs/service.md, "State directory"); its
+             * description's timings and the batch's removal follow, and a DELETE
+             * meanwhile waits for them as for a running job (finishing) */
+            pthread_mutex_lock(&s->mu);
+            if (!j->deleted) {
+                j->finishing = published = 1;
+                j->state = SVC_DONE;
+                j->finished = finished;
+                j->seconds = secs;
+                j->bytes_out = out;
+                if (s->on_change)
+                    s->on_change(j);
+            }
+            pthread_mutex_unlock(&s->mu);
+            TL("job %.16s: done, long polls woken", copy.id);
+        }
         if (bad && !gone) {
             if (!s->quiet) /* the operator sees every failure, with its reason */
                 fprintf(stderr, "cryptonets serve: job %.16s... failed: %s: %s\n", copy.id,
@@ -1061,13 +1087,15 @@ static void *worker(void *arg)
             json_decref(o);
         }
         svc_job_t timed = copy; /* its description again, with its timings */
-        timed.finished = svc_time();
+        timed.finished = finished;
         timed.seconds = secs;
         char err2[512];
         if (!gone)
             (void)svc_job_save(s, &timed, err2, sizeof err2);
+        TL("job %.16s: description saved", copy.id);
         if (!gone && !svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
+        TL("job %.16s: batch removed", copy.id);
 
         if (warm.has && s->warm_idle <= 0) {
             svc_eval_free(&warm.ev);
@@ -1084,6 +1112,7 @@ static void *worker(void *arg)
             s->nwarm++;
         }
         s->tenants[j->tenant].jobs--;
+        j->finishing = 0;
         j->finished = timed.finished;
         j->seconds = secs;
         if (bad) {
@@ -1098,8 +1127,10 @@ static void *worker(void *arg)
             s->eval_seconds += secs;
             s->eval_count++;
         }
-        if (s->on_change)
+        if (s->on_change && !published)
             s->on_change(j);
+        if (!published)
+            TL("job %.16s: %s, long polls woken", copy.id, svc_state_name(j->state));
         if (j->deleted) {
             j->deleted = 0;
             svc_job_delete(s, j);

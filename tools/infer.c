@@ -1442,6 +1442,27 @@ static int merge_reply(cli_writer_t *w, const char *path, const char *part, size
     return rc;
 }
 
+/* INPUTS read and range-checked by a thread of its own while the client key is loaded and
+ * the evaluation keys are checked (docs/service.md, "The client": the two took about 0.05
+ * s each, one after the other, before the encryption could start). */
+typedef struct {
+    cli_matrix_t *x;
+    const char *path, *format;
+    size_t cols;
+    int64_t lo, hi;
+    int bad; /* 1: err says why */
+    char err[CN_NET_DIAG_BYTES + 512];
+} inputs_read_t;
+
+static void *read_inputs(void *arg)
+{
+    inputs_read_t *in = arg;
+    in->bad = cli_read_matrix(in->x, in->path, in->format, in->cols, in->err, sizeof in->err) ||
+              cli_check_range(in->x, in->path, in->lo, in->hi, "the model's input range",
+                              in->err, sizeof in->err);
+    return NULL;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
     char plan_path[4200], batch_path[4200], reply_path[4200], part_path[4200], path[512];
@@ -1456,7 +1477,10 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     cn_client_t *cl = NULL;         /* kept for the encryption; p must outlive it */
     cn_packed_client_t *pcl = NULL; /* the same, for a plan of the packed layout */
     cli_matrix_t x = {0};           /* INPUTS */
-    cli_writer_t merged = {0};      /* the jobs' results as one, when there are several */
+    inputs_read_t in = {.x = &x, .path = inputs, .format = o->format};
+    pthread_t in_thread;
+    int in_started = 0, in_joined = 0; /* the thread reading INPUTS */
+    cli_writer_t merged = {0};         /* the jobs' results as one, when there are several */
     char err[512];
     const double t0 = cli_now();
     if (o->del) { /* --job ID --delete */
@@ -1493,6 +1517,12 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     }
     if ((rc = cli_plan_load(&p, &A, plan_path)))
         goto done;
+    TL("plan loaded");
+    if (!o->job) {
+        in.cols = cn_plan_inputs(p.plan);
+        cn_plan_input_range(p.plan, &in.lo, &in.hi);
+        in_started = pthread_create(&in_thread, NULL, read_inputs, &in) == 0;
+    }
     cn_net_diag_t nd = {{0}};
     const int packed = cn_plan_layout(p.plan) == CN_LAYOUT_PACKED;
     const cn_status st = packed ? cn_packed_client_load(&pcl, p.plan, o->key, &nd)
@@ -1541,12 +1571,14 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
             goto done;
         }
         const size_t per = packed ? cn_packed_batch(pk) : cn_plan_params(p.plan)->n;
-        char merr[CN_NET_DIAG_BYTES + 512];
-        int64_t lo, hi;
-        cn_plan_input_range(p.plan, &lo, &hi);
-        if (cli_read_matrix(&x, inputs, o->format, cn_plan_inputs(p.plan), merr, sizeof merr) ||
-            cli_check_range(&x, inputs, lo, hi, "the model's input range", merr, sizeof merr)) {
-            rc = cli_fail(CLI_ERROR, &A, "%s", merr);
+        if (in_started) {
+            pthread_join(in_thread, NULL);
+            in_joined = 1;
+        } else { /* no thread: read here */
+            read_inputs(&in);
+        }
+        if (in.bad) {
+            rc = cli_fail(CLI_ERROR, &A, "%s", in.err);
             goto done;
         }
         TL("inputs read (%zu rows)", x.rows);
@@ -1729,6 +1761,8 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     if (o->keep)
         resume_len = 0; /* kept as asked */
 done:
+    if (in_started && !in_joined) /* an error before the inputs were needed */
+        pthread_join(in_thread, NULL);
     if (posting) /* a job's POST that ended in an error: a signal meanwhile ends infer */
         upload_settled();
     if (merged.f) {

@@ -736,6 +736,15 @@ static int reply_fault(void)
     return f && !strcmp(f, "reply=enospc");
 }
 
+/* CRYPTONETS_SERVE_FAULT=finish=S (tests, docs/service.md): a worker holds S seconds
+ * once a job is done and visible, before its description's timings are written and its
+ * batch removed (a test deletes the job, or kills the server, there). 0: none. */
+static double finish_fault(void)
+{
+    const char *f = getenv("CRYPTONETS_SERVE_FAULT");
+    return f && !strncmp(f, "finish=", 7) ? strtod(f + 7, NULL) : 0;
+}
+
 /* The system's reason e (ENOSPC, EIO, ...) after reason, unless it is there already: a
  * reply that could not be written says why (no server path is in strerror's text). */
 static void add_errno(char *reason, size_t rlen, int e)
@@ -1073,6 +1082,11 @@ static void *worker(void *arg)
             }
             pthread_mutex_unlock(&s->mu);
             TL("job %.16s: done, long polls woken", copy.id);
+            const double hold = finish_fault();
+            struct timespec ts = {.tv_sec = (time_t)hold,
+                                  .tv_nsec = (long)((hold - (double)(time_t)hold) * 1e9)};
+            while (hold > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
         }
         if (bad && !gone) {
             if (!s->quiet) /* the operator sees every failure, with its reason */

@@ -1077,10 +1077,36 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
     return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, 0);
 }
 
+/* Whether an If-None-Match field value (RFC 9110 13.1.2: "*" or a list of entity tags,
+ * compared weakly, so W/ is ignored) names the plan's ETag "DIGEST". */
+static int plan_tag_matches(const char *v)
+{
+    while (v && *v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        if (*v == '*')
+            return 1;
+        if (!strncmp(v, "W/", 2))
+            v += 2;
+        const char *end = *v == '"' ? strchr(v + 1, '"') : NULL;
+        if (!end)
+            return 0; /* not an entity tag: nothing further is read */
+        if (end - v - 1 == 64 && !strncmp(v + 1, S->plan_hex, 64))
+            return 1;
+        v = end + 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result get_plan(struct MHD_Connection *c)
 {
+    /* a client that holds the plan already (its ETag in If-None-Match): 304, no body */
+    const int same =
+        plan_tag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"));
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(S->plan_len, S->plan_bytes, MHD_RESPMEM_PERSISTENT);
+        same ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+             : MHD_create_response_from_buffer(S->plan_len, S->plan_bytes,
+                                               MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     char etag[80];
@@ -1094,7 +1120,8 @@ static enum MHD_Result get_plan(struct MHD_Connection *c)
     snprintf(num, sizeof num, "%zu", S->n);
     MHD_add_response_header(r, "X-Cryptonets-Record-Inputs", num);
     MHD_add_response_header(r, "ETag", etag);
-    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    const enum MHD_Result ok =
+        MHD_queue_response(c, same ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ok;
 }

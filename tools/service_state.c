@@ -1004,6 +1004,56 @@ static void warm_free(svc_t *s, svc_warm_t *w)
     pthread_cond_broadcast(&s->cv);
 }
 
+/* How a job's evaluation ended, for end_job. */
+typedef struct {
+    int bad, gone;             /* failed (code, reason); deleted or not accepted meanwhile */
+    const char *code, *reason; /* when bad */
+    double finished, secs;     /* Unix time; seconds of evaluation */
+    uint64_t out;              /* the reply's bytes, when done */
+} job_end_t;
+
+/* The worker's evaluator after a job: freed at once with --warm-idle 0, else kept from
+ * now (mu not held). */
+static void warm_keep(const svc_t *s, svc_warm_t *warm)
+{
+    if (warm->has && s->warm_idle <= 0) {
+        svc_eval_free(&warm->ev);
+        warm->has = 0;
+    }
+    warm->used = svc_time();
+}
+
+/* The job ends in the table (mu held): it no longer counts as running, its reservation is
+ * given back (a kept evaluator's share stays), its state, timings and counters are set
+ * and its long polls answered. */
+static void end_job(svc_t *s, svc_job_t *j, const svc_warm_t *warm, const job_end_t *e)
+{
+    s->nrunning--;
+    s->mem_reserved -= s->job_mem;
+    if (warm->has) { /* kept: its share of the job's reservation stays */
+        s->mem_reserved += s->warm_mem;
+        s->warm_reserved += s->warm_mem;
+        s->nwarm++;
+    }
+    s->tenants[j->tenant].jobs--;
+    j->finished = e->finished;
+    j->seconds = e->secs;
+    if (e->bad) {
+        j->state = SVC_FAILED;
+        snprintf(j->code, sizeof j->code, "%s", e->code);
+        snprintf(j->reason, sizeof j->reason, "%s", e->reason);
+        s->failed_total += !e->gone;
+    } else {
+        j->state = SVC_DONE;
+        j->bytes_out = e->out;
+        s->done_total++;
+        s->eval_seconds += e->secs;
+        s->eval_count++;
+    }
+    if (s->on_change)
+        s->on_change(j);
+}
+
 static void *worker(void *arg)
 {
     svc_t *s = arg;
@@ -1063,22 +1113,24 @@ static void *worker(void *arg)
             close(copy.src_fd);
         /* nothing is written for a job deleted, or whose acceptance failed, meanwhile */
         const int gone = svc_job_wait_durable(s, j);
-        const double finished = svc_time();
+        const job_end_t e = {.bad = bad,
+                             .gone = gone,
+                             .code = code,
+                             .reason = reason,
+                             .finished = svc_time(),
+                             .secs = secs,
+                             .out = out};
         int published = 0;
         if (!bad && !gone) {
             /* done at once: the reply is durable under its name, which is all a restart
              * needs to find the job done (docs/service.md, "State directory"); its
              * description's timings and the batch's removal follow, and a DELETE
              * meanwhile waits for them as for a running job (finishing) */
+            warm_keep(s, &warm);
             pthread_mutex_lock(&s->mu);
             if (!j->deleted) {
+                end_job(s, j, &warm, &e);
                 j->finishing = published = 1;
-                j->state = SVC_DONE;
-                j->finished = finished;
-                j->seconds = secs;
-                j->bytes_out = out;
-                if (s->on_change)
-                    s->on_change(j);
             }
             pthread_mutex_unlock(&s->mu);
             TL("job %.16s: done, long polls woken", copy.id);
@@ -1101,7 +1153,7 @@ static void *worker(void *arg)
             json_decref(o);
         }
         svc_job_t timed = copy; /* its description again, with its timings */
-        timed.finished = finished;
+        timed.finished = e.finished;
         timed.seconds = secs;
         char err2[512];
         if (!gone)
@@ -1111,40 +1163,14 @@ static void *worker(void *arg)
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
         TL("job %.16s: batch removed", copy.id);
 
-        if (warm.has && s->warm_idle <= 0) {
-            svc_eval_free(&warm.ev);
-            warm.has = 0;
-        }
-        warm.used = svc_time();
-
-        pthread_mutex_lock(&s->mu);
-        s->nrunning--;
-        s->mem_reserved -= s->job_mem;
-        if (warm.has) { /* kept: its share of the job's reservation stays */
-            s->mem_reserved += s->warm_mem;
-            s->warm_reserved += s->warm_mem;
-            s->nwarm++;
-        }
-        s->tenants[j->tenant].jobs--;
-        j->finishing = 0;
-        j->finished = timed.finished;
-        j->seconds = secs;
-        if (bad) {
-            j->state = SVC_FAILED;
-            snprintf(j->code, sizeof j->code, "%s", code);
-            snprintf(j->reason, sizeof j->reason, "%s", reason);
-            s->failed_total += !gone;
-        } else {
-            j->state = SVC_DONE;
-            j->bytes_out = out;
-            s->done_total++;
-            s->eval_seconds += secs;
-            s->eval_count++;
-        }
-        if (s->on_change && !published)
-            s->on_change(j);
         if (!published)
+            warm_keep(s, &warm);
+        pthread_mutex_lock(&s->mu);
+        if (!published) {
+            end_job(s, j, &warm, &e);
             TL("job %.16s: %s, long polls woken", copy.id, svc_state_name(j->state));
+        }
+        j->finishing = 0;
         if (j->deleted) {
             j->deleted = 0;
             svc_job_delete(s, j);

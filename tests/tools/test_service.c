@@ -2416,6 +2416,78 @@ START_TEST(test_service_done_early)
 }
 END_TEST
 
+/* GET /v1/plan with If-None-Match (docs/service.md, "GET /v1/plan"; RFC 9110 13.1.2):
+ * the plan's ETag, alone, in a list, weak, or "*": 304 without a body but with the
+ * digest, the ETag and the job limits; another tag: 200 with the plan's bytes. The ETag
+ * expected is SHA-256 of plan.cnp computed here (libsodium). */
+static int plan_get(int port, const char *inm, char **body, size_t *blen, char *head,
+                    size_t hcap)
+{
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /v1/plan HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n",
+             inm ? "If-None-Match: " : "", inm ? inm : "", inm ? "\r\n" : "");
+    const int fd = connect_to(port);
+    send_all(fd, req, strlen(req));
+    static char raw[1 << 23];
+    const size_t got = recv_all(fd, raw, sizeof raw - 1);
+    close(fd);
+    raw[got] = 0;
+    char *end = strstr(raw, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    snprintf(head, hcap, "%.*s", (int)(end - raw), raw);
+    *body = end + 4;
+    *blen = got - (size_t)(end + 4 - raw);
+    int status = 0;
+    ck_assert_int_eq(sscanf(raw, "HTTP/1.1 %d", &status), 1);
+    return status;
+}
+
+START_TEST(test_service_plan_etag)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char plan[256], hex[65], tag[80], head[4096], inm[512];
+    path(plan, "plan.cnp");
+    size_t plen, blen;
+    char *pb = slurp(plan, &plen), *body;
+    uint8_t d[32];
+    crypto_hash_sha256(d, (const uint8_t *)pb, plen);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(tag, sizeof tag, "\"%s\"", hex);
+    /* without the header, and with another tag: the bytes */
+    const char *other = "\"0000000000000000000000000000000000000000000000000000000000000000\"";
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(plan_get(s.port, i ? other : NULL, &body, &blen, head, sizeof head),
+                         200);
+        ck_assert_uint_eq(blen, plen);
+        ck_assert(memcmp(body, pb, plen) == 0);
+        ck_assert_msg(strstr(head, tag), "%s", head);
+    }
+    const char *same[4] = {tag, NULL, NULL, "*"};
+    snprintf(inm, sizeof inm, "%s, W/%s", other, tag);
+    same[1] = inm;
+    char weak[96];
+    snprintf(weak, sizeof weak, "W/%s", tag);
+    same[2] = weak;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(plan_get(s.port, same[i], &body, &blen, head, sizeof head) == 304,
+                      "If-None-Match: %s: %s", same[i], head);
+        ck_assert_uint_eq(blen, 0);
+        ck_assert_msg(strstr(head, tag) && strstr(head, hex) &&
+                          strstr(head, "X-Cryptonets-Max-Records: ") &&
+                          strstr(head, "X-Cryptonets-Record-Inputs: "),
+                      "%s", head);
+    }
+    free(pb);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 /* Small things a new user found: the start-up line names the port listened on; --quiet
  * silences libmicrohttpd's lines too */
 START_TEST(test_service_small)
@@ -3287,6 +3359,7 @@ CN_SUITE(service)
     TCase *tc = cn_tcase("service", 300);
     tcase_add_test(tc, test_service_flow);
     tcase_add_test(tc, test_service_done_early);
+    tcase_add_test(tc, test_service_plan_etag);
     tcase_add_test(tc, test_service_tenants);
     tcase_add_test(tc, test_service_restart);
     tcase_add_test(tc, test_service_faults);

@@ -1176,12 +1176,14 @@ static void *worker(void *arg)
         timed.finished = e.finished;
         timed.seconds = secs;
         char err2[512];
-        if (!gone)
+        if (!gone) {
             (void)svc_job_save(s, &timed, err2, sizeof err2);
-        TL("job %.16s: description saved", copy.id);
-        if (!gone && !svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch"))
+            TL("job %.16s: description saved", copy.id);
+        }
+        if (!gone && !svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch")) {
             unlink(p); /* the reply or the failure is on disk: the batch is not needed */
-        TL("job %.16s: batch removed", copy.id);
+            TL("job %.16s: batch removed", copy.id);
+        }
 
         if (!published)
             warm_keep(s, &warm);
@@ -1194,6 +1196,7 @@ static void *worker(void *arg)
         if (j->deleted) {
             j->deleted = 0;
             svc_job_delete(s, j);
+            TL("job %.16s: deleted, its files removed", copy.id);
         }
         pthread_cond_broadcast(&s->cv);
     }

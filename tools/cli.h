@@ -289,6 +289,10 @@ int cli_packed_key_id(uint8_t id[32], const cn_packed_client_t *c);
 int cli_encrypt_packed(cli_args_t *a, const cli_plan_t *p, int threads);
 int cli_eval_packed(cli_args_t *a, const cli_plan_t *p, int threads);
 int cli_decrypt_packed(cli_args_t *a, const cli_plan_t *p);
+/* decrypt of a batched-layout reply (a->pos[1]) with the plan and client key loaded (id: the
+ * key's id): `cryptonets infer`, which has them from its encryption (commands.c). */
+int cli_decrypt_loaded(cli_args_t *a, const cli_plan_t *p, cn_client_t *c,
+                       const uint8_t id[32]);
 /* run's loop (after compiling): x inputs, lab labels (rows 0: none), m for the float
  * network's accuracy */
 /* What one `run` measured (seconds summed over batches or requests; bytes of the first). */

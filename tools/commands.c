@@ -916,13 +916,26 @@ int cli_decrypt(cli_args_t *a)
         return rc;
     }
     cn_client_t *c = NULL;
+    uint8_t id[32];
+    if ((rc = load_client(&c, id, a, a->pos[0], &p, 0)) == 0)
+        rc = cli_decrypt_loaded(a, &p, c, id);
+    cn_client_free(c);
+    cli_plan_clear(&p);
+    return rc;
+}
+
+/* decrypt of the batched layout with the plan and the client key loaded (id: the key's
+ * id), as `cryptonets infer` has them from its encryption: a->pos[1] is the reply, a->plan
+ * and a->pos[0] name the plan and key in messages only. */
+int cli_decrypt_loaded(cli_args_t *a, const cli_plan_t *pp, cn_client_t *c,
+                       const uint8_t id[32])
+{
+    const cli_plan_t p = *pp;
+    int rc = 0;
     cli_reader_t r = {0};
     cn_int128 *out = NULL;
-    uint8_t id[32];
     char err[512];
     const char *rpath = a->pos[1];
-    if ((rc = load_client(&c, id, a, a->pos[0], &p, 0)))
-        goto done;
     if (cli_reader_open(&r, rpath, CLI_KIND_REPLY, err, sizeof err)) {
         rc = cli_fail(CLI_ERROR, a, "%s", err);
         goto done;
@@ -989,8 +1002,6 @@ int cli_decrypt(cli_args_t *a)
 done:
     free(out);
     cli_reader_close(&r);
-    cn_client_free(c);
-    cli_plan_clear(&p);
     return rc;
 }
 

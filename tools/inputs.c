@@ -565,6 +565,20 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
                  path, len - off, count * size, len - off < count * size ? " (truncated)" : "");
         goto done;
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (kind == 'i' && size == 8) {
+        /* '<i8' on a little-endian machine: the data are the values already, moved to the
+         * front of the file's buffer (malloc'd, so aligned for int64) instead of converted
+         * one by one into a second buffer (a batch of MNIST inputs is 51 MB: a read straight
+         * into the layout the encryption takes) */
+        memmove(b, b + off, count * size);
+        m->v = (int64_t *)(void *)b;
+        b = NULL;
+        m->rows = rows;
+        m->cols = cols;
+        goto done;
+    }
+#endif
     m->v = malloc(count * sizeof *m->v);
     if (!m->v) {
         rc = fail(err, errlen, "%s: out of memory", path);

@@ -54,6 +54,7 @@ typedef struct {
 
 /* errors read "cryptonets serve: FILE: ..." as every command's (docs/cli.md) */
 static const cli_args_t SERVE = {.cmd = "serve"};
+#define TL(...) svc_timeline("serve", __VA_ARGS__) /* CRYPTONETS_TIMELINE (timeline.c) */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
@@ -1078,10 +1079,36 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
     return send_text(c, MHD_HTTP_OK, "text/plain; version=0.0.4", buf, 0);
 }
 
+/* Whether an If-None-Match field value (RFC 9110 13.1.2: "*" or a list of entity tags,
+ * compared weakly, so W/ is ignored) names the plan's ETag "DIGEST". */
+static int plan_tag_matches(const char *v)
+{
+    while (v && *v) {
+        while (*v == ' ' || *v == '\t' || *v == ',')
+            v++;
+        if (*v == '*')
+            return 1;
+        if (!strncmp(v, "W/", 2))
+            v += 2;
+        const char *end = *v == '"' ? strchr(v + 1, '"') : NULL;
+        if (!end)
+            return 0; /* not an entity tag: nothing further is read */
+        if (end - v - 1 == 64 && !strncmp(v + 1, S->plan_hex, 64))
+            return 1;
+        v = end + 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result get_plan(struct MHD_Connection *c)
 {
+    /* a client that holds the plan already (its ETag in If-None-Match): 304, no body */
+    const int same =
+        plan_tag_matches(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"));
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(S->plan_len, S->plan_bytes, MHD_RESPMEM_PERSISTENT);
+        same ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+             : MHD_create_response_from_buffer(S->plan_len, S->plan_bytes,
+                                               MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     char etag[80];
@@ -1095,7 +1122,8 @@ static enum MHD_Result get_plan(struct MHD_Connection *c)
     snprintf(num, sizeof num, "%zu", S->n);
     MHD_add_response_header(r, "X-Cryptonets-Record-Inputs", num);
     MHD_add_response_header(r, "ETag", etag);
-    const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    const enum MHD_Result ok =
+        MHD_queue_response(c, same ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ok;
 }
@@ -1198,7 +1226,9 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
     }
     if (!*what) {
         json_t *o = job_json(j);
+        const svc_state st = j->state;
         pthread_mutex_unlock(&S->mu);
+        TL("job %.16s: status answered (%s)", id, svc_state_name(st));
         return send_json(c, MHD_HTTP_OK, o, 0);
     }
     if (strcmp(what, "/result") != 0) {
@@ -1234,6 +1264,7 @@ static enum MHD_Result job_request(struct MHD_Connection *c, size_t tenant, cons
     }
     MHD_add_response_header(r, "Content-Type", "application/octet-stream");
     MHD_add_response_header(r, "X-Cryptonets-Job", id);
+    TL("job %.16s: result queued (%lld bytes)", id, (long long)sb.st_size);
     const enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     pthread_mutex_lock(&S->mu);
@@ -1437,6 +1468,7 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
                               "cannot hash the upload");
             return 1;
         }
+        TL("job upload: headers");
         gnutls_hmac_set_nonce(q->job, JOB_NONCE, 12);
         gnutls_hmac(q->job, label, sizeof label);
         gnutls_hmac(q->job, q->key, 64);
@@ -1640,6 +1672,7 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
         return send_error(c, MHD_HTTP_BAD_REQUEST, SVC_R_BAD_REQUEST, "bad_batch", 0,
                           "%llu inputs, the header announces %llu",
                           (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
+    TL("job upload: body complete and checked (%llu bytes)", (unsigned long long)q->got);
     uint8_t tag[16], h[32];
     gnutls_hmac_deinit(q->job, tag);
     q->job = NULL;
@@ -1701,12 +1734,14 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     svc_job_add(S, j);
     pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
+    TL("job %.16s: queued, pending", desc.id);
 
     /* durability, while a worker may already evaluate the job */
     char p[4096], meta[4096], err[512];
     int ok = !svc_path(p, sizeof p, S, q->tenant, "jobs", desc.id, ".batch") &&
              !svc_path(meta, sizeof meta, S, q->tenant, "jobs", desc.id, ".job");
     ok = ok && upload_fsync(q->fd) == 0;
+    TL("job %.16s: upload fsynced", desc.id);
     close(q->fd);
     q->fd = -1;
     ok = ok && svc_job_save(S, &desc, err, sizeof err) == 0;
@@ -1735,6 +1770,7 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     json_t *o = job_json(j);
     pthread_cond_broadcast(&S->cv);
     pthread_mutex_unlock(&S->mu);
+    TL("job %.16s: durable, 202 queued", desc.id);
     return send_json(c, MHD_HTTP_ACCEPTED, o, 0);
 }
 

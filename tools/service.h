@@ -33,6 +33,9 @@ typedef struct svc_job {
      * only after them; a worker may evaluate meanwhile but publishes nothing (no reply,
      * failure or description) until pending is 0; a failed fsync deletes the job */
     int pending;
+    /* done and visible, its description's timings and the batch's removal still being
+     * written by its worker: a DELETE waits for the worker, as for a running job */
+    int finishing;
     int has_src; /* src_fd: the upload's file (read-only), the batch before its rename */
     int src_fd;
     double created, started, finished, seconds; /* Unix time; seconds of evaluation */
@@ -184,5 +187,12 @@ typedef struct {
  * every complete 8 MiB chunk not started yet, and waits for the one two chunks behind. */
 void svc_writeback(svc_wb_t *w, int fd, uint64_t written);
 void svc_hex(char *out, const uint8_t *b, size_t len);
+
+/* --- timeline.c --------------------------------------------------------------------- */
+
+/* 1 when CRYPTONETS_TIMELINE asks for the timeline (docs/service.md, "Timeline"). */
+int svc_timeline_on(void);
+/* One line "cryptonets CMD: timeline SECONDS EVENT" on stderr when it does, else nothing. */
+void svc_timeline(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

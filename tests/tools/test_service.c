@@ -497,13 +497,50 @@ START_TEST(test_service_flow)
     check_outputs(out, x, ROWS);
     char *err = err_of("infer");
     ck_assert_msg(strstr(err, "registering") != NULL, "%s", err);
+    ck_assert_msg(strstr(err, "timeline") == NULL, "a timeline unasked for:\n%s", err);
     free(err);
     unlink(out);
+    /* CRYPTONETS_TIMELINE (docs/service.md, "Timeline"): the steps of the run, in order,
+     * each with the wall clock */
+    setenv("CRYPTONETS_TIMELINE", "1", 1);
+    const double w0 = (double)time(NULL);
     ck_assert_int_eq(infer("infer2", s.port, NULL, key, in, out, NULL, NULL), 0);
+    unsetenv("CRYPTONETS_TIMELINE");
     check_outputs(out, x, ROWS);
     err = err_of("infer2");
     ck_assert_msg(strstr(err, "registering") == NULL, "the key was registered twice:\n%s", err);
+    static const char *const steps[] = {"start",
+                                        "plan received",
+                                        "plan and key loaded",
+                                        "evaluation keys checked",
+                                        "inputs read",
+                                        "upload: last bytes handed to libcurl",
+                                        "202 received",
+                                        "poll answered: done",
+                                        "result downloaded",
+                                        "decrypted, output written",
+                                        "job deleted"};
+    const char *at = err;
+    double last = w0 - 1;
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        char want[128];
+        snprintf(want, sizeof want, " %s", steps[i]); /* some end in details */
+        const char *e = strstr(at, want);
+        ck_assert_msg(e != NULL, "no step '%s' after the earlier ones:\n%s", steps[i], err);
+        const char *ln = e;
+        while (ln > err && ln[-1] != '\n')
+            ln--;
+        double when = 0;
+        ck_assert_msg(sscanf(ln, "cryptonets infer: timeline %lf ", &when) == 1 &&
+                          when >= last && when < w0 + 600,
+                      "%.80s", ln);
+        last = when;
+        at = e;
+    }
     free(err);
+    log = err_of("serve");
+    ck_assert_msg(strstr(log, "timeline") == NULL, "%s", log);
+    free(log);
     answer_t *a = malloc(sizeof *a);
     ck_assert_int_eq(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
     ck_assert_int_eq(request(a, s.port, "GET", "/metrics", NULL, NULL, 0), 200);
@@ -2234,6 +2271,15 @@ START_TEST(test_service_early_start)
     result_right(s.port, job, key, x, ROWS);
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "DELETE", t, NULL, NULL, 0, 200, NULL);
+    /* its worker removes its files once it ends (a DELETE just after a job is done is
+     * answered at once; the files go when the worker wakes): until then the same bytes
+     * would get 503 busy */
+    char names[4096] = "";
+    for (const double d0 = now(); now() - d0 < 10; nap(0.05)) {
+        jobs_dir(names, sizeof names);
+        if (!names[0])
+            break;
+    }
 
     /* kill -9 while held: the description is on disk, the batch in tmp/, the reply
      * evaluated and waiting; after the restart nothing of the job is left, and the same
@@ -2246,7 +2292,7 @@ START_TEST(test_service_early_start)
     int fd = connect_to(s.port);
     send_all(fd, head, strlen(head));
     send_all(fd, b, len);
-    char names[4096] = "";
+    names[0] = 0;
     t0 = now();
     /* the hold begins once the description is renamed into place ("ID.job "): the
      * worker's reply may be waiting before that (a tiny model evaluates in microseconds) */
@@ -2297,6 +2343,155 @@ START_TEST(test_service_early_start)
     result_right(s.port, job, key, x, ROWS);
     free(a);
     free(b);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* Done at once (docs/service.md, "Evaluation before the 202" and "GET /v1/jobs/ID"): a
+ * job is done, and its long polls answered, as soon as its reply is durable under its
+ * name; its description's timings and the removal of its batch follow. The fault hook
+ * CRYPTONETS_SERVE_FAULT=finish=S holds the worker S seconds in between: the job is done
+ * and its result right during the hold; a DELETE then is answered at once and the job is
+ * gone, and nothing of it is left once the worker ends (it wrote no description after the
+ * DELETE); a server killed during the hold finds the job done after its restart, the
+ * batch removed, the result right. */
+START_TEST(test_service_done_early)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    setenv("CRYPTONETS_SERVE_FAULT", "finish=3", 1);
+    start_server(&s, "serve", NULL);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    char kid[65], key[256], t[256], job[65], st[32], names[4096];
+    path(key, "client.key");
+    register_key(kid, s.port, NULL);
+    size_t len;
+    char *b = make_batch("batch.bin", key, x, ROWS, &len);
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    for (int round = 0; round < 2; round++) {
+        snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+        const double t0 = now();
+        ck_assert_int_eq(request(a, s.port, "POST", t, NULL, b, len), 202);
+        field(job, sizeof job, a, "job");
+        /* a long poll from the state the 202 gave: answered done well before the hold ends */
+        field(st, sizeof st, a, "state");
+        while (strcmp(st, "done") != 0 && now() - t0 < 2) {
+            snprintf(t, sizeof t, "/v1/jobs/%.64s?wait=10&state=%s", job, st);
+            ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+            field(st, sizeof st, a, "state");
+        }
+        ck_assert_msg(!strcmp(st, "done") && now() - t0 < 2, "%.2f s: %s", now() - t0, a->body);
+        ck_assert(number_of(a, "finished") > 0 && number_of(a, "result_bytes") > 0);
+        /* within the hold: the batch still there beside the reply, the result right */
+        jobs_dir(names, sizeof names);
+        ck_assert_msg(strstr(names, ".reply ") && strstr(names, ".batch "), "%s", names);
+        result_right(s.port, job, key, x, ROWS);
+        if (round == 0) {
+            snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+            const double d0 = now();
+            expect(s.port, "DELETE", t, NULL, NULL, 0, 200, NULL);
+            ck_assert(now() - d0 < 2);
+            expect(s.port, "GET", t, NULL, NULL, 0, 404, "not_found");
+            snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+            for (const double w0 = now(); now() - w0 < 10; nap(0.1)) {
+                jobs_dir(names, sizeof names);
+                if (!names[0])
+                    break;
+            }
+            ck_assert_msg(names[0] == 0, "left after a DELETE in the hold: %s", names);
+            nap(0.5); /* nothing reappears */
+            jobs_dir(names, sizeof names);
+            ck_assert_msg(names[0] == 0, "written after the DELETE: %s", names);
+            ck_assert_int_eq(metric(s.port, "cryptonets_jobs{state=\"done\"} "), 0);
+        } else {
+            kill_server(&s);
+            start_server(&s, "serve2", NULL);
+            snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+            ck_assert_int_eq(request(a, s.port, "GET", t, NULL, NULL, 0), 200);
+            field(st, sizeof st, a, "state");
+            ck_assert_str_eq(st, "done");
+            jobs_dir(names, sizeof names);
+            ck_assert_msg(!strstr(names, ".batch"), "%s", names);
+            result_right(s.port, job, key, x, ROWS);
+        }
+    }
+    free(a);
+    free(b);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
+/* GET /v1/plan with If-None-Match (docs/service.md, "GET /v1/plan"; RFC 9110 13.1.2):
+ * the plan's ETag, alone, in a list, weak, or "*": 304 without a body but with the
+ * digest, the ETag and the job limits; another tag: 200 with the plan's bytes. The ETag
+ * expected is SHA-256 of plan.cnp computed here (libsodium). */
+static int plan_get(int port, const char *inm, char **body, size_t *blen, char *head,
+                    size_t hcap)
+{
+    char req[512];
+    snprintf(req, sizeof req,
+             "GET /v1/plan HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n",
+             inm ? "If-None-Match: " : "", inm ? inm : "", inm ? "\r\n" : "");
+    const int fd = connect_to(port);
+    send_all(fd, req, strlen(req));
+    static char raw[1 << 23];
+    const size_t got = recv_all(fd, raw, sizeof raw - 1);
+    close(fd);
+    raw[got] = 0;
+    char *end = strstr(raw, "\r\n\r\n");
+    ck_assert_ptr_nonnull(end);
+    snprintf(head, hcap, "%.*s", (int)(end - raw), raw);
+    *body = end + 4;
+    *blen = got - (size_t)(end + 4 - raw);
+    int status = 0;
+    ck_assert_int_eq(sscanf(raw, "HTTP/1.1 %d", &status), 1);
+    return status;
+}
+
+START_TEST(test_service_plan_etag)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char plan[256], hex[65], tag[80], head[4096], inm[512];
+    path(plan, "plan.cnp");
+    size_t plen, blen;
+    char *pb = slurp(plan, &plen), *body;
+    uint8_t d[32];
+    crypto_hash_sha256(d, (const uint8_t *)pb, plen);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(tag, sizeof tag, "\"%s\"", hex);
+    /* without the header, and with another tag: the bytes */
+    const char *other = "\"0000000000000000000000000000000000000000000000000000000000000000\"";
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(plan_get(s.port, i ? other : NULL, &body, &blen, head, sizeof head),
+                         200);
+        ck_assert_uint_eq(blen, plen);
+        ck_assert(memcmp(body, pb, plen) == 0);
+        ck_assert_msg(strstr(head, tag), "%s", head);
+    }
+    const char *same[4] = {tag, NULL, NULL, "*"};
+    snprintf(inm, sizeof inm, "%s, W/%s", other, tag);
+    same[1] = inm;
+    char weak[96];
+    snprintf(weak, sizeof weak, "W/%s", tag);
+    same[2] = weak;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_msg(plan_get(s.port, same[i], &body, &blen, head, sizeof head) == 304,
+                      "If-None-Match: %s: %s", same[i], head);
+        ck_assert_uint_eq(blen, 0);
+        ck_assert_msg(strstr(head, tag) && strstr(head, hex) &&
+                          strstr(head, "X-Cryptonets-Max-Records: ") &&
+                          strstr(head, "X-Cryptonets-Record-Inputs: "),
+                      "%s", head);
+    }
+    free(pb);
     stop_server(&s);
     remove_dir();
 }
@@ -3320,6 +3515,8 @@ CN_SUITE(service)
     Suite *s = suite_create("service");
     TCase *tc = cn_tcase("service", 300);
     tcase_add_test(tc, test_service_flow);
+    tcase_add_test(tc, test_service_done_early);
+    tcase_add_test(tc, test_service_plan_etag);
     tcase_add_test(tc, test_service_tenants);
     tcase_add_test(tc, test_service_restart);
     tcase_add_test(tc, test_service_faults);

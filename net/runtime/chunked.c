@@ -175,9 +175,10 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         out[j].transparent = 0;
         out[j].has_seed = 0;
     }
-    /* Delta_r for the plaintext 1: add_plain on the transparent zero */
+    /* Delta_r for the plaintext 1: add_plain on the transparent zero (freed at once) */
     cn_bfv_ciphertext_t z = {0};
     cn_bfv_plaintext_t one = {0};
+    uint64_t delta[CN_BFV_MAX_Q] = {0};
     uint64_t *wmod = malloc((nnz ? nnz : 1) * sizeof *wmod);
     uint64_t *bt = malloc((nout ? nout : 1) * sizeof *bt);
     uint64_t *badd = malloc((nout ? nout : 1) * sizeof *badd);
@@ -189,6 +190,10 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         one.coeffs[0] = 1;
         st = cn_bfv_add_plain(&z, &z, &one, ctx);
     }
+    for (size_t r = 0; st == CN_OK && r < level; r++)
+        delta[r] = z.c[0].data[r * n]; /* in [0, q_r) */
+    cn_bfv_ciphertext_clear(&z);
+    cn_bfv_plaintext_clear(&one);
     /* b_j mod t, as cn_linear_bias reduces it */
     for (size_t j = 0; st == CN_OK && j < nout; j++) {
         const cn_int128 b = lin->bias[j];
@@ -200,11 +205,10 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     for (size_t r = 0; st == CN_OK && r < level; r++) {
         const cn_mod_t m = qm[r];
         const cn_lin_kernel_fn kern = cn_lin_kernel(m.p, NULL);
-        const uint64_t dr = z.c[0].data[r * n]; /* Delta_r in [0, q_r) */
         for (size_t k = 0; k < nnz; k++)
             wmod[k] = cn_mod_from_int64(lin->w[k], m);
         for (size_t j = 0; j < nout; j++)
-            badd[j] = cn_mod_mul(cn_mod_reduce_u64(bt[j], m), dr, m);
+            badd[j] = cn_mod_mul(cn_mod_reduce_u64(bt[j], m), delta[r], m);
         for (size_t c = 0; c < size && st == CN_OK; c++) {
             const long nblk = (long)((n + CN_CHUNK_TILE - 1) / CN_CHUNK_TILE);
 #pragma omp parallel num_threads(cn_nthreads(s->threads))
@@ -238,8 +242,6 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
             }
         }
     }
-    cn_bfv_ciphertext_clear(&z);
-    cn_bfv_plaintext_clear(&one);
     free(wmod);
     free(bt);
     free(badd);

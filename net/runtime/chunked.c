@@ -175,7 +175,8 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
         out[j].transparent = 0;
         out[j].has_seed = 0;
     }
-    /* Delta_r for the plaintext 1: add_plain on the transparent zero (freed at once) */
+    /* Delta_r for the plaintext 1: add_plain on the transparent zero, in blocks of the
+     * pool given back at once (no memory beside the chunk) */
     cn_bfv_ciphertext_t z = {0};
     cn_bfv_plaintext_t one = {0};
     uint64_t delta[CN_BFV_MAX_Q] = {0};
@@ -184,7 +185,8 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     uint64_t *badd = malloc((nout ? nout : 1) * sizeof *badd);
     if (st == CN_OK && (!wmod || !bt || !badd))
         st = CN_ERR_NO_MEMORY;
-    if (st == CN_OK && (st = cn_bfv_ciphertext_reshape(&z, 2, level, 0, ctx)) == CN_OK)
+    if (st == CN_OK && (st = cn_pool_shape(s->pool, &z, 2, level, ctx)) == CN_OK &&
+        (st = cn_bfv_ciphertext_reshape(&z, 2, level, 0, ctx)) == CN_OK)
         z.t_index = ti;
     if (st == CN_OK && (st = cn_bfv_plaintext_init(&one, ctx, ti)) == CN_OK) {
         one.coeffs[0] = 1;
@@ -192,7 +194,7 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     }
     for (size_t r = 0; st == CN_OK && r < level; r++)
         delta[r] = z.c[0].data[r * n]; /* in [0, q_r) */
-    cn_bfv_ciphertext_clear(&z);
+    cn_pool_put(s->pool, &z);
     cn_bfv_plaintext_clear(&one);
     /* b_j mod t, as cn_linear_bias reduces it */
     for (size_t j = 0; st == CN_OK && j < nout; j++) {

@@ -183,7 +183,8 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
     uint64_t *wmod = malloc((nnz ? nnz : 1) * sizeof *wmod);
     uint64_t *bt = malloc((nout ? nout : 1) * sizeof *bt);
     uint64_t *badd = malloc((nout ? nout : 1) * sizeof *badd);
-    if (st == CN_OK && (!wmod || !bt || !badd))
+    const uint64_t **xr = malloc((nin ? nin : 1) * sizeof *xr);
+    if (st == CN_OK && (!wmod || !bt || !badd || !xr))
         st = CN_ERR_NO_MEMORY;
     if (st == CN_OK && (st = cn_pool_shape(s->pool, &z, 2, level, ctx)) == CN_OK &&
         (st = cn_bfv_ciphertext_reshape(&z, 2, level, 0, ctx)) == CN_OK)
@@ -213,14 +214,12 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
             badd[j] = cn_mod_mul(cn_mod_reduce_u64(bt[j], m), delta[r], m);
         for (size_t c = 0; c < size && st == CN_OK; c++) {
             const long nblk = (long)((n + CN_CHUNK_TILE - 1) / CN_CHUNK_TILE);
+            for (size_t i = 0; i < nin; i++)
+                xr[i] = in[i].c[c].data + r * n;
 #pragma omp parallel num_threads(cn_nthreads(s->threads))
             {
-                const uint64_t **xr = malloc((nin ? nin : 1) * sizeof *xr);
                 cn_lin_tiles_t tl = {0};
-                cn_status e =
-                    xr ? cn_lin_tiles_init(&tl, nin, nout, CN_CHUNK_TILE) : CN_ERR_NO_MEMORY;
-                for (size_t i = 0; e == CN_OK && i < nin; i++)
-                    xr[i] = in[i].c[c].data + r * n;
+                cn_status e = cn_lin_tiles_init(&tl, nin, nout, CN_CHUNK_TILE);
 #pragma omp for schedule(dynamic, 1)
                 for (long b = 0; b < nblk; b++) {
                     if (e != CN_OK)
@@ -238,12 +237,12 @@ static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t 
 #ifdef __SSE2__
                 _mm_sfence(); /* the streamed lines before the region's barrier */
 #endif
-                free(xr);
                 cn_lin_tiles_clear(&tl);
                 CN_OMP_COLLECT(st, e);
             }
         }
     }
+    free(xr);
     free(wmod);
     free(bt);
     free(badd);

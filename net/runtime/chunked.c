@@ -7,9 +7,13 @@
  * the same bytes as layer by layer (tests/net/test_chunked.c compares them); L2's biases are
  * added once, at the end. Peak memory: the window, one chunk and L2's outputs
  * (cn_segment_peak) instead of every input beside every output of L1. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "runtime.h"
 
@@ -129,6 +133,119 @@ static cn_status accumulate(cn_bfv_ciphertext_t *acc, const cn_bfv_ciphertext_t 
         }
     }
     free(wmod);
+    return st;
+}
+
+/* dst[0..len) = src[0..len) with streaming (non-temporal) stores where the target allows
+ * them: a chunk's L1 outputs are read again only after the whole chunk (far more than the
+ * caches hold), so their lines go to memory without first being read (no read for
+ * ownership) and without evicting the inputs' tiles. The same words as memcpy. */
+static void store_stream(uint64_t *dst, const uint64_t *src, size_t len)
+{
+#ifdef __SSE2__
+    if (((uintptr_t)dst & 15) == 0 && len % 2 == 0) {
+        for (size_t t = 0; t < len; t += 2)
+            _mm_stream_si128((__m128i *)(dst + t), _mm_load_si128((const __m128i *)(src + t)));
+        return;
+    }
+#endif
+    memcpy(dst, src, len * sizeof *dst);
+}
+
+/* out[0..nout) = lin(in) with biases (plaintext modulus ti), the residues of
+ * cn_linear_layer in one pass over the outputs: per tile of coefficients the kernel's sums
+ * (cn_lin_tiles_t), the bias added in the tile of coefficient 0 of c0, the tile streamed
+ * out (store_stream). cn_linear_bias adds Delta b_j by cn_bfv_add_plain of the constant
+ * plaintext b_j mod t, a second pass over every output's c0 that changes only
+ * coefficient 0 of each row r: by (b_j mod t) Delta_r mod q_r, Delta_r the residue that
+ * add_plain adds for the plaintext 1 (read here from a zero ciphertext); the same sum
+ * mod q_r. */
+static cn_status conv_chunk(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *in,
+                            const cn_lin_t *lin, size_t ti, const cn_server_t *s)
+{
+    const cn_bfv_context_t *ctx = s->ctx;
+    const size_t size = in[0].size, level = in[0].level, n = cn_bfv_context_params(ctx)->n;
+    const size_t nin = lin->nin, nout = lin->nout, nnz = lin->row[nout];
+    const cn_mod_t *qm = cn_bfv_context_level_primes(ctx, level, NULL);
+    const cn_mod_t tm = cn_bfv_context_plain_moduli(ctx, NULL)[ti];
+    cn_status st = CN_OK;
+    for (size_t j = 0; j < nout && st == CN_OK; j++) {
+        st = cn_bfv_ciphertext_reshape(&out[j], size, level, CN_BFV_NO_ZERO_FILL, ctx);
+        out[j].t_index = ti;
+        out[j].transparent = 0;
+        out[j].has_seed = 0;
+    }
+    /* Delta_r for the plaintext 1: add_plain on the transparent zero, in blocks of the
+     * pool given back at once (no memory beside the chunk) */
+    cn_bfv_ciphertext_t z = {0};
+    cn_bfv_plaintext_t one = {0};
+    uint64_t delta[CN_BFV_MAX_Q] = {0};
+    uint64_t *wmod = malloc((nnz ? nnz : 1) * sizeof *wmod);
+    uint64_t *bt = malloc((nout ? nout : 1) * sizeof *bt);
+    uint64_t *badd = malloc((nout ? nout : 1) * sizeof *badd);
+    const uint64_t **xr = malloc((nin ? nin : 1) * sizeof *xr);
+    if (st == CN_OK && (!wmod || !bt || !badd || !xr))
+        st = CN_ERR_NO_MEMORY;
+    if (st == CN_OK && (st = cn_pool_shape(s->pool, &z, 2, level, ctx)) == CN_OK &&
+        (st = cn_bfv_ciphertext_reshape(&z, 2, level, 0, ctx)) == CN_OK)
+        z.t_index = ti;
+    if (st == CN_OK && (st = cn_bfv_plaintext_init(&one, ctx, ti)) == CN_OK) {
+        one.coeffs[0] = 1;
+        st = cn_bfv_add_plain(&z, &z, &one, ctx);
+    }
+    for (size_t r = 0; st == CN_OK && r < level; r++)
+        delta[r] = z.c[0].data[r * n]; /* in [0, q_r) */
+    cn_pool_put(s->pool, &z);
+    cn_bfv_plaintext_clear(&one);
+    /* b_j mod t, as cn_linear_bias reduces it */
+    for (size_t j = 0; st == CN_OK && j < nout; j++) {
+        const cn_int128 b = lin->bias[j];
+        const unsigned __int128 ub = b < 0 ? -(unsigned __int128)b : (unsigned __int128)b;
+        bt[j] = (uint64_t)(ub % tm.p);
+        if (b < 0)
+            bt[j] = cn_mod_neg(bt[j], tm);
+    }
+    for (size_t r = 0; st == CN_OK && r < level; r++) {
+        const cn_mod_t m = qm[r];
+        const cn_lin_kernel_fn kern = cn_lin_kernel(m.p, NULL);
+        for (size_t k = 0; k < nnz; k++)
+            wmod[k] = cn_mod_from_int64(lin->w[k], m);
+        for (size_t j = 0; j < nout; j++)
+            badd[j] = cn_mod_mul(cn_mod_reduce_u64(bt[j], m), delta[r], m);
+        for (size_t c = 0; c < size && st == CN_OK; c++) {
+            const long nblk = (long)((n + CN_CHUNK_TILE - 1) / CN_CHUNK_TILE);
+            for (size_t i = 0; i < nin; i++)
+                xr[i] = in[i].c[c].data + r * n;
+#pragma omp parallel num_threads(cn_nthreads(s->threads))
+            {
+                cn_lin_tiles_t tl = {0};
+                cn_status e = cn_lin_tiles_init(&tl, nin, nout, CN_CHUNK_TILE);
+#pragma omp for schedule(dynamic, 1)
+                for (long b = 0; b < nblk; b++) {
+                    if (e != CN_OK)
+                        continue;
+                    const size_t cs = (size_t)b * CN_CHUNK_TILE;
+                    const size_t len = cs + CN_CHUNK_TILE < n ? CN_CHUNK_TILE : n - cs;
+                    cn_lin_tiles_load(&tl, xr, cs, len);
+                    kern(tl.os, (const uint64_t *const *)tl.xs, lin, wmod, 0, nout, 0, len, m);
+                    for (size_t j = 0; j < nout; j++) {
+                        if (c == 0 && cs == 0) /* both in [0, q_r) */
+                            tl.os[j][0] = cn_mod_add(tl.os[j][0], badd[j], m);
+                        store_stream(out[j].c[c].data + r * n + cs, tl.os[j], len);
+                    }
+                }
+#ifdef __SSE2__
+                _mm_sfence(); /* the streamed lines before the region's barrier */
+#endif
+                cn_lin_tiles_clear(&tl);
+                CN_OMP_COLLECT(st, e);
+            }
+        }
+    }
+    free(xr);
+    free(wmod);
+    free(bt);
+    free(badd);
     return st;
 }
 
@@ -257,7 +374,9 @@ cn_status cn_chunked_part(cn_ctvec_t *v, const uint8_t *in, size_t len, size_t t
         for (size_t a = 0; st == CN_OK && a < nr; a++)
             st = cn_pool_shape(s->pool, &ch.ct[a], 2, L, s->ctx);
         if (st == CN_OK)
-            st = cn_linear_layer(ch.ct, cin, &sub, ti, s);
+            st = s->linear_mode == CN_LINEAR_PER_CIPHERTEXT
+                     ? cn_linear_layer(ch.ct, cin, &sub, ti, s)
+                     : conv_chunk(ch.ct, cin, &sub, ti, s);
         cn_lin_clear(&sub);
         /* the inputs no later chunk reads */
         for (size_t i = 0; i < nin; i++)

@@ -1,7 +1,11 @@
 /* Shared test helpers. */
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -148,4 +152,57 @@ void cn_test_slurp(char *buf, size_t cap, const char *file)
     buf[n] = 0;
     if (f)
         fclose(f);
+}
+
+pid_t cn_test_spawn(const char *const *argv, const cn_test_spawn_t *o)
+{
+    const pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid > 0)
+        return pid;
+    const int fo = open(o->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int fe = open(o->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || (o->cwd && chdir(o->cwd)))
+        _exit(127);
+    if (o->fsize_limit) {
+        const struct rlimit rl = {(rlim_t)o->fsize_limit, (rlim_t)o->fsize_limit};
+        signal(SIGXFSZ, SIG_IGN);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(127);
+    }
+    setenv("ASAN_OPTIONS", "exitcode=86", 1);
+    setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", o->threads ? o->threads : 2);
+    setenv("OMP_NUM_THREADS", threads, 1);
+    if (o->set_token && o->token)
+        setenv("CRYPTONETS_TOKEN", o->token, 1);
+    else if (o->set_token)
+        unsetenv("CRYPTONETS_TOKEN");
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+}
+
+void cn_test_tool_status(int status, const char *err, const char *what)
+{
+    ck_assert_msg(!strstr(err, "Sanitizer") && !strstr(err, "runtime error"),
+                  "%s: sanitizer report:\n%s", what, err);
+    if (WIFEXITED(status)) {
+        const int rc = WEXITSTATUS(status);
+        ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "%s: exit %d\n%s", what, rc, err);
+    }
+}
+
+int cn_test_run_tool(char *out, size_t out_cap, char *err, size_t err_cap,
+                     const char *const *argv, const cn_test_spawn_t *o)
+{
+    int status;
+    const pid_t pid = cn_test_spawn(argv, o);
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    cn_test_slurp(out, out_cap, o->out);
+    cn_test_slurp(err, err_cap, o->err);
+    ck_assert_msg(WIFEXITED(status), "%s %s: killed by signal %d\n%s", argv[1],
+                  argv[1] && argv[2] ? argv[2] : "", WTERMSIG(status), err);
+    cn_test_tool_status(status, err, argv[1]);
+    return WEXITSTATUS(status);
 }

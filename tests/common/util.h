@@ -6,6 +6,7 @@
 #include <check.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cryptonets/rand.h"
 
@@ -71,6 +72,33 @@ void cn_test_cli_bin(char *bin, size_t cap);
 
 /* The file's first cap - 1 bytes into buf, NUL-terminated (empty if it cannot be read). */
 void cn_test_slurp(char *buf, size_t cap, const char *file);
+
+/* How cn_test_spawn starts the tool. */
+typedef struct {
+    const char *out, *err; /* files for its stdout and stderr (created, mode 0600) */
+    const char *cwd;       /* its working directory; NULL: the runner's */
+    long fsize_limit;      /* RLIMIT_FSIZE in bytes, SIGXFSZ ignored (writes past it fail
+                              with EFBIG); 0: none */
+    int threads;           /* OMP_NUM_THREADS; 0: 2 */
+    int set_token;         /* 1: CRYPTONETS_TOKEN = token, or unset when token is NULL */
+    const char *token;
+} cn_test_spawn_t;
+
+/* Starts argv[0] (the tool, e.g. from cn_test_cli_bin) with the NULL-terminated argv in a
+ * child process as o says, with sanitizer findings mapped to exit statuses 86 (ASan) and 87
+ * (UBSan); a failure to start is exit status 127. Returns the child's pid. */
+pid_t cn_test_spawn(const char *const *argv, const cn_test_spawn_t *o);
+
+/* Fails the test when the waitpid status of a tool started by cn_test_spawn says it
+ * reported a sanitizer finding or could not start (86, 87, 127), or when err (its stderr)
+ * holds a sanitizer report; what names the run in the message. */
+void cn_test_tool_status(int status, const char *err, const char *what);
+
+/* cn_test_spawn, then waits for the tool and reads its stdout and stderr (o->out, o->err)
+ * into out and err (cap bytes each, NUL-terminated); fails the test when it was killed by a
+ * signal or cn_test_tool_status objects. Returns its exit status. */
+int cn_test_run_tool(char *out, size_t out_cap, char *err, size_t err_cap,
+                     const char *const *argv, const cn_test_spawn_t *o);
 
 /* A test case with a generous time limit (seconds, scaled by CK_TIMEOUT_MULTIPLIER). */
 TCase *cn_tcase(const char *name, double seconds);

@@ -64,26 +64,8 @@ static pid_t start(const char *arg0, va_list ap)
     char o[256], e[256];
     path(o, "stdout.txt");
     path(e, "stderr.txt");
-    const pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        const int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0 || chdir(dir) != 0)
-            _exit(127);
-        if (fsize_limit) { /* writes past the limit fail with EFBIG (SIGXFSZ ignored) */
-            struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
-            signal(SIGXFSZ, SIG_IGN);
-            if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-                _exit(127);
-        }
-        setenv("ASAN_OPTIONS", "exitcode=86", 1);
-        setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
-        setenv("OMP_NUM_THREADS", "2", 1);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return cn_test_spawn(
+        argv, &(cn_test_spawn_t){.out = o, .err = e, .cwd = dir, .fsize_limit = fsize_limit});
 }
 
 /* Waits for pid; its output lands in out_buf and err_buf. The exit status, or -signal. */
@@ -96,13 +78,8 @@ static int finish(pid_t pid)
     path(e, "stderr.txt");
     cn_test_slurp(out_buf, sizeof out_buf, o);
     cn_test_slurp(err_buf, sizeof err_buf, e);
-    ck_assert_msg(!strstr(err_buf, "Sanitizer") && !strstr(err_buf, "runtime error"),
-                  "sanitizer report:\n%s", err_buf);
-    if (!WIFEXITED(status))
-        return -WTERMSIG(status);
-    const int rc = WEXITSTATUS(status);
-    ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "exit %d\n%s", rc, err_buf);
-    return rc;
+    cn_test_tool_status(status, err_buf, "the tool");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
 static int cli(const char *arg0, ...)

@@ -65,30 +65,8 @@ static int cli(const char *arg0, ...)
     char o[256], e[256];
     path(o, "stdout.txt");
     path(e, "stderr.txt");
-    const pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        const int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        setenv("ASAN_OPTIONS", "exitcode=86", 1);
-        setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
-        setenv("OMP_NUM_THREADS", "2", 1);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    ck_assert(waitpid(pid, &status, 0) == pid);
-    cn_test_slurp(out_buf, sizeof out_buf, o);
-    cn_test_slurp(err_buf, sizeof err_buf, e);
-    ck_assert_msg(WIFEXITED(status), "%s: killed by signal %d\n%s", argv[1], WTERMSIG(status),
-                  err_buf);
-    ck_assert_msg(!strstr(err_buf, "Sanitizer") && !strstr(err_buf, "runtime error"),
-                  "%s: sanitizer report:\n%s", argv[1], err_buf);
-    const int rc = WEXITSTATUS(status);
-    ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "%s: exit %d\n%s", argv[1], rc, err_buf);
-    return rc;
+    return cn_test_run_tool(out_buf, sizeof out_buf, err_buf, sizeof err_buf, argv,
+                            &(cn_test_spawn_t){.out = o, .err = e});
 }
 
 /* exit status want, and an error that mentions each NULL-terminated string */

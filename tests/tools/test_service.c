@@ -105,24 +105,9 @@ static pid_t spawn(const char *tag, const char *token, const char *const *args)
     path(o, name);
     snprintf(name, sizeof name, "%.32s.err", tag);
     path(e, name);
-    const pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        const int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        const int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(127);
-        setenv("ASAN_OPTIONS", "exitcode=86", 1);
-        setenv("UBSAN_OPTIONS", "exitcode=87:halt_on_error=1", 1);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        if (token)
-            setenv("CRYPTONETS_TOKEN", token, 1);
-        else
-            unsetenv("CRYPTONETS_TOKEN");
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
+    return cn_test_spawn(
+        argv,
+        &(cn_test_spawn_t){.out = o, .err = e, .threads = 1, .set_token = 1, .token = token});
 }
 
 /* Waits (at most limit seconds) for pid; its exit status, after checking it was not
@@ -145,11 +130,8 @@ static int finish(pid_t pid, const char *tag, double limit)
     char *err = slurp(e, NULL);
     ck_assert_msg(WIFEXITED(status), "%s: killed by signal %d\n%s", tag, WTERMSIG(status),
                   err ? err : "");
-    ck_assert_msg(!err || (!strstr(err, "Sanitizer") && !strstr(err, "runtime error")),
-                  "%s: sanitizer report:\n%s", tag, err);
+    cn_test_tool_status(status, err ? err : "", tag);
     const int rc = WEXITSTATUS(status);
-    ck_assert_msg(rc != 86 && rc != 87 && rc != 127, "%s: exit %d\n%s", tag, rc,
-                  err ? err : "");
     free(err);
     return rc;
 }

@@ -86,3 +86,20 @@ void cn_test_small_cnn(cn_model_t *m, uint64_t stream)
     ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_dense(m, 3, w + 300, b + 9, &d), CN_OK);
 }
+
+void cn_test_tool_model(cn_model_t *m, int variant)
+{
+    enum { NIN = 6, NH = 4, NOUT = 3 };
+    double w1[NH * NIN], b1[NH], w2[NOUT * NH], b2[NOUT] = {0.2, -0.1, 0.05};
+    for (int i = 0; i < NH * NIN; i++)
+        w1[i] = ((i * 7 + variant * 5) % 13 - 6) / 6.0;
+    for (int i = 0; i < NH; i++)
+        b1[i] = (i - 1.5) / 3;
+    for (int i = 0; i < NOUT * NH; i++)
+        w2[i] = ((i * 5 + variant) % 9 - 4) / 4.0;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_model_init(m, 1, 1, NIN, 1.0 / 15, 0, 15), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, NH, w1, b1, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(m, NOUT, w2, b2, &d), CN_OK);
+}

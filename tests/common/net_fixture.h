@@ -33,6 +33,11 @@ void cn_test_net_close(cn_test_net_t *t);
  * [-1, 1] and biases in [-1, 1] drawn from the test generator's stream. */
 void cn_test_small_cnn(cn_model_t *m, uint64_t stream);
 
+/* The tool suites' model: dense(4) -> square -> dense(3) on 6 raw inputs in [0, 15] (input
+ * scale 1/15), fixed weights in [-1, 1]; variant 0 is the usual one, another variant changes
+ * the weights (another plan of the same shape). Asserted. */
+void cn_test_tool_model(cn_model_t *m, int variant);
+
 /* open (server on one thread), run, close: one round trip of plan p. */
 void cn_test_run_plan(cn_int128 *got, int *budget, const cn_plan_t *p, const int64_t *x,
                       size_t count, uint64_t stream);

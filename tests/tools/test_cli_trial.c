@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/net_fixture.h"
 #include "common/util.h"
 #include "cryptonets/cryptonets.h"
 
@@ -91,19 +92,9 @@ static json_t *out_json(void)
 /* dense(4) -> square -> dense(3) on 6 raw inputs in [0, 15] (test_cli.c's model) */
 static void make_model(const char *file)
 {
-    double w1[4 * NIN], b1[4], w2[NOUT * 4], b2[NOUT] = {0.2, -0.1, 0.05};
-    for (int i = 0; i < 4 * NIN; i++)
-        w1[i] = ((i * 7) % 13 - 6) / 6.0;
-    for (int i = 0; i < 4; i++)
-        b1[i] = (i - 1.5) / 3;
-    for (int i = 0; i < NOUT * 4; i++)
-        w2[i] = ((i * 5) % 9 - 4) / 4.0;
     cn_model_t m;
     cn_net_diag_t d = {{0}};
-    ck_assert_int_eq(cn_model_init(&m, 1, 1, NIN, 1.0 / 15, 0, 15), CN_OK);
-    ck_assert_int_eq(cn_model_add_dense(&m, 4, w1, b1, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
-    ck_assert_int_eq(cn_model_add_dense(&m, NOUT, w2, b2, &d), CN_OK);
+    cn_test_tool_model(&m, 0);
     ck_assert_int_eq(cn_model_save(&m, file, &d), CN_OK);
     cn_model_clear(&m);
 }

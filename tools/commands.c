@@ -33,7 +33,8 @@ static int security_bits(const cn_bfv_params_t *prm)
 static size_t calib_needed(const cn_quant_report_t *q)
 {
     const double tol = q->exact || !(q->tolerance > 0) ? 0.002 : q->tolerance;
-    return (size_t)ceil(2 / tol - 1e-9);
+    const double need = ceil(2 / tol - 1e-9);         /* tol in (0, 1]: at least 2 */
+    return need < 1e15 ? (size_t)need : (size_t)1e15; /* a tiny --tolerance: no overflow */
 }
 
 /* The warning for a calibration set too small to resolve the criterion, into w; 0 when
@@ -551,7 +552,8 @@ static int place_key(const char *tmp, const char *path, int force)
 /* The client key (through save, under OUT.partial-PID until the evaluation keys are
  * written, then renamed) and the evaluation keys keys[0..klen) in a container of header h:
  * a failure at any point leaves any existing key and evaluation keys as they were and no
- * partial file. 0 or an exit status with the reason printed. */
+ * partial file (but for the evaluation keys' final rename failing after --force replaced
+ * the key, which the message says). 0 or an exit status with the reason printed. */
 int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, size_t klen,
                      cli_save_fn save, const void *client)
 {
@@ -579,21 +581,42 @@ int cli_keygen_write(cli_args_t *a, const cli_head_t *h, const uint8_t *keys, si
             return cli_fail(CLI_ERROR, a, "%s%s", a->out, d.msg + kl);
         return cli_fail(CLI_ERROR, a, "%s", d.msg);
     }
+    /* the evaluation keys written under their temporary name, then the key placed (an
+     * existing one without --force stops here, before the evaluation keys are touched),
+     * then the evaluation keys renamed into place */
     int rc = 0;
     cli_writer_t w = {0};
     if (cli_writer_open(&w, a->eval_keys, h, err, sizeof err) ||
-        cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
-        cli_writer_close(&w, err, sizeof err)) {
+        cli_writer_put(&w, 0, keys, klen, err, sizeof err)) {
         if (w.f)
             (void)cli_writer_close(&w, err, sizeof err);
         rc = cli_fail(CLI_ERROR, a, "%s", err);
     }
-    if (!rc && place_key(kpart, t.path, a->force) != 0)
+    struct stat ks;
+    const int have_ks = stat(kpart, &ks) == 0;
+    if (!rc && place_key(kpart, t.path, a->force) != 0) {
         rc = cli_fail(CLI_ERROR, a, "%s: %s", a->out, strerror(errno));
-    if (rc)
+        w.f = NULL; /* the evaluation keys' temporary file removed, the old ones kept */
+        cli_out_abandon(&w.o);
+    }
+    if (rc) {
         remove(kpart); /* no key without its evaluation keys */
+        cli_partial_drop(kpart);
+        return rc;
+    }
     cli_partial_drop(kpart);
-    return rc;
+    if (cli_writer_close(&w, err, sizeof err)) {
+        /* rare (the rename or the flush failed): the key just placed goes too, unless
+         * --force replaced an older one, which is gone either way */
+        struct stat ps;
+        if (!a->force && have_ks && stat(t.path, &ps) == 0 && ps.st_dev == ks.st_dev &&
+            ps.st_ino == ks.st_ino)
+            (void)remove(t.path);
+        return cli_fail(CLI_ERROR, a, "%s (%s %s)", err, a->out,
+                        a->force ? "was replaced: run keygen again with --force"
+                                 : "was not kept");
+    }
+    return 0;
 }
 
 static cn_status save_batched(const void *c, const char *path, cn_net_diag_t *d)

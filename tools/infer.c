@@ -1835,6 +1835,14 @@ static int check_output(const infer_opts_t *o, const char *inputs)
                : 0;
 }
 
+/* 1 when path names a FIFO (an input given as <(...)): it is read once, by the inputs'
+ * thread, and is not opened before (opening would wait for its writer) */
+static int is_fifo(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode);
+}
+
 int cli_infer(int argc, char **argv)
 {
     t_start = cli_now();
@@ -1848,7 +1856,7 @@ int cli_infer(int argc, char **argv)
         return rc;
     char ierr[4400]; /* the key and the inputs can be read: before the server is asked */
     if (!o.del &&
-        ((!o.job && inputs && cli_check_input(inputs, ierr, sizeof ierr)) ||
+        ((!o.job && inputs && !is_fifo(inputs) && cli_check_input(inputs, ierr, sizeof ierr)) ||
          cli_check_input(o.key, ierr, sizeof ierr) ||
          cli_check_kind(o.key, CLI_FILE_KEY, ierr, sizeof ierr) ||
          (o.eval_keys && cli_check_kind(o.eval_keys, CLI_FILE_EVAL_KEYS, ierr, sizeof ierr))))

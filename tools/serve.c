@@ -370,6 +370,14 @@ static int check_port_file(const char *f)
     char err[4400];
     if (cli_check_output(f, "", err, sizeof err))
         return usage_error("--port-file %s", err);
+    /* a FIFO would hold the main thread in open() until someone reads it: SIGTERM,
+     * expiry and the long polls' deadlines wait on that thread */
+    cli_target_t t;
+    if (cli_out_target(&t, f, err, sizeof err) == 0 && t.kind == CLI_TARGET_STREAM && t.what &&
+        !strcmp(t.what, "a FIFO"))
+        return usage_error("--port-file %s: a FIFO (the server would wait for its reader "
+                           "before serving its signals); give a regular file",
+                           f);
     return 0;
 }
 

@@ -472,6 +472,32 @@ START_TEST(test_service_flow)
     ck_assert_msg(strstr(err, "timeline") == NULL, "a timeline unasked for:\n%s", err);
     free(err);
     unlink(out);
+    /* INPUTS as a FIFO (as <(...) gives): read once, by the inputs' thread, and not opened
+     * by the checks before (which would wait for the writer) */
+    char fifo[256];
+    path(fifo, "fifo.csv");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const pid_t wr = fork();
+    ck_assert(wr >= 0);
+    if (wr == 0) {
+        const int fi = open(in, O_RDONLY), fo = open(fifo, O_WRONLY);
+        char b[4096];
+        ssize_t k;
+        while (fi >= 0 && fo >= 0 && (k = read(fi, b, sizeof b)) > 0)
+            if (write(fo, b, (size_t)k) != k)
+                _exit(1);
+        _exit(fi >= 0 && fo >= 0 ? 0 : 1);
+    }
+    const int frc = infer("infer_fifo", s.port, NULL, key, fifo, out, NULL, NULL);
+    if (frc != 0)
+        kill(wr, SIGKILL); /* a writer nobody reads would wait for ever */
+    int wst;
+    ck_assert(waitpid(wr, &wst, 0) == wr);
+    ck_assert_msg(frc == 0, "%s", err_of("infer_fifo"));
+    ck_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    check_outputs(out, x, ROWS);
+    unlink(out);
+    unlink(fifo);
     /* CRYPTONETS_TIMELINE (docs/service.md, "Timeline"): the steps of the run, in order,
      * each with the wall clock */
     setenv("CRYPTONETS_TIMELINE", "1", 1);
@@ -516,7 +542,8 @@ START_TEST(test_service_flow)
     answer_t *a = malloc(sizeof *a);
     ck_assert_int_eq(request(a, s.port, "GET", "/v1/health", NULL, NULL, 0), 200);
     ck_assert_int_eq(request(a, s.port, "GET", "/metrics", NULL, NULL, 0), 200);
-    ck_assert_msg(strstr(a->body, "cryptonets_jobs_finished_total{result=\"done\"} 2") != NULL,
+    /* infer, infer_fifo, infer2 */
+    ck_assert_msg(strstr(a->body, "cryptonets_jobs_finished_total{result=\"done\"} 3") != NULL,
                   "%s", a->body);
     ck_assert_ptr_nonnull(strstr(a->body, "cryptonets_memory_rss_bytes"));
     free(a);
@@ -3462,6 +3489,19 @@ START_TEST(test_service_port_link)
     path(link, "port.link");
     path(target, "port.real");
     ck_assert_int_eq(symlink("port.real", link), 0);
+    /* a FIFO is refused at start: the server's main thread would wait in open() for a
+     * reader, and SIGTERM with it */
+    char fifo[256];
+    path(fifo, "port.fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(
+        tool("pfifo", NULL,
+             (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",
+                              "127.0.0.1:0", "--port-file", fifo, NULL}),
+        2);
+    char *ferr = err_of("pfifo");
+    ck_assert_msg(strstr(ferr, "a FIFO") != NULL, "%s", ferr);
+    free(ferr);
     const pid_t pid =
         spawn("plink", NULL,
               (const char *[]){"serve", "--plan", plan, "--state-dir", state, "--listen",

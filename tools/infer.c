@@ -8,6 +8,7 @@
  * each is retried on a lost connection and on 503/429. */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -232,6 +233,7 @@ typedef struct {
     const char *base, *cacert;
     char auth[1100];
     const infer_opts_t *o;
+    const char *inm; /* an If-None-Match field for the next request, or NULL */
 } http_t;
 
 typedef struct {
@@ -828,6 +830,8 @@ static int http_try1(http_t *c, const char *method, const char *path, const uint
         struct curl_slist *hd = NULL;
         if (c->auth[0])
             hd = curl_slist_append(hd, c->auth);
+        if (c->inm)
+            hd = curl_slist_append(hd, c->inm);
         if (body || upload || stream)
             hd = curl_slist_append(hd, "Content-Type: application/octet-stream");
         curl_easy_setopt(h, CURLOPT_URL, url);
@@ -1474,11 +1478,37 @@ static void *read_inputs(void *arg)
     return NULL;
 }
 
+/* The plan digest a client key file records (docs/cli.md, "Client state format": the
+ * 32-byte frame header, magic CNCS, version, then the digest at bytes [40, 72), before any
+ * secret byte), read without loading the key: the tag infer asks the server's plan by.
+ * Only a hint: the cached plan's bytes are hashed, and the key loaded, before either is
+ * trusted. 0, or 1 when the file is not a client key. */
+static int key_plan_digest(uint8_t out[32], const char *key)
+{
+    uint8_t h[72];
+    const int fd = open(key, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    size_t got = 0;
+    while (got < sizeof h) {
+        const ssize_t k = read(fd, h + got, sizeof h - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (got < sizeof h || memcmp(h + 32, "CNCS", 4) != 0)
+        return 1;
+    memcpy(out, h + 40, 32);
+    return 0;
+}
+
 static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char *dir)
 {
-    char plan_path[4200], batch_path[4200], reply_path[4200], part_path[4200], path[512];
+    char batch_path[4200], reply_path[4200], part_path[4200], path[512];
     char kid[65] = "", job[65] = "";
-    snprintf(plan_path, sizeof plan_path, "%s/plan.cnp", dir);
     snprintf(part_path, sizeof part_path, "%s/part.bin", dir);
     snprintf(batch_path, sizeof batch_path, "%s/batch.bin", dir);
     snprintf(reply_path, sizeof reply_path, "%s/reply.bin", dir);
@@ -1505,29 +1535,70 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         free(r.body);
         return rc;
     }
-    /* 1. the plan, checked against its digest and against the key */
-    if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
-        goto done;
-    if (r.status != 200) {
-        rc = server_error(&r, "GET /v1/plan");
-        goto done;
+    /* 1. the plan, checked against its digest and against the key: the cache
+     * CLIENT_KEY.plan when the server answers 304 to its tag (docs/service.md, "The
+     * client") */
+    char cache[4200];
+    snprintf(cache, sizeof cache, "%s.plan", o->key);
+    uint8_t d[32], want[32];
+    char hex[65], inm[128];
+    const uint8_t *pb = NULL; /* the plan's bytes: r.body or cached */
+    size_t plen = 0;
+    uint8_t *cached = NULL;
+    struct stat cst;
+    const int tagged = stat(cache, &cst) == 0 && key_plan_digest(want, o->key) == 0;
+    if (tagged) {
+        svc_hex(hex, want, 32);
+        snprintf(inm, sizeof inm, "If-None-Match: \"%s\"", hex);
+        c->inm = inm;
     }
-    TL("plan received (%zu bytes)", r.len);
-    uint8_t d[32];
-    char hex[65];
-    crypto_hash_sha256(d, (const uint8_t *)r.body, r.len);
+    rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r);
+    c->inm = NULL;
+    if (rc)
+        goto done;
+    if (tagged && r.status == 304) {
+        /* the server's plan is the key's: the cached bytes serve when they are that plan */
+        const int unread = cli_read_file(&cached, &plen, cache, err, sizeof err);
+        if (!unread) {
+            crypto_hash_sha256(d, cached, plen);
+            if (memcmp(d, want, 32) == 0 && strcmp(hex, r.plan_sha) == 0)
+                pb = cached;
+        }
+        if (!pb) {
+            fprintf(stderr, "cryptonets infer: %s: %s; the plan is fetched again\n", cache,
+                    unread ? err : "not the plan the server named (damaged or replaced)");
+            if ((rc = http_do(c, "GET", "/v1/plan", NULL, 0, NULL, 0, NULL, &r)))
+                goto done;
+        } else {
+            TL("plan received (304: %s, %zu bytes)", cache, plen);
+        }
+    }
+    if (!pb) {
+        if (r.status != 200) {
+            rc = server_error(&r, "GET /v1/plan");
+            goto done;
+        }
+        TL("plan received (%zu bytes)", r.len);
+        pb = (const uint8_t *)r.body;
+        plen = r.len;
+    }
+    crypto_hash_sha256(d, pb, plen);
     svc_hex(hex, d, 32);
     server_max_records = r.max_records;
     if (strcmp(hex, r.plan_sha) != 0) {
         rc = cli_fail(CLI_ERROR, &A, "the plan's bytes do not match their SHA-256 header");
         goto done;
     }
-    if (cli_write_file(plan_path, (const uint8_t *)r.body, r.len, err, sizeof err)) {
-        rc = cli_fail(CLI_ERROR, &A, "%s", err);
-        goto done;
+    {
+        cn_net_diag_t pd = {{0}};
+        const cn_status pst = cn_plan_from_bytes(&p.plan, pb, plen, 0, &pd);
+        if (pst != CN_OK) {
+            rc = cli_fail(CLI_ERROR, &A, "the server's plan: %s",
+                          pd.msg[0] ? pd.msg : cn_strerror(pst));
+            goto done;
+        }
+        memcpy(p.digest, d, 32);
     }
-    if ((rc = cli_plan_load(&p, &A, plan_path)))
-        goto done;
     TL("plan loaded");
     if (!o->job) {
         in.cols = cn_plan_inputs(p.plan);
@@ -1549,6 +1620,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     }
     say(o, "plan %.16s... matches %s", hex, o->key);
     TL("plan and key loaded");
+    if (pb != cached) { /* fetched: kept for the next run (not needed by this one) */
+        if (cli_write_file(cache, pb, plen, err, sizeof err))
+            fprintf(stderr, "cryptonets infer: the plan is not cached: %s\n", err);
+        TL("plan cached");
+    }
+    free(cached);
+    cached = NULL;
     /* 2. the inputs (read and range-checked by their thread once the plan said their shape
      * and range), checked before any key is made, registered or cached (a bad value costs
      * no upload and leaves no file), and split over jobs of at most the server's
@@ -1753,7 +1831,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     cli_args_t da = {.cmd = "infer",
                      .pos = {o->key, reply_path},
                      .npos = 2,
-                     .plan = plan_path,
+                     .plan = "the server's plan", /* in messages only: it is loaded */
                      .out = o->out,
                      .json = o->json,
                      .raw = o->raw,
@@ -1765,7 +1843,7 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         rc = cli_fail(CLI_ERROR, &A, "out of memory");
         goto done;
     }
-    if ((rc = pcl ? cli_decrypt(&da) : cli_decrypt_loaded(&da, &p, cl, kidb)))
+    if ((rc = pcl ? cli_decrypt_packed(&da, &p) : cli_decrypt_loaded(&da, &p, cl, kidb)))
         goto done;
     TL("decrypted, output written");
     say(o, "done");
@@ -1806,6 +1884,7 @@ done:
     cn_packed_client_free(pcl);
     cli_plan_clear(&p);
     free(r.body);
+    free(cached);
     return rc;
 }
 

@@ -3522,6 +3522,81 @@ START_TEST(test_service_port_link)
 }
 END_TEST
 
+/* The plan cache CLIENT_KEY.plan (docs/service.md, "The client"): made by the first run,
+ * byte for byte the server's plan (the oracle: plan.cnp as compiled here); the next run
+ * asks with its tag and uses it on 304; a damaged cache, an empty one and one holding
+ * another plan are detected, fetched again and rewritten; the predictions equal the
+ * integer network's every time. */
+START_TEST(test_service_plan_cache)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    server_t s;
+    start_server(&s, "serve", NULL);
+    char key[256], in[256], out[256], plan[256], model[256], other[256], cache[300];
+    path(key, "client.key");
+    path(in, "in.csv");
+    path(out, "out.csv");
+    path(plan, "plan.cnp");
+    path(model, "model.cnm");
+    path(other, "other.cnp");
+    snprintf(cache, sizeof cache, "%s.plan", key);
+    ck_assert_msg(infer("pc1", s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pc1"));
+    check_outputs(out, x, ROWS);
+    unlink(out);
+    size_t plen = 0, clen = 0;
+    char *pb = slurp(plan, &plen), *cb = slurp(cache, &clen);
+    ck_assert_ptr_nonnull(pb);
+    ck_assert_msg(cb != NULL && clen == plen && memcmp(cb, pb, plen) == 0,
+                  "%s is not the server's plan", cache);
+    free(cb);
+    setenv("CRYPTONETS_TIMELINE", "1", 1);
+    ck_assert_msg(infer("pc2", s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                  err_of("pc2"));
+    check_outputs(out, x, ROWS);
+    unlink(out);
+    err_has("pc2", "plan received (304");
+    err_lacks("pc2", "fetched again");
+    /* one byte changed, nothing, another plan of the same model: each fetched again */
+    ck_assert_int_eq(tool("other", NULL,
+                          (const char *[]){"compile", model, "-o", other, "--weight-bits", "5",
+                                           "--quiet", NULL}),
+                     0);
+    size_t olen = 0;
+    char *ob = slurp(other, &olen);
+    ck_assert_ptr_nonnull(ob);
+    ck_assert(olen != plen || memcmp(ob, pb, plen) != 0);
+    static const char *const tags[] = {"pc3", "pc4", "pc5"};
+    for (int i = 0; i < 3; i++) {
+        if (i == 0) {
+            pb[plen / 2] ^= 1;
+            write_bytes(cache, pb, plen);
+            pb[plen / 2] ^= 1;
+        } else if (i == 1) {
+            write_bytes(cache, "", 0);
+        } else {
+            write_bytes(cache, ob, olen);
+        }
+        ck_assert_msg(infer(tags[i], s.port, NULL, key, in, out, NULL, NULL) == 0, "%s",
+                      err_of(tags[i]));
+        check_outputs(out, x, ROWS);
+        unlink(out);
+        err_has(tags[i], "fetched again");
+        err_lacks(tags[i], "plan received (304");
+        cb = slurp(cache, &clen);
+        ck_assert_msg(cb != NULL && clen == plen && memcmp(cb, pb, plen) == 0,
+                      "%s: %s not rewritten", tags[i], cache);
+        free(cb);
+    }
+    unsetenv("CRYPTONETS_TIMELINE");
+    free(ob);
+    free(pb);
+    stop_server(&s);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3560,6 +3635,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_bad_inputs);
     tcase_add_test(tc, test_service_resume_state);
     tcase_add_test(tc, test_service_port_link);
+    tcase_add_test(tc, test_service_plan_cache);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -448,9 +448,20 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
             fdn >= 0 ? fcntl(fdn, F_DUPFD_CLOEXEC, 3) : open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
             return fail(err, errlen, "%s: %s", path, strerror(errno));
+        /* what was opened is what was checked: the same file and, opened by name, still a
+         * FIFO or a character device (not a regular file put there since, which a write
+         * in place would clobber from offset 0) */
         struct stat sb, so;
-        if (fdn >= 0 && fstat(fd, &sb) == 0 && !S_ISCHR(sb.st_mode) && fstat(1, &so) == 0 &&
-            so.st_dev == sb.st_dev && so.st_ino == sb.st_ino) {
+        if (fstat(fd, &sb) != 0 || sb.st_dev != t.dev || sb.st_ino != t.ino ||
+            (fdn < 0 && !S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode))) {
+            close(fd);
+            return fail(err, errlen,
+                        "%s: changed while it was opened (no longer the FIFO or device "
+                        "checked); nothing was written",
+                        path);
+        }
+        if (fdn >= 0 && !S_ISCHR(sb.st_mode) && fstat(1, &so) == 0 && so.st_dev == sb.st_dev &&
+            so.st_ino == sb.st_ino) {
             /* the output is the file stdout writes (-o /dev/stdout): the command's report
              * goes to stderr from here on, so that it does not land inside the output */
             fflush(stdout);

@@ -483,13 +483,28 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
     snprintf(o->target, sizeof o->target, "%s", t.path); /* a link's target: renamed over */
     if (temp_name(o->tmp, sizeof o->tmp, o->target))
         return fail(err, errlen, "%s: name too long", path);
-    cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
-    const int fd =
-        open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_mode ? 0600 : 0666);
-    if (fd < 0) {
+    /* created, never reused: O_EXCL | O_NOFOLLOW, so that a file or link planted under the
+     * name in a shared directory does not receive the output (decrypted results into
+     * someone else's file); then TARGET.partial-PID-XXXXXXXX, a random suffix, up to 8
+     * times */
+    int fd = -1;
+    for (int tries = 0; fd < 0; tries++) {
+        cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
+        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  private_mode ? 0600 : 0666);
+        if (fd >= 0)
+            break;
         const int e = errno;
         cli_partial_drop(o->tmp);
-        return fail(err, errlen, "%s: %s", path, strerror(e));
+        if (e != EEXIST || tries == 8)
+            return fail(err, errlen, "%s: %s (temporary file %s)", path, strerror(e), o->tmp);
+        uint32_t r;
+        randombytes_buf(&r, sizeof r);
+        char base[sizeof o->tmp];
+        if (temp_name(base, sizeof base, o->target) ||
+            (size_t)snprintf(o->tmp, sizeof o->tmp, "%s-%08x", base, (unsigned)r) >=
+                sizeof o->tmp)
+            return fail(err, errlen, "%s: name too long", path);
     }
     o->f = fdopen(fd, "wb");
     if (!o->f) {

@@ -803,6 +803,39 @@ START_TEST(test_cliout_own_fd)
 }
 END_TEST
 
+/* The temporary file is created, never opened if there: a symbolic link and a file
+ * planted under OUT.partial-PID (PID known: sh execs the tool) receive nothing, stay as
+ * they were, and the output is made under another name and renamed as usual. */
+START_TEST(test_cliout_planted_partial)
+{
+    make_dir();
+    base_files();
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "plain.csv",
+               NULL),
+           0, NULL);
+    write_text("victim.csv", "the victim's\n");
+    write_text("empty", "");
+    ck_assert_int_eq(shell("ln -s victim.csv out.csv.partial-$$ && exec \"$BIN\" decrypt "
+                           "client.key reply.bin --plan plan.cnp -o out.csv"),
+                     0);
+    expect_concat("victim.csv", "the victim's\n", "empty");
+    expect_concat("out.csv", "", "plain.csv");
+    char p[256];
+    struct stat sb;
+    ck_assert_int_eq(stat((path(p, "out.csv"), p), &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600); /* decrypted results stay private */
+    ck_assert_int_eq(shell("echo planted > out2.csv.partial-$$ && exec \"$BIN\" decrypt "
+                           "client.key reply.bin --plan plan.cnp -o out2.csv"),
+                     0);
+    expect_concat("out2.csv", "", "plain.csv");
+    ck_assert_int_eq(shell("test \"$(ls out2.csv.partial-* | wc -l)\" = 1 && "
+                           "grep -qx planted out2.csv.partial-* && "
+                           "test \"$(ls out.csv.partial-* | wc -l)\" = 1"),
+                     0);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli_outputs)
 {
     Suite *s = suite_create("cli_outputs");
@@ -815,6 +848,7 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_special);
     tcase_add_test(tc, test_cliout_keygen_force);
     tcase_add_test(tc, test_cliout_own_fd);
+    tcase_add_test(tc, test_cliout_planted_partial);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -337,9 +337,21 @@ int cli_same_file(const char *a, const char *b)
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen)
 {
     cli_target_t t;
-    char e[4400];
-    if (cli_out_target(&t, path, e, sizeof e))
-        return fail(err, errlen, "%s%s%s", path, what, e + strlen(path));
+    /* "PATH: REASON": room for any path (a longer one read past a fixed buffer) */
+    const size_t n = strlen(path), cap = n + 512;
+    char *e = malloc(cap);
+    if (!e)
+        return fail(err, errlen, "%.100s%s: out of memory", path, what);
+    if (cli_out_target(&t, path, e, cap)) {
+        const char *r = !strncmp(e, path, n) ? e + n : ": cannot be written";
+        if (n > 240) /* its first and last 100 bytes, so that the reason fits in err */
+            fail(err, errlen, "%.100s...%s%s%s", path, path + n - 100, what, r);
+        else
+            fail(err, errlen, "%s%s%s", path, what, r);
+        free(e);
+        return 1;
+    }
+    free(e);
     if (t.kind == CLI_TARGET_STREAM)
         return 0; /* written in place: nothing is created */
     /* the file is written under a temporary name in its (the link target's) directory,

@@ -836,6 +836,25 @@ START_TEST(test_cliout_planted_partial)
 }
 END_TEST
 
+/* An output name longer than the error buffer (5001 bytes): refused with the reason, the
+ * message built without reading past the buffer (it read from e + strlen(path)). */
+START_TEST(test_cliout_long_name)
+{
+    make_dir();
+    make_model("model.cnm");
+    char *name = malloc(5002);
+    ck_assert_ptr_nonnull(name);
+    for (int i = 0; i < 2500; i++)
+        memcpy(name + 2 * i, "y/", 2);
+    memcpy(name + 5000, "o", 2);
+    const int rc = cli("compile", "model.cnm", "-o", name, NULL);
+    ck_assert_msg(rc == 1 || rc == 2, "exit %d", rc);
+    ck_assert_msg(strstr(err_buf, "name too long") != NULL, "%s", err_buf);
+    free(name);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli_outputs)
 {
     Suite *s = suite_create("cli_outputs");
@@ -849,6 +868,7 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_keygen_force);
     tcase_add_test(tc, test_cliout_own_fd);
     tcase_add_test(tc, test_cliout_planted_partial);
+    tcase_add_test(tc, test_cliout_long_name);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -189,21 +189,52 @@ static void base_name(char *b, size_t cap, const char *path)
     snprintf(b, cap, "%.*s", (int)(n - k), path + k);
 }
 
+/* The descriptor N of this process that the link t names, when t is an entry of this
+ * process's descriptor directory (/proc/PID/fd/N or /proc/PID/task/TID/fd/N, however it is
+ * spelled: /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N), judged by the real path of
+ * t's directory; else -1. Such a link names an open file, not a path (proc(5)). */
+static int own_fd(const char *t)
+{
+    char d[4096], r[PATH_MAX], b[64], pre[48];
+    parent_dir(d, sizeof d, t);
+    base_name(b, sizeof b, t);
+    if (!b[0] || strspn(b, "0123456789") != strlen(b) || strlen(b) > 9 || !realpath(d, r))
+        return -1;
+    const int k = snprintf(pre, sizeof pre, "/proc/%ld/", (long)getpid());
+    if (strncmp(r, pre, (size_t)k) != 0)
+        return -1;
+    const char *rest = r + k;
+    if (!strncmp(rest, "task/", 5)) { /* /proc/PID/task/TID/fd */
+        rest += 5;
+        rest += strspn(rest, "0123456789");
+        if (*rest != '/')
+            return -1;
+        rest++;
+    }
+    return strcmp(rest, "fd") == 0 ? atoi(b) : -1;
+}
+
 /* Follows the symbolic links of path (at most 40, as Linux's MAXSYMLINKS), into t: the
  * name a file written to path ends up under, whether it exists or not (a dangling link
  * names the file it would create). *magic is set when a link leads into /proc (the
- * "magic" links of /dev/stdout and /dev/fd/N name open files, not paths). 0, or 1 with
+ * "magic" links of /dev/stdout and /dev/fd/N name open files, not paths), and *fdn
+ * (else -1) when the link is one of this process's descriptors N (own_fd). 0, or 1 with
  * the reason (a loop, a name too long) in err. */
-static int follow_links(char *t, size_t cap, int *magic, const char *path, char *err,
+static int follow_links(char *t, size_t cap, int *magic, int *fdn, const char *path, char *err,
                         size_t errlen)
 {
     *magic = 0;
+    *fdn = -1;
     if ((size_t)snprintf(t, cap, "%s", path) >= cap)
         return fail(err, errlen, "%s: name too long", path);
     for (int hops = 0;; hops++) {
         struct stat sb;
         if (lstat(t, &sb) != 0 || !S_ISLNK(sb.st_mode))
             return 0;
+        if ((*fdn = own_fd(t)) >= 0) { /* /dev/fd/N, /proc/self/fd/N: whatever it points to */
+            *magic = 1;
+            return 0;
+        }
         if (hops == 40)
             return fail(err, errlen, "%s: %s", path, strerror(ELOOP));
         char link[4096], next[8200];
@@ -218,8 +249,10 @@ static int follow_links(char *t, size_t cap, int *magic, const char *path, char 
             parent_dir(d, sizeof d, t);
             snprintf(next, sizeof next, "%s/%s", d, link);
         }
-        if (!strncmp(next, "/proc/", 6))
+        if (!strncmp(next, "/proc/", 6)) {
             *magic = 1;
+            *fdn = own_fd(next); /* /dev/stdout -> /proc/self/fd/1 */
+        }
         if (strlen(next) >= cap)
             return fail(err, errlen, "%s: name too long", path);
         memcpy(t, next, strlen(next) + 1);
@@ -228,11 +261,13 @@ static int follow_links(char *t, size_t cap, int *magic, const char *path, char 
     }
 }
 
-int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen)
+/* cli_out_target, and in *fdn the descriptor of this process the output names (own_fd;
+ * else -1) */
+static int out_target(cli_target_t *t, int *fdn, const char *path, char *err, size_t errlen)
 {
     *t = (cli_target_t){0};
     int magic;
-    if (follow_links(t->path, sizeof t->path, &magic, path, err, errlen))
+    if (follow_links(t->path, sizeof t->path, &magic, fdn, path, err, errlen))
         return 1;
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -265,6 +300,12 @@ int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int cli_out_target(cli_target_t *t, const char *path, char *err, size_t errlen)
+{
+    int fdn;
+    return out_target(t, &fdn, path, err, errlen);
+}
+
 int cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
@@ -276,10 +317,10 @@ int cli_same_file(const char *a, const char *b)
     /* neither exists yet: the names they would be created under (links followed), the
      * same directory (resolved) and the same name in it */
     char ta[4096], tb[4096], err[64];
-    int ma, mb;
-    if (follow_links(ta, sizeof ta, &ma, a, err, sizeof err))
+    int ma, mb, fa, fb;
+    if (follow_links(ta, sizeof ta, &ma, &fa, a, err, sizeof err))
         snprintf(ta, sizeof ta, "%s", a);
-    if (follow_links(tb, sizeof tb, &mb, b, err, sizeof err))
+    if (follow_links(tb, sizeof tb, &mb, &fb, b, err, sizeof err))
         snprintf(tb, sizeof tb, "%s", b);
     char da[4096], db[4096], ra[PATH_MAX], rb[PATH_MAX], na[1024], nb[1024];
     parent_dir(da, sizeof da, ta);
@@ -296,9 +337,21 @@ int cli_same_file(const char *a, const char *b)
 int cli_check_output(const char *path, const char *what, char *err, size_t errlen)
 {
     cli_target_t t;
-    char e[4400];
-    if (cli_out_target(&t, path, e, sizeof e))
-        return fail(err, errlen, "%s%s%s", path, what, e + strlen(path));
+    /* "PATH: REASON": room for any path (a longer one read past a fixed buffer) */
+    const size_t n = strlen(path), cap = n + 512;
+    char *e = malloc(cap);
+    if (!e)
+        return fail(err, errlen, "%.100s%s: out of memory", path, what);
+    if (cli_out_target(&t, path, e, cap)) {
+        const char *r = !strncmp(e, path, n) ? e + n : ": cannot be written";
+        if (n > 240) /* its first and last 100 bytes, so that the reason fits in err */
+            fail(err, errlen, "%.100s...%s%s%s", path, path + n - 100, what, r);
+        else
+            fail(err, errlen, "%s%s%s", path, what, r);
+        free(e);
+        return 1;
+    }
+    free(e);
     if (t.kind == CLI_TARGET_STREAM)
         return 0; /* written in place: nothing is created */
     /* the file is written under a temporary name in its (the link target's) directory,
@@ -396,15 +449,44 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
         return 0;
     }
     cli_target_t t;
-    if (cli_out_target(&t, path, err, errlen))
+    int fdn;
+    if (out_target(&t, &fdn, path, err, errlen))
         return 1;
     if (t.kind == CLI_TARGET_STREAM) { /* in place: nothing to create, nothing to rename */
-        const int fd = open(path, O_WRONLY | O_CLOEXEC);
-        o->f = fd < 0 ? NULL : fdopen(fd, "wb");
+        /* this process's descriptor N (/dev/stdout, /dev/fd/N): written through a copy of
+         * it, so the shell's offset, append mode and truncation hold (reopening the path
+         * would start a second description at offset 0, over what is there) */
+        const int fd =
+            fdn >= 0 ? fcntl(fdn, F_DUPFD_CLOEXEC, 3) : open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return fail(err, errlen, "%s: %s", path, strerror(errno));
+        /* what was opened is what was checked: the same file and, opened by name, still a
+         * FIFO or a character device (not a regular file put there since, which a write
+         * in place would clobber from offset 0) */
+        struct stat sb, so;
+        if (fstat(fd, &sb) != 0 || sb.st_dev != t.dev || sb.st_ino != t.ino ||
+            (fdn < 0 && !S_ISFIFO(sb.st_mode) && !S_ISCHR(sb.st_mode))) {
+            close(fd);
+            return fail(err, errlen,
+                        "%s: changed while it was opened (no longer the FIFO or device "
+                        "checked); nothing was written",
+                        path);
+        }
+        if (fdn >= 0 && !S_ISCHR(sb.st_mode) && fstat(1, &so) == 0 && so.st_dev == sb.st_dev &&
+            so.st_ino == sb.st_ino) {
+            /* the output is the file stdout writes (-o /dev/stdout): the command's report
+             * goes to stderr from here on, so that it does not land inside the output */
+            fflush(stdout);
+            if (dup2(2, 1) < 0) {
+                const int e = errno;
+                close(fd);
+                return fail(err, errlen, "%s: %s", path, strerror(e));
+            }
+        }
+        o->f = fdopen(fd, "wb");
         if (!o->f) {
             const int e = errno;
-            if (fd >= 0)
-                close(fd);
+            close(fd);
             return fail(err, errlen, "%s: %s", path, strerror(e));
         }
         o->stream = 1;
@@ -413,13 +495,28 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
     snprintf(o->target, sizeof o->target, "%s", t.path); /* a link's target: renamed over */
     if (temp_name(o->tmp, sizeof o->tmp, o->target))
         return fail(err, errlen, "%s: name too long", path);
-    cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
-    const int fd =
-        open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, private_mode ? 0600 : 0666);
-    if (fd < 0) {
+    /* created, never reused: O_EXCL | O_NOFOLLOW, so that a file or link planted under the
+     * name in a shared directory does not receive the output (decrypted results into
+     * someone else's file); then TARGET.partial-PID-XXXXXXXX, a random suffix, up to 8
+     * times */
+    int fd = -1;
+    for (int tries = 0; fd < 0; tries++) {
+        cli_partial_add(o->tmp); /* before the file exists: a signal never misses it */
+        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  private_mode ? 0600 : 0666);
+        if (fd >= 0)
+            break;
         const int e = errno;
         cli_partial_drop(o->tmp);
-        return fail(err, errlen, "%s: %s", path, strerror(e));
+        if (e != EEXIST || tries == 8)
+            return fail(err, errlen, "%s: %s (temporary file %s)", path, strerror(e), o->tmp);
+        uint32_t r;
+        randombytes_buf(&r, sizeof r);
+        char base[sizeof o->tmp];
+        if (temp_name(base, sizeof base, o->target) ||
+            (size_t)snprintf(o->tmp, sizeof o->tmp, "%s-%08x", base, (unsigned)r) >=
+                sizeof o->tmp)
+            return fail(err, errlen, "%s: name too long", path);
     }
     o->f = fdopen(fd, "wb");
     if (!o->f) {

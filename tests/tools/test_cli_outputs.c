@@ -730,6 +730,131 @@ START_TEST(test_cliout_keygen_force)
 }
 END_TEST
 
+/* Runs "cd DIR && " followed by the formatted shell command, BIN standing for the program
+ * (sh(1) for the redirections); its exit status. */
+__attribute__((format(printf, 1, 2))) static int shell(const char *fmt, ...)
+{
+    char body[1024], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof body, fmt, ap);
+    va_end(ap);
+    ck_assert((size_t)snprintf(cmd, sizeof cmd, "cd '%s' && BIN='%s' && %s", dir, bin, body) <
+              sizeof cmd);
+    const int st = system(cmd);
+    ck_assert(st != -1 && WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* The file name's bytes are the text then the bytes of the file ref (read_all). */
+static void expect_concat(const char *name, const char *text, const char *ref)
+{
+    size_t len, rlen;
+    char *got = read_all(name, &len), *want = read_all(ref, &rlen);
+    const size_t tl = strlen(text);
+    ck_assert_msg(len == tl + rlen && !memcmp(got, text, tl) && !memcmp(got + tl, want, rlen),
+                  "%s: %zu bytes, expected %zu + %zu", name, len, tl, rlen);
+    free(got);
+    free(want);
+}
+
+/* -o naming this process's own descriptor (/dev/stdout, /proc/self/fd/1, /dev/fd/N) is
+ * written through that descriptor: the shell's truncation and append mode hold (a reopen
+ * by name wrote at offset 0, over the file's first bytes), and the report, when stdout is
+ * the output, goes to stderr instead of into the output. The expected bytes: the plan
+ * compiled into an ordinary file (same model, same options). */
+START_TEST(test_cliout_own_fd)
+{
+    make_dir();
+    make_model("model.cnm");
+    expect(cli("compile", "model.cnm", "-o", "plan.cnp", "--weight-bits", "8", NULL), 0, NULL);
+    const char *outs[3] = {"/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(shell("\"$BIN\" compile model.cnm -o %s --weight-bits 8 > over.cnp "
+                               "2> rep.txt",
+                               outs[i]),
+                         0);
+        expect_concat("over.cnp", "", "plan.cnp");
+        size_t rl;
+        char *rep = read_all("rep.txt", &rl);
+        ck_assert_msg(rl > 0, "%s: the report is not on stderr", outs[i]);
+        free(rep);
+        write_text("app.cnp", "an existing line\n");
+        ck_assert_int_eq(
+            shell("\"$BIN\" compile model.cnm -o %s --weight-bits 8 >> app.cnp 2> rep.txt",
+                  outs[i]),
+            0);
+        expect_concat("app.cnp", "an existing line\n", "plan.cnp");
+    }
+    /* /dev/fd/3 open on a regular file (appending): written in place, through fd 3, not
+     * replaced by a new file (its inode kept), the report on stdout */
+    write_text("fd3.cnp", "kept\n");
+    char p[256];
+    struct stat before, after;
+    ck_assert_int_eq(stat((path(p, "fd3.cnp"), p), &before), 0);
+    ck_assert_int_eq(shell("exec 3>>fd3.cnp; \"$BIN\" compile model.cnm -o /dev/fd/3 "
+                           "--weight-bits 8 > rep.txt"),
+                     0);
+    ck_assert_int_eq(stat(p, &after), 0);
+    ck_assert(before.st_ino == after.st_ino);
+    expect_concat("fd3.cnp", "kept\n", "plan.cnp");
+    no_partial();
+    remove_dir();
+}
+END_TEST
+
+/* The temporary file is created, never opened if there: a symbolic link and a file
+ * planted under OUT.partial-PID (PID known: sh execs the tool) receive nothing, stay as
+ * they were, and the output is made under another name and renamed as usual. */
+START_TEST(test_cliout_planted_partial)
+{
+    make_dir();
+    base_files();
+    expect(cli("decrypt", "client.key", "reply.bin", "--plan", "plan.cnp", "-o", "plain.csv",
+               NULL),
+           0, NULL);
+    write_text("victim.csv", "the victim's\n");
+    write_text("empty", "");
+    ck_assert_int_eq(shell("ln -s victim.csv out.csv.partial-$$ && exec \"$BIN\" decrypt "
+                           "client.key reply.bin --plan plan.cnp -o out.csv"),
+                     0);
+    expect_concat("victim.csv", "the victim's\n", "empty");
+    expect_concat("out.csv", "", "plain.csv");
+    char p[256];
+    struct stat sb;
+    ck_assert_int_eq(stat((path(p, "out.csv"), p), &sb), 0);
+    ck_assert_uint_eq(sb.st_mode & 0777, 0600); /* decrypted results stay private */
+    ck_assert_int_eq(shell("echo planted > out2.csv.partial-$$ && exec \"$BIN\" decrypt "
+                           "client.key reply.bin --plan plan.cnp -o out2.csv"),
+                     0);
+    expect_concat("out2.csv", "", "plain.csv");
+    ck_assert_int_eq(shell("test \"$(ls out2.csv.partial-* | wc -l)\" = 1 && "
+                           "grep -qx planted out2.csv.partial-* && "
+                           "test \"$(ls out.csv.partial-* | wc -l)\" = 1"),
+                     0);
+    remove_dir();
+}
+END_TEST
+
+/* An output name longer than the error buffer (5001 bytes): refused with the reason, the
+ * message built without reading past the buffer (it read from e + strlen(path)). */
+START_TEST(test_cliout_long_name)
+{
+    make_dir();
+    make_model("model.cnm");
+    char *name = malloc(5002);
+    ck_assert_ptr_nonnull(name);
+    for (int i = 0; i < 2500; i++)
+        memcpy(name + 2 * i, "y/", 2);
+    memcpy(name + 5000, "o", 2);
+    const int rc = cli("compile", "model.cnm", "-o", name, NULL);
+    ck_assert_msg(rc == 1 || rc == 2, "exit %d", rc);
+    ck_assert_msg(strstr(err_buf, "name too long") != NULL, "%s", err_buf);
+    free(name);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli_outputs)
 {
     Suite *s = suite_create("cli_outputs");
@@ -741,6 +866,9 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_options);
     tcase_add_test(tc, test_cliout_special);
     tcase_add_test(tc, test_cliout_keygen_force);
+    tcase_add_test(tc, test_cliout_own_fd);
+    tcase_add_test(tc, test_cliout_planted_partial);
+    tcase_add_test(tc, test_cliout_long_name);
     suite_add_tcase(s, tc);
     return s;
 }

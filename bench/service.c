@@ -133,6 +133,7 @@ int main(int argc, char **argv)
 {
     const char *model = "examples/models/cryptonets_mnist.cnm", *wbits = "4", *threads = "0";
     size_t reps = 3, queued = 3;
+    int keep = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--model") && v)
@@ -145,11 +146,14 @@ int main(int argc, char **argv)
             reps = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(a, "--queued") && v)
             queued = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--keep"))
+            keep = 1;
         else if (!strcmp(a, "--tool") && v)
             snprintf(tool, sizeof tool, "%s", argv[++i]);
         else {
-            fprintf(stderr, "usage: bench/service [--model M.cnm] [--weight-bits B] "
-                            "[--batches R] [--queued K] [--threads T] [--tool PATH]\n");
+            fprintf(stderr,
+                    "usage: bench/service [--model M.cnm] [--weight-bits B] "
+                    "[--batches R] [--queued K] [--threads T] [--tool PATH] [--keep]\n");
             return 2;
         }
     }
@@ -256,18 +260,25 @@ int main(int argc, char **argv)
     printf("bench/service: %s, n = %zu (%zu inputs per batch), %s thread(s), tool %s\n", model,
            n, n, nthreads ? threads : "all", tool);
 
-    double tin[MAX_REPS], tsv[MAX_REPS];
+    double tin[MAX_REPS], tsv[MAX_REPS], tenc[MAX_REPS], teval[MAX_REPS], tdec[MAX_REPS];
     size_t up = 0, down = 0;
     for (size_t r = 0; r < reps; r++) {
         for (int half = 0; half < 2; half++) {
             if ((half == 0) == (r % 2 == 0)) { /* in-process */
                 uint8_t *ub = NULL, *db = NULL;
                 const double t0 = now_s();
-                if (cn_client_encrypt(&ub, &up, c, x, n, &d) != CN_OK ||
-                    cn_server_eval(&db, &down, srv, ub, up, NULL, &d) != CN_OK ||
-                    cn_client_decrypt(y, c, db, down, n, &d) != CN_OK)
+                if (cn_client_encrypt(&ub, &up, c, x, n, &d) != CN_OK)
+                    die("in-process: %s", d.msg);
+                const double t1 = now_s();
+                if (cn_server_eval(&db, &down, srv, ub, up, NULL, &d) != CN_OK)
+                    die("in-process: %s", d.msg);
+                const double t2 = now_s();
+                if (cn_client_decrypt(y, c, db, down, n, &d) != CN_OK)
                     die("in-process: %s", d.msg);
                 tin[r] = now_s() - t0;
+                tenc[r] = t1 - t0;
+                teval[r] = t2 - t1;
+                tdec[r] = tin[r] - (t2 - t0);
                 free(ub);
                 free(db);
             } else { /* through the service */
@@ -289,6 +300,12 @@ int main(int argc, char **argv)
            3600.0 * (double)n / ms);
     printf("  overhead ratio (service / in-process, medians): %.3f (target <= 1.10)\n",
            ms / mi);
+    double me, md, mx, lo, up_;
+    stats(tenc, reps, &me, &lo, &up_);
+    stats(teval, reps, &mx, &lo, &up_);
+    stats(tdec, reps, &md, &lo, &up_);
+    printf("  in-process parts (medians): encrypt %.3f s, evaluate %.3f s, decrypt %.3f s\n",
+           me, mx, md);
     printf("  bytes per batch: up %zu, down %zu\n", up, down);
 
     /* peak memory of the server with jobs queued behind one worker */
@@ -324,6 +341,10 @@ int main(int argc, char **argv)
     free(kb);
     free(x);
     free(y);
+    if (keep) {
+        printf("working directory (plan, keys, inputs, each tool's log) kept: %s\n", dir);
+        return 0;
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -92,8 +92,9 @@ static int parse_field(int64_t *v, const char *s, size_t len)
     return integral(v, d) ? 2 : 0;
 }
 
-/* 1 while cli_read_labels reads: the messages speak of labels, not of raw inputs */
-static int labels;
+/* 1 while cli_read_labels reads: the messages speak of labels, not of raw inputs (per
+ * thread: infer reads its inputs on a thread of its own) */
+static _Thread_local int labels;
 
 /* what the values must be, in the messages: "(raw inputs are ...)" or the labels' */
 static const char *values_are(void)

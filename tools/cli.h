@@ -107,6 +107,13 @@ int cli_parse_shift(unsigned *shift, const cli_args_t *a, const char *text);
  * shift is refused, and the message says it was shifted). 0, or 1 with the reason in err. */
 int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen);
+/* 1 when path is read as a .npy file (--format npy, or by its name when format is NULL). */
+int cli_inputs_npy(const char *path, const char *format);
+/* cli_read_inputs of a .npy file whose bytes b (len) were read already (cli_read_file, before
+ * the plan said the shape: infer reads them from its start); b is owned (freed, or kept as
+ * m->v). */
+int cli_read_inputs_npy(cli_matrix_t *m, uint8_t *b, size_t len, const char *path, size_t cols,
+                        unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen);
 
 /* --- files.c ----------------------------------------------------------------------- */
 

@@ -282,15 +282,43 @@ static int write_predictions(const cli_args_t *a, const char *path, const cn_int
         for (size_t j = 0; j < k; j++)
             bad |= fprintf(f, ",raw_%zu", j) < 0;
     bad |= fputc('\n', f) == EOF;
-    for (size_t r = 0; r < rows && !bad; r++) {
-        const cn_int128 *v = out + r * k;
-        bad |= fprintf(f, "%zu,%zu", r + 1, argmax(v, k)) < 0;
-        for (size_t j = 0; j < k; j++)
-            bad |= fprintf(f, ",%.9g", (double)v[j] / scale) < 0;
-        if (a->raw)
+    /* the rows formatted in parts by the threads (81,920 "%.9g" of an MNIST batch took
+     * 0.02 to 0.04 s on one core, after the decryption), each part's text written in
+     * order: the same bytes as one fprintf per value */
+    const size_t per_row = 48 + k * (a->raw ? 32 + 48 : 32); /* bytes a row needs, at most */
+    size_t parts = rows >= 2048 ? 8 : 1;
+    char *text[8] = {NULL};
+    size_t tlen[8] = {0};
+    int oom = 0;
+#pragma omp parallel for schedule(static) reduction(| : oom) if (parts > 1)
+    for (size_t i = 0; i < parts; i++) {
+        const size_t r0 = rows * i / parts, r1 = rows * (i + 1) / parts;
+        const size_t cap = (r1 - r0) * per_row + 1;
+        char *t = malloc(cap), num[48];
+        size_t n = 0;
+        oom |= !t;
+        for (size_t r = r0; t && r < r1; r++) {
+            const cn_int128 *v = out + r * k;
+            n += (size_t)snprintf(t + n, cap - n, "%zu,%zu", r + 1, argmax(v, k));
             for (size_t j = 0; j < k; j++)
-                bad |= fprintf(f, ",%s", i128_str(s, v[j])) < 0;
-        bad |= fputc('\n', f) == EOF;
+                n += (size_t)snprintf(t + n, cap - n, ",%.9g", (double)v[j] / scale);
+            for (size_t j = 0; a->raw && j < k; j++)
+                n += (size_t)snprintf(t + n, cap - n, ",%s", i128_str(num, v[j]));
+            t[n++] = '\n';
+        }
+        text[i] = t;
+        tlen[i] = n;
+    }
+    if (oom) {
+        for (size_t i = 0; i < parts; i++)
+            free(text[i]);
+        cli_out_failed(&o);
+        (void)cli_out_close(&o, err, sizeof err);
+        return cli_fail(CLI_ERROR, a, "out of memory");
+    }
+    for (size_t i = 0; i < parts; i++) {
+        bad |= !bad && fwrite(text[i], 1, tlen[i], f) != tlen[i];
+        free(text[i]);
     }
     if (bad)
         cli_out_failed(&o);

@@ -433,12 +433,10 @@ static int npy_value(int64_t *v, const uint8_t *p, char kind, size_t size)
     return integral(v, d);
 }
 
-static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
+/* A .npy file's bytes b (len; owned: freed, or kept as m->v) as a matrix of cols columns. */
+static int npy_bytes(cli_matrix_t *m, const char *path, uint8_t *b, size_t len, size_t cols,
+                     char *err, size_t errlen)
 {
-    uint8_t *b;
-    size_t len;
-    if (cli_read_file(&b, &len, path, err, errlen))
-        return 1;
     int rc = 0;
     if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0) {
         rc = fail(err, errlen, "%s: not a NumPy .npy file (bad magic)", path);
@@ -611,6 +609,15 @@ done:
     return rc;
 }
 
+static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, size_t errlen)
+{
+    uint8_t *b;
+    size_t len;
+    if (cli_read_file(&b, &len, path, err, errlen))
+        return 1;
+    return npy_bytes(m, path, b, len, cols, err, errlen);
+}
+
 int cli_read_matrix(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     char *err, size_t errlen)
 {
@@ -686,11 +693,35 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
                 (long long)lo, (long long)hi, hint);
 }
 
+static int inputs_checked(cli_matrix_t *m, const char *path, unsigned shift, int64_t lo,
+                          int64_t hi, char *err, size_t errlen);
+
 int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_t cols,
                     unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen)
 {
     if (cli_read_matrix(m, path, format, cols, err, errlen))
         return 1;
+    return inputs_checked(m, path, shift, lo, hi, err, errlen);
+}
+
+int cli_inputs_npy(const char *path, const char *format)
+{
+    return format ? !strcmp(format, "npy") : ends_with(path, ".npy");
+}
+
+int cli_read_inputs_npy(cli_matrix_t *m, uint8_t *b, size_t len, const char *path, size_t cols,
+                        unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen)
+{
+    *m = (cli_matrix_t){0};
+    if (npy_bytes(m, path, b, len, cols, err, errlen))
+        return 1;
+    return inputs_checked(m, path, shift, lo, hi, err, errlen);
+}
+
+/* cli_read_inputs' shift and range check of the matrix read. */
+static int inputs_checked(cli_matrix_t *m, const char *path, unsigned shift, int64_t lo,
+                          int64_t hi, char *err, size_t errlen)
+{
     /* an arithmetic shift: floor(v / 2^shift), also for negative values; a value noted in
      * m->wide stays refused by cli_check_range */
     const size_t total = m->rows * m->cols;

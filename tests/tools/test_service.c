@@ -3557,6 +3557,7 @@ START_TEST(test_service_plan_cache)
     check_outputs(out, x, ROWS);
     unlink(out);
     err_has("pc2", "plan received (304");
+    err_has("pc2", "cached plan and key loaded while the plan is asked for");
     err_lacks("pc2", "fetched again");
     /* one byte changed, nothing, another plan of the same model: each fetched again */
     ck_assert_int_eq(tool("other", NULL,
@@ -3589,6 +3590,30 @@ START_TEST(test_service_plan_cache)
                       "%s: %s not rewritten", tags[i], cache);
         free(cb);
     }
+    /* a key of the other plan, its cache that plan (so loaded ahead, with the inputs,
+     * while the server is asked): the server's plan differs, so the work done ahead is
+     * undone and the key refused as before (exit status 3), nothing registered or sent */
+    char k5[256], k5keys[256], k5cache[300];
+    path(k5, "k5.key");
+    path(k5keys, "k5.keys");
+    snprintf(k5cache, sizeof k5cache, "%s.plan", k5);
+    ck_assert_int_eq(
+        tool("k5gen", NULL,
+             (const char *[]){"keygen", other, "-o", k5, "--eval-keys", k5keys, NULL}),
+        0);
+    write_bytes(k5cache, ob, olen);
+    ck_assert_int_eq(infer("pc6", s.port, NULL, k5, in, out, NULL, NULL), 3);
+    err_has("pc6", "cached plan and key loaded while the plan is asked for");
+    err_has("pc6", "the server's plan is not the one this key was made for");
+    err_lacks("pc6", "plan received (304");
+    err_lacks("pc6", "evaluation keys");
+    err_lacks("pc6", "upload");
+    struct stat ost;
+    ck_assert_int_ne(stat(out, &ost), 0);
+    cb = slurp(k5cache, &clen);
+    ck_assert_msg(cb != NULL && clen == olen && memcmp(cb, ob, olen) == 0,
+                  "%s: the cache of the key's own plan was replaced", k5cache);
+    free(cb);
     unsetenv("CRYPTONETS_TIMELINE");
     free(ob);
     free(pb);

@@ -291,13 +291,25 @@ static int in_list(const char *list, const char *name)
     return 0;
 }
 
+/* the options whose value names a file: never empty (docs/cli.md, "Commands") */
+static const char path_options[] = "o plan eval-keys calib labels calib-labels";
+
 static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
 {
+    int operands = 0; /* after "--": every word is a file argument */
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (s[0] != '-' || !s[1]) { /* a positional argument ("-" alone too) */
+        if (!operands && !strcmp(s, "--")) {
+            operands = 1;
+            continue;
+        }
+        if (operands || s[0] != '-' || !s[1]) { /* a positional argument ("-" alone too) */
             if (a->npos == c->npos || a->npos == sizeof a->pos / sizeof a->pos[0])
                 return cli_fail(CLI_USAGE, a, "unexpected argument '%s'", s);
+            /* an empty name would be the current directory's files, or "/" once a
+             * separator is appended: refused before anything is read or written */
+            if (!*s)
+                return cli_fail(CLI_USAGE, a, "argument %zu: an empty path", a->npos + 1);
             a->pos[a->npos++] = s;
             continue;
         }
@@ -331,6 +343,10 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
         const char **field = (const char **)((char *)a + o->off);
         if (*field)
             return cli_fail(CLI_USAGE, a, "option '%s' given twice", s);
+        if (!*val && in_list(path_options, name))
+            return cli_fail(CLI_USAGE, a, "%s%s: an empty path", name[1] ? "--" : "-", name);
+        if (!strcmp(name, "o") && !strcmp(val, "-"))
+            val = "/dev/stdout"; /* "-o -": stdout, as the descriptor the shell gave */
         *field = val;
     }
     if (a->npos != c->npos)
@@ -460,6 +476,14 @@ int main(int argc, char **argv)
     if (rc == 0 && a.format && strcmp(a.format, "csv") && strcmp(a.format, "idx") &&
         strcmp(a.format, "npy"))
         rc = cli_fail(CLI_USAGE, &a, "--format: csv, idx or npy (got '%s')", a.format);
+    unsigned shift;
+    if (rc == 0 && a.input_shift && (rc = cli_parse_shift(&shift, &a, a.input_shift)) == 0 &&
+        !strcmp(c->name, "compile") && !a.calib)
+        rc = cli_fail(CLI_USAGE, &a, "--input-shift applies to the calibration inputs: it "
+                                     "needs --calib");
+    if (rc == 0 && a.format && !strcmp(c->name, "compile") && !a.calib)
+        rc = cli_fail(CLI_USAGE, &a, "--format is the format of the calibration inputs: it "
+                                     "needs --calib");
     if (rc == 0)
         rc = check_outputs(&a);
     if (rc == 0)

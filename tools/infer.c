@@ -134,6 +134,14 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
     int c;
     char *e;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        /* a path option's empty value: refused before anything is read or sent */
+        if ((c == 'o' || c == O_KEY || c == O_EVAL || c == O_TOKEN || c == O_CACERT) &&
+            !*optarg) {
+            for (size_t k = 0; c != 'o'; k++)
+                if (opts[k].val == c)
+                    return usage("--%s: an empty path", opts[k].name);
+            return usage("%s", "-o: an empty path");
+        }
         switch (c) {
         case O_SERVER:
             o->server = optarg;
@@ -216,6 +224,10 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         return usage("%s", optind < argc ? "one INPUTS file expected, more given"
                                          : "INPUTS (the file of inputs) is required");
     *inputs = o->job ? NULL : argv[optind];
+    if (*inputs && !**inputs)
+        return usage("%s", "INPUTS: an empty path");
+    if (o->out && !strcmp(o->out, "-"))
+        o->out = "/dev/stdout"; /* "-o -": stdout, as the descriptor the shell gave */
     if (!o->server || !o->key)
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
     if (strncmp(o->server, "http://", 7) != 0 && strncmp(o->server, "https://", 8) != 0)

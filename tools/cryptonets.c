@@ -479,11 +479,13 @@ int main(int argc, char **argv)
     unsigned shift;
     if (rc == 0 && a.input_shift && (rc = cli_parse_shift(&shift, &a, a.input_shift)) == 0 &&
         !strcmp(c->name, "compile") && !a.calib)
-        rc = cli_fail(CLI_USAGE, &a, "--input-shift applies to the calibration inputs: it "
-                                     "needs --calib");
+        rc = cli_fail(CLI_USAGE, &a,
+                      "--input-shift applies to the calibration inputs: it "
+                      "needs --calib");
     if (rc == 0 && a.format && !strcmp(c->name, "compile") && !a.calib)
-        rc = cli_fail(CLI_USAGE, &a, "--format is the format of the calibration inputs: it "
-                                     "needs --calib");
+        rc = cli_fail(CLI_USAGE, &a,
+                      "--format is the format of the calibration inputs: it "
+                      "needs --calib");
     if (rc == 0)
         rc = check_outputs(&a);
     if (rc == 0)

@@ -232,6 +232,23 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
     if (strncmp(o->server, "http://", 7) != 0 && strncmp(o->server, "https://", 8) != 0)
         return usage("--server: http://HOST:PORT or https://HOST:PORT, got '%s'", o->server);
+    /* the paths are appended to the URL ("/v1/plan"): a trailing slash is dropped, and a
+     * URL that names the API's root already is refused with the base to give instead */
+    static char server[2048];
+    size_t n = strlen(o->server);
+    while (n > 8 && o->server[n - 1] == '/')
+        n--;
+    if (n >= sizeof server)
+        return usage("--server: a URL of at most 2047 characters, got '%.100s...'", o->server);
+    snprintf(server, sizeof server, "%.*s", (int)n, o->server);
+    if (n >= 3 && !strcmp(server + n - 3, "/v1")) {
+        fprintf(stderr,
+                "cryptonets infer: --server: the server's base URL, without /v1 (the "
+                "requests add it): give '%.*s'\n",
+                (int)(n - 3), server);
+        return usage("--server: got '%s'", o->server);
+    }
+    o->server = server;
     if (o->del && !o->job)
         return usage("%s", "--delete deletes a job: give --job ID");
     return 0;

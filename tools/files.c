@@ -87,7 +87,7 @@ int cli_check_input(const char *path, char *err, size_t errlen)
 static const char *const kind_short[] = {"a model",         "a plan",  "a client key",
                                          "evaluation keys", "a batch", "a reply"};
 static const char *const kind_long[] = {
-    "a model (a .cnm file)",
+    "a model (a .cnm or .onnx file)",
     "a plan (made by `cryptonets compile`)",
     "a client key (the key made by `cryptonets keygen -o`)",
     "evaluation keys (made by `cryptonets keygen --eval-keys`)",

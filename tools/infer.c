@@ -1017,6 +1017,14 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
         FILE *f = fopen(o->token_file, "r");
         if (!f)
             return cli_fail(CLI_ERROR, &A, "%s: %s", o->token_file, strerror(errno));
+        struct stat sb; /* a directory opens for reading: say what it is, not "no token" */
+        if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fclose(f);
+            return cli_fail(CLI_ERROR, &A,
+                            "%s: is a directory (--token-file names the file "
+                            "that holds the token)",
+                            o->token_file);
+        }
         if (!fgets(tok, sizeof tok, f))
             tok[0] = 0;
         fclose(f);
@@ -1153,18 +1161,40 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
                     .layout = pc ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED};
     memcpy(h.digest, p->digest, 32);
     memcpy(h.key_id, id, 32);
-    cli_writer_t w;
     int rc = 0;
-    if (cli_writer_open(&w, path, &h, err, sizeof err) ||
-        cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
-        cli_writer_close(&w, err, sizeof err)) {
+    /* the cache, else (its directory not writable, say) a file of a private temporary
+     * directory, read back and removed: the keys are made again at every run then */
+    char tdir[4096] = "", tpath[4200];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        cli_writer_t w;
+        if (!(cli_writer_open(&w, path, &h, err, sizeof err) ||
+              cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
+              cli_writer_close(&w, err, sizeof err)))
+            break;
         if (w.f)
-            (void)cli_writer_close(&w, err, sizeof err);
-        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+            (void)cli_writer_close(&w, why, sizeof why);
+        const char *td = getenv("TMPDIR");
+        snprintf(tdir, sizeof tdir, "%s/cryptonets-keys-XXXXXX", td && *td ? td : "/tmp");
+        if (attempt || o->eval_keys || !mkdtemp(tdir)) {
+            tdir[0] = 0;
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+            break;
+        }
+        fprintf(stderr,
+                "cryptonets infer: warning: the evaluation keys are not cached (%s); they "
+                "are made again at every run: to keep them, keep the key in a directory you "
+                "can write, or give --eval-keys FILE (made with it by `cryptonets keygen`)\n",
+                err);
+        snprintf(tpath, sizeof tpath, "%s/eval-keys", tdir);
+        path = tpath;
     }
     free(keys);
     if (rc == 0 && cli_read_file(buf, len, path, err, sizeof err))
         rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    if (tdir[0]) {
+        unlink(tpath);
+        rmdir(tdir);
+    }
     return rc;
 }
 
@@ -1614,6 +1644,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
     crypto_hash_sha256(d, pb, plen);
     svc_hex(hex, d, 32);
     server_max_records = r.max_records;
+    if (!r.plan_sha[0]) {
+        rc = cli_fail(CLI_ERROR, &A,
+                      "%s/v1/plan: the answer has no X-Cryptonets-Plan-SHA256 header: not a "
+                      "cryptonets server? (check --server)",
+                      o->server);
+        goto done;
+    }
     if (strcmp(hex, r.plan_sha) != 0) {
         rc = cli_fail(CLI_ERROR, &A, "the plan's bytes do not match their SHA-256 header");
         goto done;

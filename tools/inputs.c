@@ -315,8 +315,19 @@ static int read_idx(cli_matrix_t *m, const char *path, size_t cols, char *err, s
 {
     cn_idx_t t = {0};
     cn_net_diag_t d = {{0}};
-    if (cn_idx_load(&t, path, &d) != CN_OK)
+    if (cn_idx_load(&t, path, &d) != CN_OK) {
+        /* a well-formed header of 0 items (the loader's refusal speaks of a dimension):
+         * the magic 0 0 TYPE NDIMS, then big-endian dimensions, the first the items */
+        uint8_t h[8];
+        FILE *f = fopen(path, "rb");
+        const int zero = f && fread(h, 1, 8, f) == 8 && h[0] == 0 && h[1] == 0 && h[3] >= 1 &&
+                         !h[4] && !h[5] && !h[6] && !h[7];
+        if (f)
+            fclose(f);
+        if (zero)
+            return fail(err, errlen, "%s: no inputs (an IDX file of 0 items)", path);
         return fail(err, errlen, "%s", d.msg);
+    }
     size_t per = 1;
     for (size_t i = 1; i < t.ndims; i++)
         per *= t.dims[i];
@@ -491,14 +502,19 @@ static int npy_value(int64_t *v, const uint8_t *p, char kind, size_t size)
         *v = (int64_t)u;
         return 0;
     }
+    double d;
     if (size == 4) {
         float fl;
         uint32_t w = (uint32_t)u;
         memcpy(&fl, &w, 4);
-        return integral(v, fl);
+        d = fl;
+    } else {
+        memcpy(&d, &u, 8);
     }
-    double d;
-    memcpy(&d, &u, 8);
+    if (isnan(d))
+        return 3;
+    if (isinf(d))
+        return 4;
     return integral(v, d);
 }
 
@@ -667,8 +683,12 @@ static int read_npy(cli_matrix_t *m, const char *path, size_t cols, char *err, s
             continue;
         }
         if (e) {
-            rc = fail(err, errlen, "%s: %s %zu, value %zu: not an integer (%s)", path,
-                      labels ? "label" : "input", i / cols + 1, i % cols + 1, values_are());
+            rc = fail(err, errlen, "%s: %s %zu, value %zu: %s (%s)", path,
+                      labels ? "label" : "input", i / cols + 1, i % cols + 1,
+                      e == 3   ? "NaN, not a number"
+                      : e == 4 ? "an infinity, not a finite number"
+                               : "not an integer",
+                      values_are());
             cli_matrix_clear(m);
             goto done;
         }
@@ -720,8 +740,9 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
 {
     if (m->wide[0])
         return fail(err, errlen,
-                    "%s: %s is out of the range of a 64-bit integer (%s is [%lld, %lld])", path,
-                    m->wide, what, (long long)lo, (long long)hi);
+                    "%s: %s is out of the range of a signed 64-bit integer, [-2^63, 2^63 - 1] "
+                    "(%s is [%lld, %lld])",
+                    path, m->wide, what, (long long)lo, (long long)hi);
     const size_t total = m->rows * m->cols;
     size_t bad = total;
     int64_t top = lo;

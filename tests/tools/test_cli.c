@@ -1020,7 +1020,7 @@ START_TEST(test_cli_kinds)
     write_bytes(fake, b, len);
     free(b);
     expect(cli("compile", fake, "-o", out, NULL), 1, "fake.cnm is a plan",
-           "not a model (a .cnm file)", NULL);
+           "not a model (a .cnm or .onnx file)", NULL);
     ck_assert_msg(!strstr(err_buf, "0x101") || strstr(err_buf, "plan"), "%s", err_buf);
     /* infer: --key and --eval-keys, before the server is asked (none listens on port 9) */
     expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", keys, in, NULL), 1,

@@ -1095,8 +1095,8 @@ void cli_run_report(const cli_args_t *a, const cli_run_stats_t *r, const cn_plan
         printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows,
                r->nbatch, prm->n);
     const int sec = security_bits(prm);
-    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
-           prm->n, cn_bfv_params_log_qp(prm), prm->nt, sec);
+    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext modul%s, %d-bit security\n",
+           prm->n, cn_bfv_params_log_qp(prm), prm->nt, prm->nt == 1 ? "us" : "i", sec);
     if (labels)
         printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n",
                100.0 * (double)r->correct / rows, r->correct, r->rows,

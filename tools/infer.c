@@ -993,6 +993,14 @@ static int server_error(const resp_t *r, const char *what)
         cli_fail(rc, &A, "%s: the server says %ld %s: %s", what, r->status, code, msg);
     else
         cli_fail(rc, &A, "%s: the server answered %ld", what, r->status);
+    if (r->status == 401 || r->status == 403) /* the token: where it comes from */
+        fprintf(stderr, "cryptonets infer: %s\n",
+                r->status == 403 ? "the server does not know this token (from --token-file "
+                                   "FILE or CRYPTONETS_TOKEN): check it against its --tokens"
+                : token_from_env ? "the token came from CRYPTONETS_TOKEN: check it, or give "
+                                   "--token-file FILE"
+                                 : "the server wants a token: give the one its --tokens file "
+                                   "lists for you with --token-file FILE or CRYPTONETS_TOKEN");
     json_decref(o);
     return rc;
 }

@@ -136,10 +136,11 @@ static const command_t commands[] = {
      "  --layout L           with --batch-size: auto (default), batched or packed (forced;\n"
      "                       both estimates are still printed)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
-     "                       its name)\n"
+     "                       its name; needs --calib)\n"
      "  --input-shift N      shift every --calib value right by N bits before the range\n"
      "                       check (0..62; e.g. 4 for MNIST's 8-bit pixels and the example\n"
-     "                       model's 0..15); values that still do not fit are refused\n"},
+     "                       model's 0..15); values that still do not fit are refused;\n"
+     "                       needs --calib\n"},
     {"keygen", cli_keygen, 1, "o eval-keys force json quiet",
      "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--force] [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
@@ -212,7 +213,9 @@ static void print_overview(FILE *f)
             "  cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv|--json]\n");
     fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
                "compile, keygen, encrypt, eval, decrypt, run and infer take --json (a JSON\n"
-               "report on stdout); --quiet drops progress lines (not warnings).\n"
+               "report on stdout; an error is plain text on stderr, stdout then empty);\n"
+               "--quiet drops progress lines (not warnings, not the report). '-o -' is\n"
+               "stdout; '--' ends the options; an empty path is refused.\n"
                "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
                "together (another plan or key), 4 an output differs from the integer network.\n"
                "A typical session:\n"

@@ -1208,7 +1208,7 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
 
 /* The private temporary directory and every file infer may leave in it (the files, and
  * the NAME.partial-PID names they are written under), as paths made before any signal can
- * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP) removes them too, with only
+ * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP, SIGQUIT) removes them too, with only
  * async-signal-safe calls, then dies of the signal as it would have. */
 #define TMP_FILES 8
 static char tmp_dir[4096], tmp_files[TMP_FILES][4200];
@@ -1256,8 +1256,8 @@ static void watch_tmp(const char *dir)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < 3; i++)
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT}; /* SIGQUIT: as cli_catch_signals */
+    for (size_t i = 0; i < 4; i++)
         sigaction(sigs[i], &sa, NULL);
 }
 

@@ -569,7 +569,7 @@ START_TEST(test_cli_bad_inputs)
         {"1,2,3,4,5\n", "5 values, the model takes 6"},
         {"1,2,3,4,5,6,7\n", "7 values"},
         {"1,2,3,4,5,2.5\n", "not an integer"},
-        {"1,2,3,4,5,nan\n", "not an integer"},
+        {"1,2,3,4,5,nan\n", "nan is not finite (NaN or infinity)"},
         {"1,2,3,4,5,6\n1,2,3,99,5,6\n", "input 2, value 4"},
         {"1,2,3,4,5,-1\n", "outside"},
         {"", "no inputs"},

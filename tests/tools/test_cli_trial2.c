@@ -751,6 +751,32 @@ START_TEST(test_trial2_input_messages)
 }
 END_TEST
 
+/* One huge weight among small ones: 8-bit quantization (scale 255 / 3e38) rounds every
+ * weight of 1 to 0, and compile says so; the ordinary model gets no such warning */
+START_TEST(test_trial2_zeroed_weights)
+{
+    make_dir();
+    cn_model_t m;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_model_init(&m, 1, 1, NIN, 1.0, 0, 15), CN_OK);
+    double w[2 * NIN], b[2] = {0, 0};
+    for (size_t i = 0; i < 2 * NIN; i++)
+        w[i] = 1.0;
+    w[3] = 3e38;
+    ck_assert_int_eq(cn_model_add_dense(&m, 2, w, b, &d), CN_OK);
+    char p[256];
+    path(p, "huge.cnm");
+    ck_assert_int_eq(cn_model_save(&m, p, &d), CN_OK);
+    cn_model_clear(&m);
+    expect(cli("compile", "huge.cnm", "-o", "huge.cnp", "--quiet", NULL), 0,
+           "model layer 1 (dense): 8-bit weights turn 11 of its 12 nonzero weights into 0",
+           NULL);
+    expect(cli("compile", "model.cnm", "-o", "plan.cnp", "--quiet", NULL), 0, NULL);
+    ck_assert_msg(!strstr(err_buf, "weights into 0"), "%s", err_buf);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(cli_trial2)
 {
     Suite *s = suite_create("cli_trial2");
@@ -763,6 +789,7 @@ CN_SUITE(cli_trial2)
     tcase_add_test(tc, test_trial2_partials);
     tcase_add_test(tc, test_trial2_infer);
     tcase_add_test(tc, test_trial2_input_messages);
+    tcase_add_test(tc, test_trial2_zeroed_weights);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1190,8 +1190,9 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
         }
         fprintf(stderr,
                 "cryptonets infer: warning: the evaluation keys are not cached (%s); they "
-                "are made again at every run: to keep them, keep the key in a directory you "
-                "can write, or give --eval-keys FILE (made with it by `cryptonets keygen`)\n",
+                "are made again at every run: to keep them, keep the key in a directory "
+                "you can write, or give --eval-keys FILE (those `cryptonets keygen` wrote "
+                "with it)\n",
                 err);
         snprintf(tpath, sizeof tpath, "%s/eval-keys", tdir);
         path = tpath;

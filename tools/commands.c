@@ -427,6 +427,48 @@ static int compile_opts(cn_compile_opts_t *o, const cli_args_t *a)
     return 0;
 }
 
+/* Warns (stderr, with --quiet too) for each linear layer whose quantization turns more
+ * than half of its nonzero weights into 0: the scale makes the largest |weight| 2^B - 1
+ * (docs/net.md, "Quantization policy"), so one outlier (a weight of 3e38 among weights
+ * near 1) leaves nothing of the others. Judged on the model's own weights, layer k
+ * against the plan's k-th linear op; skipped when the compiler folded layers together
+ * (the counts differ), as the folded weights are not the model's. */
+static void zeroed_weights_warning(const cli_args_t *a, const cn_model_t *m, const cn_plan_t *p)
+{
+    size_t nlin = 0;
+    for (size_t i = 0; i < m->nlayers; i++)
+        nlin += m->layers[i].kind == CN_LAYER_DENSE || m->layers[i].kind == CN_LAYER_CONV2D;
+    if (nlin != cn_plan_linear_layers(p))
+        return;
+    for (size_t i = 0, k = 0; i < m->nlayers; i++) {
+        const cn_layer_t *l = &m->layers[i];
+        if (l->kind != CN_LAYER_DENSE && l->kind != CN_LAYER_CONV2D)
+            continue;
+        const unsigned bits = cn_plan_layer_weight_bits(p, k++);
+        const size_t nw = l->kind == CN_LAYER_DENSE ? l->maps * l->in_c * l->in_h * l->in_w
+                                                    : l->maps * l->in_c * l->kh * l->kw;
+        double mx = 0;
+        for (size_t j = 0; j < nw; j++)
+            mx = fabs(l->w[j]) > mx ? fabs(l->w[j]) : mx;
+        if (bits == 0 || bits > 62 || !(mx > 0))
+            continue;
+        const double s = (double)((UINT64_C(1) << bits) - 1) / mx;
+        size_t nonzero = 0, zeroed = 0;
+        for (size_t j = 0; j < nw; j++) {
+            nonzero += l->w[j] != 0;
+            zeroed += l->w[j] != 0 && fabs(l->w[j]) * s < 0.5; /* rounds to 0 */
+        }
+        if (2 * zeroed > nonzero)
+            fprintf(stderr,
+                    "cryptonets %s: warning: model layer %zu (%s): %u-bit weights turn %zu of "
+                    "its %zu nonzero weights into 0 (the largest |weight|, %g, sets the "
+                    "scale): an outlier weight? check the model (B-bit weights keep those "
+                    "down to about 2^-B of the largest; --weight-bits goes up to 16)\n",
+                    a->cmd, i + 1, l->kind == CN_LAYER_DENSE ? "dense" : "conv2d", bits, zeroed,
+                    nonzero, mx);
+    }
+}
+
 /* Compiles m with options o: calibrated on the --calib inputs (and --calib-labels), or
  * (default_calib, when neither --calib nor --weight-bits is given) on up to 5000 rows of
  * default_calib (and of default_labels, if not NULL), or with 8-bit weights. 0 or an exit
@@ -507,6 +549,7 @@ static int compile_model(cn_plan_t **plan, double *secs, const cli_args_t *a,
     /* a warning, not progress: printed with --quiet too */
     if (cn_plan_quant_report(&q, *plan) && calib_warning(warn, sizeof warn, &q))
         fprintf(stderr, "cryptonets %s: warning: %s\n", a->cmd, warn);
+    zeroed_weights_warning(a, m, *plan);
     return 0;
 }
 
@@ -1123,8 +1166,8 @@ void cli_run_report(const cli_args_t *a, const cli_run_stats_t *r, const cn_plan
         printf("\ncryptonets run: %zu inputs in %zu batch(es) of up to %zu\n", r->rows,
                r->nbatch, prm->n);
     const int sec = security_bits(prm);
-    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext moduli, %d-bit security\n",
-           prm->n, cn_bfv_params_log_qp(prm), prm->nt, sec);
+    printf("  parameters: n = %zu, log2(qP) = %.1f, %zu plaintext modul%s, %d-bit security\n",
+           prm->n, cn_bfv_params_log_qp(prm), prm->nt, prm->nt == 1 ? "us" : "i", sec);
     if (labels)
         printf("  accuracy (encrypted): %.2f%% (%zu/%zu); float model: %.2f%%\n",
                100.0 * (double)r->correct / rows, r->correct, r->rows,

@@ -136,10 +136,11 @@ static const command_t commands[] = {
      "  --layout L           with --batch-size: auto (default), batched or packed (forced;\n"
      "                       both estimates are still printed)\n"
      "  --format F           format of the --calib file: csv, idx or npy (default: from\n"
-     "                       its name)\n"
+     "                       its name; needs --calib)\n"
      "  --input-shift N      shift every --calib value right by N bits before the range\n"
      "                       check (0..62; e.g. 4 for MNIST's 8-bit pixels and the example\n"
-     "                       model's 0..15); values that still do not fit are refused\n"},
+     "                       model's 0..15); values that still do not fit are refused;\n"
+     "                       needs --calib\n"},
     {"keygen", cli_keygen, 1, "o eval-keys force json quiet",
      "keygen PLAN -o CLIENT_KEY --eval-keys EVAL_KEYS [--force] [--json]",
      "Makes a fresh key for PLAN. CLIENT_KEY receives the client's secret state (the secret\n"
@@ -212,7 +213,9 @@ static void print_overview(FILE *f)
             "  cryptonets infer --server URL --key CLIENT_KEY INPUTS [-o OUT.csv|--json]\n");
     fprintf(f, "\n  cryptonets help [COMMAND]\n  cryptonets --version\n\n"
                "compile, keygen, encrypt, eval, decrypt, run and infer take --json (a JSON\n"
-               "report on stdout); --quiet drops progress lines (not warnings).\n"
+               "report on stdout; an error is plain text on stderr, stdout then empty);\n"
+               "--quiet drops progress lines (not warnings, not the report). '-o -' is\n"
+               "stdout; '--' ends the options; an empty path is refused.\n"
                "Exit status: 0 ok, 1 error, 2 bad command line, 3 files that do not belong\n"
                "together (another plan or key), 4 an output differs from the integer network.\n"
                "A typical session:\n"
@@ -291,13 +294,25 @@ static int in_list(const char *list, const char *name)
     return 0;
 }
 
+/* the options whose value names a file: never empty (docs/cli.md, "Commands") */
+static const char path_options[] = "o plan eval-keys calib labels calib-labels";
+
 static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
 {
+    int operands = 0; /* after "--": every word is a file argument */
     for (int i = 0; i < argc; i++) {
         const char *s = argv[i];
-        if (s[0] != '-' || !s[1]) { /* a positional argument ("-" alone too) */
+        if (!operands && !strcmp(s, "--")) {
+            operands = 1;
+            continue;
+        }
+        if (operands || s[0] != '-' || !s[1]) { /* a positional argument ("-" alone too) */
             if (a->npos == c->npos || a->npos == sizeof a->pos / sizeof a->pos[0])
                 return cli_fail(CLI_USAGE, a, "unexpected argument '%s'", s);
+            /* an empty name would be the current directory's files, or "/" once a
+             * separator is appended: refused before anything is read or written */
+            if (!*s)
+                return cli_fail(CLI_USAGE, a, "argument %zu: an empty path", a->npos + 1);
             a->pos[a->npos++] = s;
             continue;
         }
@@ -331,6 +346,10 @@ static int parse_args(cli_args_t *a, const command_t *c, int argc, char **argv)
         const char **field = (const char **)((char *)a + o->off);
         if (*field)
             return cli_fail(CLI_USAGE, a, "option '%s' given twice", s);
+        if (!*val && in_list(path_options, name))
+            return cli_fail(CLI_USAGE, a, "%s%s: an empty path", name[1] ? "--" : "-", name);
+        if (!strcmp(name, "o") && !strcmp(val, "-"))
+            val = "/dev/stdout"; /* "-o -": stdout, as the descriptor the shell gave */
         *field = val;
     }
     if (a->npos != c->npos)
@@ -460,6 +479,16 @@ int main(int argc, char **argv)
     if (rc == 0 && a.format && strcmp(a.format, "csv") && strcmp(a.format, "idx") &&
         strcmp(a.format, "npy"))
         rc = cli_fail(CLI_USAGE, &a, "--format: csv, idx or npy (got '%s')", a.format);
+    unsigned shift;
+    if (rc == 0 && a.input_shift && (rc = cli_parse_shift(&shift, &a, a.input_shift)) == 0 &&
+        !strcmp(c->name, "compile") && !a.calib)
+        rc = cli_fail(CLI_USAGE, &a,
+                      "--input-shift applies to the calibration inputs: it "
+                      "needs --calib");
+    if (rc == 0 && a.format && !strcmp(c->name, "compile") && !a.calib)
+        rc = cli_fail(CLI_USAGE, &a,
+                      "--format is the format of the calibration inputs: it "
+                      "needs --calib");
     if (rc == 0)
         rc = check_outputs(&a);
     if (rc == 0)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ int cli_check_input(const char *path, char *err, size_t errlen)
 static const char *const kind_short[] = {"a model",         "a plan",  "a client key",
                                          "evaluation keys", "a batch", "a reply"};
 static const char *const kind_long[] = {
-    "a model (a .cnm file)",
+    "a model (a .cnm or .onnx file)",
     "a plan (made by `cryptonets compile`)",
     "a client key (the key made by `cryptonets keygen -o`)",
     "evaluation keys (made by `cryptonets keygen --eval-keys`)",
@@ -398,7 +399,10 @@ static void on_signal(int sig)
             slot_used[i] = 0;
         }
     say_raw(signal_line);
-    say_raw(sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+    say_raw(sig == SIGINT    ? "SIGINT"
+            : sig == SIGTERM ? "SIGTERM"
+            : sig == SIGQUIT ? "SIGQUIT"
+                             : "SIGHUP");
     say_raw(removed ? "; the partial output was removed\n" : "\n");
     _exit(128 + sig);
 }
@@ -410,8 +414,9 @@ void cli_catch_signals(const char *cmd)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigfillset(&sa.sa_mask); /* one handler at a time */
-    const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) {
+    /* SIGQUIT too: its default action (a core dump) would leave the partial file */
+    const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+    for (int i = 0; i < 4; i++) {
         struct sigaction old;
         /* a signal ignored by the parent (nohup, a background job) stays ignored */
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
@@ -440,6 +445,50 @@ void cli_partial_drop(const char *tmp)
 }
 
 /* --- whole files written under a temporary name ----------------------------------------- */
+
+/* Removes the temporary files of earlier runs that were killed where no handler runs
+ * (SIGKILL, a power cut): in target's directory, TARGET.partial-PID and
+ * TARGET.partial-PID-XXXXXXXX that are regular files of this user whose PID is no running
+ * process (kill(2) says ESRCH), each named on stderr. A file of a live process, of another
+ * user, or not a regular file is left alone (docs/cli.md, "Outputs"). */
+static void remove_stale_partials(const char *target)
+{
+    char d[4096], b[512], pre[560];
+    parent_dir(d, sizeof d, target);
+    base_name(b, sizeof b, target);
+    const int np = snprintf(pre, sizeof pre, "%s.partial-", b);
+    if (np < 0 || (size_t)np >= sizeof pre)
+        return;
+    DIR *dir = opendir(d);
+    if (!dir)
+        return;
+    const struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strncmp(e->d_name, pre, (size_t)np) != 0)
+            continue;
+        const char *q = e->d_name + np;
+        char *end;
+        errno = 0;
+        const long pid = *q >= '1' && *q <= '9' ? strtol(q, &end, 10) : 0;
+        if (pid <= 0 || errno || pid == (long)getpid() || (pid_t)pid != pid ||
+            (*end && (end[0] != '-' || strlen(end + 1) != 8 ||
+                      strspn(end + 1, "0123456789abcdef") != 8)))
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or another user's live process) */
+        char f[4700];
+        struct stat st;
+        if ((size_t)snprintf(f, sizeof f, "%s/%s", d, e->d_name) >= sizeof f ||
+            lstat(f, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (unlink(f) == 0)
+            fprintf(stderr,
+                    "cryptonets: removed %s, the partial output of a run that ended without "
+                    "cleaning up (process %ld is gone)\n",
+                    f, pid);
+    }
+    closedir(dir);
+}
 
 int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, size_t errlen)
 {
@@ -493,6 +542,7 @@ int cli_out_open(cli_out_t *o, const char *path, int private_mode, char *err, si
         return 0;
     }
     snprintf(o->target, sizeof o->target, "%s", t.path); /* a link's target: renamed over */
+    remove_stale_partials(o->target);
     if (temp_name(o->tmp, sizeof o->tmp, o->target))
         return fail(err, errlen, "%s: name too long", path);
     /* created, never reused: O_EXCL | O_NOFOLLOW, so that a file or link planted under the

@@ -134,6 +134,14 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
     int c;
     char *e;
     while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        /* a path option's empty value: refused before anything is read or sent */
+        if ((c == 'o' || c == O_KEY || c == O_EVAL || c == O_TOKEN || c == O_CACERT) &&
+            !*optarg) {
+            for (size_t k = 0; c != 'o'; k++)
+                if (opts[k].val == c)
+                    return usage("--%s: an empty path", opts[k].name);
+            return usage("%s", "-o: an empty path");
+        }
         switch (c) {
         case O_SERVER:
             o->server = optarg;
@@ -216,10 +224,31 @@ static int parse_infer(infer_opts_t *o, int argc, char **argv, const char **inpu
         return usage("%s", optind < argc ? "one INPUTS file expected, more given"
                                          : "INPUTS (the file of inputs) is required");
     *inputs = o->job ? NULL : argv[optind];
+    if (*inputs && !**inputs)
+        return usage("%s", "INPUTS: an empty path");
+    if (o->out && !strcmp(o->out, "-"))
+        o->out = "/dev/stdout"; /* "-o -": stdout, as the descriptor the shell gave */
     if (!o->server || !o->key)
         return usage("%s", "--server URL and --key CLIENT_KEY are required");
     if (strncmp(o->server, "http://", 7) != 0 && strncmp(o->server, "https://", 8) != 0)
         return usage("--server: http://HOST:PORT or https://HOST:PORT, got '%s'", o->server);
+    /* the paths are appended to the URL ("/v1/plan"): a trailing slash is dropped, and a
+     * URL that names the API's root already is refused with the base to give instead */
+    static char server[2048];
+    size_t n = strlen(o->server);
+    while (n > 8 && o->server[n - 1] == '/')
+        n--;
+    if (n >= sizeof server)
+        return usage("--server: a URL of at most 2047 characters, got '%.100s...'", o->server);
+    snprintf(server, sizeof server, "%.*s", (int)n, o->server);
+    if (n >= 3 && !strcmp(server + n - 3, "/v1")) {
+        fprintf(stderr,
+                "cryptonets infer: --server: the server's base URL, without /v1 (the "
+                "requests add it): give '%.*s'\n",
+                (int)(n - 3), server);
+        return usage("--server: got '%s'", o->server);
+    }
+    o->server = server;
     if (o->del && !o->job)
         return usage("%s", "--delete deletes a job: give --job ID");
     return 0;
@@ -972,6 +1001,14 @@ static int server_error(const resp_t *r, const char *what)
         cli_fail(rc, &A, "%s: the server says %ld %s: %s", what, r->status, code, msg);
     else
         cli_fail(rc, &A, "%s: the server answered %ld", what, r->status);
+    if (r->status == 401 || r->status == 403) /* the token: where it comes from */
+        fprintf(stderr, "cryptonets infer: %s\n",
+                r->status == 403 ? "the server does not know this token (from --token-file "
+                                   "FILE or CRYPTONETS_TOKEN): check it against its --tokens"
+                : token_from_env ? "the token came from CRYPTONETS_TOKEN: check it, or give "
+                                   "--token-file FILE"
+                                 : "the server wants a token: give the one its --tokens file "
+                                   "lists for you with --token-file FILE or CRYPTONETS_TOKEN");
     json_decref(o);
     return rc;
 }
@@ -996,6 +1033,14 @@ static int read_token(char *auth, size_t cap, const infer_opts_t *o)
         FILE *f = fopen(o->token_file, "r");
         if (!f)
             return cli_fail(CLI_ERROR, &A, "%s: %s", o->token_file, strerror(errno));
+        struct stat sb; /* a directory opens for reading: say what it is, not "no token" */
+        if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            fclose(f);
+            return cli_fail(CLI_ERROR, &A,
+                            "%s: is a directory (--token-file names the file "
+                            "that holds the token)",
+                            o->token_file);
+        }
         if (!fgets(tok, sizeof tok, f))
             tok[0] = 0;
         fclose(f);
@@ -1132,18 +1177,41 @@ static int eval_keys(uint8_t **buf, size_t *len, const infer_opts_t *o, const cl
                     .layout = pc ? CN_LAYOUT_PACKED : CN_LAYOUT_BATCHED};
     memcpy(h.digest, p->digest, 32);
     memcpy(h.key_id, id, 32);
-    cli_writer_t w;
     int rc = 0;
-    if (cli_writer_open(&w, path, &h, err, sizeof err) ||
-        cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
-        cli_writer_close(&w, err, sizeof err)) {
+    /* the cache, else (its directory not writable, say) a file of a private temporary
+     * directory, read back and removed: the keys are made again at every run then */
+    char tdir[4096] = "", tpath[4200];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        cli_writer_t w;
+        if (!(cli_writer_open(&w, path, &h, err, sizeof err) ||
+              cli_writer_put(&w, 0, keys, klen, err, sizeof err) ||
+              cli_writer_close(&w, err, sizeof err)))
+            break;
         if (w.f)
-            (void)cli_writer_close(&w, err, sizeof err);
-        rc = cli_fail(CLI_ERROR, &A, "%s", err);
+            (void)cli_writer_close(&w, why, sizeof why);
+        const char *td = getenv("TMPDIR");
+        snprintf(tdir, sizeof tdir, "%s/cryptonets-keys-XXXXXX", td && *td ? td : "/tmp");
+        if (attempt || o->eval_keys || !mkdtemp(tdir)) {
+            tdir[0] = 0;
+            rc = cli_fail(CLI_ERROR, &A, "%s", err);
+            break;
+        }
+        fprintf(stderr,
+                "cryptonets infer: warning: the evaluation keys are not cached (%s); they "
+                "are made again at every run: to keep them, keep the key in a directory "
+                "you can write, or give --eval-keys FILE (those `cryptonets keygen` wrote "
+                "with it)\n",
+                err);
+        snprintf(tpath, sizeof tpath, "%s/eval-keys", tdir);
+        path = tpath;
     }
     free(keys);
     if (rc == 0 && cli_read_file(buf, len, path, err, sizeof err))
         rc = cli_fail(CLI_ERROR, &A, "%s", err);
+    if (tdir[0]) {
+        unlink(tpath);
+        rmdir(tdir);
+    }
     return rc;
 }
 
@@ -1176,7 +1244,7 @@ static int eval_keys_ready(uint8_t **buf, size_t *len, const infer_opts_t *o,
 
 /* The private temporary directory and every file infer may leave in it (the files, and
  * the NAME.partial-PID names they are written under), as paths made before any signal can
- * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP) removes them too, with only
+ * arrive: an interrupted infer (SIGINT, SIGTERM, SIGHUP, SIGQUIT) removes them too, with only
  * async-signal-safe calls, then dies of the signal as it would have. */
 #define TMP_FILES 8
 static char tmp_dir[4096], tmp_files[TMP_FILES][4200];
@@ -1224,8 +1292,8 @@ static void watch_tmp(const char *dir)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < 3; i++)
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT}; /* SIGQUIT: as cli_catch_signals */
+    for (size_t i = 0; i < 4; i++)
         sigaction(sigs[i], &sa, NULL);
 }
 
@@ -1788,6 +1856,13 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
         crypto_hash_sha256(d, pb, plen);
     svc_hex(hex, d, 32);
     server_max_records = r.max_records;
+    if (!r.plan_sha[0]) {
+        rc = cli_fail(CLI_ERROR, &A,
+                      "%s/v1/plan: the answer has no X-Cryptonets-Plan-SHA256 header: not a "
+                      "cryptonets server? (check --server)",
+                      o->server);
+        goto done;
+    }
     if (strcmp(hex, r.plan_sha) != 0) {
         rc = cli_fail(CLI_ERROR, &A, "the plan's bytes do not match their SHA-256 header");
         goto done;

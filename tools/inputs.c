@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -47,49 +48,117 @@ static int integral(int64_t *v, double d)
 static void note_wide(cli_matrix_t *m, const char *where, const char *text, size_t len)
 {
     if (!m->wide[0])
-        snprintf(m->wide, sizeof m->wide, "%s: %.*s", where, (int)(len < 48 ? len : 48), text);
+        snprintf(m->wide, sizeof m->wide,
+                 len <= 48 ? "%s: %.*s" : "%s: %.*s... (%zu characters)", where,
+                 (int)(len <= 48 ? len : 40), text, len);
 }
 
 /* --- CSV: one input per line, values separated by commas or tabs ---------------------- */
 
-/* One field (surrounding blanks trimmed): a decimal integer, or a decimal float that is
- * integral. 0 ok, 1 not a number, 2 a number that is not an integer, 3 a hexadecimal
- * number (strtod reads "0x5" as 5: refused, a CSV of raw inputs is decimal), 4 an integer
- * outside int64 (*v saturated), 5 a float beyond 2^53 (not exact as a float). */
+/* One field (surrounding blanks trimmed): a decimal integer, or a decimal number with a
+ * fraction or an exponent whose value is an integer, read exactly (no rounding through a
+ * double: "4.9999999999999999" is not 5, "1e18" is 10^18, "000...05" is 5 however many
+ * zeros lead). 0 ok, 1 not a number, 2 a number that is not an integer, 3 a hexadecimal
+ * number (a CSV of raw inputs is decimal), 4 an integer outside int64 (*v saturated),
+ * 6 NaN or an infinity. */
 static int parse_field(int64_t *v, const char *s, size_t len)
 {
     while (len && isspace((unsigned char)*s))
         s++, len--;
     while (len && isspace((unsigned char)s[len - 1]))
         len--;
-    char tmp[64];
-    if (len == 0 || len >= sizeof tmp)
+    if (len == 0)
         return 1;
-    memcpy(tmp, s, len);
-    tmp[len] = 0;
-    const char *digits = tmp + (*tmp == '+' || *tmp == '-');
-    if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+    const char *p = s, *e = s + len;
+    const int neg = *p == '-';
+    p += *p == '+' || *p == '-';
+    if (e - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
         return 3;
-    char *end;
-    errno = 0;
-    const long long i = strtoll(tmp, &end, 10);
-    if (*end == 0 && end != tmp && errno == 0) {
-        *v = i;
+    static const char *const nonfinite[] = {"nan", "inf", "infinity"};
+    for (size_t k = 0; k < 3; k++)
+        if ((size_t)(e - p) == strlen(nonfinite[k]) &&
+            !strncasecmp(p, nonfinite[k], (size_t)(e - p)))
+            return 6;
+    /* [digits][.digits][(e|E)[sign]digits], at least one mantissa digit: the value is
+     * D * 10^x, D the mantissa's digits without leading and trailing zeros */
+    const char *d0 = NULL, *d1 = NULL; /* first and last nonzero mantissa digit */
+    size_t ndig = 0, frac = 0;         /* mantissa digits; those after the point */
+    size_t after_last = 0;             /* digits (all zeros) after d1, up to the point */
+    int point = 0;
+    for (; p < e && (isdigit((unsigned char)*p) || (*p == '.' && !point)); p++) {
+        if (*p == '.') {
+            point = 1;
+            continue;
+        }
+        ndig++;
+        frac += point;
+        if (*p != '0') {
+            if (!d0)
+                d0 = p;
+            d1 = p;
+            after_last = 0;
+        } else if (d1) {
+            after_last++;
+        }
+    }
+    if (!ndig)
+        return 1;
+    long long x = 0; /* the exponent, clamped to +-10^12 (far past any int64) */
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        const int eneg = p < e && *p == '-';
+        p += p < e && (*p == '+' || *p == '-');
+        if (p == e)
+            return 1;
+        for (; p < e && isdigit((unsigned char)*p); p++)
+            if (x < 1000000000000LL)
+                x = 10 * x + (*p - '0');
+        x = eneg ? -x : x;
+    }
+    if (p != e)
+        return 1;
+    if (!d0) { /* every digit 0: the value 0, whatever the exponent */
+        *v = 0;
         return 0;
     }
-    if (*end == 0 && end != tmp && errno == ERANGE) {
-        *v = i; /* LLONG_MIN or LLONG_MAX */
+    /* digits of D between d0 and d1 (the point skipped); the value is D * 10^pow, pow =
+     * x - frac + (zeros after d1) */
+    size_t nd = 0;
+    for (const char *q = d0; q <= d1; q++)
+        nd += *q != '.';
+    const long long pow10 = x - (long long)frac + (long long)after_last;
+    if (pow10 < 0)
+        return 2; /* D has no trailing zero: a fraction remains */
+    const uint64_t lim = neg ? (uint64_t)1 << 63 : ((uint64_t)1 << 63) - 1;
+    uint64_t u = 0;
+    int wide = (long long)nd + pow10 > 19;
+    for (const char *q = d0; !wide && q <= d1; q++)
+        if (*q != '.') {
+            const uint64_t dig = (uint64_t)(*q - '0');
+            wide = u > (lim - dig) / 10;
+            u = wide ? u : 10 * u + dig;
+        }
+    for (long long k = 0; !wide && k < pow10; k++) {
+        wide = u > lim / 10;
+        u *= 10;
+    }
+    if (wide) {
+        *v = neg ? INT64_MIN : INT64_MAX;
         return 4;
     }
-    errno = 0;
-    const double d = strtod(tmp, &end);
-    if (*end != 0 || end == tmp)
-        return 1;
-    if (isfinite(d) && d == floor(d) && fabs(d) > 0x1p53) {
-        *v = d < 0 ? INT64_MIN : INT64_MAX;
-        return fabs(d) >= 0x1p63 ? 4 : 5;
-    }
-    return integral(v, d) ? 2 : 0;
+    *v = neg ? (int64_t)(0 - u) : (int64_t)u; /* u <= 2^63: two's complement */
+    return 0;
+}
+
+/* The field as a message shows it: whole up to 60 characters, else its first 40 and its
+ * length ("123456...(10485760 characters)"), into buf. */
+static const char *show_field(char *buf, size_t cap, const char *s, size_t len)
+{
+    if (len <= 60)
+        snprintf(buf, cap, "%.*s", (int)len, s);
+    else
+        snprintf(buf, cap, "%.40s... (a field of %zu characters)", s, len);
+    return buf;
 }
 
 /* 1 while cli_read_labels reads: the messages speak of labels, not of raw inputs (per
@@ -156,22 +225,19 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
                 fe++;
             int64_t x = 0;
             const int e = parse_field(&x, fs, (size_t)(fe - fs));
+            char shown[128];
+            show_field(shown, sizeof shown, fs, (size_t)(fe - fs));
             if (e == 3) {
                 rc = fail(err, errlen,
-                          "%s: line %zu, column %zu: '%.*s' is hexadecimal (%s, in decimal)",
-                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
+                          "%s: line %zu, column %zu: '%s' is hexadecimal (%s, in decimal)",
+                          path, line_no, col + 1, shown, values_are());
                 break;
             }
-            if (e == 2) {
-                rc = fail(err, errlen, "%s: line %zu, column %zu: %.*s is not an integer (%s)",
-                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
-                break;
-            }
-            if (e == 5) {
-                rc = fail(err, errlen,
-                          "%s: line %zu, column %zu: %.*s is a float beyond 2^53, not exact "
-                          "(%s)",
-                          path, line_no, col + 1, (int)(fe - fs), fs, values_are());
+            if (e == 2 || e == 6) {
+                rc = fail(err, errlen, "%s: line %zu, column %zu: %s is %s (%s)", path, line_no,
+                          col + 1, shown,
+                          e == 6 ? "not finite (NaN or infinity)" : "not an integer",
+                          values_are());
                 break;
             }
             if (e == 4) {
@@ -209,9 +275,12 @@ static int read_csv(cli_matrix_t *m, const char *path, size_t cols, char *err, s
                 rc =
                     fail(err, errlen, "%s: line %zu, column %zu: an empty field (not a number)",
                          path, line_no, bad_col + 1);
-            else
-                rc = fail(err, errlen, "%s: line %zu, column %zu: '%.*s' is not a number", path,
-                          line_no, bad_col + 1, bad_len, bad_s);
+            else {
+                char shown[128];
+                rc = fail(err, errlen, "%s: line %zu, column %zu: '%s' is not a number", path,
+                          line_no, bad_col + 1,
+                          show_field(shown, sizeof shown, bad_s, (size_t)bad_len));
+            }
             break;
         }
         if (col != cols) {
@@ -246,8 +315,19 @@ static int read_idx(cli_matrix_t *m, const char *path, size_t cols, char *err, s
 {
     cn_idx_t t = {0};
     cn_net_diag_t d = {{0}};
-    if (cn_idx_load(&t, path, &d) != CN_OK)
+    if (cn_idx_load(&t, path, &d) != CN_OK) {
+        /* a well-formed header of 0 items (the loader's refusal speaks of a dimension):
+         * the magic 0 0 TYPE NDIMS, then big-endian dimensions, the first the items */
+        uint8_t h[8];
+        FILE *f = fopen(path, "rb");
+        const int zero = f && fread(h, 1, 8, f) == 8 && h[0] == 0 && h[1] == 0 && h[3] >= 1 &&
+                         !h[4] && !h[5] && !h[6] && !h[7];
+        if (f)
+            fclose(f);
+        if (zero)
+            return fail(err, errlen, "%s: no inputs (an IDX file of 0 items)", path);
         return fail(err, errlen, "%s", d.msg);
+    }
     size_t per = 1;
     for (size_t i = 1; i < t.ndims; i++)
         per *= t.dims[i];
@@ -422,14 +502,19 @@ static int npy_value(int64_t *v, const uint8_t *p, char kind, size_t size)
         *v = (int64_t)u;
         return 0;
     }
+    double d;
     if (size == 4) {
         float fl;
         uint32_t w = (uint32_t)u;
         memcpy(&fl, &w, 4);
-        return integral(v, fl);
+        d = fl;
+    } else {
+        memcpy(&d, &u, 8);
     }
-    double d;
-    memcpy(&d, &u, 8);
+    if (isnan(d))
+        return 3;
+    if (isinf(d))
+        return 4;
     return integral(v, d);
 }
 
@@ -596,8 +681,12 @@ static int npy_bytes(cli_matrix_t *m, const char *path, uint8_t *b, size_t len, 
             continue;
         }
         if (e) {
-            rc = fail(err, errlen, "%s: %s %zu, value %zu: not an integer (%s)", path,
-                      labels ? "label" : "input", i / cols + 1, i % cols + 1, values_are());
+            rc = fail(err, errlen, "%s: %s %zu, value %zu: %s (%s)", path,
+                      labels ? "label" : "input", i / cols + 1, i % cols + 1,
+                      e == 3   ? "NaN, not a number"
+                      : e == 4 ? "an infinity, not a finite number"
+                               : "not an integer",
+                      values_are());
             cli_matrix_clear(m);
             goto done;
         }
@@ -658,8 +747,9 @@ int cli_check_range(const cli_matrix_t *m, const char *path, int64_t lo, int64_t
 {
     if (m->wide[0])
         return fail(err, errlen,
-                    "%s: %s is out of the range of a 64-bit integer (%s is [%lld, %lld])", path,
-                    m->wide, what, (long long)lo, (long long)hi);
+                    "%s: %s is out of the range of a signed 64-bit integer, [-2^63, 2^63 - 1] "
+                    "(%s is [%lld, %lld])",
+                    path, m->wide, what, (long long)lo, (long long)hi);
     const size_t total = m->rows * m->cols;
     size_t bad = total;
     int64_t top = lo;

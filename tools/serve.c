@@ -212,6 +212,14 @@ static int parse_serve(serve_opts_t *o, int argc, char **argv)
     opterr = 0;
     int c, rc = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        /* a path option's empty value would be "/" once a separator is appended (the
+         * state directory's files at the root): refused before anything is touched */
+        if ((c == O_PLAN || c == O_STATE || c == O_TOKENS || c == O_CERT || c == O_KEY ||
+             c == O_PORTFILE) &&
+            !*optarg)
+            for (size_t k = 0;; k++)
+                if (opts[k].val == c)
+                    return usage_error("--%s: an empty path", opts[k].name);
         switch (c) {
         case O_PLAN:
             o->plan = optarg;

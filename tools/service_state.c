@@ -561,6 +561,23 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
     char p[4096];
     if (check_state_dir(s, err, errlen))
         return 1;
+    /* the state belongs to one plan: checked before anything in it is created, locked or
+     * removed, so that a refused directory is left exactly as it was */
+    snprintf(p, sizeof p, "%s/plan", s->state_dir);
+    FILE *pf = fopen(p, "r");
+    if (pf) {
+        char have[80] = {0};
+        const int ok = fgets(have, sizeof have, pf) != NULL;
+        fclose(pf);
+        if (!ok || strncmp(have, s->plan_hex, 64) != 0)
+            return fail(err, errlen,
+                        "%s: this state directory belongs to another plan (its plan's "
+                        "SHA-256 is in %s); give another --state-dir",
+                        s->state_dir, p);
+    } else if (errno != ENOENT) {
+        return fail(err, errlen, "%s: cannot read (%s)", p, strerror(errno));
+    }
+    const int have_plan = pf != NULL;
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     if (mkdirs(p))
         return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
@@ -600,19 +617,8 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
         }
         closedir(d);
     }
-    /* the state belongs to one plan */
     snprintf(p, sizeof p, "%s/plan", s->state_dir);
-    FILE *f = fopen(p, "r");
-    if (f) {
-        char have[80] = {0};
-        const int ok = fgets(have, sizeof have, f) != NULL;
-        fclose(f);
-        if (!ok || strncmp(have, s->plan_hex, 64) != 0)
-            return fail(err, errlen,
-                        "%s: this state directory belongs to another plan (its plan's "
-                        "SHA-256 is in %s); give another --state-dir",
-                        s->state_dir, p);
-    } else {
+    if (!have_plan) { /* a new state directory: its plan from now on */
         char line[80];
         snprintf(line, sizeof line, "%s\n", s->plan_hex);
         if (svc_write_atomic(p, line, strlen(line), err, errlen))

@@ -569,7 +569,7 @@ START_TEST(test_cli_bad_inputs)
         {"1,2,3,4,5\n", "5 values, the model takes 6"},
         {"1,2,3,4,5,6,7\n", "7 values"},
         {"1,2,3,4,5,2.5\n", "not an integer"},
-        {"1,2,3,4,5,nan\n", "not an integer"},
+        {"1,2,3,4,5,nan\n", "nan is not finite (NaN or infinity)"},
         {"1,2,3,4,5,6\n1,2,3,99,5,6\n", "input 2, value 4"},
         {"1,2,3,4,5,-1\n", "outside"},
         {"", "no inputs"},
@@ -1020,7 +1020,7 @@ START_TEST(test_cli_kinds)
     write_bytes(fake, b, len);
     free(b);
     expect(cli("compile", fake, "-o", out, NULL), 1, "fake.cnm is a plan",
-           "not a model (a .cnm file)", NULL);
+           "not a model (a .cnm or .onnx file)", NULL);
     ck_assert_msg(!strstr(err_buf, "0x101") || strstr(err_buf, "plan"), "%s", err_buf);
     /* infer: --key and --eval-keys, before the server is asked (none listens on port 9) */
     expect(cli("infer", "--server", "http://127.0.0.1:9", "--key", keys, in, NULL), 1,

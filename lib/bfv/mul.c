@@ -20,12 +20,22 @@ static const cn_ntt_table_t *ext_ntt(const cn_bfv_context_t *ctx, size_t l, size
     return j < l ? &ctx->ring.ntt[j] : &ctx->ring_r.ntt[j - l];
 }
 
-/* ext (l + kr rows) = the centered lift of c (l rows) to Q_l u R, coefficient form */
+/* the rows of R of ext (l + kr rows) = the centered lift of c (l rows) to R, coefficient
+ * form; the rows of Q are c's own, which the forward transforms read in place of a copy */
 static void lift(uint64_t *ext, const cn_poly_t *c, const cn_bfv_context_t *ctx)
 {
     const size_t l = c->k, n = ctx->n;
-    memcpy(ext, c->data, l * n * sizeof *ext);
     cn_exact_conv(ext + l * n, c->data, n, &cn_bfv_level(ctx, l)->q_to_r);
+}
+
+/* row j of ext = its forward transform; for j < l, that of row j of c */
+static void forward_row(uint64_t *ext, const cn_poly_t *c, size_t j, size_t n,
+                        const cn_ntt_table_t *tb)
+{
+    if (j < c->k)
+        cn_ntt_forward_lazy_from(ext + j * n, c->data + j * n, tb);
+    else
+        cn_ntt_forward_lazy(ext + j * n, tb);
 }
 
 /* out = a b at a's level, or at the level below with the modulus switch folded in (drop) */
@@ -64,11 +74,11 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
         const cn_ntt_table_t *tb = ext_ntt(ctx, l, j);
         const uint64_t p = tb->mod.p;
         const size_t o = j * n;
-        cn_ntt_forward_lazy(a0 + o, tb);
-        cn_ntt_forward_lazy(a1 + o, tb);
+        forward_row(a0, &a->c[0], j, n, tb);
+        forward_row(a1, &a->c[1], j, n, tb);
         if (!sq) {
-            cn_ntt_forward_lazy(b0 + o, tb);
-            cn_ntt_forward_lazy(b1 + o, tb);
+            forward_row(b0, &b->c[0], j, n, tb);
+            forward_row(b1, &b->c[1], j, n, tb);
         }
         cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o,
                                        n, p, sq);

@@ -170,7 +170,9 @@ cn_status cn_mulscale_init(cn_mulscale_t *s, const uint64_t *q, size_t kq, const
         s->ql_mod = cn_alloc(kq - 1, sizeof(uint64_t));
         if (!s->ql_inv || !s->ql_inv_s || !s->ql_mod)
             st = CN_ERR_NO_MEMORY;
+        s->ql_near = 1;
         for (size_t i = 0; st == CN_OK && i + 1 < kq; i++) {
+            s->ql_near &= q[kq - 1] < 2 * q[i];
             s->ql_mod[i] = cn_mod_reduce_u64(q[kq - 1], s->q[i]);
             if ((st = cn_mod_inv(&s->ql_inv[i], s->ql_mod[i], s->q[i])) == CN_OK)
                 s->ql_inv_s[i] = cn_mod_shoup(s->ql_inv[i], s->q[i]);

@@ -43,6 +43,7 @@ typedef struct {
      * mod q_i with its Shoup constants (64-bit; 52-bit with the IFMA tables) and q_L mod
      * q_i, q_L = q_kq the dropped prime */
     uint64_t *ql_inv, *ql_inv_s, *ql_inv_s52, *ql_mod;
+    int ql_near; /* q_L < 2 q_i for every i < kq: c_L mod q_i is one subtraction */
 } cn_mulscale_t;
 
 /* Tables for bases q (kq primes) and r (kr primes, disjoint from q) and numerator t, with

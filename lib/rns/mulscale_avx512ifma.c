@@ -132,10 +132,13 @@ mulscale_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                 cl = o;
                 big = _mm512_cmpgt_epu64_mask(cl, cn_v52_set1(s->q[i].p >> 1));
             } else {
-                /* u = [c_L] mod q_i: c_L mod q_i by a Shoup product with 1, less q_L mod
-                 * q_i where c_L > q_L / 2; then (c_i - v) q_L^-1 */
-                __m512i u = cn_v52_reduce1(
-                    cn_v52_mul_lazy(cl, cn_v52_set1(1), cn_v52_set1(s->one_s[i]), p), p);
+                /* u = [c_L] mod q_i: c_L mod q_i (one subtraction when q_L < 2 q_i, else
+                 * by a Shoup product with 1), less q_L mod q_i where c_L > q_L / 2; then
+                 * (c_i - u) q_L^-1 */
+                __m512i u = s->ql_near ? cl
+                                       : cn_v52_mul_lazy(cl, cn_v52_set1(1),
+                                                         cn_v52_set1(s->one_s[i]), p);
+                u = cn_v52_reduce1(u, p);
                 neg = _mm512_maskz_mov_epi64(big, cn_v52_set1(s->ql_mod[i]));
                 u = _mm512_sub_epi64(u, neg);
                 u = _mm512_min_epu64(u, _mm512_add_epi64(u, p)); /* was negative */

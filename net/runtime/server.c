@@ -204,13 +204,15 @@ cn_status cn_server_steps_fused(cn_ctvec_t *v, const cn_op_t *ops, size_t nops,
             for (size_t o = 0; o < nops; o++) {
                 const double a = now_s();
                 cn_status e = CN_OK;
+                const size_t k = o; /* the op its time goes to */
                 /* a square followed by a modulus switch: one op (its time is the square's) */
                 if (ops[o].kind == CN_OP_SQUARE && o + 1 < nops &&
                     ops[o + 1].kind == CN_OP_MODSWITCH &&
                     square_switch(&e, &cur[i], &ops[o + 1], s))
-                    mine[o++] += now_s() - a;
+                    o++;
                 else
-                    e = elementwise(&cur[i], &ops[o], s), mine[o] += now_s() - a;
+                    e = elementwise(&cur[i], &ops[o], s);
+                mine[k] += now_s() - a;
                 if (e != CN_OK) {
                     CN_OMP_COLLECT(st, e);
                     break;

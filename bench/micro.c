@@ -149,13 +149,14 @@ static void run_poly_mul(bench_state *s)
 
 /* BFV parameters of the issue's comparison with SEAL 4.4: n = 8192 with primes of
  * 44, 44, 43, 43 bits and a 44-bit P (log2 qP = 218); n = 16384 with 3 x 48 and 5 x 49
- * bits and a 49-bit P (438); one 20-bit batching t. */
-static void bfv_params(cn_bfv_params_t *p, size_t n)
+ * bits and a 49-bit P (438); one 20-bit batching t. n = 16384 with nq = 4: the MNIST
+ * plan's shape, 4 x 49 bits and a 49-bit P. */
+static void bfv_params(cn_bfv_params_t *p, size_t n, size_t nq)
 {
     static const unsigned b8192[] = {44, 44, 43, 43};
     static const unsigned b16384[] = {48, 48, 48, 49, 49, 49, 49, 49};
-    const unsigned *bits = n == 8192 ? b8192 : b16384;
-    size_t nq = n == 8192 ? 4 : 8;
+    static const unsigned b16384x4[] = {49, 49, 49, 49};
+    const unsigned *bits = n == 8192 ? b8192 : nq == 4 ? b16384x4 : b16384;
     unsigned pbits = n == 8192 ? 44 : 49;
     cn_status st;
     memset(p, 0, sizeof *p);
@@ -182,7 +183,7 @@ static void bfv_setup(bench_state *s, const bench_spec *b)
     cn_status st;
     uint8_t seed[CN_SEED_BYTES] = {1, 2, 3};
     memset(s, 0, sizeof *s);
-    bfv_params(&prm, b->n);
+    bfv_params(&prm, b->n, b->primes);
     if ((st = cn_bfv_context_create(&s->ctx, &prm)) != CN_OK)
         die("context", st);
     /* reproducible benchmark: the deterministic generator, asked for by name */
@@ -459,6 +460,8 @@ static const bench_entry entries[] = {
     {{"decrypt3_checked", 8192, 4, 0}, run_decrypt3_checked, 1, NULL},
     {{"noise_budget3", 8192, 4, 0}, run_noise_budget3, 1, NULL},
     BFV_ROWS(16384, 8),
+    {{"square", 16384, 4, 0}, run_square, 1, NULL},
+    {{"mul_relin", 16384, 4, 0}, run_mul_relin, 1, NULL},
     SIZE_ROWS(8192, 4),
     SIZE_ROWS(16384, 8),
     KEY_ROWS(8192, 4),
@@ -489,6 +492,7 @@ static void usage(void)
             "       keygen_relin keygen_galois load_rlk load_gk (one key switching key;\n"
             "       gk: the rotation by 1 and the column swap, two keys)\n"
             "  (BFV rows: n = 8192, log2 qP = 218, 4 + 1 primes; n = 16384, 438, 8 + 1;\n"
+            "   square and mul_relin also at n = 16384 with 4 + 1 primes of 49 bits;\n"
             "   t of 20 bits; 'bits' is 0 there)\n");
 }
 

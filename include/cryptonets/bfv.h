@@ -275,6 +275,13 @@ CN_API CN_WARN_UNUSED cn_status cn_bfv_mul(cn_bfv_ciphertext_t *out,
 CN_API CN_WARN_UNUSED cn_status cn_bfv_square(cn_bfv_ciphertext_t *out,
                                               const cn_bfv_ciphertext_t *a,
                                               const cn_bfv_context_t *ctx);
+/* out = a * a with its modulus switched down one prime: the same words as cn_bfv_square
+ * then cn_bfv_mod_switch, the switch folded into the multiplication's scaling (one pass
+ * over the result less). a of size 2 at level >= 2 (CN_ERR_LEVEL_MISMATCH at level 1);
+ * out of size 3 at a's level - 1. */
+CN_API CN_WARN_UNUSED cn_status cn_bfv_square_mod_switch(cn_bfv_ciphertext_t *out,
+                                                         const cn_bfv_ciphertext_t *a,
+                                                         const cn_bfv_context_t *ctx);
 /* size 3 -> size 2 with the relinearization key. */
 CN_API CN_WARN_UNUSED cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out,
                                                    const cn_bfv_ciphertext_t *a,

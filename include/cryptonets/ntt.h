@@ -59,6 +59,11 @@ CN_API void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t);
 
 /* Forward transform, lazy. Input in [0, 4p), output in [0, 4p). */
 CN_API void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t);
+/* The same out of place: dst = the transform of src (the same array, or arrays that do
+ * not overlap), the same words as copying src to dst and transforming in place; src is
+ * read only. */
+CN_API void cn_ntt_forward_lazy_from(uint64_t *dst, const uint64_t *src,
+                                     const cn_ntt_table_t *t);
 
 /* Inverse transform (with the 1/n factor). Input in [0, 2p), output in [0, p). */
 CN_API void cn_ntt_inverse(uint64_t *a, const cn_ntt_table_t *t);

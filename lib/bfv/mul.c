@@ -5,7 +5,9 @@
  * Per square at l primes of Q and kr of R: 2 (l + kr) forward and 3 (l + kr) inverse
  * NTTs (40 at the MNIST plan's l = kr = 4), 2 exact conversions Q -> R and 3 passes of
  * the scaling. Relinearization: key switching with one digit per prime of Q_l and the
- * special prime P, then division by P with rounding (ModDown). */
+ * special prime P, then division by P with rounding (ModDown). A modulus switch right after
+ * the product can be folded into the scaling (cn_mulscale_drop): the result goes straight
+ * to Q_(l-1), with the same words as the switch after it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,22 +20,35 @@ static const cn_ntt_table_t *ext_ntt(const cn_bfv_context_t *ctx, size_t l, size
     return j < l ? &ctx->ring.ntt[j] : &ctx->ring_r.ntt[j - l];
 }
 
-/* ext (l + kr rows) = the centered lift of c (l rows) to Q_l u R, coefficient form */
+/* the rows of R of ext (l + kr rows) = the centered lift of c (l rows) to R, coefficient
+ * form; the rows of Q are c's own, which the forward transforms read in place of a copy */
 static void lift(uint64_t *ext, const cn_poly_t *c, const cn_bfv_context_t *ctx)
 {
     const size_t l = c->k, n = ctx->n;
-    memcpy(ext, c->data, l * n * sizeof *ext);
     cn_exact_conv(ext + l * n, c->data, n, &cn_bfv_level(ctx, l)->q_to_r);
 }
 
+/* row j of ext = its forward transform; for j < l, that of row j of c */
+static void forward_row(uint64_t *ext, const cn_poly_t *c, size_t j, size_t n,
+                        const cn_ntt_table_t *tb)
+{
+    if (j < c->k)
+        cn_ntt_forward_lazy_from(ext + j * n, c->data + j * n, tb);
+    else
+        cn_ntt_forward_lazy(ext + j * n, tb);
+}
+
+/* out = a b at a's level, or at the level below with the modulus switch folded in (drop) */
 static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
-                        const cn_bfv_ciphertext_t *b, const cn_bfv_context_t *ctx)
+                        const cn_bfv_ciphertext_t *b, const cn_bfv_context_t *ctx, int drop)
 {
     cn_status st;
     if ((st = cn_bfv_check_pair(a, b, ctx)) != CN_OK)
         return st;
     if (a->size != 2 || b->size != 2)
         return CN_ERR_UNSUPPORTED;
+    if (drop && a->level < 2)
+        return CN_ERR_LEVEL_MISMATCH;
     const size_t l = a->level, n = ctx->n, kr = ctx->kr, k = l + kr, t_index = a->t_index;
     const int sq = a == b, tr = a->transparent || b->transparent;
     const cn_bfv_level_t *lv = cn_bfv_level(ctx, l);
@@ -59,11 +74,11 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
         const cn_ntt_table_t *tb = ext_ntt(ctx, l, j);
         const uint64_t p = tb->mod.p;
         const size_t o = j * n;
-        cn_ntt_forward_lazy(a0 + o, tb);
-        cn_ntt_forward_lazy(a1 + o, tb);
+        forward_row(a0, &a->c[0], j, n, tb);
+        forward_row(a1, &a->c[1], j, n, tb);
         if (!sq) {
-            cn_ntt_forward_lazy(b0 + o, tb);
-            cn_ntt_forward_lazy(b1 + o, tb);
+            forward_row(b0, &b->c[0], j, n, tb);
+            forward_row(b1, &b->c[1], j, n, tb);
         }
         cn_bfv_tensor_row_kernel(p, n)(d0 + o, d1 + o, d2 + o, a0 + o, a1 + o, b0 + o, b1 + o,
                                        n, p, sq);
@@ -71,11 +86,14 @@ static cn_status tensor(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
         cn_ntt_inverse_lazy(d1 + o, tb);
         cn_ntt_inverse_lazy(d2 + o, tb);
     }
-    if ((st = cn_bfv_ct_reshape(out, 3, l, ctx)) != CN_OK)
+    if ((st = cn_bfv_ct_reshape(out, 3, drop ? l - 1 : l, ctx)) != CN_OK)
         goto done;
     uint64_t *d[3] = {d0, d1, d2};
     for (int c = 0; c < 3; c++) {
-        cn_mulscale(out->c[c].data, d[c], d[c] + l * n, n, &lv->mul_scale[t_index]);
+        if (drop)
+            cn_mulscale_drop(out->c[c].data, d[c], d[c] + l * n, n, &lv->mul_scale[t_index]);
+        else
+            cn_mulscale(out->c[c].data, d[c], d[c] + l * n, n, &lv->mul_scale[t_index]);
         out->c[c].form = CN_FORM_COEFF;
     }
     out->t_index = t_index;
@@ -89,13 +107,19 @@ done:
 cn_status cn_bfv_mul(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                      const cn_bfv_ciphertext_t *b, const cn_bfv_context_t *ctx)
 {
-    return tensor(out, a, b, ctx);
+    return tensor(out, a, b, ctx, 0);
 }
 
 cn_status cn_bfv_square(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
                         const cn_bfv_context_t *ctx)
 {
-    return tensor(out, a, a, ctx);
+    return tensor(out, a, a, ctx, 0);
+}
+
+cn_status cn_bfv_square_mod_switch(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,
+                                   const cn_bfv_context_t *ctx)
+{
+    return tensor(out, a, a, ctx, 1);
 }
 
 cn_status cn_bfv_relinearize(cn_bfv_ciphertext_t *out, const cn_bfv_ciphertext_t *a,

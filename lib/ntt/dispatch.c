@@ -11,18 +11,19 @@ typedef struct {
     cn_ntt_kernel_fn fwd, inv; /* lazy forward and inverse, the contracts of ntt.h */
     const char *name;
     cn_ntt_reduce_fn reduce; /* the full reduction after them */
+    cn_ntt_kernel_from_fn fwd_from;
 } ntt_impl_t;
 
 static const ntt_impl_t impls[CN_ISA_COUNT] = {
     [CN_ISA_PORTABLE] = {cn_ntt_forward_lazy_portable, cn_ntt_inverse_lazy_portable, "portable",
-                         cn_ntt_reduce_portable},
+                         cn_ntt_reduce_portable, cn_ntt_forward_lazy_from_portable},
 #ifdef CN_BUILD_AVX512
     [CN_ISA_AVX512] = {cn_ntt_forward_lazy_avx512, cn_ntt_inverse_lazy_avx512, "avx512",
-                       cn_ntt_reduce_avx512},
+                       cn_ntt_reduce_avx512, cn_ntt_forward_lazy_from_avx512},
 #endif
 #ifdef CN_BUILD_AVX512IFMA
     [CN_ISA_AVX512IFMA] = {cn_ntt_forward_lazy_ifma, cn_ntt_inverse_lazy_ifma, "avx512ifma",
-                           cn_ntt_reduce_avx512},
+                           cn_ntt_reduce_avx512, cn_ntt_forward_lazy_from_ifma},
 #endif
 };
 #define FAMILIES ((1u << CN_ISA_AVX512) | (1u << CN_ISA_AVX512IFMA))
@@ -47,6 +48,11 @@ static inline const ntt_impl_t *impl_of(const cn_ntt_table_t *t)
 void cn_ntt_forward_lazy(uint64_t *a, const cn_ntt_table_t *t)
 {
     impl_of(t)->fwd(a, t);
+}
+
+void cn_ntt_forward_lazy_from(uint64_t *dst, const uint64_t *src, const cn_ntt_table_t *t)
+{
+    impl_of(t)->fwd_from(dst, src, t);
 }
 
 void cn_ntt_inverse_lazy(uint64_t *a, const cn_ntt_table_t *t)

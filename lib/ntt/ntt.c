@@ -97,6 +97,14 @@ void cn_ntt_reduce_portable(uint64_t *a, size_t n, uint64_t p, int four)
     }
 }
 
+void cn_ntt_forward_lazy_from_portable(uint64_t *dst, const uint64_t *src,
+                                       const cn_ntt_table_t *t)
+{
+    if (dst != src)
+        memcpy(dst, src, t->n * sizeof *dst);
+    cn_ntt_forward_lazy_portable(dst, t);
+}
+
 void cn_ntt_forward(uint64_t *a, const cn_ntt_table_t *t)
 {
     cn_ntt_forward_lazy(a, t);

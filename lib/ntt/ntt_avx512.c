@@ -51,6 +51,7 @@ void cn_ntt_reduce_avx512(uint64_t *a, size_t n, uint64_t p, int four)
 
 #define CN_NTT_FWD cn_ntt_forward_lazy_avx512
 #define CN_NTT_INV cn_ntt_inverse_lazy_avx512
+#define CN_NTT_FWD_FROM cn_ntt_forward_lazy_from_avx512
 #define CN_NTT_WS(t) ((t)->ws)
 #define CN_NTT_WIS(t) ((t)->wis)
 #define CN_NTT_NIS(t) ((t)->n_inv_s)

@@ -2,7 +2,7 @@
  * products, primes below 2^50) and ntt_avx512.c (64-bit Shoup products emulated with
  * 32-bit multiplies, any prime below 2^61). The including file defines:
  *   mul_lazy(x, w, ws, p)   x w mod p in [0, 2p) for x in [0, 4p), eight lanes
- *   CN_NTT_FWD, CN_NTT_INV  the names of the two kernels
+ *   CN_NTT_FWD, CN_NTT_INV, CN_NTT_FWD_FROM  the names of the kernels
  *   CN_NTT_WS(t), CN_NTT_WIS(t), CN_NTT_NIS(t), CN_NTT_LWS(t)  the Shoup constants
  *                           of the forward and inverse twiddles, n^-1 and the last one
  * Harvey's lazy butterflies (J. Symb. Comp. 2014) keep values in [0, 4p) forward and
@@ -113,23 +113,23 @@ regrouped_stage(uint64_t *a, size_t n, unsigned d, size_t m, const uint64_t *w,
     }
 }
 
-void CN_NTT_FWD(uint64_t *a, const cn_ntt_table_t *t)
+/* the forward transform of src into a (src == a: in place): the first stage reads src */
+static inline __attribute__((always_inline)) void fwd(uint64_t *a, const uint64_t *src,
+                                                      const cn_ntt_table_t *t)
 {
     const size_t n = t->n;
-    if (!CN_NTT_WS(t) || n < 16) {
-        cn_ntt_forward_lazy_portable(a, t);
-        return;
-    }
     const __m512i p = set1(t->mod.p), p2 = set1(2 * t->mod.p);
     const uint64_t *w = t->w, *ws = CN_NTT_WS(t);
     size_t gap = n >> 1, m = 1;
     for (; gap >= 8; m <<= 1, gap >>= 1) {
+        const uint64_t *in = m == 1 ? src : a;
         for (size_t i = 0; i < m; i++) {
             const __m512i W = set1(w[m + i]), Ws = set1(ws[m + i]);
             uint64_t *x = a + 2 * i * gap, *y = x + gap;
+            const uint64_t *xi = in + 2 * i * gap, *yi = xi + gap;
             for (size_t j = 0; j < gap; j += 8) {
-                __m512i X = _mm512_loadu_si512((const void *)(x + j));
-                __m512i Y = _mm512_loadu_si512((const void *)(y + j));
+                __m512i X = _mm512_loadu_si512((const void *)(xi + j));
+                __m512i Y = _mm512_loadu_si512((const void *)(yi + j));
                 fwd_bf(&X, &Y, W, Ws, p, p2);
                 _mm512_storeu_si512((void *)(x + j), X);
                 _mm512_storeu_si512((void *)(y + j), Y);
@@ -139,6 +139,24 @@ void CN_NTT_FWD(uint64_t *a, const cn_ntt_table_t *t)
     /* distances 4, 2, 1 (m = n/8, n/4, n/2) */
     for (unsigned d = 4; d >= 1; d >>= 1, m <<= 1)
         regrouped_stage(a, n, d, m, w, ws, p, p2, 0);
+}
+
+void CN_NTT_FWD(uint64_t *a, const cn_ntt_table_t *t)
+{
+    if (!CN_NTT_WS(t) || t->n < 16) {
+        cn_ntt_forward_lazy_portable(a, t);
+        return;
+    }
+    fwd(a, a, t);
+}
+
+void CN_NTT_FWD_FROM(uint64_t *dst, const uint64_t *src, const cn_ntt_table_t *t)
+{
+    if (!CN_NTT_WS(t) || t->n < 16) {
+        cn_ntt_forward_lazy_from_portable(dst, src, t);
+        return;
+    }
+    fwd(dst, src, t);
 }
 
 void CN_NTT_INV(uint64_t *a, const cn_ntt_table_t *t)

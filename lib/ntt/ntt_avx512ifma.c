@@ -16,6 +16,7 @@ static inline __m512i mul_lazy(__m512i x, __m512i w, __m512i ws, __m512i p)
 
 #define CN_NTT_FWD cn_ntt_forward_lazy_ifma
 #define CN_NTT_INV cn_ntt_inverse_lazy_ifma
+#define CN_NTT_FWD_FROM cn_ntt_forward_lazy_from_ifma
 #define CN_NTT_WS(t) ((t)->ws52)
 #define CN_NTT_WIS(t) ((t)->wis52)
 #define CN_NTT_NIS(t) ((t)->n_inv_s52)

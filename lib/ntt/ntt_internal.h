@@ -8,6 +8,16 @@
 /* One lazy transform in place. */
 typedef void (*cn_ntt_kernel_fn)(uint64_t *a, const cn_ntt_table_t *t);
 
+/* Forward, lazy, out of place: dst = the transform of src (n words each, the same or not
+ * overlapping); src in [0, 4p), dst [0, 4p). */
+typedef void (*cn_ntt_kernel_from_fn)(uint64_t *dst, const uint64_t *src,
+                                      const cn_ntt_table_t *t);
+void cn_ntt_forward_lazy_from_portable(uint64_t *dst, const uint64_t *src,
+                                       const cn_ntt_table_t *t);
+void cn_ntt_forward_lazy_from_ifma(uint64_t *dst, const uint64_t *src, const cn_ntt_table_t *t);
+void cn_ntt_forward_lazy_from_avx512(uint64_t *dst, const uint64_t *src,
+                                     const cn_ntt_table_t *t);
+
 /* Forward, lazy: in [0, 4p), out [0, 4p). */
 void cn_ntt_forward_lazy_portable(uint64_t *a, const cn_ntt_table_t *t);
 /* Inverse, lazy: in [0, 2p), out [0, 2p). */

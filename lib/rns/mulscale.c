@@ -9,9 +9,10 @@
 
 void cn_mulscale_clear(cn_mulscale_t *s)
 {
-    uint64_t *w[] = {s->qi,    s->qi_s, s->c,    s->c_s,  s->h,      s->h_s,   s->g,
-                     s->g_s,   s->vtr,  s->f_hi, s->f_lo, s->qi_s52, s->c_s52, s->h_s52,
-                     s->g_s52, s->f1,   s->f0,   s->w52,  s->w52_s,  s->one_s};
+    uint64_t *w[] = {s->qi,    s->qi_s,  s->c,      s->c_s,      s->h,          s->h_s,
+                     s->g,     s->g_s,   s->vtr,    s->f_hi,     s->f_lo,       s->qi_s52,
+                     s->c_s52, s->h_s52, s->g_s52,  s->f1,       s->f0,         s->w52,
+                     s->w52_s, s->one_s, s->ql_inv, s->ql_inv_s, s->ql_inv_s52, s->ql_mod};
     for (size_t i = 0; i < sizeof w / sizeof *w; i++)
         free(w[i]);
     free(s->q);
@@ -62,6 +63,12 @@ static cn_status init52(cn_mulscale_t *s)
         s->c_s52[j] = cn_shoup52(s->c[j], rj);
         for (size_t i = 0; i < kq; i++)
             s->h_s52[j * kq + i] = cn_shoup52(s->h[j * kq + i], rj);
+    }
+    if (kq >= 2) {
+        if (!(s->ql_inv_s52 = cn_alloc(kq - 1, sizeof(uint64_t))))
+            return CN_ERR_NO_MEMORY;
+        for (size_t i = 0; i + 1 < kq; i++)
+            s->ql_inv_s52[i] = cn_shoup52(s->ql_inv[i], s->q[i].p);
     }
     s->ifma = 1;
     return CN_OK;
@@ -156,6 +163,21 @@ cn_status cn_mulscale_init(cn_mulscale_t *s, const uint64_t *q, size_t kq, const
         }
     }
     mpz_clears(Q, R, hat, tmp, NULL);
+    /* the folded modulus switch: q_L^-1 and q_L modulo the other primes */
+    if (st == CN_OK && kq >= 2) {
+        s->ql_inv = cn_alloc(kq - 1, sizeof(uint64_t));
+        s->ql_inv_s = cn_alloc(kq - 1, sizeof(uint64_t));
+        s->ql_mod = cn_alloc(kq - 1, sizeof(uint64_t));
+        if (!s->ql_inv || !s->ql_inv_s || !s->ql_mod)
+            st = CN_ERR_NO_MEMORY;
+        s->ql_near = 1;
+        for (size_t i = 0; st == CN_OK && i + 1 < kq; i++) {
+            s->ql_near &= q[kq - 1] < 2 * q[i];
+            s->ql_mod[i] = cn_mod_reduce_u64(q[kq - 1], s->q[i]);
+            if ((st = cn_mod_inv(&s->ql_inv[i], s->ql_mod[i], s->q[i])) == CN_OK)
+                s->ql_inv_s[i] = cn_mod_shoup(s->ql_inv[i], s->q[i]);
+        }
+    }
     /* the 52-bit kernel holds rho (< kq t) exactly in a double */
     if (st == CN_OK && cn_rns_kernels52() && cn_all_below_shoup52(q, kq) &&
         cn_all_below_shoup52(r, kr) && (cn_u128)kq * t < ((cn_u128)1 << 53))
@@ -176,4 +198,16 @@ void cn_mulscale(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n
     }
 #endif
     cn_mulscale_portable(out, xq, xr, n, s);
+}
+
+void cn_mulscale_drop(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                      const cn_mulscale_t *s)
+{
+#ifdef CN_BUILD_AVX512IFMA
+    if (s->ifma && n % 8 == 0) {
+        cn_mulscale_drop_ifma(out, xq, xr, n, s);
+        return;
+    }
+#endif
+    cn_mulscale_drop_portable(out, xq, xr, n, s);
 }

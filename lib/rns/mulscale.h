@@ -39,6 +39,11 @@ typedef struct {
      * constant, and floor(2^52 / p) (the reduction of the unreduced dot products) */
     uint64_t *w52, *w52_s, *one_s;
     uint64_t *f1, *f0; /* [kq] t / q_i = (f1 2^52 + f0) 2^-104, truncated */
+    /* [kq - 1] (none when kq = 1), the modulus switch folded in (cn_mulscale_drop): q_L^-1
+     * mod q_i with its Shoup constants (64-bit; 52-bit with the IFMA tables) and q_L mod
+     * q_i, q_L = q_kq the dropped prime */
+    uint64_t *ql_inv, *ql_inv_s, *ql_inv_s52, *ql_mod;
+    int ql_near; /* q_L < 2 q_i for every i < kq: c_L mod q_i is one subtraction */
 } cn_mulscale_t;
 
 /* Tables for bases q (kq primes) and r (kr primes, disjoint from q) and numerator t, with
@@ -56,11 +61,22 @@ void cn_mulscale_clear(cn_mulscale_t *s);
 void cn_mulscale(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                  const cn_mulscale_t *s);
 
+/* The same followed by the modulus switch that drops q_kq (as lib/bfv/eval.c's
+ * cn_bfv_mod_switch, with the same words): out (kq - 1 rows) = (c - [c]) q_kq^-1 mod q_i,
+ * c = round(t X / Q) mod Q and [c] its centered residue modulo q_kq, the division by q_kq
+ * rounded to nearest. kq >= 2. */
+void cn_mulscale_drop(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                      const cn_mulscale_t *s);
+
 typedef void (*cn_mulscale_fn)(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                                const cn_mulscale_t *s);
 void cn_mulscale_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                           const cn_mulscale_t *s);
 void cn_mulscale_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
                       const cn_mulscale_t *s);
+void cn_mulscale_drop_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                               const cn_mulscale_t *s);
+void cn_mulscale_drop_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                           const cn_mulscale_t *s);
 
 #endif

@@ -53,10 +53,12 @@ red104(__m512i lo, __m512i hi, __m512i b, uint64_t w52, uint64_t w52_s, uint64_t
     return cn_v52_reduce1(r, b);
 }
 
-static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, const uint64_t *xq,
-                                                             const uint64_t *xr, size_t n,
-                                                             const cn_mulscale_t *s,
-                                                             const size_t kq, const size_t kr)
+/* drop = 0: cn_mulscale; drop = 1: cn_mulscale_drop (kq >= 2), where the dropped prime's
+ * row is formed first and the others are switched as they are formed (as lib/bfv's
+ * cn_divround_row_ifma) */
+static inline __attribute__((always_inline)) void
+mulscale_k(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+           const cn_mulscale_t *s, const size_t kq, const size_t kr, const int drop)
 {
     __m512i y[CN_EXACT_MAX], z[CN_EXACT_MAX], tv[CN_EXACT_MAX];
     const __m512i zero = _mm512_setzero_si512();
@@ -93,8 +95,11 @@ static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, cons
         __m512i vr = _mm512_cvttpd_epu64(_mm512_add_pd(v, half));
         vr = _mm512_min_epu64(vr, cn_v52_set1(kr));
         const __m512d rho_d = _mm512_cvtepu64_pd(rho);
+        __m512i cl = zero, neg = zero; /* drop: c_L in [0, q_L), c_L > q_L / 2 */
+        __mmask8 big = 0;
 #pragma GCC unroll 16
-        for (size_t i = 0; i < kq; i++) {
+        for (size_t ii = 0; ii < kq; ii++) {
+            const size_t i = drop ? (ii + kq - 1) % kq : ii; /* drop: q_L first */
             const __m512i p = cn_v52_set1(s->q[i].p);
             __m512i o;
             if (kr <= 7) {
@@ -120,18 +125,42 @@ static inline __attribute__((always_inline)) void mulscale_k(uint64_t *out, cons
                 rm = _mm512_min_epu64(rm, _mm512_add_epi64(rm, p)); /* was negative */
                 rm = cn_v52_reduce1(rm, p);                         /* was >= q_i */
             }
-            _mm512_storeu_si512((void *)(out + i * n + l), cn_v52_add_mod(o, rm, p));
+            o = cn_v52_add_mod(o, rm, p);
+            if (!drop) {
+                _mm512_storeu_si512((void *)(out + i * n + l), o);
+            } else if (i == kq - 1) {
+                cl = o;
+                big = _mm512_cmpgt_epu64_mask(cl, cn_v52_set1(s->q[i].p >> 1));
+            } else {
+                /* u = [c_L] mod q_i: c_L mod q_i (one subtraction when q_L < 2 q_i, else
+                 * by a Shoup product with 1), less q_L mod q_i where c_L > q_L / 2; then
+                 * (c_i - u) q_L^-1 */
+                __m512i u = s->ql_near ? cl
+                                       : cn_v52_mul_lazy(cl, cn_v52_set1(1),
+                                                         cn_v52_set1(s->one_s[i]), p);
+                u = cn_v52_reduce1(u, p);
+                neg = _mm512_maskz_mov_epi64(big, cn_v52_set1(s->ql_mod[i]));
+                u = _mm512_sub_epi64(u, neg);
+                u = _mm512_min_epu64(u, _mm512_add_epi64(u, p)); /* was negative */
+                o = _mm512_sub_epi64(o, u);
+                o = _mm512_min_epu64(o, _mm512_add_epi64(o, p)); /* was negative */
+                o = cn_v52_mul_lazy(o, cn_v52_set1(s->ql_inv[i]), cn_v52_set1(s->ql_inv_s52[i]),
+                                    p);
+                _mm512_storeu_si512((void *)(out + i * n + l), cn_v52_reduce1(o, p));
+            }
         }
     }
 }
 
 #define CN_MS_CASE(a, b)                                                                       \
     case (a)*16 + (b):                                                                         \
-        mulscale_k(out, xq, xr, n, s, a, b);                                                   \
+        mulscale_k(out, xq, xr, n, s, a, b, drop);                                             \
         return;
 
-void cn_mulscale_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                      const cn_mulscale_t *s)
+/* the body with both base sizes constants for the common shapes */
+static inline __attribute__((always_inline)) void shapes(uint64_t *out, const uint64_t *xq,
+                                                         const uint64_t *xr, size_t n,
+                                                         const cn_mulscale_t *s, const int drop)
 {
     switch (s->kq <= 8 && s->kr <= 8 ? s->kq * 16 + s->kr : 0) {
         CN_MS_CASE(1, 3)
@@ -150,7 +179,19 @@ void cn_mulscale_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, siz
         CN_MS_CASE(7, 6)
         CN_MS_CASE(8, 6)
     default:
-        mulscale_k(out, xq, xr, n, s, s->kq, s->kr);
+        mulscale_k(out, xq, xr, n, s, s->kq, s->kr, drop);
         return;
     }
+}
+
+void cn_mulscale_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                      const cn_mulscale_t *s)
+{
+    shapes(out, xq, xr, n, s, 0);
+}
+
+void cn_mulscale_drop_ifma(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                           const cn_mulscale_t *s)
+{
+    shapes(out, xq, xr, n, s, 1);
 }

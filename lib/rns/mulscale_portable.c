@@ -35,11 +35,12 @@ static inline cn_u128 round_sum(const uint64_t *y, const uint64_t *f_hi, const u
     return ((cn_u128)carry << 64) + (uint64_t)(s >> 64) + (((uint64_t)s >> 63) & 1);
 }
 
-void cn_mulscale_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
-                          const cn_mulscale_t *s)
+/* drop = 0: cn_mulscale; drop = 1: cn_mulscale_drop (kq >= 2) */
+static void mulscale(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                     const cn_mulscale_t *s, int drop)
 {
     const size_t kq = s->kq, kr = s->kr;
-    uint64_t y[CN_EXACT_MAX], z[CN_EXACT_MAX];
+    uint64_t y[CN_EXACT_MAX], z[CN_EXACT_MAX], c[CN_EXACT_MAX];
     for (size_t l = 0; l < n; l++) {
         for (size_t i = 0; i < kq; i++)
             y[i] = cn_mod_mul_shoup(xq[i * n + l], s->qi[i], s->qi_s[i], s->q[i].p);
@@ -61,7 +62,34 @@ void cn_mulscale_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr,
             uint64_t o = dot(z, s->g + i * kr, s->g_s + i * kr, kr, m.p);
             o = cn_mod_sub(o, s->vtr[i * (kr + 1) + vr], m);
             o = cn_mod_add(o, s->rho_small ? (uint64_t)rho : cn_mod_reduce_any_u128(rho, m), m);
-            out[i * n + l] = o;
+            c[i] = o;
+        }
+        if (!drop) {
+            for (size_t i = 0; i < kq; i++)
+                out[i * n + l] = c[i];
+            continue;
+        }
+        /* (c_i - [c_L]) q_L^-1 mod q_i, [c_L] = c_L - q_L when c_L > q_L / 2 */
+        const uint64_t cl = c[kq - 1], ql = s->q[kq - 1].p;
+        for (size_t i = 0; i + 1 < kq; i++) {
+            const cn_mod_t m = s->q[i];
+            uint64_t u = cn_mod_reduce_u64(cl, m);
+            if (cl > ql / 2)
+                u = cn_mod_sub(u, s->ql_mod[i], m);
+            out[i * n + l] =
+                cn_mod_mul_shoup(cn_mod_sub(c[i], u, m), s->ql_inv[i], s->ql_inv_s[i], m.p);
         }
     }
+}
+
+void cn_mulscale_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                          const cn_mulscale_t *s)
+{
+    mulscale(out, xq, xr, n, s, 0);
+}
+
+void cn_mulscale_drop_portable(uint64_t *out, const uint64_t *xq, const uint64_t *xr, size_t n,
+                               const cn_mulscale_t *s)
+{
+    mulscale(out, xq, xr, n, s, 1);
 }

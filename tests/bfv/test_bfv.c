@@ -228,6 +228,29 @@ static void ops_at(const cn_bfv_params_t *prm, uint64_t stream)
     oracle_mul(w2, a.coeffs, a.coeffs, n, t);
     ck_assert_int_eq(cn_bfv_square(&y, &ca, f.ctx), CN_OK);
     expect_plain(&y, w2, &f, "square");
+    {
+        /* the square with the modulus switch folded in: the same words as the square then
+         * the switch, decrypting to the oracle's square; aliased; refused at level 1 */
+        cn_bfv_ciphertext_t u = {0}, v = {0};
+        if (prm->nq > 1) {
+            ck_assert_int_eq(cn_bfv_square_mod_switch(&u, &ca, f.ctx), CN_OK);
+            ck_assert_int_eq(cn_bfv_mod_switch(&v, &y, f.ctx), CN_OK);
+            ck_assert_uint_eq(u.size, 3);
+            ck_assert_uint_eq(u.level, prm->nq - 1);
+            ck_assert_uint_eq(u.level, v.level);
+            for (size_t c = 0; c < 3; c++)
+                ck_assert_int_eq(
+                    memcmp(u.c[c].data, v.c[c].data, u.level * n * sizeof(uint64_t)), 0);
+            expect_plain(&u, w2, &f, "square_mod_switch");
+            ck_assert_int_eq(cn_bfv_ciphertext_copy(&v, &ca, f.ctx), CN_OK);
+            ck_assert_int_eq(cn_bfv_square_mod_switch(&v, &v, f.ctx), CN_OK);
+            expect_plain(&v, w2, &f, "square_mod_switch aliased");
+        } else {
+            ck_assert_int_eq(cn_bfv_square_mod_switch(&u, &ca, f.ctx), CN_ERR_LEVEL_MISMATCH);
+        }
+        cn_bfv_ciphertext_clear(&u);
+        cn_bfv_ciphertext_clear(&v);
+    }
     if (prm->p) {
         oracle_mul(w2, w, w, n, t);
         if (prm->nq > 1) {

@@ -235,6 +235,67 @@ START_TEST(test_kernels_extreme)
 }
 END_TEST
 
+/* the out-of-place forward transform: the same words as copying and transforming in
+ * place (itself checked against FLINT above), for the dispatched kernel and each one this
+ * CPU runs, with src untouched; and src == dst */
+START_TEST(test_forward_from)
+{
+    unsigned logn = (unsigned)_i;
+    size_t n = (size_t)1 << logn;
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 1900 + logn);
+    static const unsigned bits[] = {30, 49, 55, 61};
+    for (size_t b = 0; b < sizeof bits / sizeof *bits; b++) {
+        uint64_t p;
+        cn_ntt_table_t t;
+        if (cn_primes_ntt(&p, 1, bits[b], n, NULL, 0, 1) != CN_OK)
+            continue;
+        ck_assert_int_eq(cn_ntt_table_init(&t, n, p), CN_OK);
+        uint64_t *src = malloc(n * sizeof *src), *keep = malloc(n * sizeof *keep);
+        uint64_t *c = malloc(n * sizeof *c), *d = malloc(n * sizeof *d);
+        for (size_t i = 0; i < n; i++)
+            src[i] = keep[i] = i % 3 ? cn_test_rng_below(&r, 4 * p) : 4 * p - 1;
+        for (int k = 0; k < 4; k++) {
+            for (size_t i = 0; i < n; i++)
+                d[i] = src[i];
+            if (k == 0) {
+                cn_ntt_forward_lazy(d, &t);
+                cn_ntt_forward_lazy_from(c, src, &t);
+            } else if (k == 1) {
+                cn_ntt_forward_lazy_portable(d, &t);
+                cn_ntt_forward_lazy_from_portable(c, src, &t);
+            }
+#ifndef CN_NO_AVX512
+            else if (k == 2 && (cn_cpu_features() & CN_CPU_AVX512F) && n >= 16) {
+                cn_ntt_forward_lazy_avx512(d, &t);
+                cn_ntt_forward_lazy_from_avx512(c, src, &t);
+            }
+#endif
+#if !defined(CN_NO_AVX512) && !defined(CN_NO_AVX512IFMA)
+            else if (k == 3 && (cn_cpu_features() & CN_CPU_AVX512IFMA) && t.ws52 && n >= 16) {
+                cn_ntt_forward_lazy_ifma(d, &t);
+                cn_ntt_forward_lazy_from_ifma(c, src, &t);
+            }
+#endif
+            else
+                continue;
+            for (size_t i = 0; i < n; i++) {
+                ck_assert_msg(c[i] == d[i], "kernel %d, %u bits, index %zu", k, bits[b], i);
+                ck_assert_uint_eq(src[i], keep[i]);
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            c[i] = src[i];
+        cn_ntt_forward_lazy_from(c, c, &t); /* in place */
+        cn_ntt_forward_lazy(src, &t);
+        for (size_t i = 0; i < n; i++)
+            ck_assert_uint_eq(c[i], src[i]);
+        free(src), free(keep), free(c), free(d);
+        cn_ntt_table_clear(&t);
+    }
+}
+END_TEST
+
 CN_SUITE(ntt)
 {
     Suite *s = suite_create("ntt");
@@ -244,6 +305,7 @@ CN_SUITE(ntt)
     tcase_add_loop_test(tc, test_negacyclic_product, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
     tcase_add_test(tc, test_monomials);
     tcase_add_loop_test(tc, test_kernels_extreme, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
+    tcase_add_loop_test(tc, test_forward_from, CN_NTT_MIN_LOGN, CN_NTT_MAX_LOGN + 1);
     suite_add_tcase(s, tc);
     return s;
 }

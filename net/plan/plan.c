@@ -27,12 +27,17 @@ cn_status cn_lin_partition(cn_lin_t *l)
     l->woff = NULL;
     l->wpair = NULL;
     l->l1max = 0;
+    l->l2max = 0;
     for (size_t j = 0; j < l->nout; j++) {
-        double sum = 0;
-        for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+        double sum = 0, sq = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
             sum += fabs((double)l->w[k]);
+            sq += (double)l->w[k] * (double)l->w[k];
+        }
         if (sum > l->l1max)
             l->l1max = sum;
+        if (sqrt(sq) > l->l2max)
+            l->l2max = sqrt(sq);
     }
     l->dense = l->row[l->nout] == l->nin * l->nout;
     if (l->dense) {

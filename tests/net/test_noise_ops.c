@@ -7,7 +7,8 @@
  * model's maximum (constant plaintext polynomials), every input at its minimum, each at
  * one of the two extremes at random, and uniform at random. Plans: the tests' small conv
  * network, a wide dense layer (256 -> 64), a deep dense chain, at n = 1024 and 2048
- * (security off for speed), and the committed MNIST model at n = 4096. With
+ * (security off for speed), and the committed MNIST model at n = 4096. And the parameter
+ * search's choice for the MNIST model at n = 16384 (47-bit primes). With
  * CN_NOISE_OPS_PLAN=FILE (a plan's bytes, e.g. from `cryptonets compile`) the test also
  * runs that plan (one batch per input kind, CN_NOISE_OPS_SAMPLE ciphertexts per op and
  * modulus, default all) and prints the table of docs/benchmarks.md. */
@@ -251,6 +252,51 @@ START_TEST(test_noise_ops_mnist)
 }
 END_TEST
 
+/* The parameter search's choice for the committed MNIST model with 4-bit weights at n =
+ * 16384 and two 34-bit plaintext moduli, on the IFMA cost profile (the CPU's own does not
+ * matter): four 47-bit primes (q_bits 47, issue 17), every one below 2^47.09 so that the
+ * linear layers take the small-weight kernel (2 max|w| q < 2^52, max|w| <= 15), with the
+ * margin met; the oracle is the search itself run once per forced prime size of its grid
+ * (44, 46, 47, 48, 49, 50 bits): its choice costs the least among those that compile. */
+START_TEST(test_noise_ops_search_choice)
+{
+    cn_model_t m;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_model_load(&m, MODEL_PATH, &d), CN_OK);
+    cn_compile_opts_t o = {0};
+    o.weight_bits = 4;
+    o.n = 16384;
+    o.nt = 2;
+    o.t_bits = 34;
+    o.cost_profile = CN_COST_AVX512IFMA;
+    cn_plan_t *p = compile_or_die(&m, &o);
+    const cn_bfv_params_t *prm = cn_plan_params(p);
+    ck_assert_uint_eq(prm->nq, 4);
+    for (size_t i = 0; i < prm->nq; i++) {
+        ck_assert_uint_eq(64 - __builtin_clzll(prm->q[i]), 47);
+        ck_assert_double_lt(2.0 * 15 * (double)prm->q[i], 0x1p52);
+    }
+    ck_assert_double_ge(cn_plan_output_budget(p), 10);
+    const double cost = cn_plan_cost_estimate(p, NULL);
+    static const unsigned qbs[] = {44, 46, 47, 48, 49, 50};
+    double best = INFINITY;
+    for (size_t k = 0; k < sizeof qbs / sizeof qbs[0]; k++) {
+        cn_compile_opts_t f = o;
+        f.q_bits = qbs[k];
+        cn_plan_t *pf;
+        if (cn_plan_compile(&pf, &m, &f, &d) != CN_OK)
+            continue;
+        ck_assert_double_ge(cn_plan_output_budget(pf), 10);
+        const double c = cn_plan_cost_estimate(pf, NULL);
+        best = c < best ? c : best;
+        cn_plan_free(pf);
+    }
+    ck_assert_double_eq_tol(cost, best, 1e-9 * best);
+    cn_plan_free(p);
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* CN_NOISE_OPS_PLAN: a plan file, measured and printed (not run otherwise) */
 START_TEST(test_noise_ops_file)
 {
@@ -286,6 +332,7 @@ CN_SUITE(noise_ops)
     tcase_add_test(tc, test_noise_ops_small);
     tcase_add_test(tc, test_noise_ops_wide);
     tcase_add_test(tc, test_noise_ops_mnist);
+    tcase_add_test(tc, test_noise_ops_search_choice);
     suite_add_tcase(s, tc);
     TCase *tf = cn_tcase("noise_ops_file", 7200);
     tcase_add_test(tf, test_noise_ops_file);

@@ -69,6 +69,7 @@ static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm, size_t ti)
 
 typedef struct {
     double d_inf, d_rms, r2;
+    double lmult; /* log2 of the previous linear layer's rowmult: 0 for fresh inputs */
 } ptrack_t;
 
 static void ptrack_fresh(ptrack_t *p, const nctx_t *c)
@@ -77,6 +78,7 @@ static void ptrack_fresh(ptrack_t *p, const nctx_t *c)
      * d_rms = d_inf); x = t e / Q, e centered binomial of variance eta / 2 */
     p->d_inf = p->d_rms = c->log_rt[c->L] - c->log_q_prefix[c->L];
     p->r2 = 2 * c->log_t + log2(CN_CBD_ETA / 2.0) - 2 * c->log_q_prefix[c->L];
+    p->lmult = 0;
 }
 
 /* The track through op (at level `level` before it, of size `size` before it). */
@@ -89,16 +91,21 @@ static void ptrack_op(ptrack_t *p, const cn_op_t *op, size_t level, size_t size,
         /* d: the triangle inequality in both norms (the inputs may make every term's d
          * alike), plus the bias's rounding r_l b / Q_l; x: the inputs' random parts are
          * independent (distinct encryptions' errors; distinct ciphertexts' uniform c1),
-         * so their variances add, weighted by w^2: the largest row's sum of w^2 */
+         * so their variances add, weighted by w^2: the largest row's sum of w^2. Except
+         * the outputs of proportional rows of the previous linear layer (the same
+         * ciphertext up to a factor, so, after a square, the same random part up to a
+         * factor): in groups of at most k of them the variance is at most k times the
+         * sum of w^2 (Cauchy-Schwarz), k = that layer's rowmult */
         const double bias = c->log_rt[level] - lq;
         if (op->lin.l1max > 0) {
             p->d_inf = lg_add(log2(op->lin.l1max) + p->d_inf, bias);
             p->d_rms = lg_add(log2(op->lin.l1max) + p->d_rms, bias);
-            p->r2 = 2 * log2(op->lin.l2max) + p->r2;
+            p->r2 = 2 * log2(op->lin.l2max) + p->lmult + p->r2;
         } else {
             p->d_inf = p->d_rms = bias;
             p->r2 = -1e9;
         }
+        p->lmult = op->lin.rowmult > 1 ? log2(op->lin.rowmult) : 0;
         break;
     }
     case CN_OP_SQUARE: {

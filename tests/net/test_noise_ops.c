@@ -252,6 +252,47 @@ START_TEST(test_noise_ops_mnist)
 }
 END_TEST
 
+/* A layer of identical rows (their outputs are the same ciphertext, so after the square
+ * their random parts are equal, not independent) followed by a layer of positive weights
+ * that adds them: the case the probabilistic bound's independence does not cover
+ * (docs/net.md), with inputs at random. */
+START_TEST(test_noise_ops_identical_rows)
+{
+    cn_model_t m;
+    cn_net_diag_t d;
+    ck_assert_int_eq(cn_model_init(&m, 1, 1, 64, 1.0 / 255, 0, 255), CN_OK);
+    cn_test_rng_t r;
+    cn_test_rng_init(&r, 61);
+    double w1[64 * 64], b1[64], w2[8 * 64], b2[8];
+    for (size_t i = 0; i < 64; i++)
+        w1[i] = (double)(cn_test_rng_next(&r) >> 11) * 0x1p-52 - 1;
+    for (size_t j = 1; j < 64; j++)
+        memcpy(&w1[j * 64], w1, 64 * sizeof *w1);
+    for (size_t j = 0; j < 64; j++)
+        b1[j] = 0.5;
+    for (size_t i = 0; i < 8 * 64; i++)
+        w2[i] = 0.5 + 0.5 * (double)(cn_test_rng_next(&r) >> 11) * 0x1p-53;
+    for (size_t j = 0; j < 8; j++)
+        b2[j] = 0.25;
+    ck_assert_int_eq(cn_model_add_dense(&m, 64, w1, b1, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
+    ck_assert_int_eq(cn_model_add_dense(&m, 8, w2, b2, &d), CN_OK);
+    for (size_t k = 0; k < 2; k++) {
+        cn_compile_opts_t o = {0};
+        o.security = CN_SEC_NONE_INSECURE;
+        o.n = k ? 2048 : 1024;
+        o.weight_bits = 6;
+        o.margin_bits = 2;
+        cn_plan_t *p = compile_or_die(&m, &o);
+        const double s = check_plan(p, 0, 255, 2, 0, 700 + k, verbose());
+        if (verbose())
+            printf("identical rows, n %zu: slack %.2f bits\n", o.n, s);
+        cn_plan_free(p);
+    }
+    cn_model_clear(&m);
+}
+END_TEST
+
 /* The parameter search's choice for the committed MNIST model with 4-bit weights at n =
  * 16384 and two 34-bit plaintext moduli, on the IFMA cost profile (the CPU's own does not
  * matter): four 47-bit primes (q_bits 47, issue 17), every one below 2^47.09 so that the
@@ -334,6 +375,9 @@ CN_SUITE(noise_ops)
     tcase_add_test(tc, test_noise_ops_mnist);
     tcase_add_test(tc, test_noise_ops_search_choice);
     suite_add_tcase(s, tc);
+    TCase *tr = cn_tcase("noise_ops_rows", 600);
+    tcase_add_test(tr, test_noise_ops_identical_rows);
+    suite_add_tcase(s, tr);
     TCase *tf = cn_tcase("noise_ops_file", 7200);
     tcase_add_test(tf, test_noise_ops_file);
     suite_add_tcase(s, tf);

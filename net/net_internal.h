@@ -57,6 +57,8 @@ typedef struct {
                       * weights in pairs, woff[j][2q] | woff[j][2q + 1] << 16 (0 past nin),
                       * row-major [nout][(nin + 1) / 2] (the IFMA split kernel's) */
     double l1max;    /* max over rows of sum |w| (the noise estimate's factor) */
+    double l2max;    /* max over rows of sqrt(sum w^2) (the probabilistic estimate's) */
+    double rowmult;  /* most nonzero rows proportional to one another (>= 1; noise.c) */
 } cn_lin_t;
 
 /* Fills wmax; for a sparse layer orders each row's terms, nonnegative weights first, and

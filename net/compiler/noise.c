@@ -51,6 +51,118 @@ static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm, size_t ti)
     c->log_p = prm->p ? log2((double)prm->p) : 0;
 }
 
+/* The probabilistic track (docs/net.md, "Noise estimate", the second bound): the
+ * invariant noise as v = d + x, d the part that the inputs decide (r m / Q, the biases'
+ * rounding, the roundings of relinearization and modulus switching: bounded in the worst
+ * case, in the infinity norm d_inf and in the root mean square over the n coefficients
+ * d_rms = ||d||_2 / sqrt(n)) and x the part that the encryption's randomness decides
+ * (t e / Q from the error e, then the tensor's t (A v + v A), A the multiple of t that
+ * c0 + c1 s carries, from the uniform c1), zero-mean, of variance at most r2 per
+ * coefficient. The variance propagates as in the average-case analyses of Costache,
+ * Laine and Player (ESORICS 2020) and Iliashenko (PhD thesis, KU Leuven 2019, ch. 4):
+ * independent terms add their variances, and the bound is d_inf + z sqrt(r2), z = 10
+ * standard deviations (a Gaussian tail 2^-75 per coefficient; the sums are of hundreds
+ * to millions of terms). Each op keeps the smaller of this bound and the worst-case
+ * one, and both are bounds: the tests measure every op (tests/net/test_noise_ops.c).
+ * All in log2. */
+#define NOISE_TAIL_Z 10.0
+
+typedef struct {
+    double d_inf, d_rms, r2;
+    double lmult; /* log2 of the previous linear layer's rowmult: 0 for fresh inputs */
+} ptrack_t;
+
+static void ptrack_fresh(ptrack_t *p, const nctx_t *c)
+{
+    /* d = -r m / Q, m in [0, t) chosen by the inputs (every coefficient may be t - 1:
+     * d_rms = d_inf); x = t e / Q, e centered binomial of variance eta / 2 */
+    p->d_inf = p->d_rms = c->log_rt[c->L] - c->log_q_prefix[c->L];
+    p->r2 = 2 * c->log_t + log2(CN_CBD_ETA / 2.0) - 2 * c->log_q_prefix[c->L];
+    p->lmult = 0;
+}
+
+/* The track through op (at level `level` before it, of size `size` before it). */
+static void ptrack_op(ptrack_t *p, const cn_op_t *op, size_t level, size_t size,
+                      const nctx_t *c)
+{
+    const double lq = c->log_q_prefix[level];
+    switch (op->kind) {
+    case CN_OP_LINEAR: {
+        /* d: the triangle inequality in both norms (the inputs may make every term's d
+         * alike), plus the bias's rounding r_l b / Q_l; x: the inputs' random parts are
+         * independent (distinct encryptions' errors; distinct ciphertexts' uniform c1),
+         * so their variances add, weighted by w^2: the largest row's sum of w^2. Except
+         * the outputs of proportional rows of the previous linear layer (the same
+         * ciphertext up to a factor, so, after a square, the same random part up to a
+         * factor): in groups of at most k of them the variance is at most k times the
+         * sum of w^2 (Cauchy-Schwarz), k = that layer's rowmult */
+        const double bias = c->log_rt[level] - lq;
+        if (op->lin.l1max > 0) {
+            p->d_inf = lg_add(log2(op->lin.l1max) + p->d_inf, bias);
+            p->d_rms = lg_add(log2(op->lin.l1max) + p->d_rms, bias);
+            p->r2 = 2 * log2(op->lin.l2max) + p->lmult + p->r2;
+        } else {
+            p->d_inf = p->d_rms = bias;
+            p->r2 = -1e9;
+        }
+        p->lmult = op->lin.rowmult > 1 ? log2(op->lin.rowmult) : 0;
+        break;
+    }
+    case CN_OP_SQUARE: {
+        /* v' = 2 m v + 2 t A v + v^2 + rounding (m centered, |m_j| <= t/2).
+         * 2 t A v: A_j = (c1 s)_j / Q + delta_j, c1 uniform on the centered residues
+         * (independent of v), |delta_j| <= 3/2: E[A_j^2] <= (sqrt(||s||^2 / 12) + 3/2)^2
+         * with ||s||^2 <= n (ternary s); each coefficient sum_j A_j v_(i-j) then has
+         * variance at most E[A^2] ||v||_2^2 = E[A^2] n (d_rms + sqrt(r2))^2.
+         * 2 m x: variance 4 ||m||_2^2 r2 <= t^2 n r2.
+         * 2 m d: a product of two polynomials the inputs decide, taken with the
+         * canonical-embedding expansion 2 sqrt(n) of the worst-case track (Costache and
+         * Smart, CT-RSA 2016): 2 (t/2) 2 sqrt(n) d_inf; the worst case (Cauchy-Schwarz,
+         * t n d_rms) would cost the MNIST plan about 5 bits (docs/net.md).
+         * v^2: |.| <= ||v||_2^2 <= n (d_rms + 2 sqrt(r2))^2 (tiny); the tensor's rounding
+         * t n^2 / Q as in the worst-case track. */
+        const double la2 = 2 * log2(sqrt(exp2(c->log_n) / 12) + 1.5);
+        const double lv = lg_add(p->d_rms, p->r2 / 2); /* rms of v, at most */
+        const double r2 =
+            lg_add(2 + 2 * c->log_t + la2 + c->log_n + 2 * lv, 2 * c->log_t + c->log_n + p->r2);
+        const double d = lg_add(lg_add(1 + c->log_t + c->log_n / 2 + p->d_inf,
+                                       c->log_n + 2 * lg_add(p->d_rms, 1 + p->r2 / 2)),
+                                c->log_t + 2 * c->log_n - lq);
+        p->d_inf = d;
+        p->d_rms = d;
+        p->r2 = r2;
+        break;
+    }
+    case CN_OP_RELIN: {
+        /* the key switching's terms, in the worst case (as the worst-case track) */
+        const double ks =
+            c->log_t +
+            log2((double)level * exp2(c->log_n) * CN_CBD_ETA * exp2(c->log_qmax - c->log_p) +
+                 exp2(c->log_n - 1)) -
+            lq;
+        p->d_inf = lg_add(p->d_inf, ks);
+        p->d_rms = lg_add(p->d_rms, ks);
+        break;
+    }
+    case CN_OP_MODSWITCH: {
+        /* the rounding to Q': t/Q' (eps0 + eps1 s [+ eps2 s^2]), eps uniform on
+         * [-1/2, 1/2] from the uniform c (independent of s and of each other, zero-mean:
+         * variance 1/12 each), so variance (t/Q')^2 (1 + ||s||^2 [+ ||s^2||^2]) / 12 with
+         * ||s||^2 <= n and ||s^2||^2 <= n^2 (its mean is 4 n^2 / 9 for uniform ternary s) */
+        const double lq2 = c->log_q_prefix[level - op->drop];
+        const double e = size == 3 ? log2(1 + exp2(c->log_n) + exp2(2 * c->log_n))
+                                   : log2(1 + exp2(c->log_n));
+        p->r2 = lg_add(p->r2, 2 * (c->log_t - lq2) + e - log2(12.0));
+        break;
+    }
+    }
+}
+
+static double ptrack_bound(const ptrack_t *p)
+{
+    return lg_add(p->d_inf, log2(NOISE_TAIL_Z) + p->r2 / 2);
+}
+
 /* Runs the noise estimate through the ops; returns the final log2 ||v|| and stores each
  * op's noise, level and size. */
 static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
@@ -61,9 +173,13 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
      * |t e - r m| <= t eta + r (t - 1) */
     double v = lg_add(c->log_t + log2(CN_CBD_ETA), c->log_rt[c->L]) - c->log_q_prefix[c->L];
     size_t level = c->L, size = 2;
+    ptrack_t pt;
+    ptrack_fresh(&pt, c);
+    double out = v;
     for (size_t o = 0; o < nops; o++) {
         cn_op_t *op = &ops[o];
         const double lq = c->log_q_prefix[level];
+        ptrack_op(&pt, op, level, size, c);
         switch (op->kind) {
         case CN_OP_LINEAR: {
             /* worst case: ||sum w_i v_i|| <= (sum |w_i|) max ||v_i||; the bias b in [0, t)
@@ -104,9 +220,11 @@ static double noise_run(cn_op_t *ops, size_t nops, const nctx_t *c)
         }
         op->level = level;
         op->size = size;
-        op->noise_bits = v;
+        const double pb = ptrack_bound(&pt);
+        out = pb < v ? pb : v;
+        op->noise_bits = out;
     }
-    return v;
+    return out;
 }
 
 /* Every plaintext modulus has its own estimate (r = Q mod t differs): each op keeps the

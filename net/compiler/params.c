@@ -221,8 +221,10 @@ cn_status cn_search_params(cn_plan_t *p, const cn_op_t *qnet, size_t cnt,
             for (unsigned qb = 30; st == CN_OK && qb <= 60; qb++) {
                 if (opts->q_bits && opts->q_bits != qb)
                     continue;
-                if (!opts->q_bits && qb % 2 && qb != 43 && qb != 49)
-                    continue; /* even sizes, and the largest below 2^44 and 2^50 */
+                if (!opts->q_bits && qb % 2 && qb != 43 && qb != 47 && qb != 49)
+                    continue; /* even sizes, and the largest below 2^44 and 2^50; 47:
+                               * the largest below 2^47.09, the fast linear kernel's bound
+                               * (2 max|w| q < 2^52, cost.c) for 4-bit weights */
                 size_t nq_max = opts->nq;
                 if (!nq_max) {
                     nq_max = sec == CN_SEC_NONE_INSECURE

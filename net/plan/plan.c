@@ -18,6 +18,71 @@ void cn_lin_clear(cn_lin_t *l)
     memset(l, 0, sizeof *l);
 }
 
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The largest number of nonzero rows of l proportional to one another (equal after
+ * dividing by the gcd of their weights and fixing the sign): their outputs' random noise
+ * parts are correlated, not independent (noise.c). By a hash of each row's canonical form
+ * (order-independent: a sum over its terms), so a collision only counts more; nout (the
+ * worst case) when memory is short. */
+static double lin_row_multiplicity(const cn_lin_t *l)
+{
+    uint64_t *h = malloc((l->nout ? l->nout : 1) * sizeof *h);
+    if (!h)
+        return (double)l->nout;
+    size_t m = 0;
+    for (size_t j = 0; j < l->nout; j++) {
+        uint64_t g = 0;
+        int64_t first = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
+            uint64_t a = l->w[k] < 0 ? 0 - (uint64_t)l->w[k] : (uint64_t)l->w[k];
+            if (a && (!first || l->col[k] < (uint32_t)first - 1))
+                first = (int64_t)l->col[k] + 1; /* the sign of the lowest column's weight */
+            while (a) {
+                const uint64_t r = g % a;
+                g = a;
+                a = r;
+            }
+        }
+        if (!g)
+            continue; /* a zero row: no random part */
+        int neg = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+            if ((int64_t)l->col[k] + 1 == first)
+                neg = l->w[k] < 0;
+        uint64_t x = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
+            const int64_t w = (neg ? -l->w[k] : l->w[k]) / (int64_t)g;
+            if (w)
+                x += mix64(((uint64_t)l->col[k] << 32) ^ (uint64_t)(uint32_t)w ^
+                           0x9e3779b97f4a7c15ull);
+        }
+        h[m++] = x;
+    }
+    qsort(h, m, sizeof *h, cmp_u64);
+    size_t best = m ? 1 : 0, run = 1;
+    for (size_t i = 1; i < m; i++) {
+        run = h[i] == h[i - 1] ? run + 1 : 1;
+        if (run > best)
+            best = run;
+    }
+    free(h);
+    return best ? (double)best : 1;
+}
+
 cn_status cn_lin_partition(cn_lin_t *l)
 {
     free(l->rneg);
@@ -27,13 +92,19 @@ cn_status cn_lin_partition(cn_lin_t *l)
     l->woff = NULL;
     l->wpair = NULL;
     l->l1max = 0;
+    l->l2max = 0;
     for (size_t j = 0; j < l->nout; j++) {
-        double sum = 0;
-        for (size_t k = l->row[j]; k < l->row[j + 1]; k++)
+        double sum = 0, sq = 0;
+        for (size_t k = l->row[j]; k < l->row[j + 1]; k++) {
             sum += fabs((double)l->w[k]);
+            sq += (double)l->w[k] * (double)l->w[k];
+        }
         if (sum > l->l1max)
             l->l1max = sum;
+        if (sqrt(sq) > l->l2max)
+            l->l2max = sqrt(sq);
     }
+    l->rowmult = lin_row_multiplicity(l);
     l->dense = l->row[l->nout] == l->nin * l->nout;
     if (l->dense) {
         l->wmax = 0;

@@ -18,6 +18,8 @@
  * the plan's SHA-256 (same length): the cost model was recalibrated (the plan carries its
  * estimate, f64) and the plaintext moduli became the primes of the forced size with the
  * smallest Q mod t, which the noise estimate uses (other t_i, noise and budget fields).
+ * Then the noise estimate's probabilistic bound (issue 17, net/compiler/noise.c) moved
+ * the plan's noise and budget fields (same length) and so the state's plan digest.
  * The model bodies are unchanged. */
 #include <stdlib.h>
 #include <string.h>
@@ -35,9 +37,9 @@
 #define KAT_KIND10_LEN 1936
 #define KAT_KIND10_SHA "7d556e580b2940a45b162158892b4c500a1c3f7c7f859c1d0f62106de943645c"
 #define KAT_PLAN_LEN 35664
-#define KAT_PLAN_SHA "c9378e9e71433d2b7b5761dedf0f58686482541be4c8d948fd7c139829230f11"
+#define KAT_PLAN_SHA "ba8699a0bc7247441869c2269f55427daea1d79d744d91512555768a31fb041f"
 #define KAT_STATE_LEN 1152
-#define KAT_STATE_SHA "518deea71b1ea0404292686d14608d4436a8c9ca11810c92eea04ddfdb4c584b"
+#define KAT_STATE_SHA "a13044bf81a97f044576398bee33d6362bd964858471231da44a41b7a1236f04"
 
 /* Writes m, pins the bytes, and checks that they load back and write again identically. */
 static void pin_model(const char *name, const cn_model_t *m, size_t want_len, const char *want)

@@ -22,7 +22,15 @@
  *               steps, MNIST at n = 8192 and 16384)
  * "fast": the AVX-512 IFMA kernels (a CPU with IFMA, every ciphertext prime below 2^50);
  * "slow": the AVX-512F kernels (no IFMA, or a prime from 2^50). At n = 16384 the
- * polynomials leave the caches: the square costs 2.5 times n = 8192's per coefficient. */
+ * polynomials leave the caches: the square costs 2.1 times n = 8192's per ciphertext and
+ * prime (the fast row refitted 2026-11-30 from bench/throughput's square lines on the
+ * quiet machine, MNIST at n = 8192 with 3 x 50-bit primes and n = 16384 with 4 x 47:
+ * 2.82e-4 and 5.97e-4 CPU-s, thread time 2 x wall; the ratio 2.5 of the first
+ * calibration predates the chunked server and the square's fused modulus switch). The
+ * modulus switch's rows at n = 8192 and 16384 refitted the same way from the unfused
+ * switch lines (5.2e-6 and 1.0e-5: the first calibration's 2.4e-5 and 6.5e-5 were 5 to 6
+ * times the switch's time since it works in place; after a square it is now fused into
+ * the square's scaling and costs less still). */
 typedef struct {
     double n;
     double enc0, enc1, load, dec;
@@ -34,8 +42,8 @@ typedef struct {
 static const cost_row_t COST_ROWS[] = {
     /* n      enc0    enc1    load    dec     sq fast sq slow rl fast rl slow ms */
     {4096, 6.7e-5, 3.4e-5, 1.6e-5, 4.2e-4, 1.8e-4, 9.5e-4, 2.1e-5, 6.0e-5, 1.0e-5},
-    {8192, 8.0e-5, 8.4e-5, 3.8e-5, 6.5e-4, 3.0e-4, 1.58e-3, 4.9e-5, 1.2e-4, 2.4e-5},
-    {16384, 6.0e-5, 2.2e-4, 6.0e-5, 1.0e-3, 7.5e-4, 2.9e-3, 9.5e-5, 3.6e-4, 6.5e-5},
+    {8192, 8.0e-5, 8.4e-5, 3.8e-5, 6.5e-4, 3.0e-4, 1.58e-3, 4.9e-5, 1.2e-4, 5.2e-6},
+    {16384, 6.0e-5, 2.2e-4, 6.0e-5, 1.0e-3, 6.35e-4, 2.9e-3, 9.5e-5, 3.6e-4, 1.0e-5},
 };
 #define COST_NROWS (sizeof COST_ROWS / sizeof COST_ROWS[0])
 
@@ -53,9 +61,12 @@ static const cost_row_t COST_ROWS[] = {
  * kernel's dense split kernel (dense layers past the small-weight bound with 2 max|w| <
  * 2^12, cn_lin_dense_split_ok): 0.65 times the general IFMA kernel's multiply-add (thread
  * CPU time on the MNIST plan's 169 x 100 chunk at a 49-bit prime, docs/benchmarks.md,
- * "2026-11-30 (fifth session): dense layer"). */
+ * "2026-11-30 (fifth session): dense layer"). The per-output costs of the two IFMA kernels
+ * refitted 2026-11-30 (sixth session) from the conv's line of bench/throughput, quiet
+ * (the conv's one pass, conv_chunk: 2.9e-9 small weights at 4 x 47-bit primes, n = 16384;
+ * 4.1e-9 general at 3 x 50-bit, n = 8192), docs/benchmarks.md. */
 static const double LIN_MADD[5] = {4.5e-11, 8.1e-11, 1.9e-10, 1.4e-9, 5.3e-11};
-static const double LIN_OUT[5] = {5.0e-9, 5.4e-9, 3.0e-9, 1.0e-8, 5.4e-9};
+static const double LIN_OUT[5] = {2.9e-9, 4.1e-9, 3.0e-9, 1.0e-8, 5.4e-9};
 
 /* The row for ring degree n: the nearest measured one, scaled by n log2 n. */
 static cost_row_t cost_row(double n)

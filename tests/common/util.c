@@ -206,3 +206,24 @@ int cn_test_run_tool(char *out, size_t out_cap, char *err, size_t err_cap,
     cn_test_tool_status(status, err, argv[1]);
     return WEXITSTATUS(status);
 }
+
+int cn_test_wait_port(const char *portf, pid_t pid)
+{
+    int port = 0;
+    for (int i = 0; i < 600 && port == 0; i++) { /* 60 s at most */
+        FILE *f = fopen(portf, "r");
+        if (f) {
+            if (fscanf(f, "%d", &port) != 1)
+                port = 0;
+            fclose(f);
+        }
+        if (!port)
+            usleep(100000);
+    }
+    if (port == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_assert_msg(port > 0, "the server did not start (%s)", portf);
+    return port;
+}

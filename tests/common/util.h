@@ -100,6 +100,11 @@ void cn_test_tool_status(int status, const char *err, const char *what);
 int cn_test_run_tool(char *out, size_t out_cap, char *err, size_t err_cap,
                      const char *const *argv, const cn_test_spawn_t *o);
 
+/* The port a server started as pid writes to its --port-file portf: polls the file for up
+ * to 60 s; when none appears, kills pid (so that no server outlives the test) and fails the
+ * test. */
+int cn_test_wait_port(const char *portf, pid_t pid);
+
 /* A test case with a generous time limit (seconds, scaled by CK_TIMEOUT_MULTIPLIER). */
 TCase *cn_tcase(const char *name, double seconds);
 

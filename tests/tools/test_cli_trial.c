@@ -450,22 +450,7 @@ START_TEST(test_trial_serve_memory)
               "127.0.0.1:0", "--port-file", portf, (char *)NULL);
         _exit(127);
     }
-    int port = 0;
-    for (int i = 0; i < 600 && port == 0; i++) { /* 60 s at most */
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (!port)
-            usleep(100000);
-    }
-    if (port == 0) { /* stopped before the assertion, so that no server outlives the test */
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-    }
-    ck_assert_msg(port > 0, "the server did not start");
+    const int port = cn_test_wait_port(portf, pid);
     const unsigned long long got = metric(port, "cryptonets_job_memory_bytes");
     snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
     const int irc = cli("infer", "--server", url, "--key", key, "--eval-keys", keys, img,

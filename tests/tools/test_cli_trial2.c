@@ -575,23 +575,7 @@ static int start_serve(const char *tokens)
               "127.0.0.1:0", "--port-file", portf, "--tokens", tokens, (char *)NULL);
         _exit(127);
     }
-    int port = 0;
-    for (int i = 0; i < 600 && port == 0; i++) { /* 60 s at most */
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1)
-                port = 0;
-            fclose(f);
-        }
-        if (!port)
-            usleep(100000);
-    }
-    if (port == 0) {
-        kill(serve_pid, SIGKILL);
-        waitpid(serve_pid, NULL, 0);
-    }
-    ck_assert_msg(port > 0, "the server did not start");
-    return port;
+    return cn_test_wait_port(portf, serve_pid);
 }
 
 START_TEST(test_trial2_infer)

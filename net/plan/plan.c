@@ -350,8 +350,8 @@ void cn_plan_print(const cn_plan_t *p, FILE *f)
     for (size_t k = 0; k < nl; k++)
         fprintf(f, " %u", cn_plan_layer_weight_bits(p, k));
     fprintf(f, " bits\n");
-    fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu primes of", prm->n, cn_bfv_params_log_qp(prm),
-            prm->nq);
+    fprintf(f, "  n = %zu, log2(qP) = %.1f (%zu prime%s of", prm->n, cn_bfv_params_log_qp(prm),
+            prm->nq, prm->nq == 1 ? "" : "s");
     for (size_t i = 0; i < prm->nq; i++)
         fprintf(f, " %.0f", log2((double)prm->q[i]));
     fprintf(f, " bits, P of %.0f), security %s\n", log2((double)prm->p),

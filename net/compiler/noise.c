@@ -70,6 +70,7 @@ static void nctx_init(nctx_t *c, const cn_bfv_params_t *prm, size_t ti)
 typedef struct {
     double d_inf, d_rms, r2;
     double lmult; /* log2 of the previous linear layer's rowmult: 0 for fresh inputs */
+    int linear;   /* 1 when the last op but relinearizations and switches was linear */
 } ptrack_t;
 
 static void ptrack_fresh(ptrack_t *p, const nctx_t *c)
@@ -79,6 +80,7 @@ static void ptrack_fresh(ptrack_t *p, const nctx_t *c)
     p->d_inf = p->d_rms = c->log_rt[c->L] - c->log_q_prefix[c->L];
     p->r2 = 2 * c->log_t + log2(CN_CBD_ETA / 2.0) - 2 * c->log_q_prefix[c->L];
     p->lmult = 0;
+    p->linear = 0;
 }
 
 /* The track through op (at level `level` before it, of size `size` before it). */
@@ -100,12 +102,18 @@ static void ptrack_op(ptrack_t *p, const cn_op_t *op, size_t level, size_t size,
         if (op->lin.l1max > 0) {
             p->d_inf = lg_add(log2(op->lin.l1max) + p->d_inf, bias);
             p->d_rms = lg_add(log2(op->lin.l1max) + p->d_rms, bias);
-            p->r2 = 2 * log2(op->lin.l2max) + p->lmult + p->r2;
+            /* right after another linear layer (two the folding kept apart) the inputs
+             * share that layer's inputs' random parts without being proportional rows:
+             * the triangle inequality on standard deviations, (sum |w|)^2 r2, holds
+             * whatever their correlation */
+            p->r2 = p->linear ? 2 * log2(op->lin.l1max) + p->r2
+                              : 2 * log2(op->lin.l2max) + p->lmult + p->r2;
         } else {
             p->d_inf = p->d_rms = bias;
             p->r2 = -1e9;
         }
         p->lmult = op->lin.rowmult > 1 ? log2(op->lin.rowmult) : 0;
+        p->linear = 1;
         break;
     }
     case CN_OP_SQUARE: {
@@ -131,6 +139,7 @@ static void ptrack_op(ptrack_t *p, const cn_op_t *op, size_t level, size_t size,
         p->d_inf = d;
         p->d_rms = d;
         p->r2 = r2;
+        p->linear = 0;
         break;
     }
     case CN_OP_RELIN: {

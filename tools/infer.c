@@ -1802,7 +1802,9 @@ static int run(http_t *c, const infer_opts_t *o, const char *inputs, const char 
                    .in_thread = &in_thread,
                    .in_started = &in_started};
     int ahead = 0; /* 1: the cached plan, its key and inputs are loaded (or being read) */
-    if (tagged && g_started && cli_read_file(&cached, &plen, cache, err, sizeof err) == 0) {
+    /* (not with INPUTS a FIFO: read ahead and then undone, its bytes would be gone) */
+    if (tagged && g_started && !(inputs && is_fifo(inputs)) &&
+        cli_read_file(&cached, &plen, cache, err, sizeof err) == 0) {
         crypto_hash_sha256(d, cached, plen);
         ahead = memcmp(d, want, 32) == 0 && load_plan_key(&ld, cached, plen, d, 1) == 0;
         if (ahead)

@@ -556,20 +556,20 @@ static int job_key(svc_t *s, char *err, size_t errlen)
     return svc_write_atomic(p, s->job_key, sizeof s->job_key, err, errlen);
 }
 
-int svc_state_open(svc_t *s, char *err, size_t errlen)
+/* The state directory's plan file against the server's plan: *have 1 when it exists
+ * (and is this plan's), 0 when there is none; 1 with the reason when it is another's or
+ * cannot be read. */
+static int check_plan_file(const svc_t *s, int *have, char *err, size_t errlen)
 {
     char p[4096];
-    if (check_state_dir(s, err, errlen))
-        return 1;
-    /* the state belongs to one plan: checked before anything in it is created, locked or
-     * removed, so that a refused directory is left exactly as it was */
     snprintf(p, sizeof p, "%s/plan", s->state_dir);
     FILE *pf = fopen(p, "r");
+    *have = pf != NULL;
     if (pf) {
-        char have[80] = {0};
-        const int ok = fgets(have, sizeof have, pf) != NULL;
+        char line[80] = {0};
+        const int ok = fgets(line, sizeof line, pf) != NULL;
         fclose(pf);
-        if (!ok || strncmp(have, s->plan_hex, 64) != 0)
+        if (!ok || strncmp(line, s->plan_hex, 64) != 0)
             return fail(err, errlen,
                         "%s: this state directory belongs to another plan (its plan's "
                         "SHA-256 is in %s); give another --state-dir",
@@ -577,7 +577,19 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
     } else if (errno != ENOENT) {
         return fail(err, errlen, "%s: cannot read (%s)", p, strerror(errno));
     }
-    const int have_plan = pf != NULL;
+    return 0;
+}
+
+int svc_state_open(svc_t *s, char *err, size_t errlen)
+{
+    char p[4096];
+    if (check_state_dir(s, err, errlen))
+        return 1;
+    /* the state belongs to one plan: checked before anything in it is created, locked or
+     * removed, so that a refused directory is left exactly as it was */
+    int have_plan;
+    if (check_plan_file(s, &have_plan, err, errlen))
+        return 1;
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     if (mkdirs(p))
         return fail(err, errlen, "%s: cannot create (%s)", p, strerror(errno));
@@ -598,6 +610,12 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
                         "stop it or give another --state-dir",
                         s->state_dir, p);
         return fail(err, errlen, "%s: cannot lock (%s)", p, strerror(e));
+    }
+    /* again under the lock: another server may have made the directory its own between
+     * the first check and the lock (it held the lock then, and has ended since) */
+    if (check_plan_file(s, &have_plan, err, errlen)) {
+        close(lk);
+        return 1;
     }
     snprintf(p, sizeof p, "%s/tmp", s->state_dir);
     /* uploads that were in progress when the server stopped were never accepted: the

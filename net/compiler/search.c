@@ -31,7 +31,7 @@
 /* estimated times this close count as equal: bits the cost model prices within 5% cost
  * nothing worth weighing against accuracy (15% until the cost model's refit of
  * 2026-11-30, sixth session: at 15% the band let 5-bit dense weights through at 8.7% more
- * estimated time and about 10% more measured, since they keep the dense layer off the
+ * estimated time and 7 to 10% more measured, since they keep the dense layer off the
  * small-weight kernel; docs/net.md, "The choice") */
 #define TIME_BAND 0.05
 #define LOOKAHEAD 3 /* failed steps in a row before a layer's descent stops */

@@ -380,7 +380,7 @@ START_TEST(test_trial_cost_per_input)
         if (json_is_true(json_object_get(r, "chosen")))
             chosen = ms;
     }
-    ck_assert_msg(chosen > 0 && chosen <= 1.15 * best * (1 + 1e-9), "chosen %g, least %g",
+    ck_assert_msg(chosen > 0 && chosen <= 1.05 * best * (1 + 1e-9), "chosen %g, least %g",
                   chosen, best);
     json_decref(doc);
     expect(cli("compile", model, "-o", plan, "--calib", in, "--tolerance", "0.05", NULL), 0,

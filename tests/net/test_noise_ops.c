@@ -326,7 +326,7 @@ START_TEST(test_noise_ops_adjacent_linear)
     ck_assert_int_eq(cn_model_add_dense(&m, 64, w3, b, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_dense(&m, 4, w4, b, &d), CN_OK);
-    for (size_t k = 0; k < 2; k++) {
+    for (size_t k = 0; k < 1; k++) { /* n = 2048 (4096 gave the same slack) */
         cn_compile_opts_t o = {0};
         o.security = CN_SEC_NONE_INSECURE;
         o.n = k ? 4096 : 2048;
@@ -338,7 +338,7 @@ START_TEST(test_noise_ops_adjacent_linear)
             if (p->ops[i].kind == CN_OP_LINEAR)
                 adjacent += lin++ && i > 0 && p->ops[i - 1].kind == CN_OP_LINEAR;
         ck_assert_msg(adjacent >= 1, "the two linear layers were folded: %zu linear ops", lin);
-        const double s = check_plan(p, 0, 255, 2, 0, 900 + k, verbose());
+        const double s = check_plan(p, 0, 255, 1, 0, 900 + k, verbose());
         if (verbose())
             printf("adjacent linear, n %zu: slack %.2f bits\n", o.n, s);
         cn_plan_free(p);

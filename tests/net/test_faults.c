@@ -431,6 +431,7 @@ START_TEST(test_errors_explained)
     o.q_bits = (unsigned)ceil(log2((double)prm->q[0]));
     o.nt = prm->nt;
     o.t_bits = (unsigned)ceil(log2((double)prm->t[0]));
+    o.margin_bits = 2; /* p's parameters, chosen for p's noise: m4 only needs a plan */
     cn_plan_t *p4;
     ck_assert_msg(cn_plan_compile(&p4, &m4, &o, &d) == CN_OK, "%s", d.msg);
     cn_client_t *c3, *c4;

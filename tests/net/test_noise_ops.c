@@ -79,21 +79,6 @@ static void run_ops(int *bud, const cn_plan_t *p, cn_client_t *c, const cn_serve
         cn_pool_put_vec(s->pool, &v[ti]);
 }
 
-static const char *op_name(const cn_op_t *op)
-{
-    switch (op->kind) {
-    case CN_OP_LINEAR:
-        return "linear";
-    case CN_OP_SQUARE:
-        return "square";
-    case CN_OP_RELIN:
-        return "relin";
-    case CN_OP_MODSWITCH:
-        return "modswitch";
-    }
-    return "?";
-}
-
 /* Plan p on every input kind, reps batches each: every op's measured budget at least
  * its estimate; with print, the table (estimate, smallest measured per kind). Returns
  * the smallest measured - estimated budget over the ops. */
@@ -121,7 +106,7 @@ static double check_plan(const cn_plan_t *p, int64_t lo, int64_t hi, size_t reps
                               "n %zu, %zu x %u-bit q, op %zu (%s), inputs %s, batch %zu: "
                               "measured budget %d, estimate %.2f",
                               p->prm.n, p->prm.nq, 64 - __builtin_clzll(p->prm.q[0]), o + 1,
-                              op_name(&p->ops[o]), IN_NAME[k], rep, bud[o], est);
+                              cn_op_name(&p->ops[o]), IN_NAME[k], rep, bud[o], est);
                 if (bud[o] < worst[o][k])
                     worst[o][k] = bud[o];
                 if (bud[o] - est < slack)
@@ -140,7 +125,7 @@ static double check_plan(const cn_plan_t *p, int64_t lo, int64_t hi, size_t reps
             for (int k = 1; k < IN_KINDS; k++)
                 m = worst[o][k] < m ? worst[o][k] : m;
             printf("| %zu | %s | %zu | %zu | %.1f | %d | %d | %d | %d | %.1f |\n", o + 1,
-                   op_name(&p->ops[o]), p->ops[o].level, p->ops[o].size, est, worst[o][0],
+                   cn_op_name(&p->ops[o]), p->ops[o].level, p->ops[o].size, est, worst[o][0],
                    worst[o][1], worst[o][2], worst[o][3], m - est);
         }
     }

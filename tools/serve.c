@@ -1495,8 +1495,19 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
     pthread_mutex_lock(&S->mu);
     const unsigned long k = ++seq;
     pthread_mutex_unlock(&S->mu);
-    snprintf(q->tmp, sizeof q->tmp, "%s/tmp/upload-%ld-%lu", S->state_dir, (long)getpid(), k);
-    q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0600);
+    q->fd = -1;
+    /* a batch: written over a finished one's file where there is one (its pages are in
+     * the page cache already: svc_spare_put), truncated to its length once complete */
+    if (q->kind == RQ_JOBS && svc_spare_take(S, q->tmp, sizeof q->tmp)) {
+        q->fd = open(q->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (q->fd < 0)
+            unlink(q->tmp);
+    }
+    if (q->fd < 0) {
+        snprintf(q->tmp, sizeof q->tmp, "%s/tmp/upload-%ld-%lu", S->state_dir,
+                 (long)getpid(), k);
+        q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC, 0600);
+    }
     if (q->fd < 0) {
         q->tmp[0] = 0;
         *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
@@ -1689,6 +1700,11 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
                           "%llu inputs, the header announces %llu",
                           (unsigned long long)q->counted, (unsigned long long)q->h.inputs);
     TL("job upload: body complete and checked (%llu bytes)", (unsigned long long)q->got);
+    /* a reused file (svc_spare_take) may be longer than this batch: cut before anything
+     * reads it */
+    if (ftruncate(q->fd, (off_t)q->stored) != 0)
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
+                          "cannot store the upload: %s", strerror(errno));
     uint8_t tag[16], h[32];
     gnutls_hmac_deinit(q->job, tag);
     q->job = NULL;
@@ -2267,6 +2283,7 @@ int cli_serve(int argc, char **argv)
         close(ls);
     svc_workers_stop(s, th);
     MHD_stop_daemon(d);
+    svc_spare_drop_all(s); /* no batch file is left for reuse by a stopped server */
     free(th);
     free(cert);
     if (key)

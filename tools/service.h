@@ -53,6 +53,8 @@ typedef struct {
 } svc_tenant_t;
 
 #define SVC_JOB_KEY_BYTES 64
+/* batch files kept for reuse at most (docs/service.md, "Reused upload files") */
+#define SVC_SPARES 4
 
 /* Reasons a request is refused, counted in /metrics. */
 enum {
@@ -115,6 +117,11 @@ typedef struct {
     uint64_t warm_drop;     /* bumped to ask idle workers to free their evaluators */
     int stopping;
     uint64_t done_total, failed_total, bytes_in, bytes_out, requests;
+    /* finished jobs' batch files kept for reuse by later uploads (svc_spare_put): their
+     * names in STATE/tmp, spares[0, nspares) */
+    char spares[SVC_SPARES][4096];
+    size_t nspares;
+    unsigned long spare_seq;
     uint64_t rejected[SVC_NREASONS];
     double eval_seconds;
     uint64_t eval_count;
@@ -130,6 +137,15 @@ typedef struct {
  * loads every job found (queued and running ones are queued again, in order of
  * acceptance; finished ones past their expiry are removed). 0 or 1 with err set. */
 int svc_state_open(svc_t *s, char *err, size_t errlen);
+/* A finished job's batch file at path: renamed into STATE/tmp as a spare for a later
+ * upload to write over (docs/service.md, "Reused upload files"), or removed when
+ * min(workers + 1, SVC_SPARES) spares are kept already or the rename fails. Takes mu. */
+void svc_spare_put(svc_t *s, const char *path);
+/* A spare's name into out (cap bytes), taken out of the pool: 1, or 0 when there is none.
+ * The caller writes the file from offset 0 and truncates it to what it wrote. Takes mu. */
+int svc_spare_take(svc_t *s, char *out, size_t cap);
+/* Removes every spare (a clean stop: a stopped server leaves none). Takes mu. */
+void svc_spare_drop_all(svc_t *s);
 /* Logs each directory under STATE/tenants of a tenant the server does not serve (not in
  * --tokens; `anonymous` when tokens are given): its key sets and jobs, which no request
  * reaches and nothing expires (service_notes.c). */

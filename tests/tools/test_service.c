@@ -953,7 +953,7 @@ START_TEST(test_service_faults)
     /* nothing of those uploads is left, and a real one still works */
     nap(0.2);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "test -z \"$(ls %s/state/tmp)\"", dir);
+    snprintf(cmd, sizeof cmd, "test -z \"$(ls %s/state/tmp | grep -v '^spare-')\"", dir);
     ck_assert_msg(system(cmd) == 0, "uploads left in tmp/");
     answer_t *a = malloc(sizeof *a);
     ck_assert_int_eq(request(a, s.port, "POST", t, A, b, len), 202);
@@ -3622,6 +3622,147 @@ START_TEST(test_service_plan_cache)
 }
 END_TEST
 
+/* The finished jobs' batch files kept in STATE/tmp for reuse ("spare-PID-SEQ"): their
+ * number and sizes, the size of the last one found into *size. */
+static size_t spares(uint64_t *size)
+{
+    char p[256], f[600];
+    snprintf(p, sizeof p, "%s/state/tmp", dir);
+    DIR *d = opendir(p);
+    ck_assert_ptr_nonnull(d);
+    size_t k = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (!strncmp(e->d_name, "spare-", 6)) {
+            struct stat sb;
+            snprintf(f, sizeof f, "%s/%s", p, e->d_name);
+            ck_assert_int_eq(stat(f, &sb), 0);
+            *size = (uint64_t)sb.st_size;
+            k++;
+        }
+    closedir(d);
+    return k;
+}
+
+/* Waits up to 10 s for want spares; returns the last one's size. */
+static uint64_t wait_spares(size_t want)
+{
+    uint64_t size = 0;
+    size_t k = 0;
+    for (const double t0 = now(); now() - t0 < 10 && (k = spares(&size)) != want; nap(0.05))
+        ;
+    ck_assert_msg(k == want, "%zu spare batch files in tmp/, not %zu", k, want);
+    return size;
+}
+
+/* Reused upload files (docs/service.md): a finished job's batch file is renamed into tmp/
+ * and the next upload writes over it; a shorter batch over a longer file is cut to its
+ * own length (its result right, the file as long as its body); another tenant's upload
+ * over it gets its own result; a clean stop leaves none, and a restart after kill -9
+ * removes them. */
+START_TEST(test_service_reuse)
+{
+    int64_t x0[ROWS * NIN];
+    setup_dir(x0);
+    char plan[256], key[256], key2[256], keys2[256], tokens[256];
+    path(plan, "plan.cnp");
+    path(key, "client.key");
+    path(key2, "other.key");
+    path(keys2, "other.keys");
+    path(tokens, "tokens.txt");
+    ck_assert_int_eq(
+        tool("keygen", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+    FILE *f = fopen(tokens, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "a token-of-a\nb token-of-b\n");
+    fclose(f);
+    chmod(tokens, 0600);
+    size_t plen;
+    char *pb = slurp(plan, &plen);
+    cn_plan_t *p;
+    cn_net_diag_t d = {{0}};
+    ck_assert_int_eq(cn_plan_from_bytes(&p, (const uint8_t *)pb, plen, 0, &d), CN_OK);
+    const size_t rows = cn_plan_params(p)->n + 3; /* two records */
+    cn_plan_free(p);
+    free(pb);
+    int64_t *x = malloc(rows * NIN * sizeof *x), y[ROWS * NIN];
+    ck_assert_ptr_nonnull(x);
+    inputs(x, rows, 73);
+    inputs(y, ROWS, 74);
+    server_t s;
+    start_server(&s, "serve", (const char *[]){"--tokens", tokens, "--workers", "1", NULL});
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    char kid[65], kid2[65], t[256], job[65], in[256], out[256];
+    register_key(kid, s.port, "token-of-a");
+    /* tenant b's key */
+    size_t klen;
+    char *kb = slurp(keys2, &klen);
+    ck_assert_int_eq(request(a, s.port, "POST", "/v1/keys", "token-of-b", kb, klen) / 100, 2);
+    field(kid2, sizeof kid2, a, "key");
+    free(kb);
+    ck_assert_uint_eq(spares(&(uint64_t){0}), 0);
+    /* tenant a: two records, then deleted: its batch file becomes a spare of its length */
+    size_t len1, len2;
+    char *b1 = make_batch("big.bin", key, x, rows, &len1);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-a", b1, len1), 202);
+    field(job, sizeof job, a, "job");
+    wait_job(a, s.port, "token-of-a", job);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "DELETE", t, "token-of-a", NULL, 0, 200, NULL);
+    ck_assert_uint_eq(wait_spares(1), len1);
+    /* tenant b: one record written over it: cut to its own length, its own result */
+    char *b2 = make_batch("small.bin", key2, y, ROWS, &len2);
+    ck_assert_uint_lt(len2, len1);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid2);
+    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-b", b2, len2), 202);
+    field(job, sizeof job, a, "job");
+    ck_assert_uint_eq(spares(&(uint64_t){0}), 0); /* taken by the upload */
+    wait_job(a, s.port, "token-of-b", job);
+    char st[32];
+    field(st, sizeof st, a, "state");
+    ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "DELETE", t, "token-of-b", NULL, 0, 200, NULL);
+    ck_assert_uint_eq(wait_spares(1), len2);
+    /* through the client too: tenant a again, two records over the short file */
+    path(in, "reuse.csv");
+    path(out, "reuse.out");
+    write_csv(in, x, rows);
+    const int rc = infer("infer", s.port, "token-of-a", key, in, out, NULL, NULL);
+    char *err = err_of("infer");
+    ck_assert_msg(rc == 0, "%s", err);
+    free(err);
+    check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
+    ck_assert_uint_eq(wait_spares(1), len1);
+    /* a clean stop removes it */
+    stop_server(&s);
+    ck_assert_uint_eq(spares(&(uint64_t){0}), 0);
+    /* kill -9 leaves one; the next start removes it and says so */
+    start_server(&s, "serve2", (const char *[]){"--tokens", tokens, "--workers", "1", NULL});
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid2);
+    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-b", b2, len2), 202);
+    field(job, sizeof job, a, "job");
+    wait_job(a, s.port, "token-of-b", job);
+    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
+    expect(s.port, "DELETE", t, "token-of-b", NULL, 0, 200, NULL);
+    wait_spares(1);
+    kill_server(&s);
+    ck_assert_uint_eq(spares(&(uint64_t){0}), 1);
+    start_server(&s, "serve3", (const char *[]){"--tokens", tokens, "--workers", "1", NULL});
+    ck_assert_uint_eq(spares(&(uint64_t){0}), 0);
+    err_has("serve3", "kept for reuse when the server stopped, removed");
+    stop_server(&s);
+    free(a);
+    free(b1);
+    free(b2);
+    free(x);
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3661,6 +3802,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_resume_state);
     tcase_add_test(tc, test_service_port_link);
     tcase_add_test(tc, test_service_plan_cache);
+    tcase_add_test(tc, test_service_reuse);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -81,6 +82,53 @@ static void wait_ok(pid_t pid, const char *tag)
 static void run_tool(const char *tag, const char *const *args)
 {
     wait_ok(spawn(tag, args), tag);
+}
+
+static double tv_s(struct timeval t)
+{
+    return (double)t.tv_sec + 1e-6 * (double)t.tv_usec;
+}
+
+/* run_tool, returning the CPU seconds (user + system, every thread) the tool used. */
+static double run_tool_cpu(const char *tag, const char *const *args)
+{
+    const pid_t pid = spawn(tag, args);
+    int st;
+    struct rusage ru;
+    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char log[256], name[64];
+        snprintf(name, sizeof name, "%.32s.log", tag);
+        path(log, sizeof log, name);
+        die("%s failed: see its log", log);
+    }
+    return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+}
+
+/* This process's CPU seconds so far (every thread). */
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
+}
+
+/* The CPU seconds process pid has used so far (/proc/PID/stat: utime + stime, in clock
+ * ticks). */
+static double proc_cpu(pid_t pid)
+{
+    char p[64], buf[2048];
+    snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    size_t k = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[k] = 0;
+    const char *q = strrchr(buf, ')'); /* the command name may hold blanks */
+    unsigned long long ut = 0, stt = 0;
+    if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &stt) != 2)
+        return 0;
+    return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static uint8_t *read_all(const char *p, size_t *len)
@@ -261,30 +309,36 @@ int main(int argc, char **argv)
            n, n, nthreads ? threads : "all", tool);
 
     double tin[MAX_REPS], tsv[MAX_REPS], tenc[MAX_REPS], teval[MAX_REPS], tdec[MAX_REPS];
+    double cin[MAX_REPS], cenc[MAX_REPS], cinf[MAX_REPS], csrv[MAX_REPS]; /* CPU seconds */
     size_t up = 0, down = 0;
     for (size_t r = 0; r < reps; r++) {
         for (int half = 0; half < 2; half++) {
             if ((half == 0) == (r % 2 == 0)) { /* in-process */
                 uint8_t *ub = NULL, *db = NULL;
+                const double c0 = self_cpu();
                 const double t0 = now_s();
                 if (cn_client_encrypt(&ub, &up, c, x, n, &d) != CN_OK)
                     die("in-process: %s", d.msg);
                 const double t1 = now_s();
+                cenc[r] = self_cpu() - c0;
                 if (cn_server_eval(&db, &down, srv, ub, up, NULL, &d) != CN_OK)
                     die("in-process: %s", d.msg);
                 const double t2 = now_s();
                 if (cn_client_decrypt(y, c, db, down, n, &d) != CN_OK)
                     die("in-process: %s", d.msg);
                 tin[r] = now_s() - t0;
+                cin[r] = self_cpu() - c0;
                 tenc[r] = t1 - t0;
                 teval[r] = t2 - t1;
                 tdec[r] = tin[r] - (t2 - t0);
                 free(ub);
                 free(db);
             } else { /* through the service */
+                const double s0 = proc_cpu(server);
                 const double t0 = now_s();
-                run_tool("infer", infer_args);
+                cinf[r] = run_tool_cpu("infer", infer_args);
                 tsv[r] = now_s() - t0;
+                csrv[r] = proc_cpu(server) - s0;
             }
         }
         printf("  batch %zu: in-process %.2f s, service %.2f s\n", r + 1, tin[r], tsv[r]);
@@ -306,6 +360,14 @@ int main(int argc, char **argv)
     stats(tdec, reps, &md, &lo, &up_);
     printf("  in-process parts (medians): encrypt %.3f s, evaluate %.3f s, decrypt %.3f s\n",
            me, mx, md);
+    double mci, mcc, mcs, mce;
+    stats(cin, reps, &mci, &lo, &up_);
+    stats(cenc, reps, &mce, &lo, &up_);
+    stats(cinf, reps, &mcc, &lo, &up_);
+    stats(csrv, reps, &mcs, &lo, &up_);
+    printf("  CPU seconds per batch (medians): in-process %.2f (encryption %.2f); service "
+           "%.2f = infer %.2f + serve %.2f\n",
+           mci, mce, mcc + mcs, mcc, mcs);
     printf("  bytes per batch: up %zu, down %zu\n", up, down);
 
     /* peak memory of the server with jobs queued behind one worker */

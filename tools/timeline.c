@@ -3,13 +3,15 @@
  * value but empty or "0"), each step of a job is one line on stderr,
  * "cryptonets CMD: timeline SECONDS EVENT", SECONDS the wall clock (CLOCK_REALTIME, Unix
  * seconds, microseconds shown) so that the lines of the client and of the server merge
- * into one timeline when both run on one machine. Off by default: nothing is printed and
- * each call costs one load of a flag. */
+ * into one timeline when both run on one machine; then the process's CPU seconds so far
+ * (getrusage: user + system, all threads), so that the CPU of each step shows too. Off by
+ * default: nothing is printed and each call costs one load of a flag. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "service.h"
 
@@ -34,7 +36,12 @@ void svc_timeline(const char *cmd, const char *fmt, ...)
         return;
     char line[512];
     const double t = svc_time();
-    int k = snprintf(line, sizeof line, "cryptonets %s: timeline %.6f ", cmd, t);
+    struct rusage ru;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+              1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+    int k = snprintf(line, sizeof line, "cryptonets %s: timeline %.6f cpu %.3f ", cmd, t, cpu);
     va_list ap;
     va_start(ap, fmt);
     if (k > 0 && (size_t)k < sizeof line)

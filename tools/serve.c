@@ -1084,9 +1084,14 @@ static enum MHD_Result get_metrics(struct MHD_Connection *c)
             "# HELP cryptonets_long_polls Job status requests waiting for a change "
             "(?wait=).\n"
             "# TYPE cryptonets_long_polls gauge\n"
-            "cryptonets_long_polls %zu\n",
+            "cryptonets_long_polls %zu\n"
+            "# HELP cryptonets_spare_batch_files Finished jobs' batch files kept in tmp/ for "
+            "the next uploads to write over.\n"
+            "# TYPE cryptonets_spare_batch_files gauge\n"
+            "cryptonets_spare_batch_files %zu\n",
             (unsigned long long)rss_bytes(), (unsigned long long)S->mem_reserved,
-            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm, polls);
+            (unsigned long long)S->job_mem, (unsigned long long)S->mem_limit, S->nwarm, polls,
+            S->nspares);
     pthread_mutex_unlock(&S->mu);
     if (fclose(f) != 0) {
         free(buf);
@@ -1496,18 +1501,21 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
     const unsigned long k = ++seq;
     pthread_mutex_unlock(&S->mu);
     q->fd = -1;
+    snprintf(q->tmp, sizeof q->tmp, "%s/tmp/upload-%ld-%lu", S->state_dir, (long)getpid(), k);
     /* a batch: written over a finished one's file where there is one (its pages are in
-     * the page cache already: svc_spare_put), truncated to its length once complete */
-    if (q->kind == RQ_JOBS && svc_spare_take(S, q->tmp, sizeof q->tmp)) {
-        q->fd = open(q->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+     * the page cache already: svc_spare_put), renamed as an upload in progress, and cut
+     * to the body's length once complete */
+    char spare[4096];
+    if (q->kind == RQ_JOBS && svc_spare_take(S, spare, sizeof spare)) {
+        if (rename(spare, q->tmp) == 0)
+            q->fd = open(q->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        else
+            unlink(spare);
         if (q->fd < 0)
             unlink(q->tmp);
     }
-    if (q->fd < 0) {
-        snprintf(q->tmp, sizeof q->tmp, "%s/tmp/upload-%ld-%lu", S->state_dir,
-                 (long)getpid(), k);
+    if (q->fd < 0)
         q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC, 0600);
-    }
     if (q->fd < 0) {
         q->tmp[0] = 0;
         *ret = send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, SVC_R_OTHER, "internal", 0,
@@ -1550,9 +1558,13 @@ static void upload_data(req_t *q, const char *data, size_t len)
         const ssize_t w = write(q->fd, data, len);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            const int e = errno;
+            if (e == ENOSPC) /* the batch files kept for reuse give their room back */
+                svc_spare_drop_all(S);
             return refuse(q, MHD_HTTP_INSUFFICIENT_STORAGE, SVC_R_OTHER, "internal",
-                          "cannot store the upload: %s", strerror(errno));
+                          "cannot store the upload: %s", strerror(e));
+        }
         data += w;
         len -= (size_t)w;
         q->stored += (uint64_t)w;
@@ -1569,7 +1581,12 @@ static void drop_tmp(req_t *q)
     if (q->fd >= 0)
         close(q->fd);
     q->fd = -1;
-    if (q->tmp[0])
+    /* a job upload that was not accepted: its file is kept for reuse like a finished
+     * job's (nothing refers to it: finish_job removes the file itself once a job was made
+     * from it) */
+    if (q->tmp[0] && q->kind == RQ_JOBS)
+        svc_spare_put(S, q->tmp);
+    else if (q->tmp[0])
         unlink(q->tmp);
     q->tmp[0] = 0;
 }
@@ -1791,8 +1808,12 @@ static enum MHD_Result finish_job(struct MHD_Connection *c, req_t *q)
     }
     if (!ok) {
         /* nothing of it survives: its files go now (queued) or when its worker ends
-         * (running), and that worker writes nothing */
+         * (running), and that worker writes nothing; the upload's file is removed here,
+         * not kept for reuse (drop_tmp), since a running worker may still read it */
         unlink(meta);
+        if (q->tmp[0])
+            unlink(q->tmp);
+        q->tmp[0] = 0;
         svc_job_delete(S, j);
         pthread_cond_broadcast(&S->cv);
         pthread_mutex_unlock(&S->mu);

@@ -121,6 +121,7 @@ typedef struct {
      * names in STATE/tmp, spares[0, nspares) */
     char spares[SVC_SPARES][4096];
     size_t nspares;
+    size_t spares_pending; /* being renamed into tmp/ (svc_spare_put) */
     unsigned long spare_seq;
     uint64_t rejected[SVC_NREASONS];
     double eval_seconds;
@@ -137,9 +138,12 @@ typedef struct {
  * loads every job found (queued and running ones are queued again, in order of
  * acceptance; finished ones past their expiry are removed). 0 or 1 with err set. */
 int svc_state_open(svc_t *s, char *err, size_t errlen);
-/* A finished job's batch file at path: renamed into STATE/tmp as a spare for a later
- * upload to write over (docs/service.md, "Reused upload files"), or removed when
- * min(workers + 1, SVC_SPARES) spares are kept already or the rename fails. Takes mu. */
+/* A finished job's batch file at path (or a job upload's file that was not accepted):
+ * renamed into STATE/tmp as a spare for a later upload to write over (docs/service.md,
+ * "Reused upload files"), the rename made durable (fsync of tmp/); removed instead when
+ * min(workers + 1, SVC_SPARES) spares are kept or being kept already, the server is
+ * stopping, the file system has less than twice its size free, or the rename or fsync
+ * fails. Takes mu (not across the rename and fsync). */
 void svc_spare_put(svc_t *s, const char *path);
 /* A spare's name into out (cap bytes), taken out of the pool: 1, or 0 when there is none.
  * The caller writes the file from offset 0 and truncates it to what it wrote. Takes mu. */

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -490,7 +491,8 @@ static int check_state_dir(svc_t *s, char *err, size_t errlen)
         DIR *t = opendir(p);
         struct dirent *f;
         while (t && (f = readdir(t)) != NULL)
-            if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") && !is_upload_name(f->d_name))
+            if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") &&
+                (!is_upload_name(f->d_name) || f->d_name[0] != 'u')) /* uploads only */
                 snprintf(other, sizeof other, "tmp/%.250s", f->d_name);
         if (!t)
             snprintf(other, sizeof other, "tmp");
@@ -1277,21 +1279,51 @@ static size_t spares_max(const svc_t *s)
     return s->workers + 1 < SVC_SPARES ? s->workers + 1 : SVC_SPARES;
 }
 
+/* 1 when the state directory's file system has at least twice size bytes free: a spare
+ * holds its blocks while idle, and replies, descriptions and keys need room (a reply that
+ * cannot be written fails its job for good). */
+static int room_for_spare(const svc_t *s, uint64_t size)
+{
+    struct statvfs v;
+    if (statvfs(s->state_dir, &v) != 0)
+        return 0;
+    const uint64_t avail = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    return size <= UINT64_MAX / 2 && avail >= 2 * size;
+}
+
 void svc_spare_put(svc_t *s, const char *path)
 {
+    struct stat sb;
+    char to[sizeof s->spares[0]];
+    int want = 0;
     pthread_mutex_lock(&s->mu);
-    if (!s->stopping && s->nspares < spares_max(s)) {
-        char *to = s->spares[s->nspares];
-        snprintf(to, sizeof s->spares[0], "%s/tmp/spare-%ld-%lu", s->state_dir,
-                 (long)getpid(), ++s->spare_seq);
-        if (rename(path, to) == 0) {
-            s->nspares++;
-            pthread_mutex_unlock(&s->mu);
-            return;
-        }
+    if (!s->stopping && s->nspares + s->spares_pending < spares_max(s)) {
+        snprintf(to, sizeof to, "%s/tmp/spare-%ld-%lu", s->state_dir, (long)getpid(),
+                 ++s->spare_seq);
+        s->spares_pending++;
+        want = 1;
     }
     pthread_mutex_unlock(&s->mu);
-    unlink(path);
+    /* renamed, and the rename made durable, before any upload may write over the file:
+     * else a crash could bring the old name back with another upload's bytes in it */
+    int kept = want && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+               room_for_spare(s, (uint64_t)sb.st_size) && rename(path, to) == 0;
+    if (kept && svc_sync_dir(to) != 0) {
+        unlink(to);
+        kept = 0;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (want)
+        s->spares_pending--;
+    if (kept && !s->stopping && s->nspares < SVC_SPARES) {
+        snprintf(s->spares[s->nspares++], sizeof s->spares[0], "%s", to);
+        kept = 2;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (kept == 1)
+        unlink(to);
+    else if (!kept)
+        unlink(path);
 }
 
 int svc_spare_take(svc_t *s, char *out, size_t cap)

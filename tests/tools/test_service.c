@@ -953,6 +953,7 @@ START_TEST(test_service_faults)
     /* nothing of those uploads is left, and a real one still works */
     nap(0.2);
     char cmd[512];
+    /* (refused uploads' files are kept for reuse, as spare-PID-SEQ: docs/service.md) */
     snprintf(cmd, sizeof cmd, "test -z \"$(ls %s/state/tmp | grep -v '^spare-')\"", dir);
     ck_assert_msg(system(cmd) == 0, "uploads left in tmp/");
     answer_t *a = malloc(sizeof *a);
@@ -3624,6 +3625,8 @@ END_TEST
 
 /* The finished jobs' batch files kept in STATE/tmp for reuse ("spare-PID-SEQ"): their
  * number and sizes, the size of the last one found into *size. */
+static ino_t spare_ino; /* the inode of the last spare spares() found */
+
 static size_t spares(uint64_t *size)
 {
     char p[256], f[600];
@@ -3637,19 +3640,33 @@ static size_t spares(uint64_t *size)
             snprintf(f, sizeof f, "%s/%s", p, e->d_name);
             ck_assert_int_eq(stat(f, &sb), 0);
             *size = (uint64_t)sb.st_size;
+            spare_ino = sb.st_ino;
             k++;
         }
     closedir(d);
     return k;
 }
 
-/* Waits up to 10 s for want spares; returns the last one's size. */
-static uint64_t wait_spares(size_t want)
+
+/* Waits up to 10 s for want spares in tmp/ and in the server's pool (its metric: a spare
+ * is renamed, then fsynced, then handed out); returns the last one's size. */
+static uint64_t wait_spares(int port, size_t want)
 {
     uint64_t size = 0;
     size_t k = 0;
-    for (const double t0 = now(); now() - t0 < 10 && (k = spares(&size)) != want; nap(0.05))
-        ;
+    long pool = -1;
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    for (const double t0 = now(); now() - t0 < 10; nap(0.05)) {
+        ck_assert_int_eq(request(a, port, "GET", "/metrics", "token-of-a", NULL, 0), 200);
+        const char *m = strstr(a->body, "\ncryptonets_spare_batch_files ");
+        ck_assert_ptr_nonnull(m);
+        pool = strtol(m + 30, NULL, 10);
+        if ((k = spares(&size)) == want && pool == (long)want)
+            break;
+    }
+    free(a);
+    ck_assert_msg(pool == (long)want, "%ld spare batch files in the pool, not %zu", pool, want);
     ck_assert_msg(k == want, "%zu spare batch files in tmp/, not %zu", k, want);
     return size;
 }
@@ -3712,11 +3729,17 @@ START_TEST(test_service_reuse)
     wait_job(a, s.port, "token-of-a", job);
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "DELETE", t, "token-of-a", NULL, 0, 200, NULL);
-    ck_assert_uint_eq(wait_spares(1), len1);
-    /* tenant b: one record written over it: cut to its own length, its own result */
+    ck_assert_uint_eq(wait_spares(s.port, 1), len1);
+    const ino_t ino = spare_ino;
+    /* a refused upload (garbage) takes it and gives it back */
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid2);
+    expect(s.port, "POST", t, "token-of-b", "garbage", 7, 400, "bad_batch");
+    wait_spares(s.port, 1);
+    ck_assert_msg(spare_ino == ino, "a refused upload did not give the spare back");
+    /* tenant b: one record written over it (the same file: its inode), cut to its own
+     * length, its own result */
     char *b2 = make_batch("small.bin", key2, y, ROWS, &len2);
     ck_assert_uint_lt(len2, len1);
-    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid2);
     ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-b", b2, len2), 202);
     field(job, sizeof job, a, "job");
     ck_assert_uint_eq(spares(&(uint64_t){0}), 0); /* taken by the upload */
@@ -3724,9 +3747,18 @@ START_TEST(test_service_reuse)
     char st[32];
     field(st, sizeof st, a, "state");
     ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
-    snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
-    expect(s.port, "DELETE", t, "token-of-b", NULL, 0, 200, NULL);
-    ck_assert_uint_eq(wait_spares(1), len2);
+    /* its result, downloaded and decrypted by the client (which deletes the job) */
+    char url[64], out2[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
+    path(out2, "reuse_b.out");
+    ck_assert_int_eq(finish(spawn("resume", "token-of-b",
+                                  (const char *[]){"infer", "--server", url, "--key", key2,
+                                                   "--job", job, "-o", out2, "--raw", NULL}),
+                            "resume", 120),
+                     0);
+    check_plan_outputs(out2, "plan.cnp", y, ROWS, NOUT);
+    ck_assert_uint_eq(wait_spares(s.port, 1), len2);
+    ck_assert_msg(spare_ino == ino, "the upload did not write over the spare");
     /* through the client too: tenant a again, two records over the short file */
     path(in, "reuse.csv");
     path(out, "reuse.out");
@@ -3736,7 +3768,7 @@ START_TEST(test_service_reuse)
     ck_assert_msg(rc == 0, "%s", err);
     free(err);
     check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
-    ck_assert_uint_eq(wait_spares(1), len1);
+    ck_assert_uint_eq(wait_spares(s.port, 1), len1);
     /* a clean stop removes it */
     stop_server(&s);
     ck_assert_uint_eq(spares(&(uint64_t){0}), 0);
@@ -3748,7 +3780,7 @@ START_TEST(test_service_reuse)
     wait_job(a, s.port, "token-of-b", job);
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "DELETE", t, "token-of-b", NULL, 0, 200, NULL);
-    wait_spares(1);
+    wait_spares(s.port, 1);
     kill_server(&s);
     ck_assert_uint_eq(spares(&(uint64_t){0}), 1);
     start_server(&s, "serve3", (const char *[]){"--tokens", tokens, "--workers", "1", NULL});

@@ -125,8 +125,8 @@ static double proc_cpu(pid_t pid)
     buf[k] = 0;
     const char *q = strrchr(buf, ')'); /* the command name may hold blanks */
     unsigned long long ut = 0, stt = 0;
-    if (!q || sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &stt) != 2)
+    if (!q ||
+        sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stt) != 2)
         return 0;
     return (double)(ut + stt) / (double)sysconf(_SC_CLK_TCK);
 }

@@ -3647,7 +3647,6 @@ static size_t spares(uint64_t *size)
     return k;
 }
 
-
 /* Waits up to 10 s for want spares in tmp/ and in the server's pool (its metric: a spare
  * is renamed, then fsynced, then handed out); returns the last one's size. */
 static uint64_t wait_spares(int port, size_t want)

@@ -68,10 +68,11 @@ static pid_t spawn(const char *tag, const char *const *args)
     return pid;
 }
 
-static void wait_ok(pid_t pid, const char *tag)
+/* Waits for pid, which must exit with 0; its resource use into ru (may be NULL). */
+static void wait_ok(pid_t pid, const char *tag, struct rusage *ru)
 {
     int st;
-    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (wait4(pid, &st, 0, ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         char log[256], name[64];
         snprintf(name, sizeof name, "%.32s.log", tag);
         path(log, sizeof log, name);
@@ -81,7 +82,7 @@ static void wait_ok(pid_t pid, const char *tag)
 
 static void run_tool(const char *tag, const char *const *args)
 {
-    wait_ok(spawn(tag, args), tag);
+    wait_ok(spawn(tag, args), tag, NULL);
 }
 
 static double tv_s(struct timeval t)
@@ -92,15 +93,8 @@ static double tv_s(struct timeval t)
 /* run_tool, returning the CPU seconds (user + system, every thread) the tool used. */
 static double run_tool_cpu(const char *tag, const char *const *args)
 {
-    const pid_t pid = spawn(tag, args);
-    int st;
     struct rusage ru;
-    if (wait4(pid, &st, 0, &ru) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        char log[256], name[64];
-        snprintf(name, sizeof name, "%.32s.log", tag);
-        path(log, sizeof log, name);
-        die("%s failed: see its log", log);
-    }
+    wait_ok(spawn(tag, args), tag, &ru);
     return tv_s(ru.ru_utime) + tv_s(ru.ru_stime);
 }
 
@@ -403,7 +397,7 @@ int main(int argc, char **argv)
                queued, peak / 1048576.0, proc_mem(server, "VmHWM:") / 1048576.0);
     }
     kill(server, SIGTERM);
-    wait_ok(server, "serve");
+    wait_ok(server, "serve", NULL);
     cn_server_free(srv);
     cn_client_free(c);
     cn_plan_free(p);

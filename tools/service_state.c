@@ -315,14 +315,21 @@ static int digits_then(const char *s, const char *end)
     return k > 0 && !strcmp(s + k, end);
 }
 
-static int is_upload_name(const char *n)
+enum { TMP_OTHER, TMP_UPLOAD, TMP_SPARE };
+
+/* Which of the server's own files in STATE/tmp name n is: TMP_UPLOAD (upload-PID-SEQ),
+ * TMP_SPARE (spare-PID-SEQ, a finished job's batch kept for reuse: svc_spare_put), or
+ * TMP_OTHER. */
+static int tmp_name_kind(const char *n)
 {
-    /* spare-PID-SEQ: a finished job's batch kept for reuse (svc_spare_put) */
-    if (strncmp(n, "upload-", 7) != 0 && strncmp(n, "spare-", 6) != 0)
-        return 0;
-    n += n[0] == 'u' ? 7 : 6;
+    const int kind = !strncmp(n, "upload-", 7)  ? TMP_UPLOAD
+                     : !strncmp(n, "spare-", 6) ? TMP_SPARE
+                                                : TMP_OTHER;
+    if (kind == TMP_OTHER)
+        return TMP_OTHER;
+    n += kind == TMP_UPLOAD ? 7 : 6;
     const size_t k = strspn(n, "0123456789");
-    return k > 0 && n[k] == '-' && digits_then(n + k + 1, "");
+    return k > 0 && n[k] == '-' && digits_then(n + k + 1, "") ? kind : TMP_OTHER;
 }
 
 static int is_partial_name(const char *n)
@@ -492,7 +499,7 @@ static int check_state_dir(svc_t *s, char *err, size_t errlen)
         struct dirent *f;
         while (t && (f = readdir(t)) != NULL)
             if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") &&
-                (!is_upload_name(f->d_name) || f->d_name[0] != 'u')) /* uploads only */
+                tmp_name_kind(f->d_name) != TMP_UPLOAD)
                 snprintf(other, sizeof other, "tmp/%.250s", f->d_name);
         if (!t)
             snprintf(other, sizeof other, "tmp");
@@ -632,11 +639,11 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
                 continue;
             snprintf(f, sizeof f, "%s/%s", p, e->d_name);
-            if (is_upload_name(e->d_name))
-                remove_own(s, f,
-                           e->d_name[0] == 'u'
-                               ? "an upload in progress when the server stopped"
-                               : "a batch file kept for reuse when the server stopped");
+            const int kind = tmp_name_kind(e->d_name);
+            if (kind == TMP_UPLOAD)
+                remove_own(s, f, "an upload in progress when the server stopped");
+            else if (kind == TMP_SPARE)
+                remove_own(s, f, "a batch file kept for reuse when the server stopped");
             else
                 kept(s, "%s: not a file of this server: left in place", f);
         }
@@ -1213,9 +1220,10 @@ static void *worker(void *arg)
         }
         /* the batch is not needed once the reply or the failure is on disk, nor after a
          * DELETE (the job stays in the table until svc_job_delete below, so no upload of
-         * the same id can write this name meanwhile): unlinked here, outside the lock,
-         * since dropping its page cache (385 MB for MNIST) takes about 0.05 s that a
-         * request waiting for the lock, the client's next GET /v1/plan say, would pay */
+         * the same id can write this name meanwhile): kept for the next upload to write
+         * over, or unlinked (svc_spare_put), here, outside the lock, since an unlink
+         * dropping its page cache (385 MB for MNIST) takes about 0.05 s that a request
+         * waiting for the lock, the client's next GET /v1/plan say, would pay */
         if (!svc_path(p, sizeof p, s, copy.tenant, "jobs", copy.id, ".batch")) {
             svc_spare_put(s, p);
             TL("job %.16s: batch removed", copy.id);
@@ -1306,24 +1314,23 @@ void svc_spare_put(svc_t *s, const char *path)
     pthread_mutex_unlock(&s->mu);
     /* renamed, and the rename made durable, before any upload may write over the file:
      * else a crash could bring the old name back with another upload's bytes in it */
-    int kept = want && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-               room_for_spare(s, (uint64_t)sb.st_size) && rename(path, to) == 0;
-    if (kept && svc_sync_dir(to) != 0) {
-        unlink(to);
-        kept = 0;
+    const char *drop = path; /* the file's name, removed unless it becomes a spare */
+    int ready = 0;
+    if (want && lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        room_for_spare(s, (uint64_t)sb.st_size) && rename(path, to) == 0) {
+        drop = to;
+        ready = svc_sync_dir(to) == 0;
     }
     pthread_mutex_lock(&s->mu);
     if (want)
         s->spares_pending--;
-    if (kept && !s->stopping && s->nspares < SVC_SPARES) {
+    if (ready && !s->stopping && s->nspares < SVC_SPARES) {
         snprintf(s->spares[s->nspares++], sizeof s->spares[0], "%s", to);
-        kept = 2;
+        drop = NULL;
     }
     pthread_mutex_unlock(&s->mu);
-    if (kept == 1)
-        unlink(to);
-    else if (!kept)
-        unlink(path);
+    if (drop)
+        unlink(drop);
 }
 
 int svc_spare_take(svc_t *s, char *out, size_t cap)

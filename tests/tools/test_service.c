@@ -1215,6 +1215,20 @@ static long metric(int port, const char *name)
     return v;
 }
 
+/* A second client key for plan.cnp, DIR/other.key, with its evaluation keys where infer
+ * looks first (key2 + ".eval-keys", into keys2). */
+static void other_key(char key2[256], char keys2[300])
+{
+    char plan[256];
+    path(plan, "plan.cnp");
+    path(key2, "other.key");
+    snprintf(keys2, 300, "%s.eval-keys", key2);
+    ck_assert_int_eq(
+        tool("keygen2", NULL,
+             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
+        0);
+}
+
 /* Warm evaluators (docs/service.md): a worker keeps the evaluator of its last job's key
  * (counted in the reserved memory) and uses it for the next job of that key; a job of
  * another key gets a fresh one (a reused evaluator of the wrong keys would give wrong
@@ -1226,16 +1240,11 @@ START_TEST(test_service_warm)
     setup_dir(x);
     char key[256], key2[256], plan[256], in[256], out[256];
     path(key, "client.key");
-    path(key2, "other.key");
     path(plan, "plan.cnp");
     path(in, "in.csv");
     path(out, "out.csv");
     char keys2[300];
-    snprintf(keys2, sizeof keys2, "%s.eval-keys", key2); /* where infer looks first */
-    ck_assert_int_eq(
-        tool("keygen2", NULL,
-             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
-        0);
+    other_key(key2, keys2);
     server_t s;
     start_server(&s, "serve", (const char *[]){"--warm-idle", "3", NULL});
     ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 0);
@@ -3679,16 +3688,11 @@ START_TEST(test_service_reuse)
 {
     int64_t x0[ROWS * NIN];
     setup_dir(x0);
-    char plan[256], key[256], key2[256], keys2[256], tokens[256];
+    char plan[256], key[256], key2[256], keys2[300], tokens[256];
     path(plan, "plan.cnp");
     path(key, "client.key");
-    path(key2, "other.key");
-    path(keys2, "other.keys");
     path(tokens, "tokens.txt");
-    ck_assert_int_eq(
-        tool("keygen", NULL,
-             (const char *[]){"keygen", plan, "-o", key2, "--eval-keys", keys2, NULL}),
-        0);
+    other_key(key2, keys2);
     FILE *f = fopen(tokens, "w");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "a token-of-a\nb token-of-b\n");

@@ -1413,6 +1413,26 @@ static void release_slot(req_t *q)
     S->tenants[q->tenant].uploads--;
 }
 
+/* The spare at spare (svc_spare_take) opened for writing and renamed to name, the
+ * upload's: its descriptor, or -1 (spare removed where it can be) when it is not what the
+ * server left there: anything but a regular file with one link (a directory, a FIFO, a
+ * file hard-linked elsewhere, whose other name would see the upload's bytes) is not
+ * written to, and the caller creates name afresh. */
+static int spare_open(const char *spare, const char *name)
+{
+    /* O_NONBLOCK: a FIFO put there is refused at once (ENXIO), not waited on; O_NOFOLLOW:
+     * a symbolic link is refused (ELOOP) */
+    const int fd = open(spare, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat sb;
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
+        rename(spare, name) == 0)
+        return fd;
+    if (fd >= 0)
+        close(fd);
+    unlink(spare);
+    return -1;
+}
+
 /* The start of an upload (headers only): limits, the key, the temporary file. 0 to read
  * the body, 1 with a response sent. */
 static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret)
@@ -1506,14 +1526,8 @@ static int start_upload(struct MHD_Connection *c, req_t *q, enum MHD_Result *ret
      * the page cache already: svc_spare_put), renamed as an upload in progress, and cut
      * to the body's length once complete */
     char spare[4096];
-    if (q->kind == RQ_JOBS && svc_spare_take(S, spare, sizeof spare)) {
-        if (rename(spare, q->tmp) == 0)
-            q->fd = open(q->tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        else
-            unlink(spare);
-        if (q->fd < 0)
-            unlink(q->tmp);
-    }
+    if (q->kind == RQ_JOBS && svc_spare_take(S, spare, sizeof spare))
+        q->fd = spare_open(spare, q->tmp);
     if (q->fd < 0)
         q->fd = open(q->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC, 0600);
     if (q->fd < 0) {

@@ -148,8 +148,9 @@ void svc_spare_put(svc_t *s, const char *path);
 /* A spare's name into out (cap bytes), taken out of the pool: 1, or 0 when there is none.
  * The caller writes the file from offset 0 and truncates it to what it wrote. Takes mu. */
 int svc_spare_take(svc_t *s, char *out, size_t cap);
-/* Removes every spare (a clean stop: a stopped server leaves none). Takes mu. */
-void svc_spare_drop_all(svc_t *s);
+/* Removes every spare (a clean stop: a stopped server leaves none; a write that fails for
+ * want of space): how many there were. Takes mu. */
+size_t svc_spare_drop_all(svc_t *s);
 /* Logs each directory under STATE/tenants of a tenant the server does not serve (not in
  * --tokens; `anonymous` when tokens are given): its key sets and jobs, which no request
  * reaches and nothing expires (service_notes.c). */

@@ -354,7 +354,10 @@ static void remove_own(const svc_t *s, const char *path, const char *why)
     if (lstat(path, &sb) != 0)
         return;
     if (!S_ISREG(sb.st_mode)) {
-        kept(s, "%s: %s, but not a regular file: left in place", path, why);
+        kept(s, "%s: named as %s, but not a regular file (%s): left in place", path, why,
+             S_ISDIR(sb.st_mode)   ? "a directory"
+             : S_ISLNK(sb.st_mode) ? "a symbolic link"
+                                   : "a special file");
         return;
     }
     if (unlink(path) != 0)
@@ -767,11 +770,20 @@ static void client_reason(char *reason, size_t rlen, const char *what, const cha
 }
 
 /* CRYPTONETS_SERVE_FAULT=reply=enospc (tests, docs/service.md): every reply's write
- * fails as on a full disk. */
-static int reply_fault(void)
+ * fails as on a full disk; reply=enospc-spare: while a spare batch file is kept (a disk
+ * that the spares fill). */
+static int reply_fault(svc_t *s)
 {
     const char *f = getenv("CRYPTONETS_SERVE_FAULT");
-    return f && !strcmp(f, "reply=enospc");
+    if (!f || strncmp(f, "reply=enospc", 12) != 0)
+        return 0;
+    if (!strcmp(f + 12, "-spare")) {
+        pthread_mutex_lock(&s->mu);
+        const int k = s->nspares > 0;
+        pthread_mutex_unlock(&s->mu);
+        return k;
+    }
+    return !f[12];
 }
 
 /* CRYPTONETS_SERVE_FAULT=finish=S (tests, docs/service.md): a worker holds S seconds
@@ -913,14 +925,18 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
     cli_head_t h = br.h;
     h.kind = CLI_KIND_REPLY;
     cli_writer_t w;
+    int failed, nospace;
+    uint64_t bytes;
+again:
     if (cli_writer_open(&w, rpath, &h, err, sizeof err)) {
         client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
         if (w.f)
             (void)cli_writer_close(&w, err, sizeof err);
         goto done;
     }
-    uint64_t bytes = 96;
-    int failed = 0; /* reason says why: cli_writer_close must not overwrite it */
+    bytes = 96;
+    failed = 0;  /* reason says why: cli_writer_close must not overwrite it */
+    nospace = 0; /* the reply's write failed for want of space */
     for (uint64_t b = 0; b < h.records && !failed; b++) {
         uint64_t count;
         const uint8_t *in = NULL;
@@ -939,7 +955,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
             break;
         }
         int put_bad;
-        if (reply_fault()) { /* as cli_writer_put says it on a full disk */
+        if (reply_fault(s)) { /* as cli_writer_put says it on a full disk */
             snprintf(err, sizeof err, "%.400s: write failed: %s", rpath, strerror(ENOSPC));
             errno = ENOSPC;
             put_bad = 1;
@@ -950,6 +966,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
             const int e = errno;
             client_reason(reason, rlen, "the reply", err, rpath, s->state_dir);
             add_errno(reason, rlen, e);
+            nospace = e == ENOSPC || e == EDQUOT;
             failed = 1;
         }
         bytes += 24 + olen;
@@ -965,7 +982,27 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
         const int e = errno;
         snprintf(reason, rlen, "the reply: cannot be written");
         add_errno(reason, rlen, e);
+        nospace = e == ENOSPC || e == EDQUOT;
         failed = 1;
+    }
+    /* the batch files kept for reuse give their room back, and the reply is written
+     * again from the first record: a spare never costs a job its result */
+    size_t dropped;
+    if (nospace && (dropped = svc_spare_drop_all(s)) > 0) {
+        if (!s->quiet)
+            fprintf(stderr,
+                    "cryptonets serve: job %.16s...: the disk is full: %zu batch file%s kept "
+                    "for reuse removed, the reply written again\n",
+                    j->id, dropped, dropped == 1 ? "" : "s");
+        w.bad = 1;
+        (void)cli_writer_close(&w, err, sizeof err);
+        bm.pos = 96;
+        bm.left = h.records;
+        bm.index = 0;
+        reason[0] = 0;
+        TL("job %.16s: the reply's disk is full: spares removed, the reply written again",
+           j->id);
+        goto again;
     }
     *evaluated = svc_time(); /* the job's seconds end here, not after the wait below */
     TL("job %.16s: evaluated, reply fsynced", j->id);
@@ -1343,10 +1380,12 @@ int svc_spare_take(svc_t *s, char *out, size_t cap)
     return got;
 }
 
-void svc_spare_drop_all(svc_t *s)
+size_t svc_spare_drop_all(svc_t *s)
 {
     pthread_mutex_lock(&s->mu);
+    const size_t k = s->nspares;
     while (s->nspares)
         unlink(s->spares[--s->nspares]);
     pthread_mutex_unlock(&s->mu);
+    return k;
 }

@@ -2713,8 +2713,8 @@ START_TEST(test_service_state_dir)
     err_has("again", want);
     snprintf(want, sizeof want, "%s: not a file of this server: left in place", notes);
     err_has("again", want);
-    snprintf(want, sizeof want, "%s: an upload in progress when the server stopped, but",
-             dirlike);
+    snprintf(want, sizeof want,
+             "%s: named as an upload in progress when the server stopped, but", dirlike);
     err_has("again", want);
     snprintf(want, sizeof want, "%s, removed", dirlike);
     err_lacks("again", want);
@@ -3634,7 +3634,8 @@ END_TEST
 
 /* The finished jobs' batch files kept in STATE/tmp for reuse ("spare-PID-SEQ"): their
  * number and sizes, the size of the last one found into *size. */
-static ino_t spare_ino; /* the inode of the last spare spares() found */
+static ino_t spare_ino;      /* the inode of the last spare spares() found */
+static char spare_name[600]; /* and its path */
 
 static size_t spares(uint64_t *size)
 {
@@ -3650,6 +3651,7 @@ static size_t spares(uint64_t *size)
             ck_assert_int_eq(stat(f, &sb), 0);
             *size = (uint64_t)sb.st_size;
             spare_ino = sb.st_ino;
+            snprintf(spare_name, sizeof spare_name, "%s", f);
             k++;
         }
     closedir(d);
@@ -3798,6 +3800,152 @@ START_TEST(test_service_reuse)
 }
 END_TEST
 
+/* Tenant a's job (the batch b of len bytes) posted through the HTTP API: its id into
+ * job. */
+static void reuse_post(char job[65], int port, const char *kid, const char *b, size_t len,
+                       const char *tag)
+{
+    char t[128];
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    const int code = request(a, port, "POST", t, "token-of-a", b, len);
+    ck_assert_msg(code == 202, "%s: %d %s", tag, code, a->body);
+    field(job, 65, a, "job");
+    free(a);
+}
+
+/* Waits for tenant a's job, which must end done, then downloads and decrypts it with
+ * infer --job (which deletes it): its outputs equal the plan's on x. */
+static void reuse_check(int port, const char *job, const char *key, const int64_t *x,
+                        size_t rows, const char *tag)
+{
+    char url[64], out[256], name[64], st[32];
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    wait_job(a, port, "token-of-a", job);
+    field(st, sizeof st, a, "state");
+    ck_assert_msg(!strcmp(st, "done"), "%s: %s", tag, a->body);
+    free(a);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    snprintf(name, sizeof name, "%s.out", tag);
+    path(out, name);
+    ck_assert_int_eq(finish(spawn(tag, "token-of-a",
+                                  (const char *[]){"infer", "--server", url, "--key", key,
+                                                   "--job", job, "-o", out, "--raw", NULL}),
+                            tag, 120),
+                     0);
+    check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
+}
+
+static void reuse_job(int port, const char *kid, const char *key, const int64_t *x, size_t rows,
+                      const char *tag)
+{
+    char job[65], name[64];
+    size_t len;
+    snprintf(name, sizeof name, "%s.bin", tag);
+    char *b = make_batch(name, key, x, rows, &len);
+    reuse_post(job, port, kid, b, len, tag);
+    free(b);
+    reuse_check(port, job, key, x, rows, tag);
+}
+
+/* A spare that is not what the server left in tmp/ (a file hard-linked elsewhere, a
+ * directory, a FIFO) is never written to: the upload gets a new file, its job is right,
+ * the other name's bytes are unchanged, nothing hangs (defects: the hard link written
+ * through, a directory giving 500 "File exists"); a reply that cannot be written for want
+ * of space while spares are kept (CRYPTONETS_SERVE_FAULT=reply=enospc-spare) removes them
+ * and is written again: its job is done, not failed; a start-up names a directory under a
+ * spare's name as a directory. */
+START_TEST(test_service_reuse_faults)
+{
+    int64_t x[ROWS * NIN];
+    setup_dir(x);
+    char key[256], tokens[256], linked[256], kid[65];
+    path(key, "client.key");
+    path(tokens, "tokens.txt");
+    path(linked, "hardlink.bin");
+    FILE *f = fopen(tokens, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "a token-of-a\n");
+    fclose(f);
+    chmod(tokens, 0600);
+    const char *const opts[] = {"--tokens", tokens, "--workers", "1", NULL};
+    server_t s;
+    start_server(&s, "serve", opts);
+    register_key(kid, s.port, "token-of-a");
+    reuse_job(s.port, kid, key, x, ROWS, "first");
+    wait_spares(s.port, 1);
+    /* a hard link to the spare: its bytes stay the first job's */
+    ck_assert_int_eq(link(spare_name, linked), 0);
+    size_t before_len, after_len;
+    char *before = slurp(linked, &before_len);
+    const ino_t ino = spare_ino;
+    inputs(x, ROWS, 81);
+    reuse_job(s.port, kid, key, x, ROWS, "linked");
+    char *after = slurp(linked, &after_len);
+    ck_assert_msg(
+        after_len == before_len && !memcmp(before, after, before_len),
+        "an upload was written through a hard link to a spare (%zu bytes, %zu before)",
+        after_len, before_len);
+    free(before);
+    free(after);
+    wait_spares(s.port, 1);
+    ck_assert_msg(spare_ino != ino, "a hard-linked spare was kept");
+    /* a directory, then a FIFO, in the spare's place */
+    for (int k = 0; k < 2; k++) {
+        char name[600];
+        snprintf(name, sizeof name, "%s", spare_name);
+        ck_assert_int_eq(unlink(name), 0);
+        ck_assert_int_eq(k == 0 ? mkdir(name, 0700) : mkfifo(name, 0600), 0);
+        inputs(x, ROWS, 82 + k);
+        reuse_job(s.port, kid, key, x, ROWS, k == 0 ? "dir" : "fifo");
+        /* the directory is left where it is (a FIFO is removed as the spare's name) */
+        struct stat sb;
+        if (k == 0) {
+            ck_assert_int_eq(lstat(name, &sb), 0);
+            ck_assert(S_ISDIR(sb.st_mode));
+            ck_assert_int_eq(rmdir(name), 0);
+        } else {
+            ck_assert_int_ne(lstat(name, &sb), 0);
+        }
+        wait_spares(s.port, 1);
+    }
+    stop_server(&s);
+    /* a directory under a spare's name at start: named as such, left in place */
+    char d[300];
+    snprintf(d, sizeof d, "%s/state/tmp/spare-1-1", dir);
+    ck_assert_int_eq(mkdir(d, 0700), 0);
+    /* a full disk for the reply while a spare is kept */
+    setenv("CRYPTONETS_SERVE_FAULT", "reply=enospc-spare", 1);
+    start_server(&s, "serve2", opts);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    err_has("serve2", "spare-1-1: named as a batch file kept for reuse");
+    err_has("serve2", "not a regular file (a directory): left in place");
+    ck_assert_int_eq(rmdir(d), 0);
+    /* two jobs queued at once (one worker): the first's reply is written with no spare
+     * kept; its batch becomes one before the second runs, whose reply then cannot be
+     * written until the spare is removed: done, not failed, its outputs right */
+    int64_t x2[ROWS * NIN];
+    char job1[65], job2[65];
+    inputs(x, ROWS, 84);
+    inputs(x2, ROWS, 85);
+    size_t len1, len2;
+    char *b1 = make_batch("nospace1.bin", key, x, ROWS, &len1);
+    char *b2 = make_batch("nospace2.bin", key, x2, ROWS, &len2);
+    reuse_post(job1, s.port, kid, b1, len1, "nospace1");
+    reuse_post(job2, s.port, kid, b2, len2, "nospace2");
+    free(b1);
+    free(b2);
+    reuse_check(s.port, job2, key, x2, ROWS, "nospace2");
+    reuse_check(s.port, job1, key, x, ROWS, "nospace1");
+    wait_spares(s.port, 1); /* the second's batch (the first's was removed) */
+    stop_server(&s);
+    err_has("serve2", "1 batch file kept for reuse removed");
+    remove_dir();
+}
+END_TEST
+
 CN_SUITE(service)
 {
     Suite *s = suite_create("service");
@@ -3838,6 +3986,7 @@ CN_SUITE(service)
     tcase_add_test(tc, test_service_port_link);
     tcase_add_test(tc, test_service_plan_cache);
     tcase_add_test(tc, test_service_reuse);
+    tcase_add_test(tc, test_service_reuse_faults);
     suite_add_tcase(s, tc);
     return s;
 }

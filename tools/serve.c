@@ -1413,6 +1413,16 @@ static void release_slot(req_t *q)
     S->tenants[q->tenant].uploads--;
 }
 
+/* Faults for the tests (CRYPTONETS_SERVE_FAULT, docs/service.md "Evaluation before the
+ * 202"): "stall=S" sleeps S seconds once a new job's description is durable and before
+ * its batch is renamed into place (a test kills the server there, the worst moment: the
+ * description on disk, the batch still in tmp/, the evaluation done and waiting),
+ * "fsync=N" makes the next N job uploads' fsync fail, "upload=enospc" and
+ * "upload=enospc-spare" its writes (svc_fault_nospace). */
+static double fault_stall;
+static long fault_fsync; /* under S->mu */
+static int fault_upload; /* 1: svc_fault_nospace(S, "upload") is asked at every write */
+
 /* The spare at spare (svc_spare_take) opened for writing and renamed to name, the
  * upload's: its descriptor, or -1 (spare removed where it can be) when it is not what the
  * server left there: anything but a regular file with one link (a directory, a FIFO, a
@@ -1569,13 +1579,23 @@ static void upload_data(req_t *q, const char *data, size_t len)
     else
         crypto_hash_sha256_update(&q->sha, (const uint8_t *)data, len);
     while (len) {
-        const ssize_t w = write(q->fd, data, len);
+        const int fault = fault_upload && q->kind == RQ_JOBS && svc_fault_nospace(S, "upload");
+        const ssize_t w = fault ? (errno = ENOSPC, -1) : write(q->fd, data, len);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
             const int e = errno;
-            if (e == ENOSPC) /* the batch files kept for reuse give their room back */
-                svc_spare_drop_all(S);
+            /* the batch files kept for reuse give their room back, and the write is
+             * made again (once: none are left after) */
+            size_t dropped;
+            if ((e == ENOSPC || e == EDQUOT) && (dropped = svc_spare_drop_all(S)) > 0) {
+                if (!OPTS.quiet)
+                    fprintf(stderr,
+                            "cryptonets serve: the disk is full: %zu batch file%s kept for "
+                            "reuse removed, the upload's write made again\n",
+                            dropped, dropped == 1 ? "" : "s");
+                continue;
+            }
             return refuse(q, MHD_HTTP_INSUFFICIENT_STORAGE, SVC_R_OTHER, "internal",
                           "cannot store the upload: %s", strerror(e));
         }
@@ -1669,14 +1689,6 @@ static enum MHD_Result finish_key(struct MHD_Connection *c, req_t *q)
                      json_pack("{s:s, s:s}", "key", id, "state", "registered"), 0);
 }
 
-/* Faults for the tests (CRYPTONETS_SERVE_FAULT, docs/service.md "Evaluation before the
- * 202"): "stall=S" sleeps S seconds once a new job's description is durable and before
- * its batch is renamed into place (a test kills the server there, the worst moment: the
- * description on disk, the batch still in tmp/, the evaluation done and waiting),
- * "fsync=N" makes the next N job uploads' fsync fail. */
-static double fault_stall;
-static long fault_fsync; /* under S->mu */
-
 static void nap_seconds(double secs)
 {
     struct timespec ts = {.tv_sec = (time_t)secs,
@@ -1694,6 +1706,8 @@ static void parse_faults(void)
         fault_stall = strtod(f + 6, NULL);
     else if (!strncmp(f, "fsync=", 6))
         fault_fsync = strtol(f + 6, NULL, 10);
+    else if (!strncmp(f, "upload=", 7))
+        fault_upload = 1;
 }
 
 /* The upload's fsync, or the injected failure. */

@@ -151,6 +151,10 @@ int svc_spare_take(svc_t *s, char *out, size_t cap);
 /* Removes every spare (a clean stop: a stopped server leaves none; a write that fails for
  * want of space): how many there were. Takes mu. */
 size_t svc_spare_drop_all(svc_t *s);
+/* CRYPTONETS_SERVE_FAULT (tests, docs/service.md): 1 when a write of what ("reply" or
+ * "upload") is to fail as on a full disk: WHAT=enospc, every one; WHAT=enospc-spare, every
+ * one while a spare batch file is kept (a disk the spares fill). Takes mu. */
+int svc_fault_nospace(svc_t *s, const char *what);
 /* Logs each directory under STATE/tenants of a tenant the server does not serve (not in
  * --tokens; `anonymous` when tokens are given): its key sets and jobs, which no request
  * reaches and nothing expires (service_notes.c). */

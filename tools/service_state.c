@@ -769,21 +769,19 @@ static void client_reason(char *reason, size_t rlen, const char *what, const cha
     snprintf(reason, rlen, "%s: %s", what, err);
 }
 
-/* CRYPTONETS_SERVE_FAULT=reply=enospc (tests, docs/service.md): every reply's write
- * fails as on a full disk; reply=enospc-spare: while a spare batch file is kept (a disk
- * that the spares fill). */
-static int reply_fault(svc_t *s)
+int svc_fault_nospace(svc_t *s, const char *what)
 {
     const char *f = getenv("CRYPTONETS_SERVE_FAULT");
-    if (!f || strncmp(f, "reply=enospc", 12) != 0)
+    const size_t k = strlen(what);
+    if (!f || strncmp(f, what, k) != 0 || strncmp(f + k, "=enospc", 7) != 0)
         return 0;
-    if (!strcmp(f + 12, "-spare")) {
+    if (!strcmp(f + k + 7, "-spare")) {
         pthread_mutex_lock(&s->mu);
-        const int k = s->nspares > 0;
+        const int some = s->nspares > 0;
         pthread_mutex_unlock(&s->mu);
-        return k;
+        return some;
     }
-    return !f[12];
+    return !f[k + 7];
 }
 
 /* CRYPTONETS_SERVE_FAULT=finish=S (tests, docs/service.md): a worker holds S seconds
@@ -955,7 +953,7 @@ again:
             break;
         }
         int put_bad;
-        if (reply_fault(s)) { /* as cli_writer_put says it on a full disk */
+        if (svc_fault_nospace(s, "reply")) { /* as cli_writer_put says it on a full disk */
             snprintf(err, sizeof err, "%.400s: write failed: %s", rpath, strerror(ENOSPC));
             errno = ENOSPC;
             put_bad = 1;

@@ -3855,7 +3855,8 @@ static void reuse_job(int port, const char *kid, const char *key, const int64_t 
  * the other name's bytes are unchanged, nothing hangs (defects: the hard link written
  * through, a directory giving 500 "File exists"); a reply that cannot be written for want
  * of space while spares are kept (CRYPTONETS_SERVE_FAULT=reply=enospc-spare) removes them
- * and is written again: its job is done, not failed; a start-up names a directory under a
+ * and is written again: its job is done, not failed; so is an upload's write
+ * (upload=enospc-spare): 202, not 507; a start-up names a directory under a
  * spare's name as a directory. */
 START_TEST(test_service_reuse_faults)
 {
@@ -3941,7 +3942,26 @@ START_TEST(test_service_reuse_faults)
     reuse_check(s.port, job1, key, x, ROWS, "nospace1");
     wait_spares(s.port, 1); /* the second's batch (the first's was removed) */
     stop_server(&s);
-    err_has("serve2", "1 batch file kept for reuse removed");
+    err_has("serve2", "1 batch file kept for reuse removed, the reply written again");
+    /* a full disk for an upload while a spare is kept: two jobs queued at once leave
+     * two spares; a third upload takes one, its write fails for want of space until the
+     * other is removed: accepted (202), done, right */
+    setenv("CRYPTONETS_SERVE_FAULT", "upload=enospc-spare", 1);
+    start_server(&s, "serve3", opts);
+    unsetenv("CRYPTONETS_SERVE_FAULT");
+    b1 = make_batch("nospace1.bin", key, x, ROWS, &len1);
+    b2 = make_batch("nospace2.bin", key, x2, ROWS, &len2);
+    reuse_post(job1, s.port, kid, b1, len1, "upload1");
+    reuse_post(job2, s.port, kid, b2, len2, "upload2");
+    reuse_check(s.port, job1, key, x, ROWS, "upload1");
+    reuse_check(s.port, job2, key, x2, ROWS, "upload2");
+    wait_spares(s.port, 2);
+    reuse_post(job1, s.port, kid, b1, len1, "upload3");
+    free(b1);
+    free(b2);
+    reuse_check(s.port, job1, key, x, ROWS, "upload3");
+    stop_server(&s);
+    err_has("serve3", "1 batch file kept for reuse removed, the upload's write made again");
     remove_dir();
 }
 END_TEST

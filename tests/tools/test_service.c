@@ -3695,10 +3695,7 @@ START_TEST(test_service_reuse)
     path(key, "client.key");
     path(tokens, "tokens.txt");
     other_key(key2, keys2);
-    FILE *f = fopen(tokens, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "a token-of-a\nb token-of-b\n");
-    fclose(f);
+    write_bytes(tokens, "a token-of-a\nb token-of-b\n", strlen("a token-of-a\nb token-of-b\n"));
     chmod(tokens, 0600);
     size_t plen;
     char *pb = slurp(plan, &plen);
@@ -3866,10 +3863,7 @@ START_TEST(test_service_reuse_faults)
     path(key, "client.key");
     path(tokens, "tokens.txt");
     path(linked, "hardlink.bin");
-    FILE *f = fopen(tokens, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "a token-of-a\n");
-    fclose(f);
+    write_bytes(tokens, "a token-of-a\n", strlen("a token-of-a\n"));
     chmod(tokens, 0600);
     const char *const opts[] = {"--tokens", tokens, "--workers", "1", NULL};
     server_t s;

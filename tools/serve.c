@@ -594,9 +594,10 @@ typedef struct {
     unsigned err_status;
     char err_code[32], err_msg[256];
     int err_reason, responded;
-    int slot;        /* a job upload counted in S->uploads and its tenant's: released once */
-    uint64_t stored; /* bytes written to fd */
-    svc_wb_t wb;     /* their write-back, started as they arrive */
+    int slot;           /* a job upload counted in S->uploads and its tenant's: released once */
+    int spares_dropped; /* the spares were removed for this upload's full disk: once */
+    uint64_t stored;    /* bytes written to fd */
+    svc_wb_t wb;        /* their write-back, started as they arrive */
     /* a long poll (RQ_WAIT): GET /v1/jobs/ID?wait=S, suspended until the job changes */
     char wait_id[65];
     double wait_until;
@@ -1433,10 +1434,17 @@ static int spare_open(const char *spare, const char *name)
     /* O_NONBLOCK: a FIFO put there is refused at once (ENXIO), not waited on; O_NOFOLLOW:
      * a symbolic link is refused (ELOOP) */
     const int fd = open(spare, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat sb;
+    struct stat sb, nb;
     if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_nlink == 1 &&
-        rename(spare, name) == 0)
-        return fd;
+        rename(spare, name) == 0) {
+        /* the file under the upload's name is the one opened (nothing swapped in between
+         * the check and the rename): finish_job takes the upload by its name */
+        if (lstat(name, &nb) == 0 && nb.st_dev == sb.st_dev && nb.st_ino == sb.st_ino)
+            return fd;
+        close(fd);
+        unlink(name);
+        return -1;
+    }
     if (fd >= 0)
         close(fd);
     unlink(spare);
@@ -1586,9 +1594,11 @@ static void upload_data(req_t *q, const char *data, size_t len)
         if (w <= 0) {
             const int e = errno;
             /* the batch files kept for reuse give their room back, and the write is
-             * made again (once: none are left after) */
+             * made again, once per upload (other jobs may keep spares meanwhile) */
             size_t dropped;
-            if ((e == ENOSPC || e == EDQUOT) && (dropped = svc_spare_drop_all(S)) > 0) {
+            if ((e == ENOSPC || e == EDQUOT) && !q->spares_dropped &&
+                (dropped = svc_spare_drop_all(S)) > 0) {
+                q->spares_dropped = 1;
                 if (!OPTS.quiet)
                     fprintf(stderr,
                             "cryptonets serve: the disk is full: %zu batch file%s kept for "

@@ -354,7 +354,7 @@ static void remove_own(const svc_t *s, const char *path, const char *why)
     if (lstat(path, &sb) != 0)
         return;
     if (!S_ISREG(sb.st_mode)) {
-        kept(s, "%s: named as %s, but not a regular file (%s): left in place", path, why,
+        kept(s, "%s: %s, but not a regular file (%s): left in place", path, why,
              S_ISDIR(sb.st_mode)   ? "a directory"
              : S_ISLNK(sb.st_mode) ? "a symbolic link"
                                    : "a special file");
@@ -923,7 +923,7 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
     cli_head_t h = br.h;
     h.kind = CLI_KIND_REPLY;
     cli_writer_t w;
-    int failed, nospace;
+    int failed, nospace, retried = 0;
     uint64_t bytes;
 again:
     if (cli_writer_open(&w, rpath, &h, err, sizeof err)) {
@@ -986,7 +986,8 @@ again:
     /* the batch files kept for reuse give their room back, and the reply is written
      * again from the first record: a spare never costs a job its result */
     size_t dropped;
-    if (nospace && (dropped = svc_spare_drop_all(s)) > 0) {
+    if (nospace && !retried && (dropped = svc_spare_drop_all(s)) > 0) {
+        retried = 1; /* once: spares put since (other jobs end) do not make it loop */
         if (!s->quiet)
             fprintf(stderr,
                     "cryptonets serve: job %.16s...: the disk is full: %zu batch file%s kept "
@@ -1380,10 +1381,20 @@ int svc_spare_take(svc_t *s, char *out, size_t cap)
 
 size_t svc_spare_drop_all(svc_t *s)
 {
+    /* the names taken out under the lock, the files unlinked outside it: an unlink that
+     * drops a batch's page cache takes 0.05 s or more, which no request should wait for */
+    char(*names)[sizeof s->spares[0]] = malloc(sizeof s->spares);
     pthread_mutex_lock(&s->mu);
     const size_t k = s->nspares;
-    while (s->nspares)
-        unlink(s->spares[--s->nspares]);
+    if (names)
+        memcpy(names, s->spares, k * sizeof *names);
+    else
+        for (size_t i = 0; i < k; i++)
+            unlink(s->spares[i]);
+    s->nspares = 0;
     pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; names && i < k; i++)
+        unlink(names[i]);
+    free(names);
     return k;
 }

@@ -2713,8 +2713,8 @@ START_TEST(test_service_state_dir)
     err_has("again", want);
     snprintf(want, sizeof want, "%s: not a file of this server: left in place", notes);
     err_has("again", want);
-    snprintf(want, sizeof want,
-             "%s: named as an upload in progress when the server stopped, but", dirlike);
+    snprintf(want, sizeof want, "%s: an upload in progress when the server stopped, but",
+             dirlike);
     err_has("again", want);
     snprintf(want, sizeof want, "%s, removed", dirlike);
     err_lacks("again", want);
@@ -3847,6 +3847,20 @@ static void reuse_job(int port, const char *kid, const char *key, const int64_t 
     reuse_check(port, job, key, x, rows, tag);
 }
 
+/* Tenant a's jobs of x and x2 (ROWS rows each) posted one after the other: their ids
+ * into job1 and job2. */
+static void reuse_queue(char job1[65], char job2[65], int port, const char *kid,
+                        const char *key, const int64_t *x, const int64_t *x2)
+{
+    size_t len1, len2;
+    char *b1 = make_batch("queue1.bin", key, x, ROWS, &len1);
+    char *b2 = make_batch("queue2.bin", key, x2, ROWS, &len2);
+    reuse_post(job1, port, kid, b1, len1, "queue1");
+    reuse_post(job2, port, kid, b2, len2, "queue2");
+    free(b1);
+    free(b2);
+}
+
 /* A spare that is not what the server left in tmp/ (a file hard-linked elsewhere, a
  * directory, a FIFO) is never written to: the upload gets a new file, its job is right,
  * the other name's bytes are unchanged, nothing hangs (defects: the hard link written
@@ -3907,53 +3921,50 @@ START_TEST(test_service_reuse_faults)
         wait_spares(s.port, 1);
     }
     stop_server(&s);
+    /* two jobs queued by a server with no worker, so that both batches are in place
+     * before either runs (no upload can take a spare between them) */
+    int64_t x2[ROWS * NIN];
+    char job1[65], job2[65];
+    const char *const idle[] = {"--tokens", tokens, "--workers", "0", NULL};
+    start_server(&s, "queue", idle);
+    inputs(x, ROWS, 84);
+    inputs(x2, ROWS, 85);
+    reuse_queue(job1, job2, s.port, kid, key, x, x2);
+    stop_server(&s);
     /* a directory under a spare's name at start: named as such, left in place */
     char d[300];
     snprintf(d, sizeof d, "%s/state/tmp/spare-1-1", dir);
     ck_assert_int_eq(mkdir(d, 0700), 0);
-    /* a full disk for the reply while a spare is kept */
+    /* a full disk for the reply while a spare is kept: the first job's reply is written
+     * with no spare; its batch becomes one before the second runs, whose reply then
+     * cannot be written until the spare is removed: done, not failed, its outputs right */
     setenv("CRYPTONETS_SERVE_FAULT", "reply=enospc-spare", 1);
     start_server(&s, "serve2", opts);
     unsetenv("CRYPTONETS_SERVE_FAULT");
-    err_has("serve2", "spare-1-1: named as a batch file kept for reuse");
-    err_has("serve2", "not a regular file (a directory): left in place");
+    err_has("serve2", "spare-1-1: a batch file kept for reuse when the server stopped, but "
+                      "not a regular file (a directory): left in place");
     ck_assert_int_eq(rmdir(d), 0);
-    /* two jobs queued at once (one worker): the first's reply is written with no spare
-     * kept; its batch becomes one before the second runs, whose reply then cannot be
-     * written until the spare is removed: done, not failed, its outputs right */
-    int64_t x2[ROWS * NIN];
-    char job1[65], job2[65];
-    inputs(x, ROWS, 84);
-    inputs(x2, ROWS, 85);
-    size_t len1, len2;
-    char *b1 = make_batch("nospace1.bin", key, x, ROWS, &len1);
-    char *b2 = make_batch("nospace2.bin", key, x2, ROWS, &len2);
-    reuse_post(job1, s.port, kid, b1, len1, "nospace1");
-    reuse_post(job2, s.port, kid, b2, len2, "nospace2");
-    free(b1);
-    free(b2);
-    reuse_check(s.port, job2, key, x2, ROWS, "nospace2");
     reuse_check(s.port, job1, key, x, ROWS, "nospace1");
+    reuse_check(s.port, job2, key, x2, ROWS, "nospace2");
     wait_spares(s.port, 1); /* the second's batch (the first's was removed) */
     stop_server(&s);
     err_has("serve2", "1 batch file kept for reuse removed, the reply written again");
-    /* a full disk for an upload while a spare is kept: two jobs queued at once leave
-     * two spares; a third upload takes one, its write fails for want of space until the
-     * other is removed: accepted (202), done, right */
+    /* a full disk for an upload while a spare is kept: two queued jobs leave two spares;
+     * an upload takes one, and its write fails for want of space until the other is
+     * removed: accepted (202), done, right */
+    start_server(&s, "queue2", idle);
+    inputs(x, ROWS, 86);
+    inputs(x2, ROWS, 87);
+    reuse_queue(job1, job2, s.port, kid, key, x, x2);
+    stop_server(&s);
     setenv("CRYPTONETS_SERVE_FAULT", "upload=enospc-spare", 1);
     start_server(&s, "serve3", opts);
     unsetenv("CRYPTONETS_SERVE_FAULT");
-    b1 = make_batch("nospace1.bin", key, x, ROWS, &len1);
-    b2 = make_batch("nospace2.bin", key, x2, ROWS, &len2);
-    reuse_post(job1, s.port, kid, b1, len1, "upload1");
-    reuse_post(job2, s.port, kid, b2, len2, "upload2");
     reuse_check(s.port, job1, key, x, ROWS, "upload1");
     reuse_check(s.port, job2, key, x2, ROWS, "upload2");
     wait_spares(s.port, 2);
-    reuse_post(job1, s.port, kid, b1, len1, "upload3");
-    free(b1);
-    free(b2);
-    reuse_check(s.port, job1, key, x, ROWS, "upload3");
+    inputs(x, ROWS, 88);
+    reuse_job(s.port, kid, key, x, ROWS, "upload3");
     stop_server(&s);
     err_has("serve3", "1 batch file kept for reuse removed, the upload's write made again");
     remove_dir();

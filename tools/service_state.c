@@ -984,7 +984,7 @@ again:
         failed = 1;
     }
     /* the batch files kept for reuse give their room back, and the reply is written
-     * again from the first record: a spare never costs a job its result */
+     * again from the first record, once: so that a spare does not cost the job its result */
     size_t dropped;
     if (nospace && !retried && (dropped = svc_spare_drop_all(s)) > 0) {
         retried = 1; /* once: spares put since (other jobs end) do not make it loop */
@@ -1383,18 +1383,13 @@ size_t svc_spare_drop_all(svc_t *s)
 {
     /* the names taken out under the lock, the files unlinked outside it: an unlink that
      * drops a batch's page cache takes 0.05 s or more, which no request should wait for */
-    char(*names)[sizeof s->spares[0]] = malloc(sizeof s->spares);
+    char names[SVC_SPARES][sizeof s->spares[0]]; /* 16 KiB */
     pthread_mutex_lock(&s->mu);
     const size_t k = s->nspares;
-    if (names)
-        memcpy(names, s->spares, k * sizeof *names);
-    else
-        for (size_t i = 0; i < k; i++)
-            unlink(s->spares[i]);
+    memcpy(names, s->spares, k * sizeof names[0]);
     s->nspares = 0;
     pthread_mutex_unlock(&s->mu);
-    for (size_t i = 0; names && i < k; i++)
+    for (size_t i = 0; i < k; i++)
         unlink(names[i]);
-    free(names);
     return k;
 }

@@ -3681,6 +3681,45 @@ static uint64_t wait_spares(int port, size_t want)
     return size;
 }
 
+/* The job of the batch b (len bytes) posted through the HTTP API with token under the key
+ * kid: its id into job. */
+static void reuse_post(char job[65], int port, const char *token, const char *kid,
+                       const char *b, size_t len, const char *tag)
+{
+    char t[128];
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
+    const int code = request(a, port, "POST", t, token, b, len);
+    ck_assert_msg(code == 202, "%s: %d %s", tag, code, a->body);
+    field(job, 65, a, "job");
+    free(a);
+}
+
+/* Waits for the job (of the tenant of token), which must end done, then downloads and
+ * decrypts it with infer --job and the client key key (which deletes it): its outputs
+ * equal the plan's on x. */
+static void reuse_check(int port, const char *token, const char *job, const char *key,
+                        const int64_t *x, size_t rows, const char *tag)
+{
+    char url[64], out[256], name[64], st[32];
+    answer_t *a = malloc(sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    wait_job(a, port, token, job);
+    field(st, sizeof st, a, "state");
+    ck_assert_msg(!strcmp(st, "done"), "%s: %s", tag, a->body);
+    free(a);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    snprintf(name, sizeof name, "%s.out", tag);
+    path(out, name);
+    ck_assert_int_eq(finish(spawn(tag, token,
+                                  (const char *[]){"infer", "--server", url, "--key", key,
+                                                   "--job", job, "-o", out, "--raw", NULL}),
+                            tag, 120),
+                     0);
+    check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
+}
+
 /* Reused upload files (docs/service.md): a finished job's batch file is renamed into tmp/
  * and the next upload writes over it; a shorter batch over a longer file is cut to its
  * own length (its result right, the file as long as its body); another tenant's upload
@@ -3695,7 +3734,8 @@ START_TEST(test_service_reuse)
     path(key, "client.key");
     path(tokens, "tokens.txt");
     other_key(key2, keys2);
-    write_bytes(tokens, "a token-of-a\nb token-of-b\n", strlen("a token-of-a\nb token-of-b\n"));
+    static const char tenants[] = "a token-of-a\nb token-of-b\n";
+    write_bytes(tokens, tenants, sizeof tenants - 1);
     chmod(tokens, 0600);
     size_t plen;
     char *pb = slurp(plan, &plen);
@@ -3725,9 +3765,7 @@ START_TEST(test_service_reuse)
     /* tenant a: two records, then deleted: its batch file becomes a spare of its length */
     size_t len1, len2;
     char *b1 = make_batch("big.bin", key, x, rows, &len1);
-    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
-    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-a", b1, len1), 202);
-    field(job, sizeof job, a, "job");
+    reuse_post(job, s.port, "token-of-a", kid, b1, len1, "big");
     wait_job(a, s.port, "token-of-a", job);
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "DELETE", t, "token-of-a", NULL, 0, 200, NULL);
@@ -3742,23 +3780,10 @@ START_TEST(test_service_reuse)
      * length, its own result */
     char *b2 = make_batch("small.bin", key2, y, ROWS, &len2);
     ck_assert_uint_lt(len2, len1);
-    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-b", b2, len2), 202);
-    field(job, sizeof job, a, "job");
+    reuse_post(job, s.port, "token-of-b", kid2, b2, len2, "small");
     ck_assert_uint_eq(spares(&(uint64_t){0}), 0); /* taken by the upload */
-    wait_job(a, s.port, "token-of-b", job);
-    char st[32];
-    field(st, sizeof st, a, "state");
-    ck_assert_msg(!strcmp(st, "done"), "%s", a->body);
     /* its result, downloaded and decrypted by the client (which deletes the job) */
-    char url[64], out2[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
-    path(out2, "reuse_b.out");
-    ck_assert_int_eq(finish(spawn("resume", "token-of-b",
-                                  (const char *[]){"infer", "--server", url, "--key", key2,
-                                                   "--job", job, "-o", out2, "--raw", NULL}),
-                            "resume", 120),
-                     0);
-    check_plan_outputs(out2, "plan.cnp", y, ROWS, NOUT);
+    reuse_check(s.port, "token-of-b", job, key2, y, ROWS, "resume");
     ck_assert_uint_eq(wait_spares(s.port, 1), len2);
     ck_assert_msg(spare_ino == ino, "the upload did not write over the spare");
     /* through the client too: tenant a again, two records over the short file */
@@ -3776,9 +3801,7 @@ START_TEST(test_service_reuse)
     ck_assert_uint_eq(spares(&(uint64_t){0}), 0);
     /* kill -9 leaves one; the next start removes it and says so */
     start_server(&s, "serve2", (const char *[]){"--tokens", tokens, "--workers", "1", NULL});
-    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid2);
-    ck_assert_int_eq(request(a, s.port, "POST", t, "token-of-b", b2, len2), 202);
-    field(job, sizeof job, a, "job");
+    reuse_post(job, s.port, "token-of-b", kid2, b2, len2, "small2");
     wait_job(a, s.port, "token-of-b", job);
     snprintf(t, sizeof t, "/v1/jobs/%.64s", job);
     expect(s.port, "DELETE", t, "token-of-b", NULL, 0, 200, NULL);
@@ -3797,44 +3820,6 @@ START_TEST(test_service_reuse)
 }
 END_TEST
 
-/* Tenant a's job (the batch b of len bytes) posted through the HTTP API: its id into
- * job. */
-static void reuse_post(char job[65], int port, const char *kid, const char *b, size_t len,
-                       const char *tag)
-{
-    char t[128];
-    answer_t *a = malloc(sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    snprintf(t, sizeof t, "/v1/jobs?key=%.64s", kid);
-    const int code = request(a, port, "POST", t, "token-of-a", b, len);
-    ck_assert_msg(code == 202, "%s: %d %s", tag, code, a->body);
-    field(job, 65, a, "job");
-    free(a);
-}
-
-/* Waits for tenant a's job, which must end done, then downloads and decrypts it with
- * infer --job (which deletes it): its outputs equal the plan's on x. */
-static void reuse_check(int port, const char *job, const char *key, const int64_t *x,
-                        size_t rows, const char *tag)
-{
-    char url[64], out[256], name[64], st[32];
-    answer_t *a = malloc(sizeof *a);
-    ck_assert_ptr_nonnull(a);
-    wait_job(a, port, "token-of-a", job);
-    field(st, sizeof st, a, "state");
-    ck_assert_msg(!strcmp(st, "done"), "%s: %s", tag, a->body);
-    free(a);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
-    snprintf(name, sizeof name, "%s.out", tag);
-    path(out, name);
-    ck_assert_int_eq(finish(spawn(tag, "token-of-a",
-                                  (const char *[]){"infer", "--server", url, "--key", key,
-                                                   "--job", job, "-o", out, "--raw", NULL}),
-                            tag, 120),
-                     0);
-    check_plan_outputs(out, "plan.cnp", x, rows, NOUT);
-}
-
 static void reuse_job(int port, const char *kid, const char *key, const int64_t *x, size_t rows,
                       const char *tag)
 {
@@ -3842,9 +3827,9 @@ static void reuse_job(int port, const char *kid, const char *key, const int64_t 
     size_t len;
     snprintf(name, sizeof name, "%s.bin", tag);
     char *b = make_batch(name, key, x, rows, &len);
-    reuse_post(job, port, kid, b, len, tag);
+    reuse_post(job, port, "token-of-a", kid, b, len, tag);
     free(b);
-    reuse_check(port, job, key, x, rows, tag);
+    reuse_check(port, "token-of-a", job, key, x, rows, tag);
 }
 
 /* Tenant a's jobs of x and x2 (ROWS rows each) posted one after the other: their ids
@@ -3855,8 +3840,8 @@ static void reuse_queue(char job1[65], char job2[65], int port, const char *kid,
     size_t len1, len2;
     char *b1 = make_batch("queue1.bin", key, x, ROWS, &len1);
     char *b2 = make_batch("queue2.bin", key, x2, ROWS, &len2);
-    reuse_post(job1, port, kid, b1, len1, "queue1");
-    reuse_post(job2, port, kid, b2, len2, "queue2");
+    reuse_post(job1, port, "token-of-a", kid, b1, len1, "queue1");
+    reuse_post(job2, port, "token-of-a", kid, b2, len2, "queue2");
     free(b1);
     free(b2);
 }
@@ -3877,7 +3862,8 @@ START_TEST(test_service_reuse_faults)
     path(key, "client.key");
     path(tokens, "tokens.txt");
     path(linked, "hardlink.bin");
-    write_bytes(tokens, "a token-of-a\n", strlen("a token-of-a\n"));
+    static const char tenants[] = "a token-of-a\n";
+    write_bytes(tokens, tenants, sizeof tenants - 1);
     chmod(tokens, 0600);
     const char *const opts[] = {"--tokens", tokens, "--workers", "1", NULL};
     server_t s;
@@ -3944,8 +3930,8 @@ START_TEST(test_service_reuse_faults)
     err_has("serve2", "spare-1-1: a batch file kept for reuse when the server stopped, but "
                       "not a regular file (a directory): left in place");
     ck_assert_int_eq(rmdir(d), 0);
-    reuse_check(s.port, job1, key, x, ROWS, "nospace1");
-    reuse_check(s.port, job2, key, x2, ROWS, "nospace2");
+    reuse_check(s.port, "token-of-a", job1, key, x, ROWS, "nospace1");
+    reuse_check(s.port, "token-of-a", job2, key, x2, ROWS, "nospace2");
     wait_spares(s.port, 1); /* the second's batch (the first's was removed) */
     stop_server(&s);
     err_has("serve2", "1 batch file kept for reuse removed, the reply written again");
@@ -3960,8 +3946,8 @@ START_TEST(test_service_reuse_faults)
     setenv("CRYPTONETS_SERVE_FAULT", "upload=enospc-spare", 1);
     start_server(&s, "serve3", opts);
     unsetenv("CRYPTONETS_SERVE_FAULT");
-    reuse_check(s.port, job1, key, x, ROWS, "upload1");
-    reuse_check(s.port, job2, key, x2, ROWS, "upload2");
+    reuse_check(s.port, "token-of-a", job1, key, x, ROWS, "upload1");
+    reuse_check(s.port, "token-of-a", job2, key, x2, ROWS, "upload2");
     wait_spares(s.port, 2);
     inputs(x, ROWS, 88);
     reuse_job(s.port, kid, key, x, ROWS, "upload3");

@@ -69,11 +69,19 @@ void cli_progress(cli_progress_t *p, size_t done, size_t total);
 
 /* --- inputs.c: rows of integers from CSV, IDX or .npy --------------------------------- */
 
+/* A file's bytes: cli_map_file (files.c). */
+typedef struct {
+    uint8_t *p;
+    size_t len;
+    int mapped;
+} cli_bytes_t;
+
 typedef struct {
     size_t rows, cols;
-    int64_t *v;     /* rows * cols, row-major */
-    char wide[128]; /* where the first value outside int64 is, and its text (saturated in
-                     * v; cli_check_range refuses it with the range); "" when none */
+    int64_t *v;      /* rows * cols, row-major */
+    cli_bytes_t map; /* the file v points into (a .npy of int64), else empty */
+    char wide[128];  /* where the first value outside int64 is, and its text (saturated in
+                      * v; cli_check_range refuses it with the range); "" when none */
 } cli_matrix_t;
 
 void cli_matrix_clear(cli_matrix_t *m);
@@ -109,10 +117,10 @@ int cli_read_inputs(cli_matrix_t *m, const char *path, const char *format, size_
                     unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen);
 /* 1 when path is read as a .npy file (--format npy, or by its name when format is NULL). */
 int cli_inputs_npy(const char *path, const char *format);
-/* cli_read_inputs of a .npy file whose bytes b (len) were read already (cli_read_file, before
- * the plan said the shape: infer reads them from its start); b is owned (freed, or kept as
- * m->v). */
-int cli_read_inputs_npy(cli_matrix_t *m, uint8_t *b, size_t len, const char *path, size_t cols,
+/* cli_read_inputs of a .npy file whose bytes b were read already (cli_map_file, before
+ * the plan said the shape: infer reads them from its start); b is owned (released, or
+ * kept in m->map with m->v pointing into it) and emptied. */
+int cli_read_inputs_npy(cli_matrix_t *m, cli_bytes_t *b, const char *path, size_t cols,
                         unsigned shift, int64_t lo, int64_t hi, char *err, size_t errlen);
 
 /* --- files.c ----------------------------------------------------------------------- */
@@ -140,6 +148,15 @@ int cli_what_is(char *what, size_t cap, const uint8_t *b, size_t n);
 int cli_check_input(const char *path, char *err, size_t errlen);
 /* The whole of a regular file (a directory or a missing file: 1 with the reason). */
 int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_t errlen);
+/* A whole regular file's bytes for reading, mapped where it can be (a private,
+ * copy-on-write mapping of the page cache: no copy and no fresh pages, which cost about
+ * 4 ms per MB on the project's VM; docs/benchmarks.md, "inputs read"), read into
+ * malloc'd memory otherwise (an empty file, a file system without mmap). Writes to the
+ * bytes never reach the file. A file cut short by another program while it is mapped
+ * ends the process with a message naming it and status 1 (SIGBUS handler). Released with
+ * cli_bytes_free. Thread-safe. */
+int cli_map_file(cli_bytes_t *b, const char *path, char *err, size_t errlen);
+void cli_bytes_free(cli_bytes_t *b);
 
 /* 1 when paths a and b name one file: the same device and inode when both exist; when
  * neither exists yet, the same name in the same directory (its realpath), so that

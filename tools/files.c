@@ -9,6 +9,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -70,6 +75,115 @@ int cli_read_file(uint8_t **buf, size_t *len, const char *path, char *err, size_
     *buf = b;
     *len = (size_t)size;
     return 0;
+}
+
+/* The files mapped by cli_map_file, for the SIGBUS handler: a mapping's pages are read
+ * when used, so a file cut short by another program meanwhile faults there. The handler
+ * names the file and ends the process with status 1 (an error, not a crash); a fault
+ * elsewhere goes to the handler that was there before. Slots are taken and given back
+ * under map_mu; the handler only reads them (lock-free atomics). */
+#define MAP_SLOTS 16
+static struct {
+    atomic_uintptr_t lo, hi; /* [lo, hi): lo 0 when the slot is free */
+    char path[256];
+} maps[MAP_SLOTS];
+static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t map_once = PTHREAD_ONCE_INIT;
+static struct sigaction map_old;
+
+static int remove_partials(void);
+
+/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strnlen, _exit. */
+static void map_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    const uintptr_t a = (uintptr_t)si->si_addr;
+    for (size_t i = 0; i < MAP_SLOTS; i++) {
+        const uintptr_t lo = atomic_load(&maps[i].lo), hi = atomic_load(&maps[i].hi);
+        if (lo && a >= lo && a < hi) {
+            static const char a1[] = "cryptonets: ",
+                              a2[] = ": the file was cut short while it was read (changed "
+                                     "by another program); stopped",
+                              a3[] = "; the partial output was removed";
+            const int removed = remove_partials();
+            ssize_t w = write(2, a1, sizeof a1 - 1);
+            w = write(2, maps[i].path, strnlen(maps[i].path, sizeof maps[i].path));
+            w = write(2, a2, sizeof a2 - 1);
+            if (removed)
+                w = write(2, a3, sizeof a3 - 1);
+            w = write(2, "\n", 1);
+            (void)w;
+            _exit(1);
+        }
+    }
+    /* not a mapped file's: the previous disposition, then the fault again */
+    if (map_old.sa_flags & SA_SIGINFO) {
+        map_old.sa_sigaction(sig, si, uc);
+        return;
+    }
+    sigaction(SIGBUS, &map_old, NULL);
+}
+
+static void map_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = map_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &map_old);
+}
+
+int cli_map_file(cli_bytes_t *b, const char *path, char *err, size_t errlen)
+{
+    *b = (cli_bytes_t){0};
+    FILE *f;
+    uint64_t size;
+    if (open_regular(&f, &size, path, err, errlen))
+        return 1;
+    void *p = MAP_FAILED;
+    size_t slot = MAP_SLOTS;
+    if (size > 0 && size < SIZE_MAX) {
+        pthread_once(&map_once, map_install);
+        pthread_mutex_lock(&map_mu);
+        for (slot = 0; slot < MAP_SLOTS && atomic_load(&maps[slot].lo); slot++)
+            ;
+        if (slot < MAP_SLOTS) {
+            /* private and writable: in-place changes (an --input-shift) copy the pages
+             * they touch and never reach the file */
+            p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fileno(f), 0);
+            if (p != MAP_FAILED) {
+                snprintf(maps[slot].path, sizeof maps[slot].path, "%s", path);
+                atomic_store(&maps[slot].hi, (uintptr_t)p + (size_t)size);
+                atomic_store(&maps[slot].lo, (uintptr_t)p);
+            }
+        }
+        pthread_mutex_unlock(&map_mu);
+    }
+    fclose(f);
+    if (p == MAP_FAILED) /* empty, no slot, or a file system without mmap: read */
+        return cli_read_file(&b->p, &b->len, path, err, errlen);
+    (void)madvise(p, (size_t)size, MADV_WILLNEED); /* advice only */
+    b->p = p;
+    b->len = (size_t)size;
+    b->mapped = 1;
+    return 0;
+}
+
+void cli_bytes_free(cli_bytes_t *b)
+{
+    if (b->mapped) {
+        pthread_mutex_lock(&map_mu);
+        for (size_t i = 0; i < MAP_SLOTS; i++)
+            if (atomic_load(&maps[i].lo) == (uintptr_t)b->p) {
+                atomic_store(&maps[i].lo, 0);
+                break;
+            }
+        pthread_mutex_unlock(&map_mu);
+        munmap(b->p, b->len);
+    } else {
+        free(b->p);
+    }
+    *b = (cli_bytes_t){0};
 }
 
 int cli_check_input(const char *path, char *err, size_t errlen)
@@ -389,8 +503,8 @@ static void say_raw(const char *s)
     (void)k;
 }
 
-/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit. */
-static void on_signal(int sig)
+/* The partial files listed removed: 1 when one was. Async-signal-safe. */
+static int remove_partials(void)
 {
     int removed = 0;
     for (int i = 0; i < NSLOTS; i++)
@@ -398,6 +512,13 @@ static void on_signal(int sig)
             removed |= unlink(slot_path[i]) == 0;
             slot_used[i] = 0;
         }
+    return removed;
+}
+
+/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit. */
+static void on_signal(int sig)
+{
+    const int removed = remove_partials();
     say_raw(signal_line);
     say_raw(sig == SIGINT    ? "SIGINT"
             : sig == SIGTERM ? "SIGTERM"

@@ -1586,20 +1586,19 @@ static void *read_inputs(void *arg)
                                   in->hi, in->err, sizeof in->err);
         return NULL;
     }
-    uint8_t *b = NULL;
-    size_t len = 0;
-    const int unread = cli_read_file(&b, &len, in->path, in->err, sizeof in->err);
+    cli_bytes_t b = {0};
+    const int unread = cli_map_file(&b, in->path, in->err, sizeof in->err);
     pthread_mutex_lock(&in->mu);
     while (!in->shaped && !in->cancel)
         pthread_cond_wait(&in->cv, &in->mu);
     const int go = in->shaped && !in->cancel;
     pthread_mutex_unlock(&in->mu);
     if (!go) {
-        free(b);
+        cli_bytes_free(&b);
         return NULL;
     }
-    in->bad = unread || cli_read_inputs_npy(in->x, b, len, in->path, in->cols, in->shift,
-                                            in->lo, in->hi, in->err, sizeof in->err);
+    in->bad = unread || cli_read_inputs_npy(in->x, &b, in->path, in->cols, in->shift, in->lo,
+                                            in->hi, in->err, sizeof in->err);
     return NULL;
 }
 

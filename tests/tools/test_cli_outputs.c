@@ -460,6 +460,116 @@ START_TEST(test_cliout_inputs)
 }
 END_TEST
 
+/* A NumPy .npy 1.0 file of rows inputs of NIN little-endian int64 values in [0, 15]. */
+static void write_npy_i8(const char *name, size_t rows)
+{
+    char h[160];
+    int hl =
+        snprintf(h, sizeof h, "{'descr': '<i8', 'fortran_order': False, 'shape': (%zu, %d), }",
+                 rows, NIN);
+    while ((10 + hl + 1) % 64)
+        h[hl++] = ' ';
+    h[hl++] = '\n';
+    char p[256];
+    path(p, name);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    fputc(hl & 255, f);
+    fputc(hl >> 8, f);
+    fwrite(h, 1, (size_t)hl, f);
+    for (size_t i = 0; i < rows * NIN; i++) {
+        const uint64_t v = (i * 7 + i / NIN) % 16;
+        uint8_t le[8];
+        for (int b = 0; b < 8; b++)
+            le[b] = (uint8_t)(v >> (8 * b));
+        fwrite(le, 1, 8, f);
+    }
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The tool with the NULL-terminated arguments, started and not waited for. */
+static pid_t start_args(const char *arg0, ...)
+{
+    va_list ap;
+    va_start(ap, arg0);
+    const pid_t pid = start(arg0, ap);
+    va_end(ap);
+    return pid;
+}
+
+/* A .npy of int64 is used where it lies in the page cache (the tool maps it): an
+ * --input-shift on its values does not reach the file, and a file cut short by another
+ * program while the tool uses it ends the run with exit 1 naming the file (the mapping's
+ * SIGBUS handled, not a crash). */
+START_TEST(test_cliout_input_cut)
+{
+    make_dir();
+    base_files();
+    size_t plen, blen;
+    char *pb = read_all("plan.cnp", &plen);
+    cn_plan_t *p;
+    ck_assert_int_eq(cn_plan_from_bytes(&p, (const uint8_t *)pb, plen, 0, NULL), CN_OK);
+    const size_t n = cn_plan_params(p)->n;
+    cn_plan_free(p);
+    free(pb);
+    /* three records: the second and third read after the first is written */
+    write_npy_i8("big.npy", 2 * n + 1);
+    char *before = read_all("big.npy", &blen);
+    expect(cli("encrypt", "client.key", "big.npy", "--plan", "plan.cnp", "-o", "s.bin",
+               "--input-shift", "1", "--quiet", NULL),
+           0, NULL);
+    size_t alen;
+    char *after = read_all("big.npy", &alen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert_msg(memcmp(before, after, blen) == 0, "--input-shift changed the input file");
+    free(after);
+    /* the shifted values are the ones encrypted: the same outputs as a CSV of v >> 1 */
+    char csv[256];
+    path(csv, "shifted.csv");
+    FILE *f = fopen(csv, "w");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < (2 * n + 1) * NIN; i++)
+        fprintf(f, "%u%s", (unsigned)(((i * 7 + i / NIN) % 16) >> 1),
+                (i + 1) % NIN ? "," : "\n");
+    ck_assert_int_eq(fclose(f), 0);
+    expect(cli("encrypt", "client.key", "shifted.csv", "--plan", "plan.cnp", "-o", "c.bin",
+               "--quiet", NULL),
+           0, NULL);
+    char *outs[2];
+    const char *batches[2] = {"s.bin", "c.bin"};
+    for (int k = 0; k < 2; k++) {
+        expect(cli("eval", "plan.cnp", "eval.keys", batches[k], "-o", "r.bin", "--quiet", NULL),
+               0, NULL);
+        expect(cli("decrypt", "client.key", "r.bin", "--plan", "plan.cnp", "--raw", NULL), 0,
+               NULL);
+        outs[k] = strdup(out_buf);
+    }
+    ck_assert_str_eq(outs[0], outs[1]);
+    free(outs[0]);
+    free(outs[1]);
+    free(before);
+
+    /* cut short: the output is a FIFO, so the tool waits on it after its first record
+     * until this reader drains it, and the file is cut meanwhile */
+    char fifo[256], big[256];
+    path(fifo, "out.fifo");
+    path(big, "big.npy");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const pid_t pid = start_args("encrypt", "client.key", "big.npy", "--plan", "plan.cnp", "-o",
+                                 "out.fifo", "--threads", "1", "--quiet", NULL);
+    const int fd = open(fifo, O_RDONLY); /* returns once the tool opened it to write */
+    ck_assert(fd >= 0);
+    ck_assert_int_eq(truncate(big, 100), 0);
+    char buf[65536];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+    expect(finish(pid), 1, "big.npy", "cut short", NULL);
+    remove_dir();
+}
+END_TEST
+
 /* Option values outside their range: exit 2 naming the accepted range, in every command;
  * packed eval --json as the batched one. */
 START_TEST(test_cliout_options)
@@ -869,6 +979,7 @@ CN_SUITE(cli_outputs)
     tcase_add_test(tc, test_cliout_own_fd);
     tcase_add_test(tc, test_cliout_planted_partial);
     tcase_add_test(tc, test_cliout_long_name);
+    tcase_add_test(tc, test_cliout_input_cut);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -228,8 +228,10 @@ typedef struct {
     cn_io_batch_shape_t shape_;
     unsigned flags_;
     const cn_bfv_context_t *ctx_;
-    uint8_t *done_; /* [count] 1 once record i is written */
-    int head_;      /* 1 once cn_io_batch_writer_head wrote the header */
+    uint8_t *done_;    /* [count] 1 once record i is written */
+    int head_;         /* 1 once cn_io_batch_writer_head wrote the header */
+    size_t absorbed_;  /* bytes hashed by cn_io_batch_writer_absorb (from the start) */
+    uint64_t hash_[4]; /* their running checksum */
 } cn_io_batch_writer_t;
 
 /* The shape cn_io_save_ciphertext(_batch) would give ct under flags (seeded when ct
@@ -267,6 +269,14 @@ CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_put(cn_io_batch_writer_t *w, 
  * record as it is put, then the checksum, which final writes). final then leaves the
  * header's bytes untouched. CN_ERR_INVALID_ARG when w was not initialized. */
 CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_head(cn_io_batch_writer_t *w);
+/* Hashes buf[0, upto) into the checksum now, from where the last call stopped, so that
+ * final does not read those bytes again: for a batch written through a window whose
+ * earlier bytes are overwritten once read (cn_client_encrypt_window). The caller vouches
+ * that the header (cn_io_batch_writer_head) and every record in that range are written
+ * and final. upto may not pass the records' end (total minus the checksum's 8 bytes) nor
+ * go back. CN_ERR_INVALID_ARG otherwise or when w was not initialized. Not thread-safe:
+ * one call at a time, and none during final. */
+CN_API CN_WARN_UNUSED cn_status cn_io_batch_writer_absorb(cn_io_batch_writer_t *w, size_t upto);
 /* Writes the header and the checksum, once every record is in, making buf[0, total) a
  * complete batch; *written = total (written may be NULL). CN_ERR_INVALID_ARG while a
  * record is missing (or w was not initialized): the header is then not written, so

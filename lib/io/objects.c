@@ -952,6 +952,25 @@ cn_status cn_io_batch_writer_head(cn_io_batch_writer_t *w)
     return wr.err;
 }
 
+_Static_assert(sizeof(cn_hash_t) <= sizeof(((cn_io_batch_writer_t *)0)->hash_),
+               "the writer's hash state");
+
+cn_status cn_io_batch_writer_absorb(cn_io_batch_writer_t *w, size_t upto)
+{
+    const size_t end = CN_IO_HEADER_BYTES + w->count * w->record_bytes;
+    if (!w->done_ || !w->head_ || upto < w->absorbed_ || upto > end)
+        return CN_ERR_INVALID_ARG;
+    cn_hash_t hs;
+    if (w->absorbed_ == 0)
+        cn_hash_init(&hs);
+    else
+        memcpy(&hs, w->hash_, sizeof hs);
+    cn_hash_update(&hs, w->buf_ + w->absorbed_, upto - w->absorbed_);
+    memcpy(w->hash_, &hs, sizeof hs);
+    w->absorbed_ = upto;
+    return CN_OK;
+}
+
 cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w, size_t *written)
 {
     if (written)
@@ -963,16 +982,19 @@ cn_status cn_io_batch_writer_final(cn_io_batch_writer_t *w, size_t *written)
             return CN_ERR_INVALID_ARG;
     cn_wr_t wr = {.buf = w->buf_, .cap = w->total};
     cn_hash_init(&wr.hs);
-    if (w->head_) { /* written already, maybe being read: hashed where it lies */
+    if (w->absorbed_) { /* hashed already, up to there: on from that state */
+        memcpy(&wr.hs, w->hash_, sizeof wr.hs);
+        wr.pos = w->absorbed_;
+    } else if (w->head_) { /* written already, maybe being read: hashed where it lies */
         cn_hash_update(&wr.hs, w->buf_, CN_IO_HEADER_BYTES);
         wr.pos = CN_IO_HEADER_BYTES;
     } else {
         cn_wr_header(&wr, CN_IO_CIPHERTEXT_BATCH, 0, (uint32_t)w->count, w->total,
                      w->ctx_->fingerprint);
     }
-    const size_t body = w->count * w->record_bytes;
-    cn_hash_update(&wr.hs, w->buf_ + CN_IO_HEADER_BYTES, body);
-    wr.pos += body;
+    const size_t end = CN_IO_HEADER_BYTES + w->count * w->record_bytes;
+    cn_hash_update(&wr.hs, w->buf_ + wr.pos, end - wr.pos);
+    wr.pos = end;
     cn_wr_trailer(&wr);
     if (wr.err == CN_OK && written)
         *written = w->total;

@@ -1,6 +1,7 @@
 /* The client (docs/net.md): keys from the OS (or a seed, for tests), encryption of a
  * batch straight into its bytes, decryption with CRT decoding over the plaintext moduli,
  * and the client's state as a file (secret key and the plan it belongs to). */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -117,6 +118,65 @@ static void *batch_alloc(size_t len, int threads)
     return p;
 }
 
+/* --- the window of cn_client_encrypt_window ---------------------------------------------
+ * The batch's whole address range, of which only a window of W bytes is memory: one
+ * memfd of W bytes mapped again at every multiple of W (MAP_SHARED | MAP_FIXED over a
+ * reserved range), so byte i of the batch lives at memfd offset i mod W and the writer's
+ * code, which puts each record at its offset, is unchanged, a record across a multiple of
+ * W included. The first page before the range keeps the mapping's length for
+ * cn_client_batch_free. A batch no longer than W (or where memfd_create fails) is one
+ * plain anonymous mapping. */
+
+static size_t page_bytes(void)
+{
+    const long pg = sysconf(_SC_PAGESIZE);
+    return pg > 0 ? (size_t)pg : 4096;
+}
+
+/* The window over a batch of len bytes, W bytes a multiple of 2 MiB; NULL when out of
+ * memory. Its first W bytes made present (MADV_POPULATE_WRITE, advice only). */
+static uint8_t *window_alloc(size_t len, size_t W)
+{
+    const size_t pg = page_bytes();
+    if (len > SIZE_MAX - W - pg)
+        return NULL;
+    const size_t nw = (len + W - 1) / W;
+    const size_t map = pg + (nw > 1 ? nw * W : (len + pg - 1) / pg * pg);
+    uint8_t *base = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return NULL;
+    int fd = -1;
+#ifdef MFD_CLOEXEC
+    if (nw > 1)
+        fd = memfd_create("cryptonets-batch-window", MFD_CLOEXEC);
+#endif
+    int ok = fd >= 0 && ftruncate(fd, (off_t)W) == 0;
+    for (size_t k = 0; ok && k < nw; k++)
+        ok = mmap(base + pg + k * W, W, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                  0) != MAP_FAILED;
+    if (fd >= 0)
+        close(fd);
+    if (nw > 1 && !ok) { /* no window: the whole batch, as cn_client_encrypt has it */
+        munmap(base, map);
+        return window_alloc(len, (len + W - 1) / W * W + W);
+    }
+    memcpy(base, &map, sizeof map);
+#ifdef MADV_POPULATE_WRITE
+    (void)madvise(base + pg, map - pg < W ? map - pg : W, MADV_POPULATE_WRITE);
+#endif
+    return base + pg;
+}
+
+void cn_client_batch_free(uint8_t *buf)
+{
+    if (!buf)
+        return;
+    uint8_t *base = buf - page_bytes();
+    size_t map;
+    memcpy(&map, base, sizeof map);
+    munmap(base, map);
+}
+
 /* inputs gathered and encrypted together by one thread: one 64-byte cache line of each
  * input row */
 #define GATHER 32
@@ -128,6 +188,19 @@ static cn_io_batch_shape_t batch_shape(const cn_client_t *c)
     return (cn_io_batch_shape_t){.size = 2,
                                  .level = cn_bfv_context_params(c->ctx)->nq,
                                  .seeded = 1}; /* sk encryptions */
+}
+
+/* The window of cn_client_encrypt_window: room for the work items of every thread and
+ * two more (an item: GATHER records, with a part's header and checksum), so that the
+ * threads rarely wait for the reader, rounded up to 2 MiB. */
+static size_t window_size(const cn_client_t *c)
+{
+    const cn_io_batch_shape_t shape = batch_shape(c);
+    const size_t rec =
+        cn_io_batch_writer_size(1, &shape, c->ctx) - CN_IO_HEADER_BYTES - CN_IO_TRAILER_BYTES;
+    const size_t item = GATHER * rec + 2 * CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES;
+    const size_t w = ((size_t)cn_nthreads(c->threads) + 2) * item, mb2 = (size_t)2 << 20;
+    return (w + mb2 - 1) / mb2 * mb2;
 }
 
 size_t cn_client_batch_bytes(const cn_client_t *c)
@@ -149,7 +222,39 @@ typedef struct {
     uint8_t *sealed;    /* [nt] */
     size_t front;       /* items before it are in, and their parts' completed prefix told */
     size_t told;        /* bytes told */
+    cn_io_batch_writer_t *wr; /* the window's: each part hashed as it is told, then sealed */
+    size_t nt;
 } stream_progress_t;
+
+/* stream_advance through a window: the bytes told are hashed first (the caller may
+ * overwrite them once told), and a part is sealed (checksum, then the next part's
+ * header) once its last item is in, here, in order, instead of by the thread that put
+ * its last record. */
+static cn_status window_advance(stream_progress_t *g)
+{
+    size_t end = g->told;
+    cn_status st = CN_OK;
+    while (st == CN_OK && g->front < g->nitems && g->item_done[g->front]) {
+        const size_t ti = g->front / g->nblk, k = g->front % g->nblk;
+        const size_t recs = (k + 1) * GATHER < g->nin ? (k + 1) * GATHER : g->nin;
+        g->front++;
+        end = ti * g->part + CN_IO_HEADER_BYTES + recs * g->record_bytes;
+        st = cn_io_batch_writer_absorb(&g->wr[ti], end - ti * g->part);
+        if (st != CN_OK || k + 1 < g->nblk)
+            continue;
+        st = cn_io_batch_writer_final(&g->wr[ti], NULL);
+        end = (ti + 1) * g->part;
+        if (st == CN_OK && ti + 1 < g->nt) {
+            st = cn_io_batch_writer_head(&g->wr[ti + 1]);
+            end += CN_IO_HEADER_BYTES;
+        }
+    }
+    if (end > g->told) {
+        g->told = end;
+        g->ready(g->arg, g->buf, end);
+    }
+    return st;
+}
 
 /* Advances the final prefix past every item in, in order, and tells the caller when it
  * grew. A part's last bytes (its checksum) are final once the part is sealed; the next
@@ -180,8 +285,8 @@ static void stream_advance(stream_progress_t *g)
 /* cn_client_encrypt, and cn_client_encrypt_stream with ready (NULL: none), drawing the
  * encryption's randomness from parent (the client's generator, or one keyed by a seed). */
 static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
-                               size_t count, cn_client_ready_fn ready, void *arg,
-                               cn_rng_t *parent, cn_net_diag_t *diag)
+                               size_t count, cn_client_ready_fn ready, cn_client_room_fn room,
+                               void *arg, cn_rng_t *parent, cn_net_diag_t *diag)
 {
     const cn_plan_t *p = c->plan;
     const size_t n = p->prm.n, nt = p->prm.nt, nin = p->nin;
@@ -203,7 +308,10 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
     cn_rng_t *rngs = calloc(nt * nin, sizeof *rngs);
     cn_io_batch_writer_t *wr = calloc(nt, sizeof *wr);
     size_t *left = calloc(nt, sizeof *left);
-    uint8_t *out = part && nt <= SIZE_MAX / part ? batch_alloc(nt * part, c->threads) : NULL;
+    const size_t W = room ? window_size(c) : 0;
+    uint8_t *out = !part || nt > SIZE_MAX / part ? NULL
+                   : room                        ? window_alloc(nt * part, W)
+                                                 : batch_alloc(nt * part, c->threads);
     cn_status st = (rngs && wr && left && out) ? CN_OK : CN_ERR_NO_MEMORY;
     /* one generator per ciphertext, forked in order: the bytes are the same for any
      * number of threads */
@@ -211,7 +319,9 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
         cn_rng_fork(&rngs[i], parent);
     for (size_t ti = 0; st == CN_OK && ti < nt; ti++) {
         st = cn_io_batch_writer_init(&wr[ti], out + ti * part, part, nin, &shape, 0, c->ctx);
-        if (st == CN_OK && ready) /* the headers first: the batch is read as it is written */
+        /* the headers first: the batch is read as it is written (through a window, the
+         * later parts' once the part before is sealed: they lie further on) */
+        if (st == CN_OK && ready && (!room || ti == 0))
             st = cn_io_batch_writer_head(&wr[ti]);
         left[ti] = nin;
     }
@@ -224,7 +334,9 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
                            .nblk = nblk,
                            .nitems = nt * nblk,
                            .part = part,
-                           .record_bytes = st == CN_OK ? wr[0].record_bytes : 0};
+                           .record_bytes = st == CN_OK ? wr[0].record_bytes : 0,
+                           .wr = room ? wr : NULL,
+                           .nt = nt};
     if (st == CN_OK && ready) {
         g.item_done = calloc(nt * nblk, 1);
         g.sealed = calloc(nt, 1);
@@ -251,6 +363,17 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
                 const size_t gn = nin - g0 < GATHER ? nin - g0 : GATHER;
                 if (e != CN_OK || st != CN_OK)
                     continue;
+                if (room) {
+                    /* the window must hold what the item writes: its records, and for a
+                     * part's last item the checksum and the next part's header */
+                    size_t e_b = ti * part + CN_IO_HEADER_BYTES + (g0 + gn) * g.record_bytes;
+                    if (g0 + gn == nin)
+                        e_b += CN_IO_TRAILER_BYTES + (ti + 1 < nt ? CN_IO_HEADER_BYTES : 0);
+                    if (room(arg, e_b > W ? e_b - W : 0) != 0) {
+                        e = CN_ERR_IO;
+                        continue;
+                    }
+                }
                 /* the gn inputs' columns in one pass over the rows (one piece of each row
                  * instead of gn strided reads), the piece PREFETCH rows ahead requested
                  * early: the rows are far apart, so each is a miss the hardware does not
@@ -279,7 +402,8 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
                 size_t now;
 #pragma omp atomic capture seq_cst
                 now = left[ti] -= gn;
-                if (now == 0) /* every record of part ti is in (seq_cst: and visible) */
+                if (now == 0 && !room) /* every record of part ti is in (seq_cst: and
+                                        * visible); through a window, sealed in order */
                     e = cn_io_batch_writer_final(&wr[ti], NULL);
                 if (ready && e == CN_OK) {
 #pragma omp critical(cn_client_stream)
@@ -287,7 +411,10 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
                         g.item_done[b] = 1;
                         if (now == 0)
                             g.sealed[ti] = 1;
-                        stream_advance(&g);
+                        if (room)
+                            e = window_advance(&g);
+                        else
+                            stream_advance(&g);
                     }
                 }
             }
@@ -308,13 +435,18 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
         for (size_t i = 0; i < nt * nin; i++)
             cn_rng_clear(&rngs[i]);
     free(rngs);
+    if (st == CN_ERR_IO && room)
+        cn_diag_set(diag, "the batch's reader stopped (the room callback said so)");
     if (st != CN_OK && ready && g.told) { /* the caller may still be reading it */
         *buf = out;
         *len = 0;
         return st;
     }
     if (st != CN_OK) {
-        free(out);
+        if (room)
+            cn_client_batch_free(out);
+        else
+            free(out);
         return st;
     }
     *buf = out;
@@ -325,7 +457,7 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
 cn_status cn_client_encrypt(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
                             size_t count, cn_net_diag_t *diag)
 {
-    return encrypt_batch(buf, len, c, x, count, NULL, NULL, &c->rng, diag);
+    return encrypt_batch(buf, len, c, x, count, NULL, NULL, NULL, &c->rng, diag);
 }
 
 cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
@@ -334,7 +466,7 @@ cn_status cn_client_encrypt_stream(uint8_t **buf, size_t *len, cn_client_t *c, c
 {
     if (!ready)
         return CN_ERR_INVALID_ARG;
-    return encrypt_batch(buf, len, c, x, count, ready, arg, &c->rng, diag);
+    return encrypt_batch(buf, len, c, x, count, ready, NULL, arg, &c->rng, diag);
 }
 
 /* The domain (ChaCha20 nonce) of a batch seed's stream: distinct from the public seeds'
@@ -357,7 +489,26 @@ cn_status cn_client_encrypt_seeded(uint8_t **buf, size_t *len, cn_client_t *c, c
         return CN_ERR_INVALID_ARG;
     cn_rng_t r;
     cn_rng_init_public_seed(&r, seed, BATCH_SEED_DOMAIN);
-    const cn_status st = encrypt_batch(buf, len, c, x, count, ready, arg, &r, diag);
+    const cn_status st = encrypt_batch(buf, len, c, x, count, ready, NULL, arg, &r, diag);
+    cn_rng_clear(&r);
+    return st;
+}
+
+size_t cn_client_window_bytes(const cn_client_t *c)
+{
+    return window_size(c);
+}
+
+cn_status cn_client_encrypt_window(uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x,
+                                   size_t count, const uint8_t seed[CN_SEED_BYTES],
+                                   cn_client_ready_fn ready, cn_client_room_fn room, void *arg,
+                                   cn_net_diag_t *diag)
+{
+    if (!seed || !ready || !room)
+        return CN_ERR_INVALID_ARG;
+    cn_rng_t r;
+    cn_rng_init_public_seed(&r, seed, BATCH_SEED_DOMAIN);
+    const cn_status st = encrypt_batch(buf, len, c, x, count, ready, room, arg, &r, diag);
     cn_rng_clear(&r);
     return st;
 }

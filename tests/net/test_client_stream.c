@@ -5,6 +5,7 @@
  * declared, the prefixes grow call after call in pieces finer than a part (one per
  * plaintext modulus: one per 32 records on one thread), one call at a time, and the refusals
  * match cn_client_encrypt's. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,17 +41,21 @@ static void on_ready(void *arg, const uint8_t *buf, size_t done)
     __atomic_sub_fetch(&s->inside, 1, __ATOMIC_SEQ_CST);
 }
 
-static void make_plan(cn_plan_t **p, size_t nt)
+/* A dense(4) -> square -> dense(3) plan on nin inputs at n = 2048, nt plaintext moduli. */
+static void make_plan_nin(cn_plan_t **p, size_t nt, size_t nin)
 {
-    static double w1[4 * NIN], b1[4] = {0.1, -0.2, 0.3, 0}, w2[3 * 4], b2[3] = {0};
-    for (int i = 0; i < 4 * NIN; i++)
-        w1[i] = ((i * 7) % 13 - 6) / 6.0;
+    double *w1 = malloc(4 * nin * sizeof *w1), b1[4] = {0.1, -0.2, 0.3, 0}, w2[3 * 4],
+           b2[3] = {0};
+    ck_assert_ptr_nonnull(w1);
+    for (size_t i = 0; i < 4 * nin; i++)
+        w1[i] = (double)((int)(i * 7 % 13) - 6) / 6.0;
     for (int i = 0; i < 12; i++)
         w2[i] = ((i * 5) % 9 - 4) / 4.0;
     cn_model_t m;
     cn_net_diag_t d = {{0}};
-    ck_assert_int_eq(cn_model_init(&m, 1, 1, NIN, 1.0 / 15, 0, 15), CN_OK);
+    ck_assert_int_eq(cn_model_init(&m, 1, 1, nin, 1.0 / 15, 0, 15), CN_OK);
     ck_assert_int_eq(cn_model_add_dense(&m, 4, w1, b1, &d), CN_OK);
+    free(w1);
     ck_assert_int_eq(cn_model_add_square(&m, &d), CN_OK);
     ck_assert_int_eq(cn_model_add_dense(&m, 3, w2, b2, &d), CN_OK);
     cn_compile_opts_t o = {.weight_bits = 5, .n = 2048, .security = CN_SEC_NONE_INSECURE};
@@ -60,6 +65,11 @@ static void make_plan(cn_plan_t **p, size_t nt)
     }
     ck_assert_msg(cn_plan_compile(p, &m, &o, &d) == CN_OK, "compile: %s", d.msg);
     cn_model_clear(&m);
+}
+
+static void make_plan(cn_plan_t **p, size_t nt)
+{
+    make_plan_nin(p, nt, NIN);
 }
 
 START_TEST(test_encrypt_stream_bytes)
@@ -138,11 +148,202 @@ START_TEST(test_encrypt_stream_bytes)
 }
 END_TEST
 
+/* A reader of cn_client_encrypt_window's batch in a thread of its own, as a client that
+ * sends it: it copies what ready declared final into a whole copy, a piece at a time, but
+ * only while room is waiting for it (or once the call returned), so that the encryption
+ * must wait for it whenever the batch is longer than the window. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *buf; /* the window's batch */
+    uint8_t *copy;      /* [len] what was read */
+    size_t len, told, read, max_need;
+    size_t stop_at; /* room says stop once asked for this much (SIZE_MAX: never) */
+    int end, waits, stopped, bad;
+    int asking, drain; /* room calls waiting; the call returned: read what is told */
+} reader_t;
+
+static void w_ready(void *arg, const uint8_t *buf, size_t done)
+{
+    reader_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (done <= r->told || done > r->len || (r->buf && buf != r->buf))
+        r->bad = 1;
+    r->buf = buf;
+    r->told = done;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int w_room(void *arg, size_t need)
+{
+    reader_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    if (need > r->max_need)
+        r->max_need = need;
+    if (need >= r->stop_at) {
+        r->stopped = 1;
+        pthread_mutex_unlock(&r->mu);
+        return 1;
+    }
+    if (r->read < need)
+        r->waits++;
+    r->asking++;
+    pthread_cond_broadcast(&r->cv);
+    while (r->read < need && !r->end)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->asking--;
+    const int stop = r->read < need; /* the reader ended first */
+    pthread_mutex_unlock(&r->mu);
+    return stop;
+}
+
+static void *w_reader(void *arg)
+{
+    reader_t *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->end) {
+        if (r->read == r->told || (!r->asking && !r->drain)) {
+            pthread_cond_wait(&r->cv, &r->mu);
+            continue;
+        }
+        /* at most 256 KiB at a time, outside the lock */
+        const size_t from = r->read,
+                     k = r->told - from < (256u << 10) ? r->told - from : (256u << 10);
+        const uint8_t *src = r->buf;
+        pthread_mutex_unlock(&r->mu);
+        memcpy(r->copy + from, src + from, k);
+        pthread_mutex_lock(&r->mu);
+        r->read = from + k;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* One cn_client_encrypt_window call read by w_reader; returns the call's status and
+ * leaves the reader's state in r (its copy the bytes read). */
+static cn_status window_run(reader_t *r, cn_client_t *c, const int64_t *x, size_t count,
+                            const uint8_t seed[CN_SEED_BYTES], size_t len, cn_net_diag_t *d)
+{
+    const size_t stop_at = r->stop_at;
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    r->len = len;
+    r->copy = calloc(len, 1);
+    r->stop_at = stop_at ? stop_at : SIZE_MAX;
+    ck_assert_ptr_nonnull(r->copy);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, w_reader, r), 0);
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    const cn_status st =
+        cn_client_encrypt_window(&b, &bl, c, x, count, seed, w_ready, w_room, r, d);
+    /* the reader finishes what was told, then ends */
+    pthread_mutex_lock(&r->mu);
+    r->drain = 1;
+    pthread_cond_broadcast(&r->cv);
+    while (st == CN_OK && r->read < r->told)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->end = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(bl, st == CN_OK ? len : 0);
+    cn_client_batch_free(b);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    return st;
+}
+
+/* cn_client_encrypt_window: the bytes read through the window are cn_client_encrypt_seeded's
+ * for the same seed (the oracle: test_client_seeded.c ties those to decryption), on 1 and
+ * 3 threads, with one and three parts, for batches several windows long (the window's
+ * memory reused) and shorter; room is asked for in order and waited on; a room that
+ * says stop ends the call with CN_ERR_IO and frees everything (ASan); the refusals. */
+START_TEST(test_encrypt_window)
+{
+    cn_test_rng_t rg;
+    cn_test_rng_init(&rg, 1602);
+    int aliased = 0;
+    for (size_t nt = 1; nt <= 3; nt += 2) {
+        /* 300 inputs (10 work items a part): with three parts, several windows */
+        cn_plan_t *p;
+        make_plan_nin(&p, nt, 300);
+        const size_t n = cn_plan_params(p)->n;
+        int64_t *x = malloc(n * 300 * sizeof *x);
+        for (size_t i = 0; i < n * 300; i++)
+            x[i] = (int64_t)cn_test_rng_below(&rg, 16);
+        for (int threads = 1; threads <= 3; threads += 2) {
+            const uint8_t seed[CN_SEED_BYTES] = {18, (uint8_t)nt, (uint8_t)threads};
+            cn_client_t *c;
+            ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+            cn_client_set_threads(c, threads);
+            uint8_t *ref;
+            size_t rl;
+            ck_assert_int_eq(
+                cn_client_encrypt_seeded(&ref, &rl, c, x, n, seed, NULL, NULL, NULL), CN_OK);
+            const size_t W = cn_client_window_bytes(c);
+            ck_assert_uint_eq(W % (2u << 20), 0);
+            aliased |= rl > 2 * W;
+            reader_t r = {0};
+            cn_net_diag_t d = {{0}};
+            ck_assert_msg(window_run(&r, c, x, n, seed, rl, &d) == CN_OK, "%s", d.msg);
+            ck_assert_msg(!r.bad, "ready's prefixes do not grow or the buffer moved");
+            ck_assert_uint_eq(r.read, rl);
+            ck_assert_msg(memcmp(r.copy, ref, rl) == 0, "nt %zu, %d threads: other bytes", nt,
+                          threads);
+            ck_assert_uint_le(r.max_need, rl > W ? rl - W : 0);
+            if (rl > 2 * W) /* the reader reads only when asked: the encryption waited */
+                ck_assert_int_gt(r.waits, 0);
+            free(r.copy);
+            /* stopped by room halfway through a long batch: CN_ERR_IO, nothing leaked */
+            if (rl > 2 * W) {
+                reader_t s = {.stop_at = rl / 2};
+                ck_assert_int_eq(window_run(&s, c, x, n, seed, rl, &d), CN_ERR_IO);
+                ck_assert_int_eq(s.stopped, 1);
+                ck_assert_msg(strstr(d.msg, "stopped") != NULL, "%s", d.msg);
+                free(s.copy);
+            }
+            free(ref);
+            cn_client_free(c);
+        }
+        /* refusals: no seed, ready or room; cn_client_encrypt's own */
+        const uint8_t seed[CN_SEED_BYTES] = {19};
+        cn_client_t *c;
+        ck_assert_int_eq(cn_client_create(&c, p, seed, CN_RNG_INSECURE_ACK), CN_OK);
+        uint8_t *b = NULL;
+        size_t bl = 0;
+        reader_t r = {0};
+        ck_assert_int_eq(
+            cn_client_encrypt_window(&b, &bl, c, x, 1, NULL, w_ready, w_room, &r, NULL),
+            CN_ERR_INVALID_ARG);
+        ck_assert_int_eq(
+            cn_client_encrypt_window(&b, &bl, c, x, 1, seed, NULL, w_room, &r, NULL),
+            CN_ERR_INVALID_ARG);
+        ck_assert_int_eq(
+            cn_client_encrypt_window(&b, &bl, c, x, 1, seed, w_ready, NULL, &r, NULL),
+            CN_ERR_INVALID_ARG);
+        ck_assert_int_eq(
+            cn_client_encrypt_window(&b, &bl, c, x, 0, seed, w_ready, w_room, &r, NULL),
+            CN_ERR_INVALID_ARG);
+        ck_assert_ptr_null(b);
+        cn_client_free(c);
+        cn_client_batch_free(NULL);
+        free(x);
+        cn_plan_free(p);
+    }
+    ck_assert_msg(aliased, "no batch was longer than two windows: the window went untested");
+}
+END_TEST
+
 CN_SUITE(client_stream)
 {
     Suite *s = suite_create("client_stream");
     TCase *tc = cn_tcase("core", 300);
     tcase_add_test(tc, test_encrypt_stream_bytes);
+    tcase_add_test(tc, test_encrypt_window);
     suite_add_tcase(s, tc);
     return s;
 }

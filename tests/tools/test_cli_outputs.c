@@ -383,13 +383,13 @@ START_TEST(test_cliout_interrupt)
 }
 END_TEST
 
-/* A NumPy .npy 1.0 file of unsigned bytes with the given shape and no data: magic,
+/* A NumPy .npy 1.0 file of dtype descr with the given shape and no data: magic,
  * version, header length, the header dict padded with blanks to a multiple of 64. */
-static void write_npy_header(const char *name, const char *shape)
+static void write_npy_typed(const char *name, const char *descr, const char *shape)
 {
     char h[160];
-    int hl =
-        snprintf(h, sizeof h, "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }", shape);
+    int hl = snprintf(h, sizeof h, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                      descr, shape);
     ck_assert(hl > 0 && hl < 150);
     while ((10 + hl + 1) % 64)
         h[hl++] = ' ';
@@ -403,6 +403,12 @@ static void write_npy_header(const char *name, const char *shape)
     fputc(hl >> 8, f);
     fwrite(h, 1, (size_t)hl, f);
     fclose(f);
+}
+
+/* write_npy_typed of unsigned bytes */
+static void write_npy_header(const char *name, const char *shape)
+{
+    write_npy_typed(name, "|u1", shape);
 }
 
 /* Input files whose trouble the message must name. */
@@ -463,21 +469,12 @@ END_TEST
 /* A NumPy .npy 1.0 file of rows inputs of NIN little-endian int64 values in [0, 15]. */
 static void write_npy_i8(const char *name, size_t rows)
 {
-    char h[160];
-    int hl =
-        snprintf(h, sizeof h, "{'descr': '<i8', 'fortran_order': False, 'shape': (%zu, %d), }",
-                 rows, NIN);
-    while ((10 + hl + 1) % 64)
-        h[hl++] = ' ';
-    h[hl++] = '\n';
-    char p[256];
+    char shape[64], p[256];
+    snprintf(shape, sizeof shape, "(%zu, %d)", rows, NIN);
+    write_npy_typed(name, "<i8", shape);
     path(p, name);
-    FILE *f = fopen(p, "wb");
+    FILE *f = fopen(p, "ab");
     ck_assert_ptr_nonnull(f);
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 255, f);
-    fputc(hl >> 8, f);
-    fwrite(h, 1, (size_t)hl, f);
     for (size_t i = 0; i < rows * NIN; i++) {
         const uint64_t v = (i * 7 + i / NIN) % 16;
         uint8_t le[8];

@@ -92,26 +92,21 @@ static pthread_once_t map_once = PTHREAD_ONCE_INIT;
 static struct sigaction map_old;
 
 static int remove_partials(void);
+static void say_raw(const char *s);
 
-/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strnlen, _exit. */
+/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit. */
 static void map_sigbus(int sig, siginfo_t *si, void *uc)
 {
     const uintptr_t a = (uintptr_t)si->si_addr;
     for (size_t i = 0; i < MAP_SLOTS; i++) {
         const uintptr_t lo = atomic_load(&maps[i].lo), hi = atomic_load(&maps[i].hi);
         if (lo && a >= lo && a < hi) {
-            static const char a1[] = "cryptonets: ",
-                              a2[] = ": the file was cut short while it was read (changed "
-                                     "by another program); stopped",
-                              a3[] = "; the partial output was removed";
             const int removed = remove_partials();
-            ssize_t w = write(2, a1, sizeof a1 - 1);
-            w = write(2, maps[i].path, strnlen(maps[i].path, sizeof maps[i].path));
-            w = write(2, a2, sizeof a2 - 1);
-            if (removed)
-                w = write(2, a3, sizeof a3 - 1);
-            w = write(2, "\n", 1);
-            (void)w;
+            say_raw("cryptonets: ");
+            say_raw(maps[i].path); /* NUL-terminated by snprintf */
+            say_raw(": the file was cut short while it was read (changed by another "
+                    "program); stopped");
+            say_raw(removed ? "; the partial output was removed\n" : "\n");
             _exit(1);
         }
     }

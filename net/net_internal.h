@@ -61,6 +61,11 @@ typedef struct {
     double rowmult;  /* most nonzero rows proportional to one another (>= 1; noise.c) */
 } cn_lin_t;
 
+/* cn_client_encrypt_window without mremap's MREMAP_DONTUNMAP (as on kernels before 5.7):
+ * on (nonzero), each chunk the window leaves is freed and fresh pages are mapped ahead.
+ * For tests of that path; not thread-safe (set it before encrypting). */
+void cn_client_window_fresh_pages(int on);
+
 /* Fills wmax; for a sparse layer orders each row's terms, nonnegative weights first, and
  * fills rneg; for a dense one fills woff. */
 cn_status cn_lin_partition(cn_lin_t *l);

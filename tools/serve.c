@@ -492,7 +492,7 @@ static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t
     /* a rough bound (docs/service.md, "Memory"): the request mapped, the keys as bytes and
      * loaded, and the ciphertexts of an evaluation, some times the request */
     s->job_mem = job_mem ? job_mem : 8 * s->batch_bytes + 2 * (uint64_t)klen;
-    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
+    s->warm_mem = s->job_mem; /* the evaluator kept with its input buffer */
     return 0;
 }
 
@@ -556,9 +556,9 @@ static int load_plan(svc_t *s, const char *path, uint64_t job_mem)
      * layers, the keys, the reply, the process), plus the service's own buffers, the
      * evaluation-key container as read and SVC_JOB_MARGIN: docs/service.md, "Memory" */
     s->job_mem = job_mem ? job_mem : svc_job_memory(s->plan.plan, s->key_bytes);
-    /* a warm evaluator between jobs: the job's estimate less the batch it maps (the
-     * buffers its first job touched, and the keys) */
-    s->warm_mem = s->job_mem > s->batch_bytes ? s->job_mem - s->batch_bytes : s->job_mem;
+    /* a warm evaluator between jobs: the job's estimate (the buffers its first job
+     * touched, the keys, and the input buffer a record is read into) */
+    s->warm_mem = s->job_mem;
     return 0;
 }
 

@@ -102,8 +102,8 @@ typedef struct {
     uint64_t batch_bytes; /* one record of a batch: exactly this many bytes */
     uint64_t key_bytes;   /* an evaluation-key container: exactly this many bytes */
     uint64_t job_mem;     /* estimated peak memory of one evaluation */
-    uint64_t warm_mem;    /* estimated memory of a warm evaluator kept idle (job_mem less
-                           * the batch it maps: the buffers and the keys) */
+    uint64_t warm_mem;    /* estimated memory of a warm evaluator kept idle: job_mem (the
+                           * buffers, the keys and the input buffer are all kept) */
     double warm_idle;     /* seconds an idle worker keeps its evaluator; 0: never */
     /* the jobs; everything below is under mu */
     pthread_mutex_t mu;

@@ -364,26 +364,28 @@ CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_seeded(uint8_t **buf, size_t *
  * from the encrypting threads, possibly at the same time; it may block. */
 typedef int (*cn_client_room_fn)(void *arg, size_t need);
 /* cn_client_encrypt_seeded with ready, the same bytes for the same key, inputs and seed,
- * written through a window: of the batch's address range *buf[0, len) only the last
- * cn_client_window_bytes(c) bytes are memory at any time (a batch of 16,384 MNIST inputs
- * is 629 MB; its window with 2 threads 104 MB), so a client that sends the batch as it
- * is made (docs/net.md, "Streamed encryption") never holds it whole and touches no
- * fresh page after the first window. Before writing past need + window, the encryption
- * calls room(arg, need); ready(arg, buf, done) says, as for cn_client_encrypt_stream,
- * that buf[0, done) is final; bytes before the offset the caller last let room pass may
- * read as other bytes of the batch. The buffer (also on an error after ready was first
- * called, with *len 0) is released with cn_client_batch_free, not free. A batch no longer
- * than the window, or where the system has no memfd, is whole in memory. seed, ready or
- * room NULL: CN_ERR_INVALID_ARG; room saying stop: CN_ERR_IO; otherwise
- * cn_client_encrypt_seeded's errors. Thread-safety as cn_client_encrypt (one call per
- * client at a time). */
+ * written through a window: of the batch's address range *buf[0, len) only a window of
+ * cn_client_window_bytes(c) bytes is memory at any time (a batch of 16,384 MNIST inputs
+ * is 629 MB; its window with 2 threads 106 MB), so a client that sends the batch as it
+ * is made (docs/net.md, "Streamed encryption") never holds it whole, and the window's
+ * pages, made present once, move on with it (mremap) instead of fresh pages faulting in.
+ * Before writing past need + window, the encryption calls room(arg, need), need a
+ * multiple of 2 MiB below len; ready(arg, buf, done) says, as for
+ * cn_client_encrypt_stream, that buf[0, done) is final; bytes before the offset the
+ * caller last let room pass read as zeros or as other bytes of the batch. The buffer
+ * (also on an error after ready was first called, with *len 0) is released with
+ * cn_client_batch_free, not free. A batch no longer than the window is whole in memory.
+ * seed, ready or room NULL: CN_ERR_INVALID_ARG; room saying stop: CN_ERR_IO; the kernel
+ * refusing to map the window: CN_ERR_NO_MEMORY; otherwise cn_client_encrypt_seeded's
+ * errors. Thread-safety as cn_client_encrypt (one call per client at a time). Linux
+ * only (mmap, mremap). */
 CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_window(
     uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x, size_t count,
     const uint8_t seed[CN_SEED_BYTES], cn_client_ready_fn ready, cn_client_room_fn room,
     void *arg, cn_net_diag_t *diag);
 /* Bytes of memory behind cn_client_encrypt_window's batch for this client's threads
  * (cn_client_set_threads): (threads + 2) work items of 32 ciphertexts, rounded up to
- * 2 MiB. */
+ * 2 MiB, and 2 MiB more. */
 CN_API size_t cn_client_window_bytes(const cn_client_t *c);
 /* Releases a batch of cn_client_encrypt_window. NULL: nothing. */
 CN_API void cn_client_batch_free(uint8_t *buf);

@@ -1,7 +1,7 @@
 /* The client (docs/net.md): keys from the OS (or a seed, for tests), encryption of a
  * batch straight into its bytes, decryption with CRT decoding over the plaintext moduli,
  * and the client's state as a file (secret key and the plan it belongs to). */
-#define _GNU_SOURCE /* memfd_create */
+#define _GNU_SOURCE /* mremap */
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -119,13 +119,33 @@ static void *batch_alloc(size_t len, int threads)
 }
 
 /* --- the window of cn_client_encrypt_window ---------------------------------------------
- * The batch's whole address range, of which only a window of W bytes is memory: one
- * memfd of W bytes mapped again at every multiple of W (MAP_SHARED | MAP_FIXED over a
- * reserved range), so byte i of the batch lives at memfd offset i mod W and the writer's
- * code, which puts each record at its offset, is unchanged, a record across a multiple of
- * W included. The first page before the range keeps the mapping's length for
- * cn_client_batch_free. A batch no longer than W (or where memfd_create fails) is one
- * plain anonymous mapping. */
+ * The batch's whole address range is reserved (PROT_NONE), and only a window of W bytes
+ * of it is memory: [lo, lo + W), at first [0, W), its pages made present once. As the
+ * writer moves on, the window's first chunk of WINDOW_CHUNK bytes, whose bytes the reader
+ * no longer needs, is moved W bytes on with mremap (page tables moved, not rebuilt),
+ * MREMAP_DONTUNMAP leaving an empty private mapping in its place, so no hole ever opens in
+ * the range for another mapping to land in. The writer's code, which puts each record at
+ * its offset, is unchanged. Why moved and not fresh: on the project's VM, a fresh page
+ * costs about 5 us (1 GiB: 2.6 s of faults, 1.3 s with MADV_POPULATE_WRITE), and a page
+ * moved by mremap about 0.3 us (docs/benchmarks.md, round 8 of the service's overhead).
+ * Where the kernel has no MREMAP_DONTUNMAP (before Linux 5.7), the chunk's pages are freed
+ * (MADV_DONTNEED) and fresh ones mapped at its new place. The page before the batch keeps
+ * the reservation's address and length for cn_client_batch_free. */
+
+#define WINDOW_CHUNK ((size_t)2 << 20) /* a multiple of the page size; a PMD's reach */
+
+static int window_fresh; /* cn_client_window_fresh_pages */
+
+void cn_client_window_fresh_pages(int on)
+{
+    window_fresh = on != 0;
+}
+
+typedef struct {
+    uint8_t *start; /* the batch's first byte (a multiple of WINDOW_CHUNK) */
+    size_t W;       /* the window's bytes, a multiple of WINDOW_CHUNK */
+    size_t lo;      /* memory is [lo, lo + W) of the batch (under cn_client_window) */
+} window_t;
 
 static size_t page_bytes(void)
 {
@@ -133,48 +153,69 @@ static size_t page_bytes(void)
     return pg > 0 ? (size_t)pg : 4096;
 }
 
-/* The window over a batch of len bytes, W bytes a multiple of 2 MiB; NULL when out of
- * memory. Its first W bytes made present (MADV_POPULATE_WRITE, advice only). */
-static uint8_t *window_alloc(size_t len, size_t W)
+/* The window over a batch of len bytes (W a multiple of WINDOW_CHUNK) into *win; the
+ * batch's start, or NULL when out of memory. */
+static uint8_t *window_alloc(window_t *win, size_t len, size_t W)
 {
-    const size_t pg = page_bytes();
-    if (len > SIZE_MAX - W - pg)
+    const size_t pg = page_bytes(), C = WINDOW_CHUNK;
+    if (len > SIZE_MAX - W - 2 * C)
         return NULL;
-    const size_t nw = (len + W - 1) / W;
-    const size_t map = pg + (nw > 1 ? nw * W : (len + pg - 1) / pg * pg);
-    uint8_t *base = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (base == MAP_FAILED)
+    const size_t range = (len + C - 1) / C * C, mem = W < range ? W : range;
+    const size_t total = (range > W ? range : W) + 2 * C; /* room to align, and a page */
+    uint8_t *raw =
+        mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw == MAP_FAILED)
         return NULL;
-    int fd = -1;
-#ifdef MFD_CLOEXEC
-    if (nw > 1)
-        fd = memfd_create("cryptonets-batch-window", MFD_CLOEXEC);
-#endif
-    int ok = fd >= 0 && ftruncate(fd, (off_t)W) == 0;
-    for (size_t k = 0; ok && k < nw; k++)
-        ok = mmap(base + pg + k * W, W, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                  0) != MAP_FAILED;
-    if (fd >= 0)
-        close(fd);
-    if (nw > 1 && !ok) { /* no window: the whole batch, as cn_client_encrypt has it */
-        munmap(base, map);
-        return window_alloc(len, (len + W - 1) / W * W + W);
+    uint8_t *start = (uint8_t *)(((uintptr_t)raw + pg + C - 1) & ~(uintptr_t)(C - 1));
+    if (mprotect(start - pg, pg, PROT_READ | PROT_WRITE) != 0 ||
+        mmap(start, mem, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+             0) == MAP_FAILED) {
+        munmap(raw, total);
+        return NULL;
     }
-    memcpy(base, &map, sizeof map);
+    memcpy(start - pg, &raw, sizeof raw);
+    memcpy(start - pg + sizeof raw, &total, sizeof total);
 #ifdef MADV_POPULATE_WRITE
-    (void)madvise(base + pg, map - pg < W ? map - pg : W, MADV_POPULATE_WRITE);
+    (void)madvise(start, mem, MADV_POPULATE_WRITE); /* advice only */
 #endif
-    return base + pg;
+    *win = (window_t){.start = start, .W = W, .lo = 0};
+    return start;
+}
+
+/* Moves the window on until it reaches byte e of the batch. The caller's room callback
+ * has said that the bytes before e - W, rounded up to WINDOW_CHUNK, are no longer needed,
+ * so every chunk moved is one the reader is done with. CN_ERR_NO_MEMORY if the kernel
+ * refuses. Called inside critical(cn_client_window). */
+static cn_status window_reach(window_t *win, size_t e)
+{
+    const size_t C = WINDOW_CHUNK;
+    while (win->lo + win->W < e) {
+        uint8_t *from = win->start + win->lo, *to = from + win->W;
+        void *r = MAP_FAILED;
+#ifdef MREMAP_DONTUNMAP
+        if (!window_fresh)
+            r = mremap(from, C, C, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
+#endif
+        if (r == MAP_FAILED) { /* an older kernel: fresh pages there, these freed */
+            if (mmap(to, C, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                     0) == MAP_FAILED)
+                return CN_ERR_NO_MEMORY;
+            (void)madvise(from, C, MADV_DONTNEED); /* advice only: memory back early */
+        }
+        win->lo += C;
+    }
+    return CN_OK;
 }
 
 void cn_client_batch_free(uint8_t *buf)
 {
     if (!buf)
         return;
-    uint8_t *base = buf - page_bytes();
-    size_t map;
-    memcpy(&map, base, sizeof map);
-    munmap(base, map);
+    uint8_t *raw;
+    size_t total;
+    memcpy(&raw, buf - page_bytes(), sizeof raw);
+    memcpy(&total, buf - page_bytes() + sizeof raw, sizeof total);
+    munmap(raw, total);
 }
 
 /* inputs gathered and encrypted together by one thread: one 64-byte cache line of each
@@ -192,15 +233,16 @@ static cn_io_batch_shape_t batch_shape(const cn_client_t *c)
 
 /* The window of cn_client_encrypt_window: room for the work items of every thread and
  * two more (an item: GATHER records, with a part's header and checksum), so that the
- * threads rarely wait for the reader, rounded up to 2 MiB. */
+ * threads rarely wait for the reader, rounded up to WINDOW_CHUNK, and one chunk more, the
+ * one the reader may be in the middle of (chunks move whole). */
 static size_t window_size(const cn_client_t *c)
 {
     const cn_io_batch_shape_t shape = batch_shape(c);
     const size_t rec =
         cn_io_batch_writer_size(1, &shape, c->ctx) - CN_IO_HEADER_BYTES - CN_IO_TRAILER_BYTES;
     const size_t item = GATHER * rec + 2 * CN_IO_HEADER_BYTES + CN_IO_TRAILER_BYTES;
-    const size_t w = ((size_t)cn_nthreads(c->threads) + 2) * item, mb2 = (size_t)2 << 20;
-    return (w + mb2 - 1) / mb2 * mb2;
+    const size_t w = ((size_t)cn_nthreads(c->threads) + 2) * item, C = WINDOW_CHUNK;
+    return (w + C - 1) / C * C + C;
 }
 
 size_t cn_client_batch_bytes(const cn_client_t *c)
@@ -309,8 +351,9 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
     cn_io_batch_writer_t *wr = calloc(nt, sizeof *wr);
     size_t *left = calloc(nt, sizeof *left);
     const size_t W = room ? window_size(c) : 0;
+    window_t win = {0};
     uint8_t *out = !part || nt > SIZE_MAX / part ? NULL
-                   : room                        ? window_alloc(nt * part, W)
+                   : room                        ? window_alloc(&win, nt * part, W)
                                                  : batch_alloc(nt * part, c->threads);
     cn_status st = (rngs && wr && left && out) ? CN_OK : CN_ERR_NO_MEMORY;
     /* one generator per ciphertext, forked in order: the bytes are the same for any
@@ -369,10 +412,18 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
                     size_t e_b = ti * part + CN_IO_HEADER_BYTES + (g0 + gn) * g.record_bytes;
                     if (g0 + gn == nin)
                         e_b += CN_IO_TRAILER_BYTES + (ti + 1 < nt ? CN_IO_HEADER_BYTES : 0);
-                    if (room(arg, e_b > W ? e_b - W : 0) != 0) {
+                    /* the reader done with every chunk the window leaves behind */
+                    const size_t need =
+                        e_b > W ? (e_b - W + WINDOW_CHUNK - 1) / WINDOW_CHUNK * WINDOW_CHUNK
+                                : 0;
+                    if (room(arg, need) != 0) {
                         e = CN_ERR_IO;
                         continue;
                     }
+#pragma omp critical(cn_client_window)
+                    e = window_reach(&win, e_b);
+                    if (e != CN_OK)
+                        continue;
                 }
                 /* the gn inputs' columns in one pass over the rows (one piece of each row
                  * instead of gn strided reads), the piece PREFETCH rows ahead requested

@@ -572,16 +572,26 @@ cn_status cn_client_decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_ctv
     uint64_t *res = malloc(nt * nout * n * sizeof *res);
     cn_int128 *col = malloc((count ? count : 1) * sizeof *col);
     cn_plain_crt_t crt = {0};
-    cn_bfv_plaintext_t pt = {0};
     cn_status st = res && col ? cn_plain_crt_init(&crt, p->prm.t, nt) : CN_ERR_NO_MEMORY;
-    for (size_t ti = 0; st == CN_OK && ti < nt; ti++)
-        for (size_t j = 0; st == CN_OK && j < nout; j++) {
+    /* the nt x nout ciphertexts on the client's threads (30 for MNIST: 0.10 s on one
+     * core in a new process, against 0.05 s on two) */
+    if (st == CN_OK) {
+#pragma omp parallel num_threads(cn_nthreads(c->threads))
+        {
+            cn_bfv_plaintext_t pt = {0};
+            cn_status e = CN_OK;
+#pragma omp for schedule(dynamic, 1)
+            for (long q = 0; q < (long)(nt * nout); q++) {
+                const size_t ti = (size_t)q / nout, j = (size_t)q % nout;
+                if (e == CN_OK)
+                    e = cn_bfv_decrypt_checked(&pt, &v[ti].ct[j], &c->sk, c->ctx);
+                if (e == CN_OK)
+                    e = cn_bfv_decode_batch_u64(res + (size_t)q * n, &pt, c->ctx);
+            }
             cn_bfv_plaintext_clear(&pt);
-            st = cn_bfv_decrypt_checked(&pt, &v[ti].ct[j], &c->sk, c->ctx);
-            if (st == CN_OK)
-                st = cn_bfv_decode_batch_u64(res + (ti * nout + j) * n, &pt, c->ctx);
+            CN_OMP_COLLECT(st, e);
         }
-    cn_bfv_plaintext_clear(&pt);
+    }
     /* output j of every slot: its residues mod t_0 .. t_{nt-1}, joined by lib/encode's CRT */
     for (size_t j = 0; st == CN_OK && j < nout; j++) {
         const uint64_t *r[CN_BFV_MAX_T];

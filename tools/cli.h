@@ -215,6 +215,10 @@ int cli_write_file(const char *path, const uint8_t *buf, size_t len, char *err, 
  * CMD: interrupted by SIG..." and exit with status 128 + the signal's number. For the
  * commands whose files one thread writes (not serve, whose writers run in threads). */
 void cli_catch_signals(const char *cmd);
+/* The command a file cut short while mapped (cli_map_file) is reported for ("cryptonets
+ * CMD: PATH: the file was cut short ..."), and an async-signal-safe cleanup the report
+ * calls first (NULL: none), e.g. infer's temporary directory. */
+void cli_map_context(const char *cmd, void (*cleanup)(void));
 /* A temporary file to remove on a signal (after cli_catch_signals; else nothing), and
  * its removal from that list once renamed or removed. At most 4 at a time. */
 void cli_partial_add(const char *tmp);

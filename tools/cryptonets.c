@@ -497,5 +497,6 @@ int main(int argc, char **argv)
         return rc;
     /* an interrupted command removes its partial files and says so (docs/cli.md) */
     cli_catch_signals(c->name);
+    cli_map_context(c->name, NULL);
     return c->run(&a);
 }

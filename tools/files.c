@@ -93,8 +93,17 @@ static struct sigaction map_old;
 
 static int remove_partials(void);
 static void say_raw(const char *s);
+static char map_line[64] = "cryptonets: "; /* "cryptonets CMD: " (cli_map_context) */
+static void (*map_cleanup)(void);          /* cli_map_context's */
 
-/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit. */
+void cli_map_context(const char *cmd, void (*cleanup)(void))
+{
+    snprintf(map_line, sizeof map_line, "cryptonets %s: ", cmd);
+    map_cleanup = cleanup;
+}
+
+/* Async-signal-safe (POSIX.1-2017, 2.4.3): unlink, write, strlen, _exit, and the
+ * cleanup of cli_map_context, which must be too. */
 static void map_sigbus(int sig, siginfo_t *si, void *uc)
 {
     const uintptr_t a = (uintptr_t)si->si_addr;
@@ -102,7 +111,9 @@ static void map_sigbus(int sig, siginfo_t *si, void *uc)
         const uintptr_t lo = atomic_load(&maps[i].lo), hi = atomic_load(&maps[i].hi);
         if (lo && a >= lo && a < hi) {
             const int removed = remove_partials();
-            say_raw("cryptonets: ");
+            if (map_cleanup)
+                map_cleanup();
+            say_raw(map_line);
             say_raw(maps[i].path); /* NUL-terminated by snprintf */
             say_raw(": the file was cut short while it was read (changed by another "
                     "program); stopped");

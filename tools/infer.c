@@ -2243,6 +2243,7 @@ int cli_infer(int argc, char **argv)
 {
     t_start = cli_now();
     TL("start");
+    cli_map_context("infer", NULL);
     infer_opts_t o;
     const char *inputs;
     int rc = parse_infer(&o, argc, argv, &inputs);
@@ -2269,6 +2270,7 @@ int cli_infer(int argc, char **argv)
     if (!mkdtemp(dir))
         return cli_fail(CLI_ERROR, &A, "%s: %s", dir, strerror(errno));
     watch_tmp(dir);
+    cli_map_context("infer", remove_tmp); /* INPUTS cut short: the directory goes too */
     c.h = curl_easy_init();
     if (!c.h)
         rc = cli_fail(CLI_ERROR, &A, "cannot start libcurl");

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -687,14 +688,17 @@ int svc_state_open(svc_t *s, char *err, size_t errlen)
 
 /* --- the workers ------------------------------------------------------------------------ */
 
-/* A batch file read record by record into the worker's input buffer (svc_inbuf_t), which
- * it keeps with its evaluator: the bytes the upload put in the page cache a moment before
- * are copied (pread: 0.07 s for MNIST's 629 MB on the test VM) into memory whose pages
- * are already there. Before (to 2026-12-01) the file was mapped for each job, and the
- * mapping's page faults, on a VM whose faults cost about 5 us a page, made the
- * evaluation's load step twice the in-process one's (0.62 s against 0.27 s). */
+/* A batch file, read record by record. A worker that keeps its evaluator between jobs
+ * (--warm-idle > 0) reads each record (pread) into an input buffer (svc_inbuf_t) it keeps
+ * with it: the bytes the upload put in the page cache a moment before are copied (0.07 s
+ * for MNIST's 629 MB on the test VM) into memory whose pages are already there. Mapping
+ * the file instead costs every job the mapping's page faults (about 2 us a page on the
+ * test VM: the evaluation's load step 0.62 s against 0.30 s), but nothing up front,
+ * where a new input buffer's pages cost a worker's first job about 1.4 s: so a worker
+ * that keeps nothing (--warm-idle 0) maps the file. */
 typedef struct {
     int fd;
+    const uint8_t *map; /* the file mapped read-only, or NULL: read into the buffer */
     uint64_t size, pos, left, index;
 } batch_file_t;
 
@@ -719,11 +723,29 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
-/* The file of r (opened, its header checked by cli_reader_open), read from its first
- * record. */
-static void batch_open(batch_file_t *m, const cli_reader_t *r)
+/* The file of r (opened, its header checked by cli_reader_open), from its first record:
+ * mapped when map, else read. 0, or 1 with reason. */
+static int batch_open(batch_file_t *m, const cli_reader_t *r, int map, char *reason,
+                      size_t rlen)
 {
     *m = (batch_file_t){.fd = fileno(r->f), .size = r->size, .pos = 96, .left = r->h.records};
+    if (!map || !r->size)
+        return 0;
+    void *p = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, m->fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(reason, rlen, "the batch cannot be mapped: %s", strerror(errno));
+        return 1;
+    }
+    madvise(p, (size_t)r->size, MADV_SEQUENTIAL);
+    m->map = p;
+    return 0;
+}
+
+static void batch_close(batch_file_t *m)
+{
+    if (m->map)
+        munmap((void *)m->map, (size_t)m->size);
+    m->map = NULL;
 }
 
 /* len bytes at offset off of fd into p (short reads and EINTR retried): 0, or -1 with
@@ -747,15 +769,30 @@ static int pread_all(int fd, uint8_t *p, size_t len, uint64_t off)
 }
 
 /* Room for len bytes in the worker's input buffer (an anonymous mapping, kept between
- * jobs and grown when a record is longer): 0, or 1 when out of memory. */
-static int inbuf_reserve(svc_inbuf_t *b, size_t len)
+ * jobs and grown when a record is longer): 0, or 1 when out of memory. A new buffer's
+ * pages are made present at once, in 16 MiB slices on the evaluation's threads
+ * (MADV_POPULATE_WRITE, advice only): the pread's own faults, taken one page at a time
+ * inside the kernel, cost a cold MNIST job 2.5 s more on the test VM. */
+static int inbuf_reserve(svc_inbuf_t *b, size_t len, int threads)
 {
     if (len <= b->cap)
         return 0;
     const size_t mb2 = (size_t)2 << 20, cap = (len + mb2 - 1) / mb2 * mb2;
-    void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return 1;
+#ifdef MADV_POPULATE_WRITE
+    const size_t slice = (size_t)16 << 20;
+    const long ns = (long)((cap + slice - 1) / slice);
+#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_num_procs())              \
+    schedule(dynamic, 1)
+    for (long i = 0; i < ns; i++) {
+        const size_t a = (size_t)i * slice, e = a + slice < cap ? a + slice : cap;
+        (void)madvise(p + a, e - a, MADV_POPULATE_WRITE);
+    }
+#else
+    (void)threads;
+#endif
     inbuf_free(b);
     b->p = p;
     b->cap = cap;
@@ -763,16 +800,19 @@ static int inbuf_reserve(svc_inbuf_t *b, size_t len)
 }
 
 /* The next record, checked as cli_reader_next checks it (header checksum, 1 to n inputs,
- * a length that fits), read into buf: 0 with in and len pointing into it, or 1 with
- * reason. */
-static int batch_next(batch_file_t *m, svc_inbuf_t *buf, uint64_t *count, const uint8_t **in,
-                      size_t *len, uint64_t n, char *reason, size_t rlen)
+ * a length that fits): 0 with in and len pointing into the mapped file, or into buf
+ * where it was read, or 1 with reason. */
+static int batch_next(batch_file_t *m, svc_inbuf_t *buf, int threads, uint64_t *count,
+                      const uint8_t **in, size_t *len, uint64_t n, char *reason, size_t rlen)
 {
     const unsigned long long idx = (unsigned long long)++m->index;
-    uint8_t h[24];
+    uint8_t hb[24];
+    const uint8_t *h = hb;
     if (m->left == 0 || m->size - m->pos < 24)
         return snprintf(reason, rlen, "truncated before record %llu", idx), 1;
-    if (pread_all(m->fd, h, 24, m->pos) != 0)
+    if (m->map)
+        h = m->map + m->pos;
+    else if (pread_all(m->fd, hb, 24, m->pos) != 0)
         return snprintf(reason, rlen, "the stored batch cannot be read (record %llu)", idx), 1;
     if (cn_io_checksum(h, 16) != le64(h + 16))
         return snprintf(reason, rlen, "record %llu: header checksum mismatch (damaged)", idx),
@@ -787,14 +827,19 @@ static int batch_next(batch_file_t *m, svc_inbuf_t *buf, uint64_t *count, const 
         return snprintf(reason, rlen, "record %llu: %llu bytes announced, %llu left", idx,
                         (unsigned long long)l, (unsigned long long)(m->size - m->pos)),
                1;
-    if (l > SIZE_MAX || inbuf_reserve(buf, (size_t)l))
-        return snprintf(reason, rlen, "record %llu: no memory for its %llu bytes", idx,
-                        (unsigned long long)l),
-               1;
-    if (pread_all(m->fd, buf->p, (size_t)l, m->pos) != 0)
-        return snprintf(reason, rlen, "the stored batch cannot be read (record %llu)", idx), 1;
+    if (m->map) {
+        *in = m->map + m->pos;
+    } else {
+        if (l > SIZE_MAX || inbuf_reserve(buf, (size_t)l, threads))
+            return snprintf(reason, rlen, "record %llu: no memory for its %llu bytes", idx,
+                            (unsigned long long)l),
+                   1;
+        if (pread_all(m->fd, buf->p, (size_t)l, m->pos) != 0)
+            return snprintf(reason, rlen, "the stored batch cannot be read (record %llu)", idx),
+                   1;
+        *in = buf->p;
+    }
     *count = c;
-    *in = buf->p;
     *len = (size_t)l;
     m->pos += l;
     m->left--;
@@ -960,7 +1005,8 @@ static int run_job(svc_t *s, const svc_job_t *j, svc_job_t *tbl, svc_warm_t *war
         client_reason(reason, rlen, "the stored batch", err, bpath, s->state_dir);
         goto done;
     }
-    batch_open(&bm, &br);
+    if (batch_open(&bm, &br, s->warm_idle <= 0, reason, rlen))
+        goto done;
     if (memcmp(br.h.key_id, warm->key_id, 32) != 0) {
         snprintf(code, codelen, "key_mismatch");
         snprintf(reason, rlen, "the batch was encrypted under another key");
@@ -986,7 +1032,7 @@ again:
         const uint8_t *in = NULL;
         uint8_t *out = NULL;
         size_t ilen, olen;
-        if (batch_next(&bm, &warm->in, &count, &in, &ilen, s->n, reason, rlen)) {
+        if (batch_next(&bm, &warm->in, s->threads, &count, &in, &ilen, s->n, reason, rlen)) {
             failed = 1;
             break;
         }
@@ -1071,6 +1117,7 @@ again:
     }
 done:
     free(keys);
+    batch_close(&bm);
     cli_reader_close(&kr);
     cli_reader_close(&br);
     return rc;

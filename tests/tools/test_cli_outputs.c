@@ -562,7 +562,7 @@ START_TEST(test_cliout_input_cut)
     while (read(fd, buf, sizeof buf) > 0)
         ;
     close(fd);
-    expect(finish(pid), 1, "big.npy", "cut short", NULL);
+    expect(finish(pid), 1, "cryptonets encrypt: ", "big.npy", "cut short", NULL);
     remove_dir();
 }
 END_TEST

@@ -1233,7 +1233,7 @@ static void other_key(char key2[256], char keys2[300])
  * (counted in the reserved memory) and uses it for the next job of that key; a job of
  * another key gets a fresh one (a reused evaluator of the wrong keys would give wrong
  * outputs); after --warm-idle seconds without a job it is freed and its memory given
- * back */
+ * back; with --warm-idle 0 nothing is kept and the outputs are the same */
 START_TEST(test_service_warm)
 {
     int64_t x[ROWS * NIN];
@@ -1264,6 +1264,17 @@ START_TEST(test_service_warm)
         warm = metric(s.port, "\ncryptonets_warm_evaluators ");
     ck_assert_int_eq(warm, 0);
     ck_assert_int_eq(metric(s.port, "\ncryptonets_memory_reserved_bytes "), 0);
+    stop_server(&s);
+    /* --warm-idle 0: nothing kept, the batch file mapped instead of read into a buffer
+     * (docs/service.md, "Memory"); the same outputs */
+    start_server(&s, "serve0", (const char *[]){"--warm-idle", "0", NULL});
+    for (int i = 0; i < 2; i++) {
+        unlink(out);
+        ck_assert_msg(infer("infer0", s.port, NULL, keys[i], in, out, NULL, NULL) == 0, "%s",
+                      err_of("infer0"));
+        check_outputs(out, x, ROWS);
+        ck_assert_int_eq(metric(s.port, "\ncryptonets_warm_evaluators "), 0);
+    }
     stop_server(&s);
     remove_dir();
 }

@@ -593,7 +593,7 @@ static void sleep_s(double s)
 }
 
 /* --- the batch, encrypted and uploaded at once ------------------------------------------
- * A producer thread encrypts the inputs record by record (cn_client_encrypt_seeded, n
+ * A producer thread encrypts the inputs record by record (cn_client_encrypt_window, n
  * inputs each), and the library hands out each record's bytes as they are encrypted
  * (headers first, then runs of 32 ciphertexts, then each part's checksum); POST /v1/jobs
  * sends the container from memory through a read callback that waits for the next bytes,
@@ -604,8 +604,9 @@ static void sleep_s(double s)
  * comes from a 32-byte seed drawn from the OS for the job (docs/service.md, "The
  * client"): a repeated POST (a lost connection, 503, 429) encrypts the same inputs again
  * from the same seed, the same bytes, hence the same job, instead of keeping a copy of the
- * batch (385 MB for MNIST) for a retry that seldom comes. At most two records are held at
- * once (one being sent, one being encrypted). */
+ * batch (629 MB for MNIST) for a retry that seldom comes. At most two records are in
+ * progress at once (one being sent, one being encrypted), each through its window
+ * (stream_room: the library writes over no byte before libcurl has copied it). */
 
 #define LONG_POLL 20.0 /* seconds of one GET /v1/jobs/ID?wait= (under curl's 60 s stall) */
 #define CONT_HEAD 96   /* the container's header and its checksum (docs/cli.md) */
@@ -638,6 +639,7 @@ typedef struct {
     char err[CN_NET_DIAG_BYTES + 512];
     uint64_t sent_pos; /* bytes handed to libcurl, for stream_room (under mu) */
     int room_waiting;  /* stream_room calls waiting for sent_pos (under mu) */
+    int enc_failed;    /* the record's encryption failed: stream_room stops (under mu) */
     /* the upload's cursor (the read callback only) */
     uint64_t pos;
 } stream_t;
@@ -671,10 +673,29 @@ static void stream_ready(void *arg, const uint8_t *buf, size_t done)
     const stream_rec_t *r = arg;
     stream_t *s = r->s;
     pthread_mutex_lock(&s->mu);
+    if (!buf) { /* the encryption failed: a stream_room waiting returns (stop) */
+        s->enc_failed = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     s->buf[r->b] = (uint8_t *)buf; /* the record's buffer, returned by the call too */
     s->avail[r->b] = done;
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+/* Waits on s->cv (mu held) for at most 0.2 s, so that a signal is seen soon. */
+static void stream_wait(stream_t *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 200000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 
 /* The library's question before it writes record b on through its window: whether the
@@ -684,19 +705,15 @@ static int stream_room(void *arg, size_t need)
 {
     const stream_rec_t *r = arg;
     stream_t *s = r->s;
+    if (need == 0) /* nothing is written over: no wait (record b may start before b - 1
+                    * is sent) */
+        return 0;
     const uint64_t want =
         CONT_HEAD + r->b * (CONT_REC + (uint64_t)s->rec_bytes) + CONT_REC + need;
     pthread_mutex_lock(&s->mu);
     s->room_waiting++;
-    while (s->sent_pos < want && !s->abandoned && !interrupted) {
-        struct timespec ts; /* a signal is seen within 0.2 s */
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 200000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    while (s->sent_pos < want && !s->abandoned && !s->enc_failed && !interrupted) {
+        stream_wait(s);
     }
     s->room_waiting--;
     const int stop = s->sent_pos < want;
@@ -752,7 +769,7 @@ static void *stream_produce(void *arg)
         uint8_t seed[CN_SEED_BYTES];
         record_seed(seed, s->seed, b);
         /* through a window (cn_client_encrypt_window): the record is sent as it is
-         * made and never held whole (MNIST's 629 MB in 104 MB of memory) */
+         * made and never held whole (MNIST's 629 MB in 106 MB of memory) */
         const cn_status st =
             cn_client_encrypt_window(&buf, &len, s->c, s->x->v + first * s->nin, count, seed,
                                      stream_ready, stream_room, &rr, &d);
@@ -834,14 +851,7 @@ static size_t stream_read(char *dst, size_t size, size_t nmemb, void *arg)
             if (s->room_waiting)
                 pthread_cond_broadcast(&s->cv);
             while (s->avail[b] <= o && !s->done && !interrupted) {
-                struct timespec ts; /* a signal is seen within 0.2 s */
-                clock_gettime(CLOCK_REALTIME, &ts);
-                ts.tv_nsec += 200000000;
-                if (ts.tv_nsec >= 1000000000) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000;
-                }
-                pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+                stream_wait(s);
             }
             if (interrupted && s->avail[b] <= o) {
                 pthread_mutex_unlock(&s->mu);
@@ -1400,7 +1410,7 @@ static int encrypt_upload(http_t *c, const infer_opts_t *o, cn_client_t *cl,
             s.sent[b] = 0;
         }
         s.ready = s.freed = s.sent_pos = 0;
-        s.abandoned = s.done = s.rc = s.room_waiting = 0;
+        s.abandoned = s.done = s.rc = s.room_waiting = s.enc_failed = 0;
         pthread_t th;
         pthread_mutex_init(&s.mu, NULL);
         pthread_cond_init(&s.cv, NULL);

@@ -489,7 +489,7 @@ static int load_packed(svc_t *s, const cli_args_t *a, const char *path, uint64_t
                         d.msg[0] ? d.msg : cn_strerror(st));
     s->batch_bytes = rlen;
     s->key_bytes = HEAD_BYTES + REC_BYTES + (uint64_t)klen;
-    /* a rough bound (docs/service.md, "Memory"): the request mapped, the keys as bytes and
+    /* a rough bound (docs/service.md, "Memory"): the request read, the keys as bytes and
      * loaded, and the ciphertexts of an evaluation, some times the request */
     s->job_mem = job_mem ? job_mem : 8 * s->batch_bytes + 2 * (uint64_t)klen;
     s->warm_mem = s->job_mem; /* the evaluator kept with its input buffer */

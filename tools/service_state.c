@@ -784,7 +784,7 @@ static int inbuf_reserve(svc_inbuf_t *b, size_t len, int threads)
 #ifdef MADV_POPULATE_WRITE
     const size_t slice = (size_t)16 << 20;
     const long ns = (long)((cap + slice - 1) / slice);
-#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_num_procs())              \
+#pragma omp parallel for num_threads(threads > 0 ? threads : omp_get_max_threads())            \
     schedule(dynamic, 1)
     for (long i = 0; i < ns; i++) {
         const size_t a = (size_t)i * slice, e = a + slice < cap ? a + slice : cap;
@@ -797,6 +797,14 @@ static int inbuf_reserve(svc_inbuf_t *b, size_t len, int threads)
     b->p = p;
     b->cap = cap;
     return 0;
+}
+
+/* batch_next's reason when pread failed (errno set by pread_all: 0 at the file's end). */
+static int read_failed(char *reason, size_t rlen, unsigned long long idx)
+{
+    snprintf(reason, rlen, "the stored batch cannot be read (record %llu: %s)", idx,
+             errno ? strerror(errno) : "the file ended early");
+    return 1;
 }
 
 /* The next record, checked as cli_reader_next checks it (header checksum, 1 to n inputs,
@@ -813,7 +821,7 @@ static int batch_next(batch_file_t *m, svc_inbuf_t *buf, int threads, uint64_t *
     if (m->map)
         h = m->map + m->pos;
     else if (pread_all(m->fd, hb, 24, m->pos) != 0)
-        return snprintf(reason, rlen, "the stored batch cannot be read (record %llu)", idx), 1;
+        return read_failed(reason, rlen, idx);
     if (cn_io_checksum(h, 16) != le64(h + 16))
         return snprintf(reason, rlen, "record %llu: header checksum mismatch (damaged)", idx),
                1;
@@ -835,8 +843,7 @@ static int batch_next(batch_file_t *m, svc_inbuf_t *buf, int threads, uint64_t *
                             (unsigned long long)l),
                    1;
         if (pread_all(m->fd, buf->p, (size_t)l, m->pos) != 0)
-            return snprintf(reason, rlen, "the stored batch cannot be read (record %llu)", idx),
-                   1;
+            return read_failed(reason, rlen, idx);
         *in = buf->p;
     }
     *count = c;

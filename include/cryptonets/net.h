@@ -369,16 +369,19 @@ typedef int (*cn_client_room_fn)(void *arg, size_t need);
  * is 629 MB; its window with 2 threads 106 MB), so a client that sends the batch as it
  * is made (docs/net.md, "Streamed encryption") never holds it whole, and the window's
  * pages, made present once, move on with it (mremap) instead of fresh pages faulting in.
- * Before writing past need + window, the encryption calls room(arg, need), need a
- * multiple of 2 MiB below len; ready(arg, buf, done) says, as for
- * cn_client_encrypt_stream, that buf[0, done) is final; bytes before the offset the
- * caller last let room pass read as zeros or as other bytes of the batch. The buffer
+ * Before writing past need + window, the encryption calls room(arg, need), need 0 (no
+ * byte will be written over: return at once) or a multiple of 2 MiB below len;
+ * ready(arg, buf, done) says, as for cn_client_encrypt_stream, that buf[0, done) is
+ * final; bytes before the offset the caller last let room pass are no longer mapped
+ * (reading them faults). When the encryption fails after ready was first called,
+ * ready(arg, NULL, 0) is called once (from an encrypting thread) so that a room waiting
+ * in another thread for bytes that will not come can return (nonzero: stop). The buffer
  * (also on an error after ready was first called, with *len 0) is released with
  * cn_client_batch_free, not free. A batch no longer than the window is whole in memory.
  * seed, ready or room NULL: CN_ERR_INVALID_ARG; room saying stop: CN_ERR_IO; the kernel
  * refusing to map the window: CN_ERR_NO_MEMORY; otherwise cn_client_encrypt_seeded's
- * errors. Thread-safety as cn_client_encrypt (one call per client at a time). Linux
- * only (mmap, mremap). */
+ * errors (the first error wins over the stops it caused). Thread-safety as
+ * cn_client_encrypt (one call per client at a time). Linux only (mmap, mremap). */
 CN_API CN_WARN_UNUSED cn_status cn_client_encrypt_window(
     uint8_t **buf, size_t *len, cn_client_t *c, const int64_t *x, size_t count,
     const uint8_t seed[CN_SEED_BYTES], cn_client_ready_fn ready, cn_client_room_fn room,

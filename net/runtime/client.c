@@ -196,12 +196,17 @@ static cn_status window_reach(window_t *win, size_t e)
         if (!window_fresh)
             r = mremap(from, C, C, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to);
 #endif
-        if (r == MAP_FAILED) { /* an older kernel: fresh pages there, these freed */
-            if (mmap(to, C, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
-                     0) == MAP_FAILED)
-                return CN_ERR_NO_MEMORY;
-            (void)madvise(from, C, MADV_DONTNEED); /* advice only: memory back early */
-        }
+        if (r == MAP_FAILED && /* an older kernel: fresh pages there */
+            mmap(to, C, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                 0) == MAP_FAILED)
+            return CN_ERR_NO_MEMORY;
+        /* what is left behind (the empty mapping MREMAP_DONTUNMAP leaves, or the old
+         * pages) becomes reserved address space again: its memory and commit charge go
+         * back, and a stray read of it faults instead of reading zeros. Our own mapping
+         * is replaced, so no other mapping can land there meanwhile. */
+        if (mmap(from, C, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                 -1, 0) == MAP_FAILED)
+            (void)madvise(from, C, MADV_DONTNEED); /* advice only: the memory back */
         win->lo += C;
     }
     return CN_OK;
@@ -266,6 +271,7 @@ typedef struct {
     size_t told;        /* bytes told */
     cn_io_batch_writer_t *wr; /* the window's: each part hashed as it is told, then sealed */
     size_t nt;
+    int failure_told; /* ready(arg, NULL, 0) was called (through a window) */
 } stream_progress_t;
 
 /* stream_advance through a window: the bytes told are hashed first (the caller may
@@ -287,7 +293,11 @@ static cn_status window_advance(stream_progress_t *g)
         st = cn_io_batch_writer_final(&g->wr[ti], NULL);
         end = (ti + 1) * g->part;
         if (st == CN_OK && ti + 1 < g->nt) {
+            /* hashed before it is told: once told, the reader may be done with it and
+             * its chunk moved on before the part's first item is absorbed */
             st = cn_io_batch_writer_head(&g->wr[ti + 1]);
+            if (st == CN_OK)
+                st = cn_io_batch_writer_absorb(&g->wr[ti + 1], CN_IO_HEADER_BYTES);
             end += CN_IO_HEADER_BYTES;
         }
     }
@@ -322,6 +332,80 @@ static void stream_advance(stream_progress_t *g)
         g->told = end;
         g->ready(g->arg, g->buf, end);
     }
+}
+
+/* Work item b of encrypt_batch (GATHER inputs of one part): through a window, room
+ * asked and the window moved on first; then the inputs gathered, encrypted and put in
+ * their records, the part sealed by its last item (without a window), and the progress
+ * told (with ready). v: a GATHER x ld scratch block; pt, ct: the thread's. */
+static cn_status encrypt_item(stream_progress_t *g, window_t *win, long b, size_t nblk,
+                              size_t W, cn_io_batch_writer_t *wr, size_t *left,
+                              const cn_client_t *c, const int64_t *x, size_t count, int64_t *v,
+                              size_t ld, cn_bfv_plaintext_t *pt, cn_bfv_ciphertext_t *ct,
+                              cn_rng_t *rngs, cn_client_room_fn room, void *arg)
+{
+    const size_t nin = g->nin, nt = g->nt, part = g->part;
+    const size_t ti = (size_t)b / nblk, g0 = (size_t)b % nblk * GATHER;
+    const size_t gn = nin - g0 < GATHER ? nin - g0 : GATHER;
+    cn_status e = CN_OK;
+    if (room) {
+        /* the window must hold what the item writes: its records, and for a part's last
+         * item the checksum and the next part's header */
+        size_t e_b = ti * part + CN_IO_HEADER_BYTES + (g0 + gn) * g->record_bytes;
+        if (g0 + gn == nin)
+            e_b += CN_IO_TRAILER_BYTES + (ti + 1 < nt ? CN_IO_HEADER_BYTES : 0);
+        /* the reader done with every chunk the window leaves behind */
+        const size_t need =
+            e_b > W ? (e_b - W + WINDOW_CHUNK - 1) / WINDOW_CHUNK * WINDOW_CHUNK : 0;
+        if (room(arg, need) != 0)
+            return CN_ERR_IO;
+#pragma omp critical(cn_client_window)
+        e = window_reach(win, e_b);
+        if (e != CN_OK)
+            return e;
+    }
+    /* the gn inputs' columns in one pass over the rows (one piece of each row instead of
+     * gn strided reads), the piece PREFETCH rows ahead requested early: the rows are far
+     * apart, so each is a miss the hardware does not foresee */
+    for (size_t s = 0; s < count; s++) {
+        if (s + PREFETCH < count)
+            for (size_t k = 0; k < gn; k += 8)
+                __builtin_prefetch(&x[(s + PREFETCH) * nin + g0 + k]);
+        for (size_t k = 0; k < gn; k++)
+            v[k * ld + s] = x[s * nin + g0 + k];
+    }
+    if (pt->t_index != ti || !pt->coeffs) {
+        cn_bfv_plaintext_clear(pt);
+        e = cn_bfv_plaintext_init(pt, c->ctx, ti);
+    }
+    for (size_t k = 0; k < gn && e == CN_OK; k++) {
+        e = cn_bfv_encode_batch(pt, v + k * ld, count, c->ctx);
+        if (e == CN_OK)
+            e = cn_bfv_encrypt_symmetric(ct, pt, &c->sk, c->ctx, &rngs[ti * nin + g0 + k]);
+        if (e == CN_OK)
+            e = cn_io_batch_writer_put(&wr[ti], g0 + k, ct);
+    }
+    if (e != CN_OK)
+        return e;
+    size_t now;
+#pragma omp atomic capture seq_cst
+    now = left[ti] -= gn;
+    if (now == 0 && !room) /* every record of part ti is in (seq_cst: and visible); through
+                            * a window, sealed in order */
+        e = cn_io_batch_writer_final(&wr[ti], NULL);
+    if (g->ready && e == CN_OK) {
+#pragma omp critical(cn_client_stream)
+        {
+            g->item_done[b] = 1;
+            if (now == 0)
+                g->sealed[ti] = 1;
+            if (room)
+                e = window_advance(g);
+            else
+                stream_advance(g);
+        }
+    }
+    return e;
 }
 
 /* cn_client_encrypt, and cn_client_encrypt_stream with ready (NULL: none), drawing the
@@ -366,6 +450,8 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
          * later parts' once the part before is sealed: they lie further on) */
         if (st == CN_OK && ready && (!room || ti == 0))
             st = cn_io_batch_writer_head(&wr[ti]);
+        if (st == CN_OK && room && ti == 0) /* hashed before told, as window_advance does */
+            st = cn_io_batch_writer_absorb(&wr[0], CN_IO_HEADER_BYTES);
         left[ti] = nin;
     }
     /* work items: GATHER inputs of one plaintext modulus, part after part */
@@ -393,6 +479,7 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
     /* columns of the gathered block one cache line more apart than count: with a stride
      * of a power of two bytes, the GATHER stores of a row would fall in one cache set */
     const size_t ld = count + 8;
+    int failed = 0; /* an item failed: the others are not taken */
     if (st == CN_OK) {
 #pragma omp parallel num_threads(cn_nthreads(c->threads))
         {
@@ -400,76 +487,38 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
             cn_bfv_plaintext_t pt = {0};
             cn_bfv_ciphertext_t ct = {0};
             cn_status e = v ? CN_OK : CN_ERR_NO_MEMORY;
+            int failed_here = 0;
 #pragma omp for schedule(dynamic, 1)
             for (long b = 0; b < (long)(nt * nblk); b++) {
-                const size_t ti = (size_t)b / nblk, g0 = (size_t)b % nblk * GATHER;
-                const size_t gn = nin - g0 < GATHER ? nin - g0 : GATHER;
-                if (e != CN_OK || st != CN_OK)
-                    continue;
-                if (room) {
-                    /* the window must hold what the item writes: its records, and for a
-                     * part's last item the checksum and the next part's header */
-                    size_t e_b = ti * part + CN_IO_HEADER_BYTES + (g0 + gn) * g.record_bytes;
-                    if (g0 + gn == nin)
-                        e_b += CN_IO_TRAILER_BYTES + (ti + 1 < nt ? CN_IO_HEADER_BYTES : 0);
-                    /* the reader done with every chunk the window leaves behind */
-                    const size_t need =
-                        e_b > W ? (e_b - W + WINDOW_CHUNK - 1) / WINDOW_CHUNK * WINDOW_CHUNK
-                                : 0;
-                    if (room(arg, need) != 0) {
-                        e = CN_ERR_IO;
-                        continue;
-                    }
-#pragma omp critical(cn_client_window)
-                    e = window_reach(&win, e_b);
-                    if (e != CN_OK)
-                        continue;
-                }
-                /* the gn inputs' columns in one pass over the rows (one piece of each row
-                 * instead of gn strided reads), the piece PREFETCH rows ahead requested
-                 * early: the rows are far apart, so each is a miss the hardware does not
-                 * foresee */
-                for (size_t s = 0; s < count; s++) {
-                    if (s + PREFETCH < count)
-                        for (size_t k = 0; k < gn; k += 8)
-                            __builtin_prefetch(&x[(s + PREFETCH) * nin + g0 + k]);
-                    for (size_t k = 0; k < gn; k++)
-                        v[k * ld + s] = x[s * nin + g0 + k];
-                }
-                if (pt.t_index != ti || !pt.coeffs) {
-                    cn_bfv_plaintext_clear(&pt);
-                    e = cn_bfv_plaintext_init(&pt, c->ctx, ti);
-                }
-                for (size_t k = 0; k < gn && e == CN_OK; k++) {
-                    e = cn_bfv_encode_batch(&pt, v + k * ld, count, c->ctx);
-                    if (e == CN_OK)
-                        e = cn_bfv_encrypt_symmetric(&ct, &pt, &c->sk, c->ctx,
-                                                     &rngs[ti * nin + g0 + k]);
-                    if (e == CN_OK)
-                        e = cn_io_batch_writer_put(&wr[ti], g0 + k, &ct);
-                }
-                if (e != CN_OK)
-                    continue;
-                size_t now;
-#pragma omp atomic capture seq_cst
-                now = left[ti] -= gn;
-                if (now == 0 && !room) /* every record of part ti is in (seq_cst: and
-                                        * visible); through a window, sealed in order */
-                    e = cn_io_batch_writer_final(&wr[ti], NULL);
-                if (ready && e == CN_OK) {
+                int f;
+#pragma omp atomic read
+                f = failed;
+                if (e == CN_OK && !f)
+                    e = encrypt_item(&g, &win, b, nblk, W, wr, left, c, x, count, v, ld, &pt,
+                                     &ct, rngs, room, arg);
+                if (e != CN_OK && !failed_here) {
+                    /* the other threads take no more items; and since the bytes of this
+                     * item will never come, a room waiting in another thread is told so
+                     * through ready(arg, NULL, 0) */
+                    failed_here = 1;
+#pragma omp atomic write
+                    failed = 1;
+                    if (room) {
 #pragma omp critical(cn_client_stream)
-                    {
-                        g.item_done[b] = 1;
-                        if (now == 0)
-                            g.sealed[ti] = 1;
-                        if (room)
-                            e = window_advance(&g);
-                        else
-                            stream_advance(&g);
+                        if (!g.failure_told) {
+                            g.failure_told = 1;
+                            ready(arg, NULL, 0);
+                        }
                     }
                 }
             }
-            CN_OMP_COLLECT(st, e);
+            /* the first error that is not a stop the failure itself caused (CN_ERR_IO from
+             * a room told of it) */
+            if (e != CN_OK) {
+#pragma omp critical(cn_omp_collect)
+                if (st == CN_OK || st == CN_ERR_IO)
+                    st = e;
+            }
             cn_bfv_ciphertext_clear(&ct);
             cn_bfv_plaintext_clear(&pt);
             free(v);
@@ -488,6 +537,11 @@ static cn_status encrypt_batch(uint8_t **buf, size_t *len, cn_client_t *c, const
     free(rngs);
     if (st == CN_ERR_IO && room)
         cn_diag_set(diag, "the batch's reader stopped (the room callback said so)");
+    else if (st == CN_ERR_NO_MEMORY && room)
+        cn_diag_set(diag,
+                    "out of memory: the encryption's window (%zu bytes, moved on with "
+                    "mremap) or a buffer could not be had",
+                    W);
     if (st != CN_OK && ready && g.told) { /* the caller may still be reading it */
         *buf = out;
         *len = 0;
@@ -576,20 +630,25 @@ cn_status cn_client_decrypt_outputs(cn_int128 *out, cn_client_t *c, const cn_ctv
     /* the nt x nout ciphertexts on the client's threads (30 for MNIST: 0.10 s on one
      * core in a new process, against 0.05 s on two) */
     if (st == CN_OK) {
+        long first = -1; /* the first ciphertext, in order, that failed: its error */
 #pragma omp parallel num_threads(cn_nthreads(c->threads))
         {
             cn_bfv_plaintext_t pt = {0};
-            cn_status e = CN_OK;
 #pragma omp for schedule(dynamic, 1)
             for (long q = 0; q < (long)(nt * nout); q++) {
                 const size_t ti = (size_t)q / nout, j = (size_t)q % nout;
-                if (e == CN_OK)
-                    e = cn_bfv_decrypt_checked(&pt, &v[ti].ct[j], &c->sk, c->ctx);
+                cn_status e = cn_bfv_decrypt_checked(&pt, &v[ti].ct[j], &c->sk, c->ctx);
                 if (e == CN_OK)
                     e = cn_bfv_decode_batch_u64(res + (size_t)q * n, &pt, c->ctx);
+                if (e != CN_OK) {
+#pragma omp critical(cn_client_decrypt)
+                    if (first < 0 || q < first) {
+                        first = q;
+                        st = e;
+                    }
+                }
             }
             cn_bfv_plaintext_clear(&pt);
-            CN_OMP_COLLECT(st, e);
         }
     }
     /* output j of every slot: its residues mod t_0 .. t_{nt-1}, joined by lib/encode's CRT */

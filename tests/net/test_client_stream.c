@@ -160,6 +160,8 @@ typedef struct {
     uint8_t *copy;      /* [len] what was read */
     size_t len, told, read, max_need;
     size_t stop_at; /* room says stop once asked for this much (SIZE_MAX: never) */
+    int once;       /* ... to the first such call only; the others wait as usual */
+    int failed;     /* ready(arg, NULL, 0) calls: the encryption failed */
     int end, waits, stopped, bad;
     int asking, drain; /* room calls waiting; the call returned: read what is told */
 } reader_t;
@@ -168,6 +170,14 @@ static void w_ready(void *arg, const uint8_t *buf, size_t done)
 {
     reader_t *r = arg;
     pthread_mutex_lock(&r->mu);
+    if (!buf) { /* the encryption failed: rooms waiting stop */
+        r->failed++;
+        if (done != 0)
+            r->bad = 1;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+        return;
+    }
     if (done <= r->told || done > r->len || (r->buf && buf != r->buf))
         r->bad = 1;
     r->buf = buf;
@@ -182,7 +192,7 @@ static int w_room(void *arg, size_t need)
     pthread_mutex_lock(&r->mu);
     if (need > r->max_need)
         r->max_need = need;
-    if (need >= r->stop_at) {
+    if (need >= r->stop_at && !(r->once && r->stopped)) {
         r->stopped = 1;
         pthread_mutex_unlock(&r->mu);
         return 1;
@@ -191,7 +201,7 @@ static int w_room(void *arg, size_t need)
         r->waits++;
     r->asking++;
     pthread_cond_broadcast(&r->cv);
-    while (r->read < need && !r->end)
+    while (r->read < need && !r->end && !r->failed)
         pthread_cond_wait(&r->cv, &r->mu);
     r->asking--;
     const int stop = r->read < need; /* the reader ended first */
@@ -228,7 +238,9 @@ static cn_status window_run(reader_t *r, cn_client_t *c, const int64_t *x, size_
                             const uint8_t seed[CN_SEED_BYTES], size_t len, cn_net_diag_t *d)
 {
     const size_t stop_at = r->stop_at;
+    const int once = r->once;
     memset(r, 0, sizeof *r);
+    r->once = once;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     r->len = len;
@@ -318,8 +330,17 @@ START_TEST(test_encrypt_window)
                 reader_t s = {.stop_at = rl / 2};
                 ck_assert_int_eq(window_run(&s, c, x, n, seed, rl, &d), CN_ERR_IO);
                 ck_assert_int_eq(s.stopped, 1);
+                ck_assert_int_eq(s.failed, 1); /* told once, whatever the threads */
                 ck_assert_msg(strstr(d.msg, "stopped") != NULL, "%s", d.msg);
                 free(s.copy);
+                /* one item fails (its room says stop) while the other threads wait in
+                 * room for bytes that will never come: ready(arg, NULL, 0) lets them go
+                 * (before, the call hung) */
+                reader_t o = {.stop_at = rl / 2, .once = 1};
+                ck_assert_int_eq(window_run(&o, c, x, n, seed, rl, &d), CN_ERR_IO);
+                ck_assert_int_eq(o.failed, 1);
+                ck_assert(!o.bad);
+                free(o.copy);
             }
             free(ref);
             cn_client_free(c);

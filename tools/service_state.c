@@ -1200,8 +1200,6 @@ static void warm_keep(const svc_t *s, svc_warm_t *warm)
         svc_eval_free(&warm->ev);
         warm->has = 0;
     }
-    if (!warm->has)
-        inbuf_free(&warm->in);
     warm->used = svc_time();
 }
 
@@ -1291,7 +1289,8 @@ static void *worker(void *arg)
         const int bad =
             run_job(s, &copy, j, &warm, code, sizeof code, reason, sizeof reason, &out, &t1);
         const double secs = (t1 > 0 ? t1 : svc_time()) - t0;
-        if (!warm.has) /* no evaluator kept (its creation failed): nor its buffer */
+        if (!warm.has) /* no evaluator kept (its creation failed): nor its buffer; with
+                        * --warm-idle 0 the batch is mapped, so there is none */
             inbuf_free(&warm.in);
         if (copy.has_src)
             close(copy.src_fd);
